@@ -1,0 +1,88 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "imr",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "imr-daemon", targets: ["imr-daemon"]),
+        .executable(name: "imr-ctl", targets: ["imr-ctl"]),
+        .executable(name: "imr-bench", targets: ["imr-bench"]),
+        .library(name: "EventStore", targets: ["EventStore"]),
+        .library(name: "Workflow", targets: ["Workflow"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // System libraries (Debian: libsqlite3-dev, libsystemd-dev).
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Sources/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSystemd",
+            path: "Sources/CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+
+        // The append-only event log. Knows nothing about IMR.
+        .target(
+            name: "EventStore",
+            dependencies: [
+                "CSQLite",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
+        // The domain: pure and synchronous, no I/O.
+        .target(name: "Workflow"),
+
+        // Executables stay thin.
+        .executableTarget(
+            name: "imr-daemon",
+            dependencies: ["EventStore", "Workflow"]
+        ),
+        .executableTarget(
+            name: "imr-ctl",
+            dependencies: [
+                "EventStore", "Workflow",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "imr-bench",
+            dependencies: [
+                "EventStore", "CSQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // A child process for the crash-safety test: appends in a loop and
+        // prints each acknowledged event id until it is killed.
+        .executableTarget(
+            name: "imr-store-crashloop",
+            dependencies: ["EventStore"]
+        ),
+
+        .testTarget(
+            name: "EventStoreTests",
+            dependencies: [
+                "EventStore", "CSQLite",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "WorkflowTests",
+            dependencies: [
+                "Workflow",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

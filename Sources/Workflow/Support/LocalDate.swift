@@ -1,0 +1,179 @@
+import Foundation
+
+/// A calendar date with no time of day and no zone: a California date when the
+/// product speaks of "the due date" or "the trigger day".
+///
+/// Day arithmetic is done on a day number (days since 1970-01-01) so that it
+/// never touches a time zone; conversion to and from instants goes through
+/// ``Pacific``.
+public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
+    public let year: Int
+    public let month: Int
+    public let day: Int
+
+    /// Creates a date, or returns nil when the fields do not name a real day.
+    public init?(year: Int, month: Int, day: Int) {
+        guard (1...12).contains(month), day >= 1, day <= LocalDate.daysInMonth(year: year, month: month) else {
+            return nil
+        }
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
+    /// Creates a date from its day number (days since 1970-01-01).
+    public init(dayNumber: Int) {
+        // Howard Hinnant's civil_from_days.
+        let z = dayNumber + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        self.year = y
+        self.month = m
+        self.day = d
+    }
+
+    /// Parses `YYYY-MM-DD`.
+    public init?(iso: String) {
+        let parts = iso.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]) else { return nil }
+        self.init(year: y, month: m, day: d)
+    }
+
+    /// Days since 1970-01-01 (negative before).
+    public var dayNumber: Int {
+        // Howard Hinnant's days_from_civil.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = month > 2 ? month - 3 : month + 9
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    public var weekday: Weekday {
+        // 1970-01-01 was a Thursday.
+        let index = ((dayNumber % 7) + 7 + 3) % 7  // 0 = Monday
+        return Weekday(rawValue: index + 1)!
+    }
+
+    public func adding(days: Int) -> LocalDate { LocalDate(dayNumber: dayNumber + days) }
+
+    /// Whole days from `self` to `other` (positive when `other` is later).
+    public func days(until other: LocalDate) -> Int { other.dayNumber - dayNumber }
+
+    public var iso: String {
+        String(format: "%04d-%02d-%02d", year, month, day)
+    }
+
+    public var description: String { iso }
+
+    public static func < (lhs: LocalDate, rhs: LocalDate) -> Bool { lhs.dayNumber < rhs.dayNumber }
+
+    public static func isLeapYear(_ year: Int) -> Bool {
+        (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    }
+
+    public static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 1, 3, 5, 7, 8, 10, 12: return 31
+        case 4, 6, 9, 11: return 30
+        case 2: return isLeapYear(year) ? 29 : 28
+        default: return 0
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let date = LocalDate(iso: text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "'\(text)' is not a date in the form YYYY-MM-DD")
+        }
+        self = date
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(iso)
+    }
+}
+
+/// ISO weekday numbering: Monday is 1, Sunday is 7.
+public enum Weekday: Int, Sendable, CaseIterable, Codable {
+    case monday = 1, tuesday, wednesday, thursday, friday, saturday, sunday
+
+    public var name: String {
+        switch self {
+        case .monday: "Monday"
+        case .tuesday: "Tuesday"
+        case .wednesday: "Wednesday"
+        case .thursday: "Thursday"
+        case .friday: "Friday"
+        case .saturday: "Saturday"
+        case .sunday: "Sunday"
+        }
+    }
+
+    public var isWeekend: Bool { self == .saturday || self == .sunday }
+}
+
+/// California time: every date the rules speak of is a date in America/Los_Angeles.
+public enum Pacific {
+    public static let timeZone = TimeZone(identifier: "America/Los_Angeles")!
+
+    private static let calendar: Calendar = {
+        var c = Calendar(identifier: .gregorian)
+        c.timeZone = timeZone
+        return c
+    }()
+
+    /// The Pacific calendar date of an instant.
+    public static func date(of instant: Date) -> LocalDate {
+        let c = calendar.dateComponents([.year, .month, .day], from: instant)
+        return LocalDate(year: c.year!, month: c.month!, day: c.day!)!
+    }
+
+    /// The Pacific wall-clock time of an instant, in seconds since local midnight.
+    public static func secondsSinceMidnight(of instant: Date) -> Int {
+        let c = calendar.dateComponents([.hour, .minute, .second], from: instant)
+        return c.hour! * 3600 + c.minute! * 60 + c.second!
+    }
+
+    /// The instant of a Pacific wall-clock time on a date.
+    public static func instant(_ date: LocalDate, hour: Int = 0, minute: Int = 0, second: Int = 0) -> Date {
+        let components = DateComponents(
+            year: date.year, month: date.month, day: date.day, hour: hour, minute: minute, second: second)
+        return calendar.date(from: components)!
+    }
+
+    /// The first instant of a Pacific day.
+    public static func startOfDay(_ date: LocalDate) -> Date { instant(date) }
+
+    /// The last whole second of a Pacific day (23:59:59): a day deadline is met by
+    /// an act at any time on its last day.
+    public static func endOfDay(_ date: LocalDate) -> Date { instant(date, hour: 23, minute: 59, second: 59) }
+
+    /// RFC 3339 with the Pacific offset, e.g. `2024-03-07T23:59:59-08:00`.
+    public static func rfc3339(_ instant: Date) -> String {
+        let seconds = Int(instant.timeIntervalSince1970.rounded(.down))
+        let offset = timeZone.secondsFromGMT(for: instant)
+        let local = Date(timeIntervalSince1970: TimeInterval(seconds + offset))
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = TimeZone(identifier: "UTC")!
+        let c = utc.dateComponents([.year, .month, .day, .hour, .minute, .second], from: local)
+        let sign = offset < 0 ? "-" : "+"
+        let hours = abs(offset) / 3600
+        let minutes = (abs(offset) % 3600) / 60
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d%@%02d:%02d",
+            c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!, sign, hours, minutes)
+    }
+}

@@ -1,0 +1,358 @@
+import CSQLite
+import Foundation
+import Synchronization
+
+/// An append-only event log in one SQLite file.
+///
+/// All writes go through one connection behind a lock, so positions are assigned in commit
+/// order; reads use a small pool of read-only connections and never block writes (WAL).
+/// The store knows streams, versions, event types and JSON payloads, and nothing about
+/// what the events mean.
+public final class EventStore: Sendable {
+    /// How durable each commit is.
+    public enum Synchronous: String, Sendable, Codable, CaseIterable {
+        /// fsync on every commit: an acknowledged append survives power loss.
+        case full
+        /// fsync at checkpoints only: survives a process crash, may lose the last commits on power loss.
+        case normal
+    }
+
+    public struct Options: Sendable {
+        public var synchronous: Synchronous
+        /// How long a statement waits for a lock held by another connection.
+        public var busyTimeout: Duration
+        /// Read connections kept open for queries and subscriptions.
+        public var maximumReaders: Int
+        /// The clock that stamps `recordedAt`; injectable for tests.
+        public var clock: @Sendable () -> Date
+
+        public init(
+            synchronous: Synchronous = .full, busyTimeout: Duration = .seconds(5), maximumReaders: Int = 4,
+            clock: @escaping @Sendable () -> Date = { Date() }
+        ) {
+            self.synchronous = synchronous
+            self.busyTimeout = busyTimeout
+            self.maximumReaders = maximumReaders
+            self.clock = clock
+        }
+    }
+
+    public let path: String
+    let options: Options
+    private let writer: Mutex<Writer?>
+    private let readers: Mutex<[SQLiteConnection]>
+    private let projections: [any Projection]
+    let headWatcher: HeadWatcher
+
+    /// Opens (creating if needed) the event log at `path`, runs the migrations it lacks,
+    /// prepares the given projections and catches them up to the head.
+    public init(path: String, options: Options = .init(), projections: [any Projection] = []) throws(EventStoreError) {
+        self.path = path
+        self.options = options
+        self.projections = projections
+        let names = projections.map(\.name)
+        guard Set(names).count == names.count else {
+            throw EventStoreError(.invalidArgument, "two projections share a name (\(names.joined(separator: ", "))); give each its own name")
+        }
+        let connection: SQLiteConnection
+        do {
+            connection = try SQLiteConnection(path: path)
+        } catch {
+            throw EventStoreError.from(error, path: path, doing: "open")
+        }
+        let writer = Writer(db: connection, path: path, options: options)
+        try writer.prepareFile()
+        try writer.loadCheckpoints(for: projections)
+        let head = try writer.headPosition()
+        self.headWatcher = HeadWatcher(head: head)
+        self.writer = Mutex(writer)
+        self.readers = Mutex([])
+        try catchUpProjections()
+    }
+
+    /// Closes every connection. Appends and reads after this fail with `.closed`;
+    /// open subscriptions end.
+    public func close() {
+        let w = writer.withLock { w -> Writer? in
+            let old = w
+            w = nil
+            return old
+        }
+        w?.shutdown()
+        readers.withLock { $0.removeAll() }
+        headWatcher.close()
+    }
+
+    // MARK: - Appending
+
+    /// Appends events to a stream atomically, if the stream is at the expected version.
+    ///
+    /// Re-sending events whose ids are already stored, in the same stream and order, is an
+    /// idempotent retry: it succeeds and writes nothing. Reusing an id for different content,
+    /// or at another place, is refused with `.duplicateEventId`.
+    @discardableResult
+    public func append(to streamId: String, expected: ExpectedVersion, events: [NewEvent]) throws(EventStoreError) -> AppendResult {
+        let request = AppendRequest(streamId: streamId, expected: expected, events: events)
+        let result = try withWriter { (w: Writer) throws(EventStoreError) -> AppendResult in
+            try w.transaction(doing: "append to stream '\(streamId)'") { () throws(EventStoreError) in
+                try w.append(request, projections: projections)
+            }
+        }
+        if let last = result.lastPosition, !result.wasAlreadyStored { headWatcher.advance(to: last) }
+        return result
+    }
+
+    /// Appends to several streams in one transaction (group commit): one fsync for all.
+    /// Each request succeeds or fails on its own; a failed request writes nothing.
+    public func append(batch requests: [AppendRequest]) throws(EventStoreError) -> [Result<AppendResult, EventStoreError>] {
+        let results = try withWriter { (w: Writer) throws(EventStoreError) -> [Result<AppendResult, EventStoreError>] in
+            try w.transaction(doing: "append a batch of \(requests.count) requests") { () throws(EventStoreError) in
+                var results: [Result<AppendResult, EventStoreError>] = []
+                results.reserveCapacity(requests.count)
+                for request in requests {
+                    do throws(EventStoreError) {
+                        let r = try w.savepoint { () throws(EventStoreError) in try w.append(request, projections: projections) }
+                        results.append(.success(r))
+                    } catch {
+                        // A refused request leaves the others standing; a storage failure fails them all.
+                        guard EventStore.requestLevelKinds.contains(error.kind) else { throw error }
+                        results.append(.failure(error))
+                    }
+                }
+                return results
+            }
+        }
+        let last = results.compactMap { try? $0.get() }.filter { !$0.wasAlreadyStored }.compactMap { $0.lastPosition }.max()
+        if let last { headWatcher.advance(to: last) }
+        return results
+    }
+
+    static let requestLevelKinds: Set<EventStoreError.Kind> = [.wrongExpectedVersion, .duplicateEventId, .invalidArgument, .projectionFailed]
+
+    // MARK: - Reading
+
+    /// The events of one stream with a version at or after `version`, in order.
+    public func read(stream streamId: String, from version: Int64 = 1, limit: Int = .max) throws(EventStoreError) -> [RecordedEvent] {
+        try withReader(doing: "read stream '\(streamId)'") { (db: SQLiteConnection) throws(SQLiteError) in
+            let stmt = try db.cached(Writer.selectColumns + " WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version LIMIT ?")
+            try stmt.bind([.text(streamId), .integer(version), .integer(Int64(clamping: limit))])
+            return try Writer.decodeRows(stmt)
+        }
+    }
+
+    /// Up to `limit` events of the whole log with a position at or after `position`, in order.
+    public func readAll(from position: Int64 = 1, limit: Int = 1000) throws(EventStoreError) -> [RecordedEvent] {
+        try withReader(doing: "read the log") { (db: SQLiteConnection) throws(SQLiteError) in
+            let stmt = try db.cached(Writer.selectColumns + " WHERE position >= ? ORDER BY position LIMIT ?")
+            try stmt.bind([.integer(position), .integer(Int64(clamping: limit))])
+            return try Writer.decodeRows(stmt)
+        }
+    }
+
+    /// The last version of a stream; 0 when it does not exist.
+    public func version(of streamId: String) throws(EventStoreError) -> Int64 {
+        try withReader(doing: "read the version of stream '\(streamId)'") { (db: SQLiteConnection) throws(SQLiteError) in
+            try db.scalarInt("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?", [.text(streamId)]) ?? 0
+        }
+    }
+
+    /// The position of the last event; 0 for an empty log.
+    public func headPosition() throws(EventStoreError) -> Int64 {
+        try withReader(doing: "read the head position") { (db: SQLiteConnection) throws(SQLiteError) in
+            try db.scalarInt("SELECT COALESCE(MAX(position), 0) FROM events") ?? 0
+        }
+    }
+
+    /// Runs read-only queries (for example over projection tables) on a consistent snapshot.
+    public func read<T>(_ body: (ProjectionDatabase) throws -> T) throws -> T {
+        try withReader(doing: "query") { (db: SQLiteConnection) throws(SQLiteError) in
+            try db.execute("BEGIN")
+            defer { try? db.execute("COMMIT") }
+            return Result { try body(ProjectionDatabase(db, path: path)) }
+        }.get()
+    }
+
+    /// Events from `position` on: first those already stored, then each new one as it
+    /// commits, in order, until the task is cancelled or the store closes.
+    public func subscribe(from position: Int64 = 1) -> EventSubscription {
+        EventSubscription(store: self, next: max(position, 1))
+    }
+
+    // MARK: - Integrity and backup
+
+    /// Recomputes the hash chain from the first event and reports the first position whose
+    /// link, hash or content does not match.
+    public func verify() throws(EventStoreError) -> VerificationReport {
+        try withReader(doing: "verify the hash chain") { (db: SQLiteConnection) throws(SQLiteError) -> VerificationReport in
+            try db.execute("BEGIN")
+            defer { try? db.execute("COMMIT") }
+            let stmt = try db.prepare(
+                "SELECT position, stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at_us, prev_hash, hash FROM events ORDER BY position")
+            var previous = HashChain.genesis
+            var lastPosition: Int64 = 0
+            var checked: Int64 = 0
+            var versions: [String: Int64] = [:]
+            func bad(_ position: Int64, _ problem: String) -> VerificationReport {
+                VerificationReport(eventsChecked: checked, headPosition: lastPosition, firstBadPosition: position, problem: problem)
+            }
+            while try stmt.step() {
+                let position = stmt.int64(0)
+                let stream = stmt.text(1)
+                let version = stmt.int64(2)
+                let idText = stmt.text(3)
+                guard let id = UUID(uuidString: idText) else {
+                    return bad(position, "event id '\(idText)' is not a UUID")
+                }
+                let expectedVersion = (versions[stream] ?? 0) + 1
+                if version != expectedVersion {
+                    return bad(position, "stream '\(stream)' jumps to version \(version) where \(expectedVersion) was expected")
+                }
+                versions[stream] = version
+                if position <= lastPosition {
+                    return bad(position, "position \(position) does not follow \(lastPosition)")
+                }
+                if stmt.bytes(9) != previous {
+                    return bad(position, "the link to the previous event's hash is broken")
+                }
+                let computed = HashChain.hash(
+                    previous: previous, position: position, streamId: stream, streamVersion: version, eventId: id,
+                    type: stmt.text(4), schemaVersion: stmt.int64(5), payload: stmt.bytes(6), metadata: stmt.bytes(7),
+                    recordedAtMicros: stmt.int64(8))
+                let stored = stmt.bytes(10)
+                if computed != stored {
+                    return bad(position, "the stored hash does not match the event's content: the event was altered after it was written")
+                }
+                previous = stored
+                lastPosition = position
+                checked += 1
+            }
+            return VerificationReport(eventsChecked: checked, headPosition: lastPosition, firstBadPosition: nil, problem: nil)
+        }
+    }
+
+    /// Writes a consistent copy of the whole database to `destination` while appends go on.
+    /// The copy is written beside the destination and renamed into place when complete.
+    public func backup(to destination: String) throws(EventStoreError) -> BackupReport {
+        let partial = destination + ".partial"
+        unlink(partial)
+        return try withReader(doing: "back up to \(destination)") { (source: SQLiteConnection) throws(SQLiteError) -> BackupReport in
+            let target = try SQLiteConnection(path: partial)
+            guard let backup = sqlite3_backup_init(target.handle, "main", source.handle, "main") else {
+                throw target.error(sqlite3_errcode(target.handle))
+            }
+            // One step copies every page under a single read transaction: a consistent
+            // snapshot. WAL lets the writer go on meanwhile.
+            let rc = sqlite3_backup_step(backup, -1)
+            let pages = sqlite3_backup_pagecount(backup)
+            sqlite3_backup_finish(backup)
+            guard rc == SQLITE_DONE else { throw target.error(rc) }
+            try target.execute("PRAGMA journal_mode = DELETE")
+            let events = try target.scalarInt("SELECT COUNT(*) FROM events") ?? 0
+            let head = try target.scalarInt("SELECT COALESCE(MAX(position), 0) FROM events") ?? 0
+            guard rename(partial, destination) == 0 else {
+                throw SQLiteError(code: SQLITE_CANTOPEN, extendedCode: SQLITE_CANTOPEN,
+                                  message: "cannot rename \(partial) to \(destination): \(String(cString: strerror(errno)))", sql: nil)
+            }
+            return BackupReport(path: destination, pages: Int64(pages), events: events, headPosition: head)
+        }
+    }
+
+    // MARK: - Projections
+
+    /// Brings every projection up to the head, in batches, each batch and its checkpoint in
+    /// one transaction. Appends may go on between batches.
+    public func catchUpProjections(batchSize: Int = 1000) throws(EventStoreError) {
+        while true {
+            let done = try withWriter { (w: Writer) throws(EventStoreError) -> Bool in
+                try w.transaction(doing: "catch up projections") { () throws(EventStoreError) -> Bool in
+                    try w.catchUpOneBatch(projections: projections, batchSize: batchSize)
+                }
+            }
+            if done { return }
+        }
+    }
+
+    /// Drops a projection's tables and rebuilds it from position 0.
+    public func rebuildProjection(named name: String) throws(EventStoreError) {
+        guard let projection = projections.first(where: { $0.name == name }) else {
+            let known = projections.map(\.name).joined(separator: ", ")
+            throw EventStoreError(.invalidArgument, "there is no projection named '\(name)'; known projections: \(known.isEmpty ? "none" : known)")
+        }
+        try withWriter { (w: Writer) throws(EventStoreError) in
+            try w.transaction(doing: "reset projection '\(name)'") { () throws(EventStoreError) in
+                try w.reset(projection)
+            }
+        }
+        try catchUpProjections()
+    }
+
+    /// The checkpoint (last applied position) of every registered projection.
+    public func projectionCheckpoints() -> [String: Int64] {
+        writer.withLock { $0?.checkpoints ?? [:] }
+    }
+
+    // MARK: - Plumbing
+
+    func withWriterForInspection<T>(_ body: (Writer) throws(EventStoreError) -> T) throws(EventStoreError) -> T {
+        try withWriter(body)
+    }
+
+    private func withWriter<T>(_ body: (Writer) throws(EventStoreError) -> T) throws(EventStoreError) -> T {
+        try writer.withLock { (w: inout Writer?) throws(EventStoreError) -> T in
+            guard let w else { throw EventStoreError(.closed, "the event log \(path) is closed") }
+            return try body(w)
+        }
+    }
+
+    private func withReader<T>(doing action: String, _ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(EventStoreError) -> T {
+        guard !headWatcher.isClosed else { throw EventStoreError(.closed, "the event log \(path) is closed") }
+        let connection: SQLiteConnection
+        if let pooled = readers.withLock({ $0.popLast() }) {
+            connection = pooled
+        } else {
+            do {
+                connection = try SQLiteConnection(path: path, create: false)
+                connection.setBusyTimeout(milliseconds: Int32(clamping: options.busyTimeout.milliseconds))
+                try connection.execute("PRAGMA query_only = 1")
+            } catch {
+                throw EventStoreError.from(error, path: path, doing: action)
+            }
+        }
+        defer {
+            if !connection.isInTransaction {
+                readers.withLock { pool in
+                    if pool.count < options.maximumReaders { pool.append(connection) }
+                }
+            }
+        }
+        do {
+            return try body(connection)
+        } catch {
+            throw EventStoreError.from(error, path: path, doing: action)
+        }
+    }
+}
+
+/// What a backup wrote.
+public struct BackupReport: Sendable, Hashable, Codable {
+    public let path: String
+    public let pages: Int64
+    public let events: Int64
+    public let headPosition: Int64
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
+
+extension EventStore {
+    /// Reads an integer pragma on the writing connection (for diagnostics and tests).
+    func writerPragma(_ name: String) throws(EventStoreError) -> Int64? {
+        try withWriterForInspection { (w: Writer) throws(EventStoreError) in
+            try w.sql("read PRAGMA \(name)") { try w.db.scalarInt("PRAGMA \(name)") }
+        }
+    }
+}

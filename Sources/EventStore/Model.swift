@@ -1,0 +1,134 @@
+import Foundation
+
+/// Who did what, why, and as part of which request: stored with every event.
+public struct EventMetadata: Codable, Sendable, Hashable {
+    /// Who caused the event (for example `uid:1000 alice`).
+    public var actor: String?
+    /// Ties together every event of one user request across streams.
+    public var correlationId: String?
+    /// The event or message that caused this one.
+    public var causationId: String?
+    /// The command that produced the event.
+    public var commandId: String?
+    /// Anything else a caller wants kept with the event.
+    public var extras: [String: String]
+
+    public init(
+        actor: String? = nil, correlationId: String? = nil, causationId: String? = nil,
+        commandId: String? = nil, extras: [String: String] = [:]
+    ) {
+        self.actor = actor
+        self.correlationId = correlationId
+        self.causationId = causationId
+        self.commandId = commandId
+        self.extras = extras
+    }
+
+    /// The stored form: JSON with sorted keys, so equal metadata always has equal bytes.
+    func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try! encoder.encode(self))
+    }
+
+    static func decode(_ bytes: [UInt8]) -> EventMetadata {
+        (try? JSONDecoder().decode(EventMetadata.self, from: Data(bytes))) ?? EventMetadata()
+    }
+}
+
+/// An event to append: the store gives it a position, a stream version, a time and a hash.
+public struct NewEvent: Sendable, Hashable {
+    public var id: UUID
+    public var type: String
+    public var schemaVersion: Int
+    /// The JSON payload, stored byte for byte.
+    public var payload: [UInt8]
+    public var metadata: EventMetadata
+
+    public init(id: UUID = UUID(), type: String, schemaVersion: Int = 1, payload: [UInt8], metadata: EventMetadata = .init()) {
+        self.id = id
+        self.type = type
+        self.schemaVersion = schemaVersion
+        self.payload = payload
+        self.metadata = metadata
+    }
+
+    public init(id: UUID = UUID(), type: String, schemaVersion: Int = 1, payload: Data, metadata: EventMetadata = .init()) {
+        self.init(id: id, type: type, schemaVersion: schemaVersion, payload: Array(payload), metadata: metadata)
+    }
+}
+
+/// An event as the log holds it.
+public struct RecordedEvent: Sendable, Hashable {
+    /// Global position: strictly increasing over the whole log, assigned at commit.
+    public let position: Int64
+    public let streamId: String
+    /// 1-based and dense within its stream.
+    public let streamVersion: Int64
+    public let id: UUID
+    public let type: String
+    public let schemaVersion: Int
+    public let payload: [UInt8]
+    public let metadata: EventMetadata
+    public let recordedAt: Date
+    /// SHA-256 of the previous event's hash and this event's canonical encoding.
+    public let hash: [UInt8]
+
+    public var payloadData: Data { Data(payload) }
+}
+
+/// What a writer expects of a stream before its append.
+public enum ExpectedVersion: Sendable, Hashable, CustomStringConvertible {
+    /// Append whatever the stream holds.
+    case any
+    /// The stream must not exist yet.
+    case noStream
+    /// The stream's last version must be exactly this (0 means empty).
+    case exact(Int64)
+
+    public var description: String {
+        switch self {
+        case .any: "any version"
+        case .noStream: "no stream"
+        case .exact(let v): "version \(v)"
+        }
+    }
+}
+
+/// The outcome of an append.
+public struct AppendResult: Sendable, Hashable {
+    public let streamId: String
+    /// The stream's version after the append: the next `.exact` expectation.
+    public let streamVersion: Int64
+    /// The events as stored (for an idempotent retry, as stored the first time).
+    public let events: [RecordedEvent]
+    /// True when every event was already stored and nothing was written.
+    public let wasAlreadyStored: Bool
+
+    public var lastPosition: Int64? { events.last?.position }
+}
+
+/// One stream's append, for batched writes.
+public struct AppendRequest: Sendable, Hashable {
+    public var streamId: String
+    public var expected: ExpectedVersion
+    public var events: [NewEvent]
+
+    public init(streamId: String, expected: ExpectedVersion, events: [NewEvent]) {
+        self.streamId = streamId
+        self.expected = expected
+        self.events = events
+    }
+}
+
+/// The result of checking the hash chain.
+public struct VerificationReport: Sendable, Hashable, Codable {
+    public let eventsChecked: Int64
+    public let headPosition: Int64
+    /// The first position whose hash, link or content does not match; nil when the log is intact.
+    public let firstBadPosition: Int64?
+    /// What is wrong at that position, as a sentence.
+    public let problem: String?
+
+    public var isIntact: Bool { firstBadPosition == nil }
+}

@@ -1,0 +1,48 @@
+import Foundation
+
+/// A read model kept from the log.
+///
+/// The store applies a current projection in the same transaction as the append that
+/// produced the events, and writes its checkpoint in that transaction too; a projection
+/// that is behind (new, or just rebuilt) catches up from its checkpoint. Every projection
+/// can be dropped and rebuilt from position 0, and must then reach the same state.
+public protocol Projection: Sendable {
+    /// A stable name: the key of its checkpoint.
+    var name: String { get }
+    /// Creates the projection's tables. Runs when the projection is new or rebuilt.
+    func prepare(_ db: ProjectionDatabase) throws
+    /// Applies one event, in position order.
+    func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws
+    /// Drops every table `prepare` created.
+    func drop(_ db: ProjectionDatabase) throws
+}
+
+/// The SQL a projection may run: on the writer inside the append's transaction, or on a
+/// read connection for queries. Valid only during the call that hands it out.
+public struct ProjectionDatabase {
+    let connection: SQLiteConnection
+    let path: String
+
+    init(_ connection: SQLiteConnection, path: String) {
+        self.connection = connection
+        self.path = path
+    }
+
+    /// Runs one statement with arguments bound to its `?` placeholders.
+    public func execute(_ sql: String, _ arguments: [SQLiteValue] = []) throws(EventStoreError) {
+        do { try connection.run(sql, arguments) } catch { throw EventStoreError.from(error, path: path, doing: "run \(sql)") }
+    }
+
+    /// Runs several statements with no arguments (schema changes).
+    public func executeScript(_ sql: String) throws(EventStoreError) {
+        do { try connection.execute(sql) } catch { throw EventStoreError.from(error, path: path, doing: "run a script") }
+    }
+
+    /// Runs a query and returns its rows.
+    public func query(_ sql: String, _ arguments: [SQLiteValue] = []) throws(EventStoreError) -> [Row] {
+        do { return try connection.rows(sql, arguments) } catch { throw EventStoreError.from(error, path: path, doing: "query \(sql)") }
+    }
+
+    /// Rows changed by the last statement.
+    public var changes: Int { connection.changes }
+}

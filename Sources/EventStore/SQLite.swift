@@ -1,0 +1,239 @@
+import CSQLite
+import Foundation
+
+/// A value bound to or read from an SQLite statement.
+public enum SQLiteValue: Sendable, Hashable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob([UInt8])
+
+    public var int64: Int64? { if case .integer(let v) = self { v } else { nil } }
+    public var string: String? { if case .text(let v) = self { v } else { nil } }
+    public var double: Double? {
+        switch self {
+        case .real(let v): v
+        case .integer(let v): Double(v)
+        default: nil
+        }
+    }
+    public var bytes: [UInt8]? {
+        switch self {
+        case .blob(let v): v
+        case .text(let v): Array(v.utf8)
+        default: nil
+        }
+    }
+    public var isNull: Bool { if case .null = self { true } else { false } }
+}
+
+extension SQLiteValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByNilLiteral {
+    public init(stringLiteral value: String) { self = .text(value) }
+    public init(integerLiteral value: Int64) { self = .integer(value) }
+    public init(nilLiteral: ()) { self = .null }
+}
+
+/// A failure reported by SQLite, with its primary and extended result codes.
+struct SQLiteError: Error, CustomStringConvertible {
+    let code: Int32
+    let extendedCode: Int32
+    let message: String
+    let sql: String?
+
+    var description: String {
+        "SQLite error \(extendedCode): \(message)" + (sql.map { " (while running: \($0))" } ?? "")
+    }
+
+    var isBusy: Bool { code == SQLITE_BUSY || code == SQLITE_LOCKED }
+    var isConstraint: Bool { code == SQLITE_CONSTRAINT }
+    var isCorrupt: Bool { code == SQLITE_CORRUPT }
+    var isNotADatabase: Bool { code == SQLITE_NOTADB }
+    var isCantOpen: Bool { code == SQLITE_CANTOPEN }
+    var isReadOnly: Bool { code == SQLITE_READONLY || code == SQLITE_PERM || code == SQLITE_AUTH }
+    var isFull: Bool { code == SQLITE_FULL }
+}
+
+/// A single SQLite connection. Not thread-safe: the event store confines each
+/// connection to one lock (the writer) or hands it to one reader at a time.
+///
+/// @unchecked Sendable: a connection is used by one thread at a time, either under the
+/// writer's lock or checked out of the reader pool, never shared while in use.
+final class SQLiteConnection: @unchecked Sendable {
+    let handle: OpaquePointer
+    let path: String
+    private var statementCache: [String: SQLiteStatement] = [:]
+
+    init(path: String, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {
+        var db: OpaquePointer?
+        var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        if readOnly {
+            flags |= SQLITE_OPEN_READONLY
+        } else {
+            flags |= SQLITE_OPEN_READWRITE
+            if create { flags |= SQLITE_OPEN_CREATE }
+        }
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            if let db { sqlite3_close_v2(db) }
+            throw SQLiteError(code: rc & 0xff, extendedCode: rc, message: message, sql: nil)
+        }
+        self.handle = db
+        self.path = path
+        sqlite3_extended_result_codes(db, 1)
+    }
+
+    deinit {
+        statementCache.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    func error(_ rc: Int32, sql: String? = nil) -> SQLiteError {
+        SQLiteError(
+            code: rc & 0xff, extendedCode: sqlite3_extended_errcode(handle),
+            message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+    }
+
+    /// Runs one or more statements that return no rows.
+    func execute(_ sql: String) throws(SQLiteError) {
+        let rc = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw error(rc, sql: sql) }
+    }
+
+    func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw error(rc, sql: sql) }
+        return SQLiteStatement(stmt, connection: self, sql: sql)
+    }
+
+    /// A prepared statement kept for the life of the connection, reset and unbound.
+    func cached(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        if let stmt = statementCache[sql] {
+            stmt.reset()
+            return stmt
+        }
+        let stmt = try prepare(sql)
+        statementCache[sql] = stmt
+        return stmt
+    }
+
+    func run(_ sql: String, _ arguments: [SQLiteValue] = []) throws(SQLiteError) {
+        let stmt = try cached(sql)
+        try stmt.bind(arguments)
+        while try stmt.step() {}
+        stmt.reset()
+    }
+
+    func rows(_ sql: String, _ arguments: [SQLiteValue] = []) throws(SQLiteError) -> [Row] {
+        let stmt = try cached(sql)
+        try stmt.bind(arguments)
+        var result: [Row] = []
+        while try stmt.step() { result.append(stmt.row()) }
+        stmt.reset()
+        return result
+    }
+
+    func scalarInt(_ sql: String, _ arguments: [SQLiteValue] = []) throws(SQLiteError) -> Int64? {
+        try rows(sql, arguments).first?[0].int64
+    }
+
+    var changes: Int { Int(sqlite3_changes(handle)) }
+    var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    func setBusyTimeout(milliseconds: Int32) { sqlite3_busy_timeout(handle, milliseconds) }
+}
+
+/// One row of a result, by column index or name.
+public struct Row: Sendable, Hashable {
+    public let columns: [String]
+    public let values: [SQLiteValue]
+
+    public subscript(_ index: Int) -> SQLiteValue { values[index] }
+
+    public subscript(_ name: String) -> SQLiteValue {
+        guard let index = columns.firstIndex(of: name) else { return .null }
+        return values[index]
+    }
+}
+
+final class SQLiteStatement {
+    let handle: OpaquePointer
+    unowned let connection: SQLiteConnection
+    let sql: String
+    private lazy var columnNames: [String] = (0..<sqlite3_column_count(handle)).map {
+        String(cString: sqlite3_column_name(handle, $0))
+    }
+
+    init(_ handle: OpaquePointer, connection: SQLiteConnection, sql: String) {
+        self.handle = handle
+        self.connection = connection
+        self.sql = sql
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    func reset() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
+    func bind(_ values: [SQLiteValue]) throws(SQLiteError) {
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            let rc: Int32
+            switch value {
+            case .null: rc = sqlite3_bind_null(handle, index)
+            case .integer(let v): rc = sqlite3_bind_int64(handle, index, v)
+            case .real(let v): rc = sqlite3_bind_double(handle, index, v)
+            case .text(let v): rc = sqlite3_bind_text(handle, index, v, -1, imr_sqlite_transient())
+            case .blob(let v):
+                rc = v.withUnsafeBytes { raw in
+                    sqlite3_bind_blob(handle, index, raw.baseAddress, Int32(raw.count), imr_sqlite_transient())
+                }
+            }
+            guard rc == SQLITE_OK else { throw connection.error(rc, sql: sql) }
+        }
+    }
+
+    /// Steps once: true when a row is available.
+    func step() throws(SQLiteError) -> Bool {
+        let rc = sqlite3_step(handle)
+        switch rc {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default:
+            let err = connection.error(rc, sql: sql)
+            sqlite3_reset(handle)
+            throw err
+        }
+    }
+
+    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+    func text(_ column: Int32) -> String {
+        guard let p = sqlite3_column_text(handle, column) else { return "" }
+        return String(cString: p)
+    }
+
+    func bytes(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(handle, column))
+        guard count > 0, let p = sqlite3_column_blob(handle, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: count))
+    }
+
+    func value(_ column: Int32) -> SQLiteValue {
+        switch sqlite3_column_type(handle, column) {
+        case SQLITE_INTEGER: .integer(int64(column))
+        case SQLITE_FLOAT: .real(sqlite3_column_double(handle, column))
+        case SQLITE_TEXT: .text(text(column))
+        case SQLITE_BLOB: .blob(bytes(column))
+        default: .null
+        }
+    }
+
+    func row() -> Row {
+        Row(columns: columnNames, values: (0..<Int32(columnNames.count)).map { value($0) })
+    }
+}

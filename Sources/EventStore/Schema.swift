@@ -1,0 +1,49 @@
+/// The event log's schema, as an ordered list of migrations.
+///
+/// Migrations are added, never edited: a file written by an older binary is brought up to
+/// date by running the ones it lacks, and a file written by a newer binary is refused.
+enum Schema {
+    /// `PRAGMA application_id` of an imr event log ("IMR1").
+    static let applicationId: Int64 = 0x494D_5231
+
+    struct Migration {
+        let version: Int64
+        let name: String
+        let sql: String
+    }
+
+    static let migrations: [Migration] = [
+        Migration(
+            version: 1, name: "events, append-only triggers, projection checkpoints",
+            sql: """
+                CREATE TABLE events (
+                    position        INTEGER PRIMARY KEY,
+                    stream_id       TEXT    NOT NULL,
+                    stream_version  INTEGER NOT NULL CHECK (stream_version >= 1),
+                    event_id        TEXT    NOT NULL UNIQUE,
+                    event_type      TEXT    NOT NULL,
+                    schema_version  INTEGER NOT NULL,
+                    payload         BLOB    NOT NULL,
+                    metadata        BLOB    NOT NULL,
+                    recorded_at_us  INTEGER NOT NULL,
+                    prev_hash       BLOB    NOT NULL,
+                    hash            BLOB    NOT NULL,
+                    UNIQUE (stream_id, stream_version)
+                );
+                CREATE TRIGGER events_refuse_update BEFORE UPDATE ON events
+                BEGIN
+                    SELECT RAISE(ABORT, 'the event log is append-only: UPDATE of events is refused');
+                END;
+                CREATE TRIGGER events_refuse_delete BEFORE DELETE ON events
+                BEGIN
+                    SELECT RAISE(ABORT, 'the event log is append-only: DELETE of events is refused');
+                END;
+                CREATE TABLE projection_checkpoints (
+                    name      TEXT PRIMARY KEY,
+                    position  INTEGER NOT NULL
+                );
+                """),
+    ]
+
+    static var latestVersion: Int64 { migrations.last!.version }
+}

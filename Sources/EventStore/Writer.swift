@@ -1,0 +1,330 @@
+import CSQLite
+import Foundation
+
+/// The single writing connection and what it caches. Used only under the store's writer lock.
+// @unchecked Sendable: a Writer lives inside the store's Mutex and is only touched
+// under that lock.
+final class Writer: @unchecked Sendable {
+    let db: SQLiteConnection
+    let path: String
+    let options: EventStore.Options
+    /// Last applied position of each registered projection, as committed.
+    private(set) var checkpoints: [String: Int64] = [:]
+    /// Checkpoint changes of the open transaction, published on commit.
+    private var pendingCheckpoints: [String: Int64] = [:]
+    private var savepointDepth = 0
+
+    init(db: SQLiteConnection, path: String, options: EventStore.Options) {
+        self.db = db
+        self.path = path
+        self.options = options
+    }
+
+    static let selectColumns =
+        "SELECT position, stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at_us, hash FROM events"
+
+    static func decodeRows(_ stmt: SQLiteStatement) throws(SQLiteError) -> [RecordedEvent] {
+        var events: [RecordedEvent] = []
+        while try stmt.step() { events.append(decodeRow(stmt)) }
+        stmt.reset()
+        return events
+    }
+
+    static func decodeRow(_ stmt: SQLiteStatement) -> RecordedEvent {
+        RecordedEvent(
+            position: stmt.int64(0), streamId: stmt.text(1), streamVersion: stmt.int64(2),
+            id: UUID(uuidString: stmt.text(3)) ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+            type: stmt.text(4), schemaVersion: Int(stmt.int64(5)), payload: stmt.bytes(6),
+            metadata: EventMetadata.decode(stmt.bytes(7)),
+            recordedAt: Date(timeIntervalSince1970: Double(stmt.int64(8)) / 1_000_000), hash: stmt.bytes(9))
+    }
+
+    // MARK: Opening
+
+    /// Sets the pragmas, checks that the file is an imr event log and runs missing migrations.
+    func prepareFile() throws(EventStoreError) {
+        do {
+            db.setBusyTimeout(milliseconds: Int32(clamping: options.busyTimeout.milliseconds))
+            let mode = try db.rows("PRAGMA journal_mode = WAL").first?[0].string ?? ""
+            guard mode.lowercased() == "wal" else {
+                throw EventStoreError(.storage, "the event log \(path) could not switch to WAL mode (it reports '\(mode)'); put it on a local file system")
+            }
+            try db.execute("PRAGMA synchronous = \(options.synchronous == .full ? "FULL" : "NORMAL")")
+            try db.execute("PRAGMA foreign_keys = ON")
+        } catch let error as SQLiteError {
+            throw EventStoreError.from(error, path: path, doing: "open")
+        } catch let error as EventStoreError {
+            throw error
+        } catch {
+            throw EventStoreError(.storage, "\(error)")
+        }
+        try migrate()
+    }
+
+    private func migrate() throws(EventStoreError) {
+        try transaction(doing: "migrate the schema") { () throws(EventStoreError) in
+            try sql("check the schema") {
+                let applicationId = try db.scalarInt("PRAGMA application_id") ?? 0
+                let objects = try db.scalarInt("SELECT COUNT(*) FROM sqlite_master") ?? 0
+                if applicationId != Schema.applicationId && (applicationId != 0 || objects > 0) {
+                    throw EventStoreError(
+                        .notAnEventLog,
+                        "\(path) is an SQLite database but not an imr event log (application id \(applicationId), \(objects) schema objects); point imr at its own state file")
+                }
+                try db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_us INTEGER NOT NULL)")
+                let current = try db.scalarInt("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") ?? 0
+                if current > Schema.latestVersion {
+                    throw EventStoreError(
+                        .schemaTooNew,
+                        "the event log \(path) has schema version \(current), newer than this binary understands (\(Schema.latestVersion)); run a newer imr, or restore a backup made by this version")
+                }
+                for migration in Schema.migrations where migration.version > current {
+                    try db.execute(migration.sql)
+                    try db.run(
+                        "INSERT INTO schema_migrations (version, name, applied_at_us) VALUES (?, ?, ?)",
+                        [.integer(migration.version), .text(migration.name), .integer(micros(options.clock()))])
+                }
+                if applicationId == 0 { try db.execute("PRAGMA application_id = \(Schema.applicationId)") }
+            }
+        }
+    }
+
+    func loadCheckpoints(for projections: [any Projection]) throws(EventStoreError) {
+        try transaction(doing: "prepare projections") { () throws(EventStoreError) in
+            for projection in projections {
+                try sql("prepare projection '\(projection.name)'") {
+                    let stored = try db.scalarInt("SELECT position FROM projection_checkpoints WHERE name = ?", [.text(projection.name)])
+                    if stored == nil {
+                        try projection.prepare(ProjectionDatabase(db, path: path))
+                        try setCheckpoint(projection.name, 0)
+                    } else {
+                        pendingCheckpoints[projection.name] = stored!
+                    }
+                }
+            }
+        }
+    }
+
+    func headPosition() throws(EventStoreError) -> Int64 {
+        try sql("read the head position") { try db.scalarInt("SELECT COALESCE(MAX(position), 0) FROM events") ?? 0 }
+    }
+
+    func shutdown() {
+        // A clean close checkpoints the WAL into the main file.
+        try? db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    }
+
+    // MARK: Transactions
+
+    func transaction<T>(doing action: String, _ body: () throws(EventStoreError) -> T) throws(EventStoreError) -> T {
+        try sql(action) { try db.execute("BEGIN IMMEDIATE") }
+        pendingCheckpoints = [:]
+        do {
+            let result = try body()
+            try sql(action) { try db.execute("COMMIT") }
+            checkpoints.merge(pendingCheckpoints) { _, new in new }
+            pendingCheckpoints = [:]
+            return result
+        } catch {
+            if db.isInTransaction { try? db.execute("ROLLBACK") }
+            pendingCheckpoints = [:]
+            throw error
+        }
+    }
+
+    func savepoint<T>(_ body: () throws(EventStoreError) -> T) throws(EventStoreError) -> T {
+        savepointDepth += 1
+        let name = "sp\(savepointDepth)"
+        defer { savepointDepth -= 1 }
+        let saved = pendingCheckpoints
+        try sql("open a savepoint") { try db.execute("SAVEPOINT \(name)") }
+        do {
+            let result = try body()
+            try sql("release a savepoint") { try db.execute("RELEASE \(name)") }
+            return result
+        } catch {
+            try? db.execute("ROLLBACK TO \(name)")
+            try? db.execute("RELEASE \(name)")
+            pendingCheckpoints = saved
+            throw error
+        }
+    }
+
+    /// Runs SQLite work, turning its failures into sentences about this file.
+    func sql<T>(_ action: String, _ body: () throws -> T) throws(EventStoreError) -> T {
+        do {
+            return try body()
+        } catch let error as EventStoreError {
+            throw error
+        } catch let error as SQLiteError {
+            throw EventStoreError.from(error, path: path, doing: action)
+        } catch {
+            throw EventStoreError(.projectionFailed, "\(action) failed: \(error)")
+        }
+    }
+
+    private func checkpoint(_ name: String) -> Int64 { pendingCheckpoints[name] ?? checkpoints[name] ?? 0 }
+
+    private func setCheckpoint(_ name: String, _ position: Int64) throws(SQLiteError) {
+        try db.run(
+            "INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position",
+            [.text(name), .integer(position)])
+        pendingCheckpoints[name] = position
+    }
+
+    // MARK: Appending
+
+    /// Appends one request inside the open transaction and applies it to every projection
+    /// that was current before it.
+    func append(_ request: AppendRequest, projections: [any Projection]) throws(EventStoreError) -> AppendResult {
+        let streamId = request.streamId
+        guard !streamId.isEmpty else {
+            throw EventStoreError(.invalidArgument, "a stream id must not be empty")
+        }
+        guard !request.events.isEmpty else {
+            throw EventStoreError(.invalidArgument, "an append to stream '\(streamId)' carries no events; send at least one")
+        }
+        guard Set(request.events.map(\.id)).count == request.events.count else {
+            throw EventStoreError(.invalidArgument, "an append to stream '\(streamId)' carries the same event id twice; give each event its own id")
+        }
+        let action = "append to stream '\(streamId)'"
+        if let retry = try idempotentRetry(request) { return retry }
+
+        return try sql(action) { () throws -> AppendResult in
+            let current = try db.scalarInt("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?", [.text(streamId)]) ?? 0
+            switch request.expected {
+            case .any: break
+            case .noStream where current != 0, .exact(_) where request.expected != .exact(current):
+                throw EventStoreError.wrongExpectedVersion(stream: streamId, expected: request.expected, actual: current)
+            default: break
+            }
+            let last = try db.rows("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1").first
+            let headBefore = last?[0].int64 ?? 0
+            var previous = last?[1].bytes ?? HashChain.genesis
+            var position = headBefore
+            var version = current
+            let recordedAt = micros(options.clock())
+            var stored: [RecordedEvent] = []
+            stored.reserveCapacity(request.events.count)
+            for event in request.events {
+                position += 1
+                version += 1
+                let metadata = event.metadata.encoded()
+                let hash = HashChain.hash(
+                    previous: previous, position: position, streamId: streamId, streamVersion: version, eventId: event.id,
+                    type: event.type, schemaVersion: Int64(event.schemaVersion), payload: event.payload, metadata: metadata,
+                    recordedAtMicros: recordedAt)
+                try db.run(
+                    "INSERT INTO events (position, stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at_us, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [.integer(position), .text(streamId), .integer(version), .text(event.id.uuidString.lowercased()),
+                     .text(event.type), .integer(Int64(event.schemaVersion)), .blob(event.payload), .blob(metadata),
+                     .integer(recordedAt), .blob(previous), .blob(hash)])
+                stored.append(RecordedEvent(
+                    position: position, streamId: streamId, streamVersion: version, id: event.id, type: event.type,
+                    schemaVersion: event.schemaVersion, payload: event.payload, metadata: event.metadata,
+                    recordedAt: Date(timeIntervalSince1970: Double(recordedAt) / 1_000_000), hash: hash))
+                previous = hash
+            }
+            for projection in projections where checkpoint(projection.name) == headBefore {
+                let db = ProjectionDatabase(self.db, path: path)
+                for event in stored {
+                    do {
+                        try projection.apply(event, to: db)
+                    } catch {
+                        throw EventStoreError(
+                            .projectionFailed,
+                            "projection '\(projection.name)' failed on event \(event.position) (\(event.type)) of stream '\(streamId)': \(error); nothing was written")
+                    }
+                }
+                try setCheckpoint(projection.name, position)
+            }
+            return AppendResult(streamId: streamId, streamVersion: version, events: stored, wasAlreadyStored: false)
+        }
+    }
+
+    /// When the request's events are already stored where this request would have put them,
+    /// returns them as stored. Returns nil when none of them is stored.
+    private func idempotentRetry(_ request: AppendRequest) throws(EventStoreError) -> AppendResult? {
+        let streamId = request.streamId
+        var found: [RecordedEvent] = []
+        for event in request.events {
+            let rows = try sql("look up event \(event.id)") { () throws -> [RecordedEvent] in
+                let stmt = try db.cached(Writer.selectColumns + " WHERE event_id = ?")
+                try stmt.bind([.text(event.id.uuidString.lowercased())])
+                return try Writer.decodeRows(stmt)
+            }
+            if let existing = rows.first {
+                guard existing.streamId == streamId else {
+                    throw duplicate(event.id, "is already stored in stream '\(existing.streamId)' at version \(existing.streamVersion)")
+                }
+                guard existing.type == event.type, existing.schemaVersion == event.schemaVersion, existing.payload == event.payload else {
+                    throw duplicate(event.id, "is already stored at version \(existing.streamVersion) of stream '\(streamId)' with different content")
+                }
+                found.append(existing)
+            } else if !found.isEmpty {
+                throw duplicate(request.events[found.count - 1].id, "is stored but the event after it in this request is not: the request mixes old and new events")
+            }
+        }
+        if found.isEmpty { return nil }
+        guard found.count == request.events.count else {
+            throw duplicate(found[0].id, "is stored but the events before it in this request are not: the request mixes old and new events")
+        }
+        for (offset, event) in found.enumerated() where event.streamVersion != found[0].streamVersion + Int64(offset) {
+            throw duplicate(event.id, "is stored at version \(event.streamVersion), not right after the request's previous event")
+        }
+        let firstVersion = found[0].streamVersion
+        switch request.expected {
+        case .noStream where firstVersion != 1, .exact(_) where request.expected != .exact(firstVersion - 1):
+            throw duplicate(found[0].id, "is stored at version \(firstVersion) of stream '\(streamId)', not where \(request.expected) would put it")
+        default: break
+        }
+        return AppendResult(streamId: streamId, streamVersion: found.last!.streamVersion, events: found, wasAlreadyStored: true)
+    }
+
+    private func duplicate(_ id: UUID, _ what: String) -> EventStoreError {
+        EventStoreError(.duplicateEventId, "event id \(id.uuidString.lowercased()) \(what); an event id can be used once: send a new id for a new event")
+    }
+
+    // MARK: Projections
+
+    /// Applies up to `batchSize` events to each lagging projection. True when all are current.
+    func catchUpOneBatch(projections: [any Projection], batchSize: Int) throws(EventStoreError) -> Bool {
+        let head = try headPosition()
+        var allCurrent = true
+        for projection in projections {
+            let from = checkpoint(projection.name)
+            guard from < head else { continue }
+            let events = try sql("read events for projection '\(projection.name)'") { () throws -> [RecordedEvent] in
+                let stmt = try db.cached(Writer.selectColumns + " WHERE position > ? ORDER BY position LIMIT ?")
+                try stmt.bind([.integer(from), .integer(Int64(batchSize))])
+                return try Writer.decodeRows(stmt)
+            }
+            let pdb = ProjectionDatabase(db, path: path)
+            for event in events {
+                do {
+                    try projection.apply(event, to: pdb)
+                } catch {
+                    throw EventStoreError(
+                        .projectionFailed,
+                        "projection '\(projection.name)' failed on event \(event.position) (\(event.type)) while catching up: \(error)")
+                }
+            }
+            if let last = events.last?.position {
+                try sql("save the checkpoint of '\(projection.name)'") { try setCheckpoint(projection.name, last) }
+                if last < head { allCurrent = false }
+            }
+        }
+        return allCurrent
+    }
+
+    func reset(_ projection: any Projection) throws(EventStoreError) {
+        try sql("reset projection '\(projection.name)'") {
+            let pdb = ProjectionDatabase(db, path: path)
+            try projection.drop(pdb)
+            try projection.prepare(pdb)
+            try setCheckpoint(projection.name, 0)
+        }
+    }
+}
+
+func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }

@@ -1,0 +1,168 @@
+import CSQLite
+import Foundation
+import Testing
+@testable import EventStore
+
+@Suite struct AppendTests {
+    @Test func appendAssignsPositionsVersionsAndKeepsContent() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        let first = try store.append(to: "case-1", expected: .noStream, events: [event("Opened", #"{"a":1}"#), event("Noted", #"{"b":2}"#)])
+        #expect(first.streamVersion == 2)
+        #expect(first.events.map(\.position) == [1, 2])
+        let second = try store.append(to: "case-2", expected: .noStream, events: [event("Opened")])
+        #expect(second.events.map(\.position) == [3])
+        let third = try store.append(to: "case-1", expected: .exact(2), events: [event("Closed")])
+        #expect(third.events.map(\.streamVersion) == [3])
+
+        let stream = try store.read(stream: "case-1")
+        #expect(stream.map(\.type) == ["Opened", "Noted", "Closed"])
+        #expect(stream.map(\.streamVersion) == [1, 2, 3])
+        #expect(String(decoding: stream[0].payload, as: UTF8.self) == #"{"a":1}"#)
+        #expect(stream[0].metadata.actor == "test")
+        #expect(stream[0].metadata.correlationId == "corr-1")
+        #expect(try store.read(stream: "case-1", from: 2).map(\.type) == ["Noted", "Closed"])
+        #expect(try store.version(of: "case-1") == 3)
+        #expect(try store.version(of: "nobody") == 0)
+        #expect(try store.headPosition() == 4)
+        #expect(try store.readAll(from: 2, limit: 2).map(\.position) == [2, 3])
+    }
+
+    @Test func wrongExpectationNamesStreamExpectedAndActual() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        try store.append(to: "case-1", expected: .noStream, events: [event()])
+        do {
+            try store.append(to: "case-1", expected: .noStream, events: [event()])
+            Issue.record("a second .noStream append must fail")
+        } catch {
+            #expect(error.kind == .wrongExpectedVersion)
+            #expect(error.streamId == "case-1")
+            #expect(error.expected == .noStream)
+            #expect(error.actualVersion == 1)
+            #expect(error.message.contains("case-1") && error.message.contains("version 1"))
+        }
+        #expect(throws: EventStoreError.self) { try store.append(to: "case-1", expected: .exact(5), events: [event()]) }
+        #expect(throws: EventStoreError.self) { try store.append(to: "case-9", expected: .exact(1), events: [event()]) }
+        #expect(try store.version(of: "case-1") == 1)
+        #expect(try store.headPosition() == 1)
+    }
+
+    @Test func twoWritersWithTheSameExpectationExactlyOneWins() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        for round in 0..<20 {
+            let stream = "race-\(round)"
+            try store.append(to: stream, expected: .noStream, events: [event()])
+            let outcomes = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<2 {
+                    group.addTask {
+                        (try? store.append(to: stream, expected: .exact(1), events: [event()])) != nil
+                    }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1)
+            #expect(try store.version(of: stream) == 2)
+        }
+    }
+
+    @Test func manyConcurrentWritersKeepPositionsStrictAndVersionsDense() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"), options: .init(synchronous: .normal))
+        defer { store.close() }
+        let streams = 16
+        let appendsPerStream = 25
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for s in 0..<streams {
+                group.addTask {
+                    for _ in 0..<appendsPerStream {
+                        try store.append(to: "stream-\(s)", expected: .any, events: [event(), event()])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let all = try store.readAll(from: 1, limit: 100_000)
+        #expect(all.count == streams * appendsPerStream * 2)
+        #expect(all.map(\.position) == Array(1...Int64(all.count)))
+        #expect(Set(all.map(\.id)).count == all.count)
+        for s in 0..<streams {
+            let versions = try store.read(stream: "stream-\(s)").map(\.streamVersion)
+            #expect(versions == Array(1...Int64(appendsPerStream * 2)))
+        }
+        #expect(try store.verify().isIntact)
+    }
+
+    @Test func idempotentRetryWritesNothing_andReusedIdWithOtherContentIsRefused() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        let a = event("Opened", #"{"n":1}"#)
+        let b = event("Noted", #"{"n":2}"#)
+        let first = try store.append(to: "case-1", expected: .noStream, events: [a, b])
+        let retry = try store.append(to: "case-1", expected: .noStream, events: [a, b])
+        #expect(retry.wasAlreadyStored)
+        #expect(retry.events == first.events)
+        #expect(try store.headPosition() == 2)
+        // A retry with .any is also recognised.
+        #expect(try store.append(to: "case-1", expected: .any, events: [a, b]).wasAlreadyStored)
+
+        var changed = a
+        changed.payload = Array(#"{"n":99}"#.utf8)
+        do {
+            try store.append(to: "case-1", expected: .any, events: [changed])
+            Issue.record("reusing an id for other content must fail")
+        } catch {
+            #expect(error.kind == .duplicateEventId)
+            #expect(error.message.contains(a.id.uuidString.lowercased()))
+        }
+        #expect(throws: EventStoreError.self) { try store.append(to: "case-2", expected: .any, events: [a]) }
+        #expect(throws: EventStoreError.self) { try store.append(to: "case-1", expected: .any, events: [b, a]) }
+        #expect(throws: EventStoreError.self) { try store.append(to: "case-1", expected: .any, events: [a, b, event()]) }
+        #expect(try store.headPosition() == 2)
+    }
+
+    @Test func batchAppendCommitsTogetherButRefusesRequestsOneByOne() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        try store.append(to: "taken", expected: .noStream, events: [event()])
+        let results = try store.append(batch: [
+            AppendRequest(streamId: "a", expected: .noStream, events: [event()]),
+            AppendRequest(streamId: "taken", expected: .noStream, events: [event()]),
+            AppendRequest(streamId: "b", expected: .noStream, events: [event(), event()]),
+        ])
+        #expect((try? results[0].get())?.events.map(\.position) == [2])
+        #expect(throws: EventStoreError.self) { try results[1].get() }
+        #expect((try? results[2].get())?.events.map(\.position) == [3, 4])
+        #expect(try store.version(of: "taken") == 1)
+        #expect(try store.verify().isIntact)
+    }
+
+    @Test func emptyAppendsAndEmptyStreamIdsAreRefusedWithASentence() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        #expect { try store.append(to: "s", expected: .any, events: []) } throws: { error in
+            (error as? EventStoreError)?.kind == .invalidArgument && "\(error)".contains("no events")
+        }
+        #expect { try store.append(to: "", expected: .any, events: [event()]) } throws: { error in
+            (error as? EventStoreError)?.kind == .invalidArgument
+        }
+        let id = UUID()
+        #expect { try store.append(to: "s", expected: .any, events: [event(id: id), event(id: id)]) } throws: { error in
+            (error as? EventStoreError)?.kind == .invalidArgument
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import PropertyBased
+import Testing
+@testable import EventStore
+
+/// Counts events and sums payload numbers per stream: small, but order-sensitive enough
+/// (it keeps the last type) that a skipped, doubled or reordered event shows.
+struct StreamSummary: Projection {
+    var name = "stream_summary"
+    var failOnType: String? = nil
+
+    func prepare(_ db: ProjectionDatabase) throws {
+        try db.executeScript("CREATE TABLE stream_summary (stream_id TEXT PRIMARY KEY, events INTEGER NOT NULL, total INTEGER NOT NULL, last_type TEXT NOT NULL, last_position INTEGER NOT NULL)")
+    }
+
+    func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
+        if event.type == failOnType { throw ProjectionRefusal() }
+        let n = (try? JSONDecoder().decode([String: Int].self, from: event.payloadData))?["n"] ?? 0
+        try db.execute(
+            """
+            INSERT INTO stream_summary (stream_id, events, total, last_type, last_position) VALUES (?, 1, ?, ?, ?)
+            ON CONFLICT(stream_id) DO UPDATE SET events = events + 1, total = total + excluded.total,
+                last_type = excluded.last_type, last_position = excluded.last_position
+            """,
+            [.text(event.streamId), .integer(Int64(n)), .text(event.type), .integer(event.position)])
+    }
+
+    func drop(_ db: ProjectionDatabase) throws {
+        try db.executeScript("DROP TABLE IF EXISTS stream_summary")
+    }
+
+    struct ProjectionRefusal: Error {}
+}
+
+func summaryRows(_ store: EventStore) throws -> [Row] {
+    try store.read { try $0.query("SELECT * FROM stream_summary ORDER BY stream_id") }
+}
+
+@Suite struct ProjectionTests {
+    @Test func rebuildFromZeroEqualsTheIncrementallyKeptState() async throws {
+        let gen = zip(Gen.int(in: 0...5), Gen.int(in: 0...3), Gen.int(in: -50...50)).array(of: 1...60)
+        await propertyCheck(count: 40, input: gen) { steps in
+            let dir = TemporaryDirectory()
+            defer { dir.cleanup() }
+            do {
+                let store = try EventStore(path: dir.path("log.sqlite"), options: .init(synchronous: .normal), projections: [StreamSummary()])
+                defer { store.close() }
+                for (stream, type, n) in steps {
+                    try store.append(to: "s\(stream)", expected: .any, events: [event("T\(type)", #"{"n":\#(n)}"#)])
+                }
+                let incremental = try summaryRows(store)
+                #expect(incremental.count == Set(steps.map(\.0)).count)
+                #expect(store.projectionCheckpoints()["stream_summary"] == Int64(steps.count))
+                try store.rebuildProjection(named: "stream_summary")
+                #expect(try summaryRows(store) == incremental)
+                #expect(store.projectionCheckpoints()["stream_summary"] == Int64(steps.count))
+            } catch {
+                Issue.record("unexpected error: \(error)")
+            }
+        }
+    }
+
+    @Test func aProjectionAddedLaterCatchesUpFromItsCheckpoint() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("log.sqlite")
+        let plain = try EventStore(path: path)
+        for i in 1...2500 { try plain.append(to: "s\(i % 4)", expected: .any, events: [event("E", #"{"n":1}"#)]) }
+        plain.close()
+
+        let store = try EventStore(path: path, projections: [StreamSummary()])
+        defer { store.close() }
+        #expect(store.projectionCheckpoints()["stream_summary"] == 2500)
+        let rows = try summaryRows(store)
+        #expect(rows.map { $0["events"].int64 } == [625, 625, 625, 625])
+        try store.append(to: "s0", expected: .any, events: [event("Late", #"{"n":5}"#)])
+        #expect(try summaryRows(store)[0]["last_type"].string == "Late")
+        #expect(try summaryRows(store)[0]["total"].int64 == 630)
+    }
+
+    @Test func aFailingProjectionRollsBackTheAppendAndItsCheckpoint() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"), projections: [StreamSummary(failOnType: "Poison")])
+        defer { store.close() }
+        try store.append(to: "s", expected: .any, events: [event("Fine")])
+        #expect { try store.append(to: "s", expected: .any, events: [event("Fine"), event("Poison")]) } throws: { error in
+            (error as? EventStoreError)?.kind == .projectionFailed && "\(error)".contains("stream_summary")
+        }
+        #expect(try store.headPosition() == 1)
+        #expect(store.projectionCheckpoints()["stream_summary"] == 1)
+        #expect(try summaryRows(store)[0]["events"].int64 == 1)
+    }
+
+    @Test func rebuildingAnUnknownProjectionNamesTheKnownOnes() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"), projections: [StreamSummary()])
+        defer { store.close() }
+        #expect { try store.rebuildProjection(named: "nope") } throws: { error in
+            "\(error)".contains("stream_summary")
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+@testable import EventStore
+
+@Suite struct SubscriptionTests {
+    @Test func catchesUpThenGoesLiveInOrder_withABackupTakenInTheMiddle() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        for i in 1...300 { try store.append(to: "s-\(i % 7)", expected: .any, events: [event("Old", #"{"i":\#(i)}"#)]) }
+
+        let total = 600
+        let reader = Task { () throws -> [RecordedEvent] in
+            var seen: [RecordedEvent] = []
+            for try await e in store.subscribe(from: 1) {
+                seen.append(e)
+                if seen.count == total { break }
+            }
+            return seen
+        }
+        let writer = Task {
+            for i in 301...total {
+                try store.append(to: "s-\(i % 7)", expected: .any, events: [event("New", #"{"i":\#(i)}"#)])
+                if i == 450 {
+                    let report = try store.backup(to: dir.path("backup.sqlite"))
+                    #expect(report.headPosition >= 450)
+                    #expect(report.events == report.headPosition)
+                }
+                if i % 50 == 0 { await Task.yield() }
+            }
+        }
+        try await writer.value
+        let seen = try await reader.value
+        #expect(seen.map(\.position) == Array(1...Int64(total)))
+        #expect(seen.prefix(300).allSatisfy { $0.type == "Old" })
+        #expect(seen.suffix(300).allSatisfy { $0.type == "New" })
+
+        // The backup is a consistent, verifiable event log of its own.
+        let copy = try EventStore(path: dir.path("backup.sqlite"))
+        defer { copy.close() }
+        let report = try copy.verify()
+        #expect(report.isIntact)
+        #expect(report.eventsChecked >= 450 && report.eventsChecked <= Int64(total))
+        #expect(try copy.readAll(from: 1, limit: 1000) == Array(seen.prefix(Int(report.eventsChecked))))
+    }
+
+    @Test func subscribingFromAPositionSkipsEarlierEvents() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        for _ in 1...10 { try store.append(to: "s", expected: .any, events: [event()]) }
+        var positions: [Int64] = []
+        for try await e in store.subscribe(from: 8) {
+            positions.append(e.position)
+            if e.position == 10 { break }
+        }
+        #expect(positions == [8, 9, 10])
+    }
+
+    @Test func cancellationEndsAWaitingSubscriptionCleanly() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        try store.append(to: "s", expected: .any, events: [event()])
+        let task = Task { () throws -> Int in
+            var count = 0
+            for try await _ in store.subscribe(from: 1) { count += 1 }
+            return count
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        task.cancel()
+        #expect(try await task.value == 1)
+        // Appends after the subscriber left still work.
+        try store.append(to: "s", expected: .any, events: [event()])
+        #expect(try store.headPosition() == 2)
+    }
+
+    @Test func closingTheStoreEndsSubscriptions() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        let task = Task { () throws -> Int in
+            var count = 0
+            for try await _ in store.subscribe() { count += 1 }
+            return count
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        store.close()
+        #expect(try await task.value == 0)
+    }
+
+    @Test func aSubscriberThatNeverReadsDoesNotBlockAppends() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"), options: .init(synchronous: .normal))
+        defer { store.close() }
+        // An iterator that was started and then left unread.
+        var stalled = store.subscribe().makeAsyncIterator()
+        try store.append(to: "s", expected: .any, events: [event()])
+        _ = try await stalled.next()
+        for _ in 0..<2000 { try store.append(to: "s", expected: .any, events: [event()]) }
+        #expect(try store.headPosition() == 2001)
+        #expect(try await stalled.next()?.position == 2)
+    }
+}

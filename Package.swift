@@ -48,10 +48,18 @@ let package = Package(
             name: "imr-daemon",
             dependencies: ["EventStore", "Workflow"]
         ),
+        // The command tree of imr-ctl, in a library so tests can drive it.
+        .target(
+            name: "IMRCommandLine",
+            dependencies: [
+                "EventStore", "Workflow",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "imr-ctl",
             dependencies: [
-                "EventStore", "Workflow",
+                "IMRCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

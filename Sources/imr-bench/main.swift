@@ -1,1 +1,144 @@
-print("placeholder")
+// imr-bench: measures the event store against raw SQLite on the same schema and file system.
+// Build in release (`swift build -c release --product imr-bench`); see BENCHMARKS.md.
+import ArgumentParser
+import CSQLite
+import EventStore
+import Foundation
+
+@main
+struct IMRBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "imr-bench",
+        abstract: "Measure durable appends: raw SQLite next to the imr event store, on one file system.",
+        discussion: """
+            Four measurements on fresh files in --dir, each with synchronous=FULL unless --synchronous normal:
+              raw single     one INSERT per transaction, same schema and indexes, no event-store logic
+              raw batched    --batch INSERTs per transaction
+              store single   EventStore.append of one event per call (hash chain, expectation check, idempotency lookup)
+              store batched  EventStore.append(batch:) of --batch one-event requests per transaction
+            Payloads are about 200 bytes of JSON spread over --streams streams.
+            """)
+
+    @Option(help: "Directory for the benchmark files (the file system under test).")
+    var dir: String = FileManager.default.temporaryDirectory.path
+
+    @Option(help: "Single-row commits to time for each single measurement.")
+    var singles: Int = 2000
+
+    @Option(help: "Rows to write for each batched measurement.")
+    var rows: Int = 50_000
+
+    @Option(help: "Rows per transaction in the batched measurements.")
+    var batch: Int = 1000
+
+    @Option(help: "Distinct streams the events are spread over.")
+    var streams: Int = 10_000
+
+    @Option(help: "full or normal.")
+    var synchronous: String = "full"
+
+    func validate() throws {
+        guard ["full", "normal"].contains(synchronous) else {
+            throw ValidationError("--synchronous must be 'full' or 'normal', not '\(synchronous)'")
+        }
+        guard singles > 0, rows > 0, batch > 0, streams > 0 else {
+            throw ValidationError("--singles, --rows, --batch and --streams must be positive")
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw ValidationError("--dir \(dir) is not a directory; create it or name another")
+        }
+    }
+
+    func run() throws {
+        let work = URL(fileURLWithPath: dir).appendingPathComponent("imr-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let payload = Array(#"{"claim":"ADJ12345678","item":"8 massage therapy visits over 1 month lumbar spine","outcome":"denied","at":"2024-03-05T16:10:00-08:00","by":"UR"}"#.utf8)
+
+        print("imr-bench: \(ProcessInfo.processInfo.hostName), \(ProcessInfo.processInfo.activeProcessorCount) cores, SQLite \(String(cString: sqlite3_libversion())), synchronous=\(synchronous.uppercased()), dir \(dir)")
+        let rawSingle = try measure(count: singles) { try RawWriter(path: work.appendingPathComponent("raw1.sqlite").path, synchronous: synchronous) } body: { w, n in
+            try w.insert(rows: 1, start: n, payload: payload, streams: streams)
+        }
+        let rawBatched = try measure(count: rows / batch) { try RawWriter(path: work.appendingPathComponent("raw2.sqlite").path, synchronous: synchronous) } body: { w, n in
+            try w.insert(rows: batch, start: n * batch, payload: payload, streams: streams)
+        } * Double(batch)
+
+        let options = EventStore.Options(synchronous: synchronous == "full" ? .full : .normal)
+        let storeSingle = try measure(count: singles) { try EventStore(path: work.appendingPathComponent("store1.sqlite").path, options: options) } body: { s, n in
+            try s.append(to: "case-\(n % streams)", expected: .any, events: [NewEvent(type: "Bench", payload: payload)])
+        }
+        let storeBatched = try measure(count: rows / batch) { try EventStore(path: work.appendingPathComponent("store2.sqlite").path, options: options) } body: { s, n in
+            let requests = (0..<batch).map { i in
+                AppendRequest(streamId: "case-\((n * batch + i) % streams)", expected: .any, events: [NewEvent(type: "Bench", payload: payload)])
+            }
+            _ = try s.append(batch: requests)
+        } * Double(batch)
+
+        func line(_ name: String, _ raw: Double, _ store: Double) {
+            let ratio = store / raw
+            print(String(format: "%-22@ raw %10.0f/s   store %10.0f/s   store/raw %5.2f", name as NSString, raw, store, ratio))
+        }
+        line("single durable commits", rawSingle, storeSingle)
+        line("batched (\(batch)/txn)", rawBatched, storeBatched)
+    }
+
+    /// Runs `body` `count` times on a fresh target and returns calls per second.
+    func measure<T>(count: Int, make: () throws -> T, body: (T, Int) throws -> Void) throws -> Double {
+        let target = try make()
+        let start = ContinuousClock.now
+        for n in 0..<count { try body(target, n) }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        if let store = target as? EventStore { store.close() }
+        return Double(count) / seconds
+    }
+}
+
+/// Plain SQLite on the event store's table shape: no hash computation, no expectation
+/// check, no idempotency lookup.
+final class RawWriter {
+    let db: OpaquePointer
+    let insert: OpaquePointer
+
+    init(path: String, synchronous: String) throws {
+        var handle: OpaquePointer?
+        guard sqlite3_open(path, &handle) == SQLITE_OK, let handle else { throw BenchError("cannot open \(path)") }
+        db = handle
+        let setup = """
+            PRAGMA journal_mode = WAL; PRAGMA synchronous = \(synchronous.uppercased());
+            CREATE TABLE events (position INTEGER PRIMARY KEY, stream_id TEXT NOT NULL, stream_version INTEGER NOT NULL,
+              event_id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL, schema_version INTEGER NOT NULL, payload BLOB NOT NULL,
+              metadata BLOB NOT NULL, recorded_at_us INTEGER NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL,
+              UNIQUE (stream_id, stream_version));
+            """
+        guard sqlite3_exec(db, setup, nil, nil, nil) == SQLITE_OK else { throw BenchError(String(cString: sqlite3_errmsg(db))) }
+        var stmt: OpaquePointer?
+        sqlite3_prepare_v2(db, "INSERT INTO events VALUES (?, ?, ?, ?, 'Bench', 1, ?, '{}', 0, zeroblob(32), zeroblob(32))", -1, &stmt, nil)
+        insert = stmt!
+    }
+
+    deinit {
+        sqlite3_finalize(insert)
+        sqlite3_close(db)
+    }
+
+    func insert(rows: Int, start: Int, payload: [UInt8], streams: Int) throws {
+        sqlite3_exec(db, "BEGIN", nil, nil, nil)
+        for i in start..<(start + rows) {
+            sqlite3_reset(insert)
+            sqlite3_bind_int64(insert, 1, Int64(i + 1))
+            sqlite3_bind_text(insert, 2, "case-\(i % streams)", -1, imr_sqlite_transient())
+            sqlite3_bind_int64(insert, 3, Int64(i / streams + 1))
+            sqlite3_bind_text(insert, 4, UUID().uuidString.lowercased(), -1, imr_sqlite_transient())
+            _ = payload.withUnsafeBytes { sqlite3_bind_blob(insert, 5, $0.baseAddress, Int32($0.count), imr_sqlite_transient()) }
+            guard sqlite3_step(insert) == SQLITE_DONE else { throw BenchError(String(cString: sqlite3_errmsg(db))) }
+        }
+        guard sqlite3_exec(db, "COMMIT", nil, nil, nil) == SQLITE_OK else { throw BenchError(String(cString: sqlite3_errmsg(db))) }
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}

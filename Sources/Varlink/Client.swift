@@ -1,0 +1,120 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking Varlink client over a Unix stream socket, for command-line tools.
+public final class VarlinkClient {
+    public let path: String
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    /// Why the client could not talk to the service.
+    public enum ConnectionError: Error, CustomStringConvertible, Equatable {
+        /// Nothing listens at the path.
+        case unavailable(path: String, reason: String)
+        /// The socket exists but this user may not connect to it.
+        case permissionDenied(path: String)
+        /// The service closed the connection or sent something that is not Varlink.
+        case protocolError(String)
+
+        public var description: String {
+            switch self {
+            case .unavailable(let path, let reason): "no imr daemon answers at \(path) (\(reason))"
+            case .permissionDenied(let path): "permission denied connecting to \(path)"
+            case .protocolError(let detail): "the service broke the Varlink protocol: \(detail)"
+            }
+        }
+    }
+
+    public init(path: String) throws(ConnectionError) {
+        self.path = path
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw .unavailable(path: path, reason: String(cString: strerror(errno))) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw .unavailable(path: path, reason: "the socket path is too long")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if rc != 0 {
+            let code = errno
+            close(fd)
+            if code == EACCES || code == EPERM { throw .permissionDenied(path: path) }
+            throw .unavailable(path: path, reason: String(cString: strerror(code)))
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// Sends one call and returns its single reply's parameters, or throws its error.
+    public func call(_ method: String, _ parameters: [String: JSONValue] = [:]) throws -> [String: JSONValue] {
+        try send(VarlinkCall(method: method, parameters: parameters))
+        let reply = try receive()
+        if let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
+        return reply.parameters ?? [:]
+    }
+
+    /// Sends a `more` call and hands each reply to `body` until the last one, or until
+    /// `body` returns false.
+    public func stream(_ method: String, _ parameters: [String: JSONValue] = [:], _ body: ([String: JSONValue]) throws -> Bool) throws {
+        try send(VarlinkCall(method: method, parameters: parameters, more: true))
+        while true {
+            let reply = try receive()
+            if let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
+            guard try body(reply.parameters ?? [:]) else { return }
+            if reply.continues != true { return }
+        }
+    }
+
+    /// Writes a call without waiting for its reply (for pipelining and oneway calls).
+    public func send(_ call: VarlinkCall) throws {
+        var data = try JSONCoding.encoder.encode(call)
+        data.append(0)
+        try writeAll(Array(data))
+    }
+
+    /// Writes raw bytes (for tests of malformed input).
+    public func writeAll(_ bytes: [UInt8]) throws(ConnectionError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .protocolError("write failed: \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+    }
+
+    /// Reads the next reply.
+    public func receive() throws -> VarlinkReply {
+        while true {
+            if let end = buffer.firstIndex(of: 0) {
+                let frame = Array(buffer[..<end])
+                buffer.removeSubrange(...end)
+                do {
+                    return try JSONCoding.decoder.decode(VarlinkReply.self, from: Data(frame))
+                } catch {
+                    throw ConnectionError.protocolError("a reply was not valid JSON")
+                }
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw ConnectionError.protocolError("the connection was closed before a reply arrived") }
+            buffer.append(contentsOf: chunk[..<n])
+        }
+    }
+}

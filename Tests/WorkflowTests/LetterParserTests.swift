@@ -200,6 +200,37 @@ import Testing
         #expect(facts.warnings.contains { $0.contains("no header block") })
     }
 
+    @Test(arguments: [
+        ("The physician reviewer is Board Certified in Physical Medicine and Rehabilitation and is licensed to practice in California.",
+         "Physical Medicine and Rehabilitation"),
+        ("The expert reviewer is Board Certified in Internal Medicine, Pulmonary Disease and Critical Care and is\nlicensed to practice in California.",
+         "Internal Medicine, Pulmonary Disease and Critical Care"),
+        ("The expert reviewer is Board Certified in Orthopedic Surgery, has a subspecialty in Spine Surgery.",
+         "Orthopedic Surgery"),
+    ])
+    func specialtyInsideASentence_isTaken(sentence: String, specialty: String) throws {
+        let text = "HOW THE IMR FINAL DETERMINATION WAS MADE\n\(sentence)\n\nCLINICAL CASE SUMMARY\nSummary.\n"
+            + "\(Self.issues)TENS unit: Upheld\n\(Self.body())"
+        #expect(try LetterParser.parse(text).reviewerSpecialty == specialty)
+    }
+
+    @Test func noSpecialtyAnywhere_isNil_withAWarning() throws {
+        let facts = try LetterParser.parse("\(Self.issues)TENS unit: Upheld\n\(Self.body())")
+        #expect(facts.reviewerSpecialty == nil)
+        #expect(facts.warnings.contains { $0.contains("specialty") })
+    }
+
+    @Test func introSentenceWrappedOverTwoLines_isNotPartOfTheFirstHeading() throws {
+        let text = """
+            IMR ISSUES, DECISIONS AND RATIONALES
+            The Final Determination was based on decisions for the disputed items/services set forth
+            below:
+            MRI of the left hip: Upheld
+            \(Self.body())
+            """
+        #expect(try LetterParser.parse(text).items.map(\.disputed) == ["MRI of the left hip"])
+    }
+
     @Test func tabSeparatedHeader_isRead() throws {
         let text = """
             Case Number:\tCM13-0000001\t\t

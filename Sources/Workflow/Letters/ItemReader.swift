@@ -67,7 +67,12 @@ struct ItemReader {
             return 0
         }
         let window = (issues + 1)..<min(lines.count, issues + 6)
-        if let below = window.first(where: { lines[$0].lowercased().contains("set forth below") }) {
+        // "The Final Determination was based on decisions for the disputed items/services set
+        // forth below:" may wrap; its colon ends it.
+        if let below = window.first(where: {
+            let line = lines[$0].lowercased()
+            return line.contains("set forth below") || line.hasSuffix("below:")
+        }) {
             return below + 1
         }
         return issues + 1

@@ -44,8 +44,9 @@ struct Sections {
     let issues: Int?
 
     init(lines: [String]) {
+        // The headings are set in capitals; the same words in running text are not headings.
         func find(_ needle: String) -> Int? {
-            lines.firstIndex { $0.uppercased().contains(needle) }
+            lines.firstIndex { $0.contains(needle) }
         }
         how = find("HOW THE IMR FINAL DETERMINATION")
         summary = find("CLINICAL CASE SUMMARY")
@@ -209,7 +210,7 @@ enum SpecialtyReader {
         let end = sections.summary ?? sections.issues ?? lines.count
         let prose = LetterText.join(lines[0..<end])
         let sentence = Pattern(
-            #"Board[\s-]+Certified\s+in\s+(.+?)(?=\s*(?:[,;]|\.(?:\s|$)|\s+and\s+(?:is|has|was|holds|in)\b|\s+with\b|$))"#)
+            #"Board[\s-]+Certified\s+in\s+(.+?)(?=\s*(?:;|,\s+(?:has|is|and|who|with|licensed|a|an)\b|\.(?:\s|$)|\s+and\s+(?:is|has|was|holds|in)\b|\s+with\b|,?$))"#)
         if let match = sentence.first(in: prose), let value = match[1] {
             let specialty = LetterText.collapse(value)
             return specialty.isEmpty ? nil : specialty

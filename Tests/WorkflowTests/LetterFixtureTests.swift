@@ -48,6 +48,48 @@ import Testing
         #expect(fixtures.expected.count == 44, "the fixture set should hold 44 letters")
     }
 
+    /// Ways the same letter reaches the parser from other text extractions.
+    enum Variant: String, CaseIterable, CustomStringConvertible, Sendable {
+        case crlfLineEnds = "CRLF line ends"
+        case trailingSpacesAndTabs = "trailing spaces and tabs"
+        case blankLineAfterEveryLine = "a blank line after every line, space-only paragraph breaks"
+        var description: String { rawValue }
+
+        func apply(_ text: String) -> String {
+            let lines = text.components(separatedBy: "\n")
+            switch self {
+            case .crlfLineEnds:
+                return lines.joined(separator: "\r\n")
+            case .trailingSpacesAndTabs:
+                return lines.enumerated().map { $1 + ($0 % 2 == 0 ? "   " : " \t") }.joined(separator: "\n")
+            case .blankLineAfterEveryLine:
+                return lines.map { $0.trimmingCharacters(in: .whitespaces).isEmpty ? " " : $0 + " " }
+                    .joined(separator: "\n\n")
+            }
+        }
+    }
+
+    @Test(arguments: Variant.allCases)
+    func everyPDFLetter_yieldsTheSameFacts_afterReformatting(variant: Variant) throws {
+        let fixtures = try Fixtures.load()
+        let pdftotext = try #require(
+            Fixtures.pdftotext,
+            "pdftotext (poppler-utils) is not installed: run scripts/setup, then run the tests again.")
+        for name in fixtures.expected.keys.sorted() where name.hasSuffix(".pdf") {
+            for layout in [true, false] {
+                let text = try Fixtures.extract(
+                    fixtures.directory.appendingPathComponent(name), with: pdftotext, layout: layout)
+                let original = try LetterParser.parse(text)
+                let reformatted = try LetterParser.parse(variant.apply(text))
+                #expect(
+                    original.items == reformatted.items && original.reviewerSpecialty == reformatted.reviewerSpecialty
+                        && original.caseNumber == reformatted.caseNumber
+                        && original.decisionDate == reformatted.decisionDate,
+                    "\(variant), \(layout ? "pdftotext -layout" : "pdftotext"): \(name) reads differently")
+            }
+        }
+    }
+
     // MARK: Comparison
 
     struct Mismatch: CustomStringConvertible {

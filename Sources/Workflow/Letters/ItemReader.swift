@@ -24,6 +24,13 @@ struct ItemReader {
         let tail: String
     }
 
+    private static let inlineDecision = Pattern(#"^(.*):\s*(Upheld|Overturned)\s*\.?$"#)
+    private static let decisionAlone = Pattern(#"^(Upheld|Overturned)\s*\.?$"#)
+    private static let originalRequestPhrase = Pattern(#"was\s+the\s+original\s+request"#)
+    private static let rationaleLabel = Pattern(#"^Decision\s+rationale\s*:\s*(.*)$"#)
+    private static let guidelineLabel = Pattern(#"^([A-Za-z][A-Za-z ]{0,40}?)\s+guideline\s*:\s*(.*)$"#)
+    private static let sentenceBoundary = Pattern(#"(?<=[.!?])["”')]*\s+(?=["“(]?[A-Z0-9])"#, caseInsensitive: false)
+
     private enum BodyLabel {
         case claimsAdministratorGuideline, imroGuideline, rationale
     }
@@ -79,18 +86,16 @@ struct ItemReader {
     }
 
     private func findMarkers(from start: Int) -> [Marker] {
-        let inline = Pattern(#"^(.*):\s*(Upheld|Overturned)\s*\.?$"#)
-        let alone = Pattern(#"^(Upheld|Overturned)\s*\.?$"#)
         var markers: [Marker] = []
         var index = start
         while index < lines.count {
             let line = lines[index]
-            if let match = inline.first(in: line), let word = match[2], Self.bodyLabel(line) == nil {
+            if let match = Self.inlineDecision.first(in: line), let word = match[2], Self.bodyLabel(line) == nil {
                 markers.append(
                     Marker(
                         decision: Self.decision(word), line: index, lastHeadingLine: index,
                         tail: match[1] ?? ""))
-            } else if let match = alone.first(in: line), let word = match[1],
+            } else if let match = Self.decisionAlone.first(in: line), let word = match[1],
                       let previous = (start..<index).last(where: { !lines[$0].isEmpty }),
                       lines[previous].hasSuffix(":"), Self.bodyLabel(lines[previous]) == nil {
                 // The decision word wrapped onto a line of its own.
@@ -130,7 +135,7 @@ struct ItemReader {
         if candidate.contains("original request") || candidate.contains("eligible")
             || candidate.contains("authorized") {
             let window = lines[floor...marker.lastHeadingLine].joined(separator: "\n")
-            if let phrase = Pattern(#"was\s+the\s+original\s+request"#).all(in: window).last {
+            if let phrase = Self.originalRequestPhrase.all(in: window).last {
                 let before = (window as NSString).substring(to: phrase.location)
                 let line = floor + before.filter { $0 == "\n" }.count
                 start = min(start, paragraphStart(from: line))
@@ -140,10 +145,10 @@ struct ItemReader {
     }
 
     private static func bodyLabel(_ line: String) -> (BodyLabel, String)? {
-        if let match = Pattern(#"^Decision\s+rationale\s*:\s*(.*)$"#).first(in: line) {
+        if let match = rationaleLabel.first(in: line) {
             return (.rationale, match[1] ?? "")
         }
-        if let match = Pattern(#"^([A-Za-z][A-Za-z ]{0,40}?)\s+guideline\s*:\s*(.*)$"#).first(in: line),
+        if let match = guidelineLabel.first(in: line),
            let who = match[1] {
             let label: BodyLabel =
                 who.lowercased().hasPrefix("claims administrator") ? .claimsAdministratorGuideline : .imroGuideline
@@ -223,8 +228,7 @@ struct ItemReader {
     /// The sentence that states the conclusion ("... is not medically necessary."), else the
     /// first sentence; long sentences are cut at a word.
     static func summary(of rationale: String) -> String {
-        let boundaries = Pattern(#"(?<=[.!?])["”')]*\s+(?=["“(]?[A-Z0-9])"#, caseInsensitive: false)
-            .all(in: rationale)
+        let boundaries = sentenceBoundary.all(in: rationale)
         let ns = rationale as NSString
         var sentences: [String] = []
         var from = 0

@@ -70,7 +70,10 @@ enum LetterText {
 
 /// A small case-insensitive regular expression helper over `NSRegularExpression`, which is
 /// pure and gives the capture groups as strings.
-struct Pattern {
+///
+/// `@unchecked Sendable`: an `NSRegularExpression` is immutable once made and documented as
+/// safe to use from several threads, so a pattern can be compiled once and shared.
+struct Pattern: @unchecked Sendable {
     private let expression: NSRegularExpression
 
     init(_ pattern: String, caseInsensitive: Bool = true) {

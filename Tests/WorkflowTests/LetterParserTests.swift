@@ -96,6 +96,11 @@ import Testing
         #expect(facts.items.map(\.disputed) == ["Retrospective Cyclobenzaprine 5mg tab #30 DOS: 11/14/16"])
     }
 
+    @Test func headingMentioningAGuideline_isAHeadingNotAGuidelineLine() throws {
+        let text = "\(Self.issues)Acupuncture per ODG guideline: Upheld\n\(Self.body())"
+        #expect(try LetterParser.parse(text).items.map(\.disputed) == ["Acupuncture per ODG guideline"])
+    }
+
     @Test func partialCertification_keepsOriginalAuthorizedAndDisputedPortions() throws {
         let text = """
             \(Self.issues)Norco 10/325mg #60 was the original request. Norco 10/325mg #25 was authorized by the

@@ -28,7 +28,11 @@ struct ItemReader {
     private static let decisionAlone = Pattern(#"^(Upheld|Overturned)\s*\.?$"#)
     private static let originalRequestPhrase = Pattern(#"was\s+the\s+original\s+request"#)
     private static let rationaleLabel = Pattern(#"^Decision\s+rationale\s*:\s*(.*)$"#)
-    private static let guidelineLabel = Pattern(#"^([A-Za-z][A-Za-z ]{0,40}?)\s+guideline\s*:\s*(.*)$"#)
+    private static let claimsAdministratorLabel = Pattern(#"^Claims\s+Administrator\s+guideline\s*:\s*(.*)$"#)
+    // The IMRO names itself in capitals ("MAXIMUS guideline:"); a heading such as "Acupuncture
+    // per ODG guideline: Upheld" must not read as a label.
+    private static let imroLabel = Pattern(
+        #"^[A-Z][A-Z0-9&.\- ]{1,40}\s+guideline\s*:\s*(.*)$"#, caseInsensitive: false)
     private static let sentenceBoundary = Pattern(#"(?<=[.!?])["”')]*\s+(?=["“(]?[A-Z0-9])"#, caseInsensitive: false)
 
     private enum BodyLabel {
@@ -51,6 +55,9 @@ struct ItemReader {
             let heading = LetterText.join(headingLines)
             let number = index + 1
             var item = Self.item(from: heading, decision: marker.decision, number: number, warnings: &warnings)
+            if item.disputed.isEmpty {
+                warnings.append("Item \(number) has a decision but no readable heading text.")
+            }
             // A rationale that ends without a full stop would run into the next heading.
             if item.disputed.count > 200 || item.disputed.lowercased().contains("medically necessary") {
                 warnings.append(
@@ -97,7 +104,7 @@ struct ItemReader {
                         tail: match[1] ?? ""))
             } else if let match = Self.decisionAlone.first(in: line), let word = match[1],
                       let previous = (start..<index).last(where: { !lines[$0].isEmpty }),
-                      lines[previous].hasSuffix(":"), Self.bodyLabel(lines[previous]) == nil {
+                      previous > (markers.last?.line ?? start - 1), lines[previous].hasSuffix(":"), Self.bodyLabel(lines[previous]) == nil {
                 // The decision word wrapped onto a line of its own.
                 markers.append(
                     Marker(
@@ -148,11 +155,11 @@ struct ItemReader {
         if let match = rationaleLabel.first(in: line) {
             return (.rationale, match[1] ?? "")
         }
-        if let match = guidelineLabel.first(in: line),
-           let who = match[1] {
-            let label: BodyLabel =
-                who.lowercased().hasPrefix("claims administrator") ? .claimsAdministratorGuideline : .imroGuideline
-            return (label, match[2] ?? "")
+        if let match = claimsAdministratorLabel.first(in: line) {
+            return (.claimsAdministratorGuideline, match[1] ?? "")
+        }
+        if let match = imroLabel.first(in: line) {
+            return (.imroGuideline, match[1] ?? "")
         }
         return nil
     }

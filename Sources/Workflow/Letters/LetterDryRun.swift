@@ -8,9 +8,12 @@ import Foundation
 /// `original_request`, `authorized_portion` and `guideline`. A fact the letter does not carry
 /// is written as `null`, never left out, so that scripts can tell "absent" from "forgotten".
 public struct LetterDryRunRecord: Encodable, Sendable, Equatable {
+    /// The file name as the user gave it on the command line.
     public var file: String
+    /// What the parser read from the file.
     public var facts: LetterFacts
 
+    /// Pairs a file with the facts read from it.
     public init(file: String, facts: LetterFacts) {
         self.file = file
         self.facts = facts

@@ -22,6 +22,7 @@ public struct LetterItem: Codable, Sendable, Equatable {
     /// no "Decision rationale:" block.
     public var rationale: String?
 
+    /// Creates an item; the optional parts default to absent.
     public init(
         disputed: String,
         decision: IMRItemDecision,
@@ -44,12 +45,19 @@ public struct LetterItem: Codable, Sendable, Equatable {
 /// What an IMR Final Determination letter states. A fact the letter does not carry is nil:
 /// the parser never guesses one.
 public struct LetterFacts: Codable, Sendable, Equatable {
+    /// The IMR case number of the header ("CM16-0213037"); nil for a letter without a header.
     public var caseNumber: String?
+    /// The header's "Date Assigned": when the IMRO assigned the case to a reviewer.
     public var dateAssigned: LocalDate?
+    /// The header's "Date of Injury".
     public var dateOfInjury: LocalDate?
+    /// The header's "Decision Date": the date of the Final Determination.
     public var decisionDate: LocalDate?
+    /// The header's "UR Denial Date": the date of the utilization review decision in dispute.
     public var urDenialDate: LocalDate?
+    /// The header's "Application Received": when the IMRO received the application for IMR.
     public var applicationReceived: LocalDate?
+    /// The header's "Priority".
     public var priority: IMRPriority?
     /// The reviewer's certification or specialty, from a `Certification(s)/Specialty:` line or
     /// a "Board Certified in ..." sentence.
@@ -59,6 +67,7 @@ public struct LetterFacts: Codable, Sendable, Equatable {
     /// What the parser was unsure of, as sentences for the person importing the letter.
     public var warnings: [String]
 
+    /// Creates facts; every fact defaults to absent.
     public init(
         caseNumber: String? = nil,
         dateAssigned: LocalDate? = nil,

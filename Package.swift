@@ -97,6 +97,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "VarlinkTests",
+            dependencies: ["Varlink", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
+        .testTarget(
             name: "WorkflowTests",
             dependencies: [
                 "Workflow",

@@ -1,0 +1,252 @@
+import Foundation
+import NIOPosix
+import Testing
+@testable import Varlink
+
+/// A small interface to exercise the protocol layer without any IMR knowledge.
+struct EchoHandler: VarlinkHandler {
+    let interface = try! VarlinkInterface(description: """
+        # A test interface.
+        interface org.example.echo
+
+        # Returns what it was given.
+        method Echo(word: string) -> (word: string, uid: int)
+
+        # Counts up to n, one reply each.
+        method Count(n: int) -> (i: int)
+
+        # Waits a little, then answers (to test ordering).
+        method Slow(ms: int, tag: string) -> (tag: string)
+
+        # Records a word without replying.
+        method Remember(word: string) -> ()
+
+        # Returns the remembered words.
+        method Recall() -> (words: []string)
+
+        # Declared but not implemented.
+        method Missing() -> ()
+
+        error Refused (reason: string)
+        """)
+
+    let memory = Memory()
+
+    final class Memory: @unchecked Sendable {
+        // @unchecked Sendable: every access goes through the lock.
+        private let lock = NSLock()
+        private var words: [String] = []
+        func add(_ w: String) { lock.withLock { words.append(w) } }
+        var all: [String] { lock.withLock { words } }
+    }
+
+    struct Word: Decodable { let word: String }
+
+    func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+        switch call.member {
+        case "Echo":
+            let p = try call.decodeParameters(Word.self)
+            if p.word == "no" { throw VarlinkError("org.example.echo.Refused", parameters: ["reason": .string("said no")]) }
+            return ["word": .string(p.word), "uid": .int(Int64(context.peer?.uid ?? 99999))]
+        case "Count":
+            guard replier.more else { throw VarlinkError.expectedMore }
+            var n: Int64 = 0
+            if case .int(let i) = call.parameters?["n"] ?? .null { n = i }
+            for i in 0..<max(n - 1, 0) { try await replier.yield(["i": .int(i)]) }
+            return ["i": .int(max(n - 1, 0))]
+        case "Slow":
+            if case .int(let ms) = call.parameters?["ms"] ?? .int(0) { try await Task.sleep(for: .milliseconds(Int(ms))) }
+            return ["tag": call.parameters?["tag"] ?? .null]
+        case "Remember":
+            memory.add(try call.decodeParameters(Word.self).word)
+            return [:]
+        case "Recall":
+            return ["words": .array(memory.all.map { .string($0) })]
+        default:
+            throw VarlinkError.methodNotImplemented(call.method)
+        }
+    }
+}
+
+/// Runs blocking client code on a thread of its own: the cooperative pool (two threads on a
+/// two-core machine) must stay free for the server's connection tasks.
+func offPool(_ body: @escaping @Sendable () throws -> Void) async throws {
+    try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+        Thread.detachNewThread {
+            do { try body(); c.resume() } catch { c.resume(throwing: error) }
+        }
+    }
+}
+
+/// Runs a server on a fresh socket while `body` (blocking client code) runs on its own thread.
+func withServer(_ body: @escaping @Sendable (String, VarlinkServer) throws -> Void) async throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("varlink-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("s.sock").path
+    let server = VarlinkServer(
+        info: .init(vendor: "imr tests", product: "echo", version: "1", url: "https://example.invalid"),
+        handlers: [EchoHandler()], maximumMessageSize: 64 * 1024)
+    let (ready, readyContinuation) = AsyncStream<Void>.makeStream()
+    let running = Task { try await server.run(.path(path, mode: 0o660)) { readyContinuation.yield() } }
+    for await _ in ready { break }
+    do {
+        try await offPool { try body(path, server) }
+    } catch {
+        server.shutdown()
+        _ = await running.result
+        throw error
+    }
+    server.shutdown()
+    try await running.value
+}
+
+@Suite struct VarlinkServerTests {
+    @Test func serviceInterfaceDescribesItself() async throws {
+        try await withServer { path, _ in
+            let client = try VarlinkClient(path: path)
+            let info = try client.call("org.varlink.service.GetInfo")
+            #expect(info["product"] == .string("echo"))
+            #expect(info["interfaces"] == .array([.string("org.varlink.service"), .string("org.example.echo")]))
+            let description = try client.call("org.varlink.service.GetInterfaceDescription", ["interface": .string("org.example.echo")])
+            #expect(description["description"]?.stringValue == EchoHandler().interface.description)
+            let own = try client.call("org.varlink.service.GetInterfaceDescription", ["interface": .string("org.varlink.service")])
+            #expect(own["description"]?.stringValue?.contains("error ExpectedMore ()") == true)
+        }
+    }
+
+    @Test func standardErrorsCarryTheirParameters() async throws {
+        try await withServer { path, _ in
+            let client = try VarlinkClient(path: path)
+            func error(_ method: String, _ parameters: [String: JSONValue] = [:]) -> VarlinkError? {
+                do { _ = try client.call(method, parameters); return nil } catch { return error as? VarlinkError }
+            }
+            #expect(error("org.nowhere.X") == .interfaceNotFound("org.nowhere"))
+            #expect(error("org.example.echo.Nope") == .methodNotFound("org.example.echo.Nope"))
+            #expect(error("org.example.echo.Missing") == .methodNotImplemented("org.example.echo.Missing"))
+            #expect(error("org.example.echo.Echo", ["wrd": .string("x")]) == .invalidParameter("word"))
+            #expect(error("org.example.echo.Echo", ["word": .int(3)]) == .invalidParameter("word"))
+            #expect(error("org.example.echo.Count", ["n": .int(3)]) == .expectedMore)
+            #expect(error("org.varlink.service.GetInterfaceDescription", ["interface": .string("org.x")]) == .interfaceNotFound("org.x"))
+            #expect(error("org.example.echo.Echo", ["word": .string("no")]) == VarlinkError("org.example.echo.Refused", parameters: ["reason": .string("said no")]))
+            // The connection is still usable after error replies.
+            #expect(try client.call("org.example.echo.Echo", ["word": .string("ok")])["word"] == .string("ok"))
+        }
+    }
+
+    @Test func peerCredentialsAreTheCallersUid() async throws {
+        try await withServer { path, _ in
+            let reply = try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": .string("hi")])
+            #expect(reply["uid"] == .int(Int64(getuid())))
+        }
+    }
+
+    @Test func pipelinedCallsAreAnsweredInOrder() async throws {
+        try await withServer { path, _ in
+            let client = try VarlinkClient(path: path)
+            let delays = [60, 0, 30, 0, 10]
+            for (i, ms) in delays.enumerated() {
+                try client.send(VarlinkCall(method: "org.example.echo.Slow", parameters: ["ms": .int(Int64(ms)), "tag": .string("t\(i)")]))
+            }
+            let tags = try (0..<delays.count).map { _ in try client.receive().parameters?["tag"]?.stringValue }
+            #expect(tags == ["t0", "t1", "t2", "t3", "t4"])
+        }
+    }
+
+    @Test func moreStreamsRepliesWithContinuesUntilTheLast() async throws {
+        try await withServer { path, _ in
+            let client = try VarlinkClient(path: path)
+            try client.send(VarlinkCall(method: "org.example.echo.Count", parameters: ["n": .int(4)], more: true))
+            var replies: [VarlinkReply] = []
+            repeat { replies.append(try client.receive()) } while replies.last?.continues == true
+            #expect(replies.map { $0.parameters?["i"] } == [.int(0), .int(1), .int(2), .int(3)])
+            #expect(replies.map { $0.continues ?? false } == [true, true, true, false])
+        }
+    }
+
+    @Test func onewayCallsGetNoReplyButAreExecuted() async throws {
+        try await withServer { path, _ in
+            let client = try VarlinkClient(path: path)
+            try client.send(VarlinkCall(method: "org.example.echo.Remember", parameters: ["word": .string("alpha")], oneway: true))
+            try client.send(VarlinkCall(method: "org.example.echo.Remember", parameters: ["word": .string("beta")], oneway: true))
+            // The next reply on the connection is Recall's: the oneway calls sent nothing.
+            let words = try client.call("org.example.echo.Recall")["words"]
+            #expect(words == .array([.string("alpha"), .string("beta")]))
+        }
+    }
+
+    @Test func oversizeAndInvalidMessagesCloseOnlyTheirConnection() async throws {
+        try await withServer { path, _ in
+            let bystander = try VarlinkClient(path: path)
+            #expect(try bystander.call("org.example.echo.Echo", ["word": .string("before")])["word"] == .string("before"))
+
+            let flooder = try VarlinkClient(path: path)
+            // 100 KiB with no terminator: over the 64 KiB bound before it ends.
+            try? flooder.writeAll([UInt8](repeating: UInt8(ascii: "a"), count: 100 * 1024))
+            let refusal = try flooder.receive()
+            #expect(refusal.error == "org.varlink.service.InvalidParameter")
+            #expect(throws: VarlinkClient.ConnectionError.self) { try flooder.receive() }
+
+            let garbler = try VarlinkClient(path: path)
+            try garbler.writeAll(Array("{not json".utf8) + [0])
+            #expect(try garbler.receive().error == "org.varlink.service.InvalidParameter")
+            #expect(throws: VarlinkClient.ConnectionError.self) { try garbler.receive() }
+
+            #expect(try bystander.call("org.example.echo.Echo", ["word": .string("after")])["word"] == .string("after"))
+            #expect(try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": .string("new")])["word"] == .string("new"))
+        }
+    }
+
+    @Test func shutdownFinishesTheCallInFlightThenCloses() async throws {
+        try await withServer { path, server in
+            let client = try VarlinkClient(path: path)
+            try client.send(VarlinkCall(method: "org.example.echo.Slow", parameters: ["ms": .int(300), "tag": .string("inflight")]))
+            Thread.sleep(forTimeInterval: 0.05)
+            server.shutdown()
+            #expect(try client.receive().parameters?["tag"] == .string("inflight"))
+            #expect(throws: VarlinkClient.ConnectionError.self) { try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": .string("x")]) }
+        }
+    }
+
+    @Test func aMissingSocketIsReportedAsUnavailable() {
+        #expect { try VarlinkClient(path: "/nonexistent/imr.sock") } throws: { error in
+            if case .unavailable = error as? VarlinkClient.ConnectionError { return true }
+            return false
+        }
+    }
+
+    @Test func thePythonReferenceClientIntrospectsAndCalls() async throws {
+        try await withServer { path, _ in
+            let script = """
+                import sys, varlink
+                with varlink.Client("unix:" + sys.argv[1]) as client:
+                    with client.open("org.varlink.service") as svc:
+                        info = svc.GetInfo()
+                        print("interfaces", ",".join(info["interfaces"]))
+                    with client.open("org.example.echo", namespaced=True) as echo:
+                        print("echo", echo.Echo("py").word)
+                        print("count", [r.i for r in echo.Count(3, _more=True)])
+                        try:
+                            echo.Echo("no")
+                        except varlink.VarlinkError as e:
+                            print("error", e.error(), e.parameters()["reason"])
+                """
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", "-c", script, path]
+            let out = Pipe()
+            let err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "python varlink client failed (run scripts/setup?): \(errors)")
+            #expect(output.contains("interfaces org.varlink.service,org.example.echo"))
+            #expect(output.contains("echo py"))
+            #expect(output.contains("count [0, 1, 2]"))
+            #expect(output.contains("error org.example.echo.Refused said no"))
+        }
+    }
+}

@@ -258,4 +258,33 @@ import PropertyBased
             }
         }
     }
+
+    @Test func rule1_11FridayIsStatedAsAnAssumption_andConfigurable() throws {
+        // Personal service on Tue 2021-11-23: +30 = Thu 2021-12-23, no roll. From Wed 2021-11-24:
+        // +30 = Fri 2021-12-24, the Friday before Christmas on Saturday.
+        let deadline = try calculator.deadline(.imrApplication, from: Self.day("2021-11-24"), options: DeadlineOptions(service: .personal))
+        #expect(deadline.dueDate == Self.day("2021-12-24"))
+        #expect(deadline.assumptions.contains { $0.contains("rule 1.11") })
+        let rule111 = DeadlineCalculator(settings: CalendarSettings(judicialSaturdayHolidaysObservedFriday: true))
+        let moved = try rule111.deadline(.imrApplication, from: Self.day("2021-11-24"), options: DeadlineOptions(service: .personal))
+        #expect(moved.dueDate == Self.day("2021-12-27"))
+        #expect(moved.explanation.contains("skipped Fri 2021-12-24 (Christmas Day (observed))"))
+    }
+
+    @Test func triggersParseAsDatesPacificTimesAndInstants() throws {
+        #expect(try DeadlineTrigger(parsing: "2015-04-17") == .date(Self.day("2015-04-17")))
+        #expect(try DeadlineTrigger(parsing: "2015-04-17T18:18") == .instant(Self.at("2015-04-17", 18, 18)))
+        #expect(try DeadlineTrigger(parsing: "2015-04-17T18:18:00-07:00") == .instant(Self.at("2015-04-17", 18, 18)))
+        #expect(try DeadlineTrigger(parsing: "2015-04-18T01:18:00Z") == .instant(Self.at("2015-04-17", 18, 18)))
+        #expect(try DeadlineTrigger(parsing: "2024-01-02T09:30:00+01:00") == .instant(Self.at("2024-01-02", 0, 30)))
+        for bad in ["2015-4-17", "2015-04-17T25:00", "yesterday", "2015-04-17T18:18+7", "2015-02-30"] {
+            #expect(throws: DeadlineError.self) { try DeadlineTrigger(parsing: bad) }
+        }
+        do {
+            _ = try DeadlineTrigger(parsing: "tomorrow")
+        } catch let error as DeadlineError {
+            #expect(error.isBadTrigger)
+            #expect(error.message.contains("2015-04-17T18:18"))
+        }
+    }
 }

@@ -185,4 +185,28 @@ import Testing
             "skipped Sat 2013-07-06 and Sun 2013-07-07 (weekend)",
         ])
     }
+
+    @Test func rule1_11SaturdayObservanceIsOffByDefault_andConfigurable() {
+        // 2021-12-25 and 2022-01-01 are Saturdays.
+        let rule111 = BusinessCalendar(.judicial, settings: CalendarSettings(judicialSaturdayHolidaysObservedFriday: true))
+        #expect(rule111.holiday(on: Self.day("2021-12-24"))?.displayName == "Christmas Day (observed)")
+        #expect(rule111.holiday(on: Self.day("2021-12-31"))?.displayName == "New Year's Day (observed)")
+        #expect(rule111.holidays(in: 2021).map(\.date).contains(Self.day("2021-12-31")))
+        #expect(!rule111.holidays(in: 2022).map(\.date).contains(Self.day("2021-12-31")))
+        // Monday holidays never move; the CalHR list is untouched by the judicial switch.
+        #expect(rule111.isBusinessDay(Self.day("2026-07-06")))
+        #expect(!rule111.isBusinessDay(Self.day("2026-07-03")))
+        #expect(BusinessCalendar(.calhr, settings: rule111.settings).isBusinessDay(Self.day("2026-07-03")))
+        #expect(BusinessCalendar(.judicial).isBusinessDay(Self.day("2021-12-31")))
+    }
+
+    @Test func settingsDecodeFromAPartialFile() throws {
+        let json = #"{"urPre2020SaturdaysAreWorkingDays": true, "juneteenthJudicialFrom": "2023-01-01"}"#
+        let settings = try JSONDecoder().decode(CalendarSettings.self, from: Data(json.utf8))
+        #expect(settings.urPre2020SaturdaysAreWorkingDays)
+        #expect(settings.urPre2020DayAfterThanksgivingIsWorkingDay)
+        #expect(settings.juneteenthJudicialFrom == Self.day("2023-01-01"))
+        #expect(settings.organisationClosures.isEmpty)
+        #expect(try JSONDecoder().decode(CalendarSettings.self, from: Data("{}".utf8)) == CalendarSettings())
+    }
 }

@@ -85,9 +85,12 @@ public struct BusinessCalendar: Sendable {
     /// included on `calhr`. When two fall on one date the statutory one is listed.
     public func holidays(in year: Int) -> [Holiday] {
         var byDate: [LocalDate: Holiday] = [:]
-        for rule in rules {
-            for holiday in rule.occurrences(in: year) where byDate[holiday.date] == nil {
-                byDate[holiday.date] = holiday
+        // A Saturday 1 January observed on Friday 31 December belongs to the year before.
+        for sourceYear in [year, year + 1, year - 1] {
+            for rule in rules {
+                for holiday in rule.occurrences(in: sourceYear) where holiday.date.year == year && byDate[holiday.date] == nil {
+                    byDate[holiday.date] = holiday
+                }
             }
         }
         for (date, day) in governorDays where date.year == year && byDate[date] == nil {
@@ -99,11 +102,14 @@ public struct BusinessCalendar: Sendable {
     /// The holiday on `date`, named, or nil. Weekends are not holidays by name; see
     /// ``isBusinessDay(_:)``.
     public func holiday(on date: LocalDate) -> Holiday? {
-        // Observed days stay in their holiday's year (Sunday to Monday, Saturday 11 November
-        // to Friday 10 November), so the year of `date` is enough.
-        for rule in rules {
-            if let hit = rule.occurrences(in: date.year).first(where: { $0.date == date }) {
-                return hit
+        // Observed days stay within a day of their holiday, so only 31 December (a Saturday
+        // New Year's Day observed on Friday) and 1 January can belong to another year.
+        let years = date.month == 12 && date.day == 31 ? [date.year, date.year + 1] : [date.year]
+        for year in years {
+            for rule in rules {
+                if let hit = rule.occurrences(in: year).first(where: { $0.date == date }) {
+                    return hit
+                }
             }
         }
         if let day = governorDays[date] { return Holiday(date: date, name: day.name) }

@@ -57,17 +57,52 @@ public struct CalendarSettings: Sendable, Codable, Equatable {
     /// is not one. Not verified in CCP 135, so the default is `nil` (not a judicial holiday).
     public var juneteenthJudicialFrom: LocalDate?
 
+    /// Whether a judicial holiday that falls on a Saturday is observed on the Friday before
+    /// (California Rules of Court, rule 1.11). Default `false`, as `domain/DEADLINES.md`
+    /// lists only Veterans Day as moving from Saturday to Friday; the calculator says so
+    /// whenever such a Friday could have changed a deadline.
+    public var judicialSaturdayHolidaysObservedFriday: Bool
+
     public init(
         organisationClosures: [NamedDay] = [],
         governorDeclaredHolidays: [NamedDay] = [],
         urPre2020SaturdaysAreWorkingDays: Bool = false,
         urPre2020DayAfterThanksgivingIsWorkingDay: Bool = true,
-        juneteenthJudicialFrom: LocalDate? = nil
+        juneteenthJudicialFrom: LocalDate? = nil,
+        judicialSaturdayHolidaysObservedFriday: Bool = false
     ) {
         self.organisationClosures = organisationClosures
         self.governorDeclaredHolidays = governorDeclaredHolidays
         self.urPre2020SaturdaysAreWorkingDays = urPre2020SaturdaysAreWorkingDays
         self.urPre2020DayAfterThanksgivingIsWorkingDay = urPre2020DayAfterThanksgivingIsWorkingDay
         self.juneteenthJudicialFrom = juneteenthJudicialFrom
+        self.judicialSaturdayHolidaysObservedFriday = judicialSaturdayHolidaysObservedFriday
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case organisationClosures, governorDeclaredHolidays, urPre2020SaturdaysAreWorkingDays,
+            urPre2020DayAfterThanksgivingIsWorkingDay, juneteenthJudicialFrom, judicialSaturdayHolidaysObservedFriday
+    }
+
+    /// Decodes a partial configuration: every missing key keeps its default, so a settings
+    /// file names only what an organisation changes.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = CalendarSettings()
+        organisationClosures =
+            try container.decodeIfPresent([NamedDay].self, forKey: .organisationClosures) ?? defaults.organisationClosures
+        governorDeclaredHolidays =
+            try container.decodeIfPresent([NamedDay].self, forKey: .governorDeclaredHolidays)
+            ?? defaults.governorDeclaredHolidays
+        urPre2020SaturdaysAreWorkingDays =
+            try container.decodeIfPresent(Bool.self, forKey: .urPre2020SaturdaysAreWorkingDays)
+            ?? defaults.urPre2020SaturdaysAreWorkingDays
+        urPre2020DayAfterThanksgivingIsWorkingDay =
+            try container.decodeIfPresent(Bool.self, forKey: .urPre2020DayAfterThanksgivingIsWorkingDay)
+            ?? defaults.urPre2020DayAfterThanksgivingIsWorkingDay
+        juneteenthJudicialFrom = try container.decodeIfPresent(LocalDate.self, forKey: .juneteenthJudicialFrom)
+        judicialSaturdayHolidaysObservedFriday =
+            try container.decodeIfPresent(Bool.self, forKey: .judicialSaturdayHolidaysObservedFriday)
+            ?? defaults.judicialSaturdayHolidaysObservedFriday
     }
 }

@@ -158,6 +158,15 @@ public enum HolidayRules {
             if let from = settings.juneteenthJudicialFrom {
                 rules.append(with(juneteenth, from: from))
             }
+            if settings.judicialSaturdayHolidaysObservedFriday {
+                // CRC 1.11: every judicial holiday on a Saturday is observed the Friday before.
+                rules = rules.map { rule in
+                    guard case .fixed = rule.date else { return rule }
+                    var copy = rule
+                    copy.observance = .sundayToMondaySaturdayToFriday
+                    return copy
+                }
+            }
             return rules
         }
     }

@@ -75,7 +75,14 @@ private struct Computation {
 
     mutating func run() throws -> Deadline {
         try checkOptions()
-        explanation.append("trigger: \(rule.trigger), \(Self.describe(trigger))")
+        let transmissionGiven = options.transmission != nil || options.receivingDateStamp != nil
+            || (options.service != nil && options.service != .personal)
+        if rule.startsAtRFAReceipt && transmissionGiven {
+            explanation.append(
+                "trigger: RFA transmitted, \(Self.describe(trigger)); the clock starts at its deemed receipt (8 CCR 9792.9.1(a))")
+        } else {
+            explanation.append("trigger: \(rule.trigger), \(Self.describe(trigger))")
+        }
 
         if rule.id == .rfaDeemedReceipt {
             return try deemedReceiptOnly()
@@ -88,7 +95,7 @@ private struct Computation {
             } else if let stamp = options.receivingDateStamp {
                 start = receiptFromStamp(stamp)
             } else {
-                explanation.append("the trigger is taken as the date the RFA counts as received")
+                explanation.append("the trigger is taken as the RFA's (deemed) receipt; give the transmission to apply 8 CCR 9792.9.1(a) first")
             }
         }
         if rule.id == .imrDetermination && options.triggerIsAssignmentDate {
@@ -116,7 +123,7 @@ private struct Computation {
                     "only a date was given for the trigger: the \(period.label) were counted from 00:00 Pacific on "
                         + "\(start.date.shortLabel), the earliest the clock could have started")
             }
-            var line = "\(period.label) from \(Self.describe(start.instant)) (clock time, no roll-over): due \(Pacific.rfc3339(due))"
+            var line = "\(period.label) from \(Self.describe(start.instant)) (clock time, no roll-over)"
             if Pacific.timeZone.secondsFromGMT(for: start.instant) != Pacific.timeZone.secondsFromGMT(for: due) {
                 line += ", across a daylight-saving change"
             }
@@ -228,6 +235,14 @@ private struct Computation {
         }
     }
 
+    /// The after-hours cut-off as people write it, e.g. "5:30 p.m.".
+    var cutoff: String {
+        let minutes = policy.cutoffSecondsAfterMidnight / 60
+        let hour = minutes / 60
+        let twelve = hour % 12 == 0 ? 12 : hour % 12
+        return String(format: "%d:%02d %@", twelve, minutes % 60, hour < 12 ? "a.m." : "p.m.")
+    }
+
     var policy: DeemedReceiptPolicy {
         calculator.rules[.rfaDeemedReceipt]?.deemedReceipt
             ?? RuleBook.standard[.rfaDeemedReceipt]!.deemedReceipt!
@@ -267,21 +282,24 @@ private struct Computation {
                 return Start(instant: trigger.instant, date: sentOn, hasTime: trigger.hasTime)
             }
             if !trigger.hasTime {
-                assumptions.append("time of transmission not given: assumed before 5:30 p.m. Pacific")
+                assumptions.append("time of transmission not given: assumed before \(cutoff) Pacific")
             }
             let afterHours = trigger.hasTime && Pacific.secondsSinceMidnight(of: trigger.instant) > policy.cutoffSecondsAfterMidnight
             let reason = calendar.nonBusinessReason(sentOn)
             if afterHours || reason != nil {
                 let next = calendar.nextBusinessDay(after: sentOn)
                 let why = afterHours
-                    ? "after 5:30 p.m. Pacific"
+                    ? "after \(cutoff) Pacific"
                     : "on a non-business day (\(reason!.text))"
                 explanation.append("\(how) \(when), \(why): deemed received the next business day, \(next.date.shortLabel)")
                 explanation.append(contentsOf: next.skippedLines)
                 noteCalendarSwitches(calendarID, from: sentOn, to: next.date)
                 return Start(instant: Pacific.startOfDay(next.date), date: next.date, hasTime: false)
             }
-            explanation.append("\(how) \(when), a business day before 5:30 p.m. Pacific: received that day")
+            explanation.append(
+                trigger.hasTime
+                    ? "\(how) \(when), a business day, not after \(cutoff) Pacific: received that day"
+                    : "\(how) \(when), a business day: received that day")
             return Start(instant: trigger.instant, date: sentOn, hasTime: trigger.hasTime)
         }
     }
@@ -335,10 +353,12 @@ private struct Computation {
                 explanation.append("\(last.shortLabel) is not a holiday on the \(calendarID.rawValue) calendar: no roll-over")
             } else {
                 explanation.append(
-                    "\(last.shortLabel) is a holiday for roll-over: moved to the next day that is not, \(rolled.date.shortLabel) (CCP 12a)")
+                    "\(last.shortLabel) is a weekend day or holiday on the \(calendarID.rawValue) calendar: "
+                        + "rolled forward to \(rolled.date.shortLabel) (CCP 12a)")
                 explanation.append(contentsOf: rolled.skippedLines)
             }
             noteJuneteenth(calendarID, from: last, to: rolled.date)
+            noteSaturdayHolidays(calendarID, from: last, to: rolled.date)
             last = rolled.date
         } else if period.unit == .calendarDays {
             explanation.append("no roll-over for this period")
@@ -452,6 +472,23 @@ private struct Computation {
             assumptions.append("Juneteenth was treated as a judicial holiday from \(from.iso) (configured; not verified)")
         } else {
             assumptions.append("Juneteenth was not treated as a judicial holiday (not verified; configurable)")
+        }
+    }
+
+    /// DEADLINES.md moves only Veterans Day from Saturday to Friday; California Rules of Court
+    /// rule 1.11 moves every judicial holiday. Say so when a Friday that rule 1.11 would close
+    /// was the last day or was passed while rolling.
+    mutating func noteSaturdayHolidays(_ calendarID: CalendarID, from: LocalDate, to: LocalDate) {
+        guard calendarID == .judicial, !calculator.settings.judicialSaturdayHolidaysObservedFriday else { return }
+        let judicial = calculator.calendar(.judicial)
+        for dayNumber in from.dayNumber...to.dayNumber {
+            let friday = LocalDate(dayNumber: dayNumber)
+            guard friday.weekday == .friday, judicial.holiday(on: friday) == nil,
+                  let saturday = judicial.holiday(on: friday.adding(days: 1)) else { continue }
+            assumptions.append(
+                "\(friday.shortLabel) was counted as a court day although \(saturday.name) falls on Saturday "
+                    + "\(saturday.date.iso); California Rules of Court rule 1.11 observes it on the Friday before "
+                    + "(not applied, per DEADLINES.md; configurable)")
         }
     }
 

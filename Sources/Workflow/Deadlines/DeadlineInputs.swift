@@ -31,6 +31,50 @@ public enum DeadlineTrigger: Sendable, Equatable {
     }
 }
 
+extension DeadlineTrigger {
+    /// Parses a trigger as a person or a script writes it: `2015-04-17` (a date, time
+    /// unknown), `2015-04-17T18:18[:00]` (Pacific wall-clock time), or an RFC 3339 instant
+    /// with `Z` or a `±HH:MM` offset.
+    ///
+    /// - Throws: ``DeadlineError`` with an example of each accepted form.
+    public init(parsing text: String) throws {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let parts = trimmed.split(separator: "T", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let date = LocalDate(iso: String(parts[0])) else { throw DeadlineError.badTrigger(text) }
+        guard parts.count == 2 else {
+            self = .date(date)
+            return
+        }
+        var clock = Substring(parts[1])
+        var offsetSeconds: Int?
+        if clock.hasSuffix("Z") || clock.hasSuffix("z") {
+            offsetSeconds = 0
+            clock = clock.dropLast()
+        } else if let signIndex = clock.lastIndex(where: { $0 == "+" || $0 == "-" }) {
+            let offset = clock[clock.index(after: signIndex)...].split(separator: ":")
+            guard offset.count == 2, offset.allSatisfy({ $0.count == 2 }),
+                  let hours = Int(offset[0]), let minutes = Int(offset[1]), hours < 24, minutes < 60 else {
+                throw DeadlineError.badTrigger(text)
+            }
+            offsetSeconds = (hours * 3600 + minutes * 60) * (clock[signIndex] == "-" ? -1 : 1)
+            clock = clock[..<signIndex]
+        }
+        let fields = clock.split(separator: ":", omittingEmptySubsequences: false)
+        guard (2...3).contains(fields.count), fields.allSatisfy({ $0.count == 2 }),
+              let hour = Int(fields[0]), let minute = Int(fields[1]),
+              let second = fields.count == 3 ? Int(fields[2]) : 0,
+              (0..<24).contains(hour), (0..<60).contains(minute), (0..<60).contains(second) else {
+            throw DeadlineError.badTrigger(text)
+        }
+        if let offsetSeconds {
+            let local = date.dayNumber * 86_400 + hour * 3600 + minute * 60 + second
+            self = .instant(Date(timeIntervalSince1970: TimeInterval(local - offsetSeconds)))
+        } else {
+            self = .instant(Pacific.instant(date, hour: hour, minute: minute, second: second))
+        }
+    }
+}
+
 /// The facts of a case that change a deadline. Every field has a neutral default; when a
 /// rule needs a fact that is missing, the calculator assumes one and says so in
 /// ``Deadline/assumptions``.
@@ -154,7 +198,7 @@ public struct DeadlineSummary: Sendable, Codable, Equatable {
 public struct DeadlineError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Kept private so that new kinds of error do not break callers that switch on kinds.
     private enum Code: Sendable, Equatable {
-        case unknownRule, ruleNotInBook, notInForce, missingFact, contradictoryOptions
+        case unknownRule, ruleNotInBook, notInForce, missingFact, contradictoryOptions, badTrigger
     }
 
     private let code: Code
@@ -167,6 +211,14 @@ public struct DeadlineError: Error, Sendable, Equatable, CustomStringConvertible
     public var isMissingFact: Bool { code == .missingFact }
     public var isNotInForce: Bool { code == .notInForce }
     public var isContradictoryOptions: Bool { code == .contradictoryOptions }
+    public var isBadTrigger: Bool { code == .badTrigger }
+
+    static func badTrigger(_ text: String) -> DeadlineError {
+        DeadlineError(
+            code: .badTrigger,
+            message: "'\(text)' is not a trigger date or instant; write a date as 2015-04-17, a Pacific time as "
+                + "2015-04-17T18:18, or an instant with its offset as 2015-04-17T18:18:00-07:00.")
+    }
 
     static func unknownRule(_ name: String) -> DeadlineError {
         DeadlineError(

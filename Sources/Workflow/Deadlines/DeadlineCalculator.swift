@@ -132,7 +132,7 @@ private struct Computation {
 
         case .calendarDays, .businessDays:
             let calendarID = period.calendar.calendar(on: start.date) ?? .judicial
-            var last = try count(period, from: start.date, calendarID: calendarID)
+            var last = count(period, from: start.date, calendarID: calendarID)
             if let cap = period.capDaysAfterTreatmentRecommendation {
                 last = applyCap(cap, to: last, period: period)
             }
@@ -321,7 +321,7 @@ private struct Computation {
     // MARK: - Counting
 
     /// The last day of a day period: the count, then the service extension, then the roll-over.
-    mutating func count(_ period: DeadlinePeriod, from start: LocalDate, calendarID: CalendarID) throws -> LocalDate {
+    mutating func count(_ period: DeadlinePeriod, from start: LocalDate, calendarID: CalendarID) -> LocalDate {
         let calendar = calculator.calendar(calendarID)
         var last: LocalDate
         switch period.unit {

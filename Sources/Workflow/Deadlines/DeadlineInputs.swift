@@ -146,7 +146,8 @@ public struct Deadline: Sendable, Equatable {
     /// The instant the clock started from (after any deemed receipt).
     public let start: Date
     /// The last instant at which the act is in time: 23:59:59 Pacific on the last day for a
-    /// day period, the exact instant for an hour period.
+    /// day period, the exact instant for an hour period. For `rfa.deemed-receipt` it is the
+    /// end of the day the RFA counts as received (day 0 of the UR clocks).
     public let due: Date
     /// The Pacific date of ``due``.
     public let dueDate: LocalDate

@@ -101,6 +101,10 @@ import PropertyBased
         let deadline = try calculator.deadline(
             .urDecisionExpedited, from: faxed, options: DeadlineOptions(expedited: true, transmission: .fax))
         #expect(deadline.due.timeIntervalSince(faxed) == 72 * 3600)
+        // The rule id alone says the review is expedited.
+        let byRule = try calculator.deadline(.urDecisionExpedited, from: faxed, options: DeadlineOptions(transmission: .fax))
+        #expect(byRule.due == deadline.due)
+        #expect(byRule.explanation.contains { $0.contains("after-hours rule does not apply") })
         let concurrent = try calculator.deadline(
             .rfaDeemedReceipt, from: faxed, options: DeadlineOptions(review: .concurrent, transmission: .fax))
         #expect(concurrent.dueDate == Self.day("2015-04-17"))
@@ -232,6 +236,15 @@ import PropertyBased
         }
         #expect(throws: DeadlineError.self) {
             try calculator.deadline(.imrApplication, from: Self.day("2012-06-01"))
+        }
+        #expect(throws: DeadlineError.self) {
+            try calculator.deadline(.urDecisionRetrospective, from: Self.day("2024-01-02"), options: DeadlineOptions(expedited: true))
+        }
+        #expect(throws: DeadlineError.self) {
+            try calculator.deadline(.urDecisionExpedited, from: Self.day("2024-01-02"), options: DeadlineOptions(review: .retrospective))
+        }
+        #expect(throws: DeadlineError.self) {
+            try calculator.deadline(.imrRecords, from: Self.day("2024-01-02"), options: DeadlineOptions(servicesAlreadyProvided: true))
         }
     }
 

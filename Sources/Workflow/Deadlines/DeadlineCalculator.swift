@@ -145,8 +145,16 @@ private struct Computation {
 
     // MARK: - Options
 
+    /// Expedited by the flag, or by the rule itself (`ur.decision.expedited`).
+    var isExpedited: Bool { options.expedited || rule.id == .urDecisionExpedited }
+
     func checkOptions() throws {
-        if options.expedited && options.review == .retrospective {
+        if rule.id == .urDecisionRetrospective, options.expedited || options.review == .prospective || options.review == .concurrent {
+            throw DeadlineError.contradictoryOptions(
+                "ur.decision.retrospective is for retrospective review only: drop the expedited flag and the review type, "
+                    + "or use ur.decision.prospective or ur.decision.expedited.")
+        }
+        if isExpedited && options.review == .retrospective {
             throw DeadlineError.contradictoryOptions(
                 "An expedited review cannot be retrospective: drop the expedited flag or give the review as prospective or concurrent.")
         }
@@ -276,8 +284,8 @@ private struct Computation {
         case .fax, .email:
             let how = transmission == .fax ? "faxed" : "e-mailed"
             let when = Self.describe(trigger)
-            if options.expedited || options.review == .concurrent {
-                let kind = options.expedited ? "expedited" : "concurrent"
+            if isExpedited || options.review == .concurrent {
+                let kind = isExpedited ? "expedited" : "concurrent"
                 explanation.append("\(how) \(when): \(kind) review, so the after-hours rule does not apply and the RFA counts as received when sent")
                 return Start(instant: trigger.instant, date: sentOn, hasTime: trigger.hasTime)
             }

@@ -75,6 +75,12 @@ import PropertyBased
             options: DeadlineOptions(treatmentRecommendationDate: Self.day("2024-03-01")))
         #expect(notCapped.dueDate == Self.day("2024-03-11"))
         #expect(notCapped.explanation.contains { $0.contains("the 5 business days win") })
+        // A recommendation so old that the limit passed before receipt: the limit still wins, and the explanation says so.
+        let stale = try calculator.deadline(
+            .urDecisionProspective, from: Self.day("2024-03-04"),
+            options: DeadlineOptions(treatmentRecommendationDate: Self.day("2024-02-01")))
+        #expect(stale.dueDate == Self.day("2024-02-15"))
+        #expect(stale.explanation.contains { $0.contains("already passed") })
         let unknown = try calculator.deadline(.urDecisionProspective, from: Self.day("2024-03-04"))
         #expect(unknown.assumptions.contains { $0.hasPrefix("treatment recommendation date not given") })
     }

@@ -213,4 +213,11 @@ import Testing
         #expect(settings.organisationClosures.isEmpty)
         #expect(try JSONDecoder().decode(CalendarSettings.self, from: Data("{}".utf8)) == CalendarSettings())
     }
+
+    @Test func holidaysInARangeCrossYears() {
+        let judicial = BusinessCalendar(.judicial)
+        let span = judicial.holidays(from: Self.day("2022-12-01"), through: Self.day("2023-01-31"))
+        #expect(span.map(\.date) == [Self.day("2022-12-25"), Self.day("2022-12-26"), Self.day("2023-01-01"), Self.day("2023-01-02"), Self.day("2023-01-16")])
+        #expect(judicial.holidays(from: Self.day("2023-01-31"), through: Self.day("2023-01-01")).isEmpty)
+    }
 }

@@ -58,7 +58,7 @@ import Testing
         #expect(deadline.isExactInstant)
         #expect(!deadline.isMet(by: Self.at("2013-11-05", 9, 0)))
         #expect(deadline.consequenceIfMissed.kind == .urInvalid)
-        #expect(deadline.assumptions.contains { $0.contains("only a date was given") })
+        #expect(deadline.assumptions.contains { $0.contains("only a date is known") })
         let withTime = try calculator.deadline(.urNoticePhysician, from: Self.at("2013-10-31", 15, 30))
         #expect(withTime.due == Self.at("2013-11-01", 15, 30))
     }

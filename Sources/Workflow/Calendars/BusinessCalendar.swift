@@ -99,6 +99,12 @@ public struct BusinessCalendar: Sendable {
         return byDate.values.sorted { $0.date < $1.date }
     }
 
+    /// Every holiday from `first` through `last`, in date order (for listings and calendar exports).
+    public func holidays(from first: LocalDate, through last: LocalDate) -> [Holiday] {
+        guard first <= last else { return [] }
+        return (first.year...last.year).flatMap(holidays(in:)).filter { $0.date >= first && $0.date <= last }
+    }
+
     /// The holiday on `date`, named, or nil. Weekends are not holidays by name; see
     /// ``isBusinessDay(_:)``.
     public func holiday(on date: LocalDate) -> Holiday? {

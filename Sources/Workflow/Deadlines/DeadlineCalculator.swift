@@ -120,8 +120,8 @@ private struct Computation {
             let due = start.instant.addingTimeInterval(TimeInterval(period.amount * 3600))
             if !start.hasTime {
                 assumptions.append(
-                    "only a date was given for the trigger: the \(period.label) were counted from 00:00 Pacific on "
-                        + "\(start.date.shortLabel), the earliest the clock could have started")
+                    "only a date is known for the start (\(start.date.shortLabel)): the \(period.label) were counted "
+                        + "from 00:00 Pacific, the earliest the clock could have started")
             }
             var line = "\(period.label) from \(Self.describe(start.instant)) (clock time, no roll-over)"
             if Pacific.timeZone.secondsFromGMT(for: start.instant) != Pacific.timeZone.secondsFromGMT(for: due) {
@@ -134,7 +134,7 @@ private struct Computation {
             let calendarID = period.calendar.calendar(on: start.date) ?? .judicial
             var last = count(period, from: start.date, calendarID: calendarID)
             if let cap = period.capDaysAfterTreatmentRecommendation {
-                last = applyCap(cap, to: last, period: period)
+                last = applyCap(cap, to: last, period: period, start: start.date)
             }
             explanation.append("calendar: \(describe(calendarID))")
             return finish(
@@ -429,7 +429,7 @@ private struct Computation {
     }
 
     /// LC 4610(i)(1): never more than 14 calendar days after the treatment recommendation.
-    mutating func applyCap(_ days: Int, to last: LocalDate, period: DeadlinePeriod) -> LocalDate {
+    mutating func applyCap(_ days: Int, to last: LocalDate, period: DeadlinePeriod, start: LocalDate) -> LocalDate {
         guard let recommended = options.treatmentRecommendationDate else {
             assumptions.append(
                 "treatment recommendation date not given: the limit of \(days) calendar days after it was not applied")
@@ -440,6 +440,9 @@ private struct Computation {
             explanation.append(
                 "\(days) calendar days after the treatment recommendation (\(recommended.shortLabel)) is \(cap.shortLabel), "
                     + "earlier than \(last.shortLabel): the \(days)-day limit wins")
+            if cap < start {
+                explanation.append("the \(days)-day limit had already passed when the RFA was received")
+            }
             return cap
         }
         explanation.append(

@@ -128,7 +128,9 @@ private struct Computation {
                 line += ", across a daylight-saving change"
             }
             explanation.append(line)
-            return finish(start: start, due: due, exact: true, calendar: nil, citation: citation, confidence: confidence)
+            return finish(
+                start: start, due: due, exact: true, calendar: nil, citation: citation, confidence: confidence,
+                period: period, variant: variant?.condition)
 
         case .calendarDays, .businessDays:
             let calendarID = period.calendar.calendar(on: start.date) ?? .judicial
@@ -139,7 +141,7 @@ private struct Computation {
             explanation.append("calendar: \(describe(calendarID))")
             return finish(
                 start: start, due: Pacific.endOfDay(last), exact: false, calendar: calendarID, citation: citation,
-                confidence: confidence)
+                confidence: confidence, period: period, variant: variant?.condition)
         }
     }
 
@@ -323,7 +325,7 @@ private struct Computation {
         explanation.append("calendar: \(describe(calendarID))")
         return finish(
             start: start, due: Pacific.endOfDay(start.date), exact: false, calendar: calendarID,
-            citation: rule.citation, confidence: rule.confidence)
+            citation: rule.citation, confidence: rule.confidence, period: rule.period, variant: nil)
     }
 
     // MARK: - Counting
@@ -505,13 +507,16 @@ private struct Computation {
 
     // MARK: - Output
 
-    func finish(start: Start, due: Date, exact: Bool, calendar: CalendarID?, citation: String, confidence: Confidence) -> Deadline {
+    func finish(
+        start: Start, due: Date, exact: Bool, calendar: CalendarID?, citation: String, confidence: Confidence,
+        period: DeadlinePeriod, variant: VariantCondition?
+    ) -> Deadline {
         var lines = explanation
         lines.append(exact ? "due at \(Pacific.rfc3339(due))" : "due by the end of \(Pacific.date(of: due).shortLabel) (23:59:59 Pacific)")
         return Deadline(
             rule: rule.id, start: start.instant, due: due, dueDate: Pacific.date(of: due), isExactInstant: exact,
             citation: citation, explanation: lines, assumptions: assumptions, calendar: calendar,
-            confidence: confidence, whoMustAct: rule.whoMustAct, satisfiedBy: rule.satisfiedBy,
+            confidence: confidence, period: period, variant: variant, whoMustAct: rule.whoMustAct, satisfiedBy: rule.satisfiedBy,
             consequenceIfMissed: rule.consequenceIfMissed)
     }
 

@@ -162,6 +162,10 @@ public struct Deadline: Sendable, Equatable {
     /// The calendar used, or nil for an hour period.
     public let calendar: CalendarID?
     public let confidence: Confidence
+    /// The period that was counted (the rule's own, or its variant's).
+    public let period: DeadlinePeriod
+    /// The variant that replaced the rule's ordinary period, if any (expedited, formulary...).
+    public let variant: VariantCondition?
     public let whoMustAct: String
     public let satisfiedBy: String
     public let consequenceIfMissed: MissConsequence

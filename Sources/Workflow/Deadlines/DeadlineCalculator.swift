@@ -250,7 +250,7 @@ private struct Computation {
         let minutes = policy.cutoffSecondsAfterMidnight / 60
         let hour = minutes / 60
         let twelve = hour % 12 == 0 ? 12 : hour % 12
-        return String(format: "%d:%02d %@", twelve, minutes % 60, hour < 12 ? "a.m." : "p.m.")
+        return String(format: "%d:%02d", twelve, minutes % 60) + (hour < 12 ? " a.m." : " p.m.")
     }
 
     var policy: DeemedReceiptPolicy {

@@ -73,4 +73,37 @@ import PropertyBased
             }
         }
     }
+
+    @Test func eachYearHasTheListedNumberOfHolidays() async {
+        // Counted by hand from DEADLINES.md: calhr 11 holidays; judicial 13 (Columbus Day swapped
+        // for Native American Day in 2022); ur-pre2020 13, plus Native American Day from 2015.
+        await propertyCheck(count: 60, input: Gen.int(in: 2013...2035)) { year in
+            let own = { (id: CalendarID) in BusinessCalendar(id).holidays(in: year).filter { !$0.isObserved }.count }
+            #expect(own(.calhr) == 11)
+            #expect(own(.judicial) == 13)
+            #expect(own(.urPre2020) == (year >= 2015 ? 14 : 13))
+        }
+    }
+
+    @Test func rollingRulesEndOnACourtDay_businessDayRulesCountExactly() async {
+        let calculator = DeadlineCalculator()
+        await propertyCheck(count: 150, input: Self.dayGen) { day in
+            let start = LocalDate(dayNumber: day)
+            let judicial = calculator.calendar(.judicial)
+            for rule in [RuleID.imrApplication, .wcabAppeal] {
+                let deadline = try calculator.deadline(rule, from: start, options: DeadlineOptions(service: .mail))
+                let unrolled = start.adding(days: 35)
+                #expect(judicial.rollOverReason(deadline.dueDate) == nil, "\(rule.rawValue) \(start)")
+                #expect(deadline.dueDate >= unrolled)
+                #expect(unrolled.days(until: deadline.dueDate) <= 4)
+            }
+            for rule in [RuleID.urDeferral, .urInfoRequest, .imrEligibilityResponse] {
+                let deadline = try calculator.deadline(rule, from: start)
+                let calendar = calculator.calendar(try #require(deadline.calendar))
+                #expect(calendar.isBusinessDay(deadline.dueDate), "\(rule.rawValue) \(start)")
+                let between = (start.dayNumber + 1...deadline.dueDate.dayNumber).map(LocalDate.init(dayNumber:))
+                #expect(between.filter(calendar.isBusinessDay).count == 5)
+            }
+        }
+    }
 }

@@ -30,6 +30,7 @@ public struct CaseRuleViolation: Error, Equatable, Sendable, CustomStringConvert
         public static let informationNotRequested = Code(rawValue: "information-not-requested")
         public static let authorizedPortionMissing = Code(rawValue: "authorized-portion-missing")
         public static let itemNotDisputable = Code(rawValue: "item-not-disputable")
+        public static let imrNotApplicable = Code(rawValue: "imr-not-applicable")
         public static let writtenDecisionNotServed = Code(rawValue: "written-decision-not-served")
         public static let noIMRApplication = Code(rawValue: "no-imr-application")
         public static let eligibilityAlreadyDecided = Code(rawValue: "eligibility-already-decided")

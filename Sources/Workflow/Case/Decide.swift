@@ -21,7 +21,8 @@ import Foundation
 /// - a second UR decision for an item (a new decision needs a new RFA with new item ids),
 ///   a modification without the authorized portion, notices for undecided items,
 ///   information requests or deferrals after UR decided every item;
-/// - IMR for an undecided or approved item or before the written decision was served;
+/// - IMR for an undecided or approved item or before the written decision was served, or
+///   for an injury before 2013 whose UR decision was served before 2013-07-01 (SB 863);
 ///   eligibility twice or without an application; assignment unless found eligible;
 ///   records or a determination under a case number the items do not carry; a second
 ///   determination; implementing an upheld or undetermined item, or implementing twice;
@@ -31,6 +32,10 @@ import Foundation
 /// - a correction of an unknown event, of a correction, of a field the event lacks, with a
 ///   value of the wrong kind, or one that would make the stream break any rule above.
 public func decide(_ command: CaseCommand, state: CaseState, now: Date) throws -> [CaseEvent] {
+    try decideUnnormalized(command, state: state, now: now).map { $0.truncatingInstantsToSeconds() }
+}
+
+private func decideUnnormalized(_ command: CaseCommand, state: CaseState, now: Date) throws -> [CaseEvent] {
     let rules = CaseRules(state: state, now: now)
     switch command {
     case .openCase(let e): return [.caseOpened(try rules.open(e))]
@@ -55,6 +60,26 @@ public func decide(_ command: CaseCommand, state: CaseState, now: Date) throws -
     case .reassignCoordinator(let to): return [.coordinatorReassigned(try rules.reassign(to: to))]
     case .addNote(let text): return [.noteAdded(try rules.note(text))]
     case .correct(let c): return [.eventCorrected(try rules.correct(c))]
+    }
+}
+
+extension CaseEvent {
+    /// The log stores instants as whole seconds; events leave `decide` already truncated,
+    /// so the state folded from a fresh event equals the state folded from its stored copy.
+    func truncatingInstantsToSeconds() -> CaseEvent {
+        func whole(_ instant: Date) -> Date {
+            Date(timeIntervalSince1970: instant.timeIntervalSince1970.rounded(.down))
+        }
+        switch self {
+        case .rfaReceived(var e): e.receivedAt = whole(e.receivedAt); return .rfaReceived(e)
+        case .urDecisionIssued(var e): e.decidedAt = whole(e.decidedAt); return .urDecisionIssued(e)
+        case .physicianNotified(var e): e.notifiedAt = whole(e.notifiedAt); return .physicianNotified(e)
+        case .noteAdded(var e): e.writtenAt = whole(e.writtenAt); return .noteAdded(e)
+        case .eventCorrected(var e):
+            if case .instant(let i) = e.value { e.value = .instant(whole(i)) }
+            return .eventCorrected(e)
+        default: return self
+        }
     }
 }
 
@@ -95,6 +120,11 @@ private struct CaseRules {
     }
 
     private var today: LocalDate { Pacific.date(of: now) }
+
+    /// SB 863: IMR reviews disputes over injuries from 2013-01-01, and over every UR
+    /// decision communicated from 2013-07-01 whatever the date of injury.
+    static let imrForInjuriesFrom = LocalDate(year: 2013, month: 1, day: 1)!
+    static let imrForDecisionsFrom = LocalDate(year: 2013, month: 7, day: 1)!
 
     // MARK: Common checks
 
@@ -375,6 +405,10 @@ private struct CaseRules {
             guard let served = item.writtenDecisionServedOn else {
                 throw refuse(.writtenDecisionNotServed,
                     "\(refused): the written UR decision on item \(item.id) has not been served; record its service first")
+            }
+            if facts.dateOfInjury < CaseRules.imrForInjuriesFrom, served < CaseRules.imrForDecisionsFrom {
+                throw refuse(.imrNotApplicable,
+                    "\(refused): the injury of \(facts.dateOfInjury) predates 2013 and the UR decision on item \(item.id) was served on \(served), before IMR began on 2013-07-01; the WCAB decides this dispute")
             }
             try notBefore(e.receivedOn, "The IMR application for item \(item.id)", served, "service of the written UR decision on")
         }

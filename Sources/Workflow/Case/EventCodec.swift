@@ -25,7 +25,7 @@ public struct CaseEventDecodingError: Error, Equatable, Sendable, CustomStringCo
 
 /// Turns case events into stored payloads and back, upcasting old schema versions.
 ///
-/// Instants are stored as seconds since 1970 and dates as `YYYY-MM-DD`. Every type
+/// Instants are stored as whole seconds since 1970 (an integer) and dates as `YYYY-MM-DD`. Every type
 /// reads its current version; older versions go through an upcaster that rebuilds the
 /// current shape, so the fold only ever sees current events. Versions newer than this
 /// code knows are refused rather than guessed at.
@@ -108,13 +108,18 @@ public enum CaseEventCodec {
     private static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Int64(date.timeIntervalSince1970.rounded(.down)))
+        }
         return encoder
     }
 
     private static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .secondsSince1970
+        decoder.dateDecodingStrategy = .custom { decoder in
+            Date(timeIntervalSince1970: TimeInterval(try decoder.singleValueContainer().decode(Int64.self)))
+        }
         return decoder
     }
 }

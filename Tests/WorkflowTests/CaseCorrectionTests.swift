@@ -100,3 +100,17 @@ import Testing
         #expect(state.corrections.isEmpty)
     }
 }
+
+@Suite struct CaseInjuryDateCorrectionTests {
+    @Test func correctingTheDateOfInjury_rechecksEveryLaterFact() throws {
+        var h = try Example.harness(through: 3)
+        let tooLate = h.refusal(.correct(CorrectEvent(version: 1, field: .dateOfInjury, value: .date(day("2024-03-01")), reason: "x")))
+        #expect(tooLate?.code == .dateBeforeInjury)
+        #expect(tooLate?.message.hasPrefix("Correcting dateOfInjury of version 1 to 2024-03-01 would break the case at version 2: Receipt of RFA A") == true)
+
+        try h.run(.correct(CorrectEvent(version: 1, field: .dateOfInjury, value: .date(day("2023-10-30")), reason: "DWC-1 says 10-30")))
+        #expect(h.state.facts?.dateOfInjury == day("2023-10-30"))
+        #expect(h.state.rfa("A")?.receivedOn == day("2024-02-26"))
+        #expect(h.state.item("1")?.urDecidedOn == day("2024-03-05"))
+    }
+}

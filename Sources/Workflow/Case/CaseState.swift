@@ -66,6 +66,9 @@ public struct RFAState: Equatable, Sendable {
     /// Set when UR deferred for a liability dispute.
     public var deferredOn: LocalDate?
     public var liabilityDispute: String?
+
+    /// The Pacific day the RFA arrived (before any deemed-receipt shift).
+    public var receivedOn: LocalDate { Pacific.date(of: receivedAt) }
 }
 
 /// A dated step in one item's history, kept across remands.
@@ -127,6 +130,9 @@ public struct ItemState: Equatable, Sendable {
     public var history: [ItemMilestone] = []
 
     public var isAppealPending: Bool { appealFiledOn != nil && appealResolvedOn == nil }
+
+    /// The Pacific day of the UR decision, the trigger of the written-notice rule.
+    public var urDecidedOn: LocalDate? { urDecidedAt.map(Pacific.date(of:)) }
 
     /// Derived from the recorded dates, so it can never disagree with them.
     public var status: ItemStatus {

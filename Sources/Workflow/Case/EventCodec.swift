@@ -49,6 +49,7 @@ public enum CaseEventCodec {
         CoordinatorReassigned.self, NoteAdded.self, EventCorrected.self,
     ]
 
+    /// The event's type name, current schema version and JSON payload (sorted keys).
     public static func encode(_ event: CaseEvent) throws -> EncodedCaseEvent {
         let payload = event.payload
         return EncodedCaseEvent(
@@ -57,6 +58,10 @@ public enum CaseEventCodec {
             payload: try encoder().encode(payload))
     }
 
+    /// Reads a stored event, upcasting an older schema version to the current shape.
+    ///
+    /// Throws ``CaseEventDecodingError`` for an unknown type, a version with no upcaster,
+    /// or a payload that does not fit (a malformed IMR case number, a missing field).
     public static func decode(type: String, schemaVersion: Int, payload: Data) throws -> CaseEvent {
         func read<P: CaseEventPayload>(_: P.Type) throws -> P {
             guard schemaVersion == P.schemaVersion else {

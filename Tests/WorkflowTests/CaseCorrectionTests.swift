@@ -52,7 +52,7 @@ import Testing
         let violation = h.refusal(.correct(CorrectEvent(
             version: writtenVersion, field: .servedOn, value: .date(day("2024-03-25")), reason: "typo")))
         #expect(violation?.code == .dateBeforeTrigger)
-        #expect(violation?.message == "Correcting servedOn of version 5 to 2024-03-25 would break the case at version 6: The IMR application for item 1 2024-03-20 is before service of the written UR decision on 2024-03-25; check both dates")
+        #expect(violation?.message == "Correcting servedOn of version 5 to 2024-03-25 would break the case at version 6: The IMR application for item 1 (2024-03-20) is before service of the written UR decision (2024-03-25); check both dates")
     }
 
     @Test func correctionsOfUnknownEvents_wrongFields_orWrongValues_areRefused() throws {

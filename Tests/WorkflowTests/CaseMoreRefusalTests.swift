@@ -60,10 +60,10 @@ import Testing
         var future = Example.opened
         future.dateOfInjury = day("2024-06-02")
         expectRefusal(CaseHarness(now: Example.now), .openCase(future), .dateInFuture,
-            "Date of injury 2024-06-02 is in the future (today is 2024-06-01); check the date")
+            "Date of injury (2024-06-02) is in the future (today is 2024-06-01); check the date")
         let h = try Example.harness(through: 5)
         expectRefusal(h, .receiveIMRApplication(IMRApplicationReceived(itemIds: ["1"], receivedOn: day("2024-06-03"))),
-            .dateInFuture, "The IMR application 2024-06-03 is in the future (today is 2024-06-01); record facts once they happen")
+            .dateInFuture, "The IMR application (2024-06-03) is in the future (today is 2024-06-01); record facts once they happen")
         expectRefusal(h, .addNote(""), .missingText, "The note is empty; record it as the document states it")
         expectRefusal(CaseHarness(now: Example.now), .addNote("hello"), .caseNotOpen,
             "This case has not been opened; open it with its claim number and date of injury first")

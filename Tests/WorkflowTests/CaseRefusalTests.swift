@@ -53,7 +53,7 @@ import Testing
         early.receivedAt = pacific("2023-10-01", 9)
         let violation = h.refusal(.receiveRFA(early))
         #expect(violation?.code == .dateBeforeInjury)
-        #expect(violation?.message.contains("before the date of injury 2023-11-02") == true)
+        #expect(violation?.message.contains("is before the date of injury (2023-11-02)") == true)
 
         var late = Example.rfa
         late.receivedAt = pacific("2024-06-02", 9)
@@ -78,7 +78,7 @@ import Testing
         var rfa = Example.rfa
         rfa.treatmentRecommendedOn = day("2024-02-27")
         expectRefusal(try Example.harness(through: 1), .receiveRFA(rfa), .dateBeforeTrigger,
-            "RFA A received 2024-02-26 is before its treatment recommendation date 2024-02-27; check both dates")
+            "RFA A was received (2024-02-26) before its treatment recommendation date (2024-02-27); check both dates")
     }
 
     // MARK: UR
@@ -161,7 +161,7 @@ import Testing
         let served = try Example.harness(through: 5)
         expectRefusal(served, .receiveIMRApplication(IMRApplicationReceived(itemIds: ["1"], receivedOn: day("2024-03-05"))),
             .dateBeforeTrigger,
-            "The IMR application for item 1 2024-03-05 is before service of the written UR decision on 2024-03-06; check both dates")
+            "The IMR application for item 1 (2024-03-05) is before service of the written UR decision (2024-03-06); check both dates")
     }
 
     @Test func eligibilityWithoutApplication_orTwice_isRefused() throws {
@@ -209,7 +209,7 @@ import Testing
         var mailedEarly = Example.determination(.upheld)
         mailedEarly.mailedOn = day("2024-04-29")
         expectRefusal(h, .issueDetermination(mailedEarly), .dateBeforeTrigger,
-            "The mailing of determination CM24-0012345 2024-04-29 is before its decision date 2024-04-30; check both dates")
+            "The mailing of determination CM24-0012345 (2024-04-29) is before its decision date (2024-04-30); check both dates")
     }
 
     @Test func secondDetermination_isRefused() throws {

@@ -160,27 +160,27 @@ private struct CaseRules {
     /// `day` must lie between the date of injury and today.
     private func checkDay(_ day: LocalDate, _ what: String, facts: CaseFacts) throws {
         if day < facts.dateOfInjury {
-            throw refuse(.dateBeforeInjury, "\(what) \(day) is before the date of injury \(facts.dateOfInjury); check the date")
+            throw refuse(.dateBeforeInjury, "\(what) (\(day)) is before the date of injury (\(facts.dateOfInjury)); check the date")
         }
         if day > today {
-            throw refuse(.dateInFuture, "\(what) \(day) is in the future (today is \(today)); record facts once they happen")
+            throw refuse(.dateInFuture, "\(what) (\(day)) is in the future (today is \(today)); record facts once they happen")
         }
     }
 
     private func checkInstant(_ instant: Date, _ what: String, facts: CaseFacts) throws {
         if Pacific.date(of: instant) < facts.dateOfInjury {
             throw refuse(.dateBeforeInjury,
-                "\(what) \(Pacific.rfc3339(instant)) is before the date of injury \(facts.dateOfInjury); check the date")
+                "\(what) (\(Pacific.rfc3339(instant))) is before the date of injury (\(facts.dateOfInjury)); check the date")
         }
         if instant > now {
             throw refuse(.dateInFuture,
-                "\(what) \(Pacific.rfc3339(instant)) is in the future (now is \(Pacific.rfc3339(now))); record facts once they happen")
+                "\(what) (\(Pacific.rfc3339(instant))) is in the future (now is \(Pacific.rfc3339(now))); record facts once they happen")
         }
     }
 
     private func notBefore(_ day: LocalDate, _ what: String, _ trigger: LocalDate, _ triggerWhat: String) throws {
         if day < trigger {
-            throw refuse(.dateBeforeTrigger, "\(what) \(day) is before \(triggerWhat) \(trigger); check both dates")
+            throw refuse(.dateBeforeTrigger, "\(what) (\(day)) is before \(triggerWhat) (\(trigger)); check both dates")
         }
     }
 
@@ -231,7 +231,7 @@ private struct CaseRules {
                 "Injured-worker reference '\(reference)' is not initials or an internal id; record initials (e.g. J.S.) or your internal reference, never a name")
         }
         if e.dateOfInjury > today {
-            throw refuse(.dateInFuture, "Date of injury \(e.dateOfInjury) is in the future (today is \(today)); check the date")
+            throw refuse(.dateInFuture, "Date of injury (\(e.dateOfInjury)) is in the future (today is \(today)); check the date")
         }
         return e
     }
@@ -265,7 +265,7 @@ private struct CaseRules {
             let received = Pacific.date(of: e.receivedAt)
             if recommended > received {
                 throw refuse(.dateBeforeTrigger,
-                    "RFA \(e.rfaId) received \(received) is before its treatment recommendation date \(recommended); check both dates")
+                    "RFA \(e.rfaId) was received (\(received)) before its treatment recommendation date (\(recommended)); check both dates")
             }
         }
         return e
@@ -379,7 +379,7 @@ private struct CaseRules {
             if let served = item.writtenDecisionServedOn {
                 throw refuse(.alreadyRecorded, "The written UR decision on item \(item.id) was already served on \(served)")
             }
-            try notBefore(e.servedOn, "Service of the written decision on item \(item.id)", Pacific.date(of: at), "the UR decision of")
+            try notBefore(e.servedOn, "Service of the written decision on item \(item.id)", Pacific.date(of: at), "the UR decision")
         }
         try checkDay(e.servedOn, "Service of the written UR decision", facts: facts)
         return e
@@ -410,7 +410,7 @@ private struct CaseRules {
                 throw refuse(.imrNotApplicable,
                     "\(refused): the injury of \(facts.dateOfInjury) predates 2013 and the UR decision on item \(item.id) was served on \(served), before IMR began on 2013-07-01; the WCAB decides this dispute")
             }
-            try notBefore(e.receivedOn, "The IMR application for item \(item.id)", served, "service of the written UR decision on")
+            try notBefore(e.receivedOn, "The IMR application for item \(item.id)", served, "service of the written UR decision")
         }
         try checkDay(e.receivedOn, "The IMR application", facts: facts)
         return e
@@ -434,7 +434,7 @@ private struct CaseRules {
         let facts = try openFacts()
         for item in try items(e.itemIds, for: "The eligibility finding") {
             let applied = try applicationAwaitingEligibility(item)
-            try notBefore(e.foundOn, "The eligibility finding for item \(item.id)", applied, "its IMR application of")
+            try notBefore(e.foundOn, "The eligibility finding for item \(item.id)", applied, "its IMR application")
         }
         try checkDay(e.foundOn, "The eligibility finding", facts: facts)
         return e
@@ -444,7 +444,7 @@ private struct CaseRules {
         let facts = try openFacts()
         for item in try items(e.itemIds, for: "The ineligibility finding") {
             let applied = try applicationAwaitingEligibility(item)
-            try notBefore(e.foundOn, "The ineligibility finding for item \(item.id)", applied, "its IMR application of")
+            try notBefore(e.foundOn, "The ineligibility finding for item \(item.id)", applied, "its IMR application")
         }
         try checkDay(e.foundOn, "The ineligibility finding", facts: facts)
         return e
@@ -464,7 +464,7 @@ private struct CaseRules {
                 throw refuse(.notEligible,
                     "Item \(item.id) cannot be assigned to IMR: no application for it has been found eligible")
             }
-            try notBefore(e.assignedOn, "The IMR assignment of item \(item.id)", eligible, "its eligibility finding of")
+            try notBefore(e.assignedOn, "The IMR assignment of item \(item.id)", eligible, "its eligibility finding")
         }
         try checkDay(e.assignedOn, "The IMR assignment", facts: facts)
         return e
@@ -489,7 +489,7 @@ private struct CaseRules {
         }
         for item in assigned {
             if let on = item.imrAssignedOn {
-                try notBefore(e.receivedOn, "Receipt of the records for \(e.imrCaseNumber)", on, "its assignment of")
+                try notBefore(e.receivedOn, "Receipt of the records for \(e.imrCaseNumber)", on, "its assignment")
             }
         }
         try checkDay(e.receivedOn, "Receipt of the records", facts: facts)
@@ -511,7 +511,7 @@ private struct CaseRules {
                 throw refuse(.alreadyDetermined,
                     "IMR already decided item \(item.id) (\(decision.rawValue)) on \(on) under \(number)")
             }
-            try notBefore(e.decidedOn, "The determination of item \(item.id)", assigned, "its IMR assignment of")
+            try notBefore(e.decidedOn, "The determination of item \(item.id)", assigned, "its IMR assignment")
         }
         try notBefore(e.mailedOn, "The mailing of determination \(e.imrCaseNumber)", e.decidedOn, "its decision date")
         try checkDay(e.decidedOn, "The determination's decision date", facts: facts)
@@ -533,7 +533,7 @@ private struct CaseRules {
             throw refuse(.alreadyImplemented, "Item \(item.id) was already implemented on \(on)")
         }
         try checkDay(e.implementedOn, "The implementation of item \(item.id)", facts: facts)
-        try notBefore(e.implementedOn, "The implementation of item \(item.id)", decided, "its determination of")
+        try notBefore(e.implementedOn, "The implementation of item \(item.id)", decided, "its determination")
         return e
     }
 
@@ -553,7 +553,7 @@ private struct CaseRules {
                 throw refuse(.alreadyRecorded,
                     "The determination of item \(item.id) was already appealed on \(filed) (\(item.appealOutcome?.rawValue ?? "resolved"))")
             }
-            try notBefore(e.filedOn, "The appeal of item \(item.id)", mailed, "the mailing of its determination on")
+            try notBefore(e.filedOn, "The appeal of item \(item.id)", mailed, "the mailing of its determination")
         }
         try checkDay(e.filedOn, "The WCAB appeal", facts: facts)
         return e
@@ -565,7 +565,7 @@ private struct CaseRules {
             guard item.isAppealPending, let filed = item.appealFiledOn else {
                 throw refuse(.noAppeal, "No appeal of item \(item.id) is pending; record the appeal first")
             }
-            try notBefore(e.resolvedOn, "The resolution of the appeal of item \(item.id)", filed, "its filing on")
+            try notBefore(e.resolvedOn, "The resolution of the appeal of item \(item.id)", filed, "its filing")
         }
         try checkDay(e.resolvedOn, "The appeal resolution", facts: facts)
         return e
@@ -639,10 +639,10 @@ private struct CaseRules {
         if let day = c.value.day {
             if c.field != .dateOfInjury, day < facts.dateOfInjury {
                 throw refuse(.dateBeforeInjury,
-                    "Corrected \(c.field.rawValue) \(day) is before the date of injury \(facts.dateOfInjury); check the date")
+                    "Corrected \(c.field.rawValue) (\(day)) is before the date of injury (\(facts.dateOfInjury)); check the date")
             }
             if day > today {
-                throw refuse(.dateInFuture, "Corrected \(c.field.rawValue) \(day) is in the future (today is \(today))")
+                throw refuse(.dateInFuture, "Corrected \(c.field.rawValue) (\(day)) is in the future (today is \(today))")
             }
         }
         let correction = EventCorrected(

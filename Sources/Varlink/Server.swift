@@ -140,7 +140,9 @@ public final class VarlinkServer: Sendable {
                         return s.nextConnection
                     }
                     guard let id else {
-                        connection.channel.close(promise: nil)
+                        // Arrived during shutdown. executeThenClose finishes the channel's
+                        // writer (NIO traps if a writer is dropped unfinished).
+                        group.addTask { try? await connection.executeThenClose { _, _ in } }
                         continue
                     }
                     group.addTask {

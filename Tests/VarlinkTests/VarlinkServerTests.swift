@@ -55,6 +55,7 @@ struct EchoHandler: VarlinkHandler {
             for i in 0..<max(n - 1, 0) { try await replier.yield(["i": .int(i)]) }
             return ["i": .int(max(n - 1, 0))]
         case "Slow":
+            memory.add("started:\(call.parameters?["tag"]?.stringValue ?? "")")
             if case .int(let ms) = call.parameters?["ms"] ?? .int(0) { try await Task.sleep(for: .milliseconds(Int(ms))) }
             return ["tag": call.parameters?["tag"] ?? .null]
         case "Remember":
@@ -79,19 +80,20 @@ func offPool(_ body: @escaping @Sendable () throws -> Void) async throws {
 }
 
 /// Runs a server on a fresh socket while `body` (blocking client code) runs on its own thread.
-func withServer(_ body: @escaping @Sendable (String, VarlinkServer) throws -> Void) async throws {
+func withServer(_ body: @escaping @Sendable (String, VarlinkServer, EchoHandler) throws -> Void) async throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("varlink-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("s.sock").path
+    let handler = EchoHandler()
     let server = VarlinkServer(
         info: .init(vendor: "imr tests", product: "echo", version: "1", url: "https://example.invalid"),
-        handlers: [EchoHandler()], maximumMessageSize: 64 * 1024)
+        handlers: [handler], maximumMessageSize: 64 * 1024)
     let (ready, readyContinuation) = AsyncStream<Void>.makeStream()
     let running = Task { try await server.run(.path(path, mode: 0o660)) { readyContinuation.yield() } }
     for await _ in ready { break }
     do {
-        try await offPool { try body(path, server) }
+        try await offPool { try body(path, server, handler) }
     } catch {
         server.shutdown()
         _ = await running.result
@@ -103,7 +105,7 @@ func withServer(_ body: @escaping @Sendable (String, VarlinkServer) throws -> Vo
 
 @Suite struct VarlinkServerTests {
     @Test func serviceInterfaceDescribesItself() async throws {
-        try await withServer { path, _ in
+        try await withServer { path, _, _ in
             let client = try VarlinkClient(path: path)
             let info = try client.call("org.varlink.service.GetInfo")
             #expect(info["product"] == .string("echo"))
@@ -116,7 +118,7 @@ func withServer(_ body: @escaping @Sendable (String, VarlinkServer) throws -> Vo
     }
 
     @Test func standardErrorsCarryTheirParameters() async throws {
-        try await withServer { path, _ in
+        try await withServer { path, _, _ in
             let client = try VarlinkClient(path: path)
             func error(_ method: String, _ parameters: [String: JSONValue] = [:]) -> VarlinkError? {
                 do { _ = try client.call(method, parameters); return nil } catch { return error as? VarlinkError }
@@ -135,14 +137,14 @@ func withServer(_ body: @escaping @Sendable (String, VarlinkServer) throws -> Vo
     }
 
     @Test func peerCredentialsAreTheCallersUid() async throws {
-        try await withServer { path, _ in
+        try await withServer { path, _, _ in
             let reply = try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": .string("hi")])
             #expect(reply["uid"] == .int(Int64(getuid())))
         }
     }
 
     @Test func pipelinedCallsAreAnsweredInOrder() async throws {
-        try await withServer { path, _ in
+        try await withServer { path, _, _ in
             let client = try VarlinkClient(path: path)
             let delays = [60, 0, 30, 0, 10]
             for (i, ms) in delays.enumerated() {
@@ -154,7 +156,7 @@ func withServer(_ body: @escaping @Sendable (String, VarlinkServer) throws -> Vo
     }
 
     @Test func moreStreamsRepliesWithContinuesUntilTheLast() async throws {
-        try await withServer { path, _ in
+        try await withServer { path, _, _ in
             let client = try VarlinkClient(path: path)
             try client.send(VarlinkCall(method: "org.example.echo.Count", parameters: ["n": .int(4)], more: true))
             var replies: [VarlinkReply] = []
@@ -165,7 +167,7 @@ func withServer(_ body: @escaping @Sendable (String, VarlinkServer) throws -> Vo
     }
 
     @Test func onewayCallsGetNoReplyButAreExecuted() async throws {
-        try await withServer { path, _ in
+        try await withServer { path, _, _ in
             let client = try VarlinkClient(path: path)
             try client.send(VarlinkCall(method: "org.example.echo.Remember", parameters: ["word": .string("alpha")], oneway: true))
             try client.send(VarlinkCall(method: "org.example.echo.Remember", parameters: ["word": .string("beta")], oneway: true))
@@ -176,7 +178,7 @@ func withServer(_ body: @escaping @Sendable (String, VarlinkServer) throws -> Vo
     }
 
     @Test func oversizeAndInvalidMessagesCloseOnlyTheirConnection() async throws {
-        try await withServer { path, _ in
+        try await withServer { path, _, _ in
             let bystander = try VarlinkClient(path: path)
             #expect(try bystander.call("org.example.echo.Echo", ["word": .string("before")])["word"] == .string("before"))
 
@@ -198,10 +200,10 @@ func withServer(_ body: @escaping @Sendable (String, VarlinkServer) throws -> Vo
     }
 
     @Test func shutdownFinishesTheCallInFlightThenCloses() async throws {
-        try await withServer { path, server in
+        try await withServer { path, server, handler in
             let client = try VarlinkClient(path: path)
             try client.send(VarlinkCall(method: "org.example.echo.Slow", parameters: ["ms": .int(300), "tag": .string("inflight")]))
-            Thread.sleep(forTimeInterval: 0.05)
+            while !handler.memory.all.contains("started:inflight") { Thread.sleep(forTimeInterval: 0.005) }
             server.shutdown()
             #expect(try client.receive().parameters?["tag"] == .string("inflight"))
             #expect(throws: VarlinkClient.ConnectionError.self) { try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": .string("x")]) }
@@ -216,7 +218,7 @@ func withServer(_ body: @escaping @Sendable (String, VarlinkServer) throws -> Vo
     }
 
     @Test func thePythonReferenceClientIntrospectsAndCalls() async throws {
-        try await withServer { path, _ in
+        try await withServer { path, _, _ in
             let script = """
                 import sys, varlink
                 with varlink.Client("unix:" + sys.argv[1]) as client:

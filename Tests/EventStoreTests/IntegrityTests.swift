@@ -136,3 +136,36 @@ import Testing
         #expect(try normal.writerPragma("synchronous") == 1)  // NORMAL
     }
 }
+
+@Suite struct CorruptionTests {
+    @Test func aDamagedFileIsReportedAsCorruptWithWhatToDo() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("log.sqlite")
+        let store = try EventStore(path: path)
+        let big = String(repeating: "x", count: 3000)
+        for i in 1...200 { try store.append(to: "s\(i % 9)", expected: .any, events: [event("E", #"{"i":\#(i),"pad":"\#(big)"}"#)]) }
+        store.close()
+
+        // Overwrite pages in the middle of the file with garbage, as a failing disk would.
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        let size = try handle.seekToEnd()
+        try handle.seek(toOffset: size / 2)
+        try handle.write(contentsOf: Data(repeating: 0xA5, count: 16 * 4096))
+        try handle.close()
+
+        let error: EventStoreError? = {
+            do {
+                let reopened = try EventStore(path: path)
+                defer { reopened.close() }
+                _ = try reopened.readAll(from: 1, limit: 1000)
+                _ = try reopened.verify()
+                return nil
+            } catch {
+                return error as? EventStoreError
+            }
+        }()
+        #expect(error?.kind == .corrupt)
+        #expect(error?.message.contains("restore the latest backup") == true)
+    }
+}

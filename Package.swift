@@ -55,6 +55,16 @@ let package = Package(
         // The domain: pure and synchronous, no I/O.
         .target(name: "Workflow"),
 
+        // Command handling over the store, projections and (later) the Varlink interfaces:
+        // no process concerns, so tests run it in-process.
+        .target(
+            name: "IMRService",
+            dependencies: [
+                "EventStore", "Workflow", "Varlink",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
         // Executables stay thin.
         .executableTarget(
             name: "imr-daemon",
@@ -95,6 +105,10 @@ let package = Package(
                 "EventStore", "CSQLite",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        .testTarget(
+            name: "IMRServiceTests",
+            dependencies: ["IMRService", "EventStore", "Workflow"]
         ),
         .testTarget(
             name: "VarlinkTests",

@@ -43,6 +43,18 @@ public struct ProjectionDatabase {
         do { return try connection.rows(sql, arguments) } catch { throw EventStoreError.from(error, path: path, doing: "query \(sql)") }
     }
 
+    /// The events of one stream in version order, as this connection sees them: inside an
+    /// append, that includes the events being appended.
+    public func events(inStream streamId: String) throws(EventStoreError) -> [RecordedEvent] {
+        do {
+            let stmt = try connection.cached(Writer.selectColumns + " WHERE stream_id = ? ORDER BY stream_version")
+            try stmt.bind([.text(streamId)])
+            return try Writer.decodeRows(stmt)
+        } catch {
+            throw EventStoreError.from(error, path: path, doing: "read stream '\(streamId)'")
+        }
+    }
+
     /// Rows changed by the last statement.
     public var changes: Int { connection.changes }
 }

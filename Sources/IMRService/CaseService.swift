@@ -1,0 +1,163 @@
+import Crypto
+import EventStore
+import Foundation
+import Workflow
+
+/// Who asked for a command, from the socket's peer credentials.
+public struct Actor: Sendable, Hashable, Codable {
+    public var uid: UInt32
+    public var name: String
+
+    public init(uid: UInt32, name: String) {
+        self.uid = uid
+        self.name = name
+    }
+
+    /// How the actor appears in event metadata, e.g. `uid:1000 alice`.
+    public var label: String { "uid:\(uid) \(name)" }
+}
+
+/// A failure of a case command, in terms a coordinator and a client program understand.
+public enum CaseServiceError: Error, Sendable, CustomStringConvertible {
+    /// No case with that id.
+    case caseNotFound(CaseID)
+    /// The lifecycle refuses the command.
+    case refused(CaseRuleViolation)
+    /// Someone else changed the case between read and write, more often than retries allow.
+    case concurrentUpdate(CaseID, expected: Int64, actual: Int64)
+    /// The log holds an event this binary cannot read (newer schema, damaged payload).
+    case unreadableEvent(CaseID, String)
+    /// The event log failed.
+    case storage(EventStoreError)
+
+    public var description: String {
+        switch self {
+        case .caseNotFound(let id): "there is no case '\(id.rawValue)'; list cases with 'imr-ctl cases'"
+        case .refused(let violation): violation.message
+        case .concurrentUpdate(let id, let expected, let actual):
+            "case '\(id.rawValue)' changed while this command ran (expected version \(expected), found \(actual)); run it again"
+        case .unreadableEvent(let id, let detail): "case '\(id.rawValue)' holds an event this imr cannot read: \(detail); upgrade imr"
+        case .storage(let error): error.message
+        }
+    }
+}
+
+/// What a command recorded.
+public struct CommandOutcome: Sendable, Equatable {
+    public let caseId: CaseID
+    /// The case's stream version after the command.
+    public let version: Int64
+    /// Global positions of the recorded events.
+    public let positions: [Int64]
+    /// The events' type names.
+    public let eventTypes: [String]
+    /// True when the command id had already been recorded: nothing new was written.
+    public let wasAlreadyRecorded: Bool
+}
+
+/// Runs lifecycle commands against cases kept in the event log: load the stream, let the
+/// pure `decide` produce events, append them at the version that was read.
+public struct CaseService: Sendable {
+    public let store: EventStore
+    /// How many times a command is re-decided when another writer got in first.
+    public var retries = 3
+
+    public init(store: EventStore) { self.store = store }
+
+    /// The current state of a case.
+    public func state(of caseId: CaseID) throws(CaseServiceError) -> CaseState {
+        let (state, _) = try load(caseId)
+        guard state.facts != nil else { throw .caseNotFound(caseId) }
+        return state
+    }
+
+    /// The case's events as recorded, with their metadata.
+    public func history(of caseId: CaseID) throws(CaseServiceError) -> [RecordedEvent] {
+        let events: [RecordedEvent]
+        do { events = try store.read(stream: CaseStreams.streamId(caseId)) } catch { throw .storage(error) }
+        guard !events.isEmpty else { throw .caseNotFound(caseId) }
+        return events
+    }
+
+    /// Decides and records a command. A command id that was already recorded returns the
+    /// earlier outcome and writes nothing, so clients can retry safely.
+    @discardableResult
+    public func execute(
+        _ command: CaseCommand, on caseId: CaseID, actor: Actor, commandId: UUID, correlationId: String? = nil, now: Date
+    ) throws(CaseServiceError) -> CommandOutcome {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let (state, stored) = try load(caseId)
+            if let earlier = earlierOutcome(of: commandId, in: stored, caseId: caseId) { return earlier }
+            if case .openCase = command {} else if state.facts == nil { throw .caseNotFound(caseId) }
+            let events: [CaseEvent]
+            do {
+                events = try decide(command, state: state, now: now)
+            } catch let violation as CaseRuleViolation {
+                throw .refused(violation)
+            } catch {
+                throw .refused(CaseRuleViolation(.init(rawValue: "refused"), "\(error)"))
+            }
+            let metadata = EventMetadata(
+                actor: actor.label, correlationId: correlationId ?? commandId.uuidString.lowercased(),
+                causationId: commandId.uuidString.lowercased(), commandId: commandId.uuidString.lowercased())
+            var newEvents: [NewEvent] = []
+            for (index, event) in events.enumerated() {
+                let encoded: EncodedCaseEvent
+                do { encoded = try CaseEventCodec.encode(event) } catch {
+                    throw .unreadableEvent(caseId, "cannot encode \(event.typeName): \(error)")
+                }
+                newEvents.append(NewEvent(
+                    id: Self.eventId(commandId: commandId, index: index), type: encoded.type,
+                    schemaVersion: encoded.schemaVersion, payload: encoded.payload, metadata: metadata))
+            }
+            let expected: ExpectedVersion = stored.isEmpty ? .noStream : .exact(Int64(stored.count))
+            do {
+                let result = try store.append(to: CaseStreams.streamId(caseId), expected: expected, events: newEvents)
+                return CommandOutcome(
+                    caseId: caseId, version: result.streamVersion, positions: result.events.map(\.position),
+                    eventTypes: result.events.map(\.type), wasAlreadyRecorded: result.wasAlreadyStored)
+            } catch where error.kind == .wrongExpectedVersion {
+                if attempt > retries {
+                    throw .concurrentUpdate(caseId, expected: Int64(stored.count), actual: error.actualVersion ?? -1)
+                }
+            } catch {
+                throw .storage(error)
+            }
+        }
+    }
+
+    private func load(_ caseId: CaseID) throws(CaseServiceError) -> (CaseState, [RecordedEvent]) {
+        let stored: [RecordedEvent]
+        do { stored = try store.read(stream: CaseStreams.streamId(caseId)) } catch { throw .storage(error) }
+        do {
+            return (try CaseStreams.fold(stored), stored)
+        } catch {
+            throw .unreadableEvent(caseId, "\(error)")
+        }
+    }
+
+    private func earlierOutcome(of commandId: UUID, in stored: [RecordedEvent], caseId: CaseID) -> CommandOutcome? {
+        let first = Self.eventId(commandId: commandId, index: 0)
+        guard let start = stored.firstIndex(where: { $0.id == first }) else { return nil }
+        let mine = stored[start...].prefix { $0.metadata.commandId == commandId.uuidString.lowercased() }
+        return CommandOutcome(
+            caseId: caseId, version: mine.last!.streamVersion, positions: mine.map(\.position),
+            eventTypes: mine.map(\.type), wasAlreadyRecorded: true)
+    }
+
+    /// Event ids derived from the command id: a retried command yields the same ids, which
+    /// the event log recognises as already stored.
+    static func eventId(commandId: UUID, index: Int) -> UUID {
+        var hasher = SHA256()
+        hasher.update(data: Array("imr-command-event".utf8))
+        hasher.update(data: Array(commandId.uuidString.lowercased().utf8))
+        hasher.update(data: withUnsafeBytes(of: Int64(index).bigEndian) { Array($0) })
+        var bytes = Array(hasher.finalize().prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x50  // version 5 style: name-based
+        bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+}

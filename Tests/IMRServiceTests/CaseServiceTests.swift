@@ -1,0 +1,141 @@
+import EventStore
+import Foundation
+import Testing
+@testable import IMRService
+@testable import Workflow
+
+private func pacific(_ iso: String, _ hour: Int, _ minute: Int = 0) -> Date {
+    Pacific.instant(LocalDate(iso: iso)!, hour: hour, minute: minute)
+}
+
+private struct Fixture {
+    let dir: URL
+    let store: EventStore
+    let service: CaseService
+    let alice = Actor(uid: 1000, name: "alice")
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-service-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal),
+                               projections: [CaseListProjection()])
+        service = CaseService(store: store)
+    }
+
+    func close() {
+        store.close()
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func opened(_ id: String, coordinator: String = "maria") -> CaseOpened {
+        CaseOpened(caseId: CaseID(id), claimNumber: "ADJ-\(id)", employer: "Acme", claimsAdministrator: "Golden TPA",
+                   injuredWorkerReference: "J.S.", dateOfInjury: LocalDate(iso: "2023-11-02")!, coordinator: coordinator)
+    }
+
+    static let rfa = RFAReceived(
+        rfaId: "A", receivedAt: pacific("2024-02-26", 10, 15), transmission: .fax, physician: "Dr. Lee",
+        treatmentRecommendedOn: nil, reviewType: .prospective,
+        items: [RequestedItem(id: "1", description: "8 massage therapy visits"), RequestedItem(id: "2", description: "MRI lumbar spine")])
+}
+
+@Suite struct CaseServiceTests {
+    @Test func commandsAreDecidedAppendedAndFoldedWithTheActorInMetadata() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let now = pacific("2024-03-01", 9)
+        try f.service.execute(.openCase(f.opened("c1")), on: "c1", actor: f.alice, commandId: UUID(), now: now)
+        let outcome = try f.service.execute(.receiveRFA(Fixture.rfa), on: "c1", actor: f.alice, commandId: UUID(), correlationId: "req-7", now: now)
+        #expect(outcome.version == 2)
+        #expect(outcome.eventTypes == ["RFAReceived"])
+        let state = try f.service.state(of: "c1")
+        #expect(state.items.map(\.id) == ["1", "2"])
+        let history = try f.service.history(of: "c1")
+        #expect(history.map { $0.metadata.actor } == ["uid:1000 alice", "uid:1000 alice"])
+        #expect(history[1].metadata.correlationId == "req-7")
+        #expect(history[1].metadata.commandId != nil)
+    }
+
+    @Test func aRetriedCommandIdWritesNothingAndReturnsTheFirstOutcome() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let now = pacific("2024-03-01", 9)
+        let id = UUID()
+        let first = try f.service.execute(.openCase(f.opened("c1")), on: "c1", actor: f.alice, commandId: id, now: now)
+        let again = try f.service.execute(.openCase(f.opened("c1")), on: "c1", actor: f.alice, commandId: id, now: now)
+        #expect(again.wasAlreadyRecorded)
+        #expect(again.positions == first.positions)
+        #expect(try f.store.headPosition() == 1)
+        // A new command id for the same fact is a second open, which the lifecycle refuses.
+        #expect(throws: CaseServiceError.self) {
+            try f.service.execute(.openCase(f.opened("c1")), on: "c1", actor: f.alice, commandId: UUID(), now: now)
+        }
+    }
+
+    @Test func refusalsAndUnknownCasesAreTypedAndWriteNothing() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let now = pacific("2024-03-01", 9)
+        do {
+            try f.service.execute(.receiveRFA(Fixture.rfa), on: "nope", actor: f.alice, commandId: UUID(), now: now)
+            Issue.record("a command on a missing case must fail")
+        } catch {
+            guard case .caseNotFound(let id) = error else { Issue.record("wrong error \(error)"); return }
+            #expect(id == "nope")
+        }
+        try f.service.execute(.openCase(f.opened("c1")), on: "c1", actor: f.alice, commandId: UUID(), now: now)
+        try f.service.execute(.receiveRFA(Fixture.rfa), on: "c1", actor: f.alice, commandId: UUID(), now: now)
+        let approve = URDecisionIssued(rfaId: "A", decidedAt: pacific("2024-02-28", 9), decisions: [
+            URItemDecision(itemId: "1", outcome: .approved), URItemDecision(itemId: "2", outcome: .approved)])
+        try f.service.execute(.issueURDecision(approve), on: "c1", actor: f.alice, commandId: UUID(), now: now)
+        let head = try f.store.headPosition()
+        do {
+            try f.service.execute(.receiveIMRApplication(IMRApplicationReceived(itemIds: ["2"], receivedOn: LocalDate(iso: "2024-03-01")!)),
+                                  on: "c1", actor: f.alice, commandId: UUID(), now: now)
+            Issue.record("an IMR application for an approved item must be refused")
+        } catch {
+            guard case .refused(let violation) = error else { Issue.record("wrong error \(error)"); return }
+            #expect(violation.message.contains("item 2"))
+        }
+        #expect(try f.store.headPosition() == head)
+    }
+
+    @Test func concurrentCommandsOnOneCaseAllLandThroughRetries() async throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let now = pacific("2024-03-01", 9)
+        try f.service.execute(.openCase(f.opened("c1")), on: "c1", actor: f.alice, commandId: UUID(), now: now)
+        var service = f.service
+        service.retries = 50  // eight writers on one stream: each may lose several races
+        let racing = service
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<8 {
+                group.addTask {
+                    try racing.execute(.addNote("note \(i)"), on: "c1", actor: Actor(uid: 1000, name: "alice"), commandId: UUID(), now: now)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try f.service.state(of: "c1").notes.count == 8)
+        #expect(try f.store.version(of: "case-c1") == 9)
+    }
+
+    @Test func theCaseListFollowsEveryAppendAndRebuildsToTheSameRows() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let now = pacific("2024-03-01", 9)
+        for (id, who) in [("c1", "maria"), ("c2", "li"), ("c3", "maria")] {
+            try f.service.execute(.openCase(f.opened(id, coordinator: who)), on: CaseID(id), actor: f.alice, commandId: UUID(), now: now)
+        }
+        try f.service.execute(.receiveRFA(Fixture.rfa), on: "c2", actor: f.alice, commandId: UUID(), now: now)
+        try f.service.execute(.withdraw(CaseWithdrawn(withdrawnOn: LocalDate(iso: "2024-03-01")!, reason: "settled")), on: "c3", actor: f.alice, commandId: UUID(), now: now)
+
+        let all = try CaseListProjection.cases(in: f.store, matching: .init())
+        #expect(all.map(\.caseId) == ["c1", "c2", "c3"])
+        #expect(all.map(\.stage) == ["opened", "rfaReceived", "withdrawn"])
+        #expect(try CaseListProjection.cases(in: f.store, matching: .init(open: true, coordinator: "maria")).map(\.caseId) == ["c1"])
+        #expect(try CaseListProjection.cases(in: f.store, matching: .init(claimNumber: "ADJ-c2")).map(\.items) == [2])
+
+        try f.store.rebuildProjection(named: "case_list")
+        #expect(try CaseListProjection.cases(in: f.store, matching: .init()) == all)
+    }
+}

@@ -62,7 +62,8 @@ let package = Package(
             dependencies: [
                 "EventStore", "Workflow", "Varlink",
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            resources: [.embedInCode("Interfaces/io.imr.Cases.varlink")]
         ),
 
         // Executables stay thin.
@@ -108,7 +109,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IMRServiceTests",
-            dependencies: ["IMRService", "EventStore", "Workflow"]
+            dependencies: ["IMRService", "EventStore", "Workflow", "Varlink"]
         ),
         .testTarget(
             name: "VarlinkTests",

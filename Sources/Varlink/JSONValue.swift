@@ -65,3 +65,10 @@ enum JSONCoding {
 
     static var decoder: JSONDecoder { JSONDecoder() }
 }
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByNilLiteral, ExpressibleByIntegerLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(nilLiteral: ()) { self = .null }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+}

@@ -41,7 +41,7 @@ public struct VarlinkCall: Sendable, Hashable, Codable {
         }
     }
 
-    static func parameterName(of error: DecodingError) -> String {
+    public static func parameterName(of error: DecodingError) -> String {
         func name(_ path: [CodingKey], _ key: CodingKey? = nil) -> String {
             let keys = path + (key.map { [$0] } ?? [])
             let parts = keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }

@@ -1,0 +1,92 @@
+import Foundation
+import Varlink
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a connected user may do. Each role includes the ones below it.
+public enum Role: Int, Comparable, Sendable, CustomStringConvertible {
+    case none = 0, reader, coordinator, admin
+
+    public static func < (a: Role, b: Role) -> Bool { a.rawValue < b.rawValue }
+
+    public var description: String {
+        switch self {
+        case .none: "no role"
+        case .reader: "reader"
+        case .coordinator: "coordinator"
+        case .admin: "admin"
+        }
+    }
+}
+
+/// Decides a connection's role from its peer credentials and Unix group membership.
+/// Root is always admin.
+public struct AccessPolicy: Sendable, Equatable {
+    public var readerGroup: String
+    public var coordinatorGroup: String
+    public var adminGroup: String
+
+    public init(readerGroup: String = "imr-readers", coordinatorGroup: String = "imr", adminGroup: String = "imr-admins") {
+        self.readerGroup = readerGroup
+        self.coordinatorGroup = coordinatorGroup
+        self.adminGroup = adminGroup
+    }
+
+    public func role(of peer: PeerCredentials?) -> Role {
+        guard let peer else { return .none }
+        if peer.uid == 0 { return .admin }
+        let groups = Self.groupNames(uid: peer.uid, primaryGid: peer.gid)
+        if groups.contains(adminGroup) { return .admin }
+        if groups.contains(coordinatorGroup) { return .coordinator }
+        if groups.contains(readerGroup) { return .reader }
+        return .none
+    }
+
+    /// The actor recorded in event metadata for a peer.
+    public static func actor(of peer: PeerCredentials?) -> Actor {
+        guard let peer else { return Actor(uid: UInt32.max, name: "unknown") }
+        return Actor(uid: peer.uid, name: userName(uid: peer.uid) ?? "uid\(peer.uid)")
+    }
+
+    /// Throws `PermissionDenied` unless the peer has at least `needed`.
+    public func require(_ needed: Role, _ context: VarlinkCallContext, method: String, log: (String) -> Void = { _ in }) throws(VarlinkError) {
+        let role = role(of: context.peer)
+        guard role >= needed else {
+            log("refused \(method) to uid \(context.peer.map { String($0.uid) } ?? "?"): needs \(needed), has \(role)")
+            throw VarlinkError.permissionDenied
+        }
+    }
+
+    static func userName(uid: UInt32) -> String? {
+        var pwd = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getpwuid_r(uid, &pwd, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return String(cString: pwd.pw_name)
+    }
+
+    static func groupNames(uid: UInt32, primaryGid: UInt32) -> Set<String> {
+        var gids: [gid_t] = [primaryGid]
+        if let name = userName(uid: uid) {
+            var count: Int32 = 64
+            var list = [gid_t](repeating: 0, count: Int(count))
+            if getgrouplist(name, primaryGid, &list, &count) == -1 {
+                list = [gid_t](repeating: 0, count: Int(count))
+                _ = getgrouplist(name, primaryGid, &list, &count)
+            }
+            gids += list.prefix(Int(max(count, 0)))
+        }
+        var names: Set<String> = []
+        for gid in Set(gids) {
+            var grp = group()
+            var result: UnsafeMutablePointer<group>?
+            var buffer = [CChar](repeating: 0, count: 8192)
+            if getgrgid_r(gid, &grp, &buffer, buffer.count, &result) == 0, result != nil {
+                names.insert(String(cString: grp.gr_name))
+            }
+        }
+        return names
+    }
+}

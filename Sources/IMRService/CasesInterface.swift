@@ -1,0 +1,198 @@
+import EventStore
+import Foundation
+import Varlink
+import Workflow
+
+/// `io.imr.Cases`: the lifecycle commands and case queries over Varlink.
+public struct CasesInterface: VarlinkHandler {
+    public let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Cases_varlink, as: UTF8.self))
+    let service: CaseService
+    let access: AccessPolicy
+    let clock: @Sendable () -> Date
+    let log: @Sendable (String) -> Void
+
+    public init(service: CaseService, access: AccessPolicy, clock: @escaping @Sendable () -> Date = { Date() }, log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.service = service
+        self.access = access
+        self.clock = clock
+        self.log = log
+    }
+
+    /// Parameters every recording method carries besides its fact.
+    struct Envelope: Decodable {
+        let caseId: String
+        let commandId: String?
+    }
+
+    struct Reassign: Decodable { let coordinator: String }
+    struct Note: Decodable { let text: String }
+    struct Correction: Decodable {
+        let version: Int
+        let eventId: String?
+        let field: CorrectableField
+        let value: CorrectionValue
+        let reason: String
+    }
+    struct CaseRef: Decodable { let caseId: String }
+
+    public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+        switch call.member {
+        case "List":
+            try access.require(.reader, context, method: call.method, log: log)
+            let filter = try WireFormat.decode(CaseListFilter.self, from: call)
+            let cases = try CaseListProjection.cases(in: service.store, matching: filter)
+            return ["cases": .array(try cases.map { .object(try WireFormat.object($0)) })]
+        case "Get":
+            try access.require(.reader, context, method: call.method, log: log)
+            let ref = try WireFormat.decode(CaseRef.self, from: call)
+            let state = try serviceCall(ref.caseId) { () throws(CaseServiceError) in try service.state(of: CaseID(ref.caseId)) }
+            return ["case": .object(CaseDetail.json(state))]
+        case "History":
+            try access.require(.reader, context, method: call.method, log: log)
+            let ref = try WireFormat.decode(CaseRef.self, from: call)
+            let events = try serviceCall(ref.caseId) { () throws(CaseServiceError) in try service.history(of: CaseID(ref.caseId)) }
+            return ["events": .array(events.map { .object(Self.historyEntry($0)) })]
+        default:
+            try access.require(.coordinator, context, method: call.method, log: log)
+            return try record(call, context: context)
+        }
+    }
+
+    private func record(_ call: VarlinkCall, context: VarlinkCallContext) throws -> [String: JSONValue] {
+        let envelope = try WireFormat.decode(Envelope.self, from: call)
+        let commandId: UUID
+        if let text = envelope.commandId {
+            guard let id = UUID(uuidString: text) else {
+                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
+                    "parameter": "commandId", "message": .string("'\(text)' is not a UUID")])
+            }
+            commandId = id
+        } else {
+            commandId = UUID()
+        }
+        let command = try Self.command(for: call)
+        let caseId = CaseID(envelope.caseId)
+        let outcome = try serviceCall(envelope.caseId) { () throws(CaseServiceError) in
+            try service.execute(command, on: caseId, actor: AccessPolicy.actor(of: context.peer), commandId: commandId, now: clock())
+        }
+        return ["recorded": .object([
+            "caseId": .string(outcome.caseId.rawValue), "version": .int(outcome.version),
+            "positions": .array(outcome.positions.map { .int($0) }), "events": .array(outcome.eventTypes.map { .string($0) }),
+            "alreadyRecorded": .bool(outcome.wasAlreadyRecorded),
+        ])]
+    }
+
+    /// The lifecycle command a recording method asks for.
+    static func command(for call: VarlinkCall) throws(VarlinkError) -> CaseCommand {
+        func d<T: Decodable>(_ t: T.Type) throws(VarlinkError) -> T { try WireFormat.decode(t, from: call) }
+        switch call.member {
+        case "Open": return .openCase(try d(CaseOpened.self))
+        case "ReceiveRFA": return .receiveRFA(try d(RFAReceived.self))
+        case "RequestInformation": return .requestMoreInformation(try d(MoreInformationRequested.self))
+        case "ReceiveInformation": return .receiveInformation(try d(InformationReceived.self))
+        case "DeferUR": return .deferUR(try d(URDeferred.self))
+        case "DecideUR": return .issueURDecision(try d(URDecisionIssued.self))
+        case "NotifyPhysician": return .notifyPhysician(try d(PhysicianNotified.self))
+        case "ServeWrittenDecision": return .serveWrittenDecision(try d(WrittenURDecisionServed.self))
+        case "ReceiveIMRApplication": return .receiveIMRApplication(try d(IMRApplicationReceived.self))
+        case "FindEligible": return .findEligible(try d(IMREligibilityFound.self))
+        case "FindIneligible": return .findIneligible(try d(IMRFoundIneligible.self))
+        case "AssignIMR": return .assignIMR(try d(IMRAssigned.self))
+        case "ReceiveRecords": return .receiveRecords(try d(IMRRecordsReceived.self))
+        case "RecordDetermination": return .issueDetermination(try d(IMRDeterminationIssued.self))
+        case "RecordImplementation": return .implementDetermination(try d(DeterminationImplemented.self))
+        case "FileAppeal": return .fileAppeal(try d(WCABAppealFiled.self))
+        case "ResolveAppeal": return .resolveAppeal(try d(WCABAppealResolved.self))
+        case "Withdraw": return .withdraw(try d(CaseWithdrawn.self))
+        case "Close": return .close(try d(CaseClosed.self))
+        case "Reassign": return .reassignCoordinator(to: try d(Reassign.self).coordinator)
+        case "AddNote": return .addNote(try d(Note.self).text)
+        case "Correct":
+            let c = try d(Correction.self)
+            var eventId: UUID?
+            if let text = c.eventId {
+                guard let id = UUID(uuidString: text) else {
+                    throw VarlinkError("io.imr.Cases.InvalidValue", parameters: ["parameter": "eventId", "message": .string("'\(text)' is not a UUID")])
+                }
+                eventId = id
+            }
+            return .correct(CorrectEvent(version: c.version, eventId: eventId, field: c.field, value: c.value, reason: c.reason))
+        default:
+            throw VarlinkError.methodNotImplemented(call.method)
+        }
+    }
+
+    /// Maps service failures to the interface's errors.
+    private func serviceCall<T>(_ caseId: String, _ body: () throws(CaseServiceError) -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            switch error {
+            case .caseNotFound(let id):
+                throw VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": .string(id.rawValue)])
+            case .refused(let violation):
+                throw VarlinkError("io.imr.Cases.TransitionRefused", parameters: [
+                    "caseId": .string(caseId), "code": .string(violation.code.rawValue), "message": .string(violation.message)])
+            case .concurrentUpdate(let id, let expected, let actual):
+                throw VarlinkError("io.imr.Cases.ConcurrentUpdate", parameters: [
+                    "caseId": .string(id.rawValue), "expectedVersion": .int(expected), "actualVersion": .int(actual)])
+            case .unreadableEvent, .storage:
+                log("case \(caseId): \(error)")
+                throw error
+            }
+        }
+    }
+
+    static func historyEntry(_ e: RecordedEvent) -> [String: JSONValue] {
+        var entry: [String: JSONValue] = [
+            "position": .int(e.position), "version": .int(e.streamVersion), "eventId": .string(e.id.uuidString.lowercased()),
+            "type": .string(e.type), "schemaVersion": .int(Int64(e.schemaVersion)), "recordedAt": .string(Pacific.rfc3339(e.recordedAt)),
+            "payload": (try? JSONDecoder().decode(JSONValue.self, from: e.payloadData)) ?? .null,
+        ]
+        entry["actor"] = e.metadata.actor.map { .string($0) }
+        entry["commandId"] = e.metadata.commandId.map { .string($0) }
+        entry["correlationId"] = e.metadata.correlationId.map { .string($0) }
+        return entry
+    }
+}
+
+/// The JSON shape of one case for `Get`.
+enum CaseDetail {
+    static func json(_ s: CaseState) -> [String: JSONValue] {
+        func date(_ d: LocalDate?) -> JSONValue { d.map { .string($0.iso) } ?? .null }
+        func instant(_ d: Date?) -> JSONValue { d.map { .string(Pacific.rfc3339($0)) } ?? .null }
+        func text(_ t: String?) -> JSONValue { t.map { .string($0) } ?? .null }
+        let facts = s.facts
+        return [
+            "caseId": text(facts?.caseId.rawValue), "claimNumber": text(facts?.claimNumber), "employer": text(facts?.employer),
+            "claimsAdministrator": text(facts?.claimsAdministrator), "injuredWorkerReference": text(facts?.injuredWorkerReference),
+            "dateOfInjury": date(facts?.dateOfInjury), "coordinator": text(s.coordinator), "stage": .string(s.stage.rawValue),
+            "isOpen": .bool(s.isOpen), "version": .int(Int64(s.version)), "withdrawnOn": date(s.withdrawnOn), "closedOn": date(s.closedOn),
+            "rfas": .array(s.rfas.map { r in .object([
+                "rfaId": .string(r.id.rawValue), "receivedAt": instant(r.receivedAt), "receivedTimeOfDayKnown": .bool(r.receivedTimeOfDayKnown),
+                "transmission": .string(r.transmission.rawValue), "physician": .string(r.physician),
+                "treatmentRecommendedOn": date(r.treatmentRecommendedOn), "reviewType": .string(r.reviewType.rawValue),
+                "expedited": .bool(r.expedited), "formulary": .bool(r.formulary), "itemIds": .array(r.itemIds.map { .string($0.rawValue) }),
+                "informationRequestedOn": date(r.informationRequestedOn), "informationReceivedOn": date(r.informationReceivedOn),
+                "deferredOn": date(r.deferredOn),
+            ]) }),
+            "items": .array(s.items.map { i in .object([
+                "itemId": .string(i.id.rawValue), "rfaId": .string(i.rfaId.rawValue), "description": .string(i.description),
+                "status": .string(i.status.rawValue), "urOutcome": text(i.urOutcome?.rawValue), "authorizedPortion": text(i.authorizedPortion),
+                "urDecidedAt": instant(i.urDecidedAt), "physicianNotifiedAt": instant(i.physicianNotifiedAt),
+                "writtenDecisionServedOn": date(i.writtenDecisionServedOn), "writtenDecisionServiceMethod": text(i.writtenDecisionServiceMethod?.rawValue),
+                "imrApplicationReceivedOn": date(i.imrApplicationReceivedOn), "imrEligibleOn": date(i.imrEligibleOn),
+                "imrIneligibleOn": date(i.imrIneligibleOn), "ineligibilityReason": text(i.ineligibilityReason?.rawValue),
+                "imrCaseNumber": text(i.imrCaseNumber?.rawValue), "imrAssignedOn": date(i.imrAssignedOn), "imrPriority": text(i.imrPriority?.rawValue),
+                "recordsReceivedOn": date(i.recordsReceivedOn), "determinationDecidedOn": date(i.determinationDecidedOn),
+                "determinationMailedOn": date(i.determinationMailedOn), "imrDecision": text(i.imrDecision?.rawValue),
+                "guideline": text(i.guideline), "reviewerSpecialty": text(i.reviewerSpecialty), "implementedOn": date(i.implementedOn),
+                "appealFiledOn": date(i.appealFiledOn), "appealResolvedOn": date(i.appealResolvedOn), "appealOutcome": text(i.appealOutcome?.rawValue),
+                "imrRound": .int(Int64(i.imrRound)),
+            ]) }),
+            "notes": .array(s.notes.map { .object(["writtenAt": instant($0.writtenAt), "text": .string($0.text), "version": .int(Int64($0.version))]) }),
+            "corrections": .array(s.corrections.map { .object(["version": .int(Int64($0.version)), "field": .string($0.correction.field.rawValue),
+                                                               "value": .string($0.correction.value.description), "reason": .string($0.correction.reason)]) }),
+        ]
+    }
+}

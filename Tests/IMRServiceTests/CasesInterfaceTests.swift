@@ -1,0 +1,164 @@
+import EventStore
+import Foundation
+import Testing
+import Varlink
+@testable import IMRService
+@testable import Workflow
+
+/// Runs blocking client code on its own thread, leaving the cooperative pool to the server.
+private func offPool(_ body: @escaping @Sendable () throws -> Void) async throws {
+    try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+        Thread.detachNewThread {
+            do { try body(); c.resume() } catch { c.resume(throwing: error) }
+        }
+    }
+}
+
+/// A store, the Cases interface and a server on a fresh socket.
+private func withCasesServer(_ body: @escaping @Sendable (String, EventStore) throws -> Void) async throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-cases-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: [CaseListProjection()])
+    defer { store.close() }
+    let cases = CasesInterface(service: CaseService(store: store), access: AccessPolicy(), clock: { Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9) })
+    let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [cases])
+    let path = dir.appendingPathComponent("imr.sock").path
+    let (ready, signal) = AsyncStream<Void>.makeStream()
+    let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
+    for await _ in ready { break }
+    var failure: Error?
+    do { try await offPool { try body(path, store) } } catch { failure = error }
+    server.shutdown()
+    try await running.value
+    if let failure { throw failure }
+}
+
+private func error(of body: () throws -> Any) -> VarlinkError? {
+    do { _ = try body(); return nil } catch { return error as? VarlinkError }
+}
+
+@Suite struct CasesInterfaceTests {
+    @Test func aWholeLifecycleIsRecordedAndReadBackThroughTheSocket() async throws {
+        try await withCasesServer { path, _ in
+            let c = try VarlinkClient(path: path)
+            func call(_ m: String, _ p: [String: JSONValue]) throws -> [String: JSONValue] { try c.call("io.imr.Cases." + m, p) }
+            _ = try call("Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+                                  "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"])
+            _ = try call("ReceiveRFA", ["caseId": "c1", "rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true,
+                                        "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
+                                        "formulary": false, "items": .array([.object(["id": "1", "description": "8 massage visits"]),
+                                                                             .object(["id": "2", "description": "MRI lumbar spine"])])])
+            _ = try call("DecideUR", ["caseId": "c1", "rfaId": "A", "decidedAt": "2024-03-05T14:00:00-08:00",
+                                      "decisions": .array([.object(["itemId": "1", "outcome": "denied"]), .object(["itemId": "2", "outcome": "approved"])])])
+            _ = try call("ServeWrittenDecision", ["caseId": "c1", "itemIds": .array(["1", "2"]), "servedOn": "2024-03-06", "method": "mail", "destination": "california"])
+            _ = try call("ReceiveIMRApplication", ["caseId": "c1", "itemIds": .array(["1"]), "receivedOn": "2024-03-20"])
+            _ = try call("FindEligible", ["caseId": "c1", "itemIds": .array(["1"]), "foundOn": "2024-03-28"])
+            _ = try call("AssignIMR", ["caseId": "c1", "itemIds": .array(["1"]), "imrCaseNumber": "CM24-0012345", "assignedOn": "2024-03-29",
+                                       "priority": "standard", "noticeMethod": "mail"])
+            _ = try call("ReceiveRecords", ["caseId": "c1", "imrCaseNumber": "CM24-0012345", "receivedOn": "2024-04-10"])
+            _ = try call("RecordDetermination", ["caseId": "c1", "imrCaseNumber": "CM24-0012345", "decidedOn": "2024-04-30", "mailedOn": "2024-05-01",
+                                                 "reviewerSpecialty": "Physical Medicine and Rehabilitation",
+                                                 "items": .array([.object(["itemId": "1", "decision": "overturned", "guideline": "MTUS", "rationaleSummary": "necessary"])])])
+            _ = try call("RecordImplementation", ["caseId": "c1", "itemId": "1", "implementedOn": "2024-05-06", "kind": "authorized"])
+            let closed = try call("Close", ["caseId": "c1", "closedOn": "2024-05-31", "reason": "done"])
+            #expect(closed["recorded"]?["version"] == .int(11))
+            #expect(closed["recorded"]?["events"] == .array(["CaseClosed"]))
+
+            let detail = try call("Get", ["caseId": "c1"])["case"]
+            #expect(detail?["stage"] == "closed")
+            #expect(detail?["isOpen"] == .bool(false))
+            guard case .array(let items)? = detail?["items"] else { Issue.record("no items"); return }
+            #expect(items.map { $0["status"] } == ["implemented", "approved"])
+            #expect(items[0]["imrCaseNumber"] == "CM24-0012345")
+            if case .array(let rfas)? = detail?["rfas"] {
+                #expect(rfas.first?["receivedAt"] == .string("2024-02-26T10:15:00-08:00"))
+            } else {
+                Issue.record("no rfas")
+            }
+
+            let list = try call("List", ["imrCaseNumber": "CM24-0012345"])["cases"]
+            #expect(list == .array([.object([
+                "caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA", "coordinator": "maria",
+                "dateOfInjury": "2023-11-02", "stage": "closed", "isOpen": false, "imrCaseNumbers": .array(["CM24-0012345"]), "items": 2, "version": 11,
+            ])]))
+            guard case .array(let history)? = try call("History", ["caseId": "c1"])["events"] else { Issue.record("no history"); return }
+            #expect(history.count == 11)
+            #expect(history[0]["actor"] == .string("uid:\(getuid()) \(AccessPolicy.userName(uid: getuid()) ?? "")"))
+            #expect(history[2]["type"] == "URDecisionIssued")
+        }
+    }
+
+    @Test func failuresComeBackAsTheInterfacesErrors() async throws {
+        try await withCasesServer { path, store in
+            let c = try VarlinkClient(path: path)
+            let open: [String: JSONValue] = ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+                                             "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria",
+                                             "commandId": "6f1c2a6e-0000-4000-8000-000000000001"]
+            let first = try c.call("io.imr.Cases.Open", open)
+            let retry = try c.call("io.imr.Cases.Open", open)
+            #expect(retry["recorded"]?["alreadyRecorded"] == .bool(true))
+            #expect(retry["recorded"]?["positions"] == first["recorded"]?["positions"])
+
+            #expect(error { try c.call("io.imr.Cases.Get", ["caseId": "nope"]) } == VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": "nope"]))
+            var again = open
+            again["commandId"] = nil
+            let refused = error { try c.call("io.imr.Cases.Open", again) }
+            #expect(refused?.name == "io.imr.Cases.TransitionRefused")
+            #expect(refused?.parameters["code"] == "case-already-open")
+
+            let badDate = error { try c.call("io.imr.Cases.Withdraw", ["caseId": "c1", "withdrawnOn": "2024-13-01", "reason": "x"]) }
+            #expect(badDate?.name == "io.imr.Cases.InvalidValue" || badDate == .invalidParameter("withdrawnOn"))
+            #expect(error { try c.call("io.imr.Cases.Withdraw", ["caseId": "c1", "reason": "x"]) } == .invalidParameter("withdrawnOn"))
+            let badInstant = error { try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": "hi", "commandId": "not-a-uuid"]) }
+            #expect(badInstant?.name == "io.imr.Cases.InvalidValue")
+            #expect(try store.headPosition() == 1)
+        }
+    }
+
+    @Test func theInterfaceTextIsTheRepositoryFile_andPythonParsesIt() async throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/IMRService/Interfaces/io.imr.Cases.varlink")
+        let text = try String(contentsOf: file, encoding: .utf8)
+        try await withCasesServer { path, _ in
+            let described = try VarlinkClient(path: path).call("org.varlink.service.GetInterfaceDescription", ["interface": "io.imr.Cases"])
+            #expect(described["description"]?.stringValue == text)
+            let script = """
+                import sys, varlink
+                with varlink.Client("unix:" + sys.argv[1]) as client, client.open("io.imr.Cases", namespaced=True) as cases:
+                    r = cases.Open("py1", "ADJ-9", "Acme", "Golden TPA", "A.B.", "2023-01-05", "li", None)
+                    print("version", r.recorded.version)
+                    print("cases", [x.caseId for x in cases.List(True, None, "li", None, None, None).cases])
+                    try:
+                        cases.Get("missing")
+                    except varlink.VarlinkError as e:
+                        print("error", e.error())
+                """
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3", "-c", script, path]
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "\(errors)")
+            #expect(output.contains("version 1"))
+            #expect(output.contains("cases ['py1']"))
+            #expect(output.contains("error io.imr.Cases.CaseNotFound"))
+        }
+    }
+
+    @Test func rolesFollowGroupsAndRootIsAdmin() {
+        let policy = AccessPolicy()
+        #expect(policy.role(of: PeerCredentials(pid: 1, uid: 0, gid: 0)) == .admin)
+        #expect(policy.role(of: nil) == .none)
+        // nobody belongs to none of imr's groups.
+        #expect(policy.role(of: PeerCredentials(pid: 1, uid: 65534, gid: 65534)) == .none)
+        // A policy naming a group nobody's primary group has: membership by primary gid counts.
+        let nogroup = AccessPolicy(readerGroup: "nogroup", coordinatorGroup: "imr-x", adminGroup: "imr-y")
+        #expect(nogroup.role(of: PeerCredentials(pid: 1, uid: 65534, gid: 65534)) == .reader)
+    }
+}

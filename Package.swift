@@ -63,7 +63,10 @@ let package = Package(
                 "EventStore", "Workflow", "Varlink",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.embedInCode("Interfaces/io.imr.Cases.varlink")]
+            resources: [
+                .embedInCode("Interfaces/io.imr.Cases.varlink"),
+                .embedInCode("Interfaces/io.imr.Admin.varlink"),
+            ]
         ),
 
         // Executables stay thin.

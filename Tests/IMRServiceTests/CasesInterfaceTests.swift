@@ -22,7 +22,8 @@ private func withCasesServer(_ body: @escaping @Sendable (String, EventStore) th
     let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: [CaseListProjection()])
     defer { store.close() }
     let cases = CasesInterface(service: CaseService(store: store), access: AccessPolicy(), clock: { Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9) })
-    let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [cases])
+    let admin = AdminInterface(store: store, access: AccessPolicy(), version: "test", startedAt: Date(timeIntervalSinceNow: -5))
+    let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [cases, admin])
     let path = dir.appendingPathComponent("imr.sock").path
     let (ready, signal) = AsyncStream<Void>.makeStream()
     let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
@@ -160,5 +161,37 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         // A policy naming a group nobody's primary group has: membership by primary gid counts.
         let nogroup = AccessPolicy(readerGroup: "nogroup", coordinatorGroup: "imr-x", adminGroup: "imr-y")
         #expect(nogroup.role(of: PeerCredentials(pid: 1, uid: 65534, gid: 65534)) == .reader)
+    }
+}
+
+@Suite struct AdminInterfaceTests {
+    @Test func statusVerifyBackupAndRebuildAnswerAnAdmin() async throws {
+        try await withCasesServer { path, store in
+            let c = try VarlinkClient(path: path)
+            _ = try c.call("io.imr.Cases.Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+                                                 "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"])
+            let status = try c.call("io.imr.Admin.Status")
+            #expect(status["openCases"] == 1)
+            #expect(status["headPosition"] == 1)
+            #expect(status["version"] == "test")
+            #expect((status["uptimeSeconds"].flatMap { if case .int(let i) = $0 { i } else { nil } } ?? -1) >= 5)
+            #expect(status["projections"] == .array([.object(["name": "case_list", "checkpoint": 1])]))
+
+            let verify = try c.call("io.imr.Admin.Verify")
+            #expect(verify["intact"] == .bool(true))
+            #expect(verify["eventsChecked"] == 1)
+
+            let target = URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("copy.sqlite").path
+            let backup = try c.call("io.imr.Admin.Backup", ["path": .string(target)])
+            #expect(backup["events"] == 1)
+            let copy = try EventStore(path: target)
+            #expect(try copy.read(stream: "case-c1").count == 1)
+            copy.close()
+            #expect(error { try c.call("io.imr.Admin.Backup", ["path": "relative.sqlite"]) }?.name == "io.imr.Admin.BackupFailed")
+
+            #expect(try c.call("io.imr.Admin.Rebuild")["rebuilt"] == .array(["case_list"]))
+            #expect(error { try c.call("io.imr.Admin.Rebuild", ["projection": "nope"]) }?.name == "io.imr.Admin.ProjectionNotFound")
+            #expect(try c.call("io.imr.Cases.List")["cases"].flatMap { if case .array(let a) = $0 { a.count } else { nil } } == 1)
+        }
     }
 }

@@ -24,11 +24,48 @@ public struct EventMetadata: Codable, Sendable, Hashable {
         self.extras = extras
     }
 
-    /// The stored form: JSON with sorted keys, so equal metadata always has equal bytes.
+    /// The stored form: JSON with sorted keys and no insignificant white space, so equal
+    /// metadata always has equal bytes. Written by hand: JSONEncoder costs more than the
+    /// rest of an append.
     func encoded() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try! encoder.encode(self))
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        var first = true
+        func key(_ name: String) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            Self.appendJSONString(name, to: &out)
+            out.append(UInt8(ascii: ":"))
+        }
+        if let actor { key("actor"); Self.appendJSONString(actor, to: &out) }
+        if let causationId { key("causationId"); Self.appendJSONString(causationId, to: &out) }
+        if let commandId { key("commandId"); Self.appendJSONString(commandId, to: &out) }
+        if let correlationId { key("correlationId"); Self.appendJSONString(correlationId, to: &out) }
+        key("extras")
+        out.append(UInt8(ascii: "{"))
+        for (index, name) in extras.keys.sorted().enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            Self.appendJSONString(name, to: &out)
+            out.append(UInt8(ascii: ":"))
+            Self.appendJSONString(extras[name]!, to: &out)
+        }
+        out.append(contentsOf: [UInt8(ascii: "}"), UInt8(ascii: "}")])
+        return out
+    }
+
+    static func appendJSONString(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20: out.append(contentsOf: Array(String(format: "\\u%04x", byte).utf8))
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
     }
 
     static func decode(_ bytes: [UInt8]) -> EventMetadata {

@@ -13,6 +13,9 @@ final class Writer: @unchecked Sendable {
     /// Checkpoint changes of the open transaction, published on commit.
     private var pendingCheckpoints: [String: Int64] = [:]
     private var savepointDepth = 0
+    /// The last event's position and hash as of the open transaction; saves a query per
+    /// request in a batch. Valid only inside one transaction.
+    private var head: (position: Int64, hash: [UInt8])?
 
     init(db: SQLiteConnection, path: String, options: EventStore.Options) {
         self.db = db
@@ -119,6 +122,8 @@ final class Writer: @unchecked Sendable {
     func transaction<T>(doing action: String, _ body: () throws(EventStoreError) -> T) throws(EventStoreError) -> T {
         try sql(action) { try db.execute("BEGIN IMMEDIATE") }
         pendingCheckpoints = [:]
+        head = nil
+        defer { head = nil }
         do {
             let result = try body()
             try sql(action) { try db.execute("COMMIT") }
@@ -137,6 +142,7 @@ final class Writer: @unchecked Sendable {
         let name = "sp\(savepointDepth)"
         defer { savepointDepth -= 1 }
         let saved = pendingCheckpoints
+        let savedHead = head
         try sql("open a savepoint") { try db.execute("SAVEPOINT \(name)") }
         do {
             let result = try body()
@@ -146,6 +152,7 @@ final class Writer: @unchecked Sendable {
             try? db.execute("ROLLBACK TO \(name)")
             try? db.execute("RELEASE \(name)")
             pendingCheckpoints = saved
+            head = savedHead
             throw error
         }
     }
@@ -198,9 +205,12 @@ final class Writer: @unchecked Sendable {
                 throw EventStoreError.wrongExpectedVersion(stream: streamId, expected: request.expected, actual: current)
             default: break
             }
-            let last = try db.rows("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1").first
-            let headBefore = last?[0].int64 ?? 0
-            var previous = last?[1].bytes ?? HashChain.genesis
+            if head == nil {
+                let last = try db.rows("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1").first
+                head = (last?[0].int64 ?? 0, last?[1].bytes ?? HashChain.genesis)
+            }
+            let headBefore = head!.position
+            var previous = head!.hash
             var position = headBefore
             var version = current
             let recordedAt = micros(options.clock())
@@ -225,6 +235,7 @@ final class Writer: @unchecked Sendable {
                     recordedAt: Date(timeIntervalSince1970: Double(recordedAt) / 1_000_000), hash: hash))
                 previous = hash
             }
+            head = (position, previous)
             for projection in projections where checkpoint(projection.name) == headBefore {
                 let db = ProjectionDatabase(self.db, path: path)
                 for event in stored {

@@ -24,23 +24,28 @@ public enum Role: Int, Comparable, Sendable, CustomStringConvertible {
 /// Decides a connection's role from its peer credentials and Unix group membership.
 /// Root is always admin.
 public struct AccessPolicy: Sendable, Equatable {
-    public var readerGroup: String
-    public var coordinatorGroup: String
-    public var adminGroup: String
+    /// Members of any of these groups may read.
+    public var readerGroups: Set<String>
+    /// Members of any of these groups may also record events.
+    public var coordinatorGroups: Set<String>
+    /// Members of any of these groups may also back up, verify and rebuild.
+    public var adminGroups: Set<String>
 
-    public init(readerGroup: String = "imr-readers", coordinatorGroup: String = "imr", adminGroup: String = "imr-admins") {
-        self.readerGroup = readerGroup
-        self.coordinatorGroup = coordinatorGroup
-        self.adminGroup = adminGroup
+    /// The defaults match `deploy/systemd/sysusers.d/imr.conf`: the socket's group `imr`
+    /// reads, `imr-coordinators` records, `imr-admins` administers.
+    public init(readerGroups: Set<String> = ["imr"], coordinatorGroups: Set<String> = ["imr-coordinators"], adminGroups: Set<String> = ["imr-admins"]) {
+        self.readerGroups = readerGroups
+        self.coordinatorGroups = coordinatorGroups
+        self.adminGroups = adminGroups
     }
 
     public func role(of peer: PeerCredentials?) -> Role {
         guard let peer else { return .none }
         if peer.uid == 0 { return .admin }
         let groups = Self.groupNames(uid: peer.uid, primaryGid: peer.gid)
-        if groups.contains(adminGroup) { return .admin }
-        if groups.contains(coordinatorGroup) { return .coordinator }
-        if groups.contains(readerGroup) { return .reader }
+        if !groups.isDisjoint(with: adminGroups) { return .admin }
+        if !groups.isDisjoint(with: coordinatorGroups) { return .coordinator }
+        if !groups.isDisjoint(with: readerGroups) { return .reader }
         return .none
     }
 

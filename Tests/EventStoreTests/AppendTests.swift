@@ -166,3 +166,14 @@ import Testing
         }
     }
 }
+
+@Suite struct MetadataEncodingTests {
+    @Test func storedMetadataIsSortedJSONThatDecodesBack() throws {
+        let metadata = EventMetadata(actor: "uid:1 a\"b\\c\nd", correlationId: "c", causationId: nil, commandId: "x",
+                                     extras: ["z": "1", "a": "\u{1}é"])
+        let bytes = metadata.encoded()
+        #expect(String(decoding: bytes, as: UTF8.self) == #"{"actor":"uid:1 a\"b\\c\nd","commandId":"x","correlationId":"c","extras":{"a":"\u0001é","z":"1"}}"#)
+        #expect(EventMetadata.decode(bytes) == metadata)
+        #expect(try JSONSerialization.jsonObject(with: Data(bytes)) is [String: Any])
+    }
+}

@@ -159,7 +159,7 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         // nobody belongs to none of imr's groups.
         #expect(policy.role(of: PeerCredentials(pid: 1, uid: 65534, gid: 65534)) == .none)
         // A policy naming a group nobody's primary group has: membership by primary gid counts.
-        let nogroup = AccessPolicy(readerGroup: "nogroup", coordinatorGroup: "imr-x", adminGroup: "imr-y")
+        let nogroup = AccessPolicy(readerGroups: ["nogroup"], coordinatorGroups: ["imr-x"], adminGroups: ["imr-y"])
         #expect(nogroup.role(of: PeerCredentials(pid: 1, uid: 65534, gid: 65534)) == .reader)
     }
 }

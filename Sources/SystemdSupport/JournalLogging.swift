@@ -1,0 +1,300 @@
+import CSystemd
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One `NAME=value` field of a journal entry.
+public struct JournalField: Sendable, Hashable, CustomStringConvertible {
+    /// Upper-case letters, digits and underscores, as journald requires.
+    public let name: String
+    public let value: String
+
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    public var description: String { "\(name)=\(value)" }
+}
+
+/// Fixed `MESSAGE_ID`s: one 128-bit id (32 lower-case hex digits) per kind of message, so that
+/// `journalctl MESSAGE_ID=...` finds every occurrence whatever the text says. Pass one as the
+/// metadata value `message.id`. Generated once with `systemd-id128 new`; never change one.
+public enum JournalMessageID {
+    /// The daemon finished start-up and sent `READY=1`.
+    public static let daemonReady = "3f1c2b7e9a0d4c5f8e6b1a2d3c4e5f60"
+    /// The daemon re-read its configuration on SIGHUP.
+    public static let configurationReloaded = "8b2e4d6f1a3c4e5b9d7f0a2c4e6b8d01"
+    /// The configuration file is invalid; the daemon did not start or kept the old settings.
+    public static let configurationInvalid = "c5a7e9b1d3f54a6c8e0b2d4f6a8c0e12"
+    /// The daemon is shutting down.
+    public static let daemonStopping = "5d9f1b3e7c2a4d6e8f0a1c3e5b7d9f23"
+    /// Another process holds the state-directory lock or serves the socket.
+    public static let alreadyRunning = "e1f3a5c7b9d24e6f8a0c2e4b6d8f0a34"
+}
+
+/// The mapping from swift-log events to journal fields, shared by ``JournalLogHandler`` and
+/// ``KeyValueStderrLogHandler`` so both show the same facts.
+public enum JournalFields {
+    /// The journal field for a swift-log metadata key.
+    ///
+    /// `case.id`, `deadline.id` and `rule.id` become `IMR_CASE`, `IMR_DEADLINE` and `IMR_RULE`;
+    /// `message.id` becomes `MESSAGE_ID`; any other key becomes `IMR_` followed by the key in
+    /// upper case with every character other than a letter or digit replaced by `_`
+    /// (`event.position` → `IMR_EVENT_POSITION`). The `IMR_` prefix keeps our fields apart
+    /// from journald's own (`_PID`, `CODE_FILE`, ...) and lets `journalctl -F` list them.
+    public static func fieldName(forMetadataKey key: String) -> String {
+        switch key {
+        case "message.id": return "MESSAGE_ID"
+        case "case.id": return "IMR_CASE"
+        case "deadline.id": return "IMR_DEADLINE"
+        case "rule.id": return "IMR_RULE"
+        default:
+            var name = "IMR_"
+            for scalar in key.unicodeScalars {
+                switch scalar {
+                case "a"..."z": name.unicodeScalars.append(Unicode.Scalar(scalar.value - 32)!)
+                case "A"..."Z", "0"..."9": name.unicodeScalars.append(scalar)
+                default: name.append("_")
+                }
+            }
+            // journald drops fields with names longer than 64 characters.
+            return String(name.prefix(64))
+        }
+    }
+
+    /// The syslog priority for a swift-log level (`PRIORITY=`): 7 debug ... 2 critical.
+    public static func priority(for level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
+    }
+
+    /// The fields of one entry, in a fixed order: `MESSAGE`, `PRIORITY`, `SYSLOG_IDENTIFIER`,
+    /// the metadata sorted by field name, then `CODE_FILE`, `CODE_LINE`, `CODE_FUNC`.
+    ///
+    /// A pure function of its arguments, so the mapping can be tested without a journal.
+    /// - Parameters:
+    ///   - metadata: the handler's, the provider's and the call's metadata, already merged.
+    ///   - error: the error passed to the log call, if any, as `IMR_ERROR`.
+    public static func fields(
+        level: Logger.Level,
+        message: String,
+        metadata: Logger.Metadata,
+        syslogIdentifier: String,
+        error: (any Error)? = nil,
+        file: String,
+        function: String,
+        line: UInt
+    ) -> [JournalField] {
+        var result = [
+            JournalField("MESSAGE", message),
+            JournalField("PRIORITY", String(priority(for: level))),
+            JournalField("SYSLOG_IDENTIFIER", syslogIdentifier),
+        ]
+        var extra: [String: String] = [:]
+        for (key, value) in metadata {
+            extra[fieldName(forMetadataKey: key)] = "\(value)"
+        }
+        if let error { extra["IMR_ERROR"] = "\(error)" }
+        result += extra.sorted { $0.key < $1.key }.map { JournalField($0.key, $0.value) }
+        result += [
+            JournalField("CODE_FILE", file),
+            JournalField("CODE_LINE", String(line)),
+            JournalField("CODE_FUNC", function),
+        ]
+        return result
+    }
+
+    /// Whether to log to the journal: its socket exists and stderr is the stream systemd
+    /// connected to the journal (`JOURNAL_STREAM` is `<device>:<inode>` of that stream; a
+    /// process whose stderr was redirected keeps the variable but not the stream).
+    ///
+    /// - Parameters:
+    ///   - journalStream: the value of `JOURNAL_STREAM`, or `nil` when unset.
+    ///   - standardErrorIdentity: device and inode of file descriptor 2, or `nil` when closed.
+    ///   - journalSocketExists: whether `/run/systemd/journal/socket` exists.
+    public static func shouldUseJournal(
+        journalStream: String?,
+        standardErrorIdentity: (device: UInt64, inode: UInt64)?,
+        journalSocketExists: Bool
+    ) -> Bool {
+        guard journalSocketExists, let journalStream, let standardErrorIdentity else { return false }
+        let parts = journalStream.split(separator: ":")
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
+        return device == standardErrorIdentity.device && inode == standardErrorIdentity.inode
+    }
+}
+
+/// Merges the handler's metadata, the provider's and the call's; the call wins.
+private func mergedMetadata(
+    _ handler: Logger.Metadata, _ provider: Logger.MetadataProvider?, _ call: Logger.Metadata?
+) -> Logger.Metadata {
+    var merged = handler
+    if let provided = provider?.get() { merged.merge(provided) { _, new in new } }
+    if let call { merged.merge(call) { _, new in new } }
+    return merged
+}
+
+/// A swift-log handler that writes structured entries to journald with `sd_journal_sendv`
+/// (`sd_journal_send` is variadic and cannot be called from Swift).
+///
+/// Use ``SystemdLogging/makeHandler(label:syslogIdentifier:)`` to get this handler under
+/// systemd and ``KeyValueStderrLogHandler`` otherwise: with no journald `sd_journal_sendv`
+/// returns success and drops the entry.
+public struct JournalLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    public var logLevel: Logger.Level = .info
+    /// `SYSLOG_IDENTIFIER=`, what `journalctl -t` filters by.
+    public let syslogIdentifier: String
+
+    public init(syslogIdentifier: String, metadataProvider: Logger.MetadataProvider? = nil) {
+        self.syslogIdentifier = syslogIdentifier
+        self.metadataProvider = metadataProvider
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let fields = JournalFields.fields(
+            level: event.level,
+            message: event.message.description,
+            metadata: mergedMetadata(metadata, metadataProvider, event.metadata),
+            syslogIdentifier: syslogIdentifier,
+            error: event.error,
+            file: event.file, function: event.function, line: event.line)
+        Self.send(fields)
+    }
+
+    /// Sends one entry; the values may contain newlines, which `sd_journal_sendv` encodes.
+    static func send(_ fields: [JournalField]) {
+        // All fields in one buffer, so every iovec points into memory that stays put for the call.
+        var bytes: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        for field in fields {
+            let start = bytes.count
+            bytes.append(contentsOf: "\(field.name)=\(field.value)".utf8)
+            ranges.append(start..<bytes.count)
+        }
+        bytes.withUnsafeMutableBytes { buffer in
+            let iovecs = ranges.map { iovec(iov_base: buffer.baseAddress! + $0.lowerBound, iov_len: $0.count) }
+            _ = sd_journal_sendv(iovecs, Int32(iovecs.count))
+        }
+    }
+}
+
+/// A swift-log handler that writes one line per entry to stderr (or another descriptor) with
+/// the same fields as ``JournalLogHandler``, as `NAME=value` pairs; for running by hand, in
+/// tests, and on machines without journald.
+public struct KeyValueStderrLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    public var logLevel: Logger.Level = .info
+    public let syslogIdentifier: String
+    /// Where lines go; 2 (stderr) unless a test passes a pipe.
+    public let fileDescriptor: Int32
+
+    public init(syslogIdentifier: String, fileDescriptor: Int32 = 2, metadataProvider: Logger.MetadataProvider? = nil) {
+        self.syslogIdentifier = syslogIdentifier
+        self.fileDescriptor = fileDescriptor
+        self.metadataProvider = metadataProvider
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    /// One line: `NAME=value` pairs separated by spaces, ending in a newline. A value is quoted
+    /// (with `\"`, `\\`, `\n` escapes) when it is empty or holds a space, quote, `=`, backslash
+    /// or control character, so every line splits back into the same fields.
+    public static func format(_ fields: [JournalField]) -> String {
+        fields.map { "\($0.name)=\(quoted($0.value))" }.joined(separator: " ") + "\n"
+    }
+
+    static func quoted(_ value: String) -> String {
+        let needsQuotes = value.isEmpty || value.unicodeScalars.contains {
+            $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.properties.generalCategory == .control
+        }
+        guard needsQuotes else { return value }
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.properties.generalCategory == .control {
+                    out += "\\u{\(String(scalar.value, radix: 16))}"
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    public func log(event: LogEvent) {
+        let fields = JournalFields.fields(
+            level: event.level,
+            message: event.message.description,
+            metadata: mergedMetadata(metadata, metadataProvider, event.metadata),
+            syslogIdentifier: syslogIdentifier,
+            error: event.error,
+            file: event.file, function: event.function, line: event.line)
+        var line = Array(Self.format(fields).utf8)
+        // One write per line so lines from concurrent tasks do not interleave.
+        line.withUnsafeMutableBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(fileDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return  // Nowhere left to report a failure to log.
+                }
+                offset += written
+            }
+        }
+    }
+}
+
+/// Chooses the log handler for the daemon's process.
+public enum SystemdLogging {
+    /// Where journald listens for native-protocol entries.
+    public static let journalSocketPath = "/run/systemd/journal/socket"
+
+    /// A ``JournalLogHandler`` when stderr is connected to the journal, otherwise a
+    /// ``KeyValueStderrLogHandler``. Pass it to `LoggingSystem.bootstrap` in the daemon's main.
+    public static func makeHandler(
+        label: String, syslogIdentifier: String = "imr-daemon",
+        metadataProvider: Logger.MetadataProvider? = nil
+    ) -> any LogHandler {
+        if journalIsConnected() {
+            return JournalLogHandler(syslogIdentifier: syslogIdentifier, metadataProvider: metadataProvider)
+        }
+        return KeyValueStderrLogHandler(syslogIdentifier: syslogIdentifier, metadataProvider: metadataProvider)
+    }
+
+    /// Whether this process's stderr is the journal stream systemd set up.
+    public static func journalIsConnected() -> Bool {
+        var status = stat()
+        let identity: (device: UInt64, inode: UInt64)? =
+            fstat(2, &status) == 0 ? (UInt64(status.st_dev), UInt64(status.st_ino)) : nil
+        return JournalFields.shouldUseJournal(
+            journalStream: getenv("JOURNAL_STREAM").map { String(cString: $0) },
+            standardErrorIdentity: identity,
+            journalSocketExists: access(journalSocketPath, F_OK) == 0)
+    }
+}

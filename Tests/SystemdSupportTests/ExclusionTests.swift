@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+@testable import SystemdSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Two daemons must never share a state directory or a socket.
+@Suite struct ExclusionTests {
+    @Test func secondLock_inTheSameProcess_failsNamingThisPid() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let first = try StateDirectoryLock.acquire(stateDirectory: dir.path)
+        #expect(first.path == dir.path("imr-daemon.lock"))
+        #expect(try String(contentsOfFile: first.path, encoding: .utf8) == "\(getpid())\n")
+        // flock locks belong to open file descriptions, so a second open conflicts.
+        #expect {
+            _ = try StateDirectoryLock.acquire(stateDirectory: dir.path)
+        } throws: { error in
+            let error = error as! SystemdSupportError
+            return error.kind == .lockHeld && error.holderPID == getpid()
+                && error.description.contains("pid \(getpid())") && error.description.contains(dir.path)
+        }
+        first.release()
+        let again = try StateDirectoryLock.acquire(stateDirectory: dir.path)
+        again.release()
+    }
+
+    @Test func secondLock_failsNamingTheChildHoldingIt_andSucceedsOnceTheChildDies() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: probePath), "build imr-systemd-probe first (swift build)")
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: probePath)
+        child.arguments = ["hold-lock", dir.path]
+        let out = Pipe()
+        child.standardOutput = out
+        child.environment = childEnvironment
+        try child.run()
+        defer {
+            if child.isRunning { kill(child.processIdentifier, SIGKILL) }
+            child.waitUntilExit()
+        }
+        let line = LineReader(out.fileHandleForReading).nextLine()
+        #expect(line == "locked pid=\(child.processIdentifier)")
+
+        do {
+            _ = try StateDirectoryLock.acquire(stateDirectory: dir.path)
+            Issue.record("a second lock succeeded while pid \(child.processIdentifier) holds it")
+        } catch {
+            #expect(error.kind == .lockHeld)
+            #expect(error.holderPID == child.processIdentifier)
+            #expect(error.description.hasPrefix("another imr-daemon (pid \(child.processIdentifier)) is using the state directory \(dir.path)"),
+                    "\(error.description)")
+        }
+
+        // The kernel drops the lock with the process, however it dies: no stale-lock clean-up.
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+        let lock = try StateDirectoryLock.acquire(stateDirectory: dir.path)
+        #expect(try String(contentsOfFile: lock.path, encoding: .utf8) == "\(getpid())\n")
+        lock.release()
+    }
+
+    @Test func lock_inAMissingDirectory_failsWithAnActionableSentence() {
+        #expect {
+            _ = try StateDirectoryLock.acquire(stateDirectory: "/nonexistent/imr")
+        } throws: { error in
+            let error = error as! SystemdSupportError
+            return error.kind == .lockFailed && error.description.contains("/nonexistent/imr/imr-daemon.lock")
+                && error.description.contains("No such file or directory")
+        }
+    }
+
+    @Test func existingSocket_thatAcceptsConnections_isRefused() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("imr.sock")
+        let listener = boundUnixSocket(path, type: Int32(SOCK_STREAM.rawValue))
+        defer { close(listener) }
+        try #require(listen(listener, 8) == 0)
+        #expect {
+            try ExistingSocket.prepareForBinding(path: path)
+        } throws: { error in
+            let error = error as! SystemdSupportError
+            return error.kind == .socketInUse && error.description.hasPrefix("another imr-daemon is serving \(path)")
+        }
+        #expect(FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test func staleSocket_fromADeadDaemon_isRemoved() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("imr.sock")
+        let listener = boundUnixSocket(path, type: Int32(SOCK_STREAM.rawValue))
+        try #require(listen(listener, 8) == 0)
+        close(listener)  // The file stays; nobody listens: connect gets ECONNREFUSED.
+        #expect(FileManager.default.fileExists(atPath: path))
+        #expect(try ExistingSocket.prepareForBinding(path: path) == .removedStale)
+        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(try ExistingSocket.prepareForBinding(path: path) == .absent)
+    }
+
+    @Test func existingRegularFile_atTheSocketPath_isRefusedAndKept() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("imr.sock")
+        try "not a socket".write(toFile: path, atomically: false, encoding: .utf8)
+        #expect {
+            try ExistingSocket.prepareForBinding(path: path)
+        } throws: { error in
+            let error = error as! SystemdSupportError
+            return error.kind == .socketCheckFailed && error.description.contains("is not a socket")
+        }
+        #expect(FileManager.default.fileExists(atPath: path))
+    }
+}

@@ -52,21 +52,26 @@ public struct DaemonConfiguration: Sendable, Hashable {
     }
 }
 
-/// The Unix groups whose members may use the daemon. A connecting client's role comes from
-/// its peer credentials: root and members of ``admins`` are admins, members of
+/// The Unix groups whose members may use the daemon, by role.
+///
+/// Two gates: the kernel lets only members of the socket's group (`SocketGroup=imr`,
+/// `SocketMode=0660` in imr-daemon.socket) connect at all; the daemon then takes the role
+/// from the peer's credentials: root and members of ``admins`` are admins, members of
 /// ``coordinators`` coordinators, members of ``readers`` readers; anyone else is refused.
+/// Because a socket unit has one group, the defaults make that group (`imr`) the readers and
+/// add a group per higher role, so a coordinator belongs to `imr` and `imr-coordinators`.
 public struct AccessGroups: Sendable, Hashable {
     /// `access.readers`: may read cases, deadlines and the log.
     public var readers: [String]
     /// `access.coordinators`: may also record events on cases.
     public var coordinators: [String]
-    /// `access.admins`: may also back up, verify and change settings. Root always is one.
+    /// `access.admins`: may also back up and verify the log. Root always is one.
     public var admins: [String]
 
     /// The groups `deploy/systemd/sysusers.d/imr.conf` creates.
     public init(
-        readers: [String] = ["imr-readers"],
-        coordinators: [String] = ["imr"],
+        readers: [String] = ["imr"],
+        coordinators: [String] = ["imr-coordinators"],
         admins: [String] = ["imr-admins"]
     ) {
         self.readers = readers

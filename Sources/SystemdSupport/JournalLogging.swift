@@ -8,13 +8,16 @@ import Glibc
 public struct JournalField: Sendable, Hashable, CustomStringConvertible {
     /// Upper-case letters, digits and underscores, as journald requires.
     public let name: String
+    /// Any text; journald stores newlines and other bytes as they are.
     public let value: String
 
+    /// A field; `name` must already be a valid journal field name (see ``JournalFields/fieldName(forMetadataKey:)``).
     public init(_ name: String, _ value: String) {
         self.name = name
         self.value = value
     }
 
+    /// `NAME=value`, as the journal protocol sends it.
     public var description: String { "\(name)=\(value)" }
 }
 
@@ -145,26 +148,32 @@ private func mergedMetadata(
 /// A swift-log handler that writes structured entries to journald with `sd_journal_sendv`
 /// (`sd_journal_send` is variadic and cannot be called from Swift).
 ///
-/// Use ``SystemdLogging/makeHandler(label:syslogIdentifier:)`` to get this handler under
+/// Use ``SystemdLogging/makeHandler(syslogIdentifier:logLevel:metadataProvider:useJournal:)`` to get this handler under
 /// systemd and ``KeyValueStderrLogHandler`` otherwise: with no journald `sd_journal_sendv`
 /// returns success and drops the entry.
 public struct JournalLogHandler: LogHandler {
+    /// Metadata added to every entry of this logger (swift-log's value semantics).
     public var metadata: Logger.Metadata = [:]
+    /// Supplies task-local metadata, such as the case a request is about.
     public var metadataProvider: Logger.MetadataProvider?
+    /// The lowest level sent; swift-log checks it before calling ``log(event:)``.
     public var logLevel: Logger.Level = .info
     /// `SYSLOG_IDENTIFIER=`, what `journalctl -t` filters by.
     public let syslogIdentifier: String
 
+    /// A handler that sends entries tagged `SYSLOG_IDENTIFIER=syslogIdentifier`.
     public init(syslogIdentifier: String, metadataProvider: Logger.MetadataProvider? = nil) {
         self.syslogIdentifier = syslogIdentifier
         self.metadataProvider = metadataProvider
     }
 
+    /// One metadata value of this logger.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
+    /// Writes one entry.
     public func log(event: LogEvent) {
         let fields = JournalFields.fields(
             level: event.level,
@@ -197,19 +206,25 @@ public struct JournalLogHandler: LogHandler {
 /// the same fields as ``JournalLogHandler``, as `NAME=value` pairs; for running by hand, in
 /// tests, and on machines without journald.
 public struct KeyValueStderrLogHandler: LogHandler {
+    /// Metadata added to every entry of this logger (swift-log's value semantics).
     public var metadata: Logger.Metadata = [:]
+    /// Supplies task-local metadata, such as the case a request is about.
     public var metadataProvider: Logger.MetadataProvider?
+    /// The lowest level written; swift-log checks it before calling ``log(event:)``.
     public var logLevel: Logger.Level = .info
+    /// Written as `SYSLOG_IDENTIFIER=`, as in the journal.
     public let syslogIdentifier: String
     /// Where lines go; 2 (stderr) unless a test passes a pipe.
     public let fileDescriptor: Int32
 
+    /// A handler writing to `fileDescriptor`, which it does not own or close.
     public init(syslogIdentifier: String, fileDescriptor: Int32 = 2, metadataProvider: Logger.MetadataProvider? = nil) {
         self.syslogIdentifier = syslogIdentifier
         self.fileDescriptor = fileDescriptor
         self.metadataProvider = metadataProvider
     }
 
+    /// One metadata value of this logger.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
@@ -246,6 +261,7 @@ public struct KeyValueStderrLogHandler: LogHandler {
         return out + "\""
     }
 
+    /// Writes one entry.
     public func log(event: LogEvent) {
         let fields = JournalFields.fields(
             level: event.level,
@@ -276,15 +292,31 @@ public enum SystemdLogging {
     public static let journalSocketPath = "/run/systemd/journal/socket"
 
     /// A ``JournalLogHandler`` when stderr is connected to the journal, otherwise a
-    /// ``KeyValueStderrLogHandler``. Pass it to `LoggingSystem.bootstrap` in the daemon's main.
+    /// ``KeyValueStderrLogHandler``, for the daemon's main:
+    ///
+    /// ```swift
+    /// let useJournal = SystemdLogging.journalIsConnected()
+    /// LoggingSystem.bootstrap { _ in
+    ///     SystemdLogging.makeHandler(logLevel: configuration.logLevel, useJournal: useJournal)
+    /// }
+    /// ```
+    ///
+    /// - Parameter useJournal: the answer of ``journalIsConnected()``, asked once at start-up
+    ///   rather than for every logger; `nil` asks now.
     public static func makeHandler(
-        label: String, syslogIdentifier: String = "imr-daemon",
-        metadataProvider: Logger.MetadataProvider? = nil
+        syslogIdentifier: String = "imr-daemon",
+        logLevel: Logger.Level = .info,
+        metadataProvider: Logger.MetadataProvider? = nil,
+        useJournal: Bool? = nil
     ) -> any LogHandler {
-        if journalIsConnected() {
-            return JournalLogHandler(syslogIdentifier: syslogIdentifier, metadataProvider: metadataProvider)
+        if useJournal ?? journalIsConnected() {
+            var handler = JournalLogHandler(syslogIdentifier: syslogIdentifier, metadataProvider: metadataProvider)
+            handler.logLevel = logLevel
+            return handler
         }
-        return KeyValueStderrLogHandler(syslogIdentifier: syslogIdentifier, metadataProvider: metadataProvider)
+        var handler = KeyValueStderrLogHandler(syslogIdentifier: syslogIdentifier, metadataProvider: metadataProvider)
+        handler.logLevel = logLevel
+        return handler
     }
 
     /// Whether this process's stderr is the journal stream systemd set up.

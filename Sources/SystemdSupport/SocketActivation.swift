@@ -10,6 +10,7 @@ public struct PassedFileDescriptor: Sendable, Hashable {
     /// Its `FileDescriptorName=` from the socket unit, or `unknown` when the unit names none.
     public let name: String
 
+    /// A descriptor as systemd describes it; ``SocketActivation/passedFileDescriptors()`` makes these.
     public init(fileDescriptor: Int32, name: String) {
         self.fileDescriptor = fileDescriptor
         self.name = name

@@ -31,6 +31,7 @@ public struct SystemdSupportError: Error, CustomStringConvertible, Sendable {
         /// The socket path could not be checked or cleaned up.
         public static let socketCheckFailed = Kind(.socketCheckFailed)
 
+        /// The kind's name, for logs.
         public var description: String { "\(code)" }
     }
 

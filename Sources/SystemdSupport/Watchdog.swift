@@ -1,4 +1,5 @@
 import CSystemd
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,5 +27,27 @@ public enum SystemdWatchdog {
         }
         guard result > 0, microseconds > 0 else { return nil }
         return .microseconds(Int64(microseconds / 2))
+    }
+
+    /// Sends ``NotifyState/watchdog`` every `interval` until the calling task is cancelled.
+    ///
+    /// Run it as one of the daemon's services with the interval from ``pingInterval()``. A
+    /// failed ping is logged and the loop goes on: if pings keep failing systemd restarts the
+    /// daemon, which is the point of the watchdog.
+    public static func keepAlive(
+        every interval: Duration, notifier: SystemdNotifier = SystemdNotifier(), logger: Logger
+    ) async {
+        while !Task.isCancelled {
+            do {
+                try notifier.notify(.watchdog)
+            } catch {
+                logger.warning("watchdog ping failed: \(error.description)")
+            }
+            do {
+                try await Task.sleep(for: interval)
+            } catch {
+                return  // Cancelled: the daemon is stopping.
+            }
+        }
     }
 }

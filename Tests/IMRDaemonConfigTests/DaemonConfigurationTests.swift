@@ -24,7 +24,7 @@ import Testing
         #expect(configuration.stateDirectory == "/var/lib/imr")
         #expect(configuration.socketPath == "/run/imr/imr.sock")
         #expect(configuration.logLevel == .info)
-        #expect(configuration.access == AccessGroups(readers: ["imr-readers"], coordinators: ["imr"], admins: ["imr-admins"]))
+        #expect(configuration.access == AccessGroups(readers: ["imr"], coordinators: ["imr-coordinators"], admins: ["imr-admins"]))
         #expect(configuration.store.synchronous == .full)
     }
 

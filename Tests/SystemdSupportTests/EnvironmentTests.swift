@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 @testable import SystemdSupport
 #if canImport(Glibc)
@@ -25,10 +26,10 @@ import Glibc
         try body()
     }
 
-    /// Receives one datagram from `fd`, waiting at most a second.
-    func receive(_ fd: Int32) -> String? {
+    /// Receives one datagram from `fd`, waiting at most `timeoutMilliseconds`.
+    func receive(_ fd: Int32, timeoutMilliseconds: Int32 = 1000) -> String? {
         var pollDescriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&pollDescriptor, 1, 1000) == 1 else { return nil }
+        guard poll(&pollDescriptor, 1, timeoutMilliseconds) == 1 else { return nil }
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         guard count >= 0 else { return nil }
@@ -119,5 +120,28 @@ import Glibc
                 return error.kind == .watchdog && error.description.contains("WATCHDOG_USEC='soon'")
             }
         }
+    }
+
+    @Test func keepAlive_pingsRepeatedly_untilCancelled() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let socketPath = dir.path("notify")
+        let fd = boundUnixSocket(socketPath, type: Int32(SOCK_DGRAM.rawValue))
+        defer { close(fd) }
+        let saved = getenv("NOTIFY_SOCKET").map { String(cString: $0) }
+        setenv("NOTIFY_SOCKET", socketPath, 1)
+        defer { if let saved { setenv("NOTIFY_SOCKET", saved, 1) } else { unsetenv("NOTIFY_SOCKET") } }
+
+        let pinger = Task {
+            await SystemdWatchdog.keepAlive(every: .milliseconds(20), logger: Logger(label: "test"))
+        }
+        #expect(receive(fd) == "WATCHDOG=1")
+        #expect(receive(fd) == "WATCHDOG=1")
+        #expect(receive(fd) == "WATCHDOG=1")
+        pinger.cancel()
+        await pinger.value
+        // Drain what was sent before the cancellation landed; then nothing more comes.
+        while receive(fd, timeoutMilliseconds: 100) != nil {}
+        #expect(receive(fd, timeoutMilliseconds: 200) == nil)
     }
 }

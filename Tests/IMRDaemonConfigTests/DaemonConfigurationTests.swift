@@ -188,4 +188,22 @@ import Testing
             #expect(DaemonOptions.message(for: error).contains("'loud' is not a log level; use one of trace"))
         }
     }
+
+    @Test func defaults_matchTheUnitsAndSysusers() throws {
+        let systemd = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("deploy/systemd")
+        let socketUnit = try String(contentsOf: systemd.appendingPathComponent("imr-daemon.socket"), encoding: .utf8)
+        let service = try String(contentsOf: systemd.appendingPathComponent("imr-daemon.service"), encoding: .utf8)
+        let sysusers = try String(contentsOf: systemd.appendingPathComponent("sysusers.d/imr.conf"), encoding: .utf8)
+        let defaults = DaemonConfiguration.defaults
+        #expect(socketUnit.contains("\nListenStream=\(defaults.socketPath)\n"))
+        // StateDirectory=imr is /var/lib/imr.
+        #expect(service.contains("\nStateDirectory=imr\n") && defaults.stateDirectory == "/var/lib/imr")
+        let created = Set(sysusers.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { String($0.split(separator: " ")[1]) })
+        let named = Set(defaults.access.readers + defaults.access.coordinators + defaults.access.admins)
+        #expect(named.isSubset(of: created), "sysusers.d/imr.conf creates \(created.sorted()), the defaults name \(named.sorted())")
+        // Readers must be the socket's group: the kernel admits only it.
+        #expect(socketUnit.contains("\nSocketGroup=\(defaults.access.readers[0])\n"))
+    }
 }

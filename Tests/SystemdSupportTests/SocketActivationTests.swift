@@ -79,4 +79,23 @@ import Glibc
             ])
         }
     }
+
+    @Test func probe_readsTheWatchdogIntervalFromItsEnvironment() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: probePath), "build imr-systemd-probe first (swift build)")
+        func run(_ environment: [String: String]) throws -> String? {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: probePath)
+            process.arguments = ["watchdog"]
+            process.environment = childEnvironment.merging(environment) { _, new in new }
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            process.waitUntilExit()
+            return LineReader(out.fileHandleForReading).nextLine()
+        }
+        #expect(try run(["WATCHDOG_USEC": "4000000"]) == "interval_us=2000000")
+        #expect(try run([:]) == "off")
+        // WATCHDOG_PID=1 names another process (systemd sets it to the main pid).
+        #expect(try run(["WATCHDOG_USEC": "4000000", "WATCHDOG_PID": "1"]) == "off")
+    }
 }

@@ -8,7 +8,7 @@ import Glibc
 
 /// sd_notify and sd_watchdog_enabled read the process environment, so these tests set it;
 /// they run one at a time and restore what they changed.
-@Suite(.serialized) struct EnvironmentTests {
+@Suite(.serialized, .timeLimit(.minutes(1))) struct EnvironmentTests {
     /// Sets `name` to `value` (or unsets it) for the duration of `body`.
     func withEnvironment(_ values: [String: String?], _ body: () throws -> Void) throws {
         // An array, not a dictionary: assigning nil to a dictionary entry removes it, and

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// Two daemons must never share a state directory or a socket.
-@Suite struct ExclusionTests {
+@Suite(.timeLimit(.minutes(1))) struct ExclusionTests {
     @Test func secondLock_inTheSameProcess_failsNamingThisPid() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }

@@ -5,7 +5,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite struct SocketActivationTests {
+@Suite(.timeLimit(.minutes(1))) struct SocketActivationTests {
     /// Runs the probe under systemd-socket-activate, connects once to make it start the probe,
     /// and returns the probe's first line.
     func probeUnderSocketActivation(_ activatorArguments: [String], socketPath: String) throws -> String? {

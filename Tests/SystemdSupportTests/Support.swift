@@ -87,14 +87,19 @@ func waitUntil(seconds: Double = 10, _ condition: () -> Bool) -> Bool {
     return condition()
 }
 
-/// Reads a child's output line by line from a pipe.
+/// Reads a child's output line by line from a pipe, giving up after a timeout so that a child
+/// that never writes fails the test instead of hanging it.
 final class LineReader {
     let handle: FileHandle
+    let timeoutMilliseconds: Int32
     private var buffer = ""
 
-    init(_ handle: FileHandle) { self.handle = handle }
+    init(_ handle: FileHandle, timeoutSeconds: Int32 = 20) {
+        self.handle = handle
+        self.timeoutMilliseconds = timeoutSeconds * 1000
+    }
 
-    /// The next whole line, or nil at end of file.
+    /// The next whole line; nil at end of file or when nothing arrives in time.
     func nextLine() -> String? {
         while true {
             if let newline = buffer.firstIndex(of: "\n") {
@@ -102,8 +107,10 @@ final class LineReader {
                 buffer.removeSubrange(...newline)
                 return line
             }
+            var descriptor = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, timeoutMilliseconds) == 1 else { return nil }
             let data = handle.availableData
-            if data.isEmpty { return buffer.isEmpty ? nil : String(buffer.dropFirst(0)) }
+            if data.isEmpty { return buffer.isEmpty ? nil : buffer }
             buffer += String(decoding: data, as: UTF8.self)
         }
     }

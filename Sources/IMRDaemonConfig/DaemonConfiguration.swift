@@ -26,6 +26,7 @@ public struct DaemonConfiguration: Sendable, Hashable {
     /// The built-in defaults, matching `deploy/imr-daemon.toml.example` and the systemd units.
     public static let defaults = DaemonConfiguration()
 
+    /// A configuration; every argument left out takes its built-in default.
     public init(
         stateDirectory: String = "/var/lib/imr",
         socketPath: String = "/run/imr/imr.sock",
@@ -93,6 +94,7 @@ public struct StoreSettings: Sendable, Hashable {
     /// `store.synchronous`.
     public var synchronous: Synchronous
 
+    /// Event-log settings; `full` unless the operator trades durability for speed.
     public init(synchronous: Synchronous = .full) {
         self.synchronous = synchronous
     }
@@ -101,15 +103,20 @@ public struct StoreSettings: Sendable, Hashable {
 /// The `[alerts]` table, reserved: alert settings (notification hooks, quiet hours) will
 /// live here. It has no keys yet, so any key in it is reported as unknown.
 public struct AlertSettings: Sendable, Hashable {
+    /// The (empty) alert settings.
     public init() {}
 }
 
 /// The command line's choices, which win over the file. `nil` means "not given".
 public struct DaemonOverrides: Sendable, Hashable {
+    /// `--state-dir`, made absolute.
     public var stateDirectory: String?
+    /// `--socket`, made absolute.
     public var socketPath: String?
+    /// `--log-level`.
     public var logLevel: Logger.Level?
 
+    /// Overrides; `nil` leaves the file's or the default value.
     public init(stateDirectory: String? = nil, socketPath: String? = nil, logLevel: Logger.Level? = nil) {
         self.stateDirectory = stateDirectory
         self.socketPath = socketPath

@@ -12,25 +12,32 @@ public struct DaemonOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: ArgumentHelp(
         "The configuration file (TOML). When not given, \(DaemonConfiguration.defaultPath) is read if it exists.",
         valueName: "path"))
+    /// `--config`: the file to read instead of ``DaemonConfiguration/defaultPath``; it must exist.
     public var config: String?
 
     @Option(name: .customLong("state-dir"), help: ArgumentHelp(
         "The directory for the event log and the lock file. (default: \(DaemonConfiguration.defaults.stateDirectory))",
         valueName: "dir"))
+    /// `--state-dir`, as typed.
     public var stateDirectory: String?
 
     @Option(name: .long, help: ArgumentHelp(
         "The Unix socket to serve Varlink on; ignored when systemd passes a socket. (default: \(DaemonConfiguration.defaults.socketPath))",
         valueName: "path"))
+    /// `--socket`, as typed.
     public var socket: String?
 
     @Option(name: .long, help: ArgumentHelp(
         "The lowest level logged: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")). (default: info)",
         valueName: "level"))
+    /// `--log-level`, as typed; ``validate()`` checks it.
     public var logLevel: String?
 
+    /// No options given (ArgumentParser fills them in).
     public init() {}
 
+    /// Refuses an unknown log level, empty paths and a socket path too long for a Unix socket,
+    /// before the daemon reads any file.
     public func validate() throws {
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError(

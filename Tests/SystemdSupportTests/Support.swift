@@ -47,7 +47,7 @@ func unixAddress(_ path: String) -> sockaddr_un {
 
 /// Creates a Unix socket of `type` bound to `path`; returns the descriptor.
 func boundUnixSocket(_ path: String, type: Int32) -> Int32 {
-    let fd = socket(AF_UNIX, type, 0)
+    let fd = socket(AF_UNIX, type | Int32(SOCK_CLOEXEC.rawValue), 0)
     precondition(fd >= 0)
     var address = unixAddress(path)
     let result = withUnsafePointer(to: &address) {
@@ -61,7 +61,7 @@ func boundUnixSocket(_ path: String, type: Int32) -> Int32 {
 
 /// Connects a stream socket to `path`; returns the descriptor or -1 with errno set.
 func connectUnix(_ path: String) -> Int32 {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     var address = unixAddress(path)
     let result = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -120,3 +120,40 @@ final class LineReader {
 /// process's environment concurrently, and a child launched with the inherited one would read
 /// `environ` while it changes (and could see NOTIFY_SOCKET or LISTEN_FDS meant for a test).
 let childEnvironment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+
+/// Receives one datagram from `fd`, waiting at most `timeoutMilliseconds`.
+func receiveDatagram(_ fd: Int32, timeoutMilliseconds: Int32 = 1000) -> String? {
+    var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+    guard poll(&descriptor, 1, timeoutMilliseconds) == 1 else { return nil }
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+    guard count >= 0 else { return nil }
+    return String(decoding: buffer[..<count], as: UTF8.self)
+}
+
+/// A running `imr-systemd-probe` and its output.
+struct Probe {
+    let process: Process
+    let output: LineReader
+
+    /// Starts the probe with `arguments` and `environment` added to ``childEnvironment``.
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: probePath)
+        process.arguments = arguments
+        process.environment = childEnvironment.merging(environment) { _, new in new }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        output = LineReader(pipe.fileHandleForReading)
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Sends `signal` and waits for the exit.
+    func stop(_ signal: Int32 = SIGKILL) {
+        if process.isRunning { kill(pid, signal) }
+        process.waitUntilExit()
+    }
+}

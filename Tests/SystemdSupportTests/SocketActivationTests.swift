@@ -98,4 +98,37 @@ import Glibc
         // WATCHDOG_PID=1 names another process (systemd sets it to the main pid).
         #expect(try run(["WATCHDOG_USEC": "4000000", "WATCHDOG_PID": "1"]) == "off")
     }
+
+    @Test func serve_underSocketActivation_usesThePassedSocket_andSaysReady() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: probePath), "build imr-systemd-probe first (swift build)")
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let socketPath = dir.path("imr.sock")
+        let notify = boundUnixSocket(dir.path("notify"), type: Int32(SOCK_DGRAM.rawValue))
+        defer { close(notify) }
+        // systemd-socket-activate execs the probe in its own process: the pid stays the same.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")
+        process.arguments = ["-l", socketPath, "--fdname=varlink", "-E", "NOTIFY_SOCKET=\(dir.path("notify"))",
+                             probePath, "serve", dir.path, socketPath]
+        process.environment = childEnvironment
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        var client: Int32 = -1
+        #expect(waitUntil { client = connectUnix(socketPath); return client >= 0 })
+        defer { close(client) }
+        let output = LineReader(out.fileHandleForReading)
+        // No "removed stale" line: with a passed socket the path is systemd's business.
+        #expect(output.nextLine() == "serving pid=\(process.processIdentifier)")
+        #expect(receiveDatagram(notify) == "READY=1\nSTATUS=Serving \(socketPath)")
+        kill(process.processIdentifier, SIGTERM)
+        #expect(output.nextLine() == "stopping")
+        #expect(receiveDatagram(notify) == "STOPPING=1")
+    }
 }

@@ -26,15 +26,15 @@ public struct JournalField: Sendable, Hashable, CustomStringConvertible {
 /// metadata value `message.id`. Generated once with `systemd-id128 new`; never change one.
 public enum JournalMessageID {
     /// The daemon finished start-up and sent `READY=1`.
-    public static let daemonReady = "3f1c2b7e9a0d4c5f8e6b1a2d3c4e5f60"
+    public static let daemonReady = "9b57746311534da78ba0589290b15338"
     /// The daemon re-read its configuration on SIGHUP.
-    public static let configurationReloaded = "8b2e4d6f1a3c4e5b9d7f0a2c4e6b8d01"
+    public static let configurationReloaded = "7a0dd0dc7eb844229e8f5cb13f8cbaf5"
     /// The configuration file is invalid; the daemon did not start or kept the old settings.
-    public static let configurationInvalid = "c5a7e9b1d3f54a6c8e0b2d4f6a8c0e12"
+    public static let configurationInvalid = "421959b5e1af4c61a365405640619e78"
     /// The daemon is shutting down.
-    public static let daemonStopping = "5d9f1b3e7c2a4d6e8f0a1c3e5b7d9f23"
+    public static let daemonStopping = "2f89a5999c6d41aeb0dff30fd3b953c9"
     /// Another process holds the state-directory lock or serves the socket.
-    public static let alreadyRunning = "e1f3a5c7b9d24e6f8a0c2e4b6d8f0a34"
+    public static let alreadyRunning = "81d6b5d8494a417f99282a6f0f72f873"
 }
 
 /// The mapping from swift-log events to journal fields, shared by ``JournalLogHandler`` and

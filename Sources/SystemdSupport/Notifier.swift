@@ -69,7 +69,7 @@ public struct SystemdNotifier: Sendable {
     @discardableResult
     public func notify(_ states: [NotifyState]) throws(SystemdSupportError) -> Bool {
         guard !states.isEmpty else { return false }
-        let message = Self.message(for: states, monotonicMicroseconds: monotonicMicrosecondsNow())
+        let message = Self.message(for: states, monotonicMicroseconds: Self.monotonicMicrosecondsNow())
         let result = sd_notify(0, message)
         if result < 0 {
             let socket = getenv("NOTIFY_SOCKET").map { String(cString: $0) } ?? ""
@@ -88,6 +88,13 @@ public struct SystemdNotifier: Sendable {
         try notify(states)
     }
 
+    /// `CLOCK_MONOTONIC` in microseconds, the clock systemd compares `MONOTONIC_USEC` with.
+    public static func monotonicMicrosecondsNow() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1_000
+    }
+
     private static func word(_ state: NotifyState) -> String {
         switch state {
         case .ready: "ready"
@@ -99,11 +106,4 @@ public struct SystemdNotifier: Sendable {
         case .errno: "failing"
         }
     }
-}
-
-/// `CLOCK_MONOTONIC` in microseconds, the clock systemd compares `MONOTONIC_USEC` with.
-public func monotonicMicrosecondsNow() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1_000
 }

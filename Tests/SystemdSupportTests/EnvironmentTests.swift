@@ -57,9 +57,9 @@ import Glibc
             #expect(try notifier.notify(.watchdog))
             #expect(receive(fd) == "WATCHDOG=1")
 
-            let before = monotonicMicrosecondsNow()
+            let before = SystemdNotifier.monotonicMicrosecondsNow()
             #expect(try notifier.notify(.reloading, .status("Reloading configuration")))
-            let after = monotonicMicrosecondsNow()
+            let after = SystemdNotifier.monotonicMicrosecondsNow()
             let datagram = try #require(receive(fd))
             let lines = datagram.split(separator: "\n").map(String.init)
             try #require(lines.count == 3, "got \(datagram)")

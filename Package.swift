@@ -115,7 +115,7 @@ let package = Package(
         // systemd-socket-activate, or holds the state-directory lock until killed.
         .executableTarget(
             name: "imr-systemd-probe",
-            dependencies: ["SystemdSupport"]
+            dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")]
         ),
 
         .testTarget(

@@ -6,10 +6,12 @@
 //   imr-systemd-probe hold-lock DIR     takes the state-directory lock, prints "locked pid=<n>"
 //                                        and sleeps until killed.
 //   imr-systemd-probe watchdog          prints "interval_us=<n>" or "off".
+//   imr-systemd-probe journal           logs two entries through JournalLogHandler.
 //   imr-systemd-probe serve DIR SOCKET  the daemon's start-up sequence without the Varlink
 //                                        server: lock DIR, take the passed socket or check and
 //                                        bind SOCKET, send READY=1, wait for SIGTERM, send
 //                                        STOPPING=1. Prints what it does, one line per step.
+import Logging
 import SystemdSupport
 #if canImport(Glibc)
 import Glibc
@@ -88,6 +90,12 @@ case "watchdog":
     } catch {
         fail(error.description)
     }
+case "journal":
+    let logger = Logger(label: "probe") { _ in JournalLogHandler(syslogIdentifier: "imr-probe") }
+    logger.warning("deadline due\ntomorrow", metadata: [
+        "case.id": "ADJ1234567", "message.id": .string(JournalMessageID.daemonReady),
+    ])
+    logger.debug("below the handler's level: not sent")
 case "serve":
     guard arguments.count == 3 else { fail("usage: serve DIR SOCKET") }
     let directory = arguments[arguments.startIndex + 1], path = arguments[arguments.startIndex + 2]

@@ -123,3 +123,17 @@ public struct DaemonOverrides: Sendable, Hashable {
         self.logLevel = logLevel
     }
 }
+
+extension DaemonConfiguration {
+    /// The keys whose values differ between `running` and this (re-read) configuration but
+    /// take effect only after a restart, for the SIGHUP handler to log: the open event log,
+    /// its lock and the bound socket are not swapped under live clients. `log_level` and
+    /// `[access]` apply at once.
+    public func keysNeedingRestart(comparedTo running: DaemonConfiguration) -> [String] {
+        var keys: [String] = []
+        if stateDirectory != running.stateDirectory { keys.append("state_directory") }
+        if socketPath != running.socketPath { keys.append("socket") }
+        if store.synchronous != running.store.synchronous { keys.append("store.synchronous") }
+        return keys
+    }
+}

@@ -206,4 +206,21 @@ import Testing
         // Readers must be the socket's group: the kernel admits only it.
         #expect(socketUnit.contains("\nSocketGroup=\(defaults.access.readers[0])\n"))
     }
+
+    @Test func reload_namesOnlyTheKeysThatNeedARestart() throws {
+        let running = DaemonConfiguration.defaults
+        let reread = try DaemonConfiguration.parse(text: """
+            state_directory = "/srv/imr"
+            log_level = "debug"
+            [access]
+            readers = ["auditors"]
+            [store]
+            synchronous = "normal"
+            """, path: path)
+        #expect(reread.keysNeedingRestart(comparedTo: running) == ["state_directory", "store.synchronous"])
+        #expect(running.keysNeedingRestart(comparedTo: running).isEmpty)
+        var movedSocket = running
+        movedSocket.socketPath = "/run/imr/other.sock"
+        #expect(movedSocket.keysNeedingRestart(comparedTo: running) == ["socket"])
+    }
 }

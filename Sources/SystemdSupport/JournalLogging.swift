@@ -102,7 +102,8 @@ public enum JournalFields {
             JournalField("SYSLOG_IDENTIFIER", syslogIdentifier),
         ]
         var extra: [String: String] = [:]
-        for (key, value) in metadata {
+        // In key order, so that when two keys map to one field ("case", "case.id") the same one wins every time.
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
             extra[fieldName(forMetadataKey: key)] = "\(value)"
         }
         if let error { extra["IMR_ERROR"] = "\(error)" }

@@ -25,6 +25,10 @@ public enum NotifyState: Sendable, Hashable {
     case mainPID(Int32)
     /// `ERRNO=<n>`: the reason for a failure, shown by `systemctl status`.
     case errno(Int32)
+    /// `EXTEND_TIMEOUT_USEC=<n>`: start-up (or reload, or shutdown) needs up to this much longer
+    /// than `TimeoutStartSec=`, for example while projections are rebuilt from a long log.
+    /// Send it again before it runs out.
+    case extendTimeout(Duration)
 
     /// The lines this state contributes to the datagram.
     ///
@@ -39,6 +43,8 @@ public enum NotifyState: Sendable, Hashable {
         case .watchdog: ["WATCHDOG=1"]
         case .mainPID(let pid): ["MAINPID=\(pid)"]
         case .errno(let code): ["ERRNO=\(code)"]
+        case .extendTimeout(let duration):
+            ["EXTEND_TIMEOUT_USEC=\(duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000)"]
         }
     }
 }
@@ -104,6 +110,7 @@ public struct SystemdNotifier: Sendable {
         case .watchdog: "alive"
         case .mainPID: "changing its main pid"
         case .errno: "failing"
+        case .extendTimeout: "still busy"
         }
     }
 }

@@ -57,6 +57,9 @@ import Glibc
             #expect(try notifier.notify(.watchdog))
             #expect(receive(fd) == "WATCHDOG=1")
 
+            #expect(try notifier.notify(.extendTimeout(.seconds(90)), .status("Rebuilding projections: 40%")))
+            #expect(receive(fd) == "EXTEND_TIMEOUT_USEC=90000000\nSTATUS=Rebuilding projections: 40%")
+
             let before = SystemdNotifier.monotonicMicrosecondsNow()
             #expect(try notifier.notify(.reloading, .status("Reloading configuration")))
             let after = SystemdNotifier.monotonicMicrosecondsNow()

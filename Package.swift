@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // System libraries (Debian: libsqlite3-dev, libsystemd-dev).
@@ -49,6 +50,27 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // systemd through libsystemd: sd_notify, the watchdog, socket activation, a journald
+        // LogHandler; plus the state-directory lock and the stale-socket check.
+        .target(
+            name: "SystemdSupport",
+            dependencies: [
+                "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // imr-daemon's settings: command line over /etc/imr/imr-daemon.toml over defaults.
+        // Loading is a pure function of (text, path) so SIGHUP can re-read it.
+        .target(
+            name: "IMRDaemonConfig",
+            dependencies: [
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
@@ -103,6 +125,25 @@ let package = Package(
             dependencies: ["EventStore"]
         ),
 
+        // A child process for the systemd tests: prints what SystemdSupport finds under
+        // systemd-socket-activate, or holds the state-directory lock until killed.
+        .executableTarget(
+            name: "imr-systemd-probe",
+            dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+
+        .testTarget(
+            name: "SystemdSupportTests",
+            dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "IMRDaemonConfigTests",
+            dependencies: [
+                "IMRDaemonConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(
             name: "EventStoreTests",
             dependencies: [

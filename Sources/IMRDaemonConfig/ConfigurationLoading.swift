@@ -1,0 +1,274 @@
+import Logging
+import TOMLKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension DaemonConfiguration {
+    /// Parses a configuration file's text: a pure function of its arguments, so the daemon can
+    /// call it again on SIGHUP and tests need no files.
+    ///
+    /// Keys the file leaves out keep their ``defaults``.
+    /// - Parameters:
+    ///   - text: the file's contents.
+    ///   - path: the file's path, for messages only.
+    /// - Throws: ``ConfigurationError`` listing every unknown key, every bad value, or the
+    ///   syntax error.
+    public static func parse(text: String, path: String) throws(ConfigurationError) -> DaemonConfiguration {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            let at = error.source.begin
+            throw ConfigurationError(path: path, problems: [
+                .init(key: nil, message: "line \(at.line), column \(at.column): \(error.description); the file is not valid TOML."),
+            ])
+        } catch {
+            throw ConfigurationError(path: path, problems: [.init(key: nil, message: "cannot be parsed: \(error).")])
+        }
+        var configuration = DaemonConfiguration.defaults
+        var problems: [ConfigurationError.Problem] = []
+        ConfigurationSchema.walk(table, prefix: "", into: &configuration, problems: &problems)
+        guard problems.isEmpty else { throw ConfigurationError(path: path, problems: problems) }
+        return configuration
+    }
+
+    /// Reads and parses the configuration file.
+    ///
+    /// - Parameter path: the file named by `--config`, or `nil` for ``defaultPath``. A missing
+    ///   default file means the built-in defaults; a missing file named explicitly is an error,
+    ///   because a typo in `--config` should not silently start with other settings.
+    /// - Throws: ``ConfigurationError`` when the file is missing (explicit path only),
+    ///   unreadable or invalid.
+    public static func load(path: String?) throws(ConfigurationError) -> DaemonConfiguration {
+        let effectivePath = path ?? defaultPath
+        switch readFile(effectivePath) {
+        case .success(let text):
+            return try parse(text: text, path: effectivePath)
+        case .failure(let error) where error.code == ENOENT && path == nil:
+            return defaults
+        case .failure(let error) where error.code == ENOENT:
+            throw ConfigurationError(path: effectivePath, problems: [
+                .init(key: nil, message: "the configuration file named by --config does not exist; "
+                    + "create it (see imr-daemon.toml.example) or leave out --config to use \(defaultPath) or the built-in defaults."),
+            ])
+        case .failure(let error):
+            throw ConfigurationError(path: effectivePath, problems: [
+                .init(key: nil, message: "cannot be read: \(String(cString: strerror(error.code))); "
+                    + "check that the daemon's user may read it."),
+            ])
+        }
+    }
+
+    /// The file's text, or the `errno` of the failing call.
+    private static func readFile(_ path: String) -> Result<String, Errno> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(Errno(errno)) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return .failure(Errno(errno))
+            }
+            if count == 0 { break }
+            bytes += chunk[..<count]
+        }
+        return .success(String(decoding: bytes, as: UTF8.self))
+    }
+}
+
+/// An `errno` value as an `Error`, for `Result`.
+private struct Errno: Error, Equatable {
+    let code: Int32
+    init(_ code: Int32) { self.code = code }
+}
+
+/// The keys the file may hold, and how each one's value is checked and stored.
+enum ConfigurationSchema {
+    struct Key: Sendable {
+        let name: String
+        /// Stores the value, or returns why it cannot be used (the sentence after "key 'x' ").
+        let apply: @Sendable (TOMLValueConvertible, inout DaemonConfiguration) -> String?
+    }
+
+    /// Tables that may appear; `alerts` is reserved and has no keys yet.
+    static let tables: Set<String> = ["access", "store", "alerts"]
+
+    static let keys: [Key] = [
+        Key(name: "state_directory") { value, configuration in
+            absolutePath(value, purpose: "the state directory").map { configuration.stateDirectory = $0 }.problem
+        },
+        Key(name: "socket") { value, configuration in
+            guard let path = value.string else { return wrongType(value, expected: "a string (an absolute path)") }
+            if let problem = socketPathProblem(path) { return problem }
+            configuration.socketPath = path
+            return nil
+        },
+        Key(name: "log_level") { value, configuration in
+            let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            guard let text = value.string else { return wrongType(value, expected: "a string, one of \(levels)") }
+            guard let level = Logger.Level(rawValue: text) else {
+                return "has the value '\(text)', which is not a log level; use one of \(levels)."
+            }
+            configuration.logLevel = level
+            return nil
+        },
+        Key(name: "access.readers") { value, configuration in
+            groups(value).map { configuration.access.readers = $0 }.problem
+        },
+        Key(name: "access.coordinators") { value, configuration in
+            groups(value).map { configuration.access.coordinators = $0 }.problem
+        },
+        Key(name: "access.admins") { value, configuration in
+            groups(value).map { configuration.access.admins = $0 }.problem
+        },
+        Key(name: "store.synchronous") { value, configuration in
+            let choices = StoreSettings.Synchronous.allCases.map(\.rawValue).joined(separator: " or ")
+            guard let text = value.string else { return wrongType(value, expected: "a string, \(choices)") }
+            guard let mode = StoreSettings.Synchronous(rawValue: text) else {
+                return "has the value '\(text)', which is not a synchronous mode; use \(choices)."
+            }
+            configuration.store.synchronous = mode
+            return nil
+        },
+    ]
+
+    static let keysByName: [String: Key] = Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0) })
+    static let knownKeyList = keys.map(\.name).sorted().joined(separator: ", ")
+
+    /// Checks every entry of `table` (keys sorted, so messages come in a stable order).
+    static func walk(
+        _ table: TOMLTable, prefix: String,
+        into configuration: inout DaemonConfiguration, problems: inout [ConfigurationError.Problem]
+    ) {
+        for name in table.keys.sorted() {
+            guard let value = table[name] else { continue }
+            let dotted = prefix.isEmpty ? name : "\(prefix).\(name)"
+            if tables.contains(dotted) {
+                guard let subtable = value.table else {
+                    problems.append(.init(key: dotted, message:
+                        "key '\(dotted)' must be a table ([\(dotted)]), not \(article(value.type))."))
+                    continue
+                }
+                walk(subtable, prefix: dotted, into: &configuration, problems: &problems)
+            } else if let key = keysByName[dotted] {
+                if let reason = key.apply(value, &configuration) {
+                    problems.append(.init(key: dotted, message: "key '\(dotted)' \(reason)"))
+                }
+            } else if let subtable = value.table, !subtable.isEmpty {
+                // Name the keys inside an unknown table: '[acess] readers' reads as 'acess.readers'.
+                walk(subtable, prefix: dotted, into: &configuration, problems: &problems)
+            } else {
+                problems.append(.init(key: dotted, message: unknownKeyMessage(dotted)))
+            }
+        }
+    }
+
+    static func unknownKeyMessage(_ key: String) -> String {
+        var message = "key '\(key)' is unknown"
+        if key.hasPrefix("alerts.") {
+            message += " (the [alerts] table is reserved for alert settings, none of which exist yet)"
+        } else if let suggestion = keys.map(\.name).min(by: { distance($0, key) < distance($1, key) }),
+                  distance(suggestion, key) <= 2 {
+            message += "; did you mean '\(suggestion)'? (known keys: \(knownKeyList))"
+        } else {
+            message += " (known keys: \(knownKeyList))"
+        }
+        return message + "."
+    }
+
+    static func article(_ type: TOMLType) -> String {
+        let word = type.description
+        return (word.first.map { "aeiou".contains($0) } ?? false ? "an " : "a ") + word
+    }
+
+    static func wrongType(_ value: TOMLValueConvertible, expected: String) -> String {
+        "must be \(expected), not \(article(value.type))."
+    }
+
+    /// The value as an absolute path, or why it is not one.
+    static func absolutePath(_ value: TOMLValueConvertible, purpose: String) -> Outcome<String> {
+        guard let path = value.string else { return .problem(wrongType(value, expected: "a string (an absolute path)")) }
+        guard path.hasPrefix("/") else {
+            return .problem("has the value '\(path)', which is not an absolute path; \(purpose) must start with '/'.")
+        }
+        return .value(path)
+    }
+
+    /// Why `path` cannot be the daemon's socket, or `nil` when it can.
+    static func socketPathProblem(_ path: String) -> String? {
+        guard path.hasPrefix("/") else {
+            return "has the value '\(path)', which is not an absolute path; the socket path must start with '/'."
+        }
+        // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+        guard path.utf8.count <= 107 else {
+            return "is \(path.utf8.count) bytes long; a Unix socket path may have at most 107."
+        }
+        return nil
+    }
+
+    /// One group name or a list of them.
+    static func groups(_ value: TOMLValueConvertible) -> Outcome<[String]> {
+        let expected = "a group name or a list of group names"
+        var names: [String] = []
+        if let name = value.string {
+            names = [name]
+        } else if let array = value.array {
+            for element in array {
+                guard let name = element.string else {
+                    return .problem("must be \(expected), but the list holds \(article(element.type)).")
+                }
+                names.append(name)
+            }
+        } else {
+            return .problem(wrongType(value, expected: expected))
+        }
+        for name in names where !isPlausibleGroupName(name) {
+            return .problem("has the group name '\(name)', which is not a valid Unix group name "
+                + "(1 to 32 characters, no spaces, ':', '/' or ',').")
+        }
+        return .value(names)
+    }
+
+    static func isPlausibleGroupName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 32 && !name.hasPrefix("-")
+            && !name.contains { $0.isWhitespace || $0 == ":" || $0 == "/" || $0 == "," }
+    }
+
+    /// Levenshtein distance, for "did you mean".
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                let substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, substitution)
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}
+
+/// A checked value, or the reason it was refused.
+enum Outcome<Value> {
+    case value(Value)
+    case problem(String)
+
+    /// Stores the value with `store`; returns the problem, if any.
+    func map(_ store: (Value) -> Void) -> Outcome<Value> {
+        if case .value(let value) = self { store(value) }
+        return self
+    }
+
+    var problem: String? {
+        if case .problem(let text) = self { return text }
+        return nil
+    }
+}

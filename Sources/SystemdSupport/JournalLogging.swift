@@ -1,0 +1,333 @@
+import CSystemd
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One `NAME=value` field of a journal entry.
+public struct JournalField: Sendable, Hashable, CustomStringConvertible {
+    /// Upper-case letters, digits and underscores, as journald requires.
+    public let name: String
+    /// Any text; journald stores newlines and other bytes as they are.
+    public let value: String
+
+    /// A field; `name` must already be a valid journal field name (see ``JournalFields/fieldName(forMetadataKey:)``).
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    /// `NAME=value`, as the journal protocol sends it.
+    public var description: String { "\(name)=\(value)" }
+}
+
+/// Fixed `MESSAGE_ID`s: one 128-bit id (32 lower-case hex digits) per kind of message, so that
+/// `journalctl MESSAGE_ID=...` finds every occurrence whatever the text says. Pass one as the
+/// metadata value `message.id`. Generated once with `systemd-id128 new`; never change one.
+public enum JournalMessageID {
+    /// The daemon finished start-up and sent `READY=1`.
+    public static let daemonReady = "9b57746311534da78ba0589290b15338"
+    /// The daemon re-read its configuration on SIGHUP.
+    public static let configurationReloaded = "7a0dd0dc7eb844229e8f5cb13f8cbaf5"
+    /// The configuration file is invalid; the daemon did not start or kept the old settings.
+    public static let configurationInvalid = "421959b5e1af4c61a365405640619e78"
+    /// The daemon is shutting down.
+    public static let daemonStopping = "2f89a5999c6d41aeb0dff30fd3b953c9"
+    /// Another process holds the state-directory lock or serves the socket.
+    public static let alreadyRunning = "81d6b5d8494a417f99282a6f0f72f873"
+}
+
+/// The mapping from swift-log events to journal fields, shared by ``JournalLogHandler`` and
+/// ``KeyValueStderrLogHandler`` so both show the same facts.
+public enum JournalFields {
+    /// The journal field for a swift-log metadata key.
+    ///
+    /// `case.id`, `deadline.id` and `rule.id` become `IMR_CASE`, `IMR_DEADLINE` and `IMR_RULE`;
+    /// `message.id` becomes `MESSAGE_ID`; any other key becomes `IMR_` followed by the key in
+    /// upper case with every character other than a letter or digit replaced by `_`
+    /// (`event.position` → `IMR_EVENT_POSITION`). The `IMR_` prefix keeps our fields apart
+    /// from journald's own (`_PID`, `CODE_FILE`, ...) and lets `journalctl -F` list them.
+    public static func fieldName(forMetadataKey key: String) -> String {
+        switch key {
+        case "message.id": return "MESSAGE_ID"
+        case "case.id": return "IMR_CASE"
+        case "deadline.id": return "IMR_DEADLINE"
+        case "rule.id": return "IMR_RULE"
+        default:
+            var name = "IMR_"
+            for scalar in key.unicodeScalars {
+                switch scalar {
+                case "a"..."z": name.unicodeScalars.append(Unicode.Scalar(scalar.value - 32)!)
+                case "A"..."Z", "0"..."9": name.unicodeScalars.append(scalar)
+                default: name.append("_")
+                }
+            }
+            // journald drops fields with names longer than 64 characters.
+            return String(name.prefix(64))
+        }
+    }
+
+    /// The syslog priority for a swift-log level (`PRIORITY=`): 7 debug ... 2 critical.
+    public static func priority(for level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
+    }
+
+    /// The fields of one entry, in a fixed order: `MESSAGE`, `PRIORITY`, `SYSLOG_IDENTIFIER`,
+    /// the metadata sorted by field name, then `CODE_FILE`, `CODE_LINE`, `CODE_FUNC`.
+    ///
+    /// A pure function of its arguments, so the mapping can be tested without a journal.
+    /// - Parameters:
+    ///   - metadata: the handler's, the provider's and the call's metadata, already merged.
+    ///   - error: the error passed to the log call, if any, as `IMR_ERROR`.
+    public static func fields(
+        level: Logger.Level,
+        message: String,
+        metadata: Logger.Metadata,
+        syslogIdentifier: String,
+        error: (any Error)? = nil,
+        file: String,
+        function: String,
+        line: UInt
+    ) -> [JournalField] {
+        var result = [
+            JournalField("MESSAGE", message),
+            JournalField("PRIORITY", String(priority(for: level))),
+            JournalField("SYSLOG_IDENTIFIER", syslogIdentifier),
+        ]
+        var extra: [String: String] = [:]
+        // In key order, so that when two keys map to one field ("case", "case.id") the same one wins every time.
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+            extra[fieldName(forMetadataKey: key)] = "\(value)"
+        }
+        if let error { extra["IMR_ERROR"] = "\(error)" }
+        result += extra.sorted { $0.key < $1.key }.map { JournalField($0.key, $0.value) }
+        result += [
+            JournalField("CODE_FILE", file),
+            JournalField("CODE_LINE", String(line)),
+            JournalField("CODE_FUNC", function),
+        ]
+        return result
+    }
+
+    /// Whether to log to the journal: its socket exists and stderr is the stream systemd
+    /// connected to the journal (`JOURNAL_STREAM` is `<device>:<inode>` of that stream; a
+    /// process whose stderr was redirected keeps the variable but not the stream).
+    ///
+    /// - Parameters:
+    ///   - journalStream: the value of `JOURNAL_STREAM`, or `nil` when unset.
+    ///   - standardErrorIdentity: device and inode of file descriptor 2, or `nil` when closed.
+    ///   - journalSocketExists: whether `/run/systemd/journal/socket` exists.
+    public static func shouldUseJournal(
+        journalStream: String?,
+        standardErrorIdentity: (device: UInt64, inode: UInt64)?,
+        journalSocketExists: Bool
+    ) -> Bool {
+        guard journalSocketExists, let journalStream, let standardErrorIdentity else { return false }
+        let parts = journalStream.split(separator: ":")
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
+        return device == standardErrorIdentity.device && inode == standardErrorIdentity.inode
+    }
+}
+
+/// Merges the handler's metadata, the provider's and the call's; the call wins.
+private func mergedMetadata(
+    _ handler: Logger.Metadata, _ provider: Logger.MetadataProvider?, _ call: Logger.Metadata?
+) -> Logger.Metadata {
+    var merged = handler
+    if let provided = provider?.get() { merged.merge(provided) { _, new in new } }
+    if let call { merged.merge(call) { _, new in new } }
+    return merged
+}
+
+/// A swift-log handler that writes structured entries to journald with `sd_journal_sendv`
+/// (`sd_journal_send` is variadic and cannot be called from Swift).
+///
+/// Use ``SystemdLogging/makeHandler(syslogIdentifier:logLevel:metadataProvider:useJournal:)`` to get this handler under
+/// systemd and ``KeyValueStderrLogHandler`` otherwise: with no journald `sd_journal_sendv`
+/// returns success and drops the entry.
+public struct JournalLogHandler: LogHandler {
+    /// Metadata added to every entry of this logger (swift-log's value semantics).
+    public var metadata: Logger.Metadata = [:]
+    /// Supplies task-local metadata, such as the case a request is about.
+    public var metadataProvider: Logger.MetadataProvider?
+    /// The lowest level sent; swift-log checks it before calling ``log(event:)``.
+    public var logLevel: Logger.Level = .info
+    /// `SYSLOG_IDENTIFIER=`, what `journalctl -t` filters by.
+    public let syslogIdentifier: String
+
+    /// A handler that sends entries tagged `SYSLOG_IDENTIFIER=syslogIdentifier`.
+    public init(syslogIdentifier: String, metadataProvider: Logger.MetadataProvider? = nil) {
+        self.syslogIdentifier = syslogIdentifier
+        self.metadataProvider = metadataProvider
+    }
+
+    /// One metadata value of this logger.
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    /// Writes one entry.
+    public func log(event: LogEvent) {
+        let fields = JournalFields.fields(
+            level: event.level,
+            message: event.message.description,
+            metadata: mergedMetadata(metadata, metadataProvider, event.metadata),
+            syslogIdentifier: syslogIdentifier,
+            error: event.error,
+            file: event.file, function: event.function, line: event.line)
+        Self.send(fields)
+    }
+
+    /// Sends one entry; the values may contain newlines, which `sd_journal_sendv` encodes.
+    static func send(_ fields: [JournalField]) {
+        // All fields in one buffer, so every iovec points into memory that stays put for the call.
+        var bytes: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        for field in fields {
+            let start = bytes.count
+            bytes.append(contentsOf: "\(field.name)=\(field.value)".utf8)
+            ranges.append(start..<bytes.count)
+        }
+        bytes.withUnsafeMutableBytes { buffer in
+            let iovecs = ranges.map { iovec(iov_base: buffer.baseAddress! + $0.lowerBound, iov_len: $0.count) }
+            _ = sd_journal_sendv(iovecs, Int32(iovecs.count))
+        }
+    }
+}
+
+/// A swift-log handler that writes one line per entry to stderr (or another descriptor) with
+/// the same fields as ``JournalLogHandler``, as `NAME=value` pairs; for running by hand, in
+/// tests, and on machines without journald.
+public struct KeyValueStderrLogHandler: LogHandler {
+    /// Metadata added to every entry of this logger (swift-log's value semantics).
+    public var metadata: Logger.Metadata = [:]
+    /// Supplies task-local metadata, such as the case a request is about.
+    public var metadataProvider: Logger.MetadataProvider?
+    /// The lowest level written; swift-log checks it before calling ``log(event:)``.
+    public var logLevel: Logger.Level = .info
+    /// Written as `SYSLOG_IDENTIFIER=`, as in the journal.
+    public let syslogIdentifier: String
+    /// Where lines go; 2 (stderr) unless a test passes a pipe.
+    public let fileDescriptor: Int32
+
+    /// A handler writing to `fileDescriptor`, which it does not own or close.
+    public init(syslogIdentifier: String, fileDescriptor: Int32 = 2, metadataProvider: Logger.MetadataProvider? = nil) {
+        self.syslogIdentifier = syslogIdentifier
+        self.fileDescriptor = fileDescriptor
+        self.metadataProvider = metadataProvider
+    }
+
+    /// One metadata value of this logger.
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    /// One line: `NAME=value` pairs separated by spaces, ending in a newline. A value is quoted
+    /// (with `\"`, `\\`, `\n` escapes) when it is empty or holds a space, quote, `=`, backslash
+    /// or control character, so every line splits back into the same fields.
+    public static func format(_ fields: [JournalField]) -> String {
+        fields.map { "\($0.name)=\(quoted($0.value))" }.joined(separator: " ") + "\n"
+    }
+
+    static func quoted(_ value: String) -> String {
+        let needsQuotes = value.isEmpty || value.unicodeScalars.contains {
+            $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.properties.generalCategory == .control
+        }
+        guard needsQuotes else { return value }
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.properties.generalCategory == .control {
+                    out += "\\u{\(String(scalar.value, radix: 16))}"
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    /// Writes one entry.
+    public func log(event: LogEvent) {
+        let fields = JournalFields.fields(
+            level: event.level,
+            message: event.message.description,
+            metadata: mergedMetadata(metadata, metadataProvider, event.metadata),
+            syslogIdentifier: syslogIdentifier,
+            error: event.error,
+            file: event.file, function: event.function, line: event.line)
+        var line = Array(Self.format(fields).utf8)
+        // One write per line so lines from concurrent tasks do not interleave.
+        line.withUnsafeMutableBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(fileDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return  // Nowhere left to report a failure to log.
+                }
+                offset += written
+            }
+        }
+    }
+}
+
+/// Chooses the log handler for the daemon's process.
+public enum SystemdLogging {
+    /// Where journald listens for native-protocol entries.
+    public static let journalSocketPath = "/run/systemd/journal/socket"
+
+    /// A ``JournalLogHandler`` when stderr is connected to the journal, otherwise a
+    /// ``KeyValueStderrLogHandler``, for the daemon's main:
+    ///
+    /// ```swift
+    /// let useJournal = SystemdLogging.journalIsConnected()
+    /// LoggingSystem.bootstrap { _ in
+    ///     SystemdLogging.makeHandler(logLevel: configuration.logLevel, useJournal: useJournal)
+    /// }
+    /// ```
+    ///
+    /// - Parameter useJournal: the answer of ``journalIsConnected()``, asked once at start-up
+    ///   rather than for every logger; `nil` asks now.
+    public static func makeHandler(
+        syslogIdentifier: String = "imr-daemon",
+        logLevel: Logger.Level = .info,
+        metadataProvider: Logger.MetadataProvider? = nil,
+        useJournal: Bool? = nil
+    ) -> any LogHandler {
+        if useJournal ?? journalIsConnected() {
+            var handler = JournalLogHandler(syslogIdentifier: syslogIdentifier, metadataProvider: metadataProvider)
+            handler.logLevel = logLevel
+            return handler
+        }
+        var handler = KeyValueStderrLogHandler(syslogIdentifier: syslogIdentifier, metadataProvider: metadataProvider)
+        handler.logLevel = logLevel
+        return handler
+    }
+
+    /// Whether this process's stderr is the journal stream systemd set up.
+    public static func journalIsConnected() -> Bool {
+        var status = stat()
+        let identity: (device: UInt64, inode: UInt64)? =
+            fstat(2, &status) == 0 ? (UInt64(status.st_dev), UInt64(status.st_ino)) : nil
+        return JournalFields.shouldUseJournal(
+            journalStream: getenv("JOURNAL_STREAM").map { String(cString: $0) },
+            standardErrorIdentity: identity,
+            journalSocketExists: access(journalSocketPath, F_OK) == 0)
+    }
+}

@@ -1,0 +1,226 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Testing
+@testable import IMRDaemonConfig
+
+@Suite struct DaemonConfigurationTests {
+    let path = "/etc/imr/imr-daemon.toml"
+
+    /// The configuration error for `text`, or a recorded issue when it parses.
+    func problems(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) -> ConfigurationError? {
+        do {
+            let configuration = try DaemonConfiguration.parse(text: text, path: path)
+            Issue.record("parsed although invalid: \(configuration)", sourceLocation: sourceLocation)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func emptyFile_givesTheDefaults() throws {
+        let configuration = try DaemonConfiguration.parse(text: "# nothing set\n", path: path)
+        #expect(configuration == .defaults)
+        #expect(configuration.stateDirectory == "/var/lib/imr")
+        #expect(configuration.socketPath == "/run/imr/imr.sock")
+        #expect(configuration.logLevel == .info)
+        #expect(configuration.access == AccessGroups(readers: ["imr"], coordinators: ["imr-coordinators"], admins: ["imr-admins"]))
+        #expect(configuration.store.synchronous == .full)
+    }
+
+    @Test func fullFile_setsEveryKey() throws {
+        let text = """
+            state_directory = "/srv/imr/state"
+            socket = "/run/imr-test/imr.sock"
+            log_level = "debug"
+
+            [access]
+            readers = ["imr-readers", "auditors"]
+            coordinators = "claims"
+            admins = ["imr-admins"]
+
+            [store]
+            synchronous = "normal"
+
+            [alerts]
+            """
+        let configuration = try DaemonConfiguration.parse(text: text, path: path)
+        #expect(configuration == DaemonConfiguration(
+            stateDirectory: "/srv/imr/state",
+            socketPath: "/run/imr-test/imr.sock",
+            logLevel: .debug,
+            access: AccessGroups(readers: ["imr-readers", "auditors"], coordinators: ["claims"], admins: ["imr-admins"]),
+            store: StoreSettings(synchronous: .normal)))
+    }
+
+    @Test func theShippedExample_parsesToTheDefaults() throws {
+        // deploy/imr-daemon.toml.example documents every key with its default, commented out;
+        // uncommenting every setting must still give the defaults.
+        let example = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("deploy/imr-daemon.toml.example")
+        let text = try String(contentsOf: example, encoding: .utf8)
+        #expect(try DaemonConfiguration.parse(text: text, path: example.path) == .defaults)
+        let uncommented = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("#[") || line.hasPrefix("#") && line.contains(" = ") && !line.hasPrefix("# ")
+                ? String(line.dropFirst()) : String(line)
+        }.joined(separator: "\n")
+        #expect(uncommented != text, "the example should hold commented-out settings")
+        #expect(try DaemonConfiguration.parse(text: uncommented, path: example.path) == .defaults)
+    }
+
+    @Test func unknownKey_namesFileKeyAndKnownKeys() throws {
+        let error = try #require(problems("[acess]\nreaders = \"imr-readers\"\n"))
+        #expect(error.problems.map(\.key) == ["acess.readers"])
+        #expect(error.description.hasPrefix("/etc/imr/imr-daemon.toml: key 'acess.readers' is unknown"))
+        #expect(error.description.contains("did you mean 'access.readers'?"))
+        #expect(error.description.contains("known keys: access.admins, access.coordinators, access.readers, log_level, socket, state_directory, store.synchronous"))
+
+        let far = try #require(problems("colour = \"blue\"\n"))
+        #expect(far.description == "/etc/imr/imr-daemon.toml: key 'colour' is unknown (known keys: access.admins, access.coordinators, access.readers, log_level, socket, state_directory, store.synchronous).")
+    }
+
+    @Test func keysInTheReservedAlertsTable_areUnknownForNow() throws {
+        let error = try #require(problems("[alerts]\nhook = \"/usr/local/bin/page\"\n"))
+        #expect(error.description == "/etc/imr/imr-daemon.toml: key 'alerts.hook' is unknown (the [alerts] table is reserved for alert settings, none of which exist yet).")
+    }
+
+    @Test func badValueTypes_nameKeyExpectedAndActualType() throws {
+        let error = try #require(problems("""
+            state_directory = 42
+            log_level = true
+            store = "full"
+
+            [access]
+            readers = ["imr-readers", 7]
+            admins = { name = "x" }
+            """))
+        #expect(error.problems.map(\.key) == ["access.admins", "access.readers", "log_level", "state_directory", "store"])
+        let lines = error.description.split(separator: "\n").map(String.init)
+        #expect(lines == [
+            "/etc/imr/imr-daemon.toml: key 'access.admins' must be a group name or a list of group names, not a table.",
+            "/etc/imr/imr-daemon.toml: key 'access.readers' must be a group name or a list of group names, but the list holds an integer.",
+            "/etc/imr/imr-daemon.toml: key 'log_level' must be a string, one of trace, debug, info, notice, warning, error, critical, not a bool.",
+            "/etc/imr/imr-daemon.toml: key 'state_directory' must be a string (an absolute path), not an integer.",
+            "/etc/imr/imr-daemon.toml: key 'store' must be a table ([store]), not a string.",
+        ])
+    }
+
+    @Test func badValues_nameKeyValueAndWhatIsAllowed() throws {
+        let error = try #require(problems("""
+            state_directory = "var/lib/imr"
+            socket = "/run/\(String(repeating: "x", count: 120)).sock"
+            log_level = "verbose"
+            [access]
+            coordinators = "claims team"
+            """))
+        let lines = error.description.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4)
+        #expect(lines[0] == "/etc/imr/imr-daemon.toml: key 'access.coordinators' has the group name 'claims team', which is not a valid Unix group name (1 to 32 characters, no spaces, ':', '/' or ',').")
+        #expect(lines[1] == "/etc/imr/imr-daemon.toml: key 'log_level' has the value 'verbose', which is not a log level; use one of trace, debug, info, notice, warning, error, critical.")
+        #expect(lines[2] == "/etc/imr/imr-daemon.toml: key 'socket' is 130 bytes long; a Unix socket path may have at most 107.")
+        #expect(lines[3] == "/etc/imr/imr-daemon.toml: key 'state_directory' has the value 'var/lib/imr', which is not an absolute path; the state directory must start with '/'.")
+    }
+
+    @Test func badSynchronousValue_namesTheChoices() throws {
+        let error = try #require(problems("[store]\nsynchronous = \"off\"\n"))
+        #expect(error.description == "/etc/imr/imr-daemon.toml: key 'store.synchronous' has the value 'off', which is not a synchronous mode; use full or normal.")
+        let typed = try #require(problems("[store]\nsynchronous = 2\n"))
+        #expect(typed.description == "/etc/imr/imr-daemon.toml: key 'store.synchronous' must be a string, full or normal, not an integer.")
+    }
+
+    @Test func syntaxError_namesFileLineAndColumn() throws {
+        let error = try #require(problems("log_level = \"info\"\nsocket = \n"))
+        #expect(error.problems.count == 1 && error.problems[0].key == nil)
+        #expect(error.description.hasPrefix("/etc/imr/imr-daemon.toml: line 2, column"), "\(error.description)")
+        #expect(error.description.hasSuffix("the file is not valid TOML."))
+    }
+
+    @Test func missingExplicitFile_isAnError_butAMissingDefaultFileIsNot() throws {
+        let missing = "/nonexistent/imr/custom.toml"
+        #expect {
+            try DaemonConfiguration.load(path: missing)
+        } throws: { error in
+            let error = error as! ConfigurationError
+            return error.path == missing
+                && error.description.hasPrefix("\(missing): the configuration file named by --config does not exist")
+        }
+        // The default path is not there on a build machine; if it is, this test says nothing.
+        if !FileManager.default.fileExists(atPath: DaemonConfiguration.defaultPath) {
+            #expect(try DaemonConfiguration.load(path: nil) == .defaults)
+        }
+    }
+
+    @Test func loadingAFile_readsIt() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("imr-config-\(UUID().uuidString).toml")
+        try "log_level = \"warning\"\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        #expect(try DaemonConfiguration.load(path: file.path).logLevel == .warning)
+    }
+
+    @Test func commandLineOptions_overrideTheFile() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("imr-config-\(UUID().uuidString).toml")
+        try """
+            state_directory = "/srv/imr"
+            socket = "/run/imr/file.sock"
+            log_level = "warning"
+            [store]
+            synchronous = "normal"
+            """.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+
+        let options = try DaemonOptions.parse(["--config", file.path, "--socket", "/tmp/cli.sock", "--log-level", "debug"])
+        let configuration = try options.resolveConfiguration()
+        #expect(configuration.stateDirectory == "/srv/imr")
+        #expect(configuration.socketPath == "/tmp/cli.sock")
+        #expect(configuration.logLevel == .debug)
+        #expect(configuration.store.synchronous == .normal)
+
+        let relative = try DaemonOptions.parse(["--state-dir", "state"])
+        #expect(relative.overrides.stateDirectory == FileManager.default.currentDirectoryPath + "/state")
+    }
+
+    @Test func commandLineValidation_explainsBadValues() {
+        #expect(throws: (any Error).self) { try DaemonOptions.parse(["--log-level", "loud"]) }
+        do {
+            _ = try DaemonOptions.parse(["--log-level", "loud"])
+        } catch {
+            #expect(DaemonOptions.message(for: error).contains("'loud' is not a log level; use one of trace"))
+        }
+    }
+
+    @Test func defaults_matchTheUnitsAndSysusers() throws {
+        let systemd = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("deploy/systemd")
+        let socketUnit = try String(contentsOf: systemd.appendingPathComponent("imr-daemon.socket"), encoding: .utf8)
+        let service = try String(contentsOf: systemd.appendingPathComponent("imr-daemon.service"), encoding: .utf8)
+        let sysusers = try String(contentsOf: systemd.appendingPathComponent("sysusers.d/imr.conf"), encoding: .utf8)
+        let defaults = DaemonConfiguration.defaults
+        #expect(socketUnit.contains("\nListenStream=\(defaults.socketPath)\n"))
+        // StateDirectory=imr is /var/lib/imr.
+        #expect(service.contains("\nStateDirectory=imr\n") && defaults.stateDirectory == "/var/lib/imr")
+        let created = Set(sysusers.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { String($0.split(separator: " ")[1]) })
+        let named = Set(defaults.access.readers + defaults.access.coordinators + defaults.access.admins)
+        #expect(named.isSubset(of: created), "sysusers.d/imr.conf creates \(created.sorted()), the defaults name \(named.sorted())")
+        // Readers must be the socket's group: the kernel admits only it.
+        #expect(socketUnit.contains("\nSocketGroup=\(defaults.access.readers[0])\n"))
+    }
+
+    @Test func reload_namesOnlyTheKeysThatNeedARestart() throws {
+        let running = DaemonConfiguration.defaults
+        let reread = try DaemonConfiguration.parse(text: """
+            state_directory = "/srv/imr"
+            log_level = "debug"
+            [access]
+            readers = ["auditors"]
+            [store]
+            synchronous = "normal"
+            """, path: path)
+        #expect(reread.keysNeedingRestart(comparedTo: running) == ["state_directory", "store.synchronous"])
+        #expect(running.keysNeedingRestart(comparedTo: running).isEmpty)
+        var movedSocket = running
+        movedSocket.socketPath = "/run/imr/other.sock"
+        #expect(movedSocket.keysNeedingRestart(comparedTo: running) == ["socket"])
+    }
+}

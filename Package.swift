@@ -91,10 +91,20 @@ let package = Package(
             ]
         ),
 
+        // The daemon's composition root: configuration, lock, socket, store, server, signals.
+        .target(
+            name: "IMRDaemon",
+            dependencies: [
+                "EventStore", "IMRService", "Varlink", "SystemdSupport", "IMRDaemonConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
         // Executables stay thin.
         .executableTarget(
             name: "imr-daemon",
-            dependencies: ["EventStore", "Workflow"]
+            dependencies: ["IMRDaemon"]
         ),
         // The command tree of imr-ctl, in a library so tests can drive it.
         .target(

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Varlink
 
 #if canImport(Glibc)
@@ -93,5 +94,21 @@ public struct AccessPolicy: Sendable, Equatable {
             }
         }
         return names
+    }
+}
+
+/// The access policy in force, replaceable when the configuration is reloaded.
+public final class AccessControl: Sendable {
+    private let current: Mutex<AccessPolicy>
+
+    public init(_ policy: AccessPolicy = AccessPolicy()) { current = Mutex(policy) }
+
+    public var policy: AccessPolicy { current.withLock { $0 } }
+
+    public func replace(with policy: AccessPolicy) { current.withLock { $0 = policy } }
+
+    /// Throws `PermissionDenied` unless the peer has at least `needed` under the current policy.
+    public func require(_ needed: Role, _ context: VarlinkCallContext, method: String, log: (String) -> Void = { _ in }) throws(VarlinkError) {
+        try policy.require(needed, context, method: method, log: log)
     }
 }

@@ -7,13 +7,13 @@ import Workflow
 public struct AdminInterface: VarlinkHandler {
     public let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Admin_varlink, as: UTF8.self))
     let store: EventStore
-    let access: AccessPolicy
+    let access: AccessControl
     let version: String
     let startedAt: Date
     let clock: @Sendable () -> Date
     let log: @Sendable (String) -> Void
 
-    public init(store: EventStore, access: AccessPolicy, version: String, startedAt: Date,
+    public init(store: EventStore, access: AccessControl, version: String, startedAt: Date,
                 clock: @escaping @Sendable () -> Date = { Date() }, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.store = store
         self.access = access

@@ -7,11 +7,11 @@ import Workflow
 public struct CasesInterface: VarlinkHandler {
     public let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Cases_varlink, as: UTF8.self))
     let service: CaseService
-    let access: AccessPolicy
+    let access: AccessControl
     let clock: @Sendable () -> Date
     let log: @Sendable (String) -> Void
 
-    public init(service: CaseService, access: AccessPolicy, clock: @escaping @Sendable () -> Date = { Date() }, log: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(service: CaseService, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() }, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.service = service
         self.access = access
         self.clock = clock

@@ -21,8 +21,8 @@ private func withCasesServer(_ body: @escaping @Sendable (String, EventStore) th
     defer { try? FileManager.default.removeItem(at: dir) }
     let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: [CaseListProjection()])
     defer { store.close() }
-    let cases = CasesInterface(service: CaseService(store: store), access: AccessPolicy(), clock: { Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9) })
-    let admin = AdminInterface(store: store, access: AccessPolicy(), version: "test", startedAt: Date(timeIntervalSinceNow: -5))
+    let cases = CasesInterface(service: CaseService(store: store), access: AccessControl(), clock: { Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9) })
+    let admin = AdminInterface(store: store, access: AccessControl(), version: "test", startedAt: Date(timeIntervalSinceNow: -5))
     let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [cases, admin])
     let path = dir.appendingPathComponent("imr.sock").path
     let (ready, signal) = AsyncStream<Void>.makeStream()

@@ -1,0 +1,231 @@
+import ArgumentParser
+import Dispatch
+import EventStore
+import Foundation
+import IMRDaemonConfig
+import IMRService
+import Logging
+import SystemdSupport
+import Varlink
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The version `imr-daemon` reports (GetInfo, Status).
+public let imrVersion = "0.1.0"
+
+/// `imr-daemon`: the composition root. Reads the configuration, takes the state-directory
+/// lock, opens the event log (migrations, projections caught up), serves Varlink on the
+/// socket systemd passes or on its own, and talks to systemd (READY, STATUS, WATCHDOG,
+/// RELOADING, STOPPING).
+public struct DaemonCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "imr-daemon",
+        abstract: "Serve imr's case log over Varlink on a Unix socket (runs in the foreground, under systemd).",
+        discussion: """
+            Signals: SIGTERM or SIGINT stop accepting, finish the calls in flight, close the log and exit 0; \
+            SIGHUP re-reads the configuration (access groups and log level apply at once; the state \
+            directory, socket and store.synchronous need a restart).
+            Exit codes: 0 stopped cleanly, 1 failed, 75 another daemon holds the state directory or socket, \
+            78 bad configuration.
+            """)
+
+    @OptionGroup public var options: DaemonOptions
+
+    public init() {}
+
+    public func run() async throws { try await start() }
+
+    /// Runs the daemon until it is stopped. (`run()` forwards here; top-level code calls it
+    /// directly because overload resolution there picks ParsableCommand's synchronous `run()`.)
+    public func start() async throws {
+        let configuration: DaemonConfiguration
+        do {
+            configuration = try options.resolveConfiguration()
+        } catch {
+            FileHandle.standardError.write(Data("imr-daemon: \(error.description)\n".utf8))
+            throw ExitCode(78)
+        }
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { _ in SystemdLogging.makeHandler(syslogIdentifier: "imr-daemon", logLevel: level) }
+        var logger = Logger(label: "imr-daemon")
+        logger.logLevel = level
+        do {
+            try await Daemon(configuration: configuration, options: options, logger: logger).run()
+        } catch let error as DaemonStartError {
+            logger.critical("\(error.message)", metadata: ["message.id": .string(error.messageId)])
+            FileHandle.standardError.write(Data("imr-daemon: \(error.message)\n".utf8))
+            throw ExitCode(error.exitCode)
+        }
+    }
+}
+
+/// Why the daemon did not start, with the exit code that tells systemd and scripts.
+struct DaemonStartError: Error {
+    let message: String
+    let exitCode: Int32
+    var messageId: String = JournalMessageID.configurationInvalid
+}
+
+/// A running daemon.
+final class Daemon: Sendable {
+    let configuration: DaemonConfiguration
+    let options: DaemonOptions
+    let logger: Logger
+    let notifier = SystemdNotifier()
+    let access: AccessControl
+    let startedAt = Date()
+
+    init(configuration: DaemonConfiguration, options: DaemonOptions, logger: Logger) {
+        self.configuration = configuration
+        self.options = options
+        self.logger = logger
+        self.access = AccessControl(AccessPolicy(configuration.access))
+    }
+
+    func run() async throws {
+        // First: from here on SIGTERM stops the daemon cleanly instead of killing it.
+        let signals = SignalWatcher()
+        let stateDirectory = configuration.stateDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        } catch {
+            throw DaemonStartError(message: "cannot create the state directory \(stateDirectory): \(error.localizedDescription); create it or choose another with --state-dir", exitCode: 1)
+        }
+        let lock: StateDirectoryLock
+        do {
+            lock = try StateDirectoryLock.acquire(stateDirectory: stateDirectory)
+        } catch {
+            throw DaemonStartError(message: error.description, exitCode: 75, messageId: JournalMessageID.alreadyRunning)
+        }
+        defer { lock.release() }
+
+        let listener: VarlinkServer.Listener
+        do {
+            if let passed = try SocketActivation.varlinkListener() {
+                listener = .descriptor(passed.fileDescriptor)
+                logger.info("serving the socket systemd passed (fd \(passed.fileDescriptor), name \(passed.name))")
+            } else {
+                if try ExistingSocket.prepareForBinding(path: configuration.socketPath) == .removedStale {
+                    logger.notice("removed the stale socket \(configuration.socketPath) of a daemon that is gone")
+                }
+                listener = .path(configuration.socketPath, mode: 0o660)
+            }
+        } catch {
+            throw DaemonStartError(message: error.description, exitCode: 75, messageId: JournalMessageID.alreadyRunning)
+        }
+
+        let storePath = (stateDirectory as NSString).appendingPathComponent("imr.sqlite")
+        _ = try? notifier.notify(.status("opening the event log \(storePath)"))
+        let store: EventStore
+        do {
+            store = try EventStore(
+                path: storePath,
+                options: .init(synchronous: configuration.store.synchronous == .full ? .full : .normal),
+                projections: [CaseListProjection()])
+        } catch {
+            throw DaemonStartError(message: error.message, exitCode: 1)
+        }
+        defer { store.close() }
+
+        let log: @Sendable (String) -> Void = { [logger] message in logger.notice("\(message)") }
+        let server = VarlinkServer(
+            info: .init(vendor: "imr", product: "imr-daemon", version: imrVersion, url: "https://github.com/imr/imr"),
+            handlers: [
+                CasesInterface(service: CaseService(store: store), access: access, log: log),
+                AdminInterface(store: store, access: access, version: imrVersion, startedAt: startedAt, log: log),
+            ],
+            logger: logger)
+
+        let watchdogInterval = try? SystemdWatchdog.pingInterval()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                try await server.run(listener) {
+                    let status = self.statusLine(store)
+                    _ = try? self.notifier.notify(.ready, .status(status))
+                    self.logger.info("ready: \(status)", metadata: ["message.id": .string(JournalMessageID.daemonReady)])
+                }
+            }
+            if let interval = watchdogInterval ?? nil {
+                group.addTask { [logger, notifier] in await SystemdWatchdog.keepAlive(every: interval, notifier: notifier, logger: logger) }
+            }
+            for await signal in signals.stream {
+                if signal == SIGHUP {
+                    reload()
+                    continue
+                }
+                logger.info("stopping on signal \(signal): finishing calls in flight", metadata: ["message.id": .string(JournalMessageID.daemonStopping)])
+                _ = try? notifier.notify(.stopping, .status("stopping: finishing calls in flight"))
+                server.shutdown()
+                break
+            }
+            // The server returns once every connection has finished; then nothing else runs.
+            try await group.next()
+            group.cancelAll()
+        }
+        signals.stop()
+        logger.info("stopped cleanly")
+    }
+
+    /// SIGHUP: re-read the configuration and apply what can change live.
+    private func reload() {
+        _ = try? notifier.notify(.reloading)
+        do {
+            let fresh = try options.resolveConfiguration()
+            access.replace(with: AccessPolicy(fresh.access))
+            let restart = fresh.keysNeedingRestart(comparedTo: configuration)
+            if !restart.isEmpty {
+                logger.warning("configuration reloaded; \(restart.joined(separator: ", ")) change only after a restart")
+            } else {
+                logger.notice("configuration reloaded", metadata: ["message.id": .string(JournalMessageID.configurationReloaded)])
+            }
+        } catch {
+            logger.error("configuration not reloaded, the running one stays: \(error.description)", metadata: ["message.id": .string(JournalMessageID.configurationInvalid)])
+        }
+        _ = try? notifier.notify(.ready)
+    }
+
+    private func statusLine(_ store: EventStore) -> String {
+        let open = (try? store.read { try $0.query("SELECT COUNT(*) FROM case_list WHERE is_open = 1").first?[0].int64 ?? 0 }) ?? 0
+        return "serving \(open.formatted()) open cases"
+    }
+}
+
+extension AccessPolicy {
+    init(_ groups: AccessGroups) {
+        self.init(readerGroups: Set(groups.readers), coordinatorGroups: Set(groups.coordinators), adminGroups: Set(groups.admins))
+    }
+}
+
+/// Turns SIGTERM, SIGINT and SIGHUP into an async stream. Their default action (ending the
+/// process) is replaced by "ignore" for the whole process; libdispatch still reports them.
+///
+/// @unchecked Sendable: the sources are created in `init` and only cancelled in `stop()`;
+/// DispatchSource itself is thread-safe.
+final class SignalWatcher: @unchecked Sendable {
+    let stream: AsyncStream<Int32>
+    private let continuation: AsyncStream<Int32>.Continuation
+    private let sources: [DispatchSourceSignal]
+    private let queue = DispatchQueue(label: "imr-daemon.signals")
+
+    init(signals: [Int32] = [SIGTERM, SIGINT, SIGHUP]) {
+        let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
+        self.stream = stream
+        self.continuation = continuation
+        var sources: [DispatchSourceSignal] = []
+        for number in signals {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = sources
+    }
+
+    func stop() {
+        for source in sources { source.cancel() }
+        continuation.finish()
+    }
+}

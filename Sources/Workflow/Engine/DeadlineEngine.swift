@@ -60,7 +60,17 @@ public enum DeadlineEngine {
         for old in before {
             if let index = indexByID[old.id] {
                 let new = current[index]
-                guard new.due != old.due || new.trigger != old.trigger else { continue }
+                guard new.due != old.due || new.trigger != old.trigger else {
+                    // Same clock, but a corrected act can change whether it was met.
+                    if new.status != old.status || new.satisfiedBy != old.satisfiedBy {
+                        let versions = Set([old.satisfiedBy?.eventVersion, new.satisfiedBy?.eventVersion].compactMap { $0 })
+                        let line = "status after a correction: \(new.status.rawValue) (was \(old.status.rawValue))"
+                        current[index].correctionNotes.append(line)
+                        current[index].correctionNotes.append(contentsOf: correctionLines(state, touching: versions))
+                        current[index].explanation.append(line)
+                    }
+                    continue
+                }
                 let versions = Set([old.trigger.eventVersion, new.trigger.eventVersion].compactMap { $0 })
                 let notes = correctionLines(state, touching: versions)
                 let line = "recomputed after a correction: was due \(describeDue(old)), now due \(describeDue(new))"
@@ -69,11 +79,30 @@ public enum DeadlineEngine {
                 current[index].explanation.append(line)
                 current[index].explanation.append(contentsOf: notes)
                 superseded.append(supersede(old, by: new.id, note: "replaced by \(new.id) after a correction"))
+            } else if let replacement = current.first(where: { sameClockFamily($0, old) }) {
+                // A corrected flag (expedited, formulary, review type) chose another UR decision rule.
+                let line = "recomputed after a correction: \(old.rule.rawValue) was due \(describeDue(old)), "
+                    + "now \(replacement.rule.rawValue) is due \(describeDue(replacement))"
+                if let index = indexByID[replacement.id], !current[index].correctionNotes.contains(line) {
+                    current[index].correctionNotes.append(line)
+                    current[index].correctionNotes.append(contentsOf: correctionLines(state, touching: []))
+                    current[index].explanation.append(line)
+                }
+                superseded.append(supersede(old, by: replacement.id, note: "replaced by \(replacement.id) after a correction"))
             } else {
                 superseded.append(supersede(old, by: nil, note: "a correction removed this deadline: the corrected facts do not start this clock"))
             }
         }
         return current + superseded
+    }
+
+    private static let urDecisionRules: Set<RuleID> = [
+        .urDecisionProspective, .urDecisionExpedited, .urDecisionRetrospective, .urDecisionFormulary,
+    ]
+
+    /// Whether `a` and `b` are the UR decision clock of the same RFA under different rules.
+    private static func sameClockFamily(_ a: CaseDeadline, _ b: CaseDeadline) -> Bool {
+        a.rfaId == b.rfaId && a.round == b.round && urDecisionRules.contains(a.rule) && urDecisionRules.contains(b.rule)
     }
 
     private static func supersede(_ old: CaseDeadline, by id: String?, note: String) -> CaseDeadline {

@@ -81,6 +81,7 @@ import Testing
         #expect(current.dueDate == day("2024-04-15"))
         #expect(current.id == before.id)
         #expect(current.status == .pending)
+        #expect(current.isRecomputed)
         #expect(current.correctionNotes.contains { $0.contains("was due end of Fri 2024-04-12") })
         #expect(current.explanation.contains { $0.hasPrefix("recomputed after a correction") })
         #expect(current.explanation.contains { $0.contains("servedOn") && $0.contains("proof of service says Monday") })

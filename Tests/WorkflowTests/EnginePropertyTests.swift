@@ -15,6 +15,11 @@ import PropertyBased
             for deadline in deadlines {
                 #expect(deadline.dueDate >= deadline.trigger.date, "\(deadline.id) due \(deadline.dueDate) before \(deadline.trigger.date)")
                 #expect(deadline.due >= Pacific.startOfDay(deadline.trigger.date))
+                #expect(deadline.due >= deadline.clockStart && deadline.clockStart >= Pacific.startOfDay(deadline.trigger.date))
+                if let replacement = deadline.supersededBy {
+                    #expect(deadline.status == .superseded)
+                    #expect(deadlines.contains { $0.id == replacement && $0.status != .superseded }, "\(deadline.id)")
+                }
                 #expect(!deadline.explanation.isEmpty)
                 #expect(deadline.id.hasPrefix("prop/\(deadline.rule.rawValue)/"))
                 switch deadline.status {
@@ -30,16 +35,20 @@ import PropertyBased
         }
     }
 
-    @Test func randomCaseHistories_reachTheIMRClocks() async {
+    @Test func randomCaseHistories_reachTheIMRClocksAndEveryStatus() async {
         // Guards the property above against a generator that never gets past UR.
         var seen = Set<RuleID>()
+        var statuses = Set<DeadlineStatus>()
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<200 {
             var run = RandomCaseRun()
             for _ in 0..<80 { run.step(Int.random(in: 0...1_000_000, using: &generator)) }
-            seen.formUnion(DeadlineEngine.deadlines(for: run.h.state, now: run.h.now).map(\.rule))
+            let deadlines = DeadlineEngine.deadlines(for: run.h.state, now: run.h.now)
+            seen.formUnion(deadlines.map(\.rule))
+            statuses.formUnion(deadlines.map(\.status))
         }
         let expected: Set<RuleID> = [.urDecisionProspective, .urNoticePhysician, .imrApplication, .imrRecords, .imrDetermination, .wcabAppeal]
         #expect(expected.isSubset(of: seen), "missing \(expected.subtracting(seen))")
+        #expect(statuses == Set(DeadlineStatus.allCases), "missing \(Set(DeadlineStatus.allCases).subtracting(statuses))")
     }
 }

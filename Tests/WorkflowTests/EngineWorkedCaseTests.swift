@@ -43,6 +43,8 @@ import Testing
         #expect(decision.status == .met)
         #expect(decision.explanation.contains { $0.contains("after 5:30 p.m. Pacific") && $0.contains("Mon 2015-04-20") })
         #expect(decision.trigger.at == pacific("2015-04-17", 18, 18))
+        // The count starts at the deemed receipt, Monday, not at the Friday fax.
+        #expect(Pacific.date(of: decision.clockStart) == day("2015-04-20"))
     }
 
     @Test func pau_saturdayNotAWorkingDay_denialOnMondayIsTimely() throws {

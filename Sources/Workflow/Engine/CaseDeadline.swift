@@ -74,6 +74,9 @@ public struct CaseDeadline: Sendable, Equatable, Codable, Identifiable {
     /// The IMR round (1 before any WCAB remand); 1 for UR deadlines.
     public var round: Int
     public var trigger: DeadlineTriggerFact
+    /// The instant the count started from: the trigger, or for the UR clocks the RFA's deemed
+    /// receipt (a fax after 5:30 p.m. counts from the next business day, 8 CCR 9792.9.1(a)).
+    public var clockStart: Date
     /// End of the Pacific day for day rules; the exact instant for hour rules.
     public var due: Date
     public var dueDate: LocalDate
@@ -97,6 +100,9 @@ public struct CaseDeadline: Sendable, Equatable, Codable, Identifiable {
     /// On a superseded entry: the id of the entry that replaces it (nil when the corrected
     /// facts no longer produce such a deadline).
     public var supersededBy: String?
+
+    /// Whether a correction recomputed this deadline or changed its status.
+    public var isRecomputed: Bool { !correctionNotes.isEmpty }
 
     /// Whether the deadline still asks for an act (pending or missed).
     public var isOpen: Bool { status == .pending || status == .missed }

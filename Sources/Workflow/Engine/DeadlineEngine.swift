@@ -613,6 +613,7 @@ private struct Builder {
         let deadline = CaseDeadline(
             id: "\(caseId.rawValue)/\(rule.rawValue)/\(key)" + (round > 1 ? "/r\(round)" : ""),
             rule: rule, caseId: caseId, rfaId: rfaId, itemIds: itemIds, round: round, trigger: triggerFact,
+            clockStart: computed.start,
             due: computed.due, dueDate: computed.dueDate, isExactInstant: computed.isExactInstant, status: status,
             satisfiedBy: satisfied, party: Self.party(rule), citation: computed.citation, confidence: computed.confidence,
             explanation: explanation, assumptions: allAssumptions, consequenceIfMissed: computed.consequenceIfMissed,

@@ -45,7 +45,25 @@ public enum DeadlineEngine {
     public static func deadlines(
         for state: CaseState, now: Date, calculator: DeadlineCalculator = .init()
     ) -> [CaseDeadline] {
-        var current = derive(state, now: now, calculator: calculator)
+        derivation(for: state, now: now, calculator: calculator).deadlines
+    }
+
+    /// The deadlines of `state` at `now`, with the clocks the case would have but that
+    /// cannot be computed (a rule not in force on the trigger date, IMR not available under
+    /// SB 863), each with the reason, so a coordinator is never left with a silent gap.
+    public static func derivation(
+        for state: CaseState, now: Date, calculator: DeadlineCalculator = .init()
+    ) -> DeadlineDerivation {
+        let derived = derive(state, now: now, calculator: calculator)
+        return DeadlineDerivation(
+            deadlines: withCorrections(derived.deadlines, state: state, now: now, calculator: calculator),
+            unavailable: derived.unavailable)
+    }
+
+    private static func withCorrections(
+        _ derived: [CaseDeadline], state: CaseState, now: Date, calculator: DeadlineCalculator
+    ) -> [CaseDeadline] {
+        var current = derived
         guard !state.corrections.isEmpty else { return current }
 
         // The same case as if no correction had been recorded: what the coordinator saw before.
@@ -53,7 +71,7 @@ public enum DeadlineEngine {
             if case .eventCorrected = $0.event { return false }
             return true
         }
-        let before = derive(CaseState.rebuild(from: uncorrectedLog), now: now, calculator: calculator)
+        let before = derive(CaseState.rebuild(from: uncorrectedLog), now: now, calculator: calculator).deadlines
         var indexByID: [String: Int] = [:]
         for (index, deadline) in current.enumerated() { indexByID[deadline.id] = index }
         var superseded: [CaseDeadline] = []
@@ -130,15 +148,33 @@ public enum DeadlineEngine {
         }
     }
 
-    static func derive(_ state: CaseState, now: Date, calculator: DeadlineCalculator) -> [CaseDeadline] {
-        guard let facts = state.facts else { return [] }
+    static func derive(
+        _ state: CaseState, now: Date, calculator: DeadlineCalculator
+    ) -> (deadlines: [CaseDeadline], unavailable: [UnavailableDeadline]) {
+        guard let facts = state.facts else { return ([], []) }
         var builder = Builder(state: state, caseId: facts.caseId, now: now, calculator: calculator)
         for rfa in state.rfas { builder.utilizationReview(rfa) }
         for item in state.items { builder.imrApplication(item) }
         for item in state.items { builder.assignmentNotice(item) }
         builder.imrRounds()
-        return builder.output
+        return (builder.output, builder.unavailable)
     }
+}
+
+/// A clock the case's events would start but that the engine cannot compute, and why.
+public struct UnavailableDeadline: Sendable, Equatable, Codable {
+    /// The id the deadline would have had.
+    public var id: String
+    public var rule: RuleID
+    public var itemIds: [ItemID]
+    /// A sentence naming the problem, e.g. the calculator's "applies only to triggers on or after".
+    public var reason: String
+}
+
+/// Everything ``DeadlineEngine/derivation(for:now:calculator:)`` finds for a case.
+public struct DeadlineDerivation: Sendable, Equatable, Codable {
+    public var deadlines: [CaseDeadline]
+    public var unavailable: [UnavailableDeadline]
 }
 
 /// The act that satisfies a deadline, as the case records it.
@@ -176,10 +212,14 @@ private struct Builder {
     let now: Date
     let calculator: DeadlineCalculator
     var output: [CaseDeadline] = []
+    var unavailable: [UnavailableDeadline] = []
     /// Items whose UR was untimely, with the reason: their IMR clocks say so.
     var untimelyUR: [ItemID: String] = [:]
 
     static let formularyStart = LocalDate(year: 2018, month: 1, day: 1)!
+    /// SB 863: IMR for injuries from 2013-01-01, and for every UR decision served from 2013-07-01.
+    static let imrForInjuriesFrom = LocalDate(year: 2013, month: 1, day: 1)!
+    static let imrForDecisionsFrom = LocalDate(year: 2013, month: 7, day: 1)!
 
     init(state: CaseState, caseId: CaseID, now: Date, calculator: DeadlineCalculator) {
         self.state = state
@@ -385,6 +425,14 @@ private struct Builder {
                 description: "UR decision (\(outcome.rawValue)); written service not recorded", date: decidedOn, at: nil,
                 eventVersion: lastMilestone(URDecisionIssued.typeName, of: item)?.version)
         }
+        if let injured = state.facts?.dateOfInjury, injured < Self.imrForInjuriesFrom, trigger.date < Self.imrForDecisionsFrom {
+            unavailable.append(UnavailableDeadline(
+                id: "\(caseId.rawValue)/\(RuleID.imrApplication.rawValue)/\(item.id.rawValue)", rule: .imrApplication,
+                itemIds: [item.id],
+                reason: "IMR does not apply to item \(item.id): the injury (\(injured.iso)) is before 2013 and the UR decision "
+                    + "was served (\(trigger.date.iso)) before 2013-07-01 (SB 863)"))
+            return
+        }
         var notes: [String] = []
         var statusNote: String?
         if let untimely = untimelyUR[item.id] {
@@ -574,7 +622,14 @@ private struct Builder {
         triggerFact: DeadlineTriggerFact, options: DeadlineOptions, act: Act?, notes: [String] = [],
         assumptions: [String] = [], statusNote: String? = nil, notApplicable: String? = nil, optionalAct: String? = nil
     ) -> CaseDeadline? {
-        guard let computed = try? calculator.deadline(rule, from: trigger, options: options) else { return nil }
+        let id = "\(caseId.rawValue)/\(rule.rawValue)/\(key)" + (round > 1 ? "/r\(round)" : "")
+        let computed: Deadline
+        do {
+            computed = try calculator.deadline(rule, from: trigger, options: options)
+        } catch {
+            unavailable.append(UnavailableDeadline(id: id, rule: rule, itemIds: itemIds, reason: String(describing: error)))
+            return nil
+        }
         var explanation = computed.explanation
         explanation.insert("case: \(triggerFact.description) on \(triggerFact.date.shortLabel)", at: 0)
         explanation.append(contentsOf: notes)
@@ -611,7 +666,7 @@ private struct Builder {
                 eventId: state.recorded.first { $0.version == act.version }?.eventId, at: act.at, on: act.on)
         }
         let deadline = CaseDeadline(
-            id: "\(caseId.rawValue)/\(rule.rawValue)/\(key)" + (round > 1 ? "/r\(round)" : ""),
+            id: id,
             rule: rule, caseId: caseId, rfaId: rfaId, itemIds: itemIds, round: round, trigger: triggerFact,
             clockStart: computed.start,
             due: computed.due, dueDate: computed.dueDate, isExactInstant: computed.isExactInstant, status: status,

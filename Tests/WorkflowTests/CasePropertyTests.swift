@@ -6,7 +6,7 @@ import PropertyBased
 /// Drives a case with commands chosen from random numbers: mostly commands valid for the
 /// current state (which must be accepted), some known-invalid ones (which must be refused
 /// and change nothing) and corrections (which may go either way, but never crash).
-private struct RandomCaseRun {
+struct RandomCaseRun {
     var h: CaseHarness
     var clock = day("2023-01-10")
     var serial = 0

@@ -110,7 +110,7 @@ let package = Package(
         .target(
             name: "IMRCommandLine",
             dependencies: [
-                "EventStore", "Workflow",
+                "EventStore", "Workflow", "Varlink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -164,6 +164,11 @@ let package = Package(
         .testTarget(
             name: "IMRServiceTests",
             dependencies: ["IMRService", "EventStore", "Workflow", "Varlink"]
+        ),
+        // The real imr-daemon binary, started as a process, on real sockets.
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: ["EventStore", "Varlink"]
         ),
         .testTarget(
             name: "VarlinkTests",

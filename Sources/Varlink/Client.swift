@@ -89,7 +89,8 @@ public final class VarlinkClient {
     public func writeAll(_ bytes: [UInt8]) throws(ConnectionError) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            // MSG_NOSIGNAL: a peer that closed the connection is an error here, not SIGPIPE.
+            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw .protocolError("write failed: \(String(cString: strerror(errno)))")

@@ -1,0 +1,159 @@
+import EventStore
+import Foundation
+import Varlink
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The directory holding the built executables.
+var productsDirectory: URL {
+    var dir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("imr-daemon").path), dir.path != "/" {
+        dir = dir.deletingLastPathComponent()
+    }
+    return dir
+}
+
+/// A datagram socket a test binds and passes as NOTIFY_SOCKET, as systemd would.
+/// @unchecked Sendable: one test reads it at a time.
+final class NotifySocket: @unchecked Sendable {
+    let path: String
+    let fd: Int32
+
+    init(path: String) {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: Array(path.utf8))
+        }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// The next datagram, or nil after `timeout` seconds.
+    func receive(timeout: Double) -> String? {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, Int32(timeout * 1000)) == 1 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        return n > 0 ? String(decoding: buffer[..<n], as: UTF8.self) : nil
+    }
+
+    /// Datagrams until one contains `needle`; all of them, or nil on timeout.
+    func waitFor(_ needle: String, timeout: Double = 30) -> [String]? {
+        var seen: [String] = []
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let message = receive(timeout: deadline.timeIntervalSinceNow) {
+                seen.append(message)
+                if message.split(separator: "\n").contains(Substring(needle)) { return seen }
+            }
+        }
+        return nil
+    }
+}
+
+/// A real imr-daemon process on a private state directory and socket.
+/// @unchecked Sendable: the fields are set in init; Process and Pipe are used from one test at a time.
+final class DaemonProcess: @unchecked Sendable {
+    let directory: URL
+    let socketPath: String
+    let process = Process()
+    let output = Pipe()
+    let notify: NotifySocket
+
+    var stateDirectory: String { directory.appendingPathComponent("state").path }
+    var storePath: String { directory.appendingPathComponent("state/imr.sqlite").path }
+
+    init(directory: URL? = nil, arguments: [String] = [], launcher: [String] = [], environment: [String: String] = [:]) throws {
+        let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("imr-daemon-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        self.directory = dir
+        socketPath = dir.appendingPathComponent("imr.sock").path
+        notify = NotifySocket(path: dir.appendingPathComponent("notify-\(UUID().uuidString.prefix(6))").path)
+        let daemon = productsDirectory.appendingPathComponent("imr-daemon").path
+        let daemonArguments = ["--state-dir", stateDirectory, "--socket", socketPath] + arguments
+        if launcher.isEmpty {
+            process.executableURL = URL(fileURLWithPath: daemon)
+            process.arguments = daemonArguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: launcher[0])
+            process.arguments = Array(launcher.dropFirst()) + [daemon] + daemonArguments
+        }
+        var env = ProcessInfo.processInfo.environment
+        env["NOTIFY_SOCKET"] = notify.path
+        env.removeValue(forKey: "JOURNAL_STREAM")
+        env.removeValue(forKey: "LISTEN_FDS")
+        env.removeValue(forKey: "LISTEN_PID")
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+    }
+
+    /// Waits for READY=1; returns the datagrams seen.
+    func waitUntilReady(timeout: Double = 60) -> [String]? { notify.waitFor("READY=1", timeout: timeout) }
+
+    func client() throws -> VarlinkClient { try VarlinkClient(path: socketPath) }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits for the process to end; its exit status and everything it printed.
+    func wait() -> (status: Int32, output: String) {
+        process.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (process.terminationStatus, text)
+    }
+
+    func stop() -> (status: Int32, output: String) {
+        if process.isRunning { signal(SIGTERM) }
+        return wait()
+    }
+
+    func cleanup() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// Runs blocking code on a thread of its own.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+        Thread.detachNewThread {
+            do { c.resume(returning: try body()) } catch { c.resume(throwing: error) }
+        }
+    }
+}
+
+let openParameters: [String: JSONValue] = [
+    "caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+    "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria",
+]
+
+/// Runs a command; its exit status and output.
+@discardableResult
+func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    p.environment = env
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    try p.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    return (p.terminationStatus, text)
+}

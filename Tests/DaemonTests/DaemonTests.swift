@@ -1,0 +1,222 @@
+import EventStore
+import Foundation
+import Testing
+import Varlink
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real imr-daemon binary on real sockets. Serialized: each test starts processes.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct DaemonTests {
+    @Test func saysReadyThenRecordsALifecycleThenStopsCleanlyOnSIGTERM() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanup() }
+        let notes = try #require(await offPool { daemon.waitUntilReady() }, "no READY=1 from the daemon")
+        #expect(notes.joined(separator: "\n").contains("STATUS=serving 0 open cases"))
+        try await offPool {
+            let c = try daemon.client()
+            _ = try c.call("io.imr.Cases.Open", openParameters)
+            _ = try c.call("io.imr.Cases.ReceiveRFA", [
+                "caseId": "c1", "rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true, "transmission": "fax",
+                "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false, "formulary": false,
+                "items": .array([.object(["id": "1", "description": "8 massage visits"])])])
+            _ = try c.call("io.imr.Cases.DecideUR", ["caseId": "c1", "rfaId": "A", "decidedAt": "2024-02-28T09:00",
+                                                     "decisions": .array([.object(["itemId": "1", "outcome": "denied"])])])
+            let detail = try c.call("io.imr.Cases.Get", ["caseId": "c1"])["case"]
+            #expect(detail?["stage"] == "urDecided")
+            #expect(try c.call("io.imr.Admin.Status")["openCases"] == 1)
+        }
+        daemon.signal(SIGTERM)
+        #expect(await (try? offPool { daemon.notify.waitFor("STOPPING=1", timeout: 30) }) != nil)
+        let (status, output) = daemon.wait()
+        #expect(status == 0, "\(output)")
+        // The log is intact and holds the three events after the daemon closed it.
+        let store = try EventStore(path: daemon.storePath)
+        defer { store.close() }
+        #expect(try store.read(stream: "case-c1").map(\.type) == ["CaseOpened", "RFAReceived", "URDecisionIssued"])
+        #expect(try store.verify().isIntact)
+    }
+
+    @Test func servesTheSocketSystemdPasses() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-activate-\(UUID().uuidString.prefix(8))")
+        let listen = dir.appendingPathComponent("imr.sock").path
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let daemon = try DaemonProcess(directory: dir, arguments: ["--socket", dir.appendingPathComponent("unused.sock").path],
+                                       launcher: ["/usr/bin/systemd-socket-activate", "-l", listen, "--fdname=varlink"])
+        defer { daemon.cleanup() }
+        // systemd-socket-activate binds the socket, then starts the daemon on the first connection.
+        let info = try await offPool { () -> [String: JSONValue] in
+            let deadline = Date().addingTimeInterval(30)
+            while !FileManager.default.fileExists(atPath: listen) && Date() < deadline { usleep(20_000) }
+            return try VarlinkClient(path: listen).call("org.varlink.service.GetInfo")
+        }
+        #expect(info["product"] == "imr-daemon")
+        #expect(info["interfaces"] == .array(["org.varlink.service", "io.imr.Admin", "io.imr.Cases"]))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("unused.sock").path))
+        let (status, _) = daemon.stop()
+        #expect(status == 0)
+    }
+
+    @Test func aSecondDaemonOnTheSameStateDirectoryRefusesToStart() async throws {
+        let first = try DaemonProcess()
+        defer { first.cleanup() }
+        _ = try #require(await offPool { first.waitUntilReady() })
+        let second = try run([productsDirectory.appendingPathComponent("imr-daemon").path, "--state-dir", first.stateDirectory,
+                              "--socket", first.directory.appendingPathComponent("other.sock").path])
+        #expect(second.status == 75)
+        #expect(second.output.contains("another imr-daemon (pid \(first.process.processIdentifier))"))
+        // A second daemon on another state directory but the same live socket is refused too.
+        let third = try run([productsDirectory.appendingPathComponent("imr-daemon").path, "--state-dir", first.directory.appendingPathComponent("state2").path,
+                             "--socket", first.socketPath])
+        #expect(third.status == 75)
+        #expect(third.output.contains(first.socketPath))
+        // The first one still serves.
+        #expect(try await offPool { try first.client().call("io.imr.Admin.Status")["version"] } != nil)
+    }
+
+    @Test func aStaleSocketFromAKilledDaemonIsReplaced() async throws {
+        let first = try DaemonProcess()
+        _ = try #require(await offPool { first.waitUntilReady() })
+        first.signal(SIGKILL)
+        _ = first.wait()
+        #expect(FileManager.default.fileExists(atPath: first.socketPath))
+        let second = try DaemonProcess(directory: first.directory)
+        defer { second.cleanup() }
+        _ = try #require(await offPool { second.waitUntilReady() })
+        #expect(try await offPool { try second.client().call("io.imr.Admin.Status")["headPosition"] } == 0)
+    }
+
+    @Test func sigtermDuringABurstOfAppendsLosesNoAcknowledgedEvent() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        try await offPool { _ = try daemon.client().call("io.imr.Cases.Open", openParameters) }
+        let writers = 3
+        let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
+            for w in 0..<writers {
+                group.addTask {
+                    try await offPool {
+                        var acked: [String] = []
+                        guard let c = try? daemon.client() else { return acked }
+                        for i in 0..<100_000 {
+                            let text = "w\(w)-\(i)"
+                            do {
+                                _ = try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": .string(text)])
+                                acked.append(text)
+                            } catch {
+                                return acked
+                            }
+                        }
+                        return acked
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(700))
+            daemon.signal(SIGTERM)
+            return try await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        let (status, output) = daemon.wait()
+        #expect(status == 0, "\(output)")
+        #expect(acknowledged.count > 10)
+        let store = try EventStore(path: daemon.storePath)
+        defer { store.close() }
+        let stored = Set(try store.read(stream: "case-c1").compactMap { event -> String? in
+            guard event.type == "NoteAdded" else { return nil }
+            return (try? JSONDecoder().decode([String: JSONValue].self, from: event.payloadData))?["text"]?.stringValue
+        })
+        let lost = Set(acknowledged).subtracting(stored)
+        #expect(lost.isEmpty, "\(lost.count) acknowledged notes are missing")
+        #expect(try store.verify().isIntact)
+    }
+
+    @Test func malformedAndOversizeFramesCloseOnlyTheirConnection_andPipeliningKeepsOrder() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        try await offPool {
+            let bystander = try daemon.client()
+            let big = try daemon.client()
+            try? big.writeAll([UInt8](repeating: UInt8(ascii: " "), count: (1 << 20) + 4096))
+            #expect(try big.receive().error == "org.varlink.service.InvalidParameter")
+            let garbage = try daemon.client()
+            try garbage.writeAll(Array("{\"method\": ".utf8) + [0])
+            #expect(try garbage.receive().error == "org.varlink.service.InvalidParameter")
+
+            // Pipelined: three calls written at once come back in order.
+            try bystander.send(VarlinkCall(method: "io.imr.Cases.Get", parameters: ["caseId": "nope"]))
+            try bystander.send(VarlinkCall(method: "org.varlink.service.GetInfo"))
+            try bystander.send(VarlinkCall(method: "io.imr.Admin.Status"))
+            #expect(try bystander.receive().error == "io.imr.Cases.CaseNotFound")
+            #expect(try bystander.receive().parameters?["product"] == "imr-daemon")
+            #expect(try bystander.receive().parameters?["version"] != nil)
+        }
+    }
+
+    @Test func aClientOutsideTheGroupsIsRefused_andAReaderMayOnlyRead() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-access-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let config = dir.appendingPathComponent("imr-daemon.toml")
+        // nobody's primary group (nogroup) reads; the coordinator and admin groups are ones nobody is in.
+        try "[access]\nreaders = [\"nogroup\"]\ncoordinators = [\"imr-coordinators\"]\nadmins = [\"imr-admins\"]\n"
+            .write(to: config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(directory: dir, arguments: ["--config", config.path])
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        chmod(dir.path, 0o755)
+        chmod(daemon.socketPath, 0o666)
+        // A client process running as nobody (uid and gid 65534, no supplementary groups).
+        let ctl = productsDirectory.appendingPathComponent("imr-ctl").path
+        func asNobody(_ method: String, _ parameters: String) throws -> (status: Int32, output: String) {
+            try run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ctl, "call", "--socket", daemon.socketPath, method, parameters])
+        }
+        let list = try asNobody("io.imr.Cases.List", "{}")
+        #expect(list.status == 0, "\(list.output)")
+        #expect(list.output.contains("\"cases\""))
+        let open = try asNobody("io.imr.Cases.Open", #"{"caseId":"x1","claimNumber":"ADJ","employer":"Acme","claimsAdministrator":"TPA","injuredWorkerReference":"A.B.","dateOfInjury":"2023-01-01","coordinator":"li"}"#)
+        #expect(open.status == 1)
+        #expect(open.output.contains("org.varlink.service.PermissionDenied"))
+        #expect(try await offPool { try daemon.client().call("io.imr.Admin.Status")["headPosition"] } == 0)
+
+        // With the readers' group changed to one nobody is not in, SIGHUP makes nobody a stranger.
+        try "[access]\nreaders = [\"imr-readers-test\"]\n".write(to: config, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        _ = try #require(await offPool { daemon.notify.waitFor("READY=1", timeout: 30) })
+        let stranger = try asNobody("io.imr.Cases.List", "{}")
+        #expect(stranger.status == 1)
+        #expect(stranger.output.contains("PermissionDenied"), "\(stranger.output)")
+    }
+
+    @Test func thePythonReferenceClientIntrospectsTheDaemon() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        let script = """
+            import sys, varlink
+            with varlink.Client("unix:" + sys.argv[1]) as client:
+                with client.open("org.varlink.service") as svc:
+                    print("interfaces", ",".join(svc.GetInfo()["interfaces"]))
+                    print("described", "interface io.imr.Admin" in svc.GetInterfaceDescription("io.imr.Admin")["description"])
+                with client.open("io.imr.Admin", namespaced=True) as admin:
+                    print("verify", admin.Verify().intact)
+            """
+        let result = try run(["python3", "-c", script, daemon.socketPath])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("interfaces org.varlink.service,io.imr.Admin,io.imr.Cases"))
+        #expect(result.output.contains("described True"))
+        #expect(result.output.contains("verify True"))
+    }
+
+    @Test func aBadConfigurationStopsStartUpNamingFileKeyAndReason() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-config-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("imr-daemon.toml").path
+        try "[acess]\nreaders = [\"imr\"]\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try run([productsDirectory.appendingPathComponent("imr-daemon").path, "--config", config,
+                              "--state-dir", dir.appendingPathComponent("s").path, "--socket", dir.appendingPathComponent("s.sock").path])
+        #expect(result.status == 78)
+        #expect(result.output.contains(config) && result.output.contains("acess"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("s/imr.sqlite").path))
+    }
+}

@@ -88,6 +88,7 @@ let package = Package(
             resources: [
                 .embedInCode("Interfaces/io.imr.Cases.varlink"),
                 .embedInCode("Interfaces/io.imr.Admin.varlink"),
+                .embedInCode("Interfaces/io.imr.Deadlines.varlink"),
             ]
         ),
 

@@ -7,6 +7,7 @@ import IMRService
 import Logging
 import SystemdSupport
 import Varlink
+import Workflow
 
 #if canImport(Glibc)
 import Glibc
@@ -123,7 +124,7 @@ final class Daemon: Sendable {
             store = try EventStore(
                 path: storePath,
                 options: .init(synchronous: configuration.store.synchronous == .full ? .full : .normal),
-                projections: [CaseListProjection()])
+                projections: [CaseListProjection(), DeadlineProjection()])
         } catch {
             throw DaemonStartError(message: error.message, exitCode: 1)
         }
@@ -135,6 +136,7 @@ final class Daemon: Sendable {
             handlers: [
                 CasesInterface(service: CaseService(store: store), access: access, log: log),
                 AdminInterface(store: store, access: access, version: imrVersion, startedAt: startedAt, log: log),
+                DeadlinesInterface(service: CaseService(store: store), access: access),
             ],
             logger: logger)
 
@@ -188,7 +190,8 @@ final class Daemon: Sendable {
 
     private func statusLine(_ store: EventStore) -> String {
         let open = (try? store.read { try $0.query("SELECT COUNT(*) FROM case_list WHERE is_open = 1").first?[0].int64 ?? 0 }) ?? 0
-        return "serving \(open.formatted()) open cases"
+        let next = (try? DeadlineProjection.nextDue(in: store, after: Date())) ?? nil
+        return "serving \(open.formatted()) open cases" + (next.map { "; next deadline \(Pacific.rfc3339($0))" } ?? "")
     }
 }
 

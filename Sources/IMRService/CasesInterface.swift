@@ -46,7 +46,9 @@ public struct CasesInterface: VarlinkHandler {
             try access.require(.reader, context, method: call.method, log: log)
             let ref = try WireFormat.decode(CaseRef.self, from: call)
             let state = try serviceCall(ref.caseId) { () throws(CaseServiceError) in try service.state(of: CaseID(ref.caseId)) }
-            return ["case": .object(CaseDetail.json(state))]
+            var detail = CaseDetail.json(state)
+            detail["deadlines"] = .array(try DeadlineEngine.deadlines(for: state, now: clock()).map { .object(try WireFormat.object($0)) })
+            return ["case": .object(detail)]
         case "History":
             try access.require(.reader, context, method: call.method, log: log)
             let ref = try WireFormat.decode(CaseRef.self, from: call)

@@ -19,11 +19,12 @@ private func withCasesServer(_ body: @escaping @Sendable (String, EventStore) th
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-cases-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
-    let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: [CaseListProjection()])
+    let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: [CaseListProjection(), DeadlineProjection()])
     defer { store.close() }
     let cases = CasesInterface(service: CaseService(store: store), access: AccessControl(), clock: { Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9) })
     let admin = AdminInterface(store: store, access: AccessControl(), version: "test", startedAt: Date(timeIntervalSinceNow: -5))
-    let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [cases, admin])
+    let deadlines = DeadlinesInterface(service: CaseService(store: store), access: AccessControl(), clock: { Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9) })
+    let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [cases, admin, deadlines])
     let path = dir.appendingPathComponent("imr.sock").path
     let (ready, signal) = AsyncStream<Void>.makeStream()
     let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
@@ -175,7 +176,7 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             #expect(status["headPosition"] == 1)
             #expect(status["version"] == "test")
             #expect((status["uptimeSeconds"].flatMap { if case .int(let i) = $0 { i } else { nil } } ?? -1) >= 5)
-            #expect(status["projections"] == .array([.object(["name": "case_list", "checkpoint": 1])]))
+            #expect(status["projections"] == .array([.object(["name": "case_list", "checkpoint": 1]), .object(["name": "deadlines", "checkpoint": 1])]))
 
             let verify = try c.call("io.imr.Admin.Verify")
             #expect(verify["intact"] == .bool(true))
@@ -189,9 +190,56 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             copy.close()
             #expect(error { try c.call("io.imr.Admin.Backup", ["path": "relative.sqlite"]) }?.name == "io.imr.Admin.BackupFailed")
 
-            #expect(try c.call("io.imr.Admin.Rebuild")["rebuilt"] == .array(["case_list"]))
+            #expect(try c.call("io.imr.Admin.Rebuild")["rebuilt"] == .array(["case_list", "deadlines"]))
             #expect(error { try c.call("io.imr.Admin.Rebuild", ["projection": "nope"]) }?.name == "io.imr.Admin.ProjectionNotFound")
             #expect(try c.call("io.imr.Cases.List")["cases"].flatMap { if case .array(let a) = $0 { a.count } else { nil } } == 1)
+        }
+    }
+}
+
+@Suite struct DeadlinesInterfaceTests {
+    @Test func theBoardShowsRunningClocksByDueTimeAndDropsMetOnes() async throws {
+        try await withCasesServer { path, store in
+            let c = try VarlinkClient(path: path)
+            func board(_ p: [String: JSONValue] = [:]) throws -> [JSONValue] {
+                guard case .array(let a)? = try c.call("io.imr.Deadlines.List", p)["deadlines"] else { return [] }
+                return a
+            }
+            _ = try c.call("io.imr.Cases.Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+                                                 "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"])
+            #expect(try board().isEmpty)
+            // Faxed Monday 2024-02-26 10:15: five business days end Monday 2024-03-04.
+            _ = try c.call("io.imr.Cases.ReceiveRFA", ["caseId": "c1", "rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true,
+                                                       "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
+                                                       "formulary": false, "items": .array([.object(["id": "1", "description": "8 massage visits"])])])
+            let running = try board(["rule": "ur.decision.prospective"])
+            #expect(running.count == 1)
+            #expect(running.first?["dueDate"] == "2024-03-04")
+            #expect(running.first?["due"] == "2024-03-04T23:59:59-08:00")
+            #expect(running.first?["status"] == "missed")  // the test clock is 2024-06-01
+            #expect(running.first?["coordinator"] == "maria")
+            #expect(running.first?["citation"]?.stringValue?.contains("4610") == true)
+            #expect(try board(["coordinator": "li"]).isEmpty)
+            let overdueCount = try board(["overdue": true]).count
+            #expect(try board().count == overdueCount)
+
+            _ = try c.call("io.imr.Cases.DecideUR", ["caseId": "c1", "rfaId": "A", "decidedAt": "2024-03-01T09:00",
+                                                     "decisions": .array([.object(["itemId": "1", "outcome": "denied"])])])
+            #expect(try board(["rule": "ur.decision.prospective"]).isEmpty)
+            let rules = try board().compactMap { $0["rule"]?.stringValue }
+            #expect(rules.contains("ur.notice.physician"))
+            #expect(rules.contains("imr.application"))
+
+            guard case .array(let all)? = try c.call("io.imr.Deadlines.ForCase", ["caseId": "c1"])["deadlines"] else { Issue.record("no deadlines"); return }
+            #expect(all.first { $0["rule"] == "ur.decision.prospective" }?["status"] == "met")
+            let detail = try c.call("io.imr.Cases.Get", ["caseId": "c1"])["case"]
+            #expect(detail?["deadlines"] == .array(all))
+
+            let before = try board()
+            try store.rebuildProjection(named: "deadlines")
+            #expect(try board() == before)
+            #expect(error { try c.call("io.imr.Deadlines.List", ["rule": "ur.nope"]) }?.name == "io.imr.Cases.InvalidValue")
+            #expect(error { try c.call("io.imr.Deadlines.ForCase", ["caseId": "zz"]) }?.name == "io.imr.Cases.CaseNotFound")
         }
     }
 }

@@ -1,0 +1,49 @@
+import EventStore
+import Foundation
+import Varlink
+import Workflow
+
+/// `io.imr.Deadlines`: the deadline board and a case's deadlines.
+public struct DeadlinesInterface: VarlinkHandler {
+    public let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Deadlines_varlink, as: UTF8.self))
+    let service: CaseService
+    let access: AccessControl
+    let clock: @Sendable () -> Date
+    let calculator: DeadlineCalculator
+
+    public init(service: CaseService, access: AccessControl, calculator: DeadlineCalculator = .init(), clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.service = service
+        self.access = access
+        self.calculator = calculator
+        self.clock = clock
+    }
+
+    struct CaseRef: Decodable { let caseId: String }
+
+    public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+        try access.require(.reader, context, method: call.method)
+        switch call.member {
+        case "List":
+            let filter = try WireFormat.decode(DeadlineBoardFilter.self, from: call)
+            if let rule = filter.rule, RuleID(rawValue: rule) == nil {
+                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
+                    "parameter": "rule", "message": .string("'\(rule)' is not a rule id; known: \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))")])
+            }
+            let rows = try DeadlineProjection.board(in: service.store, matching: filter, now: clock())
+            return ["deadlines": .array(rows.map { .object($0) })]
+        case "ForCase":
+            let ref = try WireFormat.decode(CaseRef.self, from: call)
+            let state: CaseState
+            do { state = try service.state(of: CaseID(ref.caseId)) } catch {
+                if case .caseNotFound = error {
+                    throw VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": .string(ref.caseId)])
+                }
+                throw error
+            }
+            let deadlines = DeadlineEngine.deadlines(for: state, now: clock(), calculator: calculator)
+            return ["deadlines": .array(try deadlines.map { .object(try WireFormat.object($0)) })]
+        default:
+            throw VarlinkError.methodNotImplemented(call.method)
+        }
+    }
+}

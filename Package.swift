@@ -84,6 +84,7 @@ let package = Package(
             dependencies: [
                 "EventStore", "Workflow", "Varlink",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             resources: [
                 .embedInCode("Interfaces/io.imr.Cases.varlink"),

@@ -130,12 +130,11 @@ final class Daemon: Sendable {
         }
         defer { store.close() }
 
-        let log: @Sendable (String) -> Void = { [logger] message in logger.notice("\(message)") }
         let server = VarlinkServer(
             info: .init(vendor: "imr", product: "imr-daemon", version: imrVersion, url: "https://github.com/imr/imr"),
             handlers: [
-                CasesInterface(service: CaseService(store: store), access: access, log: log),
-                AdminInterface(store: store, access: access, version: imrVersion, startedAt: startedAt, log: log),
+                CasesInterface(service: CaseService(store: store), access: access, logger: logger),
+                AdminInterface(store: store, access: access, version: imrVersion, startedAt: startedAt, logger: logger),
                 DeadlinesInterface(service: CaseService(store: store), access: access),
             ],
             logger: logger)

@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import Logging
 import Varlink
 import Workflow
 
@@ -11,17 +12,19 @@ public struct AdminInterface: VarlinkHandler {
     let version: String
     let startedAt: Date
     let clock: @Sendable () -> Date
-    let log: @Sendable (String) -> Void
+    let logger: Logger
 
     public init(store: EventStore, access: AccessControl, version: String, startedAt: Date,
-                clock: @escaping @Sendable () -> Date = { Date() }, log: @escaping @Sendable (String) -> Void = { _ in }) {
+                clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.admin")) {
         self.store = store
         self.access = access
         self.version = version
         self.startedAt = startedAt
         self.clock = clock
-        self.log = log
+        self.logger = logger
     }
+
+    private var log: (String) -> Void { { [logger] in logger.notice("\($0)") } }
 
     struct BackupParameters: Decodable { let path: String }
     struct RebuildParameters: Decodable { let projection: String? }

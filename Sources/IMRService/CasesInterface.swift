@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import Logging
 import Varlink
 import Workflow
 
@@ -9,14 +10,16 @@ public struct CasesInterface: VarlinkHandler {
     let service: CaseService
     let access: AccessControl
     let clock: @Sendable () -> Date
-    let log: @Sendable (String) -> Void
+    let logger: Logger
 
-    public init(service: CaseService, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() }, log: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(service: CaseService, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.cases")) {
         self.service = service
         self.access = access
         self.clock = clock
-        self.log = log
+        self.logger = logger
     }
+
+    private var log: (String) -> Void { { [logger] in logger.warning("\($0)", metadata: ["message.id": .string(LogMessageID.accessRefused)]) } }
 
     /// Parameters every recording method carries besides its fact.
     struct Envelope: Decodable {
@@ -74,8 +77,16 @@ public struct CasesInterface: VarlinkHandler {
         }
         let command = try Self.command(for: call)
         let caseId = CaseID(envelope.caseId)
+        let actor = AccessPolicy.actor(of: context.peer)
         let outcome = try serviceCall(envelope.caseId) { () throws(CaseServiceError) in
-            try service.execute(command, on: caseId, actor: AccessPolicy.actor(of: context.peer), commandId: commandId, now: clock())
+            try service.execute(command, on: caseId, actor: actor, commandId: commandId, now: clock())
+        }
+        if !outcome.wasAlreadyRecorded {
+            logger.info("recorded \(outcome.eventTypes.joined(separator: ", ")) on case \(caseId.rawValue)", metadata: [
+                "case.id": .string(caseId.rawValue), "event.position": .string("\(outcome.positions.last ?? 0)"),
+                "actor": .string(actor.label), "command.id": .string(commandId.uuidString.lowercased()),
+                "message.id": .string(LogMessageID.eventsRecorded),
+            ])
         }
         return ["recorded": .object([
             "caseId": .string(outcome.caseId.rawValue), "version": .int(outcome.version),
@@ -133,13 +144,17 @@ public struct CasesInterface: VarlinkHandler {
             case .caseNotFound(let id):
                 throw VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": .string(id.rawValue)])
             case .refused(let violation):
+                logger.notice("refused on case \(caseId): \(violation.message)", metadata: [
+                    "case.id": .string(caseId), "refusal.code": .string(violation.code.rawValue),
+                    "message.id": .string(LogMessageID.transitionRefused),
+                ])
                 throw VarlinkError("io.imr.Cases.TransitionRefused", parameters: [
                     "caseId": .string(caseId), "code": .string(violation.code.rawValue), "message": .string(violation.message)])
             case .concurrentUpdate(let id, let expected, let actual):
                 throw VarlinkError("io.imr.Cases.ConcurrentUpdate", parameters: [
                     "caseId": .string(id.rawValue), "expectedVersion": .int(expected), "actualVersion": .int(actual)])
             case .unreadableEvent, .storage:
-                log("case \(caseId): \(error)")
+                logger.error("case \(caseId): \(error)", metadata: ["case.id": .string(caseId)])
                 throw error
             }
         }

@@ -31,6 +31,10 @@ import Glibc
         #expect(await (try? offPool { daemon.notify.waitFor("STOPPING=1", timeout: 30) }) != nil)
         let (status, output) = daemon.wait()
         #expect(status == 0, "\(output)")
+        // Without a journal the same structured fields go to stderr, one entry per line.
+        let recorded = output.split(separator: "\n").filter { $0.contains("MESSAGE_ID=9baa2f47bd2e47c9abf173345f3bbcc6") }
+        #expect(recorded.count == 3)
+        #expect(recorded.allSatisfy { $0.contains("IMR_CASE=c1") && $0.contains("IMR_ACTOR=") })
         // The log is intact and holds the three events after the daemon closed it.
         let store = try EventStore(path: daemon.storePath)
         defer { store.close() }

@@ -148,6 +148,21 @@ final class Daemon: Sendable {
                     self.logger.info("ready: \(status)", metadata: ["message.id": .string(JournalMessageID.daemonReady)])
                 }
             }
+            // Keep STATUS= current: follow the log and refresh at most once a second.
+            group.addTask { [self] in
+                let from = ((try? store.headPosition()) ?? 0) + 1
+                var last = ContinuousClock.now - .seconds(1)
+                var shownUpTo: Int64 = 0
+                for try await event in store.subscribe(from: from) {
+                    // Events already reflected in the last STATUS= need no new one.
+                    guard event.position > shownUpTo else { continue }
+                    let wait = last + .seconds(1) - ContinuousClock.now
+                    if wait > .zero { try await Task.sleep(for: wait) }
+                    last = ContinuousClock.now
+                    shownUpTo = (try? store.headPosition()) ?? event.position
+                    _ = try? notifier.notify(.status(statusLine(store)))
+                }
+            }
             if let interval = watchdogInterval ?? nil {
                 group.addTask { [logger, notifier] in await SystemdWatchdog.keepAlive(every: interval, notifier: notifier, logger: logger) }
             }
@@ -189,8 +204,12 @@ final class Daemon: Sendable {
 
     private func statusLine(_ store: EventStore) -> String {
         let open = (try? store.read { try $0.query("SELECT COUNT(*) FROM case_list WHERE is_open = 1").first?[0].int64 ?? 0 }) ?? 0
-        let next = (try? DeadlineProjection.nextDue(in: store, after: Date())) ?? nil
-        return "serving \(open.formatted()) open cases" + (next.map { "; next deadline \(Pacific.rfc3339($0))" } ?? "")
+        let now = Date()
+        let next = (try? DeadlineProjection.nextDue(in: store, after: now)) ?? nil
+        let overdue = (try? DeadlineProjection.overdueCount(in: store, at: now)) ?? 0
+        return "serving \(open.formatted()) open cases"
+            + (next.map { "; next deadline \(Pacific.date(of: $0).iso)" } ?? "")
+            + (overdue > 0 ? "; \(overdue.formatted()) overdue" : "")
     }
 }
 

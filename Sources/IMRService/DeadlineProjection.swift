@@ -109,6 +109,14 @@ extension DeadlineProjection {
         }
     }
 
+    /// How many running deadlines are past due at `now` (optional information requests aside).
+    public static func overdueCount(in store: EventStore, at now: Date) throws -> Int64 {
+        let nowMicros = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
+        return try store.read { db in
+            try db.query("SELECT COUNT(*) FROM deadlines WHERE is_open = 1 AND due_us <= ? AND rule != 'ur.info-request'", [.integer(nowMicros)]).first?[0].int64 ?? 0
+        }
+    }
+
     /// The earliest open deadline's due instant, if any.
     public static func nextDue(in store: EventStore, after now: Date) throws -> Date? {
         let nowMicros = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())

@@ -47,12 +47,17 @@ final class NotifySocket: @unchecked Sendable {
 
     /// Datagrams until one contains `needle`; all of them, or nil on timeout.
     func waitFor(_ needle: String, timeout: Double = 30) -> [String]? {
+        waitFor(timeout: timeout) { $0 == needle }
+    }
+
+    /// Datagrams until one has a line matching `match`; all of them, or nil on timeout.
+    func waitFor(timeout: Double = 30, _ match: (Substring) -> Bool) -> [String]? {
         var seen: [String] = []
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let message = receive(timeout: deadline.timeIntervalSinceNow) {
                 seen.append(message)
-                if message.split(separator: "\n").contains(Substring(needle)) { return seen }
+                if message.split(separator: "\n").contains(where: match) { return seen }
             }
         }
         return nil

@@ -27,6 +27,9 @@ import Glibc
             #expect(detail?["stage"] == "urDecided")
             #expect(try c.call("io.imr.Admin.Status")["openCases"] == 1)
         }
+        // STATUS= follows the log: one open case now, whose 2024 clocks are all past due.
+        let statusLine = await (try? offPool { daemon.notify.waitFor(timeout: 30) { $0.hasPrefix("STATUS=serving 1 open cases; ") && $0.hasSuffix(" overdue") } })
+        #expect(statusLine != nil)
         daemon.signal(SIGTERM)
         #expect(await (try? offPool { daemon.notify.waitFor("STOPPING=1", timeout: 30) }) != nil)
         let (status, output) = daemon.wait()

@@ -73,6 +73,13 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             guard case .array(let items)? = detail?["items"] else { Issue.record("no items"); return }
             #expect(items.map { $0["status"] } == ["implemented", "approved"])
             #expect(items[0]["imrCaseNumber"] == "CM24-0012345")
+            if case .array(let timeline)? = detail?["timeline"] {
+                #expect(timeline.count == 11)
+                #expect(timeline.last?["type"] == "CaseClosed")
+                #expect(timeline.first?["actor"]?.stringValue?.hasPrefix("uid:\(getuid()) ") == true)
+            } else {
+                Issue.record("no timeline")
+            }
             if case .array(let rfas)? = detail?["rfas"] {
                 #expect(rfas.first?["receivedAt"] == .string("2024-02-26T10:15:00-08:00"))
             } else {

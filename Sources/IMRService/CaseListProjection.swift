@@ -54,7 +54,7 @@ public struct CaseListProjection: Projection {
              .text(state.coordinator ?? ""), .text(facts.dateOfInjury.iso), .text(state.stage.rawValue),
              .integer(state.isOpen ? 1 : 0), .text(numbers.joined(separator: ",")), .integer(Int64(state.items.count)),
              .integer(Int64(state.version)), .integer(event.position),
-             .integer(Int64((event.recordedAt.timeIntervalSince1970 * 1_000_000).rounded()))])
+             .integer(event.recordedAt.unixMicroseconds)])
         for number in numbers {
             try db.execute("INSERT OR IGNORE INTO case_imr_numbers (imr_case_number, case_id) VALUES (?, ?)", [.text(number), .text(caseId.rawValue)])
         }

@@ -24,3 +24,8 @@ public enum CaseStreams {
         CaseState.rebuild(from: try events.map(decode))
     }
 }
+
+extension Date {
+    /// Whole microseconds since 1970: how the read models store instants (SQLite integers).
+    var unixMicroseconds: Int64 { Int64((timeIntervalSince1970 * 1_000_000).rounded()) }
+}

@@ -45,7 +45,7 @@ public struct DeadlineProjection: Projection {
             try db.execute(
                 "INSERT INTO deadlines (deadline_id, case_id, rule, party, coordinator, due_us, is_open, status, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [.text(deadline.id), .text(caseId.rawValue), .text(deadline.rule.rawValue), .text(deadline.party.rawValue),
-                 .text(coordinator), .integer(Int64((deadline.due.timeIntervalSince1970 * 1_000_000).rounded())),
+                 .text(coordinator), .integer(deadline.due.unixMicroseconds),
                  .integer(deadline.isOpen ? 1 : 0), .text(deadline.status.rawValue), .text(body)])
         }
     }
@@ -84,7 +84,7 @@ extension DeadlineProjection {
     public static func board(in store: EventStore, matching filter: DeadlineBoardFilter, now: Date) throws -> [[String: JSONValue]] {
         var clauses = ["is_open = 1"]
         var arguments: [SQLiteValue] = []
-        let nowMicros = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
+        let nowMicros = now.unixMicroseconds
         // Asking for more information is optional: a window that closed unused is not a miss.
         clauses.append("NOT (rule = 'ur.info-request' AND due_us <= ?)")
         arguments.append(.integer(nowMicros))
@@ -111,7 +111,7 @@ extension DeadlineProjection {
 
     /// How many running deadlines are past due at `now` (optional information requests aside).
     public static func overdueCount(in store: EventStore, at now: Date) throws -> Int64 {
-        let nowMicros = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
+        let nowMicros = now.unixMicroseconds
         return try store.read { db in
             try db.query("SELECT COUNT(*) FROM deadlines WHERE is_open = 1 AND due_us <= ? AND rule != 'ur.info-request'", [.integer(nowMicros)]).first?[0].int64 ?? 0
         }
@@ -119,7 +119,7 @@ extension DeadlineProjection {
 
     /// The earliest open deadline's due instant, if any.
     public static func nextDue(in store: EventStore, after now: Date) throws -> Date? {
-        let nowMicros = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
+        let nowMicros = now.unixMicroseconds
         let next = try store.read { db in
             try db.query("SELECT MIN(due_us) FROM deadlines WHERE is_open = 1 AND due_us > ?", [.integer(nowMicros)]).first?[0].int64
         }

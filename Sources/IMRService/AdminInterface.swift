@@ -15,7 +15,7 @@ public struct AdminInterface: VarlinkHandler {
     let logger: Logger
 
     public init(store: EventStore, access: AccessControl, version: String, startedAt: Date,
-                clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.admin")) {
+                clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.admin", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.store = store
         self.access = access
         self.version = version

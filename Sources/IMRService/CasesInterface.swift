@@ -12,7 +12,7 @@ public struct CasesInterface: VarlinkHandler {
     let clock: @Sendable () -> Date
     let logger: Logger
 
-    public init(service: CaseService, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.cases")) {
+    public init(service: CaseService, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.cases", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.service = service
         self.access = access
         self.clock = clock

@@ -89,7 +89,7 @@ public final class VarlinkServer: Sendable {
         var connections: [UInt64: (channel: Channel, busy: Bool)] = [:]
     }
 
-    public init(info: Info, handlers: [any VarlinkHandler], maximumMessageSize: Int = 1 << 20, logger: Logger = Logger(label: "varlink")) {
+    public init(info: Info, handlers: [any VarlinkHandler], maximumMessageSize: Int = 1 << 20, logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.info = info
         self.maximumMessageSize = maximumMessageSize
         self.logger = logger

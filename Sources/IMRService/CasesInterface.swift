@@ -97,6 +97,9 @@ public struct CasesInterface: VarlinkHandler {
         case "NotifyPhysician": return .notifyPhysician(try d(PhysicianNotified.self))
         case "ServeWrittenDecision": return .serveWrittenDecision(try d(WrittenURDecisionServed.self))
         case "ReceiveIMRApplication": return .receiveIMRApplication(try d(IMRApplicationReceived.self))
+        case "RequestEligibilityInformation":
+            return .requestEligibilityInformation(try d(IMREligibilityInformationRequested.self))
+        case "SendEligibilityInformation": return .sendEligibilityInformation(try d(IMREligibilityInformationSent.self))
         case "FindEligible": return .findEligible(try d(IMREligibilityFound.self))
         case "FindIneligible": return .findIneligible(try d(IMRFoundIneligible.self))
         case "AssignIMR": return .assignIMR(try d(IMRAssigned.self))

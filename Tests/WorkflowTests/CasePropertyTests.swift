@@ -248,6 +248,7 @@ struct RandomCaseRun {
     @Test func randomSequences_reachEveryStage() async {
         // Guards the generator itself: a generator stuck at opening would make the property vacuous.
         var seen = Set<CaseStage>()
+        var types = Set<String>()
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<300 {
             var run = RandomCaseRun()
@@ -255,7 +256,10 @@ struct RandomCaseRun {
                 run.step(Int.random(in: 0...1_000_000, using: &generator))
                 seen.insert(run.h.state.stage)
             }
+            types.formUnion(run.h.log.map(\.event.typeName))
         }
+        // The eligibility-information events are reached too, so the property covers them.
+        #expect(types.isSuperset(of: ["IMREligibilityInformationRequested", "IMREligibilityInformationSent"]))
         let expected: Set<CaseStage> = [.opened, .rfaReceived, .urDecided, .imrApplied, .imrEligible, .imrAssigned, .determined, .closed]
         #expect(expected.isSubset(of: seen), "missing \(expected.subtracting(seen))")
     }

@@ -122,6 +122,12 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             #expect(sent["recorded"]?["events"] == .array(["IMREligibilityInformationSent"]))
             #expect(sent["recorded"]?["version"] == .int(7))
             #expect(try responseClock()?["status"] == "met")
+            if case .array(let items)? = try call("Get", ["caseId": "c1"])["case"]?["items"] {
+                #expect(items.first?["eligibilityInformationRequestedOn"] == "2024-03-29")
+                #expect(items.first?["eligibilityInformationSentOn"] == "2024-04-05")
+            } else {
+                Issue.record("no items")
+            }
 
             let badParty = error { try call("RequestEligibilityInformation", [
                 "caseId": "c1", "itemIds": .array(["1"]), "requestedOn": "2024-03-29", "whatIsRequested": "x",

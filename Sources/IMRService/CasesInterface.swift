@@ -113,6 +113,9 @@ public struct CasesInterface: VarlinkHandler {
         case "NotifyPhysician": return .notifyPhysician(try d(PhysicianNotified.self))
         case "ServeWrittenDecision": return .serveWrittenDecision(try d(WrittenURDecisionServed.self))
         case "ReceiveIMRApplication": return .receiveIMRApplication(try d(IMRApplicationReceived.self))
+        case "RequestEligibilityInformation":
+            return .requestEligibilityInformation(try d(IMREligibilityInformationRequested.self))
+        case "SendEligibilityInformation": return .sendEligibilityInformation(try d(IMREligibilityInformationSent.self))
         case "FindEligible": return .findEligible(try d(IMREligibilityFound.self))
         case "FindIneligible": return .findIneligible(try d(IMRFoundIneligible.self))
         case "AssignIMR": return .assignIMR(try d(IMRAssigned.self))
@@ -203,7 +206,9 @@ enum CaseDetail {
                 "status": .string(i.status.rawValue), "urOutcome": text(i.urOutcome?.rawValue), "authorizedPortion": text(i.authorizedPortion),
                 "urDecidedAt": instant(i.urDecidedAt), "physicianNotifiedAt": instant(i.physicianNotifiedAt),
                 "writtenDecisionServedOn": date(i.writtenDecisionServedOn), "writtenDecisionServiceMethod": text(i.writtenDecisionServiceMethod?.rawValue),
-                "imrApplicationReceivedOn": date(i.imrApplicationReceivedOn), "imrEligibleOn": date(i.imrEligibleOn),
+                "imrApplicationReceivedOn": date(i.imrApplicationReceivedOn),
+                "eligibilityInformationRequestedOn": date(i.eligibilityInformationRequestedOn),
+                "eligibilityInformationSentOn": date(i.eligibilityInformationSentOn), "imrEligibleOn": date(i.imrEligibleOn),
                 "imrIneligibleOn": date(i.imrIneligibleOn), "ineligibilityReason": text(i.ineligibilityReason?.rawValue),
                 "imrCaseNumber": text(i.imrCaseNumber?.rawValue), "imrAssignedOn": date(i.imrAssignedOn), "imrPriority": text(i.imrPriority?.rawValue),
                 "recordsReceivedOn": date(i.recordsReceivedOn), "determinationDecidedOn": date(i.determinationDecidedOn),

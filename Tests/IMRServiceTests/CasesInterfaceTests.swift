@@ -98,6 +98,54 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         }
     }
 
+    @Test func eligibilityInformationIsRequestedAndSentThroughTheSocket_andItsClockAppears() async throws {
+        try await withCasesServer { path, _ in
+            let c = try VarlinkClient(path: path)
+            func call(_ m: String, _ p: [String: JSONValue]) throws -> [String: JSONValue] { try c.call("io.imr.Cases." + m, p) }
+            _ = try call("Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+                                  "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"])
+            _ = try call("ReceiveRFA", ["caseId": "c1", "rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true,
+                                        "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
+                                        "formulary": false, "items": .array([.object(["id": "1", "description": "8 massage visits"])])])
+            _ = try call("DecideUR", ["caseId": "c1", "rfaId": "A", "decidedAt": "2024-03-05T14:00:00-08:00",
+                                      "decisions": .array([.object(["itemId": "1", "outcome": "denied"])])])
+            _ = try call("ServeWrittenDecision", ["caseId": "c1", "itemIds": .array(["1"]), "servedOn": "2024-03-06", "method": "mail", "destination": "california"])
+            _ = try call("ReceiveIMRApplication", ["caseId": "c1", "itemIds": .array(["1"]), "receivedOn": "2024-03-20"])
+            let requested = try call("RequestEligibilityInformation", [
+                "caseId": "c1", "itemIds": .array(["1"]), "requestedOn": "2024-03-29", "whatIsRequested": "UR denial letter",
+                "requestedFrom": .array(["claims-administrator"])])
+            #expect(requested["recorded"]?["events"] == .array(["IMREligibilityInformationRequested"]))
+
+            func responseClock() throws -> JSONValue? {
+                guard case .array(let deadlines)? = try call("Get", ["caseId": "c1"])["case"]?["deadlines"] else { return nil }
+                return deadlines.first { $0["rule"] == "imr.eligibility-response" }
+            }
+            // The server's clock reads 2024-06-01: nothing was sent, so the clock is missed.
+            #expect(try responseClock()?["dueDate"] == "2024-04-08")
+            #expect(try responseClock()?["status"] == "missed")
+            #expect(try responseClock()?["party"] == "claims-administrator")
+
+            let sent = try call("SendEligibilityInformation", ["caseId": "c1", "itemIds": .array(["1"]), "sentOn": "2024-04-05"])
+            #expect(sent["recorded"]?["events"] == .array(["IMREligibilityInformationSent"]))
+            #expect(sent["recorded"]?["version"] == .int(7))
+            #expect(try responseClock()?["status"] == "met")
+            if case .array(let items)? = try call("Get", ["caseId": "c1"])["case"]?["items"] {
+                #expect(items.first?["eligibilityInformationRequestedOn"] == "2024-03-29")
+                #expect(items.first?["eligibilityInformationSentOn"] == "2024-04-05")
+            } else {
+                Issue.record("no items")
+            }
+
+            let badParty = error { try call("RequestEligibilityInformation", [
+                "caseId": "c1", "itemIds": .array(["1"]), "requestedOn": "2024-03-29", "whatIsRequested": "x",
+                "requestedFrom": .array(["physician"])]) }
+            #expect(badParty != nil)
+            let again = error { try call("SendEligibilityInformation", ["caseId": "c1", "itemIds": .array(["1"]), "sentOn": "2024-04-06"]) }
+            #expect(again?.name == "io.imr.Cases.TransitionRefused")
+            #expect(again?.parameters["code"] == "already-recorded")
+        }
+    }
+
     @Test func failuresComeBackAsTheInterfacesErrors() async throws {
         try await withCasesServer { path, store in
             let c = try VarlinkClient(path: path)

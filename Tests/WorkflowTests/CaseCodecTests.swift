@@ -25,11 +25,12 @@ import Testing
     }
 
     @Test func typeNamesAreStable_andOnlyRFAReceivedIsAtVersion2() {
-        #expect(CaseEventCodec.currentVersions.count == 22)
+        #expect(CaseEventCodec.currentVersions.count == 24)
         #expect(CaseEventCodec.currentVersions["RFAReceived"] == 2)
         #expect(CaseEventCodec.currentVersions.filter { $0.key != "RFAReceived" }.values.allSatisfy { $0 == 1 })
         for name in ["MoreInformationRequested", "InformationReceived", "URDeferred", "IMRFoundIneligible",
-                     "WCABAppealFiled", "WCABAppealResolved", "CaseWithdrawn", "CaseClosed", "CoordinatorReassigned"] {
+                     "WCABAppealFiled", "WCABAppealResolved", "CaseWithdrawn", "CaseClosed", "CoordinatorReassigned",
+                     "IMREligibilityInformationRequested", "IMREligibilityInformationSent"] {
             #expect(CaseEventCodec.currentVersions[name] != nil, "\(name)")
         }
     }

@@ -93,6 +93,14 @@ struct RandomCaseRun {
             if (status == .denied || status == .modified), item.writtenDecisionServedOn != nil {
                 out.append(.receiveIMRApplication(IMRApplicationReceived(itemIds: [item.id], receivedOn: clock)))
             }
+            if status == .imrApplied, item.eligibilityInformationRequestedOn == nil {
+                let parties = [[EligibilityInformationParty.employee], [.claimsAdministrator], [.employee, .claimsAdministrator]][c % 3]
+                out.append(.requestEligibilityInformation(IMREligibilityInformationRequested(
+                    itemIds: [item.id], requestedOn: clock, whatIsRequested: "UR denial letter", requestedFrom: parties)))
+            }
+            if item.eligibilityInformationRequestedOn != nil, item.eligibilityInformationSentOn == nil {
+                out.append(.sendEligibilityInformation(IMREligibilityInformationSent(itemIds: [item.id], sentOn: clock)))
+            }
             if status == .imrApplied {
                 out.append(.findEligible(IMREligibilityFound(itemIds: [item.id], foundOn: clock)))
                 out.append(.findIneligible(IMRFoundIneligible(
@@ -157,6 +165,9 @@ struct RandomCaseRun {
             switch item.status {
             case .approved:
                 out.append(.receiveIMRApplication(IMRApplicationReceived(itemIds: [item.id], receivedOn: clock)))
+                out.append(.requestEligibilityInformation(IMREligibilityInformationRequested(
+                    itemIds: [item.id], requestedOn: clock, whatIsRequested: "x", requestedFrom: [.employee])))
+                out.append(.sendEligibilityInformation(IMREligibilityInformationSent(itemIds: [item.id], sentOn: clock)))
             case .upheld:
                 out.append(.implementDetermination(DeterminationImplemented(itemId: item.id, implementedOn: clock, kind: .authorized)))
             case .pendingUR, .denied:
@@ -237,6 +248,7 @@ struct RandomCaseRun {
     @Test func randomSequences_reachEveryStage() async {
         // Guards the generator itself: a generator stuck at opening would make the property vacuous.
         var seen = Set<CaseStage>()
+        var types = Set<String>()
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<300 {
             var run = RandomCaseRun()
@@ -244,7 +256,10 @@ struct RandomCaseRun {
                 run.step(Int.random(in: 0...1_000_000, using: &generator))
                 seen.insert(run.h.state.stage)
             }
+            types.formUnion(run.h.log.map(\.event.typeName))
         }
+        // The eligibility-information events are reached too, so the property covers them.
+        #expect(types.isSuperset(of: ["IMREligibilityInformationRequested", "IMREligibilityInformationSent"]))
         let expected: Set<CaseStage> = [.opened, .rfaReceived, .urDecided, .imrApplied, .imrEligible, .imrAssigned, .determined, .closed]
         #expect(expected.isSubset(of: seen), "missing \(expected.subtracting(seen))")
     }

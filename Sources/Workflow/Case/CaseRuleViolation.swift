@@ -33,6 +33,8 @@ public struct CaseRuleViolation: Error, Equatable, Sendable, CustomStringConvert
         public static let imrNotApplicable = Code(rawValue: "imr-not-applicable")
         public static let writtenDecisionNotServed = Code(rawValue: "written-decision-not-served")
         public static let noIMRApplication = Code(rawValue: "no-imr-application")
+        public static let noParty = Code(rawValue: "no-party")
+        public static let duplicateParty = Code(rawValue: "duplicate-party")
         public static let eligibilityAlreadyDecided = Code(rawValue: "eligibility-already-decided")
         public static let notEligible = Code(rawValue: "not-eligible")
         public static let invalidIMRCaseNumber = Code(rawValue: "invalid-imr-case-number")

@@ -102,6 +102,11 @@ public struct ItemState: Equatable, Sendable {
 
     // IMR
     public var imrApplicationReceivedOn: LocalDate?
+    /// Set when the AD asked the parties for information to decide eligibility.
+    public var eligibilityInformationRequestedOn: LocalDate?
+    public var eligibilityInformationRequested: String?
+    public var eligibilityInformationRequestedFrom: [EligibilityInformationParty] = []
+    public var eligibilityInformationSentOn: LocalDate?
     public var imrEligibleOn: LocalDate?
     public var imrIneligibleOn: LocalDate?
     public var ineligibilityReason: IneligibilityReason?

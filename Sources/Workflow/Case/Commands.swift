@@ -37,6 +37,8 @@ public enum CaseCommand: Sendable, Equatable {
     case notifyPhysician(PhysicianNotified)
     case serveWrittenDecision(WrittenURDecisionServed)
     case receiveIMRApplication(IMRApplicationReceived)
+    case requestEligibilityInformation(IMREligibilityInformationRequested)
+    case sendEligibilityInformation(IMREligibilityInformationSent)
     case findEligible(IMREligibilityFound)
     case findIneligible(IMRFoundIneligible)
     case assignIMR(IMRAssigned)

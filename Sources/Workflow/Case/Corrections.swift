@@ -9,8 +9,11 @@ public enum CorrectableField: String, Codable, Sendable, CaseIterable {
     case dateOfInjury, claimNumber
     // RFAReceived
     case receivedAt, transmission, treatmentRecommendedOn, physician, expedited, formulary, reviewType
-    // MoreInformationRequested / InformationReceived / IMRApplicationReceived / IMRRecordsReceived
+    // MoreInformationRequested / InformationReceived / IMRApplicationReceived / IMRRecordsReceived /
+    // IMREligibilityInformationRequested
     case requestedOn, receivedOn
+    // IMREligibilityInformationSent
+    case sentOn
     case deferredOn
     // URDecisionIssued, PhysicianNotified
     case decidedAt, notifiedAt
@@ -134,6 +137,10 @@ extension CaseEvent {
         case (.writtenURDecisionServed(var e), .serviceDestination):
             e.destination = try choice(ServiceDestination.self); return .writtenURDecisionServed(e)
         case (.imrApplicationReceived(var e), .receivedOn): e.receivedOn = try date(); return .imrApplicationReceived(e)
+        case (.imrEligibilityInformationRequested(var e), .requestedOn):
+            e.requestedOn = try date(); return .imrEligibilityInformationRequested(e)
+        case (.imrEligibilityInformationSent(var e), .sentOn):
+            e.sentOn = try date(); return .imrEligibilityInformationSent(e)
         case (.imrEligibilityFound(var e), .foundOn): e.foundOn = try date(); return .imrEligibilityFound(e)
         case (.imrFoundIneligible(var e), .foundOn): e.foundOn = try date(); return .imrFoundIneligible(e)
         case (.imrAssigned(var e), .assignedOn): e.assignedOn = try date(); return .imrAssigned(e)

@@ -13,7 +13,8 @@ import Foundation
 /// - a fact dated before the fact that triggers it: information received before it was
 ///   requested, a UR decision before the RFA's receipt, physician notice before the UR
 ///   decision, written service before the decision day, an IMR application before service,
-///   eligibility before the application, assignment before eligibility, records before
+///   a request for eligibility information before the application, its response before the
+///   request, eligibility before the application, assignment before eligibility, records before
 ///   assignment, a determination before assignment or mailed before it was decided,
 ///   implementation before the determination, an appeal before its mailing, a resolution
 ///   before the appeal;
@@ -23,6 +24,9 @@ import Foundation
 ///   information requests or deferrals after UR decided every item;
 /// - IMR for an undecided or approved item or before the written decision was served, or
 ///   for an injury before 2013 whose UR decision was served before 2013-07-01 (SB 863);
+///   a request for eligibility information without an application, after the eligibility
+///   finding, twice for an item, or naming no party (or one twice); a response to it never
+///   requested, or sent twice;
 ///   eligibility twice or without an application; assignment unless found eligible;
 ///   records or a determination under a case number the items do not carry; a second
 ///   determination; implementing an upheld or undetermined item, or implementing twice;
@@ -47,6 +51,10 @@ private func decideUnnormalized(_ command: CaseCommand, state: CaseState, now: D
     case .notifyPhysician(let e): return [.physicianNotified(try rules.notifyPhysician(e))]
     case .serveWrittenDecision(let e): return [.writtenURDecisionServed(try rules.serveWritten(e))]
     case .receiveIMRApplication(let e): return [.imrApplicationReceived(try rules.receiveApplication(e))]
+    case .requestEligibilityInformation(let e):
+        return [.imrEligibilityInformationRequested(try rules.requestEligibilityInformation(e))]
+    case .sendEligibilityInformation(let e):
+        return [.imrEligibilityInformationSent(try rules.sendEligibilityInformation(e))]
     case .findEligible(let e): return [.imrEligibilityFound(try rules.findEligible(e))]
     case .findIneligible(let e): return [.imrFoundIneligible(try rules.findIneligible(e))]
     case .assignIMR(let e): return [.imrAssigned(try rules.assign(e))]
@@ -96,6 +104,8 @@ func replayCommand(for event: CaseEvent) -> CaseCommand? {
     case .physicianNotified(let e): .notifyPhysician(e)
     case .writtenURDecisionServed(let e): .serveWrittenDecision(e)
     case .imrApplicationReceived(let e): .receiveIMRApplication(e)
+    case .imrEligibilityInformationRequested(let e): .requestEligibilityInformation(e)
+    case .imrEligibilityInformationSent(let e): .sendEligibilityInformation(e)
     case .imrEligibilityFound(let e): .findEligible(e)
     case .imrFoundIneligible(let e): .findIneligible(e)
     case .imrAssigned(let e): .assignIMR(e)
@@ -428,6 +438,45 @@ private struct CaseRules {
                 "Item \(item.id) was already found ineligible for IMR on \(on) (\(item.ineligibilityReason?.rawValue ?? "other"))")
         }
         return applied
+    }
+
+    func requestEligibilityInformation(_ e: IMREligibilityInformationRequested) throws -> IMREligibilityInformationRequested {
+        let facts = try openFacts()
+        try requireText(e.whatIsRequested, "What the AD asks for")
+        guard !e.requestedFrom.isEmpty else {
+            throw refuse(.noParty, "The request for eligibility information names no party; name who must answer it")
+        }
+        var parties = Set<EligibilityInformationParty>()
+        for party in e.requestedFrom where !parties.insert(party).inserted {
+            throw refuse(.duplicateParty, "The request for eligibility information names \(party.rawValue) twice")
+        }
+        for item in try items(e.itemIds, for: "The request for eligibility information") {
+            // The AD asks while it decides eligibility: after the application, before the finding.
+            let applied = try applicationAwaitingEligibility(item)
+            if let on = item.eligibilityInformationRequestedOn {
+                throw refuse(.alreadyRecorded,
+                    "The AD already asked for eligibility information on item \(item.id) on \(on)")
+            }
+            try notBefore(e.requestedOn, "The request for eligibility information on item \(item.id)", applied, "its IMR application")
+        }
+        try checkDay(e.requestedOn, "The request for eligibility information", facts: facts)
+        return e
+    }
+
+    func sendEligibilityInformation(_ e: IMREligibilityInformationSent) throws -> IMREligibilityInformationSent {
+        let facts = try openFacts()
+        for item in try items(e.itemIds, for: "The eligibility information sent") {
+            guard let requested = item.eligibilityInformationRequestedOn else {
+                throw refuse(.informationNotRequested,
+                    "The AD has not asked for eligibility information on item \(item.id); record its request first")
+            }
+            if let on = item.eligibilityInformationSentOn {
+                throw refuse(.alreadyRecorded, "The eligibility information on item \(item.id) was already sent on \(on)")
+            }
+            try notBefore(e.sentOn, "The eligibility information on item \(item.id)", requested, "the AD's request")
+        }
+        try checkDay(e.sentOn, "The eligibility information sent", facts: facts)
+        return e
     }
 
     func findEligible(_ e: IMREligibilityFound) throws -> IMREligibilityFound {

@@ -43,7 +43,8 @@ public enum CaseEventCodec {
     private static let payloadTypes: [any CaseEventPayload.Type] = [
         CaseOpened.self, RFAReceived.self, MoreInformationRequested.self, InformationReceived.self,
         URDeferred.self, URDecisionIssued.self, PhysicianNotified.self, WrittenURDecisionServed.self,
-        IMRApplicationReceived.self, IMREligibilityFound.self, IMRFoundIneligible.self, IMRAssigned.self,
+        IMRApplicationReceived.self, IMREligibilityInformationRequested.self, IMREligibilityInformationSent.self,
+        IMREligibilityFound.self, IMRFoundIneligible.self, IMRAssigned.self,
         IMRRecordsReceived.self, IMRDeterminationIssued.self, DeterminationImplemented.self,
         WCABAppealFiled.self, WCABAppealResolved.self, CaseWithdrawn.self, CaseClosed.self,
         CoordinatorReassigned.self, NoteAdded.self, EventCorrected.self,
@@ -86,6 +87,10 @@ public enum CaseEventCodec {
             case PhysicianNotified.typeName: return .physicianNotified(try read(PhysicianNotified.self))
             case WrittenURDecisionServed.typeName: return .writtenURDecisionServed(try read(WrittenURDecisionServed.self))
             case IMRApplicationReceived.typeName: return .imrApplicationReceived(try read(IMRApplicationReceived.self))
+            case IMREligibilityInformationRequested.typeName:
+                return .imrEligibilityInformationRequested(try read(IMREligibilityInformationRequested.self))
+            case IMREligibilityInformationSent.typeName:
+                return .imrEligibilityInformationSent(try read(IMREligibilityInformationSent.self))
             case IMREligibilityFound.typeName: return .imrEligibilityFound(try read(IMREligibilityFound.self))
             case IMRFoundIneligible.typeName: return .imrFoundIneligible(try read(IMRFoundIneligible.self))
             case IMRAssigned.typeName: return .imrAssigned(try read(IMRAssigned.self))

@@ -231,6 +231,54 @@ public struct IMREligibilityFound: CaseEventPayload {
     }
 }
 
+/// A party the AD can ask for the information it needs to decide eligibility.
+public enum EligibilityInformationParty: String, Codable, Sendable, CaseIterable {
+    case employee
+    case claimsAdministrator = "claims-administrator"
+}
+
+/// The AD asked the parties for information it needs to decide whether the IMR application
+/// for these items is eligible (8 CCR 9792.10.3(c)); the parties asked have 5 business days
+/// to answer (`imr.eligibility-response`).
+///
+/// ``requestedOn`` is the day the request reached the parties, which starts the clock; when
+/// only the date on the AD's letter is known, record that date (the engine says it took it
+/// as the day of receipt).
+public struct IMREligibilityInformationRequested: CaseEventPayload {
+    public static let typeName = "IMREligibilityInformationRequested"
+    public static let schemaVersion = 1
+
+    public var itemIds: [ItemID]
+    public var requestedOn: LocalDate
+    /// As the AD's request words it, e.g. "copy of the UR denial letter".
+    public var whatIsRequested: String
+    /// Who must answer; at least one party.
+    public var requestedFrom: [EligibilityInformationParty]
+
+    public init(itemIds: [ItemID], requestedOn: LocalDate, whatIsRequested: String,
+                requestedFrom: [EligibilityInformationParty]) {
+        self.itemIds = itemIds
+        self.requestedOn = requestedOn
+        self.whatIsRequested = whatIsRequested
+        self.requestedFrom = requestedFrom
+    }
+}
+
+/// The parties sent the AD the eligibility information it asked for; this satisfies
+/// `imr.eligibility-response`.
+public struct IMREligibilityInformationSent: CaseEventPayload {
+    public static let typeName = "IMREligibilityInformationSent"
+    public static let schemaVersion = 1
+
+    public var itemIds: [ItemID]
+    public var sentOn: LocalDate
+
+    public init(itemIds: [ItemID], sentOn: LocalDate) {
+        self.itemIds = itemIds
+        self.sentOn = sentOn
+    }
+}
+
 /// Why the AD refused an IMR application.
 public enum IneligibilityReason: String, Codable, Sendable, CaseIterable {
     /// Received after the 30-day (+ service extension) limit.
@@ -504,6 +552,8 @@ public enum CaseEvent: Codable, Sendable, Equatable {
     case physicianNotified(PhysicianNotified)
     case writtenURDecisionServed(WrittenURDecisionServed)
     case imrApplicationReceived(IMRApplicationReceived)
+    case imrEligibilityInformationRequested(IMREligibilityInformationRequested)
+    case imrEligibilityInformationSent(IMREligibilityInformationSent)
     case imrEligibilityFound(IMREligibilityFound)
     case imrFoundIneligible(IMRFoundIneligible)
     case imrAssigned(IMRAssigned)
@@ -530,6 +580,8 @@ public enum CaseEvent: Codable, Sendable, Equatable {
         case .physicianNotified(let e): e
         case .writtenURDecisionServed(let e): e
         case .imrApplicationReceived(let e): e
+        case .imrEligibilityInformationRequested(let e): e
+        case .imrEligibilityInformationSent(let e): e
         case .imrEligibilityFound(let e): e
         case .imrFoundIneligible(let e): e
         case .imrAssigned(let e): e

@@ -123,6 +123,22 @@ extension CaseState {
                 }
             }
 
+        case .imrEligibilityInformationRequested(let e):
+            for id in e.itemIds {
+                updateItem(id, milestone: (IMREligibilityInformationRequested.typeName, e.requestedOn, version)) {
+                    $0.eligibilityInformationRequestedOn = e.requestedOn
+                    $0.eligibilityInformationRequested = e.whatIsRequested
+                    $0.eligibilityInformationRequestedFrom = e.requestedFrom
+                }
+            }
+
+        case .imrEligibilityInformationSent(let e):
+            for id in e.itemIds {
+                updateItem(id, milestone: (IMREligibilityInformationSent.typeName, e.sentOn, version)) {
+                    $0.eligibilityInformationSentOn = e.sentOn
+                }
+            }
+
         case .imrEligibilityFound(let e):
             for id in e.itemIds {
                 updateItem(id, milestone: (IMREligibilityFound.typeName, e.foundOn, version)) {

@@ -76,6 +76,10 @@ public struct CaseDeadline: Sendable, Equatable, Codable, Identifiable {
     public var trigger: DeadlineTriggerFact
     /// The instant the count started from: the trigger, or for the UR clocks the RFA's deemed
     /// receipt (a fax after 5:30 p.m. counts from the next business day, 8 CCR 9792.9.1(a)).
+    ///
+    /// This is where `rfa.deemed-receipt` shows: it is a computed fact, not an entry of its
+    /// own, because nobody must act by it; the UR clocks' ``explanation`` names the deemed
+    /// receipt day and why it differs from the day the RFA arrived.
     public var clockStart: Date
     /// End of the Pacific day for day rules; the exact instant for hour rules.
     public var due: Date

@@ -24,9 +24,26 @@ import Foundation
 /// - `imr.application` per denied or modified item: trigger is written service (method and
 ///   destination give the extension); when service is not recorded, the decision date with
 ///   an assumed service by mail in California. Act: the application's receipt.
+/// - `imr.eligibility-response` per AD request for eligibility information (one clock for the
+///   items the request names): trigger the day the request reached the parties; act the
+///   response sent for every item (judged by the last). The party is the one asked, or
+///   either party when the AD asked both.
 /// - `imro.assignment-notice` per eligible item: trigger the eligibility finding; act the assignment.
-/// - `imr.records` per IMR case number (first round): trigger the assignment date; act the
-///   records' receipt.
+/// - `imr.records` per IMR case number, first round only: trigger the assignment date; act the
+///   records' receipt. Later rounds have no records clock because the case has no second
+///   notice of assignment to start one: a WCAB remand sends the items back to the IMRO under
+///   the IMR case number they already carry (``decide(_:state:now:)`` refuses a second
+///   assignment), the rule counts from the IMRO's notice of assignment (8 CCR 9792.10.5(a)(1)),
+///   and inventing a trigger from the remand date would show the claims administrator a
+///   penalty clock the regulation does not set. Records received in a later round are still
+///   recorded and start that round's determination clock.
+///
+/// `rfa.deemed-receipt` is not a deadline of its own: nobody must act by it, it only moves the
+/// start of the UR clocks. It is shown where it matters, on every UR clock counted from the
+/// RFA (decision, information request, deferral): ``CaseDeadline/clockStart`` is the deemed
+/// receipt and the explanation names the day and why (after 5:30 p.m., a non-business day, or
+/// for mail the arrival day used with its assumption). A `met` entry of its own would put a
+/// row on the board for every RFA that asks nothing of anyone.
 /// - `imr.determination` per IMR case number and round: trigger the records' receipt, else the
 ///   assignment date (first round) or the remand date (later rounds), with an assumption.
 /// - `imr.implementation` per overturned item and round: trigger the determination's mailing
@@ -155,6 +172,7 @@ public enum DeadlineEngine {
         var builder = Builder(state: state, caseId: facts.caseId, now: now, calculator: calculator)
         for rfa in state.rfas { builder.utilizationReview(rfa) }
         for item in state.items { builder.imrApplication(item) }
+        builder.eligibilityResponses()
         for item in state.items { builder.assignmentNotice(item) }
         builder.imrRounds()
         return (builder.output, builder.unavailable)
@@ -452,6 +470,50 @@ private struct Builder {
             statusNote: statusNote)
     }
 
+    /// One `imr.eligibility-response` clock per request event, for the items it names.
+    mutating func eligibilityResponses() {
+        var order: [Int] = []
+        var byRequest: [Int: [ItemState]] = [:]
+        for item in state.items {
+            guard item.eligibilityInformationRequestedOn != nil,
+                  let request = lastMilestone(IMREligibilityInformationRequested.typeName, of: item) else { continue }
+            if byRequest[request.version] == nil { order.append(request.version) }
+            byRequest[request.version, default: []].append(item)
+        }
+        for version in order {
+            guard let group = byRequest[version], let first = group.first,
+                  let requestedOn = first.eligibilityInformationRequestedOn else { continue }
+            let ids = group.map(\.id)
+            let parties = first.eligibilityInformationRequestedFrom
+            let from = parties.map { $0 == .employee ? "the employee" : "the claims administrator" }.joined(separator: " and ")
+            let what = first.eligibilityInformationRequested.map { " (\($0))" } ?? ""
+            let triggerFact = DeadlineTriggerFact(
+                description: "AD requested eligibility information\(what) from \(from)", date: requestedOn, at: nil,
+                eventVersion: version)
+            var act: Act?
+            if group.allSatisfy({ $0.eligibilityInformationSentOn != nil }),
+               let last = group.max(by: { $0.eligibilityInformationSentOn! < $1.eligibilityInformationSentOn! }),
+               let sentOn = last.eligibilityInformationSentOn {
+                act = Act(
+                    eventType: IMREligibilityInformationSent.typeName,
+                    version: lastMilestone(IMREligibilityInformationSent.typeName, of: last)?.version ?? 0, at: nil, on: sentOn)
+            }
+            var notes: [String] = []
+            let answered = group.filter { $0.eligibilityInformationSentOn != nil }
+            if act == nil, !answered.isEmpty {
+                notes.append("information sent for \(answered.count) of \(group.count) items; the deadline is met only when it is sent for every item")
+            }
+            // The party asked is the one who must answer; DEADLINES.md says "parties" when both were.
+            let party: DeadlineParty = parties == [.employee] ? .employee
+                : parties == [.claimsAdministrator] ? .claimsAdministrator : .eitherParty
+            emit(
+                .imrEligibilityResponse, key: ids.map(\.rawValue).joined(separator: "+"), rfaId: first.rfaId, itemIds: ids,
+                trigger: .date(requestedOn), triggerFact: triggerFact, options: DeadlineOptions(), act: act, notes: notes,
+                assumptions: ["the AD's request was taken as received by the parties on its recorded date (\(requestedOn.iso))"],
+                party: party)
+        }
+    }
+
     mutating func assignmentNotice(_ item: ItemState) {
         guard let eligibleOn = item.imrEligibleOn else { return }
         let triggerFact = DeadlineTriggerFact(
@@ -620,7 +682,8 @@ private struct Builder {
     mutating func emit(
         _ rule: RuleID, key: String, round: Int = 1, rfaId: RFAID?, itemIds: [ItemID], trigger: DeadlineTrigger,
         triggerFact: DeadlineTriggerFact, options: DeadlineOptions, act: Act?, notes: [String] = [],
-        assumptions: [String] = [], statusNote: String? = nil, notApplicable: String? = nil, optionalAct: String? = nil
+        assumptions: [String] = [], statusNote: String? = nil, notApplicable: String? = nil, optionalAct: String? = nil,
+        party: DeadlineParty? = nil
     ) -> CaseDeadline? {
         let id = "\(caseId.rawValue)/\(rule.rawValue)/\(key)" + (round > 1 ? "/r\(round)" : "")
         let computed: Deadline
@@ -670,7 +733,7 @@ private struct Builder {
             rule: rule, caseId: caseId, rfaId: rfaId, itemIds: itemIds, round: round, trigger: triggerFact,
             clockStart: computed.start,
             due: computed.due, dueDate: computed.dueDate, isExactInstant: computed.isExactInstant, status: status,
-            satisfiedBy: satisfied, party: Self.party(rule), citation: computed.citation, confidence: computed.confidence,
+            satisfiedBy: satisfied, party: party ?? Self.party(rule), citation: computed.citation, confidence: computed.confidence,
             explanation: explanation, assumptions: allAssumptions, consequenceIfMissed: computed.consequenceIfMissed,
             statusNote: note, correctionNotes: [], supersededBy: nil)
         output.append(deadline)

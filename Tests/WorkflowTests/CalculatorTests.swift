@@ -81,6 +81,7 @@ import PropertyBased
             options: DeadlineOptions(treatmentRecommendationDate: Self.day("2024-02-01")))
         #expect(stale.dueDate == Self.day("2024-02-15"))
         #expect(stale.explanation.contains { $0.contains("already passed") })
+        #expect(stale.assumptions.contains { $0.hasPrefix("LC 4610(i)(1) read literally") })
         let unknown = try calculator.deadline(.urDecisionProspective, from: Self.day("2024-03-04"))
         #expect(unknown.assumptions.contains { $0.hasPrefix("treatment recommendation date not given") })
     }

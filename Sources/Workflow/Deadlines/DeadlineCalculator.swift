@@ -444,6 +444,9 @@ private struct Computation {
                     + "earlier than \(last.shortLabel): the \(days)-day limit wins")
             if cap < start {
                 explanation.append("the \(days)-day limit had already passed when the RFA was received")
+                assumptions.append(
+                    "LC 4610(i)(1) read literally (the earlier wins): the \(days)-day limit binds even though it passed before "
+                        + "the RFA was received, so the decision was due before receipt; not verified")
             }
             return cap
         }

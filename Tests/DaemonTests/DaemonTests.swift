@@ -30,18 +30,48 @@ import Glibc
         // STATUS= follows the log: one open case now, whose 2024 clocks are all past due.
         let statusLine = await (try? offPool { daemon.notify.waitFor(timeout: 30) { $0.hasPrefix("STATUS=serving 1 open cases; ") && $0.hasSuffix(" overdue") } })
         #expect(statusLine != nil)
+        // The rest of the lifecycle, through IMR to closure, and read back.
+        try await offPool {
+            let c = try daemon.client()
+            func call(_ m: String, _ p: [String: JSONValue]) throws { _ = try c.call("io.imr.Cases." + m, p) }
+            try call("NotifyPhysician", ["caseId": "c1", "itemIds": .array(["1"]), "notifiedAt": "2024-02-28T10:00", "method": "fax"])
+            try call("ServeWrittenDecision", ["caseId": "c1", "itemIds": .array(["1"]), "servedOn": "2024-02-29", "method": "mail", "destination": "california"])
+            try call("ReceiveIMRApplication", ["caseId": "c1", "itemIds": .array(["1"]), "receivedOn": "2024-03-20"])
+            try call("FindEligible", ["caseId": "c1", "itemIds": .array(["1"]), "foundOn": "2024-03-28"])
+            try call("AssignIMR", ["caseId": "c1", "itemIds": .array(["1"]), "imrCaseNumber": "CM24-0012345", "assignedOn": "2024-03-29",
+                                   "priority": "standard", "noticeMethod": "mail"])
+            try call("ReceiveRecords", ["caseId": "c1", "imrCaseNumber": "CM24-0012345", "receivedOn": "2024-04-10"])
+            try call("RecordDetermination", ["caseId": "c1", "imrCaseNumber": "CM24-0012345", "decidedOn": "2024-04-30", "mailedOn": "2024-05-01",
+                                             "reviewerSpecialty": "Physical Medicine and Rehabilitation",
+                                             "items": .array([.object(["itemId": "1", "decision": "overturned", "guideline": "MTUS", "rationaleSummary": "necessary"])])])
+            try call("RecordImplementation", ["caseId": "c1", "itemId": "1", "implementedOn": "2024-05-06", "kind": "authorized"])
+            try call("Close", ["caseId": "c1", "closedOn": "2024-06-10", "reason": "implemented"])
+            let detail = try c.call("io.imr.Cases.Get", ["caseId": "c1"])["case"]
+            #expect(detail?["stage"] == "closed")
+            if case .array(let items)? = detail?["items"] { #expect(items.first?["status"] == "implemented") } else { Issue.record("no items") }
+            if case .array(let deadlines)? = detail?["deadlines"] {
+                #expect(deadlines.first { $0["rule"] == "imr.application" }?["status"] == "met")
+                #expect(deadlines.first { $0["rule"] == "imr.implementation" }?["status"] == "met")
+            } else {
+                Issue.record("no deadlines")
+            }
+            #expect(try c.call("io.imr.Cases.List", ["open": false])["cases"].flatMap { if case .array(let a) = $0 { a.count } else { nil } } == 1)
+        }
         daemon.signal(SIGTERM)
         #expect(await (try? offPool { daemon.notify.waitFor("STOPPING=1", timeout: 30) }) != nil)
         let (status, output) = daemon.wait()
         #expect(status == 0, "\(output)")
         // Without a journal the same structured fields go to stderr, one entry per line.
         let recorded = output.split(separator: "\n").filter { $0.contains("MESSAGE_ID=9baa2f47bd2e47c9abf173345f3bbcc6") }
-        #expect(recorded.count == 3)
+        #expect(recorded.count == 12)
         #expect(recorded.allSatisfy { $0.contains("IMR_CASE=c1") && $0.contains("IMR_ACTOR=") })
-        // The log is intact and holds the three events after the daemon closed it.
+        // The log is intact and holds every event after the daemon closed it.
         let store = try EventStore(path: daemon.storePath)
         defer { store.close() }
-        #expect(try store.read(stream: "case-c1").map(\.type) == ["CaseOpened", "RFAReceived", "URDecisionIssued"])
+        let types = try store.read(stream: "case-c1").map(\.type)
+        #expect(types.count == 12)
+        #expect(types.prefix(3) == ["CaseOpened", "RFAReceived", "URDecisionIssued"])
+        #expect(types.last == "CaseClosed")
         #expect(try store.verify().isIntact)
     }
 

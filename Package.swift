@@ -167,6 +167,8 @@ let package = Package(
             name: "IMRServiceTests",
             dependencies: ["IMRService", "EventStore", "Workflow", "Varlink"]
         ),
+        // The real imr-ctl binary, run as a user would.
+        .testTarget(name: "CommandLineTests"),
         // The real imr-daemon binary, started as a process, on real sockets.
         .testTarget(
             name: "DaemonTests",

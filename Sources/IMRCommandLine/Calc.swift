@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import Workflow
+
+/// `imr-ctl calc`: the deadline calculator, offline, over the same engine as the daemon.
+public struct Calc: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Compute one deadline from its trigger, offline (no daemon), with the explanation.",
+        discussion: """
+            Examples:
+              imr-ctl calc ur.decision.prospective --from 2015-04-17T18:18 --via fax
+              imr-ctl calc wcab.appeal --from 2014-11-06 --service mail --json
+            --from takes a date (YYYY-MM-DD) or an instant (YYYY-MM-DDTHH:MM, Pacific when no zone is given).
+            --json prints one object with exactly: rule, due, due_date, citation, explanation, assumptions.
+            List the rules with 'imr-ctl rules'.
+            """)
+
+    @Argument(help: "The rule id, e.g. ur.decision.prospective.")
+    var rule: String
+
+    @Option(help: "The trigger: a date or an instant.")
+    var from: String
+
+    @Option(help: "How the triggering document was served: mail, fax, email, electronic or personal.")
+    var service: ServiceMethod?
+
+    @Flag(name: .customLong("outside-ca"), help: "The served party's address is outside California (in the United States).")
+    var outsideCalifornia = false
+
+    @Flag(name: .customLong("outside-us"), help: "The served party's address is outside the United States.")
+    var outsideUnitedStates = false
+
+    @Flag(help: "Expedited review.")
+    var expedited = false
+
+    @Option(help: "Review type: prospective, concurrent or retrospective.")
+    var review: ReviewType?
+
+    @Flag(help: "A drug on the formulary (requests from 2018).")
+    var formulary = false
+
+    @Option(name: .customLong("recommended"), help: "The physician's treatment recommendation date (caps UR at 14 days).")
+    var treatmentRecommendationDate: String?
+
+    @Flag(name: .customLong("info-requested"), help: "UR asked for more information in time (14 calendar days from receipt).")
+    var informationRequested = false
+
+    @Option(help: "How the RFA came in, for rfa.deemed-receipt and the UR clocks: fax, email or mail.")
+    var via: Transmission?
+
+    @Flag(name: .customLong("electronic-notice"), help: "imr.records: the notice of assignment was sent electronically (12 days).")
+    var electronicNotice = false
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    public init() {}
+
+    public func validate() throws {
+        if outsideCalifornia && outsideUnitedStates {
+            throw ValidationError("give --outside-ca or --outside-us, not both")
+        }
+        if let text = treatmentRecommendationDate, LocalDate(iso: text) == nil {
+            throw ValidationError("--recommended '\(text)' is not a date; write it as YYYY-MM-DD")
+        }
+        guard (try? RuleID.named(rule)) != nil else {
+            throw ValidationError("'\(rule)' is not a rule id; 'imr-ctl rules' lists them: \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    public func run() throws {
+        let trigger: DeadlineTrigger
+        do { trigger = try DeadlineTrigger(parsing: from) } catch {
+            throw ValidationError("--from '\(from)': \(error)")
+        }
+        let options = DeadlineOptions(
+            service: service,
+            destination: outsideUnitedStates ? .outsideUnitedStates : outsideCalifornia ? .otherState : .california,
+            expedited: expedited, review: review, formulary: formulary,
+            treatmentRecommendationDate: treatmentRecommendationDate.flatMap(LocalDate.init(iso:)),
+            informationRequested: informationRequested, transmission: via,
+            noticeSentElectronically: electronicNotice ? true : nil)
+        let deadline: Deadline
+        do {
+            deadline = try DeadlineCalculator().deadline(named: rule, from: trigger, options: options)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(deadline.summary), as: UTF8.self))
+            return
+        }
+        print("\(deadline.rule.rawValue): due \(deadline.dueDate.weekday.name) \(deadline.dueDate.iso)"
+              + (deadline.isExactInstant ? " at \(deadline.dueRFC3339)" : " (end of day, \(deadline.dueRFC3339))"))
+        print("  \(deadline.citation) (confidence \(deadline.confidence.rawValue))")
+        for line in deadline.explanation { print("  - \(line)") }
+        for line in deadline.assumptions { print("  assumption: \(line)") }
+        print("  if missed: \(deadline.consequenceIfMissed.summary)")
+    }
+}
+
+extension ServiceMethod: ExpressibleByArgument {}
+extension ReviewType: ExpressibleByArgument {}
+extension Transmission: ExpressibleByArgument {}
+
+/// `imr-ctl rules`: every rule id with its citation and confidence.
+public struct Rules: ParsableCommand {
+    public static let configuration = CommandConfiguration(abstract: "List every deadline rule with its citation and confidence.")
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    public init() {}
+
+    public func run() throws {
+        let rules = RuleBook.standard.rules
+        if json {
+            let rows: [[String: String]] = rules.map {
+                ["rule": $0.id.rawValue, "citation": $0.citation, "confidence": $0.confidence.rawValue, "who_must_act": $0.whoMustAct]
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            return
+        }
+        let width = rules.map(\.id.rawValue.count).max() ?? 0
+        for rule in rules {
+            let id = rule.id.rawValue.padding(toLength: width, withPad: " ", startingAt: 0)
+            print("\(id)  \(rule.confidence.rawValue.padding(toLength: 3, withPad: " ", startingAt: 0))  \(rule.citation)")
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+
+/// The real imr-ctl binary, run as a user would.
+private var imrCtl: String {
+    var dir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("imr-ctl").path), dir.path != "/" {
+        dir = dir.deletingLastPathComponent()
+    }
+    return dir.appendingPathComponent("imr-ctl").path
+}
+
+private let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared")
+
+/// Runs imr-ctl on a thread of its own: waiting for a child must not hold one of the two
+/// threads of the cooperative pool that other tests' tasks need.
+private func ctl(_ arguments: [String]) async throws -> (status: Int32, out: String, err: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try runCtl(arguments) })
+        }
+    }
+}
+
+private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: imrCtl)
+    p.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+@Suite struct CalcCommandTests {
+    /// The worked cases of DEADLINES.md, through the command line.
+    @Test(arguments: [
+        (["ur.decision.prospective", "--from", "2013-07-05", "--via", "fax"], "2013-07-12"),           // Rivera
+        (["ur.decision.prospective", "--from", "2015-04-17T18:18", "--via", "fax"], "2015-04-27"),     // Green
+        (["ur.decision.prospective", "--from", "2018-03-12"], "2018-03-19"),                           // Pa'u
+        (["ur.notice.physician", "--from", "2013-10-31T15:00"], "2013-11-01"),                         // Bodam
+        (["wcab.appeal", "--from", "2014-11-06", "--service", "mail"], "2014-12-11"),                  // Matute
+        (["imr.application", "--from", "2013-12-24", "--service", "mail"], "2014-01-28"),              // Avila
+    ])
+    func workedCases(arguments: [String], dueDate: String) async throws {
+        let result = try await ctl(["calc"] + arguments + ["--json"])
+        #expect(result.status == 0, "\(result.err)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["rule", "due", "due_date", "citation", "explanation", "assumptions"])
+        #expect(object["due_date"] as? String == dueDate)
+        #expect(object["rule"] as? String == arguments[0])
+        #expect((object["due"] as? String)?.hasPrefix(dueDate + "T") == true)
+        #expect(((object["explanation"] as? [String]) ?? []).isEmpty == false)
+    }
+
+    @Test func badInputIsAUsageErrorNamingTheProblem() async throws {
+        let unknown = try await ctl(["calc", "ur.nope", "--from", "2024-03-01"])
+        #expect(unknown.status == 64)
+        #expect(unknown.err.contains("'ur.nope' is not a rule id"))
+        let badDate = try await ctl(["calc", "wcab.appeal", "--from", "2024-02-30"])
+        #expect(badDate.status == 64)
+        #expect(badDate.err.contains("--from"))
+    }
+
+    @Test func rulesListsEveryRuleWithCitationAndConfidence() async throws {
+        let result = try await ctl(["rules", "--json"])
+        #expect(result.status == 0)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [[String: String]])
+        #expect(rows.count == 16)
+        #expect(rows.allSatisfy { !($0["citation"] ?? "").isEmpty && ["H", "M", "L", "H/M"].contains($0["confidence"] ?? "") })
+        #expect(rows.contains { $0["rule"] == "imr.eligibility-response" })
+    }
+}
+
+@Suite struct ImportDryRunTests {
+    /// Every fixture letter through `imr-ctl import --dry-run --json`, compared with expected.json.
+    @Test func allFixtureLettersMatchExpectedFacts() async throws {
+        let letters = shared.appendingPathComponent("fixtures/letters")
+        let expectedData = try Data(contentsOf: letters.appendingPathComponent("expected.json"))
+        let expected = try #require(try JSONSerialization.jsonObject(with: expectedData) as? [String: [String: Any]])
+        #expect(expected.count == 44)
+        let files = expected.keys.sorted()
+        let result = try await ctl(["import", "--dry-run", "--json"] + files.map { letters.appendingPathComponent($0).path })
+        #expect(result.status == 0, "\(result.err)")
+        let records = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [[String: Any]])
+        #expect(records.count == 44)
+        let keys: Set<String> = ["file", "case_number", "date_assigned", "date_of_injury", "decision_date", "ur_denial_date",
+                                 "application_received", "priority", "reviewer_specialty", "items", "warnings"]
+        func normal(_ value: Any?) -> String? {
+            guard let s = value as? String else { return nil }
+            return s.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        }
+        var mismatches: [String] = []
+        for (file, record) in zip(files, records) {
+            #expect(Set(record.keys) == keys, "\(file)")
+            let want = expected[file]!
+            for field in ["case_number", "date_assigned", "date_of_injury", "decision_date", "ur_denial_date",
+                          "application_received", "priority", "reviewer_specialty"] where normal(record[field]) != normal(want[field]) {
+                mismatches.append("\(file) \(field): expected \(want[field] ?? "null"), got \(record[field] ?? "null")")
+            }
+            let gotItems = (record["items"] as? [[String: Any]]) ?? []
+            let wantItems = (want["items"] as? [[String: Any]]) ?? []
+            if gotItems.count != wantItems.count {
+                mismatches.append("\(file) items: expected \(wantItems.count), got \(gotItems.count)")
+            }
+            for (got, wanted) in zip(gotItems, wantItems) {
+                #expect(Set(got.keys) == ["disputed", "decision", "original_request", "authorized_portion", "guideline"], "\(file)")
+                if normal(got["disputed"]) != normal(wanted["disputed"]) || normal(got["decision"]) != normal(wanted["decision"]) {
+                    mismatches.append("\(file) item: expected \(wanted), got \(got["disputed"] ?? "") \(got["decision"] ?? "")")
+                }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) mismatches:\n\(mismatches.joined(separator: "\n"))")
+    }
+
+    @Test func unreadableFilesGetAClearErrorAndExitNonZero() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-import-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let empty = dir.appendingPathComponent("empty.txt")
+        try Data().write(to: empty)
+        let unrelated = dir.appendingPathComponent("notes.txt")
+        try "Minutes of the Tuesday meeting. Nothing about IMR here.".write(to: unrelated, atomically: true, encoding: .utf8)
+        let fakePDF = dir.appendingPathComponent("broken.pdf")
+        try Data("%PDF-1.4 not really".utf8).write(to: fakePDF)
+        for file in [empty, unrelated, fakePDF] {
+            let result = try await ctl(["import", "--dry-run", "--json", file.path])
+            #expect(result.status == 65, "\(file.lastPathComponent)")
+            #expect(result.err.contains(file.path), "\(result.err)")
+            // Nothing was read from it: the JSON array is empty.
+            #expect((try? JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [Any])?.isEmpty == true)
+        }
+        let withoutDryRun = try await ctl(["import", unrelated.path])
+        #expect(withoutDryRun.status == 64)
+        #expect(withoutDryRun.err.contains("--dry-run"))
+    }
+}

@@ -100,68 +100,52 @@ extension CaseState {
             }
 
         case .physicianNotified(let e):
-            for id in e.itemIds {
-                updateItem(id, milestone: (PhysicianNotified.typeName, Pacific.date(of: e.notifiedAt), version)) {
-                    $0.physicianNotifiedAt = e.notifiedAt
-                    $0.physicianNotificationMethod = e.method
-                }
+            updateItems(e.itemIds, milestone: (PhysicianNotified.typeName, Pacific.date(of: e.notifiedAt), version)) {
+                $0.physicianNotifiedAt = e.notifiedAt
+                $0.physicianNotificationMethod = e.method
             }
 
         case .writtenURDecisionServed(let e):
-            for id in e.itemIds {
-                updateItem(id, milestone: (WrittenURDecisionServed.typeName, e.servedOn, version)) {
-                    $0.writtenDecisionServedOn = e.servedOn
-                    $0.writtenDecisionServiceMethod = e.method
-                    $0.writtenDecisionServiceDestination = e.destination
-                }
+            updateItems(e.itemIds, milestone: (WrittenURDecisionServed.typeName, e.servedOn, version)) {
+                $0.writtenDecisionServedOn = e.servedOn
+                $0.writtenDecisionServiceMethod = e.method
+                $0.writtenDecisionServiceDestination = e.destination
             }
 
         case .imrApplicationReceived(let e):
-            for id in e.itemIds {
-                updateItem(id, milestone: (IMRApplicationReceived.typeName, e.receivedOn, version)) {
-                    $0.imrApplicationReceivedOn = e.receivedOn
-                }
+            updateItems(e.itemIds, milestone: (IMRApplicationReceived.typeName, e.receivedOn, version)) {
+                $0.imrApplicationReceivedOn = e.receivedOn
             }
 
         case .imrEligibilityInformationRequested(let e):
-            for id in e.itemIds {
-                updateItem(id, milestone: (IMREligibilityInformationRequested.typeName, e.requestedOn, version)) {
-                    $0.eligibilityInformationRequestedOn = e.requestedOn
-                    $0.eligibilityInformationRequested = e.whatIsRequested
-                    $0.eligibilityInformationRequestedFrom = e.requestedFrom
-                }
+            updateItems(e.itemIds, milestone: (IMREligibilityInformationRequested.typeName, e.requestedOn, version)) {
+                $0.eligibilityInformationRequestedOn = e.requestedOn
+                $0.eligibilityInformationRequested = e.whatIsRequested
+                $0.eligibilityInformationRequestedFrom = e.requestedFrom
             }
 
         case .imrEligibilityInformationSent(let e):
-            for id in e.itemIds {
-                updateItem(id, milestone: (IMREligibilityInformationSent.typeName, e.sentOn, version)) {
-                    $0.eligibilityInformationSentOn = e.sentOn
-                }
+            updateItems(e.itemIds, milestone: (IMREligibilityInformationSent.typeName, e.sentOn, version)) {
+                $0.eligibilityInformationSentOn = e.sentOn
             }
 
         case .imrEligibilityFound(let e):
-            for id in e.itemIds {
-                updateItem(id, milestone: (IMREligibilityFound.typeName, e.foundOn, version)) {
-                    $0.imrEligibleOn = e.foundOn
-                }
+            updateItems(e.itemIds, milestone: (IMREligibilityFound.typeName, e.foundOn, version)) {
+                $0.imrEligibleOn = e.foundOn
             }
 
         case .imrFoundIneligible(let e):
-            for id in e.itemIds {
-                updateItem(id, milestone: (IMRFoundIneligible.typeName, e.foundOn, version)) {
-                    $0.imrIneligibleOn = e.foundOn
-                    $0.ineligibilityReason = e.reason
-                }
+            updateItems(e.itemIds, milestone: (IMRFoundIneligible.typeName, e.foundOn, version)) {
+                $0.imrIneligibleOn = e.foundOn
+                $0.ineligibilityReason = e.reason
             }
 
         case .imrAssigned(let e):
-            for id in e.itemIds {
-                updateItem(id, milestone: (IMRAssigned.typeName, e.assignedOn, version)) {
-                    $0.imrCaseNumber = e.imrCaseNumber
-                    $0.imrAssignedOn = e.assignedOn
-                    $0.imrPriority = e.priority
-                    $0.assignmentNoticeMethod = e.noticeMethod
-                }
+            updateItems(e.itemIds, milestone: (IMRAssigned.typeName, e.assignedOn, version)) {
+                $0.imrCaseNumber = e.imrCaseNumber
+                $0.imrAssignedOn = e.assignedOn
+                $0.imrPriority = e.priority
+                $0.assignmentNoticeMethod = e.noticeMethod
             }
 
         case .imrRecordsReceived(let e):
@@ -190,38 +174,34 @@ extension CaseState {
             }
 
         case .wcabAppealFiled(let e):
-            for id in e.itemIds {
-                updateItem(id, milestone: (WCABAppealFiled.typeName, e.filedOn, version)) {
-                    $0.appealFiledOn = e.filedOn
-                    $0.appealFiledBy = e.filedBy
-                    $0.appealResolvedOn = nil
-                    $0.appealOutcome = nil
-                }
+            updateItems(e.itemIds, milestone: (WCABAppealFiled.typeName, e.filedOn, version)) {
+                $0.appealFiledOn = e.filedOn
+                $0.appealFiledBy = e.filedBy
+                $0.appealResolvedOn = nil
+                $0.appealOutcome = nil
             }
 
         case .wcabAppealResolved(let e):
-            for id in e.itemIds {
-                updateItem(id, milestone: (WCABAppealResolved.typeName, e.resolvedOn, version)) {
-                    $0.appealResolvedOn = e.resolvedOn
-                    $0.appealOutcome = e.outcome
-                    if e.outcome == .remanded {
-                        // Back to the IMRO for a new determination; the old round stays in history.
-                        $0.imrRound += 1
-                        $0.recordsReceivedOn = nil
-                        $0.determinationDecidedOn = nil
-                        $0.determinationMailedOn = nil
-                        $0.imrDecision = nil
-                        $0.guideline = nil
-                        $0.rationaleSummary = nil
-                        $0.reviewerSpecialty = nil
-                        $0.implementedOn = nil
-                        $0.implementationKind = nil
-                        $0.appealFiledOn = nil
-                        $0.appealFiledBy = nil
-                        $0.appealResolvedOn = nil
-                        $0.appealOutcome = nil
-                    }
-                }
+            updateItems(e.itemIds, milestone: (WCABAppealResolved.typeName, e.resolvedOn, version)) {
+                $0.appealResolvedOn = e.resolvedOn
+                $0.appealOutcome = e.outcome
+                if e.outcome == .remanded {
+                    // Back to the IMRO for a new determination; the old round stays in history.
+                    $0.imrRound += 1
+                    $0.recordsReceivedOn = nil
+                    $0.determinationDecidedOn = nil
+                    $0.determinationMailedOn = nil
+                    $0.imrDecision = nil
+                    $0.guideline = nil
+                    $0.rationaleSummary = nil
+                    $0.reviewerSpecialty = nil
+                    $0.implementedOn = nil
+                    $0.implementationKind = nil
+                    $0.appealFiledOn = nil
+                    $0.appealFiledBy = nil
+                    $0.appealResolvedOn = nil
+                    $0.appealOutcome = nil
+            }
             }
 
         case .caseWithdrawn(let e):
@@ -245,6 +225,13 @@ extension CaseState {
     private mutating func updateRFA(_ id: RFAID, _ change: (inout RFAState) -> Void) {
         guard let index = rfas.firstIndex(where: { $0.id == id }) else { return }
         change(&rfas[index])
+    }
+
+    /// Applies `change` to each named item and records the milestone in its history.
+    private mutating func updateItems(
+        _ ids: [ItemID], milestone: (String, LocalDate, Int), _ change: (inout ItemState) -> Void
+    ) {
+        for id in ids { updateItem(id, milestone: milestone, change) }
     }
 
     private mutating func updateItem(

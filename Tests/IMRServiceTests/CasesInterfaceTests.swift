@@ -165,10 +165,13 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             #expect(refused?.parameters["code"] == "case-already-open")
 
             let badDate = error { try c.call("io.imr.Cases.Withdraw", ["caseId": "c1", "withdrawnOn": "2024-13-01", "reason": "x"]) }
-            #expect(badDate?.name == "io.imr.Cases.InvalidValue" || badDate == .invalidParameter("withdrawnOn"))
+            #expect(badDate?.name == "io.imr.Cases.InvalidValue")
+            #expect(badDate?.parameters["parameter"] == "withdrawnOn")
+            #expect(badDate?.parameters["message"]?.stringValue?.contains("2024-13-01") == true)
             #expect(error { try c.call("io.imr.Cases.Withdraw", ["caseId": "c1", "reason": "x"]) } == .invalidParameter("withdrawnOn"))
-            let badInstant = error { try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": "hi", "commandId": "not-a-uuid"]) }
-            #expect(badInstant?.name == "io.imr.Cases.InvalidValue")
+            let badCommandId = error { try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": "hi", "commandId": "not-a-uuid"]) }
+            #expect(badCommandId?.name == "io.imr.Cases.InvalidValue")
+            #expect(badCommandId?.parameters["parameter"] == "commandId")
             #expect(try store.headPosition() == 1)
         }
     }

@@ -71,6 +71,13 @@ public struct CaseService: Sendable {
         return state
     }
 
+    /// The current state of a case and its events as recorded, from one read of the stream.
+    public func stateAndHistory(of caseId: CaseID) throws(CaseServiceError) -> (CaseState, [RecordedEvent]) {
+        let (state, events) = try load(caseId)
+        guard state.facts != nil else { throw .caseNotFound(caseId) }
+        return (state, events)
+    }
+
     /// The case's events as recorded, with their metadata.
     public func history(of caseId: CaseID) throws(CaseServiceError) -> [RecordedEvent] {
         let events: [RecordedEvent]

@@ -48,9 +48,10 @@ public struct CasesInterface: VarlinkHandler {
         case "Get":
             try access.require(.reader, context, method: call.method, log: log)
             let ref = try WireFormat.decode(CaseRef.self, from: call)
-            let state = try serviceCall(ref.caseId) { () throws(CaseServiceError) in try service.state(of: CaseID(ref.caseId)) }
+            let (state, history) = try serviceCall(ref.caseId) { () throws(CaseServiceError) in
+                try service.stateAndHistory(of: CaseID(ref.caseId))
+            }
             var detail = CaseDetail.json(state)
-            let history = try serviceCall(ref.caseId) { () throws(CaseServiceError) in try service.history(of: CaseID(ref.caseId)) }
             detail["timeline"] = .array(history.map { e in .object([
                 "version": .int(e.streamVersion), "type": .string(e.type), "recordedAt": .string(Pacific.rfc3339(e.recordedAt)),
                 "actor": e.metadata.actor.map { .string($0) } ?? .null,

@@ -68,6 +68,7 @@ let package = Package(
         .target(
             name: "IMRDaemonConfig",
             dependencies: [
+                "Workflow",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -90,6 +91,7 @@ let package = Package(
                 .embedInCode("Interfaces/io.imr.Cases.varlink"),
                 .embedInCode("Interfaces/io.imr.Admin.varlink"),
                 .embedInCode("Interfaces/io.imr.Deadlines.varlink"),
+                .embedInCode("Interfaces/io.imr.Alerts.varlink"),
             ]
         ),
 
@@ -151,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "IMRDaemonConfigTests",
             dependencies: [
-                "IMRDaemonConfig",
+                "IMRDaemonConfig", "Workflow",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -124,18 +124,23 @@ final class Daemon: Sendable {
             store = try EventStore(
                 path: storePath,
                 options: .init(synchronous: configuration.store.synchronous == .full ? .full : .normal),
-                projections: [CaseListProjection(), DeadlineProjection()])
+                projections: [CaseListProjection(), DeadlineProjection(), AlertProjection()])
         } catch {
             throw DaemonStartError(message: error.message, exitCode: 1)
         }
         defer { store.close() }
+
+        let clock: @Sendable () -> Date = { Date() }
+        let alerts = AlertsInterface(store: store, access: access, clock: clock, logger: logger)
+        let scheduler = makeAlertScheduler(store: store, clock: clock)
 
         let server = VarlinkServer(
             info: .init(vendor: "imr", product: "imr-daemon", version: imrVersion, url: "https://github.com/imr/imr"),
             handlers: [
                 CasesInterface(service: CaseService(store: store), access: access, logger: logger),
                 AdminInterface(store: store, access: access, version: imrVersion, startedAt: startedAt, logger: logger),
-                DeadlinesInterface(service: CaseService(store: store), access: access),
+                DeadlinesInterface(service: CaseService(store: store), access: access, clock: clock),
+                alerts,
             ],
             logger: logger)
 
@@ -163,6 +168,7 @@ final class Daemon: Sendable {
                     _ = try? notifier.notify(.status(statusLine(store)))
                 }
             }
+            group.addTask { await scheduler.run() }
             if let interval = watchdogInterval ?? nil {
                 group.addTask { [logger, notifier] in await SystemdWatchdog.keepAlive(every: interval, notifier: notifier, logger: logger) }
             }
@@ -173,6 +179,7 @@ final class Daemon: Sendable {
                 }
                 logger.info("stopping on signal \(signal): finishing calls in flight", metadata: ["message.id": .string(JournalMessageID.daemonStopping)])
                 _ = try? notifier.notify(.stopping, .status("stopping: finishing calls in flight"))
+                alerts.stopFollowers()
                 server.shutdown()
                 break
             }
@@ -182,6 +189,19 @@ final class Daemon: Sendable {
         }
         signals.stop()
         logger.info("stopped cleanly")
+    }
+
+    /// The alert scheduler, with the notification command when one is configured.
+    private func makeAlertScheduler(store: EventStore, clock: @escaping @Sendable () -> Date) -> AlertScheduler {
+        let settings = configuration.alerts
+        let runner: AlertCommandRunner? = settings.command.isEmpty ? nil : AlertCommandRunner(
+                settings: .init(
+                    command: settings.command, timeout: .milliseconds(Int64(settings.commandTimeoutSeconds * 1000)),
+                    maximumAttempts: settings.commandAttempts, initialDelay: .milliseconds(Int64(settings.commandRetrySeconds * 1000))),
+                logger: logger)
+        return AlertScheduler(store: store, policy: settings.policy, clock: clock, logger: logger) { alert in
+            runner?.deliver(alert)
+        }
     }
 
     /// SIGHUP: re-read the configuration and apply what can change live.

@@ -1,5 +1,6 @@
 import Logging
 import TOMLKit
+import Workflow
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,6 +30,10 @@ extension DaemonConfiguration {
         var configuration = DaemonConfiguration.defaults
         var problems: [ConfigurationError.Problem] = []
         ConfigurationSchema.walk(table, prefix: "", into: &configuration, problems: &problems)
+        // Per-rule lead times start from the global ones, whatever order the file gives them in.
+        if let rules = table["alerts"]?.table?["rules"] {
+            ConfigurationSchema.applyAlertRules(rules, into: &configuration, problems: &problems)
+        }
         guard problems.isEmpty else { throw ConfigurationError(path: path, problems: problems) }
         return configuration
     }
@@ -94,7 +99,8 @@ enum ConfigurationSchema {
         let apply: @Sendable (TOMLValueConvertible, inout DaemonConfiguration) -> String?
     }
 
-    /// Tables that may appear; `alerts` is reserved and has no keys yet.
+    /// Tables that may appear. `alerts.rules` holds one table per rule id, read by
+    /// ``applyAlertRules(_:into:problems:)`` after everything else.
     static let tables: Set<String> = ["access", "store", "alerts"]
 
     static let keys: [Key] = [
@@ -134,7 +140,156 @@ enum ConfigurationSchema {
             configuration.store.synchronous = mode
             return nil
         },
+        Key(name: "alerts.business_days_before") { value, configuration in
+            businessDays(value).map { configuration.alerts.policy.leadTimes.businessDaysBefore = $0 }.problem
+        },
+        Key(name: "alerts.due_day_at") { value, configuration in
+            optionalTime(value).map { configuration.alerts.policy.leadTimes.dueDayAt = $0 }.problem
+        },
+        Key(name: "alerts.hours_before") { value, configuration in
+            hours(value).map { configuration.alerts.policy.leadTimes.hoursBefore = $0 }.problem
+        },
+        Key(name: "alerts.overdue") { value, configuration in
+            guard let flag = value.bool else { return wrongType(value, expected: "true or false") }
+            configuration.alerts.policy.leadTimes.overdue = flag
+            return nil
+        },
+        Key(name: "alerts.quiet_hours") { value, configuration in
+            guard let text = value.string else { return wrongType(value, expected: "a string \"HH:MM-HH:MM\" (Pacific), or \"\" for none") }
+            if text.isEmpty {
+                configuration.alerts.policy.quietHours = nil
+                return nil
+            }
+            let ends = text.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+            guard ends.count == 2, let start = TimeOfDay(ends[0]), let end = TimeOfDay(ends[1]), start != end else {
+                return "has the value '\(text)', which is not a span of Pacific time; write \"20:00-07:00\" (HH:MM-HH:MM, 24-hour clock), or \"\" for no quiet hours."
+            }
+            configuration.alerts.policy.quietHours = QuietHours(start: start, end: end)
+            return nil
+        },
+        Key(name: "alerts.business_day_time") { value, configuration in
+            guard let text = value.string else { return wrongType(value, expected: "a string \"HH:MM\" (Pacific)") }
+            guard let time = TimeOfDay(text) else {
+                return "has the value '\(text)', which is not a time of day; write HH:MM on a 24-hour clock, e.g. \"08:00\"."
+            }
+            configuration.alerts.policy.businessDayAlertTime = time
+            return nil
+        },
+        Key(name: "alerts.command") { value, configuration in
+            guard let array = value.array else { return wrongType(value, expected: "a list of strings: the program, then its arguments ([] for none)") }
+            var words: [String] = []
+            for element in array {
+                guard let word = element.string else { return "must be a list of strings, but the list holds \(article(element.type))." }
+                words.append(word)
+            }
+            if let first = words.first, first.isEmpty { return "names an empty program; give a path or a program name first." }
+            configuration.alerts.command = words
+            return nil
+        },
+        Key(name: "alerts.command_timeout_seconds") { value, configuration in
+            positiveNumber(value).map { configuration.alerts.commandTimeoutSeconds = $0 }.problem
+        },
+        Key(name: "alerts.command_attempts") { value, configuration in
+            guard let count = value.int else { return wrongType(value, expected: "a whole number of attempts (1 or more)") }
+            guard (1...100).contains(count) else { return "has the value \(count); give 1 to 100 attempts." }
+            configuration.alerts.commandAttempts = count
+            return nil
+        },
+        Key(name: "alerts.command_retry_seconds") { value, configuration in
+            positiveNumber(value).map { configuration.alerts.commandRetrySeconds = $0 }.problem
+        },
     ]
+
+    /// The keys of a `[alerts.rules."<rule id>"]` table.
+    static let ruleKeys = ["business_days_before", "due_day_at", "enabled", "hours_before", "overdue"]
+
+    /// Reads `[alerts.rules."<rule id>"]` tables: each starts from the global lead times and
+    /// changes the keys it names.
+    static func applyAlertRules(
+        _ value: TOMLValueConvertible, into configuration: inout DaemonConfiguration, problems: inout [ConfigurationError.Problem]
+    ) {
+        guard let rules = value.table else {
+            problems.append(.init(key: "alerts.rules", message: "key 'alerts.rules' must be a table of rule ids ([alerts.rules.\"ur.decision.expedited\"]), not \(article(value.type))."))
+            return
+        }
+        for name in rules.keys.sorted() {
+            let dotted = "alerts.rules.\"\(name)\""
+            guard let rule = RuleID(rawValue: name) else {
+                problems.append(.init(key: dotted, message: "key '\(dotted)' names no rule; rule ids are \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))."))
+                continue
+            }
+            guard let table = rules[name]?.table else {
+                problems.append(.init(key: dotted, message: "key '\(dotted)' must be a table ([\(dotted)]), not \(article(rules[name]!.type))."))
+                continue
+            }
+            var times = configuration.alerts.policy.leadTimes
+            for key in table.keys.sorted() {
+                let full = "\(dotted).\(key)"
+                let value = table[key]!
+                var problem: String?
+                switch key {
+                case "business_days_before": problem = businessDays(value).map { times.businessDaysBefore = $0 }.problem
+                case "due_day_at": problem = optionalTime(value).map { times.dueDayAt = $0 }.problem
+                case "hours_before": problem = hours(value).map { times.hoursBefore = $0 }.problem
+                case "overdue", "enabled":
+                    if let flag = value.bool {
+                        if key == "overdue" { times.overdue = flag } else { times.enabled = flag }
+                    } else {
+                        problem = wrongType(value, expected: "true or false")
+                    }
+                default:
+                    problems.append(.init(key: full, message: "key '\(full)' is unknown (a rule's table takes \(ruleKeys.joined(separator: ", ")))."))
+                    continue
+                }
+                if let problem { problems.append(.init(key: full, message: "key '\(full)' \(problem)")) }
+            }
+            configuration.alerts.policy.perRule[rule] = times
+        }
+    }
+
+    /// At most two whole numbers of business days, for notice and reminder.
+    static func businessDays(_ value: TOMLValueConvertible) -> Outcome<[Int]> {
+        let expected = "a list of up to two whole numbers of business days, e.g. [5, 2]"
+        guard let array = value.array else { return .problem(wrongType(value, expected: expected)) }
+        var days: [Int] = []
+        for element in array {
+            guard let n = element.int, (1...60).contains(n) else { return .problem("must be \(expected) (each 1 to 60).") }
+            days.append(n)
+        }
+        guard days.count <= 2 else { return .problem("has \(days.count) values; give at most two (notice, reminder).") }
+        return .value(days)
+    }
+
+    /// At most two positive numbers of hours, for notice and reminder.
+    static func hours(_ value: TOMLValueConvertible) -> Outcome<[Double]> {
+        let expected = "a list of up to two numbers of hours, e.g. [24, 4]"
+        guard let array = value.array else { return .problem(wrongType(value, expected: expected)) }
+        var hours: [Double] = []
+        for element in array {
+            guard let n = element.double ?? element.int.map(Double.init), n > 0, n <= 24 * 60 else {
+                return .problem("must be \(expected) (each more than 0).")
+            }
+            hours.append(n)
+        }
+        guard hours.count <= 2 else { return .problem("has \(hours.count) values; give at most two (notice, reminder).") }
+        return .value(hours)
+    }
+
+    /// "HH:MM", or "" for none.
+    static func optionalTime(_ value: TOMLValueConvertible) -> Outcome<TimeOfDay?> {
+        guard let text = value.string else { return .problem(wrongType(value, expected: "a string \"HH:MM\" (Pacific), or \"\" for none")) }
+        if text.isEmpty { return .value(nil) }
+        guard let time = TimeOfDay(text) else {
+            return .problem("has the value '\(text)', which is not a time of day; write HH:MM on a 24-hour clock, e.g. \"08:00\", or \"\" for none.")
+        }
+        return .value(time)
+    }
+
+    static func positiveNumber(_ value: TOMLValueConvertible) -> Outcome<Double> {
+        guard let n = value.double ?? value.int.map(Double.init) else { return .problem(wrongType(value, expected: "a number of seconds")) }
+        guard n > 0 else { return .problem("has the value \(n); give a number of seconds above 0.") }
+        return .value(n)
+    }
 
     static let keysByName: [String: Key] = Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0) })
     static let knownKeyList = keys.map(\.name).sorted().joined(separator: ", ")
@@ -147,6 +302,7 @@ enum ConfigurationSchema {
         for name in table.keys.sorted() {
             guard let value = table[name] else { continue }
             let dotted = prefix.isEmpty ? name : "\(prefix).\(name)"
+            if dotted == "alerts.rules" { continue }  // read by applyAlertRules
             if tables.contains(dotted) {
                 guard let subtable = value.table else {
                     problems.append(.init(key: dotted, message:
@@ -169,9 +325,7 @@ enum ConfigurationSchema {
 
     static func unknownKeyMessage(_ key: String) -> String {
         var message = "key '\(key)' is unknown"
-        if key.hasPrefix("alerts.") {
-            message += " (the [alerts] table is reserved for alert settings, none of which exist yet)"
-        } else if let suggestion = keys.map(\.name).min(by: { distance($0, key) < distance($1, key) }),
+        if let suggestion = keys.map(\.name).min(by: { distance($0, key) < distance($1, key) }),
                   distance(suggestion, key) <= 2 {
             message += "; did you mean '\(suggestion)'? (known keys: \(knownKeyList))"
         } else {

@@ -1,4 +1,5 @@
 import Logging
+import Workflow
 
 /// Everything `imr-daemon` reads from `/etc/imr/imr-daemon.toml` and its command line.
 ///
@@ -20,7 +21,7 @@ public struct DaemonConfiguration: Sendable, Hashable {
     public var access: AccessGroups
     /// `[store]`: event-log settings.
     public var store: StoreSettings
-    /// `[alerts]`: reserved for alert settings.
+    /// `[alerts]`: deadline alert lead times, quiet hours and the notification command.
     public var alerts: AlertSettings
 
     /// The built-in defaults, matching `deploy/imr-daemon.toml.example` and the systemd units.
@@ -100,11 +101,31 @@ public struct StoreSettings: Sendable, Hashable {
     }
 }
 
-/// The `[alerts]` table, reserved: alert settings (notification hooks, quiet hours) will
-/// live here. It has no keys yet, so any key in it is reported as unknown.
+/// The `[alerts]` table: when deadline alerts are raised and how operators are told.
 public struct AlertSettings: Sendable, Hashable {
-    /// The (empty) alert settings.
-    public init() {}
+    /// Lead times (`business_days_before`, `due_day_at`, `hours_before`, `overdue`, and per
+    /// rule under `[alerts.rules."<rule id>"]`), `quiet_hours` and `business_day_time`.
+    public var policy: AlertPolicy
+    /// `alerts.command`: a program and its arguments, run for each raised alert; empty for none.
+    public var command: [String]
+    /// `alerts.command_timeout_seconds`: a run taking longer is killed and counts as failed.
+    public var commandTimeoutSeconds: Double
+    /// `alerts.command_attempts`: how many times a failing command is tried per alert.
+    public var commandAttempts: Int
+    /// `alerts.command_retry_seconds`: the delay before the first retry; it doubles each time.
+    public var commandRetrySeconds: Double
+
+    /// The defaults: ``AlertPolicy/standard``, no command, 30 s timeout, 8 attempts, 5 s first retry.
+    public init(
+        policy: AlertPolicy = .standard, command: [String] = [], commandTimeoutSeconds: Double = 30,
+        commandAttempts: Int = 8, commandRetrySeconds: Double = 5
+    ) {
+        self.policy = policy
+        self.command = command
+        self.commandTimeoutSeconds = commandTimeoutSeconds
+        self.commandAttempts = commandAttempts
+        self.commandRetrySeconds = commandRetrySeconds
+    }
 }
 
 /// The command line's choices, which win over the file. `nil` means "not given".
@@ -134,6 +155,7 @@ extension DaemonConfiguration {
         if stateDirectory != running.stateDirectory { keys.append("state_directory") }
         if socketPath != running.socketPath { keys.append("socket") }
         if store.synchronous != running.store.synchronous { keys.append("store.synchronous") }
+        if alerts != running.alerts { keys.append("[alerts]") }
         return keys
     }
 }

@@ -1,3 +1,5 @@
+import Workflow
+
 /// Fixed journal MESSAGE_IDs for the service's kinds of message, so operators can filter
 /// (`journalctl MESSAGE_ID=...`). Made with `systemd-id128 new`; never change one.
 public enum LogMessageID {
@@ -7,4 +9,28 @@ public enum LogMessageID {
     public static let transitionRefused = "644625d1ed82415586aa71ba401e9dc0"
     /// A connection was refused a method by its role.
     public static let accessRefused = "509ce2dd2eb04ec895c5d80c9a4a2f11"
+}
+
+extension LogMessageID {
+    /// An alert of level notice was raised (IMR_CASE, IMR_RULE, IMR_DEADLINE, IMR_DUE,
+    /// IMR_COORDINATOR, IMR_ALERT_ID, IMR_ALERT_LEVEL, IMR_ALERT_LATE).
+    public static let alertNotice = "92ee04ead481442c825515ac7f8aaa07"
+    /// An alert of level reminder was raised (same fields).
+    public static let alertReminder = "310321ba49d04490a1828fd8f6969a3b"
+    /// An alert of level due-today was raised (same fields).
+    public static let alertDueToday = "1d87ccdbb8d7470a9e90c8862f7d3654"
+    /// An alert of level overdue was raised (same fields).
+    public static let alertOverdue = "38893cd1167c41f59de4435f91e1b223"
+    /// The alert notification command failed or timed out (IMR_ALERT_ID, IMR_ATTEMPT, IMR_ERROR).
+    public static let alertCommandFailed = "fdc818e0581949acb5821d9c393b4e2d"
+
+    /// The MESSAGE_ID of a raised alert's journal entry.
+    public static func alert(_ level: AlertLevel) -> String {
+        switch level {
+        case .notice: alertNotice
+        case .reminder: alertReminder
+        case .dueToday: alertDueToday
+        case .overdue: alertOverdue
+        }
+    }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Testing
+import Workflow
 @testable import IMRDaemonConfig
 
 @Suite struct DaemonConfigurationTests {
@@ -74,15 +75,68 @@ import Testing
         #expect(error.problems.map(\.key) == ["acess.readers"])
         #expect(error.description.hasPrefix("/etc/imr/imr-daemon.toml: key 'acess.readers' is unknown"))
         #expect(error.description.contains("did you mean 'access.readers'?"))
-        #expect(error.description.contains("known keys: access.admins, access.coordinators, access.readers, log_level, socket, state_directory, store.synchronous"))
+        #expect(error.description.contains("known keys: access.admins, access.coordinators, access.readers, alerts.business_day_time, alerts.business_days_before, alerts.command, alerts.command_attempts, alerts.command_retry_seconds, alerts.command_timeout_seconds, alerts.due_day_at, alerts.hours_before, alerts.overdue, alerts.quiet_hours, log_level, socket, state_directory, store.synchronous"))
 
         let far = try #require(problems("colour = \"blue\"\n"))
-        #expect(far.description == "/etc/imr/imr-daemon.toml: key 'colour' is unknown (known keys: access.admins, access.coordinators, access.readers, log_level, socket, state_directory, store.synchronous).")
+        #expect(far.description == "/etc/imr/imr-daemon.toml: key 'colour' is unknown (known keys: access.admins, access.coordinators, access.readers, alerts.business_day_time, alerts.business_days_before, alerts.command, alerts.command_attempts, alerts.command_retry_seconds, alerts.command_timeout_seconds, alerts.due_day_at, alerts.hours_before, alerts.overdue, alerts.quiet_hours, log_level, socket, state_directory, store.synchronous).")
     }
 
-    @Test func keysInTheReservedAlertsTable_areUnknownForNow() throws {
-        let error = try #require(problems("[alerts]\nhook = \"/usr/local/bin/page\"\n"))
-        #expect(error.description == "/etc/imr/imr-daemon.toml: key 'alerts.hook' is unknown (the [alerts] table is reserved for alert settings, none of which exist yet).")
+    @Test func alertsTable_setsLeadTimesQuietHoursCommandAndPerRuleOverrides() throws {
+        let configuration = try DaemonConfiguration.parse(text: """
+            [alerts.rules."ur.decision.expedited"]
+            hours_before = [48]
+            overdue = false
+            [alerts.rules."imr.application"]
+            enabled = false
+
+            [alerts]
+            business_days_before = [3]
+            due_day_at = ""
+            hours_before = [12, 2.5]
+            quiet_hours = "21:30-06:00"
+            business_day_time = "09:15"
+            command = ["/usr/local/bin/page", "--urgent"]
+            command_timeout_seconds = 2.5
+            command_attempts = 3
+            command_retry_seconds = 1
+            """, path: path)
+        let alerts = configuration.alerts
+        #expect(alerts.policy.leadTimes == AlertLeadTimes(businessDaysBefore: [3], dueDayAt: nil, hoursBefore: [12, 2.5]))
+        #expect(alerts.policy.quietHours == QuietHours(start: TimeOfDay("21:30")!, end: TimeOfDay("06:00")!))
+        #expect(alerts.policy.businessDayAlertTime == TimeOfDay("09:15"))
+        // A rule's table starts from the global values, wherever it stands in the file.
+        #expect(alerts.policy.perRule[.urDecisionExpedited] == AlertLeadTimes(businessDaysBefore: [3], dueDayAt: nil, hoursBefore: [48], overdue: false))
+        #expect(alerts.policy.perRule[.imrApplication]?.enabled == false)
+        #expect(alerts.command == ["/usr/local/bin/page", "--urgent"])
+        #expect(alerts.commandTimeoutSeconds == 2.5)
+        #expect(alerts.commandAttempts == 3)
+        #expect(alerts.commandRetrySeconds == 1)
+        #expect(configuration.keysNeedingRestart(comparedTo: .defaults) == ["[alerts]"])
+        #expect(try DaemonConfiguration.parse(text: "[alerts]\nquiet_hours = \"\"\n", path: path).alerts.policy.quietHours == nil)
+    }
+
+    @Test func badAlertSettings_nameTheKeyAndTheFix() throws {
+        let error = try #require(problems("""
+            [alerts]
+            hook = "/usr/local/bin/page"
+            business_days_before = [5, 2, 1]
+            quiet_hours = "late"
+            due_day_at = "8am"
+            command = "page"
+            [alerts.rules."ur.decision.fast"]
+            hours_before = [1]
+            [alerts.rules."imr.records"]
+            minutes_before = [5]
+            """))
+        let lines = error.description.split(separator: "\n").map(String.init)
+        #expect(lines.contains("/etc/imr/imr-daemon.toml: key 'alerts.business_days_before' has 3 values; give at most two (notice, reminder)."))
+        #expect(lines.contains { $0.contains("key 'alerts.hook' is unknown") })
+        #expect(lines.contains { $0.contains("key 'alerts.quiet_hours' has the value 'late', which is not a span of Pacific time; write \"20:00-07:00\"") })
+        #expect(lines.contains { $0.contains("key 'alerts.due_day_at' has the value '8am', which is not a time of day") })
+        #expect(lines.contains("/etc/imr/imr-daemon.toml: key 'alerts.command' must be a list of strings: the program, then its arguments ([] for none), not a string."))
+        #expect(lines.contains { $0.contains("key 'alerts.rules.\"ur.decision.fast\"' names no rule; rule ids are rfa.deemed-receipt,") })
+        #expect(lines.contains { $0.contains("key 'alerts.rules.\"imr.records\".minutes_before' is unknown (a rule's table takes business_days_before, due_day_at, enabled, hours_before, overdue)") })
+        #expect(lines.count == 7)
     }
 
     @Test func badValueTypes_nameKeyExpectedAndActualType() throws {

@@ -1,0 +1,164 @@
+import Foundation
+import Logging
+import Workflow
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs the operator's notification command for each raised alert, in a task of its own:
+/// a slow, hanging or failing command never holds up the scheduler or other alerts.
+///
+/// The command gets the alert as environment variables (IMR_ALERT_ID, IMR_CASE, IMR_RULE,
+/// IMR_LEVEL, IMR_DEADLINE, IMR_DUE, IMR_SCHEDULED, IMR_RAISED, IMR_LATE, IMR_COORDINATOR,
+/// IMR_ATTEMPT) and as one JSON object on stdin. Exit status 0 is success; anything else, or
+/// running past the timeout (then it is killed), is a failure: logged, and tried again after
+/// an exponentially growing delay, up to ``Settings/maximumAttempts`` times. Pending retries
+/// are not kept across a restart (the alert itself is in the log and listed by
+/// `imr-ctl alerts`).
+public final class AlertCommandRunner: Sendable {
+    public struct Settings: Sendable, Hashable {
+        /// The program and its arguments; the program is looked up in PATH when not absolute.
+        public var command: [String]
+        public var timeout: Duration
+        public var maximumAttempts: Int
+        /// The delay before the second attempt; each later one doubles it, up to ``maximumDelay``.
+        public var initialDelay: Duration
+        public var maximumDelay: Duration
+
+        public init(command: [String], timeout: Duration = .seconds(30), maximumAttempts: Int = 8,
+                    initialDelay: Duration = .seconds(5), maximumDelay: Duration = .seconds(600)) {
+            self.command = command
+            self.timeout = timeout
+            self.maximumAttempts = maximumAttempts
+            self.initialDelay = initialDelay
+            self.maximumDelay = maximumDelay
+        }
+    }
+
+    public let settings: Settings
+    let logger: Logger
+
+    public init(settings: Settings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+        // A command that exits without reading stdin must not kill the daemon with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Starts delivering an alert and returns at once.
+    @discardableResult
+    public func deliver(_ alert: AlertRaised) -> Task<Bool, Never> {
+        Task.detached { [self] in await deliverWithRetries(alert) }
+    }
+
+    /// Tries until the command succeeds or the attempts run out; true on success.
+    public func deliverWithRetries(_ alert: AlertRaised) async -> Bool {
+        var delay = settings.initialDelay
+        for attempt in 1...max(1, settings.maximumAttempts) {
+            let outcome = await runOnce(alert, attempt: attempt)
+            let metadata: Logger.Metadata = [
+                "message.id": .string(LogMessageID.alertCommandFailed),
+                "alert.id": .string(alert.alertId.uuidString.lowercased()),
+                "case.id": .string(alert.caseId.rawValue),
+                "attempt": .string("\(attempt)"),
+            ]
+            guard let failure = outcome else {
+                logger.debug("alert command succeeded for \(alert.alertId.uuidString.lowercased()) on attempt \(attempt)")
+                return true
+            }
+            if attempt == settings.maximumAttempts {
+                logger.error("alert command failed for alert \(alert.alertId.uuidString.lowercased()) (\(failure)); giving up after \(attempt) attempts", metadata: metadata)
+                return false
+            }
+            logger.warning("alert command failed for alert \(alert.alertId.uuidString.lowercased()) (\(failure)); attempt \(attempt + 1) in \(delay)", metadata: metadata)
+            do { try await Task.sleep(for: delay) } catch { return false }
+            delay = min(delay * 2, settings.maximumDelay)
+        }
+        return false
+    }
+
+    /// The environment variables describing an alert.
+    public static func environment(_ alert: AlertRaised, attempt: Int) -> [String: String] {
+        [
+            "IMR_ALERT_ID": alert.alertId.uuidString.lowercased(),
+            "IMR_CASE": alert.caseId.rawValue,
+            "IMR_RULE": alert.rule.rawValue,
+            "IMR_LEVEL": alert.level.rawValue,
+            "IMR_DEADLINE": alert.deadlineId,
+            "IMR_DUE": Pacific.rfc3339(alert.due),
+            "IMR_SCHEDULED": Pacific.rfc3339(alert.scheduledAt),
+            "IMR_RAISED": Pacific.rfc3339(alert.raisedAt),
+            "IMR_LATE": alert.late ? "true" : "false",
+            "IMR_COORDINATOR": alert.coordinator,
+            "IMR_ATTEMPT": "\(attempt)",
+        ]
+    }
+
+    /// One run; nil on success, else what went wrong.
+    func runOnce(_ alert: AlertRaised, attempt: Int) async -> String? {
+        guard !settings.command.isEmpty else { return nil }
+        let process = ProcessBox()
+        let p = process.process
+        if settings.command[0].hasPrefix("/") {
+            p.executableURL = URL(fileURLWithPath: settings.command[0])
+            p.arguments = Array(settings.command.dropFirst())
+        } else {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = settings.command
+        }
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in Self.environment(alert, attempt: attempt) { environment[key] = value }
+        p.environment = environment
+        let input = Pipe()
+        p.standardInput = input
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        let json = (try? WireFormat.encoder.encode(alert)) ?? Data("{}".utf8)
+        let status: Int32? = await withCheckedContinuation { (c: CheckedContinuation<Int32?, Never>) in
+            p.terminationHandler = { c.resume(returning: $0.terminationStatus) }
+            do {
+                try p.run()
+            } catch {
+                p.terminationHandler = nil
+                c.resume(returning: nil)
+                return
+            }
+            process.startTimer(after: settings.timeout)
+            try? input.fileHandleForWriting.write(contentsOf: json)
+            try? input.fileHandleForWriting.close()
+        }
+        process.cancelTimer()
+        guard let status else { return "cannot start \(settings.command[0])" }
+        if process.timedOut { return "timed out after \(settings.timeout) and was killed" }
+        if p.terminationReason == .uncaughtSignal { return "killed by signal \(status)" }
+        return status == 0 ? nil : "exit status \(status)"
+    }
+}
+
+/// A child process and its timeout timer.
+/// @unchecked Sendable: `process` is configured before `run()` by one task; afterwards only
+/// its thread-safe pid and termination state are read, and the timer fields sit behind a lock.
+private final class ProcessBox: @unchecked Sendable {
+    let process = Process()
+    private let lock = NSLock()
+    private var timer: Task<Void, Never>?
+    private var killed = false
+
+    var timedOut: Bool { lock.withLock { killed } }
+
+    func startTimer(after timeout: Duration) {
+        let pid = process.processIdentifier
+        let task = Task.detached { [self] in
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            guard process.isRunning else { return }
+            lock.withLock { killed = true }
+            kill(pid, SIGKILL)
+        }
+        lock.withLock { timer = task }
+    }
+
+    func cancelTimer() {
+        lock.withLock { timer }?.cancel()
+    }
+}

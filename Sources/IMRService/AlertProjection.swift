@@ -1,0 +1,173 @@
+import Crypto
+import EventStore
+import Foundation
+import Varlink
+import Workflow
+
+/// How alerts live in the event log: one stream per alert, `alert-<alertId>`, whose first
+/// event is its ``AlertRaised`` and whose later events acknowledge, snooze or reassign it.
+///
+/// The alert id is a name-based UUID of (deadline id, level), and is also the event id of
+/// the ``AlertRaised``: two schedulers racing to raise the same alert (say, across a
+/// restart) append to a stream that must not exist yet with the same event id, and only
+/// one of them can win.
+public enum AlertStreams {
+    public static let prefix = "alert-"
+
+    public static func streamId(_ alertId: UUID) -> String { prefix + alertId.uuidString.lowercased() }
+
+    /// The alert id of an alert stream; nil for other streams.
+    public static func alertId(ofStream streamId: String) -> UUID? {
+        streamId.hasPrefix(prefix) ? UUID(uuidString: String(streamId.dropFirst(prefix.count))) : nil
+    }
+
+    /// The alert id of a deadline's alert at a level: SHA-256 of both, shaped as a UUID.
+    public static func alertId(deadlineId: String, level: AlertLevel) -> UUID {
+        var hasher = SHA256()
+        hasher.update(data: Array("imr-alert\u{0}".utf8))
+        hasher.update(data: Array(deadlineId.utf8))
+        hasher.update(data: [0])
+        hasher.update(data: Array(level.rawValue.utf8))
+        var bytes = Array(hasher.finalize().prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x50  // version 5 style: name-based
+        bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+
+    /// An alert event decoded from the log; nil for events of other streams.
+    public static func decode(_ event: RecordedEvent) throws -> AlertEvent? {
+        guard event.streamId.hasPrefix(prefix) else { return nil }
+        return try AlertEventCodec.decode(type: event.type, schemaVersion: event.schemaVersion, payload: event.payloadData)
+    }
+}
+
+/// An alert as the read model shows it.
+public struct AlertView: Sendable, Hashable, Codable {
+    /// The alert id, lower-case.
+    public var alertId: String
+    public var deadlineId: String
+    public var caseId: String
+    public var rule: String
+    public var level: String
+    public var due: Date
+    public var scheduledAt: Date
+    public var raisedAt: Date
+    public var late: Bool
+    /// Whose alert it is: the case's coordinator when raised, or whom it was reassigned to.
+    public var coordinator: String
+    public var acknowledgedBy: String?
+    public var acknowledgedAt: Date?
+    public var snoozedUntil: Date?
+    /// The global position of the AlertRaised event.
+    public var position: Int64
+
+    /// The wire form (instants RFC 3339 with the Pacific offset).
+    public var wire: [String: JSONValue] { (try? WireFormat.object(self)) ?? [:] }
+}
+
+/// The `alerts` read model: every raised alert with its acknowledgement, snooze and owner.
+/// Open alerts are those not acknowledged; a snoozed one is hidden until its time.
+public struct AlertProjection: Projection {
+    public let name = "alerts"
+
+    public init() {}
+
+    public func prepare(_ db: ProjectionDatabase) throws {
+        try db.executeScript("""
+            CREATE TABLE alerts (
+                alert_id         TEXT PRIMARY KEY,
+                deadline_id      TEXT NOT NULL,
+                case_id          TEXT NOT NULL,
+                rule             TEXT NOT NULL,
+                level            TEXT NOT NULL,
+                due_us           INTEGER NOT NULL,
+                scheduled_us     INTEGER NOT NULL,
+                raised_us        INTEGER NOT NULL,
+                late             INTEGER NOT NULL,
+                coordinator      TEXT NOT NULL,
+                acknowledged_by  TEXT,
+                acknowledged_us  INTEGER,
+                snoozed_until_us INTEGER,
+                position         INTEGER NOT NULL
+            );
+            CREATE INDEX alerts_deadline ON alerts (deadline_id);
+            CREATE INDEX alerts_open ON alerts (acknowledged_us, scheduled_us);
+            """)
+    }
+
+    public func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
+        guard let alert = try AlertStreams.decode(event) else { return }
+        switch alert {
+        case .raised(let e):
+            try db.execute(
+                "INSERT OR IGNORE INTO alerts (alert_id, deadline_id, case_id, rule, level, due_us, scheduled_us, raised_us, late, coordinator, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [.text(e.alertId.uuidString.lowercased()), .text(e.deadlineId), .text(e.caseId.rawValue), .text(e.rule.rawValue),
+                 .text(e.level.rawValue), .integer(e.due.unixMicroseconds), .integer(e.scheduledAt.unixMicroseconds),
+                 .integer(e.raisedAt.unixMicroseconds), .integer(e.late ? 1 : 0), .text(e.coordinator), .integer(event.position)])
+        case .acknowledged(let e):
+            try db.execute("UPDATE alerts SET acknowledged_by = ?, acknowledged_us = ? WHERE alert_id = ?",
+                           [.text(e.by), .integer(e.at.unixMicroseconds), .text(e.alertId.uuidString.lowercased())])
+        case .snoozed(let e):
+            try db.execute("UPDATE alerts SET snoozed_until_us = ? WHERE alert_id = ?",
+                           [.integer(e.until.unixMicroseconds), .text(e.alertId.uuidString.lowercased())])
+        case .reassigned(let e):
+            try db.execute("UPDATE alerts SET coordinator = ? WHERE alert_id = ?",
+                           [.text(e.coordinator), .text(e.alertId.uuidString.lowercased())])
+        }
+    }
+
+    public func drop(_ db: ProjectionDatabase) throws {
+        try db.executeScript("DROP TABLE IF EXISTS alerts")
+    }
+}
+
+extension AlertProjection {
+    static let columns = "alert_id, deadline_id, case_id, rule, level, due_us, scheduled_us, raised_us, late, coordinator, acknowledged_by, acknowledged_us, snoozed_until_us, position"
+
+    static func view(_ row: Row) -> AlertView {
+        func instant(_ micros: Int64?) -> Date? { micros.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) } }
+        return AlertView(
+            alertId: row["alert_id"].string ?? "",
+            deadlineId: row["deadline_id"].string ?? "", caseId: row["case_id"].string ?? "",
+            rule: row["rule"].string ?? "", level: row["level"].string ?? "",
+            due: instant(row["due_us"].int64) ?? .distantPast, scheduledAt: instant(row["scheduled_us"].int64) ?? .distantPast,
+            raisedAt: instant(row["raised_us"].int64) ?? .distantPast, late: (row["late"].int64 ?? 0) != 0,
+            coordinator: row["coordinator"].string ?? "", acknowledgedBy: row["acknowledged_by"].string,
+            acknowledgedAt: instant(row["acknowledged_us"].int64), snoozedUntil: instant(row["snoozed_until_us"].int64),
+            position: row["position"].int64 ?? 0)
+    }
+
+    /// Open alerts at `now` (raised, not acknowledged, not snoozed past now), in the order
+    /// they were raised; only `coordinator`'s when given.
+    public static func open(in db: ProjectionDatabase, coordinator: String? = nil, now: Date) throws -> [AlertView] {
+        var sql = "SELECT \(columns) FROM alerts WHERE acknowledged_us IS NULL AND (snoozed_until_us IS NULL OR snoozed_until_us <= ?)"
+        var arguments: [SQLiteValue] = [.integer(now.unixMicroseconds)]
+        if let coordinator { sql += " AND coordinator = ?"; arguments.append(.text(coordinator)) }
+        return try db.query(sql + " ORDER BY position", arguments).map(view)
+    }
+
+    public static func open(in store: EventStore, coordinator: String? = nil, now: Date) throws -> [AlertView] {
+        try store.read { try open(in: $0, coordinator: coordinator, now: now) }
+    }
+
+    /// One alert, or nil.
+    public static func alert(_ id: UUID, in store: EventStore) throws -> AlertView? {
+        try store.read { db in
+            try db.query("SELECT \(columns) FROM alerts WHERE alert_id = ?", [.text(id.uuidString.lowercased())]).first.map(view)
+        }
+    }
+
+    /// Every alert of a deadline, raised so far.
+    public static func alerts(ofDeadline deadlineId: String, in store: EventStore) throws -> [AlertView] {
+        try store.read { db in
+            try db.query("SELECT \(columns) FROM alerts WHERE deadline_id = ? ORDER BY position", [.text(deadlineId)]).map(view)
+        }
+    }
+
+    /// Snoozes ending after `now`, soonest first (a follower shows them again then).
+    static func snoozeEnds(in db: ProjectionDatabase, after now: Date) throws -> [Date] {
+        try db.query("SELECT snoozed_until_us FROM alerts WHERE acknowledged_us IS NULL AND snoozed_until_us > ? ORDER BY snoozed_until_us",
+                     [.integer(now.unixMicroseconds)]).compactMap { $0[0].int64 }.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) }
+    }
+}

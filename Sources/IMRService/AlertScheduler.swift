@@ -1,0 +1,313 @@
+import EventStore
+import Foundation
+import Logging
+import Synchronization
+import Workflow
+
+/// Raises each deadline alert once, when it becomes due.
+///
+/// The scheduler sleeps until the earliest instant an alert of any open deadline becomes
+/// due, found from the `deadlines` read model ordered by due time (only deadlines due
+/// within the policy's ``AlertPolicy/horizon``, plus overdue ones still owed their overdue
+/// alert, are looked at: no scan of every case). A commit to a case stream wakes it early,
+/// since it may add, move, meet or cancel a deadline. A deadline that is met, cancelled or
+/// superseded leaves the open set and so stops alerting.
+///
+/// Raising appends an ``AlertRaised`` to the alert's own stream, which must not exist yet,
+/// under an event id derived from (deadline id, level): the log holds each alert once
+/// whatever restarts or races happen, and an alert whose time passed while the daemon was
+/// down is raised at the next pass, marked late, in due order.
+///
+/// Due times are wall-clock instants read from the injected clock. Sleeps last at most
+/// ``Options/maximumSleep``, after which the clock is read again, so a jump of the wall
+/// clock (NTP, suspend) is noticed within that slice.
+public final class AlertScheduler: Sendable {
+    public struct Options: Sendable {
+        /// The longest single sleep; bounds how late a wall-clock jump is noticed.
+        public var maximumSleep: Duration
+        /// An alert raised more than this after its scheduled instant is marked late.
+        public var lateAfter: TimeInterval
+        /// How long to wait before trying again when the log cannot be read or written.
+        public var retryAfterFailure: Duration
+
+        public init(maximumSleep: Duration = .seconds(60), lateAfter: TimeInterval = 60, retryAfterFailure: Duration = .seconds(5)) {
+            self.maximumSleep = maximumSleep
+            self.lateAfter = lateAfter
+            self.retryAfterFailure = retryAfterFailure
+        }
+    }
+
+    /// What one pass did.
+    public struct Pass: Sendable {
+        /// The alerts this pass raised, in due order.
+        public var raised: [AlertRaised]
+        /// The next instant an alert becomes due, if any deadline will raise one.
+        public var next: Date?
+    }
+
+    public let store: EventStore
+    public let policy: AlertPolicy
+    public let calculator: DeadlineCalculator
+    public let options: Options
+    let clock: @Sendable () -> Date
+    let logger: Logger
+    let onRaised: @Sendable (AlertRaised) -> Void
+    let doorbell = Doorbell()
+    private let passes = Mutex<Int>(0)
+
+    /// - Parameters:
+    ///   - clock: the wall clock; tests inject one.
+    ///   - onRaised: called once for each alert this scheduler raised (after its commit), in
+    ///     due order; the daemon runs the notification command from it. It must not block.
+    public init(
+        store: EventStore, policy: AlertPolicy = .standard, calculator: DeadlineCalculator = .init(),
+        options: Options = .init(), clock: @escaping @Sendable () -> Date = { Date() },
+        logger: Logger = Logger(label: "imr.alerts", factory: { _ in SwiftLogNoOpLogHandler() }),
+        onRaised: @escaping @Sendable (AlertRaised) -> Void = { _ in }
+    ) {
+        self.store = store
+        self.policy = policy
+        self.calculator = calculator
+        self.options = options
+        self.clock = clock
+        self.logger = logger
+        self.onRaised = onRaised
+    }
+
+    /// How many passes ran (for tests that wait for the loop to notice something).
+    public var passCount: Int { passes.withLock { $0 } }
+
+    /// Wakes the loop now (a test moved its clock).
+    public func wake() { doorbell.ring() }
+
+    /// Raises every alert due at `now` that is not raised yet, in due order, and says when
+    /// the next one becomes due.
+    @discardableResult
+    public func raiseDue(now: Date) throws -> Pass {
+        defer { passes.withLock { $0 += 1 } }
+        let horizonEnd = now.addingTimeInterval(policy.horizon)
+        let (rows, raisedIds, beyond) = try store.read { db in
+            // Open deadlines that may owe an alert: due within the horizon and, if past due,
+            // not yet given their overdue alert (a rule without one stops at its due time).
+            let noOverdue = RuleID.allCases.filter { !policy.leadTimes(for: $0).overdue || !policy.leadTimes(for: $0).enabled }
+            let excluded = noOverdue.isEmpty ? "" : " AND d.rule NOT IN (\(noOverdue.map { "'\($0.rawValue)'" }.joined(separator: ", ")))"
+            let rows = try db.query("""
+                SELECT d.deadline_id, d.body, d.coordinator FROM deadlines d
+                WHERE d.is_open = 1 AND d.due_us <= ?
+                  AND (d.due_us >= ? OR (NOT EXISTS (SELECT 1 FROM alerts a WHERE a.deadline_id = d.deadline_id AND a.level = 'overdue')\(excluded)))
+                ORDER BY d.due_us, d.deadline_id
+                """, [.integer(horizonEnd.unixMicroseconds), .integer(now.addingTimeInterval(-1).unixMicroseconds)])
+            let raised = try db.query("""
+                SELECT a.alert_id FROM alerts a JOIN deadlines d ON a.deadline_id = d.deadline_id
+                WHERE d.is_open = 1 AND d.due_us <= ?
+                """, [.integer(horizonEnd.unixMicroseconds)])
+            let beyond = try db.query("SELECT MIN(due_us) FROM deadlines WHERE is_open = 1 AND due_us > ?",
+                                      [.integer(horizonEnd.unixMicroseconds)]).first?[0].int64
+            return (rows, Set(raised.compactMap { $0[0].string }), beyond)
+        }
+        var due: [(ScheduledAlert, String)] = []
+        var next: Date? = beyond.map { Date(timeIntervalSince1970: Double($0) / 1_000_000 - policy.horizon) }
+        let decoder = WireFormat.decoder
+        for row in rows {
+            guard let body = row["body"].string,
+                  let deadline = try? decoder.decode(CaseDeadline.self, from: Data(body.utf8)) else {
+                logger.warning("alerts: cannot read deadline \(row["deadline_id"].string ?? "?") from the deadlines read model; rebuild it")
+                continue
+            }
+            for alert in policy.schedule(for: deadline, calculator: calculator)
+            where !raisedIds.contains(AlertStreams.alertId(deadlineId: alert.deadlineId, level: alert.level).uuidString.lowercased()) {
+                if alert.at <= now {
+                    due.append((alert, row["coordinator"].string ?? ""))
+                } else if next == nil || alert.at < next! {
+                    next = alert.at
+                }
+            }
+        }
+        due.sort { ($0.0.at, $0.0.deadlineId, $0.0.level) < ($1.0.at, $1.0.deadlineId, $1.0.level) }
+        guard !due.isEmpty else { return Pass(raised: [], next: next) }
+
+        let raisedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
+        var events: [AlertRaised] = []
+        var requests: [AppendRequest] = []
+        for (alert, coordinator) in due {
+            let id = AlertStreams.alertId(deadlineId: alert.deadlineId, level: alert.level)
+            let event = AlertRaised(
+                alertId: id, caseId: alert.caseId, rule: alert.rule, deadlineId: alert.deadlineId, level: alert.level,
+                due: alert.due, scheduledAt: alert.at, raisedAt: raisedAt,
+                late: now.timeIntervalSince(alert.at) > options.lateAfter, coordinator: coordinator)
+            let payload = try AlertEventCodec.encode(.raised(event))
+            events.append(event)
+            requests.append(AppendRequest(streamId: AlertStreams.streamId(id), expected: .noStream, events: [
+                NewEvent(id: id, type: AlertRaised.typeName, schemaVersion: AlertEventCodec.schemaVersion, payload: payload,
+                         metadata: EventMetadata(actor: "imr-daemon alert scheduler", correlationId: alert.deadlineId)),
+            ]))
+        }
+        let results = try store.append(batch: requests)
+        var raised: [AlertRaised] = []
+        for (event, result) in zip(events, results) {
+            switch result {
+            case .success(let r) where !r.wasAlreadyStored:
+                raised.append(event)
+            case .success:
+                continue
+            case .failure(let error) where error.kind == .wrongExpectedVersion || error.kind == .duplicateEventId:
+                continue  // Another scheduler raised it first: it is in the log once.
+            case .failure(let error):
+                throw error
+            }
+        }
+        for event in raised {
+            log(event)
+            onRaised(event)
+        }
+        return Pass(raised: raised, next: next)
+    }
+
+    /// The journal entry of a raised alert: a fixed MESSAGE_ID per level and the fields
+    /// IMR_CASE, IMR_RULE, IMR_DEADLINE, IMR_DUE, IMR_COORDINATOR, IMR_ALERT_ID,
+    /// IMR_ALERT_LEVEL, IMR_ALERT_LATE.
+    func log(_ event: AlertRaised) {
+        let due = Pacific.rfc3339(event.due)
+        let owner = event.coordinator.isEmpty ? "no coordinator" : event.coordinator
+        logger.notice(
+            "alert \(event.level.rawValue): \(event.rule.rawValue) of case \(event.caseId.rawValue) due \(due) (\(owner))\(event.late ? ", raised late" : "")",
+            metadata: [
+                "message.id": .string(LogMessageID.alert(event.level)),
+                "case.id": .string(event.caseId.rawValue),
+                "rule.id": .string(event.rule.rawValue),
+                "deadline.id": .string(event.deadlineId),
+                "due": .string(due),
+                "coordinator": .string(event.coordinator),
+                "alert.id": .string(event.alertId.uuidString.lowercased()),
+                "alert.level": .string(event.level.rawValue),
+                "alert.late": .string(event.late ? "true" : "false"),
+            ])
+    }
+
+    /// Runs passes until the task is cancelled: after each, sleeps until the next alert is
+    /// due, a case commit rings, or ``Options/maximumSleep`` passes, whichever is first.
+    public func run() async {
+        let from = ((try? store.headPosition()) ?? 0) + 1
+        await withTaskGroup(of: Void.self) { group in
+            // A commit to a case may add, move, meet or cancel a deadline: look again at once.
+            // Should this watcher fail, the bounded sleeps below still find every alert.
+            group.addTask { [store, doorbell] in
+                do {
+                    for try await event in store.subscribe(from: from) where event.streamId.hasPrefix(CaseStreams.prefix) {
+                        doorbell.ring()
+                    }
+                } catch {}
+            }
+            while !Task.isCancelled {
+                var sleep = options.maximumSleep
+                do {
+                    let pass = try raiseDue(now: clock())
+                    if let next = pass.next {
+                        let seconds = max(0, next.timeIntervalSince(clock()))
+                        sleep = min(sleep, .milliseconds(Int64((seconds * 1000).rounded(.up))))
+                    }
+                } catch {
+                    logger.error("alerts: cannot raise due alerts: \(error); trying again shortly")
+                    sleep = min(sleep, options.retryAfterFailure)
+                }
+                await doorbell.wait(upTo: sleep)
+            }
+            group.cancelAll()
+        }
+    }
+}
+
+/// Wakes one waiting task; a ring with nobody waiting is kept for the next wait.
+final class Doorbell: Sendable {
+    private struct State {
+        var rung = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    func ring() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if let w = s.waiter {
+                s.waiter = nil
+                return w
+            }
+            s.rung = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    /// Returns on a ring, after `duration`, or when the task is cancelled.
+    func wait(upTo duration: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: duration) }
+            group.addTask { await self.waitForRing() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func waitForRing() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s -> Bool in
+                    if s.rung || Task.isCancelled {
+                        s.rung = false
+                        return true
+                    }
+                    s.waiter = c
+                    return false
+                }
+                if now { c.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                defer { s.waiter = nil }
+                return s.waiter
+            }
+            waiter?.resume()
+        }
+    }
+}
+
+/// Opens once; every waiter, present and future, then returns.
+final class Latch: Sendable {
+    private struct State {
+        var open = false
+        var nextId = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func open() {
+        let all = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.open = true
+            defer { s.waiters.removeAll() }
+            return Array(s.waiters.values)
+        }
+        for c in all { c.resume() }
+    }
+
+    /// Returns when the latch opens or the task is cancelled.
+    func wait() async {
+        let id = state.withLock { s -> Int in
+            s.nextId += 1
+            return s.nextId
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s -> Bool in
+                    if s.open || Task.isCancelled { return true }
+                    s.waiters[id] = c
+                    return false
+                }
+                if now { c.resume() }
+            }
+        } onCancel: {
+            let c = state.withLock { $0.waiters.removeValue(forKey: id) }
+            c?.resume()
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import EventStore
+import Foundation
+import Logging
+import Varlink
+import Workflow
+
+/// `io.imr.Alerts`: open alerts, a live feed of them, and acknowledging, snoozing and
+/// reassigning them (each recorded as an event on the alert's stream).
+public struct AlertsInterface: VarlinkHandler {
+    public let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Alerts_varlink, as: UTF8.self))
+    let store: EventStore
+    let access: AccessControl
+    let clock: @Sendable () -> Date
+    let logger: Logger
+    let stopping = Latch()
+
+    public init(store: EventStore, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() },
+                logger: Logger = Logger(label: "imr.alerts", factory: { _ in SwiftLogNoOpLogHandler() })) {
+        self.store = store
+        self.access = access
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Ends every `Follow` stream (with a last reply) and refuses new ones: the daemon calls
+    /// this before it stops, since a follower's call would otherwise never finish.
+    public func stopFollowers() { stopping.open() }
+
+    struct Filter: Decodable {
+        var mine: Bool?
+        var coordinator: String?
+    }
+
+    struct AlertRef: Decodable { var alertId: String }
+    struct SnoozeRequest: Decodable { var alertId: String; var until: String }
+    struct ReassignRequest: Decodable { var alertId: String; var coordinator: String }
+
+    public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+        switch call.member {
+        case "List":
+            try access.require(.reader, context, method: call.method)
+            let coordinator = try coordinatorFilter(call, context)
+            let alerts = try AlertProjection.open(in: store, coordinator: coordinator, now: clock())
+            return ["alerts": .array(alerts.map { .object($0.wire) })]
+        case "Follow":
+            try access.require(.reader, context, method: call.method)
+            guard replier.more else { throw VarlinkError.expectedMore }
+            return try await follow(coordinator: try coordinatorFilter(call, context), replier: replier)
+        case "Acknowledge":
+            try access.require(.coordinator, context, method: call.method)
+            let ref = try WireFormat.decode(AlertRef.self, from: call)
+            let id = try alertId(ref.alertId)
+            let actor = AccessPolicy.actor(of: context.peer)
+            return ["alert": .object(try record(id) { view in
+                view.acknowledgedAt != nil ? nil : .acknowledged(AlertAcknowledged(alertId: id, by: actor.name, at: clock()))
+            }.wire)]
+        case "Snooze":
+            try access.require(.coordinator, context, method: call.method)
+            let request = try WireFormat.decode(SnoozeRequest.self, from: call)
+            let id = try alertId(request.alertId)
+            let now = clock()
+            guard let until = WireFormat.instant(request.until) else {
+                throw invalid("until", "'\(request.until)' is not an instant: use RFC 3339 (2024-03-01T16:10:00-08:00) or YYYY-MM-DDTHH:MM in Pacific time")
+            }
+            guard until > now else {
+                throw invalid("until", "\(Pacific.rfc3339(until)) is not in the future (now is \(Pacific.rfc3339(now))); snooze until a later time")
+            }
+            let actor = AccessPolicy.actor(of: context.peer)
+            return ["alert": .object(try record(id) { view in
+                if let by = view.acknowledgedBy {
+                    throw VarlinkError("io.imr.Alerts.AlreadyAcknowledged", parameters: ["alertId": .string(request.alertId), "by": .string(by)])
+                }
+                return .snoozed(AlertSnoozed(alertId: id, until: until, by: actor.name, at: now))
+            }.wire)]
+        case "Reassign":
+            try access.require(.coordinator, context, method: call.method)
+            let request = try WireFormat.decode(ReassignRequest.self, from: call)
+            let id = try alertId(request.alertId)
+            let coordinator = request.coordinator.trimmingCharacters(in: .whitespaces)
+            guard !coordinator.isEmpty else { throw invalid("coordinator", "the coordinator is empty; give a user name") }
+            let actor = AccessPolicy.actor(of: context.peer)
+            return ["alert": .object(try record(id) { view in
+                view.coordinator == coordinator ? nil
+                    : .reassigned(AlertReassigned(alertId: id, coordinator: coordinator, by: actor.name, at: clock()))
+            }.wire)]
+        default:
+            throw VarlinkError.methodNotImplemented(call.method)
+        }
+    }
+
+    private func invalid(_ parameter: String, _ message: String) -> VarlinkError {
+        VarlinkError("io.imr.Alerts.InvalidValue", parameters: ["parameter": .string(parameter), "message": .string(message)])
+    }
+
+    private func coordinatorFilter(_ call: VarlinkCall, _ context: VarlinkCallContext) throws -> String? {
+        let filter = try WireFormat.decode(Filter.self, from: call)
+        if filter.mine == true {
+            if filter.coordinator != nil { throw invalid("coordinator", "give either mine or coordinator, not both") }
+            return AccessPolicy.actor(of: context.peer).name
+        }
+        return filter.coordinator
+    }
+
+    private func alertId(_ text: String) throws -> UUID {
+        guard let id = UUID(uuidString: text) else {
+            throw invalid("alertId", "'\(text)' is not an alert id (a UUID); list alerts with imr-ctl alerts --all")
+        }
+        return id
+    }
+
+    /// Appends the event `decide` makes from the alert's current view (none: nothing to
+    /// record), at the stream version that was read, and returns the alert as it now is.
+    private func record(_ id: UUID, _ decide: (AlertView) throws -> AlertEvent?) throws -> AlertView {
+        let stream = AlertStreams.streamId(id)
+        for _ in 0..<4 {
+            let version = try store.version(of: stream)
+            guard version > 0, let view = try AlertProjection.alert(id, in: store) else {
+                throw VarlinkError("io.imr.Alerts.AlertNotFound", parameters: ["alertId": .string(id.uuidString.lowercased())])
+            }
+            guard let event = try decide(view) else { return view }
+            let payload = try AlertEventCodec.encode(event)
+            let outcome = Result { () throws(EventStoreError) -> AppendResult in
+                try store.append(to: stream, expected: .exact(version), events: [
+                    NewEvent(type: event.typeName, schemaVersion: AlertEventCodec.schemaVersion, payload: payload),
+                ])
+            }
+            if case .failure(let error) = outcome {
+                // Someone else acted on it meanwhile: decide again on the new state.
+                if error.kind == .wrongExpectedVersion { continue }
+                throw error
+            }
+            return try AlertProjection.alert(id, in: store) ?? view
+        }
+        throw VarlinkError("io.imr.Alerts.InvalidValue", parameters: [
+            "parameter": "alertId", "message": "the alert kept changing while this call ran; try again"])
+    }
+
+    /// Replays the open alerts, then streams each newly raised one, until the daemon stops
+    /// or the client goes away (noticed at the next write).
+    private func follow(coordinator: String?, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+        let (open, head) = try store.read { db in
+            (try AlertProjection.open(in: db, coordinator: coordinator, now: clock()),
+             try db.query("SELECT COALESCE(MAX(position), 0) FROM events").first?[0].int64 ?? 0)
+        }
+        for alert in open {
+            try await replier.yield(["alert": .object(alert.wire), "replayed": true])
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [store] in
+                for try await event in store.subscribe(from: head + 1) {
+                    guard Task.isCancelled == false else { return }
+                    guard case .raised(let raised)? = try? AlertStreams.decode(event) else { continue }
+                    if let coordinator, raised.coordinator != coordinator { continue }
+                    guard let view = try AlertProjection.alert(raised.alertId, in: store) else { continue }
+                    try await replier.yield(["alert": .object(view.wire), "replayed": false])
+                }
+            }
+            group.addTask { [stopping] in await stopping.wait() }
+            try await group.next()
+            group.cancelAll()
+        }
+        return ["replayed": false]
+    }
+}

@@ -1,0 +1,223 @@
+import EventStore
+import Foundation
+import Synchronization
+import Testing
+import Varlink
+@testable import IMRService
+@testable import Workflow
+
+private func pacific(_ iso: String, _ hour: Int, _ minute: Int = 0, _ second: Int = 0) -> Date {
+    Pacific.instant(LocalDate(iso: iso)!, hour: hour, minute: minute, second: second)
+}
+
+/// A wall clock a test sets and moves.
+final class TestClock: Sendable {
+    private let now: Mutex<Date>
+    init(_ start: Date) { now = Mutex(start) }
+    func set(_ date: Date) { now.withLock { $0 = date } }
+    func read() -> Date { now.withLock { $0 } }
+}
+
+/// A real SQLite event log in a fresh directory, with the daemon's projections, and one case
+/// ("c1", coordinator maria) with a faxed prospective RFA received Monday 4 March 2024 10:00:
+/// its UR decision is due Monday 11 March.
+struct AlertFixture {
+    let dir: URL
+    let store: EventStore
+    let service: CaseService
+    let actor = Actor(uid: 1000, name: "maria")
+    var path: String { dir.appendingPathComponent("imr.sqlite").path }
+    static let decisionId = "c1/ur.decision.prospective/A"
+
+    static func projections() -> [any Projection] { [CaseListProjection(), DeadlineProjection(), AlertProjection()] }
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-alerts-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal),
+                               projections: Self.projections())
+        service = CaseService(store: store)
+        let now = pacific("2024-03-04", 10, 30)
+        try service.execute(.openCase(CaseOpened(
+            caseId: "c1", claimNumber: "ADJ-1", employer: "Acme", claimsAdministrator: "Golden TPA",
+            injuredWorkerReference: "J.S.", dateOfInjury: LocalDate(iso: "2023-11-02")!, coordinator: "maria")),
+            on: "c1", actor: actor, commandId: UUID(), now: now)
+        try service.execute(.receiveRFA(RFAReceived(
+            rfaId: "A", receivedAt: pacific("2024-03-04", 10), transmission: .fax, physician: "Dr. Lee",
+            treatmentRecommendedOn: nil, reviewType: .prospective,
+            items: [RequestedItem(id: "1", description: "MRI lumbar spine")])),
+            on: "c1", actor: actor, commandId: UUID(), now: now)
+    }
+
+    func close() {
+        store.close()
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    /// Every AlertRaised in the log, in log order.
+    func raisedEvents(in store: EventStore? = nil) throws -> [AlertRaised] {
+        try (store ?? self.store).readAll(from: 1, limit: 100_000).compactMap { event in
+            if case .raised(let raised)? = try AlertStreams.decode(event) { return raised }
+            return nil
+        }
+    }
+
+    /// Every alert the policy gives the open deadlines that is due at `now`.
+    func expectedDue(at now: Date, policy: AlertPolicy = .standard) throws -> Set<String> {
+        let bodies = try store.read { db in try db.query("SELECT body FROM deadlines WHERE is_open = 1").compactMap { $0["body"].string } }
+        var keys: Set<String> = []
+        for body in bodies {
+            let deadline = try WireFormat.decoder.decode(CaseDeadline.self, from: Data(body.utf8))
+            for alert in policy.schedule(for: deadline, calculator: .init()) where alert.at <= now {
+                keys.insert("\(alert.deadlineId)#\(alert.level.rawValue)")
+            }
+        }
+        return keys
+    }
+}
+
+extension AlertRaised {
+    var key: String { "\(deadlineId)#\(level.rawValue)" }
+}
+
+@Suite struct AlertSchedulerTests {
+    @Test func anAlertIsRaisedOnceAtItsTime_byAnyNumberOfPassesAndRestarts() throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        // Thursday 7 March 08:00 is two business days before the due day.
+        let scheduler = AlertScheduler(store: f.store)
+        let before = try scheduler.raiseDue(now: pacific("2024-03-07", 7, 59, 59))
+        #expect(!before.raised.contains { $0.deadlineId == AlertFixture.decisionId })
+        #expect(before.next != nil && before.next! <= pacific("2024-03-07", 8))
+        let at = pacific("2024-03-07", 8, 0, 30)
+        let pass = try scheduler.raiseDue(now: at)
+        let reminder = try #require(pass.raised.first { $0.deadlineId == AlertFixture.decisionId })
+        #expect(reminder.level == .reminder)
+        #expect(reminder.scheduledAt == pacific("2024-03-07", 8))
+        #expect(!reminder.late)
+        #expect(reminder.coordinator == "maria")
+        #expect(reminder.alertId == AlertStreams.alertId(deadlineId: AlertFixture.decisionId, level: .reminder))
+        // Again, and from a second store on the same file (a restarted daemon): nothing new.
+        #expect(try scheduler.raiseDue(now: at).raised.isEmpty)
+        let reopened = try EventStore(path: f.path, options: .init(synchronous: .normal), projections: AlertFixture.projections())
+        #expect(try AlertScheduler(store: reopened).raiseDue(now: at.addingTimeInterval(60)).raised.isEmpty)
+        reopened.close()
+        let keys = try f.raisedEvents().map(\.key)
+        #expect(keys.count == Set(keys).count)
+        #expect(Set(keys) == (try f.expectedDue(at: at)))
+    }
+
+    @Test func racingSchedulersOnTwoConnections_stillRaiseEachAlertOnce() async throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        let other = try EventStore(path: f.path, options: .init(synchronous: .normal), projections: AlertFixture.projections())
+        defer { other.close() }
+        let now = pacific("2024-03-12", 9)
+        let stores = [f.store, other, f.store, other]
+        let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+            for store in stores {
+                group.addTask {
+                    try await offThePool { try AlertScheduler(store: store).raiseDue(now: now).raised.count }
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        let keys = try f.raisedEvents().map(\.key)
+        #expect(!keys.isEmpty)
+        #expect(keys.count == Set(keys).count)
+        #expect(counts.reduce(0, +) == keys.count, "each alert is reported raised by exactly one scheduler")
+    }
+
+    @Test func afterAThreeDayGap_theMissedAlertsAreRaisedLate_inDueOrder() throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        let scheduler = AlertScheduler(store: f.store)
+        try scheduler.raiseDue(now: pacific("2024-03-06", 9))
+        let seen = try f.raisedEvents().count
+        // Down from Wednesday 6 March 09:00 to Tuesday 12 March 09:00.
+        let back = pacific("2024-03-12", 9)
+        let pass = try scheduler.raiseDue(now: back)
+        let decision = pass.raised.filter { $0.deadlineId == AlertFixture.decisionId }
+        #expect(decision.map(\.level) == [.reminder, .dueToday, .overdue])
+        #expect(decision.map(\.scheduledAt) == [pacific("2024-03-07", 8), pacific("2024-03-11", 8), pacific("2024-03-12", 0)])
+        #expect(pass.raised.allSatisfy { $0.late && $0.raisedAt == back })
+        #expect(pass.raised.map(\.scheduledAt) == pass.raised.map(\.scheduledAt).sorted(), "raised in due order")
+        let logged = try f.raisedEvents()
+        #expect(Array(logged.dropFirst(seen)) == pass.raised, "appended to the log in the same order")
+        #expect(Set(logged.map(\.key)) == (try f.expectedDue(at: back)))
+    }
+
+    @Test func aDeadlineMetBeforeItsLeadTime_raisesNothingMore() throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        let scheduler = AlertScheduler(store: f.store)
+        try scheduler.raiseDue(now: pacific("2024-03-05", 9))
+        // The UR decision is issued on Tuesday, before Thursday's reminder.
+        try f.service.execute(.issueURDecision(URDecisionIssued(
+            rfaId: "A", decidedAt: pacific("2024-03-05", 15),
+            decisions: [URItemDecision(itemId: "1", outcome: .approved, authorizedPortion: nil)])),
+            on: "c1", actor: f.actor, commandId: UUID(), now: pacific("2024-03-05", 15))
+        try scheduler.raiseDue(now: pacific("2024-03-20", 9))
+        #expect(try f.raisedEvents().filter { $0.deadlineId == AlertFixture.decisionId }.isEmpty)
+        #expect(try AlertProjection.alerts(ofDeadline: AlertFixture.decisionId, in: f.store).isEmpty)
+    }
+
+    @Test func theLoopFollowsWallClockJumps_backwardsWithoutRepeats_forwardsWithCatchUp() async throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        let clock = TestClock(pacific("2024-03-07", 8, 0, 30))
+        let scheduler = AlertScheduler(store: f.store, options: .init(maximumSleep: .milliseconds(20)), clock: { clock.read() })
+        let running = Task { await scheduler.run() }
+        defer { running.cancel() }
+        func waitFor(_ what: String, _ condition: () throws -> Bool) async throws {
+            for _ in 0..<3000 where try !condition() { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(try condition(), "timed out waiting for \(what)")
+        }
+        try await waitFor("the reminder") { try f.raisedEvents().contains { $0.deadlineId == AlertFixture.decisionId } }
+        let afterReminder = try f.raisedEvents()
+        // The clock jumps back a week: passes go on, nothing is raised again.
+        clock.set(pacific("2024-02-29", 9))
+        let passes = scheduler.passCount
+        try await waitFor("five more passes") { scheduler.passCount >= passes + 5 }
+        #expect(try f.raisedEvents() == afterReminder)
+        // Forwards past the due day (a suspended laptop waking): caught up within a slice, late.
+        clock.set(pacific("2024-03-12", 9))
+        try await waitFor("the overdue alert") { try f.raisedEvents().contains { $0.deadlineId == AlertFixture.decisionId && $0.level == .overdue } }
+        let decision = try f.raisedEvents().filter { $0.deadlineId == AlertFixture.decisionId }
+        #expect(decision.map(\.level) == [.reminder, .dueToday, .overdue])
+        #expect(decision.dropFirst().allSatisfy { $0.late })
+    }
+
+    @Test func aCommitWakesTheSleepingLoop_andNewDeadlinesAlert() async throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        let clock = TestClock(pacific("2024-03-12", 9))
+        // Sleeps of up to an hour: only the commit can wake it within the test.
+        let scheduler = AlertScheduler(store: f.store, options: .init(maximumSleep: .seconds(3600)), clock: { clock.read() })
+        let running = Task { await scheduler.run() }
+        defer { running.cancel() }
+        for _ in 0..<3000 where scheduler.passCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        let first = try f.raisedEvents().count
+        #expect(first > 0)
+        // An expedited RFA received three days ago: its 72 hours are over.
+        try f.service.execute(.receiveRFA(RFAReceived(
+            rfaId: "B", receivedAt: pacific("2024-03-08", 10), transmission: .fax, physician: "Dr. Lee",
+            treatmentRecommendedOn: nil, reviewType: .prospective, expedited: true,
+            items: [RequestedItem(id: "2", description: "surgery")])),
+            on: "c1", actor: f.actor, commandId: UUID(), now: pacific("2024-03-12", 9))
+        for _ in 0..<3000 where try !f.raisedEvents().contains(where: { $0.deadlineId == "c1/ur.decision.expedited/B" && $0.level == .overdue }) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let expedited = try f.raisedEvents().filter { $0.deadlineId == "c1/ur.decision.expedited/B" }
+        #expect(expedited.map(\.level) == [.notice, .reminder, .overdue])
+    }
+}
+
+/// Runs blocking code on its own thread, leaving the cooperative pool free.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+        Thread.detachNewThread {
+            do { c.resume(returning: try body()) } catch { c.resume(throwing: error) }
+        }
+    }
+}

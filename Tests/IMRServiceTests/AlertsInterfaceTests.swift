@@ -1,0 +1,154 @@
+import EventStore
+import Foundation
+import Testing
+import Varlink
+@testable import IMRService
+@testable import Workflow
+
+private func pacific(_ iso: String, _ hour: Int, _ minute: Int = 0) -> Date {
+    Pacific.instant(LocalDate(iso: iso)!, hour: hour, minute: minute)
+}
+
+private func error(of body: () throws -> Any) -> VarlinkError? {
+    do { _ = try body(); return nil } catch { return error as? VarlinkError }
+}
+
+/// io.imr.Alerts over a real socket, on the alert fixture's log with its alerts raised as of
+/// Tuesday 12 March 2024 09:00 (the interface's clock).
+@Suite struct AlertsInterfaceTests {
+    let now = pacific("2024-03-12", 9)
+
+    func withAlertsServer(_ body: @escaping @Sendable (String, AlertFixture, AlertsInterface) throws -> Void) async throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        let now = self.now
+        try AlertScheduler(store: f.store).raiseDue(now: now)
+        let alerts = AlertsInterface(store: f.store, access: AccessControl(), clock: { now })
+        let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [alerts])
+        let path = f.dir.appendingPathComponent("imr.sock").path
+        let (ready, signal) = AsyncStream<Void>.makeStream()
+        let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
+        for await _ in ready { break }
+        var failure: Error?
+        do { try await offThePool { try body(path, f, alerts) } } catch { failure = error }
+        alerts.stopFollowers()
+        server.shutdown()
+        try await running.value
+        if let failure { throw failure }
+    }
+
+    @Test func listAcknowledgeSnoozeAndReassign_areEventsAndShapeTheOpenList() async throws {
+        try await withAlertsServer { path, f, _ in
+            let c = try VarlinkClient(path: path)
+            func open(_ p: [String: JSONValue] = [:]) throws -> [[String: JSONValue]] {
+                (try c.call("io.imr.Alerts.List", p)["alerts"]?.elements ?? []).compactMap { $0.objectValue }
+            }
+            let all = try open()
+            #expect(all.count == (try f.raisedEvents().count))
+            #expect(try open(["coordinator": "maria"]).count == all.count)
+            #expect(try open(["coordinator": "nobody"]).isEmpty)
+            // The test runs as root: "mine" is root's, and root coordinates nothing here.
+            #expect(try open(["mine": true]).isEmpty)
+            let first = try #require(all.first)
+            let id = try #require(first["alertId"]?.stringValue)
+            #expect(first["caseId"] == "c1")
+            #expect(first["late"] == true)
+            #expect(first["due"]?.stringValue?.hasSuffix("-07:00") == true || first["due"]?.stringValue?.hasSuffix("-08:00") == true)
+
+            let acked = try c.call("io.imr.Alerts.Acknowledge", ["alertId": .string(id)])["alert"]?.objectValue
+            #expect(acked?["acknowledgedBy"] == "root")
+            #expect(try open().count == all.count - 1)
+            // Again: nothing new is recorded.
+            let version = try f.store.version(of: AlertStreams.streamId(UUID(uuidString: id)!))
+            _ = try c.call("io.imr.Alerts.Acknowledge", ["alertId": .string(id)])
+            #expect(try f.store.version(of: AlertStreams.streamId(UUID(uuidString: id)!)) == version)
+            #expect(error { try c.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": "2024-03-13T09:00"]) }?.name == "io.imr.Alerts.AlreadyAcknowledged")
+
+            let second = try #require(all.dropFirst().first?["alertId"]?.stringValue)
+            let snoozed = try c.call("io.imr.Alerts.Snooze", ["alertId": .string(second), "until": "2024-03-13T09:00"])["alert"]?.objectValue
+            #expect(snoozed?["snoozedUntil"] == "2024-03-13T09:00:00-07:00")
+            #expect(try !open().contains { $0["alertId"]?.stringValue == second })
+            // Open again once the snooze ends.
+            let later = try AlertProjection.open(in: f.store, now: pacific("2024-03-13", 9, 1))
+            #expect(later.contains { $0.alertId == second })
+
+            let third = try #require(all.dropFirst(2).first?["alertId"]?.stringValue)
+            _ = try c.call("io.imr.Alerts.Reassign", ["alertId": .string(third), "coordinator": "lee"])
+            #expect(try open(["coordinator": "lee"]).map { $0["alertId"]?.stringValue } == [third])
+
+            let types = try f.store.readAll(from: 1, limit: 10_000).filter { $0.streamId.hasPrefix(AlertStreams.prefix) && $0.type != AlertRaised.typeName }.map(\.type)
+            #expect(types == ["AlertAcknowledged", "AlertSnoozed", "AlertReassigned"])
+        }
+    }
+
+    @Test func badRequests_nameWhatIsWrong() async throws {
+        try await withAlertsServer { path, _, _ in
+            let c = try VarlinkClient(path: path)
+            let missing = error { try c.call("io.imr.Alerts.Acknowledge", ["alertId": "6f1c1f0e-0000-5000-8000-000000000000"]) }
+            #expect(missing?.name == "io.imr.Alerts.AlertNotFound")
+            let notUUID = error { try c.call("io.imr.Alerts.Acknowledge", ["alertId": "x"]) }
+            #expect(notUUID?.name == "io.imr.Alerts.InvalidValue")
+            #expect(notUUID?.parameters["parameter"] == "alertId")
+            let id = try #require(try c.call("io.imr.Alerts.List")["alerts"]?.elements?.first?.objectValue?["alertId"]?.stringValue)
+            let past = error { try c.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": "2024-03-01T09:00"]) }
+            #expect(past?.name == "io.imr.Alerts.InvalidValue")
+            #expect(past?.parameters["message"]?.stringValue?.contains("not in the future") == true)
+            let garbage = error { try c.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": "tomorrow"]) }
+            #expect(garbage?.parameters["parameter"] == "until")
+            #expect(error { try c.call("io.imr.Alerts.Follow") }?.name == "org.varlink.service.ExpectedMore")
+        }
+    }
+
+    @Test func follow_replaysOpenAlerts_thenStreamsNewOnes() async throws {
+        try await withAlertsServer { path, f, alerts in
+            let c = try VarlinkClient(path: path)
+            let open = try AlertProjection.open(in: f.store, now: pacific("2024-03-12", 9)).map(\.alertId)
+            var replayed: [String] = []
+            var live: [String] = []
+            try c.stream("io.imr.Alerts.Follow", [:]) { reply in
+                guard let alert = reply["alert"]?.objectValue, let id = alert["alertId"]?.stringValue else { return false }
+                if reply["replayed"] == true {
+                    replayed.append(id)
+                    if replayed.count == open.count {
+                        // Caught up: a new deadline's alerts are raised now.
+                        try f.service.execute(.receiveRFA(RFAReceived(
+                            rfaId: "B", receivedAt: pacific("2024-03-08", 10), transmission: .fax, physician: "Dr. Lee",
+                            treatmentRecommendedOn: nil, reviewType: .prospective, expedited: true,
+                            items: [RequestedItem(id: "2", description: "surgery")])),
+                            on: "c1", actor: f.actor, commandId: UUID(), now: pacific("2024-03-12", 9))
+                        try AlertScheduler(store: f.store).raiseDue(now: pacific("2024-03-12", 9))
+                    }
+                } else {
+                    live.append(alert["deadlineId"]?.stringValue ?? "")
+                }
+                return live.filter { $0 == "c1/ur.decision.expedited/B" }.count < 3
+            }
+            #expect(replayed == open)
+            #expect(live.filter { $0 == "c1/ur.decision.expedited/B" }.count == 3)
+            _ = alerts
+        }
+    }
+
+    @Test func stoppingFollowers_endsTheStreamWithALastReply() async throws {
+        try await withAlertsServer { path, _, alerts in
+            let c = try VarlinkClient(path: path)
+            var last: [String: JSONValue]?
+            // Whether the stop comes before or during the call, the stream ends the same way.
+            Thread.detachNewThread {
+                usleep(50_000)
+                alerts.stopFollowers()
+            }
+            try c.stream("io.imr.Alerts.Follow", ["coordinator": "nobody"]) { reply in
+                last = reply
+                return true
+            }
+            #expect(last?["alert"] == nil)
+            #expect(last?["replayed"] == false)
+            _ = alerts
+        }
+    }
+}
+
+extension JSONValue {
+    var elements: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+}

@@ -43,7 +43,7 @@ public struct CasesInterface: VarlinkHandler {
         case "List":
             try access.require(.reader, context, method: call.method, log: log)
             let filter = try WireFormat.decode(CaseListFilter.self, from: call)
-            let cases = try CaseListProjection.cases(in: service.store, matching: filter)
+            let cases = try CaseListProjection.cases(in: service.store, matching: filter, now: clock())
             return ["cases": .array(try cases.map { .object(try WireFormat.object($0)) })]
         case "Get":
             try access.require(.reader, context, method: call.method, log: log)

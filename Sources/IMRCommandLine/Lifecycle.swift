@@ -628,7 +628,7 @@ func currentUserName() -> String {
 public enum IMRControlCommands {
     public static let all: [ParsableCommand.Type] = [
         CaseGroup.self, RFAGroup.self, URGroup.self, IMRGroup.self, Implement.self, AppealGroup.self, Correct.self,
-        Cases.self, Show.self, Deadlines.self, History.self,
+        Cases.self, Show.self, Deadlines.self, History.self, Stats.self, Export.self,
         Calc.self, Rules.self, Import.self,
         Status.self, Verify.self, Backup.self, Rebuild.self, Call.self, Demo.self,
     ]

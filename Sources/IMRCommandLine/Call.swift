@@ -8,11 +8,10 @@ public struct Call: ParsableCommand {
         abstract: "Call one Varlink method of the daemon and print the reply as JSON.",
         discussion: """
             Example: imr-ctl call io.imr.Cases.Get '{"caseId": "c1"}'
-            An error reply is printed as {"error": NAME, "parameters": {...}} on stderr, exit status 1.
+            An error reply is printed as {"error": NAME, "parameters": {...}} on stderr, exit status 1; no daemon at the socket exits 69, a refused connection 77.
             """)
 
-    @Option(help: "The daemon's socket (default: $IMR_SOCKET, else /run/imr/imr.sock).")
-    var socket: String?
+    @OptionGroup var connection: ConnectionOptions
 
     @Argument(help: "The fully qualified method, e.g. io.imr.Admin.Status.")
     var method: String
@@ -23,7 +22,7 @@ public struct Call: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        let path = socket ?? ProcessInfo.processInfo.environment["IMR_SOCKET"] ?? "/run/imr/imr.sock"
+        let path = connection.socketPath
         guard let data = parameters.data(using: .utf8),
               let value = try? JSONDecoder().decode(JSONValue.self, from: data), case .object(let object) = value else {
             throw ValidationError("the parameters must be a JSON object, e.g. '{\"caseId\": \"c1\"}'")
@@ -39,8 +38,9 @@ public struct Call: ParsableCommand {
             FileHandle.standardError.write(try encoder.encode(body) + Data("\n".utf8))
             throw ExitCode(1)
         } catch let error as VarlinkClient.ConnectionError {
-            FileHandle.standardError.write(Data("imr-ctl: \(error); is imr-daemon running? (systemctl status imr-daemon)\n".utf8))
-            throw ExitCode(3)
+            let failure = DaemonClient.failure(error, method: method, socket: path)
+            Output.error(failure.message)
+            throw ExitCode(failure.status.rawValue)
         }
     }
 }

@@ -111,10 +111,11 @@ extension DeadlineProjection {
 
     /// How many running deadlines are past due at `now` (optional information requests aside).
     public static func overdueCount(in store: EventStore, at now: Date) throws -> Int64 {
-        let nowMicros = now.unixMicroseconds
-        return try store.read { db in
-            try db.query("SELECT COUNT(*) FROM deadlines WHERE is_open = 1 AND due_us <= ? AND rule != 'ur.info-request'", [.integer(nowMicros)]).first?[0].int64 ?? 0
-        }
+        try store.read { try overdueCount(in: $0, at: now) }
+    }
+
+    static func overdueCount(in db: ProjectionDatabase, at now: Date) throws -> Int64 {
+        try db.query("SELECT COUNT(*) FROM deadlines WHERE is_open = 1 AND due_us <= ? AND rule != 'ur.info-request'", [.integer(now.unixMicroseconds)]).first?[0].int64 ?? 0
     }
 
     /// The earliest open deadline's due instant, if any.

@@ -19,7 +19,7 @@ private func withCasesServer(_ body: @escaping @Sendable (String, EventStore) th
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-cases-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
-    let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: [CaseListProjection(), DeadlineProjection()])
+    let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: ReadModels.all())
     defer { store.close() }
     let cases = CasesInterface(service: CaseService(store: store), access: AccessControl(), clock: { Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9) })
     let admin = AdminInterface(store: store, access: AccessControl(), version: "test", startedAt: Date(timeIntervalSinceNow: -5))

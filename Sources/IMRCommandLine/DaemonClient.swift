@@ -1,0 +1,268 @@
+import ArgumentParser
+import Foundation
+import Varlink
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the daemon listens: `--socket PATH`, else `$IMR_SOCKET`, else `/run/imr/imr.sock`.
+public struct ConnectionOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The daemon's socket (default: $IMR_SOCKET, else /run/imr/imr.sock).", valueName: "path"))
+    public var socket: String?
+
+    public init() {}
+
+    public static let defaultSocket = "/run/imr/imr.sock"
+
+    public var socketPath: String {
+        if let socket, !socket.isEmpty { return socket }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["IMR_SOCKET"], !fromEnvironment.isEmpty { return fromEnvironment }
+        return Self.defaultSocket
+    }
+}
+
+/// The exit statuses of imr-ctl (documented in README.md and `imr-ctl --help`).
+public enum ExitStatus: Int32, Sendable {
+    /// The lifecycle refused the command, or a letter contradicts what is recorded.
+    case refused = 1
+    /// The command line is wrong (ArgumentParser's validation errors use 64 too).
+    case usage = 64
+    /// A value or input file imr cannot accept.
+    case dataError = 65
+    /// No such case (or alert).
+    case notFound = 66
+    /// No daemon answers at the socket.
+    case unavailable = 69
+    /// The daemon failed in a way that is not the caller's doing.
+    case software = 70
+    /// The case changed while the command ran; send it again.
+    case tempFail = 75
+    /// The daemon, or the socket's permissions, refused this user.
+    case permissionDenied = 77
+}
+
+/// One error a command reports: `imr-ctl: <message>` on stderr, exit `status`.
+public struct CommandFailure: Error, CustomStringConvertible {
+    public let message: String
+    public let status: ExitStatus
+
+    public init(_ message: String, status: ExitStatus) {
+        self.message = message
+        self.status = status
+    }
+
+    public var description: String { message }
+}
+
+/// A connection to `imr-daemon` for one command, with every failure turned into a sentence
+/// and an exit status.
+public struct DaemonClient {
+    public let socketPath: String
+
+    public init(_ options: ConnectionOptions) {
+        self.socketPath = options.socketPath
+    }
+
+    public init(socketPath: String) {
+        self.socketPath = socketPath
+    }
+
+    /// One call, its reply's parameters.
+    public func call(_ method: String, _ parameters: [String: JSONValue] = [:]) throws -> [String: JSONValue] {
+        let client = try connect()
+        do {
+            return try client.call(method, Self.droppingNulls(parameters))
+        } catch {
+            throw Self.failure(error, method: method, socket: socketPath)
+        }
+    }
+
+    /// A `more` call: `body` receives each reply; it returns false to stop.
+    public func stream(_ method: String, _ parameters: [String: JSONValue] = [:], _ body: ([String: JSONValue]) throws -> Bool) throws {
+        let client = try connect()
+        do {
+            try client.stream(method, Self.droppingNulls(parameters), body)
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw Self.failure(error, method: method, socket: socketPath)
+        }
+    }
+
+    private func connect() throws -> VarlinkClient {
+        do {
+            return try VarlinkClient(path: socketPath)
+        } catch {
+            throw Self.failure(error, method: nil, socket: socketPath)
+        }
+    }
+
+    /// Optional parameters the caller left out are omitted rather than sent as null.
+    static func droppingNulls(_ parameters: [String: JSONValue]) -> [String: JSONValue] {
+        parameters.filter { if case .null = $0.value { false } else { true } }
+    }
+
+    /// The sentence and exit status for a failed call.
+    static func failure(_ error: Error, method: String?, socket: String) -> CommandFailure {
+        if let failure = error as? CommandFailure { return failure }
+        if let connection = error as? VarlinkClient.ConnectionError {
+            switch connection {
+            case .unavailable(let path, let reason):
+                return CommandFailure(
+                    "no imr daemon answers at \(path) (\(reason)); start it (systemctl start imr-daemon.socket), "
+                        + "or name its socket with --socket PATH or IMR_SOCKET", status: .unavailable)
+            case .permissionDenied(let path):
+                return CommandFailure(
+                    "permission denied connecting to \(path); ask an administrator to add your user to the imr group "
+                        + "(coordinators also to imr-coordinators), then log in again", status: .permissionDenied)
+            case .protocolError(let detail):
+                return CommandFailure("the daemon at \(socket) broke off: \(detail); check `journalctl -u imr-daemon`", status: .software)
+            }
+        }
+        guard let error = error as? VarlinkError else {
+            return CommandFailure("\(error)", status: .software)
+        }
+        let p = error.parameters
+        func text(_ key: String) -> String? { if case .string(let s)? = p[key] { s } else { nil } }
+        let short = error.name.split(separator: ".").last.map(String.init) ?? error.name
+        switch short {
+        case "CaseNotFound":
+            return CommandFailure("there is no case \(text("caseId").map { "'\($0)'" } ?? "with that id"); `imr-ctl cases` lists them", status: .notFound)
+        case "AlertNotFound":
+            return CommandFailure("there is no open alert \(text("alertId").map { "'\($0)'" } ?? "with that id"); `imr-ctl alerts --all` lists them", status: .notFound)
+        case "ProjectionNotFound":
+            return CommandFailure("there is no read model '\(text("projection") ?? "?")'", status: .notFound)
+        case "TransitionRefused":
+            return CommandFailure("refused: \(text("message") ?? "the lifecycle does not allow this")", status: .refused)
+        case "ConcurrentUpdate":
+            return CommandFailure("the case changed while the command ran; run the command again", status: .tempFail)
+        case "InvalidValue":
+            return CommandFailure("\(text("parameter") ?? "a value"): \(text("message") ?? "not accepted")", status: .dataError)
+        case "InvalidParameter":
+            return CommandFailure("the daemon did not accept the parameter '\(text("parameter") ?? "?")'; check the value's format in `imr-ctl help`", status: .dataError)
+        case "PermissionDenied":
+            return CommandFailure(
+                "the daemon refused \(method ?? "the call") for your user; recording needs the imr-coordinators group, "
+                    + "administration the imr-admins group", status: .permissionDenied)
+        case "BackupFailed":
+            return CommandFailure("the backup was not written to \(text("path") ?? "?"): \(text("message") ?? "")", status: .software)
+        case "MethodNotFound", "InterfaceNotFound", "MethodNotImplemented":
+            return CommandFailure("the daemon at \(socket) does not know \(method ?? "this call"); is it an older imr-daemon?", status: .software)
+        default:
+            return CommandFailure("the daemon answered \(error.name) \(Output.compact(.object(p)))", status: .software)
+        }
+    }
+}
+
+/// A subcommand that talks to the daemon. Its failures print one sentence on stderr and exit
+/// with the documented status.
+public protocol DaemonCommand: ParsableCommand {
+    var connection: ConnectionOptions { get }
+    func run(_ client: DaemonClient) throws
+}
+
+extension DaemonCommand {
+    public func run() throws {
+        do {
+            try run(DaemonClient(connection))
+        } catch let failure as CommandFailure {
+            Output.error(failure.message)
+            throw ExitCode(failure.status.rawValue)
+        }
+    }
+}
+
+/// What imr-ctl prints.
+public enum Output {
+    /// Pretty JSON with sorted keys on stdout.
+    public static func json(_ value: JSONValue) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(value)) ?? Data("null".utf8)
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// One-line JSON (for messages and streamed lines).
+    public static func compact(_ value: JSONValue) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    }
+
+    /// `imr-ctl: message` on stderr.
+    public static func error(_ message: String) {
+        FileHandle.standardError.write(Data("imr-ctl: \(message)\n".utf8))
+    }
+
+    public enum Style: String, Sendable {
+        case red = "31", yellow = "33", green = "32", dim = "2", bold = "1"
+    }
+
+    /// Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
+    public static var colourEnabled: Bool {
+        if let noColour = ProcessInfo.processInfo.environment["NO_COLOR"], !noColour.isEmpty { return false }
+        return isatty(STDOUT_FILENO) == 1
+    }
+
+    public static func styled(_ text: String, _ style: Style?) -> String {
+        guard let style, colourEnabled else { return text }
+        return "\u{1B}[\(style.rawValue)m\(text)\u{1B}[0m"
+    }
+
+    /// Aligned columns on stdout; `style` may colour a whole row.
+    public static func table(_ header: [String], _ rows: [[String]], style: ([String]) -> Style? = { _ in nil }) {
+        print(tableText(header, rows, style: style), terminator: "")
+    }
+
+    public static func tableText(_ header: [String], _ rows: [[String]], style: ([String]) -> Style? = { _ in nil }) -> String {
+        var widths = header.map(\.count)
+        for row in rows {
+            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+        }
+        func line(_ cells: [String]) -> String {
+            var parts: [String] = []
+            for (i, cell) in cells.enumerated() {
+                let isLast = i == cells.count - 1
+                parts.append(isLast ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0))
+            }
+            return parts.joined(separator: "  ")
+        }
+        var out = styled(line(header), .bold) + "\n"
+        for row in rows { out += styled(line(row), style(row)) + "\n" }
+        return out
+    }
+}
+
+extension JSONValue {
+    /// The text of a string, a number, or a boolean; "" for null; compact JSON otherwise.
+    var text: String {
+        switch self {
+        case .string(let s): s
+        case .int(let i): String(i)
+        case .double(let d): String(d)
+        case .bool(let b): b ? "yes" : "no"
+        case .null: ""
+        default: Output.compact(self)
+        }
+    }
+
+    /// The member `key` of an object; null when absent or not an object.
+    func at(_ key: String) -> JSONValue {
+        if case .object(let o) = self { return o[key] ?? .null }
+        return .null
+    }
+
+    var arrayValue: [JSONValue] {
+        if case .array(let a) = self { return a }
+        return []
+    }
+
+    var intValue: Int64? {
+        switch self {
+        case .int(let i): i
+        case .double(let d): Int64(d)
+        default: nil
+        }
+    }
+}

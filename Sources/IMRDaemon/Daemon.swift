@@ -117,27 +117,40 @@ final class Daemon: Sendable {
             throw DaemonStartError(message: error.description, exitCode: 75, messageId: JournalMessageID.alreadyRunning)
         }
 
+        let clock: @Sendable () -> Date
+        do { clock = try Self.clock() } catch { throw error }
         let storePath = (stateDirectory as NSString).appendingPathComponent("imr.sqlite")
         _ = try? notifier.notify(.status("opening the event log \(storePath)"))
         let store: EventStore
         do {
             store = try EventStore(
                 path: storePath,
-                options: .init(synchronous: configuration.store.synchronous == .full ? .full : .normal),
+                options: .init(synchronous: configuration.store.synchronous == .full ? .full : .normal, clock: clock),
                 projections: ReadModels.all())
         } catch {
             throw DaemonStartError(message: error.message, exitCode: 1)
         }
         defer { store.close() }
 
-        let clock: @Sendable () -> Date = { Date() }
         let alerts = AlertsInterface(store: store, access: access, clock: clock, logger: logger)
         let scheduler = makeAlertScheduler(store: store, clock: clock)
+
+        // Alerts whose time passed while the daemon was down are raised (late, in due order)
+        // before READY=1, so a client that sees the daemon ready also sees them.
+        _ = try? notifier.notify(.status("raising alerts that came due while stopped"))
+        do {
+            let caughtUp = try scheduler.raiseDue(now: clock())
+            if !caughtUp.raised.isEmpty {
+                logger.notice("raised \(caughtUp.raised.count) alerts that came due while the daemon was stopped")
+            }
+        } catch {
+            logger.error("alerts: cannot raise the alerts due at start-up: \(error); the scheduler tries again")
+        }
 
         let server = VarlinkServer(
             info: .init(vendor: "imr", product: "imr-daemon", version: imrVersion, url: "https://github.com/imr/imr"),
             handlers: [
-                CasesInterface(service: CaseService(store: store), access: access, logger: logger),
+                CasesInterface(service: CaseService(store: store), access: access, clock: clock, logger: logger),
                 AdminInterface(store: store, access: access, version: imrVersion, startedAt: startedAt, logger: logger),
                 DeadlinesInterface(service: CaseService(store: store), access: access, clock: clock),
                 alerts,
@@ -204,6 +217,19 @@ final class Daemon: Sendable {
         }
     }
 
+    /// The wall clock. The environment variable `IMR_TEST_CLOCK_OFFSET` (seconds, may be
+    /// negative or fractional) shifts it for the whole daemon (event times, deadlines, alerts),
+    /// so end-to-end tests can run days of alerts in seconds; it is read only when set, and
+    /// a daemon in production never has it. (Debian's faketime cannot stand in: under a
+    /// clock shifted backwards, Swift's `Task.sleep` on Linux never returns.)
+    static func clock() throws -> @Sendable () -> Date {
+        guard let text = ProcessInfo.processInfo.environment["IMR_TEST_CLOCK_OFFSET"], !text.isEmpty else { return { Date() } }
+        guard let offset = TimeInterval(text), offset.isFinite else {
+            throw DaemonStartError(message: "IMR_TEST_CLOCK_OFFSET is '\(text)', not a number of seconds; unset it (it exists for tests only)", exitCode: 78)
+        }
+        return { Date().addingTimeInterval(offset) }
+    }
+
     /// SIGHUP: re-read the configuration and apply what can change live.
     private func reload() {
         _ = try? notifier.notify(.reloading)
@@ -224,7 +250,7 @@ final class Daemon: Sendable {
 
     private func statusLine(_ store: EventStore) -> String {
         let open = (try? store.read { try $0.query("SELECT COUNT(*) FROM case_list WHERE is_open = 1").first?[0].int64 ?? 0 }) ?? 0
-        let now = Date()
+        let now = ((try? Self.clock()) ?? { Date() })()
         let next = (try? DeadlineProjection.nextDue(in: store, after: now)) ?? nil
         let overdue = (try? DeadlineProjection.overdueCount(in: store, at: now)) ?? 0
         return "serving \(open.formatted()) open cases"

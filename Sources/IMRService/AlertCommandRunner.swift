@@ -95,6 +95,17 @@ public final class AlertCommandRunner: Sendable {
         ]
     }
 
+    /// The alert as the JSON object on the command's stdin (the io.imr.Alerts field names).
+    public static func json(_ alert: AlertRaised) -> Data {
+        let object: [String: Any] = [
+            "alertId": alert.alertId.uuidString.lowercased(), "caseId": alert.caseId.rawValue, "rule": alert.rule.rawValue,
+            "deadlineId": alert.deadlineId, "level": alert.level.rawValue, "due": Pacific.rfc3339(alert.due),
+            "scheduledAt": Pacific.rfc3339(alert.scheduledAt), "raisedAt": Pacific.rfc3339(alert.raisedAt),
+            "late": alert.late, "coordinator": alert.coordinator,
+        ]
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+    }
+
     /// One run; nil on success, else what went wrong.
     func runOnce(_ alert: AlertRaised, attempt: Int) async -> String? {
         guard !settings.command.isEmpty else { return nil }
@@ -114,7 +125,7 @@ public final class AlertCommandRunner: Sendable {
         p.standardInput = input
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
-        let json = (try? WireFormat.encoder.encode(alert)) ?? Data("{}".utf8)
+        let json = Self.json(alert)
         let status: Int32? = await withCheckedContinuation { (c: CheckedContinuation<Int32?, Never>) in
             p.terminationHandler = { c.resume(returning: $0.terminationStatus) }
             do {

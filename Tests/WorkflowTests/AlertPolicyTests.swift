@@ -97,9 +97,11 @@ import Testing
         #expect(alerts.first?.at == pacific("2024-03-05", 10))
         policy.perRule[.urDecisionExpedited] = AlertLeadTimes(enabled: false)
         #expect(policy.schedule(for: d, calculator: .init()).isEmpty)
-        // The optional information request raises no overdue alert by default.
+        // The optional information request raises no alerts by default; enabled, no overdue one.
         let info = try deadline(.urInfoRequest, receivedAt: pacific("2024-03-04", 10))
-        #expect(!levels(AlertPolicy.standard.schedule(for: info, calculator: .init())).contains(.overdue))
+        #expect(AlertPolicy.standard.schedule(for: info, calculator: .init()).isEmpty)
+        policy.perRule[.urInfoRequest]?.enabled = true
+        #expect(levels(policy.schedule(for: info, calculator: .init())) == [.reminder, .dueToday])
     }
 
     @Test func horizon_coversTheLongestLead() {

@@ -157,9 +157,10 @@ public struct AlertPolicy: Sendable, Hashable {
     }
 
     /// The defaults' one exception: asking for more information (`ur.info-request`) is
-    /// optional, so its window closing unused is not overdue.
+    /// optional and its window closes with the UR decision's, which alerts already; so it
+    /// raises no alerts unless configured to.
     public static let standardPerRule: [RuleID: AlertLeadTimes] = [
-        .urInfoRequest: AlertLeadTimes(overdue: false),
+        .urInfoRequest: AlertLeadTimes(overdue: false, enabled: false),
     ]
 
     public static let standard = AlertPolicy()

@@ -1,0 +1,169 @@
+import ArgumentParser
+import Foundation
+import Varlink
+import Workflow
+
+// Deadline alerts (io.imr.Alerts): list or follow the open ones, acknowledge, snooze.
+
+/// The row of an alert in a table: its short id, level, case, rule, due and owner.
+private func alertRow(_ a: JSONValue) -> [String] {
+    let due = a.at("due").stringValue.flatMap(WireInstant.parse).map { d -> String in
+        let seconds = Pacific.secondsSinceMidnight(of: d)
+        return Pacific.date(of: d).iso + String(format: " %02d:%02d", seconds / 3600, (seconds % 3600) / 60)
+    } ?? ""
+    let raised = a.at("raisedAt").stringValue.flatMap(WireInstant.parse).map { d -> String in
+        let seconds = Pacific.secondsSinceMidnight(of: d)
+        return Pacific.date(of: d).iso + String(format: " %02d:%02d", seconds / 3600, (seconds % 3600) / 60)
+    } ?? ""
+    return [String(a.at("alertId").text.prefix(8)), a.at("level").text, a.at("caseId").text, a.at("rule").text, due,
+            a.at("coordinator").text, raised + (a.at("late").boolValue == true ? " (late)" : "")]
+}
+
+private let alertHeader = ["ALERT", "LEVEL", "CASE", "RULE", "DUE", "COORDINATOR", "RAISED"]
+
+private func alertStyle(_ row: [String]) -> Output.Style? {
+    row[1] == "overdue" ? .red : row[1] == "due-today" ? .yellow : nil
+}
+
+/// The full id of the open alert `text` names: a whole id, or the start of exactly one open
+/// alert's id (as the table shows them).
+private func resolveAlertId(_ text: String, _ client: DaemonClient) throws -> String {
+    let lower = text.lowercased()
+    if UUID(uuidString: lower) != nil { return lower }
+    guard lower.count >= 4, lower.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+        throw CommandFailure("'\(text)' is not an alert id; give the id `imr-ctl alerts --all` shows (at least its first 4 characters)", status: .usage)
+    }
+    let open = try client.call("io.imr.Alerts.List")["alerts"]?.arrayValue ?? []
+    let matches = open.compactMap { $0.at("alertId").stringValue }.filter { $0.hasPrefix(lower) }
+    switch matches.count {
+    case 1: return matches[0]
+    case 0: throw CommandFailure("there is no open alert whose id starts with '\(text)'; `imr-ctl alerts --all` lists them", status: .notFound)
+    default: throw CommandFailure("'\(text)' starts \(matches.count) alert ids (\(matches.joined(separator: ", "))); give more of it", status: .usage)
+    }
+}
+
+public struct Alerts: DaemonCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Open deadline alerts: mine by default, everyone's with --all; --follow streams them.",
+        discussion: """
+            The daemon raises an alert once per deadline and level when its lead time comes: "notice" and "reminder" \
+            (5 and 2 business days before a day deadline, 24 and 4 hours before an hour deadline), "due-today" \
+            (08:00 Pacific on the due day) and "overdue"; the lead times are set in [alerts] of imr-daemon.toml. An \
+            alert raised after its time because the daemon was down is marked late. An alert stays open until \
+            acknowledged (imr-ctl ack); a snoozed one (imr-ctl snooze) is hidden until its snooze ends.
+            Mine: alerts whose coordinator is my Unix user name (the daemon reads it from the socket's credentials).
+            --follow prints the open alerts, then each new one as it is raised, until interrupted or the daemon stops.
+            --json prints an array of io.imr.Alerts Alert objects (alertId, deadlineId, caseId, rule, level, due, \
+            scheduledAt, raisedAt, late, coordinator, acknowledgedBy, acknowledgedAt, snoozedUntil, position); with \
+            --follow, one JSON object per line: {"alert": Alert, "replayed": bool}.
+            Examples: imr-ctl alerts; imr-ctl alerts --all; imr-ctl alerts --coordinator maria --json; imr-ctl alerts --follow
+            """)
+    @OptionGroup var read: ReadOptions
+    @Flag(help: "Everyone's open alerts.") var all = false
+    @Option(help: "Only this coordinator's alerts.") var coordinator: String?
+    @Flag(help: "Print the open alerts, then each new one as it is raised, until interrupted.") var follow = false
+    public var connection: ConnectionOptions { read.connection }
+    public init() {}
+
+    public func validate() throws {
+        if all && coordinator != nil { throw ValidationError("give --all or --coordinator, not both") }
+    }
+
+    var filter: [String: JSONValue] {
+        if all { return [:] }
+        if let coordinator { return ["coordinator": .string(coordinator)] }
+        return ["mine": true]
+    }
+
+    public func run(_ client: DaemonClient) throws {
+        if follow {
+            var printedHeader = false
+            try client.stream("io.imr.Alerts.Follow", filter) { reply in
+                guard let alert = reply["alert"], alert != .null else { return true }
+                if read.json {
+                    print(Output.compact(.object(["alert": alert, "replayed": reply["replayed"] ?? false])))
+                } else {
+                    if !printedHeader {
+                        print(Output.tableText(alertHeader, []), terminator: "")
+                        printedHeader = true
+                    }
+                    let row = alertRow(alert)
+                    print(Output.styled(row.joined(separator: "  "), alertStyle(row)))
+                }
+                fflush(nil)  // each line as it comes, also into a pipe
+                return true
+            }
+            return
+        }
+        let alerts = try client.call("io.imr.Alerts.List", filter)["alerts"]?.arrayValue ?? []
+        if read.json { return Output.json(.array(alerts)) }
+        guard !alerts.isEmpty else {
+            return print(all ? "no open alerts" : "no open alerts for \(coordinator ?? currentUserName()); --all shows everyone's")
+        }
+        Output.table(alertHeader, alerts.map(alertRow), style: alertStyle)
+    }
+}
+
+public struct Ack: DaemonCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Acknowledge alerts: record that I took them on; they leave the open alerts.",
+        discussion: """
+            ALERT_ID is an id as `imr-ctl alerts` shows it (the start of the id is enough when it names one open alert).
+            Acknowledging an acknowledged alert changes nothing. Needs the coordinator role.
+            Example: imr-ctl ack 3f2a9c1e
+            """)
+    @OptionGroup var connectionOptions: ConnectionOptions
+    @Argument(help: ArgumentHelp("The alerts to acknowledge.", valueName: "alert-id")) var alertIds: [String]
+    public var connection: ConnectionOptions { connectionOptions }
+    public init() {}
+
+    public func run(_ client: DaemonClient) throws {
+        for text in alertIds {
+            let id = try resolveAlertId(text, client)
+            let alert = JSONValue.object(try client.call("io.imr.Alerts.Acknowledge", ["alertId": .string(id)])["alert"]?.objectValue ?? [:])
+            print("acknowledged \(id): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text) (by \(alert.at("acknowledgedBy").text))")
+        }
+    }
+}
+
+public struct Snooze: DaemonCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Hide an open alert until a time; it shows again then.",
+        discussion: """
+            --until takes an instant (YYYY-MM-DDTHH:MM in Pacific time, or RFC 3339) or a duration from now \
+            (30m, 4h, 2d, 1w). Needs the coordinator role.
+            Examples: imr-ctl snooze 3f2a9c1e --until 2h; imr-ctl snooze 3f2a9c1e --until 2024-03-08T09:00
+            """)
+    @OptionGroup var connectionOptions: ConnectionOptions
+    @Argument(help: ArgumentHelp("The alert to snooze.", valueName: "alert-id")) var alertId: String
+    @Option(help: ArgumentHelp("An instant (YYYY-MM-DDTHH:MM Pacific, or RFC 3339) or a duration (30m, 4h, 2d, 1w).", valueName: "instant|duration"))
+    var until: String
+    public var connection: ConnectionOptions { connectionOptions }
+    public init() {}
+
+    /// The duration `text` names, in seconds; nil when it is not one.
+    static func duration(_ text: String) -> TimeInterval? {
+        let units: [Character: TimeInterval] = ["m": 60, "h": 3600, "d": 86_400, "w": 604_800]
+        guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n > 0 else { return nil }
+        return n * unit
+    }
+
+    public func validate() throws {
+        guard Self.duration(until) != nil || until.contains("T") else {
+            throw ValidationError("--until '\(until)' is neither an instant (2024-03-08T09:00) nor a duration (30m, 4h, 2d, 1w)")
+        }
+    }
+
+    public func run(_ client: DaemonClient) throws {
+        let id = try resolveAlertId(alertId, client)
+        let instant = Self.duration(until).map { Pacific.rfc3339(Date().addingTimeInterval($0)) } ?? until
+        let reply: [String: JSONValue]
+        do {
+            reply = try client.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": .string(instant)])
+        } catch let failure as CommandFailure where failure.message.contains("AlreadyAcknowledged") {
+            throw CommandFailure("alert \(id) is already acknowledged; only open alerts can be snoozed", status: .refused)
+        }
+        let alert = JSONValue.object(reply["alert"]?.objectValue ?? [:])
+        print("snoozed \(id) until \(alert.at("snoozedUntil").text): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text)")
+    }
+}

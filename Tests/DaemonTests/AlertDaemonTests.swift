@@ -1,0 +1,337 @@
+import EventStore
+import Foundation
+import Testing
+import Varlink
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The instant of a Pacific wall-clock time ("2024-03-07 07:59:58").
+private func pacific(_ text: String) -> Date {
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    formatter.timeZone = TimeZone(identifier: "America/Los_Angeles")
+    formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+    return formatter.date(from: text)!
+}
+
+/// An AlertRaised as the log holds it (read without the service's types, as an outsider would).
+struct LoggedAlert {
+    let position: Int64
+    let alertId: String
+    let deadlineId: String
+    let level: String
+    let late: Bool
+    let scheduledAt: Int64
+    var key: String { "\(deadlineId)#\(level)" }
+}
+
+/// Every AlertRaised in the log at `path`, in log order, and how many alert streams exist.
+func loggedAlerts(_ path: String) throws -> (alerts: [LoggedAlert], streams: Int) {
+    let store = try EventStore(path: path)
+    defer { store.close() }
+    #expect(try store.verify().isIntact)
+    let events = try store.readAll(from: 1, limit: 1_000_000)
+    let alerts = events.filter { $0.type == "AlertRaised" }.map { e -> LoggedAlert in
+        let o = (try? JSONSerialization.jsonObject(with: e.payloadData)) as? [String: Any] ?? [:]
+        return LoggedAlert(position: e.position, alertId: (o["alertId"] as? String ?? "").lowercased(), deadlineId: o["deadlineId"] as? String ?? "",
+                           level: o["level"] as? String ?? "", late: o["late"] as? Bool ?? false,
+                           scheduledAt: (o["scheduledAt"] as? NSNumber)?.int64Value ?? 0)
+    }
+    return (alerts, Set(events.map(\.streamId).filter { $0.hasPrefix("alert-") }).count)
+}
+
+/// The real imr-daemon under a shifted wall clock (IMR_TEST_CLOCK_OFFSET: the clock starts
+/// at the given instant and runs on), restarted on one state directory.
+final class ShiftedDaemons: @unchecked Sendable {
+    let directory: URL
+    var socketPath: String { directory.appendingPathComponent("imr.sock").path }
+    var storePath: String { directory.appendingPathComponent("state/imr.sqlite").path }
+    var outputs: [String] = []
+    var daemons: [DaemonProcess] = []
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("imr-alerts-e2e-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    /// Starts the daemon with its clock at `instant` (Pacific) and waits for READY=1 (by
+    /// then the alerts due while it was stopped are raised).
+    func start(at instant: String, arguments: [String] = []) throws -> DaemonProcess {
+        // The daemon's test-only clock control. (Debian's faketime cannot do this: under a
+        // clock shifted backwards Swift's Task.sleep never returns, so no alert would come on time.)
+        let daemon = try DaemonProcess(
+            directory: directory, arguments: arguments,
+            environment: ["IMR_TEST_CLOCK_OFFSET": String(pacific(instant).timeIntervalSinceNow)])
+        daemons.append(daemon)
+        guard daemon.waitUntilReady() != nil else {
+            daemon.signal(SIGTERM)
+            let (_, output) = daemon.wait()
+            throw DaemonFailure("no READY=1 from the daemon started at \(instant): \(output)")
+        }
+        return daemon
+    }
+
+    /// SIGTERM, and the exit status must be 0; keeps the output.
+    func stop(_ daemon: DaemonProcess) {
+        daemon.signal(SIGTERM)
+        let (status, output) = daemon.wait()
+        #expect(status == 0, "\(output)")
+        outputs.append(output)
+    }
+
+    func cleanup() {
+        for daemon in daemons where daemon.process.isRunning { daemon.signal(SIGKILL) }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+struct DaemonFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Opens case `caseId` (coordinator maria) with one prospective RFA received at `receivedAt` (Pacific).
+func openCaseWithRFA(_ c: VarlinkClient, _ caseId: String, receivedAt: String, expedited: Bool = false, rfaId: String = "A") throws {
+    var open = openParameters
+    open["caseId"] = .string(caseId)
+    _ = try c.call("io.imr.Cases.Open", open)
+    try receiveRFA(c, caseId, rfaId: rfaId, receivedAt: receivedAt, expedited: expedited)
+}
+
+func receiveRFA(_ c: VarlinkClient, _ caseId: String, rfaId: String, receivedAt: String, expedited: Bool = false) throws {
+    _ = try c.call("io.imr.Cases.ReceiveRFA", [
+        "caseId": .string(caseId), "rfaId": .string(rfaId), "receivedAt": .string(receivedAt), "receivedTimeOfDayKnown": true,
+        "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": .bool(expedited), "formulary": false,
+        "items": .array([.object(["id": .string("\(rfaId)1"), "description": "MRI lumbar spine"])])])
+}
+
+func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) throws -> [[String: JSONValue]] {
+    guard case .array(let list)? = try c.call("io.imr.Alerts.List", parameters)["alerts"] else { return [] }
+    return list.compactMap(\.objectValue)
+}
+
+@Suite(.serialized, .timeLimit(.minutes(5))) struct AlertDaemonTests {
+    @Test func eachAlertIsRaisedExactlyOnceAcross20Restarts_andAMetDeadlineStaysSilent() async throws {
+        let daemons = try ShiftedDaemons()
+        defer { daemons.cleanup() }
+        // Monday 4 March 2024 10:30, then every 10 hours, 20 starts, to Tuesday 12 March.
+        let start = pacific("2024-03-04 10:30:00")
+        let format = DateFormatter()
+        format.locale = Locale(identifier: "en_US_POSIX")
+        format.timeZone = TimeZone(identifier: "America/Los_Angeles")
+        format.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        for run in 0..<20 {
+            let at = format.string(from: start.addingTimeInterval(Double(run) * 10 * 3600))
+            let daemon = try await offPool { try daemons.start(at: at) }
+            try await offPool {
+                let c = try daemon.client()
+                if run == 0 {
+                    // c1: the UR decision is due Monday 11 March. c2: the same, but decided on
+                    // Tuesday 5 March, before its first alert (Thursday's reminder).
+                    try openCaseWithRFA(c, "c1", receivedAt: "2024-03-04T10:00")
+                    try openCaseWithRFA(c, "c2", receivedAt: "2024-03-04T10:00")
+                }
+                if run == 2 {  // Tuesday 5 March 06:30
+                    _ = try c.call("io.imr.Cases.DecideUR", ["caseId": "c2", "rfaId": "A", "decidedAt": "2024-03-05T06:00",
+                                                             "decisions": .array([.object(["itemId": "A1", "outcome": "approved"])])])
+                }
+                _ = try openAlerts(c)
+            }
+            try await offPool { daemons.stop(daemon) }
+        }
+        let (alerts, streams) = try loggedAlerts(daemons.storePath)
+        let keys = alerts.map(\.key)
+        #expect(keys.count == Set(keys).count, "an alert was raised twice: \(keys)")
+        #expect(streams == alerts.count)
+        let decision = alerts.filter { $0.deadlineId == "c1/ur.decision.prospective/A" }
+        #expect(decision.map(\.level) == ["reminder", "due-today", "overdue"])
+        #expect(decision.map(\.scheduledAt) == [pacific("2024-03-07 08:00:00"), pacific("2024-03-11 08:00:00"), pacific("2024-03-12 00:00:00")]
+            .map { Int64($0.timeIntervalSince1970) })
+        // Never running at those instants, the daemon raised them at its next start: late.
+        #expect(decision.allSatisfy { $0.late })
+        #expect(!alerts.contains { $0.deadlineId == "c2/ur.decision.prospective/A" })
+        // Each raised alert went to the journal (stderr here) once, in whichever run raised it.
+        let journal = daemons.outputs.joined(separator: "\n").split(separator: "\n")
+        let overdue = journal.filter { $0.contains("MESSAGE_ID=38893cd1167c41f59de4435f91e1b223") && $0.contains("IMR_DEADLINE=c1/ur.decision.prospective/A") }
+        #expect(overdue.count == 1)
+        #expect(overdue.first.map { $0.contains("IMR_CASE=c1") && $0.contains("IMR_RULE=ur.decision.prospective")
+            && $0.contains("IMR_DUE=2024-03-11T23:59:59-07:00") && $0.contains("IMR_COORDINATOR=maria") } == true)
+        #expect(journal.filter { $0.contains("IMR_ALERT_ID=") && $0.contains("CODE_FUNC=log(_:)") }.count == alerts.count)
+    }
+
+    @Test func anAlertComesOnTimeWhileRunning_andAThreeDayOutageIsCaughtUpLateInDueOrder() async throws {
+        let daemons = try ShiftedDaemons()
+        defer { daemons.cleanup() }
+        // Friday 1 March 10:00: the decision is due Friday 8 March; its reminder is Wednesday 6 March 08:00.
+        let first = try await offPool { try daemons.start(at: "2024-03-06 07:59:57") }
+        let reminder = try await offPool { () -> [String: JSONValue]? in
+            let c = try first.client()
+            try openCaseWithRFA(c, "c1", receivedAt: "2024-03-01T10:00")
+            for _ in 0..<600 {
+                if let r = try openAlerts(c).first(where: { $0["deadlineId"] == "c1/ur.decision.prospective/A" }) { return r }
+                usleep(50_000)
+            }
+            return nil
+        }
+        #expect(reminder?["level"] == "reminder")
+        #expect(reminder?["scheduledAt"] == "2024-03-06T08:00:00-08:00")
+        #expect(reminder?["late"] == false, "raised while running, at its time")
+        try await offPool { daemons.stop(first) }
+        let before = try loggedAlerts(daemons.storePath).alerts.count
+
+        // Down from Wednesday 08:00 to Saturday 9 March 08:00.
+        let second = try await offPool { try daemons.start(at: "2024-03-09 08:00:00") }
+        try await offPool { daemons.stop(second) }
+        let caughtUp = Array(try loggedAlerts(daemons.storePath).alerts.dropFirst(before))
+        let decision = caughtUp.filter { $0.deadlineId == "c1/ur.decision.prospective/A" }
+        #expect(decision.map(\.level) == ["due-today", "overdue"])
+        #expect(!caughtUp.isEmpty && caughtUp.allSatisfy { $0.late })
+        #expect(caughtUp.map(\.scheduledAt) == caughtUp.map(\.scheduledAt).sorted(), "raised in due order")
+        #expect(daemons.outputs[1].contains("raised \(caughtUp.count) alerts that came due while the daemon was stopped"))
+    }
+
+    @Test func aFailingNotificationCommandIsRetried_withoutDelayingOtherAlerts() async throws {
+        let daemons = try ShiftedDaemons()
+        defer { daemons.cleanup() }
+        let dir = daemons.directory.path
+        let script = daemons.directory.appendingPathComponent("notify.sh")
+        // The overdue alert of the UR decision hangs until killed at the timeout; the others succeed.
+        try """
+            #!/bin/sh
+            cat > "\(dir)/stdin-$IMR_ALERT_ID-$IMR_ATTEMPT.json"
+            echo "$IMR_ALERT_ID $IMR_RULE $IMR_LEVEL $IMR_ATTEMPT start $IMR_CASE $IMR_COORDINATOR $IMR_LATE" >> "\(dir)/calls.log"
+            if [ "$IMR_RULE" = "ur.decision.prospective" ] && [ "$IMR_LEVEL" = "overdue" ]; then exec sleep 30; fi
+            echo "$IMR_ALERT_ID $IMR_RULE $IMR_LEVEL $IMR_ATTEMPT done" >> "\(dir)/calls.log"
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let config = daemons.directory.appendingPathComponent("imr-daemon.toml")
+        try """
+            [alerts]
+            command = ["/bin/sh", "\(script.path)"]
+            command_timeout_seconds = 1
+            command_attempts = 3
+            command_retry_seconds = 0.2
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let daemon = try await offPool { try daemons.start(at: "2024-03-12 09:00:00", arguments: ["--config", config.path]) }
+        let log = daemons.directory.appendingPathComponent("calls.log")
+        @Sendable func lines() -> [[String]] {
+            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        }
+        try await offPool {
+            let c = try daemon.client()
+            try openCaseWithRFA(c, "c1", receivedAt: "2024-03-04T10:00")
+            for _ in 0..<600 {
+                if lines().filter({ $0[1] == "ur.decision.prospective" && $0[2] == "overdue" && $0[4] == "start" }).count >= 3 { break }
+                usleep(50_000)
+            }
+        }
+        try await offPool { daemons.stop(daemon) }
+        let calls = lines()
+        let (alerts, _) = try loggedAlerts(daemons.storePath)
+        let failing = try #require(alerts.first { $0.deadlineId == "c1/ur.decision.prospective/A" && $0.level == "overdue" })
+        let others = alerts.filter { $0.alertId != failing.alertId }
+        #expect(!others.isEmpty)
+        // The hanging one: three attempts, none finished.
+        #expect(calls.filter { $0[0] == failing.alertId }.map { "\($0[3]) \($0[4])" } == ["1 start", "2 start", "3 start"])
+        // Every other alert ran once, successfully, before the hanging one's first retry.
+        let firstRetry = try #require(calls.firstIndex { $0[0] == failing.alertId && $0[3] == "2" })
+        for other in others {
+            let done = calls.firstIndex { $0[0] == other.alertId && $0[4] == "done" }
+            #expect(done != nil && done! < firstRetry, "alert \(other.key) waited for the failing command")
+            #expect(calls.filter { $0[0] == other.alertId }.count == 2)
+        }
+        #expect(calls.allSatisfy { $0.count < 6 || ($0[5] == "c1" && $0[6] == "maria" && $0[7] == "true") })
+        // The alert as JSON on stdin.
+        let json = try Data(contentsOf: daemons.directory.appendingPathComponent("stdin-\(failing.alertId)-1.json"))
+        let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        #expect(object["alertId"] as? String == failing.alertId)
+        #expect(object["deadlineId"] as? String == "c1/ur.decision.prospective/A")
+        #expect(object["level"] as? String == "overdue")
+        #expect(object["due"] as? String == "2024-03-11T23:59:59-07:00")
+        // Each failure was logged with its MESSAGE_ID before the next attempt.
+        let failures = daemons.outputs[0].split(separator: "\n").filter { $0.contains("MESSAGE_ID=fdc818e0581949acb5821d9c393b4e2d") }
+        #expect(failures.count >= 2)
+        #expect(failures.first?.contains("timed out after") == true)
+    }
+
+    @Test func imrCtlListsAcknowledgesSnoozesAndFollowsAlerts() async throws {
+        let daemons = try ShiftedDaemons()
+        defer { daemons.cleanup() }
+        let daemon = try await offPool { try daemons.start(at: "2024-03-12 09:00:00") }
+        let env = ["IMR_SOCKET": daemons.socketPath]
+        let ctl = productsDirectory.appendingPathComponent("imr-ctl").path
+        try await offPool {
+            let c = try daemon.client()
+            try openCaseWithRFA(c, "c1", receivedAt: "2024-03-04T10:00")
+            // The scheduler answers the commit; wait until the overdue alert is open.
+            for _ in 0..<600 where try !openAlerts(c).contains(where: { $0["level"] == "overdue" }) { usleep(50_000) }
+
+            let listed = try run([ctl, "alerts", "--all", "--json"], environment: env)
+            #expect(listed.status == 0, "\(listed.output)")
+            let all = try #require(try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]])
+            let decision = all.filter { $0["deadlineId"] as? String == "c1/ur.decision.prospective/A" }
+            #expect(decision.compactMap { $0["level"] as? String } == ["reminder", "due-today", "overdue"])
+            let ids = Dictionary(uniqueKeysWithValues: decision.map { ($0["level"] as! String, $0["alertId"] as! String) })
+
+            let table = try run([ctl, "alerts", "--coordinator", "maria"], environment: env)
+            #expect(table.status == 0)
+            #expect(table.output.contains("ALERT") && table.output.contains("overdue") && table.output.contains("(late)"))
+            #expect(table.output.contains(String(ids["overdue"]!.prefix(8))))
+            // Mine: the caller (root) coordinates nothing.
+            #expect(try run([ctl, "alerts"], environment: env).output.contains("no open alerts for root"))
+
+            let ack = try run([ctl, "ack", String(ids["overdue"]!.prefix(8))], environment: env)
+            #expect(ack.status == 0, "\(ack.output)")
+            #expect(ack.output.contains("acknowledged \(ids["overdue"]!): overdue ur.decision.prospective of case c1 (by root)"))
+            let missing = try run([ctl, "ack", "00000000-0000-5000-8000-000000000000"], environment: env)
+            #expect(missing.status == 66, "\(missing.output)")
+
+            let snooze = try run([ctl, "snooze", ids["reminder"]!, "--until", "2024-03-13T09:00"], environment: env)
+            #expect(snooze.status == 0, "\(snooze.output)")
+            #expect(snooze.output.contains("until 2024-03-13T09:00:00-07:00"))
+            let again = try run([ctl, "snooze", ids["overdue"]!, "--until", "2024-03-13T09:00"], environment: env)
+            #expect(again.status == 1, "\(again.output)")
+            #expect(again.output.contains("already acknowledged"))
+            let bad = try run([ctl, "snooze", ids["due-today"]!, "--until", "soon"], environment: env)
+            #expect(bad.status == 64)
+
+            let left = try run([ctl, "alerts", "--all", "--json"], environment: env)
+            let open = try #require(try JSONSerialization.jsonObject(with: Data(left.output.utf8)) as? [[String: Any]])
+            #expect(open.filter { $0["deadlineId"] as? String == "c1/ur.decision.prospective/A" }.compactMap { $0["level"] as? String } == ["due-today"])
+
+            // --follow: the open alerts first, then a new one as it is raised.
+            let follower = Process()
+            follower.executableURL = URL(fileURLWithPath: ctl)
+            follower.arguments = ["alerts", "--follow", "--json", "--coordinator", "maria"]
+            follower.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+            let pipe = Pipe()
+            follower.standardOutput = pipe
+            try follower.run()
+            defer { if follower.isRunning { follower.terminate() }; follower.waitUntilExit() }
+            var buffer = ""
+            func nextLine() -> [String: Any]? {
+                while !buffer.contains("\n") {
+                    let data = pipe.fileHandleForReading.availableData
+                    if data.isEmpty { return nil }
+                    buffer += String(decoding: data, as: UTF8.self)
+                }
+                let line = String(buffer.prefix { $0 != "\n" })
+                buffer = String(buffer.dropFirst(line.count + 1))
+                return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            }
+            let replayed = (0..<open.count).compactMap { _ in nextLine() }
+            #expect(replayed.count == open.count)
+            #expect(replayed.allSatisfy { $0["replayed"] as? Bool == true })
+            try receiveRFA(c, "c1", rfaId: "B", receivedAt: "2024-03-08T10:00", expedited: true)
+            var live: [String: Any]?
+            for _ in 0..<20 {
+                guard let line = nextLine() else { break }
+                if line["replayed"] as? Bool == false { live = line; break }
+            }
+            let alert = live?["alert"] as? [String: Any]
+            #expect(alert?["deadlineId"] as? String == "c1/ur.decision.expedited/B")
+        }
+        try await offPool { daemons.stop(daemon) }
+    }
+}

@@ -123,6 +123,60 @@ import Glibc
         #expect(try await ok(["cases"]).contains("no cases match"))
     }
 
+    @Test func theOtherRecordingCommands_informationDeferralEligibilityAndWithdrawal() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        let s = daemon.socketPath
+        func ok(_ arguments: [String]) async throws {
+            let r = try await Self.ctl(arguments, socket: s)
+            #expect(r.status == 0, "imr-ctl \(arguments.joined(separator: " ")): \(r.err)")
+        }
+        func item(_ caseId: String) async throws -> [String: Any] {
+            let detail = try #require(try Self.json(try await Self.ctl(["show", caseId, "--json"], socket: s).out) as? [String: Any])
+            return try #require((detail["items"] as? [[String: Any]])?.first)
+        }
+        func rfa(_ caseId: String) async throws -> [String: Any] {
+            let detail = try #require(try Self.json(try await Self.ctl(["show", caseId, "--json"], socket: s).out) as? [String: Any])
+            return try #require((detail["rfas"] as? [[String: Any]])?.first)
+        }
+        for id in ["I-1", "I-2", "I-3"] {
+            try await ok(["case", "open", id, "--claim", "ADJ-\(id)", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
+                          "--injured", Self.day(-200), "--coordinator", "li"])
+            // A date without a time: the time of day is unknown.
+            try await ok(["rfa", "receive", id, "--item", "Shoulder MRI", "--received", Self.day(-20), "--via", "mail"])
+        }
+        #expect(try await rfa("I-1")["receivedTimeOfDayKnown"] as? Bool == false)
+
+        try await ok(["rfa", "request-info", "I-1", "--on", Self.day(-18), "--need", "progress notes"])
+        try await ok(["rfa", "info-received", "I-1", "--on", Self.day(-15)])
+        let r1 = try await rfa("I-1")
+        #expect(r1["informationRequestedOn"] as? String == Self.day(-18) && r1["informationReceivedOn"] as? String == Self.day(-15))
+
+        try await ok(["ur", "defer", "I-2", "--on", Self.day(-19), "--liability-dispute", "AOE/COE denied"])
+        #expect(try await rfa("I-2")["deferredOn"] as? String == Self.day(-19))
+
+        try await ok(["ur", "decide", "I-3", "--item", "1=denied", "--at", "\(Self.day(-17))T10:00"])
+        try await ok(["ur", "notify", "I-3", "--at", "\(Self.day(-17))T11:00", "--via", "fax"])
+        try await ok(["ur", "serve", "I-3", "--on", Self.day(-16), "--via", "mail", "--destination", "other-state"])
+        try await ok(["imr", "apply", "I-3", "--received", Self.day(-10)])
+        try await ok(["imr", "request-eligibility-info", "I-3", "--on", Self.day(-8), "--what", "the UR decision letter", "--from", "claims-administrator"])
+        #expect(try await item("I-3")["eligibilityInformationRequestedOn"] as? String == Self.day(-8))
+        try await ok(["imr", "send-eligibility-info", "I-3", "--on", Self.day(-6)])
+        try await ok(["imr", "ineligible", "I-3", "--on", Self.day(-4), "--reason", "late", "--detail", "filed after 35 days"])
+        let i3 = try await item("I-3")
+        #expect(i3["status"] as? String == "imrIneligible" && i3["ineligibilityReason"] as? String == "late")
+        #expect(i3["writtenDecisionServiceMethod"] as? String == "mail")
+
+        try await ok(["case", "withdraw", "I-2", "--on", Self.day(0), "--reason", "claim settled"])
+        let withdrawn = try #require(try Self.json(try await Self.ctl(["cases", "--closed", "--json"], socket: s).out) as? [[String: Any]])
+        #expect(withdrawn.map { $0["caseId"] as? String } == ["I-2"])
+        #expect(withdrawn.first?["stage"] as? String == "withdrawn")
+        // A choice outside the vocabulary is a usage error naming the valid values, before any call.
+        let wrong = try await Self.ctl(["imr", "ineligible", "I-1", "--reason", "bored"], socket: s)
+        #expect(wrong.status == 64 && wrong.err.contains("late, no-ur-denial, untimely-ur, duplicate, already-decided, other"), "\(wrong.err)")
+    }
+
     @Test func exitStatusesAreTheDocumentedOnes() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }

@@ -177,6 +177,22 @@ import Glibc
         #expect(wrong.status == 64 && wrong.err.contains("late, no-ur-denial, untimely-ur, duplicate, already-decided, other"), "\(wrong.err)")
     }
 
+    @Test func colourOnlyOnATerminal_andNeverWithNO_COLOR() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        let open = try await Self.ctl(["case", "open", "K-1", "--claim", "A", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
+                                       "--injured", Self.day(-100), "--coordinator", "li"], socket: daemon.socketPath)
+        #expect(open.status == 0, "\(open.err)")
+        // script(1) gives imr-ctl a pseudo-terminal as its standard output.
+        let command = "\(Self.imrCtl) cases --socket \(daemon.socketPath)"
+        let onTerminal = try await offPool { try run(["script", "-qec", command, "/dev/null"], environment: ["NO_COLOR": ""]) }
+        #expect(onTerminal.status == 0, "\(onTerminal.output)")
+        #expect(onTerminal.output.contains("\u{1B}[1mCASE"), "the header is bold on a terminal: \(onTerminal.output)")
+        let noColour = try await offPool { try run(["script", "-qec", command, "/dev/null"], environment: ["NO_COLOR": "1"]) }
+        #expect(noColour.output.contains("CASE") && !noColour.output.contains("\u{1B}["), "\(noColour.output)")
+    }
+
     @Test func exitStatusesAreTheDocumentedOnes() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }

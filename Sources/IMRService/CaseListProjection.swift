@@ -41,7 +41,7 @@ public struct CaseListProjection: Projection {
 
     public func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
         guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
-        let state = try CaseStreams.fold(try db.events(inStream: event.streamId))
+        let state = try CaseStreams.state(after: event, in: db)
         guard let facts = state.facts else { return }
         let numbers = Array(Set(state.items.compactMap { $0.imrCaseNumber?.rawValue })).sorted()
         try db.execute(

@@ -36,7 +36,7 @@ public struct DeadlineProjection: Projection {
 
     public func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
         guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
-        let state = try CaseStreams.fold(try db.events(inStream: event.streamId))
+        let state = try CaseStreams.state(after: event, in: db)
         try db.execute("DELETE FROM deadlines WHERE case_id = ?", [.text(caseId.rawValue)])
         guard state.facts != nil else { return }
         let coordinator = state.coordinator ?? ""

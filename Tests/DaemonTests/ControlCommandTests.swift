@@ -43,6 +43,13 @@ import Glibc
         return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
     }
 
+    /// The Pacific UTC offset on the day `days` from today, as RFC 3339 writes it.
+    static func offset(_ days: Int) -> String {
+        let zone = TimeZone(identifier: "America/Los_Angeles")!
+        let seconds = zone.secondsFromGMT(for: Date().addingTimeInterval(Double(days) * 86_400))
+        return String(format: "-%02d:00", -seconds / 3600)
+    }
+
     @Test func aWholeLifecycleThroughTheTypedCommands_readBackAsTablesAndJSON() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
@@ -152,6 +159,17 @@ import Glibc
         try await ok(["rfa", "info-received", "I-1", "--on", Self.day(-15)])
         let r1 = try await rfa("I-1")
         #expect(r1["informationRequestedOn"] as? String == Self.day(-18) && r1["informationReceivedOn"] as? String == Self.day(-15))
+
+        // Defaults follow the case: a second RFA's items are numbered on, and `ur notify` without
+        // --item takes only the decided items the physician has not been told of.
+        try await ok(["ur", "decide", "I-1", "--item", "1=approved", "--at", "\(Self.day(-14))T10:00"])
+        try await ok(["ur", "notify", "I-1", "--at", "\(Self.day(-14))T11:00", "--via", "fax"])
+        try await ok(["rfa", "receive", "I-1", "--item", "Elbow brace", "--received", "\(Self.day(-12))T09:00", "--via", "email"])
+        try await ok(["ur", "decide", "I-1", "--rfa", "R2", "--item", "2=denied", "--at", "\(Self.day(-11))T10:00"])
+        try await ok(["ur", "notify", "I-1", "--at", "\(Self.day(-11))T12:00", "--via", "fax"])
+        let both = try #require(try Self.json(try await Self.ctl(["show", "I-1", "--json"], socket: s).out) as? [String: Any])
+        let notified = (both["items"] as? [[String: Any]] ?? []).map { "\($0["itemId"] ?? "") \($0["rfaId"] ?? "") \($0["physicianNotifiedAt"] ?? "")" }
+        #expect(notified == ["1 R1 \(Self.day(-14))T11:00:00\(Self.offset(-14))", "2 R2 \(Self.day(-11))T12:00:00\(Self.offset(-11))"])
 
         try await ok(["ur", "defer", "I-2", "--on", Self.day(-19), "--liability-dispute", "AOE/COE denied"])
         #expect(try await rfa("I-2")["deferredOn"] as? String == Self.day(-19))

@@ -7,13 +7,13 @@ import Workflow
 ///
 /// Deterministic: the same seed, count and day give the same calls. Nothing here is a real
 /// person: workers are initials drawn at random, employers and administrators invented.
-struct SyntheticCaseload {
+public struct SyntheticCaseload {
     let now: Date
     let count: Int
     let coordinators: [String]
     var random: SplitMix64
 
-    init(now: Date, count: Int, seed: UInt64, coordinators: [String]) {
+    public init(now: Date, count: Int, seed: UInt64, coordinators: [String]) {
         self.now = now
         self.count = count
         self.coordinators = coordinators
@@ -21,9 +21,10 @@ struct SyntheticCaseload {
     }
 
     /// One io.imr.Cases call.
-    struct Call {
-        let method: String
-        let parameters: [String: JSONValue]
+    public struct Call: Sendable {
+        /// The io.imr.Cases method, e.g. "ReceiveRFA".
+        public let method: String
+        public let parameters: [String: JSONValue]
     }
 
     /// Where a synthetic case stops, with its weight in the caseload.
@@ -66,7 +67,7 @@ struct SyntheticCaseload {
     mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(random.next() % UInt64(range.count)) }
 
     /// Every call, in order.
-    mutating func calls() -> [Call] {
+    public mutating func calls() -> [Call] {
         let weights = Target.allCases.flatMap { Array(repeating: $0, count: $0.weight) }
         var calls: [Call] = []
         for n in 0..<count {

@@ -105,7 +105,7 @@ public struct CasesInterface: VarlinkHandler {
     }
 
     /// The lifecycle command a recording method asks for.
-    static func command(for call: VarlinkCall) throws(VarlinkError) -> CaseCommand {
+    public static func command(for call: VarlinkCall) throws(VarlinkError) -> CaseCommand {
         func d<T: Decodable>(_ t: T.Type) throws(VarlinkError) -> T { try WireFormat.decode(t, from: call) }
         switch call.member {
         case "Open": return .openCase(try d(CaseOpened.self))

@@ -50,6 +50,13 @@ import Foundation
 ///   date (its receipt is not recorded); act the implementation.
 /// - `wcab.appeal` per IMR case number and round: trigger the determination's mailing, served
 ///   by mail in California; act the first appeal filed.
+/// - A determination without a mailing date (imported from the letter) is taken as mailed on
+///   its decision date, and both clocks say so; an assignment without its notice method is
+///   taken as mailed for `imr.records`, and says so.
+/// - Items imported from a letter (``DisputedItemsImported``) have no RFA receipt, UR decision
+///   time or eligibility finding on record: they get no UR clocks and no
+///   `imro.assignment-notice` (one ``UnavailableDeadline`` per import says why), and their
+///   `imr.records` is not applicable once the determination shows the IMRO had the records.
 ///
 /// A late UR decision or a late notice to the physician marks the RFA's items: their IMR
 /// clocks say that the UR was untimely and the WCAB, not IMR, decides (Dubon II; Bodam).

@@ -124,7 +124,7 @@ final class Daemon: Sendable {
             store = try EventStore(
                 path: storePath,
                 options: .init(synchronous: configuration.store.synchronous == .full ? .full : .normal),
-                projections: [CaseListProjection(), DeadlineProjection()])
+                projections: ReadModels.all())
         } catch {
             throw DaemonStartError(message: error.message, exitCode: 1)
         }

@@ -78,6 +78,9 @@ public struct CaseSummary: Sendable, Equatable, Codable {
     public var imrCaseNumbers: [String]
     public var items: Int
     public var version: Int64
+    /// The case's earliest running deadline (RFC 3339, Pacific) and its rule; nil when none runs.
+    public var nextDue: String?
+    public var nextRule: String?
 }
 
 /// Filters for the case list; nil means any.
@@ -100,8 +103,10 @@ public struct CaseListFilter: Sendable, Equatable, Codable {
 }
 
 extension CaseListProjection {
-    /// Reads the case list through the store's read connections.
-    public static func cases(in store: EventStore, matching filter: CaseListFilter) throws -> [CaseSummary] {
+    /// Reads the case list through the store's read connections, soonest next deadline first
+    /// (cases with no running deadline last, by id). `now` hides optional information-request
+    /// windows that have closed, as the board does.
+    public static func cases(in store: EventStore, matching filter: CaseListFilter, now: Date = Date()) throws -> [CaseSummary] {
         var clauses: [String] = []
         var arguments: [SQLiteValue] = []
         if let open = filter.open { clauses.append("is_open = ?"); arguments.append(.integer(open ? 1 : 0)) }
@@ -115,14 +120,26 @@ extension CaseListProjection {
         let whereClause = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
         let limit = filter.limit.map { " LIMIT \(max(0, $0))" } ?? ""
         return try store.read { db in
-            try db.query("SELECT * FROM case_list\(whereClause) ORDER BY case_id\(limit)", arguments).map { row in
+            // The next deadline comes from the deadline read model, when the store keeps it.
+            let withDeadlines = try !db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deadlines'").isEmpty
+            let next = """
+                FROM deadlines d WHERE d.case_id = case_list.case_id AND d.is_open = 1
+                AND NOT (d.rule = 'ur.info-request' AND d.due_us <= \(now.unixMicroseconds)) ORDER BY d.due_us, d.deadline_id LIMIT 1
+                """
+            let columns = withDeadlines
+                ? "(SELECT d.due_us \(next)) AS next_due_us, (SELECT d.rule \(next)) AS next_rule"
+                : "NULL AS next_due_us, NULL AS next_rule"
+            let sql = "SELECT *, \(columns) FROM case_list\(whereClause) ORDER BY next_due_us IS NULL, next_due_us, case_id\(limit)"
+            return try db.query(sql, arguments).map { row in
                 CaseSummary(
                     caseId: row["case_id"].string ?? "", claimNumber: row["claim_number"].string ?? "",
                     employer: row["employer"].string ?? "", claimsAdministrator: row["claims_administrator"].string ?? "",
                     coordinator: row["coordinator"].string ?? "", dateOfInjury: row["date_of_injury"].string ?? "",
                     stage: row["stage"].string ?? "", isOpen: row["is_open"].int64 == 1,
                     imrCaseNumbers: (row["imr_case_numbers"].string ?? "").split(separator: ",").map(String.init),
-                    items: Int(row["items"].int64 ?? 0), version: row["version"].int64 ?? 0)
+                    items: Int(row["items"].int64 ?? 0), version: row["version"].int64 ?? 0,
+                    nextDue: row["next_due_us"].int64.map { Pacific.rfc3339(Date(timeIntervalSince1970: Double($0) / 1_000_000)) },
+                    nextRule: row["next_rule"].string)
             }
         }
     }

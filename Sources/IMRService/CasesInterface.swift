@@ -43,7 +43,7 @@ public struct CasesInterface: VarlinkHandler {
         case "List":
             try access.require(.reader, context, method: call.method, log: log)
             let filter = try WireFormat.decode(CaseListFilter.self, from: call)
-            let cases = try CaseListProjection.cases(in: service.store, matching: filter)
+            let cases = try CaseListProjection.cases(in: service.store, matching: filter, now: clock())
             return ["cases": .array(try cases.map { .object(try WireFormat.object($0)) })]
         case "Get":
             try access.require(.reader, context, method: call.method, log: log)
@@ -59,6 +59,9 @@ public struct CasesInterface: VarlinkHandler {
             ]) })
             detail["deadlines"] = .array(try DeadlineEngine.deadlines(for: state, now: clock()).map { .object(try WireFormat.object($0)) })
             return ["case": .object(detail)]
+        case "Stats":
+            try access.require(.reader, context, method: call.method, log: log)
+            return ["stats": .object(try WireFormat.object(try CaseStatistics.read(from: service.store, now: clock())))]
         case "History":
             try access.require(.reader, context, method: call.method, log: log)
             let ref = try WireFormat.decode(CaseRef.self, from: call)

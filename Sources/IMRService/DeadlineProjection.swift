@@ -8,7 +8,8 @@ import Workflow
 /// On each event of a case the projection re-derives that case's deadlines with the pure
 /// engine, as of the event's recording time, and replaces the case's rows. A deadline that
 /// is still running is stored as open; whether it is pending or missed is decided when it
-/// is read, against the reader's clock.
+/// is read, against the reader's clock. Closing or withdrawing a case takes its deadlines off
+/// the board (a deadline it missed keeps its status in the case's own detail).
 public struct DeadlineProjection: Projection {
     public let name = "deadlines"
     let calculator: DeadlineCalculator
@@ -46,7 +47,7 @@ public struct DeadlineProjection: Projection {
                 "INSERT INTO deadlines (deadline_id, case_id, rule, party, coordinator, due_us, is_open, status, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [.text(deadline.id), .text(caseId.rawValue), .text(deadline.rule.rawValue), .text(deadline.party.rawValue),
                  .text(coordinator), .integer(deadline.due.unixMicroseconds),
-                 .integer(deadline.isOpen ? 1 : 0), .text(deadline.status.rawValue), .text(body)])
+                 .integer(deadline.isOpen && state.isOpen ? 1 : 0), .text(deadline.status.rawValue), .text(body)])
         }
     }
 
@@ -63,7 +64,7 @@ public struct DeadlineBoardFilter: Sendable, Equatable, Decodable {
     public var caseId: String?
     /// Only deadlines due within this many days from now (overdue ones included).
     public var withinDays: Int?
-    /// Only deadlines already past due.
+    /// true: only deadlines already past due; false: only those not yet due.
     public var overdue: Bool?
     public var limit: Int?
 
@@ -96,7 +97,11 @@ extension DeadlineProjection {
             clauses.append("due_us <= ?")
             arguments.append(.integer(nowMicros + Int64(days) * 86_400_000_000))
         }
-        if filter.overdue == true { clauses.append("due_us <= ?"); arguments.append(.integer(nowMicros)) }
+        switch filter.overdue {
+        case true?: clauses.append("due_us <= ?"); arguments.append(.integer(nowMicros))
+        case false?: clauses.append("due_us > ?"); arguments.append(.integer(nowMicros))
+        case nil: break
+        }
         let limit = filter.limit.map { " LIMIT \(max(0, $0))" } ?? ""
         let rows = try store.read { db in
             try db.query("SELECT body, due_us, coordinator FROM deadlines WHERE \(clauses.joined(separator: " AND ")) ORDER BY due_us, deadline_id\(limit)", arguments)
@@ -111,10 +116,11 @@ extension DeadlineProjection {
 
     /// How many running deadlines are past due at `now` (optional information requests aside).
     public static func overdueCount(in store: EventStore, at now: Date) throws -> Int64 {
-        let nowMicros = now.unixMicroseconds
-        return try store.read { db in
-            try db.query("SELECT COUNT(*) FROM deadlines WHERE is_open = 1 AND due_us <= ? AND rule != 'ur.info-request'", [.integer(nowMicros)]).first?[0].int64 ?? 0
-        }
+        try store.read { try overdueCount(in: $0, at: now) }
+    }
+
+    static func overdueCount(in db: ProjectionDatabase, at now: Date) throws -> Int64 {
+        try db.query("SELECT COUNT(*) FROM deadlines WHERE is_open = 1 AND due_us <= ? AND rule != 'ur.info-request'", [.integer(now.unixMicroseconds)]).first?[0].int64 ?? 0
     }
 
     /// The earliest open deadline's due instant, if any.

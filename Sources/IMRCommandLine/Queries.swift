@@ -1,0 +1,325 @@
+import ArgumentParser
+import Foundation
+import Varlink
+import Workflow
+
+// The read commands. Each prints an aligned table, or with --json the daemon's objects as the
+// interface files document them (io.imr.Cases, io.imr.Deadlines), in a stable shape.
+
+/// Options of every read command.
+public struct ReadOptions: ParsableArguments {
+    @OptionGroup public var connection: ConnectionOptions
+    @Flag(help: "Print JSON (the shape documented in README.md and the daemon's interface files).") var json = false
+    public init() {}
+}
+
+/// A number of days: `7`, `7d`, `2w`.
+func days(_ text: String, option: String) throws -> Int {
+    let lower = text.lowercased()
+    let (digits, factor) = lower.hasSuffix("w") ? (lower.dropLast(), 7) : lower.hasSuffix("d") ? (lower.dropLast(), 1) : (Substring(lower), 1)
+    guard let n = Int(digits), n >= 0 else { throw ValidationError("\(option) '\(text)' is not a number of days: write 7, 7d or 2w") }
+    return n * factor
+}
+
+/// A due time as a coordinator reads it: the date, and the time when the deadline is an exact instant.
+func dueText(_ deadline: JSONValue) -> String {
+    let date = deadline.at("dueDate").text
+    guard deadline.at("isExactInstant").boolValue == true, let due = deadline.at("due").stringValue,
+          let instant = WireInstant.parse(due) else { return date }
+    let seconds = Pacific.secondsSinceMidnight(of: instant)
+    return date + String(format: " %02d:%02d", seconds / 3600, (seconds % 3600) / 60)
+}
+
+/// Whole days from today (Pacific) to a deadline's due date: "today", "in 3d", "2d ago".
+func relativeDays(_ deadline: JSONValue, now: Date = Date()) -> String {
+    guard let due = deadline.at("dueDate").stringValue.flatMap(LocalDate.init(iso:)) else { return "" }
+    let n = Pacific.date(of: now).days(until: due)
+    return n == 0 ? "today" : n > 0 ? "in \(n)d" : "\(-n)d ago"
+}
+
+enum WireInstant {
+    static func parse(_ text: String) -> Date? { try? Date(text, strategy: .iso8601) }
+}
+
+func deadlineStyle(_ status: String) -> Output.Style? {
+    switch status {
+    case "missed", "met-late": .red
+    case "pending": nil
+    case "met": .green
+    default: .dim
+    }
+}
+
+// MARK: - cases
+
+public struct Cases: DaemonCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "List cases, soonest next deadline first.",
+        discussion: "--json prints an array of io.imr.Cases CaseSummary objects: caseId, claimNumber, employer, claimsAdministrator, coordinator, dateOfInjury, stage, isOpen, imrCaseNumbers, items, version, nextDue, nextRule.")
+    @OptionGroup var read: ReadOptions
+    @Flag(help: "Closed and withdrawn cases only.") var closed = false
+    @Flag(help: "Open and closed cases.") var all = false
+    @Option(help: "Only cases at this stage (\(CaseStage.allCases.map(\.rawValue).joined(separator: ", "))).") var stage: String?
+    @Option(help: "Only this coordinator's cases.") var coordinator: String?
+    @Flag(help: "Only my cases (the coordinator is my user name).") var mine = false
+    @Option(help: "Only cases with this claim number.") var claim: String?
+    @Option(name: .customLong("imr-case"), help: "Only the case with this IMR case number.") var imrCase: String?
+    @Option(help: "At most this many cases.") var limit: Int?
+    public var connection: ConnectionOptions { read.connection }
+    public init() {}
+
+    public func validate() throws {
+        if closed && all { throw ValidationError("give --closed or --all, not both") }
+        if mine && coordinator != nil { throw ValidationError("give --mine or --coordinator, not both") }
+        if let stage { _ = try choice(stage, CaseStage.self, option: "--stage") }
+    }
+
+    public func run(_ client: DaemonClient) throws {
+        let reply = try client.call("io.imr.Cases.List", [
+            "open": all ? .null : .bool(!closed), "stage": stage.map { .string($0) } ?? .null,
+            "coordinator": (mine ? currentUserName() : coordinator).map { .string($0) } ?? .null,
+            "claimNumber": claim.map { .string($0) } ?? .null, "imrCaseNumber": imrCase.map { .string($0) } ?? .null,
+            "limit": limit.map { .int(Int64($0)) } ?? .null,
+        ])
+        let cases = reply["cases"]?.arrayValue ?? []
+        if read.json { return Output.json(.array(cases)) }
+        guard !cases.isEmpty else { return print("no cases match") }
+        let now = Date()
+        Output.table(["CASE", "CLAIM", "COORDINATOR", "STAGE", "IMR CASE", "ITEMS", "NEXT DEADLINE", "DUE", ""], cases.map { c in
+            let next = c.at("nextDue").stringValue.flatMap(WireInstant.parse)
+            let due = next.map { Pacific.date(of: $0).iso } ?? "-"
+            let relative: String = next.map { d in
+                let n = Pacific.date(of: now).days(until: Pacific.date(of: d))
+                return d <= now ? "overdue" : n == 0 ? "today" : "in \(n)d"
+            } ?? ""
+            return [c.at("caseId").text, c.at("claimNumber").text, c.at("coordinator").text, c.at("stage").text,
+                    c.at("imrCaseNumbers").arrayValue.map(\.text).joined(separator: ","), c.at("items").text,
+                    c.at("nextRule").stringValue ?? "-", due, relative]
+        }, style: { $0.last == "overdue" ? .red : $0.last == "today" ? .yellow : nil })
+    }
+}
+
+// MARK: - show
+
+public struct Show: DaemonCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "One case: facts, items and their state, the timeline with actors, every deadline with its status and explanation.",
+        discussion: "--json prints the io.imr.Cases.Get case object (facts, rfas, items, notes, corrections, timeline, deadlines).")
+    @OptionGroup var read: ReadOptions
+    @Argument(help: "The case.") var caseId: String
+    @Flag(help: "Show each deadline's explanation and assumptions.") var explain = false
+    public var connection: ConnectionOptions { read.connection }
+    public init() {}
+
+    public func run(_ client: DaemonClient) throws {
+        let c = try caseDetail(client, caseId)
+        if read.json { return Output.json(c) }
+        print(Output.styled("Case \(c.at("caseId").text)", .bold) + "  \(c.at("stage").text)\(c.at("isOpen").boolValue == true ? "" : " (closed)")")
+        let facts: [(String, JSONValue)] = [
+            ("claim", c.at("claimNumber")), ("employer", c.at("employer")), ("claims administrator", c.at("claimsAdministrator")),
+            ("injured worker", c.at("injuredWorkerReference")), ("date of injury", c.at("dateOfInjury")),
+            ("coordinator", c.at("coordinator")), ("closed on", c.at("closedOn")), ("withdrawn on", c.at("withdrawnOn")),
+        ]
+        for (label, value) in facts where value != .null {
+            print("  \(label.padding(toLength: 21, withPad: " ", startingAt: 0))\(value.text)")
+        }
+        for rfa in c.at("rfas").arrayValue {
+            print("  RFA \(rfa.at("rfaId").text): received \(rfa.at("receivedAt").text) by \(rfa.at("transmission").text), "
+                  + "\(rfa.at("reviewType").text)\(rfa.at("expedited").boolValue == true ? ", expedited" : ""), physician \(rfa.at("physician").text)")
+        }
+        print("\n" + Output.styled("Items", .bold))
+        Output.table(["ITEM", "RFA", "STATUS", "UR", "IMR CASE", "IMR", "DESCRIPTION"], c.at("items").arrayValue.map { i in
+            [i.at("itemId").text, i.at("rfaId").text, i.at("status").text,
+             [i.at("urOutcome").text, i.at("authorizedPortion").text].filter { !$0.isEmpty }.joined(separator: ": "),
+             i.at("imrCaseNumber").text, i.at("imrDecision").text, i.at("description").text]
+        })
+        print("\n" + Output.styled("Deadlines", .bold))
+        let deadlines = c.at("deadlines").arrayValue
+        if deadlines.isEmpty { print("  none yet") }
+        for d in deadlines {
+            let status = d.at("status").text
+            let items = d.at("itemIds").arrayValue.map(\.text).joined(separator: ",")
+            let head = "  \(status.padding(toLength: 15, withPad: " ", startingAt: 0))\(dueText(d).padding(toLength: 17, withPad: " ", startingAt: 0))"
+                + "\(d.at("rule").text)\(items.isEmpty ? "" : " (items \(items))")  \(d.at("citation").text)"
+            print(Output.styled(head, deadlineStyle(status)))
+            if let note = d.at("statusNote").stringValue { print("      \(note)") }
+            if explain {
+                for line in d.at("explanation").arrayValue { print("      - \(line.text)") }
+                for line in d.at("assumptions").arrayValue { print("      assumption: \(line.text)") }
+            }
+        }
+        print("\n" + Output.styled("Timeline", .bold))
+        Output.table(["VERSION", "RECORDED", "EVENT", "BY"], c.at("timeline").arrayValue.map {
+            [$0.at("version").text, $0.at("recordedAt").text, $0.at("type").text, $0.at("actor").text]
+        })
+        let notes = c.at("notes").arrayValue
+        if !notes.isEmpty {
+            print("\n" + Output.styled("Notes", .bold))
+            for n in notes { print("  \(n.at("writtenAt").text)  \(n.at("text").text)") }
+        }
+        let corrections = c.at("corrections").arrayValue
+        if !corrections.isEmpty {
+            print("\n" + Output.styled("Corrections", .bold))
+            for k in corrections { print("  event \(k.at("version").text): \(k.at("field").text) = \(k.at("value").text) (\(k.at("reason").text))") }
+        }
+    }
+}
+
+// MARK: - deadlines
+
+public struct Deadlines: DaemonCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "The deadline board: every running legal clock, soonest first.",
+        discussion: """
+            Examples: imr-ctl deadlines --within 7d --mine; imr-ctl deadlines --overdue --rule ur.decision.prospective
+            --json prints an array of io.imr.Deadlines deadline objects (id, rule, caseId, rfaId, itemIds, round, trigger, \
+            clockStart, due, dueDate, isExactInstant, status, satisfiedBy, party, coordinator, citation, confidence, \
+            explanation, assumptions, consequenceIfMissed, statusNote, correctionNotes, supersededBy).
+            """)
+    @OptionGroup var read: ReadOptions
+    @Option(help: "Only deadlines due within this many days (7, 7d, 2w); overdue ones included.") var within: String?
+    @Flag(help: "Only deadlines already past due.") var overdue = false
+    @Flag(help: "Only deadlines not yet past due.") var pending = false
+    @Flag(help: "Only deadlines of my cases (the coordinator is my user name).") var mine = false
+    @Option(help: "Only this coordinator's deadlines.") var coordinator: String?
+    @Option(help: "Only this rule (see 'imr-ctl rules').") var rule: String?
+    @Option(help: "Only deadlines this party must meet: claims-administrator, employee, imro, administrative-director, either-party.") var party: String?
+    @Option(name: .customLong("case"), help: "Only this case's deadlines.") var caseId: String?
+    @Option(help: "At most this many deadlines.") var limit: Int?
+    public var connection: ConnectionOptions { read.connection }
+    public init() {}
+
+    public func validate() throws {
+        if mine && coordinator != nil { throw ValidationError("give --mine or --coordinator, not both") }
+        if overdue && pending { throw ValidationError("give --overdue or --pending, not both") }
+        if let within { _ = try days(within, option: "--within") }
+        if let rule, RuleID(rawValue: rule) == nil {
+            throw ValidationError("--rule '\(rule)' is not a rule id; 'imr-ctl rules' lists them")
+        }
+        if let party { _ = try choice(party, DeadlineParty.self, option: "--party") }
+    }
+
+    public func run(_ client: DaemonClient) throws {
+        let reply = try client.call("io.imr.Deadlines.List", [
+            "coordinator": (mine ? currentUserName() : coordinator).map { .string($0) } ?? .null,
+            "rule": rule.map { .string($0) } ?? .null, "party": party.map { .string($0) } ?? .null,
+            "caseId": caseId.map { .string($0) } ?? .null,
+            "withinDays": try within.map { .int(Int64(try days($0, option: "--within"))) } ?? .null,
+            "overdue": overdue ? .bool(true) : pending ? .bool(false) : .null, "limit": limit.map { .int(Int64($0)) } ?? .null,
+        ])
+        let deadlines = reply["deadlines"]?.arrayValue ?? []
+        if read.json { return Output.json(.array(deadlines)) }
+        guard !deadlines.isEmpty else { return print("no running deadline matches") }
+        Output.table(["DUE", "", "STATUS", "RULE", "CASE", "ITEMS", "PARTY", "COORDINATOR"], deadlines.map { d in
+            [dueText(d), relativeDays(d), d.at("status").text, d.at("rule").text, d.at("caseId").text,
+             d.at("itemIds").arrayValue.map(\.text).joined(separator: ","), d.at("party").text, d.at("coordinator").text]
+        }, style: { row in row[2] == "missed" ? .red : row[1] == "today" ? .yellow : nil })
+    }
+}
+
+extension DeadlineParty: ExpressibleByArgument {}
+
+// MARK: - history
+
+public struct History: DaemonCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "A case's events as stored, with their metadata.",
+        discussion: "--json prints an array of io.imr.Cases HistoryEntry objects: position, version, eventId, type, schemaVersion, recordedAt, actor, commandId, correlationId, payload.")
+    @OptionGroup var read: ReadOptions
+    @Argument(help: "The case.") var caseId: String
+    @Flag(help: "Show each event's payload.") var payload = false
+    public var connection: ConnectionOptions { read.connection }
+    public init() {}
+
+    public func run(_ client: DaemonClient) throws {
+        let events = try client.call("io.imr.Cases.History", ["caseId": .string(caseId)])["events"]?.arrayValue ?? []
+        if read.json { return Output.json(.array(events)) }
+        Output.table(["POSITION", "VERSION", "RECORDED", "TYPE", "ACTOR", "COMMAND"], events.map { e in
+            [e.at("position").text, e.at("version").text, e.at("recordedAt").text, e.at("type").text, e.at("actor").text, e.at("commandId").text]
+        })
+        if payload {
+            for e in events { print("\(e.at("version").text) \(e.at("type").text) \(Output.compact(e.at("payload")))") }
+        }
+    }
+}
+
+// MARK: - admin
+
+public struct Status: DaemonCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "The daemon: version, uptime, database size, head position, open cases, read models.",
+        discussion: "--json prints the io.imr.Admin.Status reply.")
+    @OptionGroup var read: ReadOptions
+    public var connection: ConnectionOptions { read.connection }
+    public init() {}
+
+    public func run(_ client: DaemonClient) throws {
+        let s = JSONValue.object(try client.call("io.imr.Admin.Status"))
+        if read.json { return Output.json(s) }
+        let uptime = Int(s.at("uptimeSeconds").intValue ?? 0)
+        let bytes = Double(s.at("databaseBytes").intValue ?? 0)
+        print("imr-daemon \(s.at("version").text) at \(client.socketPath)")
+        print("  up since       \(s.at("startedAt").text) (\(uptime / 86400)d \(uptime % 86400 / 3600)h \(uptime % 3600 / 60)m)")
+        print("  database       \(s.at("databasePath").text), \(String(format: "%.1f", bytes / 1_048_576)) MiB")
+        print("  head position  \(s.at("headPosition").text)")
+        print("  open cases     \(s.at("openCases").text)")
+        for p in s.at("projections").arrayValue { print("  read model     \(p.at("name").text) at \(p.at("checkpoint").text)") }
+    }
+}
+
+public struct Verify: DaemonCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Recompute the log's hash chain; exit 1 when an event was altered (admins).",
+        discussion: "--json prints the io.imr.Admin.Verify reply.")
+    @OptionGroup var read: ReadOptions
+    public var connection: ConnectionOptions { read.connection }
+    public init() {}
+
+    public func run(_ client: DaemonClient) throws {
+        let v = JSONValue.object(try client.call("io.imr.Admin.Verify"))
+        let intact = v.at("intact").boolValue == true
+        if read.json { Output.json(v) } else if intact {
+            print("the log is intact: \(v.at("eventsChecked").text) events checked up to position \(v.at("headPosition").text)")
+        }
+        if !intact {
+            throw CommandFailure("the log was altered at position \(v.at("firstBadPosition").text): \(v.at("problem").text); "
+                                 + "restore the latest backup and call support", status: .refused)
+        }
+    }
+}
+
+public struct Backup: DaemonCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Write a consistent copy of the database while the daemon runs (admins).",
+        discussion: "The daemon's user writes the file: choose a directory it may write to (e.g. /var/lib/imr/backups). --json prints the io.imr.Admin.Backup reply.")
+    @OptionGroup var read: ReadOptions
+    @Argument(help: "Where to write the copy (an absolute path on the daemon's machine).") var path: String
+    public var connection: ConnectionOptions { read.connection }
+    public init() {}
+
+    public func validate() throws {
+        guard path.hasPrefix("/") else { throw ValidationError("the backup path must be absolute: the daemon writes it, not imr-ctl") }
+    }
+
+    public func run(_ client: DaemonClient) throws {
+        let b = JSONValue.object(try client.call("io.imr.Admin.Backup", ["path": .string(path)]))
+        if read.json { return Output.json(b) }
+        print("backed up \(b.at("events").text) events (head position \(b.at("headPosition").text)) to \(b.at("path").text)")
+    }
+}
+
+public struct Rebuild: DaemonCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Drop and rebuild the read models from the log (admins).",
+        discussion: "--json prints the io.imr.Admin.Rebuild reply.")
+    @OptionGroup var read: ReadOptions
+    @Argument(help: "One read model (default: all).") var projection: String?
+    public var connection: ConnectionOptions { read.connection }
+    public init() {}
+
+    public func run(_ client: DaemonClient) throws {
+        let r = JSONValue.object(try client.call("io.imr.Admin.Rebuild", ["projection": projection.map { .string($0) } ?? .null]))
+        if read.json { return Output.json(r) }
+        print("rebuilt \(r.at("rebuilt").arrayValue.map(\.text).joined(separator: ", "))")
+    }
+}

@@ -1,0 +1,140 @@
+import EventStore
+import Foundation
+import Workflow
+
+/// One row per treatment item, with the dates the statistics measure: IMR application,
+/// assignment and determination, and the IMR decision.
+///
+/// Like the case list, it re-folds the case's stream on each of its events and replaces the
+/// case's rows, so a rebuild reaches the same rows.
+public struct CaseItemsProjection: Projection {
+    public let name = "case_items"
+
+    public init() {}
+
+    public func prepare(_ db: ProjectionDatabase) throws {
+        try db.executeScript("""
+            CREATE TABLE case_items (
+                case_id           TEXT NOT NULL,
+                item_id           TEXT NOT NULL,
+                status            TEXT NOT NULL,
+                imr_applied_on    TEXT,
+                imr_assigned_on   TEXT,
+                imr_decided_on    TEXT,
+                imr_decision      TEXT,
+                PRIMARY KEY (case_id, item_id)
+            );
+            """)
+    }
+
+    public func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
+        guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
+        let state = try CaseStreams.fold(try db.events(inStream: event.streamId))
+        try db.execute("DELETE FROM case_items WHERE case_id = ?", [.text(caseId.rawValue)])
+        func date(_ d: LocalDate?) -> SQLiteValue { d.map { .text($0.iso) } ?? .null }
+        for item in state.items {
+            try db.execute(
+                "INSERT INTO case_items (case_id, item_id, status, imr_applied_on, imr_assigned_on, imr_decided_on, imr_decision) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [.text(caseId.rawValue), .text(item.id.rawValue), .text(item.status.rawValue), date(item.imrApplicationReceivedOn),
+                 date(item.imrAssignedOn), date(item.determinationDecidedOn), item.imrDecision.map { .text($0.rawValue) } ?? .null])
+        }
+    }
+
+    public func drop(_ db: ProjectionDatabase) throws {
+        try db.executeScript("DROP TABLE IF EXISTS case_items")
+    }
+}
+
+/// The figures of `io.imr.Cases.Stats`, read from the case list, case items and deadline read models.
+public struct CaseStatistics: Sendable, Equatable, Codable {
+    public struct StageCount: Sendable, Equatable, Codable { public var stage: String; public var cases: Int }
+    public struct RuleTimeliness: Sendable, Equatable, Codable {
+        public var rule: String
+        public var met: Int
+        public var metLate: Int
+        public var missed: Int
+        /// met / (met + metLate + missed); nil when none has come due.
+        public var onTimeShare: Double?
+    }
+
+    public var openCases: Int
+    public var openByStage: [StageCount]
+    /// Running deadlines due in the next 7 days (not yet past due).
+    public var dueWithin7Days: Int
+    public var overdue: Int
+    public var timelinessByRule: [RuleTimeliness]
+    public var upheld: Int
+    public var overturned: Int
+    /// overturned / (upheld + overturned); nil before any determination.
+    public var overturnRate: Double?
+    /// Median calendar days per item from the IMR application to the assignment, and from the
+    /// assignment to the determination; nil without data.
+    public var medianDaysApplicationToAssignment: Double?
+    public var medianDaysAssignmentToDetermination: Double?
+
+    public static func read(from store: EventStore, now: Date) throws -> CaseStatistics {
+        let nowMicros = now.unixMicroseconds
+        return try store.read { db in
+            let stages = try db.query("SELECT stage, COUNT(*) FROM case_list WHERE is_open = 1 GROUP BY stage").map {
+                StageCount(stage: $0[0].string ?? "", cases: Int($0[1].int64 ?? 0))
+            }.sorted { (CaseStage(rawValue: $0.stage) ?? .closed) < (CaseStage(rawValue: $1.stage) ?? .closed) }
+            let due = try db.query(
+                "SELECT COUNT(*) FROM deadlines WHERE is_open = 1 AND due_us > ? AND due_us <= ? AND rule != 'ur.info-request'",
+                [.integer(nowMicros), .integer(nowMicros + 7 * 86_400_000_000)]).first?[0].int64 ?? 0
+            let overdue = try DeadlineProjection.overdueCount(in: db, at: now)
+            var byRule: [String: RuleTimeliness] = [:]
+            // A running deadline past due counts as missed; one not yet due is not counted.
+            for row in try db.query("""
+                SELECT rule, CASE WHEN is_open = 1 THEN 'missed' ELSE status END AS outcome, COUNT(*) FROM deadlines
+                WHERE rule != 'ur.info-request' AND ((is_open = 1 AND due_us <= ?) OR status IN ('met', 'met-late'))
+                GROUP BY rule, outcome
+                """, [.integer(nowMicros)]) {
+                let rule = row[0].string ?? ""
+                var entry = byRule[rule] ?? RuleTimeliness(rule: rule, met: 0, metLate: 0, missed: 0, onTimeShare: nil)
+                let n = Int(row[2].int64 ?? 0)
+                switch row[1].string {
+                case "met": entry.met += n
+                case "met-late": entry.metLate += n
+                default: entry.missed += n
+                }
+                byRule[rule] = entry
+            }
+            let timeliness = byRule.values.map { r -> RuleTimeliness in
+                var r = r
+                let total = r.met + r.metLate + r.missed
+                r.onTimeShare = total == 0 ? nil : Double(r.met) / Double(total)
+                return r
+            }.sorted { $0.rule < $1.rule }
+            let decisions = Dictionary(try db.query("SELECT imr_decision, COUNT(*) FROM case_items WHERE imr_decision IS NOT NULL GROUP BY imr_decision").map {
+                ($0[0].string ?? "", Int($0[1].int64 ?? 0))
+            }, uniquingKeysWith: +)
+            let upheld = decisions["upheld"] ?? 0, overturned = decisions["overturned"] ?? 0
+            func spans(_ from: String, _ to: String) throws -> [Int] {
+                try db.query("SELECT \(from), \(to) FROM case_items WHERE \(from) IS NOT NULL AND \(to) IS NOT NULL").compactMap { row in
+                    guard let a = row[0].string.flatMap(LocalDate.init(iso:)), let b = row[1].string.flatMap(LocalDate.init(iso:)) else { return nil }
+                    return a.days(until: b)
+                }
+            }
+            return CaseStatistics(
+                openCases: stages.reduce(0) { $0 + $1.cases }, openByStage: stages, dueWithin7Days: Int(due), overdue: Int(overdue),
+                timelinessByRule: timeliness, upheld: upheld, overturned: overturned,
+                overturnRate: upheld + overturned == 0 ? nil : Double(overturned) / Double(upheld + overturned),
+                medianDaysApplicationToAssignment: median(try spans("imr_applied_on", "imr_assigned_on")),
+                medianDaysAssignmentToDetermination: median(try spans("imr_assigned_on", "imr_decided_on")))
+        }
+    }
+
+    static func median(_ values: [Int]) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        let mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? Double(sorted[mid]) : Double(sorted[mid - 1] + sorted[mid]) / 2
+    }
+}
+
+/// The read models the daemon keeps beside the log, in the order they are applied.
+public enum ReadModels {
+    public static func all() -> [any Projection] {
+        [CaseListProjection(), CaseItemsProjection(), DeadlineProjection()]
+    }
+}

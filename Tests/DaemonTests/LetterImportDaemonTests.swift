@@ -143,6 +143,46 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
         #expect(try await head(daemon) == settled)
     }
 
+    @Test func aLetterNamedToACaseAwaitingIMR_recordsItsAssignmentAndDetermination_thenIsFoundByItsNumber() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        // The case of seed letter 001 (CM13-0050377), recorded by hand up to the eligibility finding.
+        try await offPool {
+            let c = try daemon.client()
+            func call(_ m: String, _ p: [String: JSONValue]) throws { _ = try c.call("io.imr.Cases." + m, p) }
+            try call("Open", ["caseId": "c1", "claimNumber": "ADJ-9", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+                              "injuredWorkerReference": "M.R.", "dateOfInjury": "2012-03-17", "coordinator": "maria"])
+            try call("ReceiveRFA", ["caseId": "c1", "rfaId": "A", "receivedAt": "2013-10-14T09:00", "receivedTimeOfDayKnown": true,
+                                    "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
+                                    "formulary": false, "items": .array([.object(["id": "1", "description": "6 additional massage therapy treatments"])])])
+            try call("DecideUR", ["caseId": "c1", "rfaId": "A", "decidedAt": "2013-10-18T11:00",
+                                  "decisions": .array([.object(["itemId": "1", "outcome": "denied"])])])
+            try call("ServeWrittenDecision", ["caseId": "c1", "itemIds": .array(["1"]), "servedOn": "2013-10-18", "method": "mail",
+                                              "destination": "california"])
+            try call("ReceiveIMRApplication", ["caseId": "c1", "itemIds": .array(["1"]), "receivedOn": "2013-11-13"])
+            try call("FindEligible", ["caseId": "c1", "itemIds": .array(["1"]), "foundOn": "2013-12-20"])
+        }
+        let seed = letters.appendingPathComponent("seeds/001_a437b3b9d38f480f.txt").path
+        let named = try await importing(["--case", "c1", seed], daemon: daemon)
+        #expect(named.status == 0, "\(named.err)")
+        #expect(named.out == "CM13-0050377: recorded determination for 1 item on case c1\n")
+        let detail = try #require(try await caseDetail(daemon, "c1"))
+        let item = try #require(detail["items"]?.list?.first)
+        #expect(item["imrCaseNumber"] == "CM13-0050377")
+        #expect(item["imrAssignedOn"] == "2013-12-27")
+        #expect(item["imrDecision"] == "upheld")
+        #expect(item["importedFrom"] == .null)
+        let timeline = try #require(detail["timeline"]?.list)
+        #expect(timeline.map { $0["importedFrom"] != .null } == [false, false, false, false, false, false, true, true])
+
+        // Now the case carries the number: the letter finds it by itself, and nothing changes.
+        let settled = try await head(daemon)
+        let again = try await importing([seed], daemon: daemon)
+        #expect(again.out == "CM13-0050377: already recorded on case c1, nothing changed\n")
+        #expect(try await head(daemon) == settled)
+    }
+
     @Test func anUnreadableOrHeaderlessFileImportsNothing_evenBesideAGoodLetter() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }

@@ -122,12 +122,12 @@ public struct Demo: ParsableCommand {
         let socket = ["--socket", socketPath]
         let overdue = try client.call("io.imr.Deadlines.List", ["overdue": true])["deadlines"]?.arrayValue.count ?? 0
         print(Output.styled("Deadlines falling due in the next 7 days (imr-ctl deadlines --within 7d --pending --limit 20)", .bold))
-        var board = try Deadlines.parse(socket + ["--within", "7d", "--pending", "--limit", "20"])
+        let board = try Deadlines.parse(socket + ["--within", "7d", "--pending", "--limit", "20"])
         try board.run()
         print("... and \(overdue) already overdue (imr-ctl deadlines --overdue).")
         print("")
         print(Output.styled("Statistics (imr-ctl stats)", .bold))
-        var stats = try Stats.parse(socket)
+        let stats = try Stats.parse(socket)
         try stats.run()
         print("""
 

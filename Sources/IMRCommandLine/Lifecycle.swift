@@ -506,7 +506,7 @@ struct IMRDetermine: RecordingCommand {
     @Argument(help: "The case.") var caseId: String
     @Option(name: .customLong("imr-case"), help: "The IMR case number.") var imrCase: String
     @Option(help: "The day of the determination.") var decided: String
-    @Option(help: "The day it was mailed (default: the day of the determination).") var mailed: String?
+    @Option(help: "The day it was mailed (when unknown, the deadlines count from the determination and say so).") var mailed: String?
     @Option(help: "The reviewer's specialty.") var specialty: String = "not stated"
     @Option(name: .customLong("item"), help: "ITEM=upheld|overturned (repeat for each item).") var decisions: [String] = []
     @Option(name: .customLong("guideline"), help: "ITEM=guideline the reviewer relied on (repeat).") var guidelines: [String] = []
@@ -528,7 +528,7 @@ struct IMRDetermine: RecordingCommand {
         }
         let decidedOn = try When.date(decided, option: "--decided")
         return ["imrCaseNumber": .string(imrCase), "decidedOn": .string(decidedOn),
-                "mailedOn": .string(try mailed.map { try When.date($0, option: "--mailed") } ?? decidedOn),
+                "mailedOn": try mailed.map { .string(try When.date($0, option: "--mailed")) } ?? .null,
                 "reviewerSpecialty": .string(specialty), "items": .array(items)]
     }
 }

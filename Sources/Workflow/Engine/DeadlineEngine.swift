@@ -819,7 +819,7 @@ private struct Builder {
 
     static func describe(_ instant: Date) -> String {
         let seconds = Pacific.secondsSinceMidnight(of: instant)
-        return "\(Pacific.date(of: instant).shortLabel) " + String(format: "%02d:%02d", seconds / 3600, (seconds % 3600) / 60) + " Pacific"
+        return "\(Pacific.date(of: instant).shortLabel) " + padded(seconds / 3600, 2) + ":" + padded((seconds % 3600) / 60, 2) + " Pacific"
     }
 
     // MARK: - Reading the log

@@ -42,12 +42,16 @@ public struct DeadlineProjection: Projection {
         let coordinator = state.coordinator ?? ""
         let encoder = WireFormat.encoder
         for deadline in DeadlineEngine.deadlines(for: state, now: event.recordedAt, calculator: calculator) {
-            let body = String(decoding: try encoder.encode(deadline), as: UTF8.self)
+            // Only running deadlines are read whole (the board); a settled one keeps its status
+            // and due time, and a case's detail derives it afresh. Encoding every settled
+            // deadline on each event was most of the cost of an append.
+            let isOpen = deadline.isOpen && state.isOpen
+            let body = isOpen ? String(decoding: try encoder.encode(deadline), as: UTF8.self) : "{}"
             try db.execute(
                 "INSERT INTO deadlines (deadline_id, case_id, rule, party, coordinator, due_us, is_open, status, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [.text(deadline.id), .text(caseId.rawValue), .text(deadline.rule.rawValue), .text(deadline.party.rawValue),
                  .text(coordinator), .integer(deadline.due.unixMicroseconds),
-                 .integer(deadline.isOpen && state.isOpen ? 1 : 0), .text(deadline.status.rawValue), .text(body)])
+                 .integer(isOpen ? 1 : 0), .text(deadline.status.rawValue), .text(body)])
         }
     }
 

@@ -128,7 +128,7 @@ let package = Package(
         .executableTarget(
             name: "imr-bench",
             dependencies: [
-                "EventStore", "CSQLite",
+                "EventStore", "CSQLite", "IMRService", "IMRCommandLine", "Varlink", "Workflow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

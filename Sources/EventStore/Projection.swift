@@ -28,6 +28,11 @@ public struct ProjectionDatabase {
         self.path = path
     }
 
+    /// Names the connection behind this database: the same for every projection applied in one
+    /// append, different for every other connection the process ever opened (a projection may
+    /// key a cache on it).
+    public var connectionSerial: UInt64 { connection.serial }
+
     /// Runs one statement with arguments bound to its `?` placeholders.
     public func execute(_ sql: String, _ arguments: [SQLiteValue] = []) throws(EventStoreError) {
         do { try connection.run(sql, arguments) } catch { throw EventStoreError.from(error, path: path, doing: "run \(sql)") }

@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import Synchronization
 
 /// A value bound to or read from an SQLite statement.
 public enum SQLiteValue: Sendable, Hashable {
@@ -62,6 +63,9 @@ struct SQLiteError: Error, CustomStringConvertible {
 final class SQLiteConnection: @unchecked Sendable {
     let handle: OpaquePointer
     let path: String
+    /// Unique among every connection this process opens, never reused.
+    let serial = SQLiteConnection.serials.add(1, ordering: .relaxed).newValue
+    private static let serials = Atomic<UInt64>(0)
     private var statementCache: [String: SQLiteStatement] = [:]
 
     init(path: String, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {

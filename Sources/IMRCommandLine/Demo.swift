@@ -1,92 +1,163 @@
 import ArgumentParser
-import EventStore
 import Foundation
+import Varlink
+import Workflow
 
-/// `imr-ctl demo`: a short, self-contained tour of the event log on a private file.
-///
-/// Until the daemon exists this shows what the foundation guarantees: appends with
-/// expected versions, idempotent retries, a live subscription, the hash chain catching a
-/// tampered row, and an online backup.
-public struct Demo: AsyncParsableCommand {
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `imr-ctl demo`: a daemon of its own on a private state directory and socket, a synthetic
+/// caseload, the board, and how to go on.
+public struct Demo: ParsableCommand {
     public static let configuration = CommandConfiguration(
-        abstract: "Run a short demonstration of the imr event log on a private state directory.")
+        abstract: "Start a demonstration daemon with a synthetic caseload, show the board, and leave it running.",
+        discussion: """
+            The demo starts imr-daemon (found beside imr-ctl) on a private state directory and socket, records a \
+            synthetic caseload (invented cases at every stage, dated relative to today so that deadlines fall due in \
+            the coming days; the same seed gives the same cases), then shows the deadline board, the open alerts and \
+            the statistics. The daemon keeps running so that you can try every command against it; \
+            'imr-ctl demo --stop' stops it. Running the demo again replaces the previous demo's data, never anything else: \
+            it refuses a directory that is not a demo's.
+            """)
 
-    @Option(name: .customLong("state-dir"), help: "Directory for the demo's files (default: a new temporary directory).")
-    var stateDirectory: String?
-
-    @Flag(help: "Keep the demo's files instead of removing them at the end.")
-    var keep = false
+    @Option(help: "The demo's directory (default: $TMPDIR/imr-demo-UID).") var dir: String?
+    @Option(help: "How many cases to invent.") var cases: Int = 300
+    @Option(help: "The seed of the caseload.") var seed: UInt64 = 2026
+    @Flag(help: "Stop the demo daemon and remove its files.") var stop = false
 
     public init() {}
 
-    public func run() async throws {
-        let dir = stateDirectory.map { URL(fileURLWithPath: $0) }
-            ?? FileManager.default.temporaryDirectory.appendingPathComponent("imr-demo-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let path = dir.appendingPathComponent("imr.sqlite").path
-        if FileManager.default.fileExists(atPath: path) {
-            throw ValidationError("\(path) already exists; give --state-dir a new directory so the demo does not add to real data")
-        }
-        defer {
-            if !keep && stateDirectory == nil { try? FileManager.default.removeItem(at: dir) }
-        }
-        let store = try EventStore(path: path)
-        defer { store.close() }
-        say("Event log: \(path) (SQLite, WAL, synchronous=FULL)")
+    static let marker = "imr-demo"
 
-        // A live subscriber, as the daemon's alert scheduler will be.
-        let follower = Task { () -> [String] in
-            var seen: [String] = []
-            for try await e in store.subscribe(from: 1) {
-                seen.append("\(e.position) \(e.streamId) v\(e.streamVersion) \(e.type)")
-                if seen.count == 6 { break }
-            }
-            return seen
-        }
+    var directory: URL {
+        if let dir { return URL(fileURLWithPath: dir) }
+        let tmp = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        return URL(fileURLWithPath: tmp).appendingPathComponent("imr-demo-\(getuid())")
+    }
 
-        let actor = EventMetadata(actor: "uid:\(getuid()) demo", correlationId: UUID().uuidString.lowercased())
-        func json(_ object: [String: String]) -> [UInt8] {
-            Array(try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
-        }
-        let opened = NewEvent(type: "CaseOpened", payload: json(["claim": "ADJ0000001", "coordinator": "demo"]), metadata: actor)
-        let rfa = NewEvent(type: "RFAReceived", payload: json(["rfa": "R1", "item": "8 massage therapy visits", "via": "fax"]), metadata: actor)
-        let first = try store.append(to: "case-DEMO-1", expected: .noStream, events: [opened, rfa])
-        say("Appended \(first.events.count) events to case-DEMO-1 at positions \(first.events.map(\.position)); stream now at version \(first.streamVersion)")
+    var socketPath: String { directory.appendingPathComponent("imr.sock").path }
+    var pidFile: URL { directory.appendingPathComponent("daemon.pid") }
+    var logFile: URL { directory.appendingPathComponent("daemon.log") }
 
-        let retry = try store.append(to: "case-DEMO-1", expected: .noStream, events: [opened, rfa])
-        say("Re-sent the same two events (a client retry): already stored = \(retry.wasAlreadyStored); head still \(try store.headPosition())")
+    public func validate() throws {
+        if !(1...20_000).contains(cases) { throw ValidationError("--cases must be between 1 and 20000") }
+    }
 
+    public func run() throws {
         do {
-            try store.append(to: "case-DEMO-1", expected: .exact(1), events: [NewEvent(type: "URDecisionIssued", payload: json(["item": "1", "outcome": "denied"]), metadata: actor)])
-        } catch {
-            say("A writer holding a stale version is refused: \(error)")
-        }
-        try store.append(to: "case-DEMO-1", expected: .exact(2), events: [NewEvent(type: "URDecisionIssued", payload: json(["item": "1", "outcome": "denied"]), metadata: actor)])
-        try store.append(to: "case-DEMO-2", expected: .noStream, events: [
-            NewEvent(type: "CaseOpened", payload: json(["claim": "ADJ0000002", "coordinator": "demo"]), metadata: actor),
-            NewEvent(type: "RFAReceived", payload: json(["rfa": "R1", "item": "MRI lumbar spine", "via": "mail"]), metadata: actor),
-            NewEvent(type: "NoteAdded", payload: json(["text": "called the adjuster"]), metadata: actor),
-        ])
-
-        let seen = try await follower.value
-        say("A subscriber caught up and then followed live, in order:")
-        for line in seen { say("    \(line)") }
-
-        let report = try store.verify()
-        say("Hash chain verified: \(report.eventsChecked) events, intact = \(report.isIntact)")
-
-        let backupPath = dir.appendingPathComponent("backup.sqlite").path
-        let backup = try store.backup(to: backupPath)
-        say("Online backup written to \(backup.path): \(backup.events) events up to position \(backup.headPosition)")
-
-        say("History of case-DEMO-1:")
-        for e in try store.read(stream: "case-DEMO-1") {
-            say("    v\(e.streamVersion) \(e.type) \(String(decoding: e.payload, as: UTF8.self)) by \(e.metadata.actor ?? "?") hash \(e.hash.hexString.prefix(12))")
-        }
-        if keep || stateDirectory != nil {
-            say("Files kept in \(dir.path). Inspect with: sqlite3 \(path) 'SELECT position, stream_id, event_type FROM events'")
+            try stopRunningDemo()
+            if stop {
+                try? FileManager.default.removeItem(at: directory)
+                return
+            }
+            try start()
+        } catch let failure as CommandFailure {
+            Output.error(failure.message)
+            throw ExitCode(failure.status.rawValue)
         }
     }
 
-    private func say(_ line: String) { print(line) }
+    /// Stops the demo daemon of this directory, if one runs, and clears the directory.
+    func stopRunningDemo() throws {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: directory.path) else {
+            if stop { print("no demo runs in \(directory.path)") }
+            return
+        }
+        guard fm.fileExists(atPath: directory.appendingPathComponent(Self.marker).path) else {
+            throw CommandFailure("\(directory.path) exists and is not an imr demo directory; choose another with --dir", status: .usage)
+        }
+        if let text = try? String(contentsOf: pidFile, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+           kill(pid, 0) == 0 {
+            kill(pid, SIGTERM)
+            for _ in 0..<100 where kill(pid, 0) == 0 { usleep(100_000) }
+            print("stopped the demo daemon (pid \(pid))")
+        }
+        try fm.removeItem(at: directory)
+    }
+
+    func start() throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        fm.createFile(atPath: directory.appendingPathComponent(Self.marker).path, contents: Data("an imr-ctl demo directory\n".utf8))
+        let daemonPath = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("imr-daemon").path
+        guard fm.isExecutableFile(atPath: daemonPath) else {
+            throw CommandFailure("imr-daemon is not beside imr-ctl (\(daemonPath)); build it with 'swift build --product imr-daemon'", status: .unavailable)
+        }
+        fm.createFile(atPath: logFile.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logFile)
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: daemonPath)
+        // Demo data needs no protection against power loss: "normal" records it about three times faster.
+        let config = directory.appendingPathComponent("imr-daemon.toml")
+        try Data("# The demo daemon's configuration (imr-ctl demo).\n[store]\nsynchronous = \"normal\"\n".utf8).write(to: config)
+        daemon.arguments = ["--config", config.path, "--state-dir", directory.appendingPathComponent("state").path, "--socket", socketPath]
+        var environment = ProcessInfo.processInfo.environment
+        for key in ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM", "WATCHDOG_USEC"] { environment[key] = nil }
+        daemon.environment = environment
+        daemon.standardInput = FileHandle.nullDevice
+        daemon.standardOutput = log
+        daemon.standardError = log
+        try daemon.run()
+        try Data("\(daemon.processIdentifier)\n".utf8).write(to: pidFile)
+        print("started imr-daemon (pid \(daemon.processIdentifier)) on \(socketPath)")
+
+        let client = try waitForDaemon(daemon)
+        var caseload = SyntheticCaseload(now: Date(), count: cases, seed: seed, coordinators: [currentUserName(), "maria", "jorge", "priya"])
+        let calls = caseload.calls()
+        print("recording \(cases) synthetic cases (\(calls.count) lifecycle facts, seed \(seed)) ...")
+        let started = Date()
+        for call in calls {
+            do {
+                _ = try client.call("io.imr.Cases.\(call.method)", call.parameters)
+            } catch {
+                throw DaemonClient.failure(error, method: call.method, socket: socketPath)
+                    .prefixed("the synthetic case \(call.parameters["caseId"]?.text ?? "?") was refused (\(call.method))")
+            }
+        }
+        print(String(format: "recorded in %.1f s\n", Date().timeIntervalSince(started)))
+
+        let socket = ["--socket", socketPath]
+        let overdue = try client.call("io.imr.Deadlines.List", ["overdue": true])["deadlines"]?.arrayValue.count ?? 0
+        print(Output.styled("Deadlines falling due in the next 7 days (imr-ctl deadlines --within 7d --pending --limit 20)", .bold))
+        let board = try Deadlines.parse(socket + ["--within", "7d", "--pending", "--limit", "20"])
+        try board.run()
+        print("... and \(overdue) already overdue (imr-ctl deadlines --overdue).")
+        print("")
+        print(Output.styled("Statistics (imr-ctl stats)", .bold))
+        let stats = try Stats.parse(socket)
+        try stats.run()
+        print("""
+
+            The demo daemon keeps running (pid \(daemon.processIdentifier); log \(logFile.path)).
+            Go on with, for example:
+              export IMR_SOCKET=\(socketPath)
+              imr-ctl cases --mine             # your cases (you are one of the four coordinators)
+              imr-ctl deadlines --overdue      # what is already late
+              imr-ctl show DEMO-0001 --explain # one case, every deadline with how it was counted
+              imr-ctl export ics -o imr.ics    # the board for a calendar app
+            Stop it with: imr-ctl demo --stop\(dir.map { " --dir \($0)" } ?? "")   (or scripts/demo --stop)
+            """)
+    }
+
+    /// Waits until the daemon answers, or explains why it did not start.
+    func waitForDaemon(_ daemon: Process) throws -> VarlinkClient {
+        for _ in 0..<300 {
+            if !daemon.isRunning {
+                let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+                throw CommandFailure("imr-daemon exited with status \(daemon.terminationStatus): \(log.suffix(600))", status: .software)
+            }
+            if let client = try? VarlinkClient(path: socketPath), (try? client.call("io.imr.Admin.Status")) != nil {
+                return client
+            }
+            usleep(100_000)
+        }
+        throw CommandFailure("imr-daemon did not answer on \(socketPath) within 30 s; see \(logFile.path)", status: .unavailable)
+    }
+}
+
+extension CommandFailure {
+    func prefixed(_ context: String) -> CommandFailure { CommandFailure("\(context): \(message)", status: status) }
 }

@@ -1,18 +1,44 @@
 import ArgumentParser
 import Foundation
+import Varlink
 import Workflow
 
-/// `imr-ctl import --dry-run`: reads IMR Final Determination letters (PDF through
-/// pdftotext, or text) and prints the facts they carry, without a daemon.
+/// `imr-ctl import`: reads IMR Final Determination letters (PDF through pdftotext, or text)
+/// and records them into cases through the daemon; with `--dry-run`, only prints the facts
+/// they carry, without a daemon.
 public struct Import: ParsableCommand {
     public static let configuration = CommandConfiguration(
-        abstract: "Read IMR Final Determination letters (PDF or .txt) and show the facts they carry.",
+        abstract: "Record IMR Final Determination letters (PDF or .txt) into cases, or show the facts they carry.",
         discussion: """
-            --dry-run --json prints a JSON array, one object per file, with exactly: file, case_number,
-            date_assigned, date_of_injury, decision_date, ur_denial_date, application_received, priority,
-            reviewer_specialty, items (disputed, decision, original_request, authorized_portion, guideline)
+            Every file is read and parsed first; if any cannot be read (a scan with no text layer, an \
+            unrelated PDF, empty input) or lacks the header facts an import needs (IMR case number, \
+            decision date), the files at fault are named, nothing is imported, and the exit status is 65. \
+            Then each letter is recorded as one daemon call, all of it or nothing: into the case named \
+            with --case, else the case whose items carry the letter's IMR case number, else a new case \
+            named by that number (opened with the letter's date of injury; claim number, employer and \
+            claims administrator read "unknown (imported from letter CM..)"; no RFA or UR time is \
+            invented, so no UR clock runs for imported items). Letter items are matched to case items \
+            by normalised text, else in order when the counts agree. Importing a letter again changes \
+            nothing. A letter that contradicts the case is refused with the differences (field, recorded \
+            value, letter value) and nothing is written, unless --force, which records a correction of \
+            each difference (a different decision for an item cannot be corrected and stays refused). \
+            Letters are recorded one after another; a refused letter does not undo the others.
+
+            Exit status: 0 all recorded (or already recorded); 1 a letter was refused (contradiction, \
+            unmatched items, lifecycle refusal); 65 a file is unreadable or lacks facts (nothing \
+            imported); 69 no daemon; 77 not a coordinator.
+
+            --json prints an array with one object per file: file, case_number, case_id, status \
+            ("opened", "recorded", "corrected", "already-recorded" or "refused"), opened_case, \
+            events (type names written), determined_items (case item ids), items (letter_index, \
+            item_id, how: "new", "text" or "order"), differences (field, item_id, recorded, letter, \
+            correctable: the contradictions, or with --force those corrected) and message (null unless \
+            refused).
+
+            --dry-run --json prints a JSON array, one object per file, with exactly: file, case_number, \
+            date_assigned, date_of_injury, decision_date, ur_denial_date, application_received, priority, \
+            reviewer_specialty, items (disputed, decision, original_request, authorized_portion, guideline) \
             and warnings. A fact the letter does not carry is null. PDFs need pdftotext (poppler-utils).
-            This version reads letters only with --dry-run; recording them into cases comes next.
             """)
 
     @Flag(name: .customLong("dry-run"), help: "Only read the letters; write nothing (needs no daemon).")
@@ -21,33 +47,82 @@ public struct Import: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Option(name: .customLong("case"), help: ArgumentHelp("Record into this case (opened when it does not exist).", valueName: "case-id"))
+    var caseId: String?
+
+    @Flag(help: "Record corrections for the facts the letter contradicts, instead of refusing it.")
+    var force = false
+
+    @OptionGroup var connection: ConnectionOptions
+
     @Argument(help: "The letters: .pdf files or text files.")
     var files: [String]
 
     public init() {}
 
     public func validate() throws {
-        guard dryRun else {
-            throw ValidationError("this version of imr-ctl reads letters only with --dry-run; recording them into cases is not available yet")
-        }
         guard !files.isEmpty else { throw ValidationError("name at least one letter (a .pdf or .txt file)") }
+        if dryRun, force || caseId != nil {
+            throw ValidationError("--dry-run records nothing, so --case and --force do not apply; leave them out or drop --dry-run")
+        }
+        if let caseId, caseId.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--case needs a case id")
+        }
     }
 
     public func run() throws {
-        var records: [LetterDryRunRecord] = []
+        var letters: [(file: String, facts: LetterFacts)] = []
         var failures: [String] = []
         for file in files {
             do {
                 let text = try LetterText.read(file)
-                records.append(try LetterParser.parse(text).dryRunRecord(file: file))
+                let facts = try LetterParser.parse(text)
+                if !dryRun {
+                    let missing = LetterImport.missingFacts(facts)
+                    if !missing.isEmpty {
+                        failures.append("\(file): the letter carries \(missing.joined(separator: ", ")) (no header block), so it cannot be tied to an IMR review; record its determination by hand or import a copy with the header")
+                        continue
+                    }
+                }
+                letters.append((file, facts))
             } catch {
                 failures.append("\(file): \(error)")
             }
         }
+        if dryRun {
+            printDryRun(letters.map { $0.facts.dryRunRecord(file: $0.file) })
+        }
+        if !failures.isEmpty {
+            for failure in failures { Output.error("import: \(failure)") }
+            if !dryRun { Output.error("import: nothing was imported; fix or leave out the files named above") }
+            throw ExitCode(ExitStatus.dataError.rawValue)
+        }
+        if dryRun { return }
+
+        var reports: [ImportReport] = []
+        do {
+            for letter in letters {
+                reports.append(try record(letter.facts, file: letter.file))
+                if !json { print(reports.last!.line) }
+            }
+        } catch let failure as CommandFailure {
+            if json { Output.json(.array(reports.map(\.json))) }
+            Output.error(failure.message + (reports.isEmpty ? "" : " (\(reports.count) of \(letters.count) letters were handled before this)"))
+            throw ExitCode(failure.status.rawValue)
+        }
+        if json { Output.json(.array(reports.map(\.json))) }
+        let refused = reports.filter { $0.status == "refused" }.count
+        if refused > 0 {
+            Output.error("import: \(refused) of \(reports.count) letter\(reports.count == 1 ? "" : "s") refused; nothing was written for \(refused == 1 ? "it" : "them")")
+            throw ExitCode(ExitStatus.refused.rawValue)
+        }
+    }
+
+    private func printDryRun(_ records: [LetterDryRunRecord]) {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(records), as: UTF8.self))
+            print(String(decoding: (try? encoder.encode(records)) ?? Data("[]".utf8), as: UTF8.self))
         } else {
             for record in records {
                 let f = record.facts
@@ -56,8 +131,125 @@ public struct Import: ParsableCommand {
                 for warning in f.warnings { print("  warning: \(warning)") }
             }
         }
-        for failure in failures { FileHandle.standardError.write(Data("imr-ctl import: \(failure)\n".utf8)) }
-        if !failures.isEmpty { throw ExitCode(65) }
+    }
+
+    /// One letter, one `io.imr.Cases.ImportDetermination` call.
+    private func record(_ facts: LetterFacts, file: String) throws -> ImportReport {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let letter = try JSONDecoder().decode(JSONValue.self, from: encoder.encode(facts))
+        let source = LetterImport.sourceDescription(facts, file: URL(fileURLWithPath: file).lastPathComponent)
+        var parameters: [String: JSONValue] = ["letter": letter, "force": .bool(force), "source": .string(source)]
+        if let caseId { parameters["caseId"] = .string(caseId) }
+        var report = ImportReport(file: file, caseNumber: facts.caseNumber)
+        let reply: [String: JSONValue]
+        do {
+            let client: VarlinkClient
+            do { client = try VarlinkClient(path: connection.socketPath) } catch {
+                throw DaemonClient.failure(error, method: nil, socket: connection.socketPath)
+            }
+            reply = try client.call("io.imr.Cases.ImportDetermination", parameters)
+        } catch let error as VarlinkError where error.name == "io.imr.Cases.LetterContradicts"
+            || error.name == "io.imr.Cases.LetterNotImportable" || error.name == "io.imr.Cases.TransitionRefused" {
+            report.status = "refused"
+            report.caseId = error.parameters["caseId"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? caseId
+            report.message = error.parameters["message"]?.stringValue ?? error.name
+            report.differences = (error.parameters["differences"]?.arrayValue ?? []).map(Difference.init)
+            return report
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw DaemonClient.failure(error, method: "io.imr.Cases.ImportDetermination", socket: connection.socketPath)
+        }
+        let imported = JSONValue.object(reply).at("imported")
+        report.caseId = imported.at("caseId").stringValue
+        report.openedCase = imported.at("openedCase").boolValue ?? false
+        report.events = imported.at("events").arrayValue.compactMap(\.stringValue)
+        report.determinedItems = imported.at("determinedItems").arrayValue.compactMap(\.stringValue)
+        report.items = imported.at("items").arrayValue
+        report.differences = imported.at("corrected").arrayValue.map(Difference.init)
+        if imported.at("alreadyRecorded").boolValue == true {
+            report.status = "already-recorded"
+        } else if report.openedCase {
+            report.status = "opened"
+        } else if !report.differences.isEmpty {
+            report.status = "corrected"
+        } else {
+            report.status = "recorded"
+        }
+        return report
+    }
+}
+
+/// One difference between a letter and a case, as the daemon reports it.
+struct Difference {
+    var field: String
+    var itemId: String?
+    var recorded: String
+    var letter: String
+    var correctable: Bool
+
+    init(_ value: JSONValue) {
+        field = value.at("field").stringValue ?? "?"
+        itemId = value.at("itemId").stringValue
+        recorded = value.at("recorded").stringValue ?? ""
+        letter = value.at("letter").stringValue ?? ""
+        correctable = value.at("correctable").boolValue ?? false
+    }
+
+    var text: String { "\(field)\(itemId.map { " (item \($0))" } ?? ""): recorded \(recorded), letter \(letter)" }
+
+    var json: JSONValue {
+        .object(["field": .string(field), "item_id": itemId.map { .string($0) } ?? .null, "recorded": .string(recorded),
+                 "letter": .string(letter), "correctable": .bool(correctable)])
+    }
+}
+
+/// What happened to one file.
+struct ImportReport {
+    var file: String
+    var caseNumber: String?
+    var caseId: String?
+    var status = "refused"
+    var openedCase = false
+    var events: [String] = []
+    var determinedItems: [String] = []
+    var items: [JSONValue] = []
+    var differences: [Difference] = []
+    var message: String?
+
+    /// One line per file (refusals add an indented line per difference).
+    var line: String {
+        let name = caseNumber ?? file
+        let count = determinedItems.count
+        let determined = "recorded determination for \(count) item\(count == 1 ? "" : "s")"
+        switch status {
+        case "opened": return "\(name): opened case \(caseId ?? "?"), \(determined)"
+        case "already-recorded": return "\(name): already recorded on case \(caseId ?? "?"), nothing changed"
+        case "corrected":
+            return "\(name): corrected \(differences.count) fact\(differences.count == 1 ? "" : "s") on case \(caseId ?? "?")"
+                + (count > 0 ? ", \(determined)" : "") + differences.map { "\n  corrected \($0.text)" }.joined()
+        case "recorded": return "\(name): \(determined) on case \(caseId ?? "?")"
+        default:
+            let detail = differences.isEmpty
+                ? "\(message ?? "refused")"
+                : "the letter contradicts case \(caseId ?? "?"), nothing recorded"
+                    + differences.map { "\n  \($0.text)\($0.correctable ? "" : " (cannot be corrected)")" }.joined()
+                    + "\n  import with --force to record corrections"
+            return "\(name): refused: \(detail)"
+        }
+    }
+
+    var json: JSONValue {
+        .object([
+            "file": .string(file), "case_number": caseNumber.map { .string($0) } ?? .null,
+            "case_id": caseId.map { .string($0) } ?? .null, "status": .string(status), "opened_case": .bool(openedCase),
+            "events": .array(events.map { .string($0) }), "determined_items": .array(determinedItems.map { .string($0) }),
+            "items": .array(items.map { item in
+                .object(["letter_index": item.at("letterIndex"), "item_id": item.at("itemId"), "how": item.at("how")])
+            }),
+            "differences": .array(differences.map(\.json)), "message": message.map { .string($0) } ?? .null,
+        ])
     }
 }
 

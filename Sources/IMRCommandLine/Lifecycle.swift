@@ -120,10 +120,13 @@ func caseDetail(_ client: DaemonClient, _ caseId: String) throws -> JSONValue {
 }
 
 /// The given item ids, or else every item of the case whose status is one of `statuses`.
-func itemsOrDefault(_ given: [String], _ client: DaemonClient, _ caseId: String, statuses: Set<String>, what: String) throws -> [String] {
+/// `without`: a date field the item must not have yet (e.g. not yet notified).
+func itemsOrDefault(_ given: [String], _ client: DaemonClient, _ caseId: String, statuses: Set<String>, without: String? = nil,
+                    what: String) throws -> [String] {
     if !given.isEmpty { return given }
     let items = try caseDetail(client, caseId).at("items").arrayValue
-        .filter { statuses.contains($0.at("status").text) }.map { $0.at("itemId").text }
+        .filter { item in statuses.contains(item.at("status").text) && (without.map { item.at($0) == .null } ?? true) }
+        .map { $0.at("itemId").text }
     guard !items.isEmpty else {
         throw CommandFailure("case \(caseId) has no item \(what); name the items with --item", status: .refused)
     }
@@ -345,7 +348,8 @@ struct URNotify: RecordingCommand {
     @Option(help: "How: fax, email, mail, electronic or personal.") var via: ServiceMethod
     var method: String { "NotifyPhysician" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
-        let items = try itemsOrDefault(self.items, client, caseId, statuses: ["approved", "modified", "denied"], what: "with a UR decision")
+        let items = try itemsOrDefault(self.items, client, caseId, statuses: ["approved", "modified", "denied"], without: "physicianNotifiedAt",
+                                       what: "with a UR decision the physician has not been told of")
         return ["itemIds": strings(items), "notifiedAt": .string(try When.instant(at, option: "--at").0), "method": .string(via.rawValue)]
     }
 }
@@ -361,7 +365,8 @@ struct URServe: RecordingCommand {
     var method: String { "ServeWrittenDecision" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
         let destination = try choice(destination, ServiceDestination.self, option: "--destination")
-        let items = try itemsOrDefault(self.items, client, caseId, statuses: ["approved", "modified", "denied"], what: "with a UR decision")
+        let items = try itemsOrDefault(self.items, client, caseId, statuses: ["approved", "modified", "denied"], without: "writtenDecisionServedOn",
+                                       what: "with a UR decision not yet served")
         return ["itemIds": strings(items), "servedOn": .string(try When.date(on, option: "--on")),
                 "method": .string(via.rawValue), "destination": .string(destination.rawValue)]
     }
@@ -406,7 +411,8 @@ struct IMRRequestEligibilityInformation: RecordingCommand {
     var method: String { "RequestEligibilityInformation" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
         let parties = try self.parties.map { try choice($0, EligibilityInformationParty.self, option: "--from").rawValue }
-        let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["imrApplied"], what: "with an IMR application")
+        let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["imrApplied"], without: "eligibilityInformationRequestedOn",
+                                       what: "with an IMR application")
         return ["itemIds": strings(items), "requestedOn": .string(try When.date(on, option: "--on")),
                 "whatIsRequested": .string(what), "requestedFrom": strings(parties)]
     }
@@ -420,7 +426,8 @@ struct IMRSendEligibilityInformation: RecordingCommand {
     @Option(help: "The day it was sent (default: today).") var on: String = "today"
     var method: String { "SendEligibilityInformation" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
-        let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["imrApplied"], what: "with an IMR application")
+        let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["imrApplied"], without: "eligibilityInformationSentOn",
+                                       what: "awaiting eligibility information")
         return ["itemIds": strings(items), "sentOn": .string(try When.date(on, option: "--on"))]
     }
 }
@@ -499,7 +506,7 @@ struct IMRDetermine: RecordingCommand {
     @Argument(help: "The case.") var caseId: String
     @Option(name: .customLong("imr-case"), help: "The IMR case number.") var imrCase: String
     @Option(help: "The day of the determination.") var decided: String
-    @Option(help: "The day it was mailed (default: the day of the determination).") var mailed: String?
+    @Option(help: "The day it was mailed (when unknown, the deadlines count from the determination and say so).") var mailed: String?
     @Option(help: "The reviewer's specialty.") var specialty: String = "not stated"
     @Option(name: .customLong("item"), help: "ITEM=upheld|overturned (repeat for each item).") var decisions: [String] = []
     @Option(name: .customLong("guideline"), help: "ITEM=guideline the reviewer relied on (repeat).") var guidelines: [String] = []
@@ -521,7 +528,7 @@ struct IMRDetermine: RecordingCommand {
         }
         let decidedOn = try When.date(decided, option: "--decided")
         return ["imrCaseNumber": .string(imrCase), "decidedOn": .string(decidedOn),
-                "mailedOn": .string(try mailed.map { try When.date($0, option: "--mailed") } ?? decidedOn),
+                "mailedOn": try mailed.map { .string(try When.date($0, option: "--mailed")) } ?? .null,
                 "reviewerSpecialty": .string(specialty), "items": .array(items)]
     }
 }

@@ -179,6 +179,7 @@ public struct Deadlines: DaemonCommand {
     @OptionGroup var read: ReadOptions
     @Option(help: "Only deadlines due within this many days (7, 7d, 2w); overdue ones included.") var within: String?
     @Flag(help: "Only deadlines already past due.") var overdue = false
+    @Flag(help: "Only deadlines not yet past due.") var pending = false
     @Flag(help: "Only deadlines of my cases (the coordinator is my user name).") var mine = false
     @Option(help: "Only this coordinator's deadlines.") var coordinator: String?
     @Option(help: "Only this rule (see 'imr-ctl rules').") var rule: String?
@@ -190,6 +191,7 @@ public struct Deadlines: DaemonCommand {
 
     public func validate() throws {
         if mine && coordinator != nil { throw ValidationError("give --mine or --coordinator, not both") }
+        if overdue && pending { throw ValidationError("give --overdue or --pending, not both") }
         if let within { _ = try days(within, option: "--within") }
         if let rule, RuleID(rawValue: rule) == nil {
             throw ValidationError("--rule '\(rule)' is not a rule id; 'imr-ctl rules' lists them")
@@ -203,7 +205,7 @@ public struct Deadlines: DaemonCommand {
             "rule": rule.map { .string($0) } ?? .null, "party": party.map { .string($0) } ?? .null,
             "caseId": caseId.map { .string($0) } ?? .null,
             "withinDays": try within.map { .int(Int64(try days($0, option: "--within"))) } ?? .null,
-            "overdue": overdue ? .bool(true) : .null, "limit": limit.map { .int(Int64($0)) } ?? .null,
+            "overdue": overdue ? .bool(true) : pending ? .bool(false) : .null, "limit": limit.map { .int(Int64($0)) } ?? .null,
         ])
         let deadlines = reply["deadlines"]?.arrayValue ?? []
         if read.json { return Output.json(.array(deadlines)) }

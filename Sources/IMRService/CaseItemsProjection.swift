@@ -29,7 +29,7 @@ public struct CaseItemsProjection: Projection {
 
     public func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
         guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
-        let state = try CaseStreams.fold(try db.events(inStream: event.streamId))
+        let state = try CaseStreams.state(after: event, in: db)
         try db.execute("DELETE FROM case_items WHERE case_id = ?", [.text(caseId.rawValue)])
         func date(_ d: LocalDate?) -> SQLiteValue { d.map { .text($0.iso) } ?? .null }
         for item in state.items {

@@ -41,7 +41,7 @@ public struct CaseListProjection: Projection {
 
     public func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
         guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
-        let state = try CaseStreams.fold(try db.events(inStream: event.streamId))
+        let state = try CaseStreams.state(after: event, in: db)
         guard let facts = state.facts else { return }
         let numbers = Array(Set(state.items.compactMap { $0.imrCaseNumber?.rawValue })).sorted()
         try db.execute(
@@ -120,14 +120,16 @@ extension CaseListProjection {
         let whereClause = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
         let limit = filter.limit.map { " LIMIT \(max(0, $0))" } ?? ""
         return try store.read { db in
+            // The next deadline comes from the deadline read model, when the store keeps it.
+            let withDeadlines = try !db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deadlines'").isEmpty
             let next = """
                 FROM deadlines d WHERE d.case_id = case_list.case_id AND d.is_open = 1
                 AND NOT (d.rule = 'ur.info-request' AND d.due_us <= \(now.unixMicroseconds)) ORDER BY d.due_us, d.deadline_id LIMIT 1
                 """
-            let sql = """
-                SELECT *, (SELECT d.due_us \(next)) AS next_due_us, (SELECT d.rule \(next)) AS next_rule
-                FROM case_list\(whereClause) ORDER BY next_due_us IS NULL, next_due_us, case_id\(limit)
-                """
+            let columns = withDeadlines
+                ? "(SELECT d.due_us \(next)) AS next_due_us, (SELECT d.rule \(next)) AS next_rule"
+                : "NULL AS next_due_us, NULL AS next_rule"
+            let sql = "SELECT *, \(columns) FROM case_list\(whereClause) ORDER BY next_due_us IS NULL, next_due_us, case_id\(limit)"
             return try db.query(sql, arguments).map { row in
                 CaseSummary(
                     caseId: row["case_id"].string ?? "", claimNumber: row["claim_number"].string ?? "",

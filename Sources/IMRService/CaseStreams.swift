@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import Synchronization
 import Workflow
 
 /// How cases live in the event log: one stream per case, named `case-<id>`.
@@ -22,6 +23,45 @@ public enum CaseStreams {
     /// Folds a case stream's stored events into its state.
     public static func fold(_ events: [RecordedEvent]) throws -> CaseState {
         CaseState.rebuild(from: try events.map(decode))
+    }
+
+    /// The case's state as of `event`, for the read models applied to it inside the append.
+    ///
+    /// The first read model reads and folds the stream; the others applied to the same event
+    /// reuse that state, and the stream's next event evolves it by one event (which equals a
+    /// fold: ``evolve(_:_:)`` and `CaseState.rebuild` agree by construction). A state is reused
+    /// only on the same connection, for the same stream, position and event id, and evolved only
+    /// from the version just before, so neither another store nor an append that rolled back
+    /// leaks into it.
+    public static func state(after event: RecordedEvent, in db: ProjectionDatabase) throws -> CaseState {
+        let cached = lastState.withLock { $0 }
+        if let cached, cached.connection == db.connectionSerial, cached.streamId == event.streamId {
+            if cached.position == event.position && cached.eventId == event.id { return cached.state }
+            if cached.position < event.position && cached.state.version == Int(event.streamVersion) - 1 {
+                let state = evolve(cached.state, try decode(event))
+                remember(state, after: event, in: db)
+                return state
+            }
+        }
+        let state = try fold(try db.events(inStream: event.streamId))
+        remember(state, after: event, in: db)
+        return state
+    }
+
+    private struct CachedState: Sendable {
+        let connection: UInt64
+        let streamId: String
+        let position: Int64
+        let eventId: UUID
+        let state: CaseState
+    }
+
+    private static let lastState = Mutex<CachedState?>(nil)
+
+    private static func remember(_ state: CaseState, after event: RecordedEvent, in db: ProjectionDatabase) {
+        lastState.withLock {
+            $0 = CachedState(connection: db.connectionSerial, streamId: event.streamId, position: event.position, eventId: event.id, state: state)
+        }
     }
 }
 

@@ -55,6 +55,7 @@ public struct CasesInterface: VarlinkHandler {
             detail["timeline"] = .array(history.map { e in .object([
                 "version": .int(e.streamVersion), "type": .string(e.type), "recordedAt": .string(Pacific.rfc3339(e.recordedAt)),
                 "actor": e.metadata.actor.map { .string($0) } ?? .null,
+                "importedFrom": e.metadata.extras[importedFromMetadataKey].map { .string($0) } ?? .null,
             ]) })
             detail["deadlines"] = .array(try DeadlineEngine.deadlines(for: state, now: clock()).map { .object(try WireFormat.object($0)) })
             return ["case": .object(detail)]
@@ -66,6 +67,9 @@ public struct CasesInterface: VarlinkHandler {
             let ref = try WireFormat.decode(CaseRef.self, from: call)
             let events = try serviceCall(ref.caseId) { () throws(CaseServiceError) in try service.history(of: CaseID(ref.caseId)) }
             return ["events": .array(events.map { .object(Self.historyEntry($0)) })]
+        case "ImportDetermination":
+            try access.require(.coordinator, context, method: call.method, log: log)
+            return try importDetermination(call, context: context)
         default:
             try access.require(.coordinator, context, method: call.method, log: log)
             return try record(call, context: context)
@@ -105,7 +109,7 @@ public struct CasesInterface: VarlinkHandler {
     }
 
     /// The lifecycle command a recording method asks for.
-    static func command(for call: VarlinkCall) throws(VarlinkError) -> CaseCommand {
+    public static func command(for call: VarlinkCall) throws(VarlinkError) -> CaseCommand {
         func d<T: Decodable>(_ t: T.Type) throws(VarlinkError) -> T { try WireFormat.decode(t, from: call) }
         switch call.member {
         case "Open": return .openCase(try d(CaseOpened.self))
@@ -148,7 +152,7 @@ public struct CasesInterface: VarlinkHandler {
     }
 
     /// Maps service failures to the interface's errors.
-    private func serviceCall<T>(_ caseId: String, _ body: () throws(CaseServiceError) -> T) throws -> T {
+    func serviceCall<T>(_ caseId: String, _ body: () throws(CaseServiceError) -> T) throws -> T {
         do {
             return try body()
         } catch {
@@ -181,6 +185,7 @@ public struct CasesInterface: VarlinkHandler {
         entry["actor"] = e.metadata.actor.map { .string($0) }
         entry["commandId"] = e.metadata.commandId.map { .string($0) }
         entry["correlationId"] = e.metadata.correlationId.map { .string($0) }
+        entry["importedFrom"] = e.metadata.extras[importedFromMetadataKey].map { .string($0) }
         return entry
     }
 }
@@ -208,7 +213,8 @@ enum CaseDetail {
             "items": .array(s.items.map { i in .object([
                 "itemId": .string(i.id.rawValue), "rfaId": .string(i.rfaId.rawValue), "description": .string(i.description),
                 "status": .string(i.status.rawValue), "urOutcome": text(i.urOutcome?.rawValue), "authorizedPortion": text(i.authorizedPortion),
-                "urDecidedAt": instant(i.urDecidedAt), "physicianNotifiedAt": instant(i.physicianNotifiedAt),
+                "disputedPortion": text(i.disputedPortion), "importedFrom": text(i.importedFrom),
+                "urDecidedAt": i.urDecisionTimeKnown ? instant(i.urDecidedAt) : .null, "urDecidedOn": date(i.urDecidedOn), "physicianNotifiedAt": instant(i.physicianNotifiedAt),
                 "writtenDecisionServedOn": date(i.writtenDecisionServedOn), "writtenDecisionServiceMethod": text(i.writtenDecisionServiceMethod?.rawValue),
                 "imrApplicationReceivedOn": date(i.imrApplicationReceivedOn),
                 "eligibilityInformationRequestedOn": date(i.eligibilityInformationRequestedOn),

@@ -8,7 +8,8 @@ import Workflow
 /// On each event of a case the projection re-derives that case's deadlines with the pure
 /// engine, as of the event's recording time, and replaces the case's rows. A deadline that
 /// is still running is stored as open; whether it is pending or missed is decided when it
-/// is read, against the reader's clock.
+/// is read, against the reader's clock. Closing or withdrawing a case takes its deadlines off
+/// the board (a deadline it missed keeps its status in the case's own detail).
 public struct DeadlineProjection: Projection {
     public let name = "deadlines"
     let calculator: DeadlineCalculator
@@ -35,18 +36,22 @@ public struct DeadlineProjection: Projection {
 
     public func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
         guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
-        let state = try CaseStreams.fold(try db.events(inStream: event.streamId))
+        let state = try CaseStreams.state(after: event, in: db)
         try db.execute("DELETE FROM deadlines WHERE case_id = ?", [.text(caseId.rawValue)])
         guard state.facts != nil else { return }
         let coordinator = state.coordinator ?? ""
         let encoder = WireFormat.encoder
         for deadline in DeadlineEngine.deadlines(for: state, now: event.recordedAt, calculator: calculator) {
-            let body = String(decoding: try encoder.encode(deadline), as: UTF8.self)
+            // Only running deadlines are read whole (the board); a settled one keeps its status
+            // and due time, and a case's detail derives it afresh. Encoding every settled
+            // deadline on each event was most of the cost of an append.
+            let isOpen = deadline.isOpen && state.isOpen
+            let body = isOpen ? String(decoding: try encoder.encode(deadline), as: UTF8.self) : "{}"
             try db.execute(
                 "INSERT INTO deadlines (deadline_id, case_id, rule, party, coordinator, due_us, is_open, status, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [.text(deadline.id), .text(caseId.rawValue), .text(deadline.rule.rawValue), .text(deadline.party.rawValue),
                  .text(coordinator), .integer(deadline.due.unixMicroseconds),
-                 .integer(deadline.isOpen ? 1 : 0), .text(deadline.status.rawValue), .text(body)])
+                 .integer(isOpen ? 1 : 0), .text(deadline.status.rawValue), .text(body)])
         }
     }
 
@@ -63,7 +68,7 @@ public struct DeadlineBoardFilter: Sendable, Equatable, Decodable {
     public var caseId: String?
     /// Only deadlines due within this many days from now (overdue ones included).
     public var withinDays: Int?
-    /// Only deadlines already past due.
+    /// true: only deadlines already past due; false: only those not yet due.
     public var overdue: Bool?
     public var limit: Int?
 
@@ -96,7 +101,11 @@ extension DeadlineProjection {
             clauses.append("due_us <= ?")
             arguments.append(.integer(nowMicros + Int64(days) * 86_400_000_000))
         }
-        if filter.overdue == true { clauses.append("due_us <= ?"); arguments.append(.integer(nowMicros)) }
+        switch filter.overdue {
+        case true?: clauses.append("due_us <= ?"); arguments.append(.integer(nowMicros))
+        case false?: clauses.append("due_us > ?"); arguments.append(.integer(nowMicros))
+        case nil: break
+        }
         let limit = filter.limit.map { " LIMIT \(max(0, $0))" } ?? ""
         let rows = try store.read { db in
             try db.query("SELECT body, due_us, coordinator FROM deadlines WHERE \(clauses.joined(separator: " AND ")) ORDER BY due_us, deadline_id\(limit)", arguments)

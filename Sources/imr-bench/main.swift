@@ -4,6 +4,10 @@ import ArgumentParser
 import CSQLite
 import EventStore
 import Foundation
+import IMRCommandLine
+import IMRService
+import Varlink
+import Workflow
 
 @main
 struct IMRBench: ParsableCommand {
@@ -17,6 +21,9 @@ struct IMRBench: ParsableCommand {
               store single   EventStore.append of one event per call (hash chain, expectation check, idempotency lookup)
               store batched  EventStore.append(batch:) of --batch one-event requests per transaction
             Payloads are about 200 bytes of JSON spread over --streams streams.
+            Then the daemon's own work without the socket: the demo's synthetic caseload (--cases cases, about seven
+            lifecycle commands each) through CaseService, each command decided against its case and appended with the
+            daemon's read models (case list, case items, deadlines) updated in the same transaction.
             """)
 
     @Option(help: "Directory for the benchmark files (the file system under test).")
@@ -36,6 +43,9 @@ struct IMRBench: ParsableCommand {
 
     @Option(help: "full or normal.")
     var synchronous: String = "full"
+
+    @Option(help: "Synthetic cases for the lifecycle measurement (0 skips it).")
+    var cases: Int = 1000
 
     func validate() throws {
         guard ["full", "normal"].contains(synchronous) else {
@@ -81,6 +91,20 @@ struct IMRBench: ParsableCommand {
         }
         line("single durable commits", rawSingle, storeSingle)
         line("batched (\(batch)/txn)", rawBatched, storeBatched)
+
+        guard cases > 0 else { return }
+        var caseload = SyntheticCaseload(now: Date(), count: cases, seed: 2026, coordinators: ["maria", "jorge", "priya", "li"])
+        let commands = try caseload.calls().map { call in
+            (caseId: CaseID(call.parameters["caseId"]?.stringValue ?? ""),
+             command: try CasesInterface.command(for: VarlinkCall(method: "io.imr.Cases.\(call.method)", parameters: call.parameters)))
+        }
+        let lifecycle = try measure(count: commands.count) {
+            CaseService(store: try EventStore(path: work.appendingPathComponent("cases.sqlite").path, options: options, projections: ReadModels.all()))
+        } body: { service, n in
+            _ = try service.execute(commands[n].command, on: commands[n].caseId, actor: Actor(uid: 0, name: "bench"), commandId: UUID(), now: Date())
+        }
+        print(String(format: "%-22@ %10.0f lifecycle commands/s (%d commands over %d cases, read models updated in each append)",
+                     "caseload" as NSString, lifecycle, commands.count, cases))
     }
 
     /// Runs `body` `count` times on a fresh target and returns calls per second.
@@ -91,6 +115,7 @@ struct IMRBench: ParsableCommand {
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         if let store = target as? EventStore { store.close() }
+        if let service = target as? CaseService { service.store.close() }
         return Double(count) / seconds
     }
 }

@@ -135,8 +135,13 @@ private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String
             // Nothing was read from it: the JSON array is empty.
             #expect((try? JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [Any])?.isEmpty == true)
         }
-        let withoutDryRun = try await ctl(["import", unrelated.path])
-        #expect(withoutDryRun.status == 64)
-        #expect(withoutDryRun.err.contains("--dry-run"))
+        // Recording reads every file before it talks to a daemon: an unreadable one stops it all.
+        let withoutDryRun = try await ctl(["import", "--socket", dir.appendingPathComponent("none.sock").path, unrelated.path])
+        #expect(withoutDryRun.status == 65)
+        #expect(withoutDryRun.err.contains(unrelated.path))
+        #expect(withoutDryRun.err.contains("nothing was imported"))
+        let forcedDryRun = try await ctl(["import", "--dry-run", "--force", unrelated.path])
+        #expect(forcedDryRun.status == 64)
+        #expect(forcedDryRun.err.contains("--dry-run records nothing"))
     }
 }

@@ -24,10 +24,12 @@ import Testing
         ])
     }
 
-    @Test func typeNamesAreStable_andOnlyRFAReceivedIsAtVersion2() {
-        #expect(CaseEventCodec.currentVersions.count == 24)
-        #expect(CaseEventCodec.currentVersions["RFAReceived"] == 2)
-        #expect(CaseEventCodec.currentVersions.filter { $0.key != "RFAReceived" }.values.allSatisfy { $0 == 1 })
+    @Test func typeNamesAreStable_andOnlyThreeEventsAreAtVersion2() {
+        #expect(CaseEventCodec.currentVersions.count == 25)
+        let atVersion2: Set = ["RFAReceived", "IMRAssigned", "IMRDeterminationIssued"]
+        for name in atVersion2 { #expect(CaseEventCodec.currentVersions[name] == 2, "\(name)") }
+        #expect(CaseEventCodec.currentVersions.filter { !atVersion2.contains($0.key) }.values.allSatisfy { $0 == 1 })
+        #expect(CaseEventCodec.currentVersions["DisputedItemsImported"] == 1)
         for name in ["MoreInformationRequested", "InformationReceived", "URDeferred", "IMRFoundIneligible",
                      "WCABAppealFiled", "WCABAppealResolved", "CaseWithdrawn", "CaseClosed", "CoordinatorReassigned",
                      "IMREligibilityInformationRequested", "IMREligibilityInformationSent"] {
@@ -79,7 +81,7 @@ import Testing
     @Test func unknownTypes_futureVersions_andBadCaseNumbers_areRefused() throws {
         let encoded = try CaseEventCodec.encode(.imrAssigned(Example.assigned))
         #expect(throws: CaseEventDecodingError.self) {
-            try CaseEventCodec.decode(type: "IMRAssigned", schemaVersion: 2, payload: encoded.payload)
+            try CaseEventCodec.decode(type: "IMRAssigned", schemaVersion: 3, payload: encoded.payload)
         }
         #expect(throws: CaseEventDecodingError.self) {
             try CaseEventCodec.decode(type: "AlienLanded", schemaVersion: 1, payload: encoded.payload)

@@ -35,4 +35,20 @@ import PropertyBased
         #expect(Pacific.date(of: faxed) == LocalDate(iso: "2015-04-17"))
         #expect(Pacific.secondsSinceMidnight(of: faxed) == 18 * 3600 + 18 * 60)
     }
+
+    /// Pacific's arithmetic (day number plus the zone's offset) agrees with Foundation's
+    /// calendar on any instant, across daylight-saving changes and before 1970.
+    @Test func pacificDatesTimesAndRFC3339AgreeWithFoundationsCalendar() async {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = Pacific.timeZone
+        await propertyCheck(input: Gen.int(in: -1_000_000_000...2_500_000_000)) { seconds in
+            let instant = Date(timeIntervalSince1970: Double(seconds) + 0.25)
+            let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: instant)
+            #expect(Pacific.date(of: instant) == LocalDate(year: c.year!, month: c.month!, day: c.day!))
+            #expect(Pacific.secondsSinceMidnight(of: instant) == c.hour! * 3600 + c.minute! * 60 + c.second!)
+            let offset = Pacific.timeZone.secondsFromGMT(for: instant)
+            let expected = String(format: "%04d-%02d-%02dT%02d:%02d:%02d-%02d:00", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!, -offset / 3600)
+            #expect(Pacific.rfc3339(instant) == expected)
+        }
+    }
 }

@@ -90,10 +90,20 @@ public struct ItemState: Equatable, Sendable {
     public var rfaId: RFAID
     public var description: String
 
+    /// The document the item was imported from (``DisputedItemsImported``); nil for an item
+    /// that came on a recorded RFA. An imported item has no RFA clocks and may reach IMR
+    /// without a recorded written service or eligibility finding.
+    public var importedFrom: String?
+
     // Utilization review
     public var urOutcome: URItemOutcome?
     public var authorizedPortion: String?
+    /// For a modification imported from a letter: the remaining portion IMR decided on.
+    public var disputedPortion: String?
+    /// The UR decision's instant; for an imported item only its day is known (the start of
+    /// that Pacific day, with ``urDecisionTimeKnown`` false), or nothing.
     public var urDecidedAt: Date?
+    public var urDecisionTimeKnown: Bool = true
     public var physicianNotifiedAt: Date?
     public var physicianNotificationMethod: ServiceMethod?
     public var writtenDecisionServedOn: LocalDate?

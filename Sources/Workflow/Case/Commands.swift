@@ -36,6 +36,8 @@ public enum CaseCommand: Sendable, Equatable {
     case issueURDecision(URDecisionIssued)
     case notifyPhysician(PhysicianNotified)
     case serveWrittenDecision(WrittenURDecisionServed)
+    /// Items known from an imported letter (see ``DisputedItemsImported``).
+    case importDisputedItems(DisputedItemsImported)
     case receiveIMRApplication(IMRApplicationReceived)
     case requestEligibilityInformation(IMREligibilityInformationRequested)
     case sendEligibilityInformation(IMREligibilityInformationSent)

@@ -15,7 +15,7 @@ public enum CorrectableField: String, Codable, Sendable, CaseIterable {
     // IMREligibilityInformationSent
     case sentOn
     case deferredOn
-    // URDecisionIssued, PhysicianNotified
+    // URDecisionIssued, PhysicianNotified (DisputedItemsImported's UR day is `decidedOn`)
     case decidedAt, notifiedAt
     // WrittenURDecisionServed
     case servedOn, serviceMethod, serviceDestination
@@ -136,6 +136,7 @@ extension CaseEvent {
             e.method = try choice(ServiceMethod.self); return .writtenURDecisionServed(e)
         case (.writtenURDecisionServed(var e), .serviceDestination):
             e.destination = try choice(ServiceDestination.self); return .writtenURDecisionServed(e)
+        case (.disputedItemsImported(var e), .decidedOn): e.urDecidedOn = try date(); return .disputedItemsImported(e)
         case (.imrApplicationReceived(var e), .receivedOn): e.receivedOn = try date(); return .imrApplicationReceived(e)
         case (.imrEligibilityInformationRequested(var e), .requestedOn):
             e.requestedOn = try date(); return .imrEligibilityInformationRequested(e)

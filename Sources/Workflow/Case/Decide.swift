@@ -7,6 +7,8 @@ import Foundation
 ///
 /// Refusals (each a ``CaseRuleViolation`` naming the item, RFA and dates):
 /// - any command but opening on a case never opened; opening a case id twice;
+/// - imported items (``DisputedItemsImported``) with no item, a reused item or RFA id, an
+///   approved outcome or a modification without its authorized portion;
 /// - anything but notes, reassignment and corrections on a closed or withdrawn case;
 /// - an injured-worker reference that looks like more than initials or an internal id;
 /// - a date before the date of injury, or after `now`;
@@ -22,12 +24,15 @@ import Foundation
 /// - a second UR decision for an item (a new decision needs a new RFA with new item ids),
 ///   a modification without the authorized portion, notices for undecided items,
 ///   information requests or deferrals after UR decided every item;
-/// - IMR for an undecided or approved item or before the written decision was served, or
+/// - IMR for an undecided or approved item or before the written decision was served (an
+///   imported item may skip the written service, which its letter proves happened on a day it
+///   does not give: its application is checked against the UR decision's day instead), or
 ///   for an injury before 2013 whose UR decision was served before 2013-07-01 (SB 863);
 ///   a request for eligibility information without an application, after the eligibility
 ///   finding, twice for an item, or naming no party (or one twice); a response to it never
 ///   requested, or sent twice;
-///   eligibility twice or without an application; assignment unless found eligible;
+///   eligibility twice or without an application; assignment unless found eligible (an
+///   imported item may be assigned without a recorded finding, never after an ineligible one);
 ///   records or a determination under a case number the items do not carry; a second
 ///   determination; implementing an upheld or undetermined item, or implementing twice;
 ///   an appeal before a determination, while one is pending, or twice; resolving an appeal
@@ -50,6 +55,7 @@ private func decideUnnormalized(_ command: CaseCommand, state: CaseState, now: D
     case .issueURDecision(let e): return [.urDecisionIssued(try rules.decideUR(e))]
     case .notifyPhysician(let e): return [.physicianNotified(try rules.notifyPhysician(e))]
     case .serveWrittenDecision(let e): return [.writtenURDecisionServed(try rules.serveWritten(e))]
+    case .importDisputedItems(let e): return [.disputedItemsImported(try rules.importItems(e))]
     case .receiveIMRApplication(let e): return [.imrApplicationReceived(try rules.receiveApplication(e))]
     case .requestEligibilityInformation(let e):
         return [.imrEligibilityInformationRequested(try rules.requestEligibilityInformation(e))]
@@ -103,6 +109,7 @@ func replayCommand(for event: CaseEvent) -> CaseCommand? {
     case .urDecisionIssued(let e): .issueURDecision(e)
     case .physicianNotified(let e): .notifyPhysician(e)
     case .writtenURDecisionServed(let e): .serveWrittenDecision(e)
+    case .disputedItemsImported(let e): .importDisputedItems(e)
     case .imrApplicationReceived(let e): .receiveIMRApplication(e)
     case .imrEligibilityInformationRequested(let e): .requestEligibilityInformation(e)
     case .imrEligibilityInformationSent(let e): .sendEligibilityInformation(e)
@@ -253,6 +260,9 @@ private struct CaseRules {
             throw refuse(.duplicateRFA,
                 "RFA \(e.rfaId) was already received on \(Pacific.date(of: existing.receivedAt)); give a new RFA its own id")
         }
+        if let imported = state.items.first(where: { $0.rfaId == e.rfaId }), let source = imported.importedFrom {
+            throw refuse(.duplicateRFA, "RFA id \(e.rfaId) names the items imported from \(source); give a new RFA its own id")
+        }
         try requireText(e.physician, "The requesting physician of RFA \(e.rfaId)")
         guard !e.items.isEmpty else {
             throw refuse(.noItems, "RFA \(e.rfaId) lists no treatment item; record at least one item")
@@ -278,6 +288,42 @@ private struct CaseRules {
                     "RFA \(e.rfaId) was received (\(received)) before its treatment recommendation date (\(recommended)); check both dates")
             }
         }
+        return e
+    }
+
+    /// Items a letter proves: they enter the case with their UR outcome, and no RFA clocks.
+    func importItems(_ e: DisputedItemsImported) throws -> DisputedItemsImported {
+        let facts = try openFacts()
+        try requireText(e.rfaId.rawValue, "The RFA id of the imported items")
+        try requireText(e.source, "The source of the imported items")
+        if state.rfa(e.rfaId) != nil || state.items.contains(where: { $0.rfaId == e.rfaId }) {
+            throw refuse(.duplicateRFA, "RFA id \(e.rfaId) is already on this case; give the imported items an RFA id of their own")
+        }
+        guard !e.items.isEmpty else {
+            throw refuse(.noItems, "The import from \(e.source) lists no treatment item; a letter decides at least one")
+        }
+        var seen = Set<ItemID>()
+        for imported in e.items {
+            try requireText(imported.id.rawValue, "An item id of the import")
+            try requireText(imported.description, "The description of item \(imported.id)")
+            if !seen.insert(imported.id).inserted {
+                throw refuse(.duplicateItem, "The import lists item \(imported.id) twice; give each item its own id")
+            }
+            if let existing = state.item(imported.id) {
+                throw refuse(.duplicateItem,
+                    "Item \(imported.id) is already on RFA \(existing.rfaId); item ids are unique within a case, so give this item a new id")
+            }
+            switch imported.urOutcome {
+            case .approved:
+                throw refuse(.itemNotDisputable,
+                    "Imported item \(imported.id) is recorded as approved by UR; only denied or modified items reach IMR")
+            case .modified:
+                try requireText(imported.authorizedPortion ?? "", "The authorized portion of modified item \(imported.id)")
+            case .denied:
+                break
+            }
+        }
+        if let on = e.urDecidedOn { try checkDay(on, "The UR decision of the imported items", facts: facts) }
         return e
     }
 
@@ -401,7 +447,7 @@ private struct CaseRules {
         let facts = try openFacts()
         for item in try items(e.itemIds, for: "The IMR application") {
             let refused = "IMR application for item \(item.id) refused"
-            guard let outcome = item.urOutcome, let at = item.urDecidedAt else {
+            guard let outcome = item.urOutcome, item.urDecidedAt != nil || item.importedFrom != nil else {
                 throw refuse(.urNotDecided,
                     "\(refused): UR has not decided item \(item.id); IMR reviews a UR denial or modification")
             }
@@ -410,7 +456,18 @@ private struct CaseRules {
             }
             if outcome == .approved {
                 throw refuse(.itemNotDisputable,
-                    "\(refused): UR approved item \(item.id) on \(Pacific.date(of: at)); only denied or modified items can go to IMR")
+                    "\(refused): UR approved item \(item.id) on \(item.urDecidedOn?.iso ?? "an unrecorded day"); only denied or modified items can go to IMR")
+            }
+            if item.importedFrom != nil, item.writtenDecisionServedOn == nil {
+                // The letter proves the UR decision went to IMR; its written service is not on record.
+                if let decided = item.urDecidedOn {
+                    if facts.dateOfInjury < CaseRules.imrForInjuriesFrom, decided < CaseRules.imrForDecisionsFrom {
+                        throw refuse(.imrNotApplicable,
+                            "\(refused): the injury of \(facts.dateOfInjury) predates 2013 and the UR decision on item \(item.id) was made on \(decided), before IMR began on 2013-07-01; the WCAB decides this dispute")
+                    }
+                    try notBefore(e.receivedOn, "The IMR application for item \(item.id)", decided, "the UR decision")
+                }
+                continue
             }
             guard let served = item.writtenDecisionServedOn else {
                 throw refuse(.writtenDecisionNotServed,
@@ -505,11 +562,20 @@ private struct CaseRules {
             if let number = item.imrCaseNumber, let on = item.imrAssignedOn {
                 throw refuse(.alreadyRecorded, "Item \(item.id) was already assigned to IMR case \(number) on \(on)")
             }
-            guard let eligible = item.imrEligibleOn else {
-                if let on = item.imrIneligibleOn {
-                    throw refuse(.notEligible,
-                        "Item \(item.id) cannot be assigned to IMR: its application was found ineligible on \(on)")
+            if let on = item.imrIneligibleOn {
+                throw refuse(.notEligible,
+                    "Item \(item.id) cannot be assigned to IMR: its application was found ineligible on \(on)")
+            }
+            if item.importedFrom != nil, item.imrEligibleOn == nil {
+                // The letter's assignment proves the AD found it eligible, on a day it does not give.
+                if let applied = item.imrApplicationReceivedOn {
+                    try notBefore(e.assignedOn, "The IMR assignment of item \(item.id)", applied, "its IMR application")
+                } else if let decided = item.urDecidedOn {
+                    try notBefore(e.assignedOn, "The IMR assignment of item \(item.id)", decided, "its UR decision")
                 }
+                continue
+            }
+            guard let eligible = item.imrEligibleOn else {
                 throw refuse(.notEligible,
                     "Item \(item.id) cannot be assigned to IMR: no application for it has been found eligible")
             }
@@ -562,9 +628,11 @@ private struct CaseRules {
             }
             try notBefore(e.decidedOn, "The determination of item \(item.id)", assigned, "its IMR assignment")
         }
-        try notBefore(e.mailedOn, "The mailing of determination \(e.imrCaseNumber)", e.decidedOn, "its decision date")
         try checkDay(e.decidedOn, "The determination's decision date", facts: facts)
-        try checkDay(e.mailedOn, "The determination's mailing date", facts: facts)
+        if let mailedOn = e.mailedOn {
+            try notBefore(mailedOn, "The mailing of determination \(e.imrCaseNumber)", e.decidedOn, "its decision date")
+            try checkDay(mailedOn, "The determination's mailing date", facts: facts)
+        }
         return e
     }
 
@@ -591,7 +659,8 @@ private struct CaseRules {
     func fileAppeal(_ e: WCABAppealFiled) throws -> WCABAppealFiled {
         let facts = try openFacts()
         for item in try items(e.itemIds, for: "The WCAB appeal") {
-            guard item.imrDecision != nil, let mailed = item.determinationMailedOn else {
+            // An unknown mailing date counts as the decision date, as the deadline engine assumes.
+            guard item.imrDecision != nil, let mailed = item.determinationMailedOn ?? item.determinationDecidedOn else {
                 throw refuse(.notDetermined,
                     "Appeal of item \(item.id) refused: IMR has not determined item \(item.id); the WCAB hears appeals of final determinations only")
             }

@@ -33,6 +33,8 @@ public struct CaseEventDecodingError: Error, Equatable, Sendable, CustomStringCo
 /// | type name | current schema version |
 /// |---|---|
 /// | `RFAReceived` | 2 (1: one `treatment`, `receivedDate` without time) |
+/// | `IMRAssigned` | 2 (1: `noticeMethod` always present; read as is) |
+/// | `IMRDeterminationIssued` | 2 (1: `mailedOn` always present; read as is) |
 /// | every other event | 1 |
 public enum CaseEventCodec {
     /// Every type name, with its current schema version.
@@ -43,7 +45,7 @@ public enum CaseEventCodec {
     private static let payloadTypes: [any CaseEventPayload.Type] = [
         CaseOpened.self, RFAReceived.self, MoreInformationRequested.self, InformationReceived.self,
         URDeferred.self, URDecisionIssued.self, PhysicianNotified.self, WrittenURDecisionServed.self,
-        IMRApplicationReceived.self, IMREligibilityInformationRequested.self, IMREligibilityInformationSent.self,
+        DisputedItemsImported.self, IMRApplicationReceived.self, IMREligibilityInformationRequested.self, IMREligibilityInformationSent.self,
         IMREligibilityFound.self, IMRFoundIneligible.self, IMRAssigned.self,
         IMRRecordsReceived.self, IMRDeterminationIssued.self, DeterminationImplemented.self,
         WCABAppealFiled.self, WCABAppealResolved.self, CaseWithdrawn.self, CaseClosed.self,
@@ -64,8 +66,8 @@ public enum CaseEventCodec {
     /// Throws ``CaseEventDecodingError`` for an unknown type, a version with no upcaster,
     /// or a payload that does not fit (a malformed IMR case number, a missing field).
     public static func decode(type: String, schemaVersion: Int, payload: Data) throws -> CaseEvent {
-        func read<P: CaseEventPayload>(_: P.Type) throws -> P {
-            guard schemaVersion == P.schemaVersion else {
+        func read<P: CaseEventPayload>(_: P.Type, alsoReads older: Set<Int> = []) throws -> P {
+            guard schemaVersion == P.schemaVersion || older.contains(schemaVersion) else {
                 throw CaseEventDecodingError(
                     type: type, schemaVersion: schemaVersion,
                     message: "this build reads \(P.typeName) up to version \(P.schemaVersion) and has no upcaster for version \(schemaVersion)")
@@ -93,9 +95,12 @@ public enum CaseEventCodec {
                 return .imrEligibilityInformationSent(try read(IMREligibilityInformationSent.self))
             case IMREligibilityFound.typeName: return .imrEligibilityFound(try read(IMREligibilityFound.self))
             case IMRFoundIneligible.typeName: return .imrFoundIneligible(try read(IMRFoundIneligible.self))
-            case IMRAssigned.typeName: return .imrAssigned(try read(IMRAssigned.self))
+            // Version 1 is version 2 with the optional field always present.
+            case IMRAssigned.typeName: return .imrAssigned(try read(IMRAssigned.self, alsoReads: [1]))
             case IMRRecordsReceived.typeName: return .imrRecordsReceived(try read(IMRRecordsReceived.self))
-            case IMRDeterminationIssued.typeName: return .imrDeterminationIssued(try read(IMRDeterminationIssued.self))
+            case IMRDeterminationIssued.typeName:
+                return .imrDeterminationIssued(try read(IMRDeterminationIssued.self, alsoReads: [1]))
+            case DisputedItemsImported.typeName: return .disputedItemsImported(try read(DisputedItemsImported.self))
             case DeterminationImplemented.typeName: return .determinationImplemented(try read(DeterminationImplemented.self))
             case WCABAppealFiled.typeName: return .wcabAppealFiled(try read(WCABAppealFiled.self))
             case WCABAppealResolved.typeName: return .wcabAppealResolved(try read(WCABAppealResolved.self))

@@ -201,6 +201,59 @@ public struct WrittenURDecisionServed: CaseEventPayload {
     }
 }
 
+// MARK: - Items known from an imported letter
+
+/// One treatment item as an imported document shows it: the UR outcome it went to IMR with.
+public struct ImportedItem: Codable, Sendable, Equatable {
+    public var id: ItemID
+    /// The treatment as originally requested (for a partial certification, the original request).
+    public var description: String
+    /// `denied` or `modified`: only those go to IMR.
+    public var urOutcome: URItemOutcome
+    /// For a modification: what the claims administrator authorized.
+    public var authorizedPortion: String?
+    /// For a modification: the remaining portion IMR decided on; nil when the whole item was disputed.
+    public var disputedPortion: String?
+
+    public init(id: ItemID, description: String, urOutcome: URItemOutcome, authorizedPortion: String? = nil,
+                disputedPortion: String? = nil) {
+        self.id = id
+        self.description = description
+        self.urOutcome = urOutcome
+        self.authorizedPortion = authorizedPortion
+        self.disputedPortion = disputedPortion
+    }
+}
+
+/// The case learned of disputed items from a document that starts mid-way through the
+/// lifecycle: an IMR Final Determination letter. It proves the items, that UR denied or
+/// modified them and (when its header says so) on which day; it does not give the RFA's
+/// receipt, the UR decision's time or its notices. So the items carry their UR outcome but no
+/// RFA clocks run for them: nothing here invents a date a deadline would count from.
+///
+/// ``rfaId`` names the unknown RFA (e.g. `letter-CM16-0213037`) so every item keeps an RFA id;
+/// no `RFAReceived` exists for it. Items it creates are "imported" (``ItemState/importedFrom``):
+/// ``decide(_:state:now:)`` lets them reach IMR without a recorded written service or
+/// eligibility finding, because the letter proves those steps happened on days it does not give.
+public struct DisputedItemsImported: CaseEventPayload {
+    public static let typeName = "DisputedItemsImported"
+    public static let schemaVersion = 1
+
+    public var rfaId: RFAID
+    public var items: [ImportedItem]
+    /// The UR decision's day as the document states it ("UR Denial Date"); nil when it does not.
+    public var urDecidedOn: LocalDate?
+    /// The document, e.g. "IMR Final Determination CM16-0213037 (CM16-0213037.pdf)".
+    public var source: String
+
+    public init(rfaId: RFAID, items: [ImportedItem], urDecidedOn: LocalDate?, source: String) {
+        self.rfaId = rfaId
+        self.items = items
+        self.urDecidedOn = urDecidedOn
+        self.source = source
+    }
+}
+
 // MARK: - Independent medical review
 
 /// The AD received the employee's IMR application for these items.
@@ -315,19 +368,24 @@ public enum AssignmentNoticeMethod: String, Codable, Sendable, CaseIterable {
     case mail, electronic
 }
 
-/// The IMRO was assigned the review and gave it a case number.
+/// The IMRO was assigned the review and gave it a case number (schema version 2).
+///
+/// Version 1 always carried ``noticeMethod``; version 2 lets it be nil when the method is not
+/// known (an assignment imported from a Final Determination letter, which does not say how
+/// the notice went). Version 1 payloads read as they are.
 public struct IMRAssigned: CaseEventPayload {
     public static let typeName = "IMRAssigned"
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     public var itemIds: [ItemID]
     public var imrCaseNumber: IMRCaseNumber
     public var assignedOn: LocalDate
     public var priority: IMRPriority
-    public var noticeMethod: AssignmentNoticeMethod
+    /// How the notice of assignment was sent; nil when not known. Decides `imr.records`.
+    public var noticeMethod: AssignmentNoticeMethod?
 
     public init(itemIds: [ItemID], imrCaseNumber: IMRCaseNumber, assignedOn: LocalDate,
-                priority: IMRPriority, noticeMethod: AssignmentNoticeMethod) {
+                priority: IMRPriority, noticeMethod: AssignmentNoticeMethod?) {
         self.itemIds = itemIds
         self.imrCaseNumber = imrCaseNumber
         self.assignedOn = assignedOn
@@ -365,19 +423,24 @@ public struct IMRItemDetermination: Codable, Sendable, Equatable {
     }
 }
 
-/// The IMRO issued its Final Determination.
+/// The IMRO issued its Final Determination (schema version 2).
+///
+/// Version 1 always carried ``mailedOn``; version 2 lets it be nil when the mailing date is
+/// not known (a determination imported from the letter itself, which is dated by its decision
+/// date only). Version 1 payloads read as they are.
 public struct IMRDeterminationIssued: CaseEventPayload {
     public static let typeName = "IMRDeterminationIssued"
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     public var imrCaseNumber: IMRCaseNumber
     public var decidedOn: LocalDate
-    /// Starts the WCAB appeal clock.
-    public var mailedOn: LocalDate
+    /// Starts the WCAB appeal and implementation clocks. Nil when not known: the deadline
+    /// engine then counts from ``decidedOn`` and says it assumed so.
+    public var mailedOn: LocalDate?
     public var reviewerSpecialty: String
     public var items: [IMRItemDetermination]
 
-    public init(imrCaseNumber: IMRCaseNumber, decidedOn: LocalDate, mailedOn: LocalDate,
+    public init(imrCaseNumber: IMRCaseNumber, decidedOn: LocalDate, mailedOn: LocalDate?,
                 reviewerSpecialty: String, items: [IMRItemDetermination]) {
         self.imrCaseNumber = imrCaseNumber
         self.decidedOn = decidedOn
@@ -551,6 +614,7 @@ public enum CaseEvent: Codable, Sendable, Equatable {
     case urDecisionIssued(URDecisionIssued)
     case physicianNotified(PhysicianNotified)
     case writtenURDecisionServed(WrittenURDecisionServed)
+    case disputedItemsImported(DisputedItemsImported)
     case imrApplicationReceived(IMRApplicationReceived)
     case imrEligibilityInformationRequested(IMREligibilityInformationRequested)
     case imrEligibilityInformationSent(IMREligibilityInformationSent)
@@ -579,6 +643,7 @@ public enum CaseEvent: Codable, Sendable, Equatable {
         case .urDecisionIssued(let e): e
         case .physicianNotified(let e): e
         case .writtenURDecisionServed(let e): e
+        case .disputedItemsImported(let e): e
         case .imrApplicationReceived(let e): e
         case .imrEligibilityInformationRequested(let e): e
         case .imrEligibilityInformationSent(let e): e

@@ -112,6 +112,21 @@ extension CaseState {
                 $0.writtenDecisionServiceDestination = e.destination
             }
 
+        case .disputedItemsImported(let e):
+            for imported in e.items where item(imported.id) == nil {
+                var newItem = ItemState(id: imported.id, rfaId: e.rfaId, description: imported.description)
+                newItem.importedFrom = e.source
+                newItem.urOutcome = imported.urOutcome
+                newItem.authorizedPortion = imported.authorizedPortion
+                newItem.disputedPortion = imported.disputedPortion
+                if let on = e.urDecidedOn {
+                    newItem.urDecidedAt = Pacific.startOfDay(on)
+                    newItem.urDecisionTimeKnown = false
+                    newItem.history.append(ItemMilestone(event: DisputedItemsImported.typeName, on: on, version: version))
+                }
+                items.append(newItem)
+            }
+
         case .imrApplicationReceived(let e):
             updateItems(e.itemIds, milestone: (IMRApplicationReceived.typeName, e.receivedOn, version)) {
                 $0.imrApplicationReceivedOn = e.receivedOn

@@ -250,7 +250,7 @@ private struct Computation {
         let minutes = policy.cutoffSecondsAfterMidnight / 60
         let hour = minutes / 60
         let twelve = hour % 12 == 0 ? 12 : hour % 12
-        return String(format: "%d:%02d", twelve, minutes % 60) + (hour < 12 ? " a.m." : " p.m.")
+        return "\(twelve):" + padded(minutes % 60, 2) + (hour < 12 ? " a.m." : " p.m.")
     }
 
     var policy: DeemedReceiptPolicy {
@@ -543,7 +543,7 @@ private struct Computation {
 
     static func describe(_ instant: Date) -> String {
         let seconds = Pacific.secondsSinceMidnight(of: instant)
-        let time = String(format: "%02d:%02d", seconds / 3600, (seconds % 3600) / 60)
+        let time = padded(seconds / 3600, 2) + ":" + padded((seconds % 3600) / 60, 2)
         return "\(Pacific.date(of: instant).shortLabel) \(time) Pacific"
     }
 }

@@ -50,6 +50,13 @@ import Foundation
 ///   date (its receipt is not recorded); act the implementation.
 /// - `wcab.appeal` per IMR case number and round: trigger the determination's mailing, served
 ///   by mail in California; act the first appeal filed.
+/// - A determination without a mailing date (imported from the letter) is taken as mailed on
+///   its decision date, and both clocks say so; an assignment without its notice method is
+///   taken as mailed for `imr.records`, and says so.
+/// - Items imported from a letter (``DisputedItemsImported``) have no RFA receipt, UR decision
+///   time or eligibility finding on record: they get no UR clocks and no
+///   `imro.assignment-notice` (one ``UnavailableDeadline`` per import says why), and their
+///   `imr.records` is not applicable once the determination shows the IMRO had the records.
 ///
 /// A late UR decision or a late notice to the physician marks the RFA's items: their IMR
 /// clocks say that the UR was untimely and the WCAB, not IMR, decides (Dubon II; Bodam).
@@ -171,6 +178,7 @@ public enum DeadlineEngine {
         guard let facts = state.facts else { return ([], []) }
         var builder = Builder(state: state, caseId: facts.caseId, now: now, calculator: calculator)
         for rfa in state.rfas { builder.utilizationReview(rfa) }
+        builder.importedItems()
         for item in state.items { builder.imrApplication(item) }
         builder.eligibilityResponses()
         for item in state.items { builder.assignmentNotice(item) }
@@ -213,6 +221,12 @@ private struct RoundFacts {
     var assignedVersion: Int?
     var priority: IMRPriority
     var noticeMethod: AssignmentNoticeMethod
+    /// False when the assignment did not record how the notice went (``noticeMethod`` is then mail).
+    var noticeMethodKnown: Bool
+    /// True when the determination recorded no mailing date: ``mailedOn`` is its decision date.
+    var mailingAssumed = false
+    /// True for an item imported from a letter (``ItemState/importedFrom``).
+    var imported: Bool
     /// The remand that opened this round (rounds after the first).
     var remand: ItemMilestone?
     var records: ItemMilestone?
@@ -416,6 +430,25 @@ private struct Builder {
         }
     }
 
+    /// Items imported from a letter have no RFA receipt, UR decision time or notices on
+    /// record: their UR clocks cannot be computed, and the case says so once per import.
+    mutating func importedItems() {
+        var order: [RFAID] = []
+        var byRFA: [RFAID: [ItemState]] = [:]
+        for item in state.items where item.importedFrom != nil {
+            if byRFA[item.rfaId] == nil { order.append(item.rfaId) }
+            byRFA[item.rfaId, default: []].append(item)
+        }
+        for rfaId in order {
+            guard let items = byRFA[rfaId], let source = items.first?.importedFrom else { continue }
+            unavailable.append(UnavailableDeadline(
+                id: "\(caseId.rawValue)/ur/\(rfaId.rawValue)", rule: .urDecisionProspective, itemIds: items.map(\.id),
+                reason: "items \(items.map(\.id.rawValue).joined(separator: ", ")) were imported from \(source): the RFA's receipt, "
+                    + "the UR decision's time and its notices are not in the letter, so the UR clocks (ur.decision.*, "
+                    + "ur.notice.*) and the IMRO's assignment notice cannot be computed"))
+        }
+    }
+
     // MARK: - IMR application and assignment
 
     mutating func imrApplication(_ item: ItemState) {
@@ -441,7 +474,8 @@ private struct Builder {
                 "service date not recorded: assumed served by mail in California on the decision date (\(decidedOn.iso))")
             triggerFact = DeadlineTriggerFact(
                 description: "UR decision (\(outcome.rawValue)); written service not recorded", date: decidedOn, at: nil,
-                eventVersion: lastMilestone(URDecisionIssued.typeName, of: item)?.version)
+                eventVersion: (lastMilestone(URDecisionIssued.typeName, of: item)
+                    ?? lastMilestone(DisputedItemsImported.typeName, of: item))?.version)
         }
         if let injured = state.facts?.dateOfInjury, injured < Self.imrForInjuriesFrom, trigger.date < Self.imrForDecisionsFrom {
             unavailable.append(UnavailableDeadline(
@@ -548,13 +582,15 @@ private struct Builder {
             var facts = RoundFacts(
                 itemId: item.id, rfaId: item.rfaId, round: index + 1, caseNumber: caseNumber, assignedOn: assignedOn,
                 assignedVersion: assigned?.version, priority: item.imrPriority ?? .standard,
-                noticeMethod: item.assignmentNoticeMethod ?? .mail)
+                noticeMethod: item.assignmentNoticeMethod ?? .mail, noticeMethodKnown: item.assignmentNoticeMethod != nil,
+                imported: item.importedFrom != nil)
             facts.remand = index > 0 ? remands[index - 1] : nil
             facts.records = last(IMRRecordsReceived.typeName)
             facts.determination = last(IMRDeterminationIssued.typeName)
             if let determination = facts.determination,
                case .imrDeterminationIssued(let e) = correctedEvent(determination.version) {
-                facts.mailedOn = e.mailedOn
+                facts.mailedOn = e.mailedOn ?? e.decidedOn
+                facts.mailingAssumed = e.mailedOn == nil
                 facts.decision = e.items.first { $0.itemId == item.id }?.decision
             }
             facts.implementation = last(DeterminationImplemented.typeName)
@@ -596,12 +632,24 @@ private struct Builder {
             let act = group.allSatisfy({ $0.records != nil })
                 ? group.compactMap(\.records).max(by: { $0.on < $1.on }).map { Act(eventType: $0.event, version: $0.version, at: nil, on: $0.on) }
                 : nil
+            var recordsAssumptions = ["the notice of assignment was taken as \(expedited ? "received" : "sent") on the assignment date (\(first.assignedOn.iso))"]
+            if !first.noticeMethodKnown {
+                recordsAssumptions.append("how the notice of assignment was sent is not recorded: taken as mailed")
+            }
+            // An imported letter proves the IMRO decided, so it had the records; the day they
+            // arrived is not in the letter, and a penalty clock must not be shown as missed for it.
+            var recordsNotApplicable: String?
+            if act == nil, group.allSatisfy({ $0.imported }),
+               let decided = group.compactMap(\.determination).max(by: { $0.on < $1.on }) {
+                recordsNotApplicable = "imported from a Final Determination letter: the IMRO decided on \(decided.on.shortLabel), "
+                    + "so it had the records; the day they arrived is not recorded"
+            }
             emit(
                 .imrRecords, key: key, rfaId: first.rfaId, itemIds: ids, trigger: .date(first.assignedOn),
                 triggerFact: triggerFact,
                 options: DeadlineOptions(expedited: expedited, noticeSentElectronically: first.noticeMethod == .electronic),
                 act: act,
-                assumptions: ["the notice of assignment was taken as \(expedited ? "received" : "sent") on the assignment date (\(first.assignedOn.iso))"])
+                assumptions: recordsAssumptions, notApplicable: recordsNotApplicable)
         }
 
         // imr.determination
@@ -642,6 +690,9 @@ private struct Builder {
             var assumptions = [
                 "receipt of the determination is not recorded: counted from its mailing date (\(mailedOn.iso)), the earliest it could have arrived"
             ]
+            if facts.mailingAssumed {
+                assumptions.insert("the determination's mailing date is not recorded: taken as its decision date (\(mailedOn.iso))", at: 0)
+            }
             if let kind = facts.implementationKind {
                 options.servicesAlreadyProvided = kind == .reimbursed
             } else {
@@ -669,7 +720,9 @@ private struct Builder {
                     description: "IMR final determination \(key) mailed", date: mailedOn, at: nil,
                     eventVersion: earliest.determination?.version),
                 options: DeadlineOptions(service: .mail, destination: .california), act: act,
-                assumptions: ["the determination was taken as served by mail within California (where each party is, is not recorded)"])
+                assumptions: (earliest.mailingAssumed
+                    ? ["the determination's mailing date is not recorded: taken as its decision date (\(mailedOn.iso))"] : [])
+                    + ["the determination was taken as served by mail within California (where each party is, is not recorded)"])
         }
     }
 
@@ -766,7 +819,7 @@ private struct Builder {
 
     static func describe(_ instant: Date) -> String {
         let seconds = Pacific.secondsSinceMidnight(of: instant)
-        return "\(Pacific.date(of: instant).shortLabel) " + String(format: "%02d:%02d", seconds / 3600, (seconds % 3600) / 60) + " Pacific"
+        return "\(Pacific.date(of: instant).shortLabel) " + padded(seconds / 3600, 2) + ":" + padded((seconds % 3600) / 60, 2) + " Pacific"
     }
 
     // MARK: - Reading the log

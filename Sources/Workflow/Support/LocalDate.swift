@@ -70,7 +70,7 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
     public func days(until other: LocalDate) -> Int { other.dayNumber - dayNumber }
 
     public var iso: String {
-        String(format: "%04d-%02d-%02d", year, month, day)
+        padded(year, 4) + "-" + padded(month, 2) + "-" + padded(day, 2)
     }
 
     public var description: String { iso }
@@ -137,14 +137,20 @@ public enum Pacific {
 
     /// The Pacific calendar date of an instant.
     public static func date(of instant: Date) -> LocalDate {
-        let c = calendar.dateComponents([.year, .month, .day], from: instant)
-        return LocalDate(year: c.year!, month: c.month!, day: c.day!)!
+        LocalDate(dayNumber: localSeconds(instant).day)
+    }
+
+    /// The Pacific wall-clock reading of an instant: its day number and the seconds since
+    /// that day's midnight (the zone's offset at that instant applied).
+    private static func localSeconds(_ instant: Date) -> (day: Int, second: Int) {
+        let local = Int(instant.timeIntervalSince1970.rounded(.down)) + timeZone.secondsFromGMT(for: instant)
+        let day = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+        return (day, local - day * 86_400)
     }
 
     /// The Pacific wall-clock time of an instant, in seconds since local midnight.
     public static func secondsSinceMidnight(of instant: Date) -> Int {
-        let c = calendar.dateComponents([.hour, .minute, .second], from: instant)
-        return c.hour! * 3600 + c.minute! * 60 + c.second!
+        localSeconds(instant).second
     }
 
     /// The instant of a Pacific wall-clock time on a date.
@@ -163,17 +169,18 @@ public enum Pacific {
 
     /// RFC 3339 with the Pacific offset, e.g. `2024-03-07T23:59:59-08:00`.
     public static func rfc3339(_ instant: Date) -> String {
-        let seconds = Int(instant.timeIntervalSince1970.rounded(.down))
         let offset = timeZone.secondsFromGMT(for: instant)
-        let local = Date(timeIntervalSince1970: TimeInterval(seconds + offset))
-        var utc = Calendar(identifier: .gregorian)
-        utc.timeZone = TimeZone(identifier: "UTC")!
-        let c = utc.dateComponents([.year, .month, .day, .hour, .minute, .second], from: local)
-        let sign = offset < 0 ? "-" : "+"
-        let hours = abs(offset) / 3600
-        let minutes = (abs(offset) % 3600) / 60
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d%@%02d:%02d",
-            c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!, sign, hours, minutes)
+        let (dayNumber, time) = localSeconds(instant)
+        let minutes = abs(offset) / 60
+        return LocalDate(dayNumber: dayNumber).iso + "T" + padded(time / 3600, 2) + ":" + padded(time % 3600 / 60, 2) + ":" + padded(time % 60, 2)
+            + (offset < 0 ? "-" : "+") + padded(minutes / 60, 2) + ":" + padded(minutes % 60, 2)
     }
+}
+
+/// `n` in decimal, zero-padded to `width` digits (String(format:) costs far more in the read
+/// models' hot path).
+func padded(_ n: Int, _ width: Int) -> String {
+    let digits = String(abs(n))
+    let sign = n < 0 ? "-" : ""
+    return digits.count >= width ? sign + digits : sign + String(repeating: "0", count: width - digits.count) + digits
 }

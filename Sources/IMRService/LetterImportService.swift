@@ -1,0 +1,174 @@
+import Crypto
+import EventStore
+import Foundation
+import Workflow
+
+/// What importing one letter did.
+public struct LetterImportOutcome: Sendable, Equatable {
+    public let caseId: CaseID
+    /// True when the import opened the case.
+    public let openedCase: Bool
+    /// True when the case already held every fact of the letter: nothing was written.
+    public let alreadyRecorded: Bool
+    /// The case's stream version after the import.
+    public let version: Int64
+    /// Global positions and type names of the events written (empty when nothing was).
+    public let positions: [Int64]
+    public let eventTypes: [String]
+    /// Letter items and the case items they were matched to.
+    public let matches: [LetterItemMatch]
+    /// The items whose determination this import recorded.
+    public let determinedItems: [ItemID]
+    /// The differences `force` corrected.
+    public let corrected: [LetterDifference]
+}
+
+/// Why a letter import failed, beyond the case service's own failures.
+public enum LetterImportServiceError: Error, Sendable {
+    /// The letter contradicts the case (or cannot be matched, or lacks facts).
+    case letter(CaseID?, LetterImportError)
+    /// Several cases carry the letter's IMR case number.
+    case ambiguous(IMRCaseNumber, [CaseID])
+    case service(CaseServiceError)
+}
+
+/// The key of the event metadata's `extras` that marks an event as imported, with the
+/// letter it came from as its value. EventStore keeps it without knowing what it means.
+public let importedFromMetadataKey = "importedFrom"
+
+extension CaseService {
+    /// Imports one Final Determination letter as one append: every event it proves, or none.
+    ///
+    /// The case is `caseId` when given (opened when it does not exist), else the one case
+    /// whose items carry the letter's IMR case number, else a new case named by that number.
+    /// The mapping is ``LetterImport/plan(_:caseId:state:source:coordinator:force:)``; its
+    /// commands are decided one after another and appended together at the version read, so a
+    /// refusal writes nothing. Every event carries `importedFrom` (the source) in its metadata
+    /// extras and the import's command id as correlation id.
+    ///
+    /// Idempotent twice over: a `commandId` already recorded on the case returns the first
+    /// outcome, and a letter whose facts the case already holds records nothing. Without a
+    /// `commandId` one is derived from the letter's content and the case, so a repeated import
+    /// of the same letter is recognised by the log too.
+    public func importLetter(
+        _ letter: LetterFacts, caseId requested: CaseID?, force: Bool, source: String, actor: Actor,
+        commandId: UUID?, now: Date
+    ) throws(LetterImportServiceError) -> LetterImportOutcome {
+        let caseId = try resolveCase(for: letter, requested: requested)
+        let importId = commandId ?? Self.letterCommandId(letter, caseId: caseId, force: force)
+        var attempt = 0
+        while true {
+            attempt += 1
+            let state: CaseState
+            let stored: [RecordedEvent]
+            do {
+                stored = try store.read(stream: CaseStreams.streamId(caseId))
+                state = try CaseStreams.fold(stored)
+            } catch let error as EventStoreError {
+                throw .service(.storage(error))
+            } catch {
+                throw .service(.unreadableEvent(caseId, "\(error)"))
+            }
+            let tag = importId.uuidString.lowercased()
+            // The log already holds this import: nothing is written again.
+            if stored.contains(where: { $0.id == CaseService.eventId(commandId: importId, index: 0) }) {
+                return LetterImportOutcome(
+                    caseId: caseId, openedCase: false, alreadyRecorded: true, version: Int64(stored.count),
+                    positions: [], eventTypes: [], matches: [], determinedItems: [], corrected: [])
+            }
+            let plan: LetterImportPlan
+            do {
+                plan = try LetterImport.plan(
+                    letter, caseId: caseId, state: state, source: source, coordinator: actor.name, force: force)
+            } catch {
+                throw .letter(caseId, error)
+            }
+            if plan.isAlreadyRecorded {
+                return LetterImportOutcome(
+                    caseId: caseId, openedCase: false, alreadyRecorded: true, version: Int64(stored.count), positions: [],
+                    eventTypes: [], matches: plan.matches, determinedItems: [], corrected: [])
+            }
+            let events: [CaseEvent]
+            do {
+                events = try LetterImport.events(for: plan.commands, state: state, now: now) {
+                    CaseService.eventId(commandId: importId, index: $0)
+                }
+            } catch let violation as CaseRuleViolation {
+                throw .service(.refused(violation))
+            } catch {
+                throw .service(.refused(CaseRuleViolation(.init(rawValue: "refused"), "\(error)")))
+            }
+            let metadata = EventMetadata(
+                actor: actor.label, correlationId: tag, causationId: tag, commandId: tag,
+                extras: [importedFromMetadataKey: source])
+            var newEvents: [NewEvent] = []
+            for (index, event) in events.enumerated() {
+                do {
+                    let encoded = try CaseEventCodec.encode(event)
+                    newEvents.append(NewEvent(
+                        id: CaseService.eventId(commandId: importId, index: index), type: encoded.type,
+                        schemaVersion: encoded.schemaVersion, payload: encoded.payload, metadata: metadata))
+                } catch {
+                    throw .service(.unreadableEvent(caseId, "cannot encode \(event.typeName): \(error)"))
+                }
+            }
+            let expected: ExpectedVersion = stored.isEmpty ? .noStream : .exact(Int64(stored.count))
+            do {
+                // One stream, one append, one transaction: the whole letter or nothing.
+                let result = try store.append(to: CaseStreams.streamId(caseId), expected: expected, events: newEvents)
+                return LetterImportOutcome(
+                    caseId: caseId, openedCase: plan.opensCase, alreadyRecorded: result.wasAlreadyStored,
+                    version: result.streamVersion, positions: result.events.map(\.position), eventTypes: result.events.map(\.type),
+                    matches: plan.matches, determinedItems: plan.determinedItems, corrected: plan.corrected)
+            } catch where error.kind == .wrongExpectedVersion {
+                if attempt > retries {
+                    throw .service(.concurrentUpdate(caseId, expected: Int64(stored.count), actual: error.actualVersion ?? -1))
+                }
+            } catch {
+                throw .service(.storage(error))
+            }
+        }
+    }
+
+    /// The case a letter goes to: the one named, else the one carrying its IMR case number,
+    /// else a new one named by that number.
+    func resolveCase(for letter: LetterFacts, requested: CaseID?) throws(LetterImportServiceError) -> CaseID {
+        if let requested { return requested }
+        guard let text = letter.caseNumber, let number = IMRCaseNumber(text), let fallback = LetterImport.defaultCaseId(letter) else {
+            throw .letter(nil, LetterImportError(.lacksFacts,
+                "The letter carries no IMR case number, so no case can be found for it; name the case with --case"))
+        }
+        let cases: [CaseSummary]
+        do {
+            cases = try CaseListProjection.cases(in: store, matching: CaseListFilter(imrCaseNumber: number.rawValue))
+        } catch let error as EventStoreError {
+            throw .service(.storage(error))
+        } catch {
+            throw .service(.unreadableEvent(fallback, "\(error)"))
+        }
+        switch cases.count {
+        case 0: return fallback
+        case 1: return CaseID(cases[0].caseId)
+        default: throw .ambiguous(number, cases.map { CaseID($0.caseId) })
+        }
+    }
+
+    /// A command id derived from the letter's facts and the case: the same letter imported
+    /// into the same case again gets the same id (and so the same event ids).
+    static func letterCommandId(_ letter: LetterFacts, caseId: CaseID, force: Bool) -> UUID {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var facts = letter
+        facts.warnings = []
+        let bytes = (try? encoder.encode(facts)) ?? Data()
+        var hasher = SHA256()
+        hasher.update(data: Array("imr-letter-import".utf8))
+        hasher.update(data: Array(caseId.rawValue.utf8))
+        hasher.update(data: [force ? 1 : 0])
+        hasher.update(data: bytes)
+        var b = Array(hasher.finalize().prefix(16))
+        b[6] = (b[6] & 0x0F) | 0x50
+        b[8] = (b[8] & 0x3F) | 0x80
+        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+    }
+}

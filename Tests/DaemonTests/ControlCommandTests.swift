@@ -1,0 +1,418 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// imr-ctl end to end: the real binary against the real daemon.
+@Suite(.serialized) struct ControlCommandTests {
+    static let imrCtl = productsDirectory.appendingPathComponent("imr-ctl").path
+
+    /// Runs imr-ctl off the cooperative pool; stdout and stderr apart.
+    static func ctl(_ arguments: [String], socket: String?, environment: [String: String] = [:], launcher: [String] = []) async throws
+        -> (status: Int32, out: String, err: String) {
+        try await offPool {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: launcher.first ?? imrCtl)
+            p.arguments = (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [imrCtl]) + arguments + (socket.map { ["--socket", $0] } ?? [])
+            var env = ProcessInfo.processInfo.environment
+            env.removeValue(forKey: "IMR_SOCKET")
+            for (k, v) in environment { env[k] = v }
+            p.environment = env
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+            let o = out.fileHandleForReading.readDataToEndOfFile()
+            let e = err.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        }
+    }
+
+    static func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
+
+    /// A date `days` from today in California.
+    static func day(_ days: Int) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "America/Los_Angeles")!
+        let d = calendar.date(byAdding: .day, value: days, to: Date())!
+        let c = calendar.dateComponents([.year, .month, .day], from: d)
+        return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+    }
+
+    /// The Pacific UTC offset on the day `days` from today, as RFC 3339 writes it.
+    static func offset(_ days: Int) -> String {
+        let zone = TimeZone(identifier: "America/Los_Angeles")!
+        let seconds = zone.secondsFromGMT(for: Date().addingTimeInterval(Double(days) * 86_400))
+        return String(format: "-%02d:00", -seconds / 3600)
+    }
+
+    @Test func aWholeLifecycleThroughTheTypedCommands_readBackAsTablesAndJSON() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        let s = daemon.socketPath
+        func ok(_ arguments: [String]) async throws -> String {
+            let r = try await Self.ctl(arguments, socket: s)
+            #expect(r.status == 0, "imr-ctl \(arguments.joined(separator: " ")): \(r.err)")
+            return r.out
+        }
+        let received = "\(Self.day(-40))T16:10"
+        let opened = try await ok(["case", "open", "C-7", "--claim", "ADJ-77", "--employer", "Acme", "--administrator", "Golden TPA",
+                                   "--worker", "J.S.", "--injured", Self.day(-400), "--coordinator", "maria"])
+        #expect(opened.contains("case C-7: recorded CaseOpened (version 1)"))
+        _ = try await ok(["rfa", "receive", "C-7", "--item", "Lumbar MRI", "--item", "PT x12", "--received", received, "--via", "fax"])
+        _ = try await ok(["ur", "decide", "C-7", "--item", "1=denied", "--item", "2=modified:6 sessions", "--at", "\(Self.day(-38))T10:00"])
+        _ = try await ok(["ur", "notify", "C-7", "--at", "\(Self.day(-38))T11:00", "--via", "fax"])
+        _ = try await ok(["ur", "serve", "C-7", "--on", Self.day(-37)])
+        _ = try await ok(["imr", "apply", "C-7", "--received", Self.day(-30)])
+        _ = try await ok(["imr", "eligible", "C-7", "--on", Self.day(-25)])
+        _ = try await ok(["imr", "assign", "C-7", "--imr-case", "CM26-0012345", "--assigned", Self.day(-25)])
+        _ = try await ok(["imr", "records", "C-7", "--imr-case", "CM26-0012345", "--received", Self.day(-20)])
+        _ = try await ok(["imr", "determine", "C-7", "--imr-case", "CM26-0012345", "--decided", Self.day(-3), "--item", "1=overturned",
+                          "--item", "2=upheld", "--guideline", "1=MTUS ACOEM Low Back", "--specialty", "Orthopedic Surgery"])
+        _ = try await ok(["case", "note", "C-7", "called the adjuster"])
+        _ = try await ok(["case", "reassign", "C-7", "--to", "jorge"])
+
+        // The item defaults followed the case: every denied or modified item went to IMR.
+        let detail = try #require(try Self.json(try await ok(["show", "C-7", "--json"])) as? [String: Any])
+        let items = try #require(detail["items"] as? [[String: Any]])
+        #expect(items.map { $0["status"] as? String } == ["overturned", "upheld"])
+        #expect(items.allSatisfy { $0["imrCaseNumber"] as? String == "CM26-0012345" })
+        #expect(detail["coordinator"] as? String == "jorge")
+        let deadlines = try #require(detail["deadlines"] as? [[String: Any]])
+        let implementation = try #require(deadlines.first { $0["rule"] as? String == "imr.implementation" })
+        #expect(implementation["status"] as? String == "pending")
+
+        // The board and the case list agree on the running implementation clock.
+        let board = try #require(try Self.json(try await ok(["deadlines", "--json", "--rule", "imr.implementation"])) as? [[String: Any]])
+        #expect(board.count == 1)
+        #expect(board.first?["caseId"] as? String == "C-7")
+        let keys = Set(board.first.map { Array($0.keys) } ?? [])
+        #expect(keys.isSuperset(of: ["id", "rule", "caseId", "due", "dueDate", "status", "party", "coordinator", "citation", "explanation"]))
+        let cases = try #require(try Self.json(try await ok(["cases", "--json"])) as? [[String: Any]])
+        #expect(cases.count == 1)
+        #expect(Set(cases[0].keys) == ["caseId", "claimNumber", "employer", "claimsAdministrator", "coordinator", "dateOfInjury", "stage",
+                                       "isOpen", "imrCaseNumbers", "items", "version", "nextDue", "nextRule"])
+        #expect(cases[0]["nextDue"] as? String == board.first?["due"] as? String)
+        let table = try await ok(["cases"])
+        #expect(table.hasPrefix("CASE "))
+        #expect(table.contains("C-7") && table.contains("imr.implementation"))
+        #expect(!table.contains("\u{1B}["), "no colour when stdout is not a terminal")
+        #expect(try await ok(["deadlines", "--coordinator", "maria"]).contains("no running deadline matches"))
+
+        // The implementation is recorded; the clock is met and leaves the board.
+        _ = try await ok(["implement", "C-7", "--item", "1", "--on", Self.day(-1)])
+        #expect(try await ok(["deadlines", "--rule", "imr.implementation"]).contains("no running deadline matches"))
+        let shown = try await ok(["show", "C-7"])
+        #expect(shown.contains("met") && shown.contains("imr.implementation") && shown.contains("called the adjuster"))
+
+        // A correction through the typed command: the original stays, the fact changes.
+        let history = try #require(try Self.json(try await ok(["history", "C-7", "--json"])) as? [[String: Any]])
+        #expect(Set(history[0].keys) == ["position", "version", "eventId", "type", "schemaVersion", "recordedAt", "actor", "commandId", "correlationId", "payload"])
+        let assign = try #require(history.first { $0["type"] as? String == "IMRAssigned" })
+        _ = try await ok(["correct", "C-7", "--version", "\(assign["version"] as! Int)", "--field", "assignedOn", "--value", Self.day(-24),
+                          "--reason", "notice dated a day later"])
+        let after = try #require(try Self.json(try await ok(["show", "C-7", "--json"])) as? [String: Any])
+        #expect((after["items"] as? [[String: Any]])?.first?["imrAssignedOn"] as? String == Self.day(-24))
+        #expect(try await ok(["history", "C-7"]).contains("EventCorrected"))
+        #expect((after["corrections"] as? [[String: Any]])?.first?["reason"] as? String == "notice dated a day later")
+
+        // Appeal and resolution, then closing.
+        _ = try await ok(["appeal", "C-7", "--item", "2", "--filed", Self.day(0), "--by", "employee"])
+        _ = try await ok(["appeal", "resolve", "C-7", "--on", Self.day(0), "--outcome", "dismissed"])
+        _ = try await ok(["case", "close", "C-7", "--reason", "resolved"])
+        let closed = try #require(try Self.json(try await ok(["cases", "--closed", "--json"])) as? [[String: Any]])
+        #expect(closed.map { $0["caseId"] as? String } == ["C-7"])
+        #expect(try await ok(["cases"]).contains("no cases match"))
+    }
+
+    @Test func theOtherRecordingCommands_informationDeferralEligibilityAndWithdrawal() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        let s = daemon.socketPath
+        func ok(_ arguments: [String]) async throws {
+            let r = try await Self.ctl(arguments, socket: s)
+            #expect(r.status == 0, "imr-ctl \(arguments.joined(separator: " ")): \(r.err)")
+        }
+        func item(_ caseId: String) async throws -> [String: Any] {
+            let detail = try #require(try Self.json(try await Self.ctl(["show", caseId, "--json"], socket: s).out) as? [String: Any])
+            return try #require((detail["items"] as? [[String: Any]])?.first)
+        }
+        func rfa(_ caseId: String) async throws -> [String: Any] {
+            let detail = try #require(try Self.json(try await Self.ctl(["show", caseId, "--json"], socket: s).out) as? [String: Any])
+            return try #require((detail["rfas"] as? [[String: Any]])?.first)
+        }
+        for id in ["I-1", "I-2", "I-3"] {
+            try await ok(["case", "open", id, "--claim", "ADJ-\(id)", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
+                          "--injured", Self.day(-200), "--coordinator", "li"])
+            // A date without a time: the time of day is unknown.
+            try await ok(["rfa", "receive", id, "--item", "Shoulder MRI", "--received", Self.day(-20), "--via", "mail"])
+        }
+        #expect(try await rfa("I-1")["receivedTimeOfDayKnown"] as? Bool == false)
+
+        try await ok(["rfa", "request-info", "I-1", "--on", Self.day(-18), "--need", "progress notes"])
+        try await ok(["rfa", "info-received", "I-1", "--on", Self.day(-15)])
+        let r1 = try await rfa("I-1")
+        #expect(r1["informationRequestedOn"] as? String == Self.day(-18) && r1["informationReceivedOn"] as? String == Self.day(-15))
+
+        // Defaults follow the case: a second RFA's items are numbered on, and `ur notify` without
+        // --item takes only the decided items the physician has not been told of.
+        try await ok(["ur", "decide", "I-1", "--item", "1=approved", "--at", "\(Self.day(-14))T10:00"])
+        try await ok(["ur", "notify", "I-1", "--at", "\(Self.day(-14))T11:00", "--via", "fax"])
+        try await ok(["rfa", "receive", "I-1", "--item", "Elbow brace", "--received", "\(Self.day(-12))T09:00", "--via", "email"])
+        try await ok(["ur", "decide", "I-1", "--rfa", "R2", "--item", "2=denied", "--at", "\(Self.day(-11))T10:00"])
+        try await ok(["ur", "notify", "I-1", "--at", "\(Self.day(-11))T12:00", "--via", "fax"])
+        let both = try #require(try Self.json(try await Self.ctl(["show", "I-1", "--json"], socket: s).out) as? [String: Any])
+        let notified = (both["items"] as? [[String: Any]] ?? []).map { "\($0["itemId"] ?? "") \($0["rfaId"] ?? "") \($0["physicianNotifiedAt"] ?? "")" }
+        #expect(notified == ["1 R1 \(Self.day(-14))T11:00:00\(Self.offset(-14))", "2 R2 \(Self.day(-11))T12:00:00\(Self.offset(-11))"])
+
+        try await ok(["ur", "defer", "I-2", "--on", Self.day(-19), "--liability-dispute", "AOE/COE denied"])
+        #expect(try await rfa("I-2")["deferredOn"] as? String == Self.day(-19))
+
+        try await ok(["ur", "decide", "I-3", "--item", "1=denied", "--at", "\(Self.day(-17))T10:00"])
+        try await ok(["ur", "notify", "I-3", "--at", "\(Self.day(-17))T11:00", "--via", "fax"])
+        try await ok(["ur", "serve", "I-3", "--on", Self.day(-16), "--via", "mail", "--destination", "other-state"])
+        try await ok(["imr", "apply", "I-3", "--received", Self.day(-10)])
+        try await ok(["imr", "request-eligibility-info", "I-3", "--on", Self.day(-8), "--what", "the UR decision letter", "--from", "claims-administrator"])
+        #expect(try await item("I-3")["eligibilityInformationRequestedOn"] as? String == Self.day(-8))
+        try await ok(["imr", "send-eligibility-info", "I-3", "--on", Self.day(-6)])
+        try await ok(["imr", "ineligible", "I-3", "--on", Self.day(-4), "--reason", "late", "--detail", "filed after 35 days"])
+        let i3 = try await item("I-3")
+        #expect(i3["status"] as? String == "imrIneligible" && i3["ineligibilityReason"] as? String == "late")
+        #expect(i3["writtenDecisionServiceMethod"] as? String == "mail")
+
+        try await ok(["case", "withdraw", "I-2", "--on", Self.day(0), "--reason", "claim settled"])
+        let withdrawn = try #require(try Self.json(try await Self.ctl(["cases", "--closed", "--json"], socket: s).out) as? [[String: Any]])
+        #expect(withdrawn.map { $0["caseId"] as? String } == ["I-2"])
+        #expect(withdrawn.first?["stage"] as? String == "withdrawn")
+        // A choice outside the vocabulary is a usage error naming the valid values, before any call.
+        let wrong = try await Self.ctl(["imr", "ineligible", "I-1", "--reason", "bored"], socket: s)
+        #expect(wrong.status == 64 && wrong.err.contains("late, no-ur-denial, untimely-ur, duplicate, already-decided, other"), "\(wrong.err)")
+    }
+
+    @Test func colourOnlyOnATerminal_andNeverWithNO_COLOR() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        let open = try await Self.ctl(["case", "open", "K-1", "--claim", "A", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
+                                       "--injured", Self.day(-100), "--coordinator", "li"], socket: daemon.socketPath)
+        #expect(open.status == 0, "\(open.err)")
+        // script(1) gives imr-ctl a pseudo-terminal as its standard output.
+        let command = "\(Self.imrCtl) cases --socket \(daemon.socketPath)"
+        let onTerminal = try await offPool { try run(["script", "-qec", command, "/dev/null"], environment: ["NO_COLOR": ""]) }
+        #expect(onTerminal.status == 0, "\(onTerminal.output)")
+        #expect(onTerminal.output.contains("\u{1B}[1mCASE"), "the header is bold on a terminal: \(onTerminal.output)")
+        let noColour = try await offPool { try run(["script", "-qec", command, "/dev/null"], environment: ["NO_COLOR": "1"]) }
+        #expect(noColour.output.contains("CASE") && !noColour.output.contains("\u{1B}["), "\(noColour.output)")
+    }
+
+    @Test func exitStatusesAreTheDocumentedOnes() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        let s = daemon.socketPath
+        let open = try await Self.ctl(["case", "open", "C-1", "--claim", "A", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
+                                       "--injured", Self.day(-100), "--coordinator", "maria", "--command-id", "6f1c1a53-2a1b-4c43-9d43-1d1e1f1a1b1c"], socket: s)
+        #expect(open.status == 0, "\(open.err)")
+        // The same command id again: nothing new, and it says so.
+        let again = try await Self.ctl(["case", "open", "C-1", "--claim", "A", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
+                                        "--injured", Self.day(-100), "--coordinator", "maria", "--command-id", "6f1c1a53-2a1b-4c43-9d43-1d1e1f1a1b1c", "--json"], socket: s)
+        #expect(again.status == 0)
+        #expect((try Self.json(again.out) as? [String: Any])?["alreadyRecorded"] as? Bool == true)
+
+        // Refused by the lifecycle: 1, with the reason.
+        let refused = try await Self.ctl(["ur", "decide", "C-1", "--item", "1=denied", "--at", "\(Self.day(-1))T10:00"], socket: s)
+        #expect(refused.status == 1)
+        #expect(refused.err.hasPrefix("imr-ctl: refused: "), "\(refused.err)")
+        // Not found: 66.
+        let missing = try await Self.ctl(["show", "nope"], socket: s)
+        #expect(missing.status == 66)
+        #expect(missing.err.contains("there is no case 'nope'"))
+        // Usage: 64, before any call.
+        let usage = try await Self.ctl(["ur", "decide", "C-1", "--item", "1=maybe"], socket: s)
+        #expect(usage.status == 64)
+        #expect(usage.err.contains("'maybe' is not one of: approved, modified, denied"), "\(usage.err)")
+        let badDate = try await Self.ctl(["case", "close", "C-1", "--on", "2024-02-30", "--reason", "x"], socket: s)
+        #expect(badDate.status == 64)
+        #expect(badDate.err.contains("--on '2024-02-30' is not a date"))
+        // A value the daemon cannot accept: 65.
+        let bad = try await Self.ctl(["imr", "records", "C-1", "--imr-case", "not a case number", "--received", Self.day(0)], socket: s)
+        #expect([65, 1].contains(bad.status), "\(bad.err)")
+        // No daemon: 69, naming the socket and what to do.
+        let absent = try await Self.ctl(["cases"], socket: daemon.directory.appendingPathComponent("none.sock").path)
+        #expect(absent.status == 69)
+        #expect(absent.err.contains("no imr daemon answers at") && absent.err.contains("--socket"))
+        // $IMR_SOCKET is used when --socket is not given.
+        let viaEnvironment = try await Self.ctl(["cases", "--json"], socket: nil, environment: ["IMR_SOCKET": s])
+        #expect(viaEnvironment.status == 0, "\(viaEnvironment.err)")
+        // Permission denied: 77, for a user the socket's permissions keep out.
+        let stranger = try await Self.ctl(["cases"], socket: s, launcher: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        #expect(stranger.status == 77, "\(stranger.err)")
+        #expect(stranger.err.contains("permission denied"))
+        // Nothing above changed the log beyond the one case.
+        #expect(try await offPool { try daemon.client().call("io.imr.Admin.Status")["headPosition"] } == 1)
+    }
+
+    @Test func exportsParseAsICalendarAndCSV_withStableUIDs_andStatsAndAdminCommandsAnswer() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        let s = daemon.socketPath
+        for (id, decision) in [("A-1", "overturned"), ("A-2", "upheld")] {
+            for arguments in [
+                ["case", "open", id, "--claim", "ADJ-\(id)", "--employer", "Acme, Inc.", "--administrator", "T", "--worker", "A.B.", "--injured", Self.day(-300), "--coordinator", "maria"],
+                ["rfa", "receive", id, "--item", "Knee MRI", "--received", "\(Self.day(-60))T09:00", "--via", "fax"],
+                ["ur", "decide", id, "--item", "1=denied", "--at", "\(Self.day(-58))T09:00"],
+                ["ur", "notify", id, "--at", "\(Self.day(-58))T10:00", "--via", "fax"],
+                ["ur", "serve", id, "--on", Self.day(-57)],
+                ["imr", "apply", id, "--received", Self.day(-40)],
+                ["imr", "eligible", id, "--on", Self.day(-30)],
+                ["imr", "assign", id, "--imr-case", "CM26-000\(id.suffix(1))000", "--assigned", Self.day(-30)],
+                ["imr", "records", id, "--imr-case", "CM26-000\(id.suffix(1))000", "--received", Self.day(-24)],
+                ["imr", "determine", id, "--imr-case", "CM26-000\(id.suffix(1))000", "--decided", Self.day(-2), "--item", "1=\(decision)"],
+            ] {
+                let r = try await Self.ctl(arguments, socket: s)
+                #expect(r.status == 0, "\(arguments): \(r.err)")
+            }
+        }
+        // A third case waits for UR: its 5-business-day clock runs.
+        _ = try await Self.ctl(["case", "open", "A-3", "--claim", "X", "--employer", "E", "--administrator", "T", "--worker", "C.D.", "--injured", Self.day(-30), "--coordinator", "li"], socket: s)
+        _ = try await Self.ctl(["rfa", "receive", "A-3", "--item", "PT", "--received", Self.day(0), "--via", "mail"], socket: s)
+
+        let board = try #require(try Self.json(try await Self.ctl(["deadlines", "--json"], socket: s).out) as? [[String: Any]])
+        let dir = daemon.directory
+        let ics1 = dir.appendingPathComponent("one.ics").path, ics2 = dir.appendingPathComponent("two.ics").path
+        #expect(try await Self.ctl(["export", "ics", "-o", ics1], socket: s).status == 0)
+        #expect(try await Self.ctl(["export", "ics", "-o", ics2], socket: s).status == 0)
+        // Python's icalendar reads it: one VEVENT per running deadline, UIDs the deadline ids, alarms before the due time.
+        let script = """
+            import icalendar, json, sys
+            out = []
+            for path in sys.argv[1:]:
+                cal = icalendar.Calendar.from_ical(open(path, 'rb').read())
+                events = [c for c in cal.walk('VEVENT')]
+                out.append([{"uid": str(e['UID']), "summary": str(e['SUMMARY']), "alarms": len(e.walk('VALARM')),
+                             "start": str(e.decoded('DTSTART'))} for e in events])
+            print(json.dumps(out))
+            """
+        let parsed = try await offPool { try run(["python3", "-c", script, ics1, ics2]) }
+        #expect(parsed.status == 0, "\(parsed.output)")
+        let calendars = try #require(try Self.json(parsed.output) as? [[[String: Any]]])
+        #expect(calendars.count == 2)
+        let uids = calendars[0].compactMap { $0["uid"] as? String }
+        #expect(Set(uids) == Set(board.compactMap { ($0["id"] as? String).map { $0 + "@imr" } }))
+        #expect(uids == calendars[1].compactMap { $0["uid"] as? String }, "a second export keeps the UIDs")
+        #expect(calendars[0].contains { ($0["alarms"] as? Int ?? 0) > 0 })
+        let ics = try String(contentsOfFile: ics1, encoding: .utf8)
+        #expect(ics.contains("\r\n") && ics.split(separator: "\r\n").allSatisfy { $0.utf8.count <= 75 })
+
+        // CSV: one header and one row per running deadline, the comma in the employer quoted.
+        let csvPath = dir.appendingPathComponent("cases.csv").path
+        #expect(try await Self.ctl(["export", "csv", "--cases", "-o", csvPath], socket: s).status == 0)
+        let rows = try await offPool { try run(["python3", "-c", "import csv,sys,json; print(json.dumps(list(csv.reader(open(sys.argv[1], newline='')))))", csvPath]) }
+        let table = try #require(try Self.json(rows.output) as? [[String]])
+        #expect(table.count == 4)
+        #expect(table[0].first == "case_id")
+        #expect(table.dropFirst().contains { $0.contains("Acme, Inc.") })
+        let deadlineCSV = try await Self.ctl(["export", "csv"], socket: s)
+        #expect(deadlineCSV.out.split(separator: "\r\n").count == board.count + 1)
+
+        // Statistics: one overturned and one upheld item, so an overturn rate of one half.
+        let stats = try #require(try Self.json(try await Self.ctl(["stats", "--json"], socket: s).out) as? [String: Any])
+        #expect(stats["openCases"] as? Int == 3)
+        #expect(stats["upheld"] as? Int == 1 && stats["overturned"] as? Int == 1)
+        #expect(stats["overturnRate"] as? Double == 0.5)
+        #expect(stats["medianDaysApplicationToAssignment"] as? Double == 10)
+        #expect(stats["medianDaysAssignmentToDetermination"] as? Double == 28)
+        #expect((stats["openByStage"] as? [[String: Any]])?.contains { $0["stage"] as? String == "rfaReceived" && $0["cases"] as? Int == 1 } == true)
+        #expect(try await Self.ctl(["stats"], socket: s).out.contains("overturn rate 50.0%"))
+
+        // Administration.
+        let status = try #require(try Self.json(try await Self.ctl(["status", "--json"], socket: s).out) as? [String: Any])
+        #expect(status["openCases"] as? Int == 3)
+        let verify = try await Self.ctl(["verify"], socket: s)
+        #expect(verify.status == 0 && verify.out.contains("the log is intact"), "\(verify.err)")
+        let backupPath = dir.appendingPathComponent("backup.sqlite").path
+        let backup = try await Self.ctl(["backup", backupPath], socket: s)
+        #expect(backup.status == 0, "\(backup.err)")
+        #expect(FileManager.default.fileExists(atPath: backupPath))
+        let relative = try await Self.ctl(["backup", "relative.sqlite"], socket: s)
+        #expect(relative.status == 64)
+        let rebuild = try await Self.ctl(["rebuild"], socket: s)
+        #expect(rebuild.status == 0 && rebuild.out.contains("deadlines"), "\(rebuild.err)")
+        let unknown = try await Self.ctl(["rebuild", "nope"], socket: s)
+        #expect(unknown.status == 66, "\(unknown.err)")
+        // The read models rebuilt from the log give the same board.
+        let rebuilt = try #require(try Self.json(try await Self.ctl(["deadlines", "--json"], socket: s).out) as? [[String: Any]])
+        #expect(rebuilt.compactMap { $0["id"] as? String } == board.compactMap { $0["id"] as? String })
+    }
+
+    @Test func theDemoStartsADaemonWithASyntheticCaseload_andStops() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-demo-test-\(UUID().uuidString.prefix(8))")
+        defer {
+            if let pid = try? String(contentsOf: dir.appendingPathComponent("daemon.pid"), encoding: .utf8), let n = pid_t(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(n, SIGKILL)
+            }
+            try? FileManager.default.removeItem(at: dir)
+        }
+        let demo = try await Self.ctl(["demo", "--dir", dir.path, "--cases", "40", "--seed", "7"], socket: nil)
+        #expect(demo.status == 0, "\(demo.err)")
+        #expect(demo.out.contains("recording 40 synthetic cases"))
+        #expect(demo.out.contains("Deadlines falling due in the next 7 days"))
+        #expect(demo.out.contains("export IMR_SOCKET=\(dir.path)/imr.sock"))
+        #expect(demo.out.contains("imr-ctl demo --stop"))
+        let socket = dir.appendingPathComponent("imr.sock").path
+        let cases = try #require(try Self.json(try await Self.ctl(["cases", "--all", "--json"], socket: socket).out) as? [[String: Any]])
+        #expect(cases.count == 40)
+        // Cases at many stages, and deadlines falling due in the coming week.
+        #expect(Set(cases.compactMap { $0["stage"] as? String }).count >= 6)
+        let week = try #require(try Self.json(try await Self.ctl(["deadlines", "--within", "7d", "--pending", "--json"], socket: socket).out) as? [[String: Any]])
+        #expect(!week.isEmpty)
+        // The same seed gives the same caseload.
+        let first = cases.map { "\($0["caseId"]!) \($0["stage"]!) \($0["dateOfInjury"]!)" }.sorted()
+        let again = try await Self.ctl(["demo", "--dir", dir.path, "--cases", "40", "--seed", "7"], socket: nil)
+        #expect(again.status == 0, "\(again.err)")
+        #expect(again.out.contains("stopped the demo daemon"))
+        let second = try #require(try Self.json(try await Self.ctl(["cases", "--all", "--json"], socket: socket).out) as? [[String: Any]])
+        #expect(second.map { "\($0["caseId"]!) \($0["stage"]!) \($0["dateOfInjury"]!)" }.sorted() == first)
+
+        let stop = try await Self.ctl(["demo", "--stop", "--dir", dir.path], socket: nil)
+        #expect(stop.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: dir.path))
+        #expect(try await Self.ctl(["cases"], socket: socket).status == 69)
+
+        // A directory that is not a demo's is never touched.
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try "keep".write(to: dir.appendingPathComponent("precious.txt"), atomically: true, encoding: .utf8)
+        let refused = try await Self.ctl(["demo", "--dir", dir.path], socket: nil)
+        #expect(refused.status == 64)
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("precious.txt").path))
+    }
+
+    @Test func makeInstallDocsWritesTheManPageAndCompletionsFromTheCommandDefinitions() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let destination = FileManager.default.temporaryDirectory.appendingPathComponent("imr-docs-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: destination) }
+        let make = try await offPool {
+            try run(["make", "-s", "-C", root.path, "install-docs", "DESTDIR=\(destination.path)", "BIN=\(productsDirectory.path)"])
+        }
+        #expect(make.status == 0, "\(make.output)")
+        let share = destination.appendingPathComponent("usr/local/share")
+        let man = try String(contentsOf: share.appendingPathComponent("man/man1/imr-ctl.1"), encoding: .utf8)
+        #expect(man.hasPrefix(".TH IMR-CTL 1"))
+        for command in ["imr-ctl ur decide", "imr-ctl export ics", "imr-ctl deadlines", "imr-ctl demo"] {
+            #expect(man.contains(".SH \"\(command)\""), "\(command) missing from the man page")
+        }
+        #expect(man.contains("--imr-case"))
+        let bash = share.appendingPathComponent("bash-completion/completions/imr-ctl").path
+        #expect(try await offPool { try run(["bash", "-n", bash]) }.status == 0)
+        #expect(try String(contentsOfFile: bash, encoding: .utf8).contains("deadlines"))
+        #expect(FileManager.default.fileExists(atPath: share.appendingPathComponent("zsh/site-functions/_imr-ctl").path))
+        #expect(try String(contentsOf: share.appendingPathComponent("fish/vendor_completions.d/imr-ctl.fish"), encoding: .utf8).contains("imr-ctl"))
+    }
+}

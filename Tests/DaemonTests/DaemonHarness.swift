@@ -72,6 +72,10 @@ final class DaemonProcess: @unchecked Sendable {
     let process = Process()
     let output = Pipe()
     let notify: NotifySocket
+    /// What the daemon printed, drained as it comes: a pipe left unread fills up and then
+    /// blocks the daemon in its next log line (alerts log one line each).
+    private let printed = PrintedOutput()
+    private let drained = DispatchSemaphore(value: 0)
 
     var stateDirectory: String { directory.appendingPathComponent("state").path }
     var storePath: String { directory.appendingPathComponent("state/imr.sqlite").path }
@@ -101,6 +105,15 @@ final class DaemonProcess: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = output
         try process.run()
+        let reader = output.fileHandleForReading
+        Thread.detachNewThread { [printed, drained] in
+            while true {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                printed.append(chunk)
+            }
+            drained.signal()
+        }
     }
 
     /// Waits for READY=1; returns the datagrams seen.
@@ -113,7 +126,9 @@ final class DaemonProcess: @unchecked Sendable {
     /// Waits for the process to end; its exit status and everything it printed.
     func wait() -> (status: Int32, output: String) {
         process.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        drained.wait()
+        drained.signal()  // a second wait() returns too
+        let text = String(decoding: printed.data, as: UTF8.self)
         return (process.terminationStatus, text)
     }
 
@@ -129,6 +144,14 @@ final class DaemonProcess: @unchecked Sendable {
         }
         try? FileManager.default.removeItem(at: directory)
     }
+}
+
+/// Bytes a reader thread collects. @unchecked Sendable: every access holds the lock.
+final class PrintedOutput: @unchecked Sendable {
+    private var bytes = Data()
+    private let lock = NSLock()
+    func append(_ chunk: Data) { lock.withLock { bytes.append(chunk) } }
+    var data: Data { lock.withLock { bytes } }
 }
 
 /// Runs blocking code on a thread of its own.

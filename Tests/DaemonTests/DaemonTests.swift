@@ -89,7 +89,7 @@ import Glibc
             return try VarlinkClient(path: listen).call("org.varlink.service.GetInfo")
         }
         #expect(info["product"] == "imr-daemon")
-        #expect(info["interfaces"] == .array(["org.varlink.service", "io.imr.Admin", "io.imr.Cases", "io.imr.Deadlines"]))
+        #expect(info["interfaces"] == .array(["org.varlink.service", "io.imr.Admin", "io.imr.Alerts", "io.imr.Cases", "io.imr.Deadlines"]))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("unused.sock").path))
         let (status, _) = daemon.stop()
         #expect(status == 0)
@@ -239,7 +239,7 @@ import Glibc
             """
         let result = try run(["python3", "-c", script, daemon.socketPath])
         #expect(result.status == 0, "\(result.output)")
-        #expect(result.output.contains("interfaces org.varlink.service,io.imr.Admin,io.imr.Cases,io.imr.Deadlines"))
+        #expect(result.output.contains("interfaces org.varlink.service,io.imr.Admin,io.imr.Alerts,io.imr.Cases,io.imr.Deadlines"))
         #expect(result.output.contains("described True"))
         #expect(result.output.contains("verify True"))
     }

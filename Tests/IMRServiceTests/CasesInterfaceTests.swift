@@ -234,7 +234,7 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             #expect(status["headPosition"] == 1)
             #expect(status["version"] == "test")
             #expect((status["uptimeSeconds"].flatMap { if case .int(let i) = $0 { i } else { nil } } ?? -1) >= 5)
-            #expect(status["projections"] == .array([.object(["name": "case_items", "checkpoint": 1]), .object(["name": "case_list", "checkpoint": 1]),
+            #expect(status["projections"] == .array([.object(["name": "alerts", "checkpoint": 1]), .object(["name": "case_items", "checkpoint": 1]), .object(["name": "case_list", "checkpoint": 1]),
                                                      .object(["name": "deadlines", "checkpoint": 1])]))
 
             let verify = try c.call("io.imr.Admin.Verify")
@@ -249,7 +249,7 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             copy.close()
             #expect(error { try c.call("io.imr.Admin.Backup", ["path": "relative.sqlite"]) }?.name == "io.imr.Admin.BackupFailed")
 
-            #expect(try c.call("io.imr.Admin.Rebuild")["rebuilt"] == .array(["case_items", "case_list", "deadlines"]))
+            #expect(try c.call("io.imr.Admin.Rebuild")["rebuilt"] == .array(["alerts", "case_items", "case_list", "deadlines"]))
             #expect(error { try c.call("io.imr.Admin.Rebuild", ["projection": "nope"]) }?.name == "io.imr.Admin.ProjectionNotFound")
             #expect(try c.call("io.imr.Cases.List")["cases"].flatMap { if case .array(let a) = $0 { a.count } else { nil } } == 1)
         }

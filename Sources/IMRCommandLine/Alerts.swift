@@ -50,7 +50,7 @@ public struct Alerts: DaemonCommand {
             (5 and 2 business days before a day deadline, 24 and 4 hours before an hour deadline), "due-today" \
             (08:00 Pacific on the due day) and "overdue"; the lead times are set in [alerts] of imr-daemon.toml. An \
             alert raised after its time because the daemon was down is marked late. An alert stays open until \
-            acknowledged (imr-ctl ack); a snoozed one (imr-ctl snooze) is hidden until its snooze ends.
+            acknowledged (imr-ctl ack) or its deadline is met or cancelled; a snoozed one (imr-ctl snooze) is hidden until its snooze ends.
             Mine: alerts whose coordinator is my Unix user name (the daemon reads it from the socket's credentials).
             --follow prints the open alerts, then each new one as it is raised, until interrupted or the daemon stops.
             --json prints an array of io.imr.Alerts Alert objects (alertId, deadlineId, caseId, rule, level, due, \
@@ -62,11 +62,14 @@ public struct Alerts: DaemonCommand {
     @Flag(help: "Everyone's open alerts.") var all = false
     @Option(help: "Only this coordinator's alerts.") var coordinator: String?
     @Flag(help: "Print the open alerts, then each new one as it is raised, until interrupted.") var follow = false
+    @Option(help: "Show at most this many (the most recently raised); the table says how many more there are.") var limit: Int?
     public var connection: ConnectionOptions { read.connection }
     public init() {}
 
     public func validate() throws {
         if all && coordinator != nil { throw ValidationError("give --all or --coordinator, not both") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if limit != nil && follow { throw ValidationError("--limit does not apply to --follow") }
     }
 
     var filter: [String: JSONValue] {
@@ -95,12 +98,14 @@ public struct Alerts: DaemonCommand {
             }
             return
         }
-        let alerts = try client.call("io.imr.Alerts.List", filter)["alerts"]?.arrayValue ?? []
+        let open = try client.call("io.imr.Alerts.List", filter)["alerts"]?.arrayValue ?? []
+        let alerts = limit.map { Array(open.suffix($0)) } ?? open
         if read.json { return Output.json(.array(alerts)) }
         guard !alerts.isEmpty else {
             return print(all ? "no open alerts" : "no open alerts for \(coordinator ?? currentUserName()); --all shows everyone's")
         }
         Output.table(alertHeader, alerts.map(alertRow), style: alertStyle)
+        if alerts.count < open.count { print("... and \(open.count - alerts.count) earlier open alerts (without --limit: all of them)") }
     }
 }
 
@@ -157,12 +162,7 @@ public struct Snooze: DaemonCommand {
     public func run(_ client: DaemonClient) throws {
         let id = try resolveAlertId(alertId, client)
         let instant = Self.duration(until).map { Pacific.rfc3339(Date().addingTimeInterval($0)) } ?? until
-        let reply: [String: JSONValue]
-        do {
-            reply = try client.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": .string(instant)])
-        } catch let failure as CommandFailure where failure.message.contains("AlreadyAcknowledged") {
-            throw CommandFailure("alert \(id) is already acknowledged; only open alerts can be snoozed", status: .refused)
-        }
+        let reply = try client.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": .string(instant)])
         let alert = JSONValue.object(reply["alert"]?.objectValue ?? [:])
         print("snoozed \(id) until \(alert.at("snoozedUntil").text): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text)")
     }

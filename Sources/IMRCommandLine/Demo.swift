@@ -15,8 +15,8 @@ public struct Demo: ParsableCommand {
         discussion: """
             The demo starts imr-daemon (found beside imr-ctl) on a private state directory and socket, records a \
             synthetic caseload (invented cases at every stage, dated relative to today so that deadlines fall due in \
-            the coming days; the same seed gives the same cases), then shows the deadline board, the open alerts and \
-            the statistics. The daemon keeps running so that you can try every command against it; \
+            the coming days; the same seed gives the same cases), then shows the deadlines falling due this week, your \
+            open alerts and the statistics. The daemon keeps running so that you can try every command against it; \
             'imr-ctl demo --stop' stops it. Running the demo again replaces the previous demo's data, never anything else: \
             it refuses a directory that is not a demo's.
             """)
@@ -126,6 +126,11 @@ public struct Demo: ParsableCommand {
         try board.run()
         print("... and \(overdue) already overdue (imr-ctl deadlines --overdue).")
         print("")
+        let alerts = try waitForAlerts(client)
+        print(Output.styled("Your open alerts (imr-ctl alerts --limit 12; everyone's: \(alerts) open, imr-ctl alerts --all)", .bold))
+        let mine = try Alerts.parse(socket + ["--limit", "12"])
+        try mine.run()
+        print("")
         print(Output.styled("Statistics (imr-ctl stats)", .bold))
         let stats = try Stats.parse(socket)
         try stats.run()
@@ -137,9 +142,23 @@ public struct Demo: ParsableCommand {
               imr-ctl cases --mine             # your cases (you are one of the four coordinators)
               imr-ctl deadlines --overdue      # what is already late
               imr-ctl show DEMO-0001 --explain # one case, every deadline with how it was counted
+              imr-ctl alerts --all             # every open alert; imr-ctl ack ID, imr-ctl snooze ID --until 2h
               imr-ctl export ics -o imr.ics    # the board for a calendar app
             Stop it with: imr-ctl demo --stop\(dir.map { " --dir \($0)" } ?? "")   (or scripts/demo --stop)
             """)
+    }
+
+    /// Waits until the daemon's alert scheduler has caught up with the caseload (the number of
+    /// open alerts stops growing), and returns that number.
+    func waitForAlerts(_ client: VarlinkClient) throws -> Int {
+        var last = -1
+        for _ in 0..<50 {
+            let count = try client.call("io.imr.Alerts.List")["alerts"].map { if case .array(let a) = $0 { a.count } else { 0 } } ?? 0
+            if count == last { return count }
+            last = count
+            usleep(300_000)
+        }
+        return last
     }
 
     /// Waits until the daemon answers, or explains why it did not start.

@@ -41,14 +41,15 @@ struct ExportICS: DaemonCommand {
         discussion: """
             Each event's UID is the deadline's stable id, so importing a newer export updates the events \
             instead of duplicating them. Day deadlines are all-day events on their due date; hour-based ones \
-            (such as the 72-hour expedited UR) are timed events at their due instant. Alarms: \
-            \(AlarmSchedule.description).
+            (such as the 72-hour expedited UR) are timed events at their due instant. Each event has an alarm \
+            at each of the deadline's alert times, as the daemon's alert policy sets them (by default 5 and 2 \
+            business days before and 08:00 on the due day; 24 and 4 hours before an hour-based deadline).
             """)
     @OptionGroup var options: ExportOptions
     var connection: ConnectionOptions { options.connection }
 
     func run(_ client: DaemonClient) throws {
-        let deadlines = try client.call("io.imr.Deadlines.List", ["coordinator": options.coordinatorFilter])["deadlines"]?.arrayValue ?? []
+        let deadlines = try client.call("io.imr.Deadlines.List", ["coordinator": options.coordinatorFilter, "withAlerts": true])["deadlines"]?.arrayValue ?? []
         try options.write(ICalendar.document(deadlines, now: Date()))
     }
 }
@@ -103,33 +104,6 @@ enum CSV {
     }
 }
 
-/// When a calendar app should remind of a deadline: the daemon's default alert lead times.
-enum AlarmSchedule {
-    static let description = "5 and 2 business days before and 08:00 Pacific on the due day for day deadlines; 24 and 4 hours before for hour-based ones"
-
-    static func alarms(for deadline: JSONValue, calendar: BusinessCalendar = BusinessCalendar(.calhr)) -> [(label: String, at: Date)] {
-        guard let due = deadline.at("due").stringValue.flatMap(WireInstant.parse),
-              let dueDate = deadline.at("dueDate").stringValue.flatMap(LocalDate.init(iso:)) else { return [] }
-        if deadline.at("isExactInstant").boolValue == true {
-            return [("24 hours before", due.addingTimeInterval(-86_400)), ("4 hours before", due.addingTimeInterval(-14_400))]
-        }
-        func businessDaysBefore(_ n: Int) -> LocalDate {
-            var day = dueDate
-            var left = n
-            while left > 0 {
-                day = day.adding(days: -1)
-                if calendar.isBusinessDay(day) { left -= 1 }
-            }
-            return day
-        }
-        return [
-            ("5 business days before", Pacific.instant(businessDaysBefore(5), hour: 8)),
-            ("2 business days before", Pacific.instant(businessDaysBefore(2), hour: 8)),
-            ("due today", Pacific.instant(dueDate, hour: 8)),
-        ]
-    }
-}
-
 /// iCalendar (RFC 5545) text for deadlines.
 enum ICalendar {
     static func document(_ deadlines: [JSONValue], now: Date) -> String {
@@ -157,9 +131,11 @@ enum ICalendar {
         }
         lines += ["SUMMARY:\(escape(summary))", "DESCRIPTION:\(escape(description.joined(separator: "\n")))",
                   "CATEGORIES:\(escape(d.at("party").text))", "STATUS:CONFIRMED", "TRANSP:TRANSPARENT"]
-        for alarm in AlarmSchedule.alarms(for: d) where alarm.at < due {
-            lines += ["BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:\(escape("\(alarm.label): \(summary)"))",
-                      "TRIGGER;VALUE=DATE-TIME:\(utc(alarm.at))", "END:VALARM"]
+        // The daemon's alert times before the due time (the overdue alert has no place in a calendar).
+        for alert in d.at("alerts").arrayValue {
+            guard let at = alert.at("at").stringValue.flatMap(WireInstant.parse), at < due else { continue }
+            lines += ["BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:\(escape("\(alert.at("level").text): \(summary)"))",
+                      "TRIGGER;VALUE=DATE-TIME:\(utc(at))", "END:VALARM"]
         }
         lines.append("END:VEVENT")
         return lines

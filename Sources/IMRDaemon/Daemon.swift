@@ -152,7 +152,7 @@ final class Daemon: Sendable {
             handlers: [
                 CasesInterface(service: CaseService(store: store), access: access, clock: clock, logger: logger),
                 AdminInterface(store: store, access: access, version: imrVersion, startedAt: startedAt, logger: logger),
-                DeadlinesInterface(service: CaseService(store: store), access: access, clock: clock),
+                DeadlinesInterface(service: CaseService(store: store), access: access, alertPolicy: configuration.alerts.policy, clock: clock),
                 alerts,
             ],
             logger: logger)

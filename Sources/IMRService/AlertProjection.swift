@@ -138,10 +138,14 @@ extension AlertProjection {
             position: row["position"].int64 ?? 0)
     }
 
-    /// Open alerts at `now` (raised, not acknowledged, not snoozed past now), in the order
-    /// they were raised; only `coordinator`'s when given.
+    /// Open alerts at `now` (raised, not acknowledged, not snoozed past now, and their deadline
+    /// still running: one met, cancelled or superseded since needs no one's attention), in the
+    /// order they were raised; only `coordinator`'s when given.
     public static func open(in db: ProjectionDatabase, coordinator: String? = nil, now: Date) throws -> [AlertView] {
-        var sql = "SELECT \(columns) FROM alerts WHERE acknowledged_us IS NULL AND (snoozed_until_us IS NULL OR snoozed_until_us <= ?)"
+        var sql = """
+            SELECT \(columns) FROM alerts WHERE acknowledged_us IS NULL AND (snoozed_until_us IS NULL OR snoozed_until_us <= ?)
+            AND deadline_id IN (SELECT deadline_id FROM deadlines WHERE is_open = 1)
+            """
         var arguments: [SQLiteValue] = [.integer(now.unixMicroseconds)]
         if let coordinator { sql += " AND coordinator = ?"; arguments.append(.text(coordinator)) }
         return try db.query(sql + " ORDER BY position", arguments).map(view)

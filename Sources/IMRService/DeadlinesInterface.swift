@@ -10,13 +10,19 @@ public struct DeadlinesInterface: VarlinkHandler {
     let access: AccessControl
     let clock: @Sendable () -> Date
     let calculator: DeadlineCalculator
+    /// The alert lead times, for the alert schedule `List` gives each deadline.
+    let alertPolicy: AlertPolicy
 
-    public init(service: CaseService, access: AccessControl, calculator: DeadlineCalculator = .init(), clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(service: CaseService, access: AccessControl, calculator: DeadlineCalculator = .init(), alertPolicy: AlertPolicy = .standard,
+                clock: @escaping @Sendable () -> Date = { Date() }) {
         self.service = service
         self.access = access
         self.calculator = calculator
+        self.alertPolicy = alertPolicy
         self.clock = clock
     }
+
+    struct Alerts: Decodable { let withAlerts: Bool? }
 
     struct CaseRef: Decodable { let caseId: String }
 
@@ -29,7 +35,10 @@ public struct DeadlinesInterface: VarlinkHandler {
                 throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
                     "parameter": "rule", "message": .string("'\(rule)' is not a rule id; known: \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))")])
             }
-            let rows = try DeadlineProjection.board(in: service.store, matching: filter, now: clock())
+            var rows = try DeadlineProjection.board(in: service.store, matching: filter, now: clock())
+            if try WireFormat.decode(Alerts.self, from: call).withAlerts == true {
+                rows = try rows.map(withAlertSchedule)
+            }
             return ["deadlines": .array(rows.map { .object($0) })]
         case "ForCase":
             let ref = try WireFormat.decode(CaseRef.self, from: call)
@@ -45,5 +54,15 @@ public struct DeadlinesInterface: VarlinkHandler {
         default:
             throw VarlinkError.methodNotImplemented(call.method)
         }
+    }
+
+    /// A board row with `alerts`: each level the deadline alerts at and when, by the daemon's policy.
+    private func withAlertSchedule(_ row: [String: JSONValue]) throws -> [String: JSONValue] {
+        var row = row
+        let deadline = try WireFormat.decoder.decode(CaseDeadline.self, from: try JSONEncoder().encode(JSONValue.object(row)))
+        row["alerts"] = .array(alertPolicy.schedule(for: deadline, calculator: calculator).map {
+            .object(["level": .string($0.level.rawValue), "at": .string(Pacific.rfc3339($0.at))])
+        })
+        return row
     }
 }

@@ -297,6 +297,7 @@ import Glibc
                 cal = icalendar.Calendar.from_ical(open(path, 'rb').read())
                 events = [c for c in cal.walk('VEVENT')]
                 out.append([{"uid": str(e['UID']), "summary": str(e['SUMMARY']), "alarms": len(e.walk('VALARM')),
+                             "triggers": sorted(int(a.decoded('TRIGGER').timestamp()) for a in e.walk('VALARM')),
                              "start": str(e.decoded('DTSTART'))} for e in events])
             print(json.dumps(out))
             """
@@ -308,6 +309,18 @@ import Glibc
         #expect(Set(uids) == Set(board.compactMap { ($0["id"] as? String).map { $0 + "@imr" } }))
         #expect(uids == calendars[1].compactMap { $0["uid"] as? String }, "a second export keeps the UIDs")
         #expect(calendars[0].contains { ($0["alarms"] as? Int ?? 0) > 0 })
+        // The alarms are the daemon's alert times (its policy), those before the due time.
+        let withAlerts = try await Self.ctl(["call", "io.imr.Deadlines.List", #"{"withAlerts": true}"#], socket: s)
+        let scheduled = try #require((try Self.json(withAlerts.out) as? [String: Any])?["deadlines"] as? [[String: Any]])
+        let iso = ISO8601DateFormatter()
+        for deadline in scheduled {
+            let due = try #require(iso.date(from: deadline["due"] as? String ?? ""))
+            let expected = (deadline["alerts"] as? [[String: Any]] ?? []).compactMap { iso.date(from: $0["at"] as? String ?? "") }
+                .filter { $0 < due }.map { Int($0.timeIntervalSince1970) }.sorted()
+            let event = calendars[0].first { $0["uid"] as? String == "\(deadline["id"] as? String ?? "")@imr" }
+            #expect(event?["triggers"] as? [Int] == expected, "\(deadline["id"] ?? "")")
+        }
+        #expect(scheduled.contains { ($0["alerts"] as? [Any])?.isEmpty == false })
         let ics = try String(contentsOfFile: ics1, encoding: .utf8)
         #expect(ics.contains("\r\n") && ics.split(separator: "\r\n").allSatisfy { $0.utf8.count <= 75 })
 
@@ -364,6 +377,8 @@ import Glibc
         #expect(demo.status == 0, "\(demo.err)")
         #expect(demo.out.contains("recording 40 synthetic cases"))
         #expect(demo.out.contains("Deadlines falling due in the next 7 days"))
+        #expect(demo.out.contains("Your open alerts"))
+        #expect(demo.out.contains("Statistics (imr-ctl stats)"))
         #expect(demo.out.contains("export IMR_SOCKET=\(dir.path)/imr.sock"))
         #expect(demo.out.contains("imr-ctl demo --stop"))
         let socket = dir.appendingPathComponent("imr.sock").path
@@ -373,6 +388,11 @@ import Glibc
         #expect(Set(cases.compactMap { $0["stage"] as? String }).count >= 6)
         let week = try #require(try Self.json(try await Self.ctl(["deadlines", "--within", "7d", "--pending", "--json"], socket: socket).out) as? [[String: Any]])
         #expect(!week.isEmpty)
+        // The daemon's scheduler raised the alerts the caseload's deadlines owe, each for a running deadline.
+        let alerts = try #require(try Self.json(try await Self.ctl(["alerts", "--all", "--json"], socket: socket).out) as? [[String: Any]])
+        #expect(!alerts.isEmpty)
+        let running = Set(try #require(try Self.json(try await Self.ctl(["deadlines", "--json"], socket: socket).out) as? [[String: Any]]).compactMap { $0["id"] as? String })
+        #expect(alerts.allSatisfy { running.contains($0["deadlineId"] as? String ?? "") })
         // The same seed gives the same caseload.
         let first = cases.map { "\($0["caseId"]!) \($0["stage"]!) \($0["dateOfInjury"]!)" }.sorted()
         let again = try await Self.ctl(["demo", "--dir", dir.path, "--cases", "40", "--seed", "7"], socket: nil)

@@ -162,6 +162,25 @@ extension AlertRaised {
         #expect(try AlertProjection.alerts(ofDeadline: AlertFixture.decisionId, in: f.store).isEmpty)
     }
 
+    @Test func anAlertWhoseDeadlineIsMetLeavesTheOpenAlerts_butStaysInTheLog() throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        let scheduler = AlertScheduler(store: f.store)
+        // Monday 11 March 09:00: the reminder and due-today alerts have come due (the notice's
+        // time, 4 March 08:00, came before the RFA arrived).
+        try scheduler.raiseDue(now: pacific("2024-03-11", 9))
+        let raised = try AlertProjection.alerts(ofDeadline: AlertFixture.decisionId, in: f.store)
+        #expect(raised.map(\.level) == ["reminder", "due-today"])
+        #expect(try AlertProjection.open(in: f.store, now: pacific("2024-03-11", 9)).map(\.deadlineId) == Array(repeating: AlertFixture.decisionId, count: 2))
+        try f.service.execute(.issueURDecision(URDecisionIssued(
+            rfaId: "A", decidedAt: pacific("2024-03-11", 10),
+            decisions: [URItemDecision(itemId: "1", outcome: .approved, authorizedPortion: nil)])),
+            on: "c1", actor: f.actor, commandId: UUID(), now: pacific("2024-03-11", 10))
+        // Met: no one needs to act on its alerts any more; they are still in the log.
+        #expect(try AlertProjection.open(in: f.store, now: pacific("2024-03-11", 10)).filter { $0.deadlineId == AlertFixture.decisionId }.isEmpty)
+        #expect(try f.raisedEvents().filter { $0.deadlineId == AlertFixture.decisionId }.count == 2)
+    }
+
     @Test func theLoopFollowsWallClockJumps_backwardsWithoutRepeats_forwardsWithCatchUp() async throws {
         let f = try AlertFixture()
         defer { f.close() }

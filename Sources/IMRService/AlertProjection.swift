@@ -169,7 +169,8 @@ extension AlertProjection {
         }
     }
 
-    /// Snoozes ending after `now`, soonest first (a follower shows them again then).
+    /// Snoozes of unacknowledged alerts ending after `now`, soonest first (a follower shows
+    /// them again then).
     static func snoozeEnds(in db: ProjectionDatabase, after now: Date) throws -> [Date] {
         try db.query("SELECT snoozed_until_us FROM alerts WHERE acknowledged_us IS NULL AND snoozed_until_us > ? ORDER BY snoozed_until_us",
                      [.integer(now.unixMicroseconds)]).compactMap { $0[0].int64 }.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) }

@@ -13,12 +13,17 @@ public struct AlertsInterface: VarlinkHandler {
     let clock: @Sendable () -> Date
     let logger: Logger
     let stopping = Latch()
+    /// How long a follower sleeps at most before it looks at the clock again for snoozes that
+    /// ended (a snooze set meanwhile, or a jump of the wall clock, is noticed within this).
+    let snoozeCheck: Duration
 
     public init(store: EventStore, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() },
+                snoozeCheck: Duration = .seconds(60),
                 logger: Logger = Logger(label: "imr.alerts", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.store = store
         self.access = access
         self.clock = clock
+        self.snoozeCheck = snoozeCheck
         self.logger = logger
     }
 
@@ -135,30 +140,53 @@ public struct AlertsInterface: VarlinkHandler {
             "parameter": "alertId", "message": "the alert kept changing while this call ran; try again"])
     }
 
-    /// Replays the open alerts, then streams each newly raised one, until the daemon stops
-    /// or the client goes away (noticed at the next write).
+    /// Replays the open alerts, then streams each newly raised one and each whose snooze ended,
+    /// until the daemon stops or the client goes away (noticed at the next write).
     private func follow(coordinator: String?, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+        let start = clock()
         let (open, head) = try store.read { db in
-            (try AlertProjection.open(in: db, coordinator: coordinator, now: clock()),
+            (try AlertProjection.open(in: db, coordinator: coordinator, now: start),
              try db.query("SELECT COALESCE(MAX(position), 0) FROM events").first?[0].int64 ?? 0)
         }
         for alert in open {
             try await replier.yield(["alert": .object(alert.wire), "replayed": true])
         }
+        // Two sources, one writer: replies go out one at a time, in the order they were posted.
+        let (outbox, post) = AsyncStream.makeStream(of: [String: JSONValue].self)
         try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await reply in outbox { try await replier.yield(reply) }
+            }
             group.addTask { [store] in
                 for try await event in store.subscribe(from: head + 1) {
                     guard Task.isCancelled == false else { return }
                     guard case .raised(let raised)? = try? AlertStreams.decode(event) else { continue }
                     if let coordinator, raised.coordinator != coordinator { continue }
                     guard let view = try AlertProjection.alert(raised.alertId, in: store) else { continue }
-                    try await replier.yield(["alert": .object(view.wire), "replayed": false])
+                    post.yield(["alert": .object(view.wire), "replayed": false])
+                }
+            }
+            group.addTask { [store, clock, snoozeCheck] in
+                // Snoozed alerts come back when their snooze ends, if still open by then.
+                var since = start
+                while !Task.isCancelled {
+                    let next = try store.read { try AlertProjection.snoozeEnds(in: $0, after: since).first }
+                    let wait = min(next.map { $0.timeIntervalSince(clock()) } ?? .infinity, Double(snoozeCheck.components.seconds)
+                                   + Double(snoozeCheck.components.attoseconds) / 1e18)
+                    if wait > 0 { try await Task.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up)))) }
+                    let now = clock()
+                    guard now > since else { since = now; continue }  // the wall clock went back: look again from here
+                    let ended = try AlertProjection.open(in: store, coordinator: coordinator, now: now)
+                        .filter { view in view.snoozedUntil.map { $0 > since && $0 <= now } ?? false }
+                    for view in ended { post.yield(["alert": .object(view.wire), "replayed": false]) }
+                    since = now
                 }
             }
             group.addTask { [stopping] in await stopping.wait() }
             try await group.next()
             group.cancelAll()
         }
+        post.finish()
         return ["replayed": false]
     }
 }

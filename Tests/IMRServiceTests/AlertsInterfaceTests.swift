@@ -129,6 +129,50 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         }
     }
 
+    @Test func follow_showsASnoozedAlertAgainWhenItsSnoozeEnds() async throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        let clock = TestClock(pacific("2024-03-12", 9))
+        try AlertScheduler(store: f.store).raiseDue(now: clock.read())
+        let alerts = AlertsInterface(store: f.store, access: AccessControl(), clock: { clock.read() }, snoozeCheck: .milliseconds(20))
+        let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [alerts])
+        let path = f.dir.appendingPathComponent("imr.sock").path
+        let (ready, signal) = AsyncStream<Void>.makeStream()
+        let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
+        for await _ in ready { break }
+        defer { alerts.stopFollowers(); server.shutdown() }
+        let open = try AlertProjection.open(in: f.store, now: clock.read()).map(\.alertId)
+        try #require(!open.isEmpty)
+        let snoozed = open[0]
+        let seen = try await offThePool { () -> [String] in
+            let follower = try VarlinkClient(path: path)
+            var replayed = 0
+            var live: [String] = []
+            try follower.stream("io.imr.Alerts.Follow", [:]) { reply in
+                guard let id = reply["alert"]?["alertId"]?.stringValue else { return false }
+                if reply["replayed"] == true {
+                    replayed += 1
+                    if replayed == open.count {
+                        // Snoozed for an hour, then two hours pass: it comes back on its own.
+                        _ = try VarlinkClient(path: path).call("io.imr.Alerts.Snooze", [
+                            "alertId": .string(snoozed), "until": .string(Pacific.rfc3339(pacific("2024-03-12", 10)))])
+                        clock.set(pacific("2024-03-12", 11))
+                        // Should it never come back, the stream ends after 10 s and the test fails.
+                        Thread.detachNewThread { sleep(10); alerts.stopFollowers() }
+                    }
+                    return true
+                }
+                live.append(id)
+                return false
+            }
+            return live
+        }
+        #expect(seen == [snoozed])
+        alerts.stopFollowers()
+        server.shutdown()
+        try await running.value
+    }
+
     @Test func stoppingFollowers_endsTheStreamWithALastReply() async throws {
         try await withAlertsServer { path, _, alerts in
             let c = try VarlinkClient(path: path)

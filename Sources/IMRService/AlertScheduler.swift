@@ -54,6 +54,9 @@ public final class AlertScheduler: Sendable {
     let onRaised: @Sendable (AlertRaised) -> Void
     let doorbell = Doorbell()
     private let passes = Mutex<Int>(0)
+    /// Each running deadline's alert schedule as of its stored body: a pass decodes and
+    /// schedules only the deadlines whose body changed since the last pass (most do not).
+    private let schedules = Mutex<[String: (body: String, alerts: [ScheduledAlert])]>([:])
 
     /// - Parameters:
     ///   - clock: the wall clock; tests inject one.
@@ -108,13 +111,23 @@ public final class AlertScheduler: Sendable {
         var due: [(ScheduledAlert, String)] = []
         var next: Date? = beyond.map { Date(timeIntervalSince1970: Double($0) / 1_000_000 - policy.horizon) }
         let decoder = WireFormat.decoder
+        let previous = schedules.withLock { $0 }
+        var current: [String: (body: String, alerts: [ScheduledAlert])] = [:]
         for row in rows {
-            guard let body = row["body"].string,
-                  let deadline = try? decoder.decode(CaseDeadline.self, from: Data(body.utf8)) else {
-                logger.warning("alerts: cannot read deadline \(row["deadline_id"].string ?? "?") from the deadlines read model; rebuild it")
-                continue
+            let id = row["deadline_id"].string ?? ""
+            guard let body = row["body"].string else { continue }
+            let alerts: [ScheduledAlert]
+            if let known = previous[id], known.body == body {
+                alerts = known.alerts
+            } else {
+                guard let deadline = try? decoder.decode(CaseDeadline.self, from: Data(body.utf8)) else {
+                    logger.warning("alerts: cannot read deadline \(id) from the deadlines read model; rebuild it")
+                    continue
+                }
+                alerts = policy.schedule(for: deadline, calculator: calculator)
             }
-            for alert in policy.schedule(for: deadline, calculator: calculator)
+            current[id] = (body, alerts)
+            for alert in alerts
             where !raisedIds.contains(AlertStreams.alertId(deadlineId: alert.deadlineId, level: alert.level).uuidString.lowercased()) {
                 if alert.at <= now {
                     due.append((alert, row["coordinator"].string ?? ""))
@@ -123,6 +136,7 @@ public final class AlertScheduler: Sendable {
                 }
             }
         }
+        schedules.withLock { $0 = current }
         due.sort { ($0.0.at, $0.0.deadlineId, $0.0.level) < ($1.0.at, $1.0.deadlineId, $1.0.level) }
         guard !due.isEmpty else { return Pass(raised: [], next: next) }
 

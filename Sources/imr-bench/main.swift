@@ -23,7 +23,8 @@ struct IMRBench: ParsableCommand {
             Payloads are about 200 bytes of JSON spread over --streams streams.
             Then the daemon's own work without the socket: the demo's synthetic caseload (--cases cases, about seven
             lifecycle commands each) through CaseService, each command decided against its case and appended with the
-            daemon's read models (case list, case items, deadlines) updated in the same transaction.
+            daemon's read models (case list, case items, deadlines) updated in the same transaction; and the alert
+            scheduler's passes over that caseload (the first raises what is due, the next find nothing new).
             """)
 
     @Option(help: "Directory for the benchmark files (the file system under test).")
@@ -98,13 +99,31 @@ struct IMRBench: ParsableCommand {
             (caseId: CaseID(call.parameters["caseId"]?.stringValue ?? ""),
              command: try CasesInterface.command(for: VarlinkCall(method: "io.imr.Cases.\(call.method)", parameters: call.parameters)))
         }
+        let casesPath = work.appendingPathComponent("cases.sqlite").path
         let lifecycle = try measure(count: commands.count) {
-            CaseService(store: try EventStore(path: work.appendingPathComponent("cases.sqlite").path, options: options, projections: ReadModels.all()))
+            CaseService(store: try EventStore(path: casesPath, options: options, projections: ReadModels.all()))
         } body: { service, n in
             _ = try service.execute(commands[n].command, on: commands[n].caseId, actor: Actor(uid: 0, name: "bench"), commandId: UUID(), now: Date())
         }
         print(String(format: "%-22@ %10.0f lifecycle commands/s (%d commands over %d cases, read models updated in each append)",
                      "caseload" as NSString, lifecycle, commands.count, cases))
+
+        // The alert scheduler over that caseload: the first pass raises every alert due now,
+        // the later ones (what runs after each commit) find nothing new to raise.
+        let store = try EventStore(path: casesPath, options: options, projections: ReadModels.all())
+        defer { store.close() }
+        let scheduler = AlertScheduler(store: store)
+        let openDeadlines = try store.read { try $0.query("SELECT COUNT(*) FROM deadlines WHERE is_open = 1").first?[0].int64 ?? 0 }
+        var start = ContinuousClock.now
+        let first = try scheduler.raiseDue(now: Date())
+        let firstPass = ContinuousClock.now - start
+        let passes = 20
+        start = ContinuousClock.now
+        for _ in 0..<passes { try scheduler.raiseDue(now: Date()) }
+        let quietPass = (ContinuousClock.now - start) / passes
+        func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+        print(String(format: "%-22@ first pass %.0f ms (raised %d alerts), then %.1f ms a pass with nothing new (%lld open deadlines)",
+                     "alert scheduler" as NSString, ms(firstPass), first.raised.count, ms(quietPass), openDeadlines))
     }
 
     /// Runs `body` `count` times on a fresh target and returns calls per second.

@@ -30,10 +30,16 @@ public final class AlertScheduler: Sendable {
         /// How long to wait before trying again when the log cannot be read or written.
         public var retryAfterFailure: Duration
 
-        public init(maximumSleep: Duration = .seconds(60), lateAfter: TimeInterval = 60, retryAfterFailure: Duration = .seconds(5)) {
+        /// After a commit wakes the loop, how long it lets further commits gather before it
+        /// looks: a burst of commits (an import, say) then costs one pass, not one each.
+        public var settleAfterCommit: Duration
+
+        public init(maximumSleep: Duration = .seconds(60), lateAfter: TimeInterval = 60, retryAfterFailure: Duration = .seconds(5),
+                    settleAfterCommit: Duration = .milliseconds(200)) {
             self.maximumSleep = maximumSleep
             self.lateAfter = lateAfter
             self.retryAfterFailure = retryAfterFailure
+            self.settleAfterCommit = settleAfterCommit
         }
     }
 
@@ -199,7 +205,8 @@ public final class AlertScheduler: Sendable {
     }
 
     /// Runs passes until the task is cancelled: after each, sleeps until the next alert is
-    /// due, a case commit rings, or ``Options/maximumSleep`` passes, whichever is first.
+    /// due, a case commit rings (then lets ``Options/settleAfterCommit`` pass), or
+    /// ``Options/maximumSleep`` passes, whichever is first.
     public func run() async {
         let from = ((try? store.headPosition()) ?? 0) + 1
         await withTaskGroup(of: Void.self) { group in
@@ -224,7 +231,9 @@ public final class AlertScheduler: Sendable {
                     logger.error("alerts: cannot raise due alerts: \(error); trying again shortly")
                     sleep = min(sleep, options.retryAfterFailure)
                 }
-                await doorbell.wait(upTo: sleep)
+                if await doorbell.wait(upTo: sleep) {
+                    try? await Task.sleep(for: options.settleAfterCommit)
+                }
             }
             group.cancelAll()
         }
@@ -252,13 +261,15 @@ final class Doorbell: Sendable {
         waiter?.resume()
     }
 
-    /// Returns on a ring, after `duration`, or when the task is cancelled.
-    func wait(upTo duration: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: duration) }
-            group.addTask { await self.waitForRing() }
-            await group.next()
+    /// Returns on a ring (true), after `duration` or when the task is cancelled (false).
+    @discardableResult
+    func wait(upTo duration: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { try? await Task.sleep(for: duration); return false }
+            group.addTask { await self.waitForRing(); return !Task.isCancelled }
+            let rung = await group.next() ?? false
             group.cancelAll()
+            return rung
         }
     }
 

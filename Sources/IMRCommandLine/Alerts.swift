@@ -52,7 +52,8 @@ public struct Alerts: DaemonCommand {
             alert raised after its time because the daemon was down is marked late. An alert stays open until \
             acknowledged (imr-ctl ack) or its deadline is met or cancelled; a snoozed one (imr-ctl snooze) is hidden until its snooze ends.
             Mine: alerts whose coordinator is my Unix user name (the daemon reads it from the socket's credentials).
-            --follow prints the open alerts, then each new one as it is raised, until interrupted or the daemon stops.
+            --follow prints the open alerts, then each new one as it is raised and each snoozed one when its snooze \
+            ends, until interrupted or the daemon stops.
             --json prints an array of io.imr.Alerts Alert objects (alertId, deadlineId, caseId, rule, level, due, \
             scheduledAt, raisedAt, late, coordinator, acknowledgedBy, acknowledgedAt, snoozedUntil, position); with \
             --follow, one JSON object per line: {"alert": Alert, "replayed": bool}.
@@ -149,7 +150,10 @@ public struct Snooze: DaemonCommand {
     /// The duration `text` names, in seconds; nil when it is not one.
     static func duration(_ text: String) -> TimeInterval? {
         let units: [Character: TimeInterval] = ["m": 60, "h": 3600, "d": 86_400, "w": 604_800]
-        guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n > 0 else { return nil }
+        // At most a year: a longer snooze is a mistake (acknowledge the alert instead).
+        guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n.isFinite, n > 0, n * unit <= 366 * 86_400 else {
+            return nil
+        }
         return n * unit
     }
 

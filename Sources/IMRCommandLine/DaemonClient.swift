@@ -130,9 +130,9 @@ public struct DaemonClient {
         case "CaseNotFound":
             return CommandFailure("there is no case \(text("caseId").map { "'\($0)'" } ?? "with that id"); `imr-ctl cases` lists them", status: .notFound)
         case "AlertNotFound":
-            return CommandFailure("there is no open alert \(text("alertId").map { "'\($0)'" } ?? "with that id"); `imr-ctl alerts --all` lists them", status: .notFound)
+            return CommandFailure("there is no open alert \(text("alertId").map { "'\($0)'" } ?? "with that id"); `imr-ctl alerts --all` lists the open ones", status: .notFound)
         case "AlreadyAcknowledged":
-            return CommandFailure("alert \(text("alertId") ?? "?") is already acknowledged (by \(text("by") ?? "?")); only open alerts can be snoozed or reassigned",
+            return CommandFailure("alert \(text("alertId") ?? "?") is already acknowledged (by \(text("by") ?? "?")); only open alerts can be snoozed",
                                   status: .refused)
         case "ProjectionNotFound":
             return CommandFailure("there is no read model '\(text("projection") ?? "?")'", status: .notFound)

@@ -275,15 +275,20 @@ enum LetterText {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["pdftotext", "-layout", "-enc", "UTF-8", path, "-"]
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        // Its complaints go to a file: a damaged PDF can print more than a pipe holds while
+        // standard output is still being read.
+        let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("imr-pdftotext-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: errPath) }
         process.standardOutput = out
-        process.standardError = err
+        process.standardError = FileHandle(forWritingAtPath: errPath)
         do { try process.run() } catch {
             throw Failure(description: "pdftotext could not be started (\(error)); install poppler-utils (scripts/setup)")
         }
         let text = out.fileHandleForReading.readDataToEndOfFile()
-        let problem = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
+        let problem = String(String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self).prefix(400))
         if process.terminationStatus == 127 {
             throw Failure(description: "pdftotext is not installed; install poppler-utils (scripts/setup)")
         }

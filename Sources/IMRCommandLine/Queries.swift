@@ -17,7 +17,9 @@ public struct ReadOptions: ParsableArguments {
 func days(_ text: String, option: String) throws -> Int {
     let lower = text.lowercased()
     let (digits, factor) = lower.hasSuffix("w") ? (lower.dropLast(), 7) : lower.hasSuffix("d") ? (lower.dropLast(), 1) : (Substring(lower), 1)
-    guard let n = Int(digits), n >= 0 else { throw ValidationError("\(option) '\(text)' is not a number of days: write 7, 7d or 2w") }
+    guard let n = Int(digits), (0...36_500).contains(n), (0...36_500).contains(n * factor) else {
+        throw ValidationError("\(option) '\(text)' is not a number of days up to 36500: write 7, 7d or 2w")
+    }
     return n * factor
 }
 

@@ -117,8 +117,7 @@ final class Daemon: Sendable {
             throw DaemonStartError(message: error.description, exitCode: 75, messageId: JournalMessageID.alreadyRunning)
         }
 
-        let clock: @Sendable () -> Date
-        do { clock = try Self.clock() } catch { throw error }
+        let clock = try Self.clock()
         let storePath = (stateDirectory as NSString).appendingPathComponent("imr.sqlite")
         _ = try? notifier.notify(.status("opening the event log \(storePath)"))
         let store: EventStore
@@ -161,7 +160,7 @@ final class Daemon: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
                 try await server.run(listener) {
-                    let status = self.statusLine(store)
+                    let status = self.statusLine(store, now: clock())
                     _ = try? self.notifier.notify(.ready, .status(status))
                     self.logger.info("ready: \(status)", metadata: ["message.id": .string(JournalMessageID.daemonReady)])
                 }
@@ -178,7 +177,7 @@ final class Daemon: Sendable {
                     if wait > .zero { try await Task.sleep(for: wait) }
                     last = ContinuousClock.now
                     shownUpTo = (try? store.headPosition()) ?? event.position
-                    _ = try? notifier.notify(.status(statusLine(store)))
+                    _ = try? notifier.notify(.status(statusLine(store, now: clock())))
                 }
             }
             group.addTask { await scheduler.run() }
@@ -248,9 +247,8 @@ final class Daemon: Sendable {
         _ = try? notifier.notify(.ready)
     }
 
-    private func statusLine(_ store: EventStore) -> String {
+    private func statusLine(_ store: EventStore, now: Date) -> String {
         let open = (try? store.read { try $0.query("SELECT COUNT(*) FROM case_list WHERE is_open = 1").first?[0].int64 ?? 0 }) ?? 0
-        let now = ((try? Self.clock()) ?? { Date() })()
         let next = (try? DeadlineProjection.nextDue(in: store, after: now)) ?? nil
         let overdue = (try? DeadlineProjection.overdueCount(in: store, at: now)) ?? 0
         return "serving \(open.formatted()) open cases"

@@ -287,7 +287,7 @@ enum ConfigurationSchema {
 
     static func positiveNumber(_ value: TOMLValueConvertible) -> Outcome<Double> {
         guard let n = value.double ?? value.int.map(Double.init) else { return .problem(wrongType(value, expected: "a number of seconds")) }
-        guard n > 0 else { return .problem("has the value \(n); give a number of seconds above 0.") }
+        guard n > 0, n <= 86_400 else { return .problem("has the value \(n); give a number of seconds above 0 and at most 86400.") }
         return .value(n)
     }
 

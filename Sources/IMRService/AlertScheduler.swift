@@ -164,6 +164,7 @@ public final class AlertScheduler: Sendable {
         }
         let results = try store.append(batch: requests)
         var raised: [AlertRaised] = []
+        var failure: EventStoreError?
         for (event, result) in zip(events, results) {
             switch result {
             case .success(let r) where !r.wasAlreadyStored:
@@ -173,13 +174,16 @@ public final class AlertScheduler: Sendable {
             case .failure(let error) where error.kind == .wrongExpectedVersion || error.kind == .duplicateEventId:
                 continue  // Another scheduler raised it first: it is in the log once.
             case .failure(let error):
-                throw error
+                failure = failure ?? error
             }
         }
+        // Every alert that reached the log is announced, even when another of the batch failed:
+        // the next pass counts it as raised and would never announce it.
         for event in raised {
             log(event)
             onRaised(event)
         }
+        if let failure { throw failure }
         return Pass(raised: raised, next: next)
     }
 

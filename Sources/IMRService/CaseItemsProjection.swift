@@ -86,7 +86,7 @@ public struct CaseStatistics: Sendable, Equatable, Codable {
             // A running deadline past due counts as missed; one not yet due is not counted.
             for row in try db.query("""
                 SELECT rule, CASE WHEN is_open = 1 THEN 'missed' ELSE status END AS outcome, COUNT(*) FROM deadlines
-                WHERE rule != 'ur.info-request' AND ((is_open = 1 AND due_us <= ?) OR status IN ('met', 'met-late'))
+                WHERE rule != 'ur.info-request' AND ((is_open = 1 AND due_us <= ?) OR status IN ('met', 'met-late', 'missed'))
                 GROUP BY rule, outcome
                 """, [.integer(nowMicros)]) {
                 let rule = row[0].string ?? ""

@@ -31,6 +31,10 @@ public struct DeadlinesInterface: VarlinkHandler {
         switch call.member {
         case "List":
             let filter = try WireFormat.decode(DeadlineBoardFilter.self, from: call)
+            if let days = filter.withinDays, !(0...36_500).contains(days) {
+                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
+                    "parameter": "withinDays", "message": .string("\(days) is not a number of days from 0 to 36500")])
+            }
             if let rule = filter.rule, RuleID(rawValue: rule) == nil {
                 throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
                     "parameter": "rule", "message": .string("'\(rule)' is not a rule id; known: \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))")])

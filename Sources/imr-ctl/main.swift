@@ -10,8 +10,8 @@ struct IMRControl: AsyncParsableCommand {
             imr keeps California UR/IMR disputes as events in an append-only log and warns before legal deadlines pass.
             The daemon's socket: --socket PATH, else $IMR_SOCKET, else /run/imr/imr.sock.
             Dates are YYYY-MM-DD (California dates); instants YYYY-MM-DDTHH:MM (Pacific time) or RFC 3339.
-            Exit status: 0 done; 1 refused (the lifecycle does not allow it, a letter contradicts the case, the alert \
-            is already acknowledged, the log \
+            Exit status: 0 done; 1 refused (the lifecycle does not allow it, a letter contradicts the case, snooze of an \
+            alert already acknowledged, the log \
             was altered); 64 usage; 65 a value or file imr cannot accept; 66 no such case or alert; 69 no daemon \
             at the socket; 70 the daemon failed; 75 the case changed meanwhile (run again); 77 permission denied.
             """,

@@ -242,7 +242,17 @@ import Glibc
         #expect(badDate.err.contains("--on '2024-02-30' is not a date"))
         // A value the daemon cannot accept: 65.
         let bad = try await Self.ctl(["imr", "records", "C-1", "--imr-case", "not a case number", "--received", Self.day(0)], socket: s)
-        #expect([65, 1].contains(bad.status), "\(bad.err)")
+        #expect(bad.status == 65, "\(bad.err)")
+        #expect(bad.err.contains("imrCaseNumber: 'not a case number' is not an IMR case number"))
+        // Out-of-range values are usage errors, before any call.
+        let far = try await Self.ctl(["deadlines", "--within", "9999999999999w"], socket: s)
+        #expect(far.status == 64 && far.err.contains("--within"), "\(far.err)")
+        let forever = try await Self.ctl(["snooze", "abc", "--until", "infh"], socket: s)
+        #expect(forever.status == 64 && forever.err.contains("--until"), "\(forever.err)")
+        // A client that asks the daemon directly gets a sentence, and the daemon keeps running.
+        let direct = try await Self.ctl(["call", "io.imr.Deadlines.List", #"{"withinDays": 200000000}"#], socket: s)
+        #expect(direct.status == 1 && direct.err.contains("withinDays"), "\(direct.err)")
+        #expect(try await Self.ctl(["status"], socket: s).status == 0)
         // No daemon: 69, naming the socket and what to do.
         let absent = try await Self.ctl(["cases"], socket: daemon.directory.appendingPathComponent("none.sock").path)
         #expect(absent.status == 69)

@@ -288,7 +288,9 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
         let settled = try await head(daemon)
         let again = try await importing(["--json"] + headed.map { letters.appendingPathComponent($0).path }, daemon: daemon)
         #expect(again.status == 0, "\(again.err)")
-        #expect(try reports(again.out).allSatisfy { $0["status"] as? String == "already-recorded" })
+        let againReports = try reports(again.out)
+        #expect(againReports.count == 40)
+        #expect(againReports.allSatisfy { $0["status"] as? String == "already-recorded" })
         #expect(try await head(daemon) == settled)
 
         for file in headerless {

@@ -15,7 +15,7 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
 
 /// io.imr.Alerts over a real socket, on the alert fixture's log with its alerts raised as of
 /// Tuesday 12 March 2024 09:00 (the interface's clock).
-@Suite struct AlertsInterfaceTests {
+@Suite(.timeLimit(.minutes(2))) struct AlertsInterfaceTests {
     let now = pacific("2024-03-12", 9)
 
     func withAlertsServer(_ body: @escaping @Sendable (String, AlertFixture, AlertsInterface) throws -> Void) async throws {

@@ -191,7 +191,7 @@ public final class VarlinkServer: Sendable {
                             try? await write(VarlinkReply(parameters: ["parameter": .string("message")], error: "org.varlink.service.InvalidParameter"))
                             return
                         }
-                        await dispatch(call, context: context, write: write)
+                        await dispatch(call, context: context, write: write, closed: connection.channel.closeFuture)
                         if setBusy(id, false) { break }
                     }
                 } catch let error as VarlinkFramingError {
@@ -206,15 +206,39 @@ public final class VarlinkServer: Sendable {
         }
     }
 
-    private func dispatch(_ call: VarlinkCall, context: VarlinkCallContext, write: @escaping @Sendable (VarlinkReply) async throws -> Void) async {
+    private func dispatch(_ call: VarlinkCall, context: VarlinkCallContext, write: @escaping @Sendable (VarlinkReply) async throws -> Void,
+                          closed: EventLoopFuture<Void>) async {
         let oneway = call.oneway ?? false
         let more = call.more ?? false
         let reply: VarlinkReply
         do {
-            let parameters = try await answer(call, context: context, replier: VarlinkReplier(send: { r in if !oneway { try await write(r) } }, more: more && !oneway))
+            let replier = VarlinkReplier(send: { r in if !oneway { try await write(r) } }, more: more && !oneway)
+            let parameters: [String: JSONValue]
+            if more {
+                // A `more` call may wait a long time between replies (a follower): when the
+                // client goes away meanwhile, its handler is cancelled rather than left waiting.
+                parameters = try await withThrowingTaskGroup(of: [String: JSONValue]?.self) { group in
+                    group.addTask { try await self.answer(call, context: context, replier: replier) }
+                    group.addTask {
+                        await ChannelClosure.wait(for: closed)
+                        if Task.isCancelled { return nil }
+                        throw CancellationError()
+                    }
+                    defer { group.cancelAll() }
+                    while let result = try await group.next() {
+                        if let parameters = result { return parameters }
+                    }
+                    throw CancellationError()
+                }
+            } else {
+                parameters = try await answer(call, context: context, replier: replier)
+            }
             reply = VarlinkReply(parameters: parameters)
         } catch let error as VarlinkError {
             reply = VarlinkReply(parameters: error.parameters, error: error.name)
+        } catch is CancellationError {
+            logger.debug("connection \(context.connectionId) closed during \(call.method); its call was cancelled")
+            return
         } catch {
             logger.error("method \(call.method) failed: \(error)")
             reply = VarlinkReply(parameters: ["message": .string("\(error)")], error: "org.varlink.service.MethodNotImplemented")
@@ -254,5 +278,46 @@ public final class VarlinkServer: Sendable {
         return future.map { PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
             .map { Optional($0) }
             .recover { _ in nil }
+    }
+}
+
+/// Waits for a channel to close, or for the waiting task to be cancelled, whichever is first
+/// (`EventLoopFuture.get()` alone ignores cancellation).
+enum ChannelClosure {
+    static func wait(for closed: EventLoopFuture<Void>) async {
+        let waiter = Waiter()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                waiter.set(continuation)
+                closed.whenComplete { _ in waiter.resume() }
+            }
+        } onCancel: {
+            waiter.resume()
+        }
+    }
+
+    /// Resumes its continuation once, whoever comes first; a resume before the continuation
+    /// is set is remembered.
+    final class Waiter: Sendable {
+        private let state = Mutex<(continuation: CheckedContinuation<Void, Never>?, done: Bool)>((nil, false))
+
+        func set(_ continuation: CheckedContinuation<Void, Never>) {
+            let resumeNow = state.withLock { s -> Bool in
+                if s.done { return true }
+                s.continuation = continuation
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+
+        func resume() {
+            let continuation = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                guard !s.done else { return nil }
+                s.done = true
+                defer { s.continuation = nil }
+                return s.continuation
+            }
+            continuation?.resume()
+        }
     }
 }

@@ -27,6 +27,9 @@ struct EchoHandler: VarlinkHandler {
         # Declared but not implemented.
         method Missing() -> ()
 
+        # Sends one reply, then waits until the call is cancelled (a follower with nothing new).
+        method Wait() -> (waiting: bool)
+
         error Refused (reason: string)
         """)
 
@@ -63,6 +66,16 @@ struct EchoHandler: VarlinkHandler {
             return [:]
         case "Recall":
             return ["words": .array(memory.all.map { .string($0) })]
+        case "Wait":
+            try await replier.yield(["waiting": true])
+            memory.add("waiting")
+            do {
+                try await Task.sleep(for: .seconds(3600))
+            } catch {
+                memory.add("cancelled")
+                throw error
+            }
+            return ["waiting": false]
         default:
             throw VarlinkError.methodNotImplemented(call.method)
         }
@@ -104,6 +117,25 @@ func withServer(_ body: @escaping @Sendable (String, VarlinkServer, EchoHandler)
 }
 
 @Suite struct VarlinkServerTests {
+    @Test(.timeLimit(.minutes(1))) func aClientThatGoesAwayDuringAMoreCallCancelsIt_andTheServerServesOthers() async throws {
+        try await withServer { path, _, handler in
+            do {
+                let client = try VarlinkClient(path: path)
+                try client.stream("org.example.echo.Wait") { reply in
+                    #expect(reply["waiting"] == true)
+                    return false  // stop reading; the client is closed below
+                }
+            }  // the client's socket closes here
+            var waited = 0
+            while !handler.memory.all.contains("cancelled") && waited < 200 {
+                usleep(50_000)
+                waited += 1
+            }
+            #expect(handler.memory.all == ["waiting", "cancelled"])
+            #expect(try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": "still here"])["word"] == "still here")
+        }
+    }
+
     @Test func serviceInterfaceDescribesItself() async throws {
         try await withServer { path, _, _ in
             let client = try VarlinkClient(path: path)

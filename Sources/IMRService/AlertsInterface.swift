@@ -141,7 +141,7 @@ public struct AlertsInterface: VarlinkHandler {
     }
 
     /// Replays the open alerts, then streams each newly raised one and each whose snooze ended,
-    /// until the daemon stops or the client goes away (noticed at the next write).
+    /// until the daemon stops or the client goes away (the server then cancels the call).
     private func follow(coordinator: String?, replier: VarlinkReplier) async throws -> [String: JSONValue] {
         let start = clock()
         let (open, head) = try store.read { db in

@@ -171,3 +171,30 @@ public struct Snooze: DaemonCommand {
         print("snoozed \(id) until \(alert.at("snoozedUntil").text): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text)")
     }
 }
+
+/// `imr-ctl reassign`: give an open alert to another coordinator.
+public struct ReassignAlert: DaemonCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "reassign",
+        abstract: "Give an open alert to another coordinator; it shows in their alerts from then on.",
+        discussion: """
+            ALERT_ID as `imr-ctl alerts` shows it (the start of the id is enough). The case keeps its coordinator; \
+            to move the whole case, use 'imr-ctl case reassign CASE --to USER'. Needs the coordinator role.
+            Example: imr-ctl reassign 3f2a9c1e --to jorge
+            """)
+    @OptionGroup var connectionOptions: ConnectionOptions
+    @Argument(help: ArgumentHelp("The alert to reassign.", valueName: "alert-id")) var alertId: String
+    @Option(help: ArgumentHelp("The coordinator (a user name) who takes it.", valueName: "user")) var to: String
+    public var connection: ConnectionOptions { connectionOptions }
+    public init() {}
+
+    public func validate() throws {
+        if to.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--to needs a user name") }
+    }
+
+    public func run(_ client: DaemonClient) throws {
+        let id = try resolveAlertId(alertId, client)
+        let alert = JSONValue.object(try client.call("io.imr.Alerts.Reassign", ["alertId": .string(id), "coordinator": .string(to)])["alert"]?.objectValue ?? [:])
+        print("reassigned \(id) to \(alert.at("coordinator").text): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text)")
+    }
+}

@@ -296,6 +296,16 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             let bad = try run([ctl, "snooze", ids["due-today"]!, "--until", "soon"], environment: env)
             #expect(bad.status == 64)
 
+            // Reassigned: it leaves maria's alerts and shows in jorge's.
+            let reassign = try run([ctl, "reassign", String(ids["due-today"]!.prefix(8)), "--to", "jorge"], environment: env)
+            #expect(reassign.status == 0, "\(reassign.output)")
+            #expect(reassign.output.contains("reassigned \(ids["due-today"]!) to jorge"))
+            let jorge = try run([ctl, "alerts", "--coordinator", "jorge", "--json"], environment: env)
+            let jorges = try #require(try JSONSerialization.jsonObject(with: Data(jorge.output.utf8)) as? [[String: Any]])
+            #expect(jorges.compactMap { $0["alertId"] as? String } == [ids["due-today"]!])
+            #expect(!(try run([ctl, "alerts", "--coordinator", "maria"], environment: env).output.contains(String(ids["due-today"]!.prefix(8)))))
+            _ = try run([ctl, "reassign", ids["due-today"]!, "--to", "maria"], environment: env)
+
             let left = try run([ctl, "alerts", "--all", "--json"], environment: env)
             let open = try #require(try JSONSerialization.jsonObject(with: Data(left.output.utf8)) as? [[String: Any]])
             #expect(open.filter { $0["deadlineId"] as? String == "c1/ur.decision.prospective/A" }.compactMap { $0["level"] as? String } == ["due-today"])

@@ -63,6 +63,8 @@ public final class AlertScheduler: Sendable {
     /// Each running deadline's alert schedule as of its stored body: a pass decodes and
     /// schedules only the deadlines whose body changed since the last pass (most do not).
     private let schedules = Mutex<[String: (body: String, alerts: [ScheduledAlert])]>([:])
+    /// Cases committed to since the last pass (the loop then looks at them alone).
+    private let changedCases = Mutex<Set<String>>([])
 
     /// - Parameters:
     ///   - clock: the wall clock; tests inject one.
@@ -90,11 +92,16 @@ public final class AlertScheduler: Sendable {
     public func wake() { doorbell.ring() }
 
     /// Raises every alert due at `now` that is not raised yet, in due order, and says when
-    /// the next one becomes due.
+    /// the next one becomes due. With `cases`, looks only at those cases' deadlines (what a
+    /// commit to them may have changed); `next` then covers only them.
     @discardableResult
-    public func raiseDue(now: Date) throws -> Pass {
+    public func raiseDue(now: Date, cases: Set<String>? = nil) throws -> Pass {
         defer { passes.withLock { $0 += 1 } }
         let horizonEnd = now.addingTimeInterval(policy.horizon)
+        // SQLite's text literals: the case ids are quoted, quotes doubled.
+        let onlyCases = cases.map { ids in
+            " AND d.case_id IN (\(ids.sorted().map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" }.joined(separator: ", ")))"
+        } ?? ""
         let (rows, raisedIds, beyond) = try store.read { db in
             // Open deadlines that may owe an alert: due within the horizon and, if past due,
             // not yet given their overdue alert (a rule without one stops at its due time).
@@ -102,15 +109,15 @@ public final class AlertScheduler: Sendable {
             let excluded = noOverdue.isEmpty ? "" : " AND d.rule NOT IN (\(noOverdue.map { "'\($0.rawValue)'" }.joined(separator: ", ")))"
             let rows = try db.query("""
                 SELECT d.deadline_id, d.body, d.coordinator FROM deadlines d
-                WHERE d.is_open = 1 AND d.due_us <= ?
+                WHERE d.is_open = 1 AND d.due_us <= ?\(onlyCases)
                   AND (d.due_us >= ? OR (NOT EXISTS (SELECT 1 FROM alerts a WHERE a.deadline_id = d.deadline_id AND a.level = 'overdue')\(excluded)))
                 ORDER BY d.due_us, d.deadline_id
                 """, [.integer(horizonEnd.unixMicroseconds), .integer(now.addingTimeInterval(-1).unixMicroseconds)])
             let raised = try db.query("""
                 SELECT a.alert_id FROM alerts a JOIN deadlines d ON a.deadline_id = d.deadline_id
-                WHERE d.is_open = 1 AND d.due_us <= ?
+                WHERE d.is_open = 1 AND d.due_us <= ?\(onlyCases)
                 """, [.integer(horizonEnd.unixMicroseconds)])
-            let beyond = try db.query("SELECT MIN(due_us) FROM deadlines WHERE is_open = 1 AND due_us > ?",
+            let beyond = try db.query("SELECT MIN(due_us) FROM deadlines d WHERE is_open = 1 AND due_us > ?\(onlyCases)",
                                       [.integer(horizonEnd.unixMicroseconds)]).first?[0].int64
             return (rows, Set(raised.compactMap { $0[0].string }), beyond)
         }
@@ -142,7 +149,13 @@ public final class AlertScheduler: Sendable {
                 }
             }
         }
-        schedules.withLock { $0 = current }
+        schedules.withLock { known in
+            if cases == nil {
+                known = current
+            } else {
+                for (id, schedule) in current { known[id] = schedule }
+            }
+        }
         due.sort { ($0.0.at, $0.0.deadlineId, $0.0.level) < ($1.0.at, $1.0.deadlineId, $1.0.level) }
         guard !due.isEmpty else { return Pass(raised: [], next: next) }
 
@@ -216,28 +229,43 @@ public final class AlertScheduler: Sendable {
         await withTaskGroup(of: Void.self) { group in
             // A commit to a case may add, move, meet or cancel a deadline: look again at once.
             // Should this watcher fail, the bounded sleeps below still find every alert.
-            group.addTask { [store, doorbell] in
+            group.addTask { [self, store, doorbell] in
                 do {
-                    for try await event in store.subscribe(from: from) where event.streamId.hasPrefix(CaseStreams.prefix) {
+                    for try await event in store.subscribe(from: from) {
+                        guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { continue }
+                        self.changedCases.withLock { $0.insert(caseId.rawValue) }
                         doorbell.ring()
                     }
                 } catch {}
             }
+            // A full pass looks at every running deadline; after a commit, a pass looks only at
+            // the cases that changed (their deadlines are the only ones that can have moved), and
+            // the earliest next alert of the rest is still the one the last full pass found.
+            var next: Date? = nil
+            var full = true
             while !Task.isCancelled {
                 var sleep = options.maximumSleep
                 do {
-                    let pass = try raiseDue(now: clock())
-                    if let next = pass.next {
-                        let seconds = max(0, next.timeIntervalSince(clock()))
+                    let now = clock()
+                    let cases = full ? nil : changedCases.withLock { c -> Set<String> in defer { c.removeAll() }; return c }
+                    if full { changedCases.withLock { $0.removeAll() } }
+                    let pass = try raiseDue(now: now, cases: cases)
+                    next = full ? pass.next : [next, pass.next].compactMap { $0 }.min()
+                    if let due = next {
+                        let seconds = max(0, due.timeIntervalSince(clock()))
                         sleep = min(sleep, .milliseconds(Int64((seconds * 1000).rounded(.up))))
                     }
                 } catch {
                     logger.error("alerts: cannot raise due alerts: \(error); trying again shortly")
                     sleep = min(sleep, options.retryAfterFailure)
+                    next = nil
                 }
-                if await doorbell.wait(upTo: sleep) {
+                let rung = await doorbell.wait(upTo: sleep)
+                if rung {
                     try? await Task.sleep(for: options.settleAfterCommit)
                 }
+                // A ring with nothing changed (a test's wake()) or a timer: look at everything.
+                full = !rung || changedCases.withLock { $0.isEmpty }
             }
             group.cancelAll()
         }

@@ -181,6 +181,32 @@ extension AlertRaised {
         #expect(try f.raisedEvents().filter { $0.deadlineId == AlertFixture.decisionId }.count == 2)
     }
 
+    @Test func aPassForChangedCases_looksAtThoseCasesAlone_andAFullPassAtEveryone() throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        // A second case with the same clock.
+        let now = pacific("2024-03-04", 10, 30)
+        try f.service.execute(.openCase(CaseOpened(
+            caseId: "c2", claimNumber: "ADJ-2", employer: "Acme", claimsAdministrator: "Golden TPA",
+            injuredWorkerReference: "K.L.", dateOfInjury: LocalDate(iso: "2023-11-02")!, coordinator: "jorge")),
+            on: "c2", actor: f.actor, commandId: UUID(), now: now)
+        try f.service.execute(.receiveRFA(RFAReceived(
+            rfaId: "A", receivedAt: pacific("2024-03-04", 10), transmission: .fax, physician: "Dr. Lee",
+            treatmentRecommendedOn: nil, reviewType: .prospective,
+            items: [RequestedItem(id: "1", description: "MRI lumbar spine")])),
+            on: "c2", actor: f.actor, commandId: UUID(), now: now)
+        let scheduler = AlertScheduler(store: f.store)
+        let at = pacific("2024-03-11", 9)
+        let c2Only = try scheduler.raiseDue(now: at, cases: ["c2"])
+        #expect(Set(c2Only.raised.map(\.caseId.rawValue)) == ["c2"])
+        #expect(try f.raisedEvents().allSatisfy { $0.caseId.rawValue == "c2" })
+        // A case id with a quote is only a value, never SQL.
+        #expect(try scheduler.raiseDue(now: at, cases: ["c1' OR '1'='1"]).raised.isEmpty)
+        let full = try scheduler.raiseDue(now: at)
+        #expect(Set(full.raised.map(\.caseId.rawValue)) == ["c1"])
+        #expect(full.raised.count == c2Only.raised.count)
+    }
+
     @Test func theLoopFollowsWallClockJumps_backwardsWithoutRepeats_forwardsWithCatchUp() async throws {
         let f = try AlertFixture()
         defer { f.close() }

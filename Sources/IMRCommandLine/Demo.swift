@@ -138,7 +138,7 @@ public struct Demo: ParsableCommand {
 
             The demo daemon keeps running (pid \(daemon.processIdentifier); log \(logFile.path)).
             Go on with, for example:
-              export IMR_SOCKET=\(socketPath)
+            \(aliasLine)  export IMR_SOCKET=\(socketPath)
               imr-ctl cases --mine             # your cases (you are one of the four coordinators)
               imr-ctl deadlines --overdue      # what is already late
               imr-ctl show DEMO-0001 --explain # one case, every deadline with how it was counted
@@ -146,6 +146,15 @@ public struct Demo: ParsableCommand {
               imr-ctl export ics -o imr.ics    # the board for a calendar app
             Stop it with: imr-ctl demo --stop\(dir.map { " --dir \($0)" } ?? "")   (or scripts/demo --stop)
             """)
+    }
+
+    /// `alias imr-ctl=...` when the imr-ctl that runs is not the one on PATH (a build tree).
+    var aliasLine: String {
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+        let onPath = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map {
+            URL(fileURLWithPath: String($0)).appendingPathComponent("imr-ctl").resolvingSymlinksInPath().path
+        }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        return onPath == me ? "" : "  alias imr-ctl=\(me)\n"
     }
 
     /// Waits until the daemon's alert scheduler has caught up with the caseload (the number of

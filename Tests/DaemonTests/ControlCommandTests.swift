@@ -390,6 +390,8 @@ import Glibc
         #expect(demo.out.contains("Your open alerts"))
         #expect(demo.out.contains("Statistics (imr-ctl stats)"))
         #expect(demo.out.contains("export IMR_SOCKET=\(dir.path)/imr.sock"))
+        // imr-ctl is not on PATH here: the demo says how to reach the one that ran.
+        #expect(demo.out.contains("alias imr-ctl=\(URL(fileURLWithPath: Self.imrCtl).resolvingSymlinksInPath().path)"))
         #expect(demo.out.contains("imr-ctl demo --stop"))
         let socket = dir.appendingPathComponent("imr.sock").path
         let cases = try #require(try Self.json(try await Self.ctl(["cases", "--all", "--json"], socket: socket).out) as? [[String: Any]])

@@ -7,14 +7,8 @@ import Workflow
 
 /// The row of an alert in a table: its short id, level, case, rule, due and owner.
 private func alertRow(_ a: JSONValue) -> [String] {
-    let due = a.at("due").stringValue.flatMap(WireInstant.parse).map { d -> String in
-        let seconds = Pacific.secondsSinceMidnight(of: d)
-        return Pacific.date(of: d).iso + String(format: " %02d:%02d", seconds / 3600, (seconds % 3600) / 60)
-    } ?? ""
-    let raised = a.at("raisedAt").stringValue.flatMap(WireInstant.parse).map { d -> String in
-        let seconds = Pacific.secondsSinceMidnight(of: d)
-        return Pacific.date(of: d).iso + String(format: " %02d:%02d", seconds / 3600, (seconds % 3600) / 60)
-    } ?? ""
+    let due = pacificMinute(a.at("due")) ?? ""
+    let raised = pacificMinute(a.at("raisedAt")) ?? ""
     return [String(a.at("alertId").text.prefix(8)), a.at("level").text, a.at("caseId").text, a.at("rule").text, due,
             a.at("coordinator").text, raised + (a.at("late").boolValue == true ? " (late)" : "")]
 }

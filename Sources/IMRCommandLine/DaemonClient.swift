@@ -68,11 +68,14 @@ public struct DaemonClient {
         self.socketPath = socketPath
     }
 
-    /// One call, its reply's parameters.
-    public func call(_ method: String, _ parameters: [String: JSONValue] = [:]) throws -> [String: JSONValue] {
+    /// One call, its reply's parameters. Varlink errors named in `passing` are thrown as they
+    /// came, for a caller that reports them itself; every other failure becomes a CommandFailure.
+    public func call(_ method: String, _ parameters: [String: JSONValue] = [:], passing: Set<String> = []) throws -> [String: JSONValue] {
         let client = try connect()
         do {
             return try client.call(method, Self.droppingNulls(parameters))
+        } catch let error as VarlinkError where passing.contains(error.name) {
+            throw error
         } catch {
             throw Self.failure(error, method: method, socket: socketPath)
         }

@@ -144,22 +144,14 @@ public struct Import: ParsableCommand {
         var report = ImportReport(file: file, caseNumber: facts.caseNumber)
         let reply: [String: JSONValue]
         do {
-            let client: VarlinkClient
-            do { client = try VarlinkClient(path: connection.socketPath) } catch {
-                throw DaemonClient.failure(error, method: nil, socket: connection.socketPath)
-            }
-            reply = try client.call("io.imr.Cases.ImportDetermination", parameters)
-        } catch let error as VarlinkError where error.name == "io.imr.Cases.LetterContradicts"
-            || error.name == "io.imr.Cases.LetterNotImportable" || error.name == "io.imr.Cases.TransitionRefused" {
+            reply = try DaemonClient(connection).call("io.imr.Cases.ImportDetermination", parameters, passing: [
+                "io.imr.Cases.LetterContradicts", "io.imr.Cases.LetterNotImportable", "io.imr.Cases.TransitionRefused"])
+        } catch let error as VarlinkError {
             report.status = "refused"
             report.caseId = error.parameters["caseId"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? caseId
             report.message = error.parameters["message"]?.stringValue ?? error.name
             report.differences = (error.parameters["differences"]?.arrayValue ?? []).map(Difference.init)
             return report
-        } catch let failure as CommandFailure {
-            throw failure
-        } catch {
-            throw DaemonClient.failure(error, method: "io.imr.Cases.ImportDetermination", socket: connection.socketPath)
         }
         let imported = JSONValue.object(reply).at("imported")
         report.caseId = imported.at("caseId").stringValue

@@ -25,11 +25,17 @@ func days(_ text: String, option: String) throws -> Int {
 
 /// A due time as a coordinator reads it: the date, and the time when the deadline is an exact instant.
 func dueText(_ deadline: JSONValue) -> String {
-    let date = deadline.at("dueDate").text
-    guard deadline.at("isExactInstant").boolValue == true, let due = deadline.at("due").stringValue,
-          let instant = WireInstant.parse(due) else { return date }
+    guard deadline.at("isExactInstant").boolValue == true, let minute = pacificMinute(deadline.at("due")) else {
+        return deadline.at("dueDate").text
+    }
+    return minute
+}
+
+/// An RFC 3339 instant as "YYYY-MM-DD HH:MM" in Pacific time; nil when it is not one.
+func pacificMinute(_ value: JSONValue) -> String? {
+    guard let instant = value.stringValue.flatMap(WireInstant.parse) else { return nil }
     let seconds = Pacific.secondsSinceMidnight(of: instant)
-    return date + String(format: " %02d:%02d", seconds / 3600, (seconds % 3600) / 60)
+    return Pacific.date(of: instant).iso + String(format: " %02d:%02d", seconds / 3600, (seconds % 3600) / 60)
 }
 
 /// Whole days from today (Pacific) to a deadline's due date: "today", "in 3d", "2d ago".

@@ -16,11 +16,6 @@ public enum AlertStreams {
 
     public static func streamId(_ alertId: UUID) -> String { prefix + alertId.uuidString.lowercased() }
 
-    /// The alert id of an alert stream; nil for other streams.
-    public static func alertId(ofStream streamId: String) -> UUID? {
-        streamId.hasPrefix(prefix) ? UUID(uuidString: String(streamId.dropFirst(prefix.count))) : nil
-    }
-
     /// The alert id of a deadline's alert at a level: SHA-256 of both, shaped as a UUID.
     public static func alertId(deadlineId: String, level: AlertLevel) -> UUID {
         var hasher = SHA256()

@@ -88,9 +88,6 @@ public final class AlertScheduler: Sendable {
     /// How many passes ran (for tests that wait for the loop to notice something).
     public var passCount: Int { passes.withLock { $0 } }
 
-    /// Wakes the loop now (a test moved its clock).
-    public func wake() { doorbell.ring() }
-
     /// Raises every alert due at `now` that is not raised yet, in due order, and says when
     /// the next one becomes due. With `cases`, looks only at those cases' deadlines (what a
     /// commit to them may have changed); `next` then covers only them.
@@ -264,7 +261,7 @@ public final class AlertScheduler: Sendable {
                 if rung {
                     try? await Task.sleep(for: options.settleAfterCommit)
                 }
-                // A ring with nothing changed (a test's wake()) or a timer: look at everything.
+                // The timer (or a ring that left no changed case behind): look at everything.
                 full = !rung || changedCases.withLock { $0.isEmpty }
             }
             group.cancelAll()

@@ -231,11 +231,34 @@ public final class EventStore: Sendable {
     }
 
     /// Writes a consistent copy of the whole database to `destination` while appends go on.
-    /// The copy is written beside the destination and renamed into place when complete.
-    public func backup(to destination: String) throws(EventStoreError) -> BackupReport {
+    ///
+    /// The copy is written to `destination.partial` (created afresh, mode 0600, never through
+    /// a symbolic link), made durable, and renamed into place when complete; on any failure the
+    /// partial file is removed. An existing `destination` is refused unless `replacing` (and
+    /// even then only a regular file is replaced, never followed through a link); the store's
+    /// own files (the database, its `-wal`, `-shm` and `-journal`) are never a destination.
+    public func backup(to destination: String, replacing: Bool = false) throws(EventStoreError) -> BackupReport {
+        try checkBackupDestination(destination, replacing: replacing)
         let partial = destination + ".partial"
-        unlink(partial)
-        return try withReader(doing: "back up to \(destination)") { (source: SQLiteConnection) throws(SQLiteError) -> BackupReport in
+        var info = stat()
+        if lstat(partial, &info) == 0 {
+            // A copy left by an interrupted backup: only ever a regular file or a link, removed as such.
+            guard (info.st_mode & S_IFMT) == S_IFREG || (info.st_mode & S_IFMT) == S_IFLNK else {
+                throw EventStoreError(.invalidArgument, "\(partial) exists and is not a file left by a backup; remove it or choose another name")
+            }
+            unlink(partial)
+        }
+        let fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let reason = String(cString: strerror(errno))
+            throw EventStoreError(errno == ENOSPC ? .diskFull : .notWritable,
+                                  "cannot create the backup \(partial): \(reason); check that the directory exists and the daemon's user may write to it")
+        }
+        fchmod(fd, 0o600)
+        Glibc.close(fd)
+        var renamed = false
+        defer { if !renamed { unlink(partial) } }
+        let report = try withReader(doing: "back up to \(destination)") { (source: SQLiteConnection) throws(SQLiteError) -> BackupReport in
             let target = try SQLiteConnection(path: partial)
             guard let backup = sqlite3_backup_init(target.handle, "main", source.handle, "main") else {
                 throw target.error(sqlite3_errcode(target.handle))
@@ -249,11 +272,40 @@ public final class EventStore: Sendable {
             try target.execute("PRAGMA journal_mode = DELETE")
             let events = try target.scalarInt("SELECT COUNT(*) FROM events") ?? 0
             let head = try target.scalarInt("SELECT COALESCE(MAX(position), 0) FROM events") ?? 0
-            guard rename(partial, destination) == 0 else {
-                throw SQLiteError(code: SQLITE_CANTOPEN, extendedCode: SQLITE_CANTOPEN,
-                                  message: "cannot rename \(partial) to \(destination): \(String(cString: strerror(errno)))", sql: nil)
-            }
             return BackupReport(path: destination, pages: Int64(pages), events: events, headPosition: head)
+        }
+        // The copy's own connection is closed: its pages are on disk (rollback journal,
+        // synchronous=FULL). Make the file durable, then the rename.
+        let copy = open(partial, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        if copy >= 0 { fsync(copy); Glibc.close(copy) }
+        // Checked again just before the rename: a file that appeared meanwhile is not replaced.
+        try checkBackupDestination(destination, replacing: replacing)
+        guard rename(partial, destination) == 0 else {
+            throw EventStoreError(.notWritable, "cannot rename \(partial) to \(destination): \(String(cString: strerror(errno))); the partial copy was removed")
+        }
+        renamed = true
+        let directory = (destination as NSString).deletingLastPathComponent
+        let dirfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dirfd >= 0 { fsync(dirfd); Glibc.close(dirfd) }
+        return report
+    }
+
+    /// Refuses a backup destination that exists (unless `replacing` a regular file) or that
+    /// is one of the store's own files.
+    private func checkBackupDestination(_ destination: String, replacing: Bool) throws(EventStoreError) {
+        var target = stat()
+        guard lstat(destination, &target) == 0 else { return }
+        for own in [path, path + "-wal", path + "-shm", path + "-journal"] {
+            var info = stat()
+            if stat(own, &info) == 0, info.st_dev == target.st_dev, info.st_ino == target.st_ino {
+                throw EventStoreError(.invalidArgument, "\(destination) is the event log's own file \(own); a backup never replaces it: choose another name")
+            }
+        }
+        guard (target.st_mode & S_IFMT) == S_IFREG else {
+            throw EventStoreError(.invalidArgument, "\(destination) exists and is not a regular file (a link, directory or socket); a backup never replaces it: choose another name")
+        }
+        guard replacing else {
+            throw EventStoreError(.invalidArgument, "\(destination) already exists; choose another name, or ask for it to be replaced")
         }
     }
 

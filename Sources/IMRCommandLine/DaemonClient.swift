@@ -36,6 +36,10 @@ public enum ExitStatus: Int32, Sendable {
     case unavailable = 69
     /// The daemon failed in a way that is not the caller's doing.
     case software = 70
+    /// An output file (a backup) cannot be created as asked: bad name, or it exists.
+    case cantCreate = 73
+    /// Writing failed: the disk is full or an I/O error occurred.
+    case ioError = 74
     /// The case changed while the command ran; send it again.
     case tempFail = 75
     /// The daemon, or the socket's permissions, refused this user.
@@ -152,7 +156,9 @@ public struct DaemonClient {
                 "the daemon refused \(method ?? "the call") for your user; recording needs the imr-coordinators group, "
                     + "administration the imr-admins group", status: .permissionDenied)
         case "BackupFailed":
-            return CommandFailure("the backup was not written to \(text("path") ?? "?"): \(text("message") ?? "")", status: .software)
+            return CommandFailure("the backup was not written to \(text("path") ?? "?"): \(text("message") ?? "")", status: .ioError)
+        case "BackupRefused":
+            return CommandFailure("no backup written: \(text("message") ?? "")", status: .cantCreate)
         case "MethodNotFound", "InterfaceNotFound", "MethodNotImplemented":
             return CommandFailure("the daemon at \(socket) does not know \(method ?? "this call"); is it an older imr-daemon?", status: .software)
         default:

@@ -299,18 +299,28 @@ public struct Verify: DaemonCommand {
 public struct Backup: DaemonCommand {
     public static let configuration = CommandConfiguration(
         abstract: "Write a consistent copy of the database while the daemon runs (admins).",
-        discussion: "The daemon's user writes the file: choose a directory it may write to (e.g. /var/lib/imr/backups). --json prints the io.imr.Admin.Backup reply.")
+        discussion: """
+            The daemon writes the copy into its backup directory (store.backup_directory in \
+            /etc/imr/imr-daemon.toml, default /var/lib/imr/backups), as NAME: letters, digits, '.', '_' \
+            and '-' (no path). Without NAME it is imr-YYYYMMDD-HHMMSS.sqlite. An existing file is \
+            replaced only with --force. The reply names the full path; --json prints the \
+            io.imr.Admin.Backup reply. Exit 73 when the copy cannot be created as asked (bad name, \
+            file exists), 74 when writing it failed (disk full, I/O error).
+            """)
     @OptionGroup var read: ReadOptions
-    @Argument(help: "Where to write the copy (an absolute path on the daemon's machine).") var path: String
+    @Argument(help: "The backup's file name in the daemon's backup directory (default: imr-YYYYMMDD-HHMMSS.sqlite).") var name: String?
+    @Flag(help: "Replace an existing backup of that name.") var force = false
     public var connection: ConnectionOptions { read.connection }
     public init() {}
 
     public func validate() throws {
-        guard path.hasPrefix("/") else { throw ValidationError("the backup path must be absolute: the daemon writes it, not imr-ctl") }
+        if let name, name.contains("/") {
+            throw ValidationError("'\(name)' is a path; give a file name: the daemon writes backups only into its backup directory (store.backup_directory)")
+        }
     }
 
     public func run(_ client: DaemonClient) throws {
-        let b = JSONValue.object(try client.call("io.imr.Admin.Backup", ["path": .string(path)]))
+        let b = JSONValue.object(try client.call("io.imr.Admin.Backup", ["name": name.map { .string($0) } ?? .null, "force": force ? .bool(true) : .null]))
         if read.json { return Output.json(b) }
         print("backed up \(b.at("events").text) events (head position \(b.at("headPosition").text)) to \(b.at("path").text)")
     }

@@ -146,11 +146,21 @@ final class Daemon: Sendable {
             logger.error("alerts: cannot raise the alerts due at start-up: \(error); the scheduler tries again")
         }
 
+        let backups = BackupPolicy(
+            directory: configuration.backupDirectory,
+            protectedPaths: ["", "-wal", "-shm", "-journal"].map { storePath + $0 }
+                + [(stateDirectory as NSString).appendingPathComponent(StateDirectoryLock.fileName), configuration.socketPath])
+        for leftover in backups.removeLeftovers() {
+            logger.notice("removed \(leftover) in \(backups.directory), left by a backup that was interrupted")
+        }
+
         let server = VarlinkServer(
             info: .init(vendor: "imr", product: "imr-daemon", version: imrVersion, url: "https://github.com/imr/imr"),
             handlers: [
                 CasesInterface(service: CaseService(store: store), access: access, clock: clock, logger: logger),
-                AdminInterface(store: store, access: access, version: imrVersion, startedAt: startedAt, logger: logger),
+                AdminInterface(
+                    store: store, access: access, version: imrVersion, startedAt: startedAt,
+                    backups: backups, clock: clock, logger: logger),
                 DeadlinesInterface(service: CaseService(store: store), access: access, alertPolicy: configuration.alerts.policy, clock: clock),
                 alerts,
             ],

@@ -140,6 +140,13 @@ enum ConfigurationSchema {
             configuration.store.synchronous = mode
             return nil
         },
+        Key(name: "store.backup_directory") { value, configuration in
+            if value.string == "" {
+                configuration.store.backupDirectory = nil
+                return nil
+            }
+            return absolutePath(value, purpose: "the backup directory").map { configuration.store.backupDirectory = $0 }.problem
+        },
         Key(name: "alerts.business_days_before") { value, configuration in
             businessDays(value).map { configuration.alerts.policy.leadTimes.businessDaysBefore = $0 }.problem
         },

@@ -94,10 +94,21 @@ public struct StoreSettings: Sendable, Hashable {
 
     /// `store.synchronous`.
     public var synchronous: Synchronous
+    /// `store.backup_directory`: the only directory `io.imr.Admin.Backup` writes into (by file
+    /// name); nil means `backups` in the state directory.
+    public var backupDirectory: String?
 
     /// Event-log settings; `full` unless the operator trades durability for speed.
-    public init(synchronous: Synchronous = .full) {
+    public init(synchronous: Synchronous = .full, backupDirectory: String? = nil) {
         self.synchronous = synchronous
+        self.backupDirectory = backupDirectory
+    }
+}
+
+extension DaemonConfiguration {
+    /// Where backups are written: `store.backup_directory`, else `<state_directory>/backups`.
+    public var backupDirectory: String {
+        store.backupDirectory ?? (stateDirectory.hasSuffix("/") ? stateDirectory + "backups" : stateDirectory + "/backups")
     }
 }
 
@@ -155,6 +166,7 @@ extension DaemonConfiguration {
         if stateDirectory != running.stateDirectory { keys.append("state_directory") }
         if socketPath != running.socketPath { keys.append("socket") }
         if store.synchronous != running.store.synchronous { keys.append("store.synchronous") }
+        if store.backupDirectory != running.store.backupDirectory { keys.append("store.backup_directory") }
         if alerts != running.alerts { keys.append("[alerts]") }
         return keys
     }

@@ -1,5 +1,8 @@
 import EventStore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Varlink
 import Workflow
@@ -13,20 +16,22 @@ public struct AdminInterface: VarlinkHandler {
     let startedAt: Date
     let clock: @Sendable () -> Date
     let logger: Logger
+    let backups: BackupPolicy
 
-    public init(store: EventStore, access: AccessControl, version: String, startedAt: Date,
+    public init(store: EventStore, access: AccessControl, version: String, startedAt: Date, backups: BackupPolicy,
                 clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.admin", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.store = store
         self.access = access
         self.version = version
         self.startedAt = startedAt
+        self.backups = backups
         self.clock = clock
         self.logger = logger
     }
 
     private var log: (String) -> Void { { [logger] in logger.notice("\($0)") } }
 
-    struct BackupParameters: Decodable { let path: String }
+    struct BackupParameters: Decodable { let name: String?; let force: Bool? }
     struct RebuildParameters: Decodable { let projection: String? }
 
     public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
@@ -48,15 +53,16 @@ public struct AdminInterface: VarlinkHandler {
         case "Backup":
             try access.require(.admin, context, method: call.method, log: log)
             let p = try WireFormat.decode(BackupParameters.self, from: call)
-            guard p.path.hasPrefix("/") else {
-                throw VarlinkError("io.imr.Admin.BackupFailed", parameters: ["path": .string(p.path), "message": "give an absolute path"])
-            }
+            let name = p.name ?? BackupPolicy.defaultName(at: clock())
+            let destination = try backups.destination(for: name, replacing: p.force ?? false)
             do {
-                let report = try store.backup(to: p.path)
+                let report = try store.backup(to: destination, replacing: p.force ?? false)
                 log("backup written to \(report.path): \(report.events) events")
                 return ["path": .string(report.path), "events": .int(report.events), "headPosition": .int(report.headPosition)]
+            } catch where error.kind == .invalidArgument {
+                throw BackupPolicy.refused(name, error.message)
             } catch {
-                throw VarlinkError("io.imr.Admin.BackupFailed", parameters: ["path": .string(p.path), "message": .string(error.message)])
+                throw VarlinkError("io.imr.Admin.BackupFailed", parameters: ["path": .string(destination), "message": .string(error.message)])
             }
         case "Rebuild":
             try access.require(.admin, context, method: call.method, log: log)
@@ -99,5 +105,88 @@ public struct AdminInterface: VarlinkHandler {
             version: version, startedAt: startedAt, uptimeSeconds: Int64(now.timeIntervalSince(startedAt)), databasePath: store.path,
             databaseBytes: bytes, headPosition: try store.headPosition(), openCases: open,
             projections: store.projectionCheckpoints().sorted { $0.key < $1.key }.map { Status.Projection(name: $0.key, checkpoint: $0.value) })
+    }
+}
+
+/// Where `io.imr.Admin.Backup` may write: by file name, into one configured directory, never
+/// over the daemon's own files (the event log, its lock, its socket).
+public struct BackupPolicy: Sendable {
+    /// The directory backups go into; created (mode 0700) on the first backup.
+    public let directory: String
+    /// Files a backup never replaces, whatever the directory (compared by device and inode,
+    /// so a link or another spelling of the path does not get round it).
+    public let protectedPaths: [String]
+
+    public init(directory: String, protectedPaths: [String]) {
+        self.directory = directory
+        self.protectedPaths = protectedPaths
+    }
+
+    /// A backup file name: 1-128 characters, letters, digits, '.', '_' and '-', starting with a
+    /// letter or digit (so no path, no hidden file, no '..').
+    public static let nameRule = "1-128 characters of letters, digits, '.', '_' and '-', starting with a letter or digit"
+
+    public static func isValidName(_ name: String) -> Bool {
+        guard (1...128).contains(name.utf8.count), let first = name.utf8.first else { return false }
+        func allowed(_ c: UInt8) -> Bool {
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
+        }
+        return first != 0x2E && first != 0x5F && first != 0x2D && name.utf8.allSatisfy(allowed)
+    }
+
+    /// `imr-YYYYMMDD-HHMMSS.sqlite` in Pacific time.
+    public static func defaultName(at instant: Date) -> String {
+        let rfc = Pacific.rfc3339(instant)   // 2024-03-08T09:15:02-08:00
+        let digits = rfc.prefix(19).filter(\.isNumber)
+        return "imr-\(digits.prefix(8))-\(digits.dropFirst(8)).sqlite"
+    }
+
+    /// Removes the `.partial` files a backup killed mid-way left in the directory (only the
+    /// daemon writes there); their names, for the log.
+    @discardableResult
+    public func removeLeftovers() -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        let partial = names.filter { $0.hasSuffix(".partial") && Self.isValidName(String($0.dropLast(".partial".count))) }
+        for name in partial {
+            let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+            var info = stat()
+            if lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG || (info.st_mode & S_IFMT) == S_IFLNK { unlink(path) }
+        }
+        return partial
+    }
+
+    static func refused(_ name: String, _ message: String) -> VarlinkError {
+        VarlinkError("io.imr.Admin.BackupRefused", parameters: ["name": .string(name), "message": .string(message)])
+    }
+
+    /// The full path for `name`, after checking the name and the protected files; creates the
+    /// directory when it is missing.
+    public func destination(for name: String, replacing: Bool) throws(VarlinkError) -> String {
+        guard Self.isValidName(name) else {
+            let shown = String(name.unicodeScalars.prefix(80).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
+            throw Self.refused(shown, "'\(shown)' is not a backup file name: use \(Self.nameRule); backups are written in \(directory)")
+        }
+        var info = stat()
+        if stat(directory, &info) != 0 {
+            guard errno == ENOENT, mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+                throw VarlinkError("io.imr.Admin.BackupFailed", parameters: [
+                    "path": .string(directory),
+                    "message": .string("cannot create the backup directory \(directory): \(String(cString: strerror(errno))); create it for the daemon's user or set store.backup_directory")])
+            }
+        }
+        let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+        var target = stat()
+        if lstat(path, &target) == 0 {
+            for own in protectedPaths {
+                var protected = stat()
+                if lstat(own, &protected) == 0, protected.st_dev == target.st_dev, protected.st_ino == target.st_ino {
+                    throw Self.refused(name, "\(path) is the daemon's own file \(own); a backup never replaces it: choose another name")
+                }
+            }
+            if !replacing {
+                throw Self.refused(name, "\(path) already exists; choose another name, or replace it with --force")
+            }
+        }
+        return path
     }
 }

@@ -42,6 +42,7 @@ import Workflow
 
             [store]
             synchronous = "normal"
+            backup_directory = "/srv/imr/backups"
 
             [alerts]
             """
@@ -51,7 +52,15 @@ import Workflow
             socketPath: "/run/imr-test/imr.sock",
             logLevel: .debug,
             access: AccessGroups(readers: ["imr-readers", "auditors"], coordinators: ["claims"], admins: ["imr-admins"]),
-            store: StoreSettings(synchronous: .normal)))
+            store: StoreSettings(synchronous: .normal, backupDirectory: "/srv/imr/backups")))
+        #expect(configuration.backupDirectory == "/srv/imr/backups")
+        #expect(DaemonConfiguration(stateDirectory: "/srv/imr/state").backupDirectory == "/srv/imr/state/backups")
+    }
+
+    @Test func backupDirectory_mustBeAbsolute() throws {
+        let error = try #require(problems("[store]\nbackup_directory = \"backups\"\n"))
+        #expect(error.problems.map(\.key) == ["store.backup_directory"])
+        #expect(error.description.contains("not an absolute path"))
     }
 
     @Test func theShippedExample_parsesToTheDefaults() throws {
@@ -75,10 +84,10 @@ import Workflow
         #expect(error.problems.map(\.key) == ["acess.readers"])
         #expect(error.description.hasPrefix("/etc/imr/imr-daemon.toml: key 'acess.readers' is unknown"))
         #expect(error.description.contains("did you mean 'access.readers'?"))
-        #expect(error.description.contains("known keys: access.admins, access.coordinators, access.readers, alerts.business_day_time, alerts.business_days_before, alerts.command, alerts.command_attempts, alerts.command_retry_seconds, alerts.command_timeout_seconds, alerts.due_day_at, alerts.hours_before, alerts.overdue, alerts.quiet_hours, log_level, socket, state_directory, store.synchronous"))
+        #expect(error.description.contains("known keys: access.admins, access.coordinators, access.readers, alerts.business_day_time, alerts.business_days_before, alerts.command, alerts.command_attempts, alerts.command_retry_seconds, alerts.command_timeout_seconds, alerts.due_day_at, alerts.hours_before, alerts.overdue, alerts.quiet_hours, log_level, socket, state_directory, store.backup_directory, store.synchronous"))
 
         let far = try #require(problems("colour = \"blue\"\n"))
-        #expect(far.description == "/etc/imr/imr-daemon.toml: key 'colour' is unknown (known keys: access.admins, access.coordinators, access.readers, alerts.business_day_time, alerts.business_days_before, alerts.command, alerts.command_attempts, alerts.command_retry_seconds, alerts.command_timeout_seconds, alerts.due_day_at, alerts.hours_before, alerts.overdue, alerts.quiet_hours, log_level, socket, state_directory, store.synchronous).")
+        #expect(far.description == "/etc/imr/imr-daemon.toml: key 'colour' is unknown (known keys: access.admins, access.coordinators, access.readers, alerts.business_day_time, alerts.business_days_before, alerts.command, alerts.command_attempts, alerts.command_retry_seconds, alerts.command_timeout_seconds, alerts.due_day_at, alerts.hours_before, alerts.overdue, alerts.quiet_hours, log_level, socket, state_directory, store.backup_directory, store.synchronous).")
     }
 
     @Test func alertsTable_setsLeadTimesQuietHoursCommandAndPerRuleOverrides() throws {

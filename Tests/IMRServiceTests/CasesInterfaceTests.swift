@@ -22,7 +22,9 @@ private func withCasesServer(_ body: @escaping @Sendable (String, EventStore) th
     let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: ReadModels.all())
     defer { store.close() }
     let cases = CasesInterface(service: CaseService(store: store), access: AccessControl(), clock: { Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9) })
-    let admin = AdminInterface(store: store, access: AccessControl(), version: "test", startedAt: Date(timeIntervalSinceNow: -5))
+    let admin = AdminInterface(store: store, access: AccessControl(), version: "test", startedAt: Date(timeIntervalSinceNow: -5),
+                               backups: BackupPolicy(directory: dir.appendingPathComponent("backups").path,
+                                                     protectedPaths: [dir.appendingPathComponent("imr.sock").path, dir.appendingPathComponent("imr-daemon.lock").path]))
     let deadlines = DeadlinesInterface(service: CaseService(store: store), access: AccessControl(), clock: { Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9) })
     let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [cases, admin, deadlines])
     let path = dir.appendingPathComponent("imr.sock").path
@@ -241,18 +243,109 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             #expect(verify["intact"] == .bool(true))
             #expect(verify["eventsChecked"] == 1)
 
-            let target = URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("copy.sqlite").path
-            let backup = try c.call("io.imr.Admin.Backup", ["path": .string(target)])
+            let target = URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("backups/copy.sqlite").path
+            let backup = try c.call("io.imr.Admin.Backup", ["name": "copy.sqlite"])
             #expect(backup["events"] == 1)
+            #expect(backup["path"] == .string(target))
             let copy = try EventStore(path: target)
             #expect(try copy.read(stream: "case-c1").count == 1)
             copy.close()
-            #expect(error { try c.call("io.imr.Admin.Backup", ["path": "relative.sqlite"]) }?.name == "io.imr.Admin.BackupFailed")
 
             #expect(try c.call("io.imr.Admin.Rebuild")["rebuilt"] == .array(["alerts", "case_items", "case_list", "deadlines"]))
             #expect(error { try c.call("io.imr.Admin.Rebuild", ["projection": "nope"]) }?.name == "io.imr.Admin.ProjectionNotFound")
             #expect(try c.call("io.imr.Cases.List")["cases"].flatMap { if case .array(let a) = $0 { a.count } else { nil } } == 1)
         }
+    }
+}
+
+/// Backups go only into the configured directory, by file name, never over an existing file
+/// without `force`, never over the daemon's own files, mode 0600, with no partial file left.
+@Suite struct BackupPolicyTests {
+    private func mode(_ path: String) -> mode_t? {
+        var info = stat()
+        return stat(path, &info) == 0 ? info.st_mode & 0o777 : nil
+    }
+
+    @Test func backupsGoOnlyIntoTheBackupDirectoryByName() async throws {
+        try await withCasesServer { path, store in
+            let c = try VarlinkClient(path: path)
+            _ = try c.call("io.imr.Cases.Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+                                                 "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"])
+            let state = URL(fileURLWithPath: store.path).deletingLastPathComponent()
+            let backups = state.appendingPathComponent("backups")
+
+            // Paths, traversal, hidden files and control characters are names it refuses.
+            for name in ["/etc/imr-owned.sqlite", "../imr.sqlite", "..", ".hidden", "a/b", "x\u{1B}[2J", "", String(repeating: "a", count: 129)] {
+                let refusal = error { try c.call("io.imr.Admin.Backup", ["name": .string(name)]) }
+                #expect(refusal?.name == "io.imr.Admin.BackupRefused", "\(name)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: "/etc/imr-owned.sqlite"))
+            #expect(try store.headPosition() == 1)
+            #expect(try store.verify().isIntact)
+
+            // A new name: written, 0600, its directory created 0700, no partial file.
+            let first = try c.call("io.imr.Admin.Backup", ["name": "monday.sqlite"])
+            #expect(first["path"] == .string(backups.appendingPathComponent("monday.sqlite").path))
+            #expect(mode(backups.appendingPathComponent("monday.sqlite").path) == 0o600)
+            #expect(mode(backups.path) == 0o700)
+            #expect(!FileManager.default.fileExists(atPath: backups.appendingPathComponent("monday.sqlite.partial").path))
+
+            // The same name again: refused without force, replaced with it.
+            let again = error { try c.call("io.imr.Admin.Backup", ["name": "monday.sqlite"]) }
+            #expect(again?.name == "io.imr.Admin.BackupRefused")
+            #expect(again?.parameters["message"]?.stringValue?.contains("--force") == true)
+            _ = try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": "after the first backup"])
+            let forced = try c.call("io.imr.Admin.Backup", ["name": "monday.sqlite", "force": true])
+            #expect(forced["events"] == 2)
+
+            // A link planted in the directory is never followed, even with force.
+            let outside = state.appendingPathComponent("outside.txt")
+            try Data("keep me".utf8).write(to: outside)
+            try FileManager.default.createSymbolicLink(atPath: backups.appendingPathComponent("link.sqlite").path, withDestinationPath: outside.path)
+            #expect(error { try c.call("io.imr.Admin.Backup", ["name": "link.sqlite", "force": true]) }?.name == "io.imr.Admin.BackupRefused")
+            #expect(try String(contentsOf: outside, encoding: .utf8) == "keep me")
+
+            // Without a name, a dated one.
+            let dated = try c.call("io.imr.Admin.Backup")
+            #expect(dated["path"]?.stringValue?.hasPrefix(backups.appendingPathComponent("imr-").path) == true)
+        }
+    }
+
+    @Test func theDaemonsOwnFilesAreNeverABackupTarget() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-backup-own-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let storePath = dir.appendingPathComponent("imr.sqlite").path
+        let store = try EventStore(path: storePath, options: .init(synchronous: .normal))
+        defer { store.close() }
+        _ = try store.append(to: "s", expected: .any, events: [NewEvent(type: "t", payload: Array("{}".utf8))])
+        let lock = dir.appendingPathComponent("imr-daemon.lock").path
+        FileManager.default.createFile(atPath: lock, contents: Data())
+        // A backup directory that is the state directory itself (a careless configuration).
+        let policy = BackupPolicy(directory: dir.path, protectedPaths: [storePath, storePath + "-wal", lock])
+        for name in ["imr.sqlite", "imr-daemon.lock"] {
+            #expect(throws: VarlinkError.self) { try policy.destination(for: name, replacing: true) }
+        }
+        // The store refuses its own files even when asked through another spelling of the path.
+        #expect(throws: EventStoreError.self) { try store.backup(to: dir.path + "/./imr.sqlite", replacing: true) }
+        #expect(try store.read(stream: "s").count == 1)
+        #expect(try store.verify().isIntact)
+    }
+
+    @Test func aBackupThatCannotBeWrittenLeavesNoPartialFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-backup-fail-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal))
+        defer { store.close() }
+        // The destination is a directory: the copy is written, the rename fails.
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("taken"), withIntermediateDirectories: true)
+        #expect(throws: EventStoreError.self) { try store.backup(to: dir.appendingPathComponent("taken").path, replacing: true) }
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("taken.partial").path))
+        // A missing directory: refused with the reason, nothing created.
+        let missing = dir.appendingPathComponent("nope/copy.sqlite").path
+        let failure = #expect(throws: EventStoreError.self) { try store.backup(to: missing) }
+        #expect(failure?.message.contains("nope/copy.sqlite.partial") == true)
     }
 }
 

@@ -204,7 +204,29 @@ public enum Output {
 
     /// `imr-ctl: message` on stderr.
     public static func error(_ message: String) {
-        FileHandle.standardError.write(Data("imr-ctl: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("imr-ctl: \(terminalSafe(message))\n".utf8))
+    }
+
+    /// `text` with every character that a terminal would act on shown as an escape instead:
+    /// C0 controls (newline, tab and escape included: stored text cannot start an escape
+    /// sequence, move the cursor or forge a line of a table), DEL, C1 controls, and the
+    /// bidirectional overrides that reorder what is shown. Printable text is unchanged.
+    public static func terminalSafe(_ text: String) -> String {
+        func unsafe(_ v: UInt32) -> Bool {
+            v < 0x20 || (0x7F...0x9F).contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v) || v == 0x200E || v == 0x200F
+        }
+        guard text.unicodeScalars.contains(where: { unsafe($0.value) }) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x0A: out += "\\n"
+            case 0x0D: out += "\\r"
+            case 0x09: out += "\\t"
+            case let v where unsafe(v): out += "\\u{" + String(v, radix: 16, uppercase: true) + "}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     public enum Style: String, Sendable {
@@ -248,9 +270,11 @@ public enum Output {
 
 extension JSONValue {
     /// The text of a string, a number, or a boolean; "" for null; compact JSON otherwise.
+    /// Control characters in strings are shown escaped (``Output/terminalSafe(_:)``): this is
+    /// what reaches a terminal.
     var text: String {
         switch self {
-        case .string(let s): s
+        case .string(let s): Output.terminalSafe(s)
         case .int(let i): String(i)
         case .double(let d): String(d)
         case .bool(let b): b ? "yes" : "no"

@@ -211,6 +211,25 @@ import Glibc
         #expect(noColour.output.contains("CASE") && !noColour.output.contains("\u{1B}["), "\(noColour.output)")
     }
 
+    /// Stored text reaches a terminal escaped: a note's newline and tab (the control
+    /// characters a note may hold) cannot forge a line of the output.
+    @Test func storedTextIsEscapedOnTheTerminal() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        let open = try await Self.ctl(["case", "open", "E-1", "--claim", "A", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
+                                       "--injured", Self.day(-100), "--coordinator", "li"], socket: daemon.socketPath)
+        #expect(open.status == 0, "\(open.err)")
+        let note = try await Self.ctl(["case", "note", "E-1", "first line\nDeadline FAKE due tomorrow\tx"], socket: daemon.socketPath)
+        #expect(note.status == 0, "\(note.err)")
+        let show = try await Self.ctl(["show", "E-1"], socket: daemon.socketPath)
+        #expect(show.out.contains("first line\\nDeadline FAKE due tomorrow\\tx"), "\(show.out)")
+        #expect(!show.out.split(separator: "\n").contains { $0.hasPrefix("Deadline FAKE") })
+        // The JSON keeps the text exactly.
+        let json = try await Self.ctl(["show", "E-1", "--json"], socket: daemon.socketPath)
+        #expect(json.out.contains(#"first line\nDeadline FAKE due tomorrow\tx"#), "\(json.out)")
+    }
+
     @Test func exitStatusesAreTheDocumentedOnes() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
@@ -360,12 +379,21 @@ import Glibc
         #expect(status["openCases"] as? Int == 3)
         let verify = try await Self.ctl(["verify"], socket: s)
         #expect(verify.status == 0 && verify.out.contains("the log is intact"), "\(verify.err)")
-        let backupPath = dir.appendingPathComponent("backup.sqlite").path
-        let backup = try await Self.ctl(["backup", backupPath], socket: s)
+        // Backups: by file name into <state-dir>/backups, never elsewhere, never twice without --force.
+        let backupPath = daemon.stateDirectory + "/backups/backup.sqlite"
+        let backup = try await Self.ctl(["backup", "backup.sqlite"], socket: s)
         #expect(backup.status == 0, "\(backup.err)")
+        #expect(backup.out.contains(backupPath))
         #expect(FileManager.default.fileExists(atPath: backupPath))
-        let relative = try await Self.ctl(["backup", "relative.sqlite"], socket: s)
-        #expect(relative.status == 64)
+        let again = try await Self.ctl(["backup", "backup.sqlite"], socket: s)
+        #expect(again.status == 73 && again.err.contains("--force"), "\(again.err)")
+        #expect(try await Self.ctl(["backup", "backup.sqlite", "--force"], socket: s).status == 0)
+        let path = try await Self.ctl(["backup", dir.appendingPathComponent("elsewhere.sqlite").path], socket: s)
+        #expect(path.status == 64 && path.err.contains("file name"), "\(path.err)")
+        // The daemon's own files, by a name that reaches them through the raw call: refused, log intact.
+        let own = try await Self.ctl(["call", "io.imr.Admin.Backup", #"{"name": "../imr.sqlite", "force": true}"#], socket: s)
+        #expect(own.status == 1 && own.err.contains("io.imr.Admin.BackupRefused"), "\(own.err)")
+        #expect(try await Self.ctl(["verify"], socket: s).status == 0)
         let rebuild = try await Self.ctl(["rebuild"], socket: s)
         #expect(rebuild.status == 0 && rebuild.out.contains("deadlines"), "\(rebuild.err)")
         let unknown = try await Self.ctl(["rebuild", "nope"], socket: s)

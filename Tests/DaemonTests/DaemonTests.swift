@@ -84,9 +84,16 @@ import Glibc
         defer { daemon.cleanup() }
         // systemd-socket-activate binds the socket, then starts the daemon on the first connection.
         let info = try await offPool { () -> [String: JSONValue] in
+            // The socket file appears at bind(), a moment before listen(): until then a connect is refused.
             let deadline = Date().addingTimeInterval(30)
-            while !FileManager.default.fileExists(atPath: listen) && Date() < deadline { usleep(20_000) }
-            return try VarlinkClient(path: listen).call("org.varlink.service.GetInfo")
+            while true {
+                do {
+                    return try VarlinkClient(path: listen).call("org.varlink.service.GetInfo")
+                } catch let error as VarlinkClient.ConnectionError where Date() < deadline {
+                    guard case .unavailable = error else { throw error }
+                    usleep(20_000)
+                }
+            }
         }
         #expect(info["product"] == "imr-daemon")
         #expect(info["interfaces"] == .array(["org.varlink.service", "io.imr.Admin", "io.imr.Alerts", "io.imr.Cases", "io.imr.Deadlines"]))

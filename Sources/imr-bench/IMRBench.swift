@@ -13,7 +13,15 @@ import Workflow
 struct IMRBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "imr-bench",
-        abstract: "Measure durable appends: raw SQLite next to the imr event store, on one file system.",
+        abstract: "imr's benchmark and torture tools (see BENCHMARKS.md and RELIABILITY.md).",
+        subcommands: [StoreBench.self, Torture.self],
+        defaultSubcommand: StoreBench.self)
+}
+
+struct StoreBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store",
+        abstract: "Measure durable appends: raw SQLite next to the imr event store, on one file system (the default).",
         discussion: """
             Four measurements on fresh files in --dir, each with synchronous=FULL unless --synchronous normal:
               raw single     one INSERT per transaction, same schema and indexes, no event-store logic

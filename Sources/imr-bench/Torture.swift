@@ -1,0 +1,508 @@
+import ArgumentParser
+import EventStore
+import Foundation
+import IMRCommandLine
+import Varlink
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `imr-bench torture`: the adversarial suite, against the real daemon binary. Each phase
+/// checks its invariants and prints its figures; any broken invariant makes the exit status 1.
+/// The nightly run takes the defaults; the test suite runs a short version (see
+/// RELIABILITY.md for both and the figures).
+struct Torture: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "torture",
+        abstract: "Crash storms, hostile frames and resource exhaustion against a real imr-daemon; exit 1 when an invariant breaks.",
+        discussion: """
+            Phases (--phases, comma-separated, in this order):
+              crash       --rounds rounds: --clients clients record the synthetic caseload's lifecycle commands through the
+                          socket; the daemon is killed with SIGKILL at a random moment and restarted. After each restart every
+                          acknowledged command is in the log at the positions its reply named, no command is torn (a command's
+                          events are consecutive), verify is clean, every read model equals a rebuild, no alert is raised twice.
+              kills       SIGKILL during a rebuild, during a backup, and during an import of the letters in --letters; after
+                          each restart the same checks, no partial backup under the backup's name, the import completes once.
+              hostile     --hostile malformed messages over --hostile-connections connections at once (random bytes, invalid
+                          JSON, oversized and deeply nested frames, huge strings, unknown methods, wrong and missing
+                          parameters, absurd values, control characters). The daemon must answer each with an error or close
+                          that connection, never crash; status is timed meanwhile; RSS and descriptors compared with before.
+              exhaustion  --idle idle connections, slow senders (a byte a second), clients that never read, --followers
+                          io.imr.Alerts.Follow subscribers that never read; status and a recording command are timed meanwhile.
+            Run it as root (or as a member of the admins' group): it calls admin methods. The daemon is the imr-daemon
+            beside this binary unless --daemon names another.
+            """)
+
+    @Option(help: "Directory for the daemon's state, socket and log (removed afterwards unless --keep).")
+    var dir: String = FileManager.default.temporaryDirectory.path
+    @Option(help: "Phases to run.") var phases: String = "crash,kills,hostile,exhaustion"
+    @Option(help: "kill -9 rounds in the crash phase.") var rounds: Int = 20
+    @Option(help: "Concurrent clients recording commands in the crash phase.") var clients: Int = 32
+    @Option(help: "Synthetic cases each client records per round.") var casesPerClient: Int = 20
+    @Option(help: "Malformed messages in the hostile phase.") var hostile: Int = 100_000
+    @Option(help: "Connections sending them at once.") var hostileConnections: Int = 64
+    @Option(help: "Idle connections in the exhaustion phase.") var idle: Int = 2000
+    @Option(help: "Follow subscribers that never read, in the exhaustion phase.") var followers: Int = 1000
+    @Option(help: "A directory of IMR letters (PDF or text) for the kill-during-import check (default ../shared/fixtures/letters/pdf).") var letters: String?
+    @Option(help: "The imr-daemon binary.") var daemon: String?
+    @Option(help: "The imr-ctl binary (for the import).") var ctl: String?
+    @Option(help: "Seed for the caseload and the kill times.") var seed: UInt64 = 2026
+    @Option(help: "The p99 latency of status under attack above which the run fails, in ms.") var latencyLimitMs: Double = 100
+    @Option(help: "How far above its baseline the daemon's RSS may stay once the attackers left, in MiB.") var rssSlackMiB: Int = 64
+    @Flag(help: "Keep the work directory.") var keep = false
+
+    func validate() throws {
+        let known = Set(["crash", "kills", "hostile", "exhaustion"])
+        for phase in selectedPhases where !known.contains(phase) {
+            throw ValidationError("unknown phase '\(phase)'; use some of crash, kills, hostile, exhaustion")
+        }
+        guard rounds >= 0, clients > 0, casesPerClient > 0, hostile >= 0, hostileConnections > 0, idle >= 0, followers >= 0 else {
+            throw ValidationError("counts must not be negative, and --clients, --cases-per-client, --hostile-connections must be positive")
+        }
+    }
+
+    var selectedPhases: [String] { phases.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+
+    func run() throws {
+        let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let daemonBinary = daemon ?? binaries.appendingPathComponent("imr-daemon").path
+        let ctlBinary = ctl ?? binaries.appendingPathComponent("imr-ctl").path
+        guard FileManager.default.isExecutableFile(atPath: daemonBinary) else {
+            throw ValidationError("no imr-daemon at \(daemonBinary); build it (swift build) or name it with --daemon")
+        }
+        let work = URL(fileURLWithPath: dir).appendingPathComponent("imr-torture-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { if !keep { try? FileManager.default.removeItem(atPath: work) } }
+        var report = TortureReport()
+        print("imr-bench torture: \(ProcessInfo.processInfo.activeProcessorCount) cores, daemon \(daemonBinary), work \(work)")
+        var random = SplitMix(seed: seed)
+        for phase in selectedPhases {
+            let target = TortureDaemon(binary: daemonBinary, directory: work + "/" + phase)
+            try FileManager.default.createDirectory(atPath: work + "/" + phase, withIntermediateDirectories: true)
+            defer { target.kill9() }
+            let started = Date()
+            do {
+                switch phase {
+                case "crash": try crashStorm(target, &report, &random)
+                case "kills": try killsDuringWork(target, ctl: ctlBinary, &report, &random)
+                case "hostile": try hostileFrames(target, &report, &random)
+                default: try exhaustion(target, &report)
+                }
+            } catch {
+                report.fail(phase, "stopped: \(error)")
+            }
+            report.figure(phase, String(format: "phase took %.1f s", Date().timeIntervalSince(started)))
+            if target.isRunning {
+                let stop = target.stop()
+                report.check(phase, stop.clean, "SIGTERM stopped the daemon cleanly (\(String(format: "%.2f", stop.seconds)) s)",
+                             "the daemon did not stop cleanly within 15 s of SIGTERM")
+            }
+        }
+        report.print()
+        if !report.failures.isEmpty { throw ExitCode(1) }
+    }
+
+    // MARK: - crash
+
+    func crashStorm(_ target: TortureDaemon, _ report: inout TortureReport, _ random: inout SplitMix) throws {
+        try target.start()
+        var acknowledgedTotal = 0
+        var restarts: [Double] = []
+        for round in 0..<rounds {
+            let calls = caseCalls(round: round, seed: seed &+ UInt64(round))
+            let acks = AckBox()
+            let stopAt = 0.3 + Double(random.next() % 1500) / 1000
+            let storm = DispatchGroup()
+            storm.enter()
+            Thread.detachNewThread { [socket = target.socketPath, clients] in
+                onThreads(clients) { k in
+                    guard let c = try? RawConnection(path: socket, timeout: 30) else { return }
+                    for call in calls where call.client == k {
+                        var parameters = call.parameters
+                        let commandId = UUID().uuidString.lowercased()
+                        parameters["commandId"] = .string(commandId)
+                        do {
+                            let reply = try c.call("io.imr.Cases." + call.method, parameters)
+                            let positions = reply["recorded"]?.objectValue?["positions"].flatMap { v -> [Int64]? in
+                                if case .array(let a) = v { return a.compactMap { if case .int(let i) = $0 { Int64(i) } else { nil } } }
+                                return nil
+                            } ?? []
+                            acks.add(commandId, positions)
+                        } catch is VarlinkError {
+                            acks.refused()
+                        } catch {
+                            return  // the daemon was killed
+                        }
+                    }
+                }
+                storm.leave()
+            }
+            usleep(useconds_t(stopAt * 1_000_000))
+            target.kill9()
+            storm.wait()
+            restarts.append(try target.start())
+            let (acknowledged, refused) = acks.value
+            acknowledgedTotal += acknowledged.count
+            try checkInvariants(target, acknowledged: acknowledged, phase: "crash", round: "round \(round + 1)", &report)
+            if refused > 0 { report.note("crash", "round \(round + 1): \(refused) commands refused by the lifecycle (not a fault)") }
+        }
+        report.figure("crash", "\(rounds) SIGKILL rounds under \(clients) clients: \(acknowledgedTotal) acknowledged commands, all in the log")
+        if !restarts.isEmpty {
+            report.figure("crash", String(format: "restart to first answered status: median %.2f s, max %.2f s",
+                                          restarts.sorted()[restarts.count / 2], restarts.max() ?? 0))
+        }
+    }
+
+    struct ClientCall: Sendable {
+        let client: Int
+        let method: String
+        let parameters: [String: JSONValue]
+    }
+
+    /// The synthetic caseload's calls for one round, each case given to one client.
+    func caseCalls(round: Int, seed: UInt64) -> [ClientCall] {
+        var caseload = SyntheticCaseload(now: Date(), count: clients * casesPerClient, seed: seed, coordinators: ["maria", "jorge", "priya", "li"])
+        var owner: [String: Int] = [:]
+        return caseload.calls().map { call in
+            let original = call.parameters["caseId"]?.stringValue ?? ""
+            let caseId = original.replacingOccurrences(of: "DEMO-", with: "R\(round + 1)-")
+            if owner[caseId] == nil { owner[caseId] = owner.count % clients }
+            var parameters = call.parameters
+            parameters["caseId"] = .string(caseId)
+            return ClientCall(client: owner[caseId]!, method: call.method, parameters: parameters)
+        }
+    }
+
+    /// After a restart: acknowledged commands present at their positions, no torn command,
+    /// verify clean, read models equal to a rebuild, every alert once.
+    func checkInvariants(_ target: TortureDaemon, acknowledged: [String: [Int64]], phase: String, round: String,
+                         _ report: inout TortureReport) throws {
+        let store = try EventStore(path: target.storePath)
+        defer { store.close() }
+        var byCommand: [String: [Int64]] = [:]
+        var alertsPerStream: [String: Int] = [:]
+        var from: Int64 = 1
+        while true {
+            let page = try store.readAll(from: from, limit: 5000)
+            for event in page {
+                if let command = event.metadata.commandId { byCommand[command.lowercased(), default: []].append(event.position) }
+                if event.type == "AlertRaised" { alertsPerStream[event.streamId, default: 0] += 1 }
+            }
+            guard let last = page.last else { break }
+            from = last.position + 1
+        }
+        let lost = acknowledged.filter { command, positions in byCommand[command] != positions && !positions.isEmpty }
+        report.check(phase, lost.isEmpty, nil, "\(round): \(lost.count) acknowledged commands are not in the log at the positions their replies named")
+        let torn = byCommand.filter { _, positions in
+            positions.count > 1 && zip(positions, positions.dropFirst()).contains { $1 != $0 + 1 }
+        }
+        report.check(phase, torn.isEmpty, nil, "\(round): \(torn.count) commands have events that are not consecutive")
+        let doubled = alertsPerStream.filter { $0.value > 1 }
+        report.check(phase, doubled.isEmpty, nil, "\(round): \(doubled.count) alerts were raised more than once")
+
+        let c = try RawConnection(path: target.socketPath, timeout: 120)
+        let verify = try c.call("io.imr.Admin.Verify")
+        report.check(phase, verify["intact"] == .bool(true), nil, "\(round): verify found the log altered: \(verify)")
+        func snapshot() throws -> [JSONValue] {
+            [.object(try c.call("io.imr.Cases.List")), .object(try c.call("io.imr.Deadlines.List")), .object(try c.call("io.imr.Alerts.List"))]
+        }
+        let before = try snapshot()
+        _ = try c.call("io.imr.Admin.Rebuild")
+        let after = try snapshot()
+        report.check(phase, before == after, nil, "\(round): a read model differs from its rebuild")
+    }
+
+    // MARK: - kills during work
+
+    func killsDuringWork(_ target: TortureDaemon, ctl: String, _ report: inout TortureReport, _ random: inout SplitMix) throws {
+        try target.start()
+        // A caseload to rebuild and back up.
+        let calls = caseCalls(round: 0, seed: seed)
+        let c = try RawConnection(path: target.socketPath, timeout: 60)
+        for call in calls { _ = try? c.call("io.imr.Cases." + call.method, call.parameters) }
+
+        // During a rebuild.
+        let socket = target.socketPath
+        let rebuild = Thread { _ = try? RawConnection(path: socket, timeout: 60).call("io.imr.Admin.Rebuild") }
+        rebuild.start()
+        usleep(useconds_t(20_000 + random.next() % 80_000))
+        target.kill9()
+        try target.start()
+        try checkInvariants(target, acknowledged: [:], phase: "kills", round: "kill during rebuild", &report)
+
+        // During a backup.
+        let backups = target.stateDirectory + "/backups"
+        let backup = Thread { _ = try? RawConnection(path: socket, timeout: 60).call("io.imr.Admin.Backup", ["name": "killed.sqlite"]) }
+        backup.start()
+        usleep(useconds_t(1_000 + random.next() % 20_000))
+        target.kill9()
+        try target.start()
+        try checkInvariants(target, acknowledged: [:], phase: "kills", round: "kill during backup", &report)
+        if FileManager.default.fileExists(atPath: backups + "/killed.sqlite") {
+            // Renamed into place: then it is whole.
+            let copy = try EventStore(path: backups + "/killed.sqlite")
+            report.check("kills", try copy.verify().isIntact, "a backup killed after its rename is whole", "a backup killed mid-way is not whole")
+            copy.close()
+        }
+        let again = try RawConnection(path: target.socketPath, timeout: 60).call("io.imr.Admin.Backup", ["name": "after.sqlite"])
+        report.check("kills", again["events"] != nil, "a backup after the kill succeeds", "a backup after the kill failed")
+        report.check("kills", !FileManager.default.fileExists(atPath: backups + "/killed.sqlite.partial"),
+                     "no partial backup left after the restart", "the killed backup's partial file is still there after the restart")
+
+        // During an import of letters.
+        guard let letters = letters ?? defaultLetters() else {
+            report.note("kills", "no letters directory (--letters): the kill during an import was not tried")
+            return
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: letters).sorted()
+            .filter { $0.hasSuffix(".pdf") || $0.hasSuffix(".txt") }.map { letters + "/" + $0 }
+        guard !files.isEmpty, FileManager.default.isExecutableFile(atPath: ctl) else {
+            report.note("kills", "no letters or no imr-ctl: the kill during an import was not tried")
+            return
+        }
+        let importer = Process()
+        importer.executableURL = URL(fileURLWithPath: ctl)
+        importer.arguments = ["import", "--socket", target.socketPath] + files
+        importer.standardOutput = FileHandle.nullDevice
+        importer.standardError = FileHandle.nullDevice
+        try importer.run()
+        usleep(useconds_t(200_000 + random.next() % 800_000))
+        target.kill9()
+        importer.waitUntilExit()
+        try target.start()
+        try checkInvariants(target, acknowledged: [:], phase: "kills", round: "kill during import", &report)
+        let rerun = Process()
+        rerun.executableURL = URL(fileURLWithPath: ctl)
+        rerun.arguments = ["import", "--json", "--socket", target.socketPath] + files
+        let out = Pipe()
+        rerun.standardOutput = out
+        rerun.standardError = FileHandle.nullDevice
+        try rerun.run()
+        let text = out.fileHandleForReading.readDataToEndOfFile()
+        rerun.waitUntilExit()
+        // Case events only: the alert scheduler appends alerts for the imported cases meanwhile.
+        func caseEvents() throws -> Int {
+            let store = try EventStore(path: target.storePath)
+            defer { store.close() }
+            return try store.read { try $0.query("SELECT COUNT(*) FROM events WHERE stream_id NOT LIKE 'alert-%'").first?[0].int64 ?? 0 }
+                .map { Int($0) } ?? 0
+        }
+        let before = try caseEvents()
+        // A third import changes nothing: each letter is in the log once.
+        let third = Process()
+        third.executableURL = URL(fileURLWithPath: ctl)
+        third.arguments = ["import", "--socket", target.socketPath] + files
+        third.standardOutput = FileHandle.nullDevice
+        third.standardError = FileHandle.nullDevice
+        try third.run()
+        third.waitUntilExit()
+        let afterImport = try caseEvents()
+        report.check("kills", rerun.terminationStatus == 0, "the import of \(files.count) letters completed after the kill",
+                     "the import after the kill exited \(rerun.terminationStatus)")
+        report.check("kills", before == afterImport && before > 0, "re-importing \(files.count) letters recorded nothing twice",
+                     "re-importing the letters recorded new case events (\(before) -> \(afterImport))")
+        _ = text
+        try checkInvariants(target, acknowledged: [:], phase: "kills", round: "after re-import", &report)
+    }
+
+    func defaultLetters() -> String? {
+        let candidates = ["../shared/fixtures/letters/pdf", FileManager.default.currentDirectoryPath + "/../shared/fixtures/letters/pdf"]
+        return candidates.first { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    // MARK: - hostile frames
+
+    func hostileFrames(_ target: TortureDaemon, _ report: inout TortureReport, _ random: inout SplitMix) throws {
+        try target.start()
+        _ = try RawConnection(path: target.socketPath, timeout: 10).call("io.imr.Cases.Open", [
+            "caseId": "H-1", "claimNumber": "ADJ1", "employer": "Acme", "claimsAdministrator": "TPA",
+            "injuredWorkerReference": "J.D.", "dateOfInjury": "2024-01-02", "coordinator": "maria"])
+        let baseline = target.resources()
+        let sent = CounterBox()
+        let perConnection = max(1, hostile / hostileConnections)
+        let seeds = (0..<hostileConnections).map { _ in random.next() }
+        let status = measuringStatus(socket: target.socketPath) {
+            onThreads(hostileConnections) { [socket = target.socketPath] k in
+                var generator = HostileFrameGenerator(seed: seeds[k])
+                var connection = try? RawConnection(path: socket, timeout: 10)
+                for _ in 0..<perConnection {
+                    let (bytes, expectsClose) = generator.next()
+                    if connection == nil { connection = try? RawConnection(path: socket, timeout: 10) }
+                    guard let c = connection else { continue }
+                    sent.add(outcome: c.write(bytes) ? .sent : .closed)
+                    if expectsClose {
+                        // An error reply may come first; then the daemon must close the connection.
+                        if c.receiveFrame() == nil || c.receiveFrame() == nil { sent.add(outcome: .closed) } else { sent.add(outcome: .leftOpen) }
+                        connection = nil
+                    } else if c.receiveFrame() == nil {
+                        connection = nil   // closed (allowed) or timed out
+                        sent.add(outcome: .closed)
+                    } else {
+                        sent.add(outcome: .answered)
+                    }
+                }
+            }
+        }
+        let alive = target.isRunning
+        report.check("hostile", alive, "the daemon survived \(sent.count(.sent)) malformed messages", "the daemon died under malformed messages")
+        usleep(2_000_000)
+        let after = target.resources()
+        report.figure("hostile", "\(sent.count(.sent)) messages over \(hostileConnections) connections: \(sent.count(.answered)) answered with an error, \(sent.count(.closed)) connection closes")
+        report.figure("hostile", "status during the attack: \(status.summary)")
+        report.figure("hostile", "RSS \(baseline.rssKiB / 1024) MiB before, \(after.rssKiB / 1024) MiB after; descriptors \(baseline.descriptors) before, \(after.descriptors) after")
+        report.check("hostile", sent.count(.leftOpen) == 0, nil, "\(sent.count(.leftOpen)) connections stayed open after a message that is not a call")
+        report.check("hostile", after.descriptors <= baseline.descriptors + 2, nil, "descriptors did not return to baseline (\(baseline.descriptors) -> \(after.descriptors))")
+        report.check("hostile", after.rssKiB <= baseline.rssKiB + rssSlackMiB * 1024, nil,
+                     "RSS did not return to within \(rssSlackMiB) MiB of its baseline (\(baseline.rssKiB / 1024) -> \(after.rssKiB / 1024) MiB)")
+        report.check("hostile", status.failures == 0, nil, "status failed \(status.failures) times during the attack")
+        report.check("hostile", status.percentile(0.99) < latencyLimitMs, "status p99 under \(Int(latencyLimitMs)) ms during the attack",
+                     String(format: "status p99 %.0f ms during the attack, over the limit of %.0f ms", status.percentile(0.99), latencyLimitMs))
+        let c = try RawConnection(path: target.socketPath, timeout: 10)
+        report.check("hostile", (try? c.call("io.imr.Cases.Get", ["caseId": "H-1"])) != nil, nil, "the case recorded before the attack cannot be read")
+        let verify = try c.call("io.imr.Admin.Verify")
+        report.check("hostile", verify["intact"] == .bool(true), nil, "verify after the attack: \(verify)")
+    }
+
+    // MARK: - exhaustion
+
+    func exhaustion(_ target: TortureDaemon, _ report: inout TortureReport) throws {
+        try target.start()
+        let baseline = target.resources()
+        var held: [RawConnection] = []
+        var refusedAtConnect = 0
+        let status = try measuringStatus(socket: target.socketPath, every: 0.2, timeout: 10) {
+            // Idle connections.
+            for _ in 0..<idle {
+                if let c = try? RawConnection(path: target.socketPath, timeout: 2) { held.append(c) } else { refusedAtConnect += 1 }
+            }
+            // Slow senders: one byte a second of a call that never ends.
+            let slow = (0..<min(50, max(1, idle / 40))).compactMap { _ in try? RawConnection(path: target.socketPath, timeout: 2) }
+            // Clients that pipeline calls and never read the replies.
+            let deaf = (0..<20).compactMap { _ in try? RawConnection(path: target.socketPath, timeout: 1) }
+            for c in deaf {
+                for _ in 0..<2000 where c.send("io.imr.Cases.List") {}
+            }
+            // Followers that never read.
+            var followerConnections: [RawConnection] = []
+            for _ in 0..<followers {
+                if let c = try? RawConnection(path: target.socketPath, timeout: 1), c.send("io.imr.Alerts.Follow", more: true) {
+                    followerConnections.append(c)
+                }
+            }
+            for second in 0..<5 {
+                for c in slow { c.write(Array(Array(#"{"method":"io.imr.Admin.Status""#.utf8)[second % 10 ..< second % 10 + 1])) }
+                usleep(1_000_000)
+            }
+            // A coordinator records a command meanwhile.
+            let recorder = try RawConnection(path: target.socketPath, timeout: 30)
+            let started = Date()
+            let recorded = (try? recorder.call("io.imr.Cases.Open", [
+                "caseId": "X-1", "claimNumber": "ADJ1", "employer": "Acme", "claimsAdministrator": "TPA",
+                "injuredWorkerReference": "J.D.", "dateOfInjury": "2024-01-02", "coordinator": "maria"])) != nil
+            report.check("exhaustion", recorded, String(format: "a command was recorded under load in %.0f ms", Date().timeIntervalSince(started) * 1000),
+                         "a command could not be recorded under load")
+            held += slow + deaf + followerConnections
+            report.figure("exhaustion", "held \(held.count) connections (\(idle) idle asked, \(refusedAtConnect) refused at connect), \(followerConnections.count) followers")
+        }
+        let loaded = target.resources()
+        held.removeAll()
+        usleep(2_000_000)
+        let after = target.resources()
+        report.figure("exhaustion", "status under load: \(status.summary)")
+        report.figure("exhaustion", "RSS \(baseline.rssKiB / 1024) MiB before, \(loaded.rssKiB / 1024) MiB loaded, \(after.rssKiB / 1024) MiB after the clients left")
+        report.figure("exhaustion", "descriptors \(baseline.descriptors) before, \(loaded.descriptors) loaded, \(after.descriptors) after")
+        report.check("exhaustion", target.isRunning, nil, "the daemon died under exhaustion")
+        report.check("exhaustion", status.failures == 0, nil, "status failed \(status.failures) times under load")
+        report.check("exhaustion", after.descriptors <= baseline.descriptors + 2, nil, "descriptors did not return to baseline (\(baseline.descriptors) -> \(after.descriptors))")
+        report.check("exhaustion", after.rssKiB <= baseline.rssKiB + rssSlackMiB * 1024, nil,
+                     "RSS did not return to within \(rssSlackMiB) MiB of its baseline (\(baseline.rssKiB / 1024) -> \(after.rssKiB / 1024) MiB)")
+        report.check("exhaustion", status.percentile(0.99) < latencyLimitMs, "status p99 under \(Int(latencyLimitMs)) ms under load",
+                     String(format: "status p99 %.0f ms under load, over the limit of %.0f ms", status.percentile(0.99), latencyLimitMs))
+    }
+}
+
+/// What each phase found.
+struct TortureReport {
+    var lines: [(phase: String, kind: String, text: String)] = []
+    var passed = 0
+    var failures: [String] { lines.filter { $0.kind == "FAIL" }.map { "\($0.phase): \($0.text)" } }
+
+    mutating func figure(_ phase: String, _ text: String) { lines.append((phase, "figure", text)) }
+    mutating func note(_ phase: String, _ text: String) { lines.append((phase, "note", text)) }
+    mutating func fail(_ phase: String, _ text: String) { lines.append((phase, "FAIL", text)) }
+    /// Counts a check; a passed one is printed when it has something to say.
+    mutating func check(_ phase: String, _ ok: Bool, _ passedText: String?, _ failed: String) {
+        if ok {
+            passed += 1
+            if let passedText { lines.append((phase, "ok", passedText)) }
+        } else {
+            fail(phase, failed)
+        }
+    }
+
+    func print() {
+        for line in lines { Swift.print("\(line.phase.padding(toLength: 11, withPad: " ", startingAt: 0)) \(line.kind.padding(toLength: 7, withPad: " ", startingAt: 0)) \(line.text)") }
+        Swift.print("torture: \(passed) passed, \(failures.count) failed")
+    }
+}
+
+final class AckBox: @unchecked Sendable {
+    private var acks: [String: [Int64]] = [:]
+    private var refusals = 0
+    private let lock = NSLock()
+    func add(_ command: String, _ positions: [Int64]) { lock.withLock { acks[command] = positions } }
+    func refused() { lock.withLock { refusals += 1 } }
+    var value: ([String: [Int64]], Int) { lock.withLock { (acks, refusals) } }
+}
+
+final class CounterBox: @unchecked Sendable {
+    enum Outcome: Hashable { case sent, answered, closed, leftOpen }
+    private var counts: [Outcome: Int] = [:]
+    private let lock = NSLock()
+    func add(outcome: Outcome) { lock.withLock { counts[outcome, default: 0] += 1 } }
+    func count(_ outcome: Outcome) -> Int { lock.withLock { counts[outcome] ?? 0 } }
+}
+
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Malformed Varlink messages of every kind the hostile phase sends. `expectsClose`: the
+/// daemon is expected to close the connection after it (no NUL ends the frame, or it is not
+/// a call at all), so the sender opens a new one.
+struct HostileFrameGenerator {
+    var random: SplitMix
+    init(seed: UInt64) { random = SplitMix(seed: seed) }
+
+    mutating func next() -> (bytes: [UInt8], expectsClose: Bool) {
+        func frame(_ text: String) -> [UInt8] { Array(text.utf8) + [0] }
+        switch random.next() % 14 {
+        case 0:  // random bytes, NUL-terminated
+            return ((0..<Int(random.next() % 512)).map { _ in UInt8(truncatingIfNeeded: random.next() | 1) } + [0], true)
+        case 1: return (frame("{\"method\": \"io.imr.Cases.List\", "), true)  // invalid JSON
+        case 2: return (frame("[1,2,3]"), true)
+        case 3: return (frame(String(repeating: "[", count: 100_000)), true)  // nested 100,000 deep
+        case 4: return (frame("{\"method\":\"io.imr.Cases.List\",\"parameters\":" + String(repeating: "{\"a\":", count: 5000) + "1" + String(repeating: "}", count: 5000) + "}"), true)
+        case 5: return (frame(#"{"method":"io.imr.Nope.Call","parameters":{}}"#), false)
+        case 6: return (frame(#"{"method":"io.imr.Cases.Nope","parameters":{}}"#), false)
+        case 7: return (frame(#"{"method":"io.imr.Cases.Get","parameters":{"caseId":12}}"#), false)  // wrong type
+        case 8: return (frame(#"{"method":"io.imr.Cases.Open","parameters":{"caseId":"X"}}"#), false)  // missing
+        case 9: return (frame(#"{"method":"io.imr.Cases.Get","parameters":{"caseId":"A\u0000B","extra":[1,2]}}"#), false)
+        case 10: return (frame(#"{"method":"io.imr.Deadlines.List","parameters":{"withinDays":-99999999999}}"#), false)
+        case 11:  // a huge string (200 KB) as a case id
+            return (frame("{\"method\":\"io.imr.Cases.Get\",\"parameters\":{\"caseId\":\"" + String(repeating: "z", count: 200_000) + "\"}}"), false)
+        case 12: return (frame(#"{"method":"io.imr.Cases.Open","parameters":{"caseId":"Y\u001b[2J","claimNumber":"1","employer":"\u0007","claimsAdministrator":"x","injuredWorkerReference":"x","dateOfInjury":"99999-01-01","coordinator":"m"}}"#), false)
+        default:  // a frame over 1 MiB with no NUL: the daemon closes the connection
+            return (Array(repeating: UInt8(ascii: "a"), count: (1 << 20) + 4096), true)
+        }
+    }
+}

@@ -49,7 +49,7 @@ struct Torture: ParsableCommand {
     @Option(help: "The imr-ctl binary (for the import).") var ctl: String?
     @Option(help: "Seed for the caseload and the kill times.") var seed: UInt64 = 2026
     @Option(help: "The p99 latency of status under attack above which the run fails, in ms.") var latencyLimitMs: Double = 100
-    @Option(help: "How far above its baseline the daemon's RSS may stay once the attackers left, in MiB.") var rssSlackMiB: Int = 64
+    @Option(name: .customLong("rss-slack-mib"), help: "How far above its baseline the daemon's RSS may stay once the attackers left, in MiB.") var rssSlackMiB: Int = 64
     @Flag(help: "Keep the work directory.") var keep = false
 
     func validate() throws {

@@ -11,7 +11,7 @@ public struct RecordingOptions: ParsableArguments {
     @OptionGroup public var connection: ConnectionOptions
 
     @Option(name: .customLong("command-id"), help: ArgumentHelp(
-        "A UUID naming this command: sending it again with the same id records nothing new (for scripts that retry).",
+        "A UUID naming this command: sending it again with the same id records nothing new (for scripts that retry); a different command with an id already used is refused (exit 65).",
         valueName: "uuid"))
     var commandId: String?
 
@@ -147,13 +147,13 @@ struct CaseOpen: RecordingCommand {
         commandName: "open", abstract: "Start tracking a dispute.",
         discussion: "Example: imr-ctl case open C-1001 --claim 05A-123456 --employer 'Acme Foods' --administrator 'Pacific Claims' --worker J.D. --injured 2023-06-14 --coordinator alice")
     @OptionGroup var recording: RecordingOptions
-    @Argument(help: "The case id you choose (e.g. your file number).") var caseId: String
-    @Option(help: "The claim number.") var claim: String
+    @Argument(help: "The case id you choose (e.g. your file number): 1 to 64 ASCII letters, digits and - _ . : / #.") var caseId: String
+    @Option(help: "The claim number: 1 to 64 ASCII letters, digits, spaces and - _ . : / # ( ).") var claim: String
     @Option(help: "The employer.") var employer: String
     @Option(help: "The claims administrator.") var administrator: String
     @Option(help: "The injured worker: initials or an internal reference, never a name.") var worker: String
     @Option(help: "The date of injury (YYYY-MM-DD).") var injured: String
-    @Option(help: "The coordinator who follows the case (default: your user name).") var coordinator: String?
+    @Option(help: "The coordinator who follows the case (default: your user name): 1 to 64 ASCII letters, digits and . _ - @.") var coordinator: String?
     var method: String { "Open" }
 
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
@@ -202,7 +202,7 @@ struct CaseNote: RecordingCommand {
     static let configuration = CommandConfiguration(commandName: "note", abstract: "Add a free-text note to a case.")
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
-    @Argument(help: "The note.") var text: String
+    @Argument(help: "The note: at most 10,000 characters; newline and tab are the only control characters allowed.") var text: String
     var method: String { "AddNote" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] { ["text": .string(text)] }
 }

@@ -54,6 +54,9 @@ extension CaseService {
         _ letter: LetterFacts, caseId requested: CaseID?, force: Bool, source: String, actor: Actor,
         commandId: UUID?, now: Date
     ) throws(LetterImportServiceError) -> LetterImportOutcome {
+        if let requested {
+            do { _ = try CommandValues.caseId(requested.rawValue) } catch { throw .service(.invalidValue(error)) }
+        }
         let caseId = try resolveCase(for: letter, requested: requested)
         let importId = commandId ?? Self.letterCommandId(letter, caseId: caseId, force: force)
         var attempt = 0
@@ -95,6 +98,8 @@ extension CaseService {
                 }
             } catch let violation as CaseRuleViolation {
                 throw .service(.refused(violation))
+            } catch let invalid as InvalidValue {
+                throw .service(.invalidValue(invalid))
             } catch {
                 throw .service(.refused(CaseRuleViolation(.init(rawValue: "refused"), "\(error)")))
             }

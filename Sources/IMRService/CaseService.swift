@@ -182,7 +182,7 @@ public struct CaseService: Sendable {
     }
 
     /// The earlier command recorded under `commandId`, wherever it is; nil when none is.
-    private func reuse(of commandId: UUID) throws(CaseServiceError) -> CaseServiceError? {
+    func reuse(of commandId: UUID) throws(CaseServiceError) -> CaseServiceError? {
         let first: RecordedEvent?
         do { first = try store.event(id: Self.eventId(commandId: commandId, index: 0)) } catch { throw .storage(error) }
         guard let first else { return nil }

@@ -153,10 +153,8 @@ private struct Fixture {
         #expect(again.positions == first.positions)
 
         func reuse(_ body: () throws -> Any) -> CommandIdReuse? {
-            do { _ = try body(); return nil } catch {
-                if case .commandIdReused(let r)? = error as? CaseServiceError { return r }
-                return nil
-            }
+            guard case .failure(let error) = Result(catching: body), case .commandIdReused(let r)? = error as? CaseServiceError else { return nil }
+            return r
         }
         let note = reuse { try f.service.execute(.addNote("lost before the fix"), on: "c1", actor: f.alice, commandId: u, now: now) }
         #expect(note == CommandIdReuse(commandId: u, caseId: "c1", eventTypes: ["CaseOpened"], positions: [1]))
@@ -180,7 +178,7 @@ private struct Fixture {
             try f.service.execute(.openCase(f.opened("A\u{0}B")), on: "A\u{0}B", actor: f.alice, commandId: UUID(), now: Date())
             Issue.record("accepted a NUL")
         } catch {
-            guard case .invalidValue(let invalid)? = error as? CaseServiceError else { Issue.record("\(error)"); return }
+            guard case .invalidValue(let invalid) = error else { Issue.record("\(error)"); return }
             #expect(invalid.field == "caseId")
         }
         #expect(try f.store.headPosition() == 0)

@@ -142,9 +142,8 @@ final class Daemon: Sendable {
         if let problem = headCheck.problem {
             guard options.acceptTamperedLog else {
                 throw DaemonStartError(
-                    message: "the event log \(storePath) was tampered with: \(problem). Not starting. Run `imr-ctl verify` on a copy "
-                        + "(or restore the latest backup); to serve this log as it is, start once with --accept-tampered-log, "
-                        + "which records the acceptance in the log",
+                    message: "the event log \(storePath) was tampered with: \(problem). Not starting: restore the latest backup, "
+                        + "or, to serve this log as it is, start once with --accept-tampered-log, which records the acceptance in the log",
                     exitCode: 65, messageId: LogMessageID.logTampered)
             }
             logger.critical("the event log \(storePath) was tampered with: \(problem); starting anyway (--accept-tampered-log)", metadata: [

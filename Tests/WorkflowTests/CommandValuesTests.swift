@@ -78,4 +78,17 @@ import Testing
         // What the log already holds stays readable.
         #expect(try JSONDecoder().decode(Holder.self, from: Data(#"{"on":"0000-01-01"}"#.utf8)).on.year == 0)
     }
+
+    @Test func offlineTriggersOutsideTheSupportedRangeAreRefusedToo() throws {
+        #expect(try DeadlineTrigger(parsing: "1900-01-01") == .date(LocalDate(year: 1900, month: 1, day: 1)!))
+        for outside in ["0000-01-03T10:00", "0000-01-03", "1899-12-31T23:00", "2200-01-01", "2199-12-31T23:30:00-12:00"] {
+            do {
+                _ = try DeadlineTrigger(parsing: outside)
+                Issue.record("\(outside) accepted")
+            } catch let error as DeadlineError {
+                #expect(error.isBadTrigger)
+                #expect(error.message.contains("1900-01-01 to 2199-12-31"), "\(error.message)")
+            }
+        }
+    }
 }

@@ -41,6 +41,7 @@ extension DeadlineTrigger {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let parts = trimmed.split(separator: "T", maxSplits: 1, omittingEmptySubsequences: false)
         guard let date = LocalDate(iso: String(parts[0])) else { throw DeadlineError.badTrigger(text) }
+        guard LocalDate.supportedRange.contains(date) else { throw DeadlineError.triggerOutOfRange(text) }
         guard parts.count == 2 else {
             self = .date(date)
             return
@@ -68,7 +69,9 @@ extension DeadlineTrigger {
         }
         if let offsetSeconds {
             let local = date.dayNumber * 86_400 + hour * 3600 + minute * 60 + second
-            self = .instant(Date(timeIntervalSince1970: TimeInterval(local - offsetSeconds)))
+            let instant = Date(timeIntervalSince1970: TimeInterval(local - offsetSeconds))
+            guard LocalDate.supportedRange.contains(Pacific.date(of: instant)) else { throw DeadlineError.triggerOutOfRange(text) }
+            self = .instant(instant)
         } else {
             self = .instant(Pacific.instant(date, hour: hour, minute: minute, second: second))
         }
@@ -223,6 +226,10 @@ public struct DeadlineError: Error, Sendable, Equatable, CustomStringConvertible
             code: .badTrigger,
             message: "'\(text)' is not a trigger date or instant; write a date as 2015-04-17, a Pacific time as "
                 + "2015-04-17T18:18, or an instant with its offset as 2015-04-17T18:18:00-07:00.")
+    }
+
+    static func triggerOutOfRange(_ text: String) -> DeadlineError {
+        DeadlineError(code: .badTrigger, message: LocalDate.outsideRange("The trigger '\(text)'") + "; check the year.")
     }
 
     static func unknownRule(_ name: String) -> DeadlineError {

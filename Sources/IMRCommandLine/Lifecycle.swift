@@ -68,6 +68,8 @@ enum When {
         }
         do {
             return try DeadlineTrigger(parsing: text).day.iso
+        } catch let error as DeadlineError where error.isTriggerOutOfRange {
+            throw ValidationError("\(option) '\(text)' is outside the dates imr accepts: \(LocalDate.supportedRange.lowerBound.iso) to \(LocalDate.supportedRange.upperBound.iso)")
         } catch {
             throw ValidationError("\(option) '\(text)' is not a date: write YYYY-MM-DD (a California date), an instant, or today")
         }
@@ -77,7 +79,12 @@ enum When {
     /// (then the time of day is unknown and the second value is false).
     static func instant(_ text: String, option: String, now: Date = Date()) throws -> (String, timeKnown: Bool) {
         if text.lowercased() == "now" { return (Pacific.rfc3339(now), true) }
-        guard let trigger = try? DeadlineTrigger(parsing: text) else {
+        let trigger: DeadlineTrigger
+        do {
+            trigger = try DeadlineTrigger(parsing: text)
+        } catch let error as DeadlineError where error.isTriggerOutOfRange {
+            throw ValidationError("\(option) '\(text)' is outside the dates imr accepts: \(LocalDate.supportedRange.lowerBound.iso) to \(LocalDate.supportedRange.upperBound.iso)")
+        } catch {
             throw ValidationError("\(option) '\(text)' is not an instant: write YYYY-MM-DDTHH:MM (Pacific time), RFC 3339 (2024-03-01T16:10:00-08:00), or now")
         }
         switch trigger {

@@ -206,7 +206,7 @@ public struct DeadlineSummary: Sendable, Codable, Equatable {
 public struct DeadlineError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Kept private so that new kinds of error do not break callers that switch on kinds.
     private enum Code: Sendable, Equatable {
-        case unknownRule, ruleNotInBook, notInForce, missingFact, contradictoryOptions, badTrigger
+        case unknownRule, ruleNotInBook, notInForce, missingFact, contradictoryOptions, badTrigger, triggerOutOfRange
     }
 
     private let code: Code
@@ -219,7 +219,9 @@ public struct DeadlineError: Error, Sendable, Equatable, CustomStringConvertible
     public var isMissingFact: Bool { code == .missingFact }
     public var isNotInForce: Bool { code == .notInForce }
     public var isContradictoryOptions: Bool { code == .contradictoryOptions }
-    public var isBadTrigger: Bool { code == .badTrigger }
+    public var isBadTrigger: Bool { code == .badTrigger || code == .triggerOutOfRange }
+    /// The trigger is a date or instant, but outside ``LocalDate/supportedRange``.
+    public var isTriggerOutOfRange: Bool { code == .triggerOutOfRange }
 
     static func badTrigger(_ text: String) -> DeadlineError {
         DeadlineError(
@@ -229,7 +231,7 @@ public struct DeadlineError: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     static func triggerOutOfRange(_ text: String) -> DeadlineError {
-        DeadlineError(code: .badTrigger, message: LocalDate.outsideRange("The trigger '\(text)'") + "; check the year.")
+        DeadlineError(code: .triggerOutOfRange, message: LocalDate.outsideRange("The trigger '\(text)'") + "; check the year.")
     }
 
     static func unknownRule(_ name: String) -> DeadlineError {

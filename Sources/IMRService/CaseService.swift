@@ -115,7 +115,14 @@ public struct CaseService: Sendable {
     public func execute(
         _ command: CaseCommand, on caseId: CaseID, actor: Actor, commandId: UUID, correlationId: String? = nil, now: Date
     ) throws(CaseServiceError) -> CommandOutcome {
-        do { _ = try CommandValues.caseId(caseId.rawValue) } catch { throw .invalidValue(error) }
+        // A case id outside the set opens nothing; a case recorded before the set was
+        // enforced (its id holds, say, a space) still takes commands.
+        var badCaseId: InvalidValue?
+        do { _ = try CommandValues.caseId(caseId.rawValue) } catch { badCaseId = error }
+        if let badCaseId, case .openCase = command { throw .invalidValue(badCaseId) }
+        if let badCaseId, caseId.rawValue.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw .invalidValue(badCaseId)
+        }
         do { try CommandValues.validate(command) } catch { throw .invalidValue(error) }
         let digest = Self.digest(of: command, caseId: caseId)
         var attempt = 0
@@ -123,7 +130,7 @@ public struct CaseService: Sendable {
             attempt += 1
             let (state, stored) = try load(caseId)
             if let earlier = try earlierOutcome(of: commandId, digest: digest, in: stored, caseId: caseId) { return earlier }
-            if case .openCase = command {} else if state.facts == nil { throw .caseNotFound(caseId) }
+            if case .openCase = command {} else if state.facts == nil { throw badCaseId.map { .invalidValue($0) } ?? .caseNotFound(caseId) }
             let events: [CaseEvent]
             do {
                 events = try decide(command, state: state, now: now)

@@ -182,5 +182,30 @@ private struct Fixture {
             #expect(invalid.field == "caseId")
         }
         #expect(try f.store.headPosition() == 0)
+        do {
+            try f.service.execute(.addNote("x"), on: "OK-1\u{0}zzz", actor: f.alice, commandId: UUID(), now: Date())
+            Issue.record("accepted a NUL")
+        } catch {
+            guard case .invalidValue(let invalid) = error else { Issue.record("\(error)"); return }
+            #expect(invalid.field == "caseId")
+        }
+    }
+
+    @Test func aCaseRecordedBeforeTheSetWasEnforcedStillTakesCommands() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        // As an older imr wrote it: a space in the case id.
+        let legacy = try CaseEventCodec.encode(.caseOpened(f.opened("C 1001")))
+        try f.store.append(to: CaseStreams.streamId("C 1001"), expected: .noStream, events: [
+            NewEvent(type: legacy.type, schemaVersion: legacy.schemaVersion, payload: legacy.payload)])
+        let noted = try f.service.execute(.addNote("still works"), on: "C 1001", actor: f.alice, commandId: UUID(), now: Date())
+        #expect(noted.version == 2)
+        // A new case cannot take such an id, and one that does not exist is named as invalid, not missing.
+        func invalid(_ body: () throws -> Any) -> String? {
+            guard case .failure(let error) = Result(catching: body), case .invalidValue(let v)? = error as? CaseServiceError else { return nil }
+            return v.field
+        }
+        #expect(invalid { try f.service.execute(.openCase(f.opened("C 1002")), on: "C 1002", actor: f.alice, commandId: UUID(), now: Date()) } == "caseId")
+        #expect(invalid { try f.service.execute(.addNote("x"), on: "C 1003", actor: f.alice, commandId: UUID(), now: Date()) } == "caseId")
     }
 }

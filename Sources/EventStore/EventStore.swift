@@ -149,6 +149,15 @@ public final class EventStore: Sendable {
         }
     }
 
+    /// The event with this id, wherever it is stored; nil when there is none.
+    public func event(id: UUID) throws(EventStoreError) -> RecordedEvent? {
+        try withReader(doing: "look up event \(id)") { (db: SQLiteConnection) throws(SQLiteError) in
+            let stmt = try db.cached(Writer.selectColumns + " WHERE event_id = ?")
+            try stmt.bind([.text(id.uuidString.lowercased())])
+            return try Writer.decodeRows(stmt).first
+        }
+    }
+
     /// The last version of a stream; 0 when it does not exist.
     public func version(of streamId: String) throws(EventStoreError) -> Int64 {
         try withReader(doing: "read the version of stream '\(streamId)'") { (db: SQLiteConnection) throws(SQLiteError) in
@@ -226,8 +235,33 @@ public final class EventStore: Sendable {
                 lastPosition = position
                 checked += 1
             }
-            return VerificationReport(eventsChecked: checked, headPosition: lastPosition, firstBadPosition: nil, problem: nil)
+            let anchor = try HeadAnchor.read(db)
+            if let found = HeadAnchor.compare(anchor: anchor, lastPosition: lastPosition, lastHash: previous) {
+                return VerificationReport(
+                    eventsChecked: checked, headPosition: lastPosition, firstBadPosition: found.firstBad, problem: found.problem,
+                    anchorPosition: anchor?.position, missingFrom: found.missingFrom)
+            }
+            return VerificationReport(
+                eventsChecked: checked, headPosition: lastPosition, firstBadPosition: nil, problem: nil, anchorPosition: anchor?.position)
         }
+    }
+
+    /// The head anchor: the position and hash of the last event the store wrote.
+    public func head() throws(EventStoreError) -> LogHead? {
+        try withReader(doing: "read the head anchor") { (db: SQLiteConnection) throws(SQLiteError) in try HeadAnchor.read(db) }
+    }
+
+    /// Checks the log's head cheaply, without opening it for use: the head anchor against the
+    /// last event (whose hash is recomputed), two rows whatever the size of the log. Runs
+    /// the migrations the file lacks first (an older file gets its anchor from its head).
+    /// A deleted tail, events added behind the store's back or a replaced last event show
+    /// here; an event altered further back shows only in ``verify()``.
+    public static func checkHead(path: String, options: Options = .init()) throws(EventStoreError) -> HeadCheck {
+        let connection: SQLiteConnection
+        do { connection = try SQLiteConnection(path: path) } catch { throw EventStoreError.from(error, path: path, doing: "open") }
+        let writer = Writer(db: connection, path: path, options: options)
+        try writer.prepareFile()
+        return try writer.sql("check the head of the log") { try HeadAnchor.check(connection) }
     }
 
     /// Writes a consistent copy of the whole database to `destination` while appends go on.

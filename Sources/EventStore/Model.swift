@@ -162,10 +162,52 @@ public struct AppendRequest: Sendable, Hashable {
 public struct VerificationReport: Sendable, Hashable, Codable {
     public let eventsChecked: Int64
     public let headPosition: Int64
-    /// The first position whose hash, link or content does not match; nil when the log is intact.
+    /// The first position whose hash, link or content does not match, or the first missing
+    /// one of a deleted tail; nil when the log is intact.
     public let firstBadPosition: Int64?
     /// What is wrong at that position, as a sentence.
     public let problem: String?
+    /// The position the head anchor records (the last event the store wrote); nil when the
+    /// anchor is missing.
+    public let anchorPosition: Int64?
+    /// When the log ends before the anchor: the first missing position (events from here
+    /// to ``anchorPosition`` were deleted).
+    public let missingFrom: Int64?
+
+    public init(eventsChecked: Int64, headPosition: Int64, firstBadPosition: Int64?, problem: String?,
+                anchorPosition: Int64? = nil, missingFrom: Int64? = nil) {
+        self.eventsChecked = eventsChecked
+        self.headPosition = headPosition
+        self.firstBadPosition = firstBadPosition
+        self.problem = problem
+        self.anchorPosition = anchorPosition
+        self.missingFrom = missingFrom
+    }
 
     public var isIntact: Bool { firstBadPosition == nil }
+}
+
+/// The head anchor: the position and hash of the last event the store appended, kept in a
+/// table of its own and written in every append's transaction.
+public struct LogHead: Sendable, Hashable, Codable {
+    public let position: Int64
+    public let hash: [UInt8]
+    public var hashHex: String { hash.hexString }
+}
+
+/// What the cheap start-up check (``EventStore/checkHead(path:)``) found: the head anchor
+/// against the last event, without reading the rest of the log.
+public struct HeadCheck: Sendable, Hashable, Codable {
+    /// The anchor as stored; nil when its row is missing.
+    public let anchor: LogHead?
+    /// The last event's position (0 for an empty log).
+    public let lastPosition: Int64
+    /// The last event's stored hash (32 zero bytes for an empty log).
+    public let lastHash: [UInt8]
+    /// What does not match, as a sentence; nil when the head is intact.
+    public let problem: String?
+    /// When events after the last one are missing: the first missing position.
+    public let missingFrom: Int64?
+
+    public var isIntact: Bool { problem == nil }
 }

@@ -191,7 +191,16 @@ final class SQLiteStatement {
             case .null: rc = sqlite3_bind_null(handle, index)
             case .integer(let v): rc = sqlite3_bind_int64(handle, index, v)
             case .real(let v): rc = sqlite3_bind_double(handle, index, v)
-            case .text(let v): rc = sqlite3_bind_text(handle, index, v, -1, imr_sqlite_transient())
+            case .text(let v):
+                // With its byte length: a NUL inside the text is stored, not a place where it ends.
+                var text = v
+                rc = text.withUTF8 { utf8 in
+                    utf8.withMemoryRebound(to: CChar.self) { chars in
+                        chars.count == 0
+                            ? sqlite3_bind_text(handle, index, "", 0, imr_sqlite_transient())
+                            : sqlite3_bind_text(handle, index, chars.baseAddress, Int32(chars.count), imr_sqlite_transient())
+                    }
+                }
             case .blob(let v):
                 rc = v.withUnsafeBytes { raw in
                     sqlite3_bind_blob(handle, index, raw.baseAddress, Int32(raw.count), imr_sqlite_transient())
@@ -216,9 +225,11 @@ final class SQLiteStatement {
 
     func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
 
+    /// The column as text, with its byte length (a NUL inside it does not end it).
     func text(_ column: Int32) -> String {
         guard let p = sqlite3_column_text(handle, column) else { return "" }
-        return String(cString: p)
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return String(decoding: UnsafeBufferPointer(start: p, count: count), as: UTF8.self)
     }
 
     func bytes(_ column: Int32) -> [UInt8] {

@@ -43,6 +43,20 @@ enum Schema {
                     position  INTEGER NOT NULL
                 );
                 """),
+        Migration(
+            version: 2, name: "head anchor: the last event's position and hash, outside the events table",
+            // A log written before the anchor gets it from its current head.
+            sql: """
+                CREATE TABLE log_head (
+                    id        INTEGER PRIMARY KEY CHECK (id = 1),
+                    position  INTEGER NOT NULL,
+                    hash      BLOB    NOT NULL
+                );
+                INSERT INTO log_head (id, position, hash)
+                SELECT 1,
+                       COALESCE((SELECT position FROM events ORDER BY position DESC LIMIT 1), 0),
+                       COALESCE((SELECT hash FROM events ORDER BY position DESC LIMIT 1), zeroblob(32));
+                """),
     ]
 
     static var latestVersion: Int64 { migrations.last!.version }

@@ -94,11 +94,19 @@ final class Writer: @unchecked Sendable {
 
     func loadCheckpoints(for projections: [any Projection]) throws(EventStoreError) {
         try transaction(doing: "prepare projections") { () throws(EventStoreError) in
+            let head = try headPosition()
             for projection in projections {
                 try sql("prepare projection '\(projection.name)'") {
                     let stored = try db.scalarInt("SELECT position FROM projection_checkpoints WHERE name = ?", [.text(projection.name)])
                     if stored == nil {
                         try projection.prepare(ProjectionDatabase(db, path: path))
+                        try setCheckpoint(projection.name, 0)
+                    } else if stored! > head {
+                        // A projection ahead of the log read events that are gone (a deleted
+                        // tail): it is rebuilt from the log as it stands.
+                        let pdb = ProjectionDatabase(db, path: path)
+                        try projection.drop(pdb)
+                        try projection.prepare(pdb)
                         try setCheckpoint(projection.name, 0)
                     } else {
                         pendingCheckpoints[projection.name] = stored!
@@ -188,6 +196,13 @@ final class Writer: @unchecked Sendable {
         guard !streamId.isEmpty else {
             throw EventStoreError(.invalidArgument, "a stream id must not be empty")
         }
+        // Text with a NUL is cut there by many a C tool that reads the file, while the hash
+        // covers all of it: such an id could never be verified consistently.
+        guard !streamId.utf8.contains(0), !request.events.contains(where: { $0.type.utf8.contains(0) }) else {
+            throw EventStoreError(
+                .invalidArgument,
+                "a stream id or event type must not contain a NUL character (stream '\(streamId.replacingOccurrences(of: "\0", with: "\\0"))'); remove it")
+        }
         guard !request.events.isEmpty else {
             throw EventStoreError(.invalidArgument, "an append to stream '\(streamId)' carries no events; send at least one")
         }
@@ -236,6 +251,7 @@ final class Writer: @unchecked Sendable {
                 previous = hash
             }
             head = (position, previous)
+            try db.run("UPDATE log_head SET position = ?, hash = ? WHERE id = 1", [.integer(position), .blob(previous)])
             for projection in projections where checkpoint(projection.name) == headBefore {
                 let db = ProjectionDatabase(self.db, path: path)
                 for event in stored {
@@ -335,6 +351,69 @@ final class Writer: @unchecked Sendable {
             try projection.prepare(pdb)
             try setCheckpoint(projection.name, 0)
         }
+    }
+}
+
+// MARK: - The head anchor
+
+enum HeadAnchor {
+    /// The anchor row; nil when it is missing.
+    static func read(_ db: SQLiteConnection) throws(SQLiteError) -> LogHead? {
+        guard let row = try db.rows("SELECT position, hash FROM log_head WHERE id = 1").first else { return nil }
+        return LogHead(position: row[0].int64 ?? 0, hash: row[1].bytes ?? [])
+    }
+
+    /// Compares the anchor with the log's last event: nil when they agree, else the problem,
+    /// the first bad position and, for a deleted tail, the first missing position.
+    static func compare(anchor: LogHead?, lastPosition: Int64, lastHash: [UInt8]) -> (problem: String, firstBad: Int64, missingFrom: Int64?)? {
+        guard let anchor else {
+            return ("the head anchor (table log_head) is missing, so a deleted tail of the log cannot be ruled out: it was removed behind the store's back",
+                    lastPosition + 1, nil)
+        }
+        if anchor.position > lastPosition {
+            let first = lastPosition + 1
+            let range = first == anchor.position ? "the event at position \(first) is" : "the events from position \(first) to \(anchor.position) are"
+            return ("the log was truncated: \(range) missing (the store last wrote position \(anchor.position), the log now ends at \(lastPosition)); they were deleted after they were written",
+                    first, first)
+        }
+        if anchor.position < lastPosition {
+            return ("the log holds events after position \(anchor.position), the last one the store wrote (it ends at \(lastPosition)): they were added behind the store's back",
+                    anchor.position + 1, nil)
+        }
+        if anchor.hash != lastHash {
+            return ("the event at position \(lastPosition) is not the one the store wrote last (its hash differs from the head anchor's): it was replaced or altered",
+                    lastPosition, nil)
+        }
+        return nil
+    }
+
+    /// The cheap check: the anchor against the last event, whose own hash is recomputed.
+    /// Reads two rows, whatever the size of the log.
+    static func check(_ db: SQLiteConnection) throws(SQLiteError) -> HeadCheck {
+        let anchor = try read(db)
+        let stmt = try db.cached(
+            "SELECT position, stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at_us, prev_hash, hash FROM events ORDER BY position DESC LIMIT 1")
+        var lastPosition: Int64 = 0
+        var lastHash = HashChain.genesis
+        var altered: String?
+        if try stmt.step() {
+            lastPosition = stmt.int64(0)
+            lastHash = stmt.bytes(10)
+            let computed = UUID(uuidString: stmt.text(3)).map { id in
+                HashChain.hash(
+                    previous: stmt.bytes(9), position: lastPosition, streamId: stmt.text(1), streamVersion: stmt.int64(2), eventId: id,
+                    type: stmt.text(4), schemaVersion: stmt.int64(5), payload: stmt.bytes(6), metadata: stmt.bytes(7),
+                    recordedAtMicros: stmt.int64(8))
+            }
+            if computed != lastHash {
+                altered = "the last event (position \(lastPosition)) does not match its stored hash: it was altered after it was written"
+            }
+        }
+        stmt.reset()
+        if let found = compare(anchor: anchor, lastPosition: lastPosition, lastHash: lastHash) {
+            return HeadCheck(anchor: anchor, lastPosition: lastPosition, lastHash: lastHash, problem: found.problem, missingFrom: found.missingFrom)
+        }
+        return HeadCheck(anchor: anchor, lastPosition: lastPosition, lastHash: lastHash, problem: altered, missingFrom: nil)
     }
 }
 

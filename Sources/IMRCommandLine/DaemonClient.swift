@@ -148,7 +148,15 @@ public struct DaemonClient {
         case "ConcurrentUpdate":
             return CommandFailure("the case changed while the command ran; run the command again", status: .tempFail)
         case "InvalidValue":
-            return CommandFailure("\(text("parameter") ?? "a value"): \(text("message") ?? "not accepted")", status: .dataError)
+            let parameter = text("parameter") ?? "a value"
+            let message = text("message") ?? "not accepted"
+            // The value rules' sentences name the parameter themselves.
+            return CommandFailure(message.hasPrefix(parameter + " ") ? message : "\(parameter): \(message)", status: .dataError)
+        case "CommandIdReused":
+            if let message = text("message") { return CommandFailure(message, status: .dataError) }
+            return CommandFailure(
+                "command id \(text("commandId") ?? "?") was already used for a different command on case '\(text("caseId") ?? "?")'; "
+                    + "nothing was recorded: give each new command its own id", status: .dataError)
         case "InvalidParameter":
             return CommandFailure("the daemon did not accept the parameter '\(text("parameter") ?? "?")'; check the value's format in `imr-ctl help`", status: .dataError)
         case "PermissionDenied":

@@ -11,7 +11,7 @@ public struct RecordingOptions: ParsableArguments {
     @OptionGroup public var connection: ConnectionOptions
 
     @Option(name: .customLong("command-id"), help: ArgumentHelp(
-        "A UUID naming this command: sending it again with the same id records nothing new (for scripts that retry).",
+        "A UUID naming this command: sending it again with the same id records nothing new (for scripts that retry); a different command with an id already used is refused (exit 65).",
         valueName: "uuid"))
     var commandId: String?
 
@@ -68,6 +68,8 @@ enum When {
         }
         do {
             return try DeadlineTrigger(parsing: text).day.iso
+        } catch let error as DeadlineError where error.isTriggerOutOfRange {
+            throw ValidationError("\(option) '\(text)' is outside the dates imr accepts: \(LocalDate.supportedRange.lowerBound.iso) to \(LocalDate.supportedRange.upperBound.iso)")
         } catch {
             throw ValidationError("\(option) '\(text)' is not a date: write YYYY-MM-DD (a California date), an instant, or today")
         }
@@ -77,7 +79,12 @@ enum When {
     /// (then the time of day is unknown and the second value is false).
     static func instant(_ text: String, option: String, now: Date = Date()) throws -> (String, timeKnown: Bool) {
         if text.lowercased() == "now" { return (Pacific.rfc3339(now), true) }
-        guard let trigger = try? DeadlineTrigger(parsing: text) else {
+        let trigger: DeadlineTrigger
+        do {
+            trigger = try DeadlineTrigger(parsing: text)
+        } catch let error as DeadlineError where error.isTriggerOutOfRange {
+            throw ValidationError("\(option) '\(text)' is outside the dates imr accepts: \(LocalDate.supportedRange.lowerBound.iso) to \(LocalDate.supportedRange.upperBound.iso)")
+        } catch {
             throw ValidationError("\(option) '\(text)' is not an instant: write YYYY-MM-DDTHH:MM (Pacific time), RFC 3339 (2024-03-01T16:10:00-08:00), or now")
         }
         switch trigger {
@@ -147,13 +154,13 @@ struct CaseOpen: RecordingCommand {
         commandName: "open", abstract: "Start tracking a dispute.",
         discussion: "Example: imr-ctl case open C-1001 --claim 05A-123456 --employer 'Acme Foods' --administrator 'Pacific Claims' --worker J.D. --injured 2023-06-14 --coordinator alice")
     @OptionGroup var recording: RecordingOptions
-    @Argument(help: "The case id you choose (e.g. your file number).") var caseId: String
-    @Option(help: "The claim number.") var claim: String
+    @Argument(help: "The case id you choose (e.g. your file number): 1 to 64 ASCII letters, digits and - _ . : / #.") var caseId: String
+    @Option(help: "The claim number: 1 to 64 ASCII letters, digits, spaces and - _ . : / # ( ).") var claim: String
     @Option(help: "The employer.") var employer: String
     @Option(help: "The claims administrator.") var administrator: String
     @Option(help: "The injured worker: initials or an internal reference, never a name.") var worker: String
     @Option(help: "The date of injury (YYYY-MM-DD).") var injured: String
-    @Option(help: "The coordinator who follows the case (default: your user name).") var coordinator: String?
+    @Option(help: "The coordinator who follows the case (default: your user name): 1 to 64 ASCII letters, digits and . _ - @.") var coordinator: String?
     var method: String { "Open" }
 
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
@@ -202,7 +209,7 @@ struct CaseNote: RecordingCommand {
     static let configuration = CommandConfiguration(commandName: "note", abstract: "Add a free-text note to a case.")
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
-    @Argument(help: "The note.") var text: String
+    @Argument(help: "The note: at most 10,000 characters; newline and tab are the only control characters allowed.") var text: String
     var method: String { "AddNote" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] { ["text": .string(text)] }
 }

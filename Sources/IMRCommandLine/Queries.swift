@@ -277,8 +277,8 @@ public struct Status: DaemonCommand {
 
 public struct Verify: DaemonCommand {
     public static let configuration = CommandConfiguration(
-        abstract: "Recompute the log's hash chain; exit 1 when an event was altered (admins).",
-        discussion: "--json prints the io.imr.Admin.Verify reply.")
+        abstract: "Recompute the log's hash chain and check its head anchor; exit 1 when an event was altered or the log's tail deleted (admins).",
+        discussion: "--json prints the io.imr.Admin.Verify reply (missingFrom: the first position of a deleted tail).")
     @OptionGroup var read: ReadOptions
     public var connection: ConnectionOptions { read.connection }
     public init() {}
@@ -288,6 +288,10 @@ public struct Verify: DaemonCommand {
         let intact = v.at("intact").boolValue == true
         if read.json { Output.json(v) } else if intact {
             print("the log is intact: \(v.at("eventsChecked").text) events checked up to position \(v.at("headPosition").text)")
+        }
+        if !intact, v.at("missingFrom") != .null {
+            throw CommandFailure("\(v.at("problem").text); the first missing position is \(v.at("missingFrom").text): "
+                                 + "restore the latest backup and call support", status: .refused)
         }
         if !intact {
             throw CommandFailure("the log was altered at position \(v.at("firstBadPosition").text): \(v.at("problem").text); "

@@ -28,8 +28,15 @@ public struct DaemonCommand: AsyncParsableCommand {
             Signals: SIGTERM or SIGINT stop accepting, finish the calls in flight, close the log and exit 0; \
             SIGHUP re-reads the configuration (access groups and log level apply at once; the state \
             directory, socket and store.synchronous need a restart).
-            Exit codes: 0 stopped cleanly, 1 failed, 75 another daemon holds the state directory or socket, \
-            78 bad configuration.
+            Files: the daemon adds 0027 to its umask (a stricter one, like the unit's 0077, stays), so the \
+            event log (with its -wal and -shm files) and the backups it writes are at most mode 0640, however \
+            it was started.
+            At start the daemon checks the event log's head against its anchor (the last position and hash \
+            the store wrote; two rows, whatever the size of the log) and refuses to start on a log whose tail \
+            was deleted or whose last event was replaced, naming what it found (exit 65); \
+            --accept-tampered-log starts it anyway and records that acceptance in the log.
+            Exit codes: 0 stopped cleanly, 1 failed, 65 the event log's head does not match its anchor, \
+            75 another daemon holds the state directory or socket, 78 bad configuration.
             """)
 
     @OptionGroup public var options: DaemonOptions
@@ -41,6 +48,10 @@ public struct DaemonCommand: AsyncParsableCommand {
     /// Runs the daemon until it is stopped. (`run()` forwards here; top-level code calls it
     /// directly because overload resolution there picks ParsableCommand's synchronous `run()`.)
     public func start() async throws {
+        // The event log, its -wal and -shm files and backups hold every case: never writable
+        // by the group nor readable by others, whatever umask the daemon was started with (a
+        // stricter one, such as the unit's 0077, stays).
+        umask(umask(0o027) | 0o027)
         let configuration: DaemonConfiguration
         do {
             configuration = try options.resolveConfiguration()
@@ -120,16 +131,45 @@ final class Daemon: Sendable {
         let clock = try Self.clock()
         let storePath = (stateDirectory as NSString).appendingPathComponent("imr.sqlite")
         _ = try? notifier.notify(.status("opening the event log \(storePath)"))
+        let storeOptions = EventStore.Options(synchronous: configuration.store.synchronous == .full ? .full : .normal, clock: clock)
+        // The head against its anchor, before the read models touch the log: cheap at any size.
+        let headCheck: HeadCheck
+        do {
+            headCheck = try EventStore.checkHead(path: storePath, options: storeOptions)
+        } catch {
+            throw DaemonStartError(message: error.message, exitCode: 1)
+        }
+        if let problem = headCheck.problem {
+            guard options.acceptTamperedLog else {
+                throw DaemonStartError(
+                    message: "the event log \(storePath) was tampered with: \(problem). Not starting: restore the latest backup, "
+                        + "or, to serve this log as it is, start once with --accept-tampered-log, which records the acceptance in the log",
+                    exitCode: 65, messageId: LogMessageID.logTampered)
+            }
+            logger.critical("the event log \(storePath) was tampered with: \(problem); starting anyway (--accept-tampered-log)", metadata: [
+                "message.id": .string(LogMessageID.logTampered), "problem": .string(problem),
+                "missing.from": .string(headCheck.missingFrom.map(String.init) ?? ""),
+            ])
+        }
         let store: EventStore
         do {
-            store = try EventStore(
-                path: storePath,
-                options: .init(synchronous: configuration.store.synchronous == .full ? .full : .normal, clock: clock),
-                projections: ReadModels.all())
+            store = try EventStore(path: storePath, options: storeOptions, projections: ReadModels.all())
         } catch {
             throw DaemonStartError(message: error.message, exitCode: 1)
         }
         defer { store.close() }
+        if !headCheck.isIntact {
+            do {
+                let recorded = try AdminLog.recordAcceptance(
+                    of: headCheck, in: store, actor: AccessPolicy.actor(uid: getuid()), at: clock())
+                logger.notice("recorded the acceptance of the tampered log at position \(recorded.lastPosition ?? 0) of stream \(AdminLog.streamId); the anchor follows it", metadata: [
+                    "message.id": .string(LogMessageID.logTampered), "event.position": .string("\(recorded.lastPosition ?? 0)"),
+                ])
+            } catch {
+                throw DaemonStartError(message: "cannot record the acceptance of the tampered log: \(error)", exitCode: 1)
+            }
+        }
+        logHead(store, "started")
 
         let alerts = AlertsInterface(store: store, access: access, clock: clock, logger: logger)
         let scheduler = makeAlertScheduler(store: store, clock: clock)
@@ -210,7 +250,20 @@ final class Daemon: Sendable {
             group.cancelAll()
         }
         signals.stop()
+        logHead(store, "stopping")
         logger.info("stopped cleanly")
+    }
+
+    /// Logs the head anchor, so the journal keeps a trail of where the log stood.
+    private func logHead(_ store: EventStore, _ moment: String) {
+        guard let head = try? store.head() else {
+            logger.error("\(moment): the event log has no head anchor", metadata: ["message.id": .string(LogMessageID.logHead)])
+            return
+        }
+        logger.info("\(moment): event log head at position \(head.position), hash \(head.hashHex)", metadata: [
+            "message.id": .string(LogMessageID.logHead), "log.head.position": .string("\(head.position)"),
+            "log.head.hash": .string(head.hashHex),
+        ])
     }
 
     /// The alert scheduler, with the notification command when one is configured.

@@ -33,6 +33,11 @@ public struct DaemonOptions: ParsableArguments, Sendable {
     /// `--log-level`, as typed; ``validate()`` checks it.
     public var logLevel: String?
 
+    @Flag(name: .customLong("accept-tampered-log"), help: ArgumentHelp(
+        "Start even though the event log's head does not match its anchor (a deleted tail, events added behind the store's back, a replaced last event). The acceptance is recorded as an event on the log's 'admin' stream. Without it the daemon refuses to start on such a log (exit 65)."))
+    /// `--accept-tampered-log`: serve a log whose head check failed, recording that it was accepted.
+    public var acceptTamperedLog = false
+
     /// No options given (ArgumentParser fills them in).
     public init() {}
 

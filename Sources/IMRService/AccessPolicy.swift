@@ -51,6 +51,11 @@ public struct AccessPolicy: Sendable, Equatable {
     }
 
     /// The actor recorded in event metadata for a peer.
+    /// The actor for a user id (the daemon's own user, for what it records at start).
+    public static func actor(uid: UInt32) -> Actor {
+        Actor(uid: uid, name: userName(uid: uid) ?? "uid\(uid)")
+    }
+
     public static func actor(of peer: PeerCredentials?) -> Actor {
         guard let peer else { return Actor(uid: UInt32.max, name: "unknown") }
         return Actor(uid: peer.uid, name: userName(uid: peer.uid) ?? "uid\(peer.uid)")

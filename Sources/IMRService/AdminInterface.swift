@@ -48,6 +48,8 @@ public struct AdminInterface: VarlinkHandler {
             ]
             reply["firstBadPosition"] = report.firstBadPosition.map { .int($0) }
             reply["problem"] = report.problem.map { .string($0) }
+            reply["anchorPosition"] = report.anchorPosition.map { .int($0) }
+            reply["missingFrom"] = report.missingFrom.map { .int($0) }
             if !report.isIntact { log("verify found the log altered at position \(report.firstBadPosition ?? 0): \(report.problem ?? "")") }
             return reply
         case "Backup":

@@ -83,6 +83,7 @@ public struct AlertsInterface: VarlinkHandler {
             let id = try alertId(request.alertId)
             let coordinator = request.coordinator.trimmingCharacters(in: .whitespaces)
             guard !coordinator.isEmpty else { throw invalid("coordinator", "the coordinator is empty; give a user name") }
+            do { try CommandValues.coordinator(coordinator) } catch { throw invalid(error.field, error.message) }
             let actor = AccessPolicy.actor(of: context.peer)
             return ["alert": .object(try record(id) { view in
                 view.coordinator == coordinator ? nil

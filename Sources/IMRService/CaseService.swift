@@ -29,6 +29,10 @@ public enum CaseServiceError: Error, Sendable, CustomStringConvertible {
     case unreadableEvent(CaseID, String)
     /// The event log failed.
     case storage(EventStoreError)
+    /// A value the log does not accept (``CommandValues``): the field and why.
+    case invalidValue(InvalidValue)
+    /// The command id was already used for a different command: nothing was recorded.
+    case commandIdReused(CommandIdReuse)
 
     public var description: String {
         switch self {
@@ -38,7 +42,26 @@ public enum CaseServiceError: Error, Sendable, CustomStringConvertible {
             "case '\(id.rawValue)' changed while this command ran (expected version \(expected), found \(actual)); run it again"
         case .unreadableEvent(let id, let detail): "case '\(id.rawValue)' holds an event this imr cannot read: \(detail); upgrade imr"
         case .storage(let error): error.message
+        case .invalidValue(let invalid): invalid.message
+        case .commandIdReused(let reuse): reuse.message
         }
+    }
+}
+
+/// An earlier command that used the same command id with different content.
+public struct CommandIdReuse: Sendable, Equatable {
+    public let commandId: UUID
+    /// The case the earlier command was recorded on.
+    public let caseId: String
+    /// The earlier command's events: their type names and global positions.
+    public let eventTypes: [String]
+    public let positions: [Int64]
+
+    public var message: String {
+        let at = positions.count == 1 ? "position \(positions[0])" : "positions \(positions.map(String.init).joined(separator: ", "))"
+        return "command id \(commandId.uuidString.lowercased()) was already used for a different command "
+            + "(\(eventTypes.joined(separator: ", ")) on case '\(caseId)', at \(at)); nothing was recorded: "
+            + "give each new command its own id (or leave --command-id out)"
     }
 }
 
@@ -92,23 +115,36 @@ public struct CaseService: Sendable {
     public func execute(
         _ command: CaseCommand, on caseId: CaseID, actor: Actor, commandId: UUID, correlationId: String? = nil, now: Date
     ) throws(CaseServiceError) -> CommandOutcome {
+        // A case id outside the set opens nothing; a case recorded before the set was
+        // enforced (its id holds, say, a space) still takes commands.
+        var badCaseId: InvalidValue?
+        do { _ = try CommandValues.caseId(caseId.rawValue) } catch { badCaseId = error }
+        if let badCaseId, case .openCase = command { throw .invalidValue(badCaseId) }
+        if let badCaseId, caseId.rawValue.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw .invalidValue(badCaseId)
+        }
+        do { try CommandValues.validate(command) } catch { throw .invalidValue(error) }
+        let digest = Self.digest(of: command, caseId: caseId)
         var attempt = 0
         while true {
             attempt += 1
             let (state, stored) = try load(caseId)
-            if let earlier = earlierOutcome(of: commandId, in: stored, caseId: caseId) { return earlier }
-            if case .openCase = command {} else if state.facts == nil { throw .caseNotFound(caseId) }
+            if let earlier = try earlierOutcome(of: commandId, digest: digest, in: stored, caseId: caseId) { return earlier }
+            if case .openCase = command {} else if state.facts == nil { throw badCaseId.map { .invalidValue($0) } ?? .caseNotFound(caseId) }
             let events: [CaseEvent]
             do {
                 events = try decide(command, state: state, now: now)
             } catch let violation as CaseRuleViolation {
                 throw .refused(violation)
+            } catch let invalid as InvalidValue {
+                throw .invalidValue(invalid)
             } catch {
                 throw .refused(CaseRuleViolation(.init(rawValue: "refused"), "\(error)"))
             }
             let metadata = EventMetadata(
                 actor: actor.label, correlationId: correlationId ?? commandId.uuidString.lowercased(),
-                causationId: commandId.uuidString.lowercased(), commandId: commandId.uuidString.lowercased())
+                causationId: commandId.uuidString.lowercased(), commandId: commandId.uuidString.lowercased(),
+                extras: [Self.commandDigestKey: digest])
             var newEvents: [NewEvent] = []
             for (index, event) in events.enumerated() {
                 let encoded: EncodedCaseEvent
@@ -129,10 +165,40 @@ public struct CaseService: Sendable {
                 if attempt > retries {
                     throw .concurrentUpdate(caseId, expected: Int64(stored.count), actual: error.actualVersion ?? -1)
                 }
+            } catch where error.kind == .duplicateEventId {
+                // The command id was used on another case (or its events sit elsewhere).
+                throw try reuse(of: commandId) ?? .storage(error)
             } catch {
                 throw .storage(error)
             }
         }
+    }
+
+    /// The metadata extra holding a digest of the command that wrote the event.
+    public static let commandDigestKey = "commandDigest"
+
+    /// SHA-256 of the case id and the command's canonical encoding, in hex: the same command
+    /// sent again has the same digest, a different one (almost surely) not.
+    static func digest(of command: CaseCommand, caseId: CaseID) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Array("imr-command-v1".utf8))
+        hasher.update(data: withUnsafeBytes(of: Int64(caseId.rawValue.utf8.count).bigEndian) { Array($0) })
+        hasher.update(data: Array(caseId.rawValue.utf8))
+        hasher.update(data: command.canonicalEncoding)
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The earlier command recorded under `commandId`, wherever it is; nil when none is.
+    func reuse(of commandId: UUID) throws(CaseServiceError) -> CaseServiceError? {
+        let first: RecordedEvent?
+        do { first = try store.event(id: Self.eventId(commandId: commandId, index: 0)) } catch { throw .storage(error) }
+        guard let first else { return nil }
+        let events: [RecordedEvent]
+        do { events = try store.read(stream: first.streamId, from: first.streamVersion) } catch { throw .storage(error) }
+        let mine = events.prefix { $0.metadata.commandId == first.metadata.commandId }
+        return .commandIdReused(CommandIdReuse(
+            commandId: commandId, caseId: CaseStreams.caseId(ofStream: first.streamId)?.rawValue ?? first.streamId,
+            eventTypes: mine.map(\.type), positions: mine.map(\.position)))
     }
 
     private func load(_ caseId: CaseID) throws(CaseServiceError) -> (CaseState, [RecordedEvent]) {
@@ -145,10 +211,17 @@ public struct CaseService: Sendable {
         }
     }
 
-    private func earlierOutcome(of commandId: UUID, in stored: [RecordedEvent], caseId: CaseID) -> CommandOutcome? {
+    /// The outcome of the command recorded earlier under `commandId` on this case, when it is
+    /// the same command; a different command under that id is refused.
+    private func earlierOutcome(of commandId: UUID, digest: String, in stored: [RecordedEvent], caseId: CaseID) throws(CaseServiceError) -> CommandOutcome? {
         let first = Self.eventId(commandId: commandId, index: 0)
         guard let start = stored.firstIndex(where: { $0.id == first }) else { return nil }
         let mine = stored[start...].prefix { $0.metadata.commandId == commandId.uuidString.lowercased() }
+        // Events recorded before digests were kept carry none: they count as the same command.
+        if let earlier = stored[start].metadata.extras[Self.commandDigestKey], earlier != digest {
+            throw .commandIdReused(CommandIdReuse(
+                commandId: commandId, caseId: caseId.rawValue, eventTypes: mine.map(\.type), positions: mine.map(\.position)))
+        }
         return CommandOutcome(
             caseId: caseId, version: mine.last!.streamVersion, positions: mine.map(\.position),
             eventTypes: mine.map(\.type), wasAlreadyRecorded: true)

@@ -169,6 +169,18 @@ public struct CasesInterface: VarlinkHandler {
             case .concurrentUpdate(let id, let expected, let actual):
                 throw VarlinkError("io.imr.Cases.ConcurrentUpdate", parameters: [
                     "caseId": .string(id.rawValue), "expectedVersion": .int(expected), "actualVersion": .int(actual)])
+            case .invalidValue(let invalid):
+                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
+                    "parameter": .string(invalid.field), "message": .string(invalid.message)])
+            case .commandIdReused(let reuse):
+                logger.notice("refused on case \(caseId): \(reuse.message)", metadata: [
+                    "case.id": .string(caseId), "command.id": .string(reuse.commandId.uuidString.lowercased()),
+                    "message.id": .string(LogMessageID.transitionRefused),
+                ])
+                throw VarlinkError("io.imr.Cases.CommandIdReused", parameters: [
+                    "commandId": .string(reuse.commandId.uuidString.lowercased()), "caseId": .string(reuse.caseId),
+                    "events": .array(reuse.eventTypes.map { .string($0) }), "positions": .array(reuse.positions.map { .int($0) }),
+                    "message": .string(reuse.message)])
             case .unreadableEvent, .storage:
                 logger.error("case \(caseId): \(error)", metadata: ["case.id": .string(caseId)])
                 throw error

@@ -54,8 +54,14 @@ extension CaseService {
         _ letter: LetterFacts, caseId requested: CaseID?, force: Bool, source: String, actor: Actor,
         commandId: UUID?, now: Date
     ) throws(LetterImportServiceError) -> LetterImportOutcome {
+        if let requested {
+            do { _ = try CommandValues.caseId(requested.rawValue) } catch { throw .service(.invalidValue(error)) }
+        }
         let caseId = try resolveCase(for: letter, requested: requested)
-        let importId = commandId ?? Self.letterCommandId(letter, caseId: caseId, force: force)
+        let letterId = Self.letterCommandId(letter, caseId: caseId, force: force)
+        let importId = commandId ?? letterId
+        // What this import is, for a command id sent again: the letter, the case and force.
+        let digest = "letter-" + letterId.uuidString.lowercased()
         var attempt = 0
         while true {
             attempt += 1
@@ -70,8 +76,14 @@ extension CaseService {
                 throw .service(.unreadableEvent(caseId, "\(error)"))
             }
             let tag = importId.uuidString.lowercased()
-            // The log already holds this import: nothing is written again.
-            if stored.contains(where: { $0.id == CaseService.eventId(commandId: importId, index: 0) }) {
+            // The log already holds this import: nothing is written again; another command
+            // under this id is refused.
+            if let start = stored.firstIndex(where: { $0.id == CaseService.eventId(commandId: importId, index: 0) }) {
+                if let earlier = stored[start].metadata.extras[CaseService.commandDigestKey], earlier != digest {
+                    let mine = stored[start...].prefix { $0.metadata.commandId == tag }
+                    throw .service(.commandIdReused(CommandIdReuse(
+                        commandId: importId, caseId: caseId.rawValue, eventTypes: mine.map(\.type), positions: mine.map(\.position))))
+                }
                 return LetterImportOutcome(
                     caseId: caseId, openedCase: false, alreadyRecorded: true, version: Int64(stored.count),
                     positions: [], eventTypes: [], matches: [], determinedItems: [], corrected: [])
@@ -95,12 +107,14 @@ extension CaseService {
                 }
             } catch let violation as CaseRuleViolation {
                 throw .service(.refused(violation))
+            } catch let invalid as InvalidValue {
+                throw .service(.invalidValue(invalid))
             } catch {
                 throw .service(.refused(CaseRuleViolation(.init(rawValue: "refused"), "\(error)")))
             }
             let metadata = EventMetadata(
                 actor: actor.label, correlationId: tag, causationId: tag, commandId: tag,
-                extras: [importedFromMetadataKey: source])
+                extras: [importedFromMetadataKey: source, CaseService.commandDigestKey: digest])
             var newEvents: [NewEvent] = []
             for (index, event) in events.enumerated() {
                 do {
@@ -124,6 +138,11 @@ extension CaseService {
                 if attempt > retries {
                     throw .service(.concurrentUpdate(caseId, expected: Int64(stored.count), actual: error.actualVersion ?? -1))
                 }
+            } catch where error.kind == .duplicateEventId {
+                // The command id was used on another case.
+                let earlier: CaseServiceError?
+                do { earlier = try reuse(of: importId) } catch { throw .service(error) }
+                throw .service(earlier ?? .storage(error))
             } catch {
                 throw .service(.storage(error))
             }

@@ -9,6 +9,11 @@ public enum LogMessageID {
     public static let transitionRefused = "644625d1ed82415586aa71ba401e9dc0"
     /// A connection was refused a method by its role.
     public static let accessRefused = "509ce2dd2eb04ec895c5d80c9a4a2f11"
+    /// The event log's head anchor at start and stop (IMR_LOG_HEAD_POSITION, IMR_LOG_HEAD_HASH).
+    public static let logHead = "f8c69a94a9094e80968ff2fb5e56983b"
+    /// The event log's head does not match its anchor: the daemon refused to start, or started
+    /// because --accept-tampered-log was given (IMR_PROBLEM, IMR_MISSING_FROM).
+    public static let logTampered = "6aa509598a3041a1b78a2fa9785aa4c8"
 }
 
 extension LogMessageID {

@@ -19,9 +19,11 @@ public enum WireFormat {
         return Pacific.instant(day, hour: h, minute: m, second: s)
     }
 
-    /// A decoder for wire parameters: instants in either accepted form.
+    /// A decoder for wire parameters: instants in either accepted form; dates and instants
+    /// outside ``LocalDate/supportedRange`` (1900-01-01 to 2199-12-31, Pacific) refused.
     public static var decoder: JSONDecoder {
         let decoder = JSONDecoder()
+        decoder.userInfo[LocalDate.supportedRangeOnly] = true
         decoder.dateDecodingStrategy = .custom { d in
             let c = try d.singleValueContainer()
             let text = try c.decode(String.self)
@@ -29,9 +31,20 @@ public enum WireFormat {
                 throw DecodingError.dataCorruptedError(
                     in: c, debugDescription: "'\(text)' is not an instant: use RFC 3339 (2024-03-01T16:10:00-08:00) or YYYY-MM-DDTHH:MM in Pacific time")
             }
+            guard isSupported(date) else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: LocalDate.outsideRange("'\(text)'"))
+            }
             return date
         }
         return decoder
+    }
+
+    /// Whether an instant's Pacific date is within ``LocalDate/supportedRange``.
+    public static func isSupported(_ instant: Date) -> Bool {
+        // Far outside the range the Pacific conversion itself may not hold: compare in UTC first.
+        let seconds = instant.timeIntervalSince1970
+        guard seconds.isFinite, seconds > -2_300_000_000, seconds < 7_300_000_000 else { return false }
+        return LocalDate.supportedRange.contains(Pacific.date(of: instant))
     }
 
     /// An encoder for wire results: instants as RFC 3339 with the Pacific offset.

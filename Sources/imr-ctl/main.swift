@@ -9,10 +9,12 @@ struct IMRControl: AsyncParsableCommand {
         discussion: """
             imr keeps California UR/IMR disputes as events in an append-only log and warns before legal deadlines pass.
             The daemon's socket: --socket PATH, else $IMR_SOCKET, else /run/imr/imr.sock.
-            Dates are YYYY-MM-DD (California dates); instants YYYY-MM-DDTHH:MM (Pacific time) or RFC 3339.
+            Dates are YYYY-MM-DD (California dates); instants YYYY-MM-DDTHH:MM (Pacific time) or RFC 3339; both from \
+            1900-01-01 to 2199-12-31. Case, RFA and item ids are 1 to 64 ASCII letters, digits and - _ . : / #.
             Exit status: 0 done; 1 refused (the lifecycle does not allow it, a letter contradicts the case, snooze of an \
             alert already acknowledged, the log \
-            was altered); 64 usage; 65 a value or file imr cannot accept; 66 no such case or alert; 69 no daemon \
+            was altered or its tail deleted); 64 usage; 65 a value or file imr cannot accept (or a command id already \
+            used for a different command); 66 no such case or alert; 69 no daemon \
             at the socket; 70 the daemon failed; 73 a backup cannot be created as asked; 74 the disk is full or an I/O error; 75 the case changed meanwhile (run again); 77 permission denied.
             """,
         subcommands: IMRControlCommands.all)

@@ -65,6 +65,15 @@ private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String
         let badDate = try await ctl(["calc", "wcab.appeal", "--from", "2024-02-30"])
         #expect(badDate.status == 64)
         #expect(badDate.err.contains("--from"))
+        // Year 0000 is no longer counted (with a -07:52 offset): it is outside the supported range.
+        let year0 = try await ctl(["calc", "ur.decision.prospective", "--from", "0000-01-03T10:00", "--via", "fax"])
+        #expect(year0.status == 64)
+        #expect(year0.err.contains("outside the dates imr accepts: 1900-01-01 to 2199-12-31"))
+        #expect(!year0.out.contains("-07:52"))
+        // A recording command says so before it needs a daemon.
+        let close = try await ctl(["case", "close", "C-1", "--on", "0000-01-01", "--reason", "x", "--socket", "/nonexistent/imr.sock"])
+        #expect(close.status == 64)
+        #expect(close.err.contains("--on '0000-01-01' is outside the dates imr accepts"))
     }
 
     @Test func rulesListsEveryRuleWithCitationAndConfidence() async throws {

@@ -93,6 +93,10 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             let past = error { try c.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": "2024-03-01T09:00"]) }
             #expect(past?.name == "io.imr.Alerts.InvalidValue")
             #expect(past?.parameters["message"]?.stringValue?.contains("not in the future") == true)
+            let nul = error { try c.call("io.imr.Alerts.Reassign", ["alertId": .string(id), "coordinator": "lee\u{0}root"]) }
+            #expect(nul?.name == "io.imr.Alerts.InvalidValue")
+            #expect(nul?.parameters["parameter"] == "coordinator")
+            #expect(nul?.parameters["message"]?.stringValue?.contains("U+0000") == true)
             let garbage = error { try c.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": "tomorrow"]) }
             #expect(garbage?.parameters["parameter"] == "until")
             #expect(error { try c.call("io.imr.Alerts.Follow") }?.name == "org.varlink.service.ExpectedMore")

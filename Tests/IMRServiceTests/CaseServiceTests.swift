@@ -139,3 +139,73 @@ private struct Fixture {
         #expect(try CaseListProjection.cases(in: f.store, matching: .init()) == all)
     }
 }
+
+/// Issue 11: a command id names one command.
+@Suite struct CommandIdReuseTests {
+    @Test func theSameCommandAgainIsIdempotent_aDifferentOneUnderItsIdIsRefusedNamingTheFirst() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let now = pacific("2024-03-01", 9)
+        let u = UUID()
+        let first = try f.service.execute(.openCase(f.opened("c1")), on: "c1", actor: f.alice, commandId: u, now: now)
+        let again = try f.service.execute(.openCase(f.opened("c1")), on: "c1", actor: f.alice, commandId: u, now: now.addingTimeInterval(60))
+        #expect(again.wasAlreadyRecorded)
+        #expect(again.positions == first.positions)
+
+        func reuse(_ body: () throws -> Any) -> CommandIdReuse? {
+            guard case .failure(let error) = Result(catching: body), case .commandIdReused(let r)? = error as? CaseServiceError else { return nil }
+            return r
+        }
+        let note = reuse { try f.service.execute(.addNote("lost before the fix"), on: "c1", actor: f.alice, commandId: u, now: now) }
+        #expect(note == CommandIdReuse(commandId: u, caseId: "c1", eventTypes: ["CaseOpened"], positions: [1]))
+        #expect(note?.message.contains("already used for a different command (CaseOpened on case 'c1', at position 1)") == true)
+        let elsewhere = reuse { try f.service.execute(.openCase(f.opened("c2")), on: "c2", actor: f.alice, commandId: u, now: now) }
+        #expect(elsewhere?.caseId == "c1")
+        #expect(try f.store.headPosition() == 1)
+        #expect(try f.service.state(of: "c1").notes.isEmpty)
+
+        // A note retried with the same id is the same command, though it is stamped later.
+        let n = UUID()
+        try f.service.execute(.addNote("call back"), on: "c1", actor: f.alice, commandId: n, now: now)
+        #expect(try f.service.execute(.addNote("call back"), on: "c1", actor: f.alice, commandId: n, now: now.addingTimeInterval(5)).wasAlreadyRecorded)
+        #expect(reuse { try f.service.execute(.addNote("call back!"), on: "c1", actor: f.alice, commandId: n, now: now) }?.positions == [2])
+    }
+
+    @Test func aCaseIdTheLogCannotHoldIsRefusedBeforeAnythingIsRead() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        do {
+            try f.service.execute(.openCase(f.opened("A\u{0}B")), on: "A\u{0}B", actor: f.alice, commandId: UUID(), now: Date())
+            Issue.record("accepted a NUL")
+        } catch {
+            guard case .invalidValue(let invalid) = error else { Issue.record("\(error)"); return }
+            #expect(invalid.field == "caseId")
+        }
+        #expect(try f.store.headPosition() == 0)
+        do {
+            try f.service.execute(.addNote("x"), on: "OK-1\u{0}zzz", actor: f.alice, commandId: UUID(), now: Date())
+            Issue.record("accepted a NUL")
+        } catch {
+            guard case .invalidValue(let invalid) = error else { Issue.record("\(error)"); return }
+            #expect(invalid.field == "caseId")
+        }
+    }
+
+    @Test func aCaseRecordedBeforeTheSetWasEnforcedStillTakesCommands() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        // As an older imr wrote it: a space in the case id.
+        let legacy = try CaseEventCodec.encode(.caseOpened(f.opened("C 1001")))
+        try f.store.append(to: CaseStreams.streamId("C 1001"), expected: .noStream, events: [
+            NewEvent(type: legacy.type, schemaVersion: legacy.schemaVersion, payload: legacy.payload)])
+        let noted = try f.service.execute(.addNote("still works"), on: "C 1001", actor: f.alice, commandId: UUID(), now: Date())
+        #expect(noted.version == 2)
+        // A new case cannot take such an id, and one that does not exist is named as invalid, not missing.
+        func invalid(_ body: () throws -> Any) -> String? {
+            guard case .failure(let error) = Result(catching: body), case .invalidValue(let v)? = error as? CaseServiceError else { return nil }
+            return v.field
+        }
+        #expect(invalid { try f.service.execute(.openCase(f.opened("C 1002")), on: "C 1002", actor: f.alice, commandId: UUID(), now: Date()) } == "caseId")
+        #expect(invalid { try f.service.execute(.addNote("x"), on: "C 1003", actor: f.alice, commandId: UUID(), now: Date()) } == "caseId")
+    }
+}

@@ -87,4 +87,29 @@ private let letter = LetterFacts(
             #expect(cases == ["a", "b"])
         }
     }
+
+    /// Issue 11: an explicit command id names one import; another letter, or another case,
+    /// under it is refused; the same letter again stays idempotent.
+    @Test func anImportsCommandIdReusedForAnotherLetterOrCaseIsRefused() throws {
+        let (service, store, dir) = try service()
+        defer { store.close(); try? FileManager.default.removeItem(at: dir) }
+        let u = UUID()
+        let first = try service.importLetter(letter, caseId: "a", force: false, source: "letter.txt", actor: actor, commandId: u, now: now)
+        #expect(first.openedCase)
+        let head = try store.headPosition()
+        #expect(try service.importLetter(letter, caseId: "a", force: false, source: "letter.txt", actor: actor, commandId: u, now: now).alreadyRecorded)
+        var other = letter
+        other.caseNumber = "CM24-0099999"
+        func reuse(_ body: () throws -> Any) -> CommandIdReuse? {
+            guard case .failure(let error) = Result(catching: body),
+                  case .service(.commandIdReused(let r))? = error as? LetterImportServiceError else { return nil }
+            return r
+        }
+        let another = reuse { try service.importLetter(other, caseId: "a", force: false, source: "other.txt", actor: actor, commandId: u, now: now) }
+        #expect(another?.caseId == "a")
+        #expect(another?.positions == first.positions)
+        let elsewhere = reuse { try service.importLetter(letter, caseId: "b", force: false, source: "letter.txt", actor: actor, commandId: u, now: now) }
+        #expect(elsewhere?.caseId == "a")
+        #expect(try store.headPosition() == head)
+    }
 }

@@ -40,8 +40,12 @@ import Foundation
 /// - closing while an item still waits for UR, IMR, implementation or the WCAB;
 /// - a correction of an unknown event, of a correction, of a field the event lacks, with a
 ///   value of the wrong kind, or one that would make the stream break any rule above.
+///
+/// Before any of these, every value the command carries is checked against its character set
+/// and length (``CommandValues/validate(_:)``): a value outside them throws ``InvalidValue``.
 public func decide(_ command: CaseCommand, state: CaseState, now: Date) throws -> [CaseEvent] {
-    try decideUnnormalized(command, state: state, now: now).map { $0.truncatingInstantsToSeconds() }
+    try CommandValues.validate(command)
+    return try decideUnnormalized(command, state: state, now: now).map { $0.truncatingInstantsToSeconds() }
 }
 
 private func decideUnnormalized(_ command: CaseCommand, state: CaseState, now: Date) throws -> [CaseEvent] {

@@ -41,6 +41,7 @@ extension DeadlineTrigger {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let parts = trimmed.split(separator: "T", maxSplits: 1, omittingEmptySubsequences: false)
         guard let date = LocalDate(iso: String(parts[0])) else { throw DeadlineError.badTrigger(text) }
+        guard LocalDate.supportedRange.contains(date) else { throw DeadlineError.triggerOutOfRange(text) }
         guard parts.count == 2 else {
             self = .date(date)
             return
@@ -68,7 +69,9 @@ extension DeadlineTrigger {
         }
         if let offsetSeconds {
             let local = date.dayNumber * 86_400 + hour * 3600 + minute * 60 + second
-            self = .instant(Date(timeIntervalSince1970: TimeInterval(local - offsetSeconds)))
+            let instant = Date(timeIntervalSince1970: TimeInterval(local - offsetSeconds))
+            guard LocalDate.supportedRange.contains(Pacific.date(of: instant)) else { throw DeadlineError.triggerOutOfRange(text) }
+            self = .instant(instant)
         } else {
             self = .instant(Pacific.instant(date, hour: hour, minute: minute, second: second))
         }
@@ -203,7 +206,7 @@ public struct DeadlineSummary: Sendable, Codable, Equatable {
 public struct DeadlineError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Kept private so that new kinds of error do not break callers that switch on kinds.
     private enum Code: Sendable, Equatable {
-        case unknownRule, ruleNotInBook, notInForce, missingFact, contradictoryOptions, badTrigger
+        case unknownRule, ruleNotInBook, notInForce, missingFact, contradictoryOptions, badTrigger, triggerOutOfRange
     }
 
     private let code: Code
@@ -216,13 +219,19 @@ public struct DeadlineError: Error, Sendable, Equatable, CustomStringConvertible
     public var isMissingFact: Bool { code == .missingFact }
     public var isNotInForce: Bool { code == .notInForce }
     public var isContradictoryOptions: Bool { code == .contradictoryOptions }
-    public var isBadTrigger: Bool { code == .badTrigger }
+    public var isBadTrigger: Bool { code == .badTrigger || code == .triggerOutOfRange }
+    /// The trigger is a date or instant, but outside ``LocalDate/supportedRange``.
+    public var isTriggerOutOfRange: Bool { code == .triggerOutOfRange }
 
     static func badTrigger(_ text: String) -> DeadlineError {
         DeadlineError(
             code: .badTrigger,
             message: "'\(text)' is not a trigger date or instant; write a date as 2015-04-17, a Pacific time as "
                 + "2015-04-17T18:18, or an instant with its offset as 2015-04-17T18:18:00-07:00.")
+    }
+
+    static func triggerOutOfRange(_ text: String) -> DeadlineError {
+        DeadlineError(code: .triggerOutOfRange, message: LocalDate.outsideRange("The trigger '\(text)'") + "; check the year.")
     }
 
     static func unknownRule(_ name: String) -> DeadlineError {

@@ -97,7 +97,24 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
             throw DecodingError.dataCorruptedError(
                 in: container, debugDescription: "'\(text)' is not a date in the form YYYY-MM-DD")
         }
+        if decoder.userInfo[LocalDate.supportedRangeOnly] as? Bool == true, !LocalDate.supportedRange.contains(date) {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: LocalDate.outsideRange("'\(text)'"))
+        }
         self = date
+    }
+
+    /// The dates imr accepts as input: the calendars, holiday rules and the Pacific
+    /// conversion are right over this range (before 1900 the zone data is local mean time).
+    public static let supportedRange = LocalDate(year: 1900, month: 1, day: 1)!...LocalDate(year: 2199, month: 12, day: 31)!
+
+    /// A decoder whose `userInfo` holds `true` under this key refuses dates (and, in
+    /// IMRService's wire format, instants) outside ``supportedRange``. Stored events are
+    /// decoded without it, so a log never becomes unreadable.
+    public static let supportedRangeOnly = CodingUserInfoKey(rawValue: "imr.supportedRangeOnly")!
+
+    /// The sentence for a value outside ``supportedRange``.
+    public static func outsideRange(_ value: String) -> String {
+        "\(value) is outside the dates imr accepts: \(supportedRange.lowerBound.iso) to \(supportedRange.upperBound.iso) (Pacific)"
     }
 
     public func encode(to encoder: Encoder) throws {

@@ -218,11 +218,11 @@ import Glibc
         let daemon = try DaemonProcess(launcher: ["/bin/sh", "-c", "umask 000; exec \"$0\" \"$@\""])
         defer { daemon.cleanup() }
         _ = try #require(await offPool { daemon.waitUntilReady() })
-        let backup = daemon.directory.appendingPathComponent("state/backup.sqlite").path
+        let backup = daemon.directory.appendingPathComponent("state/backups/backup.sqlite").path
         try await offPool {
             let c = try daemon.client()
             _ = try c.call("io.imr.Cases.Open", openParameters)
-            _ = try c.call("io.imr.Admin.Backup", ["path": .string(backup)])
+            _ = try c.call("io.imr.Admin.Backup", ["name": "backup.sqlite"])
         }
         func mode(_ path: String) throws -> Int {
             try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
@@ -234,6 +234,7 @@ import Glibc
         }
         #expect(try mode(backup) & 0o027 == 0)
         #expect(try mode(daemon.stateDirectory) & 0o007 == 0)
+        #expect(try mode(daemon.stateDirectory + "/backups") & 0o077 == 0)
         #expect(daemon.stop().status == 0)
     }
 }

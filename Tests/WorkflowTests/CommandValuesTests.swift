@@ -58,6 +58,17 @@ import Testing
         #expect(Self.refusal(.receiveRFA(rfa))?.field == "items[0].id")
     }
 
+    @Test func noFreeTextReordersOrBreaksWhatIsShown() {
+        // A right-to-left override makes "approved" display reversed; U+2028 is a newline in disguise.
+        for text in ["denied \u{202E}devorppa", "a\u{2066}b", "line\u{2028}break", "mark\u{200F}"] {
+            let refusal = Self.refusal(.addNote(text))
+            #expect(refusal?.field == "text", "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
+            #expect(refusal?.message.contains("changes how the text around it is shown") == true)
+        }
+        // Other scripts and marks stay welcome.
+        #expect(throws: Never.self) { try CommandValues.validate(.addNote("paciente: José, 東京, ملاحظة")) }
+    }
+
     @Test func theCanonicalEncodingTellsCommandsApart_andIgnoresNothingItCarries() {
         #expect(CaseCommand.addNote("a").canonicalEncoding == CaseCommand.addNote("a").canonicalEncoding)
         #expect(CaseCommand.addNote("a").canonicalEncoding != CaseCommand.addNote("b").canonicalEncoding)

@@ -30,8 +30,13 @@ public struct InvalidValue: Error, Sendable, Equatable, CustomStringConvertible 
 /// - Long text (item descriptions, portions, reasons, guidelines, summaries, requests): at
 ///   most 2,000 characters; newline and tab are the only control characters allowed.
 /// - Notes: at most 10,000 characters; newline and tab are the only control characters allowed.
+/// - No free text may hold bidirectional overrides, embeddings, isolates or marks, nor the
+///   Unicode line and paragraph separators.
 public enum CommandValues {
     public static let identifierMaximum = 64
+    /// U+200E/U+200F marks, U+202A-U+202E embeddings and overrides, U+2066-U+2069 isolates,
+    /// U+2028/U+2029 line and paragraph separators.
+    static let layoutControls: Set<UInt32> = Set([0x200E, 0x200F, 0x2028, 0x2029] + Array(0x202A...0x202E) + Array(0x2066...0x2069))
     public static let shortTextMaximum = 200
     public static let longTextMaximum = 2_000
     public static let noteMaximum = 10_000
@@ -68,10 +73,18 @@ public enum CommandValues {
         if count > maximum {
             throw InvalidValue(field: field, message: "\(field) is \(count) characters long; at most \(maximum.formatted()) are allowed: shorten it")
         }
-        for scalar in text.unicodeScalars where scalar.properties.generalCategory == .control {
-            if multiline && (scalar == "\n" || scalar == "\t") { continue }
-            let allowed = multiline ? "only newline and tab are allowed" : "none is allowed"
-            throw InvalidValue(field: field, message: "\(field) contains the control character \(codePoint(scalar)); \(allowed) in this field: remove it")
+        for scalar in text.unicodeScalars {
+            if scalar.properties.generalCategory == .control {
+                if multiline && (scalar == "\n" || scalar == "\t") { continue }
+                let allowed = multiline ? "only newline and tab are allowed" : "none is allowed"
+                throw InvalidValue(field: field, message: "\(field) contains the control character \(codePoint(scalar)); \(allowed) in this field: remove it")
+            }
+            // Characters that change how the text around them is shown: bidirectional
+            // overrides and isolates (which can make a note read differently from what it
+            // holds), and the Unicode line and paragraph separators (a newline in disguise).
+            if Self.layoutControls.contains(scalar.value) {
+                throw InvalidValue(field: field, message: "\(field) contains \(codePoint(scalar)), which changes how the text around it is shown; remove it")
+            }
         }
     }
 

@@ -58,6 +58,13 @@ public final class VarlinkClient {
 
     deinit { close(fd) }
 
+    /// Gives up waiting for a reply after this many seconds (`SO_RCVTIMEO`); nil waits forever.
+    public func setReceiveTimeout(_ seconds: Double?) {
+        let s = seconds ?? 0
+        var value = timeval(tv_sec: Int(s), tv_usec: Int((s - s.rounded(.down)) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     /// Sends one call and returns its single reply's parameters, or throws its error.
     public func call(_ method: String, _ parameters: [String: JSONValue] = [:]) throws -> [String: JSONValue] {
         try send(VarlinkCall(method: method, parameters: parameters))
@@ -114,6 +121,9 @@ public final class VarlinkClient {
             var chunk = [UInt8](repeating: 0, count: 65536)
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                throw ConnectionError.protocolError("no reply came within the receive timeout")
+            }
             guard n > 0 else { throw ConnectionError.protocolError("the connection was closed before a reply arrived") }
             buffer.append(contentsOf: chunk[..<n])
         }

@@ -36,6 +36,8 @@ public enum ExitStatus: Int32, Sendable {
     case unavailable = 69
     /// The daemon failed in a way that is not the caller's doing.
     case software = 70
+    /// The daemon's event log failed (disk full, read-only, corrupt, I/O error).
+    case ioError = 74
     /// The case changed while the command ran; send it again.
     case tempFail = 75
     /// The daemon, or the socket's permissions, refused this user.
@@ -153,6 +155,12 @@ public struct DaemonClient {
                     + "administration the imr-admins group", status: .permissionDenied)
         case "BackupFailed":
             return CommandFailure("the backup was not written to \(text("path") ?? "?"): \(text("message") ?? "")", status: .software)
+        case "StorageFailed":
+            return CommandFailure("the daemon's event log failed: \(text("message") ?? "no reason given"); nothing was recorded by this command",
+                                  status: .ioError)
+        case "InternalError":
+            return CommandFailure("the daemon failed: \(text("message") ?? "no reason given"); `journalctl -u imr-daemon` has the details",
+                                  status: .software)
         case "MethodNotFound", "InterfaceNotFound", "MethodNotImplemented":
             return CommandFailure("the daemon at \(socket) does not know \(method ?? "this call"); is it an older imr-daemon?", status: .software)
         default:

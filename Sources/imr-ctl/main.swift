@@ -13,7 +13,8 @@ struct IMRControl: AsyncParsableCommand {
             Exit status: 0 done; 1 refused (the lifecycle does not allow it, a letter contradicts the case, snooze of an \
             alert already acknowledged, the log \
             was altered); 64 usage; 65 a value or file imr cannot accept; 66 no such case or alert; 69 no daemon \
-            at the socket; 70 the daemon failed; 75 the case changed meanwhile (run again); 77 permission denied.
+            at the socket; 70 the daemon failed (its sentence is printed); 74 the daemon's event log failed (disk full, \
+            read-only, corrupt); 75 the case changed meanwhile (run again); 77 permission denied.
             """,
         subcommands: IMRControlCommands.all)
 }

@@ -14,7 +14,7 @@ struct IMRControl: AsyncParsableCommand {
             alert already acknowledged, the log \
             was altered); 64 usage; 65 a value or file imr cannot accept; 66 no such case or alert; 69 no daemon \
             at the socket; 70 the daemon failed (its sentence is printed); 74 the daemon's event log failed (disk full, \
-            read-only, corrupt); 75 the case changed meanwhile (run again); 77 permission denied.
+            read-only, corrupt); 75 the case changed meanwhile or the daemon is at a connection limit (run again); 77 permission denied.
             """,
         subcommands: IMRControlCommands.all)
 }

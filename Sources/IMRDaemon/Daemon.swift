@@ -131,7 +131,10 @@ final class Daemon: Sendable {
         }
         defer { store.close() }
 
-        let alerts = AlertsInterface(store: store, access: access, clock: clock, logger: logger)
+        let serverSettings = configuration.server
+        let alerts = AlertsInterface(store: store, access: access, clock: clock, maximumFollowers: serverSettings.maximumFollowers,
+                                     followerQueue: serverSettings.followerQueue, logger: logger)
+        warnIfDescriptorsAreShort(serverSettings)
         let scheduler = makeAlertScheduler(store: store, clock: clock)
 
         // Alerts whose time passed while the daemon was down are raised (late, in due order)
@@ -154,6 +157,9 @@ final class Daemon: Sendable {
                 DeadlinesInterface(service: CaseService(store: store), access: access, alertPolicy: configuration.alerts.policy, clock: clock),
                 alerts,
             ],
+            limits: Self.limits(serverSettings),
+            errorInterface: "io.imr.Admin",
+            isPrivileged: { [access] peer in access.policy.role(of: peer) == .admin },
             logger: logger)
 
         let watchdogInterval = try? SystemdWatchdog.pingInterval()
@@ -201,6 +207,36 @@ final class Daemon: Sendable {
         }
         signals.stop()
         logger.info("stopped cleanly")
+    }
+
+    /// The Varlink server's limits from `[server]`.
+    static func limits(_ settings: ServerSettings) -> VarlinkServerLimits {
+        func duration(_ seconds: Double) -> Duration { .nanoseconds(Int64((seconds * 1e9).rounded())) }
+        return VarlinkServerLimits(
+            maximumMessageSize: settings.maximumMessageBytes, maximumNestingDepth: settings.maximumNestingDepth,
+            maximumConnections: settings.maximumConnections, maximumConnectionsPerUser: settings.maximumConnectionsPerUser,
+            privilegedReserve: settings.adminReserve, idleTimeout: duration(settings.idleTimeoutSeconds),
+            partialMessageTimeout: duration(settings.partialMessageTimeoutSeconds), maximumBufferedInput: settings.maximumBufferedInputBytes,
+            maximumQueuedCalls: settings.maximumQueuedCalls, maximumUnsentOutput: settings.maximumUnsentOutputBytes,
+            unsentOutputTimeout: duration(settings.unsentOutputTimeoutSeconds))
+    }
+
+    /// A file-descriptor limit below what `[server]` allows would make accept() fail under load
+    /// (the daemon then refuses nobody politely and its own files fail to open): say so at start.
+    private func warnIfDescriptorsAreShort(_ settings: ServerSettings) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let needed = settings.descriptorsNeeded
+        if limit.rlim_cur != rlim_t.max && Int(limit.rlim_cur) < needed && limit.rlim_max > limit.rlim_cur {
+            // Started by hand with a low soft limit: take what the hard limit allows (under the
+            // unit, LimitNOFILE= has set both and the system-call filter refuses this softly).
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max == rlim_t.max ? rlim_t(needed) : min(limit.rlim_max, rlim_t(needed))
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        if limit.rlim_cur != rlim_t.max && Int(limit.rlim_cur) < needed {
+            logger.warning("the file-descriptor limit is \(limit.rlim_cur), below the \(needed) that server.max_connections (\(settings.maximumConnections)) and server.admin_reserve (\(settings.adminReserve)) need; raise LimitNOFILE= in imr-daemon.service (or ulimit -n) or lower server.max_connections")
+        }
     }
 
     /// The alert scheduler, with the notification command when one is configured.

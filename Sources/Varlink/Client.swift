@@ -67,7 +67,7 @@ public final class VarlinkClient {
 
     /// Sends one call and returns its single reply's parameters, or throws its error.
     public func call(_ method: String, _ parameters: [String: JSONValue] = [:]) throws -> [String: JSONValue] {
-        try send(VarlinkCall(method: method, parameters: parameters))
+        try sendOrReadRefusal(VarlinkCall(method: method, parameters: parameters))
         let reply = try receive()
         if let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
         return reply.parameters ?? [:]
@@ -76,12 +76,24 @@ public final class VarlinkClient {
     /// Sends a `more` call and hands each reply to `body` until the last one, or until
     /// `body` returns false.
     public func stream(_ method: String, _ parameters: [String: JSONValue] = [:], _ body: ([String: JSONValue]) throws -> Bool) throws {
-        try send(VarlinkCall(method: method, parameters: parameters, more: true))
+        try sendOrReadRefusal(VarlinkCall(method: method, parameters: parameters, more: true))
         while true {
             let reply = try receive()
             if let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
             guard try body(reply.parameters ?? [:]) else { return }
             if reply.continues != true { return }
+        }
+    }
+
+    /// Sends a call; when the service has already closed the connection, the error it sent
+    /// before closing (a refused connection: too many connections, a timeout) is thrown instead
+    /// of the broken pipe.
+    private func sendOrReadRefusal(_ call: VarlinkCall) throws {
+        do {
+            try send(call)
+        } catch let failure as ConnectionError {
+            if let reply = try? receive(), let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
+            throw failure
         }
     }
 

@@ -136,7 +136,8 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
         self.context = context
         let shortest = [limits.idleTimeout, limits.partialMessageTimeout, limits.unsentOutputTimeout].min()!
         let tick = TimeAmount(max(min(shortest / 4, .seconds(1)), .milliseconds(10)))
-        timer = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in self?.check() }
+        let handler = WeakHandler(self)
+        timer = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in handler.value?.check() }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -235,6 +236,14 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
         context.fireChannelWritabilityChanged()
     }
 
+    /// The server is stopping: a call waiting for its client to read gives up (its reply is
+    /// dropped), so a client that never reads cannot hold up the daemon's exit.
+    func stopWaitingForOutput() {
+        let waiters = writableWaiters
+        writableWaiters = []
+        for waiter in waiters { waiter.resume(returning: false) }
+    }
+
     /// Resumes with true once the unsent output is under the bound, false if the connection closes.
     func whenWritable(_ continuation: CheckedContinuation<Bool, Never>) {
         guard let context, !closing, context.channel.isActive else { return continuation.resume(returning: false) }
@@ -303,6 +312,13 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
             close(log: "idle for \(limits.idleTimeout)")
         }
     }
+}
+
+/// The handler for its own timer, without keeping it alive. @unchecked Sendable: used only on
+/// the handler's event loop.
+final class WeakHandler: @unchecked Sendable {
+    weak var value: VarlinkConnectionHandler?
+    init(_ value: VarlinkConnectionHandler) { self.value = value }
 }
 
 extension TimeAmount {

@@ -109,6 +109,8 @@ public final class VarlinkServer: Sendable {
         let channel: Channel
         let uid: UInt32?
         var busy = false
+        /// Makes a call waiting for its client to read give up (at shutdown).
+        var stopWaiting: (@Sendable () -> Void)?
     }
 
     private struct State {
@@ -120,6 +122,9 @@ public final class VarlinkServer: Sendable {
         /// Connection tasks still running; run() returns when none is left after shutdown.
         var tasks = 0
         var drained: [CheckedContinuation<Void, Never>] = []
+        /// Whether a uid may use the reserve, remembered for a while: asking reads the group
+        /// database, and a client hammering a full server must not make the event loop do it each time.
+        var privileged: [UInt32: (Bool, ContinuousClock.Instant)] = [:]
     }
 
     /// - Parameters:
@@ -189,14 +194,17 @@ public final class VarlinkServer: Sendable {
         }
     }
 
-    /// Stops accepting, closes idle connections, and lets busy ones finish their call.
+    /// Stops accepting, closes idle connections, and lets busy ones finish their call (a call
+    /// waiting for its client to read its replies gives up).
     public func shutdown() {
-        let (server, idle) = state.withLock { s -> (Channel?, [Channel]) in
+        let (server, idle, busy) = state.withLock { s -> (Channel?, [Channel], [@Sendable () -> Void]) in
             s.shuttingDown = true
-            return (s.serverChannel, s.connections.values.filter { !$0.busy }.map(\.channel))
+            return (s.serverChannel, s.connections.values.filter { !$0.busy }.map(\.channel),
+                    s.connections.values.filter(\.busy).compactMap(\.stopWaiting))
         }
         server?.close(promise: nil)
         for channel in idle { channel.close(promise: nil) }
+        for stop in busy { stop() }
     }
 
     /// Sets up an accepted connection, or refuses it when a connection limit is reached.
@@ -204,11 +212,15 @@ public final class VarlinkServer: Sendable {
         Self.peerCredentials(of: channel).flatMapThrowing { [self] peer in
             enum Admission { case accepted(UInt64), refused(VarlinkError, String), stopping }
             let admission = { () -> Admission in
-                var privilegeAsked: Bool?
                 func privileged() -> Bool {
-                    if let privilegeAsked { return privilegeAsked }
-                    let answer = peer.map(isPrivileged) ?? false
-                    privilegeAsked = answer
+                    guard let peer else { return false }
+                    let now = ContinuousClock.now
+                    if let (known, at) = state.withLock({ $0.privileged[peer.uid] }), now - at < .seconds(10) { return known }
+                    let answer = isPrivileged(peer)
+                    state.withLock { s in
+                        if s.privileged.count > 1024 { s.privileged.removeAll() }
+                        s.privileged[peer.uid] = (answer, now)
+                    }
                     return answer
                 }
                 // Decide (asking about privilege outside the lock: it may read the group database).
@@ -247,8 +259,22 @@ public final class VarlinkServer: Sendable {
                 let (calls, continuation) = AsyncStream.makeStream(of: VarlinkCall.self)
                 let canceller = TaskCanceller()
                 let handler = VarlinkConnectionHandler(id: id, peer: peer, shared: shared, calls: continuation, canceller: canceller)
-                try channel.pipeline.syncOperations.addHandler(handler)
+                do {
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                } catch {
+                    state.withLock { s in
+                        s.tasks -= 1
+                        if let uid = s.connections.removeValue(forKey: id)?.uid {
+                            s.perUser[uid, default: 1] -= 1
+                            if s.perUser[uid] == 0 { s.perUser.removeValue(forKey: uid) }
+                        }
+                    }
+                    throw error
+                }
                 let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+                state.withLock { s in
+                    s.connections[id]?.stopWaiting = { channel.eventLoop.execute { bound.value.stopWaitingForOutput() } }
+                }
                 channel.closeFuture.whenComplete { [self] _ in
                     state.withLock { s in
                         guard let gone = s.connections.removeValue(forKey: id) else { return }

@@ -191,9 +191,8 @@ func deepEcho(_ depth: Int) -> [UInt8] {
         limits.maximumConnections = 6
         limits.maximumConnectionsPerUser = 4
         limits.privilegedReserve = 2
-        let privileged = Atomic<Bool>(false)
         let log = CapturedLog()
-        try await withServer(limits: limits, isPrivileged: { _ in privileged.load(ordering: .relaxed) }, logger: log.logger) { path, server, _ in
+        try await withServer(limits: limits, isPrivileged: { _ in false }, logger: log.logger) { path, server, _ in
             var held: [VarlinkClient] = []
             for _ in 0..<4 { held.append(try VarlinkClient(path: path)) }
             #expect(waitUntil(2) { server.connectionCount == 4 })
@@ -203,19 +202,37 @@ func deepEcho(_ depth: Int) -> [UInt8] {
             #expect(refusal.error == "org.example.server.TooManyConnections")
             #expect(refusal.parameters?["limit"] == "max_connections_per_user")
             #expect(outcome(fifth) == "closed")
-            // An admin may go beyond, by the reserve: 4 + 2 per user.
-            privileged.store(true, ordering: .relaxed)
-            for _ in 0..<2 { held.append(try VarlinkClient(path: path)) }
+            // A call on a refused connection reports the refusal, not a broken pipe.
+            #expect(throws: VarlinkError.self) { try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": "x"]) }
+            // Closing one makes room again.
+            held.removeLast()
+            #expect(waitUntil(2) { server.connectionCount == 3 })
+            #expect(try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": "again"])["word"] == "again")
+        }
+        #expect(log.all.contains { $0.contains("the limit per user") })
+        // The limit in all, for connections of several users (here one uid under a higher per-user limit).
+        var total = limits
+        total.maximumConnections = 3
+        total.maximumConnectionsPerUser = 10
+        try await withServer(limits: total, isPrivileged: { _ in false }) { path, server, _ in
+            let held = try (0..<3).map { _ in try VarlinkClient(path: path) }
+            #expect(waitUntil(2) { server.connectionCount == 3 })
+            let fourth = try VarlinkClient(path: path)
+            fourth.setReceiveTimeout(5)
+            #expect(try fourth.receive().parameters?["limit"] == "max_connections")
+            _ = held
+        }
+        // An admin may go beyond both limits, by the reserve: 4 + 2 of its own, 6 + 2 in all.
+        try await withServer(limits: limits, isPrivileged: { _ in true }) { path, server, _ in
+            var held: [VarlinkClient] = []
+            for _ in 0..<6 { held.append(try VarlinkClient(path: path)) }
             #expect(try held[5].call("org.example.echo.Echo", ["word": "admin"])["word"] == "admin")
             let seventh = try VarlinkClient(path: path)
             seventh.setReceiveTimeout(5)
-            #expect(try seventh.receive().error == "org.example.server.TooManyConnections")
+            let refusal = try seventh.receive()
+            #expect(refusal.error == "org.example.server.TooManyConnections")
+            #expect(refusal.parameters?["limit"] == "max_connections_per_user")
             #expect(server.connectionCount == 6)
-            // Closing one makes room again.
-            held.removeLast()
-            #expect(waitUntil(2) { server.connectionCount == 5 })
-            #expect(try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": "again"])["word"] == "again")
-            #expect(log.all.contains { $0.contains("the limit per user") })
         }
     }
 
@@ -296,6 +313,29 @@ func deepEcho(_ depth: Int) -> [UInt8] {
             }
             #expect(waitUntil(5) { server.connectionCount == 0 }, "the client that never read is disconnected")
         }
+    }
+
+    @Test func shutdownDoesNotWaitForAClientThatNeverReads() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("varlink-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("s.sock").path
+        var limits = VarlinkServerLimits()
+        limits.maximumUnsentOutput = 4096
+        let server = VarlinkServer(info: .init(vendor: "imr tests", product: "echo", version: "1", url: "https://example.invalid"),
+                                   handlers: [EchoHandler()], limits: limits)
+        let (ready, readyContinuation) = AsyncStream<Void>.makeStream()
+        let running = Task { try await server.run(.path(path, mode: 0o660)) { readyContinuation.yield() } }
+        for await _ in ready { break }
+        let hog = try VarlinkClient(path: path)
+        // A million replies it never reads: the call waits for it to read, for ever.
+        try hog.send(VarlinkCall(method: "org.example.echo.Count", parameters: ["n": 1_000_000], more: true))
+        try await Task.sleep(for: .milliseconds(300))
+        let started = ContinuousClock.now
+        server.shutdown()
+        try await running.value
+        #expect(ContinuousClock.now - started < .seconds(2))
+        _ = hog
     }
 
     // MARK: Point 10: rejected messages are logged at most once per peer per interval

@@ -168,8 +168,8 @@ public struct ServerSettings: Sendable, Hashable {
         maximumMessageBytes: Int = 1_048_576, maximumNestingDepth: Int = 64, maximumConnections: Int = 1024,
         maximumConnectionsPerUser: Int = 128, adminReserve: Int = 16, idleTimeoutSeconds: Double = 600,
         partialMessageTimeoutSeconds: Double = 30, maximumBufferedInputBytes: Int = 67_108_864, maximumQueuedCalls: Int = 16,
-        maximumUnsentOutputBytes: Int = 1_048_576, unsentOutputTimeoutSeconds: Double = 60, maximumFollowers: Int = 256,
-        followerQueue: Int = 256
+        maximumUnsentOutputBytes: Int = 1_048_576, unsentOutputTimeoutSeconds: Double = 60, maximumFollowers: Int = 128,
+        followerQueue: Int = 1024
     ) {
         self.maximumMessageBytes = maximumMessageBytes
         self.maximumNestingDepth = maximumNestingDepth

@@ -24,7 +24,7 @@ public struct AlertsInterface: VarlinkHandler {
     ///   - followerQueue: replies a follower may leave unread before it gets `FollowerTooSlow`
     ///     (`server.follower_queue`).
     public init(store: EventStore, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() },
-                snoozeCheck: Duration = .seconds(60), maximumFollowers: Int = 256, followerQueue: Int = 256,
+                snoozeCheck: Duration = .seconds(60), maximumFollowers: Int = 128, followerQueue: Int = 1024,
                 logger: Logger = Logger(label: "imr.alerts", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.feed = AlertFeed(store: store, maximumFollowers: maximumFollowers, queueCapacity: followerQueue, logger: logger)
         self.store = store

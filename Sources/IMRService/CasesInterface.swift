@@ -11,15 +11,17 @@ public struct CasesInterface: VarlinkHandler {
     let access: AccessControl
     let clock: @Sendable () -> Date
     let logger: Logger
+    /// Refused calls, logged at most once per uid per 10 s (a refused client may retry in a loop).
+    let refusals: RateLimitedLog
 
     public init(service: CaseService, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.cases", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.service = service
         self.access = access
         self.clock = clock
         self.logger = logger
+        self.refusals = RateLimitedLog(logger: logger)
     }
 
-    private var log: (String) -> Void { { [logger] in logger.warning("\($0)", metadata: ["message.id": .string(LogMessageID.accessRefused)]) } }
 
     /// Parameters every recording method carries besides its fact.
     struct Envelope: Decodable {
@@ -48,7 +50,9 @@ public struct CasesInterface: VarlinkHandler {
 
     /// Checked by the server before any parameter is decoded.
     public func admit(member: String, context: VarlinkCallContext) throws {
-        try access.require(Self.role(for: member), context, method: "io.imr.Cases.\(member)", log: log)
+        try access.require(Self.role(for: member), context, method: "io.imr.Cases.\(member)") { [refusals] line in
+            refusals.warning(uid: context.peer?.uid, line, metadata: ["message.id": .string(LogMessageID.accessRefused)])
+        }
     }
 
     public func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {

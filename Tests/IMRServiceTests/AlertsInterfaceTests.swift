@@ -204,12 +204,17 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             let reader = try VarlinkClient(path: path)
             try reader.send(VarlinkCall(method: "io.imr.Alerts.Follow", parameters: [:], more: true))
             #expect(waitFor { alerts.followerCount == 2 })
-            // 300 alerts of 400-odd bytes each: the sleeper's socket and its 8 places fill up.
-            var read = 0
-            for _ in 0..<30 {
-                try AlertsInterfaceTests.raise(10, in: f)
-                while read < 10 { if try reader.receive().parameters?["replayed"] == false { read += 1 } }
-                read = 0
+            // 300 alerts of 400-odd bytes each: the sleeper's socket and its 8 places fill up. The
+            // reader takes each batch of 4 (half its queue) before the next is raised.
+            reader.setReceiveTimeout(10)
+            for _ in 0..<75 {
+                try AlertsInterfaceTests.raise(4, in: f)
+                var read = 0
+                while read < 4 {
+                    let reply = try reader.receive()
+                    if let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
+                    if reply.parameters?["replayed"] == false { read += 1 }
+                }
             }
             #expect(waitFor { alerts.followerCount == 1 }, "the sleeper was dropped")
             // The sleeper's stream ends with the error, after what its socket already held.

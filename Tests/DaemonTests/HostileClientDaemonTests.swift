@@ -150,6 +150,15 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
         _ = held
     }
 
+    @Test func aDescriptorLimitBelowWhatServerAllowsIsReportedAtStart() async throws {
+        // 1,024 + 16 connections and the daemon's own 256 do not fit in 1,000 descriptors.
+        let daemon = try DaemonProcess(launcher: ["/bin/bash", "-c", "ulimit -n 1000; exec \"$@\"", "imr-daemon"])
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        let output = daemon.stop().output
+        #expect(output.contains("the file-descriptor limit is 1000, below the 1296 that server.max_connections (1024) and server.admin_reserve (16) need; raise LimitNOFILE="), "\(output)")
+    }
+
     @Test func idleAndUnfinishedConnectionsAreClosedAfterTheirTimeouts() async throws {
         let daemon = try Self.daemon(config: """
             [server]

@@ -114,6 +114,9 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
     /// Calls handed to the task and not finished.
     private var outstanding = 0
     private var readHeld = false
+    /// Bytes received since the queue filled up (NIO finishes the reads of one wake-up, at most
+    /// a few hundred kilobytes; only a peer's shutdown makes it read on, to find the end).
+    private var receivedWhileFull = 0
     private var closing = false
     private var lastMessageAt = NIODeadline.now()
     private var partialSince: NIODeadline?
@@ -151,10 +154,12 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
         var bytes = unwrapInboundIn(data)
         guard !closing else { return }
         let count = bytes.readableBytes
+        if outstanding >= limits.maximumQueuedCalls { receivedWhileFull += count }
         framer.append(&bytes)
-        let total = shared.bufferedInput.wrappingAdd(count, ordering: .relaxed).newValue
+        shared.bufferedInput.wrappingAdd(count, ordering: .relaxed)
         takeMessages()
         guard !closing else { return }
+        let total = shared.bufferedInput.load(ordering: .relaxed)
         if total > limits.maximumBufferedInput, framer.bufferedBytes > 0 {
             refuse(shared.limitError(
                 "ServerBusy", limit: "max_buffered_input_bytes",
@@ -162,9 +167,9 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
                 log: "input over the buffered-input limit")
             return
         }
-        if outstanding >= limits.maximumQueuedCalls, framer.bufferedBytes > limits.maximumMessageSize + 256 * 1024 {
-            // Only a peer that shut its side down makes NIO read while reading is held back (it
-            // drains the socket to find the end): nobody is left to answer.
+        if receivedWhileFull > 1 << 20 {
+            // Only a peer that shut its side down makes NIO read on while reading is held back
+            // (it drains the socket to find the end): nobody is left to answer.
             close(log: "the client closed its side with \(framer.bufferedBytes) bytes of calls unanswered; they were dropped")
         }
     }
@@ -204,6 +209,7 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
     /// The task finished a call: room in the queue, so read again when nothing waits.
     func callFinished() {
         outstanding -= 1
+        receivedWhileFull = 0
         lastMessageAt = .now()
         guard !closing, let context else { return }
         takeMessages()

@@ -27,7 +27,7 @@ public struct DaemonCommand: AsyncParsableCommand {
         discussion: """
             Signals: SIGTERM or SIGINT stop accepting, finish the calls in flight, close the log and exit 0; \
             SIGHUP re-reads the configuration (access groups and log level apply at once; the state \
-            directory, socket and store.synchronous need a restart).
+            directory, socket, store.synchronous, [alerts] and [server] need a restart).
             Exit codes: 0 stopped cleanly, 1 failed, 75 another daemon holds the state directory or socket, \
             78 bad configuration.
             """)

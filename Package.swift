@@ -178,7 +178,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VarlinkTests",
-            dependencies: ["Varlink", .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["Varlink", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "WorkflowTests",

@@ -47,7 +47,9 @@ public struct Alerts: DaemonCommand {
             acknowledged (imr-ctl ack) or its deadline is met or cancelled; a snoozed one (imr-ctl snooze) is hidden until its snooze ends.
             Mine: alerts whose coordinator is my Unix user name (the daemon reads it from the socket's credentials).
             --follow prints the open alerts, then each new one as it is raised and each snoozed one when its snooze \
-            ends, until interrupted or the daemon stops.
+            ends, until interrupted or the daemon stops. Should it fall behind (its output read too slowly, \
+            more than the daemon's server.follower_queue alerts waiting), the daemon ends its stream with \
+            FollowerTooSlow and it follows again: the open alerts are printed again, then the new ones.
             --json prints an array of io.imr.Alerts Alert objects (alertId, deadlineId, caseId, rule, level, due, \
             scheduledAt, raisedAt, late, coordinator, acknowledgedBy, acknowledgedAt, snoozedUntil, position); with \
             --follow, one JSON object per line: {"alert": Alert, "replayed": bool}.
@@ -76,22 +78,30 @@ public struct Alerts: DaemonCommand {
     public func run(_ client: DaemonClient) throws {
         if follow {
             var printedHeader = false
-            try client.stream("io.imr.Alerts.Follow", filter) { reply in
-                guard let alert = reply["alert"], alert != .null else { return true }
-                if read.json {
-                    print(Output.compact(.object(["alert": alert, "replayed": reply["replayed"] ?? false])))
-                } else {
-                    if !printedHeader {
-                        print(Output.tableText(alertHeader, []), terminator: "")
-                        printedHeader = true
+            // A follower that fell behind (its output read too slowly) is told so by the daemon;
+            // it follows again, and the replay of the open alerts brings it back in step.
+            while true {
+                do {
+                    try client.stream("io.imr.Alerts.Follow", filter, passing: ["io.imr.Alerts.FollowerTooSlow"]) { reply in
+                        guard let alert = reply["alert"], alert != .null else { return true }
+                        if read.json {
+                            print(Output.compact(.object(["alert": alert, "replayed": reply["replayed"] ?? false])))
+                        } else {
+                            if !printedHeader {
+                                print(Output.tableText(alertHeader, []), terminator: "")
+                                printedHeader = true
+                            }
+                            let row = alertRow(alert)
+                            print(Output.styled(row.joined(separator: "  "), alertStyle(row)))
+                        }
+                        fflush(nil)  // each line as it comes, also into a pipe
+                        return true
                     }
-                    let row = alertRow(alert)
-                    print(Output.styled(row.joined(separator: "  "), alertStyle(row)))
+                    return
+                } catch let error as VarlinkError {
+                    Output.error("\(error.parameters["message"]?.stringValue ?? error.name); following again (the open alerts are shown again)")
                 }
-                fflush(nil)  // each line as it comes, also into a pipe
-                return true
             }
-            return
         }
         let open = try client.call("io.imr.Alerts.List", filter)["alerts"]?.arrayValue ?? []
         let alerts = limit.map { Array(open.suffix($0)) } ?? open

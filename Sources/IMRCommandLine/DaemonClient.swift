@@ -38,9 +38,9 @@ public enum ExitStatus: Int32, Sendable {
     case software = 70
     /// An output file (a backup) cannot be created as asked: bad name, or it exists.
     case cantCreate = 73
-    /// Writing failed: the disk is full or an I/O error occurred.
+    /// The daemon's event log failed (disk full, read-only, corrupt, I/O error), or a backup could not be written.
     case ioError = 74
-    /// The case changed while the command ran; send it again.
+    /// The case changed while the command ran, or the daemon is at a limit; send it again.
     case tempFail = 75
     /// The daemon, or the socket's permissions, refused this user.
     case permissionDenied = 77
@@ -86,12 +86,16 @@ public struct DaemonClient {
     }
 
     /// A `more` call: `body` receives each reply; it returns false to stop.
-    public func stream(_ method: String, _ parameters: [String: JSONValue] = [:], _ body: ([String: JSONValue]) throws -> Bool) throws {
+    /// Varlink errors named in `passing` are thrown as they came.
+    public func stream(_ method: String, _ parameters: [String: JSONValue] = [:], passing: Set<String> = [],
+                       _ body: ([String: JSONValue]) throws -> Bool) throws {
         let client = try connect()
         do {
             try client.stream(method, Self.droppingNulls(parameters), body)
         } catch let failure as CommandFailure {
             throw failure
+        } catch let error as VarlinkError where passing.contains(error.name) {
+            throw error
         } catch {
             throw Self.failure(error, method: method, socket: socketPath)
         }
@@ -167,6 +171,18 @@ public struct DaemonClient {
             return CommandFailure("the backup was not written to \(text("path") ?? "?"): \(text("message") ?? "")", status: .ioError)
         case "BackupRefused":
             return CommandFailure("no backup written: \(text("message") ?? "")", status: .cantCreate)
+        case "StorageFailed":
+            return CommandFailure("the daemon's event log failed: \(text("message") ?? "no reason given"); nothing was recorded by this command",
+                                  status: .ioError)
+        case "InternalError":
+            return CommandFailure("the daemon failed: \(text("message") ?? "no reason given"); `journalctl -u imr-daemon` has the details",
+                                  status: .software)
+        case "TooManyConnections", "ServerBusy", "TooManyFollowers":
+            return CommandFailure("the daemon is at a limit and refused this: \(text("message") ?? error.name); try again shortly", status: .tempFail)
+        case "MessageTimeout":
+            return CommandFailure("the daemon closed the connection: \(text("message") ?? error.name)", status: .software)
+        case "FollowerTooSlow":
+            return CommandFailure("\(text("message") ?? "this follower fell behind"); run the command again", status: .tempFail)
         case "MethodNotFound", "InterfaceNotFound", "MethodNotImplemented":
             return CommandFailure("the daemon at \(socket) does not know \(method ?? "this call"); is it an older imr-daemon?", status: .software)
         default:

@@ -27,7 +27,7 @@ public struct DaemonCommand: AsyncParsableCommand {
         discussion: """
             Signals: SIGTERM or SIGINT stop accepting, finish the calls in flight, close the log and exit 0; \
             SIGHUP re-reads the configuration (access groups and log level apply at once; the state \
-            directory, socket and store.synchronous need a restart).
+            directory, socket, store.synchronous, [alerts] and [server] need a restart).
             Files: the daemon adds 0027 to its umask (a stricter one, like the unit's 0077, stays), so the \
             event log (with its -wal and -shm files) and the backups it writes are at most mode 0640, however \
             it was started.
@@ -171,7 +171,10 @@ final class Daemon: Sendable {
         }
         logHead(store, "started")
 
-        let alerts = AlertsInterface(store: store, access: access, clock: clock, logger: logger)
+        let serverSettings = configuration.server
+        let alerts = AlertsInterface(store: store, access: access, clock: clock, maximumFollowers: serverSettings.maximumFollowers,
+                                     followerQueue: serverSettings.followerQueue, logger: logger)
+        warnIfDescriptorsAreShort(serverSettings)
         let scheduler = makeAlertScheduler(store: store, clock: clock)
 
         // Alerts whose time passed while the daemon was down are raised (late, in due order)
@@ -204,6 +207,9 @@ final class Daemon: Sendable {
                 DeadlinesInterface(service: CaseService(store: store), access: access, alertPolicy: configuration.alerts.policy, clock: clock),
                 alerts,
             ],
+            limits: Self.limits(serverSettings),
+            errorInterface: "io.imr.Admin",
+            isPrivileged: { [access] peer in access.policy.role(of: peer) == .admin },
             logger: logger)
 
         let watchdogInterval = try? SystemdWatchdog.pingInterval()
@@ -264,6 +270,36 @@ final class Daemon: Sendable {
             "message.id": .string(LogMessageID.logHead), "log.head.position": .string("\(head.position)"),
             "log.head.hash": .string(head.hashHex),
         ])
+    }
+
+    /// The Varlink server's limits from `[server]`.
+    static func limits(_ settings: ServerSettings) -> VarlinkServerLimits {
+        func duration(_ seconds: Double) -> Duration { .nanoseconds(Int64((seconds * 1e9).rounded())) }
+        return VarlinkServerLimits(
+            maximumMessageSize: settings.maximumMessageBytes, maximumNestingDepth: settings.maximumNestingDepth,
+            maximumConnections: settings.maximumConnections, maximumConnectionsPerUser: settings.maximumConnectionsPerUser,
+            privilegedReserve: settings.adminReserve, idleTimeout: duration(settings.idleTimeoutSeconds),
+            partialMessageTimeout: duration(settings.partialMessageTimeoutSeconds), maximumBufferedInput: settings.maximumBufferedInputBytes,
+            maximumQueuedCalls: settings.maximumQueuedCalls, maximumUnsentOutput: settings.maximumUnsentOutputBytes,
+            unsentOutputTimeout: duration(settings.unsentOutputTimeoutSeconds))
+    }
+
+    /// A file-descriptor limit below what `[server]` allows would make accept() fail under load
+    /// (the daemon then refuses nobody politely and its own files fail to open): say so at start.
+    private func warnIfDescriptorsAreShort(_ settings: ServerSettings) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let needed = settings.descriptorsNeeded
+        if limit.rlim_cur != rlim_t.max && Int(limit.rlim_cur) < needed && limit.rlim_max > limit.rlim_cur {
+            // Started by hand with a low soft limit: take what the hard limit allows (under the
+            // unit, LimitNOFILE= has set both and the system-call filter refuses this softly).
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max == rlim_t.max ? rlim_t(needed) : min(limit.rlim_max, rlim_t(needed))
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        if limit.rlim_cur != rlim_t.max && Int(limit.rlim_cur) < needed {
+            logger.warning("the file-descriptor limit is \(limit.rlim_cur), below the \(needed) that server.max_connections (\(settings.maximumConnections)) and server.admin_reserve (\(settings.adminReserve)) need; raise LimitNOFILE= in imr-daemon.service (or ulimit -n) or lower server.max_connections")
+        }
     }
 
     /// The alert scheduler, with the notification command when one is configured.

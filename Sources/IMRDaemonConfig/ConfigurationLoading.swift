@@ -34,6 +34,10 @@ extension DaemonConfiguration {
         if let rules = table["alerts"]?.table?["rules"] {
             ConfigurationSchema.applyAlertRules(rules, into: &configuration, problems: &problems)
         }
+        if problems.isEmpty, configuration.server.maximumBufferedInputBytes < configuration.server.maximumMessageBytes {
+            problems.append(.init(key: "server.max_buffered_input_bytes", message:
+                "key 'server.max_buffered_input_bytes' is \(configuration.server.maximumBufferedInputBytes), less than server.max_message_bytes (\(configuration.server.maximumMessageBytes)); it must hold at least one whole message."))
+        }
         guard problems.isEmpty else { throw ConfigurationError(path: path, problems: problems) }
         return configuration
     }
@@ -101,7 +105,7 @@ enum ConfigurationSchema {
 
     /// Tables that may appear. `alerts.rules` holds one table per rule id, read by
     /// ``applyAlertRules(_:into:problems:)`` after everything else.
-    static let tables: Set<String> = ["access", "store", "alerts"]
+    static let tables: Set<String> = ["access", "store", "alerts", "server"]
 
     static let keys: [Key] = [
         Key(name: "state_directory") { value, configuration in
@@ -205,7 +209,55 @@ enum ConfigurationSchema {
         Key(name: "alerts.command_retry_seconds") { value, configuration in
             positiveNumber(value).map { configuration.alerts.commandRetrySeconds = $0 }.problem
         },
+        Key(name: "server.max_message_bytes") { value, configuration in
+            count(value, 1024...(64 << 20), unit: "bytes").map { configuration.server.maximumMessageBytes = $0 }.problem
+        },
+        Key(name: "server.max_nesting_depth") { value, configuration in
+            count(value, 4...512, unit: "levels").map { configuration.server.maximumNestingDepth = $0 }.problem
+        },
+        Key(name: "server.max_connections") { value, configuration in
+            count(value, 1...1_000_000, unit: "connections").map { configuration.server.maximumConnections = $0 }.problem
+        },
+        Key(name: "server.max_connections_per_user") { value, configuration in
+            count(value, 1...1_000_000, unit: "connections").map { configuration.server.maximumConnectionsPerUser = $0 }.problem
+        },
+        Key(name: "server.admin_reserve") { value, configuration in
+            count(value, 0...10_000, unit: "connections").map { configuration.server.adminReserve = $0 }.problem
+        },
+        Key(name: "server.idle_timeout_seconds") { value, configuration in
+            positiveNumber(value).map { configuration.server.idleTimeoutSeconds = $0 }.problem
+        },
+        Key(name: "server.partial_message_timeout_seconds") { value, configuration in
+            positiveNumber(value).map { configuration.server.partialMessageTimeoutSeconds = $0 }.problem
+        },
+        Key(name: "server.max_buffered_input_bytes") { value, configuration in
+            count(value, 1024...(1 << 40), unit: "bytes").map { configuration.server.maximumBufferedInputBytes = $0 }.problem
+        },
+        Key(name: "server.max_queued_calls") { value, configuration in
+            count(value, 1...4096, unit: "calls").map { configuration.server.maximumQueuedCalls = $0 }.problem
+        },
+        Key(name: "server.max_unsent_output_bytes") { value, configuration in
+            count(value, 4096...(1 << 40), unit: "bytes").map { configuration.server.maximumUnsentOutputBytes = $0 }.problem
+        },
+        Key(name: "server.unsent_output_timeout_seconds") { value, configuration in
+            positiveNumber(value).map { configuration.server.unsentOutputTimeoutSeconds = $0 }.problem
+        },
+        Key(name: "server.max_followers") { value, configuration in
+            count(value, 1...100_000, unit: "followers").map { configuration.server.maximumFollowers = $0 }.problem
+        },
+        Key(name: "server.follower_queue") { value, configuration in
+            count(value, 1...1_000_000, unit: "alerts").map { configuration.server.followerQueue = $0 }.problem
+        },
     ]
+
+    /// A whole number within `range`.
+    static func count(_ value: TOMLValueConvertible, _ range: ClosedRange<Int>, unit: String) -> Outcome<Int> {
+        guard let n = value.int else { return .problem(wrongType(value, expected: "a whole number of \(unit)")) }
+        guard range.contains(n) else {
+            return .problem("has the value \(n); give \(range.lowerBound) to \(range.upperBound) \(unit).")
+        }
+        return .value(n)
+    }
 
     /// The keys of a `[alerts.rules."<rule id>"]` table.
     static let ruleKeys = ["business_days_before", "due_day_at", "enabled", "hours_before", "overdue"]

@@ -23,6 +23,8 @@ public struct DaemonConfiguration: Sendable, Hashable {
     public var store: StoreSettings
     /// `[alerts]`: deadline alert lead times, quiet hours and the notification command.
     public var alerts: AlertSettings
+    /// `[server]`: what clients may cost the daemon (connections, timeouts, buffers, followers).
+    public var server: ServerSettings
 
     /// The built-in defaults, matching `deploy/imr-daemon.toml.example` and the systemd units.
     public static let defaults = DaemonConfiguration()
@@ -34,7 +36,8 @@ public struct DaemonConfiguration: Sendable, Hashable {
         logLevel: Logger.Level = .info,
         access: AccessGroups = AccessGroups(),
         store: StoreSettings = StoreSettings(),
-        alerts: AlertSettings = AlertSettings()
+        alerts: AlertSettings = AlertSettings(),
+        server: ServerSettings = ServerSettings()
     ) {
         self.stateDirectory = stateDirectory
         self.socketPath = socketPath
@@ -42,6 +45,7 @@ public struct DaemonConfiguration: Sendable, Hashable {
         self.access = access
         self.store = store
         self.alerts = alerts
+        self.server = server
     }
 
     /// This configuration with the command line's choices put over it.
@@ -139,6 +143,68 @@ public struct AlertSettings: Sendable, Hashable {
     }
 }
 
+/// The `[server]` table: limits on what clients may cost the daemon. Each bounds one way a
+/// client, by mistake or malice, could otherwise stall the daemon or exhaust its memory or file
+/// descriptors. `LimitNOFILE=` in imr-daemon.service leaves room for `max_connections` plus
+/// `admin_reserve` and the daemon's own descriptors.
+public struct ServerSettings: Sendable, Hashable {
+    /// `server.max_message_bytes`: the largest message (one call) accepted.
+    public var maximumMessageBytes: Int
+    /// `server.max_nesting_depth`: arrays and objects nested deeper in a message are refused.
+    public var maximumNestingDepth: Int
+    /// `server.max_connections`: connections at once; more are refused with TooManyConnections.
+    public var maximumConnections: Int
+    /// `server.max_connections_per_user`: connections at once from one user (peer uid).
+    public var maximumConnectionsPerUser: Int
+    /// `server.admin_reserve`: connections root and admins may open beyond both limits.
+    public var adminReserve: Int
+    /// `server.idle_timeout_seconds`: a connection with no call in progress and no message for this long is closed.
+    public var idleTimeoutSeconds: Double
+    /// `server.partial_message_timeout_seconds`: a message begun and not finished within this is refused.
+    public var partialMessageTimeoutSeconds: Double
+    /// `server.max_buffered_input_bytes`: unfinished input held for all clients together.
+    public var maximumBufferedInputBytes: Int
+    /// `server.max_queued_calls`: calls of one connection received and not yet answered.
+    public var maximumQueuedCalls: Int
+    /// `server.max_unsent_output_bytes`: replies not yet taken by a client before its calls wait.
+    public var maximumUnsentOutputBytes: Int
+    /// `server.unsent_output_timeout_seconds`: a client that takes none of its replies for this long is disconnected.
+    public var unsentOutputTimeoutSeconds: Double
+    /// `server.max_followers`: `io.imr.Alerts.Follow` calls at once.
+    public var maximumFollowers: Int
+    /// `server.follower_queue`: alerts a follower may leave unread before its call ends with FollowerTooSlow.
+    public var followerQueue: Int
+
+    public init(
+        maximumMessageBytes: Int = 1_048_576, maximumNestingDepth: Int = 64, maximumConnections: Int = 1024,
+        maximumConnectionsPerUser: Int = 128, adminReserve: Int = 16, idleTimeoutSeconds: Double = 600,
+        partialMessageTimeoutSeconds: Double = 30, maximumBufferedInputBytes: Int = 67_108_864, maximumQueuedCalls: Int = 16,
+        maximumUnsentOutputBytes: Int = 1_048_576, unsentOutputTimeoutSeconds: Double = 60, maximumFollowers: Int = 128,
+        followerQueue: Int = 1024
+    ) {
+        self.maximumMessageBytes = maximumMessageBytes
+        self.maximumNestingDepth = maximumNestingDepth
+        self.maximumConnections = maximumConnections
+        self.maximumConnectionsPerUser = maximumConnectionsPerUser
+        self.adminReserve = adminReserve
+        self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.partialMessageTimeoutSeconds = partialMessageTimeoutSeconds
+        self.maximumBufferedInputBytes = maximumBufferedInputBytes
+        self.maximumQueuedCalls = maximumQueuedCalls
+        self.maximumUnsentOutputBytes = maximumUnsentOutputBytes
+        self.unsentOutputTimeoutSeconds = unsentOutputTimeoutSeconds
+        self.maximumFollowers = maximumFollowers
+        self.followerQueue = followerQueue
+    }
+
+    /// File descriptors the daemon needs beside its clients' connections (the event log and its
+    /// WAL, readers, the journal, epoll and event descriptors, a notification command's pipes).
+    public static let ownDescriptors = 256
+
+    /// The descriptors these settings need at most: every connection, the reserve, the daemon's own.
+    public var descriptorsNeeded: Int { maximumConnections + adminReserve + Self.ownDescriptors }
+}
+
 /// The command line's choices, which win over the file. `nil` means "not given".
 public struct DaemonOverrides: Sendable, Hashable {
     /// `--state-dir`, made absolute.
@@ -168,6 +234,7 @@ extension DaemonConfiguration {
         if store.synchronous != running.store.synchronous { keys.append("store.synchronous") }
         if store.backupDirectory != running.store.backupDirectory { keys.append("store.backup_directory") }
         if alerts != running.alerts { keys.append("[alerts]") }
+        if server != running.server { keys.append("[server]") }
         return keys
     }
 }

@@ -34,6 +34,15 @@ public struct AdminInterface: VarlinkHandler {
     struct BackupParameters: Decodable { let name: String?; let force: Bool? }
     struct RebuildParameters: Decodable { let projection: String? }
 
+    /// Checked by the server before any parameter is decoded (handle checks again).
+    public func admit(member: String, context: VarlinkCallContext) throws {
+        try access.require(member == "Status" ? .reader : .admin, context, method: "io.imr.Admin.\(member)", log: log)
+    }
+
+    public func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
+        ServiceFailure.error(for: failure, interface: interface.name)
+    }
+
     public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
         switch call.member {
         case "Status":

@@ -335,6 +335,8 @@ final class Latch: Sendable {
 
     private let state = Mutex(State())
 
+    var isOpen: Bool { state.withLock { $0.open } }
+
     func open() {
         let all = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.open = true

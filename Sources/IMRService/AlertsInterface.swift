@@ -16,10 +16,17 @@ public struct AlertsInterface: VarlinkHandler {
     /// How long a follower sleeps at most before it looks at the clock again for snoozes that
     /// ended (a snooze set meanwhile, or a jump of the wall clock, is noticed within this).
     let snoozeCheck: Duration
+    /// The live alerts of all followers, each into its own bounded queue.
+    let feed: AlertFeed
 
+    /// - Parameters:
+    ///   - maximumFollowers: `Follow` calls at once (`server.max_followers`); more get `TooManyFollowers`.
+    ///   - followerQueue: replies a follower may leave unread before it gets `FollowerTooSlow`
+    ///     (`server.follower_queue`).
     public init(store: EventStore, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() },
-                snoozeCheck: Duration = .seconds(60),
+                snoozeCheck: Duration = .seconds(60), maximumFollowers: Int = 128, followerQueue: Int = 1024,
                 logger: Logger = Logger(label: "imr.alerts", factory: { _ in SwiftLogNoOpLogHandler() })) {
+        self.feed = AlertFeed(store: store, maximumFollowers: maximumFollowers, queueCapacity: followerQueue, logger: logger)
         self.store = store
         self.access = access
         self.clock = clock
@@ -29,7 +36,13 @@ public struct AlertsInterface: VarlinkHandler {
 
     /// Ends every `Follow` stream (with a last reply) and refuses new ones: the daemon calls
     /// this before it stops, since a follower's call would otherwise never finish.
-    public func stopFollowers() { stopping.open() }
+    public func stopFollowers() {
+        stopping.open()
+        feed.stop()
+    }
+
+    /// Followers now (tests).
+    public var followerCount: Int { feed.followerCount }
 
     struct Filter: Decodable {
         var mine: Bool?
@@ -40,19 +53,27 @@ public struct AlertsInterface: VarlinkHandler {
     struct SnoozeRequest: Decodable { var alertId: String; var until: String }
     struct ReassignRequest: Decodable { var alertId: String; var coordinator: String }
 
+    /// Checked by the server before any parameter is decoded: reading for List and Follow,
+    /// coordinating for the rest.
+    public func admit(member: String, context: VarlinkCallContext) throws {
+        let role: Role = member == "List" || member == "Follow" ? .reader : .coordinator
+        try access.require(role, context, method: "io.imr.Alerts.\(member)")
+    }
+
+    public func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
+        ServiceFailure.error(for: failure, interface: interface.name)
+    }
+
     public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
         switch call.member {
         case "List":
-            try access.require(.reader, context, method: call.method)
             let coordinator = try coordinatorFilter(call, context)
             let alerts = try AlertProjection.open(in: store, coordinator: coordinator, now: clock())
             return ["alerts": .array(alerts.map { .object($0.wire) })]
         case "Follow":
-            try access.require(.reader, context, method: call.method)
             guard replier.more else { throw VarlinkError.expectedMore }
             return try await follow(coordinator: try coordinatorFilter(call, context), replier: replier)
         case "Acknowledge":
-            try access.require(.coordinator, context, method: call.method)
             let ref = try WireFormat.decode(AlertRef.self, from: call)
             let id = try alertId(ref.alertId)
             let actor = AccessPolicy.actor(of: context.peer)
@@ -60,7 +81,6 @@ public struct AlertsInterface: VarlinkHandler {
                 view.acknowledgedAt != nil ? nil : .acknowledged(AlertAcknowledged(alertId: id, by: actor.name, at: clock()))
             }.wire)]
         case "Snooze":
-            try access.require(.coordinator, context, method: call.method)
             let request = try WireFormat.decode(SnoozeRequest.self, from: call)
             let id = try alertId(request.alertId)
             let now = clock()
@@ -78,7 +98,6 @@ public struct AlertsInterface: VarlinkHandler {
                 return .snoozed(AlertSnoozed(alertId: id, until: until, by: actor.name, at: now))
             }.wire)]
         case "Reassign":
-            try access.require(.coordinator, context, method: call.method)
             let request = try WireFormat.decode(ReassignRequest.self, from: call)
             let id = try alertId(request.alertId)
             let coordinator = request.coordinator.trimmingCharacters(in: .whitespaces)
@@ -142,8 +161,12 @@ public struct AlertsInterface: VarlinkHandler {
     }
 
     /// Replays the open alerts, then streams each newly raised one and each whose snooze ended,
-    /// until the daemon stops or the client goes away (the server then cancels the call).
+    /// until the daemon stops or the client goes away (the server then cancels the call). New
+    /// alerts come through the shared ``AlertFeed`` into this follower's bounded queue; a
+    /// follower that lets it fill up gets `FollowerTooSlow`.
     private func follow(coordinator: String?, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+        guard let queue = try feed.register(coordinator: coordinator) else { return ["replayed": false] }
+        defer { feed.unregister(queue) }
         let start = clock()
         let (open, head) = try store.read { db in
             (try AlertProjection.open(in: db, coordinator: coordinator, now: start),
@@ -152,21 +175,7 @@ public struct AlertsInterface: VarlinkHandler {
         for alert in open {
             try await replier.yield(["alert": .object(alert.wire), "replayed": true])
         }
-        // Two sources, one writer: replies go out one at a time, in the order they were posted.
-        let (outbox, post) = AsyncStream.makeStream(of: [String: JSONValue].self)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await reply in outbox { try await replier.yield(reply) }
-            }
-            group.addTask { [store] in
-                for try await event in store.subscribe(from: head + 1) {
-                    guard Task.isCancelled == false else { return }
-                    guard case .raised(let raised)? = try? AlertStreams.decode(event) else { continue }
-                    if let coordinator, raised.coordinator != coordinator { continue }
-                    guard let view = try AlertProjection.alert(raised.alertId, in: store) else { continue }
-                    post.yield(["alert": .object(view.wire), "replayed": false])
-                }
-            }
             group.addTask { [store, clock, snoozeCheck] in
                 // Snoozed alerts come back when their snooze ends, if still open by then.
                 var since = start
@@ -179,15 +188,31 @@ public struct AlertsInterface: VarlinkHandler {
                     guard now > since else { since = now; continue }  // the wall clock went back: look again from here
                     let ended = try AlertProjection.open(in: store, coordinator: coordinator, now: now)
                         .filter { view in view.snoozedUntil.map { $0 > since && $0 <= now } ?? false }
-                    for view in ended { post.yield(["alert": .object(view.wire), "replayed": false]) }
+                    for view in ended {
+                        guard queue.post(.init(position: .max, reply: ["alert": .object(view.wire), "replayed": false])) else { return }
+                    }
                     since = now
                 }
             }
-            group.addTask { [stopping] in await stopping.wait() }
-            try await group.next()
+            group.addTask { [stopping] in
+                await stopping.wait()
+                queue.finish()
+            }
+            // The writer: one reply at a time, in the order they were queued. Alerts the
+            // replay already had (the feed may lag behind the replay's read) are skipped.
+            for await item in queue.items where item.position > head {
+                try await replier.yield(item.reply)
+            }
             group.cancelAll()
         }
-        post.finish()
-        return ["replayed": false]
+        if queue.overflowed {
+            throw VarlinkError("io.imr.Alerts.FollowerTooSlow", parameters: [
+                "queued": .int(Int64(queue.capacity)),
+                "message": .string("this follower did not read its alerts as fast as they came (\(queue.capacity) waited); follow again to be replayed the open alerts"),
+            ])
+        }
+        if stopping.isOpen || Task.isCancelled { return ["replayed": false] }
+        throw VarlinkError("io.imr.Alerts.InternalError", parameters: [
+            "message": .string("the daemon's alert feed stopped (journalctl -u imr-daemon says why); follow again")])
     }
 }

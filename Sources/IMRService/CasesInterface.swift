@@ -11,15 +11,17 @@ public struct CasesInterface: VarlinkHandler {
     let access: AccessControl
     let clock: @Sendable () -> Date
     let logger: Logger
+    /// Refused calls, logged at most once per uid per 10 s (a refused client may retry in a loop).
+    let refusals: RateLimitedLog
 
     public init(service: CaseService, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.cases", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.service = service
         self.access = access
         self.clock = clock
         self.logger = logger
+        self.refusals = RateLimitedLog(logger: logger)
     }
 
-    private var log: (String) -> Void { { [logger] in logger.warning("\($0)", metadata: ["message.id": .string(LogMessageID.accessRefused)]) } }
 
     /// Parameters every recording method carries besides its fact.
     struct Envelope: Decodable {
@@ -38,15 +40,32 @@ public struct CasesInterface: VarlinkHandler {
     }
     struct CaseRef: Decodable { let caseId: String }
 
+    /// The role each method needs: reading for the queries, coordinating for everything that records.
+    static func role(for member: String) -> Role {
+        switch member {
+        case "List", "Get", "Stats", "History": .reader
+        default: .coordinator
+        }
+    }
+
+    /// Checked by the server before any parameter is decoded.
+    public func admit(member: String, context: VarlinkCallContext) throws {
+        try access.require(Self.role(for: member), context, method: "io.imr.Cases.\(member)") { [refusals] line in
+            refusals.warning(uid: context.peer?.uid, line, metadata: ["message.id": .string(LogMessageID.accessRefused)])
+        }
+    }
+
+    public func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
+        ServiceFailure.error(for: failure, interface: interface.name)
+    }
+
     public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
         switch call.member {
         case "List":
-            try access.require(.reader, context, method: call.method, log: log)
             let filter = try WireFormat.decode(CaseListFilter.self, from: call)
             let cases = try CaseListProjection.cases(in: service.store, matching: filter, now: clock())
             return ["cases": .array(try cases.map { .object(try WireFormat.object($0)) })]
         case "Get":
-            try access.require(.reader, context, method: call.method, log: log)
             let ref = try WireFormat.decode(CaseRef.self, from: call)
             let (state, history) = try serviceCall(ref.caseId) { () throws(CaseServiceError) in
                 try service.stateAndHistory(of: CaseID(ref.caseId))
@@ -60,18 +79,14 @@ public struct CasesInterface: VarlinkHandler {
             detail["deadlines"] = .array(try DeadlineEngine.deadlines(for: state, now: clock()).map { .object(try WireFormat.object($0)) })
             return ["case": .object(detail)]
         case "Stats":
-            try access.require(.reader, context, method: call.method, log: log)
             return ["stats": .object(try WireFormat.object(try CaseStatistics.read(from: service.store, now: clock())))]
         case "History":
-            try access.require(.reader, context, method: call.method, log: log)
             let ref = try WireFormat.decode(CaseRef.self, from: call)
             let events = try serviceCall(ref.caseId) { () throws(CaseServiceError) in try service.history(of: CaseID(ref.caseId)) }
             return ["events": .array(events.map { .object(Self.historyEntry($0)) })]
         case "ImportDetermination":
-            try access.require(.coordinator, context, method: call.method, log: log)
             return try importDetermination(call, context: context)
         default:
-            try access.require(.coordinator, context, method: call.method, log: log)
             return try record(call, context: context)
         }
     }

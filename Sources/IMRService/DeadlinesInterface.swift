@@ -26,8 +26,16 @@ public struct DeadlinesInterface: VarlinkHandler {
 
     struct CaseRef: Decodable { let caseId: String }
 
+    /// Checked by the server before any parameter is decoded: every method reads.
+    public func admit(member: String, context: VarlinkCallContext) throws {
+        try access.require(.reader, context, method: "io.imr.Deadlines.\(member)")
+    }
+
+    public func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
+        ServiceFailure.error(for: failure, interface: interface.name)
+    }
+
     public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
-        try access.require(.reader, context, method: call.method)
         switch call.member {
         case "List":
             let filter = try WireFormat.decode(DeadlineBoardFilter.self, from: call)

@@ -58,9 +58,16 @@ public final class VarlinkClient {
 
     deinit { close(fd) }
 
+    /// Gives up waiting for a reply after this many seconds (`SO_RCVTIMEO`); nil waits forever.
+    public func setReceiveTimeout(_ seconds: Double?) {
+        let s = seconds ?? 0
+        var value = timeval(tv_sec: Int(s), tv_usec: Int((s - s.rounded(.down)) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     /// Sends one call and returns its single reply's parameters, or throws its error.
     public func call(_ method: String, _ parameters: [String: JSONValue] = [:]) throws -> [String: JSONValue] {
-        try send(VarlinkCall(method: method, parameters: parameters))
+        try sendOrReadRefusal(VarlinkCall(method: method, parameters: parameters))
         let reply = try receive()
         if let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
         return reply.parameters ?? [:]
@@ -69,12 +76,24 @@ public final class VarlinkClient {
     /// Sends a `more` call and hands each reply to `body` until the last one, or until
     /// `body` returns false.
     public func stream(_ method: String, _ parameters: [String: JSONValue] = [:], _ body: ([String: JSONValue]) throws -> Bool) throws {
-        try send(VarlinkCall(method: method, parameters: parameters, more: true))
+        try sendOrReadRefusal(VarlinkCall(method: method, parameters: parameters, more: true))
         while true {
             let reply = try receive()
             if let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
             guard try body(reply.parameters ?? [:]) else { return }
             if reply.continues != true { return }
+        }
+    }
+
+    /// Sends a call; when the service has already closed the connection, the error it sent
+    /// before closing (a refused connection: too many connections, a timeout) is thrown instead
+    /// of the broken pipe.
+    private func sendOrReadRefusal(_ call: VarlinkCall) throws {
+        do {
+            try send(call)
+        } catch let failure as ConnectionError {
+            if let reply = try? receive(), let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
+            throw failure
         }
     }
 
@@ -114,6 +133,9 @@ public final class VarlinkClient {
             var chunk = [UInt8](repeating: 0, count: 65536)
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                throw ConnectionError.protocolError("no reply came within the receive timeout")
+            }
             guard n > 0 else { throw ConnectionError.protocolError("the connection was closed before a reply arrived") }
             buffer.append(contentsOf: chunk[..<n])
         }

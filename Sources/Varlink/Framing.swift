@@ -1,29 +1,61 @@
 import NIOCore
 
-/// Splits the byte stream into NUL-terminated messages, refusing any message larger than
-/// `maximumMessageSize` before it is buffered whole.
-struct NULFrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = ByteBuffer
-    let maximumMessageSize: Int
+/// Splits a byte stream into NUL-terminated messages. It remembers how far it has looked for
+/// the terminator, so each byte is scanned once however the message arrives (a 1 MiB message
+/// sent a byte at a time costs 1 MiB of scanning, not half a terabyte), and refuses a message
+/// larger than `maximumMessageSize` as soon as that many bytes arrived without a terminator.
+public struct NULFramer {
+    public let maximumMessageSize: Int
+    private(set) var buffer: ByteBuffer
+    /// Bytes after the reader index already known to hold no NUL.
+    private var scanned = 0
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        if let end = buffer.readableBytesView.firstIndex(of: 0) {
-            let length = end - buffer.readerIndex
-            guard length <= maximumMessageSize else { throw VarlinkFramingError.messageTooLarge(limit: maximumMessageSize) }
-            let frame = buffer.readSlice(length: length)!
-            buffer.moveReaderIndex(forwardBy: 1)
-            context.fireChannelRead(wrapInboundOut(frame))
-            return .continue
-        }
-        guard buffer.readableBytes <= maximumMessageSize else {
-            throw VarlinkFramingError.messageTooLarge(limit: maximumMessageSize)
-        }
-        return .needMoreData
+    public init(maximumMessageSize: Int, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
+        self.maximumMessageSize = maximumMessageSize
+        self.buffer = allocator.buffer(capacity: 0)
     }
 
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        while try decode(context: context, buffer: &buffer) == .continue {}
-        return .needMoreData
+    /// Bytes received and not yet handed out as messages.
+    public var bufferedBytes: Int { buffer.readableBytes }
+
+    /// True when the bytes buffered end in an unfinished message (nothing complete waits).
+    public var holdsPartialMessage: Bool { buffer.readableBytes > 0 && scanned == buffer.readableBytes }
+
+    public mutating func append(_ bytes: inout ByteBuffer) {
+        if buffer.readableBytes == 0 {
+            // Reuse the storage when empty instead of growing it forever.
+            buffer.clear()
+        } else if buffer.readerIndex > 64 * 1024 && buffer.readerIndex > buffer.readableBytes {
+            buffer.discardReadBytes()
+        }
+        buffer.writeBuffer(&bytes)
+    }
+
+    /// The next complete message without its NUL, or nil when none is complete yet.
+    /// Throws when the unfinished message is already over the limit.
+    public mutating func next() throws(VarlinkFramingError) -> ByteBuffer? {
+        let view = buffer.readableBytesView
+        let from = view.startIndex + scanned
+        if let end = view[from...].firstIndex(of: 0) {
+            let length = end - view.startIndex
+            guard length <= maximumMessageSize else { throw .messageTooLarge(limit: maximumMessageSize) }
+            let frame = buffer.readSlice(length: length)!
+            buffer.moveReaderIndex(forwardBy: 1)
+            scanned = 0
+            return frame
+        }
+        scanned = view.count
+        guard view.count <= maximumMessageSize else { throw .messageTooLarge(limit: maximumMessageSize) }
+        return nil
+    }
+
+    /// Forgets everything buffered; returns how many bytes that was.
+    @discardableResult
+    public mutating func discardAll() -> Int {
+        let count = buffer.readableBytes
+        buffer = ByteBufferAllocator().buffer(capacity: 0)
+        scanned = 0
+        return count
     }
 }
 

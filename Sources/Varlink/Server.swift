@@ -43,16 +43,36 @@ public struct VarlinkReplier: Sendable {
 /// Implements the methods of one interface.
 public protocol VarlinkHandler: Sendable {
     var interface: VarlinkInterface { get }
+    /// Decides whether the caller may call `member` at all, before anything of its parameters
+    /// is decoded: throw (e.g. `VarlinkError.permissionDenied`) to refuse. The server calls it
+    /// before ``handle(_:context:replier:)``; the default admits everyone.
+    func admit(member: String, context: VarlinkCallContext) throws
     /// Answers one call. The returned parameters are the final reply; a `more` call may
     /// first send replies through `replier`. Throw a `VarlinkError` to reply with an error.
     func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue]
+    /// The error reply for a failure that is not a `VarlinkError` (a bug, the disk, the
+    /// database). The default is `<interface>.InternalError` with the failure's sentence as
+    /// `message`; an interface declares that error, and may map failures to errors of its own.
+    func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError
+}
+
+extension VarlinkHandler {
+    public func admit(member: String, context: VarlinkCallContext) throws {}
+
+    public func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
+        VarlinkError("\(interface.name).InternalError", parameters: ["message": .string("\(failure)")])
+    }
 }
 
 /// A Varlink server on a Unix stream socket, on SwiftNIO.
 ///
 /// Each connection's calls are answered in the order they arrive (pipelining), one at a
-/// time. A message over the size limit or one that is not a JSON call gets an error reply
-/// and its connection is closed; other connections are untouched.
+/// time. Messages are split and parsed on the connection's event loop (one linear pass,
+/// nesting bounded); only calls reach the handlers, on Swift's task pool. A message over the
+/// size limit or one that is not a JSON call gets an error reply and its connection is
+/// closed; other connections are untouched. ``VarlinkServerLimits`` bounds what clients may
+/// cost: connections (in all and per uid), queued calls, buffered input, unsent output, and
+/// how long a connection may idle or leave a message unfinished.
 public final class VarlinkServer: Sendable {
     public struct Info: Sendable {
         public var vendor: String
@@ -77,91 +97,206 @@ public final class VarlinkServer: Sendable {
     }
 
     public let info: Info
-    public let maximumMessageSize: Int
+    public let limits: VarlinkServerLimits
+    public var maximumMessageSize: Int { limits.maximumMessageSize }
     private let handlers: [String: any VarlinkHandler]
     private let logger: Logger
+    private let shared: ConnectionShared
+    private let isPrivileged: @Sendable (PeerCredentials) -> Bool
     private let state = Mutex(State())
+
+    private struct Connection {
+        let channel: Channel
+        let uid: UInt32?
+        var busy = false
+        /// Makes a call waiting for its client to read give up (at shutdown).
+        var stopWaiting: (@Sendable () -> Void)?
+    }
 
     private struct State {
         var serverChannel: Channel?
         var shuttingDown = false
         var nextConnection: UInt64 = 0
-        var connections: [UInt64: (channel: Channel, busy: Bool)] = [:]
+        var connections: [UInt64: Connection] = [:]
+        var perUser: [UInt32: Int] = [:]
+        /// Connection tasks still running; run() returns when none is left after shutdown.
+        var tasks = 0
+        var drained: [CheckedContinuation<Void, Never>] = []
+        /// Whether a uid may use the reserve, remembered for a while: asking reads the group
+        /// database, and a client hammering a full server must not make the event loop do it each time.
+        var privileged: [UInt32: (Bool, ContinuousClock.Instant)] = [:]
     }
 
-    public init(info: Info, handlers: [any VarlinkHandler], maximumMessageSize: Int = 1 << 20, logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    /// - Parameters:
+    ///   - errorInterface: the interface whose errors the server's own refusals carry
+    ///     (`TooManyConnections`, `ServerBusy`, `MessageTimeout`), e.g. `io.imr.Admin`.
+    ///   - isPrivileged: whether a peer may use the reserve beyond the connection limits; asked
+    ///     only when a limit is reached. The default: root.
+    public init(info: Info, handlers: [any VarlinkHandler], limits: VarlinkServerLimits = VarlinkServerLimits(),
+                errorInterface: String = "org.varlink.server",
+                isPrivileged: @escaping @Sendable (PeerCredentials) -> Bool = { $0.uid == 0 },
+                logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.info = info
-        self.maximumMessageSize = maximumMessageSize
+        self.limits = limits
         self.logger = logger
+        self.isPrivileged = isPrivileged
+        self.shared = ConnectionShared(limits: limits, errorInterface: errorInterface, logger: logger)
         var byName: [String: any VarlinkHandler] = [:]
         for handler in handlers { byName[handler.interface.name] = handler }
         self.handlers = byName
     }
 
+    /// A server with the default limits but this message size (tests).
+    public convenience init(info: Info, handlers: [any VarlinkHandler], maximumMessageSize: Int,
+                            logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() })) {
+        var limits = VarlinkServerLimits()
+        limits.maximumMessageSize = maximumMessageSize
+        self.init(info: info, handlers: handlers, limits: limits, logger: logger)
+    }
+
     /// Interfaces served, `org.varlink.service` first.
     public var interfaceNames: [String] { ["org.varlink.service"] + handlers.keys.sorted() }
+
+    /// Connections open now (tests, status).
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
 
     /// Accepts connections until `shutdown()`; then waits for in-flight calls to finish.
     /// `onListening` runs once the socket accepts connections.
     public func run(_ listener: Listener, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, onListening: @Sendable () -> Void = {}) async throws {
-        let maximum = maximumMessageSize
+        let output = max(limits.maximumUnsentOutput, 2)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
-        let initializer: @Sendable (Channel) -> EventLoopFuture<(NIOAsyncChannel<ByteBuffer, ByteBuffer>, PeerCredentials?)> = { channel in
-            let credentials: EventLoopFuture<PeerCredentials?> = Self.peerCredentials(of: channel)
-            return credentials.flatMapThrowing { peer in
-                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(NULFrameDecoder(maximumMessageSize: maximum)))
-                let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                return (wrapped, peer)
-            }
-        }
-        let server: NIOAsyncChannel<(NIOAsyncChannel<ByteBuffer, ByteBuffer>, PeerCredentials?), Never>
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: output / 2, high: output))
+            .childChannelInitializer { [self] channel in self.initialize(channel) }
+        let server: Channel
         switch listener {
         case .path(let path, let mode):
-            server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false, childChannelInitializer: initializer)
+            server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
             chmod(path, mode)
         case .descriptor(let fd):
-            server = try await bootstrap.bind(fd, childChannelInitializer: initializer)
+            server = try await bootstrap.withBoundSocket(fd).get()
         }
         let alreadyStopping = state.withLock { s -> Bool in
-            s.serverChannel = server.channel
+            s.serverChannel = server
             return s.shuttingDown
         }
-        if alreadyStopping { server.channel.close(promise: nil) }
+        if alreadyStopping { server.close(promise: nil) }
         onListening()
-
-        try await withThrowingDiscardingTaskGroup { group in
-            try await server.executeThenClose { inbound in
-                for try await (connection, peer) in inbound {
-                    let id = state.withLock { s -> UInt64? in
-                        guard !s.shuttingDown else { return nil }
-                        s.nextConnection += 1
-                        s.connections[s.nextConnection] = (connection.channel, false)
-                        return s.nextConnection
-                    }
-                    guard let id else {
-                        // Arrived during shutdown. executeThenClose finishes the channel's
-                        // writer (NIO traps if a writer is dropped unfinished).
-                        group.addTask { try? await connection.executeThenClose { _, _ in } }
-                        continue
-                    }
-                    group.addTask {
-                        await self.serve(connection, id: id, peer: peer)
-                        _ = self.state.withLock { $0.connections.removeValue(forKey: id) }
-                    }
-                }
+        try? await server.closeFuture.get()
+        shutdown()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.tasks == 0 { return true }
+                s.drained.append(continuation)
+                return false
             }
+            if now { continuation.resume() }
         }
     }
 
-    /// Stops accepting, closes idle connections, and lets busy ones finish their call.
+    /// Stops accepting, closes idle connections, and lets busy ones finish their call (a call
+    /// waiting for its client to read its replies gives up).
     public func shutdown() {
-        let (server, idle) = state.withLock { s -> (Channel?, [Channel]) in
+        let (server, idle, busy) = state.withLock { s -> (Channel?, [Channel], [@Sendable () -> Void]) in
             s.shuttingDown = true
-            return (s.serverChannel, s.connections.values.filter { !$0.busy }.map(\.channel))
+            return (s.serverChannel, s.connections.values.filter { !$0.busy }.map(\.channel),
+                    s.connections.values.filter(\.busy).compactMap(\.stopWaiting))
         }
         server?.close(promise: nil)
         for channel in idle { channel.close(promise: nil) }
+        for stop in busy { stop() }
+    }
+
+    /// Sets up an accepted connection, or refuses it when a connection limit is reached.
+    private func initialize(_ channel: Channel) -> EventLoopFuture<Void> {
+        Self.peerCredentials(of: channel).flatMapThrowing { [self] peer in
+            enum Admission { case accepted(UInt64), refused(VarlinkError, String), stopping }
+            let admission = { () -> Admission in
+                func privileged() -> Bool {
+                    guard let peer else { return false }
+                    let now = ContinuousClock.now
+                    if let (known, at) = state.withLock({ $0.privileged[peer.uid] }), now - at < .seconds(10) { return known }
+                    let answer = isPrivileged(peer)
+                    state.withLock { s in
+                        if s.privileged.count > 1024 { s.privileged.removeAll() }
+                        s.privileged[peer.uid] = (answer, now)
+                    }
+                    return answer
+                }
+                // Decide (asking about privilege outside the lock: it may read the group database).
+                let (total, mine) = state.withLock { s in (s.connections.count, peer.flatMap { s.perUser[$0.uid] } ?? 0) }
+                let reserve = (total >= limits.maximumConnections || mine >= limits.maximumConnectionsPerUser) && privileged()
+                    ? limits.privilegedReserve : 0
+                return state.withLock { s -> Admission in
+                    if s.shuttingDown { return .stopping }
+                    let mine = peer.flatMap { s.perUser[$0.uid] } ?? 0
+                    if s.connections.count >= limits.maximumConnections + reserve {
+                        return .refused(shared.limitError(
+                            "TooManyConnections", limit: "max_connections",
+                            "the daemon already serves \(s.connections.count) connections, its limit; close idle clients (e.g. stray followers) or raise the limit, then try again"),
+                            "refused a connection: \(s.connections.count) connections open, the limit")
+                    }
+                    if let uid = peer?.uid, mine >= limits.maximumConnectionsPerUser + reserve {
+                        return .refused(shared.limitError(
+                            "TooManyConnections", limit: "max_connections_per_user",
+                            "uid \(uid) already has \(mine) connections open, the limit per user; close some of them, then try again"),
+                            "refused a connection: uid \(uid) has \(mine) open, the limit per user")
+                    }
+                    s.nextConnection += 1
+                    s.connections[s.nextConnection] = Connection(channel: channel, uid: peer?.uid)
+                    if let uid = peer?.uid { s.perUser[uid, default: 0] += 1 }
+                    s.tasks += 1
+                    return .accepted(s.nextConnection)
+                }
+            }()
+            switch admission {
+            case .stopping:
+                channel.close(promise: nil)
+            case .refused(let error, let log):
+                shared.refusals.warning(uid: peer?.uid, log)
+                try channel.pipeline.syncOperations.addHandler(RefusingHandler(frame: shared.errorFrame(error)))
+            case .accepted(let id):
+                let (calls, continuation) = AsyncStream.makeStream(of: VarlinkCall.self)
+                let canceller = TaskCanceller()
+                let handler = VarlinkConnectionHandler(id: id, peer: peer, shared: shared, calls: continuation, canceller: canceller)
+                do {
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                } catch {
+                    state.withLock { s in
+                        s.tasks -= 1
+                        if let uid = s.connections.removeValue(forKey: id)?.uid {
+                            s.perUser[uid, default: 1] -= 1
+                            if s.perUser[uid] == 0 { s.perUser.removeValue(forKey: uid) }
+                        }
+                    }
+                    throw error
+                }
+                let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+                state.withLock { s in
+                    s.connections[id]?.stopWaiting = { channel.eventLoop.execute { bound.value.stopWaitingForOutput() } }
+                }
+                channel.closeFuture.whenComplete { [self] _ in
+                    state.withLock { s in
+                        guard let gone = s.connections.removeValue(forKey: id) else { return }
+                        if let uid = gone.uid {
+                            s.perUser[uid, default: 1] -= 1
+                            if s.perUser[uid] == 0 { s.perUser.removeValue(forKey: uid) }
+                        }
+                    }
+                }
+                canceller.set(Task {
+                    await self.serve(calls, channel: channel, handler: bound, id: id, peer: peer)
+                    channel.close(promise: nil)
+                    let waiting = self.state.withLock { s -> [CheckedContinuation<Void, Never>] in
+                        s.tasks -= 1
+                        guard s.tasks == 0, s.shuttingDown else { return [] }
+                        defer { s.drained = [] }
+                        return s.drained
+                    }
+                    for continuation in waiting { continuation.resume() }
+                })
+            }
+        }
     }
 
     private func setBusy(_ id: UInt64, _ busy: Bool) -> Bool {
@@ -171,69 +306,38 @@ public final class VarlinkServer: Sendable {
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, id: UInt64, peer: PeerCredentials?) async {
+    /// Answers a connection's calls one at a time, until it closes (then the task is cancelled
+    /// and the calls not yet taken are dropped) or the server shuts down.
+    private func serve(_ calls: AsyncStream<VarlinkCall>, channel: Channel, handler: NIOLoopBound<VarlinkConnectionHandler>,
+                       id: UInt64, peer: PeerCredentials?) async {
         let context = VarlinkCallContext(peer: peer, connectionId: id)
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                let write: @Sendable (VarlinkReply) async throws -> Void = { reply in
-                    var data = try JSONCoding.encoder.encode(reply)
-                    data.append(0)
-                    try await outbound.write(ByteBuffer(bytes: data))
+        let write: @Sendable (VarlinkReply) async throws -> Void = { reply in
+            var data = try JSONCoding.encoder.encode(reply)
+            data.append(0)
+            if !channel.isWritable {
+                // The client is not taking its replies: answer nothing more until it does.
+                let writable = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                    channel.eventLoop.execute { handler.value.whenWritable(continuation) }
                 }
-                do {
-                    for try await frame in inbound {
-                        if setBusy(id, true) { break }
-                        let call: VarlinkCall
-                        do {
-                            call = try JSONCoding.decoder.decode(VarlinkCall.self, from: Data(frame.readableBytesView))
-                        } catch {
-                            logger.warning("closing connection \(id): message is not a Varlink call", metadata: ["peer.uid": "\(peer?.uid ?? 0)"])
-                            try? await write(VarlinkReply(parameters: ["parameter": .string("message")], error: "org.varlink.service.InvalidParameter"))
-                            return
-                        }
-                        await dispatch(call, context: context, write: write, closed: connection.channel.closeFuture)
-                        if setBusy(id, false) { break }
-                    }
-                } catch let error as VarlinkFramingError {
-                    logger.warning("closing connection \(id): \(error)")
-                    try? await write(VarlinkReply(parameters: ["parameter": .string("message")], error: "org.varlink.service.InvalidParameter"))
-                } catch let error as NIOCore.ByteToMessageDecoderError {
-                    logger.warning("closing connection \(id): \(error)")
-                }
+                guard writable else { throw CancellationError() }
             }
-        } catch {
-            logger.debug("connection \(id) ended: \(error)")
+            channel.writeAndFlush(ByteBuffer(bytes: data), promise: nil)
+        }
+        for await call in calls {
+            if setBusy(id, true) || Task.isCancelled { break }
+            await dispatch(call, context: context, write: write)
+            channel.eventLoop.execute { handler.value.callFinished() }
+            if setBusy(id, false) { break }
         }
     }
 
-    private func dispatch(_ call: VarlinkCall, context: VarlinkCallContext, write: @escaping @Sendable (VarlinkReply) async throws -> Void,
-                          closed: EventLoopFuture<Void>) async {
+    private func dispatch(_ call: VarlinkCall, context: VarlinkCallContext, write: @escaping @Sendable (VarlinkReply) async throws -> Void) async {
         let oneway = call.oneway ?? false
         let more = call.more ?? false
         let reply: VarlinkReply
         do {
             let replier = VarlinkReplier(send: { r in if !oneway { try await write(r) } }, more: more && !oneway)
-            let parameters: [String: JSONValue]
-            if more {
-                // A `more` call may wait a long time between replies (a follower): when the
-                // client goes away meanwhile, its handler is cancelled rather than left waiting.
-                parameters = try await withThrowingTaskGroup(of: [String: JSONValue]?.self) { group in
-                    group.addTask { try await self.answer(call, context: context, replier: replier) }
-                    group.addTask {
-                        await ChannelClosure.wait(for: closed)
-                        if Task.isCancelled { return nil }
-                        throw CancellationError()
-                    }
-                    defer { group.cancelAll() }
-                    while let result = try await group.next() {
-                        if let parameters = result { return parameters }
-                    }
-                    throw CancellationError()
-                }
-            } else {
-                parameters = try await answer(call, context: context, replier: replier)
-            }
-            reply = VarlinkReply(parameters: parameters)
+            reply = VarlinkReply(parameters: try await answer(call, context: context, replier: replier))
         } catch let error as VarlinkError {
             reply = VarlinkReply(parameters: error.parameters, error: error.name)
         } catch is CancellationError {
@@ -241,7 +345,9 @@ public final class VarlinkServer: Sendable {
             return
         } catch {
             logger.error("method \(call.method) failed: \(error)")
-            reply = VarlinkReply(parameters: ["message": .string("\(error)")], error: "org.varlink.service.MethodNotImplemented")
+            let described = handlers[call.interface]?.error(for: error, in: call)
+                ?? VarlinkError("org.varlink.service.InternalError", parameters: ["message": .string("\(error)")])
+            reply = VarlinkReply(parameters: described.parameters, error: described.name)
         }
         if !oneway { try? await write(reply) }
     }
@@ -266,6 +372,8 @@ public final class VarlinkServer: Sendable {
         }
         guard let handler = handlers[interface] else { throw VarlinkError.interfaceNotFound(interface) }
         guard handler.interface.methods.contains(call.member) else { throw VarlinkError.methodNotFound(call.method) }
+        // The caller's role first: a refused caller's parameters are never decoded.
+        try handler.admit(member: call.member, context: context)
         return try await handler.handle(call, context: context, replier: replier)
     }
 
@@ -278,46 +386,5 @@ public final class VarlinkServer: Sendable {
         return future.map { PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
             .map { Optional($0) }
             .recover { _ in nil }
-    }
-}
-
-/// Waits for a channel to close, or for the waiting task to be cancelled, whichever is first
-/// (`EventLoopFuture.get()` alone ignores cancellation).
-enum ChannelClosure {
-    static func wait(for closed: EventLoopFuture<Void>) async {
-        let waiter = Waiter()
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                waiter.set(continuation)
-                closed.whenComplete { _ in waiter.resume() }
-            }
-        } onCancel: {
-            waiter.resume()
-        }
-    }
-
-    /// Resumes its continuation once, whoever comes first; a resume before the continuation
-    /// is set is remembered.
-    final class Waiter: Sendable {
-        private let state = Mutex<(continuation: CheckedContinuation<Void, Never>?, done: Bool)>((nil, false))
-
-        func set(_ continuation: CheckedContinuation<Void, Never>) {
-            let resumeNow = state.withLock { s -> Bool in
-                if s.done { return true }
-                s.continuation = continuation
-                return false
-            }
-            if resumeNow { continuation.resume() }
-        }
-
-        func resume() {
-            let continuation = state.withLock { s -> CheckedContinuation<Void, Never>? in
-                guard !s.done else { return nil }
-                s.done = true
-                defer { s.continuation = nil }
-                return s.continuation
-            }
-            continuation?.resume()
-        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Varlink
 
 #if canImport(Glibc)
 import Glibc
@@ -48,6 +49,32 @@ import Glibc
         let zone = TimeZone(identifier: "America/Los_Angeles")!
         let seconds = zone.secondsFromGMT(for: Date().addingTimeInterval(Double(days) * 86_400))
         return String(format: "-%02d:00", -seconds / 3600)
+    }
+
+    @Test func aFullDiskReachesImrCtlAsTheDaemonsSentence_exit74() async throws {
+        // The daemon may write files of at most 2 MiB (RLIMIT_FSIZE; SIGXFSZ ignored, so a
+        // write past it fails with EFBIG as on a full disk): the write-ahead log soon reaches it.
+        let daemon = try DaemonProcess(launcher: ["/bin/bash", "-c", "trap '' XFSZ; ulimit -f 2048; exec \"$@\"", "imr-daemon"])
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        let s = daemon.socketPath
+        let failure = try await offPool { () -> VarlinkError? in
+            let client = try daemon.client()
+            var parameters = openParameters
+            parameters["caseId"] = "full-0"
+            _ = try client.call("io.imr.Cases.Open", parameters)
+            for i in 0..<5000 {
+                let note: JSONValue = .string("note \(i) " + String(repeating: "Acme Foods ", count: 800))
+                do { _ = try client.call("io.imr.Cases.AddNote", ["caseId": "full-0", "text": note]) } catch let error as VarlinkError { return error }
+            }
+            return nil
+        }
+        #expect(failure?.name == "io.imr.Cases.StorageFailed", "\(String(describing: failure))")
+        let r = try await Self.ctl(["case", "note", "full-0", String(repeating: "Acme Foods ", count: 800)], socket: s)
+        #expect(r.status == 74, "\(r.err)")
+        #expect(r.err.contains("the daemon's event log failed:"), "\(r.err)")
+        #expect(!r.err.contains("older imr-daemon"), "\(r.err)")
+        #expect(try await offPool { try daemon.client().call("io.imr.Admin.Status")["headPosition"] } != nil)
     }
 
     @Test func aWholeLifecycleThroughTheTypedCommands_readBackAsTablesAndJSON() async throws {

@@ -84,10 +84,10 @@ import Workflow
         #expect(error.problems.map(\.key) == ["acess.readers"])
         #expect(error.description.hasPrefix("/etc/imr/imr-daemon.toml: key 'acess.readers' is unknown"))
         #expect(error.description.contains("did you mean 'access.readers'?"))
-        #expect(error.description.contains("known keys: access.admins, access.coordinators, access.readers, alerts.business_day_time, alerts.business_days_before, alerts.command, alerts.command_attempts, alerts.command_retry_seconds, alerts.command_timeout_seconds, alerts.due_day_at, alerts.hours_before, alerts.overdue, alerts.quiet_hours, log_level, socket, state_directory, store.backup_directory, store.synchronous"))
+        #expect(error.description.contains("known keys: access.admins, access.coordinators, access.readers, alerts.business_day_time, alerts.business_days_before, alerts.command, alerts.command_attempts, alerts.command_retry_seconds, alerts.command_timeout_seconds, alerts.due_day_at, alerts.hours_before, alerts.overdue, alerts.quiet_hours, log_level, server.admin_reserve, server.follower_queue, server.idle_timeout_seconds, server.max_buffered_input_bytes, server.max_connections, server.max_connections_per_user, server.max_followers, server.max_message_bytes, server.max_nesting_depth, server.max_queued_calls, server.max_unsent_output_bytes, server.partial_message_timeout_seconds, server.unsent_output_timeout_seconds, socket, state_directory, store.backup_directory, store.synchronous"))
 
         let far = try #require(problems("colour = \"blue\"\n"))
-        #expect(far.description == "/etc/imr/imr-daemon.toml: key 'colour' is unknown (known keys: access.admins, access.coordinators, access.readers, alerts.business_day_time, alerts.business_days_before, alerts.command, alerts.command_attempts, alerts.command_retry_seconds, alerts.command_timeout_seconds, alerts.due_day_at, alerts.hours_before, alerts.overdue, alerts.quiet_hours, log_level, socket, state_directory, store.backup_directory, store.synchronous).")
+        #expect(far.description == "/etc/imr/imr-daemon.toml: key 'colour' is unknown (known keys: access.admins, access.coordinators, access.readers, alerts.business_day_time, alerts.business_days_before, alerts.command, alerts.command_attempts, alerts.command_retry_seconds, alerts.command_timeout_seconds, alerts.due_day_at, alerts.hours_before, alerts.overdue, alerts.quiet_hours, log_level, server.admin_reserve, server.follower_queue, server.idle_timeout_seconds, server.max_buffered_input_bytes, server.max_connections, server.max_connections_per_user, server.max_followers, server.max_message_bytes, server.max_nesting_depth, server.max_queued_calls, server.max_unsent_output_bytes, server.partial_message_timeout_seconds, server.unsent_output_timeout_seconds, socket, state_directory, store.backup_directory, store.synchronous).")
     }
 
     @Test func alertsTable_setsLeadTimesQuietHoursCommandAndPerRuleOverrides() throws {
@@ -185,6 +185,45 @@ import Workflow
         #expect(lines[3] == "/etc/imr/imr-daemon.toml: key 'state_directory' has the value 'var/lib/imr', which is not an absolute path; the state directory must start with '/'.")
     }
 
+    @Test func serverTable_setsEveryLimit_andRefusesBadOnes() throws {
+        let configuration = try DaemonConfiguration.parse(text: """
+            [server]
+            max_message_bytes = 65536
+            max_nesting_depth = 32
+            max_connections = 100
+            max_connections_per_user = 10
+            admin_reserve = 2
+            idle_timeout_seconds = 0.5
+            partial_message_timeout_seconds = 2
+            max_buffered_input_bytes = 1048576
+            max_queued_calls = 4
+            max_unsent_output_bytes = 8192
+            unsent_output_timeout_seconds = 3
+            max_followers = 5
+            follower_queue = 7
+            """, path: path)
+        #expect(configuration.server == ServerSettings(
+            maximumMessageBytes: 65536, maximumNestingDepth: 32, maximumConnections: 100, maximumConnectionsPerUser: 10,
+            adminReserve: 2, idleTimeoutSeconds: 0.5, partialMessageTimeoutSeconds: 2, maximumBufferedInputBytes: 1_048_576,
+            maximumQueuedCalls: 4, maximumUnsentOutputBytes: 8192, unsentOutputTimeoutSeconds: 3, maximumFollowers: 5, followerQueue: 7))
+        #expect(configuration.keysNeedingRestart(comparedTo: .defaults) == ["[server]"])
+
+        let error = try #require(problems("""
+            [server]
+            max_connections = 0
+            max_queued_calls = "many"
+            idle_timeout_seconds = -1
+            """))
+        let lines = error.description.split(separator: "\n").map(String.init)
+        #expect(lines == [
+            "/etc/imr/imr-daemon.toml: key 'server.idle_timeout_seconds' has the value -1.0; give a number of seconds above 0 and at most 86400.",
+            "/etc/imr/imr-daemon.toml: key 'server.max_connections' has the value 0; give 1 to 1000000 connections.",
+            "/etc/imr/imr-daemon.toml: key 'server.max_queued_calls' must be a whole number of calls, not a string.",
+        ])
+        let small = try #require(problems("[server]\nmax_message_bytes = 65536\nmax_buffered_input_bytes = 4096\n"))
+        #expect(small.description.contains("key 'server.max_buffered_input_bytes' is 4096, less than server.max_message_bytes (65536)"))
+    }
+
     @Test func badSynchronousValue_namesTheChoices() throws {
         let error = try #require(problems("[store]\nsynchronous = \"off\"\n"))
         #expect(error.description == "/etc/imr/imr-daemon.toml: key 'store.synchronous' has the value 'off', which is not a synchronous mode; use full or normal.")
@@ -266,6 +305,9 @@ import Workflow
         let created = Set(sysusers.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { String($0.split(separator: " ")[1]) })
         let named = Set(defaults.access.readers + defaults.access.coordinators + defaults.access.admins)
         #expect(named.isSubset(of: created), "sysusers.d/imr.conf creates \(created.sorted()), the defaults name \(named.sorted())")
+        // LimitNOFILE= leaves room for every connection [server] allows, and the daemon's own.
+        let nofile = service.split(separator: "\n").first { $0.hasPrefix("LimitNOFILE=") }.flatMap { Int($0.dropFirst("LimitNOFILE=".count)) }
+        #expect((nofile ?? 0) >= defaults.server.descriptorsNeeded, "LimitNOFILE=\(nofile.map(String.init) ?? "unset")")
         // Readers must be the socket's group: the kernel admits only it.
         #expect(socketUnit.contains("\nSocketGroup=\(defaults.access.readers[0])\n"))
     }

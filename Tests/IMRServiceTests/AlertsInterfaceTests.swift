@@ -177,6 +177,90 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         try await running.value
     }
 
+    /// Appends `count` AlertRaised events as the scheduler would (each on its own stream).
+    static func raise(_ count: Int, in f: AlertFixture, coordinator: String = "maria") throws {
+        let due = pacific("2024-03-20", 17)
+        for _ in 0..<count {
+            let raised = AlertRaised(alertId: UUID(), caseId: "c1", rule: .urDecisionProspective, deadlineId: AlertFixture.decisionId,
+                                     level: .notice, due: due, scheduledAt: due, raisedAt: due, late: false, coordinator: coordinator)
+            try f.store.append(to: AlertStreams.streamId(raised.alertId), expected: .noStream, events: [
+                NewEvent(type: AlertRaised.typeName, schemaVersion: AlertEventCodec.schemaVersion, payload: try AlertEventCodec.encode(.raised(raised))),
+            ])
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aFollowerThatNeverReadsIsDroppedWithFollowerTooSlow_andOthersKeepTheirs() async throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        let now = pacific("2024-03-12", 9)
+        let alerts = AlertsInterface(store: f.store, access: AccessControl(), clock: { now }, followerQueue: 8)
+        var limits = VarlinkServerLimits()
+        limits.maximumUnsentOutput = 4096  // the sleeper's replies soon wait for it to read
+        let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"),
+                                   handlers: [alerts], limits: limits)
+        let path = f.dir.appendingPathComponent("imr.sock").path
+        let (ready, signal) = AsyncStream<Void>.makeStream()
+        let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
+        for await _ in ready { break }
+        let outcome = try await offThePool { () -> (sleeper: [VarlinkReply], reader: Int) in
+            let sleeper = try VarlinkClient(path: path)
+            try sleeper.send(VarlinkCall(method: "io.imr.Alerts.Follow", parameters: [:], more: true))
+            let reader = try VarlinkClient(path: path)
+            try reader.send(VarlinkCall(method: "io.imr.Alerts.Follow", parameters: [:], more: true))
+            #expect(waitFor { alerts.followerCount == 2 })
+            // 300 alerts of 400-odd bytes each: the sleeper's socket and its 8 places fill up. The
+            // reader takes each batch of 4 (half its queue) before the next is raised.
+            reader.setReceiveTimeout(10)
+            for _ in 0..<75 {
+                try AlertsInterfaceTests.raise(4, in: f)
+                var read = 0
+                while read < 4 {
+                    let reply = try reader.receive()
+                    if let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
+                    if reply.parameters?["replayed"] == false { read += 1 }
+                }
+            }
+            #expect(waitFor { alerts.followerCount == 1 }, "the sleeper was dropped")
+            // The sleeper's stream ends with the error, after what its socket already held.
+            var replies: [VarlinkReply] = []
+            sleeper.setReceiveTimeout(5)
+            while let reply = try? sleeper.receive() {
+                replies.append(reply)
+                if reply.continues != true { break }
+            }
+            return (replies, 300)
+        }
+        #expect(outcome.sleeper.last?.error == "io.imr.Alerts.FollowerTooSlow")
+        #expect(outcome.sleeper.last?.parameters?["queued"] == 8)
+        #expect(outcome.sleeper.count < 300, "\(outcome.sleeper.count) replies")
+        alerts.stopFollowers()
+        server.shutdown()
+        try await running.value
+    }
+
+    @Test func followersBeyondTheLimitAreRefused() async throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        let now = pacific("2024-03-12", 9)
+        let alerts = AlertsInterface(store: f.store, access: AccessControl(), clock: { now }, maximumFollowers: 2)
+        let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [alerts])
+        let path = f.dir.appendingPathComponent("imr.sock").path
+        let (ready, signal) = AsyncStream<Void>.makeStream()
+        let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
+        for await _ in ready { break }
+        try await offThePool {
+            let first = try VarlinkClient(path: path), second = try VarlinkClient(path: path)
+            for c in [first, second] { try c.send(VarlinkCall(method: "io.imr.Alerts.Follow", parameters: ["coordinator": "nobody"], more: true)) }
+            #expect(waitFor { alerts.followerCount == 2 })
+            let third = error { try VarlinkClient(path: path).stream("io.imr.Alerts.Follow", ["coordinator": "nobody"]) { _ in true } }
+            #expect(third?.name == "io.imr.Alerts.TooManyFollowers")
+            #expect(third?.parameters["limit"] == 2)
+        }
+        alerts.stopFollowers()
+        server.shutdown()
+        try await running.value
+    }
+
     @Test func stoppingFollowers_endsTheStreamWithALastReply() async throws {
         try await withAlertsServer { path, _, alerts in
             let c = try VarlinkClient(path: path)
@@ -195,6 +279,15 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             _ = alerts
         }
     }
+}
+
+func waitFor(_ seconds: Double = 5, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(10_000)
+    }
+    return condition()
 }
 
 extension JSONValue {

@@ -148,6 +148,27 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         }
     }
 
+    @Test func aFailingEventLogComesBackAsStorageFailedWithItsSentence_notAsMethodNotImplemented() async throws {
+        try await withCasesServer { path, store in
+            let c = try VarlinkClient(path: path)
+            store.close()  // every read and append now fails with the store's own sentence
+            let open = error { try c.call("io.imr.Cases.Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme",
+                "claimsAdministrator": "Golden TPA", "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"]) }
+            #expect(open?.name == "io.imr.Cases.StorageFailed")
+            #expect(open?.parameters["kind"] == "closed")
+            #expect(open?.parameters["message"]?.stringValue?.contains("is closed") == true, "\(String(describing: open))")
+            #expect(error { try c.call("io.imr.Cases.List") }?.name == "io.imr.Cases.StorageFailed")
+            #expect(error { try c.call("io.imr.Deadlines.List") }?.name == "io.imr.Deadlines.StorageFailed")
+            #expect(error { try c.call("io.imr.Admin.Status") }?.name == "io.imr.Admin.StorageFailed")
+            // The declared error of each interface.
+            for name in ["io.imr.Cases", "io.imr.Deadlines", "io.imr.Admin"] {
+                let description = try c.call("org.varlink.service.GetInterfaceDescription", ["interface": .string(name)])["description"]?.stringValue ?? ""
+                #expect(description.contains("error StorageFailed (kind: string, message: string)"), "\(name)")
+                #expect(description.contains("error InternalError (message: string)"), "\(name)")
+            }
+        }
+    }
+
     @Test func failuresComeBackAsTheInterfacesErrors() async throws {
         try await withCasesServer { path, store in
             let c = try VarlinkClient(path: path)

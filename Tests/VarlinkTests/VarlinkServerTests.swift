@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOPosix
 import Testing
 @testable import Varlink
@@ -30,7 +31,15 @@ struct EchoHandler: VarlinkHandler {
         # Sends one reply, then waits until the call is cancelled (a follower with nothing new).
         method Wait() -> (waiting: bool)
 
+        # Refused by admit to everyone: its parameters are never decoded.
+        method Secret(word: string) -> ()
+
+        # Fails with an error that is not a Varlink error.
+        method Fail() -> ()
+
         error Refused (reason: string)
+
+        error InternalError (message: string)
         """)
 
     let memory = Memory()
@@ -44,6 +53,17 @@ struct EchoHandler: VarlinkHandler {
     }
 
     struct Word: Decodable { let word: String }
+
+    struct DiskOnFire: Error, CustomStringConvertible {
+        var description: String { "the disk is on fire; put it out and retry" }
+    }
+
+    func admit(member: String, context: VarlinkCallContext) throws {
+        if member == "Secret" {
+            memory.add("refused:Secret")
+            throw VarlinkError.permissionDenied
+        }
+    }
 
     func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
         switch call.member {
@@ -66,6 +86,11 @@ struct EchoHandler: VarlinkHandler {
             return [:]
         case "Recall":
             return ["words": .array(memory.all.map { .string($0) })]
+        case "Secret":
+            memory.add("decoded:\(try call.decodeParameters(Word.self).word)")
+            return [:]
+        case "Fail":
+            throw DiskOnFire()
         case "Wait":
             try await replier.yield(["waiting": true])
             memory.add("waiting")
@@ -93,15 +118,19 @@ func offPool(_ body: @escaping @Sendable () throws -> Void) async throws {
 }
 
 /// Runs a server on a fresh socket while `body` (blocking client code) runs on its own thread.
-func withServer(_ body: @escaping @Sendable (String, VarlinkServer, EchoHandler) throws -> Void) async throws {
+func withServer(limits: VarlinkServerLimits? = nil, isPrivileged: @escaping @Sendable (PeerCredentials) -> Bool = { $0.uid == 0 },
+                logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() }),
+                _ body: @escaping @Sendable (String, VarlinkServer, EchoHandler) throws -> Void) async throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("varlink-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("s.sock").path
     let handler = EchoHandler()
+    var defaultLimits = VarlinkServerLimits()
+    defaultLimits.maximumMessageSize = 64 * 1024
     let server = VarlinkServer(
         info: .init(vendor: "imr tests", product: "echo", version: "1", url: "https://example.invalid"),
-        handlers: [handler], maximumMessageSize: 64 * 1024)
+        handlers: [handler], limits: limits ?? defaultLimits, errorInterface: "org.example.server", isPrivileged: isPrivileged, logger: logger)
     let (ready, readyContinuation) = AsyncStream<Void>.makeStream()
     let running = Task { try await server.run(.path(path, mode: 0o660)) { readyContinuation.yield() } }
     for await _ in ready { break }

@@ -113,15 +113,28 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     /// A prepared statement kept for the life of the connection, reset and unbound.
+    /// A prepared statement for `sql`, kept for the next call with the same text. The cache
+    /// holds at most ``maximumCachedStatements``: a caller that builds a new text each time
+    /// (values written into the SQL) would otherwise grow it, and the process, without end.
     func cached(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
         if let stmt = statementCache[sql] {
             stmt.reset()
             return stmt
         }
         let stmt = try prepare(sql)
+        if statementCache.count >= Self.maximumCachedStatements {
+            // Rare by design (the texts are fixed); dropping them all is simpler than an LRU
+            // and a statement still in use stays alive through its caller's reference.
+            statementCache.removeAll(keepingCapacity: true)
+        }
         statementCache[sql] = stmt
         return stmt
     }
+
+    static let maximumCachedStatements = 256
+
+    /// How many prepared statements the cache holds (for tests).
+    var cachedStatementCount: Int { statementCache.count }
 
     func run(_ sql: String, _ arguments: [SQLiteValue] = []) throws(SQLiteError) {
         let stmt = try cached(sql)

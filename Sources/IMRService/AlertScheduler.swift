@@ -95,10 +95,12 @@ public final class AlertScheduler: Sendable {
     public func raiseDue(now: Date, cases: Set<String>? = nil) throws -> Pass {
         defer { passes.withLock { $0 += 1 } }
         let horizonEnd = now.addingTimeInterval(policy.horizon)
-        // SQLite's text literals: the case ids are quoted, quotes doubled.
-        let onlyCases = cases.map { ids in
-            " AND d.case_id IN (\(ids.sorted().map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" }.joined(separator: ", ")))"
-        } ?? ""
+        // The case ids are one bound parameter, a JSON array, so the statement's text is the
+        // same for every pass (prepared once; a text per set of ids filled the statement cache).
+        let onlyCases = cases == nil ? "" : " AND d.case_id IN (SELECT value FROM json_each(?))"
+        let caseArgument: [SQLiteValue] = cases.map { ids in
+            [.text(String(decoding: (try? JSONEncoder().encode(ids.sorted())) ?? Data("[]".utf8), as: UTF8.self))]
+        } ?? []
         let (rows, raisedIds, beyond) = try store.read { db in
             // Open deadlines that may owe an alert: due within the horizon and, if past due,
             // not yet given their overdue alert (a rule without one stops at its due time).
@@ -109,13 +111,13 @@ public final class AlertScheduler: Sendable {
                 WHERE d.is_open = 1 AND d.due_us <= ?\(onlyCases)
                   AND (d.due_us >= ? OR (NOT EXISTS (SELECT 1 FROM alerts a WHERE a.deadline_id = d.deadline_id AND a.level = 'overdue')\(excluded)))
                 ORDER BY d.due_us, d.deadline_id
-                """, [.integer(horizonEnd.unixMicroseconds), .integer(now.addingTimeInterval(-1).unixMicroseconds)])
+                """, [.integer(horizonEnd.unixMicroseconds)] + caseArgument + [.integer(now.addingTimeInterval(-1).unixMicroseconds)])
             let raised = try db.query("""
                 SELECT a.alert_id FROM alerts a JOIN deadlines d ON a.deadline_id = d.deadline_id
                 WHERE d.is_open = 1 AND d.due_us <= ?\(onlyCases)
-                """, [.integer(horizonEnd.unixMicroseconds)])
+                """, [.integer(horizonEnd.unixMicroseconds)] + caseArgument)
             let beyond = try db.query("SELECT MIN(due_us) FROM deadlines d WHERE is_open = 1 AND due_us > ?\(onlyCases)",
-                                      [.integer(horizonEnd.unixMicroseconds)]).first?[0].int64
+                                      [.integer(horizonEnd.unixMicroseconds)] + caseArgument).first?[0].int64
             return (rows, Set(raised.compactMap { $0[0].string }), beyond)
         }
         var due: [(ScheduledAlert, String)] = []

@@ -124,13 +124,15 @@ extension CaseListProjection {
             let withDeadlines = try !db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deadlines'").isEmpty
             let next = """
                 FROM deadlines d WHERE d.case_id = case_list.case_id AND d.is_open = 1
-                AND NOT (d.rule = 'ur.info-request' AND d.due_us <= \(now.unixMicroseconds)) ORDER BY d.due_us, d.deadline_id LIMIT 1
+                AND NOT (d.rule = 'ur.info-request' AND d.due_us <= :now) ORDER BY d.due_us, d.deadline_id LIMIT 1
                 """
             let columns = withDeadlines
                 ? "(SELECT d.due_us \(next)) AS next_due_us, (SELECT d.rule \(next)) AS next_rule"
                 : "NULL AS next_due_us, NULL AS next_rule"
             let sql = "SELECT *, \(columns) FROM case_list\(whereClause) ORDER BY next_due_us IS NULL, next_due_us, case_id\(limit)"
-            return try db.query(sql, arguments).map { row in
+            // :now (in the columns, so parameter 1) is bound, not written into the text: one
+            // prepared statement serves every call.
+            return try db.query(sql, (withDeadlines ? [.integer(now.unixMicroseconds)] : []) + arguments).map { row in
                 CaseSummary(
                     caseId: row["case_id"].string ?? "", claimNumber: row["claim_number"].string ?? "",
                     employer: row["employer"].string ?? "", claimsAdministrator: row["claims_administrator"].string ?? "",

@@ -177,3 +177,31 @@ import Testing
         #expect(try JSONSerialization.jsonObject(with: Data(bytes)) is [String: Any])
     }
 }
+
+/// A connection's prepared statements are kept for reuse, but never more than a bound: a
+/// query whose text differs each time (a value written into the SQL) once grew the daemon by
+/// about 23 KB per call, without end.
+@Suite struct StatementCacheTests {
+    @Test func theStatementCacheStaysBoundedWhateverTheQueries() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        var largest = 0
+        for n in 0..<(SQLiteConnection.maximumCachedStatements * 3) {
+            largest = max(largest, try store.read { db in
+                _ = try db.query("SELECT \(n) FROM events WHERE position > ?", [.integer(Int64(n))])
+                return db.connection.cachedStatementCount
+            })
+        }
+        #expect(largest <= SQLiteConnection.maximumCachedStatements)
+        // The same text is prepared once and reused.
+        let counts = try (0..<10).map { n in
+            try store.read { db in
+                _ = try db.query("SELECT COUNT(*) FROM events WHERE position > ?", [.integer(Int64(n))])
+                return db.connection.cachedStatementCount
+            }
+        }
+        #expect(Set(counts.dropFirst()).count == 1)
+    }
+}

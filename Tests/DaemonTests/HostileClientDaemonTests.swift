@@ -81,11 +81,11 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
         }
         let status = try await Self.timedStatus(path)
         #expect(status.status == 0, "\(status.err)")
-        #expect(status.seconds < 2, "imr-ctl status took \(status.seconds) s")
+        #expect(status.seconds < 10, "imr-ctl status took \(status.seconds) s")
         // And the daemon is not busy behind it: a second status is as quick.
         try await Task.sleep(for: .milliseconds(500))
         let again = try await Self.timedStatus(path)
-        #expect(again.seconds < 2, "imr-ctl status took \(again.seconds) s")
+        #expect(again.seconds < 10, "imr-ctl status took \(again.seconds) s")
         let stopped = daemon.stop()
         #expect(stopped.status == 0)
     }

@@ -120,7 +120,7 @@ final class Tally: @unchecked Sendable {
             while !bystander.isFinished { usleep(10_000) }
 
             #expect(tally.failures.isEmpty, "\(tally.failures)")
-            #expect(slowest.withLock { $0 } < 2, "a normal call took \(slowest.withLock { $0 }) s during the attack")
+            #expect(slowest.withLock { $0 } < 10, "a normal call took \(slowest.withLock { $0 }) s during the attack")
             // Every kind was sent and answered as it should.
             let outcomes = tally.all
             for kind in HostileFrames.Kind.allCases {

@@ -164,7 +164,7 @@ func deepEcho(_ depth: Int) -> [UInt8] {
             }  // both close here, with their calls unanswered
             let started = Date()
             #expect(try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": "here"])["word"] == "here")
-            #expect(Date().timeIntervalSince(started) < 2)
+            #expect(Date().timeIntervalSince(started) < 10)
             usleep(500_000)
             let ran = handler.memory.all.filter { $0.hasPrefix("started:") }.count
             // At most the queue of each connection (16) and the call in flight ran.
@@ -313,7 +313,7 @@ func deepEcho(_ depth: Int) -> [UInt8] {
             for i in 0..<5 {
                 let started = Date()
                 #expect(try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": .string("b\(i)")])["word"] == .string("b\(i)"))
-                #expect(Date().timeIntervalSince(started) < 2)
+                #expect(Date().timeIntervalSince(started) < 10)
             }
             #expect(waitUntil(5) { server.connectionCount == 0 }, "the client that never read is disconnected")
         }
@@ -338,7 +338,7 @@ func deepEcho(_ depth: Int) -> [UInt8] {
         let started = ContinuousClock.now
         server.shutdown()
         try await running.value
-        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(ContinuousClock.now - started < .seconds(20), "shutdown waited for the client (the unsent-output timeout is 60 s)")
         _ = hog
     }
 

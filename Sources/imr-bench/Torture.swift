@@ -313,45 +313,67 @@ struct Torture: ParsableCommand {
 
     // MARK: - hostile frames
 
-    func hostileFrames(_ target: TortureDaemon, _ report: inout TortureReport, _ random: inout SplitMix) throws {
+    /// The attackers run as a process of their own under another uid (nobody, a reader) when
+    /// this runs as root, so the daemon's per-user limits apply to them and not to the
+    /// operator whose `status` is timed meanwhile; otherwise in this process, as this user.
+    func attackers(_ target: TortureDaemon, uid: Int = 65534, _ arguments: [String]) throws -> Process {
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+        let p = Process()
+        if geteuid() == 0 {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            p.arguments = ["--reuid=\(uid)", "--regid=65534", "--clear-groups", me, "attack", "--socket", target.socketPath] + arguments
+        } else {
+            p.executableURL = URL(fileURLWithPath: me)
+            p.arguments = ["attack", "--socket", target.socketPath] + arguments
+        }
+        return p
+    }
+
+    /// A daemon whose readers are nobody's group, with a socket anyone may reach (the
+    /// attackers run as nobody).
+    func startForAttackers(_ target: TortureDaemon) throws {
+        let config = (target.stateDirectory as NSString).deletingLastPathComponent + "/imr-daemon.toml"
+        try "[access]\nreaders = [\"nogroup\"]\n".write(toFile: config, atomically: true, encoding: .utf8)
+        target.arguments = ["--config", config]
         try target.start()
+        chmod((target.socketPath as NSString).deletingLastPathComponent, 0o755)
+        chmod(target.socketPath, 0o666)
+    }
+
+    /// Runs the attacker process to its end; its JSON report.
+    func runAttackers(_ process: Process) throws -> [String: Int] {
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.standardError
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        guard let last = lines.last, let report = try? JSONDecoder().decode([String: Int].self, from: Data(last.utf8)) else {
+            throw TortureFailure("the attackers exited \(process.terminationStatus) without a report: \(String(decoding: data, as: UTF8.self).suffix(400))")
+        }
+        return report
+    }
+
+    func hostileFrames(_ target: TortureDaemon, _ report: inout TortureReport, _ random: inout SplitMix) throws {
+        try startForAttackers(target)
         _ = try RawConnection(path: target.socketPath, timeout: 10).call("io.imr.Cases.Open", [
             "caseId": "H-1", "claimNumber": "ADJ1", "employer": "Acme", "claimsAdministrator": "TPA",
             "injuredWorkerReference": "J.D.", "dateOfInjury": "2024-01-02", "coordinator": "maria"])
         let baseline = target.resources()
-        let sent = CounterBox()
-        let perConnection = max(1, hostile / hostileConnections)
-        let seeds = (0..<hostileConnections).map { _ in random.next() }
-        let status = measuringStatus(socket: target.socketPath) {
-            onThreads(hostileConnections) { [socket = target.socketPath] k in
-                var generator = HostileFrameGenerator(seed: seeds[k])
-                var connection = try? RawConnection(path: socket, timeout: 10)
-                for _ in 0..<perConnection {
-                    let (bytes, expectsClose) = generator.next()
-                    if connection == nil { connection = try? RawConnection(path: socket, timeout: 10) }
-                    guard let c = connection else { continue }
-                    sent.add(outcome: c.write(bytes) ? .sent : .closed)
-                    if expectsClose {
-                        // An error reply may come first; then the daemon must close the connection.
-                        if c.receiveFrame() == nil || c.receiveFrame() == nil { sent.add(outcome: .closed) } else { sent.add(outcome: .leftOpen) }
-                        connection = nil
-                    } else if c.receiveFrame() == nil {
-                        connection = nil   // closed (allowed) or timed out
-                        sent.add(outcome: .closed)
-                    } else {
-                        sent.add(outcome: .answered)
-                    }
-                }
-            }
-        }
-        let alive = target.isRunning
-        report.check("hostile", alive, "the daemon survived \(sent.count(.sent)) malformed messages", "the daemon died under malformed messages")
+        let attack = try attackers(target, ["--hostile", String(hostile), "--connections", String(hostileConnections), "--seed", String(random.next())])
+        var outcome: [String: Int] = [:]
+        let status = try measuringStatus(socket: target.socketPath) { outcome = try runAttackers(attack) }
+        let sent = outcome["sent"] ?? 0
+        report.check("hostile", target.isRunning, "the daemon survived \(sent) malformed messages", "the daemon died under malformed messages")
         usleep(2_000_000)
         let after = target.resources()
-        report.figure("hostile", "\(sent.count(.sent)) messages over \(hostileConnections) connections: \(sent.count(.answered)) answered with an error, \(sent.count(.closed)) connection closes")
+        report.figure("hostile", "\(sent) messages over \(hostileConnections) connections (as \(geteuid() == 0 ? "uid nobody" : "this user")): "
+                      + "\(outcome["answered"] ?? 0) answered with an error, \(outcome["closed"] ?? 0) connection closes")
         report.figure("hostile", "status during the attack: \(status.summary)")
         report.figure("hostile", "RSS \(baseline.rssKiB / 1024) MiB before, \(after.rssKiB / 1024) MiB after; descriptors \(baseline.descriptors) before, \(after.descriptors) after")
-        report.check("hostile", sent.count(.leftOpen) == 0, nil, "\(sent.count(.leftOpen)) connections stayed open after a message that is not a call")
+        report.check("hostile", sent >= hostile * 9 / 10, nil, "only \(sent) of \(hostile) messages could be sent")
+        report.check("hostile", (outcome["leftOpen"] ?? 0) == 0, nil, "\(outcome["leftOpen"] ?? 0) connections stayed open after a message that is not a call")
         report.check("hostile", after.descriptors <= baseline.descriptors + 2, nil, "descriptors did not return to baseline (\(baseline.descriptors) -> \(after.descriptors))")
         report.check("hostile", after.rssKiB <= baseline.rssKiB + rssSlackMiB * 1024, nil,
                      "RSS did not return to within \(rssSlackMiB) MiB of its baseline (\(baseline.rssKiB / 1024) -> \(after.rssKiB / 1024) MiB)")
@@ -361,65 +383,166 @@ struct Torture: ParsableCommand {
         let c = try RawConnection(path: target.socketPath, timeout: 10)
         report.check("hostile", (try? c.call("io.imr.Cases.Get", ["caseId": "H-1"])) != nil, nil, "the case recorded before the attack cannot be read")
         let verify = try c.call("io.imr.Admin.Verify")
-        report.check("hostile", verify["intact"] == .bool(true), nil, "verify after the attack: \(verify)")
+        report.check("hostile", verify["intact"] == .bool(true), "verify clean after the attack", "verify after the attack: \(verify)")
     }
 
     // MARK: - exhaustion
 
     func exhaustion(_ target: TortureDaemon, _ report: inout TortureReport) throws {
-        try target.start()
+        try startForAttackers(target)
         let baseline = target.resources()
-        var held: [RawConnection] = []
-        var refusedAtConnect = 0
+        let holdSeconds = 8
+        // Spread over users of 100 connections each (each a reader, uid 65534 down), so the
+        // limit in all is reached as well as the one per user.
+        var plans: [(uid: Int, arguments: [String])] = []
+        var uid = 65534
+        for start in stride(from: 0, to: idle, by: 100) {
+            plans.append((uid, ["--idle", String(min(100, idle - start)), "--hold", String(holdSeconds)]))
+            uid -= 1
+        }
+        plans.append((uid, ["--deaf", "20", "--slow", String(min(50, max(1, idle / 40))), "--hold", String(holdSeconds)]))
+        uid -= 1
+        for start in stride(from: 0, to: followers, by: 100) {
+            plans.append((uid, ["--followers", String(min(100, followers - start)), "--hold", String(holdSeconds)]))
+            uid -= 1
+        }
+        let processes = try plans.map { try attackers(target, uid: $0.uid, $0.arguments) }
+        var outcome: [String: Int] = [:]
+        var loaded = baseline
+        var recordedMs: Double?
         let status = try measuringStatus(socket: target.socketPath, every: 0.2, timeout: 10) {
-            // Idle connections.
-            for _ in 0..<idle {
-                if let c = try? RawConnection(path: target.socketPath, timeout: 2) { held.append(c) } else { refusedAtConnect += 1 }
-            }
-            // Slow senders: one byte a second of a call that never ends.
-            let slow = (0..<min(50, max(1, idle / 40))).compactMap { _ in try? RawConnection(path: target.socketPath, timeout: 2) }
-            // Clients that pipeline calls and never read the replies.
-            let deaf = (0..<20).compactMap { _ in try? RawConnection(path: target.socketPath, timeout: 1) }
-            for c in deaf {
-                for _ in 0..<2000 where c.send("io.imr.Cases.List") {}
-            }
-            // Followers that never read.
-            var followerConnections: [RawConnection] = []
-            for _ in 0..<followers {
-                if let c = try? RawConnection(path: target.socketPath, timeout: 1), c.send("io.imr.Alerts.Follow", more: true) {
-                    followerConnections.append(c)
+            let done = DispatchGroup()
+            let boxes = processes.map { _ in ResultBox() }
+            for (process, box) in zip(processes, boxes) {
+                done.enter()
+                Thread.detachNewThread {
+                    box.set(Result { try runAttackers(process) })
+                    done.leave()
                 }
             }
-            for second in 0..<5 {
-                for c in slow { c.write(Array(Array(#"{"method":"io.imr.Admin.Status""#.utf8)[second % 10 ..< second % 10 + 1])) }
-                usleep(1_000_000)
+            // While they hold their connections: a coordinator records a command.
+            usleep(useconds_t(holdSeconds / 2) * 1_000_000)
+            loaded = target.resources()
+            if let recorder = try? RawConnection(path: target.socketPath, timeout: 30) {
+                let started = Date()
+                if (try? recorder.call("io.imr.Cases.Open", [
+                    "caseId": "X-1", "claimNumber": "ADJ1", "employer": "Acme", "claimsAdministrator": "TPA",
+                    "injuredWorkerReference": "J.D.", "dateOfInjury": "2024-01-02", "coordinator": "maria"])) != nil {
+                    recordedMs = Date().timeIntervalSince(started) * 1000
+                }
             }
-            // A coordinator records a command meanwhile.
-            let recorder = try RawConnection(path: target.socketPath, timeout: 30)
-            let started = Date()
-            let recorded = (try? recorder.call("io.imr.Cases.Open", [
-                "caseId": "X-1", "claimNumber": "ADJ1", "employer": "Acme", "claimsAdministrator": "TPA",
-                "injuredWorkerReference": "J.D.", "dateOfInjury": "2024-01-02", "coordinator": "maria"])) != nil
-            report.check("exhaustion", recorded, String(format: "a command was recorded under load in %.0f ms", Date().timeIntervalSince(started) * 1000),
-                         "a command could not be recorded under load")
-            held += slow + deaf + followerConnections
-            report.figure("exhaustion", "held \(held.count) connections (\(idle) idle asked, \(refusedAtConnect) refused at connect), \(followerConnections.count) followers")
+            done.wait()
+            for box in boxes { outcome.merge(try box.get()) { $0 + $1 } }
         }
-        let loaded = target.resources()
-        held.removeAll()
         usleep(2_000_000)
         let after = target.resources()
+        report.check("exhaustion", recordedMs != nil, recordedMs.map { String(format: "a command was recorded under load in %.0f ms", $0) },
+                     "a command could not be recorded under load")
+        report.figure("exhaustion", "attackers (\(geteuid() == 0 ? "\(plans.count) uids" : "this user")) held \(outcome["held"] ?? 0) connections "
+                      + "(\(idle) idle asked, \(outcome["refused"] ?? 0) refused by the daemon), \(outcome["followers"] ?? 0) followers, "
+                      + "\(outcome["slow"] ?? 0) slow senders, \(outcome["deaf"] ?? 0) clients that never read")
         report.figure("exhaustion", "status under load: \(status.summary)")
         report.figure("exhaustion", "RSS \(baseline.rssKiB / 1024) MiB before, \(loaded.rssKiB / 1024) MiB loaded, \(after.rssKiB / 1024) MiB after the clients left")
         report.figure("exhaustion", "descriptors \(baseline.descriptors) before, \(loaded.descriptors) loaded, \(after.descriptors) after")
         report.check("exhaustion", target.isRunning, nil, "the daemon died under exhaustion")
-        report.check("exhaustion", status.failures == 0, nil, "status failed \(status.failures) times under load")
+        report.check("exhaustion", status.failures == 0, "status answered every time under load", "status failed \(status.failures) times under load")
         report.check("exhaustion", after.descriptors <= baseline.descriptors + 2, nil, "descriptors did not return to baseline (\(baseline.descriptors) -> \(after.descriptors))")
         report.check("exhaustion", after.rssKiB <= baseline.rssKiB + rssSlackMiB * 1024, nil,
                      "RSS did not return to within \(rssSlackMiB) MiB of its baseline (\(baseline.rssKiB / 1024) -> \(after.rssKiB / 1024) MiB)")
         report.check("exhaustion", status.percentile(0.99) < latencyLimitMs, "status p99 under \(Int(latencyLimitMs)) ms under load",
                      String(format: "status p99 %.0f ms under load, over the limit of %.0f ms", status.percentile(0.99), latencyLimitMs))
     }
+}
+
+/// `imr-bench attack`: the attackers of the torture's hostile and exhaustion phases, as a
+/// process of their own (the torture runs it as another user). Prints one JSON object of counts.
+struct Attack: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attack", abstract: "The torture's attackers (run by imr-bench torture; not for direct use).", shouldDisplay: false)
+    @Option var socket: String
+    @Option var hostile: Int = 0
+    @Option var connections: Int = 16
+    @Option var seed: UInt64 = 1
+    @Option var idle: Int = 0
+    @Option var followers: Int = 0
+    @Option var deaf: Int = 0
+    @Option var slow: Int = 0
+    @Option var hold: Int = 5
+
+    func run() throws {
+        var report: [String: Int] = [:]
+        if hostile > 0 { report = hostileMessages() }
+        if idle > 0 || followers > 0 || deaf > 0 || slow > 0 { report.merge(holdConnections()) { $1 } }
+        print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
+    }
+
+    func hostileMessages() -> [String: Int] {
+        let counts = CounterBox()
+        let perConnection = max(1, hostile / connections)
+        var seeds = SplitMix(seed: seed)
+        let starts = (0..<connections).map { _ in seeds.next() }
+        onThreads(connections) { [socket] k in
+            var random = SplitMix(seed: starts[k])
+            var connection = try? RawConnection(path: socket, timeout: 10)
+            for _ in 0..<perConnection {
+                let (bytes, expectsClose) = HostileMessage.next(&random)
+                if connection == nil { connection = try? RawConnection(path: socket, timeout: 10) }
+                guard let c = connection else { continue }
+                counts.add(outcome: c.write(bytes) ? .sent : .closed)
+                if expectsClose {
+                    // An error reply may come first; then the daemon must close the connection.
+                    if c.receiveFrame() == nil || c.receiveFrame() == nil { counts.add(outcome: .closed) } else { counts.add(outcome: .leftOpen) }
+                    connection = nil
+                } else if c.receiveFrame() == nil {
+                    connection = nil   // closed (allowed) or timed out
+                    counts.add(outcome: .closed)
+                } else {
+                    counts.add(outcome: .answered)
+                }
+            }
+        }
+        return ["sent": counts.count(.sent), "answered": counts.count(.answered), "closed": counts.count(.closed), "leftOpen": counts.count(.leftOpen)]
+    }
+
+    func holdConnections() -> [String: Int] {
+        var held: [RawConnection] = []
+        var refused = 0
+        for _ in 0..<idle {
+            if let c = try? RawConnection(path: socket, timeout: 2) { held.append(c) } else { refused += 1 }
+        }
+        // Slow senders: one byte a second of a call that never ends.
+        let slow = (0..<self.slow).compactMap { _ in try? RawConnection(path: socket, timeout: 2) }
+        // Clients that pipeline calls and never read the replies.
+        let deaf = (0..<self.deaf).compactMap { _ in try? RawConnection(path: socket, timeout: 1) }
+        for c in deaf {
+            for _ in 0..<2000 where c.send("io.imr.Cases.List") {}
+        }
+        // Followers that never read.
+        var following: [RawConnection] = []
+        for _ in 0..<followers {
+            if let c = try? RawConnection(path: socket, timeout: 1), c.send("io.imr.Alerts.Follow", more: true) { following.append(c) }
+        }
+        let call = Array(#"{"method":"io.imr.Admin.Status""#.utf8)
+        for second in 0..<hold {
+            for c in slow { c.write([call[second % call.count]]) }
+            usleep(1_000_000)
+        }
+        // How many the daemon kept: a refused or closed connection reads its end at once.
+        var open = 0
+        for c in held + slow + following {
+            var poller = pollfd(fd: c.fd, events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, 0) == 0 { open += 1 }
+        }
+        return ["held": open, "refused": refused + (held.count + slow.count + following.count - open), "followers": following.count,
+                "slow": slow.count, "deaf": deaf.count]
+    }
+}
+
+final class ResultBox: @unchecked Sendable {
+    private var result: Result<[String: Int], Error> = .success([:])
+    private let lock = NSLock()
+    func set(_ r: Result<[String: Int], Error>) { lock.withLock { result = r } }
+    func get() throws -> [String: Int] { try lock.withLock { result }.get() }
 }
 
 /// What each phase found.
@@ -464,7 +587,7 @@ final class CounterBox: @unchecked Sendable {
     func count(_ outcome: Outcome) -> Int { lock.withLock { counts[outcome] ?? 0 } }
 }
 
-struct SplitMix {
+struct SplitMix: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
@@ -476,33 +599,37 @@ struct SplitMix {
     }
 }
 
-/// Malformed Varlink messages of every kind the hostile phase sends. `expectsClose`: the
-/// daemon is expected to close the connection after it (no NUL ends the frame, or it is not
-/// a call at all), so the sender opens a new one.
-struct HostileFrameGenerator {
-    var random: SplitMix
-    init(seed: UInt64) { random = SplitMix(seed: seed) }
+/// One hostile message: most from Varlink's ``HostileFrames`` (every kind, against a recording
+/// method), a fifth with absurd values that are well-formed JSON (year 99999, enormous and
+/// negative day counts, a 200 KB case id, escape sequences and NULs in text). `expectsClose`:
+/// the daemon closes the connection after it.
+enum HostileMessage {
+    static let target = HostileFrames.Target(method: "io.imr.Cases.Open", parameters: [
+        "caseId": "H-2", "claimNumber": "ADJ1", "employer": "Acme", "claimsAdministrator": "TPA",
+        "injuredWorkerReference": "J.D.", "dateOfInjury": "2024-01-02", "coordinator": "maria"])
 
-    mutating func next() -> (bytes: [UInt8], expectsClose: Bool) {
-        func frame(_ text: String) -> [UInt8] { Array(text.utf8) + [0] }
-        switch random.next() % 14 {
-        case 0:  // random bytes, NUL-terminated
-            return ((0..<Int(random.next() % 512)).map { _ in UInt8(truncatingIfNeeded: random.next() | 1) } + [0], true)
-        case 1: return (frame("{\"method\": \"io.imr.Cases.List\", "), true)  // invalid JSON
-        case 2: return (frame("[1,2,3]"), true)
-        case 3: return (frame(String(repeating: "[", count: 100_000)), true)  // nested 100,000 deep
-        case 4: return (frame("{\"method\":\"io.imr.Cases.List\",\"parameters\":" + String(repeating: "{\"a\":", count: 5000) + "1" + String(repeating: "}", count: 5000) + "}"), true)
-        case 5: return (frame(#"{"method":"io.imr.Nope.Call","parameters":{}}"#), false)
-        case 6: return (frame(#"{"method":"io.imr.Cases.Nope","parameters":{}}"#), false)
-        case 7: return (frame(#"{"method":"io.imr.Cases.Get","parameters":{"caseId":12}}"#), false)  // wrong type
-        case 8: return (frame(#"{"method":"io.imr.Cases.Open","parameters":{"caseId":"X"}}"#), false)  // missing
-        case 9: return (frame(#"{"method":"io.imr.Cases.Get","parameters":{"caseId":"A\u0000B","extra":[1,2]}}"#), false)
-        case 10: return (frame(#"{"method":"io.imr.Deadlines.List","parameters":{"withinDays":-99999999999}}"#), false)
-        case 11:  // a huge string (200 KB) as a case id
-            return (frame("{\"method\":\"io.imr.Cases.Get\",\"parameters\":{\"caseId\":\"" + String(repeating: "z", count: 200_000) + "\"}}"), false)
-        case 12: return (frame(#"{"method":"io.imr.Cases.Open","parameters":{"caseId":"Y\u001b[2J","claimNumber":"1","employer":"\u0007","claimsAdministrator":"x","injuredWorkerReference":"x","dateOfInjury":"99999-01-01","coordinator":"m"}}"#), false)
-        default:  // a frame over 1 MiB with no NUL: the daemon closes the connection
-            return (Array(repeating: UInt8(ascii: "a"), count: (1 << 20) + 4096), true)
+    static let absurd: [String] = [
+        #"{"method":"io.imr.Cases.Open","parameters":{"caseId":"Y\u001b[2J","claimNumber":"1","employer":"\u0007","claimsAdministrator":"x","injuredWorkerReference":"x","dateOfInjury":"99999-01-01","coordinator":"m"}}"#,
+        #"{"method":"io.imr.Deadlines.List","parameters":{"withinDays":-99999999999}}"#,
+        #"{"method":"io.imr.Deadlines.List","parameters":{"withinDays":99999999999999999999999}}"#,
+        #"{"method":"io.imr.Cases.Get","parameters":{"caseId":"A\u0000B"}}"#,
+        #"{"method":"io.imr.Cases.AddNote","parameters":{"caseId":"H-1","text":"\u202Edevorppa"}}"#,
+        #"{"method":"io.imr.Alerts.Snooze","parameters":{"alertId":"x","until":"0000-01-01T00:00"}}"#,
+    ]
+
+    static func next(_ random: inout SplitMix) -> (bytes: [UInt8], expectsClose: Bool) {
+        if random.next() % 5 == 0 {
+            let n = Int(random.next() % UInt64(absurd.count + 1))
+            if n == absurd.count {  // a 200 KB case id
+                return (Array(("{\"method\":\"io.imr.Cases.Get\",\"parameters\":{\"caseId\":\"" + String(repeating: "z", count: 200_000) + "\"}}").utf8) + [0], false)
+            }
+            return (Array(absurd[n].utf8) + [0], false)
         }
+        let kinds = HostileFrames.Kind.allCases
+        let kind = kinds[Int(random.next() % UInt64(kinds.count))]
+        var generator = random
+        let bytes = HostileFrames.message(kind, target: target, maximumMessageSize: 1 << 20, using: &generator)
+        random = generator
+        return (bytes, kind.closesConnection)
     }
 }

@@ -318,6 +318,14 @@ extension JSONValue {
         return []
     }
 
+    var doubleValue: Double? {
+        switch self {
+        case .int(let i): Double(i)
+        case .double(let d): d
+        default: nil
+        }
+    }
+
     var intValue: Int64? {
         switch self {
         case .int(let i): i

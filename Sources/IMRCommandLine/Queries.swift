@@ -255,8 +255,8 @@ public struct History: DaemonCommand {
 
 public struct Status: DaemonCommand {
     public static let configuration = CommandConfiguration(
-        abstract: "The daemon: version, uptime, database size, head position, open cases, read models.",
-        discussion: "--json prints the io.imr.Admin.Status reply.")
+        abstract: "The daemon: version, uptime, database size, head position, open cases, read models, and its figures since start.",
+        discussion: "The figures (commands, refusals, alerts, connections, calls, memory) are those the [metrics] Prometheus file exports. --json prints the io.imr.Admin.Status reply.")
     @OptionGroup var read: ReadOptions
     public var connection: ConnectionOptions { read.connection }
     public init() {}
@@ -272,6 +272,24 @@ public struct Status: DaemonCommand {
         print("  head position  \(s.at("headPosition").text)")
         print("  open cases     \(s.at("openCases").text)")
         for p in s.at("projections").arrayValue { print("  read model     \(p.at("name").text) at \(p.at("checkpoint").text)") }
+        let f = s.at("figures")
+        guard case .object = f else { return }
+        let service = f.at("service"), server = f.at("server")
+        func n(_ v: JSONValue) -> Int64 { v.intValue ?? 0 }
+        print("  since start    \(n(service.at("commandsRecorded"))) commands recorded (\(n(service.at("eventsAppendedByCommands"))) events), "
+              + "\(n(service.at("commandsAlreadyRecorded"))) already recorded, \(n(service.at("commandsRefused"))) refused by the lifecycle, "
+              + "\(n(service.at("commandsInvalid"))) with invalid values, \(n(service.at("commandsFailed"))) failed; "
+              + String(format: "slowest %.0f ms", service.at("slowestCommandMs").doubleValue ?? 0))
+        print("  access         \(n(service.at("accessRefusals"))) calls refused for lack of a role")
+        print("  alerts         \(n(service.at("alertsRaised"))) raised (\(n(service.at("alertsRaisedLate"))) late), "
+              + "\(n(service.at("schedulerPasses"))) scheduler passes (\(n(service.at("schedulerFailures"))) failed), "
+              + String(format: "largest lag %.0f s", service.at("largestAlertLagSeconds").doubleValue ?? 0))
+        if case .object = server {
+            print("  connections    \(n(server.at("connectionsOpen"))) open, \(n(server.at("connectionsAccepted"))) accepted, "
+                  + "\(n(server.at("connectionsRefused"))) refused at a limit, \(n(server.at("messagesRejected"))) malformed messages rejected")
+            print("  calls          \(n(server.at("calls"))) answered, \(n(server.at("failedCalls"))) with an error")
+        }
+        print("  process        \(String(format: "%.1f", Double(n(f.at("residentBytes"))) / 1_048_576)) MiB resident, \(n(f.at("openDescriptors"))) open descriptors")
     }
 }
 

@@ -93,7 +93,7 @@ final class Daemon: Sendable {
         self.configuration = configuration
         self.options = options
         self.logger = logger
-        self.access = AccessControl(AccessPolicy(configuration.access))
+        self.access = AccessControl(AccessPolicy(configuration.access), logger: logger)
     }
 
     func run() async throws {
@@ -197,19 +197,31 @@ final class Daemon: Sendable {
             logger.notice("removed \(leftover) in \(backups.directory), left by a backup that was interrupted")
         }
 
+        // swift-metrics' backend for the whole process, whether or not a file is written.
+        _ = MetricsExport.registry
+        let serverStatistics = VarlinkServerStatistics()
+        let metrics = configuration.metrics.textfile.map { path in
+            MetricsExport(path: path, interval: .milliseconds(Int64(configuration.metrics.intervalSeconds * 1000)), logger: logger) {
+                MetricsExport.sample(store: store)
+            }
+        }
+        metrics?.start()
+        defer { metrics?.stop() }
+
         let server = VarlinkServer(
             info: .init(vendor: "imr", product: "imr-daemon", version: imrVersion, url: "https://github.com/imr/imr"),
             handlers: [
                 CasesInterface(service: CaseService(store: store), access: access, clock: clock, logger: logger),
                 AdminInterface(
                     store: store, access: access, version: imrVersion, startedAt: startedAt,
-                    backups: backups, clock: clock, logger: logger),
+                    backups: backups, serverStatistics: serverStatistics, clock: clock, logger: logger),
                 DeadlinesInterface(service: CaseService(store: store), access: access, alertPolicy: configuration.alerts.policy, clock: clock),
                 alerts,
             ],
             limits: Self.limits(serverSettings),
             errorInterface: "io.imr.Admin",
             isPrivileged: { [access] peer in access.policy.role(of: peer) == .admin },
+            statistics: serverStatistics,
             logger: logger)
 
         let watchdogInterval = try? SystemdWatchdog.pingInterval()

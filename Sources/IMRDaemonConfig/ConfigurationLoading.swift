@@ -105,7 +105,7 @@ enum ConfigurationSchema {
 
     /// Tables that may appear. `alerts.rules` holds one table per rule id, read by
     /// ``applyAlertRules(_:into:problems:)`` after everything else.
-    static let tables: Set<String> = ["access", "store", "alerts", "server"]
+    static let tables: Set<String> = ["access", "store", "alerts", "server", "metrics"]
 
     static let keys: [Key] = [
         Key(name: "state_directory") { value, configuration in
@@ -247,6 +247,24 @@ enum ConfigurationSchema {
         },
         Key(name: "server.follower_queue") { value, configuration in
             count(value, 1...1_000_000, unit: "alerts").map { configuration.server.followerQueue = $0 }.problem
+        },
+        Key(name: "metrics.textfile") { value, configuration in
+            if value.string == "" {
+                configuration.metrics.textfile = nil
+                return nil
+            }
+            switch absolutePath(value, purpose: "the metrics file") {
+            case .problem(let problem): return problem
+            case .value(let path):
+                guard path.hasSuffix(".prom") else {
+                    return "has the value '\(path)', which does not end in .prom; node_exporter's textfile collector reads only *.prom files."
+                }
+                configuration.metrics.textfile = path
+                return nil
+            }
+        },
+        Key(name: "metrics.interval_seconds") { value, configuration in
+            positiveNumber(value).map { configuration.metrics.intervalSeconds = $0 }.problem
         },
     ]
 

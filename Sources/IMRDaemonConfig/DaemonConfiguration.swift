@@ -25,6 +25,8 @@ public struct DaemonConfiguration: Sendable, Hashable {
     public var alerts: AlertSettings
     /// `[server]`: what clients may cost the daemon (connections, timeouts, buffers, followers).
     public var server: ServerSettings
+    /// `[metrics]`: the Prometheus text file for node_exporter (off by default).
+    public var metrics: MetricsSettings
 
     /// The built-in defaults, matching `deploy/imr-daemon.toml.example` and the systemd units.
     public static let defaults = DaemonConfiguration()
@@ -37,7 +39,8 @@ public struct DaemonConfiguration: Sendable, Hashable {
         access: AccessGroups = AccessGroups(),
         store: StoreSettings = StoreSettings(),
         alerts: AlertSettings = AlertSettings(),
-        server: ServerSettings = ServerSettings()
+        server: ServerSettings = ServerSettings(),
+        metrics: MetricsSettings = MetricsSettings()
     ) {
         self.stateDirectory = stateDirectory
         self.socketPath = socketPath
@@ -46,6 +49,7 @@ public struct DaemonConfiguration: Sendable, Hashable {
         self.store = store
         self.alerts = alerts
         self.server = server
+        self.metrics = metrics
     }
 
     /// This configuration with the command line's choices put over it.
@@ -235,6 +239,21 @@ extension DaemonConfiguration {
         if store.backupDirectory != running.store.backupDirectory { keys.append("store.backup_directory") }
         if alerts != running.alerts { keys.append("[alerts]") }
         if server != running.server { keys.append("[server]") }
+        if metrics != running.metrics { keys.append("[metrics]") }
         return keys
+    }
+}
+
+/// The `[metrics]` table: the operator's figures in Prometheus text format, written to a file
+/// that node_exporter's textfile collector reads (the daemon has no network by design).
+public struct MetricsSettings: Sendable, Hashable {
+    /// `metrics.textfile`: the file to write (an absolute path ending in `.prom`); nil: none.
+    public var textfile: String?
+    /// `metrics.interval_seconds`: how often it is rewritten.
+    public var intervalSeconds: Double
+
+    public init(textfile: String? = nil, intervalSeconds: Double = 15) {
+        self.textfile = textfile
+        self.intervalSeconds = intervalSeconds
     }
 }

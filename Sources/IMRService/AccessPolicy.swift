@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import Varlink
 
@@ -102,11 +103,17 @@ public struct AccessPolicy: Sendable, Equatable {
     }
 }
 
-/// The access policy in force, replaceable when the configuration is reloaded.
+/// The access policy in force, replaceable when the configuration is reloaded. Every refusal
+/// is counted (``OperatorFigures``) and, given a logger, logged with MESSAGE_ID
+/// ``LogMessageID/accessRefused`` at most once per peer uid per 10 s (with the number left out).
 public final class AccessControl: Sendable {
     private let current: Mutex<AccessPolicy>
+    private let refusals: RateLimitedLog?
 
-    public init(_ policy: AccessPolicy = AccessPolicy()) { current = Mutex(policy) }
+    public init(_ policy: AccessPolicy = AccessPolicy(), logger: Logger? = nil) {
+        current = Mutex(policy)
+        refusals = logger.map { RateLimitedLog(logger: $0) }
+    }
 
     public var policy: AccessPolicy { current.withLock { $0 } }
 
@@ -114,6 +121,13 @@ public final class AccessControl: Sendable {
 
     /// Throws `PermissionDenied` unless the peer has at least `needed` under the current policy.
     public func require(_ needed: Role, _ context: VarlinkCallContext, method: String, log: (String) -> Void = { _ in }) throws(VarlinkError) {
-        try policy.require(needed, context, method: method, log: log)
+        try policy.require(needed, context, method: method) { line in
+            OperatorFigures.shared.accessRefused(interface: method.split(separator: ".").dropLast().joined(separator: "."))
+            if let refusals {
+                refusals.warning(uid: context.peer?.uid, line, metadata: ["message.id": .string(LogMessageID.accessRefused)])
+            } else {
+                log(line)
+            }
+        }
     }
 }

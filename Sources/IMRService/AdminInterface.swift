@@ -17,9 +17,12 @@ public struct AdminInterface: VarlinkHandler {
     let clock: @Sendable () -> Date
     let logger: Logger
     let backups: BackupPolicy
+    let serverStatistics: VarlinkServerStatistics?
 
     public init(store: EventStore, access: AccessControl, version: String, startedAt: Date, backups: BackupPolicy,
+                serverStatistics: VarlinkServerStatistics? = nil,
                 clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.admin", factory: { _ in SwiftLogNoOpLogHandler() })) {
+        self.serverStatistics = serverStatistics
         self.store = store
         self.access = access
         self.version = version
@@ -47,7 +50,10 @@ public struct AdminInterface: VarlinkHandler {
         switch call.member {
         case "Status":
             try access.require(.reader, context, method: call.method, log: log)
-            let status = try AdminInterface.status(store: store, version: version, startedAt: startedAt, now: clock())
+            var status = try AdminInterface.status(store: store, version: version, startedAt: startedAt, now: clock())
+            let process = Figures.process()
+            status.figures = Figures(service: OperatorFigures.shared.snapshot, server: serverStatistics?.snapshot,
+                                     residentBytes: process.residentBytes, openDescriptors: process.openDescriptors)
             return try WireFormat.object(status)
         case "Verify":
             try access.require(.admin, context, method: call.method, log: log)
@@ -104,6 +110,26 @@ public struct AdminInterface: VarlinkHandler {
         public var headPosition: Int64
         public var openCases: Int64
         public var projections: [Projection]
+        /// What the daemon has done since it started (the Prometheus export has the same).
+        public var figures: Figures?
+    }
+
+    /// The operator's figures since start: commands, refusals, alerts, scheduler passes, the
+    /// server's connections and calls, and the process's memory and descriptors.
+    public struct Figures: Codable, Sendable, Equatable {
+        public var service: OperatorFigures.Totals
+        public var server: VarlinkServerStatistics.Snapshot?
+        public var residentBytes: Int64
+        public var openDescriptors: Int
+
+        /// This process's resident memory and open descriptors, from /proc.
+        public static func process() -> (residentBytes: Int64, openDescriptors: Int) {
+            let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+            let kib = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+                .flatMap { Int64($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
+            let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+            return (kib * 1024, descriptors)
+        }
     }
 
     public static func status(store: EventStore, version: String, startedAt: Date, now: Date) throws -> Status {
@@ -115,7 +141,8 @@ public struct AdminInterface: VarlinkHandler {
         return Status(
             version: version, startedAt: startedAt, uptimeSeconds: Int64(now.timeIntervalSince(startedAt)), databasePath: store.path,
             databaseBytes: bytes, headPosition: try store.headPosition(), openCases: open,
-            projections: store.projectionCheckpoints().sorted { $0.key < $1.key }.map { Status.Projection(name: $0.key, checkpoint: $0.value) })
+            projections: store.projectionCheckpoints().sorted { $0.key < $1.key }.map { Status.Projection(name: $0.key, checkpoint: $0.value) },
+            figures: nil)
     }
 }
 

@@ -192,6 +192,7 @@ public final class AlertScheduler: Sendable {
         // Every alert that reached the log is announced, even when another of the batch failed:
         // the next pass counts it as raised and would never announce it.
         for event in raised {
+            OperatorFigures.shared.alertRaised(level: event.level.rawValue, late: event.late, lagSeconds: now.timeIntervalSince(event.scheduledAt))
             log(event)
             onRaised(event)
         }
@@ -244,17 +245,20 @@ public final class AlertScheduler: Sendable {
             var full = true
             while !Task.isCancelled {
                 var sleep = options.maximumSleep
+                let started = ContinuousClock.now
                 do {
                     let now = clock()
                     let cases = full ? nil : changedCases.withLock { c -> Set<String> in defer { c.removeAll() }; return c }
                     if full { changedCases.withLock { $0.removeAll() } }
                     let pass = try raiseDue(now: now, cases: cases)
+                    OperatorFigures.shared.schedulerPass(kind: full ? "full" : "cases", duration: ContinuousClock.now - started, failed: false)
                     next = full ? pass.next : [next, pass.next].compactMap { $0 }.min()
                     if let due = next {
                         let seconds = max(0, due.timeIntervalSince(clock()))
                         sleep = min(sleep, .milliseconds(Int64((seconds * 1000).rounded(.up))))
                     }
                 } catch {
+                    OperatorFigures.shared.schedulerPass(kind: full ? "full" : "cases", duration: ContinuousClock.now - started, failed: true)
                     logger.error("alerts: cannot raise due alerts: \(error); trying again shortly")
                     sleep = min(sleep, options.retryAfterFailure)
                     next = nil

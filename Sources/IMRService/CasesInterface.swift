@@ -106,9 +106,25 @@ public struct CasesInterface: VarlinkHandler {
         let command = try Self.command(for: call)
         let caseId = CaseID(envelope.caseId)
         let actor = AccessPolicy.actor(of: context.peer)
-        let outcome = try serviceCall(envelope.caseId) { () throws(CaseServiceError) in
-            try service.execute(command, on: caseId, actor: actor, commandId: commandId, now: clock())
+        let started = ContinuousClock.now
+        let outcome: CommandOutcome
+        do {
+            outcome = try serviceCall(envelope.caseId) { () throws(CaseServiceError) in
+                try service.execute(command, on: caseId, actor: actor, commandId: commandId, now: clock())
+            }
+        } catch let error as VarlinkError {
+            let name = error.name.split(separator: ".").last ?? ""
+            OperatorFigures.shared.command(
+                name == "TransitionRefused" || name == "CommandIdReused" || name == "CaseNotFound" || name == "ConcurrentUpdate" ? .refused
+                    : name == "InvalidValue" ? .invalid : .failed,
+                duration: ContinuousClock.now - started)
+            throw error
+        } catch {
+            OperatorFigures.shared.command(.failed, duration: ContinuousClock.now - started)
+            throw error
         }
+        OperatorFigures.shared.command(outcome.wasAlreadyRecorded ? .alreadyRecorded : .recorded, events: outcome.positions.count,
+                                       duration: ContinuousClock.now - started)
         if !outcome.wasAlreadyRecorded {
             logger.info("recorded \(outcome.eventTypes.joined(separator: ", ")) on case \(caseId.rawValue)", metadata: [
                 "case.id": .string(caseId.rawValue), "event.position": .string("\(outcome.positions.last ?? 0)"),

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import NIOCore
@@ -44,8 +45,10 @@ final class ConnectionShared: Sendable {
     let refusals: RateLimitedLog
     /// Bytes received on all connections and not yet made into calls.
     let bufferedInput = Atomic<Int>(0)
+    let statistics: VarlinkServerStatistics
 
-    init(limits: VarlinkServerLimits, errorInterface: String, logger: Logger) {
+    init(limits: VarlinkServerLimits, errorInterface: String, logger: Logger, statistics: VarlinkServerStatistics = VarlinkServerStatistics()) {
+        self.statistics = statistics
         self.limits = limits
         self.errorInterface = errorInterface
         self.logger = logger
@@ -285,6 +288,8 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
     /// Replies with `error`, then closes; logs `log` (rate-limited per peer uid).
     private func refuse(_ error: VarlinkError, log: String) {
         guard let context, !closing else { return }
+        shared.statistics.messageRejected()
+        Counter(label: "varlink_messages_rejected_total", dimensions: [("error", error.name)]).increment()
         shared.refusals.warning(uid: peer?.uid, "closing connection \(id): \(log)")
         tearDown()
         context.writeAndFlush(wrapOutboundOut(shared.errorFrame(error)), promise: nil)

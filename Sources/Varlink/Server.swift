@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import NIOCore
@@ -104,6 +105,8 @@ public final class VarlinkServer: Sendable {
     private let shared: ConnectionShared
     private let isPrivileged: @Sendable (PeerCredentials) -> Bool
     private let state = Mutex(State())
+    /// Running totals since start, for a status reply (the same figures go to swift-metrics).
+    public let statistics: VarlinkServerStatistics
 
     private struct Connection {
         let channel: Channel
@@ -135,12 +138,14 @@ public final class VarlinkServer: Sendable {
     public init(info: Info, handlers: [any VarlinkHandler], limits: VarlinkServerLimits = VarlinkServerLimits(),
                 errorInterface: String = "org.varlink.server",
                 isPrivileged: @escaping @Sendable (PeerCredentials) -> Bool = { $0.uid == 0 },
+                statistics: VarlinkServerStatistics = VarlinkServerStatistics(),
                 logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.info = info
         self.limits = limits
         self.logger = logger
         self.isPrivileged = isPrivileged
-        self.shared = ConnectionShared(limits: limits, errorInterface: errorInterface, logger: logger)
+        self.statistics = statistics
+        self.shared = ConnectionShared(limits: limits, errorInterface: errorInterface, logger: logger, statistics: statistics)
         var byName: [String: any VarlinkHandler] = [:]
         for handler in handlers { byName[handler.interface.name] = handler }
         self.handlers = byName
@@ -253,6 +258,8 @@ public final class VarlinkServer: Sendable {
             case .stopping:
                 channel.close(promise: nil)
             case .refused(let error, let log):
+                Counter(label: "varlink_connections_refused_total", dimensions: [("limit", error.parameters["limit"]?.stringValue ?? "other")]).increment()
+                statistics.connectionRefused()
                 shared.refusals.warning(uid: peer?.uid, log)
                 try channel.pipeline.syncOperations.addHandler(RefusingHandler(frame: shared.errorFrame(error)))
             case .accepted(let id):
@@ -272,17 +279,23 @@ public final class VarlinkServer: Sendable {
                     throw error
                 }
                 let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
-                state.withLock { s in
+                let open = state.withLock { s in
                     s.connections[id]?.stopWaiting = { channel.eventLoop.execute { bound.value.stopWaitingForOutput() } }
+                    return s.connections.count
                 }
+                Gauge(label: "varlink_connections").record(open)
+                statistics.connectionAccepted()
                 channel.closeFuture.whenComplete { [self] _ in
-                    state.withLock { s in
-                        guard let gone = s.connections.removeValue(forKey: id) else { return }
+                    let open = state.withLock { s -> Int in
+                        guard let gone = s.connections.removeValue(forKey: id) else { return s.connections.count }
                         if let uid = gone.uid {
                             s.perUser[uid, default: 1] -= 1
                             if s.perUser[uid] == 0 { s.perUser.removeValue(forKey: uid) }
                         }
+                        return s.connections.count
                     }
+                    Gauge(label: "varlink_connections").record(open)
+                    statistics.connectionClosed()
                 }
                 canceller.set(Task {
                     await self.serve(calls, channel: channel, handler: bound, id: id, peer: peer)
@@ -334,7 +347,18 @@ public final class VarlinkServer: Sendable {
     private func dispatch(_ call: VarlinkCall, context: VarlinkCallContext, write: @escaping @Sendable (VarlinkReply) async throws -> Void) async {
         let oneway = call.oneway ?? false
         let more = call.more ?? false
-        let reply: VarlinkReply
+        let started = ContinuousClock.now
+        var reply: VarlinkReply = VarlinkReply(parameters: [:])
+        defer {
+            // Only the interfaces served (an unknown one is counted under "unknown"), so a
+            // client cannot make up label values without end.
+            let interface = call.interface == "org.varlink.service" || handlers[call.interface] != nil ? call.interface : "unknown"
+            let elapsed = ContinuousClock.now - started
+            Counter(label: "varlink_calls_total", dimensions: [("interface", interface), ("outcome", reply.error == nil ? "ok" : "error")]).increment()
+            if !more { CoreMetrics.Timer(label: "varlink_call_duration_seconds", dimensions: [("interface", interface)]).recordNanoseconds(
+                elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000) }
+            statistics.call(failed: reply.error != nil)
+        }
         do {
             let replier = VarlinkReplier(send: { r in if !oneway { try await write(r) } }, more: more && !oneway)
             reply = VarlinkReply(parameters: try await answer(call, context: context, replier: replier))
@@ -386,5 +410,43 @@ public final class VarlinkServer: Sendable {
         return future.map { PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
             .map { Optional($0) }
             .recover { _ in nil }
+    }
+}
+
+/// What a server has done since it started: for `io.imr.Admin.Status` and the like.
+public final class VarlinkServerStatistics: Sendable {
+    public struct Snapshot: Sendable, Codable, Equatable {
+        public var connectionsOpen: Int
+        public var connectionsAccepted: Int
+        public var connectionsRefused: Int
+        public var messagesRejected: Int
+        public var calls: Int
+        public var failedCalls: Int
+    }
+
+    private let open = Atomic<Int>(0)
+    private let accepted = Atomic<Int>(0)
+    private let refused = Atomic<Int>(0)
+    private let rejected = Atomic<Int>(0)
+    private let calls = Atomic<Int>(0)
+    private let failed = Atomic<Int>(0)
+
+    public init() {}
+
+    func connectionAccepted() {
+        accepted.wrappingAdd(1, ordering: .relaxed)
+        open.wrappingAdd(1, ordering: .relaxed)
+    }
+    func connectionClosed() { open.wrappingSubtract(1, ordering: .relaxed) }
+    func connectionRefused() { refused.wrappingAdd(1, ordering: .relaxed) }
+    func messageRejected() { rejected.wrappingAdd(1, ordering: .relaxed) }
+    func call(failed didFail: Bool) {
+        calls.wrappingAdd(1, ordering: .relaxed)
+        if didFail { failed.wrappingAdd(1, ordering: .relaxed) }
+    }
+
+    public var snapshot: Snapshot {
+        Snapshot(connectionsOpen: open.load(ordering: .relaxed), connectionsAccepted: accepted.load(ordering: .relaxed), connectionsRefused: refused.load(ordering: .relaxed),
+                 messagesRejected: rejected.load(ordering: .relaxed), calls: calls.load(ordering: .relaxed), failedCalls: failed.load(ordering: .relaxed))
     }
 }

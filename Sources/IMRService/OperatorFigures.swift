@@ -1,0 +1,93 @@
+import CoreMetrics
+import Foundation
+import Synchronization
+
+/// The figures an operator watches, reported through swift-metrics (the daemon exports them in
+/// Prometheus text format when `[metrics]` asks for it) and kept here as running totals for
+/// `io.imr.Admin.Status`, so `imr-ctl status` says the same in words.
+///
+/// Metric names (Prometheus): `imr_commands_total{outcome}` (recorded, already_recorded,
+/// refused, invalid, failed), `imr_command_duration_seconds` (decide and append),
+/// `imr_append_events` (events per append: the commit size), `imr_alerts_raised_total{level}`,
+/// `imr_alert_lag_seconds` (raised after its scheduled time), `imr_scheduler_passes_total{kind}`,
+/// `imr_scheduler_pass_duration_seconds`, `imr_access_refusals_total{interface}`; the Varlink
+/// server adds `varlink_*` (see ``Varlink``).
+public final class OperatorFigures: Sendable {
+    public static let shared = OperatorFigures()
+
+    public struct Totals: Codable, Sendable, Equatable {
+        public var commandsRecorded: Int64 = 0
+        public var commandsAlreadyRecorded: Int64 = 0
+        public var commandsRefused: Int64 = 0
+        public var commandsInvalid: Int64 = 0
+        public var commandsFailed: Int64 = 0
+        public var eventsAppendedByCommands: Int64 = 0
+        public var accessRefusals: Int64 = 0
+        public var alertsRaised: Int64 = 0
+        public var alertsRaisedLate: Int64 = 0
+        public var schedulerPasses: Int64 = 0
+        public var schedulerFailures: Int64 = 0
+        /// The slowest command (decide and append) since start, in milliseconds.
+        public var slowestCommandMs: Double = 0
+        /// The longest an alert waited past its scheduled time since start, in seconds.
+        public var largestAlertLagSeconds: Double = 0
+        public init() {}
+    }
+
+    private let totals = Mutex(Totals())
+
+    public init() {}
+
+    public var snapshot: Totals { totals.withLock { $0 } }
+
+    public enum CommandOutcome: String, Sendable { case recorded, alreadyRecorded = "already_recorded", refused, invalid, failed }
+
+    public func command(_ outcome: CommandOutcome, events: Int = 0, duration: Duration? = nil) {
+        Counter(label: "imr_commands_total", dimensions: [("outcome", outcome.rawValue)]).increment()
+        if let duration { CoreMetrics.Timer(label: "imr_command_duration_seconds").recordNanoseconds(duration.nanoseconds) }
+        if outcome == .recorded { Recorder(label: "imr_append_events").record(events) }
+        totals.withLock { t in
+            switch outcome {
+            case .recorded:
+                t.commandsRecorded += 1
+                t.eventsAppendedByCommands += Int64(events)
+            case .alreadyRecorded: t.commandsAlreadyRecorded += 1
+            case .refused: t.commandsRefused += 1
+            case .invalid: t.commandsInvalid += 1
+            case .failed: t.commandsFailed += 1
+            }
+            if let duration { t.slowestCommandMs = max(t.slowestCommandMs, Double(duration.nanoseconds) / 1e6) }
+        }
+    }
+
+    public func accessRefused(interface: String) {
+        Counter(label: "imr_access_refusals_total", dimensions: [("interface", interface)]).increment()
+        totals.withLock { $0.accessRefusals += 1 }
+    }
+
+    public func alertRaised(level: String, late: Bool, lagSeconds: Double) {
+        Counter(label: "imr_alerts_raised_total", dimensions: [("level", level)]).increment()
+        Recorder(label: "imr_alert_lag_seconds").record(max(0, lagSeconds))
+        totals.withLock { t in
+            t.alertsRaised += 1
+            if late { t.alertsRaisedLate += 1 }
+            t.largestAlertLagSeconds = max(t.largestAlertLagSeconds, lagSeconds)
+        }
+    }
+
+    public func schedulerPass(kind: String, duration: Duration, failed: Bool) {
+        Counter(label: "imr_scheduler_passes_total", dimensions: [("kind", kind), ("outcome", failed ? "failed" : "ok")]).increment()
+        CoreMetrics.Timer(label: "imr_scheduler_pass_duration_seconds").recordNanoseconds(duration.nanoseconds)
+        totals.withLock { t in
+            t.schedulerPasses += 1
+            if failed { t.schedulerFailures += 1 }
+        }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

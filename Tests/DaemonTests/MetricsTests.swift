@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+import Varlink
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The operator's figures: exported in Prometheus text format to the `[metrics]` file, and the
+/// same in `io.imr.Admin.Status` and `imr-ctl status`.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct MetricsTests {
+    @Test func theFiguresReachThePrometheusFileAndStatus() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-metrics-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let prom = dir.appendingPathComponent("imr.prom").path
+        let config = dir.appendingPathComponent("imr-daemon.toml")
+        try "[metrics]\ntextfile = \"\(prom)\"\ninterval_seconds = 0.2\n".write(to: config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(directory: dir, arguments: ["--config", config.path])
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() })
+        try await offPool {
+            let c = try daemon.client()
+            try openCaseWithRFA(c, "M-1", receivedAt: "2024-03-04T10:00")
+            _ = try? c.call("io.imr.Cases.AddNote", ["caseId": "M-1", "text": "bad \u{202E}note"])   // invalid
+            _ = try? c.call("io.imr.Cases.DecideUR", ["caseId": "M-1", "rfaId": "Z", "decidedAt": "2024-03-05T06:00",
+                                                      "decisions": .array([.object(["itemId": "A1", "outcome": "approved"])])])  // refused
+        }
+        // The file is rewritten every 0.2 s; wait for the commands to show.
+        var text = ""
+        for _ in 0..<50 {
+            text = (try? String(contentsOfFile: prom, encoding: .utf8)) ?? ""
+            if text.contains(#"imr_commands_total{outcome="recorded"} 2"#) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(text.contains(#"imr_commands_total{outcome="recorded"} 2"#), "\(text)")
+        #expect(text.contains(#"imr_commands_total{outcome="invalid"} 1"#), "\(text)")
+        #expect(text.contains(#"imr_commands_total{outcome="refused"} 1"#), "\(text)")
+        #expect(text.contains("imr_command_duration_seconds_bucket"), "\(text)")
+        #expect(text.contains(#"varlink_calls_total{interface="io.imr.Cases",outcome="ok"}"#), "\(text)")
+        #expect(text.contains("imr_open_cases 1"), "\(text)")
+        #expect(text.contains("imr_process_resident_bytes"), "\(text)")
+        #expect(!FileManager.default.fileExists(atPath: prom + ".partial"))
+
+        let status = try await offPool { try daemon.client().call("io.imr.Admin.Status") }
+        let service = status["figures"]?.objectValue?["service"]?.objectValue
+        #expect(service?["commandsRecorded"] == .int(2))
+        #expect(service?["commandsInvalid"] == .int(1))
+        #expect(service?["commandsRefused"] == .int(1))
+        #expect((status["figures"]?.objectValue?["server"]?.objectValue?["calls"]).flatMap { if case .int(let i) = $0 { i } else { nil } } ?? 0 >= 4, "the four calls before status")
+        let words = try await offPool {
+            try run([productsDirectory.appendingPathComponent("imr-ctl").path, "status", "--socket", daemon.socketPath])
+        }
+        #expect(words.output.contains("2 commands recorded"), "\(words.output)")
+        #expect(words.output.contains("1 refused by the lifecycle"), "\(words.output)")
+        #expect(daemon.stop().status == 0)
+    }
+
+    @Test func aMetricsFileThatIsNotPromIsRefusedAtStart() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-metrics-bad-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("imr-daemon.toml")
+        try "[metrics]\ntextfile = \"\(dir.path)/imr.txt\"\n".write(to: config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(directory: dir, arguments: ["--config", config.path])
+        let (status, output) = daemon.wait()
+        #expect(status == 78)
+        #expect(output.contains("metrics.textfile") && output.contains(".prom"), "\(output)")
+    }
+}

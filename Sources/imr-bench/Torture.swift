@@ -480,12 +480,15 @@ struct Attack: ParsableCommand {
         let counts = CounterBox()
         let perConnection = max(1, hostile / connections)
         var seeds = SplitMix(seed: seed)
+        // Made once, sent many times: the attackers' own work is sending, not building
+        // megabyte strings (on two cores that would take the CPU the daemon is measured on).
+        let pool = (0..<512).map { _ in HostileMessage.next(&seeds) }
         let starts = (0..<connections).map { _ in seeds.next() }
         onThreads(connections) { [socket] k in
             var random = SplitMix(seed: starts[k])
             var connection = try? RawConnection(path: socket, timeout: 10)
             for _ in 0..<perConnection {
-                let (bytes, expectsClose) = HostileMessage.next(&random)
+                let (bytes, expectsClose) = pool[Int(random.next() % UInt64(pool.count))]
                 if connection == nil { connection = try? RawConnection(path: socket, timeout: 10) }
                 guard let c = connection else { continue }
                 counts.add(outcome: c.write(bytes) ? .sent : .closed)

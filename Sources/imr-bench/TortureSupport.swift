@@ -140,19 +140,22 @@ final class RawConnection {
 
     /// The next reply frame, or nil when the connection closed or the read timed out.
     func receiveFrame() -> [UInt8]? {
+        var scanned = 0
         while true {
-            if let end = buffer.firstIndex(of: 0) {
+            if let end = buffer[scanned...].firstIndex(of: 0) {
                 let frame = Array(buffer[..<end])
                 buffer.removeSubrange(...end)
                 return frame
             }
-            var chunk = [UInt8](repeating: 0, count: 65536)
+            scanned = buffer.count
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { return nil }
             buffer.append(contentsOf: chunk[..<n])
         }
     }
+
+    private var chunk = [UInt8](repeating: 0, count: 65536)
 
     func receive() throws -> VarlinkReply {
         guard let frame = receiveFrame() else { throw TortureFailure("no reply (connection closed or timed out)") }

@@ -76,7 +76,7 @@ struct Torture: ParsableCommand {
         defer { if !keep { try? FileManager.default.removeItem(atPath: work) } }
         var report = TortureReport()
         print("imr-bench torture: \(ProcessInfo.processInfo.activeProcessorCount) cores, daemon \(daemonBinary), work \(work)")
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         for phase in selectedPhases {
             let target = TortureDaemon(binary: daemonBinary, directory: work + "/" + phase)
             try FileManager.default.createDirectory(atPath: work + "/" + phase, withIntermediateDirectories: true)
@@ -105,7 +105,7 @@ struct Torture: ParsableCommand {
 
     // MARK: - crash
 
-    func crashStorm(_ target: TortureDaemon, _ report: inout TortureReport, _ random: inout SplitMix) throws {
+    func crashStorm(_ target: TortureDaemon, _ report: inout TortureReport, _ random: inout SplitMix64) throws {
         try target.start()
         var acknowledgedTotal = 0
         var restarts: [Double] = []
@@ -215,7 +215,7 @@ struct Torture: ParsableCommand {
 
     // MARK: - kills during work
 
-    func killsDuringWork(_ target: TortureDaemon, ctl: String, _ report: inout TortureReport, _ random: inout SplitMix) throws {
+    func killsDuringWork(_ target: TortureDaemon, ctl: String, _ report: inout TortureReport, _ random: inout SplitMix64) throws {
         try target.start()
         // A caseload to rebuild and back up.
         let calls = caseCalls(round: 0, seed: seed)
@@ -261,26 +261,16 @@ struct Torture: ParsableCommand {
             report.note("kills", "no letters or no imr-ctl: the kill during an import was not tried")
             return
         }
-        let importer = Process()
-        importer.executableURL = URL(fileURLWithPath: ctl)
-        importer.arguments = ["import", "--socket", target.socketPath] + files
-        importer.standardOutput = FileHandle.nullDevice
-        importer.standardError = FileHandle.nullDevice
-        try importer.run()
-        usleep(useconds_t(200_000 + random.next() % 800_000))
-        target.kill9()
-        importer.waitUntilExit()
-        try target.start()
-        try checkInvariants(target, acknowledged: [:], phase: "kills", round: "kill during import", &report)
-        let rerun = Process()
-        rerun.executableURL = URL(fileURLWithPath: ctl)
-        rerun.arguments = ["import", "--json", "--socket", target.socketPath] + files
-        let out = Pipe()
-        rerun.standardOutput = out
-        rerun.standardError = FileHandle.nullDevice
-        try rerun.run()
-        let text = out.fileHandleForReading.readDataToEndOfFile()
-        rerun.waitUntilExit()
+        // imr-ctl import of every letter, started (its output discarded).
+        func importer() throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: ctl)
+            p.arguments = ["import", "--socket", target.socketPath] + files
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
         // Case events only: the alert scheduler appends alerts for the imported cases meanwhile.
         func caseEvents() throws -> Int {
             let store = try EventStore(path: target.storePath)
@@ -288,21 +278,23 @@ struct Torture: ParsableCommand {
             return try store.read { try $0.query("SELECT COUNT(*) FROM events WHERE stream_id NOT LIKE 'alert-%'").first?[0].int64 ?? 0 }
                 .map { Int($0) } ?? 0
         }
+        let killed = try importer()
+        usleep(useconds_t(200_000 + random.next() % 800_000))
+        target.kill9()
+        killed.waitUntilExit()
+        try target.start()
+        try checkInvariants(target, acknowledged: [:], phase: "kills", round: "kill during import", &report)
+        let rerun = try importer()
+        rerun.waitUntilExit()
         let before = try caseEvents()
         // A third import changes nothing: each letter is in the log once.
-        let third = Process()
-        third.executableURL = URL(fileURLWithPath: ctl)
-        third.arguments = ["import", "--socket", target.socketPath] + files
-        third.standardOutput = FileHandle.nullDevice
-        third.standardError = FileHandle.nullDevice
-        try third.run()
+        let third = try importer()
         third.waitUntilExit()
         let afterImport = try caseEvents()
         report.check("kills", rerun.terminationStatus == 0, "the import of \(files.count) letters completed after the kill",
                      "the import after the kill exited \(rerun.terminationStatus)")
-        report.check("kills", before == afterImport && before > 0, "re-importing \(files.count) letters recorded nothing twice",
-                     "re-importing the letters recorded new case events (\(before) -> \(afterImport))")
-        _ = text
+        report.check("kills", third.terminationStatus == 0 && before == afterImport && before > 0, "re-importing \(files.count) letters recorded nothing twice",
+                     "re-importing the letters recorded new case events (\(before) -> \(afterImport)) or failed (exit \(third.terminationStatus))")
         try checkInvariants(target, acknowledged: [:], phase: "kills", round: "after re-import", &report)
     }
 
@@ -355,7 +347,7 @@ struct Torture: ParsableCommand {
         return report
     }
 
-    func hostileFrames(_ target: TortureDaemon, _ report: inout TortureReport, _ random: inout SplitMix) throws {
+    func hostileFrames(_ target: TortureDaemon, _ report: inout TortureReport, _ random: inout SplitMix64) throws {
         try startForAttackers(target)
         _ = try RawConnection(path: target.socketPath, timeout: 10).call("io.imr.Cases.Open", [
             "caseId": "H-1", "claimNumber": "ADJ1", "employer": "Acme", "claimsAdministrator": "TPA",
@@ -410,6 +402,10 @@ struct Torture: ParsableCommand {
         var outcome: [String: Int] = [:]
         var loaded = baseline
         var recordedMs: Double?
+        var alertMs: Double?
+        // A coordinator follows the alerts from before the attack (root: the reserve is theirs).
+        var follower = try? RawConnection(path: target.socketPath, timeout: 20)
+        _ = follower?.send("io.imr.Alerts.Follow", more: true)
         let status = try measuringStatus(socket: target.socketPath, every: 0.2, timeout: 10) {
             let done = DispatchGroup()
             let boxes = processes.map { _ in ResultBox() }
@@ -430,14 +426,31 @@ struct Torture: ParsableCommand {
                     "injuredWorkerReference": "J.D.", "dateOfInjury": "2024-01-02", "coordinator": "maria"])) != nil {
                     recordedMs = Date().timeIntervalSince(started) * 1000
                 }
+                // An RFA received long ago: its UR clock is overdue at once, so the scheduler
+                // raises an alert, which the coordinator's follower must receive meanwhile.
+                let received = Date()
+                if (try? recorder.call("io.imr.Cases.ReceiveRFA", [
+                    "caseId": "X-1", "rfaId": "A", "receivedAt": "2024-01-02T10:00", "receivedTimeOfDayKnown": true,
+                    "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false, "formulary": false,
+                    "items": .array([.object(["id": "A1", "description": "MRI lumbar spine"])])])) != nil {
+                    while Date().timeIntervalSince(received) < 20, let frame = follower?.receiveFrame() {
+                        if String(decoding: frame, as: UTF8.self).contains("\"X-1\"") {
+                            alertMs = Date().timeIntervalSince(received) * 1000
+                            break
+                        }
+                    }
+                }
             }
             done.wait()
             for box in boxes { outcome.merge(try box.get()) { $0 + $1 } }
         }
+        follower = nil
         usleep(2_000_000)
         let after = target.resources()
         report.check("exhaustion", recordedMs != nil, recordedMs.map { String(format: "a command was recorded under load in %.0f ms", $0) },
                      "a command could not be recorded under load")
+        report.check("exhaustion", alertMs != nil, alertMs.map { String(format: "the alert it raised reached a follower under load %.0f ms after the command", $0) },
+                     "no alert reached the coordinator's follower within 20 s under load")
         report.figure("exhaustion", "attackers (\(geteuid() == 0 ? "\(plans.count) uids" : "this user")) held \(outcome["held"] ?? 0) connections "
                       + "(\(idle) idle asked, \(outcome["refused"] ?? 0) refused by the daemon), \(outcome["followers"] ?? 0) followers, "
                       + "\(outcome["slow"] ?? 0) slow senders, \(outcome["deaf"] ?? 0) clients that never read")
@@ -479,13 +492,13 @@ struct Attack: ParsableCommand {
     func hostileMessages() -> [String: Int] {
         let counts = CounterBox()
         let perConnection = max(1, hostile / connections)
-        var seeds = SplitMix(seed: seed)
+        var seeds = SplitMix64(seed: seed)
         // Made once, sent many times: the attackers' own work is sending, not building
         // megabyte strings (on two cores that would take the CPU the daemon is measured on).
         let pool = (0..<512).map { _ in HostileMessage.next(&seeds) }
         let starts = (0..<connections).map { _ in seeds.next() }
         onThreads(connections) { [socket] k in
-            var random = SplitMix(seed: starts[k])
+            var random = SplitMix64(seed: starts[k])
             var connection = try? RawConnection(path: socket, timeout: 10)
             for _ in 0..<perConnection {
                 let (bytes, expectsClose) = pool[Int(random.next() % UInt64(pool.count))]
@@ -590,17 +603,6 @@ final class CounterBox: @unchecked Sendable {
     func count(_ outcome: Outcome) -> Int { lock.withLock { counts[outcome] ?? 0 } }
 }
 
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// One hostile message: most from Varlink's ``HostileFrames`` (every kind, against a recording
 /// method), a fifth with absurd values that are well-formed JSON (year 99999, enormous and
@@ -620,7 +622,7 @@ enum HostileMessage {
         #"{"method":"io.imr.Alerts.Snooze","parameters":{"alertId":"x","until":"0000-01-01T00:00"}}"#,
     ]
 
-    static func next(_ random: inout SplitMix) -> (bytes: [UInt8], expectsClose: Bool) {
+    static func next(_ random: inout SplitMix64) -> (bytes: [UInt8], expectsClose: Bool) {
         if random.next() % 5 == 0 {
             let n = Int(random.next() % UInt64(absurd.count + 1))
             if n == absurd.count {  // a 200 KB case id

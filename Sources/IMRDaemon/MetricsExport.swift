@@ -85,6 +85,8 @@ final class MetricsExport: @unchecked Sendable {
         if fd < 0 {
             problem = "cannot write \(partial): \(String(cString: strerror(errno)))"
         } else {
+            // Readable by node_exporter's user whatever the daemon's umask: counts only, no case data.
+            fchmod(fd, 0o644)
             let written = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
             Glibc.close(fd)
             if written != text.count {

@@ -41,6 +41,9 @@ struct MetricsTests {
         #expect(text.contains("imr_open_cases 1"), "\(text)")
         #expect(text.contains("imr_process_resident_bytes"), "\(text)")
         #expect(!FileManager.default.fileExists(atPath: prom + ".partial"))
+        // node_exporter runs as another user: the file is world-readable despite the daemon's umask.
+        let mode = (try FileManager.default.attributesOfItem(atPath: prom)[.posixPermissions] as? Int) ?? 0
+        #expect(mode == 0o644, "\(String(mode, radix: 8))")
 
         let status = try await offPool { try daemon.client().call("io.imr.Admin.Status") }
         let service = status["figures"]?.objectValue?["service"]?.objectValue

@@ -13,7 +13,8 @@ import Glibc
 /// side of each accepted connection, as /proc/net/unix names them): other suites running in
 /// the same process at the same time open and close descriptors of their own.
 func serverDescriptorCount(path: String) -> Int {
-    let table = (try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8)) ?? ""
+    // Read to the end: the table is longer than one page when other suites hold many sockets.
+    let table = FileHandle(forReadingAtPath: "/proc/net/unix").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) } ?? ""
     var inodes: Set<String> = []
     for line in table.split(separator: "\n").dropFirst() {
         let fields = line.split(separator: " ", omittingEmptySubsequences: true)

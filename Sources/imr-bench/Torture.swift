@@ -154,24 +154,9 @@ struct Torture: ParsableCommand {
         }
     }
 
-    struct ClientCall: Sendable {
-        let client: Int
-        let method: String
-        let parameters: [String: JSONValue]
-    }
-
     /// The synthetic caseload's calls for one round, each case given to one client.
     func caseCalls(round: Int, seed: UInt64) -> [ClientCall] {
-        var caseload = SyntheticCaseload(now: Date(), count: clients * casesPerClient, seed: seed, coordinators: ["maria", "jorge", "priya", "li"])
-        var owner: [String: Int] = [:]
-        return caseload.calls().map { call in
-            let original = call.parameters["caseId"]?.stringValue ?? ""
-            let caseId = original.replacingOccurrences(of: "DEMO-", with: "R\(round + 1)-")
-            if owner[caseId] == nil { owner[caseId] = owner.count % clients }
-            var parameters = call.parameters
-            parameters["caseId"] = .string(caseId)
-            return ClientCall(client: owner[caseId]!, method: call.method, parameters: parameters)
-        }
+        ClientCall.caseload(cases: clients * casesPerClient, clients: clients, seed: seed, prefix: "R\(round + 1)-")
     }
 
     /// After a restart: acknowledged commands present at their positions, no torn command,
@@ -559,6 +544,29 @@ final class ResultBox: @unchecked Sendable {
     private let lock = NSLock()
     func set(_ r: Result<[String: Int], Error>) { lock.withLock { result = r } }
     func get() throws -> [String: Int] { try lock.withLock { result }.get() }
+}
+
+/// One lifecycle call of the synthetic caseload, and the client that sends it.
+struct ClientCall: Sendable {
+    let client: Int
+    let method: String
+    let parameters: [String: JSONValue]
+
+    /// The demo's synthetic caseload (every stage, dated relative to today) as calls, each case
+    /// given to one of `clients` (a case's calls stay in order on one connection), its id
+    /// starting with `prefix`.
+    static func caseload(cases: Int, clients: Int, seed: UInt64, prefix: String) -> [ClientCall] {
+        var caseload = SyntheticCaseload(now: Date(), count: cases, seed: seed, coordinators: ["maria", "jorge", "priya", "li"])
+        var owner: [String: Int] = [:]
+        return caseload.calls().map { call in
+            let original = call.parameters["caseId"]?.stringValue ?? ""
+            let caseId = original.replacingOccurrences(of: "DEMO-", with: prefix)
+            if owner[caseId] == nil { owner[caseId] = owner.count % clients }
+            var parameters = call.parameters
+            parameters["caseId"] = .string(caseId)
+            return ClientCall(client: owner[caseId]!, method: call.method, parameters: parameters)
+        }
+    }
 }
 
 /// What each phase found.

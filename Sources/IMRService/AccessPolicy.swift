@@ -51,15 +51,15 @@ public struct AccessPolicy: Sendable, Equatable {
         return .none
     }
 
-    /// The actor recorded in event metadata for a peer.
     /// The actor for a user id (the daemon's own user, for what it records at start).
     public static func actor(uid: UInt32) -> Actor {
         Actor(uid: uid, name: userName(uid: uid) ?? "uid\(uid)")
     }
 
+    /// The actor recorded in event metadata for a peer.
     public static func actor(of peer: PeerCredentials?) -> Actor {
         guard let peer else { return Actor(uid: UInt32.max, name: "unknown") }
-        return Actor(uid: peer.uid, name: userName(uid: peer.uid) ?? "uid\(peer.uid)")
+        return actor(uid: peer.uid)
     }
 
     /// Throws `PermissionDenied` unless the peer has at least `needed`.
@@ -119,15 +119,12 @@ public final class AccessControl: Sendable {
 
     public func replace(with policy: AccessPolicy) { current.withLock { $0 = policy } }
 
-    /// Throws `PermissionDenied` unless the peer has at least `needed` under the current policy.
-    public func require(_ needed: Role, _ context: VarlinkCallContext, method: String, log: (String) -> Void = { _ in }) throws(VarlinkError) {
-        try policy.require(needed, context, method: method) { line in
+    /// Throws `PermissionDenied` unless the peer has at least `needed` under the current policy;
+    /// the one place a refusal is counted and logged, whatever the interface.
+    public func require(_ needed: Role, _ context: VarlinkCallContext, method: String) throws(VarlinkError) {
+        try policy.require(needed, context, method: method) { [refusals] line in
             OperatorFigures.shared.accessRefused(interface: method.split(separator: ".").dropLast().joined(separator: "."))
-            if let refusals {
-                refusals.warning(uid: context.peer?.uid, line, metadata: ["message.id": .string(LogMessageID.accessRefused)])
-            } else {
-                log(line)
-            }
+            refusals?.warning(uid: context.peer?.uid, line, metadata: ["message.id": .string(LogMessageID.accessRefused)])
         }
     }
 }

@@ -37,9 +37,9 @@ public struct AdminInterface: VarlinkHandler {
     struct BackupParameters: Decodable { let name: String?; let force: Bool? }
     struct RebuildParameters: Decodable { let projection: String? }
 
-    /// Checked by the server before any parameter is decoded (handle checks again).
+    /// Checked by the server before any parameter is decoded.
     public func admit(member: String, context: VarlinkCallContext) throws {
-        try access.require(member == "Status" ? .reader : .admin, context, method: "io.imr.Admin.\(member)", log: log)
+        try access.require(member == "Status" ? .reader : .admin, context, method: "io.imr.Admin.\(member)")
     }
 
     public func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
@@ -49,14 +49,12 @@ public struct AdminInterface: VarlinkHandler {
     public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
         switch call.member {
         case "Status":
-            try access.require(.reader, context, method: call.method, log: log)
             var status = try AdminInterface.status(store: store, version: version, startedAt: startedAt, now: clock())
             let process = Figures.process()
             status.figures = Figures(service: OperatorFigures.shared.snapshot, server: serverStatistics?.snapshot,
                                      residentBytes: process.residentBytes, openDescriptors: process.openDescriptors)
             return try WireFormat.object(status)
         case "Verify":
-            try access.require(.admin, context, method: call.method, log: log)
             let report = try store.verify()
             var reply: [String: JSONValue] = [
                 "eventsChecked": .int(report.eventsChecked), "headPosition": .int(report.headPosition), "intact": .bool(report.isIntact),
@@ -68,7 +66,6 @@ public struct AdminInterface: VarlinkHandler {
             if !report.isIntact { log("verify found the log altered at position \(report.firstBadPosition ?? 0): \(report.problem ?? "")") }
             return reply
         case "Backup":
-            try access.require(.admin, context, method: call.method, log: log)
             let p = try WireFormat.decode(BackupParameters.self, from: call)
             let name = p.name ?? BackupPolicy.defaultName(at: clock())
             let destination = try backups.destination(for: name, replacing: p.force ?? false)
@@ -82,7 +79,6 @@ public struct AdminInterface: VarlinkHandler {
                 throw VarlinkError("io.imr.Admin.BackupFailed", parameters: ["path": .string(destination), "message": .string(error.message)])
             }
         case "Rebuild":
-            try access.require(.admin, context, method: call.method, log: log)
             let p = try WireFormat.decode(RebuildParameters.self, from: call)
             let known = store.projectionCheckpoints().keys.sorted()
             let names = p.projection.map { [$0] } ?? known

@@ -11,17 +11,13 @@ public struct CasesInterface: VarlinkHandler {
     let access: AccessControl
     let clock: @Sendable () -> Date
     let logger: Logger
-    /// Refused calls, logged at most once per uid per 10 s (a refused client may retry in a loop).
-    let refusals: RateLimitedLog
 
     public init(service: CaseService, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.cases", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.service = service
         self.access = access
         self.clock = clock
         self.logger = logger
-        self.refusals = RateLimitedLog(logger: logger)
     }
-
 
     /// Parameters every recording method carries besides its fact.
     struct Envelope: Decodable {
@@ -50,9 +46,7 @@ public struct CasesInterface: VarlinkHandler {
 
     /// Checked by the server before any parameter is decoded.
     public func admit(member: String, context: VarlinkCallContext) throws {
-        try access.require(Self.role(for: member), context, method: "io.imr.Cases.\(member)") { [refusals] line in
-            refusals.warning(uid: context.peer?.uid, line, metadata: ["message.id": .string(LogMessageID.accessRefused)])
-        }
+        try access.require(Self.role(for: member), context, method: "io.imr.Cases.\(member)")
     }
 
     public func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {

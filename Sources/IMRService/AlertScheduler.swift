@@ -92,32 +92,43 @@ public final class AlertScheduler: Sendable {
     /// the next one becomes due. With `cases`, looks only at those cases' deadlines (what a
     /// commit to them may have changed); `next` then covers only them.
     @discardableResult
+    /// A pass's three queries. Open deadlines that may owe an alert: due within the horizon
+    /// (parameter 1) and, if past due (before parameter 3), not yet given their overdue alert (a
+    /// rule without one stops at its due time); the alerts already raised for them; the earliest
+    /// due beyond the horizon. For a pass over some cases, their ids are one bound parameter (a
+    /// JSON array, parameter 2), so the text is the same every time, and the unary plus keeps
+    /// SQLite on `deadlines_case` rather than walking every open deadline by due time
+    /// (`deadlines_open_due`, which the full pass uses).
+    static func passQueries(forCases: Bool, rulesWithoutOverdue: [RuleID]) -> (due: String, raised: String, beyond: String) {
+        let onlyCases = forCases ? " AND d.case_id IN (SELECT value FROM json_each(?))" : ""
+        let openDue = forCases ? "+d.is_open = 1 AND +d.due_us" : "d.is_open = 1 AND d.due_us"
+        let excluded = rulesWithoutOverdue.isEmpty ? "" : " AND d.rule NOT IN (\(rulesWithoutOverdue.map { "'\($0.rawValue)'" }.joined(separator: ", ")))"
+        return (
+            due: """
+                SELECT d.deadline_id, d.body, d.coordinator FROM deadlines d
+                WHERE \(openDue) <= ?\(onlyCases)
+                  AND (d.due_us >= ? OR (NOT EXISTS (SELECT 1 FROM alerts a WHERE a.deadline_id = d.deadline_id AND a.level = 'overdue')\(excluded)))
+                ORDER BY d.due_us, d.deadline_id
+                """,
+            raised: """
+                SELECT a.alert_id FROM alerts a JOIN deadlines d ON a.deadline_id = d.deadline_id
+                WHERE \(openDue) <= ?\(onlyCases)
+                """,
+            beyond: "SELECT MIN(due_us) FROM deadlines d WHERE \(openDue) > ?\(onlyCases)")
+    }
+
     public func raiseDue(now: Date, cases: Set<String>? = nil) throws -> Pass {
         defer { passes.withLock { $0 += 1 } }
         let horizonEnd = now.addingTimeInterval(policy.horizon)
-        // The case ids are one bound parameter, a JSON array, so the statement's text is the
-        // same for every pass (prepared once; a text per set of ids filled the statement cache).
-        let onlyCases = cases == nil ? "" : " AND d.case_id IN (SELECT value FROM json_each(?))"
         let caseArgument: [SQLiteValue] = cases.map { ids in
             [.text(String(decoding: (try? JSONEncoder().encode(ids.sorted())) ?? Data("[]".utf8), as: UTF8.self))]
         } ?? []
+        let noOverdue = RuleID.allCases.filter { !policy.leadTimes(for: $0).overdue || !policy.leadTimes(for: $0).enabled }
+        let sql = Self.passQueries(forCases: cases != nil, rulesWithoutOverdue: noOverdue)
         let (rows, raisedIds, beyond) = try store.read { db in
-            // Open deadlines that may owe an alert: due within the horizon and, if past due,
-            // not yet given their overdue alert (a rule without one stops at its due time).
-            let noOverdue = RuleID.allCases.filter { !policy.leadTimes(for: $0).overdue || !policy.leadTimes(for: $0).enabled }
-            let excluded = noOverdue.isEmpty ? "" : " AND d.rule NOT IN (\(noOverdue.map { "'\($0.rawValue)'" }.joined(separator: ", ")))"
-            let rows = try db.query("""
-                SELECT d.deadline_id, d.body, d.coordinator FROM deadlines d
-                WHERE d.is_open = 1 AND d.due_us <= ?\(onlyCases)
-                  AND (d.due_us >= ? OR (NOT EXISTS (SELECT 1 FROM alerts a WHERE a.deadline_id = d.deadline_id AND a.level = 'overdue')\(excluded)))
-                ORDER BY d.due_us, d.deadline_id
-                """, [.integer(horizonEnd.unixMicroseconds)] + caseArgument + [.integer(now.addingTimeInterval(-1).unixMicroseconds)])
-            let raised = try db.query("""
-                SELECT a.alert_id FROM alerts a JOIN deadlines d ON a.deadline_id = d.deadline_id
-                WHERE d.is_open = 1 AND d.due_us <= ?\(onlyCases)
-                """, [.integer(horizonEnd.unixMicroseconds)] + caseArgument)
-            let beyond = try db.query("SELECT MIN(due_us) FROM deadlines d WHERE is_open = 1 AND due_us > ?\(onlyCases)",
-                                      [.integer(horizonEnd.unixMicroseconds)] + caseArgument).first?[0].int64
+            let rows = try db.query(sql.due, [.integer(horizonEnd.unixMicroseconds)] + caseArgument + [.integer(now.addingTimeInterval(-1).unixMicroseconds)])
+            let raised = try db.query(sql.raised, [.integer(horizonEnd.unixMicroseconds)] + caseArgument)
+            let beyond = try db.query(sql.beyond, [.integer(horizonEnd.unixMicroseconds)] + caseArgument).first?[0].int64
             return (rows, Set(raised.compactMap { $0[0].string }), beyond)
         }
         var due: [(ScheduledAlert, String)] = []

@@ -266,3 +266,30 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async t
         }
     }
 }
+
+/// The scheduler's queries run on an index: a pass after a commit finds the changed cases'
+/// deadlines by case, not by walking every open deadline by due time (which at a claims
+/// administrator's size would make every commit cost the whole board).
+@Suite struct AlertSchedulerQueryPlanTests {
+    func plan(_ sql: String, _ arguments: [SQLiteValue], in store: EventStore) throws -> String {
+        try store.read { db in try db.query("EXPLAIN QUERY PLAN " + sql, arguments).map { $0[3].string ?? "" }.joined(separator: "\n") }
+    }
+
+    @Test func aPassOverChangedCasesFindsTheirDeadlinesByCase_aFullPassByDueTime() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-plan-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: ReadModels.all())
+        defer { store.close() }
+        let forCases = AlertScheduler.passQueries(forCases: true, rulesWithoutOverdue: [.urInfoRequest])
+        let ids: SQLiteValue = .text(#"["C-1"]"#)
+        for (sql, arguments) in [(forCases.due, [.integer(1), ids, .integer(0)]), (forCases.raised, [.integer(1), ids]), (forCases.beyond, [.integer(1), ids])] as [(String, [SQLiteValue])] {
+            let text = try plan(sql, arguments, in: store)
+            #expect(text.contains("deadlines_case"), "\(text)")
+            #expect(!text.contains("deadlines_open_due"), "\(text)")
+        }
+        let full = AlertScheduler.passQueries(forCases: false, rulesWithoutOverdue: [])
+        let text = try plan(full.due, [.integer(1), .integer(0)], in: store)
+        #expect(text.contains("deadlines_open_due"), "\(text)")
+    }
+}

@@ -6,6 +6,11 @@ import Synchronization
 ///
 /// All writes go through one connection behind a lock, so positions are assigned in commit
 /// order; reads use a small pool of read-only connections and never block writes (WAL).
+///
+/// Async callers never block Swift's cooperative threads: ``write(_:)`` hands the work to the
+/// writer thread, which commits every write waiting when it is free in one transaction (group
+/// commit: one fsync for all), and the async reads run on reader threads of their own. The
+/// synchronous methods are for tools, tests and start-up.
 /// The store knows streams, versions, event types and JSON payloads, and nothing about
 /// what the events mean.
 public final class EventStore: Sendable {
@@ -39,10 +44,13 @@ public final class EventStore: Sendable {
 
     public let path: String
     let options: Options
-    private let writer: Mutex<Writer?>
+    private let writer: WriterLock
     private let readers: Mutex<[SQLiteConnection]>
-    private let projections: [any Projection]
+    let projections: [any Projection]
     let headWatcher: HeadWatcher
+    let writeQueue: WriteQueue
+    let readPool: ReadPool
+    let closedError: EventStoreError
 
     /// Opens (creating if needed) the event log at `path`, runs the migrations it lacks,
     /// prepares the given projections and catches them up to the head.
@@ -65,15 +73,40 @@ public final class EventStore: Sendable {
         try writer.loadCheckpoints(for: projections)
         let head = try writer.headPosition()
         self.headWatcher = HeadWatcher(head: head)
-        self.writer = Mutex(writer)
+        let shared = WriterLock(writer)
+        self.writer = shared
         self.readers = Mutex([])
-        try catchUpProjections()
+        let closed = EventStoreError(.closed, "the event log \(path) is closed")
+        self.closedError = closed
+        let projections = projections
+        let watcher = headWatcher
+        self.writeQueue = WriteQueue(name: "imr-writer") { jobs in
+            EventStore.commit(jobs, writer: shared, projections: projections, headWatcher: watcher, closed: closed)
+        }
+        self.readPool = ReadPool(threads: max(options.maximumReaders, 1), name: "imr-reader", closedError: closed) { () throws(EventStoreError) in
+            try EventStore.openReader(path: path, options: options, doing: "open a read connection")
+        }
+        do {
+            try catchUpProjections()
+        } catch {
+            writeQueue.close()
+            readPool.close()
+            throw error
+        }
+    }
+
+    deinit {
+        writeQueue.close()
+        readPool.close()
     }
 
     /// Closes every connection. Appends and reads after this fail with `.closed`;
     /// open subscriptions end.
     public func close() {
-        let w = writer.withLock { w -> Writer? in
+        // Writes already accepted commit; queued reads are abandoned and running ones interrupted.
+        writeQueue.close()
+        readPool.close()
+        let w = writer.mutex.withLock { w -> Writer? in
             let old = w
             w = nil
             return old
@@ -134,50 +167,36 @@ public final class EventStore: Sendable {
     /// The events of one stream with a version at or after `version`, in order.
     public func read(stream streamId: String, from version: Int64 = 1, limit: Int = .max) throws(EventStoreError) -> [RecordedEvent] {
         try withReader(doing: "read stream '\(streamId)'") { (db: SQLiteConnection) throws(SQLiteError) in
-            let stmt = try db.cached(Writer.selectColumns + " WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version LIMIT ?")
-            try stmt.bind([.text(streamId), .integer(version), .integer(Int64(clamping: limit))])
-            return try Writer.decodeRows(stmt)
+            try Query.stream(db, streamId, from: version, limit: limit)
         }
     }
 
     /// Up to `limit` events of the whole log with a position at or after `position`, in order.
     public func readAll(from position: Int64 = 1, limit: Int = 1000) throws(EventStoreError) -> [RecordedEvent] {
-        try withReader(doing: "read the log") { (db: SQLiteConnection) throws(SQLiteError) in
-            let stmt = try db.cached(Writer.selectColumns + " WHERE position >= ? ORDER BY position LIMIT ?")
-            try stmt.bind([.integer(position), .integer(Int64(clamping: limit))])
-            return try Writer.decodeRows(stmt)
-        }
+        try withReader(doing: "read the log") { (db: SQLiteConnection) throws(SQLiteError) in try Query.all(db, from: position, limit: limit) }
     }
 
     /// The event with this id, wherever it is stored; nil when there is none.
     public func event(id: UUID) throws(EventStoreError) -> RecordedEvent? {
-        try withReader(doing: "look up event \(id)") { (db: SQLiteConnection) throws(SQLiteError) in
-            let stmt = try db.cached(Writer.selectColumns + " WHERE event_id = ?")
-            try stmt.bind([.text(id.uuidString.lowercased())])
-            return try Writer.decodeRows(stmt).first
-        }
+        try withReader(doing: "look up event \(id)") { (db: SQLiteConnection) throws(SQLiteError) in try Query.event(db, id) }
     }
 
     /// The last version of a stream; 0 when it does not exist.
     public func version(of streamId: String) throws(EventStoreError) -> Int64 {
         try withReader(doing: "read the version of stream '\(streamId)'") { (db: SQLiteConnection) throws(SQLiteError) in
-            try db.scalarInt("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?", [.text(streamId)]) ?? 0
+            try Query.version(db, streamId)
         }
     }
 
     /// The position of the last event; 0 for an empty log.
     public func headPosition() throws(EventStoreError) -> Int64 {
-        try withReader(doing: "read the head position") { (db: SQLiteConnection) throws(SQLiteError) in
-            try db.scalarInt("SELECT COALESCE(MAX(position), 0) FROM events") ?? 0
-        }
+        try withReader(doing: "read the head position") { (db: SQLiteConnection) throws(SQLiteError) in try Query.head(db) }
     }
 
     /// Runs read-only queries (for example over projection tables) on a consistent snapshot.
     public func read<T>(_ body: (ProjectionDatabase) throws -> T) throws -> T {
         try withReader(doing: "query") { (db: SQLiteConnection) throws(SQLiteError) in
-            try db.execute("BEGIN")
-            defer { try? db.execute("COMMIT") }
-            return Result { try body(ProjectionDatabase(db, path: path)) }
+            try Query.snapshot(db, path: path, body)
         }.get()
     }
 
@@ -192,58 +211,7 @@ public final class EventStore: Sendable {
     /// Recomputes the hash chain from the first event and reports the first position whose
     /// link, hash or content does not match.
     public func verify() throws(EventStoreError) -> VerificationReport {
-        try withReader(doing: "verify the hash chain") { (db: SQLiteConnection) throws(SQLiteError) -> VerificationReport in
-            try db.execute("BEGIN")
-            defer { try? db.execute("COMMIT") }
-            let stmt = try db.prepare(
-                "SELECT position, stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at_us, prev_hash, hash FROM events ORDER BY position")
-            var previous = HashChain.genesis
-            var lastPosition: Int64 = 0
-            var checked: Int64 = 0
-            var versions: [String: Int64] = [:]
-            func bad(_ position: Int64, _ problem: String) -> VerificationReport {
-                VerificationReport(eventsChecked: checked, headPosition: lastPosition, firstBadPosition: position, problem: problem)
-            }
-            while try stmt.step() {
-                let position = stmt.int64(0)
-                let stream = stmt.text(1)
-                let version = stmt.int64(2)
-                let idText = stmt.text(3)
-                guard let id = UUID(uuidString: idText) else {
-                    return bad(position, "event id '\(idText)' is not a UUID")
-                }
-                let expectedVersion = (versions[stream] ?? 0) + 1
-                if version != expectedVersion {
-                    return bad(position, "stream '\(stream)' jumps to version \(version) where \(expectedVersion) was expected")
-                }
-                versions[stream] = version
-                if position <= lastPosition {
-                    return bad(position, "position \(position) does not follow \(lastPosition)")
-                }
-                if stmt.bytes(9) != previous {
-                    return bad(position, "the link to the previous event's hash is broken")
-                }
-                let computed = HashChain.hash(
-                    previous: previous, position: position, streamId: stream, streamVersion: version, eventId: id,
-                    type: stmt.text(4), schemaVersion: stmt.int64(5), payload: stmt.bytes(6), metadata: stmt.bytes(7),
-                    recordedAtMicros: stmt.int64(8))
-                let stored = stmt.bytes(10)
-                if computed != stored {
-                    return bad(position, "the stored hash does not match the event's content: the event was altered after it was written")
-                }
-                previous = stored
-                lastPosition = position
-                checked += 1
-            }
-            let anchor = try HeadAnchor.read(db)
-            if let found = HeadAnchor.compare(anchor: anchor, lastPosition: lastPosition, lastHash: previous) {
-                return VerificationReport(
-                    eventsChecked: checked, headPosition: lastPosition, firstBadPosition: found.firstBad, problem: found.problem,
-                    anchorPosition: anchor?.position, missingFrom: found.missingFrom)
-            }
-            return VerificationReport(
-                eventsChecked: checked, headPosition: lastPosition, firstBadPosition: nil, problem: nil, anchorPosition: anchor?.position)
-        }
+        try withReader(doing: "verify the hash chain") { (db: SQLiteConnection) throws(SQLiteError) in try Query.verify(db) }
     }
 
     /// The head anchor: the position and hash of the last event the store wrote.
@@ -272,6 +240,16 @@ public final class EventStore: Sendable {
     /// even then only a regular file is replaced, never followed through a link); the store's
     /// own files (the database, its `-wal`, `-shm` and `-journal`) are never a destination.
     public func backup(to destination: String, replacing: Bool = false) throws(EventStoreError) -> BackupReport {
+        try backup(to: destination, replacing: replacing) { (action, copy) throws(EventStoreError) in
+            try withReader(doing: action, copy)
+        }
+    }
+
+    /// The backup, copying from the connection `source` hands to its body.
+    func backup(
+        to destination: String, replacing: Bool,
+        source: (String, (SQLiteConnection) throws(SQLiteError) -> BackupReport) throws(EventStoreError) -> BackupReport
+    ) throws(EventStoreError) -> BackupReport {
         try checkBackupDestination(destination, replacing: replacing)
         let partial = destination + ".partial"
         var info = stat()
@@ -292,7 +270,7 @@ public final class EventStore: Sendable {
         Glibc.close(fd)
         var renamed = false
         defer { if !renamed { unlink(partial) } }
-        let report = try withReader(doing: "back up to \(destination)") { (source: SQLiteConnection) throws(SQLiteError) -> BackupReport in
+        let report = try source("back up to \(destination)") { (source: SQLiteConnection) throws(SQLiteError) -> BackupReport in
             let target = try SQLiteConnection(path: partial)
             guard let backup = sqlite3_backup_init(target.handle, "main", source.handle, "main") else {
                 throw target.error(sqlite3_errcode(target.handle))
@@ -374,7 +352,7 @@ public final class EventStore: Sendable {
 
     /// The checkpoint (last applied position) of every registered projection.
     public func projectionCheckpoints() -> [String: Int64] {
-        writer.withLock { $0?.checkpoints ?? [:] }
+        writer.mutex.withLock { $0?.checkpoints ?? [:] }
     }
 
     // MARK: - Plumbing
@@ -383,26 +361,34 @@ public final class EventStore: Sendable {
         try withWriter(body)
     }
 
-    private func withWriter<T>(_ body: (Writer) throws(EventStoreError) -> T) throws(EventStoreError) -> T {
-        try writer.withLock { (w: inout Writer?) throws(EventStoreError) -> T in
+    func withWriter<T>(_ body: (Writer) throws(EventStoreError) -> T) throws(EventStoreError) -> T {
+        try writer.mutex.withLock { (w: inout Writer?) throws(EventStoreError) -> T in
             guard let w else { throw EventStoreError(.closed, "the event log \(path) is closed") }
             return try body(w)
         }
     }
 
-    private func withReader<T>(doing action: String, _ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(EventStoreError) -> T {
+    static func openReader(path: String, options: Options, doing action: String) throws(EventStoreError) -> SQLiteConnection {
+        do {
+            let connection = try SQLiteConnection(path: path, create: false)
+            connection.setBusyTimeout(milliseconds: Int32(clamping: options.busyTimeout.milliseconds))
+            try connection.execute("PRAGMA query_only = 1")
+            return connection
+        } catch {
+            throw EventStoreError.from(error, path: path, doing: action)
+        }
+    }
+
+    func withReader<T>(doing action: String, _ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(EventStoreError) -> T {
         guard !headWatcher.isClosed else { throw EventStoreError(.closed, "the event log \(path) is closed") }
+        if let own = readPool.connectionOfCurrentThread() {
+            do { return try body(own) } catch { throw EventStoreError.from(error, path: path, doing: action) }
+        }
         let connection: SQLiteConnection
         if let pooled = readers.withLock({ $0.popLast() }) {
             connection = pooled
         } else {
-            do {
-                connection = try SQLiteConnection(path: path, create: false)
-                connection.setBusyTimeout(milliseconds: Int32(clamping: options.busyTimeout.milliseconds))
-                try connection.execute("PRAGMA query_only = 1")
-            } catch {
-                throw EventStoreError.from(error, path: path, doing: action)
-            }
+            connection = try Self.openReader(path: path, options: options, doing: action)
         }
         defer {
             if !connection.isInTransaction {

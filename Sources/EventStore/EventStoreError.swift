@@ -32,6 +32,8 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible, Localiz
         public static let closed = Kind("closed")
         /// A projection failed to apply an event.
         public static let projectionFailed = Kind("projectionFailed")
+        /// A read was interrupted (its caller gave up, or the store is closing).
+        public static let interrupted = Kind("interrupted")
         /// Any other SQLite failure.
         public static let storage = Kind("storage")
     }
@@ -54,6 +56,9 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible, Localiz
     public var description: String { message }
     public var errorDescription: String? { message }
 
+    /// A failure that is not the store's own, reported through it.
+    public static func unexpected(_ message: String) -> EventStoreError { EventStoreError(.storage, message) }
+
     static func wrongExpectedVersion(stream: String, expected: ExpectedVersion, actual: Int64) -> EventStoreError {
         let holds = actual == 0 ? "does not exist yet" : "is at version \(actual)"
         return EventStoreError(
@@ -64,6 +69,9 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible, Localiz
 
     /// Translates an SQLite failure into a sentence about the event log at `path`.
     static func from(_ error: SQLiteError, path: String, doing action: String) -> EventStoreError {
+        if error.isInterrupted {
+            return EventStoreError(.interrupted, "\(action) on \(path) was interrupted: the caller gave up or the daemon is stopping; ask again")
+        }
         if error.isBusy {
             return EventStoreError(
                 .locked,

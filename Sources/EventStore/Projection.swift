@@ -22,10 +22,14 @@ public protocol Projection: Sendable {
 public struct ProjectionDatabase {
     let connection: SQLiteConnection
     let path: String
+    /// What the appender handed to the projections of this append (see
+    /// ``WriteContext/append(to:expected:events:hint:)``); nil elsewhere.
+    public let appendHint: (any Sendable)?
 
-    init(_ connection: SQLiteConnection, path: String) {
+    init(_ connection: SQLiteConnection, path: String, appendHint: (any Sendable)? = nil) {
         self.connection = connection
         self.path = path
+        self.appendHint = appendHint
     }
 
     /// Names the connection behind this database: the same for every projection applied in one

@@ -53,6 +53,7 @@ struct SQLiteError: Error, CustomStringConvertible {
     var isCantOpen: Bool { code == SQLITE_CANTOPEN }
     var isReadOnly: Bool { code == SQLITE_READONLY || code == SQLITE_PERM || code == SQLITE_AUTH }
     var isFull: Bool { code == SQLITE_FULL }
+    var isInterrupted: Bool { code == SQLITE_INTERRUPT }
 }
 
 /// A single SQLite connection. Not thread-safe: the event store confines each

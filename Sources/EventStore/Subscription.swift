@@ -83,6 +83,16 @@ public struct EventSubscription: AsyncSequence, Sendable {
         var buffer: [RecordedEvent] = []
         var index = 0
 
+        /// The next batch; nil (the end) when the store closed or the task was cancelled meanwhile.
+        static func read(_ store: EventStore, from position: Int64, limit: Int) async -> Result<[RecordedEvent]?, EventStoreError> {
+            do {
+                return .success(try await store.readAll(from: position, limit: limit))
+            } catch {
+                if error.kind == .closed || (error.kind == .interrupted && (Task.isCancelled || store.headWatcher.isClosed)) { return .success(nil) }
+                return .failure(error)
+            }
+        }
+
         public mutating func next() async throws -> RecordedEvent? {
             while true {
                 if Task.isCancelled { return nil }
@@ -93,7 +103,8 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     return event
                 }
                 if store.headWatcher.isClosed { return nil }
-                let batch = try store.readAll(from: next, limit: batchSize)
+                let result = await Self.read(store, from: next, limit: batchSize)
+                guard let batch = try result.get() else { return nil }
                 if !batch.isEmpty {
                     buffer = batch
                     index = 0

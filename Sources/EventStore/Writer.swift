@@ -165,6 +165,33 @@ final class Writer: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` in a savepoint, rolled back when it throws (whatever it throws).
+    func savepointCatching<T>(_ body: () throws -> T) -> Result<T, any Error> {
+        savepointDepth += 1
+        let name = "sp\(savepointDepth)"
+        defer { savepointDepth -= 1 }
+        let saved = pendingCheckpoints
+        let savedHead = head
+        do {
+            try db.execute("SAVEPOINT \(name)")
+        } catch {
+            return .failure(EventStoreError.from(error, path: path, doing: "open a savepoint"))
+        }
+        do {
+            let result = try body()
+            do { try db.execute("RELEASE \(name)") } catch {
+                return .failure(EventStoreError.from(error, path: path, doing: "release a savepoint"))
+            }
+            return .success(result)
+        } catch {
+            try? db.execute("ROLLBACK TO \(name)")
+            try? db.execute("RELEASE \(name)")
+            pendingCheckpoints = saved
+            head = savedHead
+            return .failure(error)
+        }
+    }
+
     /// Runs SQLite work, turning its failures into sentences about this file.
     func sql<T>(_ action: String, _ body: () throws -> T) throws(EventStoreError) -> T {
         do {
@@ -191,7 +218,7 @@ final class Writer: @unchecked Sendable {
 
     /// Appends one request inside the open transaction and applies it to every projection
     /// that was current before it.
-    func append(_ request: AppendRequest, projections: [any Projection]) throws(EventStoreError) -> AppendResult {
+    func append(_ request: AppendRequest, projections: [any Projection], hint: (any Sendable)? = nil) throws(EventStoreError) -> AppendResult {
         let streamId = request.streamId
         guard !streamId.isEmpty else {
             throw EventStoreError(.invalidArgument, "a stream id must not be empty")
@@ -253,7 +280,7 @@ final class Writer: @unchecked Sendable {
             head = (position, previous)
             try db.run("UPDATE log_head SET position = ?, hash = ? WHERE id = 1", [.integer(position), .blob(previous)])
             for projection in projections where checkpoint(projection.name) == headBefore {
-                let db = ProjectionDatabase(self.db, path: path)
+                let db = ProjectionDatabase(self.db, path: path, appendHint: hint)
                 for event in stored {
                     do {
                         try projection.apply(event, to: db)

@@ -131,7 +131,8 @@ final class Daemon: Sendable {
         let clock = try Self.clock()
         let storePath = (stateDirectory as NSString).appendingPathComponent("imr.sqlite")
         _ = try? notifier.notify(.status("opening the event log \(storePath)"))
-        let storeOptions = EventStore.Options(synchronous: configuration.store.synchronous == .full ? .full : .normal, clock: clock)
+        let storeOptions = EventStore.Options(
+            synchronous: configuration.store.synchronous == .full ? .full : .normal, maximumReaders: configuration.store.readers, clock: clock)
         // The head against its anchor, before the read models touch the log: cheap at any size.
         let headCheck: HeadCheck
         do {
@@ -181,7 +182,8 @@ final class Daemon: Sendable {
         // before READY=1, so a client that sees the daemon ready also sees them.
         _ = try? notifier.notify(.status("raising alerts that came due while stopped"))
         do {
-            let caughtUp = try scheduler.raiseDue(now: clock())
+            let now = clock()
+            let caughtUp = try await store.offload(doing: "raise the alerts due at start-up") { try scheduler.raiseDue(now: now) }
             if !caughtUp.raised.isEmpty {
                 logger.notice("raised \(caughtUp.raised.count) alerts that came due while the daemon was stopped")
             }
@@ -208,14 +210,16 @@ final class Daemon: Sendable {
         metrics?.start()
         defer { metrics?.stop() }
 
+        // One cache of case states for every interface: filled by the writer as commands commit.
+        let cases = CaseService(store: store, states: CaseStateCache(capacity: configuration.store.stateCacheCases))
         let server = VarlinkServer(
             info: .init(vendor: "imr", product: "imr-daemon", version: imrVersion, url: "https://github.com/imr/imr"),
             handlers: [
-                CasesInterface(service: CaseService(store: store), access: access, clock: clock, logger: logger),
+                CasesInterface(service: cases, access: access, clock: clock, logger: logger),
                 AdminInterface(
                     store: store, access: access, version: imrVersion, startedAt: startedAt,
                     backups: backups, serverStatistics: serverStatistics, clock: clock, logger: logger),
-                DeadlinesInterface(service: CaseService(store: store), access: access, alertPolicy: configuration.alerts.policy, clock: clock),
+                DeadlinesInterface(service: cases, access: access, alertPolicy: configuration.alerts.policy, clock: clock),
                 alerts,
             ],
             limits: Self.limits(serverSettings),
@@ -228,14 +232,14 @@ final class Daemon: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
                 try await server.run(listener) {
-                    let status = self.statusLine(store, now: clock())
+                    let status = self.statusLine(store, now: clock())  // before READY=1, once
                     _ = try? self.notifier.notify(.ready, .status(status))
                     self.logger.info("ready: \(status)", metadata: ["message.id": .string(JournalMessageID.daemonReady)])
                 }
             }
             // Keep STATUS= current: follow the log and refresh at most once a second.
             group.addTask { [self] in
-                let from = ((try? store.headPosition()) ?? 0) + 1
+                let from = ((try? await store.headPosition()) ?? 0) + 1
                 var last = ContinuousClock.now - .seconds(1)
                 var shownUpTo: Int64 = 0
                 for try await event in store.subscribe(from: from) {
@@ -244,8 +248,11 @@ final class Daemon: Sendable {
                     let wait = last + .seconds(1) - ContinuousClock.now
                     if wait > .zero { try await Task.sleep(for: wait) }
                     last = ContinuousClock.now
-                    shownUpTo = (try? store.headPosition()) ?? event.position
-                    _ = try? notifier.notify(.status(statusLine(store, now: clock())))
+                    shownUpTo = (try? await store.headPosition()) ?? event.position
+                    let now = clock()
+                    if let line = try? await store.offload(doing: "describe the log for STATUS=", { self.statusLine(store, now: now) }) {
+                        _ = try? notifier.notify(.status(line))
+                    }
                 }
             }
             group.addTask { await scheduler.run() }

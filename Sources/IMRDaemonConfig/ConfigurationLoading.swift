@@ -151,6 +151,12 @@ enum ConfigurationSchema {
             }
             return absolutePath(value, purpose: "the backup directory").map { configuration.store.backupDirectory = $0 }.problem
         },
+        Key(name: "store.state_cache_cases") { value, configuration in
+            count(value, 0...2_000_000, unit: "cases").map { configuration.store.stateCacheCases = $0 }.problem
+        },
+        Key(name: "store.readers") { value, configuration in
+            count(value, 1...64, unit: "connections").map { configuration.store.readers = $0 }.problem
+        },
         Key(name: "alerts.business_days_before") { value, configuration in
             businessDays(value).map { configuration.alerts.policy.leadTimes.businessDaysBefore = $0 }.problem
         },

@@ -105,11 +105,21 @@ public struct StoreSettings: Sendable, Hashable {
     /// `store.backup_directory`: the only directory `io.imr.Admin.Backup` writes into (by file
     /// name); nil means `backups` in the state directory.
     public var backupDirectory: String?
+    /// `store.state_cache_cases`: how many cases' current states the daemon keeps in memory,
+    /// so a command on a case used lately reads and folds none of its events (0: none).
+    public var stateCacheCases: Int
+    /// `store.readers`: read connections, each on a thread of its own.
+    public var readers: Int
+
+    /// The default state cache: 20,000 cases, about 100 MiB at the demo's case sizes.
+    public static let defaultStateCacheCases = 20_000
 
     /// Event-log settings; `full` unless the operator trades durability for speed.
-    public init(synchronous: Synchronous = .full, backupDirectory: String? = nil) {
+    public init(synchronous: Synchronous = .full, backupDirectory: String? = nil, stateCacheCases: Int = StoreSettings.defaultStateCacheCases, readers: Int = 4) {
         self.synchronous = synchronous
         self.backupDirectory = backupDirectory
+        self.stateCacheCases = stateCacheCases
+        self.readers = readers
     }
 }
 
@@ -237,6 +247,8 @@ extension DaemonConfiguration {
         if socketPath != running.socketPath { keys.append("socket") }
         if store.synchronous != running.store.synchronous { keys.append("store.synchronous") }
         if store.backupDirectory != running.store.backupDirectory { keys.append("store.backup_directory") }
+        if store.stateCacheCases != running.store.stateCacheCases { keys.append("store.state_cache_cases") }
+        if store.readers != running.store.readers { keys.append("store.readers") }
         if alerts != running.alerts { keys.append("[alerts]") }
         if server != running.server { keys.append("[server]") }
         if metrics != running.metrics { keys.append("[metrics]") }

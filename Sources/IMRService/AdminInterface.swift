@@ -49,13 +49,14 @@ public struct AdminInterface: VarlinkHandler {
     public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
         switch call.member {
         case "Status":
-            var status = try AdminInterface.status(store: store, version: version, startedAt: startedAt, now: clock())
+            let (store, version, startedAt, now) = (store, version, startedAt, clock())
+            var status = try await store.offload { try AdminInterface.status(store: store, version: version, startedAt: startedAt, now: now) }
             let process = Figures.process()
             status.figures = Figures(service: OperatorFigures.shared.snapshot, server: serverStatistics?.snapshot,
                                      residentBytes: process.residentBytes, openDescriptors: process.openDescriptors)
             return try WireFormat.object(status)
         case "Verify":
-            let report = try store.verify()
+            let report = try await store.verify()
             var reply: [String: JSONValue] = [
                 "eventsChecked": .int(report.eventsChecked), "headPosition": .int(report.headPosition), "intact": .bool(report.isIntact),
             ]
@@ -70,7 +71,7 @@ public struct AdminInterface: VarlinkHandler {
             let name = p.name ?? BackupPolicy.defaultName(at: clock())
             let destination = try backups.destination(for: name, replacing: p.force ?? false)
             do {
-                let report = try store.backup(to: destination, replacing: p.force ?? false)
+                let report = try await store.backup(to: destination, replacing: p.force ?? false)
                 log("backup written to \(report.path): \(report.events) events")
                 return ["path": .string(report.path), "events": .int(report.events), "headPosition": .int(report.headPosition)]
             } catch where error.kind == .invalidArgument {
@@ -86,7 +87,7 @@ public struct AdminInterface: VarlinkHandler {
                 guard known.contains(name) else {
                     throw VarlinkError("io.imr.Admin.ProjectionNotFound", parameters: ["projection": .string(name), "known": .array(known.map { .string($0) })])
                 }
-                try store.rebuildProjection(named: name)
+                try await store.rebuildProjection(named: name)
                 log("projection \(name) rebuilt from position 0")
             }
             return ["rebuilt": .array(names.map { .string($0) })]

@@ -152,9 +152,11 @@ extension AlertProjection {
 
     /// One alert, or nil.
     public static func alert(_ id: UUID, in store: EventStore) throws -> AlertView? {
-        try store.read { db in
-            try db.query("SELECT \(columns) FROM alerts WHERE alert_id = ?", [.text(id.uuidString.lowercased())]).first.map(view)
-        }
+        try store.read { db in try alert(id, in: db) }
+    }
+
+    static func alert(_ id: UUID, in db: ProjectionDatabase) throws -> AlertView? {
+        try db.query("SELECT \(columns) FROM alerts WHERE alert_id = ?", [.text(id.uuidString.lowercased())]).first.map(view)
     }
 
     /// Every alert of a deadline, raised so far.

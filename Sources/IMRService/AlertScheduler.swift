@@ -236,7 +236,7 @@ public final class AlertScheduler: Sendable {
     /// due, a case commit rings (then lets ``Options/settleAfterCommit`` pass), or
     /// ``Options/maximumSleep`` passes, whichever is first.
     public func run() async {
-        let from = ((try? store.headPosition()) ?? 0) + 1
+        let from = ((try? await store.headPosition()) ?? 0) + 1
         await withTaskGroup(of: Void.self) { group in
             // A commit to a case may add, move, meet or cancel a deadline: look again at once.
             // Should this watcher fail, the bounded sleeps below still find every alert.
@@ -261,7 +261,8 @@ public final class AlertScheduler: Sendable {
                     let now = clock()
                     let cases = full ? nil : changedCases.withLock { c -> Set<String> in defer { c.removeAll() }; return c }
                     if full { changedCases.withLock { $0.removeAll() } }
-                    let pass = try raiseDue(now: now, cases: cases)
+                    // On a reader thread: its reads and its one append never hold a cooperative thread.
+                    let pass = try await store.offload(doing: "raise due alerts") { try self.raiseDue(now: now, cases: cases) }
                     OperatorFigures.shared.schedulerPass(kind: full ? "full" : "cases", duration: ContinuousClock.now - started, failed: false)
                     next = full ? pass.next : [next, pass.next].compactMap { $0 }.min()
                     if let due = next {

@@ -68,7 +68,8 @@ public struct AlertsInterface: VarlinkHandler {
         switch call.member {
         case "List":
             let coordinator = try coordinatorFilter(call, context)
-            let alerts = try AlertProjection.open(in: store, coordinator: coordinator, now: clock())
+            let now = clock()
+            let alerts = try await store.read { try AlertProjection.open(in: $0, coordinator: coordinator, now: now) }
             return ["alerts": .array(alerts.map { .object($0.wire) })]
         case "Follow":
             guard replier.more else { throw VarlinkError.expectedMore }
@@ -77,8 +78,9 @@ public struct AlertsInterface: VarlinkHandler {
             let ref = try WireFormat.decode(AlertRef.self, from: call)
             let id = try alertId(ref.alertId)
             let actor = AccessPolicy.actor(of: context.peer)
-            return ["alert": .object(try record(id) { view in
-                view.acknowledgedAt != nil ? nil : .acknowledged(AlertAcknowledged(alertId: id, by: actor.name, at: clock()))
+            let now = clock()
+            return ["alert": .object(try await record(id) { view in
+                view.acknowledgedAt != nil ? nil : .acknowledged(AlertAcknowledged(alertId: id, by: actor.name, at: now))
             }.wire)]
         case "Snooze":
             let request = try WireFormat.decode(SnoozeRequest.self, from: call)
@@ -91,7 +93,7 @@ public struct AlertsInterface: VarlinkHandler {
                 throw invalid("until", "\(Pacific.rfc3339(until)) is not in the future (now is \(Pacific.rfc3339(now))); snooze until a later time")
             }
             let actor = AccessPolicy.actor(of: context.peer)
-            return ["alert": .object(try record(id) { view in
+            return ["alert": .object(try await record(id) { view in
                 if let by = view.acknowledgedBy {
                     throw VarlinkError("io.imr.Alerts.AlreadyAcknowledged", parameters: ["alertId": .string(request.alertId), "by": .string(by)])
                 }
@@ -104,9 +106,10 @@ public struct AlertsInterface: VarlinkHandler {
             guard !coordinator.isEmpty else { throw invalid("coordinator", "the coordinator is empty; give a user name") }
             do { try CommandValues.coordinator(coordinator) } catch { throw invalid(error.field, error.message) }
             let actor = AccessPolicy.actor(of: context.peer)
-            return ["alert": .object(try record(id) { view in
+            let now = clock()
+            return ["alert": .object(try await record(id) { view in
                 view.coordinator == coordinator ? nil
-                    : .reassigned(AlertReassigned(alertId: id, coordinator: coordinator, by: actor.name, at: clock()))
+                    : .reassigned(AlertReassigned(alertId: id, coordinator: coordinator, by: actor.name, at: now))
             }.wire)]
         default:
             throw VarlinkError.methodNotImplemented(call.method)
@@ -135,29 +138,21 @@ public struct AlertsInterface: VarlinkHandler {
 
     /// Appends the event `decide` makes from the alert's current view (none: nothing to
     /// record), at the stream version that was read, and returns the alert as it now is.
-    private func record(_ id: UUID, _ decide: (AlertView) throws -> AlertEvent?) throws -> AlertView {
+    private func record(_ id: UUID, _ decide: @escaping @Sendable (AlertView) throws -> AlertEvent?) async throws -> AlertView {
         let stream = AlertStreams.streamId(id)
-        for _ in 0..<4 {
-            let version = try store.version(of: stream)
-            guard version > 0, let view = try AlertProjection.alert(id, in: store) else {
+        // Read, decided and appended in the writer's transaction: nobody acts on it in between.
+        return try await store.write { context in
+            let version = try context.lastEvent(of: stream)?.version ?? 0
+            guard version > 0, let view = try AlertProjection.alert(id, in: context.database) else {
                 throw VarlinkError("io.imr.Alerts.AlertNotFound", parameters: ["alertId": .string(id.uuidString.lowercased())])
             }
             guard let event = try decide(view) else { return view }
             let payload = try AlertEventCodec.encode(event)
-            let outcome = Result { () throws(EventStoreError) -> AppendResult in
-                try store.append(to: stream, expected: .exact(version), events: [
-                    NewEvent(type: event.typeName, schemaVersion: AlertEventCodec.schemaVersion, payload: payload),
-                ])
-            }
-            if case .failure(let error) = outcome {
-                // Someone else acted on it meanwhile: decide again on the new state.
-                if error.kind == .wrongExpectedVersion { continue }
-                throw error
-            }
-            return try AlertProjection.alert(id, in: store) ?? view
+            try context.append(to: stream, expected: .exact(version), events: [
+                NewEvent(type: event.typeName, schemaVersion: AlertEventCodec.schemaVersion, payload: payload),
+            ])
+            return try AlertProjection.alert(id, in: context.database) ?? view
         }
-        throw VarlinkError("io.imr.Alerts.InvalidValue", parameters: [
-            "parameter": "alertId", "message": "the alert kept changing while this call ran; try again"])
     }
 
     /// Replays the open alerts, then streams each newly raised one and each whose snooze ended,
@@ -168,7 +163,7 @@ public struct AlertsInterface: VarlinkHandler {
         guard let queue = try feed.register(coordinator: coordinator) else { return ["replayed": false] }
         defer { feed.unregister(queue) }
         let start = clock()
-        let (open, head) = try store.read { db in
+        let (open, head) = try await store.read { db in
             (try AlertProjection.open(in: db, coordinator: coordinator, now: start),
              try db.query("SELECT COALESCE(MAX(position), 0) FROM events").first?[0].int64 ?? 0)
         }
@@ -180,13 +175,14 @@ public struct AlertsInterface: VarlinkHandler {
                 // Snoozed alerts come back when their snooze ends, if still open by then.
                 var since = start
                 while !Task.isCancelled {
-                    let next = try store.read { try AlertProjection.snoozeEnds(in: $0, after: since).first }
+                    let after = since
+                    let next = try await store.read { try AlertProjection.snoozeEnds(in: $0, after: after).first }
                     let wait = min(next.map { $0.timeIntervalSince(clock()) } ?? .infinity, Double(snoozeCheck.components.seconds)
                                    + Double(snoozeCheck.components.attoseconds) / 1e18)
                     if wait > 0 { try await Task.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up)))) }
                     let now = clock()
                     guard now > since else { since = now; continue }  // the wall clock went back: look again from here
-                    let ended = try AlertProjection.open(in: store, coordinator: coordinator, now: now)
+                    let ended = try await store.read { try AlertProjection.open(in: $0, coordinator: coordinator, now: now) }
                         .filter { view in view.snoozedUntil.map { $0 > since && $0 <= now } ?? false }
                     for view in ended {
                         guard queue.post(.init(position: .max, reply: ["alert": .object(view.wire), "replayed": false])) else { return }

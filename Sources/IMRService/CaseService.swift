@@ -78,27 +78,30 @@ public struct CommandOutcome: Sendable, Equatable {
     public let wasAlreadyRecorded: Bool
 }
 
-/// Runs lifecycle commands against cases kept in the event log: load the stream, let the
-/// pure `decide` produce events, append them at the version that was read.
+/// Runs lifecycle commands against cases kept in the event log: on the writer thread, inside
+/// the transaction of its group, take the case's state (from the cache, or by folding its
+/// stream), let the pure `decide` produce events, append them at that version.
 public struct CaseService: Sendable {
     public let store: EventStore
-    /// How many times a command is re-decided when another writer got in first.
-    public var retries = 3
+    /// Case states at their stream version, filled as commands commit.
+    public let states: CaseStateCache
 
-    public init(store: EventStore) { self.store = store }
+    public init(store: EventStore, states: CaseStateCache = CaseStateCache()) {
+        self.store = store
+        self.states = states
+    }
 
     /// The current state of a case.
     public func state(of caseId: CaseID) throws(CaseServiceError) -> CaseState {
-        let (state, _) = try load(caseId)
-        guard state.facts != nil else { throw .caseNotFound(caseId) }
+        let (state, _) = try stateAndHistory(of: caseId)
         return state
     }
 
     /// The current state of a case and its events as recorded, from one read of the stream.
     public func stateAndHistory(of caseId: CaseID) throws(CaseServiceError) -> (CaseState, [RecordedEvent]) {
-        let (state, events) = try load(caseId)
-        guard state.facts != nil else { throw .caseNotFound(caseId) }
-        return (state, events)
+        let stored: [RecordedEvent]
+        do { stored = try store.read(stream: CaseStreams.streamId(caseId)) } catch { throw .storage(error) }
+        return try stateAndHistory(of: caseId, from: stored)
     }
 
     /// The case's events as recorded, with their metadata.
@@ -109,12 +112,89 @@ public struct CaseService: Sendable {
         return events
     }
 
-    /// Decides and records a command. A command id that was already recorded returns the
-    /// earlier outcome and writes nothing, so clients can retry safely.
+    /// The current state of a case, read on a reader thread.
+    public func state(of caseId: CaseID) async throws(CaseServiceError) -> CaseState {
+        try await stateAndHistory(of: caseId).0
+    }
+
+    /// The state of a case and its events, read on a reader thread; the state comes from the
+    /// cache when it holds the case at its last event.
+    public func stateAndHistory(of caseId: CaseID) async throws(CaseServiceError) -> (CaseState, [RecordedEvent]) {
+        let stored: [RecordedEvent]
+        do { stored = try await store.read(stream: CaseStreams.streamId(caseId)) } catch { throw .storage(error) }
+        return try stateAndHistory(of: caseId, from: stored)
+    }
+
+    /// The case's events as recorded, read on a reader thread.
+    public func history(of caseId: CaseID) async throws(CaseServiceError) -> [RecordedEvent] {
+        let events: [RecordedEvent]
+        do { events = try await store.read(stream: CaseStreams.streamId(caseId)) } catch { throw .storage(error) }
+        guard !events.isEmpty else { throw .caseNotFound(caseId) }
+        return events
+    }
+
+    private func stateAndHistory(of caseId: CaseID, from stored: [RecordedEvent]) throws(CaseServiceError) -> (CaseState, [RecordedEvent]) {
+        let streamId = CaseStreams.streamId(caseId)
+        let state: CaseState
+        if let last = stored.last, let cached = states.state(of: streamId, at: last.streamVersion, lastEventId: last.id) {
+            state = cached
+        } else {
+            do { state = try CaseStreams.fold(stored) } catch { throw .unreadableEvent(caseId, "\(error)") }
+        }
+        guard state.facts != nil else { throw .caseNotFound(caseId) }
+        return (state, stored)
+    }
+
+    /// Decides and records a command, committed with the other commands waiting for the
+    /// writer (group commit); returns once it is durable. A command id that was already
+    /// recorded returns the earlier outcome and writes nothing, so clients can retry safely.
+    @discardableResult
+    public func execute(
+        _ command: CaseCommand, on caseId: CaseID, actor: Actor, commandId: UUID, correlationId: String? = nil, now: Date
+    ) async throws(CaseServiceError) -> CommandOutcome {
+        let prepared = try prepare(command, on: caseId, actor: actor, commandId: commandId, correlationId: correlationId, now: now)
+        do {
+            return try await store.write { context in try self.record(prepared, in: context) }
+        } catch {
+            throw Self.serviceError(error)
+        }
+    }
+
+    /// The same, in a transaction of its own on the calling thread (tools and tests).
     @discardableResult
     public func execute(
         _ command: CaseCommand, on caseId: CaseID, actor: Actor, commandId: UUID, correlationId: String? = nil, now: Date
     ) throws(CaseServiceError) -> CommandOutcome {
+        let prepared = try prepare(command, on: caseId, actor: actor, commandId: commandId, correlationId: correlationId, now: now)
+        do {
+            return try store.write { context in try self.record(prepared, in: context) }
+        } catch {
+            throw Self.serviceError(error)
+        }
+    }
+
+    static func serviceError(_ error: any Error) -> CaseServiceError {
+        switch error {
+        case let error as CaseServiceError: error
+        case let error as EventStoreError: .storage(error)
+        default: .storage(EventStoreError.unexpected("\(error)"))
+        }
+    }
+
+    /// A command checked and ready to record: what does not depend on the case's state.
+    struct PreparedCommand: Sendable {
+        let command: CaseCommand
+        let caseId: CaseID
+        let badCaseId: InvalidValue?
+        let commandId: UUID
+        let digest: String
+        let metadata: EventMetadata
+        let now: Date
+    }
+
+    private func prepare(
+        _ command: CaseCommand, on caseId: CaseID, actor: Actor, commandId: UUID, correlationId: String?, now: Date
+    ) throws(CaseServiceError) -> PreparedCommand {
         // A case id outside the set opens nothing; a case recorded before the set was
         // enforced (its id holds, say, a space) still takes commands.
         var badCaseId: InvalidValue?
@@ -125,53 +205,103 @@ public struct CaseService: Sendable {
         }
         do { try CommandValues.validate(command) } catch { throw .invalidValue(error) }
         let digest = Self.digest(of: command, caseId: caseId)
-        var attempt = 0
-        while true {
-            attempt += 1
-            let (state, stored) = try load(caseId)
-            if let earlier = try earlierOutcome(of: commandId, digest: digest, in: stored, caseId: caseId) { return earlier }
-            if case .openCase = command {} else if state.facts == nil { throw badCaseId.map { .invalidValue($0) } ?? .caseNotFound(caseId) }
-            let events: [CaseEvent]
-            do {
-                events = try decide(command, state: state, now: now)
-            } catch let violation as CaseRuleViolation {
-                throw .refused(violation)
-            } catch let invalid as InvalidValue {
-                throw .invalidValue(invalid)
-            } catch {
-                throw .refused(CaseRuleViolation(.init(rawValue: "refused"), "\(error)"))
-            }
-            let metadata = EventMetadata(
-                actor: actor.label, correlationId: correlationId ?? commandId.uuidString.lowercased(),
-                causationId: commandId.uuidString.lowercased(), commandId: commandId.uuidString.lowercased(),
-                extras: [Self.commandDigestKey: digest])
-            var newEvents: [NewEvent] = []
-            for (index, event) in events.enumerated() {
-                let encoded: EncodedCaseEvent
-                do { encoded = try CaseEventCodec.encode(event) } catch {
-                    throw .unreadableEvent(caseId, "cannot encode \(event.typeName): \(error)")
-                }
-                newEvents.append(NewEvent(
-                    id: Self.eventId(commandId: commandId, index: index), type: encoded.type,
-                    schemaVersion: encoded.schemaVersion, payload: encoded.payload, metadata: metadata))
-            }
-            let expected: ExpectedVersion = stored.isEmpty ? .noStream : .exact(Int64(stored.count))
-            do {
-                let result = try store.append(to: CaseStreams.streamId(caseId), expected: expected, events: newEvents)
-                return CommandOutcome(
-                    caseId: caseId, version: result.streamVersion, positions: result.events.map(\.position),
-                    eventTypes: result.events.map(\.type), wasAlreadyRecorded: result.wasAlreadyStored)
-            } catch where error.kind == .wrongExpectedVersion {
-                if attempt > retries {
-                    throw .concurrentUpdate(caseId, expected: Int64(stored.count), actual: error.actualVersion ?? -1)
-                }
-            } catch where error.kind == .duplicateEventId {
-                // The command id was used on another case (or its events sit elsewhere).
-                throw try reuse(of: commandId) ?? .storage(error)
-            } catch {
-                throw .storage(error)
-            }
+        let metadata = EventMetadata(
+            actor: actor.label, correlationId: correlationId ?? commandId.uuidString.lowercased(),
+            causationId: commandId.uuidString.lowercased(), commandId: commandId.uuidString.lowercased(),
+            extras: [Self.commandDigestKey: digest])
+        return PreparedCommand(command: command, caseId: caseId, badCaseId: badCaseId, commandId: commandId, digest: digest, metadata: metadata, now: now)
+    }
+
+    /// Records a prepared command inside the writer's transaction.
+    func record(_ p: PreparedCommand, in context: WriteContext) throws(CaseServiceError) -> CommandOutcome {
+        let caseId = p.caseId
+        let streamId = CaseStreams.streamId(caseId)
+        // A retry of a recorded command, or its id reused: one index lookup.
+        let firstId = Self.eventId(commandId: p.commandId, index: 0)
+        let earlier: RecordedEvent?
+        do { earlier = try context.event(id: firstId) } catch { throw .storage(error) }
+        if let earlier {
+            guard earlier.streamId == streamId else { throw try reuse(of: p.commandId, first: earlier, in: context) ?? .caseNotFound(caseId) }
+            let stored: [RecordedEvent]
+            do { stored = try context.read(stream: streamId, from: earlier.streamVersion) } catch { throw .storage(error) }
+            if let outcome = try earlierOutcome(of: p.commandId, digest: p.digest, in: stored, caseId: caseId) { return outcome }
         }
+        let (state, version) = try currentState(of: caseId, in: context)
+        if case .openCase = p.command {} else if state.facts == nil { throw p.badCaseId.map { .invalidValue($0) } ?? .caseNotFound(caseId) }
+        let events: [CaseEvent]
+        do {
+            events = try decide(p.command, state: state, now: p.now)
+        } catch let violation as CaseRuleViolation {
+            throw .refused(violation)
+        } catch let invalid as InvalidValue {
+            throw .invalidValue(invalid)
+        } catch {
+            throw .refused(CaseRuleViolation(.init(rawValue: "refused"), "\(error)"))
+        }
+        let result = try append(events, to: caseId, base: state, version: version, commandId: p.commandId, metadata: p.metadata, in: context)
+        return CommandOutcome(
+            caseId: caseId, version: result.streamVersion, positions: result.events.map(\.position),
+            eventTypes: result.events.map(\.type), wasAlreadyRecorded: result.wasAlreadyStored)
+    }
+
+    /// Appends a command's events to a case at `version`, handing the read models the state
+    /// they evolve from; once durable, the new state goes to the cache.
+    func append(
+        _ events: [CaseEvent], to caseId: CaseID, base state: CaseState, version: Int64, commandId: UUID, metadata: EventMetadata,
+        in context: WriteContext
+    ) throws(CaseServiceError) -> AppendResult {
+        let streamId = CaseStreams.streamId(caseId)
+        var newEvents: [NewEvent] = []
+        var readBack: [UUID: CaseEvent] = [:]
+        for (index, event) in events.enumerated() {
+            let encoded: EncodedCaseEvent
+            let stored: CaseEvent
+            do {
+                encoded = try CaseEventCodec.encode(event)
+                // The event as it will read back from the log (dates to the second): the read
+                // models and the cache must hold what a fold of the stream would give.
+                stored = try CaseEventCodec.decode(type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload)
+            } catch {
+                throw .unreadableEvent(caseId, "cannot encode \(event.typeName): \(error)")
+            }
+            let id = Self.eventId(commandId: commandId, index: index)
+            readBack[id] = stored
+            newEvents.append(NewEvent(id: id, type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload, metadata: metadata))
+        }
+        let hint = CaseStreams.AppendHint(streamId: streamId, base: state, baseVersion: version, events: readBack)
+        let result: AppendResult
+        do {
+            result = try context.append(to: streamId, expected: version == 0 ? .noStream : .exact(version), events: newEvents, hint: hint)
+        } catch where error.kind == .duplicateEventId {
+            throw try reuse(of: commandId, first: nil, in: context) ?? .storage(error)
+        } catch {
+            throw .storage(error)
+        }
+        if let last = result.events.last, let final = hint.finalState(result.events) {
+            // Later commands of this group see it at once; the cache, once it is durable.
+            context[groupValue: streamId] = CaseStateCache.Entry(version: last.streamVersion, lastEventId: last.id, state: final)
+            let states = self.states
+            context.onCommit { states.remember(final, of: streamId, at: last.streamVersion, lastEventId: last.id) }
+        }
+        return result
+    }
+
+    /// The case's state and stream version as the writer's transaction sees them: from this
+    /// group or the cache when either holds the stream at its last event, else folded.
+    func currentState(of caseId: CaseID, in context: WriteContext) throws(CaseServiceError) -> (CaseState, Int64) {
+        let streamId = CaseStreams.streamId(caseId)
+        let last: (version: Int64, id: UUID)?
+        do { last = try context.lastEvent(of: streamId) } catch { throw .storage(error) }
+        guard let last else { return (CaseState(), 0) }
+        if let entry = context[groupValue: streamId] as? CaseStateCache.Entry, entry.version == last.version, entry.lastEventId == last.id {
+            return (entry.state, last.version)
+        }
+        if let cached = states.state(of: streamId, at: last.version, lastEventId: last.id) { return (cached, last.version) }
+        let stored: [RecordedEvent]
+        do { stored = try context.read(stream: streamId) } catch { throw .storage(error) }
+        let state: CaseState
+        do { state = try CaseStreams.fold(stored) } catch { throw .unreadableEvent(caseId, "\(error)") }
+        return (state, Int64(stored.count))
     }
 
     /// The metadata extra holding a digest of the command that wrote the event.
@@ -189,26 +319,18 @@ public struct CaseService: Sendable {
     }
 
     /// The earlier command recorded under `commandId`, wherever it is; nil when none is.
-    func reuse(of commandId: UUID) throws(CaseServiceError) -> CaseServiceError? {
-        let first: RecordedEvent?
-        do { first = try store.event(id: Self.eventId(commandId: commandId, index: 0)) } catch { throw .storage(error) }
+    func reuse(of commandId: UUID, first known: RecordedEvent?, in context: WriteContext) throws(CaseServiceError) -> CaseServiceError? {
+        var first = known
+        if first == nil {
+            do { first = try context.event(id: Self.eventId(commandId: commandId, index: 0)) } catch { throw .storage(error) }
+        }
         guard let first else { return nil }
         let events: [RecordedEvent]
-        do { events = try store.read(stream: first.streamId, from: first.streamVersion) } catch { throw .storage(error) }
+        do { events = try context.read(stream: first.streamId, from: first.streamVersion) } catch { throw .storage(error) }
         let mine = events.prefix { $0.metadata.commandId == first.metadata.commandId }
         return .commandIdReused(CommandIdReuse(
             commandId: commandId, caseId: CaseStreams.caseId(ofStream: first.streamId)?.rawValue ?? first.streamId,
             eventTypes: mine.map(\.type), positions: mine.map(\.position)))
-    }
-
-    private func load(_ caseId: CaseID) throws(CaseServiceError) -> (CaseState, [RecordedEvent]) {
-        let stored: [RecordedEvent]
-        do { stored = try store.read(stream: CaseStreams.streamId(caseId)) } catch { throw .storage(error) }
-        do {
-            return (try CaseStreams.fold(stored), stored)
-        } catch {
-            throw .unreadableEvent(caseId, "\(error)")
-        }
     }
 
     /// The outcome of the command recorded earlier under `commandId` on this case, when it is

@@ -34,6 +34,7 @@ public enum CaseStreams {
     /// from the version just before, so neither another store nor an append that rolled back
     /// leaks into it.
     public static func state(after event: RecordedEvent, in db: ProjectionDatabase) throws -> CaseState {
+        if let hint = db.appendHint as? AppendHint, let state = hint.state(after: event) { return state }
         let cached = lastState.withLock { $0 }
         if let cached, cached.connection == db.connectionSerial, cached.streamId == event.streamId {
             if cached.position == event.position && cached.eventId == event.id { return cached.state }
@@ -46,6 +47,46 @@ public enum CaseStreams {
         let state = try fold(try db.events(inStream: event.streamId))
         remember(state, after: event, in: db)
         return state
+    }
+
+    /// What ``CaseService`` hands to the read models of its append: the state it decided the
+    /// command on and the new events as they will read back from the log, so the read models
+    /// evolve that state instead of reading and folding the stream.
+    ///
+    /// @unchecked Sendable: made, used and dropped on the writer thread within one append.
+    final class AppendHint: @unchecked Sendable {
+        let streamId: String
+        let base: CaseState
+        let baseVersion: Int64
+        /// The new events by id, decoded from their stored payloads.
+        let events: [UUID: CaseEvent]
+        private var states: [Int64: CaseState] = [:]
+
+        init(streamId: String, base: CaseState, baseVersion: Int64, events: [UUID: CaseEvent]) {
+            self.streamId = streamId
+            self.base = base
+            self.baseVersion = baseVersion
+            self.events = events
+        }
+
+        /// The state after `event`, one of the appended events; nil for any other.
+        func state(after event: RecordedEvent) -> CaseState? {
+            guard event.streamId == streamId, let payload = events[event.id] else { return nil }
+            if let known = states[event.streamVersion] { return known }
+            let previous = event.streamVersion == baseVersion + 1 ? base : states[event.streamVersion - 1]
+            guard let previous, previous.version == Int(event.streamVersion) - 1 else { return nil }
+            let state = evolve(previous, RecordedCaseEvent(
+                event: payload, version: Int(event.streamVersion), eventId: event.id, recordedAt: event.recordedAt))
+            states[event.streamVersion] = state
+            return state
+        }
+
+        /// The state after the last of `stored` (the append's events as recorded).
+        func finalState(_ stored: [RecordedEvent]) -> CaseState? {
+            var state: CaseState?
+            for event in stored { state = self.state(after: event) }
+            return state
+        }
     }
 
     private struct CachedState: Sendable {

@@ -13,7 +13,7 @@ extension CasesInterface {
     }
 
     /// `ImportDetermination`: one letter, one append (see ``CaseService/importLetter``).
-    func importDetermination(_ call: VarlinkCall, context: VarlinkCallContext) throws -> [String: JSONValue] {
+    func importDetermination(_ call: VarlinkCall, context: VarlinkCallContext) async throws -> [String: JSONValue] {
         let p = try WireFormat.decode(ImportParameters.self, from: call)
         var commandId: UUID?
         if let text = p.commandId {
@@ -26,7 +26,7 @@ extension CasesInterface {
         let actor = AccessPolicy.actor(of: context.peer)
         let outcome: LetterImportOutcome
         do {
-            outcome = try service.importLetter(
+            outcome = try await service.importLetter(
                 p.letter, caseId: p.caseId.map(CaseID.init), force: p.force, source: p.source, actor: actor,
                 commandId: commandId, now: clock())
         } catch {

@@ -57,12 +57,13 @@ public struct CasesInterface: VarlinkHandler {
         switch call.member {
         case "List":
             let filter = try WireFormat.decode(CaseListFilter.self, from: call)
-            let cases = try CaseListProjection.cases(in: service.store, matching: filter, now: clock())
+            let (store, now) = (service.store, clock())
+            let cases = try await store.offload { try CaseListProjection.cases(in: store, matching: filter, now: now) }
             return ["cases": .array(try cases.map { .object(try WireFormat.object($0)) })]
         case "Get":
             let ref = try WireFormat.decode(CaseRef.self, from: call)
-            let (state, history) = try serviceCall(ref.caseId) { () throws(CaseServiceError) in
-                try service.stateAndHistory(of: CaseID(ref.caseId))
+            let (state, history) = try await serviceCall(ref.caseId) { () async throws(CaseServiceError) in
+                try await service.stateAndHistory(of: CaseID(ref.caseId))
             }
             var detail = CaseDetail.json(state)
             detail["timeline"] = .array(history.map { e in .object([
@@ -73,19 +74,20 @@ public struct CasesInterface: VarlinkHandler {
             detail["deadlines"] = .array(try DeadlineEngine.deadlines(for: state, now: clock()).map { .object(try WireFormat.object($0)) })
             return ["case": .object(detail)]
         case "Stats":
-            return ["stats": .object(try WireFormat.object(try CaseStatistics.read(from: service.store, now: clock())))]
+            let (store, now) = (service.store, clock())
+            return ["stats": .object(try WireFormat.object(try await store.offload { try CaseStatistics.read(from: store, now: now) }))]
         case "History":
             let ref = try WireFormat.decode(CaseRef.self, from: call)
-            let events = try serviceCall(ref.caseId) { () throws(CaseServiceError) in try service.history(of: CaseID(ref.caseId)) }
+            let events = try await serviceCall(ref.caseId) { () async throws(CaseServiceError) in try await service.history(of: CaseID(ref.caseId)) }
             return ["events": .array(events.map { .object(Self.historyEntry($0)) })]
         case "ImportDetermination":
-            return try importDetermination(call, context: context)
+            return try await importDetermination(call, context: context)
         default:
-            return try record(call, context: context)
+            return try await record(call, context: context)
         }
     }
 
-    private func record(_ call: VarlinkCall, context: VarlinkCallContext) throws -> [String: JSONValue] {
+    private func record(_ call: VarlinkCall, context: VarlinkCallContext) async throws -> [String: JSONValue] {
         let envelope = try WireFormat.decode(Envelope.self, from: call)
         let commandId: UUID
         if let text = envelope.commandId {
@@ -103,8 +105,9 @@ public struct CasesInterface: VarlinkHandler {
         let started = ContinuousClock.now
         let outcome: CommandOutcome
         do {
-            outcome = try serviceCall(envelope.caseId) { () throws(CaseServiceError) in
-                try service.execute(command, on: caseId, actor: actor, commandId: commandId, now: clock())
+            let now = clock()
+            outcome = try await serviceCall(envelope.caseId) { () async throws(CaseServiceError) in
+                try await service.execute(command, on: caseId, actor: actor, commandId: commandId, now: now)
             }
         } catch let error as VarlinkError {
             let name = error.name.split(separator: ".").last ?? ""
@@ -177,39 +180,52 @@ public struct CasesInterface: VarlinkHandler {
     }
 
     /// Maps service failures to the interface's errors.
+    func serviceCall<T>(_ caseId: String, _ body: () async throws(CaseServiceError) -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            throw wireError(error, caseId: caseId)
+        }
+    }
+
     func serviceCall<T>(_ caseId: String, _ body: () throws(CaseServiceError) -> T) throws -> T {
         do {
             return try body()
         } catch {
-            switch error {
-            case .caseNotFound(let id):
-                throw VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": .string(id.rawValue)])
-            case .refused(let violation):
-                logger.notice("refused on case \(caseId): \(violation.message)", metadata: [
-                    "case.id": .string(caseId), "refusal.code": .string(violation.code.rawValue),
-                    "message.id": .string(LogMessageID.transitionRefused),
-                ])
-                throw VarlinkError("io.imr.Cases.TransitionRefused", parameters: [
-                    "caseId": .string(caseId), "code": .string(violation.code.rawValue), "message": .string(violation.message)])
-            case .concurrentUpdate(let id, let expected, let actual):
-                throw VarlinkError("io.imr.Cases.ConcurrentUpdate", parameters: [
-                    "caseId": .string(id.rawValue), "expectedVersion": .int(expected), "actualVersion": .int(actual)])
-            case .invalidValue(let invalid):
-                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
-                    "parameter": .string(invalid.field), "message": .string(invalid.message)])
-            case .commandIdReused(let reuse):
-                logger.notice("refused on case \(caseId): \(reuse.message)", metadata: [
-                    "case.id": .string(caseId), "command.id": .string(reuse.commandId.uuidString.lowercased()),
-                    "message.id": .string(LogMessageID.transitionRefused),
-                ])
-                throw VarlinkError("io.imr.Cases.CommandIdReused", parameters: [
-                    "commandId": .string(reuse.commandId.uuidString.lowercased()), "caseId": .string(reuse.caseId),
-                    "events": .array(reuse.eventTypes.map { .string($0) }), "positions": .array(reuse.positions.map { .int($0) }),
-                    "message": .string(reuse.message)])
-            case .unreadableEvent, .storage:
-                logger.error("case \(caseId): \(error)", metadata: ["case.id": .string(caseId)])
-                throw error
-            }
+            throw wireError(error, caseId: caseId)
+        }
+    }
+
+    /// A case service failure as the Varlink error the interface file names.
+    func wireError(_ error: CaseServiceError, caseId: String) -> any Error {
+        switch error {
+        case .caseNotFound(let id):
+            return VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": .string(id.rawValue)])
+        case .refused(let violation):
+            logger.notice("refused on case \(caseId): \(violation.message)", metadata: [
+                "case.id": .string(caseId), "refusal.code": .string(violation.code.rawValue),
+                "message.id": .string(LogMessageID.transitionRefused),
+            ])
+            return VarlinkError("io.imr.Cases.TransitionRefused", parameters: [
+                "caseId": .string(caseId), "code": .string(violation.code.rawValue), "message": .string(violation.message)])
+        case .concurrentUpdate(let id, let expected, let actual):
+            return VarlinkError("io.imr.Cases.ConcurrentUpdate", parameters: [
+                "caseId": .string(id.rawValue), "expectedVersion": .int(expected), "actualVersion": .int(actual)])
+        case .invalidValue(let invalid):
+            return VarlinkError("io.imr.Cases.InvalidValue", parameters: [
+                "parameter": .string(invalid.field), "message": .string(invalid.message)])
+        case .commandIdReused(let reuse):
+            logger.notice("refused on case \(caseId): \(reuse.message)", metadata: [
+                "case.id": .string(caseId), "command.id": .string(reuse.commandId.uuidString.lowercased()),
+                "message.id": .string(LogMessageID.transitionRefused),
+            ])
+            return VarlinkError("io.imr.Cases.CommandIdReused", parameters: [
+                "commandId": .string(reuse.commandId.uuidString.lowercased()), "caseId": .string(reuse.caseId),
+                "events": .array(reuse.eventTypes.map { .string($0) }), "positions": .array(reuse.positions.map { .int($0) }),
+                "message": .string(reuse.message)])
+        case .unreadableEvent, .storage:
+            logger.error("case \(caseId): \(error)", metadata: ["case.id": .string(caseId)])
+            return error
         }
     }
 

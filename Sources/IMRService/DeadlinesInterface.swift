@@ -47,15 +47,16 @@ public struct DeadlinesInterface: VarlinkHandler {
                 throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
                     "parameter": "rule", "message": .string("'\(rule)' is not a rule id; known: \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))")])
             }
-            var rows = try DeadlineProjection.board(in: service.store, matching: filter, now: clock())
-            if try WireFormat.decode(Alerts.self, from: call).withAlerts == true {
-                rows = try rows.map(withAlertSchedule)
+            let (store, now, withAlerts) = (service.store, clock(), try WireFormat.decode(Alerts.self, from: call).withAlerts == true)
+            let rows = try await store.offload { [self] in
+                let rows = try DeadlineProjection.board(in: store, matching: filter, now: now)
+                return withAlerts ? try rows.map(withAlertSchedule) : rows
             }
             return ["deadlines": .array(rows.map { .object($0) })]
         case "ForCase":
             let ref = try WireFormat.decode(CaseRef.self, from: call)
             let state: CaseState
-            do { state = try service.state(of: CaseID(ref.caseId)) } catch {
+            do { state = try await service.state(of: CaseID(ref.caseId)) } catch {
                 if case .caseNotFound = error {
                     throw VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": .string(ref.caseId)])
                 }

@@ -54,99 +54,133 @@ extension CaseService {
         _ letter: LetterFacts, caseId requested: CaseID?, force: Bool, source: String, actor: Actor,
         commandId: UUID?, now: Date
     ) throws(LetterImportServiceError) -> LetterImportOutcome {
+        try checkRequested(requested)
+        let caseId = try resolveCase(for: letter, requested: requested)
+        let request = LetterRequest(letter: letter, caseId: caseId, force: force, source: source, actor: actor, commandId: commandId, now: now)
+        do {
+            return try store.write { context in try self.recordImport(request, in: context) }
+        } catch {
+            throw Self.importError(error)
+        }
+    }
+
+    /// The same from an async caller: the case is found on a reader thread and the letter
+    /// recorded by the writer thread, with the other writes waiting (group commit).
+    public func importLetter(
+        _ letter: LetterFacts, caseId requested: CaseID?, force: Bool, source: String, actor: Actor,
+        commandId: UUID?, now: Date
+    ) async throws(LetterImportServiceError) -> LetterImportOutcome {
+        try checkRequested(requested)
+        let caseId: CaseID
+        do {
+            caseId = try await store.offload(doing: "find the case of a letter") { () throws -> CaseID in
+                do throws(LetterImportServiceError) { return try self.resolveCase(for: letter, requested: requested) } catch { throw error }
+            }
+        } catch {
+            throw Self.importError(error)
+        }
+        let request = LetterRequest(letter: letter, caseId: caseId, force: force, source: source, actor: actor, commandId: commandId, now: now)
+        do {
+            return try await store.write { context in try self.recordImport(request, in: context) }
+        } catch {
+            throw Self.importError(error)
+        }
+    }
+
+    private func checkRequested(_ requested: CaseID?) throws(LetterImportServiceError) {
         if let requested {
             do { _ = try CommandValues.caseId(requested.rawValue) } catch { throw .service(.invalidValue(error)) }
         }
-        let caseId = try resolveCase(for: letter, requested: requested)
-        let letterId = Self.letterCommandId(letter, caseId: caseId, force: force)
-        let importId = commandId ?? letterId
+    }
+
+    static func importError(_ error: any Error) -> LetterImportServiceError {
+        if let error = error as? LetterImportServiceError { return error }
+        return .service(serviceError(error))
+    }
+
+    struct LetterRequest: Sendable {
+        let letter: LetterFacts
+        let caseId: CaseID
+        let force: Bool
+        let source: String
+        let actor: Actor
+        let commandId: UUID?
+        let now: Date
+    }
+
+    /// Records one letter inside the writer's transaction.
+    func recordImport(_ r: LetterRequest, in context: WriteContext) throws(LetterImportServiceError) -> LetterImportOutcome {
+        let caseId = r.caseId
+        let streamId = CaseStreams.streamId(caseId)
+        let letterId = Self.letterCommandId(r.letter, caseId: caseId, force: r.force)
+        let importId = r.commandId ?? letterId
         // What this import is, for a command id sent again: the letter, the case and force.
         let digest = "letter-" + letterId.uuidString.lowercased()
-        var attempt = 0
-        while true {
-            attempt += 1
-            let state: CaseState
+        let tag = importId.uuidString.lowercased()
+        // The log already holds this import: nothing is written again; another command
+        // under this id is refused.
+        let earlier: RecordedEvent?
+        do { earlier = try context.event(id: CaseService.eventId(commandId: importId, index: 0)) } catch { throw .service(.storage(error)) }
+        if let earlier {
+            guard earlier.streamId == streamId else {
+                let reuse: CaseServiceError?
+                do { reuse = try self.reuse(of: importId, first: earlier, in: context) } catch { throw .service(error) }
+                throw .service(reuse ?? .caseNotFound(caseId))
+            }
             let stored: [RecordedEvent]
-            do {
-                stored = try store.read(stream: CaseStreams.streamId(caseId))
-                state = try CaseStreams.fold(stored)
-            } catch let error as EventStoreError {
-                throw .service(.storage(error))
-            } catch {
-                throw .service(.unreadableEvent(caseId, "\(error)"))
+            do { stored = try context.read(stream: streamId, from: earlier.streamVersion) } catch { throw .service(.storage(error)) }
+            if let recorded = stored.first?.metadata.extras[CaseService.commandDigestKey], recorded != digest {
+                let mine = stored.prefix { $0.metadata.commandId == tag }
+                throw .service(.commandIdReused(CommandIdReuse(
+                    commandId: importId, caseId: caseId.rawValue, eventTypes: mine.map(\.type), positions: mine.map(\.position))))
             }
-            let tag = importId.uuidString.lowercased()
-            // The log already holds this import: nothing is written again; another command
-            // under this id is refused.
-            if let start = stored.firstIndex(where: { $0.id == CaseService.eventId(commandId: importId, index: 0) }) {
-                if let earlier = stored[start].metadata.extras[CaseService.commandDigestKey], earlier != digest {
-                    let mine = stored[start...].prefix { $0.metadata.commandId == tag }
-                    throw .service(.commandIdReused(CommandIdReuse(
-                        commandId: importId, caseId: caseId.rawValue, eventTypes: mine.map(\.type), positions: mine.map(\.position))))
-                }
-                return LetterImportOutcome(
-                    caseId: caseId, openedCase: false, alreadyRecorded: true, version: Int64(stored.count),
-                    positions: [], eventTypes: [], matches: [], determinedItems: [], corrected: [])
-            }
-            let plan: LetterImportPlan
-            do {
-                plan = try LetterImport.plan(
-                    letter, caseId: caseId, state: state, source: source, coordinator: actor.name, force: force)
-            } catch {
-                throw .letter(caseId, error)
-            }
-            if plan.isAlreadyRecorded {
-                return LetterImportOutcome(
-                    caseId: caseId, openedCase: false, alreadyRecorded: true, version: Int64(stored.count), positions: [],
-                    eventTypes: [], matches: plan.matches, determinedItems: [], corrected: [])
-            }
-            let events: [CaseEvent]
-            do {
-                events = try LetterImport.events(for: plan.commands, state: state, now: now) {
-                    CaseService.eventId(commandId: importId, index: $0)
-                }
-            } catch let violation as CaseRuleViolation {
-                throw .service(.refused(violation))
-            } catch let invalid as InvalidValue {
-                throw .service(.invalidValue(invalid))
-            } catch {
-                throw .service(.refused(CaseRuleViolation(.init(rawValue: "refused"), "\(error)")))
-            }
-            let metadata = EventMetadata(
-                actor: actor.label, correlationId: tag, causationId: tag, commandId: tag,
-                extras: [importedFromMetadataKey: source, CaseService.commandDigestKey: digest])
-            var newEvents: [NewEvent] = []
-            for (index, event) in events.enumerated() {
-                do {
-                    let encoded = try CaseEventCodec.encode(event)
-                    newEvents.append(NewEvent(
-                        id: CaseService.eventId(commandId: importId, index: index), type: encoded.type,
-                        schemaVersion: encoded.schemaVersion, payload: encoded.payload, metadata: metadata))
-                } catch {
-                    throw .service(.unreadableEvent(caseId, "cannot encode \(event.typeName): \(error)"))
-                }
-            }
-            let expected: ExpectedVersion = stored.isEmpty ? .noStream : .exact(Int64(stored.count))
-            do {
-                // One stream, one append, one transaction: the whole letter or nothing.
-                let result = try store.append(to: CaseStreams.streamId(caseId), expected: expected, events: newEvents)
-                return LetterImportOutcome(
-                    caseId: caseId, openedCase: plan.opensCase, alreadyRecorded: result.wasAlreadyStored,
-                    version: result.streamVersion, positions: result.events.map(\.position), eventTypes: result.events.map(\.type),
-                    matches: plan.matches, determinedItems: plan.determinedItems, corrected: plan.corrected)
-            } catch where error.kind == .wrongExpectedVersion {
-                if attempt > retries {
-                    throw .service(.concurrentUpdate(caseId, expected: Int64(stored.count), actual: error.actualVersion ?? -1))
-                }
-            } catch where error.kind == .duplicateEventId {
-                // The command id was used on another case.
-                let earlier: CaseServiceError?
-                do { earlier = try reuse(of: importId) } catch { throw .service(error) }
-                throw .service(earlier ?? .storage(error))
-            } catch {
-                throw .service(.storage(error))
-            }
+            let version: Int64
+            do { version = try context.lastEvent(of: streamId)?.version ?? 0 } catch { throw .service(.storage(error)) }
+            return LetterImportOutcome(
+                caseId: caseId, openedCase: false, alreadyRecorded: true, version: version,
+                positions: [], eventTypes: [], matches: [], determinedItems: [], corrected: [])
         }
+        let state: CaseState
+        let version: Int64
+        do { (state, version) = try currentState(of: caseId, in: context) } catch { throw .service(error) }
+        let plan: LetterImportPlan
+        do {
+            plan = try LetterImport.plan(
+                r.letter, caseId: caseId, state: state, source: r.source, coordinator: r.actor.name, force: r.force)
+        } catch {
+            throw .letter(caseId, error)
+        }
+        if plan.isAlreadyRecorded {
+            return LetterImportOutcome(
+                caseId: caseId, openedCase: false, alreadyRecorded: true, version: version, positions: [],
+                eventTypes: [], matches: plan.matches, determinedItems: [], corrected: [])
+        }
+        let events: [CaseEvent]
+        do {
+            events = try LetterImport.events(for: plan.commands, state: state, now: r.now) {
+                CaseService.eventId(commandId: importId, index: $0)
+            }
+        } catch let violation as CaseRuleViolation {
+            throw .service(.refused(violation))
+        } catch let invalid as InvalidValue {
+            throw .service(.invalidValue(invalid))
+        } catch {
+            throw .service(.refused(CaseRuleViolation(.init(rawValue: "refused"), "\(error)")))
+        }
+        let metadata = EventMetadata(
+            actor: r.actor.label, correlationId: tag, causationId: tag, commandId: tag,
+            extras: [importedFromMetadataKey: r.source, CaseService.commandDigestKey: digest])
+        let result: AppendResult
+        do {
+            // One stream, one append: the whole letter or nothing.
+            result = try append(events, to: caseId, base: state, version: version, commandId: importId, metadata: metadata, in: context)
+        } catch {
+            throw .service(error)
+        }
+        return LetterImportOutcome(
+            caseId: caseId, openedCase: plan.opensCase, alreadyRecorded: result.wasAlreadyStored,
+            version: result.streamVersion, positions: result.events.map(\.position), eventTypes: result.events.map(\.type),
+            matches: plan.matches, determinedItems: plan.determinedItems, corrected: plan.corrected)
     }
 
     /// The case a letter goes to: the one named, else the one carrying its IMR case number,

@@ -68,11 +68,11 @@ import Glibc
         // The log is intact and holds every event after the daemon closed it.
         let store = try EventStore(path: daemon.storePath)
         defer { store.close() }
-        let types = try store.read(stream: "case-c1").map(\.type)
+        let types = try await store.read(stream: "case-c1").map(\.type)
         #expect(types.count == 12)
         #expect(types.prefix(3) == ["CaseOpened", "RFAReceived", "URDecisionIssued"])
         #expect(types.last == "CaseClosed")
-        #expect(try store.verify().isIntact)
+        await #expect(try store.verify().isIntact)
     }
 
     @Test func servesTheSocketSystemdPasses() async throws {
@@ -165,13 +165,13 @@ import Glibc
         #expect(acknowledged.count > 10)
         let store = try EventStore(path: daemon.storePath)
         defer { store.close() }
-        let stored = Set(try store.read(stream: "case-c1").compactMap { event -> String? in
+        let stored = await Set(try store.read(stream: "case-c1").compactMap { event -> String? in
             guard event.type == "NoteAdded" else { return nil }
             return (try? JSONDecoder().decode([String: JSONValue].self, from: event.payloadData))?["text"]?.stringValue
         })
         let lost = Set(acknowledged).subtracting(stored)
         #expect(lost.isEmpty, "\(lost.count) acknowledged notes are missing")
-        #expect(try store.verify().isIntact)
+        await #expect(try store.verify().isIntact)
     }
 
     @Test func malformedAndOversizeFramesCloseOnlyTheirConnection_andPipeliningKeepsOrder() async throws {

@@ -129,8 +129,8 @@ struct DiskFaultTests {
 
         // Nothing acknowledged is lost, the chain is intact, each alert is in the log once.
         let store = try EventStore(path: daemons.storePath)
-        let notes = try store.read(stream: "case-c1").filter { $0.type == "NoteAdded" }.map { String(decoding: $0.payload, as: UTF8.self) }
-        #expect(try store.verify().isIntact)
+        let notes = try await store.read(stream: "case-c1").filter { $0.type == "NoteAdded" }.map { String(decoding: $0.payload, as: UTF8.self) }
+        await #expect(try store.verify().isIntact)
         store.close()
         for note in outcome.acknowledged {
             #expect(notes.contains { $0.contains(note) }, "acknowledged \(note)was lost")

@@ -200,7 +200,7 @@ import Glibc
 
         let store = try EventStore(path: accepted.storePath)
         defer { store.close() }
-        let admin = try store.read(stream: "admin")
+        let admin = try await store.read(stream: "admin")
         #expect(admin.count == 1)
         #expect(admin.first?.position == 4)
         #expect(admin.first?.type == "TamperedLogAccepted")
@@ -210,7 +210,7 @@ import Glibc
         #expect(fact["lastPosition"] as? Int == 3)
         #expect((fact["acceptedBy"] as? String)?.hasPrefix("uid:\(getuid()) ") == true)
         #expect((fact["found"] as? String)?.contains("truncated") == true)
-        #expect(try store.verify().isIntact)
+        await #expect(try store.verify().isIntact)
         #expect(try EventStore.checkHead(path: accepted.storePath).isIntact)
     }
 

@@ -58,7 +58,7 @@ struct RestoreTests {
         let copy = try EventStore(path: second.storePath)
         defer { original.close(); copy.close() }
         let head = try #require(backupHead.flatMap { if case .int(let i) = $0 { Int64(i) } else { nil } })
-        #expect(try original.readAll(from: head, limit: 1).first?.hash == copy.readAll(from: head, limit: 1).first?.hash)
+        await #expect(try original.readAll(from: head, limit: 1).first?.hash == copy.readAll(from: head, limit: 1).first?.hash)
     }
 
     @Test func aTruncatedFileIsRefusedAtStartWithItsReason() async throws {

@@ -59,7 +59,7 @@ import Testing
         defer { store.close() }
         for round in 0..<20 {
             let stream = "race-\(round)"
-            try store.append(to: stream, expected: .noStream, events: [event()])
+            try await store.append(to: stream, expected: .noStream, events: [event()])
             let outcomes = await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<2 {
                     group.addTask {
@@ -69,7 +69,7 @@ import Testing
                 return await group.reduce(into: [Bool]()) { $0.append($1) }
             }
             #expect(outcomes.filter { $0 }.count == 1)
-            #expect(try store.version(of: stream) == 2)
+            await #expect(try store.version(of: stream) == 2)
         }
     }
 
@@ -90,15 +90,15 @@ import Testing
             }
             try await group.waitForAll()
         }
-        let all = try store.readAll(from: 1, limit: 100_000)
+        let all = try await store.readAll(from: 1, limit: 100_000)
         #expect(all.count == streams * appendsPerStream * 2)
         #expect(all.map(\.position) == Array(1...Int64(all.count)))
         #expect(Set(all.map(\.id)).count == all.count)
         for s in 0..<streams {
-            let versions = try store.read(stream: "stream-\(s)").map(\.streamVersion)
+            let versions = try await store.read(stream: "stream-\(s)").map(\.streamVersion)
             #expect(versions == Array(1...Int64(appendsPerStream * 2)))
         }
-        #expect(try store.verify().isIntact)
+        await #expect(try store.verify().isIntact)
     }
 
     @Test func idempotentRetryWritesNothing_andReusedIdWithOtherContentIsRefused() throws {

@@ -43,7 +43,7 @@ import Testing
             }
 
             let store = try EventStore(path: path)
-            let all = try store.readAll(from: 1, limit: 10_000_000)
+            let all = try await store.readAll(from: 1, limit: 10_000_000)
             let stored = Set(all.map { $0.id.uuidString.lowercased() })
             let lost = acknowledged.subtracting(stored)
             #expect(lost.isEmpty, "round \(round): \(lost.count) acknowledged events are missing")
@@ -56,7 +56,7 @@ import Testing
             }
             let partial = batches.filter { $0.value.count != $0.value.size }
             #expect(partial.isEmpty, "round \(round): half-written batches \(partial.keys.sorted())")
-            let report = try store.verify()
+            let report = try await store.verify()
             #expect(report.isIntact, "round \(round): \(report.problem ?? "")")
             store.close()
         }

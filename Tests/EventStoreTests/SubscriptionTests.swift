@@ -8,7 +8,7 @@ import Testing
         defer { dir.cleanup() }
         let store = try EventStore(path: dir.path("log.sqlite"))
         defer { store.close() }
-        for i in 1...300 { try store.append(to: "s-\(i % 7)", expected: .any, events: [event("Old", #"{"i":\#(i)}"#)]) }
+        for i in 1...300 { try await store.append(to: "s-\(i % 7)", expected: .any, events: [event("Old", #"{"i":\#(i)}"#)]) }
 
         let total = 600
         let reader = Task { () throws -> [RecordedEvent] in
@@ -21,9 +21,9 @@ import Testing
         }
         let writer = Task {
             for i in 301...total {
-                try store.append(to: "s-\(i % 7)", expected: .any, events: [event("New", #"{"i":\#(i)}"#)])
+                try await store.append(to: "s-\(i % 7)", expected: .any, events: [event("New", #"{"i":\#(i)}"#)])
                 if i == 450 {
-                    let report = try store.backup(to: dir.path("backup.sqlite"))
+                    let report = try await store.backup(to: dir.path("backup.sqlite"))
                     #expect(report.headPosition >= 450)
                     #expect(report.events == report.headPosition)
                 }
@@ -39,10 +39,10 @@ import Testing
         // The backup is a consistent, verifiable event log of its own.
         let copy = try EventStore(path: dir.path("backup.sqlite"))
         defer { copy.close() }
-        let report = try copy.verify()
+        let report = try await copy.verify()
         #expect(report.isIntact)
         #expect(report.eventsChecked >= 450 && report.eventsChecked <= Int64(total))
-        #expect(try copy.readAll(from: 1, limit: 1000) == Array(seen.prefix(Int(report.eventsChecked))))
+        await #expect(try copy.readAll(from: 1, limit: 1000) == Array(seen.prefix(Int(report.eventsChecked))))
     }
 
     @Test func subscribingFromAPositionSkipsEarlierEvents() async throws {
@@ -50,7 +50,7 @@ import Testing
         defer { dir.cleanup() }
         let store = try EventStore(path: dir.path("log.sqlite"))
         defer { store.close() }
-        for _ in 1...10 { try store.append(to: "s", expected: .any, events: [event()]) }
+        for _ in 1...10 { try await store.append(to: "s", expected: .any, events: [event()]) }
         var positions: [Int64] = []
         for try await e in store.subscribe(from: 8) {
             positions.append(e.position)
@@ -64,18 +64,24 @@ import Testing
         defer { dir.cleanup() }
         let store = try EventStore(path: dir.path("log.sqlite"))
         defer { store.close() }
-        try store.append(to: "s", expected: .any, events: [event()])
+        try await store.append(to: "s", expected: .any, events: [event()])
+        let (seen, saw) = AsyncStream<Void>.makeStream()
         let task = Task { () throws -> Int in
             var count = 0
-            for try await _ in store.subscribe(from: 1) { count += 1 }
+            for try await _ in store.subscribe(from: 1) {
+                count += 1
+                saw.yield()
+            }
             return count
         }
+        // Cancelled once it waits at the head (a read in flight would be interrupted instead).
+        for await _ in seen { break }
         try await Task.sleep(for: .milliseconds(100))
         task.cancel()
         #expect(try await task.value == 1)
         // Appends after the subscriber left still work.
-        try store.append(to: "s", expected: .any, events: [event()])
-        #expect(try store.headPosition() == 2)
+        try await store.append(to: "s", expected: .any, events: [event()])
+        await #expect(try store.headPosition() == 2)
     }
 
     @Test func closingTheStoreEndsSubscriptions() async throws {
@@ -99,10 +105,10 @@ import Testing
         defer { store.close() }
         // An iterator that was started and then left unread.
         var stalled = store.subscribe().makeAsyncIterator()
-        try store.append(to: "s", expected: .any, events: [event()])
+        try await store.append(to: "s", expected: .any, events: [event()])
         _ = try await stalled.next()
-        for _ in 0..<2000 { try store.append(to: "s", expected: .any, events: [event()]) }
-        #expect(try store.headPosition() == 2001)
+        for _ in 0..<2000 { try await store.append(to: "s", expected: .any, events: [event()]) }
+        await #expect(try store.headPosition() == 2001)
         #expect(try await stalled.next()?.position == 2)
     }
 }

@@ -245,7 +245,7 @@ extension AlertRaised {
         let first = try f.raisedEvents().count
         #expect(first > 0)
         // An expedited RFA received three days ago: its 72 hours are over.
-        try f.service.execute(.receiveRFA(RFAReceived(
+        try await f.service.execute(.receiveRFA(RFAReceived(
             rfaId: "B", receivedAt: pacific("2024-03-08", 10), transmission: .fax, physician: "Dr. Lee",
             treatmentRecommendedOn: nil, reviewType: .prospective, expedited: true,
             items: [RequestedItem(id: "2", description: "surgery")])),

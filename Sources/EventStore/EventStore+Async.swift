@@ -1,0 +1,259 @@
+import CSQLite
+import Foundation
+import Synchronization
+
+// The store for async callers: nothing here blocks a cooperative thread. Writes go to the
+// writer thread and are committed in groups; reads run on the reader threads.
+extension EventStore {
+    // MARK: - Writing
+
+    /// Runs `body` on the writer thread, inside the transaction of the next group, and
+    /// returns once that transaction is durable.
+    ///
+    /// Writes that arrive while a group commits wait and are committed together in the next
+    /// transaction: one fsync for all of them (group commit). Each runs in a savepoint of its
+    /// own: when `body` throws, what it wrote is rolled back and its caller hears the error,
+    /// while the group's other writes stand. A failure of the storage itself (disk full, I/O
+    /// error) rolls back the whole group and every caller in it hears it. Positions follow
+    /// the order the writes ran in, which is commit order.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (WriteContext) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let job = WriteJob(
+                run: { context in
+                    let outcome = context.writer.savepointCatching { try body(context) }
+                    switch outcome {
+                    case .success(let value):
+                        return .succeeded { continuation.resume(returning: value) }
+                    case .failure(let error):
+                        if let failure = context.storageFailure { return .groupFailed(failure) }
+                        if let failure = error as? EventStoreError, !EventStore.requestLevelKinds.contains(failure.kind) {
+                            return .groupFailed(failure)
+                        }
+                        if !context.writer.db.isInTransaction {
+                            return .groupFailed(EventStoreError(.storage, "SQLite rolled back the transaction after: \(error)"))
+                        }
+                        return .failedAlone { continuation.resume(throwing: error) }
+                    }
+                },
+                fail: { continuation.resume(throwing: $0) })
+            if !writeQueue.submit(job) { continuation.resume(throwing: closedError) }
+        }
+    }
+
+    /// Runs `body` in a transaction of its own on the calling thread (for tools, tests and
+    /// start-up): the same context as ``write(_:)`` without the group.
+    public func write<T>(_ body: (WriteContext) throws -> T) throws -> T {
+        var afterCommit: [() -> Void] = []
+        let (value, last) = try withWriter { (w: Writer) throws(EventStoreError) -> (Result<T, any Error>, Int64?) in
+            try w.transaction(doing: "write") { () throws(EventStoreError) -> (Result<T, any Error>, Int64?) in
+                let context = WriteContext(writer: w, projections: projections, group: GroupValues())
+                let outcome = w.savepointCatching { try body(context) }
+                if case .failure = outcome, let failure = context.storageFailure { throw failure }
+                if case .success = outcome { afterCommit = context.afterCommit }
+                return (outcome, context.lastPosition)
+            }
+        }
+        let result = try value.get()
+        for body in afterCommit { body() }
+        if let last { headWatcher.advance(to: last) }
+        return result
+    }
+
+    /// Appends events to a stream from an async caller (see ``append(to:expected:events:)``),
+    /// committed with whatever other writes are waiting.
+    @discardableResult
+    public func append(to streamId: String, expected: ExpectedVersion, events: [NewEvent]) async throws(EventStoreError) -> AppendResult {
+        do {
+            return try await write { context in try context.append(to: streamId, expected: expected, events: events) }
+        } catch let error as EventStoreError {
+            throw error
+        } catch {
+            throw EventStoreError(.storage, "\(error)")
+        }
+    }
+
+    /// Appends to several streams in the next group's transaction; each request succeeds or
+    /// fails on its own, a storage failure fails them all.
+    public func append(batch requests: [AppendRequest]) async throws(EventStoreError) -> [Result<AppendResult, EventStoreError>] {
+        do {
+            return try await write { context in
+                requests.map { request in
+                    Result { () throws(EventStoreError) in
+                        try context.append(to: request.streamId, expected: request.expected, events: request.events)
+                    }
+                }
+            }
+        } catch let error as EventStoreError {
+            throw error
+        } catch {
+            throw EventStoreError(.storage, "\(error)")
+        }
+    }
+
+    /// Groups committed by the writer thread and the writes in them, since the store opened.
+    public var groupCommitFigures: (groups: Int64, writes: Int64) {
+        (writeQueue.groups.load(ordering: .relaxed), writeQueue.jobs.load(ordering: .relaxed))
+    }
+
+    /// Commits one group: run on the writer thread.
+    static func commit(_ jobs: [WriteJob], writer: WriterLock, projections: [any Projection], headWatcher: HeadWatcher, closed: EventStoreError) {
+        var succeeded: [() -> Void] = []
+        var afterCommit: [() -> Void] = []
+        var refused: [() -> Void] = []
+        var refusedJobs = Set<ObjectIdentifier>()
+        let group = GroupValues()
+        var last: Int64 = 0
+        let failure = writer.mutex.withLock { (w: inout Writer?) -> EventStoreError? in
+            guard let w else { return closed }
+            do throws(EventStoreError) {
+                try w.transaction(doing: "commit \(jobs.count) write\(jobs.count == 1 ? "" : "s")") { () throws(EventStoreError) in
+                    for job in jobs {
+                        let context = WriteContext(writer: w, projections: projections, group: group)
+                        switch job.run(context) {
+                        case .succeeded(let done):
+                            succeeded.append(done)
+                            afterCommit += context.afterCommit
+                            last = max(last, context.lastPosition ?? 0)
+                        case .failedAlone(let done):
+                            refused.append(done)
+                            refusedJobs.insert(ObjectIdentifier(job))
+                        case .groupFailed(let error):
+                            throw error
+                        }
+                    }
+                }
+                return nil
+            } catch {
+                return error
+            }
+        }
+        for done in refused { done() }
+        if let failure {
+            // Every write of the group is rolled back: each caller whose write had stood hears why,
+            // and so do those not reached.
+            for job in jobs where !refusedJobs.contains(ObjectIdentifier(job)) { job.fail(failure) }
+            return
+        }
+        for body in afterCommit { body() }
+        if last > 0 { headWatcher.advance(to: last) }
+        for done in succeeded { done() }
+    }
+
+    // MARK: - Reading
+
+    /// Runs `body` on a reader thread's connection; the calling task suspends meanwhile. A
+    /// cancelled caller withdraws a read not yet started and interrupts one that is running.
+    func onReader<T: Sendable>(doing action: String, _ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        let slot = Mutex<(job: ReadPool.Job?, cancelled: Bool)>((nil, false))
+        let path = self.path
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                let job = ReadPool.Job(
+                    run: { db in
+                        do {
+                            continuation.resume(returning: try body(db))
+                        } catch let error as SQLiteError {
+                            continuation.resume(throwing: EventStoreError.from(error, path: path, doing: action))
+                        } catch {
+                            continuation.resume(throwing: error)
+                        }
+                    },
+                    abandon: { continuation.resume(throwing: $0) })
+                let cancelled = slot.withLock { s -> Bool in
+                    s.job = job
+                    return s.cancelled
+                }
+                guard readPool.submit(job) else {
+                    continuation.resume(throwing: closedError)
+                    return
+                }
+                if cancelled { readPool.cancel(job) }
+            }
+        } onCancel: {
+            let job = slot.withLock { s -> ReadPool.Job? in
+                s.cancelled = true
+                return s.job
+            }
+            if let job { readPool.cancel(job) }
+        }
+    }
+
+    /// Runs synchronous work that reads the store (the query helpers of the read models, say)
+    /// on a reader thread: every synchronous read it makes uses that thread's connection, so
+    /// it never blocks a cooperative thread and a cancelled caller interrupts it.
+    public func offload<T: Sendable>(doing action: String = "query", _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await onReader(doing: action) { _ in try body() }
+    }
+
+    /// The events of one stream with a version at or after `version`, in order.
+    public func read(stream streamId: String, from version: Int64 = 1, limit: Int = .max) async throws(EventStoreError) -> [RecordedEvent] {
+        try await storeErrors { try await onReader(doing: "read stream '\(streamId)'") { db in try Query.stream(db, streamId, from: version, limit: limit) } }
+    }
+
+    /// Up to `limit` events of the whole log with a position at or after `position`, in order.
+    public func readAll(from position: Int64 = 1, limit: Int = 1000) async throws(EventStoreError) -> [RecordedEvent] {
+        try await storeErrors { try await onReader(doing: "read the log") { db in try Query.all(db, from: position, limit: limit) } }
+    }
+
+    /// The event with this id, wherever it is stored; nil when there is none.
+    public func event(id: UUID) async throws(EventStoreError) -> RecordedEvent? {
+        try await storeErrors { try await onReader(doing: "look up event \(id)") { db in try Query.event(db, id) } }
+    }
+
+    /// The last version of a stream; 0 when it does not exist.
+    public func version(of streamId: String) async throws(EventStoreError) -> Int64 {
+        try await storeErrors { try await onReader(doing: "read the version of stream '\(streamId)'") { db in try Query.version(db, streamId) } }
+    }
+
+    /// The position of the last event; 0 for an empty log.
+    public func headPosition() async throws(EventStoreError) -> Int64 {
+        try await storeErrors { try await onReader(doing: "read the head position") { db in try Query.head(db) } }
+    }
+
+    /// The head anchor: the position and hash of the last event the store wrote.
+    public func head() async throws(EventStoreError) -> LogHead? {
+        try await storeErrors { try await onReader(doing: "read the head anchor") { db in try HeadAnchor.read(db) } }
+    }
+
+    /// Runs read-only queries on a consistent snapshot, on a reader thread.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (ProjectionDatabase) throws -> T) async throws -> T {
+        let path = self.path
+        return try await onReader(doing: "query") { db in try Query.snapshot(db, path: path, body).get() }
+    }
+
+    /// Recomputes the hash chain (see ``verify()``) on a reader thread; interrupted when the
+    /// caller is cancelled or the store closes.
+    public func verify() async throws(EventStoreError) -> VerificationReport {
+        try await storeErrors { try await onReader(doing: "verify the hash chain") { db in try Query.verify(db) } }
+    }
+
+    /// Writes a backup (see ``backup(to:replacing:)``) from a reader thread.
+    public func backup(to destination: String, replacing: Bool = false) async throws(EventStoreError) -> BackupReport {
+        try await storeErrors {
+            try await onReader(doing: "back up to \(destination)") { db in
+                try self.backup(to: destination, replacing: replacing) { (action, copy) throws(EventStoreError) -> BackupReport in
+                    do throws(SQLiteError) { return try copy(db) } catch { throw EventStoreError.from(error, path: self.path, doing: action) }
+                }
+            }
+        }
+    }
+
+    /// Drops a projection's tables and rebuilds it (see ``rebuildProjection(named:)``) from a
+    /// reader thread; writes go on between its batches.
+    public func rebuildProjection(named name: String) async throws(EventStoreError) {
+        try await storeErrors { try await onReader(doing: "rebuild projection '\(name)'") { _ in try self.rebuildProjection(named: name) } }
+    }
+
+    private func storeErrors<T>(_ body: () async throws -> T) async throws(EventStoreError) -> T {
+        do {
+            return try await body()
+        } catch let error as EventStoreError {
+            throw error
+        } catch is CancellationError {
+            throw EventStoreError(.interrupted, "reading \(path) was cancelled")
+        } catch {
+            throw EventStoreError(.storage, "\(error)")
+        }
+    }
+}
+

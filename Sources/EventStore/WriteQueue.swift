@@ -1,0 +1,391 @@
+import CSQLite
+import Foundation
+import Synchronization
+
+/// What a write job may do inside the transaction it shares with the other jobs of its group.
+///
+/// A job runs on the writer thread, inside a savepoint of the group's transaction: it sees
+/// what the jobs before it in the group wrote, and what it writes is seen by the jobs after
+/// it. Valid only during the job.
+public final class WriteContext {
+    let writer: Writer
+    let projections: [any Projection]
+    let group: GroupValues
+    /// Run on the writer thread once the transaction is durable, if this job's writes stand.
+    private(set) var afterCommit: [() -> Void] = []
+    /// A failure of the storage itself (not a refusal of one request): it fails the whole group.
+    private(set) var storageFailure: EventStoreError?
+    /// The last position this job wrote.
+    private(set) var lastPosition: Int64?
+
+    init(writer: Writer, projections: [any Projection], group: GroupValues) {
+        self.writer = writer
+        self.projections = projections
+        self.group = group
+    }
+
+    /// The writer's connection for queries (of read models, say) inside the group's
+    /// transaction: it sees what this group wrote so far.
+    public var database: ProjectionDatabase { ProjectionDatabase(writer.db, path: writer.path) }
+
+    /// Values the jobs of one group share (for example the states a cache would hold once
+    /// the group commits); gone when the group ends, committed or not.
+    public subscript(groupValue key: String) -> Any? {
+        get { group.values[key] }
+        set { group.values[key] = newValue }
+    }
+
+    /// Runs `body` on the writer thread once the group's transaction is durable, if this
+    /// job's writes stand; never when they are rolled back. In commit order, before the
+    /// callers of the group hear back.
+    public func onCommit(_ body: @escaping () -> Void) {
+        afterCommit.append(body)
+    }
+
+    /// Appends to a stream, if it is at the expected version, in the group's transaction.
+    /// A refused request (wrong version, reused id, invalid) writes nothing and throws; the
+    /// job may go on with other appends. `hint` reaches the projections applied to these
+    /// events (``ProjectionDatabase/appendHint``), say the state the appender computed.
+    @discardableResult
+    public func append(to streamId: String, expected: ExpectedVersion, events: [NewEvent], hint: (any Sendable)? = nil) throws(EventStoreError) -> AppendResult {
+        let request = AppendRequest(streamId: streamId, expected: expected, events: events)
+        let result = try noting { () throws(EventStoreError) in
+            try writer.savepoint { () throws(EventStoreError) in try writer.append(request, projections: projections, hint: hint) }
+        }
+        if let last = result.lastPosition, !result.wasAlreadyStored { lastPosition = max(lastPosition ?? 0, last) }
+        return result
+    }
+
+    /// The events of one stream from `version` on, as the group's transaction sees them.
+    public func read(stream streamId: String, from version: Int64 = 1) throws(EventStoreError) -> [RecordedEvent] {
+        try noting { () throws(EventStoreError) in
+            try writer.sql("read stream '\(streamId)'") {
+                let stmt = try writer.db.cached(Writer.selectColumns + " WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version")
+                try stmt.bind([.text(streamId), .integer(version)])
+                return try Writer.decodeRows(stmt)
+            }
+        }
+    }
+
+    /// The event with this id, as the group's transaction sees the log; nil when there is none.
+    public func event(id: UUID) throws(EventStoreError) -> RecordedEvent? {
+        try noting { () throws(EventStoreError) in
+            try writer.sql("look up event \(id)") {
+                let stmt = try writer.db.cached(Writer.selectColumns + " WHERE event_id = ?")
+                try stmt.bind([.text(id.uuidString.lowercased())])
+                return try Writer.decodeRows(stmt).first
+            }
+        }
+    }
+
+    /// The version and id of a stream's last event; nil when the stream does not exist.
+    /// One index lookup: what a cache of stream states checks an entry against.
+    public func lastEvent(of streamId: String) throws(EventStoreError) -> (version: Int64, id: UUID)? {
+        try noting { () throws(EventStoreError) in
+            try writer.sql("read the last event of stream '\(streamId)'") {
+                let stmt = try writer.db.cached("SELECT stream_version, event_id FROM events WHERE stream_id = ? ORDER BY stream_version DESC LIMIT 1")
+                try stmt.bind([.text(streamId)])
+                defer { stmt.reset() }
+                guard try stmt.step(), let id = UUID(uuidString: stmt.text(1)) else { return nil }
+                return (stmt.int64(0), id)
+            }
+        }
+    }
+
+    private func noting<T>(_ body: () throws(EventStoreError) -> T) throws(EventStoreError) -> T {
+        do {
+            return try body()
+        } catch {
+            if !EventStore.requestLevelKinds.contains(error.kind) { storageFailure = storageFailure ?? error }
+            throw error
+        }
+    }
+}
+
+/// The values the jobs of one group share.
+final class GroupValues {
+    var values: [String: Any] = [:]
+}
+
+/// One caller's write, waiting for the writer thread.
+final class WriteJob: @unchecked Sendable {
+    enum Step {
+        /// The job's writes stand; call this once the group's transaction is durable.
+        case succeeded(() -> Void)
+        /// The job was refused on its own and wrote nothing; its caller hears it now.
+        case failedAlone(() -> Void)
+        /// The storage failed: the whole group is rolled back.
+        case groupFailed(EventStoreError)
+    }
+
+    let run: (WriteContext) -> Step
+    let fail: (EventStoreError) -> Void
+
+    init(run: @escaping (WriteContext) -> Step, fail: @escaping (EventStoreError) -> Void) {
+        self.run = run
+        self.fail = fail
+    }
+}
+
+/// The single writer: a thread of its own that takes every write waiting when it is free and
+/// commits them together, one transaction and one fsync for the group (group commit).
+///
+/// @unchecked Sendable: the queue is guarded by `condition`; the thread touches the writer
+/// only under the store's writer lock.
+final class WriteQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var queue: [WriteJob] = []
+    private var closing = false
+    private let finished = DispatchSemaphore(value: 0)
+    /// The most jobs committed in one transaction.
+    static let maximumGroup = 512
+    /// Groups committed and jobs in them, for the operator's figures.
+    let groups = Atomic<Int64>(0)
+    let jobs = Atomic<Int64>(0)
+
+    private let name: String
+    private let runGroup: @Sendable ([WriteJob]) -> Void
+    private var started = false
+    private var thread: pthread_t?
+
+    /// The thread starts with the first job: a store used only synchronously has none.
+    init(name: String, runGroup: @escaping @Sendable ([WriteJob]) -> Void) {
+        self.name = name
+        self.runGroup = runGroup
+    }
+
+    private func startLocked() {
+        started = true
+        let thread = Thread { [self] in
+            Thread.current.threadDictionary["imr.thread"] = name
+            setThreadName(name)
+            condition.lock()
+            self.thread = pthread_self()
+            condition.unlock()
+            while let group = next() {
+                runGroup(group)
+                groups.add(1, ordering: .relaxed)
+                jobs.add(Int64(group.count), ordering: .relaxed)
+            }
+            finished.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// Queues a job; false when the queue is closed (the job is not run).
+    func submit(_ job: WriteJob) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closing else { return false }
+        if !started { startLocked() }
+        queue.append(job)
+        condition.signal()
+        return true
+    }
+
+    /// Jobs waiting now (not counting the group being committed).
+    var waiting: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.count
+    }
+
+    private func next() -> [WriteJob]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty && !closing { condition.wait() }
+        if queue.isEmpty { return nil }
+        let count = min(queue.count, Self.maximumGroup)
+        let group = Array(queue.prefix(count))
+        queue.removeFirst(count)
+        return group
+    }
+
+    /// Stops taking jobs, lets the group in flight and those already queued commit, and waits
+    /// for the thread to end.
+    func close() {
+        condition.lock()
+        let wasClosing = closing
+        closing = true
+        let wait = started && !wasClosing && !(thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false)
+        condition.broadcast()
+        condition.unlock()
+        if wait { finished.wait() }
+    }
+}
+
+/// Read-only connections, each on a thread of its own, for async callers: a query never runs
+/// on Swift's cooperative threads, and a long one can be interrupted.
+///
+/// @unchecked Sendable: the queue and the busy list are guarded by `condition`; each
+/// connection is used only by its own thread.
+final class ReadPool: @unchecked Sendable {
+    final class Job: @unchecked Sendable {
+        let run: (SQLiteConnection) -> Void
+        let abandon: (EventStoreError) -> Void
+        /// Set when its caller gave up before it started (cancelled): it is not run.
+        var cancelled = false
+        /// The connection running it, while it runs (for an interrupt).
+        var runningOn: SQLiteConnection?
+
+        init(run: @escaping (SQLiteConnection) -> Void, abandon: @escaping (EventStoreError) -> Void) {
+            self.run = run
+            self.abandon = abandon
+        }
+    }
+
+    private let condition = NSCondition()
+    private var queue: [Job] = []
+    private var running: [ObjectIdentifier: Job] = [:]
+    private var closing = false
+    private var alive: Int
+    private let finished = DispatchSemaphore(value: 0)
+    private let closedError: EventStoreError
+    private let name: String
+    private let threadCount: Int
+    private let open: @Sendable () throws(EventStoreError) -> SQLiteConnection
+    private var started = false
+    private var threads: [pthread_t] = []
+
+    /// The threads start with the first read: a store used only synchronously has none.
+    init(threads: Int, name: String, closedError: EventStoreError, open: @escaping @Sendable () throws(EventStoreError) -> SQLiteConnection) {
+        self.threadCount = max(threads, 1)
+        self.alive = 0
+        self.closedError = closedError
+        self.name = name
+        self.open = open
+    }
+
+    private func startLocked() {
+        started = true
+        alive = threadCount
+        for index in 0..<threadCount {
+            let thread = Thread { [self] in
+                Thread.current.threadDictionary["imr.thread"] = "\(name)-\(index)"
+                setThreadName("\(name)-\(index)")
+                condition.lock()
+                threads.append(pthread_self())
+                condition.unlock()
+                work(open: open)
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+
+    func submit(_ job: Job) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closing else { return false }
+        if !started { startLocked() }
+        queue.append(job)
+        condition.signal()
+        return true
+    }
+
+    /// Withdraws a job not yet started, or interrupts the query of one that is running.
+    func cancel(_ job: Job) {
+        condition.lock()
+        defer { condition.unlock() }
+        if let index = queue.firstIndex(where: { $0 === job }) {
+            queue.remove(at: index)
+            job.cancelled = true
+            job.abandon(EventStoreError(.interrupted, "the read was cancelled before it started"))
+        } else if let connection = job.runningOn {
+            sqlite3_interrupt(connection.handle)
+        }
+    }
+
+    private func work(open: () throws(EventStoreError) -> SQLiteConnection) {
+        var connection: SQLiteConnection?
+        while true {
+            condition.lock()
+            while queue.isEmpty && !closing { condition.wait() }
+            if closing {
+                condition.unlock()
+                break
+            }
+            let job = queue.removeFirst()
+            condition.unlock()
+            if connection == nil {
+                do { connection = try open() } catch {
+                    job.abandon(error)
+                    continue
+                }
+                Thread.current.threadDictionary[ReadPool.threadKey] = ThreadConnection(pool: ObjectIdentifier(self), connection: connection!)
+            }
+            condition.lock()
+            job.runningOn = connection
+            running[ObjectIdentifier(job)] = job
+            condition.unlock()
+            job.run(connection!)
+            condition.lock()
+            job.runningOn = nil
+            running[ObjectIdentifier(job)] = nil
+            condition.unlock()
+            // A query left open by an interrupt or a failure must not pin an old snapshot.
+            if connection!.isInTransaction { try? connection!.execute("ROLLBACK") }
+        }
+        Thread.current.threadDictionary[ReadPool.threadKey] = nil
+        connection = nil
+        condition.lock()
+        alive -= 1
+        let last = alive == 0
+        condition.unlock()
+        if last { finished.signal() }
+    }
+
+    static let threadKey = "imr.readPool.connection"
+
+    /// This pool's connection when the calling thread is one of its threads: synchronous reads
+    /// made by work handed to the pool run on it (and an interrupt reaches them).
+    func connectionOfCurrentThread() -> SQLiteConnection? {
+        guard let mine = Thread.current.threadDictionary[ReadPool.threadKey] as? ThreadConnection,
+              mine.pool == ObjectIdentifier(self) else { return nil }
+        return mine.connection
+    }
+
+    /// Interrupts running queries, abandons queued ones and waits for the threads to end.
+    func close() {
+        condition.lock()
+        if closing {
+            condition.unlock()
+            return
+        }
+        closing = true
+        let queued = queue
+        queue.removeAll()
+        for job in running.values { if let c = job.runningOn { sqlite3_interrupt(c.handle) } }
+        let wait = started && !threads.contains { pthread_equal($0, pthread_self()) != 0 }
+        condition.broadcast()
+        condition.unlock()
+        for job in queued { job.abandon(closedError) }
+        if wait { finished.wait() }
+    }
+}
+
+/// A reader thread's connection, as its thread dictionary holds it.
+final class ThreadConnection: @unchecked Sendable {
+    let pool: ObjectIdentifier
+    let connection: SQLiteConnection
+    init(pool: ObjectIdentifier, connection: SQLiteConnection) {
+        self.pool = pool
+        self.connection = connection
+    }
+}
+
+/// The store's single writing connection, behind the lock every writer takes.
+final class WriterLock: Sendable {
+    let mutex: Mutex<Writer?>
+    init(_ writer: Writer) { mutex = Mutex(writer) }
+}
+
+/// Names the calling OS thread (shown by `top -H`, `perf` and `/proc/PID/task/*/comm`).
+func setThreadName(_ name: String) {
+    let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+    guard fd >= 0 else { return }
+    let bytes = Array(name.utf8.prefix(15))
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    close(fd)
+}

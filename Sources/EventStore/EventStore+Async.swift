@@ -90,6 +90,9 @@ extension EventStore {
         }
     }
 
+    /// The position of the last committed event, as this process knows it (no read).
+    public var committedHead: Int64 { headWatcher.currentHead }
+
     /// Groups committed by the writer thread and the writes in them, since the store opened.
     public var groupCommitFigures: (groups: Int64, writes: Int64) {
         (writeQueue.groups.load(ordering: .relaxed), writeQueue.jobs.load(ordering: .relaxed))
@@ -143,12 +146,13 @@ extension EventStore {
 
     /// Runs `body` on a reader thread's connection; the calling task suspends meanwhile. A
     /// cancelled caller withdraws a read not yet started and interrupts one that is running.
-    func onReader<T: Sendable>(doing action: String, _ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+    func onReader<T: Sendable>(doing action: String, lane: ReadLane = .interactive, _ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         let slot = Mutex<(job: ReadPool.Job?, cancelled: Bool)>((nil, false))
         let path = self.path
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
                 let job = ReadPool.Job(
+                    lane: lane,
                     run: { db in
                         do {
                             continuation.resume(returning: try body(db))
@@ -181,8 +185,11 @@ extension EventStore {
     /// Runs synchronous work that reads the store (the query helpers of the read models, say)
     /// on a reader thread: every synchronous read it makes uses that thread's connection, so
     /// it never blocks a cooperative thread and a cancelled caller interrupts it.
-    public func offload<T: Sendable>(doing action: String = "query", _ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await onReader(doing: action) { _ in try body() }
+    ///
+    /// `lane` `.bulk` (the default) for work that may take long; `.interactive` for short reads
+    /// a person or the service manager waits for, which one reader thread keeps for itself.
+    public func offload<T: Sendable>(doing action: String = "query", lane: ReadLane = .bulk, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await onReader(doing: action, lane: lane) { _ in try body() }
     }
 
     /// The events of one stream with a version at or after `version`, in order.
@@ -216,21 +223,21 @@ extension EventStore {
     }
 
     /// Runs read-only queries on a consistent snapshot, on a reader thread.
-    public func read<T: Sendable>(_ body: @escaping @Sendable (ProjectionDatabase) throws -> T) async throws -> T {
+    public func read<T: Sendable>(lane: ReadLane = .bulk, _ body: @escaping @Sendable (ProjectionDatabase) throws -> T) async throws -> T {
         let path = self.path
-        return try await onReader(doing: "query") { db in try Query.snapshot(db, path: path, body).get() }
+        return try await onReader(doing: "query", lane: lane) { db in try Query.snapshot(db, path: path, body).get() }
     }
 
     /// Recomputes the hash chain (see ``verify()``) on a reader thread; interrupted when the
     /// caller is cancelled or the store closes.
     public func verify() async throws(EventStoreError) -> VerificationReport {
-        try await storeErrors { try await onReader(doing: "verify the hash chain") { db in try Query.verify(db) } }
+        try await storeErrors { try await onReader(doing: "verify the hash chain", lane: .bulk) { db in try Query.verify(db) } }
     }
 
     /// Writes a backup (see ``backup(to:replacing:)``) from a reader thread.
     public func backup(to destination: String, replacing: Bool = false) async throws(EventStoreError) -> BackupReport {
         try await storeErrors {
-            try await onReader(doing: "back up to \(destination)") { db in
+            try await onReader(doing: "back up to \(destination)", lane: .bulk) { db in
                 try self.backup(to: destination, replacing: replacing) { (action, copy) throws(EventStoreError) -> BackupReport in
                     do throws(SQLiteError) { return try copy(db) } catch { throw EventStoreError.from(error, path: self.path, doing: action) }
                 }
@@ -241,7 +248,7 @@ extension EventStore {
     /// Drops a projection's tables and rebuilds it (see ``rebuildProjection(named:)``) from a
     /// reader thread; writes go on between its batches.
     public func rebuildProjection(named name: String) async throws(EventStoreError) {
-        try await storeErrors { try await onReader(doing: "rebuild projection '\(name)'") { _ in try self.rebuildProjection(named: name) } }
+        try await storeErrors { try await onReader(doing: "rebuild projection '\(name)'", lane: .bulk) { _ in try self.rebuildProjection(named: name) } }
     }
 
     private func storeErrors<T>(_ body: () async throws -> T) async throws(EventStoreError) -> T {

@@ -18,6 +18,7 @@ final class HeadWatcher: Sendable {
     init(head: Int64) { state = Mutex(State(head: head)) }
 
     var isClosed: Bool { state.withLock { $0.closed } }
+    var currentHead: Int64 { state.withLock { $0.head } }
 
     func advance(to position: Int64) {
         let ready = state.withLock { s -> [CheckedContinuation<Bool, Never>] in

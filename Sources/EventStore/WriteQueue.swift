@@ -224,12 +224,14 @@ final class ReadPool: @unchecked Sendable {
     final class Job: @unchecked Sendable {
         let run: (SQLiteConnection) -> Void
         let abandon: (EventStoreError) -> Void
+        let lane: ReadLane
         /// Set when its caller gave up before it started (cancelled): it is not run.
         var cancelled = false
         /// The connection running it, while it runs (for an interrupt).
         var runningOn: SQLiteConnection?
 
-        init(run: @escaping (SQLiteConnection) -> Void, abandon: @escaping (EventStoreError) -> Void) {
+        init(lane: ReadLane, run: @escaping (SQLiteConnection) -> Void, abandon: @escaping (EventStoreError) -> Void) {
+            self.lane = lane
             self.run = run
             self.abandon = abandon
         }
@@ -267,7 +269,7 @@ final class ReadPool: @unchecked Sendable {
                 condition.lock()
                 threads.append(pthread_self())
                 condition.unlock()
-                work(open: open)
+                work(open: open, interactiveOnly: index == 0 && threadCount > 1)
             }
             thread.stackSize = 8 << 20
             thread.start()
@@ -280,7 +282,8 @@ final class ReadPool: @unchecked Sendable {
         guard !closing else { return false }
         if !started { startLocked() }
         queue.append(job)
-        condition.signal()
+        // Every thread may be the one that can take it (the interactive one, or a bulk one).
+        condition.broadcast()
         return true
     }
 
@@ -297,16 +300,24 @@ final class ReadPool: @unchecked Sendable {
         }
     }
 
-    private func work(open: () throws(EventStoreError) -> SQLiteConnection) {
+    /// A thread's loop. The first thread (when there are several) takes only interactive reads,
+    /// so one is always served within the time of another short read, however many bulk reads
+    /// (exports, verify, backup) hold the others.
+    private func work(open: () throws(EventStoreError) -> SQLiteConnection, interactiveOnly: Bool) {
         var connection: SQLiteConnection?
         while true {
             condition.lock()
-            while queue.isEmpty && !closing { condition.wait() }
+            var index: Int?
+            while !closing {
+                index = interactiveOnly ? queue.firstIndex { $0.lane == .interactive } : (queue.isEmpty ? nil : 0)
+                if index != nil { break }
+                condition.wait()
+            }
             if closing {
                 condition.unlock()
                 break
             }
-            let job = queue.removeFirst()
+            let job = queue.remove(at: index!)
             condition.unlock()
             if connection == nil {
                 do { connection = try open() } catch {
@@ -363,6 +374,14 @@ final class ReadPool: @unchecked Sendable {
         for job in queued { job.abandon(closedError) }
         if wait { finished.wait() }
     }
+}
+
+/// Which reads a reader thread takes.
+public enum ReadLane: Sendable {
+    /// Short reads a person or the service manager waits for (status, one case, a stream).
+    case interactive
+    /// Reads that may take long (lists, exports, verify, backup, rebuild).
+    case bulk
 }
 
 /// A reader thread's connection, as its thread dictionary holds it.

@@ -16,6 +16,9 @@ final class Writer: @unchecked Sendable {
     /// The last event's position and hash as of the open transaction; saves a query per
     /// request in a batch. Valid only inside one transaction.
     private var head: (position: Int64, hash: [UInt8])?
+    /// The head position as the open transaction found it: the anchor is written once, at
+    /// commit, when the transaction moved the head.
+    private var headAtStart: Int64?
 
     init(db: SQLiteConnection, path: String, options: EventStore.Options) {
         self.db = db
@@ -128,13 +131,20 @@ final class Writer: @unchecked Sendable {
     // MARK: Transactions
 
     func transaction<T>(doing action: String, _ body: () throws(EventStoreError) -> T) throws(EventStoreError) -> T {
-        try sql(action) { try db.execute("BEGIN IMMEDIATE") }
+        try sql(action) { try db.run("BEGIN IMMEDIATE") }
         pendingCheckpoints = [:]
         head = nil
-        defer { head = nil }
+        headAtStart = nil
+        defer {
+            head = nil
+            headAtStart = nil
+        }
         do {
             let result = try body()
-            try sql(action) { try db.execute("COMMIT") }
+            if let head, head.position != headAtStart {
+                try sql(action) { try db.run("UPDATE log_head SET position = ?, hash = ? WHERE id = 1", [.integer(head.position), .blob(head.hash)]) }
+            }
+            try sql(action) { try db.run("COMMIT") }
             checkpoints.merge(pendingCheckpoints) { _, new in new }
             pendingCheckpoints = [:]
             return result
@@ -151,14 +161,14 @@ final class Writer: @unchecked Sendable {
         defer { savepointDepth -= 1 }
         let saved = pendingCheckpoints
         let savedHead = head
-        try sql("open a savepoint") { try db.execute("SAVEPOINT \(name)") }
+        try sql("open a savepoint") { try db.run("SAVEPOINT \(name)") }
         do {
             let result = try body()
-            try sql("release a savepoint") { try db.execute("RELEASE \(name)") }
+            try sql("release a savepoint") { try db.run("RELEASE \(name)") }
             return result
         } catch {
-            try? db.execute("ROLLBACK TO \(name)")
-            try? db.execute("RELEASE \(name)")
+            try? db.run("ROLLBACK TO \(name)")
+            try? db.run("RELEASE \(name)")
             pendingCheckpoints = saved
             head = savedHead
             throw error
@@ -173,19 +183,19 @@ final class Writer: @unchecked Sendable {
         let saved = pendingCheckpoints
         let savedHead = head
         do {
-            try db.execute("SAVEPOINT \(name)")
+            try db.run("SAVEPOINT \(name)")
         } catch {
             return .failure(EventStoreError.from(error, path: path, doing: "open a savepoint"))
         }
         do {
             let result = try body()
-            do { try db.execute("RELEASE \(name)") } catch {
+            do { try db.run("RELEASE \(name)") } catch {
                 return .failure(EventStoreError.from(error, path: path, doing: "release a savepoint"))
             }
             return .success(result)
         } catch {
-            try? db.execute("ROLLBACK TO \(name)")
-            try? db.execute("RELEASE \(name)")
+            try? db.run("ROLLBACK TO \(name)")
+            try? db.run("RELEASE \(name)")
             pendingCheckpoints = saved
             head = savedHead
             return .failure(error)
@@ -250,6 +260,7 @@ final class Writer: @unchecked Sendable {
             if head == nil {
                 let last = try db.rows("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1").first
                 head = (last?[0].int64 ?? 0, last?[1].bytes ?? HashChain.genesis)
+                headAtStart = headAtStart ?? head!.position
             }
             let headBefore = head!.position
             var previous = head!.hash
@@ -278,7 +289,6 @@ final class Writer: @unchecked Sendable {
                 previous = hash
             }
             head = (position, previous)
-            try db.run("UPDATE log_head SET position = ?, hash = ? WHERE id = 1", [.integer(position), .blob(previous)])
             for projection in projections where checkpoint(projection.name) == headBefore {
                 let db = ProjectionDatabase(self.db, path: path, appendHint: hint)
                 for event in stored {

@@ -50,7 +50,7 @@ public struct AdminInterface: VarlinkHandler {
         switch call.member {
         case "Status":
             let (store, version, startedAt, now) = (store, version, startedAt, clock())
-            var status = try await store.offload { try AdminInterface.status(store: store, version: version, startedAt: startedAt, now: now) }
+            var status = try await store.offload(doing: "report status", lane: .interactive) { try AdminInterface.status(store: store, version: version, startedAt: startedAt, now: now) }
             let process = Figures.process()
             status.figures = Figures(service: OperatorFigures.shared.snapshot, server: serverStatistics?.snapshot,
                                      residentBytes: process.residentBytes, openDescriptors: process.openDescriptors)
@@ -137,7 +137,7 @@ public struct AdminInterface: VarlinkHandler {
         let open = try store.read { try $0.query("SELECT COUNT(*) FROM case_list WHERE is_open = 1").first?[0].int64 ?? 0 }
         return Status(
             version: version, startedAt: startedAt, uptimeSeconds: Int64(now.timeIntervalSince(startedAt)), databasePath: store.path,
-            databaseBytes: bytes, headPosition: try store.headPosition(), openCases: open,
+            databaseBytes: bytes, headPosition: store.committedHead, openCases: open,
             projections: store.projectionCheckpoints().sorted { $0.key < $1.key }.map { Status.Projection(name: $0.key, checkpoint: $0.value) },
             figures: nil)
     }

@@ -262,7 +262,11 @@ public final class AlertScheduler: Sendable {
                     let cases = full ? nil : changedCases.withLock { c -> Set<String> in defer { c.removeAll() }; return c }
                     if full { changedCases.withLock { $0.removeAll() } }
                     // On a reader thread: its reads and its one append never hold a cooperative thread.
-                    let pass = try await store.offload(doing: "raise due alerts") { try self.raiseDue(now: now, cases: cases) }
+                    // A pass over the cases a commit changed is short, and alerts must not wait
+                    // behind a long export: it takes the interactive lane.
+                    let pass = try await store.offload(doing: "raise due alerts", lane: cases == nil ? .bulk : .interactive) {
+                        try self.raiseDue(now: now, cases: cases)
+                    }
                     OperatorFigures.shared.schedulerPass(kind: full ? "full" : "cases", duration: ContinuousClock.now - started, failed: false)
                     next = full ? pass.next : [next, pass.next].compactMap { $0 }.min()
                     if let due = next {

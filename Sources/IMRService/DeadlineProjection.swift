@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import Synchronization
 import Varlink
 import Workflow
 
@@ -13,6 +14,7 @@ import Workflow
 public struct DeadlineProjection: Projection {
     public let name = "deadlines"
     let calculator: DeadlineCalculator
+    let bodies = DeadlineBodies()
 
     public init(calculator: DeadlineCalculator = .init()) { self.calculator = calculator }
 
@@ -37,26 +39,83 @@ public struct DeadlineProjection: Projection {
     public func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
         guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
         let state = try CaseStreams.state(after: event, in: db)
-        try db.execute("DELETE FROM deadlines WHERE case_id = ?", [.text(caseId.rawValue)])
-        guard state.facts != nil else { return }
-        let coordinator = state.coordinator ?? ""
-        let encoder = WireFormat.encoder
-        for deadline in DeadlineEngine.deadlines(for: state, now: event.recordedAt, calculator: calculator) {
-            // Only running deadlines are read whole (the board); a settled one keeps its status
-            // and due time, and a case's detail derives it afresh. Encoding every settled
-            // deadline on each event was most of the cost of an append.
-            let isOpen = deadline.isOpen && state.isOpen
-            let body = isOpen ? String(decoding: try encoder.encode(deadline), as: UTF8.self) : "{}"
-            try db.execute(
-                "INSERT INTO deadlines (deadline_id, case_id, rule, party, coordinator, due_us, is_open, status, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [.text(deadline.id), .text(caseId.rawValue), .text(deadline.rule.rawValue), .text(deadline.party.rawValue),
-                 .text(coordinator), .integer(deadline.due.unixMicroseconds),
-                 .integer(isOpen ? 1 : 0), .text(deadline.status.rawValue), .text(body)])
+        // What the case's rows hold now: only rows that change are written (most commands move
+        // one or two of a case's deadlines and leave the rest as they are).
+        var stored: [String: StoredRow] = [:]
+        for row in try db.query("SELECT deadline_id, rule, party, coordinator, due_us, is_open, status, body FROM deadlines WHERE case_id = ?", [.text(caseId.rawValue)]) {
+            let id = row[0].string ?? ""
+            stored[id] = StoredRow(
+                rule: row[1].string ?? "", party: row[2].string ?? "", coordinator: row[3].string ?? "", dueMicros: row[4].int64 ?? 0,
+                isOpen: row[5].int64 == 1, status: row[6].string ?? "", body: row[7].string ?? "")
         }
+        var wanted: [String: StoredRow] = [:]
+        if state.facts != nil {
+            let coordinator = state.coordinator ?? ""
+            for deadline in DeadlineEngine.deadlines(for: state, now: event.recordedAt, calculator: calculator) {
+                // Only running deadlines are read whole (the board); a settled one keeps its status
+                // and due time, and a case's detail derives it afresh.
+                let isOpen = deadline.isOpen && state.isOpen
+                wanted[deadline.id] = StoredRow(
+                    rule: deadline.rule.rawValue, party: deadline.party.rawValue, coordinator: coordinator,
+                    dueMicros: deadline.due.unixMicroseconds, isOpen: isOpen, status: deadline.status.rawValue,
+                    body: isOpen ? try bodies.body(of: deadline) : "{}")
+            }
+        }
+        for id in stored.keys where wanted[id] == nil {
+            try db.execute("DELETE FROM deadlines WHERE deadline_id = ?", [.text(id)])
+        }
+        for (id, row) in wanted where stored[id] != row {
+            try db.execute(
+                "INSERT OR REPLACE INTO deadlines (deadline_id, case_id, rule, party, coordinator, due_us, is_open, status, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [.text(id), .text(caseId.rawValue), .text(row.rule), .text(row.party), .text(row.coordinator), .integer(row.dueMicros),
+                 .integer(row.isOpen ? 1 : 0), .text(row.status), .text(row.body)])
+        }
+    }
+
+    /// A deadline row as stored, to compare with what the case's state now gives.
+    struct StoredRow: Equatable {
+        var rule: String
+        var party: String
+        var coordinator: String
+        var dueMicros: Int64
+        var isOpen: Bool
+        var status: String
+        var body: String
     }
 
     public func drop(_ db: ProjectionDatabase) throws {
         try db.executeScript("DROP TABLE IF EXISTS deadlines")
+    }
+}
+
+/// The JSON bodies of running deadlines, kept for the deadlines last encoded: a command leaves
+/// most of a case's deadlines as they were, and encoding one was most of an append's cost.
+///
+/// A pure memo (the same deadline value always encodes to the same body), so it never has to
+/// agree with the database; bounded by two generations of at most `capacity / 2` deadlines.
+final class DeadlineBodies: Sendable {
+    private struct Generations {
+        var young: [String: (deadline: CaseDeadline, body: String)] = [:]
+        var old: [String: (deadline: CaseDeadline, body: String)] = [:]
+    }
+
+    private let storage = Mutex(Generations())
+    let capacity: Int
+
+    init(capacity: Int = 50_000) { self.capacity = capacity }
+
+    func body(of deadline: CaseDeadline) throws -> String {
+        let known = storage.withLock { $0.young[deadline.id] ?? $0.old[deadline.id] }
+        if let known, known.deadline == deadline { return known.body }
+        let body = String(decoding: try WireFormat.encoder.encode(deadline), as: UTF8.self)
+        storage.withLock { g in
+            if g.young[deadline.id] == nil && g.young.count >= capacity / 2 {
+                g.old = g.young
+                g.young = [:]
+            }
+            g.young[deadline.id] = (deadline, body)
+        }
+        return body
     }
 }
 

@@ -1,3 +1,4 @@
+import Synchronization
 /// Why a day was passed over while counting or rolling a deadline.
 public enum SkipReason: Sendable, Equatable, Hashable {
     /// A Saturday or a Sunday.
@@ -68,6 +69,9 @@ public struct BusinessCalendar: Sendable {
     private let rules: [HolidayRule]
     private let governorDays: [LocalDate: NamedDay]
     private let closures: [LocalDate: NamedDay]
+    /// Each year's holidays by date, worked out once per calendar: counting a deadline asks
+    /// about every day it passes, and the rules are the same every time.
+    private let byYear = HolidayTable()
 
     public init(_ id: CalendarID, settings: CalendarSettings = .init()) {
         self.id = id
@@ -108,16 +112,10 @@ public struct BusinessCalendar: Sendable {
     /// The holiday on `date`, named, or nil. Weekends are not holidays by name; see
     /// ``isBusinessDay(_:)``.
     public func holiday(on date: LocalDate) -> Holiday? {
+        if let hit = byYear.table(for: date.year, rules: rules)[date] { return hit }
         // Observed days stay within a day of their holiday, so only 31 December (a Saturday
-        // New Year's Day observed on Friday) and 1 January can belong to another year.
-        let years = date.month == 12 && date.day == 31 ? [date.year, date.year + 1] : [date.year]
-        for year in years {
-            for rule in rules {
-                if let hit = rule.occurrences(in: year).first(where: { $0.date == date }) {
-                    return hit
-                }
-            }
-        }
+        // New Year's Day observed on Friday) can belong to the next year's rules.
+        if date.month == 12 && date.day == 31, let hit = byYear.table(for: date.year + 1, rules: rules)[date] { return hit }
         if let day = governorDays[date] { return Holiday(date: date, name: day.name) }
         return nil
     }
@@ -190,5 +188,23 @@ public struct BusinessCalendar: Sendable {
             current = current.adding(days: 1)
         }
         return DayCount(date: current, skipped: skipped)
+    }
+}
+
+/// The holidays each rule gives in a year, by date (the first rule to name a date wins, as in
+/// the rules' order). A memo of a pure function, shared by copies of one calendar.
+final class HolidayTable: Sendable {
+    private let years = Mutex<[Int: [LocalDate: Holiday]]>([:])
+
+    func table(for year: Int, rules: [HolidayRule]) -> [LocalDate: Holiday] {
+        if let known = years.withLock({ $0[year] }) { return known }
+        var byDate: [LocalDate: Holiday] = [:]
+        for rule in rules {
+            for holiday in rule.occurrences(in: year) where byDate[holiday.date] == nil {
+                byDate[holiday.date] = holiday
+            }
+        }
+        years.withLock { $0[year] = byDate }
+        return byDate
     }
 }

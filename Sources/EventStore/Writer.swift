@@ -247,16 +247,21 @@ final class Writer: @unchecked Sendable {
             throw EventStoreError(.invalidArgument, "an append to stream '\(streamId)' carries the same event id twice; give each event its own id")
         }
         let action = "append to stream '\(streamId)'"
-        if let retry = try idempotentRetry(request) { return retry }
+        // A retry of a stored request is found when the stream is not where the request expects
+        // it, or when its first insert meets a stored event id: a lookup per event before every
+        // append would cost a B-tree probe for the common case that is never a retry.
+        let current = try sql(action) {
+            try db.scalarInt("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?", [.text(streamId)]) ?? 0
+        }
+        switch request.expected {
+        case .any: break
+        case .noStream where current != 0, .exact(_) where request.expected != .exact(current):
+            if let retry = try idempotentRetry(request) { return retry }
+            throw EventStoreError.wrongExpectedVersion(stream: streamId, expected: request.expected, actual: current)
+        default: break
+        }
 
         return try sql(action) { () throws -> AppendResult in
-            let current = try db.scalarInt("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?", [.text(streamId)]) ?? 0
-            switch request.expected {
-            case .any: break
-            case .noStream where current != 0, .exact(_) where request.expected != .exact(current):
-                throw EventStoreError.wrongExpectedVersion(stream: streamId, expected: request.expected, actual: current)
-            default: break
-            }
             if head == nil {
                 let last = try db.rows("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1").first
                 head = (last?[0].int64 ?? 0, last?[1].bytes ?? HashChain.genesis)
@@ -277,11 +282,19 @@ final class Writer: @unchecked Sendable {
                     previous: previous, position: position, streamId: streamId, streamVersion: version, eventId: event.id,
                     type: event.type, schemaVersion: Int64(event.schemaVersion), payload: event.payload, metadata: metadata,
                     recordedAtMicros: recordedAt)
-                try db.run(
-                    "INSERT INTO events (position, stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at_us, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [.integer(position), .text(streamId), .integer(version), .text(event.id.uuidString.lowercased()),
-                     .text(event.type), .integer(Int64(event.schemaVersion)), .blob(event.payload), .blob(metadata),
-                     .integer(recordedAt), .blob(previous), .blob(hash)])
+                do {
+                    try db.run(
+                        "INSERT INTO events (position, stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at_us, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [.integer(position), .text(streamId), .integer(version), .text(event.id.uuidString.lowercased()),
+                         .text(event.type), .integer(Int64(event.schemaVersion)), .blob(event.payload), .blob(metadata),
+                         .integer(recordedAt), .blob(previous), .blob(hash)])
+                } catch let error as SQLiteError where error.isConstraint {
+                    // The event id is stored already. On the first event nothing of this request is
+                    // written yet: it may be a retry. Later, the events before it are this request's
+                    // own: an error, and the caller's savepoint or transaction drops them.
+                    if stored.isEmpty, let retry = try idempotentRetry(request) { return retry }
+                    throw try duplicateError(request, storedBefore: headBefore)
+                }
                 stored.append(RecordedEvent(
                     position: position, streamId: streamId, streamVersion: version, id: event.id, type: event.type,
                     schemaVersion: event.schemaVersion, payload: event.payload, metadata: event.metadata,
@@ -343,6 +356,24 @@ final class Writer: @unchecked Sendable {
         default: break
         }
         return AppendResult(streamId: streamId, streamVersion: found.last!.streamVersion, events: found, wasAlreadyStored: true)
+    }
+
+    /// Why a request whose insert met a stored event id is refused: the first of its events
+    /// stored before this request began.
+    private func duplicateError(_ request: AppendRequest, storedBefore head: Int64) throws(EventStoreError) -> EventStoreError {
+        for event in request.events {
+            let existing = try sql("look up event \(event.id)") { () throws -> RecordedEvent? in
+                let stmt = try db.cached(Writer.selectColumns + " WHERE event_id = ?")
+                try stmt.bind([.text(event.id.uuidString.lowercased())])
+                return try Writer.decodeRows(stmt).first
+            }
+            guard let existing, existing.position <= head else { continue }
+            if existing.streamId != request.streamId {
+                return duplicate(event.id, "is already stored in stream '\(existing.streamId)' at version \(existing.streamVersion)")
+            }
+            return duplicate(event.id, "is already stored at version \(existing.streamVersion) of stream '\(request.streamId)', not where this request would put it")
+        }
+        return EventStoreError(.storage, "an append to stream '\(request.streamId)' broke a uniqueness rule of the events table without a stored event id to show for it")
     }
 
     private func duplicate(_ id: UUID, _ what: String) -> EventStoreError {

@@ -22,7 +22,9 @@ public struct Import: ParsableCommand {
             nothing. A letter that contradicts the case is refused with the differences (field, recorded \
             value, letter value) and nothing is written, unless --force, which records a correction of \
             each difference (a different decision for an item cannot be corrected and stays refused). \
-            Letters are recorded one after another; a refused letter does not undo the others.
+            A refused letter does not undo the others. Letters for different IMR case numbers go over \
+            up to 8 connections at once, so the daemon commits those waiting in one transaction; the \
+            letters of one case number are recorded in file order, and lines are printed in file order.
 
             Exit status: 0 all recorded (or already recorded); 1 a letter was refused (contradiction, \
             unmatched items, lifecycle refusal); 65 a file is unreadable or lacks facts (nothing \
@@ -99,13 +101,9 @@ public struct Import: ParsableCommand {
         }
         if dryRun { return }
 
-        var reports: [ImportReport] = []
-        do {
-            for letter in letters {
-                reports.append(try record(letter.facts, file: letter.file))
-                if !json { print(reports.last!.line) }
-            }
-        } catch let failure as CommandFailure {
+        let outcome = recordAll(letters)
+        let reports = outcome.reports
+        if let failure = outcome.failure {
             if json { Output.json(.array(reports.map(\.json))) }
             Output.error(failure.message + (reports.isEmpty ? "" : " (\(reports.count) of \(letters.count) letters were handled before this)"))
             throw ExitCode(failure.status.rawValue)
@@ -132,6 +130,50 @@ public struct Import: ParsableCommand {
             }
         }
     }
+
+    /// Letters for different cases go over up to ``parallelConnections`` connections at once,
+    /// so the daemon's writer commits them together (group commit: one transaction and one
+    /// fsync for the letters waiting, each letter still all or nothing); the letters naming
+    /// one IMR case number go in file order over one connection. Lines are printed in file
+    /// order as soon as each letter and those before it are done. A failure that is not a
+    /// refusal (no daemon, no permission) stops the others after their current letter.
+    private func recordAll(_ letters: [(file: String, facts: LetterFacts)]) -> (reports: [ImportReport], failure: CommandFailure?) {
+        var lanes: [[Int]] = []
+        var laneOf: [String: Int] = [:]
+        for (index, letter) in letters.enumerated() {
+            let key = caseId ?? letter.facts.caseNumber ?? "file:\(letter.file)"
+            if let lane = laneOf[key] {
+                lanes[lane].append(index)
+            } else {
+                laneOf[key] = lanes.count
+                lanes.append([index])
+            }
+        }
+        // Fewer connections than case numbers: each takes whole lanes, so a case's letters keep their order.
+        let width = min(Self.parallelConnections, lanes.count)
+        var work = Array(repeating: [Int](), count: width)
+        for (n, lane) in lanes.enumerated() { work[n % width] += lane }
+        let state = ImportProgress(count: letters.count, printLines: !json)
+        let assigned = work
+        DispatchQueue.concurrentPerform(iterations: width) { worker in
+            for index in assigned[worker] {
+                if state.stopped { return }
+                do {
+                    state.done(index, try record(letters[index].facts, file: letters[index].file))
+                } catch let failure as CommandFailure {
+                    state.fail(failure)
+                    return
+                } catch {
+                    state.fail(CommandFailure("\(letters[index].file): \(error)", status: .software))
+                    return
+                }
+            }
+        }
+        return state.result
+    }
+
+    /// Connections an import keeps busy at once.
+    static let parallelConnections = 8
 
     /// One letter, one `io.imr.Cases.ImportDetermination` call.
     private func record(_ facts: LetterFacts, file: String) throws -> ImportReport {
@@ -290,3 +332,42 @@ enum LetterText {
         return String(decoding: text, as: UTF8.self)
     }
 }
+
+/// The reports of an import as its connections finish them, printed in file order.
+final class ImportProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reports: [ImportReport?]
+    private var printed = 0
+    private var failure: CommandFailure?
+    private let printLines: Bool
+
+    init(count: Int, printLines: Bool) {
+        reports = Array(repeating: nil, count: count)
+        self.printLines = printLines
+    }
+
+    var stopped: Bool { lock.withLock { failure != nil } }
+
+    func done(_ index: Int, _ report: ImportReport) {
+        lock.withLock {
+            reports[index] = report
+            while printed < reports.count, let next = reports[printed] {
+                if printLines { print(next.line) }
+                printed += 1
+            }
+        }
+    }
+
+    func fail(_ error: CommandFailure) {
+        lock.withLock { if failure == nil { failure = error } }
+    }
+
+    /// The reports done, in file order, and the failure that stopped the import if one did.
+    var result: (reports: [ImportReport], failure: CommandFailure?) {
+        lock.withLock { (reports.compactMap { $0 }, failure) }
+    }
+}
+
+// @unchecked Sendable: an Import is its parsed options (strings, flags, the connection's
+// socket path), read and never changed while its letters are recorded from several threads.
+extension Import: @unchecked Sendable {}

@@ -26,6 +26,46 @@ final class Writer: @unchecked Sendable {
         self.options = options
     }
 
+    /// The statements every append runs, prepared once and held here: the connection's cache
+    /// would hash their text on each use, a good part of a batched append's cost.
+    private var hot: [HotStatement: SQLiteStatement] = [:]
+
+    enum HotStatement: Hashable {
+        case streamVersion, insertEvent, savepoint(Int), release(Int), rollbackTo(Int)
+
+        var sql: String {
+            switch self {
+            case .streamVersion: "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?"
+            case .insertEvent:
+                "INSERT INTO events (position, stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at_us, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            case .savepoint(let depth): "SAVEPOINT sp\(depth)"
+            case .release(let depth): "RELEASE sp\(depth)"
+            case .rollbackTo(let depth): "ROLLBACK TO sp\(depth)"
+            }
+        }
+    }
+
+    /// Runs a hot statement with `arguments` to its end; returns the first column of its
+    /// first row when it has one.
+    @discardableResult
+    func run(_ key: HotStatement, _ arguments: [SQLiteValue] = []) throws(SQLiteError) -> Int64? {
+        let stmt: SQLiteStatement
+        if let known = hot[key] {
+            stmt = known
+        } else {
+            stmt = try db.prepare(key.sql)
+            hot[key] = stmt
+        }
+        defer { stmt.reset() }
+        try stmt.bind(arguments)
+        var first: Int64?
+        if try stmt.step() {
+            first = stmt.int64(0)
+            while try stmt.step() {}
+        }
+        return first
+    }
+
     static let selectColumns =
         "SELECT position, stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at_us, hash FROM events"
 
@@ -157,18 +197,17 @@ final class Writer: @unchecked Sendable {
 
     func savepoint<T>(_ body: () throws(EventStoreError) -> T) throws(EventStoreError) -> T {
         savepointDepth += 1
-        let name = "sp\(savepointDepth)"
         defer { savepointDepth -= 1 }
         let saved = pendingCheckpoints
         let savedHead = head
-        try sql("open a savepoint") { try db.run("SAVEPOINT \(name)") }
+        try sql("open a savepoint") { try run(.savepoint(savepointDepth)) }
         do {
             let result = try body()
-            try sql("release a savepoint") { try db.run("RELEASE \(name)") }
+            try sql("release a savepoint") { try run(.release(savepointDepth)) }
             return result
         } catch {
-            try? db.run("ROLLBACK TO \(name)")
-            try? db.run("RELEASE \(name)")
+            _ = try? run(.rollbackTo(savepointDepth))
+            _ = try? run(.release(savepointDepth))
             pendingCheckpoints = saved
             head = savedHead
             throw error
@@ -178,24 +217,23 @@ final class Writer: @unchecked Sendable {
     /// Runs `body` in a savepoint, rolled back when it throws (whatever it throws).
     func savepointCatching<T>(_ body: () throws -> T) -> Result<T, any Error> {
         savepointDepth += 1
-        let name = "sp\(savepointDepth)"
         defer { savepointDepth -= 1 }
         let saved = pendingCheckpoints
         let savedHead = head
         do {
-            try db.run("SAVEPOINT \(name)")
+            try run(.savepoint(savepointDepth))
         } catch {
             return .failure(EventStoreError.from(error, path: path, doing: "open a savepoint"))
         }
         do {
             let result = try body()
-            do { try db.run("RELEASE \(name)") } catch {
+            do { try run(.release(savepointDepth)) } catch {
                 return .failure(EventStoreError.from(error, path: path, doing: "release a savepoint"))
             }
             return .success(result)
         } catch {
-            try? db.run("ROLLBACK TO \(name)")
-            try? db.run("RELEASE \(name)")
+            _ = try? run(.rollbackTo(savepointDepth))
+            _ = try? run(.release(savepointDepth))
             pendingCheckpoints = saved
             head = savedHead
             return .failure(error)
@@ -243,7 +281,7 @@ final class Writer: @unchecked Sendable {
         guard !request.events.isEmpty else {
             throw EventStoreError(.invalidArgument, "an append to stream '\(streamId)' carries no events; send at least one")
         }
-        guard Set(request.events.map(\.id)).count == request.events.count else {
+        guard request.events.count == 1 || Set(request.events.map(\.id)).count == request.events.count else {
             throw EventStoreError(.invalidArgument, "an append to stream '\(streamId)' carries the same event id twice; give each event its own id")
         }
         let action = "append to stream '\(streamId)'"
@@ -251,7 +289,7 @@ final class Writer: @unchecked Sendable {
         // it, or when its first insert meets a stored event id: a lookup per event before every
         // append would cost a B-tree probe for the common case that is never a retry.
         let current = try sql(action) {
-            try db.scalarInt("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?", [.text(streamId)]) ?? 0
+            try run(.streamVersion, [.text(streamId)]) ?? 0
         }
         switch request.expected {
         case .any: break
@@ -283,8 +321,8 @@ final class Writer: @unchecked Sendable {
                     type: event.type, schemaVersion: Int64(event.schemaVersion), payload: event.payload, metadata: metadata,
                     recordedAtMicros: recordedAt)
                 do {
-                    try db.run(
-                        "INSERT INTO events (position, stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at_us, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    try run(
+                        .insertEvent,
                         [.integer(position), .text(streamId), .integer(version), .text(event.id.uuidString.lowercased()),
                          .text(event.type), .integer(Int64(event.schemaVersion)), .blob(event.payload), .blob(metadata),
                          .integer(recordedAt), .blob(previous), .blob(hash)])

@@ -44,5 +44,15 @@ enum HashChain {
 
 extension Array where Element == UInt8 {
     /// Lower-case hexadecimal.
-    public var hexString: String { map { String(format: "%02x", $0) }.joined() }
+    public var hexString: String {
+        // Two table lookups a byte: String(format:) per byte cost more than the hash itself.
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(underestimatedCount * 2)
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 }

@@ -315,7 +315,7 @@ public struct CaseService: Sendable {
         hasher.update(data: withUnsafeBytes(of: Int64(caseId.rawValue.utf8.count).bigEndian) { Array($0) })
         hasher.update(data: Array(caseId.rawValue.utf8))
         hasher.update(data: command.canonicalEncoding)
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Array(hasher.finalize()).hexString
     }
 
     /// The earlier command recorded under `commandId`, wherever it is; nil when none is.

@@ -60,10 +60,7 @@ public enum WireFormat {
 
     /// Decodes the call's parameters as `T`; failures name the parameter and the reason.
     public static func decode<T: Decodable>(_ type: T.Type, from call: VarlinkCall) throws(VarlinkError) -> T {
-        let data: Data
-        do { data = try JSONEncoder().encode(JSONValue.object(call.parameters ?? [:])) } catch {
-            throw VarlinkError.invalidParameter("parameters")
-        }
+        let data = Data(JSONValue.object(call.parameters ?? [:]).serialized)
         do {
             return try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {

@@ -56,7 +56,7 @@ final class ConnectionShared: Sendable {
     }
 
     func errorFrame(_ error: VarlinkError) -> ByteBuffer {
-        var data = (try? JSONCoding.encoder.encode(VarlinkReply(parameters: error.parameters, error: error.name))) ?? Data()
+        var data = Data(VarlinkReply(parameters: error.parameters, error: error.name).serialized)
         data.append(0)
         return ByteBuffer(bytes: data)
     }

@@ -75,3 +75,87 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, Ex
     public init(nilLiteral: ()) { self = .null }
     public init(integerLiteral value: Int64) { self = .int(value) }
 }
+
+// MARK: - Writing JSON without Codable
+
+extension JSONValue {
+    /// This value as JSON text (keys sorted, slashes not escaped: what `JSONCoding.encoder`
+    /// writes), without the Codable machinery, which cost more than the rest of a call.
+    public var serialized: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        append(to: &out)
+        return out
+    }
+
+    func append(to out: inout [UInt8]) {
+        switch self {
+        case .null: out.append(contentsOf: Self.nullBytes)
+        case .bool(let b): out.append(contentsOf: b ? Self.trueBytes : Self.falseBytes)
+        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .double(let d):
+            // JSON has no NaN or infinity; such a value is sent as null rather than as invalid text.
+            if d.isFinite { out.append(contentsOf: String(d).utf8) } else { out.append(contentsOf: Self.nullBytes) }
+        case .string(let s): Self.appendString(s, to: &out)
+        case .array(let a):
+            out.append(UInt8(ascii: "["))
+            for (n, element) in a.enumerated() {
+                if n > 0 { out.append(UInt8(ascii: ",")) }
+                element.append(to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let o):
+            Self.appendObject(o.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }, to: &out)
+        }
+    }
+
+    static func appendObject(_ members: [(key: String, value: JSONValue)], to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        for (n, member) in members.enumerated() {
+            if n > 0 { out.append(UInt8(ascii: ",")) }
+            appendString(member.key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            member.value.append(to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    static func appendString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+            case 0..<0x20:
+                let digits = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                        digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    private static let nullBytes = Array("null".utf8)
+    private static let trueBytes = Array("true".utf8)
+    private static let falseBytes = Array("false".utf8)
+}
+
+extension VarlinkReply {
+    /// The reply as one JSON object (without its NUL terminator).
+    public var serialized: [UInt8] {
+        var members: [(key: String, value: JSONValue)] = []
+        if let continues { members.append(("continues", .bool(continues))) }
+        if let error { members.append(("error", .string(error))) }
+        if let parameters { members.append(("parameters", .object(parameters))) }
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        JSONValue.appendObject(members, to: &out)
+        return out
+    }
+}

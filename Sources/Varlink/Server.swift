@@ -325,7 +325,7 @@ public final class VarlinkServer: Sendable {
                        id: UInt64, peer: PeerCredentials?) async {
         let context = VarlinkCallContext(peer: peer, connectionId: id)
         let write: @Sendable (VarlinkReply) async throws -> Void = { reply in
-            var data = try JSONCoding.encoder.encode(reply)
+            var data = Data(reply.serialized)
             data.append(0)
             if !channel.isWritable {
                 // The client is not taking its replies: answer nothing more until it does.

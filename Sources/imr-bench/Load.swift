@@ -20,7 +20,11 @@ struct Load: ParsableCommand {
             assignment, records, determination, implementation, appeal, close: the demo's mix) from --clients concurrent \
             connections, a case's commands in order on one connection, and prints commands/s and latency p50/p99/max. \
             Before that, raw SQLite's one-row durable commits/s on the same file system (the event store's table, no \
-            event-store logic), so the ratio comes from one run. See BENCHMARKS.md.
+            event-store logic), so the ratio comes from one run. With --eventsourcing, after each client count's run, \
+            the Python eventsourcing library does the same number of cases from as many threads through \
+            scripts/bench-eventsourcing.py (reload the case from its events, apply one, save durably to SQLite in --dir; \
+            python3 from PATH with `pip install eventsourcing`), and imr's rate is given as a multiple of it. \
+            See BENCHMARKS.md.
             """)
 
     @Option(help: "Directory for the daemon's state and the raw SQLite file (the file system under test).")
@@ -31,9 +35,14 @@ struct Load: ParsableCommand {
     @Option(help: "Raw SQLite one-row commits to time.") var rawCommits: Int = 2000
     @Option(help: "The imr-daemon binary.") var daemon: String?
     @Option(help: "Seed for the caseload.") var seed: UInt64 = 2026
+    @Flag(help: "After each client count, the same load through the Python eventsourcing library on SQLite, for comparison.")
+    var eventsourcing = false
+    @Option(help: "scripts/bench-eventsourcing.py, when it is not above this binary.") var eventsourcingScript: String?
 
     func validate() throws {
         guard ["full", "normal"].contains(synchronous) else { throw ValidationError("--synchronous must be 'full' or 'normal', not '\(synchronous)'") }
+        // The script's saves are always fsynced; against imr at NORMAL the ratio would mislead.
+        guard !eventsourcing || synchronous == "full" else { throw ValidationError("--eventsourcing compares durable commands: use it with --synchronous full") }
         guard cases > 0, rawCommits > 0 else { throw ValidationError("--cases and --raw-commits must be positive") }
         guard !clientCounts.isEmpty, clientCounts.allSatisfy({ (1...1000).contains($0) }) else {
             throw ValidationError("--clients takes numbers from 1 to 1000, comma-separated, not '\(clients)'")
@@ -48,6 +57,9 @@ struct Load: ParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: daemonBinary) else {
             throw ValidationError("no imr-daemon at \(daemonBinary); build it (swift build -c release) or name it with --daemon")
         }
+        // Checked before anything runs, so a missing library fails in a second, not after imr's first run.
+        let comparison = try eventsourcing ? EventsourcingComparison(explicit: eventsourcingScript, binaries: binaries) : nil
+        try comparison?.check()
         let work = URL(fileURLWithPath: dir).appendingPathComponent("imr-load-\(getpid())").path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
@@ -92,6 +104,14 @@ struct Load: ParsableCommand {
                          count, count == 1 ? " " : "s", rate, rate / rawRate * 100, l.summary, cases))
             if !failures.messages.isEmpty {
                 print("    \(failures.count) commands failed, e.g. \(failures.messages.prefix(3).joined(separator: "; "))")
+            }
+            if let comparison {
+                target.stop()  // so the idle daemon takes nothing from the comparison
+                let es = try comparison.run(clients: count, cases: cases, directory: work)
+                print(String(format: "    %@ %8.0f commands/s, latency p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d commands; imr = %.1fx",
+                             es.library, es.commandsPerSecond, es.p50Ms ?? .nan, es.p99Ms ?? .nan, es.maxMs ?? .nan, es.commands,
+                             rate / es.commandsPerSecond))
+                if es.failures > 0 { print("    eventsourcing: \(es.failures) commands failed: \(es.message)") }
             }
         }
     }

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+/// scripts/bench-eventsourcing.py, which `imr-bench load --eventsourcing` runs beside imr: it
+/// takes every case through its lifecycle in the library's SQLite store and reports what it
+/// did in one JSON line (nothing here is timed).
+@Suite(.timeLimit(.minutes(2)))
+struct EventsourcingBenchTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts/bench-eventsourcing.py").path
+
+    @Test func theScriptRecordsEveryCaseLifecycleDurablyInSQLite() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-es-bench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let arguments = ["python3", Self.script, "--clients", "2", "--cases", "5", "--dir", dir.path]
+        let result = try await offPool { try run(arguments) }
+        #expect(result.status == 0, "\(result.output)")
+        let line = try #require(result.output.split(separator: "\n").last { $0.hasPrefix("{") }, "\(result.output)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect((report["library"] as? String)?.hasPrefix("eventsourcing ") == true, "\(report)")
+        #expect(report["clients"] as? Int == 2 && report["cases"] as? Int == 5)
+        // Cases alternate between two and three items: 8 commands each plus one UR decision per item.
+        #expect(report["commands"] as? Int == 52, "\(report)")
+        #expect(report["failures"] as? Int == 0, "\(report)")
+        #expect((report["commands_per_second"] as? Double ?? 0) > 0, "\(report)")
+
+        // The library's own table holds one event per command, read back by another client.
+        let database = try #require(report["database"] as? String)
+        #expect(database.hasPrefix(dir.path))
+        let sql = """
+            PRAGMA journal_mode;
+            SELECT count(*), count(DISTINCT originator_id) FROM stored_events;
+            SELECT group_concat(n) FROM (SELECT count(*) AS n FROM stored_events GROUP BY originator_id ORDER BY n);
+            SELECT count(*) FROM stored_events AS e WHERE topic LIKE '%Case.Closed'
+                AND originator_version = (SELECT max(originator_version) FROM stored_events WHERE originator_id = e.originator_id);
+            """
+        let rows = try await offPool { try run(["sqlite3", database, sql]) }
+        #expect(rows.status == 0, "\(rows.output)")
+        let lines = rows.output.split(separator: "\n").map(String.init)
+        #expect(lines.first == "wal", "the library keeps its events in WAL mode: \(rows.output)")
+        #expect(lines.dropFirst().first == "52|5", "\(rows.output)")
+        #expect(lines.dropFirst(2).first == "10,10,10,11,11", "\(rows.output)")
+        #expect(lines.dropFirst(3).first == "5", "every case ends closed: \(rows.output)")
+    }
+
+    @Test func theLoadBenchmarkPrintsTheLibrarysRateBesideImrs() async throws {
+        let bench = productsDirectory.appendingPathComponent("imr-bench").path
+        let result = try await offPool {
+            try run([bench, "load", "--clients", "1,2", "--cases", "4", "--raw-commits", "20", "--eventsourcing",
+                     "--eventsourcing-script", Self.script, "--dir", FileManager.default.temporaryDirectory.path])
+        }
+        #expect(result.status == 0, "\(result.output)")
+        let lines = result.output.split(separator: "\n").filter { $0.contains("eventsourcing ") && $0.contains("; imr = ") }
+        #expect(lines.count == 2, "one comparison per client count: \(result.output)")
+        // Four cases of 10 or 11 commands each.
+        #expect(lines.allSatisfy { $0.contains("over 42 commands") }, "\(result.output)")
+        #expect(!result.output.contains("failed"), "\(result.output)")
+    }
+
+    @Test func theScriptRefusesToWriteOverAnEarlierRun() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-es-bench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let earlier = dir.appendingPathComponent("eventsourcing-1-clients.sqlite").path
+        #expect(FileManager.default.createFile(atPath: earlier, contents: Data("kept".utf8)))
+        let result = try await offPool { try run(["python3", Self.script, "--cases", "1", "--dir", dir.path]) }
+        #expect(result.status != 0)
+        #expect(result.output.contains("exists from an earlier run"), "\(result.output)")
+        #expect(FileManager.default.contents(atPath: earlier) == Data("kept".utf8))
+    }
+
+    @Test func withoutTheLibraryTheScriptSaysHowToInstallIt() async throws {
+        // -S leaves site-packages, where pip installs the library, off the import path.
+        let result = try await offPool { try run(["python3", "-S", "-E", Self.script, "--dir", "/tmp"]) }
+        #expect(result.status != 0)
+        #expect(result.output.contains("pip install eventsourcing"), "\(result.output)")
+    }
+}

@@ -211,3 +211,8 @@ public struct HeadCheck: Sendable, Hashable, Codable {
 
     public var isIntact: Bool { problem == nil }
 }
+
+extension Date {
+    /// This instant as the store keeps a recording time: to the microsecond.
+    public var roundedToStoredMicroseconds: Date { Date(timeIntervalSince1970: Double(micros(self)) / 1_000_000) }
+}

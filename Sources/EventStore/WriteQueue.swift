@@ -46,11 +46,19 @@ public final class WriteContext {
     /// A refused request (wrong version, reused id, invalid) writes nothing and throws; the
     /// job may go on with other appends. `hint` reaches the projections applied to these
     /// events (``ProjectionDatabase/appendHint``), say the state the appender computed.
+    /// `recordedAt` stamps the events instead of the store's clock (an appender that worked out
+    /// what follows from the events before it reached the writer, at that time); it is kept to
+    /// the microsecond, as every recording time is.
     @discardableResult
-    public func append(to streamId: String, expected: ExpectedVersion, events: [NewEvent], hint: (any Sendable)? = nil) throws(EventStoreError) -> AppendResult {
+    public func append(
+        to streamId: String, expected: ExpectedVersion, events: [NewEvent], hint: (any Sendable)? = nil, recordedAt: Date? = nil
+    ) throws(EventStoreError) -> AppendResult {
         let request = AppendRequest(streamId: streamId, expected: expected, events: events)
+        let stamp = recordedAt.map(micros)
         let result = try noting { () throws(EventStoreError) in
-            try writer.savepoint { () throws(EventStoreError) in try writer.append(request, projections: projections, hint: hint) }
+            try writer.savepoint { () throws(EventStoreError) in
+                try writer.append(request, projections: projections, hint: hint, recordedAtMicros: stamp)
+            }
         }
         if let last = result.lastPosition, !result.wasAlreadyStored { lastPosition = max(lastPosition ?? 0, last) }
         return result

@@ -266,7 +266,7 @@ final class Writer: @unchecked Sendable {
 
     /// Appends one request inside the open transaction and applies it to every projection
     /// that was current before it.
-    func append(_ request: AppendRequest, projections: [any Projection], hint: (any Sendable)? = nil) throws(EventStoreError) -> AppendResult {
+    func append(_ request: AppendRequest, projections: [any Projection], hint: (any Sendable)? = nil, recordedAtMicros: Int64? = nil) throws(EventStoreError) -> AppendResult {
         let streamId = request.streamId
         guard !streamId.isEmpty else {
             throw EventStoreError(.invalidArgument, "a stream id must not be empty")
@@ -309,7 +309,7 @@ final class Writer: @unchecked Sendable {
             var previous = head!.hash
             var position = headBefore
             var version = current
-            let recordedAt = micros(options.clock())
+            let recordedAt = recordedAtMicros ?? micros(options.clock())
             var stored: [RecordedEvent] = []
             stored.reserveCapacity(request.events.count)
             for event in request.events {

@@ -153,8 +153,9 @@ final class Daemon: Sendable {
             ])
         }
         let store: EventStore
+        let readModels = ReadModels.standard()
         do {
-            store = try EventStore(path: storePath, options: storeOptions, projections: ReadModels.all())
+            store = try EventStore(path: storePath, options: storeOptions, projections: readModels.all)
         } catch {
             throw DaemonStartError(message: error.message, exitCode: 1)
         }
@@ -211,7 +212,7 @@ final class Daemon: Sendable {
         defer { metrics?.stop() }
 
         // One cache of case states for every interface: filled by the writer as commands commit.
-        let cases = CaseService(store: store, states: CaseStateCache(capacity: configuration.store.stateCacheCases))
+        let cases = CaseService(store: store, states: CaseStateCache(capacity: configuration.store.stateCacheCases), deadlines: readModels.deadlines)
         let server = VarlinkServer(
             info: .init(vendor: "imr", product: "imr-daemon", version: imrVersion, url: "https://github.com/imr/imr"),
             handlers: [

@@ -134,7 +134,12 @@ public struct CaseStatistics: Sendable, Equatable, Codable {
 
 /// The read models the daemon keeps beside the log, in the order they are applied.
 public enum ReadModels {
-    public static func all() -> [any Projection] {
-        [CaseListProjection(), CaseItemsProjection(), DeadlineProjection(), AlertProjection()]
+    public static func all() -> [any Projection] { standard().all }
+
+    /// The read models, with the deadline read model by name: a ``CaseService`` given it works
+    /// out a command's deadline rows before the writer takes the command.
+    public static func standard() -> (all: [any Projection], deadlines: DeadlineProjection) {
+        let deadlines = DeadlineProjection()
+        return ([CaseListProjection(), CaseItemsProjection(), deadlines, AlertProjection()], deadlines)
     }
 }

@@ -85,10 +85,14 @@ public struct CaseService: Sendable {
     public let store: EventStore
     /// Case states at their stream version, filled as commands commit.
     public let states: CaseStateCache
+    /// The store's deadline read model, when the caller's task may work out a command's
+    /// deadline rows before the writer takes it (see ``execute(_:on:actor:commandId:correlationId:now:)``).
+    let deadlines: DeadlineProjection?
 
-    public init(store: EventStore, states: CaseStateCache = CaseStateCache()) {
+    public init(store: EventStore, states: CaseStateCache = CaseStateCache(), deadlines: DeadlineProjection? = nil) {
         self.store = store
         self.states = states
+        self.deadlines = deadlines
     }
 
     /// The current state of a case.
@@ -153,11 +157,65 @@ public struct CaseService: Sendable {
         _ command: CaseCommand, on caseId: CaseID, actor: Actor, commandId: UUID, correlationId: String? = nil, now: Date
     ) async throws(CaseServiceError) -> CommandOutcome {
         let prepared = try prepare(command, on: caseId, actor: actor, commandId: commandId, correlationId: correlationId, now: now)
+        // Decided ahead on the cached state, in this task: the writer then only checks that the
+        // case is still at that state, and appends. Anything else is decided again by the writer.
+        let ahead = await speculate(prepared)
         do {
-            return try await store.write { context in try self.record(prepared, in: context) }
+            return try await store.write { context in try self.record(prepared, ahead: ahead, in: context) }
         } catch {
             throw Self.serviceError(error)
         }
+    }
+
+    /// A command decided ahead of the writer, on the state of the case after `baseEventId`.
+    struct DecidedAhead: Sendable {
+        let baseVersion: Int64
+        let baseEventId: UUID?
+        let base: CaseState
+        let newEvents: [NewEvent]
+        let readBack: [UUID: CaseEvent]
+        let states: [Int64: CaseState]
+        let final: CaseState
+        let recordedAt: Date
+        let deadlines: PrecomputedDeadlines?
+    }
+
+    /// Decides the command on the latest state this process knows of the case (the cache, or
+    /// the stream read on a reader thread), encodes its events and works out the state and the
+    /// deadline rows they lead to: the CPU-heavy part of a command, done here in parallel
+    /// rather than one after another on the writer thread. Nil when the case cannot be read
+    /// or the command is refused: the writer decides it then, on the state it finds.
+    func speculate(_ p: PreparedCommand) async -> DecidedAhead? {
+        let streamId = CaseStreams.streamId(p.caseId)
+        var base: (state: CaseState, version: Int64, eventId: UUID?)
+        if let entry = states.latest(of: streamId) {
+            base = (entry.state, entry.version, entry.lastEventId)
+        } else {
+            guard let stored = try? await store.read(stream: streamId), let state = try? CaseStreams.fold(stored) else { return nil }
+            base = (state, Int64(stored.count), stored.last?.id)
+            if let last = stored.last { states.remember(state, of: streamId, at: last.streamVersion, lastEventId: last.id) }
+        }
+        guard let events = try? decide(p.command, state: base.state, now: p.now), !events.isEmpty else { return nil }
+        let recordedAt = p.now.roundedToStoredMicroseconds
+        var newEvents: [NewEvent] = []
+        var readBack: [UUID: CaseEvent] = [:]
+        var states: [Int64: CaseState] = [:]
+        var state = base.state
+        for (index, event) in events.enumerated() {
+            guard let encoded = try? CaseEventCodec.encode(event),
+                  let stored = try? CaseEventCodec.decode(type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload)
+            else { return nil }
+            let id = Self.eventId(commandId: p.commandId, index: index)
+            let version = base.version + Int64(index) + 1
+            readBack[id] = stored
+            newEvents.append(NewEvent(id: id, type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload, metadata: p.metadata))
+            state = evolve(state, RecordedCaseEvent(event: stored, version: Int(version), eventId: id, recordedAt: recordedAt))
+            states[version] = state
+        }
+        let deadlines = newEvents.last.flatMap { last in try? self.deadlines?.precompute(state, after: last.id, at: recordedAt) }
+        return DecidedAhead(
+            baseVersion: base.version, baseEventId: base.eventId, base: base.state, newEvents: newEvents, readBack: readBack,
+            states: states, final: state, recordedAt: recordedAt, deadlines: deadlines)
     }
 
     /// The same, in a transaction of its own on the calling thread (tools and tests).
@@ -212,8 +270,9 @@ public struct CaseService: Sendable {
         return PreparedCommand(command: command, caseId: caseId, badCaseId: badCaseId, commandId: commandId, digest: digest, metadata: metadata, now: now)
     }
 
-    /// Records a prepared command inside the writer's transaction.
-    func record(_ p: PreparedCommand, in context: WriteContext) throws(CaseServiceError) -> CommandOutcome {
+    /// Records a prepared command inside the writer's transaction: as decided ahead when the
+    /// case is still at the state it was decided on, else decided here.
+    func record(_ p: PreparedCommand, ahead: DecidedAhead? = nil, in context: WriteContext) throws(CaseServiceError) -> CommandOutcome {
         let caseId = p.caseId
         let streamId = CaseStreams.streamId(caseId)
         // A retry of a recorded command, or its id reused: one index lookup.
@@ -226,6 +285,7 @@ public struct CaseService: Sendable {
             do { stored = try context.read(stream: streamId, from: earlier.streamVersion) } catch { throw .storage(error) }
             if let outcome = try earlierOutcome(of: p.commandId, digest: p.digest, in: stored, caseId: caseId) { return outcome }
         }
+        if let ahead, let outcome = try recordAhead(ahead, caseId: caseId, commandId: p.commandId, in: context) { return outcome }
         let (state, version) = try currentState(of: caseId, in: context)
         if case .openCase = p.command {} else if state.facts == nil { throw p.badCaseId.map { .invalidValue($0) } ?? .caseNotFound(caseId) }
         let events: [CaseEvent]
@@ -239,6 +299,37 @@ public struct CaseService: Sendable {
             throw .refused(CaseRuleViolation(.init(rawValue: "refused"), "\(error)"))
         }
         let result = try append(events, to: caseId, base: state, version: version, commandId: p.commandId, metadata: p.metadata, in: context)
+        return CommandOutcome(
+            caseId: caseId, version: result.streamVersion, positions: result.events.map(\.position),
+            eventTypes: result.events.map(\.type), wasAlreadyRecorded: result.wasAlreadyStored)
+    }
+
+    /// Appends a command decided ahead, when the stream's last event is still the one it was
+    /// decided after; nil (nothing written) when it is not.
+    private func recordAhead(_ ahead: DecidedAhead, caseId: CaseID, commandId: UUID, in context: WriteContext) throws(CaseServiceError) -> CommandOutcome? {
+        let streamId = CaseStreams.streamId(caseId)
+        let last: (version: Int64, id: UUID)?
+        do { last = try context.lastEvent(of: streamId) } catch { throw .storage(error) }
+        guard (last?.version ?? 0) == ahead.baseVersion, last?.id == ahead.baseEventId else { return nil }
+        let hint = CaseStreams.AppendHint(
+            streamId: streamId, base: ahead.base, baseVersion: ahead.baseVersion, events: ahead.readBack, states: ahead.states)
+        hint.deadlines = ahead.deadlines
+        let result: AppendResult
+        do {
+            result = try context.append(
+                to: streamId, expected: ahead.baseVersion == 0 ? .noStream : .exact(ahead.baseVersion), events: ahead.newEvents,
+                hint: hint, recordedAt: ahead.recordedAt)
+        } catch where error.kind == .duplicateEventId {
+            throw try reuse(of: commandId, first: nil, in: context) ?? .storage(error)
+        } catch {
+            throw .storage(error)
+        }
+        if let stored = result.events.last, !result.wasAlreadyStored {
+            let final = ahead.final
+            context[groupValue: streamId] = CaseStateCache.Entry(version: stored.streamVersion, lastEventId: stored.id, state: final)
+            let states = self.states
+            context.onCommit { states.remember(final, of: streamId, at: stored.streamVersion, lastEventId: stored.id) }
+        }
         return CommandOutcome(
             caseId: caseId, version: result.streamVersion, positions: result.events.map(\.position),
             eventTypes: result.events.map(\.type), wasAlreadyRecorded: result.wasAlreadyStored)

@@ -56,6 +56,12 @@ public final class CaseStateCache: Sendable {
         return entry.state
     }
 
+    /// The latest state held for a stream, unchecked: what a command may be decided on ahead
+    /// of the writer, which then checks it against the stream's last event.
+    public func latest(of streamId: String) -> Entry? {
+        storage.withLock { $0.young[streamId] ?? $0.old[streamId] }
+    }
+
     /// Keeps a stream's state as of its event `lastEventId` at `version`, replacing an older one.
     public func remember(_ state: CaseState, of streamId: String, at version: Int64, lastEventId: UUID) {
         guard capacity > 0 else { return }

@@ -61,12 +61,20 @@ public enum CaseStreams {
         /// The new events by id, decoded from their stored payloads.
         let events: [UUID: CaseEvent]
         private var states: [Int64: CaseState] = [:]
+        /// The deadline rows after the append's last event, when worked out ahead.
+        var deadlines: PrecomputedDeadlines?
 
-        init(streamId: String, base: CaseState, baseVersion: Int64, events: [UUID: CaseEvent]) {
+        init(streamId: String, base: CaseState, baseVersion: Int64, events: [UUID: CaseEvent], states: [Int64: CaseState] = [:]) {
             self.streamId = streamId
             self.base = base
             self.baseVersion = baseVersion
             self.events = events
+            self.states = states
+        }
+
+        /// True when `event` is one of the append's events and not its last.
+        func isFollowed(_ event: RecordedEvent) -> Bool {
+            event.streamId == streamId && events[event.id] != nil && event.streamVersion < baseVersion + Int64(events.count)
         }
 
         /// The state after `event`, one of the appended events; nil for any other.

@@ -38,6 +38,8 @@ public struct DeadlineProjection: Projection {
 
     public func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
         guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
+        // The rows after the last event of an append replace those of the events before it.
+        if let hint = db.appendHint as? CaseStreams.AppendHint, hint.isFollowed(event) { return }
         let state = try CaseStreams.state(after: event, in: db)
         // What the case's rows hold now: only rows that change are written (most commands move
         // one or two of a case's deadlines and leave the rest as they are).
@@ -48,18 +50,11 @@ public struct DeadlineProjection: Projection {
                 rule: row[1].string ?? "", party: row[2].string ?? "", coordinator: row[3].string ?? "", dueMicros: row[4].int64 ?? 0,
                 isOpen: row[5].int64 == 1, status: row[6].string ?? "", body: row[7].string ?? "")
         }
-        var wanted: [String: StoredRow] = [:]
-        if state.facts != nil {
-            let coordinator = state.coordinator ?? ""
-            for deadline in DeadlineEngine.deadlines(for: state, now: event.recordedAt, calculator: calculator) {
-                // Only running deadlines are read whole (the board); a settled one keeps its status
-                // and due time, and a case's detail derives it afresh.
-                let isOpen = deadline.isOpen && state.isOpen
-                wanted[deadline.id] = StoredRow(
-                    rule: deadline.rule.rawValue, party: deadline.party.rawValue, coordinator: coordinator,
-                    dueMicros: deadline.due.unixMicroseconds, isOpen: isOpen, status: deadline.status.rawValue,
-                    body: isOpen ? try bodies.body(of: deadline) : "{}")
-            }
+        let wanted: [String: StoredRow]
+        if let pre = (db.appendHint as? CaseStreams.AppendHint)?.deadlines, pre.producer == ObjectIdentifier(bodies), pre.eventId == event.id {
+            wanted = pre.rows
+        } else {
+            wanted = try rows(for: state, at: event.recordedAt)
         }
         for id in stored.keys where wanted[id] == nil {
             try db.execute("DELETE FROM deadlines WHERE deadline_id = ?", [.text(id)])
@@ -72,8 +67,32 @@ public struct DeadlineProjection: Projection {
         }
     }
 
+    /// The rows a case's state gives at `now` (the recording time of its last event).
+    func rows(for state: CaseState, at now: Date) throws -> [String: StoredRow] {
+        var wanted: [String: StoredRow] = [:]
+        guard state.facts != nil else { return wanted }
+        let coordinator = state.coordinator ?? ""
+        for deadline in DeadlineEngine.deadlines(for: state, now: now, calculator: calculator) {
+            // Only running deadlines are read whole (the board); a settled one keeps its status
+            // and due time, and a case's detail derives it afresh.
+            let isOpen = deadline.isOpen && state.isOpen
+            wanted[deadline.id] = StoredRow(
+                rule: deadline.rule.rawValue, party: deadline.party.rawValue, coordinator: coordinator,
+                dueMicros: deadline.due.unixMicroseconds, isOpen: isOpen, status: deadline.status.rawValue,
+                body: isOpen ? try bodies.body(of: deadline) : "{}")
+        }
+        return wanted
+    }
+
+    /// The rows for `state`, the state after the event `eventId` recorded at `now`, worked out
+    /// before the append reaches the writer; the projection uses them when they are for
+    /// exactly that event, and only this projection's own (same calculator).
+    func precompute(_ state: CaseState, after eventId: UUID, at now: Date) throws -> PrecomputedDeadlines {
+        PrecomputedDeadlines(producer: ObjectIdentifier(bodies), eventId: eventId, rows: try rows(for: state, at: now))
+    }
+
     /// A deadline row as stored, to compare with what the case's state now gives.
-    struct StoredRow: Equatable {
+    struct StoredRow: Equatable, Sendable {
         var rule: String
         var party: String
         var coordinator: String
@@ -86,6 +105,13 @@ public struct DeadlineProjection: Projection {
     public func drop(_ db: ProjectionDatabase) throws {
         try db.executeScript("DROP TABLE IF EXISTS deadlines")
     }
+}
+
+/// A case's deadline rows worked out ahead of its append (see ``DeadlineProjection/precompute``).
+struct PrecomputedDeadlines: Sendable {
+    let producer: ObjectIdentifier
+    let eventId: UUID
+    let rows: [String: DeadlineProjection.StoredRow]
 }
 
 /// The JSON bodies of running deadlines, kept for the deadlines last encoded: a command leaves

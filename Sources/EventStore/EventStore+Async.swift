@@ -90,6 +90,14 @@ extension EventStore {
         }
     }
 
+    /// Interrupts the async reads running (`sqlite3_interrupt`), abandons those waiting and
+    /// refuses new ones with `.interrupted`, while writes go on: a stopping daemon calls it so
+    /// that an export or a verify of a large log cannot hold up its exit. Synchronous reads
+    /// and the writer are unaffected; ``close()`` still closes everything.
+    public func stopReads() {
+        readPool.stopReads(EventStoreError(.interrupted, "the daemon is stopping; reads of \(path) are no longer served: ask again once it is back"))
+    }
+
     /// The position of the last committed event, as this process knows it (no read).
     public var committedHead: Int64 { headWatcher.currentHead }
 

@@ -89,7 +89,8 @@ public struct EventSubscription: AsyncSequence, Sendable {
             do {
                 return .success(try await store.readAll(from: position, limit: limit))
             } catch {
-                if error.kind == .closed || (error.kind == .interrupted && (Task.isCancelled || store.headWatcher.isClosed)) { return .success(nil) }
+                // Closed, cancelled, or reads stopped (a stopping daemon): the subscription ends.
+                if error.kind == .closed || error.kind == .interrupted { return .success(nil) }
                 return .failure(error)
             }
         }

@@ -249,6 +249,8 @@ final class ReadPool: @unchecked Sendable {
     private var queue: [Job] = []
     private var running: [ObjectIdentifier: Job] = [:]
     private var closing = false
+    /// Set once reads are stopped: new ones fail with it at once.
+    private var refusing: EventStoreError?
     private var alive: Int
     private let finished = DispatchSemaphore(value: 0)
     private let closedError: EventStoreError
@@ -286,6 +288,11 @@ final class ReadPool: @unchecked Sendable {
 
     func submit(_ job: Job) -> Bool {
         condition.lock()
+        if let refusing {
+            condition.unlock()
+            job.abandon(refusing)
+            return true
+        }
         defer { condition.unlock() }
         guard !closing else { return false }
         if !started { startLocked() }
@@ -363,6 +370,18 @@ final class ReadPool: @unchecked Sendable {
         guard let mine = Thread.current.threadDictionary[ReadPool.threadKey] as? ThreadConnection,
               mine.pool == ObjectIdentifier(self) else { return nil }
         return mine.connection
+    }
+
+    /// Interrupts running queries and abandons queued ones, and refuses new ones, without
+    /// waiting: what a stopping daemon does so that no long read holds up its exit.
+    func stopReads(_ error: EventStoreError) {
+        condition.lock()
+        refusing = refusing ?? error
+        let queued = queue
+        queue.removeAll()
+        for job in running.values { if let c = job.runningOn { sqlite3_interrupt(c.handle) } }
+        condition.unlock()
+        for job in queued { job.abandon(error) }
     }
 
     /// Interrupts running queries, abandons queued ones and waits for the threads to end.

@@ -269,6 +269,9 @@ final class Daemon: Sendable {
                 _ = try? notifier.notify(.stopping, .status("stopping: finishing calls in flight"))
                 alerts.stopFollowers()
                 server.shutdown()
+                // Calls in flight finish: writes commit, long reads (an export, a verify) are
+                // interrupted and answer with an error, so the stop takes seconds, not minutes.
+                store.stopReads()
                 break
             }
             // The server returns once every connection has finished; then nothing else runs.

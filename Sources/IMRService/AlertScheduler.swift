@@ -275,7 +275,9 @@ public final class AlertScheduler: Sendable {
                     }
                 } catch {
                     OperatorFigures.shared.schedulerPass(kind: full ? "full" : "cases", duration: ContinuousClock.now - started, failed: true)
-                    logger.error("alerts: cannot raise due alerts: \(error); trying again shortly")
+                    if (error as? EventStoreError)?.kind != .interrupted {  // not when the daemon is stopping
+                        logger.error("alerts: cannot raise due alerts: \(error); trying again shortly")
+                    }
                     sleep = min(sleep, options.retryAfterFailure)
                     next = nil
                 }

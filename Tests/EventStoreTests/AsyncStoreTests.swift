@@ -1,0 +1,128 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import EventStore
+
+/// The store for async callers: the writer thread's group commit and the reader threads.
+@Suite struct AsyncStoreTests {
+    /// A query that runs until it is interrupted (a billion-row recursive count).
+    static let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000000000) SELECT COUNT(*) FROM c"
+
+    @Test func writesWaitingTogetherCommitInOneGroupAndARefusedOneFailsAlone() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        try await store.append(to: "taken", expected: .noStream, events: [event()])
+        let outcomes = try await withThrowingTaskGroup(of: (Int, Result<AppendResult, EventStoreError>).self) { group in
+            for n in 0..<64 {
+                group.addTask {
+                    // Every eighth expects a stream that exists not to: refused, and alone.
+                    let stream = n % 8 == 0 ? "taken" : "s\(n)"
+                    do throws(EventStoreError) {
+                        return (n, .success(try await store.append(to: stream, expected: .noStream, events: [event()])))
+                    } catch {
+                        return (n, .failure(error))
+                    }
+                }
+            }
+            return try await group.reduce(into: [Int: Result<AppendResult, EventStoreError>]()) { $0[$1.0] = $1.1 }
+        }
+        for (n, outcome) in outcomes {
+            switch outcome {
+            case .success: #expect(n % 8 != 0, "write \(n) should have been refused")
+            case .failure(let error):
+                #expect(n % 8 == 0, "write \(n) failed: \(error)")
+                #expect(error.kind == .wrongExpectedVersion)
+            }
+        }
+        let figures = store.groupCommitFigures
+        #expect(figures.writes == 65)
+        #expect(figures.groups < figures.writes, "64 writes arriving together should share transactions (\(figures.groups) groups)")
+        // Positions are dense and in commit order; the chain and the anchor hold.
+        let positions = outcomes.values.compactMap { try? $0.get().events[0].position }.sorted()
+        #expect(positions == Array(2...57))
+        #expect(try await store.verify().isIntact)
+        #expect(try await store.headPosition() == 57)
+    }
+
+    @Test func aBodyThatThrowsRollsBackOnlyItsOwnWrites() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        struct Refused: Error {}
+        await #expect(throws: Refused.self) {
+            try await store.write { context in
+                try context.append(to: "a", expected: .noStream, events: [event()])
+                throw Refused()
+            }
+        }
+        let stored = try await store.write { context in try context.append(to: "b", expected: .noStream, events: [event()]) }
+        #expect(stored.events[0].position == 1)
+        #expect(try await store.read(stream: "a").isEmpty)
+    }
+
+    @Test func stoppingReadsInterruptsALongQueryAndRefusesNewReadsWhileWritesGoOn() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        try await store.append(to: "s", expected: .noStream, events: [event()])
+        let started = ContinuousClock.now
+        let long = Task { try await store.read { db in try db.query(Self.endless).first?[0].int64 } }
+        try await Task.sleep(for: .milliseconds(300))
+        // Meanwhile an interactive read is answered: one reader thread keeps to those.
+        #expect(try await store.read(stream: "s").count == 1)
+        store.stopReads()
+        await #expect(throws: EventStoreError.self) { try await long.value }
+        #expect(ContinuousClock.now - started < .seconds(20), "the long query was not interrupted")
+        do throws(EventStoreError) {
+            _ = try await store.headPosition()
+            Issue.record("a read after stopReads was served")
+        } catch {
+            #expect(error.kind == .interrupted)
+        }
+        let written = try await store.append(to: "s", expected: .exact(1), events: [event()])
+        #expect(written.streamVersion == 2)
+    }
+
+    @Test func aCancelledCallerInterruptsItsRunningQuery() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        let started = ContinuousClock.now
+        let long = Task { try await store.read { db in try db.query(Self.endless).first?[0].int64 } }
+        try await Task.sleep(for: .milliseconds(300))
+        long.cancel()
+        await #expect(throws: (any Error).self) { try await long.value }
+        #expect(ContinuousClock.now - started < .seconds(20), "the cancelled query ran on")
+        // The reader thread is free again.
+        #expect(try await store.read { db in try db.query("SELECT 41 + 1").first?[0].int64 } == 42)
+    }
+
+    @Test func noStoreWorkRunsOnTheCooperativePool() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        let threads = ThreadNames()
+        let note: @Sendable () -> Void = { threads.note() }
+        _ = try await store.write { context in
+            note()
+            return try context.append(to: "s", expected: .noStream, events: [event()])
+        }
+        _ = try await store.read { _ in note() }
+        _ = try await store.offload { note() }
+        let names = threads.names
+        #expect(names.contains("imr-writer"))
+        #expect(names.allSatisfy { $0 == "imr-writer" || $0.hasPrefix("imr-reader-") }, "\(names)")
+    }
+}
+
+final class ThreadNames: Sendable {
+    private let seen = Mutex<Set<String>>([])
+    func note() { seen.withLock { _ = $0.insert(Thread.current.threadDictionary["imr.thread"] as? String ?? "other") } }
+    var names: Set<String> { seen.withLock { $0 } }
+}

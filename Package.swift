@@ -173,7 +173,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IMRServiceTests",
-            dependencies: ["IMRService", "EventStore", "Workflow", "Varlink"]
+            dependencies: ["IMRService", "EventStore", "Workflow", "Varlink", "IMRCommandLine"]
         ),
         // The real imr-ctl binary, run as a user would.
         .testTarget(name: "CommandLineTests"),

@@ -83,3 +83,44 @@ public enum WireFormat {
         return try JSONDecoder().decode(JSONValue.self, from: data).objectValue ?? [:]
     }
 }
+
+extension CaseDeadline {
+    /// The deadline as `WireFormat.encoder` would write it (the same keys and values; a test
+    /// holds the two equal), built by hand: encoding deadlines through Codable was the largest
+    /// single cost of recording a command.
+    public var wireJSON: JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .string(id), "rule": .string(rule.rawValue), "caseId": .string(caseId.rawValue),
+            "itemIds": .array(itemIds.map { .string($0.rawValue) }), "round": .int(Int64(round)),
+            "trigger": trigger.wireJSON, "clockStart": .string(Pacific.rfc3339(clockStart)), "due": .string(Pacific.rfc3339(due)),
+            "dueDate": .string(dueDate.iso), "isExactInstant": .bool(isExactInstant), "status": .string(status.rawValue),
+            "party": .string(party.rawValue), "citation": .string(citation), "confidence": .string(confidence.rawValue),
+            "explanation": .array(explanation.map { .string($0) }), "assumptions": .array(assumptions.map { .string($0) }),
+            "consequenceIfMissed": .object(["kind": .string(consequenceIfMissed.kind.rawValue), "summary": .string(consequenceIfMissed.summary)]),
+            "correctionNotes": .array(correctionNotes.map { .string($0) }),
+        ]
+        if let rfaId { o["rfaId"] = .string(rfaId.rawValue) }
+        if let satisfiedBy { o["satisfiedBy"] = satisfiedBy.wireJSON }
+        if let statusNote { o["statusNote"] = .string(statusNote) }
+        if let supersededBy { o["supersededBy"] = .string(supersededBy) }
+        return .object(o)
+    }
+}
+
+extension DeadlineTriggerFact {
+    var wireJSON: JSONValue {
+        var o: [String: JSONValue] = ["description": .string(description), "date": .string(date.iso)]
+        if let at { o["at"] = .string(Pacific.rfc3339(at)) }
+        if let eventVersion { o["eventVersion"] = .int(Int64(eventVersion)) }
+        return .object(o)
+    }
+}
+
+extension SatisfyingFact {
+    var wireJSON: JSONValue {
+        var o: [String: JSONValue] = ["eventType": .string(eventType), "eventVersion": .int(Int64(eventVersion)), "on": .string(on.iso)]
+        if let eventId { o["eventId"] = .string(eventId.uuidString) }
+        if let at { o["at"] = .string(Pacific.rfc3339(at)) }
+        return .object(o)
+    }
+}

@@ -69,7 +69,9 @@ public struct EventMetadata: Codable, Sendable, Hashable {
     }
 
     static func decode(_ bytes: [UInt8]) -> EventMetadata {
-        (try? JSONDecoder().decode(EventMetadata.self, from: Data(bytes))) ?? EventMetadata()
+        if let parsed = FlatJSON.parseMetadata(bytes) { return parsed }
+        // Not the shape ``encoded()`` writes (written by hand, or by an older version): the full decoder.
+        return (try? JSONDecoder().decode(EventMetadata.self, from: Data(bytes))) ?? EventMetadata()
     }
 }
 
@@ -215,4 +217,80 @@ public struct HeadCheck: Sendable, Hashable, Codable {
 extension Date {
     /// This instant as the store keeps a recording time: to the microsecond.
     public var roundedToStoredMicroseconds: Date { Date(timeIntervalSince1970: Double(micros(self)) / 1_000_000) }
+}
+
+/// Reads the metadata objects ``EventMetadata/encoded()`` writes (string members and one
+/// `extras` object of strings) without JSONDecoder, which cost more than the rest of reading
+/// an event back. Anything else gives nil, and the caller decodes it in full.
+enum FlatJSON {
+    static func parseMetadata(_ bytes: [UInt8]) -> EventMetadata? {
+        var i = 0
+        var metadata = EventMetadata()
+        guard object(bytes, &i, { key, i in
+            if key == "extras" {
+                var extras: [String: String] = [:]
+                guard object(bytes, &i, { name, i in
+                    guard let value = string(bytes, &i) else { return false }
+                    extras[name] = value
+                    return true
+                }) else { return false }
+                metadata.extras = extras
+                return true
+            }
+            guard let value = string(bytes, &i) else { return false }
+            switch key {
+            case "actor": metadata.actor = value
+            case "correlationId": metadata.correlationId = value
+            case "causationId": metadata.causationId = value
+            case "commandId": metadata.commandId = value
+            default: return false
+            }
+            return true
+        }), i == bytes.count else { return nil }
+        return metadata
+    }
+
+    /// `{"key":value,...}` with no white space; `member` reads each value.
+    private static func object(_ b: [UInt8], _ i: inout Int, _ member: (String, inout Int) -> Bool) -> Bool {
+        guard i < b.count, b[i] == UInt8(ascii: "{") else { return false }
+        i += 1
+        if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return true }
+        while true {
+            guard let key = string(b, &i), i < b.count, b[i] == UInt8(ascii: ":") else { return false }
+            i += 1
+            guard member(key, &i), i < b.count else { return false }
+            if b[i] == UInt8(ascii: ",") { i += 1; continue }
+            if b[i] == UInt8(ascii: "}") { i += 1; return true }
+            return false
+        }
+    }
+
+    /// A JSON string with the escapes ``EventMetadata/appendJSONString(_:to:)`` writes; nil for
+    /// anything else (a `\u` escape included: rare, and left to the full decoder).
+    private static func string(_ b: [UInt8], _ i: inout Int) -> String? {
+        guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
+        i += 1
+        var out: [UInt8] = []
+        while i < b.count {
+            let c = b[i]
+            i += 1
+            switch c {
+            case UInt8(ascii: "\""): return String(validating: out, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard i < b.count else { return nil }
+                let e = b[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                default: return nil
+                }
+            case 0..<0x20: return nil
+            default: out.append(c)
+            }
+        }
+        return nil
+    }
 }

@@ -126,3 +126,34 @@ final class ThreadNames: Sendable {
     func note() { seen.withLock { _ = $0.insert(Thread.current.threadDictionary["imr.thread"] as? String ?? "other") } }
     var names: Set<String> { seen.withLock { $0 } }
 }
+
+/// Metadata is read back by a small parser of the form the store writes; whatever it is
+/// given, the result must be what the full decoder gives.
+@Suite struct MetadataReadingTests {
+    @Test func readsBackEveryMetadataAsWritten() throws {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let pieces = ["a", "Z", "7", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{1}", "\u{1F}", "é", "中", "🙂", "uid:1000 alice", "\u{2028}"]
+        func text() -> String { (0..<Int(next() % 10)).map { _ in pieces[Int(next() % UInt64(pieces.count))] }.joined() }
+        func maybe() -> String? { next() % 3 == 0 ? nil : text() }
+        for _ in 0..<3000 {
+            var extras: [String: String] = [:]
+            for _ in 0..<Int(next() % 4) { extras[text()] = text() }
+            let metadata = EventMetadata(actor: maybe(), correlationId: maybe(), causationId: maybe(), commandId: maybe(), extras: extras)
+            let bytes = metadata.encoded()
+            #expect(EventMetadata.decode(bytes) == metadata, "\(String(decoding: bytes, as: UTF8.self))")
+            #expect(try JSONDecoder().decode(EventMetadata.self, from: Data(bytes)) == metadata)
+        }
+        // Anything else goes to the full decoder, with the same result.
+        let other = Array(#"{ "actor" : "x", "extras": {"k": "v"} }"#.utf8)
+        #expect(FlatJSON.parseMetadata(other) == nil)
+        #expect(EventMetadata.decode(other) == EventMetadata(actor: "x", extras: ["k": "v"]))
+        #expect(EventMetadata.decode(Array("{}".utf8)) == EventMetadata())
+    }
+}

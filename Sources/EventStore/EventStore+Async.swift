@@ -210,6 +210,20 @@ extension EventStore {
         try await storeErrors { try await onReader(doing: "read the log") { db in try Query.all(db, from: position, limit: limit) } }
     }
 
+    /// Up to `limit` positions and stream ids of the log from `position` on, in order.
+    public func streamChanges(from position: Int64, limit: Int) async throws(EventStoreError) -> [StreamChange] {
+        try await storeErrors {
+            try await onReader(doing: "read the log") { db in
+                let stmt = try db.cached("SELECT position, stream_id FROM events WHERE position >= ? ORDER BY position LIMIT ?")
+                try stmt.bind([.integer(position), .integer(Int64(clamping: limit))])
+                defer { stmt.reset() }
+                var changes: [StreamChange] = []
+                while try stmt.step() { changes.append(StreamChange(position: stmt.int64(0), streamId: stmt.text(1))) }
+                return changes
+            }
+        }
+    }
+
     /// The event with this id, wherever it is stored; nil when there is none.
     public func event(id: UUID) async throws(EventStoreError) -> RecordedEvent? {
         try await storeErrors { try await onReader(doing: "look up event \(id)") { db in try Query.event(db, id) } }

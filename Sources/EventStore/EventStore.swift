@@ -11,6 +11,7 @@ import Synchronization
 /// writer thread, which commits every write waiting when it is free in one transaction (group
 /// commit: one fsync for all), and the async reads run on reader threads of their own. The
 /// synchronous methods are for tools, tests and start-up.
+///
 /// The store knows streams, versions, event types and JSON payloads, and nothing about
 /// what the events mean.
 public final class EventStore: Sendable {
@@ -203,7 +204,17 @@ public final class EventStore: Sendable {
     /// Events from `position` on: first those already stored, then each new one as it
     /// commits, in order, until the task is cancelled or the store closes.
     public func subscribe(from position: Int64 = 1) -> EventSubscription {
-        EventSubscription(store: self, next: max(position, 1))
+        EventSubscription(store: self, next: max(position, 1)) { (store, from, limit) throws(EventStoreError) in
+            try await store.readAll(from: from, limit: limit)
+        }
+    }
+
+    /// Which streams changed from `position` on, as ``subscribe(from:)`` follows the log but
+    /// reading only positions and stream ids.
+    public func subscribeToStreams(from position: Int64 = 1) -> LogSubscription<StreamChange> {
+        LogSubscription(store: self, next: max(position, 1)) { (store, from, limit) throws(EventStoreError) in
+            try await store.streamChanges(from: from, limit: limit)
+        }
     }
 
     // MARK: - Integrity and backup

@@ -62,32 +62,51 @@ final class HeadWatcher: Sendable {
     }
 }
 
+/// Something read from the log at a position: an event, or less of it.
+public protocol LogPositioned: Sendable {
+    var position: Int64 { get }
+}
+
+extension RecordedEvent: LogPositioned {}
+
+/// Which stream an event was appended to, and where: all a follower that only wants to know
+/// what changed reads (no payload, no metadata to decode).
+public struct StreamChange: LogPositioned, Hashable {
+    public let position: Int64
+    public let streamId: String
+}
+
 /// The log from a position on: the stored events first, then each new one as it commits.
-///
-/// Iteration ends (returns nil) when the task is cancelled or the store is closed.
-public struct EventSubscription: AsyncSequence, Sendable {
-    public typealias Element = RecordedEvent
+public typealias EventSubscription = LogSubscription<RecordedEvent>
+
+/// The log from a position on, as `Element`s: those already stored first, then each new one
+/// as it commits, in order. Iteration ends (returns nil) when the task is cancelled, the
+/// store is closed, or its reads are stopped.
+public struct LogSubscription<Element: LogPositioned>: AsyncSequence, Sendable {
+    typealias Fetch = @Sendable (EventStore, Int64, Int) async throws(EventStoreError) -> [Element]
 
     let store: EventStore
     let next: Int64
+    let fetch: Fetch
     /// Events read from the file per query.
     public var batchSize = 256
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(store: store, next: next, batchSize: batchSize)
+        Iterator(store: store, next: next, batchSize: batchSize, fetch: fetch)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
         let store: EventStore
         var next: Int64
         let batchSize: Int
-        var buffer: [RecordedEvent] = []
+        let fetch: Fetch
+        var buffer: [Element] = []
         var index = 0
 
         /// The next batch; nil (the end) when the store closed or the task was cancelled meanwhile.
-        static func read(_ store: EventStore, from position: Int64, limit: Int) async -> Result<[RecordedEvent]?, EventStoreError> {
+        static func read(_ store: EventStore, from position: Int64, limit: Int, _ fetch: Fetch) async -> Result<[Element]?, EventStoreError> {
             do {
-                return .success(try await store.readAll(from: position, limit: limit))
+                return .success(try await fetch(store, position, limit))
             } catch {
                 // Closed, cancelled, or reads stopped (a stopping daemon): the subscription ends.
                 if error.kind == .closed || error.kind == .interrupted { return .success(nil) }
@@ -95,17 +114,17 @@ public struct EventSubscription: AsyncSequence, Sendable {
             }
         }
 
-        public mutating func next() async throws -> RecordedEvent? {
+        public mutating func next() async throws -> Element? {
             while true {
                 if Task.isCancelled { return nil }
                 if index < buffer.count {
-                    let event = buffer[index]
+                    let element = buffer[index]
                     index += 1
-                    next = event.position + 1
-                    return event
+                    next = element.position + 1
+                    return element
                 }
                 if store.headWatcher.isClosed { return nil }
-                let result = await Self.read(store, from: next, limit: batchSize)
+                let result = await Self.read(store, from: next, limit: batchSize, fetch)
                 guard let batch = try result.get() else { return nil }
                 if !batch.isEmpty {
                     buffer = batch

@@ -243,7 +243,7 @@ final class Daemon: Sendable {
                 let from = ((try? await store.headPosition()) ?? 0) + 1
                 var last = ContinuousClock.now - .seconds(1)
                 var shownUpTo: Int64 = 0
-                for try await event in store.subscribe(from: from) {
+                for try await event in store.subscribeToStreams(from: from) {
                     // Events already reflected in the last STATUS= need no new one.
                     guard event.position > shownUpTo else { continue }
                     let wait = last + .seconds(1) - ContinuousClock.now

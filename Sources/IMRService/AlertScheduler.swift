@@ -242,7 +242,7 @@ public final class AlertScheduler: Sendable {
             // Should this watcher fail, the bounded sleeps below still find every alert.
             group.addTask { [self, store, doorbell] in
                 do {
-                    for try await event in store.subscribe(from: from) {
+                    for try await event in store.subscribeToStreams(from: from) {
                         guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { continue }
                         self.changedCases.withLock { $0.insert(caseId.rawValue) }
                         doorbell.ring()

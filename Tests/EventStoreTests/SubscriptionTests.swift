@@ -112,3 +112,25 @@ import Testing
         #expect(try await stalled.next()?.position == 2)
     }
 }
+
+@Suite struct StreamChangeSubscriptionTests {
+    @Test func followsStreamIdsFromStoredToLive() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        try await store.append(to: "a", expected: .any, events: [event(), event()])
+        try await store.append(to: "b", expected: .any, events: [event()])
+        let task = Task { () throws -> [StreamChange] in
+            var seen: [StreamChange] = []
+            for try await change in store.subscribeToStreams(from: 2) {
+                seen.append(change)
+                if seen.count == 3 { break }
+            }
+            return seen
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        try await store.append(to: "c", expected: .any, events: [event()])
+        #expect(try await task.value == [StreamChange(position: 2, streamId: "a"), StreamChange(position: 3, streamId: "b"), StreamChange(position: 4, streamId: "c")])
+    }
+}

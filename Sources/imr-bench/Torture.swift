@@ -19,7 +19,7 @@ struct Torture: ParsableCommand {
         discussion: """
             Phases (--phases, comma-separated, in this order):
               crash       --rounds rounds: --clients clients record the synthetic caseload's lifecycle commands through the
-                          socket; the daemon is killed with SIGKILL at a random moment and restarted. After each restart every
+                          socket; the daemon is killed with SIGKILL during the storm and restarted. After each restart every
                           acknowledged command is in the log at the positions its reply named, no command is torn (a command's
                           events are consecutive), verify is clean, every read model equals a rebuild, no alert is raised twice.
               kills       SIGKILL during a rebuild, during a backup, and during an import of the letters in --letters; after
@@ -109,10 +109,14 @@ struct Torture: ParsableCommand {
         try target.start()
         var acknowledgedTotal = 0
         var restarts: [Double] = []
+        var midStorm = 0
         for round in 0..<rounds {
             let calls = caseCalls(round: round, seed: seed &+ UInt64(round))
             let acks = AckBox()
-            let stopAt = 0.3 + Double(random.next() % 1500) / 1000
+            // The kill comes once a random 10-90% of the round's commands were answered: during
+            // the storm however fast the machine is (a kill after the clients finished would
+            // test a restart, not a crash under load).
+            let killAfter = Int(Double(calls.count) * (0.1 + Double(random.next() % 800) / 1000))
             let storm = DispatchGroup()
             storm.enter()
             Thread.detachNewThread { [socket = target.socketPath, clients] in
@@ -138,7 +142,9 @@ struct Torture: ParsableCommand {
                 }
                 storm.leave()
             }
-            usleep(useconds_t(stopAt * 1_000_000))
+            let giveUp = Date().addingTimeInterval(120)
+            while acks.answered < killAfter, storm.wait(timeout: .now() + .milliseconds(2)) == .timedOut, Date() < giveUp {}
+            if storm.wait(timeout: .now()) == .timedOut { midStorm += 1 }
             target.kill9()
             storm.wait()
             restarts.append(try target.start())
@@ -148,6 +154,8 @@ struct Torture: ParsableCommand {
             if refused > 0 { report.note("crash", "round \(round + 1): \(refused) commands refused by the lifecycle (not a fault)") }
         }
         report.figure("crash", "\(rounds) SIGKILL rounds under \(clients) clients: \(acknowledgedTotal) acknowledged commands, all in the log")
+        report.check("crash", midStorm == rounds, "every kill came while the clients were still recording",
+                     "\(rounds - midStorm) of \(rounds) kills came after the clients had finished")
         if !restarts.isEmpty {
             report.figure("crash", String(format: "restart to first answered status: median %.2f s, max %.2f s",
                                           restarts.sorted()[restarts.count / 2], restarts.max() ?? 0))
@@ -600,6 +608,8 @@ final class AckBox: @unchecked Sendable {
     private let lock = NSLock()
     func add(_ command: String, _ positions: [Int64]) { lock.withLock { acks[command] = positions } }
     func refused() { lock.withLock { refusals += 1 } }
+    /// Commands answered so far, acknowledged or refused.
+    var answered: Int { lock.withLock { acks.count + refusals } }
     var value: ([String: [Int64]], Int) { lock.withLock { (acks, refusals) } }
 }
 

@@ -185,3 +185,38 @@ func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (
     p.waitUntilExit()
     return (p.terminationStatus, text)
 }
+
+/// One load test at a time in this process. Swift Testing runs suites in parallel, and on two
+/// cores a 32-client storm beside another leaves neither daemon the CPU its deadlines are
+/// measured against (the watchdog's, status's): a late ping would then say nothing about the
+/// daemon under test.
+actor LoadTestLock {
+    static let shared = LoadTestLock()
+    private var held = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    private func acquire() async {
+        if held {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            held = true
+        }
+    }
+
+    private func release() {
+        if waiting.isEmpty { held = false } else { waiting.removeFirst().resume() }
+    }
+
+    /// Runs `body` once no other load test runs.
+    nonisolated func exclusively<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        await acquire()
+        do {
+            let value = try await body()
+            await release()
+            return value
+        } catch {
+            await release()
+            throw error
+        }
+    }
+}

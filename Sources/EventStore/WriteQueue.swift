@@ -319,7 +319,10 @@ final class ReadPool: @unchecked Sendable {
     /// so one is always served within the time of another short read, however many bulk reads
     /// (exports, verify, backup) hold the others.
     private func work(open: () throws(EventStoreError) -> SQLiteConnection, interactiveOnly: Bool) {
-        var connection: SQLiteConnection?
+        // Opened as the thread starts, not at its first read: the pool's descriptors are all
+        // taken by the time the daemon has answered anything, so they read as its baseline.
+        var connection: SQLiteConnection? = try? open()
+        if let connection { Thread.current.threadDictionary[ReadPool.threadKey] = ThreadConnection(pool: ObjectIdentifier(self), connection: connection) }
         while true {
             condition.lock()
             var index: Int?

@@ -76,7 +76,7 @@ public struct SystemdNotifier: Sendable {
     public func notify(_ states: [NotifyState]) throws(SystemdSupportError) -> Bool {
         guard !states.isEmpty else { return false }
         let message = Self.message(for: states, monotonicMicroseconds: Self.monotonicMicrosecondsNow())
-        let result = sd_notify(0, message)
+        let result = Self.send(message)
         if result < 0 {
             let socket = getenv("NOTIFY_SOCKET").map { String(cString: $0) } ?? ""
             throw SystemdSupportError(
@@ -86,6 +86,41 @@ public struct SystemdNotifier: Sendable {
                 errno: -result)
         }
         return result > 0
+    }
+
+    /// Sends `message` to `NOTIFY_SOCKET` without ever waiting: `sd_notify` blocks while the
+    /// socket's queue is full (a service manager that reads slowly, or a test that does not
+    /// read), and the daemon sends from the threads that answer its calls. A message that does
+    /// not fit is dropped with EAGAIN (the next watchdog ping or status follows soon). Socket
+    /// paths and abstract names are sent directly; any other address form goes to `sd_notify`.
+    /// Returns what `sd_notify` would: >0 sent, 0 no socket, <0 a negative errno.
+    static func send(_ message: String) -> Int32 {
+        guard let raw = getenv("NOTIFY_SOCKET") else { return 0 }
+        let socketPath = String(cString: raw)
+        guard let first = socketPath.utf8.first, first == UInt8(ascii: "/") || first == UInt8(ascii: "@") else {
+            return sd_notify(0, message)
+        }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        var pathBytes = Array(socketPath.utf8)
+        if first == UInt8(ascii: "@") { pathBytes[0] = 0 }  // abstract namespace
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard pathBytes.count < capacity else { return -ENAMETOOLONG }
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in pathBytes.enumerated() { buffer[index] = byte }
+        }
+        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + pathBytes.count + (first == UInt8(ascii: "/") ? 1 : 0))
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { return -errno }
+        defer { close(fd) }
+        let sent = message.utf8CString.withUnsafeBufferPointer { text in
+            withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sockaddrPointer in
+                    sendto(fd, text.baseAddress, text.count - 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), sockaddrPointer, length)
+                }
+            }
+        }
+        return sent < 0 ? -errno : 1
     }
 
     /// Sends one datagram with all of `states`; the same as the array form.

@@ -86,6 +86,47 @@ import Glibc
         #expect(receive(fd) == nil)
     }
 
+    @Test func notifier_neverWaits_whenNobodyReadsTheSocket() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let socketPath = dir.path("notify")
+        let fd = boundUnixSocket(socketPath, type: Int32(SOCK_DGRAM.rawValue))
+        defer { close(fd) }
+        try withEnvironment(["NOTIFY_SOCKET": socketPath]) { () throws in
+            // The socket's queue holds a few datagrams (net.unix.max_dgram_qlen); beyond that a
+            // blocking send would wait for a reader for ever. Every call returns at once.
+            var refused: SystemdSupportError?
+            let started = ContinuousClock.now
+            for _ in 0..<200 {
+                do throws(SystemdSupportError) { try SystemdNotifier().notify(.watchdog) } catch { refused = error }
+            }
+            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(refused?.errno == EAGAIN, "\(String(describing: refused))")
+            // What was queued is intact, and the socket takes messages again once read.
+            #expect(receive(fd) == "WATCHDOG=1")
+            while receive(fd) != nil {}
+            #expect(try SystemdNotifier().notify(.status("back")))
+            #expect(receive(fd) == "STATUS=back")
+        }
+    }
+
+    @Test func notifier_reachesAnAbstractSocket() throws {
+        let name = "imr-notify-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = [UInt8(0)] + Array(name.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in for (i, b) in bytes.enumerated() { buffer[i] = b } }
+        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + bytes.count)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        try #require(bound == 0)
+        try withEnvironment(["NOTIFY_SOCKET": "@" + name]) { () throws in
+            #expect(try SystemdNotifier().notify(.ready))
+            #expect(receive(fd) == "READY=1")
+        }
+    }
+
     @Test func notifier_throwsASentence_whenNotifySocketIsGone() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }

@@ -58,8 +58,10 @@ public struct CasesInterface: VarlinkHandler {
         case "List":
             let filter = try WireFormat.decode(CaseListFilter.self, from: call)
             let (store, now) = (service.store, clock())
-            let cases = try await store.offload { try CaseListProjection.cases(in: store, matching: filter, now: now) }
-            return ["cases": .array(try cases.map { .object(try WireFormat.object($0)) })]
+            // Rows and their JSON both made on the reader thread: a long list must not hold the
+            // cooperative threads that answer status and ping the watchdog.
+            let cases = try await store.offload { try CaseListProjection.cases(in: store, matching: filter, now: now).map { JSONValue.object(try WireFormat.object($0)) } }
+            return ["cases": .array(cases)]
         case "Get":
             let ref = try WireFormat.decode(CaseRef.self, from: call)
             let (state, history) = try await serviceCall(ref.caseId) { () async throws(CaseServiceError) in
@@ -71,7 +73,7 @@ public struct CasesInterface: VarlinkHandler {
                 "actor": e.metadata.actor.map { .string($0) } ?? .null,
                 "importedFrom": e.metadata.extras[importedFromMetadataKey].map { .string($0) } ?? .null,
             ]) })
-            detail["deadlines"] = .array(try DeadlineEngine.deadlines(for: state, now: clock()).map { .object(try WireFormat.object($0)) })
+            detail["deadlines"] = .array(DeadlineEngine.deadlines(for: state, now: clock()).map(\.wireJSON))
             return ["case": .object(detail)]
         case "Stats":
             let (store, now) = (service.store, clock())

@@ -63,7 +63,7 @@ public struct DeadlinesInterface: VarlinkHandler {
                 throw error
             }
             let deadlines = DeadlineEngine.deadlines(for: state, now: clock(), calculator: calculator)
-            return ["deadlines": .array(try deadlines.map { .object(try WireFormat.object($0)) })]
+            return ["deadlines": .array(deadlines.map(\.wireJSON))]
         default:
             throw VarlinkError.methodNotImplemented(call.method)
         }

@@ -145,7 +145,7 @@ public final class EventStore: Sendable {
                 results.reserveCapacity(requests.count)
                 for request in requests {
                     do throws(EventStoreError) {
-                        let r = try w.savepoint { () throws(EventStoreError) in try w.append(request, projections: projections) }
+                        let r = try w.appendAlone(request, projections: projections)
                         results.append(.success(r))
                     } catch {
                         // A refused request leaves the others standing; a storage failure fails them all.

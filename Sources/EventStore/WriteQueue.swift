@@ -56,9 +56,7 @@ public final class WriteContext {
         let request = AppendRequest(streamId: streamId, expected: expected, events: events)
         let stamp = recordedAt.map(micros)
         let result = try noting { () throws(EventStoreError) in
-            try writer.savepoint { () throws(EventStoreError) in
-                try writer.append(request, projections: projections, hint: hint, recordedAtMicros: stamp)
-            }
+            try writer.appendAlone(request, projections: projections, hint: hint, recordedAtMicros: stamp)
         }
         if let last = result.lastPosition, !result.wasAlreadyStored { lastPosition = max(lastPosition ?? 0, last) }
         return result

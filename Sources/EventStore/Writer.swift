@@ -357,6 +357,21 @@ final class Writer: @unchecked Sendable {
         }
     }
 
+    /// Appends one request inside a larger transaction so that, refused, it leaves nothing
+    /// behind: in a savepoint, except for one event with no projection to apply, whose single
+    /// INSERT SQLite already rolls back on its own when it fails (two statements saved per
+    /// request in a batch).
+    func appendAlone(
+        _ request: AppendRequest, projections: [any Projection], hint: (any Sendable)? = nil, recordedAtMicros: Int64? = nil
+    ) throws(EventStoreError) -> AppendResult {
+        if request.events.count == 1 && projections.isEmpty {
+            return try append(request, projections: projections, hint: hint, recordedAtMicros: recordedAtMicros)
+        }
+        return try savepoint { () throws(EventStoreError) in
+            try append(request, projections: projections, hint: hint, recordedAtMicros: recordedAtMicros)
+        }
+    }
+
     /// When the request's events are already stored where this request would have put them,
     /// returns them as stored. Returns nil when none of them is stored.
     private func idempotentRetry(_ request: AppendRequest) throws(EventStoreError) -> AppendResult? {

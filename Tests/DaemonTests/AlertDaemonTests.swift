@@ -82,7 +82,11 @@ final class ShiftedDaemons: @unchecked Sendable {
     }
 
     func cleanup() {
-        for daemon in daemons where daemon.process.isRunning { daemon.signal(SIGKILL) }
+        // Each one gone before the directory is: a daemon still exiting would write into it again.
+        for daemon in daemons where daemon.process.isRunning {
+            daemon.signal(SIGKILL)
+            daemon.process.waitUntilExit()
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Computes the deadlines of `domain/DEADLINES.md`, exactly and with reasons.
 ///
@@ -10,6 +11,10 @@ public struct DeadlineCalculator: Sendable {
     public let rules: RuleBook
     public let settings: CalendarSettings
     private let calendars: [CalendarID: BusinessCalendar]
+    /// Deadlines already computed by this calculator: a case's clocks are derived again on
+    /// every command, from the same triggers, and counting them (with every explanation line)
+    /// was most of a command's work. A memo of a pure function, shared by copies.
+    private let memo = DeadlineMemo()
 
     public init(rules: RuleBook = .standard, settings: CalendarSettings = .init()) {
         self.rules = rules
@@ -27,9 +32,13 @@ public struct DeadlineCalculator: Sendable {
     public func deadline(
         _ rule: RuleID, from trigger: DeadlineTrigger, options: DeadlineOptions = .init()
     ) throws -> Deadline {
+        let key = DeadlineMemo.Key(rule: rule, trigger: trigger, options: options)
+        if let known = memo.deadline(for: key) { return known }
         guard let definition = rules[rule] else { throw DeadlineError.ruleNotInBook(rule) }
         var computation = Computation(calculator: self, rule: definition, trigger: trigger, options: options)
-        return try computation.run()
+        let deadline = try computation.run()
+        memo.remember(deadline, for: key)
+        return deadline
     }
 
     /// The deadline of rule `rule` for a clock started at `instant`.
@@ -545,5 +554,37 @@ private struct Computation {
         let seconds = Pacific.secondsSinceMidnight(of: instant)
         let time = padded(seconds / 3600, 2) + ":" + padded((seconds % 3600) / 60, 2)
         return "\(Pacific.date(of: instant).shortLabel) \(time) Pacific"
+    }
+}
+
+/// The deadlines a calculator computed, by rule, trigger and options; two generations of at
+/// most `half` entries each (the older dropped when the newer fills).
+final class DeadlineMemo: Sendable {
+    struct Key: Hashable, Sendable {
+        let rule: RuleID
+        let trigger: DeadlineTrigger
+        let options: DeadlineOptions
+    }
+
+    private struct Generations {
+        var young: [Key: Deadline] = [:]
+        var old: [Key: Deadline] = [:]
+    }
+
+    private let storage = Mutex(Generations())
+    private let half = 10_000
+
+    func deadline(for key: Key) -> Deadline? {
+        storage.withLock { $0.young[key] ?? $0.old[key] }
+    }
+
+    func remember(_ deadline: Deadline, for key: Key) {
+        storage.withLock { g in
+            if g.young.count >= half {
+                g.old = g.young
+                g.young = [:]
+            }
+            g.young[key] = deadline
+        }
     }
 }

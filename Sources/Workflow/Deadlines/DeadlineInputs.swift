@@ -4,7 +4,7 @@ import Foundation
 ///
 /// A date-only trigger is the start of that Pacific day; the calculator says so whenever the
 /// missing time matters (hour periods, the 5:30 p.m. cut-off for faxed RFAs).
-public enum DeadlineTrigger: Sendable, Equatable {
+public enum DeadlineTrigger: Sendable, Hashable {
     case instant(Date)
     case date(LocalDate)
 
@@ -81,7 +81,7 @@ extension DeadlineTrigger {
 /// The facts of a case that change a deadline. Every field has a neutral default; when a
 /// rule needs a fact that is missing, the calculator assumes one and says so in
 /// ``Deadline/assumptions``.
-public struct DeadlineOptions: Sendable, Equatable {
+public struct DeadlineOptions: Sendable, Hashable {
     /// How the triggering document was served or sent: the CCP 1013 / 8 CCR 10605 extension
     /// for `imr.application` and `wcab.appeal`; for the RFA rules, how the RFA was sent when
     /// ``transmission`` is not given; for `imr.records`, how the notice of assignment was sent

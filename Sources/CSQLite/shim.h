@@ -6,4 +6,11 @@
 static inline sqlite3_destructor_type imr_sqlite_transient(void) {
     return SQLITE_TRANSIENT;
 }
+
+// The calling thread's kernel id (gettid(2)), which glibc 2.36's headers do not give Swift.
+#include <sys/syscall.h>
+#include <unistd.h>
+static inline int imr_gettid(void) {
+    return (int)syscall(SYS_gettid);
+}
 #endif

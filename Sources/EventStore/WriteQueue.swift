@@ -274,6 +274,8 @@ final class ReadPool: @unchecked Sendable {
             let thread = Thread { [self] in
                 Thread.current.threadDictionary["imr.thread"] = "\(name)-\(index)"
                 setThreadName("\(name)-\(index)")
+                // The bulk readers yield to the interactive one and to the threads that answer calls.
+                if index > 0 || threadCount == 1 { lowerThisThreadsPriority(by: 5) }
                 condition.lock()
                 threads.append(pthread_self())
                 condition.unlock()
@@ -428,8 +430,19 @@ final class WriterLock: Sendable {
     init(_ writer: Writer) { mutex = Mutex(writer) }
 }
 
+/// Lowers the calling OS thread's scheduling priority (Linux: a thread's own nice value) by
+/// `niceness`: threads doing bulk work (long reads, deciding commands ahead) then yield the CPU
+/// to those that answer calls, ping the watchdog and commit, on a machine with few cores.
+public func lowerThisThreadsPriority(by niceness: Int32) {
+    let tid = id_t(imr_gettid())
+    errno = 0
+    let current = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid)
+    guard errno == 0 else { return }
+    _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid, min(current + niceness, 19))
+}
+
 /// Names the calling OS thread (shown by `top -H`, `perf` and `/proc/PID/task/*/comm`).
-func setThreadName(_ name: String) {
+public func setThreadName(_ name: String) {
     let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
     guard fd >= 0 else { return }
     let bytes = Array(name.utf8.prefix(15))

@@ -89,10 +89,15 @@ public struct CaseService: Sendable {
     /// deadline rows before the writer takes it (see ``execute(_:on:actor:commandId:correlationId:now:)``).
     let deadlines: DeadlineProjection?
 
-    public init(store: EventStore, states: CaseStateCache = CaseStateCache(), deadlines: DeadlineProjection? = nil) {
+    /// Where commands are decided ahead: threads of their own, not the cooperative ones.
+    let compute: ComputeThreads
+
+    public init(store: EventStore, states: CaseStateCache = CaseStateCache(), deadlines: DeadlineProjection? = nil,
+                compute: ComputeThreads = .shared) {
         self.store = store
         self.states = states
         self.deadlines = deadlines
+        self.compute = compute
     }
 
     /// The current state of a case.
@@ -195,6 +200,12 @@ public struct CaseService: Sendable {
             base = (state, Int64(stored.count), stored.last?.id)
             if let last = stored.last { states.remember(state, of: streamId, at: last.streamVersion, lastEventId: last.id) }
         }
+        let known = base
+        return await compute.run { self.decideAhead(p, on: known) }
+    }
+
+    /// The CPU-heavy part of ``speculate(_:)``, run on the compute threads.
+    private func decideAhead(_ p: PreparedCommand, on base: (state: CaseState, version: Int64, eventId: UUID?)) -> DecidedAhead? {
         guard let events = try? decide(p.command, state: base.state, now: p.now), !events.isEmpty else { return nil }
         let recordedAt = p.now.roundedToStoredMicroseconds
         var newEvents: [NewEvent] = []

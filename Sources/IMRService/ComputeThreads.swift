@@ -1,0 +1,61 @@
+import EventStore
+import Foundation
+
+/// Threads of their own for a command's CPU-heavy work (deciding it, deriving its deadlines):
+/// on Swift's cooperative threads, a storm of commands queued that work ahead of everything
+/// else those threads do, the watchdog's ping and `status` included.
+///
+/// @unchecked Sendable: the queue is guarded by `condition`.
+public final class ComputeThreads: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var queue: [() -> Void] = []
+    private var started = false
+    private let count: Int
+
+    /// The process's threads for this work, one per core: every case service shares them.
+    public static let shared = ComputeThreads()
+
+    /// `count` threads, started with the first job (default: one per core).
+    public init(count: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.count = max(count, 1)
+    }
+
+    /// Runs `body` on one of the threads; the calling task suspends meanwhile.
+    public func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
+            submit { continuation.resume(returning: body()) }
+        }
+    }
+
+    private func submit(_ job: @escaping () -> Void) {
+        condition.lock()
+        defer { condition.unlock() }
+        if !started {
+            started = true
+            for index in 0..<count {
+                let thread = Thread { [self] in
+                    Thread.current.threadDictionary["imr.thread"] = "imr-compute-\(index)"
+                    setThreadName("imr-compute-\(index)")
+                    // Below the threads that answer calls and ping the watchdog: a storm of commands
+                    // takes the CPU that is left, not theirs.
+                    lowerThisThreadsPriority(by: 5)
+                    work()
+                }
+                thread.stackSize = 8 << 20
+                thread.start()
+            }
+        }
+        queue.append(job)
+        condition.signal()
+    }
+
+    private func work() {
+        while true {
+            condition.lock()
+            while queue.isEmpty { condition.wait() }
+            let job = queue.removeFirst()
+            condition.unlock()
+            job()
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import Synchronization
 
 /// Threads of their own for a command's CPU-heavy work (deciding it, deriving its deadlines):
 /// on Swift's cooperative threads, a storm of commands queued that work ahead of everything
@@ -20,12 +21,24 @@ public final class ComputeThreads: @unchecked Sendable {
         self.count = max(count, 1)
     }
 
-    /// Runs `body` on one of the threads; the calling task suspends meanwhile.
+    /// Runs `body` on one of the threads; the calling task suspends meanwhile. When nothing
+    /// else is being computed (one client at a time), `body` runs at once on the calling
+    /// thread instead: the hop would only add a thread wake-up to a lone call's latency, and
+    /// one body at a time cannot crowd the cooperative threads.
     public func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
+        if busy.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged {
+            defer { busy.subtract(1, ordering: .releasing) }
+            return body()
+        }
+        busy.add(1, ordering: .relaxed)
+        defer { busy.subtract(1, ordering: .relaxed) }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
             submit { continuation.resume(returning: body()) }
         }
     }
+
+    /// Bodies being computed or waiting, here or inline.
+    private let busy = Atomic<Int>(0)
 
     private func submit(_ job: @escaping () -> Void) {
         condition.lock()

@@ -249,6 +249,8 @@ final class ReadPool: @unchecked Sendable {
     private var closing = false
     /// Set once reads are stopped: new ones fail with it at once.
     private var refusing: EventStoreError?
+    /// True while the interactive thread runs a read: the others may then take short reads too.
+    private var interactiveBusy = false
     private var alive: Int
     private let finished = DispatchSemaphore(value: 0)
     private let closedError: EventStoreError
@@ -274,8 +276,6 @@ final class ReadPool: @unchecked Sendable {
             let thread = Thread { [self] in
                 Thread.current.threadDictionary["imr.thread"] = "\(name)-\(index)"
                 setThreadName("\(name)-\(index)")
-                // The bulk readers yield to the interactive one and to the threads that answer calls.
-                if index > 0 || threadCount == 1 { lowerThisThreadsPriority(by: 5) }
                 condition.lock()
                 threads.append(pthread_self())
                 condition.unlock()
@@ -321,13 +321,23 @@ final class ReadPool: @unchecked Sendable {
     private func work(open: () throws(EventStoreError) -> SQLiteConnection, interactiveOnly: Bool) {
         // Opened as the thread starts, not at its first read: the pool's descriptors are all
         // taken by the time the daemon has answered anything, so they read as its baseline.
+        // The bulk readers run 5 nice levels down: a long read takes the CPU the threads that
+        // answer calls, ping the watchdog and commit leave. (A thread cannot take its level back
+        // without privilege, so a thread keeps one level: short reads go to the first thread,
+        // at the process's level, and to the others only while it is busy.)
+        if !interactiveOnly && threadCount > 1 { lowerThisThreadsPriority(by: 5) }
         var connection: SQLiteConnection? = try? open()
         if let connection { Thread.current.threadDictionary[ReadPool.threadKey] = ThreadConnection(pool: ObjectIdentifier(self), connection: connection) }
         while true {
             condition.lock()
             var index: Int?
             while !closing {
-                index = interactiveOnly ? queue.firstIndex { $0.lane == .interactive } : (queue.isEmpty ? nil : 0)
+                if interactiveOnly {
+                    index = queue.firstIndex { $0.lane == .interactive }
+                } else {
+                    index = queue.firstIndex { $0.lane == .bulk }
+                        ?? (interactiveBusy || threadCount == 1 ? queue.firstIndex { $0.lane == .interactive } : nil)
+                }
                 if index != nil { break }
                 condition.wait()
             }
@@ -347,11 +357,17 @@ final class ReadPool: @unchecked Sendable {
             condition.lock()
             job.runningOn = connection
             running[ObjectIdentifier(job)] = job
+            if interactiveOnly {
+                interactiveBusy = true
+                // Short reads queued behind this one may now go to the other threads.
+                condition.broadcast()
+            }
             condition.unlock()
             job.run(connection!)
             condition.lock()
             job.runningOn = nil
             running[ObjectIdentifier(job)] = nil
+            if interactiveOnly { interactiveBusy = false }
             condition.unlock()
             // A query left open by an interrupt or a failure must not pin an old snapshot.
             if connection!.isInTransaction { try? connection!.execute("ROLLBACK") }
@@ -434,11 +450,19 @@ final class WriterLock: Sendable {
 /// `niceness`: threads doing bulk work (long reads, deciding commands ahead) then yield the CPU
 /// to those that answer calls, ping the watchdog and commit, on a machine with few cores.
 public func lowerThisThreadsPriority(by niceness: Int32) {
-    let tid = id_t(imr_gettid())
+    if let current = thisThreadsNice() { setThisThreadsNice(current + niceness) }
+}
+
+/// The calling OS thread's nice value; nil when it cannot be read.
+func thisThreadsNice() -> Int32? {
     errno = 0
-    let current = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid)
-    guard errno == 0 else { return }
-    _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid, min(current + niceness, 19))
+    let current = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(imr_gettid()))
+    return errno == 0 ? current : nil
+}
+
+/// Sets the calling OS thread's nice value (at most 19; lowering it below the process's may be refused).
+func setThisThreadsNice(_ value: Int32) {
+    _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(imr_gettid()), min(value, 19))
 }
 
 /// Names the calling OS thread (shown by `top -H`, `perf` and `/proc/PID/task/*/comm`).

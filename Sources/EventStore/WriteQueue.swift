@@ -310,8 +310,31 @@ final class ReadPool: @unchecked Sendable {
             queue.remove(at: index)
             job.cancelled = true
             job.abandon(EventStoreError(.interrupted, "the read was cancelled before it started"))
-        } else if let connection = job.runningOn {
-            sqlite3_interrupt(connection.handle)
+        } else if job.runningOn != nil {
+            job.cancelled = true
+            interruptUntilDone(job)
+        } else {
+            // Taken off the queue, not started yet: the thread sees the flag before it runs it.
+            job.cancelled = true
+        }
+    }
+
+    /// Interrupts a running job's query, again every 10 ms while it still runs: an interrupt
+    /// that arrives between two statements of the job (SQLite forgets it when the next one
+    /// starts) would otherwise be lost, and the query run to its end.
+    private func interruptUntilDone(_ job: Job) {
+        DispatchQueue.global().async { [self] in
+            for _ in 0..<3000 {
+                // Under the lock: the thread clears runningOn under it before its next job, so an
+                // interrupt never reaches a later read (one between two reads is forgotten by SQLite).
+                let stillRunning = condition.withLock { () -> Bool in
+                    guard let connection = job.runningOn else { return false }
+                    sqlite3_interrupt(connection.handle)
+                    return true
+                }
+                guard stillRunning else { return }
+                usleep(10_000)
+            }
         }
     }
 
@@ -355,6 +378,11 @@ final class ReadPool: @unchecked Sendable {
                 Thread.current.threadDictionary[ReadPool.threadKey] = ThreadConnection(pool: ObjectIdentifier(self), connection: connection!)
             }
             condition.lock()
+            if job.cancelled {
+                condition.unlock()
+                job.abandon(EventStoreError(.interrupted, "the read was cancelled before it started"))
+                continue
+            }
             job.runningOn = connection
             running[ObjectIdentifier(job)] = job
             if interactiveOnly {
@@ -398,8 +426,9 @@ final class ReadPool: @unchecked Sendable {
         refusing = refusing ?? error
         let queued = queue
         queue.removeAll()
-        for job in running.values { if let c = job.runningOn { sqlite3_interrupt(c.handle) } }
+        let runningJobs = Array(running.values)
         condition.unlock()
+        for job in runningJobs { interruptUntilDone(job) }
         for job in queued { job.abandon(error) }
     }
 

@@ -131,7 +131,8 @@ final class AlertFeed: Sendable {
             for try await event in store.subscribe(from: position) {
                 if Task.isCancelled { return }
                 guard case .raised(let raised)? = try? AlertStreams.decode(event) else { continue }
-                guard let view = try AlertProjection.alert(raised.alertId, in: store) else { continue }
+                let id = raised.alertId
+                guard let view = try await store.read(lane: .interactive, { try AlertProjection.alert(id, in: $0) }) else { continue }
                 post(.init(position: event.position, reply: ["alert": .object(view.wire), "replayed": false]), coordinator: raised.coordinator)
             }
         } catch {

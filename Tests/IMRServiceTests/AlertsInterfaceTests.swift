@@ -189,7 +189,7 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         }
     }
 
-    @Test(.timeLimit(.minutes(2))) func aFollowerThatNeverReadsIsDroppedWithFollowerTooSlow_andOthersKeepTheirs() async throws {
+    @Test(.timeLimit(.minutes(3))) func aFollowerThatNeverReadsIsDroppedWithFollowerTooSlow_andOthersKeepTheirs() async throws {
         let f = try AlertFixture()
         defer { f.close() }
         let now = pacific("2024-03-12", 9)
@@ -210,8 +210,10 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             #expect(waitFor { alerts.followerCount == 2 })
             // 300 alerts of 400-odd bytes each: the sleeper's socket and its 8 places fill up. The
             // reader takes each batch of 4 (half its queue) before the next is raised.
-            // Generous: the suite runs daemons under load beside this in-process server.
-            reader.setReceiveTimeout(30)
+            // Generous: this server's handlers share the test process's two cooperative threads
+            // with every other test, and tests that block them (subprocess waits, long CPU-bound
+            // checks) held them for over 30 s in CI.
+            reader.setReceiveTimeout(90)
             for _ in 0..<75 {
                 try AlertsInterfaceTests.raise(4, in: f)
                 var read = 0

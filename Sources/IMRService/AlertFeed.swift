@@ -81,7 +81,7 @@ final class AlertFeed: Sendable {
         let needsStart = !state.withLock { $0.stopped || $0.task != nil }
         // The feed starts at the head as it is now, before the follower reads its replay: no
         // alert after the replay is missed (the follower skips those the replay had).
-        let head = needsStart ? ((try? store.headPosition()) ?? 0) : 0
+        let head = needsStart ? store.committedHead : 0  // from memory: no read on the cooperative pool
         let outcome = state.withLock { s -> Result<FollowerQueue?, VarlinkError> in
             if s.stopped { return .success(nil) }
             guard s.followers.count < maximumFollowers else {

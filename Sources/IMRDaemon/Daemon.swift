@@ -258,7 +258,9 @@ final class Daemon: Sendable {
             }
             group.addTask { await scheduler.run() }
             if let interval = watchdogInterval ?? nil {
-                group.addTask { [logger, notifier] in await SystemdWatchdog.keepAlive(every: interval, notifier: notifier, logger: logger) }
+                // At high priority: its wake-ups go ahead of the calls queued for the cooperative
+                // threads (a storm of 32 clients could hold a ping back past the interval).
+                group.addTask(priority: .high) { [logger, notifier] in await SystemdWatchdog.keepAlive(every: interval, notifier: notifier, logger: logger) }
             }
             for await signal in signals.stream {
                 if signal == SIGHUP {

@@ -133,7 +133,6 @@ public final class AlertScheduler: Sendable {
         }
         var due: [(ScheduledAlert, String)] = []
         var next: Date? = beyond.map { Date(timeIntervalSince1970: Double($0) / 1_000_000 - policy.horizon) }
-        let decoder = WireFormat.decoder
         let previous = schedules.withLock { $0 }
         var current: [String: (body: String, alerts: [ScheduledAlert])] = [:]
         for row in rows {
@@ -143,7 +142,7 @@ public final class AlertScheduler: Sendable {
             if let known = previous[id], known.body == body {
                 alerts = known.alerts
             } else {
-                guard let deadline = try? decoder.decode(CaseDeadline.self, from: Data(body.utf8)) else {
+                guard let deadline = try? WireFormat.decode(CaseDeadline.self, json: body) else {
                     logger.warning("alerts: cannot read deadline \(id) from the deadlines read model; rebuild it")
                     continue
                 }

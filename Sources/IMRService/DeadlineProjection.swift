@@ -133,7 +133,7 @@ final class DeadlineBodies: Sendable {
     func body(of deadline: CaseDeadline) throws -> String {
         let known = storage.withLock { $0.young[deadline.id] ?? $0.old[deadline.id] }
         if let known, known.deadline == deadline { return known.body }
-        let body = String(decoding: deadline.wireJSON.serialized, as: UTF8.self)
+        let body = String(decoding: deadline.wireBytes, as: UTF8.self)
         storage.withLock { g in
             if g.young[deadline.id] == nil && g.young.count >= capacity / 2 {
                 g.old = g.young

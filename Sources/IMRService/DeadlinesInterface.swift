@@ -72,7 +72,7 @@ public struct DeadlinesInterface: VarlinkHandler {
     /// A board row with `alerts`: each level the deadline alerts at and when, by the daemon's policy.
     private func withAlertSchedule(_ row: [String: JSONValue]) throws -> [String: JSONValue] {
         var row = row
-        let deadline = try WireFormat.decoder.decode(CaseDeadline.self, from: try JSONEncoder().encode(JSONValue.object(row)))
+        let deadline = try WireFormat.valueDecoder.decode(CaseDeadline.self, from: .object(row))
         row["alerts"] = .array(alertPolicy.schedule(for: deadline, calculator: calculator).map {
             .object(["level": .string($0.level.rawValue), "at": .string(Pacific.rfc3339($0.at))])
         })

@@ -24,19 +24,37 @@ public enum WireFormat {
     public static var decoder: JSONDecoder {
         let decoder = JSONDecoder()
         decoder.userInfo[LocalDate.supportedRangeOnly] = true
-        decoder.dateDecodingStrategy = .custom { d in
-            let c = try d.singleValueContainer()
-            let text = try c.decode(String.self)
-            guard let date = instant(text) else {
-                throw DecodingError.dataCorruptedError(
-                    in: c, debugDescription: "'\(text)' is not an instant: use RFC 3339 (2024-03-01T16:10:00-08:00) or YYYY-MM-DDTHH:MM in Pacific time")
-            }
-            guard isSupported(date) else {
-                throw DecodingError.dataCorruptedError(in: c, debugDescription: LocalDate.outsideRange("'\(text)'"))
-            }
-            return date
-        }
+        decoder.dateDecodingStrategy = .custom(decodeInstant)
         return decoder
+    }
+
+    /// The same as ``decoder`` for a value already parsed (call parameters, a stored body read
+    /// with the Varlink parser): no JSON text printed and parsed again.
+    public static var valueDecoder: JSONValueDecoder {
+        var decoder = JSONValueDecoder()
+        decoder.userInfo[LocalDate.supportedRangeOnly] = true
+        decoder.dateDecoding = decodeInstant
+        return decoder
+    }
+
+    /// A stored JSON text (a deadline's body, say) decoded as `T` through the Varlink parser
+    /// and ``valueDecoder``.
+    public static func decode<T: Decodable>(_ type: T.Type, json text: String) throws -> T {
+        let value = try JSONParser.parse(Array(text.utf8), maximumDepth: 64)
+        return try valueDecoder.decode(T.self, from: value)
+    }
+
+    @Sendable static func decodeInstant(_ d: any Decoder) throws -> Date {
+        let c = try d.singleValueContainer()
+        let text = try c.decode(String.self)
+        guard let date = instant(text) else {
+            throw DecodingError.dataCorruptedError(
+                in: c, debugDescription: "'\(text)' is not an instant: use RFC 3339 (2024-03-01T16:10:00-08:00) or YYYY-MM-DDTHH:MM in Pacific time")
+        }
+        guard isSupported(date) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: LocalDate.outsideRange("'\(text)'"))
+        }
+        return date
     }
 
     /// Whether an instant's Pacific date is within ``LocalDate/supportedRange``.
@@ -60,9 +78,8 @@ public enum WireFormat {
 
     /// Decodes the call's parameters as `T`; failures name the parameter and the reason.
     public static func decode<T: Decodable>(_ type: T.Type, from call: VarlinkCall) throws(VarlinkError) -> T {
-        let data = Data(JSONValue.object(call.parameters ?? [:]).serialized)
         do {
-            return try decoder.decode(T.self, from: data)
+            return try valueDecoder.decode(T.self, from: .object(call.parameters ?? [:]))
         } catch let error as DecodingError {
             let parameter = VarlinkCall.parameterName(of: error)
             switch error {
@@ -104,6 +121,95 @@ extension CaseDeadline {
         if let statusNote { o["statusNote"] = .string(statusNote) }
         if let supersededBy { o["supersededBy"] = .string(supersededBy) }
         return .object(o)
+    }
+}
+
+extension CaseDeadline {
+    /// ``wireJSON`` as JSON text, written straight into bytes with the keys in the order
+    /// `JSONValue.serialized` sorts them (a test holds the two byte for byte equal): this is
+    /// the body the deadline read model stores for each running deadline a command changes.
+    public var wireBytes: [UInt8] {
+        var w = WireWriter()
+        w.open()
+        w.key("assumptions"); w.strings(assumptions)
+        w.key("caseId"); w.string(caseId.rawValue)
+        w.key("citation"); w.string(citation)
+        w.key("clockStart"); w.string(Pacific.rfc3339(clockStart))
+        w.key("confidence"); w.string(confidence.rawValue)
+        w.key("consequenceIfMissed"); w.open()
+        w.key("kind"); w.string(consequenceIfMissed.kind.rawValue)
+        w.key("summary"); w.string(consequenceIfMissed.summary)
+        w.close()
+        w.key("correctionNotes"); w.strings(correctionNotes)
+        w.key("due"); w.string(Pacific.rfc3339(due))
+        w.key("dueDate"); w.string(dueDate.iso)
+        w.key("explanation"); w.strings(explanation)
+        w.key("id"); w.string(id)
+        w.key("isExactInstant"); w.bool(isExactInstant)
+        w.key("itemIds"); w.strings(itemIds.map(\.rawValue))
+        w.key("party"); w.string(party.rawValue)
+        if let rfaId { w.key("rfaId"); w.string(rfaId.rawValue) }
+        w.key("round"); w.int(Int64(round))
+        w.key("rule"); w.string(rule.rawValue)
+        if let satisfiedBy {
+            w.key("satisfiedBy"); w.open()
+            if let at = satisfiedBy.at { w.key("at"); w.string(Pacific.rfc3339(at)) }
+            if let eventId = satisfiedBy.eventId { w.key("eventId"); w.string(eventId.uuidString) }
+            w.key("eventType"); w.string(satisfiedBy.eventType)
+            w.key("eventVersion"); w.int(Int64(satisfiedBy.eventVersion))
+            w.key("on"); w.string(satisfiedBy.on.iso)
+            w.close()
+        }
+        w.key("status"); w.string(status.rawValue)
+        if let statusNote { w.key("statusNote"); w.string(statusNote) }
+        if let supersededBy { w.key("supersededBy"); w.string(supersededBy) }
+        w.key("trigger"); w.open()
+        if let at = trigger.at { w.key("at"); w.string(Pacific.rfc3339(at)) }
+        w.key("date"); w.string(trigger.date.iso)
+        w.key("description"); w.string(trigger.description)
+        if let eventVersion = trigger.eventVersion { w.key("eventVersion"); w.int(Int64(eventVersion)) }
+        w.close()
+        w.close()
+        return w.bytes
+    }
+}
+
+/// Writes a JSON object member by member, keys given in their final order.
+struct WireWriter {
+    var bytes: [UInt8] = []
+    private var first = true
+
+    init() { bytes.reserveCapacity(1024) }
+
+    mutating func open() {
+        bytes.append(UInt8(ascii: "{"))
+        first = true
+    }
+
+    mutating func close() {
+        bytes.append(UInt8(ascii: "}"))
+        first = false
+    }
+
+    mutating func key(_ name: StaticString) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+    }
+
+    mutating func string(_ value: String) { JSONValue.appendString(value, to: &bytes) }
+    mutating func int(_ value: Int64) { bytes.append(contentsOf: String(value).utf8) }
+    mutating func bool(_ value: Bool) { bytes.append(contentsOf: (value ? "true" : "false").utf8) }
+
+    mutating func strings(_ values: [String]) {
+        bytes.append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            string(value)
+        }
+        bytes.append(UInt8(ascii: "]"))
     }
 }
 

@@ -235,31 +235,66 @@ public struct KeyValueStderrLogHandler: LogHandler {
     /// (with `\"`, `\\`, `\n` escapes) when it is empty or holds a space, quote, `=`, backslash
     /// or control character, so every line splits back into the same fields.
     public static func format(_ fields: [JournalField]) -> String {
-        fields.map { "\($0.name)=\(quoted($0.value))" }.joined(separator: " ") + "\n"
+        String(decoding: formatBytes(fields), as: UTF8.self)
+    }
+
+    /// ``format(_:)`` as UTF-8 bytes, built in one buffer (a line is written for every command
+    /// the daemon records, so this is on its hot path).
+    static func formatBytes(_ fields: [JournalField]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(fields.reduce(1) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
+        for (index, field) in fields.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: " ")) }
+            out.append(contentsOf: field.name.utf8)
+            out.append(UInt8(ascii: "="))
+            appendQuoted(field.value, to: &out)
+        }
+        out.append(UInt8(ascii: "\n"))
+        return out
     }
 
     static func quoted(_ value: String) -> String {
-        let needsQuotes = value.isEmpty || value.unicodeScalars.contains {
-            $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.properties.generalCategory == .control
+        var out: [UInt8] = []
+        appendQuoted(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Whether a value must be quoted: empty, or holding a space, quote, `=`, backslash or a
+    /// control character (general category Cc: U+0000-001F, U+007F-009F; U+0080-009F are
+    /// the UTF-8 pairs C2 80 to C2 9F).
+    private static func needsQuotes(_ utf8: String.UTF8View) -> Bool {
+        if utf8.isEmpty { return true }
+        var afterC2 = false
+        for byte in utf8 {
+            if afterC2, (0x80...0x9F).contains(byte) { return true }
+            afterC2 = byte == 0xC2
+            if byte < 0x20 || byte == 0x7F || byte == 0x20 || byte == 0x22 || byte == 0x3D || byte == 0x5C { return true }
         }
-        guard needsQuotes else { return value }
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.properties.generalCategory == .control {
-                    out += "\\u{\(String(scalar.value, radix: 16))}"
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+        return false
+    }
+
+    private static func appendQuoted(_ value: String, to out: inout [UInt8]) {
+        guard needsQuotes(value.utf8) else { return out.append(contentsOf: value.utf8) }
+        out.append(UInt8(ascii: "\""))
+        let bytes = Array(value.utf8)
+        var i = 0
+        while i < bytes.count {
+            let byte = bytes[i]
+            switch byte {
+            case 0x22: out.append(contentsOf: "\\\"".utf8)
+            case 0x5C: out.append(contentsOf: "\\\\".utf8)
+            case 0x0A: out.append(contentsOf: "\\n".utf8)
+            case 0x0D: out.append(contentsOf: "\\r".utf8)
+            case 0x09: out.append(contentsOf: "\\t".utf8)
+            case 0..<0x20, 0x7F: out.append(contentsOf: "\\u{\(String(byte, radix: 16))}".utf8)
+            case 0xC2 where i + 1 < bytes.count && (0x80...0x9F).contains(bytes[i + 1]):
+                i += 1
+                out.append(contentsOf: "\\u{\(String(bytes[i], radix: 16))}".utf8)
+            default: out.append(byte)
             }
+            i += 1
         }
-        return out + "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     /// Writes one entry.
@@ -271,7 +306,7 @@ public struct KeyValueStderrLogHandler: LogHandler {
             syslogIdentifier: syslogIdentifier,
             error: event.error,
             file: event.file, function: event.function, line: event.line)
-        var line = Array(Self.format(fields).utf8)
+        var line = Self.formatBytes(fields)
         // One write per line so lines from concurrent tasks do not interleave.
         line.withUnsafeMutableBytes { bytes in
             var offset = 0

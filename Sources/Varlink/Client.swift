@@ -99,9 +99,9 @@ public final class VarlinkClient {
 
     /// Writes a call without waiting for its reply (for pipelining and oneway calls).
     public func send(_ call: VarlinkCall) throws {
-        var data = try JSONCoding.encoder.encode(call)
-        data.append(0)
-        try writeAll(Array(data))
+        var bytes = call.serialized
+        bytes.append(0)
+        try writeAll(bytes)
     }
 
     /// Writes raw bytes (for tests of malformed input).
@@ -125,7 +125,7 @@ public final class VarlinkClient {
                 let frame = Array(buffer[..<end])
                 buffer.removeSubrange(...end)
                 do {
-                    return try JSONCoding.decoder.decode(VarlinkReply.self, from: Data(frame))
+                    return try VarlinkReply.parse(frame: frame)
                 } catch {
                     throw ConnectionError.protocolError("a reply was not valid JSON")
                 }

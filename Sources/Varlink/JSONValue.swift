@@ -46,24 +46,24 @@ public enum JSONValue: Sendable, Hashable, Codable {
     /// Encodes any `Encodable` value into a JSON value.
     public static func from<T: Encodable>(_ value: T) throws -> JSONValue {
         let data = try JSONCoding.encoder.encode(value)
-        return try JSONCoding.decoder.decode(JSONValue.self, from: data)
+        return try JSONParser.parse(Array(data), maximumDepth: JSONCoding.maximumDepth)
     }
 
     /// Decodes this JSON value as `T`.
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        let data = try JSONCoding.encoder.encode(self)
-        return try JSONCoding.decoder.decode(T.self, from: data)
+        try JSONValueDecoder().decode(T.self, from: self)
     }
 }
 
 enum JSONCoding {
+    /// How deep a value a client or a conversion reads (the server's own bound is in its limits).
+    static let maximumDepth = 512
+
     static var encoder: JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return e
     }
-
-    static var decoder: JSONDecoder { JSONDecoder() }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByNilLiteral, ExpressibleByIntegerLiteral,
@@ -105,7 +105,7 @@ extension JSONValue {
             }
             out.append(UInt8(ascii: "]"))
         case .object(let o):
-            Self.appendObject(o.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }, to: &out)
+            Self.appendObject(o.sorted { Self.utf8Precedes($0.key, $1.key) }, to: &out)
         }
     }
 
@@ -120,33 +120,77 @@ extension JSONValue {
         out.append(UInt8(ascii: "}"))
     }
 
-    static func appendString(_ s: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in s.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
-            case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
-            case 0..<0x20:
-                let digits = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                        digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
-            default: out.append(byte)
+    /// Whether `a` sorts before `b` byte by byte in UTF-8 (the order keys are written in).
+    static func utf8Precedes(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let common = min(x.count, y.count)
+                if common > 0, let p = x.baseAddress, let q = y.baseAddress {
+                    let order = memcmp(p, q, common)
+                    if order != 0 { return order < 0 }
+                }
+                return x.count < y.count
             }
+        }
+    }
+
+    /// `s` as a JSON string. Text with nothing to escape (nearly all of it) is copied whole.
+    public static func appendString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var s = s
+        s.withUTF8 { bytes in
+            var clean = 0
+            for (index, byte) in bytes.enumerated() {
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean..<index]))
+                clean = index + 1
+                out.append(UInt8(ascii: "\\"))
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
+                case 0x0A: out.append(UInt8(ascii: "n"))
+                case 0x0D: out.append(UInt8(ascii: "r"))
+                case 0x09: out.append(UInt8(ascii: "t"))
+                case 0x08: out.append(UInt8(ascii: "b"))
+                case 0x0C: out.append(UInt8(ascii: "f"))
+                default:
+                    out.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                            hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]])
+                }
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean...]))
         }
         out.append(UInt8(ascii: "\""))
     }
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
     private static let nullBytes = Array("null".utf8)
     private static let trueBytes = Array("true".utf8)
     private static let falseBytes = Array("false".utf8)
 }
 
+extension VarlinkCall {
+    /// The call as one JSON object (without its NUL terminator), keys sorted as
+    /// `JSONCoding.encoder` writes them.
+    public var serialized: [UInt8] {
+        var members: [(key: String, value: JSONValue)] = [("method", .string(method))]
+        if let more { members.append(("more", .bool(more))) }
+        if let oneway { members.append(("oneway", .bool(oneway))) }
+        if let parameters { members.append(("parameters", .object(parameters))) }
+        if let upgrade { members.append(("upgrade", .bool(upgrade))) }
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        JSONValue.appendObject(members, to: &out)
+        return out
+    }
+}
+
 extension VarlinkReply {
+    /// A reply frame (without its NUL terminator) read as a reply.
+    public static func parse<C: Collection<UInt8>>(frame: C) throws -> VarlinkReply {
+        try JSONValueDecoder().decode(VarlinkReply.self, from: try JSONParser.parse(frame, maximumDepth: JSONCoding.maximumDepth))
+    }
+
     /// The reply as one JSON object (without its NUL terminator).
     public var serialized: [UInt8] {
         var members: [(key: String, value: JSONValue)] = []

@@ -133,9 +133,9 @@ final class RawConnection {
     }
 
     func send(_ method: String, _ parameters: [String: JSONValue] = [:], more: Bool = false) -> Bool {
-        var data = (try? JSONEncoder().encode(VarlinkCall(method: method, parameters: parameters, more: more ? true : nil))) ?? Data()
-        data.append(0)
-        return write(Array(data))
+        var bytes = VarlinkCall(method: method, parameters: parameters, more: more ? true : nil).serialized
+        bytes.append(0)
+        return write(bytes)
     }
 
     /// The next reply frame, or nil when the connection closed or the read timed out.
@@ -159,7 +159,7 @@ final class RawConnection {
 
     func receive() throws -> VarlinkReply {
         guard let frame = receiveFrame() else { throw TortureFailure("no reply (connection closed or timed out)") }
-        return try JSONDecoder().decode(VarlinkReply.self, from: Data(frame))
+        return try VarlinkReply.parse(frame: frame)
     }
 
     /// One call and its reply's parameters; a Varlink error is thrown as `VarlinkError`.

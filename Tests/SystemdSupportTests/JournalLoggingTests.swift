@@ -81,6 +81,19 @@ import Glibc
         #expect(line == #"MESSAGE="lock held by pid 12" PRIORITY=3 IMR_CASE=ADJ1 IMR_NOTE="say \"hi\"\nthen a=b \\ done" IMR_EMPTY="""# + "\n")
     }
 
+    @Test func stderrFormat_escapesEveryControlCharacter_andKeepsOtherTextAsIs() {
+        // C0 and DEL, and the C1 controls (two UTF-8 bytes each), are escaped; accents, CJK and
+        // emoji pass through, and a value with none of the special characters is not quoted.
+        let line = KeyValueStderrLogHandler.format([
+            JournalField("A", "esc\u{1B}[0m del\u{7F} nel\u{85} csi\u{9B}"),
+            JournalField("B", "Müller-日本-🙂"),
+            JournalField("C", "\u{A0}nbsp"),
+        ])
+        #expect(line == #"A="esc\u{1b}[0m del\u{7f} nel\u{85} csi\u{9b}" B=Müller-日本-🙂 C=\#u{A0}nbsp"# + "\n")
+        #expect(KeyValueStderrLogHandler.quoted("\u{80}") == #""\u{80}""#)
+        #expect(KeyValueStderrLogHandler.quoted("plain") == "plain")
+    }
+
     @Test func stderrHandler_writesOneLinePerEntry_withHandlerAndCallMetadata() throws {
         var pipeEnds: [Int32] = [0, 0]
         try #require(pipe(&pipeEnds) == 0)

@@ -40,6 +40,25 @@ struct JSONSerializationTests {
         #expect(String(decoding: JSONValue.double(.nan).serialized, as: UTF8.self) == "null")
     }
 
+    @Test func keysSortByteByByte_aPrefixFirst() {
+        let value: JSONValue = ["ab": 1, "a": 2, "B": 3, "aB": 4, "": 5]
+        #expect(String(decoding: value.serialized, as: UTF8.self) == #"{"":5,"B":3,"a":2,"aB":4,"ab":1}"#)
+    }
+
+    @Test func aCallIsTheObjectFoundationWouldWrite_andEveryValueParsesBackAsItself() throws {
+        var rng = SplitMix64(seed: 99)
+        for _ in 0..<500 {
+            guard case .object(let parameters) = Self.randomValue(&rng, depth: 1) else { continue }
+            let call = VarlinkCall(method: "org.example.M", parameters: parameters, oneway: rng.next() % 2 == 0 ? nil : false, more: rng.next() % 2 == 0 ? nil : true)
+            // The same object (Foundation orders keys and prints numbers its own way).
+            #expect(try JSONValueDecoder().decode(VarlinkCall.self, from: JSONParser.parse(call.serialized, maximumDepth: 64)) == call)
+            #expect(try JSONDecoder().decode(JSONValue.self, from: Data(call.serialized))
+                    == JSONDecoder().decode(JSONValue.self, from: JSONCoding.encoder.encode(call)))
+            let reply = VarlinkReply(parameters: parameters, continues: call.more)
+            #expect(try VarlinkReply.parse(frame: reply.serialized) == reply)
+        }
+    }
+
     @Test func aReplyIsTheObjectFoundationWouldWrite() throws {
         let reply = VarlinkReply(parameters: ["x": 1], continues: true, error: nil)
         #expect(String(decoding: reply.serialized, as: UTF8.self) == #"{"continues":true,"parameters":{"x":1}}"#)

@@ -15,6 +15,15 @@ public protocol Projection: Sendable {
     func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws
     /// Drops every table `prepare` created.
     func drop(_ db: ProjectionDatabase) throws
+    /// The version of the projection's tables and of what it writes in them. A store that
+    /// finds a projection at another version than the one it last prepared drops its tables and
+    /// rebuilds it from the log as the store opens (so a new column or index needs no upgrade
+    /// script, only a new version). 1 unless a projection says otherwise.
+    var version: Int { get }
+}
+
+extension Projection {
+    public var version: Int { 1 }
 }
 
 /// The SQL a projection may run: on the writer inside the append's transaction, or on a

@@ -57,6 +57,12 @@ enum Schema {
                        COALESCE((SELECT position FROM events ORDER BY position DESC LIMIT 1), 0),
                        COALESCE((SELECT hash FROM events ORDER BY position DESC LIMIT 1), zeroblob(32));
                 """),
+        Migration(
+            version: 3, name: "projection versions: a projection whose tables changed is rebuilt",
+            // Every projection prepared so far was at version 1.
+            sql: """
+                ALTER TABLE projection_checkpoints ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+                """),
     ]
 
     static var latestVersion: Int64 { migrations.last!.version }

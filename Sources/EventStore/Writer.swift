@@ -140,17 +140,19 @@ final class Writer: @unchecked Sendable {
             let head = try headPosition()
             for projection in projections {
                 try sql("prepare projection '\(projection.name)'") {
-                    let stored = try db.scalarInt("SELECT position FROM projection_checkpoints WHERE name = ?", [.text(projection.name)])
+                    let row = try db.rows("SELECT position, version FROM projection_checkpoints WHERE name = ?", [.text(projection.name)]).first
+                    let stored = row?[0].int64
                     if stored == nil {
                         try projection.prepare(ProjectionDatabase(db, path: path))
-                        try setCheckpoint(projection.name, 0)
-                    } else if stored! > head {
+                        try setCheckpoint(projection.name, 0, version: projection.version)
+                    } else if stored! > head || row?[1].int64 != Int64(projection.version) {
                         // A projection ahead of the log read events that are gone (a deleted
-                        // tail): it is rebuilt from the log as it stands.
+                        // tail), or one whose tables this build keeps differently: it is rebuilt
+                        // from the log as it stands.
                         let pdb = ProjectionDatabase(db, path: path)
                         try projection.drop(pdb)
                         try projection.prepare(pdb)
-                        try setCheckpoint(projection.name, 0)
+                        try setCheckpoint(projection.name, 0, version: projection.version)
                     } else {
                         pendingCheckpoints[projection.name] = stored!
                     }
@@ -259,6 +261,14 @@ final class Writer: @unchecked Sendable {
         try db.run(
             "INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position",
             [.text(name), .integer(position)])
+        pendingCheckpoints[name] = position
+    }
+
+    /// The checkpoint and the version the projection's tables were prepared at.
+    private func setCheckpoint(_ name: String, _ position: Int64, version: Int) throws(SQLiteError) {
+        try db.run(
+            "INSERT INTO projection_checkpoints (name, position, version) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position, version = excluded.version",
+            [.text(name), .integer(position), .integer(Int64(version))])
         pendingCheckpoints[name] = position
     }
 
@@ -470,7 +480,7 @@ final class Writer: @unchecked Sendable {
             let pdb = ProjectionDatabase(db, path: path)
             try projection.drop(pdb)
             try projection.prepare(pdb)
-            try setCheckpoint(projection.name, 0)
+            try setCheckpoint(projection.name, 0, version: projection.version)
         }
     }
 }

@@ -273,20 +273,26 @@ public enum Output {
         print(tableText(header, rows, style: style), terminator: "")
     }
 
-    public static func tableText(_ header: [String], _ rows: [[String]], style: ([String]) -> Style? = { _ in nil }) -> String {
-        var widths = header.map(\.count)
-        for row in rows {
-            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+    /// The table as text. `widths` (from an earlier page of the same table) fixes the columns
+    /// instead of fitting them to these rows; without the header, rows follow that page's.
+    public static func tableText(_ header: [String], _ rows: [[String]], style: ([String]) -> Style? = { _ in nil },
+                                 widths fixed: [Int]? = nil, withHeader: Bool = true) -> String {
+        var widths = fixed ?? header.map(\.count)
+        if fixed == nil {
+            for row in rows {
+                for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+            }
         }
         func line(_ cells: [String]) -> String {
             var parts: [String] = []
             for (i, cell) in cells.enumerated() {
                 let isLast = i == cells.count - 1
-                parts.append(isLast ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0))
+                // Longer than its column (a later page's value): shown whole, never cut.
+                parts.append(isLast || cell.count >= widths[i] ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0))
             }
             return parts.joined(separator: "  ")
         }
-        var out = styled(line(header), .bold) + "\n"
+        var out = withHeader ? styled(line(header), .bold) + "\n" : ""
         for row in rows { out += styled(line(row), style(row)) + "\n" }
         return out
     }

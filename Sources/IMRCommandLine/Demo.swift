@@ -120,7 +120,8 @@ public struct Demo: ParsableCommand {
         print(String(format: "recorded in %.1f s\n", Date().timeIntervalSince(started)))
 
         let socket = ["--socket", socketPath]
-        let overdue = try client.call("io.imr.Deadlines.List", ["overdue": true])["deadlines"]?.arrayValue.count ?? 0
+        let overduePage = try client.call("io.imr.Deadlines.List", ["overdue": true, "limit": 1])
+        let overdue = (overduePage["deadlines"]?.arrayValue.count ?? 0) + Int(overduePage["remaining"]?.intValue ?? 0)
         print(Output.styled("Deadlines falling due in the next 7 days (imr-ctl deadlines --within 7d --pending --limit 20)", .bold))
         let board = try Deadlines.parse(socket + ["--within", "7d", "--pending", "--limit", "20"])
         try board.run()

@@ -49,7 +49,7 @@ struct ExportICS: DaemonCommand {
     var connection: ConnectionOptions { options.connection }
 
     func run(_ client: DaemonClient) throws {
-        let deadlines = try client.call("io.imr.Deadlines.List", ["coordinator": options.coordinatorFilter, "withAlerts": true])["deadlines"]?.arrayValue ?? []
+        let deadlines = try everyPage(client, "io.imr.Deadlines.List", ["coordinator": options.coordinatorFilter, "withAlerts": true], key: "deadlines")
         try options.write(ICalendar.document(deadlines, now: Date()))
     }
 }
@@ -67,7 +67,8 @@ struct ExportCSV: DaemonCommand {
     var connection: ConnectionOptions { options.connection }
 
     func run(_ client: DaemonClient) throws {
-        let list = try client.call("io.imr.Cases.List", ["coordinator": options.coordinatorFilter])["cases"]?.arrayValue ?? []
+        // Every case, open and closed.
+        let list = try everyPage(client, "io.imr.Cases.List", ["coordinator": options.coordinatorFilter, "open": .null], key: "cases")
         var rows: [[String]]
         if cases {
             rows = [["case_id", "claim_number", "employer", "claims_administrator", "coordinator", "date_of_injury", "stage", "open",
@@ -79,7 +80,7 @@ struct ExportCSV: DaemonCommand {
             }
         } else {
             let byCase = Dictionary(list.map { ($0.at("caseId").text, $0) }, uniquingKeysWith: { a, _ in a })
-            let deadlines = try client.call("io.imr.Deadlines.List", ["coordinator": options.coordinatorFilter])["deadlines"]?.arrayValue ?? []
+            let deadlines = try everyPage(client, "io.imr.Deadlines.List", ["coordinator": options.coordinatorFilter], key: "deadlines")
             rows = [["deadline_id", "case_id", "claim_number", "coordinator", "stage", "rule", "party", "items", "due", "due_date", "status", "citation"]]
             rows += deadlines.map { d in
                 let c = byCase[d.at("caseId").text] ?? .null
@@ -90,6 +91,18 @@ struct ExportCSV: DaemonCommand {
         }
         try options.write(CSV.document(rows))
     }
+}
+
+/// Every page of a paged list, streamed by the daemon a page (of the most it sends) per reply.
+func everyPage(_ client: DaemonClient, _ method: String, _ parameters: [String: JSONValue], key: String) throws -> [JSONValue] {
+    var all: [JSONValue] = []
+    var parameters = parameters
+    parameters["limit"] = 1000
+    try client.stream(method, parameters) { reply in
+        all += reply[key]?.arrayValue ?? []
+        return true
+    }
+    return all
 }
 
 /// RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled, CRLF lines.

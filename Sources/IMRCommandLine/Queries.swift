@@ -62,49 +62,85 @@ func deadlineStyle(_ status: String) -> Output.Style? {
 
 public struct Cases: DaemonCommand {
     public static let configuration = CommandConfiguration(
-        abstract: "List cases, soonest next deadline first.",
-        discussion: "--json prints an array of io.imr.Cases CaseSummary objects: caseId, claimNumber, employer, claimsAdministrator, coordinator, dateOfInjury, stage, isOpen, imrCaseNumbers, items, version, nextDue, nextRule.")
+        abstract: "List cases, soonest next deadline first, a page at a time.",
+        discussion: """
+            Open cases unless --closed or --include-closed. Prints the first page (--limit cases, 100 unless given) \
+            and a last line saying how many more match and how to see them: --all prints every page as it comes, \
+            --after CURSOR the page after the one that line came with. The next deadline is the earliest running one \
+            that must be met (the optional window to ask for more information is on the deadline board, not here). \
+            --json prints an array of io.imr.Cases CaseSummary objects (caseId, claimNumber, employer, \
+            claimsAdministrator, coordinator, dateOfInjury, stage, isOpen, imrCaseNumbers, items, version, nextDue, \
+            nextRule): the page, or with --all every case, streamed; the line about the rest goes to stderr.
+            """)
     @OptionGroup var read: ReadOptions
     @Flag(help: "Closed and withdrawn cases only.") var closed = false
-    @Flag(help: "Open and closed cases.") var all = false
+    @Flag(name: .customLong("include-closed"), help: "Open and closed cases (open ones first).") var includeClosed = false
     @Option(help: "Only cases at this stage (\(CaseStage.allCases.map(\.rawValue).joined(separator: ", "))).") var stage: String?
     @Option(help: "Only this coordinator's cases.") var coordinator: String?
     @Flag(help: "Only my cases (the coordinator is my user name).") var mine = false
     @Option(help: "Only cases with this claim number.") var claim: String?
     @Option(name: .customLong("imr-case"), help: "Only the case with this IMR case number.") var imrCase: String?
-    @Option(help: "At most this many cases.") var limit: Int?
+    @Option(help: "Cases per page, 1 to \(pageMaximum) (100 unless given).") var limit: Int?
+    @Option(help: "Start after this cursor (from the line under the previous page).") var after: String?
+    @Flag(help: "Every matching case, page after page, as the daemon sends them.") var all = false
     public var connection: ConnectionOptions { read.connection }
     public init() {}
 
+    static let pageMaximum = 1000
+
     public func validate() throws {
-        if closed && all { throw ValidationError("give --closed or --all, not both") }
+        if closed && includeClosed { throw ValidationError("give --closed or --include-closed, not both") }
         if mine && coordinator != nil { throw ValidationError("give --mine or --coordinator, not both") }
         if let stage { _ = try choice(stage, CaseStage.self, option: "--stage") }
+        if let limit, !(1...Self.pageMaximum).contains(limit) {
+            throw ValidationError("--limit takes 1 to \(Self.pageMaximum) cases a page, not \(limit); --all shows every page")
+        }
+    }
+
+    var parameters: [String: JSONValue] {
+        ["open": includeClosed ? .null : .bool(!closed), "stage": stage.map { .string($0) } ?? .null,
+         "coordinator": (mine ? currentUserName() : coordinator).map { .string($0) } ?? .null,
+         "claimNumber": claim.map { .string($0) } ?? .null, "imrCaseNumber": imrCase.map { .string($0) } ?? .null,
+         "limit": limit.map { .int(Int64($0)) } ?? .null, "after": after.map { .string($0) } ?? .null]
     }
 
     public func run(_ client: DaemonClient) throws {
-        let reply = try client.call("io.imr.Cases.List", [
-            "open": all ? .null : .bool(!closed), "stage": stage.map { .string($0) } ?? .null,
-            "coordinator": (mine ? currentUserName() : coordinator).map { .string($0) } ?? .null,
-            "claimNumber": claim.map { .string($0) } ?? .null, "imrCaseNumber": imrCase.map { .string($0) } ?? .null,
-            "limit": limit.map { .int(Int64($0)) } ?? .null,
-        ])
+        if all {
+            var pages = PagedOutput(json: read.json, header: Self.header, style: Self.style)
+            try client.stream("io.imr.Cases.List", parameters) { reply in
+                pages.add(reply["cases"]?.arrayValue ?? [], row: Self.row)
+                return true
+            }
+            return pages.finish(empty: "no cases match")
+        }
+        let reply = try client.call("io.imr.Cases.List", parameters)
         let cases = reply["cases"]?.arrayValue ?? []
-        if read.json { return Output.json(.array(cases)) }
-        guard !cases.isEmpty else { return print("no cases match") }
-        let now = Date()
-        Output.table(["CASE", "CLAIM", "COORDINATOR", "STAGE", "IMR CASE", "ITEMS", "NEXT DEADLINE", "DUE", ""], cases.map { c in
-            let next = c.at("nextDue").stringValue.flatMap(WireInstant.parse)
-            let due = next.map { Pacific.date(of: $0).iso } ?? "-"
-            let relative: String = next.map { d in
-                let n = Pacific.date(of: now).days(until: Pacific.date(of: d))
-                return d <= now ? "overdue" : n == 0 ? "today" : "in \(n)d"
-            } ?? ""
-            return [c.at("caseId").text, c.at("claimNumber").text, c.at("coordinator").text, c.at("stage").text,
-                    c.at("imrCaseNumbers").arrayValue.map(\.text).joined(separator: ","), c.at("items").text,
-                    c.at("nextRule").stringValue ?? "-", due, relative]
-        }, style: { $0.last == "overdue" ? .red : $0.last == "today" ? .yellow : nil })
+        if read.json {
+            Output.json(.array(cases))
+        } else if cases.isEmpty {
+            print(after == nil ? "no cases match" : "no cases after that cursor")
+        } else {
+            Output.table(Self.header, cases.map(Self.row), style: Self.style)
+        }
+        PagedOutput.moreLine(reply, noun: "case", json: read.json)
     }
+
+    static let header = ["CASE", "CLAIM", "COORDINATOR", "STAGE", "IMR CASE", "ITEMS", "NEXT DEADLINE", "DUE", ""]
+
+    static func row(_ c: JSONValue) -> [String] {
+        let now = Date()
+        let next = c.at("nextDue").stringValue.flatMap(WireInstant.parse)
+        let due = next.map { Pacific.date(of: $0).iso } ?? "-"
+        let relative: String = next.map { d in
+            let n = Pacific.date(of: now).days(until: Pacific.date(of: d))
+            return d <= now ? "overdue" : n == 0 ? "today" : "in \(n)d"
+        } ?? ""
+        return [c.at("caseId").text, c.at("claimNumber").text, c.at("coordinator").text, c.at("stage").text,
+                c.at("imrCaseNumbers").arrayValue.map(\.text).joined(separator: ","), c.at("items").text,
+                c.at("nextRule").stringValue ?? "-", due, relative]
+    }
+
+    static func style(_ row: [String]) -> Output.Style? { row.last == "overdue" ? .red : row.last == "today" ? .yellow : nil }
 }
 
 // MARK: - show
@@ -180,9 +216,12 @@ public struct Deadlines: DaemonCommand {
         abstract: "The deadline board: every running legal clock, soonest first.",
         discussion: """
             Examples: imr-ctl deadlines --within 7d --mine; imr-ctl deadlines --overdue --rule ur.decision.prospective
+            Prints the first page (--limit deadlines, 100 unless given) and a last line saying how many more match and \
+            how to see them: --all prints every page as it comes, --after CURSOR the page after the one that line came with. \
             --json prints an array of io.imr.Deadlines deadline objects (id, rule, caseId, rfaId, itemIds, round, trigger, \
             clockStart, due, dueDate, isExactInstant, status, satisfiedBy, party, coordinator, citation, confidence, \
-            explanation, assumptions, consequenceIfMissed, statusNote, correctionNotes, supersededBy).
+            explanation, assumptions, consequenceIfMissed, statusNote, correctionNotes, supersededBy): the page, or with \
+            --all every deadline, streamed; the line about the rest goes to stderr.
             """)
     @OptionGroup var read: ReadOptions
     @Option(help: "Only deadlines due within this many days (7, 7d, 2w); overdue ones included.") var within: String?
@@ -193,7 +232,9 @@ public struct Deadlines: DaemonCommand {
     @Option(help: "Only this rule (see 'imr-ctl rules').") var rule: String?
     @Option(help: "Only deadlines this party must meet: claims-administrator, employee, imro, administrative-director, either-party.") var party: String?
     @Option(name: .customLong("case"), help: "Only this case's deadlines.") var caseId: String?
-    @Option(help: "At most this many deadlines.") var limit: Int?
+    @Option(help: "Deadlines per page, 1 to 1000 (100 unless given).") var limit: Int?
+    @Option(help: "Start after this cursor (from the line under the previous page).") var after: String?
+    @Flag(help: "Every matching deadline, page after page, as the daemon sends them.") var all = false
     public var connection: ConnectionOptions { read.connection }
     public init() {}
 
@@ -205,23 +246,98 @@ public struct Deadlines: DaemonCommand {
             throw ValidationError("--rule '\(rule)' is not a rule id; 'imr-ctl rules' lists them")
         }
         if let party { _ = try choice(party, DeadlineParty.self, option: "--party") }
+        if let limit, !(1...1000).contains(limit) {
+            throw ValidationError("--limit takes 1 to 1000 deadlines a page, not \(limit); --all shows every page")
+        }
+    }
+
+    func parameters() throws -> [String: JSONValue] {
+        ["coordinator": (mine ? currentUserName() : coordinator).map { .string($0) } ?? .null,
+         "rule": rule.map { .string($0) } ?? .null, "party": party.map { .string($0) } ?? .null,
+         "caseId": caseId.map { .string($0) } ?? .null,
+         "withinDays": try within.map { .int(Int64(try days($0, option: "--within"))) } ?? .null,
+         "overdue": overdue ? .bool(true) : pending ? .bool(false) : .null, "limit": limit.map { .int(Int64($0)) } ?? .null,
+         "after": after.map { .string($0) } ?? .null]
     }
 
     public func run(_ client: DaemonClient) throws {
-        let reply = try client.call("io.imr.Deadlines.List", [
-            "coordinator": (mine ? currentUserName() : coordinator).map { .string($0) } ?? .null,
-            "rule": rule.map { .string($0) } ?? .null, "party": party.map { .string($0) } ?? .null,
-            "caseId": caseId.map { .string($0) } ?? .null,
-            "withinDays": try within.map { .int(Int64(try days($0, option: "--within"))) } ?? .null,
-            "overdue": overdue ? .bool(true) : pending ? .bool(false) : .null, "limit": limit.map { .int(Int64($0)) } ?? .null,
-        ])
+        if all {
+            var pages = PagedOutput(json: read.json, header: Self.header, style: Self.style)
+            try client.stream("io.imr.Deadlines.List", try parameters()) { reply in
+                pages.add(reply["deadlines"]?.arrayValue ?? [], row: Self.row)
+                return true
+            }
+            return pages.finish(empty: "no running deadline matches")
+        }
+        let reply = try client.call("io.imr.Deadlines.List", try parameters())
         let deadlines = reply["deadlines"]?.arrayValue ?? []
-        if read.json { return Output.json(.array(deadlines)) }
-        guard !deadlines.isEmpty else { return print("no running deadline matches") }
-        Output.table(["DUE", "", "STATUS", "RULE", "CASE", "ITEMS", "PARTY", "COORDINATOR"], deadlines.map { d in
-            [dueText(d), relativeDays(d), d.at("status").text, d.at("rule").text, d.at("caseId").text,
-             d.at("itemIds").arrayValue.map(\.text).joined(separator: ","), d.at("party").text, d.at("coordinator").text]
-        }, style: { row in row[2] == "missed" ? .red : row[1] == "today" ? .yellow : nil })
+        if read.json {
+            Output.json(.array(deadlines))
+        } else if deadlines.isEmpty {
+            print(after == nil ? "no running deadline matches" : "no running deadlines after that cursor")
+        } else {
+            Output.table(Self.header, deadlines.map(Self.row), style: Self.style)
+        }
+        PagedOutput.moreLine(reply, noun: "deadline", json: read.json)
+    }
+
+    static let header = ["DUE", "", "STATUS", "RULE", "CASE", "ITEMS", "PARTY", "COORDINATOR"]
+
+    static func row(_ d: JSONValue) -> [String] {
+        [dueText(d), relativeDays(d), d.at("status").text, d.at("rule").text, d.at("caseId").text,
+         d.at("itemIds").arrayValue.map(\.text).joined(separator: ","), d.at("party").text, d.at("coordinator").text]
+    }
+
+    static func style(_ row: [String]) -> Output.Style? { row[2] == "missed" ? .red : row[1] == "today" ? .yellow : nil }
+}
+
+/// A list printed page by page as the daemon streams it: the table's columns take their widths
+/// from the first page; JSON is one array written element by element.
+struct PagedOutput {
+    let json: Bool
+    let header: [String]
+    let style: ([String]) -> Output.Style?
+    private var widths: [Int]?
+    private var printed = 0
+
+    init(json: Bool, header: [String], style: @escaping ([String]) -> Output.Style?) {
+        self.json = json
+        self.header = header
+        self.style = style
+        if json { print("[", terminator: "") }
+    }
+
+    mutating func add(_ items: [JSONValue], row: (JSONValue) -> [String]) {
+        if json {
+            for item in items {
+                print(printed == 0 ? "\n  " : ",\n  ", terminator: "")
+                print(Output.compact(item), terminator: "")
+                printed += 1
+            }
+            return
+        }
+        guard !items.isEmpty else { return }
+        let rows = items.map(row)
+        if let widths {
+            print(Output.tableText(header, rows, style: style, widths: widths, withHeader: false), terminator: "")
+        } else {
+            widths = header.indices.map { i in max(header[i].count, rows.map { $0[i].count }.max() ?? 0) }
+            print(Output.tableText(header, rows, style: style), terminator: "")
+        }
+        printed += items.count
+    }
+
+    func finish(empty: String) {
+        if json { print(printed == 0 ? "]" : "\n]") } else if printed == 0 { print(empty) }
+    }
+
+    /// The line under a page when more follow: how many, and how to see them (stderr with --json).
+    static func moreLine(_ reply: [String: JSONValue], noun: String, json: Bool) {
+        guard let next = reply["next"]?.stringValue else { return }
+        let count = Int(reply["remaining"]?.intValue ?? 0)
+        let more = reply["remainingAtLeast"] == true ? "at least \(count) more \(noun)s" : count == 1 ? "1 more \(noun)" : "\(count) more \(noun)s"
+        let line = "\(more): add --all to see them all; the next page: --after \(next)"
+        if json { Output.error(line) } else { print(line) }
     }
 }
 

@@ -372,7 +372,7 @@ final class Daemon: Sendable {
     }
 
     private func statusLine(_ store: EventStore, now: Date) -> String {
-        let open = (try? store.read { try $0.query("SELECT COUNT(*) FROM case_list WHERE is_open = 1").first?[0].int64 ?? 0 }) ?? 0
+        let open = (try? store.read { try CaseListProjection.openCount(in: $0) }) ?? 0
         let next = (try? DeadlineProjection.nextDue(in: store, after: now)) ?? nil
         let overdue = (try? DeadlineProjection.overdueCount(in: store, at: now)) ?? 0
         return "serving \(open.formatted()) open cases"

@@ -67,7 +67,7 @@ final class MetricsExport: @unchecked Sendable {
 
     /// Gauges read at each write: open cases, the log's head, this process's memory and descriptors.
     static func sample(store: EventStore) {
-        if let open = try? store.read({ try $0.query("SELECT COUNT(*) FROM case_list WHERE is_open = 1").first?[0].int64 ?? 0 }) {
+        if let open = try? store.read({ try CaseListProjection.openCount(in: $0) }) {
             Gauge(label: "imr_open_cases").record(open)
         }
         if let head = try? store.headPosition() { Gauge(label: "imr_event_log_head_position").record(head) }

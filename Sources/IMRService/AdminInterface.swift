@@ -134,7 +134,7 @@ public struct AdminInterface: VarlinkHandler {
             let size = (try? FileManager.default.attributesOfItem(atPath: store.path + suffix)[.size] as? NSNumber)?.int64Value ?? 0
             return total + size
         }
-        let open = try store.read { try $0.query("SELECT COUNT(*) FROM case_list WHERE is_open = 1").first?[0].int64 ?? 0 }
+        let open = try store.read { try CaseListProjection.openCount(in: $0) }
         return Status(
             version: version, startedAt: startedAt, uptimeSeconds: Int64(now.timeIntervalSince(startedAt)), databasePath: store.path,
             databaseBytes: bytes, headPosition: store.committedHead, openCases: open,

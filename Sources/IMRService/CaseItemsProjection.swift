@@ -75,9 +75,7 @@ public struct CaseStatistics: Sendable, Equatable, Codable {
     public static func read(from store: EventStore, now: Date) throws -> CaseStatistics {
         let nowMicros = now.unixMicroseconds
         return try store.read { db in
-            let stages = try db.query("SELECT stage, COUNT(*) FROM case_list WHERE is_open = 1 GROUP BY stage").map {
-                StageCount(stage: $0[0].string ?? "", cases: Int($0[1].int64 ?? 0))
-            }.sorted { (CaseStage(rawValue: $0.stage) ?? .closed) < (CaseStage(rawValue: $1.stage) ?? .closed) }
+            let stages = try CaseListProjection.openByStage(in: db).map { StageCount(stage: $0.stage, cases: $0.cases) }.sorted { (CaseStage(rawValue: $0.stage) ?? .closed) < (CaseStage(rawValue: $1.stage) ?? .closed) }
             let due = try db.query(
                 "SELECT COUNT(*) FROM deadlines WHERE is_open = 1 AND due_us > ? AND due_us <= ? AND rule != 'ur.info-request'",
                 [.integer(nowMicros), .integer(nowMicros + 7 * 86_400_000_000)]).first?[0].int64 ?? 0
@@ -140,6 +138,7 @@ public enum ReadModels {
     /// out a command's deadline rows before the writer takes the command.
     public static func standard() -> (all: [any Projection], deadlines: DeadlineProjection) {
         let deadlines = DeadlineProjection()
-        return ([CaseListProjection(), CaseItemsProjection(), deadlines, AlertProjection()], deadlines)
+        // The deadlines before the case list: a case's row takes its next deadline from them.
+        return ([CaseItemsProjection(), deadlines, CaseListProjection(), AlertProjection()], deadlines)
     }
 }

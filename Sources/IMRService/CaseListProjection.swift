@@ -1,16 +1,34 @@
 import EventStore
 import Foundation
+import Varlink
 import Workflow
 
-/// One row per case for the case list: who, where it stands, and its IMR case numbers.
+/// One row per case for the case list: who, where it stands, its IMR case numbers and its
+/// next deadline, kept so that any page of any filter is read on an index.
 ///
 /// On each event of a case stream the projection re-folds that case's stream (tens of
-/// events) inside the append's transaction and replaces the row: simple, and a rebuild
-/// from position 0 reaches exactly the same rows.
+/// events) inside the append's transaction and updates the row: simple, and a rebuild
+/// from position 0 reaches exactly the same rows. The next deadline is read from the deadline
+/// read model's rows for the case, which that projection wrote for the same event just before
+/// (it comes first in ``ReadModels/standard()``): the earliest running deadline that must be met.
+/// The optional window to ask for more information (`ur.info-request`) is left out: it is on
+/// the deadline board while open, and a list ordered by it would put closed, unused windows first.
 public struct CaseListProjection: Projection {
     public let name = "case_list"
+    /// 2: the next deadline stored in the row (`next_due_us`, `next_rule`, `next_sort`) and
+    /// indexes that end in the list's order.
+    public var version: Int { 2 }
 
     public init() {}
+
+    /// A case's next deadline that must be met, on that case's deadline rows.
+    static let nextDeadlineSQL = """
+        SELECT due_us, rule FROM deadlines INDEXED BY deadlines_case WHERE case_id = ? AND is_open = 1 AND rule != 'ur.info-request'
+        ORDER BY due_us, deadline_id LIMIT 1
+        """
+
+    /// The sort key of a case with no running deadline: after every due time.
+    static let noDeadline = Int64.max
 
     public func prepare(_ db: ProjectionDatabase) throws {
         try db.executeScript("""
@@ -27,10 +45,21 @@ public struct CaseListProjection: Projection {
                 items                INTEGER NOT NULL,
                 version              INTEGER NOT NULL,
                 last_position        INTEGER NOT NULL,
-                updated_at_us        INTEGER NOT NULL
+                updated_at_us        INTEGER NOT NULL,
+                next_due_us          INTEGER,
+                next_rule            TEXT,
+                next_sort            INTEGER NOT NULL
             );
-            CREATE INDEX case_list_coordinator ON case_list (coordinator, is_open);
+            CREATE INDEX case_list_open_next ON case_list (is_open, next_sort, case_id);
+            CREATE INDEX case_list_coordinator_next ON case_list (coordinator, is_open, next_sort, case_id);
+            CREATE INDEX case_list_stage_next ON case_list (stage, is_open, next_sort, case_id);
             CREATE INDEX case_list_claim ON case_list (claim_number);
+            CREATE TABLE case_counts (
+                stage   TEXT NOT NULL,
+                is_open INTEGER NOT NULL,
+                cases   INTEGER NOT NULL,
+                PRIMARY KEY (stage, is_open)
+            );
             CREATE TABLE case_imr_numbers (
                 imr_case_number TEXT NOT NULL,
                 case_id         TEXT NOT NULL,
@@ -44,24 +73,45 @@ public struct CaseListProjection: Projection {
         let state = try CaseStreams.state(after: event, in: db)
         guard let facts = state.facts else { return }
         let numbers = Array(Set(state.items.compactMap { $0.imrCaseNumber?.rawValue })).sorted()
+        var next: (due: Int64, rule: String)?
+        if state.isOpen, try !db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deadlines'").isEmpty {
+            next = try db.query(Self.nextDeadlineSQL, [.text(caseId.rawValue)]).first.map { ($0[0].int64 ?? 0, $0[1].string ?? "") }
+        }
+        // The counts by stage move with the row: status, the STATUS= line and the metrics read
+        // a dozen counts instead of counting the cases.
+        let before = try db.query("SELECT stage, is_open FROM case_list WHERE case_id = ?", [.text(caseId.rawValue)]).first
+        let (stage, isOpen) = (state.stage.rawValue, Int64(state.isOpen ? 1 : 0))
+        if before?[0].string != stage || before?[1].int64 != isOpen {
+            if let before {
+                try db.execute("UPDATE case_counts SET cases = cases - 1 WHERE stage = ? AND is_open = ?", [before[0], before[1]])
+            }
+            try db.execute("INSERT INTO case_counts (stage, is_open, cases) VALUES (?, ?, 1) ON CONFLICT(stage, is_open) DO UPDATE SET cases = cases + 1",
+                           [.text(stage), .integer(isOpen)])
+        }
         try db.execute(
             """
-            INSERT OR REPLACE INTO case_list (case_id, claim_number, employer, claims_administrator, coordinator,
-                date_of_injury, stage, is_open, imr_case_numbers, items, version, last_position, updated_at_us)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO case_list (case_id, claim_number, employer, claims_administrator, coordinator, date_of_injury, stage,
+                is_open, imr_case_numbers, items, version, last_position, updated_at_us, next_due_us, next_rule, next_sort)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(case_id) DO UPDATE SET claim_number = excluded.claim_number, employer = excluded.employer,
+                claims_administrator = excluded.claims_administrator, coordinator = excluded.coordinator,
+                date_of_injury = excluded.date_of_injury, stage = excluded.stage, is_open = excluded.is_open,
+                imr_case_numbers = excluded.imr_case_numbers, items = excluded.items, version = excluded.version,
+                last_position = excluded.last_position, updated_at_us = excluded.updated_at_us,
+                next_due_us = excluded.next_due_us, next_rule = excluded.next_rule, next_sort = excluded.next_sort
             """,
             [.text(caseId.rawValue), .text(facts.claimNumber), .text(facts.employer), .text(facts.claimsAdministrator),
              .text(state.coordinator ?? ""), .text(facts.dateOfInjury.iso), .text(state.stage.rawValue),
              .integer(state.isOpen ? 1 : 0), .text(numbers.joined(separator: ",")), .integer(Int64(state.items.count)),
-             .integer(Int64(state.version)), .integer(event.position),
-             .integer(event.recordedAt.unixMicroseconds)])
+             .integer(Int64(state.version)), .integer(event.position), .integer(event.recordedAt.unixMicroseconds),
+             next.map { .integer($0.due) } ?? .null, next.map { .text($0.rule) } ?? .null, .integer(next?.due ?? Self.noDeadline)])
         for number in numbers {
             try db.execute("INSERT OR IGNORE INTO case_imr_numbers (imr_case_number, case_id) VALUES (?, ?)", [.text(number), .text(caseId.rawValue)])
         }
     }
 
     public func drop(_ db: ProjectionDatabase) throws {
-        try db.executeScript("DROP TABLE IF EXISTS case_list; DROP TABLE IF EXISTS case_imr_numbers;")
+        try db.executeScript("DROP TABLE IF EXISTS case_list; DROP TABLE IF EXISTS case_imr_numbers; DROP TABLE IF EXISTS case_counts;")
     }
 }
 
@@ -83,6 +133,22 @@ public struct CaseSummary: Sendable, Equatable, Codable {
     public var nextRule: String?
 }
 
+extension CaseSummary {
+    /// The summary as `WireFormat.object` gives it (a test holds the two equal), built by hand:
+    /// a page has up to a thousand of them.
+    public var wireJSON: [String: JSONValue] {
+        var o: [String: JSONValue] = [
+            "caseId": .string(caseId), "claimNumber": .string(claimNumber), "employer": .string(employer),
+            "claimsAdministrator": .string(claimsAdministrator), "coordinator": .string(coordinator),
+            "dateOfInjury": .string(dateOfInjury), "stage": .string(stage), "isOpen": .bool(isOpen),
+            "imrCaseNumbers": .array(imrCaseNumbers.map { .string($0) }), "items": .int(Int64(items)), "version": .int(version),
+        ]
+        if let nextDue { o["nextDue"] = .string(nextDue) }
+        if let nextRule { o["nextRule"] = .string(nextRule) }
+        return o
+    }
+}
+
 /// Filters for the case list; nil means any.
 public struct CaseListFilter: Sendable, Equatable, Codable {
     public var open: Bool?
@@ -90,59 +156,196 @@ public struct CaseListFilter: Sendable, Equatable, Codable {
     public var coordinator: String?
     public var claimNumber: String?
     public var imrCaseNumber: String?
+    /// Cases per page (``CaseListProjection/defaultPage`` when nil, at most ``CaseListProjection/maximumPage``).
     public var limit: Int?
+    /// The `next` of the previous page: this page starts after it.
+    public var after: String?
 
-    public init(open: Bool? = nil, stage: String? = nil, coordinator: String? = nil, claimNumber: String? = nil, imrCaseNumber: String? = nil, limit: Int? = nil) {
+    public init(open: Bool? = nil, stage: String? = nil, coordinator: String? = nil, claimNumber: String? = nil, imrCaseNumber: String? = nil,
+                limit: Int? = nil, after: String? = nil) {
         self.open = open
         self.stage = stage
         self.coordinator = coordinator
         self.claimNumber = claimNumber
         self.imrCaseNumber = imrCaseNumber
         self.limit = limit
+        self.after = after
     }
 }
 
+/// Where a page of the case list starts: just after this row, in the list's order (open cases
+/// before closed ones, then by next deadline, then by case id). Stable: a case recorded or
+/// moved meanwhile shows where it now belongs, and no case is shown twice or skipped because
+/// others were.
+public struct CaseListCursor: Sendable, Equatable {
+    public var isOpen: Bool
+    public var nextSort: Int64
+    public var caseId: String
+
+    public init(isOpen: Bool, nextSort: Int64, caseId: String) {
+        self.isOpen = isOpen
+        self.nextSort = nextSort
+        self.caseId = caseId
+    }
+
+    /// As sent to clients: `1.<open 0|1>.<sort key>.<case id in hex>` (at most 150 characters).
+    public var text: String {
+        "1.\(isOpen ? 1 : 0).\(nextSort).\(Array(caseId.utf8).map { String(format: "%02x", $0) }.joined())"
+    }
+
+    /// Nil when `text` is not a cursor this build writes.
+    public init?(text: String) {
+        guard text.utf8.count <= 150 else { return nil }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "1", parts[1] == "0" || parts[1] == "1", let sort = Int64(parts[2]),
+              let id = HexText.decode(parts[3]) else { return nil }
+        self.init(isOpen: parts[1] == "1", nextSort: sort, caseId: id)
+    }
+}
+
+/// One page of the case list.
+public struct CaseListPage: Sendable, Equatable {
+    public var cases: [CaseSummary]
+    /// Where the next page starts; nil on the last page.
+    public var next: CaseListCursor?
+    /// How many matching cases come after this page, counted up to ``CaseListProjection/countLimit``.
+    public var remaining: Int
+    /// True when the count stopped at the limit: there are at least `remaining` more.
+    public var remainingAtLeast: Bool
+}
+
 extension CaseListProjection {
-    /// Reads the case list through the store's read connections, soonest next deadline first
-    /// (cases with no running deadline last, by id). `now` hides optional information-request
-    /// windows that have closed, as the board does.
-    public static func cases(in store: EventStore, matching filter: CaseListFilter, now: Date = Date()) throws -> [CaseSummary] {
+    /// How many cases are open, from the counts kept by stage (a dozen rows, whatever the caseload).
+    public static func openCount(in db: ProjectionDatabase) throws -> Int64 {
+        try db.query("SELECT COALESCE(SUM(cases), 0) FROM case_counts WHERE is_open = 1").first?[0].int64 ?? 0
+    }
+
+    /// Open cases by stage, from the same counts; stages with none left out.
+    public static func openByStage(in db: ProjectionDatabase) throws -> [(stage: String, cases: Int)] {
+        try db.query("SELECT stage, cases FROM case_counts WHERE is_open = 1 AND cases > 0").map { ($0[0].string ?? "", Int($0[1].int64 ?? 0)) }
+    }
+
+    /// Cases per page unless the caller asks for fewer or more.
+    public static let defaultPage = 100
+    /// The most cases one reply carries.
+    public static let maximumPage = 1000
+    /// How far the cases after a page are counted (the count walks their index entries).
+    public static let countLimit = 10_000
+
+    static let columns = """
+        case_id, claim_number, employer, claims_administrator, coordinator, date_of_injury, stage, is_open,
+        imr_case_numbers, items, version, next_due_us, next_rule, next_sort
+        """
+
+    /// The conditions of one part of the list (open or closed cases) for a filter; each leads
+    /// with the equalities of one index that ends in (next_sort, case_id).
+    static func conditions(_ filter: CaseListFilter, isOpen: Bool) -> (clauses: [String], arguments: [SQLiteValue]) {
         var clauses: [String] = []
         var arguments: [SQLiteValue] = []
-        if let open = filter.open { clauses.append("is_open = ?"); arguments.append(.integer(open ? 1 : 0)) }
-        if let stage = filter.stage { clauses.append("stage = ?"); arguments.append(.text(stage)) }
         if let coordinator = filter.coordinator { clauses.append("coordinator = ?"); arguments.append(.text(coordinator)) }
+        // With a coordinator, the stage is checked on that coordinator's rows (`+` keeps SQLite
+        // off the stage index: a stage holds far more cases than one coordinator).
+        if let stage = filter.stage { clauses.append(filter.coordinator == nil ? "stage = ?" : "+stage = ?"); arguments.append(.text(stage)) }
         if let claim = filter.claimNumber { clauses.append("claim_number = ?"); arguments.append(.text(claim)) }
         if let number = filter.imrCaseNumber {
             clauses.append("case_id IN (SELECT case_id FROM case_imr_numbers WHERE imr_case_number = ?)")
             arguments.append(.text(number))
         }
-        let whereClause = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
-        let limit = filter.limit.map { " LIMIT \(max(0, $0))" } ?? ""
-        return try store.read { db in
-            // The next deadline comes from the deadline read model, when the store keeps it.
-            let withDeadlines = try !db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deadlines'").isEmpty
-            let next = """
-                FROM deadlines d WHERE d.case_id = case_list.case_id AND d.is_open = 1
-                AND NOT (d.rule = 'ur.info-request' AND d.due_us <= :now) ORDER BY d.due_us, d.deadline_id LIMIT 1
-                """
-            let columns = withDeadlines
-                ? "(SELECT d.due_us \(next)) AS next_due_us, (SELECT d.rule \(next)) AS next_rule"
-                : "NULL AS next_due_us, NULL AS next_rule"
-            let sql = "SELECT *, \(columns) FROM case_list\(whereClause) ORDER BY next_due_us IS NULL, next_due_us, case_id\(limit)"
-            // :now (in the columns, so parameter 1) is bound, not written into the text: one
-            // prepared statement serves every call.
-            return try db.query(sql, (withDeadlines ? [.integer(now.unixMicroseconds)] : []) + arguments).map { row in
-                CaseSummary(
-                    caseId: row["case_id"].string ?? "", claimNumber: row["claim_number"].string ?? "",
-                    employer: row["employer"].string ?? "", claimsAdministrator: row["claims_administrator"].string ?? "",
-                    coordinator: row["coordinator"].string ?? "", dateOfInjury: row["date_of_injury"].string ?? "",
-                    stage: row["stage"].string ?? "", isOpen: row["is_open"].int64 == 1,
-                    imrCaseNumbers: (row["imr_case_numbers"].string ?? "").split(separator: ",").map(String.init),
-                    items: Int(row["items"].int64 ?? 0), version: row["version"].int64 ?? 0,
-                    nextDue: row["next_due_us"].int64.map { Pacific.rfc3339(Date(timeIntervalSince1970: Double($0) / 1_000_000)) },
-                    nextRule: row["next_rule"].string)
-            }
+        clauses.append("is_open = ?")
+        arguments.append(.integer(isOpen ? 1 : 0))
+        return (clauses, arguments)
+    }
+
+    /// The table, and for a lookup (claim number, IMR case number: a handful of rows, sorted
+    /// once found) the index to find them on: ordered by the list's order, SQLite would rather
+    /// walk the whole list in order and test each row.
+    static func source(_ filter: CaseListFilter) -> String {
+        if filter.imrCaseNumber != nil { return "case_list INDEXED BY sqlite_autoindex_case_list_1" }
+        if filter.claimNumber != nil { return "case_list INDEXED BY case_list_claim" }
+        return "case_list"
+    }
+
+    /// The SQL of a page of one part, with its arguments (also what a test explains).
+    static func pageQuery(_ filter: CaseListFilter, isOpen: Bool, after cursor: CaseListCursor?, limit: Int) -> (sql: String, arguments: [SQLiteValue]) {
+        var (clauses, arguments) = conditions(filter, isOpen: isOpen)
+        if let cursor {
+            clauses.append("(next_sort, case_id) > (?, ?)")
+            arguments += [.integer(cursor.nextSort), .text(cursor.caseId)]
         }
+        return ("SELECT \(columns) FROM \(source(filter)) WHERE \(clauses.joined(separator: " AND ")) ORDER BY next_sort, case_id LIMIT ?",
+                arguments + [.integer(Int64(limit))])
+    }
+
+    /// The SQL that counts, up to `cap`, the cases of one part after a cursor.
+    static func countQuery(_ filter: CaseListFilter, isOpen: Bool, after cursor: CaseListCursor?, cap: Int) -> (sql: String, arguments: [SQLiteValue]) {
+        var (clauses, arguments) = conditions(filter, isOpen: isOpen)
+        if let cursor {
+            clauses.append("(next_sort, case_id) > (?, ?)")
+            arguments += [.integer(cursor.nextSort), .text(cursor.caseId)]
+        }
+        return ("SELECT COUNT(*) FROM (SELECT 1 FROM \(source(filter)) WHERE \(clauses.joined(separator: " AND ")) LIMIT ?)",
+                arguments + [.integer(Int64(cap))])
+    }
+
+    /// The parts a filter's list is made of, in order: open cases, then closed ones.
+    static func parts(_ filter: CaseListFilter) -> [Bool] {
+        filter.open.map { [$0] } ?? [true, false]
+    }
+
+    /// One page of the case list: open cases before closed ones, each soonest next deadline
+    /// first (those with none last), then by case id; `limit` cases at most, after `cursor`.
+    public static func page(in db: ProjectionDatabase, matching filter: CaseListFilter, after cursor: CaseListCursor?, limit: Int) throws -> CaseListPage {
+        var cases: [CaseSummary] = []
+        var last = cursor
+        let parts = parts(filter)
+        // A cursor from a part this filter does not list (another filter's) starts nowhere.
+        let start = cursor.map { c in parts.firstIndex(of: c.isOpen) ?? parts.count } ?? 0
+        var index = start
+        while index < parts.count && cases.count < limit {
+            let isOpen = parts[index]
+            let from = last?.isOpen == isOpen ? last : nil
+            let (sql, arguments) = pageQuery(filter, isOpen: isOpen, after: from, limit: limit - cases.count)
+            for row in try db.query(sql, arguments) {
+                let summary = summary(row)
+                cases.append(summary)
+                last = CaseListCursor(isOpen: isOpen, nextSort: row[13].int64 ?? noDeadline, caseId: summary.caseId)
+            }
+            if cases.count < limit { index += 1 }
+        }
+        // What follows the page, counted on the same indexes.
+        var remaining = 0
+        var counting = min(index, parts.count)
+        while counting < parts.count && remaining <= countLimit {
+            let isOpen = parts[counting]
+            let (sql, arguments) = countQuery(filter, isOpen: isOpen, after: last?.isOpen == isOpen ? last : nil, cap: countLimit + 1 - remaining)
+            remaining += Int(try db.query(sql, arguments).first?[0].int64 ?? 0)
+            counting += 1
+        }
+        let atLeast = remaining > countLimit
+        return CaseListPage(cases: cases, next: remaining > 0 ? last : nil, remaining: min(remaining, countLimit), remainingAtLeast: atLeast)
+    }
+
+    static func summary(_ row: Row) -> CaseSummary {
+        CaseSummary(
+            caseId: row[0].string ?? "", claimNumber: row[1].string ?? "", employer: row[2].string ?? "",
+            claimsAdministrator: row[3].string ?? "", coordinator: row[4].string ?? "", dateOfInjury: row[5].string ?? "",
+            stage: row[6].string ?? "", isOpen: row[7].int64 == 1,
+            imrCaseNumbers: (row[8].string ?? "").split(separator: ",").map(String.init),
+            items: Int(row[9].int64 ?? 0), version: row[10].int64 ?? 0,
+            nextDue: row[11].int64.map { Pacific.rfc3339(Date(timeIntervalSince1970: Double($0) / 1_000_000)) },
+            nextRule: row[12].string)
+    }
+
+    /// Every case the filter matches, read page by page (for short lists: a claim's or an IMR
+    /// case number's cases, and tests).
+    public static func cases(in store: EventStore, matching filter: CaseListFilter) throws -> [CaseSummary] {
+        var all: [CaseSummary] = []
+        var cursor: CaseListCursor?
+        repeat {
+            let page = try store.read { try Self.page(in: $0, matching: filter, after: cursor, limit: maximumPage) }
+            all += page.cases
+            cursor = page.next
+        } while cursor != nil
+        return all
     }
 }

@@ -57,11 +57,7 @@ public struct CasesInterface: VarlinkHandler {
         switch call.member {
         case "List":
             let filter = try WireFormat.decode(CaseListFilter.self, from: call)
-            let (store, now) = (service.store, clock())
-            // Rows and their JSON both made on the reader thread: a long list must not hold the
-            // cooperative threads that answer status and ping the watchdog.
-            let cases = try await store.offload { try CaseListProjection.cases(in: store, matching: filter, now: now).map { JSONValue.object(try WireFormat.object($0)) } }
-            return ["cases": .array(cases)]
+            return try await listCases(filter, streaming: call.more == true, replier: replier)
         case "Get":
             let ref = try WireFormat.decode(CaseRef.self, from: call)
             let (state, history) = try await serviceCall(ref.caseId) { () async throws(CaseServiceError) in
@@ -86,6 +82,43 @@ public struct CasesInterface: VarlinkHandler {
             return try await importDetermination(call, context: context)
         default:
             return try await record(call, context: context)
+        }
+    }
+
+    /// `io.imr.Cases.List`: one page, or with `more` every page from the cursor on, one reply
+    /// each. Each page is read and turned into JSON on a reader thread (a page never holds the
+    /// cooperative threads that answer status and ping the watchdog), and the next is read only
+    /// once the client has taken the one before (the server waits while its output is full).
+    private func listCases(_ filter: CaseListFilter, streaming: Bool, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+        let limit = filter.limit ?? CaseListProjection.defaultPage
+        guard (1...CaseListProjection.maximumPage).contains(limit) else {
+            throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
+                "parameter": "limit",
+                "message": .string("limit \(limit) is not a page size: give 1 to \(CaseListProjection.maximumPage) cases a page, and follow `next` (or call with more) for the rest")])
+        }
+        var cursor: CaseListCursor?
+        if let text = filter.after {
+            guard let parsed = CaseListCursor(text: text) else {
+                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
+                    "parameter": "after",
+                    "message": .string("'\(text.prefix(160))' is not a cursor of this list: pass the `next` of the previous page unchanged")])
+            }
+            cursor = parsed
+        }
+        let store = service.store
+        while true {
+            let from = cursor
+            let reply = try await store.offload { () -> [String: JSONValue] in
+                let page = try store.read { try CaseListProjection.page(in: $0, matching: filter, after: from, limit: limit) }
+                return [
+                    "cases": .array(page.cases.map { .object($0.wireJSON) }),
+                    "next": page.next.map { .string($0.text) } ?? .null,
+                    "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast),
+                ]
+            }
+            guard streaming, let next = reply["next"]?.stringValue else { return reply }
+            try await replier.yield(reply)
+            cursor = CaseListCursor(text: next)
         }
     }
 

@@ -18,6 +18,11 @@ public struct DeadlineProjection: Projection {
 
     public init(calculator: DeadlineCalculator = .init()) { self.calculator = calculator }
 
+    /// 2: a case's running deadlines by due time on an index (`deadlines_case`), for the case
+    /// list's next deadline; the board's order (due time, then id) on indexes, all of it and by
+    /// coordinator, so that any page is read in order.
+    public var version: Int { 2 }
+
     public func prepare(_ db: ProjectionDatabase) throws {
         try db.executeScript("""
             CREATE TABLE deadlines (
@@ -31,8 +36,9 @@ public struct DeadlineProjection: Projection {
                 status       TEXT NOT NULL,
                 body         TEXT NOT NULL
             );
-            CREATE INDEX deadlines_open_due ON deadlines (is_open, due_us);
-            CREATE INDEX deadlines_case ON deadlines (case_id);
+            CREATE INDEX deadlines_open_due ON deadlines (is_open, due_us, deadline_id);
+            CREATE INDEX deadlines_coordinator_due ON deadlines (coordinator, is_open, due_us, deadline_id);
+            CREATE INDEX deadlines_case ON deadlines (case_id, is_open, due_us);
             """)
     }
 
@@ -155,10 +161,13 @@ public struct DeadlineBoardFilter: Sendable, Equatable, Decodable {
     public var withinDays: Int?
     /// true: only deadlines already past due; false: only those not yet due.
     public var overdue: Bool?
+    /// Deadlines per page (``DeadlineProjection/defaultPage`` when nil, at most ``DeadlineProjection/maximumPage``).
     public var limit: Int?
+    /// The `next` of the previous page: this page starts after it.
+    public var after: String?
 
     public init(coordinator: String? = nil, rule: String? = nil, party: String? = nil, caseId: String? = nil,
-                withinDays: Int? = nil, overdue: Bool? = nil, limit: Int? = nil) {
+                withinDays: Int? = nil, overdue: Bool? = nil, limit: Int? = nil, after: String? = nil) {
         self.coordinator = coordinator
         self.rule = rule
         self.party = party
@@ -166,22 +175,84 @@ public struct DeadlineBoardFilter: Sendable, Equatable, Decodable {
         self.withinDays = withinDays
         self.overdue = overdue
         self.limit = limit
+        self.after = after
     }
 }
 
+/// Where a page of the board starts: just after this deadline, by due time then id.
+public struct DeadlineBoardCursor: Sendable, Equatable {
+    public var dueMicros: Int64
+    public var deadlineId: String
+
+    public init(dueMicros: Int64, deadlineId: String) {
+        self.dueMicros = dueMicros
+        self.deadlineId = deadlineId
+    }
+
+    /// As sent to clients: `d1.<due, µs>.<deadline id in hex>` (at most 300 characters).
+    public var text: String { "d1.\(dueMicros).\(Array(deadlineId.utf8).map { String(format: "%02x", $0) }.joined())" }
+
+    /// Nil when `text` is not a cursor this build writes.
+    public init?(text: String) {
+        guard text.utf8.count <= 300 else { return nil }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "d1", let due = Int64(parts[1]), let id = HexText.decode(parts[2]) else { return nil }
+        self.init(dueMicros: due, deadlineId: id)
+    }
+}
+
+/// Text as lowercase hex of its UTF-8 (cursors carry ids whatever characters they hold).
+enum HexText {
+    static func decode(_ hex: Substring) -> String? {
+        guard !hex.isEmpty, hex.utf8.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        var digits = hex.utf8.makeIterator()
+        func value(_ d: UInt8) -> UInt8? {
+            switch d {
+            case 0x30...0x39: d - 0x30
+            case 0x61...0x66: d - 0x61 + 10
+            default: nil
+            }
+        }
+        while let high = digits.next(), let low = digits.next() {
+            guard let h = value(high), let l = value(low) else { return nil }
+            bytes.append(h << 4 | l)
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+}
+
+/// One page of the board.
+public struct DeadlineBoardPage: Sendable {
+    public var deadlines: [[String: JSONValue]]
+    public var next: DeadlineBoardCursor?
+    /// How many matching deadlines come after this page, counted up to ``DeadlineProjection/countLimit``.
+    public var remaining: Int
+    public var remainingAtLeast: Bool
+}
+
 extension DeadlineProjection {
-    /// Open deadlines by due time, with their status as of `now`.
-    public static func board(in store: EventStore, matching filter: DeadlineBoardFilter, now: Date) throws -> [[String: JSONValue]] {
-        var clauses = ["is_open = 1"]
+    /// Deadlines per page unless the caller asks for fewer or more.
+    public static let defaultPage = 100
+    /// The most deadlines one reply carries.
+    public static let maximumPage = 1000
+    /// How far the deadlines after a page are counted.
+    public static let countLimit = 10_000
+
+    /// The conditions of the board for a filter at `now`, leading with the equalities of the
+    /// index that ends in (due_us, deadline_id): the coordinator's, or the whole board's.
+    static func boardConditions(_ filter: DeadlineBoardFilter, now: Date) -> (clauses: [String], arguments: [SQLiteValue]) {
+        var clauses: [String] = []
         var arguments: [SQLiteValue] = []
         let nowMicros = now.unixMicroseconds
+        if let v = filter.coordinator { clauses.append("coordinator = ?"); arguments.append(.text(v)) }
+        if let v = filter.caseId { clauses.append("case_id = ?"); arguments.append(.text(v)) }
+        clauses.append("is_open = 1")
         // Asking for more information is optional: a window that closed unused is not a miss.
         clauses.append("NOT (rule = 'ur.info-request' AND due_us <= ?)")
         arguments.append(.integer(nowMicros))
-        if let v = filter.coordinator { clauses.append("coordinator = ?"); arguments.append(.text(v)) }
         if let v = filter.rule { clauses.append("rule = ?"); arguments.append(.text(v)) }
         if let v = filter.party { clauses.append("party = ?"); arguments.append(.text(v)) }
-        if let v = filter.caseId { clauses.append("case_id = ?"); arguments.append(.text(v)) }
         if let days = filter.withinDays {
             clauses.append("due_us <= ?")
             arguments.append(.integer(nowMicros + Int64(days) * 86_400_000_000))
@@ -191,16 +262,58 @@ extension DeadlineProjection {
         case false?: clauses.append("due_us > ?"); arguments.append(.integer(nowMicros))
         case nil: break
         }
-        let limit = filter.limit.map { " LIMIT \(max(0, $0))" } ?? ""
-        let rows = try store.read { db in
-            try db.query("SELECT body, due_us, coordinator FROM deadlines WHERE \(clauses.joined(separator: " AND ")) ORDER BY due_us, deadline_id\(limit)", arguments)
+        return (clauses, arguments)
+    }
+
+    /// One page of the board's query and the count after it (also what a test explains).
+    static func boardQueries(_ filter: DeadlineBoardFilter, now: Date, after cursor: DeadlineBoardCursor?, limit: Int, cap: Int)
+        -> (page: (sql: String, arguments: [SQLiteValue]), count: (sql: String, arguments: [SQLiteValue])) {
+        var (clauses, arguments) = boardConditions(filter, now: now)
+        if let cursor {
+            clauses.append("(due_us, deadline_id) > (?, ?)")
+            arguments += [.integer(cursor.dueMicros), .text(cursor.deadlineId)]
         }
-        return rows.map { row in
-            var object = (try? JSONDecoder().decode(JSONValue.self, from: Data((row["body"].string ?? "{}").utf8)).objectValue) ?? [:]
-            object["status"] = .string((row["due_us"].int64 ?? 0) > nowMicros ? DeadlineStatus.pending.rawValue : DeadlineStatus.missed.rawValue)
-            object["coordinator"] = .string(row["coordinator"].string ?? "")
+        let conditions = clauses.joined(separator: " AND ")
+        // Named: ordered by due time, SQLite would rather walk the whole board in order and test
+        // each row than find one case's or one coordinator's rows.
+        let index = filter.caseId != nil ? "deadlines_case" : filter.coordinator != nil ? "deadlines_coordinator_due" : "deadlines_open_due"
+        return (("SELECT body, due_us, coordinator, deadline_id FROM deadlines INDEXED BY \(index) WHERE \(conditions) ORDER BY due_us, deadline_id LIMIT ?",
+                 arguments + [.integer(Int64(limit))]),
+                ("SELECT COUNT(*) FROM (SELECT 1 FROM deadlines INDEXED BY \(index) WHERE \(conditions) LIMIT ?)", arguments + [.integer(Int64(cap))]))
+    }
+
+    /// One page of the board: running deadlines by due time (then id), each with its status as
+    /// of `now` and its coordinator.
+    public static func boardPage(in db: ProjectionDatabase, matching filter: DeadlineBoardFilter, now: Date,
+                                 after cursor: DeadlineBoardCursor?, limit: Int) throws -> DeadlineBoardPage {
+        let nowMicros = now.unixMicroseconds
+        let (page, _) = boardQueries(filter, now: now, after: cursor, limit: limit, cap: 0)
+        var last = cursor
+        let rows = try db.query(page.sql, page.arguments).map { row -> [String: JSONValue] in
+            let due = row[1].int64 ?? 0
+            last = DeadlineBoardCursor(dueMicros: due, deadlineId: row[3].string ?? "")
+            let body = row[0].string ?? "{}"
+            var object = (try? JSONParser.parse(Array(body.utf8), maximumDepth: 64).objectValue) ?? [:]
+            object["status"] = .string(due > nowMicros ? DeadlineStatus.pending.rawValue : DeadlineStatus.missed.rawValue)
+            object["coordinator"] = .string(row[2].string ?? "")
             return object
         }
+        let (_, count) = boardQueries(filter, now: now, after: last, limit: 0, cap: countLimit + 1)
+        let remaining = Int(try db.query(count.sql, count.arguments).first?[0].int64 ?? 0)
+        return DeadlineBoardPage(deadlines: rows, next: remaining > 0 ? last : nil, remaining: min(remaining, countLimit),
+                                 remainingAtLeast: remaining > countLimit)
+    }
+
+    /// The whole board for a filter, page by page (for short boards: tests and small tools).
+    public static func board(in store: EventStore, matching filter: DeadlineBoardFilter, now: Date) throws -> [[String: JSONValue]] {
+        var all: [[String: JSONValue]] = []
+        var cursor: DeadlineBoardCursor?
+        repeat {
+            let page = try store.read { try boardPage(in: $0, matching: filter, now: now, after: cursor, limit: maximumPage) }
+            all += page.deadlines
+            cursor = page.next
+        } while cursor != nil
+        return all
     }
 
     /// How many running deadlines are past due at `now` (optional information requests aside).

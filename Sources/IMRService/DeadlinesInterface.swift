@@ -47,12 +47,36 @@ public struct DeadlinesInterface: VarlinkHandler {
                 throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
                     "parameter": "rule", "message": .string("'\(rule)' is not a rule id; known: \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))")])
             }
-            let (store, now, withAlerts) = (service.store, clock(), try WireFormat.decode(Alerts.self, from: call).withAlerts == true)
-            let rows = try await store.offload { [self] in
-                let rows = try DeadlineProjection.board(in: store, matching: filter, now: now)
-                return withAlerts ? try rows.map(withAlertSchedule) : rows
+            let limit = filter.limit ?? DeadlineProjection.defaultPage
+            guard (1...DeadlineProjection.maximumPage).contains(limit) else {
+                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
+                    "parameter": "limit",
+                    "message": .string("limit \(limit) is not a page size: give 1 to \(DeadlineProjection.maximumPage) deadlines a page, and follow `next` (or call with more) for the rest")])
             }
-            return ["deadlines": .array(rows.map { .object($0) })]
+            var cursor: DeadlineBoardCursor?
+            if let text = filter.after {
+                guard let parsed = DeadlineBoardCursor(text: text) else {
+                    throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
+                        "parameter": "after",
+                        "message": .string("'\(text.prefix(160))' is not a cursor of the board: pass the `next` of the previous page unchanged")])
+                }
+                cursor = parsed
+            }
+            // One clock for every page of a streamed board: a deadline does not turn from
+            // pending to missed between two pages of one answer.
+            let (store, now, withAlerts) = (service.store, clock(), try WireFormat.decode(Alerts.self, from: call).withAlerts == true)
+            while true {
+                let from = cursor
+                let reply = try await store.offload { [self] () -> [String: JSONValue] in
+                    let page = try store.read { try DeadlineProjection.boardPage(in: $0, matching: filter, now: now, after: from, limit: limit) }
+                    let rows = withAlerts ? try page.deadlines.map(withAlertSchedule) : page.deadlines
+                    return ["deadlines": .array(rows.map { .object($0) }), "next": page.next.map { .string($0.text) } ?? .null,
+                            "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast)]
+                }
+                guard call.more == true, let next = reply["next"]?.stringValue else { return reply }
+                try await replier.yield(reply)
+                cursor = DeadlineBoardCursor(text: next)
+            }
         case "ForCase":
             let ref = try WireFormat.decode(CaseRef.self, from: call)
             let state: CaseState

@@ -186,6 +186,21 @@ extension VarlinkCall {
 }
 
 extension VarlinkReply {
+    /// Whether the reply carries a long list (more than 64 elements in an array of its
+    /// parameters, or of an object in them): worth writing out as JSON away from the threads
+    /// that answer calls.
+    var isLong: Bool {
+        guard let parameters else { return false }
+        for value in parameters.values {
+            switch value {
+            case .array(let a) where a.count > 64: return true
+            case .object(let o) where o.values.contains(where: { if case .array(let a) = $0 { a.count > 64 } else { false } }): return true
+            default: continue
+            }
+        }
+        return false
+    }
+
     /// A reply frame (without its NUL terminator) read as a reply.
     public static func parse<C: Collection<UInt8>>(frame: C) throws -> VarlinkReply {
         try JSONValueDecoder().decode(VarlinkReply.self, from: try JSONParser.parse(frame, maximumDepth: JSONCoding.maximumDepth))

@@ -321,11 +321,22 @@ public final class VarlinkServer: Sendable {
 
     /// Answers a connection's calls one at a time, until it closes (then the task is cancelled
     /// and the calls not yet taken are dropped) or the server shuts down.
+    /// Where long replies (a page of a thousand cases) are written out as JSON: a thread of
+    /// its own, so that they never hold the cooperative threads that answer other calls and
+    /// ping the watchdog.
+    private static let serializer = DispatchQueue(label: "varlink-serialize", qos: .utility)
+
+    static func serializeAside(_ reply: VarlinkReply) async -> [UInt8] {
+        await withCheckedContinuation { continuation in
+            serializer.async { continuation.resume(returning: reply.serialized) }
+        }
+    }
+
     private func serve(_ calls: AsyncStream<VarlinkCall>, channel: Channel, handler: NIOLoopBound<VarlinkConnectionHandler>,
                        id: UInt64, peer: PeerCredentials?) async {
         let context = VarlinkCallContext(peer: peer, connectionId: id)
         let write: @Sendable (VarlinkReply) async throws -> Void = { reply in
-            var data = Data(reply.serialized)
+            var data = reply.isLong ? await VarlinkServer.serializeAside(reply) : reply.serialized
             data.append(0)
             if !channel.isWritable {
                 // The client is not taking its replies: answer nothing more until it does.

@@ -198,7 +198,22 @@ struct Torture: ParsableCommand {
         let verify = try c.call("io.imr.Admin.Verify")
         report.check(phase, verify["intact"] == .bool(true), nil, "\(round): verify found the log altered: \(verify)")
         func snapshot() throws -> [JSONValue] {
-            [.object(try c.call("io.imr.Cases.List")), .object(try c.call("io.imr.Deadlines.List")), .object(try c.call("io.imr.Alerts.List"))]
+            // The whole case list and board: page after page, following each page's cursor.
+            func every(_ method: String, _ key: String, _ parameters: [String: JSONValue]) throws -> JSONValue {
+                var all: [JSONValue] = []
+                var after: JSONValue = .null
+                repeat {
+                    var p = parameters
+                    p["limit"] = 1000
+                    p["after"] = after
+                    let page = try c.call(method, p)
+                    if case .array(let listed)? = page[key] { all += listed }
+                    after = page["next"] ?? .null
+                } while after != .null
+                return .array(all)
+            }
+            return [try every("io.imr.Cases.List", "cases", ["open": .null]), try every("io.imr.Deadlines.List", "deadlines", [:]),
+                    .object(try c.call("io.imr.Alerts.List"))]
         }
         let before = try snapshot()
         _ = try c.call("io.imr.Admin.Rebuild")

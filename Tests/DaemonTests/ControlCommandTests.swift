@@ -449,8 +449,44 @@ import Glibc
         #expect(demo.out.contains("alias imr-ctl=\(URL(fileURLWithPath: Self.imrCtl).resolvingSymlinksInPath().path)"))
         #expect(demo.out.contains("imr-ctl demo --stop"))
         let socket = dir.appendingPathComponent("imr.sock").path
-        let cases = try #require(try Self.json(try await Self.ctl(["cases", "--all", "--json"], socket: socket).out) as? [[String: Any]])
+        let cases = try #require(try Self.json(try await Self.ctl(["cases", "--include-closed", "--all", "--json"], socket: socket).out) as? [[String: Any]])
         #expect(cases.count == 40)
+
+        // A page at a time: 7 rows, then a line saying how many more and how to see them; the
+        // pages, followed by their cursors, are the whole list in the order --all gives it.
+        var paged: [String] = []
+        var after: [String] = []
+        var pages = 0
+        while true {
+            let page = try await Self.ctl(["cases", "--include-closed", "--limit", "7"] + after, socket: socket)
+            #expect(page.status == 0, "\(page.err)")
+            let lines = page.out.split(separator: "\n").map(String.init)
+            let footer = lines.last { $0.contains("more case") }
+            paged += lines.dropFirst().filter { !$0.contains("more case") }.map { String($0.split(separator: " ")[0]) }
+            pages += 1
+            guard let footer else { break }
+            #expect(footer.hasPrefix("\(40 - paged.count) more cases: add --all to see them all; the next page: --after "), "\(footer)")
+            after = ["--after", String(footer.split(separator: " ").last!)]
+            if pages > 10 { break }
+        }
+        #expect(pages == 6)
+        #expect(paged == cases.map { $0["caseId"] as? String ?? "" })
+        // With --json the page is the array and the line goes to stderr.
+        let jsonPage = try await Self.ctl(["cases", "--include-closed", "--limit", "5", "--json"], socket: socket)
+        #expect((try Self.json(jsonPage.out) as? [[String: Any]])?.count == 5)
+        #expect(jsonPage.err.contains("35 more cases"))
+        let tooBig = try await Self.ctl(["cases", "--limit", "5000"], socket: socket)
+        #expect(tooBig.status == 64 && tooBig.err.contains("--limit takes 1 to 1000"), "\(tooBig)")
+        let forged = try await Self.ctl(["cases", "--after", "not-a-cursor"], socket: socket)
+        #expect(forged.status == 65 && forged.err.contains("not a cursor"), "\(forged)")
+        // The board the same way: --all streams every page; a page's line counts the rest.
+        let board = try #require(try Self.json(try await Self.ctl(["deadlines", "--all", "--json"], socket: socket).out) as? [[String: Any]])
+        #expect(board.count > 5)
+        let firstBoardPage = try await Self.ctl(["deadlines", "--limit", "5"], socket: socket)
+        #expect(firstBoardPage.out.contains("\(board.count - 5) more deadlines: add --all to see them all; the next page: --after d1."), "\(firstBoardPage.out)")
+        let boardCursor = String(firstBoardPage.out.split(separator: "\n").last!.split(separator: " ").last!)
+        let secondBoardPage = try #require(try Self.json(try await Self.ctl(["deadlines", "--limit", "5", "--after", boardCursor, "--json"], socket: socket).out) as? [[String: Any]])
+        #expect(secondBoardPage.compactMap { $0["id"] as? String } == board[5..<10].compactMap { $0["id"] as? String })
         // Cases at many stages, and deadlines falling due in the coming week.
         #expect(Set(cases.compactMap { $0["stage"] as? String }).count >= 6)
         let week = try #require(try Self.json(try await Self.ctl(["deadlines", "--within", "7d", "--pending", "--json"], socket: socket).out) as? [[String: Any]])
@@ -465,7 +501,7 @@ import Glibc
         let again = try await Self.ctl(["demo", "--dir", dir.path, "--cases", "40", "--seed", "7"], socket: nil)
         #expect(again.status == 0, "\(again.err)")
         #expect(again.out.contains("stopped the demo daemon"))
-        let second = try #require(try Self.json(try await Self.ctl(["cases", "--all", "--json"], socket: socket).out) as? [[String: Any]])
+        let second = try #require(try Self.json(try await Self.ctl(["cases", "--include-closed", "--all", "--json"], socket: socket).out) as? [[String: Any]])
         #expect(second.map { "\($0["caseId"]!) \($0["stage"]!) \($0["dateOfInjury"]!)" }.sorted() == first)
 
         let stop = try await Self.ctl(["demo", "--stop", "--dir", dir.path], socket: nil)

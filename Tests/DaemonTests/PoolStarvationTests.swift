@@ -344,7 +344,7 @@ final class WriteStorm: @unchecked Sendable {
     }
 }
 
-/// Connections that loop over the daemon's long reads (the whole case list, every deadline,
+/// Connections that loop over the daemon's long reads (the whole case list page after page, every deadline,
 /// the hash chain over the whole log) until stopped.
 /// @unchecked Sendable: every field the threads share is behind `lock`.
 final class ReadStorm: @unchecked Sendable {
@@ -377,9 +377,17 @@ final class ReadStorm: @unchecked Sendable {
                     i += 1
                     lock.withLock { asked += 1 }
                     do {
-                        let reply = try c.call(method, parameters)
+                        var reply: [String: JSONValue] = [:]
                         var listed = 0
-                        if case .array(let cases)? = reply["cases"] { listed = cases.count }
+                        if method == "io.imr.Cases.List" {
+                            // The whole list, page after page in one call.
+                            try c.stream(method, ["limit": 1000]) { page in
+                                if case .array(let cases)? = page["cases"] { listed += cases.count }
+                                return true
+                            }
+                        } else {
+                            reply = try c.call(method, parameters)
+                        }
                         if method == "io.imr.Admin.Verify" && reply["intact"] != .bool(true) {
                             lock.withLock { failures.append("verify under load: \(reply)") }
                         }

@@ -94,7 +94,7 @@ import Testing
         store.close()
         // Back to schema version 1, as an older imr left it.
         let raw = RawConnection(path)
-        #expect(raw.exec("DROP TABLE log_head; DELETE FROM schema_migrations WHERE version >= 2") == nil)
+        #expect(raw.exec("DROP TABLE log_head; ALTER TABLE projection_checkpoints DROP COLUMN version; DELETE FROM schema_migrations WHERE version >= 2") == nil)
 
         let migrated = try EventStore(path: path)
         defer { migrated.close() }

@@ -92,6 +92,56 @@ func summaryRows(_ store: EventStore) throws -> [Row] {
         #expect(try summaryRows(store)[0]["events"].int64 == 1)
     }
 
+    /// Counts events per stream, writing its version into every row it keeps.
+    struct Versioned: Projection {
+        let name = "versioned"
+        let version: Int
+
+        func prepare(_ db: ProjectionDatabase) throws {
+            try db.executeScript("CREATE TABLE versioned (stream_id TEXT PRIMARY KEY, events INTEGER NOT NULL, written_by INTEGER NOT NULL)")
+        }
+
+        func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
+            try db.execute("""
+                INSERT INTO versioned (stream_id, events, written_by) VALUES (?, 1, ?)
+                ON CONFLICT(stream_id) DO UPDATE SET events = events + 1, written_by = excluded.written_by
+                """, [.text(event.streamId), .integer(Int64(version))])
+        }
+
+        func drop(_ db: ProjectionDatabase) throws { try db.executeScript("DROP TABLE IF EXISTS versioned") }
+    }
+
+    @Test func aProjectionAtANewVersionIsRebuiltAsTheStoreOpens_andOnlyThen() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("log.sqlite")
+        func rows(_ store: EventStore) throws -> [String] {
+            try store.read { try $0.query("SELECT stream_id, events, written_by FROM versioned ORDER BY stream_id") }
+                .map { "\($0[0].string ?? "")=\($0[1].int64 ?? -1)@v\($0[2].int64 ?? -1)" }
+        }
+        do {
+            let store = try EventStore(path: path, projections: [Versioned(version: 1)])
+            defer { store.close() }
+            for i in 1...30 { try store.append(to: "s\(i % 3)", expected: .any, events: [event("E")]) }
+            #expect(try rows(store) == ["s0=10@v1", "s1=10@v1", "s2=10@v1"])
+        }
+        // A row no event explains: it stays while the version stays, and goes with a rebuild.
+        _ = RawConnection(path).exec("INSERT INTO versioned VALUES ('stray', 99, 0)")
+        do {
+            let same = try EventStore(path: path, projections: [Versioned(version: 1)])
+            defer { same.close() }
+            #expect(try rows(same).first == "s0=10@v1")
+            #expect(try rows(same).contains("stray=99@v0"), "the same version was rebuilt")
+        }
+        let upgraded = try EventStore(path: path, projections: [Versioned(version: 2)])
+        defer { upgraded.close() }
+        #expect(try rows(upgraded) == ["s0=10@v2", "s1=10@v2", "s2=10@v2"])
+        #expect(upgraded.projectionCheckpoints()["versioned"] == 30)
+        #expect(RawConnection(path).int("SELECT version FROM projection_checkpoints WHERE name = 'versioned'") == 2)
+        try upgraded.append(to: "s0", expected: .any, events: [event("E")])
+        #expect(try rows(upgraded).first == "s0=11@v2")
+    }
+
     @Test func rebuildingAnUnknownProjectionNamesTheKnownOnes() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }

@@ -1,0 +1,337 @@
+import EventStore
+import Foundation
+import Testing
+@testable import IMRService
+import Varlink
+import Workflow
+
+/// The case list a page at a time: every query on an index, pages that join up into the whole
+/// list in its order whatever is recorded meanwhile, and a cursor that cannot be forged into
+/// something else.
+@Suite struct CaseListPagingTests {
+    /// A store with `count` cases: RFAs received on different days (so different next
+    /// deadlines), some with none running (no RFA), some closed, three coordinators.
+    static func caseload(_ count: Int, in dir: URL) throws -> (EventStore, CaseService) {
+        let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: ReadModels.all())
+        let service = CaseService(store: store)
+        for i in 0..<count {
+            let id = String(format: "P-%03d", (i * 37) % count)  // ids not in the order they are recorded
+            try record(service, "Open", ["caseId": .string(id), "claimNumber": .string("ADJ-\(i % 7)"), "employer": "Acme",
+                                         "claimsAdministrator": "Golden TPA", "injuredWorkerReference": "W", "dateOfInjury": "2023-01-05",
+                                         "coordinator": .string(["maria", "li", "jorge"][i % 3])])
+            if i % 5 != 4 { try receiveRFA(service, id, on: LocalDate(iso: "2024-05-01")!.adding(days: i % 17)) }
+            if i % 9 == 8 { try record(service, "Withdraw", ["caseId": .string(id), "withdrawnOn": "2024-05-30", "reason": "settled"]) }
+        }
+        return (store, service)
+    }
+
+    static let now = Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9)
+
+    /// Records a command given as its wire parameters, as the daemon would.
+    static func record(_ service: CaseService, _ method: String, _ parameters: [String: JSONValue]) throws {
+        let command = try CasesInterface.command(for: VarlinkCall(method: "io.imr.Cases." + method, parameters: parameters))
+        try service.execute(command, on: CaseID(parameters["caseId"]!.stringValue!), actor: Actor(uid: 1000, name: "alice"), commandId: UUID(), now: now)
+    }
+
+    static func receiveRFA(_ service: CaseService, _ id: String, on day: LocalDate) throws {
+        try record(service, "ReceiveRFA", ["caseId": .string(id), "rfaId": "A", "receivedAt": .string("\(day.iso)T10:15"), "receivedTimeOfDayKnown": true,
+                                           "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
+                                           "formulary": false, "items": .array([.object(["id": "1", "description": "8 massage visits"])])])
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-paging-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// The list's order, worked out from the rows themselves: open first, next deadline, id.
+    static func expectedOrder(_ cases: [CaseSummary]) -> [String] {
+        cases.sorted { a, b in
+            let ka = (a.isOpen ? 0 : 1, a.nextDue.flatMap(WireFormat.instant).map { $0.timeIntervalSince1970 } ?? .infinity, a.caseId)
+            let kb = (b.isOpen ? 0 : 1, b.nextDue.flatMap(WireFormat.instant).map { $0.timeIntervalSince1970 } ?? .infinity, b.caseId)
+            return ka < kb
+        }.map(\.caseId)
+    }
+
+    @Test func pagesJoinUpIntoTheWholeListInItsOrder_forEveryFilter() async throws {
+        // Off the test process's two cooperative threads: building a caseload is blocking work.
+        try await offThePool {
+            let dir = try Self.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let (store, _) = try Self.caseload(60, in: dir)
+            defer { store.close() }
+            let filters: [CaseListFilter] = [
+                .init(), .init(open: true), .init(open: false), .init(coordinator: "li"), .init(open: true, coordinator: "maria"),
+                .init(stage: "rfaReceived"), .init(open: true, stage: "rfaReceived", coordinator: "jorge"), .init(claimNumber: "ADJ-3"),
+            ]
+            for filter in filters {
+                let all = try CaseListProjection.cases(in: store, matching: filter)
+                #expect(!all.isEmpty, "\(filter)")
+                #expect(all.map(\.caseId) == Self.expectedOrder(all), "\(filter)")
+                for size in [1, 4, 7, 1000] {
+                    var seen: [String] = []
+                    var cursor: CaseListCursor?
+                    var pages = 0
+                    repeat {
+                        let page = try store.read { try CaseListProjection.page(in: $0, matching: filter, after: cursor, limit: size) }
+                        #expect(page.cases.count <= size)
+                        seen += page.cases.map(\.caseId)
+                        // The count of what follows is exact at this size.
+                        #expect(page.remaining == all.count - seen.count, "\(filter) size \(size)")
+                        #expect(page.next == nil || !page.cases.isEmpty)
+                        cursor = page.next.flatMap { CaseListCursor(text: $0.text) }  // through its text, as clients send it back
+                        pages += 1
+                    } while cursor != nil
+                    #expect(seen == all.map(\.caseId), "\(filter) size \(size)")
+                    #expect(pages == max(1, (all.count + size - 1) / size), "\(filter) size \(size)")
+                }
+            }
+            // Open cases have a next deadline unless no RFA was received; closed ones never do.
+            let every = try CaseListProjection.cases(in: store, matching: .init())
+            #expect(every.contains { $0.isOpen && $0.nextDue != nil } && every.contains { $0.isOpen && $0.nextDue == nil })
+            #expect(every.allSatisfy { $0.isOpen || ($0.nextDue == nil && $0.nextRule == nil) })
+            #expect(every.first?.isOpen == true && every.last?.isOpen == false)
+        }
+    }
+
+    @Test func theCountsByStageFollowEveryMove_andEqualACountOfTheRows() async throws {
+        // Off the test process's two cooperative threads: building a caseload is blocking work.
+        try await offThePool {
+            let dir = try Self.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let (store, service) = try Self.caseload(40, in: dir)
+            defer { store.close() }
+            func counted() throws -> (open: Int64, kept: Int64, byStage: [String: Int], rows: [String: Int]) {
+                try store.read { db in
+                    (try db.query("SELECT COUNT(*) FROM case_list WHERE is_open = 1").first?[0].int64 ?? -1,
+                     try CaseListProjection.openCount(in: db),
+                     Dictionary(uniqueKeysWithValues: try CaseListProjection.openByStage(in: db).map { ($0.stage, $0.cases) }),
+                     Dictionary(uniqueKeysWithValues: try db.query("SELECT stage, COUNT(*) FROM case_list WHERE is_open = 1 GROUP BY stage").map {
+                         ($0[0].string ?? "", Int($0[1].int64 ?? 0)) }))
+                }
+            }
+            var c = try counted()
+            #expect(c.open == c.kept && c.byStage == c.rows && c.byStage.count >= 2, "\(c)")
+            // Cases move between stages and out of the open ones; the counts move with them.
+            try Self.receiveRFA(service, "P-028", on: LocalDate(iso: "2024-05-20")!)  // one opened without an RFA (i = 4)
+            try Self.record(service, "Withdraw", ["caseId": "P-001", "withdrawnOn": "2024-05-31", "reason": "settled"])
+            c = try counted()
+            #expect(c.open == c.kept && c.byStage == c.rows, "\(c)")
+            try store.rebuildProjection(named: "case_list")
+            #expect(try counted().kept == c.kept && counted().byStage == c.byStage)
+        }
+    }
+
+    @Test func aCaseRecordedOrMovedBetweenPagesIsNeitherRepeatedNorLost() async throws {
+        // Off the test process's two cooperative threads: building a caseload is blocking work.
+        try await offThePool {
+            let dir = try Self.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let (store, service) = try Self.caseload(30, in: dir)
+            defer { store.close() }
+            let first = try store.read { try CaseListProjection.page(in: $0, matching: .init(open: true), after: nil, limit: 10) }
+            // Meanwhile: a new case that sorts before the cursor (it must not appear later) and one
+            // that sorts after it (it must).
+            for (id, day) in [("A-early", -20), ("Z-late", 20)] {
+                try Self.record(service, "Open", ["caseId": .string(id), "claimNumber": "ADJ-new", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+                                                  "injuredWorkerReference": "W", "dateOfInjury": "2023-01-05", "coordinator": "li"])
+                try Self.receiveRFA(service, id, on: LocalDate(iso: "2024-05-09")!.adding(days: day))
+            }
+            var rest: [String] = []
+            var cursor = first.next
+            while let c = cursor {
+                let page = try store.read { try CaseListProjection.page(in: $0, matching: .init(open: true), after: c, limit: 10) }
+                rest += page.cases.map(\.caseId)
+                cursor = page.next
+            }
+            let seen = first.cases.map(\.caseId) + rest
+            #expect(Set(seen).count == seen.count, "a case was listed twice: \(seen)")
+            #expect(!rest.contains("A-early"), "a case that sorts before the cursor came after it")
+            #expect(rest.contains("Z-late"))
+            let now2 = try CaseListProjection.cases(in: store, matching: .init(open: true)).map(\.caseId)
+            #expect(Set(now2).subtracting(seen) == ["A-early"])
+        }
+    }
+
+    @Test func everyListQueryRunsOnAnIndex() async throws {
+        // Off the test process's two cooperative threads: building a caseload is blocking work.
+        try await offThePool {
+            let dir = try Self.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let (store, _) = try Self.caseload(20, in: dir)
+            defer { store.close() }
+            let cursor = CaseListCursor(isOpen: true, nextSort: 1_714_000_000_000_000, caseId: "P-001")
+            // Each filter on the index made for it (a lookup by claim or IMR case number finds its
+            // few rows first, then sorts them).
+            let filters: [(CaseListFilter, index: String, ordered: Bool)] = [
+                (.init(), "case_list_open_next", true), (.init(coordinator: "li"), "case_list_coordinator_next", true),
+                (.init(stage: "rfaReceived"), "case_list_stage_next", true),
+                (.init(stage: "rfaReceived", coordinator: "li"), "case_list_coordinator_next", true),
+                (.init(claimNumber: "ADJ-1"), "case_list_claim", false),
+                (.init(coordinator: "li", claimNumber: "ADJ-1"), "case_list_claim", false),
+                (.init(imrCaseNumber: "CM24-0000001"), "sqlite_autoindex_case_list_1", false),
+            ]
+            for (filter, index, ordered) in filters {
+                for isOpen in [true, false] {
+                    for after in [nil, cursor] {
+                        for (sql, arguments) in [CaseListProjection.pageQuery(filter, isOpen: isOpen, after: after, limit: 100),
+                                                 CaseListProjection.countQuery(filter, isOpen: isOpen, after: after, cap: 10_001)] {
+                            let plan = try store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map { $0[3].string ?? "" }
+                            let text = plan.joined(separator: " | ")
+                            #expect(!plan.contains { $0.hasPrefix("SCAN case_list") || $0.hasPrefix("SCAN case_imr_numbers") }, "\(filter): \(text)")
+                            #expect(plan.contains { $0.hasPrefix("SEARCH case_list USING INDEX \(index) (") || $0.hasPrefix("SEARCH case_list USING COVERING INDEX \(index) (") },
+                                    "\(filter) not on \(index): \(text)")
+                            if filter.imrCaseNumber != nil {
+                                #expect(text.contains("SEARCH case_imr_numbers USING COVERING INDEX"), "\(text)")
+                            }
+                            if ordered && sql.contains("ORDER BY") {
+                                #expect(!text.contains("TEMP B-TREE"), "\(filter) sorts instead of reading in index order: \(text)")
+                            }
+                        }
+                    }
+                }
+            }
+            // The case row's next deadline comes from the deadline rows of that one case.
+            let next = try store.read {
+                try $0.query("EXPLAIN QUERY PLAN " + CaseListProjection.nextDeadlineSQL, [.text("P-001")])
+        }.map { $0[3].string ?? "" }.joined(separator: " | ")
+            #expect(next.contains("deadlines_case"), "\(next)")
+        }
+    }
+
+    @Test func aCursorIsCheckedAndRoundTrips() {
+        let cursor = CaseListCursor(isOpen: false, nextSort: Int64.max, caseId: "case with space/é#1")
+        #expect(CaseListCursor(text: cursor.text) == cursor)
+        for bad in ["", "1", "2.1.5.6162", "1.2.5.6162", "1.1.x.6162", "1.1.5.616", "1.1.5.6G", "1.1.5.", "1.1.5.ff", String(repeating: "1", count: 200)] {
+            #expect(CaseListCursor(text: bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func throughTheSocket_limitsAndCursorsAreChecked_andMoreStreamsEveryPage() async throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (store, service) = try Self.caseload(45, in: dir)
+        defer { store.close() }
+        let cases = CasesInterface(service: service, access: AccessControl(), clock: { Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9) })
+        let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [cases])
+        let path = dir.appendingPathComponent("imr.sock").path
+        let (ready, signal) = AsyncStream<Void>.makeStream()
+        let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
+        for await _ in ready { break }
+        let whole = try CaseListProjection.cases(in: store, matching: .init()).map(\.caseId)
+        try await offThePool {
+            let c = try VarlinkClient(path: path)
+            let first = try c.call("io.imr.Cases.List", ["limit": 10])
+            #expect(first["cases"]?.elements?.count == 10)
+            #expect(first["remaining"] == .int(Int64(whole.count - 10)))
+            #expect(first["remainingAtLeast"] == false)
+            for bad: JSONValue in [0, 1001, -3] {
+                do {
+                    _ = try c.call("io.imr.Cases.List", ["limit": bad])
+                    Issue.record("limit \(bad) was accepted")
+                } catch let error as VarlinkError {
+                    #expect(error.name == "io.imr.Cases.InvalidValue" && error.parameters["parameter"] == "limit")
+                }
+            }
+            do {
+                _ = try c.call("io.imr.Cases.List", ["after": "1.1.99.zz"])
+                Issue.record("a forged cursor was accepted")
+            } catch let error as VarlinkError {
+                #expect(error.name == "io.imr.Cases.InvalidValue" && error.parameters["parameter"] == "after")
+            }
+            // With more: every page, one reply each, the last one not continuing.
+            var streamed: [String] = []
+            var replies = 0
+            try c.stream("io.imr.Cases.List", ["limit": 8]) { page in
+                replies += 1
+                streamed += page["cases"]?.elements?.compactMap { $0["caseId"]?.stringValue } ?? []
+                return true
+            }
+            #expect(streamed == whole)
+            #expect(replies == (whole.count + 7) / 8)
+
+            // The reference Python client pages the same way, by cursor and with more.
+            let script = """
+                import sys, varlink
+                with varlink.Client("unix:" + sys.argv[1]) as client, client.open("io.imr.Cases", namespaced=True) as cases:
+                    ids, after = [], None
+                    while True:
+                        page = cases.List(None, None, None, None, None, 6, after)
+                        ids += [c.caseId for c in page.cases]
+                        after = getattr(page, "next", None)
+                        if after is None:
+                            break
+                    print("paged", ",".join(ids))
+                    streamed = []
+                    for page in cases.List(None, None, None, None, None, 9, None, _more=True):
+                        streamed += [c.caseId for c in page.cases]
+                    print("streamed", ",".join(streamed))
+                """
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3", "-c", script, path]
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "\(errors)")
+            #expect(output.contains("paged " + whole.joined(separator: ",") + "\n"), "\(output)")
+            #expect(output.contains("streamed " + whole.joined(separator: ",") + "\n"), "\(output)")
+        }
+        server.shutdown()
+        try await running.value
+    }
+}
+
+/// The deadline board a page at a time, the same way.
+@Suite struct DeadlineBoardPagingTests {
+    @Test func boardPagesJoinUpInDueOrder_andEveryBoardQueryRunsOnItsIndex() async throws {
+        try await offThePool {
+            let dir = try CaseListPagingTests.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let (store, _) = try CaseListPagingTests.caseload(50, in: dir)
+            defer { store.close() }
+            let now = Pacific.instant(LocalDate(iso: "2024-05-20")!, hour: 9)
+            let filters: [(DeadlineBoardFilter, index: String)] = [
+                (.init(), "deadlines_open_due"), (.init(coordinator: "li"), "deadlines_coordinator_due"),
+                (.init(coordinator: "maria", withinDays: 7), "deadlines_coordinator_due"), (.init(overdue: true), "deadlines_open_due"),
+                (.init(overdue: false), "deadlines_open_due"), (.init(rule: "ur.decision.prospective"), "deadlines_open_due"),
+                (.init(caseId: "P-003"), "deadlines_case"),
+            ]
+            let cursor = DeadlineBoardCursor(dueMicros: now.unixMicroseconds, deadlineId: "x")
+            for (filter, index) in filters {
+                let all = try DeadlineProjection.board(in: store, matching: filter, now: now)
+                let ids = all.compactMap { $0["id"]?.stringValue }
+                let dues = all.compactMap { $0["due"]?.stringValue.flatMap(WireFormat.instant) }
+                #expect(dues == dues.sorted(), "\(filter)")
+                if filter.caseId == nil { #expect(!all.isEmpty, "\(filter)") }
+                var seen: [String] = []
+                var next: DeadlineBoardCursor?
+                repeat {
+                    let page = try store.read { try DeadlineProjection.boardPage(in: $0, matching: filter, now: now, after: next, limit: 6) }
+                    seen += page.deadlines.compactMap { $0["id"]?.stringValue }
+                    #expect(page.remaining == ids.count - seen.count, "\(filter)")
+                    next = page.next.flatMap { DeadlineBoardCursor(text: $0.text) }
+                } while next != nil
+                #expect(seen == ids, "\(filter)")
+                for after in [nil, cursor] {
+                    let (page, count) = DeadlineProjection.boardQueries(filter, now: now, after: after, limit: 100, cap: 10_001)
+                    for (sql, arguments) in [page, count] {
+                        let plan = try store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map { $0[3].string ?? "" }
+                        let text = plan.joined(separator: " | ")
+                        #expect(plan.contains { $0.hasPrefix("SEARCH deadlines USING INDEX \(index) (") || $0.hasPrefix("SEARCH deadlines USING COVERING INDEX \(index) (") },
+                                "\(filter) not on \(index): \(text)")
+                        #expect(!plan.contains { $0.hasPrefix("SCAN deadlines") }, "\(text)")
+                        if filter.caseId == nil && sql.contains("ORDER BY") { #expect(!text.contains("TEMP B-TREE"), "\(filter): \(text)") }
+                    }
+                }
+            }
+            #expect(DeadlineBoardCursor(text: cursor.text) == cursor)
+            for bad in ["", "d1.5", "d2.5.78", "d1.x.78", "d1.5.7", "d1.5.zz"] { #expect(DeadlineBoardCursor(text: bad) == nil, "\(bad)") }
+        }
+    }
+}

@@ -27,7 +27,7 @@ private func resolveAlertId(_ text: String, _ client: DaemonClient) throws -> St
     guard lower.count >= 4, lower.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
         throw CommandFailure("'\(text)' is not an alert id; give the id `imr-ctl alerts --all` shows (at least its first 4 characters)", status: .usage)
     }
-    let open = try client.call("io.imr.Alerts.List")["alerts"]?.arrayValue ?? []
+    let open = try everyPage(client, "io.imr.Alerts.List", [:], key: "alerts")
     let matches = open.compactMap { $0.at("alertId").stringValue }.filter { $0.hasPrefix(lower) }
     switch matches.count {
     case 1: return matches[0]
@@ -103,7 +103,7 @@ public struct Alerts: DaemonCommand {
                 }
             }
         }
-        let open = try client.call("io.imr.Alerts.List", filter)["alerts"]?.arrayValue ?? []
+        let open = try everyPage(client, "io.imr.Alerts.List", filter, key: "alerts")
         let alerts = limit.map { Array(open.suffix($0)) } ?? open
         if read.json { return Output.json(.array(alerts)) }
         guard !alerts.isEmpty else {

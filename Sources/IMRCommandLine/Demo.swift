@@ -163,7 +163,9 @@ public struct Demo: ParsableCommand {
     func waitForAlerts(_ client: VarlinkClient) throws -> Int {
         var last = -1
         for _ in 0..<50 {
-            let count = try client.call("io.imr.Alerts.List")["alerts"].map { if case .array(let a) = $0 { a.count } else { 0 } } ?? 0
+            let page = try client.call("io.imr.Alerts.List", ["limit": 1])
+            let count = (page["alerts"].map { if case .array(let a) = $0 { a.count } else { 0 } } ?? 0)
+                + (page["remaining"].flatMap { if case .int(let n) = $0 { Int(n) } else { nil } } ?? 0)
             if count == last { return count }
             last = count
             usleep(300_000)

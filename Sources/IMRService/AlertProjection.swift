@@ -61,10 +61,28 @@ public struct AlertView: Sendable, Hashable, Codable {
     public var wire: [String: JSONValue] { (try? WireFormat.object(self)) ?? [:] }
 }
 
+/// One page of open alerts; `next` is the position the next page starts after.
+public struct AlertPage: Sendable {
+    public var alerts: [AlertView]
+    public var next: Int64?
+    public var remaining: Int
+    public var remainingAtLeast: Bool
+
+    /// As sent to clients: `a1.<position>`.
+    public static func cursorText(_ position: Int64) -> String { "a1.\(position)" }
+
+    public static func position(ofCursor text: String) -> Int64? {
+        guard text.utf8.count <= 40, text.hasPrefix("a1."), let position = Int64(text.dropFirst(3)), position >= 0 else { return nil }
+        return position
+    }
+}
+
 /// The `alerts` read model: every raised alert with its acknowledgement, snooze and owner.
 /// Open alerts are those not acknowledged; a snoozed one is hidden until its time.
 public struct AlertProjection: Projection {
     public let name = "alerts"
+    /// 2: open alerts in raising order on indexes, all and by coordinator (paged lists).
+    public var version: Int { 2 }
 
     public init() {}
 
@@ -88,6 +106,8 @@ public struct AlertProjection: Projection {
             );
             CREATE INDEX alerts_deadline ON alerts (deadline_id);
             CREATE INDEX alerts_open ON alerts (acknowledged_us, scheduled_us);
+            CREATE INDEX alerts_open_position ON alerts (acknowledged_us, position);
+            CREATE INDEX alerts_coordinator_open ON alerts (coordinator, acknowledged_us, position);
             """)
     }
 
@@ -144,6 +164,39 @@ extension AlertProjection {
         var arguments: [SQLiteValue] = [.integer(now.unixMicroseconds)]
         if let coordinator { sql += " AND coordinator = ?"; arguments.append(.text(coordinator)) }
         return try db.query(sql + " ORDER BY position", arguments).map(view)
+    }
+
+    /// Alerts per page unless the caller asks for fewer or more.
+    public static let defaultPage = 100
+    /// The most alerts one reply carries.
+    public static let maximumPage = 1000
+    /// How far the alerts after a page are counted.
+    public static let countLimit = 10_000
+
+    /// One page's query of the open alerts after `position`, and the count after it (also
+    /// what a test explains), on the index of the coordinator's or everyone's open alerts.
+    static func openQueries(coordinator: String?, now: Date, after position: Int64?, limit: Int, cap: Int)
+        -> (page: (sql: String, arguments: [SQLiteValue]), count: (sql: String, arguments: [SQLiteValue])) {
+        var conditions = """
+            acknowledged_us IS NULL AND (snoozed_until_us IS NULL OR snoozed_until_us <= ?)
+            AND deadline_id IN (SELECT deadline_id FROM deadlines WHERE is_open = 1)
+            """
+        var arguments: [SQLiteValue] = [.integer(now.unixMicroseconds)]
+        if let coordinator { conditions += " AND coordinator = ?"; arguments.append(.text(coordinator)) }
+        if let position { conditions += " AND position > ?"; arguments.append(.integer(position)) }
+        let index = coordinator == nil ? "alerts_open_position" : "alerts_coordinator_open"
+        return (("SELECT \(columns) FROM alerts INDEXED BY \(index) WHERE \(conditions) ORDER BY position LIMIT ?", arguments + [.integer(Int64(limit))]),
+                ("SELECT COUNT(*) FROM (SELECT 1 FROM alerts INDEXED BY \(index) WHERE \(conditions) LIMIT ?)", arguments + [.integer(Int64(cap))]))
+    }
+
+    /// One page of the open alerts, oldest first.
+    public static func openPage(in db: ProjectionDatabase, coordinator: String?, now: Date, after position: Int64?, limit: Int) throws -> AlertPage {
+        let (page, _) = openQueries(coordinator: coordinator, now: now, after: position, limit: limit, cap: 0)
+        let alerts = try db.query(page.sql, page.arguments).map(view)
+        let last = alerts.last?.position ?? position
+        let (_, count) = openQueries(coordinator: coordinator, now: now, after: last, limit: 0, cap: countLimit + 1)
+        let remaining = Int(try db.query(count.sql, count.arguments).first?[0].int64 ?? 0)
+        return AlertPage(alerts: alerts, next: remaining > 0 ? last : nil, remaining: min(remaining, countLimit), remainingAtLeast: remaining > countLimit)
     }
 
     public static func open(in store: EventStore, coordinator: String? = nil, now: Date) throws -> [AlertView] {

@@ -49,6 +49,11 @@ public struct AlertsInterface: VarlinkHandler {
         var coordinator: String?
     }
 
+    struct Page: Decodable {
+        var limit: Int?
+        var after: String?
+    }
+
     struct AlertRef: Decodable { var alertId: String }
     struct SnoozeRequest: Decodable { var alertId: String; var until: String }
     struct ReassignRequest: Decodable { var alertId: String; var coordinator: String }
@@ -68,9 +73,30 @@ public struct AlertsInterface: VarlinkHandler {
         switch call.member {
         case "List":
             let coordinator = try coordinatorFilter(call, context)
+            let request = try WireFormat.decode(Page.self, from: call)
+            let limit = request.limit ?? AlertProjection.defaultPage
+            guard (1...AlertProjection.maximumPage).contains(limit) else {
+                throw invalid("limit", "limit \(limit) is not a page size: give 1 to \(AlertProjection.maximumPage) alerts a page, and follow `next` (or call with more) for the rest")
+            }
+            var position: Int64?
+            if let text = request.after {
+                guard let parsed = AlertPage.position(ofCursor: text) else {
+                    throw invalid("after", "'\(text.prefix(160))' is not a cursor of the alerts: pass the `next` of the previous page unchanged")
+                }
+                position = parsed
+            }
             let now = clock()
-            let alerts = try await store.read { try AlertProjection.open(in: $0, coordinator: coordinator, now: now) }
-            return ["alerts": .array(alerts.map { .object($0.wire) })]
+            while true {
+                let from = position
+                let reply = try await store.offload { () -> [String: JSONValue] in
+                    let page = try store.read { try AlertProjection.openPage(in: $0, coordinator: coordinator, now: now, after: from, limit: limit) }
+                    return ["alerts": .array(page.alerts.map { .object($0.wire) }), "next": page.next.map { .string(AlertPage.cursorText($0)) } ?? .null,
+                            "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast)]
+                }
+                guard call.more == true, let next = reply["next"]?.stringValue else { return reply }
+                try await replier.yield(reply)
+                position = AlertPage.position(ofCursor: next)
+            }
         case "Follow":
             guard replier.more else { throw VarlinkError.expectedMore }
             return try await follow(coordinator: try coordinatorFilter(call, context), replier: replier)

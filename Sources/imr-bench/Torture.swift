@@ -213,7 +213,7 @@ struct Torture: ParsableCommand {
                 return .array(all)
             }
             return [try every("io.imr.Cases.List", "cases", ["open": .null]), try every("io.imr.Deadlines.List", "deadlines", [:]),
-                    .object(try c.call("io.imr.Alerts.List"))]
+                    try every("io.imr.Alerts.List", "alerts", [:])]
         }
         let before = try snapshot()
         _ = try c.call("io.imr.Admin.Rebuild")

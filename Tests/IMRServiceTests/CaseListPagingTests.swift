@@ -335,3 +335,37 @@ import Workflow
         }
     }
 }
+
+/// Open alerts a page at a time, in raising order.
+@Suite struct AlertPagingTests {
+    @Test func alertPagesJoinUp_onTheirIndexes() async throws {
+        try await offThePool {
+            let f = try AlertFixture()
+            defer { f.close() }
+            try AlertsInterfaceTests.raise(23, in: f, coordinator: "maria")
+            try AlertsInterfaceTests.raise(4, in: f, coordinator: "li")
+            let now = Pacific.instant(LocalDate(iso: "2024-03-12")!, hour: 9)
+            for coordinator in [nil, "maria", "li"] as [String?] {
+                let all = try AlertProjection.open(in: f.store, coordinator: coordinator, now: now).map(\.alertId)
+                #expect(all.count == (coordinator == nil ? 27 : coordinator == "li" ? 4 : 23))
+                var seen: [String] = []
+                var after: Int64?
+                repeat {
+                    let page = try f.store.read { try AlertProjection.openPage(in: $0, coordinator: coordinator, now: now, after: after, limit: 5) }
+                    seen += page.alerts.map(\.alertId)
+                    #expect(page.remaining == all.count - seen.count)
+                    after = page.next.flatMap { AlertPage.position(ofCursor: AlertPage.cursorText($0)) }
+                } while after != nil
+                #expect(seen == all)
+                let (page, count) = AlertProjection.openQueries(coordinator: coordinator, now: now, after: 3, limit: 100, cap: 10_001)
+                let index = coordinator == nil ? "alerts_open_position" : "alerts_coordinator_open"
+                for (sql, arguments) in [page, count] {
+                    let plan = try f.store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map { $0[3].string ?? "" }
+                    #expect(plan.contains { $0.hasPrefix("SEARCH alerts USING INDEX \(index) (") }, "\(plan)")
+                    #expect(!plan.joined().contains("TEMP B-TREE") && !plan.contains { $0.hasPrefix("SCAN alerts") }, "\(plan)")
+                }
+            }
+            for bad in ["", "a1.", "a1.x", "a2.5", "a1.-4"] { #expect(AlertPage.position(ofCursor: bad) == nil, "\(bad)") }
+        }
+    }
+}

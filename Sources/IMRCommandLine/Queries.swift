@@ -356,7 +356,7 @@ public struct History: DaemonCommand {
     public init() {}
 
     public func run(_ client: DaemonClient) throws {
-        let events = try client.call("io.imr.Cases.History", ["caseId": .string(caseId)])["events"]?.arrayValue ?? []
+        let events = try everyPage(client, "io.imr.Cases.History", ["caseId": .string(caseId)], key: "events")
         if read.json { return Output.json(.array(events)) }
         Output.table(["POSITION", "VERSION", "RECORDED", "TYPE", "ACTOR", "COMMAND"], events.map { e in
             [e.at("position").text, e.at("version").text, e.at("recordedAt").text, e.at("type").text, e.at("actor").text, e.at("commandId").text]

@@ -58,6 +58,10 @@ final class AlertFeed: Sendable {
         var nextId: UInt64 = 0
         var task: Task<Void, Never>?
         var stopped = false
+        /// Where the feed is (for a diagnosis): the last position it read, and what it is doing.
+        var lastRead: Int64 = 0
+        var doing = "not started"
+        var posted = 0
     }
 
     let store: EventStore
@@ -74,6 +78,21 @@ final class AlertFeed: Sendable {
     }
 
     var followerCount: Int { state.withLock { $0.followers.count } }
+
+    /// What the feed is doing, for a test that finds a follower waiting: its last position
+    /// read, the step it is at, how many replies it posted, and the log's committed head.
+    var diagnosis: String {
+        let (last, doing, posted, followers, running) = state.withLock { ($0.lastRead, $0.doing, $0.posted, $0.followers.count, $0.task != nil) }
+        return "feed \(running ? "running" : "not running"): \(doing); last read position \(last), \(posted) replies posted, \(followers) followers; committed head \(store.committedHead)"
+    }
+
+    private func note(_ doing: String, position: Int64? = nil, posted: Bool = false) {
+        state.withLock { s in
+            s.doing = doing
+            if let position { s.lastRead = position }
+            if posted { s.posted += 1 }
+        }
+    }
 
     /// Registers a follower before it reads the open alerts, so that every alert raised after
     /// that read reaches its queue. Nil when the feed has stopped.
@@ -128,14 +147,23 @@ final class AlertFeed: Sendable {
 
     private func run(from position: Int64) async {
         do {
+            note("waiting for events after \(position - 1)")
             for try await event in store.subscribe(from: position) {
                 if Task.isCancelled { return }
+                note("read event \(event.position)", position: event.position)
                 guard case .raised(let raised)? = try? AlertStreams.decode(event) else { continue }
                 let id = raised.alertId
-                guard let view = try await store.read(lane: .interactive, { try AlertProjection.alert(id, in: $0) }) else { continue }
+                note("reading alert of event \(event.position)")
+                guard let view = try await store.read(lane: .interactive, { try AlertProjection.alert(id, in: $0) }) else {
+                    note("alert of event \(event.position) not in the read model")
+                    continue
+                }
                 post(.init(position: event.position, reply: ["alert": .object(view.wire), "replayed": false]), coordinator: raised.coordinator)
+                note("posted event \(event.position); waiting for the next", posted: true)
             }
+            note("subscription ended (cancelled, store closed or reads stopped)")
         } catch {
+            note("failed: \(error)")
             logger.error("alerts: the feed of followers stopped: \(error)")
             let followers = state.withLock { s -> [FollowerQueue] in
                 s.task = nil  // the next follower starts it again

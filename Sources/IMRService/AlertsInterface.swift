@@ -44,6 +44,9 @@ public struct AlertsInterface: VarlinkHandler {
     /// Followers now (tests).
     public var followerCount: Int { feed.followerCount }
 
+    /// The followers' feed's state, for a diagnosis in tests.
+    public var feedDiagnosis: String { feed.diagnosis }
+
     struct Filter: Decodable {
         var mine: Bool?
         var coordinator: String?

@@ -142,6 +142,20 @@ public struct CaseService: Sendable {
         return events
     }
 
+    /// Up to `limit` of a case's events after version `after`, and the case's version now (to
+    /// say how many follow), read on a reader thread.
+    public func historyPage(of caseId: CaseID, after: Int64, limit: Int) async throws(CaseServiceError) -> (events: [RecordedEvent], version: Int64) {
+        let streamId = CaseStreams.streamId(caseId)
+        let events: [RecordedEvent]
+        let version: Int64
+        do {
+            version = try await store.version(of: streamId)
+            events = try await store.read(stream: streamId, from: after + 1, limit: limit)
+        } catch { throw .storage(error) }
+        guard version > 0 else { throw .caseNotFound(caseId) }
+        return (events, version)
+    }
+
     private func stateAndHistory(of caseId: CaseID, from stored: [RecordedEvent]) throws(CaseServiceError) -> (CaseState, [RecordedEvent]) {
         let streamId = CaseStreams.streamId(caseId)
         let state: CaseState

@@ -36,6 +36,15 @@ public struct CasesInterface: VarlinkHandler {
     }
     struct CaseRef: Decodable { let caseId: String }
 
+    struct HistoryRequest: Decodable {
+        let caseId: String
+        let limit: Int?
+        let after: String?
+    }
+
+    /// The most events one History reply carries (and the page when none is asked for).
+    static let historyPage = 1000
+
     /// The role each method needs: reading for the queries, coordinating for everything that records.
     static func role(for member: String) -> Role {
         switch member {
@@ -75,9 +84,34 @@ public struct CasesInterface: VarlinkHandler {
             let (store, now) = (service.store, clock())
             return ["stats": .object(try WireFormat.object(try await store.offload { try CaseStatistics.read(from: store, now: now) }))]
         case "History":
-            let ref = try WireFormat.decode(CaseRef.self, from: call)
-            let events = try await serviceCall(ref.caseId) { () async throws(CaseServiceError) in try await service.history(of: CaseID(ref.caseId)) }
-            return ["events": .array(events.map { .object(Self.historyEntry($0)) })]
+            let request = try WireFormat.decode(HistoryRequest.self, from: call)
+            let limit = request.limit ?? Self.historyPage
+            guard (1...Self.historyPage).contains(limit) else {
+                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
+                    "parameter": "limit", "message": .string("limit \(limit) is not a page size: give 1 to \(Self.historyPage) events a page")])
+            }
+            var after: Int64 = 0
+            if let text = request.after {
+                guard text.utf8.count <= 40, text.hasPrefix("h1."), let version = Int64(text.dropFirst(3)), version >= 0 else {
+                    throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
+                        "parameter": "after", "message": .string("'\(text.prefix(160))' is not a cursor of a history: pass the `next` of the previous page unchanged")])
+                }
+                after = version
+            }
+            while true {
+                let from = after
+                let (events, version) = try await serviceCall(request.caseId) { () async throws(CaseServiceError) in
+                    try await service.historyPage(of: CaseID(request.caseId), after: from, limit: limit)
+                }
+                let last = events.last?.streamVersion ?? from
+                let reply: [String: JSONValue] = [
+                    "events": .array(events.map { .object(Self.historyEntry($0)) }),
+                    "next": last < version ? .string("h1.\(last)") : .null, "remaining": .int(max(0, version - last)),
+                ]
+                guard call.more == true, last < version, !events.isEmpty else { return reply }
+                try await replier.yield(reply)
+                after = last
+            }
         case "ImportDetermination":
             return try await importDetermination(call, context: context)
         default:

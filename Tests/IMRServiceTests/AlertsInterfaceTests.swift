@@ -202,45 +202,48 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         let (ready, signal) = AsyncStream<Void>.makeStream()
         let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
         for await _ in ready { break }
-        // Intermittent in fresh-clone CI runs only (3 of 3 there, about 1 in 6 locally): the
-        // reader's replies stop coming while the sleeper is being dropped. Not understood yet;
-        // see the session note of 2026-11-30 (issue 12). Recorded as a known issue meanwhile.
-        await withKnownIssue("the reader's feed stalls in fresh-clone CI runs (issue 12 note)", isIntermittent: true) {
-            let outcome = try await offThePool { () -> (sleeper: [VarlinkReply], reader: Int) in
-                let sleeper = try VarlinkClient(path: path)
-                try sleeper.send(VarlinkCall(method: "io.imr.Alerts.Follow", parameters: [:], more: true))
-                let reader = try VarlinkClient(path: path)
-                try reader.send(VarlinkCall(method: "io.imr.Alerts.Follow", parameters: [:], more: true))
-                #expect(waitFor { alerts.followerCount == 2 })
-                // 300 alerts of 400-odd bytes each: the sleeper's socket and its 8 places fill up. The
-                // reader takes each batch of 4 (half its queue) before the next is raised.
-                // Generous: this server's handlers share the test process's two cooperative threads
-                // with every other test, and tests that block them (subprocess waits, long CPU-bound
-                // checks) held them for over 30 s in CI.
-                reader.setReceiveTimeout(90)
-                for _ in 0..<75 {
-                    try AlertsInterfaceTests.raise(4, in: f)
-                    var read = 0
-                    while read < 4 {
-                        let reply = try reader.receive()
-                        if let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
-                        if reply.parameters?["replayed"] == false { read += 1 }
+        let outcome = try await offThePool { () -> (sleeper: [VarlinkReply], reader: Int) in
+            let sleeper = try VarlinkClient(path: path)
+            try sleeper.send(VarlinkCall(method: "io.imr.Alerts.Follow", parameters: [:], more: true))
+            let reader = try VarlinkClient(path: path)
+            try reader.send(VarlinkCall(method: "io.imr.Alerts.Follow", parameters: [:], more: true))
+            #expect(waitFor { alerts.followerCount == 2 })
+            // 300 alerts of 400-odd bytes each: the sleeper's socket and its 8 places fill up. The
+            // reader takes each batch of 4 (half its queue) before the next is raised.
+            // Generous: this server's handlers share the test process's two cooperative threads
+            // with every other test, and tests that block them (subprocess waits, long CPU-bound
+            // checks) held them for over 30 s in CI.
+            reader.setReceiveTimeout(90)
+            for round in 0..<75 {
+                try AlertsInterfaceTests.raise(4, in: f)
+                var read = 0
+                while read < 4 {
+                    let reply: VarlinkReply
+                    do { reply = try reader.receive() } catch {
+                        // A stall says where the feed stood.
+                        throw ReaderStalled(description: "\(error); round \(round), \(read) of 4 read; \(alerts.feedDiagnosis)")
                     }
+                    if let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
+                    // A follower registered before it reads the open alerts: alerts raised in
+                    // between come in its replay (replayed: true) and are skipped live. Either
+                    // way the reader has each alert once. (Counting only live ones made this
+                    // test wait forever when the first batch beat the reader's replay.)
+                    if reply.parameters?["alert"] != nil { read += 1 }
                 }
-                #expect(waitFor { alerts.followerCount == 1 }, "the sleeper was dropped")
-                // The sleeper's stream ends with the error, after what its socket already held.
-                var replies: [VarlinkReply] = []
-                sleeper.setReceiveTimeout(5)
-                while let reply = try? sleeper.receive() {
-                    replies.append(reply)
-                    if reply.continues != true { break }
-                }
-                return (replies, 300)
             }
-            #expect(outcome.sleeper.last?.error == "io.imr.Alerts.FollowerTooSlow")
-            #expect(outcome.sleeper.last?.parameters?["queued"] == 8)
-            #expect(outcome.sleeper.count < 300, "\(outcome.sleeper.count) replies")
+            #expect(waitFor { alerts.followerCount == 1 }, "the sleeper was dropped")
+            // The sleeper's stream ends with the error, after what its socket already held.
+            var replies: [VarlinkReply] = []
+            sleeper.setReceiveTimeout(5)
+            while let reply = try? sleeper.receive() {
+                replies.append(reply)
+                if reply.continues != true { break }
+            }
+            return (replies, 300)
         }
+        #expect(outcome.sleeper.last?.error == "io.imr.Alerts.FollowerTooSlow")
+        #expect(outcome.sleeper.last?.parameters?["queued"] == 8)
+        #expect(outcome.sleeper.count < 300, "\(outcome.sleeper.count) replies")
         alerts.stopFollowers()
         server.shutdown()
         try await running.value
@@ -287,6 +290,11 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             _ = alerts
         }
     }
+}
+
+/// A follower's replies stopped coming; the description says where the feed stood.
+struct ReaderStalled: Error, CustomStringConvertible {
+    let description: String
 }
 
 func waitFor(_ seconds: Double = 5, _ condition: () -> Bool) -> Bool {

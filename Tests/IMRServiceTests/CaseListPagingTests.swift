@@ -287,6 +287,58 @@ import Workflow
     }
 }
 
+/// A case's history a page at a time.
+@Suite struct HistoryPagingTests {
+    @Test func aHistoryComesInVersionOrderPageByPage_andByStream() async throws {
+        let dir = try CaseListPagingTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (store, service) = try await offThePool { try CaseListPagingTests.caseload(3, in: dir) }
+        defer { store.close() }
+        let cases = CasesInterface(service: service, access: AccessControl(), clock: { Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9) })
+        let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [cases])
+        let path = dir.appendingPathComponent("imr.sock").path
+        let (ready, signal) = AsyncStream<Void>.makeStream()
+        let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
+        for await _ in ready { break }
+        try await offThePool {
+            for n in 1...10 { try CaseListPagingTests.record(service, "AddNote", ["caseId": "P-001", "text": .string("note \(n)")]) }
+            let c = try VarlinkClient(path: path)
+            let whole = try store.read(stream: "case-P-001").map(\.streamVersion)
+            #expect(whole.count == 12)
+            var versions: [Int64] = []
+            var after: JSONValue = .null
+            var pages = 0
+            repeat {
+                let page = try c.call("io.imr.Cases.History", ["caseId": "P-001", "limit": 5, "after": after])
+                versions += page["events"]?.elements?.compactMap { if case .int(let v)? = $0["version"] { v } else { nil } } ?? []
+                #expect(page["remaining"] == .int(Int64(whole.count - versions.count)))
+                after = page["next"] ?? .null
+                pages += 1
+            } while after != .null && pages < 10
+            #expect(versions == whole)
+            #expect(pages == 3)
+            var streamed: [Int64] = []
+            try c.stream("io.imr.Cases.History", ["caseId": "P-001", "limit": 4]) { page in
+                streamed += page["events"]?.elements?.compactMap { if case .int(let v)? = $0["version"] { v } else { nil } } ?? []
+                return true
+            }
+            #expect(streamed == whole)
+            for (parameters, expected) in [(["caseId": "NOPE-1"], "io.imr.Cases.CaseNotFound"),
+                                           (["caseId": "P-001", "after": "h2.4"], "io.imr.Cases.InvalidValue"),
+                                           (["caseId": "P-001", "limit": 0], "io.imr.Cases.InvalidValue")] as [([String: JSONValue], String)] {
+                do {
+                    _ = try c.call("io.imr.Cases.History", parameters)
+                    Issue.record("\(parameters) was answered")
+                } catch let error as VarlinkError {
+                    #expect(error.name == expected, "\(parameters)")
+                }
+            }
+        }
+        server.shutdown()
+        try await running.value
+    }
+}
+
 /// The deadline board a page at a time, the same way.
 @Suite struct DeadlineBoardPagingTests {
     @Test func boardPagesJoinUpInDueOrder_andEveryBoardQueryRunsOnItsIndex() async throws {

@@ -374,10 +374,11 @@ final class Daemon: Sendable {
     private func statusLine(_ store: EventStore, now: Date) -> String {
         let open = (try? store.read { try CaseListProjection.openCount(in: $0) }) ?? 0
         let next = (try? DeadlineProjection.nextDue(in: store, after: now)) ?? nil
-        let overdue = (try? DeadlineProjection.overdueCount(in: store, at: now)) ?? 0
+        // Counted up to 10,000 (this line is refreshed after commits, at most once a second).
+        let overdue = (try? DeadlineProjection.overdueCount(in: store, at: now, upTo: 10_001)) ?? 0
         return "serving \(open.formatted()) open cases"
             + (next.map { "; next deadline \(Pacific.date(of: $0).iso)" } ?? "")
-            + (overdue > 0 ? "; \(overdue.formatted()) overdue" : "")
+            + (overdue > 10_000 ? "; over 10,000 overdue" : overdue > 0 ? "; \(overdue.formatted()) overdue" : "")
     }
 }
 

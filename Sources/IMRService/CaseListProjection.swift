@@ -84,6 +84,8 @@ public struct CaseListProjection: Projection {
         if before?[0].string != stage || before?[1].int64 != isOpen {
             if let before {
                 try db.execute("UPDATE case_counts SET cases = cases - 1 WHERE stage = ? AND is_open = ?", [before[0], before[1]])
+                // No row for a stage no case is at: the same rows however the cases got there.
+                try db.execute("DELETE FROM case_counts WHERE stage = ? AND is_open = ? AND cases <= 0", [before[0], before[1]])
             }
             try db.execute("INSERT INTO case_counts (stage, is_open, cases) VALUES (?, ?, 1) ON CONFLICT(stage, is_open) DO UPDATE SET cases = cases + 1",
                            [.text(stage), .integer(isOpen)])

@@ -317,12 +317,17 @@ extension DeadlineProjection {
     }
 
     /// How many running deadlines are past due at `now` (optional information requests aside).
-    public static func overdueCount(in store: EventStore, at now: Date) throws -> Int64 {
-        try store.read { try overdueCount(in: $0, at: now) }
+    /// `upTo` bounds the count (it walks the overdue deadlines' index entries): what a line
+    /// refreshed on every commit asks, so that a backlog of misses cannot make it a scan.
+    public static func overdueCount(in store: EventStore, at now: Date, upTo limit: Int64 = .max) throws -> Int64 {
+        try store.read { try overdueCount(in: $0, at: now, upTo: limit) }
     }
 
-    static func overdueCount(in db: ProjectionDatabase, at now: Date) throws -> Int64 {
-        try db.query("SELECT COUNT(*) FROM deadlines WHERE is_open = 1 AND due_us <= ? AND rule != 'ur.info-request'", [.integer(now.unixMicroseconds)]).first?[0].int64 ?? 0
+    static func overdueCount(in db: ProjectionDatabase, at now: Date, upTo limit: Int64 = .max) throws -> Int64 {
+        try db.query("""
+            SELECT COUNT(*) FROM (SELECT 1 FROM deadlines INDEXED BY deadlines_open_due
+            WHERE is_open = 1 AND due_us <= ? AND rule != 'ur.info-request' LIMIT ?)
+            """, [.integer(now.unixMicroseconds), .integer(limit == .max ? -1 : limit)]).first?[0].int64 ?? 0
     }
 
     /// The earliest open deadline's due instant, if any.

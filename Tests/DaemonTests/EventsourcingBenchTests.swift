@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Varlink
 
 /// scripts/bench-eventsourcing.py, which `imr-bench load --eventsourcing` runs beside imr: it
 /// takes every case through its lifecycle in the library's SQLite store and reports what it
@@ -56,6 +57,37 @@ struct EventsourcingBenchTests {
         // Four cases of 10 or 11 commands each.
         #expect(lines.allSatisfy { $0.contains("over 42 commands") }, "\(result.output)")
         #expect(!result.output.contains("failed"), "\(result.output)")
+    }
+
+    /// `imr-bench seed` on a small caseload: a daemon started on what it wrote serves it.
+    @Test func aSeededStoreIsServedByADaemon() async throws {
+        let bench = productsDirectory.appendingPathComponent("imr-bench").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-seed-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let state = dir.appendingPathComponent("state").path
+        let seeded = try await offPool { try run([bench, "seed", "--cases", "40", "--batch", "15", "--coordinators", "3", "--dir", state]) }
+        #expect(seeded.status == 0, "\(seeded.output)")
+        #expect(seeded.output.contains("seeded 40 cases, "), "\(seeded.output)")
+        #expect(!seeded.output.contains("refused"), "\(seeded.output)")
+        let again = try await offPool { try run([bench, "seed", "--cases", "5", "--dir", state]) }
+        #expect(again.status != 0 && again.output.contains("exists"), "seed writes over nothing: \(again.output)")
+
+        let daemon = try DaemonProcess(directory: dir)
+        defer { daemon.cleanup() }
+        _ = try #require(await offPool { daemon.waitUntilReady() }, "no READY=1 from a daemon on the seeded store")
+        let (first, all) = try await offPool { () -> ([String: JSONValue], Int) in
+            let c = try daemon.client()
+            let first = try c.call("io.imr.Cases.List", ["open": .null, "limit": 10])
+            var all = 0
+            try c.stream("io.imr.Cases.List", ["open": .null]) { page in
+                if case .array(let cases)? = page["cases"] { all += cases.count }
+                return true
+            }
+            #expect(try c.call("io.imr.Admin.Verify")["intact"] == .bool(true))
+            return (first, all)
+        }
+        #expect(all == 40)
+        #expect(first["remaining"] == 30)
     }
 
     @Test func theScriptRefusesToWriteOverAnEarlierRun() async throws {

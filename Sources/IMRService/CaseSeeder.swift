@@ -1,0 +1,94 @@
+import EventStore
+import Foundation
+import Workflow
+
+/// Writes whole cases into a store at once, with the read models: each case's commands decided
+/// in memory one after another, its events appended in one request (so the read models work
+/// out its rows once, for its last event), many cases to a transaction. For building large
+/// stores to measure (`imr-bench seed`), not for recording what happens: there is no command
+/// id to retry under, and every event is stamped with the same time.
+public struct CaseSeeder: Sendable {
+    let store: EventStore
+    let actor: Actor
+
+    public init(store: EventStore, actor: Actor) {
+        self.store = store
+        self.actor = actor
+    }
+
+    /// What one batch wrote.
+    public struct Outcome: Sendable {
+        public var cases = 0
+        public var events = 0
+        /// Commands the lifecycle refused (left out; the case keeps what came before).
+        public var refused = 0
+
+        public init() {}
+    }
+
+    /// A batch decided and encoded, ready to append.
+    public struct Prepared: @unchecked Sendable {
+        let cases: [(CaseID, [NewEvent], [UUID: CaseEvent], Int)]
+        let now: Date
+        /// Cases in the batch (those the generator gave, whether or not they had events).
+        public var count: Int { cases.count }
+    }
+
+    /// Appends every case of `batch` (new cases: each stream must not exist) in one
+    /// transaction, each case's commands decided at `now`.
+    public func seed(_ batch: [(caseId: CaseID, commands: [CaseCommand])], now: Date) throws -> Outcome {
+        try write(prepare(batch, now: now))
+    }
+
+    /// Decides and encodes a batch (pure, on any thread): a caller may prepare the next batch
+    /// while the last one is written.
+    public func prepare(_ batch: [(caseId: CaseID, commands: [CaseCommand])], now: Date) -> Prepared {
+        Prepared(cases: batch.map { prepare($0.caseId, $0.commands, now: now) }, now: now)
+    }
+
+    /// Appends a prepared batch in one transaction.
+    public func write(_ prepared: Prepared) throws -> Outcome {
+        let now = prepared.now
+        return try store.write { context in
+            var outcome = Outcome()
+            for (caseId, events, readBack, refused) in prepared.cases {
+                outcome.refused += refused
+                guard !events.isEmpty else { continue }
+                let streamId = CaseStreams.streamId(caseId)
+                let hint = CaseStreams.AppendHint(streamId: streamId, base: CaseState(), baseVersion: 0, events: readBack)
+                try context.append(to: streamId, expected: .noStream, events: events, hint: hint, recordedAt: now)
+                outcome.cases += 1
+                outcome.events += events.count
+            }
+            return outcome
+        }
+    }
+
+    /// A case's events, decided and encoded (pure: run it on any thread).
+    private func prepare(_ caseId: CaseID, _ commands: [CaseCommand], now: Date)
+        -> (CaseID, [NewEvent], [UUID: CaseEvent], Int) {
+        var state = CaseState()
+        var events: [NewEvent] = []
+        var readBack: [UUID: CaseEvent] = [:]
+        var refused = 0
+        let recordedAt = now.roundedToStoredMicroseconds
+        for command in commands {
+            guard let decided = try? decide(command, state: state, now: now), !decided.isEmpty else {
+                refused += 1
+                continue
+            }
+            let commandId = UUID()
+            let metadata = EventMetadata(actor: actor.label, correlationId: commandId.uuidString.lowercased(), commandId: commandId.uuidString.lowercased())
+            for (index, event) in decided.enumerated() {
+                guard let encoded = try? CaseEventCodec.encode(event),
+                      let stored = try? CaseEventCodec.decode(type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload)
+                else { continue }
+                let id = CaseService.eventId(commandId: commandId, index: index)
+                readBack[id] = stored
+                events.append(NewEvent(id: id, type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload, metadata: metadata))
+                state = evolve(state, RecordedCaseEvent(event: stored, version: state.version + 1, eventId: id, recordedAt: recordedAt))
+            }
+        }
+        return (caseId, events, readBack, refused)
+    }
+}

@@ -1,0 +1,140 @@
+import ArgumentParser
+import EventStore
+import Foundation
+import IMRCommandLine
+import IMRService
+import Varlink
+import Workflow
+
+/// `imr-bench seed`: a large store of synthetic cases, written through the event store's batch
+/// path with the daemon's read models, to measure a daemon at size.
+struct Seed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seed",
+        abstract: "Write a store of N synthetic cases at every stage (the demo's mix) with the daemon's read models, and time it.",
+        discussion: """
+            Writes DIR/imr.sqlite (which must not exist): --cases cases generated one at a time from --seed, spread \
+            over --coordinators coordinators, each case's lifecycle commands decided in memory and appended as one \
+            request with the read models (case list, items, deadlines, alerts) updated in the same transaction, \
+            --batch cases to a transaction, synchronous=NORMAL (the file is rebuilt, not trusted, if the machine \
+            fails meanwhile). Prints progress every 10,000 cases and, at the end, cases/s, events/s and the file's \
+            size. A daemon started on DIR as its state directory then serves the store. See BENCHMARKS.md.
+            """)
+
+    @Option(help: "The state directory to create the store in.") var dir: String
+    @Option(help: "Synthetic cases to write.") var cases: Int = 20_000
+    @Option(help: "Cases per transaction.") var batch: Int = 500
+    @Option(help: "Coordinators the cases are spread over.") var coordinators: Int = 300
+    @Option(help: "Seed of the caseload.") var seed: UInt64 = 2026
+
+    func validate() throws {
+        guard (1...10_000_000).contains(cases) else { throw ValidationError("--cases takes 1 to 10,000,000, not \(cases)") }
+        guard (1...10_000).contains(batch) else { throw ValidationError("--batch takes 1 to 10,000 cases a transaction, not \(batch)") }
+        guard (1...100_000).contains(coordinators) else { throw ValidationError("--coordinators takes 1 to 100,000, not \(coordinators)") }
+    }
+
+    func run() throws {
+        let path = URL(fileURLWithPath: dir).appendingPathComponent("imr.sqlite").path
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw ValidationError("\(path) exists: seed writes a new store; give another --dir or remove it")
+        }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let store = try EventStore(path: path, options: .init(synchronous: .normal), projections: ReadModels.all())
+        defer { store.close() }
+        let seeder = CaseSeeder(store: store, actor: Actor(uid: getuid(), name: "imr-bench-seed"))
+        let now = Date()
+        let caseload = SyntheticCaseload(now: now, count: cases, seed: seed, coordinators: (1...coordinators).map { "coord\($0)" })
+        let started = Date()
+        var total = CaseSeeder.Outcome()
+        // The cases are generated, decided and encoded on a thread of their own, a batch ahead
+        // of the one being written (two batches at most in memory).
+        let producer = SeedProducer(caseload: caseload, seeder: seeder, count: cases, batch: batch, now: now)
+        Thread.detachNewThread { producer.run() }
+        var written = 0
+        var lastReport = 0
+        while let prepared = producer.next() {
+            let outcome = try seeder.write(prepared)
+            written += prepared.count
+            total.cases += outcome.cases
+            total.events += outcome.events
+            total.refused += outcome.refused
+            if written - lastReport >= 10_000 {
+                lastReport = written
+                let seconds = Date().timeIntervalSince(started)
+                print(String(format: "%9d cases  %10d events  %7.1f s  %6.0f cases/s  %7.0f events/s", total.cases, total.events, seconds,
+                             Double(total.cases) / seconds, Double(total.events) / seconds))
+            }
+        }
+        let seconds = Date().timeIntervalSince(started)
+        let bytes = ["", "-wal"].reduce(Int64(0)) { sum, suffix in
+            sum + ((try? FileManager.default.attributesOfItem(atPath: path + suffix)[.size] as? NSNumber)?.int64Value ?? 0)
+        }
+        print(String(format: "seeded %d cases, %d events in %.1f s (%.0f cases/s, %.0f events/s); %@ on disk (%.0f bytes/event)",
+                     total.cases, total.events, seconds, Double(total.cases) / seconds, Double(total.events) / seconds,
+                     ByteCountFormatter.string(fromByteCount: bytes, countStyle: .binary), Double(bytes) / Double(max(total.events, 1))))
+        if total.refused > 0 || producer.unconverted > 0 {
+            print("\(total.refused) commands refused by the lifecycle and \(producer.unconverted) calls not lifecycle commands were left out")
+        }
+    }
+}
+
+/// Generates, decides and encodes the batches, one ahead of the writer.
+/// @unchecked Sendable: `caseload` is used by the producing thread only; the queue and the
+/// count are behind `lock`.
+final class SeedProducer: @unchecked Sendable {
+    private var caseload: SyntheticCaseload
+    private let seeder: CaseSeeder
+    private let count: Int
+    private let batch: Int
+    private let now: Date
+    private let ready = DispatchSemaphore(value: 0)
+    private let room = DispatchSemaphore(value: 2)
+    private let lock = NSLock()
+    private var queue: [CaseSeeder.Prepared] = []
+    private var skipped = 0
+
+    init(caseload: SyntheticCaseload, seeder: CaseSeeder, count: Int, batch: Int, now: Date) {
+        self.caseload = caseload
+        self.seeder = seeder
+        self.count = count
+        self.batch = batch
+        self.now = now
+    }
+
+    /// Calls that were not lifecycle commands.
+    var unconverted: Int { lock.withLock { skipped } }
+
+    func run() {
+        var next = 0
+        while next < count {
+            room.wait()
+            var group: [(caseId: CaseID, commands: [CaseCommand])] = []
+            while group.count < batch && next < count {
+                let calls = caseload.calls(ofCase: next)
+                next += 1
+                guard let caseId = calls.first?.parameters["caseId"]?.stringValue else { continue }
+                var commands: [CaseCommand] = []
+                for call in calls {
+                    if let command = try? CasesInterface.command(for: VarlinkCall(method: "io.imr.Cases." + call.method, parameters: call.parameters)) {
+                        commands.append(command)
+                    } else {
+                        lock.withLock { skipped += 1 }
+                    }
+                }
+                group.append((CaseID(caseId), commands))
+            }
+            let prepared = seeder.prepare(group, now: now)
+            lock.withLock { queue.append(prepared) }
+            ready.signal()
+        }
+        ready.signal()  // the end: next() finds the queue empty
+    }
+
+    /// The next prepared batch, waiting for it; nil once every batch was taken.
+    func next() -> CaseSeeder.Prepared? {
+        ready.wait()
+        let prepared = lock.withLock { queue.isEmpty ? nil : queue.removeFirst() }
+        if prepared != nil { room.signal() }
+        return prepared
+    }
+}

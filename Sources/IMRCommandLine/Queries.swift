@@ -105,24 +105,9 @@ public struct Cases: DaemonCommand {
     }
 
     public func run(_ client: DaemonClient) throws {
-        if all {
-            var pages = PagedOutput(json: read.json, header: Self.header, style: Self.style)
-            try client.stream("io.imr.Cases.List", parameters) { reply in
-                pages.add(reply["cases"]?.arrayValue ?? [], row: Self.row)
-                return true
-            }
-            return pages.finish(empty: "no cases match")
-        }
-        let reply = try client.call("io.imr.Cases.List", parameters)
-        let cases = reply["cases"]?.arrayValue ?? []
-        if read.json {
-            Output.json(.array(cases))
-        } else if cases.isEmpty {
-            print(after == nil ? "no cases match" : "no cases after that cursor")
-        } else {
-            Output.table(Self.header, cases.map(Self.row), style: Self.style)
-        }
-        PagedOutput.moreLine(reply, noun: "case", json: read.json)
+        try PagedOutput.show(client, "io.imr.Cases.List", parameters, key: "cases", noun: "case", all: all, json: read.json,
+                             header: Self.header, row: Self.row, style: Self.style,
+                             empty: after == nil ? "no cases match" : "no cases after that cursor")
     }
 
     static let header = ["CASE", "CLAIM", "COORDINATOR", "STAGE", "IMR CASE", "ITEMS", "NEXT DEADLINE", "DUE", ""]
@@ -261,24 +246,9 @@ public struct Deadlines: DaemonCommand {
     }
 
     public func run(_ client: DaemonClient) throws {
-        if all {
-            var pages = PagedOutput(json: read.json, header: Self.header, style: Self.style)
-            try client.stream("io.imr.Deadlines.List", try parameters()) { reply in
-                pages.add(reply["deadlines"]?.arrayValue ?? [], row: Self.row)
-                return true
-            }
-            return pages.finish(empty: "no running deadline matches")
-        }
-        let reply = try client.call("io.imr.Deadlines.List", try parameters())
-        let deadlines = reply["deadlines"]?.arrayValue ?? []
-        if read.json {
-            Output.json(.array(deadlines))
-        } else if deadlines.isEmpty {
-            print(after == nil ? "no running deadline matches" : "no running deadlines after that cursor")
-        } else {
-            Output.table(Self.header, deadlines.map(Self.row), style: Self.style)
-        }
-        PagedOutput.moreLine(reply, noun: "deadline", json: read.json)
+        try PagedOutput.show(client, "io.imr.Deadlines.List", try parameters(), key: "deadlines", noun: "deadline", all: all, json: read.json,
+                             header: Self.header, row: Self.row, style: Self.style,
+                             empty: after == nil ? "no running deadline matches" : "no running deadlines after that cursor")
     }
 
     static let header = ["DUE", "", "STATUS", "RULE", "CASE", "ITEMS", "PARTY", "COORDINATOR"]
@@ -329,6 +299,31 @@ struct PagedOutput {
 
     func finish(empty: String) {
         if json { print(printed == 0 ? "]" : "\n]") } else if printed == 0 { print(empty) }
+    }
+
+    /// A paged list as `imr-ctl` shows it: with `all` every page as the daemon streams them;
+    /// otherwise one page (the parameters say which) and the line about the rest.
+    static func show(_ client: DaemonClient, _ method: String, _ parameters: [String: JSONValue], key: String, noun: String,
+                     all: Bool, json: Bool, header: [String], row: (JSONValue) -> [String],
+                     style: @escaping ([String]) -> Output.Style?, empty: String) throws {
+        if all {
+            var pages = PagedOutput(json: json, header: header, style: style)
+            try client.stream(method, parameters) { reply in
+                pages.add(reply[key]?.arrayValue ?? [], row: row)
+                return true
+            }
+            return pages.finish(empty: empty)
+        }
+        let reply = try client.call(method, parameters)
+        let items = reply[key]?.arrayValue ?? []
+        if json {
+            Output.json(.array(items))
+        } else if items.isEmpty {
+            print(empty)
+        } else {
+            Output.table(header, items.map(row), style: style)
+        }
+        moreLine(reply, noun: noun, json: json)
     }
 
     /// The line under a page when more follow: how many, and how to see them (stderr with --json).

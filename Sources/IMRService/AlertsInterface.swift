@@ -77,28 +77,15 @@ public struct AlertsInterface: VarlinkHandler {
         case "List":
             let coordinator = try coordinatorFilter(call, context)
             let request = try WireFormat.decode(Page.self, from: call)
-            let limit = request.limit ?? AlertProjection.defaultPage
-            guard (1...AlertProjection.maximumPage).contains(limit) else {
-                throw invalid("limit", "limit \(limit) is not a page size: give 1 to \(AlertProjection.maximumPage) alerts a page, and follow `next` (or call with more) for the rest")
-            }
-            var position: Int64?
-            if let text = request.after {
-                guard let parsed = AlertPage.position(ofCursor: text) else {
-                    throw invalid("after", "'\(text.prefix(160))' is not a cursor of the alerts: pass the `next` of the previous page unchanged")
-                }
-                position = parsed
-            }
-            let now = clock()
-            while true {
-                let from = position
-                let reply = try await store.offload { () -> [String: JSONValue] in
-                    let page = try store.read { try AlertProjection.openPage(in: $0, coordinator: coordinator, now: now, after: from, limit: limit) }
-                    return ["alerts": .array(page.alerts.map { .object($0.wire) }), "next": page.next.map { .string(AlertPage.cursorText($0)) } ?? .null,
-                            "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast)]
-                }
-                guard call.more == true, let next = reply["next"]?.stringValue else { return reply }
-                try await replier.yield(reply)
-                position = AlertPage.position(ofCursor: next)
+            let paging = PagedReplies<Int64>(
+                invalidValue: "io.imr.Alerts.InvalidValue", noun: "alerts", defaultPage: AlertProjection.defaultPage,
+                maximumPage: AlertProjection.maximumPage, parse: { AlertPage.position(ofCursor: $0) }, text: { AlertPage.cursorText($0) })
+            let limit = try paging.pageSize(request.limit)
+            let (store, now) = (self.store, clock())
+            return try await paging.answer(from: try paging.cursor(request.after), streaming: call.more == true, replier: replier, store: store) { from in
+                let page = try store.read { try AlertProjection.openPage(in: $0, coordinator: coordinator, now: now, after: from, limit: limit) }
+                return (["alerts": .array(page.alerts.map { .object($0.wire) }),
+                         "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast)], page.next)
             }
         case "Follow":
             guard replier.more else { throw VarlinkError.expectedMore }

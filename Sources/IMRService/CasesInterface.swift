@@ -119,40 +119,17 @@ public struct CasesInterface: VarlinkHandler {
         }
     }
 
-    /// `io.imr.Cases.List`: one page, or with `more` every page from the cursor on, one reply
-    /// each. Each page is read and turned into JSON on a reader thread (a page never holds the
-    /// cooperative threads that answer status and ping the watchdog), and the next is read only
-    /// once the client has taken the one before (the server waits while its output is full).
+    /// `io.imr.Cases.List` (see ``PagedReplies``).
     private func listCases(_ filter: CaseListFilter, streaming: Bool, replier: VarlinkReplier) async throws -> [String: JSONValue] {
-        let limit = filter.limit ?? CaseListProjection.defaultPage
-        guard (1...CaseListProjection.maximumPage).contains(limit) else {
-            throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
-                "parameter": "limit",
-                "message": .string("limit \(limit) is not a page size: give 1 to \(CaseListProjection.maximumPage) cases a page, and follow `next` (or call with more) for the rest")])
-        }
-        var cursor: CaseListCursor?
-        if let text = filter.after {
-            guard let parsed = CaseListCursor(text: text) else {
-                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
-                    "parameter": "after",
-                    "message": .string("'\(text.prefix(160))' is not a cursor of this list: pass the `next` of the previous page unchanged")])
-            }
-            cursor = parsed
-        }
+        let paging = PagedReplies<CaseListCursor>(
+            invalidValue: "io.imr.Cases.InvalidValue", noun: "cases", defaultPage: CaseListProjection.defaultPage,
+            maximumPage: CaseListProjection.maximumPage, parse: { CaseListCursor(text: $0) }, text: \.text)
+        let limit = try paging.pageSize(filter.limit)
         let store = service.store
-        while true {
-            let from = cursor
-            let reply = try await store.offload { () -> [String: JSONValue] in
-                let page = try store.read { try CaseListProjection.page(in: $0, matching: filter, after: from, limit: limit) }
-                return [
-                    "cases": .array(page.cases.map { .object($0.wireJSON) }),
-                    "next": page.next.map { .string($0.text) } ?? .null,
-                    "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast),
-                ]
-            }
-            guard streaming, let next = reply["next"]?.stringValue else { return reply }
-            try await replier.yield(reply)
-            cursor = CaseListCursor(text: next)
+        return try await paging.answer(from: try paging.cursor(filter.after), streaming: streaming, replier: replier, store: store) { from in
+            let page = try store.read { try CaseListProjection.page(in: $0, matching: filter, after: from, limit: limit) }
+            return (["cases": .array(page.cases.map { .object($0.wireJSON) }),
+                     "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast)], page.next)
         }
     }
 

@@ -47,35 +47,18 @@ public struct DeadlinesInterface: VarlinkHandler {
                 throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
                     "parameter": "rule", "message": .string("'\(rule)' is not a rule id; known: \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))")])
             }
-            let limit = filter.limit ?? DeadlineProjection.defaultPage
-            guard (1...DeadlineProjection.maximumPage).contains(limit) else {
-                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
-                    "parameter": "limit",
-                    "message": .string("limit \(limit) is not a page size: give 1 to \(DeadlineProjection.maximumPage) deadlines a page, and follow `next` (or call with more) for the rest")])
-            }
-            var cursor: DeadlineBoardCursor?
-            if let text = filter.after {
-                guard let parsed = DeadlineBoardCursor(text: text) else {
-                    throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
-                        "parameter": "after",
-                        "message": .string("'\(text.prefix(160))' is not a cursor of the board: pass the `next` of the previous page unchanged")])
-                }
-                cursor = parsed
-            }
+            let paging = PagedReplies<DeadlineBoardCursor>(
+                invalidValue: "io.imr.Cases.InvalidValue", noun: "deadlines", defaultPage: DeadlineProjection.defaultPage,
+                maximumPage: DeadlineProjection.maximumPage, parse: { DeadlineBoardCursor(text: $0) }, text: \.text)
+            let limit = try paging.pageSize(filter.limit)
             // One clock for every page of a streamed board: a deadline does not turn from
             // pending to missed between two pages of one answer.
             let (store, now, withAlerts) = (service.store, clock(), try WireFormat.decode(Alerts.self, from: call).withAlerts == true)
-            while true {
-                let from = cursor
-                let reply = try await store.offload { [self] () -> [String: JSONValue] in
-                    let page = try store.read { try DeadlineProjection.boardPage(in: $0, matching: filter, now: now, after: from, limit: limit) }
-                    let rows = withAlerts ? try page.deadlines.map(withAlertSchedule) : page.deadlines
-                    return ["deadlines": .array(rows.map { .object($0) }), "next": page.next.map { .string($0.text) } ?? .null,
-                            "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast)]
-                }
-                guard call.more == true, let next = reply["next"]?.stringValue else { return reply }
-                try await replier.yield(reply)
-                cursor = DeadlineBoardCursor(text: next)
+            return try await paging.answer(from: try paging.cursor(filter.after), streaming: call.more == true, replier: replier, store: store) { [self] from in
+                let page = try store.read { try DeadlineProjection.boardPage(in: $0, matching: filter, now: now, after: from, limit: limit) }
+                let rows = withAlerts ? try page.deadlines.map(withAlertSchedule) : page.deadlines
+                return (["deadlines": .array(rows.map { .object($0) }),
+                         "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast)], page.next)
             }
         case "ForCase":
             let ref = try WireFormat.decode(CaseRef.self, from: call)

@@ -39,6 +39,18 @@ import Workflow
                                            "formulary": false, "items": .array([.object(["id": "1", "description": "8 massage visits"])])])
     }
 
+    /// Runs `body` off the test process's two cooperative threads (building a caseload is
+    /// blocking work) on a store of `count` cases, removed afterwards.
+    static func withCaseload(_ count: Int, _ body: @escaping @Sendable (EventStore, CaseService) throws -> Void) async throws {
+        try await offThePool {
+            let dir = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let (store, service) = try caseload(count, in: dir)
+            defer { store.close() }
+            try body(store, service)
+        }
+    }
+
     static func temporaryDirectory() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-paging-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -55,12 +67,7 @@ import Workflow
     }
 
     @Test func pagesJoinUpIntoTheWholeListInItsOrder_forEveryFilter() async throws {
-        // Off the test process's two cooperative threads: building a caseload is blocking work.
-        try await offThePool {
-            let dir = try Self.temporaryDirectory()
-            defer { try? FileManager.default.removeItem(at: dir) }
-            let (store, _) = try Self.caseload(60, in: dir)
-            defer { store.close() }
+        try await CaseListPagingTests.withCaseload(60) { store, _ in
             let filters: [CaseListFilter] = [
                 .init(), .init(open: true), .init(open: false), .init(coordinator: "li"), .init(open: true, coordinator: "maria"),
                 .init(stage: "rfaReceived"), .init(open: true, stage: "rfaReceived", coordinator: "jorge"), .init(claimNumber: "ADJ-3"),
@@ -96,12 +103,7 @@ import Workflow
     }
 
     @Test func theCountsByStageFollowEveryMove_andEqualACountOfTheRows() async throws {
-        // Off the test process's two cooperative threads: building a caseload is blocking work.
-        try await offThePool {
-            let dir = try Self.temporaryDirectory()
-            defer { try? FileManager.default.removeItem(at: dir) }
-            let (store, service) = try Self.caseload(40, in: dir)
-            defer { store.close() }
+        try await CaseListPagingTests.withCaseload(40) { store, service in
             func counted() throws -> (open: Int64, kept: Int64, byStage: [String: Int], rows: [String: Int]) {
                 try store.read { db in
                     (try db.query("SELECT COUNT(*) FROM case_list WHERE is_open = 1").first?[0].int64 ?? -1,
@@ -124,12 +126,7 @@ import Workflow
     }
 
     @Test func aCaseRecordedOrMovedBetweenPagesIsNeitherRepeatedNorLost() async throws {
-        // Off the test process's two cooperative threads: building a caseload is blocking work.
-        try await offThePool {
-            let dir = try Self.temporaryDirectory()
-            defer { try? FileManager.default.removeItem(at: dir) }
-            let (store, service) = try Self.caseload(30, in: dir)
-            defer { store.close() }
+        try await CaseListPagingTests.withCaseload(30) { store, service in
             let first = try store.read { try CaseListProjection.page(in: $0, matching: .init(open: true), after: nil, limit: 10) }
             // Meanwhile: a new case that sorts before the cursor (it must not appear later) and one
             // that sorts after it (it must).
@@ -155,12 +152,7 @@ import Workflow
     }
 
     @Test func everyListQueryRunsOnAnIndex() async throws {
-        // Off the test process's two cooperative threads: building a caseload is blocking work.
-        try await offThePool {
-            let dir = try Self.temporaryDirectory()
-            defer { try? FileManager.default.removeItem(at: dir) }
-            let (store, _) = try Self.caseload(20, in: dir)
-            defer { store.close() }
+        try await CaseListPagingTests.withCaseload(20) { store, _ in
             let cursor = CaseListCursor(isOpen: true, nextSort: 1_714_000_000_000_000, caseId: "P-001")
             // Each filter on the index made for it (a lookup by claim or IMR case number finds its
             // few rows first, then sorts them).
@@ -342,11 +334,7 @@ import Workflow
 /// The deadline board a page at a time, the same way.
 @Suite struct DeadlineBoardPagingTests {
     @Test func boardPagesJoinUpInDueOrder_andEveryBoardQueryRunsOnItsIndex() async throws {
-        try await offThePool {
-            let dir = try CaseListPagingTests.temporaryDirectory()
-            defer { try? FileManager.default.removeItem(at: dir) }
-            let (store, _) = try CaseListPagingTests.caseload(50, in: dir)
-            defer { store.close() }
+        try await CaseListPagingTests.withCaseload(50) { store, _ in
             let now = Pacific.instant(LocalDate(iso: "2024-05-20")!, hour: 9)
             let filters: [(DeadlineBoardFilter, index: String)] = [
                 (.init(), "deadlines_open_due"), (.init(coordinator: "li"), "deadlines_coordinator_due"),

@@ -79,15 +79,14 @@ public struct CaseSeeder: Sendable {
             }
             let commandId = UUID()
             let metadata = EventMetadata(actor: actor.label, correlationId: commandId.uuidString.lowercased(), commandId: commandId.uuidString.lowercased())
-            for (index, event) in decided.enumerated() {
-                guard let encoded = try? CaseEventCodec.encode(event),
-                      let stored = try? CaseEventCodec.decode(type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload)
-                else { continue }
-                let id = CaseService.eventId(commandId: commandId, index: index)
-                readBack[id] = stored
-                events.append(NewEvent(id: id, type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload, metadata: metadata))
-                state = evolve(state, RecordedCaseEvent(event: stored, version: state.version + 1, eventId: id, recordedAt: recordedAt))
+            guard let encoded = CaseService.encode(decided, commandId: commandId, metadata: metadata, on: state, at: Int64(state.version),
+                                                   recordedAt: recordedAt) else {
+                refused += 1
+                continue
             }
+            events += encoded.newEvents
+            readBack.merge(encoded.readBack) { new, _ in new }
+            state = encoded.final
         }
         return (caseId, events, readBack, refused)
     }

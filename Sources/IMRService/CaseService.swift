@@ -222,25 +222,41 @@ public struct CaseService: Sendable {
     private func decideAhead(_ p: PreparedCommand, on base: (state: CaseState, version: Int64, eventId: UUID?)) -> DecidedAhead? {
         guard let events = try? decide(p.command, state: base.state, now: p.now), !events.isEmpty else { return nil }
         let recordedAt = p.now.roundedToStoredMicroseconds
-        var newEvents: [NewEvent] = []
-        var readBack: [UUID: CaseEvent] = [:]
-        var states: [Int64: CaseState] = [:]
-        var state = base.state
-        for (index, event) in events.enumerated() {
-            guard let encoded = try? CaseEventCodec.encode(event),
-                  let stored = try? CaseEventCodec.decode(type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload)
-            else { return nil }
-            let id = Self.eventId(commandId: p.commandId, index: index)
-            let version = base.version + Int64(index) + 1
-            readBack[id] = stored
-            newEvents.append(NewEvent(id: id, type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload, metadata: p.metadata))
-            state = evolve(state, RecordedCaseEvent(event: stored, version: Int(version), eventId: id, recordedAt: recordedAt))
-            states[version] = state
-        }
+        guard let encoded = Self.encode(events, commandId: p.commandId, metadata: p.metadata, on: base.state, at: base.version, recordedAt: recordedAt)
+        else { return nil }
+        let (newEvents, readBack, states, state) = (encoded.newEvents, encoded.readBack, encoded.states, encoded.final)
         let deadlines = newEvents.last.flatMap { last in try? self.deadlines?.precompute(state, after: last.id, at: recordedAt) }
         return DecidedAhead(
             baseVersion: base.version, baseEventId: base.eventId, base: base.state, newEvents: newEvents, readBack: readBack,
             states: states, final: state, recordedAt: recordedAt, deadlines: deadlines)
+    }
+
+    /// A command's decided events as they will be stored: encoded with their ids, read back as
+    /// a fold of the log would (instants to the second), and the case's state after each.
+    struct EncodedEvents {
+        var newEvents: [NewEvent] = []
+        var readBack: [UUID: CaseEvent] = [:]
+        var states: [Int64: CaseState] = [:]
+        var final: CaseState
+    }
+
+    /// `events` of the command `commandId`, decided on `state` at stream version `version`;
+    /// nil when one cannot be encoded or read back.
+    static func encode(_ events: [CaseEvent], commandId: UUID, metadata: EventMetadata, on state: CaseState, at version: Int64,
+                       recordedAt: Date) -> EncodedEvents? {
+        var out = EncodedEvents(final: state)
+        for (index, event) in events.enumerated() {
+            guard let encoded = try? CaseEventCodec.encode(event),
+                  let stored = try? CaseEventCodec.decode(type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload)
+            else { return nil }
+            let id = eventId(commandId: commandId, index: index)
+            let eventVersion = version + Int64(index) + 1
+            out.readBack[id] = stored
+            out.newEvents.append(NewEvent(id: id, type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload, metadata: metadata))
+            out.final = evolve(out.final, RecordedCaseEvent(event: stored, version: Int(eventVersion), eventId: id, recordedAt: recordedAt))
+            out.states[eventVersion] = out.final
+        }
+        return out
     }
 
     /// The same, in a transaction of its own on the calling thread (tools and tests).

@@ -192,7 +192,7 @@ public struct CaseListCursor: Sendable, Equatable {
 
     /// As sent to clients: `1.<open 0|1>.<sort key>.<case id in hex>` (at most 150 characters).
     public var text: String {
-        "1.\(isOpen ? 1 : 0).\(nextSort).\(Array(caseId.utf8).map { String(format: "%02x", $0) }.joined())"
+        "1.\(isOpen ? 1 : 0).\(nextSort).\(Array(caseId.utf8).hexString)"
     }
 
     /// Nil when `text` is not a cursor this build writes.

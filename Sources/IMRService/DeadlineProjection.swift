@@ -190,7 +190,7 @@ public struct DeadlineBoardCursor: Sendable, Equatable {
     }
 
     /// As sent to clients: `d1.<due, µs>.<deadline id in hex>` (at most 300 characters).
-    public var text: String { "d1.\(dueMicros).\(Array(deadlineId.utf8).map { String(format: "%02x", $0) }.joined())" }
+    public var text: String { "d1.\(dueMicros).\(Array(deadlineId.utf8).hexString)" }
 
     /// Nil when `text` is not a cursor this build writes.
     public init?(text: String) {
@@ -201,7 +201,7 @@ public struct DeadlineBoardCursor: Sendable, Equatable {
     }
 }
 
-/// Text as lowercase hex of its UTF-8 (cursors carry ids whatever characters they hold).
+/// Text back from `[UInt8].hexString` of its UTF-8 (cursors carry ids whatever characters they hold).
 enum HexText {
     static func decode(_ hex: Substring) -> String? {
         guard !hex.isEmpty, hex.utf8.count % 2 == 0 else { return nil }

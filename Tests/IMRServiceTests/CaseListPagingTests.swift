@@ -51,6 +51,26 @@ import Workflow
         }
     }
 
+    /// Runs `body` off the cooperative threads with a caseload of `count` cases served by
+    /// `io.imr.Cases` on a socket (its path given), then stops the server.
+    static func withCasesSocket(_ count: Int, _ body: @escaping @Sendable (EventStore, CaseService, String) throws -> Void) async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (store, service) = try await offThePool { try caseload(count, in: dir) }
+        defer { store.close() }
+        let cases = CasesInterface(service: service, access: AccessControl(), clock: { now })
+        let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [cases])
+        let path = dir.appendingPathComponent("imr.sock").path
+        let (ready, signal) = AsyncStream<Void>.makeStream()
+        let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
+        for await _ in ready { break }
+        var failure: (any Error)?
+        do { try await offThePool { try body(store, service, path) } } catch { failure = error }
+        server.shutdown()
+        try await running.value
+        if let failure { throw failure }
+    }
+
     static func temporaryDirectory() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-paging-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -201,18 +221,8 @@ import Workflow
     }
 
     @Test func throughTheSocket_limitsAndCursorsAreChecked_andMoreStreamsEveryPage() async throws {
-        let dir = try Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let (store, service) = try Self.caseload(45, in: dir)
-        defer { store.close() }
-        let cases = CasesInterface(service: service, access: AccessControl(), clock: { Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9) })
-        let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [cases])
-        let path = dir.appendingPathComponent("imr.sock").path
-        let (ready, signal) = AsyncStream<Void>.makeStream()
-        let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
-        for await _ in ready { break }
-        let whole = try CaseListProjection.cases(in: store, matching: .init()).map(\.caseId)
-        try await offThePool {
+        try await Self.withCasesSocket(45) { store, _, path in
+            let whole = try CaseListProjection.cases(in: store, matching: .init()).map(\.caseId)
             let c = try VarlinkClient(path: path)
             let first = try c.call("io.imr.Cases.List", ["limit": 10])
             #expect(first["cases"]?.elements?.count == 10)
@@ -274,25 +284,13 @@ import Workflow
             #expect(output.contains("paged " + whole.joined(separator: ",") + "\n"), "\(output)")
             #expect(output.contains("streamed " + whole.joined(separator: ",") + "\n"), "\(output)")
         }
-        server.shutdown()
-        try await running.value
     }
 }
 
 /// A case's history a page at a time.
 @Suite struct HistoryPagingTests {
     @Test func aHistoryComesInVersionOrderPageByPage_andByStream() async throws {
-        let dir = try CaseListPagingTests.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let (store, service) = try await offThePool { try CaseListPagingTests.caseload(3, in: dir) }
-        defer { store.close() }
-        let cases = CasesInterface(service: service, access: AccessControl(), clock: { Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9) })
-        let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [cases])
-        let path = dir.appendingPathComponent("imr.sock").path
-        let (ready, signal) = AsyncStream<Void>.makeStream()
-        let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
-        for await _ in ready { break }
-        try await offThePool {
+        try await CaseListPagingTests.withCasesSocket(3) { store, service, path in
             for n in 1...10 { try CaseListPagingTests.record(service, "AddNote", ["caseId": "P-001", "text": .string("note \(n)")]) }
             let c = try VarlinkClient(path: path)
             let whole = try store.read(stream: "case-P-001").map(\.streamVersion)
@@ -326,8 +324,6 @@ import Workflow
                 }
             }
         }
-        server.shutdown()
-        try await running.value
     }
 }
 

@@ -125,7 +125,8 @@ public struct Demo: ParsableCommand {
         print(Output.styled("Deadlines falling due in the next 7 days (imr-ctl deadlines --within 7d --pending --limit 20)", .bold))
         let board = try Deadlines.parse(socket + ["--within", "7d", "--pending", "--limit", "20"])
         try board.run()
-        print("... and \(overdue) already overdue (imr-ctl deadlines --overdue).")
+        let atLeast = overduePage["remainingAtLeast"] == true ? "at least " : ""
+        print("... and \(atLeast)\(overdue) already overdue (imr-ctl deadlines --overdue).")
         print("")
         let alerts = try waitForAlerts(client)
         print(Output.styled("Your open alerts (imr-ctl alerts --limit 12; everyone's: \(alerts) open, imr-ctl alerts --all)", .bold))

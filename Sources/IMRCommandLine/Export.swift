@@ -93,18 +93,6 @@ struct ExportCSV: DaemonCommand {
     }
 }
 
-/// Every page of a paged list, streamed by the daemon a page (of the most it sends) per reply.
-func everyPage(_ client: DaemonClient, _ method: String, _ parameters: [String: JSONValue], key: String) throws -> [JSONValue] {
-    var all: [JSONValue] = []
-    var parameters = parameters
-    parameters["limit"] = 1000
-    try client.stream(method, parameters) { reply in
-        all += reply[key]?.arrayValue ?? []
-        return true
-    }
-    return all
-}
-
 /// RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled, CRLF lines.
 enum CSV {
     static func document(_ rows: [[String]]) -> String {

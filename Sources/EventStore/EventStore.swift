@@ -89,6 +89,13 @@ public final class EventStore: Sendable {
         }
         do {
             try catchUpProjections()
+            try withWriter { (w: Writer) throws(EventStoreError) in
+                try w.transaction(doing: "open projections") { () throws(EventStoreError) in
+                    for projection in projections {
+                        try w.sql("open projection '\(projection.name)'") { try projection.opened(ProjectionDatabase(w.db, path: path)) }
+                    }
+                }
+            }
         } catch {
             writeQueue.close()
             readPool.close()

@@ -20,10 +20,16 @@ public protocol Projection: Sendable {
     /// rebuilds it from the log as the store opens (so a new column or index needs no upgrade
     /// script, only a new version). 1 unless a projection says otherwise.
     var version: Int { get }
+    /// Runs once each time a store opens, after every projection has caught up, inside one
+    /// write transaction: where a projection brings what it keeps in line with settings that
+    /// live outside the log (say, a configured policy its rows were worked out with). Nothing
+    /// by default.
+    func opened(_ db: ProjectionDatabase) throws
 }
 
 extension Projection {
     public var version: Int { 1 }
+    public func opened(_ db: ProjectionDatabase) throws {}
 }
 
 /// The SQL a projection may run: on the writer inside the append's transaction, or on a

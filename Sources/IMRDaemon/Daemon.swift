@@ -153,7 +153,7 @@ final class Daemon: Sendable {
             ])
         }
         let store: EventStore
-        let readModels = ReadModels.standard()
+        let readModels = ReadModels.standard(policy: configuration.alerts.policy)
         do {
             store = try EventStore(path: storePath, options: storeOptions, projections: readModels.all)
         } catch {
@@ -335,7 +335,7 @@ final class Daemon: Sendable {
                     command: settings.command, timeout: .milliseconds(Int64(settings.commandTimeoutSeconds * 1000)),
                     maximumAttempts: settings.commandAttempts, initialDelay: .milliseconds(Int64(settings.commandRetrySeconds * 1000))),
                 logger: logger)
-        return AlertScheduler(store: store, policy: settings.policy, clock: clock, logger: logger) { alert in
+        return AlertScheduler(store: store, clock: clock, logger: logger) { alert in
             runner?.deliver(alert)
         }
     }

@@ -6,12 +6,13 @@ import Workflow
 
 /// Raises each deadline alert once, when it becomes due.
 ///
-/// The scheduler sleeps until the earliest instant an alert of any open deadline becomes
-/// due, found from the `deadlines` read model ordered by due time (only deadlines due
-/// within the policy's ``AlertPolicy/horizon``, plus overdue ones still owed their overdue
-/// alert, are looked at: no scan of every case). A commit to a case stream wakes it early,
-/// since it may add, move, meet or cancel a deadline. A deadline that is met, cancelled or
-/// superseded leaves the open set and so stops alerting.
+/// The deadlines read model keeps, for each running deadline, the instant its next alert not
+/// yet raised becomes due, on a partial index (``DeadlineProjection``, with the alert policy
+/// the daemon was configured with). A pass reads only the deadlines whose instant has come,
+/// at most ``deadlinesPerPass`` at a time, and sleeps until the earliest instant left: no pass
+/// reads every running deadline, whatever the size of the store. A commit to a case stream
+/// wakes it early, since it may add, move, meet or cancel a deadline. A deadline that is met,
+/// cancelled or superseded leaves the running set and so stops alerting.
 ///
 /// Raising appends an ``AlertRaised`` to the alert's own stream, which must not exist yet,
 /// under an event id derived from (deadline id, level): the log holds each alert once
@@ -52,33 +53,26 @@ public final class AlertScheduler: Sendable {
     }
 
     public let store: EventStore
-    public let policy: AlertPolicy
-    public let calculator: DeadlineCalculator
     public let options: Options
     let clock: @Sendable () -> Date
     let logger: Logger
     let onRaised: @Sendable (AlertRaised) -> Void
     let doorbell = Doorbell()
     private let passes = Mutex<Int>(0)
-    /// Each running deadline's alert schedule as of its stored body: a pass decodes and
-    /// schedules only the deadlines whose body changed since the last pass (most do not).
-    private let schedules = Mutex<[String: (body: String, alerts: [ScheduledAlert])]>([:])
-    /// Cases committed to since the last pass (the loop then looks at them alone).
-    private let changedCases = Mutex<Set<String>>([])
 
+    /// The alert policy is the store's: its deadlines read model works each deadline's alerts
+    /// out (``ReadModels/standard(policy:)``).
+    ///
     /// - Parameters:
     ///   - clock: the wall clock; tests inject one.
     ///   - onRaised: called once for each alert this scheduler raised (after its commit), in
     ///     due order; the daemon runs the notification command from it. It must not block.
     public init(
-        store: EventStore, policy: AlertPolicy = .standard, calculator: DeadlineCalculator = .init(),
-        options: Options = .init(), clock: @escaping @Sendable () -> Date = { Date() },
+        store: EventStore, options: Options = .init(), clock: @escaping @Sendable () -> Date = { Date() },
         logger: Logger = Logger(label: "imr.alerts", factory: { _ in SwiftLogNoOpLogHandler() }),
         onRaised: @escaping @Sendable (AlertRaised) -> Void = { _ in }
     ) {
         self.store = store
-        self.policy = policy
-        self.calculator = calculator
         self.options = options
         self.clock = clock
         self.logger = logger
@@ -91,80 +85,66 @@ public final class AlertScheduler: Sendable {
     /// Raises every alert due at `now` that is not raised yet, in due order, and says when
     /// the next one becomes due. With `cases`, looks only at those cases' deadlines (what a
     /// commit to them may have changed); `next` then covers only them.
-    @discardableResult
-    /// A pass's three queries. Open deadlines that may owe an alert: due within the horizon
-    /// (parameter 1) and, if past due (before parameter 3), not yet given their overdue alert (a
-    /// rule without one stops at its due time); the alerts already raised for them; the earliest
-    /// due beyond the horizon. For a pass over some cases, their ids are one bound parameter (a
-    /// JSON array, parameter 2), so the text is the same every time, and the unary plus keeps
-    /// SQLite on `deadlines_case` rather than walking every open deadline by due time
-    /// (`deadlines_open_due`, which the full pass uses).
-    static func passQueries(forCases: Bool, rulesWithoutOverdue: [RuleID]) -> (due: String, raised: String, beyond: String) {
-        let onlyCases = forCases ? " AND d.case_id IN (SELECT value FROM json_each(?))" : ""
-        let openDue = forCases ? "+d.is_open = 1 AND +d.due_us" : "d.is_open = 1 AND d.due_us"
-        let excluded = rulesWithoutOverdue.isEmpty ? "" : " AND d.rule NOT IN (\(rulesWithoutOverdue.map { "'\($0.rawValue)'" }.joined(separator: ", ")))"
-        return (
-            due: """
-                SELECT d.deadline_id, d.body, d.coordinator FROM deadlines d
-                WHERE \(openDue) <= ?\(onlyCases)
-                  AND (d.due_us >= ? OR (NOT EXISTS (SELECT 1 FROM alerts a WHERE a.deadline_id = d.deadline_id AND a.level = 'overdue')\(excluded)))
-                ORDER BY d.due_us, d.deadline_id
-                """,
-            raised: """
-                SELECT a.alert_id FROM alerts a JOIN deadlines d ON a.deadline_id = d.deadline_id
-                WHERE \(openDue) <= ?\(onlyCases)
-                """,
-            beyond: "SELECT MIN(due_us) FROM deadlines d WHERE \(openDue) > ?\(onlyCases)")
-    }
+    /// The most deadlines one pass raises alerts for; a pass that reaches it says the next is
+    /// due at once, and the loop goes on.
+    public static let deadlinesPerPass = 500
 
-    public func raiseDue(now: Date, cases: Set<String>? = nil) throws -> Pass {
+    /// A pass's query: the running deadlines whose next alert's instant has come, soonest
+    /// first, on the partial index of that instant (also what a test explains).
+    static let dueQuery = """
+        SELECT deadline_id, case_id, rule, due_us, coordinator, alert_plan FROM deadlines INDEXED BY deadlines_next_alert
+        WHERE next_alert_us IS NOT NULL AND next_alert_us <= ? ORDER BY next_alert_us, deadline_id LIMIT ?
+        """
+    /// The instant the next alert of the running deadlines not read by a pass becomes due.
+    static let upcomingQuery = "SELECT MIN(next_alert_us) FROM deadlines WHERE next_alert_us > ?"
+
+    /// Raises every alert due at `now` that is not raised yet, in due order, and says when
+    /// the next one becomes due.
+    ///
+    /// It reads only the running deadlines whose next alert is due (the deadlines read model
+    /// keeps that instant, indexed, from the policy it was opened with): a pass with nothing
+    /// to raise is two index lookups, however many cases the store holds.
+    @discardableResult
+    public func raiseDue(now: Date) throws -> Pass {
         defer { passes.withLock { $0 += 1 } }
-        let horizonEnd = now.addingTimeInterval(policy.horizon)
-        let caseArgument: [SQLiteValue] = cases.map { ids in
-            [.text(String(decoding: (try? JSONEncoder().encode(ids.sorted())) ?? Data("[]".utf8), as: UTF8.self))]
-        } ?? []
-        let noOverdue = RuleID.allCases.filter { !policy.leadTimes(for: $0).overdue || !policy.leadTimes(for: $0).enabled }
-        let sql = Self.passQueries(forCases: cases != nil, rulesWithoutOverdue: noOverdue)
-        let (rows, raisedIds, beyond) = try store.read { db in
-            let rows = try db.query(sql.due, [.integer(horizonEnd.unixMicroseconds)] + caseArgument + [.integer(now.addingTimeInterval(-1).unixMicroseconds)])
-            let raised = try db.query(sql.raised, [.integer(horizonEnd.unixMicroseconds)] + caseArgument)
-            let beyond = try db.query(sql.beyond, [.integer(horizonEnd.unixMicroseconds)] + caseArgument).first?[0].int64
-            return (rows, Set(raised.compactMap { $0[0].string }), beyond)
+        let nowMicros = now.unixMicroseconds
+        let (rows, raisedByDeadline, upcoming) = try store.read { db in
+            let rows = try db.query(Self.dueQuery, [.integer(nowMicros), .integer(Int64(Self.deadlinesPerPass))])
+            var raised: [String: Set<AlertLevel>] = [:]
+            for row in rows {
+                let id = row[0].string ?? ""
+                raised[id] = Set(try db.query("SELECT level FROM alerts WHERE deadline_id = ?", [.text(id)]).compactMap { $0[0].string.flatMap(AlertLevel.init) })
+            }
+            return (rows, raised, try db.query(Self.upcomingQuery, [.integer(nowMicros)]).first?[0].int64)
         }
+        func instant(_ micros: Int64) -> Date { Date(timeIntervalSince1970: Double(micros) / 1_000_000) }
+        // The earliest alert not due yet: of the deadlines not read (their next alert is after
+        // now, unless the page was full: then more may be due at once), and of those read.
+        var nextMicros: Int64? = rows.count == Self.deadlinesPerPass ? nowMicros : upcoming
         var due: [(ScheduledAlert, String)] = []
-        var next: Date? = beyond.map { Date(timeIntervalSince1970: Double($0) / 1_000_000 - policy.horizon) }
-        let previous = schedules.withLock { $0 }
-        var current: [String: (body: String, alerts: [ScheduledAlert])] = [:]
         for row in rows {
-            let id = row["deadline_id"].string ?? ""
-            guard let body = row["body"].string else { continue }
-            let alerts: [ScheduledAlert]
-            if let known = previous[id], known.body == body {
-                alerts = known.alerts
-            } else {
-                guard let deadline = try? WireFormat.decode(CaseDeadline.self, json: body) else {
-                    logger.warning("alerts: cannot read deadline \(id) from the deadlines read model; rebuild it")
-                    continue
-                }
-                alerts = policy.schedule(for: deadline, calculator: calculator)
+            let id = row[0].string ?? ""
+            guard let plan = AlertPlan(text: row[5].string ?? ""), let rule = RuleID(rawValue: row[2].string ?? "") else {
+                logger.warning("alerts: cannot read the alert plan of deadline \(id) from the deadlines read model; rebuild it")
+                continue
             }
-            current[id] = (body, alerts)
-            for alert in alerts
-            where !raisedIds.contains(AlertStreams.alertId(deadlineId: alert.deadlineId, level: alert.level).uuidString.lowercased()) {
-                if alert.at <= now {
-                    due.append((alert, row["coordinator"].string ?? ""))
-                } else if next == nil || alert.at < next! {
-                    next = alert.at
+            let raised = raisedByDeadline[id] ?? []
+            var owed = false
+            for entry in plan.entries where !raised.contains(entry.level) {
+                if entry.atMicros <= nowMicros {
+                    owed = true
+                    let at = instant(entry.atMicros)
+                    due.append((ScheduledAlert(deadlineId: id, caseId: CaseID(row[1].string ?? ""), rule: rule, level: entry.level,
+                                               due: instant(row[3].int64 ?? 0), at: at, nominal: at), row[4].string ?? ""))
+                } else {
+                    nextMicros = min(nextMicros ?? entry.atMicros, entry.atMicros)
                 }
             }
-        }
-        schedules.withLock { known in
-            if cases == nil {
-                known = current
-            } else {
-                for (id, schedule) in current { known[id] = schedule }
+            if !owed {
+                logger.warning("alerts: deadline \(id) is marked as owing an alert it has already raised; rebuild the deadlines read model")
             }
         }
+        let next = nextMicros.map(instant)
         due.sort { ($0.0.at, $0.0.deadlineId, $0.0.level) < ($1.0.at, $1.0.deadlineId, $1.0.level) }
         guard !due.isEmpty else { return Pass(raised: [], next: next) }
 
@@ -239,53 +219,39 @@ public final class AlertScheduler: Sendable {
         await withTaskGroup(of: Void.self) { group in
             // A commit to a case may add, move, meet or cancel a deadline: look again at once.
             // Should this watcher fail, the bounded sleeps below still find every alert.
-            group.addTask { [self, store, doorbell] in
+            group.addTask { [store, doorbell] in
                 do {
-                    for try await event in store.subscribeToStreams(from: from) {
-                        guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { continue }
-                        self.changedCases.withLock { $0.insert(caseId.rawValue) }
+                    for try await event in store.subscribeToStreams(from: from) where CaseStreams.caseId(ofStream: event.streamId) != nil {
                         doorbell.ring()
                     }
                 } catch {}
             }
-            // A full pass looks at every running deadline; after a commit, a pass looks only at
-            // the cases that changed (their deadlines are the only ones that can have moved), and
-            // the earliest next alert of the rest is still the one the last full pass found.
-            var next: Date? = nil
-            var full = true
             while !Task.isCancelled {
                 var sleep = options.maximumSleep
                 let started = ContinuousClock.now
                 do {
                     let now = clock()
-                    let cases = full ? nil : changedCases.withLock { c -> Set<String> in defer { c.removeAll() }; return c }
-                    if full { changedCases.withLock { $0.removeAll() } }
-                    // On a reader thread: its reads and its one append never hold a cooperative thread.
-                    // A pass over the cases a commit changed is short, and alerts must not wait
-                    // behind a long export: it takes the interactive lane.
-                    let pass = try await store.offload(doing: "raise due alerts", lane: cases == nil ? .bulk : .interactive) {
-                        try self.raiseDue(now: now, cases: cases)
+                    // On a reader thread: its reads and its one append never hold a cooperative
+                    // thread. A pass reads only what is due, so it takes the interactive lane:
+                    // alerts must not wait behind a long export.
+                    let pass = try await store.offload(doing: "raise due alerts", lane: .interactive) {
+                        try self.raiseDue(now: now)
                     }
-                    OperatorFigures.shared.schedulerPass(kind: full ? "full" : "cases", duration: ContinuousClock.now - started, failed: false)
-                    next = full ? pass.next : [next, pass.next].compactMap { $0 }.min()
-                    if let due = next {
+                    OperatorFigures.shared.schedulerPass(duration: ContinuousClock.now - started, failed: false)
+                    if let due = pass.next {
                         let seconds = max(0, due.timeIntervalSince(clock()))
                         sleep = min(sleep, .milliseconds(Int64((seconds * 1000).rounded(.up))))
                     }
                 } catch {
-                    OperatorFigures.shared.schedulerPass(kind: full ? "full" : "cases", duration: ContinuousClock.now - started, failed: true)
+                    OperatorFigures.shared.schedulerPass(duration: ContinuousClock.now - started, failed: true)
                     if (error as? EventStoreError)?.kind != .interrupted {  // not when the daemon is stopping
                         logger.error("alerts: cannot raise due alerts: \(error); trying again shortly")
                     }
                     sleep = min(sleep, options.retryAfterFailure)
-                    next = nil
                 }
-                let rung = await doorbell.wait(upTo: sleep)
-                if rung {
+                if await doorbell.wait(upTo: sleep) {
                     try? await Task.sleep(for: options.settleAfterCommit)
                 }
-                // The timer (or a ring that left no changed case behind): look at everything.
-                full = !rung || changedCases.withLock { $0.isEmpty }
             }
             group.cancelAll()
         }

@@ -132,12 +132,13 @@ public struct CaseStatistics: Sendable, Equatable, Codable {
 
 /// The read models the daemon keeps beside the log, in the order they are applied.
 public enum ReadModels {
-    public static func all() -> [any Projection] { standard().all }
+    public static func all(policy: AlertPolicy = .standard) -> [any Projection] { standard(policy: policy).all }
 
     /// The read models, with the deadline read model by name: a ``CaseService`` given it works
-    /// out a command's deadline rows before the writer takes the command.
-    public static func standard() -> (all: [any Projection], deadlines: DeadlineProjection) {
-        let deadlines = DeadlineProjection()
+    /// out a command's deadline rows before the writer takes the command. `policy` is the alert
+    /// policy the deadlines' alert plans follow (the daemon's configured one).
+    public static func standard(policy: AlertPolicy = .standard) -> (all: [any Projection], deadlines: DeadlineProjection) {
+        let deadlines = DeadlineProjection(policy: policy)
         // The deadlines before the case list: a case's row takes its next deadline from them.
         return ([CaseItemsProjection(), deadlines, CaseListProjection(), AlertProjection()], deadlines)
     }

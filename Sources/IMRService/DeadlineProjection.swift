@@ -11,17 +11,30 @@ import Workflow
 /// is still running is stored as open; whether it is pending or missed is decided when it
 /// is read, against the reader's clock. Closing or withdrawing a case takes its deadlines off
 /// the board (a deadline it missed keeps its status in the case's own detail).
+///
+/// Each running deadline also keeps its alert plan (``AlertPlan``: when each alert of the
+/// alert policy becomes due) and, indexed, the instant its next alert not yet raised becomes
+/// due (`next_alert_us`). The alert scheduler reads only the rows whose instant has come.
+/// The projection follows the alert streams' ``AlertRaised`` events to move that instant on,
+/// and reads the `alerts` read model's table (``AlertProjection``, kept beside it in
+/// ``ReadModels/standard(policy:)``) for the alerts a deadline has raised.
 public struct DeadlineProjection: Projection {
     public let name = "deadlines"
     let calculator: DeadlineCalculator
+    let policy: AlertPolicy
     let bodies = DeadlineBodies()
 
-    public init(calculator: DeadlineCalculator = .init()) { self.calculator = calculator }
+    public init(calculator: DeadlineCalculator = .init(), policy: AlertPolicy = .standard) {
+        self.calculator = calculator
+        self.policy = policy
+    }
 
     /// 2: a case's running deadlines by due time on an index (`deadlines_case`), for the case
     /// list's next deadline; the board's order (due time, then id) on indexes, all of it and by
     /// coordinator, so that any page is read in order.
-    public var version: Int { 2 }
+    /// 3: each running deadline's alert plan and next alert instant (indexed), and the policy
+    /// the plans were worked out with.
+    public var version: Int { 3 }
 
     public func prepare(_ db: ProjectionDatabase) throws {
         try db.executeScript("""
@@ -34,15 +47,68 @@ public struct DeadlineProjection: Projection {
                 due_us       INTEGER NOT NULL,
                 is_open      INTEGER NOT NULL,
                 status       TEXT NOT NULL,
-                body         TEXT NOT NULL
+                body         TEXT NOT NULL,
+                alert_plan   TEXT NOT NULL,
+                next_alert_us INTEGER
             );
             CREATE INDEX deadlines_open_due ON deadlines (is_open, due_us, deadline_id);
             CREATE INDEX deadlines_coordinator_due ON deadlines (coordinator, is_open, due_us, deadline_id);
             CREATE INDEX deadlines_case ON deadlines (case_id, is_open, due_us);
+            CREATE INDEX deadlines_next_alert ON deadlines (next_alert_us, deadline_id) WHERE next_alert_us IS NOT NULL;
+            CREATE TABLE deadline_alert_policy (fingerprint TEXT NOT NULL);
             """)
+        try db.execute("INSERT INTO deadline_alert_policy (fingerprint) VALUES (?)", [.text(policy.fingerprint)])
+    }
+
+    /// Works every running deadline's alert plan out again when the store was last written
+    /// with another alert policy (the configuration changed): one pass over the running
+    /// deadlines, once, as the store opens.
+    public func opened(_ db: ProjectionDatabase) throws {
+        let fingerprint = policy.fingerprint
+        guard try db.query("SELECT fingerprint FROM deadline_alert_policy").first?[0].string != fingerprint else { return }
+        var after = ""
+        while true {
+            let rows = try db.query(
+                "SELECT deadline_id, body FROM deadlines WHERE deadline_id > ? AND is_open = 1 ORDER BY deadline_id LIMIT 1000", [.text(after)])
+            guard let last = rows.last?[0].string else { break }
+            after = last
+            for row in rows {
+                let id = row[0].string ?? ""
+                let plan = (try? WireFormat.decode(CaseDeadline.self, json: row[1].string ?? "")).map(alertPlan(of:)) ?? .none
+                try db.execute("UPDATE deadlines SET alert_plan = ?, next_alert_us = ? WHERE deadline_id = ?",
+                               [.text(plan.text), nextAlert(of: id, plan: plan, in: db), .text(id)])
+            }
+        }
+        try db.execute("DELETE FROM deadline_alert_policy")
+        try db.execute("INSERT INTO deadline_alert_policy (fingerprint) VALUES (?)", [.text(fingerprint)])
+    }
+
+    /// The alert plan of a running deadline under this projection's policy.
+    func alertPlan(of deadline: CaseDeadline) -> AlertPlan {
+        AlertPlan(policy.schedule(for: deadline, calculator: calculator))
+    }
+
+    /// The instant of the deadline's first alert in `plan` not raised yet (the `alerts` read
+    /// model's rows, and `alsoRaised`, the level of an alert being raised now), or NULL.
+    func nextAlert(of deadlineId: String, plan: AlertPlan, alsoRaised: AlertLevel? = nil, in db: ProjectionDatabase) throws -> SQLiteValue {
+        guard !plan.entries.isEmpty else { return .null }
+        var raised = Set(try db.query("SELECT level FROM alerts WHERE deadline_id = ?", [.text(deadlineId)]).compactMap { $0[0].string.flatMap(AlertLevel.init) })
+        if let alsoRaised { raised.insert(alsoRaised) }
+        return plan.next(raised: raised).map { .integer($0) } ?? .null
+    }
+
+    /// An alert raised: its deadline's next alert is the one after it.
+    func apply(_ raised: AlertRaised, to db: ProjectionDatabase) throws {
+        guard let text = try db.query("SELECT alert_plan FROM deadlines WHERE deadline_id = ?", [.text(raised.deadlineId)]).first?[0].string,
+              let plan = AlertPlan(text: text) else { return }
+        try db.execute("UPDATE deadlines SET next_alert_us = ? WHERE deadline_id = ?",
+                       [nextAlert(of: raised.deadlineId, plan: plan, alsoRaised: raised.level, in: db), .text(raised.deadlineId)])
     }
 
     public func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
+        if event.type == AlertRaised.typeName, case .raised(let raised)? = try AlertStreams.decode(event) {
+            return try apply(raised, to: db)
+        }
         guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
         // The rows after the last event of an append replace those of the events before it.
         if let hint = db.appendHint as? CaseStreams.AppendHint, hint.isFollowed(event) { return }
@@ -50,11 +116,11 @@ public struct DeadlineProjection: Projection {
         // What the case's rows hold now: only rows that change are written (most commands move
         // one or two of a case's deadlines and leave the rest as they are).
         var stored: [String: StoredRow] = [:]
-        for row in try db.query("SELECT deadline_id, rule, party, coordinator, due_us, is_open, status, body FROM deadlines WHERE case_id = ?", [.text(caseId.rawValue)]) {
+        for row in try db.query("SELECT deadline_id, rule, party, coordinator, due_us, is_open, status, body, alert_plan FROM deadlines WHERE case_id = ?", [.text(caseId.rawValue)]) {
             let id = row[0].string ?? ""
             stored[id] = StoredRow(
                 rule: row[1].string ?? "", party: row[2].string ?? "", coordinator: row[3].string ?? "", dueMicros: row[4].int64 ?? 0,
-                isOpen: row[5].int64 == 1, status: row[6].string ?? "", body: row[7].string ?? "")
+                isOpen: row[5].int64 == 1, status: row[6].string ?? "", body: row[7].string ?? "", alertPlan: row[8].string ?? "")
         }
         let wanted: [String: StoredRow]
         if let pre = (db.appendHint as? CaseStreams.AppendHint)?.deadlines, pre.producer == ObjectIdentifier(bodies), pre.eventId == event.id {
@@ -66,10 +132,12 @@ public struct DeadlineProjection: Projection {
             try db.execute("DELETE FROM deadlines WHERE deadline_id = ?", [.text(id)])
         }
         for (id, row) in wanted where stored[id] != row {
+            // The next alert moves only with the plan (or an alert raised, above).
+            let nextAlert: SQLiteValue = row.alertPlan.isEmpty ? .null : try nextAlert(of: id, plan: AlertPlan(text: row.alertPlan) ?? .none, in: db)
             try db.execute(
-                "INSERT OR REPLACE INTO deadlines (deadline_id, case_id, rule, party, coordinator, due_us, is_open, status, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO deadlines (deadline_id, case_id, rule, party, coordinator, due_us, is_open, status, body, alert_plan, next_alert_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [.text(id), .text(caseId.rawValue), .text(row.rule), .text(row.party), .text(row.coordinator), .integer(row.dueMicros),
-                 .integer(row.isOpen ? 1 : 0), .text(row.status), .text(row.body)])
+                 .integer(row.isOpen ? 1 : 0), .text(row.status), .text(row.body), .text(row.alertPlan), nextAlert])
         }
     }
 
@@ -82,10 +150,11 @@ public struct DeadlineProjection: Projection {
             // Only running deadlines are read whole (the board); a settled one keeps its status
             // and due time, and a case's detail derives it afresh.
             let isOpen = deadline.isOpen && state.isOpen
+            let encoded = isOpen ? bodies.encoded(deadline, plan: alertPlan(of:)) : (body: "{}", plan: "")
             wanted[deadline.id] = StoredRow(
                 rule: deadline.rule.rawValue, party: deadline.party.rawValue, coordinator: coordinator,
                 dueMicros: deadline.due.unixMicroseconds, isOpen: isOpen, status: deadline.status.rawValue,
-                body: isOpen ? try bodies.body(of: deadline) : "{}")
+                body: encoded.body, alertPlan: encoded.plan)
         }
         return wanted
     }
@@ -106,10 +175,12 @@ public struct DeadlineProjection: Projection {
         var isOpen: Bool
         var status: String
         var body: String
+        /// ``AlertPlan/text``; empty for a settled deadline.
+        var alertPlan: String
     }
 
     public func drop(_ db: ProjectionDatabase) throws {
-        try db.executeScript("DROP TABLE IF EXISTS deadlines")
+        try db.executeScript("DROP TABLE IF EXISTS deadlines; DROP TABLE IF EXISTS deadline_alert_policy")
     }
 }
 
@@ -120,15 +191,17 @@ struct PrecomputedDeadlines: Sendable {
     let rows: [String: DeadlineProjection.StoredRow]
 }
 
-/// The JSON bodies of running deadlines, kept for the deadlines last encoded: a command leaves
-/// most of a case's deadlines as they were, and encoding one was most of an append's cost.
+/// The JSON bodies and alert plans of running deadlines, kept for the deadlines last encoded:
+/// a command leaves most of a case's deadlines as they were, and encoding one was most of an
+/// append's cost.
 ///
-/// A pure memo (the same deadline value always encodes to the same body), so it never has to
-/// agree with the database; bounded by two generations of at most `capacity / 2` deadlines.
+/// A pure memo (the same deadline value always encodes to the same body, and one projection
+/// always plans it the same), so it never has to agree with the database; bounded by two
+/// generations of at most `capacity / 2` deadlines.
 final class DeadlineBodies: Sendable {
     private struct Generations {
-        var young: [String: (deadline: CaseDeadline, body: String)] = [:]
-        var old: [String: (deadline: CaseDeadline, body: String)] = [:]
+        var young: [String: (deadline: CaseDeadline, body: String, plan: String)] = [:]
+        var old: [String: (deadline: CaseDeadline, body: String, plan: String)] = [:]
     }
 
     private let storage = Mutex(Generations())
@@ -136,18 +209,20 @@ final class DeadlineBodies: Sendable {
 
     init(capacity: Int = 50_000) { self.capacity = capacity }
 
-    func body(of deadline: CaseDeadline) throws -> String {
+    /// The deadline's body and its alert plan's text (`plan` works the plan out).
+    func encoded(_ deadline: CaseDeadline, plan: (CaseDeadline) -> AlertPlan) -> (body: String, plan: String) {
         let known = storage.withLock { $0.young[deadline.id] ?? $0.old[deadline.id] }
-        if let known, known.deadline == deadline { return known.body }
+        if let known, known.deadline == deadline { return (known.body, known.plan) }
         let body = String(decoding: deadline.wireBytes, as: UTF8.self)
+        let planText = plan(deadline).text
         storage.withLock { g in
             if g.young[deadline.id] == nil && g.young.count >= capacity / 2 {
                 g.old = g.young
                 g.young = [:]
             }
-            g.young[deadline.id] = (deadline, body)
+            g.young[deadline.id] = (deadline, body, planText)
         }
-        return body
+        return (body, planText)
     }
 }
 

@@ -9,7 +9,7 @@ import Synchronization
 /// Metric names (Prometheus): `imr_commands_total{outcome}` (recorded, already_recorded,
 /// refused, invalid, failed), `imr_command_duration_seconds` (decide and append),
 /// `imr_append_events` (events per append: the commit size), `imr_alerts_raised_total{level}`,
-/// `imr_alert_lag_seconds` (raised after its scheduled time), `imr_scheduler_passes_total{kind}`,
+/// `imr_alert_lag_seconds` (raised after its scheduled time), `imr_scheduler_passes_total{outcome}`,
 /// `imr_scheduler_pass_duration_seconds`, `imr_access_refusals_total{interface}`; the Varlink
 /// server adds `varlink_*` (see ``Varlink``).
 public final class OperatorFigures: Sendable {
@@ -75,8 +75,8 @@ public final class OperatorFigures: Sendable {
         }
     }
 
-    public func schedulerPass(kind: String, duration: Duration, failed: Bool) {
-        Counter(label: "imr_scheduler_passes_total", dimensions: [("kind", kind), ("outcome", failed ? "failed" : "ok")]).increment()
+    public func schedulerPass(duration: Duration, failed: Bool) {
+        Counter(label: "imr_scheduler_passes_total", dimensions: [("outcome", failed ? "failed" : "ok")]).increment()
         CoreMetrics.Timer(label: "imr_scheduler_pass_duration_seconds").recordNanoseconds(duration.nanoseconds)
         totals.withLock { t in
             t.schedulerPasses += 1

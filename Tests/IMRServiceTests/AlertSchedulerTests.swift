@@ -181,30 +181,91 @@ extension AlertRaised {
         #expect(try f.raisedEvents().filter { $0.deadlineId == AlertFixture.decisionId }.count == 2)
     }
 
-    @Test func aPassForChangedCases_looksAtThoseCasesAlone_andAFullPassAtEveryone() throws {
+    @Test func eachRunningDeadlineKeepsItsNextAlert_movedOnByEachAlertRaised_andClearedWhenMet() throws {
         let f = try AlertFixture()
         defer { f.close() }
-        // A second case with the same clock.
-        let now = pacific("2024-03-04", 10, 30)
-        try f.service.execute(.openCase(CaseOpened(
-            caseId: "c2", claimNumber: "ADJ-2", employer: "Acme", claimsAdministrator: "Golden TPA",
-            injuredWorkerReference: "K.L.", dateOfInjury: LocalDate(iso: "2023-11-02")!, coordinator: "jorge")),
-            on: "c2", actor: f.actor, commandId: UUID(), now: now)
-        try f.service.execute(.receiveRFA(RFAReceived(
-            rfaId: "A", receivedAt: pacific("2024-03-04", 10), transmission: .fax, physician: "Dr. Lee",
-            treatmentRecommendedOn: nil, reviewType: .prospective,
-            items: [RequestedItem(id: "1", description: "MRI lumbar spine")])),
-            on: "c2", actor: f.actor, commandId: UUID(), now: now)
+        func nextAlert() throws -> Int64? {
+            try f.store.read { try $0.query("SELECT next_alert_us FROM deadlines WHERE deadline_id = ?", [.text(AlertFixture.decisionId)]).first?[0].int64 }
+        }
+        // Due Monday 11 March: its notice (5 business days before, 4 March 08:00) came before the
+        // RFA, so the first is the reminder on Thursday 7 March 08:00.
+        #expect(try nextAlert() == pacific("2024-03-07", 8).unixMicroseconds)
         let scheduler = AlertScheduler(store: f.store)
-        let at = pacific("2024-03-11", 9)
-        let c2Only = try scheduler.raiseDue(now: at, cases: ["c2"])
-        #expect(Set(c2Only.raised.map(\.caseId.rawValue)) == ["c2"])
-        #expect(try f.raisedEvents().allSatisfy { $0.caseId.rawValue == "c2" })
-        // A case id with a quote is only a value, never SQL.
-        #expect(try scheduler.raiseDue(now: at, cases: ["c1' OR '1'='1"]).raised.isEmpty)
-        let full = try scheduler.raiseDue(now: at)
-        #expect(Set(full.raised.map(\.caseId.rawValue)) == ["c1"])
-        #expect(full.raised.count == c2Only.raised.count)
+        try scheduler.raiseDue(now: pacific("2024-03-07", 9))
+        #expect(try nextAlert() == pacific("2024-03-11", 8).unixMicroseconds, "the due-day alert is next")
+        try scheduler.raiseDue(now: pacific("2024-03-11", 8, 30))
+        // Overdue from the second after the due day ends.
+        #expect(try nextAlert() == (pacific("2024-03-11", 23, 59, 59).unixMicroseconds + 1_000_000))
+        try f.service.execute(.issueURDecision(URDecisionIssued(
+            rfaId: "A", decidedAt: pacific("2024-03-11", 10),
+            decisions: [URItemDecision(itemId: "1", outcome: .approved, authorizedPortion: nil)])),
+            on: "c1", actor: f.actor, commandId: UUID(), now: pacific("2024-03-11", 10))
+        #expect(try nextAlert() == nil, "a met deadline owes no alert")
+        // The column is what a rebuild from the log gives.
+        let live = try f.store.read { try $0.query("SELECT deadline_id, alert_plan, next_alert_us FROM deadlines ORDER BY deadline_id").map { "\($0[0]) \($0[1]) \($0[2])" } }
+        try f.store.rebuildProjection(named: "deadlines")
+        let rebuilt = try f.store.read { try $0.query("SELECT deadline_id, alert_plan, next_alert_us FROM deadlines ORDER BY deadline_id").map { "\($0[0]) \($0[1]) \($0[2])" } }
+        #expect(live == rebuilt)
+        #expect(!live.isEmpty)
+    }
+
+    @Test func anotherAlertPolicyAtOpen_worksThePlansOutAgain() throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        let scheduler = AlertScheduler(store: f.store)
+        try scheduler.raiseDue(now: pacific("2024-03-07", 9))  // the reminder
+        f.store.close()
+        // Reopened with lead times of 1 and 3 business days and no due-day alert.
+        var policy = AlertPolicy.standard
+        policy.leadTimes = AlertLeadTimes(businessDaysBefore: [3, 1], dueDayAt: nil)
+        let reopened = try EventStore(path: f.path, options: .init(synchronous: .normal),
+                                      projections: [CaseListProjection(), DeadlineProjection(policy: policy), AlertProjection()])
+        defer { reopened.close() }
+        let row = try #require(try reopened.read {
+            try $0.query("SELECT alert_plan, next_alert_us FROM deadlines WHERE deadline_id = ?", [.text(AlertFixture.decisionId)]).first
+        })
+        // 3 business days before Monday 11 March is Wednesday 6 March (its notice); 1 before is
+        // Friday 8 March, the reminder, which counts as raised (the standard policy's reminder
+        // was): the overdue alert is next.
+        let plan = try #require(AlertPlan(text: row[0].string ?? ""))
+        #expect(plan.entries.map(\.level) == [.notice, .reminder, .overdue])
+        #expect(plan.entries[0].atMicros == pacific("2024-03-06", 8).unixMicroseconds)
+        #expect(plan.entries[1].atMicros == pacific("2024-03-08", 8).unixMicroseconds)
+        #expect(row[1].int64 == plan.entries[0].atMicros, "the notice under the new policy was never raised")
+        let fingerprint = try reopened.read { try $0.query("SELECT fingerprint FROM deadline_alert_policy").map { $0[0].string ?? "" } }
+        #expect(fingerprint == [policy.fingerprint])
+        #expect(policy.fingerprint != AlertPolicy.standard.fingerprint)
+        // The new policy's alerts are raised, and the scheduler needs no policy of its own.
+        let pass = try AlertScheduler(store: reopened).raiseDue(now: pacific("2024-03-08", 9))
+        #expect(pass.raised.filter { $0.deadlineId == AlertFixture.decisionId }.map(\.level) == [.notice])
+    }
+
+    @Test func aPassRaisesAtMostAPageOfDeadlines_andSaysTheNextIsDueAtOnce() throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        let now = pacific("2024-03-04", 10, 30)
+        for n in 0..<(AlertScheduler.deadlinesPerPass + 20) {
+            let id = CaseID("m\(n)")
+            try f.service.execute(.openCase(CaseOpened(
+                caseId: id, claimNumber: "ADJ-M\(n)", employer: "Acme", claimsAdministrator: "Golden TPA",
+                injuredWorkerReference: "K.L.", dateOfInjury: LocalDate(iso: "2023-11-02")!, coordinator: "jorge")),
+                on: id, actor: f.actor, commandId: UUID(), now: now)
+            try f.service.execute(.receiveRFA(RFAReceived(
+                rfaId: "A", receivedAt: pacific("2024-03-04", 10), transmission: .fax, physician: "Dr. Lee",
+                treatmentRecommendedOn: nil, reviewType: .prospective,
+                items: [RequestedItem(id: "1", description: "MRI lumbar spine")])),
+                on: id, actor: f.actor, commandId: UUID(), now: now)
+        }
+        let scheduler = AlertScheduler(store: f.store)
+        let at = pacific("2024-03-07", 9)
+        let first = try scheduler.raiseDue(now: at)
+        #expect(Set(first.raised.map(\.deadlineId)).count == AlertScheduler.deadlinesPerPass)
+        #expect(first.next == at, "a full page: more are due now")
+        let second = try scheduler.raiseDue(now: at)
+        #expect(!second.raised.isEmpty)
+        #expect(second.next != nil && second.next! > at)
+        #expect(try scheduler.raiseDue(now: at).raised.isEmpty)
+        #expect(Set(try f.raisedEvents().map(\.key)) == (try f.expectedDue(at: at)))
     }
 
     @Test func theLoopFollowsWallClockJumps_backwardsWithoutRepeats_forwardsWithCatchUp() async throws {
@@ -267,29 +328,27 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async t
     }
 }
 
-/// The scheduler's queries run on an index: a pass after a commit finds the changed cases'
-/// deadlines by case, not by walking every open deadline by due time (which at a claims
-/// administrator's size would make every commit cost the whole board).
+/// The scheduler's queries run on an index: a pass reads the deadlines whose next alert is
+/// due on the partial index of that instant, never every running deadline (which at a claims
+/// administrator's size would make every pass cost the whole board).
 @Suite struct AlertSchedulerQueryPlanTests {
     func plan(_ sql: String, _ arguments: [SQLiteValue], in store: EventStore) throws -> String {
         try store.read { db in try db.query("EXPLAIN QUERY PLAN " + sql, arguments).map { $0[3].string ?? "" }.joined(separator: "\n") }
     }
 
-    @Test func aPassOverChangedCasesFindsTheirDeadlinesByCase_aFullPassByDueTime() throws {
+    @Test func aPassFindsWhatIsDue_andTheNextInstant_onTheNextAlertIndex() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-plan-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: ReadModels.all())
         defer { store.close() }
-        let forCases = AlertScheduler.passQueries(forCases: true, rulesWithoutOverdue: [.urInfoRequest])
-        let ids: SQLiteValue = .text(#"["C-1"]"#)
-        for (sql, arguments) in [(forCases.due, [.integer(1), ids, .integer(0)]), (forCases.raised, [.integer(1), ids]), (forCases.beyond, [.integer(1), ids])] as [(String, [SQLiteValue])] {
+        for (sql, arguments) in [(AlertScheduler.dueQuery, [.integer(1), .integer(500)]), (AlertScheduler.upcomingQuery, [.integer(1)])] as [(String, [SQLiteValue])] {
             let text = try plan(sql, arguments, in: store)
-            #expect(text.contains("deadlines_case"), "\(text)")
-            #expect(!text.contains("deadlines_open_due"), "\(text)")
+            #expect(text.contains("deadlines_next_alert"), "\(text)")
+            #expect(!text.contains("SCAN"), "\(text)")
+            #expect(!text.contains("TEMP B-TREE"), "\(text)")
         }
-        let full = AlertScheduler.passQueries(forCases: false, rulesWithoutOverdue: [])
-        let text = try plan(full.due, [.integer(1), .integer(0)], in: store)
-        #expect(text.contains("deadlines_open_due"), "\(text)")
+        let raised = try plan("SELECT level FROM alerts WHERE deadline_id = ?", [.text("d")], in: store)
+        #expect(raised.contains("alerts_deadline"), "\(raised)")
     }
 }

@@ -104,13 +104,6 @@ import Testing
         #expect(levels(policy.schedule(for: info, calculator: .init())) == [.reminder, .dueToday])
     }
 
-    @Test func horizon_coversTheLongestLead() {
-        var policy = AlertPolicy.standard
-        #expect(policy.horizon >= 10 * 86_400)
-        policy.perRule[.imrApplication] = AlertLeadTimes(businessDaysBefore: [20])
-        #expect(policy.horizon >= 28 * 86_400)
-    }
-
     @Test func timeOfDay_parsesOnlyHHMM() {
         #expect(TimeOfDay("08:00")?.minutes == 480)
         #expect(TimeOfDay("23:59")?.description == "23:59")

@@ -125,6 +125,16 @@ public struct ScheduledAlert: Sendable, Hashable {
     public var at: Date
     /// The lead time before any quiet-hours move.
     public var nominal: Date
+
+    public init(deadlineId: String, caseId: CaseID, rule: RuleID, level: AlertLevel, due: Date, at: Date, nominal: Date) {
+        self.deadlineId = deadlineId
+        self.caseId = caseId
+        self.rule = rule
+        self.level = level
+        self.due = due
+        self.at = at
+        self.nominal = nominal
+    }
 }
 
 /// Which alerts a deadline raises, and when: lead times (globally and per rule) and quiet
@@ -167,19 +177,6 @@ public struct AlertPolicy: Sendable, Hashable {
 
     /// The lead times that apply to a rule.
     public func leadTimes(for rule: RuleID) -> AlertLeadTimes { perRule[rule] ?? leadTimes }
-
-    /// How far before its due instant a deadline can raise its first alert: the scheduler
-    /// looks at deadlines due within this span of now.
-    public var horizon: TimeInterval {
-        let all = [leadTimes] + Array(perRule.values)
-        var longest: TimeInterval = 86_400
-        for times in all where times.enabled {
-            // N business days span at most N weeks' worth of weekends and holidays: 2N + 7 days is ample.
-            if let days = times.businessDaysBefore.max() { longest = max(longest, TimeInterval(2 * days + 7) * 86_400) }
-            if let hours = times.hoursBefore.max() { longest = max(longest, hours * 3600 + 86_400) }
-        }
-        return longest
-    }
 
     /// The business calendar that counts "business days before" for a deadline: the one its
     /// rule counts in, else the judicial calendar (court days).

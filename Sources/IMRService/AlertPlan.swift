@@ -1,0 +1,64 @@
+import Foundation
+import Workflow
+
+/// When the alerts of one running deadline become due, as the deadlines read model stores
+/// them beside the deadline (`alert_plan`), so that the scheduler never decodes a deadline or
+/// re-reads the policy to know what a deadline owes.
+///
+/// Stored as text, one `level@instant` per alert in the order they become due, the instant
+/// in microseconds since 1970: `notice@1709827200000000 reminder@1710086400000000`. Empty for
+/// a deadline that raises no alert (settled, or a rule whose alerts are turned off).
+struct AlertPlan: Equatable, Sendable {
+    struct Entry: Equatable, Sendable {
+        var level: AlertLevel
+        var atMicros: Int64
+    }
+
+    var entries: [Entry]
+
+    init(entries: [Entry]) { self.entries = entries }
+
+    static let none = AlertPlan(entries: [])
+
+    /// The plan of a deadline's schedule (``AlertPolicy/schedule(for:calculator:)``).
+    init(_ schedule: [ScheduledAlert]) {
+        entries = schedule.map { Entry(level: $0.level, atMicros: $0.at.unixMicroseconds) }
+    }
+
+    /// Nil when `text` is not a plan this build writes.
+    init?(text: String) {
+        var entries: [Entry] = []
+        for part in text.split(separator: " ") {
+            guard let at = part.firstIndex(of: "@"), let level = AlertLevel(rawValue: String(part[..<at])),
+                  let micros = Int64(part[part.index(after: at)...]) else { return nil }
+            entries.append(Entry(level: level, atMicros: micros))
+        }
+        self.entries = entries
+    }
+
+    var text: String { entries.map { "\($0.level.rawValue)@\($0.atMicros)" }.joined(separator: " ") }
+
+    /// The instant the first alert not yet raised becomes due, nil when none is left.
+    func next(raised: Set<AlertLevel>) -> Int64? {
+        entries.first { !raised.contains($0.level) }?.atMicros
+    }
+}
+
+extension AlertPolicy {
+    /// Every setting that moves an alert, as one line: the deadlines read model keeps the line
+    /// its plans were worked out with and works them out again when the configured policy
+    /// differs.
+    var fingerprint: String {
+        func describe(_ times: AlertLeadTimes) -> String {
+            "days=\(times.businessDaysBefore) due-day=\(times.dueDayAt?.description ?? "none") hours=\(times.hoursBefore) "
+                + "overdue=\(times.overdue) enabled=\(times.enabled)"
+        }
+        var parts = ["all{\(describe(leadTimes))}"]
+        for rule in perRule.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+            parts.append("\(rule.rawValue){\(describe(perRule[rule]!))}")
+        }
+        parts.append("quiet=\(quietHours.map { "\($0.start)-\($0.end)" } ?? "none")")
+        parts.append("business-day-at=\(businessDayAlertTime)")
+        return parts.joined(separator: " ")
+    }
+}

@@ -182,11 +182,23 @@ final class Daemon: Sendable {
         // Alerts whose time passed while the daemon was down are raised (late, in due order)
         // before READY=1, so a client that sees the daemon ready also sees them.
         _ = try? notifier.notify(.status("raising alerts that came due while stopped"))
+        // A backlog larger than a few seconds' passes (a first start on an imported or seeded
+        // store) is raised after READY=1 by the scheduler's loop, so that start-up stays bounded.
         do {
-            let now = clock()
-            let caughtUp = try await store.offload(doing: "raise the alerts due at start-up") { try scheduler.raiseDue(now: now) }
-            if !caughtUp.raised.isEmpty {
-                logger.notice("raised \(caughtUp.raised.count) alerts that came due while the daemon was stopped")
+            let started = ContinuousClock.now
+            var raised = 0
+            var backlog = true
+            while backlog && ContinuousClock.now - started < Self.startUpAlertBudget {
+                let now = clock()
+                let pass = try await store.offload(doing: "raise the alerts due at start-up") { try scheduler.raiseDue(now: now) }
+                raised += pass.raised.count
+                backlog = pass.next.map { $0 <= now } ?? false
+            }
+            if raised > 0 {
+                logger.notice("raised \(raised) alerts that came due while the daemon was stopped")
+            }
+            if backlog {
+                logger.notice("more alerts came due while the daemon was stopped than it raises in \(Self.startUpAlertBudget) at start-up; the rest are raised, in due order, once it is ready")
             }
         } catch {
             logger.error("alerts: cannot raise the alerts due at start-up: \(error); the scheduler tries again")
@@ -339,6 +351,10 @@ final class Daemon: Sendable {
             runner?.deliver(alert)
         }
     }
+
+    /// How long start-up spends raising the alerts that came due while the daemon was stopped
+    /// before it reports READY=1.
+    static let startUpAlertBudget: Duration = .seconds(5)
 
     /// The wall clock. The environment variable `IMR_TEST_CLOCK_OFFSET` (seconds, may be
     /// negative or fractional) shifts it for the whole daemon (event times, deadlines, alerts),

@@ -82,7 +82,8 @@ public struct AlertPage: Sendable {
 public struct AlertProjection: Projection {
     public let name = "alerts"
     /// 2: open alerts in raising order on indexes, all and by coordinator (paged lists).
-    public var version: Int { 2 }
+    /// 3: unacknowledged snoozes by their end, on an index (a follower's next snooze end).
+    public var version: Int { 3 }
 
     public init() {}
 
@@ -108,6 +109,7 @@ public struct AlertProjection: Projection {
             CREATE INDEX alerts_open ON alerts (acknowledged_us, scheduled_us);
             CREATE INDEX alerts_open_position ON alerts (acknowledged_us, position);
             CREATE INDEX alerts_coordinator_open ON alerts (coordinator, acknowledged_us, position);
+            CREATE INDEX alerts_snoozed ON alerts (snoozed_until_us) WHERE acknowledged_us IS NULL AND snoozed_until_us IS NOT NULL;
             """)
     }
 
@@ -140,6 +142,10 @@ public struct AlertProjection: Projection {
 extension AlertProjection {
     static let columns = "alert_id, deadline_id, case_id, rule, level, due_us, scheduled_us, raised_us, late, coordinator, acknowledged_by, acknowledged_us, snoozed_until_us, position"
 
+    /// An alert is open only while its deadline runs: looked up per alert by the deadline's key
+    /// (a list `IN (SELECT …)` would first gather every running deadline of the store).
+    static let deadlineRuns = "EXISTS (SELECT 1 FROM deadlines d WHERE d.deadline_id = alerts.deadline_id AND d.is_open = 1)"
+
     static func view(_ row: Row) -> AlertView {
         func instant(_ micros: Int64?) -> Date? { micros.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) } }
         return AlertView(
@@ -155,11 +161,12 @@ extension AlertProjection {
 
     /// Open alerts at `now` (raised, not acknowledged, not snoozed past now, and their deadline
     /// still running: one met, cancelled or superseded since needs no one's attention), in the
-    /// order they were raised; only `coordinator`'s when given.
+    /// order they were raised; only `coordinator`'s when given. All of them in one array: for
+    /// tests and small stores; the daemon reads them a page at a time (``openPage(in:coordinator:now:after:limit:)``).
     public static func open(in db: ProjectionDatabase, coordinator: String? = nil, now: Date) throws -> [AlertView] {
         var sql = """
             SELECT \(columns) FROM alerts WHERE acknowledged_us IS NULL AND (snoozed_until_us IS NULL OR snoozed_until_us <= ?)
-            AND deadline_id IN (SELECT deadline_id FROM deadlines WHERE is_open = 1)
+            AND \(deadlineRuns)
             """
         var arguments: [SQLiteValue] = [.integer(now.unixMicroseconds)]
         if let coordinator { sql += " AND coordinator = ?"; arguments.append(.text(coordinator)) }
@@ -179,7 +186,7 @@ extension AlertProjection {
         -> (page: (sql: String, arguments: [SQLiteValue]), count: (sql: String, arguments: [SQLiteValue])) {
         var conditions = """
             acknowledged_us IS NULL AND (snoozed_until_us IS NULL OR snoozed_until_us <= ?)
-            AND deadline_id IN (SELECT deadline_id FROM deadlines WHERE is_open = 1)
+            AND \(deadlineRuns)
             """
         var arguments: [SQLiteValue] = [.integer(now.unixMicroseconds)]
         if let coordinator { conditions += " AND coordinator = ?"; arguments.append(.text(coordinator)) }
@@ -219,10 +226,34 @@ extension AlertProjection {
         }
     }
 
-    /// Snoozes of unacknowledged alerts ending after `now`, soonest first (a follower shows
-    /// them again then).
-    static func snoozeEnds(in db: ProjectionDatabase, after now: Date) throws -> [Date] {
-        try db.query("SELECT snoozed_until_us FROM alerts WHERE acknowledged_us IS NULL AND snoozed_until_us > ? ORDER BY snoozed_until_us",
-                     [.integer(now.unixMicroseconds)]).compactMap { $0[0].int64 }.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) }
+    /// The end of the first snooze of an unacknowledged alert after `now` (a follower shows
+    /// the alert again then), on the index of snoozes.
+    static func nextSnoozeEnd(in db: ProjectionDatabase, after now: Date) throws -> Date? {
+        try db.query(snoozeEndQuery, [.integer(now.unixMicroseconds)]).first?[0].int64.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) }
+    }
+
+    static let snoozeEndQuery = """
+        SELECT MIN(snoozed_until_us) FROM alerts INDEXED BY alerts_snoozed
+        WHERE acknowledged_us IS NULL AND snoozed_until_us IS NOT NULL AND snoozed_until_us > ?
+        """
+
+    /// The query of the open alerts whose snooze ended after `since` and by `now` (also what a
+    /// test explains): on the index of snoozes, then each alert's deadline.
+    static func snoozesEndedQuery(coordinator: String?, after since: Date, upTo now: Date) -> (sql: String, arguments: [SQLiteValue]) {
+        var sql = """
+            SELECT \(columns) FROM alerts INDEXED BY alerts_snoozed
+            WHERE acknowledged_us IS NULL AND snoozed_until_us IS NOT NULL AND snoozed_until_us > ? AND snoozed_until_us <= ?
+            AND \(deadlineRuns)
+            """
+        var arguments: [SQLiteValue] = [.integer(since.unixMicroseconds), .integer(now.unixMicroseconds)]
+        if let coordinator { sql += " AND coordinator = ?"; arguments.append(.text(coordinator)) }
+        return (sql + " ORDER BY position", arguments)
+    }
+
+    /// The open alerts whose snooze ended after `since` and by `now`, in raising order; only
+    /// `coordinator`'s when given.
+    static func snoozesEnded(in db: ProjectionDatabase, coordinator: String?, after since: Date, upTo now: Date) throws -> [AlertView] {
+        let query = snoozesEndedQuery(coordinator: coordinator, after: since, upTo: now)
+        return try db.query(query.sql, query.arguments).map(view)
     }
 }

@@ -18,19 +18,22 @@ public struct AlertsInterface: VarlinkHandler {
     let snoozeCheck: Duration
     /// The live alerts of all followers, each into its own bounded queue.
     let feed: AlertFeed
+    let replayPage: Int
 
     /// - Parameters:
     ///   - maximumFollowers: `Follow` calls at once (`server.max_followers`); more get `TooManyFollowers`.
     ///   - followerQueue: replies a follower may leave unread before it gets `FollowerTooSlow`
     ///     (`server.follower_queue`).
+    ///   - replayPage: open alerts read at a time for a new follower's replay.
     public init(store: EventStore, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() },
                 snoozeCheck: Duration = .seconds(60), maximumFollowers: Int = 128, followerQueue: Int = 1024,
-                logger: Logger = Logger(label: "imr.alerts", factory: { _ in SwiftLogNoOpLogHandler() })) {
+                replayPage: Int = AlertProjection.maximumPage, logger: Logger = Logger(label: "imr.alerts", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.feed = AlertFeed(store: store, maximumFollowers: maximumFollowers, queueCapacity: followerQueue, logger: logger)
         self.store = store
         self.access = access
         self.clock = clock
         self.snoozeCheck = snoozeCheck
+        self.replayPage = max(1, replayPage)
         self.logger = logger
     }
 
@@ -179,12 +182,19 @@ public struct AlertsInterface: VarlinkHandler {
         guard let queue = try feed.register(coordinator: coordinator) else { return ["replayed": false] }
         defer { feed.unregister(queue) }
         let start = clock()
-        let (open, head) = try await store.read { db in
-            (try AlertProjection.open(in: db, coordinator: coordinator, now: start),
-             try db.query("SELECT COALESCE(MAX(position), 0) FROM events").first?[0].int64 ?? 0)
-        }
-        for alert in open {
-            try await replier.yield(["alert": .object(alert.wire), "replayed": true])
+        let head = try await store.read { db in try db.query("SELECT COALESCE(MAX(position), 0) FROM events").first?[0].int64 ?? 0 }
+        // The open alerts up to the head, a page at a time (each sent before the next is read);
+        // those raised since come through the feed.
+        var after: Int64? = nil
+        replay: while true {
+            let from = after
+            let page = try await store.read { try AlertProjection.openPage(in: $0, coordinator: coordinator, now: start, after: from, limit: replayPage) }
+            for alert in page.alerts {
+                guard alert.position <= head else { break replay }
+                try await replier.yield(["alert": .object(alert.wire), "replayed": true])
+            }
+            guard let next = page.next else { break }
+            after = next
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [store, clock, snoozeCheck] in
@@ -192,14 +202,13 @@ public struct AlertsInterface: VarlinkHandler {
                 var since = start
                 while !Task.isCancelled {
                     let after = since
-                    let next = try await store.read { try AlertProjection.snoozeEnds(in: $0, after: after).first }
+                    let next = try await store.read { try AlertProjection.nextSnoozeEnd(in: $0, after: after) }
                     let wait = min(next.map { $0.timeIntervalSince(clock()) } ?? .infinity, Double(snoozeCheck.components.seconds)
                                    + Double(snoozeCheck.components.attoseconds) / 1e18)
                     if wait > 0 { try await Task.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up)))) }
                     let now = clock()
                     guard now > since else { since = now; continue }  // the wall clock went back: look again from here
-                    let ended = try await store.read { try AlertProjection.open(in: $0, coordinator: coordinator, now: now) }
-                        .filter { view in view.snoozedUntil.map { $0 > since && $0 <= now } ?? false }
+                    let ended = try await store.read { [since] in try AlertProjection.snoozesEnded(in: $0, coordinator: coordinator, after: since, upTo: now) }
                     for view in ended {
                         guard queue.post(.init(position: .max, reply: ["alert": .object(view.wire), "replayed": false])) else { return }
                     }

@@ -351,4 +351,21 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async t
         let raised = try plan("SELECT level FROM alerts WHERE deadline_id = ?", [.text("d")], in: store)
         #expect(raised.contains("alerts_deadline"), "\(raised)")
     }
+
+    /// A follower's snoozes: the next end, and the alerts whose snooze ended, on the index of
+    /// snoozes (not every open alert).
+    @Test func aFollowersSnoozeQueriesRunOnTheSnoozeIndex() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-plan-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: ReadModels.all())
+        defer { store.close() }
+        let ended = AlertProjection.snoozesEndedQuery(coordinator: "maria", after: Date(timeIntervalSince1970: 0), upTo: Date())
+        for (sql, arguments) in [(AlertProjection.snoozeEndQuery, [.integer(1)]), (ended.sql, ended.arguments)] as [(String, [SQLiteValue])] {
+            let text = try plan(sql, arguments, in: store)
+            #expect(text.contains("SEARCH alerts USING INDEX alerts_snoozed"), "\(text)")
+            #expect(!text.contains("LIST SUBQUERY"), "\(text)")
+            #expect(!text.contains("SCAN"), "\(text)")
+        }
+    }
 }

@@ -18,12 +18,13 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
 @Suite(.timeLimit(.minutes(2))) struct AlertsInterfaceTests {
     let now = pacific("2024-03-12", 9)
 
-    func withAlertsServer(_ body: @escaping @Sendable (String, AlertFixture, AlertsInterface) throws -> Void) async throws {
+    func withAlertsServer(replayPage: Int = AlertProjection.maximumPage,
+                          _ body: @escaping @Sendable (String, AlertFixture, AlertsInterface) throws -> Void) async throws {
         let f = try AlertFixture()
         defer { f.close() }
         let now = self.now
         try AlertScheduler(store: f.store).raiseDue(now: now)
-        let alerts = AlertsInterface(store: f.store, access: AccessControl(), clock: { now })
+        let alerts = AlertsInterface(store: f.store, access: AccessControl(), clock: { now }, replayPage: replayPage)
         let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [alerts])
         let path = f.dir.appendingPathComponent("imr.sock").path
         let (ready, signal) = AsyncStream<Void>.makeStream()
@@ -103,10 +104,13 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         }
     }
 
+    /// The replay reads the open alerts a page at a time (here two alerts a page).
     @Test func follow_replaysOpenAlerts_thenStreamsNewOnes() async throws {
-        try await withAlertsServer { path, f, alerts in
+        try await withAlertsServer(replayPage: 2) { path, f, alerts in
             let c = try VarlinkClient(path: path)
+            try Self.raise(3, in: f, coordinator: "li")
             let open = try AlertProjection.open(in: f.store, now: pacific("2024-03-12", 9)).map(\.alertId)
+            #expect(open.count > 4)
             var replayed: [String] = []
             var live: [String] = []
             try c.stream("io.imr.Alerts.Follow", [:]) { reply in

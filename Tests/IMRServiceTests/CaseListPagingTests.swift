@@ -399,6 +399,9 @@ import Workflow
                     let plan = try f.store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map { $0[3].string ?? "" }
                     #expect(plan.contains { $0.hasPrefix("SEARCH alerts USING INDEX \(index) (") }, "\(plan)")
                     #expect(!plan.joined().contains("TEMP B-TREE") && !plan.contains { $0.hasPrefix("SCAN alerts") }, "\(plan)")
+                    // Each alert's deadline by its key, not a list of every running deadline first.
+                    #expect(!plan.joined().contains("LIST SUBQUERY") && !plan.contains { $0.hasPrefix("SCAN d") }, "\(plan)")
+                    #expect(plan.contains { $0.hasPrefix("SEARCH d USING INDEX sqlite_autoindex_deadlines_1 (deadline_id=?)") }, "\(plan)")
                 }
             }
             for bad in ["", "a1.", "a1.x", "a2.5", "a1.-4"] { #expect(AlertPage.position(ofCursor: bad) == nil, "\(bad)") }

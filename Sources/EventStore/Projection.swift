@@ -40,11 +40,22 @@ public struct ProjectionDatabase {
     /// What the appender handed to the projections of this append (see
     /// ``WriteContext/append(to:expected:events:hint:)``); nil elsewhere.
     public let appendHint: (any Sendable)?
+    /// The event this projection is given next in the same transaction, when there is one: the
+    /// append's next event, or the next of a catch-up batch. A projection whose rows after an
+    /// event are wholly replaced by those after the next event of the same stream may skip the
+    /// event (a rebuild then works a case out once per run of its events, not once per event).
+    public let upcoming: RecordedEvent?
 
-    init(_ connection: SQLiteConnection, path: String, appendHint: (any Sendable)? = nil) {
+    init(_ connection: SQLiteConnection, path: String, appendHint: (any Sendable)? = nil, upcoming: RecordedEvent? = nil) {
         self.connection = connection
         self.path = path
         self.appendHint = appendHint
+        self.upcoming = upcoming
+    }
+
+    /// The same database, telling the projection which event comes after the one it is given.
+    func followed(by upcoming: RecordedEvent?) -> ProjectionDatabase {
+        ProjectionDatabase(connection, path: path, appendHint: appendHint, upcoming: upcoming)
     }
 
     /// Names the connection behind this database: the same for every projection applied in one
@@ -68,11 +79,12 @@ public struct ProjectionDatabase {
     }
 
     /// The events of one stream in version order, as this connection sees them: inside an
-    /// append, that includes the events being appended.
-    public func events(inStream streamId: String) throws(EventStoreError) -> [RecordedEvent] {
+    /// append, that includes the events being appended. With `upTo`, only those up to that
+    /// version (what a projection catching up on an event folds: the log may hold later ones).
+    public func events(inStream streamId: String, upTo version: Int64 = .max) throws(EventStoreError) -> [RecordedEvent] {
         do {
-            let stmt = try connection.cached(Writer.selectColumns + " WHERE stream_id = ? ORDER BY stream_version")
-            try stmt.bind([.text(streamId)])
+            let stmt = try connection.cached(Writer.selectColumns + " WHERE stream_id = ? AND stream_version <= ? ORDER BY stream_version")
+            try stmt.bind([.text(streamId), .integer(version)])
             return try Writer.decodeRows(stmt)
         } catch {
             throw EventStoreError.from(error, path: path, doing: "read stream '\(streamId)'")

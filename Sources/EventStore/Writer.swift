@@ -352,9 +352,9 @@ final class Writer: @unchecked Sendable {
             head = (position, previous)
             for projection in projections where checkpoint(projection.name) == headBefore {
                 let db = ProjectionDatabase(self.db, path: path, appendHint: hint)
-                for event in stored {
+                for (n, event) in stored.enumerated() {
                     do {
-                        try projection.apply(event, to: db)
+                        try projection.apply(event, to: db.followed(by: n + 1 < stored.count ? stored[n + 1] : nil))
                     } catch {
                         throw EventStoreError(
                             .projectionFailed,
@@ -458,9 +458,9 @@ final class Writer: @unchecked Sendable {
                 return try Writer.decodeRows(stmt)
             }
             let pdb = ProjectionDatabase(db, path: path)
-            for event in events {
+            for (n, event) in events.enumerated() {
                 do {
-                    try projection.apply(event, to: pdb)
+                    try projection.apply(event, to: pdb.followed(by: n + 1 < events.count ? events[n + 1] : nil))
                 } catch {
                     throw EventStoreError(
                         .projectionFailed,

@@ -192,7 +192,7 @@ final class Daemon: Sendable {
                 let now = clock()
                 let pass = try await store.offload(doing: "raise the alerts due at start-up") { try scheduler.raiseDue(now: now) }
                 raised += pass.raised.count
-                backlog = pass.next.map { $0 <= now } ?? false
+                backlog = pass.backlog
             }
             if raised > 0 {
                 logger.notice("raised \(raised) alerts that came due while the daemon was stopped")

@@ -83,7 +83,9 @@ public struct AlertProjection: Projection {
     public let name = "alerts"
     /// 2: open alerts in raising order on indexes, all and by coordinator (paged lists).
     /// 3: unacknowledged snoozes by their end, on an index (a follower's next snooze end).
-    public var version: Int { 3 }
+    /// 4: the open-alert indexes also hold the snooze and the deadline, so that counting the
+    /// alerts after a page reads index pages only.
+    public var version: Int { 4 }
 
     public init() {}
 
@@ -107,8 +109,8 @@ public struct AlertProjection: Projection {
             );
             CREATE INDEX alerts_deadline ON alerts (deadline_id);
             CREATE INDEX alerts_open ON alerts (acknowledged_us, scheduled_us);
-            CREATE INDEX alerts_open_position ON alerts (acknowledged_us, position);
-            CREATE INDEX alerts_coordinator_open ON alerts (coordinator, acknowledged_us, position);
+            CREATE INDEX alerts_open_position ON alerts (acknowledged_us, position, snoozed_until_us, deadline_id);
+            CREATE INDEX alerts_coordinator_open ON alerts (coordinator, acknowledged_us, position, snoozed_until_us, deadline_id);
             CREATE INDEX alerts_snoozed ON alerts (snoozed_until_us) WHERE acknowledged_us IS NULL AND snoozed_until_us IS NOT NULL;
             """)
     }
@@ -144,7 +146,7 @@ extension AlertProjection {
 
     /// An alert is open only while its deadline runs: looked up per alert by the deadline's key
     /// (a list `IN (SELECT …)` would first gather every running deadline of the store).
-    static let deadlineRuns = "EXISTS (SELECT 1 FROM deadlines d WHERE d.deadline_id = alerts.deadline_id AND d.is_open = 1)"
+    static let deadlineRuns = "EXISTS (SELECT 1 FROM deadlines d INDEXED BY deadlines_running WHERE d.deadline_id = alerts.deadline_id AND d.is_open = 1)"
 
     static func view(_ row: Row) -> AlertView {
         func instant(_ micros: Int64?) -> Date? { micros.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) } }

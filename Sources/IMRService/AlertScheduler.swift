@@ -50,6 +50,9 @@ public final class AlertScheduler: Sendable {
         public var raised: [AlertRaised]
         /// The next instant an alert becomes due, if any deadline will raise one.
         public var next: Date?
+        /// More deadlines owed an alert now than one pass reads (``deadlinesPerPass``): the
+        /// next pass should run at once.
+        public var backlog: Bool = false
     }
 
     public let store: EventStore
@@ -120,7 +123,7 @@ public final class AlertScheduler: Sendable {
         func instant(_ micros: Int64) -> Date { Date(timeIntervalSince1970: Double(micros) / 1_000_000) }
         // The earliest alert not due yet: of the deadlines not read (their next alert is after
         // now, unless the page was full: then more may be due at once), and of those read.
-        var nextMicros: Int64? = rows.count == Self.deadlinesPerPass ? nowMicros : upcoming
+        var nextMicros: Int64? = upcoming
         var due: [(ScheduledAlert, String)] = []
         for row in rows {
             let id = row[0].string ?? ""
@@ -144,9 +147,12 @@ public final class AlertScheduler: Sendable {
                 logger.warning("alerts: deadline \(id) is marked as owing an alert it has already raised; rebuild the deadlines read model")
             }
         }
-        let next = nextMicros.map(instant)
+        // A full page that raised nothing (rows that say they owe an alert already raised,
+        // warned about above) is no backlog: the loop must not spin on it.
+        let backlog = rows.count == Self.deadlinesPerPass && !due.isEmpty
+        let next = backlog ? now : nextMicros.map(instant)
         due.sort { ($0.0.at, $0.0.deadlineId, $0.0.level) < ($1.0.at, $1.0.deadlineId, $1.0.level) }
-        guard !due.isEmpty else { return Pass(raised: [], next: next) }
+        guard !due.isEmpty else { return Pass(raised: [], next: next, backlog: backlog) }
 
         let raisedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         var events: [AlertRaised] = []
@@ -187,7 +193,7 @@ public final class AlertScheduler: Sendable {
             onRaised(event)
         }
         if let failure { throw failure }
-        return Pass(raised: raised, next: next)
+        return Pass(raised: raised, next: next, backlog: backlog)
     }
 
     /// The journal entry of a raised alert: a fixed MESSAGE_ID per level and the fields
@@ -228,6 +234,7 @@ public final class AlertScheduler: Sendable {
             }
             while !Task.isCancelled {
                 var sleep = options.maximumSleep
+                var backlog = false
                 let started = ContinuousClock.now
                 do {
                     let now = clock()
@@ -238,6 +245,7 @@ public final class AlertScheduler: Sendable {
                         try self.raiseDue(now: now)
                     }
                     OperatorFigures.shared.schedulerPass(duration: ContinuousClock.now - started, failed: false)
+                    backlog = pass.backlog
                     if let due = pass.next {
                         let seconds = max(0, due.timeIntervalSince(clock()))
                         sleep = min(sleep, .milliseconds(Int64((seconds * 1000).rounded(.up))))
@@ -249,6 +257,9 @@ public final class AlertScheduler: Sendable {
                     }
                     sleep = min(sleep, options.retryAfterFailure)
                 }
+                // A backlog (alerts that came due while the daemon was down) is raised pass after
+                // pass, without waiting for commits to settle.
+                if backlog { await Task.yield(); continue }
                 if await doorbell.wait(upTo: sleep) {
                     try? await Task.sleep(for: options.settleAfterCommit)
                 }

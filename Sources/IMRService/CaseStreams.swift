@@ -44,7 +44,7 @@ public enum CaseStreams {
                 return state
             }
         }
-        let state = try fold(try db.events(inStream: event.streamId))
+        let state = try fold(try db.events(inStream: event.streamId, upTo: event.streamVersion))
         remember(state, after: event, in: db)
         return state
     }
@@ -70,11 +70,6 @@ public enum CaseStreams {
             self.baseVersion = baseVersion
             self.events = events
             self.states = states
-        }
-
-        /// True when `event` is one of the append's events and not its last.
-        func isFollowed(_ event: RecordedEvent) -> Bool {
-            event.streamId == streamId && events[event.id] != nil && event.streamVersion < baseVersion + Int64(events.count)
         }
 
         /// The state after `event`, one of the appended events; nil for any other.

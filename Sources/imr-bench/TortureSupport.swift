@@ -16,9 +16,10 @@ final class TortureDaemon {
     private(set) var process: Process?
     var arguments: [String] = []
 
-    init(binary: String, directory: String) {
+    /// The state directory is `directory/state` unless given.
+    init(binary: String, directory: String, stateDirectory: String? = nil) {
         self.binary = binary
-        stateDirectory = directory + "/state"
+        self.stateDirectory = stateDirectory ?? directory + "/state"
         socketPath = directory + "/imr.sock"
         logPath = directory + "/daemon.log"
     }

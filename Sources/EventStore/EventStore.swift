@@ -355,6 +355,11 @@ public final class EventStore: Sendable {
     }
 
     /// Drops a projection's tables and rebuilds it from position 0.
+    ///
+    /// A batch at a time, each batch and its checkpoint in one transaction. When the daemon
+    /// stops reads (``stopReads()``, on SIGTERM) it stops between two batches with
+    /// `.interrupted`: the projection is then behind, and catches up from its checkpoint when
+    /// the store next opens.
     public func rebuildProjection(named name: String) throws(EventStoreError) {
         guard let projection = projections.first(where: { $0.name == name }) else {
             let known = projections.map(\.name).joined(separator: ", ")
@@ -365,7 +370,18 @@ public final class EventStore: Sendable {
                 try w.reset(projection)
             }
         }
-        try catchUpProjections()
+        while true {
+            if readPool.readsStopped {
+                let at = projectionCheckpoints()[name] ?? 0
+                throw EventStoreError(.interrupted, "the rebuild of '\(name)' stopped at position \(at) because the daemon is stopping; it goes on from there when the daemon next starts")
+            }
+            let done = try withWriter { (w: Writer) throws(EventStoreError) -> Bool in
+                try w.transaction(doing: "rebuild projection '\(name)'") { () throws(EventStoreError) -> Bool in
+                    try w.catchUpOneBatch(projections: projections, batchSize: 1000)
+                }
+            }
+            if done { return }
+        }
     }
 
     /// The checkpoint (last applied position) of every registered projection.

@@ -419,6 +419,14 @@ final class ReadPool: @unchecked Sendable {
         return mine.connection
     }
 
+    /// Whether ``stopReads(_:)`` was called: long work on a reader thread (a rebuild) stops at
+    /// its next step.
+    var readsStopped: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return refusing != nil
+    }
+
     /// Interrupts running queries and abandons queued ones, and refuses new ones, without
     /// waiting: what a stopping daemon does so that no long read holds up its exit.
     func stopReads(_ error: EventStoreError) {

@@ -62,6 +62,7 @@ public final class AlertScheduler: Sendable {
     let onRaised: @Sendable (AlertRaised) -> Void
     let doorbell = Doorbell()
     private let passes = Mutex<Int>(0)
+    private let lastOwingReport = Mutex<Date?>(nil)
 
     /// The alert policy is the store's: its deadlines read model works each deadline's alerts
     /// out (``ReadModels/standard(policy:)``).
@@ -125,6 +126,7 @@ public final class AlertScheduler: Sendable {
         // now, unless the page was full: then more may be due at once), and of those read.
         var nextMicros: Int64? = upcoming
         var due: [(ScheduledAlert, String)] = []
+        var owingNothing = 0
         for row in rows {
             let id = row[0].string ?? ""
             guard let plan = AlertPlan(text: row[5].string ?? ""), let rule = RuleID(rawValue: row[2].string ?? "") else {
@@ -143,10 +145,9 @@ public final class AlertScheduler: Sendable {
                     nextMicros = min(nextMicros ?? entry.atMicros, entry.atMicros)
                 }
             }
-            if !owed {
-                logger.warning("alerts: deadline \(id) is marked as owing an alert it has already raised; rebuild the deadlines read model")
-            }
+            if !owed { owingNothing += 1 }
         }
+        if owingNothing > 0 { reportOwingNothing(owingNothing, now: now) }
         // A full page that raised nothing (rows that say they owe an alert already raised,
         // warned about above) is no backlog: the loop must not spin on it.
         let backlog = rows.count == Self.deadlinesPerPass && !due.isEmpty
@@ -194,6 +195,20 @@ public final class AlertScheduler: Sendable {
         }
         if let failure { throw failure }
         return Pass(raised: raised, next: next, backlog: backlog)
+    }
+
+    /// Rows whose next alert was already raised: while the deadlines read model is rebuilt it
+    /// meets a deadline's events before the alerts they raised, so this is expected for the
+    /// length of a rebuild; outside one, the read model needs rebuilding. Said at most once an
+    /// hour.
+    private func reportOwingNothing(_ count: Int, now: Date) {
+        let due = lastOwingReport.withLock { last -> Bool in
+            guard last.map({ now.timeIntervalSince($0) >= 3600 || now < $0 }) ?? true else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        logger.warning("alerts: \(count) running deadlines say their next alert is due, but it was raised already (expected while the deadlines read model is rebuilt; otherwise rebuild it: imr-ctl rebuild deadlines)")
     }
 
     /// The journal entry of a raised alert: a fixed MESSAGE_ID per level and the fields

@@ -152,3 +152,77 @@ func summaryRows(_ store: EventStore) throws -> [Row] {
         }
     }
 }
+
+/// Records, for each event, the event it was told comes next (``ProjectionDatabase/upcoming``),
+/// and takes a while over each when asked to (a long rebuild).
+struct UpcomingRecorder: Projection {
+    var name = "upcoming"
+    var pause: UInt32 = 0
+
+    func prepare(_ db: ProjectionDatabase) throws {
+        try db.executeScript("CREATE TABLE upcoming (position INTEGER PRIMARY KEY, next INTEGER)")
+    }
+
+    func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
+        if pause > 0 { usleep(pause) }
+        try db.execute("INSERT INTO upcoming (position, next) VALUES (?, ?)",
+                       [.integer(event.position), db.upcoming.map { .integer($0.position) } ?? .null])
+    }
+
+    func drop(_ db: ProjectionDatabase) throws { try db.executeScript("DROP TABLE IF EXISTS upcoming") }
+
+    static func pairs(_ store: EventStore) throws -> [String] {
+        try store.read { try $0.query("SELECT position, next FROM upcoming ORDER BY position").map { "\($0[0].int64 ?? 0)>\($0[1].int64.map(String.init) ?? "-")" } }
+    }
+}
+
+@Suite struct ProjectionLookaheadTests {
+    @Test func aProjectionIsToldTheEventItGetsNext_inAnAppendAndInACatchUpBatch() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("log.sqlite")
+        do {
+            let store = try EventStore(path: path)
+            defer { store.close() }
+            try store.append(to: "a", expected: .noStream, events: [event(), event(), event()])
+            try store.append(to: "b", expected: .noStream, events: [event()])
+        }
+        // Live: within each append, and none after an append's last event.
+        let store = try EventStore(path: path, projections: [UpcomingRecorder()])
+        defer { store.close() }
+        // Caught up as the store opened: one batch, each event followed by the next.
+        #expect(try UpcomingRecorder.pairs(store) == ["1>2", "2>3", "3>4", "4>-"])
+        try store.append(to: "c", expected: .noStream, events: [event(), event()])
+        #expect(try UpcomingRecorder.pairs(store).suffix(2) == ["5>6", "6>-"])
+    }
+
+    @Test func aRebuildStopsBetweenBatchesWhenReadsStop_andGoesOnWhenTheStoreOpensAgain() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("log.sqlite")
+        let store = try EventStore(path: path, projections: [UpcomingRecorder(pause: 200)])
+        for n in 0..<30 {
+            _ = try await store.append(batch: (0..<100).map { k in AppendRequest(streamId: "s\(n)-\(k)", expected: .noStream, events: [event()]) })
+        }
+        let head = try await store.headPosition()
+        let rebuild = Task { try await store.rebuildProjection(named: "upcoming") }
+        try await Task.sleep(for: .milliseconds(300))
+        let stopped = ContinuousClock.now
+        store.stopReads()
+        do {
+            try await rebuild.value
+            Issue.record("the rebuild of \(head) events at 0.2 ms each ran to its end")
+        } catch let error as EventStoreError {
+            #expect(error.kind == .interrupted)
+            #expect(error.message.contains("goes on"), "\(error.message)")
+        }
+        #expect(ContinuousClock.now - stopped < .seconds(2), "the rebuild did not stop at its next batch")
+        let checkpoint = store.projectionCheckpoints()["upcoming"] ?? 0
+        #expect(checkpoint > 0 && checkpoint < head)
+        store.close()
+        let reopened = try EventStore(path: path, projections: [UpcomingRecorder()])
+        defer { reopened.close() }
+        #expect(reopened.projectionCheckpoints()["upcoming"] == head)
+        #expect(try UpcomingRecorder.pairs(reopened).count == Int(head))
+    }
+}

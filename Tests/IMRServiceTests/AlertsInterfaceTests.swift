@@ -182,6 +182,22 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
     }
 
     /// Appends `count` AlertRaised events as the scheduler would (each on its own stream).
+    /// An alert's wire form, built by hand, is what the Codable encoder writes: with and
+    /// without its optional fields.
+    @Test func anAlertsWireFormIsWhatTheEncoderWrites() throws {
+        let due = Pacific.instant(LocalDate(iso: "2024-03-11")!, hour: 23, minute: 59, second: 59)
+        var view = AlertView(alertId: "0a1b", deadlineId: "c1/ur.decision.prospective/A", caseId: "c1", rule: "ur.decision.prospective",
+                             level: "overdue", due: due, scheduledAt: due.addingTimeInterval(1), raisedAt: due.addingTimeInterval(61.5),
+                             late: true, coordinator: "maria \"m\" ñ", acknowledgedBy: nil, acknowledgedAt: nil, snoozedUntil: nil, position: 42)
+        #expect(JSONValue.object(view.wire) == JSONValue.object(try WireFormat.object(view)))
+        view.acknowledgedBy = "jorge"
+        view.acknowledgedAt = Pacific.instant(LocalDate(iso: "2024-07-01")!, hour: 9, minute: 30)
+        view.snoozedUntil = Pacific.instant(LocalDate(iso: "2024-11-03")!, hour: 1, minute: 30)
+        view.late = false
+        #expect(JSONValue.object(view.wire) == JSONValue.object(try WireFormat.object(view)))
+        #expect(view.wire.count == 14)
+    }
+
     static func raise(_ count: Int, in f: AlertFixture, coordinator: String = "maria") throws {
         let due = pacific("2024-03-20", 17)
         for _ in 0..<count {

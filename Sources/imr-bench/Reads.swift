@@ -70,12 +70,14 @@ struct Reads: ParsableCommand {
             while sqlite3_step(stmt) == SQLITE_ROW { if let text = sqlite3_column_text(stmt, 0) { values.append(String(cString: text)) } }
             return values
         }
-        // Spread over the store: every thousandth row, by key.
+        // Spread over the store: about 500 rows of each, every n-th by rowid.
+        func stride(_ table: String) -> Int { max(1, (Int(column("SELECT COUNT(*) FROM \(table)").first ?? "") ?? 0) / 500) }
+        let cases = stride("case_list"), numbers = stride("case_imr_numbers")
         var sample = Sample()
-        sample.coordinators = column("SELECT DISTINCT coordinator FROM case_list WHERE rowid % 97 = 0 LIMIT 200")
-        sample.cases = column("SELECT case_id FROM case_list WHERE rowid % 401 = 0 LIMIT 1000")
-        sample.claims = column("SELECT claim_number FROM case_list WHERE rowid % 409 = 0 LIMIT 1000")
-        sample.imrNumbers = column("SELECT imr_case_number FROM case_imr_numbers WHERE rowid % 211 = 0 LIMIT 1000")
+        sample.coordinators = column("SELECT DISTINCT coordinator FROM case_list WHERE rowid % \(max(1, cases / 2)) = 0 LIMIT 200")
+        sample.cases = column("SELECT case_id FROM case_list WHERE rowid % \(cases) = 0 LIMIT 1000")
+        sample.claims = column("SELECT claim_number FROM case_list WHERE (rowid + 1) % \(cases) = 0 LIMIT 1000")
+        sample.imrNumbers = column("SELECT imr_case_number FROM case_imr_numbers WHERE rowid % \(numbers) = 0 LIMIT 1000")
         guard !sample.coordinators.isEmpty, !sample.cases.isEmpty, !sample.claims.isEmpty, !sample.imrNumbers.isEmpty else {
             throw ValidationError("\(path) holds too few cases to sample; seed more")
         }

@@ -90,6 +90,26 @@ struct EventsourcingBenchTests {
         #expect(first["remaining"] == 30)
     }
 
+    /// `imr-bench reads` on a small seeded store: every call answers, with writers meanwhile,
+    /// and the scheduler's pass is timed (a smoke test: its figures are not checked).
+    @Test func theReadBenchmarkAnswersEveryCallOnASeededStore() async throws {
+        let bench = productsDirectory.appendingPathComponent("imr-bench").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-reads-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let state = dir.appendingPathComponent("state").path
+        let seeded = try await offPool { try run([bench, "seed", "--cases", "120", "--coordinators", "4", "--dir", state]) }
+        #expect(seeded.status == 0, "\(seeded.output)")
+        let result = try await offPool { try run([bench, "reads", "--dir", state, "--seconds", "2", "--writers", "2"]) }
+        #expect(result.status == 0, "\(result.output)")
+        let calls = result.output.split(separator: "\n").filter { $0.contains(" calls") && $0.contains("p99") }
+        for name in ["deadlines within 7 days", "a case's detail", "one coordinator's cases", "a claim number", "an IMR case number",
+                     "one coordinator's open alerts", "status", "2 writers meanwhile", "alert scheduler pass"] {
+            #expect(calls.contains { $0.contains(name) }, "\(name): \(result.output)")
+        }
+        #expect(!result.output.contains("failed"), "\(result.output)")
+        #expect(result.output.contains("first answer") && result.output.contains("after a restart following kill -9"), "\(result.output)")
+    }
+
     @Test func theScriptRefusesToWriteOverAnEarlierRun() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-es-bench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

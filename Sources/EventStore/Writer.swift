@@ -97,6 +97,7 @@ final class Writer: @unchecked Sendable {
             }
             try db.execute("PRAGMA synchronous = \(options.synchronous == .full ? "FULL" : "NORMAL")")
             try db.execute("PRAGMA foreign_keys = ON")
+            if let kib = options.writerCacheKiB { try db.execute("PRAGMA cache_size = -\(max(64, kib))") }
         } catch let error as SQLiteError {
             throw EventStoreError.from(error, path: path, doing: "open")
         } catch let error as EventStoreError {

@@ -134,6 +134,11 @@ import Testing
         let normal = try EventStore(path: dir.path("normal.sqlite"), options: .init(synchronous: .normal))
         defer { normal.close() }
         #expect(try normal.writerPragma("synchronous") == 1)  // NORMAL
+        // The writer's page cache: SQLite's 2 MiB unless given (negative: KiB).
+        #expect(try normal.writerPragma("cache_size") == -2000)
+        let cached = try EventStore(path: dir.path("cached.sqlite"), options: .init(writerCacheKiB: 65_536))
+        defer { cached.close() }
+        #expect(try cached.writerPragma("cache_size") == -65_536)
     }
 }
 

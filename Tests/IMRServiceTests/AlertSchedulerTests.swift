@@ -363,36 +363,40 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async t
         try store.read { db in try db.query("EXPLAIN QUERY PLAN " + sql, arguments).map { $0[3].string ?? "" }.joined(separator: "\n") }
     }
 
-    @Test func aPassFindsWhatIsDue_andTheNextInstant_onTheNextAlertIndex() throws {
+    /// An empty store with the daemon's read models, for `body` to explain queries on.
+    func withStore(_ body: (EventStore) throws -> Void) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-plan-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: ReadModels.all())
         defer { store.close() }
-        for (sql, arguments) in [(AlertScheduler.dueQuery, [.integer(1), .integer(500)]), (AlertScheduler.upcomingQuery, [.integer(1)])] as [(String, [SQLiteValue])] {
-            let text = try plan(sql, arguments, in: store)
-            #expect(text.contains("deadlines_next_alert"), "\(text)")
-            #expect(!text.contains("SCAN"), "\(text)")
-            #expect(!text.contains("TEMP B-TREE"), "\(text)")
+        try body(store)
+    }
+
+    @Test func aPassFindsWhatIsDue_andTheNextInstant_onTheNextAlertIndex() throws {
+        try withStore { store in
+            for (sql, arguments) in [(AlertScheduler.dueQuery, [.integer(1), .integer(500)]), (AlertScheduler.upcomingQuery, [.integer(1)])] as [(String, [SQLiteValue])] {
+                let text = try plan(sql, arguments, in: store)
+                #expect(text.contains("deadlines_next_alert"), "\(text)")
+                #expect(!text.contains("SCAN"), "\(text)")
+                #expect(!text.contains("TEMP B-TREE"), "\(text)")
+            }
+            let raised = try plan("SELECT level FROM alerts WHERE deadline_id = ?", [.text("d")], in: store)
+            #expect(raised.contains("alerts_deadline"), "\(raised)")
         }
-        let raised = try plan("SELECT level FROM alerts WHERE deadline_id = ?", [.text("d")], in: store)
-        #expect(raised.contains("alerts_deadline"), "\(raised)")
     }
 
     /// A follower's snoozes: the next end, and the alerts whose snooze ended, on the index of
     /// snoozes (not every open alert).
     @Test func aFollowersSnoozeQueriesRunOnTheSnoozeIndex() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-plan-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: ReadModels.all())
-        defer { store.close() }
-        let ended = AlertProjection.snoozesEndedQuery(coordinator: "maria", after: Date(timeIntervalSince1970: 0), upTo: Date())
-        for (sql, arguments) in [(AlertProjection.snoozeEndQuery, [.integer(1)]), (ended.sql, ended.arguments)] as [(String, [SQLiteValue])] {
-            let text = try plan(sql, arguments, in: store)
-            #expect(text.contains("SEARCH alerts USING INDEX alerts_snoozed"), "\(text)")
-            #expect(!text.contains("LIST SUBQUERY"), "\(text)")
-            #expect(!text.contains("SCAN"), "\(text)")
+        try withStore { store in
+            let ended = AlertProjection.snoozesEndedQuery(coordinator: "maria", after: Date(timeIntervalSince1970: 0), upTo: Date())
+            for (sql, arguments) in [(AlertProjection.snoozeEndQuery, [.integer(1)]), (ended.sql, ended.arguments)] as [(String, [SQLiteValue])] {
+                let text = try plan(sql, arguments, in: store)
+                #expect(text.contains("SEARCH alerts USING INDEX alerts_snoozed"), "\(text)")
+                #expect(!text.contains("LIST SUBQUERY"), "\(text)")
+                #expect(!text.contains("SCAN"), "\(text)")
+            }
         }
     }
 }

@@ -142,7 +142,8 @@ public struct DeadlineProjection: Projection {
         if let pre = (db.appendHint as? CaseStreams.AppendHint)?.deadlines, pre.producer == ObjectIdentifier(bodies), pre.eventId == event.id {
             wanted = pre.rows
         } else {
-            wanted = try rows(for: state, at: event.recordedAt)
+            // Not kept in the memo: here (a catch-up, a rebuild) every case passes once.
+            wanted = try rows(for: state, at: event.recordedAt, remember: false)
         }
         for id in stored.keys where wanted[id] == nil {
             try db.execute("DELETE FROM deadlines WHERE deadline_id = ?", [.text(id)])
@@ -157,8 +158,9 @@ public struct DeadlineProjection: Projection {
         }
     }
 
-    /// The rows a case's state gives at `now` (the recording time of its last event).
-    func rows(for state: CaseState, at now: Date) throws -> [String: StoredRow] {
+    /// The rows a case's state gives at `now` (the recording time of its last event);
+    /// `remember` keeps the running deadlines' bodies in the memo for the case's next command.
+    func rows(for state: CaseState, at now: Date, remember: Bool = true) throws -> [String: StoredRow] {
         var wanted: [String: StoredRow] = [:]
         guard state.facts != nil else { return wanted }
         let coordinator = state.coordinator ?? ""
@@ -166,7 +168,7 @@ public struct DeadlineProjection: Projection {
             // Only running deadlines are read whole (the board); a settled one keeps its status
             // and due time, and a case's detail derives it afresh.
             let isOpen = deadline.isOpen && state.isOpen
-            let encoded = isOpen ? bodies.encoded(deadline, plan: alertPlan(of:)) : (body: "{}", plan: "")
+            let encoded = isOpen ? bodies.encoded(deadline, plan: alertPlan(of:), remember: remember) : (body: "{}", plan: "")
             wanted[deadline.id] = StoredRow(
                 rule: deadline.rule.rawValue, party: deadline.party.rawValue, coordinator: coordinator,
                 dueMicros: deadline.due.unixMicroseconds, isOpen: isOpen, status: deadline.status.rawValue,
@@ -225,12 +227,14 @@ final class DeadlineBodies: Sendable {
 
     init(capacity: Int = 50_000) { self.capacity = capacity }
 
-    /// The deadline's body and its alert plan's text (`plan` works the plan out).
-    func encoded(_ deadline: CaseDeadline, plan: (CaseDeadline) -> AlertPlan) -> (body: String, plan: String) {
+    /// The deadline's body and its alert plan's text (`plan` works the plan out); kept for
+    /// next time when `remember`.
+    func encoded(_ deadline: CaseDeadline, plan: (CaseDeadline) -> AlertPlan, remember: Bool = true) -> (body: String, plan: String) {
         let known = storage.withLock { $0.young[deadline.id] ?? $0.old[deadline.id] }
         if let known, known.deadline == deadline { return (known.body, known.plan) }
         let body = String(decoding: deadline.wireBytes, as: UTF8.self)
         let planText = plan(deadline).text
+        guard remember else { return (body, planText) }
         storage.withLock { g in
             if g.young[deadline.id] == nil && g.young.count >= capacity / 2 {
                 g.old = g.young

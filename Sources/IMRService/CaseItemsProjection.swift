@@ -29,6 +29,8 @@ public struct CaseItemsProjection: Projection {
 
     public func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
         guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
+        // The case's rows after its next event (same append or catch-up batch) replace these.
+        if db.upcoming?.streamId == event.streamId { return }
         let state = try CaseStreams.state(after: event, in: db)
         try db.execute("DELETE FROM case_items WHERE case_id = ?", [.text(caseId.rawValue)])
         func date(_ d: LocalDate?) -> SQLiteValue { d.map { .text($0.iso) } ?? .null }

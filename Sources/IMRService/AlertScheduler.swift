@@ -86,9 +86,6 @@ public final class AlertScheduler: Sendable {
     /// How many passes ran (for tests that wait for the loop to notice something).
     public var passCount: Int { passes.withLock { $0 } }
 
-    /// Raises every alert due at `now` that is not raised yet, in due order, and says when
-    /// the next one becomes due. With `cases`, looks only at those cases' deadlines (what a
-    /// commit to them may have changed); `next` then covers only them.
     /// The most deadlines one pass raises alerts for; a pass that reaches it says the next is
     /// due at once, and the loop goes on.
     public static let deadlinesPerPass = 500
@@ -125,7 +122,7 @@ public final class AlertScheduler: Sendable {
         // The earliest alert not due yet: of the deadlines not read (their next alert is after
         // now, unless the page was full: then more may be due at once), and of those read.
         var nextMicros: Int64? = upcoming
-        var due: [(ScheduledAlert, String)] = []
+        var due: [DueAlert] = []
         var owingNothing = 0
         for row in rows {
             let id = row[0].string ?? ""
@@ -138,9 +135,8 @@ public final class AlertScheduler: Sendable {
             for entry in plan.entries where !raised.contains(entry.level) {
                 if entry.atMicros <= nowMicros {
                     owed = true
-                    let at = instant(entry.atMicros)
-                    due.append((ScheduledAlert(deadlineId: id, caseId: CaseID(row[1].string ?? ""), rule: rule, level: entry.level,
-                                               due: instant(row[3].int64 ?? 0), at: at, nominal: at), row[4].string ?? ""))
+                    due.append(DueAlert(deadlineId: id, caseId: CaseID(row[1].string ?? ""), rule: rule, level: entry.level,
+                                        due: instant(row[3].int64 ?? 0), at: instant(entry.atMicros), coordinator: row[4].string ?? ""))
                 } else {
                     nextMicros = min(nextMicros ?? entry.atMicros, entry.atMicros)
                 }
@@ -149,21 +145,21 @@ public final class AlertScheduler: Sendable {
         }
         if owingNothing > 0 { reportOwingNothing(owingNothing, now: now) }
         // A full page that raised nothing (rows that say they owe an alert already raised,
-        // warned about above) is no backlog: the loop must not spin on it.
+        // reported above) is no backlog: the loop must not spin on it.
         let backlog = rows.count == Self.deadlinesPerPass && !due.isEmpty
         let next = backlog ? now : nextMicros.map(instant)
-        due.sort { ($0.0.at, $0.0.deadlineId, $0.0.level) < ($1.0.at, $1.0.deadlineId, $1.0.level) }
+        due.sort { ($0.at, $0.deadlineId, $0.level) < ($1.at, $1.deadlineId, $1.level) }
         guard !due.isEmpty else { return Pass(raised: [], next: next, backlog: backlog) }
 
         let raisedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         var events: [AlertRaised] = []
         var requests: [AppendRequest] = []
-        for (alert, coordinator) in due {
+        for alert in due {
             let id = AlertStreams.alertId(deadlineId: alert.deadlineId, level: alert.level)
             let event = AlertRaised(
                 alertId: id, caseId: alert.caseId, rule: alert.rule, deadlineId: alert.deadlineId, level: alert.level,
                 due: alert.due, scheduledAt: alert.at, raisedAt: raisedAt,
-                late: now.timeIntervalSince(alert.at) > options.lateAfter, coordinator: coordinator)
+                late: now.timeIntervalSince(alert.at) > options.lateAfter, coordinator: alert.coordinator)
             let payload = try AlertEventCodec.encode(.raised(event))
             events.append(event)
             requests.append(AppendRequest(streamId: AlertStreams.streamId(id), expected: .noStream, events: [
@@ -195,6 +191,17 @@ public final class AlertScheduler: Sendable {
         }
         if let failure { throw failure }
         return Pass(raised: raised, next: next, backlog: backlog)
+    }
+
+    /// An alert a pass found due, from its deadline's row and alert plan.
+    private struct DueAlert {
+        var deadlineId: String
+        var caseId: CaseID
+        var rule: RuleID
+        var level: AlertLevel
+        var due: Date
+        var at: Date
+        var coordinator: String
     }
 
     /// Rows whose next alert was already raised: while the deadlines read model is rebuilt it

@@ -125,16 +125,6 @@ public struct ScheduledAlert: Sendable, Hashable {
     public var at: Date
     /// The lead time before any quiet-hours move.
     public var nominal: Date
-
-    public init(deadlineId: String, caseId: CaseID, rule: RuleID, level: AlertLevel, due: Date, at: Date, nominal: Date) {
-        self.deadlineId = deadlineId
-        self.caseId = caseId
-        self.rule = rule
-        self.level = level
-        self.due = due
-        self.at = at
-        self.nominal = nominal
-    }
 }
 
 /// Which alerts a deadline raises, and when: lead times (globally and per rule) and quiet

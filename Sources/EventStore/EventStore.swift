@@ -348,9 +348,16 @@ public final class EventStore: Sendable {
     /// Brings every projection up to the head, in batches, each batch and its checkpoint in
     /// one transaction. Appends may go on between batches.
     public func catchUpProjections(batchSize: Int = 1000) throws(EventStoreError) {
+        try catchUp(batchSize: batchSize, doing: "catch up projections") { nil }
+    }
+
+    /// Applies batches until every projection is at the head; before each batch, `stop` may end
+    /// it with an error.
+    private func catchUp(batchSize: Int, doing action: String, stop: () -> EventStoreError?) throws(EventStoreError) {
         while true {
+            if let error = stop() { throw error }
             let done = try withWriter { (w: Writer) throws(EventStoreError) -> Bool in
-                try w.transaction(doing: "catch up projections") { () throws(EventStoreError) -> Bool in
+                try w.transaction(doing: action) { () throws(EventStoreError) -> Bool in
                     try w.catchUpOneBatch(projections: projections, batchSize: batchSize)
                 }
             }
@@ -374,17 +381,10 @@ public final class EventStore: Sendable {
                 try w.reset(projection)
             }
         }
-        while true {
-            if readPool.readsStopped {
-                let at = projectionCheckpoints()[name] ?? 0
-                throw EventStoreError(.interrupted, "the rebuild of '\(name)' stopped at position \(at) because the daemon is stopping; it goes on from there when the daemon next starts")
-            }
-            let done = try withWriter { (w: Writer) throws(EventStoreError) -> Bool in
-                try w.transaction(doing: "rebuild projection '\(name)'") { () throws(EventStoreError) -> Bool in
-                    try w.catchUpOneBatch(projections: projections, batchSize: 1000)
-                }
-            }
-            if done { return }
+        try catchUp(batchSize: 1000, doing: "rebuild projection '\(name)'") {
+            guard readPool.readsStopped else { return nil }
+            let at = projectionCheckpoints()[name] ?? 0
+            return EventStoreError(.interrupted, "the rebuild of '\(name)' stopped at position \(at) because the daemon is stopping; it goes on from there when the daemon next starts")
         }
     }
 

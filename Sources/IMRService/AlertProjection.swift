@@ -211,11 +211,15 @@ extension AlertProjection {
                 ("SELECT COUNT(*) FROM (SELECT 1 FROM alerts INDEXED BY \(index) WHERE \(conditions) LIMIT ?)", arguments + [.integer(Int64(cap))]))
     }
 
-    /// One page of the open alerts, oldest first.
-    public static func openPage(in db: ProjectionDatabase, coordinator: String?, now: Date, after position: Int64?, limit: Int) throws -> AlertPage {
+    /// One page of the open alerts, oldest first. Without `counting` (a reader that follows
+    /// `next` to the end and shows no count), `remaining` is 0 and `next` is given after a
+    /// full page.
+    public static func openPage(in db: ProjectionDatabase, coordinator: String?, now: Date, after position: Int64?, limit: Int,
+                                counting: Bool = true) throws -> AlertPage {
         let (page, _) = openQueries(coordinator: coordinator, now: now, after: position, limit: limit, cap: 0)
         let alerts = try db.query(page.sql, page.arguments).map(view)
         let last = alerts.last?.position ?? position
+        guard counting else { return AlertPage(alerts: alerts, next: alerts.count == limit ? last : nil, remaining: 0, remainingAtLeast: false) }
         let (_, count) = openQueries(coordinator: coordinator, now: now, after: last, limit: 0, cap: countLimit + 1)
         let remaining = Int(try db.query(count.sql, count.arguments).first?[0].int64 ?? 0)
         return AlertPage(alerts: alerts, next: remaining > 0 ? last : nil, remaining: min(remaining, countLimit), remainingAtLeast: remaining > countLimit)

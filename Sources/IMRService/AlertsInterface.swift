@@ -188,7 +188,7 @@ public struct AlertsInterface: VarlinkHandler {
         var after: Int64? = nil
         replay: while true {
             let from = after
-            let page = try await store.read { try AlertProjection.openPage(in: $0, coordinator: coordinator, now: start, after: from, limit: replayPage) }
+            let page = try await store.read { try AlertProjection.openPage(in: $0, coordinator: coordinator, now: start, after: from, limit: replayPage, counting: false) }
             for alert in page.alerts {
                 guard alert.position <= head else { break replay }
                 try await replier.yield(["alert": .object(alert.wire), "replayed": true])

@@ -397,6 +397,16 @@ import Workflow
                     after = page.next.flatMap { AlertPage.position(ofCursor: AlertPage.cursorText($0)) }
                 } while after != nil
                 #expect(seen == all)
+                // Without counts (a follower's replay), the pages join up the same.
+                var uncounted: [String] = []
+                after = nil
+                repeat {
+                    let page = try f.store.read { try AlertProjection.openPage(in: $0, coordinator: coordinator, now: now, after: after, limit: 4, counting: false) }
+                    uncounted += page.alerts.map(\.alertId)
+                    #expect(page.remaining == 0)
+                    after = page.next
+                } while after != nil
+                #expect(uncounted == all)
                 let (page, count) = AlertProjection.openQueries(coordinator: coordinator, now: now, after: 3, limit: 100, cap: 10_001)
                 let index = coordinator == nil ? "alerts_open_position" : "alerts_coordinator_open"
                 for (sql, arguments) in [page, count] {

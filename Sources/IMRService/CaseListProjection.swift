@@ -17,7 +17,8 @@ public struct CaseListProjection: Projection {
     public let name = "case_list"
     /// 2: the next deadline stored in the row (`next_due_us`, `next_rule`, `next_sort`) and
     /// indexes that end in the list's order.
-    public var version: Int { 2 }
+    /// 3: the next deadline leaves out missed deadlines kept as history (deadlines version 6).
+    public var version: Int { 3 }
 
     public init() {}
 

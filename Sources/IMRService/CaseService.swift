@@ -339,7 +339,8 @@ public struct CaseService: Sendable {
         } catch {
             throw .refused(CaseRuleViolation(.init(rawValue: "refused"), "\(error)"))
         }
-        let result = try append(events, to: caseId, base: state, version: version, commandId: p.commandId, metadata: p.metadata, in: context)
+        let result = try append(
+            events, to: caseId, base: state, version: version, commandId: p.commandId, metadata: p.metadata, recordedAt: p.now, in: context)
         return CommandOutcome(
             caseId: caseId, version: result.streamVersion, positions: result.events.map(\.position),
             eventTypes: result.events.map(\.type), wasAlreadyRecorded: result.wasAlreadyStored)
@@ -377,10 +378,13 @@ public struct CaseService: Sendable {
     }
 
     /// Appends a command's events to a case at `version`, handing the read models the state
-    /// they evolve from; once durable, the new state goes to the cache.
+    /// they evolve from; once durable, the new state goes to the cache. `recordedAt` is the
+    /// instant the command was decided at (the daemon's clock then), so the deadlines worked
+    /// out from the events (a deadline that had passed when its trigger was recorded is
+    /// history) are the ones a fold of the stream gives.
     func append(
         _ events: [CaseEvent], to caseId: CaseID, base state: CaseState, version: Int64, commandId: UUID, metadata: EventMetadata,
-        in context: WriteContext
+        recordedAt: Date, in context: WriteContext
     ) throws(CaseServiceError) -> AppendResult {
         let streamId = CaseStreams.streamId(caseId)
         var newEvents: [NewEvent] = []
@@ -403,7 +407,9 @@ public struct CaseService: Sendable {
         let hint = CaseStreams.AppendHint(streamId: streamId, base: state, baseVersion: version, events: readBack)
         let result: AppendResult
         do {
-            result = try context.append(to: streamId, expected: version == 0 ? .noStream : .exact(version), events: newEvents, hint: hint)
+            result = try context.append(
+                to: streamId, expected: version == 0 ? .noStream : .exact(version), events: newEvents, hint: hint,
+                recordedAt: recordedAt.roundedToStoredMicroseconds)
         } catch where error.kind == .duplicateEventId {
             throw try reuse(of: commandId, first: nil, in: context) ?? .storage(error)
         } catch {

@@ -38,7 +38,9 @@ public struct DeadlineProjection: Projection {
     /// partial index of their own, so that counting a board's rows and asking whether an
     /// alert's deadline still runs read index pages only (no 1.4 KB row each).
     /// 5: the levels each deadline has raised, kept here (`deadline_alerts`).
-    public var version: Int { 5 }
+    /// 6: a missed deadline kept as history (``CaseDeadline/history``) no longer runs, and a
+    /// determination settles `imr.records` however it was recorded.
+    public var version: Int { 6 }
 
     public func prepare(_ db: ProjectionDatabase) throws {
         try db.executeScript("""

@@ -173,7 +173,8 @@ extension CaseService {
         let result: AppendResult
         do {
             // One stream, one append: the whole letter or nothing.
-            result = try append(events, to: caseId, base: state, version: version, commandId: importId, metadata: metadata, in: context)
+            result = try append(
+                events, to: caseId, base: state, version: version, commandId: importId, metadata: metadata, recordedAt: r.now, in: context)
         } catch {
             throw .service(error)
         }

@@ -120,6 +120,7 @@ extension CaseDeadline {
         if let satisfiedBy { o["satisfiedBy"] = satisfiedBy.wireJSON }
         if let statusNote { o["statusNote"] = .string(statusNote) }
         if let supersededBy { o["supersededBy"] = .string(supersededBy) }
+        if let history { o["history"] = .string(history) }
         return .object(o)
     }
 }
@@ -144,6 +145,7 @@ extension CaseDeadline {
         w.key("due"); w.string(Pacific.rfc3339(due))
         w.key("dueDate"); w.string(dueDate.iso)
         w.key("explanation"); w.strings(explanation)
+        if let history { w.key("history"); w.string(history) }
         w.key("id"); w.string(id)
         w.key("isExactInstant"); w.bool(isExactInstant)
         w.key("itemIds"); w.strings(itemIds.map(\.rawValue))

@@ -438,8 +438,10 @@ struct Torture: ParsableCommand {
                 // raises an alert, which the coordinator's follower must receive meanwhile.
                 let received = Date()
                 if (try? recorder.call("io.imr.Cases.ReceiveRFA", [
-                    "caseId": "X-1", "rfaId": "A", "receivedAt": "2024-01-02T10:00", "receivedTimeOfDayKnown": true,
-                    "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false, "formulary": false,
+                    // An expedited RFA of 71 hours ago: its clock still runs, its reminder is due at once.
+                    "caseId": "X-1", "rfaId": "A", "receivedAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(-71 * 3600))),
+                    "receivedTimeOfDayKnown": true,
+                    "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": true, "formulary": false,
                     "items": .array([.object(["id": "A1", "description": "MRI lumbar spine"])])])) != nil {
                     while Date().timeIntervalSince(received) < 20, let frame = follower?.receiveFrame() {
                         if String(decoding: frame, as: UTF8.self).contains("\"X-1\"") {

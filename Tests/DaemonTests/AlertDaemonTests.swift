@@ -217,7 +217,7 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             command_attempts = 3
             command_retry_seconds = 0.2
             """.write(to: config, atomically: true, encoding: .utf8)
-        let daemon = try await offPool { try daemons.start(at: "2024-03-12 09:00:00", arguments: ["--config", config.path]) }
+        let daemon = try await offPool { try daemons.start(at: "2024-03-11 23:59:55", arguments: ["--config", config.path]) }
         let log = daemons.directory.appendingPathComponent("calls.log")
         @Sendable func lines() -> [[String]] {
             ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
@@ -245,7 +245,10 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             #expect(done != nil && done! < firstRetry, "alert \(other.key) waited for the failing command")
             #expect(calls.filter { $0[0] == other.alertId }.count == 2)
         }
-        #expect(calls.allSatisfy { $0.count < 6 || ($0[5] == "c1" && $0[6] == "maria" && $0[7] == "true") })
+        // The reminder and due-today alerts were raised late, at the recording; overdue on time.
+        #expect(calls.allSatisfy {
+            $0.count < 6 || ($0[5] == "c1" && $0[6] == "maria" && $0[7] == ($0[0] == failing.alertId ? "false" : "true"))
+        })
         // The alert as JSON on stdin.
         let json = try Data(contentsOf: daemons.directory.appendingPathComponent("stdin-\(failing.alertId)-1.json"))
         let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
@@ -262,7 +265,7 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
     @Test func imrCtlListsAcknowledgesSnoozesAndFollowsAlerts() async throws {
         let daemons = try ShiftedDaemons()
         defer { daemons.cleanup() }
-        let daemon = try await offPool { try daemons.start(at: "2024-03-12 09:00:00") }
+        let daemon = try await offPool { try daemons.start(at: "2024-03-11 23:59:55") }
         let env = ["IMR_SOCKET": daemons.socketPath]
         let ctl = productsDirectory.appendingPathComponent("imr-ctl").path
         try await offPool {
@@ -337,7 +340,9 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             let replayed = (0..<open.count).compactMap { _ in nextLine() }
             #expect(replayed.count == open.count)
             #expect(replayed.allSatisfy { $0["replayed"] as? Bool == true })
-            try receiveRFA(c, "c1", rfaId: "B", receivedAt: "2024-03-08T10:00", expedited: true)
+            // Due 2024-03-12 02:00, so still running at the daemon's midnight: its notice and
+            // reminder are raised at once (one due already when recorded would be history).
+            try receiveRFA(c, "c1", rfaId: "B", receivedAt: "2024-03-09T01:00", expedited: true)
             var live: [String: Any]?
             for _ in 0..<20 {
                 guard let line = nextLine() else { break }

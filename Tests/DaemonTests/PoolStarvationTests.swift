@@ -67,7 +67,7 @@ struct PoolStarvationTests {
         Self.expectAnsweredOnTime(status, "io.imr.Admin.Status", during: stormEnd.timeIntervalSince(stormStart))
         for (caseId, lag) in alerts.lags {
             #expect(lag != nil && lag! < Self.answerBound * 2.5,
-                    "the alert of \(caseId) (an RFA from 2024, overdue at once) reached its follower \(lag.map { String(format: "%.2f s", $0) } ?? "never") after the command")
+                    "the alert of \(caseId) (an expedited RFA of 71 hours ago, alerting at once) reached its follower \(lag.map { String(format: "%.2f s", $0) } ?? "never") after the command")
         }
         #expect(alerts.lags.count == 3, "the probe raised \(alerts.lags.count) of its 3 alerts")
         // Still answering once the storm is over.
@@ -243,7 +243,7 @@ struct PoolStarvationTests {
 }
 
 /// The lifecycle of one dispute, from the RFA to closure, as a coordinator records it; the
-/// dates are in 2024, so every clock it starts is overdue and the alert scheduler raises alerts.
+/// dates are in 2024, so every clock it starts had passed when recorded: history, no alert.
 func lifecycle(_ caseId: String, number: Int, coordinator: String = "maria") -> [(method: String, parameters: [String: JSONValue])] {
     let imr = JSONValue.string(String(format: "CM24-%07d", number % 10_000_000))
     let items: JSONValue = .array(["1"])
@@ -498,7 +498,12 @@ final class AlertProbe: @unchecked Sendable {
     func raise(caseId: String, number: Int) throws {
         let c = try VarlinkClient(path: socket)
         c.setReceiveTimeout(30)
-        let calls = lifecycle(caseId, number: 9_000_000 + number, coordinator: "probe").prefix(2)
+        var calls = Array(lifecycle(caseId, number: 9_000_000 + number, coordinator: "probe").prefix(2))
+        // An expedited RFA of 71 hours ago: its 72-hour clock still runs when recorded (a clock
+        // that had passed by then would be history, with no alert), and the levels before its
+        // due instant are raised at once.
+        calls[1].parameters["expedited"] = true
+        calls[1].parameters["receivedAt"] = .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(-71 * 3600)))
         for (method, parameters) in calls { _ = try c.call(method, parameters) }
         lock.withLock { recordedAt[caseId] = Date() }
     }

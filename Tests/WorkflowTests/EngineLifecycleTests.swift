@@ -193,4 +193,54 @@ import Testing
         #expect(second.trigger.date == day("2024-05-20"))
         #expect(second.assumptions.contains { $0.contains("remand") })
     }
+
+    @Test func aDeterminationRecordedByHand_settlesTheRecordsClock_asAnImportedOneDoes() throws {
+        var h = try Example.harness(through: 8)
+        #expect(DeadlineEngine.deadlines(for: h.state, now: pacific("2024-04-05", 9)).live(.imrRecords)?.status == .pending)
+        try h.run(.issueDetermination(Example.determination(.upheld)))
+        let records = try #require(DeadlineEngine.deadlines(for: h.state, now: pacific("2024-06-01", 9)).live(.imrRecords))
+        #expect(records.status == .notApplicable)
+        #expect(records.statusNote == "the IMRO decided on Tue 2024-04-30, so it had the records; the day they arrived is not recorded")
+        #expect(!records.isOpen)
+    }
+
+    @Test func eligibilityDecidedWithoutTheInformation_settlesTheResponseClock() throws {
+        var h = try Example.harness(through: 6)
+        h.now = pacific("2024-03-21", 9)
+        try h.run(.requestEligibilityInformation(IMREligibilityInformationRequested(
+            itemIds: ["1"], requestedOn: day("2024-03-21"), whatIsRequested: "UR letter", requestedFrom: [.employee])))
+        var before = h
+        // Decided before the response was due: the clock no longer applies.
+        h.now = pacific("2024-03-25", 9)
+        try h.run(.findEligible(IMREligibilityFound(itemIds: ["1"], foundOn: day("2024-03-25"))))
+        let early = try #require(DeadlineEngine.deadlines(for: h.state, now: pacific("2024-06-01", 9)).live(.imrEligibilityResponse))
+        #expect(early.status == .notApplicable)
+        #expect(early.statusNote?.contains("the AD decided eligibility without the information on") == true)
+        // Decided after it passed: the miss stays in the history, off the board.
+        before.now = pacific("2024-05-20", 9)
+        try before.run(.findIneligible(IMRFoundIneligible(itemIds: ["1"], foundOn: day("2024-05-20"), reason: IneligibilityReason.allCases[0])))
+        let late = try #require(DeadlineEngine.deadlines(for: before.state, now: pacific("2024-06-01", 9)).live(.imrEligibilityResponse))
+        #expect(late.status == .missed)
+        #expect(late.history?.contains("kept as missed in the case's history") == true)
+        #expect(!late.isOpen)
+    }
+
+    @Test func aDeadlineThatHadPassedWhenItsTriggerWasRecorded_isHistory_notOnTheBoard() throws {
+        // Entered on time: the miss is the coordinator's to act on.
+        var onTime = try engineCase(now: pacific("2024-03-01", 12), injured: Self.injured)
+        try onTime.run(.receiveRFA(faxedRFA("A", at: pacific("2024-03-01", 10), items: ["1"])))
+        let running = try #require(DeadlineEngine.deadlines(for: onTime.state, now: pacific("2024-06-01", 9)).live(.urDecisionProspective))
+        #expect(running.status == .missed)
+        #expect(running.history == nil)
+        #expect(running.isOpen)
+        // The same RFA entered in June (an old case back-entered): missed, in history.
+        var late = try engineCase(now: pacific("2024-06-01", 8), injured: Self.injured)
+        try late.run(.receiveRFA(faxedRFA("A", at: pacific("2024-03-01", 10), items: ["1"])))
+        let old = try #require(DeadlineEngine.deadlines(for: late.state, now: pacific("2024-06-01", 9)).live(.urDecisionProspective))
+        #expect(old.status == .missed)
+        #expect(old.due == running.due)
+        #expect(old.history == "its trigger was recorded on Sat 2024-06-01, after it had passed: kept as missed in the case's history, with nothing left to act on")
+        #expect(old.explanation.last == old.history)
+        #expect(!old.isOpen)
+    }
 }

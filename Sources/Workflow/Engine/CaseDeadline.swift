@@ -104,10 +104,15 @@ public struct CaseDeadline: Sendable, Equatable, Codable, Identifiable {
     /// On a superseded entry: the id of the entry that replaces it (nil when the corrected
     /// facts no longer produce such a deadline).
     public var supersededBy: String?
+    /// Set on a missed deadline that nobody can act on any more, saying why: its trigger was
+    /// recorded only after it had passed (an imported letter, an old case entered late), or a
+    /// later fact settled it (the IMRO decided without the records' receipt on record). It
+    /// stays `missed` in the case's history, but it is off the board and raises no alert.
+    public var history: String?
 
     /// Whether a correction recomputed this deadline or changed its status.
     public var isRecomputed: Bool { !correctionNotes.isEmpty }
 
-    /// Whether the deadline still asks for an act (pending or missed).
-    public var isOpen: Bool { status == .pending || status == .missed }
+    /// Whether the deadline still asks for an act: pending, or missed and not ``history``.
+    public var isOpen: Bool { status == .pending || (status == .missed && history == nil) }
 }

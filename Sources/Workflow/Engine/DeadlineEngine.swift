@@ -537,6 +537,12 @@ private struct Builder {
             if act == nil, !answered.isEmpty {
                 notes.append("information sent for \(answered.count) of \(group.count) items; the deadline is met only when it is sent for every item")
             }
+            // The AD deciding eligibility for every item leaves nothing to send.
+            var settled: Settlement?
+            let decided = group.compactMap { $0.imrEligibleOn ?? $0.imrIneligibleOn }
+            if act == nil, decided.count == group.count, let on = decided.max() {
+                settled = Settlement(on: on, reason: "the AD decided eligibility without the information on \(on.shortLabel): nothing is left to send")
+            }
             // The party asked is the one who must answer; DEADLINES.md says "parties" when both were.
             let party: DeadlineParty = parties == [.employee] ? .employee
                 : parties == [.claimsAdministrator] ? .claimsAdministrator : .eitherParty
@@ -544,7 +550,7 @@ private struct Builder {
                 .imrEligibilityResponse, key: ids.map(\.rawValue).joined(separator: "+"), rfaId: first.rfaId, itemIds: ids,
                 trigger: .date(requestedOn), triggerFact: triggerFact, options: DeadlineOptions(), act: act, notes: notes,
                 assumptions: ["the AD's request was taken as received by the parties on its recorded date (\(requestedOn.iso))"],
-                party: party)
+                party: party, settled: settled)
         }
     }
 
@@ -636,13 +642,14 @@ private struct Builder {
             if !first.noticeMethodKnown {
                 recordsAssumptions.append("how the notice of assignment was sent is not recorded: taken as mailed")
             }
-            // An imported letter proves the IMRO decided, so it had the records; the day they
-            // arrived is not in the letter, and a penalty clock must not be shown as missed for it.
+            // A determination, imported from the letter or recorded by hand, proves the IMRO had
+            // the records; the day they arrived is not recorded, and a penalty clock must not be
+            // shown as missed for it. Both paths give the same deadline.
             var recordsNotApplicable: String?
-            if act == nil, group.allSatisfy({ $0.imported }),
+            if act == nil, group.allSatisfy({ $0.determination != nil }),
                let decided = group.compactMap(\.determination).max(by: { $0.on < $1.on }) {
-                recordsNotApplicable = "imported from a Final Determination letter: the IMRO decided on \(decided.on.shortLabel), "
-                    + "so it had the records; the day they arrived is not recorded"
+                recordsNotApplicable = (group.allSatisfy({ $0.imported }) ? "imported from a Final Determination letter: " : "")
+                    + "the IMRO decided on \(decided.on.shortLabel), so it had the records; the day they arrived is not recorded"
             }
             emit(
                 .imrRecords, key: key, rfaId: first.rfaId, itemIds: ids, trigger: .date(first.assignedOn),
@@ -736,7 +743,7 @@ private struct Builder {
         _ rule: RuleID, key: String, round: Int = 1, rfaId: RFAID?, itemIds: [ItemID], trigger: DeadlineTrigger,
         triggerFact: DeadlineTriggerFact, options: DeadlineOptions, act: Act?, notes: [String] = [],
         assumptions: [String] = [], statusNote: String? = nil, notApplicable: String? = nil, optionalAct: String? = nil,
-        party: DeadlineParty? = nil
+        party: DeadlineParty? = nil, settled: Settlement? = nil
     ) -> CaseDeadline? {
         let id = "\(caseId.rawValue)/\(rule.rawValue)/\(key)" + (round > 1 ? "/r\(round)" : "")
         let computed: Deadline
@@ -759,6 +766,9 @@ private struct Builder {
             note = reason
         } else if let act {
             status = judge(act, against: computed, assumptions: &allAssumptions)
+        } else if let settled, settled.on <= computed.dueDate {
+            status = .notApplicable
+            note = settled.reason
         } else if let ended = state.withdrawnOn ?? state.closedOn, computed.dueDate >= ended {
             status = .notApplicable
             note = "the case was \(state.withdrawnOn != nil ? "withdrawn" : "closed") on \(ended.shortLabel), before this deadline passed"
@@ -775,6 +785,19 @@ private struct Builder {
             explanation.append(effect)
             if note == nil { note = effect }
         }
+        var history: String?
+        if status == .missed {
+            if let settled {
+                history = "\(settled.reason) (on \(settled.on.shortLabel), after it had passed): kept as missed in the case's history"
+            } else if let ended = state.withdrawnOn ?? state.closedOn {
+                history = "the case was \(state.withdrawnOn != nil ? "withdrawn" : "closed") on \(ended.shortLabel), after it had passed: "
+                    + "kept as missed in the case's history"
+            } else if let version = triggerFact.eventVersion, let recordedAt = recordedAt(version), recordedAt >= computed.due {
+                history = "its trigger was recorded on \(Pacific.date(of: recordedAt).shortLabel), after it had passed: "
+                    + "kept as missed in the case's history, with nothing left to act on"
+            }
+            if let history { explanation.append(history) }
+        }
 
         let satisfied = act.map { act in
             SatisfyingFact(
@@ -788,7 +811,7 @@ private struct Builder {
             due: computed.due, dueDate: computed.dueDate, isExactInstant: computed.isExactInstant, status: status,
             satisfiedBy: satisfied, party: party ?? Self.party(rule), citation: computed.citation, confidence: computed.confidence,
             explanation: explanation, assumptions: allAssumptions, consequenceIfMissed: computed.consequenceIfMissed,
-            statusNote: note, correctionNotes: [], supersededBy: nil)
+            statusNote: note, correctionNotes: [], supersededBy: nil, history: history)
         output.append(deadline)
         return deadline
     }
@@ -823,6 +846,20 @@ private struct Builder {
     }
 
     // MARK: - Reading the log
+
+    /// A later fact that leaves nothing to act on: before the due date the clock is not
+    /// applicable; after it, the miss is kept in the case's history, off the board.
+    struct Settlement {
+        var on: LocalDate
+        var reason: String
+    }
+
+    /// When the event at stream `version` was recorded (corrections never change it).
+    func recordedAt(_ version: Int) -> Date? {
+        let recorded = state.recorded
+        if version >= 1, version <= recorded.count, recorded[version - 1].version == version { return recorded[version - 1].recordedAt }
+        return recorded.first { $0.version == version }?.recordedAt
+    }
 
     func lastMilestone(_ type: String, of item: ItemState) -> ItemMilestone? { item.history.last { $0.event == type } }
     func firstMilestone(_ type: String, of item: ItemState) -> ItemMilestone? { item.history.first { $0.event == type } }

@@ -140,13 +140,13 @@ public struct Snooze: DaemonCommand {
     public static let configuration = CommandConfiguration(
         abstract: "Hide an open alert until a time; it shows again then.",
         discussion: """
-            --until takes an instant (YYYY-MM-DDTHH:MM in Pacific time, or RFC 3339) or a duration from now \
-            (30m, 4h, 2d, 1w). Needs the coordinator role.
+            --until takes an instant (YYYY-MM-DDTHH:MM in Pacific time, or RFC 3339), a date or tomorrow \
+            (its midnight, Pacific time), or a duration from now (30m, 4h, 2d, 1w). Needs the coordinator role.
             Examples: imr-ctl snooze 3f2a9c1e --until 2h; imr-ctl snooze 3f2a9c1e --until 2024-03-08T09:00
             """)
     @OptionGroup var connectionOptions: ConnectionOptions
     @Argument(help: ArgumentHelp("The alert to snooze.", valueName: "alert-id")) var alertId: String
-    @Option(help: ArgumentHelp("An instant (YYYY-MM-DDTHH:MM Pacific, or RFC 3339) or a duration (30m, 4h, 2d, 1w).", valueName: "instant|duration"))
+    @Option(help: ArgumentHelp("An instant (YYYY-MM-DDTHH:MM Pacific, or RFC 3339), a date or tomorrow (its midnight), or a duration (30m, 4h, 2d, 1w).", valueName: "instant|duration"))
     var until: String
     public var connection: ConnectionOptions { connectionOptions }
     public init() {}
@@ -162,14 +162,16 @@ public struct Snooze: DaemonCommand {
     }
 
     public func validate() throws {
-        guard Self.duration(until) != nil || until.contains("T") else {
-            throw ValidationError("--until '\(until)' is neither an instant (2024-03-08T09:00) nor a duration (30m, 4h, 2d, 1w)")
+        guard Self.duration(until) != nil || (try? When.instant(until, option: "--until")) != nil else {
+            // A date the coordinator meant but wrote another way gets When's own sentence.
+            if until.contains("/") || until.contains("-") { _ = try When.instant(until, option: "--until") }
+            throw ValidationError("--until '\(until)' is neither an instant (2024-03-08T09:00, a date, today, tomorrow) nor a duration (30m, 4h, 2d, 1w)")
         }
     }
 
     public func run(_ client: DaemonClient) throws {
         let id = try resolveAlertId(alertId, client)
-        let instant = Self.duration(until).map { Pacific.rfc3339(Date().addingTimeInterval($0)) } ?? until
+        let instant = try Self.duration(until).map { Pacific.rfc3339(Date().addingTimeInterval($0)) } ?? When.instant(until, option: "--until").0
         let reply = try client.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": .string(instant)])
         let alert = JSONValue.object(reply["alert"]?.objectValue ?? [:])
         print("snoozed \(id) until \(alert.at("snoozedUntil").text): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text)")

@@ -10,7 +10,8 @@ public struct Calc: ParsableCommand {
             Examples:
               imr-ctl calc ur.decision.prospective --from 2015-04-17T18:18 --via fax
               imr-ctl calc wcab.appeal --from 2014-11-06 --service mail --json
-            --from takes a date (YYYY-MM-DD) or an instant (YYYY-MM-DDTHH:MM, Pacific when no zone is given).
+            --from takes a date (YYYY-MM-DD), an instant (YYYY-MM-DDTHH:MM, Pacific when no zone is given), \
+            today, yesterday, tomorrow or now (an instant).
             --json prints one object with exactly: rule, due, due_date, citation, explanation, assumptions.
             List the rules with 'imr-ctl rules'.
             """)
@@ -18,7 +19,7 @@ public struct Calc: ParsableCommand {
     @Argument(help: "The rule id, e.g. ur.decision.prospective.")
     var rule: String
 
-    @Option(help: "The trigger: a date or an instant.")
+    @Option(help: "The trigger: a date, an instant, today, yesterday, tomorrow or now.")
     var from: String
 
     @Option(help: "How the triggering document was served: mail, fax, email, electronic or personal.")
@@ -60,24 +61,19 @@ public struct Calc: ParsableCommand {
         if outsideCalifornia && outsideUnitedStates {
             throw ValidationError("give --outside-ca or --outside-us, not both")
         }
-        if let text = treatmentRecommendationDate, LocalDate(iso: text) == nil {
-            throw ValidationError("--recommended '\(text)' is not a date; write it as YYYY-MM-DD")
-        }
+        if let text = treatmentRecommendationDate { _ = try When.date(text, option: "--recommended") }
         guard (try? RuleID.named(rule)) != nil else {
             throw ValidationError("'\(rule)' is not a rule id; 'imr-ctl rules' lists them: \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))")
         }
     }
 
     public func run() throws {
-        let trigger: DeadlineTrigger
-        do { trigger = try DeadlineTrigger(parsing: from) } catch {
-            throw ValidationError("--from '\(from)': \(error)")
-        }
+        let trigger = try When.trigger(from, option: "--from")
         let options = DeadlineOptions(
             service: service,
             destination: outsideUnitedStates ? .outsideUnitedStates : outsideCalifornia ? .otherState : .california,
             expedited: expedited, review: review, formulary: formulary,
-            treatmentRecommendationDate: treatmentRecommendationDate.flatMap(LocalDate.init(iso:)),
+            treatmentRecommendationDate: try treatmentRecommendationDate.map { LocalDate(iso: try When.date($0, option: "--recommended"))! },
             informationRequested: informationRequested, transmission: via,
             noticeSentElectronically: electronicNotice ? true : nil)
         let deadline: Deadline

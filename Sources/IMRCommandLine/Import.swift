@@ -10,6 +10,7 @@ public struct Import: ParsableCommand {
     public static let configuration = CommandConfiguration(
         abstract: "Record IMR Final Determination letters (PDF or .txt) into cases, or show the facts they carry.",
         discussion: """
+            A directory stands for every .pdf and .txt file directly in it, in name order. \
             Every file is read and parsed first; if any cannot be read (a scan with no text layer, an \
             unrelated PDF, empty input) or lacks the header facts an import needs (IMR case number, \
             decision date), the files at fault are named, nothing is imported, and the exit status is 65. \
@@ -57,7 +58,7 @@ public struct Import: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Argument(help: "The letters: .pdf files or text files.")
+    @Argument(help: "The letters: .pdf files or text files, or directories (every .pdf and .txt file directly in them, by name).")
     var files: [String]
 
     public init() {}
@@ -75,7 +76,11 @@ public struct Import: ParsableCommand {
     public func run() throws {
         var letters: [(file: String, facts: LetterFacts)] = []
         var failures: [String] = []
-        for file in files {
+        var paths: [String] = []
+        for argument in files {
+            do { paths += try LetterText.files(in: argument) } catch { failures.append("\(argument): \(error)") }
+        }
+        for file in paths {
             do {
                 let text = try LetterText.read(file)
                 let facts = try LetterParser.parse(text)
@@ -291,11 +296,45 @@ struct ImportReport {
 enum LetterText {
     struct Failure: Error, CustomStringConvertible { let description: String }
 
-    static func read(_ path: String) throws -> String {
-        guard FileManager.default.isReadableFile(atPath: path) else {
-            throw Failure(description: "cannot read the file; check the path and its permissions")
+    /// The letters an argument names: the file itself, or every .pdf and .txt file directly in
+    /// a directory (sorted by name; hidden files left out). A directory with none is an error.
+    static func files(in argument: String) throws -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) else {
+            throw Failure(description: "no such file or directory; check the path")
         }
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard isDirectory.boolValue else { return [argument] }
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: argument) else {
+            throw Failure(description: "cannot list the directory; check its permissions")
+        }
+        let base = argument.hasSuffix("/") ? argument : argument + "/"
+        let letters = names.filter { name in
+            !name.hasPrefix(".") && ["pdf", "txt"].contains((name as NSString).pathExtension.lowercased())
+        }.sorted().map { base + $0 }.filter { path in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+        }
+        guard !letters.isEmpty else {
+            throw Failure(description: "a directory with no .pdf or .txt file in it; name the letters, or a directory that holds them")
+        }
+        return letters
+    }
+
+    static func read(_ path: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw Failure(description: "no such file; check the path")
+        }
+        guard !isDirectory.boolValue else {
+            throw Failure(description: "a directory, not a letter")
+        }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw Failure(description: "cannot read the file; check its permissions")
+        }
+        // Foundation's own error text (NSCocoaErrorDomain ...) never reaches the user.
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)) else {
+            throw Failure(description: "cannot read the file (is it a special file, or on a disk that failed?)")
+        }
         if data.starts(with: Array("%PDF".utf8)) {
             return try pdfText(path)
         }

@@ -194,6 +194,20 @@ public struct BackupPolicy: Sendable {
         VarlinkError("io.imr.Admin.BackupRefused", parameters: ["name": .string(name), "message": .string(message)])
     }
 
+    /// Makes `directory` and any missing parent (mode 0700); nil when it exists or was made,
+    /// else why not. A path that exists and is not a directory is refused.
+    static func makeDirectory(_ directory: String) -> String? {
+        var info = stat()
+        if stat(directory, &info) == 0 {
+            return (info.st_mode & S_IFMT) == S_IFDIR ? nil : "it exists and is not a directory"
+        }
+        guard errno == ENOENT else { return String(cString: strerror(errno)) }
+        let parent = (directory as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != directory, let reason = makeDirectory(parent) { return reason }
+        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else { return String(cString: strerror(errno)) }
+        return nil
+    }
+
     /// The full path for `name`, after checking the name and the protected files; creates the
     /// directory when it is missing.
     public func destination(for name: String, replacing: Bool) throws(VarlinkError) -> String {
@@ -201,13 +215,10 @@ public struct BackupPolicy: Sendable {
             let shown = String(name.unicodeScalars.prefix(80).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
             throw Self.refused(shown, "'\(shown)' is not a backup file name: use \(Self.nameRule); backups are written in \(directory)")
         }
-        var info = stat()
-        if stat(directory, &info) != 0 {
-            guard errno == ENOENT, mkdir(directory, 0o700) == 0 || errno == EEXIST else {
-                throw VarlinkError("io.imr.Admin.BackupFailed", parameters: [
-                    "path": .string(directory),
-                    "message": .string("cannot create the backup directory \(directory): \(String(cString: strerror(errno))); create it for the daemon's user or set store.backup_directory")])
-            }
+        if let reason = Self.makeDirectory(directory) {
+            // Where the backup goes is the caller's (or the configuration's) choice, not a
+            // failure of the daemon: refused with the reason (imr-ctl exits 73).
+            throw Self.refused(name, "cannot create the backup directory \(directory): \(reason); create it for the daemon's user or set store.backup_directory")
         }
         let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
         var target = stat()

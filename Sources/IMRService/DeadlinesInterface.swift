@@ -47,6 +47,10 @@ public struct DeadlinesInterface: VarlinkHandler {
                 throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
                     "parameter": "rule", "message": .string("'\(rule)' is not a rule id; known: \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))")])
             }
+            // An unknown case is CaseNotFound here as in every other call, not an empty board.
+            if let caseId = filter.caseId, try await service.store.version(of: CaseStreams.streamId(CaseID(caseId))) == 0 {
+                throw VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": .string(caseId)])
+            }
             let paging = PagedReplies<DeadlineBoardCursor>(
                 invalidValue: "io.imr.Cases.InvalidValue", noun: "deadlines", defaultPage: DeadlineProjection.defaultPage,
                 maximumPage: DeadlineProjection.maximumPage, parse: { DeadlineBoardCursor(text: $0) }, text: \.text)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import IMRCommandLine
 
 @main
@@ -20,4 +21,28 @@ struct IMRControl: AsyncParsableCommand {
             75 the case changed meanwhile or the daemon is at a connection limit (run again); 77 permission denied.
             """,
         subcommands: IMRControlCommands.all)
+
+    /// ArgumentParser's own main, except that a value refused once parsing is done (a
+    /// ValidationError thrown by a subcommand's run) prints that subcommand's usage, not the
+    /// top-level one.
+    static func main() async {
+        let command: any ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        do {
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                var synchronous = command
+                try synchronous.run()
+            }
+        } catch let error as ValidationError {
+            let usage = usageString(for: type(of: command))
+            // "imr-ctl rfa receive <case-id> ..." → "imr-ctl rfa receive".
+            let path = usage.split(separator: " ").prefix { !$0.hasPrefix("<") && !$0.hasPrefix("[") && !$0.hasPrefix("-") }.joined(separator: " ")
+            FileHandle.standardError.write(Data("Error: \(error.message)\nUsage: \(usage)\n  See '\(path) --help' for more information.\n".utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -154,3 +154,64 @@ private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String
         #expect(forcedDryRun.err.contains("--dry-run records nothing"))
     }
 }
+
+@Suite struct ImportDirectoryTests {
+    /// A directory stands for its .pdf and .txt files, in name order; other files are left out;
+    /// a directory with none, and a path that does not exist, are named with the reason, and
+    /// no Foundation error text reaches the user.
+    @Test func aDirectoryImportsItsLetters_andAnEmptyOrMissingOneIsNamed() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-import-dir-\(UUID().uuidString.prefix(8))")
+        let letters = dir.appendingPathComponent("letters"), empty = dir.appendingPathComponent("empty")
+        for d in [letters, empty] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = shared.appendingPathComponent("fixtures/letters/pdf")
+        for name in ["CM16-0229336.pdf", "CM16-0213037.pdf"] {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(name), to: letters.appendingPathComponent(name))
+        }
+        try "not a letter".write(to: letters.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
+        try "not a letter".write(to: empty.appendingPathComponent("notes.md"), atomically: true, encoding: .utf8)
+
+        let result = try await ctl(["import", "--dry-run", "--json", letters.path + "/"])
+        #expect(result.status == 0, "\(result.err)")
+        let records = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [[String: Any]])
+        #expect(records.compactMap { $0["case_number"] as? String } == ["CM16-0213037", "CM16-0229336"])
+
+        for (path, reason) in [(empty.path, "no .pdf or .txt file"), (dir.appendingPathComponent("nope").path, "no such file or directory")] {
+            let refused = try await ctl(["import", "--dry-run", path])
+            #expect(refused.status == 65, "\(refused.err)")
+            #expect(refused.err.contains(path) && refused.err.contains(reason), "\(refused.err)")
+            #expect(!refused.err.contains("NSCocoaErrorDomain") && !refused.err.contains("Error Domain"), "\(refused.err)")
+        }
+    }
+}
+
+@Suite struct ForgivingDateTests {
+    /// Dates as a coordinator types them: one-digit months and days, the day words, and a US
+    /// date refused with the ISO date it means and the subcommand's own usage.
+    @Test func calcTakesShortDatesAndDayWords_andRefusesAUSDateWithASuggestion() async throws {
+        let padded = try await ctl(["calc", "ur.decision.prospective", "--from", "2024-03-05T09:30", "--json"])
+        #expect(padded.status == 0, "\(padded.err)")
+        let short = try await ctl(["calc", "ur.decision.prospective", "--from", "2024-3-5T9:30", "--json"])
+        #expect(short.status == 0 && short.out == padded.out, "\(short.err)")
+        let spaced = try await ctl(["calc", "ur.decision.prospective", "--from", "2024-03-05 09:30", "--json"])
+        #expect(spaced.out == padded.out, "\(spaced.err)")
+
+        var pacific = Calendar(identifier: .gregorian)
+        pacific.timeZone = TimeZone(identifier: "America/Los_Angeles")!
+        let today = pacific.dateComponents([.year, .month, .day], from: Date())
+        let iso = String(format: "%04d-%02d-%02d", today.year!, today.month!, today.day!)
+        let byWord = try await ctl(["calc", "imr.application", "--from", "today", "--json"])
+        let byDate = try await ctl(["calc", "imr.application", "--from", iso, "--json"])
+        #expect(byWord.status == 0 && byWord.out == byDate.out, "\(byWord.err)")
+        let tomorrow = try await ctl(["calc", "imr.application", "--from", "tomorrow", "--json"])
+        #expect(tomorrow.status == 0 && tomorrow.out != byDate.out, "\(tomorrow.err)")
+
+        let us = try await ctl(["calc", "ur.decision.prospective", "--from", "03/05/2024"])
+        #expect(us.status == 64)
+        #expect(us.err.contains("did you mean 2024-03-05?"), "\(us.err)")
+        #expect(us.err.contains("Usage: imr-ctl calc") && !us.err.contains("<subcommand>"), "\(us.err)")
+        #expect(us.err.contains("See 'imr-ctl calc --help'"), "\(us.err)")
+        let recommended = try await ctl(["calc", "ur.decision.prospective", "--from", "2024-03-05", "--recommended", "2/20/2024"])
+        #expect(recommended.status == 64 && recommended.err.contains("did you mean 2024-02-20?"), "\(recommended.err)")
+    }
+}

@@ -326,6 +326,9 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             follower.standardOutput = pipe
             try follower.run()
             defer { if follower.isRunning { follower.terminate() }; follower.waitUntilExit() }
+            // A follower that never writes must not hang the run: after a minute it is stopped,
+            // its pipe closes and nextLine() returns nil.
+            DispatchQueue.global().asyncAfter(deadline: .now() + 60) { [follower] in if follower.isRunning { follower.terminate() } }
             var buffer = ""
             func nextLine() -> [String: Any]? {
                 while !buffer.contains("\n") {

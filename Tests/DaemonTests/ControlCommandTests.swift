@@ -279,6 +279,9 @@ import Glibc
         let missing = try await Self.ctl(["show", "nope"], socket: s)
         #expect(missing.status == 66)
         #expect(missing.err.contains("there is no case 'nope'"))
+        // An unknown case is 66 on the board too, not an empty list.
+        let missingBoard = try await Self.ctl(["deadlines", "--case", "nope"], socket: s)
+        #expect(missingBoard.status == 66 && missingBoard.err.contains("there is no case 'nope'"), "\(missingBoard.err)")
         // Usage: 64, before any call.
         let usage = try await Self.ctl(["ur", "decide", "C-1", "--item", "1=maybe"], socket: s)
         #expect(usage.status == 64)
@@ -312,6 +315,12 @@ import Glibc
         #expect(stranger.err.contains("permission denied"))
         // Nothing above changed the log beyond the one case.
         #expect(try await offPool { try daemon.client().call("io.imr.Admin.Status")["headPosition"] } == 1)
+        // The day words of the README: received today (time of day unknown).
+        let today = try await Self.ctl(["rfa", "receive", "C-1", "--rfa", "T", "--item", "PT", "--received", "today", "--via", "mail", "--json"], socket: s)
+        #expect(today.status == 0, "\(today.err)")
+        let received = try #require(try Self.json(try await Self.ctl(["show", "C-1", "--json"], socket: s).out) as? [String: Any])
+        let rfas = (received["rfas"] as? [[String: Any]]) ?? []
+        #expect(rfas.contains { $0["rfaId"] as? String == "T" && ($0["receivedAt"] as? String)?.hasPrefix(Self.day(0)) == true }, "\(rfas)")
     }
 
     @Test func exportsParseAsICalendarAndCSV_withStableUIDs_andStatsAndAdminCommandsAnswer() async throws {
@@ -415,6 +424,14 @@ import Glibc
         let again = try await Self.ctl(["backup", "backup.sqlite"], socket: s)
         #expect(again.status == 73 && again.err.contains("--force"), "\(again.err)")
         #expect(try await Self.ctl(["backup", "backup.sqlite", "--force"], socket: s).status == 0)
+        // A backup directory that cannot be made (a file stands where it should be) is the
+        // caller's to fix: 73 with the reason, and the next backup, once it is gone, works.
+        try FileManager.default.removeItem(atPath: daemon.stateDirectory + "/backups")
+        try "x".write(toFile: daemon.stateDirectory + "/backups", atomically: true, encoding: .utf8)
+        let blocked = try await Self.ctl(["backup", "b2.sqlite"], socket: s)
+        #expect(blocked.status == 73 && blocked.err.contains("not a directory"), "\(blocked.err)")
+        try FileManager.default.removeItem(atPath: daemon.stateDirectory + "/backups")
+        #expect(try await Self.ctl(["backup", "b2.sqlite"], socket: s).status == 0)
         let path = try await Self.ctl(["backup", dir.appendingPathComponent("elsewhere.sqlite").path], socket: s)
         #expect(path.status == 64 && path.err.contains("file name"), "\(path.err)")
         // The daemon's own files, by a name that reaches them through the raw call: refused, log intact.

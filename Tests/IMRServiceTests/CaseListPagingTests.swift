@@ -28,15 +28,18 @@ import Workflow
     static let now = Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9)
 
     /// Records a command given as its wire parameters, as the daemon would.
-    static func record(_ service: CaseService, _ method: String, _ parameters: [String: JSONValue]) throws {
+    /// Recorded at `at` (by default `now`): a fact recorded after its deadline passed would
+    /// keep that deadline as history, off the board.
+    static func record(_ service: CaseService, _ method: String, _ parameters: [String: JSONValue], at: Date = now) throws {
         let command = try CasesInterface.command(for: VarlinkCall(method: "io.imr.Cases." + method, parameters: parameters))
-        try service.execute(command, on: CaseID(parameters["caseId"]!.stringValue!), actor: Actor(uid: 1000, name: "alice"), commandId: UUID(), now: now)
+        try service.execute(command, on: CaseID(parameters["caseId"]!.stringValue!), actor: Actor(uid: 1000, name: "alice"), commandId: UUID(), now: at)
     }
 
     static func receiveRFA(_ service: CaseService, _ id: String, on day: LocalDate) throws {
         try record(service, "ReceiveRFA", ["caseId": .string(id), "rfaId": "A", "receivedAt": .string("\(day.iso)T10:15"), "receivedTimeOfDayKnown": true,
                                            "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
-                                           "formulary": false, "items": .array([.object(["id": "1", "description": "8 massage visits"])])])
+                                           "formulary": false, "items": .array([.object(["id": "1", "description": "8 massage visits"])])],
+               at: Pacific.instant(day, hour: 11))
     }
 
     /// Runs `body` off the test process's two cooperative threads (building a caseload is

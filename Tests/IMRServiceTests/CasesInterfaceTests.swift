@@ -15,17 +15,19 @@ private func offPool(_ body: @escaping @Sendable () throws -> Void) async throws
 }
 
 /// A store, the Cases interface and a server on a fresh socket.
-private func withCasesServer(_ body: @escaping @Sendable (String, EventStore) throws -> Void) async throws {
+/// The servers' clock reads `clock` (by default fixed at 2024-06-01 09:00 Pacific).
+private func withCasesServer(clock: TestClock = TestClock(Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9)),
+                             _ body: @escaping @Sendable (String, EventStore) throws -> Void) async throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-cases-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: ReadModels.all())
     defer { store.close() }
-    let cases = CasesInterface(service: CaseService(store: store), access: AccessControl(), clock: { Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9) })
+    let cases = CasesInterface(service: CaseService(store: store), access: AccessControl(), clock: { clock.read() })
     let admin = AdminInterface(store: store, access: AccessControl(), version: "test", startedAt: Date(timeIntervalSinceNow: -5),
                                backups: BackupPolicy(directory: dir.appendingPathComponent("backups").path,
                                                      protectedPaths: [dir.appendingPathComponent("imr.sock").path, dir.appendingPathComponent("imr-daemon.lock").path]))
-    let deadlines = DeadlinesInterface(service: CaseService(store: store), access: AccessControl(), clock: { Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9) })
+    let deadlines = DeadlinesInterface(service: CaseService(store: store), access: AccessControl(), clock: { clock.read() })
     let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [cases, admin, deadlines])
     let path = dir.appendingPathComponent("imr.sock").path
     let (ready, signal) = AsyncStream<Void>.makeStream()
@@ -372,7 +374,9 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
 
 @Suite struct DeadlinesInterfaceTests {
     @Test func theBoardShowsRunningClocksByDueTimeAndDropsMetOnes() async throws {
-        try await withCasesServer { path, store in
+        // The RFA is recorded the day it arrives; the board is read months later.
+        let clock = TestClock(Pacific.instant(LocalDate(iso: "2024-02-26")!, hour: 11))
+        try await withCasesServer(clock: clock) { path, store in
             let c = try VarlinkClient(path: path)
             func board(_ p: [String: JSONValue] = [:]) throws -> [JSONValue] {
                 guard case .array(let a)? = try c.call("io.imr.Deadlines.List", p)["deadlines"] else { return [] }
@@ -385,6 +389,7 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             _ = try c.call("io.imr.Cases.ReceiveRFA", ["caseId": "c1", "rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true,
                                                        "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
                                                        "formulary": false, "items": .array([.object(["id": "1", "description": "8 massage visits"])])])
+            clock.set(Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9))
             let running = try board(["rule": "ur.decision.prospective"])
             #expect(running.count == 1)
             #expect(running.first?["dueDate"] == "2024-03-04")
@@ -396,8 +401,10 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             let overdueCount = try board(["overdue": true]).count
             #expect(try board().count == overdueCount)
 
+            clock.set(Pacific.instant(LocalDate(iso: "2024-03-01")!, hour: 10))
             _ = try c.call("io.imr.Cases.DecideUR", ["caseId": "c1", "rfaId": "A", "decidedAt": "2024-03-01T09:00",
                                                      "decisions": .array([.object(["itemId": "1", "outcome": "denied"])])])
+            clock.set(Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9))
             #expect(try board(["rule": "ur.decision.prospective"]).isEmpty)
             let rules = try board().compactMap { $0["rule"]?.stringValue }
             #expect(rules.contains("ur.notice.physician"))

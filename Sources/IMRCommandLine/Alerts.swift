@@ -5,15 +5,32 @@ import Workflow
 
 // Deadline alerts (io.imr.Alerts): list or follow the open ones, acknowledge, snooze.
 
-/// The row of an alert in a table: its short id, level, case, rule, due and owner.
+/// The row of an alert in a table: its short id, level, case, rule, due (a date for a day
+/// deadline, as `imr-ctl deadlines` shows it; the minute for an hour deadline), the items its
+/// deadline covers, owner and when it was raised.
 private func alertRow(_ a: JSONValue) -> [String] {
-    let due = pacificMinute(a.at("due")) ?? ""
+    let due = a.at("isExactInstant").boolValue == false ? a.at("dueDate").text : (pacificMinute(a.at("due")) ?? "")
     let raised = pacificMinute(a.at("raisedAt")) ?? ""
+    let items = a.at("itemIds").arrayValue.map(\.text).joined(separator: ",")
     return [String(a.at("alertId").text.prefix(8)), a.at("level").text, a.at("caseId").text, a.at("rule").text, due,
-            a.at("coordinator").text, raised + (a.at("late").boolValue == true ? " (late)" : "")]
+            items.isEmpty ? "-" : items, a.at("coordinator").text, raised + (a.at("late").boolValue == true ? " (late)" : "")]
 }
 
-private let alertHeader = ["ALERT", "LEVEL", "CASE", "RULE", "DUE", "COORDINATOR", "RAISED"]
+private let alertHeader = ["ALERT", "LEVEL", "CASE", "RULE", "DUE", "ITEMS", "COORDINATOR", "RAISED"]
+
+/// Column widths for rows printed one at a time (--follow), where the rows to fit are not
+/// known in advance: wide enough for the usual ids, rule names and times.
+private let followWidths = [8, 9, 10, 24, 16, 5, 11, 16]
+
+/// Alerts in due order (then case, rule, level), the order a coordinator works them in.
+private func dueOrder(_ a: JSONValue, _ b: JSONValue) -> Bool {
+    let ka = [a.at("due").text, a.at("caseId").text, a.at("rule").text, a.at("level").text]
+    let kb = [b.at("due").text, b.at("caseId").text, b.at("rule").text, b.at("level").text]
+    // RFC 3339 with the Pacific offset: compare as instants, not text, across DST.
+    let da = a.at("due").stringValue.flatMap(WireInstant.parse), db = b.at("due").stringValue.flatMap(WireInstant.parse)
+    if let da, let db, da != db { return da < db }
+    return ka.lexicographicallyPrecedes(kb)
+}
 
 private func alertStyle(_ row: [String]) -> Output.Style? {
     row[1] == "overdue" ? .red : row[1] == "due-today" ? .yellow : nil
@@ -50,16 +67,25 @@ public struct Alerts: DaemonCommand {
             ends, until interrupted or the daemon stops. Should it fall behind (its output read too slowly, \
             more than the daemon's server.follower_queue alerts waiting), the daemon ends its stream with \
             FollowerTooSlow and it follows again: the open alerts are printed again, then the new ones.
+            One alert per deadline and level, whatever the number of items the deadline covers (ITEMS lists \
+            them). When a deadline reaches a higher level, its lower alerts close (superseded): a missed \
+            deadline shows once, as overdue. The list is in due order; DUE is a date for a day deadline and \
+            the minute (Pacific) for an hour deadline, as in `imr-ctl deadlines`. --case, --level and --rule \
+            narrow it (also with --follow).
             --json prints an array of io.imr.Alerts Alert objects (alertId, deadlineId, caseId, rule, level, due, \
-            scheduledAt, raisedAt, late, coordinator, acknowledgedBy, acknowledgedAt, snoozedUntil, position); with \
-            --follow, one JSON object per line: {"alert": Alert, "replayed": bool}.
-            Examples: imr-ctl alerts; imr-ctl alerts --all; imr-ctl alerts --coordinator maria --json; imr-ctl alerts --follow
+            dueDate, isExactInstant, itemIds, scheduledAt, raisedAt, late, coordinator, acknowledgedBy, \
+            acknowledgedAt, snoozedUntil, position); with --follow, one JSON object per line: {"alert": Alert, "replayed": bool}.
+            Examples: imr-ctl alerts; imr-ctl alerts --all --level overdue; imr-ctl alerts --case C-1001; \
+            imr-ctl alerts --coordinator maria --json; imr-ctl alerts --follow
             """)
     @OptionGroup var read: ReadOptions
     @Flag(help: "Everyone's open alerts.") var all = false
     @Option(help: "Only this coordinator's alerts.") var coordinator: String?
     @Flag(help: "Print the open alerts, then each new one as it is raised, until interrupted.") var follow = false
-    @Option(help: "Show at most this many (the most recently raised); the table says how many more there are.") var limit: Int?
+    @Option(help: "Show at most this many (the soonest due); the table says how many more there are.") var limit: Int?
+    @Option(name: .customLong("case"), help: ArgumentHelp("Only this case's alerts.", valueName: "case-id")) var caseId: String?
+    @Option(help: ArgumentHelp("Only alerts of this level: notice, reminder, due-today or overdue.", valueName: "level")) var level: String?
+    @Option(help: ArgumentHelp("Only alerts of this rule (e.g. imr.application).", valueName: "rule")) var rule: String?
     public var connection: ConnectionOptions { read.connection }
     public init() {}
 
@@ -67,6 +93,20 @@ public struct Alerts: DaemonCommand {
         if all && coordinator != nil { throw ValidationError("give --all or --coordinator, not both") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if limit != nil && follow { throw ValidationError("--limit does not apply to --follow") }
+        if let level, AlertLevel(rawValue: level) == nil {
+            throw ValidationError("--level '\(level)' is not one of: \(AlertLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let rule, RuleID(rawValue: rule) == nil {
+            throw ValidationError("--rule '\(rule)' is not a rule id; 'imr-ctl rules' lists them")
+        }
+    }
+
+    /// Whether `alert` passes --case, --level and --rule (a case id in any letter case).
+    func matches(_ alert: JSONValue) -> Bool {
+        if let caseId, alert.at("caseId").text.lowercased() != caseId.lowercased() { return false }
+        if let level, alert.at("level").text != level { return false }
+        if let rule, alert.at("rule").text != rule { return false }
+        return true
     }
 
     var filter: [String: JSONValue] {
@@ -83,16 +123,15 @@ public struct Alerts: DaemonCommand {
             while true {
                 do {
                     try client.stream("io.imr.Alerts.Follow", filter, passing: ["io.imr.Alerts.FollowerTooSlow"]) { reply in
-                        guard let alert = reply["alert"], alert != .null else { return true }
+                        guard let alert = reply["alert"], alert != .null, matches(alert) else { return true }
                         if read.json {
                             print(Output.compact(.object(["alert": alert, "replayed": reply["replayed"] ?? false])))
                         } else {
-                            if !printedHeader {
-                                print(Output.tableText(alertHeader, []), terminator: "")
-                                printedHeader = true
-                            }
+                            // Aligned as the list is: fixed columns, since rows come one by one.
                             let row = alertRow(alert)
-                            print(Output.styled(row.joined(separator: "  "), alertStyle(row)))
+                            print(Output.tableText(alertHeader, [row], style: alertStyle, widths: followWidths, withHeader: !printedHeader),
+                                  terminator: "")
+                            printedHeader = true
                         }
                         fflush(nil)  // each line as it comes, also into a pipe
                         return true
@@ -103,14 +142,20 @@ public struct Alerts: DaemonCommand {
                 }
             }
         }
-        let open = try everyPage(client, "io.imr.Alerts.List", filter, key: "alerts")
-        let alerts = limit.map { Array(open.suffix($0)) } ?? open
+        if let caseId {
+            // An unknown case is named as everywhere else (exit 66), not shown as no alerts.
+            _ = try client.call("io.imr.Cases.History", ["caseId": .string(caseId), "limit": 1])
+        }
+        let open = try everyPage(client, "io.imr.Alerts.List", filter, key: "alerts").filter(matches).sorted(by: dueOrder)
+        let alerts = limit.map { Array(open.prefix($0)) } ?? open
         if read.json { return Output.json(.array(alerts)) }
         guard !alerts.isEmpty else {
-            return print(all ? "no open alerts" : "no open alerts for \(coordinator ?? currentUserName()); --all shows everyone's")
+            let whose = all ? "" : " for \(coordinator ?? currentUserName())"
+            let narrowed = caseId != nil || level != nil || rule != nil ? " matching --case/--level/--rule" : ""
+            return print("no open alerts\(whose)\(narrowed)" + (all ? "" : "; --all shows everyone's"))
         }
         Output.table(alertHeader, alerts.map(alertRow), style: alertStyle)
-        if alerts.count < open.count { print("... and \(open.count - alerts.count) earlier open alerts (without --limit: all of them)") }
+        if alerts.count < open.count { print("... and \(open.count - alerts.count) more open alerts due later (without --limit: all of them)") }
     }
 }
 
@@ -119,20 +164,58 @@ public struct Ack: DaemonCommand {
         abstract: "Acknowledge alerts: record that I took them on; they leave the open alerts.",
         discussion: """
             ALERT_ID is an id as `imr-ctl alerts` shows it (the start of the id is enough when it names one open alert).
-            Acknowledging an acknowledged alert changes nothing. Needs the coordinator role.
-            Example: imr-ctl ack 3f2a9c1e
+            In bulk: --case C acknowledges every open alert of case C (whoever coordinates it); --all-mine \
+            --before DATE every open alert of mine whose deadline is due before DATE (a date, or today, \
+            tomorrow...). Each alert acknowledged is still one event of its own, with my name; each is \
+            printed. Acknowledging an acknowledged alert changes nothing. Needs the coordinator role.
+            Examples: imr-ctl ack 3f2a9c1e; imr-ctl ack --case C-1001; imr-ctl ack --all-mine --before today
             """)
     @OptionGroup var connectionOptions: ConnectionOptions
-    @Argument(help: ArgumentHelp("The alerts to acknowledge.", valueName: "alert-id")) var alertIds: [String]
+    @Argument(help: ArgumentHelp("The alerts to acknowledge.", valueName: "alert-id")) var alertIds: [String] = []
+    @Option(name: .customLong("case"), help: ArgumentHelp("Every open alert of this case.", valueName: "case-id")) var caseId: String?
+    @Flag(name: .customLong("all-mine"), help: "Every open alert of mine due before --before.") var allMine = false
+    @Option(help: ArgumentHelp("With --all-mine: only deadlines due before this date.", valueName: "date")) var before: String?
     public var connection: ConnectionOptions { connectionOptions }
     public init() {}
 
+    public func validate() throws {
+        let ways = [!alertIds.isEmpty, caseId != nil, allMine].filter { $0 }.count
+        guard ways == 1 else {
+            throw ValidationError(ways == 0 ? "name the alerts, or give --case CASE or --all-mine --before DATE"
+                                            : "give alert ids, --case or --all-mine, one of them")
+        }
+        if allMine && before == nil { throw ValidationError("--all-mine needs --before DATE (e.g. --before today), so that it cannot take on every alert at once by mistake") }
+        if before != nil && !allMine { throw ValidationError("--before goes with --all-mine") }
+        if let before { _ = try When.date(before, option: "--before") }
+    }
+
     public func run(_ client: DaemonClient) throws {
-        for text in alertIds {
-            let id = try resolveAlertId(text, client)
+        var ids: [String] = []
+        if let caseId {
+            // An unknown case is named (exit 66), not "nothing to acknowledge".
+            _ = try client.call("io.imr.Cases.History", ["caseId": .string(caseId), "limit": 1])
+            ids = try everyPage(client, "io.imr.Alerts.List", [:], key: "alerts")
+                .filter { $0.at("caseId").text.lowercased() == caseId.lowercased() }.sorted(by: dueOrder).map { $0.at("alertId").text }
+        } else if allMine, let before {
+            let cutoff = try When.date(before, option: "--before")
+            ids = try everyPage(client, "io.imr.Alerts.List", ["mine": true], key: "alerts")
+                .filter { alert in
+                    let day = alert.at("dueDate").stringValue ?? alert.at("due").stringValue.flatMap(WireInstant.parse).map { Pacific.date(of: $0).iso }
+                    return day.map { $0 < cutoff } ?? false
+                }
+                .sorted(by: dueOrder).map { $0.at("alertId").text }
+        } else {
+            ids = try alertIds.map { try resolveAlertId($0, client) }
+        }
+        if ids.isEmpty {
+            print(caseId.map { "case \($0) has no open alert; nothing acknowledged" } ?? "no open alert of yours is due before \(before ?? "?"); nothing acknowledged")
+            return
+        }
+        for id in ids {
             let alert = JSONValue.object(try client.call("io.imr.Alerts.Acknowledge", ["alertId": .string(id)])["alert"]?.objectValue ?? [:])
             print("acknowledged \(id): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text) (by \(alert.at("acknowledgedBy").text))")
         }
+        if ids.count > 1 { print("\(ids.count) alerts acknowledged") }
     }
 }
 

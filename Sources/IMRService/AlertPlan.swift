@@ -38,9 +38,16 @@ struct AlertPlan: Equatable, Sendable {
 
     var text: String { entries.map { "\($0.level.rawValue)@\($0.atMicros)" }.joined(separator: " ") }
 
-    /// The instant the first alert not yet raised becomes due, nil when none is left.
+    /// The instant the first alert not yet raised becomes due, nil when none is left. A level
+    /// below one already raised is never owed: the higher one superseded it.
     func next(raised: Set<AlertLevel>) -> Int64? {
-        entries.first { !raised.contains($0.level) }?.atMicros
+        owed(raised: raised).first?.atMicros
+    }
+
+    /// The entries still owed: those above every level raised, in due order.
+    func owed(raised: Set<AlertLevel>) -> [Entry] {
+        guard let top = raised.max() else { return entries }
+        return entries.filter { $0.level > top }
     }
 }
 

@@ -56,6 +56,13 @@ public struct AlertView: Sendable, Hashable, Codable {
     public var snoozedUntil: Date?
     /// The global position of the AlertRaised event.
     public var position: Int64
+    /// From the alert's deadline while it is in the deadlines read model: every item it covers
+    /// (one alert per deadline and level, whatever the number of items), its due date, and
+    /// whether it falls due at an exact instant (an hour deadline) rather than at the end of
+    /// its day.
+    public var itemIds: [String] = []
+    public var dueDate: String?
+    public var isExactInstant: Bool?
 
     /// The wire form (instants RFC 3339 with the Pacific offset): what `WireFormat.encoder`
     /// writes (a test holds the two equal), built by hand, since a page of alerts through
@@ -70,6 +77,9 @@ public struct AlertView: Sendable, Hashable, Codable {
         if let acknowledgedBy { o["acknowledgedBy"] = .string(acknowledgedBy) }
         if let acknowledgedAt { o["acknowledgedAt"] = .string(Pacific.rfc3339(acknowledgedAt)) }
         if let snoozedUntil { o["snoozedUntil"] = .string(Pacific.rfc3339(snoozedUntil)) }
+        o["itemIds"] = .array(itemIds.map { .string($0) })
+        if let dueDate { o["dueDate"] = .string(dueDate) }
+        if let isExactInstant { o["isExactInstant"] = .bool(isExactInstant) }
         return o
     }
 }
@@ -98,7 +108,10 @@ public struct AlertProjection: Projection {
     /// 3: unacknowledged snoozes by their end, on an index (a follower's next snooze end).
     /// 4: the open-alert indexes also hold the snooze and the deadline, so that counting the
     /// alerts after a page reads index pages only.
-    public var version: Int { 4 }
+    /// 5: the alerts of a deadline are indexed with their level, and the open-alert indexes
+    /// hold the level too, so that an alert superseded by a higher level of its deadline is
+    /// left out of the open ones (and of their counts) on index pages alone.
+    public var version: Int { 5 }
 
     public init() {}
 
@@ -120,10 +133,10 @@ public struct AlertProjection: Projection {
                 snoozed_until_us INTEGER,
                 position         INTEGER NOT NULL
             );
-            CREATE INDEX alerts_deadline ON alerts (deadline_id);
+            CREATE INDEX alerts_deadline ON alerts (deadline_id, level);
             CREATE INDEX alerts_open ON alerts (acknowledged_us, scheduled_us);
-            CREATE INDEX alerts_open_position ON alerts (acknowledged_us, position, snoozed_until_us, deadline_id);
-            CREATE INDEX alerts_coordinator_open ON alerts (coordinator, acknowledged_us, position, snoozed_until_us, deadline_id);
+            CREATE INDEX alerts_open_position ON alerts (acknowledged_us, position, snoozed_until_us, deadline_id, level);
+            CREATE INDEX alerts_coordinator_open ON alerts (coordinator, acknowledged_us, position, snoozed_until_us, deadline_id, level);
             CREATE INDEX alerts_snoozed ON alerts (snoozed_until_us) WHERE acknowledged_us IS NULL AND snoozed_until_us IS NOT NULL;
             """)
     }
@@ -155,14 +168,47 @@ public struct AlertProjection: Projection {
 }
 
 extension AlertProjection {
-    static let columns = "alert_id, deadline_id, case_id, rule, level, due_us, scheduled_us, raised_us, late, coordinator, acknowledged_by, acknowledged_us, snoozed_until_us, position"
+    /// The deadline's items, due date and exactness from `[itemIds, dueDate, isExactInstant]`
+    /// as the alert queries read them from its body (nothing when the deadline is gone).
+    static func deadlineFacts(_ text: String?) -> (items: [String], dueDate: String?, exact: Bool?) {
+        guard let text, let value = try? JSONParser.parse(Array(text.utf8), maximumDepth: 4), case .array(let parts) = value, parts.count == 3 else {
+            return ([], nil, nil)
+        }
+        var items: [String] = []
+        if case .array(let ids) = parts[0] { items = ids.compactMap(\.stringValue) }
+        var exact: Bool?
+        switch parts[2] {
+        case .bool(let b): exact = b
+        case .int(let n): exact = n != 0
+        default: exact = nil
+        }
+        return (items, parts[1].stringValue, exact)
+    }
+
+    static let columns = "alert_id, deadline_id, case_id, rule, level, due_us, scheduled_us, raised_us, late, coordinator, acknowledged_by, acknowledged_us, snoozed_until_us, position, "
+        + "(SELECT json_array(json_extract(d.body, '$.itemIds'), json_extract(d.body, '$.dueDate'), json_extract(d.body, '$.isExactInstant')) "
+        + "FROM deadlines d WHERE d.deadline_id = alerts.deadline_id) AS deadline_facts"
 
     /// An alert is open only while its deadline runs: looked up per alert by the deadline's key
     /// (a list `IN (SELECT …)` would first gather every running deadline of the store).
     static let deadlineRuns = "EXISTS (SELECT 1 FROM deadlines d INDEXED BY deadlines_running WHERE d.deadline_id = alerts.deadline_id AND d.is_open = 1)"
+        + " AND " + notSuperseded
+
+    /// A level's rank in SQL (notice 0 … overdue 3), from ``AlertLevel``'s order.
+    static func rank(_ column: String) -> String {
+        let cases = AlertLevel.allCases.sorted().enumerated().map { "WHEN '\($0.element.rawValue)' THEN \($0.offset)" }
+        return "(CASE \(column) \(cases.joined(separator: " ")) ELSE -1 END)"
+    }
+
+    /// An alert stays open only while its deadline has raised no higher level: once the
+    /// reminder is raised the notice is superseded, once overdue, every earlier level. (Looked
+    /// up on the deadline's alerts, at most one per level.)
+    static let notSuperseded = "NOT EXISTS (SELECT 1 FROM alerts h INDEXED BY alerts_deadline WHERE h.deadline_id = alerts.deadline_id AND "
+        + rank("h.level") + " > " + rank("alerts.level") + ")"
 
     static func view(_ row: Row) -> AlertView {
         func instant(_ micros: Int64?) -> Date? { micros.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) } }
+        let facts = deadlineFacts(row["deadline_facts"].string)
         return AlertView(
             alertId: row["alert_id"].string ?? "",
             deadlineId: row["deadline_id"].string ?? "", caseId: row["case_id"].string ?? "",
@@ -171,11 +217,12 @@ extension AlertProjection {
             raisedAt: instant(row["raised_us"].int64) ?? .distantPast, late: (row["late"].int64 ?? 0) != 0,
             coordinator: row["coordinator"].string ?? "", acknowledgedBy: row["acknowledged_by"].string,
             acknowledgedAt: instant(row["acknowledged_us"].int64), snoozedUntil: instant(row["snoozed_until_us"].int64),
-            position: row["position"].int64 ?? 0)
+            position: row["position"].int64 ?? 0, itemIds: facts.items, dueDate: facts.dueDate, isExactInstant: facts.exact)
     }
 
-    /// Open alerts at `now` (raised, not acknowledged, not snoozed past now, and their deadline
-    /// still running: one met, cancelled or superseded since needs no one's attention), in the
+    /// Open alerts at `now` (raised, not acknowledged, not snoozed past now, their deadline
+    /// still running: one met, cancelled or superseded since needs no one's attention; and no
+    /// higher level of the same deadline raised since), in the
     /// order they were raised; only `coordinator`'s when given. All of them in one array: for
     /// tests and small stores; the daemon reads them a page at a time (``openPage(in:coordinator:now:after:limit:)``).
     public static func open(in db: ProjectionDatabase, coordinator: String? = nil, now: Date) throws -> [AlertView] {

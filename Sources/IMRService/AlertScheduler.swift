@@ -17,7 +17,10 @@ import Workflow
 /// Raising appends an ``AlertRaised`` to the alert's own stream, which must not exist yet,
 /// under an event id derived from (deadline id, level): the log holds each alert once
 /// whatever restarts or races happen, and an alert whose time passed while the daemon was
-/// down is raised at the next pass, marked late, in due order.
+/// down is raised at the next pass, marked late, in due order. Levels of one deadline due at
+/// once are raised as the highest alone (a deadline that passed while the daemon was down
+/// raises one `overdue`, not notice, reminder, due-today and overdue), and a level raised
+/// supersedes the lower ones: they are never owed again and leave the open alerts.
 ///
 /// Due times are wall-clock instants read from the injected clock. Sleeps last at most
 /// ``Options/maximumSleep``, after which the clock is read again, so a jump of the wall
@@ -131,17 +134,22 @@ public final class AlertScheduler: Sendable {
                 continue
             }
             let raised = raisedByDeadline[id] ?? []
-            var owed = false
-            for entry in plan.entries where !raised.contains(entry.level) {
+            // Of the levels due at once (the daemon was down, or the deadline was recorded
+            // late in its course), only the highest is raised: it supersedes the others.
+            var highest: AlertPlan.Entry?
+            for entry in plan.owed(raised: raised) {
                 if entry.atMicros <= nowMicros {
-                    owed = true
-                    due.append(DueAlert(deadlineId: id, caseId: CaseID(row[1].string ?? ""), rule: rule, level: entry.level,
-                                        due: instant(row[3].int64 ?? 0), at: instant(entry.atMicros), coordinator: row[4].string ?? ""))
+                    highest = entry
                 } else {
                     nextMicros = min(nextMicros ?? entry.atMicros, entry.atMicros)
                 }
             }
-            if !owed { owingNothing += 1 }
+            if let entry = highest {
+                due.append(DueAlert(deadlineId: id, caseId: CaseID(row[1].string ?? ""), rule: rule, level: entry.level,
+                                    due: instant(row[3].int64 ?? 0), at: instant(entry.atMicros), coordinator: row[4].string ?? ""))
+            } else {
+                owingNothing += 1
+            }
         }
         if owingNothing > 0 { reportOwingNothing(owingNothing, now: now) }
         // A full page that raised nothing (rows that say they owe an alert already raised,

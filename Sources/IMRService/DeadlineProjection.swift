@@ -39,7 +39,8 @@ public struct DeadlineProjection: Projection {
     /// alert's deadline still runs read index pages only (no 1.4 KB row each).
     /// 5: the levels each deadline has raised, kept here (`deadline_alerts`).
     /// 6: a missed deadline kept as history (``CaseDeadline/history``) no longer runs, and a
-    /// determination settles `imr.records` however it was recorded.
+    /// determination settles `imr.records` however it was recorded, and the per-item clocks
+    /// of items due together are one deadline (new ids for those of several items).
     public var version: Int { 6 }
 
     public func prepare(_ db: ProjectionDatabase) throws {

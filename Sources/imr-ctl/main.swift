@@ -26,6 +26,12 @@ struct IMRControl: AsyncParsableCommand {
     /// ValidationError thrown by a subcommand's run) prints that subcommand's usage, not the
     /// top-level one.
     static func main() async {
+        // A parent that started imr-ctl with these blocked (a test runner, a service manager)
+        // must not make `alerts --follow` deaf to Ctrl-C and kill: they end it as usual.
+        var interrupting = sigset_t()
+        sigemptyset(&interrupting)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&interrupting, signal) }
+        sigprocmask(SIG_UNBLOCK, &interrupting, nil)
         let command: any ParsableCommand
         do { command = try parseAsRoot() } catch { exit(withError: error) }
         do {

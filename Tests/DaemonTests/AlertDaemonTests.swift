@@ -190,7 +190,8 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
         try await offPool { daemons.stop(second) }
         let caughtUp = Array(try loggedAlerts(daemons.storePath).alerts.dropFirst(before))
         let decision = caughtUp.filter { $0.deadlineId == "c1/ur.decision.prospective/A" }
-        #expect(decision.map(\.level) == ["due-today", "overdue"])
+        // Due-today and overdue both came due while it was down: overdue alone, which supersedes it.
+        #expect(decision.map(\.level) == ["overdue"])
         #expect(!caughtUp.isEmpty && caughtUp.allSatisfy { $0.late })
         #expect(caughtUp.map(\.scheduledAt) == caughtUp.map(\.scheduledAt).sorted(), "raised in due order")
         #expect(daemons.outputs[1].contains("raised \(caughtUp.count) alerts that came due while the daemon was stopped"))
@@ -270,16 +271,40 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
         let ctl = productsDirectory.appendingPathComponent("imr-ctl").path
         try await offPool {
             let c = try daemon.client()
+            // c1 is due Monday 11 March (its due-today alert comes at once, its overdue one at
+            // midnight); c2 and c3 are due Wednesday 13 and Tuesday 12 March (their reminders
+            // are due; their notices came before their RFAs).
             try openCaseWithRFA(c, "c1", receivedAt: "2024-03-04T10:00")
-            // The scheduler answers the commit; wait until the overdue alert is open.
-            for _ in 0..<600 where try !openAlerts(c).contains(where: { $0["level"] == "overdue" }) { usleep(50_000) }
+            try openCaseWithRFA(c, "c2", receivedAt: "2024-03-06T10:00")
+            try openCaseWithRFA(c, "c3", receivedAt: "2024-03-05T09:00")
+            // The scheduler answers the commits; wait until the overdue alert and both reminders are open.
+            for _ in 0..<600 where try !(openAlerts(c).contains(where: { $0["level"] == "overdue" }) && openAlerts(c).count >= 3) { usleep(50_000) }
 
             let listed = try run([ctl, "alerts", "--all", "--json"], environment: env)
             #expect(listed.status == 0, "\(listed.output)")
             let all = try #require(try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]])
-            let decision = all.filter { $0["deadlineId"] as? String == "c1/ur.decision.prospective/A" }
-            #expect(decision.compactMap { $0["level"] as? String } == ["reminder", "due-today", "overdue"])
-            let ids = Dictionary(uniqueKeysWithValues: decision.map { ($0["level"] as! String, $0["alertId"] as! String) })
+            func levels(_ caseId: String, _ alerts: [[String: Any]]) -> [String] {
+                alerts.filter { $0["deadlineId"] as? String == "\(caseId)/ur.decision.prospective/A" }.compactMap { $0["level"] as? String }
+            }
+            // c1's due-today alert was raised, then superseded by overdue: one alert shows.
+            #expect(levels("c1", all) == ["overdue"])
+            #expect(try loggedAlerts(daemons.storePath).alerts.filter { $0.deadlineId == "c1/ur.decision.prospective/A" }.map(\.level) == ["due-today", "overdue"])
+            #expect(levels("c2", all) == ["reminder"] && levels("c3", all) == ["reminder"])
+            // In due order; each shows its deadline's items and, for a day deadline, its date.
+            #expect(all.compactMap { $0["caseId"] as? String } == ["c1", "c3", "c2"])
+            #expect(all.allSatisfy { ($0["itemIds"] as? [String]) == ["A1"] && $0["isExactInstant"] as? Bool == false && $0["dueDate"] is String })
+            let c1Table = try run([ctl, "alerts", "--all", "--case", "c1"], environment: env)
+            #expect(c1Table.status == 0 && c1Table.output.contains("ITEMS") && c1Table.output.contains("2024-03-11  A1"), "\(c1Table.output)")
+            #expect(!c1Table.output.contains("23:59") && !c1Table.output.contains(" c2 "), "\(c1Table.output)")
+            let overdueOnly = try run([ctl, "alerts", "--all", "--level", "overdue", "--json"], environment: env)
+            #expect((try JSONSerialization.jsonObject(with: Data(overdueOnly.output.utf8)) as? [[String: Any]])?.compactMap { $0["caseId"] as? String } == ["c1"])
+            #expect(try run([ctl, "alerts", "--all", "--rule", "imr.application"], environment: env).output.contains("no open alerts matching"))
+            #expect(try run([ctl, "alerts", "--all", "--case", "nope"], environment: env).status == 66)
+            #expect(try run([ctl, "alerts", "--all", "--level", "urgent"], environment: env).status == 64)
+            func id(_ caseId: String) -> String {
+                all.first { $0["deadlineId"] as? String == "\(caseId)/ur.decision.prospective/A" }?["alertId"] as? String ?? "?"
+            }
+            let ids = ["overdue": id("c1"), "reminder": id("c2"), "third": id("c3")]
 
             let table = try run([ctl, "alerts", "--coordinator", "maria"], environment: env)
             #expect(table.status == 0)
@@ -300,22 +325,23 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             let again = try run([ctl, "snooze", ids["overdue"]!, "--until", "2024-03-13T09:00"], environment: env)
             #expect(again.status == 1, "\(again.output)")
             #expect(again.output.contains("already acknowledged"))
-            let bad = try run([ctl, "snooze", ids["due-today"]!, "--until", "soon"], environment: env)
+            let bad = try run([ctl, "snooze", ids["third"]!, "--until", "soon"], environment: env)
             #expect(bad.status == 64)
 
             // Reassigned: it leaves maria's alerts and shows in jorge's.
-            let reassign = try run([ctl, "reassign", String(ids["due-today"]!.prefix(8)), "--to", "jorge"], environment: env)
+            let reassign = try run([ctl, "reassign", String(ids["third"]!.prefix(8)), "--to", "jorge"], environment: env)
             #expect(reassign.status == 0, "\(reassign.output)")
-            #expect(reassign.output.contains("reassigned \(ids["due-today"]!) to jorge"))
+            #expect(reassign.output.contains("reassigned \(ids["third"]!) to jorge"))
             let jorge = try run([ctl, "alerts", "--coordinator", "jorge", "--json"], environment: env)
             let jorges = try #require(try JSONSerialization.jsonObject(with: Data(jorge.output.utf8)) as? [[String: Any]])
-            #expect(jorges.compactMap { $0["alertId"] as? String } == [ids["due-today"]!])
-            #expect(!(try run([ctl, "alerts", "--coordinator", "maria"], environment: env).output.contains(String(ids["due-today"]!.prefix(8)))))
-            _ = try run([ctl, "reassign", ids["due-today"]!, "--to", "maria"], environment: env)
+            #expect(jorges.compactMap { $0["alertId"] as? String } == [ids["third"]!])
+            #expect(!(try run([ctl, "alerts", "--coordinator", "maria"], environment: env).output.contains(String(ids["third"]!.prefix(8)))))
+            _ = try run([ctl, "reassign", ids["third"]!, "--to", "maria"], environment: env)
 
             let left = try run([ctl, "alerts", "--all", "--json"], environment: env)
             let open = try #require(try JSONSerialization.jsonObject(with: Data(left.output.utf8)) as? [[String: Any]])
-            #expect(open.filter { $0["deadlineId"] as? String == "c1/ur.decision.prospective/A" }.compactMap { $0["level"] as? String } == ["due-today"])
+            // c1's overdue alert is acknowledged and its due-today one stays superseded; c2's is snoozed.
+            #expect(levels("c1", open).isEmpty && levels("c2", open).isEmpty && levels("c3", open) == ["reminder"])
 
             // --follow: the open alerts first, then a new one as it is raised.
             let follower = Process()
@@ -325,26 +351,35 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             let pipe = Pipe()
             follower.standardOutput = pipe
             try follower.run()
-            defer { if follower.isRunning { follower.terminate() }; follower.waitUntilExit() }
-            // A follower that never writes must not hang the run: after a minute it is stopped,
-            // its pipe closes and nextLine() returns nil.
-            DispatchQueue.global().asyncAfter(deadline: .now() + 60) { [follower] in if follower.isRunning { follower.terminate() } }
-            var buffer = ""
+            defer { if follower.isRunning { kill(follower.processIdentifier, SIGKILL) }; follower.waitUntilExit() }
+            // A follower that stops writing must not hang the run: each line is waited for at
+            // most 30 seconds (poll), then nextLine() gives up with nil.
+            let fd = pipe.fileHandleForReading.fileDescriptor
+            var buffer: [UInt8] = []
+            var seen: [String] = []
             func nextLine() -> [String: Any]? {
-                while !buffer.contains("\n") {
-                    let data = pipe.fileHandleForReading.availableData
-                    if data.isEmpty { return nil }
-                    buffer += String(decoding: data, as: UTF8.self)
+                let deadline = Date().addingTimeInterval(30)
+                while !buffer.contains(0x0A) {
+                    var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    let left = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
+                    guard left > 0, poll(&ready, 1, left) > 0 else { return nil }
+                    var chunk = [UInt8](repeating: 0, count: 4096)
+                    let n = read(fd, &chunk, chunk.count)
+                    guard n > 0 else { return nil }
+                    buffer += chunk[0..<n]
                 }
-                let line = String(buffer.prefix { $0 != "\n" })
-                buffer = String(buffer.dropFirst(line.count + 1))
-                return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                let end = buffer.firstIndex(of: 0x0A)!
+                let line = Array(buffer[..<end])
+                buffer.removeFirst(end + 1)
+                seen.append(String(decoding: line, as: UTF8.self))
+                return try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any]
             }
             let replayed = (0..<open.count).compactMap { _ in nextLine() }
             #expect(replayed.count == open.count)
             #expect(replayed.allSatisfy { $0["replayed"] as? Bool == true })
             // Due 2024-03-12 02:00, so still running at the daemon's midnight: its notice and
-            // reminder are raised at once (one due already when recorded would be history).
+            // reminder are due at once, and the reminder alone is raised (one due already when
+            // recorded would be history).
             try receiveRFA(c, "c1", rfaId: "B", receivedAt: "2024-03-09T01:00", expedited: true)
             var live: [String: Any]?
             for _ in 0..<20 {
@@ -352,7 +387,22 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
                 if line["replayed"] as? Bool == false { live = line; break }
             }
             let alert = live?["alert"] as? [String: Any]
-            #expect(alert?["deadlineId"] as? String == "c1/ur.decision.expedited/B")
+            #expect(alert?["deadlineId"] as? String == "c1/ur.decision.expedited/B", "follower printed: \(seen)")
+
+            // In bulk, one event per alert: a case's alerts, then mine due before a date.
+            let byCase = try run([ctl, "ack", "--case", "c3"], environment: env)
+            #expect(byCase.status == 0 && byCase.output.contains("acknowledged \(ids["third"]!)"), "\(byCase.output)")
+            let expedited = try #require(alert?["alertId"] as? String)
+            _ = try run([ctl, "reassign", expedited, "--to", "root"], environment: env)
+            #expect(try run([ctl, "ack", "--all-mine"], environment: env).status == 64)
+            let none = try run([ctl, "ack", "--all-mine", "--before", "2024-03-12"], environment: env)
+            #expect(none.status == 0 && none.output.contains("nothing acknowledged"), "\(none.output)")
+            let mine = try run([ctl, "ack", "--all-mine", "--before", "2024-03-13"], environment: env)
+            #expect(mine.status == 0 && mine.output.contains("acknowledged \(expedited)") && mine.output.contains("(by root)"), "\(mine.output)")
+            let log = try EventStore(path: daemons.storePath)
+            let acknowledgements = try log.readAll(from: 1, limit: 1_000_000).filter { $0.type == "AlertAcknowledged" }.count
+            log.close()
+            #expect(acknowledgements == 3, "the overdue one earlier, then one event for each of these two")
         }
         try await offPool { daemons.stop(daemon) }
     }

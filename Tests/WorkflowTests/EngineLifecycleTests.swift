@@ -243,4 +243,28 @@ import Testing
         #expect(old.explanation.last == old.history)
         #expect(!old.isOpen)
     }
+
+    @Test func itemsDeniedTogether_shareOneApplicationDeadline_untilOneOfThemIsAppliedFor() throws {
+        var h = try engineCase(now: pacific("2024-03-04", 12), injured: Self.injured, caseId: "c8")
+        try h.run(.receiveRFA(faxedRFA("A", at: pacific("2024-03-04", 9), items: ["1", "2", "3"])))
+        h.now = pacific("2024-03-08", 12)
+        try h.run(.issueURDecision(urDecision("A", at: pacific("2024-03-07", 10), [("1", .denied), ("2", .modified), ("3", .denied)])))
+        try h.run(.serveWrittenDecision(WrittenURDecisionServed(
+            itemIds: ["1", "2", "3"], servedOn: day("2024-03-08"), method: .mail, destination: .california)))
+        let together = DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-20", 12)).filter { $0.rule == .imrApplication }
+        #expect(together.map(\.id) == ["c8/imr.application/1+2+3"])
+        let one = try #require(together.first)
+        #expect(one.itemIds == ["1", "2", "3"])
+        #expect(one.dueDate == day("2024-04-12"))
+        // The outcome each item was decided with is still said.
+        #expect(one.explanation.contains { $0.contains("denied") } && one.explanation.contains { $0.contains("modified") })
+
+        // Item 2 applied for alone: its clock is met, the others still run, as one.
+        h.now = pacific("2024-03-25", 9)
+        try h.run(.receiveIMRApplication(IMRApplicationReceived(itemIds: ["2"], receivedOn: day("2024-03-25"))))
+        let apart = DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-26", 12)).filter { $0.rule == .imrApplication }
+        #expect(apart.map(\.id).sorted() == ["c8/imr.application/1+3", "c8/imr.application/2"])
+        #expect(apart.first { $0.id.hasSuffix("/2") }?.status == .met)
+        #expect(apart.first { $0.id.hasSuffix("/1+3") }?.status == .pending)
+    }
 }

@@ -61,6 +61,9 @@ import Foundation
 /// A late UR decision or a late notice to the physician marks the RFA's items: their IMR
 /// clocks say that the UR was untimely and the WCAB, not IMR, decides (Dubon II; Bodam).
 /// On a withdrawn or closed case, clocks that were still running become not applicable.
+/// The per-item clocks (`imr.application`, `imro.assignment-notice`, `imr.implementation`)
+/// of items that fall due together, with the same status and act, are one deadline for all
+/// those items (``mergingItems(_:caseId:)``): one row on the board, one alert per level.
 /// When corrections were applied, the deadlines are also derived without them; each deadline
 /// whose due date or trigger a correction changed says so, and its pre-correction copy is kept
 /// as `superseded`.
@@ -183,7 +186,48 @@ public enum DeadlineEngine {
         builder.eligibilityResponses()
         for item in state.items { builder.assignmentNotice(item) }
         builder.imrRounds()
-        return (builder.output, builder.unavailable)
+        return (mergingItems(builder.output, caseId: facts.caseId), builder.unavailable)
+    }
+
+    /// The clocks counted per item, merged: one deadline for every item it covers, so that a
+    /// UR decision denying three items asks for one IMR application, shown and alerted once.
+    static let perItemRules: Set<RuleID> = [.imrApplication, .imroAssignmentNotice, .imrImplementation]
+
+    /// Per-item deadlines of one rule, RFA and round that fall due at the same instant with the
+    /// same status, act and history become one, for all their items (id
+    /// `<case>/<rule>/<item>+<item>…[/r<round>]`); lines that differ between the items (the
+    /// outcome each was decided with, a note about one item) are all kept, in order.
+    static func mergingItems(_ deadlines: [CaseDeadline], caseId: CaseID) -> [CaseDeadline] {
+        var merged: [CaseDeadline] = []
+        var index: [String: Int] = [:]
+        for deadline in deadlines {
+            guard perItemRules.contains(deadline.rule) else {
+                merged.append(deadline)
+                continue
+            }
+            let key = [deadline.rule.rawValue, String(deadline.round), deadline.rfaId?.rawValue ?? "", String(deadline.due.timeIntervalSince1970),
+                       String(deadline.clockStart.timeIntervalSince1970), deadline.status.rawValue, deadline.party.rawValue,
+                       deadline.satisfiedBy.map { "\($0.eventVersion)|\($0.on.iso)|\($0.at?.timeIntervalSince1970 ?? -1)" } ?? "-",
+                       deadline.history == nil ? "open" : "history"].joined(separator: "\u{1F}")
+            guard let at = index[key] else {
+                index[key] = merged.count
+                merged.append(deadline)
+                continue
+            }
+            var group = merged[at]
+            group.itemIds += deadline.itemIds
+            func union(_ lines: inout [String], _ more: [String]) { for line in more where !lines.contains(line) { lines.append(line) } }
+            union(&group.explanation, deadline.explanation)
+            union(&group.assumptions, deadline.assumptions)
+            union(&group.correctionNotes, deadline.correctionNotes)
+            if let note = deadline.statusNote, group.statusNote != note {
+                group.statusNote = group.statusNote.map { $0.contains(note) ? $0 : $0 + "; " + note } ?? note
+            }
+            group.id = "\(caseId.rawValue)/\(group.rule.rawValue)/" + group.itemIds.map(\.rawValue).joined(separator: "+")
+                + (group.round > 1 ? "/r\(group.round)" : "")
+            merged[at] = group
+        }
+        return merged
     }
 }
 

@@ -287,3 +287,45 @@ public struct ReassignAlert: DaemonCommand {
         print("reassigned \(id) to \(alert.at("coordinator").text): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text)")
     }
 }
+
+/// `imr-ctl digest`: the morning digest the daemon sends at `[alerts] digest_at`.
+public struct Digest: DaemonCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "My morning digest: deadlines overdue, due today and due this week.",
+        discussion: """
+            The same digest the daemon sends each coordinator once a day at [alerts] digest_at (through \
+            the notification command, and as a journal entry). Each section is in due order, with at \
+            most 50 deadlines and the count of all of them. Mine by default (my Unix user name); \
+            --coordinator for someone else's. --json prints the io.imr.Deadlines.Digest reply.
+            Examples: imr-ctl digest; imr-ctl digest --coordinator maria
+            """)
+    @OptionGroup var read: ReadOptions
+    @Option(help: ArgumentHelp("Whose digest (default: mine).", valueName: "user")) var coordinator: String?
+    public var connection: ConnectionOptions { read.connection }
+    public init() {}
+
+    public func run(_ client: DaemonClient) throws {
+        let who = coordinator ?? currentUserName()
+        let reply = JSONValue.object(try client.call("io.imr.Deadlines.Digest", ["coordinator": .string(who)]))
+        if read.json { return Output.json(reply) }
+        let day = reply.at("day").stringValue.flatMap(LocalDate.init(iso:))
+        print(Output.styled("Digest for \(who), \(day?.shortLabel ?? reply.at("day").text)", .bold))
+        var any = false
+        for (key, title, style) in [("overdue", "Overdue", Output.Style.red), ("dueToday", "Due today", .yellow), ("thisWeek", "Due this week", nil)] {
+            let section = reply.at(key)
+            let count = Int(section.at("count").text) ?? 0
+            guard count > 0 else { continue }
+            any = true
+            let more = section.at("countIsAtLeast").boolValue == true ? "+" : ""
+            print("")
+            print(Output.styled("\(title) (\(count)\(more))", style))
+            let rows = section.at("deadlines").arrayValue
+            Output.table(["DUE", "WHEN", "RULE", "CASE", "ITEMS", "PARTY"], rows.map { d in
+                [dueText(d), relativeDays(d), d.at("rule").text, d.at("caseId").text,
+                 d.at("itemIds").arrayValue.map(\.text).joined(separator: ","), d.at("party").text]
+            })
+            if rows.count < count { print("... and \(count - rows.count)\(more) more: imr-ctl deadlines --coordinator \(who)") }
+        }
+        if !any { print("nothing overdue, due today or due this week") }
+    }
+}

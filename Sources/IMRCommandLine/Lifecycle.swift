@@ -698,7 +698,7 @@ public enum IMRControlCommands {
     public static let all: [ParsableCommand.Type] = [
         CaseGroup.self, RFAGroup.self, URGroup.self, IMRGroup.self, Implement.self, AppealGroup.self, Correct.self,
         Cases.self, Show.self, Deadlines.self, History.self, Stats.self, Export.self,
-        Alerts.self, Ack.self, Snooze.self, ReassignAlert.self,
+        Alerts.self, Digest.self, Ack.self, Snooze.self, ReassignAlert.self,
         Calc.self, Rules.self, Import.self,
         Status.self, Verify.self, Backup.self, Rebuild.self, Call.self, Demo.self,
     ]

@@ -269,6 +269,13 @@ final class Daemon: Sendable {
                 }
             }
             group.addTask { await scheduler.run() }
+            if let digestAt = configuration.alerts.digestAt {
+                let runner = makeAlertRunner()
+                let digests = MorningDigestScheduler(store: store, at: digestAt, clock: clock, logger: logger) { digest in
+                    runner?.deliver(MorningDigestScheduler.delivery(digest))
+                }
+                group.addTask { await digests.run() }
+            }
             if let interval = watchdogInterval ?? nil {
                 // At high priority: its wake-ups go ahead of the calls queued for the cooperative
                 // threads (a storm of 32 clients could hold a ping back past the interval).
@@ -339,14 +346,19 @@ final class Daemon: Sendable {
         }
     }
 
+    /// The notification command's runner, nil when none is configured.
+    private func makeAlertRunner() -> AlertCommandRunner? {
+        let settings = configuration.alerts
+        return settings.command.isEmpty ? nil : AlertCommandRunner(
+            settings: .init(
+                command: settings.command, timeout: .milliseconds(Int64(settings.commandTimeoutSeconds * 1000)),
+                maximumAttempts: settings.commandAttempts, initialDelay: .milliseconds(Int64(settings.commandRetrySeconds * 1000))),
+            logger: logger)
+    }
+
     /// The alert scheduler, with the notification command when one is configured.
     private func makeAlertScheduler(store: EventStore, clock: @escaping @Sendable () -> Date) -> AlertScheduler {
-        let settings = configuration.alerts
-        let runner: AlertCommandRunner? = settings.command.isEmpty ? nil : AlertCommandRunner(
-                settings: .init(
-                    command: settings.command, timeout: .milliseconds(Int64(settings.commandTimeoutSeconds * 1000)),
-                    maximumAttempts: settings.commandAttempts, initialDelay: .milliseconds(Int64(settings.commandRetrySeconds * 1000))),
-                logger: logger)
+        let runner = makeAlertRunner()
         return AlertScheduler(store: store, clock: clock, logger: logger) { alert in
             runner?.deliver(alert)
         }

@@ -203,6 +203,18 @@ enum ConfigurationSchema {
             configuration.alerts.command = words
             return nil
         },
+        Key(name: "alerts.digest_at") { value, configuration in
+            guard let text = value.string else { return wrongType(value, expected: "a string \"HH:MM\" (Pacific), or \"\" for no digest") }
+            if text.isEmpty {
+                configuration.alerts.digestAt = nil
+                return nil
+            }
+            guard let time = TimeOfDay(text) else {
+                return "has the value '\(text)', which is not a time of day; write HH:MM on a 24-hour clock, e.g. \"07:30\", or \"\" for no digest."
+            }
+            configuration.alerts.digestAt = time
+            return nil
+        },
         Key(name: "alerts.command_timeout_seconds") { value, configuration in
             positiveNumber(value).map { configuration.alerts.commandTimeoutSeconds = $0 }.problem
         },

@@ -143,6 +143,9 @@ public struct AlertSettings: Sendable, Hashable {
     public var commandAttempts: Int
     /// `alerts.command_retry_seconds`: the delay before the first retry; it doubles each time.
     public var commandRetrySeconds: Double
+    /// `alerts.digest_at`: the Pacific time each coordinator's morning digest is sent (journal,
+    /// and the command when set); nil for none (the default).
+    public var digestAt: TimeOfDay? = nil
 
     /// The defaults: ``AlertPolicy/standard``, no command, 30 s timeout, 8 attempts, 5 s first retry.
     public init(

@@ -46,32 +46,66 @@ public final class AlertCommandRunner: Sendable {
         signal(SIGPIPE, SIG_IGN)
     }
 
+    /// What the command is run with: a name for the journal (`alert 3f2a…`, `digest for maria`),
+    /// journal fields, environment variables (IMR_ATTEMPT is added) and the JSON on stdin.
+    public struct Delivery: Sendable {
+        public var name: String
+        public var metadata: [String: String]
+        public var environment: [String: String]
+        public var json: Data
+
+        public init(name: String, metadata: [String: String], environment: [String: String], json: Data) {
+            self.name = name
+            self.metadata = metadata
+            self.environment = environment
+            self.json = json
+        }
+
+        /// A raised alert.
+        public init(_ alert: AlertRaised) {
+            self.init(name: "alert \(alert.alertId.uuidString.lowercased())",
+                      metadata: ["alert.id": alert.alertId.uuidString.lowercased(), "case.id": alert.caseId.rawValue],
+                      environment: AlertCommandRunner.environment(alert, attempt: 0).filter { $0.key != "IMR_ATTEMPT" },
+                      json: AlertCommandRunner.json(alert))
+        }
+    }
+
     /// Starts delivering an alert and returns at once.
     @discardableResult
     public func deliver(_ alert: AlertRaised) -> Task<Bool, Never> {
-        Task.detached { [self] in await deliverWithRetries(alert) }
+        deliver(Delivery(alert))
+    }
+
+    /// Starts a delivery (an alert, a morning digest) and returns at once.
+    @discardableResult
+    public func deliver(_ delivery: Delivery) -> Task<Bool, Never> {
+        Task.detached { [self] in await deliverWithRetries(delivery) }
     }
 
     /// Tries until the command succeeds or the attempts run out; true on success.
     public func deliverWithRetries(_ alert: AlertRaised) async -> Bool {
+        await deliverWithRetries(Delivery(alert))
+    }
+
+    /// Tries until the command succeeds or the attempts run out; true on success.
+    public func deliverWithRetries(_ delivery: Delivery) async -> Bool {
         var delay = settings.initialDelay
         for attempt in 1...max(1, settings.maximumAttempts) {
-            let outcome = await runOnce(alert, attempt: attempt)
-            let metadata: Logger.Metadata = [
+            let outcome = await runOnce(delivery, attempt: attempt)
+            var metadata: Logger.Metadata = [
                 "message.id": .string(LogMessageID.alertCommandFailed),
-                "alert.id": .string(alert.alertId.uuidString.lowercased()),
-                "case.id": .string(alert.caseId.rawValue),
                 "attempt": .string("\(attempt)"),
             ]
+            for (key, value) in delivery.metadata { metadata[key] = .string(value) }
             guard let failure = outcome else {
-                logger.debug("alert command succeeded for \(alert.alertId.uuidString.lowercased()) on attempt \(attempt)")
+                logger.debug("alert command succeeded for \(delivery.name) on attempt \(attempt)")
                 return true
             }
             if attempt == settings.maximumAttempts {
-                logger.error("alert command failed for alert \(alert.alertId.uuidString.lowercased()) (\(failure)); giving up after \(attempt) attempts", metadata: metadata)
+                logger.error("alert command failed for \(delivery.name) (\(failure)); giving up after \(attempt) attempts", metadata: metadata)
                 return false
             }
-            logger.warning("alert command failed for alert \(alert.alertId.uuidString.lowercased()) (\(failure)); attempt \(attempt + 1) in \(delay)", metadata: metadata)
+            logger.warning("alert command failed for \(delivery.name) (\(failure)); attempt \(attempt + 1) in \(delay)", metadata: metadata)
             do { try await Task.sleep(for: delay) } catch { return false }
             delay = min(delay * 2, settings.maximumDelay)
         }
@@ -108,6 +142,11 @@ public final class AlertCommandRunner: Sendable {
 
     /// One run; nil on success, else what went wrong.
     func runOnce(_ alert: AlertRaised, attempt: Int) async -> String? {
+        await runOnce(Delivery(alert), attempt: attempt)
+    }
+
+    /// One run; nil on success, else what went wrong.
+    func runOnce(_ delivery: Delivery, attempt: Int) async -> String? {
         guard !settings.command.isEmpty else { return nil }
         let process = ProcessBox()
         let p = process.process
@@ -119,13 +158,14 @@ public final class AlertCommandRunner: Sendable {
             p.arguments = settings.command
         }
         var environment = ProcessInfo.processInfo.environment
-        for (key, value) in Self.environment(alert, attempt: attempt) { environment[key] = value }
+        for (key, value) in delivery.environment { environment[key] = value }
+        environment["IMR_ATTEMPT"] = "\(attempt)"
         p.environment = environment
         let input = Pipe()
         p.standardInput = input
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
-        let json = Self.json(alert)
+        let json = delivery.json
         let status: Int32? = await withCheckedContinuation { (c: CheckedContinuation<Int32?, Never>) in
             p.terminationHandler = { c.resume(returning: $0.terminationStatus) }
             do {

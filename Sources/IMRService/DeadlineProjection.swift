@@ -339,7 +339,7 @@ extension DeadlineProjection {
 
     /// The conditions of the board for a filter at `now`, leading with the equalities of the
     /// index that ends in (due_us, deadline_id): the coordinator's, or the whole board's.
-    static func boardConditions(_ filter: DeadlineBoardFilter, now: Date) -> (clauses: [String], arguments: [SQLiteValue]) {
+    static func boardConditions(_ filter: DeadlineBoardFilter, now: Date, dueBy: Date? = nil) -> (clauses: [String], arguments: [SQLiteValue]) {
         var clauses: [String] = []
         var arguments: [SQLiteValue] = []
         let nowMicros = now.unixMicroseconds
@@ -355,6 +355,10 @@ extension DeadlineProjection {
             clauses.append("due_us <= ?")
             arguments.append(.integer(nowMicros + Int64(days) * 86_400_000_000))
         }
+        if let dueBy {
+            clauses.append("due_us <= ?")
+            arguments.append(.integer(dueBy.unixMicroseconds))
+        }
         switch filter.overdue {
         case true?: clauses.append("due_us <= ?"); arguments.append(.integer(nowMicros))
         case false?: clauses.append("due_us > ?"); arguments.append(.integer(nowMicros))
@@ -364,9 +368,9 @@ extension DeadlineProjection {
     }
 
     /// One page of the board's query and the count after it (also what a test explains).
-    static func boardQueries(_ filter: DeadlineBoardFilter, now: Date, after cursor: DeadlineBoardCursor?, limit: Int, cap: Int)
+    static func boardQueries(_ filter: DeadlineBoardFilter, now: Date, after cursor: DeadlineBoardCursor?, limit: Int, cap: Int, dueBy: Date? = nil)
         -> (page: (sql: String, arguments: [SQLiteValue]), count: (sql: String, arguments: [SQLiteValue])) {
-        var (clauses, arguments) = boardConditions(filter, now: now)
+        var (clauses, arguments) = boardConditions(filter, now: now, dueBy: dueBy)
         if let cursor {
             clauses.append("(due_us, deadline_id) > (?, ?)")
             arguments += [.integer(cursor.dueMicros), .text(cursor.deadlineId)]
@@ -382,10 +386,11 @@ extension DeadlineProjection {
 
     /// One page of the board: running deadlines by due time (then id), each with its status as
     /// of `now` and its coordinator.
+    /// `dueBy`: only deadlines due by then (a digest's sections).
     public static func boardPage(in db: ProjectionDatabase, matching filter: DeadlineBoardFilter, now: Date,
-                                 after cursor: DeadlineBoardCursor?, limit: Int) throws -> DeadlineBoardPage {
+                                 after cursor: DeadlineBoardCursor?, limit: Int, dueBy: Date? = nil) throws -> DeadlineBoardPage {
         let nowMicros = now.unixMicroseconds
-        let (page, _) = boardQueries(filter, now: now, after: cursor, limit: limit, cap: 0)
+        let (page, _) = boardQueries(filter, now: now, after: cursor, limit: limit, cap: 0, dueBy: dueBy)
         var last = cursor
         let rows = try db.query(page.sql, page.arguments).map { row -> [String: JSONValue] in
             let due = row[1].int64 ?? 0
@@ -396,7 +401,7 @@ extension DeadlineProjection {
             object["coordinator"] = .string(row[2].string ?? "")
             return object
         }
-        let (_, count) = boardQueries(filter, now: now, after: last, limit: 0, cap: countLimit + 1)
+        let (_, count) = boardQueries(filter, now: now, after: last, limit: 0, cap: countLimit + 1, dueBy: dueBy)
         let remaining = Int(try db.query(count.sql, count.arguments).first?[0].int64 ?? 0)
         return DeadlineBoardPage(deadlines: rows, next: remaining > 0 ? last : nil, remaining: min(remaining, countLimit),
                                  remainingAtLeast: remaining > countLimit)

@@ -26,6 +26,8 @@ public struct DeadlinesInterface: VarlinkHandler {
 
     struct CaseRef: Decodable { let caseId: String }
 
+    struct DigestParameters: Decodable { let coordinator: String }
+
     /// Checked by the server before any parameter is decoded: every method reads.
     public func admit(member: String, context: VarlinkCallContext) throws {
         try access.require(.reader, context, method: "io.imr.Deadlines.\(member)")
@@ -64,6 +66,15 @@ public struct DeadlinesInterface: VarlinkHandler {
                 return (["deadlines": .array(rows.map { .object($0) }),
                          "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast)], page.next)
             }
+        case "Digest":
+            let p = try WireFormat.decode(DigestParameters.self, from: call)
+            guard !p.coordinator.isEmpty, p.coordinator.utf8.count <= 256, !p.coordinator.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
+                    "parameter": "coordinator", "message": "a coordinator is a user name: 1 to 256 bytes, no control characters"])
+            }
+            let now = clock()
+            let digest = try await service.store.read(lane: .interactive) { try MorningDigest.build(in: $0, coordinator: p.coordinator, now: now) }
+            return digest.wire
         case "ForCase":
             let ref = try WireFormat.decode(CaseRef.self, from: call)
             let state: CaseState

@@ -29,6 +29,10 @@ extension LogMessageID {
     /// The alert notification command failed or timed out (IMR_ALERT_ID, IMR_ATTEMPT, IMR_ERROR).
     public static let alertCommandFailed = "fdc818e0581949acb5821d9c393b4e2d"
 
+    /// A coordinator's morning digest (IMR_COORDINATOR, IMR_DIGEST_OVERDUE,
+    /// IMR_DIGEST_DUE_TODAY, IMR_DIGEST_THIS_WEEK).
+    public static let morningDigest = "08c9871798d44419b4f8dd1fbb10aa54"
+
     /// The MESSAGE_ID of a raised alert's journal entry.
     public static func alert(_ level: AlertLevel) -> String {
         switch level {

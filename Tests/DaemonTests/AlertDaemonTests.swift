@@ -197,6 +197,71 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
         #expect(daemons.outputs[1].contains("raised \(caughtUp.count) alerts that came due while the daemon was stopped"))
     }
 
+    /// The morning digest: at [alerts] digest_at (here a start after that time on the same
+    /// day), each coordinator with something due this week gets a journal entry and a run of
+    /// the notification command with the digest on stdin; `imr-ctl digest` prints the same.
+    @Test func theMorningDigestReachesTheJournalAndTheCommand_andImrCtlPrintsIt() async throws {
+        let daemons = try ShiftedDaemons()
+        defer { daemons.cleanup() }
+        // Recorded on Monday 11 March at 07:00: c1 due that day, c2 due Wednesday 13 March.
+        let first = try await offPool { try daemons.start(at: "2024-03-11 07:00:00") }
+        try await offPool {
+            let c = try first.client()
+            try openCaseWithRFA(c, "c1", receivedAt: "2024-03-04T10:00")
+            try openCaseWithRFA(c, "c2", receivedAt: "2024-03-06T10:00")
+        }
+        try await offPool { daemons.stop(first) }
+
+        let dir = daemons.directory.path
+        let script = daemons.directory.appendingPathComponent("notify.sh")
+        try """
+            #!/bin/sh
+            if [ "$IMR_DIGEST" = "1" ]; then cat > "\(dir)/digest-$IMR_COORDINATOR.json"; echo "$IMR_COORDINATOR $IMR_DIGEST_DAY $IMR_DIGEST_OVERDUE $IMR_DIGEST_DUE_TODAY $IMR_DIGEST_THIS_WEEK" >> "\(dir)/digests.log"; fi
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let config = daemons.directory.appendingPathComponent("imr-daemon.toml")
+        try """
+            [alerts]
+            command = ["/bin/sh", "\(script.path)"]
+            digest_at = "08:00"
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let second = try await offPool { try daemons.start(at: "2024-03-11 08:00:05", arguments: ["--config", config.path]) }
+        let log = daemons.directory.appendingPathComponent("digests.log")
+        let sent = try await offPool { () -> String in
+            for _ in 0..<400 {
+                if let text = try? String(contentsOf: log, encoding: .utf8), !text.isEmpty { return text }
+                usleep(50_000)
+            }
+            return ""
+        }
+        let json = try Data(contentsOf: daemons.directory.appendingPathComponent("digest-maria.json"))
+        let digest = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        func section(_ key: String) -> (count: Int, cases: Set<String>, rules: Set<String>) {
+            let s = digest[key] as? [String: Any] ?? [:]
+            let rows = s["deadlines"] as? [[String: Any]] ?? []
+            #expect(s["count"] as? Int == rows.count, "\(key)")
+            return (s["count"] as? Int ?? -1, Set(rows.compactMap { $0["caseId"] as? String }), Set(rows.compactMap { $0["rule"] as? String }))
+        }
+        #expect(digest["coordinator"] as? String == "maria" && digest["day"] as? String == "2024-03-11")
+        #expect(section("overdue").count == 0)
+        let today = section("dueToday"), week = section("thisWeek")
+        #expect(today.cases == ["c1"] && today.rules.contains("ur.decision.prospective"), "\(today)")
+        #expect(week.cases == ["c2"] && week.rules.contains("ur.decision.prospective"), "\(week)")
+        #expect(sent == "maria 2024-03-11 0 \(today.count) \(week.count)\n")
+
+        let env = ["IMR_SOCKET": daemons.socketPath]
+        let ctl = productsDirectory.appendingPathComponent("imr-ctl").path
+        let printed = try await offPool { try run([ctl, "digest", "--coordinator", "maria"], environment: env) }
+        #expect(printed.status == 0, "\(printed.output)")
+        #expect(printed.output.contains("Digest for maria, Mon 2024-03-11") && printed.output.contains("Due today (\(today.count))")
+                && printed.output.contains("Due this week (\(week.count))") && !printed.output.contains("Overdue"), "\(printed.output)")
+        let nobody = try await offPool { try run([ctl, "digest", "--coordinator", "nobody"], environment: env) }
+        #expect(nobody.output.contains("nothing overdue, due today or due this week"), "\(nobody.output)")
+        try await offPool { daemons.stop(second) }
+        let journal = daemons.outputs.last ?? ""
+        #expect(journal.contains("MESSAGE_ID=08c9871798d44419b4f8dd1fbb10aa54"), "\(journal)")
+        #expect(journal.contains("digest for maria, Mon 2024-03-11: 0 overdue, \(today.count) due today, \(week.count) more this week"))
+    }
+
     @Test func aFailingNotificationCommandIsRetried_withoutDelayingOtherAlerts() async throws {
         let daemons = try ShiftedDaemons()
         defer { daemons.cleanup() }

@@ -428,3 +428,37 @@ import Workflow
         }
     }
 }
+
+/// The morning digest reads the coordinators one index seek each, and its sections are the
+/// board's deadlines split at the end of today and of the week.
+@Suite struct MorningDigestTests {
+    @Test func coordinatorsAreFoundBySeeks_andTheSectionsSplitTheBoard() async throws {
+        try await CaseListPagingTests.withCaseload(40) { store, _ in
+            let now = Pacific.instant(LocalDate(iso: "2024-05-14")!, hour: 9)
+            let names = try store.read { try MorningDigest.coordinators(in: $0) }
+            #expect(names == ["jorge", "li", "maria"])
+            #expect(try store.read { try MorningDigest.coordinators(in: $0, after: "jorge", limit: 1) } == ["li"])
+            for sql in ["SELECT coordinator FROM deadlines INDEXED BY deadlines_coordinator_due WHERE coordinator > ? ORDER BY coordinator LIMIT 1",
+                        "SELECT 1 FROM deadlines INDEXED BY deadlines_coordinator_due WHERE coordinator = ? AND is_open = 1 LIMIT 1"] {
+                let plan = try store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, [.text("li")]) }.map { $0[3].string ?? "" }
+                #expect(plan.contains { $0.hasPrefix("SEARCH deadlines USING COVERING INDEX deadlines_coordinator_due") }, "\(plan)")
+            }
+            for name in names {
+                let digest = try store.read { try MorningDigest.build(in: $0, coordinator: name, now: now) }
+                let board = try DeadlineProjection.board(in: store, matching: DeadlineBoardFilter(coordinator: name, withinDays: 7), now: now)
+                let today = Pacific.date(of: now)
+                func due(_ row: [String: JSONValue]) -> Date { row["due"]?.stringValue.flatMap(WireFormat.instant) ?? .distantPast }
+                func day(_ row: [String: JSONValue]) -> LocalDate? { row["dueDate"]?.stringValue.flatMap(LocalDate.init(iso:)) }
+                let overdue = board.filter { due($0) <= now }
+                let dueToday = board.filter { due($0) > now && day($0) == today }
+                #expect(digest.overdue.count == overdue.count && digest.dueToday.count == dueToday.count, "\(name)")
+                #expect(digest.overdue.deadlines.map { $0["id"] } == overdue.prefix(MorningDigest.rowsPerSection).map { $0["id"] })
+                #expect(digest.dueToday.deadlines.map { $0["id"] } == dueToday.map { $0["id"] })
+                let week = try DeadlineProjection.board(in: store, matching: DeadlineBoardFilter(coordinator: name, withinDays: 8), now: now)
+                    .filter { due($0) > now && day($0).map { $0 > today && $0 <= today.adding(days: 6) } == true }
+                #expect(digest.thisWeek.deadlines.map { $0["id"] } == week.map { $0["id"] }, "\(name)")
+                #expect(digest.overdue.count + digest.dueToday.count + digest.thisWeek.count > 0, "\(name) has deadlines this fortnight")
+            }
+        }
+    }
+}

@@ -48,11 +48,78 @@ extension RecordingCommand {
             Output.json(recorded)
             return
         }
-        let events = recorded.at("events").arrayValue.map(\.text).joined(separator: ", ")
+        let types = recorded.at("events").arrayValue.map(\.text)
         if recorded.at("alreadyRecorded").boolValue == true {
             print("case \(caseId): this command was recorded before; nothing changed (version \(recorded.at("version").text))")
-        } else {
-            print("case \(caseId): recorded \(events) (version \(recorded.at("version").text))")
+            return
+        }
+        // In words: what was recorded, the dates and instants it carries (saying which were
+        // the default or a day word), then the deadlines it started and met.
+        let when = Readback.dates(parameters, words: Readback.dayWords(of: self))
+        print("case \(caseId): recorded \(types.map(Readback.words).joined(separator: ", "))"
+              + (when.isEmpty ? "" : " (\(when.joined(separator: ", ")))") + " (\(types.joined(separator: ", ")), version \(recorded.at("version").text))")
+        let version = Int(recorded.at("version").text) ?? 0
+        let new = Set((version - types.count + 1)...max(version, version - types.count + 1))
+        // The deadlines as they stand now; a failure to read them leaves the recording as it is.
+        guard let reply = try? client.call("io.imr.Deadlines.ForCase", ["caseId": .string(caseId)]) else { return }
+        for deadline in reply["deadlines"]?.arrayValue ?? [] where deadline.at("supersededBy") == .null || deadline.at("supersededBy").stringValue == nil {
+            let rule = deadline.at("rule").text, status = deadline.at("status").text
+            if let v = deadline.at("trigger").at("eventVersion").intValue, new.contains(Int(v)), status == "pending" || status == "missed" {
+                print("  started \(rule), due \(dueText(deadline)) (\(relativeDays(deadline)))" + (status == "missed" ? ": already passed" : ""))
+            }
+            if let v = deadline.at("satisfiedBy").at("eventVersion").intValue, new.contains(Int(v)) {
+                print("  \(status == "met-late" ? "met late" : "met") \(rule) (due \(dueText(deadline)))")
+            }
+        }
+    }
+}
+
+/// What a recording command prints in words.
+enum Readback {
+    /// "URDecisionIssued" → "UR decision issued"; "IMRApplicationReceived" → "IMR application received".
+    static func words(_ typeName: String) -> String {
+        var words: [String] = []
+        var current = ""
+        let letters = Array(typeName)
+        for (i, c) in letters.enumerated() {
+            let next = i + 1 < letters.count ? letters[i + 1] : nil
+            let previous = i > 0 ? letters[i - 1] : nil
+            if c.isUppercase, !current.isEmpty,
+               previous?.isLowercase == true || (next?.isLowercase == true && previous?.isUppercase == true) {
+                words.append(current)
+                current = ""
+            }
+            current.append(c)
+        }
+        if !current.isEmpty { words.append(current) }
+        return words.enumerated().map { index, word in
+            word.count > 1 && word.allSatisfy(\.isUppercase) ? word : index == 0 ? word : word.lowercased()
+        }.joined(separator: " ").replacingOccurrences(of: "  ", with: " ")
+    }
+
+    /// The day words (today, now, ...) the command's options were given, as typed or by default.
+    static func dayWords(of command: Any) -> Set<String> {
+        var words: Set<String> = []
+        for child in Mirror(reflecting: command).children {
+            let value = (child.value as? String) ?? ((child.value as? Option<String>)?.wrappedValue)
+            if let value, ["today", "yesterday", "tomorrow", "now"].contains(value.lowercased()) { words.insert(value.lowercased()) }
+        }
+        return words
+    }
+
+    /// The dates and instants among the parameters, in words: "decided at 2026-11-30 10:12 (now)".
+    static func dates(_ parameters: [String: JSONValue], words: Set<String>) -> [String] {
+        parameters.keys.sorted().compactMap { key -> String? in
+            guard key.hasSuffix("On") || key.hasSuffix("At"), let text = parameters[key]?.stringValue else { return nil }
+            let label = Readback.words(String(key.prefix(1)).uppercased() + key.dropFirst()).lowercased()
+            let day = ["today", "yesterday", "tomorrow"].first { words.contains($0) }
+            if key.hasSuffix("At"), let minute = pacificMinute(.string(text)) {
+                if words.contains("now") { return "\(label) \(minute) (now)" }
+                if let day { return "\(label) \(minute.prefix(10)) (\(day), time of day unknown)" }
+                return "\(label) \(minute)"
+            }
+            let word = day.map { " (\($0))" } ?? ""
+            return "\(label) \(text)\(word)"
         }
     }
 }
@@ -231,7 +298,7 @@ struct CaseClose: RecordingCommand {
     static let configuration = CommandConfiguration(commandName: "close", abstract: "Close a case.")
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
-    @Option(help: "The day it closed (default: today).") var on: String = "today"
+    @Option(help: "The day it closed.") var on: String = "today"
     @Option(help: "Why.") var reason: String
     var method: String { "Close" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
@@ -243,7 +310,7 @@ struct CaseWithdraw: RecordingCommand {
     static let configuration = CommandConfiguration(commandName: "withdraw", abstract: "Record that the dispute was withdrawn.")
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
-    @Option(help: "The day it was withdrawn (default: today).") var on: String = "today"
+    @Option(help: "The day it was withdrawn.") var on: String = "today"
     @Option(help: "Why.") var reason: String
     var method: String { "Withdraw" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
@@ -323,7 +390,7 @@ struct RFARequestInformation: RecordingCommand {
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
     @Option(help: "The RFA.") var rfa: String = "R1"
-    @Option(help: "The day UR asked (default: today).") var on: String = "today"
+    @Option(help: "The day UR asked.") var on: String = "today"
     @Option(help: "What is needed.") var need: String
     var method: String { "RequestInformation" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
@@ -336,7 +403,7 @@ struct RFAInformationReceived: RecordingCommand {
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
     @Option(help: "The RFA.") var rfa: String = "R1"
-    @Option(help: "The day it arrived (default: today).") var on: String = "today"
+    @Option(help: "The day it arrived.") var on: String = "today"
     var method: String { "ReceiveInformation" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
         ["rfaId": .string(rfa), "receivedOn": .string(try When.date(on, option: "--on"))]
@@ -363,7 +430,7 @@ struct URDecide: RecordingCommand {
     @Argument(help: "The case.") var caseId: String
     @Option(help: "The RFA.") var rfa: String = "R1"
     @Option(name: .customLong("item"), help: "ITEM=approved|denied|modified:PORTION (repeat for each item).") var decisions: [String] = []
-    @Option(help: "When UR decided: an instant (default: now).") var at: String = "now"
+    @Option(help: "When UR decided: an instant.") var at: String = "now"
     var method: String { "DecideUR" }
 
     func validate() throws {
@@ -393,7 +460,7 @@ struct URDefer: RecordingCommand {
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
     @Option(help: "The RFA.") var rfa: String = "R1"
-    @Option(help: "The day UR deferred (default: today).") var on: String = "today"
+    @Option(help: "The day UR deferred.") var on: String = "today"
     @Option(name: .customLong("liability-dispute"), help: "The liability dispute.") var liabilityDispute: String
     var method: String { "DeferUR" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
@@ -406,7 +473,7 @@ struct URNotify: RecordingCommand {
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
     @Option(name: .customLong("item"), help: "An item (repeat; default: every decided item).") var items: [String] = []
-    @Option(help: "When (an instant; default: now).") var at: String = "now"
+    @Option(help: "When (an instant).") var at: String = "now"
     @Option(help: "How: fax, email, mail, electronic or personal.") var via: ServiceMethod
     var method: String { "NotifyPhysician" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
@@ -421,7 +488,7 @@ struct URServe: RecordingCommand {
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
     @Option(name: .customLong("item"), help: "An item (repeat; default: every decided item).") var items: [String] = []
-    @Option(help: "The day it was served (default: today).") var on: String = "today"
+    @Option(help: "The day it was served.") var on: String = "today"
     @Option(help: "How: mail, fax, email, electronic or personal.") var via: ServiceMethod = .mail
     @Option(help: "Where the employee's address is: california, other-state or outside-us.") var destination: String = "california"
     var method: String { "ServeWrittenDecision" }
@@ -454,7 +521,7 @@ struct IMRApply: RecordingCommand {
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
     @OptionGroup var selection: ItemSelection
-    @Option(help: "The day it was received (default: today).") var received: String = "today"
+    @Option(help: "The day it was received.") var received: String = "today"
     var method: String { "ReceiveIMRApplication" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
         let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["denied", "modified"], what: "denied or modified by UR")
@@ -467,7 +534,7 @@ struct IMRRequestEligibilityInformation: RecordingCommand {
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
     @OptionGroup var selection: ItemSelection
-    @Option(help: "The day the request reached the parties (default: today).") var on: String = "today"
+    @Option(help: "The day the request reached the parties.") var on: String = "today"
     @Option(help: "What is requested.") var what: String
     @Option(name: .customLong("from"), help: "employee and/or claims-administrator (repeat).") var parties: [String] = ["employee", "claims-administrator"]
     var method: String { "RequestEligibilityInformation" }
@@ -485,7 +552,7 @@ struct IMRSendEligibilityInformation: RecordingCommand {
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
     @OptionGroup var selection: ItemSelection
-    @Option(help: "The day it was sent (default: today).") var on: String = "today"
+    @Option(help: "The day it was sent.") var on: String = "today"
     var method: String { "SendEligibilityInformation" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
         let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["imrApplied"], without: "eligibilityInformationSentOn",
@@ -499,7 +566,7 @@ struct IMREligible: RecordingCommand {
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
     @OptionGroup var selection: ItemSelection
-    @Option(help: "The day (default: today).") var on: String = "today"
+    @Option(help: "The day.") var on: String = "today"
     var method: String { "FindEligible" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
         let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["imrApplied"], what: "with an IMR application")
@@ -512,7 +579,7 @@ struct IMRIneligible: RecordingCommand {
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
     @OptionGroup var selection: ItemSelection
-    @Option(help: "The day (default: today).") var on: String = "today"
+    @Option(help: "The day.") var on: String = "today"
     @Option(help: "late, no-ur-denial, untimely-ur, duplicate, already-decided or other.") var reason: String
     @Option(help: "Details.") var detail: String?
     var method: String { "FindIneligible" }
@@ -532,7 +599,7 @@ struct IMRAssign: RecordingCommand {
     @Argument(help: "The case.") var caseId: String
     @OptionGroup var selection: ItemSelection
     @Option(name: .customLong("imr-case"), help: "The IMR case number, e.g. CM24-0012345.") var imrCase: String
-    @Option(help: "The day of assignment (default: today).") var assigned: String = "today"
+    @Option(help: "The day of assignment.") var assigned: String = "today"
     @Option(help: "standard or expedited.") var priority: IMRPriority = .standard
     @Option(help: "How the notice of assignment was sent: mail or electronic.") var notice: String = "mail"
     var method: String { "AssignIMR" }
@@ -549,7 +616,7 @@ struct IMRRecords: RecordingCommand {
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
     @Option(name: .customLong("imr-case"), help: "The IMR case number.") var imrCase: String
-    @Option(help: "The day they were received (default: today).") var received: String = "today"
+    @Option(help: "The day they were received.") var received: String = "today"
     var method: String { "ReceiveRecords" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
         ["imrCaseNumber": .string(imrCase), "receivedOn": .string(try When.date(received, option: "--received"))]
@@ -602,7 +669,7 @@ struct Implement: RecordingCommand {
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
     @Option(help: "The item.") var item: String
-    @Option(help: "The day (default: today).") var on: String = "today"
+    @Option(help: "The day.") var on: String = "today"
     @Option(help: "authorized or reimbursed.") var kind: String = "authorized"
     var method: String { "RecordImplementation" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
@@ -623,7 +690,7 @@ struct AppealFile: RecordingCommand {
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
     @OptionGroup var selection: ItemSelection
-    @Option(help: "The day it was filed (default: today).") var filed: String = "today"
+    @Option(help: "The day it was filed.") var filed: String = "today"
     @Option(help: "employee or claims-administrator.") var by: String
     var method: String { "FileAppeal" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
@@ -638,7 +705,7 @@ struct AppealResolve: RecordingCommand {
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
     @OptionGroup var selection: ItemSelection
-    @Option(help: "The day (default: today).") var on: String = "today"
+    @Option(help: "The day.") var on: String = "today"
     @Option(help: "dismissed, denied or remanded.") var outcome: String
     var method: String { "ResolveAppeal" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
@@ -695,6 +762,9 @@ func currentUserName() -> String {
 
 /// Every imr-ctl subcommand, in the order `imr-ctl --help` lists them.
 public enum IMRControlCommands {
+    /// `imr-ctl --version`; the same as imr-daemon's (a test holds them equal).
+    public static let version = "0.1.0"
+
     public static let all: [ParsableCommand.Type] = [
         CaseGroup.self, RFAGroup.self, URGroup.self, IMRGroup.self, Implement.self, AppealGroup.self, Correct.self,
         Cases.self, Show.self, Deadlines.self, History.self, Stats.self, Export.self,

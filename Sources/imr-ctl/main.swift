@@ -20,6 +20,7 @@ struct IMRControl: AsyncParsableCommand {
             74 the daemon's event log failed (disk full, read-only, corrupt) or a backup could not be written; \
             75 the case changed meanwhile or the daemon is at a connection limit (run again); 77 permission denied.
             """,
+        version: IMRControlCommands.version,
         subcommands: IMRControlCommands.all)
 
     /// ArgumentParser's own main, except that a value refused once parsing is done (a

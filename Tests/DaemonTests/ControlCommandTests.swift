@@ -90,9 +90,15 @@ import Glibc
         let received = "\(Self.day(-40))T16:10"
         let opened = try await ok(["case", "open", "C-7", "--claim", "ADJ-77", "--employer", "Acme", "--administrator", "Golden TPA",
                                    "--worker", "J.S.", "--injured", Self.day(-400), "--coordinator", "maria"])
-        #expect(opened.contains("case C-7: recorded CaseOpened (version 1)"))
-        _ = try await ok(["rfa", "receive", "C-7", "--item", "Lumbar MRI", "--item", "PT x12", "--received", received, "--via", "fax"])
-        _ = try await ok(["ur", "decide", "C-7", "--item", "1=denied", "--item", "2=modified:6 sessions", "--at", "\(Self.day(-38))T10:00"])
+        #expect(opened.contains("case C-7: recorded Case opened (CaseOpened, version 1)"), "\(opened)")
+        let rfa = try await ok(["rfa", "receive", "C-7", "--item", "Lumbar MRI", "--item", "PT x12", "--received", received, "--via", "fax"])
+        #expect(rfa.contains("recorded RFA received (received at \(Self.day(-40)) 16:10) (RFAReceived, version 2)"), "\(rfa)")
+        #expect(rfa.contains("  started ur.decision.prospective, due "), "\(rfa)")
+        // In words: what was recorded, when, and the deadlines it met and started.
+        let decided = try await ok(["ur", "decide", "C-7", "--item", "1=denied", "--item", "2=modified:6 sessions", "--at", "\(Self.day(-38))T10:00"])
+        #expect(decided.contains("recorded UR decision issued (decided at \(Self.day(-38)) 10:00)"), "\(decided)")
+        #expect(decided.contains("  met ur.decision.prospective (due "), "\(decided)")
+        #expect(decided.contains("  started ur.notice.physician, due "), "\(decided)")
         _ = try await ok(["ur", "notify", "C-7", "--at", "\(Self.day(-38))T11:00", "--via", "fax"])
         _ = try await ok(["ur", "serve", "C-7", "--on", Self.day(-37)])
         _ = try await ok(["imr", "apply", "C-7", "--received", Self.day(-30)])
@@ -313,11 +319,16 @@ import Glibc
         let stranger = try await Self.ctl(["cases"], socket: s, launcher: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
         #expect(stranger.status == 77, "\(stranger.err)")
         #expect(stranger.err.contains("permission denied"))
+        // imr-ctl --version is the daemon's version.
+        let version = try await Self.ctl(["--version"], socket: nil)
+        let info = try Self.json(try await Self.ctl(["call", "org.varlink.service.GetInfo", "{}"], socket: s).out) as? [String: Any]
+        #expect(version.status == 0 && version.out.trimmingCharacters(in: .whitespacesAndNewlines) == info?["version"] as? String, "\(version.out)")
         // Nothing above changed the log beyond the one case.
         #expect(try await offPool { try daemon.client().call("io.imr.Admin.Status")["headPosition"] } == 1)
         // The day words of the README: received today (time of day unknown).
-        let today = try await Self.ctl(["rfa", "receive", "C-1", "--rfa", "T", "--item", "PT", "--received", "today", "--via", "mail", "--json"], socket: s)
+        let today = try await Self.ctl(["rfa", "receive", "C-1", "--rfa", "T", "--item", "PT", "--received", "today", "--via", "mail"], socket: s)
         #expect(today.status == 0, "\(today.err)")
+        #expect(today.out.contains("recorded RFA received (received at \(Self.day(0)) (today, time of day unknown))"), "\(today.out)")
         let received = try #require(try Self.json(try await Self.ctl(["show", "C-1", "--json"], socket: s).out) as? [String: Any])
         let rfas = (received["rfas"] as? [[String: Any]]) ?? []
         #expect(rfas.contains { $0["rfaId"] as? String == "T" && ($0["receivedAt"] as? String)?.hasPrefix(Self.day(0)) == true }, "\(rfas)")

@@ -78,6 +78,11 @@ public struct DaemonClient {
         let client = try connect()
         do {
             return try client.call(method, Self.droppingNulls(parameters))
+        } catch let error as VarlinkError where Self.sameCaseInOtherLetters(error, parameters) != nil {
+            // Case ids match in any letter case: the one case whose id differs only in that.
+            var again = parameters
+            again["caseId"] = .string(Self.sameCaseInOtherLetters(error, parameters)!)
+            return try call(method, again, passing: passing)
         } catch let error as VarlinkError where passing.contains(error.name) {
             throw error
         } catch {
@@ -107,6 +112,14 @@ public struct DaemonClient {
         } catch {
             throw Self.failure(error, method: nil, socket: socketPath)
         }
+    }
+
+    /// The id of the one case whose id is the asked one in other letters, from a CaseNotFound.
+    static func sameCaseInOtherLetters(_ error: VarlinkError, _ parameters: [String: JSONValue]) -> String? {
+        guard error.name == "io.imr.Cases.CaseNotFound", case .string(let asked)? = parameters["caseId"],
+              case .array(let near)? = error.parameters["didYouMean"], near.count == 1, case .string(let id) = near[0],
+              id != asked, id.lowercased() == asked.lowercased() else { return nil }
+        return id
     }
 
     /// Optional parameters the caller left out are omitted rather than sent as null.
@@ -139,7 +152,9 @@ public struct DaemonClient {
         let short = error.name.split(separator: ".").last.map(String.init) ?? error.name
         switch short {
         case "CaseNotFound":
-            return CommandFailure("there is no case \(text("caseId").map { "'\($0)'" } ?? "with that id"); `imr-ctl cases` lists them", status: .notFound)
+            let near: [String] = { if case .array(let ids)? = p["didYouMean"] { ids.compactMap(\.stringValue) } else { [] } }()
+            let hint = near.isEmpty ? "`imr-ctl cases --search TEXT` finds one" : "did you mean " + near.map { "'\($0)'" }.joined(separator: " or ") + "?"
+            return CommandFailure("there is no case \(text("caseId").map { "'\($0)'" } ?? "with that id"); \(hint)", status: .notFound)
         case "AlertNotFound":
             return CommandFailure("there is no open alert \(text("alertId").map { "'\($0)'" } ?? "with that id"); `imr-ctl alerts --all` lists the open ones", status: .notFound)
         case "AlreadyAcknowledged":

@@ -71,6 +71,9 @@ public struct Cases: DaemonCommand {
             --json prints an array of io.imr.Cases CaseSummary objects (caseId, claimNumber, employer, \
             claimsAdministrator, coordinator, dateOfInjury, stage, isOpen, imrCaseNumbers, items, version, nextDue, \
             nextRule): the page, or with --all every case, streamed; the line about the rest goes to stderr.
+            --search TEXT finds cases whose id, claim number, IMR case number, employer or claims \
+            administrator starts with TEXT, in any letter case (open and closed; at most --limit, 20 \
+            unless given, up to 100), e.g. imr-ctl cases --search acme; imr-ctl cases --search cm16-02.
             """)
     @OptionGroup var read: ReadOptions
     @Flag(help: "Closed and withdrawn cases only.") var closed = false
@@ -83,6 +86,8 @@ public struct Cases: DaemonCommand {
     @Option(help: "Cases per page, 1 to \(pageMaximum) (100 unless given).") var limit: Int?
     @Option(help: "Start after this cursor (from the line under the previous page).") var after: String?
     @Flag(help: "Every matching case, page after page, as the daemon sends them.") var all = false
+    @Option(help: ArgumentHelp("Cases whose id, claim number, IMR case number, employer or administrator starts with this, in any letter case.",
+                               valueName: "text")) var search: String?
     public var connection: ConnectionOptions { read.connection }
     public init() {}
 
@@ -92,6 +97,13 @@ public struct Cases: DaemonCommand {
         if closed && includeClosed { throw ValidationError("give --closed or --include-closed, not both") }
         if mine && coordinator != nil { throw ValidationError("give --mine or --coordinator, not both") }
         if let stage { _ = try choice(stage, CaseStage.self, option: "--stage") }
+        if let search {
+            if closed || includeClosed || stage != nil || mine || coordinator != nil || claim != nil || imrCase != nil || after != nil || all {
+                throw ValidationError("--search finds cases by itself; leave out the other filters, --after and --all (only --limit and --json go with it)")
+            }
+            if search.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--search needs some text: the start of a claim number, IMR case number, employer, administrator or case id") }
+            if let limit, !(1...100).contains(limit) { throw ValidationError("--search shows 1 to 100 cases, not \(limit); type more of the text to narrow it") }
+        }
         if let limit, !(1...Self.pageMaximum).contains(limit) {
             throw ValidationError("--limit takes 1 to \(Self.pageMaximum) cases a page, not \(limit); --all shows every page")
         }
@@ -105,6 +117,15 @@ public struct Cases: DaemonCommand {
     }
 
     public func run(_ client: DaemonClient) throws {
+        if let search {
+            let reply = try client.call("io.imr.Cases.Search", ["text": .string(search), "limit": limit.map { .int(Int64($0)) } ?? .null])
+            let cases = reply["cases"]?.arrayValue ?? []
+            if read.json { return Output.json(.array(cases)) }
+            guard !cases.isEmpty else { return print("no case's id, claim number, IMR case number, employer or administrator starts with '\(search)'") }
+            Output.table(Self.header, cases.map(Self.row), style: Self.style)
+            if reply["more"]?.boolValue == true { print("more cases match; type more of it, or --limit up to 100") }
+            return
+        }
         try PagedOutput.show(client, "io.imr.Cases.List", parameters, key: "cases", noun: "case", all: all, json: read.json,
                              header: Self.header, row: Self.row, style: Self.style,
                              empty: after == nil ? "no cases match" : "no cases after that cursor")

@@ -18,7 +18,9 @@ public struct CaseListProjection: Projection {
     /// 2: the next deadline stored in the row (`next_due_us`, `next_rule`, `next_sort`) and
     /// indexes that end in the list's order.
     /// 3: the next deadline leaves out missed deadlines kept as history (deadlines version 6).
-    public var version: Int { 3 }
+    /// 4: case ids, claim numbers, employers, claims administrators and IMR case numbers on
+    /// indexes that ignore letter case (search by prefix, case ids in any letter case).
+    public var version: Int { 4 }
 
     public init() {}
 
@@ -55,6 +57,10 @@ public struct CaseListProjection: Projection {
             CREATE INDEX case_list_coordinator_next ON case_list (coordinator, is_open, next_sort, case_id);
             CREATE INDEX case_list_stage_next ON case_list (stage, is_open, next_sort, case_id);
             CREATE INDEX case_list_claim ON case_list (claim_number);
+            CREATE INDEX case_list_id_nocase ON case_list (case_id COLLATE NOCASE);
+            CREATE INDEX case_list_claim_nocase ON case_list (claim_number COLLATE NOCASE);
+            CREATE INDEX case_list_employer_nocase ON case_list (employer COLLATE NOCASE);
+            CREATE INDEX case_list_administrator_nocase ON case_list (claims_administrator COLLATE NOCASE);
             CREATE TABLE case_counts (
                 stage   TEXT NOT NULL,
                 is_open INTEGER NOT NULL,
@@ -66,6 +72,7 @@ public struct CaseListProjection: Projection {
                 case_id         TEXT NOT NULL,
                 PRIMARY KEY (imr_case_number, case_id)
             );
+            CREATE INDEX case_imr_numbers_nocase ON case_imr_numbers (imr_case_number COLLATE NOCASE);
             """)
     }
 
@@ -329,6 +336,78 @@ extension CaseListProjection {
         }
         let atLeast = remaining > countLimit
         return CaseListPage(cases: cases, next: remaining > 0 ? last : nil, remaining: min(remaining, countLimit), remainingAtLeast: atLeast)
+    }
+
+    /// The fields `search` looks in, each on its index that ignores letter case.
+    static let searchFields: [(table: String, column: String, index: String)] = [
+        ("case_list", "case_id", "case_list_id_nocase"), ("case_list", "claim_number", "case_list_claim_nocase"),
+        ("case_imr_numbers", "imr_case_number", "case_imr_numbers_nocase"), ("case_list", "employer", "case_list_employer_nocase"),
+        ("case_list", "claims_administrator", "case_list_administrator_nocase"),
+    ]
+
+    /// The queries of a search (also what a test explains): for each field, the case ids whose
+    /// value starts with `text` in any letter case, a range of its index.
+    static func searchQueries(_ text: String, limit: Int) -> [(sql: String, arguments: [SQLiteValue])] {
+        // Every UTF-8 text that starts with `text` sorts from `text` up to `text` + U+10FFFF.
+        searchFields.map { field in
+            ("SELECT case_id FROM \(field.table) INDEXED BY \(field.index) WHERE \(field.column) COLLATE NOCASE >= ? AND \(field.column) COLLATE NOCASE < ? "
+                + "ORDER BY \(field.column) COLLATE NOCASE LIMIT ?",
+             [.text(text), .text(text + "\u{10FFFF}"), .integer(Int64(limit))])
+        }
+    }
+
+    /// Cases whose id, claim number, IMR case number, employer or claims administrator starts
+    /// with `text`, ignoring letter case: at most `limit`, open ones first, then by next
+    /// deadline and case id (the list's order); `more` when there are others.
+    public static func search(in db: ProjectionDatabase, text: String, limit: Int) throws -> (cases: [CaseSummary], more: Bool) {
+        var ids: [String] = []
+        var seen: Set<String> = []
+        var more = false
+        for (sql, arguments) in searchQueries(text, limit: limit + 1) {
+            let found = try db.query(sql, arguments).compactMap { $0[0].string }
+            if found.count > limit { more = true }
+            for id in found.prefix(limit) where seen.insert(id).inserted { ids.append(id) }
+        }
+        if ids.count > limit { more = true }
+        var cases: [(summary: CaseSummary, sort: Int64)] = []
+        for id in ids {
+            if let row = try db.query("SELECT \(columns) FROM case_list WHERE case_id = ?", [.text(id)]).first {
+                cases.append((summary(row), row[13].int64 ?? noDeadline))
+            }
+        }
+        cases.sort { ($0.summary.isOpen ? 0 : 1, $0.sort, $0.summary.caseId) < ($1.summary.isOpen ? 0 : 1, $1.sort, $1.summary.caseId) }
+        return (cases.prefix(limit).map(\.summary), more)
+    }
+
+    /// The existing case ids nearest `caseId`: the same id in another letter case, else the ids
+    /// beside it in the case-insensitive order (a mistyped last character or digit), closest by
+    /// edit distance first; at most `limit`.
+    public static func nearestCaseIds(to caseId: String, in db: ProjectionDatabase, limit: Int = 3) throws -> [String] {
+        let same = try db.query("SELECT case_id FROM case_list INDEXED BY case_list_id_nocase WHERE case_id = ? COLLATE NOCASE LIMIT 2", [.text(caseId)])
+            .compactMap { $0[0].string }
+        if !same.isEmpty { return same }
+        let after = try db.query("SELECT case_id FROM case_list INDEXED BY case_list_id_nocase WHERE case_id COLLATE NOCASE > ? ORDER BY case_id COLLATE NOCASE LIMIT 3", [.text(caseId)])
+        let before = try db.query("SELECT case_id FROM case_list INDEXED BY case_list_id_nocase WHERE case_id COLLATE NOCASE < ? ORDER BY case_id COLLATE NOCASE DESC LIMIT 3", [.text(caseId)])
+        let near = (before + after).compactMap { $0[0].string }
+        let scored = near.map { ($0, editDistance($0.lowercased(), caseId.lowercased())) }
+        // Close enough to be a typo: at most a third of the id's characters wrong (and at least one).
+        let bound = max(1, caseId.count / 3)
+        return scored.filter { $0.1 <= bound }.sorted { ($0.1, $0.0) < ($1.1, $1.0) }.prefix(limit).map(\.0)
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 
     static func summary(_ row: Row) -> CaseSummary {

@@ -36,6 +36,11 @@ public struct CasesInterface: VarlinkHandler {
     }
     struct CaseRef: Decodable { let caseId: String }
 
+    struct SearchRequest: Decodable {
+        let text: String
+        let limit: Int?
+    }
+
     struct HistoryRequest: Decodable {
         let caseId: String
         let limit: Int?
@@ -48,7 +53,7 @@ public struct CasesInterface: VarlinkHandler {
     /// The role each method needs: reading for the queries, coordinating for everything that records.
     static func role(for member: String) -> Role {
         switch member {
-        case "List", "Get", "Stats", "History": .reader
+        case "List", "Get", "Stats", "History", "Search": .reader
         default: .coordinator
         }
     }
@@ -63,7 +68,39 @@ public struct CasesInterface: VarlinkHandler {
     }
 
     public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+        do {
+            return try await answer(call, context: context, replier: replier)
+        } catch let error as VarlinkError where error.name == "io.imr.Cases.CaseNotFound" {
+            throw await Self.withSuggestions(error, store: service.store)
+        }
+    }
+
+    /// CaseNotFound with `didYouMean`: the existing ids nearest the one asked for (the same id
+    /// in another letter case first), read on the case list's index.
+    static func withSuggestions(_ error: VarlinkError, store: EventStore) async -> VarlinkError {
+        guard case .string(let id)? = error.parameters["caseId"], id.utf8.count <= 256 else { return error }
+        let near = (try? await store.read(lane: .interactive) { try CaseListProjection.nearestCaseIds(to: id, in: $0) }) ?? []
+        var parameters = error.parameters
+        parameters["didYouMean"] = .array(near.map { .string($0) })
+        return VarlinkError(error.name, parameters: parameters)
+    }
+
+    /// One call, answered.
+    func answer(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
         switch call.member {
+        case "Search":
+            let request = try WireFormat.decode(SearchRequest.self, from: call)
+            let text = request.text.trimmingCharacters(in: .whitespaces)
+            guard (1...100).contains(text.utf8.count), !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
+                    "parameter": "text", "message": "a search is 1 to 100 bytes of text, no control characters"])
+            }
+            let limit = request.limit ?? 20
+            guard (1...100).contains(limit) else {
+                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: ["parameter": "limit", "message": .string("\(limit) is not from 1 to 100")])
+            }
+            let found = try await service.store.read(lane: .interactive) { try CaseListProjection.search(in: $0, text: text, limit: limit) }
+            return ["cases": .array(found.cases.map { .object($0.wireJSON) }), "more": .bool(found.more)]
         case "List":
             let filter = try WireFormat.decode(CaseListFilter.self, from: call)
             return try await listCases(filter, streaming: call.more == true, replier: replier)

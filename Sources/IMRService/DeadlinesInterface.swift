@@ -38,6 +38,14 @@ public struct DeadlinesInterface: VarlinkHandler {
     }
 
     public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+        do {
+            return try await answer(call, replier: replier)
+        } catch let error as VarlinkError where error.name == "io.imr.Cases.CaseNotFound" {
+            throw await CasesInterface.withSuggestions(error, store: service.store)
+        }
+    }
+
+    func answer(_ call: VarlinkCall, replier: VarlinkReplier) async throws -> [String: JSONValue] {
         switch call.member {
         case "List":
             let filter = try WireFormat.decode(DeadlineBoardFilter.self, from: call)

@@ -10,8 +10,10 @@ struct IMRControl: AsyncParsableCommand {
         discussion: """
             imr keeps California UR/IMR disputes as events in an append-only log and warns before legal deadlines pass.
             The daemon's socket: --socket PATH, else $IMR_SOCKET, else /run/imr/imr.sock.
-            Dates are YYYY-MM-DD (California dates); instants YYYY-MM-DDTHH:MM (Pacific time) or RFC 3339; both from \
-            1900-01-01 to 2199-12-31. Case, RFA and item ids are 1 to 64 ASCII letters, digits and - _ . : / #.
+            Dates are YYYY-MM-DD (California dates; 2024-3-5, today, yesterday, tomorrow and now work too); \
+            instants YYYY-MM-DDTHH:MM (Pacific time) or RFC 3339 or now; both from \
+            1900-01-01 to 2199-12-31. Case, RFA and item ids are 1 to 64 ASCII letters, digits and - _ . : / #; \
+            a case id may be typed in any letter case when only one case has it.
             Exit status: 0 done; 1 refused (the lifecycle does not allow it, a letter contradicts the case, snooze of an \
             alert already acknowledged, the log \
             was altered or its tail deleted); 64 usage; 65 a value or file imr cannot accept (or a command id already \

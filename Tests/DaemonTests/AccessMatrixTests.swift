@@ -44,7 +44,7 @@ struct AccessMatrixTests {
             "io.imr.Admin.Status": 1, "io.imr.Admin.Verify": 3, "io.imr.Admin.Backup": 3, "io.imr.Admin.Rebuild": 3,
             "io.imr.Alerts.List": 1, "io.imr.Alerts.Follow": 1, "io.imr.Alerts.Acknowledge": 2, "io.imr.Alerts.Snooze": 2, "io.imr.Alerts.Reassign": 2,
             "io.imr.Deadlines.List": 1, "io.imr.Deadlines.ForCase": 1, "io.imr.Deadlines.Digest": 1,
-            "io.imr.Cases.List": 1, "io.imr.Cases.Get": 1, "io.imr.Cases.History": 1, "io.imr.Cases.Stats": 1,
+            "io.imr.Cases.List": 1, "io.imr.Cases.Get": 1, "io.imr.Cases.History": 1, "io.imr.Cases.Stats": 1, "io.imr.Cases.Search": 1,
             "io.imr.Cases.ImportDetermination": 2,
         ]
         for method in ["Open", "ReceiveRFA", "RequestInformation", "ReceiveInformation", "DeferUR", "DecideUR", "NotifyPhysician",

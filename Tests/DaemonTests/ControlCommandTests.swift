@@ -285,6 +285,14 @@ import Glibc
         let missing = try await Self.ctl(["show", "nope"], socket: s)
         #expect(missing.status == 66)
         #expect(missing.err.contains("there is no case 'nope'"))
+        // Case ids in any letter case; an unknown one suggests the nearest; a search by prefix.
+        let lower = try await Self.ctl(["show", "c-1", "--json"], socket: s)
+        #expect(lower.status == 0 && lower.out.contains("\"caseId\" : \"C-1\""), "\(lower.err)")
+        let near = try await Self.ctl(["show", "C-11"], socket: s)
+        #expect(near.status == 66 && near.err.contains("did you mean 'C-1'?"), "\(near.err)")
+        let found = try await Self.ctl(["cases", "--search", "c-", "--json"], socket: s)
+        #expect((try Self.json(found.out) as? [[String: Any]])?.compactMap { $0["caseId"] as? String } == ["C-1"], "\(found.err)")
+        #expect(try await Self.ctl(["cases", "--search", "c-", "--mine"], socket: s).status == 64)
         // An unknown case is 66 on the board too, not an empty list.
         let missingBoard = try await Self.ctl(["deadlines", "--case", "nope"], socket: s)
         #expect(missingBoard.status == 66 && missingBoard.err.contains("there is no case 'nope'"), "\(missingBoard.err)")

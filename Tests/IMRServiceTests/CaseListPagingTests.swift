@@ -462,3 +462,29 @@ import Workflow
         }
     }
 }
+
+/// Finding a case by the start of what a coordinator remembers, in any letter case, on indexes.
+@Suite struct CaseSearchTests {
+    @Test func searchFindsByPrefixInAnyLetterCase_onIndexes_andSuggestsNearIds() async throws {
+        try await CaseListPagingTests.withCaseload(30) { store, _ in
+            let claim3 = try store.read { try CaseListProjection.search(in: $0, text: "adj-3", limit: 100) }
+            #expect(!claim3.cases.isEmpty && claim3.cases.allSatisfy { $0.claimNumber == "ADJ-3" } && !claim3.more)
+            #expect(claim3.cases.count == (0..<30).filter { $0 % 7 == 3 }.count)
+            // Open cases first, then by next deadline, as the list.
+            #expect(claim3.cases.map(\.caseId) == CaseListPagingTests.expectedOrder(claim3.cases))
+            let acme = try store.read { try CaseListProjection.search(in: $0, text: "ACM", limit: 5) }
+            #expect(acme.cases.count == 5 && acme.more)
+            let byId = try store.read { try CaseListProjection.search(in: $0, text: "p-01", limit: 100) }
+            #expect(Set(byId.cases.map(\.caseId)) == Set((10...19).map { String(format: "P-%03d", $0) }))
+            #expect(try store.read { try CaseListProjection.search(in: $0, text: "zzz", limit: 10) }.cases.isEmpty)
+            for (sql, arguments) in CaseListProjection.searchQueries("ac", limit: 10) {
+                let plan = try store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map { $0[3].string ?? "" }
+                #expect(plan.contains { $0.hasPrefix("SEARCH") && $0.contains("_nocase") }, "\(plan)")
+                #expect(!plan.contains { $0.hasPrefix("SCAN") } && !plan.joined().contains("TEMP B-TREE"), "\(plan)")
+            }
+            #expect(try store.read { try CaseListProjection.nearestCaseIds(to: "p-007", in: $0) } == ["P-007"])
+            #expect(try store.read { try CaseListProjection.nearestCaseIds(to: "P-0077", in: $0) }.contains("P-007"))
+            #expect(try store.read { try CaseListProjection.nearestCaseIds(to: "Q-XYZ-1", in: $0) }.isEmpty)
+        }
+    }
+}

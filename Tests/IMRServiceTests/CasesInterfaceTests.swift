@@ -182,7 +182,7 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             #expect(retry["recorded"]?["alreadyRecorded"] == .bool(true))
             #expect(retry["recorded"]?["positions"] == first["recorded"]?["positions"])
 
-            #expect(error { try c.call("io.imr.Cases.Get", ["caseId": "nope"]) } == VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": "nope"]))
+            #expect(error { try c.call("io.imr.Cases.Get", ["caseId": "nope"]) } == VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": "nope", "didYouMean": .array([])]))
             var again = open
             again["commandId"] = nil
             let refused = error { try c.call("io.imr.Cases.Open", again) }

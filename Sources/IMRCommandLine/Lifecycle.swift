@@ -722,7 +722,8 @@ struct Correct: RecordingCommand {
         commandName: "correct", abstract: "Correct one field of an earlier event; the original stays in the log and deadlines recompute.",
         discussion: """
             Example: imr-ctl correct C-1001 --version 2 --field receivedAt --value 2024-03-01T09:15 --reason "fax log shows 09:15"
-            'imr-ctl history CASE' shows each event's version. Fields: \(CorrectableField.allCases.map(\.rawValue).joined(separator: ", ")).
+            'imr-ctl history CASE' shows each event's version. Fields: \(CorrectableField.allCases.map(\.rawValue).joined(separator: ", ")) \
+            (in any letter case; the item field names `show --json` prints, such as imrAssignedOn, work too).
             """)
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
@@ -751,7 +752,25 @@ struct Correct: RecordingCommand {
     }
 }
 
-extension CorrectableField: ExpressibleByArgument {}
+extension CorrectableField: ExpressibleByArgument {
+    /// The names `imr-ctl show --json` gives an item's fields, for the field of the event
+    /// that recorded them (a coordinator copies the name they see).
+    static let shownNames: [String: CorrectableField] = [
+        "imrapplicationreceivedon": .receivedOn, "imreligibleon": .foundOn, "imrineligibleon": .foundOn, "imrassignedon": .assignedOn,
+        "imrpriority": .priority, "recordsreceivedon": .receivedOn, "determinationdecidedon": .decidedOn,
+        "determinationmailedon": .mailedOn, "appealfiledon": .filedOn, "appealresolvedon": .resolvedOn,
+    ]
+
+    /// A field by its name, in any letter case, or by the name `show` prints for it.
+    public init?(argument: String) {
+        let key = argument.trimmingCharacters(in: .whitespaces).lowercased()
+        if let field = Self.allCases.first(where: { $0.rawValue.lowercased() == key }) ?? Self.shownNames[key] {
+            self = field
+        } else {
+            return nil
+        }
+    }
+}
 extension IMRPriority: ExpressibleByArgument {}
 
 /// The login name of the user running imr-ctl (the coordinator "mine" refers to).

@@ -210,7 +210,13 @@ public struct Show: DaemonCommand {
         let corrections = c.at("corrections").arrayValue
         if !corrections.isEmpty {
             print("\n" + Output.styled("Corrections", .bold))
-            for k in corrections { print("  event \(k.at("version").text): \(k.at("field").text) = \(k.at("value").text) (\(k.at("reason").text))") }
+            for k in corrections {
+                // "event 9 corrected event 5 (IMRAssigned): assignedOn 2024-03-20 → 2024-03-21 (notice dated a day later)"
+                let target = k.at("correctedVersion").stringValue ?? k.at("correctedVersion").text
+                let type = k.at("correctedType").stringValue.map { " (\($0))" } ?? ""
+                let change = k.at("previous").stringValue.map { "\($0) → \(k.at("value").text)" } ?? "→ \(k.at("value").text)"
+                print("  event \(k.at("version").text) corrected event \(target)\(type): \(k.at("field").text) \(change) (\(k.at("reason").text))")
+            }
         }
     }
 }
@@ -364,7 +370,11 @@ extension DeadlineParty: ExpressibleByArgument {}
 public struct History: DaemonCommand {
     public static let configuration = CommandConfiguration(
         abstract: "A case's events as stored, with their metadata.",
-        discussion: "--json prints an array of io.imr.Cases HistoryEntry objects: position, version, eventId, type, schemaVersion, recordedAt, actor, commandId, correlationId, payload.")
+        discussion: """
+            --payload also prints each event's payload, its instants in RFC 3339 (Pacific) and its UUIDs in lower case. \
+            --json prints an array of io.imr.Cases HistoryEntry objects: position, version, eventId, type, schemaVersion, \
+            recordedAt, actor, commandId, correlationId, payload (the payload as stored: instants in seconds since 1970).
+            """)
     @OptionGroup var read: ReadOptions
     @Argument(help: "The case.") var caseId: String
     @Flag(help: "Show each event's payload.") var payload = false
@@ -375,10 +385,33 @@ public struct History: DaemonCommand {
         let events = try everyPage(client, "io.imr.Cases.History", ["caseId": .string(caseId)], key: "events")
         if read.json { return Output.json(.array(events)) }
         Output.table(["POSITION", "VERSION", "RECORDED", "TYPE", "ACTOR", "COMMAND"], events.map { e in
-            [e.at("position").text, e.at("version").text, e.at("recordedAt").text, e.at("type").text, e.at("actor").text, e.at("commandId").text]
+            [e.at("position").text, e.at("version").text, e.at("recordedAt").text, e.at("type").text, e.at("actor").text, e.at("commandId").text.lowercased()]
         })
         if payload {
-            for e in events { print("\(e.at("version").text) \(e.at("type").text) \(Output.compact(e.at("payload")))") }
+            for e in events { print("\(e.at("version").text) \(e.at("type").text) \(Output.compact(Self.readable(e.at("payload"))))") }
+        }
+    }
+
+    /// A payload as a person reads it: instants (stored as seconds since 1970 under names
+    /// ending in "At") as RFC 3339 in Pacific time, UUIDs in lower case.
+    static func readable(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .object(let fields):
+            var out: [String: JSONValue] = [:]
+            for (key, field) in fields {
+                if key.hasSuffix("At"), case .int(let seconds) = field {
+                    out[key] = .string(Pacific.rfc3339(Date(timeIntervalSince1970: TimeInterval(seconds))))
+                } else {
+                    out[key] = readable(field)
+                }
+            }
+            return .object(out)
+        case .array(let elements):
+            return .array(elements.map(readable))
+        case .string(let text) where UUID(uuidString: text) != nil:
+            return .string(text.lowercased())
+        default:
+            return value
         }
     }
 }

@@ -319,7 +319,7 @@ public struct CasesInterface: VarlinkHandler {
             "payload": (try? JSONDecoder().decode(JSONValue.self, from: e.payloadData)) ?? .null,
         ]
         entry["actor"] = e.metadata.actor.map { .string($0) }
-        entry["commandId"] = e.metadata.commandId.map { .string($0) }
+        entry["commandId"] = e.metadata.commandId.map { .string(UUID(uuidString: $0) != nil ? $0.lowercased() : $0) }
         entry["correlationId"] = e.metadata.correlationId.map { .string($0) }
         entry["importedFrom"] = e.metadata.extras[importedFromMetadataKey].map { .string($0) }
         return entry
@@ -364,8 +364,37 @@ enum CaseDetail {
                 "imrRound": .int(Int64(i.imrRound)),
             ]) }),
             "notes": .array(s.notes.map { .object(["writtenAt": instant($0.writtenAt), "text": .string($0.text), "version": .int(Int64($0.version))]) }),
-            "corrections": .array(s.corrections.map { .object(["version": .int(Int64($0.version)), "field": .string($0.correction.field.rawValue),
-                                                               "value": .string($0.correction.value.description), "reason": .string($0.correction.reason)]) }),
+            "corrections": .array(s.corrections.enumerated().map { index, applied in
+                let c = applied.correction
+                var o: [String: JSONValue] = [
+                    "version": .int(Int64(applied.version)), "field": .string(c.field.rawValue), "value": .string(c.value.description),
+                    "reason": .string(c.reason), "correctedVersion": .int(Int64(c.correctedVersion)),
+                ]
+                o["correctedType"] = s.recorded.first { $0.version == c.correctedVersion }.map { .string(type(of: $0.event.payload).typeName) }
+                o["previous"] = previousValue(of: c, before: index, in: s).map { .string($0) }
+                return .object(o)
+            }),
         ]
+    }
+
+    /// The value a correction replaced: an earlier correction of the same field of the same
+    /// event, else the field as the event recorded it (instants in RFC 3339); nil when the
+    /// field is not one of the payload's own (then the readback shows the new value only).
+    static func previousValue(of correction: EventCorrected, before index: Int, in state: CaseState) -> String? {
+        if let earlier = state.corrections.prefix(index).last(where: {
+            $0.correction.correctedVersion == correction.correctedVersion && $0.correction.field == correction.field
+        }) {
+            return earlier.correction.value.description
+        }
+        guard let recorded = state.recorded.first(where: { $0.version == correction.correctedVersion }),
+              let encoded = try? CaseEventCodec.encode(recorded.event),
+              let payload = try? JSONDecoder().decode(JSONValue.self, from: encoded.payload) else { return nil }
+        switch payload.objectValue?[correction.field.rawValue] {
+        case .string(let text)?: return text
+        case .int(let seconds)? where correction.field.rawValue.hasSuffix("At"): return Pacific.rfc3339(Date(timeIntervalSince1970: TimeInterval(seconds)))
+        case .bool(let flag)?: return flag ? "yes" : "no"
+        case .int(let n)?: return String(n)
+        default: return nil
+        }
     }
 }

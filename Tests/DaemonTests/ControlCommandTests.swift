@@ -147,12 +147,20 @@ import Glibc
         let history = try #require(try Self.json(try await ok(["history", "C-7", "--json"])) as? [[String: Any]])
         #expect(Set(history[0].keys) == ["position", "version", "eventId", "type", "schemaVersion", "recordedAt", "actor", "commandId", "correlationId", "payload"])
         let assign = try #require(history.first { $0["type"] as? String == "IMRAssigned" })
-        _ = try await ok(["correct", "C-7", "--version", "\(assign["version"] as! Int)", "--field", "assignedOn", "--value", Self.day(-24),
+        // By the name `show --json` gives the item's field (imrAssignedOn), which is IMRAssigned's assignedOn.
+        _ = try await ok(["correct", "C-7", "--version", "\(assign["version"] as! Int)", "--field", "imrAssignedOn", "--value", Self.day(-24),
                           "--reason", "notice dated a day later"])
         let after = try #require(try Self.json(try await ok(["show", "C-7", "--json"])) as? [String: Any])
         #expect((after["items"] as? [[String: Any]])?.first?["imrAssignedOn"] as? String == Self.day(-24))
         #expect(try await ok(["history", "C-7"]).contains("EventCorrected"))
+        // --payload: instants in RFC 3339 (Pacific), not seconds since 1970.
+        let payloads = try await ok(["history", "C-7", "--payload"])
+        #expect(payloads.contains("\"decidedAt\":\"\(Self.day(-38))T10:00:00-0"), "\(payloads)")
         #expect((after["corrections"] as? [[String: Any]])?.first?["reason"] as? String == "notice dated a day later")
+        // Read back plainly: which event, which type, old → new.
+        let correctedShown = try await ok(["show", "C-7"])
+        #expect(correctedShown.contains("corrected event \(assign["version"] as! Int) (IMRAssigned): assignedOn \(Self.day(-25)) → \(Self.day(-24)) (notice dated a day later)"),
+                "\(correctedShown)")
 
         // Appeal and resolution, then closing.
         _ = try await ok(["appeal", "C-7", "--item", "2", "--filed", Self.day(0), "--by", "employee"])

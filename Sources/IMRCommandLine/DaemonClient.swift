@@ -163,7 +163,8 @@ public struct DaemonClient {
         case "ProjectionNotFound":
             return CommandFailure("there is no read model '\(text("projection") ?? "?")'", status: .notFound)
         case "TransitionRefused":
-            return CommandFailure("refused: \(text("message") ?? "the lifecycle does not allow this")", status: .refused)
+            let hint = text("code").flatMap { RefusalHint.command(forCode: $0, caseId: text("caseId") ?? "CASE") }.map { "; \($0)" } ?? ""
+            return CommandFailure("refused: \(text("message") ?? "the lifecycle does not allow this")\(hint)", status: .refused)
         case "ConcurrentUpdate":
             return CommandFailure("the case changed while the command ran; run the command again", status: .tempFail)
         case "InvalidValue":
@@ -202,6 +203,27 @@ public struct DaemonClient {
             return CommandFailure("the daemon at \(socket) does not know \(method ?? "this call"); is it an older imr-daemon?", status: .software)
         default:
             return CommandFailure("the daemon answered \(error.name) \(Output.compact(.object(p)))", status: .software)
+        }
+    }
+}
+
+/// The command that records what a refused command was waiting for, by refusal code.
+enum RefusalHint {
+    static func command(forCode code: String, caseId c: String) -> String? {
+        switch code {
+        case "ur-not-decided": "first record the UR decision: imr-ctl ur decide \(c) --item ID=denied --at WHEN"
+        case "information-not-requested": "first record UR's request: imr-ctl rfa request-info \(c) --need TEXT --on DATE"
+        case "written-decision-not-served": "first record the written decision's service: imr-ctl ur serve \(c) --on DATE"
+        case "no-imr-application": "first record the application: imr-ctl imr apply \(c) --received DATE"
+        case "not-eligible": "first record the eligibility finding: imr-ctl imr eligible \(c) --on DATE"
+        case "not-assigned": "first record the assignment: imr-ctl imr assign \(c) --imr-case CM..-....... --assigned DATE"
+        case "not-determined": "first record the determination: imr-ctl imr determine \(c) ... (or imr-ctl import LETTER.pdf)"
+        case "no-appeal": "first record the appeal: imr-ctl appeal \(c) --item ID --filed DATE --by PARTY"
+        case "unknown-rfa", "unknown-item", "item-not-on-rfa": "imr-ctl show \(c) lists its RFAs and items"
+        case "unknown-event", "uncorrectable-field": "imr-ctl history \(c) shows each event's version and type"
+        case "items-unresolved": "record what is left (imr-ctl show \(c)), or withdraw the case: imr-ctl case withdraw \(c) --reason TEXT"
+        case "case-not-open": "open it first: imr-ctl case open \(c) ..."
+        default: nil
         }
     }
 }

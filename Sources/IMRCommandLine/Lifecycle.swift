@@ -250,14 +250,16 @@ func caseDetail(_ client: DaemonClient, _ caseId: String) throws -> JSONValue {
 
 /// The given item ids, or else every item of the case whose status is one of `statuses`.
 /// `without`: a date field the item must not have yet (e.g. not yet notified).
+/// `lacking`: the refusal code of what the case lacks, for the command that records it.
 func itemsOrDefault(_ given: [String], _ client: DaemonClient, _ caseId: String, statuses: Set<String>, without: String? = nil,
-                    what: String) throws -> [String] {
+                    what: String, lacking: String? = nil) throws -> [String] {
     if !given.isEmpty { return given }
     let items = try caseDetail(client, caseId).at("items").arrayValue
         .filter { item in statuses.contains(item.at("status").text) && (without.map { item.at($0) == .null } ?? true) }
         .map { $0.at("itemId").text }
     guard !items.isEmpty else {
-        throw CommandFailure("case \(caseId) has no item \(what); name the items with --item", status: .refused)
+        let hint = lacking.flatMap { RefusalHint.command(forCode: $0, caseId: caseId) }.map { "; \($0)" } ?? ""
+        throw CommandFailure("case \(caseId) has no item \(what); name the items with --item\(hint)", status: .refused)
     }
     return items
 }
@@ -524,7 +526,7 @@ struct IMRApply: RecordingCommand {
     @Option(help: "The day it was received.") var received: String = "today"
     var method: String { "ReceiveIMRApplication" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
-        let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["denied", "modified"], what: "denied or modified by UR")
+        let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["denied", "modified"], what: "denied or modified by UR", lacking: "ur-not-decided")
         return ["itemIds": strings(items), "receivedOn": .string(try When.date(received, option: "--received"))]
     }
 }
@@ -541,7 +543,7 @@ struct IMRRequestEligibilityInformation: RecordingCommand {
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
         let parties = try self.parties.map { try choice($0, EligibilityInformationParty.self, option: "--from").rawValue }
         let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["imrApplied"], without: "eligibilityInformationRequestedOn",
-                                       what: "with an IMR application")
+                                       what: "with an IMR application", lacking: "no-imr-application")
         return ["itemIds": strings(items), "requestedOn": .string(try When.date(on, option: "--on")),
                 "whatIsRequested": .string(what), "requestedFrom": strings(parties)]
     }
@@ -569,7 +571,7 @@ struct IMREligible: RecordingCommand {
     @Option(help: "The day.") var on: String = "today"
     var method: String { "FindEligible" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
-        let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["imrApplied"], what: "with an IMR application")
+        let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["imrApplied"], what: "with an IMR application", lacking: "no-imr-application")
         return ["itemIds": strings(items), "foundOn": .string(try When.date(on, option: "--on"))]
     }
 }
@@ -585,7 +587,7 @@ struct IMRIneligible: RecordingCommand {
     var method: String { "FindIneligible" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
         let reason = try choice(reason, IneligibilityReason.self, option: "--reason")
-        let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["imrApplied"], what: "with an IMR application")
+        let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["imrApplied"], what: "with an IMR application", lacking: "no-imr-application")
         return ["itemIds": strings(items), "foundOn": .string(try When.date(on, option: "--on")),
                 "reason": .string(reason.rawValue), "detail": detail.map { .string($0) } ?? .null]
     }
@@ -695,7 +697,7 @@ struct AppealFile: RecordingCommand {
     var method: String { "FileAppeal" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
         let by = try choice(by, AppealingParty.self, option: "--by")
-        let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["upheld", "overturned"], what: "with an IMR determination")
+        let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["upheld", "overturned"], what: "with an IMR determination", lacking: "not-determined")
         return ["itemIds": strings(items), "filedOn": .string(try When.date(filed, option: "--filed")), "filedBy": .string(by.rawValue)]
     }
 }
@@ -710,7 +712,7 @@ struct AppealResolve: RecordingCommand {
     var method: String { "ResolveAppeal" }
     func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
         let outcome = try choice(outcome, AppealOutcome.self, option: "--outcome")
-        let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["appealed"], what: "under appeal")
+        let items = try itemsOrDefault(selection.items, client, caseId, statuses: ["appealed"], what: "under appeal", lacking: "no-appeal")
         return ["itemIds": strings(items), "resolvedOn": .string(try When.date(on, option: "--on")), "outcome": .string(outcome.rawValue)]
     }
 }

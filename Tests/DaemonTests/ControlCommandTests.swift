@@ -101,6 +101,9 @@ import Glibc
         #expect(decided.contains("  started ur.notice.physician, due "), "\(decided)")
         _ = try await ok(["ur", "notify", "C-7", "--at", "\(Self.day(-38))T11:00", "--via", "fax"])
         _ = try await ok(["ur", "serve", "C-7", "--on", Self.day(-37)])
+        // Eligibility before any application: refused, naming the command that records it.
+        let early = try await Self.ctl(["imr", "eligible", "C-7", "--on", Self.day(-30)], socket: s)
+        #expect(early.status == 1 && early.err.contains("first record the application: imr-ctl imr apply C-7 --received DATE"), "\(early.err)")
         _ = try await ok(["imr", "apply", "C-7", "--received", Self.day(-30)])
         _ = try await ok(["imr", "eligible", "C-7", "--on", Self.day(-25)])
         _ = try await ok(["imr", "assign", "C-7", "--imr-case", "CM26-0012345", "--assigned", Self.day(-25)])
@@ -289,6 +292,8 @@ import Glibc
         let refused = try await Self.ctl(["ur", "decide", "C-1", "--item", "1=denied", "--at", "\(Self.day(-1))T10:00"], socket: s)
         #expect(refused.status == 1)
         #expect(refused.err.hasPrefix("imr-ctl: refused: "), "\(refused.err)")
+        // ... and the command that shows or records what it lacks.
+        #expect(refused.err.contains("; imr-ctl show C-1 lists its RFAs and items"), "\(refused.err)")
         // Not found: 66.
         let missing = try await Self.ctl(["show", "nope"], socket: s)
         #expect(missing.status == 66)

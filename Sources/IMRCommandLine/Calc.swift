@@ -121,10 +121,9 @@ public struct Rules: ParsableCommand {
             print(String(decoding: try encoder.encode(rows), as: UTF8.self))
             return
         }
-        let width = rules.map(\.id.rawValue.count).max() ?? 0
-        for rule in rules {
-            let id = rule.id.rawValue.padding(toLength: width, withPad: " ", startingAt: 0)
-            print("\(id)  \(rule.confidence.rawValue.padding(toLength: 3, withPad: " ", startingAt: 0))  \(rule.citation)")
-        }
+        Output.table(["RULE", "CONF", "WHO MUST ACT", "CITATION"], rules.map { [$0.id.rawValue, $0.confidence.rawValue, $0.whoMustAct, $0.citation] })
+        print("")
+        print("CONF, how sure the rule's reading is (domain/DEADLINES.md): H the operative text was read; M consistent "
+              + "secondary sources; L inference; H/M partly each. A deadline's explanation names every assumption behind it.")
     }
 }

@@ -327,7 +327,10 @@ public enum Output {
                 // Longer than its column (a later page's value): shown whole, never cut.
                 parts.append(isLast || cell.count >= widths[i] ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0))
             }
-            return parts.joined(separator: "  ")
+            // No trailing spaces, also when the last cells are empty.
+            var text = parts.joined(separator: "  ")
+            while text.last == " " { text.removeLast() }
+            return text
         }
         var out = withHeader ? styled(line(header), .bold) + "\n" : ""
         for row in rows { out += styled(line(row), style(row)) + "\n" }

@@ -32,6 +32,26 @@ func dueText(_ deadline: JSONValue) -> String {
 }
 
 /// An RFC 3339 instant as "YYYY-MM-DD HH:MM" in Pacific time; nil when it is not one.
+/// A stage as words: "rfaReceived" → "RFA received", "imrApplied" → "IMR applied".
+func stageWords(_ stage: String) -> String {
+    guard let known = CaseStage(rawValue: stage) else { return stage }
+    return switch known {
+    case .opened: "opened"
+    case .rfaReceived: "RFA received"
+    case .underReview: "under review"
+    case .urDecided: "UR decided"
+    case .imrApplied: "IMR applied for"
+    case .imrIneligible: "IMR ineligible"
+    case .imrEligible: "IMR eligible"
+    case .imrAssigned: "IMR assigned"
+    case .determined: "determined"
+    case .implemented: "implemented"
+    case .appealed: "appealed"
+    case .closed: "closed"
+    case .withdrawn: "withdrawn"
+    }
+}
+
 func pacificMinute(_ value: JSONValue) -> String? {
     guard let instant = value.stringValue.flatMap(WireInstant.parse) else { return nil }
     let seconds = Pacific.secondsSinceMidnight(of: instant)
@@ -141,7 +161,7 @@ public struct Cases: DaemonCommand {
             let n = Pacific.date(of: now).days(until: Pacific.date(of: d))
             return d <= now ? "overdue" : n == 0 ? "today" : "in \(n)d"
         } ?? ""
-        return [c.at("caseId").text, c.at("claimNumber").text, c.at("coordinator").text, c.at("stage").text,
+        return [c.at("caseId").text, c.at("claimNumber").text, c.at("coordinator").text, stageWords(c.at("stage").text),
                 c.at("imrCaseNumbers").arrayValue.map(\.text).joined(separator: ","), c.at("items").text,
                 c.at("nextRule").stringValue ?? "-", due, relative]
     }
@@ -164,7 +184,7 @@ public struct Show: DaemonCommand {
     public func run(_ client: DaemonClient) throws {
         let c = try caseDetail(client, caseId)
         if read.json { return Output.json(c) }
-        print(Output.styled("Case \(c.at("caseId").text)", .bold) + "  \(c.at("stage").text)\(c.at("isOpen").boolValue == true ? "" : " (closed)")")
+        print(Output.styled("Case \(c.at("caseId").text)", .bold) + "  \(stageWords(c.at("stage").text))\(c.at("isOpen").boolValue == true ? "" : " (closed)")")
         let facts: [(String, JSONValue)] = [
             ("claim", c.at("claimNumber")), ("employer", c.at("employer")), ("claims administrator", c.at("claimsAdministrator")),
             ("injured worker", c.at("injuredWorkerReference")), ("date of injury", c.at("dateOfInjury")),

@@ -27,7 +27,7 @@ public struct Stats: DaemonCommand {
         }
         print("\(s.at("openCases").text) open cases; \(s.at("dueWithin7Days").text) deadlines due in the next 7 days; \(s.at("overdue").text) overdue")
         print("")
-        Output.table(["STAGE", "OPEN CASES"], s.at("openByStage").arrayValue.map { [$0.at("stage").text, $0.at("cases").text] })
+        Output.table(["STAGE", "OPEN CASES"], s.at("openByStage").arrayValue.map { [stageWords($0.at("stage").text), $0.at("cases").text] })
         print("")
         Output.table(["RULE", "MET", "LATE", "MISSED", "ON TIME"], s.at("timelinessByRule").arrayValue.map {
             [$0.at("rule").text, $0.at("met").text, $0.at("metLate").text, $0.at("missed").text, percent($0.at("onTimeShare"))]

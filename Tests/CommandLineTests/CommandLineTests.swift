@@ -215,3 +215,23 @@ private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String
         #expect(recommended.status == 64 && recommended.err.contains("did you mean 2024-02-20?"), "\(recommended.err)")
     }
 }
+
+@Suite struct ReadableOutputTests {
+    /// The rules table has a header and a legend for its confidence column, and no line of
+    /// imr-ctl's offline output ends in spaces.
+    @Test func rulesExplainTheirConfidence_andNoLineEndsInSpaces() async throws {
+        let rules = try await ctl(["rules"])
+        #expect(rules.status == 0)
+        #expect(rules.out.hasPrefix("RULE") && rules.out.contains("CONF") && rules.out.contains("WHO MUST ACT"), "\(rules.out)")
+        #expect(rules.out.contains("H the operative text was read; M consistent secondary sources; L inference"), "\(rules.out)")
+        let calc = try await ctl(["calc", "ur.decision.prospective", "--from", "2024-03-05T09:30", "--via", "fax"])
+        let help = try await ctl(["help", "rfa", "receive"])
+        for (name, text) in [("rules", rules.out), ("calc", calc.out), ("help", help.out)] {
+            let trailing = text.split(separator: "\n").filter { $0.hasSuffix(" ") }
+            #expect(trailing.isEmpty, "\(name): \(trailing)")
+        }
+        // Each default said once: ArgumentParser adds "(default: ...)" itself.
+        let close = try await ctl(["help", "case", "close"])
+        #expect(close.out.components(separatedBy: "default: today").count == 2, "\(close.out)")
+    }
+}

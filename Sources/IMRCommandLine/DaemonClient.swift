@@ -294,10 +294,44 @@ public enum Output {
         case red = "31", yellow = "33", green = "32", dim = "2", bold = "1"
     }
 
+    /// Sends the rest of stdout through `$PAGER` (else `less -FRX`) when stdout is a terminal
+    /// and `lines` would not fit on it; never when stdout is a pipe or a file, nor when PAGER is
+    /// set to "" or "cat". At exit, stdout is closed and the pager waited for.
+    public static func pageIfTaller(than lines: Int) {
+        guard !paging, isatty(STDOUT_FILENO) == 1 else { return }
+        var size = winsize()
+        let rows = ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_row > 0 ? Int(size.ws_row) : 24
+        guard lines >= rows - 1 else { return }
+        let pager = ProcessInfo.processInfo.environment["PAGER"] ?? "less -FRX"
+        guard !pager.trimmingCharacters(in: .whitespaces).isEmpty, pager != "cat" else { return }
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", pager]
+        process.standardInput = FileHandle(fileDescriptor: fds[0], closeOnDealloc: false)
+        guard (try? process.run()) != nil else { close(fds[0]); close(fds[1]); return }
+        close(fds[0])
+        fflush(nil)
+        dup2(fds[1], STDOUT_FILENO)
+        close(fds[1])
+        paging = true
+        pagerProcess = process
+        atexit {
+            fflush(nil)
+            close(STDOUT_FILENO)
+            Output.pagerProcess?.waitUntilExit()
+        }
+    }
+
+    nonisolated(unsafe) static var paging = false
+    nonisolated(unsafe) static var pagerProcess: Process?
+
     /// Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
     public static var colourEnabled: Bool {
         if let noColour = ProcessInfo.processInfo.environment["NO_COLOR"], !noColour.isEmpty { return false }
-        return isatty(STDOUT_FILENO) == 1
+        // Paging began on a terminal: the pager (less -R) shows the colours.
+        return paging || isatty(STDOUT_FILENO) == 1
     }
 
     public static func styled(_ text: String, _ style: Style?) -> String {
@@ -305,8 +339,10 @@ public enum Output {
         return "\u{1B}[\(style.rawValue)m\(text)\u{1B}[0m"
     }
 
-    /// Aligned columns on stdout; `style` may colour a whole row.
+    /// Aligned columns on stdout; `style` may colour a whole row. A table taller than the
+    /// terminal goes through the pager (``pageIfTaller(than:)``).
     public static func table(_ header: [String], _ rows: [[String]], style: ([String]) -> Style? = { _ in nil }) {
+        pageIfTaller(than: rows.count + 1)
         print(tableText(header, rows, style: style), terminator: "")
     }
 

@@ -231,7 +231,36 @@ private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String
             #expect(trailing.isEmpty, "\(name): \(trailing)")
         }
         // Each default said once: ArgumentParser adds "(default: ...)" itself.
+        // A table taller than the terminal goes through $PAGER; piped, never.
+        let paged = try await runInTerminal("stty rows 5 cols 200; \(imrCtl) rules", pager: "sed s/^/PAGED:/")
+        #expect(paged.contains("PAGED:\u{1B}[1mRULE") && paged.contains("PAGED:wcab.appeal"), "colours kept for less -R: \(paged)")
+        #expect(!rules.out.contains("PAGED:"))
+        let short = try await runInTerminal("stty rows 50 cols 200; \(imrCtl) rules", pager: "sed s/^/PAGED:/")
+        #expect(short.contains("wcab.appeal") && !short.contains("PAGED:"), "a table that fits is not paged: \(short)")
         let close = try await ctl(["help", "case", "close"])
         #expect(close.out.components(separatedBy: "default: today").count == 2, "\(close.out)")
+    }
+}
+
+/// Runs a shell command line on a pseudo-terminal (util-linux `script`), with PAGER set.
+private func runInTerminal(_ commandLine: String, pager: String) async throws -> String {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+                p.arguments = ["-qec", commandLine, "/dev/null"]
+                var environment = ProcessInfo.processInfo.environment
+                environment["PAGER"] = pager
+                p.environment = environment
+                let out = Pipe()
+                p.standardOutput = out
+                p.standardInput = FileHandle.nullDevice
+                try p.run()
+                let data = out.fileHandleForReading.readDataToEndOfFile()
+                p.waitUntilExit()
+                return String(decoding: data, as: UTF8.self)
+            })
+        }
     }
 }

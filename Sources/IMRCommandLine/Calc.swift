@@ -9,7 +9,10 @@ public struct Calc: ParsableCommand {
         discussion: """
             Examples:
               imr-ctl calc ur.decision.prospective --from 2015-04-17T18:18 --via fax
-              imr-ctl calc wcab.appeal --from 2014-11-06 --service mail --json
+              imr-ctl calc wcab.appeal --from 2014-11-06 --via mail --json
+            --via names how the trigger came, as the recording commands do: for an RFA (rfa.deemed-receipt, \
+            the UR clocks) fax, email or mail; for a served document (imr.application, wcab.appeal, ...) \
+            mail, fax, email, electronic or personal. --service is the older name of the latter.
             --from takes a date (YYYY-MM-DD), an instant (YYYY-MM-DDTHH:MM, Pacific when no zone is given), \
             today, yesterday, tomorrow or now (an instant).
             --json prints one object with exactly: rule, due, due_date, citation, explanation, assumptions.
@@ -22,7 +25,7 @@ public struct Calc: ParsableCommand {
     @Option(help: "The trigger: a date, an instant, today, yesterday, tomorrow or now.")
     var from: String
 
-    @Option(help: "How the triggering document was served: mail, fax, email, electronic or personal.")
+    @Option(help: ArgumentHelp("Older name of --via for a served document.", visibility: .hidden))
     var service: ServiceMethod?
 
     @Flag(name: .customLong("outside-ca"), help: "The served party's address is outside California (in the United States).")
@@ -46,8 +49,14 @@ public struct Calc: ParsableCommand {
     @Flag(name: .customLong("info-requested"), help: "UR asked for more information in time (14 calendar days from receipt).")
     var informationRequested = false
 
-    @Option(help: "How the RFA came in, for rfa.deemed-receipt and the UR clocks: fax, email or mail.")
-    var via: Transmission?
+    @Option(help: ArgumentHelp("How the trigger came: an RFA by fax, email or mail; a served document by mail, fax, email, electronic or personal.",
+                               valueName: "how"))
+    var via: String?
+
+    /// --via as an RFA's transmission, when it is one.
+    var transmission: Transmission? { via.flatMap { Transmission(rawValue: $0.lowercased()) } }
+    /// --via (or --service) as a service method, when it is one.
+    var serviceMethod: ServiceMethod? { service ?? via.flatMap { ServiceMethod(rawValue: $0.lowercased()) } }
 
     @Flag(name: .customLong("electronic-notice"), help: "imr.records: the notice of assignment was sent electronically (12 days).")
     var electronicNotice = false
@@ -58,6 +67,10 @@ public struct Calc: ParsableCommand {
     public init() {}
 
     public func validate() throws {
+        if service != nil && via != nil { throw ValidationError("give --via, not --via and --service (its older name)") }
+        if let via, Transmission(rawValue: via.lowercased()) == nil, ServiceMethod(rawValue: via.lowercased()) == nil {
+            throw ValidationError("--via '\(via)' is not one of: fax, email, mail, electronic, personal")
+        }
         if outsideCalifornia && outsideUnitedStates {
             throw ValidationError("give --outside-ca or --outside-us, not both")
         }
@@ -70,11 +83,11 @@ public struct Calc: ParsableCommand {
     public func run() throws {
         let trigger = try When.trigger(from, option: "--from")
         let options = DeadlineOptions(
-            service: service,
+            service: serviceMethod,
             destination: outsideUnitedStates ? .outsideUnitedStates : outsideCalifornia ? .otherState : .california,
             expedited: expedited, review: review, formulary: formulary,
             treatmentRecommendationDate: try treatmentRecommendationDate.map { LocalDate(iso: try When.date($0, option: "--recommended"))! },
-            informationRequested: informationRequested, transmission: via,
+            informationRequested: informationRequested, transmission: transmission,
             noticeSentElectronically: electronicNotice ? true : nil)
         let deadline: Deadline
         do {

@@ -44,8 +44,8 @@ private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String
         (["ur.decision.prospective", "--from", "2015-04-17T18:18", "--via", "fax"], "2015-04-27"),     // Green
         (["ur.decision.prospective", "--from", "2018-03-12"], "2018-03-19"),                           // Pa'u
         (["ur.notice.physician", "--from", "2013-10-31T15:00"], "2013-11-01"),                         // Bodam
-        (["wcab.appeal", "--from", "2014-11-06", "--service", "mail"], "2014-12-11"),                  // Matute
-        (["imr.application", "--from", "2013-12-24", "--service", "mail"], "2014-01-28"),              // Avila
+        (["wcab.appeal", "--from", "2014-11-06", "--via", "mail"], "2014-12-11"),                  // Matute
+        (["imr.application", "--from", "2013-12-24", "--via", "mail"], "2014-01-28"),              // Avila
     ])
     func workedCases(arguments: [String], dueDate: String) async throws {
         let result = try await ctl(["calc"] + arguments + ["--json"])
@@ -262,5 +262,24 @@ private func runInTerminal(_ commandLine: String, pager: String) async throws ->
                 return String(decoding: data, as: UTF8.self)
             })
         }
+    }
+}
+
+@Suite struct CalcOptionNameTests {
+    /// calc names how a trigger came --via, as the recording commands do, for an RFA and for a
+    /// served document alike; --service stays as the older name; a value of neither is refused.
+    @Test func viaNamesTheServiceAsTheRecordingCommandsDo() async throws {
+        let via = try await ctl(["calc", "imr.application", "--from", "2024-03-08", "--via", "fax", "--json"])
+        let service = try await ctl(["calc", "imr.application", "--from", "2024-03-08", "--service", "fax", "--json"])
+        let mail = try await ctl(["calc", "imr.application", "--from", "2024-03-08", "--via", "mail", "--json"])
+        #expect(via.status == 0 && via.out == service.out && via.out != mail.out, "\(via.err)")
+        let personal = try await ctl(["calc", "wcab.appeal", "--from", "2024-03-08", "--via", "personal"])
+        #expect(personal.status == 0, "\(personal.err)")
+        let rfa = try await ctl(["calc", "ur.decision.prospective", "--from", "2015-04-17T18:18", "--via", "fax"])
+        #expect(rfa.out.contains("due Monday 2015-04-27"), "\(rfa.out)")
+        let both = try await ctl(["calc", "imr.application", "--from", "2024-03-08", "--via", "fax", "--service", "fax"])
+        #expect(both.status == 64)
+        let pigeon = try await ctl(["calc", "imr.application", "--from", "2024-03-08", "--via", "pigeon"])
+        #expect(pigeon.status == 64 && pigeon.err.contains("--via 'pigeon' is not one of"), "\(pigeon.err)")
     }
 }

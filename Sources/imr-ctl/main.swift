@@ -25,6 +25,41 @@ struct IMRControl: AsyncParsableCommand {
         version: IMRControlCommands.version,
         subcommands: IMRControlCommands.all)
 
+    /// The first word that should name a subcommand but names none: the word, the path of
+    /// commands before it, and the nearest names (a typo of one or two letters, or a prefix).
+    static func unknownSubcommand(_ arguments: [String]) -> (String, [String], [String])? {
+        var current: any ParsableCommand.Type = IMRControl.self
+        var path: [String] = []
+        for word in arguments {
+            if word.hasPrefix("-") || word == "help" { return nil }
+            let subcommands = current.configuration.subcommands
+            guard !subcommands.isEmpty else { return nil }
+            if let next = subcommands.first(where: { $0._commandName == word || $0.configuration.aliases.contains(word) }) {
+                current = next
+                path.append(word)
+                continue
+            }
+            // A group with a default subcommand takes the word as that one's argument.
+            if current.configuration.defaultSubcommand != nil { return nil }
+            let names = subcommands.map { $0._commandName }
+            func distance(_ a: String, _ b: String) -> Int {
+                let a = Array(a), b = Array(b)
+                var previous = Array(0...b.count)
+                for i in 1...max(a.count, 1) where !a.isEmpty {
+                    var row = [i] + Array(repeating: 0, count: b.count)
+                    for j in stride(from: 1, through: b.count, by: 1) {
+                        row[j] = Swift.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                    }
+                    previous = row
+                }
+                return a.isEmpty ? b.count : previous[b.count]
+            }
+            let near = names.filter { distance($0, word.lowercased()) <= 2 || (word.count >= 3 && $0.hasPrefix(word.lowercased())) }
+            return (word, path, near.sorted { distance($0, word) < distance($1, word) })
+        }
+        return nil
+    }
+
     /// ArgumentParser's own main, except that a value refused once parsing is done (a
     /// ValidationError thrown by a subcommand's run) prints that subcommand's usage, not the
     /// top-level one.
@@ -35,6 +70,12 @@ struct IMRControl: AsyncParsableCommand {
         sigemptyset(&interrupting)
         for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&interrupting, signal) }
         sigprocmask(SIG_UNBLOCK, &interrupting, nil)
+        if let (typed, parent, near) = Self.unknownSubcommand(Array(CommandLine.arguments.dropFirst())) {
+            let path = (["imr-ctl"] + parent).joined(separator: " ")
+            let hint = near.isEmpty ? "" : "; did you mean " + near.map { "'\($0)'" }.joined(separator: " or ") + "?"
+            FileHandle.standardError.write(Data("Error: '\(typed)' is not a command of \(path)\(hint)\n  See '\(path) --help' for the commands.\n".utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
         let command: any ParsableCommand
         do { command = try parseAsRoot() } catch { exit(withError: error) }
         do {

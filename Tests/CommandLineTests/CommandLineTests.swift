@@ -283,3 +283,20 @@ private func runInTerminal(_ commandLine: String, pager: String) async throws ->
         #expect(pigeon.status == 64 && pigeon.err.contains("--via 'pigeon' is not one of"), "\(pigeon.err)")
     }
 }
+
+@Suite struct UnknownCommandTests {
+    /// A mistyped command names the nearest ones, at the level it was typed at.
+    @Test func aTypoSuggestsTheNearestCommand() async throws {
+        let top = try await ctl(["dedlines"])
+        #expect(top.status == 64 && top.err.contains("'dedlines' is not a command of imr-ctl; did you mean 'deadlines'?"), "\(top.err)")
+        let nested = try await ctl(["rfa", "recieve", "C-1"])
+        #expect(nested.status == 64 && nested.err.contains("of imr-ctl rfa; did you mean 'receive'?"), "\(nested.err)")
+        let far = try await ctl(["xyz"])
+        #expect(far.status == 64 && !far.err.contains("did you mean") && far.err.contains("imr-ctl --help"), "\(far.err)")
+        // A group's default subcommand still takes its arguments.
+        let appeal = try await ctl(["appeal", "--help"])
+        #expect(appeal.status == 0)
+        let defaulted = try await ctl(["appeal", "C-7", "--item", "1", "--filed", "2024-03-01", "--by", "employee", "--socket", "/nonexistent.sock"])
+        #expect(defaulted.status == 69, "parsed as 'appeal file', then no daemon: \(defaulted.err)")
+    }
+}

@@ -127,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "imr-ctl",
             dependencies: [
-                "IMRCommandLine",
+                "IMRCommandLine", "Workflow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IMRCommandLine
+import Workflow
 
 @main
 struct IMRControl: AsyncParsableCommand {
@@ -42,18 +43,7 @@ struct IMRControl: AsyncParsableCommand {
             // A group with a default subcommand takes the word as that one's argument.
             if current.configuration.defaultSubcommand != nil { return nil }
             let names = subcommands.map { $0._commandName }
-            func distance(_ a: String, _ b: String) -> Int {
-                let a = Array(a), b = Array(b)
-                var previous = Array(0...b.count)
-                for i in 1...max(a.count, 1) where !a.isEmpty {
-                    var row = [i] + Array(repeating: 0, count: b.count)
-                    for j in stride(from: 1, through: b.count, by: 1) {
-                        row[j] = Swift.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-                    }
-                    previous = row
-                }
-                return a.isEmpty ? b.count : previous[b.count]
-            }
+            func distance(_ a: String, _ b: String) -> Int { editDistance(a, b) }
             let near = names.filter { distance($0, word.lowercased()) <= 2 || (word.count >= 3 && $0.hasPrefix(word.lowercased())) }
             return (word, path, near.sorted { distance($0, word) < distance($1, word) })
         }

@@ -252,6 +252,7 @@ private func runInTerminal(_ commandLine: String, pager: String) async throws ->
                 p.arguments = ["-qec", commandLine, "/dev/null"]
                 var environment = ProcessInfo.processInfo.environment
                 environment["PAGER"] = pager
+                environment["NO_COLOR"] = ""  // swift test may set it; the pager keeps colours
                 p.environment = environment
                 let out = Pipe()
                 p.standardOutput = out

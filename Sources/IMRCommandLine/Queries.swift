@@ -267,10 +267,16 @@ public struct Deadlines: DaemonCommand {
     @Option(help: "Deadlines per page, 1 to 1000 (100 unless given).") var limit: Int?
     @Option(help: "Start after this cursor (from the line under the previous page).") var after: String?
     @Flag(help: "Every matching deadline, page after page, as the daemon sends them.") var all = false
+    @Flag(name: .customLong("include-history"), help: ArgumentHelp(
+        "With --case: also the misses kept as history (nobody can act on them any more), with why."))
+    var includeHistory = false
     public var connection: ConnectionOptions { read.connection }
     public init() {}
 
     public func validate() throws {
+        if includeHistory && caseId == nil {
+            throw ValidationError("--include-history needs --case CASE: the misses kept as history are worked out per case (imr-ctl show CASE lists them too)")
+        }
         if mine && coordinator != nil { throw ValidationError("give --mine or --coordinator, not both") }
         if overdue && pending { throw ValidationError("give --overdue or --pending, not both") }
         if let within { _ = try days(within, option: "--within") }
@@ -293,6 +299,24 @@ public struct Deadlines: DaemonCommand {
     }
 
     public func run(_ client: DaemonClient) throws {
+        if includeHistory, let caseId {
+            // The case's running deadlines and its history, from the case's own derivation.
+            let all = try client.call("io.imr.Deadlines.ForCase", ["caseId": .string(caseId)])["deadlines"]?.arrayValue ?? []
+            let shown = all.filter { d in
+                d.at("supersededBy").stringValue == nil
+                    && (["pending", "missed"].contains(d.at("status").text))
+                    && (rule.map { d.at("rule").text == $0 } ?? true) && (party.map { d.at("party").text == $0 } ?? true)
+            }.sorted { ($0.at("due").stringValue.flatMap(WireInstant.parse) ?? .distantPast) < ($1.at("due").stringValue.flatMap(WireInstant.parse) ?? .distantPast) }
+            if read.json { return Output.json(.array(shown)) }
+            guard !shown.isEmpty else { return print("case \(caseId) has no running deadline and no miss kept as history") }
+            Output.table(Self.header, shown.map { d in
+                var row = Self.row(d)
+                if d.at("history").stringValue != nil { row[2] = "history" }
+                return row
+            }, style: Self.style)
+            for d in shown { if let why = d.at("history").stringValue { print("  \(d.at("rule").text): \(why)") } }
+            return
+        }
         try PagedOutput.show(client, "io.imr.Deadlines.List", try parameters(), key: "deadlines", noun: "deadline", all: all, json: read.json,
                              header: Self.header, row: Self.row, style: Self.style,
                              empty: after == nil ? "no running deadline matches" : "no running deadlines after that cursor")
@@ -305,7 +329,9 @@ public struct Deadlines: DaemonCommand {
          d.at("itemIds").arrayValue.map(\.text).joined(separator: ","), d.at("party").text, d.at("coordinator").text]
     }
 
-    static func style(_ row: [String]) -> Output.Style? { row[2] == "missed" ? .red : row[1] == "today" ? .yellow : nil }
+    static func style(_ row: [String]) -> Output.Style? {
+        row[2] == "missed" ? .red : row[2] == "history" ? .dim : row[1] == "today" ? .yellow : nil
+    }
 }
 
 /// A list printed page by page as the daemon streams it: the table's columns take their widths

@@ -353,6 +353,14 @@ import Glibc
         let received = try #require(try Self.json(try await Self.ctl(["show", "C-1", "--json"], socket: s).out) as? [String: Any])
         let rfas = (received["rfas"] as? [[String: Any]]) ?? []
         #expect(rfas.contains { $0["rfaId"] as? String == "T" && ($0["receivedAt"] as? String)?.hasPrefix(Self.day(0)) == true }, "\(rfas)")
+        // An RFA entered a month late: its UR clock had passed, so it is history, off the board,
+        // shown only when asked for, with why.
+        _ = try await Self.ctl(["rfa", "receive", "C-1", "--rfa", "OLD", "--item", "X-ray", "--received", "\(Self.day(-30))T09:00", "--via", "fax"], socket: s)
+        let board = try #require(try Self.json(try await Self.ctl(["deadlines", "--case", "C-1", "--json"], socket: s).out) as? [[String: Any]])
+        #expect(!board.contains { ($0["id"] as? String)?.hasSuffix("/OLD") == true }, "\(board)")
+        let withHistory = try await Self.ctl(["deadlines", "--case", "C-1", "--include-history"], socket: s)
+        #expect(withHistory.status == 0 && withHistory.out.contains("history") && withHistory.out.contains("after it had passed"), "\(withHistory.out)")
+        #expect(try await Self.ctl(["deadlines", "--include-history"], socket: s).status == 64)
     }
 
     @Test func exportsParseAsICalendarAndCSV_withStableUIDs_andStatsAndAdminCommandsAnswer() async throws {

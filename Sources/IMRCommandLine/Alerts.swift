@@ -9,7 +9,11 @@ import Workflow
 /// deadline, as `imr-ctl deadlines` shows it; the minute for an hour deadline), the items its
 /// deadline covers, owner and when it was raised.
 private func alertRow(_ a: JSONValue) -> [String] {
-    let due = a.at("isExactInstant").boolValue == false ? a.at("dueDate").text : (pacificMinute(a.at("due")) ?? "")
+    // The alert's own due instant (the deadline's when it was raised), as a date for a day
+    // deadline: a deadline moved since (a correction) does not change what the alert was for.
+    let instant = a.at("due").stringValue.flatMap(WireInstant.parse)
+    let due = a.at("isExactInstant").boolValue == false ? (instant.map { Pacific.date(of: $0).iso } ?? a.at("dueDate").text)
+        : (pacificMinute(a.at("due")) ?? "")
     let raised = pacificMinute(a.at("raisedAt")) ?? ""
     let items = a.at("itemIds").arrayValue.map(\.text).joined(separator: ",")
     return [String(a.at("alertId").text.prefix(8)), a.at("level").text, a.at("caseId").text, a.at("rule").text, due,

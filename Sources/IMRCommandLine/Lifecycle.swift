@@ -94,7 +94,7 @@ enum Readback {
         if !current.isEmpty { words.append(current) }
         return words.enumerated().map { index, word in
             word.count > 1 && word.allSatisfy(\.isUppercase) ? word : index == 0 ? word : word.lowercased()
-        }.joined(separator: " ").replacingOccurrences(of: "  ", with: " ")
+        }.joined(separator: " ")
     }
 
     /// The day words (today, now, ...) the command's options were given, as typed or by default.

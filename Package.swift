@@ -80,13 +80,15 @@ let package = Package(
 
         // The domain: pure and synchronous, no I/O.
         .target(name: "Workflow"),
+        // Starting and reaping child processes without Foundation's reaper (see the file).
+        .target(name: "ChildProcess"),
 
         // Command handling over the store, projections and (later) the Varlink interfaces:
         // no process concerns, so tests run it in-process.
         .target(
             name: "IMRService",
             dependencies: [
-                "EventStore", "Workflow", "Varlink",
+                "ChildProcess", "EventStore", "Workflow", "Varlink",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -120,7 +122,7 @@ let package = Package(
         .target(
             name: "IMRCommandLine",
             dependencies: [
-                "EventStore", "Workflow", "Varlink",
+                "ChildProcess", "EventStore", "Workflow", "Varlink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -134,7 +136,7 @@ let package = Package(
         .executableTarget(
             name: "imr-bench",
             dependencies: [
-                "EventStore", "CSQLite", "IMRService", "IMRCommandLine", "Varlink", "Workflow",
+                "ChildProcess", "EventStore", "CSQLite", "IMRService", "IMRCommandLine", "Varlink", "Workflow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -154,7 +156,7 @@ let package = Package(
 
         .testTarget(
             name: "SystemdSupportTests",
-            dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ChildProcess", "SystemdSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "IMRDaemonConfigTests",
@@ -167,29 +169,30 @@ let package = Package(
         .testTarget(
             name: "EventStoreTests",
             dependencies: [
-                "EventStore", "CSQLite",
+                "ChildProcess", "EventStore", "CSQLite",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(
             name: "IMRServiceTests",
-            dependencies: ["IMRService", "EventStore", "Workflow", "Varlink", "IMRCommandLine"]
+            dependencies: ["ChildProcess", "IMRService", "EventStore", "Workflow", "Varlink", "IMRCommandLine"]
         ),
         // The real imr-ctl binary, run as a user would.
-        .testTarget(name: "CommandLineTests"),
+        .testTarget(name: "CommandLineTests", dependencies: ["ChildProcess"]),
         // The real imr-daemon binary, started as a process, on real sockets.
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["EventStore", "Varlink"]
+            dependencies: ["ChildProcess", "EventStore", "Varlink"]
         ),
         .testTarget(
             name: "VarlinkTests",
-            dependencies: ["Varlink", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ChildProcess", "Varlink", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
         ),
+        .testTarget(name: "ChildProcessTests", dependencies: ["ChildProcess"]),
         .testTarget(
             name: "WorkflowTests",
             dependencies: [
-                "Workflow",
+                "ChildProcess", "Workflow",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

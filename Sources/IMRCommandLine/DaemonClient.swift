@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChildProcess
 import Foundation
 import Varlink
 
@@ -310,7 +311,7 @@ public enum Output {
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", pager]
         process.standardInput = FileHandle(fileDescriptor: fds[0], closeOnDealloc: false)
-        guard (try? process.run()) != nil else { close(fds[0]); close(fds[1]); return }
+        guard (try? process.start()) != nil else { close(fds[0]); close(fds[1]); return }
         close(fds[0])
         fflush(nil)
         dup2(fds[1], STDOUT_FILENO)
@@ -320,7 +321,7 @@ public enum Output {
         atexit {
             fflush(nil)
             close(STDOUT_FILENO)
-            Output.pagerProcess?.waitUntilExit()
+            Output.pagerProcess?.waitForExit()
         }
     }
 

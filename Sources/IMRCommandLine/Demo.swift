@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChildProcess
 import Foundation
 import Varlink
 import Workflow
@@ -100,7 +101,7 @@ public struct Demo: ParsableCommand {
         daemon.standardInput = FileHandle.nullDevice
         daemon.standardOutput = log
         daemon.standardError = log
-        try daemon.run()
+        try daemon.start()
         try Data("\(daemon.processIdentifier)\n".utf8).write(to: pidFile)
         print("started imr-daemon (pid \(daemon.processIdentifier)) on \(socketPath)")
 
@@ -178,9 +179,9 @@ public struct Demo: ParsableCommand {
     /// Waits until the daemon answers, or explains why it did not start.
     func waitForDaemon(_ daemon: Process) throws -> VarlinkClient {
         for _ in 0..<300 {
-            if !daemon.isRunning {
+            if let exit = daemon.poll() {
                 let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
-                throw CommandFailure("imr-daemon exited with status \(daemon.terminationStatus): \(log.suffix(600))", status: .software)
+                throw CommandFailure("imr-daemon exited (\(exit)): \(log.suffix(600))", status: .software)
             }
             if let client = try? VarlinkClient(path: socketPath), (try? client.call("io.imr.Admin.Status")) != nil {
                 return client

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChildProcess
 import Foundation
 import Varlink
 import Workflow
@@ -348,7 +349,7 @@ enum LetterText {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["pdftotext", "-layout", "-enc", "UTF-8", path, "-"]
-        let out = Pipe()
+        let out = Pipe.forChild()
         // Its complaints go to a file: a damaged PDF can print more than a pipe holds while
         // standard output is still being read.
         let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("imr-pdftotext-\(getpid())-\(UUID().uuidString.prefix(8))").path
@@ -356,16 +357,16 @@ enum LetterText {
         defer { try? FileManager.default.removeItem(atPath: errPath) }
         process.standardOutput = out
         process.standardError = FileHandle(forWritingAtPath: errPath)
-        do { try process.run() } catch {
+        do { try process.start() } catch {
             throw Failure(description: "pdftotext could not be started (\(error)); install poppler-utils (scripts/setup)")
         }
         let text = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let exit = process.waitForExit()
         let problem = String(String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self).prefix(400))
-        if process.terminationStatus == 127 {
+        if exit == ChildExit(status: 127, signalled: false) {
             throw Failure(description: "pdftotext is not installed; install poppler-utils (scripts/setup)")
         }
-        guard process.terminationStatus == 0 else {
+        guard exit.succeeded else {
             throw Failure(description: "pdftotext could not read it (\(problem.trimmingCharacters(in: .whitespacesAndNewlines))); is it a damaged PDF?")
         }
         return String(decoding: text, as: UTF8.self)

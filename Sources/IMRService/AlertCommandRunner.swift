@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Logging
 import Workflow
@@ -161,35 +162,26 @@ public final class AlertCommandRunner: Sendable {
         for (key, value) in delivery.environment { environment[key] = value }
         environment["IMR_ATTEMPT"] = "\(attempt)"
         p.environment = environment
-        let input = Pipe()
+        let input = Pipe.forChild()
         p.standardInput = input
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         let json = delivery.json
-        let status: Int32? = await withCheckedContinuation { (c: CheckedContinuation<Int32?, Never>) in
-            p.terminationHandler = { c.resume(returning: $0.terminationStatus) }
-            do {
-                try p.run()
-            } catch {
-                p.terminationHandler = nil
-                c.resume(returning: nil)
-                return
-            }
-            process.startTimer(after: settings.timeout)
-            try? input.fileHandleForWriting.write(contentsOf: json)
-            try? input.fileHandleForWriting.close()
-        }
+        do { try p.start() } catch { return "cannot start \(settings.command[0])" }
+        process.startTimer(after: settings.timeout)
+        try? input.fileHandleForWriting.write(contentsOf: json)
+        try? input.fileHandleForWriting.close()
+        // Reaped with waitpid on a thread of its own (ChildProcess), not by Foundation's handler.
+        let exit = await p.exit()
         process.cancelTimer()
-        guard let status else { return "cannot start \(settings.command[0])" }
         if process.timedOut { return "timed out after \(settings.timeout) and was killed" }
-        if p.terminationReason == .uncaughtSignal { return "killed by signal \(status)" }
-        return status == 0 ? nil : "exit status \(status)"
+        return exit.succeeded ? nil : exit.description
     }
 }
 
 /// A child process and its timeout timer.
 /// @unchecked Sendable: `process` is configured before `run()` by one task; afterwards only
-/// its thread-safe pid and termination state are read, and the timer fields sit behind a lock.
+/// its pid and ChildProcess's locked reaping are used, and the timer fields sit behind a lock.
 private final class ProcessBox: @unchecked Sendable {
     let process = Process()
     private let lock = NSLock()
@@ -199,12 +191,11 @@ private final class ProcessBox: @unchecked Sendable {
     var timedOut: Bool { lock.withLock { killed } }
 
     func startTimer(after timeout: Duration) {
-        let pid = process.processIdentifier
         let task = Task.detached { [self] in
             guard (try? await Task.sleep(for: timeout)) != nil else { return }
-            guard process.isRunning else { return }
+            guard process.poll() == nil else { return }
             lock.withLock { killed = true }
-            kill(pid, SIGKILL)
+            process.send(SIGKILL)
         }
         lock.withLock { timer = task }
     }

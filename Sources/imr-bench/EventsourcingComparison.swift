@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 
 /// The Python `eventsourcing` library doing the same kind of durable command as imr (reload a
@@ -87,11 +88,11 @@ struct EventsourcingComparison {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3"] + arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe.forChild(), err = Pipe.forChild()
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
-        try p.run()
+        try p.start()
         // stderr on a thread of its own, so a chatty stderr cannot fill its pipe and stall the
         // child while this thread waits on stdout.
         let errors = CollectedOutput()
@@ -102,8 +103,7 @@ struct EventsourcingComparison {
         }
         let output = out.fileHandleForReading.readDataToEndOfFile()
         done.wait()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: errors.data, as: UTF8.self))
+        return (p.waitForExit().status, String(decoding: output, as: UTF8.self), String(decoding: errors.data, as: UTF8.self))
     }
 }
 

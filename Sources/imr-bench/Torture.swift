@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChildProcess
 import EventStore
 import Foundation
 import IMRCommandLine
@@ -276,7 +277,7 @@ struct Torture: ParsableCommand {
             p.arguments = ["import", "--socket", target.socketPath] + files
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
-            try p.run()
+            try p.start()
             return p
         }
         // Case events only: the alert scheduler appends alerts for the imported cases meanwhile.
@@ -289,20 +290,20 @@ struct Torture: ParsableCommand {
         let killed = try importer()
         usleep(useconds_t(200_000 + random.next() % 800_000))
         target.kill9()
-        killed.waitUntilExit()
+        killed.waitForExit()
         try target.start()
         try checkInvariants(target, acknowledged: [:], phase: "kills", round: "kill during import", &report)
         let rerun = try importer()
-        rerun.waitUntilExit()
+        let rerunExit = rerun.waitForExit()
         let before = try caseEvents()
         // A third import changes nothing: each letter is in the log once.
         let third = try importer()
-        third.waitUntilExit()
+        let thirdExit = third.waitForExit()
         let afterImport = try caseEvents()
-        report.check("kills", rerun.terminationStatus == 0, "the import of \(files.count) letters completed after the kill",
-                     "the import after the kill exited \(rerun.terminationStatus)")
-        report.check("kills", third.terminationStatus == 0 && before == afterImport && before > 0, "re-importing \(files.count) letters recorded nothing twice",
-                     "re-importing the letters recorded new case events (\(before) -> \(afterImport)) or failed (exit \(third.terminationStatus))")
+        report.check("kills", rerunExit.succeeded, "the import of \(files.count) letters completed after the kill",
+                     "the import after the kill ended (\(rerunExit))")
+        report.check("kills", thirdExit.succeeded && before == afterImport && before > 0, "re-importing \(files.count) letters recorded nothing twice",
+                     "re-importing the letters recorded new case events (\(before) -> \(afterImport)) or failed (\(thirdExit))")
         try checkInvariants(target, acknowledged: [:], phase: "kills", round: "after re-import", &report)
     }
 
@@ -342,15 +343,15 @@ struct Torture: ParsableCommand {
 
     /// Runs the attacker process to its end; its JSON report.
     func runAttackers(_ process: Process) throws -> [String: Int] {
-        let out = Pipe()
+        let out = Pipe.forChild()
         process.standardOutput = out
         process.standardError = FileHandle.standardError
-        try process.run()
+        try process.start()
         let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let exit = process.waitForExit()
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
         guard let last = lines.last, let report = try? JSONDecoder().decode([String: Int].self, from: Data(last.utf8)) else {
-            throw TortureFailure("the attackers exited \(process.terminationStatus) without a report: \(String(decoding: data, as: UTF8.self).suffix(400))")
+            throw TortureFailure("the attackers ended (\(exit)) without a report: \(String(decoding: data, as: UTF8.self).suffix(400))")
         }
         return report
     }

@@ -1,3 +1,4 @@
+import ChildProcess
 import EventStore
 import Foundation
 import Varlink
@@ -26,7 +27,7 @@ final class TortureDaemon {
 
     var storePath: String { stateDirectory + "/imr.sqlite" }
     var pid: pid_t { process?.processIdentifier ?? 0 }
-    var isRunning: Bool { process?.isRunning ?? false }
+    var isRunning: Bool { process.map { !$0.hasExited } ?? false }
 
     /// Starts the daemon and waits until `status` answers; the time that took.
     @discardableResult
@@ -45,11 +46,11 @@ final class TortureDaemon {
         p.standardOutput = log
         p.standardError = log
         let started = Date()
-        try p.run()
+        try p.start()
         process = p
         while Date().timeIntervalSince(started) < timeout {
-            guard p.isRunning else {
-                throw TortureFailure("imr-daemon exited with status \(p.terminationStatus) while starting; see \(logPath)")
+            if let exit = p.poll() {
+                throw TortureFailure("imr-daemon ended (\(exit)) while starting; see \(logPath)")
             }
             if let connection = try? RawConnection(path: socketPath, timeout: 5),
                (try? connection.call("io.imr.Admin.Status")) != nil {
@@ -61,24 +62,18 @@ final class TortureDaemon {
     }
 
     func kill9() {
-        guard let p = process, p.isRunning else { return }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        process?.killAndWait()
     }
 
     /// SIGTERM, then SIGKILL after `grace` seconds; the seconds it took and whether it stopped by itself.
     @discardableResult
     func stop(grace: Double = 15) -> (seconds: Double, clean: Bool) {
-        guard let p = process, p.isRunning else { return (0, true) }
+        guard let p = process, p.poll() == nil else { return (0, true) }
         let started = Date()
-        kill(p.processIdentifier, SIGTERM)
-        while p.isRunning, Date().timeIntervalSince(started) < grace { usleep(10_000) }
-        if p.isRunning {
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-            return (Date().timeIntervalSince(started), false)
-        }
-        return (Date().timeIntervalSince(started), p.terminationStatus == 0)
+        p.send(SIGTERM)
+        if let exit = p.waitForExit(seconds: grace) { return (Date().timeIntervalSince(started), exit.succeeded) }
+        p.killAndWait()
+        return (Date().timeIntervalSince(started), false)
     }
 
     /// Resident memory in KiB and open file descriptors, from /proc.

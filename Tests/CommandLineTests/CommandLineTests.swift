@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Testing
 
@@ -27,14 +28,13 @@ private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String
     let p = Process()
     p.executableURL = URL(fileURLWithPath: imrCtl)
     p.arguments = arguments
-    let out = Pipe(), err = Pipe()
+    let out = Pipe.forChild(), err = Pipe.forChild()
     p.standardOutput = out
     p.standardError = err
-    try p.run()
+    try p.start()
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    return (p.waitForExit().status, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
 
 @Suite struct CalcCommandTests {
@@ -254,12 +254,12 @@ private func runInTerminal(_ commandLine: String, pager: String) async throws ->
                 environment["PAGER"] = pager
                 environment["NO_COLOR"] = ""  // swift test may set it; the pager keeps colours
                 p.environment = environment
-                let out = Pipe()
+                let out = Pipe.forChild()
                 p.standardOutput = out
                 p.standardInput = FileHandle.nullDevice
-                try p.run()
+                try p.start()
                 let data = out.fileHandleForReading.readDataToEndOfFile()
-                p.waitUntilExit()
+                p.waitForExit()
                 return String(decoding: data, as: UTF8.self)
             })
         }

@@ -1,3 +1,4 @@
+import ChildProcess
 import EventStore
 import Foundation
 import Testing
@@ -83,10 +84,7 @@ final class ShiftedDaemons: @unchecked Sendable {
 
     func cleanup() {
         // Each one gone before the directory is: a daemon still exiting would write into it again.
-        for daemon in daemons where daemon.process.isRunning {
-            daemon.signal(SIGKILL)
-            daemon.process.waitUntilExit()
-        }
+        for daemon in daemons { daemon.process.killAndWait() }
         try? FileManager.default.removeItem(at: directory)
     }
 }
@@ -413,10 +411,10 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             follower.executableURL = URL(fileURLWithPath: ctl)
             follower.arguments = ["alerts", "--follow", "--json", "--coordinator", "maria"]
             follower.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-            let pipe = Pipe()
+            let pipe = Pipe.forChild()
             follower.standardOutput = pipe
-            try follower.run()
-            defer { if follower.isRunning { kill(follower.processIdentifier, SIGKILL) }; follower.waitUntilExit() }
+            try follower.start()
+            defer { follower.killAndWait() }
             // A follower that stops writing must not hang the run: each line is waited for at
             // most 30 seconds (poll), then nextLine() gives up with nil.
             let fd = pipe.fileHandleForReading.fileDescriptor

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Testing
 import Varlink
@@ -21,15 +22,14 @@ import Glibc
             env.removeValue(forKey: "IMR_SOCKET")
             for (k, v) in environment { env[k] = v }
             p.environment = env
-            let out = Pipe(), err = Pipe()
+            let out = Pipe.forChild(), err = Pipe.forChild()
             p.standardOutput = out
             p.standardError = err
             p.standardInput = FileHandle.nullDevice
-            try p.run()
+            try p.start()
             let o = out.fileHandleForReading.readDataToEndOfFile()
             let e = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+            return (p.waitForExit().status, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
         }
     }
 

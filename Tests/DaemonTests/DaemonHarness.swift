@@ -1,3 +1,4 @@
+import ChildProcess
 import EventStore
 import Foundation
 import Varlink
@@ -70,7 +71,7 @@ final class DaemonProcess: @unchecked Sendable {
     let directory: URL
     let socketPath: String
     let process = Process()
-    let output = Pipe()
+    let output = Pipe.forChild()
     let notify: NotifySocket
     /// What the daemon printed, drained as it comes: a pipe left unread fills up and then
     /// blocks the daemon in its next log line (alerts log one line each).
@@ -104,7 +105,7 @@ final class DaemonProcess: @unchecked Sendable {
         process.environment = env
         process.standardOutput = output
         process.standardError = output
-        try process.run()
+        try process.start()
         let reader = output.fileHandleForReading
         Thread.detachNewThread { [printed, drained] in
             while true {
@@ -121,27 +122,24 @@ final class DaemonProcess: @unchecked Sendable {
 
     func client() throws -> VarlinkClient { try VarlinkClient(path: socketPath) }
 
-    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    func signal(_ number: Int32) { process.send(number) }
 
     /// Waits for the process to end; its exit status and everything it printed.
     func wait() -> (status: Int32, output: String) {
-        process.waitUntilExit()
+        let exit = process.waitForExit()
         drained.wait()
         drained.signal()  // a second wait() returns too
         let text = String(decoding: printed.data, as: UTF8.self)
-        return (process.terminationStatus, text)
+        return (exit.status, text)
     }
 
     func stop() -> (status: Int32, output: String) {
-        if process.isRunning { signal(SIGTERM) }
+        signal(SIGTERM)
         return wait()
     }
 
     func cleanup() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        process.killAndWait()
         try? FileManager.default.removeItem(at: directory)
     }
 }
@@ -177,13 +175,12 @@ func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
     p.environment = env
-    let out = Pipe()
+    let out = Pipe.forChild()
     p.standardOutput = out
     p.standardError = out
-    try p.run()
+    try p.start()
     let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    return (p.terminationStatus, text)
+    return (p.waitForExit().status, text)
 }
 
 /// One load test at a time in this process. Swift Testing runs suites in parallel, and on two

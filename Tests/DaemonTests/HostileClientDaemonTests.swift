@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Testing
 import Varlink
@@ -119,12 +120,12 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
         let nobody = Process()
         nobody.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         nobody.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script, daemon.socketPath]
-        let out = Pipe(), input = Pipe()
+        let out = Pipe.forChild(), input = Pipe.forChild()
         nobody.standardOutput = out
         nobody.standardError = out
         nobody.standardInput = input
-        try nobody.run()
-        defer { try? input.fileHandleForWriting.close(); nobody.waitUntilExit() }
+        try nobody.start()
+        defer { try? input.fileHandleForWriting.close(); nobody.waitForExit() }
         let line = try await offPool { () -> String in
             var text = ""
             while !text.contains("\n") {

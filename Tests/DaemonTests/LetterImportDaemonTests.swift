@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Testing
 import Varlink
@@ -14,14 +15,13 @@ private func importing(_ arguments: [String], daemon: DaemonProcess) async throw
         let p = Process()
         p.executableURL = URL(fileURLWithPath: imrCtl)
         p.arguments = ["import", "--socket", daemon.socketPath] + arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe.forChild(), err = Pipe.forChild()
         p.standardOutput = out
         p.standardError = err
-        try p.run()
+        try p.start()
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        return (p.waitForExit().status, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 }
 

@@ -1,3 +1,4 @@
+import ChildProcess
 import EventStore
 import Foundation
 import Testing
@@ -58,7 +59,7 @@ struct PoolStarvationTests {
         notes.stop()
         alerts.stop()
 
-        #expect(daemon.process.isRunning, "the daemon died during the storm: \(daemon.stop().output.suffix(2000))")
+        #expect(!daemon.process.hasExited, "the daemon died during the storm: \(daemon.stop().output.suffix(2000))")
         let (acknowledged, failures, perClient) = storm.outcome
         #expect(failures.isEmpty, "\(failures.count) commands failed during the storm, e.g. \(failures.prefix(5))")
         #expect(perClient.allSatisfy { $0 > 0 }, "some clients recorded nothing: commands per client \(perClient)")
@@ -102,7 +103,7 @@ struct PoolStarvationTests {
         try await Task.sleep(for: .milliseconds(Int(Self.watchdogSeconds * 1200)))
         notes.stop()
 
-        #expect(daemon.process.isRunning, "the daemon died under the reads: \(daemon.stop().output.suffix(2000))")
+        #expect(!daemon.process.hasExited, "the daemon died under the reads: \(daemon.stop().output.suffix(2000))")
         let outcome = reads.outcome
         #expect(outcome.failures.isEmpty, "\(outcome.failures.count) bulk reads failed, e.g. \(outcome.failures.prefix(5))")
         // Each kind of long read really ran, over the whole caseload.
@@ -143,10 +144,7 @@ struct PoolStarvationTests {
         reads.daemonStops()
         let sent = Date()
         first.signal(SIGTERM)
-        let exited = try await offPool { () -> Bool in
-            while first.process.isRunning && Date().timeIntervalSince(sent) < 10 { usleep(10_000) }
-            return !first.process.isRunning
-        }
+        let exited = try await offPool { first.process.waitForExit(seconds: 10) != nil }
         let seconds = Date().timeIntervalSince(sent)
         if !exited {
             Issue.record("the daemon was still running \(String(format: "%.1f", seconds)) s after SIGTERM with reads and writes in flight; its threads:\n\(threadStacks(first.process.processIdentifier))")

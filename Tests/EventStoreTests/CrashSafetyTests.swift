@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Testing
 @testable import EventStore
@@ -18,10 +19,10 @@ import Testing
             let process = Process()
             process.executableURL = binary
             process.arguments = [path, "round\(round)"]
-            let out = Pipe()
+            let out = Pipe.forChild()
             process.standardOutput = out
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try process.start()
             // Wait for the first acknowledgement so that every round writes, then kill at random.
             let reader = out.fileHandleForReading
             var text = ""
@@ -31,10 +32,10 @@ import Testing
                 text += String(decoding: chunk, as: UTF8.self)
             }
             try await Task.sleep(for: .milliseconds(Int.random(in: 20...250, using: &generator)))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            process.send(SIGKILL)
+            let exit = process.waitForExit()
             text += String(decoding: reader.readDataToEndOfFile(), as: UTF8.self)
-            #expect(process.terminationReason == .uncaughtSignal)
+            #expect(exit.signalled)
 
             // Only whole lines are acknowledgements: a line cut by the kill was never acknowledged.
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()

@@ -1,3 +1,4 @@
+import ChildProcess
 import EventStore
 import Foundation
 import Testing
@@ -276,14 +277,13 @@ import Workflow
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             p.arguments = ["python3", "-c", script, path]
-            let out = Pipe(), err = Pipe()
+            let out = Pipe.forChild(), err = Pipe.forChild()
             p.standardOutput = out
             p.standardError = err
-            try p.run()
+            try p.start()
             let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 0, "\(errors)")
+            #expect(p.waitForExit().status == 0, "\(errors)")
             #expect(output.contains("paged " + whole.joined(separator: ",") + "\n"), "\(output)")
             #expect(output.contains("streamed " + whole.joined(separator: ",") + "\n"), "\(output)")
         }

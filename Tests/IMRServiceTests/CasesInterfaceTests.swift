@@ -1,3 +1,4 @@
+import ChildProcess
 import EventStore
 import Foundation
 import Testing
@@ -222,14 +223,13 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             p.arguments = ["python3", "-c", script, path]
-            let out = Pipe(), err = Pipe()
+            let out = Pipe.forChild(), err = Pipe.forChild()
             p.standardOutput = out
             p.standardError = err
-            try p.run()
+            try p.start()
             let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 0, "\(errors)")
+            #expect(p.waitForExit().status == 0, "\(errors)")
             #expect(output.contains("version 1"))
             #expect(output.contains("cases ['py1']"))
             #expect(output.contains("error io.imr.Cases.CaseNotFound"))

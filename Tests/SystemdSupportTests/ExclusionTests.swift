@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Testing
 @testable import SystemdSupport
@@ -42,14 +43,11 @@ import Glibc
         let child = Process()
         child.executableURL = URL(fileURLWithPath: probePath)
         child.arguments = ["hold-lock", dir.path]
-        let out = Pipe()
+        let out = Pipe.forChild()
         child.standardOutput = out
         child.environment = childEnvironment
-        try child.run()
-        defer {
-            if child.isRunning { kill(child.processIdentifier, SIGKILL) }
-            child.waitUntilExit()
-        }
+        try child.start()
+        defer { child.killAndWait() }
         let line = LineReader(out.fileHandleForReading).nextLine()
         #expect(line == "locked pid=\(child.processIdentifier)")
 
@@ -64,8 +62,7 @@ import Glibc
         }
 
         // The kernel drops the lock with the process, however it dies: no stale-lock clean-up.
-        kill(child.processIdentifier, SIGKILL)
-        child.waitUntilExit()
+        child.killAndWait()
         let lock = try StateDirectoryLock.acquire(stateDirectory: dir.path)
         #expect(try String(contentsOfFile: lock.path, encoding: .utf8) == "\(getpid())\n")
         lock.release()
@@ -153,8 +150,7 @@ import Glibc
         let sameDirectory = try Probe(["serve", dir.path, socketPath], environment: environment)
         defer { sameDirectory.stop() }
         #expect(sameDirectory.output.nextLine()?.hasPrefix("error: another imr-daemon (pid \(first.pid)) is using the state directory") == true)
-        sameDirectory.process.waitUntilExit()
-        #expect(sameDirectory.process.terminationStatus == 1)
+        #expect(sameDirectory.process.waitForExit().status == 1)
 
         let sameSocket = try Probe(["serve", otherStateDirectory, socketPath], environment: environment)
         defer { sameSocket.stop() }
@@ -170,10 +166,9 @@ import Glibc
         #expect(restarted.output.nextLine() == "serving pid=\(restarted.pid)")
         #expect(receiveDatagram(notify) == "READY=1\nSTATUS=Serving \(socketPath)")
 
-        kill(restarted.pid, SIGTERM)
+        restarted.process.send(SIGTERM)
         #expect(restarted.output.nextLine() == "stopping")
         #expect(receiveDatagram(notify) == "STOPPING=1")
-        restarted.process.waitUntilExit()
-        #expect(restarted.process.terminationStatus == 0)
+        #expect(restarted.process.waitForExit() == ChildExit(status: 0, signalled: false))
     }
 }

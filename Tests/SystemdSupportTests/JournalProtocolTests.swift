@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Testing
 @testable import SystemdSupport
@@ -65,12 +66,12 @@ struct JournalProtocolTests {
         // python3 may live outside /usr/bin (pyenv), so this child gets this process's PATH.
         process.environment = childEnvironment.merging(
             ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]) { _, new in new }
-        let errors = Pipe()
+        let errors = Pipe.forChild()
         process.standardError = errors
-        try process.run()
-        process.waitUntilExit()
+        try process.start()
+        let exit = process.waitForExit()
         let stderrText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        try #require(process.terminationStatus == 0, "unshare script failed: \(stderrText)")
+        try #require(exit.succeeded, "unshare script failed: \(stderrText)")
 
         let lines = try String(contentsOfFile: dir.path("fields"), encoding: .utf8)
             .split(separator: "\n").map(String.init)

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Testing
 @testable import SystemdSupport
@@ -13,15 +14,12 @@ import Glibc
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")
         process.arguments = ["-l", socketPath] + activatorArguments + [probePath, "listen-fds"]
-        let out = Pipe()
+        let out = Pipe.forChild()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         process.environment = childEnvironment
-        try process.run()
-        defer {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
+        try process.start()
+        defer { process.killAndWait() }
         // systemd-socket-activate execs the program only when the first connection arrives.
         var client: Int32 = -1
         let connected = waitUntil { client = connectUnix(socketPath); return client >= 0 }
@@ -58,10 +56,10 @@ import Glibc
         process.executableURL = URL(fileURLWithPath: probePath)
         process.arguments = ["listen-fds"]
         process.environment = childEnvironment
-        let out = Pipe()
+        let out = Pipe.forChild()
         process.standardOutput = out
-        try process.run()
-        process.waitUntilExit()
+        try process.start()
+        process.waitForExit()
         #expect(LineReader(out.fileHandleForReading).nextLine() == "none")
     }
 
@@ -87,10 +85,10 @@ import Glibc
             process.executableURL = URL(fileURLWithPath: probePath)
             process.arguments = ["watchdog"]
             process.environment = childEnvironment.merging(environment) { _, new in new }
-            let out = Pipe()
+            let out = Pipe.forChild()
             process.standardOutput = out
-            try process.run()
-            process.waitUntilExit()
+            try process.start()
+            process.waitForExit()
             return LineReader(out.fileHandleForReading).nextLine()
         }
         #expect(try run(["WATCHDOG_USEC": "4000000"]) == "interval_us=2000000")
@@ -112,14 +110,11 @@ import Glibc
         process.arguments = ["-l", socketPath, "--fdname=varlink", "-E", "NOTIFY_SOCKET=\(dir.path("notify"))",
                              probePath, "serve", dir.path, socketPath]
         process.environment = childEnvironment
-        let out = Pipe()
+        let out = Pipe.forChild()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
+        try process.start()
+        defer { process.killAndWait() }
         var client: Int32 = -1
         #expect(waitUntil { client = connectUnix(socketPath); return client >= 0 })
         defer { close(client) }
@@ -127,7 +122,7 @@ import Glibc
         // No "removed stale" line: with a passed socket the path is systemd's business.
         #expect(output.nextLine() == "serving pid=\(process.processIdentifier)")
         #expect(receiveDatagram(notify) == "READY=1\nSTATUS=Serving \(socketPath)")
-        kill(process.processIdentifier, SIGTERM)
+        process.send(SIGTERM)
         #expect(output.nextLine() == "stopping")
         #expect(receiveDatagram(notify) == "STOPPING=1")
     }

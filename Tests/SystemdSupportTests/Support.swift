@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -142,10 +143,10 @@ struct Probe {
         process.executableURL = URL(fileURLWithPath: probePath)
         process.arguments = arguments
         process.environment = childEnvironment.merging(environment) { _, new in new }
-        let pipe = Pipe()
+        let pipe = Pipe.forChild()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.start()
         output = LineReader(pipe.fileHandleForReading)
     }
 
@@ -153,7 +154,7 @@ struct Probe {
 
     /// Sends `signal` and waits for the exit.
     func stop(_ signal: Int32 = SIGKILL) {
-        if process.isRunning { kill(pid, signal) }
-        process.waitUntilExit()
+        process.send(signal)
+        process.waitForExit()
     }
 }

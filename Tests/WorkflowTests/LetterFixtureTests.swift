@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Testing
 @testable import Workflow
@@ -193,17 +194,17 @@ enum Fixtures {
         let process = Process()
         process.executableURL = pdftotext
         process.arguments = (layout ? ["-layout"] : []) + ["-enc", "UTF-8", pdf.path, "-"]
-        let output = Pipe()
-        let errors = Pipe()
+        let output = Pipe.forChild()
+        let errors = Pipe.forChild()
         process.standardOutput = output
         process.standardError = errors
-        try process.run()
+        try process.start()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let exit = process.waitForExit()
+        guard exit.succeeded else {
             throw FixtureError(
-                "pdftotext failed on \(pdf.lastPathComponent) (status \(process.terminationStatus)): \(String(decoding: errorData, as: UTF8.self))")
+                "pdftotext failed on \(pdf.lastPathComponent) (\(exit)): \(String(decoding: errorData, as: UTF8.self))")
         }
         return String(decoding: data, as: UTF8.self)
     }

@@ -15,6 +15,7 @@ public struct Calc: ParsableCommand {
             mail, fax, email, electronic or personal. --service is the older name of the latter.
             --from takes a date (YYYY-MM-DD), an instant (YYYY-MM-DDTHH:MM, Pacific when no zone is given), \
             today, yesterday, tomorrow or now (an instant).
+            An option the rule does not read is refused, naming the options the rule takes.
             --json prints one object with exactly: rule, due, due_date, citation, explanation, assumptions.
             List the rules with 'imr-ctl rules'.
             """)
@@ -75,9 +76,53 @@ public struct Calc: ParsableCommand {
             throw ValidationError("give --outside-ca or --outside-us, not both")
         }
         if let text = treatmentRecommendationDate { _ = try When.date(text, option: "--recommended") }
-        guard (try? RuleID.named(rule)) != nil else {
+        guard let id = try? RuleID.named(rule) else {
             throw ValidationError("'\(rule)' is not a rule id; 'imr-ctl rules' lists them: \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        try refuseOptionsThatDoNotApply(to: id)
+    }
+
+    /// The options given, each with the facts it sets (--via sets an RFA's transmission or a
+    /// served document's method, whichever the rule reads).
+    var given: [(option: String, inputs: Set<DeadlineInput>)] {
+        var given: [(String, Set<DeadlineInput>)] = []
+        if let via {
+            let asTransmission = Transmission(rawValue: via.lowercased()) != nil
+            given.append(("--via", asTransmission ? [.transmission, .service] : [.service]))
+        }
+        if service != nil { given.append(("--service", [.service])) }
+        if outsideCalifornia { given.append(("--outside-ca", [.destination])) }
+        if outsideUnitedStates { given.append(("--outside-us", [.destination])) }
+        if expedited { given.append(("--expedited", [.expedited])) }
+        if review != nil { given.append(("--review", [.review])) }
+        if formulary { given.append(("--formulary", [.formulary])) }
+        if treatmentRecommendationDate != nil { given.append(("--recommended", [.treatmentRecommendationDate])) }
+        if informationRequested { given.append(("--info-requested", [.informationRequested])) }
+        if electronicNotice { given.append(("--electronic-notice", [.noticeSentElectronically])) }
+        return given
+    }
+
+    /// An option the rule does not read is refused, naming the rule and what it does take: a
+    /// coordinator who gave it must not believe it was used.
+    func refuseOptionsThatDoNotApply(to id: RuleID) throws {
+        guard let rule = RuleBook.standard[id] else { return }
+        let reads = rule.reads
+        let unused = given.filter { $0.inputs.isDisjoint(with: reads) }.map(\.option)
+        guard !unused.isEmpty else { return }
+        let options: [(String, DeadlineInput)] = [
+            ("--via", .service), ("--via", .transmission), ("--outside-ca", .destination), ("--outside-us", .destination),
+            ("--expedited", .expedited), ("--review", .review), ("--formulary", .formulary),
+            ("--recommended", .treatmentRecommendationDate), ("--info-requested", .informationRequested),
+            ("--electronic-notice", .noticeSentElectronically),
+        ]
+        var takes: [String] = []
+        for (option, input) in options where reads.contains(input) && !takes.contains(option) { takes.append(option) }
+        func list(_ words: [String]) -> String {
+            words.count == 1 ? words[0] : words.dropLast().joined(separator: ", ") + " and " + words.last!
+        }
+        throw ValidationError(
+            "\(list(unused)) \(unused.count == 1 ? "does" : "do") not apply to \(id.rawValue): \(unused.count == 1 ? "it" : "they") would change nothing there. "
+                + "\(id.rawValue) takes \(takes.isEmpty ? "only --from" : list(["--from"] + takes)). Drop \(unused.count == 1 ? "it" : "them").")
     }
 
     public func run() throws {

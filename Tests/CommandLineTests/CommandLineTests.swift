@@ -283,6 +283,35 @@ private func runInTerminal(_ commandLine: String, pager: String) async throws ->
         let pigeon = try await ctl(["calc", "imr.application", "--from", "2024-03-08", "--via", "pigeon"])
         #expect(pigeon.status == 64 && pigeon.err.contains("--via 'pigeon' is not one of"), "\(pigeon.err)")
     }
+
+    /// An option the rule does not read is refused, naming the rule and what it takes, with
+    /// calc's own usage; the options it does read are still taken.
+    @Test func optionsThatDoNotApplyToTheRuleAreRefused() async throws {
+        let notice = try await ctl(["calc", "ur.notice.physician", "--from", "2024-03-05T10:00", "--via", "mail"])
+        #expect(notice.status == 64, "\(notice.out)")
+        #expect(notice.err.contains("--via does not apply to ur.notice.physician: it would change nothing there. "
+                                    + "ur.notice.physician takes only --from. Drop it."), "\(notice.err)")
+        #expect(notice.err.contains("Usage: imr-ctl calc"), "\(notice.err)")
+        #expect(notice.out.isEmpty)
+        let appeal = try await ctl(["calc", "wcab.appeal", "--from", "2024-03-05", "--via", "mail", "--electronic-notice", "--formulary"])
+        #expect(appeal.status == 64)
+        #expect(appeal.err.contains("--formulary and --electronic-notice do not apply to wcab.appeal: they would change nothing there.")
+                && appeal.err.contains("wcab.appeal takes --from, --via, --outside-ca and --outside-us. Drop them."), "\(appeal.err)")
+        let determination = try await ctl(["calc", "imr.determination", "--from", "2024-03-05", "--service", "fax"])
+        #expect(determination.status == 64 && determination.err.contains("--service does not apply to imr.determination"), "\(determination.err)")
+        let recommended = try await ctl(["calc", "imr.application", "--from", "2024-03-05", "--recommended", "2024-02-20"])
+        #expect(recommended.status == 64 && recommended.err.contains("--recommended does not apply to imr.application"), "\(recommended.err)")
+        // What a rule reads is taken: a fax notice of assignment, the after-hours fax of an RFA
+        // under concurrent review, the 14-day cap, a mailing outside California.
+        for arguments in [["imr.records", "--via", "fax"], ["rfa.deemed-receipt", "--via", "fax", "--review", "concurrent"],
+                          ["ur.decision.prospective", "--via", "fax", "--recommended", "2024-02-20"],
+                          ["wcab.appeal", "--via", "mail", "--outside-us"], ["imr.determination", "--expedited"]] {
+            let taken = try await ctl(["calc"] + [arguments[0], "--from", "2024-03-05T18:00"] + arguments.dropFirst())
+            #expect(taken.status == 0, "\(arguments): \(taken.err)")
+        }
+        let capped = try await ctl(["calc", "ur.decision.prospective", "--from", "2024-03-05", "--via", "fax", "--recommended", "2024-02-20", "--json"])
+        #expect(capped.out.contains("\"due_date\" : \"2024-03-05\""), "\(capped.out)")
+    }
 }
 
 @Suite struct UnknownCommandTests {

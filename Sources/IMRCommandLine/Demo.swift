@@ -128,7 +128,7 @@ public struct Demo: ParsableCommand {
         try board.run()
         let atLeast = overduePage["remainingAtLeast"] == true ? "at least " : ""
         print("... and \(atLeast)\(overdue) already overdue (imr-ctl deadlines --overdue). A deadline that had passed before "
-              + "its case was entered is kept as history, not overdue: imr-ctl deadlines --case DEMO-0001 --include-history.")
+              + "its case was entered is kept as history, not overdue: imr-ctl deadlines --overdue --include-history.")
         print("")
         let alerts = try waitForAlerts(client)
         print(Output.styled("Your open alerts (imr-ctl alerts --limit 12; everyone's: \(alerts) open, imr-ctl alerts --all)", .bold))
@@ -144,7 +144,7 @@ public struct Demo: ParsableCommand {
             Go on with, for example:
             \(aliasLine)  export IMR_SOCKET=\(socketPath)
               imr-ctl cases --mine             # your cases (you are one of the four coordinators)
-              imr-ctl deadlines --overdue      # what is already late (misses from before entry: --case C --include-history)
+              imr-ctl deadlines --overdue      # what is already late (misses from before entry: add --include-history)
               imr-ctl show DEMO-0001 --explain # one case, every deadline with how it was counted
               imr-ctl alerts --all             # every open alert; imr-ctl ack ID, imr-ctl snooze ID --until 2h
               imr-ctl export ics -o imr.ics    # the board for a calendar app

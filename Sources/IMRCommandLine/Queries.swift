@@ -108,6 +108,9 @@ public struct Cases: DaemonCommand {
     @Flag(help: "Every matching case, page after page, as the daemon sends them.") var all = false
     @Option(help: ArgumentHelp("Cases whose id, claim number, IMR case number, employer or administrator starts with this, in any letter case.",
                                valueName: "text")) var search: String?
+    @Flag(name: .customLong("include-history"), help: ArgumentHelp(
+        "Also each case's misses kept as history (nobody can act on them any more): how many, and the latest's due date."))
+    var includeHistory = false
     public var connection: ConnectionOptions { read.connection }
     public init() {}
 
@@ -118,8 +121,8 @@ public struct Cases: DaemonCommand {
         if mine && coordinator != nil { throw ValidationError("give --mine or --coordinator, not both") }
         if let stage { _ = try choice(stage, CaseStage.self, option: "--stage") }
         if let search {
-            if closed || includeClosed || stage != nil || mine || coordinator != nil || claim != nil || imrCase != nil || after != nil || all {
-                throw ValidationError("--search finds cases by itself; leave out the other filters, --after and --all (only --limit and --json go with it)")
+            if closed || includeClosed || stage != nil || mine || coordinator != nil || claim != nil || imrCase != nil || after != nil || all || includeHistory {
+                throw ValidationError("--search finds cases by itself; leave out the other filters, --after, --all and --include-history (only --limit and --json go with it)")
             }
             if search.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--search needs some text: the start of a claim number, IMR case number, employer, administrator or case id") }
             if let limit, !(1...100).contains(limit) { throw ValidationError("--search shows 1 to 100 cases, not \(limit); type more of the text to narrow it") }
@@ -133,7 +136,8 @@ public struct Cases: DaemonCommand {
         ["open": includeClosed ? .null : .bool(!closed), "stage": stage.map { .string($0) } ?? .null,
          "coordinator": (mine ? currentUserName() : coordinator).map { .string($0) } ?? .null,
          "claimNumber": claim.map { .string($0) } ?? .null, "imrCaseNumber": imrCase.map { .string($0) } ?? .null,
-         "limit": limit.map { .int(Int64($0)) } ?? .null, "after": after.map { .string($0) } ?? .null]
+         "limit": limit.map { .int(Int64($0)) } ?? .null, "after": after.map { .string($0) } ?? .null,
+         "includeHistory": includeHistory ? .bool(true) : .null]
     }
 
     public func run(_ client: DaemonClient) throws {
@@ -147,7 +151,8 @@ public struct Cases: DaemonCommand {
             return
         }
         try PagedOutput.show(client, "io.imr.Cases.List", parameters, key: "cases", noun: "case", all: all, json: read.json,
-                             header: Self.header, row: Self.row, style: Self.style,
+                             header: includeHistory ? Self.header + ["HISTORY"] : Self.header,
+                             row: includeHistory ? Self.rowWithHistory : Self.row, style: Self.style,
                              empty: after == nil ? "no cases match" : "no cases after that cursor")
     }
 
@@ -166,7 +171,16 @@ public struct Cases: DaemonCommand {
                 c.at("nextRule").stringValue ?? "-", due, relative]
     }
 
-    static func style(_ row: [String]) -> Output.Style? { row.last == "overdue" ? .red : row.last == "today" ? .yellow : nil }
+    /// The row with a last column for the misses kept as history: "2 missed, last 2016-05-03".
+    static func rowWithHistory(_ c: JSONValue) -> [String] {
+        let count = Int(c.at("missedInHistory").intValue ?? 0)
+        let last = c.at("lastMissedDue").stringValue.flatMap(WireInstant.parse).map { Pacific.date(of: $0).iso }
+        return row(c) + [count == 0 ? "-" : "\(count) missed" + (last.map { ", last \($0)" } ?? "")]
+    }
+
+    static func style(_ row: [String]) -> Output.Style? {
+        row.count > 8 && row[8] == "overdue" ? .red : row.count > 8 && row[8] == "today" ? .yellow : nil
+    }
 }
 
 // MARK: - show
@@ -268,15 +282,12 @@ public struct Deadlines: DaemonCommand {
     @Option(help: "Start after this cursor (from the line under the previous page).") var after: String?
     @Flag(help: "Every matching deadline, page after page, as the daemon sends them.") var all = false
     @Flag(name: .customLong("include-history"), help: ArgumentHelp(
-        "With --case: also the misses kept as history (nobody can act on them any more), with why."))
+        "Also the misses kept as history (nobody can act on them any more; with --case, with why)."))
     var includeHistory = false
     public var connection: ConnectionOptions { read.connection }
     public init() {}
 
     public func validate() throws {
-        if includeHistory && caseId == nil {
-            throw ValidationError("--include-history needs --case CASE: the misses kept as history are worked out per case (imr-ctl show CASE lists them too)")
-        }
         if mine && coordinator != nil { throw ValidationError("give --mine or --coordinator, not both") }
         if overdue && pending { throw ValidationError("give --overdue or --pending, not both") }
         if let within { _ = try days(within, option: "--within") }
@@ -295,7 +306,7 @@ public struct Deadlines: DaemonCommand {
          "caseId": caseId.map { .string($0) } ?? .null,
          "withinDays": try within.map { .int(Int64(try days($0, option: "--within"))) } ?? .null,
          "overdue": overdue ? .bool(true) : pending ? .bool(false) : .null, "limit": limit.map { .int(Int64($0)) } ?? .null,
-         "after": after.map { .string($0) } ?? .null]
+         "after": after.map { .string($0) } ?? .null, "includeHistory": includeHistory ? .bool(true) : .null]
     }
 
     public func run(_ client: DaemonClient) throws {
@@ -309,23 +320,20 @@ public struct Deadlines: DaemonCommand {
             }.sorted { ($0.at("due").stringValue.flatMap(WireInstant.parse) ?? .distantPast) < ($1.at("due").stringValue.flatMap(WireInstant.parse) ?? .distantPast) }
             if read.json { return Output.json(.array(shown)) }
             guard !shown.isEmpty else { return print("case \(caseId) has no running deadline and no miss kept as history") }
-            Output.table(Self.header, shown.map { d in
-                var row = Self.row(d)
-                if d.at("history").stringValue != nil { row[2] = "history" }
-                return row
-            }, style: Self.style)
+            Output.table(Self.header, shown.map(Self.row), style: Self.style)
             for d in shown { if let why = d.at("history").stringValue { print("  \(d.at("rule").text): \(why)") } }
             return
         }
         try PagedOutput.show(client, "io.imr.Deadlines.List", try parameters(), key: "deadlines", noun: "deadline", all: all, json: read.json,
                              header: Self.header, row: Self.row, style: Self.style,
-                             empty: after == nil ? "no running deadline matches" : "no running deadlines after that cursor")
+                             empty: after == nil ? (includeHistory ? "no running deadline and no miss kept as history matches" : "no running deadline matches")
+                                : "no running deadlines after that cursor")
     }
 
     static let header = ["DUE", "", "STATUS", "RULE", "CASE", "ITEMS", "PARTY", "COORDINATOR"]
 
     static func row(_ d: JSONValue) -> [String] {
-        [dueText(d), relativeDays(d), d.at("status").text, d.at("rule").text, d.at("caseId").text,
+        [dueText(d), relativeDays(d), d.at("history").stringValue != nil ? "history" : d.at("status").text, d.at("rule").text, d.at("caseId").text,
          d.at("itemIds").arrayValue.map(\.text).joined(separator: ","), d.at("party").text, d.at("coordinator").text]
     }
 

@@ -144,6 +144,10 @@ public struct CaseSummary: Sendable, Equatable, Codable {
     /// The case's earliest running deadline (RFC 3339, Pacific) and its rule; nil when none runs.
     public var nextDue: String?
     public var nextRule: String?
+    /// Asked for with `includeHistory`: how many of the case's misses are kept as history
+    /// (``Workflow/CaseDeadline/history``), and the latest one's due instant (RFC 3339, Pacific).
+    public var missedInHistory: Int?
+    public var lastMissedDue: String?
 }
 
 extension CaseSummary {
@@ -158,6 +162,8 @@ extension CaseSummary {
         ]
         if let nextDue { o["nextDue"] = .string(nextDue) }
         if let nextRule { o["nextRule"] = .string(nextRule) }
+        if let missedInHistory { o["missedInHistory"] = .int(Int64(missedInHistory)) }
+        if let lastMissedDue { o["lastMissedDue"] = .string(lastMissedDue) }
         return o
     }
 }
@@ -173,9 +179,12 @@ public struct CaseListFilter: Sendable, Equatable, Codable {
     public var limit: Int?
     /// The `next` of the previous page: this page starts after it.
     public var after: String?
+    /// Each case also says how many of its misses are kept as history, and the latest's due.
+    public var includeHistory: Bool?
 
     public init(open: Bool? = nil, stage: String? = nil, coordinator: String? = nil, claimNumber: String? = nil, imrCaseNumber: String? = nil,
-                limit: Int? = nil, after: String? = nil) {
+                limit: Int? = nil, after: String? = nil, includeHistory: Bool? = nil) {
+        self.includeHistory = includeHistory
         self.open = open
         self.stage = stage
         self.coordinator = coordinator
@@ -319,7 +328,8 @@ extension CaseListProjection {
             let from = last?.isOpen == isOpen ? last : nil
             let (sql, arguments) = pageQuery(filter, isOpen: isOpen, after: from, limit: limit - cases.count)
             for row in try db.query(sql, arguments) {
-                let summary = summary(row)
+                var summary = summary(row)
+                if filter.includeHistory == true { try addHistory(to: &summary, in: db) }
                 cases.append(summary)
                 last = CaseListCursor(isOpen: isOpen, nextSort: row[13].int64 ?? noDeadline, caseId: summary.caseId)
             }
@@ -395,6 +405,18 @@ extension CaseListProjection {
         return scored.filter { $0.1 <= bound }.sorted { ($0.1, $0.0) < ($1.1, $1.0) }.prefix(limit).map(\.0)
     }
 
+
+    /// The case's misses kept as history, counted on its deadlines' index (a case has a few).
+    static let historyQuery = """
+        SELECT COUNT(*), MAX(due_us) FROM deadlines INDEXED BY deadlines_case
+        WHERE case_id = ? AND is_open = 0 AND status = 'missed'
+        """
+
+    static func addHistory(to summary: inout CaseSummary, in db: ProjectionDatabase) throws {
+        let row = try db.query(historyQuery, [.text(summary.caseId)]).first
+        summary.missedInHistory = Int(row?[0].int64 ?? 0)
+        summary.lastMissedDue = row?[1].int64.map { Pacific.rfc3339(Date(timeIntervalSince1970: Double($0) / 1_000_000)) }
+    }
 
     static func summary(_ row: Row) -> CaseSummary {
         CaseSummary(

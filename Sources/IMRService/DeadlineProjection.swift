@@ -41,7 +41,9 @@ public struct DeadlineProjection: Projection {
     /// 6: a missed deadline kept as history (``CaseDeadline/history``) no longer runs, and a
     /// determination settles `imr.records` however it was recorded, and the per-item clocks
     /// of items due together are one deadline (new ids for those of several items).
-    public var version: Int { 6 }
+    /// 7: a miss kept as history keeps its body, on indexes of its own (the whole board's and
+    /// by coordinator), so that the board can list it when asked (`includeHistory`).
+    public var version: Int { 7 }
 
     public func prepare(_ db: ProjectionDatabase) throws {
         try db.executeScript("""
@@ -63,6 +65,9 @@ public struct DeadlineProjection: Projection {
             CREATE INDEX deadlines_running ON deadlines (deadline_id, is_open) WHERE is_open = 1;
             CREATE INDEX deadlines_case ON deadlines (case_id, is_open, due_us);
             CREATE INDEX deadlines_next_alert ON deadlines (next_alert_us, deadline_id) WHERE next_alert_us IS NOT NULL;
+            CREATE INDEX deadlines_history_due ON deadlines (is_open, status, due_us, deadline_id, rule, party) WHERE is_open = 0 AND status = 'missed';
+            CREATE INDEX deadlines_history_coordinator ON deadlines (coordinator, is_open, status, due_us, deadline_id, rule, party)
+                WHERE is_open = 0 AND status = 'missed';
             CREATE TABLE deadline_alert_policy (fingerprint TEXT NOT NULL);
             CREATE TABLE deadline_alerts (deadline_id TEXT PRIMARY KEY, levels TEXT NOT NULL) WITHOUT ROWID;
             """)
@@ -168,10 +173,13 @@ public struct DeadlineProjection: Projection {
         guard state.facts != nil else { return wanted }
         let coordinator = state.coordinator ?? ""
         for deadline in DeadlineEngine.deadlines(for: state, now: now, calculator: calculator) {
-            // Only running deadlines are read whole (the board); a settled one keeps its status
-            // and due time, and a case's detail derives it afresh.
+            // Only running deadlines and misses kept as history are read whole (the board, the
+            // latter when asked); a settled one keeps its status and due time, and a case's
+            // detail derives it afresh.
             let isOpen = deadline.isOpen && state.isOpen
-            let encoded = isOpen ? bodies.encoded(deadline, plan: alertPlan(of:), remember: remember) : (body: "{}", plan: "")
+            let encoded = isOpen ? bodies.encoded(deadline, plan: alertPlan(of:), remember: remember)
+                : deadline.status == .missed ? (body: String(decoding: deadline.wireBytes, as: UTF8.self), plan: "")
+                : (body: "{}", plan: "")
             wanted[deadline.id] = StoredRow(
                 rule: deadline.rule.rawValue, party: deadline.party.rawValue, coordinator: coordinator,
                 dueMicros: deadline.due.unixMicroseconds, isOpen: isOpen, status: deadline.status.rawValue,
@@ -263,9 +271,12 @@ public struct DeadlineBoardFilter: Sendable, Equatable, Decodable {
     public var limit: Int?
     /// The `next` of the previous page: this page starts after it.
     public var after: String?
+    /// Also the misses kept as history (``CaseDeadline/history``), in due order with the rest.
+    public var includeHistory: Bool?
 
     public init(coordinator: String? = nil, rule: String? = nil, party: String? = nil, caseId: String? = nil,
-                withinDays: Int? = nil, overdue: Bool? = nil, limit: Int? = nil, after: String? = nil) {
+                withinDays: Int? = nil, overdue: Bool? = nil, limit: Int? = nil, after: String? = nil, includeHistory: Bool? = nil) {
+        self.includeHistory = includeHistory
         self.coordinator = coordinator
         self.rule = rule
         self.party = party
@@ -339,13 +350,15 @@ extension DeadlineProjection {
 
     /// The conditions of the board for a filter at `now`, leading with the equalities of the
     /// index that ends in (due_us, deadline_id): the coordinator's, or the whole board's.
-    static func boardConditions(_ filter: DeadlineBoardFilter, now: Date, dueBy: Date? = nil) -> (clauses: [String], arguments: [SQLiteValue]) {
+    /// `history`: the misses kept as history instead of the running deadlines.
+    static func boardConditions(_ filter: DeadlineBoardFilter, now: Date, dueBy: Date? = nil, history: Bool = false) -> (clauses: [String], arguments: [SQLiteValue]) {
         var clauses: [String] = []
         var arguments: [SQLiteValue] = []
         let nowMicros = now.unixMicroseconds
         if let v = filter.coordinator { clauses.append("coordinator = ?"); arguments.append(.text(v)) }
         if let v = filter.caseId { clauses.append("case_id = ?"); arguments.append(.text(v)) }
-        clauses.append("is_open = 1")
+        // The partial history indexes' own condition, word for word, so that SQLite can use them.
+        clauses.append(history ? "is_open = 0 AND status = 'missed'" : "is_open = 1")
         // Asking for more information is optional: a window that closed unused is not a miss.
         clauses.append("NOT (rule = 'ur.info-request' AND due_us <= ?)")
         arguments.append(.integer(nowMicros))
@@ -368,9 +381,11 @@ extension DeadlineProjection {
     }
 
     /// One page of the board's query and the count after it (also what a test explains).
-    static func boardQueries(_ filter: DeadlineBoardFilter, now: Date, after cursor: DeadlineBoardCursor?, limit: Int, cap: Int, dueBy: Date? = nil)
+    /// `history`: the same for the misses kept as history (their own indexes).
+    static func boardQueries(_ filter: DeadlineBoardFilter, now: Date, after cursor: DeadlineBoardCursor?, limit: Int, cap: Int, dueBy: Date? = nil,
+                             history: Bool = false)
         -> (page: (sql: String, arguments: [SQLiteValue]), count: (sql: String, arguments: [SQLiteValue])) {
-        var (clauses, arguments) = boardConditions(filter, now: now, dueBy: dueBy)
+        var (clauses, arguments) = boardConditions(filter, now: now, dueBy: dueBy, history: history)
         if let cursor {
             clauses.append("(due_us, deadline_id) > (?, ?)")
             arguments += [.integer(cursor.dueMicros), .text(cursor.deadlineId)]
@@ -378,7 +393,9 @@ extension DeadlineProjection {
         let conditions = clauses.joined(separator: " AND ")
         // Named: ordered by due time, SQLite would rather walk the whole board in order and test
         // each row than find one case's or one coordinator's rows.
-        let index = filter.caseId != nil ? "deadlines_case" : filter.coordinator != nil ? "deadlines_coordinator_due" : "deadlines_open_due"
+        let index = filter.caseId != nil ? "deadlines_case"
+            : filter.coordinator != nil ? (history ? "deadlines_history_coordinator" : "deadlines_coordinator_due")
+            : history ? "deadlines_history_due" : "deadlines_open_due"
         return (("SELECT body, due_us, coordinator, deadline_id FROM deadlines INDEXED BY \(index) WHERE \(conditions) ORDER BY due_us, deadline_id LIMIT ?",
                  arguments + [.integer(Int64(limit))]),
                 ("SELECT COUNT(*) FROM (SELECT 1 FROM deadlines INDEXED BY \(index) WHERE \(conditions) LIMIT ?)", arguments + [.integer(Int64(cap))]))
@@ -390,19 +407,35 @@ extension DeadlineProjection {
     public static func boardPage(in db: ProjectionDatabase, matching filter: DeadlineBoardFilter, now: Date,
                                  after cursor: DeadlineBoardCursor?, limit: Int, dueBy: Date? = nil) throws -> DeadlineBoardPage {
         let nowMicros = now.unixMicroseconds
-        let (page, _) = boardQueries(filter, now: now, after: cursor, limit: limit, cap: 0, dueBy: dueBy)
+        // The running deadlines, and (when asked) the misses kept as history: each read on its
+        // own index in due order, a page of each at most, merged into one page.
+        let sets = filter.includeHistory == true ? [false, true] : [false]
+        var found: [(due: Int64, id: String, row: Row)] = []
+        for history in sets {
+            let (page, _) = boardQueries(filter, now: now, after: cursor, limit: limit, cap: 0, dueBy: dueBy, history: history)
+            found += try db.query(page.sql, page.arguments).map { (due: $0[1].int64 ?? 0, id: $0[3].string ?? "", row: $0) }
+        }
+        if sets.count > 1 {
+            found.sort { ($0.due, $0.id) < ($1.due, $1.id) }
+            found = Array(found.prefix(limit))
+        }
         var last = cursor
-        let rows = try db.query(page.sql, page.arguments).map { row -> [String: JSONValue] in
-            let due = row[1].int64 ?? 0
-            last = DeadlineBoardCursor(dueMicros: due, deadlineId: row[3].string ?? "")
+        let rows = found.map { entry -> [String: JSONValue] in
+            let row = entry.row
+            last = DeadlineBoardCursor(dueMicros: entry.due, deadlineId: entry.id)
             let body = row[0].string ?? "{}"
             var object = (try? JSONParser.parse(Array(body.utf8), maximumDepth: 64).objectValue) ?? [:]
-            object["status"] = .string(due > nowMicros ? DeadlineStatus.pending.rawValue : DeadlineStatus.missed.rawValue)
+            if object["history"]?.stringValue == nil {
+                object["status"] = .string(entry.due > nowMicros ? DeadlineStatus.pending.rawValue : DeadlineStatus.missed.rawValue)
+            }
             object["coordinator"] = .string(row[2].string ?? "")
             return object
         }
-        let (_, count) = boardQueries(filter, now: now, after: last, limit: 0, cap: countLimit + 1, dueBy: dueBy)
-        let remaining = Int(try db.query(count.sql, count.arguments).first?[0].int64 ?? 0)
+        var remaining = 0
+        for history in sets {
+            let (_, count) = boardQueries(filter, now: now, after: last, limit: 0, cap: countLimit + 1, dueBy: dueBy, history: history)
+            remaining += Int(try db.query(count.sql, count.arguments).first?[0].int64 ?? 0)
+        }
         return DeadlineBoardPage(deadlines: rows, next: remaining > 0 ? last : nil, remaining: min(remaining, countLimit),
                                  remainingAtLeast: remaining > countLimit)
     }

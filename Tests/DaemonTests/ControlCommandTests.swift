@@ -360,7 +360,32 @@ import Glibc
         #expect(!board.contains { ($0["id"] as? String)?.hasSuffix("/OLD") == true }, "\(board)")
         let withHistory = try await Self.ctl(["deadlines", "--case", "C-1", "--include-history"], socket: s)
         #expect(withHistory.status == 0 && withHistory.out.contains("history") && withHistory.out.contains("after it had passed"), "\(withHistory.out)")
-        #expect(try await Self.ctl(["deadlines", "--include-history"], socket: s).status == 64)
+        // The whole board with history: the old miss among the running deadlines, in due order;
+        // --overdue with history lists it, --pending does not.
+        let boardWithHistory = try await Self.ctl(["deadlines", "--include-history"], socket: s)
+        #expect(boardWithHistory.status == 0 && boardWithHistory.out.contains("history"), "\(boardWithHistory.err)")
+        let rows = try #require(try Self.json(try await Self.ctl(["deadlines", "--include-history", "--json"], socket: s).out) as? [[String: Any]])
+        let old = rows.filter { ($0["id"] as? String)?.contains("/OLD") == true }
+        #expect(!old.isEmpty && old.allSatisfy { $0["status"] as? String == "missed" && ($0["history"] as? String)?.contains("after it had passed") == true }, "\(rows)")
+        #expect(rows.count > old.count, "the running deadlines are still there")
+        let dues = rows.compactMap { $0["due"] as? String }
+        #expect(dues == dues.sorted(), "\(dues)")
+        let paged = try await Self.ctl(["deadlines", "--include-history", "--limit", "1", "--all", "--json"], socket: s)
+        #expect((try Self.json(paged.out) as? [[String: Any]])?.compactMap { $0["id"] as? String } == rows.compactMap { $0["id"] as? String }, "\(paged.out)")
+        let overdueHistory = try #require(try Self.json(try await Self.ctl(["deadlines", "--include-history", "--overdue", "--json"], socket: s).out) as? [[String: Any]])
+        #expect(overdueHistory.contains { ($0["id"] as? String)?.contains("/OLD") == true })
+        let pendingHistory = try #require(try Self.json(try await Self.ctl(["deadlines", "--include-history", "--pending", "--json"], socket: s).out) as? [[String: Any]])
+        #expect(!pendingHistory.contains { ($0["id"] as? String)?.contains("/OLD") == true })
+        // cases: the miss never is the case's next deadline; asked, each case says how many it keeps.
+        let plain = try #require(try Self.json(try await Self.ctl(["cases", "--json"], socket: s).out) as? [[String: Any]])
+        #expect(plain.allSatisfy { $0["missedInHistory"] == nil }, "\(plain)")
+        let counted = try #require(try Self.json(try await Self.ctl(["cases", "--include-history", "--json"], socket: s).out) as? [[String: Any]])
+        let c1 = try #require(counted.first { $0["caseId"] as? String == "C-1" })
+        #expect(c1["missedInHistory"] as? Int == old.count, "\(c1)")
+        #expect(old.compactMap { $0["due"] as? String }.contains(c1["lastMissedDue"] as? String ?? "none"), "\(c1)")
+        #expect((c1["nextDue"] as? String).map { $0 >= Self.day(0) } ?? true, "\(c1)")
+        let table = try await Self.ctl(["cases", "--include-history"], socket: s)
+        #expect(table.out.contains("HISTORY") && table.out.contains("\(old.count) missed, last "), "\(table.out)")
     }
 
     @Test func exportsParseAsICalendarAndCSV_withStableUIDs_andStatsAndAdminCommandsAnswer() async throws {

@@ -216,7 +216,9 @@ struct UpcomingRecorder: Projection {
             #expect(error.kind == .interrupted)
             #expect(error.message.contains("goes on"), "\(error.message)")
         }
-        #expect(ContinuousClock.now - stopped < .seconds(2), "the rebuild did not stop at its next batch")
+        // That it stopped between batches is the checkpoint below (short of the head); the time
+        // is only a loose bound (a loaded CI machine took 2.7 s for one 0.2 s batch).
+        #expect(ContinuousClock.now - stopped < .seconds(15), "the rebuild did not stop at its next batch")
         let checkpoint = store.projectionCheckpoints()["upcoming"] ?? 0
         #expect(checkpoint > 0 && checkpoint < head)
         store.close()

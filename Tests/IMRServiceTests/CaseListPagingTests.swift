@@ -373,6 +373,19 @@ import Workflow
                     }
                 }
             }
+            // The misses kept as history, on their own partial indexes, in order, counted on them.
+            for (filter, index) in [(DeadlineBoardFilter(), "deadlines_history_due"), (DeadlineBoardFilter(coordinator: "li"), "deadlines_history_coordinator"),
+                                    (DeadlineBoardFilter(overdue: true), "deadlines_history_due")] {
+                for after in [nil, cursor] {
+                    let (page, count) = DeadlineProjection.boardQueries(filter, now: now, after: after, limit: 100, cap: 10_001, history: true)
+                    for (sql, arguments) in [page, count] {
+                        let text = try store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map { $0[3].string ?? "" }.joined(separator: " | ")
+                        #expect(text.contains("USING COVERING INDEX \(index) (") || (sql.contains("ORDER BY") && text.contains("USING INDEX \(index) (")),
+                                "\(filter) not on \(index): \(text)")
+                        #expect(!text.contains("SCAN deadlines") && !text.contains("TEMP B-TREE"), "\(text)")
+                    }
+                }
+            }
             #expect(DeadlineBoardCursor(text: cursor.text) == cursor)
             for bad in ["", "d1.5", "d2.5.78", "d1.x.78", "d1.5.7", "d1.5.zz"] { #expect(DeadlineBoardCursor(text: bad) == nil, "\(bad)") }
         }

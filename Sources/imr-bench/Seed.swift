@@ -27,7 +27,7 @@ struct Seed: ParsableCommand {
     @Option(help: "Cases per transaction (a large one dirties each index page once for many cases).") var batch: Int = 5000
     @Option(help: "Coordinators the cases are spread over.") var coordinators: Int = 300
     @Option(help: "Seed of the caseload.") var seed: UInt64 = 2026
-    @Option(help: "The writer's SQLite page cache in MiB.") var cacheMiB: Int = 256
+    @Option(name: .customLong("cache-mib"), help: "The writer's SQLite page cache in MiB.") var cacheMiB: Int = 256
 
     func validate() throws {
         guard (1...10_000_000).contains(cases) else { throw ValidationError("--cases takes 1 to 10,000,000, not \(cases)") }

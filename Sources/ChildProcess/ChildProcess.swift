@@ -46,15 +46,28 @@ public struct ChildExit: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// The children this process has reaped, by pid; a pid leaves when a new child takes it.
+/// The children this process has reaped, by pid, each with its Process: a pid taken again by
+/// another child is not mistaken for the old one, and the entries of processes that are gone
+/// are dropped, so a long-running daemon that runs a command per alert keeps a few.
 private final class Reaped: @unchecked Sendable {
     // @unchecked Sendable: `exits` is only touched while `lock` is held.
+    private struct Entry {
+        weak var process: Process?
+        var exit: ChildExit
+    }
     private let lock = NSLock()
-    private var exits: [pid_t: ChildExit] = [:]
+    private var exits: [pid_t: Entry] = [:]
 
-    func exit(of pid: pid_t) -> ChildExit? { lock.withLock { exits[pid] } }
-    func record(_ exit: ChildExit, of pid: pid_t) { lock.withLock { exits[pid] = exit } }
-    func forget(_ pid: pid_t) { _ = lock.withLock { exits.removeValue(forKey: pid) } }
+    func exit(of process: Process) -> ChildExit? {
+        lock.withLock { exits[process.processIdentifier].flatMap { $0.process === process ? $0.exit : nil } }
+    }
+
+    func record(_ exit: ChildExit, of process: Process) {
+        lock.withLock {
+            if exits.count >= 64 { exits = exits.filter { $0.value.process != nil } }
+            exits[process.processIdentifier] = Entry(process: process, exit: exit)
+        }
+    }
 }
 
 private let reaped = Reaped()
@@ -91,7 +104,6 @@ extension Process {
                 }
             }
             try run()
-            reaped.forget(processIdentifier)
         }
     }
 
@@ -102,13 +114,13 @@ extension Process {
     public func poll() -> ChildExit? {
         let pid = processIdentifier
         precondition(pid > 0, "poll() or waitForExit() on a process that was never started")
-        if let exit = reaped.exit(of: pid) { return exit }
+        if let exit = reaped.exit(of: self) { return exit }
         var status: Int32 = 0
         while true {
             let result = waitpid(pid, &status, WNOHANG)
             if result == pid {
                 let exit = ChildExit(waitStatus: status)
-                reaped.record(exit, of: pid)
+                reaped.record(exit, of: self)
                 return exit
             }
             if result == 0 { return nil }
@@ -116,7 +128,7 @@ extension Process {
             // ECHILD: Foundation's own reaper took it first and records the status next.
             if isRunning { return nil }
             let exit = ChildExit(status: terminationStatus, signalled: terminationReason == .uncaughtSignal)
-            reaped.record(exit, of: pid)
+            reaped.record(exit, of: self)
             return exit
         }
     }

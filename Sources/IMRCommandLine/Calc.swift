@@ -82,24 +82,24 @@ public struct Calc: ParsableCommand {
         try refuseOptionsThatDoNotApply(to: id)
     }
 
-    /// The options given, each with the facts it sets (--via sets an RFA's transmission or a
-    /// served document's method, whichever the rule reads).
-    var given: [(option: String, inputs: Set<DeadlineInput>)] {
-        var given: [(String, Set<DeadlineInput>)] = []
-        if let via {
-            let asTransmission = Transmission(rawValue: via.lowercased()) != nil
-            given.append(("--via", asTransmission ? [.transmission, .service] : [.service]))
-        }
-        if service != nil { given.append(("--service", [.service])) }
-        if outsideCalifornia { given.append(("--outside-ca", [.destination])) }
-        if outsideUnitedStates { given.append(("--outside-us", [.destination])) }
-        if expedited { given.append(("--expedited", [.expedited])) }
-        if review != nil { given.append(("--review", [.review])) }
-        if formulary { given.append(("--formulary", [.formulary])) }
-        if treatmentRecommendationDate != nil { given.append(("--recommended", [.treatmentRecommendationDate])) }
-        if informationRequested { given.append(("--info-requested", [.informationRequested])) }
-        if electronicNotice { given.append(("--electronic-notice", [.noticeSentElectronically])) }
-        return given
+    /// Each option of the calculator and the facts it can set, in the order help lists them
+    /// (--via sets an RFA's transmission or a served document's method, whichever the rule reads).
+    static let optionInputs: [(option: String, inputs: Set<DeadlineInput>)] = [
+        ("--via", [.transmission, .service]), ("--service", [.service]), ("--outside-ca", [.destination]),
+        ("--outside-us", [.destination]), ("--expedited", [.expedited]), ("--review", [.review]), ("--formulary", [.formulary]),
+        ("--recommended", [.treatmentRecommendationDate]), ("--info-requested", [.informationRequested]),
+        ("--electronic-notice", [.noticeSentElectronically]),
+    ]
+
+    /// The options given on this command line.
+    var given: Set<String> {
+        let set: [String: Bool] = [
+            "--via": via != nil, "--service": service != nil, "--outside-ca": outsideCalifornia, "--outside-us": outsideUnitedStates,
+            "--expedited": expedited, "--review": review != nil, "--formulary": formulary,
+            "--recommended": treatmentRecommendationDate != nil, "--info-requested": informationRequested,
+            "--electronic-notice": electronicNotice,
+        ]
+        return Set(set.filter(\.value).keys)
     }
 
     /// An option the rule does not read is refused, naming the rule and what it does take: a
@@ -107,16 +107,15 @@ public struct Calc: ParsableCommand {
     func refuseOptionsThatDoNotApply(to id: RuleID) throws {
         guard let rule = RuleBook.standard[id] else { return }
         let reads = rule.reads
-        let unused = given.filter { $0.inputs.isDisjoint(with: reads) }.map(\.option)
+        // --via electronic or personal can only be a served document's method.
+        let viaIsTransmission = via.map { Transmission(rawValue: $0.lowercased()) != nil } ?? true
+        let given = given
+        let unused = Self.optionInputs.filter { option, inputs in
+            given.contains(option) && inputs.subtracting(option == "--via" && !viaIsTransmission ? [.transmission] : []).isDisjoint(with: reads)
+        }.map(\.option)
         guard !unused.isEmpty else { return }
-        let options: [(String, DeadlineInput)] = [
-            ("--via", .service), ("--via", .transmission), ("--outside-ca", .destination), ("--outside-us", .destination),
-            ("--expedited", .expedited), ("--review", .review), ("--formulary", .formulary),
-            ("--recommended", .treatmentRecommendationDate), ("--info-requested", .informationRequested),
-            ("--electronic-notice", .noticeSentElectronically),
-        ]
-        var takes: [String] = []
-        for (option, input) in options where reads.contains(input) && !takes.contains(option) { takes.append(option) }
+        // --service is the hidden older name of --via: not offered.
+        let takes = Self.optionInputs.filter { $0.option != "--service" && !$0.inputs.isDisjoint(with: reads) }.map(\.option)
         func list(_ words: [String]) -> String {
             words.count == 1 ? words[0] : words.dropLast().joined(separator: ", ") + " and " + words.last!
         }

@@ -270,7 +270,19 @@ extension EventStore {
     /// Drops a projection's tables and rebuilds it (see ``rebuildProjection(named:)``) from a
     /// reader thread; writes go on between its batches.
     public func rebuildProjection(named name: String) async throws(EventStoreError) {
-        try await storeErrors { try await onReader(doing: "rebuild projection '\(name)'", lane: .bulk) { _ in try self.rebuildProjection(named: name) } }
+        try await rebuildProjections(named: [name], progress: nil)
+    }
+
+    /// Drops the named projections' tables and rebuilds them together (see
+    /// ``rebuildProjections(named:progress:)``) from a reader thread; writes go on between its
+    /// batches. `progress` is called on that thread.
+    public func rebuildProjections(named names: [String], batchSize: Int = EventStore.rebuildBatchSize,
+                                   progress: (@Sendable (CatchUpProgress) -> Void)?) async throws(EventStoreError) {
+        try await storeErrors {
+            try await onReader(doing: "rebuild projections \(names.joined(separator: ", "))", lane: .bulk) { _ in
+                try self.rebuildProjections(named: names, batchSize: batchSize, progress: progress)
+            }
+        }
     }
 
     private func storeErrors<T>(_ body: () async throws -> T) async throws(EventStoreError) -> T {

@@ -34,16 +34,20 @@ public final class EventStore: Sendable {
         /// The writer connection's page cache in KiB (`PRAGMA cache_size`); nil keeps SQLite's
         /// 2 MiB. A bulk load into a large file goes faster with the indexes' pages in it.
         public var writerCacheKiB: Int?
+        /// The writer's page cache in KiB while a rebuild pass runs (given back after it): each
+        /// batch then writes an index page once instead of spilling and rewriting it.
+        public var rebuildCacheKiB: Int
 
         public init(
             synchronous: Synchronous = .full, busyTimeout: Duration = .seconds(5), maximumReaders: Int = 4,
-            clock: @escaping @Sendable () -> Date = { Date() }, writerCacheKiB: Int? = nil
+            clock: @escaping @Sendable () -> Date = { Date() }, writerCacheKiB: Int? = nil, rebuildCacheKiB: Int = 32 * 1024
         ) {
             self.synchronous = synchronous
             self.busyTimeout = busyTimeout
             self.maximumReaders = maximumReaders
             self.clock = clock
             self.writerCacheKiB = writerCacheKiB
+            self.rebuildCacheKiB = rebuildCacheKiB
         }
     }
 
@@ -348,44 +352,89 @@ public final class EventStore: Sendable {
     /// Brings every projection up to the head, in batches, each batch and its checkpoint in
     /// one transaction. Appends may go on between batches.
     public func catchUpProjections(batchSize: Int = 1000) throws(EventStoreError) {
-        try catchUp(batchSize: batchSize, doing: "catch up projections") { nil }
+        try catchUp(batchSize: batchSize, doing: "catch up projections", progress: nil) { nil }
     }
 
     /// Applies batches until every projection is at the head; before each batch, `stop` may end
     /// it with an error.
-    private func catchUp(batchSize: Int, doing action: String, stop: () -> EventStoreError?) throws(EventStoreError) {
+    private func catchUp(batchSize: Int, rebuildBatchSize: Int = EventStore.rebuildBatchSize, doing action: String,
+                         progress: ((CatchUpProgress) -> Void)?, stop: () -> EventStoreError?) throws(EventStoreError) {
         while true {
             if let error = stop() { throw error }
+            if let (group, cursor) = try withWriter({ (w: Writer) throws(EventStoreError) in w.nextRebuildPass(of: projections) }) {
+                try runRebuildPass(group, from: cursor, batchSize: rebuildBatchSize, doing: action, progress: progress, stop: stop)
+                continue
+            }
+            try createDeferredIndexes(doing: action, progress: progress)
             let done = try withWriter { (w: Writer) throws(EventStoreError) -> Bool in
                 try w.transaction(doing: action) { () throws(EventStoreError) -> Bool in
-                    try w.catchUpOneBatch(projections: projections, batchSize: batchSize)
+                    try w.catchUpOneBatch(projections: projections, batchSize: batchSize, progress: progress)
                 }
             }
             if done { return }
         }
     }
 
-    /// Drops a projection's tables and rebuilds it from position 0.
-    ///
-    /// A batch at a time, each batch and its checkpoint in one transaction. When the daemon
-    /// stops reads (``stopReads()``, on SIGTERM) it stops between two batches with
-    /// `.interrupted`: the projection is then behind, and catches up from its checkpoint when
-    /// the store next opens.
-    public func rebuildProjection(named name: String) throws(EventStoreError) {
-        guard let projection = projections.first(where: { $0.name == name }) else {
-            let known = projections.map(\.name).joined(separator: ", ")
-            throw EventStoreError(.invalidArgument, "there is no projection named '\(name)'; known projections: \(known.isEmpty ? "none" : known)")
+    /// Creates the deferred indexes of projections whose rebuild pass has ended, each in a
+    /// transaction of its own (appends wait while one is built).
+    private func createDeferredIndexes(doing action: String, progress: ((CatchUpProgress) -> Void)?) throws(EventStoreError) {
+        while let next = try withWriter({ (w: Writer) throws(EventStoreError) in try w.pendingIndexes().first { !w.isRebuilding($0.projection) } }) {
+            try withWriter { (w: Writer) throws(EventStoreError) in
+                try w.transaction(doing: action) { () throws(EventStoreError) in
+                    try w.createDeferredIndex(projection: next.projection, name: next.name, sql: next.sql)
+                }
+            }
+            progress?(CatchUpProgress(projections: [next.projection], applied: 0, rebuilding: true, target: 0, indexCreated: next.name))
         }
+    }
+
+    /// Drops a projection's tables and rebuilds it from the log (see ``rebuildProjections(named:progress:)``).
+    public func rebuildProjection(named name: String) throws(EventStoreError) {
+        try rebuildProjections(named: [name], progress: nil)
+    }
+
+    /// Drops the named projections' tables and rebuilds them from the log, together.
+    ///
+    /// They are reset in one transaction, then read the log up to its head as it was then
+    /// stream by stream (a stream's events in version order), a batch at a time, each batch and
+    /// the pass's cursor in one transaction, every event applied to all of them in turn; then
+    /// they catch up in position order on what was appended meanwhile. Appends go on between
+    /// batches. When the daemon stops reads (``stopReads()``, on SIGTERM) the rebuild stops
+    /// between two batches with `.interrupted`: the pass goes on from its cursor when the store
+    /// next opens. `progress` hears after each batch.
+    /// `batchSize`: events a transaction (the default suits large logs; tests use small ones).
+    public func rebuildProjections(named names: [String], batchSize: Int = rebuildBatchSize,
+                                   progress: ((CatchUpProgress) -> Void)?) throws(EventStoreError) {
+        var chosen: [any Projection] = []
+        for name in names {
+            guard let projection = projections.first(where: { $0.name == name }) else {
+                let known = projections.map(\.name).joined(separator: ", ")
+                throw EventStoreError(.invalidArgument, "there is no projection named '\(name)'; known projections: \(known.isEmpty ? "none" : known)")
+            }
+            if !chosen.contains(where: { $0.name == name }) { chosen.append(projection) }
+        }
+        let list = chosen.map(\.name).joined(separator: ", ")
         try withWriter { (w: Writer) throws(EventStoreError) in
-            try w.transaction(doing: "reset projection '\(name)'") { () throws(EventStoreError) in
-                try w.reset(projection)
+            try w.transaction(doing: "reset projections \(list)") { () throws(EventStoreError) in
+                let head = try w.headPosition()
+                // In the order they were registered: a projection may read another's tables.
+                for projection in projections where chosen.contains(where: { $0.name == projection.name }) {
+                    try w.reset(projection, head: head)
+                }
             }
         }
-        try catchUp(batchSize: 1000, doing: "rebuild projection '\(name)'") {
+        try catchUp(batchSize: max(batchSize, 1), rebuildBatchSize: max(batchSize, 1), doing: "rebuild projections \(list)", progress: progress) {
             guard readPool.readsStopped else { return nil }
-            let at = projectionCheckpoints()[name] ?? 0
-            return EventStoreError(.interrupted, "the rebuild of '\(name)' stopped at position \(at) because the daemon is stopping; it goes on from there when the daemon next starts")
+            return EventStoreError(.interrupted, "the rebuild of \(list) stopped because the daemon is stopping; it goes on from where it stopped when the daemon next starts")
         }
+    }
+
+    /// Events a rebuild applies in one transaction.
+    public static let rebuildBatchSize = 5000
+
+    /// The projections in a rebuild pass, each with the position the pass reads the log up to.
+    public func rebuildsInProgress() -> [String: Int64] {
+        writer.mutex.withLock { $0?.rebuilds.mapValues(\.target) ?? [:] }
     }
 
     /// The checkpoint (last applied position) of every registered projection.

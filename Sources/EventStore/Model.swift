@@ -108,12 +108,60 @@ public struct RecordedEvent: Sendable, Hashable {
     public let type: String
     public let schemaVersion: Int
     public let payload: [UInt8]
-    public let metadata: EventMetadata
     public let recordedAt: Date
     /// SHA-256 of the previous event's hash and this event's canonical encoding.
     public let hash: [UInt8]
+    /// The metadata as appended, or as stored and parsed only when asked for: a projection
+    /// catching up on millions of events reads the payload and seldom the metadata.
+    private let storedMetadata: StoredMetadata
+
+    enum StoredMetadata: Sendable {
+        case decoded(EventMetadata)
+        case stored([UInt8])
+    }
+
+    public var metadata: EventMetadata {
+        switch storedMetadata {
+        case .decoded(let metadata): metadata
+        case .stored(let bytes): EventMetadata.decode(bytes)
+        }
+    }
 
     public var payloadData: Data { Data(payload) }
+
+    public init(position: Int64, streamId: String, streamVersion: Int64, id: UUID, type: String, schemaVersion: Int, payload: [UInt8],
+                metadata: EventMetadata, recordedAt: Date, hash: [UInt8]) {
+        self.init(position: position, streamId: streamId, streamVersion: streamVersion, id: id, type: type, schemaVersion: schemaVersion,
+                  payload: payload, storedMetadata: .decoded(metadata), recordedAt: recordedAt, hash: hash)
+    }
+
+    init(position: Int64, streamId: String, streamVersion: Int64, id: UUID, type: String, schemaVersion: Int, payload: [UInt8],
+         storedMetadata: StoredMetadata, recordedAt: Date, hash: [UInt8]) {
+        self.position = position
+        self.streamId = streamId
+        self.streamVersion = streamVersion
+        self.id = id
+        self.type = type
+        self.schemaVersion = schemaVersion
+        self.payload = payload
+        self.storedMetadata = storedMetadata
+        self.recordedAt = recordedAt
+        self.hash = hash
+    }
+
+    // Equal when every field is, the metadata as parsed (however each side holds it).
+    public static func == (a: RecordedEvent, b: RecordedEvent) -> Bool {
+        a.position == b.position && a.streamId == b.streamId && a.streamVersion == b.streamVersion && a.id == b.id && a.type == b.type
+            && a.schemaVersion == b.schemaVersion && a.payload == b.payload && a.recordedAt == b.recordedAt && a.hash == b.hash
+            && a.metadata == b.metadata
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(position)
+        hasher.combine(streamId)
+        hasher.combine(id)
+        hasher.combine(hash)
+    }
 }
 
 /// What a writer expects of a stream before its append.

@@ -25,11 +25,42 @@ public protocol Projection: Sendable {
     /// live outside the log (say, a configured policy its rows were worked out with). Nothing
     /// by default.
     func opened(_ db: ProjectionDatabase) throws
+    /// What the projection works out ahead in a rebuild pass, off the writer thread; nil (the
+    /// default) for nothing.
+    var batchPreparation: BatchPreparation? { get }
+    /// Indexes `prepare` creates that a rebuild pass may leave out while it fills the tables
+    /// and create at its end (sorting once instead of inserting row by row into large random-
+    /// keyed B-trees). Only indexes the projection's own `apply` does not need; none by default.
+    var deferredIndexes: [String] { get }
 }
 
 extension Projection {
     public var version: Int { 1 }
     public func opened(_ db: ProjectionDatabase) throws {}
+    public var batchPreparation: BatchPreparation? { nil }
+    public var deferredIndexes: [String] { [] }
+}
+
+/// Work on a rebuild pass's events that a projection can do before they reach the writer: on a
+/// thread of its own, without the database, while the writer applies the batch before (a
+/// rebuild then keeps both cores busy). Decoding and folding streams, deriving rows.
+///
+/// The store makes one preparer per pass for each distinct `key` among the projections being
+/// rebuilt, gives it the pass's batches in order on one thread, and hands what it returns for a
+/// batch to every projection with that key as ``ProjectionDatabase/prepared`` while that batch
+/// is applied. A batch holds each stream's events in version order, the streams one after
+/// another; a stream may be cut between two batches, so a preparer may keep what it needs from
+/// one batch for the next. What it returns is a hint: a projection must give the same rows
+/// with or without it.
+public struct BatchPreparation: Sendable {
+    /// Projections with the same key share one preparer (the first one's).
+    public let key: String
+    public let makePreparer: @Sendable () -> ([RecordedEvent]) -> any Sendable
+
+    public init(key: String, makePreparer: @escaping @Sendable () -> ([RecordedEvent]) -> any Sendable) {
+        self.key = key
+        self.makePreparer = makePreparer
+    }
 }
 
 /// The SQL a projection may run: on the writer inside the append's transaction, or on a
@@ -45,17 +76,27 @@ public struct ProjectionDatabase {
     /// event are wholly replaced by those after the next event of the same stream may skip the
     /// event (a rebuild then works a case out once per run of its events, not once per event).
     public let upcoming: RecordedEvent?
+    /// What this projection's ``BatchPreparation`` worked out for the batch being applied, in a
+    /// rebuild pass; nil elsewhere.
+    public let prepared: (any Sendable)?
 
-    init(_ connection: SQLiteConnection, path: String, appendHint: (any Sendable)? = nil, upcoming: RecordedEvent? = nil) {
+    init(_ connection: SQLiteConnection, path: String, appendHint: (any Sendable)? = nil, upcoming: RecordedEvent? = nil,
+         prepared: (any Sendable)? = nil) {
         self.connection = connection
         self.path = path
         self.appendHint = appendHint
         self.upcoming = upcoming
+        self.prepared = prepared
     }
 
     /// The same database, telling the projection which event comes after the one it is given.
     func followed(by upcoming: RecordedEvent?) -> ProjectionDatabase {
-        ProjectionDatabase(connection, path: path, appendHint: appendHint, upcoming: upcoming)
+        ProjectionDatabase(connection, path: path, appendHint: appendHint, upcoming: upcoming, prepared: prepared)
+    }
+
+    /// The same database, with a batch's preparation.
+    func with(prepared: (any Sendable)?) -> ProjectionDatabase {
+        ProjectionDatabase(connection, path: path, appendHint: appendHint, upcoming: upcoming, prepared: prepared)
     }
 
     /// Names the connection behind this database: the same for every projection applied in one

@@ -63,6 +63,20 @@ enum Schema {
             sql: """
                 ALTER TABLE projection_checkpoints ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
                 """),
+        Migration(
+            version: 4, name: "projection rebuild passes: a projection built from position 0 reads the log stream by stream, its deferred indexes created at the end",
+            // NULL rebuild_to: not in a rebuild pass (every projection so far).
+            sql: """
+                ALTER TABLE projection_checkpoints ADD COLUMN rebuild_to INTEGER;
+                ALTER TABLE projection_checkpoints ADD COLUMN rebuild_stream TEXT;
+                ALTER TABLE projection_checkpoints ADD COLUMN rebuild_version INTEGER;
+                CREATE TABLE projection_deferred_indexes (
+                    projection  TEXT NOT NULL,
+                    name        TEXT NOT NULL,
+                    sql         TEXT NOT NULL,
+                    PRIMARY KEY (projection, name)
+                );
+                """),
     ]
 
     static var latestVersion: Int64 { migrations.last!.version }

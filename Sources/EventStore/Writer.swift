@@ -12,6 +12,10 @@ final class Writer: @unchecked Sendable {
     private(set) var checkpoints: [String: Int64] = [:]
     /// Checkpoint changes of the open transaction, published on commit.
     private var pendingCheckpoints: [String: Int64] = [:]
+    /// Projections in a rebuild pass (see ``RebuildCursor``), as committed.
+    private(set) var rebuilds: [String: RebuildCursor] = [:]
+    /// Rebuild pass changes of the open transaction (nil: the pass ended), published on commit.
+    private var pendingRebuilds: [String: RebuildCursor?] = [:]
     private var savepointDepth = 0
     /// The last event's position and hash as of the open transaction; saves a query per
     /// request in a batch. Valid only inside one transaction.
@@ -81,7 +85,7 @@ final class Writer: @unchecked Sendable {
             position: stmt.int64(0), streamId: stmt.text(1), streamVersion: stmt.int64(2),
             id: UUID(uuidString: stmt.text(3)) ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
             type: stmt.text(4), schemaVersion: Int(stmt.int64(5)), payload: stmt.bytes(6),
-            metadata: EventMetadata.decode(stmt.bytes(7)),
+            storedMetadata: .stored(stmt.bytes(7)),
             recordedAt: Date(timeIntervalSince1970: Double(stmt.int64(8)) / 1_000_000), hash: stmt.bytes(9))
     }
 
@@ -141,21 +145,26 @@ final class Writer: @unchecked Sendable {
             let head = try headPosition()
             for projection in projections {
                 try sql("prepare projection '\(projection.name)'") {
-                    let row = try db.rows("SELECT position, version FROM projection_checkpoints WHERE name = ?", [.text(projection.name)]).first
+                    let row = try db.rows(
+                        "SELECT position, version, rebuild_to, rebuild_stream, rebuild_version FROM projection_checkpoints WHERE name = ?",
+                        [.text(projection.name)]).first
                     let stored = row?[0].int64
+                    let pass = row.flatMap { row in
+                        row[2].int64.map { RebuildCursor(target: $0, streamId: row[3].string ?? "", streamVersion: row[4].int64 ?? 0) }
+                    }
                     if stored == nil {
                         try projection.prepare(ProjectionDatabase(db, path: path))
                         try setCheckpoint(projection.name, 0, version: projection.version)
-                    } else if stored! > head || row?[1].int64 != Int64(projection.version) {
+                        try startRebuild(projection.name, head: head)
+                        if head > 0 { try deferIndexes(of: projection) }
+                    } else if stored! > head || row?[1].int64 != Int64(projection.version) || (pass.map { $0.target > head } ?? false) {
                         // A projection ahead of the log read events that are gone (a deleted
                         // tail), or one whose tables this build keeps differently: it is rebuilt
                         // from the log as it stands.
-                        let pdb = ProjectionDatabase(db, path: path)
-                        try projection.drop(pdb)
-                        try projection.prepare(pdb)
-                        try setCheckpoint(projection.name, 0, version: projection.version)
+                        try reset(projection, head: head)
                     } else {
                         pendingCheckpoints[projection.name] = stored!
+                        if let pass { pendingRebuilds[projection.name] = pass }
                     }
                 }
             }
@@ -171,11 +180,23 @@ final class Writer: @unchecked Sendable {
         try? db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     }
 
+    /// The writer's page cache outside a rebuild pass: the configured one, or SQLite's 2 MiB.
+    var normalCacheKiB: Int { options.writerCacheKiB.map { max(64, $0) } ?? 2048 }
+
+    /// Sets the writer's page cache; a smaller one gives the memory back.
+    func setCacheKiB(_ kib: Int) throws(EventStoreError) {
+        try sql("set the page cache") {
+            try db.execute("PRAGMA cache_size = -\(kib)")
+            if kib <= normalCacheKiB { try db.execute("PRAGMA shrink_memory") }
+        }
+    }
+
     // MARK: Transactions
 
     func transaction<T>(doing action: String, _ body: () throws(EventStoreError) -> T) throws(EventStoreError) -> T {
         try sql(action) { try db.run("BEGIN IMMEDIATE") }
         pendingCheckpoints = [:]
+        pendingRebuilds = [:]
         head = nil
         headAtStart = nil
         defer {
@@ -190,10 +211,13 @@ final class Writer: @unchecked Sendable {
             try sql(action) { try db.run("COMMIT") }
             checkpoints.merge(pendingCheckpoints) { _, new in new }
             pendingCheckpoints = [:]
+            for (name, cursor) in pendingRebuilds { rebuilds[name] = cursor }
+            pendingRebuilds = [:]
             return result
         } catch {
             if db.isInTransaction { try? db.execute("ROLLBACK") }
             pendingCheckpoints = [:]
+            pendingRebuilds = [:]
             throw error
         }
     }
@@ -257,6 +281,36 @@ final class Writer: @unchecked Sendable {
     }
 
     private func checkpoint(_ name: String) -> Int64 { pendingCheckpoints[name] ?? checkpoints[name] ?? 0 }
+
+    private func rebuildCursor(_ name: String) -> RebuildCursor? {
+        if let pending = pendingRebuilds[name] { return pending }
+        return rebuilds[name]
+    }
+
+    /// Starts a rebuild pass up to `head` (none on an empty log: the projection is current).
+    private func startRebuild(_ name: String, head: Int64) throws(SQLiteError) {
+        try setRebuild(name, head > 0 ? RebuildCursor(target: head, streamId: "", streamVersion: 0) : nil)
+    }
+
+    /// Drops the projection's deferred indexes, keeping what creates them for the pass's end.
+    private func deferIndexes(of projection: any Projection) throws(SQLiteError) {
+        for name in projection.deferredIndexes {
+            guard let statement = try db.rows("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", [.text(name)]).first?[0].string else {
+                continue
+            }
+            try db.run("INSERT OR REPLACE INTO projection_deferred_indexes (projection, name, sql) VALUES (?, ?, ?)",
+                       [.text(projection.name), .text(name), .text(statement)])
+            try db.execute("DROP INDEX \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\"")
+        }
+    }
+
+    private func setRebuild(_ name: String, _ cursor: RebuildCursor?) throws(SQLiteError) {
+        try db.run(
+            "UPDATE projection_checkpoints SET rebuild_to = ?, rebuild_stream = ?, rebuild_version = ? WHERE name = ?",
+            [cursor.map { .integer($0.target) } ?? .null, cursor.map { .text($0.streamId) } ?? .null,
+             cursor.map { .integer($0.streamVersion) } ?? .null, .text(name)])
+        pendingRebuilds[name] = .some(cursor)
+    }
 
     private func setCheckpoint(_ name: String, _ position: Int64) throws(SQLiteError) {
         try db.run(
@@ -447,42 +501,151 @@ final class Writer: @unchecked Sendable {
     // MARK: Projections
 
     /// Applies up to `batchSize` events to each lagging projection. True when all are current.
-    func catchUpOneBatch(projections: [any Projection], batchSize: Int) throws(EventStoreError) -> Bool {
+    /// Applies one batch of events, in position order, to the projections that are behind and
+    /// not in a rebuild pass; true when every such projection is current. Projections at the
+    /// same checkpoint are served together, each event applied to all of them in turn, so that
+    /// one event is read (and a case folded) once for all of them. `progress` hears, after the
+    /// batch, which projections it served and how many events it applied.
+    func catchUpOneBatch(projections: [any Projection], batchSize: Int, progress: ((CatchUpProgress) -> Void)? = nil) throws(EventStoreError) -> Bool {
         let head = try headPosition()
-        var allCurrent = true
-        for projection in projections {
-            let from = checkpoint(projection.name)
-            guard from < head else { continue }
-            let events = try sql("read events for projection '\(projection.name)'") { () throws -> [RecordedEvent] in
-                let stmt = try db.cached(Writer.selectColumns + " WHERE position > ? ORDER BY position LIMIT ?")
-                try stmt.bind([.integer(from), .integer(Int64(batchSize))])
-                return try Writer.decodeRows(stmt)
-            }
-            let pdb = ProjectionDatabase(db, path: path)
-            for (n, event) in events.enumerated() {
-                do {
-                    try projection.apply(event, to: pdb.followed(by: n + 1 < events.count ? events[n + 1] : nil))
-                } catch {
-                    throw EventStoreError(
-                        .projectionFailed,
-                        "projection '\(projection.name)' failed on event \(event.position) (\(event.type)) while catching up: \(error)")
-                }
-            }
-            if let last = events.last?.position {
-                try sql("save the checkpoint of '\(projection.name)'") { try setCheckpoint(projection.name, last) }
-                if last < head { allCurrent = false }
-            }
+        let behind = projections.filter { rebuildCursor($0.name) == nil && checkpoint($0.name) < head }
+        guard let from = behind.map({ checkpoint($0.name) }).min() else { return true }
+        let group = behind.filter { checkpoint($0.name) == from }
+        let names = group.map(\.name).joined(separator: ", ")
+        let events = try sql("read events for \(names)") { () throws -> [RecordedEvent] in
+            let stmt = try db.cached(Writer.selectColumns + " WHERE position > ? ORDER BY position LIMIT ?")
+            try stmt.bind([.integer(from), .integer(Int64(batchSize))])
+            return try Writer.decodeRows(stmt)
         }
-        return allCurrent
+        try apply(events, to: group, prepared: [:], doing: "catching up")
+        guard let last = events.last?.position else { return true }
+        for projection in group {
+            try sql("save the checkpoint of '\(projection.name)'") { try setCheckpoint(projection.name, last) }
+        }
+        progress?(CatchUpProgress(projections: group.map(\.name), applied: events.count, rebuilding: false, target: head))
+        return last >= head && behind.count == group.count
     }
 
-    func reset(_ projection: any Projection) throws(EventStoreError) {
+    /// The first projection in a rebuild pass and every projection at the same place in it
+    /// (they go on together), with their cursor; nil when none is in a pass.
+    func nextRebuildPass(of projections: [any Projection]) -> (group: [any Projection], cursor: RebuildCursor)? {
+        guard let cursor = projections.lazy.compactMap({ self.rebuildCursor($0.name) }).first else { return nil }
+        return (projections.filter { rebuildCursor($0.name) == cursor }, cursor)
+    }
+
+    /// The events of a rebuild pass after `cursor`, a batch of them, in stream order, read on
+    /// `connection` (events up to the pass's target never change, so any connection may).
+    static func rebuildBatch(after cursor: RebuildCursor, limit: Int, on connection: SQLiteConnection) throws(SQLiteError) -> [RecordedEvent] {
+        let stmt = try connection.cached(
+            Writer.selectColumns + " WHERE (stream_id, stream_version) > (?, ?) AND position <= ? ORDER BY stream_id, stream_version LIMIT ?")
+        try stmt.bind([.text(cursor.streamId), .integer(cursor.streamVersion), .integer(cursor.target), .integer(Int64(limit))])
+        return try Writer.decodeRows(stmt)
+    }
+
+    /// Applies a batch of a rebuild pass (`events`, read after `cursor`) to `group` and moves
+    /// their cursor past it; a batch shorter than `batchSize` ends the pass, and their
+    /// checkpoint is its target. False, applying nothing, when the group is no longer at
+    /// `cursor` (another rebuild started meanwhile).
+    func applyRebuildBatch(_ events: [RecordedEvent], to group: [any Projection], after cursor: RebuildCursor, batchSize: Int,
+                           prepared: [String: any Sendable]) throws(EventStoreError) -> Bool {
+        guard group.allSatisfy({ rebuildCursor($0.name) == cursor }) else { return false }
+        try apply(events, to: group, prepared: prepared, doing: "rebuilding")
+        for projection in group {
+            try sql("save the rebuild cursor of '\(projection.name)'") {
+                if let last = events.last, events.count >= batchSize {
+                    try setRebuild(projection.name, RebuildCursor(target: cursor.target, streamId: last.streamId, streamVersion: last.streamVersion))
+                } else {
+                    try setRebuild(projection.name, nil)
+                    try setCheckpoint(projection.name, cursor.target)
+                }
+            }
+        }
+        return true
+    }
+
+    /// The deferred indexes (see ``Projection/deferredIndexes``) a rebuild pass left out and
+    /// has not created yet, the projection's name with each.
+    func pendingIndexes() throws(EventStoreError) -> [(projection: String, name: String, sql: String)] {
+        try sql("read the deferred indexes") {
+            try db.rows("SELECT projection, name, sql FROM projection_deferred_indexes ORDER BY projection, name").map {
+                ($0[0].string ?? "", $0[1].string ?? "", $0[2].string ?? "")
+            }
+        }
+    }
+
+    /// Creates a deferred index of a projection whose rebuild pass has ended.
+    func createDeferredIndex(projection: String, name: String, sql statement: String) throws(EventStoreError) {
+        try sql("create index \(name) of '\(projection)'") {
+            try db.execute(statement)
+            try db.run("DELETE FROM projection_deferred_indexes WHERE projection = ? AND name = ?", [.text(projection), .text(name)])
+        }
+    }
+
+    /// Whether the projection is in a rebuild pass (its deferred indexes wait for its end).
+    func isRebuilding(_ name: String) -> Bool { rebuildCursor(name) != nil }
+
+    /// Applies `events` in order, each to every projection of `group` in turn; each projection
+    /// sees what its preparation worked out for them (`prepared`, by key).
+    private func apply(_ events: [RecordedEvent], to group: [any Projection], prepared: [String: any Sendable], doing action: String) throws(EventStoreError) {
+        let plain = ProjectionDatabase(db, path: path)
+        let databases = group.map { projection in projection.batchPreparation.flatMap { prepared[$0.key] }.map { plain.with(prepared: $0) } ?? plain }
+        for (n, event) in events.enumerated() {
+            let upcoming = n + 1 < events.count ? events[n + 1] : nil
+            for (projection, db) in zip(group, databases) {
+                do {
+                    try projection.apply(event, to: db.followed(by: upcoming))
+                } catch {
+                    throw EventStoreError(
+                        .projectionFailed, "projection '\(projection.name)' failed on event \(event.position) (\(event.type)) while \(action): \(error)")
+                }
+            }
+        }
+    }
+
+    /// Drops a projection's tables, prepares them again and starts a rebuild pass up to the
+    /// head (`head`, when the caller has read it).
+    func reset(_ projection: any Projection, head: Int64? = nil) throws(EventStoreError) {
+        var at = head ?? 0
+        if head == nil { at = try headPosition() }
         try sql("reset projection '\(projection.name)'") {
             let pdb = ProjectionDatabase(db, path: path)
             try projection.drop(pdb)
+            try db.run("DELETE FROM projection_deferred_indexes WHERE projection = ?", [.text(projection.name)])
             try projection.prepare(pdb)
             try setCheckpoint(projection.name, 0, version: projection.version)
+            try startRebuild(projection.name, head: at)
+            if at > 0 { try deferIndexes(of: projection) }
         }
+    }
+}
+
+/// Where a projection's rebuild pass stands: it has applied every event up to `target` of the
+/// streams before `streamId`, and of `streamId` those up to `streamVersion`.
+struct RebuildCursor: Hashable, Sendable {
+    let target: Int64
+    let streamId: String
+    let streamVersion: Int64
+}
+
+/// What one catch-up batch did.
+public struct CatchUpProgress: Sendable, Hashable {
+    /// The projections it served.
+    public let projections: [String]
+    /// Events it applied (to each of them).
+    public let applied: Int
+    /// True in a rebuild pass (stream by stream, up to `target`).
+    public let rebuilding: Bool
+    /// The position they are being brought to.
+    public let target: Int64
+    /// A deferred index just created at the end of a rebuild pass (the step reports nothing else).
+    public let indexCreated: String?
+
+    init(projections: [String], applied: Int, rebuilding: Bool, target: Int64, indexCreated: String? = nil) {
+        self.projections = projections
+        self.applied = applied
+        self.rebuilding = rebuilding
+        self.target = target
+        self.indexCreated = indexCreated
     }
 }
 

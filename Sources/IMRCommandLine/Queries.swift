@@ -490,7 +490,13 @@ public struct Status: DaemonCommand {
         print("  database       \(s.at("databasePath").text), \(String(format: "%.1f", bytes / 1_048_576)) MiB")
         print("  head position  \(s.at("headPosition").text)")
         print("  open cases     \(s.at("openCases").text)")
-        for p in s.at("projections").arrayValue { print("  read model     \(p.at("name").text) at \(p.at("checkpoint").text)") }
+        for p in s.at("projections").arrayValue {
+            if let to = p.at("rebuildingTo").intValue {
+                print("  read model     \(p.at("name").text) being rebuilt from the log, up to position \(to) (its lists are incomplete until then)")
+            } else {
+                print("  read model     \(p.at("name").text) at \(p.at("checkpoint").text)")
+            }
+        }
         let f = s.at("figures")
         guard case .object = f else { return }
         let service = f.at("service"), server = f.at("server")
@@ -570,15 +576,53 @@ public struct Backup: DaemonCommand {
 public struct Rebuild: DaemonCommand {
     public static let configuration = CommandConfiguration(
         abstract: "Drop and rebuild the read models from the log (admins).",
-        discussion: "--json prints the io.imr.Admin.Rebuild reply.")
+        discussion: """
+            The read models are rebuilt together: the log is read once, case by case, their list indexes \
+            are created at the end, then what was recorded meanwhile is applied. Commands go on meanwhile \
+            (they wait while an index is created); lists of a read model being rebuilt are incomplete until \
+            it ends. How far it has come goes to stderr (on a terminal a line rewritten each second, \
+            otherwise a line every 10 seconds); the last line says how many events it read and how fast. \
+            --json prints the last io.imr.Admin.Rebuild reply.
+            """)
     @OptionGroup var read: ReadOptions
     @Argument(help: "One read model (default: all).") var projection: String?
     public var connection: ConnectionOptions { read.connection }
     public init() {}
 
     public func run(_ client: DaemonClient) throws {
-        let r = JSONValue.object(try client.call("io.imr.Admin.Rebuild", ["projection": projection.map { .string($0) } ?? .null]))
+        let terminal = isatty(STDERR_FILENO) == 1
+        var final: [String: JSONValue] = [:]
+        var lastLine = ContinuousClock.now
+        var rewriting = false
+        try client.stream("io.imr.Admin.Rebuild", ["projection": projection.map { .string($0) } ?? .null]) { reply in
+            final = reply
+            guard reply["rebuilt"]?.arrayValue.isEmpty ?? true, let progress = reply["progress"], !read.json else { return true }
+            let line = "rebuilding: \(Self.words(progress))"
+            if terminal {
+                FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+                rewriting = true
+            } else if ContinuousClock.now - lastLine >= .seconds(10) {
+                lastLine = ContinuousClock.now
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+            return true
+        }
+        if rewriting { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        let r = JSONValue.object(final)
         if read.json { return Output.json(r) }
-        print("rebuilt \(r.at("rebuilt").arrayValue.map(\.text).joined(separator: ", "))")
+        let rebuilt = r.at("rebuilt").arrayValue.map(\.text).joined(separator: ", ")
+        if case .object = r.at("progress") {
+            let p = r.at("progress")
+            print("rebuilt \(rebuilt): \(p.at("events").text) events read in \(p.at("seconds").text) s (\(p.at("eventsPerSecond").text) events/s)")
+        } else {
+            print("rebuilt \(rebuilt)")
+        }
+    }
+
+    /// "450000 of 1386608 events (32%), 41000 events/s, reading the log stream by stream".
+    static func words(_ p: JSONValue) -> String {
+        let events = p.at("events").intValue ?? 0
+        let of = max(p.at("of").intValue ?? 0, 1)
+        return "\(events) of \(of) events (\(events * 100 / of)%), \(p.at("eventsPerSecond").text) events/s, \(p.at("step").text)"
     }
 }

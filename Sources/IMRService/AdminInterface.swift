@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 #endif
 import Logging
+import Synchronization
 import Varlink
 import Workflow
 
@@ -83,22 +84,59 @@ public struct AdminInterface: VarlinkHandler {
             let p = try WireFormat.decode(RebuildParameters.self, from: call)
             let known = store.projectionCheckpoints().keys.sorted()
             let names = p.projection.map { [$0] } ?? known
-            for name in names {
-                guard known.contains(name) else {
-                    throw VarlinkError("io.imr.Admin.ProjectionNotFound", parameters: ["projection": .string(name), "known": .array(known.map { .string($0) })])
-                }
-                try await store.rebuildProjection(named: name)
-                log("projection \(name) rebuilt from position 0")
+            for name in names where !known.contains(name) {
+                throw VarlinkError("io.imr.Admin.ProjectionNotFound", parameters: ["projection": .string(name), "known": .array(known.map { .string($0) })])
             }
-            return ["rebuilt": .array(names.map { .string($0) })]
+            return try await rebuild(names, replier: replier)
         default:
             throw VarlinkError.methodNotImplemented(call.method)
         }
     }
 
+    /// Rebuilds the read models `names` together; a `more` caller hears how far it is about once
+    /// a second, and the journal every 10 seconds.
+    func rebuild(_ names: [String], replier: VarlinkReplier) async throws -> [String: JSONValue] {
+        let list = names.joined(separator: ", ")
+        let tracker = RebuildTracker()
+        let (ticks, tick) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let store = self.store
+        let started = ContinuousClock.now
+        log("rebuilding \(list) from the log")
+        let work = Task {
+            defer { tick.finish() }
+            try await store.rebuildProjections(named: names) { step in
+                tracker.record(step)
+                tick.yield()
+            }
+        }
+        var lastReply = started
+        var lastLog = started
+        for await _ in ticks {
+            let now = ContinuousClock.now
+            if replier.more, now - lastReply >= .seconds(1) {
+                lastReply = now
+                try? await replier.yield(["rebuilt": .array([]), "progress": tracker.snapshot.json(since: started)])
+            }
+            if now - lastLog >= .seconds(10) {
+                lastLog = now
+                log("rebuilding \(list): \(tracker.snapshot.words(since: started))")
+            }
+        }
+        try await work.value
+        tracker.finish()
+        let final = tracker.snapshot
+        log("rebuilt \(list) from the log: \(final.words(since: started))")
+        return ["rebuilt": .array(names.map { .string($0) }), "progress": final.json(since: started)]
+    }
+
     /// What the daemon reports about itself.
     public struct Status: Codable, Sendable, Equatable {
-        public struct Projection: Codable, Sendable, Equatable { public var name: String; public var checkpoint: Int64 }
+        public struct Projection: Codable, Sendable, Equatable {
+            public var name: String
+            public var checkpoint: Int64
+            /// In a rebuild: the log's head the rebuild reads up to (the checkpoint is 0 until it ends).
+            public var rebuildingTo: Int64?
+        }
         public var version: String
         public var startedAt: Date
         public var uptimeSeconds: Int64
@@ -138,7 +176,9 @@ public struct AdminInterface: VarlinkHandler {
         return Status(
             version: version, startedAt: startedAt, uptimeSeconds: Int64(now.timeIntervalSince(startedAt)), databasePath: store.path,
             databaseBytes: bytes, headPosition: store.committedHead, openCases: open,
-            projections: store.projectionCheckpoints().sorted { $0.key < $1.key }.map { Status.Projection(name: $0.key, checkpoint: $0.value) },
+            projections: store.projectionCheckpoints().sorted { $0.key < $1.key }.map { [rebuilding = store.rebuildsInProgress()] in
+                Status.Projection(name: $0.key, checkpoint: $0.value, rebuildingTo: rebuilding[$0.key])
+            },
             figures: nil)
     }
 }
@@ -235,4 +275,54 @@ public struct BackupPolicy: Sendable {
         }
         return path
     }
+}
+
+/// How far a rebuild has come, from the store's progress reports (on the rebuild's thread).
+final class RebuildTracker: Sendable {
+    struct Snapshot: Sendable {
+        /// Events read from the log so far (each applied to every read model being rebuilt).
+        var events: Int64 = 0
+        /// The log's head when the rebuild started: about how many events it reads.
+        var of: Int64 = 0
+        /// What it is doing: reading the log, creating an index, catching up.
+        var step = "reading the log stream by stream"
+
+        func json(since start: ContinuousClock.Instant) -> JSONValue {
+            let seconds = max((ContinuousClock.now - start).seconds, 0.001)
+            return .object([
+                "events": .int(events), "of": .int(max(of, events)), "step": .string(step),
+                "seconds": .double((seconds * 10).rounded() / 10), "eventsPerSecond": .int(Int64(Double(events) / seconds)),
+            ])
+        }
+
+        func words(since start: ContinuousClock.Instant) -> String {
+            let seconds = max((ContinuousClock.now - start).seconds, 0.001)
+            return "\(events) of \(max(of, events)) events in \(String(format: "%.1f", seconds)) s (\(Int(Double(events) / seconds)) events/s), \(step)"
+        }
+    }
+
+    private let state = Mutex(Snapshot())
+
+    var snapshot: Snapshot { state.withLock { $0 } }
+
+    func finish() { state.withLock { $0.step = "done" } }
+
+    func record(_ step: CatchUpProgress) {
+        state.withLock { s in
+            if let index = step.indexCreated {
+                s.step = "created index \(index)"
+            } else if step.rebuilding {
+                s.events += Int64(step.applied)
+                s.of = max(s.of, step.target)
+                s.step = "reading the log stream by stream"
+            } else {
+                s.step = "catching up on what was recorded meanwhile"
+            }
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a double.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

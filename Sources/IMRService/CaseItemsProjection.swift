@@ -10,7 +10,15 @@ import Workflow
 public struct CaseItemsProjection: Projection {
     public let name = "case_items"
 
-    public init() {}
+    /// What a rebuild works out ahead: the case states (shared with the deadline read model's
+    /// preparation when the read models are made together, ``ReadModels/standard(policy:)``).
+    let preparation: BatchPreparation
+
+    public init() { preparation = CaseStreams.preparation(deadlines: nil) }
+
+    init(preparation: BatchPreparation) { self.preparation = preparation }
+
+    public var batchPreparation: BatchPreparation? { preparation }
 
     public func prepare(_ db: ProjectionDatabase) throws {
         try db.executeScript("""
@@ -142,6 +150,8 @@ public enum ReadModels {
     public static func standard(policy: AlertPolicy = .standard) -> (all: [any Projection], deadlines: DeadlineProjection) {
         let deadlines = DeadlineProjection(policy: policy)
         // The deadlines before the case list: a case's row takes its next deadline from them.
-        return ([CaseItemsProjection(), deadlines, CaseListProjection(), AlertProjection()], deadlines)
+        // One preparation for the three case read models in a rebuild: each case folded once.
+        let shared = CaseStreams.preparation(deadlines: deadlines)
+        return ([CaseItemsProjection(preparation: shared), deadlines, CaseListProjection(preparation: shared), AlertProjection()], deadlines)
     }
 }

@@ -22,7 +22,21 @@ public struct CaseListProjection: Projection {
     /// indexes that ignore letter case (search by prefix, case ids in any letter case).
     public var version: Int { 4 }
 
-    public init() {}
+    /// What a rebuild works out ahead: the case states (shared with the deadline read model's
+    /// preparation when the read models are made together, ``ReadModels/standard(policy:)``).
+    let preparation: BatchPreparation
+
+    public init() { preparation = CaseStreams.preparation(deadlines: nil) }
+
+    init(preparation: BatchPreparation) { self.preparation = preparation }
+
+    public var batchPreparation: BatchPreparation? { preparation }
+
+    /// The list's and the search's indexes: `apply` reads a case's row by its key only.
+    public var deferredIndexes: [String] {
+        ["case_list_open_next", "case_list_coordinator_next", "case_list_stage_next", "case_list_claim", "case_list_id_nocase",
+         "case_list_claim_nocase", "case_list_employer_nocase", "case_list_administrator_nocase", "case_imr_numbers_nocase"]
+    }
 
     /// A case's next deadline that must be met, on that case's deadline rows.
     static let nextDeadlineSQL = """

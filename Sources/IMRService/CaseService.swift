@@ -465,7 +465,8 @@ public struct CaseService: Sendable {
         guard let first else { return nil }
         let events: [RecordedEvent]
         do { events = try context.read(stream: first.streamId, from: first.streamVersion) } catch { throw .storage(error) }
-        let mine = events.prefix { $0.metadata.commandId == first.metadata.commandId }
+        let command = first.metadata.commandId
+        let mine = events.prefix { $0.metadata.commandId == command }
         return .commandIdReused(CommandIdReuse(
             commandId: commandId, caseId: CaseStreams.caseId(ofStream: first.streamId)?.rawValue ?? first.streamId,
             eventTypes: mine.map(\.type), positions: mine.map(\.position)))
@@ -476,7 +477,8 @@ public struct CaseService: Sendable {
     private func earlierOutcome(of commandId: UUID, digest: String, in stored: [RecordedEvent], caseId: CaseID) throws(CaseServiceError) -> CommandOutcome? {
         let first = Self.eventId(commandId: commandId, index: 0)
         guard let start = stored.firstIndex(where: { $0.id == first }) else { return nil }
-        let mine = stored[start...].prefix { $0.metadata.commandId == commandId.uuidString.lowercased() }
+        let tag = commandId.uuidString.lowercased()
+        let mine = stored[start...].prefix { $0.metadata.commandId == tag }
         // Events recorded before digests were kept carry none: they count as the same command.
         if let earlier = stored[start].metadata.extras[Self.commandDigestKey], earlier != digest {
             throw .commandIdReused(CommandIdReuse(

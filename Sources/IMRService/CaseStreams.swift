@@ -34,6 +34,7 @@ public enum CaseStreams {
     /// from the version just before, so neither another store nor an append that rolled back
     /// leaks into it.
     public static func state(after event: RecordedEvent, in db: ProjectionDatabase) throws -> CaseState {
+        if let batch = db.prepared as? PreparedCases, let state = batch.states[event.id] { return state }
         if let hint = db.appendHint as? AppendHint, let state = hint.state(after: event) { return state }
         let cached = lastState.withLock { $0 }
         if let cached, cached.connection == db.connectionSerial, cached.streamId == event.streamId {
@@ -92,6 +93,51 @@ public enum CaseStreams {
         }
     }
 
+    /// What a rebuild pass works out ahead for the case read models (see
+    /// ``EventStore/BatchPreparation``): each case's state after the last of its events in a
+    /// batch and, given the deadline read model, that case's deadline rows. One preparation for
+    /// the three case read models, so that a case is decoded, folded and derived once, on the
+    /// rebuild's own thread.
+    static func preparation(deadlines: DeadlineProjection?) -> BatchPreparation {
+        BatchPreparation(key: "case-streams" + (deadlines == nil ? "" : "+deadlines")) {
+            // A stream cut between two batches goes on from where the last batch left it.
+            var carried: (streamId: String, state: CaseState)?
+            return { events in
+                var states: [UUID: CaseState] = [:]
+                var rows: [UUID: PrecomputedDeadlines] = [:]
+                var start = 0
+                while start < events.count {
+                    let streamId = events[start].streamId
+                    var end = start
+                    while end < events.count, events[end].streamId == streamId { end += 1 }
+                    defer { start = end }
+                    guard caseId(ofStream: streamId) != nil else { continue }
+                    var state: CaseState? = events[start].streamVersion == 1 ? CaseState() : nil
+                    if state == nil, let carried, carried.streamId == streamId, Int64(carried.state.version) == events[start].streamVersion - 1 {
+                        state = carried.state
+                    }
+                    carried = nil
+                    for event in events[start..<end] {
+                        // What cannot be worked out here is worked out by the read model itself.
+                        guard let before = state, let decoded = try? decode(event) else {
+                            state = nil
+                            break
+                        }
+                        state = evolve(before, decoded)
+                    }
+                    guard let state else { continue }
+                    let last = events[end - 1]
+                    states[last.id] = state
+                    carried = (streamId, state)
+                    if let deadlines, let computed = try? deadlines.rows(for: state, at: last.recordedAt, remember: false) {
+                        rows[last.id] = PrecomputedDeadlines(producer: ObjectIdentifier(deadlines.bodies), eventId: last.id, rows: computed)
+                    }
+                }
+                return PreparedCases(states: states, deadlines: rows)
+            }
+        }
+    }
+
     private struct CachedState: Sendable {
         let connection: UInt64
         let streamId: String
@@ -112,4 +158,11 @@ public enum CaseStreams {
 extension Date {
     /// Whole microseconds since 1970: how the read models store instants (SQLite integers).
     var unixMicroseconds: Int64 { Int64((timeIntervalSince1970 * 1_000_000).rounded()) }
+}
+
+/// A rebuild batch's cases worked out ahead (see ``CaseStreams/preparation(deadlines:)``), by the
+/// id of each case's last event in the batch.
+struct PreparedCases: Sendable {
+    let states: [UUID: CaseState]
+    let deadlines: [UUID: PrecomputedDeadlines]
 }

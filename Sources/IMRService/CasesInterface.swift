@@ -110,11 +110,14 @@ public struct CasesInterface: VarlinkHandler {
                 try await service.stateAndHistory(of: CaseID(ref.caseId))
             }
             var detail = CaseDetail.json(state)
-            detail["timeline"] = .array(history.map { e in .object([
-                "version": .int(e.streamVersion), "type": .string(e.type), "recordedAt": .string(Pacific.rfc3339(e.recordedAt)),
-                "actor": e.metadata.actor.map { .string($0) } ?? .null,
-                "importedFrom": e.metadata.extras[importedFromMetadataKey].map { .string($0) } ?? .null,
-            ]) })
+            detail["timeline"] = .array(history.map { e in
+                let metadata = e.metadata
+                return .object([
+                    "version": .int(e.streamVersion), "type": .string(e.type), "recordedAt": .string(Pacific.rfc3339(e.recordedAt)),
+                    "actor": metadata.actor.map { .string($0) } ?? .null,
+                    "importedFrom": metadata.extras[importedFromMetadataKey].map { .string($0) } ?? .null,
+                ])
+            })
             detail["deadlines"] = .array(DeadlineEngine.deadlines(for: state, now: clock()).map(\.wireJSON))
             return ["case": .object(detail)]
         case "Stats":
@@ -318,10 +321,11 @@ public struct CasesInterface: VarlinkHandler {
             "type": .string(e.type), "schemaVersion": .int(Int64(e.schemaVersion)), "recordedAt": .string(Pacific.rfc3339(e.recordedAt)),
             "payload": (try? JSONDecoder().decode(JSONValue.self, from: e.payloadData)) ?? .null,
         ]
-        entry["actor"] = e.metadata.actor.map { .string($0) }
-        entry["commandId"] = e.metadata.commandId.map { .string(UUID(uuidString: $0) != nil ? $0.lowercased() : $0) }
-        entry["correlationId"] = e.metadata.correlationId.map { .string($0) }
-        entry["importedFrom"] = e.metadata.extras[importedFromMetadataKey].map { .string($0) }
+        let metadata = e.metadata
+        entry["actor"] = metadata.actor.map { .string($0) }
+        entry["commandId"] = metadata.commandId.map { .string(UUID(uuidString: $0) != nil ? $0.lowercased() : $0) }
+        entry["correlationId"] = metadata.correlationId.map { .string($0) }
+        entry["importedFrom"] = metadata.extras[importedFromMetadataKey].map { .string($0) }
         return entry
     }
 }

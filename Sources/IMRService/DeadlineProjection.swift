@@ -29,6 +29,16 @@ public struct DeadlineProjection: Projection {
         self.policy = policy
     }
 
+    /// A rebuild works each case's state and rows out on the rebuild's own thread.
+    public var batchPreparation: BatchPreparation? { CaseStreams.preparation(deadlines: self) }
+
+    /// The board's indexes. Not `deadlines_case` (`apply` and the case list read a case's rows
+    /// on it), `deadlines_running` or `deadlines_next_alert` (the alert scheduler reads on it
+    /// while a rebuild runs).
+    public var deferredIndexes: [String] {
+        ["deadlines_open_due", "deadlines_coordinator_due", "deadlines_history_due", "deadlines_history_coordinator"]
+    }
+
     /// 2: a case's running deadlines by due time on an index (`deadlines_case`), for the case
     /// list's next deadline; the board's order (due time, then id) on indexes, all of it and by
     /// coordinator, so that any page is read in order.
@@ -147,7 +157,8 @@ public struct DeadlineProjection: Projection {
                 isOpen: row[5].int64 == 1, status: row[6].string ?? "", body: row[7].string ?? "", alertPlan: row[8].string ?? "")
         }
         let wanted: [String: StoredRow]
-        if let pre = (db.appendHint as? CaseStreams.AppendHint)?.deadlines, pre.producer == ObjectIdentifier(bodies), pre.eventId == event.id {
+        if let pre = (db.appendHint as? CaseStreams.AppendHint)?.deadlines ?? (db.prepared as? PreparedCases)?.deadlines[event.id],
+           pre.producer == ObjectIdentifier(bodies), pre.eventId == event.id {
             wanted = pre.rows
         } else {
             // Not kept in the memo: here (a catch-up, a rebuild) every case passes once.

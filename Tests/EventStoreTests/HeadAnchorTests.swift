@@ -94,7 +94,11 @@ import Testing
         store.close()
         // Back to schema version 1, as an older imr left it.
         let raw = RawConnection(path)
-        #expect(raw.exec("DROP TABLE log_head; ALTER TABLE projection_checkpoints DROP COLUMN version; DELETE FROM schema_migrations WHERE version >= 2") == nil)
+        #expect(raw.exec("""
+            DROP TABLE log_head; ALTER TABLE projection_checkpoints DROP COLUMN version; DROP TABLE projection_deferred_indexes;
+            ALTER TABLE projection_checkpoints DROP COLUMN rebuild_to; ALTER TABLE projection_checkpoints DROP COLUMN rebuild_stream;
+            ALTER TABLE projection_checkpoints DROP COLUMN rebuild_version; DELETE FROM schema_migrations WHERE version >= 2
+            """) == nil)
 
         let migrated = try EventStore(path: path)
         defer { migrated.close() }

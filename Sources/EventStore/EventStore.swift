@@ -60,6 +60,8 @@ public final class EventStore: Sendable {
     let writeQueue: WriteQueue
     let readPool: ReadPool
     let closedError: EventStoreError
+    /// The writer's published rebuild passes (``rebuildsInProgress()``).
+    private let rebuildStates: PublishedRebuilds
 
     /// Opens (creating if needed) the event log at `path`, runs the migrations it lacks,
     /// prepares the given projections and catches them up to the head.
@@ -82,6 +84,7 @@ public final class EventStore: Sendable {
         try writer.loadCheckpoints(for: projections)
         let head = try writer.headPosition()
         self.headWatcher = HeadWatcher(head: head)
+        self.rebuildStates = writer.publishedRebuilds
         let shared = WriterLock(writer)
         self.writer = shared
         self.readers = Mutex([])
@@ -433,8 +436,9 @@ public final class EventStore: Sendable {
     public static let rebuildBatchSize = 5000
 
     /// The projections in a rebuild pass, each with the position the pass reads the log up to.
+    /// Does not wait for the writer (a caller on the cooperative pool may ask).
     public func rebuildsInProgress() -> [String: Int64] {
-        writer.mutex.withLock { $0?.rebuilds.mapValues(\.target) ?? [:] }
+        rebuildStates.targets.withLock { $0 }
     }
 
     /// The checkpoint (last applied position) of every registered projection.

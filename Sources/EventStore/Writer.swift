@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import Synchronization
 
 /// The single writing connection and what it caches. Used only under the store's writer lock.
 // @unchecked Sendable: a Writer lives inside the store's Mutex and is only touched
@@ -23,6 +24,10 @@ final class Writer: @unchecked Sendable {
     /// The head position as the open transaction found it: the anchor is written once, at
     /// commit, when the transaction moved the head.
     private var headAtStart: Int64?
+
+    /// The rebuild passes as committed, readable without the writer lock (by name: the
+    /// position each reads the log up to).
+    let publishedRebuilds = PublishedRebuilds()
 
     init(db: SQLiteConnection, path: String, options: EventStore.Options) {
         self.db = db
@@ -211,8 +216,12 @@ final class Writer: @unchecked Sendable {
             try sql(action) { try db.run("COMMIT") }
             checkpoints.merge(pendingCheckpoints) { _, new in new }
             pendingCheckpoints = [:]
-            for (name, cursor) in pendingRebuilds { rebuilds[name] = cursor }
-            pendingRebuilds = [:]
+            if !pendingRebuilds.isEmpty {
+                for (name, cursor) in pendingRebuilds { rebuilds[name] = cursor }
+                pendingRebuilds = [:]
+                let targets = rebuilds.mapValues(\.target)
+                publishedRebuilds.targets.withLock { $0 = targets }
+            }
             return result
         } catch {
             if db.isInTransaction { try? db.execute("ROLLBACK") }
@@ -617,6 +626,12 @@ final class Writer: @unchecked Sendable {
             if at > 0 { try deferIndexes(of: projection) }
         }
     }
+}
+
+/// The rebuild passes as last committed, shared by the writer with readers that must not wait
+/// for the writer lock.
+final class PublishedRebuilds: Sendable {
+    let targets = Mutex<[String: Int64]>([:])
 }
 
 /// Where a projection's rebuild pass stands: it has applied every event up to `target` of the

@@ -166,6 +166,8 @@ public struct DaemonClient {
         case "TransitionRefused":
             let hint = text("code").flatMap { RefusalHint.command(forCode: $0, caseId: text("caseId") ?? "CASE") }.map { "; \($0)" } ?? ""
             return CommandFailure("refused: \(text("message") ?? "the lifecycle does not allow this")\(hint)", status: .refused)
+        case "ReadModelRebuilding":
+            return CommandFailure(text("message") ?? "a read model is being rebuilt; try again when `imr-ctl status` no longer says so", status: .tempFail)
         case "ConcurrentUpdate":
             return CommandFailure("the case changed while the command ran; run the command again", status: .tempFail)
         case "InvalidValue":

@@ -579,8 +579,8 @@ public struct Rebuild: DaemonCommand {
         discussion: """
             The read models are rebuilt together: the log is read once, case by case, their list indexes \
             are created at the end, then what was recorded meanwhile is applied. Commands go on meanwhile \
-            (they wait while an index is created); lists of a read model being rebuilt are incomplete until \
-            it ends. How far it has come goes to stderr (on a terminal a line rewritten each second, \
+            (they wait while an index is created); lists that read a read model being rebuilt are refused \
+            (exit 75) until it ends. How far it has come goes to stderr (on a terminal a line rewritten each second, \
             otherwise a line every 10 seconds); the last line says how many events it read and how fast. \
             --json prints the last io.imr.Admin.Rebuild reply.
             """)

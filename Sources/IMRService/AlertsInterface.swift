@@ -80,6 +80,7 @@ public struct AlertsInterface: VarlinkHandler {
         case "List":
             let coordinator = try coordinatorFilter(call, context)
             let request = try WireFormat.decode(Page.self, from: call)
+            try ReadModelGate.require(["alerts", "deadlines"], of: store, interface: "io.imr.Alerts")
             let paging = PagedReplies<Int64>(
                 invalidValue: "io.imr.Alerts.InvalidValue", noun: "alerts", defaultPage: AlertProjection.defaultPage,
                 maximumPage: AlertProjection.maximumPage, parse: { AlertPage.position(ofCursor: $0) }, text: { AlertPage.cursorText($0) })

@@ -99,10 +99,12 @@ public struct CasesInterface: VarlinkHandler {
             guard (1...100).contains(limit) else {
                 throw VarlinkError("io.imr.Cases.InvalidValue", parameters: ["parameter": "limit", "message": .string("\(limit) is not from 1 to 100")])
             }
+            try ReadModelGate.require(["case_list"], of: service.store)
             let found = try await service.store.read(lane: .interactive) { try CaseListProjection.search(in: $0, text: text, limit: limit) }
             return ["cases": .array(found.cases.map { .object($0.wireJSON) }), "more": .bool(found.more)]
         case "List":
             let filter = try WireFormat.decode(CaseListFilter.self, from: call)
+            try ReadModelGate.require(["case_list", "deadlines"], of: service.store)
             return try await listCases(filter, streaming: call.more == true, replier: replier)
         case "Get":
             let ref = try WireFormat.decode(CaseRef.self, from: call)
@@ -121,6 +123,7 @@ public struct CasesInterface: VarlinkHandler {
             detail["deadlines"] = .array(DeadlineEngine.deadlines(for: state, now: clock()).map(\.wireJSON))
             return ["case": .object(detail)]
         case "Stats":
+            try ReadModelGate.require(["case_list", "case_items", "deadlines"], of: service.store)
             let (store, now) = (service.store, clock())
             return ["stats": .object(try WireFormat.object(try await store.offload { try CaseStatistics.read(from: store, now: now) }))]
         case "History":

@@ -61,6 +61,7 @@ public struct DeadlinesInterface: VarlinkHandler {
             if let caseId = filter.caseId, try await service.store.version(of: CaseStreams.streamId(CaseID(caseId))) == 0 {
                 throw VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": .string(caseId)])
             }
+            try ReadModelGate.require(["deadlines"], of: service.store)
             let paging = PagedReplies<DeadlineBoardCursor>(
                 invalidValue: "io.imr.Cases.InvalidValue", noun: "deadlines", defaultPage: DeadlineProjection.defaultPage,
                 maximumPage: DeadlineProjection.maximumPage, parse: { DeadlineBoardCursor(text: $0) }, text: \.text)
@@ -80,6 +81,7 @@ public struct DeadlinesInterface: VarlinkHandler {
                 throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
                     "parameter": "coordinator", "message": "a coordinator is a user name: 1 to 256 bytes, no control characters"])
             }
+            try ReadModelGate.require(["deadlines", "alerts"], of: service.store)
             let now = clock()
             let digest = try await service.store.read(lane: .interactive) { try MorningDigest.build(in: $0, coordinator: p.coordinator, now: now) }
             return digest.wire
@@ -107,5 +109,19 @@ public struct DeadlinesInterface: VarlinkHandler {
             .object(["level": .string($0.level.rawValue), "at": .string(Pacific.rfc3339($0.at))])
         })
         return row
+    }
+}
+
+/// Lists refuse to read a read model that is being rebuilt: its rows are incomplete and its
+/// list indexes are created only at the end of the rebuild (a list would scan the table).
+enum ReadModelGate {
+    static func require(_ readModels: [String], of store: EventStore, interface: String = "io.imr.Cases") throws {
+        let rebuilding = store.rebuildsInProgress()
+        guard let name = readModels.first(where: { rebuilding[$0] != nil }), let to = rebuilding[name] else { return }
+        throw VarlinkError(interface + ".ReadModelRebuilding", parameters: [
+            "readModel": .string(name), "rebuildingTo": .int(to),
+            "message": .string("the \(name) read model is being rebuilt from the log (up to position \(to)) and its lists are "
+                + "incomplete until it ends; try again when `imr-ctl status` no longer says it is being rebuilt"),
+        ])
     }
 }

@@ -423,3 +423,49 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         }
     }
 }
+
+@Suite struct ReadModelRebuildGateTests {
+    /// While a read model is rebuilt its rows are incomplete and its list indexes absent: the
+    /// lists that read it refuse, naming it; status shows the rebuild; after it, they answer.
+    @Test func listsOfARebuildingReadModelAreRefusedNamingIt_andAnswerAfterIt() async throws {
+        try await withCasesServer { path, store in
+            let c = try VarlinkClient(path: path)
+            _ = try c.call("io.imr.Cases.Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+                                                 "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"])
+            _ = try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": "called the adjuster"])
+            let head = try store.headPosition()
+            var refused: [String] = []
+            var statusDuring: [JSONValue] = []
+            try store.rebuildProjections(named: ["deadlines", "case_list"], batchSize: 1) { step in
+                guard step.rebuilding, step.indexCreated == nil, refused.isEmpty else { return }
+                for (method, parameters) in [("io.imr.Cases.List", [:]), ("io.imr.Cases.Search", ["text": "ADJ"]),
+                                             ("io.imr.Deadlines.List", [:]), ("io.imr.Cases.Stats", [:])] as [(String, [String: JSONValue])] {
+                    do {
+                        _ = try c.call(method, parameters)
+                        refused.append("\(method) answered")
+                    } catch let error as VarlinkError {
+                        refused.append("\(error.name) \(error.parameters["readModel"]?.stringValue ?? "-") \(error.parameters["rebuildingTo"] == .int(head) ? "at head" : "elsewhere")")
+                    } catch {
+                        refused.append("\(method) \(error)")
+                    }
+                }
+                if case .array(let list)? = (try? c.call("io.imr.Admin.Status", [:]))?["projections"] { statusDuring = list }
+            }
+            #expect(refused == [
+                "io.imr.Cases.ReadModelRebuilding case_list at head", "io.imr.Cases.ReadModelRebuilding case_list at head",
+                "io.imr.Cases.ReadModelRebuilding deadlines at head", "io.imr.Cases.ReadModelRebuilding case_list at head",
+            ])
+            let rebuilding = statusDuring.compactMap { p -> String? in
+                guard case .object(let o) = p, let to = o["rebuildingTo"], to != .null else { return nil }
+                return "\(o["name"]?.stringValue ?? "?")@\(to == .int(head) ? "head" : "elsewhere")"
+            }
+            #expect(rebuilding.sorted() == ["case_list@head", "deadlines@head"])
+            guard case .array(let listed)? = try c.call("io.imr.Cases.List", [:])["cases"],
+                  case .array(let found)? = try c.call("io.imr.Cases.Search", ["text": "ADJ-1"])["cases"] else {
+                Issue.record("no cases in the replies after the rebuild")
+                return
+            }
+            #expect(listed.count == 1 && found.count == 1)
+        }
+    }
+}

@@ -67,7 +67,7 @@ struct Seed: ParsableCommand {
             if written - lastReport >= 10_000 {
                 lastReport = written
                 let seconds = Date().timeIntervalSince(started)
-                print(String(format: "%9d cases  %10d events  %7.1f s  %6.0f cases/s  %7.0f events/s", total.cases, total.events, seconds,
+                say(String(format: "%9d cases  %10d events  %7.1f s  %6.0f cases/s  %7.0f events/s", total.cases, total.events, seconds,
                              Double(total.cases) / seconds, Double(total.events) / seconds))
             }
         }
@@ -79,7 +79,7 @@ struct Seed: ParsableCommand {
             }
         }
         let logBytes = bytes()
-        print(String(format: "log: %d cases, %d events in %.1f s (%.0f cases/s, %.0f events/s); %@ (%.0f bytes/event)",
+        say(String(format: "log: %d cases, %d events in %.1f s (%.0f cases/s, %.0f events/s); %@ (%.0f bytes/event)",
                      total.cases, total.events, logSeconds, Double(total.cases) / logSeconds, Double(total.events) / logSeconds,
                      ByteCountFormatter.string(fromByteCount: logBytes, countStyle: .binary), Double(logBytes) / Double(max(total.events, 1))))
         let modelsStarted = Date()
@@ -87,17 +87,22 @@ struct Seed: ParsableCommand {
         let modelsSeconds = Date().timeIntervalSince(modelsStarted)
         let seconds = Date().timeIntervalSince(started)
         let allBytes = bytes()
-        print(String(format: "read models: built in %.1f s (%.0f events/s); %@ more (%.0f bytes/event)",
+        say(String(format: "read models: built in %.1f s (%.0f events/s); %@ more (%.0f bytes/event)",
                      modelsSeconds, Double(total.events) / modelsSeconds,
                      ByteCountFormatter.string(fromByteCount: allBytes - logBytes, countStyle: .binary),
                      Double(allBytes - logBytes) / Double(max(total.events, 1))))
-        print(String(format: "seeded %d cases, %d events in %.1f s (%.0f cases/s, %.0f events/s); %@ on disk (%.0f bytes/event)",
+        say(String(format: "seeded %d cases, %d events in %.1f s (%.0f cases/s, %.0f events/s); %@ on disk (%.0f bytes/event)",
                      total.cases, total.events, seconds, Double(total.cases) / seconds, Double(total.events) / seconds,
                      ByteCountFormatter.string(fromByteCount: allBytes, countStyle: .binary), Double(allBytes) / Double(max(total.events, 1))))
         if total.refused > 0 || producer.unconverted > 0 {
-            print("\(total.refused) commands refused by the lifecycle and \(producer.unconverted) calls not lifecycle commands were left out")
+            say("\(total.refused) commands refused by the lifecycle and \(producer.unconverted) calls not lifecycle commands were left out")
         }
     }
+}
+
+/// A line on stdout at once (progress shows as it comes, also into a file or a pipe).
+private func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 /// Generates, decides and encodes the batches, one ahead of the writer.

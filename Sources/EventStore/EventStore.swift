@@ -65,7 +65,11 @@ public final class EventStore: Sendable {
 
     /// Opens (creating if needed) the event log at `path`, runs the migrations it lacks,
     /// prepares the given projections and catches them up to the head.
-    public init(path: String, options: Options = .init(), projections: [any Projection] = []) throws(EventStoreError) {
+    ///
+    /// `progress` hears how the catch-up goes, batch by batch (a new version of a read model is
+    /// rebuilt here, which takes minutes on a large log: a service tells its supervisor).
+    public init(path: String, options: Options = .init(), projections: [any Projection] = [],
+                progress: ((CatchUpProgress) -> Void)? = nil) throws(EventStoreError) {
         self.path = path
         self.options = options
         self.projections = projections
@@ -99,7 +103,7 @@ public final class EventStore: Sendable {
             try EventStore.openReader(path: path, options: options, doing: "open a read connection")
         }
         do {
-            try catchUpProjections()
+            try catchUp(batchSize: 1000, doing: "catch up projections", progress: progress) { nil }
             try withWriter { (w: Writer) throws(EventStoreError) in
                 try w.transaction(doing: "open projections") { () throws(EventStoreError) in
                     for projection in projections {

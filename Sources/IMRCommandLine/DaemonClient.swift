@@ -190,6 +190,8 @@ public struct DaemonClient {
             return CommandFailure("the backup was not written to \(text("path") ?? "?"): \(text("message") ?? "")", status: .ioError)
         case "BackupRefused":
             return CommandFailure("no backup written: \(text("message") ?? "")", status: .cantCreate)
+        case "StorageFailed" where text("kind") == "interrupted":
+            return CommandFailure(text("message") ?? "the daemon is stopping; try again when it is back", status: .tempFail)
         case "StorageFailed":
             return CommandFailure("the daemon's event log failed: \(text("message") ?? "no reason given"); nothing was recorded by this command",
                                   status: .ioError)

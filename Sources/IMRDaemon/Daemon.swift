@@ -155,7 +155,11 @@ final class Daemon: Sendable {
         let store: EventStore
         let readModels = ReadModels.standard(policy: configuration.alerts.policy)
         do {
-            store = try EventStore(path: storePath, options: storeOptions, projections: readModels.all)
+            // A read model at a new version (or one stopped mid-rebuild) is rebuilt here, before
+            // READY=1: minutes on a large log. systemd hears how far it is and that start-up
+            // needs longer than TimeoutStartSec, every few seconds while it lasts.
+            let opening = OpeningProgress(notifier: notifier, logger: logger)
+            store = try EventStore(path: storePath, options: storeOptions, projections: readModels.all) { opening.record($0) }
         } catch {
             throw DaemonStartError(message: error.message, exitCode: 1)
         }
@@ -445,5 +449,33 @@ final class SignalWatcher: @unchecked Sendable {
     func stop() {
         for source in sources { source.cancel() }
         continuation.finish()
+    }
+}
+
+/// Reports a catch-up at start-up (a read model rebuilt before READY=1) to systemd and the
+/// journal: STATUS= with how far it is, and EXTEND_TIMEOUT_USEC= so that a long one is not
+/// taken for a hung start. Called on the opening thread only.
+final class OpeningProgress: @unchecked Sendable {
+    private let notifier: SystemdNotifier
+    private let logger: Logger
+    private var events: Int64 = 0
+    private var lastReport = ContinuousClock.now
+    private let started = ContinuousClock.now
+
+    init(notifier: SystemdNotifier, logger: Logger) {
+        self.notifier = notifier
+        self.logger = logger
+    }
+
+    func record(_ step: CatchUpProgress) {
+        events += Int64(step.applied)
+        let now = ContinuousClock.now
+        guard now - lastReport >= .seconds(5) else { return }
+        lastReport = now
+        let what = step.indexCreated.map { "created index \($0) of \(step.projections.joined(separator: ", "))" }
+            ?? "\(step.rebuilding ? "rebuilding" : "catching up") \(step.projections.joined(separator: ", ")): \(events) of about \(step.target) events"
+        let line = "opening the event log: \(what), \((now - started).components.seconds) s so far"
+        _ = try? notifier.notify(.extendTimeout(.seconds(60)), .status(line))
+        logger.notice("\(line)")
     }
 }

@@ -399,3 +399,16 @@ struct PreparedSummary: Projection {
         #expect(try summaryRows(store).count == 1)
     }
 }
+
+@Suite struct FreedPagesTests {
+    /// Debian's SQLite zeroes every freed page (secure_delete): a rebuild dropping a 10 GB read
+    /// model wrote 10 GB. The writer asks for FAST (2): freed content is overwritten only where
+    /// it costs no extra write.
+    @Test func theWriterDoesNotScrubFreedPages() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"), projections: [StreamSummary()])
+        defer { store.close() }
+        #expect(try store.writerPragma("secure_delete") == 2)
+    }
+}

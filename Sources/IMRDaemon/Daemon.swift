@@ -154,11 +154,12 @@ final class Daemon: Sendable {
         }
         let store: EventStore
         let readModels = ReadModels.standard(policy: configuration.alerts.policy)
+        let openingReports = try Self.openingReportInterval()
         do {
             // A read model at a new version (or one stopped mid-rebuild) is rebuilt here, before
             // READY=1: minutes on a large log. systemd hears how far it is and that start-up
             // needs longer than TimeoutStartSec, every few seconds while it lasts.
-            let opening = OpeningProgress(notifier: notifier, logger: logger)
+            let opening = OpeningProgress(notifier: notifier, logger: logger, every: openingReports)
             store = try EventStore(path: storePath, options: storeOptions, projections: readModels.all) { opening.record($0) }
         } catch {
             throw DaemonStartError(message: error.message, exitCode: 1)
@@ -385,6 +386,16 @@ final class Daemon: Sendable {
         return { Date().addingTimeInterval(offset) }
     }
 
+    /// How often a long catch-up at start-up is reported (5 s). `IMR_TEST_OPENING_REPORT_MS`
+    /// shortens it for tests, whose stores take milliseconds to rebuild; production never sets it.
+    static func openingReportInterval() throws -> Duration {
+        guard let text = ProcessInfo.processInfo.environment["IMR_TEST_OPENING_REPORT_MS"], !text.isEmpty else { return .seconds(5) }
+        guard let ms = Int64(text), ms >= 0 else {
+            throw DaemonStartError(message: "IMR_TEST_OPENING_REPORT_MS is '\(text)', not a number of milliseconds; unset it (it exists for tests only)", exitCode: 78)
+        }
+        return .milliseconds(ms)
+    }
+
     /// SIGHUP: re-read the configuration and apply what can change live.
     private func reload() {
         _ = try? notifier.notify(.reloading)
@@ -461,16 +472,18 @@ final class OpeningProgress: @unchecked Sendable {
     private var events: Int64 = 0
     private var lastReport = ContinuousClock.now
     private let started = ContinuousClock.now
+    private let interval: Duration
 
-    init(notifier: SystemdNotifier, logger: Logger) {
+    init(notifier: SystemdNotifier, logger: Logger, every interval: Duration) {
         self.notifier = notifier
         self.logger = logger
+        self.interval = interval
     }
 
     func record(_ step: CatchUpProgress) {
         events += Int64(step.applied)
         let now = ContinuousClock.now
-        guard now - lastReport >= .seconds(5) else { return }
+        guard now - lastReport >= interval else { return }
         lastReport = now
         let what = step.indexCreated.map { "created index \($0) of \(step.projections.joined(separator: ", "))" }
             ?? "\(step.rebuilding ? "rebuilding" : "catching up") \(step.projections.joined(separator: ", ")): \(events) of about \(step.target) events"

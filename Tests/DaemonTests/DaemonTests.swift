@@ -76,6 +76,61 @@ import Glibc
         await #expect(try store.verify().isIntact)
     }
 
+    /// A read model at a new version is rebuilt as the daemon opens the log, before READY=1:
+    /// systemd hears how far it is (STATUS=) and that start-up needs longer
+    /// (EXTEND_TIMEOUT_USEC=), and after READY the read model is whole.
+    @Test func aReadModelRebuiltAtStartIsReportedToSystemd_andWholeAfterReady() async throws {
+        let first = try DaemonProcess()
+        let directory = first.directory
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(try await offPool { first.waitUntilReady() } != nil)
+        // Received two days ago: its UR clock is running.
+        let format = DateFormatter()
+        format.timeZone = TimeZone(identifier: "America/Los_Angeles")
+        format.dateFormat = "yyyy-MM-dd'T'10:15"
+        let receivedAt = format.string(from: Date(timeIntervalSinceNow: -2 * 86_400))
+        try await offPool {
+            let c = try first.client()
+            for n in 1...3 {
+                var open = openParameters
+                open["caseId"] = .string("c\(n)")
+                _ = try c.call("io.imr.Cases.Open", open)
+                _ = try c.call("io.imr.Cases.ReceiveRFA", [
+                    "caseId": .string("c\(n)"), "rfaId": "A", "receivedAt": .string(receivedAt), "receivedTimeOfDayKnown": true,
+                    "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false, "formulary": false,
+                    "items": .array([.object(["id": "1", "description": "8 massage visits"])])])
+            }
+        }
+        #expect(first.stop().status == 0)
+        // As a build whose deadline read model changed finds it.
+        let storePath = first.storePath
+        let marked = try await offPool { try run(["sqlite3", storePath, "UPDATE projection_checkpoints SET version = 1 WHERE name = 'deadlines'"]) }
+        #expect(marked.status == 0, "\(marked.output)")
+
+        let second = try DaemonProcess(directory: directory, environment: ["IMR_TEST_OPENING_REPORT_MS": "0"])
+        defer { second.process.killAndWait() }
+        let notes = try #require(try await offPool { second.waitUntilReady() }, "no READY=1 after the rebuild at start")
+        let text = notes.joined(separator: "\n")
+        #expect(text.contains("EXTEND_TIMEOUT_USEC=60000000"), "\(text)")
+        #expect(text.contains("STATUS=opening the event log: rebuilding deadlines: "), "\(text)")
+        try await offPool {
+            let c = try second.client()
+            let status = try c.call("io.imr.Admin.Status")
+            guard case .array(let models)? = status["projections"], case .int(let head)? = status["headPosition"] else {
+                Issue.record("no read models in \(status)")
+                return
+            }
+            let deadlines = models.first { $0["name"] == "deadlines" }
+            #expect(deadlines?["checkpoint"] == .int(head))
+            #expect(deadlines?["rebuildingTo"] == nil || deadlines?["rebuildingTo"] == .null)
+            guard case .array(let board)? = try c.call("io.imr.Deadlines.List", ["caseId": "c2"])["deadlines"] else {
+                Issue.record("no deadlines of c2 after the rebuild")
+                return
+            }
+            #expect(!board.isEmpty)
+        }
+    }
+
     @Test func servesTheSocketSystemdPasses() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-activate-\(UUID().uuidString.prefix(8))")
         let listen = dir.appendingPathComponent("imr.sock").path

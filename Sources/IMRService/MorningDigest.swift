@@ -148,10 +148,22 @@ public final class MorningDigestScheduler: Sendable {
     /// time, it sends the day's digests at once.
     public func run() async {
         var lastDay: LocalDate?
+        var waitNoted: LocalDate?
         while !Task.isCancelled {
             let now = clock()
             let today = Pacific.date(of: now)
             if lastDay != today, now >= instant(on: today) {
+                // A digest read from a read model being rebuilt would leave deadlines out: it
+                // waits for the end of the rebuild.
+                let rebuilding = store.rebuildsInProgress()
+                if let name = ["deadlines", "alerts"].first(where: { rebuilding[$0] != nil }) {
+                    if waitNoted != today {
+                        logger.notice("morning digest of \(today.iso) waits: the \(name) read model is being rebuilt")
+                        waitNoted = today
+                    }
+                    try? await Task.sleep(for: .seconds(30))
+                    continue
+                }
                 do {
                     let sent = try await sendAll(now: now)
                     logger.info("morning digest of \(today.iso) sent to \(sent) coordinators")

@@ -26,11 +26,14 @@ struct MetricsTests {
             _ = try? c.call("io.imr.Cases.DecideUR", ["caseId": "M-1", "rfaId": "Z", "decidedAt": "2024-03-05T06:00",
                                                       "decisions": .array([.object(["itemId": "A1", "outcome": "approved"])])])  // refused
         }
-        // The file is rewritten every 0.2 s; wait for the commands to show.
+        // The file is rewritten every 0.2 s; wait for all the commands to show (a file written
+        // between two of them shows only the first: CI once read one between the RFA and the note).
         var text = ""
-        for _ in 0..<50 {
+        let expected = [#"imr_commands_total{outcome="recorded"} 2"#, #"imr_commands_total{outcome="invalid"} 1"#,
+                        #"imr_commands_total{outcome="refused"} 1"#]
+        for _ in 0..<100 {
             text = (try? String(contentsOfFile: prom, encoding: .utf8)) ?? ""
-            if text.contains(#"imr_commands_total{outcome="recorded"} 2"#) { break }
+            if expected.allSatisfy(text.contains) { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(text.contains(#"imr_commands_total{outcome="recorded"} 2"#), "\(text)")

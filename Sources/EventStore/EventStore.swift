@@ -366,13 +366,15 @@ public final class EventStore: Sendable {
     /// it with an error.
     private func catchUp(batchSize: Int, rebuildBatchSize: Int = EventStore.rebuildBatchSize, doing action: String,
                          progress: ((CatchUpProgress) -> Void)?, stop: () -> EventStoreError?) throws(EventStoreError) {
+        // Rebuild passes first (each reads the log up to the head it started at), then the
+        // indexes they left out, then what was appended meanwhile, in position order.
+        while let (group, cursor) = try withWriter({ (w: Writer) throws(EventStoreError) in w.nextRebuildPass(of: projections) }) {
+            if let error = stop() { throw error }
+            try runRebuildPass(group, from: cursor, batchSize: rebuildBatchSize, doing: action, progress: progress, stop: stop)
+        }
+        try createDeferredIndexes(doing: action, progress: progress)
         while true {
             if let error = stop() { throw error }
-            if let (group, cursor) = try withWriter({ (w: Writer) throws(EventStoreError) in w.nextRebuildPass(of: projections) }) {
-                try runRebuildPass(group, from: cursor, batchSize: rebuildBatchSize, doing: action, progress: progress, stop: stop)
-                continue
-            }
-            try createDeferredIndexes(doing: action, progress: progress)
             let done = try withWriter { (w: Writer) throws(EventStoreError) -> Bool in
                 try w.transaction(doing: action) { () throws(EventStoreError) -> Bool in
                     try w.catchUpOneBatch(projections: projections, batchSize: batchSize, progress: progress)

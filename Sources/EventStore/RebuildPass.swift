@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 extension EventStore {
     /// Runs the rebuild pass of `group` from `cursor` to its end, two threads deep: a preparer
@@ -19,6 +18,8 @@ extension EventStore {
         let channel = BatchChannel(capacity: 2)
         let path = self.path
         let start = cursor
+        let cache = options.rebuildCacheKiB
+        try withWriter { (w: Writer) throws(EventStoreError) in try w.setCacheKiB(max(cache, w.normalCacheKiB)) }
         let preparer = Thread {
             Thread.current.threadDictionary["imr.thread"] = "imr-rebuild"
             defer { channel.finish() }
@@ -41,8 +42,6 @@ extension EventStore {
         }
         preparer.stackSize = 8 << 20
         preparer.start()
-        let cache = options.rebuildCacheKiB
-        try withWriter { (w: Writer) throws(EventStoreError) in try w.setCacheKiB(max(cache, w.normalCacheKiB)) }
         defer {
             channel.close()
             channel.waitUntilFinished()
@@ -69,85 +68,69 @@ extension EventStore {
 }
 
 /// A batch of a rebuild pass, read and prepared ahead.
-struct PreparedBatch: @unchecked Sendable {
-    // @unchecked: `prepared` holds what the projections' preparers returned (Sendable each);
-    // the batch is handed from the preparer thread to the applying thread once.
+struct PreparedBatch: Sendable {
     let after: RebuildCursor
     let events: [RecordedEvent]
+    /// What each preparation (by key) worked out for `events`.
     let prepared: [String: any Sendable]
 }
 
 /// A bounded hand-off from the preparer thread to the applying one: `put` waits while it is
 /// full, `take` while it is empty; closing it releases both.
-final class BatchChannel: Sendable {
-    private struct State {
-        var items: [Result<PreparedBatch, EventStoreError>] = []
-        var closed = false
-        var producerDone = false
-    }
-
-    private let state = Mutex(State())
+// @unchecked Sendable: every field is read and written only while holding `condition`.
+final class BatchChannel: @unchecked Sendable {
+    private var items: [Result<PreparedBatch, EventStoreError>] = []
+    private var closed = false
+    private var producerDone = false
     private let condition = NSCondition()
     private let capacity: Int
 
     init(capacity: Int) { self.capacity = capacity }
 
-    var isClosed: Bool { state.withLock { $0.closed } }
+    var isClosed: Bool { condition.withLock { closed } }
 
     /// Adds an item, waiting for room; false when the channel was closed (the item is dropped).
     @discardableResult
     func put(_ item: Result<PreparedBatch, EventStoreError>) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        while true {
-            let (closed, full) = state.withLock { ($0.closed, $0.items.count >= capacity) }
-            if closed { return false }
-            if !full { break }
-            condition.wait()
+        condition.withLock {
+            while !closed && items.count >= capacity { condition.wait() }
+            guard !closed else { return false }
+            items.append(item)
+            condition.broadcast()
+            return true
         }
-        state.withLock { $0.items.append(item) }
-        condition.broadcast()
-        return true
     }
 
     /// The next item; nil when the producer finished and nothing is left, or the channel closed.
     func take() -> Result<PreparedBatch, EventStoreError>? {
-        condition.lock()
-        defer { condition.unlock() }
-        while true {
-            let next: Result<PreparedBatch, EventStoreError>?? = state.withLock { s in
-                if s.closed { return .some(nil) }
-                if !s.items.isEmpty { return .some(s.items.removeFirst()) }
-                return s.producerDone ? .some(nil) : nil
-            }
-            if let next {
-                condition.broadcast()
-                return next
-            }
-            condition.wait()
+        condition.withLock {
+            while !closed && items.isEmpty && !producerDone { condition.wait() }
+            guard !closed, !items.isEmpty else { return nil }
+            condition.broadcast()
+            return items.removeFirst()
         }
     }
 
-    /// The producer has put its last item.
+    /// The producer has put its last item (or given up).
     func finish() {
-        condition.lock()
-        state.withLock { $0.producerDone = true }
-        condition.broadcast()
-        condition.unlock()
+        condition.withLock {
+            producerDone = true
+            condition.broadcast()
+        }
     }
 
     /// Stops the hand-off: a waiting `put` returns false and a waiting `take` nil.
     func close() {
-        condition.lock()
-        state.withLock { $0.closed = true }
-        condition.broadcast()
-        condition.unlock()
+        condition.withLock {
+            closed = true
+            condition.broadcast()
+        }
     }
 
     /// Waits until the producer has returned (it finishes or sees the channel closed).
     func waitUntilFinished() {
-        condition.lock()
-        while !state.withLock({ $0.producerDone }) { condition.wait() }
-        condition.unlock()
+        condition.withLock {
+            while !producerDone { condition.wait() }
+        }
     }
 }

@@ -162,10 +162,7 @@ final class Writer: @unchecked Sendable {
                         row[2].int64.map { RebuildCursor(target: $0, streamId: row[3].string ?? "", streamVersion: row[4].int64 ?? 0) }
                     }
                     if stored == nil {
-                        try projection.prepare(ProjectionDatabase(db, path: path))
-                        try setCheckpoint(projection.name, 0, version: projection.version)
-                        try startRebuild(projection.name, head: head)
-                        if head > 0 { try deferIndexes(of: projection) }
+                        try prepareAfresh(projection, head: head)
                     } else if stored! > head || row?[1].int64 != Int64(projection.version) || (pass.map { $0.target > head } ?? false) {
                         // A projection ahead of the log read events that are gone (a deleted
                         // tail), or one whose tables this build keeps differently: it is rebuilt
@@ -513,7 +510,6 @@ final class Writer: @unchecked Sendable {
 
     // MARK: Projections
 
-    /// Applies up to `batchSize` events to each lagging projection. True when all are current.
     /// Applies one batch of events, in position order, to the projections that are behind and
     /// not in a rebuild pass; true when every such projection is current. Projections at the
     /// same checkpoint are served together, each event applied to all of them in turn, so that
@@ -546,11 +542,14 @@ final class Writer: @unchecked Sendable {
         return (projections.filter { rebuildCursor($0.name) == cursor }, cursor)
     }
 
+    /// A rebuild pass's next batch: on the (stream_id, stream_version) index, from the cursor.
+    static let rebuildBatchSQL =
+        selectColumns + " WHERE (stream_id, stream_version) > (?, ?) AND position <= ? ORDER BY stream_id, stream_version LIMIT ?"
+
     /// The events of a rebuild pass after `cursor`, a batch of them, in stream order, read on
     /// `connection` (events up to the pass's target never change, so any connection may).
     static func rebuildBatch(after cursor: RebuildCursor, limit: Int, on connection: SQLiteConnection) throws(SQLiteError) -> [RecordedEvent] {
-        let stmt = try connection.cached(
-            Writer.selectColumns + " WHERE (stream_id, stream_version) > (?, ?) AND position <= ? ORDER BY stream_id, stream_version LIMIT ?")
+        let stmt = try connection.cached(rebuildBatchSQL)
         try stmt.bind([.text(cursor.streamId), .integer(cursor.streamVersion), .integer(cursor.target), .integer(Int64(limit))])
         return try Writer.decodeRows(stmt)
     }
@@ -615,19 +614,23 @@ final class Writer: @unchecked Sendable {
         }
     }
 
-    /// Drops a projection's tables, prepares them again and starts a rebuild pass up to the
-    /// head (`head`, when the caller has read it).
-    func reset(_ projection: any Projection, head: Int64? = nil) throws(EventStoreError) {
-        var at = head ?? 0
-        if head == nil { at = try headPosition() }
+    /// Drops a projection's tables, prepares them again and starts a rebuild pass up to `head`.
+    func reset(_ projection: any Projection, head: Int64) throws(EventStoreError) {
         try sql("reset projection '\(projection.name)'") {
-            let pdb = ProjectionDatabase(db, path: path)
-            try projection.drop(pdb)
+            try projection.drop(ProjectionDatabase(db, path: path))
             try db.run("DELETE FROM projection_deferred_indexes WHERE projection = ?", [.text(projection.name)])
-            try projection.prepare(pdb)
+        }
+        try prepareAfresh(projection, head: head)
+    }
+
+    /// Prepares a projection's tables, at checkpoint 0, and starts its rebuild pass up to `head`
+    /// with its deferred indexes left out (nothing to rebuild on an empty log).
+    private func prepareAfresh(_ projection: any Projection, head: Int64) throws(EventStoreError) {
+        try sql("prepare projection '\(projection.name)'") {
+            try projection.prepare(ProjectionDatabase(db, path: path))
             try setCheckpoint(projection.name, 0, version: projection.version)
-            try startRebuild(projection.name, head: at)
-            if at > 0 { try deferIndexes(of: projection) }
+            try startRebuild(projection.name, head: head)
+            if head > 0 { try deferIndexes(of: projection) }
         }
     }
 }

@@ -346,6 +346,12 @@ struct PreparedSummary: Projection {
                 #expect(reports.compactMap(\.indexCreated) == ["prepared_summary_total"])
                 let plan = try store.read { try $0.query("EXPLAIN QUERY PLAN SELECT stream_id FROM prepared_summary ORDER BY total, stream_id") }
                 #expect(plan.contains { ($0[3].string ?? "").contains("prepared_summary_total") })
+                // Each batch of the pass is read on the (stream, version) index from its cursor.
+                let batchPlan = try store.read {
+                    try $0.query("EXPLAIN QUERY PLAN " + Writer.rebuildBatchSQL, [.text("s1"), .integer(1), .integer(100), .integer(5)])
+                }.map { $0[3].string ?? "" }
+                #expect(batchPlan.count == 1 && batchPlan[0].hasPrefix("SEARCH events USING INDEX sqlite_autoindex_events_2 ((stream_id,stream_version)>(?,?))"),
+                        "\(batchPlan)")
             } catch {
                 Issue.record("unexpected error: \(error)")
             }

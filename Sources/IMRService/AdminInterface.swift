@@ -324,5 +324,5 @@ final class RebuildTracker: Sendable {
 
 extension Duration {
     /// The duration in seconds, as a double.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    package var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -204,8 +204,7 @@ public struct AlertsInterface: VarlinkHandler {
                 while !Task.isCancelled {
                     let after = since
                     let next = try await store.read { try AlertProjection.nextSnoozeEnd(in: $0, after: after) }
-                    let wait = min(next.map { $0.timeIntervalSince(clock()) } ?? .infinity, Double(snoozeCheck.components.seconds)
-                                   + Double(snoozeCheck.components.attoseconds) / 1e18)
+                    let wait = min(next.map { $0.timeIntervalSince(clock()) } ?? .infinity, snoozeCheck.seconds)
                     if wait > 0 { try await Task.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up)))) }
                     let now = clock()
                     guard now > since else { since = now; continue }  // the wall clock went back: look again from here

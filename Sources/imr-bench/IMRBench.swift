@@ -140,7 +140,7 @@ struct StoreBench: ParsableCommand {
         let start = ContinuousClock.now
         for n in 0..<count { try body(target, n) }
         let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         if let store = target as? EventStore { store.close() }
         if let service = target as? CaseService { service.store.close() }
         return Double(count) / seconds

@@ -126,6 +126,3 @@ final class FailureBox: @unchecked Sendable {
     var count: Int { lock.withLock { total } }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

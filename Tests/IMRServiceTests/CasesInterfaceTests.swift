@@ -41,6 +41,12 @@ private func withCasesServer(clock: TestClock = TestClock(Pacific.instant(LocalD
     if let failure { throw failure }
 }
 
+/// Opens case c1 (claim ADJ-1, coordinator maria) through the socket.
+private func openC1(_ c: VarlinkClient) throws {
+    _ = try c.call("io.imr.Cases.Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+                                         "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"])
+}
+
 private func error(of body: () throws -> Any) -> VarlinkError? {
     do { _ = try body(); return nil } catch { return error as? VarlinkError }
 }
@@ -252,8 +258,7 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
     @Test func statusVerifyBackupAndRebuildAnswerAnAdmin() async throws {
         try await withCasesServer { path, store in
             let c = try VarlinkClient(path: path)
-            _ = try c.call("io.imr.Cases.Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
-                                                 "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"])
+            try openC1(c)
             let status = try c.call("io.imr.Admin.Status")
             #expect(status["openCases"] == 1)
             #expect(status["headPosition"] == 1)
@@ -292,8 +297,7 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
     @Test func backupsGoOnlyIntoTheBackupDirectoryByName() async throws {
         try await withCasesServer { path, store in
             let c = try VarlinkClient(path: path)
-            _ = try c.call("io.imr.Cases.Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
-                                                 "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"])
+            try openC1(c)
             let state = URL(fileURLWithPath: store.path).deletingLastPathComponent()
             let backups = state.appendingPathComponent("backups")
 
@@ -382,8 +386,7 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
                 guard case .array(let a)? = try c.call("io.imr.Deadlines.List", p)["deadlines"] else { return [] }
                 return a
             }
-            _ = try c.call("io.imr.Cases.Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
-                                                 "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"])
+            try openC1(c)
             #expect(try board().isEmpty)
             // Faxed Monday 2024-02-26 10:15: five business days end Monday 2024-03-04.
             _ = try c.call("io.imr.Cases.ReceiveRFA", ["caseId": "c1", "rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true,
@@ -430,8 +433,7 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
     @Test func listsOfARebuildingReadModelAreRefusedNamingIt_andAnswerAfterIt() async throws {
         try await withCasesServer { path, store in
             let c = try VarlinkClient(path: path)
-            _ = try c.call("io.imr.Cases.Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
-                                                 "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"])
+            try openC1(c)
             _ = try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": "called the adjuster"])
             let head = try store.headPosition()
             var refused: [String] = []

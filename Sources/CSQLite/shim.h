@@ -7,6 +7,13 @@ static inline sqlite3_destructor_type imr_sqlite_transient(void) {
     return SQLITE_TRANSIENT;
 }
 
+// sqlite3_config is variadic, which Swift cannot call. Sets the size a statement journal (the
+// undo record of a savepoint) may reach in memory before SQLite spills it to a temporary file;
+// must run before the first connection opens (SQLITE_MISUSE after).
+static inline int imr_sqlite_config_statement_journal_spill(int bytes) {
+    return sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, bytes);
+}
+
 // The calling thread's kernel id (gettid(2)), which glibc 2.36's headers do not give Swift.
 #include <sys/syscall.h>
 #include <unistd.h>

@@ -75,6 +75,22 @@ public struct EventMetadata: Codable, Sendable, Hashable {
     }
 }
 
+extension UUID {
+    /// A random (version 4) UUID from the system's generator (`getrandom(2)`). Foundation's
+    /// `UUID()` on Linux opens and reads `/dev/urandom` for each one: a file opened per event
+    /// appended.
+    public static func random() -> UUID {
+        var generator = SystemRandomNumberGenerator()
+        let high: UInt64 = generator.next(), low: UInt64 = generator.next()
+        var bytes = (high.bigEndian, low.bigEndian)
+        return withUnsafeMutableBytes(of: &bytes) { raw in
+            raw[6] = (raw[6] & 0x0F) | 0x40  // version 4
+            raw[8] = (raw[8] & 0x3F) | 0x80  // RFC 9562 variant
+            return UUID(uuid: raw.load(as: uuid_t.self))
+        }
+    }
+}
+
 /// An event to append: the store gives it a position, a stream version, a time and a hash.
 public struct NewEvent: Sendable, Hashable {
     public var id: UUID
@@ -84,7 +100,7 @@ public struct NewEvent: Sendable, Hashable {
     public var payload: [UInt8]
     public var metadata: EventMetadata
 
-    public init(id: UUID = UUID(), type: String, schemaVersion: Int = 1, payload: [UInt8], metadata: EventMetadata = .init()) {
+    public init(id: UUID = .random(), type: String, schemaVersion: Int = 1, payload: [UInt8], metadata: EventMetadata = .init()) {
         self.id = id
         self.type = type
         self.schemaVersion = schemaVersion
@@ -92,7 +108,7 @@ public struct NewEvent: Sendable, Hashable {
         self.metadata = metadata
     }
 
-    public init(id: UUID = UUID(), type: String, schemaVersion: Int = 1, payload: Data, metadata: EventMetadata = .init()) {
+    public init(id: UUID = .random(), type: String, schemaVersion: Int = 1, payload: Data, metadata: EventMetadata = .init()) {
         self.init(id: id, type: type, schemaVersion: schemaVersion, payload: Array(payload), metadata: metadata)
     }
 }

@@ -69,7 +69,14 @@ final class SQLiteConnection: @unchecked Sendable {
     private static let serials = Atomic<UInt64>(0)
     private var statementCache: [String: SQLiteStatement] = [:]
 
+    /// Process-wide SQLite configuration, set once before the first connection opens. Each
+    /// command of a group commit runs in a savepoint whose undo record (the statement journal)
+    /// holds the pages it changes, a few hundred KiB with the read models; at SQLite's default
+    /// of 64 KiB every command created, wrote and deleted a temporary file on the writer thread.
+    static let configured: Int32 = imr_sqlite_config_statement_journal_spill(16 << 20)
+
     init(path: String, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {
+        _ = Self.configured
         var db: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         if readOnly {

@@ -132,7 +132,8 @@ final class Daemon: Sendable {
         let storePath = (stateDirectory as NSString).appendingPathComponent("imr.sqlite")
         _ = try? notifier.notify(.status("opening the event log \(storePath)"))
         let storeOptions = EventStore.Options(
-            synchronous: configuration.store.synchronous == .full ? .full : .normal, maximumReaders: configuration.store.readers, clock: clock)
+            synchronous: configuration.store.synchronous == .full ? .full : .normal, maximumReaders: configuration.store.readers, clock: clock,
+            writerCacheKiB: Self.writerCacheKiB)
         // The head against its anchor, before the read models touch the log: cheap at any size.
         let headCheck: HeadCheck
         do {
@@ -378,6 +379,11 @@ final class Daemon: Sendable {
     /// so end-to-end tests can run days of alerts in seconds; it is read only when set, and
     /// a daemon in production never has it. (Debian's faketime cannot stand in: under a
     /// clock shifted backwards, Swift's `Task.sleep` on Linux never returns.)
+    /// The writer connection's page cache: the pages a command touches (the log's tail, the
+    /// read models' rows and about twenty indexes) stay in memory instead of being read back
+    /// from the file (SQLite's 2 MiB default made the writer read them each time).
+    static let writerCacheKiB = 16 * 1024
+
     static func clock() throws -> @Sendable () -> Date {
         guard let text = ProcessInfo.processInfo.environment["IMR_TEST_CLOCK_OFFSET"], !text.isEmpty else { return { Date() } }
         guard let offset = TimeInterval(text), offset.isFinite else {

@@ -72,6 +72,14 @@ public struct AccessPolicy: Sendable, Equatable {
     }
 
     static func userName(uid: UInt32) -> String? {
+        AccountCache.shared.userName(uid: uid)
+    }
+
+    static func groupNames(uid: UInt32, primaryGid: UInt32) -> Set<String> {
+        AccountCache.shared.groupNames(uid: uid, primaryGid: primaryGid)
+    }
+
+    fileprivate static func lookUpUserName(uid: UInt32) -> String? {
         var pwd = passwd()
         var result: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 4096)
@@ -79,9 +87,9 @@ public struct AccessPolicy: Sendable, Equatable {
         return String(cString: pwd.pw_name)
     }
 
-    static func groupNames(uid: UInt32, primaryGid: UInt32) -> Set<String> {
+    fileprivate static func lookUpGroupNames(uid: UInt32, primaryGid: UInt32) -> Set<String> {
         var gids: [gid_t] = [primaryGid]
-        if let name = userName(uid: uid) {
+        if let name = lookUpUserName(uid: uid) {
             var count: Int32 = 64
             var list = [gid_t](repeating: 0, count: Int(count))
             if getgrouplist(name, primaryGid, &list, &count) == -1 {
@@ -103,6 +111,46 @@ public struct AccessPolicy: Sendable, Equatable {
     }
 }
 
+/// User and group names looked up for peers, kept for ``lifetime`` (10 s): a call's role and
+/// actor needed `/etc/passwd` and `/etc/group` read through NSS on every call. A change of
+/// group membership reaches the daemon within that time, or at once on a reload (SIGHUP,
+/// ``AccessControl/replace(with:)``). At most ``capacity`` users are kept; past that the cache
+/// starts again empty.
+final class AccountCache: Sendable {
+    static let shared = AccountCache()
+    static let lifetime: Duration = .seconds(10)
+    static let capacity = 4096
+
+    private struct Key: Hashable { let uid: UInt32, gid: UInt32 }
+    private struct Entry { let name: String?, groups: Set<String>?, until: ContinuousClock.Instant }
+    private let entries = Mutex<[Key: Entry]>([:])
+
+    func userName(uid: UInt32) -> String? {
+        let key = Key(uid: uid, gid: .max), now = ContinuousClock.now
+        if let hit = entries.withLock({ $0[key] }), hit.until > now { return hit.name }
+        let name = AccessPolicy.lookUpUserName(uid: uid)
+        store(key, Entry(name: name, groups: nil, until: now + Self.lifetime))
+        return name
+    }
+
+    func groupNames(uid: UInt32, primaryGid: UInt32) -> Set<String> {
+        let key = Key(uid: uid, gid: primaryGid), now = ContinuousClock.now
+        if let hit = entries.withLock({ $0[key] }), hit.until > now, let groups = hit.groups { return groups }
+        let groups = AccessPolicy.lookUpGroupNames(uid: uid, primaryGid: primaryGid)
+        store(key, Entry(name: nil, groups: groups, until: now + Self.lifetime))
+        return groups
+    }
+
+    func removeAll() { entries.withLock { $0.removeAll() } }
+
+    private func store(_ key: Key, _ entry: Entry) {
+        entries.withLock {
+            if $0.count >= Self.capacity { $0.removeAll(keepingCapacity: true) }
+            $0[key] = entry
+        }
+    }
+}
+
 /// The access policy in force, replaceable when the configuration is reloaded. Every refusal
 /// is counted (``OperatorFigures``) and, given a logger, logged with MESSAGE_ID
 /// ``LogMessageID/accessRefused`` at most once per peer uid per 10 s (with the number left out).
@@ -117,7 +165,11 @@ public final class AccessControl: Sendable {
 
     public var policy: AccessPolicy { current.withLock { $0 } }
 
-    public func replace(with policy: AccessPolicy) { current.withLock { $0 = policy } }
+    /// The new policy, and group memberships looked up afresh.
+    public func replace(with policy: AccessPolicy) {
+        AccountCache.shared.removeAll()
+        current.withLock { $0 = policy }
+    }
 
     /// Throws `PermissionDenied` unless the peer has at least `needed` under the current policy;
     /// the one place a refusal is counted and logged, whatever the interface.

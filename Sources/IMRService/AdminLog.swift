@@ -39,7 +39,7 @@ public enum AdminLog {
             lastHash: check.lastHash.hexString, missingFrom: check.missingFrom)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let id = UUID()
+        let id = UUID.random()
         return try store.append(to: streamId, expected: .any, events: [
             NewEvent(
                 id: id, type: TamperedLogAccepted.typeName, payload: try encoder.encode(fact),

@@ -77,7 +77,7 @@ public struct CaseSeeder: Sendable {
                 refused += 1
                 continue
             }
-            let commandId = UUID()
+            let commandId = UUID.random()
             let metadata = EventMetadata(actor: actor.label, correlationId: commandId.uuidString.lowercased(), commandId: commandId.uuidString.lowercased())
             guard let encoded = CaseService.encode(decided, commandId: commandId, metadata: metadata, on: state, at: Int64(state.version),
                                                    recordedAt: recordedAt) else {

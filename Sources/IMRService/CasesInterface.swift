@@ -186,7 +186,7 @@ public struct CasesInterface: VarlinkHandler {
             }
             commandId = id
         } else {
-            commandId = UUID()
+            commandId = .random()
         }
         let command = try Self.command(for: call)
         let caseId = CaseID(envelope.caseId)

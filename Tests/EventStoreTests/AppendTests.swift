@@ -4,6 +4,31 @@ import Testing
 @testable import EventStore
 
 @Suite struct AppendTests {
+    @Test func randomUUIDsAreVersion4WithTheRFCVariantAndDistinct() {
+        var seen = Set<UUID>()
+        for _ in 0..<10_000 {
+            let id = UUID.random()
+            #expect(id.uuid.6 >> 4 == 4)
+            #expect(id.uuid.8 >> 6 == 0b10)
+            seen.insert(id)
+        }
+        #expect(seen.count == 10_000)
+        // Foundation parses its own text form back to the same value.
+        let id = UUID.random()
+        #expect(UUID(uuidString: id.uuidString) == id)
+        #expect(id.uuidString.split(separator: "-")[2].first == "4")
+    }
+
+    @Test func theStatementJournalSpillIsConfiguredBeforeSQLiteStarts() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        // SQLITE_MISUSE here would mean SQLite was initialized before the configuration, and
+        // each savepoint of a group commit would spill its undo pages to a temporary file.
+        #expect(SQLiteConnection.configured == SQLITE_OK)
+    }
+
     @Test func appendAssignsPositionsVersionsAndKeepsContent() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }

@@ -91,6 +91,24 @@ extension UUID {
     }
 }
 
+extension UUID {
+    /// A time-ordered (version 7, RFC 9562) UUID: 48 bits of Unix milliseconds, then 74
+    /// random bits. Events get these: the log's unique index on event ids then grows at its
+    /// end, so the events of one group commit share a page or two of it instead of each
+    /// writing a page at a random place.
+    public static func timeOrdered(now: Date = Date()) -> UUID {
+        var generator = SystemRandomNumberGenerator()
+        let millis = UInt64(max(0, now.timeIntervalSince1970 * 1000)) & 0xFFFF_FFFF_FFFF
+        let random: UInt64 = generator.next(), more: UInt64 = generator.next()
+        var bytes = ((millis << 16 | random & 0xFFFF).bigEndian, more.bigEndian)
+        return withUnsafeMutableBytes(of: &bytes) { raw in
+            raw[6] = (raw[6] & 0x0F) | 0x70  // version 7
+            raw[8] = (raw[8] & 0x3F) | 0x80  // RFC 9562 variant
+            return UUID(uuid: raw.load(as: uuid_t.self))
+        }
+    }
+}
+
 /// An event to append: the store gives it a position, a stream version, a time and a hash.
 public struct NewEvent: Sendable, Hashable {
     public var id: UUID
@@ -100,7 +118,7 @@ public struct NewEvent: Sendable, Hashable {
     public var payload: [UInt8]
     public var metadata: EventMetadata
 
-    public init(id: UUID = .random(), type: String, schemaVersion: Int = 1, payload: [UInt8], metadata: EventMetadata = .init()) {
+    public init(id: UUID = .timeOrdered(), type: String, schemaVersion: Int = 1, payload: [UInt8], metadata: EventMetadata = .init()) {
         self.id = id
         self.type = type
         self.schemaVersion = schemaVersion
@@ -108,7 +126,7 @@ public struct NewEvent: Sendable, Hashable {
         self.metadata = metadata
     }
 
-    public init(id: UUID = .random(), type: String, schemaVersion: Int = 1, payload: Data, metadata: EventMetadata = .init()) {
+    public init(id: UUID = .timeOrdered(), type: String, schemaVersion: Int = 1, payload: Data, metadata: EventMetadata = .init()) {
         self.init(id: id, type: type, schemaVersion: schemaVersion, payload: Array(payload), metadata: metadata)
     }
 }

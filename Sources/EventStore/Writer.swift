@@ -111,6 +111,7 @@ final class Writer: @unchecked Sendable {
             // the read models hold only what the log holds, so there is nothing to scrub.
             try db.execute("PRAGMA secure_delete = FAST")
             if let kib = options.writerCacheKiB { try db.execute("PRAGMA cache_size = -\(max(64, kib))") }
+            try db.execute("PRAGMA wal_autocheckpoint = 8000")
         } catch let error as SQLiteError {
             throw EventStoreError.from(error, path: path, doing: "open")
         } catch let error as EventStoreError {

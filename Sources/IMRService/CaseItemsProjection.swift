@@ -40,13 +40,33 @@ public struct CaseItemsProjection: Projection {
         // The case's rows after its next event (same append or catch-up batch) replace these.
         if db.upcoming?.streamId == event.streamId { return }
         let state = try CaseStreams.state(after: event, in: db)
-        try db.execute("DELETE FROM case_items WHERE case_id = ?", [.text(caseId.rawValue)])
         func date(_ d: LocalDate?) -> SQLiteValue { d.map { .text($0.iso) } ?? .null }
+        var wanted: [String: [SQLiteValue]] = [:]
         for item in state.items {
-            try db.execute(
-                "INSERT INTO case_items (case_id, item_id, status, imr_applied_on, imr_assigned_on, imr_decided_on, imr_decision) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [.text(caseId.rawValue), .text(item.id.rawValue), .text(item.status.rawValue), date(item.imrApplicationReceivedOn),
-                 date(item.imrAssignedOn), date(item.determinationDecidedOn), item.imrDecision.map { .text($0.rawValue) } ?? .null])
+            wanted[item.id.rawValue] = [
+                .text(item.status.rawValue), date(item.imrApplicationReceivedOn), date(item.imrAssignedOn),
+                date(item.determinationDecidedOn), item.imrDecision.map { .text($0.rawValue) } ?? .null]
+        }
+        var stored: [String: [SQLiteValue]] = [:]
+        for row in try db.query(
+            "SELECT item_id, status, imr_applied_on, imr_assigned_on, imr_decided_on, imr_decision FROM case_items WHERE case_id = ?",
+            [.text(caseId.rawValue)]) {
+            stored[row[0].string ?? ""] = Array(row.values.dropFirst())
+        }
+        // Only the rows that change are written: most commands leave the items as they were.
+        for id in stored.keys where wanted[id] == nil {
+            try db.execute("DELETE FROM case_items WHERE case_id = ? AND item_id = ?", [.text(caseId.rawValue), .text(id)])
+        }
+        for (id, values) in wanted.sorted(by: { $0.key < $1.key }) where stored[id] != values {
+            if stored[id] == nil {
+                try db.execute(
+                    "INSERT INTO case_items (case_id, item_id, status, imr_applied_on, imr_assigned_on, imr_decided_on, imr_decision) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [.text(caseId.rawValue), .text(id)] + values)
+            } else {
+                try db.execute(
+                    "UPDATE case_items SET status = ?, imr_applied_on = ?, imr_assigned_on = ?, imr_decided_on = ?, imr_decision = ? WHERE case_id = ? AND item_id = ?",
+                    values + [.text(caseId.rawValue), .text(id)])
+            }
         }
     }
 

@@ -104,7 +104,9 @@ public struct CaseListProjection: Projection {
         }
         // The counts by stage move with the row: status, the STATUS= line and the metrics read
         // a dozen counts instead of counting the cases.
-        let before = try db.query("SELECT stage, is_open FROM case_list WHERE case_id = ?", [.text(caseId.rawValue)]).first
+        let before = try db.query(
+            "SELECT stage, is_open, claim_number, employer, claims_administrator, coordinator, next_sort FROM case_list WHERE case_id = ?",
+            [.text(caseId.rawValue)]).first
         let (stage, isOpen) = (state.stage.rawValue, Int64(state.isOpen ? 1 : 0))
         if before?[0].string != stage || before?[1].int64 != isOpen {
             if let before {
@@ -115,25 +117,48 @@ public struct CaseListProjection: Projection {
             try db.execute("INSERT INTO case_counts (stage, is_open, cases) VALUES (?, ?, 1) ON CONFLICT(stage, is_open) DO UPDATE SET cases = cases + 1",
                            [.text(stage), .integer(isOpen)])
         }
-        try db.execute(
-            """
-            INSERT INTO case_list (case_id, claim_number, employer, claims_administrator, coordinator, date_of_injury, stage,
-                is_open, imr_case_numbers, items, version, last_position, updated_at_us, next_due_us, next_rule, next_sort)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(case_id) DO UPDATE SET claim_number = excluded.claim_number, employer = excluded.employer,
-                claims_administrator = excluded.claims_administrator, coordinator = excluded.coordinator,
-                date_of_injury = excluded.date_of_injury, stage = excluded.stage, is_open = excluded.is_open,
-                imr_case_numbers = excluded.imr_case_numbers, items = excluded.items, version = excluded.version,
-                last_position = excluded.last_position, updated_at_us = excluded.updated_at_us,
-                next_due_us = excluded.next_due_us, next_rule = excluded.next_rule, next_sort = excluded.next_sort
-            """,
-            [.text(caseId.rawValue), .text(facts.claimNumber), .text(facts.employer), .text(facts.claimsAdministrator),
-             .text(state.coordinator ?? ""), .text(facts.dateOfInjury.iso), .text(state.stage.rawValue),
-             .integer(state.isOpen ? 1 : 0), .text(numbers.joined(separator: ",")), .integer(Int64(state.items.count)),
-             .integer(Int64(state.version)), .integer(event.position), .integer(event.recordedAt.unixMicroseconds),
-             next.map { .integer($0.due) } ?? .null, next.map { .text($0.rule) } ?? .null, .integer(next?.due ?? Self.noDeadline)])
-        for number in numbers {
-            try db.execute("INSERT OR IGNORE INTO case_imr_numbers (imr_case_number, case_id) VALUES (?, ?)", [.text(number), .text(caseId.rawValue)])
+        let nextDue: SQLiteValue = next.map { .integer($0.due) } ?? .null
+        let nextRule: SQLiteValue = next.map { .text($0.rule) } ?? .null
+        let nextSort = next?.due ?? Self.noDeadline
+        guard let before else {
+            try db.execute(
+                """
+                INSERT INTO case_list (case_id, claim_number, employer, claims_administrator, coordinator, date_of_injury, stage,
+                    is_open, imr_case_numbers, items, version, last_position, updated_at_us, next_due_us, next_rule, next_sort)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [.text(caseId.rawValue), .text(facts.claimNumber), .text(facts.employer), .text(facts.claimsAdministrator),
+                 .text(state.coordinator ?? ""), .text(facts.dateOfInjury.iso), .text(stage), .integer(isOpen),
+                 .text(numbers.joined(separator: ",")), .integer(Int64(state.items.count)), .integer(Int64(state.version)),
+                 .integer(event.position), .integer(event.recordedAt.unixMicroseconds), nextDue, nextRule, .integer(nextSort)])
+            try recordNumbers()
+            return
+        }
+        // An UPDATE rewrites every index on a column it sets, even to the same value: the
+        // indexed columns are set only when they change (most commands move the next deadline
+        // and the version, not the claim number or the employer), so a command writes a few
+        // pages of this table instead of one in each of its ten b-trees.
+        var sets = ["date_of_injury = ?", "imr_case_numbers = ?", "items = ?", "version = ?", "last_position = ?",
+                    "updated_at_us = ?", "next_due_us = ?", "next_rule = ?"]
+        var values: [SQLiteValue] = [
+            .text(facts.dateOfInjury.iso), .text(numbers.joined(separator: ",")), .integer(Int64(state.items.count)),
+            .integer(Int64(state.version)), .integer(event.position), .integer(event.recordedAt.unixMicroseconds), nextDue, nextRule]
+        let indexed: [(column: String, value: SQLiteValue)] = [
+            ("stage", .text(stage)), ("is_open", .integer(isOpen)), ("claim_number", .text(facts.claimNumber)),
+            ("employer", .text(facts.employer)), ("claims_administrator", .text(facts.claimsAdministrator)),
+            ("coordinator", .text(state.coordinator ?? "")), ("next_sort", .integer(nextSort))]
+        for (offset, column) in indexed.enumerated() where before[offset] != column.value {
+            sets.append("\(column.column) = ?")
+            values.append(column.value)
+        }
+        values.append(.text(caseId.rawValue))
+        try db.execute("UPDATE case_list SET \(sets.joined(separator: ", ")) WHERE case_id = ?", values)
+        try recordNumbers()
+
+        func recordNumbers() throws {
+            for number in numbers {
+                try db.execute("INSERT OR IGNORE INTO case_imr_numbers (imr_case_number, case_id) VALUES (?, ?)", [.text(number), .text(caseId.rawValue)])
+            }
         }
     }
 

@@ -54,20 +54,19 @@ public struct MorningDigest: Sendable, Equatable {
     }
 
     /// The coordinators with at least one running deadline, in name order: one index seek per
-    /// coordinator (the next name after the last, then whether it has a running deadline), so
-    /// that the daily pass costs what the number of coordinators costs, not the caseload.
+    /// coordinator (the next name after the last on the index of running deadlines by
+    /// coordinator), so that the daily pass costs what the number of coordinators costs, not
+    /// the caseload.
     public static func coordinators(in db: ProjectionDatabase, after last: String? = nil, limit: Int = 1000) throws -> [String] {
         var names: [String] = []
         var previous = last
         while names.count < limit {
             let next = try db.query(
-                "SELECT coordinator FROM deadlines INDEXED BY deadlines_coordinator_due WHERE coordinator > ? ORDER BY coordinator LIMIT 1",
+                "SELECT coordinator FROM deadlines INDEXED BY deadlines_coordinator_due WHERE coordinator > ? AND is_open = 1 ORDER BY coordinator LIMIT 1",
                 [.text(previous ?? "")]).first?[0].string
             guard let next else { break }
             previous = next
-            let running = try db.query(
-                "SELECT 1 FROM deadlines INDEXED BY deadlines_coordinator_due WHERE coordinator = ? AND is_open = 1 LIMIT 1", [.text(next)])
-            if !running.isEmpty { names.append(next) }
+            names.append(next)
         }
         return names
     }

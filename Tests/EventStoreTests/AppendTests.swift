@@ -19,6 +19,26 @@ import Testing
         #expect(id.uuidString.split(separator: "-")[2].first == "4")
     }
 
+    @Test func timeOrderedUUIDsAreVersion7AndSortByTheirMillisecond() {
+        let base: UInt64 = 1_764_547_200_123
+        // Half way through each millisecond, clear of rounding at its edges.
+        func at(_ millis: UInt64) -> Date { Date(timeIntervalSince1970: (Double(millis) + 0.5) / 1000) }
+        let start = at(base)
+        var previous: UUID?
+        for step in 0..<1_000 {
+            let id = UUID.timeOrdered(now: at(base + UInt64(step)))
+            #expect(id.uuid.6 >> 4 == 7)
+            #expect(id.uuid.8 >> 6 == 0b10)
+            // The first 48 bits are the Unix milliseconds, so text order is time order.
+            #expect(id.uuidString.replacingOccurrences(of: "-", with: "").prefix(12) == String(format: "%012llX", base + UInt64(step)))
+            if let previous { #expect(previous.uuidString < id.uuidString) }
+            previous = id
+        }
+        #expect(UUID.timeOrdered(now: start) != UUID.timeOrdered(now: start))
+        // Events appended without an id get one.
+        #expect(NewEvent(type: "T", payload: [UInt8]()).id.uuid.6 >> 4 == 7)
+    }
+
     @Test func theStatementJournalSpillIsConfiguredBeforeSQLiteStarts() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }

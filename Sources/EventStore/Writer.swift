@@ -13,6 +13,8 @@ final class Writer: @unchecked Sendable {
     private(set) var checkpoints: [String: Int64] = [:]
     /// Checkpoint changes of the open transaction, published on commit.
     private var pendingCheckpoints: [String: Int64] = [:]
+    /// The projections whose pending checkpoint is not in the table yet (written at commit).
+    private var unwrittenCheckpoints: Set<String> = []
     /// Projections in a rebuild pass (see ``RebuildCursor``), as committed.
     private(set) var rebuilds: [String: RebuildCursor] = [:]
     /// Rebuild pass changes of the open transaction (nil: the pass ended), published on commit.
@@ -203,6 +205,7 @@ final class Writer: @unchecked Sendable {
     func transaction<T>(doing action: String, _ body: () throws(EventStoreError) -> T) throws(EventStoreError) -> T {
         try sql(action) { try db.run("BEGIN IMMEDIATE") }
         pendingCheckpoints = [:]
+        unwrittenCheckpoints = []
         pendingRebuilds = [:]
         head = nil
         headAtStart = nil
@@ -212,6 +215,7 @@ final class Writer: @unchecked Sendable {
         }
         do {
             let result = try body()
+            try sql(action) { try writeCheckpoints() }
             if let head, head.position != headAtStart {
                 try sql(action) { try db.run("UPDATE log_head SET position = ?, hash = ? WHERE id = 1", [.integer(head.position), .blob(head.hash)]) }
             }
@@ -228,6 +232,7 @@ final class Writer: @unchecked Sendable {
         } catch {
             if db.isInTransaction { try? db.execute("ROLLBACK") }
             pendingCheckpoints = [:]
+            unwrittenCheckpoints = []
             pendingRebuilds = [:]
             throw error
         }
@@ -237,6 +242,7 @@ final class Writer: @unchecked Sendable {
         savepointDepth += 1
         defer { savepointDepth -= 1 }
         let saved = pendingCheckpoints
+        let savedUnwritten = unwrittenCheckpoints
         let savedHead = head
         try sql("open a savepoint") { try run(.savepoint(savepointDepth)) }
         do {
@@ -247,6 +253,7 @@ final class Writer: @unchecked Sendable {
             _ = try? run(.rollbackTo(savepointDepth))
             _ = try? run(.release(savepointDepth))
             pendingCheckpoints = saved
+            unwrittenCheckpoints = savedUnwritten
             head = savedHead
             throw error
         }
@@ -257,6 +264,7 @@ final class Writer: @unchecked Sendable {
         savepointDepth += 1
         defer { savepointDepth -= 1 }
         let saved = pendingCheckpoints
+        let savedUnwritten = unwrittenCheckpoints
         let savedHead = head
         do {
             try run(.savepoint(savepointDepth))
@@ -273,6 +281,7 @@ final class Writer: @unchecked Sendable {
             _ = try? run(.rollbackTo(savepointDepth))
             _ = try? run(.release(savepointDepth))
             pendingCheckpoints = saved
+            unwrittenCheckpoints = savedUnwritten
             head = savedHead
             return .failure(error)
         }
@@ -323,11 +332,22 @@ final class Writer: @unchecked Sendable {
         pendingRebuilds[name] = .some(cursor)
     }
 
+    /// Moves a projection's checkpoint in the open transaction; the row is written once, at
+    /// commit (``writeCheckpoints()``), however many requests of a group commit moved it.
     private func setCheckpoint(_ name: String, _ position: Int64) throws(SQLiteError) {
-        try db.run(
-            "INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position",
-            [.text(name), .integer(position)])
         pendingCheckpoints[name] = position
+        unwrittenCheckpoints.insert(name)
+    }
+
+    /// Writes the checkpoints the open transaction moved and has not written yet.
+    private func writeCheckpoints() throws(SQLiteError) {
+        for name in unwrittenCheckpoints.sorted() {
+            guard let position = pendingCheckpoints[name] else { continue }
+            try db.run(
+                "INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position",
+                [.text(name), .integer(position)])
+        }
+        unwrittenCheckpoints = []
     }
 
     /// The checkpoint and the version the projection's tables were prepared at.
@@ -336,6 +356,7 @@ final class Writer: @unchecked Sendable {
             "INSERT INTO projection_checkpoints (name, position, version) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position, version = excluded.version",
             [.text(name), .integer(position), .integer(Int64(version))])
         pendingCheckpoints[name] = position
+        unwrittenCheckpoints.remove(name)
     }
 
     // MARK: Appending

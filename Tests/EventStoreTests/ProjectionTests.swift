@@ -93,6 +93,34 @@ func summaryRows(_ store: EventStore) throws -> [Row] {
         #expect(try summaryRows(store)[0]["events"].int64 == 1)
     }
 
+    @Test func aGroupCommitWritesEachCheckpointOnce_asOfItsLastRequestThatHeld() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("log.sqlite")
+        do {
+            let store = try EventStore(path: path, projections: [StreamSummary(failOnType: "Poison")])
+            defer { store.close() }
+            let results = try store.append(batch: [
+                AppendRequest(streamId: "a", expected: .any, events: [event("E", #"{"n":1}"#)]),
+                AppendRequest(streamId: "b", expected: .any, events: [event("E", #"{"n":2}"#), event("E", #"{"n":3}"#)]),
+                AppendRequest(streamId: "c", expected: .any, events: [event("Poison")]),
+            ])
+            #expect(results.map { (try? $0.get()) != nil } == [true, true, false])
+            // The table, not only the store's memory, holds the checkpoint of the last request
+            // that held; the refused one's savepoint took its move back.
+            let stored = try store.read { try $0.query("SELECT position FROM projection_checkpoints WHERE name = 'stream_summary'") }
+            #expect(stored.first?[0].int64 == 3)
+            #expect(store.projectionCheckpoints()["stream_summary"] == 3)
+        }
+        // Reopened, nothing is applied twice and nothing is missing.
+        let store = try EventStore(path: path, projections: [StreamSummary(failOnType: "Poison")])
+        defer { store.close() }
+        #expect(try summaryRows(store).map { $0["events"].int64 } == [1, 2])
+        #expect(try summaryRows(store).map { $0["total"].int64 } == [1, 5])
+        try store.append(to: "a", expected: .any, events: [event("E", #"{"n":4}"#)])
+        #expect(try store.read { try $0.query("SELECT position FROM projection_checkpoints WHERE name = 'stream_summary'") }.first?[0].int64 == 4)
+    }
+
     /// Counts events per stream, writing its version into every row it keeps.
     struct Versioned: Projection {
         let name = "versioned"

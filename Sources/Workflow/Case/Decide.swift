@@ -173,6 +173,8 @@ private struct CaseRules {
     }
 
     private func requireText(_ text: String, _ what: String) throws {
+        // A printable ASCII character other than a space settles it without Foundation.
+        if text.utf8.contains(where: { $0 > 0x20 && $0 < 0x7F }) { return }
         if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw refuse(.missingText, "\(what) is empty; record it as the document states it")
         }

@@ -69,6 +69,14 @@ public enum CommandValues {
     /// Checks free text: at most `maximum` characters; control characters refused, except
     /// newline and tab when `multiline`.
     public static func text(_ text: String, field: String, maximum: Int, multiline: Bool) throws(InvalidValue) {
+        // Printable ASCII (nearly every value): nothing to look up, one character per byte.
+        if text.utf8.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || (multiline && ($0 == 0x0A || $0 == 0x09)) }) {
+            let count = text.utf8.count
+            if count > maximum {
+                throw InvalidValue(field: field, message: "\(field) is \(count) characters long; at most \(maximum.formatted()) are allowed: shorten it")
+            }
+            return
+        }
         let count = text.unicodeScalars.count
         if count > maximum {
             throw InvalidValue(field: field, message: "\(field) is \(count) characters long; at most \(maximum.formatted()) are allowed: shorten it")

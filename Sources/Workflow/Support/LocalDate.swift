@@ -70,7 +70,7 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
     public func days(until other: LocalDate) -> Int { other.dayNumber - dayNumber }
 
     public var iso: String {
-        padded(year, 4) + "-" + padded(month, 2) + "-" + padded(day, 2)
+        isoDateText(year: year, month: month, day: day) ?? padded(year, 4) + "-" + padded(month, 2) + "-" + padded(day, 2)
     }
 
     public var description: String { iso }
@@ -189,7 +189,23 @@ public enum Pacific {
         let offset = timeZone.secondsFromGMT(for: instant)
         let (dayNumber, time) = localSeconds(instant)
         let minutes = abs(offset) / 60
-        return LocalDate(dayNumber: dayNumber).iso + "T" + padded(time / 3600, 2) + ":" + padded(time % 3600 / 60, 2) + ":" + padded(time % 60, 2)
+        let date = LocalDate(dayNumber: dayNumber)
+        // `T hh:mm:ss ±hh:mm` after the date, 15 bytes, written in place.
+        if time >= 0, time < 86_400, minutes < 6_000, let text = isoDateText(year: date.year, month: date.month, day: date.day, tail: 15, { buffer in
+            buffer[10] = 0x54
+            writeDigits(time / 3600, count: 2, into: buffer, at: 11)
+            buffer[13] = 0x3A
+            writeDigits(time % 3600 / 60, count: 2, into: buffer, at: 14)
+            buffer[16] = 0x3A
+            writeDigits(time % 60, count: 2, into: buffer, at: 17)
+            buffer[19] = offset < 0 ? 0x2D : 0x2B
+            writeDigits(minutes / 60, count: 2, into: buffer, at: 20)
+            buffer[22] = 0x3A
+            writeDigits(minutes % 60, count: 2, into: buffer, at: 23)
+        }) {
+            return text
+        }
+        return date.iso + "T" + padded(time / 3600, 2) + ":" + padded(time % 3600 / 60, 2) + ":" + padded(time % 60, 2)
             + (offset < 0 ? "-" : "+") + padded(minutes / 60, 2) + ":" + padded(minutes % 60, 2)
     }
 }
@@ -197,7 +213,38 @@ public enum Pacific {
 /// `n` in decimal, zero-padded to `width` digits (String(format:) costs far more in the read
 /// models' hot path).
 func padded(_ n: Int, _ width: Int) -> String {
-    let digits = String(abs(n))
-    let sign = n < 0 ? "-" : ""
-    return digits.count >= width ? sign + digits : sign + String(repeating: "0", count: width - digits.count) + digits
+    guard n >= 0 else { return "-" + padded(-n, width) }
+    var length = 1, rest = n / 10
+    while rest > 0 { length += 1; rest /= 10 }
+    length = max(length, width)
+    return String(unsafeUninitializedCapacity: length) { buffer in
+        writeDigits(n, count: length, into: buffer, at: 0)
+        return length
+    }
+}
+
+/// Writes the last `count` decimal digits of `n` (≥ 0), zero-padded, at `offset`.
+@inline(__always)
+func writeDigits(_ n: Int, count: Int, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
+    var rest = n
+    for index in stride(from: offset + count - 1, through: offset, by: -1) {
+        buffer[index] = 0x30 + UInt8(rest % 10)
+        rest /= 10
+    }
+}
+
+/// `yyyy-mm-dd` followed by `tail` bytes written by `writeTail` (at offset 10), in one
+/// allocation; nil when the year does not have four digits.
+@inline(__always)
+func isoDateText(year: Int, month: Int, day: Int, tail: Int = 0, _ writeTail: (UnsafeMutableBufferPointer<UInt8>) -> Void = { _ in }) -> String? {
+    guard (0...9999).contains(year) else { return nil }
+    return String(unsafeUninitializedCapacity: 10 + tail) { buffer in
+        writeDigits(year, count: 4, into: buffer, at: 0)
+        buffer[4] = 0x2D
+        writeDigits(month, count: 2, into: buffer, at: 5)
+        buffer[7] = 0x2D
+        writeDigits(day, count: 2, into: buffer, at: 8)
+        writeTail(buffer)
+        return 10 + tail
+    }
 }

@@ -36,11 +36,15 @@ let package = Package(
             providers: [.apt(["libsystemd-dev"])]
         ),
 
+        // A VFS over SQLite's default one that writes a commit's WAL frames in one call.
+        .target(name: "CSQLiteVFS", dependencies: ["CSQLite"]),
+
         // The append-only event log. Knows nothing about IMR.
         .target(
             name: "EventStore",
             dependencies: [
                 "CSQLite",
+                "CSQLiteVFS",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

@@ -39,6 +39,46 @@ import Testing
         #expect(NewEvent(type: "T", payload: [UInt8]()).id.uuid.6 >> 4 == 7)
     }
 
+    /// The VFS that writes a commit's WAL frames in one call: every connection of the store
+    /// goes through it, a transaction several times its buffer commits whole, and each commit
+    /// is seen at once by the read connections (its frames are written before the wal-index
+    /// names them) and after reopening.
+    @Test(arguments: [EventStore.Synchronous.full, .normal])
+    func theWALGoesThroughTheCoalescingVFS_whateverTheTransactionsSize(synchronous: EventStore.Synchronous) throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("log.sqlite")
+        func vfsName(_ db: SQLiteConnection) -> String {
+            var name: UnsafeMutablePointer<CChar>?
+            guard sqlite3_file_control(db.handle, "main", SQLITE_FCNTL_VFSNAME, &name) == SQLITE_OK, let name else { return "" }
+            defer { sqlite3_free(name) }
+            return String(cString: name)
+        }
+        let big = [UInt8](repeating: UInt8(ascii: "x"), count: 300_000)
+        do {
+            // Without a sync per commit (normal), only the wal-index barrier writes the frames out.
+            let store = try EventStore(path: path, options: .init(synchronous: synchronous))
+            defer { store.close() }
+            #expect(try store.withWriter { (w: Writer) throws(EventStoreError) in vfsName(w.db) }.hasPrefix("imr-wal/"))
+            #expect(try store.withReader(doing: "test") { (db: SQLiteConnection) throws(SQLiteError) in vfsName(db) }.hasPrefix("imr-wal/"))
+            for round in 1...20 {
+                // About 3 MB in one transaction: the 128 KiB buffer is written out as it fills.
+                let events = (0..<10).map { n in NewEvent(type: "Big", payload: Array(#"{"round":\#(round),"n":\#(n),"pad":""#.utf8) + big + Array(#""}"#.utf8)) }
+                try store.append(to: "s\(round % 3)", expected: .any, events: events)
+                // Another connection sees the commit the moment append returns.
+                #expect(try store.withReader(doing: "test") { (db: SQLiteConnection) throws(SQLiteError) in try db.scalarInt("SELECT COUNT(*) FROM events") } == Int64((round - 1) * 11 + 10))
+                try store.append(to: "small", expected: .any, events: [event("Small")])
+                #expect(try store.read(stream: "small").count == round)
+            }
+            #expect(try store.verify().problem == nil)
+        }
+        let store = try EventStore(path: path)
+        defer { store.close() }
+        #expect(try store.headPosition() == 220)
+        #expect(try store.read(stream: "s1").allSatisfy { $0.payload.count > 300_000 })
+        #expect(try store.verify().problem == nil)
+    }
+
     @Test func theStatementJournalSpillIsConfiguredBeforeSQLiteStarts() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }

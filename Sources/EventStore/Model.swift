@@ -109,6 +109,41 @@ extension UUID {
     }
 }
 
+extension UUID {
+    /// Parses the 36-character text form (either case) without Foundation's `sscanf`, which
+    /// was a share of every event read back in a rebuild; anything else goes to Foundation.
+    static func parse(_ text: String) -> UUID? {
+        var text = text
+        let fast: UUID?? = text.withUTF8 { bytes -> UUID?? in
+            guard bytes.count == 36, bytes[8] == 0x2D, bytes[13] == 0x2D, bytes[18] == 0x2D, bytes[23] == 0x2D else { return .some(nil) }
+            @inline(__always) func nibble(_ c: UInt8) -> UInt8? {
+                switch c {
+                case 0x30...0x39: c &- 0x30
+                case 0x61...0x66: c &- 0x57
+                case 0x41...0x46: c &- 0x37
+                default: nil
+                }
+            }
+            var raw = [UInt8](repeating: 0, count: 16)
+            var index = 0, out = 0
+            while out < 16 {
+                if index == 8 || index == 13 || index == 18 || index == 23 { index += 1 }
+                guard let high = nibble(bytes[index]), let low = nibble(bytes[index + 1]) else { return nil }
+                raw[out] = high << 4 | low
+                out += 1
+                index += 2
+            }
+            return UUID(uuid: (raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
+                               raw[8], raw[9], raw[10], raw[11], raw[12], raw[13], raw[14], raw[15]))
+        }
+        switch fast {
+        case .some(.some(let id)): return id
+        case .some(.none): return UUID(uuidString: text)
+        case .none: return nil
+        }
+    }
+}
+
 /// An event to append: the store gives it a position, a stream version, a time and a hash.
 public struct NewEvent: Sendable, Hashable {
     public var id: UUID

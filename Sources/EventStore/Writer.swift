@@ -90,7 +90,7 @@ final class Writer: @unchecked Sendable {
     static func decodeRow(_ stmt: SQLiteStatement) -> RecordedEvent {
         RecordedEvent(
             position: stmt.int64(0), streamId: stmt.text(1), streamVersion: stmt.int64(2),
-            id: UUID(uuidString: stmt.text(3)) ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+            id: UUID.parse(stmt.text(3)) ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
             type: stmt.text(4), schemaVersion: Int(stmt.int64(5)), payload: stmt.bytes(6),
             storedMetadata: .stored(stmt.bytes(7)),
             recordedAt: Date(timeIntervalSince1970: Double(stmt.int64(8)) / 1_000_000), hash: stmt.bytes(9))

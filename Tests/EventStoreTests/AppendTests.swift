@@ -19,6 +19,21 @@ import Testing
         #expect(id.uuidString.split(separator: "-")[2].first == "4")
     }
 
+    @Test func uuidTextParsesAsFoundationParsesIt() {
+        for _ in 0..<2_000 {
+            let id = UUID.random()
+            #expect(UUID.parse(id.uuidString) == id)
+            #expect(UUID.parse(id.uuidString.lowercased()) == id)
+        }
+        let known = "F81D4FAE-7DEC-11D0-A765-00A0C91E6BF6"
+        #expect(UUID.parse(known) == UUID(uuidString: known))
+        // Not the 36-character form: Foundation's answer, whatever it is.
+        for text in ["", "f81d4fae7dec11d0a76500a0c91e6bf6", "f81d4fae-7dec-11d0-a765-00a0c91e6bf", "g81d4fae-7dec-11d0-a765-00a0c91e6bf6",
+                     "f81d4fae-7dec-11d0-a765-00a0c91e6bf6x", "f81d4fae_7dec_11d0_a765_00a0c91e6bf6", "{f81d4fae-7dec-11d0-a765-00a0c91e6bf6}"] {
+            #expect(UUID.parse(text) == UUID(uuidString: text), "\(text)")
+        }
+    }
+
     @Test func timeOrderedUUIDsAreVersion7AndSortByTheirMillisecond() {
         let base: UInt64 = 1_764_547_200_123
         // Half way through each millisecond, clear of rounding at its edges.

@@ -1,11 +1,15 @@
 import Foundation
 
 extension EventStore {
-    /// Runs the rebuild pass of `group` from `cursor` to its end, two threads deep: a preparer
-    /// thread reads each batch on a connection of its own and runs the group's
-    /// ``BatchPreparation``s on it, while the calling thread applies the batch before under the
-    /// writer lock, one transaction a batch. Appends go on between batches; `stop` may end it
-    /// between two batches.
+    /// Runs the rebuild pass of `group` from `cursor` to its end: preparer threads (one per
+    /// core, at most two) take turns reading the next batch on a connection of their own and
+    /// then run the group's ``BatchPreparation``s on it, side by side, while the calling thread
+    /// applies the batches in order under the writer lock, one transaction a batch. Appends go
+    /// on between batches; `stop` may end it between two batches.
+    ///
+    /// Each preparer thread has its own preparers, so a stream cut between two batches that
+    /// went to different threads is not carried over: its preparation gives nothing for it and
+    /// the projection works that case out itself (one case a batch).
     func runRebuildPass(_ group: [any Projection], from cursor: RebuildCursor, batchSize: Int, doing action: String,
                         progress: ((CatchUpProgress) -> Void)?, stop: () -> EventStoreError?) throws(EventStoreError) {
         let reader = try Self.openReader(path: path, options: options, doing: action)
@@ -15,33 +19,35 @@ extension EventStore {
         }
         let names = group.map(\.name)
         let makers = preparations
-        let channel = BatchChannel(capacity: 2)
+        let threads = preparations.isEmpty ? 1 : min(2, max(1, ProcessInfo.processInfo.activeProcessorCount))
+        let channel = BatchChannel(capacity: 2 * threads, producers: threads)
+        let turns = BatchReader(reader: reader, start: cursor, batchSize: batchSize)
         let path = self.path
-        let start = cursor
+        let target = cursor.target
         let cache = options.rebuildCacheKiB
         try withWriter { (w: Writer) throws(EventStoreError) in try w.setCacheKiB(max(cache, w.normalCacheKiB)) }
-        let preparer = Thread {
-            Thread.current.threadDictionary["imr.thread"] = "imr-rebuild"
-            defer { channel.finish() }
-            let preparers = makers.map { ($0.key, $0.makePreparer()) }
-            var at = start
-            while !channel.isClosed {
-                let events: [RecordedEvent]
-                do throws(SQLiteError) {
-                    events = try Writer.rebuildBatch(after: at, limit: batchSize, on: reader)
-                } catch {
-                    channel.put(.failure(EventStoreError.from(error, path: path, doing: action)))
-                    return
+        for _ in 0..<threads {
+            let preparer = Thread {
+                Thread.current.threadDictionary["imr.thread"] = "imr-rebuild"
+                defer { channel.finish() }
+                let preparers = makers.map { ($0.key, $0.makePreparer()) }
+                while !channel.isClosed {
+                    let sequence: Int, after: RebuildCursor, events: [RecordedEvent]
+                    do throws(SQLiteError) {
+                        guard let turn = try turns.next() else { return }
+                        (sequence, after, events) = turn
+                    } catch {
+                        channel.put(.failure(EventStoreError.from(error, path: path, doing: action)), sequence: turns.failedSequence)
+                        return
+                    }
+                    var prepared: [String: any Sendable] = [:]
+                    for (key, prepare) in preparers where !events.isEmpty { prepared[key] = prepare(events) }
+                    guard channel.put(.success(PreparedBatch(after: after, events: events, prepared: prepared)), sequence: sequence) else { return }
                 }
-                var prepared: [String: any Sendable] = [:]
-                for (key, prepare) in preparers where !events.isEmpty { prepared[key] = prepare(events) }
-                guard channel.put(.success(PreparedBatch(after: at, events: events, prepared: prepared))) else { return }
-                guard let last = events.last, events.count >= batchSize else { break }
-                at = RebuildCursor(target: start.target, streamId: last.streamId, streamVersion: last.streamVersion)
             }
+            preparer.stackSize = 8 << 20
+            preparer.start()
         }
-        preparer.stackSize = 8 << 20
-        preparer.start()
         defer {
             channel.close()
             channel.waitUntilFinished()
@@ -61,10 +67,54 @@ extension EventStore {
             }
             // Another rebuild of these projections started meanwhile: the caller picks up its pass.
             guard applied else { return }
-            progress?(CatchUpProgress(projections: names, applied: batch.events.count, rebuilding: true, target: start.target))
+            progress?(CatchUpProgress(projections: names, applied: batch.events.count, rebuilding: true, target: target))
             if batch.events.count < batchSize { return }
         }
     }
+}
+
+/// The log read batch after batch for the preparer threads, one at a time: each takes the next
+/// batch (numbered, with the cursor it starts after) and the next thread reads on from its end.
+// @unchecked Sendable: the connection and the cursor are used only while holding `lock`.
+final class BatchReader: @unchecked Sendable {
+    private let lock = NSLock()
+    private let reader: SQLiteConnection
+    private let batchSize: Int
+    private var cursor: RebuildCursor
+    private var sequence = 0
+    private var done = false
+
+    init(reader: SQLiteConnection, start: RebuildCursor, batchSize: Int) {
+        self.reader = reader
+        self.cursor = start
+        self.batchSize = batchSize
+    }
+
+    /// The next batch, or nil after the last (a short one). A failed read ends the reading.
+    func next() throws(SQLiteError) -> (sequence: Int, after: RebuildCursor, events: [RecordedEvent])? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !done else { return nil }
+        let after = cursor
+        let events: [RecordedEvent]
+        do {
+            events = try Writer.rebuildBatch(after: after, limit: batchSize, on: reader)
+        } catch {
+            done = true
+            throw error
+        }
+        let number = sequence
+        sequence += 1
+        if let last = events.last, events.count >= batchSize {
+            cursor = RebuildCursor(target: after.target, streamId: last.streamId, streamVersion: last.streamVersion)
+        } else {
+            done = true
+        }
+        return (number, after, events)
+    }
+
+    /// The number a failed read takes in the channel's order (the one it would have had).
+    var failedSequence: Int { lock.withLock { sequence } }
 }
 
 /// A batch of a rebuild pass, read and prepared ahead.
@@ -75,46 +125,54 @@ struct PreparedBatch: Sendable {
     let prepared: [String: any Sendable]
 }
 
-/// A bounded hand-off from the preparer thread to the applying one: `put` waits while it is
-/// full, `take` while it is empty; closing it releases both.
+/// A bounded hand-off from the preparer threads to the applying one, in batch order: `put`
+/// waits while its batch is too far ahead of the next one taken, `take` until the next one is
+/// there; closing it releases both.
 // @unchecked Sendable: every field is read and written only while holding `condition`.
 final class BatchChannel: @unchecked Sendable {
-    private var items: [Result<PreparedBatch, EventStoreError>] = []
+    private var items: [Int: Result<PreparedBatch, EventStoreError>] = [:]
+    private var nextTaken = 0
     private var closed = false
-    private var producerDone = false
+    private var producersLeft: Int
     private let condition = NSCondition()
     private let capacity: Int
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(capacity: Int, producers: Int = 1) {
+        self.capacity = capacity
+        self.producersLeft = producers
+    }
 
     var isClosed: Bool { condition.withLock { closed } }
 
-    /// Adds an item, waiting for room; false when the channel was closed (the item is dropped).
+    /// Adds the item numbered `sequence`, waiting for room; false when the channel was closed
+    /// (the item is dropped).
     @discardableResult
-    func put(_ item: Result<PreparedBatch, EventStoreError>) -> Bool {
+    func put(_ item: Result<PreparedBatch, EventStoreError>, sequence: Int) -> Bool {
         condition.withLock {
-            while !closed && items.count >= capacity { condition.wait() }
+            while !closed && sequence >= nextTaken + capacity { condition.wait() }
             guard !closed else { return false }
-            items.append(item)
+            items[sequence] = item
             condition.broadcast()
             return true
         }
     }
 
-    /// The next item; nil when the producer finished and nothing is left, or the channel closed.
+    /// The next item in order; nil when every producer finished and it is not there, or the
+    /// channel closed.
     func take() -> Result<PreparedBatch, EventStoreError>? {
         condition.withLock {
-            while !closed && items.isEmpty && !producerDone { condition.wait() }
-            guard !closed, !items.isEmpty else { return nil }
+            while !closed && items[nextTaken] == nil && producersLeft > 0 { condition.wait() }
+            guard !closed, let item = items.removeValue(forKey: nextTaken) else { return nil }
+            nextTaken += 1
             condition.broadcast()
-            return items.removeFirst()
+            return item
         }
     }
 
-    /// The producer has put its last item (or given up).
+    /// A producer has put its last item (or given up).
     func finish() {
         condition.withLock {
-            producerDone = true
+            producersLeft -= 1
             condition.broadcast()
         }
     }
@@ -127,10 +185,10 @@ final class BatchChannel: @unchecked Sendable {
         }
     }
 
-    /// Waits until the producer has returned (it finishes or sees the channel closed).
+    /// Waits until every producer has returned (it finishes or sees the channel closed).
     func waitUntilFinished() {
         condition.withLock {
-            while !producerDone { condition.wait() }
+            while producersLeft > 0 { condition.wait() }
         }
     }
 }

@@ -39,6 +39,9 @@ let package = Package(
         // A VFS over SQLite's default one that writes a commit's WAL frames in one call.
         .target(name: "CSQLiteVFS", dependencies: ["CSQLite"]),
 
+        // glibc's malloc settings the daemon makes at start.
+        .target(name: "CMalloc"),
+
         // The append-only event log. Knows nothing about IMR.
         .target(
             name: "EventStore",
@@ -109,7 +112,7 @@ let package = Package(
         .target(
             name: "IMRDaemon",
             dependencies: [
-                "EventStore", "IMRService", "Varlink", "SystemdSupport", "IMRDaemonConfig",
+                "EventStore", "IMRService", "Varlink", "SystemdSupport", "IMRDaemonConfig", "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

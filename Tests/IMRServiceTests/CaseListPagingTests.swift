@@ -477,6 +477,29 @@ import Workflow
 
 /// Finding a case by the start of what a coordinator remembers, in any letter case, on indexes.
 @Suite struct CaseSearchTests {
+    /// The case list writes an indexed column only when it changes: a corrected claim number
+    /// must still move the row in the claim indexes (and nothing else must move with it).
+    @Test func aCorrectedClaimNumberIsFoundUnderTheNewNumberOnly() async throws {
+        try await CaseListPagingTests.withCaseload(30) { store, service in
+            let before = try store.read { try $0.query("SELECT * FROM case_list ORDER BY case_id") }
+            try CaseListPagingTests.record(service, "Correct", [
+                "caseId": "P-003", "version": 1, "field": "claimNumber", "value": ["kind": "text", "value": "ADJ-NEW-9"],
+                "reason": "typed from the wrong letter"])
+            let found = try store.read { try CaseListProjection.search(in: $0, text: "adj-new", limit: 10) }
+            #expect(found.cases.map(\.caseId) == ["P-003"])
+            #expect(found.cases.first?.claimNumber == "ADJ-NEW-9")
+            let exact = try store.read { try $0.query("SELECT case_id FROM case_list WHERE claim_number = ?", [.text("ADJ-NEW-9")]) }
+            #expect(exact.map { $0[0].string } == ["P-003"])
+            let old = before.first { $0["case_id"].string == "P-003" }?["claim_number"].string ?? ""
+            let underOld = try store.read { try CaseListProjection.search(in: $0, text: old, limit: 100) }
+            #expect(!underOld.cases.contains { $0.caseId == "P-003" })
+            // The other cases' rows are as they were.
+            let after = try store.read { try $0.query("SELECT * FROM case_list ORDER BY case_id") }
+            #expect(zip(before, after).filter { $0.0["case_id"] != .text("P-003") }.allSatisfy { $0.0 == $0.1 })
+            #expect(try store.read { try $0.query("PRAGMA integrity_check") }.first?[0].string == "ok")
+        }
+    }
+
     @Test func searchFindsByPrefixInAnyLetterCase_onIndexes_andSuggestsNearIds() async throws {
         try await CaseListPagingTests.withCaseload(30) { store, _ in
             let claim3 = try store.read { try CaseListProjection.search(in: $0, text: "adj-3", limit: 100) }

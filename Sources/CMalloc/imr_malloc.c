@@ -1,0 +1,7 @@
+#include "imr_malloc.h"
+
+#include <malloc.h>
+
+int imr_fix_mmap_threshold(int bytes) {
+    return mallopt(M_MMAP_THRESHOLD, bytes);
+}

@@ -19,8 +19,9 @@ struct Load: ParsableCommand {
             (open, RFA with items, information requests, UR decision, notice, service, IMR application, eligibility, \
             assignment, records, determination, implementation, appeal, close: the demo's mix) from --clients concurrent \
             connections, a case's commands in order on one connection, and prints commands/s and latency p50/p99/max. \
-            Before that, raw SQLite's one-row durable commits/s on the same file system (the event store's table, no \
-            event-store logic), so the ratio comes from one run. With --eventsourcing, after each client count's run, \
+            Before each client count's run, raw SQLite's one-row durable commits/s on the same file system (the event \
+            store's table, no event-store logic; --raw-commits of them), so each ratio comes from figures taken a moment \
+            apart: this VM's disk moves by a quarter within minutes. With --eventsourcing, after each client count's run, \
             the Python eventsourcing library does the same number of cases from as many threads through \
             scripts/bench-eventsourcing.py (reload the case from its events, apply one, save durably to SQLite in --dir; \
             python3 from PATH with `pip install eventsourcing`), and imr's rate is given as a multiple of it. \
@@ -67,13 +68,18 @@ struct Load: ParsableCommand {
         // Raw SQLite, one durable row per transaction, on the same file system.
         let raw = try RawWriter(path: work + "/raw.sqlite", synchronous: synchronous)
         let payload = Array(#"{"claim":"ADJ12345678","item":"8 massage therapy visits","outcome":"denied"}"#.utf8)
-        let rawStart = ContinuousClock.now
-        for n in 0..<rawCommits { try raw.insert(rows: 1, start: n, payload: payload, streams: 1000) }
-        let rawRate = Double(rawCommits) / (ContinuousClock.now - rawStart).seconds
+        var rawRows = 0
+        func measureRaw() throws -> Double {
+            let rawStart = ContinuousClock.now
+            for n in rawRows..<(rawRows + rawCommits) { try raw.insert(rows: 1, start: n, payload: payload, streams: 1000) }
+            rawRows += rawCommits
+            return Double(rawCommits) / (ContinuousClock.now - rawStart).seconds
+        }
         print("imr-bench load: \(ProcessInfo.processInfo.activeProcessorCount) cores, synchronous=\(synchronous.uppercased()), dir \(dir)")
-        print(String(format: "raw SQLite           %8.0f durable one-row commits/s", rawRate))
 
         for count in clientCounts {
+            let rawRate = try measureRaw()
+            print(String(format: "raw SQLite           %8.0f durable one-row commits/s", rawRate))
             let target = TortureDaemon(binary: daemonBinary, directory: work + "/clients-\(count)")
             try FileManager.default.createDirectory(atPath: work + "/clients-\(count)", withIntermediateDirectories: true)
             let config = work + "/clients-\(count)/imr-daemon.toml"

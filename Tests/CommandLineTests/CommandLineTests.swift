@@ -58,6 +58,15 @@ private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String
         #expect(((object["explanation"] as? [String]) ?? []).isEmpty == false)
     }
 
+    /// Issue 16: two variants at once are resolved by the rule's order, and calc says so.
+    @Test func twoVariantsAtOnceAreResolvedInTheOpen() async throws {
+        let result = try await ctl(["calc", "imr.determination", "--from", "2024-12-02", "--expedited", "--formulary"])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.contains("due Thursday 2024-12-05"), "\(result.out)")
+        #expect(result.out.contains("expedited and formulary given: the expedited period applies"), "\(result.out)")
+        #expect(result.out.contains("set aside: formulary dispute: 5 working days"), "\(result.out)")
+    }
+
     @Test func badInputIsAUsageErrorNamingTheProblem() async throws {
         let unknown = try await ctl(["calc", "ur.nope", "--from", "2024-03-01"])
         #expect(unknown.status == 64)

@@ -199,6 +199,25 @@ import PropertyBased
         #expect(assigned.assumptions.contains { $0.contains("assignment date") })
     }
 
+    /// Issue 16: two variants given at once are resolved by a stated rule, never silently.
+    @Test func conflictingVariantsAreResolvedByTheRulesOrder_andSaySo() throws {
+        let both = try calculator.deadline(.imrDetermination, from: Self.day("2024-12-02"), options: DeadlineOptions(expedited: true, formulary: true))
+        #expect(both.dueDate == Self.day("2024-12-05"))
+        #expect(both.variant == .expedited)
+        #expect(both.explanation.contains { $0.contains("expedited and formulary given: the expedited period applies") })
+        #expect(both.explanation.contains { $0.contains("set aside: formulary dispute: 5 working days") })
+        // Formulary before information requested under the UR decision: no extension.
+        let ur = try calculator.deadline(
+            .urDecisionProspective, from: Self.at("2024-03-04", 10, 0), options: DeadlineOptions(formulary: true, informationRequested: true))
+        #expect(ur.variant == .formulary)
+        #expect(ur.explanation.contains { $0.contains("formulary and information requested given: the formulary period applies") })
+        // One variant alone, or one not in force on the trigger's date, sets nothing aside.
+        let alone = try calculator.deadline(.imrDetermination, from: Self.day("2024-12-02"), options: DeadlineOptions(expedited: true))
+        #expect(!alone.explanation.contains { $0.contains("set aside") })
+        let before2018 = try calculator.deadline(.imrDetermination, from: Self.day("2016-12-01"), options: DeadlineOptions(expedited: true, formulary: true))
+        #expect(before2018.variant == .expedited && !before2018.explanation.contains { $0.contains("set aside") })
+    }
+
     @Test func implementation_fiveWorkingDays_or20DaysToReimburse() throws {
         #expect(try calculator.deadline(.imrImplementation, from: Self.day("2024-12-20")).dueDate == Self.day("2024-12-30"))
         let paid = try calculator.deadline(

@@ -192,12 +192,48 @@ private struct Computation {
         }
     }
 
+    /// The period of the first variant that applies, in the rule's order (the more urgent
+    /// first: expedited before formulary before information requested). Another variant the
+    /// caller asked for as well is set aside, and the explanation says which and why.
     mutating func selectPeriod(on date: LocalDate) throws -> (DeadlinePeriod, RuleVariant?) {
-        for variant in rule.variants where try holds(variant.condition) {
+        for (index, variant) in rule.variants.enumerated() where try holds(variant.condition) {
             try checkInForce(what: "The \(variant.condition.rawValue) variant of \(rule.id.rawValue)", from: variant.effectiveFrom, through: nil, on: date)
+            let setAside = rule.variants[(index + 1)...].filter { other in
+                givenExplicitly(other.condition) && other.effectiveFrom.map { date >= $0 } ?? true
+            }
+            if !setAside.isEmpty {
+                let names = ([variant] + setAside).map { Self.name(of: $0.condition) }
+                explanation.append(
+                    "\(names.joined(separator: " and ")) given: the \(Self.name(of: variant.condition)) period applies "
+                        + "(under \(rule.id.rawValue) the first of its variants that applies is used, the more urgent first); set aside: "
+                        + setAside.map(\.summary).joined(separator: "; "))
+            }
             return (variant.period, variant)
         }
         return (rule.period, nil)
+    }
+
+    /// Whether the caller set this variant's condition in so many words (not by default or by
+    /// an assumption).
+    func givenExplicitly(_ condition: VariantCondition) -> Bool {
+        switch condition {
+        case .expedited: options.expedited
+        case .retrospective: options.review == .retrospective
+        case .concurrent: options.review == .concurrent
+        case .formulary: options.formulary
+        case .informationRequested: options.informationRequested
+        case .servicesAlreadyProvided: options.servicesAlreadyProvided
+        case .noticeSentElectronically: options.noticeSentElectronically == true
+        }
+    }
+
+    static func name(of condition: VariantCondition) -> String {
+        switch condition {
+        case .informationRequested: "information requested"
+        case .servicesAlreadyProvided: "services already provided"
+        case .noticeSentElectronically: "notice sent electronically"
+        default: condition.rawValue
+        }
     }
 
     mutating func holds(_ condition: VariantCondition) throws -> Bool {

@@ -199,6 +199,19 @@ import PropertyBased
         #expect(assigned.assumptions.contains { $0.contains("assignment date") })
     }
 
+    /// Issue 16: a faxed notice of assignment counts as electronic for imr.records, as an
+    /// assumption the explanation states; e-mail needs none, mail is the 15 days.
+    @Test func aFaxedNoticeIsElectronicForTheRecords_asAStatedAssumption() throws {
+        let faxed = try calculator.deadline(.imrRecords, from: Self.day("2024-12-02"), options: DeadlineOptions(service: .fax))
+        #expect(faxed.variant == .noticeSentElectronically)
+        #expect(faxed.period.amount == 12)
+        #expect(faxed.assumptions.contains { $0.contains("a fax is treated as sent electronically") })
+        let emailed = try calculator.deadline(.imrRecords, from: Self.day("2024-12-02"), options: DeadlineOptions(service: .email))
+        #expect(emailed.period.amount == 12 && !emailed.assumptions.contains { $0.contains("fax") })
+        let mailed = try calculator.deadline(.imrRecords, from: Self.day("2024-12-02"), options: DeadlineOptions(service: .mail))
+        #expect(mailed.period.amount == 15 && !mailed.assumptions.contains { $0.contains("fax") })
+    }
+
     /// Issue 16: two variants given at once are resolved by a stated rule, never silently.
     @Test func conflictingVariantsAreResolvedByTheRulesOrder_andSaySo() throws {
         let both = try calculator.deadline(.imrDetermination, from: Self.day("2024-12-02"), options: DeadlineOptions(expedited: true, formulary: true))

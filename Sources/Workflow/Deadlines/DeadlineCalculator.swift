@@ -252,7 +252,10 @@ private struct Computation {
             if let electronic = options.noticeSentElectronically { return electronic }
             switch options.service {
             case .some(.mail): return false
-            case .some(.fax), .some(.email), .some(.electronic): return true
+            case .some(.fax):
+                assumptions.append("the notice of assignment came by fax: a fax is treated as sent electronically (12 days, not 15)")
+                return true
+            case .some(.email), .some(.electronic): return true
             case .some(.personal), .none:
                 assumptions.append("how the notice of assignment was sent is not given: assumed mailed")
                 return false

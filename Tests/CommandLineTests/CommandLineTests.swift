@@ -58,6 +58,15 @@ private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String
         #expect(((object["explanation"] as? [String]) ?? []).isEmpty == false)
     }
 
+    /// Issue 16: the deemed-receipt step names the calendar whose holidays it skipped (Admission
+    /// Day 2014 on the pre-2020 UR calendar).
+    @Test func theDeemedReceiptStepNamesItsCalendar() async throws {
+        let result = try await ctl(["calc", "ur.decision.prospective", "--from", "2014-09-08T18:00", "--via", "fax"])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.contains("deemed received the next business day on the ur-pre2020 calendar, Wed 2014-09-10"), "\(result.out)")
+        #expect(result.out.contains("skipped Tue 2014-09-09 (Admission Day)"), "\(result.out)")
+    }
+
     /// Issue 16: two variants at once are resolved by the rule's order, and calc says so.
     @Test func twoVariantsAtOnceAreResolvedInTheOpen() async throws {
         let result = try await ctl(["calc", "imr.determination", "--from", "2024-12-02", "--expedited", "--formulary"])

@@ -216,7 +216,7 @@ import Testing
             let deadline = try #require(deadlines.live(rule))
             #expect(Pacific.date(of: deadline.clockStart) == day("2024-03-04"), "\(rule)")
             #expect(deadline.explanation.contains {
-                $0.contains("on a non-business day (weekend)") && $0.contains("deemed received the next business day, Mon 2024-03-04")
+                $0.contains("on a non-business day (weekend)") && $0.contains("deemed received the next business day on the calhr calendar, Mon 2024-03-04")
             }, "\(rule)")
         }
         // Mon 03-04 + 5 business days.
@@ -228,7 +228,7 @@ import Testing
         try h.run(.receiveRFA(faxedRFA("A", at: pacific("2024-03-05", 17, 45), items: ["1"])))
         let decision = try #require(DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-06", 9)).live(.urDecisionProspective))
         #expect(decision.explanation.contains {
-            $0.contains("after 5:30 p.m. Pacific") && $0.contains("deemed received the next business day, Wed 2024-03-06")
+            $0.contains("after 5:30 p.m. Pacific") && $0.contains("deemed received the next business day on the calhr calendar, Wed 2024-03-06")
         })
         #expect(Pacific.date(of: decision.clockStart) == day("2024-03-06"))
         #expect(decision.dueDate == day("2024-03-13"))

@@ -349,7 +349,9 @@ private struct Computation {
                 let why = afterHours
                     ? "after \(cutoff) Pacific"
                     : "on a non-business day (\(reason!.text))"
-                explanation.append("\(how) \(when), \(why): deemed received the next business day, \(next.date.shortLabel)")
+                // The calendar is named here: the days this step skips are its holidays.
+                explanation.append(
+                    "\(how) \(when), \(why): deemed received the next business day on the \(calendarID.rawValue) calendar, \(next.date.shortLabel)")
                 explanation.append(contentsOf: next.skippedLines)
                 noteCalendarSwitches(calendarID, from: sentOn, to: next.date)
                 return Start(instant: Pacific.startOfDay(next.date), date: next.date, hasTime: false)

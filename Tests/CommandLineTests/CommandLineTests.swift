@@ -67,6 +67,18 @@ private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String
         #expect(result.out.contains("skipped Tue 2014-09-09 (Admission Day)"), "\(result.out)")
     }
 
+    /// Issue 16: imr.implementation counts CalHR working days in every year, and its
+    /// explanation says why instead of calling the calendar "from 2020-01-01"; a UR clock
+    /// still names the UR calendar of its year.
+    @Test func imrImplementationSaysWhyItUsesCalHRIn2016() async throws {
+        let result = try await ctl(["calc", "imr.implementation", "--from", "2016-03-01"])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.contains("calendar: calhr (CalHR holidays; imr.implementation counts CalHR working days in every year"), "\(result.out)")
+        #expect(!result.out.contains("from 2020-01-01"), "\(result.out)")
+        let ur = try await ctl(["calc", "ur.decision.prospective", "--from", "2024-03-04T10:00"])
+        #expect(ur.out.contains("calendar: calhr (CalHR holidays: UR business days from 2020-01-01"), "\(ur.out)")
+    }
+
     /// Issue 16: two variants at once are resolved by the rule's order, and calc says so.
     @Test func twoVariantsAtOnceAreResolvedInTheOpen() async throws {
         let result = try await ctl(["calc", "imr.determination", "--from", "2024-12-02", "--expedited", "--formulary"])

@@ -147,7 +147,7 @@ private struct Computation {
             if let cap = period.capDaysAfterTreatmentRecommendation {
                 last = applyCap(cap, to: last, period: period, start: start.date)
             }
-            explanation.append("calendar: \(describe(calendarID))")
+            explanation.append("calendar: \(describe(calendarID, chosenBy: period.calendar))")
             return finish(
                 start: start, due: Pacific.endOfDay(last), exact: false, calendar: calendarID, citation: citation,
                 confidence: confidence, period: period, variant: variant?.condition)
@@ -372,7 +372,7 @@ private struct Computation {
             start = receiptFromStamp(options.receivingDateStamp!)
         }
         let calendarID = policy.calendar.calendar(on: trigger.date) ?? .calhr
-        explanation.append("calendar: \(describe(calendarID))")
+        explanation.append("calendar: \(describe(calendarID, chosenBy: policy.calendar))")
         return finish(
             start: start, due: Pacific.endOfDay(start.date), exact: false, calendar: calendarID,
             citation: rule.citation, confidence: rule.confidence, period: rule.period, variant: nil)
@@ -573,8 +573,13 @@ private struct Computation {
             consequenceIfMissed: rule.consequenceIfMissed)
     }
 
-    func describe(_ id: CalendarID) -> String {
+    /// The calendar a count used, and why this clock uses it: a UR clock takes the UR
+    /// calendar of its trigger's year; another clock on CalHR's calendar uses it in every year.
+    func describe(_ id: CalendarID, chosenBy choice: CalendarChoice) -> String {
         switch id {
+        case .calhr where choice == .fixed(.calhr):
+            "calhr (CalHR holidays; \(rule.id.rawValue) counts CalHR working days in every year: it is not a UR clock, "
+                + "so the 2020 change of the UR calendar does not apply)"
         case .calhr:
             "calhr (CalHR holidays: UR business days from 2020-01-01, LC 4600.4(b))"
         case .urPre2020:

@@ -81,17 +81,9 @@ extension UUID {
     /// appended.
     public static func random() -> UUID {
         var generator = SystemRandomNumberGenerator()
-        let high: UInt64 = generator.next(), low: UInt64 = generator.next()
-        var bytes = (high.bigEndian, low.bigEndian)
-        return withUnsafeMutableBytes(of: &bytes) { raw in
-            raw[6] = (raw[6] & 0x0F) | 0x40  // version 4
-            raw[8] = (raw[8] & 0x3F) | 0x80  // RFC 9562 variant
-            return UUID(uuid: raw.load(as: uuid_t.self))
-        }
+        return stamped(version: 4, generator.next(), generator.next())
     }
-}
 
-extension UUID {
     /// A time-ordered (version 7, RFC 9562) UUID: 48 bits of Unix milliseconds, then 74
     /// random bits. Events get these: the log's unique index on event ids then grows at its
     /// end, so the events of one group commit share a page or two of it instead of each
@@ -99,24 +91,27 @@ extension UUID {
     public static func timeOrdered(now: Date = Date()) -> UUID {
         var generator = SystemRandomNumberGenerator()
         let millis = UInt64(max(0, now.timeIntervalSince1970 * 1000)) & 0xFFFF_FFFF_FFFF
-        let random: UInt64 = generator.next(), more: UInt64 = generator.next()
-        var bytes = ((millis << 16 | random & 0xFFFF).bigEndian, more.bigEndian)
+        let random: UInt64 = generator.next()
+        return stamped(version: 7, millis << 16 | random & 0xFFFF, generator.next())
+    }
+
+    /// The 128 bits `high` then `low` (big-endian), with the version and the RFC 9562 variant set.
+    private static func stamped(version: UInt8, _ high: UInt64, _ low: UInt64) -> UUID {
+        var bytes = (high.bigEndian, low.bigEndian)
         return withUnsafeMutableBytes(of: &bytes) { raw in
-            raw[6] = (raw[6] & 0x0F) | 0x70  // version 7
-            raw[8] = (raw[8] & 0x3F) | 0x80  // RFC 9562 variant
+            raw[6] = (raw[6] & 0x0F) | version << 4
+            raw[8] = (raw[8] & 0x3F) | 0x80
             return UUID(uuid: raw.load(as: uuid_t.self))
         }
     }
-}
 
-extension UUID {
     /// Parses the 36-character text form (either case) without Foundation's `sscanf`, which
-    /// was a share of every event read back in a rebuild; anything else goes to Foundation.
+    /// was a share of every event read back in a rebuild; any other text goes to Foundation.
     static func parse(_ text: String) -> UUID? {
         var text = text
-        let fast: UUID?? = text.withUTF8 { bytes -> UUID?? in
-            guard bytes.count == 36, bytes[8] == 0x2D, bytes[13] == 0x2D, bytes[18] == 0x2D, bytes[23] == 0x2D else { return .some(nil) }
-            @inline(__always) func nibble(_ c: UInt8) -> UInt8? {
+        let fast = text.withUTF8 { bytes -> UUID? in
+            guard bytes.count == 36, bytes[8] == 0x2D, bytes[13] == 0x2D, bytes[18] == 0x2D, bytes[23] == 0x2D else { return nil }
+            func nibble(_ c: UInt8) -> UInt8? {
                 switch c {
                 case 0x30...0x39: c &- 0x30
                 case 0x61...0x66: c &- 0x57
@@ -124,23 +119,20 @@ extension UUID {
                 default: nil
                 }
             }
-            var raw = [UInt8](repeating: 0, count: 16)
-            var index = 0, out = 0
-            while out < 16 {
-                if index == 8 || index == 13 || index == 18 || index == 23 { index += 1 }
-                guard let high = nibble(bytes[index]), let low = nibble(bytes[index + 1]) else { return nil }
-                raw[out] = high << 4 | low
-                out += 1
-                index += 2
+            var raw: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            let complete = withUnsafeMutableBytes(of: &raw) { out -> Bool in
+                var index = 0
+                for n in 0..<16 {
+                    if index == 8 || index == 13 || index == 18 || index == 23 { index += 1 }
+                    guard let high = nibble(bytes[index]), let low = nibble(bytes[index + 1]) else { return false }
+                    out[n] = high << 4 | low
+                    index += 2
+                }
+                return true
             }
-            return UUID(uuid: (raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
-                               raw[8], raw[9], raw[10], raw[11], raw[12], raw[13], raw[14], raw[15]))
+            return complete ? UUID(uuid: raw) : nil
         }
-        switch fast {
-        case .some(.some(let id)): return id
-        case .some(.none): return UUID(uuidString: text)
-        case .none: return nil
-        }
+        return fast ?? UUID(uuidString: text)
     }
 }
 

@@ -334,7 +334,7 @@ final class Writer: @unchecked Sendable {
 
     /// Moves a projection's checkpoint in the open transaction; the row is written once, at
     /// commit (``writeCheckpoints()``), however many requests of a group commit moved it.
-    private func setCheckpoint(_ name: String, _ position: Int64) throws(SQLiteError) {
+    private func setCheckpoint(_ name: String, _ position: Int64) {
         pendingCheckpoints[name] = position
         unwrittenCheckpoints.insert(name)
     }
@@ -448,7 +448,7 @@ final class Writer: @unchecked Sendable {
                             "projection '\(projection.name)' failed on event \(event.position) (\(event.type)) of stream '\(streamId)': \(error); nothing was written")
                     }
                 }
-                try setCheckpoint(projection.name, position)
+                setCheckpoint(projection.name, position)
             }
             return AppendResult(streamId: streamId, streamVersion: version, events: stored, wasAlreadyStored: false)
         }
@@ -551,7 +551,7 @@ final class Writer: @unchecked Sendable {
         try apply(events, to: group, prepared: [:], doing: "catching up")
         guard let last = events.last?.position else { return true }
         for projection in group {
-            try sql("save the checkpoint of '\(projection.name)'") { try setCheckpoint(projection.name, last) }
+            setCheckpoint(projection.name, last)
         }
         progress?(CatchUpProgress(projections: group.map(\.name), applied: events.count, rebuilding: false, target: head))
         return last >= head && behind.count == group.count
@@ -590,7 +590,7 @@ final class Writer: @unchecked Sendable {
                     try setRebuild(projection.name, RebuildCursor(target: cursor.target, streamId: last.streamId, streamVersion: last.streamVersion))
                 } else {
                     try setRebuild(projection.name, nil)
-                    try setCheckpoint(projection.name, cursor.target)
+                    setCheckpoint(projection.name, cursor.target)
                 }
             }
         }

@@ -134,25 +134,25 @@ public struct CaseListProjection: Projection {
             try recordNumbers()
             return
         }
-        // An UPDATE rewrites every index on a column it sets, even to the same value: the
-        // indexed columns are set only when they change (most commands move the next deadline
-        // and the version, not the claim number or the employer), so a command writes a few
-        // pages of this table instead of one in each of its ten b-trees.
-        var sets = ["date_of_injury = ?", "imr_case_numbers = ?", "items = ?", "version = ?", "last_position = ?",
-                    "updated_at_us = ?", "next_due_us = ?", "next_rule = ?"]
-        var values: [SQLiteValue] = [
-            .text(facts.dateOfInjury.iso), .text(numbers.joined(separator: ",")), .integer(Int64(state.items.count)),
-            .integer(Int64(state.version)), .integer(event.position), .integer(event.recordedAt.unixMicroseconds), nextDue, nextRule]
-        let indexed: [(column: String, value: SQLiteValue)] = [
-            ("stage", .text(stage)), ("is_open", .integer(isOpen)), ("claim_number", .text(facts.claimNumber)),
-            ("employer", .text(facts.employer)), ("claims_administrator", .text(facts.claimsAdministrator)),
-            ("coordinator", .text(state.coordinator ?? "")), ("next_sort", .integer(nextSort))]
-        for (offset, column) in indexed.enumerated() where before[offset] != column.value {
-            sets.append("\(column.column) = ?")
-            values.append(column.value)
-        }
-        values.append(.text(caseId.rawValue))
-        try db.execute("UPDATE case_list SET \(sets.joined(separator: ", ")) WHERE case_id = ?", values)
+        // The indexed columns are set only when they change (``ChangedColumns``): most commands
+        // move the next deadline and the version, not the claim number or the employer.
+        var changes = ChangedColumns()
+        changes.always("date_of_injury", .text(facts.dateOfInjury.iso))
+        changes.always("imr_case_numbers", .text(numbers.joined(separator: ",")))
+        changes.always("items", .integer(Int64(state.items.count)))
+        changes.always("version", .integer(Int64(state.version)))
+        changes.always("last_position", .integer(event.position))
+        changes.always("updated_at_us", .integer(event.recordedAt.unixMicroseconds))
+        changes.always("next_due_us", nextDue)
+        changes.always("next_rule", nextRule)
+        changes.set("stage", .text(stage), was: before[0])
+        changes.set("is_open", .integer(isOpen), was: before[1])
+        changes.set("claim_number", .text(facts.claimNumber), was: before[2])
+        changes.set("employer", .text(facts.employer), was: before[3])
+        changes.set("claims_administrator", .text(facts.claimsAdministrator), was: before[4])
+        changes.set("coordinator", .text(state.coordinator ?? ""), was: before[5])
+        changes.set("next_sort", .integer(nextSort), was: before[6])
+        try changes.update("case_list", key: "case_id", .text(caseId.rawValue), in: db)
         try recordNumbers()
 
         func recordNumbers() throws {

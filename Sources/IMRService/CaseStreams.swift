@@ -166,3 +166,28 @@ struct PreparedCases: Sendable {
     let states: [UUID: CaseState]
     let deadlines: [UUID: PrecomputedDeadlines]
 }
+
+/// The SET list of an UPDATE that writes only what moved: SQLite rewrites every index on a
+/// column an UPDATE sets, even to the value it had, so a read model sets an indexed column
+/// only when it changed (a command then writes a page of the table, not one per index).
+struct ChangedColumns {
+    private var sets: [String] = []
+    private var values: [SQLiteValue] = []
+
+    /// Sets `column` to `value` whatever it held (a column no index holds).
+    mutating func always(_ column: String, _ value: SQLiteValue) {
+        sets.append("\(column) = ?")
+        values.append(value)
+    }
+
+    /// Sets `column` to `value` only if it held something else.
+    mutating func set(_ column: String, _ value: SQLiteValue, was old: SQLiteValue) {
+        if value != old { always(column, value) }
+    }
+
+    /// Runs the UPDATE of the row whose `key` is `id`; nothing when no column changed.
+    func update(_ table: String, key: String, _ id: SQLiteValue, in db: ProjectionDatabase) throws {
+        guard !sets.isEmpty else { return }
+        try db.execute("UPDATE \(table) SET \(sets.joined(separator: ", ")) WHERE \(key) = ?", values + [id])
+    }
+}

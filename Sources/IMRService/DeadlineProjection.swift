@@ -187,30 +187,21 @@ public struct DeadlineProjection: Projection {
         }
     }
 
-    /// Sets only the columns that changed: an UPDATE rewrites every index on a column it sets
-    /// (a REPLACE, every index), and most changes are a body's time left or a status, not the
-    /// due time or the coordinator the board's indexes are ordered by.
+    /// Sets only the columns that changed (``ChangedColumns``): most changes are a body's time
+    /// left or a status, not the due time or the coordinator the board's indexes are ordered by.
     private func update(_ id: String, from old: StoredRow, nextAlert oldNext: SQLiteValue, to row: StoredRow, nextAlert: SQLiteValue,
                         in db: ProjectionDatabase) throws {
-        var sets: [String] = []
-        var values: [SQLiteValue] = []
-        func set(_ column: String, _ changed: Bool, _ value: @autoclosure () -> SQLiteValue) {
-            guard changed else { return }
-            sets.append("\(column) = ?")
-            values.append(value())
-        }
-        set("rule", old.rule != row.rule, .text(row.rule))
-        set("party", old.party != row.party, .text(row.party))
-        set("coordinator", old.coordinator != row.coordinator, .text(row.coordinator))
-        set("due_us", old.dueMicros != row.dueMicros, .integer(row.dueMicros))
-        set("is_open", old.isOpen != row.isOpen, .integer(row.isOpen ? 1 : 0))
-        set("status", old.status != row.status, .text(row.status))
-        set("body", old.body != row.body, .text(row.body))
-        set("alert_plan", old.alertPlan != row.alertPlan, .text(row.alertPlan))
-        set("next_alert_us", oldNext != nextAlert, nextAlert)
-        guard !sets.isEmpty else { return }
-        values.append(.text(id))
-        try db.execute("UPDATE deadlines SET \(sets.joined(separator: ", ")) WHERE deadline_id = ?", values)
+        var changes = ChangedColumns()
+        changes.set("rule", .text(row.rule), was: .text(old.rule))
+        changes.set("party", .text(row.party), was: .text(old.party))
+        changes.set("coordinator", .text(row.coordinator), was: .text(old.coordinator))
+        changes.set("due_us", .integer(row.dueMicros), was: .integer(old.dueMicros))
+        changes.set("is_open", .integer(row.isOpen ? 1 : 0), was: .integer(old.isOpen ? 1 : 0))
+        changes.set("status", .text(row.status), was: .text(old.status))
+        changes.set("body", .text(row.body), was: .text(old.body))
+        changes.set("alert_plan", .text(row.alertPlan), was: .text(old.alertPlan))
+        changes.set("next_alert_us", nextAlert, was: oldNext)
+        try changes.update("deadlines", key: "deadline_id", .text(id), in: db)
     }
 
     /// The rows a case's state gives at `now` (the recording time of its last event);

@@ -238,11 +238,8 @@ private struct Computation {
 
     mutating func holds(_ condition: VariantCondition) throws -> Bool {
         switch condition {
-        case .expedited: return options.expedited
-        case .retrospective: return options.review == .retrospective
-        case .formulary: return options.formulary
-        case .informationRequested: return options.informationRequested
-        case .servicesAlreadyProvided: return options.servicesAlreadyProvided
+        case .expedited, .retrospective, .formulary, .informationRequested, .servicesAlreadyProvided:
+            return givenExplicitly(condition)
         case .concurrent:
             if options.review == nil {
                 assumptions.append("review type not given: assumed prospective review")

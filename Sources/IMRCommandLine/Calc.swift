@@ -16,6 +16,11 @@ public struct Calc: ParsableCommand {
             --from takes a date (YYYY-MM-DD), an instant (YYYY-MM-DDTHH:MM, Pacific when no zone is given), \
             today, yesterday, tomorrow or now (an instant).
             An option the rule does not read is refused, naming the options the rule takes.
+            Triggers are counted from 2013-01-01 to 2035-12-31, the years imr's calendars are generated for. \
+            A Pacific time that daylight saving skipped (02:30 on its March Sunday) or repeated (01:30 on its \
+            November Sunday) is refused: give the time a clock showed, or the offset.
+            Exit status: 0 computed; 64 usage (a malformed value, an option the rule does not read, contradictory \
+            options); 65 a trigger imr cannot count (outside those years, or before the rule or variant was in force).
             --json prints one object with exactly: rule, due, due_date, citation, explanation, assumptions.
             List the rules with 'imr-ctl rules'.
             """)
@@ -62,6 +67,15 @@ public struct Calc: ParsableCommand {
     @Flag(name: .customLong("electronic-notice"), help: "imr.records: the notice of assignment was sent electronically (12 days).")
     var electronicNotice = false
 
+    @Option(name: .customLong("stamp"), help: ArgumentHelp(
+        "rfa.deemed-receipt and the UR clocks: the receiving date stamp on a faxed RFA, the day it counts as received.",
+        valueName: "date"))
+    var receivingDateStamp: String?
+
+    @Flag(name: .customLong("already-provided"),
+          help: "imr.implementation: the services were already given, so the duty is to reimburse (20 calendar days).")
+    var servicesAlreadyProvided = false
+
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
@@ -75,7 +89,12 @@ public struct Calc: ParsableCommand {
         if outsideCalifornia && outsideUnitedStates {
             throw ValidationError("give --outside-ca or --outside-us, not both")
         }
-        if let text = treatmentRecommendationDate { _ = try When.date(text, option: "--recommended") }
+        // A date in the wrong form is a usage error here; one outside the accepted range is
+        // reported by run (exit 65).
+        for (option, text) in [("--recommended", treatmentRecommendationDate), ("--stamp", receivingDateStamp)] {
+            guard let text else { continue }
+            do { _ = try When.date(text, option: option) } catch is CommandFailure {}
+        }
         guard let id = try? RuleID.named(rule) else {
             throw ValidationError("'\(rule)' is not a rule id; 'imr-ctl rules' lists them: \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -88,7 +107,8 @@ public struct Calc: ParsableCommand {
         ("--via", [.transmission, .service]), ("--service", [.service]), ("--outside-ca", [.destination]),
         ("--outside-us", [.destination]), ("--expedited", [.expedited]), ("--review", [.review]), ("--formulary", [.formulary]),
         ("--recommended", [.treatmentRecommendationDate]), ("--info-requested", [.informationRequested]),
-        ("--electronic-notice", [.noticeSentElectronically]),
+        ("--electronic-notice", [.noticeSentElectronically]), ("--stamp", [.receivingDateStamp]),
+        ("--already-provided", [.servicesAlreadyProvided]),
     ]
 
     /// The options given on this command line.
@@ -97,7 +117,8 @@ public struct Calc: ParsableCommand {
             "--via": via != nil, "--service": service != nil, "--outside-ca": outsideCalifornia, "--outside-us": outsideUnitedStates,
             "--expedited": expedited, "--review": review != nil, "--formulary": formulary,
             "--recommended": treatmentRecommendationDate != nil, "--info-requested": informationRequested,
-            "--electronic-notice": electronicNotice,
+            "--electronic-notice": electronicNotice, "--stamp": receivingDateStamp != nil,
+            "--already-provided": servicesAlreadyProvided,
         ]
         return Set(set.filter(\.value).keys)
     }
@@ -125,17 +146,33 @@ public struct Calc: ParsableCommand {
     }
 
     public func run() throws {
+        do {
+            try compute()
+        } catch let failure as CommandFailure {
+            Output.error(failure.message)
+            throw ExitCode(failure.status.rawValue)
+        }
+    }
+
+    func compute() throws {
         let trigger = try When.trigger(from, option: "--from")
+        func date(_ text: String?, _ option: String) throws -> LocalDate? {
+            try text.map { LocalDate(iso: try When.date($0, option: option))! }
+        }
         let options = DeadlineOptions(
             service: serviceMethod,
             destination: outsideUnitedStates ? .outsideUnitedStates : outsideCalifornia ? .otherState : .california,
             expedited: expedited, review: review, formulary: formulary,
-            treatmentRecommendationDate: try treatmentRecommendationDate.map { LocalDate(iso: try When.date($0, option: "--recommended"))! },
-            informationRequested: informationRequested, transmission: transmission,
+            treatmentRecommendationDate: try date(treatmentRecommendationDate, "--recommended"),
+            informationRequested: informationRequested, servicesAlreadyProvided: servicesAlreadyProvided,
+            transmission: transmission, receivingDateStamp: try date(receivingDateStamp, "--stamp"),
             noticeSentElectronically: electronicNotice ? true : nil)
         let deadline: Deadline
         do {
             deadline = try DeadlineCalculator().deadline(named: rule, from: trigger, options: options)
+        } catch let error as DeadlineError where error.isNotInForce || error.isOutsideCalendars {
+            // The command is well formed; the trigger is one imr cannot count.
+            throw CommandFailure("\(error)", status: .dataError)
         } catch {
             throw ValidationError("\(error)")
         }

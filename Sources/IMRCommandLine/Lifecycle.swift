@@ -136,11 +136,24 @@ public enum When {
         if let day = relativeDay(text, now: now) { return day.iso }
         let normal = try normalised(text, option: option)
         do {
-            return try DeadlineTrigger(parsing: normal).day.iso
-        } catch let error as DeadlineError where error.isTriggerOutOfRange {
-            throw ValidationError("\(option) '\(text)' is outside the dates imr accepts: \(LocalDate.supportedRange.lowerBound.iso) to \(LocalDate.supportedRange.upperBound.iso)")
-        } catch {
+            return try parse(normal, text: text, option: option).day.iso
+        } catch is DeadlineError {
             throw ValidationError("\(option) '\(text)' is not a date: write YYYY-MM-DD (a California date), an instant, or \(words)")
+        }
+    }
+
+    /// The trigger `normal` names. A date outside the accepted range is a value imr cannot
+    /// accept (exit 65); a Pacific time that daylight saving skipped or repeated is refused
+    /// with the reason and the spellings that work; any other error is the caller's to word.
+    static func parse(_ normal: String, text: String, option: String) throws -> DeadlineTrigger {
+        do {
+            return try DeadlineTrigger(parsing: normal)
+        } catch let error as DeadlineError where error.isTriggerOutOfRange {
+            throw CommandFailure(
+                "\(option) '\(text)' is outside the dates imr accepts: \(LocalDate.supportedRange.lowerBound.iso) to "
+                    + "\(LocalDate.supportedRange.upperBound.iso)", status: .dataError)
+        } catch let error as DeadlineError where error.isLocalTimeNotUnique {
+            throw ValidationError("\(option): \(error)")
         }
     }
 
@@ -151,12 +164,8 @@ public enum When {
         if let day = relativeDay(text, now: now) { return (Pacific.rfc3339(Pacific.startOfDay(day)), false) }
         let trigger: DeadlineTrigger
         do {
-            trigger = try DeadlineTrigger(parsing: try normalised(text, option: option))
-        } catch let error as ValidationError {
-            throw error
-        } catch let error as DeadlineError where error.isTriggerOutOfRange {
-            throw ValidationError("\(option) '\(text)' is outside the dates imr accepts: \(LocalDate.supportedRange.lowerBound.iso) to \(LocalDate.supportedRange.upperBound.iso)")
-        } catch {
+            trigger = try parse(try normalised(text, option: option), text: text, option: option)
+        } catch is DeadlineError {
             throw ValidationError("\(option) '\(text)' is not an instant: write YYYY-MM-DDTHH:MM (Pacific time), RFC 3339 (2024-03-01T16:10:00-08:00), a date, or \(words)")
         }
         switch trigger {
@@ -170,10 +179,8 @@ public enum When {
         if text.trimmingCharacters(in: .whitespaces).lowercased() == "now" { return .instant(now) }
         if let day = relativeDay(text, now: now) { return .date(day) }
         do {
-            return try DeadlineTrigger(parsing: try normalised(text, option: option))
-        } catch let error as ValidationError {
-            throw error
-        } catch {
+            return try parse(try normalised(text, option: option), text: text, option: option)
+        } catch let error as DeadlineError {
             throw ValidationError("\(option) '\(text)': \(error)")
         }
     }

@@ -88,6 +88,98 @@ private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String
         #expect(result.out.contains("set aside: formulary dispute: 5 working days"), "\(result.out)")
     }
 
+    /// Issue 16: the treatment recommendation's 14-day limit is applied to the ordinary period
+    /// and set aside, with the reason, under every variant; where the reading is not settled
+    /// and the limit would have ended earlier, the assumption gives that date.
+    @Test func theFourteenDayLimitIsAppliedOrSetAsideUnderEveryVariant() async throws {
+        let base = ["calc", "ur.decision.prospective", "--from", "2023-03-10", "--recommended", "2023-02-10"]
+        let ordinary = try await ctl(base)
+        #expect(ordinary.out.contains("due Friday 2023-02-24") && ordinary.out.contains("the 14-day limit wins"), "\(ordinary.out)")
+        let cases: [(flag: [String], due: String, reason: String, assumed: Bool)] = [
+            (["--info-requested"], "due Friday 2023-03-24", "information was requested in time", true),
+            (["--expedited"], "due Monday 2023-03-13", "an expedited review has its own limit, 72 hours", true),
+            (["--formulary"], "due Friday 2023-03-17", "the formulary period is 5 business days with no extension", true),
+            (["--review", "retrospective"], "due Monday 2023-04-10", "LC 4610(i)(1) and its 14-day limit are for prospective and concurrent decisions", false),
+        ]
+        for (flag, due, reason, assumed) in cases {
+            let result = try await ctl(base + flag)
+            #expect(result.status == 0, "\(flag): \(result.err)")
+            #expect(result.out.contains(due), "\(flag): \(result.out)")
+            #expect(result.out.contains("treatment recommendation Fri 2023-02-10: the limit of 14 calendar days after it (Fri 2023-02-24) is set aside: \(reason)"), "\(flag): \(result.out)")
+            #expect(result.out.contains("if it does, the decision was due by the end of Fri 2023-02-24; not verified") == assumed, "\(flag): \(result.out)")
+        }
+        // The rules of those variants take the date too, and say the same.
+        let expedited = try await ctl(["calc", "ur.decision.expedited", "--from", "2023-03-10T09:00", "--recommended", "2023-03-01"])
+        #expect(expedited.status == 0 && expedited.out.contains("(Wed 2023-03-15) is set aside: an expedited review"), "\(expedited.out)\(expedited.err)")
+        // A limit that ends after the variant's due date costs nothing: no assumption.
+        #expect(!expedited.out.contains("not verified"), "\(expedited.out)")
+    }
+
+    /// Issue 16: a Pacific time that daylight saving skipped or repeated is refused with the
+    /// reason and spellings that work, in calc and in a recording command (before it needs a
+    /// daemon); the offset that says which instant is taken.
+    @Test func aTimeDaylightSavingSkippedOrRepeatedIsRefused() async throws {
+        let gap = try await ctl(["calc", "ur.decision.expedited", "--from", "2023-03-12T02:30"])
+        #expect(gap.status == 64 && gap.out.isEmpty)
+        #expect(gap.err.contains("'2023-03-12T02:30' never happened in California: daylight saving began on Sun 2023-03-12")
+                && gap.err.contains("such as 2023-03-12T03:30 (PDT)"), "\(gap.err)")
+        let repeated = try await ctl(["calc", "ur.decision.expedited", "--from", "2023-11-05T01:30"])
+        #expect(repeated.status == 64 && repeated.err.contains("'2023-11-05T01:30' happened twice in California")
+                && repeated.err.contains("2023-11-05T01:30-07:00 (the first, PDT) or 2023-11-05T01:30-08:00 (the second, PST"), "\(repeated.err)")
+        let first = try await ctl(["calc", "ur.decision.expedited", "--from", "2023-11-05T01:30-07:00"])
+        let second = try await ctl(["calc", "ur.decision.expedited", "--from", "2023-11-05T01:30-08:00"])
+        #expect(first.out.contains("due Wednesday 2023-11-08 at 2023-11-08T00:30:00-08:00"), "\(first.out)\(first.err)")
+        #expect(second.out.contains("due Wednesday 2023-11-08 at 2023-11-08T01:30:00-08:00"), "\(second.out)\(second.err)")
+        let receive = try await ctl(["rfa", "receive", "C-1", "--rfa", "R1", "--received", "2024-03-10T02:15", "--via", "fax",
+                                     "--item", "MRI", "--socket", "/nonexistent/imr.sock"])
+        #expect(receive.status == 64 && receive.err.contains("--received: '2024-03-10T02:15' never happened in California"), "\(receive.err)")
+    }
+
+    /// Issue 16: a trigger outside the years the calendars are generated for (2013-2035), or
+    /// before its rule or variant was in force, is a value imr cannot count: exit 65 with the
+    /// range. A count that runs into 2036 says whose holidays it used.
+    @Test func aTriggerOutsideTheCalendarsOrTheRuleIsRefusedWithItsRange() async throws {
+        let early = try await ctl(["calc", "ur.decision.prospective", "--from", "1999-05-05"])
+        #expect(early.status == 65 && early.out.isEmpty)
+        #expect(early.err.contains("ur.decision.prospective cannot be counted from 1999-05-05")
+                && early.err.contains("from 2013-01-01") && early.err.contains("to 2035-12-31"), "\(early.err)")
+        let late = try await ctl(["calc", "ur.notice.physician", "--from", "2036-01-02T10:00"])
+        #expect(late.status == 65 && late.err.contains("cannot be counted from 2036-01-02"), "\(late.err)")
+        let formulary = try await ctl(["calc", "imr.determination", "--from", "2017-05-05", "--formulary"])
+        #expect(formulary.status == 65 && formulary.err.contains("applies only to triggers on or after 2018-01-01"), "\(formulary.err)")
+        let edge = try await ctl(["calc", "wcab.appeal", "--from", "2035-12-20", "--via", "mail"])
+        #expect(edge.status == 0 && edge.out.contains("due Thursday 2036-01-24"), "\(edge.err)")
+        #expect(edge.out.contains("the count ran past 2035-12-31, the last year the judicial calendar is generated for"), "\(edge.out)")
+        let inside = try await ctl(["calc", "wcab.appeal", "--from", "2035-10-01", "--via", "mail"])
+        #expect(inside.status == 0 && !inside.out.contains("ran past"), "\(inside.out)")
+    }
+
+    /// Issue 16: calc offers every variant the engine computes: the reimbursement period of
+    /// imr.implementation and the receiving date stamp of a faxed RFA (which is refused for
+    /// an RFA that was not faxed, or that predates the transmission).
+    @Test func calcOffersTheReimbursementAndTheReceivingDateStamp() async throws {
+        let implement = try await ctl(["calc", "imr.implementation", "--from", "2024-03-05"])
+        let reimburse = try await ctl(["calc", "imr.implementation", "--from", "2024-03-05", "--already-provided"])
+        #expect(implement.out.contains("due Tuesday 2024-03-12"), "\(implement.out)")
+        #expect(reimburse.out.contains("due Monday 2024-03-25") && reimburse.out.contains("reimburse within 20 calendar days"), "\(reimburse.out)")
+        let refused = try await ctl(["calc", "wcab.appeal", "--from", "2024-03-05", "--already-provided"])
+        #expect(refused.status == 64 && refused.err.contains("--already-provided does not apply to wcab.appeal"), "\(refused.err)")
+
+        // After hours the fax counts from the next business day, unless its stamp says otherwise.
+        let late = try await ctl(["calc", "rfa.deemed-receipt", "--from", "2024-03-05T19:00", "--via", "fax"])
+        let stamped = try await ctl(["calc", "rfa.deemed-receipt", "--from", "2024-03-05T19:00", "--via", "fax", "--stamp", "2024-03-05"])
+        #expect(late.out.contains("due Wednesday 2024-03-06"), "\(late.out)")
+        #expect(stamped.out.contains("due Tuesday 2024-03-05") && stamped.out.contains("receiving date stamp Tue 2024-03-05"), "\(stamped.out)")
+        let decision = try await ctl(["calc", "ur.decision.prospective", "--from", "2024-03-05", "--via", "fax", "--stamp", "2024-03-07"])
+        #expect(decision.out.contains("due Thursday 2024-03-14"), "\(decision.out)")
+        let unsaid = try await ctl(["calc", "rfa.deemed-receipt", "--from", "2024-03-05", "--stamp", "2024-03-06"])
+        #expect(unsaid.out.contains("assumption: how the RFA was sent is not given: it was taken as faxed"), "\(unsaid.out)")
+        let mailed = try await ctl(["calc", "rfa.deemed-receipt", "--from", "2024-03-05", "--via", "mail", "--stamp", "2024-03-06"])
+        #expect(mailed.status == 64 && mailed.err.contains("fixes the receipt of a faxed RFA"), "\(mailed.err)")
+        let before = try await ctl(["calc", "rfa.deemed-receipt", "--from", "2024-03-05", "--via", "fax", "--stamp", "2024-03-04"])
+        #expect(before.status == 64 && before.err.contains("is before the RFA was sent"), "\(before.err)")
+    }
+
     @Test func badInputIsAUsageErrorNamingTheProblem() async throws {
         let unknown = try await ctl(["calc", "ur.nope", "--from", "2024-03-01"])
         #expect(unknown.status == 64)
@@ -97,12 +189,12 @@ private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String
         #expect(badDate.err.contains("--from"))
         // Year 0000 is no longer counted (with a -07:52 offset): it is outside the supported range.
         let year0 = try await ctl(["calc", "ur.decision.prospective", "--from", "0000-01-03T10:00", "--via", "fax"])
-        #expect(year0.status == 64)
+        #expect(year0.status == 65, "a value imr cannot accept")
         #expect(year0.err.contains("outside the dates imr accepts: 1900-01-01 to 2199-12-31"))
         #expect(!year0.out.contains("-07:52"))
         // A recording command says so before it needs a daemon.
         let close = try await ctl(["case", "close", "C-1", "--on", "0000-01-01", "--reason", "x", "--socket", "/nonexistent/imr.sock"])
-        #expect(close.status == 64)
+        #expect(close.status == 65)
         #expect(close.err.contains("--on '0000-01-01' is outside the dates imr accepts"))
     }
 

@@ -69,4 +69,37 @@ import Testing
         #expect(served.unavailable.isEmpty)
         #expect(served.deadlines.live(.imrApplication)?.dueDate == day("2013-08-06"))
     }
+
+    /// Issue 16 in the case view: an expedited RFA whose treatment recommendation is recorded
+    /// says the 14-day limit was set aside and what it would have given; a prospective one
+    /// applies it.
+    @Test func theRecordedRecommendationIsAppliedOrSetAsideInTheCaseView() throws {
+        for (expedited, rule) in [(true, RuleID.urDecisionExpedited), (false, .urDecisionProspective)] {
+            var h = try engineCase(now: pacific("2024-06-01", 9), injured: day("2023-01-01"))
+            try h.run(.receiveRFA(RFAReceived(
+                rfaId: "R", receivedAt: pacific("2024-03-04", 9), transmission: .fax, physician: "Dr. B",
+                treatmentRecommendedOn: day("2024-02-15"), reviewType: .prospective, expedited: expedited,
+                items: [RequestedItem(id: "1", description: "x")])))
+            let decision = try #require(DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-04", 10)).live(rule))
+            if expedited {
+                #expect(decision.due == pacific("2024-03-07", 9))
+                #expect(decision.explanation.contains { $0.hasPrefix("treatment recommendation Thu 2024-02-15: the limit of 14 calendar days after it (Thu 2024-02-29) is set aside: an expedited review") }, "\(decision.explanation)")
+                #expect(decision.assumptions.contains { $0.contains("if it does, the decision was due by the end of Thu 2024-02-29") }, "\(decision.assumptions)")
+            } else {
+                #expect(decision.dueDate == day("2024-02-29"))
+                #expect(decision.explanation.contains { $0.contains("the 14-day limit wins") }, "\(decision.explanation)")
+            }
+        }
+    }
+
+    /// Issue 16 in the case view: an RFA received before 2013 (outside the calendars) has no
+    /// UR clock, and the case says why instead of counting on a calendar imr does not have.
+    @Test func aClockOutsideTheCalendarsIsUnavailableWithTheRange() throws {
+        var h = try engineCase(now: pacific("2014-01-01", 9), injured: day("2012-06-01"))
+        try h.run(.receiveRFA(Self.rfa(.prospective, at: pacific("2012-11-05", 9))))
+        let derivation = DeadlineEngine.derivation(for: h.state, now: pacific("2012-11-06", 9))
+        #expect(derivation.deadlines.live(.urDecisionProspective) == nil)
+        let gap = try #require(derivation.unavailable.first { $0.rule == .urDecisionProspective })
+        #expect(gap.reason.contains("cannot be counted from 2012-11-05") && gap.reason.contains("2013-01-01") && gap.reason.contains("2035-12-31"), "\(gap.reason)")
+    }
 }

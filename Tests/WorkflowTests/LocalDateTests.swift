@@ -51,4 +51,25 @@ import PropertyBased
             #expect(Pacific.rfc3339(instant) == expected)
         }
     }
+
+    /// A Pacific wall-clock time names one instant, none in the hour daylight saving skips,
+    /// two in the hour it repeats; a trigger written that way is refused with the reason.
+    @Test func wallClockTimesDaylightSavingSkipsOrRepeats() throws {
+        let spring = LocalDate(iso: "2023-03-12")!, fall = LocalDate(iso: "2023-11-05")!
+        #expect(Pacific.instants(spring, hour: 1, minute: 59).map(Pacific.rfc3339) == ["2023-03-12T01:59:00-08:00"])
+        #expect(Pacific.instants(spring, hour: 2, minute: 30).isEmpty)
+        #expect(Pacific.instants(spring, hour: 3, minute: 0).map(Pacific.rfc3339) == ["2023-03-12T03:00:00-07:00"])
+        #expect(Pacific.instants(fall, hour: 1, minute: 30).map(Pacific.rfc3339) == ["2023-11-05T01:30:00-07:00", "2023-11-05T01:30:00-08:00"])
+        #expect(Pacific.instants(fall, hour: 2, minute: 0).map(Pacific.rfc3339) == ["2023-11-05T02:00:00-08:00"])
+        #expect(Pacific.instants(fall, hour: 0, minute: 59).map(Pacific.rfc3339) == ["2023-11-05T00:59:00-07:00"])
+        for text in ["2023-03-12T02:30", "2023-11-05T01:30", "2024-03-10T02:00:00"] {
+            #expect(throws: DeadlineError.self, "\(text)") { try DeadlineTrigger(parsing: text) }
+            do { _ = try DeadlineTrigger(parsing: text) } catch let error as DeadlineError {
+                #expect(error.isLocalTimeNotUnique && error.isBadTrigger, "\(text)")
+            }
+        }
+        // With an offset the instant is one, in both hours.
+        #expect(try DeadlineTrigger(parsing: "2023-03-12T02:30-08:00").instant == Pacific.instants(spring, hour: 3, minute: 30)[0])
+        #expect(try DeadlineTrigger(parsing: "2023-11-05T01:30-08:00").instant == Pacific.instants(fall, hour: 1, minute: 30)[1])
+    }
 }

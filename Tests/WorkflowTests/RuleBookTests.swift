@@ -29,7 +29,12 @@ import Testing
 
     @Test func periodsAndConfidencesFollowDeadlinesMD() {
         let book = RuleBook.standard
-        #expect(book[.urDecisionExpedited]?.period == DeadlinePeriod(72, .hours, calendar: .clock))
+        #expect(book[.urDecisionExpedited]?.period == DeadlinePeriod(72, .hours, calendar: .clock, capSetAside: RuleBook.expeditedCapSetAside))
+        // The 14-day limit is the ordinary prospective period's; every other UR decision period says why it does not take it.
+        #expect(book[.urDecisionProspective]?.period.capDaysAfterTreatmentRecommendation == 14)
+        let decisionPeriods = [RuleID.urDecisionExpedited, .urDecisionRetrospective, .urDecisionFormulary].compactMap { book[$0]?.period }
+            + (book[.urDecisionProspective]?.variants.map(\.period) ?? [])
+        #expect(decisionPeriods.count == 7 && decisionPeriods.allSatisfy { $0.capSetAside?.days == 14 })
         #expect(book[.urNoticePhysician]?.period.amount == 24)
         #expect(book[.imrRecords]?.variants.first { $0.condition == .expedited }?.period.unit == .hours)
         #expect(book[.imrApplication]?.period.serviceExtension == .mailCCP1013)

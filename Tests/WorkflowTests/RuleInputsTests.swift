@@ -18,6 +18,7 @@ import Testing
         case .informationRequested: [DeadlineOptions(informationRequested: true)]
         case .noticeSentElectronically: [true, false].map { DeadlineOptions(noticeSentElectronically: $0) }
         case .servicesAlreadyProvided: [DeadlineOptions(servicesAlreadyProvided: true)]
+        case .receivingDateStamp: [0, 2].map { DeadlineOptions(receivingDateStamp: trigger.adding(days: $0)) }
         }
     }
 
@@ -62,6 +63,12 @@ import Testing
         #expect(reads(.imrDetermination) == [.expedited, .formulary])
         #expect(reads(.urDecisionProspective).isSuperset(of: [.transmission, .service, .expedited, .review, .treatmentRecommendationDate]))
         #expect(!reads(.urDecisionProspective).contains(.destination))
-        #expect(reads(.rfaDeemedReceipt) == [.transmission, .service, .expedited, .review])
+        #expect(reads(.rfaDeemedReceipt) == [.transmission, .service, .expedited, .review, .receivingDateStamp])
+        #expect(reads(.urDecisionProspective).contains(.receivingDateStamp))
+        // The UR decision rules whose periods set the 14-day limit aside read the date, to say so.
+        for id in [RuleID.urDecisionExpedited, .urDecisionRetrospective, .urDecisionFormulary] {
+            #expect(reads(id).contains(.treatmentRecommendationDate), "\(id.rawValue)")
+        }
+        #expect(!reads(.urInfoRequest).contains(.treatmentRecommendationDate))
     }
 }

@@ -18,6 +18,11 @@ public enum CalendarID: String, CaseIterable, Codable, Sendable {
 
     /// 2020-01-01, when SB 537 took effect.
     public static let calhrEffectiveDate = LocalDate(year: 2020, month: 1, day: 1)!
+
+    /// The years whose holidays the calendars are generated and checked for: from 2013, when
+    /// IMR began (SB 863), to 2035. A clock whose trigger falls outside them is not counted;
+    /// one whose count runs past 2035 says that the next year's holidays follow 2035's rules.
+    public static let generatedYears = 2013...2035
 }
 
 /// A dated day with a name, for days that configuration adds to a calendar.

@@ -83,6 +83,9 @@ private struct Computation {
     }
 
     mutating func run() throws -> Deadline {
+        guard CalendarID.generatedYears.contains(trigger.date.year) else {
+            throw DeadlineError.outsideCalendars(rule.id, trigger: trigger.date)
+        }
         try checkOptions()
         let transmissionGiven = options.transmission != nil || options.receivingDateStamp != nil
             || (options.service != nil && options.service != .personal)
@@ -137,6 +140,7 @@ private struct Computation {
                 line += ", across a daylight-saving change"
             }
             explanation.append(line)
+            noteCapSetAside(period, due: due)
             return finish(
                 start: start, due: due, exact: true, calendar: nil, citation: citation, confidence: confidence,
                 period: period, variant: variant?.condition)
@@ -147,6 +151,7 @@ private struct Computation {
             if let cap = period.capDaysAfterTreatmentRecommendation {
                 last = applyCap(cap, to: last, period: period, start: start.date)
             }
+            noteCapSetAside(period, due: Pacific.endOfDay(last))
             explanation.append("calendar: \(describe(calendarID, chosenBy: period.calendar))")
             return finish(
                 start: start, due: Pacific.endOfDay(last), exact: false, calendar: calendarID, citation: citation,
@@ -168,6 +173,18 @@ private struct Computation {
         if isExpedited && options.review == .retrospective {
             throw DeadlineError.contradictoryOptions(
                 "An expedited review cannot be retrospective: drop the expedited flag or give the review as prospective or concurrent.")
+        }
+        if let stamp = options.receivingDateStamp {
+            if let sent = try options.transmission ?? (options.service == .personal ? nil : rfaTransmission(required: false)),
+               sent != .fax {
+                throw DeadlineError.contradictoryOptions(
+                    "A receiving date stamp fixes the receipt of a faxed RFA (8 CCR 9792.9.1(a)); this RFA was sent by "
+                        + "\(sent.rawValue): drop the stamp, or give the transmission as fax.")
+            }
+            if stamp < trigger.date {
+                throw DeadlineError.contradictoryOptions(
+                    "The receiving date stamp (\(stamp.iso)) is before the RFA was sent (\(trigger.date.iso)): check both dates.")
+            }
         }
         if options.servicesAlreadyProvided && rule.id != .imrImplementation {
             throw DeadlineError.contradictoryOptions(
@@ -305,6 +322,9 @@ private struct Computation {
 
     mutating func receiptFromStamp(_ stamp: LocalDate) -> Start {
         explanation.append("receiving date stamp \(stamp.shortLabel): the RFA counts as received that day")
+        if options.transmission == nil && options.service == nil {
+            assumptions.append("how the RFA was sent is not given: it was taken as faxed, the RFA a receiving date stamp is for")
+        }
         let instant = stamp == trigger.date ? trigger.instant : Pacific.startOfDay(stamp)
         return Start(instant: instant, date: stamp, hasTime: stamp == trigger.date && trigger.hasTime)
     }
@@ -503,6 +523,22 @@ private struct Computation {
         return last
     }
 
+    /// A treatment recommendation date given to a period that does not take its limit: the
+    /// explanation says it was set aside and why, and, when the limit would have ended
+    /// earlier on a reading that is not settled, the assumption gives that date.
+    mutating func noteCapSetAside(_ period: DeadlinePeriod, due: Date) {
+        guard let recommended = options.treatmentRecommendationDate, let setAside = period.capSetAside else { return }
+        let cap = recommended.adding(days: setAside.days)
+        explanation.append(
+            "treatment recommendation \(recommended.shortLabel): the limit of \(setAside.days) calendar days after it "
+                + "(\(cap.shortLabel)) is set aside: \(setAside.reason)")
+        if !setAside.verified && Pacific.endOfDay(cap) < due {
+            assumptions.append(
+                "the \(setAside.days)-day limit after the treatment recommendation was read as not shortening the \(period.label); "
+                    + "if it does, the decision was due by the end of \(cap.shortLabel); not verified")
+        }
+    }
+
     // MARK: - Assumptions about unverified calendar points
 
     /// States the configurable `ur-pre2020` answers when they mattered to the count.
@@ -562,6 +598,13 @@ private struct Computation {
         period: DeadlinePeriod, variant: VariantCondition?
     ) -> Deadline {
         var lines = explanation
+        var assumptions = assumptions
+        let lastYear = CalendarID.generatedYears.upperBound
+        if let calendar, Pacific.date(of: due).year > lastYear {
+            assumptions.append(
+                "the count ran past \(lastYear)-12-31, the last year the \(calendar.rawValue) calendar is generated for: the "
+                    + "holidays of \(lastYear + 1) were taken by the rules of \(lastYear); check them against the published list")
+        }
         lines.append(exact ? "due at \(Pacific.rfc3339(due))" : "due by the end of \(Pacific.date(of: due).shortLabel) (23:59:59 Pacific)")
         return Deadline(
             rule: rule.id, start: start.instant, due: due, dueDate: Pacific.date(of: due), isExactInstant: exact,

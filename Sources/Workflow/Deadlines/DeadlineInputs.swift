@@ -73,7 +73,15 @@ extension DeadlineTrigger {
             guard LocalDate.supportedRange.contains(Pacific.date(of: instant)) else { throw DeadlineError.triggerOutOfRange(text) }
             self = .instant(instant)
         } else {
-            self = .instant(Pacific.instant(date, hour: hour, minute: minute, second: second))
+            // A wall-clock time names one instant, except in the hour daylight saving skips or
+            // repeats: there it names none or two, and guessing would move an hour clock.
+            let instants = Pacific.instants(date, hour: hour, minute: minute, second: second)
+            guard instants.count == 1 else {
+                throw instants.isEmpty
+                    ? DeadlineError.skippedLocalTime(text, date: date, clock: String(clock))
+                    : DeadlineError.repeatedLocalTime(text, date: date, clock: String(clock))
+            }
+            self = .instant(instants[0])
         }
     }
 }
@@ -207,6 +215,7 @@ public struct DeadlineError: Error, Sendable, Equatable, CustomStringConvertible
     /// Kept private so that new kinds of error do not break callers that switch on kinds.
     private enum Code: Sendable, Equatable {
         case unknownRule, ruleNotInBook, notInForce, missingFact, contradictoryOptions, badTrigger, triggerOutOfRange
+        case outsideCalendars, localTimeNotUnique
     }
 
     private let code: Code
@@ -219,9 +228,15 @@ public struct DeadlineError: Error, Sendable, Equatable, CustomStringConvertible
     public var isMissingFact: Bool { code == .missingFact }
     public var isNotInForce: Bool { code == .notInForce }
     public var isContradictoryOptions: Bool { code == .contradictoryOptions }
-    public var isBadTrigger: Bool { code == .badTrigger || code == .triggerOutOfRange }
+    public var isBadTrigger: Bool { code == .badTrigger || code == .triggerOutOfRange || code == .localTimeNotUnique }
     /// The trigger is a date or instant, but outside ``LocalDate/supportedRange``.
     public var isTriggerOutOfRange: Bool { code == .triggerOutOfRange }
+    /// The trigger is a valid date, but outside the years the calendars are generated for
+    /// (``CalendarID/generatedYears``), so no rule can be counted from it.
+    public var isOutsideCalendars: Bool { code == .outsideCalendars }
+    /// A Pacific wall-clock time that daylight saving skipped or repeated: it names no
+    /// instant, or two.
+    public var isLocalTimeNotUnique: Bool { code == .localTimeNotUnique }
 
     static func badTrigger(_ text: String) -> DeadlineError {
         DeadlineError(
@@ -232,6 +247,31 @@ public struct DeadlineError: Error, Sendable, Equatable, CustomStringConvertible
 
     static func triggerOutOfRange(_ text: String) -> DeadlineError {
         DeadlineError(code: .triggerOutOfRange, message: LocalDate.outsideRange("The trigger '\(text)'") + "; check the year.")
+    }
+
+    static func skippedLocalTime(_ text: String, date: LocalDate, clock: String) -> DeadlineError {
+        DeadlineError(
+            code: .localTimeNotUnique,
+            message: "'\(text)' never happened in California: daylight saving began on \(date.shortLabel) and clocks went "
+                + "from 02:00 straight to 03:00 (PST to PDT). Give the time a clock showed, such as \(date.iso)T03:\(clock.dropFirst(3)) "
+                + "(PDT), or the instant with its offset, such as \(date.iso)T\(clock)-08:00 (PST, which is 03:\(clock.dropFirst(3).prefix(2)) PDT).")
+    }
+
+    static func repeatedLocalTime(_ text: String, date: LocalDate, clock: String) -> DeadlineError {
+        DeadlineError(
+            code: .localTimeNotUnique,
+            message: "'\(text)' happened twice in California: daylight saving ended on \(date.shortLabel) and clocks went back "
+                + "from 02:00 PDT to 01:00 PST. Say which with the offset: \(date.iso)T\(clock)-07:00 (the first, PDT) or "
+                + "\(date.iso)T\(clock)-08:00 (the second, PST, an hour later).")
+    }
+
+    static func outsideCalendars(_ rule: RuleID, trigger: LocalDate) -> DeadlineError {
+        let years = CalendarID.generatedYears
+        return DeadlineError(
+            code: .outsideCalendars,
+            message: "\(rule.rawValue) cannot be counted from \(trigger.iso): imr's calendars and rules cover triggers from "
+                + "\(years.lowerBound)-01-01 (IMR began with SB 863 in 2013) to \(years.upperBound)-12-31 (the last year whose "
+                + "holidays are generated); check the year.")
     }
 
     static func unknownRule(_ name: String) -> DeadlineError {

@@ -22,10 +22,13 @@ public enum DeadlineInput: String, CaseIterable, Sendable {
     case noticeSentElectronically
     /// The services were already provided when the determination came.
     case servicesAlreadyProvided
+    /// The receiving date stamp on a faxed RFA: the day it counts as received.
+    case receivingDateStamp
 }
 
 extension DeadlineRule {
-    /// The facts beside the trigger that can change this rule's deadline, derived from the
+    /// The facts beside the trigger that can change this rule's deadline or what its
+    /// explanation says of them (a limit set aside, say), derived from the
     /// rule's own data (its variants, cap, service extension and start), so that a rule edited
     /// in the rule book reads what its new data needs.
     public var reads: Set<DeadlineInput> {
@@ -35,7 +38,7 @@ extension DeadlineRule {
         if startsAtRFAReceipt || id == .rfaDeemedReceipt {
             // The deemed receipt: how the RFA came, and (for fax and e-mail) whether an
             // expedited or concurrent review sets the after-hours rule aside.
-            inputs.formUnion([.transmission, .service, .expedited, .review])
+            inputs.formUnion([.transmission, .service, .expedited, .review, .receivingDateStamp])
         }
         if periods.contains(where: { $0.serviceExtension != .none }) {
             inputs.formUnion([.service, .destination])
@@ -50,7 +53,7 @@ extension DeadlineRule {
         if conditions.contains(.formulary) || id == .urDecisionFormulary { inputs.insert(.formulary) }
         if conditions.contains(.informationRequested) { inputs.insert(.informationRequested) }
         if conditions.contains(.servicesAlreadyProvided) { inputs.insert(.servicesAlreadyProvided) }
-        if periods.contains(where: { $0.capDaysAfterTreatmentRecommendation != nil }) {
+        if periods.contains(where: { $0.capDaysAfterTreatmentRecommendation != nil || $0.capSetAside != nil }) {
             inputs.insert(.treatmentRecommendationDate)
         }
         return inputs

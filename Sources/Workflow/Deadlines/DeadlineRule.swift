@@ -81,10 +81,14 @@ public struct DeadlinePeriod: Codable, Sendable, Equatable {
     /// When set and the treatment recommendation date is known, the deadline is never later
     /// than that many calendar days after it (LC 4610(i)(1): the earlier wins).
     public var capDaysAfterTreatmentRecommendation: Int?
+    /// For a period that a treatment recommendation's limit does not shorten although the
+    /// case may record that date (an expedited or formulary UR decision, say): why not, so
+    /// that a coordinator who gave the date sees it set aside instead of silently dropped.
+    public var capSetAside: CapSetAside?
 
     public init(
         _ amount: Int, _ unit: PeriodUnit, calendar: CalendarChoice, serviceExtension: ServiceExtension = .none,
-        rollsOver: Bool = false, capDaysAfterTreatmentRecommendation: Int? = nil
+        rollsOver: Bool = false, capDaysAfterTreatmentRecommendation: Int? = nil, capSetAside: CapSetAside? = nil
     ) {
         self.amount = amount
         self.unit = unit
@@ -92,6 +96,7 @@ public struct DeadlinePeriod: Codable, Sendable, Equatable {
         self.serviceExtension = serviceExtension
         self.rollsOver = rollsOver
         self.capDaysAfterTreatmentRecommendation = capDaysAfterTreatmentRecommendation
+        self.capSetAside = capSetAside
     }
 
     /// "5 business days", "72 hours", "30 calendar days".
@@ -103,6 +108,23 @@ public struct DeadlinePeriod: Codable, Sendable, Equatable {
         case .businessDays: unitName = amount == 1 ? "business day" : "business days"
         }
         return "\(amount) \(unitName)"
+    }
+}
+
+/// A limit counted from the treatment recommendation (LC 4610(i)(1)'s 14 days) that a period
+/// does not take, and the reason, for the explanation.
+public struct CapSetAside: Codable, Sendable, Equatable {
+    /// The limit's calendar days after the recommendation, to show what it would have given.
+    public var days: Int
+    /// Why the period is counted without it, with its authority.
+    public var reason: String
+    /// Whether the reading is settled; when not, the date the limit would give is an assumption.
+    public var verified: Bool
+
+    public init(days: Int, reason: String, verified: Bool) {
+        self.days = days
+        self.reason = reason
+        self.verified = verified
     }
 }
 

@@ -35,6 +35,22 @@ extension RuleBook {
     /// The drug formulary took effect on 2018-01-01.
     static let formularyStart = day(2018, 1, 1)
 
+    /// LC 4610(i)(1)'s 14 days after the treatment recommendation, where a UR decision
+    /// period does not take it, and why.
+    private static func capSetAside(_ reason: String, verified: Bool) -> CapSetAside {
+        CapSetAside(days: 14, reason: reason, verified: verified)
+    }
+
+    static let expeditedCapSetAside = capSetAside(
+        "an expedited review has its own limit, 72 hours from receipt (LC 4610(i)(3)); the 14-day limit is "
+            + "LC 4610(i)(1)'s, for the ordinary prospective or concurrent decision", verified: false)
+    static let retrospectiveCapSetAside = capSetAside(
+        "LC 4610(i)(1) and its 14-day limit are for prospective and concurrent decisions; a retrospective review "
+            + "(care already given) has 30 days", verified: true)
+    static let formularyCapSetAside = capSetAside(
+        "the formulary period is 5 business days with no extension (LC 4610(i)(1) second sentence), counted as it stands",
+        verified: false)
+
     private static let urInvalid = MissConsequence(
         .urInvalid,
         "A late UR decision, or a late communication of it, makes the UR invalid and not subject to IMR; "
@@ -63,21 +79,28 @@ extension RuleBook {
                 5, .businessDays, calendar: .utilizationReviewByTriggerDate, capDaysAfterTreatmentRecommendation: 14),
             variants: [
                 RuleVariant(
-                    when: .expedited, DeadlinePeriod(72, .hours, calendar: .clock),
+                    when: .expedited, DeadlinePeriod(72, .hours, calendar: .clock, capSetAside: expeditedCapSetAside),
                     summary: "expedited review: 72 hours from receipt",
                     citation: "LC 4610(i)(3); 8 CCR 9792.9.1(c)(4)", confidence: .highMedium),
                 RuleVariant(
                     when: .retrospective,
-                    DeadlinePeriod(30, .calendarDays, calendar: .fixed(.judicial), rollsOver: true),
+                    DeadlinePeriod(
+                        30, .calendarDays, calendar: .fixed(.judicial), rollsOver: true, capSetAside: retrospectiveCapSetAside),
                     summary: "retrospective review: 30 calendar days from receipt",
                     citation: "LC 4610(i); 8 CCR 9792.9.1(c)", confidence: .medium),
                 RuleVariant(
-                    when: .formulary, DeadlinePeriod(5, .businessDays, calendar: .utilizationReviewByTriggerDate),
+                    when: .formulary,
+                    DeadlinePeriod(5, .businessDays, calendar: .utilizationReviewByTriggerDate, capSetAside: formularyCapSetAside),
                     summary: "formulary drug: 5 business days, no extension for requested information",
                     citation: "LC 4610(i)(1) second sentence", confidence: .medium, effectiveFrom: formularyStart),
                 RuleVariant(
                     when: .informationRequested,
-                    DeadlinePeriod(14, .calendarDays, calendar: .utilizationReviewByTriggerDate),
+                    DeadlinePeriod(
+                        14, .calendarDays, calendar: .utilizationReviewByTriggerDate,
+                        capSetAside: capSetAside(
+                            "information was requested in time, and the request extends the decision to 14 calendar days "
+                                + "from receipt of the RFA (8 CCR 9792.9.1(f)(2)(A); LC 4610(i)(5)) in place of LC 4610(i)(1)'s periods",
+                            verified: false)),
                     summary: "information requested in time: 14 calendar days from receipt of the RFA",
                     citation: "8 CCR 9792.9.1(f)(2)(A)", confidence: .medium),
             ],
@@ -91,7 +114,7 @@ extension RuleBook {
             id: .urDecisionExpedited,
             whoMustAct: "claims administrator / UR",
             trigger: "RFA deemed received, marked expedited",
-            period: DeadlinePeriod(72, .hours, calendar: .clock),
+            period: DeadlinePeriod(72, .hours, calendar: .clock, capSetAside: expeditedCapSetAside),
             startsAtRFAReceipt: true,
             citation: "LC 4610(i)(3); 8 CCR 9792.9.1(c)(4)",
             confidence: .highMedium,
@@ -102,7 +125,8 @@ extension RuleBook {
             id: .urDecisionRetrospective,
             whoMustAct: "claims administrator / UR",
             trigger: "RFA deemed received, retrospective review",
-            period: DeadlinePeriod(30, .calendarDays, calendar: .fixed(.judicial), rollsOver: true),
+            period: DeadlinePeriod(
+                30, .calendarDays, calendar: .fixed(.judicial), rollsOver: true, capSetAside: retrospectiveCapSetAside),
             startsAtRFAReceipt: true,
             citation: "LC 4610(i); 8 CCR 9792.9.1(c)",
             confidence: .medium,
@@ -113,7 +137,7 @@ extension RuleBook {
             id: .urDecisionFormulary,
             whoMustAct: "claims administrator / UR",
             trigger: "RFA for a formulary drug deemed received",
-            period: DeadlinePeriod(5, .businessDays, calendar: .utilizationReviewByTriggerDate),
+            period: DeadlinePeriod(5, .businessDays, calendar: .utilizationReviewByTriggerDate, capSetAside: formularyCapSetAside),
             startsAtRFAReceipt: true,
             effectiveFrom: formularyStart,
             citation: "LC 4610(i)(1) second sentence",

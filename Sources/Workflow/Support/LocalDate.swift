@@ -170,6 +170,19 @@ public enum Pacific {
         localSeconds(instant).second
     }
 
+    /// Every instant at which a Pacific clock read this wall-clock time on this date: one on
+    /// an ordinary day, none in the hour skipped when daylight saving begins (02:00-02:59 on
+    /// its Sunday in March), two in the hour repeated when it ends (01:00-01:59 in November),
+    /// the earlier first.
+    public static func instants(_ date: LocalDate, hour: Int, minute: Int, second: Int = 0) -> [Date] {
+        let local = date.dayNumber * 86_400 + hour * 3600 + minute * 60 + second
+        // Pacific is UTC-8 (PST) or UTC-7 (PDT): try the daylight offset first (the earlier instant).
+        return [-7 * 3600, -8 * 3600].compactMap { offset -> Date? in
+            let candidate = Date(timeIntervalSince1970: TimeInterval(local - offset))
+            return timeZone.secondsFromGMT(for: candidate) == offset ? candidate : nil
+        }
+    }
+
     /// The instant of a Pacific wall-clock time on a date.
     public static func instant(_ date: LocalDate, hour: Int = 0, minute: Int = 0, second: Int = 0) -> Date {
         let components = DateComponents(

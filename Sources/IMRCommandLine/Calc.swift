@@ -72,6 +72,10 @@ public struct Calc: ParsableCommand {
         valueName: "date"))
     var receivingDateStamp: String?
 
+    @Flag(name: .customLong("assignment-date"),
+          help: "imr.determination: --from is the assignment date, the IMRO's receipt of the records not being known (said as an assumption).")
+    var fromAssignmentDate = false
+
     @Flag(name: .customLong("already-provided"),
           help: "imr.implementation: the services were already given, so the duty is to reimburse (20 calendar days).")
     var servicesAlreadyProvided = false
@@ -108,7 +112,7 @@ public struct Calc: ParsableCommand {
         ("--outside-us", [.destination]), ("--expedited", [.expedited]), ("--review", [.review]), ("--formulary", [.formulary]),
         ("--recommended", [.treatmentRecommendationDate]), ("--info-requested", [.informationRequested]),
         ("--electronic-notice", [.noticeSentElectronically]), ("--stamp", [.receivingDateStamp]),
-        ("--already-provided", [.servicesAlreadyProvided]),
+        ("--already-provided", [.servicesAlreadyProvided]), ("--assignment-date", [.triggerIsAssignmentDate]),
     ]
 
     /// The options given on this command line.
@@ -118,7 +122,7 @@ public struct Calc: ParsableCommand {
             "--expedited": expedited, "--review": review != nil, "--formulary": formulary,
             "--recommended": treatmentRecommendationDate != nil, "--info-requested": informationRequested,
             "--electronic-notice": electronicNotice, "--stamp": receivingDateStamp != nil,
-            "--already-provided": servicesAlreadyProvided,
+            "--already-provided": servicesAlreadyProvided, "--assignment-date": fromAssignmentDate,
         ]
         return Set(set.filter(\.value).keys)
     }
@@ -166,7 +170,7 @@ public struct Calc: ParsableCommand {
             treatmentRecommendationDate: try date(treatmentRecommendationDate, "--recommended"),
             informationRequested: informationRequested, servicesAlreadyProvided: servicesAlreadyProvided,
             transmission: transmission, receivingDateStamp: try date(receivingDateStamp, "--stamp"),
-            noticeSentElectronically: electronicNotice ? true : nil)
+            noticeSentElectronically: electronicNotice ? true : nil, triggerIsAssignmentDate: fromAssignmentDate)
         let deadline: Deadline
         do {
             deadline = try DeadlineCalculator().deadline(named: rule, from: trigger, options: options)

@@ -162,6 +162,9 @@ private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String
         let reimburse = try await ctl(["calc", "imr.implementation", "--from", "2024-03-05", "--already-provided"])
         #expect(implement.out.contains("due Tuesday 2024-03-12"), "\(implement.out)")
         #expect(reimburse.out.contains("due Monday 2024-03-25") && reimburse.out.contains("reimburse within 20 calendar days"), "\(reimburse.out)")
+        let assigned = try await ctl(["calc", "imr.determination", "--from", "2024-03-05", "--assignment-date"])
+        #expect(assigned.out.contains("due Thursday 2024-04-04")
+                && assigned.out.contains("assumption: the IMRO's receipt of the records is not known: the clock was counted from the assignment date"), "\(assigned.out)")
         let refused = try await ctl(["calc", "wcab.appeal", "--from", "2024-03-05", "--already-provided"])
         #expect(refused.status == 64 && refused.err.contains("--already-provided does not apply to wcab.appeal"), "\(refused.err)")
 

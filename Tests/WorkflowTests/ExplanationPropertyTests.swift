@@ -75,6 +75,7 @@ import Testing
             case .noticeSentElectronically: options.noticeSentElectronically = Bool.random(using: &random)
             case .servicesAlreadyProvided: options.servicesAlreadyProvided = true
             case .receivingDateStamp: options.receivingDateStamp = trigger.adding(days: Int.random(in: 0...3, using: &random))
+            case .triggerIsAssignmentDate: options.triggerIsAssignmentDate = true
             }
         }
         return options

@@ -19,6 +19,7 @@ import Testing
         case .noticeSentElectronically: [true, false].map { DeadlineOptions(noticeSentElectronically: $0) }
         case .servicesAlreadyProvided: [DeadlineOptions(servicesAlreadyProvided: true)]
         case .receivingDateStamp: [0, 2].map { DeadlineOptions(receivingDateStamp: trigger.adding(days: $0)) }
+        case .triggerIsAssignmentDate: [DeadlineOptions(triggerIsAssignmentDate: true)]
         }
     }
 
@@ -60,7 +61,7 @@ import Testing
         #expect(reads(.wcabAppeal) == [.service, .destination])
         #expect(reads(.imrApplication) == [.service, .destination, .formulary], "formulary selects a variant with its own assumption")
         #expect(reads(.imrRecords).isSuperset(of: [.service, .noticeSentElectronically, .expedited]))
-        #expect(reads(.imrDetermination) == [.expedited, .formulary])
+        #expect(reads(.imrDetermination) == [.expedited, .formulary, .triggerIsAssignmentDate])
         #expect(reads(.urDecisionProspective).isSuperset(of: [.transmission, .service, .expedited, .review, .treatmentRecommendationDate]))
         #expect(!reads(.urDecisionProspective).contains(.destination))
         #expect(reads(.rfaDeemedReceipt) == [.transmission, .service, .expedited, .review, .receivingDateStamp])

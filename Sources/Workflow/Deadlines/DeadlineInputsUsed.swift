@@ -24,6 +24,8 @@ public enum DeadlineInput: String, CaseIterable, Sendable {
     case servicesAlreadyProvided
     /// The receiving date stamp on a faxed RFA: the day it counts as received.
     case receivingDateStamp
+    /// `imr.determination`: the trigger is the assignment date, the records' receipt unknown.
+    case triggerIsAssignmentDate
 }
 
 extension DeadlineRule {
@@ -53,6 +55,7 @@ extension DeadlineRule {
         if conditions.contains(.formulary) || id == .urDecisionFormulary { inputs.insert(.formulary) }
         if conditions.contains(.informationRequested) { inputs.insert(.informationRequested) }
         if conditions.contains(.servicesAlreadyProvided) { inputs.insert(.servicesAlreadyProvided) }
+        if id == .imrDetermination { inputs.insert(.triggerIsAssignmentDate) }
         if periods.contains(where: { $0.capDaysAfterTreatmentRecommendation != nil || $0.capSetAside != nil }) {
             inputs.insert(.treatmentRecommendationDate)
         }

@@ -112,7 +112,7 @@ let package = Package(
         .target(
             name: "IMRDaemon",
             dependencies: [
-                "EventStore", "IMRService", "Varlink", "SystemdSupport", "IMRDaemonConfig", "CMalloc",
+                "EventStore", "IMRService", "Varlink", "SystemdSupport", "IMRDaemonConfig", "CMalloc", "Workflow",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -129,7 +129,7 @@ let package = Package(
         .target(
             name: "IMRCommandLine",
             dependencies: [
-                "ChildProcess", "EventStore", "Workflow", "Varlink",
+                "ChildProcess", "Workflow", "Varlink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -19,21 +19,21 @@ import Glibc
 // termination handler.
 
 /// How a child process ended.
-public struct ChildExit: Sendable, Equatable, CustomStringConvertible {
+package struct ChildExit: Sendable, Equatable, CustomStringConvertible {
     /// The exit status, or the signal's number when `signalled`.
-    public var status: Int32
+    package var status: Int32
     /// Whether a signal ended it (the status is then the signal's number).
-    public var signalled: Bool
+    package var signalled: Bool
 
-    public init(status: Int32, signalled: Bool) {
+    package init(status: Int32, signalled: Bool) {
         self.status = status
         self.signalled = signalled
     }
 
     /// The exit status 0.
-    public var succeeded: Bool { !signalled && status == 0 }
+    package var succeeded: Bool { !signalled && status == 0 }
 
-    public var description: String { signalled ? "killed by signal \(status)" : "exit status \(status)" }
+    package var description: String { signalled ? "killed by signal \(status)" : "exit status \(status)" }
 
     /// Decodes a `waitpid` status word (WIFEXITED/WEXITSTATUS/WTERMSIG are C macros Swift cannot call).
     init(waitStatus: Int32) {
@@ -83,7 +83,7 @@ private func setCloseOnExec(_ fd: Int32) {
 extension Pipe {
     /// A pipe whose ends are close-on-exec, made under the spawn lock: only the child it is
     /// given to (as its stdin, stdout or stderr, which `dup2` makes inheritable) receives it.
-    public static func forChild() -> Pipe {
+    package static func forChild() -> Pipe {
         spawnLock.withLock {
             let pipe = Pipe()
             setCloseOnExec(pipe.fileHandleForReading.fileDescriptor)
@@ -95,7 +95,7 @@ extension Pipe {
 
 extension Process {
     /// `run()`, under the spawn lock, with the pipes given to the child made close-on-exec.
-    public func start() throws {
+    package func start() throws {
         try spawnLock.withLock {
             for stream in [standardInput, standardOutput, standardError] {
                 if let pipe = stream as? Pipe {
@@ -108,10 +108,10 @@ extension Process {
     }
 
     /// Whether the child has ended; reaps it if it has.
-    public var hasExited: Bool { poll() != nil }
+    package var hasExited: Bool { poll() != nil }
 
     /// The exit, if the child has ended (reaping it), else nil.
-    public func poll() -> ChildExit? {
+    package func poll() -> ChildExit? {
         let pid = processIdentifier
         precondition(pid > 0, "poll() or waitForExit() on a process that was never started")
         if let exit = reaped.exit(of: self) { return exit }
@@ -135,7 +135,7 @@ extension Process {
 
     /// Waits for the child to end and reaps it.
     @discardableResult
-    public func waitForExit() -> ChildExit {
+    package func waitForExit() -> ChildExit {
         var pause: useconds_t = 500
         while true {
             if let exit = poll() { return exit }
@@ -145,7 +145,7 @@ extension Process {
     }
 
     /// Waits at most `seconds` for the child to end; nil if it is still running.
-    public func waitForExit(seconds: Double) -> ChildExit? {
+    package func waitForExit(seconds: Double) -> ChildExit? {
         let deadline = Date().addingTimeInterval(seconds)
         var pause: useconds_t = 500
         while true {
@@ -157,7 +157,7 @@ extension Process {
     }
 
     /// Waits for the child to end on a thread of its own, never on Swift's cooperative pool.
-    public func exit() async -> ChildExit {
+    package func exit() async -> ChildExit {
         if let exit = poll() { return exit }
         return await withCheckedContinuation { continuation in
             let process = UncheckedProcess(process: self)
@@ -166,14 +166,14 @@ extension Process {
     }
 
     /// Sends `signal` if the child has not been reaped yet (a reaped pid may belong to someone else).
-    public func send(_ signal: Int32) {
+    package func send(_ signal: Int32) {
         guard processIdentifier > 0, poll() == nil else { return }
         kill(processIdentifier, signal)
     }
 
     /// SIGKILL unless it has ended, then waits for it.
     @discardableResult
-    public func killAndWait() -> ChildExit {
+    package func killAndWait() -> ChildExit {
         if poll() == nil { send(SIGKILL) }
         return waitForExit()
     }

@@ -57,8 +57,8 @@ private func resolveAlertId(_ text: String, _ client: DaemonClient) throws -> St
     }
 }
 
-public struct Alerts: DaemonCommand {
-    public static let configuration = CommandConfiguration(
+package struct Alerts: DaemonCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Open deadline alerts: mine by default, everyone's with --all; --follow streams them.",
         discussion: """
             The daemon raises an alert once per deadline and level when its lead time comes: "notice" and "reminder" \
@@ -90,10 +90,10 @@ public struct Alerts: DaemonCommand {
     @Option(name: .customLong("case"), help: ArgumentHelp("Only this case's alerts.", valueName: "case-id")) var caseId: String?
     @Option(help: ArgumentHelp("Only alerts of this level: notice, reminder, due-today or overdue.", valueName: "level")) var level: String?
     @Option(help: ArgumentHelp("Only alerts of this rule (e.g. imr.application).", valueName: "rule")) var rule: String?
-    public var connection: ConnectionOptions { read.connection }
-    public init() {}
+    package var connection: ConnectionOptions { read.connection }
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if all && coordinator != nil { throw ValidationError("give --all or --coordinator, not both") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if limit != nil && follow { throw ValidationError("--limit does not apply to --follow") }
@@ -119,7 +119,7 @@ public struct Alerts: DaemonCommand {
         return ["mine": true]
     }
 
-    public func run(_ client: DaemonClient) throws {
+    package func run(_ client: DaemonClient) throws {
         if follow {
             var printedHeader = false
             // A follower that fell behind (its output read too slowly) is told so by the daemon;
@@ -163,8 +163,8 @@ public struct Alerts: DaemonCommand {
     }
 }
 
-public struct Ack: DaemonCommand {
-    public static let configuration = CommandConfiguration(
+package struct Ack: DaemonCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Acknowledge alerts: record that I took them on; they leave the open alerts.",
         discussion: """
             ALERT_ID is an id as `imr-ctl alerts` shows it (the start of the id is enough when it names one open alert).
@@ -179,10 +179,10 @@ public struct Ack: DaemonCommand {
     @Option(name: .customLong("case"), help: ArgumentHelp("Every open alert of this case.", valueName: "case-id")) var caseId: String?
     @Flag(name: .customLong("all-mine"), help: "Every open alert of mine due before --before.") var allMine = false
     @Option(help: ArgumentHelp("With --all-mine: only deadlines due before this date.", valueName: "date")) var before: String?
-    public var connection: ConnectionOptions { connectionOptions }
-    public init() {}
+    package var connection: ConnectionOptions { connectionOptions }
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         let ways = [!alertIds.isEmpty, caseId != nil, allMine].filter { $0 }.count
         guard ways == 1 else {
             throw ValidationError(ways == 0 ? "name the alerts, or give --case CASE or --all-mine --before DATE"
@@ -193,7 +193,7 @@ public struct Ack: DaemonCommand {
         if let before { _ = try When.date(before, option: "--before") }
     }
 
-    public func run(_ client: DaemonClient) throws {
+    package func run(_ client: DaemonClient) throws {
         var ids: [String] = []
         if let caseId {
             // An unknown case is named (exit 66), not "nothing to acknowledge".
@@ -223,8 +223,8 @@ public struct Ack: DaemonCommand {
     }
 }
 
-public struct Snooze: DaemonCommand {
-    public static let configuration = CommandConfiguration(
+package struct Snooze: DaemonCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Hide an open alert until a time; it shows again then.",
         discussion: """
             --until takes an instant (YYYY-MM-DDTHH:MM in Pacific time, or RFC 3339), a date or tomorrow \
@@ -235,8 +235,8 @@ public struct Snooze: DaemonCommand {
     @Argument(help: ArgumentHelp("The alert to snooze.", valueName: "alert-id")) var alertId: String
     @Option(help: ArgumentHelp("An instant (YYYY-MM-DDTHH:MM Pacific, or RFC 3339), a date or tomorrow (its midnight), or a duration (30m, 4h, 2d, 1w).", valueName: "instant|duration"))
     var until: String
-    public var connection: ConnectionOptions { connectionOptions }
-    public init() {}
+    package var connection: ConnectionOptions { connectionOptions }
+    package init() {}
 
     /// The duration `text` names, in seconds; nil when it is not one.
     static func duration(_ text: String) -> TimeInterval? {
@@ -248,7 +248,7 @@ public struct Snooze: DaemonCommand {
         return n * unit
     }
 
-    public func validate() throws {
+    package func validate() throws {
         guard Self.duration(until) != nil || (try? When.instant(until, option: "--until")) != nil else {
             // A date the coordinator meant but wrote another way gets When's own sentence.
             if until.contains("/") || until.contains("-") { _ = try When.instant(until, option: "--until") }
@@ -256,7 +256,7 @@ public struct Snooze: DaemonCommand {
         }
     }
 
-    public func run(_ client: DaemonClient) throws {
+    package func run(_ client: DaemonClient) throws {
         let id = try resolveAlertId(alertId, client)
         let instant = try Self.duration(until).map { Pacific.rfc3339(Date().addingTimeInterval($0)) } ?? When.instant(until, option: "--until").0
         let reply = try client.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": .string(instant)])
@@ -266,8 +266,8 @@ public struct Snooze: DaemonCommand {
 }
 
 /// `imr-ctl reassign`: give an open alert to another coordinator.
-public struct ReassignAlert: DaemonCommand {
-    public static let configuration = CommandConfiguration(
+package struct ReassignAlert: DaemonCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "reassign",
         abstract: "Give an open alert to another coordinator; it shows in their alerts from then on.",
         discussion: """
@@ -278,14 +278,14 @@ public struct ReassignAlert: DaemonCommand {
     @OptionGroup var connectionOptions: ConnectionOptions
     @Argument(help: ArgumentHelp("The alert to reassign.", valueName: "alert-id")) var alertId: String
     @Option(help: ArgumentHelp("The coordinator (a user name) who takes it.", valueName: "user")) var to: String
-    public var connection: ConnectionOptions { connectionOptions }
-    public init() {}
+    package var connection: ConnectionOptions { connectionOptions }
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if to.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--to needs a user name") }
     }
 
-    public func run(_ client: DaemonClient) throws {
+    package func run(_ client: DaemonClient) throws {
         let id = try resolveAlertId(alertId, client)
         let alert = JSONValue.object(try client.call("io.imr.Alerts.Reassign", ["alertId": .string(id), "coordinator": .string(to)])["alert"]?.objectValue ?? [:])
         print("reassigned \(id) to \(alert.at("coordinator").text): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text)")
@@ -293,8 +293,8 @@ public struct ReassignAlert: DaemonCommand {
 }
 
 /// `imr-ctl digest`: the morning digest the daemon sends at `[alerts] digest_at`.
-public struct Digest: DaemonCommand {
-    public static let configuration = CommandConfiguration(
+package struct Digest: DaemonCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "My morning digest: deadlines overdue, due today and due this week.",
         discussion: """
             The same digest the daemon sends each coordinator once a day at [alerts] digest_at (through \
@@ -305,10 +305,10 @@ public struct Digest: DaemonCommand {
             """)
     @OptionGroup var read: ReadOptions
     @Option(help: ArgumentHelp("Whose digest (default: mine).", valueName: "user")) var coordinator: String?
-    public var connection: ConnectionOptions { read.connection }
-    public init() {}
+    package var connection: ConnectionOptions { read.connection }
+    package init() {}
 
-    public func run(_ client: DaemonClient) throws {
+    package func run(_ client: DaemonClient) throws {
         let who = coordinator ?? currentUserName()
         let reply = JSONValue.object(try client.call("io.imr.Deadlines.Digest", ["coordinator": .string(who)]))
         if read.json { return Output.json(reply) }

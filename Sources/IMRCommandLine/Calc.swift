@@ -3,8 +3,8 @@ import Foundation
 import Workflow
 
 /// `imr-ctl calc`: the deadline calculator, offline, over the same engine as the daemon.
-public struct Calc: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct Calc: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Compute one deadline from its trigger, offline (no daemon), with the explanation.",
         discussion: """
             Examples:
@@ -83,9 +83,9 @@ public struct Calc: ParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if service != nil && via != nil { throw ValidationError("give --via, not --via and --service (its older name)") }
         if let via, Transmission(rawValue: via.lowercased()) == nil, ServiceMethod(rawValue: via.lowercased()) == nil {
             throw ValidationError("--via '\(via)' is not one of: fax, email, mail, electronic, personal")
@@ -149,7 +149,7 @@ public struct Calc: ParsableCommand {
                 + "\(id.rawValue) takes \(takes.isEmpty ? "only --from" : list(["--from"] + takes)). Drop \(unused.count == 1 ? "it" : "them").")
     }
 
-    public func run() throws {
+    package func run() throws {
         do {
             try compute()
         } catch let failure as CommandFailure {
@@ -200,15 +200,15 @@ extension ReviewType: ExpressibleByArgument {}
 extension Transmission: ExpressibleByArgument {}
 
 /// `imr-ctl rules`: every rule id with its citation and confidence.
-public struct Rules: ParsableCommand {
-    public static let configuration = CommandConfiguration(abstract: "List every deadline rule with its citation and confidence.")
+package struct Rules: ParsableCommand {
+    package static let configuration = CommandConfiguration(abstract: "List every deadline rule with its citation and confidence.")
 
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
-    public init() {}
+    package init() {}
 
-    public func run() throws {
+    package func run() throws {
         let rules = RuleBook.standard.rules
         if json {
             let rows: [[String: String]] = rules.map {

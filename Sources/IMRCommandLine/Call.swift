@@ -3,8 +3,8 @@ import Foundation
 import Varlink
 
 /// `imr-ctl call`: one raw Varlink call, for scripts and for debugging the daemon.
-public struct Call: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct Call: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Call one Varlink method of the daemon and print the reply as JSON.",
         discussion: """
             Example: imr-ctl call io.imr.Cases.Get '{"caseId": "c1"}'
@@ -19,9 +19,9 @@ public struct Call: ParsableCommand {
     @Argument(help: "The parameters as a JSON object.")
     var parameters: String = "{}"
 
-    public init() {}
+    package init() {}
 
-    public func run() throws {
+    package func run() throws {
         let path = connection.socketPath
         guard let data = parameters.data(using: .utf8),
               let value = try? JSONDecoder().decode(JSONValue.self, from: data), case .object(let object) = value else {

@@ -8,15 +8,15 @@ import Glibc
 #endif
 
 /// Where the daemon listens: `--socket PATH`, else `$IMR_SOCKET`, else `/run/imr/imr.sock`.
-public struct ConnectionOptions: ParsableArguments {
+package struct ConnectionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The daemon's socket (default: $IMR_SOCKET, else /run/imr/imr.sock).", valueName: "path"))
-    public var socket: String?
+    package var socket: String?
 
-    public init() {}
+    package init() {}
 
-    public static let defaultSocket = "/run/imr/imr.sock"
+    package static let defaultSocket = "/run/imr/imr.sock"
 
-    public var socketPath: String {
+    package var socketPath: String {
         if let socket, !socket.isEmpty { return socket }
         if let fromEnvironment = ProcessInfo.processInfo.environment["IMR_SOCKET"], !fromEnvironment.isEmpty { return fromEnvironment }
         return Self.defaultSocket
@@ -24,7 +24,7 @@ public struct ConnectionOptions: ParsableArguments {
 }
 
 /// The exit statuses of imr-ctl (documented in README.md and `imr-ctl --help`).
-public enum ExitStatus: Int32, Sendable {
+package enum ExitStatus: Int32, Sendable {
     /// The lifecycle refused the command, or a letter contradicts what is recorded.
     case refused = 1
     /// The command line is wrong (ArgumentParser's validation errors use 64 too).
@@ -48,34 +48,34 @@ public enum ExitStatus: Int32, Sendable {
 }
 
 /// One error a command reports: `imr-ctl: <message>` on stderr, exit `status`.
-public struct CommandFailure: Error, CustomStringConvertible {
-    public let message: String
-    public let status: ExitStatus
+package struct CommandFailure: Error, CustomStringConvertible {
+    package let message: String
+    package let status: ExitStatus
 
-    public init(_ message: String, status: ExitStatus) {
+    package init(_ message: String, status: ExitStatus) {
         self.message = message
         self.status = status
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// A connection to `imr-daemon` for one command, with every failure turned into a sentence
 /// and an exit status.
-public struct DaemonClient {
-    public let socketPath: String
+package struct DaemonClient {
+    package let socketPath: String
 
-    public init(_ options: ConnectionOptions) {
+    package init(_ options: ConnectionOptions) {
         self.socketPath = options.socketPath
     }
 
-    public init(socketPath: String) {
+    package init(socketPath: String) {
         self.socketPath = socketPath
     }
 
     /// One call, its reply's parameters. Varlink errors named in `passing` are thrown as they
     /// came, for a caller that reports them itself; every other failure becomes a CommandFailure.
-    public func call(_ method: String, _ parameters: [String: JSONValue] = [:], passing: Set<String> = []) throws -> [String: JSONValue] {
+    package func call(_ method: String, _ parameters: [String: JSONValue] = [:], passing: Set<String> = []) throws -> [String: JSONValue] {
         let client = try connect()
         do {
             return try client.call(method, Self.droppingNulls(parameters))
@@ -93,7 +93,7 @@ public struct DaemonClient {
 
     /// A `more` call: `body` receives each reply; it returns false to stop.
     /// Varlink errors named in `passing` are thrown as they came.
-    public func stream(_ method: String, _ parameters: [String: JSONValue] = [:], passing: Set<String> = [],
+    package func stream(_ method: String, _ parameters: [String: JSONValue] = [:], passing: Set<String> = [],
                        _ body: ([String: JSONValue]) throws -> Bool) throws {
         let client = try connect()
         do {
@@ -235,13 +235,13 @@ enum RefusalHint {
 
 /// A subcommand that talks to the daemon. Its failures print one sentence on stderr and exit
 /// with the documented status.
-public protocol DaemonCommand: ParsableCommand {
+package protocol DaemonCommand: ParsableCommand {
     var connection: ConnectionOptions { get }
     func run(_ client: DaemonClient) throws
 }
 
 extension DaemonCommand {
-    public func run() throws {
+    package func run() throws {
         do {
             try run(DaemonClient(connection))
         } catch let failure as CommandFailure {
@@ -252,9 +252,9 @@ extension DaemonCommand {
 }
 
 /// What imr-ctl prints.
-public enum Output {
+package enum Output {
     /// Pretty JSON with sorted keys on stdout.
-    public static func json(_ value: JSONValue) {
+    package static func json(_ value: JSONValue) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         let data = (try? encoder.encode(value)) ?? Data("null".utf8)
@@ -262,14 +262,14 @@ public enum Output {
     }
 
     /// One-line JSON (for messages and streamed lines).
-    public static func compact(_ value: JSONValue) -> String {
+    package static func compact(_ value: JSONValue) -> String {
         // The daemon's own writer: sorted keys, slashes as they are; a row of a streamed list is
         // printed this way, so it must be cheap.
         String(decoding: value.serialized, as: UTF8.self)
     }
 
     /// `imr-ctl: message` on stderr.
-    public static func error(_ message: String) {
+    package static func error(_ message: String) {
         FileHandle.standardError.write(Data("imr-ctl: \(terminalSafe(message))\n".utf8))
     }
 
@@ -277,7 +277,7 @@ public enum Output {
     /// C0 controls (newline, tab and escape included: stored text cannot start an escape
     /// sequence, move the cursor or forge a line of a table), DEL, C1 controls, and the
     /// bidirectional overrides that reorder what is shown. Printable text is unchanged.
-    public static func terminalSafe(_ text: String) -> String {
+    package static func terminalSafe(_ text: String) -> String {
         func unsafe(_ v: UInt32) -> Bool {
             v < 0x20 || (0x7F...0x9F).contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v) || v == 0x200E || v == 0x200F
         }
@@ -295,14 +295,14 @@ public enum Output {
         return out
     }
 
-    public enum Style: String, Sendable {
+    package enum Style: String, Sendable {
         case red = "31", yellow = "33", green = "32", dim = "2", bold = "1"
     }
 
     /// Sends the rest of stdout through `$PAGER` (else `less -FRX`) when stdout is a terminal
     /// and `lines` would not fit on it; never when stdout is a pipe or a file, nor when PAGER is
     /// set to "" or "cat". At exit, stdout is closed and the pager waited for.
-    public static func pageIfTaller(than lines: Int) {
+    package static func pageIfTaller(than lines: Int) {
         guard !paging, isatty(STDOUT_FILENO) == 1 else { return }
         var size = winsize()
         let rows = ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_row > 0 ? Int(size.ws_row) : 24
@@ -333,27 +333,27 @@ public enum Output {
     nonisolated(unsafe) static var pagerProcess: Process?
 
     /// Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
-    public static var colourEnabled: Bool {
+    package static var colourEnabled: Bool {
         if let noColour = ProcessInfo.processInfo.environment["NO_COLOR"], !noColour.isEmpty { return false }
         // Paging began on a terminal: the pager (less -R) shows the colours.
         return paging || isatty(STDOUT_FILENO) == 1
     }
 
-    public static func styled(_ text: String, _ style: Style?) -> String {
+    package static func styled(_ text: String, _ style: Style?) -> String {
         guard let style, colourEnabled else { return text }
         return "\u{1B}[\(style.rawValue)m\(text)\u{1B}[0m"
     }
 
     /// Aligned columns on stdout; `style` may colour a whole row. A table taller than the
     /// terminal goes through the pager (``pageIfTaller(than:)``).
-    public static func table(_ header: [String], _ rows: [[String]], style: ([String]) -> Style? = { _ in nil }) {
+    package static func table(_ header: [String], _ rows: [[String]], style: ([String]) -> Style? = { _ in nil }) {
         pageIfTaller(than: rows.count + 1)
         print(tableText(header, rows, style: style), terminator: "")
     }
 
     /// The table as text. `widths` (from an earlier page of the same table) fixes the columns
     /// instead of fitting them to these rows; without the header, rows follow that page's.
-    public static func tableText(_ header: [String], _ rows: [[String]], style: ([String]) -> Style? = { _ in nil },
+    package static func tableText(_ header: [String], _ rows: [[String]], style: ([String]) -> Style? = { _ in nil },
                                  widths fixed: [Int]? = nil, withHeader: Bool = true) -> String {
         var widths = fixed ?? header.map(\.count)
         if fixed == nil {

@@ -10,8 +10,8 @@ import Glibc
 
 /// `imr-ctl demo`: a daemon of its own on a private state directory and socket, a synthetic
 /// caseload, the board, and how to go on.
-public struct Demo: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct Demo: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Start a demonstration daemon with a synthetic caseload, show the board, and leave it running.",
         discussion: """
             The demo starts imr-daemon (found beside imr-ctl) on a private state directory and socket, records a \
@@ -27,7 +27,7 @@ public struct Demo: ParsableCommand {
     @Option(help: "The seed of the caseload.") var seed: UInt64 = 2026
     @Flag(help: "Stop the demo daemon and remove its files.") var stop = false
 
-    public init() {}
+    package init() {}
 
     static let marker = "imr-demo"
 
@@ -41,11 +41,11 @@ public struct Demo: ParsableCommand {
     var pidFile: URL { directory.appendingPathComponent("daemon.pid") }
     var logFile: URL { directory.appendingPathComponent("daemon.log") }
 
-    public func validate() throws {
+    package func validate() throws {
         if !(1...20_000).contains(cases) { throw ValidationError("--cases must be between 1 and 20000") }
     }
 
-    public func run() throws {
+    package func run() throws {
         do {
             try stopRunningDemo()
             if stop {

@@ -4,11 +4,11 @@ import Varlink
 import Workflow
 
 /// `imr-ctl export`: the board for calendar apps and spreadsheets.
-public struct Export: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct Export: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Export running deadlines as iCalendar, or cases and deadlines as CSV.",
         subcommands: [ExportICS.self, ExportCSV.self])
-    public init() {}
+    package init() {}
 }
 
 /// Options shared by both exports.

@@ -7,8 +7,8 @@ import Workflow
 /// `imr-ctl import`: reads IMR Final Determination letters (PDF through pdftotext, or text)
 /// and records them into cases through the daemon; with `--dry-run`, only prints the facts
 /// they carry, without a daemon.
-public struct Import: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct Import: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Record IMR Final Determination letters (PDF or .txt) into cases, or show the facts they carry.",
         discussion: """
             A directory stands for every .pdf and .txt file directly in it, in name order. \
@@ -62,9 +62,9 @@ public struct Import: ParsableCommand {
     @Argument(help: "The letters: .pdf files or text files, or directories (every .pdf and .txt file directly in them, by name).")
     var files: [String]
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         guard !files.isEmpty else { throw ValidationError("name at least one letter (a .pdf or .txt file)") }
         if dryRun, force || caseId != nil {
             throw ValidationError("--dry-run records nothing, so --case and --force do not apply; leave them out or drop --dry-run")
@@ -74,7 +74,7 @@ public struct Import: ParsableCommand {
         }
     }
 
-    public func run() throws {
+    package func run() throws {
         var letters: [(file: String, facts: LetterFacts)] = []
         var failures: [String] = []
         var paths: [String] = []

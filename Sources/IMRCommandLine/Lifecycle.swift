@@ -7,8 +7,8 @@ import Workflow
 // daemon decides whether the lifecycle allows it (refusals exit 1 with the reason).
 
 /// Options every recording command takes.
-public struct RecordingOptions: ParsableArguments {
-    @OptionGroup public var connection: ConnectionOptions
+package struct RecordingOptions: ParsableArguments {
+    @OptionGroup package var connection: ConnectionOptions
 
     @Option(name: .customLong("command-id"), help: ArgumentHelp(
         "A UUID naming this command: sending it again with the same id records nothing new (for scripts that retry); a different command with an id already used is refused (exit 65).",
@@ -18,9 +18,9 @@ public struct RecordingOptions: ParsableArguments {
     @Flag(help: "Print what was recorded as JSON (the io.imr.Cases Recorded object).")
     var json = false
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if let commandId, UUID(uuidString: commandId) == nil {
             throw ValidationError("--command-id '\(commandId)' is not a UUID (e.g. \(UUID().uuidString.lowercased()))")
         }
@@ -36,9 +36,9 @@ protocol RecordingCommand: DaemonCommand {
 }
 
 extension RecordingCommand {
-    public var connection: ConnectionOptions { recording.connection }
+    package var connection: ConnectionOptions { recording.connection }
 
-    public func run(_ client: DaemonClient) throws {
+    package func run(_ client: DaemonClient) throws {
         var parameters = try self.parameters(client)
         parameters["caseId"] = .string(caseId)
         parameters["commandId"] = recording.commandId.map { .string($0) } ?? .null
@@ -127,12 +127,12 @@ enum Readback {
 /// Dates and instants as a coordinator types them: ISO dates (`2024-03-05`, also `2024-3-5`),
 /// Pacific times (`2024-03-05T09:30`), RFC 3339, and the words today, yesterday, tomorrow and
 /// now. A US date (`03/05/2024`) is refused with the ISO date it most likely means.
-public enum When {
+package enum When {
     /// The words every date and instant option takes.
     static let words = "today, yesterday, tomorrow or now"
 
     /// A calendar date: YYYY-MM-DD, an instant (its Pacific date), or one of the words.
-    public static func date(_ text: String, option: String, now: Date = Date()) throws -> String {
+    package static func date(_ text: String, option: String, now: Date = Date()) throws -> String {
         if let day = relativeDay(text, now: now) { return day.iso }
         let normal = try normalised(text, option: option)
         do {
@@ -159,7 +159,7 @@ public enum When {
 
     /// An instant: RFC 3339, YYYY-MM-DDTHH:MM (Pacific), `now`; a bare date or today,
     /// yesterday, tomorrow (then the time of day is unknown and the second value is false).
-    public static func instant(_ text: String, option: String, now: Date = Date()) throws -> (String, timeKnown: Bool) {
+    package static func instant(_ text: String, option: String, now: Date = Date()) throws -> (String, timeKnown: Bool) {
         if text.trimmingCharacters(in: .whitespaces).lowercased() == "now" { return (Pacific.rfc3339(now), true) }
         if let day = relativeDay(text, now: now) { return (Pacific.rfc3339(Pacific.startOfDay(day)), false) }
         let trigger: DeadlineTrigger
@@ -175,7 +175,7 @@ public enum When {
     }
 
     /// A trigger as `calc --from` takes it: the same forms, `now` an instant, the day words dates.
-    public static func trigger(_ text: String, option: String, now: Date = Date()) throws -> DeadlineTrigger {
+    package static func trigger(_ text: String, option: String, now: Date = Date()) throws -> DeadlineTrigger {
         if text.trimmingCharacters(in: .whitespaces).lowercased() == "now" { return .instant(now) }
         if let day = relativeDay(text, now: now) { return .date(day) }
         do {
@@ -273,11 +273,11 @@ func itemsOrDefault(_ given: [String], _ client: DaemonClient, _ caseId: String,
 
 // MARK: - case
 
-public struct CaseGroup: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct CaseGroup: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "case", abstract: "Open, close, withdraw or reassign a case, or add a note.",
         subcommands: [CaseOpen.self, CaseClose.self, CaseWithdraw.self, CaseReassign.self, CaseNote.self])
-    public init() {}
+    package init() {}
 }
 
 struct CaseOpen: RecordingCommand {
@@ -347,11 +347,11 @@ struct CaseNote: RecordingCommand {
 
 // MARK: - rfa
 
-public struct RFAGroup: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct RFAGroup: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "rfa", abstract: "Record a Request for Authorization and UR's requests for information.",
         subcommands: [RFAReceive.self, RFARequestInformation.self, RFAInformationReceived.self])
-    public init() {}
+    package init() {}
 }
 
 struct RFAReceive: RecordingCommand {
@@ -421,11 +421,11 @@ struct RFAInformationReceived: RecordingCommand {
 
 // MARK: - ur
 
-public struct URGroup: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct URGroup: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "ur", abstract: "Record Utilization Review: decision, deferral, notice to the physician, written service.",
         subcommands: [URDecide.self, URDefer.self, URNotify.self, URServe.self])
-    public init() {}
+    package init() {}
 }
 
 struct URDecide: RecordingCommand {
@@ -512,12 +512,12 @@ struct URServe: RecordingCommand {
 
 // MARK: - imr
 
-public struct IMRGroup: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct IMRGroup: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "imr", abstract: "Record Independent Medical Review: application, eligibility, assignment, records, determination.",
         subcommands: [IMRApply.self, IMRRequestEligibilityInformation.self, IMRSendEligibilityInformation.self, IMREligible.self,
                       IMRIneligible.self, IMRAssign.self, IMRRecords.self, IMRDetermine.self])
-    public init() {}
+    package init() {}
 }
 
 /// Options of the IMR commands that act on items.
@@ -687,11 +687,11 @@ struct Implement: RecordingCommand {
     }
 }
 
-public struct AppealGroup: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct AppealGroup: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "appeal", abstract: "Record a WCAB appeal of a determination, and how it was resolved.",
         subcommands: [AppealFile.self, AppealResolve.self], defaultSubcommand: AppealFile.self)
-    public init() {}
+    package init() {}
 }
 
 struct AppealFile: RecordingCommand {
@@ -789,11 +789,11 @@ func currentUserName() -> String {
 }
 
 /// Every imr-ctl subcommand, in the order `imr-ctl --help` lists them.
-public enum IMRControlCommands {
+package enum IMRControlCommands {
     /// `imr-ctl --version`; the same as imr-daemon's (a test holds them equal).
-    public static let version = "0.1.0"
+    package static let version = "0.1.0"
 
-    public static let all: [ParsableCommand.Type] = [
+    package static let all: [ParsableCommand.Type] = [
         CaseGroup.self, RFAGroup.self, URGroup.self, IMRGroup.self, Implement.self, AppealGroup.self, Correct.self,
         Cases.self, Show.self, Deadlines.self, History.self, Stats.self, Export.self,
         Alerts.self, Digest.self, Ack.self, Snooze.self, ReassignAlert.self,

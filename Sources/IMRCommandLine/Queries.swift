@@ -7,10 +7,10 @@ import Workflow
 // interface files document them (io.imr.Cases, io.imr.Deadlines), in a stable shape.
 
 /// Options of every read command.
-public struct ReadOptions: ParsableArguments {
-    @OptionGroup public var connection: ConnectionOptions
+package struct ReadOptions: ParsableArguments {
+    @OptionGroup package var connection: ConnectionOptions
     @Flag(help: "Print JSON (the shape documented in README.md and the daemon's interface files).") var json = false
-    public init() {}
+    package init() {}
 }
 
 /// A number of days: `7`, `7d`, `2w`.
@@ -80,8 +80,8 @@ func deadlineStyle(_ status: String) -> Output.Style? {
 
 // MARK: - cases
 
-public struct Cases: DaemonCommand {
-    public static let configuration = CommandConfiguration(
+package struct Cases: DaemonCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "List cases, soonest next deadline first, a page at a time.",
         discussion: """
             Open cases unless --closed or --include-closed. Prints the first page (--limit cases, 100 unless given) \
@@ -111,12 +111,12 @@ public struct Cases: DaemonCommand {
     @Flag(name: .customLong("include-history"), help: ArgumentHelp(
         "Also each case's misses kept as history (nobody can act on them any more): how many, and the latest's due date."))
     var includeHistory = false
-    public var connection: ConnectionOptions { read.connection }
-    public init() {}
+    package var connection: ConnectionOptions { read.connection }
+    package init() {}
 
     static let pageMaximum = 1000
 
-    public func validate() throws {
+    package func validate() throws {
         if closed && includeClosed { throw ValidationError("give --closed or --include-closed, not both") }
         if mine && coordinator != nil { throw ValidationError("give --mine or --coordinator, not both") }
         if let stage { _ = try choice(stage, CaseStage.self, option: "--stage") }
@@ -140,7 +140,7 @@ public struct Cases: DaemonCommand {
          "includeHistory": includeHistory ? .bool(true) : .null]
     }
 
-    public func run(_ client: DaemonClient) throws {
+    package func run(_ client: DaemonClient) throws {
         if let search {
             let reply = try client.call("io.imr.Cases.Search", ["text": .string(search), "limit": limit.map { .int(Int64($0)) } ?? .null])
             let cases = reply["cases"]?.arrayValue ?? []
@@ -185,17 +185,17 @@ public struct Cases: DaemonCommand {
 
 // MARK: - show
 
-public struct Show: DaemonCommand {
-    public static let configuration = CommandConfiguration(
+package struct Show: DaemonCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "One case: facts, items and their state, the timeline with actors, every deadline with its status and explanation.",
         discussion: "--json prints the io.imr.Cases.Get case object (facts, rfas, items, notes, corrections, timeline, deadlines).")
     @OptionGroup var read: ReadOptions
     @Argument(help: "The case.") var caseId: String
     @Flag(help: "Show each deadline's explanation and assumptions.") var explain = false
-    public var connection: ConnectionOptions { read.connection }
-    public init() {}
+    package var connection: ConnectionOptions { read.connection }
+    package init() {}
 
-    public func run(_ client: DaemonClient) throws {
+    package func run(_ client: DaemonClient) throws {
         let c = try caseDetail(client, caseId)
         if read.json { return Output.json(c) }
         print(Output.styled("Case \(c.at("caseId").text)", .bold) + "  \(stageWords(c.at("stage").text))\(c.at("isOpen").boolValue == true ? "" : " (closed)")")
@@ -257,8 +257,8 @@ public struct Show: DaemonCommand {
 
 // MARK: - deadlines
 
-public struct Deadlines: DaemonCommand {
-    public static let configuration = CommandConfiguration(
+package struct Deadlines: DaemonCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "The deadline board: every running legal clock, soonest first.",
         discussion: """
             Examples: imr-ctl deadlines --within 7d --mine; imr-ctl deadlines --overdue --rule ur.decision.prospective
@@ -284,10 +284,10 @@ public struct Deadlines: DaemonCommand {
     @Flag(name: .customLong("include-history"), help: ArgumentHelp(
         "Also the misses kept as history (nobody can act on them any more; with --case, with why)."))
     var includeHistory = false
-    public var connection: ConnectionOptions { read.connection }
-    public init() {}
+    package var connection: ConnectionOptions { read.connection }
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if mine && coordinator != nil { throw ValidationError("give --mine or --coordinator, not both") }
         if overdue && pending { throw ValidationError("give --overdue or --pending, not both") }
         if let within { _ = try days(within, option: "--within") }
@@ -309,7 +309,7 @@ public struct Deadlines: DaemonCommand {
          "after": after.map { .string($0) } ?? .null, "includeHistory": includeHistory ? .bool(true) : .null]
     }
 
-    public func run(_ client: DaemonClient) throws {
+    package func run(_ client: DaemonClient) throws {
         if includeHistory, let caseId {
             // The case's running deadlines and its history, from the case's own derivation.
             let all = try client.call("io.imr.Deadlines.ForCase", ["caseId": .string(caseId)])["deadlines"]?.arrayValue ?? []
@@ -421,8 +421,8 @@ extension DeadlineParty: ExpressibleByArgument {}
 
 // MARK: - history
 
-public struct History: DaemonCommand {
-    public static let configuration = CommandConfiguration(
+package struct History: DaemonCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "A case's events as stored, with their metadata.",
         discussion: """
             --payload also prints each event's payload, its instants in RFC 3339 (Pacific) and its UUIDs in lower case. \
@@ -432,10 +432,10 @@ public struct History: DaemonCommand {
     @OptionGroup var read: ReadOptions
     @Argument(help: "The case.") var caseId: String
     @Flag(help: "Show each event's payload.") var payload = false
-    public var connection: ConnectionOptions { read.connection }
-    public init() {}
+    package var connection: ConnectionOptions { read.connection }
+    package init() {}
 
-    public func run(_ client: DaemonClient) throws {
+    package func run(_ client: DaemonClient) throws {
         let events = try everyPage(client, "io.imr.Cases.History", ["caseId": .string(caseId)], key: "events")
         if read.json { return Output.json(.array(events)) }
         Output.table(["POSITION", "VERSION", "RECORDED", "TYPE", "ACTOR", "COMMAND"], events.map { e in
@@ -472,15 +472,15 @@ public struct History: DaemonCommand {
 
 // MARK: - admin
 
-public struct Status: DaemonCommand {
-    public static let configuration = CommandConfiguration(
+package struct Status: DaemonCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "The daemon: version, uptime, database size, head position, open cases, read models, and its figures since start.",
         discussion: "The figures (commands, refusals, alerts, connections, calls, memory) are those the [metrics] Prometheus file exports. --json prints the io.imr.Admin.Status reply.")
     @OptionGroup var read: ReadOptions
-    public var connection: ConnectionOptions { read.connection }
-    public init() {}
+    package var connection: ConnectionOptions { read.connection }
+    package init() {}
 
-    public func run(_ client: DaemonClient) throws {
+    package func run(_ client: DaemonClient) throws {
         let s = JSONValue.object(try client.call("io.imr.Admin.Status"))
         if read.json { return Output.json(s) }
         let uptime = Int(s.at("uptimeSeconds").intValue ?? 0)
@@ -518,15 +518,15 @@ public struct Status: DaemonCommand {
     }
 }
 
-public struct Verify: DaemonCommand {
-    public static let configuration = CommandConfiguration(
+package struct Verify: DaemonCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Recompute the log's hash chain and check its head anchor; exit 1 when an event was altered or the log's tail deleted (admins).",
         discussion: "--json prints the io.imr.Admin.Verify reply (missingFrom: the first position of a deleted tail).")
     @OptionGroup var read: ReadOptions
-    public var connection: ConnectionOptions { read.connection }
-    public init() {}
+    package var connection: ConnectionOptions { read.connection }
+    package init() {}
 
-    public func run(_ client: DaemonClient) throws {
+    package func run(_ client: DaemonClient) throws {
         let v = JSONValue.object(try client.call("io.imr.Admin.Verify"))
         let intact = v.at("intact").boolValue == true
         if read.json { Output.json(v) } else if intact {
@@ -543,8 +543,8 @@ public struct Verify: DaemonCommand {
     }
 }
 
-public struct Backup: DaemonCommand {
-    public static let configuration = CommandConfiguration(
+package struct Backup: DaemonCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Write a consistent copy of the database while the daemon runs (admins).",
         discussion: """
             The daemon writes the copy into its backup directory (store.backup_directory in \
@@ -557,24 +557,24 @@ public struct Backup: DaemonCommand {
     @OptionGroup var read: ReadOptions
     @Argument(help: "The backup's file name in the daemon's backup directory (default: imr-YYYYMMDD-HHMMSS.sqlite).") var name: String?
     @Flag(help: "Replace an existing backup of that name.") var force = false
-    public var connection: ConnectionOptions { read.connection }
-    public init() {}
+    package var connection: ConnectionOptions { read.connection }
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if let name, name.contains("/") {
             throw ValidationError("'\(name)' is a path; give a file name: the daemon writes backups only into its backup directory (store.backup_directory)")
         }
     }
 
-    public func run(_ client: DaemonClient) throws {
+    package func run(_ client: DaemonClient) throws {
         let b = JSONValue.object(try client.call("io.imr.Admin.Backup", ["name": name.map { .string($0) } ?? .null, "force": force ? .bool(true) : .null]))
         if read.json { return Output.json(b) }
         print("backed up \(b.at("events").text) events (head position \(b.at("headPosition").text)) to \(b.at("path").text)")
     }
 }
 
-public struct Rebuild: DaemonCommand {
-    public static let configuration = CommandConfiguration(
+package struct Rebuild: DaemonCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Drop and rebuild the read models from the log (admins).",
         discussion: """
             The read models are rebuilt together: the log is read once, case by case, their list indexes \
@@ -586,10 +586,10 @@ public struct Rebuild: DaemonCommand {
             """)
     @OptionGroup var read: ReadOptions
     @Argument(help: "One read model (default: all).") var projection: String?
-    public var connection: ConnectionOptions { read.connection }
-    public init() {}
+    package var connection: ConnectionOptions { read.connection }
+    package init() {}
 
-    public func run(_ client: DaemonClient) throws {
+    package func run(_ client: DaemonClient) throws {
         let terminal = isatty(STDERR_FILENO) == 1
         var final: [String: JSONValue] = [:]
         var lastLine = ContinuousClock.now

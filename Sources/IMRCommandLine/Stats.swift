@@ -3,15 +3,15 @@ import Foundation
 import Varlink
 
 /// `imr-ctl stats`: the caseload in figures.
-public struct Stats: DaemonCommand {
-    public static let configuration = CommandConfiguration(
+package struct Stats: DaemonCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Open cases by stage, deadlines due this week, share met on time per rule, IMR overturn rate, median IMR durations.",
         discussion: "--json prints the io.imr.Cases Statistics object.")
     @OptionGroup var read: ReadOptions
-    public var connection: ConnectionOptions { read.connection }
-    public init() {}
+    package var connection: ConnectionOptions { read.connection }
+    package init() {}
 
-    public func run(_ client: DaemonClient) throws {
+    package func run(_ client: DaemonClient) throws {
         let s = try client.call("io.imr.Cases.Stats")["stats"] ?? .null
         if read.json { return Output.json(s) }
         func percent(_ v: JSONValue) -> String {

@@ -15,14 +15,14 @@ import Glibc
 #endif
 
 /// The version `imr-daemon` reports (GetInfo, Status).
-public let imrVersion = "0.1.0"
+package let imrVersion = "0.1.0"
 
 /// `imr-daemon`: the composition root. Reads the configuration, takes the state-directory
 /// lock, opens the event log (migrations, projections caught up), serves Varlink on the
 /// socket systemd passes or on its own, and talks to systemd (READY, STATUS, WATCHDOG,
 /// RELOADING, STOPPING).
-public struct DaemonCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct DaemonCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "imr-daemon",
         abstract: "Serve imr's case log over Varlink on a Unix socket (runs in the foreground, under systemd).",
         discussion: """
@@ -40,15 +40,15 @@ public struct DaemonCommand: AsyncParsableCommand {
             75 another daemon holds the state directory or socket, 78 bad configuration.
             """)
 
-    @OptionGroup public var options: DaemonOptions
+    @OptionGroup package var options: DaemonOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws { try await start() }
+    package func run() async throws { try await start() }
 
     /// Runs the daemon until it is stopped. (`run()` forwards here; top-level code calls it
     /// directly because overload resolution there picks ParsableCommand's synchronous `run()`.)
-    public func start() async throws {
+    package func start() async throws {
         // The event log, its -wal and -shm files and backups hold every case: never writable
         // by the group nor readable by others, whatever umask the daemon was started with (a
         // stricter one, such as the unit's 0077, stays).

@@ -15,7 +15,7 @@ extension DaemonConfiguration {
     ///   - path: the file's path, for messages only.
     /// - Throws: ``ConfigurationError`` listing every unknown key, every bad value, or the
     ///   syntax error.
-    public static func parse(text: String, path: String) throws(ConfigurationError) -> DaemonConfiguration {
+    package static func parse(text: String, path: String) throws(ConfigurationError) -> DaemonConfiguration {
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -49,7 +49,7 @@ extension DaemonConfiguration {
     ///   because a typo in `--config` should not silently start with other settings.
     /// - Throws: ``ConfigurationError`` when the file is missing (explicit path only),
     ///   unreadable or invalid.
-    public static func load(path: String?) throws(ConfigurationError) -> DaemonConfiguration {
+    package static func load(path: String?) throws(ConfigurationError) -> DaemonConfiguration {
         let effectivePath = path ?? defaultPath
         switch readFile(effectivePath) {
         case .success(let text):

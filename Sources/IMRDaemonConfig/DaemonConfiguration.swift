@@ -6,33 +6,33 @@ import Workflow
 /// Precedence, highest first: command-line options (``DaemonOverrides``), the file, the
 /// built-in defaults (``defaults``). Every key of the file is listed in
 /// `deploy/imr-daemon.toml.example`.
-public struct DaemonConfiguration: Sendable, Hashable {
+package struct DaemonConfiguration: Sendable, Hashable {
     /// Where the daemon looks when `--config` is not given; a missing file there means defaults.
-    public static let defaultPath = "/etc/imr/imr-daemon.toml"
+    package static let defaultPath = "/etc/imr/imr-daemon.toml"
 
     /// `state_directory`: holds the event log and the lock file. systemd creates it
     /// (`StateDirectory=imr`).
-    public var stateDirectory: String
+    package var stateDirectory: String
     /// `socket`: the Unix socket for Varlink when systemd does not pass one.
-    public var socketPath: String
+    package var socketPath: String
     /// `log_level`: the lowest level logged.
-    public var logLevel: Logger.Level
+    package var logLevel: Logger.Level
     /// `[access]`: which Unix groups may do what.
-    public var access: AccessGroups
+    package var access: AccessGroups
     /// `[store]`: event-log settings.
-    public var store: StoreSettings
+    package var store: StoreSettings
     /// `[alerts]`: deadline alert lead times, quiet hours and the notification command.
-    public var alerts: AlertSettings
+    package var alerts: AlertSettings
     /// `[server]`: what clients may cost the daemon (connections, timeouts, buffers, followers).
-    public var server: ServerSettings
+    package var server: ServerSettings
     /// `[metrics]`: the Prometheus text file for node_exporter (off by default).
-    public var metrics: MetricsSettings
+    package var metrics: MetricsSettings
 
     /// The built-in defaults, matching `deploy/imr-daemon.toml.example` and the systemd units.
-    public static let defaults = DaemonConfiguration()
+    package static let defaults = DaemonConfiguration()
 
     /// A configuration; every argument left out takes its built-in default.
-    public init(
+    package init(
         stateDirectory: String = "/var/lib/imr",
         socketPath: String = "/run/imr/imr.sock",
         logLevel: Logger.Level = .info,
@@ -53,7 +53,7 @@ public struct DaemonConfiguration: Sendable, Hashable {
     }
 
     /// This configuration with the command line's choices put over it.
-    public func applying(_ overrides: DaemonOverrides) -> DaemonConfiguration {
+    package func applying(_ overrides: DaemonOverrides) -> DaemonConfiguration {
         var result = self
         if let stateDirectory = overrides.stateDirectory { result.stateDirectory = stateDirectory }
         if let socketPath = overrides.socketPath { result.socketPath = socketPath }
@@ -70,16 +70,16 @@ public struct DaemonConfiguration: Sendable, Hashable {
 /// ``coordinators`` coordinators, members of ``readers`` readers; anyone else is refused.
 /// Because a socket unit has one group, the defaults make that group (`imr`) the readers and
 /// add a group per higher role, so a coordinator belongs to `imr` and `imr-coordinators`.
-public struct AccessGroups: Sendable, Hashable {
+package struct AccessGroups: Sendable, Hashable {
     /// `access.readers`: may read cases, deadlines and the log.
-    public var readers: [String]
+    package var readers: [String]
     /// `access.coordinators`: may also record events on cases.
-    public var coordinators: [String]
+    package var coordinators: [String]
     /// `access.admins`: may also back up and verify the log. Root always is one.
-    public var admins: [String]
+    package var admins: [String]
 
     /// The groups `deploy/systemd/sysusers.d/imr.conf` creates.
-    public init(
+    package init(
         readers: [String] = ["imr"],
         coordinators: [String] = ["imr-coordinators"],
         admins: [String] = ["imr-admins"]
@@ -91,9 +91,9 @@ public struct AccessGroups: Sendable, Hashable {
 }
 
 /// Settings of the event log.
-public struct StoreSettings: Sendable, Hashable {
+package struct StoreSettings: Sendable, Hashable {
     /// SQLite's `PRAGMA synchronous` for the event log.
-    public enum Synchronous: String, Sendable, Hashable, CaseIterable {
+    package enum Synchronous: String, Sendable, Hashable, CaseIterable {
         /// Every commit is on disk before it is acknowledged (about 3,500-4,000 commits/s here).
         case full
         /// In WAL mode a power loss may lose the last commits, never corrupt the log (about 3 times faster).
@@ -101,21 +101,21 @@ public struct StoreSettings: Sendable, Hashable {
     }
 
     /// `store.synchronous`.
-    public var synchronous: Synchronous
+    package var synchronous: Synchronous
     /// `store.backup_directory`: the only directory `io.imr.Admin.Backup` writes into (by file
     /// name); nil means `backups` in the state directory.
-    public var backupDirectory: String?
+    package var backupDirectory: String?
     /// `store.state_cache_cases`: how many cases' current states the daemon keeps in memory,
     /// so a command on a case used lately reads and folds none of its events (0: none).
-    public var stateCacheCases: Int
+    package var stateCacheCases: Int
     /// `store.readers`: read connections, each on a thread of its own.
-    public var readers: Int
+    package var readers: Int
 
     /// The default state cache: 20,000 cases, about 100 MiB at the demo's case sizes.
-    public static let defaultStateCacheCases = 20_000
+    package static let defaultStateCacheCases = 20_000
 
     /// Event-log settings; `full` unless the operator trades durability for speed.
-    public init(synchronous: Synchronous = .full, backupDirectory: String? = nil, stateCacheCases: Int = StoreSettings.defaultStateCacheCases, readers: Int = 4) {
+    package init(synchronous: Synchronous = .full, backupDirectory: String? = nil, stateCacheCases: Int = StoreSettings.defaultStateCacheCases, readers: Int = 4) {
         self.synchronous = synchronous
         self.backupDirectory = backupDirectory
         self.stateCacheCases = stateCacheCases
@@ -125,30 +125,30 @@ public struct StoreSettings: Sendable, Hashable {
 
 extension DaemonConfiguration {
     /// Where backups are written: `store.backup_directory`, else `<state_directory>/backups`.
-    public var backupDirectory: String {
+    package var backupDirectory: String {
         store.backupDirectory ?? (stateDirectory.hasSuffix("/") ? stateDirectory + "backups" : stateDirectory + "/backups")
     }
 }
 
 /// The `[alerts]` table: when deadline alerts are raised and how operators are told.
-public struct AlertSettings: Sendable, Hashable {
+package struct AlertSettings: Sendable, Hashable {
     /// Lead times (`business_days_before`, `due_day_at`, `hours_before`, `overdue`, and per
     /// rule under `[alerts.rules."<rule id>"]`), `quiet_hours` and `business_day_time`.
-    public var policy: AlertPolicy
+    package var policy: AlertPolicy
     /// `alerts.command`: a program and its arguments, run for each raised alert; empty for none.
-    public var command: [String]
+    package var command: [String]
     /// `alerts.command_timeout_seconds`: a run taking longer is killed and counts as failed.
-    public var commandTimeoutSeconds: Double
+    package var commandTimeoutSeconds: Double
     /// `alerts.command_attempts`: how many times a failing command is tried per alert.
-    public var commandAttempts: Int
+    package var commandAttempts: Int
     /// `alerts.command_retry_seconds`: the delay before the first retry; it doubles each time.
-    public var commandRetrySeconds: Double
+    package var commandRetrySeconds: Double
     /// `alerts.digest_at`: the Pacific time each coordinator's morning digest is sent (journal,
     /// and the command when set); nil for none (the default).
-    public var digestAt: TimeOfDay? = nil
+    package var digestAt: TimeOfDay? = nil
 
     /// The defaults: ``AlertPolicy/standard``, no command, 30 s timeout, 8 attempts, 5 s first retry.
-    public init(
+    package init(
         policy: AlertPolicy = .standard, command: [String] = [], commandTimeoutSeconds: Double = 30,
         commandAttempts: Int = 8, commandRetrySeconds: Double = 5
     ) {
@@ -164,35 +164,35 @@ public struct AlertSettings: Sendable, Hashable {
 /// client, by mistake or malice, could otherwise stall the daemon or exhaust its memory or file
 /// descriptors. `LimitNOFILE=` in imr-daemon.service leaves room for `max_connections` plus
 /// `admin_reserve` and the daemon's own descriptors.
-public struct ServerSettings: Sendable, Hashable {
+package struct ServerSettings: Sendable, Hashable {
     /// `server.max_message_bytes`: the largest message (one call) accepted.
-    public var maximumMessageBytes: Int
+    package var maximumMessageBytes: Int
     /// `server.max_nesting_depth`: arrays and objects nested deeper in a message are refused.
-    public var maximumNestingDepth: Int
+    package var maximumNestingDepth: Int
     /// `server.max_connections`: connections at once; more are refused with TooManyConnections.
-    public var maximumConnections: Int
+    package var maximumConnections: Int
     /// `server.max_connections_per_user`: connections at once from one user (peer uid).
-    public var maximumConnectionsPerUser: Int
+    package var maximumConnectionsPerUser: Int
     /// `server.admin_reserve`: connections root and admins may open beyond both limits.
-    public var adminReserve: Int
+    package var adminReserve: Int
     /// `server.idle_timeout_seconds`: a connection with no call in progress and no message for this long is closed.
-    public var idleTimeoutSeconds: Double
+    package var idleTimeoutSeconds: Double
     /// `server.partial_message_timeout_seconds`: a message begun and not finished within this is refused.
-    public var partialMessageTimeoutSeconds: Double
+    package var partialMessageTimeoutSeconds: Double
     /// `server.max_buffered_input_bytes`: unfinished input held for all clients together.
-    public var maximumBufferedInputBytes: Int
+    package var maximumBufferedInputBytes: Int
     /// `server.max_queued_calls`: calls of one connection received and not yet answered.
-    public var maximumQueuedCalls: Int
+    package var maximumQueuedCalls: Int
     /// `server.max_unsent_output_bytes`: replies not yet taken by a client before its calls wait.
-    public var maximumUnsentOutputBytes: Int
+    package var maximumUnsentOutputBytes: Int
     /// `server.unsent_output_timeout_seconds`: a client that takes none of its replies for this long is disconnected.
-    public var unsentOutputTimeoutSeconds: Double
+    package var unsentOutputTimeoutSeconds: Double
     /// `server.max_followers`: `io.imr.Alerts.Follow` calls at once.
-    public var maximumFollowers: Int
+    package var maximumFollowers: Int
     /// `server.follower_queue`: alerts a follower may leave unread before its call ends with FollowerTooSlow.
-    public var followerQueue: Int
+    package var followerQueue: Int
 
-    public init(
+    package init(
         maximumMessageBytes: Int = 1_048_576, maximumNestingDepth: Int = 64, maximumConnections: Int = 1024,
         maximumConnectionsPerUser: Int = 128, adminReserve: Int = 16, idleTimeoutSeconds: Double = 600,
         partialMessageTimeoutSeconds: Double = 30, maximumBufferedInputBytes: Int = 67_108_864, maximumQueuedCalls: Int = 16,
@@ -216,23 +216,23 @@ public struct ServerSettings: Sendable, Hashable {
 
     /// File descriptors the daemon needs beside its clients' connections (the event log and its
     /// WAL, readers, the journal, epoll and event descriptors, a notification command's pipes).
-    public static let ownDescriptors = 256
+    package static let ownDescriptors = 256
 
     /// The descriptors these settings need at most: every connection, the reserve, the daemon's own.
-    public var descriptorsNeeded: Int { maximumConnections + adminReserve + Self.ownDescriptors }
+    package var descriptorsNeeded: Int { maximumConnections + adminReserve + Self.ownDescriptors }
 }
 
 /// The command line's choices, which win over the file. `nil` means "not given".
-public struct DaemonOverrides: Sendable, Hashable {
+package struct DaemonOverrides: Sendable, Hashable {
     /// `--state-dir`, made absolute.
-    public var stateDirectory: String?
+    package var stateDirectory: String?
     /// `--socket`, made absolute.
-    public var socketPath: String?
+    package var socketPath: String?
     /// `--log-level`.
-    public var logLevel: Logger.Level?
+    package var logLevel: Logger.Level?
 
     /// Overrides; `nil` leaves the file's or the default value.
-    public init(stateDirectory: String? = nil, socketPath: String? = nil, logLevel: Logger.Level? = nil) {
+    package init(stateDirectory: String? = nil, socketPath: String? = nil, logLevel: Logger.Level? = nil) {
         self.stateDirectory = stateDirectory
         self.socketPath = socketPath
         self.logLevel = logLevel
@@ -244,7 +244,7 @@ extension DaemonConfiguration {
     /// take effect only after a restart, for the SIGHUP handler to log: the open event log,
     /// its lock and the bound socket are not swapped under live clients. `log_level` and
     /// `[access]` apply at once.
-    public func keysNeedingRestart(comparedTo running: DaemonConfiguration) -> [String] {
+    package func keysNeedingRestart(comparedTo running: DaemonConfiguration) -> [String] {
         var keys: [String] = []
         if stateDirectory != running.stateDirectory { keys.append("state_directory") }
         if socketPath != running.socketPath { keys.append("socket") }
@@ -261,13 +261,13 @@ extension DaemonConfiguration {
 
 /// The `[metrics]` table: the operator's figures in Prometheus text format, written to a file
 /// that node_exporter's textfile collector reads (the daemon has no network by design).
-public struct MetricsSettings: Sendable, Hashable {
+package struct MetricsSettings: Sendable, Hashable {
     /// `metrics.textfile`: the file to write (an absolute path ending in `.prom`); nil: none.
-    public var textfile: String?
+    package var textfile: String?
     /// `metrics.interval_seconds`: how often it is rewritten.
-    public var intervalSeconds: Double
+    package var intervalSeconds: Double
 
-    public init(textfile: String? = nil, intervalSeconds: Double = 15) {
+    package init(textfile: String? = nil, intervalSeconds: Double = 15) {
         self.textfile = textfile
         self.intervalSeconds = intervalSeconds
     }

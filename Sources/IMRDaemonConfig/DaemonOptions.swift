@@ -8,42 +8,42 @@ import Glibc
 ///
 /// Options given here win over the configuration file; ``resolveConfiguration()`` reads the
 /// file and applies them, and the daemon calls it again on SIGHUP.
-public struct DaemonOptions: ParsableArguments, Sendable {
+package struct DaemonOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: ArgumentHelp(
         "The configuration file (TOML). When not given, \(DaemonConfiguration.defaultPath) is read if it exists.",
         valueName: "path"))
     /// `--config`: the file to read instead of ``DaemonConfiguration/defaultPath``; it must exist.
-    public var config: String?
+    package var config: String?
 
     @Option(name: .customLong("state-dir"), help: ArgumentHelp(
         "The directory for the event log and the lock file. (default: \(DaemonConfiguration.defaults.stateDirectory))",
         valueName: "dir"))
     /// `--state-dir`, as typed.
-    public var stateDirectory: String?
+    package var stateDirectory: String?
 
     @Option(name: .long, help: ArgumentHelp(
         "The Unix socket to serve Varlink on; ignored when systemd passes a socket. (default: \(DaemonConfiguration.defaults.socketPath))",
         valueName: "path"))
     /// `--socket`, as typed.
-    public var socket: String?
+    package var socket: String?
 
     @Option(name: .long, help: ArgumentHelp(
         "The lowest level logged: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")). (default: info)",
         valueName: "level"))
     /// `--log-level`, as typed; ``validate()`` checks it.
-    public var logLevel: String?
+    package var logLevel: String?
 
     @Flag(name: .customLong("accept-tampered-log"), help: ArgumentHelp(
         "Start even though the event log's head does not match its anchor (a deleted tail, events added behind the store's back, a replaced last event). The acceptance is recorded as an event on the log's 'admin' stream. Without it the daemon refuses to start on such a log (exit 65)."))
     /// `--accept-tampered-log`: serve a log whose head check failed, recording that it was accepted.
-    public var acceptTamperedLog = false
+    package var acceptTamperedLog = false
 
     /// No options given (ArgumentParser fills them in).
-    public init() {}
+    package init() {}
 
     /// Refuses an unknown log level, empty paths and a socket path too long for a Unix socket,
     /// before the daemon reads any file.
-    public func validate() throws {
+    package func validate() throws {
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError(
                 "'\(logLevel)' is not a log level; use one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -58,7 +58,7 @@ public struct DaemonOptions: ParsableArguments, Sendable {
 
     /// The command line's choices, with relative paths made absolute against the working
     /// directory (so that a later `chdir` cannot change what they mean).
-    public var overrides: DaemonOverrides {
+    package var overrides: DaemonOverrides {
         DaemonOverrides(
             stateDirectory: stateDirectory.map(Self.absolute),
             socketPath: socket.map(Self.absolute),
@@ -69,7 +69,7 @@ public struct DaemonOptions: ParsableArguments, Sendable {
     /// line's choices over it.
     ///
     /// - Throws: ``ConfigurationError`` when the file is invalid, or missing although named by `--config`.
-    public func resolveConfiguration() throws(ConfigurationError) -> DaemonConfiguration {
+    package func resolveConfiguration() throws(ConfigurationError) -> DaemonConfiguration {
         try DaemonConfiguration.load(path: config.map(Self.absolute)).applying(overrides)
     }
 

@@ -8,12 +8,12 @@ import Glibc
 #endif
 
 /// What a connected user may do. Each role includes the ones below it.
-public enum Role: Int, Comparable, Sendable, CustomStringConvertible {
+package enum Role: Int, Comparable, Sendable, CustomStringConvertible {
     case none = 0, reader, coordinator, admin
 
-    public static func < (a: Role, b: Role) -> Bool { a.rawValue < b.rawValue }
+    package static func < (a: Role, b: Role) -> Bool { a.rawValue < b.rawValue }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .none: "no role"
         case .reader: "reader"
@@ -25,23 +25,23 @@ public enum Role: Int, Comparable, Sendable, CustomStringConvertible {
 
 /// Decides a connection's role from its peer credentials and Unix group membership.
 /// Root is always admin.
-public struct AccessPolicy: Sendable, Equatable {
+package struct AccessPolicy: Sendable, Equatable {
     /// Members of any of these groups may read.
-    public var readerGroups: Set<String>
+    package var readerGroups: Set<String>
     /// Members of any of these groups may also record events.
-    public var coordinatorGroups: Set<String>
+    package var coordinatorGroups: Set<String>
     /// Members of any of these groups may also back up, verify and rebuild.
-    public var adminGroups: Set<String>
+    package var adminGroups: Set<String>
 
     /// The defaults match `deploy/systemd/sysusers.d/imr.conf`: the socket's group `imr`
     /// reads, `imr-coordinators` records, `imr-admins` administers.
-    public init(readerGroups: Set<String> = ["imr"], coordinatorGroups: Set<String> = ["imr-coordinators"], adminGroups: Set<String> = ["imr-admins"]) {
+    package init(readerGroups: Set<String> = ["imr"], coordinatorGroups: Set<String> = ["imr-coordinators"], adminGroups: Set<String> = ["imr-admins"]) {
         self.readerGroups = readerGroups
         self.coordinatorGroups = coordinatorGroups
         self.adminGroups = adminGroups
     }
 
-    public func role(of peer: PeerCredentials?) -> Role {
+    package func role(of peer: PeerCredentials?) -> Role {
         guard let peer else { return .none }
         if peer.uid == 0 { return .admin }
         let groups = Self.groupNames(uid: peer.uid, primaryGid: peer.gid)
@@ -52,18 +52,18 @@ public struct AccessPolicy: Sendable, Equatable {
     }
 
     /// The actor for a user id (the daemon's own user, for what it records at start).
-    public static func actor(uid: UInt32) -> Actor {
+    package static func actor(uid: UInt32) -> Actor {
         Actor(uid: uid, name: userName(uid: uid) ?? "uid\(uid)")
     }
 
     /// The actor recorded in event metadata for a peer.
-    public static func actor(of peer: PeerCredentials?) -> Actor {
+    package static func actor(of peer: PeerCredentials?) -> Actor {
         guard let peer else { return Actor(uid: UInt32.max, name: "unknown") }
         return actor(uid: peer.uid)
     }
 
     /// Throws `PermissionDenied` unless the peer has at least `needed`.
-    public func require(_ needed: Role, _ context: VarlinkCallContext, method: String, log: (String) -> Void = { _ in }) throws(VarlinkError) {
+    package func require(_ needed: Role, _ context: VarlinkCallContext, method: String, log: (String) -> Void = { _ in }) throws(VarlinkError) {
         let role = role(of: context.peer)
         guard role >= needed else {
             log("refused \(method) to uid \(context.peer.map { String($0.uid) } ?? "?"): needs \(needed), has \(role)")
@@ -154,26 +154,26 @@ final class AccountCache: Sendable {
 /// The access policy in force, replaceable when the configuration is reloaded. Every refusal
 /// is counted (``OperatorFigures``) and, given a logger, logged with MESSAGE_ID
 /// ``LogMessageID/accessRefused`` at most once per peer uid per 10 s (with the number left out).
-public final class AccessControl: Sendable {
+package final class AccessControl: Sendable {
     private let current: Mutex<AccessPolicy>
     private let refusals: RateLimitedLog?
 
-    public init(_ policy: AccessPolicy = AccessPolicy(), logger: Logger? = nil) {
+    package init(_ policy: AccessPolicy = AccessPolicy(), logger: Logger? = nil) {
         current = Mutex(policy)
         refusals = logger.map { RateLimitedLog(logger: $0) }
     }
 
-    public var policy: AccessPolicy { current.withLock { $0 } }
+    package var policy: AccessPolicy { current.withLock { $0 } }
 
     /// The new policy, and group memberships looked up afresh.
-    public func replace(with policy: AccessPolicy) {
+    package func replace(with policy: AccessPolicy) {
         AccountCache.shared.removeAll()
         current.withLock { $0 = policy }
     }
 
     /// Throws `PermissionDenied` unless the peer has at least `needed` under the current policy;
     /// the one place a refusal is counted and logged, whatever the interface.
-    public func require(_ needed: Role, _ context: VarlinkCallContext, method: String) throws(VarlinkError) {
+    package func require(_ needed: Role, _ context: VarlinkCallContext, method: String) throws(VarlinkError) {
         try policy.require(needed, context, method: method) { [refusals] line in
             OperatorFigures.shared.accessRefused(interface: method.split(separator: ".").dropLast().joined(separator: "."))
             refusals?.warning(uid: context.peer?.uid, line, metadata: ["message.id": .string(LogMessageID.accessRefused)])

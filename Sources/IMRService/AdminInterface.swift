@@ -9,8 +9,8 @@ import Varlink
 import Workflow
 
 /// `io.imr.Admin`: status, verification, backup, projection rebuilds.
-public struct AdminInterface: VarlinkHandler {
-    public let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Admin_varlink, as: UTF8.self))
+package struct AdminInterface: VarlinkHandler {
+    package let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Admin_varlink, as: UTF8.self))
     let store: EventStore
     let access: AccessControl
     let version: String
@@ -20,7 +20,7 @@ public struct AdminInterface: VarlinkHandler {
     let backups: BackupPolicy
     let serverStatistics: VarlinkServerStatistics?
 
-    public init(store: EventStore, access: AccessControl, version: String, startedAt: Date, backups: BackupPolicy,
+    package init(store: EventStore, access: AccessControl, version: String, startedAt: Date, backups: BackupPolicy,
                 serverStatistics: VarlinkServerStatistics? = nil,
                 clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.admin", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.serverStatistics = serverStatistics
@@ -39,15 +39,15 @@ public struct AdminInterface: VarlinkHandler {
     struct RebuildParameters: Decodable { let projection: String? }
 
     /// Checked by the server before any parameter is decoded.
-    public func admit(member: String, context: VarlinkCallContext) throws {
+    package func admit(member: String, context: VarlinkCallContext) throws {
         try access.require(member == "Status" ? .reader : .admin, context, method: "io.imr.Admin.\(member)")
     }
 
-    public func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
+    package func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
         ServiceFailure.error(for: failure, interface: interface.name)
     }
 
-    public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+    package func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
         switch call.member {
         case "Status":
             let (store, version, startedAt, now) = (store, version, startedAt, clock())
@@ -130,35 +130,35 @@ public struct AdminInterface: VarlinkHandler {
     }
 
     /// What the daemon reports about itself.
-    public struct Status: Codable, Sendable, Equatable {
-        public struct Projection: Codable, Sendable, Equatable {
-            public var name: String
-            public var checkpoint: Int64
+    package struct Status: Codable, Sendable, Equatable {
+        package struct Projection: Codable, Sendable, Equatable {
+            package var name: String
+            package var checkpoint: Int64
             /// In a rebuild: the log's head the rebuild reads up to (the checkpoint is 0 until it ends).
-            public var rebuildingTo: Int64?
+            package var rebuildingTo: Int64?
         }
-        public var version: String
-        public var startedAt: Date
-        public var uptimeSeconds: Int64
-        public var databasePath: String
-        public var databaseBytes: Int64
-        public var headPosition: Int64
-        public var openCases: Int64
-        public var projections: [Projection]
+        package var version: String
+        package var startedAt: Date
+        package var uptimeSeconds: Int64
+        package var databasePath: String
+        package var databaseBytes: Int64
+        package var headPosition: Int64
+        package var openCases: Int64
+        package var projections: [Projection]
         /// What the daemon has done since it started (the Prometheus export has the same).
-        public var figures: Figures?
+        package var figures: Figures?
     }
 
     /// The operator's figures since start: commands, refusals, alerts, scheduler passes, the
     /// server's connections and calls, and the process's memory and descriptors.
-    public struct Figures: Codable, Sendable, Equatable {
-        public var service: OperatorFigures.Totals
-        public var server: VarlinkServerStatistics.Snapshot?
-        public var residentBytes: Int64
-        public var openDescriptors: Int
+    package struct Figures: Codable, Sendable, Equatable {
+        package var service: OperatorFigures.Totals
+        package var server: VarlinkServerStatistics.Snapshot?
+        package var residentBytes: Int64
+        package var openDescriptors: Int
 
         /// This process's resident memory and open descriptors, from /proc.
-        public static func process() -> (residentBytes: Int64, openDescriptors: Int) {
+        package static func process() -> (residentBytes: Int64, openDescriptors: Int) {
             let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
             let kib = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
                 .flatMap { Int64($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
@@ -167,7 +167,7 @@ public struct AdminInterface: VarlinkHandler {
         }
     }
 
-    public static func status(store: EventStore, version: String, startedAt: Date, now: Date) throws -> Status {
+    package static func status(store: EventStore, version: String, startedAt: Date, now: Date) throws -> Status {
         let bytes = ["", "-wal"].reduce(Int64(0)) { total, suffix in
             let size = (try? FileManager.default.attributesOfItem(atPath: store.path + suffix)[.size] as? NSNumber)?.int64Value ?? 0
             return total + size
@@ -185,23 +185,23 @@ public struct AdminInterface: VarlinkHandler {
 
 /// Where `io.imr.Admin.Backup` may write: by file name, into one configured directory, never
 /// over the daemon's own files (the event log, its lock, its socket).
-public struct BackupPolicy: Sendable {
+package struct BackupPolicy: Sendable {
     /// The directory backups go into; created (mode 0700) on the first backup.
-    public let directory: String
+    package let directory: String
     /// Files a backup never replaces, whatever the directory (compared by device and inode,
     /// so a link or another spelling of the path does not get round it).
-    public let protectedPaths: [String]
+    package let protectedPaths: [String]
 
-    public init(directory: String, protectedPaths: [String]) {
+    package init(directory: String, protectedPaths: [String]) {
         self.directory = directory
         self.protectedPaths = protectedPaths
     }
 
     /// A backup file name: 1-128 characters, letters, digits, '.', '_' and '-', starting with a
     /// letter or digit (so no path, no hidden file, no '..').
-    public static let nameRule = "1-128 characters of letters, digits, '.', '_' and '-', starting with a letter or digit"
+    package static let nameRule = "1-128 characters of letters, digits, '.', '_' and '-', starting with a letter or digit"
 
-    public static func isValidName(_ name: String) -> Bool {
+    package static func isValidName(_ name: String) -> Bool {
         guard (1...128).contains(name.utf8.count), let first = name.utf8.first else { return false }
         func allowed(_ c: UInt8) -> Bool {
             (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
@@ -210,7 +210,7 @@ public struct BackupPolicy: Sendable {
     }
 
     /// `imr-YYYYMMDD-HHMMSS.sqlite` in Pacific time.
-    public static func defaultName(at instant: Date) -> String {
+    package static func defaultName(at instant: Date) -> String {
         let rfc = Pacific.rfc3339(instant)   // 2024-03-08T09:15:02-08:00
         let digits = rfc.prefix(19).filter(\.isNumber)
         return "imr-\(digits.prefix(8))-\(digits.dropFirst(8)).sqlite"
@@ -219,7 +219,7 @@ public struct BackupPolicy: Sendable {
     /// Removes the `.partial` files a backup killed mid-way left in the directory (only the
     /// daemon writes there); their names, for the log.
     @discardableResult
-    public func removeLeftovers() -> [String] {
+    package func removeLeftovers() -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
         let partial = names.filter { $0.hasSuffix(".partial") && Self.isValidName(String($0.dropLast(".partial".count))) }
         for name in partial {
@@ -250,7 +250,7 @@ public struct BackupPolicy: Sendable {
 
     /// The full path for `name`, after checking the name and the protected files; creates the
     /// directory when it is missing.
-    public func destination(for name: String, replacing: Bool) throws(VarlinkError) -> String {
+    package func destination(for name: String, replacing: Bool) throws(VarlinkError) -> String {
         guard Self.isValidName(name) else {
             let shown = String(name.unicodeScalars.prefix(80).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
             throw Self.refused(shown, "'\(shown)' is not a backup file name: use \(Self.nameRule); backups are written in \(directory)")

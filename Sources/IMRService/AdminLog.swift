@@ -4,33 +4,33 @@ import Workflow
 
 /// The log's own administrative facts, on a stream of their own (`admin`), apart from cases
 /// and alerts (the read models pass over it).
-public enum AdminLog {
-    public static let streamId = "admin"
+package enum AdminLog {
+    package static let streamId = "admin"
 
     /// An operator started the daemon on a log whose head did not match its anchor
     /// (`imr-daemon --accept-tampered-log`): who, when, and what the check found.
-    public struct TamperedLogAccepted: Codable, Sendable, Equatable {
-        public static let typeName = "TamperedLogAccepted"
+    package struct TamperedLogAccepted: Codable, Sendable, Equatable {
+        package static let typeName = "TamperedLogAccepted"
         /// The operator, as `uid:N name`.
-        public var acceptedBy: String
+        package var acceptedBy: String
         /// RFC 3339, Pacific.
-        public var acceptedAt: String
+        package var acceptedAt: String
         /// The check's sentence.
-        public var found: String
+        package var found: String
         /// The position the anchor recorded (nil when it was missing) and its hash.
-        public var anchorPosition: Int64?
-        public var anchorHash: String?
+        package var anchorPosition: Int64?
+        package var anchorHash: String?
         /// The log's last position and hash when accepted.
-        public var lastPosition: Int64
-        public var lastHash: String
+        package var lastPosition: Int64
+        package var lastHash: String
         /// For a deleted tail: the first missing position.
-        public var missingFrom: Int64?
+        package var missingFrom: Int64?
     }
 
     /// Records the acceptance; the append moves the anchor to this event, so the log is
     /// consistent with its anchor again (its history still shows what was found).
     @discardableResult
-    public static func recordAcceptance(
+    package static func recordAcceptance(
         of check: HeadCheck, in store: EventStore, actor: Actor, at now: Date
     ) throws -> AppendResult {
         let fact = TamperedLogAccepted(

@@ -17,17 +17,17 @@ import Glibc
 /// an exponentially growing delay, up to ``Settings/maximumAttempts`` times. Pending retries
 /// are not kept across a restart (the alert itself is in the log and listed by
 /// `imr-ctl alerts`).
-public final class AlertCommandRunner: Sendable {
-    public struct Settings: Sendable, Hashable {
+package final class AlertCommandRunner: Sendable {
+    package struct Settings: Sendable, Hashable {
         /// The program and its arguments; the program is looked up in PATH when not absolute.
-        public var command: [String]
-        public var timeout: Duration
-        public var maximumAttempts: Int
+        package var command: [String]
+        package var timeout: Duration
+        package var maximumAttempts: Int
         /// The delay before the second attempt; each later one doubles it, up to ``maximumDelay``.
-        public var initialDelay: Duration
-        public var maximumDelay: Duration
+        package var initialDelay: Duration
+        package var maximumDelay: Duration
 
-        public init(command: [String], timeout: Duration = .seconds(30), maximumAttempts: Int = 8,
+        package init(command: [String], timeout: Duration = .seconds(30), maximumAttempts: Int = 8,
                     initialDelay: Duration = .seconds(5), maximumDelay: Duration = .seconds(600)) {
             self.command = command
             self.timeout = timeout
@@ -37,10 +37,10 @@ public final class AlertCommandRunner: Sendable {
         }
     }
 
-    public let settings: Settings
+    package let settings: Settings
     let logger: Logger
 
-    public init(settings: Settings, logger: Logger) {
+    package init(settings: Settings, logger: Logger) {
         self.settings = settings
         self.logger = logger
         // A command that exits without reading stdin must not kill the daemon with SIGPIPE.
@@ -49,13 +49,13 @@ public final class AlertCommandRunner: Sendable {
 
     /// What the command is run with: a name for the journal (`alert 3f2a…`, `digest for maria`),
     /// journal fields, environment variables (IMR_ATTEMPT is added) and the JSON on stdin.
-    public struct Delivery: Sendable {
-        public var name: String
-        public var metadata: [String: String]
-        public var environment: [String: String]
-        public var json: Data
+    package struct Delivery: Sendable {
+        package var name: String
+        package var metadata: [String: String]
+        package var environment: [String: String]
+        package var json: Data
 
-        public init(name: String, metadata: [String: String], environment: [String: String], json: Data) {
+        package init(name: String, metadata: [String: String], environment: [String: String], json: Data) {
             self.name = name
             self.metadata = metadata
             self.environment = environment
@@ -63,7 +63,7 @@ public final class AlertCommandRunner: Sendable {
         }
 
         /// A raised alert.
-        public init(_ alert: AlertRaised) {
+        package init(_ alert: AlertRaised) {
             self.init(name: "alert \(alert.alertId.uuidString.lowercased())",
                       metadata: ["alert.id": alert.alertId.uuidString.lowercased(), "case.id": alert.caseId.rawValue],
                       environment: AlertCommandRunner.environment(alert, attempt: 0).filter { $0.key != "IMR_ATTEMPT" },
@@ -73,23 +73,23 @@ public final class AlertCommandRunner: Sendable {
 
     /// Starts delivering an alert and returns at once.
     @discardableResult
-    public func deliver(_ alert: AlertRaised) -> Task<Bool, Never> {
+    package func deliver(_ alert: AlertRaised) -> Task<Bool, Never> {
         deliver(Delivery(alert))
     }
 
     /// Starts a delivery (an alert, a morning digest) and returns at once.
     @discardableResult
-    public func deliver(_ delivery: Delivery) -> Task<Bool, Never> {
+    package func deliver(_ delivery: Delivery) -> Task<Bool, Never> {
         Task.detached { [self] in await deliverWithRetries(delivery) }
     }
 
     /// Tries until the command succeeds or the attempts run out; true on success.
-    public func deliverWithRetries(_ alert: AlertRaised) async -> Bool {
+    package func deliverWithRetries(_ alert: AlertRaised) async -> Bool {
         await deliverWithRetries(Delivery(alert))
     }
 
     /// Tries until the command succeeds or the attempts run out; true on success.
-    public func deliverWithRetries(_ delivery: Delivery) async -> Bool {
+    package func deliverWithRetries(_ delivery: Delivery) async -> Bool {
         var delay = settings.initialDelay
         for attempt in 1...max(1, settings.maximumAttempts) {
             let outcome = await runOnce(delivery, attempt: attempt)
@@ -114,7 +114,7 @@ public final class AlertCommandRunner: Sendable {
     }
 
     /// The environment variables describing an alert.
-    public static func environment(_ alert: AlertRaised, attempt: Int) -> [String: String] {
+    package static func environment(_ alert: AlertRaised, attempt: Int) -> [String: String] {
         [
             "IMR_ALERT_ID": alert.alertId.uuidString.lowercased(),
             "IMR_CASE": alert.caseId.rawValue,
@@ -131,7 +131,7 @@ public final class AlertCommandRunner: Sendable {
     }
 
     /// The alert as the JSON object on the command's stdin (the io.imr.Alerts field names).
-    public static func json(_ alert: AlertRaised) -> Data {
+    package static func json(_ alert: AlertRaised) -> Data {
         let object: [String: Any] = [
             "alertId": alert.alertId.uuidString.lowercased(), "caseId": alert.caseId.rawValue, "rule": alert.rule.rawValue,
             "deadlineId": alert.deadlineId, "level": alert.level.rawValue, "due": Pacific.rfc3339(alert.due),

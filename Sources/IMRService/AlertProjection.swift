@@ -11,13 +11,13 @@ import Workflow
 /// the ``AlertRaised``: two schedulers racing to raise the same alert (say, across a
 /// restart) append to a stream that must not exist yet with the same event id, and only
 /// one of them can win.
-public enum AlertStreams {
-    public static let prefix = "alert-"
+package enum AlertStreams {
+    package static let prefix = "alert-"
 
-    public static func streamId(_ alertId: UUID) -> String { prefix + alertId.uuidString.lowercased() }
+    package static func streamId(_ alertId: UUID) -> String { prefix + alertId.uuidString.lowercased() }
 
     /// The alert id of a deadline's alert at a level: SHA-256 of both, shaped as a UUID.
-    public static func alertId(deadlineId: String, level: AlertLevel) -> UUID {
+    package static func alertId(deadlineId: String, level: AlertLevel) -> UUID {
         var hasher = SHA256()
         hasher.update(data: Array("imr-alert\u{0}".utf8))
         hasher.update(data: Array(deadlineId.utf8))
@@ -31,43 +31,43 @@ public enum AlertStreams {
     }
 
     /// An alert event decoded from the log; nil for events of other streams.
-    public static func decode(_ event: RecordedEvent) throws -> AlertEvent? {
+    package static func decode(_ event: RecordedEvent) throws -> AlertEvent? {
         guard event.streamId.hasPrefix(prefix) else { return nil }
         return try AlertEventCodec.decode(type: event.type, schemaVersion: event.schemaVersion, payload: event.payloadData)
     }
 }
 
 /// An alert as the read model shows it.
-public struct AlertView: Sendable, Hashable, Codable {
+package struct AlertView: Sendable, Hashable, Codable {
     /// The alert id, lower-case.
-    public var alertId: String
-    public var deadlineId: String
-    public var caseId: String
-    public var rule: String
-    public var level: String
-    public var due: Date
-    public var scheduledAt: Date
-    public var raisedAt: Date
-    public var late: Bool
+    package var alertId: String
+    package var deadlineId: String
+    package var caseId: String
+    package var rule: String
+    package var level: String
+    package var due: Date
+    package var scheduledAt: Date
+    package var raisedAt: Date
+    package var late: Bool
     /// Whose alert it is: the case's coordinator when raised, or whom it was reassigned to.
-    public var coordinator: String
-    public var acknowledgedBy: String?
-    public var acknowledgedAt: Date?
-    public var snoozedUntil: Date?
+    package var coordinator: String
+    package var acknowledgedBy: String?
+    package var acknowledgedAt: Date?
+    package var snoozedUntil: Date?
     /// The global position of the AlertRaised event.
-    public var position: Int64
+    package var position: Int64
     /// From the alert's deadline while it is in the deadlines read model: every item it covers
     /// (one alert per deadline and level, whatever the number of items), its due date, and
     /// whether it falls due at an exact instant (an hour deadline) rather than at the end of
     /// its day.
-    public var itemIds: [String] = []
-    public var dueDate: String?
-    public var isExactInstant: Bool?
+    package var itemIds: [String] = []
+    package var dueDate: String?
+    package var isExactInstant: Bool?
 
     /// The wire form (instants RFC 3339 with the Pacific offset): what `WireFormat.encoder`
     /// writes (a test holds the two equal), built by hand, since a page of alerts through
     /// Codable cost more than reading it.
-    public var wire: [String: JSONValue] {
+    package var wire: [String: JSONValue] {
         var o: [String: JSONValue] = [
             "alertId": .string(alertId), "deadlineId": .string(deadlineId), "caseId": .string(caseId), "rule": .string(rule),
             "level": .string(level), "due": .string(Pacific.rfc3339(due)), "scheduledAt": .string(Pacific.rfc3339(scheduledAt)),
@@ -85,16 +85,16 @@ public struct AlertView: Sendable, Hashable, Codable {
 }
 
 /// One page of open alerts; `next` is the position the next page starts after.
-public struct AlertPage: Sendable {
-    public var alerts: [AlertView]
-    public var next: Int64?
-    public var remaining: Int
-    public var remainingAtLeast: Bool
+package struct AlertPage: Sendable {
+    package var alerts: [AlertView]
+    package var next: Int64?
+    package var remaining: Int
+    package var remainingAtLeast: Bool
 
     /// As sent to clients: `a1.<position>`.
-    public static func cursorText(_ position: Int64) -> String { "a1.\(position)" }
+    package static func cursorText(_ position: Int64) -> String { "a1.\(position)" }
 
-    public static func position(ofCursor text: String) -> Int64? {
+    package static func position(ofCursor text: String) -> Int64? {
         guard text.utf8.count <= 40, text.hasPrefix("a1."), let position = Int64(text.dropFirst(3)), position >= 0 else { return nil }
         return position
     }
@@ -102,8 +102,8 @@ public struct AlertPage: Sendable {
 
 /// The `alerts` read model: every raised alert with its acknowledgement, snooze and owner.
 /// Open alerts are those not acknowledged; a snoozed one is hidden until its time.
-public struct AlertProjection: Projection {
-    public let name = "alerts"
+package struct AlertProjection: Projection {
+    package let name = "alerts"
     /// 2: open alerts in raising order on indexes, all and by coordinator (paged lists).
     /// 3: unacknowledged snoozes by their end, on an index (a follower's next snooze end).
     /// 4: the open-alert indexes also hold the snooze and the deadline, so that counting the
@@ -111,11 +111,11 @@ public struct AlertProjection: Projection {
     /// 5: the alerts of a deadline are indexed with their level, and the open-alert indexes
     /// hold the level too, so that an alert superseded by a higher level of its deadline is
     /// left out of the open ones (and of their counts) on index pages alone.
-    public var version: Int { 5 }
+    package var version: Int { 5 }
 
-    public init() {}
+    package init() {}
 
-    public func prepare(_ db: ProjectionDatabase) throws {
+    package func prepare(_ db: ProjectionDatabase) throws {
         try db.executeScript("""
             CREATE TABLE alerts (
                 alert_id         TEXT PRIMARY KEY,
@@ -141,7 +141,7 @@ public struct AlertProjection: Projection {
             """)
     }
 
-    public func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
+    package func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
         guard let alert = try AlertStreams.decode(event) else { return }
         switch alert {
         case .raised(let e):
@@ -162,7 +162,7 @@ public struct AlertProjection: Projection {
         }
     }
 
-    public func drop(_ db: ProjectionDatabase) throws {
+    package func drop(_ db: ProjectionDatabase) throws {
         try db.executeScript("DROP TABLE IF EXISTS alerts")
     }
 }
@@ -225,7 +225,7 @@ extension AlertProjection {
     /// higher level of the same deadline raised since), in the
     /// order they were raised; only `coordinator`'s when given. All of them in one array: for
     /// tests and small stores; the daemon reads them a page at a time (``openPage(in:coordinator:now:after:limit:)``).
-    public static func open(in db: ProjectionDatabase, coordinator: String? = nil, now: Date) throws -> [AlertView] {
+    package static func open(in db: ProjectionDatabase, coordinator: String? = nil, now: Date) throws -> [AlertView] {
         var sql = """
             SELECT \(columns) FROM alerts WHERE acknowledged_us IS NULL AND (snoozed_until_us IS NULL OR snoozed_until_us <= ?)
             AND \(deadlineRuns)
@@ -236,11 +236,11 @@ extension AlertProjection {
     }
 
     /// Alerts per page unless the caller asks for fewer or more.
-    public static let defaultPage = 100
+    package static let defaultPage = 100
     /// The most alerts one reply carries.
-    public static let maximumPage = 1000
+    package static let maximumPage = 1000
     /// How far the alerts after a page are counted.
-    public static let countLimit = 10_000
+    package static let countLimit = 10_000
 
     /// One page's query of the open alerts after `position`, and the count after it (also
     /// what a test explains), on the index of the coordinator's or everyone's open alerts.
@@ -261,7 +261,7 @@ extension AlertProjection {
     /// One page of the open alerts, oldest first. Without `counting` (a reader that follows
     /// `next` to the end and shows no count), `remaining` is 0 and `next` is given after a
     /// full page.
-    public static func openPage(in db: ProjectionDatabase, coordinator: String?, now: Date, after position: Int64?, limit: Int,
+    package static func openPage(in db: ProjectionDatabase, coordinator: String?, now: Date, after position: Int64?, limit: Int,
                                 counting: Bool = true) throws -> AlertPage {
         let (page, _) = openQueries(coordinator: coordinator, now: now, after: position, limit: limit, cap: 0)
         let alerts = try db.query(page.sql, page.arguments).map(view)
@@ -272,12 +272,12 @@ extension AlertProjection {
         return AlertPage(alerts: alerts, next: remaining > 0 ? last : nil, remaining: min(remaining, countLimit), remainingAtLeast: remaining > countLimit)
     }
 
-    public static func open(in store: EventStore, coordinator: String? = nil, now: Date) throws -> [AlertView] {
+    package static func open(in store: EventStore, coordinator: String? = nil, now: Date) throws -> [AlertView] {
         try store.read { try open(in: $0, coordinator: coordinator, now: now) }
     }
 
     /// One alert, or nil.
-    public static func alert(_ id: UUID, in store: EventStore) throws -> AlertView? {
+    package static func alert(_ id: UUID, in store: EventStore) throws -> AlertView? {
         try store.read { db in try alert(id, in: db) }
     }
 
@@ -286,7 +286,7 @@ extension AlertProjection {
     }
 
     /// Every alert of a deadline, raised so far.
-    public static func alerts(ofDeadline deadlineId: String, in store: EventStore) throws -> [AlertView] {
+    package static func alerts(ofDeadline deadlineId: String, in store: EventStore) throws -> [AlertView] {
         try store.read { db in
             try db.query("SELECT \(columns) FROM alerts WHERE deadline_id = ? ORDER BY position", [.text(deadlineId)]).map(view)
         }

@@ -25,20 +25,20 @@ import Workflow
 /// Due times are wall-clock instants read from the injected clock. Sleeps last at most
 /// ``Options/maximumSleep``, after which the clock is read again, so a jump of the wall
 /// clock (NTP, suspend) is noticed within that slice.
-public final class AlertScheduler: Sendable {
-    public struct Options: Sendable {
+package final class AlertScheduler: Sendable {
+    package struct Options: Sendable {
         /// The longest single sleep; bounds how late a wall-clock jump is noticed.
-        public var maximumSleep: Duration
+        package var maximumSleep: Duration
         /// An alert raised more than this after its scheduled instant is marked late.
-        public var lateAfter: TimeInterval
+        package var lateAfter: TimeInterval
         /// How long to wait before trying again when the log cannot be read or written.
-        public var retryAfterFailure: Duration
+        package var retryAfterFailure: Duration
 
         /// After a commit wakes the loop, how long it lets further commits gather before it
         /// looks: a burst of commits (an import, say) then costs one pass, not one each.
-        public var settleAfterCommit: Duration
+        package var settleAfterCommit: Duration
 
-        public init(maximumSleep: Duration = .seconds(60), lateAfter: TimeInterval = 60, retryAfterFailure: Duration = .seconds(5),
+        package init(maximumSleep: Duration = .seconds(60), lateAfter: TimeInterval = 60, retryAfterFailure: Duration = .seconds(5),
                     settleAfterCommit: Duration = .milliseconds(200)) {
             self.maximumSleep = maximumSleep
             self.lateAfter = lateAfter
@@ -48,18 +48,18 @@ public final class AlertScheduler: Sendable {
     }
 
     /// What one pass did.
-    public struct Pass: Sendable {
+    package struct Pass: Sendable {
         /// The alerts this pass raised, in due order.
-        public var raised: [AlertRaised]
+        package var raised: [AlertRaised]
         /// The next instant an alert becomes due, if any deadline will raise one.
-        public var next: Date?
+        package var next: Date?
         /// More deadlines owed an alert now than one pass reads (``deadlinesPerPass``): the
         /// next pass should run at once.
-        public var backlog: Bool = false
+        package var backlog: Bool = false
     }
 
-    public let store: EventStore
-    public let options: Options
+    package let store: EventStore
+    package let options: Options
     let clock: @Sendable () -> Date
     let logger: Logger
     let onRaised: @Sendable (AlertRaised) -> Void
@@ -74,7 +74,7 @@ public final class AlertScheduler: Sendable {
     ///   - clock: the wall clock; tests inject one.
     ///   - onRaised: called once for each alert this scheduler raised (after its commit), in
     ///     due order; the daemon runs the notification command from it. It must not block.
-    public init(
+    package init(
         store: EventStore, options: Options = .init(), clock: @escaping @Sendable () -> Date = { Date() },
         logger: Logger = Logger(label: "imr.alerts", factory: { _ in SwiftLogNoOpLogHandler() }),
         onRaised: @escaping @Sendable (AlertRaised) -> Void = { _ in }
@@ -87,11 +87,11 @@ public final class AlertScheduler: Sendable {
     }
 
     /// How many passes ran (for tests that wait for the loop to notice something).
-    public var passCount: Int { passes.withLock { $0 } }
+    package var passCount: Int { passes.withLock { $0 } }
 
     /// The most deadlines one pass raises alerts for; a pass that reaches it says the next is
     /// due at once, and the loop goes on.
-    public static let deadlinesPerPass = 500
+    package static let deadlinesPerPass = 500
 
     /// A pass's query: the running deadlines whose next alert's instant has come, soonest
     /// first, on the partial index of that instant (also what a test explains).
@@ -109,7 +109,7 @@ public final class AlertScheduler: Sendable {
     /// keeps that instant, indexed, from the policy it was opened with): a pass with nothing
     /// to raise is two index lookups, however many cases the store holds.
     @discardableResult
-    public func raiseDue(now: Date) throws -> Pass {
+    package func raiseDue(now: Date) throws -> Pass {
         defer { passes.withLock { $0 += 1 } }
         let nowMicros = now.unixMicroseconds
         let (rows, raisedByDeadline, upcoming) = try store.read { db in
@@ -250,7 +250,7 @@ public final class AlertScheduler: Sendable {
     /// Runs passes until the task is cancelled: after each, sleeps until the next alert is
     /// due, a case commit rings (then lets ``Options/settleAfterCommit`` pass), or
     /// ``Options/maximumSleep`` passes, whichever is first.
-    public func run() async {
+    package func run() async {
         let from = ((try? await store.headPosition()) ?? 0) + 1
         await withTaskGroup(of: Void.self) { group in
             // A commit to a case may add, move, meet or cancel a deadline: look again at once.

@@ -6,8 +6,8 @@ import Workflow
 
 /// `io.imr.Alerts`: open alerts, a live feed of them, and acknowledging, snoozing and
 /// reassigning them (each recorded as an event on the alert's stream).
-public struct AlertsInterface: VarlinkHandler {
-    public let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Alerts_varlink, as: UTF8.self))
+package struct AlertsInterface: VarlinkHandler {
+    package let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Alerts_varlink, as: UTF8.self))
     let store: EventStore
     let access: AccessControl
     let clock: @Sendable () -> Date
@@ -25,7 +25,7 @@ public struct AlertsInterface: VarlinkHandler {
     ///   - followerQueue: replies a follower may leave unread before it gets `FollowerTooSlow`
     ///     (`server.follower_queue`).
     ///   - replayPage: open alerts read at a time for a new follower's replay.
-    public init(store: EventStore, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() },
+    package init(store: EventStore, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() },
                 snoozeCheck: Duration = .seconds(60), maximumFollowers: Int = 128, followerQueue: Int = 1024,
                 replayPage: Int = AlertProjection.maximumPage, logger: Logger = Logger(label: "imr.alerts", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.feed = AlertFeed(store: store, maximumFollowers: maximumFollowers, queueCapacity: followerQueue, logger: logger)
@@ -39,16 +39,16 @@ public struct AlertsInterface: VarlinkHandler {
 
     /// Ends every `Follow` stream (with a last reply) and refuses new ones: the daemon calls
     /// this before it stops, since a follower's call would otherwise never finish.
-    public func stopFollowers() {
+    package func stopFollowers() {
         stopping.open()
         feed.stop()
     }
 
     /// Followers now (tests).
-    public var followerCount: Int { feed.followerCount }
+    package var followerCount: Int { feed.followerCount }
 
     /// The followers' feed's state, for a diagnosis in tests.
-    public var feedDiagnosis: String { feed.diagnosis }
+    package var feedDiagnosis: String { feed.diagnosis }
 
     struct Filter: Decodable {
         var mine: Bool?
@@ -66,16 +66,16 @@ public struct AlertsInterface: VarlinkHandler {
 
     /// Checked by the server before any parameter is decoded: reading for List and Follow,
     /// coordinating for the rest.
-    public func admit(member: String, context: VarlinkCallContext) throws {
+    package func admit(member: String, context: VarlinkCallContext) throws {
         let role: Role = member == "List" || member == "Follow" ? .reader : .coordinator
         try access.require(role, context, method: "io.imr.Alerts.\(member)")
     }
 
-    public func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
+    package func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
         ServiceFailure.error(for: failure, interface: interface.name)
     }
 
-    public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+    package func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
         switch call.member {
         case "List":
             let coordinator = try coordinatorFilter(call, context)

@@ -7,20 +7,20 @@ import Workflow
 ///
 /// Like the case list, it re-folds the case's stream on each of its events and replaces the
 /// case's rows, so a rebuild reaches the same rows.
-public struct CaseItemsProjection: Projection {
-    public let name = "case_items"
+package struct CaseItemsProjection: Projection {
+    package let name = "case_items"
 
     /// What a rebuild works out ahead: the case states (shared with the deadline read model's
     /// preparation when the read models are made together, ``ReadModels/standard(policy:)``).
     let preparation: BatchPreparation
 
-    public init() { preparation = CaseStreams.preparation(deadlines: nil) }
+    package init() { preparation = CaseStreams.preparation(deadlines: nil) }
 
     init(preparation: BatchPreparation) { self.preparation = preparation }
 
-    public var batchPreparation: BatchPreparation? { preparation }
+    package var batchPreparation: BatchPreparation? { preparation }
 
-    public func prepare(_ db: ProjectionDatabase) throws {
+    package func prepare(_ db: ProjectionDatabase) throws {
         try db.executeScript("""
             CREATE TABLE case_items (
                 case_id           TEXT NOT NULL,
@@ -35,7 +35,7 @@ public struct CaseItemsProjection: Projection {
             """)
     }
 
-    public func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
+    package func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
         guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
         // The case's rows after its next event (same append or catch-up batch) replace these.
         if db.upcoming?.streamId == event.streamId { return }
@@ -70,39 +70,39 @@ public struct CaseItemsProjection: Projection {
         }
     }
 
-    public func drop(_ db: ProjectionDatabase) throws {
+    package func drop(_ db: ProjectionDatabase) throws {
         try db.executeScript("DROP TABLE IF EXISTS case_items")
     }
 }
 
 /// The figures of `io.imr.Cases.Stats`, read from the case list, case items and deadline read models.
-public struct CaseStatistics: Sendable, Equatable, Codable {
-    public struct StageCount: Sendable, Equatable, Codable { public var stage: String; public var cases: Int }
-    public struct RuleTimeliness: Sendable, Equatable, Codable {
-        public var rule: String
-        public var met: Int
-        public var metLate: Int
-        public var missed: Int
+package struct CaseStatistics: Sendable, Equatable, Codable {
+    package struct StageCount: Sendable, Equatable, Codable { public var stage: String; public var cases: Int }
+    package struct RuleTimeliness: Sendable, Equatable, Codable {
+        package var rule: String
+        package var met: Int
+        package var metLate: Int
+        package var missed: Int
         /// met / (met + metLate + missed); nil when none has come due.
-        public var onTimeShare: Double?
+        package var onTimeShare: Double?
     }
 
-    public var openCases: Int
-    public var openByStage: [StageCount]
+    package var openCases: Int
+    package var openByStage: [StageCount]
     /// Running deadlines due in the next 7 days (not yet past due).
-    public var dueWithin7Days: Int
-    public var overdue: Int
-    public var timelinessByRule: [RuleTimeliness]
-    public var upheld: Int
-    public var overturned: Int
+    package var dueWithin7Days: Int
+    package var overdue: Int
+    package var timelinessByRule: [RuleTimeliness]
+    package var upheld: Int
+    package var overturned: Int
     /// overturned / (upheld + overturned); nil before any determination.
-    public var overturnRate: Double?
+    package var overturnRate: Double?
     /// Median calendar days per item from the IMR application to the assignment, and from the
     /// assignment to the determination; nil without data.
-    public var medianDaysApplicationToAssignment: Double?
-    public var medianDaysAssignmentToDetermination: Double?
+    package var medianDaysApplicationToAssignment: Double?
+    package var medianDaysAssignmentToDetermination: Double?
 
-    public static func read(from store: EventStore, now: Date) throws -> CaseStatistics {
+    package static func read(from store: EventStore, now: Date) throws -> CaseStatistics {
         let nowMicros = now.unixMicroseconds
         return try store.read { db in
             let stages = try CaseListProjection.openByStage(in: db).map { StageCount(stage: $0.stage, cases: $0.cases) }.sorted { (CaseStage(rawValue: $0.stage) ?? .closed) < (CaseStage(rawValue: $1.stage) ?? .closed) }
@@ -161,13 +161,13 @@ public struct CaseStatistics: Sendable, Equatable, Codable {
 }
 
 /// The read models the daemon keeps beside the log, in the order they are applied.
-public enum ReadModels {
-    public static func all(policy: AlertPolicy = .standard) -> [any Projection] { standard(policy: policy).all }
+package enum ReadModels {
+    package static func all(policy: AlertPolicy = .standard) -> [any Projection] { standard(policy: policy).all }
 
     /// The read models, with the deadline read model by name: a ``CaseService`` given it works
     /// out a command's deadline rows before the writer takes the command. `policy` is the alert
     /// policy the deadlines' alert plans follow (the daemon's configured one).
-    public static func standard(policy: AlertPolicy = .standard) -> (all: [any Projection], deadlines: DeadlineProjection) {
+    package static func standard(policy: AlertPolicy = .standard) -> (all: [any Projection], deadlines: DeadlineProjection) {
         let deadlines = DeadlineProjection(policy: policy)
         // The deadlines before the case list: a case's row takes its next deadline from them.
         // One preparation for the three case read models in a rebuild: each case folded once.

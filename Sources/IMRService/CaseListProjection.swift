@@ -13,27 +13,27 @@ import Workflow
 /// (it comes first in ``ReadModels/standard()``): the earliest running deadline that must be met.
 /// The optional window to ask for more information (`ur.info-request`) is left out: it is on
 /// the deadline board while open, and a list ordered by it would put closed, unused windows first.
-public struct CaseListProjection: Projection {
-    public let name = "case_list"
+package struct CaseListProjection: Projection {
+    package let name = "case_list"
     /// 2: the next deadline stored in the row (`next_due_us`, `next_rule`, `next_sort`) and
     /// indexes that end in the list's order.
     /// 3: the next deadline leaves out missed deadlines kept as history (deadlines version 6).
     /// 4: case ids, claim numbers, employers, claims administrators and IMR case numbers on
     /// indexes that ignore letter case (search by prefix, case ids in any letter case).
-    public var version: Int { 4 }
+    package var version: Int { 4 }
 
     /// What a rebuild works out ahead: the case states (shared with the deadline read model's
     /// preparation when the read models are made together, ``ReadModels/standard(policy:)``).
     let preparation: BatchPreparation
 
-    public init() { preparation = CaseStreams.preparation(deadlines: nil) }
+    package init() { preparation = CaseStreams.preparation(deadlines: nil) }
 
     init(preparation: BatchPreparation) { self.preparation = preparation }
 
-    public var batchPreparation: BatchPreparation? { preparation }
+    package var batchPreparation: BatchPreparation? { preparation }
 
     /// The list's and the search's indexes: `apply` reads a case's row by its key only.
-    public var deferredIndexes: [String] {
+    package var deferredIndexes: [String] {
         ["case_list_open_next", "case_list_coordinator_next", "case_list_stage_next", "case_list_claim", "case_list_id_nocase",
          "case_list_claim_nocase", "case_list_employer_nocase", "case_list_administrator_nocase", "case_imr_numbers_nocase"]
     }
@@ -47,7 +47,7 @@ public struct CaseListProjection: Projection {
     /// The sort key of a case with no running deadline: after every due time.
     static let noDeadline = Int64.max
 
-    public func prepare(_ db: ProjectionDatabase) throws {
+    package func prepare(_ db: ProjectionDatabase) throws {
         try db.executeScript("""
             CREATE TABLE case_list (
                 case_id              TEXT PRIMARY KEY,
@@ -90,7 +90,7 @@ public struct CaseListProjection: Projection {
             """)
     }
 
-    public func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
+    package func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
         guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
         // The case's row (and its count) after its next event, in the same append or catch-up
         // batch, replaces this one's.
@@ -162,37 +162,37 @@ public struct CaseListProjection: Projection {
         }
     }
 
-    public func drop(_ db: ProjectionDatabase) throws {
+    package func drop(_ db: ProjectionDatabase) throws {
         try db.executeScript("DROP TABLE IF EXISTS case_list; DROP TABLE IF EXISTS case_imr_numbers; DROP TABLE IF EXISTS case_counts;")
     }
 }
 
 /// A row of the case list.
-public struct CaseSummary: Sendable, Equatable, Codable {
-    public var caseId: String
-    public var claimNumber: String
-    public var employer: String
-    public var claimsAdministrator: String
-    public var coordinator: String
-    public var dateOfInjury: String
-    public var stage: String
-    public var isOpen: Bool
-    public var imrCaseNumbers: [String]
-    public var items: Int
-    public var version: Int64
+package struct CaseSummary: Sendable, Equatable, Codable {
+    package var caseId: String
+    package var claimNumber: String
+    package var employer: String
+    package var claimsAdministrator: String
+    package var coordinator: String
+    package var dateOfInjury: String
+    package var stage: String
+    package var isOpen: Bool
+    package var imrCaseNumbers: [String]
+    package var items: Int
+    package var version: Int64
     /// The case's earliest running deadline (RFC 3339, Pacific) and its rule; nil when none runs.
-    public var nextDue: String?
-    public var nextRule: String?
+    package var nextDue: String?
+    package var nextRule: String?
     /// Asked for with `includeHistory`: how many of the case's misses are kept as history
     /// (``Workflow/CaseDeadline/history``), and the latest one's due instant (RFC 3339, Pacific).
-    public var missedInHistory: Int?
-    public var lastMissedDue: String?
+    package var missedInHistory: Int?
+    package var lastMissedDue: String?
 }
 
 extension CaseSummary {
     /// The summary as `WireFormat.object` gives it (a test holds the two equal), built by hand:
     /// a page has up to a thousand of them.
-    public var wireJSON: [String: JSONValue] {
+    package var wireJSON: [String: JSONValue] {
         var o: [String: JSONValue] = [
             "caseId": .string(caseId), "claimNumber": .string(claimNumber), "employer": .string(employer),
             "claimsAdministrator": .string(claimsAdministrator), "coordinator": .string(coordinator),
@@ -208,20 +208,20 @@ extension CaseSummary {
 }
 
 /// Filters for the case list; nil means any.
-public struct CaseListFilter: Sendable, Equatable, Codable {
-    public var open: Bool?
-    public var stage: String?
-    public var coordinator: String?
-    public var claimNumber: String?
-    public var imrCaseNumber: String?
+package struct CaseListFilter: Sendable, Equatable, Codable {
+    package var open: Bool?
+    package var stage: String?
+    package var coordinator: String?
+    package var claimNumber: String?
+    package var imrCaseNumber: String?
     /// Cases per page (``CaseListProjection/defaultPage`` when nil, at most ``CaseListProjection/maximumPage``).
-    public var limit: Int?
+    package var limit: Int?
     /// The `next` of the previous page: this page starts after it.
-    public var after: String?
+    package var after: String?
     /// Each case also says how many of its misses are kept as history, and the latest's due.
-    public var includeHistory: Bool?
+    package var includeHistory: Bool?
 
-    public init(open: Bool? = nil, stage: String? = nil, coordinator: String? = nil, claimNumber: String? = nil, imrCaseNumber: String? = nil,
+    package init(open: Bool? = nil, stage: String? = nil, coordinator: String? = nil, claimNumber: String? = nil, imrCaseNumber: String? = nil,
                 limit: Int? = nil, after: String? = nil, includeHistory: Bool? = nil) {
         self.includeHistory = includeHistory
         self.open = open
@@ -238,24 +238,24 @@ public struct CaseListFilter: Sendable, Equatable, Codable {
 /// before closed ones, then by next deadline, then by case id). Stable: a case recorded or
 /// moved meanwhile shows where it now belongs, and no case is shown twice or skipped because
 /// others were.
-public struct CaseListCursor: Sendable, Equatable {
-    public var isOpen: Bool
-    public var nextSort: Int64
-    public var caseId: String
+package struct CaseListCursor: Sendable, Equatable {
+    package var isOpen: Bool
+    package var nextSort: Int64
+    package var caseId: String
 
-    public init(isOpen: Bool, nextSort: Int64, caseId: String) {
+    package init(isOpen: Bool, nextSort: Int64, caseId: String) {
         self.isOpen = isOpen
         self.nextSort = nextSort
         self.caseId = caseId
     }
 
     /// As sent to clients: `1.<open 0|1>.<sort key>.<case id in hex>` (at most 150 characters).
-    public var text: String {
+    package var text: String {
         "1.\(isOpen ? 1 : 0).\(nextSort).\(Array(caseId.utf8).hexString)"
     }
 
     /// Nil when `text` is not a cursor this build writes.
-    public init?(text: String) {
+    package init?(text: String) {
         guard text.utf8.count <= 150 else { return nil }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "1", parts[1] == "0" || parts[1] == "1", let sort = Int64(parts[2]),
@@ -265,33 +265,33 @@ public struct CaseListCursor: Sendable, Equatable {
 }
 
 /// One page of the case list.
-public struct CaseListPage: Sendable, Equatable {
-    public var cases: [CaseSummary]
+package struct CaseListPage: Sendable, Equatable {
+    package var cases: [CaseSummary]
     /// Where the next page starts; nil on the last page.
-    public var next: CaseListCursor?
+    package var next: CaseListCursor?
     /// How many matching cases come after this page, counted up to ``CaseListProjection/countLimit``.
-    public var remaining: Int
+    package var remaining: Int
     /// True when the count stopped at the limit: there are at least `remaining` more.
-    public var remainingAtLeast: Bool
+    package var remainingAtLeast: Bool
 }
 
 extension CaseListProjection {
     /// How many cases are open, from the counts kept by stage (a dozen rows, whatever the caseload).
-    public static func openCount(in db: ProjectionDatabase) throws -> Int64 {
+    package static func openCount(in db: ProjectionDatabase) throws -> Int64 {
         try db.query("SELECT COALESCE(SUM(cases), 0) FROM case_counts WHERE is_open = 1").first?[0].int64 ?? 0
     }
 
     /// Open cases by stage, from the same counts; stages with none left out.
-    public static func openByStage(in db: ProjectionDatabase) throws -> [(stage: String, cases: Int)] {
+    package static func openByStage(in db: ProjectionDatabase) throws -> [(stage: String, cases: Int)] {
         try db.query("SELECT stage, cases FROM case_counts WHERE is_open = 1 AND cases > 0").map { ($0[0].string ?? "", Int($0[1].int64 ?? 0)) }
     }
 
     /// Cases per page unless the caller asks for fewer or more.
-    public static let defaultPage = 100
+    package static let defaultPage = 100
     /// The most cases one reply carries.
-    public static let maximumPage = 1000
+    package static let maximumPage = 1000
     /// How far the cases after a page are counted (the count walks their index entries).
-    public static let countLimit = 10_000
+    package static let countLimit = 10_000
 
     static let columns = """
         case_id, claim_number, employer, claims_administrator, coordinator, date_of_injury, stage, is_open,
@@ -355,7 +355,7 @@ extension CaseListProjection {
 
     /// One page of the case list: open cases before closed ones, each soonest next deadline
     /// first (those with none last), then by case id; `limit` cases at most, after `cursor`.
-    public static func page(in db: ProjectionDatabase, matching filter: CaseListFilter, after cursor: CaseListCursor?, limit: Int) throws -> CaseListPage {
+    package static func page(in db: ProjectionDatabase, matching filter: CaseListFilter, after cursor: CaseListCursor?, limit: Int) throws -> CaseListPage {
         var cases: [CaseSummary] = []
         var last = cursor
         let parts = parts(filter)
@@ -408,7 +408,7 @@ extension CaseListProjection {
     /// Cases whose id, claim number, IMR case number, employer or claims administrator starts
     /// with `text`, ignoring letter case: at most `limit`, open ones first, then by next
     /// deadline and case id (the list's order); `more` when there are others.
-    public static func search(in db: ProjectionDatabase, text: String, limit: Int) throws -> (cases: [CaseSummary], more: Bool) {
+    package static func search(in db: ProjectionDatabase, text: String, limit: Int) throws -> (cases: [CaseSummary], more: Bool) {
         var ids: [String] = []
         var seen: Set<String> = []
         var more = false
@@ -431,7 +431,7 @@ extension CaseListProjection {
     /// The existing case ids nearest `caseId`: the same id in another letter case, else the ids
     /// beside it in the case-insensitive order (a mistyped last character or digit), closest by
     /// edit distance first; at most `limit`.
-    public static func nearestCaseIds(to caseId: String, in db: ProjectionDatabase, limit: Int = 3) throws -> [String] {
+    package static func nearestCaseIds(to caseId: String, in db: ProjectionDatabase, limit: Int = 3) throws -> [String] {
         let same = try db.query("SELECT case_id FROM case_list INDEXED BY case_list_id_nocase WHERE case_id = ? COLLATE NOCASE LIMIT 2", [.text(caseId)])
             .compactMap { $0[0].string }
         if !same.isEmpty { return same }
@@ -470,7 +470,7 @@ extension CaseListProjection {
 
     /// Every case the filter matches, read page by page (for short lists: a claim's or an IMR
     /// case number's cases, and tests).
-    public static func cases(in store: EventStore, matching filter: CaseListFilter) throws -> [CaseSummary] {
+    package static func cases(in store: EventStore, matching filter: CaseListFilter) throws -> [CaseSummary] {
         var all: [CaseSummary] = []
         var cursor: CaseListCursor?
         repeat {

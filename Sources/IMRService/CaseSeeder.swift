@@ -7,47 +7,47 @@ import Workflow
 /// out its rows once, for its last event), many cases to a transaction. For building large
 /// stores to measure (`imr-bench seed`), not for recording what happens: there is no command
 /// id to retry under, and every event is stamped with the same time.
-public struct CaseSeeder: Sendable {
+package struct CaseSeeder: Sendable {
     let store: EventStore
     let actor: Actor
 
-    public init(store: EventStore, actor: Actor) {
+    package init(store: EventStore, actor: Actor) {
         self.store = store
         self.actor = actor
     }
 
     /// What one batch wrote.
-    public struct Outcome: Sendable {
-        public var cases = 0
-        public var events = 0
+    package struct Outcome: Sendable {
+        package var cases = 0
+        package var events = 0
         /// Commands the lifecycle refused (left out; the case keeps what came before).
-        public var refused = 0
+        package var refused = 0
 
-        public init() {}
+        package init() {}
     }
 
     /// A batch decided and encoded, ready to append.
-    public struct Prepared: @unchecked Sendable {
+    package struct Prepared: @unchecked Sendable {
         let cases: [(CaseID, [NewEvent], [UUID: CaseEvent], Int)]
         let now: Date
         /// Cases in the batch (those the generator gave, whether or not they had events).
-        public var count: Int { cases.count }
+        package var count: Int { cases.count }
     }
 
     /// Appends every case of `batch` (new cases: each stream must not exist) in one
     /// transaction, each case's commands decided at `now`.
-    public func seed(_ batch: [(caseId: CaseID, commands: [CaseCommand])], now: Date) throws -> Outcome {
+    package func seed(_ batch: [(caseId: CaseID, commands: [CaseCommand])], now: Date) throws -> Outcome {
         try write(prepare(batch, now: now))
     }
 
     /// Decides and encodes a batch (pure, on any thread): a caller may prepare the next batch
     /// while the last one is written.
-    public func prepare(_ batch: [(caseId: CaseID, commands: [CaseCommand])], now: Date) -> Prepared {
+    package func prepare(_ batch: [(caseId: CaseID, commands: [CaseCommand])], now: Date) -> Prepared {
         Prepared(cases: batch.map { prepare($0.caseId, $0.commands, now: now) }, now: now)
     }
 
     /// Appends a prepared batch in one transaction.
-    public func write(_ prepared: Prepared) throws -> Outcome {
+    package func write(_ prepared: Prepared) throws -> Outcome {
         let now = prepared.now
         return try store.write { context in
             var outcome = Outcome()

@@ -4,21 +4,21 @@ import Foundation
 import Workflow
 
 /// Who asked for a command, from the socket's peer credentials.
-public struct Actor: Sendable, Hashable, Codable {
-    public var uid: UInt32
-    public var name: String
+package struct Actor: Sendable, Hashable, Codable {
+    package var uid: UInt32
+    package var name: String
 
-    public init(uid: UInt32, name: String) {
+    package init(uid: UInt32, name: String) {
         self.uid = uid
         self.name = name
     }
 
     /// How the actor appears in event metadata, e.g. `uid:1000 alice`.
-    public var label: String { "uid:\(uid) \(name)" }
+    package var label: String { "uid:\(uid) \(name)" }
 }
 
 /// A failure of a case command, in terms a coordinator and a client program understand.
-public enum CaseServiceError: Error, Sendable, CustomStringConvertible {
+package enum CaseServiceError: Error, Sendable, CustomStringConvertible {
     /// No case with that id.
     case caseNotFound(CaseID)
     /// The lifecycle refuses the command.
@@ -34,7 +34,7 @@ public enum CaseServiceError: Error, Sendable, CustomStringConvertible {
     /// The command id was already used for a different command: nothing was recorded.
     case commandIdReused(CommandIdReuse)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .caseNotFound(let id): "there is no case '\(id.rawValue)'; list cases with 'imr-ctl cases'"
         case .refused(let violation): violation.message
@@ -49,15 +49,15 @@ public enum CaseServiceError: Error, Sendable, CustomStringConvertible {
 }
 
 /// An earlier command that used the same command id with different content.
-public struct CommandIdReuse: Sendable, Equatable {
-    public let commandId: UUID
+package struct CommandIdReuse: Sendable, Equatable {
+    package let commandId: UUID
     /// The case the earlier command was recorded on.
-    public let caseId: String
+    package let caseId: String
     /// The earlier command's events: their type names and global positions.
-    public let eventTypes: [String]
-    public let positions: [Int64]
+    package let eventTypes: [String]
+    package let positions: [Int64]
 
-    public var message: String {
+    package var message: String {
         let at = positions.count == 1 ? "position \(positions[0])" : "positions \(positions.map(String.init).joined(separator: ", "))"
         return "command id \(commandId.uuidString.lowercased()) was already used for a different command "
             + "(\(eventTypes.joined(separator: ", ")) on case '\(caseId)', at \(at)); nothing was recorded: "
@@ -66,25 +66,25 @@ public struct CommandIdReuse: Sendable, Equatable {
 }
 
 /// What a command recorded.
-public struct CommandOutcome: Sendable, Equatable {
-    public let caseId: CaseID
+package struct CommandOutcome: Sendable, Equatable {
+    package let caseId: CaseID
     /// The case's stream version after the command.
-    public let version: Int64
+    package let version: Int64
     /// Global positions of the recorded events.
-    public let positions: [Int64]
+    package let positions: [Int64]
     /// The events' type names.
-    public let eventTypes: [String]
+    package let eventTypes: [String]
     /// True when the command id had already been recorded: nothing new was written.
-    public let wasAlreadyRecorded: Bool
+    package let wasAlreadyRecorded: Bool
 }
 
 /// Runs lifecycle commands against cases kept in the event log: on the writer thread, inside
 /// the transaction of its group, take the case's state (from the cache, or by folding its
 /// stream), let the pure `decide` produce events, append them at that version.
-public struct CaseService: Sendable {
-    public let store: EventStore
+package struct CaseService: Sendable {
+    package let store: EventStore
     /// Case states at their stream version, filled as commands commit.
-    public let states: CaseStateCache
+    package let states: CaseStateCache
     /// The store's deadline read model, when the caller's task may work out a command's
     /// deadline rows before the writer takes it (see ``execute(_:on:actor:commandId:correlationId:now:)``).
     let deadlines: DeadlineProjection?
@@ -92,7 +92,7 @@ public struct CaseService: Sendable {
     /// Where commands are decided ahead: threads of their own, not the cooperative ones.
     let compute: ComputeThreads
 
-    public init(store: EventStore, states: CaseStateCache = CaseStateCache(), deadlines: DeadlineProjection? = nil,
+    package init(store: EventStore, states: CaseStateCache = CaseStateCache(), deadlines: DeadlineProjection? = nil,
                 compute: ComputeThreads = .shared) {
         self.store = store
         self.states = states
@@ -101,20 +101,20 @@ public struct CaseService: Sendable {
     }
 
     /// The current state of a case.
-    public func state(of caseId: CaseID) throws(CaseServiceError) -> CaseState {
+    package func state(of caseId: CaseID) throws(CaseServiceError) -> CaseState {
         let (state, _) = try stateAndHistory(of: caseId)
         return state
     }
 
     /// The current state of a case and its events as recorded, from one read of the stream.
-    public func stateAndHistory(of caseId: CaseID) throws(CaseServiceError) -> (CaseState, [RecordedEvent]) {
+    package func stateAndHistory(of caseId: CaseID) throws(CaseServiceError) -> (CaseState, [RecordedEvent]) {
         let stored: [RecordedEvent]
         do { stored = try store.read(stream: CaseStreams.streamId(caseId)) } catch { throw .storage(error) }
         return try stateAndHistory(of: caseId, from: stored)
     }
 
     /// The case's events as recorded, with their metadata.
-    public func history(of caseId: CaseID) throws(CaseServiceError) -> [RecordedEvent] {
+    package func history(of caseId: CaseID) throws(CaseServiceError) -> [RecordedEvent] {
         let events: [RecordedEvent]
         do { events = try store.read(stream: CaseStreams.streamId(caseId)) } catch { throw .storage(error) }
         guard !events.isEmpty else { throw .caseNotFound(caseId) }
@@ -122,20 +122,20 @@ public struct CaseService: Sendable {
     }
 
     /// The current state of a case, read on a reader thread.
-    public func state(of caseId: CaseID) async throws(CaseServiceError) -> CaseState {
+    package func state(of caseId: CaseID) async throws(CaseServiceError) -> CaseState {
         try await stateAndHistory(of: caseId).0
     }
 
     /// The state of a case and its events, read on a reader thread; the state comes from the
     /// cache when it holds the case at its last event.
-    public func stateAndHistory(of caseId: CaseID) async throws(CaseServiceError) -> (CaseState, [RecordedEvent]) {
+    package func stateAndHistory(of caseId: CaseID) async throws(CaseServiceError) -> (CaseState, [RecordedEvent]) {
         let stored: [RecordedEvent]
         do { stored = try await store.read(stream: CaseStreams.streamId(caseId)) } catch { throw .storage(error) }
         return try stateAndHistory(of: caseId, from: stored)
     }
 
     /// The case's events as recorded, read on a reader thread.
-    public func history(of caseId: CaseID) async throws(CaseServiceError) -> [RecordedEvent] {
+    package func history(of caseId: CaseID) async throws(CaseServiceError) -> [RecordedEvent] {
         let events: [RecordedEvent]
         do { events = try await store.read(stream: CaseStreams.streamId(caseId)) } catch { throw .storage(error) }
         guard !events.isEmpty else { throw .caseNotFound(caseId) }
@@ -144,7 +144,7 @@ public struct CaseService: Sendable {
 
     /// Up to `limit` of a case's events after version `after`, and the case's version now (to
     /// say how many follow), read on a reader thread.
-    public func historyPage(of caseId: CaseID, after: Int64, limit: Int) async throws(CaseServiceError) -> (events: [RecordedEvent], version: Int64) {
+    package func historyPage(of caseId: CaseID, after: Int64, limit: Int) async throws(CaseServiceError) -> (events: [RecordedEvent], version: Int64) {
         let streamId = CaseStreams.streamId(caseId)
         let events: [RecordedEvent]
         let version: Int64
@@ -172,7 +172,7 @@ public struct CaseService: Sendable {
     /// writer (group commit); returns once it is durable. A command id that was already
     /// recorded returns the earlier outcome and writes nothing, so clients can retry safely.
     @discardableResult
-    public func execute(
+    package func execute(
         _ command: CaseCommand, on caseId: CaseID, actor: Actor, commandId: UUID, correlationId: String? = nil, now: Date
     ) async throws(CaseServiceError) -> CommandOutcome {
         let prepared = try prepare(command, on: caseId, actor: actor, commandId: commandId, correlationId: correlationId, now: now)
@@ -261,7 +261,7 @@ public struct CaseService: Sendable {
 
     /// The same, in a transaction of its own on the calling thread (tools and tests).
     @discardableResult
-    public func execute(
+    package func execute(
         _ command: CaseCommand, on caseId: CaseID, actor: Actor, commandId: UUID, correlationId: String? = nil, now: Date
     ) throws(CaseServiceError) -> CommandOutcome {
         let prepared = try prepare(command, on: caseId, actor: actor, commandId: commandId, correlationId: correlationId, now: now)
@@ -331,13 +331,11 @@ public struct CaseService: Sendable {
         if case .openCase = p.command {} else if state.facts == nil { throw p.badCaseId.map { .invalidValue($0) } ?? .caseNotFound(caseId) }
         let events: [CaseEvent]
         do {
+            // The values were checked when the command was prepared (``prepare``), so a
+            // refusal here is a rule of the lifecycle.
             events = try decide(p.command, state: state, now: p.now)
-        } catch let violation as CaseRuleViolation {
-            throw .refused(violation)
-        } catch let invalid as InvalidValue {
-            throw .invalidValue(invalid)
         } catch {
-            throw .refused(CaseRuleViolation(.init(rawValue: "refused"), "\(error)"))
+            throw .refused(error)
         }
         let result = try append(
             events, to: caseId, base: state, version: version, commandId: p.commandId, metadata: p.metadata, recordedAt: p.now, in: context)
@@ -443,7 +441,7 @@ public struct CaseService: Sendable {
     }
 
     /// The metadata extra holding a digest of the command that wrote the event.
-    public static let commandDigestKey = "commandDigest"
+    package static let commandDigestKey = "commandDigest"
 
     /// SHA-256 of the case id and the command's canonical encoding, in hex: the same command
     /// sent again has the same digest, a different one (almost surely) not.

@@ -14,12 +14,12 @@ import Workflow
 ///
 /// Bounded by entries: two generations of at most `capacity / 2` each; when the young one
 /// is full it becomes the old one and the old one is dropped (an approximate LRU in O(1)).
-public final class CaseStateCache: Sendable {
+package final class CaseStateCache: Sendable {
     /// A case's state after the event `lastEventId` at `version` of its stream.
-    public struct Entry: Sendable {
-        public let version: Int64
-        public let lastEventId: UUID
-        public let state: CaseState
+    package struct Entry: Sendable {
+        package let version: Int64
+        package let lastEventId: UUID
+        package let state: CaseState
     }
 
     private struct Generations {
@@ -27,21 +27,21 @@ public final class CaseStateCache: Sendable {
         var old: [String: Entry] = [:]
     }
 
-    public let capacity: Int
+    package let capacity: Int
     private let storage = Mutex(Generations())
     private let hitCount = Atomic<Int64>(0)
     private let missCount = Atomic<Int64>(0)
 
     /// The default: 20,000 cases, about 100 MiB at the demo's case sizes (5 KiB a state).
-    public static let defaultCapacity = 20_000
+    package static let defaultCapacity = 20_000
 
     /// `capacity` 0 keeps nothing (every command reads its case's stream).
-    public init(capacity: Int = CaseStateCache.defaultCapacity) {
+    package init(capacity: Int = CaseStateCache.defaultCapacity) {
         self.capacity = max(capacity, 0)
     }
 
     /// The entry for a stream, if it holds the state after exactly this event.
-    public func state(of streamId: String, at version: Int64, lastEventId: UUID) -> CaseState? {
+    package func state(of streamId: String, at version: Int64, lastEventId: UUID) -> CaseState? {
         let entry = storage.withLock { g -> Entry? in
             if let e = g.young[streamId] { return e }
             guard let e = g.old.removeValue(forKey: streamId) else { return nil }
@@ -58,12 +58,12 @@ public final class CaseStateCache: Sendable {
 
     /// The latest state held for a stream, unchecked: what a command may be decided on ahead
     /// of the writer, which then checks it against the stream's last event.
-    public func latest(of streamId: String) -> Entry? {
+    package func latest(of streamId: String) -> Entry? {
         storage.withLock { $0.young[streamId] ?? $0.old[streamId] }
     }
 
     /// Keeps a stream's state as of its event `lastEventId` at `version`, replacing an older one.
-    public func remember(_ state: CaseState, of streamId: String, at version: Int64, lastEventId: UUID) {
+    package func remember(_ state: CaseState, of streamId: String, at version: Int64, lastEventId: UUID) {
         guard capacity > 0 else { return }
         let entry = Entry(version: version, lastEventId: lastEventId, state: state)
         storage.withLock { g in
@@ -74,7 +74,7 @@ public final class CaseStateCache: Sendable {
     }
 
     /// Forgets everything (for tests and after a restore).
-    public func removeAll() {
+    package func removeAll() {
         storage.withLock { $0 = Generations() }
     }
 
@@ -87,7 +87,7 @@ public final class CaseStateCache: Sendable {
     }
 
     /// Entries held, and lookups that found a usable state or not, since start.
-    public var figures: (entries: Int, hits: Int64, misses: Int64) {
+    package var figures: (entries: Int, hits: Int64, misses: Int64) {
         let entries = storage.withLock { $0.young.count + $0.old.count }
         return (entries, hitCount.load(ordering: .relaxed), missCount.load(ordering: .relaxed))
     }

@@ -4,24 +4,24 @@ import Synchronization
 import Workflow
 
 /// How cases live in the event log: one stream per case, named `case-<id>`.
-public enum CaseStreams {
-    public static let prefix = "case-"
+package enum CaseStreams {
+    package static let prefix = "case-"
 
-    public static func streamId(_ caseId: CaseID) -> String { prefix + caseId.rawValue }
+    package static func streamId(_ caseId: CaseID) -> String { prefix + caseId.rawValue }
 
     /// The case id of a case stream; nil for other streams.
-    public static func caseId(ofStream streamId: String) -> CaseID? {
+    package static func caseId(ofStream streamId: String) -> CaseID? {
         streamId.hasPrefix(prefix) ? CaseID(String(streamId.dropFirst(prefix.count))) : nil
     }
 
     /// Decodes a stored event of a case stream.
-    public static func decode(_ event: RecordedEvent) throws -> RecordedCaseEvent {
+    package static func decode(_ event: RecordedEvent) throws -> RecordedCaseEvent {
         let payload = try CaseEventCodec.decode(type: event.type, schemaVersion: event.schemaVersion, payload: event.payloadData)
         return RecordedCaseEvent(event: payload, version: Int(event.streamVersion), eventId: event.id, recordedAt: event.recordedAt)
     }
 
     /// Folds a case stream's stored events into its state.
-    public static func fold(_ events: [RecordedEvent]) throws -> CaseState {
+    package static func fold(_ events: [RecordedEvent]) throws -> CaseState {
         CaseState.rebuild(from: try events.map(decode))
     }
 
@@ -33,7 +33,7 @@ public enum CaseStreams {
     /// only on the same connection, for the same stream, position and event id, and evolved only
     /// from the version just before, so neither another store nor an append that rolled back
     /// leaks into it.
-    public static func state(after event: RecordedEvent, in db: ProjectionDatabase) throws -> CaseState {
+    package static func state(after event: RecordedEvent, in db: ProjectionDatabase) throws -> CaseState {
         if let batch = db.prepared as? PreparedCases, let state = batch.states[event.id] { return state }
         if let hint = db.appendHint as? AppendHint, let state = hint.state(after: event) { return state }
         let cached = lastState.withLock { $0 }

@@ -5,14 +5,14 @@ import Varlink
 import Workflow
 
 /// `io.imr.Cases`: the lifecycle commands and case queries over Varlink.
-public struct CasesInterface: VarlinkHandler {
-    public let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Cases_varlink, as: UTF8.self))
+package struct CasesInterface: VarlinkHandler {
+    package let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Cases_varlink, as: UTF8.self))
     let service: CaseService
     let access: AccessControl
     let clock: @Sendable () -> Date
     let logger: Logger
 
-    public init(service: CaseService, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.cases", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    package init(service: CaseService, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.cases", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.service = service
         self.access = access
         self.clock = clock
@@ -59,15 +59,15 @@ public struct CasesInterface: VarlinkHandler {
     }
 
     /// Checked by the server before any parameter is decoded.
-    public func admit(member: String, context: VarlinkCallContext) throws {
+    package func admit(member: String, context: VarlinkCallContext) throws {
         try access.require(Self.role(for: member), context, method: "io.imr.Cases.\(member)")
     }
 
-    public func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
+    package func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
         ServiceFailure.error(for: failure, interface: interface.name)
     }
 
-    public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+    package func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
         do {
             return try await answer(call, context: context, replier: replier)
         } catch let error as VarlinkError where error.name == "io.imr.Cases.CaseNotFound" {
@@ -226,7 +226,7 @@ public struct CasesInterface: VarlinkHandler {
     }
 
     /// The lifecycle command a recording method asks for.
-    public static func command(for call: VarlinkCall) throws(VarlinkError) -> CaseCommand {
+    package static func command(for call: VarlinkCall) throws(VarlinkError) -> CaseCommand {
         func d<T: Decodable>(_ t: T.Type) throws(VarlinkError) -> T { try WireFormat.decode(t, from: call) }
         switch call.member {
         case "Open": return .openCase(try d(CaseOpened.self))

@@ -7,17 +7,17 @@ import Synchronization
 /// else those threads do, the watchdog's ping and `status` included.
 ///
 /// @unchecked Sendable: the queue is guarded by `condition`.
-public final class ComputeThreads: @unchecked Sendable {
+package final class ComputeThreads: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [() -> Void] = []
     private var started = false
     private let count: Int
 
     /// The process's threads for this work, one per core: every case service shares them.
-    public static let shared = ComputeThreads()
+    package static let shared = ComputeThreads()
 
     /// `count` threads, started with the first job (default: one per core).
-    public init(count: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    package init(count: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.count = max(count, 1)
     }
 
@@ -25,7 +25,7 @@ public final class ComputeThreads: @unchecked Sendable {
     /// else is being computed (one client at a time), `body` runs at once on the calling
     /// thread instead: the hop would only add a thread wake-up to a lone call's latency, and
     /// one body at a time cannot crowd the cooperative threads.
-    public func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    package func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         if busy.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged {
             defer { busy.subtract(1, ordering: .releasing) }
             return body()

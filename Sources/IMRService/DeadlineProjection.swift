@@ -18,24 +18,24 @@ import Workflow
 /// The projection follows the alert streams' ``AlertRaised`` events to move that instant on,
 /// keeping the levels each deadline has raised in a table of its own (`deadline_alerts`), so
 /// that it depends on no other read model and a rebuild gives what the appends gave.
-public struct DeadlineProjection: Projection {
-    public let name = "deadlines"
+package struct DeadlineProjection: Projection {
+    package let name = "deadlines"
     let calculator: DeadlineCalculator
     let policy: AlertPolicy
     let bodies = DeadlineBodies()
 
-    public init(calculator: DeadlineCalculator = .init(), policy: AlertPolicy = .standard) {
+    package init(calculator: DeadlineCalculator = .init(), policy: AlertPolicy = .standard) {
         self.calculator = calculator
         self.policy = policy
     }
 
     /// A rebuild works each case's state and rows out on the rebuild's own thread.
-    public var batchPreparation: BatchPreparation? { CaseStreams.preparation(deadlines: self) }
+    package var batchPreparation: BatchPreparation? { CaseStreams.preparation(deadlines: self) }
 
     /// The board's indexes. Not `deadlines_case` (`apply` and the case list read a case's rows
     /// on it), `deadlines_running` or `deadlines_next_alert` (the alert scheduler reads on it
     /// while a rebuild runs).
-    public var deferredIndexes: [String] {
+    package var deferredIndexes: [String] {
         ["deadlines_open_due", "deadlines_coordinator_due", "deadlines_history_due", "deadlines_history_coordinator"]
     }
 
@@ -61,9 +61,9 @@ public struct DeadlineProjection: Projection {
     /// expedited, retrospective or formulary period; the calendar of a deemed receipt; why a
     /// clock uses CalHR's calendar in every year), and a clock triggered outside the years the
     /// calendars cover (2013-2035) is unavailable with the reason instead of counted.
-    public var version: Int { 9 }
+    package var version: Int { 9 }
 
-    public func prepare(_ db: ProjectionDatabase) throws {
+    package func prepare(_ db: ProjectionDatabase) throws {
         try db.executeScript("""
             CREATE TABLE deadlines (
                 deadline_id  TEXT PRIMARY KEY,
@@ -95,7 +95,7 @@ public struct DeadlineProjection: Projection {
     /// Works every running deadline's alert plan out again when the store was last written
     /// with another alert policy (the configuration changed): one pass over the running
     /// deadlines, once, as the store opens.
-    public func opened(_ db: ProjectionDatabase) throws {
+    package func opened(_ db: ProjectionDatabase) throws {
         let fingerprint = policy.fingerprint
         guard try db.query("SELECT fingerprint FROM deadline_alert_policy").first?[0].string != fingerprint else { return }
         var after = ""
@@ -146,7 +146,7 @@ public struct DeadlineProjection: Projection {
                        [plan.next(raised: levels).map { .integer($0) } ?? .null, .text(raised.deadlineId)])
     }
 
-    public func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
+    package func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
         if event.type == AlertRaised.typeName, case .raised(let raised)? = try AlertStreams.decode(event) {
             return try apply(raised, to: db)
         }
@@ -250,7 +250,7 @@ public struct DeadlineProjection: Projection {
         var alertPlan: String
     }
 
-    public func drop(_ db: ProjectionDatabase) throws {
+    package func drop(_ db: ProjectionDatabase) throws {
         try db.executeScript("DROP TABLE IF EXISTS deadlines; DROP TABLE IF EXISTS deadline_alert_policy; DROP TABLE IF EXISTS deadline_alerts")
     }
 }
@@ -300,23 +300,23 @@ final class DeadlineBodies: Sendable {
 }
 
 /// Filters for the deadline board.
-public struct DeadlineBoardFilter: Sendable, Equatable, Decodable {
-    public var coordinator: String?
-    public var rule: String?
-    public var party: String?
-    public var caseId: String?
+package struct DeadlineBoardFilter: Sendable, Equatable, Decodable {
+    package var coordinator: String?
+    package var rule: String?
+    package var party: String?
+    package var caseId: String?
     /// Only deadlines due within this many days from now (overdue ones included).
-    public var withinDays: Int?
+    package var withinDays: Int?
     /// true: only deadlines already past due; false: only those not yet due.
-    public var overdue: Bool?
+    package var overdue: Bool?
     /// Deadlines per page (``DeadlineProjection/defaultPage`` when nil, at most ``DeadlineProjection/maximumPage``).
-    public var limit: Int?
+    package var limit: Int?
     /// The `next` of the previous page: this page starts after it.
-    public var after: String?
+    package var after: String?
     /// Also the misses kept as history (``CaseDeadline/history``), in due order with the rest.
-    public var includeHistory: Bool?
+    package var includeHistory: Bool?
 
-    public init(coordinator: String? = nil, rule: String? = nil, party: String? = nil, caseId: String? = nil,
+    package init(coordinator: String? = nil, rule: String? = nil, party: String? = nil, caseId: String? = nil,
                 withinDays: Int? = nil, overdue: Bool? = nil, limit: Int? = nil, after: String? = nil, includeHistory: Bool? = nil) {
         self.includeHistory = includeHistory
         self.coordinator = coordinator
@@ -331,20 +331,20 @@ public struct DeadlineBoardFilter: Sendable, Equatable, Decodable {
 }
 
 /// Where a page of the board starts: just after this deadline, by due time then id.
-public struct DeadlineBoardCursor: Sendable, Equatable {
-    public var dueMicros: Int64
-    public var deadlineId: String
+package struct DeadlineBoardCursor: Sendable, Equatable {
+    package var dueMicros: Int64
+    package var deadlineId: String
 
-    public init(dueMicros: Int64, deadlineId: String) {
+    package init(dueMicros: Int64, deadlineId: String) {
         self.dueMicros = dueMicros
         self.deadlineId = deadlineId
     }
 
     /// As sent to clients: `d1.<due, µs>.<deadline id in hex>` (at most 300 characters).
-    public var text: String { "d1.\(dueMicros).\(Array(deadlineId.utf8).hexString)" }
+    package var text: String { "d1.\(dueMicros).\(Array(deadlineId.utf8).hexString)" }
 
     /// Nil when `text` is not a cursor this build writes.
-    public init?(text: String) {
+    package init?(text: String) {
         guard text.utf8.count <= 300 else { return nil }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "d1", let due = Int64(parts[1]), let id = HexText.decode(parts[2]) else { return nil }
@@ -374,21 +374,21 @@ enum HexText {
 }
 
 /// One page of the board.
-public struct DeadlineBoardPage: Sendable {
-    public var deadlines: [[String: JSONValue]]
-    public var next: DeadlineBoardCursor?
+package struct DeadlineBoardPage: Sendable {
+    package var deadlines: [[String: JSONValue]]
+    package var next: DeadlineBoardCursor?
     /// How many matching deadlines come after this page, counted up to ``DeadlineProjection/countLimit``.
-    public var remaining: Int
-    public var remainingAtLeast: Bool
+    package var remaining: Int
+    package var remainingAtLeast: Bool
 }
 
 extension DeadlineProjection {
     /// Deadlines per page unless the caller asks for fewer or more.
-    public static let defaultPage = 100
+    package static let defaultPage = 100
     /// The most deadlines one reply carries.
-    public static let maximumPage = 1000
+    package static let maximumPage = 1000
     /// How far the deadlines after a page are counted.
-    public static let countLimit = 10_000
+    package static let countLimit = 10_000
 
     /// The conditions of the board for a filter at `now`, leading with the equalities of the
     /// index that ends in (due_us, deadline_id): the coordinator's, or the whole board's.
@@ -446,7 +446,7 @@ extension DeadlineProjection {
     /// One page of the board: running deadlines by due time (then id), each with its status as
     /// of `now` and its coordinator.
     /// `dueBy`: only deadlines due by then (a digest's sections).
-    public static func boardPage(in db: ProjectionDatabase, matching filter: DeadlineBoardFilter, now: Date,
+    package static func boardPage(in db: ProjectionDatabase, matching filter: DeadlineBoardFilter, now: Date,
                                  after cursor: DeadlineBoardCursor?, limit: Int, dueBy: Date? = nil) throws -> DeadlineBoardPage {
         let nowMicros = now.unixMicroseconds
         // The running deadlines, and (when asked) the misses kept as history: each read on its
@@ -483,7 +483,7 @@ extension DeadlineProjection {
     }
 
     /// The whole board for a filter, page by page (for short boards: tests and small tools).
-    public static func board(in store: EventStore, matching filter: DeadlineBoardFilter, now: Date) throws -> [[String: JSONValue]] {
+    package static func board(in store: EventStore, matching filter: DeadlineBoardFilter, now: Date) throws -> [[String: JSONValue]] {
         var all: [[String: JSONValue]] = []
         var cursor: DeadlineBoardCursor?
         repeat {
@@ -497,7 +497,7 @@ extension DeadlineProjection {
     /// How many running deadlines are past due at `now` (optional information requests aside).
     /// `upTo` bounds the count (it walks the overdue deadlines' index entries): what a line
     /// refreshed on every commit asks, so that a backlog of misses cannot make it a scan.
-    public static func overdueCount(in store: EventStore, at now: Date, upTo limit: Int64 = .max) throws -> Int64 {
+    package static func overdueCount(in store: EventStore, at now: Date, upTo limit: Int64 = .max) throws -> Int64 {
         try store.read { try overdueCount(in: $0, at: now, upTo: limit) }
     }
 
@@ -509,7 +509,7 @@ extension DeadlineProjection {
     }
 
     /// The earliest open deadline's due instant, if any.
-    public static func nextDue(in store: EventStore, after now: Date) throws -> Date? {
+    package static func nextDue(in store: EventStore, after now: Date) throws -> Date? {
         let nowMicros = now.unixMicroseconds
         let next = try store.read { db in
             try db.query("SELECT MIN(due_us) FROM deadlines WHERE is_open = 1 AND due_us > ?", [.integer(nowMicros)]).first?[0].int64

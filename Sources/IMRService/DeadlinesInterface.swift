@@ -4,8 +4,8 @@ import Varlink
 import Workflow
 
 /// `io.imr.Deadlines`: the deadline board and a case's deadlines.
-public struct DeadlinesInterface: VarlinkHandler {
-    public let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Deadlines_varlink, as: UTF8.self))
+package struct DeadlinesInterface: VarlinkHandler {
+    package let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Deadlines_varlink, as: UTF8.self))
     let service: CaseService
     let access: AccessControl
     let clock: @Sendable () -> Date
@@ -13,7 +13,7 @@ public struct DeadlinesInterface: VarlinkHandler {
     /// The alert lead times, for the alert schedule `List` gives each deadline.
     let alertPolicy: AlertPolicy
 
-    public init(service: CaseService, access: AccessControl, calculator: DeadlineCalculator = .init(), alertPolicy: AlertPolicy = .standard,
+    package init(service: CaseService, access: AccessControl, calculator: DeadlineCalculator = .init(), alertPolicy: AlertPolicy = .standard,
                 clock: @escaping @Sendable () -> Date = { Date() }) {
         self.service = service
         self.access = access
@@ -29,15 +29,15 @@ public struct DeadlinesInterface: VarlinkHandler {
     struct DigestParameters: Decodable { let coordinator: String }
 
     /// Checked by the server before any parameter is decoded: every method reads.
-    public func admit(member: String, context: VarlinkCallContext) throws {
+    package func admit(member: String, context: VarlinkCallContext) throws {
         try access.require(.reader, context, method: "io.imr.Deadlines.\(member)")
     }
 
-    public func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
+    package func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
         ServiceFailure.error(for: failure, interface: interface.name)
     }
 
-    public func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+    package func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
         do {
             return try await answer(call, replier: replier)
         } catch let error as VarlinkError where error.name == "io.imr.Cases.CaseNotFound" {

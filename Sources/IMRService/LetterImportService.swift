@@ -4,27 +4,27 @@ import Foundation
 import Workflow
 
 /// What importing one letter did.
-public struct LetterImportOutcome: Sendable, Equatable {
-    public let caseId: CaseID
+package struct LetterImportOutcome: Sendable, Equatable {
+    package let caseId: CaseID
     /// True when the import opened the case.
-    public let openedCase: Bool
+    package let openedCase: Bool
     /// True when the case already held every fact of the letter: nothing was written.
-    public let alreadyRecorded: Bool
+    package let alreadyRecorded: Bool
     /// The case's stream version after the import.
-    public let version: Int64
+    package let version: Int64
     /// Global positions and type names of the events written (empty when nothing was).
-    public let positions: [Int64]
-    public let eventTypes: [String]
+    package let positions: [Int64]
+    package let eventTypes: [String]
     /// Letter items and the case items they were matched to.
-    public let matches: [LetterItemMatch]
+    package let matches: [LetterItemMatch]
     /// The items whose determination this import recorded.
-    public let determinedItems: [ItemID]
+    package let determinedItems: [ItemID]
     /// The differences `force` corrected.
-    public let corrected: [LetterDifference]
+    package let corrected: [LetterDifference]
 }
 
 /// Why a letter import failed, beyond the case service's own failures.
-public enum LetterImportServiceError: Error, Sendable {
+package enum LetterImportServiceError: Error, Sendable {
     /// The letter contradicts the case (or cannot be matched, or lacks facts).
     case letter(CaseID?, LetterImportError)
     /// Several cases carry the letter's IMR case number.
@@ -34,7 +34,7 @@ public enum LetterImportServiceError: Error, Sendable {
 
 /// The key of the event metadata's `extras` that marks an event as imported, with the
 /// letter it came from as its value. EventStore keeps it without knowing what it means.
-public let importedFromMetadataKey = "importedFrom"
+package let importedFromMetadataKey = "importedFrom"
 
 extension CaseService {
     /// Imports one Final Determination letter as one append: every event it proves, or none.
@@ -50,7 +50,7 @@ extension CaseService {
     /// outcome, and a letter whose facts the case already holds records nothing. Without a
     /// `commandId` one is derived from the letter's content and the case, so a repeated import
     /// of the same letter is recognised by the log too.
-    public func importLetter(
+    package func importLetter(
         _ letter: LetterFacts, caseId requested: CaseID?, force: Bool, source: String, actor: Actor,
         commandId: UUID?, now: Date
     ) throws(LetterImportServiceError) -> LetterImportOutcome {
@@ -66,7 +66,7 @@ extension CaseService {
 
     /// The same from an async caller: the case is found on a reader thread and the letter
     /// recorded by the writer thread, with the other writes waiting (group commit).
-    public func importLetter(
+    package func importLetter(
         _ letter: LetterFacts, caseId requested: CaseID?, force: Bool, source: String, actor: Actor,
         commandId: UUID?, now: Date
     ) async throws(LetterImportServiceError) -> LetterImportOutcome {
@@ -155,17 +155,17 @@ extension CaseService {
                 caseId: caseId, openedCase: false, alreadyRecorded: true, version: version, positions: [],
                 eventTypes: [], matches: plan.matches, determinedItems: [], corrected: [])
         }
+        // A value the letter carries outside its character set is named by field, as for any command.
+        for command in plan.commands {
+            do { try CommandValues.validate(command) } catch { throw .service(.invalidValue(error)) }
+        }
         let events: [CaseEvent]
         do {
             events = try LetterImport.events(for: plan.commands, state: state, now: r.now) {
                 CaseService.eventId(commandId: importId, index: $0)
             }
-        } catch let violation as CaseRuleViolation {
-            throw .service(.refused(violation))
-        } catch let invalid as InvalidValue {
-            throw .service(.invalidValue(invalid))
         } catch {
-            throw .service(.refused(CaseRuleViolation(.init(rawValue: "refused"), "\(error)")))
+            throw .service(.refused(error))
         }
         let metadata = EventMetadata(
             actor: r.actor.label, correlationId: tag, causationId: tag, commandId: tag,

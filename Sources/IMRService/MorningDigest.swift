@@ -11,26 +11,26 @@ import Workflow
 ///
 /// Every section is one page of the coordinator's board on its index (coordinator, due time):
 /// a digest costs three index ranges and three bounded counts, whatever the caseload.
-public struct MorningDigest: Sendable, Equatable {
-    public var coordinator: String
+package struct MorningDigest: Sendable, Equatable {
+    package var coordinator: String
     /// The Pacific date the digest is for.
-    public var day: LocalDate
-    public var overdue: Section
-    public var dueToday: Section
-    public var thisWeek: Section
+    package var day: LocalDate
+    package var overdue: Section
+    package var dueToday: Section
+    package var thisWeek: Section
 
-    public struct Section: Sendable, Equatable {
+    package struct Section: Sendable, Equatable {
         /// Board rows (io.imr.Deadlines deadline objects), soonest first.
-        public var deadlines: [[String: JSONValue]]
+        package var deadlines: [[String: JSONValue]]
         /// All the section's deadlines, counted up to ``DeadlineProjection/countLimit``.
-        public var count: Int
-        public var countIsAtLeast: Bool
+        package var count: Int
+        package var countIsAtLeast: Bool
     }
 
-    public static let rowsPerSection = 50
+    package static let rowsPerSection = 50
 
     /// The digest of `coordinator`'s running deadlines at `now`.
-    public static func build(in db: ProjectionDatabase, coordinator: String, now: Date) throws -> MorningDigest {
+    package static func build(in db: ProjectionDatabase, coordinator: String, now: Date) throws -> MorningDigest {
         let today = Pacific.date(of: now)
         let endOfToday = Pacific.instant(today.adding(days: 1)).addingTimeInterval(-1)
         let endOfWeek = Pacific.instant(today.adding(days: 7)).addingTimeInterval(-1)
@@ -57,7 +57,7 @@ public struct MorningDigest: Sendable, Equatable {
     /// coordinator (the next name after the last on the index of running deadlines by
     /// coordinator), so that the daily pass costs what the number of coordinators costs, not
     /// the caseload.
-    public static func coordinators(in db: ProjectionDatabase, after last: String? = nil, limit: Int = 1000) throws -> [String] {
+    package static func coordinators(in db: ProjectionDatabase, after last: String? = nil, limit: Int = 1000) throws -> [String] {
         var names: [String] = []
         var previous = last
         while names.count < limit {
@@ -72,10 +72,10 @@ public struct MorningDigest: Sendable, Equatable {
     }
 
     /// Whether there is nothing to say (no deadline overdue, today or this week).
-    public var isEmpty: Bool { overdue.count == 0 && dueToday.count == 0 && thisWeek.count == 0 }
+    package var isEmpty: Bool { overdue.count == 0 && dueToday.count == 0 && thisWeek.count == 0 }
 
     /// The wire form (io.imr.Deadlines.Digest's reply).
-    public var wire: [String: JSONValue] {
+    package var wire: [String: JSONValue] {
         func section(_ s: Section) -> JSONValue {
             .object(["deadlines": .array(s.deadlines.map { .object($0) }), "count": .int(Int64(s.count)), "countIsAtLeast": .bool(s.countIsAtLeast)])
         }
@@ -84,7 +84,7 @@ public struct MorningDigest: Sendable, Equatable {
     }
 
     /// One line for the journal: "digest for maria, Tue 2024-03-12: 2 overdue, 1 due today, 5 more this week".
-    public var summary: String {
+    package var summary: String {
         func n(_ s: Section) -> String { "\(s.count)\(s.countIsAtLeast ? "+" : "")" }
         return "digest for \(coordinator), \(day.shortLabel): \(n(overdue)) overdue, \(n(dueToday)) due today, \(n(thisWeek)) more this week"
     }
@@ -97,14 +97,14 @@ public struct MorningDigest: Sendable, Equatable {
 /// with nothing overdue or due this week gets none. A daemon down at the time sends that day's
 /// digest when it starts, if it is still the same Pacific day; it keeps, in memory, the last day
 /// it sent, so a restart later that day sends it again (at most once per start).
-public final class MorningDigestScheduler: Sendable {
+package final class MorningDigestScheduler: Sendable {
     let store: EventStore
     let at: TimeOfDay
     let clock: @Sendable () -> Date
     let logger: Logger
     let deliver: @Sendable (MorningDigest) -> Void
 
-    public init(store: EventStore, at: TimeOfDay, clock: @escaping @Sendable () -> Date, logger: Logger,
+    package init(store: EventStore, at: TimeOfDay, clock: @escaping @Sendable () -> Date, logger: Logger,
                 deliver: @escaping @Sendable (MorningDigest) -> Void = { _ in }) {
         self.store = store
         self.at = at
@@ -120,7 +120,7 @@ public final class MorningDigestScheduler: Sendable {
 
     /// Sends the digests of `now`'s day; the number sent.
     @discardableResult
-    public func sendAll(now: Date) async throws -> Int {
+    package func sendAll(now: Date) async throws -> Int {
         var sent = 0
         var after: String?
         while true {
@@ -145,7 +145,7 @@ public final class MorningDigestScheduler: Sendable {
 
     /// Sends each day's digests at the configured time until cancelled. Started after that
     /// time, it sends the day's digests at once.
-    public func run() async {
+    package func run() async {
         var lastDay: LocalDate?
         var waitNoted: LocalDate?
         while !Task.isCancelled {
@@ -181,7 +181,7 @@ public final class MorningDigestScheduler: Sendable {
     }
 
     /// The notification command's delivery of a digest.
-    public static func delivery(_ digest: MorningDigest) -> AlertCommandRunner.Delivery {
+    package static func delivery(_ digest: MorningDigest) -> AlertCommandRunner.Delivery {
         AlertCommandRunner.Delivery(
             name: "digest for \(digest.coordinator)",
             metadata: ["imr.coordinator": digest.coordinator],

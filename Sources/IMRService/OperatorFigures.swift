@@ -12,37 +12,37 @@ import Synchronization
 /// `imr_alert_lag_seconds` (raised after its scheduled time), `imr_scheduler_passes_total{outcome}`,
 /// `imr_scheduler_pass_duration_seconds`, `imr_access_refusals_total{interface}`; the Varlink
 /// server adds `varlink_*` (see ``Varlink``).
-public final class OperatorFigures: Sendable {
-    public static let shared = OperatorFigures()
+package final class OperatorFigures: Sendable {
+    package static let shared = OperatorFigures()
 
-    public struct Totals: Codable, Sendable, Equatable {
-        public var commandsRecorded: Int64 = 0
-        public var commandsAlreadyRecorded: Int64 = 0
-        public var commandsRefused: Int64 = 0
-        public var commandsInvalid: Int64 = 0
-        public var commandsFailed: Int64 = 0
-        public var eventsAppendedByCommands: Int64 = 0
-        public var accessRefusals: Int64 = 0
-        public var alertsRaised: Int64 = 0
-        public var alertsRaisedLate: Int64 = 0
-        public var schedulerPasses: Int64 = 0
-        public var schedulerFailures: Int64 = 0
+    package struct Totals: Codable, Sendable, Equatable {
+        package var commandsRecorded: Int64 = 0
+        package var commandsAlreadyRecorded: Int64 = 0
+        package var commandsRefused: Int64 = 0
+        package var commandsInvalid: Int64 = 0
+        package var commandsFailed: Int64 = 0
+        package var eventsAppendedByCommands: Int64 = 0
+        package var accessRefusals: Int64 = 0
+        package var alertsRaised: Int64 = 0
+        package var alertsRaisedLate: Int64 = 0
+        package var schedulerPasses: Int64 = 0
+        package var schedulerFailures: Int64 = 0
         /// The slowest command (decide and append) since start, in milliseconds.
-        public var slowestCommandMs: Double = 0
+        package var slowestCommandMs: Double = 0
         /// The longest an alert waited past its scheduled time since start, in seconds.
-        public var largestAlertLagSeconds: Double = 0
-        public init() {}
+        package var largestAlertLagSeconds: Double = 0
+        package init() {}
     }
 
     private let totals = Mutex(Totals())
 
-    public init() {}
+    package init() {}
 
-    public var snapshot: Totals { totals.withLock { $0 } }
+    package var snapshot: Totals { totals.withLock { $0 } }
 
-    public enum CommandOutcome: String, Sendable { case recorded, alreadyRecorded = "already_recorded", refused, invalid, failed }
+    package enum CommandOutcome: String, Sendable { case recorded, alreadyRecorded = "already_recorded", refused, invalid, failed }
 
-    public func command(_ outcome: CommandOutcome, events: Int = 0, duration: Duration? = nil) {
+    package func command(_ outcome: CommandOutcome, events: Int = 0, duration: Duration? = nil) {
         Counter(label: "imr_commands_total", dimensions: [("outcome", outcome.rawValue)]).increment()
         if let duration { CoreMetrics.Timer(label: "imr_command_duration_seconds").recordNanoseconds(duration.nanoseconds) }
         if outcome == .recorded { Recorder(label: "imr_append_events").record(events) }
@@ -60,12 +60,12 @@ public final class OperatorFigures: Sendable {
         }
     }
 
-    public func accessRefused(interface: String) {
+    package func accessRefused(interface: String) {
         Counter(label: "imr_access_refusals_total", dimensions: [("interface", interface)]).increment()
         totals.withLock { $0.accessRefusals += 1 }
     }
 
-    public func alertRaised(level: String, late: Bool, lagSeconds: Double) {
+    package func alertRaised(level: String, late: Bool, lagSeconds: Double) {
         Counter(label: "imr_alerts_raised_total", dimensions: [("level", level)]).increment()
         Recorder(label: "imr_alert_lag_seconds").record(max(0, lagSeconds))
         totals.withLock { t in
@@ -75,7 +75,7 @@ public final class OperatorFigures: Sendable {
         }
     }
 
-    public func schedulerPass(duration: Duration, failed: Bool) {
+    package func schedulerPass(duration: Duration, failed: Bool) {
         Counter(label: "imr_scheduler_passes_total", dimensions: [("outcome", failed ? "failed" : "ok")]).increment()
         CoreMetrics.Timer(label: "imr_scheduler_pass_duration_seconds").recordNanoseconds(duration.nanoseconds)
         totals.withLock { t in

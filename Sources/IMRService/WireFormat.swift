@@ -4,9 +4,9 @@ import Workflow
 
 /// How values cross the wire: dates as `YYYY-MM-DD`, instants as RFC 3339 or
 /// `YYYY-MM-DDTHH:MM[:SS]` read as Pacific time.
-public enum WireFormat {
+package enum WireFormat {
     /// Parses an instant; nil when the text is neither form.
-    public static func instant(_ text: String) -> Date? {
+    package static func instant(_ text: String) -> Date? {
         if let date = try? Date(text, strategy: .iso8601) { return date }
         if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
         // A local Pacific wall-clock time with no zone.
@@ -21,7 +21,7 @@ public enum WireFormat {
 
     /// A decoder for wire parameters: instants in either accepted form; dates and instants
     /// outside ``LocalDate/supportedRange`` (1900-01-01 to 2199-12-31, Pacific) refused.
-    public static var decoder: JSONDecoder {
+    package static var decoder: JSONDecoder {
         let decoder = JSONDecoder()
         decoder.userInfo[LocalDate.supportedRangeOnly] = true
         decoder.dateDecodingStrategy = .custom(decodeInstant)
@@ -30,7 +30,7 @@ public enum WireFormat {
 
     /// The same as ``decoder`` for a value already parsed (call parameters, a stored body read
     /// with the Varlink parser): no JSON text printed and parsed again.
-    public static var valueDecoder: JSONValueDecoder {
+    package static var valueDecoder: JSONValueDecoder {
         var decoder = JSONValueDecoder()
         decoder.userInfo[LocalDate.supportedRangeOnly] = true
         decoder.dateDecoding = decodeInstant
@@ -39,7 +39,7 @@ public enum WireFormat {
 
     /// A stored JSON text (a deadline's body, say) decoded as `T` through the Varlink parser
     /// and ``valueDecoder``.
-    public static func decode<T: Decodable>(_ type: T.Type, json text: String) throws -> T {
+    package static func decode<T: Decodable>(_ type: T.Type, json text: String) throws -> T {
         let value = try JSONParser.parse(Array(text.utf8), maximumDepth: 64)
         return try valueDecoder.decode(T.self, from: value)
     }
@@ -58,7 +58,7 @@ public enum WireFormat {
     }
 
     /// Whether an instant's Pacific date is within ``LocalDate/supportedRange``.
-    public static func isSupported(_ instant: Date) -> Bool {
+    package static func isSupported(_ instant: Date) -> Bool {
         // Far outside the range the Pacific conversion itself may not hold: compare in UTC first.
         let seconds = instant.timeIntervalSince1970
         guard seconds.isFinite, seconds > -2_300_000_000, seconds < 7_300_000_000 else { return false }
@@ -66,7 +66,7 @@ public enum WireFormat {
     }
 
     /// An encoder for wire results: instants as RFC 3339 with the Pacific offset.
-    public static var encoder: JSONEncoder {
+    package static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .custom { date, e in
@@ -77,7 +77,7 @@ public enum WireFormat {
     }
 
     /// Decodes the call's parameters as `T`; failures name the parameter and the reason.
-    public static func decode<T: Decodable>(_ type: T.Type, from call: VarlinkCall) throws(VarlinkError) -> T {
+    package static func decode<T: Decodable>(_ type: T.Type, from call: VarlinkCall) throws(VarlinkError) -> T {
         do {
             return try valueDecoder.decode(T.self, from: .object(call.parameters ?? [:]))
         } catch let error as DecodingError {
@@ -95,7 +95,7 @@ public enum WireFormat {
     }
 
     /// Encodes a value as a JSON object for a reply.
-    public static func object<T: Encodable>(_ value: T) throws -> [String: JSONValue] {
+    package static func object<T: Encodable>(_ value: T) throws -> [String: JSONValue] {
         let data = try encoder.encode(value)
         return try JSONDecoder().decode(JSONValue.self, from: data).objectValue ?? [:]
     }
@@ -105,7 +105,7 @@ extension CaseDeadline {
     /// The deadline as `WireFormat.encoder` would write it (the same keys and values; a test
     /// holds the two equal), built by hand: encoding deadlines through Codable was the largest
     /// single cost of recording a command.
-    public var wireJSON: JSONValue {
+    package var wireJSON: JSONValue {
         var o: [String: JSONValue] = [
             "id": .string(id), "rule": .string(rule.rawValue), "caseId": .string(caseId.rawValue),
             "itemIds": .array(itemIds.map { .string($0.rawValue) }), "round": .int(Int64(round)),
@@ -129,7 +129,7 @@ extension CaseDeadline {
     /// ``wireJSON`` as JSON text, written straight into bytes with the keys in the order
     /// `JSONValue.serialized` sorts them (a test holds the two byte for byte equal): this is
     /// the body the deadline read model stores for each running deadline a command changes.
-    public var wireBytes: [UInt8] {
+    package var wireBytes: [UInt8] {
         var w = WireWriter()
         w.open()
         w.key("assumptions"); w.strings(assumptions)

@@ -6,9 +6,9 @@ import Glibc
 ///
 /// NIO's `cleanupExistingSocketFile: true` removes whatever is there, which silently steals
 /// the socket of a live daemon; this check only removes a socket nobody listens on.
-public enum ExistingSocket {
+package enum ExistingSocket {
     /// What ``prepareForBinding(path:)`` found.
-    public enum Outcome: Sendable, Hashable {
+    package enum Outcome: Sendable, Hashable {
         /// Nothing was at the path.
         case absent
         /// A socket file was there but connecting was refused: left by a daemon that died. It was removed.
@@ -22,7 +22,7 @@ public enum ExistingSocket {
     ///   is alive), and of kind ``SystemdSupportError/Kind/socketCheckFailed`` when the path is
     ///   not a socket, is too long, or cannot be checked or removed.
     @discardableResult
-    public static func prepareForBinding(path: String) throws(SystemdSupportError) -> Outcome {
+    package static func prepareForBinding(path: String) throws(SystemdSupportError) -> Outcome {
         var status = stat()
         if lstat(path, &status) != 0 {
             let code = errno

@@ -5,41 +5,41 @@ import Glibc
 #endif
 
 /// One `NAME=value` field of a journal entry.
-public struct JournalField: Sendable, Hashable, CustomStringConvertible {
+package struct JournalField: Sendable, Hashable, CustomStringConvertible {
     /// Upper-case letters, digits and underscores, as journald requires.
-    public let name: String
+    package let name: String
     /// Any text; journald stores newlines and other bytes as they are.
-    public let value: String
+    package let value: String
 
     /// A field; `name` must already be a valid journal field name (see ``JournalFields/fieldName(forMetadataKey:)``).
-    public init(_ name: String, _ value: String) {
+    package init(_ name: String, _ value: String) {
         self.name = name
         self.value = value
     }
 
     /// `NAME=value`, as the journal protocol sends it.
-    public var description: String { "\(name)=\(value)" }
+    package var description: String { "\(name)=\(value)" }
 }
 
 /// Fixed `MESSAGE_ID`s: one 128-bit id (32 lower-case hex digits) per kind of message, so that
 /// `journalctl MESSAGE_ID=...` finds every occurrence whatever the text says. Pass one as the
 /// metadata value `message.id`. Generated once with `systemd-id128 new`; never change one.
-public enum JournalMessageID {
+package enum JournalMessageID {
     /// The daemon finished start-up and sent `READY=1`.
-    public static let daemonReady = "9b57746311534da78ba0589290b15338"
+    package static let daemonReady = "9b57746311534da78ba0589290b15338"
     /// The daemon re-read its configuration on SIGHUP.
-    public static let configurationReloaded = "7a0dd0dc7eb844229e8f5cb13f8cbaf5"
+    package static let configurationReloaded = "7a0dd0dc7eb844229e8f5cb13f8cbaf5"
     /// The configuration file is invalid; the daemon did not start or kept the old settings.
-    public static let configurationInvalid = "421959b5e1af4c61a365405640619e78"
+    package static let configurationInvalid = "421959b5e1af4c61a365405640619e78"
     /// The daemon is shutting down.
-    public static let daemonStopping = "2f89a5999c6d41aeb0dff30fd3b953c9"
+    package static let daemonStopping = "2f89a5999c6d41aeb0dff30fd3b953c9"
     /// Another process holds the state-directory lock or serves the socket.
-    public static let alreadyRunning = "81d6b5d8494a417f99282a6f0f72f873"
+    package static let alreadyRunning = "81d6b5d8494a417f99282a6f0f72f873"
 }
 
 /// The mapping from swift-log events to journal fields, shared by ``JournalLogHandler`` and
 /// ``KeyValueStderrLogHandler`` so both show the same facts.
-public enum JournalFields {
+package enum JournalFields {
     /// The journal field for a swift-log metadata key.
     ///
     /// `case.id`, `deadline.id` and `rule.id` become `IMR_CASE`, `IMR_DEADLINE` and `IMR_RULE`;
@@ -47,7 +47,7 @@ public enum JournalFields {
     /// upper case with every character other than a letter or digit replaced by `_`
     /// (`event.position` → `IMR_EVENT_POSITION`). The `IMR_` prefix keeps our fields apart
     /// from journald's own (`_PID`, `CODE_FILE`, ...) and lets `journalctl -F` list them.
-    public static func fieldName(forMetadataKey key: String) -> String {
+    package static func fieldName(forMetadataKey key: String) -> String {
         switch key {
         case "message.id": return "MESSAGE_ID"
         case "case.id": return "IMR_CASE"
@@ -68,7 +68,7 @@ public enum JournalFields {
     }
 
     /// The syslog priority for a swift-log level (`PRIORITY=`): 7 debug ... 2 critical.
-    public static func priority(for level: Logger.Level) -> Int {
+    package static func priority(for level: Logger.Level) -> Int {
         switch level {
         case .trace, .debug: 7
         case .info: 6
@@ -86,7 +86,7 @@ public enum JournalFields {
     /// - Parameters:
     ///   - metadata: the handler's, the provider's and the call's metadata, already merged.
     ///   - error: the error passed to the log call, if any, as `IMR_ERROR`.
-    public static func fields(
+    package static func fields(
         level: Logger.Level,
         message: String,
         metadata: Logger.Metadata,
@@ -124,7 +124,7 @@ public enum JournalFields {
     ///   - journalStream: the value of `JOURNAL_STREAM`, or `nil` when unset.
     ///   - standardErrorIdentity: device and inode of file descriptor 2, or `nil` when closed.
     ///   - journalSocketExists: whether `/run/systemd/journal/socket` exists.
-    public static func shouldUseJournal(
+    package static func shouldUseJournal(
         journalStream: String?,
         standardErrorIdentity: (device: UInt64, inode: UInt64)?,
         journalSocketExists: Bool
@@ -152,30 +152,30 @@ private func mergedMetadata(
 /// Use ``SystemdLogging/makeHandler(syslogIdentifier:logLevel:metadataProvider:useJournal:)`` to get this handler under
 /// systemd and ``KeyValueStderrLogHandler`` otherwise: with no journald `sd_journal_sendv`
 /// returns success and drops the entry.
-public struct JournalLogHandler: LogHandler {
+package struct JournalLogHandler: LogHandler {
     /// Metadata added to every entry of this logger (swift-log's value semantics).
-    public var metadata: Logger.Metadata = [:]
+    package var metadata: Logger.Metadata = [:]
     /// Supplies task-local metadata, such as the case a request is about.
-    public var metadataProvider: Logger.MetadataProvider?
+    package var metadataProvider: Logger.MetadataProvider?
     /// The lowest level sent; swift-log checks it before calling ``log(event:)``.
-    public var logLevel: Logger.Level = .info
+    package var logLevel: Logger.Level = .info
     /// `SYSLOG_IDENTIFIER=`, what `journalctl -t` filters by.
-    public let syslogIdentifier: String
+    package let syslogIdentifier: String
 
     /// A handler that sends entries tagged `SYSLOG_IDENTIFIER=syslogIdentifier`.
-    public init(syslogIdentifier: String, metadataProvider: Logger.MetadataProvider? = nil) {
+    package init(syslogIdentifier: String, metadataProvider: Logger.MetadataProvider? = nil) {
         self.syslogIdentifier = syslogIdentifier
         self.metadataProvider = metadataProvider
     }
 
     /// One metadata value of this logger.
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
     /// Writes one entry.
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         let fields = JournalFields.fields(
             level: event.level,
             message: event.message.description,
@@ -206,27 +206,27 @@ public struct JournalLogHandler: LogHandler {
 /// A swift-log handler that writes one line per entry to stderr (or another descriptor) with
 /// the same fields as ``JournalLogHandler``, as `NAME=value` pairs; for running by hand, in
 /// tests, and on machines without journald.
-public struct KeyValueStderrLogHandler: LogHandler {
+package struct KeyValueStderrLogHandler: LogHandler {
     /// Metadata added to every entry of this logger (swift-log's value semantics).
-    public var metadata: Logger.Metadata = [:]
+    package var metadata: Logger.Metadata = [:]
     /// Supplies task-local metadata, such as the case a request is about.
-    public var metadataProvider: Logger.MetadataProvider?
+    package var metadataProvider: Logger.MetadataProvider?
     /// The lowest level written; swift-log checks it before calling ``log(event:)``.
-    public var logLevel: Logger.Level = .info
+    package var logLevel: Logger.Level = .info
     /// Written as `SYSLOG_IDENTIFIER=`, as in the journal.
-    public let syslogIdentifier: String
+    package let syslogIdentifier: String
     /// Where lines go; 2 (stderr) unless a test passes a pipe.
-    public let fileDescriptor: Int32
+    package let fileDescriptor: Int32
 
     /// A handler writing to `fileDescriptor`, which it does not own or close.
-    public init(syslogIdentifier: String, fileDescriptor: Int32 = 2, metadataProvider: Logger.MetadataProvider? = nil) {
+    package init(syslogIdentifier: String, fileDescriptor: Int32 = 2, metadataProvider: Logger.MetadataProvider? = nil) {
         self.syslogIdentifier = syslogIdentifier
         self.fileDescriptor = fileDescriptor
         self.metadataProvider = metadataProvider
     }
 
     /// One metadata value of this logger.
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
@@ -234,7 +234,7 @@ public struct KeyValueStderrLogHandler: LogHandler {
     /// One line: `NAME=value` pairs separated by spaces, ending in a newline. A value is quoted
     /// (with `\"`, `\\`, `\n` escapes) when it is empty or holds a space, quote, `=`, backslash
     /// or control character, so every line splits back into the same fields.
-    public static func format(_ fields: [JournalField]) -> String {
+    package static func format(_ fields: [JournalField]) -> String {
         String(decoding: formatBytes(fields), as: UTF8.self)
     }
 
@@ -298,7 +298,7 @@ public struct KeyValueStderrLogHandler: LogHandler {
     }
 
     /// Writes one entry.
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         let fields = JournalFields.fields(
             level: event.level,
             message: event.message.description,
@@ -323,9 +323,9 @@ public struct KeyValueStderrLogHandler: LogHandler {
 }
 
 /// Chooses the log handler for the daemon's process.
-public enum SystemdLogging {
+package enum SystemdLogging {
     /// Where journald listens for native-protocol entries.
-    public static let journalSocketPath = "/run/systemd/journal/socket"
+    package static let journalSocketPath = "/run/systemd/journal/socket"
 
     /// A ``JournalLogHandler`` when stderr is connected to the journal, otherwise a
     /// ``KeyValueStderrLogHandler``, for the daemon's main:
@@ -339,7 +339,7 @@ public enum SystemdLogging {
     ///
     /// - Parameter useJournal: the answer of ``journalIsConnected()``, asked once at start-up
     ///   rather than for every logger; `nil` asks now.
-    public static func makeHandler(
+    package static func makeHandler(
         syslogIdentifier: String = "imr-daemon",
         logLevel: Logger.Level = .info,
         metadataProvider: Logger.MetadataProvider? = nil,
@@ -356,7 +356,7 @@ public enum SystemdLogging {
     }
 
     /// Whether this process's stderr is the journal stream systemd set up.
-    public static func journalIsConnected() -> Bool {
+    package static func journalIsConnected() -> Bool {
         var status = stat()
         let identity: (device: UInt64, inode: UInt64)? =
             fstat(2, &status) == 0 ? (UInt64(status.st_dev), UInt64(status.st_ino)) : nil

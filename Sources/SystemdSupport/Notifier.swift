@@ -6,7 +6,7 @@ import Glibc
 /// One assignment in an `sd_notify` message.
 ///
 /// A message is a list of these, one `NAME=value` per line, sent as one datagram.
-public enum NotifyState: Sendable, Hashable {
+package enum NotifyState: Sendable, Hashable {
     /// `READY=1`: start-up is complete. Send it only once migrations ran and projections are
     /// current, because with `Type=notify` systemd starts dependent units at this moment.
     case ready
@@ -33,7 +33,7 @@ public enum NotifyState: Sendable, Hashable {
     /// The lines this state contributes to the datagram.
     ///
     /// - Parameter monotonicMicroseconds: `CLOCK_MONOTONIC` now, used by ``reloading`` only.
-    public func lines(monotonicMicroseconds: UInt64) -> [String] {
+    package func lines(monotonicMicroseconds: UInt64) -> [String] {
         switch self {
         case .ready: ["READY=1"]
         case .status(let text):
@@ -53,15 +53,15 @@ public enum NotifyState: Sendable, Hashable {
 ///
 /// Outside systemd (no `NOTIFY_SOCKET`) every call is a cheap no-op that returns `false`, so the
 /// daemon can call it unconditionally when run by hand or in tests.
-public struct SystemdNotifier: Sendable {
+package struct SystemdNotifier: Sendable {
     /// Creates a notifier that sends to the socket in `NOTIFY_SOCKET`, read anew on every call.
-    public init() {}
+    package init() {}
 
     /// The datagram that ``notify(_:)`` sends for these states.
     ///
     /// - Parameter monotonicMicroseconds: `CLOCK_MONOTONIC` now; only ``NotifyState/reloading``
     ///   uses it.
-    public static func message(for states: [NotifyState], monotonicMicroseconds: UInt64) -> String {
+    package static func message(for states: [NotifyState], monotonicMicroseconds: UInt64) -> String {
         states.flatMap { $0.lines(monotonicMicroseconds: monotonicMicroseconds) }.joined(separator: "\n")
     }
 
@@ -73,7 +73,7 @@ public struct SystemdNotifier: Sendable {
     ///   `NOTIFY_SOCKET` is set but sending failed; systemd then never sees `READY=1`, so the
     ///   daemon should log this and carry on or stop, not ignore it silently.
     @discardableResult
-    public func notify(_ states: [NotifyState]) throws(SystemdSupportError) -> Bool {
+    package func notify(_ states: [NotifyState]) throws(SystemdSupportError) -> Bool {
         guard !states.isEmpty else { return false }
         let message = Self.message(for: states, monotonicMicroseconds: Self.monotonicMicrosecondsNow())
         let result = Self.send(message)
@@ -125,12 +125,12 @@ public struct SystemdNotifier: Sendable {
 
     /// Sends one datagram with all of `states`; the same as the array form.
     @discardableResult
-    public func notify(_ states: NotifyState...) throws(SystemdSupportError) -> Bool {
+    package func notify(_ states: NotifyState...) throws(SystemdSupportError) -> Bool {
         try notify(states)
     }
 
     /// `CLOCK_MONOTONIC` in microseconds, the clock systemd compares `MONOTONIC_USEC` with.
-    public static func monotonicMicrosecondsNow() -> UInt64 {
+    package static func monotonicMicrosecondsNow() -> UInt64 {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1_000

@@ -4,31 +4,31 @@ import Glibc
 #endif
 
 /// A file descriptor the service manager passed to the daemon (`LISTEN_FDS`).
-public struct PassedFileDescriptor: Sendable, Hashable {
+package struct PassedFileDescriptor: Sendable, Hashable {
     /// The descriptor number, 3 and up.
-    public let fileDescriptor: Int32
+    package let fileDescriptor: Int32
     /// Its `FileDescriptorName=` from the socket unit, or `unknown` when the unit names none.
-    public let name: String
+    package let name: String
 
     /// A descriptor as systemd describes it; ``SocketActivation/passedFileDescriptors()`` makes these.
-    public init(fileDescriptor: Int32, name: String) {
+    package init(fileDescriptor: Int32, name: String) {
         self.fileDescriptor = fileDescriptor
         self.name = name
     }
 }
 
 /// Socket activation: the listening socket systemd opened from `imr-daemon.socket`.
-public enum SocketActivation {
+package enum SocketActivation {
     /// The `FileDescriptorName=` of the socket the daemon serves Varlink on.
-    public static let varlinkName = "varlink"
+    package static let varlinkName = "varlink"
     /// The name `sd_listen_fds_with_names` reports for a descriptor the unit did not name.
-    public static let unnamed = "unknown"
+    package static let unnamed = "unknown"
 
     /// All descriptors passed by the service manager, with their names.
     ///
     /// Reads and unsets `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES`, so that child processes
     /// do not believe the sockets are theirs. The descriptors are marked close-on-exec. Call it once.
-    public static func passedFileDescriptors() -> [PassedFileDescriptor] {
+    package static func passedFileDescriptors() -> [PassedFileDescriptor] {
         var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
         let count = sd_listen_fds_with_names(1, &names)
         defer {
@@ -55,7 +55,7 @@ public enum SocketActivation {
     /// - Throws: ``SystemdSupportError`` of kind ``SystemdSupportError/Kind/socketActivation``
     ///   when descriptors were passed but none fits, since serving nothing would leave clients
     ///   hanging on a socket systemd holds open.
-    public static func chooseVarlinkDescriptor(
+    package static func chooseVarlinkDescriptor(
         from passed: [PassedFileDescriptor]
     ) throws(SystemdSupportError) -> PassedFileDescriptor? {
         guard !passed.isEmpty else { return nil }
@@ -73,7 +73,7 @@ public enum SocketActivation {
     /// - Returns: `nil` when the daemon was not socket-activated.
     /// - Throws: ``SystemdSupportError`` of kind ``SystemdSupportError/Kind/socketActivation``
     ///   when the passed descriptors do not include one the daemon can serve.
-    public static func varlinkListener() throws(SystemdSupportError) -> PassedFileDescriptor? {
+    package static func varlinkListener() throws(SystemdSupportError) -> PassedFileDescriptor? {
         guard let chosen = try chooseVarlinkDescriptor(from: passedFileDescriptors()) else { return nil }
         // A datagram or TCP socket would make NIO fail later with a less helpful message.
         let isUnixStreamListener = sd_is_socket_unix(chosen.fileDescriptor, Int32(SOCK_STREAM.rawValue), 1, nil, 0)

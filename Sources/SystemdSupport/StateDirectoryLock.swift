@@ -10,12 +10,12 @@ import Glibc
 /// The kernel drops the lock when the process dies, however it dies, so a stale lock file
 /// never blocks a restart. The file holds the holder's pid for the refusal message; it is not
 /// removed on release because unlinking a lock file races with the next daemon opening it.
-public final class StateDirectoryLock: Sendable {
+package final class StateDirectoryLock: Sendable {
     /// The lock file's name inside the state directory.
-    public static let fileName = "imr-daemon.lock"
+    package static let fileName = "imr-daemon.lock"
 
     /// The path of the lock file.
-    public let path: String
+    package let path: String
     // The descriptor, or -1 once released; a Mutex because release() may race with deinit's
     // owner dropping the last reference on another task.
     private let descriptor: Mutex<Int32>
@@ -30,7 +30,7 @@ public final class StateDirectoryLock: Sendable {
     /// - Throws: ``SystemdSupportError`` of kind ``SystemdSupportError/Kind/lockHeld`` naming
     ///   the pid of the holder when another process holds it, or of kind
     ///   ``SystemdSupportError/Kind/lockFailed`` when the file cannot be opened or written.
-    public static func acquire(stateDirectory: String) throws(SystemdSupportError) -> StateDirectoryLock {
+    package static func acquire(stateDirectory: String) throws(SystemdSupportError) -> StateDirectoryLock {
         let path = stateDirectory.hasSuffix("/") ? stateDirectory + fileName : stateDirectory + "/" + fileName
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else {
@@ -69,7 +69,7 @@ public final class StateDirectoryLock: Sendable {
     }
 
     /// Releases the lock (closing the file); later calls do nothing.
-    public func release() {
+    package func release() {
         descriptor.withLock { fd in
             if fd >= 0 { close(fd) }
             fd = -1

@@ -7,9 +7,9 @@ import Glibc
 ///
 /// Compare ``kind`` to tell failures apart; the kinds are static values rather than enum cases
 /// so that new kinds do not break callers that switch over them.
-public struct SystemdSupportError: Error, CustomStringConvertible, Sendable {
+package struct SystemdSupportError: Error, CustomStringConvertible, Sendable {
     /// Which helper failed and why, for callers that react differently to different failures.
-    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+    package struct Kind: Hashable, Sendable, CustomStringConvertible {
         private enum Code: Hashable, Sendable {
             case notify, watchdog, socketActivation, lockHeld, lockFailed, socketInUse, socketCheckFailed
         }
@@ -17,32 +17,32 @@ public struct SystemdSupportError: Error, CustomStringConvertible, Sendable {
         private init(_ code: Code) { self.code = code }
 
         /// `sd_notify` failed, for example because `NOTIFY_SOCKET` names a socket that is gone.
-        public static let notify = Kind(.notify)
+        package static let notify = Kind(.notify)
         /// `WATCHDOG_USEC` or `WATCHDOG_PID` could not be understood.
-        public static let watchdog = Kind(.watchdog)
+        package static let watchdog = Kind(.watchdog)
         /// systemd passed sockets, but not one the daemon can serve.
-        public static let socketActivation = Kind(.socketActivation)
+        package static let socketActivation = Kind(.socketActivation)
         /// Another process holds the state-directory lock.
-        public static let lockHeld = Kind(.lockHeld)
+        package static let lockHeld = Kind(.lockHeld)
         /// The lock file could not be opened, locked or written.
-        public static let lockFailed = Kind(.lockFailed)
+        package static let lockFailed = Kind(.lockFailed)
         /// Something accepts connections on the socket path already.
-        public static let socketInUse = Kind(.socketInUse)
+        package static let socketInUse = Kind(.socketInUse)
         /// The socket path could not be checked or cleaned up.
-        public static let socketCheckFailed = Kind(.socketCheckFailed)
+        package static let socketCheckFailed = Kind(.socketCheckFailed)
 
         /// The kind's name, for logs.
-        public var description: String { "\(code)" }
+        package var description: String { "\(code)" }
     }
 
     /// Which helper failed.
-    public let kind: Kind
+    package let kind: Kind
     /// The whole sentence: what is wrong and what to do about it.
-    public let description: String
+    package let description: String
     /// The `errno` of the failing call, when one failed.
-    public let errno: Int32?
+    package let errno: Int32?
     /// For ``Kind/lockHeld``: the pid written into the lock file by the holder, when it is known.
-    public let holderPID: Int32?
+    package let holderPID: Int32?
 
     init(_ kind: Kind, _ description: String, errno: Int32? = nil, holderPID: Int32? = nil) {
         self.kind = kind

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// The service manager's watchdog (`WatchdogSec=` in the unit).
-public enum SystemdWatchdog {
+package enum SystemdWatchdog {
     /// How often to send ``NotifyState/watchdog``: half of `WATCHDOG_USEC`, as `sd_watchdog_enabled(3)`
     /// recommends, so one late ping does not get the daemon killed.
     ///
@@ -13,7 +13,7 @@ public enum SystemdWatchdog {
     ///   `WATCHDOG_PID` naming another process (a child that inherited the environment).
     /// - Throws: ``SystemdSupportError`` of kind ``SystemdSupportError/Kind/watchdog`` when the
     ///   variables cannot be parsed.
-    public static func pingInterval() throws(SystemdSupportError) -> Duration? {
+    package static func pingInterval() throws(SystemdSupportError) -> Duration? {
         var microseconds: UInt64 = 0
         let result = sd_watchdog_enabled(0, &microseconds)
         if result < 0 {
@@ -34,7 +34,7 @@ public enum SystemdWatchdog {
     /// Run it as one of the daemon's services with the interval from ``pingInterval()``. A
     /// failed ping is logged and the loop goes on: if pings keep failing systemd restarts the
     /// daemon, which is the point of the watchdog.
-    public static func keepAlive(
+    package static func keepAlive(
         every interval: Duration, notifier: SystemdNotifier = SystemdNotifier(), logger: Logger
     ) async {
         while !Task.isCancelled {

@@ -5,13 +5,13 @@ import Glibc
 #endif
 
 /// A blocking Varlink client over a Unix stream socket, for command-line tools.
-public final class VarlinkClient {
-    public let path: String
+package final class VarlinkClient {
+    package let path: String
     private let fd: Int32
     private var buffer: [UInt8] = []
 
     /// Why the client could not talk to the service.
-    public enum ConnectionError: Error, CustomStringConvertible, Equatable {
+    package enum ConnectionError: Error, CustomStringConvertible, Equatable {
         /// Nothing listens at the path.
         case unavailable(path: String, reason: String)
         /// The socket exists but this user may not connect to it.
@@ -19,7 +19,7 @@ public final class VarlinkClient {
         /// The service closed the connection or sent something that is not Varlink.
         case protocolError(String)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .unavailable(let path, let reason): "no imr daemon answers at \(path) (\(reason))"
             case .permissionDenied(let path): "permission denied connecting to \(path)"
@@ -28,7 +28,7 @@ public final class VarlinkClient {
         }
     }
 
-    public init(path: String) throws(ConnectionError) {
+    package init(path: String) throws(ConnectionError) {
         self.path = path
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw .unavailable(path: path, reason: String(cString: strerror(errno))) }
@@ -59,14 +59,14 @@ public final class VarlinkClient {
     deinit { close(fd) }
 
     /// Gives up waiting for a reply after this many seconds (`SO_RCVTIMEO`); nil waits forever.
-    public func setReceiveTimeout(_ seconds: Double?) {
+    package func setReceiveTimeout(_ seconds: Double?) {
         let s = seconds ?? 0
         var value = timeval(tv_sec: Int(s), tv_usec: Int((s - s.rounded(.down)) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// Sends one call and returns its single reply's parameters, or throws its error.
-    public func call(_ method: String, _ parameters: [String: JSONValue] = [:]) throws -> [String: JSONValue] {
+    package func call(_ method: String, _ parameters: [String: JSONValue] = [:]) throws -> [String: JSONValue] {
         try sendOrReadRefusal(VarlinkCall(method: method, parameters: parameters))
         let reply = try receive()
         if let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
@@ -75,7 +75,7 @@ public final class VarlinkClient {
 
     /// Sends a `more` call and hands each reply to `body` until the last one, or until
     /// `body` returns false.
-    public func stream(_ method: String, _ parameters: [String: JSONValue] = [:], _ body: ([String: JSONValue]) throws -> Bool) throws {
+    package func stream(_ method: String, _ parameters: [String: JSONValue] = [:], _ body: ([String: JSONValue]) throws -> Bool) throws {
         try sendOrReadRefusal(VarlinkCall(method: method, parameters: parameters, more: true))
         while true {
             let reply = try receive()
@@ -98,14 +98,14 @@ public final class VarlinkClient {
     }
 
     /// Writes a call without waiting for its reply (for pipelining and oneway calls).
-    public func send(_ call: VarlinkCall) throws {
+    package func send(_ call: VarlinkCall) throws {
         var bytes = call.serialized
         bytes.append(0)
         try writeAll(bytes)
     }
 
     /// Writes raw bytes (for tests of malformed input).
-    public func writeAll(_ bytes: [UInt8]) throws(ConnectionError) {
+    package func writeAll(_ bytes: [UInt8]) throws(ConnectionError) {
         var offset = 0
         while offset < bytes.count {
             // MSG_NOSIGNAL: a peer that closed the connection is an error here, not SIGPIPE.
@@ -119,7 +119,7 @@ public final class VarlinkClient {
     }
 
     /// Reads the next reply.
-    public func receive() throws -> VarlinkReply {
+    package func receive() throws -> VarlinkReply {
         while true {
             if let end = buffer.firstIndex(of: 0) {
                 let frame = Array(buffer[..<end])

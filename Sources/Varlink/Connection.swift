@@ -7,7 +7,7 @@ import Synchronization
 extension VarlinkCall {
     /// Reads a call from one message: JSON parsed in one linear pass with nesting bounded
     /// (``JSONParser``), then checked for the fields of a call. Cheap enough for an event loop.
-    public static func parse(_ message: ByteBuffer, maximumDepth: Int) throws(JSONParser.Failure) -> VarlinkCall {
+    package static func parse(_ message: ByteBuffer, maximumDepth: Int) throws(JSONParser.Failure) -> VarlinkCall {
         let parsed = message.withUnsafeReadableBytes { bytes in
             Result { () throws(JSONParser.Failure) in try JSONParser.parse(bytes, maximumDepth: maximumDepth) }
         }

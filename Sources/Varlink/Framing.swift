@@ -4,24 +4,24 @@ import NIOCore
 /// the terminator, so each byte is scanned once however the message arrives (a 1 MiB message
 /// sent a byte at a time costs 1 MiB of scanning, not half a terabyte), and refuses a message
 /// larger than `maximumMessageSize` as soon as that many bytes arrived without a terminator.
-public struct NULFramer {
-    public let maximumMessageSize: Int
+package struct NULFramer {
+    package let maximumMessageSize: Int
     private(set) var buffer: ByteBuffer
     /// Bytes after the reader index already known to hold no NUL.
     private var scanned = 0
 
-    public init(maximumMessageSize: Int, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
+    package init(maximumMessageSize: Int, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
         self.maximumMessageSize = maximumMessageSize
         self.buffer = allocator.buffer(capacity: 0)
     }
 
     /// Bytes received and not yet handed out as messages.
-    public var bufferedBytes: Int { buffer.readableBytes }
+    package var bufferedBytes: Int { buffer.readableBytes }
 
     /// True when the bytes buffered end in an unfinished message (nothing complete waits).
-    public var holdsPartialMessage: Bool { buffer.readableBytes > 0 && scanned == buffer.readableBytes }
+    package var holdsPartialMessage: Bool { buffer.readableBytes > 0 && scanned == buffer.readableBytes }
 
-    public mutating func append(_ bytes: inout ByteBuffer) {
+    package mutating func append(_ bytes: inout ByteBuffer) {
         if buffer.readableBytes == 0 {
             // Reuse the storage when empty instead of growing it forever.
             buffer.clear()
@@ -33,7 +33,7 @@ public struct NULFramer {
 
     /// The next complete message without its NUL, or nil when none is complete yet.
     /// Throws when the unfinished message is already over the limit.
-    public mutating func next() throws(VarlinkFramingError) -> ByteBuffer? {
+    package mutating func next() throws(VarlinkFramingError) -> ByteBuffer? {
         let view = buffer.readableBytesView
         let from = view.startIndex + scanned
         if let end = view[from...].firstIndex(of: 0) {
@@ -51,7 +51,7 @@ public struct NULFramer {
 
     /// Forgets everything buffered; returns how many bytes that was.
     @discardableResult
-    public mutating func discardAll() -> Int {
+    package mutating func discardAll() -> Int {
         let count = buffer.readableBytes
         buffer = ByteBufferAllocator().buffer(capacity: 0)
         scanned = 0
@@ -60,11 +60,11 @@ public struct NULFramer {
 }
 
 /// Why a connection was closed by the protocol layer.
-public enum VarlinkFramingError: Error, Hashable, CustomStringConvertible {
+package enum VarlinkFramingError: Error, Hashable, CustomStringConvertible {
     case messageTooLarge(limit: Int)
     case invalidJSON(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .messageTooLarge(let limit): "a message exceeded the limit of \(limit) bytes; the connection was closed"
         case .invalidJSON(let detail): "a message was not a valid Varlink call (\(detail)); the connection was closed"

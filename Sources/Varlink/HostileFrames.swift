@@ -1,7 +1,7 @@
 /// Malformed and hostile Varlink messages, for tests and for `imr-bench torture`: each kind is
 /// something a server must answer with an error or by closing the connection, and survive.
-public enum HostileFrames {
-    public enum Kind: String, CaseIterable, Sendable {
+package enum HostileFrames {
+    package enum Kind: String, CaseIterable, Sendable {
         /// Random bytes, NUL-terminated (may hold further NULs: several bad messages).
         case randomBytes
         /// Text that is not JSON.
@@ -28,7 +28,7 @@ public enum HostileFrames {
         case extraParameters
 
         /// Whether the server must close the connection after its error (the message is not a call).
-        public var closesConnection: Bool {
+        package var closesConnection: Bool {
             switch self {
             case .randomBytes, .invalidJSON, .notACall, .invalidUTF8, .oversizeUnterminated, .deepNesting: true
             case .hugeString, .unknownMethod, .unknownInterface, .wrongParameterTypes, .missingParameters, .extraParameters: false
@@ -37,11 +37,11 @@ public enum HostileFrames {
     }
 
     /// A well-formed call the hostile ones are variations of.
-    public struct Target: Sendable {
-        public var method: String
-        public var parameters: [String: JSONValue]
+    package struct Target: Sendable {
+        package var method: String
+        package var parameters: [String: JSONValue]
 
-        public init(method: String, parameters: [String: JSONValue]) {
+        package init(method: String, parameters: [String: JSONValue]) {
             self.method = method
             self.parameters = parameters
         }
@@ -52,7 +52,7 @@ public enum HostileFrames {
     ///   - maximumMessageSize: the server's limit (`oversizeUnterminated` exceeds it,
     ///     `hugeString` stays just under it).
     ///   - nestingDepth: how deep `deepNesting` nests (100,000 for the nightly run).
-    public static func message<R: RandomNumberGenerator>(
+    package static func message<R: RandomNumberGenerator>(
         _ kind: Kind, target: Target, maximumMessageSize: Int, nestingDepth: Int = 100_000, using random: inout R
     ) -> [UInt8] {
         func json(_ value: JSONValue) -> [UInt8] {
@@ -115,10 +115,10 @@ public enum HostileFrames {
 
 /// A small, fast, seedable generator (Steele, Lea and Flood's SplitMix64): the same seed gives
 /// the same hostile messages (and synthetic caseloads), so a failing run can be repeated.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
+package struct SplitMix64: RandomNumberGenerator, Sendable {
+    package var state: UInt64
+    package init(seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -1,14 +1,14 @@
 /// A Varlink interface: its description text, served verbatim, and what the server needs
 /// to know of it (its name, methods and errors).
-public struct VarlinkInterface: Sendable, Hashable {
-    public let name: String
-    public let description: String
-    public let methods: Set<String>
-    public let errors: Set<String>
+package struct VarlinkInterface: Sendable, Hashable {
+    package let name: String
+    package let description: String
+    package let methods: Set<String>
+    package let errors: Set<String>
 
     /// Reads the `interface` line and the `method` and `error` names of an interface
     /// description. Throws when the text has no interface line.
-    public init(description: String) throws(VarlinkError) {
+    package init(description: String) throws(VarlinkError) {
         var name: String?
         var methods: Set<String> = []
         var errors: Set<String> = []
@@ -36,7 +36,7 @@ public struct VarlinkInterface: Sendable, Hashable {
 
 extension VarlinkInterface {
     /// `org.varlink.service`, as the Varlink specification defines it.
-    public static let service = try! VarlinkInterface(description: """
+    package static let service = try! VarlinkInterface(description: """
         # The Varlink Service Interface is provided by every varlink service. It
         # describes the service and the interfaces it implements.
         interface org.varlink.service

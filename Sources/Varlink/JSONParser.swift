@@ -3,18 +3,18 @@
 /// ``JSONValue`` costs time quadratic in the nesting depth (each failed `try?` of
 /// `init(from:)` describes the subtree), so a few kilobytes of `[[[[…]]]]` could stall the
 /// daemon; this parser is what the server reads calls with.
-public enum JSONParser {
+package enum JSONParser {
     /// Why a message is not acceptable JSON; `description` is a sentence for the sender.
-    public struct Failure: Error, Hashable, CustomStringConvertible {
-        public let reason: String
+    package struct Failure: Error, Hashable, CustomStringConvertible {
+        package let reason: String
         /// Byte offset in the message where the problem was found.
-        public let offset: Int
-        public var description: String { "\(reason) (at byte \(offset))" }
+        package let offset: Int
+        package var description: String { "\(reason) (at byte \(offset))" }
     }
 
     /// Parses one JSON text (RFC 8259) into a ``JSONValue``. Arrays and objects nested deeper
     /// than `maximumDepth` are refused as soon as the first one too deep opens.
-    public static func parse(_ bytes: UnsafeRawBufferPointer, maximumDepth: Int) throws(Failure) -> JSONValue {
+    package static func parse(_ bytes: UnsafeRawBufferPointer, maximumDepth: Int) throws(Failure) -> JSONValue {
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw Failure(reason: "the message is not valid UTF-8", offset: 0)
         }
@@ -27,7 +27,7 @@ public enum JSONParser {
     }
 
     /// Parses `bytes` (copied into contiguous memory first when they are not).
-    public static func parse<C: Collection<UInt8>>(_ bytes: C, maximumDepth: Int) throws(Failure) -> JSONValue {
+    package static func parse<C: Collection<UInt8>>(_ bytes: C, maximumDepth: Int) throws(Failure) -> JSONValue {
         let result: Result<JSONValue, Failure>? = bytes.withContiguousStorageIfAvailable { buffer in
             Result { () throws(Failure) in try parse(UnsafeRawBufferPointer(buffer), maximumDepth: maximumDepth) }
         }

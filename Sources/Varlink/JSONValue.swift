@@ -1,7 +1,7 @@
 import Foundation
 
 /// Any JSON value, for Varlink parameters whose shape the protocol layer does not know.
-public enum JSONValue: Sendable, Hashable, Codable {
+package enum JSONValue: Sendable, Hashable, Codable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -10,7 +10,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    public init(from decoder: Decoder) throws {
+    package init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() { self = .null }
         else if let b = try? c.decode(Bool.self) { self = .bool(b) }
@@ -21,7 +21,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
         else { self = .object(try c.decode([String: JSONValue].self)) }
     }
 
-    public func encode(to encoder: Encoder) throws {
+    package func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         switch self {
         case .null: try c.encodeNil()
@@ -34,23 +34,23 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
         return nil
     }
 
-    public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
-    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
-    public var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
+    package var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    package var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
+    package var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
 
     /// Encodes any `Encodable` value into a JSON value.
-    public static func from<T: Encodable>(_ value: T) throws -> JSONValue {
+    package static func from<T: Encodable>(_ value: T) throws -> JSONValue {
         let data = try JSONCoding.encoder.encode(value)
         return try JSONParser.parse(Array(data), maximumDepth: JSONCoding.maximumDepth)
     }
 
     /// Decodes this JSON value as `T`.
-    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+    package func decode<T: Decodable>(_ type: T.Type) throws -> T {
         try JSONValueDecoder().decode(T.self, from: self)
     }
 }
@@ -68,12 +68,12 @@ enum JSONCoding {
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByNilLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral {
-    public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(Dictionary(elements, uniquingKeysWith: { $1 })) }
-    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(nilLiteral: ()) { self = .null }
-    public init(integerLiteral value: Int64) { self = .int(value) }
+    package init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(Dictionary(elements, uniquingKeysWith: { $1 })) }
+    package init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    package init(stringLiteral value: String) { self = .string(value) }
+    package init(booleanLiteral value: Bool) { self = .bool(value) }
+    package init(nilLiteral: ()) { self = .null }
+    package init(integerLiteral value: Int64) { self = .int(value) }
 }
 
 // MARK: - Writing JSON without Codable
@@ -81,7 +81,7 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, Ex
 extension JSONValue {
     /// This value as JSON text (keys sorted, slashes not escaped: what `JSONCoding.encoder`
     /// writes), without the Codable machinery, which cost more than the rest of a call.
-    public var serialized: [UInt8] {
+    package var serialized: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
         append(to: &out)
@@ -136,7 +136,7 @@ extension JSONValue {
     }
 
     /// `s` as a JSON string. Text with nothing to escape (nearly all of it) is copied whole.
-    public static func appendString(_ s: String, to out: inout [UInt8]) {
+    package static func appendString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var s = s
         s.withUTF8 { bytes in
@@ -172,7 +172,7 @@ extension JSONValue {
 extension VarlinkCall {
     /// The call as one JSON object (without its NUL terminator), keys sorted as
     /// `JSONCoding.encoder` writes them.
-    public var serialized: [UInt8] {
+    package var serialized: [UInt8] {
         var members: [(key: String, value: JSONValue)] = [("method", .string(method))]
         if let more { members.append(("more", .bool(more))) }
         if let oneway { members.append(("oneway", .bool(oneway))) }
@@ -202,12 +202,12 @@ extension VarlinkReply {
     }
 
     /// A reply frame (without its NUL terminator) read as a reply.
-    public static func parse<C: Collection<UInt8>>(frame: C) throws -> VarlinkReply {
+    package static func parse<C: Collection<UInt8>>(frame: C) throws -> VarlinkReply {
         try JSONValueDecoder().decode(VarlinkReply.self, from: try JSONParser.parse(frame, maximumDepth: JSONCoding.maximumDepth))
     }
 
     /// The reply as one JSON object (without its NUL terminator).
-    public var serialized: [UInt8] {
+    package var serialized: [UInt8] {
         var members: [(key: String, value: JSONValue)] = []
         if let continues { members.append(("continues", .bool(continues))) }
         if let error { members.append(("error", .string(error))) }

@@ -7,15 +7,15 @@ import Foundation
 /// Numbers: an integer type takes a JSON integer, or a JSON number with no fraction within its
 /// range; `Double` and `Float` take either. Keys the type does not know are ignored. `Date`
 /// goes through ``dateDecoding`` (a `JSONDecoder`'s default, seconds since 2001, otherwise).
-public struct JSONValueDecoder {
+package struct JSONValueDecoder {
     /// Passed to every `init(from:)`, as a `JSONDecoder`'s.
-    public var userInfo: [CodingUserInfoKey: Any] = [:]
+    package var userInfo: [CodingUserInfoKey: Any] = [:]
     /// How a `Date` is read; nil for `JSONDecoder`'s default (`Date`'s own `Codable`).
-    public var dateDecoding: ((any Decoder) throws -> Date)?
+    package var dateDecoding: ((any Decoder) throws -> Date)?
 
-    public init() {}
+    package init() {}
 
-    public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
+    package func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
         try ValueDecoder(value: value, codingPath: [], options: self).unwrap(T.self)
     }
 }

@@ -1,17 +1,17 @@
 import Foundation
 
 /// A Varlink method call as sent by a client.
-public struct VarlinkCall: Sendable, Hashable, Codable {
+package struct VarlinkCall: Sendable, Hashable, Codable {
     /// Fully qualified: `interface.Method`, e.g. `io.imr.Cases.Open`.
-    public var method: String
-    public var parameters: [String: JSONValue]?
+    package var method: String
+    package var parameters: [String: JSONValue]?
     /// The client wants no reply.
-    public var oneway: Bool?
+    package var oneway: Bool?
     /// The client accepts several replies (`continues: true` on all but the last).
-    public var more: Bool?
-    public var upgrade: Bool?
+    package var more: Bool?
+    package var upgrade: Bool?
 
-    public init(method: String, parameters: [String: JSONValue]? = nil, oneway: Bool? = nil, more: Bool? = nil) {
+    package init(method: String, parameters: [String: JSONValue]? = nil, oneway: Bool? = nil, more: Bool? = nil) {
         self.method = method
         self.parameters = parameters
         self.oneway = oneway
@@ -19,19 +19,19 @@ public struct VarlinkCall: Sendable, Hashable, Codable {
     }
 
     /// The interface part of the method name.
-    public var interface: String {
+    package var interface: String {
         guard let dot = method.lastIndex(of: ".") else { return "" }
         return String(method[..<dot])
     }
 
     /// The member part of the method name.
-    public var member: String {
+    package var member: String {
         guard let dot = method.lastIndex(of: ".") else { return method }
         return String(method[method.index(after: dot)...])
     }
 
     /// Decodes the parameters as `T`; a failure names the offending parameter.
-    public func decodeParameters<T: Decodable>(_ type: T.Type) throws(VarlinkError) -> T {
+    package func decodeParameters<T: Decodable>(_ type: T.Type) throws(VarlinkError) -> T {
         do {
             return try JSONValue.object(parameters ?? [:]).decode(T.self)
         } catch let error as DecodingError {
@@ -41,7 +41,7 @@ public struct VarlinkCall: Sendable, Hashable, Codable {
         }
     }
 
-    public static func parameterName(of error: DecodingError) -> String {
+    package static func parameterName(of error: DecodingError) -> String {
         func name(_ path: [CodingKey], _ key: CodingKey? = nil) -> String {
             let keys = path + (key.map { [$0] } ?? [])
             let parts = keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
@@ -57,12 +57,12 @@ public struct VarlinkCall: Sendable, Hashable, Codable {
 }
 
 /// A reply: parameters, or an error with parameters.
-public struct VarlinkReply: Sendable, Hashable, Codable {
-    public var parameters: [String: JSONValue]?
-    public var continues: Bool?
-    public var error: String?
+package struct VarlinkReply: Sendable, Hashable, Codable {
+    package var parameters: [String: JSONValue]?
+    package var continues: Bool?
+    package var error: String?
 
-    public init(parameters: [String: JSONValue]? = nil, continues: Bool? = nil, error: String? = nil) {
+    package init(parameters: [String: JSONValue]? = nil, continues: Bool? = nil, error: String? = nil) {
         self.parameters = parameters
         self.continues = continues
         self.error = error
@@ -70,42 +70,42 @@ public struct VarlinkReply: Sendable, Hashable, Codable {
 }
 
 /// A Varlink error reply, thrown by handlers and by the client.
-public struct VarlinkError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct VarlinkError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Fully qualified error name, e.g. `io.imr.Cases.CaseNotFound`.
-    public var name: String
-    public var parameters: [String: JSONValue]
+    package var name: String
+    package var parameters: [String: JSONValue]
 
-    public init(_ name: String, parameters: [String: JSONValue] = [:]) {
+    package init(_ name: String, parameters: [String: JSONValue] = [:]) {
         self.name = name
         self.parameters = parameters
     }
 
     /// An error whose parameters are an `Encodable` value.
-    public init<P: Encodable>(_ name: String, _ parameters: P) {
+    package init<P: Encodable>(_ name: String, _ parameters: P) {
         self.name = name
         self.parameters = (try? JSONValue.from(parameters).objectValue) ?? [:]
     }
 
-    public var description: String {
+    package var description: String {
         if let message = parameters["message"]?.stringValue { return "\(name): \(message)" }
         let detail = parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.compactDescription)" }.joined(separator: ", ")
         return detail.isEmpty ? name : "\(name) (\(detail))"
     }
 
-    public static func interfaceNotFound(_ interface: String) -> VarlinkError {
+    package static func interfaceNotFound(_ interface: String) -> VarlinkError {
         VarlinkError("org.varlink.service.InterfaceNotFound", parameters: ["interface": .string(interface)])
     }
-    public static func methodNotFound(_ method: String) -> VarlinkError {
+    package static func methodNotFound(_ method: String) -> VarlinkError {
         VarlinkError("org.varlink.service.MethodNotFound", parameters: ["method": .string(method)])
     }
-    public static func methodNotImplemented(_ method: String) -> VarlinkError {
+    package static func methodNotImplemented(_ method: String) -> VarlinkError {
         VarlinkError("org.varlink.service.MethodNotImplemented", parameters: ["method": .string(method)])
     }
-    public static func invalidParameter(_ parameter: String) -> VarlinkError {
+    package static func invalidParameter(_ parameter: String) -> VarlinkError {
         VarlinkError("org.varlink.service.InvalidParameter", parameters: ["parameter": .string(parameter)])
     }
-    public static let permissionDenied = VarlinkError("org.varlink.service.PermissionDenied")
-    public static let expectedMore = VarlinkError("org.varlink.service.ExpectedMore")
+    package static let permissionDenied = VarlinkError("org.varlink.service.PermissionDenied")
+    package static let expectedMore = VarlinkError("org.varlink.service.ExpectedMore")
 }
 
 extension JSONValue {

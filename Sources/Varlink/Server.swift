@@ -10,12 +10,12 @@ import Glibc
 #endif
 
 /// Who is at the other end of a Unix socket, as the kernel says (`SO_PEERCRED`).
-public struct PeerCredentials: Sendable, Hashable {
-    public let pid: Int32
-    public let uid: UInt32
-    public let gid: UInt32
+package struct PeerCredentials: Sendable, Hashable {
+    package let pid: Int32
+    package let uid: UInt32
+    package let gid: UInt32
 
-    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+    package init(pid: Int32, uid: UInt32, gid: UInt32) {
         self.pid = pid
         self.uid = uid
         self.gid = gid
@@ -23,26 +23,26 @@ public struct PeerCredentials: Sendable, Hashable {
 }
 
 /// What a handler knows about the call it is answering.
-public struct VarlinkCallContext: Sendable {
-    public let peer: PeerCredentials?
-    public let connectionId: UInt64
+package struct VarlinkCallContext: Sendable {
+    package let peer: PeerCredentials?
+    package let connectionId: UInt64
 }
 
 /// Sends the intermediate replies of a `more` call.
-public struct VarlinkReplier: Sendable {
+package struct VarlinkReplier: Sendable {
     let send: @Sendable (VarlinkReply) async throws -> Void
     /// True when the client asked for several replies.
-    public let more: Bool
+    package let more: Bool
 
     /// Sends one reply with `continues: true`. Only valid for calls with `more`.
-    public func yield(_ parameters: [String: JSONValue]) async throws {
+    package func yield(_ parameters: [String: JSONValue]) async throws {
         guard more else { throw VarlinkError.expectedMore }
         try await send(VarlinkReply(parameters: parameters, continues: true))
     }
 }
 
 /// Implements the methods of one interface.
-public protocol VarlinkHandler: Sendable {
+package protocol VarlinkHandler: Sendable {
     var interface: VarlinkInterface { get }
     /// Decides whether the caller may call `member` at all, before anything of its parameters
     /// is decoded: throw (e.g. `VarlinkError.permissionDenied`) to refuse. The server calls it
@@ -58,9 +58,9 @@ public protocol VarlinkHandler: Sendable {
 }
 
 extension VarlinkHandler {
-    public func admit(member: String, context: VarlinkCallContext) throws {}
+    package func admit(member: String, context: VarlinkCallContext) throws {}
 
-    public func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
+    package func error(for failure: any Error, in call: VarlinkCall) -> VarlinkError {
         VarlinkError("\(interface.name).InternalError", parameters: ["message": .string("\(failure)")])
     }
 }
@@ -74,14 +74,14 @@ extension VarlinkHandler {
 /// closed; other connections are untouched. ``VarlinkServerLimits`` bounds what clients may
 /// cost: connections (in all and per uid), queued calls, buffered input, unsent output, and
 /// how long a connection may idle or leave a message unfinished.
-public final class VarlinkServer: Sendable {
-    public struct Info: Sendable {
-        public var vendor: String
-        public var product: String
-        public var version: String
-        public var url: String
+package final class VarlinkServer: Sendable {
+    package struct Info: Sendable {
+        package var vendor: String
+        package var product: String
+        package var version: String
+        package var url: String
 
-        public init(vendor: String, product: String, version: String, url: String) {
+        package init(vendor: String, product: String, version: String, url: String) {
             self.vendor = vendor
             self.product = product
             self.version = version
@@ -90,23 +90,23 @@ public final class VarlinkServer: Sendable {
     }
 
     /// Where to listen.
-    public enum Listener: Sendable {
+    package enum Listener: Sendable {
         /// Bind this path (mode applied after binding).
         case path(String, mode: mode_t)
         /// A socket already bound and listening, e.g. passed by systemd.
         case descriptor(CInt)
     }
 
-    public let info: Info
-    public let limits: VarlinkServerLimits
-    public var maximumMessageSize: Int { limits.maximumMessageSize }
+    package let info: Info
+    package let limits: VarlinkServerLimits
+    package var maximumMessageSize: Int { limits.maximumMessageSize }
     private let handlers: [String: any VarlinkHandler]
     private let logger: Logger
     private let shared: ConnectionShared
     private let isPrivileged: @Sendable (PeerCredentials) -> Bool
     private let state = Mutex(State())
     /// Running totals since start, for a status reply (the same figures go to swift-metrics).
-    public let statistics: VarlinkServerStatistics
+    package let statistics: VarlinkServerStatistics
 
     private struct Connection {
         let channel: Channel
@@ -135,7 +135,7 @@ public final class VarlinkServer: Sendable {
     ///     (`TooManyConnections`, `ServerBusy`, `MessageTimeout`), e.g. `io.imr.Admin`.
     ///   - isPrivileged: whether a peer may use the reserve beyond the connection limits; asked
     ///     only when a limit is reached. The default: root.
-    public init(info: Info, handlers: [any VarlinkHandler], limits: VarlinkServerLimits = VarlinkServerLimits(),
+    package init(info: Info, handlers: [any VarlinkHandler], limits: VarlinkServerLimits = VarlinkServerLimits(),
                 errorInterface: String = "org.varlink.server",
                 isPrivileged: @escaping @Sendable (PeerCredentials) -> Bool = { $0.uid == 0 },
                 statistics: VarlinkServerStatistics = VarlinkServerStatistics(),
@@ -152,7 +152,7 @@ public final class VarlinkServer: Sendable {
     }
 
     /// A server with the default limits but this message size (tests).
-    public convenience init(info: Info, handlers: [any VarlinkHandler], maximumMessageSize: Int,
+    package convenience init(info: Info, handlers: [any VarlinkHandler], maximumMessageSize: Int,
                             logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() })) {
         var limits = VarlinkServerLimits()
         limits.maximumMessageSize = maximumMessageSize
@@ -160,14 +160,14 @@ public final class VarlinkServer: Sendable {
     }
 
     /// Interfaces served, `org.varlink.service` first.
-    public var interfaceNames: [String] { ["org.varlink.service"] + handlers.keys.sorted() }
+    package var interfaceNames: [String] { ["org.varlink.service"] + handlers.keys.sorted() }
 
     /// Connections open now (tests, status).
-    public var connectionCount: Int { state.withLock { $0.connections.count } }
+    package var connectionCount: Int { state.withLock { $0.connections.count } }
 
     /// Accepts connections until `shutdown()`; then waits for in-flight calls to finish.
     /// `onListening` runs once the socket accepts connections.
-    public func run(_ listener: Listener, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, onListening: @Sendable () -> Void = {}) async throws {
+    package func run(_ listener: Listener, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, onListening: @Sendable () -> Void = {}) async throws {
         let output = max(limits.maximumUnsentOutput, 2)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -201,7 +201,7 @@ public final class VarlinkServer: Sendable {
 
     /// Stops accepting, closes idle connections, and lets busy ones finish their call (a call
     /// waiting for its client to read its replies gives up).
-    public func shutdown() {
+    package func shutdown() {
         let (server, idle, busy) = state.withLock { s -> (Channel?, [Channel], [@Sendable () -> Void]) in
             s.shuttingDown = true
             return (s.serverChannel, s.connections.values.filter { !$0.busy }.map(\.channel),
@@ -425,14 +425,14 @@ public final class VarlinkServer: Sendable {
 }
 
 /// What a server has done since it started: for `io.imr.Admin.Status` and the like.
-public final class VarlinkServerStatistics: Sendable {
-    public struct Snapshot: Sendable, Codable, Equatable {
-        public var connectionsOpen: Int
-        public var connectionsAccepted: Int
-        public var connectionsRefused: Int
-        public var messagesRejected: Int
-        public var calls: Int
-        public var failedCalls: Int
+package final class VarlinkServerStatistics: Sendable {
+    package struct Snapshot: Sendable, Codable, Equatable {
+        package var connectionsOpen: Int
+        package var connectionsAccepted: Int
+        package var connectionsRefused: Int
+        package var messagesRejected: Int
+        package var calls: Int
+        package var failedCalls: Int
     }
 
     private let open = Atomic<Int>(0)
@@ -442,7 +442,7 @@ public final class VarlinkServerStatistics: Sendable {
     private let calls = Atomic<Int>(0)
     private let failed = Atomic<Int>(0)
 
-    public init() {}
+    package init() {}
 
     func connectionAccepted() {
         accepted.wrappingAdd(1, ordering: .relaxed)
@@ -456,7 +456,7 @@ public final class VarlinkServerStatistics: Sendable {
         if didFail { failed.wrappingAdd(1, ordering: .relaxed) }
     }
 
-    public var snapshot: Snapshot {
+    package var snapshot: Snapshot {
         Snapshot(connectionsOpen: open.load(ordering: .relaxed), connectionsAccepted: accepted.load(ordering: .relaxed), connectionsRefused: refused.load(ordering: .relaxed),
                  messagesRejected: rejected.load(ordering: .relaxed), calls: calls.load(ordering: .relaxed), failedCalls: failed.load(ordering: .relaxed))
     }

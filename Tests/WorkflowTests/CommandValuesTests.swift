@@ -4,13 +4,25 @@ import Testing
 
 /// Issue 11: the values a case may hold, checked before any rule of the lifecycle.
 @Suite struct CommandValuesTests {
+    /// What the value check says of `command`; decide refuses the same command before any
+    /// rule, with the same sentence.
     static func refusal(_ command: CaseCommand) -> InvalidValue? {
+        let invalid: InvalidValue?
         do {
-            _ = try decide(command, state: CaseState(), now: Example.now)
-            return nil
+            try CommandValues.validate(command)
+            invalid = nil
         } catch {
-            return error as? InvalidValue
+            invalid = error
         }
+        if let invalid {
+            do {
+                _ = try decide(command, state: CaseState(), now: Example.now)
+                Issue.record("decide took a command with an invalid \(invalid.field)")
+            } catch {
+                #expect(error.code == .invalidValue && error.message == invalid.message)
+            }
+        }
+        return invalid
     }
 
     static func opened(_ change: (inout CaseOpened) -> Void) -> CaseCommand {

@@ -13,11 +13,8 @@ public enum CalendarID: String, CaseIterable, Codable, Sendable {
     /// holidays applied. A deadline uses the calendar in force on its trigger date, even when
     /// the count runs past the switch.
     public static func utilizationReview(on triggerDate: LocalDate) -> CalendarID {
-        triggerDate < CalendarID.calhrEffectiveDate ? .urPre2020 : .calhr
+        triggerDate < RuleBook.calhrCalendarFrom ? .urPre2020 : .calhr
     }
-
-    /// 2020-01-01, when SB 537 took effect.
-    public static let calhrEffectiveDate = LocalDate(year: 2020, month: 1, day: 1)!
 
     /// The years whose holidays the calendars are generated and checked for: from 2013, when
     /// IMR began (SB 863), to 2035. A clock whose trigger falls outside them is not counted;

@@ -9,6 +9,8 @@ public struct CaseRuleViolation: Error, Equatable, Sendable, CustomStringConvert
         public init(rawValue: String) { self.rawValue = rawValue }
         public var description: String { rawValue }
 
+        /// A value outside its character set or length (``InvalidValue``'s sentence).
+        public static let invalidValue = Code(rawValue: "invalid-value")
         public static let caseAlreadyOpen = Code(rawValue: "case-already-open")
         public static let caseNotOpen = Code(rawValue: "case-not-open")
         public static let caseClosed = Code(rawValue: "case-closed")

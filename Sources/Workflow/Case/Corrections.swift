@@ -80,31 +80,31 @@ extension CaseEvent {
     ///
     /// Throws when the event has no such field or the value has the wrong kind, so a
     /// correction that the fold could not apply never reaches the log.
-    public func correcting(_ field: CorrectableField, to value: CorrectionValue) throws -> CaseEvent {
+    public func correcting(_ field: CorrectableField, to value: CorrectionValue) throws(CaseRuleViolation) -> CaseEvent {
         func mismatch(_ expected: String) -> CaseRuleViolation {
             CaseRuleViolation(
                 .correctionValueMismatch,
                 "Correction of \(field.rawValue) on \(typeName) needs \(expected), not '\(value)'")
         }
-        func date() throws -> LocalDate {
+        func date() throws(CaseRuleViolation) -> LocalDate {
             guard case .date(let d) = value else { throw mismatch("a date (YYYY-MM-DD)") }
             return d
         }
-        func instant() throws -> Date {
+        func instant() throws(CaseRuleViolation) -> Date {
             guard case .instant(let i) = value else { throw mismatch("an instant (date and time)") }
             return i
         }
-        func text() throws -> String {
+        func text() throws(CaseRuleViolation) -> String {
             guard case .text(let t) = value, !t.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw mismatch("non-empty text")
             }
             return t
         }
-        func flag() throws -> Bool {
+        func flag() throws(CaseRuleViolation) -> Bool {
             guard case .flag(let f) = value else { throw mismatch("yes or no") }
             return f
         }
-        func choice<T: RawRepresentable>(_: T.Type) throws -> T where T.RawValue == String, T: CaseIterable {
+        func choice<T: RawRepresentable>(_: T.Type) throws(CaseRuleViolation) -> T where T.RawValue == String, T: CaseIterable {
             guard case .text(let t) = value, let v = T(rawValue: t) else {
                 let options = T.allCases.map(\.rawValue).joined(separator: ", ")
                 throw mismatch("one of \(options)")

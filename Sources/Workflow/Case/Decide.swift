@@ -42,13 +42,21 @@ import Foundation
 ///   value of the wrong kind, or one that would make the stream break any rule above.
 ///
 /// Before any of these, every value the command carries is checked against its character set
-/// and length (``CommandValues/validate(_:)``): a value outside them throws ``InvalidValue``.
-public func decide(_ command: CaseCommand, state: CaseState, now: Date) throws -> [CaseEvent] {
-    try CommandValues.validate(command)
+/// and length (``CommandValues/validate(_:)``): a value outside them is refused as
+/// ``CaseRuleViolation/Code/invalidValue`` with the same sentence. A caller that must name the
+/// field (the service's `InvalidParameter`) validates first, as the service does.
+///
+/// - Throws: ``CaseRuleViolation`` and nothing else: the refusal's code and sentence.
+public func decide(_ command: CaseCommand, state: CaseState, now: Date) throws(CaseRuleViolation) -> [CaseEvent] {
+    do {
+        try CommandValues.validate(command)
+    } catch {
+        throw CaseRuleViolation(.invalidValue, error.message)
+    }
     return try decideUnnormalized(command, state: state, now: now).map { $0.truncatingInstantsToSeconds() }
 }
 
-private func decideUnnormalized(_ command: CaseCommand, state: CaseState, now: Date) throws -> [CaseEvent] {
+private func decideUnnormalized(_ command: CaseCommand, state: CaseState, now: Date) throws(CaseRuleViolation) -> [CaseEvent] {
     let rules = CaseRules(state: state, now: now)
     switch command {
     case .openCase(let e): return [.caseOpened(try rules.open(e))]
@@ -142,15 +150,10 @@ private struct CaseRules {
 
     private var today: LocalDate { Pacific.date(of: now) }
 
-    /// SB 863: IMR reviews disputes over injuries from 2013-01-01, and over every UR
-    /// decision communicated from 2013-07-01 whatever the date of injury.
-    static let imrForInjuriesFrom = LocalDate(year: 2013, month: 1, day: 1)!
-    static let imrForDecisionsFrom = LocalDate(year: 2013, month: 7, day: 1)!
-
     // MARK: Common checks
 
     /// The case's facts, when it is open for new facts.
-    private func openFacts() throws -> CaseFacts {
+    private func openFacts() throws(CaseRuleViolation) -> CaseFacts {
         guard let facts = state.facts else {
             throw refuse(.caseNotOpen, "This case has not been opened; open it with its claim number and date of injury first")
         }
@@ -165,14 +168,14 @@ private struct CaseRules {
         return facts
     }
 
-    private func openedFacts() throws -> CaseFacts {
+    private func openedFacts() throws(CaseRuleViolation) -> CaseFacts {
         guard let facts = state.facts else {
             throw refuse(.caseNotOpen, "This case has not been opened; open it with its claim number and date of injury first")
         }
         return facts
     }
 
-    private func requireText(_ text: String, _ what: String) throws {
+    private func requireText(_ text: String, _ what: String) throws(CaseRuleViolation) {
         // A printable ASCII character other than a space settles it without Foundation.
         if text.utf8.contains(where: { $0 > 0x20 && $0 < 0x7F }) { return }
         if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
@@ -181,7 +184,7 @@ private struct CaseRules {
     }
 
     /// `day` must lie between the date of injury and today.
-    private func checkDay(_ day: LocalDate, _ what: String, facts: CaseFacts) throws {
+    private func checkDay(_ day: LocalDate, _ what: String, facts: CaseFacts) throws(CaseRuleViolation) {
         if day < facts.dateOfInjury {
             throw refuse(.dateBeforeInjury, "\(what) (\(day)) is before the date of injury (\(facts.dateOfInjury)); check the date")
         }
@@ -190,7 +193,7 @@ private struct CaseRules {
         }
     }
 
-    private func checkInstant(_ instant: Date, _ what: String, facts: CaseFacts) throws {
+    private func checkInstant(_ instant: Date, _ what: String, facts: CaseFacts) throws(CaseRuleViolation) {
         if Pacific.date(of: instant) < facts.dateOfInjury {
             throw refuse(.dateBeforeInjury,
                 "\(what) (\(Pacific.rfc3339(instant))) is before the date of injury (\(facts.dateOfInjury)); check the date")
@@ -201,13 +204,13 @@ private struct CaseRules {
         }
     }
 
-    private func notBefore(_ day: LocalDate, _ what: String, _ trigger: LocalDate, _ triggerWhat: String) throws {
+    private func notBefore(_ day: LocalDate, _ what: String, _ trigger: LocalDate, _ triggerWhat: String) throws(CaseRuleViolation) {
         if day < trigger {
             throw refuse(.dateBeforeTrigger, "\(what) (\(day)) is before \(triggerWhat) (\(trigger)); check both dates")
         }
     }
 
-    private func rfa(_ id: RFAID) throws -> RFAState {
+    private func rfa(_ id: RFAID) throws(CaseRuleViolation) -> RFAState {
         guard let rfa = state.rfa(id) else {
             let known = state.rfas.map(\.id.rawValue).joined(separator: ", ")
             throw refuse(.unknownRFA,
@@ -216,7 +219,7 @@ private struct CaseRules {
         return rfa
     }
 
-    private func item(_ id: ItemID) throws -> ItemState {
+    private func item(_ id: ItemID) throws(CaseRuleViolation) -> ItemState {
         guard let item = state.item(id) else {
             let known = state.items.map(\.id.rawValue).joined(separator: ", ")
             throw refuse(.unknownItem,
@@ -226,7 +229,7 @@ private struct CaseRules {
     }
 
     /// The named items, each once, at least one.
-    private func items(_ ids: [ItemID], for what: String) throws -> [ItemState] {
+    private func items(_ ids: [ItemID], for what: String) throws(CaseRuleViolation) -> [ItemState] {
         guard !ids.isEmpty else { throw refuse(.noItems, "\(what) names no item; name the items it covers") }
         var seen = Set<ItemID>()
         for id in ids where !seen.insert(id).inserted {
@@ -237,7 +240,7 @@ private struct CaseRules {
 
     // MARK: Opening and RFAs
 
-    func open(_ e: CaseOpened) throws -> CaseOpened {
+    func open(_ e: CaseOpened) throws(CaseRuleViolation) -> CaseOpened {
         if let facts = state.facts {
             throw refuse(.caseAlreadyOpen,
                 "Case \(facts.caseId) is already open (claim \(facts.claimNumber)); a case id can be opened only once")
@@ -259,7 +262,7 @@ private struct CaseRules {
         return e
     }
 
-    func receiveRFA(_ e: RFAReceived) throws -> RFAReceived {
+    func receiveRFA(_ e: RFAReceived) throws(CaseRuleViolation) -> RFAReceived {
         let facts = try openFacts()
         try requireText(e.rfaId.rawValue, "The RFA id")
         if let existing = state.rfa(e.rfaId) {
@@ -298,7 +301,7 @@ private struct CaseRules {
     }
 
     /// Items a letter proves: they enter the case with their UR outcome, and no RFA clocks.
-    func importItems(_ e: DisputedItemsImported) throws -> DisputedItemsImported {
+    func importItems(_ e: DisputedItemsImported) throws(CaseRuleViolation) -> DisputedItemsImported {
         let facts = try openFacts()
         try requireText(e.rfaId.rawValue, "The RFA id of the imported items")
         try requireText(e.source, "The source of the imported items")
@@ -337,7 +340,7 @@ private struct CaseRules {
         rfa.itemIds.compactMap(state.item).filter { $0.urOutcome == nil }
     }
 
-    func requestInformation(_ e: MoreInformationRequested) throws -> MoreInformationRequested {
+    func requestInformation(_ e: MoreInformationRequested) throws(CaseRuleViolation) -> MoreInformationRequested {
         let facts = try openFacts()
         let rfa = try rfa(e.rfaId)
         if let on = rfa.informationRequestedOn {
@@ -353,7 +356,7 @@ private struct CaseRules {
         return e
     }
 
-    func receiveInformation(_ e: InformationReceived) throws -> InformationReceived {
+    func receiveInformation(_ e: InformationReceived) throws(CaseRuleViolation) -> InformationReceived {
         let facts = try openFacts()
         let rfa = try rfa(e.rfaId)
         guard let requested = rfa.informationRequestedOn else {
@@ -368,7 +371,7 @@ private struct CaseRules {
         return e
     }
 
-    func deferReview(_ e: URDeferred) throws -> URDeferred {
+    func deferReview(_ e: URDeferred) throws(CaseRuleViolation) -> URDeferred {
         let facts = try openFacts()
         let rfa = try rfa(e.rfaId)
         if let on = rfa.deferredOn {
@@ -386,7 +389,7 @@ private struct CaseRules {
 
     // MARK: Utilization review
 
-    func decideUR(_ e: URDecisionIssued) throws -> URDecisionIssued {
+    func decideUR(_ e: URDecisionIssued) throws(CaseRuleViolation) -> URDecisionIssued {
         let facts = try openFacts()
         let rfa = try rfa(e.rfaId)
         let decided = try items(e.decisions.map(\.itemId), for: "The UR decision on RFA \(rfa.id)")
@@ -410,14 +413,14 @@ private struct CaseRules {
         return e
     }
 
-    private func decidedAt(_ item: ItemState, for what: String) throws -> Date {
+    private func decidedAt(_ item: ItemState, for what: String) throws(CaseRuleViolation) -> Date {
         guard let at = item.urDecidedAt else {
             throw refuse(.urNotDecided, "UR has not decided item \(item.id); \(what) follows the UR decision")
         }
         return at
     }
 
-    func notifyPhysician(_ e: PhysicianNotified) throws -> PhysicianNotified {
+    func notifyPhysician(_ e: PhysicianNotified) throws(CaseRuleViolation) -> PhysicianNotified {
         let facts = try openFacts()
         for item in try items(e.itemIds, for: "The physician notice") {
             let at = try decidedAt(item, for: "notice to the physician")
@@ -434,7 +437,7 @@ private struct CaseRules {
         return e
     }
 
-    func serveWritten(_ e: WrittenURDecisionServed) throws -> WrittenURDecisionServed {
+    func serveWritten(_ e: WrittenURDecisionServed) throws(CaseRuleViolation) -> WrittenURDecisionServed {
         let facts = try openFacts()
         for item in try items(e.itemIds, for: "The written UR decision") {
             let at = try decidedAt(item, for: "service of the written decision")
@@ -449,7 +452,7 @@ private struct CaseRules {
 
     // MARK: IMR
 
-    func receiveApplication(_ e: IMRApplicationReceived) throws -> IMRApplicationReceived {
+    func receiveApplication(_ e: IMRApplicationReceived) throws(CaseRuleViolation) -> IMRApplicationReceived {
         let facts = try openFacts()
         for item in try items(e.itemIds, for: "The IMR application") {
             let refused = "IMR application for item \(item.id) refused"
@@ -467,9 +470,9 @@ private struct CaseRules {
             if item.importedFrom != nil, item.writtenDecisionServedOn == nil {
                 // The letter proves the UR decision went to IMR; its written service is not on record.
                 if let decided = item.urDecidedOn {
-                    if facts.dateOfInjury < CaseRules.imrForInjuriesFrom, decided < CaseRules.imrForDecisionsFrom {
+                    if facts.dateOfInjury < RuleBook.imrStart, decided < RuleBook.imrForDecisionsFrom {
                         throw refuse(.imrNotApplicable,
-                            "\(refused): the injury of \(facts.dateOfInjury) predates 2013 and the UR decision on item \(item.id) was made on \(decided), before IMR began on 2013-07-01; the WCAB decides this dispute")
+                            "\(refused): the injury of \(facts.dateOfInjury) predates \(RuleBook.imrStart.year) and the UR decision on item \(item.id) was made on \(decided), before IMR began on \(RuleBook.imrForDecisionsFrom.iso); the WCAB decides this dispute")
                     }
                     try notBefore(e.receivedOn, "The IMR application for item \(item.id)", decided, "the UR decision")
                 }
@@ -479,9 +482,9 @@ private struct CaseRules {
                 throw refuse(.writtenDecisionNotServed,
                     "\(refused): the written UR decision on item \(item.id) has not been served; record its service first")
             }
-            if facts.dateOfInjury < CaseRules.imrForInjuriesFrom, served < CaseRules.imrForDecisionsFrom {
+            if facts.dateOfInjury < RuleBook.imrStart, served < RuleBook.imrForDecisionsFrom {
                 throw refuse(.imrNotApplicable,
-                    "\(refused): the injury of \(facts.dateOfInjury) predates 2013 and the UR decision on item \(item.id) was served on \(served), before IMR began on 2013-07-01; the WCAB decides this dispute")
+                    "\(refused): the injury of \(facts.dateOfInjury) predates \(RuleBook.imrStart.year) and the UR decision on item \(item.id) was served on \(served), before IMR began on \(RuleBook.imrForDecisionsFrom.iso); the WCAB decides this dispute")
             }
             try notBefore(e.receivedOn, "The IMR application for item \(item.id)", served, "service of the written UR decision")
         }
@@ -489,7 +492,7 @@ private struct CaseRules {
         return e
     }
 
-    private func applicationAwaitingEligibility(_ item: ItemState) throws -> LocalDate {
+    private func applicationAwaitingEligibility(_ item: ItemState) throws(CaseRuleViolation) -> LocalDate {
         guard let applied = item.imrApplicationReceivedOn else {
             throw refuse(.noIMRApplication, "No IMR application for item \(item.id) has been received; record the application first")
         }
@@ -503,7 +506,7 @@ private struct CaseRules {
         return applied
     }
 
-    func requestEligibilityInformation(_ e: IMREligibilityInformationRequested) throws -> IMREligibilityInformationRequested {
+    func requestEligibilityInformation(_ e: IMREligibilityInformationRequested) throws(CaseRuleViolation) -> IMREligibilityInformationRequested {
         let facts = try openFacts()
         try requireText(e.whatIsRequested, "What the AD asks for")
         guard !e.requestedFrom.isEmpty else {
@@ -526,7 +529,7 @@ private struct CaseRules {
         return e
     }
 
-    func sendEligibilityInformation(_ e: IMREligibilityInformationSent) throws -> IMREligibilityInformationSent {
+    func sendEligibilityInformation(_ e: IMREligibilityInformationSent) throws(CaseRuleViolation) -> IMREligibilityInformationSent {
         let facts = try openFacts()
         for item in try items(e.itemIds, for: "The eligibility information sent") {
             guard let requested = item.eligibilityInformationRequestedOn else {
@@ -542,7 +545,7 @@ private struct CaseRules {
         return e
     }
 
-    func findEligible(_ e: IMREligibilityFound) throws -> IMREligibilityFound {
+    func findEligible(_ e: IMREligibilityFound) throws(CaseRuleViolation) -> IMREligibilityFound {
         let facts = try openFacts()
         for item in try items(e.itemIds, for: "The eligibility finding") {
             let applied = try applicationAwaitingEligibility(item)
@@ -552,7 +555,7 @@ private struct CaseRules {
         return e
     }
 
-    func findIneligible(_ e: IMRFoundIneligible) throws -> IMRFoundIneligible {
+    func findIneligible(_ e: IMRFoundIneligible) throws(CaseRuleViolation) -> IMRFoundIneligible {
         let facts = try openFacts()
         for item in try items(e.itemIds, for: "The ineligibility finding") {
             let applied = try applicationAwaitingEligibility(item)
@@ -562,7 +565,7 @@ private struct CaseRules {
         return e
     }
 
-    func assign(_ e: IMRAssigned) throws -> IMRAssigned {
+    func assign(_ e: IMRAssigned) throws(CaseRuleViolation) -> IMRAssigned {
         let facts = try openFacts()
         for item in try items(e.itemIds, for: "The IMR assignment") {
             if let number = item.imrCaseNumber, let on = item.imrAssignedOn {
@@ -591,7 +594,7 @@ private struct CaseRules {
         return e
     }
 
-    private func assignedItems(_ number: IMRCaseNumber) throws -> [ItemState] {
+    private func assignedItems(_ number: IMRCaseNumber) throws(CaseRuleViolation) -> [ItemState] {
         let assigned = state.items(assignedTo: number)
         if assigned.isEmpty {
             let known = Set(state.items.compactMap(\.imrCaseNumber)).sorted().map(\.rawValue).joined(separator: ", ")
@@ -602,7 +605,7 @@ private struct CaseRules {
         return assigned
     }
 
-    func receiveRecords(_ e: IMRRecordsReceived) throws -> IMRRecordsReceived {
+    func receiveRecords(_ e: IMRRecordsReceived) throws(CaseRuleViolation) -> IMRRecordsReceived {
         let facts = try openFacts()
         let assigned = try assignedItems(e.imrCaseNumber)
         if assigned.allSatisfy({ $0.recordsReceivedOn != nil }), let on = assigned.first?.recordsReceivedOn {
@@ -617,7 +620,7 @@ private struct CaseRules {
         return e
     }
 
-    func determine(_ e: IMRDeterminationIssued) throws -> IMRDeterminationIssued {
+    func determine(_ e: IMRDeterminationIssued) throws(CaseRuleViolation) -> IMRDeterminationIssued {
         let facts = try openFacts()
         for item in try items(e.items.map(\.itemId), for: "The final determination \(e.imrCaseNumber)") {
             guard let number = item.imrCaseNumber, let assigned = item.imrAssignedOn else {
@@ -642,7 +645,7 @@ private struct CaseRules {
         return e
     }
 
-    func implement(_ e: DeterminationImplemented) throws -> DeterminationImplemented {
+    func implement(_ e: DeterminationImplemented) throws(CaseRuleViolation) -> DeterminationImplemented {
         let facts = try openFacts()
         let item = try item(e.itemId)
         guard let decision = item.imrDecision, let decided = item.determinationDecidedOn else {
@@ -662,7 +665,7 @@ private struct CaseRules {
 
     // MARK: Appeal
 
-    func fileAppeal(_ e: WCABAppealFiled) throws -> WCABAppealFiled {
+    func fileAppeal(_ e: WCABAppealFiled) throws(CaseRuleViolation) -> WCABAppealFiled {
         let facts = try openFacts()
         for item in try items(e.itemIds, for: "The WCAB appeal") {
             // An unknown mailing date counts as the decision date, as the deadline engine assumes.
@@ -683,7 +686,7 @@ private struct CaseRules {
         return e
     }
 
-    func resolveAppeal(_ e: WCABAppealResolved) throws -> WCABAppealResolved {
+    func resolveAppeal(_ e: WCABAppealResolved) throws(CaseRuleViolation) -> WCABAppealResolved {
         let facts = try openFacts()
         for item in try items(e.itemIds, for: "The appeal resolution") {
             guard item.isAppealPending, let filed = item.appealFiledOn else {
@@ -697,14 +700,14 @@ private struct CaseRules {
 
     // MARK: Administration
 
-    func withdraw(_ e: CaseWithdrawn) throws -> CaseWithdrawn {
+    func withdraw(_ e: CaseWithdrawn) throws(CaseRuleViolation) -> CaseWithdrawn {
         let facts = try openFacts()
         try requireText(e.reason, "The reason for withdrawal")
         try checkDay(e.withdrawnOn, "The withdrawal", facts: facts)
         return e
     }
 
-    func close(_ e: CaseClosed) throws -> CaseClosed {
+    func close(_ e: CaseClosed) throws(CaseRuleViolation) -> CaseClosed {
         let facts = try openFacts()
         try requireText(e.reason, "The reason for closing")
         let waiting: [String] = state.items.compactMap { item in
@@ -726,7 +729,7 @@ private struct CaseRules {
         return e
     }
 
-    func reassign(to coordinator: String) throws -> CoordinatorReassigned {
+    func reassign(to coordinator: String) throws(CaseRuleViolation) -> CoordinatorReassigned {
         _ = try openedFacts()
         try requireText(coordinator, "The new coordinator")
         let current = state.coordinator ?? ""
@@ -736,7 +739,7 @@ private struct CaseRules {
         return CoordinatorReassigned(from: current, to: coordinator)
     }
 
-    func note(_ text: String) throws -> NoteAdded {
+    func note(_ text: String) throws(CaseRuleViolation) -> NoteAdded {
         _ = try openedFacts()
         try requireText(text, "The note")
         return NoteAdded(writtenAt: now, text: text)
@@ -744,7 +747,7 @@ private struct CaseRules {
 
     // MARK: Corrections
 
-    func correct(_ c: CorrectEvent) throws -> EventCorrected {
+    func correct(_ c: CorrectEvent) throws(CaseRuleViolation) -> EventCorrected {
         let facts = try openedFacts()
         guard let target = state.recorded.first(where: { $0.version == c.version }) else {
             throw refuse(.unknownEvent,
@@ -778,7 +781,7 @@ private struct CaseRules {
 
     /// Replays the stream as it would read after `correction`, checking every event
     /// against the rules, so a corrected date cannot put a fact before its trigger.
-    private func replayWith(_ correction: EventCorrected) throws {
+    private func replayWith(_ correction: EventCorrected) throws(CaseRuleViolation) {
         let proposed = evolve(state, RecordedCaseEvent(
             event: .eventCorrected(correction), version: state.version + 1, eventId: UUID(uuidString: "00000000-0000-0000-0000-000000000000")!, recordedAt: now))
         var replayed = CaseState()
@@ -792,7 +795,7 @@ private struct CaseRules {
             if let command = replayCommand(for: event) {
                 do {
                     _ = try decide(command, state: replayed, now: now)
-                } catch let violation as CaseRuleViolation {
+                } catch let violation {
                     throw refuse(violation.code,
                         "Correcting \(correction.field.rawValue) of version \(correction.correctedVersion) to \(correction.value) would break the case at version \(entry.version): \(violation.message)")
                 }

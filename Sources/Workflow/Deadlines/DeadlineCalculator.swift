@@ -478,7 +478,7 @@ private struct Computation {
             }
         case .wcabMailFaxEmail:
             let method = serviceMethodOrAssumeMail(place: place)
-            let rule = triggerDate < CalendarID.calhrEffectiveDate ? "8 CCR 10507, now 10605" : "8 CCR 10605"
+            let rule = triggerDate < RuleBook.calhrCalendarFrom ? "8 CCR 10507, now 10605" : "8 CCR 10605"
             switch method {
             case .mail, .fax, .email:
                 return (byDestination, "for service by \(method.rawValue) \(place) (\(rule); CCP 1013(a))")

@@ -30,10 +30,18 @@ extension RuleBook {
         LocalDate(year: year, month: month, day: day)!
     }
 
-    /// SB 863: IMR exists for disputes from 2013.
-    static let imrStart = day(2013, 1, 1)
+    // The cut-over dates of the law, here only: the rules below, the case rules (`decide`)
+    // and the deadline engine all read them from the book.
+
+    /// SB 863: IMR exists for disputes from 2013: for every injury from 2013-01-01 ...
+    public static let imrStart = day(2013, 1, 1)
+    /// ... and for every UR decision communicated from 2013-07-01, whatever the injury's date.
+    public static let imrForDecisionsFrom = day(2013, 7, 1)
     /// The drug formulary took effect on 2018-01-01.
-    static let formularyStart = day(2018, 1, 1)
+    public static let formularyStart = day(2018, 1, 1)
+    /// SB 537: UR business days follow CalHR's holiday list from 2020-01-01 (the Gov. Code
+    /// 6700 holidays before); 8 CCR 10605 replaced 10507 for WCAB service the same day.
+    public static let calhrCalendarFrom = day(2020, 1, 1)
 
     /// LC 4610(i)(1)'s 14 days after the treatment recommendation, where a UR decision
     /// period does not take it, and why.

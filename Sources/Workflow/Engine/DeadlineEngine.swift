@@ -292,11 +292,6 @@ private struct Builder {
     /// Items whose UR was untimely, with the reason: their IMR clocks say so.
     var untimelyUR: [ItemID: String] = [:]
 
-    static let formularyStart = LocalDate(year: 2018, month: 1, day: 1)!
-    /// SB 863: IMR for injuries from 2013-01-01, and for every UR decision served from 2013-07-01.
-    static let imrForInjuriesFrom = LocalDate(year: 2013, month: 1, day: 1)!
-    static let imrForDecisionsFrom = LocalDate(year: 2013, month: 7, day: 1)!
-
     init(state: CaseState, caseId: CaseID, now: Date, calculator: DeadlineCalculator) {
         self.state = state
         self.caseId = caseId
@@ -348,7 +343,7 @@ private struct Builder {
         } else if rfa.reviewType == .retrospective {
             decisionRule = .urDecisionRetrospective
             decisionOptions.review = .retrospective
-        } else if rfa.formulary && rfa.receivedOn >= Self.formularyStart {
+        } else if rfa.formulary && rfa.receivedOn >= RuleBook.formularyStart {
             decisionRule = .urDecisionFormulary
             decisionOptions.formulary = true
             decisionOptions.review = rfa.reviewType
@@ -521,12 +516,12 @@ private struct Builder {
                 eventVersion: (lastMilestone(URDecisionIssued.typeName, of: item)
                     ?? lastMilestone(DisputedItemsImported.typeName, of: item))?.version)
         }
-        if let injured = state.facts?.dateOfInjury, injured < Self.imrForInjuriesFrom, trigger.date < Self.imrForDecisionsFrom {
+        if let injured = state.facts?.dateOfInjury, injured < RuleBook.imrStart, trigger.date < RuleBook.imrForDecisionsFrom {
             unavailable.append(UnavailableDeadline(
                 id: "\(caseId.rawValue)/\(RuleID.imrApplication.rawValue)/\(item.id.rawValue)", rule: .imrApplication,
                 itemIds: [item.id],
-                reason: "IMR does not apply to item \(item.id): the injury (\(injured.iso)) is before 2013 and the UR decision "
-                    + "was served (\(trigger.date.iso)) before 2013-07-01 (SB 863)"))
+                reason: "IMR does not apply to item \(item.id): the injury (\(injured.iso)) is before \(RuleBook.imrStart.year) and the UR decision "
+                    + "was served (\(trigger.date.iso)) before \(RuleBook.imrForDecisionsFrom.iso) (SB 863)"))
             return
         }
         var notes: [String] = []
@@ -726,7 +721,7 @@ private struct Builder {
                 description: "IMRO assigned \(key) (records' receipt not recorded)", date: first.assignedOn, at: nil,
                 eventVersion: first.assignedVersion)
         }
-        options.formulary = formulary && trigger >= Self.formularyStart
+        options.formulary = formulary && trigger >= RuleBook.formularyStart
         let determinationAct = group.allSatisfy({ $0.determination != nil })
             ? group.compactMap(\.determination).max(by: { $0.on < $1.on }).map { Act(eventType: $0.event, version: $0.version, at: nil, on: $0.on) }
             : nil

@@ -414,7 +414,7 @@ public enum LetterImport {
     /// ones leave; throws the first refusal, so a plan is recorded whole or not at all.
     public static func events(
         for commands: [CaseCommand], state: CaseState, now: Date, eventId: (Int) -> UUID
-    ) throws -> [CaseEvent] {
+    ) throws(CaseRuleViolation) -> [CaseEvent] {
         var current = state
         var out: [CaseEvent] = []
         for command in commands {

@@ -166,3 +166,25 @@ extension CaseEvent {
         }
     }
 }
+
+extension RecordedCaseEvent {
+    /// This event as its corrections make it read: each of `corrections` that names this
+    /// event (its version and id) is applied in order; the rest are passed over. The one place
+    /// corrections are applied, for the fold (``evolve(_:_:)``) and for `decide`'s replay.
+    ///
+    /// - Parameter skippingMisfits: pass over a correction that does not fit the event instead
+    ///   of throwing: the fold of a stored log, where `decide` accepted each one, never stops.
+    /// - Throws: a correction that does not fit (no such field, a value of the wrong kind), as
+    ///   `decide` refuses it; never when `skippingMisfits`.
+    func readThrough(_ corrections: [EventCorrected], skippingMisfits: Bool = false) throws(CaseRuleViolation) -> CaseEvent {
+        var event = self.event
+        for c in corrections where c.correctedVersion == version && c.correctedEventId == eventId {
+            do {
+                event = try event.correcting(c.field, to: c.value)
+            } catch {
+                if !skippingMisfits { throw error }
+            }
+        }
+        return event
+    }
+}

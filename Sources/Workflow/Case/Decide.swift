@@ -787,11 +787,7 @@ private struct CaseRules {
         var replayed = CaseState()
         for entry in proposed.recorded {
             if case .eventCorrected = entry.event { continue }
-            var event = entry.event
-            for applied in proposed.corrections
-            where applied.correction.correctedVersion == entry.version && applied.correction.correctedEventId == entry.eventId {
-                event = try event.correcting(applied.correction.field, to: applied.correction.value)
-            }
+            let event = try entry.readThrough(proposed.corrections.map(\.correction))
             if let command = replayCommand(for: event) {
                 do {
                     _ = try decide(command, state: replayed, now: now)

@@ -40,11 +40,8 @@ private func refold(_ log: [RecordedCaseEvent]) -> CaseState {
             }
             continue
         }
-        var event = entry.event
-        for (correction, _) in corrections[entry.version] ?? [] where correction.correctedEventId == entry.eventId {
-            // A correction decide accepted always applies; one that does not fit is skipped.
-            event = (try? event.correcting(correction.field, to: correction.value)) ?? event
-        }
+        // A correction decide accepted always applies; one that does not fit is skipped.
+        let event = (try? entry.readThrough(corrections[entry.version]?.map(\.0) ?? [], skippingMisfits: true)) ?? entry.event
         state.apply(event, version: entry.version)
     }
     return state

@@ -546,23 +546,23 @@ private struct CaseRules {
     }
 
     func findEligible(_ e: IMREligibilityFound) throws(CaseRuleViolation) -> IMREligibilityFound {
-        let facts = try openFacts()
-        for item in try items(e.itemIds, for: "The eligibility finding") {
-            let applied = try applicationAwaitingEligibility(item)
-            try notBefore(e.foundOn, "The eligibility finding for item \(item.id)", applied, "its IMR application")
-        }
-        try checkDay(e.foundOn, "The eligibility finding", facts: facts)
+        try checkFinding("eligibility", items: e.itemIds, on: e.foundOn)
         return e
     }
 
     func findIneligible(_ e: IMRFoundIneligible) throws(CaseRuleViolation) -> IMRFoundIneligible {
-        let facts = try openFacts()
-        for item in try items(e.itemIds, for: "The ineligibility finding") {
-            let applied = try applicationAwaitingEligibility(item)
-            try notBefore(e.foundOn, "The ineligibility finding for item \(item.id)", applied, "its IMR application")
-        }
-        try checkDay(e.foundOn, "The ineligibility finding", facts: facts)
+        try checkFinding("ineligibility", items: e.itemIds, on: e.foundOn)
         return e
+    }
+
+    /// The AD's finding either way: once per item, after its application, on a day the case allows.
+    private func checkFinding(_ kind: String, items ids: [ItemID], on foundOn: LocalDate) throws(CaseRuleViolation) {
+        let facts = try openFacts()
+        for item in try items(ids, for: "The \(kind) finding") {
+            let applied = try applicationAwaitingEligibility(item)
+            try notBefore(foundOn, "The \(kind) finding for item \(item.id)", applied, "its IMR application")
+        }
+        try checkDay(foundOn, "The \(kind) finding", facts: facts)
     }
 
     func assign(_ e: IMRAssigned) throws(CaseRuleViolation) -> IMRAssigned {

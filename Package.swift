@@ -193,7 +193,10 @@ let package = Package(
         ),
         .testTarget(
             name: "VarlinkTests",
-            dependencies: ["ChildProcess", "Varlink", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "ChildProcess", "Varlink", .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "ChildProcessTests", dependencies: ["ChildProcess"]),
         .testTarget(

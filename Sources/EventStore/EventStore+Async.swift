@@ -26,16 +26,20 @@ extension EventStore {
                         return .succeeded { continuation.resume(returning: value) }
                     case .failure(let error):
                         if let failure = context.storageFailure { return .groupFailed(failure) }
-                        if let failure = error as? EventStoreError, !EventStore.requestLevelKinds.contains(failure.kind) {
+                        if let failure = error as? EventStoreError, !EventStore.requestLevelKinds.contains(failure.kind)
+                        {
                             return .groupFailed(failure)
                         }
                         if !context.writer.db.isInTransaction {
-                            return .groupFailed(EventStoreError(.storage, "SQLite rolled back the transaction after: \(error)"))
+                            return .groupFailed(
+                                EventStoreError(.storage, "SQLite rolled back the transaction after: \(error)")
+                            )
                         }
                         return .failedAlone { continuation.resume(throwing: error) }
                     }
                 },
-                fail: { continuation.resume(throwing: $0) })
+                fail: { continuation.resume(throwing: $0) }
+            )
             if !writeQueue.submit(job) { continuation.resume(throwing: closedError) }
         }
     }
@@ -62,7 +66,11 @@ extension EventStore {
     /// Appends events to a stream from an async caller (see ``append(to:expected:events:)``),
     /// committed with whatever other writes are waiting.
     @discardableResult
-    public func append(to streamId: String, expected: ExpectedVersion, events: [NewEvent]) async throws(EventStoreError) -> AppendResult {
+    public func append(
+        to streamId: String,
+        expected: ExpectedVersion,
+        events: [NewEvent]
+    ) async throws(EventStoreError) -> AppendResult {
         do {
             return try await write { context in try context.append(to: streamId, expected: expected, events: events) }
         } catch let error as EventStoreError {
@@ -74,7 +82,9 @@ extension EventStore {
 
     /// Appends to several streams in the next group's transaction; each request succeeds or
     /// fails on its own, a storage failure fails them all.
-    public func append(batch requests: [AppendRequest]) async throws(EventStoreError) -> [Result<AppendResult, EventStoreError>] {
+    public func append(
+        batch requests: [AppendRequest]
+    ) async throws(EventStoreError) -> [Result<AppendResult, EventStoreError>] {
         do {
             return try await write { context in
                 requests.map { request in
@@ -95,7 +105,12 @@ extension EventStore {
     /// that an export or a verify of a large log cannot hold up its exit. Synchronous reads
     /// and the writer are unaffected; ``close()`` still closes everything.
     public func stopReads() {
-        readPool.stopReads(EventStoreError(.interrupted, "the daemon is stopping; reads of \(path) are no longer served: ask again once it is back"))
+        readPool.stopReads(
+            EventStoreError(
+                .interrupted,
+                "the daemon is stopping; reads of \(path) are no longer served: ask again once it is back"
+            )
+        )
     }
 
     /// The position of the last committed event, as this process knows it (no read).
@@ -107,7 +122,13 @@ extension EventStore {
     }
 
     /// Commits one group: run on the writer thread.
-    static func commit(_ jobs: [WriteJob], writer: WriterLock, projections: [any Projection], headWatcher: HeadWatcher, closed: EventStoreError) {
+    static func commit(
+        _ jobs: [WriteJob],
+        writer: WriterLock,
+        projections: [any Projection],
+        headWatcher: HeadWatcher,
+        closed: EventStoreError
+    ) {
         var succeeded: [() -> Void] = []
         var afterCommit: [() -> Void] = []
         var refused: [() -> Void] = []
@@ -117,7 +138,8 @@ extension EventStore {
         let failure = writer.mutex.withLock { (w: inout Writer?) -> EventStoreError? in
             guard let w else { return closed }
             do throws(EventStoreError) {
-                try w.transaction(doing: "commit \(jobs.count) write\(jobs.count == 1 ? "" : "s")") { () throws(EventStoreError) in
+                try w.transaction(doing: "commit \(jobs.count) write\(jobs.count == 1 ? "" : "s")") {
+                    () throws(EventStoreError) in
                     for job in jobs {
                         let context = WriteContext(writer: w, projections: projections, group: group)
                         switch job.run(context) {
@@ -154,7 +176,11 @@ extension EventStore {
 
     /// Runs `body` on a reader thread's connection; the calling task suspends meanwhile. A
     /// cancelled caller withdraws a read not yet started and interrupts one that is running.
-    func onReader<T: Sendable>(doing action: String, lane: ReadLane = .interactive, _ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+    func onReader<T: Sendable>(
+        doing action: String,
+        lane: ReadLane = .interactive,
+        _ body: @escaping @Sendable (SQLiteConnection) throws -> T
+    ) async throws -> T {
         let slot = Mutex<(job: ReadPool.Job?, cancelled: Bool)>((nil, false))
         let path = self.path
         return try await withTaskCancellationHandler {
@@ -170,7 +196,8 @@ extension EventStore {
                             continuation.resume(throwing: error)
                         }
                     },
-                    abandon: { continuation.resume(throwing: $0) })
+                    abandon: { continuation.resume(throwing: $0) }
+                )
                 let cancelled = slot.withLock { s -> Bool in
                     s.job = job
                     return s.cancelled
@@ -196,25 +223,41 @@ extension EventStore {
     ///
     /// `lane` `.bulk` (the default) for work that may take long; `.interactive` for short reads
     /// a person or the service manager waits for, which one reader thread keeps for itself.
-    public func offload<T: Sendable>(doing action: String = "query", lane: ReadLane = .bulk, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+    public func offload<T: Sendable>(
+        doing action: String = "query",
+        lane: ReadLane = .bulk,
+        _ body: @escaping @Sendable () throws -> T
+    ) async throws -> T {
         try await onReader(doing: action, lane: lane) { _ in try body() }
     }
 
     /// The events of one stream with a version at or after `version`, in order.
-    public func read(stream streamId: String, from version: Int64 = 1, limit: Int = .max) async throws(EventStoreError) -> [RecordedEvent] {
-        try await storeErrors { try await onReader(doing: "read stream '\(streamId)'") { db in try Query.stream(db, streamId, from: version, limit: limit) } }
+    public func read(
+        stream streamId: String,
+        from version: Int64 = 1,
+        limit: Int = .max
+    ) async throws(EventStoreError) -> [RecordedEvent] {
+        try await storeErrors {
+            try await onReader(doing: "read stream '\(streamId)'") { db in
+                try Query.stream(db, streamId, from: version, limit: limit)
+            }
+        }
     }
 
     /// Up to `limit` events of the whole log with a position at or after `position`, in order.
     public func readAll(from position: Int64 = 1, limit: Int = 1000) async throws(EventStoreError) -> [RecordedEvent] {
-        try await storeErrors { try await onReader(doing: "read the log") { db in try Query.all(db, from: position, limit: limit) } }
+        try await storeErrors {
+            try await onReader(doing: "read the log") { db in try Query.all(db, from: position, limit: limit) }
+        }
     }
 
     /// Up to `limit` positions and stream ids of the log from `position` on, in order.
     public func streamChanges(from position: Int64, limit: Int) async throws(EventStoreError) -> [StreamChange] {
         try await storeErrors {
             try await onReader(doing: "read the log") { db in
-                let stmt = try db.cached("SELECT position, stream_id FROM events WHERE position >= ? ORDER BY position LIMIT ?")
+                let stmt = try db.cached(
+                    "SELECT position, stream_id FROM events WHERE position >= ? ORDER BY position LIMIT ?"
+                )
                 try stmt.bind([.integer(position), .integer(Int64(clamping: limit))])
                 defer { stmt.reset() }
                 var changes: [StreamChange] = []
@@ -231,7 +274,11 @@ extension EventStore {
 
     /// The last version of a stream; 0 when it does not exist.
     public func version(of streamId: String) async throws(EventStoreError) -> Int64 {
-        try await storeErrors { try await onReader(doing: "read the version of stream '\(streamId)'") { db in try Query.version(db, streamId) } }
+        try await storeErrors {
+            try await onReader(doing: "read the version of stream '\(streamId)'") { db in
+                try Query.version(db, streamId)
+            }
+        }
     }
 
     /// The position of the last event; 0 for an empty log.
@@ -245,7 +292,10 @@ extension EventStore {
     }
 
     /// Runs read-only queries on a consistent snapshot, on a reader thread.
-    public func read<T: Sendable>(lane: ReadLane = .bulk, _ body: @escaping @Sendable (ProjectionDatabase) throws -> T) async throws -> T {
+    public func read<T: Sendable>(
+        lane: ReadLane = .bulk,
+        _ body: @escaping @Sendable (ProjectionDatabase) throws -> T
+    ) async throws -> T {
         let path = self.path
         return try await onReader(doing: "query", lane: lane) { db in try Query.snapshot(db, path: path, body).get() }
     }
@@ -253,15 +303,20 @@ extension EventStore {
     /// Recomputes the hash chain (see ``verify()``) on a reader thread; interrupted when the
     /// caller is cancelled or the store closes.
     public func verify() async throws(EventStoreError) -> VerificationReport {
-        try await storeErrors { try await onReader(doing: "verify the hash chain", lane: .bulk) { db in try Query.verify(db) } }
+        try await storeErrors {
+            try await onReader(doing: "verify the hash chain", lane: .bulk) { db in try Query.verify(db) }
+        }
     }
 
     /// Writes a backup (see ``backup(to:replacing:)``) from a reader thread.
     public func backup(to destination: String, replacing: Bool = false) async throws(EventStoreError) -> BackupReport {
         try await storeErrors {
             try await onReader(doing: "back up to \(destination)", lane: .bulk) { db in
-                try self.backup(to: destination, replacing: replacing) { (action, copy) throws(EventStoreError) -> BackupReport in
-                    do throws(SQLiteError) { return try copy(db) } catch { throw EventStoreError.from(error, path: self.path, doing: action) }
+                try self.backup(to: destination, replacing: replacing) {
+                    (action, copy) throws(EventStoreError) -> BackupReport in
+                    do throws(SQLiteError) { return try copy(db) } catch {
+                        throw EventStoreError.from(error, path: self.path, doing: action)
+                    }
                 }
             }
         }
@@ -276,8 +331,11 @@ extension EventStore {
     /// Drops the named projections' tables and rebuilds them together (see
     /// ``rebuildProjections(named:progress:)``) from a reader thread; writes go on between its
     /// batches. `progress` is called on that thread.
-    public func rebuildProjections(named names: [String], batchSize: Int = EventStore.rebuildBatchSize,
-                                   progress: (@Sendable (CatchUpProgress) -> Void)?) async throws(EventStoreError) {
+    public func rebuildProjections(
+        named names: [String],
+        batchSize: Int = EventStore.rebuildBatchSize,
+        progress: (@Sendable (CatchUpProgress) -> Void)?
+    ) async throws(EventStoreError) {
         try await storeErrors {
             try await onReader(doing: "rebuild projections \(names.joined(separator: ", "))", lane: .bulk) { _ in
                 try self.rebuildProjections(named: names, batchSize: batchSize, progress: progress)
@@ -297,4 +355,3 @@ extension EventStore {
         }
     }
 }
-

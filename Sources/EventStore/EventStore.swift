@@ -39,8 +39,12 @@ public final class EventStore: Sendable {
         public var rebuildCacheKiB: Int
 
         public init(
-            synchronous: Synchronous = .full, busyTimeout: Duration = .seconds(5), maximumReaders: Int = 4,
-            clock: @escaping @Sendable () -> Date = { Date() }, writerCacheKiB: Int? = nil, rebuildCacheKiB: Int = 32 * 1024
+            synchronous: Synchronous = .full,
+            busyTimeout: Duration = .seconds(5),
+            maximumReaders: Int = 4,
+            clock: @escaping @Sendable () -> Date = { Date() },
+            writerCacheKiB: Int? = nil,
+            rebuildCacheKiB: Int = 32 * 1024
         ) {
             self.synchronous = synchronous
             self.busyTimeout = busyTimeout
@@ -68,14 +72,21 @@ public final class EventStore: Sendable {
     ///
     /// `progress` hears how the catch-up goes, batch by batch (a new version of a read model is
     /// rebuilt here, which takes minutes on a large log: a service tells its supervisor).
-    public init(path: String, options: Options = .init(), projections: [any Projection] = [],
-                progress: ((CatchUpProgress) -> Void)? = nil) throws(EventStoreError) {
+    public init(
+        path: String,
+        options: Options = .init(),
+        projections: [any Projection] = [],
+        progress: ((CatchUpProgress) -> Void)? = nil
+    ) throws(EventStoreError) {
         self.path = path
         self.options = options
         self.projections = projections
         let names = projections.map(\.name)
         guard Set(names).count == names.count else {
-            throw EventStoreError(.invalidArgument, "two projections share a name (\(names.joined(separator: ", "))); give each its own name")
+            throw EventStoreError(
+                .invalidArgument,
+                "two projections share a name (\(names.joined(separator: ", "))); give each its own name"
+            )
         }
         let connection: SQLiteConnection
         do {
@@ -99,7 +110,8 @@ public final class EventStore: Sendable {
         self.writeQueue = WriteQueue(name: "imr-writer") { jobs in
             EventStore.commit(jobs, writer: shared, projections: projections, headWatcher: watcher, closed: closed)
         }
-        self.readPool = ReadPool(threads: max(options.maximumReaders, 1), name: "imr-reader", closedError: closed) { () throws(EventStoreError) in
+        self.readPool = ReadPool(threads: max(options.maximumReaders, 1), name: "imr-reader", closedError: closed) {
+            () throws(EventStoreError) in
             try EventStore.openReader(path: path, options: options, doing: "open a read connection")
         }
         do {
@@ -107,7 +119,9 @@ public final class EventStore: Sendable {
             try withWriter { (w: Writer) throws(EventStoreError) in
                 try w.transaction(doing: "open projections") { () throws(EventStoreError) in
                     for projection in projections {
-                        try w.sql("open projection '\(projection.name)'") { try projection.opened(ProjectionDatabase(w.db, path: path)) }
+                        try w.sql("open projection '\(projection.name)'") {
+                            try projection.opened(ProjectionDatabase(w.db, path: path))
+                        }
                     }
                 }
             }
@@ -147,7 +161,11 @@ public final class EventStore: Sendable {
     /// idempotent retry: it succeeds and writes nothing. Reusing an id for different content,
     /// or at another place, is refused with `.duplicateEventId`.
     @discardableResult
-    public func append(to streamId: String, expected: ExpectedVersion, events: [NewEvent]) throws(EventStoreError) -> AppendResult {
+    public func append(
+        to streamId: String,
+        expected: ExpectedVersion,
+        events: [NewEvent]
+    ) throws(EventStoreError) -> AppendResult {
         let request = AppendRequest(streamId: streamId, expected: expected, events: events)
         let result = try withWriter { (w: Writer) throws(EventStoreError) -> AppendResult in
             try w.transaction(doing: "append to stream '\(streamId)'") { () throws(EventStoreError) in
@@ -160,7 +178,9 @@ public final class EventStore: Sendable {
 
     /// Appends to several streams in one transaction (group commit): one fsync for all.
     /// Each request succeeds or fails on its own; a failed request writes nothing.
-    public func append(batch requests: [AppendRequest]) throws(EventStoreError) -> [Result<AppendResult, EventStoreError>] {
+    public func append(
+        batch requests: [AppendRequest]
+    ) throws(EventStoreError) -> [Result<AppendResult, EventStoreError>] {
         let results = try withWriter { (w: Writer) throws(EventStoreError) -> [Result<AppendResult, EventStoreError>] in
             try w.transaction(doing: "append a batch of \(requests.count) requests") { () throws(EventStoreError) in
                 var results: [Result<AppendResult, EventStoreError>] = []
@@ -178,17 +198,24 @@ public final class EventStore: Sendable {
                 return results
             }
         }
-        let last = results.compactMap { try? $0.get() }.filter { !$0.wasAlreadyStored }.compactMap { $0.lastPosition }.max()
+        let last = results.compactMap { try? $0.get() }.filter { !$0.wasAlreadyStored }.compactMap { $0.lastPosition }
+            .max()
         if let last { headWatcher.advance(to: last) }
         return results
     }
 
-    static let requestLevelKinds: Set<EventStoreError.Kind> = [.wrongExpectedVersion, .duplicateEventId, .invalidArgument, .projectionFailed]
+    static let requestLevelKinds: Set<EventStoreError.Kind> = [
+        .wrongExpectedVersion, .duplicateEventId, .invalidArgument, .projectionFailed,
+    ]
 
     // MARK: - Reading
 
     /// The events of one stream with a version at or after `version`, in order.
-    public func read(stream streamId: String, from version: Int64 = 1, limit: Int = .max) throws(EventStoreError) -> [RecordedEvent] {
+    public func read(
+        stream streamId: String,
+        from version: Int64 = 1,
+        limit: Int = .max
+    ) throws(EventStoreError) -> [RecordedEvent] {
         try withReader(doing: "read stream '\(streamId)'") { (db: SQLiteConnection) throws(SQLiteError) in
             try Query.stream(db, streamId, from: version, limit: limit)
         }
@@ -196,24 +223,31 @@ public final class EventStore: Sendable {
 
     /// Up to `limit` events of the whole log with a position at or after `position`, in order.
     public func readAll(from position: Int64 = 1, limit: Int = 1000) throws(EventStoreError) -> [RecordedEvent] {
-        try withReader(doing: "read the log") { (db: SQLiteConnection) throws(SQLiteError) in try Query.all(db, from: position, limit: limit) }
+        try withReader(doing: "read the log") { (db: SQLiteConnection) throws(SQLiteError) in
+            try Query.all(db, from: position, limit: limit)
+        }
     }
 
     /// The event with this id, wherever it is stored; nil when there is none.
     public func event(id: UUID) throws(EventStoreError) -> RecordedEvent? {
-        try withReader(doing: "look up event \(id)") { (db: SQLiteConnection) throws(SQLiteError) in try Query.event(db, id) }
+        try withReader(doing: "look up event \(id)") { (db: SQLiteConnection) throws(SQLiteError) in
+            try Query.event(db, id)
+        }
     }
 
     /// The last version of a stream; 0 when it does not exist.
     public func version(of streamId: String) throws(EventStoreError) -> Int64 {
-        try withReader(doing: "read the version of stream '\(streamId)'") { (db: SQLiteConnection) throws(SQLiteError) in
+        try withReader(doing: "read the version of stream '\(streamId)'") {
+            (db: SQLiteConnection) throws(SQLiteError) in
             try Query.version(db, streamId)
         }
     }
 
     /// The position of the last event; 0 for an empty log.
     public func headPosition() throws(EventStoreError) -> Int64 {
-        try withReader(doing: "read the head position") { (db: SQLiteConnection) throws(SQLiteError) in try Query.head(db) }
+        try withReader(doing: "read the head position") { (db: SQLiteConnection) throws(SQLiteError) in
+            try Query.head(db)
+        }
     }
 
     /// Runs read-only queries (for example over projection tables) on a consistent snapshot.
@@ -244,12 +278,16 @@ public final class EventStore: Sendable {
     /// Recomputes the hash chain from the first event and reports the first position whose
     /// link, hash or content does not match.
     public func verify() throws(EventStoreError) -> VerificationReport {
-        try withReader(doing: "verify the hash chain") { (db: SQLiteConnection) throws(SQLiteError) in try Query.verify(db) }
+        try withReader(doing: "verify the hash chain") { (db: SQLiteConnection) throws(SQLiteError) in
+            try Query.verify(db)
+        }
     }
 
     /// The head anchor: the position and hash of the last event the store wrote.
     public func head() throws(EventStoreError) -> LogHead? {
-        try withReader(doing: "read the head anchor") { (db: SQLiteConnection) throws(SQLiteError) in try HeadAnchor.read(db) }
+        try withReader(doing: "read the head anchor") { (db: SQLiteConnection) throws(SQLiteError) in
+            try HeadAnchor.read(db)
+        }
     }
 
     /// Checks the log's head cheaply, without opening it for use: the head anchor against the
@@ -259,7 +297,9 @@ public final class EventStore: Sendable {
     /// here; an event altered further back shows only in ``verify()``.
     public static func checkHead(path: String, options: Options = .init()) throws(EventStoreError) -> HeadCheck {
         let connection: SQLiteConnection
-        do { connection = try SQLiteConnection(path: path) } catch { throw EventStoreError.from(error, path: path, doing: "open") }
+        do { connection = try SQLiteConnection(path: path) } catch {
+            throw EventStoreError.from(error, path: path, doing: "open")
+        }
         let writer = Writer(db: connection, path: path, options: options)
         try writer.prepareFile()
         return try writer.sql("check the head of the log") { try HeadAnchor.check(connection) }
@@ -280,7 +320,8 @@ public final class EventStore: Sendable {
 
     /// The backup, copying from the connection `source` hands to its body.
     func backup(
-        to destination: String, replacing: Bool,
+        to destination: String,
+        replacing: Bool,
         source: (String, (SQLiteConnection) throws(SQLiteError) -> BackupReport) throws(EventStoreError) -> BackupReport
     ) throws(EventStoreError) -> BackupReport {
         try checkBackupDestination(destination, replacing: replacing)
@@ -289,21 +330,27 @@ public final class EventStore: Sendable {
         if lstat(partial, &info) == 0 {
             // A copy left by an interrupted backup: only ever a regular file or a link, removed as such.
             guard (info.st_mode & S_IFMT) == S_IFREG || (info.st_mode & S_IFMT) == S_IFLNK else {
-                throw EventStoreError(.invalidArgument, "\(partial) exists and is not a file left by a backup; remove it or choose another name")
+                throw EventStoreError(
+                    .invalidArgument,
+                    "\(partial) exists and is not a file left by a backup; remove it or choose another name"
+                )
             }
             unlink(partial)
         }
         let fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
-            throw EventStoreError(errno == ENOSPC ? .diskFull : .notWritable,
-                                  "cannot create the backup \(partial): \(reason); check that the directory exists and the daemon's user may write to it")
+            throw EventStoreError(
+                errno == ENOSPC ? .diskFull : .notWritable,
+                "cannot create the backup \(partial): \(reason); check that the directory exists and the daemon's user may write to it"
+            )
         }
         fchmod(fd, 0o600)
         Glibc.close(fd)
         var renamed = false
         defer { if !renamed { unlink(partial) } }
-        let report = try source("back up to \(destination)") { (source: SQLiteConnection) throws(SQLiteError) -> BackupReport in
+        let report = try source("back up to \(destination)") {
+            (source: SQLiteConnection) throws(SQLiteError) -> BackupReport in
             let target = try SQLiteConnection(path: partial)
             guard let backup = sqlite3_backup_init(target.handle, "main", source.handle, "main") else {
                 throw target.error(sqlite3_errcode(target.handle))
@@ -322,16 +369,25 @@ public final class EventStore: Sendable {
         // The copy's own connection is closed: its pages are on disk (rollback journal,
         // synchronous=FULL). Make the file durable, then the rename.
         let copy = open(partial, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        if copy >= 0 { fsync(copy); Glibc.close(copy) }
+        if copy >= 0 {
+            fsync(copy)
+            Glibc.close(copy)
+        }
         // Checked again just before the rename: a file that appeared meanwhile is not replaced.
         try checkBackupDestination(destination, replacing: replacing)
         guard rename(partial, destination) == 0 else {
-            throw EventStoreError(.notWritable, "cannot rename \(partial) to \(destination): \(String(cString: strerror(errno))); the partial copy was removed")
+            throw EventStoreError(
+                .notWritable,
+                "cannot rename \(partial) to \(destination): \(String(cString: strerror(errno))); the partial copy was removed"
+            )
         }
         renamed = true
         let directory = (destination as NSString).deletingLastPathComponent
         let dirfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dirfd >= 0 { fsync(dirfd); Glibc.close(dirfd) }
+        if dirfd >= 0 {
+            fsync(dirfd)
+            Glibc.close(dirfd)
+        }
         return report
     }
 
@@ -343,14 +399,23 @@ public final class EventStore: Sendable {
         for own in [path, path + "-wal", path + "-shm", path + "-journal"] {
             var info = stat()
             if stat(own, &info) == 0, info.st_dev == target.st_dev, info.st_ino == target.st_ino {
-                throw EventStoreError(.invalidArgument, "\(destination) is the event log's own file \(own); a backup never replaces it: choose another name")
+                throw EventStoreError(
+                    .invalidArgument,
+                    "\(destination) is the event log's own file \(own); a backup never replaces it: choose another name"
+                )
             }
         }
         guard (target.st_mode & S_IFMT) == S_IFREG else {
-            throw EventStoreError(.invalidArgument, "\(destination) exists and is not a regular file (a link, directory or socket); a backup never replaces it: choose another name")
+            throw EventStoreError(
+                .invalidArgument,
+                "\(destination) exists and is not a regular file (a link, directory or socket); a backup never replaces it: choose another name"
+            )
         }
         guard replacing else {
-            throw EventStoreError(.invalidArgument, "\(destination) already exists; choose another name, or ask for it to be replaced")
+            throw EventStoreError(
+                .invalidArgument,
+                "\(destination) already exists; choose another name, or ask for it to be replaced"
+            )
         }
     }
 
@@ -364,13 +429,27 @@ public final class EventStore: Sendable {
 
     /// Applies batches until every projection is at the head; before each batch, `stop` may end
     /// it with an error.
-    private func catchUp(batchSize: Int, rebuildBatchSize: Int = EventStore.rebuildBatchSize, doing action: String,
-                         progress: ((CatchUpProgress) -> Void)?, stop: () -> EventStoreError?) throws(EventStoreError) {
+    private func catchUp(
+        batchSize: Int,
+        rebuildBatchSize: Int = EventStore.rebuildBatchSize,
+        doing action: String,
+        progress: ((CatchUpProgress) -> Void)?,
+        stop: () -> EventStoreError?
+    ) throws(EventStoreError) {
         // Rebuild passes first (each reads the log up to the head it started at), then the
         // indexes they left out, then what was appended meanwhile, in position order.
-        while let (group, cursor) = try withWriter({ (w: Writer) throws(EventStoreError) in w.nextRebuildPass(of: projections) }) {
+        while let (group, cursor) = try withWriter({ (w: Writer) throws(EventStoreError) in
+            w.nextRebuildPass(of: projections)
+        }) {
             if let error = stop() { throw error }
-            try runRebuildPass(group, from: cursor, batchSize: rebuildBatchSize, doing: action, progress: progress, stop: stop)
+            try runRebuildPass(
+                group,
+                from: cursor,
+                batchSize: rebuildBatchSize,
+                doing: action,
+                progress: progress,
+                stop: stop
+            )
         }
         try createDeferredIndexes(doing: action, progress: progress)
         while true {
@@ -386,14 +465,27 @@ public final class EventStore: Sendable {
 
     /// Creates the deferred indexes of projections whose rebuild pass has ended, each in a
     /// transaction of its own (appends wait while one is built).
-    private func createDeferredIndexes(doing action: String, progress: ((CatchUpProgress) -> Void)?) throws(EventStoreError) {
-        while let next = try withWriter({ (w: Writer) throws(EventStoreError) in try w.pendingIndexes().first { !w.isRebuilding($0.projection) } }) {
+    private func createDeferredIndexes(
+        doing action: String,
+        progress: ((CatchUpProgress) -> Void)?
+    ) throws(EventStoreError) {
+        while let next = try withWriter({ (w: Writer) throws(EventStoreError) in
+            try w.pendingIndexes().first { !w.isRebuilding($0.projection) }
+        }) {
             try withWriter { (w: Writer) throws(EventStoreError) in
                 try w.transaction(doing: action) { () throws(EventStoreError) in
                     try w.createDeferredIndex(projection: next.projection, name: next.name, sql: next.sql)
                 }
             }
-            progress?(CatchUpProgress(projections: [next.projection], applied: 0, rebuilding: true, target: 0, indexCreated: next.name))
+            progress?(
+                CatchUpProgress(
+                    projections: [next.projection],
+                    applied: 0,
+                    rebuilding: true,
+                    target: 0,
+                    indexCreated: next.name
+                )
+            )
         }
     }
 
@@ -412,13 +504,19 @@ public final class EventStore: Sendable {
     /// between two batches with `.interrupted`: the pass goes on from its cursor when the store
     /// next opens. `progress` hears after each batch.
     /// `batchSize`: events a transaction (the default suits large logs; tests use small ones).
-    public func rebuildProjections(named names: [String], batchSize: Int = rebuildBatchSize,
-                                   progress: ((CatchUpProgress) -> Void)?) throws(EventStoreError) {
+    public func rebuildProjections(
+        named names: [String],
+        batchSize: Int = rebuildBatchSize,
+        progress: ((CatchUpProgress) -> Void)?
+    ) throws(EventStoreError) {
         var chosen: [any Projection] = []
         for name in names {
             guard let projection = projections.first(where: { $0.name == name }) else {
                 let known = projections.map(\.name).joined(separator: ", ")
-                throw EventStoreError(.invalidArgument, "there is no projection named '\(name)'; known projections: \(known.isEmpty ? "none" : known)")
+                throw EventStoreError(
+                    .invalidArgument,
+                    "there is no projection named '\(name)'; known projections: \(known.isEmpty ? "none" : known)"
+                )
             }
             if !chosen.contains(where: { $0.name == name }) { chosen.append(projection) }
         }
@@ -432,9 +530,17 @@ public final class EventStore: Sendable {
                 }
             }
         }
-        try catchUp(batchSize: max(batchSize, 1), rebuildBatchSize: max(batchSize, 1), doing: "rebuild projections \(list)", progress: progress) {
+        try catchUp(
+            batchSize: max(batchSize, 1),
+            rebuildBatchSize: max(batchSize, 1),
+            doing: "rebuild projections \(list)",
+            progress: progress
+        ) {
             guard readPool.readsStopped else { return nil }
-            return EventStoreError(.interrupted, "the rebuild of \(list) stopped because the daemon is stopping; it goes on from where it stopped when the daemon next starts")
+            return EventStoreError(
+                .interrupted,
+                "the rebuild of \(list) stopped because the daemon is stopping; it goes on from where it stopped when the daemon next starts"
+            )
         }
     }
 
@@ -465,7 +571,11 @@ public final class EventStore: Sendable {
         }
     }
 
-    static func openReader(path: String, options: Options, doing action: String) throws(EventStoreError) -> SQLiteConnection {
+    static func openReader(
+        path: String,
+        options: Options,
+        doing action: String
+    ) throws(EventStoreError) -> SQLiteConnection {
         do {
             let connection = try SQLiteConnection(path: path, create: false)
             connection.setBusyTimeout(milliseconds: Int32(clamping: options.busyTimeout.milliseconds))
@@ -476,7 +586,10 @@ public final class EventStore: Sendable {
         }
     }
 
-    func withReader<T>(doing action: String, _ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(EventStoreError) -> T {
+    func withReader<T>(
+        doing action: String,
+        _ body: (SQLiteConnection) throws(SQLiteError) -> T
+    ) throws(EventStoreError) -> T {
         guard !headWatcher.isClosed else { throw EventStoreError(.closed, "the event log \(path) is closed") }
         if let own = readPool.connectionOfCurrentThread() {
             do { return try body(own) } catch { throw EventStoreError.from(error, path: path, doing: action) }

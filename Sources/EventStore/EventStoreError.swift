@@ -45,7 +45,13 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible, Localiz
     public let expected: ExpectedVersion?
     public let actualVersion: Int64?
 
-    init(_ kind: Kind, _ message: String, streamId: String? = nil, expected: ExpectedVersion? = nil, actualVersion: Int64? = nil) {
+    init(
+        _ kind: Kind,
+        _ message: String,
+        streamId: String? = nil,
+        expected: ExpectedVersion? = nil,
+        actualVersion: Int64? = nil
+    ) {
         self.kind = kind
         self.message = message
         self.streamId = streamId
@@ -64,37 +70,49 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible, Localiz
         return EventStoreError(
             .wrongExpectedVersion,
             "stream '\(stream)' was expected at \(expected) but \(holds); someone else wrote to it first: reload it and try again",
-            streamId: stream, expected: expected, actualVersion: actual)
+            streamId: stream,
+            expected: expected,
+            actualVersion: actual
+        )
     }
 
     /// Translates an SQLite failure into a sentence about the event log at `path`.
     static func from(_ error: SQLiteError, path: String, doing action: String) -> EventStoreError {
         if error.isInterrupted {
-            return EventStoreError(.interrupted, "\(action) on \(path) was interrupted: the caller gave up or the daemon is stopping; ask again")
+            return EventStoreError(
+                .interrupted,
+                "\(action) on \(path) was interrupted: the caller gave up or the daemon is stopping; ask again"
+            )
         }
         if error.isBusy {
             return EventStoreError(
                 .locked,
-                "the event log \(path) stayed locked by another connection past the busy timeout while \(action); another process may be writing to it: stop it or raise the timeout")
+                "the event log \(path) stayed locked by another connection past the busy timeout while \(action); another process may be writing to it: stop it or raise the timeout"
+            )
         }
         if error.isReadOnly || error.isCantOpen {
             return EventStoreError(
                 .notWritable,
-                "cannot \(action) the event log \(path): \(error.message); check that the file and its directory exist and are writable by this user")
+                "cannot \(action) the event log \(path): \(error.message); check that the file and its directory exist and are writable by this user"
+            )
         }
         if error.isNotADatabase {
             return EventStoreError(
                 .notAnEventLog,
-                "\(path) is not an imr event log (SQLite says: \(error.message)); point imr at its own state file")
+                "\(path) is not an imr event log (SQLite says: \(error.message)); point imr at its own state file"
+            )
         }
         if error.isCorrupt {
             return EventStoreError(
                 .corrupt,
-                "the event log \(path) is corrupt (SQLite says: \(error.message)) while \(action); stop writing to it and restore the latest backup")
+                "the event log \(path) is corrupt (SQLite says: \(error.message)) while \(action); stop writing to it and restore the latest backup"
+            )
         }
         if error.isFull {
             return EventStoreError(
-                .diskFull, "the disk holding \(path) is full while \(action); free space and retry: nothing was written")
+                .diskFull,
+                "the disk holding \(path) is full while \(action); free space and retry: nothing was written"
+            )
         }
         return EventStoreError(.storage, "SQLite failed while \(action) on \(path): \(error.description)")
     }

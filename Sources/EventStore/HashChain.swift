@@ -12,8 +12,16 @@ enum HashChain {
     private static let tag = Array("imr-event-v1".utf8)
 
     static func hash(
-        previous: [UInt8], position: Int64, streamId: String, streamVersion: Int64, eventId: UUID,
-        type: String, schemaVersion: Int64, payload: [UInt8], metadata: [UInt8], recordedAtMicros: Int64
+        previous: [UInt8],
+        position: Int64,
+        streamId: String,
+        streamVersion: Int64,
+        eventId: UUID,
+        type: String,
+        schemaVersion: Int64,
+        payload: [UInt8],
+        metadata: [UInt8],
+        recordedAtMicros: Int64
     ) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(128 + payload.count + metadata.count)

@@ -14,8 +14,11 @@ public struct EventMetadata: Codable, Sendable, Hashable {
     public var extras: [String: String]
 
     public init(
-        actor: String? = nil, correlationId: String? = nil, causationId: String? = nil,
-        commandId: String? = nil, extras: [String: String] = [:]
+        actor: String? = nil,
+        correlationId: String? = nil,
+        causationId: String? = nil,
+        commandId: String? = nil,
+        extras: [String: String] = [:]
     ) {
         self.actor = actor
         self.correlationId = correlationId
@@ -36,10 +39,22 @@ public struct EventMetadata: Codable, Sendable, Hashable {
             Self.appendJSONString(name, to: &out)
             out.append(UInt8(ascii: ":"))
         }
-        if let actor { key("actor"); Self.appendJSONString(actor, to: &out) }
-        if let causationId { key("causationId"); Self.appendJSONString(causationId, to: &out) }
-        if let commandId { key("commandId"); Self.appendJSONString(commandId, to: &out) }
-        if let correlationId { key("correlationId"); Self.appendJSONString(correlationId, to: &out) }
+        if let actor {
+            key("actor")
+            Self.appendJSONString(actor, to: &out)
+        }
+        if let causationId {
+            key("causationId")
+            Self.appendJSONString(causationId, to: &out)
+        }
+        if let commandId {
+            key("commandId")
+            Self.appendJSONString(commandId, to: &out)
+        }
+        if let correlationId {
+            key("correlationId")
+            Self.appendJSONString(correlationId, to: &out)
+        }
         key("extras")
         out.append(UInt8(ascii: "{"))
         for (index, name) in extras.keys.sorted().enumerated() {
@@ -110,7 +125,9 @@ extension UUID {
     static func parse(_ text: String) -> UUID? {
         var text = text
         let fast = text.withUTF8 { bytes -> UUID? in
-            guard bytes.count == 36, bytes[8] == 0x2D, bytes[13] == 0x2D, bytes[18] == 0x2D, bytes[23] == 0x2D else { return nil }
+            guard bytes.count == 36, bytes[8] == 0x2D, bytes[13] == 0x2D, bytes[18] == 0x2D, bytes[23] == 0x2D else {
+                return nil
+            }
             func nibble(_ c: UInt8) -> UInt8? {
                 switch c {
                 case 0x30...0x39: c &- 0x30
@@ -145,7 +162,13 @@ public struct NewEvent: Sendable, Hashable {
     public var payload: [UInt8]
     public var metadata: EventMetadata
 
-    public init(id: UUID = .timeOrdered(), type: String, schemaVersion: Int = 1, payload: [UInt8], metadata: EventMetadata = .init()) {
+    public init(
+        id: UUID = .timeOrdered(),
+        type: String,
+        schemaVersion: Int = 1,
+        payload: [UInt8],
+        metadata: EventMetadata = .init()
+    ) {
         self.id = id
         self.type = type
         self.schemaVersion = schemaVersion
@@ -153,7 +176,13 @@ public struct NewEvent: Sendable, Hashable {
         self.metadata = metadata
     }
 
-    public init(id: UUID = .timeOrdered(), type: String, schemaVersion: Int = 1, payload: Data, metadata: EventMetadata = .init()) {
+    public init(
+        id: UUID = .timeOrdered(),
+        type: String,
+        schemaVersion: Int = 1,
+        payload: Data,
+        metadata: EventMetadata = .init()
+    ) {
         self.init(id: id, type: type, schemaVersion: schemaVersion, payload: Array(payload), metadata: metadata)
     }
 }
@@ -190,14 +219,44 @@ public struct RecordedEvent: Sendable, Hashable {
 
     public var payloadData: Data { Data(payload) }
 
-    public init(position: Int64, streamId: String, streamVersion: Int64, id: UUID, type: String, schemaVersion: Int, payload: [UInt8],
-                metadata: EventMetadata, recordedAt: Date, hash: [UInt8]) {
-        self.init(position: position, streamId: streamId, streamVersion: streamVersion, id: id, type: type, schemaVersion: schemaVersion,
-                  payload: payload, storedMetadata: .decoded(metadata), recordedAt: recordedAt, hash: hash)
+    public init(
+        position: Int64,
+        streamId: String,
+        streamVersion: Int64,
+        id: UUID,
+        type: String,
+        schemaVersion: Int,
+        payload: [UInt8],
+        metadata: EventMetadata,
+        recordedAt: Date,
+        hash: [UInt8]
+    ) {
+        self.init(
+            position: position,
+            streamId: streamId,
+            streamVersion: streamVersion,
+            id: id,
+            type: type,
+            schemaVersion: schemaVersion,
+            payload: payload,
+            storedMetadata: .decoded(metadata),
+            recordedAt: recordedAt,
+            hash: hash
+        )
     }
 
-    init(position: Int64, streamId: String, streamVersion: Int64, id: UUID, type: String, schemaVersion: Int, payload: [UInt8],
-         storedMetadata: StoredMetadata, recordedAt: Date, hash: [UInt8]) {
+    init(
+        position: Int64,
+        streamId: String,
+        streamVersion: Int64,
+        id: UUID,
+        type: String,
+        schemaVersion: Int,
+        payload: [UInt8],
+        storedMetadata: StoredMetadata,
+        recordedAt: Date,
+        hash: [UInt8]
+    ) {
         self.position = position
         self.streamId = streamId
         self.streamVersion = streamVersion
@@ -212,8 +271,10 @@ public struct RecordedEvent: Sendable, Hashable {
 
     // Equal when every field is, the metadata as parsed (however each side holds it).
     public static func == (a: RecordedEvent, b: RecordedEvent) -> Bool {
-        a.position == b.position && a.streamId == b.streamId && a.streamVersion == b.streamVersion && a.id == b.id && a.type == b.type
-            && a.schemaVersion == b.schemaVersion && a.payload == b.payload && a.recordedAt == b.recordedAt && a.hash == b.hash
+        a.position == b.position && a.streamId == b.streamId && a.streamVersion == b.streamVersion && a.id == b.id
+            && a.type == b.type
+            && a.schemaVersion == b.schemaVersion && a.payload == b.payload && a.recordedAt == b.recordedAt
+            && a.hash == b.hash
             && a.metadata == b.metadata
     }
 
@@ -285,8 +346,14 @@ public struct VerificationReport: Sendable, Hashable, Codable {
     /// to ``anchorPosition`` were deleted).
     public let missingFrom: Int64?
 
-    public init(eventsChecked: Int64, headPosition: Int64, firstBadPosition: Int64?, problem: String?,
-                anchorPosition: Int64? = nil, missingFrom: Int64? = nil) {
+    public init(
+        eventsChecked: Int64,
+        headPosition: Int64,
+        firstBadPosition: Int64?,
+        problem: String?,
+        anchorPosition: Int64? = nil,
+        missingFrom: Int64? = nil
+    ) {
         self.eventsChecked = eventsChecked
         self.headPosition = headPosition
         self.firstBadPosition = firstBadPosition
@@ -335,27 +402,39 @@ enum FlatJSON {
     static func parseMetadata(_ bytes: [UInt8]) -> EventMetadata? {
         var i = 0
         var metadata = EventMetadata()
-        guard object(bytes, &i, { key, i in
-            if key == "extras" {
-                var extras: [String: String] = [:]
-                guard object(bytes, &i, { name, i in
+        guard
+            object(
+                bytes,
+                &i,
+                { key, i in
+                    if key == "extras" {
+                        var extras: [String: String] = [:]
+                        guard
+                            object(
+                                bytes,
+                                &i,
+                                { name, i in
+                                    guard let value = string(bytes, &i) else { return false }
+                                    extras[name] = value
+                                    return true
+                                }
+                            )
+                        else { return false }
+                        metadata.extras = extras
+                        return true
+                    }
                     guard let value = string(bytes, &i) else { return false }
-                    extras[name] = value
+                    switch key {
+                    case "actor": metadata.actor = value
+                    case "correlationId": metadata.correlationId = value
+                    case "causationId": metadata.causationId = value
+                    case "commandId": metadata.commandId = value
+                    default: return false
+                    }
                     return true
-                }) else { return false }
-                metadata.extras = extras
-                return true
-            }
-            guard let value = string(bytes, &i) else { return false }
-            switch key {
-            case "actor": metadata.actor = value
-            case "correlationId": metadata.correlationId = value
-            case "causationId": metadata.causationId = value
-            case "commandId": metadata.commandId = value
-            default: return false
-            }
-            return true
-        }), i == bytes.count else { return nil }
+                }
+            ), i == bytes.count
+        else { return nil }
         return metadata
     }
 
@@ -363,13 +442,22 @@ enum FlatJSON {
     private static func object(_ b: [UInt8], _ i: inout Int, _ member: (String, inout Int) -> Bool) -> Bool {
         guard i < b.count, b[i] == UInt8(ascii: "{") else { return false }
         i += 1
-        if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return true }
+        if i < b.count, b[i] == UInt8(ascii: "}") {
+            i += 1
+            return true
+        }
         while true {
             guard let key = string(b, &i), i < b.count, b[i] == UInt8(ascii: ":") else { return false }
             i += 1
             guard member(key, &i), i < b.count else { return false }
-            if b[i] == UInt8(ascii: ",") { i += 1; continue }
-            if b[i] == UInt8(ascii: "}") { i += 1; return true }
+            if b[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if b[i] == UInt8(ascii: "}") {
+                i += 1
+                return true
+            }
             return false
         }
     }

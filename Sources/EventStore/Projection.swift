@@ -80,8 +80,13 @@ public struct ProjectionDatabase {
     /// rebuild pass; nil elsewhere.
     public let prepared: (any Sendable)?
 
-    init(_ connection: SQLiteConnection, path: String, appendHint: (any Sendable)? = nil, upcoming: RecordedEvent? = nil,
-         prepared: (any Sendable)? = nil) {
+    init(
+        _ connection: SQLiteConnection,
+        path: String,
+        appendHint: (any Sendable)? = nil,
+        upcoming: RecordedEvent? = nil,
+        prepared: (any Sendable)? = nil
+    ) {
         self.connection = connection
         self.path = path
         self.appendHint = appendHint
@@ -106,25 +111,34 @@ public struct ProjectionDatabase {
 
     /// Runs one statement with arguments bound to its `?` placeholders.
     public func execute(_ sql: String, _ arguments: [SQLiteValue] = []) throws(EventStoreError) {
-        do { try connection.run(sql, arguments) } catch { throw EventStoreError.from(error, path: path, doing: "run \(sql)") }
+        do { try connection.run(sql, arguments) } catch {
+            throw EventStoreError.from(error, path: path, doing: "run \(sql)")
+        }
     }
 
     /// Runs several statements with no arguments (schema changes).
     public func executeScript(_ sql: String) throws(EventStoreError) {
-        do { try connection.execute(sql) } catch { throw EventStoreError.from(error, path: path, doing: "run a script") }
+        do { try connection.execute(sql) } catch {
+            throw EventStoreError.from(error, path: path, doing: "run a script")
+        }
     }
 
     /// Runs a query and returns its rows.
     public func query(_ sql: String, _ arguments: [SQLiteValue] = []) throws(EventStoreError) -> [Row] {
-        do { return try connection.rows(sql, arguments) } catch { throw EventStoreError.from(error, path: path, doing: "query \(sql)") }
+        do { return try connection.rows(sql, arguments) } catch {
+            throw EventStoreError.from(error, path: path, doing: "query \(sql)")
+        }
     }
 
     /// The events of one stream in version order, as this connection sees them: inside an
     /// append, that includes the events being appended. With `upTo`, only those up to that
     /// version (what a projection catching up on an event folds: the log may hold later ones).
-    public func events(inStream streamId: String, upTo version: Int64 = .max) throws(EventStoreError) -> [RecordedEvent] {
+    public func events(inStream streamId: String, upTo version: Int64 = .max) throws(EventStoreError) -> [RecordedEvent]
+    {
         do {
-            let stmt = try connection.cached(Writer.selectColumns + " WHERE stream_id = ? AND stream_version <= ? ORDER BY stream_version")
+            let stmt = try connection.cached(
+                Writer.selectColumns + " WHERE stream_id = ? AND stream_version <= ? ORDER BY stream_version"
+            )
             try stmt.bind([.text(streamId), .integer(version)])
             return try Writer.decodeRows(stmt)
         } catch {

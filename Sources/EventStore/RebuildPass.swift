@@ -10,11 +10,18 @@ extension EventStore {
     /// Each preparer thread has its own preparers, so a stream cut between two batches that
     /// went to different threads is not carried over: its preparation gives nothing for it and
     /// the projection works that case out itself (one case a batch).
-    func runRebuildPass(_ group: [any Projection], from cursor: RebuildCursor, batchSize: Int, doing action: String,
-                        progress: ((CatchUpProgress) -> Void)?, stop: () -> EventStoreError?) throws(EventStoreError) {
+    func runRebuildPass(
+        _ group: [any Projection],
+        from cursor: RebuildCursor,
+        batchSize: Int,
+        doing action: String,
+        progress: ((CatchUpProgress) -> Void)?,
+        stop: () -> EventStoreError?
+    ) throws(EventStoreError) {
         let reader = try Self.openReader(path: path, options: options, doing: action)
         var preparations: [BatchPreparation] = []
-        for case let preparation? in group.map(\.batchPreparation) where !preparations.contains(where: { $0.key == preparation.key }) {
+        for case let preparation? in group.map(\.batchPreparation)
+        where !preparations.contains(where: { $0.key == preparation.key }) {
             preparations.append(preparation)
         }
         let names = group.map(\.name)
@@ -32,17 +39,27 @@ extension EventStore {
                 defer { channel.finish() }
                 let preparers = makers.map { ($0.key, $0.makePreparer()) }
                 while !channel.isClosed {
-                    let sequence: Int, after: RebuildCursor, events: [RecordedEvent]
+                    let sequence: Int
+                    let after: RebuildCursor
+                    let events: [RecordedEvent]
                     do throws(SQLiteError) {
                         guard let turn = try turns.next() else { return }
                         (sequence, after, events) = turn
                     } catch {
-                        channel.put(.failure(EventStoreError.from(error, path: path, doing: action)), sequence: turns.failedSequence)
+                        channel.put(
+                            .failure(EventStoreError.from(error, path: path, doing: action)),
+                            sequence: turns.failedSequence
+                        )
                         return
                     }
                     var prepared: [String: any Sendable] = [:]
                     for (key, prepare) in preparers where !events.isEmpty { prepared[key] = prepare(events) }
-                    guard channel.put(.success(PreparedBatch(after: after, events: events, prepared: prepared)), sequence: sequence) else { return }
+                    guard
+                        channel.put(
+                            .success(PreparedBatch(after: after, events: events, prepared: prepared)),
+                            sequence: sequence
+                        )
+                    else { return }
                 }
             }
             preparer.stackSize = 8 << 20
@@ -62,12 +79,20 @@ extension EventStore {
             }
             let applied = try withWriter { (w: Writer) throws(EventStoreError) -> Bool in
                 try w.transaction(doing: action) { () throws(EventStoreError) -> Bool in
-                    try w.applyRebuildBatch(batch.events, to: group, after: batch.after, batchSize: batchSize, prepared: batch.prepared)
+                    try w.applyRebuildBatch(
+                        batch.events,
+                        to: group,
+                        after: batch.after,
+                        batchSize: batchSize,
+                        prepared: batch.prepared
+                    )
                 }
             }
             // Another rebuild of these projections started meanwhile: the caller picks up its pass.
             guard applied else { return }
-            progress?(CatchUpProgress(projections: names, applied: batch.events.count, rebuilding: true, target: target))
+            progress?(
+                CatchUpProgress(projections: names, applied: batch.events.count, rebuilding: true, target: target)
+            )
             if batch.events.count < batchSize { return }
         }
     }

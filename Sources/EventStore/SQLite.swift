@@ -112,8 +112,11 @@ final class SQLiteConnection: @unchecked Sendable {
 
     func error(_ rc: Int32, sql: String? = nil) -> SQLiteError {
         SQLiteError(
-            code: rc & 0xff, extendedCode: sqlite3_extended_errcode(handle),
-            message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+            code: rc & 0xff,
+            extendedCode: sqlite3_extended_errcode(handle),
+            message: String(cString: sqlite3_errmsg(handle)),
+            sql: sql
+        )
     }
 
     /// Runs one or more statements that return no rows.
@@ -228,7 +231,13 @@ final class SQLiteStatement {
                     utf8.withMemoryRebound(to: CChar.self) { chars in
                         chars.count == 0
                             ? sqlite3_bind_text(handle, index, "", 0, imr_sqlite_transient())
-                            : sqlite3_bind_text(handle, index, chars.baseAddress, Int32(chars.count), imr_sqlite_transient())
+                            : sqlite3_bind_text(
+                                handle,
+                                index,
+                                chars.baseAddress,
+                                Int32(chars.count),
+                                imr_sqlite_transient()
+                            )
                     }
                 }
             case .blob(let v):

@@ -14,7 +14,8 @@ enum Schema {
 
     static let migrations: [Migration] = [
         Migration(
-            version: 1, name: "events, append-only triggers, projection checkpoints",
+            version: 1,
+            name: "events, append-only triggers, projection checkpoints",
             sql: """
                 CREATE TABLE events (
                     position        INTEGER PRIMARY KEY,
@@ -42,9 +43,11 @@ enum Schema {
                     name      TEXT PRIMARY KEY,
                     position  INTEGER NOT NULL
                 );
-                """),
+                """
+        ),
         Migration(
-            version: 2, name: "head anchor: the last event's position and hash, outside the events table",
+            version: 2,
+            name: "head anchor: the last event's position and hash, outside the events table",
             // A log written before the anchor gets it from its current head.
             sql: """
                 CREATE TABLE log_head (
@@ -56,15 +59,20 @@ enum Schema {
                 SELECT 1,
                        COALESCE((SELECT position FROM events ORDER BY position DESC LIMIT 1), 0),
                        COALESCE((SELECT hash FROM events ORDER BY position DESC LIMIT 1), zeroblob(32));
-                """),
+                """
+        ),
         Migration(
-            version: 3, name: "projection versions: a projection whose tables changed is rebuilt",
+            version: 3,
+            name: "projection versions: a projection whose tables changed is rebuilt",
             // Every projection prepared so far was at version 1.
             sql: """
                 ALTER TABLE projection_checkpoints ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
-                """),
+                """
+        ),
         Migration(
-            version: 4, name: "projection rebuild passes: a projection built from position 0 reads the log stream by stream, its deferred indexes created at the end",
+            version: 4,
+            name:
+                "projection rebuild passes: a projection built from position 0 reads the log stream by stream, its deferred indexes created at the end",
             // NULL rebuild_to: not in a rebuild pass (every projection so far).
             sql: """
                 ALTER TABLE projection_checkpoints ADD COLUMN rebuild_to INTEGER;
@@ -76,7 +84,8 @@ enum Schema {
                     sql         TEXT NOT NULL,
                     PRIMARY KEY (projection, name)
                 );
-                """),
+                """
+        ),
     ]
 
     static var latestVersion: Int64 { migrations.last!.version }

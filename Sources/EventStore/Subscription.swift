@@ -104,7 +104,12 @@ public struct LogSubscription<Element: LogPositioned>: AsyncSequence, Sendable {
         var index = 0
 
         /// The next batch; nil (the end) when the store closed or the task was cancelled meanwhile.
-        static func read(_ store: EventStore, from position: Int64, limit: Int, _ fetch: Fetch) async -> Result<[Element]?, EventStoreError> {
+        static func read(
+            _ store: EventStore,
+            from position: Int64,
+            limit: Int,
+            _ fetch: Fetch
+        ) async -> Result<[Element]?, EventStoreError> {
             do {
                 return .success(try await fetch(store, position, limit))
             } catch {

@@ -51,7 +51,11 @@ public final class WriteContext {
     /// the microsecond, as every recording time is.
     @discardableResult
     public func append(
-        to streamId: String, expected: ExpectedVersion, events: [NewEvent], hint: (any Sendable)? = nil, recordedAt: Date? = nil
+        to streamId: String,
+        expected: ExpectedVersion,
+        events: [NewEvent],
+        hint: (any Sendable)? = nil,
+        recordedAt: Date? = nil
     ) throws(EventStoreError) -> AppendResult {
         let request = AppendRequest(streamId: streamId, expected: expected, events: events)
         let stamp = recordedAt.map(micros)
@@ -66,7 +70,9 @@ public final class WriteContext {
     public func read(stream streamId: String, from version: Int64 = 1) throws(EventStoreError) -> [RecordedEvent] {
         try noting { () throws(EventStoreError) in
             try writer.sql("read stream '\(streamId)'") {
-                let stmt = try writer.db.cached(Writer.selectColumns + " WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version")
+                let stmt = try writer.db.cached(
+                    Writer.selectColumns + " WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version"
+                )
                 try stmt.bind([.text(streamId), .integer(version)])
                 return try Writer.decodeRows(stmt)
             }
@@ -89,7 +95,9 @@ public final class WriteContext {
     public func lastEvent(of streamId: String) throws(EventStoreError) -> (version: Int64, id: UUID)? {
         try noting { () throws(EventStoreError) in
             try writer.sql("read the last event of stream '\(streamId)'") {
-                let stmt = try writer.db.cached("SELECT stream_version, event_id FROM events WHERE stream_id = ? ORDER BY stream_version DESC LIMIT 1")
+                let stmt = try writer.db.cached(
+                    "SELECT stream_version, event_id FROM events WHERE stream_id = ? ORDER BY stream_version DESC LIMIT 1"
+                )
                 try stmt.bind([.text(streamId)])
                 defer { stmt.reset() }
                 guard try stmt.step(), let id = UUID(uuidString: stmt.text(1)) else { return nil }
@@ -261,7 +269,12 @@ final class ReadPool: @unchecked Sendable {
     private var threads: [pthread_t] = []
 
     /// The threads start with the first read: a store used only synchronously has none.
-    init(threads: Int, name: String, closedError: EventStoreError, open: @escaping @Sendable () throws(EventStoreError) -> SQLiteConnection) {
+    init(
+        threads: Int,
+        name: String,
+        closedError: EventStoreError,
+        open: @escaping @Sendable () throws(EventStoreError) -> SQLiteConnection
+    ) {
         self.threadCount = max(threads, 1)
         self.alive = 0
         self.closedError = closedError
@@ -350,7 +363,12 @@ final class ReadPool: @unchecked Sendable {
         // at the process's level, and to the others only while it is busy.)
         if !interactiveOnly && threadCount > 1 { lowerThisThreadsPriority(by: 5) }
         var connection: SQLiteConnection? = try? open()
-        if let connection { Thread.current.threadDictionary[ReadPool.threadKey] = ThreadConnection(pool: ObjectIdentifier(self), connection: connection) }
+        if let connection {
+            Thread.current.threadDictionary[ReadPool.threadKey] = ThreadConnection(
+                pool: ObjectIdentifier(self),
+                connection: connection
+            )
+        }
         while true {
             condition.lock()
             var index: Int?
@@ -358,7 +376,8 @@ final class ReadPool: @unchecked Sendable {
                 if interactiveOnly {
                     index = queue.firstIndex { $0.lane == .interactive }
                 } else {
-                    index = queue.firstIndex { $0.lane == .bulk }
+                    index =
+                        queue.firstIndex { $0.lane == .bulk }
                         ?? (interactiveBusy || threadCount == 1 ? queue.firstIndex { $0.lane == .interactive } : nil)
                 }
                 if index != nil { break }
@@ -375,7 +394,10 @@ final class ReadPool: @unchecked Sendable {
                     job.abandon(error)
                     continue
                 }
-                Thread.current.threadDictionary[ReadPool.threadKey] = ThreadConnection(pool: ObjectIdentifier(self), connection: connection!)
+                Thread.current.threadDictionary[ReadPool.threadKey] = ThreadConnection(
+                    pool: ObjectIdentifier(self),
+                    connection: connection!
+                )
             }
             condition.lock()
             if job.cancelled {
@@ -415,7 +437,8 @@ final class ReadPool: @unchecked Sendable {
     /// made by work handed to the pool run on it (and an interrupt reaches them).
     func connectionOfCurrentThread() -> SQLiteConnection? {
         guard let mine = Thread.current.threadDictionary[ReadPool.threadKey] as? ThreadConnection,
-              mine.pool == ObjectIdentifier(self) else { return nil }
+            mine.pool == ObjectIdentifier(self)
+        else { return nil }
         return mine.connection
     }
 

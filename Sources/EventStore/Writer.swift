@@ -42,7 +42,10 @@ final class Writer: @unchecked Sendable {
     private var hot: [HotStatement: SQLiteStatement] = [:]
 
     enum HotStatement: Hashable {
-        case streamVersion, insertEvent, savepoint(Int), release(Int), rollbackTo(Int)
+        case streamVersion, insertEvent
+        case savepoint(Int)
+        case release(Int)
+        case rollbackTo(Int)
 
         var sql: String {
             switch self {
@@ -89,11 +92,17 @@ final class Writer: @unchecked Sendable {
 
     static func decodeRow(_ stmt: SQLiteStatement) -> RecordedEvent {
         RecordedEvent(
-            position: stmt.int64(0), streamId: stmt.text(1), streamVersion: stmt.int64(2),
+            position: stmt.int64(0),
+            streamId: stmt.text(1),
+            streamVersion: stmt.int64(2),
             id: UUID.parse(stmt.text(3)) ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
-            type: stmt.text(4), schemaVersion: Int(stmt.int64(5)), payload: stmt.bytes(6),
+            type: stmt.text(4),
+            schemaVersion: Int(stmt.int64(5)),
+            payload: stmt.bytes(6),
             storedMetadata: .stored(stmt.bytes(7)),
-            recordedAt: Date(timeIntervalSince1970: Double(stmt.int64(8)) / 1_000_000), hash: stmt.bytes(9))
+            recordedAt: Date(timeIntervalSince1970: Double(stmt.int64(8)) / 1_000_000),
+            hash: stmt.bytes(9)
+        )
     }
 
     // MARK: Opening
@@ -104,7 +113,10 @@ final class Writer: @unchecked Sendable {
             db.setBusyTimeout(milliseconds: Int32(clamping: options.busyTimeout.milliseconds))
             let mode = try db.rows("PRAGMA journal_mode = WAL").first?[0].string ?? ""
             guard mode.lowercased() == "wal" else {
-                throw EventStoreError(.storage, "the event log \(path) could not switch to WAL mode (it reports '\(mode)'); put it on a local file system")
+                throw EventStoreError(
+                    .storage,
+                    "the event log \(path) could not switch to WAL mode (it reports '\(mode)'); put it on a local file system"
+                )
             }
             try db.execute("PRAGMA synchronous = \(options.synchronous == .full ? "FULL" : "NORMAL")")
             try db.execute("PRAGMA foreign_keys = ON")
@@ -132,20 +144,25 @@ final class Writer: @unchecked Sendable {
                 if applicationId != Schema.applicationId && (applicationId != 0 || objects > 0) {
                     throw EventStoreError(
                         .notAnEventLog,
-                        "\(path) is an SQLite database but not an imr event log (application id \(applicationId), \(objects) schema objects); point imr at its own state file")
+                        "\(path) is an SQLite database but not an imr event log (application id \(applicationId), \(objects) schema objects); point imr at its own state file"
+                    )
                 }
-                try db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_us INTEGER NOT NULL)")
+                try db.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_us INTEGER NOT NULL)"
+                )
                 let current = try db.scalarInt("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") ?? 0
                 if current > Schema.latestVersion {
                     throw EventStoreError(
                         .schemaTooNew,
-                        "the event log \(path) has schema version \(current), newer than this binary understands (\(Schema.latestVersion)); run a newer imr, or restore a backup made by this version")
+                        "the event log \(path) has schema version \(current), newer than this binary understands (\(Schema.latestVersion)); run a newer imr, or restore a backup made by this version"
+                    )
                 }
                 for migration in Schema.migrations where migration.version > current {
                     try db.execute(migration.sql)
                     try db.run(
                         "INSERT INTO schema_migrations (version, name, applied_at_us) VALUES (?, ?, ?)",
-                        [.integer(migration.version), .text(migration.name), .integer(micros(options.clock()))])
+                        [.integer(migration.version), .text(migration.name), .integer(micros(options.clock()))]
+                    )
                 }
                 if applicationId == 0 { try db.execute("PRAGMA application_id = \(Schema.applicationId)") }
             }
@@ -159,14 +176,19 @@ final class Writer: @unchecked Sendable {
                 try sql("prepare projection '\(projection.name)'") {
                     let row = try db.rows(
                         "SELECT position, version, rebuild_to, rebuild_stream, rebuild_version FROM projection_checkpoints WHERE name = ?",
-                        [.text(projection.name)]).first
+                        [.text(projection.name)]
+                    ).first
                     let stored = row?[0].int64
                     let pass = row.flatMap { row in
-                        row[2].int64.map { RebuildCursor(target: $0, streamId: row[3].string ?? "", streamVersion: row[4].int64 ?? 0) }
+                        row[2].int64.map {
+                            RebuildCursor(target: $0, streamId: row[3].string ?? "", streamVersion: row[4].int64 ?? 0)
+                        }
                     }
                     if stored == nil {
                         try prepareAfresh(projection, head: head)
-                    } else if stored! > head || row?[1].int64 != Int64(projection.version) || (pass.map { $0.target > head } ?? false) {
+                    } else if stored! > head || row?[1].int64 != Int64(projection.version)
+                        || (pass.map { $0.target > head } ?? false)
+                    {
                         // A projection ahead of the log read events that are gone (a deleted
                         // tail), or one whose tables this build keeps differently: it is rebuilt
                         // from the log as it stands.
@@ -217,7 +239,12 @@ final class Writer: @unchecked Sendable {
             let result = try body()
             try sql(action) { try writeCheckpoints() }
             if let head, head.position != headAtStart {
-                try sql(action) { try db.run("UPDATE log_head SET position = ?, hash = ? WHERE id = 1", [.integer(head.position), .blob(head.hash)]) }
+                try sql(action) {
+                    try db.run(
+                        "UPDATE log_head SET position = ?, hash = ? WHERE id = 1",
+                        [.integer(head.position), .blob(head.hash)]
+                    )
+                }
             }
             try sql(action) { try db.run("COMMIT") }
             checkpoints.merge(pendingCheckpoints) { _, new in new }
@@ -315,11 +342,18 @@ final class Writer: @unchecked Sendable {
     /// Drops the projection's deferred indexes, keeping what creates them for the pass's end.
     private func deferIndexes(of projection: any Projection) throws(SQLiteError) {
         for name in projection.deferredIndexes {
-            guard let statement = try db.rows("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", [.text(name)]).first?[0].string else {
+            guard
+                let statement = try db.rows(
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?",
+                    [.text(name)]
+                ).first?[0].string
+            else {
                 continue
             }
-            try db.run("INSERT OR REPLACE INTO projection_deferred_indexes (projection, name, sql) VALUES (?, ?, ?)",
-                       [.text(projection.name), .text(name), .text(statement)])
+            try db.run(
+                "INSERT OR REPLACE INTO projection_deferred_indexes (projection, name, sql) VALUES (?, ?, ?)",
+                [.text(projection.name), .text(name), .text(statement)]
+            )
             try db.execute("DROP INDEX \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\"")
         }
     }
@@ -327,8 +361,11 @@ final class Writer: @unchecked Sendable {
     private func setRebuild(_ name: String, _ cursor: RebuildCursor?) throws(SQLiteError) {
         try db.run(
             "UPDATE projection_checkpoints SET rebuild_to = ?, rebuild_stream = ?, rebuild_version = ? WHERE name = ?",
-            [cursor.map { .integer($0.target) } ?? .null, cursor.map { .text($0.streamId) } ?? .null,
-             cursor.map { .integer($0.streamVersion) } ?? .null, .text(name)])
+            [
+                cursor.map { .integer($0.target) } ?? .null, cursor.map { .text($0.streamId) } ?? .null,
+                cursor.map { .integer($0.streamVersion) } ?? .null, .text(name),
+            ]
+        )
         pendingRebuilds[name] = .some(cursor)
     }
 
@@ -345,7 +382,8 @@ final class Writer: @unchecked Sendable {
             guard let position = pendingCheckpoints[name] else { continue }
             try db.run(
                 "INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position",
-                [.text(name), .integer(position)])
+                [.text(name), .integer(position)]
+            )
         }
         unwrittenCheckpoints = []
     }
@@ -354,7 +392,8 @@ final class Writer: @unchecked Sendable {
     private func setCheckpoint(_ name: String, _ position: Int64, version: Int) throws(SQLiteError) {
         try db.run(
             "INSERT INTO projection_checkpoints (name, position, version) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position, version = excluded.version",
-            [.text(name), .integer(position), .integer(Int64(version))])
+            [.text(name), .integer(position), .integer(Int64(version))]
+        )
         pendingCheckpoints[name] = position
         unwrittenCheckpoints.remove(name)
     }
@@ -363,7 +402,12 @@ final class Writer: @unchecked Sendable {
 
     /// Appends one request inside the open transaction and applies it to every projection
     /// that was current before it.
-    func append(_ request: AppendRequest, projections: [any Projection], hint: (any Sendable)? = nil, recordedAtMicros: Int64? = nil) throws(EventStoreError) -> AppendResult {
+    func append(
+        _ request: AppendRequest,
+        projections: [any Projection],
+        hint: (any Sendable)? = nil,
+        recordedAtMicros: Int64? = nil
+    ) throws(EventStoreError) -> AppendResult {
         let streamId = request.streamId
         guard !streamId.isEmpty else {
             throw EventStoreError(.invalidArgument, "a stream id must not be empty")
@@ -373,13 +417,20 @@ final class Writer: @unchecked Sendable {
         guard !streamId.utf8.contains(0), !request.events.contains(where: { $0.type.utf8.contains(0) }) else {
             throw EventStoreError(
                 .invalidArgument,
-                "a stream id or event type must not contain a NUL character (stream '\(streamId.replacingOccurrences(of: "\0", with: "\\0"))'); remove it")
+                "a stream id or event type must not contain a NUL character (stream '\(streamId.replacingOccurrences(of: "\0", with: "\\0"))'); remove it"
+            )
         }
         guard !request.events.isEmpty else {
-            throw EventStoreError(.invalidArgument, "an append to stream '\(streamId)' carries no events; send at least one")
+            throw EventStoreError(
+                .invalidArgument,
+                "an append to stream '\(streamId)' carries no events; send at least one"
+            )
         }
         guard request.events.count == 1 || Set(request.events.map(\.id)).count == request.events.count else {
-            throw EventStoreError(.invalidArgument, "an append to stream '\(streamId)' carries the same event id twice; give each event its own id")
+            throw EventStoreError(
+                .invalidArgument,
+                "an append to stream '\(streamId)' carries the same event id twice; give each event its own id"
+            )
         }
         let action = "append to stream '\(streamId)'"
         // A retry of a stored request is found when the stream is not where the request expects
@@ -414,15 +465,28 @@ final class Writer: @unchecked Sendable {
                 version += 1
                 let metadata = event.metadata.encoded()
                 let hash = HashChain.hash(
-                    previous: previous, position: position, streamId: streamId, streamVersion: version, eventId: event.id,
-                    type: event.type, schemaVersion: Int64(event.schemaVersion), payload: event.payload, metadata: metadata,
-                    recordedAtMicros: recordedAt)
+                    previous: previous,
+                    position: position,
+                    streamId: streamId,
+                    streamVersion: version,
+                    eventId: event.id,
+                    type: event.type,
+                    schemaVersion: Int64(event.schemaVersion),
+                    payload: event.payload,
+                    metadata: metadata,
+                    recordedAtMicros: recordedAt
+                )
                 do {
                     try run(
                         .insertEvent,
-                        [.integer(position), .text(streamId), .integer(version), .text(event.id.uuidString.lowercased()),
-                         .text(event.type), .integer(Int64(event.schemaVersion)), .blob(event.payload), .blob(metadata),
-                         .integer(recordedAt), .blob(previous), .blob(hash)])
+                        [
+                            .integer(position), .text(streamId), .integer(version),
+                            .text(event.id.uuidString.lowercased()),
+                            .text(event.type), .integer(Int64(event.schemaVersion)), .blob(event.payload),
+                            .blob(metadata),
+                            .integer(recordedAt), .blob(previous), .blob(hash),
+                        ]
+                    )
                 } catch let error as SQLiteError where error.isConstraint {
                     // The event id is stored already. On the first event nothing of this request is
                     // written yet: it may be a retry. Later, the events before it are this request's
@@ -430,10 +494,20 @@ final class Writer: @unchecked Sendable {
                     if stored.isEmpty, let retry = try idempotentRetry(request) { return retry }
                     throw try duplicateError(request, storedBefore: headBefore)
                 }
-                stored.append(RecordedEvent(
-                    position: position, streamId: streamId, streamVersion: version, id: event.id, type: event.type,
-                    schemaVersion: event.schemaVersion, payload: event.payload, metadata: event.metadata,
-                    recordedAt: Date(timeIntervalSince1970: Double(recordedAt) / 1_000_000), hash: hash))
+                stored.append(
+                    RecordedEvent(
+                        position: position,
+                        streamId: streamId,
+                        streamVersion: version,
+                        id: event.id,
+                        type: event.type,
+                        schemaVersion: event.schemaVersion,
+                        payload: event.payload,
+                        metadata: event.metadata,
+                        recordedAt: Date(timeIntervalSince1970: Double(recordedAt) / 1_000_000),
+                        hash: hash
+                    )
+                )
                 previous = hash
             }
             head = (position, previous)
@@ -445,7 +519,8 @@ final class Writer: @unchecked Sendable {
                     } catch {
                         throw EventStoreError(
                             .projectionFailed,
-                            "projection '\(projection.name)' failed on event \(event.position) (\(event.type)) of stream '\(streamId)': \(error); nothing was written")
+                            "projection '\(projection.name)' failed on event \(event.position) (\(event.type)) of stream '\(streamId)': \(error); nothing was written"
+                        )
                     }
                 }
                 setCheckpoint(projection.name, position)
@@ -459,7 +534,10 @@ final class Writer: @unchecked Sendable {
     /// INSERT SQLite already rolls back on its own when it fails (two statements saved per
     /// request in a batch).
     func appendAlone(
-        _ request: AppendRequest, projections: [any Projection], hint: (any Sendable)? = nil, recordedAtMicros: Int64? = nil
+        _ request: AppendRequest,
+        projections: [any Projection],
+        hint: (any Sendable)? = nil,
+        recordedAtMicros: Int64? = nil
     ) throws(EventStoreError) -> AppendResult {
         if request.events.count == 1 && projections.isEmpty {
             return try append(request, projections: projections, hint: hint, recordedAtMicros: recordedAtMicros)
@@ -482,35 +560,63 @@ final class Writer: @unchecked Sendable {
             }
             if let existing = rows.first {
                 guard existing.streamId == streamId else {
-                    throw duplicate(event.id, "is already stored in stream '\(existing.streamId)' at version \(existing.streamVersion)")
+                    throw duplicate(
+                        event.id,
+                        "is already stored in stream '\(existing.streamId)' at version \(existing.streamVersion)"
+                    )
                 }
-                guard existing.type == event.type, existing.schemaVersion == event.schemaVersion, existing.payload == event.payload else {
-                    throw duplicate(event.id, "is already stored at version \(existing.streamVersion) of stream '\(streamId)' with different content")
+                guard existing.type == event.type, existing.schemaVersion == event.schemaVersion,
+                    existing.payload == event.payload
+                else {
+                    throw duplicate(
+                        event.id,
+                        "is already stored at version \(existing.streamVersion) of stream '\(streamId)' with different content"
+                    )
                 }
                 found.append(existing)
             } else if !found.isEmpty {
-                throw duplicate(request.events[found.count - 1].id, "is stored but the event after it in this request is not: the request mixes old and new events")
+                throw duplicate(
+                    request.events[found.count - 1].id,
+                    "is stored but the event after it in this request is not: the request mixes old and new events"
+                )
             }
         }
         if found.isEmpty { return nil }
         guard found.count == request.events.count else {
-            throw duplicate(found[0].id, "is stored but the events before it in this request are not: the request mixes old and new events")
+            throw duplicate(
+                found[0].id,
+                "is stored but the events before it in this request are not: the request mixes old and new events"
+            )
         }
         for (offset, event) in found.enumerated() where event.streamVersion != found[0].streamVersion + Int64(offset) {
-            throw duplicate(event.id, "is stored at version \(event.streamVersion), not right after the request's previous event")
+            throw duplicate(
+                event.id,
+                "is stored at version \(event.streamVersion), not right after the request's previous event"
+            )
         }
         let firstVersion = found[0].streamVersion
         switch request.expected {
         case .noStream where firstVersion != 1, .exact(_) where request.expected != .exact(firstVersion - 1):
-            throw duplicate(found[0].id, "is stored at version \(firstVersion) of stream '\(streamId)', not where \(request.expected) would put it")
+            throw duplicate(
+                found[0].id,
+                "is stored at version \(firstVersion) of stream '\(streamId)', not where \(request.expected) would put it"
+            )
         default: break
         }
-        return AppendResult(streamId: streamId, streamVersion: found.last!.streamVersion, events: found, wasAlreadyStored: true)
+        return AppendResult(
+            streamId: streamId,
+            streamVersion: found.last!.streamVersion,
+            events: found,
+            wasAlreadyStored: true
+        )
     }
 
     /// Why a request whose insert met a stored event id is refused: the first of its events
     /// stored before this request began.
-    private func duplicateError(_ request: AppendRequest, storedBefore head: Int64) throws(EventStoreError) -> EventStoreError {
+    private func duplicateError(
+        _ request: AppendRequest,
+        storedBefore head: Int64
+    ) throws(EventStoreError) -> EventStoreError {
         for event in request.events {
             let existing = try sql("look up event \(event.id)") { () throws -> RecordedEvent? in
                 let stmt = try db.cached(Writer.selectColumns + " WHERE event_id = ?")
@@ -519,15 +625,27 @@ final class Writer: @unchecked Sendable {
             }
             guard let existing, existing.position <= head else { continue }
             if existing.streamId != request.streamId {
-                return duplicate(event.id, "is already stored in stream '\(existing.streamId)' at version \(existing.streamVersion)")
+                return duplicate(
+                    event.id,
+                    "is already stored in stream '\(existing.streamId)' at version \(existing.streamVersion)"
+                )
             }
-            return duplicate(event.id, "is already stored at version \(existing.streamVersion) of stream '\(request.streamId)', not where this request would put it")
+            return duplicate(
+                event.id,
+                "is already stored at version \(existing.streamVersion) of stream '\(request.streamId)', not where this request would put it"
+            )
         }
-        return EventStoreError(.storage, "an append to stream '\(request.streamId)' broke a uniqueness rule of the events table without a stored event id to show for it")
+        return EventStoreError(
+            .storage,
+            "an append to stream '\(request.streamId)' broke a uniqueness rule of the events table without a stored event id to show for it"
+        )
     }
 
     private func duplicate(_ id: UUID, _ what: String) -> EventStoreError {
-        EventStoreError(.duplicateEventId, "event id \(id.uuidString.lowercased()) \(what); an event id can be used once: send a new id for a new event")
+        EventStoreError(
+            .duplicateEventId,
+            "event id \(id.uuidString.lowercased()) \(what); an event id can be used once: send a new id for a new event"
+        )
     }
 
     // MARK: Projections
@@ -537,7 +655,11 @@ final class Writer: @unchecked Sendable {
     /// same checkpoint are served together, each event applied to all of them in turn, so that
     /// one event is read (and a case folded) once for all of them. `progress` hears, after the
     /// batch, which projections it served and how many events it applied.
-    func catchUpOneBatch(projections: [any Projection], batchSize: Int, progress: ((CatchUpProgress) -> Void)? = nil) throws(EventStoreError) -> Bool {
+    func catchUpOneBatch(
+        projections: [any Projection],
+        batchSize: Int,
+        progress: ((CatchUpProgress) -> Void)? = nil
+    ) throws(EventStoreError) -> Bool {
         let head = try headPosition()
         let behind = projections.filter { rebuildCursor($0.name) == nil && checkpoint($0.name) < head }
         guard let from = behind.map({ checkpoint($0.name) }).min() else { return true }
@@ -553,7 +675,9 @@ final class Writer: @unchecked Sendable {
         for projection in group {
             setCheckpoint(projection.name, last)
         }
-        progress?(CatchUpProgress(projections: group.map(\.name), applied: events.count, rebuilding: false, target: head))
+        progress?(
+            CatchUpProgress(projections: group.map(\.name), applied: events.count, rebuilding: false, target: head)
+        )
         return last >= head && behind.count == group.count
     }
 
@@ -566,13 +690,20 @@ final class Writer: @unchecked Sendable {
 
     /// A rebuild pass's next batch: on the (stream_id, stream_version) index, from the cursor.
     static let rebuildBatchSQL =
-        selectColumns + " WHERE (stream_id, stream_version) > (?, ?) AND position <= ? ORDER BY stream_id, stream_version LIMIT ?"
+        selectColumns
+        + " WHERE (stream_id, stream_version) > (?, ?) AND position <= ? ORDER BY stream_id, stream_version LIMIT ?"
 
     /// The events of a rebuild pass after `cursor`, a batch of them, in stream order, read on
     /// `connection` (events up to the pass's target never change, so any connection may).
-    static func rebuildBatch(after cursor: RebuildCursor, limit: Int, on connection: SQLiteConnection) throws(SQLiteError) -> [RecordedEvent] {
+    static func rebuildBatch(
+        after cursor: RebuildCursor,
+        limit: Int,
+        on connection: SQLiteConnection
+    ) throws(SQLiteError) -> [RecordedEvent] {
         let stmt = try connection.cached(rebuildBatchSQL)
-        try stmt.bind([.text(cursor.streamId), .integer(cursor.streamVersion), .integer(cursor.target), .integer(Int64(limit))])
+        try stmt.bind([
+            .text(cursor.streamId), .integer(cursor.streamVersion), .integer(cursor.target), .integer(Int64(limit)),
+        ])
         return try Writer.decodeRows(stmt)
     }
 
@@ -580,14 +711,22 @@ final class Writer: @unchecked Sendable {
     /// their cursor past it; a batch shorter than `batchSize` ends the pass, and their
     /// checkpoint is its target. False, applying nothing, when the group is no longer at
     /// `cursor` (another rebuild started meanwhile).
-    func applyRebuildBatch(_ events: [RecordedEvent], to group: [any Projection], after cursor: RebuildCursor, batchSize: Int,
-                           prepared: [String: any Sendable]) throws(EventStoreError) -> Bool {
+    func applyRebuildBatch(
+        _ events: [RecordedEvent],
+        to group: [any Projection],
+        after cursor: RebuildCursor,
+        batchSize: Int,
+        prepared: [String: any Sendable]
+    ) throws(EventStoreError) -> Bool {
         guard group.allSatisfy({ rebuildCursor($0.name) == cursor }) else { return false }
         try apply(events, to: group, prepared: prepared, doing: "rebuilding")
         for projection in group {
             try sql("save the rebuild cursor of '\(projection.name)'") {
                 if let last = events.last, events.count >= batchSize {
-                    try setRebuild(projection.name, RebuildCursor(target: cursor.target, streamId: last.streamId, streamVersion: last.streamVersion))
+                    try setRebuild(
+                        projection.name,
+                        RebuildCursor(target: cursor.target, streamId: last.streamId, streamVersion: last.streamVersion)
+                    )
                 } else {
                     try setRebuild(projection.name, nil)
                     setCheckpoint(projection.name, cursor.target)
@@ -611,7 +750,10 @@ final class Writer: @unchecked Sendable {
     func createDeferredIndex(projection: String, name: String, sql statement: String) throws(EventStoreError) {
         try sql("create index \(name) of '\(projection)'") {
             try db.execute(statement)
-            try db.run("DELETE FROM projection_deferred_indexes WHERE projection = ? AND name = ?", [.text(projection), .text(name)])
+            try db.run(
+                "DELETE FROM projection_deferred_indexes WHERE projection = ? AND name = ?",
+                [.text(projection), .text(name)]
+            )
         }
     }
 
@@ -620,9 +762,16 @@ final class Writer: @unchecked Sendable {
 
     /// Applies `events` in order, each to every projection of `group` in turn; each projection
     /// sees what its preparation worked out for them (`prepared`, by key).
-    private func apply(_ events: [RecordedEvent], to group: [any Projection], prepared: [String: any Sendable], doing action: String) throws(EventStoreError) {
+    private func apply(
+        _ events: [RecordedEvent],
+        to group: [any Projection],
+        prepared: [String: any Sendable],
+        doing action: String
+    ) throws(EventStoreError) {
         let plain = ProjectionDatabase(db, path: path)
-        let databases = group.map { projection in projection.batchPreparation.flatMap { prepared[$0.key] }.map { plain.with(prepared: $0) } ?? plain }
+        let databases = group.map { projection in
+            projection.batchPreparation.flatMap { prepared[$0.key] }.map { plain.with(prepared: $0) } ?? plain
+        }
         for (n, event) in events.enumerated() {
             let upcoming = n + 1 < events.count ? events[n + 1] : nil
             for (projection, db) in zip(group, databases) {
@@ -630,7 +779,9 @@ final class Writer: @unchecked Sendable {
                     try projection.apply(event, to: db.followed(by: upcoming))
                 } catch {
                     throw EventStoreError(
-                        .projectionFailed, "projection '\(projection.name)' failed on event \(event.position) (\(event.type)) while \(action): \(error)")
+                        .projectionFailed,
+                        "projection '\(projection.name)' failed on event \(event.position) (\(event.type)) while \(action): \(error)"
+                    )
                 }
             }
         }
@@ -704,24 +855,38 @@ enum HeadAnchor {
 
     /// Compares the anchor with the log's last event: nil when they agree, else the problem,
     /// the first bad position and, for a deleted tail, the first missing position.
-    static func compare(anchor: LogHead?, lastPosition: Int64, lastHash: [UInt8]) -> (problem: String, firstBad: Int64, missingFrom: Int64?)? {
+    static func compare(
+        anchor: LogHead?,
+        lastPosition: Int64,
+        lastHash: [UInt8]
+    ) -> (problem: String, firstBad: Int64, missingFrom: Int64?)? {
         guard let anchor else {
-            return ("the head anchor (table log_head) is missing, so a deleted tail of the log cannot be ruled out: it was removed behind the store's back",
-                    lastPosition + 1, nil)
+            return (
+                "the head anchor (table log_head) is missing, so a deleted tail of the log cannot be ruled out: it was removed behind the store's back",
+                lastPosition + 1, nil
+            )
         }
         if anchor.position > lastPosition {
             let first = lastPosition + 1
-            let range = first == anchor.position ? "the event at position \(first) is" : "the events from position \(first) to \(anchor.position) are"
-            return ("the log was truncated: \(range) missing (the store last wrote position \(anchor.position), the log now ends at \(lastPosition)); they were deleted after they were written",
-                    first, first)
+            let range =
+                first == anchor.position
+                ? "the event at position \(first) is" : "the events from position \(first) to \(anchor.position) are"
+            return (
+                "the log was truncated: \(range) missing (the store last wrote position \(anchor.position), the log now ends at \(lastPosition)); they were deleted after they were written",
+                first, first
+            )
         }
         if anchor.position < lastPosition {
-            return ("the log holds events after position \(anchor.position), the last one the store wrote (it ends at \(lastPosition)): they were added behind the store's back",
-                    anchor.position + 1, nil)
+            return (
+                "the log holds events after position \(anchor.position), the last one the store wrote (it ends at \(lastPosition)): they were added behind the store's back",
+                anchor.position + 1, nil
+            )
         }
         if anchor.hash != lastHash {
-            return ("the event at position \(lastPosition) is not the one the store wrote last (its hash differs from the head anchor's): it was replaced or altered",
-                    lastPosition, nil)
+            return (
+                "the event at position \(lastPosition) is not the one the store wrote last (its hash differs from the head anchor's): it was replaced or altered",
+                lastPosition, nil
+            )
         }
         return nil
     }
@@ -731,7 +896,8 @@ enum HeadAnchor {
     static func check(_ db: SQLiteConnection) throws(SQLiteError) -> HeadCheck {
         let anchor = try read(db)
         let stmt = try db.cached(
-            "SELECT position, stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at_us, prev_hash, hash FROM events ORDER BY position DESC LIMIT 1")
+            "SELECT position, stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at_us, prev_hash, hash FROM events ORDER BY position DESC LIMIT 1"
+        )
         var lastPosition: Int64 = 0
         var lastHash = HashChain.genesis
         var altered: String?
@@ -740,19 +906,40 @@ enum HeadAnchor {
             lastHash = stmt.bytes(10)
             let computed = UUID(uuidString: stmt.text(3)).map { id in
                 HashChain.hash(
-                    previous: stmt.bytes(9), position: lastPosition, streamId: stmt.text(1), streamVersion: stmt.int64(2), eventId: id,
-                    type: stmt.text(4), schemaVersion: stmt.int64(5), payload: stmt.bytes(6), metadata: stmt.bytes(7),
-                    recordedAtMicros: stmt.int64(8))
+                    previous: stmt.bytes(9),
+                    position: lastPosition,
+                    streamId: stmt.text(1),
+                    streamVersion: stmt.int64(2),
+                    eventId: id,
+                    type: stmt.text(4),
+                    schemaVersion: stmt.int64(5),
+                    payload: stmt.bytes(6),
+                    metadata: stmt.bytes(7),
+                    recordedAtMicros: stmt.int64(8)
+                )
             }
             if computed != lastHash {
-                altered = "the last event (position \(lastPosition)) does not match its stored hash: it was altered after it was written"
+                altered =
+                    "the last event (position \(lastPosition)) does not match its stored hash: it was altered after it was written"
             }
         }
         stmt.reset()
         if let found = compare(anchor: anchor, lastPosition: lastPosition, lastHash: lastHash) {
-            return HeadCheck(anchor: anchor, lastPosition: lastPosition, lastHash: lastHash, problem: found.problem, missingFrom: found.missingFrom)
+            return HeadCheck(
+                anchor: anchor,
+                lastPosition: lastPosition,
+                lastHash: lastHash,
+                problem: found.problem,
+                missingFrom: found.missingFrom
+            )
         }
-        return HeadCheck(anchor: anchor, lastPosition: lastPosition, lastHash: lastHash, problem: altered, missingFrom: nil)
+        return HeadCheck(
+            anchor: anchor,
+            lastPosition: lastPosition,
+            lastHash: lastHash,
+            problem: altered,
+            missingFrom: nil
+        )
     }
 }
 

@@ -12,12 +12,17 @@ private func alertRow(_ a: JSONValue) -> [String] {
     // The alert's own due instant (the deadline's when it was raised), as a date for a day
     // deadline: a deadline moved since (a correction) does not change what the alert was for.
     let instant = a.at("due").stringValue.flatMap(WireInstant.parse)
-    let due = a.at("isExactInstant").boolValue == false ? (instant.map { Pacific.date(of: $0).iso } ?? a.at("dueDate").text)
+    let due =
+        a.at("isExactInstant").boolValue == false
+        ? (instant.map { Pacific.date(of: $0).iso } ?? a.at("dueDate").text)
         : (pacificMinute(a.at("due")) ?? "")
     let raised = pacificMinute(a.at("raisedAt")) ?? ""
     let items = a.at("itemIds").arrayValue.map(\.text).joined(separator: ",")
-    return [String(a.at("alertId").text.prefix(8)), a.at("level").text, a.at("caseId").text, a.at("rule").text, due,
-            items.isEmpty ? "-" : items, a.at("coordinator").text, raised + (a.at("late").boolValue == true ? " (late)" : "")]
+    return [
+        String(a.at("alertId").text.prefix(8)), a.at("level").text, a.at("caseId").text, a.at("rule").text, due,
+        items.isEmpty ? "-" : items, a.at("coordinator").text,
+        raised + (a.at("late").boolValue == true ? " (late)" : ""),
+    ]
 }
 
 private let alertHeader = ["ALERT", "LEVEL", "CASE", "RULE", "DUE", "ITEMS", "COORDINATOR", "RAISED"]
@@ -31,7 +36,8 @@ private func dueOrder(_ a: JSONValue, _ b: JSONValue) -> Bool {
     let ka = [a.at("due").text, a.at("caseId").text, a.at("rule").text, a.at("level").text]
     let kb = [b.at("due").text, b.at("caseId").text, b.at("rule").text, b.at("level").text]
     // RFC 3339 with the Pacific offset: compare as instants, not text, across DST.
-    let da = a.at("due").stringValue.flatMap(WireInstant.parse), db = b.at("due").stringValue.flatMap(WireInstant.parse)
+    let da = a.at("due").stringValue.flatMap(WireInstant.parse)
+    let db = b.at("due").stringValue.flatMap(WireInstant.parse)
     if let da, let db, da != db { return da < db }
     return ka.lexicographicallyPrecedes(kb)
 }
@@ -46,14 +52,25 @@ private func resolveAlertId(_ text: String, _ client: DaemonClient) throws -> St
     let lower = text.lowercased()
     if UUID(uuidString: lower) != nil { return lower }
     guard lower.count >= 4, lower.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
-        throw CommandFailure("'\(text)' is not an alert id; give the id `imr-ctl alerts --all` shows (at least its first 4 characters)", status: .usage)
+        throw CommandFailure(
+            "'\(text)' is not an alert id; give the id `imr-ctl alerts --all` shows (at least its first 4 characters)",
+            status: .usage
+        )
     }
     let open = try everyPage(client, "io.imr.Alerts.List", [:], key: "alerts")
     let matches = open.compactMap { $0.at("alertId").stringValue }.filter { $0.hasPrefix(lower) }
     switch matches.count {
     case 1: return matches[0]
-    case 0: throw CommandFailure("there is no open alert whose id starts with '\(text)'; `imr-ctl alerts --all` lists them", status: .notFound)
-    default: throw CommandFailure("'\(text)' starts \(matches.count) alert ids (\(matches.joined(separator: ", "))); give more of it", status: .usage)
+    case 0:
+        throw CommandFailure(
+            "there is no open alert whose id starts with '\(text)'; `imr-ctl alerts --all` lists them",
+            status: .notFound
+        )
+    default:
+        throw CommandFailure(
+            "'\(text)' starts \(matches.count) alert ids (\(matches.joined(separator: ", "))); give more of it",
+            status: .usage
+        )
     }
 }
 
@@ -81,14 +98,18 @@ package struct Alerts: DaemonCommand {
             acknowledgedAt, snoozedUntil, position); with --follow, one JSON object per line: {"alert": Alert, "replayed": bool}.
             Examples: imr-ctl alerts; imr-ctl alerts --all --level overdue; imr-ctl alerts --case C-1001; \
             imr-ctl alerts --coordinator maria --json; imr-ctl alerts --follow
-            """)
+            """
+    )
     @OptionGroup var read: ReadOptions
     @Flag(help: "Everyone's open alerts.") var all = false
     @Option(help: "Only this coordinator's alerts.") var coordinator: String?
     @Flag(help: "Print the open alerts, then each new one as it is raised, until interrupted.") var follow = false
     @Option(help: "Show at most this many (the soonest due); the table says how many more there are.") var limit: Int?
-    @Option(name: .customLong("case"), help: ArgumentHelp("Only this case's alerts.", valueName: "case-id")) var caseId: String?
-    @Option(help: ArgumentHelp("Only alerts of this level: notice, reminder, due-today or overdue.", valueName: "level")) var level: String?
+    @Option(name: .customLong("case"), help: ArgumentHelp("Only this case's alerts.", valueName: "case-id")) var caseId:
+        String?
+    @Option(
+        help: ArgumentHelp("Only alerts of this level: notice, reminder, due-today or overdue.", valueName: "level")
+    ) var level: String?
     @Option(help: ArgumentHelp("Only alerts of this rule (e.g. imr.application).", valueName: "rule")) var rule: String?
     package var connection: ConnectionOptions { read.connection }
     package init() {}
@@ -98,7 +119,9 @@ package struct Alerts: DaemonCommand {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if limit != nil && follow { throw ValidationError("--limit does not apply to --follow") }
         if let level, AlertLevel(rawValue: level) == nil {
-            throw ValidationError("--level '\(level)' is not one of: \(AlertLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "--level '\(level)' is not one of: \(AlertLevel.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         if let rule, RuleID(rawValue: rule) == nil {
             throw ValidationError("--rule '\(rule)' is not a rule id; 'imr-ctl rules' lists them")
@@ -126,15 +149,24 @@ package struct Alerts: DaemonCommand {
             // it follows again, and the replay of the open alerts brings it back in step.
             while true {
                 do {
-                    try client.stream("io.imr.Alerts.Follow", filter, passing: ["io.imr.Alerts.FollowerTooSlow"]) { reply in
+                    try client.stream("io.imr.Alerts.Follow", filter, passing: ["io.imr.Alerts.FollowerTooSlow"]) {
+                        reply in
                         guard let alert = reply["alert"], alert != .null, matches(alert) else { return true }
                         if read.json {
                             print(Output.compact(.object(["alert": alert, "replayed": reply["replayed"] ?? false])))
                         } else {
                             // Aligned as the list is: fixed columns, since rows come one by one.
                             let row = alertRow(alert)
-                            print(Output.tableText(alertHeader, [row], style: alertStyle, widths: followWidths, withHeader: !printedHeader),
-                                  terminator: "")
+                            print(
+                                Output.tableText(
+                                    alertHeader,
+                                    [row],
+                                    style: alertStyle,
+                                    widths: followWidths,
+                                    withHeader: !printedHeader
+                                ),
+                                terminator: ""
+                            )
                             printedHeader = true
                         }
                         fflush(nil)  // each line as it comes, also into a pipe
@@ -142,7 +174,9 @@ package struct Alerts: DaemonCommand {
                     }
                     return
                 } catch let error as VarlinkError {
-                    Output.error("\(error.parameters["message"]?.stringValue ?? error.name); following again (the open alerts are shown again)")
+                    Output.error(
+                        "\(error.parameters["message"]?.stringValue ?? error.name); following again (the open alerts are shown again)"
+                    )
                 }
             }
         }
@@ -150,7 +184,9 @@ package struct Alerts: DaemonCommand {
             // An unknown case is named as everywhere else (exit 66), not shown as no alerts.
             _ = try client.call("io.imr.Cases.History", ["caseId": .string(caseId), "limit": 1])
         }
-        let open = try everyPage(client, "io.imr.Alerts.List", filter, key: "alerts").filter(matches).sorted(by: dueOrder)
+        let open = try everyPage(client, "io.imr.Alerts.List", filter, key: "alerts").filter(matches).sorted(
+            by: dueOrder
+        )
         let alerts = limit.map { Array(open.prefix($0)) } ?? open
         if read.json { return Output.json(.array(alerts)) }
         guard !alerts.isEmpty else {
@@ -159,7 +195,9 @@ package struct Alerts: DaemonCommand {
             return print("no open alerts\(whose)\(narrowed)" + (all ? "" : "; --all shows everyone's"))
         }
         Output.table(alertHeader, alerts.map(alertRow), style: alertStyle)
-        if alerts.count < open.count { print("... and \(open.count - alerts.count) more open alerts due later (without --limit: all of them)") }
+        if alerts.count < open.count {
+            print("... and \(open.count - alerts.count) more open alerts due later (without --limit: all of them)")
+        }
     }
 }
 
@@ -173,22 +211,32 @@ package struct Ack: DaemonCommand {
             tomorrow...). Each alert acknowledged is still one event of its own, with my name; each is \
             printed. Acknowledging an acknowledged alert changes nothing. Needs the coordinator role.
             Examples: imr-ctl ack 3f2a9c1e; imr-ctl ack --case C-1001; imr-ctl ack --all-mine --before today
-            """)
+            """
+    )
     @OptionGroup var connectionOptions: ConnectionOptions
     @Argument(help: ArgumentHelp("The alerts to acknowledge.", valueName: "alert-id")) var alertIds: [String] = []
-    @Option(name: .customLong("case"), help: ArgumentHelp("Every open alert of this case.", valueName: "case-id")) var caseId: String?
+    @Option(name: .customLong("case"), help: ArgumentHelp("Every open alert of this case.", valueName: "case-id"))
+    var caseId: String?
     @Flag(name: .customLong("all-mine"), help: "Every open alert of mine due before --before.") var allMine = false
-    @Option(help: ArgumentHelp("With --all-mine: only deadlines due before this date.", valueName: "date")) var before: String?
+    @Option(help: ArgumentHelp("With --all-mine: only deadlines due before this date.", valueName: "date")) var before:
+        String?
     package var connection: ConnectionOptions { connectionOptions }
     package init() {}
 
     package func validate() throws {
         let ways = [!alertIds.isEmpty, caseId != nil, allMine].filter { $0 }.count
         guard ways == 1 else {
-            throw ValidationError(ways == 0 ? "name the alerts, or give --case CASE or --all-mine --before DATE"
-                                            : "give alert ids, --case or --all-mine, one of them")
+            throw ValidationError(
+                ways == 0
+                    ? "name the alerts, or give --case CASE or --all-mine --before DATE"
+                    : "give alert ids, --case or --all-mine, one of them"
+            )
         }
-        if allMine && before == nil { throw ValidationError("--all-mine needs --before DATE (e.g. --before today), so that it cannot take on every alert at once by mistake") }
+        if allMine && before == nil {
+            throw ValidationError(
+                "--all-mine needs --before DATE (e.g. --before today), so that it cannot take on every alert at once by mistake"
+            )
+        }
         if before != nil && !allMine { throw ValidationError("--before goes with --all-mine") }
         if let before { _ = try When.date(before, option: "--before") }
     }
@@ -199,12 +247,16 @@ package struct Ack: DaemonCommand {
             // An unknown case is named (exit 66), not "nothing to acknowledge".
             _ = try client.call("io.imr.Cases.History", ["caseId": .string(caseId), "limit": 1])
             ids = try everyPage(client, "io.imr.Alerts.List", [:], key: "alerts")
-                .filter { $0.at("caseId").text.lowercased() == caseId.lowercased() }.sorted(by: dueOrder).map { $0.at("alertId").text }
+                .filter { $0.at("caseId").text.lowercased() == caseId.lowercased() }.sorted(by: dueOrder).map {
+                    $0.at("alertId").text
+                }
         } else if allMine, let before {
             let cutoff = try When.date(before, option: "--before")
             ids = try everyPage(client, "io.imr.Alerts.List", ["mine": true], key: "alerts")
                 .filter { alert in
-                    let day = alert.at("dueDate").stringValue ?? alert.at("due").stringValue.flatMap(WireInstant.parse).map { Pacific.date(of: $0).iso }
+                    let day =
+                        alert.at("dueDate").stringValue
+                        ?? alert.at("due").stringValue.flatMap(WireInstant.parse).map { Pacific.date(of: $0).iso }
                     return day.map { $0 < cutoff } ?? false
                 }
                 .sorted(by: dueOrder).map { $0.at("alertId").text }
@@ -212,12 +264,19 @@ package struct Ack: DaemonCommand {
             ids = try alertIds.map { try resolveAlertId($0, client) }
         }
         if ids.isEmpty {
-            print(caseId.map { "case \($0) has no open alert; nothing acknowledged" } ?? "no open alert of yours is due before \(before ?? "?"); nothing acknowledged")
+            print(
+                caseId.map { "case \($0) has no open alert; nothing acknowledged" }
+                    ?? "no open alert of yours is due before \(before ?? "?"); nothing acknowledged"
+            )
             return
         }
         for id in ids {
-            let alert = JSONValue.object(try client.call("io.imr.Alerts.Acknowledge", ["alertId": .string(id)])["alert"]?.objectValue ?? [:])
-            print("acknowledged \(id): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text) (by \(alert.at("acknowledgedBy").text))")
+            let alert = JSONValue.object(
+                try client.call("io.imr.Alerts.Acknowledge", ["alertId": .string(id)])["alert"]?.objectValue ?? [:]
+            )
+            print(
+                "acknowledged \(id): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text) (by \(alert.at("acknowledgedBy").text))"
+            )
         }
         if ids.count > 1 { print("\(ids.count) alerts acknowledged") }
     }
@@ -230,10 +289,16 @@ package struct Snooze: DaemonCommand {
             --until takes an instant (YYYY-MM-DDTHH:MM in Pacific time, or RFC 3339), a date or tomorrow \
             (its midnight, Pacific time), or a duration from now (30m, 4h, 2d, 1w). Needs the coordinator role.
             Examples: imr-ctl snooze 3f2a9c1e --until 2h; imr-ctl snooze 3f2a9c1e --until 2024-03-08T09:00
-            """)
+            """
+    )
     @OptionGroup var connectionOptions: ConnectionOptions
     @Argument(help: ArgumentHelp("The alert to snooze.", valueName: "alert-id")) var alertId: String
-    @Option(help: ArgumentHelp("An instant (YYYY-MM-DDTHH:MM Pacific, or RFC 3339), a date or tomorrow (its midnight), or a duration (30m, 4h, 2d, 1w).", valueName: "instant|duration"))
+    @Option(
+        help: ArgumentHelp(
+            "An instant (YYYY-MM-DDTHH:MM Pacific, or RFC 3339), a date or tomorrow (its midnight), or a duration (30m, 4h, 2d, 1w).",
+            valueName: "instant|duration"
+        )
+    )
     var until: String
     package var connection: ConnectionOptions { connectionOptions }
     package init() {}
@@ -242,7 +307,9 @@ package struct Snooze: DaemonCommand {
     static func duration(_ text: String) -> TimeInterval? {
         let units: [Character: TimeInterval] = ["m": 60, "h": 3600, "d": 86_400, "w": 604_800]
         // At most a year: a longer snooze is a mistake (acknowledge the alert instead).
-        guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n.isFinite, n > 0, n * unit <= 366 * 86_400 else {
+        guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n.isFinite, n > 0,
+            n * unit <= 366 * 86_400
+        else {
             return nil
         }
         return n * unit
@@ -252,16 +319,22 @@ package struct Snooze: DaemonCommand {
         guard Self.duration(until) != nil || (try? When.instant(until, option: "--until")) != nil else {
             // A date the coordinator meant but wrote another way gets When's own sentence.
             if until.contains("/") || until.contains("-") { _ = try When.instant(until, option: "--until") }
-            throw ValidationError("--until '\(until)' is neither an instant (2024-03-08T09:00, a date, today, tomorrow) nor a duration (30m, 4h, 2d, 1w)")
+            throw ValidationError(
+                "--until '\(until)' is neither an instant (2024-03-08T09:00, a date, today, tomorrow) nor a duration (30m, 4h, 2d, 1w)"
+            )
         }
     }
 
     package func run(_ client: DaemonClient) throws {
         let id = try resolveAlertId(alertId, client)
-        let instant = try Self.duration(until).map { Pacific.rfc3339(Date().addingTimeInterval($0)) } ?? When.instant(until, option: "--until").0
+        let instant =
+            try Self.duration(until).map { Pacific.rfc3339(Date().addingTimeInterval($0)) }
+            ?? When.instant(until, option: "--until").0
         let reply = try client.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": .string(instant)])
         let alert = JSONValue.object(reply["alert"]?.objectValue ?? [:])
-        print("snoozed \(id) until \(alert.at("snoozedUntil").text): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text)")
+        print(
+            "snoozed \(id) until \(alert.at("snoozedUntil").text): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text)"
+        )
     }
 }
 
@@ -274,7 +347,8 @@ package struct ReassignAlert: DaemonCommand {
             ALERT_ID as `imr-ctl alerts` shows it (the start of the id is enough). The case keeps its coordinator; \
             to move the whole case, use 'imr-ctl case reassign CASE --to USER'. Needs the coordinator role.
             Example: imr-ctl reassign 3f2a9c1e --to jorge
-            """)
+            """
+    )
     @OptionGroup var connectionOptions: ConnectionOptions
     @Argument(help: ArgumentHelp("The alert to reassign.", valueName: "alert-id")) var alertId: String
     @Option(help: ArgumentHelp("The coordinator (a user name) who takes it.", valueName: "user")) var to: String
@@ -287,8 +361,13 @@ package struct ReassignAlert: DaemonCommand {
 
     package func run(_ client: DaemonClient) throws {
         let id = try resolveAlertId(alertId, client)
-        let alert = JSONValue.object(try client.call("io.imr.Alerts.Reassign", ["alertId": .string(id), "coordinator": .string(to)])["alert"]?.objectValue ?? [:])
-        print("reassigned \(id) to \(alert.at("coordinator").text): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text)")
+        let alert = JSONValue.object(
+            try client.call("io.imr.Alerts.Reassign", ["alertId": .string(id), "coordinator": .string(to)])["alert"]?
+                .objectValue ?? [:]
+        )
+        print(
+            "reassigned \(id) to \(alert.at("coordinator").text): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text)"
+        )
     }
 }
 
@@ -302,7 +381,8 @@ package struct Digest: DaemonCommand {
             most 50 deadlines and the count of all of them. Mine by default (my Unix user name); \
             --coordinator for someone else's. --json prints the io.imr.Deadlines.Digest reply.
             Examples: imr-ctl digest; imr-ctl digest --coordinator maria
-            """)
+            """
+    )
     @OptionGroup var read: ReadOptions
     @Option(help: ArgumentHelp("Whose digest (default: mine).", valueName: "user")) var coordinator: String?
     package var connection: ConnectionOptions { read.connection }
@@ -315,7 +395,10 @@ package struct Digest: DaemonCommand {
         let day = reply.at("day").stringValue.flatMap(LocalDate.init(iso:))
         print(Output.styled("Digest for \(who), \(day?.shortLabel ?? reply.at("day").text)", .bold))
         var any = false
-        for (key, title, style) in [("overdue", "Overdue", Output.Style.red), ("dueToday", "Due today", .yellow), ("thisWeek", "Due this week", nil)] {
+        for (key, title, style) in [
+            ("overdue", "Overdue", Output.Style.red), ("dueToday", "Due today", .yellow),
+            ("thisWeek", "Due this week", nil),
+        ] {
             let section = reply.at(key)
             let count = Int(section.at("count").text) ?? 0
             guard count > 0 else { continue }
@@ -324,11 +407,18 @@ package struct Digest: DaemonCommand {
             print("")
             print(Output.styled("\(title) (\(count)\(more))", style))
             let rows = section.at("deadlines").arrayValue
-            Output.table(["DUE", "WHEN", "RULE", "CASE", "ITEMS", "PARTY"], rows.map { d in
-                [dueText(d), relativeDays(d), d.at("rule").text, d.at("caseId").text,
-                 d.at("itemIds").arrayValue.map(\.text).joined(separator: ","), d.at("party").text]
-            })
-            if rows.count < count { print("... and \(count - rows.count)\(more) more: imr-ctl deadlines --coordinator \(who)") }
+            Output.table(
+                ["DUE", "WHEN", "RULE", "CASE", "ITEMS", "PARTY"],
+                rows.map { d in
+                    [
+                        dueText(d), relativeDays(d), d.at("rule").text, d.at("caseId").text,
+                        d.at("itemIds").arrayValue.map(\.text).joined(separator: ","), d.at("party").text,
+                    ]
+                }
+            )
+            if rows.count < count {
+                print("... and \(count - rows.count)\(more) more: imr-ctl deadlines --coordinator \(who)")
+            }
         }
         if !any { print("nothing overdue, due today or due this week") }
     }

@@ -23,7 +23,8 @@ package struct Calc: ParsableCommand {
             options); 65 a trigger imr cannot count (outside those years, or before the rule or variant was in force).
             --json prints one object with exactly: rule, due, due_date, citation, explanation, assumptions.
             List the rules with 'imr-ctl rules'.
-            """)
+            """
+    )
 
     @Argument(help: "The rule id, e.g. ur.decision.prospective.")
     var rule: String
@@ -34,7 +35,10 @@ package struct Calc: ParsableCommand {
     @Option(help: ArgumentHelp("Older name of --via for a served document.", visibility: .hidden))
     var service: ServiceMethod?
 
-    @Flag(name: .customLong("outside-ca"), help: "The served party's address is outside California (in the United States).")
+    @Flag(
+        name: .customLong("outside-ca"),
+        help: "The served party's address is outside California (in the United States)."
+    )
     var outsideCalifornia = false
 
     @Flag(name: .customLong("outside-us"), help: "The served party's address is outside the United States.")
@@ -49,14 +53,24 @@ package struct Calc: ParsableCommand {
     @Flag(help: "A drug on the formulary (requests from 2018).")
     var formulary = false
 
-    @Option(name: .customLong("recommended"), help: "The physician's treatment recommendation date (caps UR at 14 days).")
+    @Option(
+        name: .customLong("recommended"),
+        help: "The physician's treatment recommendation date (caps UR at 14 days)."
+    )
     var treatmentRecommendationDate: String?
 
-    @Flag(name: .customLong("info-requested"), help: "UR asked for more information in time (14 calendar days from receipt).")
+    @Flag(
+        name: .customLong("info-requested"),
+        help: "UR asked for more information in time (14 calendar days from receipt)."
+    )
     var informationRequested = false
 
-    @Option(help: ArgumentHelp("How the trigger came: an RFA by fax, email or mail; a served document by mail, fax, email, electronic or personal.",
-                               valueName: "how"))
+    @Option(
+        help: ArgumentHelp(
+            "How the trigger came: an RFA by fax, email or mail; a served document by mail, fax, email, electronic or personal.",
+            valueName: "how"
+        )
+    )
     var via: String?
 
     /// --via as an RFA's transmission, when it is one.
@@ -64,20 +78,32 @@ package struct Calc: ParsableCommand {
     /// --via (or --service) as a service method, when it is one.
     var serviceMethod: ServiceMethod? { service ?? via.flatMap { ServiceMethod(rawValue: $0.lowercased()) } }
 
-    @Flag(name: .customLong("electronic-notice"), help: "imr.records: the notice of assignment was sent electronically (12 days).")
+    @Flag(
+        name: .customLong("electronic-notice"),
+        help: "imr.records: the notice of assignment was sent electronically (12 days)."
+    )
     var electronicNotice = false
 
-    @Option(name: .customLong("stamp"), help: ArgumentHelp(
-        "rfa.deemed-receipt and the UR clocks: the receiving date stamp on a faxed RFA, the day it counts as received.",
-        valueName: "date"))
+    @Option(
+        name: .customLong("stamp"),
+        help: ArgumentHelp(
+            "rfa.deemed-receipt and the UR clocks: the receiving date stamp on a faxed RFA, the day it counts as received.",
+            valueName: "date"
+        )
+    )
     var receivingDateStamp: String?
 
-    @Flag(name: .customLong("assignment-date"),
-          help: "imr.determination: --from is the assignment date, the IMRO's receipt of the records not being known (said as an assumption).")
+    @Flag(
+        name: .customLong("assignment-date"),
+        help:
+            "imr.determination: --from is the assignment date, the IMRO's receipt of the records not being known (said as an assumption)."
+    )
     var fromAssignmentDate = false
 
-    @Flag(name: .customLong("already-provided"),
-          help: "imr.implementation: the services were already given, so the duty is to reimburse (20 calendar days).")
+    @Flag(
+        name: .customLong("already-provided"),
+        help: "imr.implementation: the services were already given, so the duty is to reimburse (20 calendar days)."
+    )
     var servicesAlreadyProvided = false
 
     @Flag(help: "Print JSON instead of text.")
@@ -86,7 +112,9 @@ package struct Calc: ParsableCommand {
     package init() {}
 
     package func validate() throws {
-        if service != nil && via != nil { throw ValidationError("give --via, not --via and --service (its older name)") }
+        if service != nil && via != nil {
+            throw ValidationError("give --via, not --via and --service (its older name)")
+        }
         if let via, Transmission(rawValue: via.lowercased()) == nil, ServiceMethod(rawValue: via.lowercased()) == nil {
             throw ValidationError("--via '\(via)' is not one of: fax, email, mail, electronic, personal")
         }
@@ -100,7 +128,9 @@ package struct Calc: ParsableCommand {
             do { _ = try When.date(text, option: option) } catch is CommandFailure {}
         }
         guard let id = try? RuleID.named(rule) else {
-            throw ValidationError("'\(rule)' is not a rule id; 'imr-ctl rules' lists them: \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "'\(rule)' is not a rule id; 'imr-ctl rules' lists them: \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         try refuseOptionsThatDoNotApply(to: id)
     }
@@ -109,7 +139,8 @@ package struct Calc: ParsableCommand {
     /// (--via sets an RFA's transmission or a served document's method, whichever the rule reads).
     static let optionInputs: [(option: String, inputs: Set<DeadlineInput>)] = [
         ("--via", [.transmission, .service]), ("--service", [.service]), ("--outside-ca", [.destination]),
-        ("--outside-us", [.destination]), ("--expedited", [.expedited]), ("--review", [.review]), ("--formulary", [.formulary]),
+        ("--outside-us", [.destination]), ("--expedited", [.expedited]), ("--review", [.review]),
+        ("--formulary", [.formulary]),
         ("--recommended", [.treatmentRecommendationDate]), ("--info-requested", [.informationRequested]),
         ("--electronic-notice", [.noticeSentElectronically]), ("--stamp", [.receivingDateStamp]),
         ("--already-provided", [.servicesAlreadyProvided]), ("--assignment-date", [.triggerIsAssignmentDate]),
@@ -118,7 +149,8 @@ package struct Calc: ParsableCommand {
     /// The options given on this command line.
     var given: Set<String> {
         let set: [String: Bool] = [
-            "--via": via != nil, "--service": service != nil, "--outside-ca": outsideCalifornia, "--outside-us": outsideUnitedStates,
+            "--via": via != nil, "--service": service != nil, "--outside-ca": outsideCalifornia,
+            "--outside-us": outsideUnitedStates,
             "--expedited": expedited, "--review": review != nil, "--formulary": formulary,
             "--recommended": treatmentRecommendationDate != nil, "--info-requested": informationRequested,
             "--electronic-notice": electronicNotice, "--stamp": receivingDateStamp != nil,
@@ -136,17 +168,23 @@ package struct Calc: ParsableCommand {
         let viaIsTransmission = via.map { Transmission(rawValue: $0.lowercased()) != nil } ?? true
         let given = given
         let unused = Self.optionInputs.filter { option, inputs in
-            given.contains(option) && inputs.subtracting(option == "--via" && !viaIsTransmission ? [.transmission] : []).isDisjoint(with: reads)
+            given.contains(option)
+                && inputs.subtracting(option == "--via" && !viaIsTransmission ? [.transmission] : []).isDisjoint(
+                    with: reads
+                )
         }.map(\.option)
         guard !unused.isEmpty else { return }
         // --service is the hidden older name of --via: not offered.
-        let takes = Self.optionInputs.filter { $0.option != "--service" && !$0.inputs.isDisjoint(with: reads) }.map(\.option)
+        let takes = Self.optionInputs.filter { $0.option != "--service" && !$0.inputs.isDisjoint(with: reads) }.map(
+            \.option
+        )
         func list(_ words: [String]) -> String {
             words.count == 1 ? words[0] : words.dropLast().joined(separator: ", ") + " and " + words.last!
         }
         throw ValidationError(
             "\(list(unused)) \(unused.count == 1 ? "does" : "do") not apply to \(id.rawValue): \(unused.count == 1 ? "it" : "they") would change nothing there. "
-                + "\(id.rawValue) takes \(takes.isEmpty ? "only --from" : list(["--from"] + takes)). Drop \(unused.count == 1 ? "it" : "them").")
+                + "\(id.rawValue) takes \(takes.isEmpty ? "only --from" : list(["--from"] + takes)). Drop \(unused.count == 1 ? "it" : "them")."
+        )
     }
 
     package func run() throws {
@@ -166,11 +204,17 @@ package struct Calc: ParsableCommand {
         let options = DeadlineOptions(
             service: serviceMethod,
             destination: outsideUnitedStates ? .outsideUnitedStates : outsideCalifornia ? .otherState : .california,
-            expedited: expedited, review: review, formulary: formulary,
+            expedited: expedited,
+            review: review,
+            formulary: formulary,
             treatmentRecommendationDate: try date(treatmentRecommendationDate, "--recommended"),
-            informationRequested: informationRequested, servicesAlreadyProvided: servicesAlreadyProvided,
-            transmission: transmission, receivingDateStamp: try date(receivingDateStamp, "--stamp"),
-            noticeSentElectronically: electronicNotice ? true : nil, triggerIsAssignmentDate: fromAssignmentDate)
+            informationRequested: informationRequested,
+            servicesAlreadyProvided: servicesAlreadyProvided,
+            transmission: transmission,
+            receivingDateStamp: try date(receivingDateStamp, "--stamp"),
+            noticeSentElectronically: electronicNotice ? true : nil,
+            triggerIsAssignmentDate: fromAssignmentDate
+        )
         let deadline: Deadline
         do {
             deadline = try DeadlineCalculator().deadline(named: rule, from: trigger, options: options)
@@ -186,8 +230,10 @@ package struct Calc: ParsableCommand {
             print(String(decoding: try encoder.encode(deadline.summary), as: UTF8.self))
             return
         }
-        print("\(deadline.rule.rawValue): due \(deadline.dueDate.weekday.name) \(deadline.dueDate.iso)"
-              + (deadline.isExactInstant ? " at \(deadline.dueRFC3339)" : " (end of day, \(deadline.dueRFC3339))"))
+        print(
+            "\(deadline.rule.rawValue): due \(deadline.dueDate.weekday.name) \(deadline.dueDate.iso)"
+                + (deadline.isExactInstant ? " at \(deadline.dueRFC3339)" : " (end of day, \(deadline.dueRFC3339))")
+        )
         print("  \(deadline.citation) (confidence \(deadline.confidence.rawValue))")
         for line in deadline.explanation { print("  - \(line)") }
         for line in deadline.assumptions { print("  assumption: \(line)") }
@@ -201,7 +247,9 @@ extension Transmission: ExpressibleByArgument {}
 
 /// `imr-ctl rules`: every rule id with its citation and confidence.
 package struct Rules: ParsableCommand {
-    package static let configuration = CommandConfiguration(abstract: "List every deadline rule with its citation and confidence.")
+    package static let configuration = CommandConfiguration(
+        abstract: "List every deadline rule with its citation and confidence."
+    )
 
     @Flag(help: "Print JSON instead of a table.")
     var json = false
@@ -212,16 +260,24 @@ package struct Rules: ParsableCommand {
         let rules = RuleBook.standard.rules
         if json {
             let rows: [[String: String]] = rules.map {
-                ["rule": $0.id.rawValue, "citation": $0.citation, "confidence": $0.confidence.rawValue, "who_must_act": $0.whoMustAct]
+                [
+                    "rule": $0.id.rawValue, "citation": $0.citation, "confidence": $0.confidence.rawValue,
+                    "who_must_act": $0.whoMustAct,
+                ]
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(rows), as: UTF8.self))
             return
         }
-        Output.table(["RULE", "CONF", "WHO MUST ACT", "CITATION"], rules.map { [$0.id.rawValue, $0.confidence.rawValue, $0.whoMustAct, $0.citation] })
+        Output.table(
+            ["RULE", "CONF", "WHO MUST ACT", "CITATION"],
+            rules.map { [$0.id.rawValue, $0.confidence.rawValue, $0.whoMustAct, $0.citation] }
+        )
         print("")
-        print("CONF, how sure the rule's reading is (domain/DEADLINES.md): H the operative text was read; M consistent "
-              + "secondary sources; L inference; H/M partly each. A deadline's explanation names every assumption behind it.")
+        print(
+            "CONF, how sure the rule's reading is (domain/DEADLINES.md): H the operative text was read; M consistent "
+                + "secondary sources; L inference; H/M partly each. A deadline's explanation names every assumption behind it."
+        )
     }
 }

@@ -9,7 +9,8 @@ package struct Call: ParsableCommand {
         discussion: """
             Example: imr-ctl call io.imr.Cases.Get '{"caseId": "c1"}'
             An error reply is printed as {"error": NAME, "parameters": {...}} on stderr, exit status 1; no daemon at the socket exits 69, a refused connection 77.
-            """)
+            """
+    )
 
     @OptionGroup var connection: ConnectionOptions
 
@@ -24,7 +25,8 @@ package struct Call: ParsableCommand {
     package func run() throws {
         let path = connection.socketPath
         guard let data = parameters.data(using: .utf8),
-              let value = try? JSONDecoder().decode(JSONValue.self, from: data), case .object(let object) = value else {
+            let value = try? JSONDecoder().decode(JSONValue.self, from: data), case .object(let object) = value
+        else {
             throw ValidationError("the parameters must be a JSON object, e.g. '{\"caseId\": \"c1\"}'")
         }
         let encoder = JSONEncoder()

@@ -9,7 +9,9 @@ import Glibc
 
 /// Where the daemon listens: `--socket PATH`, else `$IMR_SOCKET`, else `/run/imr/imr.sock`.
 package struct ConnectionOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The daemon's socket (default: $IMR_SOCKET, else /run/imr/imr.sock).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("The daemon's socket (default: $IMR_SOCKET, else /run/imr/imr.sock).", valueName: "path")
+    )
     package var socket: String?
 
     package init() {}
@@ -18,7 +20,9 @@ package struct ConnectionOptions: ParsableArguments {
 
     package var socketPath: String {
         if let socket, !socket.isEmpty { return socket }
-        if let fromEnvironment = ProcessInfo.processInfo.environment["IMR_SOCKET"], !fromEnvironment.isEmpty { return fromEnvironment }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["IMR_SOCKET"], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
         return Self.defaultSocket
     }
 }
@@ -75,7 +79,11 @@ package struct DaemonClient {
 
     /// One call, its reply's parameters. Varlink errors named in `passing` are thrown as they
     /// came, for a caller that reports them itself; every other failure becomes a CommandFailure.
-    package func call(_ method: String, _ parameters: [String: JSONValue] = [:], passing: Set<String> = []) throws -> [String: JSONValue] {
+    package func call(
+        _ method: String,
+        _ parameters: [String: JSONValue] = [:],
+        passing: Set<String> = []
+    ) throws -> [String: JSONValue] {
         let client = try connect()
         do {
             return try client.call(method, Self.droppingNulls(parameters))
@@ -93,8 +101,12 @@ package struct DaemonClient {
 
     /// A `more` call: `body` receives each reply; it returns false to stop.
     /// Varlink errors named in `passing` are thrown as they came.
-    package func stream(_ method: String, _ parameters: [String: JSONValue] = [:], passing: Set<String> = [],
-                       _ body: ([String: JSONValue]) throws -> Bool) throws {
+    package func stream(
+        _ method: String,
+        _ parameters: [String: JSONValue] = [:],
+        passing: Set<String> = [],
+        _ body: ([String: JSONValue]) throws -> Bool
+    ) throws {
         let client = try connect()
         do {
             try client.stream(method, Self.droppingNulls(parameters), body)
@@ -118,8 +130,9 @@ package struct DaemonClient {
     /// The id of the one case whose id is the asked one in other letters, from a CaseNotFound.
     static func sameCaseInOtherLetters(_ error: VarlinkError, _ parameters: [String: JSONValue]) -> String? {
         guard error.name == "io.imr.Cases.CaseNotFound", case .string(let asked)? = parameters["caseId"],
-              case .array(let near)? = error.parameters["didYouMean"], near.count == 1, case .string(let id) = near[0],
-              id != asked, id.lowercased() == asked.lowercased() else { return nil }
+            case .array(let near)? = error.parameters["didYouMean"], near.count == 1, case .string(let id) = near[0],
+            id != asked, id.lowercased() == asked.lowercased()
+        else { return nil }
         return id
     }
 
@@ -136,13 +149,20 @@ package struct DaemonClient {
             case .unavailable(let path, let reason):
                 return CommandFailure(
                     "no imr daemon answers at \(path) (\(reason)); start it (systemctl start imr-daemon.socket), "
-                        + "or name its socket with --socket PATH or IMR_SOCKET", status: .unavailable)
+                        + "or name its socket with --socket PATH or IMR_SOCKET",
+                    status: .unavailable
+                )
             case .permissionDenied(let path):
                 return CommandFailure(
                     "permission denied connecting to \(path); ask an administrator to add your user to the imr group "
-                        + "(coordinators also to imr-coordinators), then log in again", status: .permissionDenied)
+                        + "(coordinators also to imr-coordinators), then log in again",
+                    status: .permissionDenied
+                )
             case .protocolError(let detail):
-                return CommandFailure("the daemon at \(socket) broke off: \(detail); check `journalctl -u imr-daemon`", status: .software)
+                return CommandFailure(
+                    "the daemon at \(socket) broke off: \(detail); check `journalctl -u imr-daemon`",
+                    status: .software
+                )
             }
         }
         guard let error = error as? VarlinkError else {
@@ -153,59 +173,113 @@ package struct DaemonClient {
         let short = error.name.split(separator: ".").last.map(String.init) ?? error.name
         switch short {
         case "CaseNotFound":
-            let near: [String] = { if case .array(let ids)? = p["didYouMean"] { ids.compactMap(\.stringValue) } else { [] } }()
-            let hint = near.isEmpty ? "`imr-ctl cases --search TEXT` finds one" : "did you mean " + near.map { "'\($0)'" }.joined(separator: " or ") + "?"
-            return CommandFailure("there is no case \(text("caseId").map { "'\($0)'" } ?? "with that id"); \(hint)", status: .notFound)
+            let near: [String] = {
+                if case .array(let ids)? = p["didYouMean"] { ids.compactMap(\.stringValue) } else { [] }
+            }()
+            let hint =
+                near.isEmpty
+                ? "`imr-ctl cases --search TEXT` finds one"
+                : "did you mean " + near.map { "'\($0)'" }.joined(separator: " or ") + "?"
+            return CommandFailure(
+                "there is no case \(text("caseId").map { "'\($0)'" } ?? "with that id"); \(hint)",
+                status: .notFound
+            )
         case "AlertNotFound":
-            return CommandFailure("there is no open alert \(text("alertId").map { "'\($0)'" } ?? "with that id"); `imr-ctl alerts --all` lists the open ones", status: .notFound)
+            return CommandFailure(
+                "there is no open alert \(text("alertId").map { "'\($0)'" } ?? "with that id"); `imr-ctl alerts --all` lists the open ones",
+                status: .notFound
+            )
         case "AlreadyAcknowledged":
-            return CommandFailure("alert \(text("alertId") ?? "?") is already acknowledged (by \(text("by") ?? "?")); only open alerts can be snoozed",
-                                  status: .refused)
+            return CommandFailure(
+                "alert \(text("alertId") ?? "?") is already acknowledged (by \(text("by") ?? "?")); only open alerts can be snoozed",
+                status: .refused
+            )
         case "ProjectionNotFound":
             return CommandFailure("there is no read model '\(text("projection") ?? "?")'", status: .notFound)
         case "TransitionRefused":
-            let hint = text("code").flatMap { RefusalHint.command(forCode: $0, caseId: text("caseId") ?? "CASE") }.map { "; \($0)" } ?? ""
-            return CommandFailure("refused: \(text("message") ?? "the lifecycle does not allow this")\(hint)", status: .refused)
+            let hint =
+                text("code").flatMap { RefusalHint.command(forCode: $0, caseId: text("caseId") ?? "CASE") }.map {
+                    "; \($0)"
+                } ?? ""
+            return CommandFailure(
+                "refused: \(text("message") ?? "the lifecycle does not allow this")\(hint)",
+                status: .refused
+            )
         case "ReadModelRebuilding":
-            return CommandFailure(text("message") ?? "a read model is being rebuilt; try again when `imr-ctl status` no longer says so", status: .tempFail)
+            return CommandFailure(
+                text("message") ?? "a read model is being rebuilt; try again when `imr-ctl status` no longer says so",
+                status: .tempFail
+            )
         case "ConcurrentUpdate":
             return CommandFailure("the case changed while the command ran; run the command again", status: .tempFail)
         case "InvalidValue":
             let parameter = text("parameter") ?? "a value"
             let message = text("message") ?? "not accepted"
             // The value rules' sentences name the parameter themselves.
-            return CommandFailure(message.hasPrefix(parameter + " ") ? message : "\(parameter): \(message)", status: .dataError)
+            return CommandFailure(
+                message.hasPrefix(parameter + " ") ? message : "\(parameter): \(message)",
+                status: .dataError
+            )
         case "CommandIdReused":
             if let message = text("message") { return CommandFailure(message, status: .dataError) }
             return CommandFailure(
                 "command id \(text("commandId") ?? "?") was already used for a different command on case '\(text("caseId") ?? "?")'; "
-                    + "nothing was recorded: give each new command its own id", status: .dataError)
+                    + "nothing was recorded: give each new command its own id",
+                status: .dataError
+            )
         case "InvalidParameter":
-            return CommandFailure("the daemon did not accept the parameter '\(text("parameter") ?? "?")'; check the value's format in `imr-ctl help`", status: .dataError)
+            return CommandFailure(
+                "the daemon did not accept the parameter '\(text("parameter") ?? "?")'; check the value's format in `imr-ctl help`",
+                status: .dataError
+            )
         case "PermissionDenied":
             return CommandFailure(
                 "the daemon refused \(method ?? "the call") for your user; recording needs the imr-coordinators group, "
-                    + "administration the imr-admins group", status: .permissionDenied)
+                    + "administration the imr-admins group",
+                status: .permissionDenied
+            )
         case "BackupFailed":
-            return CommandFailure("the backup was not written to \(text("path") ?? "?"): \(text("message") ?? "")", status: .ioError)
+            return CommandFailure(
+                "the backup was not written to \(text("path") ?? "?"): \(text("message") ?? "")",
+                status: .ioError
+            )
         case "BackupRefused":
             return CommandFailure("no backup written: \(text("message") ?? "")", status: .cantCreate)
         case "StorageFailed" where text("kind") == "interrupted":
-            return CommandFailure(text("message") ?? "the daemon is stopping; try again when it is back", status: .tempFail)
+            return CommandFailure(
+                text("message") ?? "the daemon is stopping; try again when it is back",
+                status: .tempFail
+            )
         case "StorageFailed":
-            return CommandFailure("the daemon's event log failed: \(text("message") ?? "no reason given"); nothing was recorded by this command",
-                                  status: .ioError)
+            return CommandFailure(
+                "the daemon's event log failed: \(text("message") ?? "no reason given"); nothing was recorded by this command",
+                status: .ioError
+            )
         case "InternalError":
-            return CommandFailure("the daemon failed: \(text("message") ?? "no reason given"); `journalctl -u imr-daemon` has the details",
-                                  status: .software)
+            return CommandFailure(
+                "the daemon failed: \(text("message") ?? "no reason given"); `journalctl -u imr-daemon` has the details",
+                status: .software
+            )
         case "TooManyConnections", "ServerBusy", "TooManyFollowers":
-            return CommandFailure("the daemon is at a limit and refused this: \(text("message") ?? error.name); try again shortly", status: .tempFail)
+            return CommandFailure(
+                "the daemon is at a limit and refused this: \(text("message") ?? error.name); try again shortly",
+                status: .tempFail
+            )
         case "MessageTimeout":
-            return CommandFailure("the daemon closed the connection: \(text("message") ?? error.name)", status: .software)
+            return CommandFailure(
+                "the daemon closed the connection: \(text("message") ?? error.name)",
+                status: .software
+            )
         case "FollowerTooSlow":
-            return CommandFailure("\(text("message") ?? "this follower fell behind"); run the command again", status: .tempFail)
+            return CommandFailure(
+                "\(text("message") ?? "this follower fell behind"); run the command again",
+                status: .tempFail
+            )
         case "MethodNotFound", "InterfaceNotFound", "MethodNotImplemented":
-            return CommandFailure("the daemon at \(socket) does not know \(method ?? "this call"); is it an older imr-daemon?", status: .software)
+            return CommandFailure(
+                "the daemon at \(socket) does not know \(method ?? "this call"); is it an older imr-daemon?",
+                status: .software
+            )
         default:
             return CommandFailure("the daemon answered \(error.name) \(Output.compact(.object(p)))", status: .software)
         }
@@ -217,16 +291,21 @@ enum RefusalHint {
     static func command(forCode code: String, caseId c: String) -> String? {
         switch code {
         case "ur-not-decided": "first record the UR decision: imr-ctl ur decide \(c) --item ID=denied --at WHEN"
-        case "information-not-requested": "first record UR's request: imr-ctl rfa request-info \(c) --need TEXT --on DATE"
-        case "written-decision-not-served": "first record the written decision's service: imr-ctl ur serve \(c) --on DATE"
+        case "information-not-requested":
+            "first record UR's request: imr-ctl rfa request-info \(c) --need TEXT --on DATE"
+        case "written-decision-not-served":
+            "first record the written decision's service: imr-ctl ur serve \(c) --on DATE"
         case "no-imr-application": "first record the application: imr-ctl imr apply \(c) --received DATE"
         case "not-eligible": "first record the eligibility finding: imr-ctl imr eligible \(c) --on DATE"
-        case "not-assigned": "first record the assignment: imr-ctl imr assign \(c) --imr-case CM..-....... --assigned DATE"
-        case "not-determined": "first record the determination: imr-ctl imr determine \(c) ... (or imr-ctl import LETTER.pdf)"
+        case "not-assigned":
+            "first record the assignment: imr-ctl imr assign \(c) --imr-case CM..-....... --assigned DATE"
+        case "not-determined":
+            "first record the determination: imr-ctl imr determine \(c) ... (or imr-ctl import LETTER.pdf)"
         case "no-appeal": "first record the appeal: imr-ctl appeal \(c) --item ID --filed DATE --by PARTY"
         case "unknown-rfa", "unknown-item", "item-not-on-rfa": "imr-ctl show \(c) lists its RFAs and items"
         case "unknown-event", "uncorrectable-field": "imr-ctl history \(c) shows each event's version and type"
-        case "items-unresolved": "record what is left (imr-ctl show \(c)), or withdraw the case: imr-ctl case withdraw \(c) --reason TEXT"
+        case "items-unresolved":
+            "record what is left (imr-ctl show \(c)), or withdraw the case: imr-ctl case withdraw \(c) --reason TEXT"
         case "case-not-open": "open it first: imr-ctl case open \(c) ..."
         default: nil
         }
@@ -279,7 +358,8 @@ package enum Output {
     /// bidirectional overrides that reorder what is shown. Printable text is unchanged.
     package static func terminalSafe(_ text: String) -> String {
         func unsafe(_ v: UInt32) -> Bool {
-            v < 0x20 || (0x7F...0x9F).contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v) || v == 0x200E || v == 0x200F
+            v < 0x20 || (0x7F...0x9F).contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
+                || v == 0x200E || v == 0x200F
         }
         guard text.unicodeScalars.contains(where: { unsafe($0.value) }) else { return text }
         var out = ""
@@ -296,7 +376,11 @@ package enum Output {
     }
 
     package enum Style: String, Sendable {
-        case red = "31", yellow = "33", green = "32", dim = "2", bold = "1"
+        case red = "31"
+        case yellow = "33"
+        case green = "32"
+        case dim = "2"
+        case bold = "1"
     }
 
     /// Sends the rest of stdout through `$PAGER` (else `less -FRX`) when stdout is a terminal
@@ -315,7 +399,11 @@ package enum Output {
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", pager]
         process.standardInput = FileHandle(fileDescriptor: fds[0], closeOnDealloc: false)
-        guard (try? process.start()) != nil else { close(fds[0]); close(fds[1]); return }
+        guard (try? process.start()) != nil else {
+            close(fds[0])
+            close(fds[1])
+            return
+        }
         close(fds[0])
         fflush(nil)
         dup2(fds[1], STDOUT_FILENO)
@@ -353,8 +441,13 @@ package enum Output {
 
     /// The table as text. `widths` (from an earlier page of the same table) fixes the columns
     /// instead of fitting them to these rows; without the header, rows follow that page's.
-    package static func tableText(_ header: [String], _ rows: [[String]], style: ([String]) -> Style? = { _ in nil },
-                                 widths fixed: [Int]? = nil, withHeader: Bool = true) -> String {
+    package static func tableText(
+        _ header: [String],
+        _ rows: [[String]],
+        style: ([String]) -> Style? = { _ in nil },
+        widths fixed: [Int]? = nil,
+        withHeader: Bool = true
+    ) -> String {
         var widths = fixed ?? header.map(\.count)
         if fixed == nil {
             for row in rows {
@@ -366,7 +459,10 @@ package enum Output {
             for (i, cell) in cells.enumerated() {
                 let isLast = i == cells.count - 1
                 // Longer than its column (a later page's value): shown whole, never cut.
-                parts.append(isLast || cell.count >= widths[i] ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0))
+                parts.append(
+                    isLast || cell.count >= widths[i]
+                        ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                )
             }
             // No trailing spaces, also when the last cells are empty.
             var text = parts.joined(separator: "  ")
@@ -423,7 +519,12 @@ extension JSONValue {
 }
 
 /// Every page of a paged list, streamed by the daemon a page (of the most it sends) per reply.
-func everyPage(_ client: DaemonClient, _ method: String, _ parameters: [String: JSONValue], key: String) throws -> [JSONValue] {
+func everyPage(
+    _ client: DaemonClient,
+    _ method: String,
+    _ parameters: [String: JSONValue],
+    key: String
+) throws -> [JSONValue] {
     var all: [JSONValue] = []
     var parameters = parameters
     parameters["limit"] = 1000

@@ -20,7 +20,8 @@ package struct Demo: ParsableCommand {
             open alerts and the statistics. The daemon keeps running so that you can try every command against it; \
             'imr-ctl demo --stop' stops it. Running the demo again replaces the previous demo's data, never anything else: \
             it refuses a directory that is not a demo's.
-            """)
+            """
+    )
 
     @Option(help: "The demo's directory (default: $TMPDIR/imr-demo-UID).") var dir: String?
     @Option(help: "How many cases to invent.") var cases: Int = 300
@@ -67,10 +68,15 @@ package struct Demo: ParsableCommand {
             return
         }
         guard fm.fileExists(atPath: directory.appendingPathComponent(Self.marker).path) else {
-            throw CommandFailure("\(directory.path) exists and is not an imr demo directory; choose another with --dir", status: .usage)
+            throw CommandFailure(
+                "\(directory.path) exists and is not an imr demo directory; choose another with --dir",
+                status: .usage
+            )
         }
-        if let text = try? String(contentsOf: pidFile, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-           kill(pid, 0) == 0 {
+        if let text = try? String(contentsOf: pidFile, encoding: .utf8),
+            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+            kill(pid, 0) == 0
+        {
             kill(pid, SIGTERM)
             for _ in 0..<100 where kill(pid, 0) == 0 { usleep(100_000) }
             print("stopped the demo daemon (pid \(pid))")
@@ -81,11 +87,18 @@ package struct Demo: ParsableCommand {
     func start() throws {
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        fm.createFile(atPath: directory.appendingPathComponent(Self.marker).path, contents: Data("an imr-ctl demo directory\n".utf8))
-        let daemonPath = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        fm.createFile(
+            atPath: directory.appendingPathComponent(Self.marker).path,
+            contents: Data("an imr-ctl demo directory\n".utf8)
+        )
+        let daemonPath = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
             .appendingPathComponent("imr-daemon").path
         guard fm.isExecutableFile(atPath: daemonPath) else {
-            throw CommandFailure("imr-daemon is not beside imr-ctl (\(daemonPath)); build it with 'swift build --product imr-daemon'", status: .unavailable)
+            throw CommandFailure(
+                "imr-daemon is not beside imr-ctl (\(daemonPath)); build it with 'swift build --product imr-daemon'",
+                status: .unavailable
+            )
         }
         fm.createFile(atPath: logFile.path, contents: nil)
         let log = try FileHandle(forWritingTo: logFile)
@@ -93,10 +106,17 @@ package struct Demo: ParsableCommand {
         daemon.executableURL = URL(fileURLWithPath: daemonPath)
         // Demo data needs no protection against power loss: "normal" records it about three times faster.
         let config = directory.appendingPathComponent("imr-daemon.toml")
-        try Data("# The demo daemon's configuration (imr-ctl demo).\n[store]\nsynchronous = \"normal\"\n".utf8).write(to: config)
-        daemon.arguments = ["--config", config.path, "--state-dir", directory.appendingPathComponent("state").path, "--socket", socketPath]
+        try Data("# The demo daemon's configuration (imr-ctl demo).\n[store]\nsynchronous = \"normal\"\n".utf8).write(
+            to: config
+        )
+        daemon.arguments = [
+            "--config", config.path, "--state-dir", directory.appendingPathComponent("state").path, "--socket",
+            socketPath,
+        ]
         var environment = ProcessInfo.processInfo.environment
-        for key in ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM", "WATCHDOG_USEC"] { environment[key] = nil }
+        for key in ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM", "WATCHDOG_USEC"] {
+            environment[key] = nil
+        }
         daemon.environment = environment
         daemon.standardInput = FileHandle.nullDevice
         daemon.standardOutput = log
@@ -106,7 +126,12 @@ package struct Demo: ParsableCommand {
         print("started imr-daemon (pid \(daemon.processIdentifier)) on \(socketPath)")
 
         let client = try waitForDaemon(daemon)
-        var caseload = SyntheticCaseload(now: Date(), count: cases, seed: seed, coordinators: [currentUserName(), "maria", "jorge", "priya"])
+        var caseload = SyntheticCaseload(
+            now: Date(),
+            count: cases,
+            seed: seed,
+            coordinators: [currentUserName(), "maria", "jorge", "priya"]
+        )
         let calls = caseload.calls()
         print("recording \(cases) synthetic cases (\(calls.count) lifecycle facts, seed \(seed)) ...")
         let started = Date()
@@ -115,7 +140,9 @@ package struct Demo: ParsableCommand {
                 _ = try client.call("io.imr.Cases.\(call.method)", call.parameters)
             } catch {
                 throw DaemonClient.failure(error, method: call.method, socket: socketPath)
-                    .prefixed("the synthetic case \(call.parameters["caseId"]?.text ?? "?") was refused (\(call.method))")
+                    .prefixed(
+                        "the synthetic case \(call.parameters["caseId"]?.text ?? "?") was refused (\(call.method))"
+                    )
             }
         }
         print(String(format: "recorded in %.1f s\n", Date().timeIntervalSince(started)))
@@ -123,22 +150,35 @@ package struct Demo: ParsableCommand {
         let socket = ["--socket", socketPath]
         let overduePage = try client.call("io.imr.Deadlines.List", ["overdue": true, "limit": 1])
         let overdue = (overduePage["deadlines"]?.arrayValue.count ?? 0) + Int(overduePage["remaining"]?.intValue ?? 0)
-        print(Output.styled("Deadlines falling due in the next 7 days (imr-ctl deadlines --within 7d --pending --limit 20)", .bold))
+        print(
+            Output.styled(
+                "Deadlines falling due in the next 7 days (imr-ctl deadlines --within 7d --pending --limit 20)",
+                .bold
+            )
+        )
         let board = try Deadlines.parse(socket + ["--within", "7d", "--pending", "--limit", "20"])
         try board.run()
         let atLeast = overduePage["remainingAtLeast"] == true ? "at least " : ""
-        print("... and \(atLeast)\(overdue) already overdue (imr-ctl deadlines --overdue). A deadline that had passed before "
-              + "its case was entered is kept as history, not overdue: imr-ctl deadlines --overdue --include-history.")
+        print(
+            "... and \(atLeast)\(overdue) already overdue (imr-ctl deadlines --overdue). A deadline that had passed before "
+                + "its case was entered is kept as history, not overdue: imr-ctl deadlines --overdue --include-history."
+        )
         print("")
         let alerts = try waitForAlerts(client)
-        print(Output.styled("Your open alerts (imr-ctl alerts --limit 12; everyone's: \(alerts) open, imr-ctl alerts --all)", .bold))
+        print(
+            Output.styled(
+                "Your open alerts (imr-ctl alerts --limit 12; everyone's: \(alerts) open, imr-ctl alerts --all)",
+                .bold
+            )
+        )
         let mine = try Alerts.parse(socket + ["--limit", "12"])
         try mine.run()
         print("")
         print(Output.styled("Statistics (imr-ctl stats)", .bold))
         let stats = try Stats.parse(socket)
         try stats.run()
-        print("""
+        print(
+            """
 
             The demo daemon keeps running (pid \(daemon.processIdentifier); log \(logFile.path)).
             Go on with, for example:
@@ -149,7 +189,8 @@ package struct Demo: ParsableCommand {
               imr-ctl alerts --all             # every open alert; imr-ctl ack ID, imr-ctl snooze ID --until 2h
               imr-ctl export ics -o imr.ics    # the board for a calendar app
             Stop it with: imr-ctl demo --stop\(dir.map { " --dir \($0)" } ?? "")   (or scripts/demo --stop)
-            """)
+            """
+        )
     }
 
     /// `alias imr-ctl=...` when the imr-ctl that runs is not the one on PATH (a build tree).
@@ -167,7 +208,8 @@ package struct Demo: ParsableCommand {
         var last = -1
         for _ in 0..<50 {
             let page = try client.call("io.imr.Alerts.List", ["limit": 1])
-            let count = (page["alerts"].map { if case .array(let a) = $0 { a.count } else { 0 } } ?? 0)
+            let count =
+                (page["alerts"].map { if case .array(let a) = $0 { a.count } else { 0 } } ?? 0)
                 + (page["remaining"].flatMap { if case .int(let n) = $0 { Int(n) } else { nil } } ?? 0)
             if count == last { return count }
             last = count
@@ -188,7 +230,10 @@ package struct Demo: ParsableCommand {
             }
             usleep(100_000)
         }
-        throw CommandFailure("imr-daemon did not answer on \(socketPath) within 30 s; see \(logFile.path)", status: .unavailable)
+        throw CommandFailure(
+            "imr-daemon did not answer on \(socketPath) within 30 s; see \(logFile.path)",
+            status: .unavailable
+        )
     }
 }
 

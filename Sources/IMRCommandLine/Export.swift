@@ -7,7 +7,8 @@ import Workflow
 package struct Export: ParsableCommand {
     package static let configuration = CommandConfiguration(
         abstract: "Export running deadlines as iCalendar, or cases and deadlines as CSV.",
-        subcommands: [ExportICS.self, ExportCSV.self])
+        subcommands: [ExportICS.self, ExportCSV.self]
+    )
     package init() {}
 }
 
@@ -44,12 +45,18 @@ struct ExportICS: DaemonCommand {
             (such as the 72-hour expedited UR) are timed events at their due instant. Each event has an alarm \
             at each of the deadline's alert times, as the daemon's alert policy sets them (by default 5 and 2 \
             business days before and 08:00 on the due day; 24 and 4 hours before an hour-based deadline).
-            """)
+            """
+    )
     @OptionGroup var options: ExportOptions
     var connection: ConnectionOptions { options.connection }
 
     func run(_ client: DaemonClient) throws {
-        let deadlines = try everyPage(client, "io.imr.Deadlines.List", ["coordinator": options.coordinatorFilter, "withAlerts": true], key: "deadlines")
+        let deadlines = try everyPage(
+            client,
+            "io.imr.Deadlines.List",
+            ["coordinator": options.coordinatorFilter, "withAlerts": true],
+            key: "deadlines"
+        )
         try options.write(ICalendar.document(deadlines, now: Date()))
     }
 }
@@ -61,32 +68,62 @@ struct ExportCSV: DaemonCommand {
         discussion: """
             Deadline columns: deadline_id, case_id, claim_number, coordinator, stage, rule, party, items, due, due_date, status, citation.
             Case columns (--cases): case_id, claim_number, employer, claims_administrator, coordinator, date_of_injury, stage, open, imr_case_numbers, items, next_rule, next_due.
-            """)
+            """
+    )
     @OptionGroup var options: ExportOptions
     @Flag(help: "One row per case (open and closed) instead of one per deadline.") var cases = false
     var connection: ConnectionOptions { options.connection }
 
     func run(_ client: DaemonClient) throws {
         // Every case, open and closed.
-        let list = try everyPage(client, "io.imr.Cases.List", ["coordinator": options.coordinatorFilter, "open": .null], key: "cases")
+        let list = try everyPage(
+            client,
+            "io.imr.Cases.List",
+            ["coordinator": options.coordinatorFilter, "open": .null],
+            key: "cases"
+        )
         var rows: [[String]]
         if cases {
-            rows = [["case_id", "claim_number", "employer", "claims_administrator", "coordinator", "date_of_injury", "stage", "open",
-                     "imr_case_numbers", "items", "next_rule", "next_due"]]
+            rows = [
+                [
+                    "case_id", "claim_number", "employer", "claims_administrator", "coordinator", "date_of_injury",
+                    "stage", "open",
+                    "imr_case_numbers", "items", "next_rule", "next_due",
+                ]
+            ]
             rows += list.map { c in
-                [c.at("caseId").text, c.at("claimNumber").text, c.at("employer").text, c.at("claimsAdministrator").text,
-                 c.at("coordinator").text, c.at("dateOfInjury").text, c.at("stage").text, c.at("isOpen").boolValue == true ? "yes" : "no",
-                 c.at("imrCaseNumbers").arrayValue.map(\.text).joined(separator: " "), c.at("items").text, c.at("nextRule").text, c.at("nextDue").text]
+                [
+                    c.at("caseId").text, c.at("claimNumber").text, c.at("employer").text,
+                    c.at("claimsAdministrator").text,
+                    c.at("coordinator").text, c.at("dateOfInjury").text, c.at("stage").text,
+                    c.at("isOpen").boolValue == true ? "yes" : "no",
+                    c.at("imrCaseNumbers").arrayValue.map(\.text).joined(separator: " "), c.at("items").text,
+                    c.at("nextRule").text, c.at("nextDue").text,
+                ]
             }
         } else {
             let byCase = Dictionary(list.map { ($0.at("caseId").text, $0) }, uniquingKeysWith: { a, _ in a })
-            let deadlines = try everyPage(client, "io.imr.Deadlines.List", ["coordinator": options.coordinatorFilter], key: "deadlines")
-            rows = [["deadline_id", "case_id", "claim_number", "coordinator", "stage", "rule", "party", "items", "due", "due_date", "status", "citation"]]
+            let deadlines = try everyPage(
+                client,
+                "io.imr.Deadlines.List",
+                ["coordinator": options.coordinatorFilter],
+                key: "deadlines"
+            )
+            rows = [
+                [
+                    "deadline_id", "case_id", "claim_number", "coordinator", "stage", "rule", "party", "items", "due",
+                    "due_date", "status", "citation",
+                ]
+            ]
             rows += deadlines.map { d in
                 let c = byCase[d.at("caseId").text] ?? .null
-                return [d.at("id").text, d.at("caseId").text, c.at("claimNumber").text, d.at("coordinator").text, c.at("stage").text,
-                        d.at("rule").text, d.at("party").text, d.at("itemIds").arrayValue.map(\.text).joined(separator: " "),
-                        d.at("due").text, d.at("dueDate").text, d.at("status").text, d.at("citation").text]
+                return [
+                    d.at("id").text, d.at("caseId").text, c.at("claimNumber").text, d.at("coordinator").text,
+                    c.at("stage").text,
+                    d.at("rule").text, d.at("party").text,
+                    d.at("itemIds").arrayValue.map(\.text).joined(separator: " "),
+                    d.at("due").text, d.at("dueDate").text, d.at("status").text, d.at("citation").text,
+                ]
             }
         }
         try options.write(CSV.document(rows))
@@ -108,8 +145,10 @@ enum CSV {
 /// iCalendar (RFC 5545) text for deadlines.
 enum ICalendar {
     static func document(_ deadlines: [JSONValue], now: Date) -> String {
-        var lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//imr//imr-ctl//EN", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
-                     "X-WR-CALNAME:imr deadlines", "X-WR-TIMEZONE:America/Los_Angeles"]
+        var lines = [
+            "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//imr//imr-ctl//EN", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
+            "X-WR-CALNAME:imr deadlines", "X-WR-TIMEZONE:America/Los_Angeles",
+        ]
         for d in deadlines { lines += event(d, now: now) }
         lines.append("END:VCALENDAR")
         return lines.map(fold).joined(separator: "\r\n") + "\r\n"
@@ -117,11 +156,16 @@ enum ICalendar {
 
     static func event(_ d: JSONValue, now: Date) -> [String] {
         guard let due = d.at("due").stringValue.flatMap(WireInstant.parse),
-              let dueDate = d.at("dueDate").stringValue.flatMap(LocalDate.init(iso:)) else { return [] }
+            let dueDate = d.at("dueDate").stringValue.flatMap(LocalDate.init(iso:))
+        else { return [] }
         let items = d.at("itemIds").arrayValue.map(\.text).joined(separator: ", ")
         let overdue = d.at("status").text == "missed"
-        let summary = (overdue ? "OVERDUE: " : "") + "\(d.at("rule").text): case \(d.at("caseId").text)" + (items.isEmpty ? "" : " (items \(items))")
-        var description = ["\(d.at("rule").text) due \(d.at("due").text)", d.at("citation").text, "Party: \(d.at("party").text)"]
+        let summary =
+            (overdue ? "OVERDUE: " : "") + "\(d.at("rule").text): case \(d.at("caseId").text)"
+            + (items.isEmpty ? "" : " (items \(items))")
+        var description = [
+            "\(d.at("rule").text) due \(d.at("due").text)", d.at("citation").text, "Party: \(d.at("party").text)",
+        ]
         description += d.at("explanation").arrayValue.map { "- " + $0.text }
         description += d.at("assumptions").arrayValue.map { "Assumption: " + $0.text }
         var lines = ["BEGIN:VEVENT", "UID:\(escape(d.at("id").text))@imr", "DTSTAMP:\(utc(now))"]
@@ -130,13 +174,17 @@ enum ICalendar {
         } else {
             lines += ["DTSTART;VALUE=DATE:\(compact(dueDate))", "DTEND;VALUE=DATE:\(compact(dueDate.adding(days: 1)))"]
         }
-        lines += ["SUMMARY:\(escape(summary))", "DESCRIPTION:\(escape(description.joined(separator: "\n")))",
-                  "CATEGORIES:\(escape(d.at("party").text))", "STATUS:CONFIRMED", "TRANSP:TRANSPARENT"]
+        lines += [
+            "SUMMARY:\(escape(summary))", "DESCRIPTION:\(escape(description.joined(separator: "\n")))",
+            "CATEGORIES:\(escape(d.at("party").text))", "STATUS:CONFIRMED", "TRANSP:TRANSPARENT",
+        ]
         // The daemon's alert times before the due time (the overdue alert has no place in a calendar).
         for alert in d.at("alerts").arrayValue {
             guard let at = alert.at("at").stringValue.flatMap(WireInstant.parse), at < due else { continue }
-            lines += ["BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:\(escape("\(alert.at("level").text): \(summary)"))",
-                      "TRIGGER;VALUE=DATE-TIME:\(utc(at))", "END:VALARM"]
+            lines += [
+                "BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:\(escape("\(alert.at("level").text): \(summary)"))",
+                "TRIGGER;VALUE=DATE-TIME:\(utc(at))", "END:VALARM",
+            ]
         }
         lines.append("END:VEVENT")
         return lines
@@ -154,7 +202,8 @@ enum ICalendar {
     /// TEXT escaping (RFC 5545 3.3.11).
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ";", with: "\\;")
-            .replacingOccurrences(of: ",", with: "\\,").replacingOccurrences(of: "\r\n", with: "\\n").replacingOccurrences(of: "\n", with: "\\n")
+            .replacingOccurrences(of: ",", with: "\\,").replacingOccurrences(of: "\r\n", with: "\\n")
+            .replacingOccurrences(of: "\n", with: "\\n")
     }
 
     /// Folds a content line at 75 octets without splitting a UTF-8 character (RFC 5545 3.1).

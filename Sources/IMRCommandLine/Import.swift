@@ -43,7 +43,8 @@ package struct Import: ParsableCommand {
             date_assigned, date_of_injury, decision_date, ur_denial_date, application_received, priority, \
             reviewer_specialty, items (disputed, decision, original_request, authorized_portion, guideline) \
             and warnings. A fact the letter does not carry is null. PDFs need pdftotext (poppler-utils).
-            """)
+            """
+    )
 
     @Flag(name: .customLong("dry-run"), help: "Only read the letters; write nothing (needs no daemon).")
     var dryRun = false
@@ -51,7 +52,10 @@ package struct Import: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    @Option(name: .customLong("case"), help: ArgumentHelp("Record into this case (opened when it does not exist).", valueName: "case-id"))
+    @Option(
+        name: .customLong("case"),
+        help: ArgumentHelp("Record into this case (opened when it does not exist).", valueName: "case-id")
+    )
     var caseId: String?
 
     @Flag(help: "Record corrections for the facts the letter contradicts, instead of refusing it.")
@@ -59,7 +63,10 @@ package struct Import: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Argument(help: "The letters: .pdf files or text files, or directories (every .pdf and .txt file directly in them, by name).")
+    @Argument(
+        help:
+            "The letters: .pdf files or text files, or directories (every .pdf and .txt file directly in them, by name)."
+    )
     var files: [String]
 
     package init() {}
@@ -67,7 +74,9 @@ package struct Import: ParsableCommand {
     package func validate() throws {
         guard !files.isEmpty else { throw ValidationError("name at least one letter (a .pdf or .txt file)") }
         if dryRun, force || caseId != nil {
-            throw ValidationError("--dry-run records nothing, so --case and --force do not apply; leave them out or drop --dry-run")
+            throw ValidationError(
+                "--dry-run records nothing, so --case and --force do not apply; leave them out or drop --dry-run"
+            )
         }
         if let caseId, caseId.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--case needs a case id")
@@ -88,7 +97,9 @@ package struct Import: ParsableCommand {
                 if !dryRun {
                     let missing = LetterImport.missingFacts(facts)
                     if !missing.isEmpty {
-                        failures.append("\(file): the letter carries \(missing.joined(separator: ", ")) (no header block), so it cannot be tied to an IMR review; record its determination by hand or import a copy with the header")
+                        failures.append(
+                            "\(file): the letter carries \(missing.joined(separator: ", ")) (no header block), so it cannot be tied to an IMR review; record its determination by hand or import a copy with the header"
+                        )
                         continue
                     }
                 }
@@ -111,13 +122,19 @@ package struct Import: ParsableCommand {
         let reports = outcome.reports
         if let failure = outcome.failure {
             if json { Output.json(.array(reports.map(\.json))) }
-            Output.error(failure.message + (reports.isEmpty ? "" : " (\(reports.count) of \(letters.count) letters were handled before this)"))
+            Output.error(
+                failure.message
+                    + (reports.isEmpty
+                        ? "" : " (\(reports.count) of \(letters.count) letters were handled before this)")
+            )
             throw ExitCode(failure.status.rawValue)
         }
         if json { Output.json(.array(reports.map(\.json))) }
         let refused = reports.filter { $0.status == "refused" }.count
         if refused > 0 {
-            Output.error("import: \(refused) of \(reports.count) letter\(reports.count == 1 ? "" : "s") refused; nothing was written for \(refused == 1 ? "it" : "them")")
+            Output.error(
+                "import: \(refused) of \(reports.count) letter\(reports.count == 1 ? "" : "s") refused; nothing was written for \(refused == 1 ? "it" : "them")"
+            )
             throw ExitCode(ExitStatus.refused.rawValue)
         }
     }
@@ -130,7 +147,9 @@ package struct Import: ParsableCommand {
         } else {
             for record in records {
                 let f = record.facts
-                print("\(record.file): \(f.caseNumber ?? "no case number"), decided \(f.decisionDate?.iso ?? "?"), \(f.items.count) item(s)")
+                print(
+                    "\(record.file): \(f.caseNumber ?? "no case number"), decided \(f.decisionDate?.iso ?? "?"), \(f.items.count) item(s)"
+                )
                 for item in f.items { print("  \(item.decision.rawValue): \(item.disputed)") }
                 for warning in f.warnings { print("  warning: \(warning)") }
             }
@@ -143,7 +162,9 @@ package struct Import: ParsableCommand {
     /// one IMR case number go in file order over one connection. Lines are printed in file
     /// order as soon as each letter and those before it are done. A failure that is not a
     /// refusal (no daemon, no permission) stops the others after their current letter.
-    private func recordAll(_ letters: [(file: String, facts: LetterFacts)]) -> (reports: [ImportReport], failure: CommandFailure?) {
+    private func recordAll(
+        _ letters: [(file: String, facts: LetterFacts)]
+    ) -> (reports: [ImportReport], failure: CommandFailure?) {
         var lanes: [[Int]] = []
         var laneOf: [String: Int] = [:]
         for (index, letter) in letters.enumerated() {
@@ -192,8 +213,14 @@ package struct Import: ParsableCommand {
         var report = ImportReport(file: file, caseNumber: facts.caseNumber)
         let reply: [String: JSONValue]
         do {
-            reply = try DaemonClient(connection).call("io.imr.Cases.ImportDetermination", parameters, passing: [
-                "io.imr.Cases.LetterContradicts", "io.imr.Cases.LetterNotImportable", "io.imr.Cases.TransitionRefused"])
+            reply = try DaemonClient(connection).call(
+                "io.imr.Cases.ImportDetermination",
+                parameters,
+                passing: [
+                    "io.imr.Cases.LetterContradicts", "io.imr.Cases.LetterNotImportable",
+                    "io.imr.Cases.TransitionRefused",
+                ]
+            )
         } catch let error as VarlinkError {
             report.status = "refused"
             report.caseId = error.parameters["caseId"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? caseId
@@ -240,8 +267,10 @@ struct Difference {
     var text: String { "\(field)\(itemId.map { " (item \($0))" } ?? ""): recorded \(recorded), letter \(letter)" }
 
     var json: JSONValue {
-        .object(["field": .string(field), "item_id": itemId.map { .string($0) } ?? .null, "recorded": .string(recorded),
-                 "letter": .string(letter), "correctable": .bool(correctable)])
+        .object([
+            "field": .string(field), "item_id": itemId.map { .string($0) } ?? .null, "recorded": .string(recorded),
+            "letter": .string(letter), "correctable": .bool(correctable),
+        ])
     }
 }
 
@@ -267,11 +296,13 @@ struct ImportReport {
         case "opened": return "\(name): opened case \(caseId ?? "?"), \(determined)"
         case "already-recorded": return "\(name): already recorded on case \(caseId ?? "?"), nothing changed"
         case "corrected":
-            return "\(name): corrected \(differences.count) fact\(differences.count == 1 ? "" : "s") on case \(caseId ?? "?")"
+            return
+                "\(name): corrected \(differences.count) fact\(differences.count == 1 ? "" : "s") on case \(caseId ?? "?")"
                 + (count > 0 ? ", \(determined)" : "") + differences.map { "\n  corrected \($0.text)" }.joined()
         case "recorded": return "\(name): \(determined) on case \(caseId ?? "?")"
         default:
-            let detail = differences.isEmpty
+            let detail =
+                differences.isEmpty
                 ? "\(message ?? "refused")"
                 : "the letter contradicts case \(caseId ?? "?"), nothing recorded"
                     + differences.map { "\n  \($0.text)\($0.correctable ? "" : " (cannot be corrected)")" }.joined()
@@ -284,10 +315,15 @@ struct ImportReport {
         .object([
             "file": .string(file), "case_number": caseNumber.map { .string($0) } ?? .null,
             "case_id": caseId.map { .string($0) } ?? .null, "status": .string(status), "opened_case": .bool(openedCase),
-            "events": .array(events.map { .string($0) }), "determined_items": .array(determinedItems.map { .string($0) }),
-            "items": .array(items.map { item in
-                .object(["letter_index": item.at("letterIndex"), "item_id": item.at("itemId"), "how": item.at("how")])
-            }),
+            "events": .array(events.map { .string($0) }),
+            "determined_items": .array(determinedItems.map { .string($0) }),
+            "items": .array(
+                items.map { item in
+                    .object([
+                        "letter_index": item.at("letterIndex"), "item_id": item.at("itemId"), "how": item.at("how"),
+                    ])
+                }
+            ),
             "differences": .array(differences.map(\.json)), "message": message.map { .string($0) } ?? .null,
         ])
     }
@@ -316,7 +352,10 @@ enum LetterText {
             return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
         }
         guard !letters.isEmpty else {
-            throw Failure(description: "a directory with no .pdf or .txt file in it; name the letters, or a directory that holds them")
+            throw Failure(
+                description:
+                    "a directory with no .pdf or .txt file in it; name the letters, or a directory that holds them"
+            )
         }
         return letters
     }
@@ -352,22 +391,31 @@ enum LetterText {
         let out = Pipe.forChild()
         // Its complaints go to a file: a damaged PDF can print more than a pipe holds while
         // standard output is still being read.
-        let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("imr-pdftotext-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        let errPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-pdftotext-\(getpid())-\(UUID().uuidString.prefix(8))"
+        ).path
         FileManager.default.createFile(atPath: errPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: errPath) }
         process.standardOutput = out
         process.standardError = FileHandle(forWritingAtPath: errPath)
         do { try process.start() } catch {
-            throw Failure(description: "pdftotext could not be started (\(error)); install poppler-utils (scripts/setup)")
+            throw Failure(
+                description: "pdftotext could not be started (\(error)); install poppler-utils (scripts/setup)"
+            )
         }
         let text = out.fileHandleForReading.readDataToEndOfFile()
         let exit = process.waitForExit()
-        let problem = String(String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self).prefix(400))
+        let problem = String(
+            String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self).prefix(400)
+        )
         if exit == ChildExit(status: 127, signalled: false) {
             throw Failure(description: "pdftotext is not installed; install poppler-utils (scripts/setup)")
         }
         guard exit.succeeded else {
-            throw Failure(description: "pdftotext could not read it (\(problem.trimmingCharacters(in: .whitespacesAndNewlines))); is it a damaged PDF?")
+            throw Failure(
+                description:
+                    "pdftotext could not read it (\(problem.trimmingCharacters(in: .whitespacesAndNewlines))); is it a damaged PDF?"
+            )
         }
         return String(decoding: text, as: UTF8.self)
     }

@@ -16,7 +16,9 @@ package struct ReadOptions: ParsableArguments {
 /// A number of days: `7`, `7d`, `2w`.
 func days(_ text: String, option: String) throws -> Int {
     let lower = text.lowercased()
-    let (digits, factor) = lower.hasSuffix("w") ? (lower.dropLast(), 7) : lower.hasSuffix("d") ? (lower.dropLast(), 1) : (Substring(lower), 1)
+    let (digits, factor) =
+        lower.hasSuffix("w")
+        ? (lower.dropLast(), 7) : lower.hasSuffix("d") ? (lower.dropLast(), 1) : (Substring(lower), 1)
     guard let n = Int(digits), (0...36_500).contains(n), (0...36_500).contains(n * factor) else {
         throw ValidationError("\(option) '\(text)' is not a number of days up to 36500: write 7, 7d or 2w")
     }
@@ -94,11 +96,14 @@ package struct Cases: DaemonCommand {
             --search TEXT finds cases whose id, claim number, IMR case number, employer or claims \
             administrator starts with TEXT, in any letter case (open and closed; at most --limit, 20 \
             unless given, up to 100), e.g. imr-ctl cases --search acme; imr-ctl cases --search cm16-02.
-            """)
+            """
+    )
     @OptionGroup var read: ReadOptions
     @Flag(help: "Closed and withdrawn cases only.") var closed = false
-    @Flag(name: .customLong("include-closed"), help: "Open and closed cases (open ones first).") var includeClosed = false
-    @Option(help: "Only cases at this stage (\(CaseStage.allCases.map(\.rawValue).joined(separator: ", "))).") var stage: String?
+    @Flag(name: .customLong("include-closed"), help: "Open and closed cases (open ones first).") var includeClosed =
+        false
+    @Option(help: "Only cases at this stage (\(CaseStage.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var stage: String?
     @Option(help: "Only this coordinator's cases.") var coordinator: String?
     @Flag(help: "Only my cases (the coordinator is my user name).") var mine = false
     @Option(help: "Only cases with this claim number.") var claim: String?
@@ -106,10 +111,18 @@ package struct Cases: DaemonCommand {
     @Option(help: "Cases per page, 1 to \(pageMaximum) (100 unless given).") var limit: Int?
     @Option(help: "Start after this cursor (from the line under the previous page).") var after: String?
     @Flag(help: "Every matching case, page after page, as the daemon sends them.") var all = false
-    @Option(help: ArgumentHelp("Cases whose id, claim number, IMR case number, employer or administrator starts with this, in any letter case.",
-                               valueName: "text")) var search: String?
-    @Flag(name: .customLong("include-history"), help: ArgumentHelp(
-        "Also each case's misses kept as history (nobody can act on them any more): how many, and the latest's due date."))
+    @Option(
+        help: ArgumentHelp(
+            "Cases whose id, claim number, IMR case number, employer or administrator starts with this, in any letter case.",
+            valueName: "text"
+        )
+    ) var search: String?
+    @Flag(
+        name: .customLong("include-history"),
+        help: ArgumentHelp(
+            "Also each case's misses kept as history (nobody can act on them any more): how many, and the latest's due date."
+        )
+    )
     var includeHistory = false
     package var connection: ConnectionOptions { read.connection }
     package init() {}
@@ -121,39 +134,69 @@ package struct Cases: DaemonCommand {
         if mine && coordinator != nil { throw ValidationError("give --mine or --coordinator, not both") }
         if let stage { _ = try choice(stage, CaseStage.self, option: "--stage") }
         if let search {
-            if closed || includeClosed || stage != nil || mine || coordinator != nil || claim != nil || imrCase != nil || after != nil || all || includeHistory {
-                throw ValidationError("--search finds cases by itself; leave out the other filters, --after, --all and --include-history (only --limit and --json go with it)")
+            if closed || includeClosed || stage != nil || mine || coordinator != nil || claim != nil || imrCase != nil
+                || after != nil || all || includeHistory
+            {
+                throw ValidationError(
+                    "--search finds cases by itself; leave out the other filters, --after, --all and --include-history (only --limit and --json go with it)"
+                )
             }
-            if search.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--search needs some text: the start of a claim number, IMR case number, employer, administrator or case id") }
-            if let limit, !(1...100).contains(limit) { throw ValidationError("--search shows 1 to 100 cases, not \(limit); type more of the text to narrow it") }
+            if search.trimmingCharacters(in: .whitespaces).isEmpty {
+                throw ValidationError(
+                    "--search needs some text: the start of a claim number, IMR case number, employer, administrator or case id"
+                )
+            }
+            if let limit, !(1...100).contains(limit) {
+                throw ValidationError("--search shows 1 to 100 cases, not \(limit); type more of the text to narrow it")
+            }
         }
         if let limit, !(1...Self.pageMaximum).contains(limit) {
-            throw ValidationError("--limit takes 1 to \(Self.pageMaximum) cases a page, not \(limit); --all shows every page")
+            throw ValidationError(
+                "--limit takes 1 to \(Self.pageMaximum) cases a page, not \(limit); --all shows every page"
+            )
         }
     }
 
     var parameters: [String: JSONValue] {
-        ["open": includeClosed ? .null : .bool(!closed), "stage": stage.map { .string($0) } ?? .null,
-         "coordinator": (mine ? currentUserName() : coordinator).map { .string($0) } ?? .null,
-         "claimNumber": claim.map { .string($0) } ?? .null, "imrCaseNumber": imrCase.map { .string($0) } ?? .null,
-         "limit": limit.map { .int(Int64($0)) } ?? .null, "after": after.map { .string($0) } ?? .null,
-         "includeHistory": includeHistory ? .bool(true) : .null]
+        [
+            "open": includeClosed ? .null : .bool(!closed), "stage": stage.map { .string($0) } ?? .null,
+            "coordinator": (mine ? currentUserName() : coordinator).map { .string($0) } ?? .null,
+            "claimNumber": claim.map { .string($0) } ?? .null, "imrCaseNumber": imrCase.map { .string($0) } ?? .null,
+            "limit": limit.map { .int(Int64($0)) } ?? .null, "after": after.map { .string($0) } ?? .null,
+            "includeHistory": includeHistory ? .bool(true) : .null,
+        ]
     }
 
     package func run(_ client: DaemonClient) throws {
         if let search {
-            let reply = try client.call("io.imr.Cases.Search", ["text": .string(search), "limit": limit.map { .int(Int64($0)) } ?? .null])
+            let reply = try client.call(
+                "io.imr.Cases.Search",
+                ["text": .string(search), "limit": limit.map { .int(Int64($0)) } ?? .null]
+            )
             let cases = reply["cases"]?.arrayValue ?? []
             if read.json { return Output.json(.array(cases)) }
-            guard !cases.isEmpty else { return print("no case's id, claim number, IMR case number, employer or administrator starts with '\(search)'") }
+            guard !cases.isEmpty else {
+                return print(
+                    "no case's id, claim number, IMR case number, employer or administrator starts with '\(search)'"
+                )
+            }
             Output.table(Self.header, cases.map(Self.row), style: Self.style)
             if reply["more"]?.boolValue == true { print("more cases match; type more of it, or --limit up to 100") }
             return
         }
-        try PagedOutput.show(client, "io.imr.Cases.List", parameters, key: "cases", noun: "case", all: all, json: read.json,
-                             header: includeHistory ? Self.header + ["HISTORY"] : Self.header,
-                             row: includeHistory ? Self.rowWithHistory : Self.row, style: Self.style,
-                             empty: after == nil ? "no cases match" : "no cases after that cursor")
+        try PagedOutput.show(
+            client,
+            "io.imr.Cases.List",
+            parameters,
+            key: "cases",
+            noun: "case",
+            all: all,
+            json: read.json,
+            header: includeHistory ? Self.header + ["HISTORY"] : Self.header,
+            row: includeHistory ? Self.rowWithHistory : Self.row,
+            style: Self.style,
+            empty: after == nil ? "no cases match" : "no cases after that cursor"
+        )
     }
 
     static let header = ["CASE", "CLAIM", "COORDINATOR", "STAGE", "IMR CASE", "ITEMS", "NEXT DEADLINE", "DUE", ""]
@@ -162,13 +205,16 @@ package struct Cases: DaemonCommand {
         let now = Date()
         let next = c.at("nextDue").stringValue.flatMap(WireInstant.parse)
         let due = next.map { Pacific.date(of: $0).iso } ?? "-"
-        let relative: String = next.map { d in
-            let n = Pacific.date(of: now).days(until: Pacific.date(of: d))
-            return d <= now ? "overdue" : n == 0 ? "today" : "in \(n)d"
-        } ?? ""
-        return [c.at("caseId").text, c.at("claimNumber").text, c.at("coordinator").text, stageWords(c.at("stage").text),
-                c.at("imrCaseNumbers").arrayValue.map(\.text).joined(separator: ","), c.at("items").text,
-                c.at("nextRule").stringValue ?? "-", due, relative]
+        let relative: String =
+            next.map { d in
+                let n = Pacific.date(of: now).days(until: Pacific.date(of: d))
+                return d <= now ? "overdue" : n == 0 ? "today" : "in \(n)d"
+            } ?? ""
+        return [
+            c.at("caseId").text, c.at("claimNumber").text, c.at("coordinator").text, stageWords(c.at("stage").text),
+            c.at("imrCaseNumbers").arrayValue.map(\.text).joined(separator: ","), c.at("items").text,
+            c.at("nextRule").stringValue ?? "-", due, relative,
+        ]
     }
 
     /// The row with a last column for the misses kept as history: "2 missed, last 2016-05-03".
@@ -187,8 +233,11 @@ package struct Cases: DaemonCommand {
 
 package struct Show: DaemonCommand {
     package static let configuration = CommandConfiguration(
-        abstract: "One case: facts, items and their state, the timeline with actors, every deadline with its status and explanation.",
-        discussion: "--json prints the io.imr.Cases.Get case object (facts, rfas, items, notes, corrections, timeline, deadlines).")
+        abstract:
+            "One case: facts, items and their state, the timeline with actors, every deadline with its status and explanation.",
+        discussion:
+            "--json prints the io.imr.Cases.Get case object (facts, rfas, items, notes, corrections, timeline, deadlines)."
+    )
     @OptionGroup var read: ReadOptions
     @Argument(help: "The case.") var caseId: String
     @Flag(help: "Show each deadline's explanation and assumptions.") var explain = false
@@ -198,32 +247,47 @@ package struct Show: DaemonCommand {
     package func run(_ client: DaemonClient) throws {
         let c = try caseDetail(client, caseId)
         if read.json { return Output.json(c) }
-        print(Output.styled("Case \(c.at("caseId").text)", .bold) + "  \(stageWords(c.at("stage").text))\(c.at("isOpen").boolValue == true ? "" : " (closed)")")
+        print(
+            Output.styled("Case \(c.at("caseId").text)", .bold)
+                + "  \(stageWords(c.at("stage").text))\(c.at("isOpen").boolValue == true ? "" : " (closed)")"
+        )
         let facts: [(String, JSONValue)] = [
-            ("claim", c.at("claimNumber")), ("employer", c.at("employer")), ("claims administrator", c.at("claimsAdministrator")),
+            ("claim", c.at("claimNumber")), ("employer", c.at("employer")),
+            ("claims administrator", c.at("claimsAdministrator")),
             ("injured worker", c.at("injuredWorkerReference")), ("date of injury", c.at("dateOfInjury")),
-            ("coordinator", c.at("coordinator")), ("closed on", c.at("closedOn")), ("withdrawn on", c.at("withdrawnOn")),
+            ("coordinator", c.at("coordinator")), ("closed on", c.at("closedOn")),
+            ("withdrawn on", c.at("withdrawnOn")),
         ]
         for (label, value) in facts where value != .null {
             print("  \(label.padding(toLength: 21, withPad: " ", startingAt: 0))\(value.text)")
         }
         for rfa in c.at("rfas").arrayValue {
-            print("  RFA \(rfa.at("rfaId").text): received \(rfa.at("receivedAt").text) by \(rfa.at("transmission").text), "
-                  + "\(rfa.at("reviewType").text)\(rfa.at("expedited").boolValue == true ? ", expedited" : ""), physician \(rfa.at("physician").text)")
+            print(
+                "  RFA \(rfa.at("rfaId").text): received \(rfa.at("receivedAt").text) by \(rfa.at("transmission").text), "
+                    + "\(rfa.at("reviewType").text)\(rfa.at("expedited").boolValue == true ? ", expedited" : ""), physician \(rfa.at("physician").text)"
+            )
         }
         print("\n" + Output.styled("Items", .bold))
-        Output.table(["ITEM", "RFA", "STATUS", "UR", "IMR CASE", "IMR", "DESCRIPTION"], c.at("items").arrayValue.map { i in
-            [i.at("itemId").text, i.at("rfaId").text, i.at("status").text,
-             [i.at("urOutcome").text, i.at("authorizedPortion").text].filter { !$0.isEmpty }.joined(separator: ": "),
-             i.at("imrCaseNumber").text, i.at("imrDecision").text, i.at("description").text]
-        })
+        Output.table(
+            ["ITEM", "RFA", "STATUS", "UR", "IMR CASE", "IMR", "DESCRIPTION"],
+            c.at("items").arrayValue.map { i in
+                [
+                    i.at("itemId").text, i.at("rfaId").text, i.at("status").text,
+                    [i.at("urOutcome").text, i.at("authorizedPortion").text].filter { !$0.isEmpty }.joined(
+                        separator: ": "
+                    ),
+                    i.at("imrCaseNumber").text, i.at("imrDecision").text, i.at("description").text,
+                ]
+            }
+        )
         print("\n" + Output.styled("Deadlines", .bold))
         let deadlines = c.at("deadlines").arrayValue
         if deadlines.isEmpty { print("  none yet") }
         for d in deadlines {
             let status = d.at("status").text
             let items = d.at("itemIds").arrayValue.map(\.text).joined(separator: ",")
-            let head = "  \(status.padding(toLength: 15, withPad: " ", startingAt: 0))\(dueText(d).padding(toLength: 17, withPad: " ", startingAt: 0))"
+            let head =
+                "  \(status.padding(toLength: 15, withPad: " ", startingAt: 0))\(dueText(d).padding(toLength: 17, withPad: " ", startingAt: 0))"
                 + "\(d.at("rule").text)\(items.isEmpty ? "" : " (items \(items))")  \(d.at("citation").text)"
             print(Output.styled(head, deadlineStyle(status)))
             if let note = d.at("statusNote").stringValue { print("      \(note)") }
@@ -233,9 +297,12 @@ package struct Show: DaemonCommand {
             }
         }
         print("\n" + Output.styled("Timeline", .bold))
-        Output.table(["VERSION", "RECORDED", "EVENT", "BY"], c.at("timeline").arrayValue.map {
-            [$0.at("version").text, $0.at("recordedAt").text, $0.at("type").text, $0.at("actor").text]
-        })
+        Output.table(
+            ["VERSION", "RECORDED", "EVENT", "BY"],
+            c.at("timeline").arrayValue.map {
+                [$0.at("version").text, $0.at("recordedAt").text, $0.at("type").text, $0.at("actor").text]
+            }
+        )
         let notes = c.at("notes").arrayValue
         if !notes.isEmpty {
             print("\n" + Output.styled("Notes", .bold))
@@ -248,8 +315,11 @@ package struct Show: DaemonCommand {
                 // "event 9 corrected event 5 (IMRAssigned): assignedOn 2024-03-20 → 2024-03-21 (notice dated a day later)"
                 let target = k.at("correctedVersion").stringValue ?? k.at("correctedVersion").text
                 let type = k.at("correctedType").stringValue.map { " (\($0))" } ?? ""
-                let change = k.at("previous").stringValue.map { "\($0) → \(k.at("value").text)" } ?? "→ \(k.at("value").text)"
-                print("  event \(k.at("version").text) corrected event \(target)\(type): \(k.at("field").text) \(change) (\(k.at("reason").text))")
+                let change =
+                    k.at("previous").stringValue.map { "\($0) → \(k.at("value").text)" } ?? "→ \(k.at("value").text)"
+                print(
+                    "  event \(k.at("version").text) corrected event \(target)\(type): \(k.at("field").text) \(change) (\(k.at("reason").text))"
+                )
             }
         }
     }
@@ -268,7 +338,8 @@ package struct Deadlines: DaemonCommand {
             clockStart, due, dueDate, isExactInstant, status, satisfiedBy, party, coordinator, citation, confidence, \
             explanation, assumptions, consequenceIfMissed, statusNote, correctionNotes, supersededBy): the page, or with \
             --all every deadline, streamed; the line about the rest goes to stderr.
-            """)
+            """
+    )
     @OptionGroup var read: ReadOptions
     @Option(help: "Only deadlines due within this many days (7, 7d, 2w); overdue ones included.") var within: String?
     @Flag(help: "Only deadlines already past due.") var overdue = false
@@ -276,13 +347,20 @@ package struct Deadlines: DaemonCommand {
     @Flag(help: "Only deadlines of my cases (the coordinator is my user name).") var mine = false
     @Option(help: "Only this coordinator's deadlines.") var coordinator: String?
     @Option(help: "Only this rule (see 'imr-ctl rules').") var rule: String?
-    @Option(help: "Only deadlines this party must meet: claims-administrator, employee, imro, administrative-director, either-party.") var party: String?
+    @Option(
+        help:
+            "Only deadlines this party must meet: claims-administrator, employee, imro, administrative-director, either-party."
+    ) var party: String?
     @Option(name: .customLong("case"), help: "Only this case's deadlines.") var caseId: String?
     @Option(help: "Deadlines per page, 1 to 1000 (100 unless given).") var limit: Int?
     @Option(help: "Start after this cursor (from the line under the previous page).") var after: String?
     @Flag(help: "Every matching deadline, page after page, as the daemon sends them.") var all = false
-    @Flag(name: .customLong("include-history"), help: ArgumentHelp(
-        "Also the misses kept as history (nobody can act on them any more; with --case, with why)."))
+    @Flag(
+        name: .customLong("include-history"),
+        help: ArgumentHelp(
+            "Also the misses kept as history (nobody can act on them any more; with --case, with why)."
+        )
+    )
     var includeHistory = false
     package var connection: ConnectionOptions { read.connection }
     package init() {}
@@ -301,40 +379,65 @@ package struct Deadlines: DaemonCommand {
     }
 
     func parameters() throws -> [String: JSONValue] {
-        ["coordinator": (mine ? currentUserName() : coordinator).map { .string($0) } ?? .null,
-         "rule": rule.map { .string($0) } ?? .null, "party": party.map { .string($0) } ?? .null,
-         "caseId": caseId.map { .string($0) } ?? .null,
-         "withinDays": try within.map { .int(Int64(try days($0, option: "--within"))) } ?? .null,
-         "overdue": overdue ? .bool(true) : pending ? .bool(false) : .null, "limit": limit.map { .int(Int64($0)) } ?? .null,
-         "after": after.map { .string($0) } ?? .null, "includeHistory": includeHistory ? .bool(true) : .null]
+        [
+            "coordinator": (mine ? currentUserName() : coordinator).map { .string($0) } ?? .null,
+            "rule": rule.map { .string($0) } ?? .null, "party": party.map { .string($0) } ?? .null,
+            "caseId": caseId.map { .string($0) } ?? .null,
+            "withinDays": try within.map { .int(Int64(try days($0, option: "--within"))) } ?? .null,
+            "overdue": overdue ? .bool(true) : pending ? .bool(false) : .null,
+            "limit": limit.map { .int(Int64($0)) } ?? .null,
+            "after": after.map { .string($0) } ?? .null, "includeHistory": includeHistory ? .bool(true) : .null,
+        ]
     }
 
     package func run(_ client: DaemonClient) throws {
         if includeHistory, let caseId {
             // The case's running deadlines and its history, from the case's own derivation.
-            let all = try client.call("io.imr.Deadlines.ForCase", ["caseId": .string(caseId)])["deadlines"]?.arrayValue ?? []
+            let all =
+                try client.call("io.imr.Deadlines.ForCase", ["caseId": .string(caseId)])["deadlines"]?.arrayValue ?? []
             let shown = all.filter { d in
                 d.at("supersededBy").stringValue == nil
                     && (["pending", "missed"].contains(d.at("status").text))
-                    && (rule.map { d.at("rule").text == $0 } ?? true) && (party.map { d.at("party").text == $0 } ?? true)
-            }.sorted { ($0.at("due").stringValue.flatMap(WireInstant.parse) ?? .distantPast) < ($1.at("due").stringValue.flatMap(WireInstant.parse) ?? .distantPast) }
+                    && (rule.map { d.at("rule").text == $0 } ?? true)
+                    && (party.map { d.at("party").text == $0 } ?? true)
+            }.sorted {
+                ($0.at("due").stringValue.flatMap(WireInstant.parse) ?? .distantPast)
+                    < ($1.at("due").stringValue.flatMap(WireInstant.parse) ?? .distantPast)
+            }
             if read.json { return Output.json(.array(shown)) }
-            guard !shown.isEmpty else { return print("case \(caseId) has no running deadline and no miss kept as history") }
+            guard !shown.isEmpty else {
+                return print("case \(caseId) has no running deadline and no miss kept as history")
+            }
             Output.table(Self.header, shown.map(Self.row), style: Self.style)
             for d in shown { if let why = d.at("history").stringValue { print("  \(d.at("rule").text): \(why)") } }
             return
         }
-        try PagedOutput.show(client, "io.imr.Deadlines.List", try parameters(), key: "deadlines", noun: "deadline", all: all, json: read.json,
-                             header: Self.header, row: Self.row, style: Self.style,
-                             empty: after == nil ? (includeHistory ? "no running deadline and no miss kept as history matches" : "no running deadline matches")
-                                : "no running deadlines after that cursor")
+        try PagedOutput.show(
+            client,
+            "io.imr.Deadlines.List",
+            try parameters(),
+            key: "deadlines",
+            noun: "deadline",
+            all: all,
+            json: read.json,
+            header: Self.header,
+            row: Self.row,
+            style: Self.style,
+            empty: after == nil
+                ? (includeHistory
+                    ? "no running deadline and no miss kept as history matches" : "no running deadline matches")
+                : "no running deadlines after that cursor"
+        )
     }
 
     static let header = ["DUE", "", "STATUS", "RULE", "CASE", "ITEMS", "PARTY", "COORDINATOR"]
 
     static func row(_ d: JSONValue) -> [String] {
-        [dueText(d), relativeDays(d), d.at("history").stringValue != nil ? "history" : d.at("status").text, d.at("rule").text, d.at("caseId").text,
-         d.at("itemIds").arrayValue.map(\.text).joined(separator: ","), d.at("party").text, d.at("coordinator").text]
+        [
+            dueText(d), relativeDays(d), d.at("history").stringValue != nil ? "history" : d.at("status").text,
+            d.at("rule").text, d.at("caseId").text,
+            d.at("itemIds").arrayValue.map(\.text).joined(separator: ","), d.at("party").text, d.at("coordinator").text,
+        ]
     }
 
     static func style(_ row: [String]) -> Output.Style? {
@@ -384,9 +487,19 @@ struct PagedOutput {
 
     /// A paged list as `imr-ctl` shows it: with `all` every page as the daemon streams them;
     /// otherwise one page (the parameters say which) and the line about the rest.
-    static func show(_ client: DaemonClient, _ method: String, _ parameters: [String: JSONValue], key: String, noun: String,
-                     all: Bool, json: Bool, header: [String], row: (JSONValue) -> [String],
-                     style: @escaping ([String]) -> Output.Style?, empty: String) throws {
+    static func show(
+        _ client: DaemonClient,
+        _ method: String,
+        _ parameters: [String: JSONValue],
+        key: String,
+        noun: String,
+        all: Bool,
+        json: Bool,
+        header: [String],
+        row: (JSONValue) -> [String],
+        style: @escaping ([String]) -> Output.Style?,
+        empty: String
+    ) throws {
         if all {
             var pages = PagedOutput(json: json, header: header, style: style)
             try client.stream(method, parameters) { reply in
@@ -411,7 +524,9 @@ struct PagedOutput {
     static func moreLine(_ reply: [String: JSONValue], noun: String, json: Bool) {
         guard let next = reply["next"]?.stringValue else { return }
         let count = Int(reply["remaining"]?.intValue ?? 0)
-        let more = reply["remainingAtLeast"] == true ? "at least \(count) more \(noun)s" : count == 1 ? "1 more \(noun)" : "\(count) more \(noun)s"
+        let more =
+            reply["remainingAtLeast"] == true
+            ? "at least \(count) more \(noun)s" : count == 1 ? "1 more \(noun)" : "\(count) more \(noun)s"
         let line = "\(more): add --all to see them all; the next page: --after \(next)"
         if json { Output.error(line) } else { print(line) }
     }
@@ -428,7 +543,8 @@ package struct History: DaemonCommand {
             --payload also prints each event's payload, its instants in RFC 3339 (Pacific) and its UUIDs in lower case. \
             --json prints an array of io.imr.Cases HistoryEntry objects: position, version, eventId, type, schemaVersion, \
             recordedAt, actor, commandId, correlationId, payload (the payload as stored: instants in seconds since 1970).
-            """)
+            """
+    )
     @OptionGroup var read: ReadOptions
     @Argument(help: "The case.") var caseId: String
     @Flag(help: "Show each event's payload.") var payload = false
@@ -438,11 +554,19 @@ package struct History: DaemonCommand {
     package func run(_ client: DaemonClient) throws {
         let events = try everyPage(client, "io.imr.Cases.History", ["caseId": .string(caseId)], key: "events")
         if read.json { return Output.json(.array(events)) }
-        Output.table(["POSITION", "VERSION", "RECORDED", "TYPE", "ACTOR", "COMMAND"], events.map { e in
-            [e.at("position").text, e.at("version").text, e.at("recordedAt").text, e.at("type").text, e.at("actor").text, e.at("commandId").text.lowercased()]
-        })
+        Output.table(
+            ["POSITION", "VERSION", "RECORDED", "TYPE", "ACTOR", "COMMAND"],
+            events.map { e in
+                [
+                    e.at("position").text, e.at("version").text, e.at("recordedAt").text, e.at("type").text,
+                    e.at("actor").text, e.at("commandId").text.lowercased(),
+                ]
+            }
+        )
         if payload {
-            for e in events { print("\(e.at("version").text) \(e.at("type").text) \(Output.compact(Self.readable(e.at("payload"))))") }
+            for e in events {
+                print("\(e.at("version").text) \(e.at("type").text) \(Output.compact(Self.readable(e.at("payload"))))")
+            }
         }
     }
 
@@ -474,8 +598,11 @@ package struct History: DaemonCommand {
 
 package struct Status: DaemonCommand {
     package static let configuration = CommandConfiguration(
-        abstract: "The daemon: version, uptime, database size, head position, open cases, read models, and its figures since start.",
-        discussion: "The figures (commands, refusals, alerts, connections, calls, memory) are those the [metrics] Prometheus file exports. --json prints the io.imr.Admin.Status reply.")
+        abstract:
+            "The daemon: version, uptime, database size, head position, open cases, read models, and its figures since start.",
+        discussion:
+            "The figures (commands, refusals, alerts, connections, calls, memory) are those the [metrics] Prometheus file exports. --json prints the io.imr.Admin.Status reply."
+    )
     @OptionGroup var read: ReadOptions
     package var connection: ConnectionOptions { read.connection }
     package init() {}
@@ -486,42 +613,57 @@ package struct Status: DaemonCommand {
         let uptime = Int(s.at("uptimeSeconds").intValue ?? 0)
         let bytes = Double(s.at("databaseBytes").intValue ?? 0)
         print("imr-daemon \(s.at("version").text) at \(client.socketPath)")
-        print("  up since       \(s.at("startedAt").text) (\(uptime / 86400)d \(uptime % 86400 / 3600)h \(uptime % 3600 / 60)m)")
+        print(
+            "  up since       \(s.at("startedAt").text) (\(uptime / 86400)d \(uptime % 86400 / 3600)h \(uptime % 3600 / 60)m)"
+        )
         print("  database       \(s.at("databasePath").text), \(String(format: "%.1f", bytes / 1_048_576)) MiB")
         print("  head position  \(s.at("headPosition").text)")
         print("  open cases     \(s.at("openCases").text)")
         for p in s.at("projections").arrayValue {
             if let to = p.at("rebuildingTo").intValue {
-                print("  read model     \(p.at("name").text) being rebuilt from the log, up to position \(to) (its lists are incomplete until then)")
+                print(
+                    "  read model     \(p.at("name").text) being rebuilt from the log, up to position \(to) (its lists are incomplete until then)"
+                )
             } else {
                 print("  read model     \(p.at("name").text) at \(p.at("checkpoint").text)")
             }
         }
         let f = s.at("figures")
         guard case .object = f else { return }
-        let service = f.at("service"), server = f.at("server")
+        let service = f.at("service")
+        let server = f.at("server")
         func n(_ v: JSONValue) -> Int64 { v.intValue ?? 0 }
-        print("  since start    \(n(service.at("commandsRecorded"))) commands recorded (\(n(service.at("eventsAppendedByCommands"))) events), "
-              + "\(n(service.at("commandsAlreadyRecorded"))) already recorded, \(n(service.at("commandsRefused"))) refused by the lifecycle, "
-              + "\(n(service.at("commandsInvalid"))) with invalid values, \(n(service.at("commandsFailed"))) failed; "
-              + String(format: "slowest %.0f ms", service.at("slowestCommandMs").doubleValue ?? 0))
+        print(
+            "  since start    \(n(service.at("commandsRecorded"))) commands recorded (\(n(service.at("eventsAppendedByCommands"))) events), "
+                + "\(n(service.at("commandsAlreadyRecorded"))) already recorded, \(n(service.at("commandsRefused"))) refused by the lifecycle, "
+                + "\(n(service.at("commandsInvalid"))) with invalid values, \(n(service.at("commandsFailed"))) failed; "
+                + String(format: "slowest %.0f ms", service.at("slowestCommandMs").doubleValue ?? 0)
+        )
         print("  access         \(n(service.at("accessRefusals"))) calls refused for lack of a role")
-        print("  alerts         \(n(service.at("alertsRaised"))) raised (\(n(service.at("alertsRaisedLate"))) late), "
-              + "\(n(service.at("schedulerPasses"))) scheduler passes (\(n(service.at("schedulerFailures"))) failed), "
-              + String(format: "largest lag %.0f s", service.at("largestAlertLagSeconds").doubleValue ?? 0))
+        print(
+            "  alerts         \(n(service.at("alertsRaised"))) raised (\(n(service.at("alertsRaisedLate"))) late), "
+                + "\(n(service.at("schedulerPasses"))) scheduler passes (\(n(service.at("schedulerFailures"))) failed), "
+                + String(format: "largest lag %.0f s", service.at("largestAlertLagSeconds").doubleValue ?? 0)
+        )
         if case .object = server {
-            print("  connections    \(n(server.at("connectionsOpen"))) open, \(n(server.at("connectionsAccepted"))) accepted, "
-                  + "\(n(server.at("connectionsRefused"))) refused at a limit, \(n(server.at("messagesRejected"))) malformed messages rejected")
+            print(
+                "  connections    \(n(server.at("connectionsOpen"))) open, \(n(server.at("connectionsAccepted"))) accepted, "
+                    + "\(n(server.at("connectionsRefused"))) refused at a limit, \(n(server.at("messagesRejected"))) malformed messages rejected"
+            )
             print("  calls          \(n(server.at("calls"))) answered, \(n(server.at("failedCalls"))) with an error")
         }
-        print("  process        \(String(format: "%.1f", Double(n(f.at("residentBytes"))) / 1_048_576)) MiB resident, \(n(f.at("openDescriptors"))) open descriptors")
+        print(
+            "  process        \(String(format: "%.1f", Double(n(f.at("residentBytes"))) / 1_048_576)) MiB resident, \(n(f.at("openDescriptors"))) open descriptors"
+        )
     }
 }
 
 package struct Verify: DaemonCommand {
     package static let configuration = CommandConfiguration(
-        abstract: "Recompute the log's hash chain and check its head anchor; exit 1 when an event was altered or the log's tail deleted (admins).",
-        discussion: "--json prints the io.imr.Admin.Verify reply (missingFrom: the first position of a deleted tail).")
+        abstract:
+            "Recompute the log's hash chain and check its head anchor; exit 1 when an event was altered or the log's tail deleted (admins).",
+        discussion: "--json prints the io.imr.Admin.Verify reply (missingFrom: the first position of a deleted tail)."
+    )
     @OptionGroup var read: ReadOptions
     package var connection: ConnectionOptions { read.connection }
     package init() {}
@@ -529,16 +671,26 @@ package struct Verify: DaemonCommand {
     package func run(_ client: DaemonClient) throws {
         let v = JSONValue.object(try client.call("io.imr.Admin.Verify"))
         let intact = v.at("intact").boolValue == true
-        if read.json { Output.json(v) } else if intact {
-            print("the log is intact: \(v.at("eventsChecked").text) events checked up to position \(v.at("headPosition").text)")
+        if read.json {
+            Output.json(v)
+        } else if intact {
+            print(
+                "the log is intact: \(v.at("eventsChecked").text) events checked up to position \(v.at("headPosition").text)"
+            )
         }
         if !intact, v.at("missingFrom") != .null {
-            throw CommandFailure("\(v.at("problem").text); the first missing position is \(v.at("missingFrom").text): "
-                                 + "restore the latest backup and call support", status: .refused)
+            throw CommandFailure(
+                "\(v.at("problem").text); the first missing position is \(v.at("missingFrom").text): "
+                    + "restore the latest backup and call support",
+                status: .refused
+            )
         }
         if !intact {
-            throw CommandFailure("the log was altered at position \(v.at("firstBadPosition").text): \(v.at("problem").text); "
-                                 + "restore the latest backup and call support", status: .refused)
+            throw CommandFailure(
+                "the log was altered at position \(v.at("firstBadPosition").text): \(v.at("problem").text); "
+                    + "restore the latest backup and call support",
+                status: .refused
+            )
         }
     }
 }
@@ -553,23 +705,34 @@ package struct Backup: DaemonCommand {
             replaced only with --force. The reply names the full path; --json prints the \
             io.imr.Admin.Backup reply. Exit 73 when the copy cannot be created as asked (bad name, \
             file exists), 74 when writing it failed (disk full, I/O error).
-            """)
+            """
+    )
     @OptionGroup var read: ReadOptions
-    @Argument(help: "The backup's file name in the daemon's backup directory (default: imr-YYYYMMDD-HHMMSS.sqlite).") var name: String?
+    @Argument(help: "The backup's file name in the daemon's backup directory (default: imr-YYYYMMDD-HHMMSS.sqlite).")
+    var name: String?
     @Flag(help: "Replace an existing backup of that name.") var force = false
     package var connection: ConnectionOptions { read.connection }
     package init() {}
 
     package func validate() throws {
         if let name, name.contains("/") {
-            throw ValidationError("'\(name)' is a path; give a file name: the daemon writes backups only into its backup directory (store.backup_directory)")
+            throw ValidationError(
+                "'\(name)' is a path; give a file name: the daemon writes backups only into its backup directory (store.backup_directory)"
+            )
         }
     }
 
     package func run(_ client: DaemonClient) throws {
-        let b = JSONValue.object(try client.call("io.imr.Admin.Backup", ["name": name.map { .string($0) } ?? .null, "force": force ? .bool(true) : .null]))
+        let b = JSONValue.object(
+            try client.call(
+                "io.imr.Admin.Backup",
+                ["name": name.map { .string($0) } ?? .null, "force": force ? .bool(true) : .null]
+            )
+        )
         if read.json { return Output.json(b) }
-        print("backed up \(b.at("events").text) events (head position \(b.at("headPosition").text)) to \(b.at("path").text)")
+        print(
+            "backed up \(b.at("events").text) events (head position \(b.at("headPosition").text)) to \(b.at("path").text)"
+        )
     }
 }
 
@@ -583,7 +746,8 @@ package struct Rebuild: DaemonCommand {
             (exit 75) until it ends. How far it has come goes to stderr (on a terminal a line rewritten each second, \
             otherwise a line every 10 seconds); the last line says how many events it read and how fast. \
             --json prints the last io.imr.Admin.Rebuild reply.
-            """)
+            """
+    )
     @OptionGroup var read: ReadOptions
     @Argument(help: "One read model (default: all).") var projection: String?
     package var connection: ConnectionOptions { read.connection }
@@ -596,7 +760,9 @@ package struct Rebuild: DaemonCommand {
         var rewriting = false
         try client.stream("io.imr.Admin.Rebuild", ["projection": projection.map { .string($0) } ?? .null]) { reply in
             final = reply
-            guard reply["rebuilt"]?.arrayValue.isEmpty ?? true, let progress = reply["progress"], !read.json else { return true }
+            guard reply["rebuilt"]?.arrayValue.isEmpty ?? true, let progress = reply["progress"], !read.json else {
+                return true
+            }
             let line = "rebuilding: \(Self.words(progress))"
             if terminal {
                 FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
@@ -613,7 +779,9 @@ package struct Rebuild: DaemonCommand {
         let rebuilt = r.at("rebuilt").arrayValue.map(\.text).joined(separator: ", ")
         if case .object = r.at("progress") {
             let p = r.at("progress")
-            print("rebuilt \(rebuilt): \(p.at("events").text) events read in \(p.at("seconds").text) s (\(p.at("eventsPerSecond").text) events/s)")
+            print(
+                "rebuilt \(rebuilt): \(p.at("events").text) events read in \(p.at("seconds").text) s (\(p.at("eventsPerSecond").text) events/s)"
+            )
         } else {
             print("rebuilt \(rebuilt)")
         }
@@ -623,6 +791,7 @@ package struct Rebuild: DaemonCommand {
     static func words(_ p: JSONValue) -> String {
         let events = p.at("events").intValue ?? 0
         let of = max(p.at("of").intValue ?? 0, 1)
-        return "\(events) of \(of) events (\(events * 100 / of)%), \(p.at("eventsPerSecond").text) events/s, \(p.at("step").text)"
+        return
+            "\(events) of \(of) events (\(events * 100 / of)%), \(p.at("eventsPerSecond").text) events/s, \(p.at("step").text)"
     }
 }

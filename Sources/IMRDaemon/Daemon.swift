@@ -38,7 +38,8 @@ package struct DaemonCommand: AsyncParsableCommand {
             --accept-tampered-log starts it anyway and records that acceptance in the log.
             Exit codes: 0 stopped cleanly, 1 failed, 65 the event log's head does not match its anchor, \
             75 another daemon holds the state directory or socket, 78 bad configuration.
-            """)
+            """
+    )
 
     @OptionGroup package var options: DaemonOptions
 
@@ -108,9 +109,17 @@ final class Daemon: Sendable {
         let signals = SignalWatcher()
         let stateDirectory = configuration.stateDirectory
         do {
-            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+            try FileManager.default.createDirectory(
+                atPath: stateDirectory,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o750]
+            )
         } catch {
-            throw DaemonStartError(message: "cannot create the state directory \(stateDirectory): \(error.localizedDescription); create it or choose another with --state-dir", exitCode: 1)
+            throw DaemonStartError(
+                message:
+                    "cannot create the state directory \(stateDirectory): \(error.localizedDescription); create it or choose another with --state-dir",
+                exitCode: 1
+            )
         }
         let lock: StateDirectoryLock
         do {
@@ -139,8 +148,11 @@ final class Daemon: Sendable {
         let storePath = (stateDirectory as NSString).appendingPathComponent("imr.sqlite")
         _ = try? notifier.notify(.status("opening the event log \(storePath)"))
         let storeOptions = EventStore.Options(
-            synchronous: configuration.store.synchronous == .full ? .full : .normal, maximumReaders: configuration.store.readers, clock: clock,
-            writerCacheKiB: Self.writerCacheKiB)
+            synchronous: configuration.store.synchronous == .full ? .full : .normal,
+            maximumReaders: configuration.store.readers,
+            clock: clock,
+            writerCacheKiB: Self.writerCacheKiB
+        )
         // The head against its anchor, before the read models touch the log: cheap at any size.
         let headCheck: HeadCheck
         do {
@@ -151,14 +163,20 @@ final class Daemon: Sendable {
         if let problem = headCheck.problem {
             guard options.acceptTamperedLog else {
                 throw DaemonStartError(
-                    message: "the event log \(storePath) was tampered with: \(problem). Not starting: restore the latest backup, "
+                    message:
+                        "the event log \(storePath) was tampered with: \(problem). Not starting: restore the latest backup, "
                         + "or, to serve this log as it is, start once with --accept-tampered-log, which records the acceptance in the log",
-                    exitCode: 65, messageId: LogMessageID.logTampered)
+                    exitCode: 65,
+                    messageId: LogMessageID.logTampered
+                )
             }
-            logger.critical("the event log \(storePath) was tampered with: \(problem); starting anyway (--accept-tampered-log)", metadata: [
-                "message.id": .string(LogMessageID.logTampered), "problem": .string(problem),
-                "missing.from": .string(headCheck.missingFrom.map(String.init) ?? ""),
-            ])
+            logger.critical(
+                "the event log \(storePath) was tampered with: \(problem); starting anyway (--accept-tampered-log)",
+                metadata: [
+                    "message.id": .string(LogMessageID.logTampered), "problem": .string(problem),
+                    "missing.from": .string(headCheck.missingFrom.map(String.init) ?? ""),
+                ]
+            )
         }
         let store: EventStore
         let readModels = ReadModels.standard(policy: configuration.alerts.policy)
@@ -168,7 +186,9 @@ final class Daemon: Sendable {
             // READY=1: minutes on a large log. systemd hears how far it is and that start-up
             // needs longer than TimeoutStartSec, every few seconds while it lasts.
             let opening = OpeningProgress(notifier: notifier, logger: logger, every: openingReports)
-            store = try EventStore(path: storePath, options: storeOptions, projections: readModels.all) { opening.record($0) }
+            store = try EventStore(path: storePath, options: storeOptions, projections: readModels.all) {
+                opening.record($0)
+            }
         } catch {
             throw DaemonStartError(message: error.message, exitCode: 1)
         }
@@ -176,19 +196,36 @@ final class Daemon: Sendable {
         if !headCheck.isIntact {
             do {
                 let recorded = try AdminLog.recordAcceptance(
-                    of: headCheck, in: store, actor: AccessPolicy.actor(uid: getuid()), at: clock())
-                logger.notice("recorded the acceptance of the tampered log at position \(recorded.lastPosition ?? 0) of stream \(AdminLog.streamId); the anchor follows it", metadata: [
-                    "message.id": .string(LogMessageID.logTampered), "event.position": .string("\(recorded.lastPosition ?? 0)"),
-                ])
+                    of: headCheck,
+                    in: store,
+                    actor: AccessPolicy.actor(uid: getuid()),
+                    at: clock()
+                )
+                logger.notice(
+                    "recorded the acceptance of the tampered log at position \(recorded.lastPosition ?? 0) of stream \(AdminLog.streamId); the anchor follows it",
+                    metadata: [
+                        "message.id": .string(LogMessageID.logTampered),
+                        "event.position": .string("\(recorded.lastPosition ?? 0)"),
+                    ]
+                )
             } catch {
-                throw DaemonStartError(message: "cannot record the acceptance of the tampered log: \(error)", exitCode: 1)
+                throw DaemonStartError(
+                    message: "cannot record the acceptance of the tampered log: \(error)",
+                    exitCode: 1
+                )
             }
         }
         logHead(store, "started")
 
         let serverSettings = configuration.server
-        let alerts = AlertsInterface(store: store, access: access, clock: clock, maximumFollowers: serverSettings.maximumFollowers,
-                                     followerQueue: serverSettings.followerQueue, logger: logger)
+        let alerts = AlertsInterface(
+            store: store,
+            access: access,
+            clock: clock,
+            maximumFollowers: serverSettings.maximumFollowers,
+            followerQueue: serverSettings.followerQueue,
+            logger: logger
+        )
         warnIfDescriptorsAreShort(serverSettings)
         let scheduler = makeAlertScheduler(store: store, clock: clock)
 
@@ -203,7 +240,9 @@ final class Daemon: Sendable {
             var backlog = true
             while backlog && ContinuousClock.now - started < Self.startUpAlertBudget {
                 let now = clock()
-                let pass = try await store.offload(doing: "raise the alerts due at start-up") { try scheduler.raiseDue(now: now) }
+                let pass = try await store.offload(doing: "raise the alerts due at start-up") {
+                    try scheduler.raiseDue(now: now)
+                }
                 raised += pass.raised.count
                 backlog = pass.backlog
             }
@@ -211,7 +250,9 @@ final class Daemon: Sendable {
                 logger.notice("raised \(raised) alerts that came due while the daemon was stopped")
             }
             if backlog {
-                logger.notice("more alerts came due while the daemon was stopped than it raises in \(Self.startUpAlertBudget) at start-up; the rest are raised, in due order, once it is ready")
+                logger.notice(
+                    "more alerts came due while the daemon was stopped than it raises in \(Self.startUpAlertBudget) at start-up; the rest are raised, in due order, once it is ready"
+                )
             }
         } catch {
             logger.error("alerts: cannot raise the alerts due at start-up: \(error); the scheduler tries again")
@@ -220,7 +261,11 @@ final class Daemon: Sendable {
         let backups = BackupPolicy(
             directory: configuration.backupDirectory,
             protectedPaths: ["", "-wal", "-shm", "-journal"].map { storePath + $0 }
-                + [(stateDirectory as NSString).appendingPathComponent(StateDirectoryLock.fileName), configuration.socketPath])
+                + [
+                    (stateDirectory as NSString).appendingPathComponent(StateDirectoryLock.fileName),
+                    configuration.socketPath,
+                ]
+        )
         for leftover in backups.removeLeftovers() {
             logger.notice("removed \(leftover) in \(backups.directory), left by a backup that was interrupted")
         }
@@ -229,7 +274,11 @@ final class Daemon: Sendable {
         _ = MetricsExport.registry
         let serverStatistics = VarlinkServerStatistics()
         let metrics = configuration.metrics.textfile.map { path in
-            MetricsExport(path: path, interval: .milliseconds(Int64(configuration.metrics.intervalSeconds * 1000)), logger: logger) {
+            MetricsExport(
+                path: path,
+                interval: .milliseconds(Int64(configuration.metrics.intervalSeconds * 1000)),
+                logger: logger
+            ) {
                 MetricsExport.sample(store: store)
             }
         }
@@ -237,22 +286,39 @@ final class Daemon: Sendable {
         defer { metrics?.stop() }
 
         // One cache of case states for every interface: filled by the writer as commands commit.
-        let cases = CaseService(store: store, states: CaseStateCache(capacity: configuration.store.stateCacheCases), deadlines: readModels.deadlines)
+        let cases = CaseService(
+            store: store,
+            states: CaseStateCache(capacity: configuration.store.stateCacheCases),
+            deadlines: readModels.deadlines
+        )
         let server = VarlinkServer(
             info: .init(vendor: "imr", product: "imr-daemon", version: imrVersion, url: "https://github.com/imr/imr"),
             handlers: [
                 CasesInterface(service: cases, access: access, clock: clock, logger: logger),
                 AdminInterface(
-                    store: store, access: access, version: imrVersion, startedAt: startedAt,
-                    backups: backups, serverStatistics: serverStatistics, clock: clock, logger: logger),
-                DeadlinesInterface(service: cases, access: access, alertPolicy: configuration.alerts.policy, clock: clock),
+                    store: store,
+                    access: access,
+                    version: imrVersion,
+                    startedAt: startedAt,
+                    backups: backups,
+                    serverStatistics: serverStatistics,
+                    clock: clock,
+                    logger: logger
+                ),
+                DeadlinesInterface(
+                    service: cases,
+                    access: access,
+                    alertPolicy: configuration.alerts.policy,
+                    clock: clock
+                ),
                 alerts,
             ],
             limits: Self.limits(serverSettings),
             errorInterface: "io.imr.Admin",
             isPrivileged: { [access] peer in access.policy.role(of: peer) == .admin },
             statistics: serverStatistics,
-            logger: logger)
+            logger: logger
+        )
 
         let watchdogInterval = try? SystemdWatchdog.pingInterval()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -260,7 +326,10 @@ final class Daemon: Sendable {
                 try await server.run(listener) {
                     let status = self.statusLine(store, now: clock())  // before READY=1, once
                     _ = try? self.notifier.notify(.ready, .status(status))
-                    self.logger.info("ready: \(status)", metadata: ["message.id": .string(JournalMessageID.daemonReady)])
+                    self.logger.info(
+                        "ready: \(status)",
+                        metadata: ["message.id": .string(JournalMessageID.daemonReady)]
+                    )
                 }
             }
             // Keep STATUS= current: follow the log and refresh at most once a second.
@@ -276,7 +345,10 @@ final class Daemon: Sendable {
                     last = ContinuousClock.now
                     shownUpTo = (try? await store.headPosition()) ?? event.position
                     let now = clock()
-                    if let line = try? await store.offload(doing: "describe the log for STATUS=", { self.statusLine(store, now: now) }) {
+                    if let line = try? await store.offload(
+                        doing: "describe the log for STATUS=",
+                        { self.statusLine(store, now: now) }
+                    ) {
                         _ = try? notifier.notify(.status(line))
                     }
                 }
@@ -284,7 +356,8 @@ final class Daemon: Sendable {
             group.addTask { await scheduler.run() }
             if let digestAt = configuration.alerts.digestAt {
                 let runner = makeAlertRunner()
-                let digests = MorningDigestScheduler(store: store, at: digestAt, clock: clock, logger: logger) { digest in
+                let digests = MorningDigestScheduler(store: store, at: digestAt, clock: clock, logger: logger) {
+                    digest in
                     runner?.deliver(MorningDigestScheduler.delivery(digest))
                 }
                 group.addTask { await digests.run() }
@@ -292,14 +365,19 @@ final class Daemon: Sendable {
             if let interval = watchdogInterval ?? nil {
                 // At high priority: its wake-ups go ahead of the calls queued for the cooperative
                 // threads (a storm of 32 clients could hold a ping back past the interval).
-                group.addTask(priority: .high) { [logger, notifier] in await SystemdWatchdog.keepAlive(every: interval, notifier: notifier, logger: logger) }
+                group.addTask(priority: .high) { [logger, notifier] in
+                    await SystemdWatchdog.keepAlive(every: interval, notifier: notifier, logger: logger)
+                }
             }
             for await signal in signals.stream {
                 if signal == SIGHUP {
                     reload()
                     continue
                 }
-                logger.info("stopping on signal \(signal): finishing calls in flight", metadata: ["message.id": .string(JournalMessageID.daemonStopping)])
+                logger.info(
+                    "stopping on signal \(signal): finishing calls in flight",
+                    metadata: ["message.id": .string(JournalMessageID.daemonStopping)]
+                )
                 _ = try? notifier.notify(.stopping, .status("stopping: finishing calls in flight"))
                 alerts.stopFollowers()
                 server.shutdown()
@@ -320,25 +398,37 @@ final class Daemon: Sendable {
     /// Logs the head anchor, so the journal keeps a trail of where the log stood.
     private func logHead(_ store: EventStore, _ moment: String) {
         guard let head = try? store.head() else {
-            logger.error("\(moment): the event log has no head anchor", metadata: ["message.id": .string(LogMessageID.logHead)])
+            logger.error(
+                "\(moment): the event log has no head anchor",
+                metadata: ["message.id": .string(LogMessageID.logHead)]
+            )
             return
         }
-        logger.info("\(moment): event log head at position \(head.position), hash \(head.hashHex)", metadata: [
-            "message.id": .string(LogMessageID.logHead), "log.head.position": .string("\(head.position)"),
-            "log.head.hash": .string(head.hashHex),
-        ])
+        logger.info(
+            "\(moment): event log head at position \(head.position), hash \(head.hashHex)",
+            metadata: [
+                "message.id": .string(LogMessageID.logHead), "log.head.position": .string("\(head.position)"),
+                "log.head.hash": .string(head.hashHex),
+            ]
+        )
     }
 
     /// The Varlink server's limits from `[server]`.
     static func limits(_ settings: ServerSettings) -> VarlinkServerLimits {
         func duration(_ seconds: Double) -> Duration { .nanoseconds(Int64((seconds * 1e9).rounded())) }
         return VarlinkServerLimits(
-            maximumMessageSize: settings.maximumMessageBytes, maximumNestingDepth: settings.maximumNestingDepth,
-            maximumConnections: settings.maximumConnections, maximumConnectionsPerUser: settings.maximumConnectionsPerUser,
-            privilegedReserve: settings.adminReserve, idleTimeout: duration(settings.idleTimeoutSeconds),
-            partialMessageTimeout: duration(settings.partialMessageTimeoutSeconds), maximumBufferedInput: settings.maximumBufferedInputBytes,
-            maximumQueuedCalls: settings.maximumQueuedCalls, maximumUnsentOutput: settings.maximumUnsentOutputBytes,
-            unsentOutputTimeout: duration(settings.unsentOutputTimeoutSeconds))
+            maximumMessageSize: settings.maximumMessageBytes,
+            maximumNestingDepth: settings.maximumNestingDepth,
+            maximumConnections: settings.maximumConnections,
+            maximumConnectionsPerUser: settings.maximumConnectionsPerUser,
+            privilegedReserve: settings.adminReserve,
+            idleTimeout: duration(settings.idleTimeoutSeconds),
+            partialMessageTimeout: duration(settings.partialMessageTimeoutSeconds),
+            maximumBufferedInput: settings.maximumBufferedInputBytes,
+            maximumQueuedCalls: settings.maximumQueuedCalls,
+            maximumUnsentOutput: settings.maximumUnsentOutputBytes,
+            unsentOutputTimeout: duration(settings.unsentOutputTimeoutSeconds)
+        )
     }
 
     /// A file-descriptor limit below what `[server]` allows would make accept() fail under load
@@ -355,18 +445,26 @@ final class Daemon: Sendable {
             if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
         }
         if limit.rlim_cur != rlim_t.max && Int(limit.rlim_cur) < needed {
-            logger.warning("the file-descriptor limit is \(limit.rlim_cur), below the \(needed) that server.max_connections (\(settings.maximumConnections)) and server.admin_reserve (\(settings.adminReserve)) need; raise LimitNOFILE= in imr-daemon.service (or ulimit -n) or lower server.max_connections")
+            logger.warning(
+                "the file-descriptor limit is \(limit.rlim_cur), below the \(needed) that server.max_connections (\(settings.maximumConnections)) and server.admin_reserve (\(settings.adminReserve)) need; raise LimitNOFILE= in imr-daemon.service (or ulimit -n) or lower server.max_connections"
+            )
         }
     }
 
     /// The notification command's runner, nil when none is configured.
     private func makeAlertRunner() -> AlertCommandRunner? {
         let settings = configuration.alerts
-        return settings.command.isEmpty ? nil : AlertCommandRunner(
-            settings: .init(
-                command: settings.command, timeout: .milliseconds(Int64(settings.commandTimeoutSeconds * 1000)),
-                maximumAttempts: settings.commandAttempts, initialDelay: .milliseconds(Int64(settings.commandRetrySeconds * 1000))),
-            logger: logger)
+        return settings.command.isEmpty
+            ? nil
+            : AlertCommandRunner(
+                settings: .init(
+                    command: settings.command,
+                    timeout: .milliseconds(Int64(settings.commandTimeoutSeconds * 1000)),
+                    maximumAttempts: settings.commandAttempts,
+                    initialDelay: .milliseconds(Int64(settings.commandRetrySeconds * 1000))
+                ),
+                logger: logger
+            )
     }
 
     /// The alert scheduler, with the notification command when one is configured.
@@ -393,9 +491,15 @@ final class Daemon: Sendable {
     /// a daemon in production never has it. (Debian's faketime cannot stand in: under a
     /// clock shifted backwards, Swift's `Task.sleep` on Linux never returns.)
     static func clock() throws -> @Sendable () -> Date {
-        guard let text = ProcessInfo.processInfo.environment["IMR_TEST_CLOCK_OFFSET"], !text.isEmpty else { return { Date() } }
+        guard let text = ProcessInfo.processInfo.environment["IMR_TEST_CLOCK_OFFSET"], !text.isEmpty else {
+            return { Date() }
+        }
         guard let offset = TimeInterval(text), offset.isFinite else {
-            throw DaemonStartError(message: "IMR_TEST_CLOCK_OFFSET is '\(text)', not a number of seconds; unset it (it exists for tests only)", exitCode: 78)
+            throw DaemonStartError(
+                message:
+                    "IMR_TEST_CLOCK_OFFSET is '\(text)', not a number of seconds; unset it (it exists for tests only)",
+                exitCode: 78
+            )
         }
         return { Date().addingTimeInterval(offset) }
     }
@@ -403,9 +507,15 @@ final class Daemon: Sendable {
     /// How often a long catch-up at start-up is reported (5 s). `IMR_TEST_OPENING_REPORT_MS`
     /// shortens it for tests, whose stores take milliseconds to rebuild; production never sets it.
     static func openingReportInterval() throws -> Duration {
-        guard let text = ProcessInfo.processInfo.environment["IMR_TEST_OPENING_REPORT_MS"], !text.isEmpty else { return .seconds(5) }
+        guard let text = ProcessInfo.processInfo.environment["IMR_TEST_OPENING_REPORT_MS"], !text.isEmpty else {
+            return .seconds(5)
+        }
         guard let ms = Int64(text), ms >= 0 else {
-            throw DaemonStartError(message: "IMR_TEST_OPENING_REPORT_MS is '\(text)', not a number of milliseconds; unset it (it exists for tests only)", exitCode: 78)
+            throw DaemonStartError(
+                message:
+                    "IMR_TEST_OPENING_REPORT_MS is '\(text)', not a number of milliseconds; unset it (it exists for tests only)",
+                exitCode: 78
+            )
         }
         return .milliseconds(ms)
     }
@@ -420,10 +530,16 @@ final class Daemon: Sendable {
             if !restart.isEmpty {
                 logger.warning("configuration reloaded; \(restart.joined(separator: ", ")) change only after a restart")
             } else {
-                logger.notice("configuration reloaded", metadata: ["message.id": .string(JournalMessageID.configurationReloaded)])
+                logger.notice(
+                    "configuration reloaded",
+                    metadata: ["message.id": .string(JournalMessageID.configurationReloaded)]
+                )
             }
         } catch {
-            logger.error("configuration not reloaded, the running one stays: \(error.description)", metadata: ["message.id": .string(JournalMessageID.configurationInvalid)])
+            logger.error(
+                "configuration not reloaded, the running one stays: \(error.description)",
+                metadata: ["message.id": .string(JournalMessageID.configurationInvalid)]
+            )
         }
         _ = try? notifier.notify(.ready)
     }
@@ -441,7 +557,11 @@ final class Daemon: Sendable {
 
 extension AccessPolicy {
     init(_ groups: AccessGroups) {
-        self.init(readerGroups: Set(groups.readers), coordinatorGroups: Set(groups.coordinators), adminGroups: Set(groups.admins))
+        self.init(
+            readerGroups: Set(groups.readers),
+            coordinatorGroups: Set(groups.coordinators),
+            adminGroups: Set(groups.admins)
+        )
     }
 }
 
@@ -499,7 +619,8 @@ final class OpeningProgress: @unchecked Sendable {
         let now = ContinuousClock.now
         guard now - lastReport >= interval else { return }
         lastReport = now
-        let what = step.indexCreated.map { "created index \($0) of \(step.projections.joined(separator: ", "))" }
+        let what =
+            step.indexCreated.map { "created index \($0) of \(step.projections.joined(separator: ", "))" }
             ?? "\(step.rebuilding ? "rebuilding" : "catching up") \(step.projections.joined(separator: ", ")): \(events) of about \(step.target) events"
         let line = "opening the event log: \(what), \((now - started).components.seconds) s so far"
         _ = try? notifier.notify(.extendTimeout(.seconds(60)), .status(line))

@@ -49,7 +49,9 @@ final class MetricsExport: @unchecked Sendable {
 
     func start() {
         let timer = DispatchSource.makeTimerSource(queue: queue)
-        let milliseconds = Int(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int(
+            interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000
+        )
         timer.schedule(deadline: .now(), repeating: .milliseconds(max(100, milliseconds)))
         timer.setEventHandler { [weak self] in self?.writeNow() }
         self.timer = timer
@@ -99,7 +101,9 @@ final class MetricsExport: @unchecked Sendable {
             unlink(partial)
             // Once per distinct problem, not every interval.
             if problem != lastError {
-                logger.warning("metrics: \(problem); check [metrics] textfile and that the daemon may write its directory")
+                logger.warning(
+                    "metrics: \(problem); check [metrics] textfile and that the daemon may write its directory"
+                )
             }
         } else if lastError != nil {
             logger.notice("metrics: writing \(path) again")

@@ -21,9 +21,16 @@ extension DaemonConfiguration {
             table = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
             let at = error.source.begin
-            throw ConfigurationError(path: path, problems: [
-                .init(key: nil, message: "line \(at.line), column \(at.column): \(error.description); the file is not valid TOML."),
-            ])
+            throw ConfigurationError(
+                path: path,
+                problems: [
+                    .init(
+                        key: nil,
+                        message:
+                            "line \(at.line), column \(at.column): \(error.description); the file is not valid TOML."
+                    )
+                ]
+            )
         } catch {
             throw ConfigurationError(path: path, problems: [.init(key: nil, message: "cannot be parsed: \(error).")])
         }
@@ -35,8 +42,13 @@ extension DaemonConfiguration {
             ConfigurationSchema.applyAlertRules(rules, into: &configuration, problems: &problems)
         }
         if problems.isEmpty, configuration.server.maximumBufferedInputBytes < configuration.server.maximumMessageBytes {
-            problems.append(.init(key: "server.max_buffered_input_bytes", message:
-                "key 'server.max_buffered_input_bytes' is \(configuration.server.maximumBufferedInputBytes), less than server.max_message_bytes (\(configuration.server.maximumMessageBytes)); it must hold at least one whole message."))
+            problems.append(
+                .init(
+                    key: "server.max_buffered_input_bytes",
+                    message:
+                        "key 'server.max_buffered_input_bytes' is \(configuration.server.maximumBufferedInputBytes), less than server.max_message_bytes (\(configuration.server.maximumMessageBytes)); it must hold at least one whole message."
+                )
+            )
         }
         guard problems.isEmpty else { throw ConfigurationError(path: path, problems: problems) }
         return configuration
@@ -57,15 +69,27 @@ extension DaemonConfiguration {
         case .failure(let error) where error.code == ENOENT && path == nil:
             return defaults
         case .failure(let error) where error.code == ENOENT:
-            throw ConfigurationError(path: effectivePath, problems: [
-                .init(key: nil, message: "the configuration file named by --config does not exist; "
-                    + "create it (see imr-daemon.toml.example) or leave out --config to use \(defaultPath) or the built-in defaults."),
-            ])
+            throw ConfigurationError(
+                path: effectivePath,
+                problems: [
+                    .init(
+                        key: nil,
+                        message: "the configuration file named by --config does not exist; "
+                            + "create it (see imr-daemon.toml.example) or leave out --config to use \(defaultPath) or the built-in defaults."
+                    )
+                ]
+            )
         case .failure(let error):
-            throw ConfigurationError(path: effectivePath, problems: [
-                .init(key: nil, message: "cannot be read: \(String(cString: strerror(error.code))); "
-                    + "check that the daemon's user may read it."),
-            ])
+            throw ConfigurationError(
+                path: effectivePath,
+                problems: [
+                    .init(
+                        key: nil,
+                        message: "cannot be read: \(String(cString: strerror(error.code))); "
+                            + "check that the daemon's user may read it."
+                    )
+                ]
+            )
         }
     }
 
@@ -149,7 +173,8 @@ enum ConfigurationSchema {
                 configuration.store.backupDirectory = nil
                 return nil
             }
-            return absolutePath(value, purpose: "the backup directory").map { configuration.store.backupDirectory = $0 }.problem
+            return absolutePath(value, purpose: "the backup directory").map { configuration.store.backupDirectory = $0 }
+                .problem
         },
         Key(name: "store.state_cache_cases") { value, configuration in
             count(value, 0...2_000_000, unit: "cases").map { configuration.store.stateCacheCases = $0 }.problem
@@ -172,14 +197,17 @@ enum ConfigurationSchema {
             return nil
         },
         Key(name: "alerts.quiet_hours") { value, configuration in
-            guard let text = value.string else { return wrongType(value, expected: "a string \"HH:MM-HH:MM\" (Pacific), or \"\" for none") }
+            guard let text = value.string else {
+                return wrongType(value, expected: "a string \"HH:MM-HH:MM\" (Pacific), or \"\" for none")
+            }
             if text.isEmpty {
                 configuration.alerts.policy.quietHours = nil
                 return nil
             }
             let ends = text.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
             guard ends.count == 2, let start = TimeOfDay(ends[0]), let end = TimeOfDay(ends[1]), start != end else {
-                return "has the value '\(text)', which is not a span of Pacific time; write \"20:00-07:00\" (HH:MM-HH:MM, 24-hour clock), or \"\" for no quiet hours."
+                return
+                    "has the value '\(text)', which is not a span of Pacific time; write \"20:00-07:00\" (HH:MM-HH:MM, 24-hour clock), or \"\" for no quiet hours."
             }
             configuration.alerts.policy.quietHours = QuietHours(start: start, end: end)
             return nil
@@ -187,30 +215,40 @@ enum ConfigurationSchema {
         Key(name: "alerts.business_day_time") { value, configuration in
             guard let text = value.string else { return wrongType(value, expected: "a string \"HH:MM\" (Pacific)") }
             guard let time = TimeOfDay(text) else {
-                return "has the value '\(text)', which is not a time of day; write HH:MM on a 24-hour clock, e.g. \"08:00\"."
+                return
+                    "has the value '\(text)', which is not a time of day; write HH:MM on a 24-hour clock, e.g. \"08:00\"."
             }
             configuration.alerts.policy.businessDayAlertTime = time
             return nil
         },
         Key(name: "alerts.command") { value, configuration in
-            guard let array = value.array else { return wrongType(value, expected: "a list of strings: the program, then its arguments ([] for none)") }
+            guard let array = value.array else {
+                return wrongType(value, expected: "a list of strings: the program, then its arguments ([] for none)")
+            }
             var words: [String] = []
             for element in array {
-                guard let word = element.string else { return "must be a list of strings, but the list holds \(article(element.type))." }
+                guard let word = element.string else {
+                    return "must be a list of strings, but the list holds \(article(element.type))."
+                }
                 words.append(word)
             }
-            if let first = words.first, first.isEmpty { return "names an empty program; give a path or a program name first." }
+            if let first = words.first, first.isEmpty {
+                return "names an empty program; give a path or a program name first."
+            }
             configuration.alerts.command = words
             return nil
         },
         Key(name: "alerts.digest_at") { value, configuration in
-            guard let text = value.string else { return wrongType(value, expected: "a string \"HH:MM\" (Pacific), or \"\" for no digest") }
+            guard let text = value.string else {
+                return wrongType(value, expected: "a string \"HH:MM\" (Pacific), or \"\" for no digest")
+            }
             if text.isEmpty {
                 configuration.alerts.digestAt = nil
                 return nil
             }
             guard let time = TimeOfDay(text) else {
-                return "has the value '\(text)', which is not a time of day; write HH:MM on a 24-hour clock, e.g. \"07:30\", or \"\" for no digest."
+                return
+                    "has the value '\(text)', which is not a time of day; write HH:MM on a 24-hour clock, e.g. \"07:30\", or \"\" for no digest."
             }
             configuration.alerts.digestAt = time
             return nil
@@ -219,7 +257,9 @@ enum ConfigurationSchema {
             positiveNumber(value).map { configuration.alerts.commandTimeoutSeconds = $0 }.problem
         },
         Key(name: "alerts.command_attempts") { value, configuration in
-            guard let count = value.int else { return wrongType(value, expected: "a whole number of attempts (1 or more)") }
+            guard let count = value.int else {
+                return wrongType(value, expected: "a whole number of attempts (1 or more)")
+            }
             guard (1...100).contains(count) else { return "has the value \(count); give 1 to 100 attempts." }
             configuration.alerts.commandAttempts = count
             return nil
@@ -234,10 +274,12 @@ enum ConfigurationSchema {
             count(value, 4...512, unit: "levels").map { configuration.server.maximumNestingDepth = $0 }.problem
         },
         Key(name: "server.max_connections") { value, configuration in
-            count(value, 1...1_000_000, unit: "connections").map { configuration.server.maximumConnections = $0 }.problem
+            count(value, 1...1_000_000, unit: "connections").map { configuration.server.maximumConnections = $0 }
+                .problem
         },
         Key(name: "server.max_connections_per_user") { value, configuration in
-            count(value, 1...1_000_000, unit: "connections").map { configuration.server.maximumConnectionsPerUser = $0 }.problem
+            count(value, 1...1_000_000, unit: "connections").map { configuration.server.maximumConnectionsPerUser = $0 }
+                .problem
         },
         Key(name: "server.admin_reserve") { value, configuration in
             count(value, 0...10_000, unit: "connections").map { configuration.server.adminReserve = $0 }.problem
@@ -249,13 +291,15 @@ enum ConfigurationSchema {
             positiveNumber(value).map { configuration.server.partialMessageTimeoutSeconds = $0 }.problem
         },
         Key(name: "server.max_buffered_input_bytes") { value, configuration in
-            count(value, 1024...(1 << 40), unit: "bytes").map { configuration.server.maximumBufferedInputBytes = $0 }.problem
+            count(value, 1024...(1 << 40), unit: "bytes").map { configuration.server.maximumBufferedInputBytes = $0 }
+                .problem
         },
         Key(name: "server.max_queued_calls") { value, configuration in
             count(value, 1...4096, unit: "calls").map { configuration.server.maximumQueuedCalls = $0 }.problem
         },
         Key(name: "server.max_unsent_output_bytes") { value, configuration in
-            count(value, 4096...(1 << 40), unit: "bytes").map { configuration.server.maximumUnsentOutputBytes = $0 }.problem
+            count(value, 4096...(1 << 40), unit: "bytes").map { configuration.server.maximumUnsentOutputBytes = $0 }
+                .problem
         },
         Key(name: "server.unsent_output_timeout_seconds") { value, configuration in
             positiveNumber(value).map { configuration.server.unsentOutputTimeoutSeconds = $0 }.problem
@@ -275,7 +319,8 @@ enum ConfigurationSchema {
             case .problem(let problem): return problem
             case .value(let path):
                 guard path.hasSuffix(".prom") else {
-                    return "has the value '\(path)', which does not end in .prom; node_exporter's textfile collector reads only *.prom files."
+                    return
+                        "has the value '\(path)', which does not end in .prom; node_exporter's textfile collector reads only *.prom files."
                 }
                 configuration.metrics.textfile = path
                 return nil
@@ -301,20 +346,39 @@ enum ConfigurationSchema {
     /// Reads `[alerts.rules."<rule id>"]` tables: each starts from the global lead times and
     /// changes the keys it names.
     static func applyAlertRules(
-        _ value: TOMLValueConvertible, into configuration: inout DaemonConfiguration, problems: inout [ConfigurationError.Problem]
+        _ value: TOMLValueConvertible,
+        into configuration: inout DaemonConfiguration,
+        problems: inout [ConfigurationError.Problem]
     ) {
         guard let rules = value.table else {
-            problems.append(.init(key: "alerts.rules", message: "key 'alerts.rules' must be a table of rule ids ([alerts.rules.\"ur.decision.expedited\"]), not \(article(value.type))."))
+            problems.append(
+                .init(
+                    key: "alerts.rules",
+                    message:
+                        "key 'alerts.rules' must be a table of rule ids ([alerts.rules.\"ur.decision.expedited\"]), not \(article(value.type))."
+                )
+            )
             return
         }
         for name in rules.keys.sorted() {
             let dotted = "alerts.rules.\"\(name)\""
             guard let rule = RuleID(rawValue: name) else {
-                problems.append(.init(key: dotted, message: "key '\(dotted)' names no rule; rule ids are \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))."))
+                problems.append(
+                    .init(
+                        key: dotted,
+                        message:
+                            "key '\(dotted)' names no rule; rule ids are \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))."
+                    )
+                )
                 continue
             }
             guard let table = rules[name]?.table else {
-                problems.append(.init(key: dotted, message: "key '\(dotted)' must be a table ([\(dotted)]), not \(article(rules[name]!.type))."))
+                problems.append(
+                    .init(
+                        key: dotted,
+                        message: "key '\(dotted)' must be a table ([\(dotted)]), not \(article(rules[name]!.type))."
+                    )
+                )
                 continue
             }
             var times = configuration.alerts.policy.leadTimes
@@ -333,7 +397,13 @@ enum ConfigurationSchema {
                         problem = wrongType(value, expected: "true or false")
                     }
                 default:
-                    problems.append(.init(key: full, message: "key '\(full)' is unknown (a rule's table takes \(ruleKeys.joined(separator: ", ")))."))
+                    problems.append(
+                        .init(
+                            key: full,
+                            message:
+                                "key '\(full)' is unknown (a rule's table takes \(ruleKeys.joined(separator: ", ")))."
+                        )
+                    )
                     continue
                 }
                 if let problem { problems.append(.init(key: full, message: "key '\(full)' \(problem)")) }
@@ -348,7 +418,9 @@ enum ConfigurationSchema {
         guard let array = value.array else { return .problem(wrongType(value, expected: expected)) }
         var days: [Int] = []
         for element in array {
-            guard let n = element.int, (1...60).contains(n) else { return .problem("must be \(expected) (each 1 to 60).") }
+            guard let n = element.int, (1...60).contains(n) else {
+                return .problem("must be \(expected) (each 1 to 60).")
+            }
             days.append(n)
         }
         guard days.count <= 2 else { return .problem("has \(days.count) values; give at most two (notice, reminder).") }
@@ -366,23 +438,33 @@ enum ConfigurationSchema {
             }
             hours.append(n)
         }
-        guard hours.count <= 2 else { return .problem("has \(hours.count) values; give at most two (notice, reminder).") }
+        guard hours.count <= 2 else {
+            return .problem("has \(hours.count) values; give at most two (notice, reminder).")
+        }
         return .value(hours)
     }
 
     /// "HH:MM", or "" for none.
     static func optionalTime(_ value: TOMLValueConvertible) -> Outcome<TimeOfDay?> {
-        guard let text = value.string else { return .problem(wrongType(value, expected: "a string \"HH:MM\" (Pacific), or \"\" for none")) }
+        guard let text = value.string else {
+            return .problem(wrongType(value, expected: "a string \"HH:MM\" (Pacific), or \"\" for none"))
+        }
         if text.isEmpty { return .value(nil) }
         guard let time = TimeOfDay(text) else {
-            return .problem("has the value '\(text)', which is not a time of day; write HH:MM on a 24-hour clock, e.g. \"08:00\", or \"\" for none.")
+            return .problem(
+                "has the value '\(text)', which is not a time of day; write HH:MM on a 24-hour clock, e.g. \"08:00\", or \"\" for none."
+            )
         }
         return .value(time)
     }
 
     static func positiveNumber(_ value: TOMLValueConvertible) -> Outcome<Double> {
-        guard let n = value.double ?? value.int.map(Double.init) else { return .problem(wrongType(value, expected: "a number of seconds")) }
-        guard n > 0, n <= 86_400 else { return .problem("has the value \(n); give a number of seconds above 0 and at most 86400.") }
+        guard let n = value.double ?? value.int.map(Double.init) else {
+            return .problem(wrongType(value, expected: "a number of seconds"))
+        }
+        guard n > 0, n <= 86_400 else {
+            return .problem("has the value \(n); give a number of seconds above 0 and at most 86400.")
+        }
         return .value(n)
     }
 
@@ -391,8 +473,10 @@ enum ConfigurationSchema {
 
     /// Checks every entry of `table` (keys sorted, so messages come in a stable order).
     static func walk(
-        _ table: TOMLTable, prefix: String,
-        into configuration: inout DaemonConfiguration, problems: inout [ConfigurationError.Problem]
+        _ table: TOMLTable,
+        prefix: String,
+        into configuration: inout DaemonConfiguration,
+        problems: inout [ConfigurationError.Problem]
     ) {
         for name in table.keys.sorted() {
             guard let value = table[name] else { continue }
@@ -400,8 +484,13 @@ enum ConfigurationSchema {
             if dotted == "alerts.rules" { continue }  // read by applyAlertRules
             if tables.contains(dotted) {
                 guard let subtable = value.table else {
-                    problems.append(.init(key: dotted, message:
-                        "key '\(dotted)' must be a table ([\(dotted)]), not \(article(value.type))."))
+                    problems.append(
+                        .init(
+                            key: dotted,
+                            message:
+                                "key '\(dotted)' must be a table ([\(dotted)]), not \(article(value.type))."
+                        )
+                    )
                     continue
                 }
                 walk(subtable, prefix: dotted, into: &configuration, problems: &problems)
@@ -421,7 +510,8 @@ enum ConfigurationSchema {
     static func unknownKeyMessage(_ key: String) -> String {
         var message = "key '\(key)' is unknown"
         if let suggestion = keys.map(\.name).min(by: { distance($0, key) < distance($1, key) }),
-                  distance(suggestion, key) <= 2 {
+            distance(suggestion, key) <= 2
+        {
             message += "; did you mean '\(suggestion)'? (known keys: \(knownKeyList))"
         } else {
             message += " (known keys: \(knownKeyList))"
@@ -440,7 +530,9 @@ enum ConfigurationSchema {
 
     /// The value as an absolute path, or why it is not one.
     static func absolutePath(_ value: TOMLValueConvertible, purpose: String) -> Outcome<String> {
-        guard let path = value.string else { return .problem(wrongType(value, expected: "a string (an absolute path)")) }
+        guard let path = value.string else {
+            return .problem(wrongType(value, expected: "a string (an absolute path)"))
+        }
         guard path.hasPrefix("/") else {
             return .problem("has the value '\(path)', which is not an absolute path; \(purpose) must start with '/'.")
         }
@@ -476,8 +568,10 @@ enum ConfigurationSchema {
             return .problem(wrongType(value, expected: expected))
         }
         for name in names where !isPlausibleGroupName(name) {
-            return .problem("has the group name '\(name)', which is not a valid Unix group name "
-                + "(1 to 32 characters, no spaces, ':', '/' or ',').")
+            return .problem(
+                "has the group name '\(name)', which is not a valid Unix group name "
+                    + "(1 to 32 characters, no spaces, ':', '/' or ',')."
+            )
         }
         return .value(names)
     }

@@ -115,7 +115,12 @@ package struct StoreSettings: Sendable, Hashable {
     package static let defaultStateCacheCases = 20_000
 
     /// Event-log settings; `full` unless the operator trades durability for speed.
-    package init(synchronous: Synchronous = .full, backupDirectory: String? = nil, stateCacheCases: Int = StoreSettings.defaultStateCacheCases, readers: Int = 4) {
+    package init(
+        synchronous: Synchronous = .full,
+        backupDirectory: String? = nil,
+        stateCacheCases: Int = StoreSettings.defaultStateCacheCases,
+        readers: Int = 4
+    ) {
         self.synchronous = synchronous
         self.backupDirectory = backupDirectory
         self.stateCacheCases = stateCacheCases
@@ -126,7 +131,8 @@ package struct StoreSettings: Sendable, Hashable {
 extension DaemonConfiguration {
     /// Where backups are written: `store.backup_directory`, else `<state_directory>/backups`.
     package var backupDirectory: String {
-        store.backupDirectory ?? (stateDirectory.hasSuffix("/") ? stateDirectory + "backups" : stateDirectory + "/backups")
+        store.backupDirectory
+            ?? (stateDirectory.hasSuffix("/") ? stateDirectory + "backups" : stateDirectory + "/backups")
     }
 }
 
@@ -149,8 +155,11 @@ package struct AlertSettings: Sendable, Hashable {
 
     /// The defaults: ``AlertPolicy/standard``, no command, 30 s timeout, 8 attempts, 5 s first retry.
     package init(
-        policy: AlertPolicy = .standard, command: [String] = [], commandTimeoutSeconds: Double = 30,
-        commandAttempts: Int = 8, commandRetrySeconds: Double = 5
+        policy: AlertPolicy = .standard,
+        command: [String] = [],
+        commandTimeoutSeconds: Double = 30,
+        commandAttempts: Int = 8,
+        commandRetrySeconds: Double = 5
     ) {
         self.policy = policy
         self.command = command
@@ -193,10 +202,18 @@ package struct ServerSettings: Sendable, Hashable {
     package var followerQueue: Int
 
     package init(
-        maximumMessageBytes: Int = 1_048_576, maximumNestingDepth: Int = 64, maximumConnections: Int = 1024,
-        maximumConnectionsPerUser: Int = 128, adminReserve: Int = 16, idleTimeoutSeconds: Double = 600,
-        partialMessageTimeoutSeconds: Double = 30, maximumBufferedInputBytes: Int = 67_108_864, maximumQueuedCalls: Int = 16,
-        maximumUnsentOutputBytes: Int = 1_048_576, unsentOutputTimeoutSeconds: Double = 60, maximumFollowers: Int = 128,
+        maximumMessageBytes: Int = 1_048_576,
+        maximumNestingDepth: Int = 64,
+        maximumConnections: Int = 1024,
+        maximumConnectionsPerUser: Int = 128,
+        adminReserve: Int = 16,
+        idleTimeoutSeconds: Double = 600,
+        partialMessageTimeoutSeconds: Double = 30,
+        maximumBufferedInputBytes: Int = 67_108_864,
+        maximumQueuedCalls: Int = 16,
+        maximumUnsentOutputBytes: Int = 1_048_576,
+        unsentOutputTimeoutSeconds: Double = 60,
+        maximumFollowers: Int = 128,
         followerQueue: Int = 1024
     ) {
         self.maximumMessageBytes = maximumMessageBytes

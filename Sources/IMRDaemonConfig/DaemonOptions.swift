@@ -9,32 +9,52 @@ import Glibc
 /// Options given here win over the configuration file; ``resolveConfiguration()`` reads the
 /// file and applies them, and the daemon calls it again on SIGHUP.
 package struct DaemonOptions: ParsableArguments, Sendable {
-    @Option(name: .long, help: ArgumentHelp(
-        "The configuration file (TOML). When not given, \(DaemonConfiguration.defaultPath) is read if it exists.",
-        valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The configuration file (TOML). When not given, \(DaemonConfiguration.defaultPath) is read if it exists.",
+            valueName: "path"
+        )
+    )
     /// `--config`: the file to read instead of ``DaemonConfiguration/defaultPath``; it must exist.
     package var config: String?
 
-    @Option(name: .customLong("state-dir"), help: ArgumentHelp(
-        "The directory for the event log and the lock file. (default: \(DaemonConfiguration.defaults.stateDirectory))",
-        valueName: "dir"))
+    @Option(
+        name: .customLong("state-dir"),
+        help: ArgumentHelp(
+            "The directory for the event log and the lock file. (default: \(DaemonConfiguration.defaults.stateDirectory))",
+            valueName: "dir"
+        )
+    )
     /// `--state-dir`, as typed.
     package var stateDirectory: String?
 
-    @Option(name: .long, help: ArgumentHelp(
-        "The Unix socket to serve Varlink on; ignored when systemd passes a socket. (default: \(DaemonConfiguration.defaults.socketPath))",
-        valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The Unix socket to serve Varlink on; ignored when systemd passes a socket. (default: \(DaemonConfiguration.defaults.socketPath))",
+            valueName: "path"
+        )
+    )
     /// `--socket`, as typed.
     package var socket: String?
 
-    @Option(name: .long, help: ArgumentHelp(
-        "The lowest level logged: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")). (default: info)",
-        valueName: "level"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The lowest level logged: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")). (default: info)",
+            valueName: "level"
+        )
+    )
     /// `--log-level`, as typed; ``validate()`` checks it.
     package var logLevel: String?
 
-    @Flag(name: .customLong("accept-tampered-log"), help: ArgumentHelp(
-        "Start even though the event log's head does not match its anchor (a deleted tail, events added behind the store's back, a replaced last event). The acceptance is recorded as an event on the log's 'admin' stream. Without it the daemon refuses to start on such a log (exit 65)."))
+    @Flag(
+        name: .customLong("accept-tampered-log"),
+        help: ArgumentHelp(
+            "Start even though the event log's head does not match its anchor (a deleted tail, events added behind the store's back, a replaced last event). The acceptance is recorded as an event on the log's 'admin' stream. Without it the daemon refuses to start on such a log (exit 65)."
+        )
+    )
     /// `--accept-tampered-log`: serve a log whose head check failed, recording that it was accepted.
     package var acceptTamperedLog = false
 
@@ -46,7 +66,8 @@ package struct DaemonOptions: ParsableArguments, Sendable {
     package func validate() throws {
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError(
-                "'\(logLevel)' is not a log level; use one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")).")
+                "'\(logLevel)' is not a log level; use one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))."
+            )
         }
         for (option, value) in [("--state-dir", stateDirectory), ("--socket", socket), ("--config", config)] {
             if let value, value.isEmpty { throw ValidationError("\(option) needs a path, not an empty string.") }
@@ -62,7 +83,8 @@ package struct DaemonOptions: ParsableArguments, Sendable {
         DaemonOverrides(
             stateDirectory: stateDirectory.map(Self.absolute),
             socketPath: socket.map(Self.absolute),
-            logLevel: logLevel.flatMap(Logger.Level.init(rawValue:)))
+            logLevel: logLevel.flatMap(Logger.Level.init(rawValue:))
+        )
     }
 
     /// Reads the configuration file (``config`` or the default path) and puts the command

@@ -9,7 +9,8 @@ import Glibc
 
 /// What a connected user may do. Each role includes the ones below it.
 package enum Role: Int, Comparable, Sendable, CustomStringConvertible {
-    case none = 0, reader, coordinator, admin
+    case none = 0
+    case reader, coordinator, admin
 
     package static func < (a: Role, b: Role) -> Bool { a.rawValue < b.rawValue }
 
@@ -35,7 +36,11 @@ package struct AccessPolicy: Sendable, Equatable {
 
     /// The defaults match `deploy/systemd/sysusers.d/imr.conf`: the socket's group `imr`
     /// reads, `imr-coordinators` records, `imr-admins` administers.
-    package init(readerGroups: Set<String> = ["imr"], coordinatorGroups: Set<String> = ["imr-coordinators"], adminGroups: Set<String> = ["imr-admins"]) {
+    package init(
+        readerGroups: Set<String> = ["imr"],
+        coordinatorGroups: Set<String> = ["imr-coordinators"],
+        adminGroups: Set<String> = ["imr-admins"]
+    ) {
         self.readerGroups = readerGroups
         self.coordinatorGroups = coordinatorGroups
         self.adminGroups = adminGroups
@@ -63,7 +68,12 @@ package struct AccessPolicy: Sendable, Equatable {
     }
 
     /// Throws `PermissionDenied` unless the peer has at least `needed`.
-    package func require(_ needed: Role, _ context: VarlinkCallContext, method: String, log: (String) -> Void = { _ in }) throws(VarlinkError) {
+    package func require(
+        _ needed: Role,
+        _ context: VarlinkCallContext,
+        method: String,
+        log: (String) -> Void = { _ in }
+    ) throws(VarlinkError) {
         let role = role(of: context.peer)
         guard role >= needed else {
             log("refused \(method) to uid \(context.peer.map { String($0.uid) } ?? "?"): needs \(needed), has \(role)")
@@ -126,7 +136,8 @@ final class AccountCache: Sendable {
     private let entries = Mutex<[Key: Entry]>([:])
 
     func userName(uid: UInt32) -> String? {
-        let key = Key(uid: uid, gid: .max), now = ContinuousClock.now
+        let key = Key(uid: uid, gid: .max)
+        let now = ContinuousClock.now
         if let hit = entries.withLock({ $0[key] }), hit.until > now { return hit.name }
         let name = AccessPolicy.lookUpUserName(uid: uid)
         store(key, Entry(name: name, groups: nil, until: now + Self.lifetime))
@@ -134,7 +145,8 @@ final class AccountCache: Sendable {
     }
 
     func groupNames(uid: UInt32, primaryGid: UInt32) -> Set<String> {
-        let key = Key(uid: uid, gid: primaryGid), now = ContinuousClock.now
+        let key = Key(uid: uid, gid: primaryGid)
+        let now = ContinuousClock.now
         if let hit = entries.withLock({ $0[key] }), hit.until > now, let groups = hit.groups { return groups }
         let groups = AccessPolicy.lookUpGroupNames(uid: uid, primaryGid: primaryGid)
         store(key, Entry(name: nil, groups: groups, until: now + Self.lifetime))
@@ -175,8 +187,14 @@ package final class AccessControl: Sendable {
     /// the one place a refusal is counted and logged, whatever the interface.
     package func require(_ needed: Role, _ context: VarlinkCallContext, method: String) throws(VarlinkError) {
         try policy.require(needed, context, method: method) { [refusals] line in
-            OperatorFigures.shared.accessRefused(interface: method.split(separator: ".").dropLast().joined(separator: "."))
-            refusals?.warning(uid: context.peer?.uid, line, metadata: ["message.id": .string(LogMessageID.accessRefused)])
+            OperatorFigures.shared.accessRefused(
+                interface: method.split(separator: ".").dropLast().joined(separator: ".")
+            )
+            refusals?.warning(
+                uid: context.peer?.uid,
+                line,
+                metadata: ["message.id": .string(LogMessageID.accessRefused)]
+            )
         }
     }
 }

@@ -10,7 +10,9 @@ import Workflow
 
 /// `io.imr.Admin`: status, verification, backup, projection rebuilds.
 package struct AdminInterface: VarlinkHandler {
-    package let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Admin_varlink, as: UTF8.self))
+    package let interface = try! VarlinkInterface(
+        description: String(decoding: PackageResources.io_imr_Admin_varlink, as: UTF8.self)
+    )
     let store: EventStore
     let access: AccessControl
     let version: String
@@ -20,9 +22,16 @@ package struct AdminInterface: VarlinkHandler {
     let backups: BackupPolicy
     let serverStatistics: VarlinkServerStatistics?
 
-    package init(store: EventStore, access: AccessControl, version: String, startedAt: Date, backups: BackupPolicy,
-                serverStatistics: VarlinkServerStatistics? = nil,
-                clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.admin", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    package init(
+        store: EventStore,
+        access: AccessControl,
+        version: String,
+        startedAt: Date,
+        backups: BackupPolicy,
+        serverStatistics: VarlinkServerStatistics? = nil,
+        clock: @escaping @Sendable () -> Date = { Date() },
+        logger: Logger = Logger(label: "imr.admin", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         self.serverStatistics = serverStatistics
         self.store = store
         self.access = access
@@ -35,7 +44,10 @@ package struct AdminInterface: VarlinkHandler {
 
     private var log: (String) -> Void { { [logger] in logger.notice("\($0)") } }
 
-    struct BackupParameters: Decodable { let name: String?; let force: Bool? }
+    struct BackupParameters: Decodable {
+        let name: String?
+        let force: Bool?
+    }
     struct RebuildParameters: Decodable { let projection: String? }
 
     /// Checked by the server before any parameter is decoded.
@@ -47,25 +59,38 @@ package struct AdminInterface: VarlinkHandler {
         ServiceFailure.error(for: failure, interface: interface.name)
     }
 
-    package func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+    package func handle(
+        _ call: VarlinkCall,
+        context: VarlinkCallContext,
+        replier: VarlinkReplier
+    ) async throws -> [String: JSONValue] {
         switch call.member {
         case "Status":
             let (store, version, startedAt, now) = (store, version, startedAt, clock())
-            var status = try await store.offload(doing: "report status", lane: .interactive) { try AdminInterface.status(store: store, version: version, startedAt: startedAt, now: now) }
+            var status = try await store.offload(doing: "report status", lane: .interactive) {
+                try AdminInterface.status(store: store, version: version, startedAt: startedAt, now: now)
+            }
             let process = Figures.process()
-            status.figures = Figures(service: OperatorFigures.shared.snapshot, server: serverStatistics?.snapshot,
-                                     residentBytes: process.residentBytes, openDescriptors: process.openDescriptors)
+            status.figures = Figures(
+                service: OperatorFigures.shared.snapshot,
+                server: serverStatistics?.snapshot,
+                residentBytes: process.residentBytes,
+                openDescriptors: process.openDescriptors
+            )
             return try WireFormat.object(status)
         case "Verify":
             let report = try await store.verify()
             var reply: [String: JSONValue] = [
-                "eventsChecked": .int(report.eventsChecked), "headPosition": .int(report.headPosition), "intact": .bool(report.isIntact),
+                "eventsChecked": .int(report.eventsChecked), "headPosition": .int(report.headPosition),
+                "intact": .bool(report.isIntact),
             ]
             reply["firstBadPosition"] = report.firstBadPosition.map { .int($0) }
             reply["problem"] = report.problem.map { .string($0) }
             reply["anchorPosition"] = report.anchorPosition.map { .int($0) }
             reply["missingFrom"] = report.missingFrom.map { .int($0) }
-            if !report.isIntact { log("verify found the log altered at position \(report.firstBadPosition ?? 0): \(report.problem ?? "")") }
+            if !report.isIntact {
+                log("verify found the log altered at position \(report.firstBadPosition ?? 0): \(report.problem ?? "")")
+            }
             return reply
         case "Backup":
             let p = try WireFormat.decode(BackupParameters.self, from: call)
@@ -74,18 +99,27 @@ package struct AdminInterface: VarlinkHandler {
             do {
                 let report = try await store.backup(to: destination, replacing: p.force ?? false)
                 log("backup written to \(report.path): \(report.events) events")
-                return ["path": .string(report.path), "events": .int(report.events), "headPosition": .int(report.headPosition)]
-            } catch where error.kind == .invalidArgument {
+                return [
+                    "path": .string(report.path), "events": .int(report.events),
+                    "headPosition": .int(report.headPosition),
+                ]
+            } catch  where error.kind == .invalidArgument {
                 throw BackupPolicy.refused(name, error.message)
             } catch {
-                throw VarlinkError("io.imr.Admin.BackupFailed", parameters: ["path": .string(destination), "message": .string(error.message)])
+                throw VarlinkError(
+                    "io.imr.Admin.BackupFailed",
+                    parameters: ["path": .string(destination), "message": .string(error.message)]
+                )
             }
         case "Rebuild":
             let p = try WireFormat.decode(RebuildParameters.self, from: call)
             let known = store.projectionCheckpoints().keys.sorted()
             let names = p.projection.map { [$0] } ?? known
             for name in names where !known.contains(name) {
-                throw VarlinkError("io.imr.Admin.ProjectionNotFound", parameters: ["projection": .string(name), "known": .array(known.map { .string($0) })])
+                throw VarlinkError(
+                    "io.imr.Admin.ProjectionNotFound",
+                    parameters: ["projection": .string(name), "known": .array(known.map { .string($0) })]
+                )
             }
             return try await rebuild(names, replier: replier)
         default:
@@ -160,8 +194,10 @@ package struct AdminInterface: VarlinkHandler {
         /// This process's resident memory and open descriptors, from /proc.
         package static func process() -> (residentBytes: Int64, openDescriptors: Int) {
             let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-            let kib = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
-                .flatMap { Int64($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
+            let kib =
+                status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+                .flatMap { Int64($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") }
+                ?? 0
             let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
             return (kib * 1024, descriptors)
         }
@@ -169,17 +205,26 @@ package struct AdminInterface: VarlinkHandler {
 
     package static func status(store: EventStore, version: String, startedAt: Date, now: Date) throws -> Status {
         let bytes = ["", "-wal"].reduce(Int64(0)) { total, suffix in
-            let size = (try? FileManager.default.attributesOfItem(atPath: store.path + suffix)[.size] as? NSNumber)?.int64Value ?? 0
+            let size =
+                (try? FileManager.default.attributesOfItem(atPath: store.path + suffix)[.size] as? NSNumber)?.int64Value
+                ?? 0
             return total + size
         }
         let open = try store.read { try CaseListProjection.openCount(in: $0) }
         return Status(
-            version: version, startedAt: startedAt, uptimeSeconds: Int64(now.timeIntervalSince(startedAt)), databasePath: store.path,
-            databaseBytes: bytes, headPosition: store.committedHead, openCases: open,
-            projections: store.projectionCheckpoints().sorted { $0.key < $1.key }.map { [rebuilding = store.rebuildsInProgress()] in
+            version: version,
+            startedAt: startedAt,
+            uptimeSeconds: Int64(now.timeIntervalSince(startedAt)),
+            databasePath: store.path,
+            databaseBytes: bytes,
+            headPosition: store.committedHead,
+            openCases: open,
+            projections: store.projectionCheckpoints().sorted { $0.key < $1.key }.map {
+                [rebuilding = store.rebuildsInProgress()] in
                 Status.Projection(name: $0.key, checkpoint: $0.value, rebuildingTo: rebuilding[$0.key])
             },
-            figures: nil)
+            figures: nil
+        )
     }
 }
 
@@ -199,19 +244,21 @@ package struct BackupPolicy: Sendable {
 
     /// A backup file name: 1-128 characters, letters, digits, '.', '_' and '-', starting with a
     /// letter or digit (so no path, no hidden file, no '..').
-    package static let nameRule = "1-128 characters of letters, digits, '.', '_' and '-', starting with a letter or digit"
+    package static let nameRule =
+        "1-128 characters of letters, digits, '.', '_' and '-', starting with a letter or digit"
 
     package static func isValidName(_ name: String) -> Bool {
         guard (1...128).contains(name.utf8.count), let first = name.utf8.first else { return false }
         func allowed(_ c: UInt8) -> Bool {
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F
+                || c == 0x2D
         }
         return first != 0x2E && first != 0x5F && first != 0x2D && name.utf8.allSatisfy(allowed)
     }
 
     /// `imr-YYYYMMDD-HHMMSS.sqlite` in Pacific time.
     package static func defaultName(at instant: Date) -> String {
-        let rfc = Pacific.rfc3339(instant)   // 2024-03-08T09:15:02-08:00
+        let rfc = Pacific.rfc3339(instant)  // 2024-03-08T09:15:02-08:00
         let digits = rfc.prefix(19).filter(\.isNumber)
         return "imr-\(digits.prefix(8))-\(digits.dropFirst(8)).sqlite"
     }
@@ -221,11 +268,15 @@ package struct BackupPolicy: Sendable {
     @discardableResult
     package func removeLeftovers() -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
-        let partial = names.filter { $0.hasSuffix(".partial") && Self.isValidName(String($0.dropLast(".partial".count))) }
+        let partial = names.filter {
+            $0.hasSuffix(".partial") && Self.isValidName(String($0.dropLast(".partial".count)))
+        }
         for name in partial {
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
             var info = stat()
-            if lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG || (info.st_mode & S_IFMT) == S_IFLNK { unlink(path) }
+            if lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG || (info.st_mode & S_IFMT) == S_IFLNK {
+                unlink(path)
+            }
         }
         return partial
     }
@@ -252,13 +303,21 @@ package struct BackupPolicy: Sendable {
     /// directory when it is missing.
     package func destination(for name: String, replacing: Bool) throws(VarlinkError) -> String {
         guard Self.isValidName(name) else {
-            let shown = String(name.unicodeScalars.prefix(80).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
-            throw Self.refused(shown, "'\(shown)' is not a backup file name: use \(Self.nameRule); backups are written in \(directory)")
+            let shown = String(
+                name.unicodeScalars.prefix(80).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) }
+            )
+            throw Self.refused(
+                shown,
+                "'\(shown)' is not a backup file name: use \(Self.nameRule); backups are written in \(directory)"
+            )
         }
         if let reason = Self.makeDirectory(directory) {
             // Where the backup goes is the caller's (or the configuration's) choice, not a
             // failure of the daemon: refused with the reason (imr-ctl exits 73).
-            throw Self.refused(name, "cannot create the backup directory \(directory): \(reason); create it for the daemon's user or set store.backup_directory")
+            throw Self.refused(
+                name,
+                "cannot create the backup directory \(directory): \(reason); create it for the daemon's user or set store.backup_directory"
+            )
         }
         let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
         var target = stat()
@@ -266,7 +325,10 @@ package struct BackupPolicy: Sendable {
             for own in protectedPaths {
                 var protected = stat()
                 if lstat(own, &protected) == 0, protected.st_dev == target.st_dev, protected.st_ino == target.st_ino {
-                    throw Self.refused(name, "\(path) is the daemon's own file \(own); a backup never replaces it: choose another name")
+                    throw Self.refused(
+                        name,
+                        "\(path) is the daemon's own file \(own); a backup never replaces it: choose another name"
+                    )
                 }
             }
             if !replacing {
@@ -291,13 +353,15 @@ final class RebuildTracker: Sendable {
             let seconds = max((ContinuousClock.now - start).seconds, 0.001)
             return .object([
                 "events": .int(events), "of": .int(max(of, events)), "step": .string(step),
-                "seconds": .double((seconds * 10).rounded() / 10), "eventsPerSecond": .int(Int64(Double(events) / seconds)),
+                "seconds": .double((seconds * 10).rounded() / 10),
+                "eventsPerSecond": .int(Int64(Double(events) / seconds)),
             ])
         }
 
         func words(since start: ContinuousClock.Instant) -> String {
             let seconds = max((ContinuousClock.now - start).seconds, 0.001)
-            return "\(events) of \(max(of, events)) events in \(String(format: "%.1f", seconds)) s (\(Int(Double(events) / seconds)) events/s), \(step)"
+            return
+                "\(events) of \(max(of, events)) events in \(String(format: "%.1f", seconds)) s (\(Int(Double(events) / seconds)) events/s), \(step)"
         }
     }
 

@@ -31,19 +31,35 @@ package enum AdminLog {
     /// consistent with its anchor again (its history still shows what was found).
     @discardableResult
     package static func recordAcceptance(
-        of check: HeadCheck, in store: EventStore, actor: Actor, at now: Date
+        of check: HeadCheck,
+        in store: EventStore,
+        actor: Actor,
+        at now: Date
     ) throws -> AppendResult {
         let fact = TamperedLogAccepted(
-            acceptedBy: actor.label, acceptedAt: Pacific.rfc3339(now), found: check.problem ?? "nothing",
-            anchorPosition: check.anchor?.position, anchorHash: check.anchor?.hashHex, lastPosition: check.lastPosition,
-            lastHash: check.lastHash.hexString, missingFrom: check.missingFrom)
+            acceptedBy: actor.label,
+            acceptedAt: Pacific.rfc3339(now),
+            found: check.problem ?? "nothing",
+            anchorPosition: check.anchor?.position,
+            anchorHash: check.anchor?.hashHex,
+            lastPosition: check.lastPosition,
+            lastHash: check.lastHash.hexString,
+            missingFrom: check.missingFrom
+        )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let id = UUID.random()
-        return try store.append(to: streamId, expected: .any, events: [
-            NewEvent(
-                id: id, type: TamperedLogAccepted.typeName, payload: try encoder.encode(fact),
-                metadata: EventMetadata(actor: actor.label, correlationId: id.uuidString.lowercased())),
-        ])
+        return try store.append(
+            to: streamId,
+            expected: .any,
+            events: [
+                NewEvent(
+                    id: id,
+                    type: TamperedLogAccepted.typeName,
+                    payload: try encoder.encode(fact),
+                    metadata: EventMetadata(actor: actor.label, correlationId: id.uuidString.lowercased())
+                )
+            ]
+        )
     }
 }

@@ -27,8 +27,13 @@ package final class AlertCommandRunner: Sendable {
         package var initialDelay: Duration
         package var maximumDelay: Duration
 
-        package init(command: [String], timeout: Duration = .seconds(30), maximumAttempts: Int = 8,
-                    initialDelay: Duration = .seconds(5), maximumDelay: Duration = .seconds(600)) {
+        package init(
+            command: [String],
+            timeout: Duration = .seconds(30),
+            maximumAttempts: Int = 8,
+            initialDelay: Duration = .seconds(5),
+            maximumDelay: Duration = .seconds(600)
+        ) {
             self.command = command
             self.timeout = timeout
             self.maximumAttempts = maximumAttempts
@@ -64,10 +69,12 @@ package final class AlertCommandRunner: Sendable {
 
         /// A raised alert.
         package init(_ alert: AlertRaised) {
-            self.init(name: "alert \(alert.alertId.uuidString.lowercased())",
-                      metadata: ["alert.id": alert.alertId.uuidString.lowercased(), "case.id": alert.caseId.rawValue],
-                      environment: AlertCommandRunner.environment(alert, attempt: 0).filter { $0.key != "IMR_ATTEMPT" },
-                      json: AlertCommandRunner.json(alert))
+            self.init(
+                name: "alert \(alert.alertId.uuidString.lowercased())",
+                metadata: ["alert.id": alert.alertId.uuidString.lowercased(), "case.id": alert.caseId.rawValue],
+                environment: AlertCommandRunner.environment(alert, attempt: 0).filter { $0.key != "IMR_ATTEMPT" },
+                json: AlertCommandRunner.json(alert)
+            )
         }
     }
 
@@ -103,10 +110,16 @@ package final class AlertCommandRunner: Sendable {
                 return true
             }
             if attempt == settings.maximumAttempts {
-                logger.error("alert command failed for \(delivery.name) (\(failure)); giving up after \(attempt) attempts", metadata: metadata)
+                logger.error(
+                    "alert command failed for \(delivery.name) (\(failure)); giving up after \(attempt) attempts",
+                    metadata: metadata
+                )
                 return false
             }
-            logger.warning("alert command failed for \(delivery.name) (\(failure)); attempt \(attempt + 1) in \(delay)", metadata: metadata)
+            logger.warning(
+                "alert command failed for \(delivery.name) (\(failure)); attempt \(attempt + 1) in \(delay)",
+                metadata: metadata
+            )
             do { try await Task.sleep(for: delay) } catch { return false }
             delay = min(delay * 2, settings.maximumDelay)
         }
@@ -133,12 +146,14 @@ package final class AlertCommandRunner: Sendable {
     /// The alert as the JSON object on the command's stdin (the io.imr.Alerts field names).
     package static func json(_ alert: AlertRaised) -> Data {
         let object: [String: Any] = [
-            "alertId": alert.alertId.uuidString.lowercased(), "caseId": alert.caseId.rawValue, "rule": alert.rule.rawValue,
+            "alertId": alert.alertId.uuidString.lowercased(), "caseId": alert.caseId.rawValue,
+            "rule": alert.rule.rawValue,
             "deadlineId": alert.deadlineId, "level": alert.level.rawValue, "due": Pacific.rfc3339(alert.due),
             "scheduledAt": Pacific.rfc3339(alert.scheduledAt), "raisedAt": Pacific.rfc3339(alert.raisedAt),
             "late": alert.late, "coordinator": alert.coordinator,
         ]
-        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
     }
 
     /// One run; nil on success, else what went wrong.

@@ -82,8 +82,11 @@ final class AlertFeed: Sendable {
     /// What the feed is doing, for a test that finds a follower waiting: its last position
     /// read, the step it is at, how many replies it posted, and the log's committed head.
     var diagnosis: String {
-        let (last, doing, posted, followers, running) = state.withLock { ($0.lastRead, $0.doing, $0.posted, $0.followers.count, $0.task != nil) }
-        return "feed \(running ? "running" : "not running"): \(doing); last read position \(last), \(posted) replies posted, \(followers) followers; committed head \(store.committedHead)"
+        let (last, doing, posted, followers, running) = state.withLock {
+            ($0.lastRead, $0.doing, $0.posted, $0.followers.count, $0.task != nil)
+        }
+        return
+            "feed \(running ? "running" : "not running"): \(doing); last read position \(last), \(posted) replies posted, \(followers) followers; committed head \(store.committedHead)"
     }
 
     private func note(_ doing: String, position: Int64? = nil, posted: Bool = false) {
@@ -104,10 +107,17 @@ final class AlertFeed: Sendable {
         let outcome = state.withLock { s -> Result<FollowerQueue?, VarlinkError> in
             if s.stopped { return .success(nil) }
             guard s.followers.count < maximumFollowers else {
-                return .failure(VarlinkError("io.imr.Alerts.TooManyFollowers", parameters: [
-                    "limit": .int(Int64(maximumFollowers)),
-                    "message": .string("the daemon already serves \(maximumFollowers) followers (server.max_followers); end one, then follow again"),
-                ]))
+                return .failure(
+                    VarlinkError(
+                        "io.imr.Alerts.TooManyFollowers",
+                        parameters: [
+                            "limit": .int(Int64(maximumFollowers)),
+                            "message": .string(
+                                "the daemon already serves \(maximumFollowers) followers (server.max_followers); end one, then follow again"
+                            ),
+                        ]
+                    )
+                )
             }
             s.nextId += 1
             let queue = FollowerQueue(id: s.nextId, coordinator: coordinator, capacity: queueCapacity)
@@ -140,7 +150,9 @@ final class AlertFeed: Sendable {
         for follower in followers where follower.coordinator == nil || follower.coordinator == coordinator {
             if !follower.post(item), follower.overflowed {
                 _ = state.withLock { $0.followers.removeValue(forKey: follower.id) }
-                logger.notice("alerts: a follower fell \(follower.capacity) alerts behind and was dropped; it can follow again")
+                logger.notice(
+                    "alerts: a follower fell \(follower.capacity) alerts behind and was dropped; it can follow again"
+                )
             }
         }
     }
@@ -154,11 +166,15 @@ final class AlertFeed: Sendable {
                 guard case .raised(let raised)? = try? AlertStreams.decode(event) else { continue }
                 let id = raised.alertId
                 note("reading alert of event \(event.position)")
-                guard let view = try await store.read(lane: .interactive, { try AlertProjection.alert(id, in: $0) }) else {
+                guard let view = try await store.read(lane: .interactive, { try AlertProjection.alert(id, in: $0) })
+                else {
                     note("alert of event \(event.position) not in the read model")
                     continue
                 }
-                post(.init(position: event.position, reply: ["alert": .object(view.wire), "replayed": false]), coordinator: raised.coordinator)
+                post(
+                    .init(position: event.position, reply: ["alert": .object(view.wire), "replayed": false]),
+                    coordinator: raised.coordinator
+                )
                 note("posted event \(event.position); waiting for the next", posted: true)
             }
             note("subscription ended (cancelled, store closed or reads stopped)")

@@ -30,7 +30,8 @@ struct AlertPlan: Equatable, Sendable {
         var entries: [Entry] = []
         for part in text.split(separator: " ") {
             guard let at = part.firstIndex(of: "@"), let level = AlertLevel(rawValue: String(part[..<at])),
-                  let micros = Int64(part[part.index(after: at)...]) else { return nil }
+                let micros = Int64(part[part.index(after: at)...])
+            else { return nil }
             entries.append(Entry(level: level, atMicros: micros))
         }
         self.entries = entries

@@ -26,14 +26,22 @@ package enum AlertStreams {
         var bytes = Array(hasher.finalize().prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x50  // version 5 style: name-based
         bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        return UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            )
+        )
     }
 
     /// An alert event decoded from the log; nil for events of other streams.
     package static func decode(_ event: RecordedEvent) throws -> AlertEvent? {
         guard event.streamId.hasPrefix(prefix) else { return nil }
-        return try AlertEventCodec.decode(type: event.type, schemaVersion: event.schemaVersion, payload: event.payloadData)
+        return try AlertEventCodec.decode(
+            type: event.type,
+            schemaVersion: event.schemaVersion,
+            payload: event.payloadData
+        )
     }
 }
 
@@ -69,8 +77,10 @@ package struct AlertView: Sendable, Hashable, Codable {
     /// Codable cost more than reading it.
     package var wire: [String: JSONValue] {
         var o: [String: JSONValue] = [
-            "alertId": .string(alertId), "deadlineId": .string(deadlineId), "caseId": .string(caseId), "rule": .string(rule),
-            "level": .string(level), "due": .string(Pacific.rfc3339(due)), "scheduledAt": .string(Pacific.rfc3339(scheduledAt)),
+            "alertId": .string(alertId), "deadlineId": .string(deadlineId), "caseId": .string(caseId),
+            "rule": .string(rule),
+            "level": .string(level), "due": .string(Pacific.rfc3339(due)),
+            "scheduledAt": .string(Pacific.rfc3339(scheduledAt)),
             "raisedAt": .string(Pacific.rfc3339(raisedAt)), "late": .bool(late), "coordinator": .string(coordinator),
             "position": .int(position),
         ]
@@ -95,7 +105,8 @@ package struct AlertPage: Sendable {
     package static func cursorText(_ position: Int64) -> String { "a1.\(position)" }
 
     package static func position(ofCursor text: String) -> Int64? {
-        guard text.utf8.count <= 40, text.hasPrefix("a1."), let position = Int64(text.dropFirst(3)), position >= 0 else { return nil }
+        guard text.utf8.count <= 40, text.hasPrefix("a1."), let position = Int64(text.dropFirst(3)), position >= 0
+        else { return nil }
         return position
     }
 }
@@ -116,7 +127,8 @@ package struct AlertProjection: Projection {
     package init() {}
 
     package func prepare(_ db: ProjectionDatabase) throws {
-        try db.executeScript("""
+        try db.executeScript(
+            """
             CREATE TABLE alerts (
                 alert_id         TEXT PRIMARY KEY,
                 deadline_id      TEXT NOT NULL,
@@ -138,7 +150,8 @@ package struct AlertProjection: Projection {
             CREATE INDEX alerts_open_position ON alerts (acknowledged_us, position, snoozed_until_us, deadline_id, level);
             CREATE INDEX alerts_coordinator_open ON alerts (coordinator, acknowledged_us, position, snoozed_until_us, deadline_id, level);
             CREATE INDEX alerts_snoozed ON alerts (snoozed_until_us) WHERE acknowledged_us IS NULL AND snoozed_until_us IS NOT NULL;
-            """)
+            """
+        )
     }
 
     package func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
@@ -147,18 +160,29 @@ package struct AlertProjection: Projection {
         case .raised(let e):
             try db.execute(
                 "INSERT OR IGNORE INTO alerts (alert_id, deadline_id, case_id, rule, level, due_us, scheduled_us, raised_us, late, coordinator, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [.text(e.alertId.uuidString.lowercased()), .text(e.deadlineId), .text(e.caseId.rawValue), .text(e.rule.rawValue),
-                 .text(e.level.rawValue), .integer(e.due.unixMicroseconds), .integer(e.scheduledAt.unixMicroseconds),
-                 .integer(e.raisedAt.unixMicroseconds), .integer(e.late ? 1 : 0), .text(e.coordinator), .integer(event.position)])
+                [
+                    .text(e.alertId.uuidString.lowercased()), .text(e.deadlineId), .text(e.caseId.rawValue),
+                    .text(e.rule.rawValue),
+                    .text(e.level.rawValue), .integer(e.due.unixMicroseconds), .integer(e.scheduledAt.unixMicroseconds),
+                    .integer(e.raisedAt.unixMicroseconds), .integer(e.late ? 1 : 0), .text(e.coordinator),
+                    .integer(event.position),
+                ]
+            )
         case .acknowledged(let e):
-            try db.execute("UPDATE alerts SET acknowledged_by = ?, acknowledged_us = ? WHERE alert_id = ?",
-                           [.text(e.by), .integer(e.at.unixMicroseconds), .text(e.alertId.uuidString.lowercased())])
+            try db.execute(
+                "UPDATE alerts SET acknowledged_by = ?, acknowledged_us = ? WHERE alert_id = ?",
+                [.text(e.by), .integer(e.at.unixMicroseconds), .text(e.alertId.uuidString.lowercased())]
+            )
         case .snoozed(let e):
-            try db.execute("UPDATE alerts SET snoozed_until_us = ? WHERE alert_id = ?",
-                           [.integer(e.until.unixMicroseconds), .text(e.alertId.uuidString.lowercased())])
+            try db.execute(
+                "UPDATE alerts SET snoozed_until_us = ? WHERE alert_id = ?",
+                [.integer(e.until.unixMicroseconds), .text(e.alertId.uuidString.lowercased())]
+            )
         case .reassigned(let e):
-            try db.execute("UPDATE alerts SET coordinator = ? WHERE alert_id = ?",
-                           [.text(e.coordinator), .text(e.alertId.uuidString.lowercased())])
+            try db.execute(
+                "UPDATE alerts SET coordinator = ? WHERE alert_id = ?",
+                [.text(e.coordinator), .text(e.alertId.uuidString.lowercased())]
+            )
         }
     }
 
@@ -171,7 +195,9 @@ extension AlertProjection {
     /// The deadline's items, due date and exactness from `[itemIds, dueDate, isExactInstant]`
     /// as the alert queries read them from its body (nothing when the deadline is gone).
     static func deadlineFacts(_ text: String?) -> (items: [String], dueDate: String?, exact: Bool?) {
-        guard let text, let value = try? JSONParser.parse(Array(text.utf8), maximumDepth: 4), case .array(let parts) = value, parts.count == 3 else {
+        guard let text, let value = try? JSONParser.parse(Array(text.utf8), maximumDepth: 4),
+            case .array(let parts) = value, parts.count == 3
+        else {
             return ([], nil, nil)
         }
         var items: [String] = []
@@ -185,13 +211,15 @@ extension AlertProjection {
         return (items, parts[1].stringValue, exact)
     }
 
-    static let columns = "alert_id, deadline_id, case_id, rule, level, due_us, scheduled_us, raised_us, late, coordinator, acknowledged_by, acknowledged_us, snoozed_until_us, position, "
+    static let columns =
+        "alert_id, deadline_id, case_id, rule, level, due_us, scheduled_us, raised_us, late, coordinator, acknowledged_by, acknowledged_us, snoozed_until_us, position, "
         + "(SELECT json_array(json_extract(d.body, '$.itemIds'), json_extract(d.body, '$.dueDate'), json_extract(d.body, '$.isExactInstant')) "
         + "FROM deadlines d WHERE d.deadline_id = alerts.deadline_id) AS deadline_facts"
 
     /// An alert is open only while its deadline runs: looked up per alert by the deadline's key
     /// (a list `IN (SELECT …)` would first gather every running deadline of the store).
-    static let deadlineRuns = "EXISTS (SELECT 1 FROM deadlines d INDEXED BY deadlines_running WHERE d.deadline_id = alerts.deadline_id AND d.is_open = 1)"
+    static let deadlineRuns =
+        "EXISTS (SELECT 1 FROM deadlines d INDEXED BY deadlines_running WHERE d.deadline_id = alerts.deadline_id AND d.is_open = 1)"
         + " AND " + notSuperseded
 
     /// A level's rank in SQL (notice 0 … overdue 3), from ``AlertLevel``'s order.
@@ -203,7 +231,8 @@ extension AlertProjection {
     /// An alert stays open only while its deadline has raised no higher level: once the
     /// reminder is raised the notice is superseded, once overdue, every earlier level. (Looked
     /// up on the deadline's alerts, at most one per level.)
-    static let notSuperseded = "NOT EXISTS (SELECT 1 FROM alerts h INDEXED BY alerts_deadline WHERE h.deadline_id = alerts.deadline_id AND "
+    static let notSuperseded =
+        "NOT EXISTS (SELECT 1 FROM alerts h INDEXED BY alerts_deadline WHERE h.deadline_id = alerts.deadline_id AND "
         + rank("h.level") + " > " + rank("alerts.level") + ")"
 
     static func view(_ row: Row) -> AlertView {
@@ -211,13 +240,23 @@ extension AlertProjection {
         let facts = deadlineFacts(row["deadline_facts"].string)
         return AlertView(
             alertId: row["alert_id"].string ?? "",
-            deadlineId: row["deadline_id"].string ?? "", caseId: row["case_id"].string ?? "",
-            rule: row["rule"].string ?? "", level: row["level"].string ?? "",
-            due: instant(row["due_us"].int64) ?? .distantPast, scheduledAt: instant(row["scheduled_us"].int64) ?? .distantPast,
-            raisedAt: instant(row["raised_us"].int64) ?? .distantPast, late: (row["late"].int64 ?? 0) != 0,
-            coordinator: row["coordinator"].string ?? "", acknowledgedBy: row["acknowledged_by"].string,
-            acknowledgedAt: instant(row["acknowledged_us"].int64), snoozedUntil: instant(row["snoozed_until_us"].int64),
-            position: row["position"].int64 ?? 0, itemIds: facts.items, dueDate: facts.dueDate, isExactInstant: facts.exact)
+            deadlineId: row["deadline_id"].string ?? "",
+            caseId: row["case_id"].string ?? "",
+            rule: row["rule"].string ?? "",
+            level: row["level"].string ?? "",
+            due: instant(row["due_us"].int64) ?? .distantPast,
+            scheduledAt: instant(row["scheduled_us"].int64) ?? .distantPast,
+            raisedAt: instant(row["raised_us"].int64) ?? .distantPast,
+            late: (row["late"].int64 ?? 0) != 0,
+            coordinator: row["coordinator"].string ?? "",
+            acknowledgedBy: row["acknowledged_by"].string,
+            acknowledgedAt: instant(row["acknowledged_us"].int64),
+            snoozedUntil: instant(row["snoozed_until_us"].int64),
+            position: row["position"].int64 ?? 0,
+            itemIds: facts.items,
+            dueDate: facts.dueDate,
+            isExactInstant: facts.exact
+        )
     }
 
     /// Open alerts at `now` (raised, not acknowledged, not snoozed past now, their deadline
@@ -231,7 +270,10 @@ extension AlertProjection {
             AND \(deadlineRuns)
             """
         var arguments: [SQLiteValue] = [.integer(now.unixMicroseconds)]
-        if let coordinator { sql += " AND coordinator = ?"; arguments.append(.text(coordinator)) }
+        if let coordinator {
+            sql += " AND coordinator = ?"
+            arguments.append(.text(coordinator))
+        }
         return try db.query(sql + " ORDER BY position", arguments).map(view)
     }
 
@@ -244,32 +286,71 @@ extension AlertProjection {
 
     /// One page's query of the open alerts after `position`, and the count after it (also
     /// what a test explains), on the index of the coordinator's or everyone's open alerts.
-    static func openQueries(coordinator: String?, now: Date, after position: Int64?, limit: Int, cap: Int)
-        -> (page: (sql: String, arguments: [SQLiteValue]), count: (sql: String, arguments: [SQLiteValue])) {
+    static func openQueries(
+        coordinator: String?,
+        now: Date,
+        after position: Int64?,
+        limit: Int,
+        cap: Int
+    )
+        -> (page: (sql: String, arguments: [SQLiteValue]), count: (sql: String, arguments: [SQLiteValue]))
+    {
         var conditions = """
             acknowledged_us IS NULL AND (snoozed_until_us IS NULL OR snoozed_until_us <= ?)
             AND \(deadlineRuns)
             """
         var arguments: [SQLiteValue] = [.integer(now.unixMicroseconds)]
-        if let coordinator { conditions += " AND coordinator = ?"; arguments.append(.text(coordinator)) }
-        if let position { conditions += " AND position > ?"; arguments.append(.integer(position)) }
+        if let coordinator {
+            conditions += " AND coordinator = ?"
+            arguments.append(.text(coordinator))
+        }
+        if let position {
+            conditions += " AND position > ?"
+            arguments.append(.integer(position))
+        }
         let index = coordinator == nil ? "alerts_open_position" : "alerts_coordinator_open"
-        return (("SELECT \(columns) FROM alerts INDEXED BY \(index) WHERE \(conditions) ORDER BY position LIMIT ?", arguments + [.integer(Int64(limit))]),
-                ("SELECT COUNT(*) FROM (SELECT 1 FROM alerts INDEXED BY \(index) WHERE \(conditions) LIMIT ?)", arguments + [.integer(Int64(cap))]))
+        return (
+            (
+                "SELECT \(columns) FROM alerts INDEXED BY \(index) WHERE \(conditions) ORDER BY position LIMIT ?",
+                arguments + [.integer(Int64(limit))]
+            ),
+            (
+                "SELECT COUNT(*) FROM (SELECT 1 FROM alerts INDEXED BY \(index) WHERE \(conditions) LIMIT ?)",
+                arguments + [.integer(Int64(cap))]
+            )
+        )
     }
 
     /// One page of the open alerts, oldest first. Without `counting` (a reader that follows
     /// `next` to the end and shows no count), `remaining` is 0 and `next` is given after a
     /// full page.
-    package static func openPage(in db: ProjectionDatabase, coordinator: String?, now: Date, after position: Int64?, limit: Int,
-                                counting: Bool = true) throws -> AlertPage {
+    package static func openPage(
+        in db: ProjectionDatabase,
+        coordinator: String?,
+        now: Date,
+        after position: Int64?,
+        limit: Int,
+        counting: Bool = true
+    ) throws -> AlertPage {
         let (page, _) = openQueries(coordinator: coordinator, now: now, after: position, limit: limit, cap: 0)
         let alerts = try db.query(page.sql, page.arguments).map(view)
         let last = alerts.last?.position ?? position
-        guard counting else { return AlertPage(alerts: alerts, next: alerts.count == limit ? last : nil, remaining: 0, remainingAtLeast: false) }
+        guard counting else {
+            return AlertPage(
+                alerts: alerts,
+                next: alerts.count == limit ? last : nil,
+                remaining: 0,
+                remainingAtLeast: false
+            )
+        }
         let (_, count) = openQueries(coordinator: coordinator, now: now, after: last, limit: 0, cap: countLimit + 1)
         let remaining = Int(try db.query(count.sql, count.arguments).first?[0].int64 ?? 0)
-        return AlertPage(alerts: alerts, next: remaining > 0 ? last : nil, remaining: min(remaining, countLimit), remainingAtLeast: remaining > countLimit)
+        return AlertPage(
+            alerts: alerts,
+            next: remaining > 0 ? last : nil,
+            remaining: min(remaining, countLimit),
+            remainingAtLeast: remaining > countLimit
+        )
     }
 
     package static func open(in store: EventStore, coordinator: String? = nil, now: Date) throws -> [AlertView] {
@@ -282,20 +363,25 @@ extension AlertProjection {
     }
 
     static func alert(_ id: UUID, in db: ProjectionDatabase) throws -> AlertView? {
-        try db.query("SELECT \(columns) FROM alerts WHERE alert_id = ?", [.text(id.uuidString.lowercased())]).first.map(view)
+        try db.query("SELECT \(columns) FROM alerts WHERE alert_id = ?", [.text(id.uuidString.lowercased())]).first.map(
+            view
+        )
     }
 
     /// Every alert of a deadline, raised so far.
     package static func alerts(ofDeadline deadlineId: String, in store: EventStore) throws -> [AlertView] {
         try store.read { db in
-            try db.query("SELECT \(columns) FROM alerts WHERE deadline_id = ? ORDER BY position", [.text(deadlineId)]).map(view)
+            try db.query("SELECT \(columns) FROM alerts WHERE deadline_id = ? ORDER BY position", [.text(deadlineId)])
+                .map(view)
         }
     }
 
     /// The end of the first snooze of an unacknowledged alert after `now` (a follower shows
     /// the alert again then), on the index of snoozes.
     static func nextSnoozeEnd(in db: ProjectionDatabase, after now: Date) throws -> Date? {
-        try db.query(snoozeEndQuery, [.integer(now.unixMicroseconds)]).first?[0].int64.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) }
+        try db.query(snoozeEndQuery, [.integer(now.unixMicroseconds)]).first?[0].int64.map {
+            Date(timeIntervalSince1970: Double($0) / 1_000_000)
+        }
     }
 
     static let snoozeEndQuery = """
@@ -305,20 +391,32 @@ extension AlertProjection {
 
     /// The query of the open alerts whose snooze ended after `since` and by `now` (also what a
     /// test explains): on the index of snoozes, then each alert's deadline.
-    static func snoozesEndedQuery(coordinator: String?, after since: Date, upTo now: Date) -> (sql: String, arguments: [SQLiteValue]) {
+    static func snoozesEndedQuery(
+        coordinator: String?,
+        after since: Date,
+        upTo now: Date
+    ) -> (sql: String, arguments: [SQLiteValue]) {
         var sql = """
             SELECT \(columns) FROM alerts INDEXED BY alerts_snoozed
             WHERE acknowledged_us IS NULL AND snoozed_until_us IS NOT NULL AND snoozed_until_us > ? AND snoozed_until_us <= ?
             AND \(deadlineRuns)
             """
         var arguments: [SQLiteValue] = [.integer(since.unixMicroseconds), .integer(now.unixMicroseconds)]
-        if let coordinator { sql += " AND coordinator = ?"; arguments.append(.text(coordinator)) }
+        if let coordinator {
+            sql += " AND coordinator = ?"
+            arguments.append(.text(coordinator))
+        }
         return (sql + " ORDER BY position", arguments)
     }
 
     /// The open alerts whose snooze ended after `since` and by `now`, in raising order; only
     /// `coordinator`'s when given.
-    static func snoozesEnded(in db: ProjectionDatabase, coordinator: String?, after since: Date, upTo now: Date) throws -> [AlertView] {
+    static func snoozesEnded(
+        in db: ProjectionDatabase,
+        coordinator: String?,
+        after since: Date,
+        upTo now: Date
+    ) throws -> [AlertView] {
         let query = snoozesEndedQuery(coordinator: coordinator, after: since, upTo: now)
         return try db.query(query.sql, query.arguments).map(view)
     }

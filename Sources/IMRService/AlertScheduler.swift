@@ -38,8 +38,12 @@ package final class AlertScheduler: Sendable {
         /// looks: a burst of commits (an import, say) then costs one pass, not one each.
         package var settleAfterCommit: Duration
 
-        package init(maximumSleep: Duration = .seconds(60), lateAfter: TimeInterval = 60, retryAfterFailure: Duration = .seconds(5),
-                    settleAfterCommit: Duration = .milliseconds(200)) {
+        package init(
+            maximumSleep: Duration = .seconds(60),
+            lateAfter: TimeInterval = 60,
+            retryAfterFailure: Duration = .seconds(5),
+            settleAfterCommit: Duration = .milliseconds(200)
+        ) {
             self.maximumSleep = maximumSleep
             self.lateAfter = lateAfter
             self.retryAfterFailure = retryAfterFailure
@@ -75,7 +79,9 @@ package final class AlertScheduler: Sendable {
     ///   - onRaised: called once for each alert this scheduler raised (after its commit), in
     ///     due order; the daemon runs the notification command from it. It must not block.
     package init(
-        store: EventStore, options: Options = .init(), clock: @escaping @Sendable () -> Date = { Date() },
+        store: EventStore,
+        options: Options = .init(),
+        clock: @escaping @Sendable () -> Date = { Date() },
         logger: Logger = Logger(label: "imr.alerts", factory: { _ in SwiftLogNoOpLogHandler() }),
         onRaised: @escaping @Sendable (AlertRaised) -> Void = { _ in }
     ) {
@@ -117,7 +123,11 @@ package final class AlertScheduler: Sendable {
             var raised: [String: Set<AlertLevel>] = [:]
             for row in rows {
                 let id = row[0].string ?? ""
-                raised[id] = Set(try db.query("SELECT level FROM alerts WHERE deadline_id = ?", [.text(id)]).compactMap { $0[0].string.flatMap(AlertLevel.init) })
+                raised[id] = Set(
+                    try db.query("SELECT level FROM alerts WHERE deadline_id = ?", [.text(id)]).compactMap {
+                        $0[0].string.flatMap(AlertLevel.init)
+                    }
+                )
             }
             return (rows, raised, try db.query(Self.upcomingQuery, [.integer(nowMicros)]).first?[0].int64)
         }
@@ -129,8 +139,11 @@ package final class AlertScheduler: Sendable {
         var owingNothing = 0
         for row in rows {
             let id = row[0].string ?? ""
-            guard let plan = AlertPlan(text: row[5].string ?? ""), let rule = RuleID(rawValue: row[2].string ?? "") else {
-                logger.warning("alerts: cannot read the alert plan of deadline \(id) from the deadlines read model; rebuild it")
+            guard let plan = AlertPlan(text: row[5].string ?? ""), let rule = RuleID(rawValue: row[2].string ?? "")
+            else {
+                logger.warning(
+                    "alerts: cannot read the alert plan of deadline \(id) from the deadlines read model; rebuild it"
+                )
                 continue
             }
             let raised = raisedByDeadline[id] ?? []
@@ -145,8 +158,17 @@ package final class AlertScheduler: Sendable {
                 }
             }
             if let entry = highest {
-                due.append(DueAlert(deadlineId: id, caseId: CaseID(row[1].string ?? ""), rule: rule, level: entry.level,
-                                    due: instant(row[3].int64 ?? 0), at: instant(entry.atMicros), coordinator: row[4].string ?? ""))
+                due.append(
+                    DueAlert(
+                        deadlineId: id,
+                        caseId: CaseID(row[1].string ?? ""),
+                        rule: rule,
+                        level: entry.level,
+                        due: instant(row[3].int64 ?? 0),
+                        at: instant(entry.atMicros),
+                        coordinator: row[4].string ?? ""
+                    )
+                )
             } else {
                 owingNothing += 1
             }
@@ -165,15 +187,37 @@ package final class AlertScheduler: Sendable {
         for alert in due {
             let id = AlertStreams.alertId(deadlineId: alert.deadlineId, level: alert.level)
             let event = AlertRaised(
-                alertId: id, caseId: alert.caseId, rule: alert.rule, deadlineId: alert.deadlineId, level: alert.level,
-                due: alert.due, scheduledAt: alert.at, raisedAt: raisedAt,
-                late: now.timeIntervalSince(alert.at) > options.lateAfter, coordinator: alert.coordinator)
+                alertId: id,
+                caseId: alert.caseId,
+                rule: alert.rule,
+                deadlineId: alert.deadlineId,
+                level: alert.level,
+                due: alert.due,
+                scheduledAt: alert.at,
+                raisedAt: raisedAt,
+                late: now.timeIntervalSince(alert.at) > options.lateAfter,
+                coordinator: alert.coordinator
+            )
             let payload = try AlertEventCodec.encode(.raised(event))
             events.append(event)
-            requests.append(AppendRequest(streamId: AlertStreams.streamId(id), expected: .noStream, events: [
-                NewEvent(id: id, type: AlertRaised.typeName, schemaVersion: AlertEventCodec.schemaVersion, payload: payload,
-                         metadata: EventMetadata(actor: "imr-daemon alert scheduler", correlationId: alert.deadlineId)),
-            ]))
+            requests.append(
+                AppendRequest(
+                    streamId: AlertStreams.streamId(id),
+                    expected: .noStream,
+                    events: [
+                        NewEvent(
+                            id: id,
+                            type: AlertRaised.typeName,
+                            schemaVersion: AlertEventCodec.schemaVersion,
+                            payload: payload,
+                            metadata: EventMetadata(
+                                actor: "imr-daemon alert scheduler",
+                                correlationId: alert.deadlineId
+                            )
+                        )
+                    ]
+                )
+            )
         }
         let results = try store.append(batch: requests)
         var raised: [AlertRaised] = []
@@ -193,7 +237,11 @@ package final class AlertScheduler: Sendable {
         // Every alert that reached the log is announced, even when another of the batch failed:
         // the next pass counts it as raised and would never announce it.
         for event in raised {
-            OperatorFigures.shared.alertRaised(level: event.level.rawValue, late: event.late, lagSeconds: now.timeIntervalSince(event.scheduledAt))
+            OperatorFigures.shared.alertRaised(
+                level: event.level.rawValue,
+                late: event.late,
+                lagSeconds: now.timeIntervalSince(event.scheduledAt)
+            )
             log(event)
             onRaised(event)
         }
@@ -223,7 +271,9 @@ package final class AlertScheduler: Sendable {
             return true
         }
         guard due else { return }
-        logger.warning("alerts: \(count) running deadlines say their next alert is due, but it was raised already (expected while the deadlines read model is rebuilt; otherwise rebuild it: imr-ctl rebuild deadlines)")
+        logger.warning(
+            "alerts: \(count) running deadlines say their next alert is due, but it was raised already (expected while the deadlines read model is rebuilt; otherwise rebuild it: imr-ctl rebuild deadlines)"
+        )
     }
 
     /// The journal entry of a raised alert: a fixed MESSAGE_ID per level and the fields
@@ -244,7 +294,8 @@ package final class AlertScheduler: Sendable {
                 "alert.id": .string(event.alertId.uuidString.lowercased()),
                 "alert.level": .string(event.level.rawValue),
                 "alert.late": .string(event.late ? "true" : "false"),
-            ])
+            ]
+        )
     }
 
     /// Runs passes until the task is cancelled: after each, sleeps until the next alert is
@@ -257,7 +308,8 @@ package final class AlertScheduler: Sendable {
             // Should this watcher fail, the bounded sleeps below still find every alert.
             group.addTask { [store, doorbell] in
                 do {
-                    for try await event in store.subscribeToStreams(from: from) where CaseStreams.caseId(ofStream: event.streamId) != nil {
+                    for try await event in store.subscribeToStreams(from: from)
+                    where CaseStreams.caseId(ofStream: event.streamId) != nil {
                         doorbell.ring()
                     }
                 } catch {}
@@ -289,7 +341,10 @@ package final class AlertScheduler: Sendable {
                 }
                 // A backlog (alerts that came due while the daemon was down) is raised pass after
                 // pass, without waiting for commits to settle.
-                if backlog { await Task.yield(); continue }
+                if backlog {
+                    await Task.yield()
+                    continue
+                }
                 if await doorbell.wait(upTo: sleep) {
                     try? await Task.sleep(for: options.settleAfterCommit)
                 }
@@ -324,8 +379,14 @@ final class Doorbell: Sendable {
     @discardableResult
     func wait(upTo duration: Duration) async -> Bool {
         await withTaskGroup(of: Bool.self) { group in
-            group.addTask { try? await Task.sleep(for: duration); return false }
-            group.addTask { await self.waitForRing(); return !Task.isCancelled }
+            group.addTask {
+                try? await Task.sleep(for: duration)
+                return false
+            }
+            group.addTask {
+                await self.waitForRing()
+                return !Task.isCancelled
+            }
             let rung = await group.next() ?? false
             group.cancelAll()
             return rung

@@ -7,7 +7,9 @@ import Workflow
 /// `io.imr.Alerts`: open alerts, a live feed of them, and acknowledging, snoozing and
 /// reassigning them (each recorded as an event on the alert's stream).
 package struct AlertsInterface: VarlinkHandler {
-    package let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Alerts_varlink, as: UTF8.self))
+    package let interface = try! VarlinkInterface(
+        description: String(decoding: PackageResources.io_imr_Alerts_varlink, as: UTF8.self)
+    )
     let store: EventStore
     let access: AccessControl
     let clock: @Sendable () -> Date
@@ -25,10 +27,22 @@ package struct AlertsInterface: VarlinkHandler {
     ///   - followerQueue: replies a follower may leave unread before it gets `FollowerTooSlow`
     ///     (`server.follower_queue`).
     ///   - replayPage: open alerts read at a time for a new follower's replay.
-    package init(store: EventStore, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() },
-                snoozeCheck: Duration = .seconds(60), maximumFollowers: Int = 128, followerQueue: Int = 1024,
-                replayPage: Int = AlertProjection.maximumPage, logger: Logger = Logger(label: "imr.alerts", factory: { _ in SwiftLogNoOpLogHandler() })) {
-        self.feed = AlertFeed(store: store, maximumFollowers: maximumFollowers, queueCapacity: followerQueue, logger: logger)
+    package init(
+        store: EventStore,
+        access: AccessControl,
+        clock: @escaping @Sendable () -> Date = { Date() },
+        snoozeCheck: Duration = .seconds(60),
+        maximumFollowers: Int = 128,
+        followerQueue: Int = 1024,
+        replayPage: Int = AlertProjection.maximumPage,
+        logger: Logger = Logger(label: "imr.alerts", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.feed = AlertFeed(
+            store: store,
+            maximumFollowers: maximumFollowers,
+            queueCapacity: followerQueue,
+            logger: logger
+        )
         self.store = store
         self.access = access
         self.clock = clock
@@ -61,8 +75,14 @@ package struct AlertsInterface: VarlinkHandler {
     }
 
     struct AlertRef: Decodable { var alertId: String }
-    struct SnoozeRequest: Decodable { var alertId: String; var until: String }
-    struct ReassignRequest: Decodable { var alertId: String; var coordinator: String }
+    struct SnoozeRequest: Decodable {
+        var alertId: String
+        var until: String
+    }
+    struct ReassignRequest: Decodable {
+        var alertId: String
+        var coordinator: String
+    }
 
     /// Checked by the server before any parameter is decoded: reading for List and Follow,
     /// coordinating for the rest.
@@ -75,21 +95,41 @@ package struct AlertsInterface: VarlinkHandler {
         ServiceFailure.error(for: failure, interface: interface.name)
     }
 
-    package func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+    package func handle(
+        _ call: VarlinkCall,
+        context: VarlinkCallContext,
+        replier: VarlinkReplier
+    ) async throws -> [String: JSONValue] {
         switch call.member {
         case "List":
             let coordinator = try coordinatorFilter(call, context)
             let request = try WireFormat.decode(Page.self, from: call)
             try ReadModelGate.require(["alerts", "deadlines"], of: store, interface: "io.imr.Alerts")
             let paging = PagedReplies<Int64>(
-                invalidValue: "io.imr.Alerts.InvalidValue", noun: "alerts", defaultPage: AlertProjection.defaultPage,
-                maximumPage: AlertProjection.maximumPage, parse: { AlertPage.position(ofCursor: $0) }, text: { AlertPage.cursorText($0) })
+                invalidValue: "io.imr.Alerts.InvalidValue",
+                noun: "alerts",
+                defaultPage: AlertProjection.defaultPage,
+                maximumPage: AlertProjection.maximumPage,
+                parse: { AlertPage.position(ofCursor: $0) },
+                text: { AlertPage.cursorText($0) }
+            )
             let limit = try paging.pageSize(request.limit)
             let (store, now) = (self.store, clock())
-            return try await paging.answer(from: try paging.cursor(request.after), streaming: call.more == true, replier: replier, store: store) { from in
-                let page = try store.read { try AlertProjection.openPage(in: $0, coordinator: coordinator, now: now, after: from, limit: limit) }
-                return (["alerts": .array(page.alerts.map { .object($0.wire) }),
-                         "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast)], page.next)
+            return try await paging.answer(
+                from: try paging.cursor(request.after),
+                streaming: call.more == true,
+                replier: replier,
+                store: store
+            ) { from in
+                let page = try store.read {
+                    try AlertProjection.openPage(in: $0, coordinator: coordinator, now: now, after: from, limit: limit)
+                }
+                return (
+                    [
+                        "alerts": .array(page.alerts.map { .object($0.wire) }),
+                        "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast),
+                    ], page.next
+                )
             }
         case "Follow":
             guard replier.more else { throw VarlinkError.expectedMore }
@@ -99,45 +139,75 @@ package struct AlertsInterface: VarlinkHandler {
             let id = try alertId(ref.alertId)
             let actor = AccessPolicy.actor(of: context.peer)
             let now = clock()
-            return ["alert": .object(try await record(id) { view in
-                view.acknowledgedAt != nil ? nil : .acknowledged(AlertAcknowledged(alertId: id, by: actor.name, at: now))
-            }.wire)]
+            return [
+                "alert": .object(
+                    try await record(id) { view in
+                        view.acknowledgedAt != nil
+                            ? nil : .acknowledged(AlertAcknowledged(alertId: id, by: actor.name, at: now))
+                    }.wire
+                )
+            ]
         case "Snooze":
             let request = try WireFormat.decode(SnoozeRequest.self, from: call)
             let id = try alertId(request.alertId)
             let now = clock()
             guard let until = WireFormat.instant(request.until) else {
-                throw invalid("until", "'\(request.until)' is not an instant: use RFC 3339 (2024-03-01T16:10:00-08:00) or YYYY-MM-DDTHH:MM in Pacific time")
+                throw invalid(
+                    "until",
+                    "'\(request.until)' is not an instant: use RFC 3339 (2024-03-01T16:10:00-08:00) or YYYY-MM-DDTHH:MM in Pacific time"
+                )
             }
             guard until > now else {
-                throw invalid("until", "\(Pacific.rfc3339(until)) is not in the future (now is \(Pacific.rfc3339(now))); snooze until a later time")
+                throw invalid(
+                    "until",
+                    "\(Pacific.rfc3339(until)) is not in the future (now is \(Pacific.rfc3339(now))); snooze until a later time"
+                )
             }
             let actor = AccessPolicy.actor(of: context.peer)
-            return ["alert": .object(try await record(id) { view in
-                if let by = view.acknowledgedBy {
-                    throw VarlinkError("io.imr.Alerts.AlreadyAcknowledged", parameters: ["alertId": .string(request.alertId), "by": .string(by)])
-                }
-                return .snoozed(AlertSnoozed(alertId: id, until: until, by: actor.name, at: now))
-            }.wire)]
+            return [
+                "alert": .object(
+                    try await record(id) { view in
+                        if let by = view.acknowledgedBy {
+                            throw VarlinkError(
+                                "io.imr.Alerts.AlreadyAcknowledged",
+                                parameters: ["alertId": .string(request.alertId), "by": .string(by)]
+                            )
+                        }
+                        return .snoozed(AlertSnoozed(alertId: id, until: until, by: actor.name, at: now))
+                    }.wire
+                )
+            ]
         case "Reassign":
             let request = try WireFormat.decode(ReassignRequest.self, from: call)
             let id = try alertId(request.alertId)
             let coordinator = request.coordinator.trimmingCharacters(in: .whitespaces)
-            guard !coordinator.isEmpty else { throw invalid("coordinator", "the coordinator is empty; give a user name") }
+            guard !coordinator.isEmpty else {
+                throw invalid("coordinator", "the coordinator is empty; give a user name")
+            }
             do { try CommandValues.coordinator(coordinator) } catch { throw invalid(error.field, error.message) }
             let actor = AccessPolicy.actor(of: context.peer)
             let now = clock()
-            return ["alert": .object(try await record(id) { view in
-                view.coordinator == coordinator ? nil
-                    : .reassigned(AlertReassigned(alertId: id, coordinator: coordinator, by: actor.name, at: now))
-            }.wire)]
+            return [
+                "alert": .object(
+                    try await record(id) { view in
+                        view.coordinator == coordinator
+                            ? nil
+                            : .reassigned(
+                                AlertReassigned(alertId: id, coordinator: coordinator, by: actor.name, at: now)
+                            )
+                    }.wire
+                )
+            ]
         default:
             throw VarlinkError.methodNotImplemented(call.method)
         }
     }
 
     private func invalid(_ parameter: String, _ message: String) -> VarlinkError {
-        VarlinkError("io.imr.Alerts.InvalidValue", parameters: ["parameter": .string(parameter), "message": .string(message)])
+        VarlinkError(
+            "io.imr.Alerts.InvalidValue",
+            parameters: ["parameter": .string(parameter), "message": .string(message)]
+        )
     }
 
     private func coordinatorFilter(_ call: VarlinkCall, _ context: VarlinkCallContext) throws -> String? {
@@ -158,19 +228,29 @@ package struct AlertsInterface: VarlinkHandler {
 
     /// Appends the event `decide` makes from the alert's current view (none: nothing to
     /// record), at the stream version that was read, and returns the alert as it now is.
-    private func record(_ id: UUID, _ decide: @escaping @Sendable (AlertView) throws -> AlertEvent?) async throws -> AlertView {
+    private func record(
+        _ id: UUID,
+        _ decide: @escaping @Sendable (AlertView) throws -> AlertEvent?
+    ) async throws -> AlertView {
         let stream = AlertStreams.streamId(id)
         // Read, decided and appended in the writer's transaction: nobody acts on it in between.
         return try await store.write { context in
             let version = try context.lastEvent(of: stream)?.version ?? 0
             guard version > 0, let view = try AlertProjection.alert(id, in: context.database) else {
-                throw VarlinkError("io.imr.Alerts.AlertNotFound", parameters: ["alertId": .string(id.uuidString.lowercased())])
+                throw VarlinkError(
+                    "io.imr.Alerts.AlertNotFound",
+                    parameters: ["alertId": .string(id.uuidString.lowercased())]
+                )
             }
             guard let event = try decide(view) else { return view }
             let payload = try AlertEventCodec.encode(event)
-            try context.append(to: stream, expected: .exact(version), events: [
-                NewEvent(type: event.typeName, schemaVersion: AlertEventCodec.schemaVersion, payload: payload),
-            ])
+            try context.append(
+                to: stream,
+                expected: .exact(version),
+                events: [
+                    NewEvent(type: event.typeName, schemaVersion: AlertEventCodec.schemaVersion, payload: payload)
+                ]
+            )
             return try AlertProjection.alert(id, in: context.database) ?? view
         }
     }
@@ -183,13 +263,24 @@ package struct AlertsInterface: VarlinkHandler {
         guard let queue = try feed.register(coordinator: coordinator) else { return ["replayed": false] }
         defer { feed.unregister(queue) }
         let start = clock()
-        let head = try await store.read { db in try db.query("SELECT COALESCE(MAX(position), 0) FROM events").first?[0].int64 ?? 0 }
+        let head = try await store.read { db in
+            try db.query("SELECT COALESCE(MAX(position), 0) FROM events").first?[0].int64 ?? 0
+        }
         // The open alerts up to the head, a page at a time (each sent before the next is read);
         // those raised since come through the feed.
         var after: Int64? = nil
         replay: while true {
             let from = after
-            let page = try await store.read { try AlertProjection.openPage(in: $0, coordinator: coordinator, now: start, after: from, limit: replayPage, counting: false) }
+            let page = try await store.read {
+                try AlertProjection.openPage(
+                    in: $0,
+                    coordinator: coordinator,
+                    now: start,
+                    after: from,
+                    limit: replayPage,
+                    counting: false
+                )
+            }
             for alert in page.alerts {
                 guard alert.position <= head else { break replay }
                 try await replier.yield(["alert": .object(alert.wire), "replayed": true])
@@ -207,10 +298,17 @@ package struct AlertsInterface: VarlinkHandler {
                     let wait = min(next.map { $0.timeIntervalSince(clock()) } ?? .infinity, snoozeCheck.seconds)
                     if wait > 0 { try await Task.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up)))) }
                     let now = clock()
-                    guard now > since else { since = now; continue }  // the wall clock went back: look again from here
-                    let ended = try await store.read { [since] in try AlertProjection.snoozesEnded(in: $0, coordinator: coordinator, after: since, upTo: now) }
+                    guard now > since else {
+                        since = now
+                        continue
+                    }  // the wall clock went back: look again from here
+                    let ended = try await store.read { [since] in
+                        try AlertProjection.snoozesEnded(in: $0, coordinator: coordinator, after: since, upTo: now)
+                    }
                     for view in ended {
-                        guard queue.post(.init(position: .max, reply: ["alert": .object(view.wire), "replayed": false])) else { return }
+                        guard
+                            queue.post(.init(position: .max, reply: ["alert": .object(view.wire), "replayed": false]))
+                        else { return }
                     }
                     since = now
                 }
@@ -227,13 +325,22 @@ package struct AlertsInterface: VarlinkHandler {
             group.cancelAll()
         }
         if queue.overflowed {
-            throw VarlinkError("io.imr.Alerts.FollowerTooSlow", parameters: [
-                "queued": .int(Int64(queue.capacity)),
-                "message": .string("this follower did not read its alerts as fast as they came (\(queue.capacity) waited); follow again to be replayed the open alerts"),
-            ])
+            throw VarlinkError(
+                "io.imr.Alerts.FollowerTooSlow",
+                parameters: [
+                    "queued": .int(Int64(queue.capacity)),
+                    "message": .string(
+                        "this follower did not read its alerts as fast as they came (\(queue.capacity) waited); follow again to be replayed the open alerts"
+                    ),
+                ]
+            )
         }
         if stopping.isOpen || Task.isCancelled { return ["replayed": false] }
-        throw VarlinkError("io.imr.Alerts.InternalError", parameters: [
-            "message": .string("the daemon's alert feed stopped (journalctl -u imr-daemon says why); follow again")])
+        throw VarlinkError(
+            "io.imr.Alerts.InternalError",
+            parameters: [
+                "message": .string("the daemon's alert feed stopped (journalctl -u imr-daemon says why); follow again")
+            ]
+        )
     }
 }

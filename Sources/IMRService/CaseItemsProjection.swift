@@ -21,7 +21,8 @@ package struct CaseItemsProjection: Projection {
     package var batchPreparation: BatchPreparation? { preparation }
 
     package func prepare(_ db: ProjectionDatabase) throws {
-        try db.executeScript("""
+        try db.executeScript(
+            """
             CREATE TABLE case_items (
                 case_id           TEXT NOT NULL,
                 item_id           TEXT NOT NULL,
@@ -32,7 +33,8 @@ package struct CaseItemsProjection: Projection {
                 imr_decision      TEXT,
                 PRIMARY KEY (case_id, item_id)
             );
-            """)
+            """
+        )
     }
 
     package func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
@@ -45,27 +47,34 @@ package struct CaseItemsProjection: Projection {
         for item in state.items {
             wanted[item.id.rawValue] = [
                 .text(item.status.rawValue), date(item.imrApplicationReceivedOn), date(item.imrAssignedOn),
-                date(item.determinationDecidedOn), item.imrDecision.map { .text($0.rawValue) } ?? .null]
+                date(item.determinationDecidedOn), item.imrDecision.map { .text($0.rawValue) } ?? .null,
+            ]
         }
         var stored: [String: [SQLiteValue]] = [:]
         for row in try db.query(
             "SELECT item_id, status, imr_applied_on, imr_assigned_on, imr_decided_on, imr_decision FROM case_items WHERE case_id = ?",
-            [.text(caseId.rawValue)]) {
+            [.text(caseId.rawValue)]
+        ) {
             stored[row[0].string ?? ""] = Array(row.values.dropFirst())
         }
         // Only the rows that change are written: most commands leave the items as they were.
         for id in stored.keys where wanted[id] == nil {
-            try db.execute("DELETE FROM case_items WHERE case_id = ? AND item_id = ?", [.text(caseId.rawValue), .text(id)])
+            try db.execute(
+                "DELETE FROM case_items WHERE case_id = ? AND item_id = ?",
+                [.text(caseId.rawValue), .text(id)]
+            )
         }
         for (id, values) in wanted.sorted(by: { $0.key < $1.key }) where stored[id] != values {
             if stored[id] == nil {
                 try db.execute(
                     "INSERT INTO case_items (case_id, item_id, status, imr_applied_on, imr_assigned_on, imr_decided_on, imr_decision) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [.text(caseId.rawValue), .text(id)] + values)
+                    [.text(caseId.rawValue), .text(id)] + values
+                )
             } else {
                 try db.execute(
                     "UPDATE case_items SET status = ?, imr_applied_on = ?, imr_assigned_on = ?, imr_decided_on = ?, imr_decision = ? WHERE case_id = ? AND item_id = ?",
-                    values + [.text(caseId.rawValue), .text(id)])
+                    values + [.text(caseId.rawValue), .text(id)]
+                )
             }
         }
     }
@@ -77,7 +86,10 @@ package struct CaseItemsProjection: Projection {
 
 /// The figures of `io.imr.Cases.Stats`, read from the case list, case items and deadline read models.
 package struct CaseStatistics: Sendable, Equatable, Codable {
-    package struct StageCount: Sendable, Equatable, Codable { public var stage: String; public var cases: Int }
+    package struct StageCount: Sendable, Equatable, Codable {
+        public var stage: String
+        public var cases: Int
+    }
     package struct RuleTimeliness: Sendable, Equatable, Codable {
         package var rule: String
         package var met: Int
@@ -105,18 +117,24 @@ package struct CaseStatistics: Sendable, Equatable, Codable {
     package static func read(from store: EventStore, now: Date) throws -> CaseStatistics {
         let nowMicros = now.unixMicroseconds
         return try store.read { db in
-            let stages = try CaseListProjection.openByStage(in: db).map { StageCount(stage: $0.stage, cases: $0.cases) }.sorted { (CaseStage(rawValue: $0.stage) ?? .closed) < (CaseStage(rawValue: $1.stage) ?? .closed) }
-            let due = try db.query(
-                "SELECT COUNT(*) FROM deadlines WHERE is_open = 1 AND due_us > ? AND due_us <= ? AND rule != 'ur.info-request'",
-                [.integer(nowMicros), .integer(nowMicros + 7 * 86_400_000_000)]).first?[0].int64 ?? 0
+            let stages = try CaseListProjection.openByStage(in: db).map { StageCount(stage: $0.stage, cases: $0.cases) }
+                .sorted { (CaseStage(rawValue: $0.stage) ?? .closed) < (CaseStage(rawValue: $1.stage) ?? .closed) }
+            let due =
+                try db.query(
+                    "SELECT COUNT(*) FROM deadlines WHERE is_open = 1 AND due_us > ? AND due_us <= ? AND rule != 'ur.info-request'",
+                    [.integer(nowMicros), .integer(nowMicros + 7 * 86_400_000_000)]
+                ).first?[0].int64 ?? 0
             let overdue = try DeadlineProjection.overdueCount(in: db, at: now)
             var byRule: [String: RuleTimeliness] = [:]
             // A running deadline past due counts as missed; one not yet due is not counted.
-            for row in try db.query("""
+            for row in try db.query(
+                """
                 SELECT rule, CASE WHEN is_open = 1 THEN 'missed' ELSE status END AS outcome, COUNT(*) FROM deadlines
                 WHERE rule != 'ur.info-request' AND ((is_open = 1 AND due_us <= ?) OR status IN ('met', 'met-late', 'missed'))
                 GROUP BY rule, outcome
-                """, [.integer(nowMicros)]) {
+                """,
+                [.integer(nowMicros)]
+            ) {
                 let rule = row[0].string ?? ""
                 var entry = byRule[rule] ?? RuleTimeliness(rule: rule, met: 0, metLate: 0, missed: 0, onTimeShare: nil)
                 let n = Int(row[2].int64 ?? 0)
@@ -133,22 +151,37 @@ package struct CaseStatistics: Sendable, Equatable, Codable {
                 r.onTimeShare = total == 0 ? nil : Double(r.met) / Double(total)
                 return r
             }.sorted { $0.rule < $1.rule }
-            let decisions = Dictionary(try db.query("SELECT imr_decision, COUNT(*) FROM case_items WHERE imr_decision IS NOT NULL GROUP BY imr_decision").map {
-                ($0[0].string ?? "", Int($0[1].int64 ?? 0))
-            }, uniquingKeysWith: +)
-            let upheld = decisions["upheld"] ?? 0, overturned = decisions["overturned"] ?? 0
+            let decisions = Dictionary(
+                try db.query(
+                    "SELECT imr_decision, COUNT(*) FROM case_items WHERE imr_decision IS NOT NULL GROUP BY imr_decision"
+                ).map {
+                    ($0[0].string ?? "", Int($0[1].int64 ?? 0))
+                },
+                uniquingKeysWith: +
+            )
+            let upheld = decisions["upheld"] ?? 0
+            let overturned = decisions["overturned"] ?? 0
             func spans(_ from: String, _ to: String) throws -> [Int] {
-                try db.query("SELECT \(from), \(to) FROM case_items WHERE \(from) IS NOT NULL AND \(to) IS NOT NULL").compactMap { row in
-                    guard let a = row[0].string.flatMap(LocalDate.init(iso:)), let b = row[1].string.flatMap(LocalDate.init(iso:)) else { return nil }
-                    return a.days(until: b)
-                }
+                try db.query("SELECT \(from), \(to) FROM case_items WHERE \(from) IS NOT NULL AND \(to) IS NOT NULL")
+                    .compactMap { row in
+                        guard let a = row[0].string.flatMap(LocalDate.init(iso:)),
+                            let b = row[1].string.flatMap(LocalDate.init(iso:))
+                        else { return nil }
+                        return a.days(until: b)
+                    }
             }
             return CaseStatistics(
-                openCases: stages.reduce(0) { $0 + $1.cases }, openByStage: stages, dueWithin7Days: Int(due), overdue: Int(overdue),
-                timelinessByRule: timeliness, upheld: upheld, overturned: overturned,
+                openCases: stages.reduce(0) { $0 + $1.cases },
+                openByStage: stages,
+                dueWithin7Days: Int(due),
+                overdue: Int(overdue),
+                timelinessByRule: timeliness,
+                upheld: upheld,
+                overturned: overturned,
                 overturnRate: upheld + overturned == 0 ? nil : Double(overturned) / Double(upheld + overturned),
                 medianDaysApplicationToAssignment: median(try spans("imr_applied_on", "imr_assigned_on")),
-                medianDaysAssignmentToDetermination: median(try spans("imr_assigned_on", "imr_decided_on")))
+                medianDaysAssignmentToDetermination: median(try spans("imr_assigned_on", "imr_decided_on"))
+            )
         }
     }
 
@@ -167,11 +200,18 @@ package enum ReadModels {
     /// The read models, with the deadline read model by name: a ``CaseService`` given it works
     /// out a command's deadline rows before the writer takes the command. `policy` is the alert
     /// policy the deadlines' alert plans follow (the daemon's configured one).
-    package static func standard(policy: AlertPolicy = .standard) -> (all: [any Projection], deadlines: DeadlineProjection) {
+    package static func standard(
+        policy: AlertPolicy = .standard
+    ) -> (all: [any Projection], deadlines: DeadlineProjection) {
         let deadlines = DeadlineProjection(policy: policy)
         // The deadlines before the case list: a case's row takes its next deadline from them.
         // One preparation for the three case read models in a rebuild: each case folded once.
         let shared = CaseStreams.preparation(deadlines: deadlines)
-        return ([CaseItemsProjection(preparation: shared), deadlines, CaseListProjection(preparation: shared), AlertProjection()], deadlines)
+        return (
+            [
+                CaseItemsProjection(preparation: shared), deadlines, CaseListProjection(preparation: shared),
+                AlertProjection(),
+            ], deadlines
+        )
     }
 }

@@ -34,8 +34,12 @@ package struct CaseListProjection: Projection {
 
     /// The list's and the search's indexes: `apply` reads a case's row by its key only.
     package var deferredIndexes: [String] {
-        ["case_list_open_next", "case_list_coordinator_next", "case_list_stage_next", "case_list_claim", "case_list_id_nocase",
-         "case_list_claim_nocase", "case_list_employer_nocase", "case_list_administrator_nocase", "case_imr_numbers_nocase"]
+        [
+            "case_list_open_next", "case_list_coordinator_next", "case_list_stage_next", "case_list_claim",
+            "case_list_id_nocase",
+            "case_list_claim_nocase", "case_list_employer_nocase", "case_list_administrator_nocase",
+            "case_imr_numbers_nocase",
+        ]
     }
 
     /// A case's next deadline that must be met, on that case's deadline rows.
@@ -48,7 +52,8 @@ package struct CaseListProjection: Projection {
     static let noDeadline = Int64.max
 
     package func prepare(_ db: ProjectionDatabase) throws {
-        try db.executeScript("""
+        try db.executeScript(
+            """
             CREATE TABLE case_list (
                 case_id              TEXT PRIMARY KEY,
                 claim_number         TEXT NOT NULL,
@@ -87,7 +92,8 @@ package struct CaseListProjection: Projection {
                 PRIMARY KEY (imr_case_number, case_id)
             );
             CREATE INDEX case_imr_numbers_nocase ON case_imr_numbers (imr_case_number COLLATE NOCASE);
-            """)
+            """
+        )
     }
 
     package func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
@@ -99,23 +105,36 @@ package struct CaseListProjection: Projection {
         guard let facts = state.facts else { return }
         let numbers = Array(Set(state.items.compactMap { $0.imrCaseNumber?.rawValue })).sorted()
         var next: (due: Int64, rule: String)?
-        if state.isOpen, try !db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deadlines'").isEmpty {
-            next = try db.query(Self.nextDeadlineSQL, [.text(caseId.rawValue)]).first.map { ($0[0].int64 ?? 0, $0[1].string ?? "") }
+        if state.isOpen,
+            try !db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deadlines'").isEmpty
+        {
+            next = try db.query(Self.nextDeadlineSQL, [.text(caseId.rawValue)]).first.map {
+                ($0[0].int64 ?? 0, $0[1].string ?? "")
+            }
         }
         // The counts by stage move with the row: status, the STATUS= line and the metrics read
         // a dozen counts instead of counting the cases.
         let before = try db.query(
             "SELECT stage, is_open, claim_number, employer, claims_administrator, coordinator, next_sort FROM case_list WHERE case_id = ?",
-            [.text(caseId.rawValue)]).first
+            [.text(caseId.rawValue)]
+        ).first
         let (stage, isOpen) = (state.stage.rawValue, Int64(state.isOpen ? 1 : 0))
         if before?[0].string != stage || before?[1].int64 != isOpen {
             if let before {
-                try db.execute("UPDATE case_counts SET cases = cases - 1 WHERE stage = ? AND is_open = ?", [before[0], before[1]])
+                try db.execute(
+                    "UPDATE case_counts SET cases = cases - 1 WHERE stage = ? AND is_open = ?",
+                    [before[0], before[1]]
+                )
                 // No row for a stage no case is at: the same rows however the cases got there.
-                try db.execute("DELETE FROM case_counts WHERE stage = ? AND is_open = ? AND cases <= 0", [before[0], before[1]])
+                try db.execute(
+                    "DELETE FROM case_counts WHERE stage = ? AND is_open = ? AND cases <= 0",
+                    [before[0], before[1]]
+                )
             }
-            try db.execute("INSERT INTO case_counts (stage, is_open, cases) VALUES (?, ?, 1) ON CONFLICT(stage, is_open) DO UPDATE SET cases = cases + 1",
-                           [.text(stage), .integer(isOpen)])
+            try db.execute(
+                "INSERT INTO case_counts (stage, is_open, cases) VALUES (?, ?, 1) ON CONFLICT(stage, is_open) DO UPDATE SET cases = cases + 1",
+                [.text(stage), .integer(isOpen)]
+            )
         }
         let nextDue: SQLiteValue = next.map { .integer($0.due) } ?? .null
         let nextRule: SQLiteValue = next.map { .text($0.rule) } ?? .null
@@ -127,10 +146,16 @@ package struct CaseListProjection: Projection {
                     is_open, imr_case_numbers, items, version, last_position, updated_at_us, next_due_us, next_rule, next_sort)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
-                [.text(caseId.rawValue), .text(facts.claimNumber), .text(facts.employer), .text(facts.claimsAdministrator),
-                 .text(state.coordinator ?? ""), .text(facts.dateOfInjury.iso), .text(stage), .integer(isOpen),
-                 .text(numbers.joined(separator: ",")), .integer(Int64(state.items.count)), .integer(Int64(state.version)),
-                 .integer(event.position), .integer(event.recordedAt.unixMicroseconds), nextDue, nextRule, .integer(nextSort)])
+                [
+                    .text(caseId.rawValue), .text(facts.claimNumber), .text(facts.employer),
+                    .text(facts.claimsAdministrator),
+                    .text(state.coordinator ?? ""), .text(facts.dateOfInjury.iso), .text(stage), .integer(isOpen),
+                    .text(numbers.joined(separator: ",")), .integer(Int64(state.items.count)),
+                    .integer(Int64(state.version)),
+                    .integer(event.position), .integer(event.recordedAt.unixMicroseconds), nextDue, nextRule,
+                    .integer(nextSort),
+                ]
+            )
             try recordNumbers()
             return
         }
@@ -157,13 +182,18 @@ package struct CaseListProjection: Projection {
 
         func recordNumbers() throws {
             for number in numbers {
-                try db.execute("INSERT OR IGNORE INTO case_imr_numbers (imr_case_number, case_id) VALUES (?, ?)", [.text(number), .text(caseId.rawValue)])
+                try db.execute(
+                    "INSERT OR IGNORE INTO case_imr_numbers (imr_case_number, case_id) VALUES (?, ?)",
+                    [.text(number), .text(caseId.rawValue)]
+                )
             }
         }
     }
 
     package func drop(_ db: ProjectionDatabase) throws {
-        try db.executeScript("DROP TABLE IF EXISTS case_list; DROP TABLE IF EXISTS case_imr_numbers; DROP TABLE IF EXISTS case_counts;")
+        try db.executeScript(
+            "DROP TABLE IF EXISTS case_list; DROP TABLE IF EXISTS case_imr_numbers; DROP TABLE IF EXISTS case_counts;"
+        )
     }
 }
 
@@ -197,7 +227,8 @@ extension CaseSummary {
             "caseId": .string(caseId), "claimNumber": .string(claimNumber), "employer": .string(employer),
             "claimsAdministrator": .string(claimsAdministrator), "coordinator": .string(coordinator),
             "dateOfInjury": .string(dateOfInjury), "stage": .string(stage), "isOpen": .bool(isOpen),
-            "imrCaseNumbers": .array(imrCaseNumbers.map { .string($0) }), "items": .int(Int64(items)), "version": .int(version),
+            "imrCaseNumbers": .array(imrCaseNumbers.map { .string($0) }), "items": .int(Int64(items)),
+            "version": .int(version),
         ]
         if let nextDue { o["nextDue"] = .string(nextDue) }
         if let nextRule { o["nextRule"] = .string(nextRule) }
@@ -221,8 +252,16 @@ package struct CaseListFilter: Sendable, Equatable, Codable {
     /// Each case also says how many of its misses are kept as history, and the latest's due.
     package var includeHistory: Bool?
 
-    package init(open: Bool? = nil, stage: String? = nil, coordinator: String? = nil, claimNumber: String? = nil, imrCaseNumber: String? = nil,
-                limit: Int? = nil, after: String? = nil, includeHistory: Bool? = nil) {
+    package init(
+        open: Bool? = nil,
+        stage: String? = nil,
+        coordinator: String? = nil,
+        claimNumber: String? = nil,
+        imrCaseNumber: String? = nil,
+        limit: Int? = nil,
+        after: String? = nil,
+        includeHistory: Bool? = nil
+    ) {
         self.includeHistory = includeHistory
         self.open = open
         self.stage = stage
@@ -259,7 +298,8 @@ package struct CaseListCursor: Sendable, Equatable {
         guard text.utf8.count <= 150 else { return nil }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "1", parts[1] == "0" || parts[1] == "1", let sort = Int64(parts[2]),
-              let id = HexText.decode(parts[3]) else { return nil }
+            let id = HexText.decode(parts[3])
+        else { return nil }
         self.init(isOpen: parts[1] == "1", nextSort: sort, caseId: id)
     }
 }
@@ -283,7 +323,9 @@ extension CaseListProjection {
 
     /// Open cases by stage, from the same counts; stages with none left out.
     package static func openByStage(in db: ProjectionDatabase) throws -> [(stage: String, cases: Int)] {
-        try db.query("SELECT stage, cases FROM case_counts WHERE is_open = 1 AND cases > 0").map { ($0[0].string ?? "", Int($0[1].int64 ?? 0)) }
+        try db.query("SELECT stage, cases FROM case_counts WHERE is_open = 1 AND cases > 0").map {
+            ($0[0].string ?? "", Int($0[1].int64 ?? 0))
+        }
     }
 
     /// Cases per page unless the caller asks for fewer or more.
@@ -303,11 +345,20 @@ extension CaseListProjection {
     static func conditions(_ filter: CaseListFilter, isOpen: Bool) -> (clauses: [String], arguments: [SQLiteValue]) {
         var clauses: [String] = []
         var arguments: [SQLiteValue] = []
-        if let coordinator = filter.coordinator { clauses.append("coordinator = ?"); arguments.append(.text(coordinator)) }
+        if let coordinator = filter.coordinator {
+            clauses.append("coordinator = ?")
+            arguments.append(.text(coordinator))
+        }
         // With a coordinator, the stage is checked on that coordinator's rows (`+` keeps SQLite
         // off the stage index: a stage holds far more cases than one coordinator).
-        if let stage = filter.stage { clauses.append(filter.coordinator == nil ? "stage = ?" : "+stage = ?"); arguments.append(.text(stage)) }
-        if let claim = filter.claimNumber { clauses.append("claim_number = ?"); arguments.append(.text(claim)) }
+        if let stage = filter.stage {
+            clauses.append(filter.coordinator == nil ? "stage = ?" : "+stage = ?")
+            arguments.append(.text(stage))
+        }
+        if let claim = filter.claimNumber {
+            clauses.append("claim_number = ?")
+            arguments.append(.text(claim))
+        }
         if let number = filter.imrCaseNumber {
             clauses.append("case_id IN (SELECT case_id FROM case_imr_numbers WHERE imr_case_number = ?)")
             arguments.append(.text(number))
@@ -327,25 +378,39 @@ extension CaseListProjection {
     }
 
     /// The SQL of a page of one part, with its arguments (also what a test explains).
-    static func pageQuery(_ filter: CaseListFilter, isOpen: Bool, after cursor: CaseListCursor?, limit: Int) -> (sql: String, arguments: [SQLiteValue]) {
+    static func pageQuery(
+        _ filter: CaseListFilter,
+        isOpen: Bool,
+        after cursor: CaseListCursor?,
+        limit: Int
+    ) -> (sql: String, arguments: [SQLiteValue]) {
         var (clauses, arguments) = conditions(filter, isOpen: isOpen)
         if let cursor {
             clauses.append("(next_sort, case_id) > (?, ?)")
             arguments += [.integer(cursor.nextSort), .text(cursor.caseId)]
         }
-        return ("SELECT \(columns) FROM \(source(filter)) WHERE \(clauses.joined(separator: " AND ")) ORDER BY next_sort, case_id LIMIT ?",
-                arguments + [.integer(Int64(limit))])
+        return (
+            "SELECT \(columns) FROM \(source(filter)) WHERE \(clauses.joined(separator: " AND ")) ORDER BY next_sort, case_id LIMIT ?",
+            arguments + [.integer(Int64(limit))]
+        )
     }
 
     /// The SQL that counts, up to `cap`, the cases of one part after a cursor.
-    static func countQuery(_ filter: CaseListFilter, isOpen: Bool, after cursor: CaseListCursor?, cap: Int) -> (sql: String, arguments: [SQLiteValue]) {
+    static func countQuery(
+        _ filter: CaseListFilter,
+        isOpen: Bool,
+        after cursor: CaseListCursor?,
+        cap: Int
+    ) -> (sql: String, arguments: [SQLiteValue]) {
         var (clauses, arguments) = conditions(filter, isOpen: isOpen)
         if let cursor {
             clauses.append("(next_sort, case_id) > (?, ?)")
             arguments += [.integer(cursor.nextSort), .text(cursor.caseId)]
         }
-        return ("SELECT COUNT(*) FROM (SELECT 1 FROM \(source(filter)) WHERE \(clauses.joined(separator: " AND ")) LIMIT ?)",
-                arguments + [.integer(Int64(cap))])
+        return (
+            "SELECT COUNT(*) FROM (SELECT 1 FROM \(source(filter)) WHERE \(clauses.joined(separator: " AND ")) LIMIT ?)",
+            arguments + [.integer(Int64(cap))]
+        )
     }
 
     /// The parts a filter's list is made of, in order: open cases, then closed ones.
@@ -355,7 +420,12 @@ extension CaseListProjection {
 
     /// One page of the case list: open cases before closed ones, each soonest next deadline
     /// first (those with none last), then by case id; `limit` cases at most, after `cursor`.
-    package static func page(in db: ProjectionDatabase, matching filter: CaseListFilter, after cursor: CaseListCursor?, limit: Int) throws -> CaseListPage {
+    package static func page(
+        in db: ProjectionDatabase,
+        matching filter: CaseListFilter,
+        after cursor: CaseListCursor?,
+        limit: Int
+    ) throws -> CaseListPage {
         var cases: [CaseSummary] = []
         var last = cursor
         let parts = parts(filter)
@@ -379,18 +449,29 @@ extension CaseListProjection {
         var counting = min(index, parts.count)
         while counting < parts.count && remaining <= countLimit {
             let isOpen = parts[counting]
-            let (sql, arguments) = countQuery(filter, isOpen: isOpen, after: last?.isOpen == isOpen ? last : nil, cap: countLimit + 1 - remaining)
+            let (sql, arguments) = countQuery(
+                filter,
+                isOpen: isOpen,
+                after: last?.isOpen == isOpen ? last : nil,
+                cap: countLimit + 1 - remaining
+            )
             remaining += Int(try db.query(sql, arguments).first?[0].int64 ?? 0)
             counting += 1
         }
         let atLeast = remaining > countLimit
-        return CaseListPage(cases: cases, next: remaining > 0 ? last : nil, remaining: min(remaining, countLimit), remainingAtLeast: atLeast)
+        return CaseListPage(
+            cases: cases,
+            next: remaining > 0 ? last : nil,
+            remaining: min(remaining, countLimit),
+            remainingAtLeast: atLeast
+        )
     }
 
     /// The fields `search` looks in, each on its index that ignores letter case.
     static let searchFields: [(table: String, column: String, index: String)] = [
         ("case_list", "case_id", "case_list_id_nocase"), ("case_list", "claim_number", "case_list_claim_nocase"),
-        ("case_imr_numbers", "imr_case_number", "case_imr_numbers_nocase"), ("case_list", "employer", "case_list_employer_nocase"),
+        ("case_imr_numbers", "imr_case_number", "case_imr_numbers_nocase"),
+        ("case_list", "employer", "case_list_employer_nocase"),
         ("case_list", "claims_administrator", "case_list_administrator_nocase"),
     ]
 
@@ -399,16 +480,22 @@ extension CaseListProjection {
     static func searchQueries(_ text: String, limit: Int) -> [(sql: String, arguments: [SQLiteValue])] {
         // Every UTF-8 text that starts with `text` sorts from `text` up to `text` + U+10FFFF.
         searchFields.map { field in
-            ("SELECT case_id FROM \(field.table) INDEXED BY \(field.index) WHERE \(field.column) COLLATE NOCASE >= ? AND \(field.column) COLLATE NOCASE < ? "
-                + "ORDER BY \(field.column) COLLATE NOCASE LIMIT ?",
-             [.text(text), .text(text + "\u{10FFFF}"), .integer(Int64(limit))])
+            (
+                "SELECT case_id FROM \(field.table) INDEXED BY \(field.index) WHERE \(field.column) COLLATE NOCASE >= ? AND \(field.column) COLLATE NOCASE < ? "
+                    + "ORDER BY \(field.column) COLLATE NOCASE LIMIT ?",
+                [.text(text), .text(text + "\u{10FFFF}"), .integer(Int64(limit))]
+            )
         }
     }
 
     /// Cases whose id, claim number, IMR case number, employer or claims administrator starts
     /// with `text`, ignoring letter case: at most `limit`, open ones first, then by next
     /// deadline and case id (the list's order); `more` when there are others.
-    package static func search(in db: ProjectionDatabase, text: String, limit: Int) throws -> (cases: [CaseSummary], more: Bool) {
+    package static func search(
+        in db: ProjectionDatabase,
+        text: String,
+        limit: Int
+    ) throws -> (cases: [CaseSummary], more: Bool) {
         var ids: [String] = []
         var seen: Set<String> = []
         var more = false
@@ -424,26 +511,39 @@ extension CaseListProjection {
                 cases.append((summary(row), row[13].int64 ?? noDeadline))
             }
         }
-        cases.sort { ($0.summary.isOpen ? 0 : 1, $0.sort, $0.summary.caseId) < ($1.summary.isOpen ? 0 : 1, $1.sort, $1.summary.caseId) }
+        cases.sort {
+            ($0.summary.isOpen ? 0 : 1, $0.sort, $0.summary.caseId) < (
+                $1.summary.isOpen ? 0 : 1, $1.sort, $1.summary.caseId
+            )
+        }
         return (cases.prefix(limit).map(\.summary), more)
     }
 
     /// The existing case ids nearest `caseId`: the same id in another letter case, else the ids
     /// beside it in the case-insensitive order (a mistyped last character or digit), closest by
     /// edit distance first; at most `limit`.
-    package static func nearestCaseIds(to caseId: String, in db: ProjectionDatabase, limit: Int = 3) throws -> [String] {
-        let same = try db.query("SELECT case_id FROM case_list INDEXED BY case_list_id_nocase WHERE case_id = ? COLLATE NOCASE LIMIT 2", [.text(caseId)])
-            .compactMap { $0[0].string }
+    package static func nearestCaseIds(to caseId: String, in db: ProjectionDatabase, limit: Int = 3) throws -> [String]
+    {
+        let same = try db.query(
+            "SELECT case_id FROM case_list INDEXED BY case_list_id_nocase WHERE case_id = ? COLLATE NOCASE LIMIT 2",
+            [.text(caseId)]
+        )
+        .compactMap { $0[0].string }
         if !same.isEmpty { return same }
-        let after = try db.query("SELECT case_id FROM case_list INDEXED BY case_list_id_nocase WHERE case_id COLLATE NOCASE > ? ORDER BY case_id COLLATE NOCASE LIMIT 3", [.text(caseId)])
-        let before = try db.query("SELECT case_id FROM case_list INDEXED BY case_list_id_nocase WHERE case_id COLLATE NOCASE < ? ORDER BY case_id COLLATE NOCASE DESC LIMIT 3", [.text(caseId)])
+        let after = try db.query(
+            "SELECT case_id FROM case_list INDEXED BY case_list_id_nocase WHERE case_id COLLATE NOCASE > ? ORDER BY case_id COLLATE NOCASE LIMIT 3",
+            [.text(caseId)]
+        )
+        let before = try db.query(
+            "SELECT case_id FROM case_list INDEXED BY case_list_id_nocase WHERE case_id COLLATE NOCASE < ? ORDER BY case_id COLLATE NOCASE DESC LIMIT 3",
+            [.text(caseId)]
+        )
         let near = (before + after).compactMap { $0[0].string }
         let scored = near.map { ($0, editDistance($0.lowercased(), caseId.lowercased())) }
         // Close enough to be a typo: at most a third of the id's characters wrong (and at least one).
         let bound = max(1, caseId.count / 3)
         return scored.filter { $0.1 <= bound }.sorted { ($0.1, $0.0) < ($1.1, $1.0) }.prefix(limit).map(\.0)
     }
-
 
     /// The case's misses kept as history, counted on its deadlines' index (a case has a few).
     static let historyQuery = """
@@ -454,18 +554,27 @@ extension CaseListProjection {
     static func addHistory(to summary: inout CaseSummary, in db: ProjectionDatabase) throws {
         let row = try db.query(historyQuery, [.text(summary.caseId)]).first
         summary.missedInHistory = Int(row?[0].int64 ?? 0)
-        summary.lastMissedDue = row?[1].int64.map { Pacific.rfc3339(Date(timeIntervalSince1970: Double($0) / 1_000_000)) }
+        summary.lastMissedDue = row?[1].int64.map {
+            Pacific.rfc3339(Date(timeIntervalSince1970: Double($0) / 1_000_000))
+        }
     }
 
     static func summary(_ row: Row) -> CaseSummary {
         CaseSummary(
-            caseId: row[0].string ?? "", claimNumber: row[1].string ?? "", employer: row[2].string ?? "",
-            claimsAdministrator: row[3].string ?? "", coordinator: row[4].string ?? "", dateOfInjury: row[5].string ?? "",
-            stage: row[6].string ?? "", isOpen: row[7].int64 == 1,
+            caseId: row[0].string ?? "",
+            claimNumber: row[1].string ?? "",
+            employer: row[2].string ?? "",
+            claimsAdministrator: row[3].string ?? "",
+            coordinator: row[4].string ?? "",
+            dateOfInjury: row[5].string ?? "",
+            stage: row[6].string ?? "",
+            isOpen: row[7].int64 == 1,
             imrCaseNumbers: (row[8].string ?? "").split(separator: ",").map(String.init),
-            items: Int(row[9].int64 ?? 0), version: row[10].int64 ?? 0,
+            items: Int(row[9].int64 ?? 0),
+            version: row[10].int64 ?? 0,
             nextDue: row[11].int64.map { Pacific.rfc3339(Date(timeIntervalSince1970: Double($0) / 1_000_000)) },
-            nextRule: row[12].string)
+            nextRule: row[12].string
+        )
     }
 
     /// Every case the filter matches, read page by page (for short lists: a claim's or an IMR

@@ -55,7 +55,12 @@ package struct CaseSeeder: Sendable {
                 outcome.refused += refused
                 guard !events.isEmpty else { continue }
                 let streamId = CaseStreams.streamId(caseId)
-                let hint = CaseStreams.AppendHint(streamId: streamId, base: CaseState(), baseVersion: 0, events: readBack)
+                let hint = CaseStreams.AppendHint(
+                    streamId: streamId,
+                    base: CaseState(),
+                    baseVersion: 0,
+                    events: readBack
+                )
                 try context.append(to: streamId, expected: .noStream, events: events, hint: hint, recordedAt: now)
                 outcome.cases += 1
                 outcome.events += events.count
@@ -65,8 +70,13 @@ package struct CaseSeeder: Sendable {
     }
 
     /// A case's events, decided and encoded (pure: run it on any thread).
-    private func prepare(_ caseId: CaseID, _ commands: [CaseCommand], now: Date)
-        -> (CaseID, [NewEvent], [UUID: CaseEvent], Int) {
+    private func prepare(
+        _ caseId: CaseID,
+        _ commands: [CaseCommand],
+        now: Date
+    )
+        -> (CaseID, [NewEvent], [UUID: CaseEvent], Int)
+    {
         var state = CaseState()
         var events: [NewEvent] = []
         var readBack: [UUID: CaseEvent] = [:]
@@ -78,9 +88,21 @@ package struct CaseSeeder: Sendable {
                 continue
             }
             let commandId = UUID.random()
-            let metadata = EventMetadata(actor: actor.label, correlationId: commandId.uuidString.lowercased(), commandId: commandId.uuidString.lowercased())
-            guard let encoded = CaseService.encode(decided, commandId: commandId, metadata: metadata, on: state, at: Int64(state.version),
-                                                   recordedAt: recordedAt) else {
+            let metadata = EventMetadata(
+                actor: actor.label,
+                correlationId: commandId.uuidString.lowercased(),
+                commandId: commandId.uuidString.lowercased()
+            )
+            guard
+                let encoded = CaseService.encode(
+                    decided,
+                    commandId: commandId,
+                    metadata: metadata,
+                    on: state,
+                    at: Int64(state.version),
+                    recordedAt: recordedAt
+                )
+            else {
                 refused += 1
                 continue
             }

@@ -40,7 +40,8 @@ package enum CaseServiceError: Error, Sendable, CustomStringConvertible {
         case .refused(let violation): violation.message
         case .concurrentUpdate(let id, let expected, let actual):
             "case '\(id.rawValue)' changed while this command ran (expected version \(expected), found \(actual)); run it again"
-        case .unreadableEvent(let id, let detail): "case '\(id.rawValue)' holds an event this imr cannot read: \(detail); upgrade imr"
+        case .unreadableEvent(let id, let detail):
+            "case '\(id.rawValue)' holds an event this imr cannot read: \(detail); upgrade imr"
         case .storage(let error): error.message
         case .invalidValue(let invalid): invalid.message
         case .commandIdReused(let reuse): reuse.message
@@ -58,7 +59,9 @@ package struct CommandIdReuse: Sendable, Equatable {
     package let positions: [Int64]
 
     package var message: String {
-        let at = positions.count == 1 ? "position \(positions[0])" : "positions \(positions.map(String.init).joined(separator: ", "))"
+        let at =
+            positions.count == 1
+            ? "position \(positions[0])" : "positions \(positions.map(String.init).joined(separator: ", "))"
         return "command id \(commandId.uuidString.lowercased()) was already used for a different command "
             + "(\(eventTypes.joined(separator: ", ")) on case '\(caseId)', at \(at)); nothing was recorded: "
             + "give each new command its own id (or leave --command-id out)"
@@ -92,8 +95,12 @@ package struct CaseService: Sendable {
     /// Where commands are decided ahead: threads of their own, not the cooperative ones.
     let compute: ComputeThreads
 
-    package init(store: EventStore, states: CaseStateCache = CaseStateCache(), deadlines: DeadlineProjection? = nil,
-                compute: ComputeThreads = .shared) {
+    package init(
+        store: EventStore,
+        states: CaseStateCache = CaseStateCache(),
+        deadlines: DeadlineProjection? = nil,
+        compute: ComputeThreads = .shared
+    ) {
         self.store = store
         self.states = states
         self.deadlines = deadlines
@@ -144,7 +151,11 @@ package struct CaseService: Sendable {
 
     /// Up to `limit` of a case's events after version `after`, and the case's version now (to
     /// say how many follow), read on a reader thread.
-    package func historyPage(of caseId: CaseID, after: Int64, limit: Int) async throws(CaseServiceError) -> (events: [RecordedEvent], version: Int64) {
+    package func historyPage(
+        of caseId: CaseID,
+        after: Int64,
+        limit: Int
+    ) async throws(CaseServiceError) -> (events: [RecordedEvent], version: Int64) {
         let streamId = CaseStreams.streamId(caseId)
         let events: [RecordedEvent]
         let version: Int64
@@ -156,10 +167,14 @@ package struct CaseService: Sendable {
         return (events, version)
     }
 
-    private func stateAndHistory(of caseId: CaseID, from stored: [RecordedEvent]) throws(CaseServiceError) -> (CaseState, [RecordedEvent]) {
+    private func stateAndHistory(
+        of caseId: CaseID,
+        from stored: [RecordedEvent]
+    ) throws(CaseServiceError) -> (CaseState, [RecordedEvent]) {
         let streamId = CaseStreams.streamId(caseId)
         let state: CaseState
-        if let last = stored.last, let cached = states.state(of: streamId, at: last.streamVersion, lastEventId: last.id) {
+        if let last = stored.last, let cached = states.state(of: streamId, at: last.streamVersion, lastEventId: last.id)
+        {
             state = cached
         } else {
             do { state = try CaseStreams.fold(stored) } catch { throw .unreadableEvent(caseId, "\(error)") }
@@ -173,9 +188,21 @@ package struct CaseService: Sendable {
     /// recorded returns the earlier outcome and writes nothing, so clients can retry safely.
     @discardableResult
     package func execute(
-        _ command: CaseCommand, on caseId: CaseID, actor: Actor, commandId: UUID, correlationId: String? = nil, now: Date
+        _ command: CaseCommand,
+        on caseId: CaseID,
+        actor: Actor,
+        commandId: UUID,
+        correlationId: String? = nil,
+        now: Date
     ) async throws(CaseServiceError) -> CommandOutcome {
-        let prepared = try prepare(command, on: caseId, actor: actor, commandId: commandId, correlationId: correlationId, now: now)
+        let prepared = try prepare(
+            command,
+            on: caseId,
+            actor: actor,
+            commandId: commandId,
+            correlationId: correlationId,
+            now: now
+        )
         // Decided ahead on the cached state, in this task: the writer then only checks that the
         // case is still at that state, and appends. Anything else is decided again by the writer.
         let ahead = await speculate(prepared)
@@ -210,25 +237,50 @@ package struct CaseService: Sendable {
         if let entry = states.latest(of: streamId) {
             base = (entry.state, entry.version, entry.lastEventId)
         } else {
-            guard let stored = try? await store.read(stream: streamId), let state = try? CaseStreams.fold(stored) else { return nil }
+            guard let stored = try? await store.read(stream: streamId), let state = try? CaseStreams.fold(stored) else {
+                return nil
+            }
             base = (state, Int64(stored.count), stored.last?.id)
-            if let last = stored.last { states.remember(state, of: streamId, at: last.streamVersion, lastEventId: last.id) }
+            if let last = stored.last {
+                states.remember(state, of: streamId, at: last.streamVersion, lastEventId: last.id)
+            }
         }
         let known = base
         return await compute.run { self.decideAhead(p, on: known) }
     }
 
     /// The CPU-heavy part of ``speculate(_:)``, run on the compute threads.
-    private func decideAhead(_ p: PreparedCommand, on base: (state: CaseState, version: Int64, eventId: UUID?)) -> DecidedAhead? {
+    private func decideAhead(
+        _ p: PreparedCommand,
+        on base: (state: CaseState, version: Int64, eventId: UUID?)
+    ) -> DecidedAhead? {
         guard let events = try? decide(p.command, state: base.state, now: p.now), !events.isEmpty else { return nil }
         let recordedAt = p.now.roundedToStoredMicroseconds
-        guard let encoded = Self.encode(events, commandId: p.commandId, metadata: p.metadata, on: base.state, at: base.version, recordedAt: recordedAt)
+        guard
+            let encoded = Self.encode(
+                events,
+                commandId: p.commandId,
+                metadata: p.metadata,
+                on: base.state,
+                at: base.version,
+                recordedAt: recordedAt
+            )
         else { return nil }
         let (newEvents, readBack, states, state) = (encoded.newEvents, encoded.readBack, encoded.states, encoded.final)
-        let deadlines = newEvents.last.flatMap { last in try? self.deadlines?.precompute(state, after: last.id, at: recordedAt) }
+        let deadlines = newEvents.last.flatMap { last in
+            try? self.deadlines?.precompute(state, after: last.id, at: recordedAt)
+        }
         return DecidedAhead(
-            baseVersion: base.version, baseEventId: base.eventId, base: base.state, newEvents: newEvents, readBack: readBack,
-            states: states, final: state, recordedAt: recordedAt, deadlines: deadlines)
+            baseVersion: base.version,
+            baseEventId: base.eventId,
+            base: base.state,
+            newEvents: newEvents,
+            readBack: readBack,
+            states: states,
+            final: state,
+            recordedAt: recordedAt,
+            deadlines: deadlines
+        )
     }
 
     /// A command's decided events as they will be stored: encoded with their ids, read back as
@@ -242,18 +294,39 @@ package struct CaseService: Sendable {
 
     /// `events` of the command `commandId`, decided on `state` at stream version `version`;
     /// nil when one cannot be encoded or read back.
-    static func encode(_ events: [CaseEvent], commandId: UUID, metadata: EventMetadata, on state: CaseState, at version: Int64,
-                       recordedAt: Date) -> EncodedEvents? {
+    static func encode(
+        _ events: [CaseEvent],
+        commandId: UUID,
+        metadata: EventMetadata,
+        on state: CaseState,
+        at version: Int64,
+        recordedAt: Date
+    ) -> EncodedEvents? {
         var out = EncodedEvents(final: state)
         for (index, event) in events.enumerated() {
             guard let encoded = try? CaseEventCodec.encode(event),
-                  let stored = try? CaseEventCodec.decode(type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload)
+                let stored = try? CaseEventCodec.decode(
+                    type: encoded.type,
+                    schemaVersion: encoded.schemaVersion,
+                    payload: encoded.payload
+                )
             else { return nil }
             let id = eventId(commandId: commandId, index: index)
             let eventVersion = version + Int64(index) + 1
             out.readBack[id] = stored
-            out.newEvents.append(NewEvent(id: id, type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload, metadata: metadata))
-            out.final = evolve(out.final, RecordedCaseEvent(event: stored, version: Int(eventVersion), eventId: id, recordedAt: recordedAt))
+            out.newEvents.append(
+                NewEvent(
+                    id: id,
+                    type: encoded.type,
+                    schemaVersion: encoded.schemaVersion,
+                    payload: encoded.payload,
+                    metadata: metadata
+                )
+            )
+            out.final = evolve(
+                out.final,
+                RecordedCaseEvent(event: stored, version: Int(eventVersion), eventId: id, recordedAt: recordedAt)
+            )
             out.states[eventVersion] = out.final
         }
         return out
@@ -262,9 +335,21 @@ package struct CaseService: Sendable {
     /// The same, in a transaction of its own on the calling thread (tools and tests).
     @discardableResult
     package func execute(
-        _ command: CaseCommand, on caseId: CaseID, actor: Actor, commandId: UUID, correlationId: String? = nil, now: Date
+        _ command: CaseCommand,
+        on caseId: CaseID,
+        actor: Actor,
+        commandId: UUID,
+        correlationId: String? = nil,
+        now: Date
     ) throws(CaseServiceError) -> CommandOutcome {
-        let prepared = try prepare(command, on: caseId, actor: actor, commandId: commandId, correlationId: correlationId, now: now)
+        let prepared = try prepare(
+            command,
+            on: caseId,
+            actor: actor,
+            commandId: commandId,
+            correlationId: correlationId,
+            now: now
+        )
         do {
             return try store.write { context in try self.record(prepared, in: context) }
         } catch {
@@ -292,28 +377,49 @@ package struct CaseService: Sendable {
     }
 
     private func prepare(
-        _ command: CaseCommand, on caseId: CaseID, actor: Actor, commandId: UUID, correlationId: String?, now: Date
+        _ command: CaseCommand,
+        on caseId: CaseID,
+        actor: Actor,
+        commandId: UUID,
+        correlationId: String?,
+        now: Date
     ) throws(CaseServiceError) -> PreparedCommand {
         // A case id outside the set opens nothing; a case recorded before the set was
         // enforced (its id holds, say, a space) still takes commands.
         var badCaseId: InvalidValue?
         do { _ = try CommandValues.caseId(caseId.rawValue) } catch { badCaseId = error }
         if let badCaseId, case .openCase = command { throw .invalidValue(badCaseId) }
-        if let badCaseId, caseId.rawValue.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if let badCaseId, caseId.rawValue.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        {
             throw .invalidValue(badCaseId)
         }
         do { try CommandValues.validate(command) } catch { throw .invalidValue(error) }
         let digest = Self.digest(of: command, caseId: caseId)
         let metadata = EventMetadata(
-            actor: actor.label, correlationId: correlationId ?? commandId.uuidString.lowercased(),
-            causationId: commandId.uuidString.lowercased(), commandId: commandId.uuidString.lowercased(),
-            extras: [Self.commandDigestKey: digest])
-        return PreparedCommand(command: command, caseId: caseId, badCaseId: badCaseId, commandId: commandId, digest: digest, metadata: metadata, now: now)
+            actor: actor.label,
+            correlationId: correlationId ?? commandId.uuidString.lowercased(),
+            causationId: commandId.uuidString.lowercased(),
+            commandId: commandId.uuidString.lowercased(),
+            extras: [Self.commandDigestKey: digest]
+        )
+        return PreparedCommand(
+            command: command,
+            caseId: caseId,
+            badCaseId: badCaseId,
+            commandId: commandId,
+            digest: digest,
+            metadata: metadata,
+            now: now
+        )
     }
 
     /// Records a prepared command inside the writer's transaction: as decided ahead when the
     /// case is still at the state it was decided on, else decided here.
-    func record(_ p: PreparedCommand, ahead: DecidedAhead? = nil, in context: WriteContext) throws(CaseServiceError) -> CommandOutcome {
+    func record(
+        _ p: PreparedCommand,
+        ahead: DecidedAhead? = nil,
+        in context: WriteContext
+    ) throws(CaseServiceError) -> CommandOutcome {
         let caseId = p.caseId
         let streamId = CaseStreams.streamId(caseId)
         // A retry of a recorded command, or its id reused: one index lookup.
@@ -321,14 +427,25 @@ package struct CaseService: Sendable {
         let earlier: RecordedEvent?
         do { earlier = try context.event(id: firstId) } catch { throw .storage(error) }
         if let earlier {
-            guard earlier.streamId == streamId else { throw try reuse(of: p.commandId, first: earlier, in: context) ?? .caseNotFound(caseId) }
+            guard earlier.streamId == streamId else {
+                throw try reuse(of: p.commandId, first: earlier, in: context) ?? .caseNotFound(caseId)
+            }
             let stored: [RecordedEvent]
-            do { stored = try context.read(stream: streamId, from: earlier.streamVersion) } catch { throw .storage(error) }
-            if let outcome = try earlierOutcome(of: p.commandId, digest: p.digest, in: stored, caseId: caseId) { return outcome }
+            do { stored = try context.read(stream: streamId, from: earlier.streamVersion) } catch {
+                throw .storage(error)
+            }
+            if let outcome = try earlierOutcome(of: p.commandId, digest: p.digest, in: stored, caseId: caseId) {
+                return outcome
+            }
         }
-        if let ahead, let outcome = try recordAhead(ahead, caseId: caseId, commandId: p.commandId, in: context) { return outcome }
+        if let ahead, let outcome = try recordAhead(ahead, caseId: caseId, commandId: p.commandId, in: context) {
+            return outcome
+        }
         let (state, version) = try currentState(of: caseId, in: context)
-        if case .openCase = p.command {} else if state.facts == nil { throw p.badCaseId.map { .invalidValue($0) } ?? .caseNotFound(caseId) }
+        if case .openCase = p.command {
+        } else if state.facts == nil {
+            throw p.badCaseId.map { .invalidValue($0) } ?? .caseNotFound(caseId)
+        }
         let events: [CaseEvent]
         do {
             // The values were checked when the command was prepared (``prepare``), so a
@@ -338,41 +455,75 @@ package struct CaseService: Sendable {
             throw .refused(error)
         }
         let result = try append(
-            events, to: caseId, base: state, version: version, commandId: p.commandId, metadata: p.metadata, recordedAt: p.now, in: context)
+            events,
+            to: caseId,
+            base: state,
+            version: version,
+            commandId: p.commandId,
+            metadata: p.metadata,
+            recordedAt: p.now,
+            in: context
+        )
         return CommandOutcome(
-            caseId: caseId, version: result.streamVersion, positions: result.events.map(\.position),
-            eventTypes: result.events.map(\.type), wasAlreadyRecorded: result.wasAlreadyStored)
+            caseId: caseId,
+            version: result.streamVersion,
+            positions: result.events.map(\.position),
+            eventTypes: result.events.map(\.type),
+            wasAlreadyRecorded: result.wasAlreadyStored
+        )
     }
 
     /// Appends a command decided ahead, when the stream's last event is still the one it was
     /// decided after; nil (nothing written) when it is not.
-    private func recordAhead(_ ahead: DecidedAhead, caseId: CaseID, commandId: UUID, in context: WriteContext) throws(CaseServiceError) -> CommandOutcome? {
+    private func recordAhead(
+        _ ahead: DecidedAhead,
+        caseId: CaseID,
+        commandId: UUID,
+        in context: WriteContext
+    ) throws(CaseServiceError) -> CommandOutcome? {
         let streamId = CaseStreams.streamId(caseId)
         let last: (version: Int64, id: UUID)?
         do { last = try context.lastEvent(of: streamId) } catch { throw .storage(error) }
         guard (last?.version ?? 0) == ahead.baseVersion, last?.id == ahead.baseEventId else { return nil }
         let hint = CaseStreams.AppendHint(
-            streamId: streamId, base: ahead.base, baseVersion: ahead.baseVersion, events: ahead.readBack, states: ahead.states)
+            streamId: streamId,
+            base: ahead.base,
+            baseVersion: ahead.baseVersion,
+            events: ahead.readBack,
+            states: ahead.states
+        )
         hint.deadlines = ahead.deadlines
         let result: AppendResult
         do {
             result = try context.append(
-                to: streamId, expected: ahead.baseVersion == 0 ? .noStream : .exact(ahead.baseVersion), events: ahead.newEvents,
-                hint: hint, recordedAt: ahead.recordedAt)
-        } catch where error.kind == .duplicateEventId {
+                to: streamId,
+                expected: ahead.baseVersion == 0 ? .noStream : .exact(ahead.baseVersion),
+                events: ahead.newEvents,
+                hint: hint,
+                recordedAt: ahead.recordedAt
+            )
+        } catch  where error.kind == .duplicateEventId {
             throw try reuse(of: commandId, first: nil, in: context) ?? .storage(error)
         } catch {
             throw .storage(error)
         }
         if let stored = result.events.last, !result.wasAlreadyStored {
             let final = ahead.final
-            context[groupValue: streamId] = CaseStateCache.Entry(version: stored.streamVersion, lastEventId: stored.id, state: final)
+            context[groupValue: streamId] = CaseStateCache.Entry(
+                version: stored.streamVersion,
+                lastEventId: stored.id,
+                state: final
+            )
             let states = self.states
             context.onCommit { states.remember(final, of: streamId, at: stored.streamVersion, lastEventId: stored.id) }
         }
         return CommandOutcome(
-            caseId: caseId, version: result.streamVersion, positions: result.events.map(\.position),
-            eventTypes: result.events.map(\.type), wasAlreadyRecorded: result.wasAlreadyStored)
+            caseId: caseId,
+            version: result.streamVersion,
+            positions: result.events.map(\.position),
+            eventTypes: result.events.map(\.type),
+            wasAlreadyRecorded: result.wasAlreadyStored
+        )
     }
 
     /// Appends a command's events to a case at `version`, handing the read models the state
@@ -381,8 +532,14 @@ package struct CaseService: Sendable {
     /// out from the events (a deadline that had passed when its trigger was recorded is
     /// history) are the ones a fold of the stream gives.
     func append(
-        _ events: [CaseEvent], to caseId: CaseID, base state: CaseState, version: Int64, commandId: UUID, metadata: EventMetadata,
-        recordedAt: Date, in context: WriteContext
+        _ events: [CaseEvent],
+        to caseId: CaseID,
+        base state: CaseState,
+        version: Int64,
+        commandId: UUID,
+        metadata: EventMetadata,
+        recordedAt: Date,
+        in context: WriteContext
     ) throws(CaseServiceError) -> AppendResult {
         let streamId = CaseStreams.streamId(caseId)
         var newEvents: [NewEvent] = []
@@ -394,28 +551,48 @@ package struct CaseService: Sendable {
                 encoded = try CaseEventCodec.encode(event)
                 // The event as it will read back from the log (dates to the second): the read
                 // models and the cache must hold what a fold of the stream would give.
-                stored = try CaseEventCodec.decode(type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload)
+                stored = try CaseEventCodec.decode(
+                    type: encoded.type,
+                    schemaVersion: encoded.schemaVersion,
+                    payload: encoded.payload
+                )
             } catch {
                 throw .unreadableEvent(caseId, "cannot encode \(event.typeName): \(error)")
             }
             let id = Self.eventId(commandId: commandId, index: index)
             readBack[id] = stored
-            newEvents.append(NewEvent(id: id, type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload, metadata: metadata))
+            newEvents.append(
+                NewEvent(
+                    id: id,
+                    type: encoded.type,
+                    schemaVersion: encoded.schemaVersion,
+                    payload: encoded.payload,
+                    metadata: metadata
+                )
+            )
         }
         let hint = CaseStreams.AppendHint(streamId: streamId, base: state, baseVersion: version, events: readBack)
         let result: AppendResult
         do {
             result = try context.append(
-                to: streamId, expected: version == 0 ? .noStream : .exact(version), events: newEvents, hint: hint,
-                recordedAt: recordedAt.roundedToStoredMicroseconds)
-        } catch where error.kind == .duplicateEventId {
+                to: streamId,
+                expected: version == 0 ? .noStream : .exact(version),
+                events: newEvents,
+                hint: hint,
+                recordedAt: recordedAt.roundedToStoredMicroseconds
+            )
+        } catch  where error.kind == .duplicateEventId {
             throw try reuse(of: commandId, first: nil, in: context) ?? .storage(error)
         } catch {
             throw .storage(error)
         }
         if let last = result.events.last, let final = hint.finalState(result.events) {
             // Later commands of this group see it at once; the cache, once it is durable.
-            context[groupValue: streamId] = CaseStateCache.Entry(version: last.streamVersion, lastEventId: last.id, state: final)
+            context[groupValue: streamId] = CaseStateCache.Entry(
+                version: last.streamVersion,
+                lastEventId: last.id,
+                state: final
+            )
             let states = self.states
             context.onCommit { states.remember(final, of: streamId, at: last.streamVersion, lastEventId: last.id) }
         }
@@ -429,10 +606,14 @@ package struct CaseService: Sendable {
         let last: (version: Int64, id: UUID)?
         do { last = try context.lastEvent(of: streamId) } catch { throw .storage(error) }
         guard let last else { return (CaseState(), 0) }
-        if let entry = context[groupValue: streamId] as? CaseStateCache.Entry, entry.version == last.version, entry.lastEventId == last.id {
+        if let entry = context[groupValue: streamId] as? CaseStateCache.Entry, entry.version == last.version,
+            entry.lastEventId == last.id
+        {
             return (entry.state, last.version)
         }
-        if let cached = states.state(of: streamId, at: last.version, lastEventId: last.id) { return (cached, last.version) }
+        if let cached = states.state(of: streamId, at: last.version, lastEventId: last.id) {
+            return (cached, last.version)
+        }
         let stored: [RecordedEvent]
         do { stored = try context.read(stream: streamId) } catch { throw .storage(error) }
         let state: CaseState
@@ -455,36 +636,64 @@ package struct CaseService: Sendable {
     }
 
     /// The earlier command recorded under `commandId`, wherever it is; nil when none is.
-    func reuse(of commandId: UUID, first known: RecordedEvent?, in context: WriteContext) throws(CaseServiceError) -> CaseServiceError? {
+    func reuse(
+        of commandId: UUID,
+        first known: RecordedEvent?,
+        in context: WriteContext
+    ) throws(CaseServiceError) -> CaseServiceError? {
         var first = known
         if first == nil {
-            do { first = try context.event(id: Self.eventId(commandId: commandId, index: 0)) } catch { throw .storage(error) }
+            do { first = try context.event(id: Self.eventId(commandId: commandId, index: 0)) } catch {
+                throw .storage(error)
+            }
         }
         guard let first else { return nil }
         let events: [RecordedEvent]
-        do { events = try context.read(stream: first.streamId, from: first.streamVersion) } catch { throw .storage(error) }
+        do { events = try context.read(stream: first.streamId, from: first.streamVersion) } catch {
+            throw .storage(error)
+        }
         let command = first.metadata.commandId
         let mine = events.prefix { $0.metadata.commandId == command }
-        return .commandIdReused(CommandIdReuse(
-            commandId: commandId, caseId: CaseStreams.caseId(ofStream: first.streamId)?.rawValue ?? first.streamId,
-            eventTypes: mine.map(\.type), positions: mine.map(\.position)))
+        return .commandIdReused(
+            CommandIdReuse(
+                commandId: commandId,
+                caseId: CaseStreams.caseId(ofStream: first.streamId)?.rawValue ?? first.streamId,
+                eventTypes: mine.map(\.type),
+                positions: mine.map(\.position)
+            )
+        )
     }
 
     /// The outcome of the command recorded earlier under `commandId` on this case, when it is
     /// the same command; a different command under that id is refused.
-    private func earlierOutcome(of commandId: UUID, digest: String, in stored: [RecordedEvent], caseId: CaseID) throws(CaseServiceError) -> CommandOutcome? {
+    private func earlierOutcome(
+        of commandId: UUID,
+        digest: String,
+        in stored: [RecordedEvent],
+        caseId: CaseID
+    ) throws(CaseServiceError) -> CommandOutcome? {
         let first = Self.eventId(commandId: commandId, index: 0)
         guard let start = stored.firstIndex(where: { $0.id == first }) else { return nil }
         let tag = commandId.uuidString.lowercased()
         let mine = stored[start...].prefix { $0.metadata.commandId == tag }
         // Events recorded before digests were kept carry none: they count as the same command.
         if let earlier = stored[start].metadata.extras[Self.commandDigestKey], earlier != digest {
-            throw .commandIdReused(CommandIdReuse(
-                commandId: commandId, caseId: caseId.rawValue, eventTypes: mine.map(\.type), positions: mine.map(\.position)))
+            throw .commandIdReused(
+                CommandIdReuse(
+                    commandId: commandId,
+                    caseId: caseId.rawValue,
+                    eventTypes: mine.map(\.type),
+                    positions: mine.map(\.position)
+                )
+            )
         }
         return CommandOutcome(
-            caseId: caseId, version: mine.last!.streamVersion, positions: mine.map(\.position),
-            eventTypes: mine.map(\.type), wasAlreadyRecorded: true)
+            caseId: caseId,
+            version: mine.last!.streamVersion,
+            positions: mine.map(\.position),
+            eventTypes: mine.map(\.type),
+            wasAlreadyRecorded: true
+        )
     }
 
     /// Event ids derived from the command id: a retried command yields the same ids, which
@@ -497,7 +706,11 @@ package struct CaseService: Sendable {
         var bytes = Array(hasher.finalize().prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x50  // version 5 style: name-based
         bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        return UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            )
+        )
     }
 }

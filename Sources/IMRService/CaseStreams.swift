@@ -16,8 +16,17 @@ package enum CaseStreams {
 
     /// Decodes a stored event of a case stream.
     package static func decode(_ event: RecordedEvent) throws -> RecordedCaseEvent {
-        let payload = try CaseEventCodec.decode(type: event.type, schemaVersion: event.schemaVersion, payload: event.payloadData)
-        return RecordedCaseEvent(event: payload, version: Int(event.streamVersion), eventId: event.id, recordedAt: event.recordedAt)
+        let payload = try CaseEventCodec.decode(
+            type: event.type,
+            schemaVersion: event.schemaVersion,
+            payload: event.payloadData
+        )
+        return RecordedCaseEvent(
+            event: payload,
+            version: Int(event.streamVersion),
+            eventId: event.id,
+            recordedAt: event.recordedAt
+        )
     }
 
     /// Folds a case stream's stored events into its state.
@@ -65,7 +74,13 @@ package enum CaseStreams {
         /// The deadline rows after the append's last event, when worked out ahead.
         var deadlines: PrecomputedDeadlines?
 
-        init(streamId: String, base: CaseState, baseVersion: Int64, events: [UUID: CaseEvent], states: [Int64: CaseState] = [:]) {
+        init(
+            streamId: String,
+            base: CaseState,
+            baseVersion: Int64,
+            events: [UUID: CaseEvent],
+            states: [Int64: CaseState] = [:]
+        ) {
             self.streamId = streamId
             self.base = base
             self.baseVersion = baseVersion
@@ -79,8 +94,15 @@ package enum CaseStreams {
             if let known = states[event.streamVersion] { return known }
             let previous = event.streamVersion == baseVersion + 1 ? base : states[event.streamVersion - 1]
             guard let previous, previous.version == Int(event.streamVersion) - 1 else { return nil }
-            let state = evolve(previous, RecordedCaseEvent(
-                event: payload, version: Int(event.streamVersion), eventId: event.id, recordedAt: event.recordedAt))
+            let state = evolve(
+                previous,
+                RecordedCaseEvent(
+                    event: payload,
+                    version: Int(event.streamVersion),
+                    eventId: event.id,
+                    recordedAt: event.recordedAt
+                )
+            )
             states[event.streamVersion] = state
             return state
         }
@@ -113,7 +135,9 @@ package enum CaseStreams {
                     defer { start = end }
                     guard caseId(ofStream: streamId) != nil else { continue }
                     var state: CaseState? = events[start].streamVersion == 1 ? CaseState() : nil
-                    if state == nil, let carried, carried.streamId == streamId, Int64(carried.state.version) == events[start].streamVersion - 1 {
+                    if state == nil, let carried, carried.streamId == streamId,
+                        Int64(carried.state.version) == events[start].streamVersion - 1
+                    {
                         state = carried.state
                     }
                     carried = nil
@@ -129,8 +153,14 @@ package enum CaseStreams {
                     let last = events[end - 1]
                     states[last.id] = state
                     carried = (streamId, state)
-                    if let deadlines, let computed = try? deadlines.rows(for: state, at: last.recordedAt, remember: false) {
-                        rows[last.id] = PrecomputedDeadlines(producer: ObjectIdentifier(deadlines.bodies), eventId: last.id, rows: computed)
+                    if let deadlines,
+                        let computed = try? deadlines.rows(for: state, at: last.recordedAt, remember: false)
+                    {
+                        rows[last.id] = PrecomputedDeadlines(
+                            producer: ObjectIdentifier(deadlines.bodies),
+                            eventId: last.id,
+                            rows: computed
+                        )
                     }
                 }
                 return PreparedCases(states: states, deadlines: rows)
@@ -150,7 +180,13 @@ package enum CaseStreams {
 
     private static func remember(_ state: CaseState, after event: RecordedEvent, in db: ProjectionDatabase) {
         lastState.withLock {
-            $0 = CachedState(connection: db.connectionSerial, streamId: event.streamId, position: event.position, eventId: event.id, state: state)
+            $0 = CachedState(
+                connection: db.connectionSerial,
+                streamId: event.streamId,
+                position: event.position,
+                eventId: event.id,
+                state: state
+            )
         }
     }
 }

@@ -18,8 +18,12 @@ extension CasesInterface {
         var commandId: UUID?
         if let text = p.commandId {
             guard let id = UUID(uuidString: text) else {
-                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
-                    "parameter": "commandId", "message": .string("'\(text)' is not a UUID")])
+                throw VarlinkError(
+                    "io.imr.Cases.InvalidValue",
+                    parameters: [
+                        "parameter": "commandId", "message": .string("'\(text)' is not a UUID"),
+                    ]
+                )
             }
             commandId = id
         }
@@ -27,46 +31,77 @@ extension CasesInterface {
         let outcome: LetterImportOutcome
         do {
             outcome = try await service.importLetter(
-                p.letter, caseId: p.caseId.map(CaseID.init), force: p.force, source: p.source, actor: actor,
-                commandId: commandId, now: clock())
+                p.letter,
+                caseId: p.caseId.map(CaseID.init),
+                force: p.force,
+                source: p.source,
+                actor: actor,
+                commandId: commandId,
+                now: clock()
+            )
         } catch {
             switch error {
             case .letter(let caseId, let refusal) where refusal.kind == .contradicts:
-                logger.notice("letter refused on case \(caseId?.rawValue ?? "?"): \(refusal.message)", metadata: [
-                    "case.id": .string(caseId?.rawValue ?? ""), "refusal.code": .string(refusal.kind.rawValue),
-                    "message.id": .string(LogMessageID.transitionRefused),
-                ])
-                throw VarlinkError("io.imr.Cases.LetterContradicts", parameters: [
-                    "caseId": .string(caseId?.rawValue ?? ""),
-                    "differences": .array(try refusal.differences.map { .object(try WireFormat.object($0)) }),
-                    "message": .string(refusal.message)])
+                logger.notice(
+                    "letter refused on case \(caseId?.rawValue ?? "?"): \(refusal.message)",
+                    metadata: [
+                        "case.id": .string(caseId?.rawValue ?? ""), "refusal.code": .string(refusal.kind.rawValue),
+                        "message.id": .string(LogMessageID.transitionRefused),
+                    ]
+                )
+                throw VarlinkError(
+                    "io.imr.Cases.LetterContradicts",
+                    parameters: [
+                        "caseId": .string(caseId?.rawValue ?? ""),
+                        "differences": .array(try refusal.differences.map { .object(try WireFormat.object($0)) }),
+                        "message": .string(refusal.message),
+                    ]
+                )
             case .letter(let caseId, let refusal):
-                throw VarlinkError("io.imr.Cases.LetterNotImportable", parameters: [
-                    "caseId": caseId.map { .string($0.rawValue) } ?? .null, "code": .string(refusal.kind.rawValue),
-                    "message": .string(refusal.message)])
+                throw VarlinkError(
+                    "io.imr.Cases.LetterNotImportable",
+                    parameters: [
+                        "caseId": caseId.map { .string($0.rawValue) } ?? .null, "code": .string(refusal.kind.rawValue),
+                        "message": .string(refusal.message),
+                    ]
+                )
             case .ambiguous(let number, let cases):
-                throw VarlinkError("io.imr.Cases.LetterNotImportable", parameters: [
-                    "caseId": .null, "code": "letter-case-ambiguous",
-                    "message": .string("Cases \(cases.map(\.rawValue).joined(separator: ", ")) all carry \(number); name the case the letter belongs to with --case")])
+                throw VarlinkError(
+                    "io.imr.Cases.LetterNotImportable",
+                    parameters: [
+                        "caseId": .null, "code": "letter-case-ambiguous",
+                        "message": .string(
+                            "Cases \(cases.map(\.rawValue).joined(separator: ", ")) all carry \(number); name the case the letter belongs to with --case"
+                        ),
+                    ]
+                )
             case .service(let failure):
-                return try serviceCall(p.caseId ?? p.letter.caseNumber ?? "") { () throws(CaseServiceError) -> [String: JSONValue] in
+                return try serviceCall(p.caseId ?? p.letter.caseNumber ?? "") {
+                    () throws(CaseServiceError) -> [String: JSONValue] in
                     throw failure
                 }
             }
         }
         if !outcome.alreadyRecorded {
-            logger.info("imported \(p.source): recorded \(outcome.eventTypes.joined(separator: ", ")) on case \(outcome.caseId.rawValue)", metadata: [
-                "case.id": .string(outcome.caseId.rawValue), "event.position": .string("\(outcome.positions.last ?? 0)"),
-                "actor": .string(actor.label), "message.id": .string(LogMessageID.eventsRecorded),
-            ])
+            logger.info(
+                "imported \(p.source): recorded \(outcome.eventTypes.joined(separator: ", ")) on case \(outcome.caseId.rawValue)",
+                metadata: [
+                    "case.id": .string(outcome.caseId.rawValue),
+                    "event.position": .string("\(outcome.positions.last ?? 0)"),
+                    "actor": .string(actor.label), "message.id": .string(LogMessageID.eventsRecorded),
+                ]
+            )
         }
-        return ["imported": .object([
-            "caseId": .string(outcome.caseId.rawValue), "openedCase": .bool(outcome.openedCase),
-            "alreadyRecorded": .bool(outcome.alreadyRecorded), "version": .int(outcome.version),
-            "positions": .array(outcome.positions.map { .int($0) }), "events": .array(outcome.eventTypes.map { .string($0) }),
-            "items": .array(try outcome.matches.map { .object(try WireFormat.object($0)) }),
-            "determinedItems": .array(outcome.determinedItems.map { .string($0.rawValue) }),
-            "corrected": .array(try outcome.corrected.map { .object(try WireFormat.object($0)) }),
-        ])]
+        return [
+            "imported": .object([
+                "caseId": .string(outcome.caseId.rawValue), "openedCase": .bool(outcome.openedCase),
+                "alreadyRecorded": .bool(outcome.alreadyRecorded), "version": .int(outcome.version),
+                "positions": .array(outcome.positions.map { .int($0) }),
+                "events": .array(outcome.eventTypes.map { .string($0) }),
+                "items": .array(try outcome.matches.map { .object(try WireFormat.object($0)) }),
+                "determinedItems": .array(outcome.determinedItems.map { .string($0.rawValue) }),
+                "corrected": .array(try outcome.corrected.map { .object(try WireFormat.object($0)) }),
+            ])
+        ]
     }
 }

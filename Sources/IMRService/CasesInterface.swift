@@ -6,13 +6,20 @@ import Workflow
 
 /// `io.imr.Cases`: the lifecycle commands and case queries over Varlink.
 package struct CasesInterface: VarlinkHandler {
-    package let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Cases_varlink, as: UTF8.self))
+    package let interface = try! VarlinkInterface(
+        description: String(decoding: PackageResources.io_imr_Cases_varlink, as: UTF8.self)
+    )
     let service: CaseService
     let access: AccessControl
     let clock: @Sendable () -> Date
     let logger: Logger
 
-    package init(service: CaseService, access: AccessControl, clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "imr.cases", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    package init(
+        service: CaseService,
+        access: AccessControl,
+        clock: @escaping @Sendable () -> Date = { Date() },
+        logger: Logger = Logger(label: "imr.cases", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         self.service = service
         self.access = access
         self.clock = clock
@@ -67,7 +74,11 @@ package struct CasesInterface: VarlinkHandler {
         ServiceFailure.error(for: failure, interface: interface.name)
     }
 
-    package func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+    package func handle(
+        _ call: VarlinkCall,
+        context: VarlinkCallContext,
+        replier: VarlinkReplier
+    ) async throws -> [String: JSONValue] {
         do {
             return try await answer(call, context: context, replier: replier)
         } catch let error as VarlinkError where error.name == "io.imr.Cases.CaseNotFound" {
@@ -79,28 +90,44 @@ package struct CasesInterface: VarlinkHandler {
     /// in another letter case first), read on the case list's index.
     static func withSuggestions(_ error: VarlinkError, store: EventStore) async -> VarlinkError {
         guard case .string(let id)? = error.parameters["caseId"], id.utf8.count <= 256 else { return error }
-        let near = (try? await store.read(lane: .interactive) { try CaseListProjection.nearestCaseIds(to: id, in: $0) }) ?? []
+        let near =
+            (try? await store.read(lane: .interactive) { try CaseListProjection.nearestCaseIds(to: id, in: $0) }) ?? []
         var parameters = error.parameters
         parameters["didYouMean"] = .array(near.map { .string($0) })
         return VarlinkError(error.name, parameters: parameters)
     }
 
     /// One call, answered.
-    func answer(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+    func answer(
+        _ call: VarlinkCall,
+        context: VarlinkCallContext,
+        replier: VarlinkReplier
+    ) async throws -> [String: JSONValue] {
         switch call.member {
         case "Search":
             let request = try WireFormat.decode(SearchRequest.self, from: call)
             let text = request.text.trimmingCharacters(in: .whitespaces)
-            guard (1...100).contains(text.utf8.count), !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
-                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
-                    "parameter": "text", "message": "a search is 1 to 100 bytes of text, no control characters"])
+            guard (1...100).contains(text.utf8.count),
+                !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+            else {
+                throw VarlinkError(
+                    "io.imr.Cases.InvalidValue",
+                    parameters: [
+                        "parameter": "text", "message": "a search is 1 to 100 bytes of text, no control characters",
+                    ]
+                )
             }
             let limit = request.limit ?? 20
             guard (1...100).contains(limit) else {
-                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: ["parameter": "limit", "message": .string("\(limit) is not from 1 to 100")])
+                throw VarlinkError(
+                    "io.imr.Cases.InvalidValue",
+                    parameters: ["parameter": "limit", "message": .string("\(limit) is not from 1 to 100")]
+                )
             }
             try ReadModelGate.require(["case_list"], of: service.store)
-            let found = try await service.store.read(lane: .interactive) { try CaseListProjection.search(in: $0, text: text, limit: limit) }
+            let found = try await service.store.read(lane: .interactive) {
+                try CaseListProjection.search(in: $0, text: text, limit: limit)
+            }
             return ["cases": .array(found.cases.map { .object($0.wireJSON) }), "more": .bool(found.more)]
         case "List":
             let filter = try WireFormat.decode(CaseListFilter.self, from: call)
@@ -112,32 +139,54 @@ package struct CasesInterface: VarlinkHandler {
                 try await service.stateAndHistory(of: CaseID(ref.caseId))
             }
             var detail = CaseDetail.json(state)
-            detail["timeline"] = .array(history.map { e in
-                let metadata = e.metadata
-                return .object([
-                    "version": .int(e.streamVersion), "type": .string(e.type), "recordedAt": .string(Pacific.rfc3339(e.recordedAt)),
-                    "actor": metadata.actor.map { .string($0) } ?? .null,
-                    "importedFrom": metadata.extras[importedFromMetadataKey].map { .string($0) } ?? .null,
-                ])
-            })
+            detail["timeline"] = .array(
+                history.map { e in
+                    let metadata = e.metadata
+                    return .object([
+                        "version": .int(e.streamVersion), "type": .string(e.type),
+                        "recordedAt": .string(Pacific.rfc3339(e.recordedAt)),
+                        "actor": metadata.actor.map { .string($0) } ?? .null,
+                        "importedFrom": metadata.extras[importedFromMetadataKey].map { .string($0) } ?? .null,
+                    ])
+                }
+            )
             detail["deadlines"] = .array(DeadlineEngine.deadlines(for: state, now: clock()).map(\.wireJSON))
             return ["case": .object(detail)]
         case "Stats":
             try ReadModelGate.require(["case_list", "case_items", "deadlines"], of: service.store)
             let (store, now) = (service.store, clock())
-            return ["stats": .object(try WireFormat.object(try await store.offload { try CaseStatistics.read(from: store, now: now) }))]
+            return [
+                "stats": .object(
+                    try WireFormat.object(try await store.offload { try CaseStatistics.read(from: store, now: now) })
+                )
+            ]
         case "History":
             let request = try WireFormat.decode(HistoryRequest.self, from: call)
             let limit = request.limit ?? Self.historyPage
             guard (1...Self.historyPage).contains(limit) else {
-                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
-                    "parameter": "limit", "message": .string("limit \(limit) is not a page size: give 1 to \(Self.historyPage) events a page")])
+                throw VarlinkError(
+                    "io.imr.Cases.InvalidValue",
+                    parameters: [
+                        "parameter": "limit",
+                        "message": .string(
+                            "limit \(limit) is not a page size: give 1 to \(Self.historyPage) events a page"
+                        ),
+                    ]
+                )
             }
             var after: Int64 = 0
             if let text = request.after {
-                guard text.utf8.count <= 40, text.hasPrefix("h1."), let version = Int64(text.dropFirst(3)), version >= 0 else {
-                    throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
-                        "parameter": "after", "message": .string("'\(text.prefix(160))' is not a cursor of a history: pass the `next` of the previous page unchanged")])
+                guard text.utf8.count <= 40, text.hasPrefix("h1."), let version = Int64(text.dropFirst(3)), version >= 0
+                else {
+                    throw VarlinkError(
+                        "io.imr.Cases.InvalidValue",
+                        parameters: [
+                            "parameter": "after",
+                            "message": .string(
+                                "'\(text.prefix(160))' is not a cursor of a history: pass the `next` of the previous page unchanged"
+                            ),
+                        ]
+                    )
                 }
                 after = version
             }
@@ -163,16 +212,36 @@ package struct CasesInterface: VarlinkHandler {
     }
 
     /// `io.imr.Cases.List` (see ``PagedReplies``).
-    private func listCases(_ filter: CaseListFilter, streaming: Bool, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+    private func listCases(
+        _ filter: CaseListFilter,
+        streaming: Bool,
+        replier: VarlinkReplier
+    ) async throws -> [String: JSONValue] {
         let paging = PagedReplies<CaseListCursor>(
-            invalidValue: "io.imr.Cases.InvalidValue", noun: "cases", defaultPage: CaseListProjection.defaultPage,
-            maximumPage: CaseListProjection.maximumPage, parse: { CaseListCursor(text: $0) }, text: \.text)
+            invalidValue: "io.imr.Cases.InvalidValue",
+            noun: "cases",
+            defaultPage: CaseListProjection.defaultPage,
+            maximumPage: CaseListProjection.maximumPage,
+            parse: { CaseListCursor(text: $0) },
+            text: \.text
+        )
         let limit = try paging.pageSize(filter.limit)
         let store = service.store
-        return try await paging.answer(from: try paging.cursor(filter.after), streaming: streaming, replier: replier, store: store) { from in
-            let page = try store.read { try CaseListProjection.page(in: $0, matching: filter, after: from, limit: limit) }
-            return (["cases": .array(page.cases.map { .object($0.wireJSON) }),
-                     "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast)], page.next)
+        return try await paging.answer(
+            from: try paging.cursor(filter.after),
+            streaming: streaming,
+            replier: replier,
+            store: store
+        ) { from in
+            let page = try store.read {
+                try CaseListProjection.page(in: $0, matching: filter, after: from, limit: limit)
+            }
+            return (
+                [
+                    "cases": .array(page.cases.map { .object($0.wireJSON) }),
+                    "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast),
+                ], page.next
+            )
         }
     }
 
@@ -181,8 +250,12 @@ package struct CasesInterface: VarlinkHandler {
         let commandId: UUID
         if let text = envelope.commandId {
             guard let id = UUID(uuidString: text) else {
-                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
-                    "parameter": "commandId", "message": .string("'\(text)' is not a UUID")])
+                throw VarlinkError(
+                    "io.imr.Cases.InvalidValue",
+                    parameters: [
+                        "parameter": "commandId", "message": .string("'\(text)' is not a UUID"),
+                    ]
+                )
             }
             commandId = id
         } else {
@@ -201,28 +274,40 @@ package struct CasesInterface: VarlinkHandler {
         } catch let error as VarlinkError {
             let name = error.name.split(separator: ".").last ?? ""
             OperatorFigures.shared.command(
-                name == "TransitionRefused" || name == "CommandIdReused" || name == "CaseNotFound" || name == "ConcurrentUpdate" ? .refused
+                name == "TransitionRefused" || name == "CommandIdReused" || name == "CaseNotFound"
+                    || name == "ConcurrentUpdate"
+                    ? .refused
                     : name == "InvalidValue" ? .invalid : .failed,
-                duration: ContinuousClock.now - started)
+                duration: ContinuousClock.now - started
+            )
             throw error
         } catch {
             OperatorFigures.shared.command(.failed, duration: ContinuousClock.now - started)
             throw error
         }
-        OperatorFigures.shared.command(outcome.wasAlreadyRecorded ? .alreadyRecorded : .recorded, events: outcome.positions.count,
-                                       duration: ContinuousClock.now - started)
+        OperatorFigures.shared.command(
+            outcome.wasAlreadyRecorded ? .alreadyRecorded : .recorded,
+            events: outcome.positions.count,
+            duration: ContinuousClock.now - started
+        )
         if !outcome.wasAlreadyRecorded {
-            logger.info("recorded \(outcome.eventTypes.joined(separator: ", ")) on case \(caseId.rawValue)", metadata: [
-                "case.id": .string(caseId.rawValue), "event.position": .string("\(outcome.positions.last ?? 0)"),
-                "actor": .string(actor.label), "command.id": .string(commandId.uuidString.lowercased()),
-                "message.id": .string(LogMessageID.eventsRecorded),
-            ])
+            logger.info(
+                "recorded \(outcome.eventTypes.joined(separator: ", ")) on case \(caseId.rawValue)",
+                metadata: [
+                    "case.id": .string(caseId.rawValue), "event.position": .string("\(outcome.positions.last ?? 0)"),
+                    "actor": .string(actor.label), "command.id": .string(commandId.uuidString.lowercased()),
+                    "message.id": .string(LogMessageID.eventsRecorded),
+                ]
+            )
         }
-        return ["recorded": .object([
-            "caseId": .string(outcome.caseId.rawValue), "version": .int(outcome.version),
-            "positions": .array(outcome.positions.map { .int($0) }), "events": .array(outcome.eventTypes.map { .string($0) }),
-            "alreadyRecorded": .bool(outcome.wasAlreadyRecorded),
-        ])]
+        return [
+            "recorded": .object([
+                "caseId": .string(outcome.caseId.rawValue), "version": .int(outcome.version),
+                "positions": .array(outcome.positions.map { .int($0) }),
+                "events": .array(outcome.eventTypes.map { .string($0) }),
+                "alreadyRecorded": .bool(outcome.wasAlreadyRecorded),
+            ])
+        ]
     }
 
     /// The lifecycle command a recording method asks for.
@@ -258,11 +343,16 @@ package struct CasesInterface: VarlinkHandler {
             var eventId: UUID?
             if let text = c.eventId {
                 guard let id = UUID(uuidString: text) else {
-                    throw VarlinkError("io.imr.Cases.InvalidValue", parameters: ["parameter": "eventId", "message": .string("'\(text)' is not a UUID")])
+                    throw VarlinkError(
+                        "io.imr.Cases.InvalidValue",
+                        parameters: ["parameter": "eventId", "message": .string("'\(text)' is not a UUID")]
+                    )
                 }
                 eventId = id
             }
-            return .correct(CorrectEvent(version: c.version, eventId: eventId, field: c.field, value: c.value, reason: c.reason))
+            return .correct(
+                CorrectEvent(version: c.version, eventId: eventId, field: c.field, value: c.value, reason: c.reason)
+            )
         default:
             throw VarlinkError.methodNotImplemented(call.method)
         }
@@ -291,27 +381,51 @@ package struct CasesInterface: VarlinkHandler {
         case .caseNotFound(let id):
             return VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": .string(id.rawValue)])
         case .refused(let violation):
-            logger.notice("refused on case \(caseId): \(violation.message)", metadata: [
-                "case.id": .string(caseId), "refusal.code": .string(violation.code.rawValue),
-                "message.id": .string(LogMessageID.transitionRefused),
-            ])
-            return VarlinkError("io.imr.Cases.TransitionRefused", parameters: [
-                "caseId": .string(caseId), "code": .string(violation.code.rawValue), "message": .string(violation.message)])
+            logger.notice(
+                "refused on case \(caseId): \(violation.message)",
+                metadata: [
+                    "case.id": .string(caseId), "refusal.code": .string(violation.code.rawValue),
+                    "message.id": .string(LogMessageID.transitionRefused),
+                ]
+            )
+            return VarlinkError(
+                "io.imr.Cases.TransitionRefused",
+                parameters: [
+                    "caseId": .string(caseId), "code": .string(violation.code.rawValue),
+                    "message": .string(violation.message),
+                ]
+            )
         case .concurrentUpdate(let id, let expected, let actual):
-            return VarlinkError("io.imr.Cases.ConcurrentUpdate", parameters: [
-                "caseId": .string(id.rawValue), "expectedVersion": .int(expected), "actualVersion": .int(actual)])
+            return VarlinkError(
+                "io.imr.Cases.ConcurrentUpdate",
+                parameters: [
+                    "caseId": .string(id.rawValue), "expectedVersion": .int(expected), "actualVersion": .int(actual),
+                ]
+            )
         case .invalidValue(let invalid):
-            return VarlinkError("io.imr.Cases.InvalidValue", parameters: [
-                "parameter": .string(invalid.field), "message": .string(invalid.message)])
+            return VarlinkError(
+                "io.imr.Cases.InvalidValue",
+                parameters: [
+                    "parameter": .string(invalid.field), "message": .string(invalid.message),
+                ]
+            )
         case .commandIdReused(let reuse):
-            logger.notice("refused on case \(caseId): \(reuse.message)", metadata: [
-                "case.id": .string(caseId), "command.id": .string(reuse.commandId.uuidString.lowercased()),
-                "message.id": .string(LogMessageID.transitionRefused),
-            ])
-            return VarlinkError("io.imr.Cases.CommandIdReused", parameters: [
-                "commandId": .string(reuse.commandId.uuidString.lowercased()), "caseId": .string(reuse.caseId),
-                "events": .array(reuse.eventTypes.map { .string($0) }), "positions": .array(reuse.positions.map { .int($0) }),
-                "message": .string(reuse.message)])
+            logger.notice(
+                "refused on case \(caseId): \(reuse.message)",
+                metadata: [
+                    "case.id": .string(caseId), "command.id": .string(reuse.commandId.uuidString.lowercased()),
+                    "message.id": .string(LogMessageID.transitionRefused),
+                ]
+            )
+            return VarlinkError(
+                "io.imr.Cases.CommandIdReused",
+                parameters: [
+                    "commandId": .string(reuse.commandId.uuidString.lowercased()), "caseId": .string(reuse.caseId),
+                    "events": .array(reuse.eventTypes.map { .string($0) }),
+                    "positions": .array(reuse.positions.map { .int($0) }),
+                    "message": .string(reuse.message),
+                ]
+            )
         case .unreadableEvent, .storage:
             logger.error("case \(caseId): \(error)", metadata: ["case.id": .string(caseId)])
             return error
@@ -320,8 +434,10 @@ package struct CasesInterface: VarlinkHandler {
 
     static func historyEntry(_ e: RecordedEvent) -> [String: JSONValue] {
         var entry: [String: JSONValue] = [
-            "position": .int(e.position), "version": .int(e.streamVersion), "eventId": .string(e.id.uuidString.lowercased()),
-            "type": .string(e.type), "schemaVersion": .int(Int64(e.schemaVersion)), "recordedAt": .string(Pacific.rfc3339(e.recordedAt)),
+            "position": .int(e.position), "version": .int(e.streamVersion),
+            "eventId": .string(e.id.uuidString.lowercased()),
+            "type": .string(e.type), "schemaVersion": .int(Int64(e.schemaVersion)),
+            "recordedAt": .string(Pacific.rfc3339(e.recordedAt)),
             "payload": (try? JSONDecoder().decode(JSONValue.self, from: e.payloadData)) ?? .null,
         ]
         let metadata = e.metadata
@@ -341,46 +457,85 @@ enum CaseDetail {
         func text(_ t: String?) -> JSONValue { t.map { .string($0) } ?? .null }
         let facts = s.facts
         return [
-            "caseId": text(facts?.caseId.rawValue), "claimNumber": text(facts?.claimNumber), "employer": text(facts?.employer),
-            "claimsAdministrator": text(facts?.claimsAdministrator), "injuredWorkerReference": text(facts?.injuredWorkerReference),
-            "dateOfInjury": date(facts?.dateOfInjury), "coordinator": text(s.coordinator), "stage": .string(s.stage.rawValue),
-            "isOpen": .bool(s.isOpen), "version": .int(Int64(s.version)), "withdrawnOn": date(s.withdrawnOn), "closedOn": date(s.closedOn),
-            "rfas": .array(s.rfas.map { r in .object([
-                "rfaId": .string(r.id.rawValue), "receivedAt": instant(r.receivedAt), "receivedTimeOfDayKnown": .bool(r.receivedTimeOfDayKnown),
-                "transmission": .string(r.transmission.rawValue), "physician": .string(r.physician),
-                "treatmentRecommendedOn": date(r.treatmentRecommendedOn), "reviewType": .string(r.reviewType.rawValue),
-                "expedited": .bool(r.expedited), "formulary": .bool(r.formulary), "itemIds": .array(r.itemIds.map { .string($0.rawValue) }),
-                "informationRequestedOn": date(r.informationRequestedOn), "informationReceivedOn": date(r.informationReceivedOn),
-                "deferredOn": date(r.deferredOn),
-            ]) }),
-            "items": .array(s.items.map { i in .object([
-                "itemId": .string(i.id.rawValue), "rfaId": .string(i.rfaId.rawValue), "description": .string(i.description),
-                "status": .string(i.status.rawValue), "urOutcome": text(i.urOutcome?.rawValue), "authorizedPortion": text(i.authorizedPortion),
-                "disputedPortion": text(i.disputedPortion), "importedFrom": text(i.importedFrom),
-                "urDecidedAt": i.urDecisionTimeKnown ? instant(i.urDecidedAt) : .null, "urDecidedOn": date(i.urDecidedOn), "physicianNotifiedAt": instant(i.physicianNotifiedAt),
-                "writtenDecisionServedOn": date(i.writtenDecisionServedOn), "writtenDecisionServiceMethod": text(i.writtenDecisionServiceMethod?.rawValue),
-                "imrApplicationReceivedOn": date(i.imrApplicationReceivedOn),
-                "eligibilityInformationRequestedOn": date(i.eligibilityInformationRequestedOn),
-                "eligibilityInformationSentOn": date(i.eligibilityInformationSentOn), "imrEligibleOn": date(i.imrEligibleOn),
-                "imrIneligibleOn": date(i.imrIneligibleOn), "ineligibilityReason": text(i.ineligibilityReason?.rawValue),
-                "imrCaseNumber": text(i.imrCaseNumber?.rawValue), "imrAssignedOn": date(i.imrAssignedOn), "imrPriority": text(i.imrPriority?.rawValue),
-                "recordsReceivedOn": date(i.recordsReceivedOn), "determinationDecidedOn": date(i.determinationDecidedOn),
-                "determinationMailedOn": date(i.determinationMailedOn), "imrDecision": text(i.imrDecision?.rawValue),
-                "guideline": text(i.guideline), "reviewerSpecialty": text(i.reviewerSpecialty), "implementedOn": date(i.implementedOn),
-                "appealFiledOn": date(i.appealFiledOn), "appealResolvedOn": date(i.appealResolvedOn), "appealOutcome": text(i.appealOutcome?.rawValue),
-                "imrRound": .int(Int64(i.imrRound)),
-            ]) }),
-            "notes": .array(s.notes.map { .object(["writtenAt": instant($0.writtenAt), "text": .string($0.text), "version": .int(Int64($0.version))]) }),
-            "corrections": .array(s.corrections.enumerated().map { index, applied in
-                let c = applied.correction
-                var o: [String: JSONValue] = [
-                    "version": .int(Int64(applied.version)), "field": .string(c.field.rawValue), "value": .string(c.value.description),
-                    "reason": .string(c.reason), "correctedVersion": .int(Int64(c.correctedVersion)),
-                ]
-                o["correctedType"] = s.recorded.first { $0.version == c.correctedVersion }.map { .string(type(of: $0.event.payload).typeName) }
-                o["previous"] = previousValue(of: c, before: index, in: s).map { .string($0) }
-                return .object(o)
-            }),
+            "caseId": text(facts?.caseId.rawValue), "claimNumber": text(facts?.claimNumber),
+            "employer": text(facts?.employer),
+            "claimsAdministrator": text(facts?.claimsAdministrator),
+            "injuredWorkerReference": text(facts?.injuredWorkerReference),
+            "dateOfInjury": date(facts?.dateOfInjury), "coordinator": text(s.coordinator),
+            "stage": .string(s.stage.rawValue),
+            "isOpen": .bool(s.isOpen), "version": .int(Int64(s.version)), "withdrawnOn": date(s.withdrawnOn),
+            "closedOn": date(s.closedOn),
+            "rfas": .array(
+                s.rfas.map { r in
+                    .object([
+                        "rfaId": .string(r.id.rawValue), "receivedAt": instant(r.receivedAt),
+                        "receivedTimeOfDayKnown": .bool(r.receivedTimeOfDayKnown),
+                        "transmission": .string(r.transmission.rawValue), "physician": .string(r.physician),
+                        "treatmentRecommendedOn": date(r.treatmentRecommendedOn),
+                        "reviewType": .string(r.reviewType.rawValue),
+                        "expedited": .bool(r.expedited), "formulary": .bool(r.formulary),
+                        "itemIds": .array(r.itemIds.map { .string($0.rawValue) }),
+                        "informationRequestedOn": date(r.informationRequestedOn),
+                        "informationReceivedOn": date(r.informationReceivedOn),
+                        "deferredOn": date(r.deferredOn),
+                    ])
+                }
+            ),
+            "items": .array(
+                s.items.map { i in
+                    .object([
+                        "itemId": .string(i.id.rawValue), "rfaId": .string(i.rfaId.rawValue),
+                        "description": .string(i.description),
+                        "status": .string(i.status.rawValue), "urOutcome": text(i.urOutcome?.rawValue),
+                        "authorizedPortion": text(i.authorizedPortion),
+                        "disputedPortion": text(i.disputedPortion), "importedFrom": text(i.importedFrom),
+                        "urDecidedAt": i.urDecisionTimeKnown ? instant(i.urDecidedAt) : .null,
+                        "urDecidedOn": date(i.urDecidedOn), "physicianNotifiedAt": instant(i.physicianNotifiedAt),
+                        "writtenDecisionServedOn": date(i.writtenDecisionServedOn),
+                        "writtenDecisionServiceMethod": text(i.writtenDecisionServiceMethod?.rawValue),
+                        "imrApplicationReceivedOn": date(i.imrApplicationReceivedOn),
+                        "eligibilityInformationRequestedOn": date(i.eligibilityInformationRequestedOn),
+                        "eligibilityInformationSentOn": date(i.eligibilityInformationSentOn),
+                        "imrEligibleOn": date(i.imrEligibleOn),
+                        "imrIneligibleOn": date(i.imrIneligibleOn),
+                        "ineligibilityReason": text(i.ineligibilityReason?.rawValue),
+                        "imrCaseNumber": text(i.imrCaseNumber?.rawValue), "imrAssignedOn": date(i.imrAssignedOn),
+                        "imrPriority": text(i.imrPriority?.rawValue),
+                        "recordsReceivedOn": date(i.recordsReceivedOn),
+                        "determinationDecidedOn": date(i.determinationDecidedOn),
+                        "determinationMailedOn": date(i.determinationMailedOn),
+                        "imrDecision": text(i.imrDecision?.rawValue),
+                        "guideline": text(i.guideline), "reviewerSpecialty": text(i.reviewerSpecialty),
+                        "implementedOn": date(i.implementedOn),
+                        "appealFiledOn": date(i.appealFiledOn), "appealResolvedOn": date(i.appealResolvedOn),
+                        "appealOutcome": text(i.appealOutcome?.rawValue),
+                        "imrRound": .int(Int64(i.imrRound)),
+                    ])
+                }
+            ),
+            "notes": .array(
+                s.notes.map {
+                    .object([
+                        "writtenAt": instant($0.writtenAt), "text": .string($0.text),
+                        "version": .int(Int64($0.version)),
+                    ])
+                }
+            ),
+            "corrections": .array(
+                s.corrections.enumerated().map { index, applied in
+                    let c = applied.correction
+                    var o: [String: JSONValue] = [
+                        "version": .int(Int64(applied.version)), "field": .string(c.field.rawValue),
+                        "value": .string(c.value.description),
+                        "reason": .string(c.reason), "correctedVersion": .int(Int64(c.correctedVersion)),
+                    ]
+                    o["correctedType"] = s.recorded.first { $0.version == c.correctedVersion }.map {
+                        .string(type(of: $0.event.payload).typeName)
+                    }
+                    o["previous"] = previousValue(of: c, before: index, in: s).map { .string($0) }
+                    return .object(o)
+                }
+            ),
         ]
     }
 
@@ -394,11 +549,13 @@ enum CaseDetail {
             return earlier.correction.value.description
         }
         guard let recorded = state.recorded.first(where: { $0.version == correction.correctedVersion }),
-              let encoded = try? CaseEventCodec.encode(recorded.event),
-              let payload = try? JSONDecoder().decode(JSONValue.self, from: encoded.payload) else { return nil }
+            let encoded = try? CaseEventCodec.encode(recorded.event),
+            let payload = try? JSONDecoder().decode(JSONValue.self, from: encoded.payload)
+        else { return nil }
         switch payload.objectValue?[correction.field.rawValue] {
         case .string(let text)?: return text
-        case .int(let seconds)? where correction.field.rawValue.hasSuffix("At"): return Pacific.rfc3339(Date(timeIntervalSince1970: TimeInterval(seconds)))
+        case .int(let seconds)? where correction.field.rawValue.hasSuffix("At"):
+            return Pacific.rfc3339(Date(timeIntervalSince1970: TimeInterval(seconds)))
         case .bool(let flag)?: return flag ? "yes" : "no"
         case .int(let n)?: return String(n)
         default: return nil

@@ -64,7 +64,8 @@ package struct DeadlineProjection: Projection {
     package var version: Int { 9 }
 
     package func prepare(_ db: ProjectionDatabase) throws {
-        try db.executeScript("""
+        try db.executeScript(
+            """
             CREATE TABLE deadlines (
                 deadline_id  TEXT PRIMARY KEY,
                 case_id      TEXT NOT NULL,
@@ -88,7 +89,8 @@ package struct DeadlineProjection: Projection {
                 WHERE is_open = 0 AND status = 'missed';
             CREATE TABLE deadline_alert_policy (fingerprint TEXT NOT NULL);
             CREATE TABLE deadline_alerts (deadline_id TEXT PRIMARY KEY, levels TEXT NOT NULL) WITHOUT ROWID;
-            """)
+            """
+        )
         try db.execute("INSERT INTO deadline_alert_policy (fingerprint) VALUES (?)", [.text(policy.fingerprint)])
     }
 
@@ -97,18 +99,25 @@ package struct DeadlineProjection: Projection {
     /// deadlines, once, as the store opens.
     package func opened(_ db: ProjectionDatabase) throws {
         let fingerprint = policy.fingerprint
-        guard try db.query("SELECT fingerprint FROM deadline_alert_policy").first?[0].string != fingerprint else { return }
+        guard try db.query("SELECT fingerprint FROM deadline_alert_policy").first?[0].string != fingerprint else {
+            return
+        }
         var after = ""
         while true {
             let rows = try db.query(
-                "SELECT deadline_id, body FROM deadlines WHERE deadline_id > ? AND is_open = 1 ORDER BY deadline_id LIMIT 1000", [.text(after)])
+                "SELECT deadline_id, body FROM deadlines WHERE deadline_id > ? AND is_open = 1 ORDER BY deadline_id LIMIT 1000",
+                [.text(after)]
+            )
             guard let last = rows.last?[0].string else { break }
             after = last
             for row in rows {
                 let id = row[0].string ?? ""
-                let plan = (try? WireFormat.decode(CaseDeadline.self, json: row[1].string ?? "")).map(alertPlan(of:)) ?? .none
-                try db.execute("UPDATE deadlines SET alert_plan = ?, next_alert_us = ? WHERE deadline_id = ?",
-                               [.text(plan.text), nextAlert(of: id, plan: plan, in: db), .text(id)])
+                let plan =
+                    (try? WireFormat.decode(CaseDeadline.self, json: row[1].string ?? "")).map(alertPlan(of:)) ?? .none
+                try db.execute(
+                    "UPDATE deadlines SET alert_plan = ?, next_alert_us = ? WHERE deadline_id = ?",
+                    [.text(plan.text), nextAlert(of: id, plan: plan, in: db), .text(id)]
+                )
             }
         }
         try db.execute("DELETE FROM deadline_alert_policy")
@@ -123,7 +132,9 @@ package struct DeadlineProjection: Projection {
     /// The levels a deadline has raised (kept whether or not its row is, since a deadline the
     /// engine stops deriving may come back).
     func raisedLevels(of deadlineId: String, in db: ProjectionDatabase) throws -> Set<AlertLevel> {
-        let text = try db.query("SELECT levels FROM deadline_alerts WHERE deadline_id = ?", [.text(deadlineId)]).first?[0].string ?? ""
+        let text =
+            try db.query("SELECT levels FROM deadline_alerts WHERE deadline_id = ?", [.text(deadlineId)]).first?[0]
+            .string ?? ""
         return Set(text.split(separator: " ").compactMap { AlertLevel(rawValue: String($0)) })
     }
 
@@ -138,12 +149,21 @@ package struct DeadlineProjection: Projection {
     func apply(_ raised: AlertRaised, to db: ProjectionDatabase) throws {
         var levels = try raisedLevels(of: raised.deadlineId, in: db)
         levels.insert(raised.level)
-        try db.execute("INSERT OR REPLACE INTO deadline_alerts (deadline_id, levels) VALUES (?, ?)",
-                       [.text(raised.deadlineId), .text(levels.map(\.rawValue).sorted().joined(separator: " "))])
-        guard let text = try db.query("SELECT alert_plan FROM deadlines WHERE deadline_id = ?", [.text(raised.deadlineId)]).first?[0].string,
-              let plan = AlertPlan(text: text) else { return }
-        try db.execute("UPDATE deadlines SET next_alert_us = ? WHERE deadline_id = ?",
-                       [plan.next(raised: levels).map { .integer($0) } ?? .null, .text(raised.deadlineId)])
+        try db.execute(
+            "INSERT OR REPLACE INTO deadline_alerts (deadline_id, levels) VALUES (?, ?)",
+            [.text(raised.deadlineId), .text(levels.map(\.rawValue).sorted().joined(separator: " "))]
+        )
+        guard
+            let text = try db.query(
+                "SELECT alert_plan FROM deadlines WHERE deadline_id = ?",
+                [.text(raised.deadlineId)]
+            ).first?[0].string,
+            let plan = AlertPlan(text: text)
+        else { return }
+        try db.execute(
+            "UPDATE deadlines SET next_alert_us = ? WHERE deadline_id = ?",
+            [plan.next(raised: levels).map { .integer($0) } ?? .null, .text(raised.deadlineId)]
+        )
     }
 
     package func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
@@ -159,16 +179,28 @@ package struct DeadlineProjection: Projection {
         // one or two of a case's deadlines and leave the rest as they are).
         var stored: [String: StoredRow] = [:]
         var storedNextAlert: [String: SQLiteValue] = [:]
-        for row in try db.query("SELECT deadline_id, rule, party, coordinator, due_us, is_open, status, body, alert_plan, next_alert_us FROM deadlines WHERE case_id = ?", [.text(caseId.rawValue)]) {
+        for row in try db.query(
+            "SELECT deadline_id, rule, party, coordinator, due_us, is_open, status, body, alert_plan, next_alert_us FROM deadlines WHERE case_id = ?",
+            [.text(caseId.rawValue)]
+        ) {
             let id = row[0].string ?? ""
             stored[id] = StoredRow(
-                rule: row[1].string ?? "", party: row[2].string ?? "", coordinator: row[3].string ?? "", dueMicros: row[4].int64 ?? 0,
-                isOpen: row[5].int64 == 1, status: row[6].string ?? "", body: row[7].string ?? "", alertPlan: row[8].string ?? "")
+                rule: row[1].string ?? "",
+                party: row[2].string ?? "",
+                coordinator: row[3].string ?? "",
+                dueMicros: row[4].int64 ?? 0,
+                isOpen: row[5].int64 == 1,
+                status: row[6].string ?? "",
+                body: row[7].string ?? "",
+                alertPlan: row[8].string ?? ""
+            )
             storedNextAlert[id] = row[9]
         }
         let wanted: [String: StoredRow]
-        if let pre = (db.appendHint as? CaseStreams.AppendHint)?.deadlines ?? (db.prepared as? PreparedCases)?.deadlines[event.id],
-           pre.producer == ObjectIdentifier(bodies), pre.eventId == event.id {
+        if let pre = (db.appendHint as? CaseStreams.AppendHint)?.deadlines
+            ?? (db.prepared as? PreparedCases)?.deadlines[event.id],
+            pre.producer == ObjectIdentifier(bodies), pre.eventId == event.id
+        {
             wanted = pre.rows
         } else {
             // Not kept in the memo: here (a catch-up, a rebuild) every case passes once.
@@ -179,22 +211,42 @@ package struct DeadlineProjection: Projection {
         }
         for (id, row) in wanted where stored[id] != row {
             // The next alert moves only with the plan (or an alert raised, above).
-            let nextAlert: SQLiteValue = row.alertPlan.isEmpty ? .null : try nextAlert(of: id, plan: AlertPlan(text: row.alertPlan) ?? .none, in: db)
+            let nextAlert: SQLiteValue =
+                row.alertPlan.isEmpty
+                ? .null : try nextAlert(of: id, plan: AlertPlan(text: row.alertPlan) ?? .none, in: db)
             if let old = stored[id] {
-                try update(id, from: old, nextAlert: storedNextAlert[id] ?? .null, to: row, nextAlert: nextAlert, in: db)
+                try update(
+                    id,
+                    from: old,
+                    nextAlert: storedNextAlert[id] ?? .null,
+                    to: row,
+                    nextAlert: nextAlert,
+                    in: db
+                )
             } else {
                 try db.execute(
                     "INSERT OR REPLACE INTO deadlines (deadline_id, case_id, rule, party, coordinator, due_us, is_open, status, body, alert_plan, next_alert_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [.text(id), .text(caseId.rawValue), .text(row.rule), .text(row.party), .text(row.coordinator), .integer(row.dueMicros),
-                     .integer(row.isOpen ? 1 : 0), .text(row.status), .text(row.body), .text(row.alertPlan), nextAlert])
+                    [
+                        .text(id), .text(caseId.rawValue), .text(row.rule), .text(row.party), .text(row.coordinator),
+                        .integer(row.dueMicros),
+                        .integer(row.isOpen ? 1 : 0), .text(row.status), .text(row.body), .text(row.alertPlan),
+                        nextAlert,
+                    ]
+                )
             }
         }
     }
 
     /// Sets only the columns that changed (``ChangedColumns``): most changes are a body's time
     /// left or a status, not the due time or the coordinator the board's indexes are ordered by.
-    private func update(_ id: String, from old: StoredRow, nextAlert oldNext: SQLiteValue, to row: StoredRow, nextAlert: SQLiteValue,
-                        in db: ProjectionDatabase) throws {
+    private func update(
+        _ id: String,
+        from old: StoredRow,
+        nextAlert oldNext: SQLiteValue,
+        to row: StoredRow,
+        nextAlert: SQLiteValue,
+        in db: ProjectionDatabase
+    ) throws {
         var changes = ChangedColumns()
         changes.set("rule", .text(row.rule), was: .text(old.rule))
         changes.set("party", .text(row.party), was: .text(old.party))
@@ -219,13 +271,22 @@ package struct DeadlineProjection: Projection {
             // latter when asked); a settled one keeps its status and due time, and a case's
             // detail derives it afresh.
             let isOpen = deadline.isOpen && state.isOpen
-            let encoded = isOpen ? bodies.encoded(deadline, plan: alertPlan(of:), remember: remember)
-                : deadline.status == .missed ? (body: String(decoding: deadline.wireBytes, as: UTF8.self), plan: "")
-                : (body: "{}", plan: "")
+            let encoded =
+                isOpen
+                ? bodies.encoded(deadline, plan: alertPlan(of:), remember: remember)
+                : deadline.status == .missed
+                    ? (body: String(decoding: deadline.wireBytes, as: UTF8.self), plan: "")
+                    : (body: "{}", plan: "")
             wanted[deadline.id] = StoredRow(
-                rule: deadline.rule.rawValue, party: deadline.party.rawValue, coordinator: coordinator,
-                dueMicros: deadline.due.unixMicroseconds, isOpen: isOpen, status: deadline.status.rawValue,
-                body: encoded.body, alertPlan: encoded.plan)
+                rule: deadline.rule.rawValue,
+                party: deadline.party.rawValue,
+                coordinator: coordinator,
+                dueMicros: deadline.due.unixMicroseconds,
+                isOpen: isOpen,
+                status: deadline.status.rawValue,
+                body: encoded.body,
+                alertPlan: encoded.plan
+            )
         }
         return wanted
     }
@@ -251,7 +312,9 @@ package struct DeadlineProjection: Projection {
     }
 
     package func drop(_ db: ProjectionDatabase) throws {
-        try db.executeScript("DROP TABLE IF EXISTS deadlines; DROP TABLE IF EXISTS deadline_alert_policy; DROP TABLE IF EXISTS deadline_alerts")
+        try db.executeScript(
+            "DROP TABLE IF EXISTS deadlines; DROP TABLE IF EXISTS deadline_alert_policy; DROP TABLE IF EXISTS deadline_alerts"
+        )
     }
 }
 
@@ -282,7 +345,11 @@ final class DeadlineBodies: Sendable {
 
     /// The deadline's body and its alert plan's text (`plan` works the plan out); kept for
     /// next time when `remember`.
-    func encoded(_ deadline: CaseDeadline, plan: (CaseDeadline) -> AlertPlan, remember: Bool = true) -> (body: String, plan: String) {
+    func encoded(
+        _ deadline: CaseDeadline,
+        plan: (CaseDeadline) -> AlertPlan,
+        remember: Bool = true
+    ) -> (body: String, plan: String) {
         let known = storage.withLock { $0.young[deadline.id] ?? $0.old[deadline.id] }
         if let known, known.deadline == deadline { return (known.body, known.plan) }
         let body = String(decoding: deadline.wireBytes, as: UTF8.self)
@@ -316,8 +383,17 @@ package struct DeadlineBoardFilter: Sendable, Equatable, Decodable {
     /// Also the misses kept as history (``CaseDeadline/history``), in due order with the rest.
     package var includeHistory: Bool?
 
-    package init(coordinator: String? = nil, rule: String? = nil, party: String? = nil, caseId: String? = nil,
-                withinDays: Int? = nil, overdue: Bool? = nil, limit: Int? = nil, after: String? = nil, includeHistory: Bool? = nil) {
+    package init(
+        coordinator: String? = nil,
+        rule: String? = nil,
+        party: String? = nil,
+        caseId: String? = nil,
+        withinDays: Int? = nil,
+        overdue: Bool? = nil,
+        limit: Int? = nil,
+        after: String? = nil,
+        includeHistory: Bool? = nil
+    ) {
         self.includeHistory = includeHistory
         self.coordinator = coordinator
         self.rule = rule
@@ -347,7 +423,9 @@ package struct DeadlineBoardCursor: Sendable, Equatable {
     package init?(text: String) {
         guard text.utf8.count <= 300 else { return nil }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "d1", let due = Int64(parts[1]), let id = HexText.decode(parts[2]) else { return nil }
+        guard parts.count == 3, parts[0] == "d1", let due = Int64(parts[1]), let id = HexText.decode(parts[2]) else {
+            return nil
+        }
         self.init(dueMicros: due, deadlineId: id)
     }
 }
@@ -393,19 +471,36 @@ extension DeadlineProjection {
     /// The conditions of the board for a filter at `now`, leading with the equalities of the
     /// index that ends in (due_us, deadline_id): the coordinator's, or the whole board's.
     /// `history`: the misses kept as history instead of the running deadlines.
-    static func boardConditions(_ filter: DeadlineBoardFilter, now: Date, dueBy: Date? = nil, history: Bool = false) -> (clauses: [String], arguments: [SQLiteValue]) {
+    static func boardConditions(
+        _ filter: DeadlineBoardFilter,
+        now: Date,
+        dueBy: Date? = nil,
+        history: Bool = false
+    ) -> (clauses: [String], arguments: [SQLiteValue]) {
         var clauses: [String] = []
         var arguments: [SQLiteValue] = []
         let nowMicros = now.unixMicroseconds
-        if let v = filter.coordinator { clauses.append("coordinator = ?"); arguments.append(.text(v)) }
-        if let v = filter.caseId { clauses.append("case_id = ?"); arguments.append(.text(v)) }
+        if let v = filter.coordinator {
+            clauses.append("coordinator = ?")
+            arguments.append(.text(v))
+        }
+        if let v = filter.caseId {
+            clauses.append("case_id = ?")
+            arguments.append(.text(v))
+        }
         // The partial history indexes' own condition, word for word, so that SQLite can use them.
         clauses.append(history ? "is_open = 0 AND status = 'missed'" : "is_open = 1")
         // Asking for more information is optional: a window that closed unused is not a miss.
         clauses.append("NOT (rule = 'ur.info-request' AND due_us <= ?)")
         arguments.append(.integer(nowMicros))
-        if let v = filter.rule { clauses.append("rule = ?"); arguments.append(.text(v)) }
-        if let v = filter.party { clauses.append("party = ?"); arguments.append(.text(v)) }
+        if let v = filter.rule {
+            clauses.append("rule = ?")
+            arguments.append(.text(v))
+        }
+        if let v = filter.party {
+            clauses.append("party = ?")
+            arguments.append(.text(v))
+        }
         if let days = filter.withinDays {
             clauses.append("due_us <= ?")
             arguments.append(.integer(nowMicros + Int64(days) * 86_400_000_000))
@@ -415,8 +510,12 @@ extension DeadlineProjection {
             arguments.append(.integer(dueBy.unixMicroseconds))
         }
         switch filter.overdue {
-        case true?: clauses.append("due_us <= ?"); arguments.append(.integer(nowMicros))
-        case false?: clauses.append("due_us > ?"); arguments.append(.integer(nowMicros))
+        case true?:
+            clauses.append("due_us <= ?")
+            arguments.append(.integer(nowMicros))
+        case false?:
+            clauses.append("due_us > ?")
+            arguments.append(.integer(nowMicros))
         case nil: break
         }
         return (clauses, arguments)
@@ -424,9 +523,17 @@ extension DeadlineProjection {
 
     /// One page of the board's query and the count after it (also what a test explains).
     /// `history`: the same for the misses kept as history (their own indexes).
-    static func boardQueries(_ filter: DeadlineBoardFilter, now: Date, after cursor: DeadlineBoardCursor?, limit: Int, cap: Int, dueBy: Date? = nil,
-                             history: Bool = false)
-        -> (page: (sql: String, arguments: [SQLiteValue]), count: (sql: String, arguments: [SQLiteValue])) {
+    static func boardQueries(
+        _ filter: DeadlineBoardFilter,
+        now: Date,
+        after cursor: DeadlineBoardCursor?,
+        limit: Int,
+        cap: Int,
+        dueBy: Date? = nil,
+        history: Bool = false
+    )
+        -> (page: (sql: String, arguments: [SQLiteValue]), count: (sql: String, arguments: [SQLiteValue]))
+    {
         var (clauses, arguments) = boardConditions(filter, now: now, dueBy: dueBy, history: history)
         if let cursor {
             clauses.append("(due_us, deadline_id) > (?, ?)")
@@ -435,27 +542,53 @@ extension DeadlineProjection {
         let conditions = clauses.joined(separator: " AND ")
         // Named: ordered by due time, SQLite would rather walk the whole board in order and test
         // each row than find one case's or one coordinator's rows.
-        let index = filter.caseId != nil ? "deadlines_case"
-            : filter.coordinator != nil ? (history ? "deadlines_history_coordinator" : "deadlines_coordinator_due")
-            : history ? "deadlines_history_due" : "deadlines_open_due"
-        return (("SELECT body, due_us, coordinator, deadline_id FROM deadlines INDEXED BY \(index) WHERE \(conditions) ORDER BY due_us, deadline_id LIMIT ?",
-                 arguments + [.integer(Int64(limit))]),
-                ("SELECT COUNT(*) FROM (SELECT 1 FROM deadlines INDEXED BY \(index) WHERE \(conditions) LIMIT ?)", arguments + [.integer(Int64(cap))]))
+        let index =
+            filter.caseId != nil
+            ? "deadlines_case"
+            : filter.coordinator != nil
+                ? (history ? "deadlines_history_coordinator" : "deadlines_coordinator_due")
+                : history ? "deadlines_history_due" : "deadlines_open_due"
+        return (
+            (
+                "SELECT body, due_us, coordinator, deadline_id FROM deadlines INDEXED BY \(index) WHERE \(conditions) ORDER BY due_us, deadline_id LIMIT ?",
+                arguments + [.integer(Int64(limit))]
+            ),
+            (
+                "SELECT COUNT(*) FROM (SELECT 1 FROM deadlines INDEXED BY \(index) WHERE \(conditions) LIMIT ?)",
+                arguments + [.integer(Int64(cap))]
+            )
+        )
     }
 
     /// One page of the board: running deadlines by due time (then id), each with its status as
     /// of `now` and its coordinator.
     /// `dueBy`: only deadlines due by then (a digest's sections).
-    package static func boardPage(in db: ProjectionDatabase, matching filter: DeadlineBoardFilter, now: Date,
-                                 after cursor: DeadlineBoardCursor?, limit: Int, dueBy: Date? = nil) throws -> DeadlineBoardPage {
+    package static func boardPage(
+        in db: ProjectionDatabase,
+        matching filter: DeadlineBoardFilter,
+        now: Date,
+        after cursor: DeadlineBoardCursor?,
+        limit: Int,
+        dueBy: Date? = nil
+    ) throws -> DeadlineBoardPage {
         let nowMicros = now.unixMicroseconds
         // The running deadlines, and (when asked) the misses kept as history: each read on its
         // own index in due order, a page of each at most, merged into one page.
         let sets = filter.includeHistory == true ? [false, true] : [false]
         var found: [(due: Int64, id: String, row: Row)] = []
         for history in sets {
-            let (page, _) = boardQueries(filter, now: now, after: cursor, limit: limit, cap: 0, dueBy: dueBy, history: history)
-            found += try db.query(page.sql, page.arguments).map { (due: $0[1].int64 ?? 0, id: $0[3].string ?? "", row: $0) }
+            let (page, _) = boardQueries(
+                filter,
+                now: now,
+                after: cursor,
+                limit: limit,
+                cap: 0,
+                dueBy: dueBy,
+                history: history
+            )
+            found += try db.query(page.sql, page.arguments).map {
+                (due: $0[1].int64 ?? 0, id: $0[3].string ?? "", row: $0)
+            }
         }
         if sets.count > 1 {
             found.sort { ($0.due, $0.id) < ($1.due, $1.id) }
@@ -468,26 +601,46 @@ extension DeadlineProjection {
             let body = row[0].string ?? "{}"
             var object = (try? JSONParser.parse(Array(body.utf8), maximumDepth: 64).objectValue) ?? [:]
             if object["history"]?.stringValue == nil {
-                object["status"] = .string(entry.due > nowMicros ? DeadlineStatus.pending.rawValue : DeadlineStatus.missed.rawValue)
+                object["status"] = .string(
+                    entry.due > nowMicros ? DeadlineStatus.pending.rawValue : DeadlineStatus.missed.rawValue
+                )
             }
             object["coordinator"] = .string(row[2].string ?? "")
             return object
         }
         var remaining = 0
         for history in sets {
-            let (_, count) = boardQueries(filter, now: now, after: last, limit: 0, cap: countLimit + 1, dueBy: dueBy, history: history)
+            let (_, count) = boardQueries(
+                filter,
+                now: now,
+                after: last,
+                limit: 0,
+                cap: countLimit + 1,
+                dueBy: dueBy,
+                history: history
+            )
             remaining += Int(try db.query(count.sql, count.arguments).first?[0].int64 ?? 0)
         }
-        return DeadlineBoardPage(deadlines: rows, next: remaining > 0 ? last : nil, remaining: min(remaining, countLimit),
-                                 remainingAtLeast: remaining > countLimit)
+        return DeadlineBoardPage(
+            deadlines: rows,
+            next: remaining > 0 ? last : nil,
+            remaining: min(remaining, countLimit),
+            remainingAtLeast: remaining > countLimit
+        )
     }
 
     /// The whole board for a filter, page by page (for short boards: tests and small tools).
-    package static func board(in store: EventStore, matching filter: DeadlineBoardFilter, now: Date) throws -> [[String: JSONValue]] {
+    package static func board(
+        in store: EventStore,
+        matching filter: DeadlineBoardFilter,
+        now: Date
+    ) throws -> [[String: JSONValue]] {
         var all: [[String: JSONValue]] = []
         var cursor: DeadlineBoardCursor?
         repeat {
-            let page = try store.read { try boardPage(in: $0, matching: filter, now: now, after: cursor, limit: maximumPage) }
+            let page = try store.read {
+                try boardPage(in: $0, matching: filter, now: now, after: cursor, limit: maximumPage)
+            }
             all += page.deadlines
             cursor = page.next
         } while cursor != nil
@@ -502,17 +655,21 @@ extension DeadlineProjection {
     }
 
     static func overdueCount(in db: ProjectionDatabase, at now: Date, upTo limit: Int64 = .max) throws -> Int64 {
-        try db.query("""
+        try db.query(
+            """
             SELECT COUNT(*) FROM (SELECT 1 FROM deadlines INDEXED BY deadlines_open_due
             WHERE is_open = 1 AND due_us <= ? AND rule != 'ur.info-request' LIMIT ?)
-            """, [.integer(now.unixMicroseconds), .integer(limit == .max ? -1 : limit)]).first?[0].int64 ?? 0
+            """,
+            [.integer(now.unixMicroseconds), .integer(limit == .max ? -1 : limit)]
+        ).first?[0].int64 ?? 0
     }
 
     /// The earliest open deadline's due instant, if any.
     package static func nextDue(in store: EventStore, after now: Date) throws -> Date? {
         let nowMicros = now.unixMicroseconds
         let next = try store.read { db in
-            try db.query("SELECT MIN(due_us) FROM deadlines WHERE is_open = 1 AND due_us > ?", [.integer(nowMicros)]).first?[0].int64
+            try db.query("SELECT MIN(due_us) FROM deadlines WHERE is_open = 1 AND due_us > ?", [.integer(nowMicros)])
+                .first?[0].int64
         }
         return next.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) }
     }

@@ -5,7 +5,9 @@ import Workflow
 
 /// `io.imr.Deadlines`: the deadline board and a case's deadlines.
 package struct DeadlinesInterface: VarlinkHandler {
-    package let interface = try! VarlinkInterface(description: String(decoding: PackageResources.io_imr_Deadlines_varlink, as: UTF8.self))
+    package let interface = try! VarlinkInterface(
+        description: String(decoding: PackageResources.io_imr_Deadlines_varlink, as: UTF8.self)
+    )
     let service: CaseService
     let access: AccessControl
     let clock: @Sendable () -> Date
@@ -13,8 +15,13 @@ package struct DeadlinesInterface: VarlinkHandler {
     /// The alert lead times, for the alert schedule `List` gives each deadline.
     let alertPolicy: AlertPolicy
 
-    package init(service: CaseService, access: AccessControl, calculator: DeadlineCalculator = .init(), alertPolicy: AlertPolicy = .standard,
-                clock: @escaping @Sendable () -> Date = { Date() }) {
+    package init(
+        service: CaseService,
+        access: AccessControl,
+        calculator: DeadlineCalculator = .init(),
+        alertPolicy: AlertPolicy = .standard,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.service = service
         self.access = access
         self.calculator = calculator
@@ -37,7 +44,11 @@ package struct DeadlinesInterface: VarlinkHandler {
         ServiceFailure.error(for: failure, interface: interface.name)
     }
 
-    package func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+    package func handle(
+        _ call: VarlinkCall,
+        context: VarlinkCallContext,
+        replier: VarlinkReplier
+    ) async throws -> [String: JSONValue] {
         do {
             return try await answer(call, replier: replier)
         } catch let error as VarlinkError where error.name == "io.imr.Cases.CaseNotFound" {
@@ -50,40 +61,81 @@ package struct DeadlinesInterface: VarlinkHandler {
         case "List":
             let filter = try WireFormat.decode(DeadlineBoardFilter.self, from: call)
             if let days = filter.withinDays, !(0...36_500).contains(days) {
-                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
-                    "parameter": "withinDays", "message": .string("\(days) is not a number of days from 0 to 36500")])
+                throw VarlinkError(
+                    "io.imr.Cases.InvalidValue",
+                    parameters: [
+                        "parameter": "withinDays",
+                        "message": .string("\(days) is not a number of days from 0 to 36500"),
+                    ]
+                )
             }
             if let rule = filter.rule, RuleID(rawValue: rule) == nil {
-                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
-                    "parameter": "rule", "message": .string("'\(rule)' is not a rule id; known: \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))")])
+                throw VarlinkError(
+                    "io.imr.Cases.InvalidValue",
+                    parameters: [
+                        "parameter": "rule",
+                        "message": .string(
+                            "'\(rule)' is not a rule id; known: \(RuleID.allCases.map(\.rawValue).joined(separator: ", "))"
+                        ),
+                    ]
+                )
             }
             // An unknown case is CaseNotFound here as in every other call, not an empty board.
-            if let caseId = filter.caseId, try await service.store.version(of: CaseStreams.streamId(CaseID(caseId))) == 0 {
+            if let caseId = filter.caseId,
+                try await service.store.version(of: CaseStreams.streamId(CaseID(caseId))) == 0
+            {
                 throw VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": .string(caseId)])
             }
             try ReadModelGate.require(["deadlines"], of: service.store)
             let paging = PagedReplies<DeadlineBoardCursor>(
-                invalidValue: "io.imr.Cases.InvalidValue", noun: "deadlines", defaultPage: DeadlineProjection.defaultPage,
-                maximumPage: DeadlineProjection.maximumPage, parse: { DeadlineBoardCursor(text: $0) }, text: \.text)
+                invalidValue: "io.imr.Cases.InvalidValue",
+                noun: "deadlines",
+                defaultPage: DeadlineProjection.defaultPage,
+                maximumPage: DeadlineProjection.maximumPage,
+                parse: { DeadlineBoardCursor(text: $0) },
+                text: \.text
+            )
             let limit = try paging.pageSize(filter.limit)
             // One clock for every page of a streamed board: a deadline does not turn from
             // pending to missed between two pages of one answer.
-            let (store, now, withAlerts) = (service.store, clock(), try WireFormat.decode(Alerts.self, from: call).withAlerts == true)
-            return try await paging.answer(from: try paging.cursor(filter.after), streaming: call.more == true, replier: replier, store: store) { [self] from in
-                let page = try store.read { try DeadlineProjection.boardPage(in: $0, matching: filter, now: now, after: from, limit: limit) }
+            let (store, now, withAlerts) = (
+                service.store, clock(), try WireFormat.decode(Alerts.self, from: call).withAlerts == true
+            )
+            return try await paging.answer(
+                from: try paging.cursor(filter.after),
+                streaming: call.more == true,
+                replier: replier,
+                store: store
+            ) { [self] from in
+                let page = try store.read {
+                    try DeadlineProjection.boardPage(in: $0, matching: filter, now: now, after: from, limit: limit)
+                }
                 let rows = withAlerts ? try page.deadlines.map(withAlertSchedule) : page.deadlines
-                return (["deadlines": .array(rows.map { .object($0) }),
-                         "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast)], page.next)
+                return (
+                    [
+                        "deadlines": .array(rows.map { .object($0) }),
+                        "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast),
+                    ], page.next
+                )
             }
         case "Digest":
             let p = try WireFormat.decode(DigestParameters.self, from: call)
-            guard !p.coordinator.isEmpty, p.coordinator.utf8.count <= 256, !p.coordinator.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
-                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
-                    "parameter": "coordinator", "message": "a coordinator is a user name: 1 to 256 bytes, no control characters"])
+            guard !p.coordinator.isEmpty, p.coordinator.utf8.count <= 256,
+                !p.coordinator.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+            else {
+                throw VarlinkError(
+                    "io.imr.Cases.InvalidValue",
+                    parameters: [
+                        "parameter": "coordinator",
+                        "message": "a coordinator is a user name: 1 to 256 bytes, no control characters",
+                    ]
+                )
             }
             try ReadModelGate.require(["deadlines", "alerts"], of: service.store)
             let now = clock()
-            let digest = try await service.store.read(lane: .interactive) { try MorningDigest.build(in: $0, coordinator: p.coordinator, now: now) }
+            let digest = try await service.store.read(lane: .interactive) {
+                try MorningDigest.build(in: $0, coordinator: p.coordinator, now: now)
+            }
             return digest.wire
         case "ForCase":
             let ref = try WireFormat.decode(CaseRef.self, from: call)
@@ -105,9 +157,11 @@ package struct DeadlinesInterface: VarlinkHandler {
     private func withAlertSchedule(_ row: [String: JSONValue]) throws -> [String: JSONValue] {
         var row = row
         let deadline = try WireFormat.valueDecoder.decode(CaseDeadline.self, from: .object(row))
-        row["alerts"] = .array(alertPolicy.schedule(for: deadline, calculator: calculator).map {
-            .object(["level": .string($0.level.rawValue), "at": .string(Pacific.rfc3339($0.at))])
-        })
+        row["alerts"] = .array(
+            alertPolicy.schedule(for: deadline, calculator: calculator).map {
+                .object(["level": .string($0.level.rawValue), "at": .string(Pacific.rfc3339($0.at))])
+            }
+        )
         return row
     }
 }

@@ -51,12 +51,25 @@ extension CaseService {
     /// `commandId` one is derived from the letter's content and the case, so a repeated import
     /// of the same letter is recognised by the log too.
     package func importLetter(
-        _ letter: LetterFacts, caseId requested: CaseID?, force: Bool, source: String, actor: Actor,
-        commandId: UUID?, now: Date
+        _ letter: LetterFacts,
+        caseId requested: CaseID?,
+        force: Bool,
+        source: String,
+        actor: Actor,
+        commandId: UUID?,
+        now: Date
     ) throws(LetterImportServiceError) -> LetterImportOutcome {
         try checkRequested(requested)
         let caseId = try resolveCase(for: letter, requested: requested)
-        let request = LetterRequest(letter: letter, caseId: caseId, force: force, source: source, actor: actor, commandId: commandId, now: now)
+        let request = LetterRequest(
+            letter: letter,
+            caseId: caseId,
+            force: force,
+            source: source,
+            actor: actor,
+            commandId: commandId,
+            now: now
+        )
         do {
             return try store.write { context in try self.recordImport(request, in: context) }
         } catch {
@@ -67,19 +80,34 @@ extension CaseService {
     /// The same from an async caller: the case is found on a reader thread and the letter
     /// recorded by the writer thread, with the other writes waiting (group commit).
     package func importLetter(
-        _ letter: LetterFacts, caseId requested: CaseID?, force: Bool, source: String, actor: Actor,
-        commandId: UUID?, now: Date
+        _ letter: LetterFacts,
+        caseId requested: CaseID?,
+        force: Bool,
+        source: String,
+        actor: Actor,
+        commandId: UUID?,
+        now: Date
     ) async throws(LetterImportServiceError) -> LetterImportOutcome {
         try checkRequested(requested)
         let caseId: CaseID
         do {
             caseId = try await store.offload(doing: "find the case of a letter") { () throws -> CaseID in
-                do throws(LetterImportServiceError) { return try self.resolveCase(for: letter, requested: requested) } catch { throw error }
+                do throws(LetterImportServiceError) {
+                    return try self.resolveCase(for: letter, requested: requested)
+                } catch { throw error }
             }
         } catch {
             throw Self.importError(error)
         }
-        let request = LetterRequest(letter: letter, caseId: caseId, force: force, source: source, actor: actor, commandId: commandId, now: now)
+        let request = LetterRequest(
+            letter: letter,
+            caseId: caseId,
+            force: force,
+            source: source,
+            actor: actor,
+            commandId: commandId,
+            now: now
+        )
         do {
             return try await store.write { context in try self.recordImport(request, in: context) }
         } catch {
@@ -109,7 +137,10 @@ extension CaseService {
     }
 
     /// Records one letter inside the writer's transaction.
-    func recordImport(_ r: LetterRequest, in context: WriteContext) throws(LetterImportServiceError) -> LetterImportOutcome {
+    func recordImport(
+        _ r: LetterRequest,
+        in context: WriteContext
+    ) throws(LetterImportServiceError) -> LetterImportOutcome {
         let caseId = r.caseId
         let streamId = CaseStreams.streamId(caseId)
         let letterId = Self.letterCommandId(r.letter, caseId: caseId, force: r.force)
@@ -120,7 +151,9 @@ extension CaseService {
         // The log already holds this import: nothing is written again; another command
         // under this id is refused.
         let earlier: RecordedEvent?
-        do { earlier = try context.event(id: CaseService.eventId(commandId: importId, index: 0)) } catch { throw .service(.storage(error)) }
+        do { earlier = try context.event(id: CaseService.eventId(commandId: importId, index: 0)) } catch {
+            throw .service(.storage(error))
+        }
         if let earlier {
             guard earlier.streamId == streamId else {
                 let reuse: CaseServiceError?
@@ -128,17 +161,35 @@ extension CaseService {
                 throw .service(reuse ?? .caseNotFound(caseId))
             }
             let stored: [RecordedEvent]
-            do { stored = try context.read(stream: streamId, from: earlier.streamVersion) } catch { throw .service(.storage(error)) }
+            do { stored = try context.read(stream: streamId, from: earlier.streamVersion) } catch {
+                throw .service(.storage(error))
+            }
             if let recorded = stored.first?.metadata.extras[CaseService.commandDigestKey], recorded != digest {
                 let mine = stored.prefix { $0.metadata.commandId == tag }
-                throw .service(.commandIdReused(CommandIdReuse(
-                    commandId: importId, caseId: caseId.rawValue, eventTypes: mine.map(\.type), positions: mine.map(\.position))))
+                throw .service(
+                    .commandIdReused(
+                        CommandIdReuse(
+                            commandId: importId,
+                            caseId: caseId.rawValue,
+                            eventTypes: mine.map(\.type),
+                            positions: mine.map(\.position)
+                        )
+                    )
+                )
             }
             let version: Int64
             do { version = try context.lastEvent(of: streamId)?.version ?? 0 } catch { throw .service(.storage(error)) }
             return LetterImportOutcome(
-                caseId: caseId, openedCase: false, alreadyRecorded: true, version: version,
-                positions: [], eventTypes: [], matches: [], determinedItems: [], corrected: [])
+                caseId: caseId,
+                openedCase: false,
+                alreadyRecorded: true,
+                version: version,
+                positions: [],
+                eventTypes: [],
+                matches: [],
+                determinedItems: [],
+                corrected: []
+            )
         }
         let state: CaseState
         let version: Int64
@@ -146,14 +197,28 @@ extension CaseService {
         let plan: LetterImportPlan
         do {
             plan = try LetterImport.plan(
-                r.letter, caseId: caseId, state: state, source: r.source, coordinator: r.actor.name, force: r.force)
+                r.letter,
+                caseId: caseId,
+                state: state,
+                source: r.source,
+                coordinator: r.actor.name,
+                force: r.force
+            )
         } catch {
             throw .letter(caseId, error)
         }
         if plan.isAlreadyRecorded {
             return LetterImportOutcome(
-                caseId: caseId, openedCase: false, alreadyRecorded: true, version: version, positions: [],
-                eventTypes: [], matches: plan.matches, determinedItems: [], corrected: [])
+                caseId: caseId,
+                openedCase: false,
+                alreadyRecorded: true,
+                version: version,
+                positions: [],
+                eventTypes: [],
+                matches: plan.matches,
+                determinedItems: [],
+                corrected: []
+            )
         }
         // A value the letter carries outside its character set is named by field, as for any command.
         for command in plan.commands {
@@ -168,29 +233,55 @@ extension CaseService {
             throw .service(.refused(error))
         }
         let metadata = EventMetadata(
-            actor: r.actor.label, correlationId: tag, causationId: tag, commandId: tag,
-            extras: [importedFromMetadataKey: r.source, CaseService.commandDigestKey: digest])
+            actor: r.actor.label,
+            correlationId: tag,
+            causationId: tag,
+            commandId: tag,
+            extras: [importedFromMetadataKey: r.source, CaseService.commandDigestKey: digest]
+        )
         let result: AppendResult
         do {
             // One stream, one append: the whole letter or nothing.
             result = try append(
-                events, to: caseId, base: state, version: version, commandId: importId, metadata: metadata, recordedAt: r.now, in: context)
+                events,
+                to: caseId,
+                base: state,
+                version: version,
+                commandId: importId,
+                metadata: metadata,
+                recordedAt: r.now,
+                in: context
+            )
         } catch {
             throw .service(error)
         }
         return LetterImportOutcome(
-            caseId: caseId, openedCase: plan.opensCase, alreadyRecorded: result.wasAlreadyStored,
-            version: result.streamVersion, positions: result.events.map(\.position), eventTypes: result.events.map(\.type),
-            matches: plan.matches, determinedItems: plan.determinedItems, corrected: plan.corrected)
+            caseId: caseId,
+            openedCase: plan.opensCase,
+            alreadyRecorded: result.wasAlreadyStored,
+            version: result.streamVersion,
+            positions: result.events.map(\.position),
+            eventTypes: result.events.map(\.type),
+            matches: plan.matches,
+            determinedItems: plan.determinedItems,
+            corrected: plan.corrected
+        )
     }
 
     /// The case a letter goes to: the one named, else the one carrying its IMR case number,
     /// else a new one named by that number.
     func resolveCase(for letter: LetterFacts, requested: CaseID?) throws(LetterImportServiceError) -> CaseID {
         if let requested { return requested }
-        guard let text = letter.caseNumber, let number = IMRCaseNumber(text), let fallback = LetterImport.defaultCaseId(letter) else {
-            throw .letter(nil, LetterImportError(.lacksFacts,
-                "The letter carries no IMR case number, so no case can be found for it; name the case with --case"))
+        guard let text = letter.caseNumber, let number = IMRCaseNumber(text),
+            let fallback = LetterImport.defaultCaseId(letter)
+        else {
+            throw .letter(
+                nil,
+                LetterImportError(
+                    .lacksFacts,
+                    "The letter carries no IMR case number, so no case can be found for it; name the case with --case"
+                )
+            )
         }
         let cases: [CaseSummary]
         do {
@@ -223,6 +314,8 @@ extension CaseService {
         var b = Array(hasher.finalize().prefix(16))
         b[6] = (b[6] & 0x0F) | 0x50
         b[8] = (b[8] & 0x3F) | 0x80
-        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+        return UUID(
+            uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
+        )
     }
 }

@@ -35,35 +35,67 @@ package struct MorningDigest: Sendable, Equatable {
         let endOfToday = Pacific.instant(today.adding(days: 1)).addingTimeInterval(-1)
         let endOfWeek = Pacific.instant(today.adding(days: 7)).addingTimeInterval(-1)
         let overdue = try DeadlineProjection.boardPage(
-            in: db, matching: DeadlineBoardFilter(coordinator: coordinator, overdue: true), now: now, after: nil, limit: rowsPerSection)
+            in: db,
+            matching: DeadlineBoardFilter(coordinator: coordinator, overdue: true),
+            now: now,
+            after: nil,
+            limit: rowsPerSection
+        )
         return MorningDigest(
-            coordinator: coordinator, day: today,
-            overdue: Section(deadlines: overdue.deadlines, count: overdue.deadlines.count + overdue.remaining, countIsAtLeast: overdue.remainingAtLeast),
+            coordinator: coordinator,
+            day: today,
+            overdue: Section(
+                deadlines: overdue.deadlines,
+                count: overdue.deadlines.count + overdue.remaining,
+                countIsAtLeast: overdue.remainingAtLeast
+            ),
             dueToday: try section(db, coordinator: coordinator, after: now, through: endOfToday, now: now),
-            thisWeek: try section(db, coordinator: coordinator, after: endOfToday, through: endOfWeek, now: now))
+            thisWeek: try section(db, coordinator: coordinator, after: endOfToday, through: endOfWeek, now: now)
+        )
     }
 
     /// The deadlines not yet due at `now`, due after `start` and by `end`: the board's page of
     /// those due by `end`, started after `start` (a cursor past every id due at `start`).
-    static func section(_ db: ProjectionDatabase, coordinator: String, after start: Date, through end: Date, now: Date) throws -> Section {
+    static func section(
+        _ db: ProjectionDatabase,
+        coordinator: String,
+        after start: Date,
+        through end: Date,
+        now: Date
+    ) throws -> Section {
         // Deadline ids are ASCII: U+007F sorts after every one of them.
         let cursor = DeadlineBoardCursor(dueMicros: start.unixMicroseconds, deadlineId: "\u{7F}")
         let page = try DeadlineProjection.boardPage(
-            in: db, matching: DeadlineBoardFilter(coordinator: coordinator, overdue: false), now: now, after: cursor, limit: rowsPerSection, dueBy: end)
-        return Section(deadlines: page.deadlines, count: page.deadlines.count + page.remaining, countIsAtLeast: page.remainingAtLeast)
+            in: db,
+            matching: DeadlineBoardFilter(coordinator: coordinator, overdue: false),
+            now: now,
+            after: cursor,
+            limit: rowsPerSection,
+            dueBy: end
+        )
+        return Section(
+            deadlines: page.deadlines,
+            count: page.deadlines.count + page.remaining,
+            countIsAtLeast: page.remainingAtLeast
+        )
     }
 
     /// The coordinators with at least one running deadline, in name order: one index seek per
     /// coordinator (the next name after the last on the index of running deadlines by
     /// coordinator), so that the daily pass costs what the number of coordinators costs, not
     /// the caseload.
-    package static func coordinators(in db: ProjectionDatabase, after last: String? = nil, limit: Int = 1000) throws -> [String] {
+    package static func coordinators(
+        in db: ProjectionDatabase,
+        after last: String? = nil,
+        limit: Int = 1000
+    ) throws -> [String] {
         var names: [String] = []
         var previous = last
         while names.count < limit {
             let next = try db.query(
                 "SELECT coordinator FROM deadlines INDEXED BY deadlines_coordinator_due WHERE coordinator > ? AND is_open = 1 ORDER BY coordinator LIMIT 1",
-                [.text(previous ?? "")]).first?[0].string
+                [.text(previous ?? "")]
+            ).first?[0].string
             guard let next else { break }
             previous = next
             names.append(next)
@@ -77,16 +109,23 @@ package struct MorningDigest: Sendable, Equatable {
     /// The wire form (io.imr.Deadlines.Digest's reply).
     package var wire: [String: JSONValue] {
         func section(_ s: Section) -> JSONValue {
-            .object(["deadlines": .array(s.deadlines.map { .object($0) }), "count": .int(Int64(s.count)), "countIsAtLeast": .bool(s.countIsAtLeast)])
+            .object([
+                "deadlines": .array(s.deadlines.map { .object($0) }), "count": .int(Int64(s.count)),
+                "countIsAtLeast": .bool(s.countIsAtLeast),
+            ])
         }
-        return ["coordinator": .string(coordinator), "day": .string(day.iso), "overdue": section(overdue), "dueToday": section(dueToday),
-                "thisWeek": section(thisWeek)]
+        return [
+            "coordinator": .string(coordinator), "day": .string(day.iso), "overdue": section(overdue),
+            "dueToday": section(dueToday),
+            "thisWeek": section(thisWeek),
+        ]
     }
 
     /// One line for the journal: "digest for maria, Tue 2024-03-12: 2 overdue, 1 due today, 5 more this week".
     package var summary: String {
         func n(_ s: Section) -> String { "\(s.count)\(s.countIsAtLeast ? "+" : "")" }
-        return "digest for \(coordinator), \(day.shortLabel): \(n(overdue)) overdue, \(n(dueToday)) due today, \(n(thisWeek)) more this week"
+        return
+            "digest for \(coordinator), \(day.shortLabel): \(n(overdue)) overdue, \(n(dueToday)) due today, \(n(thisWeek)) more this week"
     }
 }
 
@@ -104,8 +143,13 @@ package final class MorningDigestScheduler: Sendable {
     let logger: Logger
     let deliver: @Sendable (MorningDigest) -> Void
 
-    package init(store: EventStore, at: TimeOfDay, clock: @escaping @Sendable () -> Date, logger: Logger,
-                deliver: @escaping @Sendable (MorningDigest) -> Void = { _ in }) {
+    package init(
+        store: EventStore,
+        at: TimeOfDay,
+        clock: @escaping @Sendable () -> Date,
+        logger: Logger,
+        deliver: @escaping @Sendable (MorningDigest) -> Void = { _ in }
+    ) {
         self.store = store
         self.at = at
         self.clock = clock
@@ -125,16 +169,24 @@ package final class MorningDigestScheduler: Sendable {
         var after: String?
         while true {
             let last = after
-            let names = try await store.read(lane: .bulk) { try MorningDigest.coordinators(in: $0, after: last, limit: 100) }
+            let names = try await store.read(lane: .bulk) {
+                try MorningDigest.coordinators(in: $0, after: last, limit: 100)
+            }
             guard !names.isEmpty else { break }
             for name in names {
-                let digest = try await store.read(lane: .bulk) { try MorningDigest.build(in: $0, coordinator: name, now: now) }
+                let digest = try await store.read(lane: .bulk) {
+                    try MorningDigest.build(in: $0, coordinator: name, now: now)
+                }
                 guard !digest.isEmpty else { continue }
-                logger.info("\(digest.summary)", metadata: [
-                    "message.id": .string(LogMessageID.morningDigest), "imr.coordinator": .string(name),
-                    "imr.digest.overdue": .string("\(digest.overdue.count)"), "imr.digest.due_today": .string("\(digest.dueToday.count)"),
-                    "imr.digest.this_week": .string("\(digest.thisWeek.count)"),
-                ])
+                logger.info(
+                    "\(digest.summary)",
+                    metadata: [
+                        "message.id": .string(LogMessageID.morningDigest), "imr.coordinator": .string(name),
+                        "imr.digest.overdue": .string("\(digest.overdue.count)"),
+                        "imr.digest.due_today": .string("\(digest.dueToday.count)"),
+                        "imr.digest.this_week": .string("\(digest.thisWeek.count)"),
+                    ]
+                )
                 deliver(digest)
                 sent += 1
             }
@@ -185,9 +237,12 @@ package final class MorningDigestScheduler: Sendable {
         AlertCommandRunner.Delivery(
             name: "digest for \(digest.coordinator)",
             metadata: ["imr.coordinator": digest.coordinator],
-            environment: ["IMR_DIGEST": "1", "IMR_COORDINATOR": digest.coordinator, "IMR_DIGEST_DAY": digest.day.iso,
-                          "IMR_DIGEST_OVERDUE": "\(digest.overdue.count)", "IMR_DIGEST_DUE_TODAY": "\(digest.dueToday.count)",
-                          "IMR_DIGEST_THIS_WEEK": "\(digest.thisWeek.count)"],
-            json: Data(JSONValue.object(digest.wire).serialized))
+            environment: [
+                "IMR_DIGEST": "1", "IMR_COORDINATOR": digest.coordinator, "IMR_DIGEST_DAY": digest.day.iso,
+                "IMR_DIGEST_OVERDUE": "\(digest.overdue.count)", "IMR_DIGEST_DUE_TODAY": "\(digest.dueToday.count)",
+                "IMR_DIGEST_THIS_WEEK": "\(digest.thisWeek.count)",
+            ],
+            json: Data(JSONValue.object(digest.wire).serialized)
+        )
     }
 }

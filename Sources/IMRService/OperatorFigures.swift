@@ -40,11 +40,17 @@ package final class OperatorFigures: Sendable {
 
     package var snapshot: Totals { totals.withLock { $0 } }
 
-    package enum CommandOutcome: String, Sendable { case recorded, alreadyRecorded = "already_recorded", refused, invalid, failed }
+    package enum CommandOutcome: String, Sendable {
+        case recorded
+        case alreadyRecorded = "already_recorded"
+        case refused, invalid, failed
+    }
 
     package func command(_ outcome: CommandOutcome, events: Int = 0, duration: Duration? = nil) {
         Counter(label: "imr_commands_total", dimensions: [("outcome", outcome.rawValue)]).increment()
-        if let duration { CoreMetrics.Timer(label: "imr_command_duration_seconds").recordNanoseconds(duration.nanoseconds) }
+        if let duration {
+            CoreMetrics.Timer(label: "imr_command_duration_seconds").recordNanoseconds(duration.nanoseconds)
+        }
         if outcome == .recorded { Recorder(label: "imr_append_events").record(events) }
         totals.withLock { t in
             switch outcome {

@@ -23,9 +23,15 @@ struct PagedReplies<Cursor: Sendable> {
     func pageSize(_ limit: Int?) throws -> Int {
         let size = limit ?? defaultPage
         guard (1...maximumPage).contains(size) else {
-            throw VarlinkError(invalidValue, parameters: [
-                "parameter": "limit",
-                "message": .string("limit \(size) is not a page size: give 1 to \(maximumPage) \(noun) a page, and follow `next` (or call with more) for the rest")])
+            throw VarlinkError(
+                invalidValue,
+                parameters: [
+                    "parameter": "limit",
+                    "message": .string(
+                        "limit \(size) is not a page size: give 1 to \(maximumPage) \(noun) a page, and follow `next` (or call with more) for the rest"
+                    ),
+                ]
+            )
         }
         return size
     }
@@ -34,17 +40,28 @@ struct PagedReplies<Cursor: Sendable> {
     func cursor(_ text: String?) throws -> Cursor? {
         guard let text else { return nil }
         guard let cursor = parse(text) else {
-            throw VarlinkError(invalidValue, parameters: [
-                "parameter": "after",
-                "message": .string("'\(text.prefix(160))' is not a cursor of these \(noun): pass the `next` of the previous page unchanged")])
+            throw VarlinkError(
+                invalidValue,
+                parameters: [
+                    "parameter": "after",
+                    "message": .string(
+                        "'\(text.prefix(160))' is not a cursor of these \(noun): pass the `next` of the previous page unchanged"
+                    ),
+                ]
+            )
         }
         return cursor
     }
 
     /// Answers from `first` on: `page` reads one page after a cursor on a reader thread and
     /// gives its reply (without `next`) and where the next page starts.
-    func answer(from first: Cursor?, streaming: Bool, replier: VarlinkReplier, store: EventStore,
-                page: @escaping @Sendable (Cursor?) throws -> (reply: [String: JSONValue], next: Cursor?)) async throws -> [String: JSONValue] {
+    func answer(
+        from first: Cursor?,
+        streaming: Bool,
+        replier: VarlinkReplier,
+        store: EventStore,
+        page: @escaping @Sendable (Cursor?) throws -> (reply: [String: JSONValue], next: Cursor?)
+    ) async throws -> [String: JSONValue] {
         var cursor = first
         while true {
             let from = cursor

@@ -10,11 +10,16 @@ import Varlink
 enum ServiceFailure {
     static func error(for failure: any Error, interface: String) -> VarlinkError {
         if let store = failure as? EventStoreError { return storageFailed(store, interface: interface) }
-        if case .storage(let store)? = failure as? CaseServiceError { return storageFailed(store, interface: interface) }
+        if case .storage(let store)? = failure as? CaseServiceError {
+            return storageFailed(store, interface: interface)
+        }
         return VarlinkError("\(interface).InternalError", parameters: ["message": .string("\(failure)")])
     }
 
     private static func storageFailed(_ error: EventStoreError, interface: String) -> VarlinkError {
-        VarlinkError("\(interface).StorageFailed", parameters: ["kind": .string(error.kind.description), "message": .string(error.message)])
+        VarlinkError(
+            "\(interface).StorageFailed",
+            parameters: ["kind": .string(error.kind.description), "message": .string(error.message)]
+        )
     }
 }

@@ -8,7 +8,9 @@ package enum WireFormat {
     /// Parses an instant; nil when the text is neither form.
     package static func instant(_ text: String) -> Date? {
         if let date = try? Date(text, strategy: .iso8601) { return date }
-        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
+            return date
+        }
         // A local Pacific wall-clock time with no zone.
         let parts = text.split(separator: "T", maxSplits: 1)
         guard parts.count == 2, let day = LocalDate(iso: String(parts[0])) else { return nil }
@@ -49,7 +51,10 @@ package enum WireFormat {
         let text = try c.decode(String.self)
         guard let date = instant(text) else {
             throw DecodingError.dataCorruptedError(
-                in: c, debugDescription: "'\(text)' is not an instant: use RFC 3339 (2024-03-01T16:10:00-08:00) or YYYY-MM-DDTHH:MM in Pacific time")
+                in: c,
+                debugDescription:
+                    "'\(text)' is not an instant: use RFC 3339 (2024-03-01T16:10:00-08:00) or YYYY-MM-DDTHH:MM in Pacific time"
+            )
         }
         guard isSupported(date) else {
             throw DecodingError.dataCorruptedError(in: c, debugDescription: LocalDate.outsideRange("'\(text)'"))
@@ -84,8 +89,12 @@ package enum WireFormat {
             let parameter = VarlinkCall.parameterName(of: error)
             switch error {
             case .dataCorrupted(let context) where !context.codingPath.isEmpty:
-                throw VarlinkError("io.imr.Cases.InvalidValue", parameters: [
-                    "parameter": .string(parameter), "message": .string(context.debugDescription)])
+                throw VarlinkError(
+                    "io.imr.Cases.InvalidValue",
+                    parameters: [
+                        "parameter": .string(parameter), "message": .string(context.debugDescription),
+                    ]
+                )
             default:
                 throw VarlinkError.invalidParameter(parameter)
             }
@@ -109,11 +118,16 @@ extension CaseDeadline {
         var o: [String: JSONValue] = [
             "id": .string(id), "rule": .string(rule.rawValue), "caseId": .string(caseId.rawValue),
             "itemIds": .array(itemIds.map { .string($0.rawValue) }), "round": .int(Int64(round)),
-            "trigger": trigger.wireJSON, "clockStart": .string(Pacific.rfc3339(clockStart)), "due": .string(Pacific.rfc3339(due)),
-            "dueDate": .string(dueDate.iso), "isExactInstant": .bool(isExactInstant), "status": .string(status.rawValue),
+            "trigger": trigger.wireJSON, "clockStart": .string(Pacific.rfc3339(clockStart)),
+            "due": .string(Pacific.rfc3339(due)),
+            "dueDate": .string(dueDate.iso), "isExactInstant": .bool(isExactInstant),
+            "status": .string(status.rawValue),
             "party": .string(party.rawValue), "citation": .string(citation), "confidence": .string(confidence.rawValue),
-            "explanation": .array(explanation.map { .string($0) }), "assumptions": .array(assumptions.map { .string($0) }),
-            "consequenceIfMissed": .object(["kind": .string(consequenceIfMissed.kind.rawValue), "summary": .string(consequenceIfMissed.summary)]),
+            "explanation": .array(explanation.map { .string($0) }),
+            "assumptions": .array(assumptions.map { .string($0) }),
+            "consequenceIfMissed": .object([
+                "kind": .string(consequenceIfMissed.kind.rawValue), "summary": .string(consequenceIfMissed.summary),
+            ]),
             "correctionNotes": .array(correctionNotes.map { .string($0) }),
         ]
         if let rfaId { o["rfaId"] = .string(rfaId.rawValue) }
@@ -132,44 +146,94 @@ extension CaseDeadline {
     package var wireBytes: [UInt8] {
         var w = WireWriter()
         w.open()
-        w.key("assumptions"); w.strings(assumptions)
-        w.key("caseId"); w.string(caseId.rawValue)
-        w.key("citation"); w.string(citation)
-        w.key("clockStart"); w.string(Pacific.rfc3339(clockStart))
-        w.key("confidence"); w.string(confidence.rawValue)
-        w.key("consequenceIfMissed"); w.open()
-        w.key("kind"); w.string(consequenceIfMissed.kind.rawValue)
-        w.key("summary"); w.string(consequenceIfMissed.summary)
+        w.key("assumptions")
+        w.strings(assumptions)
+        w.key("caseId")
+        w.string(caseId.rawValue)
+        w.key("citation")
+        w.string(citation)
+        w.key("clockStart")
+        w.string(Pacific.rfc3339(clockStart))
+        w.key("confidence")
+        w.string(confidence.rawValue)
+        w.key("consequenceIfMissed")
+        w.open()
+        w.key("kind")
+        w.string(consequenceIfMissed.kind.rawValue)
+        w.key("summary")
+        w.string(consequenceIfMissed.summary)
         w.close()
-        w.key("correctionNotes"); w.strings(correctionNotes)
-        w.key("due"); w.string(Pacific.rfc3339(due))
-        w.key("dueDate"); w.string(dueDate.iso)
-        w.key("explanation"); w.strings(explanation)
-        if let history { w.key("history"); w.string(history) }
-        w.key("id"); w.string(id)
-        w.key("isExactInstant"); w.bool(isExactInstant)
-        w.key("itemIds"); w.strings(itemIds.map(\.rawValue))
-        w.key("party"); w.string(party.rawValue)
-        if let rfaId { w.key("rfaId"); w.string(rfaId.rawValue) }
-        w.key("round"); w.int(Int64(round))
-        w.key("rule"); w.string(rule.rawValue)
+        w.key("correctionNotes")
+        w.strings(correctionNotes)
+        w.key("due")
+        w.string(Pacific.rfc3339(due))
+        w.key("dueDate")
+        w.string(dueDate.iso)
+        w.key("explanation")
+        w.strings(explanation)
+        if let history {
+            w.key("history")
+            w.string(history)
+        }
+        w.key("id")
+        w.string(id)
+        w.key("isExactInstant")
+        w.bool(isExactInstant)
+        w.key("itemIds")
+        w.strings(itemIds.map(\.rawValue))
+        w.key("party")
+        w.string(party.rawValue)
+        if let rfaId {
+            w.key("rfaId")
+            w.string(rfaId.rawValue)
+        }
+        w.key("round")
+        w.int(Int64(round))
+        w.key("rule")
+        w.string(rule.rawValue)
         if let satisfiedBy {
-            w.key("satisfiedBy"); w.open()
-            if let at = satisfiedBy.at { w.key("at"); w.string(Pacific.rfc3339(at)) }
-            if let eventId = satisfiedBy.eventId { w.key("eventId"); w.string(eventId.uuidString) }
-            w.key("eventType"); w.string(satisfiedBy.eventType)
-            w.key("eventVersion"); w.int(Int64(satisfiedBy.eventVersion))
-            w.key("on"); w.string(satisfiedBy.on.iso)
+            w.key("satisfiedBy")
+            w.open()
+            if let at = satisfiedBy.at {
+                w.key("at")
+                w.string(Pacific.rfc3339(at))
+            }
+            if let eventId = satisfiedBy.eventId {
+                w.key("eventId")
+                w.string(eventId.uuidString)
+            }
+            w.key("eventType")
+            w.string(satisfiedBy.eventType)
+            w.key("eventVersion")
+            w.int(Int64(satisfiedBy.eventVersion))
+            w.key("on")
+            w.string(satisfiedBy.on.iso)
             w.close()
         }
-        w.key("status"); w.string(status.rawValue)
-        if let statusNote { w.key("statusNote"); w.string(statusNote) }
-        if let supersededBy { w.key("supersededBy"); w.string(supersededBy) }
-        w.key("trigger"); w.open()
-        if let at = trigger.at { w.key("at"); w.string(Pacific.rfc3339(at)) }
-        w.key("date"); w.string(trigger.date.iso)
-        w.key("description"); w.string(trigger.description)
-        if let eventVersion = trigger.eventVersion { w.key("eventVersion"); w.int(Int64(eventVersion)) }
+        w.key("status")
+        w.string(status.rawValue)
+        if let statusNote {
+            w.key("statusNote")
+            w.string(statusNote)
+        }
+        if let supersededBy {
+            w.key("supersededBy")
+            w.string(supersededBy)
+        }
+        w.key("trigger")
+        w.open()
+        if let at = trigger.at {
+            w.key("at")
+            w.string(Pacific.rfc3339(at))
+        }
+        w.key("date")
+        w.string(trigger.date.iso)
+        w.key("description")
+        w.string(trigger.description)
+        if let eventVersion = trigger.eventVersion {
+            w.key("eventVersion")
+            w.int(Int64(eventVersion))
+        }
         w.close()
         w.close()
         return w.bytes
@@ -226,7 +290,9 @@ extension DeadlineTriggerFact {
 
 extension SatisfyingFact {
     var wireJSON: JSONValue {
-        var o: [String: JSONValue] = ["eventType": .string(eventType), "eventVersion": .int(Int64(eventVersion)), "on": .string(on.iso)]
+        var o: [String: JSONValue] = [
+            "eventType": .string(eventType), "eventVersion": .int(Int64(eventVersion)), "on": .string(on.iso),
+        ]
         if let eventId { o["eventId"] = .string(eventId.uuidString) }
         if let at { o["at"] = .string(Pacific.rfc3339(at)) }
         return .object(o)

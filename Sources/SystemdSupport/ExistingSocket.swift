@@ -28,12 +28,16 @@ package enum ExistingSocket {
             let code = errno
             if code == ENOENT { return .absent }
             throw SystemdSupportError(
-                .socketCheckFailed, "cannot check the socket path \(path): \(errnoText(code)).", errno: code)
+                .socketCheckFailed,
+                "cannot check the socket path \(path): \(errnoText(code)).",
+                errno: code
+            )
         }
         guard status.st_mode & S_IFMT == S_IFSOCK else {
             throw SystemdSupportError(
                 .socketCheckFailed,
-                "\(path) exists and is not a socket; remove it or choose another --socket.")
+                "\(path) exists and is not a socket; remove it or choose another --socket."
+            )
         }
 
         var address = sockaddr_un()
@@ -43,7 +47,8 @@ package enum ExistingSocket {
         guard pathBytes.count < capacity else {
             throw SystemdSupportError(
                 .socketCheckFailed,
-                "the socket path \(path) is \(pathBytes.count) bytes long; Unix sockets allow at most \(capacity - 1).")
+                "the socket path \(path) is \(pathBytes.count) bytes long; Unix sockets allow at most \(capacity - 1)."
+            )
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: pathBytes)
@@ -54,7 +59,10 @@ package enum ExistingSocket {
         guard fd >= 0 else {
             let code = errno
             throw SystemdSupportError(
-                .socketCheckFailed, "cannot create a socket to check \(path): \(errnoText(code)).", errno: code)
+                .socketCheckFailed,
+                "cannot create a socket to check \(path): \(errnoText(code)).",
+                errno: code
+            )
         }
         defer { close(fd) }
         var result: Int32
@@ -71,14 +79,16 @@ package enum ExistingSocket {
         case 0, EAGAIN:
             throw SystemdSupportError(
                 .socketInUse,
-                "another imr-daemon is serving \(path); stop it first, or give this one another --socket.")
+                "another imr-daemon is serving \(path); stop it first, or give this one another --socket."
+            )
         case ECONNREFUSED:
             guard unlink(path) == 0 || errno == ENOENT else {
                 let unlinkCode = errno
                 throw SystemdSupportError(
                     .socketCheckFailed,
                     "cannot remove the stale socket \(path) left by a stopped daemon: \(errnoText(unlinkCode)).",
-                    errno: unlinkCode)
+                    errno: unlinkCode
+                )
             }
             return .removedStale
         case ENOENT:
@@ -87,7 +97,8 @@ package enum ExistingSocket {
             throw SystemdSupportError(
                 .socketCheckFailed,
                 "cannot tell whether a daemon serves \(path): connecting failed with \(errnoText(code)).",
-                errno: code)
+                errno: code
+            )
         }
     }
 }

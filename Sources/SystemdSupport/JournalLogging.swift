@@ -138,7 +138,9 @@ package enum JournalFields {
 
 /// Merges the handler's metadata, the provider's and the call's; the call wins.
 private func mergedMetadata(
-    _ handler: Logger.Metadata, _ provider: Logger.MetadataProvider?, _ call: Logger.Metadata?
+    _ handler: Logger.Metadata,
+    _ provider: Logger.MetadataProvider?,
+    _ call: Logger.Metadata?
 ) -> Logger.Metadata {
     var merged = handler
     if let provided = provider?.get() { merged.merge(provided) { _, new in new } }
@@ -182,7 +184,10 @@ package struct JournalLogHandler: LogHandler {
             metadata: mergedMetadata(metadata, metadataProvider, event.metadata),
             syslogIdentifier: syslogIdentifier,
             error: event.error,
-            file: event.file, function: event.function, line: event.line)
+            file: event.file,
+            function: event.function,
+            line: event.line
+        )
         Self.send(fields)
     }
 
@@ -219,7 +224,8 @@ package struct KeyValueStderrLogHandler: LogHandler {
     package let fileDescriptor: Int32
 
     /// A handler writing to `fileDescriptor`, which it does not own or close.
-    package init(syslogIdentifier: String, fileDescriptor: Int32 = 2, metadataProvider: Logger.MetadataProvider? = nil) {
+    package init(syslogIdentifier: String, fileDescriptor: Int32 = 2, metadataProvider: Logger.MetadataProvider? = nil)
+    {
         self.syslogIdentifier = syslogIdentifier
         self.fileDescriptor = fileDescriptor
         self.metadataProvider = metadataProvider
@@ -268,7 +274,9 @@ package struct KeyValueStderrLogHandler: LogHandler {
         for byte in utf8 {
             if afterC2, (0x80...0x9F).contains(byte) { return true }
             afterC2 = byte == 0xC2
-            if byte < 0x20 || byte == 0x7F || byte == 0x20 || byte == 0x22 || byte == 0x3D || byte == 0x5C { return true }
+            if byte < 0x20 || byte == 0x7F || byte == 0x20 || byte == 0x22 || byte == 0x3D || byte == 0x5C {
+                return true
+            }
         }
         return false
     }
@@ -305,7 +313,10 @@ package struct KeyValueStderrLogHandler: LogHandler {
             metadata: mergedMetadata(metadata, metadataProvider, event.metadata),
             syslogIdentifier: syslogIdentifier,
             error: event.error,
-            file: event.file, function: event.function, line: event.line)
+            file: event.file,
+            function: event.function,
+            line: event.line
+        )
         var line = Self.formatBytes(fields)
         // One write per line so lines from concurrent tasks do not interleave.
         line.withUnsafeMutableBytes { bytes in
@@ -363,6 +374,7 @@ package enum SystemdLogging {
         return JournalFields.shouldUseJournal(
             journalStream: getenv("JOURNAL_STREAM").map { String(cString: $0) },
             standardErrorIdentity: identity,
-            journalSocketExists: access(journalSocketPath, F_OK) == 0)
+            journalSocketExists: access(journalSocketPath, F_OK) == 0
+        )
     }
 }

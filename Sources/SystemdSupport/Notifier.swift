@@ -44,7 +44,9 @@ package enum NotifyState: Sendable, Hashable {
         case .mainPID(let pid): ["MAINPID=\(pid)"]
         case .errno(let code): ["ERRNO=\(code)"]
         case .extendTimeout(let duration):
-            ["EXTEND_TIMEOUT_USEC=\(duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000)"]
+            [
+                "EXTEND_TIMEOUT_USEC=\(duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000)"
+            ]
         }
     }
 }
@@ -83,7 +85,8 @@ package struct SystemdNotifier: Sendable {
                 .notify,
                 "sd_notify to NOTIFY_SOCKET='\(socket)' failed: \(errnoText(-result)); "
                     + "systemd will not learn that the daemon is \(states.map(Self.word).joined(separator: ", ")).",
-                errno: -result)
+                errno: -result
+            )
         }
         return result > 0
     }
@@ -109,14 +112,27 @@ package struct SystemdNotifier: Sendable {
         withUnsafeMutableBytes(of: &address.sun_path) { buffer in
             for (index, byte) in pathBytes.enumerated() { buffer[index] = byte }
         }
-        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + pathBytes.count + (first == UInt8(ascii: "/") ? 1 : 0))
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        let length = socklen_t(
+            MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + pathBytes.count + (first == UInt8(ascii: "/") ? 1 : 0)
+        )
+        let fd = socket(
+            AF_UNIX,
+            Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
+            0
+        )
         guard fd >= 0 else { return -errno }
         defer { close(fd) }
         let sent = message.utf8CString.withUnsafeBufferPointer { text in
             withUnsafePointer(to: &address) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sockaddrPointer in
-                    sendto(fd, text.baseAddress, text.count - 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), sockaddrPointer, length)
+                    sendto(
+                        fd,
+                        text.baseAddress,
+                        text.count - 1,
+                        Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT),
+                        sockaddrPointer,
+                        length
+                    )
                 }
             }
         }

@@ -65,7 +65,8 @@ package enum SocketActivation {
         throw SystemdSupportError(
             .socketActivation,
             "systemd passed \(passed.count) file descriptor(s) (\(list)) but none is named '\(varlinkName)'; "
-                + "set FileDescriptorName=\(varlinkName) in imr-daemon.socket.")
+                + "set FileDescriptorName=\(varlinkName) in imr-daemon.socket."
+        )
     }
 
     /// The listening socket systemd passed for Varlink, checked to be a listening Unix stream socket.
@@ -81,7 +82,8 @@ package enum SocketActivation {
             throw SystemdSupportError(
                 .socketActivation,
                 "file descriptor \(chosen.fileDescriptor) '\(chosen.name)' passed by systemd is not a listening "
-                    + "Unix stream socket; use ListenStream=/run/imr/imr.sock in imr-daemon.socket.")
+                    + "Unix stream socket; use ListenStream=/run/imr/imr.sock in imr-daemon.socket."
+            )
         }
         return chosen
     }

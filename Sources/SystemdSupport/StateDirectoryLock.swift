@@ -39,7 +39,8 @@ package final class StateDirectoryLock: Sendable {
                 .lockFailed,
                 "cannot open the lock file \(path): \(errnoText(code)); "
                     + "check that the state directory exists and belongs to the daemon's user.",
-                errno: code)
+                errno: code
+            )
         }
         var result: Int32
         repeat { result = flock(fd, LOCK_EX | LOCK_NB) } while result != 0 && errno == EINTR
@@ -53,7 +54,9 @@ package final class StateDirectoryLock: Sendable {
                     .lockHeld,
                     "\(who) is using the state directory \(stateDirectory) (it holds \(path)); "
                         + "stop it first, or give this one another --state-dir.",
-                    errno: code, holderPID: holder)
+                    errno: code,
+                    holderPID: holder
+                )
             }
             throw SystemdSupportError(.lockFailed, "cannot lock \(path): \(errnoText(code)).", errno: code)
         }
@@ -63,7 +66,10 @@ package final class StateDirectoryLock: Sendable {
             let code = errno
             close(fd)
             throw SystemdSupportError(
-                .lockFailed, "cannot write the pid into \(path): \(errnoText(code)); is the disk full?", errno: code)
+                .lockFailed,
+                "cannot write the pid into \(path): \(errnoText(code)); is the disk full?",
+                errno: code
+            )
         }
         return StateDirectoryLock(path: path, descriptor: fd)
     }

@@ -23,7 +23,8 @@ package enum SystemdWatchdog {
                 .watchdog,
                 "WATCHDOG_USEC='\(usec)' WATCHDOG_PID='\(pid)' cannot be understood (\(errnoText(-result))); "
                     + "check WatchdogSec= in imr-daemon.service.",
-                errno: -result)
+                errno: -result
+            )
         }
         guard result > 0, microseconds > 0 else { return nil }
         return .microseconds(Int64(microseconds / 2))
@@ -35,7 +36,9 @@ package enum SystemdWatchdog {
     /// failed ping is logged and the loop goes on: if pings keep failing systemd restarts the
     /// daemon, which is the point of the watchdog.
     package static func keepAlive(
-        every interval: Duration, notifier: SystemdNotifier = SystemdNotifier(), logger: Logger
+        every interval: Duration,
+        notifier: SystemdNotifier = SystemdNotifier(),
+        logger: Logger
     ) async {
         while !Task.isCancelled {
             do {

@@ -75,7 +75,11 @@ package final class VarlinkClient {
 
     /// Sends a `more` call and hands each reply to `body` until the last one, or until
     /// `body` returns false.
-    package func stream(_ method: String, _ parameters: [String: JSONValue] = [:], _ body: ([String: JSONValue]) throws -> Bool) throws {
+    package func stream(
+        _ method: String,
+        _ parameters: [String: JSONValue] = [:],
+        _ body: ([String: JSONValue]) throws -> Bool
+    ) throws {
         try sendOrReadRefusal(VarlinkCall(method: method, parameters: parameters, more: true))
         while true {
             let reply = try receive()
@@ -92,7 +96,9 @@ package final class VarlinkClient {
         do {
             try send(call)
         } catch let failure as ConnectionError {
-            if let reply = try? receive(), let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
+            if let reply = try? receive(), let error = reply.error {
+                throw VarlinkError(error, parameters: reply.parameters ?? [:])
+            }
             throw failure
         }
     }

@@ -47,7 +47,12 @@ final class ConnectionShared: Sendable {
     let bufferedInput = Atomic<Int>(0)
     let statistics: VarlinkServerStatistics
 
-    init(limits: VarlinkServerLimits, errorInterface: String, logger: Logger, statistics: VarlinkServerStatistics = VarlinkServerStatistics()) {
+    init(
+        limits: VarlinkServerLimits,
+        errorInterface: String,
+        logger: Logger,
+        statistics: VarlinkServerStatistics = VarlinkServerStatistics()
+    ) {
         self.statistics = statistics
         self.limits = limits
         self.errorInterface = errorInterface
@@ -67,7 +72,10 @@ final class ConnectionShared: Sendable {
     }
 
     static func invalidMessage(_ message: String) -> VarlinkError {
-        VarlinkError("org.varlink.service.InvalidParameter", parameters: ["parameter": "message", "message": .string(message)])
+        VarlinkError(
+            "org.varlink.service.InvalidParameter",
+            parameters: ["parameter": "message", "message": .string(message)]
+        )
     }
 }
 
@@ -127,7 +135,13 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
     private var writableWaiters: [CheckedContinuation<Bool, Never>] = []
     private var timer: RepeatedTask?
 
-    init(id: UInt64, peer: PeerCredentials?, shared: ConnectionShared, calls: AsyncStream<VarlinkCall>.Continuation, canceller: TaskCanceller) {
+    init(
+        id: UInt64,
+        peer: PeerCredentials?,
+        shared: ConnectionShared,
+        calls: AsyncStream<VarlinkCall>.Continuation,
+        canceller: TaskCanceller
+    ) {
         self.id = id
         self.peer = peer
         self.shared = shared
@@ -164,16 +178,23 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
         guard !closing else { return }
         let total = shared.bufferedInput.load(ordering: .relaxed)
         if total > limits.maximumBufferedInput, framer.bufferedBytes > 0 {
-            refuse(shared.limitError(
-                "ServerBusy", limit: "max_buffered_input_bytes",
-                "the daemon holds \(total) bytes of unfinished messages from its clients, over its limit of \(limits.maximumBufferedInput); send the call again later"),
-                log: "input over the buffered-input limit")
+            refuse(
+                shared.limitError(
+                    "ServerBusy",
+                    limit: "max_buffered_input_bytes",
+                    "the daemon holds \(total) bytes of unfinished messages from its clients, over its limit of \(limits.maximumBufferedInput); send the call again later"
+                ),
+                log: "input over the buffered-input limit"
+            )
             return
         }
         if receivedWhileFull > 1 << 20 {
             // Only a peer that shut its side down makes NIO read on while reading is held back
             // (it drains the socket to find the end): nobody is left to answer.
-            close(log: "the client closed its side with \(framer.bufferedBytes) bytes of calls unanswered; they were dropped")
+            close(
+                log:
+                    "the client closed its side with \(framer.bufferedBytes) bytes of calls unanswered; they were dropped"
+            )
         }
     }
 
@@ -195,8 +216,12 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
             do {
                 call = try VarlinkCall.parse(message, maximumDepth: limits.maximumNestingDepth)
             } catch {
-                refuse(ConnectionShared.invalidMessage("the message is not a Varlink call: \(error); the connection was closed"),
-                       log: "a message was not a Varlink call (\(error))")
+                refuse(
+                    ConnectionShared.invalidMessage(
+                        "the message is not a Varlink call: \(error); the connection was closed"
+                    ),
+                    log: "a message was not a Varlink call (\(error))"
+                )
                 return
             }
             outstanding += 1
@@ -298,7 +323,10 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
 
     private func close(log: String) {
         guard let context, !closing else { return }
-        shared.logger.debug("closing connection \(id): \(log)", metadata: ["peer.uid": "\(peer?.uid.description ?? "?")"])
+        shared.logger.debug(
+            "closing connection \(id): \(log)",
+            metadata: ["peer.uid": "\(peer?.uid.description ?? "?")"]
+        )
         tearDown()
         context.close(promise: nil)
     }
@@ -308,14 +336,21 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler {
         guard !closing else { return }
         let now = NIODeadline.now()
         if let since = partialSince, now - since > TimeAmount(limits.partialMessageTimeout) {
-            refuse(shared.limitError(
-                "MessageTimeout", limit: "partial_message_timeout_seconds",
-                "a message was begun and not finished within \(limits.partialMessageTimeout); send each call whole, ending with NUL"),
-                log: "a message stayed unfinished for \(limits.partialMessageTimeout)")
+            refuse(
+                shared.limitError(
+                    "MessageTimeout",
+                    limit: "partial_message_timeout_seconds",
+                    "a message was begun and not finished within \(limits.partialMessageTimeout); send each call whole, ending with NUL"
+                ),
+                log: "a message stayed unfinished for \(limits.partialMessageTimeout)"
+            )
             return
         }
         if let since = unwritableSince, now - since > TimeAmount(limits.unsentOutputTimeout) {
-            shared.refusals.warning(uid: peer?.uid, "closing connection \(id): its client took none of its replies for \(limits.unsentOutputTimeout)")
+            shared.refusals.warning(
+                uid: peer?.uid,
+                "closing connection \(id): its client took none of its replies for \(limits.unsentOutputTimeout)"
+            )
             close(log: "unsent output")
             return
         }

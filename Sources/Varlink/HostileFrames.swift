@@ -31,7 +31,9 @@ package enum HostileFrames {
         package var closesConnection: Bool {
             switch self {
             case .randomBytes, .invalidJSON, .notACall, .invalidUTF8, .oversizeUnterminated, .deepNesting: true
-            case .hugeString, .unknownMethod, .unknownInterface, .wrongParameterTypes, .missingParameters, .extraParameters: false
+            case .hugeString, .unknownMethod, .unknownInterface, .wrongParameterTypes, .missingParameters,
+                .extraParameters:
+                false
             }
         }
     }
@@ -53,7 +55,11 @@ package enum HostileFrames {
     ///     `hugeString` stays just under it).
     ///   - nestingDepth: how deep `deepNesting` nests (100,000 for the nightly run).
     package static func message<R: RandomNumberGenerator>(
-        _ kind: Kind, target: Target, maximumMessageSize: Int, nestingDepth: Int = 100_000, using random: inout R
+        _ kind: Kind,
+        target: Target,
+        maximumMessageSize: Int,
+        nestingDepth: Int = 100_000,
+        using random: inout R
     ) -> [UInt8] {
         func json(_ value: JSONValue) -> [UInt8] {
             Array(((try? JSONCoding.encoder.encode(value)).map { [UInt8]($0) }) ?? Array("{}".utf8))
@@ -67,13 +73,20 @@ package enum HostileFrames {
             let count = Int.random(in: 1...512, using: &random)
             return (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) } + [0]
         case .invalidJSON:
-            let samples = ["{not json", "{\"method\":", "{\"method\":\"a.b\",}", "[1,2", "\"unterminated", "{\"a\" 1}", "nul", "{'method':'x'}", "]"]
+            let samples = [
+                "{not json", "{\"method\":", "{\"method\":\"a.b\",}", "[1,2", "\"unterminated", "{\"a\" 1}", "nul",
+                "{'method':'x'}", "]",
+            ]
             return Array(samples[Int.random(in: 0..<samples.count, using: &random)].utf8) + [0]
         case .notACall:
-            let samples = ["[]", "42", "null", "{}", "{\"method\":7}", "{\"method\":\"a.b\",\"parameters\":[]}", "{\"method\":\"a.b\",\"more\":\"yes\"}"]
+            let samples = [
+                "[]", "42", "null", "{}", "{\"method\":7}", "{\"method\":\"a.b\",\"parameters\":[]}",
+                "{\"method\":\"a.b\",\"more\":\"yes\"}",
+            ]
             return Array(samples[Int.random(in: 0..<samples.count, using: &random)].utf8) + [0]
         case .invalidUTF8:
-            return Array("{\"method\":\"\(target.method)\",\"parameters\":{\"x\":\"".utf8) + [0xC3, 0x28, 0xFF] + Array("\"}}".utf8) + [0]
+            return Array("{\"method\":\"\(target.method)\",\"parameters\":{\"x\":\"".utf8) + [0xC3, 0x28, 0xFF]
+                + Array("\"}}".utf8) + [0]
         case .oversizeUnterminated:
             return [UInt8](repeating: UInt8(ascii: "a"), count: maximumMessageSize + 1024)
         case .deepNesting:
@@ -93,7 +106,9 @@ package enum HostileFrames {
             var parameters: [String: JSONValue] = [:]
             for (key, value) in target.parameters {
                 switch value {
-                case .string: parameters[key] = [.int(1), .bool(true), .array([]), .object([:])][Int.random(in: 0..<4, using: &random)]
+                case .string:
+                    parameters[key] =
+                        [.int(1), .bool(true), .array([]), .object([:])][Int.random(in: 0..<4, using: &random)]
                 case .int, .double: parameters[key] = .string("seven")
                 case .bool: parameters[key] = .int(2)
                 case .array: parameters[key] = .object(["a": 1])
@@ -107,7 +122,9 @@ package enum HostileFrames {
             return call(target.method, [:])
         case .extraParameters:
             var parameters = target.parameters
-            for i in 0..<Int.random(in: 1...200, using: &random) { parameters["extra\(i)"] = .array([.int(Int64(i)), .string("x")]) }
+            for i in 0..<Int.random(in: 1...200, using: &random) {
+                parameters["extra\(i)"] = .array([.int(Int64(i)), .string("x")])
+            }
             return call(target.method, parameters)
         }
     }

@@ -25,7 +25,10 @@ package struct VarlinkInterface: Sendable, Hashable {
             }
         }
         guard let name else {
-            throw VarlinkError("org.varlink.service.InvalidParameter", parameters: ["parameter": .string("description")])
+            throw VarlinkError(
+                "org.varlink.service.InvalidParameter",
+                parameters: ["parameter": .string("description")]
+            )
         }
         self.name = name
         self.description = description
@@ -36,48 +39,50 @@ package struct VarlinkInterface: Sendable, Hashable {
 
 extension VarlinkInterface {
     /// `org.varlink.service`, as the Varlink specification defines it.
-    package static let service = try! VarlinkInterface(description: """
-        # The Varlink Service Interface is provided by every varlink service. It
-        # describes the service and the interfaces it implements.
-        interface org.varlink.service
+    package static let service = try! VarlinkInterface(
+        description: """
+            # The Varlink Service Interface is provided by every varlink service. It
+            # describes the service and the interfaces it implements.
+            interface org.varlink.service
 
-        # Get a list of all the interfaces a service provides and information
-        # about the implementation.
-        method GetInfo() -> (
-          vendor: string,
-          product: string,
-          version: string,
-          url: string,
-          interfaces: []string
-        )
+            # Get a list of all the interfaces a service provides and information
+            # about the implementation.
+            method GetInfo() -> (
+              vendor: string,
+              product: string,
+              version: string,
+              url: string,
+              interfaces: []string
+            )
 
-        # Get the description of an interface that is implemented by this service.
-        method GetInterfaceDescription(interface: string) -> (description: string)
+            # Get the description of an interface that is implemented by this service.
+            method GetInterfaceDescription(interface: string) -> (description: string)
 
-        # The requested interface was not found.
-        error InterfaceNotFound (interface: string)
+            # The requested interface was not found.
+            error InterfaceNotFound (interface: string)
 
-        # The requested method was not found
-        error MethodNotFound (method: string)
+            # The requested method was not found
+            error MethodNotFound (method: string)
 
-        # The interface defines the requested method, but the service does not
-        # implement it.
-        error MethodNotImplemented (method: string)
+            # The interface defines the requested method, but the service does not
+            # implement it.
+            error MethodNotImplemented (method: string)
 
-        # One of the passed parameters is invalid.
-        error InvalidParameter (parameter: string)
+            # One of the passed parameters is invalid.
+            error InvalidParameter (parameter: string)
 
-        # Client is denied access
-        error PermissionDenied ()
+            # Client is denied access
+            error PermissionDenied ()
 
-        # Method is expected to be called with 'more' set to true, but wasn't
-        error ExpectedMore ()
+            # Method is expected to be called with 'more' set to true, but wasn't
+            error ExpectedMore ()
 
-        """)
+            """
+    )
 }
 
-private extension Substring {
-    func trimmingCharacters(in set: Set<Character>) -> String {
+extension Substring {
+    fileprivate func trimmingCharacters(in set: Set<Character>) -> String {
         var s = self
         while let f = s.first, set.contains(f) { s.removeFirst() }
         while let l = s.last, set.contains(l) { s.removeLast() }
@@ -85,6 +90,6 @@ private extension Substring {
     }
 }
 
-private extension Set where Element == Character {
-    static let whitespaces: Set<Character> = [" ", "\t", "\r"]
+extension Set where Element == Character {
+    fileprivate static let whitespaces: Set<Character> = [" ", "\t", "\r"]
 }

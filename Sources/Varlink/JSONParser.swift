@@ -60,15 +60,25 @@ package enum JSONParser {
             guard let byte = current else { throw failure("the JSON text ends where a value was expected") }
             switch byte {
             case UInt8(ascii: "{"):
-                guard depth < maximumDepth else { throw failure("arrays and objects are nested deeper than \(maximumDepth) levels") }
+                guard depth < maximumDepth else {
+                    throw failure("arrays and objects are nested deeper than \(maximumDepth) levels")
+                }
                 return try object(depth: depth + 1)
             case UInt8(ascii: "["):
-                guard depth < maximumDepth else { throw failure("arrays and objects are nested deeper than \(maximumDepth) levels") }
+                guard depth < maximumDepth else {
+                    throw failure("arrays and objects are nested deeper than \(maximumDepth) levels")
+                }
                 return try array(depth: depth + 1)
             case UInt8(ascii: "\""): return .string(try string())
-            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-            case UInt8(ascii: "n"): try literal("null"); return .null
+            case UInt8(ascii: "t"):
+                try literal("true")
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                try literal("false")
+                return .bool(false)
+            case UInt8(ascii: "n"):
+                try literal("null")
+                return .null
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
             default: throw failure("unexpected character where a value was expected")
             }
@@ -85,7 +95,10 @@ package enum JSONParser {
             index += 1  // {
             var members: [String: JSONValue] = [:]
             skipWhitespace()
-            if current == UInt8(ascii: "}") { index += 1; return .object(members) }
+            if current == UInt8(ascii: "}") {
+                index += 1
+                return .object(members)
+            }
             while true {
                 skipWhitespace()
                 guard current == UInt8(ascii: "\"") else { throw failure("an object's key must be a string") }
@@ -98,7 +111,9 @@ package enum JSONParser {
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","): index += 1
-                case UInt8(ascii: "}"): index += 1; return .object(members)
+                case UInt8(ascii: "}"):
+                    index += 1
+                    return .object(members)
                 default: throw failure("expected ',' or '}' in an object")
                 }
             }
@@ -108,14 +123,19 @@ package enum JSONParser {
             index += 1  // [
             var elements: [JSONValue] = []
             skipWhitespace()
-            if current == UInt8(ascii: "]") { index += 1; return .array(elements) }
+            if current == UInt8(ascii: "]") {
+                index += 1
+                return .array(elements)
+            }
             while true {
                 skipWhitespace()
                 elements.append(try value(depth: depth))
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","): index += 1
-                case UInt8(ascii: "]"): index += 1; return .array(elements)
+                case UInt8(ascii: "]"):
+                    index += 1
+                    return .array(elements)
                 default: throw failure("expected ',' or ']' in an array")
                 }
             }
@@ -157,12 +177,16 @@ package enum JSONParser {
                     case UInt8(ascii: "u"):
                         var code = try hex4()
                         if (0xD800..<0xDC00).contains(code) {
-                            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                                bytes[index + 1] == UInt8(ascii: "u")
+                            else {
                                 throw failure("a \\u escape holds half of a surrogate pair")
                             }
                             index += 2
                             let low = try hex4()
-                            guard (0xDC00..<0xE000).contains(low) else { throw failure("a \\u escape holds half of a surrogate pair") }
+                            guard (0xDC00..<0xE000).contains(low) else {
+                                throw failure("a \\u escape holds half of a surrogate pair")
+                            }
                             code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                         } else if (0xDC00..<0xE000).contains(code) {
                             throw failure("a \\u escape holds half of a surrogate pair")
@@ -204,7 +228,10 @@ package enum JSONParser {
             if current == UInt8(ascii: "-") { index += 1 }
             func digits(_ p: inout Parser) -> Int {
                 var n = 0
-                while let b = p.current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) { p.index += 1; n += 1 }
+                while let b = p.current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) {
+                    p.index += 1
+                    n += 1
+                }
                 return n
             }
             let first = current

@@ -12,13 +12,21 @@ package enum JSONValue: Sendable, Hashable, Codable {
 
     package init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int64.self) { self = .int(i) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int64.self) {
+            self = .int(i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .double(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
     }
 
     package func encode(to encoder: Encoder) throws {
@@ -66,9 +74,13 @@ enum JSONCoding {
     }
 }
 
-extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByNilLiteral, ExpressibleByIntegerLiteral,
-    ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral {
-    package init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(Dictionary(elements, uniquingKeysWith: { $1 })) }
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByNilLiteral,
+    ExpressibleByIntegerLiteral,
+    ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral
+{
+    package init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { $1 }))
+    }
     package init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     package init(stringLiteral value: String) { self = .string(value) }
     package init(booleanLiteral value: Bool) { self = .bool(value) }
@@ -122,7 +134,8 @@ extension JSONValue {
 
     /// Whether `a` sorts before `b` byte by byte in UTF-8 (the order keys are written in).
     static func utf8Precedes(_ a: String, _ b: String) -> Bool {
-        var a = a, b = b
+        var a = a
+        var b = b
         return a.withUTF8 { x in
             b.withUTF8 { y in
                 let common = min(x.count, y.count)
@@ -154,8 +167,10 @@ extension JSONValue {
                 case 0x08: out.append(UInt8(ascii: "b"))
                 case 0x0C: out.append(UInt8(ascii: "f"))
                 default:
-                    out.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                            hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]])
+                    out.append(contentsOf: [
+                        UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                        hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)],
+                    ])
                 }
             }
             out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean...]))
@@ -194,7 +209,8 @@ extension VarlinkReply {
         for value in parameters.values {
             switch value {
             case .array(let a) where a.count > 64: return true
-            case .object(let o) where o.values.contains(where: { if case .array(let a) = $0 { a.count > 64 } else { false } }): return true
+            case .object(let o)
+            where o.values.contains(where: { if case .array(let a) = $0 { a.count > 64 } else { false } }): return true
             default: continue
             }
         }
@@ -203,7 +219,10 @@ extension VarlinkReply {
 
     /// A reply frame (without its NUL terminator) read as a reply.
     package static func parse<C: Collection<UInt8>>(frame: C) throws -> VarlinkReply {
-        try JSONValueDecoder().decode(VarlinkReply.self, from: try JSONParser.parse(frame, maximumDepth: JSONCoding.maximumDepth))
+        try JSONValueDecoder().decode(
+            VarlinkReply.self,
+            from: try JSONParser.parse(frame, maximumDepth: JSONCoding.maximumDepth)
+        )
     }
 
     /// The reply as one JSON object (without its NUL terminator).

@@ -48,9 +48,18 @@ private struct ValueDecoder: Decoder {
 
     func mismatch(_ type: Any.Type) -> DecodingError {
         if case .null = value {
-            return .valueNotFound(type, .init(codingPath: codingPath, debugDescription: "Expected \(type) value but found null instead."))
+            return .valueNotFound(
+                type,
+                .init(codingPath: codingPath, debugDescription: "Expected \(type) value but found null instead.")
+            )
         }
-        return .typeMismatch(type, .init(codingPath: codingPath, debugDescription: "Expected to decode \(type) but found \(value.kindName) instead."))
+        return .typeMismatch(
+            type,
+            .init(
+                codingPath: codingPath,
+                debugDescription: "Expected to decode \(type) but found \(value.kindName) instead."
+            )
+        )
     }
 
     func child(_ value: JSONValue, _ key: any CodingKey) -> ValueDecoder {
@@ -96,7 +105,12 @@ private struct ValueDecoder: Decoder {
         default: throw mismatch(I.self)
         }
         guard let result else {
-            throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "Number \(value.serializedText) does not fit in \(I.self)."))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: codingPath,
+                    debugDescription: "Number \(value.serializedText) does not fit in \(I.self)."
+                )
+            )
         }
         return result
     }
@@ -112,7 +126,10 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     private func value(_ key: Key) throws -> JSONValue {
         guard let value = object[key.stringValue] else {
-            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "No value associated with key \(key.stringValue)."))
+            throw DecodingError.keyNotFound(
+                key,
+                .init(codingPath: codingPath, debugDescription: "No value associated with key \(key.stringValue).")
+            )
         }
         return value
     }
@@ -132,7 +149,10 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return try decoder.child(value, key).unwrap(T.self)
     }
 
-    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+    func nestedContainer<NestedKey: CodingKey>(
+        keyedBy type: NestedKey.Type,
+        forKey key: Key
+    ) throws -> KeyedDecodingContainer<NestedKey> {
         try decoder.child(try value(key), key).container(keyedBy: type)
     }
 
@@ -170,7 +190,13 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
 
     private func next(_ type: Any.Type) throws -> ValueDecoder {
         guard !isAtEnd else {
-            throw DecodingError.valueNotFound(type, .init(codingPath: codingPath + [IndexKey(currentIndex)], debugDescription: "Unkeyed container is at end."))
+            throw DecodingError.valueNotFound(
+                type,
+                .init(
+                    codingPath: codingPath + [IndexKey(currentIndex)],
+                    debugDescription: "Unkeyed container is at end."
+                )
+            )
         }
         return decoder.child(array[currentIndex], IndexKey(currentIndex))
     }
@@ -187,7 +213,9 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
         return value
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy type: NestedKey.Type
+    ) throws -> KeyedDecodingContainer<NestedKey> {
         let container = try next([String: JSONValue].self).container(keyedBy: type)
         currentIndex += 1
         return container

@@ -38,10 +38,17 @@ package struct VarlinkServerLimits: Sendable, Hashable {
     package var unsentOutputTimeout: Duration
 
     package init(
-        maximumMessageSize: Int = 1 << 20, maximumNestingDepth: Int = 64, maximumConnections: Int = 1024,
-        maximumConnectionsPerUser: Int = 128, privilegedReserve: Int = 16, idleTimeout: Duration = .seconds(600),
-        partialMessageTimeout: Duration = .seconds(30), maximumBufferedInput: Int = 64 << 20, maximumQueuedCalls: Int = 16,
-        maximumUnsentOutput: Int = 1 << 20, unsentOutputTimeout: Duration = .seconds(60)
+        maximumMessageSize: Int = 1 << 20,
+        maximumNestingDepth: Int = 64,
+        maximumConnections: Int = 1024,
+        maximumConnectionsPerUser: Int = 128,
+        privilegedReserve: Int = 16,
+        idleTimeout: Duration = .seconds(600),
+        partialMessageTimeout: Duration = .seconds(30),
+        maximumBufferedInput: Int = 64 << 20,
+        maximumQueuedCalls: Int = 16,
+        maximumUnsentOutput: Int = 1 << 20,
+        unsentOutputTimeout: Duration = .seconds(60)
     ) {
         self.maximumMessageSize = maximumMessageSize
         self.maximumNestingDepth = maximumNestingDepth
@@ -60,7 +67,10 @@ package struct VarlinkServerLimits: Sendable, Hashable {
 /// Warnings about misbehaving peers, at most one line per peer uid per `interval`; the next line
 /// says how many were left out meanwhile. A flood of bad messages cannot flood the journal.
 package final class RateLimitedLog: Sendable {
-    private struct Entry { var last: ContinuousClock.Instant; var suppressed: Int }
+    private struct Entry {
+        var last: ContinuousClock.Instant
+        var suppressed: Int
+    }
     private let logger: Logger
     private let interval: Duration
     private let entries = Mutex<[UInt32: Entry]>([:])
@@ -89,7 +99,9 @@ package final class RateLimitedLog: Sendable {
         guard let suppressed else { return false }
         var metadata = metadata
         metadata["peer.uid"] = "\(uid.map(String.init) ?? "?")"
-        let note = suppressed > 0 ? " (\(suppressed) more from uid \(uid.map(String.init) ?? "?") not logged in the last \(interval))" : ""
+        let note =
+            suppressed > 0
+            ? " (\(suppressed) more from uid \(uid.map(String.init) ?? "?") not logged in the last \(interval))" : ""
         logger.warning("\(message())\(note)", metadata: metadata)
         return true
     }

@@ -88,7 +88,9 @@ package struct VarlinkError: Error, Sendable, Hashable, CustomStringConvertible 
 
     package var description: String {
         if let message = parameters["message"]?.stringValue { return "\(name): \(message)" }
-        let detail = parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.compactDescription)" }.joined(separator: ", ")
+        let detail = parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.compactDescription)" }.joined(
+            separator: ", "
+        )
         return detail.isEmpty ? name : "\(name) (\(detail))"
     }
 

@@ -50,7 +50,11 @@ package protocol VarlinkHandler: Sendable {
     func admit(member: String, context: VarlinkCallContext) throws
     /// Answers one call. The returned parameters are the final reply; a `more` call may
     /// first send replies through `replier`. Throw a `VarlinkError` to reply with an error.
-    func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue]
+    func handle(
+        _ call: VarlinkCall,
+        context: VarlinkCallContext,
+        replier: VarlinkReplier
+    ) async throws -> [String: JSONValue]
     /// The error reply for a failure that is not a `VarlinkError` (a bug, the disk, the
     /// database). The default is `<interface>.InternalError` with the failure's sentence as
     /// `message`; an interface declares that error, and may map failures to errors of its own.
@@ -135,25 +139,38 @@ package final class VarlinkServer: Sendable {
     ///     (`TooManyConnections`, `ServerBusy`, `MessageTimeout`), e.g. `io.imr.Admin`.
     ///   - isPrivileged: whether a peer may use the reserve beyond the connection limits; asked
     ///     only when a limit is reached. The default: root.
-    package init(info: Info, handlers: [any VarlinkHandler], limits: VarlinkServerLimits = VarlinkServerLimits(),
-                errorInterface: String = "org.varlink.server",
-                isPrivileged: @escaping @Sendable (PeerCredentials) -> Bool = { $0.uid == 0 },
-                statistics: VarlinkServerStatistics = VarlinkServerStatistics(),
-                logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    package init(
+        info: Info,
+        handlers: [any VarlinkHandler],
+        limits: VarlinkServerLimits = VarlinkServerLimits(),
+        errorInterface: String = "org.varlink.server",
+        isPrivileged: @escaping @Sendable (PeerCredentials) -> Bool = { $0.uid == 0 },
+        statistics: VarlinkServerStatistics = VarlinkServerStatistics(),
+        logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         self.info = info
         self.limits = limits
         self.logger = logger
         self.isPrivileged = isPrivileged
         self.statistics = statistics
-        self.shared = ConnectionShared(limits: limits, errorInterface: errorInterface, logger: logger, statistics: statistics)
+        self.shared = ConnectionShared(
+            limits: limits,
+            errorInterface: errorInterface,
+            logger: logger,
+            statistics: statistics
+        )
         var byName: [String: any VarlinkHandler] = [:]
         for handler in handlers { byName[handler.interface.name] = handler }
         self.handlers = byName
     }
 
     /// A server with the default limits but this message size (tests).
-    package convenience init(info: Info, handlers: [any VarlinkHandler], maximumMessageSize: Int,
-                            logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    package convenience init(
+        info: Info,
+        handlers: [any VarlinkHandler],
+        maximumMessageSize: Int,
+        logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         var limits = VarlinkServerLimits()
         limits.maximumMessageSize = maximumMessageSize
         self.init(info: info, handlers: handlers, limits: limits, logger: logger)
@@ -167,7 +184,11 @@ package final class VarlinkServer: Sendable {
 
     /// Accepts connections until `shutdown()`; then waits for in-flight calls to finish.
     /// `onListening` runs once the socket accepts connections.
-    package func run(_ listener: Listener, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, onListening: @Sendable () -> Void = {}) async throws {
+    package func run(
+        _ listener: Listener,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        onListening: @Sendable () -> Void = {}
+    ) async throws {
         let output = max(limits.maximumUnsentOutput, 2)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -204,8 +225,10 @@ package final class VarlinkServer: Sendable {
     package func shutdown() {
         let (server, idle, busy) = state.withLock { s -> (Channel?, [Channel], [@Sendable () -> Void]) in
             s.shuttingDown = true
-            return (s.serverChannel, s.connections.values.filter { !$0.busy }.map(\.channel),
-                    s.connections.values.filter(\.busy).compactMap(\.stopWaiting))
+            return (
+                s.serverChannel, s.connections.values.filter { !$0.busy }.map(\.channel),
+                s.connections.values.filter(\.busy).compactMap(\.stopWaiting)
+            )
         }
         server?.close(promise: nil)
         for channel in idle { channel.close(promise: nil) }
@@ -215,12 +238,18 @@ package final class VarlinkServer: Sendable {
     /// Sets up an accepted connection, or refuses it when a connection limit is reached.
     private func initialize(_ channel: Channel) -> EventLoopFuture<Void> {
         Self.peerCredentials(of: channel).flatMapThrowing { [self] peer in
-            enum Admission { case accepted(UInt64), refused(VarlinkError, String), stopping }
+            enum Admission {
+                case accepted(UInt64)
+                case refused(VarlinkError, String)
+                case stopping
+            }
             let admission = { () -> Admission in
                 func privileged() -> Bool {
                     guard let peer else { return false }
                     let now = ContinuousClock.now
-                    if let (known, at) = state.withLock({ $0.privileged[peer.uid] }), now - at < .seconds(10) { return known }
+                    if let (known, at) = state.withLock({ $0.privileged[peer.uid] }), now - at < .seconds(10) {
+                        return known
+                    }
                     let answer = isPrivileged(peer)
                     state.withLock { s in
                         if s.privileged.count > 1024 { s.privileged.removeAll() }
@@ -229,23 +258,33 @@ package final class VarlinkServer: Sendable {
                     return answer
                 }
                 // Decide (asking about privilege outside the lock: it may read the group database).
-                let (total, mine) = state.withLock { s in (s.connections.count, peer.flatMap { s.perUser[$0.uid] } ?? 0) }
-                let reserve = (total >= limits.maximumConnections || mine >= limits.maximumConnectionsPerUser) && privileged()
+                let (total, mine) = state.withLock { s in (s.connections.count, peer.flatMap { s.perUser[$0.uid] } ?? 0)
+                }
+                let reserve =
+                    (total >= limits.maximumConnections || mine >= limits.maximumConnectionsPerUser) && privileged()
                     ? limits.privilegedReserve : 0
                 return state.withLock { s -> Admission in
                     if s.shuttingDown { return .stopping }
                     let mine = peer.flatMap { s.perUser[$0.uid] } ?? 0
                     if s.connections.count >= limits.maximumConnections + reserve {
-                        return .refused(shared.limitError(
-                            "TooManyConnections", limit: "max_connections",
-                            "the daemon already serves \(s.connections.count) connections, its limit; close idle clients (e.g. stray followers) or raise the limit, then try again"),
-                            "refused a connection: \(s.connections.count) connections open, the limit")
+                        return .refused(
+                            shared.limitError(
+                                "TooManyConnections",
+                                limit: "max_connections",
+                                "the daemon already serves \(s.connections.count) connections, its limit; close idle clients (e.g. stray followers) or raise the limit, then try again"
+                            ),
+                            "refused a connection: \(s.connections.count) connections open, the limit"
+                        )
                     }
                     if let uid = peer?.uid, mine >= limits.maximumConnectionsPerUser + reserve {
-                        return .refused(shared.limitError(
-                            "TooManyConnections", limit: "max_connections_per_user",
-                            "uid \(uid) already has \(mine) connections open, the limit per user; close some of them, then try again"),
-                            "refused a connection: uid \(uid) has \(mine) open, the limit per user")
+                        return .refused(
+                            shared.limitError(
+                                "TooManyConnections",
+                                limit: "max_connections_per_user",
+                                "uid \(uid) already has \(mine) connections open, the limit per user; close some of them, then try again"
+                            ),
+                            "refused a connection: uid \(uid) has \(mine) open, the limit per user"
+                        )
                     }
                     s.nextConnection += 1
                     s.connections[s.nextConnection] = Connection(channel: channel, uid: peer?.uid)
@@ -258,14 +297,23 @@ package final class VarlinkServer: Sendable {
             case .stopping:
                 channel.close(promise: nil)
             case .refused(let error, let log):
-                Counter(label: "varlink_connections_refused_total", dimensions: [("limit", error.parameters["limit"]?.stringValue ?? "other")]).increment()
+                Counter(
+                    label: "varlink_connections_refused_total",
+                    dimensions: [("limit", error.parameters["limit"]?.stringValue ?? "other")]
+                ).increment()
                 statistics.connectionRefused()
                 shared.refusals.warning(uid: peer?.uid, log)
                 try channel.pipeline.syncOperations.addHandler(RefusingHandler(frame: shared.errorFrame(error)))
             case .accepted(let id):
                 let (calls, continuation) = AsyncStream.makeStream(of: VarlinkCall.self)
                 let canceller = TaskCanceller()
-                let handler = VarlinkConnectionHandler(id: id, peer: peer, shared: shared, calls: continuation, canceller: canceller)
+                let handler = VarlinkConnectionHandler(
+                    id: id,
+                    peer: peer,
+                    shared: shared,
+                    calls: continuation,
+                    canceller: canceller
+                )
                 do {
                     try channel.pipeline.syncOperations.addHandler(handler)
                 } catch {
@@ -280,7 +328,9 @@ package final class VarlinkServer: Sendable {
                 }
                 let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
                 let open = state.withLock { s in
-                    s.connections[id]?.stopWaiting = { channel.eventLoop.execute { bound.value.stopWaitingForOutput() } }
+                    s.connections[id]?.stopWaiting = {
+                        channel.eventLoop.execute { bound.value.stopWaitingForOutput() }
+                    }
                     return s.connections.count
                 }
                 Gauge(label: "varlink_connections").record(open)
@@ -297,17 +347,19 @@ package final class VarlinkServer: Sendable {
                     Gauge(label: "varlink_connections").record(open)
                     statistics.connectionClosed()
                 }
-                canceller.set(Task {
-                    await self.serve(calls, channel: channel, handler: bound, id: id, peer: peer)
-                    channel.close(promise: nil)
-                    let waiting = self.state.withLock { s -> [CheckedContinuation<Void, Never>] in
-                        s.tasks -= 1
-                        guard s.tasks == 0, s.shuttingDown else { return [] }
-                        defer { s.drained = [] }
-                        return s.drained
+                canceller.set(
+                    Task {
+                        await self.serve(calls, channel: channel, handler: bound, id: id, peer: peer)
+                        channel.close(promise: nil)
+                        let waiting = self.state.withLock { s -> [CheckedContinuation<Void, Never>] in
+                            s.tasks -= 1
+                            guard s.tasks == 0, s.shuttingDown else { return [] }
+                            defer { s.drained = [] }
+                            return s.drained
+                        }
+                        for continuation in waiting { continuation.resume() }
                     }
-                    for continuation in waiting { continuation.resume() }
-                })
+                )
             }
         }
     }
@@ -332,8 +384,13 @@ package final class VarlinkServer: Sendable {
         }
     }
 
-    private func serve(_ calls: AsyncStream<VarlinkCall>, channel: Channel, handler: NIOLoopBound<VarlinkConnectionHandler>,
-                       id: UInt64, peer: PeerCredentials?) async {
+    private func serve(
+        _ calls: AsyncStream<VarlinkCall>,
+        channel: Channel,
+        handler: NIOLoopBound<VarlinkConnectionHandler>,
+        id: UInt64,
+        peer: PeerCredentials?
+    ) async {
         let context = VarlinkCallContext(peer: peer, connectionId: id)
         let write: @Sendable (VarlinkReply) async throws -> Void = { reply in
             var data = reply.isLong ? await VarlinkServer.serializeAside(reply) : reply.serialized
@@ -355,7 +412,11 @@ package final class VarlinkServer: Sendable {
         }
     }
 
-    private func dispatch(_ call: VarlinkCall, context: VarlinkCallContext, write: @escaping @Sendable (VarlinkReply) async throws -> Void) async {
+    private func dispatch(
+        _ call: VarlinkCall,
+        context: VarlinkCallContext,
+        write: @escaping @Sendable (VarlinkReply) async throws -> Void
+    ) async {
         let oneway = call.oneway ?? false
         let more = call.more ?? false
         let started = ContinuousClock.now
@@ -363,11 +424,19 @@ package final class VarlinkServer: Sendable {
         defer {
             // Only the interfaces served (an unknown one is counted under "unknown"), so a
             // client cannot make up label values without end.
-            let interface = call.interface == "org.varlink.service" || handlers[call.interface] != nil ? call.interface : "unknown"
+            let interface =
+                call.interface == "org.varlink.service" || handlers[call.interface] != nil ? call.interface : "unknown"
             let elapsed = ContinuousClock.now - started
-            Counter(label: "varlink_calls_total", dimensions: [("interface", interface), ("outcome", reply.error == nil ? "ok" : "error")]).increment()
-            if !more { CoreMetrics.Timer(label: "varlink_call_duration_seconds", dimensions: [("interface", interface)]).recordNanoseconds(
-                elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000) }
+            Counter(
+                label: "varlink_calls_total",
+                dimensions: [("interface", interface), ("outcome", reply.error == nil ? "ok" : "error")]
+            ).increment()
+            if !more {
+                CoreMetrics.Timer(label: "varlink_call_duration_seconds", dimensions: [("interface", interface)])
+                    .recordNanoseconds(
+                        elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+                    )
+            }
             statistics.call(failed: reply.error != nil)
         }
         do {
@@ -380,14 +449,19 @@ package final class VarlinkServer: Sendable {
             return
         } catch {
             logger.error("method \(call.method) failed: \(error)")
-            let described = handlers[call.interface]?.error(for: error, in: call)
+            let described =
+                handlers[call.interface]?.error(for: error, in: call)
                 ?? VarlinkError("org.varlink.service.InternalError", parameters: ["message": .string("\(error)")])
             reply = VarlinkReply(parameters: described.parameters, error: described.name)
         }
         if !oneway { try? await write(reply) }
     }
 
-    private func answer(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+    private func answer(
+        _ call: VarlinkCall,
+        context: VarlinkCallContext,
+        replier: VarlinkReplier
+    ) async throws -> [String: JSONValue] {
         let interface = call.interface
         if interface == "org.varlink.service" {
             switch call.member {
@@ -397,8 +471,12 @@ package final class VarlinkServer: Sendable {
                     "url": .string(info.url), "interfaces": .array(interfaceNames.map { .string($0) }),
                 ]
             case "GetInterfaceDescription":
-                guard let name = call.parameters?["interface"]?.stringValue else { throw VarlinkError.invalidParameter("interface") }
-                if name == "org.varlink.service" { return ["description": .string(VarlinkInterface.service.description)] }
+                guard let name = call.parameters?["interface"]?.stringValue else {
+                    throw VarlinkError.invalidParameter("interface")
+                }
+                if name == "org.varlink.service" {
+                    return ["description": .string(VarlinkInterface.service.description)]
+                }
                 guard let handler = handlers[name] else { throw VarlinkError.interfaceNotFound(name) }
                 return ["description": .string(handler.interface.description)]
             default:
@@ -415,9 +493,15 @@ package final class VarlinkServer: Sendable {
     static func peerCredentials(of channel: Channel) -> EventLoopFuture<PeerCredentials?> {
         guard let provider = channel as? SocketOptionProvider else { return channel.eventLoop.makeSucceededFuture(nil) }
         // struct ucred { pid_t pid; uid_t uid; gid_t gid; } (Glibc hides it behind _GNU_SOURCE).
-        struct UCred: Sendable { var pid: Int32 = 0; var uid: UInt32 = 0; var gid: UInt32 = 0 }
+        struct UCred: Sendable {
+            var pid: Int32 = 0
+            var uid: UInt32 = 0
+            var gid: UInt32 = 0
+        }
         let future: EventLoopFuture<UCred> = provider.unsafeGetSocketOption(
-            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+            level: SocketOptionLevel(SOL_SOCKET),
+            name: SocketOptionName(SO_PEERCRED)
+        )
         return future.map { PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
             .map { Optional($0) }
             .recover { _ in nil }
@@ -457,7 +541,13 @@ package final class VarlinkServerStatistics: Sendable {
     }
 
     package var snapshot: Snapshot {
-        Snapshot(connectionsOpen: open.load(ordering: .relaxed), connectionsAccepted: accepted.load(ordering: .relaxed), connectionsRefused: refused.load(ordering: .relaxed),
-                 messagesRejected: rejected.load(ordering: .relaxed), calls: calls.load(ordering: .relaxed), failedCalls: failed.load(ordering: .relaxed))
+        Snapshot(
+            connectionsOpen: open.load(ordering: .relaxed),
+            connectionsAccepted: accepted.load(ordering: .relaxed),
+            connectionsRefused: refused.load(ordering: .relaxed),
+            messagesRejected: rejected.load(ordering: .relaxed),
+            calls: calls.load(ordering: .relaxed),
+            failedCalls: failed.load(ordering: .relaxed)
+        )
     }
 }

@@ -53,7 +53,10 @@ struct EventsourcingComparison {
                 return
             }
             if dir.path == "/" {
-                throw Failure(description: "no \(Self.scriptPath) in \(binaries.path) or any directory above it; name it with --eventsourcing-script")
+                throw Failure(
+                    description:
+                        "no \(Self.scriptPath) in \(binaries.path) or any directory above it; name it with --eventsourcing-script"
+                )
             }
             dir.deleteLastPathComponent()
         }
@@ -68,17 +71,23 @@ struct EventsourcingComparison {
 
     /// Runs the script with `clients` threads over `cases` cases, its SQLite file in `directory`.
     func run(clients: Int, cases: Int, directory: String) throws -> Result {
-        let (status, output, errors) = try Self.python([script, "--clients", String(clients), "--cases", String(cases), "--dir", directory])
+        let (status, output, errors) = try Self.python([
+            script, "--clients", String(clients), "--cases", String(cases), "--dir", directory,
+        ])
         // The script prints its line even when some commands failed (and then exits 1).
         guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-              var result = try? JSONDecoder.snakeCase.decode(Result.self, from: Data(line.utf8))
+            var result = try? JSONDecoder.snakeCase.decode(Result.self, from: Data(line.utf8))
         else { throw failure(status: status, errors: errors) }
         result.message = errors.trimmingCharacters(in: .whitespacesAndNewlines)
         return result
     }
 
     private func failure(status: Int32, errors: String) -> Failure {
-        if status == 127 { return Failure(description: "python3 is not on PATH; install Python 3 and `pip install eventsourcing` (scripts/setup)") }
+        if status == 127 {
+            return Failure(
+                description: "python3 is not on PATH; install Python 3 and `pip install eventsourcing` (scripts/setup)"
+            )
+        }
         let said = errors.split(separator: "\n").last.map(String.init) ?? "nothing on stderr"
         return Failure(description: "\(script) exited with status \(status) without its JSON line: \(said)")
     }
@@ -88,7 +97,8 @@ struct EventsourcingComparison {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3"] + arguments
-        let out = Pipe.forChild(), err = Pipe.forChild()
+        let out = Pipe.forChild()
+        let err = Pipe.forChild()
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
@@ -103,7 +113,10 @@ struct EventsourcingComparison {
         }
         let output = out.fileHandleForReading.readDataToEndOfFile()
         done.wait()
-        return (p.waitForExit().status, String(decoding: output, as: UTF8.self), String(decoding: errors.data, as: UTF8.self))
+        return (
+            p.waitForExit().status, String(decoding: output, as: UTF8.self),
+            String(decoding: errors.data, as: UTF8.self)
+        )
     }
 }
 
@@ -114,8 +127,8 @@ private final class CollectedOutput: @unchecked Sendable {
     var data: Data { lock.withLock { bytes } }
 }
 
-private extension JSONDecoder {
-    static var snakeCase: JSONDecoder {
+extension JSONDecoder {
+    fileprivate static var snakeCase: JSONDecoder {
         let d = JSONDecoder()
         d.keyDecodingStrategy = .convertFromSnakeCase
         return d

@@ -15,7 +15,8 @@ struct IMRBench: ParsableCommand {
         commandName: "imr-bench",
         abstract: "imr's benchmark and torture tools (see BENCHMARKS.md and RELIABILITY.md).",
         subcommands: [StoreBench.self, Load.self, Seed.self, Reads.self, Torture.self, Attack.self],
-        defaultSubcommand: StoreBench.self)
+        defaultSubcommand: StoreBench.self
+    )
 }
 
 struct StoreBench: ParsableCommand {
@@ -33,7 +34,8 @@ struct StoreBench: ParsableCommand {
             lifecycle commands each) through CaseService, each command decided against its case and appended with the
             daemon's read models (case list, case items, deadlines) updated in the same transaction; and the alert
             scheduler's passes over that caseload (the first raises what is due, the next find nothing new).
-            """)
+            """
+    )
 
     @Option(help: "Directory for the benchmark files (the file system under test).")
     var dir: String = FileManager.default.temporaryDirectory.path
@@ -73,55 +75,107 @@ struct StoreBench: ParsableCommand {
         let work = URL(fileURLWithPath: dir).appendingPathComponent("imr-bench-\(getpid())")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
-        let payload = Array(#"{"claim":"ADJ12345678","item":"8 massage therapy visits over 1 month lumbar spine","outcome":"denied","at":"2024-03-05T16:10:00-08:00","by":"UR"}"#.utf8)
+        let payload = Array(
+            #"{"claim":"ADJ12345678","item":"8 massage therapy visits over 1 month lumbar spine","outcome":"denied","at":"2024-03-05T16:10:00-08:00","by":"UR"}"#
+                .utf8
+        )
 
-        print("imr-bench: \(ProcessInfo.processInfo.hostName), \(ProcessInfo.processInfo.activeProcessorCount) cores, SQLite \(String(cString: sqlite3_libversion())), synchronous=\(synchronous.uppercased()), dir \(dir)")
-        let rawSingle = try measure(count: singles) { try RawWriter(path: work.appendingPathComponent("raw1.sqlite").path, synchronous: synchronous) } body: { w, n in
+        print(
+            "imr-bench: \(ProcessInfo.processInfo.hostName), \(ProcessInfo.processInfo.activeProcessorCount) cores, SQLite \(String(cString: sqlite3_libversion())), synchronous=\(synchronous.uppercased()), dir \(dir)"
+        )
+        let rawSingle = try measure(count: singles) {
+            try RawWriter(path: work.appendingPathComponent("raw1.sqlite").path, synchronous: synchronous)
+        } body: { w, n in
             try w.insert(rows: 1, start: n, payload: payload, streams: streams)
         }
-        let rawBatched = try measure(count: rows / batch) { try RawWriter(path: work.appendingPathComponent("raw2.sqlite").path, synchronous: synchronous) } body: { w, n in
-            try w.insert(rows: batch, start: n * batch, payload: payload, streams: streams)
-        } * Double(batch)
+        let rawBatched =
+            try measure(count: rows / batch) {
+                try RawWriter(path: work.appendingPathComponent("raw2.sqlite").path, synchronous: synchronous)
+            } body: { w, n in
+                try w.insert(rows: batch, start: n * batch, payload: payload, streams: streams)
+            } * Double(batch)
 
         let options = EventStore.Options(synchronous: synchronous == "full" ? .full : .normal)
-        let storeSingle = try measure(count: singles) { try EventStore(path: work.appendingPathComponent("store1.sqlite").path, options: options) } body: { s, n in
+        let storeSingle = try measure(count: singles) {
+            try EventStore(path: work.appendingPathComponent("store1.sqlite").path, options: options)
+        } body: { s, n in
             try s.append(to: "case-\(n % streams)", expected: .any, events: [NewEvent(type: "Bench", payload: payload)])
         }
-        let storeBatched = try measure(count: rows / batch) { try EventStore(path: work.appendingPathComponent("store2.sqlite").path, options: options) } body: { s, n in
-            let requests = (0..<batch).map { i in
-                AppendRequest(streamId: "case-\((n * batch + i) % streams)", expected: .any, events: [NewEvent(type: "Bench", payload: payload)])
-            }
-            _ = try s.append(batch: requests)
-        } * Double(batch)
+        let storeBatched =
+            try measure(count: rows / batch) {
+                try EventStore(path: work.appendingPathComponent("store2.sqlite").path, options: options)
+            } body: { s, n in
+                let requests = (0..<batch).map { i in
+                    AppendRequest(
+                        streamId: "case-\((n * batch + i) % streams)",
+                        expected: .any,
+                        events: [NewEvent(type: "Bench", payload: payload)]
+                    )
+                }
+                _ = try s.append(batch: requests)
+            } * Double(batch)
 
         func line(_ name: String, _ raw: Double, _ store: Double) {
             let ratio = store / raw
-            print(String(format: "%-22@ raw %10.0f/s   store %10.0f/s   store/raw %5.2f", name as NSString, raw, store, ratio))
+            print(
+                String(
+                    format: "%-22@ raw %10.0f/s   store %10.0f/s   store/raw %5.2f",
+                    name as NSString,
+                    raw,
+                    store,
+                    ratio
+                )
+            )
         }
         line("single durable commits", rawSingle, storeSingle)
         line("batched (\(batch)/txn)", rawBatched, storeBatched)
 
         guard cases > 0 else { return }
-        var caseload = SyntheticCaseload(now: Date(), count: cases, seed: 2026, coordinators: ["maria", "jorge", "priya", "li"])
+        var caseload = SyntheticCaseload(
+            now: Date(),
+            count: cases,
+            seed: 2026,
+            coordinators: ["maria", "jorge", "priya", "li"]
+        )
         let commands = try caseload.calls().map { call in
-            (caseId: CaseID(call.parameters["caseId"]?.stringValue ?? ""),
-             command: try CasesInterface.command(for: VarlinkCall(method: "io.imr.Cases.\(call.method)", parameters: call.parameters)))
+            (
+                caseId: CaseID(call.parameters["caseId"]?.stringValue ?? ""),
+                command: try CasesInterface.command(
+                    for: VarlinkCall(method: "io.imr.Cases.\(call.method)", parameters: call.parameters)
+                )
+            )
         }
         let casesPath = work.appendingPathComponent("cases.sqlite").path
         let lifecycle = try measure(count: commands.count) {
             CaseService(store: try EventStore(path: casesPath, options: options, projections: ReadModels.all()))
         } body: { service, n in
-            _ = try service.execute(commands[n].command, on: commands[n].caseId, actor: Actor(uid: 0, name: "bench"), commandId: UUID(), now: Date())
+            _ = try service.execute(
+                commands[n].command,
+                on: commands[n].caseId,
+                actor: Actor(uid: 0, name: "bench"),
+                commandId: UUID(),
+                now: Date()
+            )
         }
-        print(String(format: "%-22@ %10.0f lifecycle commands/s (%d commands over %d cases, read models updated in each append)",
-                     "caseload" as NSString, lifecycle, commands.count, cases))
+        print(
+            String(
+                format:
+                    "%-22@ %10.0f lifecycle commands/s (%d commands over %d cases, read models updated in each append)",
+                "caseload" as NSString,
+                lifecycle,
+                commands.count,
+                cases
+            )
+        )
 
         // The alert scheduler over that caseload: the first pass raises every alert due now,
         // the later ones (what runs after each commit) find nothing due.
         let store = try EventStore(path: casesPath, options: options, projections: ReadModels.all())
         defer { store.close() }
         let scheduler = AlertScheduler(store: store)
-        let openDeadlines = try store.read { try $0.query("SELECT COUNT(*) FROM deadlines WHERE is_open = 1").first?[0].int64 ?? 0 }
+        let openDeadlines = try store.read {
+            try $0.query("SELECT COUNT(*) FROM deadlines WHERE is_open = 1").first?[0].int64 ?? 0
+        }
         var start = ContinuousClock.now
         let first = try scheduler.raiseDue(now: Date())
         let firstPass = ContinuousClock.now - start
@@ -129,9 +183,20 @@ struct StoreBench: ParsableCommand {
         start = ContinuousClock.now
         for _ in 0..<passes { try scheduler.raiseDue(now: Date()) }
         let quietPass = (ContinuousClock.now - start) / passes
-        func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
-        print(String(format: "%-22@ first pass %.0f ms (raised %d alerts), then %.2f ms a pass with nothing due (%lld open deadlines)",
-                     "alert scheduler" as NSString, ms(firstPass), first.raised.count, ms(quietPass), openDeadlines))
+        func ms(_ d: Duration) -> Double {
+            Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+        }
+        print(
+            String(
+                format:
+                    "%-22@ first pass %.0f ms (raised %d alerts), then %.2f ms a pass with nothing due (%lld open deadlines)",
+                "alert scheduler" as NSString,
+                ms(firstPass),
+                first.raised.count,
+                ms(quietPass),
+                openDeadlines
+            )
+        )
     }
 
     /// Runs `body` `count` times on a fresh target and returns calls per second.
@@ -164,9 +229,17 @@ final class RawWriter {
               metadata BLOB NOT NULL, recorded_at_us INTEGER NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL,
               UNIQUE (stream_id, stream_version));
             """
-        guard sqlite3_exec(db, setup, nil, nil, nil) == SQLITE_OK else { throw BenchError(String(cString: sqlite3_errmsg(db))) }
+        guard sqlite3_exec(db, setup, nil, nil, nil) == SQLITE_OK else {
+            throw BenchError(String(cString: sqlite3_errmsg(db)))
+        }
         var stmt: OpaquePointer?
-        sqlite3_prepare_v2(db, "INSERT INTO events VALUES (?, ?, ?, ?, 'Bench', 1, ?, '{}', 0, zeroblob(32), zeroblob(32))", -1, &stmt, nil)
+        sqlite3_prepare_v2(
+            db,
+            "INSERT INTO events VALUES (?, ?, ?, ?, 'Bench', 1, ?, '{}', 0, zeroblob(32), zeroblob(32))",
+            -1,
+            &stmt,
+            nil
+        )
         insert = stmt!
     }
 
@@ -183,10 +256,14 @@ final class RawWriter {
             sqlite3_bind_text(insert, 2, "case-\(i % streams)", -1, imr_sqlite_transient())
             sqlite3_bind_int64(insert, 3, Int64(i / streams + 1))
             sqlite3_bind_text(insert, 4, UUID().uuidString.lowercased(), -1, imr_sqlite_transient())
-            _ = payload.withUnsafeBytes { sqlite3_bind_blob(insert, 5, $0.baseAddress, Int32($0.count), imr_sqlite_transient()) }
+            _ = payload.withUnsafeBytes {
+                sqlite3_bind_blob(insert, 5, $0.baseAddress, Int32($0.count), imr_sqlite_transient())
+            }
             guard sqlite3_step(insert) == SQLITE_DONE else { throw BenchError(String(cString: sqlite3_errmsg(db))) }
         }
-        guard sqlite3_exec(db, "COMMIT", nil, nil, nil) == SQLITE_OK else { throw BenchError(String(cString: sqlite3_errmsg(db))) }
+        guard sqlite3_exec(db, "COMMIT", nil, nil, nil) == SQLITE_OK else {
+            throw BenchError(String(cString: sqlite3_errmsg(db)))
+        }
     }
 }
 

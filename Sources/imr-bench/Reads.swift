@@ -14,7 +14,8 @@ import Glibc
 struct Reads: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reads",
-        abstract: "Read latency through a real imr-daemon's socket on a seeded store while clients record commands, and the alert scheduler's pass cost.",
+        abstract:
+            "Read latency through a real imr-daemon's socket on a seeded store while clients record commands, and the alert scheduler's pass cost.",
         discussion: """
             Starts the imr-daemon beside this binary (or --daemon) on --dir, a state directory written by \
             `imr-bench seed` (it is written to: new cases are recorded), and times, on one connection, round after \
@@ -25,7 +26,8 @@ struct Reads: ParsableCommand {
             Prints each call's p50/p99/max, the writers' commands/s, the daemon's time to answer after start and its \
             resident memory; then stops it and times the alert scheduler's pass with nothing due on the same file. \
             See BENCHMARKS.md.
-            """)
+            """
+    )
 
     @Option(help: "The seeded state directory (imr-bench seed --dir).") var dir: String
     @Option(help: "Clients recording commands meanwhile.") var writers: Int = 8
@@ -34,7 +36,9 @@ struct Reads: ParsableCommand {
 
     func validate() throws {
         guard (0...256).contains(writers) else { throw ValidationError("--writers takes 0 to 256, not \(writers)") }
-        guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds takes more than 0 and at most 3600") }
+        guard seconds > 0, seconds <= 3600 else {
+            throw ValidationError("--seconds takes more than 0 and at most 3600")
+        }
     }
 
     /// Values drawn from the seeded store to ask about.
@@ -67,28 +71,41 @@ struct Reads: ParsableCommand {
             guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK else { return [] }
             defer { sqlite3_finalize(stmt) }
             var values: [String] = []
-            while sqlite3_step(stmt) == SQLITE_ROW { if let text = sqlite3_column_text(stmt, 0) { values.append(String(cString: text)) } }
+            while sqlite3_step(stmt) == SQLITE_ROW {
+                if let text = sqlite3_column_text(stmt, 0) { values.append(String(cString: text)) }
+            }
             return values
         }
         // Spread over the store: about 500 rows of each, every n-th by rowid.
-        func stride(_ table: String) -> Int { max(1, (Int(column("SELECT COUNT(*) FROM \(table)").first ?? "") ?? 0) / 500) }
-        let cases = stride("case_list"), numbers = stride("case_imr_numbers")
+        func stride(_ table: String) -> Int {
+            max(1, (Int(column("SELECT COUNT(*) FROM \(table)").first ?? "") ?? 0) / 500)
+        }
+        let cases = stride("case_list")
+        let numbers = stride("case_imr_numbers")
         var sample = Sample()
-        sample.coordinators = column("SELECT DISTINCT coordinator FROM case_list WHERE rowid % \(max(1, cases / 2)) = 0 LIMIT 200")
+        sample.coordinators = column(
+            "SELECT DISTINCT coordinator FROM case_list WHERE rowid % \(max(1, cases / 2)) = 0 LIMIT 200"
+        )
         sample.cases = column("SELECT case_id FROM case_list WHERE rowid % \(cases) = 0 LIMIT 1000")
         sample.claims = column("SELECT claim_number FROM case_list WHERE (rowid + 1) % \(cases) = 0 LIMIT 1000")
-        sample.imrNumbers = column("SELECT imr_case_number FROM case_imr_numbers WHERE rowid % \(numbers) = 0 LIMIT 1000")
-        guard !sample.coordinators.isEmpty, !sample.cases.isEmpty, !sample.claims.isEmpty, !sample.imrNumbers.isEmpty else {
+        sample.imrNumbers = column(
+            "SELECT imr_case_number FROM case_imr_numbers WHERE rowid % \(numbers) = 0 LIMIT 1000"
+        )
+        guard !sample.coordinators.isEmpty, !sample.cases.isEmpty, !sample.claims.isEmpty, !sample.imrNumbers.isEmpty
+        else {
             throw ValidationError("\(path) holds too few cases to sample; seed more")
         }
         return sample
     }
 
     func run() throws {
-        let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
         let daemonBinary = daemon ?? binaries.appendingPathComponent("imr-daemon").path
         guard FileManager.default.isExecutableFile(atPath: daemonBinary) else {
-            throw ValidationError("no imr-daemon at \(daemonBinary); build it (swift build -c release) or name it with --daemon")
+            throw ValidationError(
+                "no imr-daemon at \(daemonBinary); build it (swift build -c release) or name it with --daemon"
+            )
         }
         let path = URL(fileURLWithPath: dir).appendingPathComponent("imr.sqlite").path
         let sample = try Self.sample(path: path)
@@ -96,33 +113,81 @@ struct Reads: ParsableCommand {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         let target = TortureDaemon(binary: daemonBinary, directory: work, stateDirectory: dir)
-        try "[server]\nmax_connections_per_user = 1024\n".write(toFile: work + "/imr-daemon.toml", atomically: true, encoding: .utf8)
+        try "[server]\nmax_connections_per_user = 1024\n".write(
+            toFile: work + "/imr-daemon.toml",
+            atomically: true,
+            encoding: .utf8
+        )
         target.arguments = ["--config", work + "/imr-daemon.toml"]
         let startSeconds = try target.start(timeout: 600)
         defer { target.stop() }
-        print(String(format: "imr-bench reads: %@, %d cases sampled, %d coordinators; first answer %.2f s after start",
-                     path, sample.cases.count, sample.coordinators.count, startSeconds))
+        print(
+            String(
+                format: "imr-bench reads: %@, %d cases sampled, %d coordinators; first answer %.2f s after start",
+                path,
+                sample.cases.count,
+                sample.coordinators.count,
+                startSeconds
+            )
+        )
 
         let kinds: [ReadKind] = [
-            ReadKind("deadlines within 7 days, one coordinator", "io.imr.Deadlines.List", { n in
-                ["filter": .object(["coordinator": .string(sample.coordinators[n % sample.coordinators.count]), "withinDays": .int(7)])] }),
-            ReadKind("a case's detail (Get)", "io.imr.Cases.Get", { n in ["caseId": .string(sample.cases[n % sample.cases.count])] }),
-            ReadKind("one coordinator's cases", "io.imr.Cases.List", { n in
-                ["filter": .object(["coordinator": .string(sample.coordinators[n % sample.coordinators.count])])] }),
-            ReadKind("a claim number", "io.imr.Cases.List", { n in ["filter": .object(["claimNumber": .string(sample.claims[n % sample.claims.count])])] }),
-            ReadKind("an IMR case number", "io.imr.Cases.List", { n in ["filter": .object(["imrCaseNumber": .string(sample.imrNumbers[n % sample.imrNumbers.count])])] }),
-            ReadKind("one coordinator's open alerts", "io.imr.Alerts.List", { n in
-                ["filter": .object(["coordinator": .string(sample.coordinators[n % sample.coordinators.count])])] }),
+            ReadKind(
+                "deadlines within 7 days, one coordinator",
+                "io.imr.Deadlines.List",
+                { n in
+                    [
+                        "filter": .object([
+                            "coordinator": .string(sample.coordinators[n % sample.coordinators.count]),
+                            "withinDays": .int(7),
+                        ])
+                    ]
+                }
+            ),
+            ReadKind(
+                "a case's detail (Get)",
+                "io.imr.Cases.Get",
+                { n in ["caseId": .string(sample.cases[n % sample.cases.count])] }
+            ),
+            ReadKind(
+                "one coordinator's cases",
+                "io.imr.Cases.List",
+                { n in
+                    ["filter": .object(["coordinator": .string(sample.coordinators[n % sample.coordinators.count])])]
+                }
+            ),
+            ReadKind(
+                "a claim number",
+                "io.imr.Cases.List",
+                { n in ["filter": .object(["claimNumber": .string(sample.claims[n % sample.claims.count])])] }
+            ),
+            ReadKind(
+                "an IMR case number",
+                "io.imr.Cases.List",
+                { n in ["filter": .object(["imrCaseNumber": .string(sample.imrNumbers[n % sample.imrNumbers.count])])] }
+            ),
+            ReadKind(
+                "one coordinator's open alerts",
+                "io.imr.Alerts.List",
+                { n in
+                    ["filter": .object(["coordinator": .string(sample.coordinators[n % sample.coordinators.count])])]
+                }
+            ),
             ReadKind("status", "io.imr.Admin.Status", { _ in [:] }),
         ]
         let boxes = kinds.map { _ in LatencyBox() }
         let written = LatencyBox()
         let failures = FailureBox()
         let stop = StopFlag()
-        let calls = writers > 0 ? ClientCall.caseload(cases: 200_000, clients: writers, seed: UInt64(getpid()), prefix: "R\(getpid())-") : []
+        let calls =
+            writers > 0
+            ? ClientCall.caseload(cases: 200_000, clients: writers, seed: UInt64(getpid()), prefix: "R\(getpid())-")
+            : []
         let started = ContinuousClock.now
         onThreads(writers + 1) { [socket = target.socketPath, seconds] k in
-            guard let c = try? RawConnection(path: socket, timeout: 60) else { return failures.add("client \(k) could not connect") }
+            guard let c = try? RawConnection(path: socket, timeout: 60) else {
+                return failures.add("client \(k) could not connect")
+            }
             if k == writers {
                 // The reader: each kind in turn, one call at a time.
                 var n = 0
@@ -156,10 +221,25 @@ struct Reads: ParsableCommand {
             print(String(format: "  %-42@ %@", kind.name as NSString, box.value.summary))
         }
         let w = written.value
-        print(String(format: "  %-42@ %.0f commands/s, %@", "\(writers) writers meanwhile" as NSString, Double(w.samples.count) / elapsed, w.summary))
+        print(
+            String(
+                format: "  %-42@ %.0f commands/s, %@",
+                "\(writers) writers meanwhile" as NSString,
+                Double(w.samples.count) / elapsed,
+                w.summary
+            )
+        )
         let resources = target.resources()
-        print(String(format: "  daemon resident memory %.1f MiB, %d open descriptors", Double(resources.rssKiB) / 1024, resources.descriptors))
-        if failures.count > 0 { print("  \(failures.count) calls failed, e.g. \(failures.messages.prefix(3).joined(separator: "; "))") }
+        print(
+            String(
+                format: "  daemon resident memory %.1f MiB, %d open descriptors",
+                Double(resources.rssKiB) / 1024,
+                resources.descriptors
+            )
+        )
+        if failures.count > 0 {
+            print("  \(failures.count) calls failed, e.g. \(failures.messages.prefix(3).joined(separator: "; "))")
+        }
         let stopped = target.stop()
         print(String(format: "  stopped in %.2f s after SIGTERM%@", stopped.seconds, stopped.clean ? "" : " (killed)"))
         let restart = try target.start(timeout: 600)
@@ -185,8 +265,17 @@ struct Reads: ParsableCommand {
             try scheduler.raiseDue(now: Date())
             passes.add((ContinuousClock.now - t).seconds * 1000)
         }
-        let openDeadlines = try store.read { try $0.query("SELECT COUNT(*) FROM deadlines WHERE is_open = 1").first?[0].int64 ?? 0 }
-        print(String(format: "  alert scheduler pass with nothing due: %@ (%lld running deadlines; %d alerts were still due first)",
-                     passes.summary, openDeadlines, backlog))
+        let openDeadlines = try store.read {
+            try $0.query("SELECT COUNT(*) FROM deadlines WHERE is_open = 1").first?[0].int64 ?? 0
+        }
+        print(
+            String(
+                format:
+                    "  alert scheduler pass with nothing due: %@ (%lld running deadlines; %d alerts were still due first)",
+                passes.summary,
+                openDeadlines,
+                backlog
+            )
+        )
     }
 }

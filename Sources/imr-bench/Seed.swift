@@ -11,7 +11,8 @@ import Workflow
 struct Seed: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seed",
-        abstract: "Write a store of N synthetic cases at every stage (the demo's mix) with the daemon's read models, and time it.",
+        abstract:
+            "Write a store of N synthetic cases at every stage (the demo's mix) with the daemon's read models, and time it.",
         discussion: """
             Writes DIR/imr.sqlite (which must not exist) in two steps. The log: --cases cases generated one at a time \
             from --seed, spread over --coordinators coordinators, each case's lifecycle commands decided in memory and \
@@ -22,20 +23,30 @@ struct Seed: ParsableCommand {
             of its own, the list indexes created at the end). Prints progress every 10,000 cases and, at the end, \
             each step's time, cases/s, events/s and the file's size. A daemon started on DIR as its state directory \
             then serves the store. See BENCHMARKS.md.
-            """)
+            """
+    )
 
     @Option(help: "The state directory to create the store in.") var dir: String
     @Option(help: "Synthetic cases to write.") var cases: Int = 20_000
-    @Option(help: "Cases per transaction (a large one dirties each index page once for many cases).") var batch: Int = 5000
+    @Option(help: "Cases per transaction (a large one dirties each index page once for many cases).") var batch: Int =
+        5000
     @Option(help: "Coordinators the cases are spread over.") var coordinators: Int = 300
     @Option(help: "Seed of the caseload.") var seed: UInt64 = 2026
     @Option(name: .customLong("cache-mib"), help: "The writer's SQLite page cache in MiB.") var cacheMiB: Int = 256
 
     func validate() throws {
-        guard (1...10_000_000).contains(cases) else { throw ValidationError("--cases takes 1 to 10,000,000, not \(cases)") }
-        guard (1...10_000).contains(batch) else { throw ValidationError("--batch takes 1 to 10,000 cases a transaction, not \(batch)") }
-        guard (1...100_000).contains(coordinators) else { throw ValidationError("--coordinators takes 1 to 100,000, not \(coordinators)") }
-        guard (2...16_384).contains(cacheMiB) else { throw ValidationError("--cache-mib takes 2 to 16384, not \(cacheMiB)") }
+        guard (1...10_000_000).contains(cases) else {
+            throw ValidationError("--cases takes 1 to 10,000,000, not \(cases)")
+        }
+        guard (1...10_000).contains(batch) else {
+            throw ValidationError("--batch takes 1 to 10,000 cases a transaction, not \(batch)")
+        }
+        guard (1...100_000).contains(coordinators) else {
+            throw ValidationError("--coordinators takes 1 to 100,000, not \(coordinators)")
+        }
+        guard (2...16_384).contains(cacheMiB) else {
+            throw ValidationError("--cache-mib takes 2 to 16384, not \(cacheMiB)")
+        }
     }
 
     func run() throws {
@@ -49,7 +60,12 @@ struct Seed: ParsableCommand {
         defer { store.close() }
         let seeder = CaseSeeder(store: store, actor: Actor(uid: getuid(), name: "imr-bench-seed"))
         let now = Date()
-        let caseload = SyntheticCaseload(now: now, count: cases, seed: seed, coordinators: (1...coordinators).map { "coord\($0)" })
+        let caseload = SyntheticCaseload(
+            now: now,
+            count: cases,
+            seed: seed,
+            coordinators: (1...coordinators).map { "coord\($0)" }
+        )
         let started = Date()
         var total = CaseSeeder.Outcome()
         // The cases are generated, decided and encoded on a thread of their own, a batch ahead
@@ -67,35 +83,71 @@ struct Seed: ParsableCommand {
             if written - lastReport >= 10_000 {
                 lastReport = written
                 let seconds = Date().timeIntervalSince(started)
-                say(String(format: "%9d cases  %10d events  %7.1f s  %6.0f cases/s  %7.0f events/s", total.cases, total.events, seconds,
-                             Double(total.cases) / seconds, Double(total.events) / seconds))
+                say(
+                    String(
+                        format: "%9d cases  %10d events  %7.1f s  %6.0f cases/s  %7.0f events/s",
+                        total.cases,
+                        total.events,
+                        seconds,
+                        Double(total.cases) / seconds,
+                        Double(total.events) / seconds
+                    )
+                )
             }
         }
         store.close()
         let logSeconds = Date().timeIntervalSince(started)
         func bytes() -> Int64 {
             ["", "-wal"].reduce(Int64(0)) { sum, suffix in
-                sum + ((try? FileManager.default.attributesOfItem(atPath: path + suffix)[.size] as? NSNumber)?.int64Value ?? 0)
+                sum
+                    + ((try? FileManager.default.attributesOfItem(atPath: path + suffix)[.size] as? NSNumber)?
+                        .int64Value ?? 0)
             }
         }
         let logBytes = bytes()
-        say(String(format: "log: %d cases, %d events in %.1f s (%.0f cases/s, %.0f events/s); %@ (%.0f bytes/event)",
-                     total.cases, total.events, logSeconds, Double(total.cases) / logSeconds, Double(total.events) / logSeconds,
-                     ByteCountFormatter.string(fromByteCount: logBytes, countStyle: .binary), Double(logBytes) / Double(max(total.events, 1))))
+        say(
+            String(
+                format: "log: %d cases, %d events in %.1f s (%.0f cases/s, %.0f events/s); %@ (%.0f bytes/event)",
+                total.cases,
+                total.events,
+                logSeconds,
+                Double(total.cases) / logSeconds,
+                Double(total.events) / logSeconds,
+                ByteCountFormatter.string(fromByteCount: logBytes, countStyle: .binary),
+                Double(logBytes) / Double(max(total.events, 1))
+            )
+        )
         let modelsStarted = Date()
         try EventStore(path: path, options: options, projections: ReadModels.all()).close()
         let modelsSeconds = Date().timeIntervalSince(modelsStarted)
         let seconds = Date().timeIntervalSince(started)
         let allBytes = bytes()
-        say(String(format: "read models: built in %.1f s (%.0f events/s); %@ more (%.0f bytes/event)",
-                     modelsSeconds, Double(total.events) / modelsSeconds,
-                     ByteCountFormatter.string(fromByteCount: allBytes - logBytes, countStyle: .binary),
-                     Double(allBytes - logBytes) / Double(max(total.events, 1))))
-        say(String(format: "seeded %d cases, %d events in %.1f s (%.0f cases/s, %.0f events/s); %@ on disk (%.0f bytes/event)",
-                     total.cases, total.events, seconds, Double(total.cases) / seconds, Double(total.events) / seconds,
-                     ByteCountFormatter.string(fromByteCount: allBytes, countStyle: .binary), Double(allBytes) / Double(max(total.events, 1))))
+        say(
+            String(
+                format: "read models: built in %.1f s (%.0f events/s); %@ more (%.0f bytes/event)",
+                modelsSeconds,
+                Double(total.events) / modelsSeconds,
+                ByteCountFormatter.string(fromByteCount: allBytes - logBytes, countStyle: .binary),
+                Double(allBytes - logBytes) / Double(max(total.events, 1))
+            )
+        )
+        say(
+            String(
+                format:
+                    "seeded %d cases, %d events in %.1f s (%.0f cases/s, %.0f events/s); %@ on disk (%.0f bytes/event)",
+                total.cases,
+                total.events,
+                seconds,
+                Double(total.cases) / seconds,
+                Double(total.events) / seconds,
+                ByteCountFormatter.string(fromByteCount: allBytes, countStyle: .binary),
+                Double(allBytes) / Double(max(total.events, 1))
+            )
+        )
         if total.refused > 0 || producer.unconverted > 0 {
-            say("\(total.refused) commands refused by the lifecycle and \(producer.unconverted) calls not lifecycle commands were left out")
+            say(
+                "\(total.refused) commands refused by the lifecycle and \(producer.unconverted) calls not lifecycle commands were left out"
+            )
         }
     }
 }
@@ -142,7 +194,9 @@ final class SeedProducer: @unchecked Sendable {
                 guard let caseId = calls.first?.parameters["caseId"]?.stringValue else { continue }
                 var commands: [CaseCommand] = []
                 for call in calls {
-                    if let command = try? CasesInterface.command(for: VarlinkCall(method: "io.imr.Cases." + call.method, parameters: call.parameters)) {
+                    if let command = try? CasesInterface.command(
+                        for: VarlinkCall(method: "io.imr.Cases." + call.method, parameters: call.parameters)
+                    ) {
                         commands.append(command)
                     } else {
                         lock.withLock { skipped += 1 }

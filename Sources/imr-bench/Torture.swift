@@ -16,7 +16,8 @@ import Glibc
 struct Torture: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "torture",
-        abstract: "Crash storms, hostile frames and resource exhaustion against a real imr-daemon; exit 1 when an invariant breaks.",
+        abstract:
+            "Crash storms, hostile frames and resource exhaustion against a real imr-daemon; exit 1 when an invariant breaks.",
         discussion: """
             Phases (--phases, comma-separated, in this order):
               crash       --rounds rounds: --clients clients record the synthetic caseload's lifecycle commands through the
@@ -33,7 +34,8 @@ struct Torture: ParsableCommand {
                           io.imr.Alerts.Follow subscribers that never read; status and a recording command are timed meanwhile.
             Run it as root (or as a member of the admins' group): it calls admin methods. The daemon is the imr-daemon
             beside this binary unless --daemon names another.
-            """)
+            """
+    )
 
     @Option(help: "Directory for the daemon's state, socket and log (removed afterwards unless --keep).")
     var dir: String = FileManager.default.temporaryDirectory.path
@@ -45,12 +47,19 @@ struct Torture: ParsableCommand {
     @Option(help: "Connections sending them at once.") var hostileConnections: Int = 64
     @Option(help: "Idle connections in the exhaustion phase.") var idle: Int = 2000
     @Option(help: "Follow subscribers that never read, in the exhaustion phase.") var followers: Int = 1000
-    @Option(help: "A directory of IMR letters (PDF or text) for the kill-during-import check (default ../shared/fixtures/letters/pdf).") var letters: String?
+    @Option(
+        help:
+            "A directory of IMR letters (PDF or text) for the kill-during-import check (default ../shared/fixtures/letters/pdf)."
+    ) var letters: String?
     @Option(help: "The imr-daemon binary.") var daemon: String?
     @Option(help: "The imr-ctl binary (for the import).") var ctl: String?
     @Option(help: "Seed for the caseload and the kill times.") var seed: UInt64 = 2026
-    @Option(help: "The p99 latency of status under attack above which the run fails, in ms.") var latencyLimitMs: Double = 100
-    @Option(name: .customLong("rss-slack-mib"), help: "How far above its baseline the daemon's RSS may stay once the attackers left, in MiB.") var rssSlackMiB: Int = 64
+    @Option(help: "The p99 latency of status under attack above which the run fails, in ms.") var latencyLimitMs:
+        Double = 100
+    @Option(
+        name: .customLong("rss-slack-mib"),
+        help: "How far above its baseline the daemon's RSS may stay once the attackers left, in MiB."
+    ) var rssSlackMiB: Int = 64
     @Flag(help: "Keep the work directory.") var keep = false
 
     func validate() throws {
@@ -58,15 +67,20 @@ struct Torture: ParsableCommand {
         for phase in selectedPhases where !known.contains(phase) {
             throw ValidationError("unknown phase '\(phase)'; use some of crash, kills, hostile, exhaustion")
         }
-        guard rounds >= 0, clients > 0, casesPerClient > 0, hostile >= 0, hostileConnections > 0, idle >= 0, followers >= 0 else {
-            throw ValidationError("counts must not be negative, and --clients, --cases-per-client, --hostile-connections must be positive")
+        guard rounds >= 0, clients > 0, casesPerClient > 0, hostile >= 0, hostileConnections > 0, idle >= 0,
+            followers >= 0
+        else {
+            throw ValidationError(
+                "counts must not be negative, and --clients, --cases-per-client, --hostile-connections must be positive"
+            )
         }
     }
 
     var selectedPhases: [String] { phases.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
     func run() throws {
-        let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
         let daemonBinary = daemon ?? binaries.appendingPathComponent("imr-daemon").path
         let ctlBinary = ctl ?? binaries.appendingPathComponent("imr-ctl").path
         guard FileManager.default.isExecutableFile(atPath: daemonBinary) else {
@@ -76,7 +90,9 @@ struct Torture: ParsableCommand {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { if !keep { try? FileManager.default.removeItem(atPath: work) } }
         var report = TortureReport()
-        print("imr-bench torture: \(ProcessInfo.processInfo.activeProcessorCount) cores, daemon \(daemonBinary), work \(work)")
+        print(
+            "imr-bench torture: \(ProcessInfo.processInfo.activeProcessorCount) cores, daemon \(daemonBinary), work \(work)"
+        )
         var random = SplitMix64(seed: seed)
         for phase in selectedPhases {
             let target = TortureDaemon(binary: daemonBinary, directory: work + "/" + phase)
@@ -96,8 +112,12 @@ struct Torture: ParsableCommand {
             report.figure(phase, String(format: "phase took %.1f s", Date().timeIntervalSince(started)))
             if target.isRunning {
                 let stop = target.stop()
-                report.check(phase, stop.clean, "SIGTERM stopped the daemon cleanly (\(String(format: "%.2f", stop.seconds)) s)",
-                             "the daemon did not stop cleanly within 15 s of SIGTERM")
+                report.check(
+                    phase,
+                    stop.clean,
+                    "SIGTERM stopped the daemon cleanly (\(String(format: "%.2f", stop.seconds)) s)",
+                    "the daemon did not stop cleanly within 15 s of SIGTERM"
+                )
             }
         }
         report.print()
@@ -129,10 +149,13 @@ struct Torture: ParsableCommand {
                         parameters["commandId"] = .string(commandId)
                         do {
                             let reply = try c.call("io.imr.Cases." + call.method, parameters)
-                            let positions = reply["recorded"]?.objectValue?["positions"].flatMap { v -> [Int64]? in
-                                if case .array(let a) = v { return a.compactMap { if case .int(let i) = $0 { Int64(i) } else { nil } } }
-                                return nil
-                            } ?? []
+                            let positions =
+                                reply["recorded"]?.objectValue?["positions"].flatMap { v -> [Int64]? in
+                                    if case .array(let a) = v {
+                                        return a.compactMap { if case .int(let i) = $0 { Int64(i) } else { nil } }
+                                    }
+                                    return nil
+                                } ?? []
                             acks.add(commandId, positions)
                         } catch is VarlinkError {
                             acks.refused()
@@ -144,22 +167,45 @@ struct Torture: ParsableCommand {
                 storm.leave()
             }
             let giveUp = Date().addingTimeInterval(120)
-            while acks.answered < killAfter, storm.wait(timeout: .now() + .milliseconds(2)) == .timedOut, Date() < giveUp {}
+            while acks.answered < killAfter, storm.wait(timeout: .now() + .milliseconds(2)) == .timedOut,
+                Date() < giveUp
+            {}
             if storm.wait(timeout: .now()) == .timedOut { midStorm += 1 }
             target.kill9()
             storm.wait()
             restarts.append(try target.start())
             let (acknowledged, refused) = acks.value
             acknowledgedTotal += acknowledged.count
-            try checkInvariants(target, acknowledged: acknowledged, phase: "crash", round: "round \(round + 1)", &report)
-            if refused > 0 { report.note("crash", "round \(round + 1): \(refused) commands refused by the lifecycle (not a fault)") }
+            try checkInvariants(
+                target,
+                acknowledged: acknowledged,
+                phase: "crash",
+                round: "round \(round + 1)",
+                &report
+            )
+            if refused > 0 {
+                report.note("crash", "round \(round + 1): \(refused) commands refused by the lifecycle (not a fault)")
+            }
         }
-        report.figure("crash", "\(rounds) SIGKILL rounds under \(clients) clients: \(acknowledgedTotal) acknowledged commands, all in the log")
-        report.check("crash", midStorm == rounds, "every kill came while the clients were still recording",
-                     "\(rounds - midStorm) of \(rounds) kills came after the clients had finished")
+        report.figure(
+            "crash",
+            "\(rounds) SIGKILL rounds under \(clients) clients: \(acknowledgedTotal) acknowledged commands, all in the log"
+        )
+        report.check(
+            "crash",
+            midStorm == rounds,
+            "every kill came while the clients were still recording",
+            "\(rounds - midStorm) of \(rounds) kills came after the clients had finished"
+        )
         if !restarts.isEmpty {
-            report.figure("crash", String(format: "restart to first answered status: median %.2f s, max %.2f s",
-                                          restarts.sorted()[restarts.count / 2], restarts.max() ?? 0))
+            report.figure(
+                "crash",
+                String(
+                    format: "restart to first answered status: median %.2f s, max %.2f s",
+                    restarts.sorted()[restarts.count / 2],
+                    restarts.max() ?? 0
+                )
+            )
         }
     }
 
@@ -170,8 +216,13 @@ struct Torture: ParsableCommand {
 
     /// After a restart: acknowledged commands present at their positions, no torn command,
     /// verify clean, read models equal to a rebuild, every alert once.
-    func checkInvariants(_ target: TortureDaemon, acknowledged: [String: [Int64]], phase: String, round: String,
-                         _ report: inout TortureReport) throws {
+    func checkInvariants(
+        _ target: TortureDaemon,
+        acknowledged: [String: [Int64]],
+        phase: String,
+        round: String,
+        _ report: inout TortureReport
+    ) throws {
         let store = try EventStore(path: target.storePath)
         defer { store.close() }
         var byCommand: [String: [Int64]] = [:]
@@ -180,14 +231,21 @@ struct Torture: ParsableCommand {
         while true {
             let page = try store.readAll(from: from, limit: 5000)
             for event in page {
-                if let command = event.metadata.commandId { byCommand[command.lowercased(), default: []].append(event.position) }
+                if let command = event.metadata.commandId {
+                    byCommand[command.lowercased(), default: []].append(event.position)
+                }
                 if event.type == "AlertRaised" { alertsPerStream[event.streamId, default: 0] += 1 }
             }
             guard let last = page.last else { break }
             from = last.position + 1
         }
         let lost = acknowledged.filter { command, positions in byCommand[command] != positions && !positions.isEmpty }
-        report.check(phase, lost.isEmpty, nil, "\(round): \(lost.count) acknowledged commands are not in the log at the positions their replies named")
+        report.check(
+            phase,
+            lost.isEmpty,
+            nil,
+            "\(round): \(lost.count) acknowledged commands are not in the log at the positions their replies named"
+        )
         let torn = byCommand.filter { _, positions in
             positions.count > 1 && zip(positions, positions.dropFirst()).contains { $1 != $0 + 1 }
         }
@@ -213,8 +271,11 @@ struct Torture: ParsableCommand {
                 } while after != .null
                 return .array(all)
             }
-            return [try every("io.imr.Cases.List", "cases", ["open": .null]), try every("io.imr.Deadlines.List", "deadlines", [:]),
-                    try every("io.imr.Alerts.List", "alerts", [:])]
+            return [
+                try every("io.imr.Cases.List", "cases", ["open": .null]),
+                try every("io.imr.Deadlines.List", "deadlines", [:]),
+                try every("io.imr.Alerts.List", "alerts", [:]),
+            ]
         }
         let before = try snapshot()
         _ = try c.call("io.imr.Admin.Rebuild")
@@ -224,7 +285,12 @@ struct Torture: ParsableCommand {
 
     // MARK: - kills during work
 
-    func killsDuringWork(_ target: TortureDaemon, ctl: String, _ report: inout TortureReport, _ random: inout SplitMix64) throws {
+    func killsDuringWork(
+        _ target: TortureDaemon,
+        ctl: String,
+        _ report: inout TortureReport,
+        _ random: inout SplitMix64
+    ) throws {
         try target.start()
         // A caseload to rebuild and back up.
         let calls = caseCalls(round: 0, seed: seed)
@@ -242,7 +308,9 @@ struct Torture: ParsableCommand {
 
         // During a backup.
         let backups = target.stateDirectory + "/backups"
-        let backup = Thread { _ = try? RawConnection(path: socket, timeout: 60).call("io.imr.Admin.Backup", ["name": "killed.sqlite"]) }
+        let backup = Thread {
+            _ = try? RawConnection(path: socket, timeout: 60).call("io.imr.Admin.Backup", ["name": "killed.sqlite"])
+        }
         backup.start()
         usleep(useconds_t(1_000 + random.next() % 20_000))
         target.kill9()
@@ -251,13 +319,30 @@ struct Torture: ParsableCommand {
         if FileManager.default.fileExists(atPath: backups + "/killed.sqlite") {
             // Renamed into place: then it is whole.
             let copy = try EventStore(path: backups + "/killed.sqlite")
-            report.check("kills", try copy.verify().isIntact, "a backup killed after its rename is whole", "a backup killed mid-way is not whole")
+            report.check(
+                "kills",
+                try copy.verify().isIntact,
+                "a backup killed after its rename is whole",
+                "a backup killed mid-way is not whole"
+            )
             copy.close()
         }
-        let again = try RawConnection(path: target.socketPath, timeout: 60).call("io.imr.Admin.Backup", ["name": "after.sqlite"])
-        report.check("kills", again["events"] != nil, "a backup after the kill succeeds", "a backup after the kill failed")
-        report.check("kills", !FileManager.default.fileExists(atPath: backups + "/killed.sqlite.partial"),
-                     "no partial backup left after the restart", "the killed backup's partial file is still there after the restart")
+        let again = try RawConnection(path: target.socketPath, timeout: 60).call(
+            "io.imr.Admin.Backup",
+            ["name": "after.sqlite"]
+        )
+        report.check(
+            "kills",
+            again["events"] != nil,
+            "a backup after the kill succeeds",
+            "a backup after the kill failed"
+        )
+        report.check(
+            "kills",
+            !FileManager.default.fileExists(atPath: backups + "/killed.sqlite.partial"),
+            "no partial backup left after the restart",
+            "the killed backup's partial file is still there after the restart"
+        )
 
         // During an import of letters.
         guard let letters = letters ?? defaultLetters() else {
@@ -284,8 +369,10 @@ struct Torture: ParsableCommand {
         func caseEvents() throws -> Int {
             let store = try EventStore(path: target.storePath)
             defer { store.close() }
-            return try store.read { try $0.query("SELECT COUNT(*) FROM events WHERE stream_id NOT LIKE 'alert-%'").first?[0].int64 ?? 0 }
-                .map { Int($0) } ?? 0
+            return try store.read {
+                try $0.query("SELECT COUNT(*) FROM events WHERE stream_id NOT LIKE 'alert-%'").first?[0].int64 ?? 0
+            }
+            .map { Int($0) } ?? 0
         }
         let killed = try importer()
         usleep(useconds_t(200_000 + random.next() % 800_000))
@@ -300,15 +387,26 @@ struct Torture: ParsableCommand {
         let third = try importer()
         let thirdExit = third.waitForExit()
         let afterImport = try caseEvents()
-        report.check("kills", rerunExit.succeeded, "the import of \(files.count) letters completed after the kill",
-                     "the import after the kill ended (\(rerunExit))")
-        report.check("kills", thirdExit.succeeded && before == afterImport && before > 0, "re-importing \(files.count) letters recorded nothing twice",
-                     "re-importing the letters recorded new case events (\(before) -> \(afterImport)) or failed (\(thirdExit))")
+        report.check(
+            "kills",
+            rerunExit.succeeded,
+            "the import of \(files.count) letters completed after the kill",
+            "the import after the kill ended (\(rerunExit))"
+        )
+        report.check(
+            "kills",
+            thirdExit.succeeded && before == afterImport && before > 0,
+            "re-importing \(files.count) letters recorded nothing twice",
+            "re-importing the letters recorded new case events (\(before) -> \(afterImport)) or failed (\(thirdExit))"
+        )
         try checkInvariants(target, acknowledged: [:], phase: "kills", round: "after re-import", &report)
     }
 
     func defaultLetters() -> String? {
-        let candidates = ["../shared/fixtures/letters/pdf", FileManager.default.currentDirectoryPath + "/../shared/fixtures/letters/pdf"]
+        let candidates = [
+            "../shared/fixtures/letters/pdf",
+            FileManager.default.currentDirectoryPath + "/../shared/fixtures/letters/pdf",
+        ]
         return candidates.first { FileManager.default.fileExists(atPath: $0) }
     }
 
@@ -322,7 +420,9 @@ struct Torture: ParsableCommand {
         let p = Process()
         if geteuid() == 0 {
             p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            p.arguments = ["--reuid=\(uid)", "--regid=65534", "--clear-groups", me, "attack", "--socket", target.socketPath] + arguments
+            p.arguments =
+                ["--reuid=\(uid)", "--regid=65534", "--clear-groups", me, "attack", "--socket", target.socketPath]
+                + arguments
         } else {
             p.executableURL = URL(fileURLWithPath: me)
             p.arguments = ["attack", "--socket", target.socketPath] + arguments
@@ -350,41 +450,97 @@ struct Torture: ParsableCommand {
         let data = out.fileHandleForReading.readDataToEndOfFile()
         let exit = process.waitForExit()
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
-        guard let last = lines.last, let report = try? JSONDecoder().decode([String: Int].self, from: Data(last.utf8)) else {
-            throw TortureFailure("the attackers ended (\(exit)) without a report: \(String(decoding: data, as: UTF8.self).suffix(400))")
+        guard let last = lines.last, let report = try? JSONDecoder().decode([String: Int].self, from: Data(last.utf8))
+        else {
+            throw TortureFailure(
+                "the attackers ended (\(exit)) without a report: \(String(decoding: data, as: UTF8.self).suffix(400))"
+            )
         }
         return report
     }
 
     func hostileFrames(_ target: TortureDaemon, _ report: inout TortureReport, _ random: inout SplitMix64) throws {
         try startForAttackers(target)
-        _ = try RawConnection(path: target.socketPath, timeout: 10).call("io.imr.Cases.Open", [
-            "caseId": "H-1", "claimNumber": "ADJ1", "employer": "Acme", "claimsAdministrator": "TPA",
-            "injuredWorkerReference": "J.D.", "dateOfInjury": "2024-01-02", "coordinator": "maria"])
+        _ = try RawConnection(path: target.socketPath, timeout: 10).call(
+            "io.imr.Cases.Open",
+            [
+                "caseId": "H-1", "claimNumber": "ADJ1", "employer": "Acme", "claimsAdministrator": "TPA",
+                "injuredWorkerReference": "J.D.", "dateOfInjury": "2024-01-02", "coordinator": "maria",
+            ]
+        )
         let baseline = target.resources()
-        let attack = try attackers(target, ["--hostile", String(hostile), "--connections", String(hostileConnections), "--seed", String(random.next())])
+        let attack = try attackers(
+            target,
+            [
+                "--hostile", String(hostile), "--connections", String(hostileConnections), "--seed",
+                String(random.next()),
+            ]
+        )
         var outcome: [String: Int] = [:]
         let status = try measuringStatus(socket: target.socketPath) { outcome = try runAttackers(attack) }
         let sent = outcome["sent"] ?? 0
-        report.check("hostile", target.isRunning, "the daemon survived \(sent) malformed messages", "the daemon died under malformed messages")
+        report.check(
+            "hostile",
+            target.isRunning,
+            "the daemon survived \(sent) malformed messages",
+            "the daemon died under malformed messages"
+        )
         usleep(2_000_000)
         let after = target.resources()
-        report.figure("hostile", "\(sent) messages over \(hostileConnections) connections (as \(geteuid() == 0 ? "uid nobody" : "this user")): "
-                      + "\(outcome["answered"] ?? 0) answered with an error, \(outcome["closed"] ?? 0) connection closes")
+        report.figure(
+            "hostile",
+            "\(sent) messages over \(hostileConnections) connections (as \(geteuid() == 0 ? "uid nobody" : "this user")): "
+                + "\(outcome["answered"] ?? 0) answered with an error, \(outcome["closed"] ?? 0) connection closes"
+        )
         report.figure("hostile", "status during the attack: \(status.summary)")
-        report.figure("hostile", "RSS \(baseline.rssKiB / 1024) MiB before, \(after.rssKiB / 1024) MiB after; descriptors \(baseline.descriptors) before, \(after.descriptors) after")
+        report.figure(
+            "hostile",
+            "RSS \(baseline.rssKiB / 1024) MiB before, \(after.rssKiB / 1024) MiB after; descriptors \(baseline.descriptors) before, \(after.descriptors) after"
+        )
         report.check("hostile", sent >= hostile * 9 / 10, nil, "only \(sent) of \(hostile) messages could be sent")
-        report.check("hostile", (outcome["leftOpen"] ?? 0) == 0, nil, "\(outcome["leftOpen"] ?? 0) connections stayed open after a message that is not a call")
-        report.check("hostile", after.descriptors <= baseline.descriptors + 2, nil, "descriptors did not return to baseline (\(baseline.descriptors) -> \(after.descriptors))")
-        report.check("hostile", after.rssKiB <= baseline.rssKiB + rssSlackMiB * 1024, nil,
-                     "RSS did not return to within \(rssSlackMiB) MiB of its baseline (\(baseline.rssKiB / 1024) -> \(after.rssKiB / 1024) MiB)")
+        report.check(
+            "hostile",
+            (outcome["leftOpen"] ?? 0) == 0,
+            nil,
+            "\(outcome["leftOpen"] ?? 0) connections stayed open after a message that is not a call"
+        )
+        report.check(
+            "hostile",
+            after.descriptors <= baseline.descriptors + 2,
+            nil,
+            "descriptors did not return to baseline (\(baseline.descriptors) -> \(after.descriptors))"
+        )
+        report.check(
+            "hostile",
+            after.rssKiB <= baseline.rssKiB + rssSlackMiB * 1024,
+            nil,
+            "RSS did not return to within \(rssSlackMiB) MiB of its baseline (\(baseline.rssKiB / 1024) -> \(after.rssKiB / 1024) MiB)"
+        )
         report.check("hostile", status.failures == 0, nil, "status failed \(status.failures) times during the attack")
-        report.check("hostile", status.percentile(0.99) < latencyLimitMs, "status p99 under \(Int(latencyLimitMs)) ms during the attack",
-                     String(format: "status p99 %.0f ms during the attack, over the limit of %.0f ms", status.percentile(0.99), latencyLimitMs))
+        report.check(
+            "hostile",
+            status.percentile(0.99) < latencyLimitMs,
+            "status p99 under \(Int(latencyLimitMs)) ms during the attack",
+            String(
+                format: "status p99 %.0f ms during the attack, over the limit of %.0f ms",
+                status.percentile(0.99),
+                latencyLimitMs
+            )
+        )
         let c = try RawConnection(path: target.socketPath, timeout: 10)
-        report.check("hostile", (try? c.call("io.imr.Cases.Get", ["caseId": "H-1"])) != nil, nil, "the case recorded before the attack cannot be read")
+        report.check(
+            "hostile",
+            (try? c.call("io.imr.Cases.Get", ["caseId": "H-1"])) != nil,
+            nil,
+            "the case recorded before the attack cannot be read"
+        )
         let verify = try c.call("io.imr.Admin.Verify")
-        report.check("hostile", verify["intact"] == .bool(true), "verify clean after the attack", "verify after the attack: \(verify)")
+        report.check(
+            "hostile",
+            verify["intact"] == .bool(true),
+            "verify clean after the attack",
+            "verify after the attack: \(verify)"
+        )
     }
 
     // MARK: - exhaustion
@@ -401,7 +557,9 @@ struct Torture: ParsableCommand {
             plans.append((uid, ["--idle", String(min(100, idle - start)), "--hold", String(holdSeconds)]))
             uid -= 1
         }
-        plans.append((uid, ["--deaf", "20", "--slow", String(min(50, max(1, idle / 40))), "--hold", String(holdSeconds)]))
+        plans.append(
+            (uid, ["--deaf", "20", "--slow", String(min(50, max(1, idle / 40))), "--hold", String(holdSeconds)])
+        )
         uid -= 1
         for start in stride(from: 0, to: followers, by: 100) {
             plans.append((uid, ["--followers", String(min(100, followers - start)), "--hold", String(holdSeconds)]))
@@ -430,20 +588,32 @@ struct Torture: ParsableCommand {
             loaded = target.resources()
             if let recorder = try? RawConnection(path: target.socketPath, timeout: 30) {
                 let started = Date()
-                if (try? recorder.call("io.imr.Cases.Open", [
-                    "caseId": "X-1", "claimNumber": "ADJ1", "employer": "Acme", "claimsAdministrator": "TPA",
-                    "injuredWorkerReference": "J.D.", "dateOfInjury": "2024-01-02", "coordinator": "maria"])) != nil {
+                if (try? recorder.call(
+                    "io.imr.Cases.Open",
+                    [
+                        "caseId": "X-1", "claimNumber": "ADJ1", "employer": "Acme", "claimsAdministrator": "TPA",
+                        "injuredWorkerReference": "J.D.", "dateOfInjury": "2024-01-02", "coordinator": "maria",
+                    ]
+                )) != nil {
                     recordedMs = Date().timeIntervalSince(started) * 1000
                 }
                 // An RFA received long ago: its UR clock is overdue at once, so the scheduler
                 // raises an alert, which the coordinator's follower must receive meanwhile.
                 let received = Date()
-                if (try? recorder.call("io.imr.Cases.ReceiveRFA", [
-                    // An expedited RFA of 71 hours ago: its clock still runs, its reminder is due at once.
-                    "caseId": "X-1", "rfaId": "A", "receivedAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(-71 * 3600))),
-                    "receivedTimeOfDayKnown": true,
-                    "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": true, "formulary": false,
-                    "items": .array([.object(["id": "A1", "description": "MRI lumbar spine"])])])) != nil {
+                if (try? recorder.call(
+                    "io.imr.Cases.ReceiveRFA",
+                    [
+                        // An expedited RFA of 71 hours ago: its clock still runs, its reminder is due at once.
+                        "caseId": "X-1", "rfaId": "A",
+                        "receivedAt": .string(
+                            ISO8601DateFormatter().string(from: Date().addingTimeInterval(-71 * 3600))
+                        ),
+                        "receivedTimeOfDayKnown": true,
+                        "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": true,
+                        "formulary": false,
+                        "items": .array([.object(["id": "A1", "description": "MRI lumbar spine"])]),
+                    ]
+                )) != nil {
                     while Date().timeIntervalSince(received) < 20, let frame = follower?.receiveFrame() {
                         if String(decoding: frame, as: UTF8.self).contains("\"X-1\"") {
                             alertMs = Date().timeIntervalSince(received) * 1000
@@ -458,23 +628,64 @@ struct Torture: ParsableCommand {
         follower = nil
         usleep(2_000_000)
         let after = target.resources()
-        report.check("exhaustion", recordedMs != nil, recordedMs.map { String(format: "a command was recorded under load in %.0f ms", $0) },
-                     "a command could not be recorded under load")
-        report.check("exhaustion", alertMs != nil, alertMs.map { String(format: "the alert it raised reached a follower under load %.0f ms after the command", $0) },
-                     "no alert reached the coordinator's follower within 20 s under load")
-        report.figure("exhaustion", "attackers (\(geteuid() == 0 ? "\(plans.count) uids" : "this user")) held \(outcome["held"] ?? 0) connections "
-                      + "(\(idle) idle asked, \(outcome["refused"] ?? 0) refused by the daemon), \(outcome["followers"] ?? 0) followers, "
-                      + "\(outcome["slow"] ?? 0) slow senders, \(outcome["deaf"] ?? 0) clients that never read")
+        report.check(
+            "exhaustion",
+            recordedMs != nil,
+            recordedMs.map { String(format: "a command was recorded under load in %.0f ms", $0) },
+            "a command could not be recorded under load"
+        )
+        report.check(
+            "exhaustion",
+            alertMs != nil,
+            alertMs.map {
+                String(format: "the alert it raised reached a follower under load %.0f ms after the command", $0)
+            },
+            "no alert reached the coordinator's follower within 20 s under load"
+        )
+        report.figure(
+            "exhaustion",
+            "attackers (\(geteuid() == 0 ? "\(plans.count) uids" : "this user")) held \(outcome["held"] ?? 0) connections "
+                + "(\(idle) idle asked, \(outcome["refused"] ?? 0) refused by the daemon), \(outcome["followers"] ?? 0) followers, "
+                + "\(outcome["slow"] ?? 0) slow senders, \(outcome["deaf"] ?? 0) clients that never read"
+        )
         report.figure("exhaustion", "status under load: \(status.summary)")
-        report.figure("exhaustion", "RSS \(baseline.rssKiB / 1024) MiB before, \(loaded.rssKiB / 1024) MiB loaded, \(after.rssKiB / 1024) MiB after the clients left")
-        report.figure("exhaustion", "descriptors \(baseline.descriptors) before, \(loaded.descriptors) loaded, \(after.descriptors) after")
+        report.figure(
+            "exhaustion",
+            "RSS \(baseline.rssKiB / 1024) MiB before, \(loaded.rssKiB / 1024) MiB loaded, \(after.rssKiB / 1024) MiB after the clients left"
+        )
+        report.figure(
+            "exhaustion",
+            "descriptors \(baseline.descriptors) before, \(loaded.descriptors) loaded, \(after.descriptors) after"
+        )
         report.check("exhaustion", target.isRunning, nil, "the daemon died under exhaustion")
-        report.check("exhaustion", status.failures == 0, "status answered every time under load", "status failed \(status.failures) times under load")
-        report.check("exhaustion", after.descriptors <= baseline.descriptors + 2, nil, "descriptors did not return to baseline (\(baseline.descriptors) -> \(after.descriptors))")
-        report.check("exhaustion", after.rssKiB <= baseline.rssKiB + rssSlackMiB * 1024, nil,
-                     "RSS did not return to within \(rssSlackMiB) MiB of its baseline (\(baseline.rssKiB / 1024) -> \(after.rssKiB / 1024) MiB)")
-        report.check("exhaustion", status.percentile(0.99) < latencyLimitMs, "status p99 under \(Int(latencyLimitMs)) ms under load",
-                     String(format: "status p99 %.0f ms under load, over the limit of %.0f ms", status.percentile(0.99), latencyLimitMs))
+        report.check(
+            "exhaustion",
+            status.failures == 0,
+            "status answered every time under load",
+            "status failed \(status.failures) times under load"
+        )
+        report.check(
+            "exhaustion",
+            after.descriptors <= baseline.descriptors + 2,
+            nil,
+            "descriptors did not return to baseline (\(baseline.descriptors) -> \(after.descriptors))"
+        )
+        report.check(
+            "exhaustion",
+            after.rssKiB <= baseline.rssKiB + rssSlackMiB * 1024,
+            nil,
+            "RSS did not return to within \(rssSlackMiB) MiB of its baseline (\(baseline.rssKiB / 1024) -> \(after.rssKiB / 1024) MiB)"
+        )
+        report.check(
+            "exhaustion",
+            status.percentile(0.99) < latencyLimitMs,
+            "status p99 under \(Int(latencyLimitMs)) ms under load",
+            String(
+                format: "status p99 %.0f ms under load, over the limit of %.0f ms",
+                status.percentile(0.99),
+                latencyLimitMs
+            )
+        )
     }
 }
 
@@ -482,7 +693,10 @@ struct Torture: ParsableCommand {
 /// process of their own (the torture runs it as another user). Prints one JSON object of counts.
 struct Attack: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "attack", abstract: "The torture's attackers (run by imr-bench torture; not for direct use).", shouldDisplay: false)
+        commandName: "attack",
+        abstract: "The torture's attackers (run by imr-bench torture; not for direct use).",
+        shouldDisplay: false
+    )
     @Option var socket: String
     @Option var hostile: Int = 0
     @Option var connections: Int = 16
@@ -518,17 +732,24 @@ struct Attack: ParsableCommand {
                 counts.add(outcome: c.write(bytes) ? .sent : .closed)
                 if expectsClose {
                     // An error reply may come first; then the daemon must close the connection.
-                    if c.receiveFrame() == nil || c.receiveFrame() == nil { counts.add(outcome: .closed) } else { counts.add(outcome: .leftOpen) }
+                    if c.receiveFrame() == nil || c.receiveFrame() == nil {
+                        counts.add(outcome: .closed)
+                    } else {
+                        counts.add(outcome: .leftOpen)
+                    }
                     connection = nil
                 } else if c.receiveFrame() == nil {
-                    connection = nil   // closed (allowed) or timed out
+                    connection = nil  // closed (allowed) or timed out
                     counts.add(outcome: .closed)
                 } else {
                     counts.add(outcome: .answered)
                 }
             }
         }
-        return ["sent": counts.count(.sent), "answered": counts.count(.answered), "closed": counts.count(.closed), "leftOpen": counts.count(.leftOpen)]
+        return [
+            "sent": counts.count(.sent), "answered": counts.count(.answered), "closed": counts.count(.closed),
+            "leftOpen": counts.count(.leftOpen),
+        ]
     }
 
     func holdConnections() -> [String: Int] {
@@ -547,7 +768,9 @@ struct Attack: ParsableCommand {
         // Followers that never read.
         var following: [RawConnection] = []
         for _ in 0..<followers {
-            if let c = try? RawConnection(path: socket, timeout: 1), c.send("io.imr.Alerts.Follow", more: true) { following.append(c) }
+            if let c = try? RawConnection(path: socket, timeout: 1), c.send("io.imr.Alerts.Follow", more: true) {
+                following.append(c)
+            }
         }
         let call = Array(#"{"method":"io.imr.Admin.Status""#.utf8)
         for second in 0..<hold {
@@ -560,8 +783,11 @@ struct Attack: ParsableCommand {
             var poller = pollfd(fd: c.fd, events: Int16(POLLIN), revents: 0)
             if poll(&poller, 1, 0) == 0 { open += 1 }
         }
-        return ["held": open, "refused": refused + (held.count + slow.count + following.count - open), "followers": following.count,
-                "slow": slow.count, "deaf": deaf.count]
+        return [
+            "held": open, "refused": refused + (held.count + slow.count + following.count - open),
+            "followers": following.count,
+            "slow": slow.count, "deaf": deaf.count,
+        ]
     }
 }
 
@@ -582,7 +808,12 @@ struct ClientCall: Sendable {
     /// given to one of `clients` (a case's calls stay in order on one connection), its id
     /// starting with `prefix`.
     static func caseload(cases: Int, clients: Int, seed: UInt64, prefix: String) -> [ClientCall] {
-        var caseload = SyntheticCaseload(now: Date(), count: cases, seed: seed, coordinators: ["maria", "jorge", "priya", "li"])
+        var caseload = SyntheticCaseload(
+            now: Date(),
+            count: cases,
+            seed: seed,
+            coordinators: ["maria", "jorge", "priya", "li"]
+        )
         var owner: [String: Int] = [:]
         return caseload.calls().map { call in
             let original = call.parameters["caseId"]?.stringValue ?? ""
@@ -615,7 +846,11 @@ struct TortureReport {
     }
 
     func print() {
-        for line in lines { Swift.print("\(line.phase.padding(toLength: 11, withPad: " ", startingAt: 0)) \(line.kind.padding(toLength: 7, withPad: " ", startingAt: 0)) \(line.text)") }
+        for line in lines {
+            Swift.print(
+                "\(line.phase.padding(toLength: 11, withPad: " ", startingAt: 0)) \(line.kind.padding(toLength: 7, withPad: " ", startingAt: 0)) \(line.text)"
+            )
+        }
         Swift.print("torture: \(passed) passed, \(failures.count) failed")
     }
 }
@@ -639,15 +874,18 @@ final class CounterBox: @unchecked Sendable {
     func count(_ outcome: Outcome) -> Int { lock.withLock { counts[outcome] ?? 0 } }
 }
 
-
 /// One hostile message: most from Varlink's ``HostileFrames`` (every kind, against a recording
 /// method), a fifth with absurd values that are well-formed JSON (year 99999, enormous and
 /// negative day counts, a 200 KB case id, escape sequences and NULs in text). `expectsClose`:
 /// the daemon closes the connection after it.
 enum HostileMessage {
-    static let target = HostileFrames.Target(method: "io.imr.Cases.Open", parameters: [
-        "caseId": "H-2", "claimNumber": "ADJ1", "employer": "Acme", "claimsAdministrator": "TPA",
-        "injuredWorkerReference": "J.D.", "dateOfInjury": "2024-01-02", "coordinator": "maria"])
+    static let target = HostileFrames.Target(
+        method: "io.imr.Cases.Open",
+        parameters: [
+            "caseId": "H-2", "claimNumber": "ADJ1", "employer": "Acme", "claimsAdministrator": "TPA",
+            "injuredWorkerReference": "J.D.", "dateOfInjury": "2024-01-02", "coordinator": "maria",
+        ]
+    )
 
     static let absurd: [String] = [
         #"{"method":"io.imr.Cases.Open","parameters":{"caseId":"Y\u001b[2J","claimNumber":"1","employer":"\u0007","claimsAdministrator":"x","injuredWorkerReference":"x","dateOfInjury":"99999-01-01","coordinator":"m"}}"#,
@@ -662,7 +900,12 @@ enum HostileMessage {
         if random.next() % 5 == 0 {
             let n = Int(random.next() % UInt64(absurd.count + 1))
             if n == absurd.count {  // a 200 KB case id
-                return (Array(("{\"method\":\"io.imr.Cases.Get\",\"parameters\":{\"caseId\":\"" + String(repeating: "z", count: 200_000) + "\"}}").utf8) + [0], false)
+                return (
+                    Array(
+                        ("{\"method\":\"io.imr.Cases.Get\",\"parameters\":{\"caseId\":\""
+                            + String(repeating: "z", count: 200_000) + "\"}}").utf8
+                    ) + [0], false
+                )
             }
             return (Array(absurd[n].utf8) + [0], false)
         }

@@ -36,11 +36,16 @@ final class TortureDaemon {
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = ["--state-dir", stateDirectory, "--socket", socketPath] + arguments
         var environment = ProcessInfo.processInfo.environment
-        for key in ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+        for key in [
+            "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM", "WATCHDOG_USEC",
+            "WATCHDOG_PID",
+        ] {
             environment.removeValue(forKey: key)
         }
         p.environment = environment
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) {
+            FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         p.standardOutput = log
@@ -53,7 +58,8 @@ final class TortureDaemon {
                 throw TortureFailure("imr-daemon ended (\(exit)) while starting; see \(logPath)")
             }
             if let connection = try? RawConnection(path: socketPath, timeout: 5),
-               (try? connection.call("io.imr.Admin.Status")) != nil {
+                (try? connection.call("io.imr.Admin.Status")) != nil
+            {
                 return Date().timeIntervalSince(started)
             }
             usleep(20_000)
@@ -79,7 +85,8 @@ final class TortureDaemon {
     /// Resident memory in KiB and open file descriptors, from /proc.
     func resources() -> (rssKiB: Int, descriptors: Int) {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+        let rss =
+            status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
             .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
         return (rss, fds)
@@ -104,7 +111,9 @@ final class RawConnection {
             for (i, b) in path.utf8.enumerated() where i < raw.count - 1 { raw[i] = b }
         }
         let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard rc == 0 else {
             let reason = String(cString: strerror(errno))
@@ -188,13 +197,24 @@ struct Latencies {
 
     var summary: String {
         guard !samples.isEmpty else { return "no answer (\(failures) failed)" }
-        return String(format: "p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d calls", percentile(0.5), percentile(0.99), percentile(1), samples.count)
+        return String(
+            format: "p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d calls",
+            percentile(0.5),
+            percentile(0.99),
+            percentile(1),
+            samples.count
+        )
             + (failures > 0 ? ", \(failures) failed" : "")
     }
 }
 
 /// Measures `io.imr.Admin.Status` from a fresh connection every `every` seconds while `body` runs.
-func measuringStatus(socket: String, every: Double = 0.1, timeout: Double = 10, during body: () throws -> Void) rethrows -> Latencies {
+func measuringStatus(
+    socket: String,
+    every: Double = 0.1,
+    timeout: Double = 10,
+    during body: () throws -> Void
+) rethrows -> Latencies {
     let box = LatencyBox()
     let done = DispatchSemaphore(value: 0)
     let stop = StopFlag()

@@ -24,7 +24,8 @@ struct IMRControl: AsyncParsableCommand {
             75 the case changed meanwhile or the daemon is at a connection limit (run again); 77 permission denied.
             """,
         version: IMRControlCommands.version,
-        subcommands: IMRControlCommands.all)
+        subcommands: IMRControlCommands.all
+    )
 
     /// The first word that should name a subcommand but names none: the word, the path of
     /// commands before it, and the nearest names (a typo of one or two letters, or a prefix).
@@ -35,7 +36,9 @@ struct IMRControl: AsyncParsableCommand {
             if word.hasPrefix("-") || word == "help" { return nil }
             let subcommands = current.configuration.subcommands
             guard !subcommands.isEmpty else { return nil }
-            if let next = subcommands.first(where: { $0._commandName == word || $0.configuration.aliases.contains(word) }) {
+            if let next = subcommands.first(where: {
+                $0._commandName == word || $0.configuration.aliases.contains(word)
+            }) {
                 current = next
                 path.append(word)
                 continue
@@ -44,7 +47,9 @@ struct IMRControl: AsyncParsableCommand {
             if current.configuration.defaultSubcommand != nil { return nil }
             let names = subcommands.map { $0._commandName }
             func distance(_ a: String, _ b: String) -> Int { editDistance(a, b) }
-            let near = names.filter { distance($0, word.lowercased()) <= 2 || (word.count >= 3 && $0.hasPrefix(word.lowercased())) }
+            let near = names.filter {
+                distance($0, word.lowercased()) <= 2 || (word.count >= 3 && $0.hasPrefix(word.lowercased()))
+            }
             return (word, path, near.sorted { distance($0, word) < distance($1, word) })
         }
         return nil
@@ -63,7 +68,12 @@ struct IMRControl: AsyncParsableCommand {
         if let (typed, parent, near) = Self.unknownSubcommand(Array(CommandLine.arguments.dropFirst())) {
             let path = (["imr-ctl"] + parent).joined(separator: " ")
             let hint = near.isEmpty ? "" : "; did you mean " + near.map { "'\($0)'" }.joined(separator: " or ") + "?"
-            FileHandle.standardError.write(Data("Error: '\(typed)' is not a command of \(path)\(hint)\n  See '\(path) --help' for the commands.\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "Error: '\(typed)' is not a command of \(path)\(hint)\n  See '\(path) --help' for the commands.\n"
+                        .utf8
+                )
+            )
             Foundation.exit(ExitCode.validationFailure.rawValue)
         }
         let command: any ParsableCommand
@@ -78,8 +88,12 @@ struct IMRControl: AsyncParsableCommand {
         } catch let error as ValidationError {
             let usage = usageString(for: type(of: command))
             // "imr-ctl rfa receive <case-id> ..." → "imr-ctl rfa receive".
-            let path = usage.split(separator: " ").prefix { !$0.hasPrefix("<") && !$0.hasPrefix("[") && !$0.hasPrefix("-") }.joined(separator: " ")
-            FileHandle.standardError.write(Data("Error: \(error.message)\nUsage: \(usage)\n  See '\(path) --help' for more information.\n".utf8))
+            let path = usage.split(separator: " ").prefix {
+                !$0.hasPrefix("<") && !$0.hasPrefix("[") && !$0.hasPrefix("-")
+            }.joined(separator: " ")
+            FileHandle.standardError.write(
+                Data("Error: \(error.message)\nUsage: \(usage)\n  See '\(path) --help' for more information.\n".utf8)
+            )
             Foundation.exit(ExitCode.validationFailure.rawValue)
         } catch {
             exit(withError: error)

@@ -15,12 +15,17 @@ while true {
     let size = batch % 3 + 1
     let key = "\(arguments[2])-\(batch)"
     let events = (0..<size).map { i in
-        NewEvent(type: "CrashLoop", payload: Array(#"{"batch":"\#(key)","size":"\#(size)","i":"\#(i)"}"#.utf8),
-                 metadata: EventMetadata(actor: "crashloop"))
+        NewEvent(
+            type: "CrashLoop",
+            payload: Array(#"{"batch":"\#(key)","size":"\#(size)","i":"\#(i)"}"#.utf8),
+            metadata: EventMetadata(actor: "crashloop")
+        )
     }
     let stream = "stream-\(batch % 5)"
     let current = try store.version(of: stream)
     try store.append(to: stream, expected: .exact(current), events: events)
     // Unbuffered: the line is out of the process before the next append starts.
-    FileHandle.standardOutput.write(Data(("ACK " + events.map { $0.id.uuidString.lowercased() }.joined(separator: " ") + "\n").utf8))
+    FileHandle.standardOutput.write(
+        Data(("ACK " + events.map { $0.id.uuidString.lowercased() }.joined(separator: " ") + "\n").utf8)
+    )
 }

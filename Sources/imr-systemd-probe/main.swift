@@ -92,13 +92,17 @@ case "watchdog":
     }
 case "journal":
     let logger = Logger(label: "probe") { _ in JournalLogHandler(syslogIdentifier: "imr-probe") }
-    logger.warning("deadline due\ntomorrow", metadata: [
-        "case.id": "ADJ1234567", "message.id": .string(JournalMessageID.daemonReady),
-    ])
+    logger.warning(
+        "deadline due\ntomorrow",
+        metadata: [
+            "case.id": "ADJ1234567", "message.id": .string(JournalMessageID.daemonReady),
+        ]
+    )
     logger.debug("below the handler's level: not sent")
 case "serve":
     guard arguments.count == 3 else { fail("usage: serve DIR SOCKET") }
-    let directory = arguments[arguments.startIndex + 1], path = arguments[arguments.startIndex + 2]
+    let directory = arguments[arguments.startIndex + 1]
+    let path = arguments[arguments.startIndex + 2]
     // Block SIGTERM before anything else so that it is queued for sigwait, never fatal.
     var terminate = sigset_t()
     sigemptyset(&terminate)

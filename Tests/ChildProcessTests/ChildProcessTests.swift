@@ -64,7 +64,11 @@ import Glibc
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("30"), nil]
         defer { argv.forEach { free($0) } }
         #expect(posix_spawn(&other, "/bin/sleep", nil, nil, argv, environ) == 0)
-        defer { kill(other, SIGKILL); var status: Int32 = 0; waitpid(other, &status, 0) }
+        defer {
+            kill(other, SIGKILL)
+            var status: Int32 = 0
+            waitpid(other, &status, 0)
+        }
         let first = Process()
         first.executableURL = URL(fileURLWithPath: "/bin/sh")
         first.arguments = ["-c", "echo one"]

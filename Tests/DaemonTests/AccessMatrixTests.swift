@@ -9,7 +9,11 @@ import Glibc
 /// Every Varlink method, called by five peers (root, an admin, a coordinator, a reader and a
 /// stranger, told apart by their primary group through `setpriv`), is allowed or refused
 /// exactly as README.md's "Who may call what" says; every refusal is logged.
-@Suite(.serialized, .timeLimit(.minutes(3)), .enabled(if: geteuid() == 0, "changing uid with setpriv needs root (CI runs as root)"))
+@Suite(
+    .serialized,
+    .timeLimit(.minutes(3)),
+    .enabled(if: geteuid() == 0, "changing uid with setpriv needs root (CI runs as root)")
+)
 struct AccessMatrixTests {
     enum Peer: String, CaseIterable {
         case root, admin, coordinator, reader, stranger
@@ -42,25 +46,37 @@ struct AccessMatrixTests {
         var table: [String: Int] = [
             "org.varlink.service.GetInfo": 0, "org.varlink.service.GetInterfaceDescription": 0,
             "io.imr.Admin.Status": 1, "io.imr.Admin.Verify": 3, "io.imr.Admin.Backup": 3, "io.imr.Admin.Rebuild": 3,
-            "io.imr.Alerts.List": 1, "io.imr.Alerts.Follow": 1, "io.imr.Alerts.Acknowledge": 2, "io.imr.Alerts.Snooze": 2, "io.imr.Alerts.Reassign": 2,
+            "io.imr.Alerts.List": 1, "io.imr.Alerts.Follow": 1, "io.imr.Alerts.Acknowledge": 2,
+            "io.imr.Alerts.Snooze": 2, "io.imr.Alerts.Reassign": 2,
             "io.imr.Deadlines.List": 1, "io.imr.Deadlines.ForCase": 1, "io.imr.Deadlines.Digest": 1,
-            "io.imr.Cases.List": 1, "io.imr.Cases.Get": 1, "io.imr.Cases.History": 1, "io.imr.Cases.Stats": 1, "io.imr.Cases.Search": 1,
+            "io.imr.Cases.List": 1, "io.imr.Cases.Get": 1, "io.imr.Cases.History": 1, "io.imr.Cases.Stats": 1,
+            "io.imr.Cases.Search": 1,
             "io.imr.Cases.ImportDetermination": 2,
         ]
-        for method in ["Open", "ReceiveRFA", "RequestInformation", "ReceiveInformation", "DeferUR", "DecideUR", "NotifyPhysician",
-                       "ServeWrittenDecision", "ReceiveIMRApplication", "RequestEligibilityInformation", "SendEligibilityInformation",
-                       "FindEligible", "FindIneligible", "AssignIMR", "ReceiveRecords", "RecordDetermination", "RecordImplementation",
-                       "FileAppeal", "ResolveAppeal", "Withdraw", "Close", "Reassign", "AddNote", "Correct"] {
+        for method in [
+            "Open", "ReceiveRFA", "RequestInformation", "ReceiveInformation", "DeferUR", "DecideUR", "NotifyPhysician",
+            "ServeWrittenDecision", "ReceiveIMRApplication", "RequestEligibilityInformation",
+            "SendEligibilityInformation",
+            "FindEligible", "FindIneligible", "AssignIMR", "ReceiveRecords", "RecordDetermination",
+            "RecordImplementation",
+            "FileAppeal", "ResolveAppeal", "Withdraw", "Close", "Reassign", "AddNote", "Correct",
+        ] {
             table["io.imr.Cases." + method] = 2
         }
         return table
     }()
 
     @Test func everyMethodIsAllowedOrRefusedAsDocumented_andRefusalsAreLogged() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-matrix-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-matrix-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let config = dir.appendingPathComponent("imr-daemon.toml")
-        try "[access]\nreaders = [\"nogroup\"]\ncoordinators = [\"daemon\"]\nadmins = [\"bin\"]\n".write(to: config, atomically: true, encoding: .utf8)
+        try "[access]\nreaders = [\"nogroup\"]\ncoordinators = [\"daemon\"]\nadmins = [\"bin\"]\n".write(
+            to: config,
+            atomically: true,
+            encoding: .utf8
+        )
         let daemon = try DaemonProcess(directory: dir, arguments: ["--config", config.path])
         defer { daemon.cleanup() }
         _ = try #require(await offPool { daemon.waitUntilReady() })
@@ -71,9 +87,14 @@ struct AccessMatrixTests {
         let declared = try await offPool { () -> Set<String> in
             let c = try daemon.client()
             var methods: Set<String> = ["org.varlink.service.GetInfo", "org.varlink.service.GetInterfaceDescription"]
-            guard case .array(let names)? = try c.call("org.varlink.service.GetInfo")["interfaces"] else { return methods }
+            guard case .array(let names)? = try c.call("org.varlink.service.GetInfo")["interfaces"] else {
+                return methods
+            }
             for case .string(let name) in names where name != "org.varlink.service" {
-                let text = try c.call("org.varlink.service.GetInterfaceDescription", ["interface": .string(name)])["description"]?.stringValue ?? ""
+                let text =
+                    try c.call("org.varlink.service.GetInterfaceDescription", ["interface": .string(name)])[
+                        "description"
+                    ]?.stringValue ?? ""
                 for line in text.split(separator: "\n") where line.hasPrefix("method ") {
                     methods.insert(name + "." + line.dropFirst("method ".count).prefix { $0 != "(" })
                 }

@@ -36,9 +36,14 @@ func loggedAlerts(_ path: String) throws -> (alerts: [LoggedAlert], streams: Int
     let events = try store.readAll(from: 1, limit: 1_000_000)
     let alerts = events.filter { $0.type == "AlertRaised" }.map { e -> LoggedAlert in
         let o = (try? JSONSerialization.jsonObject(with: e.payloadData)) as? [String: Any] ?? [:]
-        return LoggedAlert(position: e.position, alertId: (o["alertId"] as? String ?? "").lowercased(), deadlineId: o["deadlineId"] as? String ?? "",
-                           level: o["level"] as? String ?? "", late: o["late"] as? Bool ?? false,
-                           scheduledAt: (o["scheduledAt"] as? NSNumber)?.int64Value ?? 0)
+        return LoggedAlert(
+            position: e.position,
+            alertId: (o["alertId"] as? String ?? "").lowercased(),
+            deadlineId: o["deadlineId"] as? String ?? "",
+            level: o["level"] as? String ?? "",
+            late: o["late"] as? Bool ?? false,
+            scheduledAt: (o["scheduledAt"] as? NSNumber)?.int64Value ?? 0
+        )
     }
     return (alerts, Set(events.map(\.streamId).filter { $0.hasPrefix("alert-") }).count)
 }
@@ -53,7 +58,9 @@ final class ShiftedDaemons: @unchecked Sendable {
     var daemons: [DaemonProcess] = []
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("imr-alerts-e2e-\(UUID().uuidString.prefix(8))")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-alerts-e2e-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
@@ -63,8 +70,10 @@ final class ShiftedDaemons: @unchecked Sendable {
         // The daemon's test-only clock control. (Debian's faketime cannot do this: under a
         // clock shifted backwards Swift's Task.sleep never returns, so no alert would come on time.)
         let daemon = try DaemonProcess(
-            directory: directory, arguments: arguments,
-            environment: ["IMR_TEST_CLOCK_OFFSET": String(pacific(instant).timeIntervalSinceNow)])
+            directory: directory,
+            arguments: arguments,
+            environment: ["IMR_TEST_CLOCK_OFFSET": String(pacific(instant).timeIntervalSinceNow)]
+        )
         daemons.append(daemon)
         guard daemon.waitUntilReady() != nil else {
             daemon.signal(SIGTERM)
@@ -95,18 +104,31 @@ struct DaemonFailure: Error, CustomStringConvertible {
 }
 
 /// Opens case `caseId` (coordinator maria) with one prospective RFA received at `receivedAt` (Pacific).
-func openCaseWithRFA(_ c: VarlinkClient, _ caseId: String, receivedAt: String, expedited: Bool = false, rfaId: String = "A") throws {
+func openCaseWithRFA(
+    _ c: VarlinkClient,
+    _ caseId: String,
+    receivedAt: String,
+    expedited: Bool = false,
+    rfaId: String = "A"
+) throws {
     var open = openParameters
     open["caseId"] = .string(caseId)
     _ = try c.call("io.imr.Cases.Open", open)
     try receiveRFA(c, caseId, rfaId: rfaId, receivedAt: receivedAt, expedited: expedited)
 }
 
-func receiveRFA(_ c: VarlinkClient, _ caseId: String, rfaId: String, receivedAt: String, expedited: Bool = false) throws {
-    _ = try c.call("io.imr.Cases.ReceiveRFA", [
-        "caseId": .string(caseId), "rfaId": .string(rfaId), "receivedAt": .string(receivedAt), "receivedTimeOfDayKnown": true,
-        "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": .bool(expedited), "formulary": false,
-        "items": .array([.object(["id": .string("\(rfaId)1"), "description": "MRI lumbar spine"])])])
+func receiveRFA(_ c: VarlinkClient, _ caseId: String, rfaId: String, receivedAt: String, expedited: Bool = false) throws
+{
+    _ = try c.call(
+        "io.imr.Cases.ReceiveRFA",
+        [
+            "caseId": .string(caseId), "rfaId": .string(rfaId), "receivedAt": .string(receivedAt),
+            "receivedTimeOfDayKnown": true,
+            "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": .bool(expedited),
+            "formulary": false,
+            "items": .array([.object(["id": .string("\(rfaId)1"), "description": "MRI lumbar spine"])]),
+        ]
+    )
 }
 
 func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) throws -> [[String: JSONValue]] {
@@ -136,8 +158,13 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
                     try openCaseWithRFA(c, "c2", receivedAt: "2024-03-04T10:00")
                 }
                 if run == 2 {  // Tuesday 5 March 06:30
-                    _ = try c.call("io.imr.Cases.DecideUR", ["caseId": "c2", "rfaId": "A", "decidedAt": "2024-03-05T06:00",
-                                                             "decisions": .array([.object(["itemId": "A1", "outcome": "approved"])])])
+                    _ = try c.call(
+                        "io.imr.Cases.DecideUR",
+                        [
+                            "caseId": "c2", "rfaId": "A", "decidedAt": "2024-03-05T06:00",
+                            "decisions": .array([.object(["itemId": "A1", "outcome": "approved"])]),
+                        ]
+                    )
                 }
                 _ = try openAlerts(c)
             }
@@ -149,18 +176,30 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
         #expect(streams == alerts.count)
         let decision = alerts.filter { $0.deadlineId == "c1/ur.decision.prospective/A" }
         #expect(decision.map(\.level) == ["reminder", "due-today", "overdue"])
-        #expect(decision.map(\.scheduledAt) == [pacific("2024-03-07 08:00:00"), pacific("2024-03-11 08:00:00"), pacific("2024-03-12 00:00:00")]
-            .map { Int64($0.timeIntervalSince1970) })
+        #expect(
+            decision.map(\.scheduledAt)
+                == [pacific("2024-03-07 08:00:00"), pacific("2024-03-11 08:00:00"), pacific("2024-03-12 00:00:00")]
+                .map { Int64($0.timeIntervalSince1970) }
+        )
         // Never running at those instants, the daemon raised them at its next start: late.
         #expect(decision.allSatisfy { $0.late })
         #expect(!alerts.contains { $0.deadlineId == "c2/ur.decision.prospective/A" })
         // Each raised alert went to the journal (stderr here) once, in whichever run raised it.
         let journal = daemons.outputs.joined(separator: "\n").split(separator: "\n")
-        let overdue = journal.filter { $0.contains("MESSAGE_ID=38893cd1167c41f59de4435f91e1b223") && $0.contains("IMR_DEADLINE=c1/ur.decision.prospective/A") }
+        let overdue = journal.filter {
+            $0.contains("MESSAGE_ID=38893cd1167c41f59de4435f91e1b223")
+                && $0.contains("IMR_DEADLINE=c1/ur.decision.prospective/A")
+        }
         #expect(overdue.count == 1)
-        #expect(overdue.first.map { $0.contains("IMR_CASE=c1") && $0.contains("IMR_RULE=ur.decision.prospective")
-            && $0.contains("IMR_DUE=2024-03-11T23:59:59-07:00") && $0.contains("IMR_COORDINATOR=maria") } == true)
-        #expect(journal.filter { $0.contains("IMR_ALERT_ID=") && $0.contains("CODE_FUNC=log(_:)") }.count == alerts.count)
+        #expect(
+            overdue.first.map {
+                $0.contains("IMR_CASE=c1") && $0.contains("IMR_RULE=ur.decision.prospective")
+                    && $0.contains("IMR_DUE=2024-03-11T23:59:59-07:00") && $0.contains("IMR_COORDINATOR=maria")
+            } == true
+        )
+        #expect(
+            journal.filter { $0.contains("IMR_ALERT_ID=") && $0.contains("CODE_FUNC=log(_:)") }.count == alerts.count
+        )
     }
 
     @Test func anAlertComesOnTimeWhileRunning_andAThreeDayOutageIsCaughtUpLateInDueOrder() async throws {
@@ -172,7 +211,9 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             let c = try first.client()
             try openCaseWithRFA(c, "c1", receivedAt: "2024-03-01T10:00")
             for _ in 0..<600 {
-                if let r = try openAlerts(c).first(where: { $0["deadlineId"] == "c1/ur.decision.prospective/A" }) { return r }
+                if let r = try openAlerts(c).first(where: { $0["deadlineId"] == "c1/ur.decision.prospective/A" }) {
+                    return r
+                }
                 usleep(50_000)
             }
             return nil
@@ -192,7 +233,9 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
         #expect(decision.map(\.level) == ["overdue"])
         #expect(!caughtUp.isEmpty && caughtUp.allSatisfy { $0.late })
         #expect(caughtUp.map(\.scheduledAt) == caughtUp.map(\.scheduledAt).sorted(), "raised in due order")
-        #expect(daemons.outputs[1].contains("raised \(caughtUp.count) alerts that came due while the daemon was stopped"))
+        #expect(
+            daemons.outputs[1].contains("raised \(caughtUp.count) alerts that came due while the daemon was stopped")
+        )
     }
 
     /// The morning digest: at [alerts] digest_at (here a start after that time on the same
@@ -213,16 +256,18 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
         let dir = daemons.directory.path
         let script = daemons.directory.appendingPathComponent("notify.sh")
         try """
-            #!/bin/sh
-            if [ "$IMR_DIGEST" = "1" ]; then cat > "\(dir)/digest-$IMR_COORDINATOR.json"; echo "$IMR_COORDINATOR $IMR_DIGEST_DAY $IMR_DIGEST_OVERDUE $IMR_DIGEST_DUE_TODAY $IMR_DIGEST_THIS_WEEK" >> "\(dir)/digests.log"; fi
-            """.write(to: script, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        if [ "$IMR_DIGEST" = "1" ]; then cat > "\(dir)/digest-$IMR_COORDINATOR.json"; echo "$IMR_COORDINATOR $IMR_DIGEST_DAY $IMR_DIGEST_OVERDUE $IMR_DIGEST_DUE_TODAY $IMR_DIGEST_THIS_WEEK" >> "\(dir)/digests.log"; fi
+        """.write(to: script, atomically: true, encoding: .utf8)
         let config = daemons.directory.appendingPathComponent("imr-daemon.toml")
         try """
-            [alerts]
-            command = ["/bin/sh", "\(script.path)"]
-            digest_at = "08:00"
-            """.write(to: config, atomically: true, encoding: .utf8)
-        let second = try await offPool { try daemons.start(at: "2024-03-11 08:00:05", arguments: ["--config", config.path]) }
+        [alerts]
+        command = ["/bin/sh", "\(script.path)"]
+        digest_at = "08:00"
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let second = try await offPool {
+            try daemons.start(at: "2024-03-11 08:00:05", arguments: ["--config", config.path])
+        }
         let log = daemons.directory.appendingPathComponent("digests.log")
         let sent = try await offPool { () -> String in
             for _ in 0..<400 {
@@ -237,11 +282,15 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             let s = digest[key] as? [String: Any] ?? [:]
             let rows = s["deadlines"] as? [[String: Any]] ?? []
             #expect(s["count"] as? Int == rows.count, "\(key)")
-            return (s["count"] as? Int ?? -1, Set(rows.compactMap { $0["caseId"] as? String }), Set(rows.compactMap { $0["rule"] as? String }))
+            return (
+                s["count"] as? Int ?? -1, Set(rows.compactMap { $0["caseId"] as? String }),
+                Set(rows.compactMap { $0["rule"] as? String })
+            )
         }
         #expect(digest["coordinator"] as? String == "maria" && digest["day"] as? String == "2024-03-11")
         #expect(section("overdue").count == 0)
-        let today = section("dueToday"), week = section("thisWeek")
+        let today = section("dueToday")
+        let week = section("thisWeek")
         #expect(today.cases == ["c1"] && today.rules.contains("ur.decision.prospective"), "\(today)")
         #expect(week.cases == ["c2"] && week.rules.contains("ur.decision.prospective"), "\(week)")
         #expect(sent == "maria 2024-03-11 0 \(today.count) \(week.count)\n")
@@ -250,14 +299,22 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
         let ctl = productsDirectory.appendingPathComponent("imr-ctl").path
         let printed = try await offPool { try run([ctl, "digest", "--coordinator", "maria"], environment: env) }
         #expect(printed.status == 0, "\(printed.output)")
-        #expect(printed.output.contains("Digest for maria, Mon 2024-03-11") && printed.output.contains("Due today (\(today.count))")
-                && printed.output.contains("Due this week (\(week.count))") && !printed.output.contains("Overdue"), "\(printed.output)")
+        #expect(
+            printed.output.contains("Digest for maria, Mon 2024-03-11")
+                && printed.output.contains("Due today (\(today.count))")
+                && printed.output.contains("Due this week (\(week.count))") && !printed.output.contains("Overdue"),
+            "\(printed.output)"
+        )
         let nobody = try await offPool { try run([ctl, "digest", "--coordinator", "nobody"], environment: env) }
         #expect(nobody.output.contains("nothing overdue, due today or due this week"), "\(nobody.output)")
         try await offPool { daemons.stop(second) }
         let journal = daemons.outputs.last ?? ""
         #expect(journal.contains("MESSAGE_ID=08c9871798d44419b4f8dd1fbb10aa54"), "\(journal)")
-        #expect(journal.contains("digest for maria, Mon 2024-03-11: 0 overdue, \(today.count) due today, \(week.count) more this week"))
+        #expect(
+            journal.contains(
+                "digest for maria, Mon 2024-03-11: 0 overdue, \(today.count) due today, \(week.count) more this week"
+            )
+        )
     }
 
     @Test func aFailingNotificationCommandIsRetried_withoutDelayingOtherAlerts() async throws {
@@ -267,41 +324,53 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
         let script = daemons.directory.appendingPathComponent("notify.sh")
         // The overdue alert of the UR decision hangs until killed at the timeout; the others succeed.
         try """
-            #!/bin/sh
-            cat > "\(dir)/stdin-$IMR_ALERT_ID-$IMR_ATTEMPT.json"
-            echo "$IMR_ALERT_ID $IMR_RULE $IMR_LEVEL $IMR_ATTEMPT start $IMR_CASE $IMR_COORDINATOR $IMR_LATE" >> "\(dir)/calls.log"
-            if [ "$IMR_RULE" = "ur.decision.prospective" ] && [ "$IMR_LEVEL" = "overdue" ]; then exec sleep 30; fi
-            echo "$IMR_ALERT_ID $IMR_RULE $IMR_LEVEL $IMR_ATTEMPT done" >> "\(dir)/calls.log"
-            """.write(to: script, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        cat > "\(dir)/stdin-$IMR_ALERT_ID-$IMR_ATTEMPT.json"
+        echo "$IMR_ALERT_ID $IMR_RULE $IMR_LEVEL $IMR_ATTEMPT start $IMR_CASE $IMR_COORDINATOR $IMR_LATE" >> "\(dir)/calls.log"
+        if [ "$IMR_RULE" = "ur.decision.prospective" ] && [ "$IMR_LEVEL" = "overdue" ]; then exec sleep 30; fi
+        echo "$IMR_ALERT_ID $IMR_RULE $IMR_LEVEL $IMR_ATTEMPT done" >> "\(dir)/calls.log"
+        """.write(to: script, atomically: true, encoding: .utf8)
         let config = daemons.directory.appendingPathComponent("imr-daemon.toml")
         try """
-            [alerts]
-            command = ["/bin/sh", "\(script.path)"]
-            command_timeout_seconds = 1
-            command_attempts = 3
-            command_retry_seconds = 0.2
-            """.write(to: config, atomically: true, encoding: .utf8)
-        let daemon = try await offPool { try daemons.start(at: "2024-03-11 23:59:55", arguments: ["--config", config.path]) }
+        [alerts]
+        command = ["/bin/sh", "\(script.path)"]
+        command_timeout_seconds = 1
+        command_attempts = 3
+        command_retry_seconds = 0.2
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let daemon = try await offPool {
+            try daemons.start(at: "2024-03-11 23:59:55", arguments: ["--config", config.path])
+        }
         let log = daemons.directory.appendingPathComponent("calls.log")
         @Sendable func lines() -> [[String]] {
-            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").map {
+                $0.split(separator: " ").map(String.init)
+            }
         }
         try await offPool {
             let c = try daemon.client()
             try openCaseWithRFA(c, "c1", receivedAt: "2024-03-04T10:00")
             for _ in 0..<600 {
-                if lines().filter({ $0[1] == "ur.decision.prospective" && $0[2] == "overdue" && $0[4] == "start" }).count >= 3 { break }
+                if lines().filter({ $0[1] == "ur.decision.prospective" && $0[2] == "overdue" && $0[4] == "start" })
+                    .count >= 3
+                {
+                    break
+                }
                 usleep(50_000)
             }
         }
         try await offPool { daemons.stop(daemon) }
         let calls = lines()
         let (alerts, _) = try loggedAlerts(daemons.storePath)
-        let failing = try #require(alerts.first { $0.deadlineId == "c1/ur.decision.prospective/A" && $0.level == "overdue" })
+        let failing = try #require(
+            alerts.first { $0.deadlineId == "c1/ur.decision.prospective/A" && $0.level == "overdue" }
+        )
         let others = alerts.filter { $0.alertId != failing.alertId }
         #expect(!others.isEmpty)
         // The hanging one: three attempts, none finished.
-        #expect(calls.filter { $0[0] == failing.alertId }.map { "\($0[3]) \($0[4])" } == ["1 start", "2 start", "3 start"])
+        #expect(
+            calls.filter { $0[0] == failing.alertId }.map { "\($0[3]) \($0[4])" } == ["1 start", "2 start", "3 start"]
+        )
         // Every other alert ran once, successfully, before the hanging one's first retry.
         let firstRetry = try #require(calls.firstIndex { $0[0] == failing.alertId && $0[3] == "2" })
         for other in others {
@@ -310,9 +379,12 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             #expect(calls.filter { $0[0] == other.alertId }.count == 2)
         }
         // The reminder and due-today alerts were raised late, at the recording; overdue on time.
-        #expect(calls.allSatisfy {
-            $0.count < 6 || ($0[5] == "c1" && $0[6] == "maria" && $0[7] == ($0[0] == failing.alertId ? "false" : "true"))
-        })
+        #expect(
+            calls.allSatisfy {
+                $0.count < 6
+                    || ($0[5] == "c1" && $0[6] == "maria" && $0[7] == ($0[0] == failing.alertId ? "false" : "true"))
+            }
+        )
         // The alert as JSON on stdin.
         let json = try Data(contentsOf: daemons.directory.appendingPathComponent("stdin-\(failing.alertId)-1.json"))
         let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
@@ -321,7 +393,9 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
         #expect(object["level"] as? String == "overdue")
         #expect(object["due"] as? String == "2024-03-11T23:59:59-07:00")
         // Each failure was logged with its MESSAGE_ID before the next attempt.
-        let failures = daemons.outputs[0].split(separator: "\n").filter { $0.contains("MESSAGE_ID=fdc818e0581949acb5821d9c393b4e2d") }
+        let failures = daemons.outputs[0].split(separator: "\n").filter {
+            $0.contains("MESSAGE_ID=fdc818e0581949acb5821d9c393b4e2d")
+        }
         #expect(failures.count >= 2)
         #expect(failures.first?.contains("timed out after") == true)
     }
@@ -341,44 +415,74 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             try openCaseWithRFA(c, "c2", receivedAt: "2024-03-06T10:00")
             try openCaseWithRFA(c, "c3", receivedAt: "2024-03-05T09:00")
             // The scheduler answers the commits; wait until the overdue alert and both reminders are open.
-            for _ in 0..<600 where try !(openAlerts(c).contains(where: { $0["level"] == "overdue" }) && openAlerts(c).count >= 3) { usleep(50_000) }
+            for _ in 0..<600
+            where try !(openAlerts(c).contains(where: { $0["level"] == "overdue" }) && openAlerts(c).count >= 3) {
+                usleep(50_000)
+            }
 
             let listed = try run([ctl, "alerts", "--all", "--json"], environment: env)
             #expect(listed.status == 0, "\(listed.output)")
             let all = try #require(try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]])
             func levels(_ caseId: String, _ alerts: [[String: Any]]) -> [String] {
-                alerts.filter { $0["deadlineId"] as? String == "\(caseId)/ur.decision.prospective/A" }.compactMap { $0["level"] as? String }
+                alerts.filter { $0["deadlineId"] as? String == "\(caseId)/ur.decision.prospective/A" }.compactMap {
+                    $0["level"] as? String
+                }
             }
             // c1's due-today alert was raised, then superseded by overdue: one alert shows.
             #expect(levels("c1", all) == ["overdue"])
-            #expect(try loggedAlerts(daemons.storePath).alerts.filter { $0.deadlineId == "c1/ur.decision.prospective/A" }.map(\.level) == ["due-today", "overdue"])
+            #expect(
+                try loggedAlerts(daemons.storePath).alerts.filter { $0.deadlineId == "c1/ur.decision.prospective/A" }
+                    .map(\.level) == ["due-today", "overdue"]
+            )
             #expect(levels("c2", all) == ["reminder"] && levels("c3", all) == ["reminder"])
             // In due order; each shows its deadline's items and, for a day deadline, its date.
             #expect(all.compactMap { $0["caseId"] as? String } == ["c1", "c3", "c2"])
-            #expect(all.allSatisfy { ($0["itemIds"] as? [String]) == ["A1"] && $0["isExactInstant"] as? Bool == false && $0["dueDate"] is String })
+            #expect(
+                all.allSatisfy {
+                    ($0["itemIds"] as? [String]) == ["A1"] && $0["isExactInstant"] as? Bool == false
+                        && $0["dueDate"] is String
+                }
+            )
             let c1Table = try run([ctl, "alerts", "--all", "--case", "c1"], environment: env)
-            #expect(c1Table.status == 0 && c1Table.output.contains("ITEMS") && c1Table.output.contains("2024-03-11  A1"), "\(c1Table.output)")
+            #expect(
+                c1Table.status == 0 && c1Table.output.contains("ITEMS") && c1Table.output.contains("2024-03-11  A1"),
+                "\(c1Table.output)"
+            )
             #expect(!c1Table.output.contains("23:59") && !c1Table.output.contains(" c2 "), "\(c1Table.output)")
             let overdueOnly = try run([ctl, "alerts", "--all", "--level", "overdue", "--json"], environment: env)
-            #expect((try JSONSerialization.jsonObject(with: Data(overdueOnly.output.utf8)) as? [[String: Any]])?.compactMap { $0["caseId"] as? String } == ["c1"])
-            #expect(try run([ctl, "alerts", "--all", "--rule", "imr.application"], environment: env).output.contains("no open alerts matching"))
+            #expect(
+                (try JSONSerialization.jsonObject(with: Data(overdueOnly.output.utf8)) as? [[String: Any]])?.compactMap
+                { $0["caseId"] as? String } == ["c1"]
+            )
+            #expect(
+                try run([ctl, "alerts", "--all", "--rule", "imr.application"], environment: env).output.contains(
+                    "no open alerts matching"
+                )
+            )
             #expect(try run([ctl, "alerts", "--all", "--case", "nope"], environment: env).status == 66)
             #expect(try run([ctl, "alerts", "--all", "--level", "urgent"], environment: env).status == 64)
             func id(_ caseId: String) -> String {
-                all.first { $0["deadlineId"] as? String == "\(caseId)/ur.decision.prospective/A" }?["alertId"] as? String ?? "?"
+                all.first { $0["deadlineId"] as? String == "\(caseId)/ur.decision.prospective/A" }?["alertId"]
+                    as? String ?? "?"
             }
             let ids = ["overdue": id("c1"), "reminder": id("c2"), "third": id("c3")]
 
             let table = try run([ctl, "alerts", "--coordinator", "maria"], environment: env)
             #expect(table.status == 0)
-            #expect(table.output.contains("ALERT") && table.output.contains("overdue") && table.output.contains("(late)"))
+            #expect(
+                table.output.contains("ALERT") && table.output.contains("overdue") && table.output.contains("(late)")
+            )
             #expect(table.output.contains(String(ids["overdue"]!.prefix(8))))
             // Mine: the caller (root) coordinates nothing.
             #expect(try run([ctl, "alerts"], environment: env).output.contains("no open alerts for root"))
 
             let ack = try run([ctl, "ack", String(ids["overdue"]!.prefix(8))], environment: env)
             #expect(ack.status == 0, "\(ack.output)")
-            #expect(ack.output.contains("acknowledged \(ids["overdue"]!): overdue ur.decision.prospective of case c1 (by root)"))
+            #expect(
+                ack.output.contains(
+                    "acknowledged \(ids["overdue"]!): overdue ur.decision.prospective of case c1 (by root)"
+                )
+            )
             let missing = try run([ctl, "ack", "00000000-0000-5000-8000-000000000000"], environment: env)
             #expect(missing.status == 66, "\(missing.output)")
 
@@ -392,13 +496,22 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             #expect(bad.status == 64)
 
             // Reassigned: it leaves maria's alerts and shows in jorge's.
-            let reassign = try run([ctl, "reassign", String(ids["third"]!.prefix(8)), "--to", "jorge"], environment: env)
+            let reassign = try run(
+                [ctl, "reassign", String(ids["third"]!.prefix(8)), "--to", "jorge"],
+                environment: env
+            )
             #expect(reassign.status == 0, "\(reassign.output)")
             #expect(reassign.output.contains("reassigned \(ids["third"]!) to jorge"))
             let jorge = try run([ctl, "alerts", "--coordinator", "jorge", "--json"], environment: env)
-            let jorges = try #require(try JSONSerialization.jsonObject(with: Data(jorge.output.utf8)) as? [[String: Any]])
+            let jorges = try #require(
+                try JSONSerialization.jsonObject(with: Data(jorge.output.utf8)) as? [[String: Any]]
+            )
             #expect(jorges.compactMap { $0["alertId"] as? String } == [ids["third"]!])
-            #expect(!(try run([ctl, "alerts", "--coordinator", "maria"], environment: env).output.contains(String(ids["third"]!.prefix(8)))))
+            #expect(
+                !(try run([ctl, "alerts", "--coordinator", "maria"], environment: env).output.contains(
+                    String(ids["third"]!.prefix(8))
+                ))
+            )
             _ = try run([ctl, "reassign", ids["third"]!, "--to", "maria"], environment: env)
 
             let left = try run([ctl, "alerts", "--all", "--json"], environment: env)
@@ -447,7 +560,10 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             var live: [String: Any]?
             for _ in 0..<20 {
                 guard let line = nextLine() else { break }
-                if line["replayed"] as? Bool == false { live = line; break }
+                if line["replayed"] as? Bool == false {
+                    live = line
+                    break
+                }
             }
             let alert = live?["alert"] as? [String: Any]
             #expect(alert?["deadlineId"] as? String == "c1/ur.decision.expedited/B", "follower printed: \(seen)")
@@ -461,9 +577,14 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             let none = try run([ctl, "ack", "--all-mine", "--before", "2024-03-12"], environment: env)
             #expect(none.status == 0 && none.output.contains("nothing acknowledged"), "\(none.output)")
             let mine = try run([ctl, "ack", "--all-mine", "--before", "2024-03-13"], environment: env)
-            #expect(mine.status == 0 && mine.output.contains("acknowledged \(expedited)") && mine.output.contains("(by root)"), "\(mine.output)")
+            #expect(
+                mine.status == 0 && mine.output.contains("acknowledged \(expedited)")
+                    && mine.output.contains("(by root)"),
+                "\(mine.output)"
+            )
             let log = try EventStore(path: daemons.storePath)
-            let acknowledgements = try log.readAll(from: 1, limit: 1_000_000).filter { $0.type == "AlertAcknowledged" }.count
+            let acknowledgements = try log.readAll(from: 1, limit: 1_000_000).filter { $0.type == "AlertAcknowledged" }
+                .count
             log.close()
             #expect(acknowledgements == 3, "the overdue one earlier, then one event for each of these two")
         }

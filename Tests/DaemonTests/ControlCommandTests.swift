@@ -12,17 +12,26 @@ import Glibc
     static let imrCtl = productsDirectory.appendingPathComponent("imr-ctl").path
 
     /// Runs imr-ctl off the cooperative pool; stdout and stderr apart.
-    static func ctl(_ arguments: [String], socket: String?, environment: [String: String] = [:], launcher: [String] = []) async throws
-        -> (status: Int32, out: String, err: String) {
+    static func ctl(
+        _ arguments: [String],
+        socket: String?,
+        environment: [String: String] = [:],
+        launcher: [String] = []
+    ) async throws
+        -> (status: Int32, out: String, err: String)
+    {
         try await offPool {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: launcher.first ?? imrCtl)
-            p.arguments = (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [imrCtl]) + arguments + (socket.map { ["--socket", $0] } ?? [])
+            p.arguments =
+                (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [imrCtl]) + arguments
+                + (socket.map { ["--socket", $0] } ?? [])
             var env = ProcessInfo.processInfo.environment
             env.removeValue(forKey: "IMR_SOCKET")
             for (k, v) in environment { env[k] = v }
             p.environment = env
-            let out = Pipe.forChild(), err = Pipe.forChild()
+            let out = Pipe.forChild()
+            let err = Pipe.forChild()
             p.standardOutput = out
             p.standardError = err
             p.standardInput = FileHandle.nullDevice
@@ -54,7 +63,9 @@ import Glibc
     @Test func aFullDiskReachesImrCtlAsTheDaemonsSentence_exit74() async throws {
         // The daemon may write files of at most 2 MiB (RLIMIT_FSIZE; SIGXFSZ ignored, so a
         // write past it fails with EFBIG as on a full disk): the write-ahead log soon reaches it.
-        let daemon = try DaemonProcess(launcher: ["/bin/bash", "-c", "trap '' XFSZ; ulimit -f 2048; exec \"$@\"", "imr-daemon"])
+        let daemon = try DaemonProcess(launcher: [
+            "/bin/bash", "-c", "trap '' XFSZ; ulimit -f 2048; exec \"$@\"", "imr-daemon",
+        ])
         defer { daemon.cleanup() }
         _ = try #require(await offPool { daemon.waitUntilReady() })
         let s = daemon.socketPath
@@ -65,7 +76,9 @@ import Glibc
             _ = try client.call("io.imr.Cases.Open", parameters)
             for i in 0..<5000 {
                 let note: JSONValue = .string("note \(i) " + String(repeating: "Acme Foods ", count: 800))
-                do { _ = try client.call("io.imr.Cases.AddNote", ["caseId": "full-0", "text": note]) } catch let error as VarlinkError { return error }
+                do { _ = try client.call("io.imr.Cases.AddNote", ["caseId": "full-0", "text": note]) } catch let error
+                    as VarlinkError
+                { return error }
             }
             return nil
         }
@@ -88,14 +101,24 @@ import Glibc
             return r.out
         }
         let received = "\(Self.day(-40))T16:10"
-        let opened = try await ok(["case", "open", "C-7", "--claim", "ADJ-77", "--employer", "Acme", "--administrator", "Golden TPA",
-                                   "--worker", "J.S.", "--injured", Self.day(-400), "--coordinator", "maria"])
+        let opened = try await ok([
+            "case", "open", "C-7", "--claim", "ADJ-77", "--employer", "Acme", "--administrator", "Golden TPA",
+            "--worker", "J.S.", "--injured", Self.day(-400), "--coordinator", "maria",
+        ])
         #expect(opened.contains("case C-7: recorded Case opened (CaseOpened, version 1)"), "\(opened)")
-        let rfa = try await ok(["rfa", "receive", "C-7", "--item", "Lumbar MRI", "--item", "PT x12", "--received", received, "--via", "fax"])
-        #expect(rfa.contains("recorded RFA received (received at \(Self.day(-40)) 16:10) (RFAReceived, version 2)"), "\(rfa)")
+        let rfa = try await ok([
+            "rfa", "receive", "C-7", "--item", "Lumbar MRI", "--item", "PT x12", "--received", received, "--via", "fax",
+        ])
+        #expect(
+            rfa.contains("recorded RFA received (received at \(Self.day(-40)) 16:10) (RFAReceived, version 2)"),
+            "\(rfa)"
+        )
         #expect(rfa.contains("  started ur.decision.prospective, due "), "\(rfa)")
         // In words: what was recorded, when, and the deadlines it met and started.
-        let decided = try await ok(["ur", "decide", "C-7", "--item", "1=denied", "--item", "2=modified:6 sessions", "--at", "\(Self.day(-38))T10:00"])
+        let decided = try await ok([
+            "ur", "decide", "C-7", "--item", "1=denied", "--item", "2=modified:6 sessions", "--at",
+            "\(Self.day(-38))T10:00",
+        ])
         #expect(decided.contains("recorded UR decision issued (decided at \(Self.day(-38)) 10:00)"), "\(decided)")
         #expect(decided.contains("  met ur.decision.prospective (due "), "\(decided)")
         #expect(decided.contains("  started ur.notice.physician, due "), "\(decided)")
@@ -103,13 +126,20 @@ import Glibc
         _ = try await ok(["ur", "serve", "C-7", "--on", Self.day(-37)])
         // Eligibility before any application: refused, naming the command that records it.
         let early = try await Self.ctl(["imr", "eligible", "C-7", "--on", Self.day(-30)], socket: s)
-        #expect(early.status == 1 && early.err.contains("first record the application: imr-ctl imr apply C-7 --received DATE"), "\(early.err)")
+        #expect(
+            early.status == 1
+                && early.err.contains("first record the application: imr-ctl imr apply C-7 --received DATE"),
+            "\(early.err)"
+        )
         _ = try await ok(["imr", "apply", "C-7", "--received", Self.day(-30)])
         _ = try await ok(["imr", "eligible", "C-7", "--on", Self.day(-25)])
         _ = try await ok(["imr", "assign", "C-7", "--imr-case", "CM26-0012345", "--assigned", Self.day(-25)])
         _ = try await ok(["imr", "records", "C-7", "--imr-case", "CM26-0012345", "--received", Self.day(-20)])
-        _ = try await ok(["imr", "determine", "C-7", "--imr-case", "CM26-0012345", "--decided", Self.day(-3), "--item", "1=overturned",
-                          "--item", "2=upheld", "--guideline", "1=MTUS ACOEM Low Back", "--specialty", "Orthopedic Surgery"])
+        _ = try await ok([
+            "imr", "determine", "C-7", "--imr-case", "CM26-0012345", "--decided", Self.day(-3), "--item",
+            "1=overturned",
+            "--item", "2=upheld", "--guideline", "1=MTUS ACOEM Low Back", "--specialty", "Orthopedic Surgery",
+        ])
         _ = try await ok(["case", "note", "C-7", "called the adjuster"])
         _ = try await ok(["case", "reassign", "C-7", "--to", "jorge"])
 
@@ -124,15 +154,25 @@ import Glibc
         #expect(implementation["status"] as? String == "pending")
 
         // The board and the case list agree on the running implementation clock.
-        let board = try #require(try Self.json(try await ok(["deadlines", "--json", "--rule", "imr.implementation"])) as? [[String: Any]])
+        let board = try #require(
+            try Self.json(try await ok(["deadlines", "--json", "--rule", "imr.implementation"])) as? [[String: Any]]
+        )
         #expect(board.count == 1)
         #expect(board.first?["caseId"] as? String == "C-7")
         let keys = Set(board.first.map { Array($0.keys) } ?? [])
-        #expect(keys.isSuperset(of: ["id", "rule", "caseId", "due", "dueDate", "status", "party", "coordinator", "citation", "explanation"]))
+        #expect(
+            keys.isSuperset(of: [
+                "id", "rule", "caseId", "due", "dueDate", "status", "party", "coordinator", "citation", "explanation",
+            ])
+        )
         let cases = try #require(try Self.json(try await ok(["cases", "--json"])) as? [[String: Any]])
         #expect(cases.count == 1)
-        #expect(Set(cases[0].keys) == ["caseId", "claimNumber", "employer", "claimsAdministrator", "coordinator", "dateOfInjury", "stage",
-                                       "isOpen", "imrCaseNumbers", "items", "version", "nextDue", "nextRule"])
+        #expect(
+            Set(cases[0].keys) == [
+                "caseId", "claimNumber", "employer", "claimsAdministrator", "coordinator", "dateOfInjury", "stage",
+                "isOpen", "imrCaseNumbers", "items", "version", "nextDue", "nextRule",
+            ]
+        )
         #expect(cases[0]["nextDue"] as? String == board.first?["due"] as? String)
         let table = try await ok(["cases"])
         #expect(table.hasPrefix("CASE "))
@@ -148,11 +188,19 @@ import Glibc
 
         // A correction through the typed command: the original stays, the fact changes.
         let history = try #require(try Self.json(try await ok(["history", "C-7", "--json"])) as? [[String: Any]])
-        #expect(Set(history[0].keys) == ["position", "version", "eventId", "type", "schemaVersion", "recordedAt", "actor", "commandId", "correlationId", "payload"])
+        #expect(
+            Set(history[0].keys) == [
+                "position", "version", "eventId", "type", "schemaVersion", "recordedAt", "actor", "commandId",
+                "correlationId", "payload",
+            ]
+        )
         let assign = try #require(history.first { $0["type"] as? String == "IMRAssigned" })
         // By the name `show --json` gives the item's field (imrAssignedOn), which is IMRAssigned's assignedOn.
-        _ = try await ok(["correct", "C-7", "--version", "\(assign["version"] as! Int)", "--field", "imrAssignedOn", "--value", Self.day(-24),
-                          "--reason", "notice dated a day later"])
+        _ = try await ok([
+            "correct", "C-7", "--version", "\(assign["version"] as! Int)", "--field", "imrAssignedOn", "--value",
+            Self.day(-24),
+            "--reason", "notice dated a day later",
+        ])
         let after = try #require(try Self.json(try await ok(["show", "C-7", "--json"])) as? [String: Any])
         #expect((after["items"] as? [[String: Any]])?.first?["imrAssignedOn"] as? String == Self.day(-24))
         #expect(try await ok(["history", "C-7"]).contains("EventCorrected"))
@@ -162,8 +210,12 @@ import Glibc
         #expect((after["corrections"] as? [[String: Any]])?.first?["reason"] as? String == "notice dated a day later")
         // Read back plainly: which event, which type, old → new.
         let correctedShown = try await ok(["show", "C-7"])
-        #expect(correctedShown.contains("corrected event \(assign["version"] as! Int) (IMRAssigned): assignedOn \(Self.day(-25)) → \(Self.day(-24)) (notice dated a day later)"),
-                "\(correctedShown)")
+        #expect(
+            correctedShown.contains(
+                "corrected event \(assign["version"] as! Int) (IMRAssigned): assignedOn \(Self.day(-25)) → \(Self.day(-24)) (notice dated a day later)"
+            ),
+            "\(correctedShown)"
+        )
 
         // Appeal and resolution, then closing.
         _ = try await ok(["appeal", "C-7", "--item", "2", "--filed", Self.day(0), "--by", "employee"])
@@ -184,16 +236,23 @@ import Glibc
             #expect(r.status == 0, "imr-ctl \(arguments.joined(separator: " ")): \(r.err)")
         }
         func item(_ caseId: String) async throws -> [String: Any] {
-            let detail = try #require(try Self.json(try await Self.ctl(["show", caseId, "--json"], socket: s).out) as? [String: Any])
+            let detail = try #require(
+                try Self.json(try await Self.ctl(["show", caseId, "--json"], socket: s).out) as? [String: Any]
+            )
             return try #require((detail["items"] as? [[String: Any]])?.first)
         }
         func rfa(_ caseId: String) async throws -> [String: Any] {
-            let detail = try #require(try Self.json(try await Self.ctl(["show", caseId, "--json"], socket: s).out) as? [String: Any])
+            let detail = try #require(
+                try Self.json(try await Self.ctl(["show", caseId, "--json"], socket: s).out) as? [String: Any]
+            )
             return try #require((detail["rfas"] as? [[String: Any]])?.first)
         }
         for id in ["I-1", "I-2", "I-3"] {
-            try await ok(["case", "open", id, "--claim", "ADJ-\(id)", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
-                          "--injured", Self.day(-200), "--coordinator", "li"])
+            try await ok([
+                "case", "open", id, "--claim", "ADJ-\(id)", "--employer", "E", "--administrator", "T", "--worker",
+                "A.B.",
+                "--injured", Self.day(-200), "--coordinator", "li",
+            ])
             // A date without a time: the time of day is unknown.
             try await ok(["rfa", "receive", id, "--item", "Shoulder MRI", "--received", Self.day(-20), "--via", "mail"])
         }
@@ -202,18 +261,32 @@ import Glibc
         try await ok(["rfa", "request-info", "I-1", "--on", Self.day(-18), "--need", "progress notes"])
         try await ok(["rfa", "info-received", "I-1", "--on", Self.day(-15)])
         let r1 = try await rfa("I-1")
-        #expect(r1["informationRequestedOn"] as? String == Self.day(-18) && r1["informationReceivedOn"] as? String == Self.day(-15))
+        #expect(
+            r1["informationRequestedOn"] as? String == Self.day(-18)
+                && r1["informationReceivedOn"] as? String == Self.day(-15)
+        )
 
         // Defaults follow the case: a second RFA's items are numbered on, and `ur notify` without
         // --item takes only the decided items the physician has not been told of.
         try await ok(["ur", "decide", "I-1", "--item", "1=approved", "--at", "\(Self.day(-14))T10:00"])
         try await ok(["ur", "notify", "I-1", "--at", "\(Self.day(-14))T11:00", "--via", "fax"])
-        try await ok(["rfa", "receive", "I-1", "--item", "Elbow brace", "--received", "\(Self.day(-12))T09:00", "--via", "email"])
+        try await ok([
+            "rfa", "receive", "I-1", "--item", "Elbow brace", "--received", "\(Self.day(-12))T09:00", "--via", "email",
+        ])
         try await ok(["ur", "decide", "I-1", "--rfa", "R2", "--item", "2=denied", "--at", "\(Self.day(-11))T10:00"])
         try await ok(["ur", "notify", "I-1", "--at", "\(Self.day(-11))T12:00", "--via", "fax"])
-        let both = try #require(try Self.json(try await Self.ctl(["show", "I-1", "--json"], socket: s).out) as? [String: Any])
-        let notified = (both["items"] as? [[String: Any]] ?? []).map { "\($0["itemId"] ?? "") \($0["rfaId"] ?? "") \($0["physicianNotifiedAt"] ?? "")" }
-        #expect(notified == ["1 R1 \(Self.day(-14))T11:00:00\(Self.offset(-14))", "2 R2 \(Self.day(-11))T12:00:00\(Self.offset(-11))"])
+        let both = try #require(
+            try Self.json(try await Self.ctl(["show", "I-1", "--json"], socket: s).out) as? [String: Any]
+        )
+        let notified = (both["items"] as? [[String: Any]] ?? []).map {
+            "\($0["itemId"] ?? "") \($0["rfaId"] ?? "") \($0["physicianNotifiedAt"] ?? "")"
+        }
+        #expect(
+            notified == [
+                "1 R1 \(Self.day(-14))T11:00:00\(Self.offset(-14))",
+                "2 R2 \(Self.day(-11))T12:00:00\(Self.offset(-11))",
+            ]
+        )
 
         try await ok(["ur", "defer", "I-2", "--on", Self.day(-19), "--liability-dispute", "AOE/COE denied"])
         #expect(try await rfa("I-2")["deferredOn"] as? String == Self.day(-19))
@@ -222,36 +295,56 @@ import Glibc
         try await ok(["ur", "notify", "I-3", "--at", "\(Self.day(-17))T11:00", "--via", "fax"])
         try await ok(["ur", "serve", "I-3", "--on", Self.day(-16), "--via", "mail", "--destination", "other-state"])
         try await ok(["imr", "apply", "I-3", "--received", Self.day(-10)])
-        try await ok(["imr", "request-eligibility-info", "I-3", "--on", Self.day(-8), "--what", "the UR decision letter", "--from", "claims-administrator"])
+        try await ok([
+            "imr", "request-eligibility-info", "I-3", "--on", Self.day(-8), "--what", "the UR decision letter",
+            "--from", "claims-administrator",
+        ])
         #expect(try await item("I-3")["eligibilityInformationRequestedOn"] as? String == Self.day(-8))
         try await ok(["imr", "send-eligibility-info", "I-3", "--on", Self.day(-6)])
-        try await ok(["imr", "ineligible", "I-3", "--on", Self.day(-4), "--reason", "late", "--detail", "filed after 35 days"])
+        try await ok([
+            "imr", "ineligible", "I-3", "--on", Self.day(-4), "--reason", "late", "--detail", "filed after 35 days",
+        ])
         let i3 = try await item("I-3")
         #expect(i3["status"] as? String == "imrIneligible" && i3["ineligibilityReason"] as? String == "late")
         #expect(i3["writtenDecisionServiceMethod"] as? String == "mail")
 
         try await ok(["case", "withdraw", "I-2", "--on", Self.day(0), "--reason", "claim settled"])
-        let withdrawn = try #require(try Self.json(try await Self.ctl(["cases", "--closed", "--json"], socket: s).out) as? [[String: Any]])
+        let withdrawn = try #require(
+            try Self.json(try await Self.ctl(["cases", "--closed", "--json"], socket: s).out) as? [[String: Any]]
+        )
         #expect(withdrawn.map { $0["caseId"] as? String } == ["I-2"])
         #expect(withdrawn.first?["stage"] as? String == "withdrawn")
         // A choice outside the vocabulary is a usage error naming the valid values, before any call.
         let wrong = try await Self.ctl(["imr", "ineligible", "I-1", "--reason", "bored"], socket: s)
-        #expect(wrong.status == 64 && wrong.err.contains("late, no-ur-denial, untimely-ur, duplicate, already-decided, other"), "\(wrong.err)")
+        #expect(
+            wrong.status == 64
+                && wrong.err.contains("late, no-ur-denial, untimely-ur, duplicate, already-decided, other"),
+            "\(wrong.err)"
+        )
     }
 
     @Test func colourOnlyOnATerminal_andNeverWithNO_COLOR() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
         _ = try #require(await offPool { daemon.waitUntilReady() })
-        let open = try await Self.ctl(["case", "open", "K-1", "--claim", "A", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
-                                       "--injured", Self.day(-100), "--coordinator", "li"], socket: daemon.socketPath)
+        let open = try await Self.ctl(
+            [
+                "case", "open", "K-1", "--claim", "A", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
+                "--injured", Self.day(-100), "--coordinator", "li",
+            ],
+            socket: daemon.socketPath
+        )
         #expect(open.status == 0, "\(open.err)")
         // script(1) gives imr-ctl a pseudo-terminal as its standard output.
         let command = "\(Self.imrCtl) cases --socket \(daemon.socketPath)"
-        let onTerminal = try await offPool { try run(["script", "-qec", command, "/dev/null"], environment: ["NO_COLOR": ""]) }
+        let onTerminal = try await offPool {
+            try run(["script", "-qec", command, "/dev/null"], environment: ["NO_COLOR": ""])
+        }
         #expect(onTerminal.status == 0, "\(onTerminal.output)")
         #expect(onTerminal.output.contains("\u{1B}[1mCASE"), "the header is bold on a terminal: \(onTerminal.output)")
-        let noColour = try await offPool { try run(["script", "-qec", command, "/dev/null"], environment: ["NO_COLOR": "1"]) }
+        let noColour = try await offPool {
+            try run(["script", "-qec", command, "/dev/null"], environment: ["NO_COLOR": "1"])
+        }
         #expect(noColour.output.contains("CASE") && !noColour.output.contains("\u{1B}["), "\(noColour.output)")
     }
 
@@ -261,10 +354,18 @@ import Glibc
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
         _ = try #require(await offPool { daemon.waitUntilReady() })
-        let open = try await Self.ctl(["case", "open", "E-1", "--claim", "A", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
-                                       "--injured", Self.day(-100), "--coordinator", "li"], socket: daemon.socketPath)
+        let open = try await Self.ctl(
+            [
+                "case", "open", "E-1", "--claim", "A", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
+                "--injured", Self.day(-100), "--coordinator", "li",
+            ],
+            socket: daemon.socketPath
+        )
         #expect(open.status == 0, "\(open.err)")
-        let note = try await Self.ctl(["case", "note", "E-1", "first line\nDeadline FAKE due tomorrow\tx"], socket: daemon.socketPath)
+        let note = try await Self.ctl(
+            ["case", "note", "E-1", "first line\nDeadline FAKE due tomorrow\tx"],
+            socket: daemon.socketPath
+        )
         #expect(note.status == 0, "\(note.err)")
         let show = try await Self.ctl(["show", "E-1"], socket: daemon.socketPath)
         #expect(show.out.contains("first line\\nDeadline FAKE due tomorrow\\tx"), "\(show.out)")
@@ -279,17 +380,32 @@ import Glibc
         defer { daemon.cleanup() }
         _ = try #require(await offPool { daemon.waitUntilReady() })
         let s = daemon.socketPath
-        let open = try await Self.ctl(["case", "open", "C-1", "--claim", "A", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
-                                       "--injured", Self.day(-100), "--coordinator", "maria", "--command-id", "6f1c1a53-2a1b-4c43-9d43-1d1e1f1a1b1c"], socket: s)
+        let open = try await Self.ctl(
+            [
+                "case", "open", "C-1", "--claim", "A", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
+                "--injured", Self.day(-100), "--coordinator", "maria", "--command-id",
+                "6f1c1a53-2a1b-4c43-9d43-1d1e1f1a1b1c",
+            ],
+            socket: s
+        )
         #expect(open.status == 0, "\(open.err)")
         // The same command id again: nothing new, and it says so.
-        let again = try await Self.ctl(["case", "open", "C-1", "--claim", "A", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
-                                        "--injured", Self.day(-100), "--coordinator", "maria", "--command-id", "6f1c1a53-2a1b-4c43-9d43-1d1e1f1a1b1c", "--json"], socket: s)
+        let again = try await Self.ctl(
+            [
+                "case", "open", "C-1", "--claim", "A", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
+                "--injured", Self.day(-100), "--coordinator", "maria", "--command-id",
+                "6f1c1a53-2a1b-4c43-9d43-1d1e1f1a1b1c", "--json",
+            ],
+            socket: s
+        )
         #expect(again.status == 0)
         #expect((try Self.json(again.out) as? [String: Any])?["alreadyRecorded"] as? Bool == true)
 
         // Refused by the lifecycle: 1, with the reason.
-        let refused = try await Self.ctl(["ur", "decide", "C-1", "--item", "1=denied", "--at", "\(Self.day(-1))T10:00"], socket: s)
+        let refused = try await Self.ctl(
+            ["ur", "decide", "C-1", "--item", "1=denied", "--at", "\(Self.day(-1))T10:00"],
+            socket: s
+        )
         #expect(refused.status == 1)
         #expect(refused.err.hasPrefix("imr-ctl: refused: "), "\(refused.err)")
         // ... and the command that shows or records what it lacks.
@@ -304,11 +420,17 @@ import Glibc
         let near = try await Self.ctl(["show", "C-11"], socket: s)
         #expect(near.status == 66 && near.err.contains("did you mean 'C-1'?"), "\(near.err)")
         let found = try await Self.ctl(["cases", "--search", "c-", "--json"], socket: s)
-        #expect((try Self.json(found.out) as? [[String: Any]])?.compactMap { $0["caseId"] as? String } == ["C-1"], "\(found.err)")
+        #expect(
+            (try Self.json(found.out) as? [[String: Any]])?.compactMap { $0["caseId"] as? String } == ["C-1"],
+            "\(found.err)"
+        )
         #expect(try await Self.ctl(["cases", "--search", "c-", "--mine"], socket: s).status == 64)
         // An unknown case is 66 on the board too, not an empty list.
         let missingBoard = try await Self.ctl(["deadlines", "--case", "nope"], socket: s)
-        #expect(missingBoard.status == 66 && missingBoard.err.contains("there is no case 'nope'"), "\(missingBoard.err)")
+        #expect(
+            missingBoard.status == 66 && missingBoard.err.contains("there is no case 'nope'"),
+            "\(missingBoard.err)"
+        )
         // Usage: 64, before any call.
         let usage = try await Self.ctl(["ur", "decide", "C-1", "--item", "1=maybe"], socket: s)
         #expect(usage.status == 64)
@@ -317,7 +439,10 @@ import Glibc
         #expect(badDate.status == 64)
         #expect(badDate.err.contains("--on '2024-02-30' is not a date"))
         // A value the daemon cannot accept: 65.
-        let bad = try await Self.ctl(["imr", "records", "C-1", "--imr-case", "not a case number", "--received", Self.day(0)], socket: s)
+        let bad = try await Self.ctl(
+            ["imr", "records", "C-1", "--imr-case", "not a case number", "--received", Self.day(0)],
+            socket: s
+        )
         #expect(bad.status == 65, "\(bad.err)")
         #expect(bad.err.contains("imrCaseNumber: 'not a case number' is not an IMR case number"))
         // Out-of-range values are usage errors, before any call.
@@ -337,49 +462,113 @@ import Glibc
         let viaEnvironment = try await Self.ctl(["cases", "--json"], socket: nil, environment: ["IMR_SOCKET": s])
         #expect(viaEnvironment.status == 0, "\(viaEnvironment.err)")
         // Permission denied: 77, for a user the socket's permissions keep out.
-        let stranger = try await Self.ctl(["cases"], socket: s, launcher: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        let stranger = try await Self.ctl(
+            ["cases"],
+            socket: s,
+            launcher: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        )
         #expect(stranger.status == 77, "\(stranger.err)")
         #expect(stranger.err.contains("permission denied"))
         // imr-ctl --version is the daemon's version.
         let version = try await Self.ctl(["--version"], socket: nil)
-        let info = try Self.json(try await Self.ctl(["call", "org.varlink.service.GetInfo", "{}"], socket: s).out) as? [String: Any]
-        #expect(version.status == 0 && version.out.trimmingCharacters(in: .whitespacesAndNewlines) == info?["version"] as? String, "\(version.out)")
+        let info =
+            try Self.json(try await Self.ctl(["call", "org.varlink.service.GetInfo", "{}"], socket: s).out)
+            as? [String: Any]
+        #expect(
+            version.status == 0
+                && version.out.trimmingCharacters(in: .whitespacesAndNewlines) == info?["version"] as? String,
+            "\(version.out)"
+        )
         // Nothing above changed the log beyond the one case.
         #expect(try await offPool { try daemon.client().call("io.imr.Admin.Status")["headPosition"] } == 1)
         // The day words of the README: received today (time of day unknown).
-        let today = try await Self.ctl(["rfa", "receive", "C-1", "--rfa", "T", "--item", "PT", "--received", "today", "--via", "mail"], socket: s)
+        let today = try await Self.ctl(
+            ["rfa", "receive", "C-1", "--rfa", "T", "--item", "PT", "--received", "today", "--via", "mail"],
+            socket: s
+        )
         #expect(today.status == 0, "\(today.err)")
-        #expect(today.out.contains("recorded RFA received (received at \(Self.day(0)) (today, time of day unknown))"), "\(today.out)")
-        let received = try #require(try Self.json(try await Self.ctl(["show", "C-1", "--json"], socket: s).out) as? [String: Any])
+        #expect(
+            today.out.contains("recorded RFA received (received at \(Self.day(0)) (today, time of day unknown))"),
+            "\(today.out)"
+        )
+        let received = try #require(
+            try Self.json(try await Self.ctl(["show", "C-1", "--json"], socket: s).out) as? [String: Any]
+        )
         let rfas = (received["rfas"] as? [[String: Any]]) ?? []
-        #expect(rfas.contains { $0["rfaId"] as? String == "T" && ($0["receivedAt"] as? String)?.hasPrefix(Self.day(0)) == true }, "\(rfas)")
+        #expect(
+            rfas.contains {
+                $0["rfaId"] as? String == "T" && ($0["receivedAt"] as? String)?.hasPrefix(Self.day(0)) == true
+            },
+            "\(rfas)"
+        )
         // An RFA entered a month late: its UR clock had passed, so it is history, off the board,
         // shown only when asked for, with why.
-        _ = try await Self.ctl(["rfa", "receive", "C-1", "--rfa", "OLD", "--item", "X-ray", "--received", "\(Self.day(-30))T09:00", "--via", "fax"], socket: s)
-        let board = try #require(try Self.json(try await Self.ctl(["deadlines", "--case", "C-1", "--json"], socket: s).out) as? [[String: Any]])
+        _ = try await Self.ctl(
+            [
+                "rfa", "receive", "C-1", "--rfa", "OLD", "--item", "X-ray", "--received", "\(Self.day(-30))T09:00",
+                "--via", "fax",
+            ],
+            socket: s
+        )
+        let board = try #require(
+            try Self.json(try await Self.ctl(["deadlines", "--case", "C-1", "--json"], socket: s).out)
+                as? [[String: Any]]
+        )
         #expect(!board.contains { ($0["id"] as? String)?.hasSuffix("/OLD") == true }, "\(board)")
         let withHistory = try await Self.ctl(["deadlines", "--case", "C-1", "--include-history"], socket: s)
-        #expect(withHistory.status == 0 && withHistory.out.contains("history") && withHistory.out.contains("after it had passed"), "\(withHistory.out)")
+        #expect(
+            withHistory.status == 0 && withHistory.out.contains("history")
+                && withHistory.out.contains("after it had passed"),
+            "\(withHistory.out)"
+        )
         // The whole board with history: the old miss among the running deadlines, in due order;
         // --overdue with history lists it, --pending does not.
         let boardWithHistory = try await Self.ctl(["deadlines", "--include-history"], socket: s)
         #expect(boardWithHistory.status == 0 && boardWithHistory.out.contains("history"), "\(boardWithHistory.err)")
-        let rows = try #require(try Self.json(try await Self.ctl(["deadlines", "--include-history", "--json"], socket: s).out) as? [[String: Any]])
+        let rows = try #require(
+            try Self.json(try await Self.ctl(["deadlines", "--include-history", "--json"], socket: s).out)
+                as? [[String: Any]]
+        )
         let old = rows.filter { ($0["id"] as? String)?.contains("/OLD") == true }
-        #expect(!old.isEmpty && old.allSatisfy { $0["status"] as? String == "missed" && ($0["history"] as? String)?.contains("after it had passed") == true }, "\(rows)")
+        #expect(
+            !old.isEmpty
+                && old.allSatisfy {
+                    $0["status"] as? String == "missed"
+                        && ($0["history"] as? String)?.contains("after it had passed") == true
+                },
+            "\(rows)"
+        )
         #expect(rows.count > old.count, "the running deadlines are still there")
         let dues = rows.compactMap { $0["due"] as? String }
         #expect(dues == dues.sorted(), "\(dues)")
-        let paged = try await Self.ctl(["deadlines", "--include-history", "--limit", "1", "--all", "--json"], socket: s)
-        #expect((try Self.json(paged.out) as? [[String: Any]])?.compactMap { $0["id"] as? String } == rows.compactMap { $0["id"] as? String }, "\(paged.out)")
-        let overdueHistory = try #require(try Self.json(try await Self.ctl(["deadlines", "--include-history", "--overdue", "--json"], socket: s).out) as? [[String: Any]])
+        let paged = try await Self.ctl(
+            ["deadlines", "--include-history", "--limit", "1", "--all", "--json"],
+            socket: s
+        )
+        #expect(
+            (try Self.json(paged.out) as? [[String: Any]])?.compactMap { $0["id"] as? String }
+                == rows.compactMap { $0["id"] as? String },
+            "\(paged.out)"
+        )
+        let overdueHistory = try #require(
+            try Self.json(try await Self.ctl(["deadlines", "--include-history", "--overdue", "--json"], socket: s).out)
+                as? [[String: Any]]
+        )
         #expect(overdueHistory.contains { ($0["id"] as? String)?.contains("/OLD") == true })
-        let pendingHistory = try #require(try Self.json(try await Self.ctl(["deadlines", "--include-history", "--pending", "--json"], socket: s).out) as? [[String: Any]])
+        let pendingHistory = try #require(
+            try Self.json(try await Self.ctl(["deadlines", "--include-history", "--pending", "--json"], socket: s).out)
+                as? [[String: Any]]
+        )
         #expect(!pendingHistory.contains { ($0["id"] as? String)?.contains("/OLD") == true })
         // cases: the miss never is the case's next deadline; asked, each case says how many it keeps.
-        let plain = try #require(try Self.json(try await Self.ctl(["cases", "--json"], socket: s).out) as? [[String: Any]])
+        let plain = try #require(
+            try Self.json(try await Self.ctl(["cases", "--json"], socket: s).out) as? [[String: Any]]
+        )
         #expect(plain.allSatisfy { $0["missedInHistory"] == nil }, "\(plain)")
-        let counted = try #require(try Self.json(try await Self.ctl(["cases", "--include-history", "--json"], socket: s).out) as? [[String: Any]])
+        let counted = try #require(
+            try Self.json(try await Self.ctl(["cases", "--include-history", "--json"], socket: s).out)
+                as? [[String: Any]]
+        )
         let c1 = try #require(counted.first { $0["caseId"] as? String == "C-1" })
         #expect(c1["missedInHistory"] as? Int == old.count, "\(c1)")
         #expect(old.compactMap { $0["due"] as? String }.contains(c1["lastMissedDue"] as? String ?? "none"), "\(c1)")
@@ -395,7 +584,10 @@ import Glibc
         let s = daemon.socketPath
         for (id, decision) in [("A-1", "overturned"), ("A-2", "upheld")] {
             for arguments in [
-                ["case", "open", id, "--claim", "ADJ-\(id)", "--employer", "Acme, Inc.", "--administrator", "T", "--worker", "A.B.", "--injured", Self.day(-300), "--coordinator", "maria"],
+                [
+                    "case", "open", id, "--claim", "ADJ-\(id)", "--employer", "Acme, Inc.", "--administrator", "T",
+                    "--worker", "A.B.", "--injured", Self.day(-300), "--coordinator", "maria",
+                ],
                 ["rfa", "receive", id, "--item", "Knee MRI", "--received", "\(Self.day(-60))T09:00", "--via", "fax"],
                 ["ur", "decide", id, "--item", "1=denied", "--at", "\(Self.day(-58))T09:00"],
                 ["ur", "notify", id, "--at", "\(Self.day(-58))T10:00", "--via", "fax"],
@@ -404,19 +596,34 @@ import Glibc
                 ["imr", "eligible", id, "--on", Self.day(-30)],
                 ["imr", "assign", id, "--imr-case", "CM26-000\(id.suffix(1))000", "--assigned", Self.day(-30)],
                 ["imr", "records", id, "--imr-case", "CM26-000\(id.suffix(1))000", "--received", Self.day(-24)],
-                ["imr", "determine", id, "--imr-case", "CM26-000\(id.suffix(1))000", "--decided", Self.day(-2), "--item", "1=\(decision)"],
+                [
+                    "imr", "determine", id, "--imr-case", "CM26-000\(id.suffix(1))000", "--decided", Self.day(-2),
+                    "--item", "1=\(decision)",
+                ],
             ] {
                 let r = try await Self.ctl(arguments, socket: s)
                 #expect(r.status == 0, "\(arguments): \(r.err)")
             }
         }
         // A third case waits for UR: its 5-business-day clock runs.
-        _ = try await Self.ctl(["case", "open", "A-3", "--claim", "X", "--employer", "E", "--administrator", "T", "--worker", "C.D.", "--injured", Self.day(-30), "--coordinator", "li"], socket: s)
-        _ = try await Self.ctl(["rfa", "receive", "A-3", "--item", "PT", "--received", Self.day(0), "--via", "mail"], socket: s)
+        _ = try await Self.ctl(
+            [
+                "case", "open", "A-3", "--claim", "X", "--employer", "E", "--administrator", "T", "--worker", "C.D.",
+                "--injured", Self.day(-30), "--coordinator", "li",
+            ],
+            socket: s
+        )
+        _ = try await Self.ctl(
+            ["rfa", "receive", "A-3", "--item", "PT", "--received", Self.day(0), "--via", "mail"],
+            socket: s
+        )
 
-        let board = try #require(try Self.json(try await Self.ctl(["deadlines", "--json"], socket: s).out) as? [[String: Any]])
+        let board = try #require(
+            try Self.json(try await Self.ctl(["deadlines", "--json"], socket: s).out) as? [[String: Any]]
+        )
         let dir = daemon.directory
-        let ics1 = dir.appendingPathComponent("one.ics").path, ics2 = dir.appendingPathComponent("two.ics").path
+        let ics1 = dir.appendingPathComponent("one.ics").path
+        let ics2 = dir.appendingPathComponent("two.ics").path
         #expect(try await Self.ctl(["export", "ics", "-o", ics1], socket: s).status == 0)
         #expect(try await Self.ctl(["export", "ics", "-o", ics2], socket: s).status == 0)
         // Python's icalendar reads it: one VEVENT per running deadline, UIDs the deadline ids, alarms before the due time.
@@ -441,12 +648,16 @@ import Glibc
         #expect(calendars[0].contains { ($0["alarms"] as? Int ?? 0) > 0 })
         // The alarms are the daemon's alert times (its policy), those before the due time.
         let withAlerts = try await Self.ctl(["call", "io.imr.Deadlines.List", #"{"withAlerts": true}"#], socket: s)
-        let scheduled = try #require((try Self.json(withAlerts.out) as? [String: Any])?["deadlines"] as? [[String: Any]])
+        let scheduled = try #require(
+            (try Self.json(withAlerts.out) as? [String: Any])?["deadlines"] as? [[String: Any]]
+        )
         let iso = ISO8601DateFormatter()
         for deadline in scheduled {
             let due = try #require(iso.date(from: deadline["due"] as? String ?? ""))
-            let expected = (deadline["alerts"] as? [[String: Any]] ?? []).compactMap { iso.date(from: $0["at"] as? String ?? "") }
-                .filter { $0 < due }.map { Int($0.timeIntervalSince1970) }.sorted()
+            let expected = (deadline["alerts"] as? [[String: Any]] ?? []).compactMap {
+                iso.date(from: $0["at"] as? String ?? "")
+            }
+            .filter { $0 < due }.map { Int($0.timeIntervalSince1970) }.sorted()
             let event = calendars[0].first { $0["uid"] as? String == "\(deadline["id"] as? String ?? "")@imr" }
             #expect(event?["triggers"] as? [Int] == expected, "\(deadline["id"] ?? "")")
         }
@@ -457,7 +668,12 @@ import Glibc
         // CSV: one header and one row per running deadline, the comma in the employer quoted.
         let csvPath = dir.appendingPathComponent("cases.csv").path
         #expect(try await Self.ctl(["export", "csv", "--cases", "-o", csvPath], socket: s).status == 0)
-        let rows = try await offPool { try run(["python3", "-c", "import csv,sys,json; print(json.dumps(list(csv.reader(open(sys.argv[1], newline='')))))", csvPath]) }
+        let rows = try await offPool {
+            try run([
+                "python3", "-c",
+                "import csv,sys,json; print(json.dumps(list(csv.reader(open(sys.argv[1], newline='')))))", csvPath,
+            ])
+        }
         let table = try #require(try Self.json(rows.output) as? [[String]])
         #expect(table.count == 4)
         #expect(table[0].first == "case_id")
@@ -466,17 +682,25 @@ import Glibc
         #expect(deadlineCSV.out.split(separator: "\r\n").count == board.count + 1)
 
         // Statistics: one overturned and one upheld item, so an overturn rate of one half.
-        let stats = try #require(try Self.json(try await Self.ctl(["stats", "--json"], socket: s).out) as? [String: Any])
+        let stats = try #require(
+            try Self.json(try await Self.ctl(["stats", "--json"], socket: s).out) as? [String: Any]
+        )
         #expect(stats["openCases"] as? Int == 3)
         #expect(stats["upheld"] as? Int == 1 && stats["overturned"] as? Int == 1)
         #expect(stats["overturnRate"] as? Double == 0.5)
         #expect(stats["medianDaysApplicationToAssignment"] as? Double == 10)
         #expect(stats["medianDaysAssignmentToDetermination"] as? Double == 28)
-        #expect((stats["openByStage"] as? [[String: Any]])?.contains { $0["stage"] as? String == "rfaReceived" && $0["cases"] as? Int == 1 } == true)
+        #expect(
+            (stats["openByStage"] as? [[String: Any]])?.contains {
+                $0["stage"] as? String == "rfaReceived" && $0["cases"] as? Int == 1
+            } == true
+        )
         #expect(try await Self.ctl(["stats"], socket: s).out.contains("overturn rate 50.0%"))
 
         // Administration.
-        let status = try #require(try Self.json(try await Self.ctl(["status", "--json"], socket: s).out) as? [String: Any])
+        let status = try #require(
+            try Self.json(try await Self.ctl(["status", "--json"], socket: s).out) as? [String: Any]
+        )
         #expect(status["openCases"] as? Int == 3)
         let verify = try await Self.ctl(["verify"], socket: s)
         #expect(verify.status == 0 && verify.out.contains("the log is intact"), "\(verify.err)")
@@ -500,7 +724,10 @@ import Glibc
         let path = try await Self.ctl(["backup", dir.appendingPathComponent("elsewhere.sqlite").path], socket: s)
         #expect(path.status == 64 && path.err.contains("file name"), "\(path.err)")
         // The daemon's own files, by a name that reaches them through the raw call: refused, log intact.
-        let own = try await Self.ctl(["call", "io.imr.Admin.Backup", #"{"name": "../imr.sqlite", "force": true}"#], socket: s)
+        let own = try await Self.ctl(
+            ["call", "io.imr.Admin.Backup", #"{"name": "../imr.sqlite", "force": true}"#],
+            socket: s
+        )
         #expect(own.status == 1 && own.err.contains("io.imr.Admin.BackupRefused"), "\(own.err)")
         #expect(try await Self.ctl(["verify"], socket: s).status == 0)
         let rebuild = try await Self.ctl(["rebuild"], socket: s)
@@ -508,14 +735,20 @@ import Glibc
         let unknown = try await Self.ctl(["rebuild", "nope"], socket: s)
         #expect(unknown.status == 66, "\(unknown.err)")
         // The read models rebuilt from the log give the same board.
-        let rebuilt = try #require(try Self.json(try await Self.ctl(["deadlines", "--json"], socket: s).out) as? [[String: Any]])
+        let rebuilt = try #require(
+            try Self.json(try await Self.ctl(["deadlines", "--json"], socket: s).out) as? [[String: Any]]
+        )
         #expect(rebuilt.compactMap { $0["id"] as? String } == board.compactMap { $0["id"] as? String })
     }
 
     @Test func theDemoStartsADaemonWithASyntheticCaseload_andStops() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-demo-test-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-demo-test-\(UUID().uuidString.prefix(8))"
+        )
         defer {
-            if let pid = try? String(contentsOf: dir.appendingPathComponent("daemon.pid"), encoding: .utf8), let n = pid_t(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            if let pid = try? String(contentsOf: dir.appendingPathComponent("daemon.pid"), encoding: .utf8),
+                let n = pid_t(pid.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
                 kill(n, SIGKILL)
             }
             try? FileManager.default.removeItem(at: dir)
@@ -531,7 +764,10 @@ import Glibc
         #expect(demo.out.contains("alias imr-ctl=\(URL(fileURLWithPath: Self.imrCtl).resolvingSymlinksInPath().path)"))
         #expect(demo.out.contains("imr-ctl demo --stop"))
         let socket = dir.appendingPathComponent("imr.sock").path
-        let cases = try #require(try Self.json(try await Self.ctl(["cases", "--include-closed", "--all", "--json"], socket: socket).out) as? [[String: Any]])
+        let cases = try #require(
+            try Self.json(try await Self.ctl(["cases", "--include-closed", "--all", "--json"], socket: socket).out)
+                as? [[String: Any]]
+        )
         #expect(cases.count == 40)
 
         // A page at a time: 7 rows, then a line saying how many more and how to see them; the
@@ -547,7 +783,10 @@ import Glibc
             paged += lines.dropFirst().filter { !$0.contains("more case") }.map { String($0.split(separator: " ")[0]) }
             pages += 1
             guard let footer else { break }
-            #expect(footer.hasPrefix("\(40 - paged.count) more cases: add --all to see them all; the next page: --after "), "\(footer)")
+            #expect(
+                footer.hasPrefix("\(40 - paged.count) more cases: add --all to see them all; the next page: --after "),
+                "\(footer)"
+            )
             after = ["--after", String(footer.split(separator: " ").last!)]
             if pages > 10 { break }
         }
@@ -562,28 +801,52 @@ import Glibc
         let forged = try await Self.ctl(["cases", "--after", "not-a-cursor"], socket: socket)
         #expect(forged.status == 65 && forged.err.contains("not a cursor"), "\(forged)")
         // The board the same way: --all streams every page; a page's line counts the rest.
-        let board = try #require(try Self.json(try await Self.ctl(["deadlines", "--all", "--json"], socket: socket).out) as? [[String: Any]])
+        let board = try #require(
+            try Self.json(try await Self.ctl(["deadlines", "--all", "--json"], socket: socket).out) as? [[String: Any]]
+        )
         #expect(board.count > 5)
         let firstBoardPage = try await Self.ctl(["deadlines", "--limit", "5"], socket: socket)
-        #expect(firstBoardPage.out.contains("\(board.count - 5) more deadlines: add --all to see them all; the next page: --after d1."), "\(firstBoardPage.out)")
+        #expect(
+            firstBoardPage.out.contains(
+                "\(board.count - 5) more deadlines: add --all to see them all; the next page: --after d1."
+            ),
+            "\(firstBoardPage.out)"
+        )
         let boardCursor = String(firstBoardPage.out.split(separator: "\n").last!.split(separator: " ").last!)
-        let secondBoardPage = try #require(try Self.json(try await Self.ctl(["deadlines", "--limit", "5", "--after", boardCursor, "--json"], socket: socket).out) as? [[String: Any]])
+        let secondBoardPage = try #require(
+            try Self.json(
+                try await Self.ctl(["deadlines", "--limit", "5", "--after", boardCursor, "--json"], socket: socket).out
+            ) as? [[String: Any]]
+        )
         #expect(secondBoardPage.compactMap { $0["id"] as? String } == board[5..<10].compactMap { $0["id"] as? String })
         // Cases at many stages, and deadlines falling due in the coming week.
         #expect(Set(cases.compactMap { $0["stage"] as? String }).count >= 6)
-        let week = try #require(try Self.json(try await Self.ctl(["deadlines", "--within", "7d", "--pending", "--json"], socket: socket).out) as? [[String: Any]])
+        let week = try #require(
+            try Self.json(
+                try await Self.ctl(["deadlines", "--within", "7d", "--pending", "--json"], socket: socket).out
+            ) as? [[String: Any]]
+        )
         #expect(!week.isEmpty)
         // The daemon's scheduler raised the alerts the caseload's deadlines owe, each for a running deadline.
-        let alerts = try #require(try Self.json(try await Self.ctl(["alerts", "--all", "--json"], socket: socket).out) as? [[String: Any]])
+        let alerts = try #require(
+            try Self.json(try await Self.ctl(["alerts", "--all", "--json"], socket: socket).out) as? [[String: Any]]
+        )
         #expect(!alerts.isEmpty)
-        let running = Set(try #require(try Self.json(try await Self.ctl(["deadlines", "--json"], socket: socket).out) as? [[String: Any]]).compactMap { $0["id"] as? String })
+        let running = Set(
+            try #require(
+                try Self.json(try await Self.ctl(["deadlines", "--json"], socket: socket).out) as? [[String: Any]]
+            ).compactMap { $0["id"] as? String }
+        )
         #expect(alerts.allSatisfy { running.contains($0["deadlineId"] as? String ?? "") })
         // The same seed gives the same caseload.
         let first = cases.map { "\($0["caseId"]!) \($0["stage"]!) \($0["dateOfInjury"]!)" }.sorted()
         let again = try await Self.ctl(["demo", "--dir", dir.path, "--cases", "40", "--seed", "7"], socket: nil)
         #expect(again.status == 0, "\(again.err)")
         #expect(again.out.contains("stopped the demo daemon"))
-        let second = try #require(try Self.json(try await Self.ctl(["cases", "--include-closed", "--all", "--json"], socket: socket).out) as? [[String: Any]])
+        let second = try #require(
+            try Self.json(try await Self.ctl(["cases", "--include-closed", "--all", "--json"], socket: socket).out)
+                as? [[String: Any]]
+        )
         #expect(second.map { "\($0["caseId"]!) \($0["stage"]!) \($0["dateOfInjury"]!)" }.sorted() == first)
 
         let stop = try await Self.ctl(["demo", "--stop", "--dir", dir.path], socket: nil)
@@ -600,11 +863,17 @@ import Glibc
     }
 
     @Test func makeInstallDocsWritesTheManPageAndCompletionsFromTheCommandDefinitions() async throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let destination = FileManager.default.temporaryDirectory.appendingPathComponent("imr-docs-\(UUID().uuidString.prefix(8))")
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let destination = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-docs-\(UUID().uuidString.prefix(8))"
+        )
         defer { try? FileManager.default.removeItem(at: destination) }
         let make = try await offPool {
-            try run(["make", "-s", "-C", root.path, "install-docs", "DESTDIR=\(destination.path)", "BIN=\(productsDirectory.path)"])
+            try run([
+                "make", "-s", "-C", root.path, "install-docs", "DESTDIR=\(destination.path)",
+                "BIN=\(productsDirectory.path)",
+            ])
         }
         #expect(make.status == 0, "\(make.output)")
         let share = destination.appendingPathComponent("usr/local/share")
@@ -617,7 +886,14 @@ import Glibc
         let bash = share.appendingPathComponent("bash-completion/completions/imr-ctl").path
         #expect(try await offPool { try run(["bash", "-n", bash]) }.status == 0)
         #expect(try String(contentsOfFile: bash, encoding: .utf8).contains("deadlines"))
-        #expect(FileManager.default.fileExists(atPath: share.appendingPathComponent("zsh/site-functions/_imr-ctl").path))
-        #expect(try String(contentsOf: share.appendingPathComponent("fish/vendor_completions.d/imr-ctl.fish"), encoding: .utf8).contains("imr-ctl"))
+        #expect(
+            FileManager.default.fileExists(atPath: share.appendingPathComponent("zsh/site-functions/_imr-ctl").path)
+        )
+        #expect(
+            try String(
+                contentsOf: share.appendingPathComponent("fish/vendor_completions.d/imr-ctl.fish"),
+                encoding: .utf8
+            ).contains("imr-ctl")
+        )
     }
 }

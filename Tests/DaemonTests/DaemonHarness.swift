@@ -31,7 +31,9 @@ final class NotifySocket: @unchecked Sendable {
             raw.copyBytes(from: Array(path.utf8))
         }
         _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
     }
 
@@ -81,8 +83,17 @@ final class DaemonProcess: @unchecked Sendable {
     var stateDirectory: String { directory.appendingPathComponent("state").path }
     var storePath: String { directory.appendingPathComponent("state/imr.sqlite").path }
 
-    init(directory: URL? = nil, arguments: [String] = [], launcher: [String] = [], environment: [String: String] = [:]) throws {
-        let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("imr-daemon-\(UUID().uuidString.prefix(8))")
+    init(
+        directory: URL? = nil,
+        arguments: [String] = [],
+        launcher: [String] = [],
+        environment: [String: String] = [:]
+    ) throws {
+        let dir =
+            directory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent(
+                "imr-daemon-\(UUID().uuidString.prefix(8))"
+            )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         self.directory = dir
         socketPath = dir.appendingPathComponent("imr.sock").path

@@ -17,53 +17,103 @@ import Glibc
         try await offPool {
             let c = try daemon.client()
             _ = try c.call("io.imr.Cases.Open", openParameters)
-            _ = try c.call("io.imr.Cases.ReceiveRFA", [
-                "caseId": "c1", "rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true, "transmission": "fax",
-                "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false, "formulary": false,
-                "items": .array([.object(["id": "1", "description": "8 massage visits"])])])
-            _ = try c.call("io.imr.Cases.DecideUR", ["caseId": "c1", "rfaId": "A", "decidedAt": "2024-02-28T09:00",
-                                                     "decisions": .array([.object(["itemId": "1", "outcome": "denied"])])])
+            _ = try c.call(
+                "io.imr.Cases.ReceiveRFA",
+                [
+                    "caseId": "c1", "rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true,
+                    "transmission": "fax",
+                    "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false, "formulary": false,
+                    "items": .array([.object(["id": "1", "description": "8 massage visits"])]),
+                ]
+            )
+            _ = try c.call(
+                "io.imr.Cases.DecideUR",
+                [
+                    "caseId": "c1", "rfaId": "A", "decidedAt": "2024-02-28T09:00",
+                    "decisions": .array([.object(["itemId": "1", "outcome": "denied"])]),
+                ]
+            )
             let detail = try c.call("io.imr.Cases.Get", ["caseId": "c1"])["case"]
             #expect(detail?["stage"] == "urDecided")
             #expect(try c.call("io.imr.Admin.Status")["openCases"] == 1)
         }
         // STATUS= follows the log: one open case now, whose 2024 clocks had all passed when they
         // were recorded: history, so nothing is overdue and no deadline is next.
-        let statusLine = await (try? offPool { daemon.notify.waitFor(timeout: 30) { $0 == "STATUS=serving 1 open cases" } })
+        let statusLine = await
+            (try? offPool { daemon.notify.waitFor(timeout: 30) { $0 == "STATUS=serving 1 open cases" } })
         #expect(statusLine != nil)
         // The rest of the lifecycle, through IMR to closure, and read back.
         try await offPool {
             let c = try daemon.client()
             func call(_ m: String, _ p: [String: JSONValue]) throws { _ = try c.call("io.imr.Cases." + m, p) }
-            try call("NotifyPhysician", ["caseId": "c1", "itemIds": .array(["1"]), "notifiedAt": "2024-02-28T10:00", "method": "fax"])
-            try call("ServeWrittenDecision", ["caseId": "c1", "itemIds": .array(["1"]), "servedOn": "2024-02-29", "method": "mail", "destination": "california"])
+            try call(
+                "NotifyPhysician",
+                ["caseId": "c1", "itemIds": .array(["1"]), "notifiedAt": "2024-02-28T10:00", "method": "fax"]
+            )
+            try call(
+                "ServeWrittenDecision",
+                [
+                    "caseId": "c1", "itemIds": .array(["1"]), "servedOn": "2024-02-29", "method": "mail",
+                    "destination": "california",
+                ]
+            )
             try call("ReceiveIMRApplication", ["caseId": "c1", "itemIds": .array(["1"]), "receivedOn": "2024-03-20"])
             try call("FindEligible", ["caseId": "c1", "itemIds": .array(["1"]), "foundOn": "2024-03-28"])
-            try call("AssignIMR", ["caseId": "c1", "itemIds": .array(["1"]), "imrCaseNumber": "CM24-0012345", "assignedOn": "2024-03-29",
-                                   "priority": "standard", "noticeMethod": "mail"])
+            try call(
+                "AssignIMR",
+                [
+                    "caseId": "c1", "itemIds": .array(["1"]), "imrCaseNumber": "CM24-0012345",
+                    "assignedOn": "2024-03-29",
+                    "priority": "standard", "noticeMethod": "mail",
+                ]
+            )
             try call("ReceiveRecords", ["caseId": "c1", "imrCaseNumber": "CM24-0012345", "receivedOn": "2024-04-10"])
-            try call("RecordDetermination", ["caseId": "c1", "imrCaseNumber": "CM24-0012345", "decidedOn": "2024-04-30", "mailedOn": "2024-05-01",
-                                             "reviewerSpecialty": "Physical Medicine and Rehabilitation",
-                                             "items": .array([.object(["itemId": "1", "decision": "overturned", "guideline": "MTUS", "rationaleSummary": "necessary"])])])
-            try call("RecordImplementation", ["caseId": "c1", "itemId": "1", "implementedOn": "2024-05-06", "kind": "authorized"])
+            try call(
+                "RecordDetermination",
+                [
+                    "caseId": "c1", "imrCaseNumber": "CM24-0012345", "decidedOn": "2024-04-30",
+                    "mailedOn": "2024-05-01",
+                    "reviewerSpecialty": "Physical Medicine and Rehabilitation",
+                    "items": .array([
+                        .object([
+                            "itemId": "1", "decision": "overturned", "guideline": "MTUS",
+                            "rationaleSummary": "necessary",
+                        ])
+                    ]),
+                ]
+            )
+            try call(
+                "RecordImplementation",
+                ["caseId": "c1", "itemId": "1", "implementedOn": "2024-05-06", "kind": "authorized"]
+            )
             try call("Close", ["caseId": "c1", "closedOn": "2024-06-10", "reason": "implemented"])
             let detail = try c.call("io.imr.Cases.Get", ["caseId": "c1"])["case"]
             #expect(detail?["stage"] == "closed")
-            if case .array(let items)? = detail?["items"] { #expect(items.first?["status"] == "implemented") } else { Issue.record("no items") }
+            if case .array(let items)? = detail?["items"] {
+                #expect(items.first?["status"] == "implemented")
+            } else {
+                Issue.record("no items")
+            }
             if case .array(let deadlines)? = detail?["deadlines"] {
                 #expect(deadlines.first { $0["rule"] == "imr.application" }?["status"] == "met")
                 #expect(deadlines.first { $0["rule"] == "imr.implementation" }?["status"] == "met")
             } else {
                 Issue.record("no deadlines")
             }
-            #expect(try c.call("io.imr.Cases.List", ["open": false])["cases"].flatMap { if case .array(let a) = $0 { a.count } else { nil } } == 1)
+            #expect(
+                try c.call("io.imr.Cases.List", ["open": false])["cases"].flatMap {
+                    if case .array(let a) = $0 { a.count } else { nil }
+                } == 1
+            )
         }
         daemon.signal(SIGTERM)
         #expect(await (try? offPool { daemon.notify.waitFor("STOPPING=1", timeout: 30) }) != nil)
         let (status, output) = daemon.wait()
         #expect(status == 0, "\(output)")
         // Without a journal the same structured fields go to stderr, one entry per line.
-        let recorded = output.split(separator: "\n").filter { $0.contains("MESSAGE_ID=9baa2f47bd2e47c9abf173345f3bbcc6") }
+        let recorded = output.split(separator: "\n").filter {
+            $0.contains("MESSAGE_ID=9baa2f47bd2e47c9abf173345f3bbcc6")
+        }
         #expect(recorded.count == 12)
         #expect(recorded.allSatisfy { $0.contains("IMR_CASE=c1") && $0.contains("IMR_ACTOR=") })
         // The log is intact and holds every event after the daemon closed it.
@@ -95,16 +145,24 @@ import Glibc
                 var open = openParameters
                 open["caseId"] = .string("c\(n)")
                 _ = try c.call("io.imr.Cases.Open", open)
-                _ = try c.call("io.imr.Cases.ReceiveRFA", [
-                    "caseId": .string("c\(n)"), "rfaId": "A", "receivedAt": .string(receivedAt), "receivedTimeOfDayKnown": true,
-                    "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false, "formulary": false,
-                    "items": .array([.object(["id": "1", "description": "8 massage visits"])])])
+                _ = try c.call(
+                    "io.imr.Cases.ReceiveRFA",
+                    [
+                        "caseId": .string("c\(n)"), "rfaId": "A", "receivedAt": .string(receivedAt),
+                        "receivedTimeOfDayKnown": true,
+                        "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
+                        "formulary": false,
+                        "items": .array([.object(["id": "1", "description": "8 massage visits"])]),
+                    ]
+                )
             }
         }
         #expect(first.stop().status == 0)
         // As a build whose deadline read model changed finds it.
         let storePath = first.storePath
-        let marked = try await offPool { try run(["sqlite3", storePath, "UPDATE projection_checkpoints SET version = 1 WHERE name = 'deadlines'"]) }
+        let marked = try await offPool {
+            try run(["sqlite3", storePath, "UPDATE projection_checkpoints SET version = 1 WHERE name = 'deadlines'"])
+        }
         #expect(marked.status == 0, "\(marked.output)")
 
         let second = try DaemonProcess(directory: directory, environment: ["IMR_TEST_OPENING_REPORT_MS": "0"])
@@ -132,11 +190,16 @@ import Glibc
     }
 
     @Test func servesTheSocketSystemdPasses() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-activate-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-activate-\(UUID().uuidString.prefix(8))"
+        )
         let listen = dir.appendingPathComponent("imr.sock").path
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let daemon = try DaemonProcess(directory: dir, arguments: ["--socket", dir.appendingPathComponent("unused.sock").path],
-                                       launcher: ["/usr/bin/systemd-socket-activate", "-l", listen, "--fdname=varlink"])
+        let daemon = try DaemonProcess(
+            directory: dir,
+            arguments: ["--socket", dir.appendingPathComponent("unused.sock").path],
+            launcher: ["/usr/bin/systemd-socket-activate", "-l", listen, "--fdname=varlink"]
+        )
         defer { daemon.cleanup() }
         // systemd-socket-activate binds the socket, then starts the daemon on the first connection.
         let info = try await offPool { () -> [String: JSONValue] in
@@ -152,7 +215,10 @@ import Glibc
             }
         }
         #expect(info["product"] == "imr-daemon")
-        #expect(info["interfaces"] == .array(["org.varlink.service", "io.imr.Admin", "io.imr.Alerts", "io.imr.Cases", "io.imr.Deadlines"]))
+        #expect(
+            info["interfaces"]
+                == .array(["org.varlink.service", "io.imr.Admin", "io.imr.Alerts", "io.imr.Cases", "io.imr.Deadlines"])
+        )
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("unused.sock").path))
         let (status, _) = daemon.stop()
         #expect(status == 0)
@@ -162,13 +228,18 @@ import Glibc
         let first = try DaemonProcess()
         defer { first.cleanup() }
         _ = try #require(await offPool { first.waitUntilReady() })
-        let second = try run([productsDirectory.appendingPathComponent("imr-daemon").path, "--state-dir", first.stateDirectory,
-                              "--socket", first.directory.appendingPathComponent("other.sock").path])
+        let second = try run([
+            productsDirectory.appendingPathComponent("imr-daemon").path, "--state-dir", first.stateDirectory,
+            "--socket", first.directory.appendingPathComponent("other.sock").path,
+        ])
         #expect(second.status == 75)
         #expect(second.output.contains("another imr-daemon (pid \(first.process.processIdentifier))"))
         // A second daemon on another state directory but the same live socket is refused too.
-        let third = try run([productsDirectory.appendingPathComponent("imr-daemon").path, "--state-dir", first.directory.appendingPathComponent("state2").path,
-                             "--socket", first.socketPath])
+        let third = try run([
+            productsDirectory.appendingPathComponent("imr-daemon").path, "--state-dir",
+            first.directory.appendingPathComponent("state2").path,
+            "--socket", first.socketPath,
+        ])
         #expect(third.status == 75)
         #expect(third.output.contains(first.socketPath))
         // The first one still serves.
@@ -221,10 +292,13 @@ import Glibc
         #expect(acknowledged.count > 10)
         let store = try EventStore(path: daemon.storePath)
         defer { store.close() }
-        let stored = await Set(try store.read(stream: "case-c1").compactMap { event -> String? in
-            guard event.type == "NoteAdded" else { return nil }
-            return (try? JSONDecoder().decode([String: JSONValue].self, from: event.payloadData))?["text"]?.stringValue
-        })
+        let stored = await Set(
+            try store.read(stream: "case-c1").compactMap { event -> String? in
+                guard event.type == "NoteAdded" else { return nil }
+                return (try? JSONDecoder().decode([String: JSONValue].self, from: event.payloadData))?["text"]?
+                    .stringValue
+            }
+        )
         let lost = Set(acknowledged).subtracting(stored)
         #expect(lost.isEmpty, "\(lost.count) acknowledged notes are missing")
         await #expect(try store.verify().isIntact)
@@ -254,7 +328,9 @@ import Glibc
     }
 
     @Test func aClientOutsideTheGroupsIsRefused_andAReaderMayOnlyRead() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-access-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-access-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let config = dir.appendingPathComponent("imr-daemon.toml")
         // nobody's primary group (nogroup) reads; the coordinator and admin groups are ones nobody is in.
@@ -268,12 +344,18 @@ import Glibc
         // A client process running as nobody (uid and gid 65534, no supplementary groups).
         let ctl = productsDirectory.appendingPathComponent("imr-ctl").path
         func asNobody(_ method: String, _ parameters: String) throws -> (status: Int32, output: String) {
-            try run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ctl, "call", "--socket", daemon.socketPath, method, parameters])
+            try run([
+                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ctl, "call", "--socket",
+                daemon.socketPath, method, parameters,
+            ])
         }
         let list = try asNobody("io.imr.Cases.List", "{}")
         #expect(list.status == 0, "\(list.output)")
         #expect(list.output.contains("\"cases\""))
-        let open = try asNobody("io.imr.Cases.Open", #"{"caseId":"x1","claimNumber":"ADJ","employer":"Acme","claimsAdministrator":"TPA","injuredWorkerReference":"A.B.","dateOfInjury":"2023-01-01","coordinator":"li"}"#)
+        let open = try asNobody(
+            "io.imr.Cases.Open",
+            #"{"caseId":"x1","claimNumber":"ADJ","employer":"Acme","claimsAdministrator":"TPA","injuredWorkerReference":"A.B.","dateOfInjury":"2023-01-01","coordinator":"li"}"#
+        )
         #expect(open.status == 1)
         #expect(open.output.contains("org.varlink.service.PermissionDenied"))
         #expect(try await offPool { try daemon.client().call("io.imr.Admin.Status")["headPosition"] } == 0)
@@ -302,19 +384,27 @@ import Glibc
             """
         let result = try run(["python3", "-c", script, daemon.socketPath])
         #expect(result.status == 0, "\(result.output)")
-        #expect(result.output.contains("interfaces org.varlink.service,io.imr.Admin,io.imr.Alerts,io.imr.Cases,io.imr.Deadlines"))
+        #expect(
+            result.output.contains(
+                "interfaces org.varlink.service,io.imr.Admin,io.imr.Alerts,io.imr.Cases,io.imr.Deadlines"
+            )
+        )
         #expect(result.output.contains("described True"))
         #expect(result.output.contains("verify True"))
     }
 
     @Test func aBadConfigurationStopsStartUpNamingFileKeyAndReason() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-config-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-config-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = dir.appendingPathComponent("imr-daemon.toml").path
         try "[acess]\nreaders = [\"imr\"]\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let result = try run([productsDirectory.appendingPathComponent("imr-daemon").path, "--config", config,
-                              "--state-dir", dir.appendingPathComponent("s").path, "--socket", dir.appendingPathComponent("s.sock").path])
+        let result = try run([
+            productsDirectory.appendingPathComponent("imr-daemon").path, "--config", config,
+            "--state-dir", dir.appendingPathComponent("s").path, "--socket", dir.appendingPathComponent("s.sock").path,
+        ])
         #expect(result.status == 78)
         #expect(result.output.contains(config) && result.output.contains("acess"))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("s/imr.sqlite").path))

@@ -58,7 +58,11 @@ private func isRoot() -> Bool { geteuid() == 0 }
 /// The daemon on a state directory whose disk fills up: appends are refused with a sentence
 /// naming the full disk, reads and `status` go on, nothing acknowledged is lost, an alert
 /// that fell due meanwhile is raised once space returns, and no restart is needed.
-@Suite(.serialized, .timeLimit(.minutes(3)), .enabled(if: isRoot(), "mounting a small tmpfs needs root (CI runs as root)"))
+@Suite(
+    .serialized,
+    .timeLimit(.minutes(3)),
+    .enabled(if: isRoot(), "mounting a small tmpfs needs root (CI runs as root)")
+)
 struct DiskFaultTests {
     @Test func aFullDiskRefusesAppendsWithItsReason_readsGoOn_andItRecoversWithoutARestart() async throws {
         let daemons = try ShiftedDaemons()
@@ -125,12 +129,17 @@ struct DiskFaultTests {
             return (true, false)
         }
         #expect(recovered.note)
-        #expect(recovered.reminder, "the reminder that fell due while the disk was full was not raised once space returned")
+        #expect(
+            recovered.reminder,
+            "the reminder that fell due while the disk was full was not raised once space returned"
+        )
         daemons.stop(daemon)
 
         // Nothing acknowledged is lost, the chain is intact, each alert is in the log once.
         let store = try EventStore(path: daemons.storePath)
-        let notes = try await store.read(stream: "case-c1").filter { $0.type == "NoteAdded" }.map { String(decoding: $0.payload, as: UTF8.self) }
+        let notes = try await store.read(stream: "case-c1").filter { $0.type == "NoteAdded" }.map {
+            String(decoding: $0.payload, as: UTF8.self)
+        }
         await #expect(try store.verify().isIntact)
         store.close()
         for note in outcome.acknowledged {

@@ -7,11 +7,14 @@ import Varlink
 /// did in one JSON line (nothing here is timed).
 @Suite(.timeLimit(.minutes(2)))
 struct EventsourcingBenchTests {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
         .appendingPathComponent("scripts/bench-eventsourcing.py").path
 
     @Test func theScriptRecordsEveryCaseLifecycleDurablyInSQLite() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-es-bench-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-es-bench-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let arguments = ["python3", Self.script, "--clients", "2", "--cases", "5", "--dir", dir.path]
@@ -48,11 +51,15 @@ struct EventsourcingBenchTests {
     @Test func theLoadBenchmarkPrintsTheLibrarysRateBesideImrs() async throws {
         let bench = productsDirectory.appendingPathComponent("imr-bench").path
         let result = try await offPool {
-            try run([bench, "load", "--clients", "1,2", "--cases", "4", "--raw-commits", "20", "--eventsourcing",
-                     "--eventsourcing-script", Self.script, "--dir", FileManager.default.temporaryDirectory.path])
+            try run([
+                bench, "load", "--clients", "1,2", "--cases", "4", "--raw-commits", "20", "--eventsourcing",
+                "--eventsourcing-script", Self.script, "--dir", FileManager.default.temporaryDirectory.path,
+            ])
         }
         #expect(result.status == 0, "\(result.output)")
-        let lines = result.output.split(separator: "\n").filter { $0.contains("eventsourcing ") && $0.contains("; imr = ") }
+        let lines = result.output.split(separator: "\n").filter {
+            $0.contains("eventsourcing ") && $0.contains("; imr = ")
+        }
         #expect(lines.count == 2, "one comparison per client count: \(result.output)")
         // Four cases of 10 or 11 commands each.
         #expect(lines.allSatisfy { $0.contains("over 42 commands") }, "\(result.output)")
@@ -62,10 +69,14 @@ struct EventsourcingBenchTests {
     /// `imr-bench seed` on a small caseload: a daemon started on what it wrote serves it.
     @Test func aSeededStoreIsServedByADaemon() async throws {
         let bench = productsDirectory.appendingPathComponent("imr-bench").path
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-seed-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-seed-\(UUID().uuidString.prefix(8))"
+        )
         defer { try? FileManager.default.removeItem(at: dir) }
         let state = dir.appendingPathComponent("state").path
-        let seeded = try await offPool { try run([bench, "seed", "--cases", "40", "--batch", "15", "--coordinators", "3", "--dir", state]) }
+        let seeded = try await offPool {
+            try run([bench, "seed", "--cases", "40", "--batch", "15", "--coordinators", "3", "--dir", state])
+        }
         #expect(seeded.status == 0, "\(seeded.output)")
         #expect(seeded.output.contains("seeded 40 cases, "), "\(seeded.output)")
         #expect(!seeded.output.contains("refused"), "\(seeded.output)")
@@ -94,24 +105,38 @@ struct EventsourcingBenchTests {
     /// and the scheduler's pass is timed (a smoke test: its figures are not checked).
     @Test func theReadBenchmarkAnswersEveryCallOnASeededStore() async throws {
         let bench = productsDirectory.appendingPathComponent("imr-bench").path
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-reads-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-reads-\(UUID().uuidString.prefix(8))"
+        )
         defer { try? FileManager.default.removeItem(at: dir) }
         let state = dir.appendingPathComponent("state").path
-        let seeded = try await offPool { try run([bench, "seed", "--cases", "120", "--coordinators", "4", "--dir", state]) }
+        let seeded = try await offPool {
+            try run([bench, "seed", "--cases", "120", "--coordinators", "4", "--dir", state])
+        }
         #expect(seeded.status == 0, "\(seeded.output)")
-        let result = try await offPool { try run([bench, "reads", "--dir", state, "--seconds", "2", "--writers", "2"]) }
+        let result = try await offPool {
+            try run([bench, "reads", "--dir", state, "--seconds", "2", "--writers", "2"])
+        }
         #expect(result.status == 0, "\(result.output)")
         let calls = result.output.split(separator: "\n").filter { $0.contains(" calls") && $0.contains("p99") }
-        for name in ["deadlines within 7 days", "a case's detail", "one coordinator's cases", "a claim number", "an IMR case number",
-                     "one coordinator's open alerts", "status", "2 writers meanwhile", "alert scheduler pass"] {
+        for name in [
+            "deadlines within 7 days", "a case's detail", "one coordinator's cases", "a claim number",
+            "an IMR case number",
+            "one coordinator's open alerts", "status", "2 writers meanwhile", "alert scheduler pass",
+        ] {
             #expect(calls.contains { $0.contains(name) }, "\(name): \(result.output)")
         }
         #expect(!result.output.contains("failed"), "\(result.output)")
-        #expect(result.output.contains("first answer") && result.output.contains("after a restart following kill -9"), "\(result.output)")
+        #expect(
+            result.output.contains("first answer") && result.output.contains("after a restart following kill -9"),
+            "\(result.output)"
+        )
     }
 
     @Test func theScriptRefusesToWriteOverAnEarlierRun() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-es-bench-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-es-bench-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let earlier = dir.appendingPathComponent("eventsourcing-1-clients.sqlite").path

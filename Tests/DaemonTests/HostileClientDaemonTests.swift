@@ -15,7 +15,9 @@ private func rawConnection(_ path: String) -> Int32 {
     address.sun_family = sa_family_t(AF_UNIX)
     withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
     _ = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+        }
     }
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     return fd
@@ -36,7 +38,9 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
 /// The daemon under a hostile or careless client: the real imr-daemon, real sockets.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct HostileClientDaemonTests {
     static func daemon(config: String) throws -> DaemonProcess {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-hostile-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-hostile-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let file = dir.appendingPathComponent("imr-daemon.toml")
         try config.write(to: file, atomically: true, encoding: .utf8)
@@ -44,7 +48,10 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
     }
 
     /// Seconds `imr-ctl status` takes, and whether it succeeded.
-    static func timedStatus(_ socket: String, launcher: [String] = []) async throws -> (seconds: Double, status: Int32, err: String) {
+    static func timedStatus(
+        _ socket: String,
+        launcher: [String] = []
+    ) async throws -> (seconds: Double, status: Int32, err: String) {
         let started = Date()
         let r = try await ControlCommandTests.ctl(["status"], socket: socket, launcher: launcher)
         return (Date().timeIntervalSince(started), r.status, r.err)
@@ -67,7 +74,8 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
         // per kilobyte, status took 61-93 s), and two connections that pipeline thousands of
         // List calls and leave (before: 898 s).
         let nest = String(repeating: "[", count: 490) + String(repeating: "]", count: 490)
-        let deep = Array(#"{"method":"io.imr.Cases.List","parameters":{"stage":["#.utf8)
+        let deep =
+            Array(#"{"method":"io.imr.Cases.List","parameters":{"stage":["#.utf8)
             + Array(Array(repeating: nest, count: 20).joined(separator: ",").utf8) + Array("]}}".utf8) + [0]
         var list: [UInt8] = []
         for _ in 0..<8_800 { list += Array(#"{"method":"io.imr.Cases.List","parameters":{}}"#.utf8) + [0] }
@@ -92,12 +100,14 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
     }
 
     @Test func connectionsBeyondTheLimitsAreRefused_butRootStillGetsStatus() async throws {
-        let daemon = try Self.daemon(config: """
-            [server]
-            max_connections = 4
-            max_connections_per_user = 3
-            admin_reserve = 2
-            """)
+        let daemon = try Self.daemon(
+            config: """
+                [server]
+                max_connections = 4
+                max_connections_per_user = 3
+                admin_reserve = 2
+                """
+        )
         defer { daemon.cleanup() }
         _ = try #require(await offPool { daemon.waitUntilReady() })
         chmod(daemon.directory.path, 0o755)
@@ -119,13 +129,19 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
             """
         let nobody = Process()
         nobody.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        nobody.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script, daemon.socketPath]
-        let out = Pipe.forChild(), input = Pipe.forChild()
+        nobody.arguments = [
+            "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script, daemon.socketPath,
+        ]
+        let out = Pipe.forChild()
+        let input = Pipe.forChild()
         nobody.standardOutput = out
         nobody.standardError = out
         nobody.standardInput = input
         try nobody.start()
-        defer { try? input.fileHandleForWriting.close(); nobody.waitForExit() }
+        defer {
+            try? input.fileHandleForWriting.close()
+            nobody.waitForExit()
+        }
         let line = try await offPool { () -> String in
             var text = ""
             while !text.contains("\n") {
@@ -142,8 +158,11 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
         let held = try daemon.client()
         #expect(try held.call("io.imr.Admin.Status")["headPosition"] == 0)  // 4 open: the limit
         // A fifth from nobody is refused; root, an admin, still gets status from the reserve.
-        let stranger = try await ControlCommandTests.ctl(["cases"], socket: daemon.socketPath,
-                                                         launcher: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        let stranger = try await ControlCommandTests.ctl(
+            ["cases"],
+            socket: daemon.socketPath,
+            launcher: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        )
         #expect(stranger.status == 75, "\(stranger.err)")
         #expect(stranger.err.contains("at a limit"), "\(stranger.err)")
         let status = try await Self.timedStatus(daemon.socketPath)
@@ -157,15 +176,22 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
         defer { daemon.cleanup() }
         _ = try #require(await offPool { daemon.waitUntilReady() })
         let output = daemon.stop().output
-        #expect(output.contains("the file-descriptor limit is 1000, below the 1296 that server.max_connections (1024) and server.admin_reserve (16) need; raise LimitNOFILE="), "\(output)")
+        #expect(
+            output.contains(
+                "the file-descriptor limit is 1000, below the 1296 that server.max_connections (1024) and server.admin_reserve (16) need; raise LimitNOFILE="
+            ),
+            "\(output)"
+        )
     }
 
     @Test func idleAndUnfinishedConnectionsAreClosedAfterTheirTimeouts() async throws {
-        let daemon = try Self.daemon(config: """
-            [server]
-            idle_timeout_seconds = 0.5
-            partial_message_timeout_seconds = 0.5
-            """)
+        let daemon = try Self.daemon(
+            config: """
+                [server]
+                idle_timeout_seconds = 0.5
+                partial_message_timeout_seconds = 0.5
+                """
+        )
         defer { daemon.cleanup() }
         _ = try #require(await offPool { daemon.waitUntilReady() })
         try await offPool {

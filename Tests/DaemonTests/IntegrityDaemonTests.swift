@@ -13,7 +13,10 @@ import Glibc
 @Suite(.serialized, .timeLimit(.minutes(3))) struct IntegrityDaemonTests {
     /// The Varlink error a call ends with; nil when it succeeds.
     static func failure(_ body: () throws -> Any) -> VarlinkError? {
-        do { _ = try body(); return nil } catch { return error as? VarlinkError }
+        do {
+            _ = try body()
+            return nil
+        } catch { return error as? VarlinkError }
     }
 
     /// Runs SQL on the file as an intruder would; nil on success or SQLite's message.
@@ -53,13 +56,22 @@ import Glibc
             let note = Self.failure { try c.call("io.imr.Cases.AddNote", ["caseId": "OK-1\u{0}zzz", "text": "hello"]) }
             #expect(note?.name == "io.imr.Cases.InvalidValue")
             #expect(note?.parameters["parameter"] == "caseId")
-            let escape = Self.failure { try c.call("io.imr.Cases.AddNote", ["caseId": "OK-1", "text": "bad \u{1b}[31m"]) }
+            let escape = Self.failure {
+                try c.call("io.imr.Cases.AddNote", ["caseId": "OK-1", "text": "bad \u{1b}[31m"])
+            }
             #expect(escape?.parameters["parameter"] == "text")
             #expect(escape?.parameters["message"]?.stringValue?.contains("U+001B") == true)
             _ = try c.call("io.imr.Cases.AddNote", ["caseId": "OK-1", "text": "two\nlines\tand a tab"])
-            let long = Self.failure { try c.call("io.imr.Cases.AddNote", ["caseId": "OK-1", "text": .string(String(repeating: "x", count: 10_001))]) }
+            let long = Self.failure {
+                try c.call(
+                    "io.imr.Cases.AddNote",
+                    ["caseId": "OK-1", "text": .string(String(repeating: "x", count: 10_001))]
+                )
+            }
             #expect(long?.parameters["parameter"] == "text")
-            let coordinator = Self.failure { try c.call("io.imr.Cases.Reassign", ["caseId": "OK-1", "coordinator": "maria\u{0}root"]) }
+            let coordinator = Self.failure {
+                try c.call("io.imr.Cases.Reassign", ["caseId": "OK-1", "coordinator": "maria\u{0}root"])
+            }
             #expect(coordinator?.parameters["parameter"] == "coordinator")
             open["caseId"] = "C2"
             open["employer"] = "Acme\u{7}"
@@ -73,14 +85,22 @@ import Glibc
             #expect(year0?.parameters["parameter"] == "dateOfInjury")
             #expect(year0?.parameters["message"]?.stringValue?.contains("1900-01-01 to 2199-12-31") == true)
             let instant = Self.failure {
-                try c.call("io.imr.Cases.ReceiveRFA", [
-                    "caseId": "OK-1", "rfaId": "R1", "receivedAt": "0000-03-01T10:00:00-07:52", "receivedTimeOfDayKnown": true,
-                    "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false, "formulary": false,
-                    "items": .array([.object(["id": "1", "description": "MRI"])])])
+                try c.call(
+                    "io.imr.Cases.ReceiveRFA",
+                    [
+                        "caseId": "OK-1", "rfaId": "R1", "receivedAt": "0000-03-01T10:00:00-07:52",
+                        "receivedTimeOfDayKnown": true,
+                        "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
+                        "formulary": false,
+                        "items": .array([.object(["id": "1", "description": "MRI"])]),
+                    ]
+                )
             }
             #expect(instant?.parameters["parameter"] == "receivedAt")
             #expect(instant?.parameters["message"]?.stringValue?.contains("1900-01-01") == true)
-            let future = Self.failure { try c.call("io.imr.Cases.Close", ["caseId": "OK-1", "closedOn": "2300-01-01", "reason": "x"]) }
+            let future = Self.failure {
+                try c.call("io.imr.Cases.Close", ["caseId": "OK-1", "closedOn": "2300-01-01", "reason": "x"])
+            }
             #expect(future?.parameters["parameter"] == "closedOn")
 
             let verify = try c.call("io.imr.Admin.Verify")
@@ -105,19 +125,36 @@ import Glibc
         _ = try #require(await offPool { daemon.waitUntilReady() })
         let s = daemon.socketPath
         let u = UUID().uuidString.lowercased()
-        let open = try await ControlCommandTests.ctl([
-            "case", "open", "C-1", "--claim", "ADJ1", "--employer", "Acme", "--administrator", "TPA", "--worker", "J.D.",
-            "--injured", "2024-01-15", "--coordinator", "maria", "--command-id", u], socket: s)
+        let open = try await ControlCommandTests.ctl(
+            [
+                "case", "open", "C-1", "--claim", "ADJ1", "--employer", "Acme", "--administrator", "TPA", "--worker",
+                "J.D.",
+                "--injured", "2024-01-15", "--coordinator", "maria", "--command-id", u,
+            ],
+            socket: s
+        )
         #expect(open.status == 0, "\(open.err)")
-        let again = try await ControlCommandTests.ctl([
-            "case", "open", "C-1", "--claim", "ADJ1", "--employer", "Acme", "--administrator", "TPA", "--worker", "J.D.",
-            "--injured", "2024-01-15", "--coordinator", "maria", "--command-id", u], socket: s)
+        let again = try await ControlCommandTests.ctl(
+            [
+                "case", "open", "C-1", "--claim", "ADJ1", "--employer", "Acme", "--administrator", "TPA", "--worker",
+                "J.D.",
+                "--injured", "2024-01-15", "--coordinator", "maria", "--command-id", u,
+            ],
+            socket: s
+        )
         #expect(again.status == 0)
         #expect(again.out.contains("recorded before; nothing changed"))
 
-        let note = try await ControlCommandTests.ctl(["case", "note", "C-1", "call the adjuster", "--command-id", u], socket: s)
+        let note = try await ControlCommandTests.ctl(
+            ["case", "note", "C-1", "call the adjuster", "--command-id", u],
+            socket: s
+        )
         #expect(note.status == 65)
-        #expect(note.err.contains("command id \(u) was already used for a different command (CaseOpened on case 'C-1', at position 1)"))
+        #expect(
+            note.err.contains(
+                "command id \(u) was already used for a different command (CaseOpened on case 'C-1', at position 1)"
+            )
+        )
         #expect(!note.out.contains("nothing changed"))
 
         try await offPool {
@@ -138,12 +175,16 @@ import Glibc
             #expect(otherCase?.parameters["commandId"] == .string(u))
             // Nothing was written by any of them.
             #expect(try c.call("io.imr.Admin.Status")["headPosition"] == 1)
-            #expect(Self.failure { try c.call("io.imr.Cases.Get", ["caseId": "C-2"]) }?.name == "io.imr.Cases.CaseNotFound")
+            #expect(
+                Self.failure { try c.call("io.imr.Cases.Get", ["caseId": "C-2"]) }?.name == "io.imr.Cases.CaseNotFound"
+            )
         }
     }
 
     @Test func aTruncatedLogIsReportedByVerify_refusedAtStart_andServedOnlyWhenAcceptedWhichIsRecorded() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imr-daemon-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-daemon-\(UUID().uuidString.prefix(8))"
+        )
         defer { try? FileManager.default.removeItem(at: directory) }
         let first = try DaemonProcess(directory: directory)
         defer { first.cleanup() }
@@ -154,7 +195,10 @@ import Glibc
             for i in 1...5 { _ = try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": .string("note \(i)")]) }
         }
         // An intruder cuts the last three events while the daemon runs.
-        #expect(Self.intrude(first.storePath, "DROP TRIGGER events_refuse_delete; DELETE FROM events WHERE position > 3") == nil)
+        #expect(
+            Self.intrude(first.storePath, "DROP TRIGGER events_refuse_delete; DELETE FROM events WHERE position > 3")
+                == nil
+        )
         let verify = try await ControlCommandTests.ctl(["verify"], socket: first.socketPath)
         #expect(verify.status == 1)
         #expect(verify.err.contains("truncated"))

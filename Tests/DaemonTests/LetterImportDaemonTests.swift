@@ -10,12 +10,16 @@ private let letters = URL(fileURLWithPath: #filePath).deletingLastPathComponent(
 private let imrCtl = productsDirectory.appendingPathComponent("imr-ctl").path
 
 /// Runs the real imr-ctl against the daemon, off the cooperative pool; stdout and stderr apart.
-private func importing(_ arguments: [String], daemon: DaemonProcess) async throws -> (status: Int32, out: String, err: String) {
+private func importing(
+    _ arguments: [String],
+    daemon: DaemonProcess
+) async throws -> (status: Int32, out: String, err: String) {
     try await offPool {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: imrCtl)
         p.arguments = ["import", "--socket", daemon.socketPath] + arguments
-        let out = Pipe.forChild(), err = Pipe.forChild()
+        let out = Pipe.forChild()
+        let err = Pipe.forChild()
         p.standardOutput = out
         p.standardError = err
         try p.start()
@@ -26,7 +30,10 @@ private func importing(_ arguments: [String], daemon: DaemonProcess) async throw
 }
 
 private func reports(_ output: String) throws -> [[String: Any]] {
-    try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]], "not a JSON array: \(output)")
+    try #require(
+        try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]],
+        "not a JSON array: \(output)"
+    )
 }
 
 /// How many case events the log holds (the sum of every case's version). Not the log's head:
@@ -67,8 +74,12 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
         let report = try #require(try reports(first.out).first)
         #expect(report["status"] as? String == "opened")
         #expect(report["case_id"] as? String == "CM16-0229336")
-        #expect(report["events"] as? [String] == [
-            "CaseOpened", "DisputedItemsImported", "IMRApplicationReceived", "IMRAssigned", "IMRDeterminationIssued"])
+        #expect(
+            report["events"] as? [String] == [
+                "CaseOpened", "DisputedItemsImported", "IMRApplicationReceived", "IMRAssigned",
+                "IMRDeterminationIssued",
+            ]
+        )
         #expect(report["determined_items"] as? [String] == ["1"])
 
         let detail = try #require(try await caseDetail(daemon, "CM16-0229336"))
@@ -88,7 +99,11 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
         let deadlines = try #require(detail["deadlines"]?.list)
         let implementation = try #require(deadlines.first { $0["rule"] == "imr.implementation" })
         #expect(implementation["dueDate"] == "2017-01-09")
-        #expect(implementation["assumptions"]?.list?.contains { $0.stringValue?.contains("mailing date is not recorded") == true } == true)
+        #expect(
+            implementation["assumptions"]?.list?.contains {
+                $0.stringValue?.contains("mailing date is not recorded") == true
+            } == true
+        )
         #expect(deadlines.first { $0["rule"] == "wcab.appeal" } != nil)
         #expect(!deadlines.contains { $0["rule"]?.stringValue?.hasPrefix("ur.") == true })
 
@@ -104,21 +119,31 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
         _ = try #require(await offPool { daemon.waitUntilReady() })
-        let imported = try await importing([letters.appendingPathComponent("pdf/CM16-0229336.pdf").path], daemon: daemon)
+        let imported = try await importing(
+            [letters.appendingPathComponent("pdf/CM16-0229336.pdf").path],
+            daemon: daemon
+        )
         #expect(imported.status == 0, "\(imported.err)")
         let before = try await head(daemon)
 
-        let edited = try editedLetter("pdf/CM16-0229336.pdf", in: daemon.directory, replacing: [
-            ("Date of Injury:      10/20/2016", "Date of Injury:      10/19/2016"),
-            ("Decision Date:        12/30/2016", "Decision Date:        12/29/2016"),
-        ])
+        let edited = try editedLetter(
+            "pdf/CM16-0229336.pdf",
+            in: daemon.directory,
+            replacing: [
+                ("Date of Injury:      10/20/2016", "Date of Injury:      10/19/2016"),
+                ("Decision Date:        12/30/2016", "Decision Date:        12/29/2016"),
+            ]
+        )
         let refused = try await importing(["--json", edited], daemon: daemon)
         #expect(refused.status == 1, "\(refused.err)")
         let report = try #require(try reports(refused.out).first)
         #expect(report["status"] as? String == "refused")
         let differences = try #require(report["differences"] as? [[String: Any]])
-        #expect(differences.map { "\($0["field"]!) \($0["recorded"]!) \($0["letter"]!)" } == [
-            "dateOfInjury 2016-10-20 2016-10-19", "decisionDate 2016-12-30 2016-12-29"])
+        #expect(
+            differences.map { "\($0["field"]!) \($0["recorded"]!) \($0["letter"]!)" } == [
+                "dateOfInjury 2016-10-20 2016-10-19", "decisionDate 2016-12-30 2016-12-29",
+            ]
+        )
         #expect(refused.err.contains("refused"))
         #expect(try await head(daemon) == before)
 
@@ -138,7 +163,12 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
         #expect(detail["items"]?.list?.first?["determinationDecidedOn"] == "2016-12-29")
         let corrections = try #require(detail["corrections"]?.list)
         #expect(corrections.count == 2)
-        #expect(corrections.allSatisfy { $0["reason"]?.stringValue?.hasPrefix("imported from IMR Final Determination CM16-0229336 (edited-") == true })
+        #expect(
+            corrections.allSatisfy {
+                $0["reason"]?.stringValue?.hasPrefix("imported from IMR Final Determination CM16-0229336 (edited-")
+                    == true
+            }
+        )
 
         // Corrected, the case says what the letter says: importing it again writes nothing.
         let settled = try await head(daemon)
@@ -148,7 +178,8 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
         #expect(try await head(daemon) == settled)
     }
 
-    @Test func aLetterNamedToACaseAwaitingIMR_recordsItsAssignmentAndDetermination_thenIsFoundByItsNumber() async throws {
+    @Test func aLetterNamedToACaseAwaitingIMR_recordsItsAssignmentAndDetermination_thenIsFoundByItsNumber() async throws
+    {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
         _ = try #require(await offPool { daemon.waitUntilReady() })
@@ -156,15 +187,36 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
         try await offPool {
             let c = try daemon.client()
             func call(_ m: String, _ p: [String: JSONValue]) throws { _ = try c.call("io.imr.Cases." + m, p) }
-            try call("Open", ["caseId": "c1", "claimNumber": "ADJ-9", "employer": "Acme", "claimsAdministrator": "Golden TPA",
-                              "injuredWorkerReference": "M.R.", "dateOfInjury": "2012-03-17", "coordinator": "maria"])
-            try call("ReceiveRFA", ["caseId": "c1", "rfaId": "A", "receivedAt": "2013-10-14T09:00", "receivedTimeOfDayKnown": true,
-                                    "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
-                                    "formulary": false, "items": .array([.object(["id": "1", "description": "6 additional massage therapy treatments"])])])
-            try call("DecideUR", ["caseId": "c1", "rfaId": "A", "decidedAt": "2013-10-18T11:00",
-                                  "decisions": .array([.object(["itemId": "1", "outcome": "denied"])])])
-            try call("ServeWrittenDecision", ["caseId": "c1", "itemIds": .array(["1"]), "servedOn": "2013-10-18", "method": "mail",
-                                              "destination": "california"])
+            try call(
+                "Open",
+                [
+                    "caseId": "c1", "claimNumber": "ADJ-9", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+                    "injuredWorkerReference": "M.R.", "dateOfInjury": "2012-03-17", "coordinator": "maria",
+                ]
+            )
+            try call(
+                "ReceiveRFA",
+                [
+                    "caseId": "c1", "rfaId": "A", "receivedAt": "2013-10-14T09:00", "receivedTimeOfDayKnown": true,
+                    "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
+                    "formulary": false,
+                    "items": .array([.object(["id": "1", "description": "6 additional massage therapy treatments"])]),
+                ]
+            )
+            try call(
+                "DecideUR",
+                [
+                    "caseId": "c1", "rfaId": "A", "decidedAt": "2013-10-18T11:00",
+                    "decisions": .array([.object(["itemId": "1", "outcome": "denied"])]),
+                ]
+            )
+            try call(
+                "ServeWrittenDecision",
+                [
+                    "caseId": "c1", "itemIds": .array(["1"]), "servedOn": "2013-10-18", "method": "mail",
+                    "destination": "california",
+                ]
+            )
             try call("ReceiveIMRApplication", ["caseId": "c1", "itemIds": .array(["1"]), "receivedOn": "2013-11-13"])
             try call("FindEligible", ["caseId": "c1", "itemIds": .array(["1"]), "foundOn": "2013-12-20"])
         }
@@ -210,7 +262,9 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
     }
 
     @Test func aReaderMayNotImport() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-import-access-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-import-access-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let config = dir.appendingPathComponent("imr-daemon.toml")
         try "[access]\nreaders = [\"nogroup\"]\ncoordinators = [\"imr-coordinators\"]\nadmins = [\"imr-admins\"]\n"
@@ -221,11 +275,17 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
         chmod(dir.path, 0o755)
         chmod(daemon.socketPath, 0o666)
         let letter = dir.appendingPathComponent("letter.txt")
-        try FileManager.default.copyItem(at: letters.appendingPathComponent("seeds/001_a437b3b9d38f480f.txt"), to: letter)
+        try FileManager.default.copyItem(
+            at: letters.appendingPathComponent("seeds/001_a437b3b9d38f480f.txt"),
+            to: letter
+        )
         chmod(letter.path, 0o644)
         let socket = daemon.socketPath
         let result = try await offPool {
-            try run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", imrCtl, "import", "--socket", socket, letter.path])
+            try run([
+                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", imrCtl, "import", "--socket", socket,
+                letter.path,
+            ])
         }
         #expect(result.status == 77, "\(result.output)")
         #expect(result.output.contains("imr-coordinators"))
@@ -246,7 +306,10 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
         #expect(headed.count == 40)
         #expect(headerless.count == 4)
 
-        let result = try await importing(["--json"] + headed.map { letters.appendingPathComponent($0).path }, daemon: daemon)
+        let result = try await importing(
+            ["--json"] + headed.map { letters.appendingPathComponent($0).path },
+            daemon: daemon
+        )
         #expect(result.status == 0, "\(result.err)")
         let imported = try reports(result.out)
         #expect(imported.count == 40)
@@ -267,26 +330,43 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
             }
             let wantItems = (want["items"] as? [[String: Any]]) ?? []
             let items = detail["items"]?.list ?? []
-            if items.count != wantItems.count { problems.append("\(file): \(items.count) items, expected \(wantItems.count)") }
+            if items.count != wantItems.count {
+                problems.append("\(file): \(items.count) items, expected \(wantItems.count)")
+            }
             for (item, wanted) in zip(items, wantItems) {
                 let text = item["disputedPortion"]?.stringValue ?? item["description"]?.stringValue
-                if item["imrDecision"]?.stringValue != wanted["decision"] as? String || normal(text) != normal(wanted["disputed"]) {
-                    problems.append("\(file): item \(item["itemId"]?.stringValue ?? "?") is \(item["imrDecision"]?.stringValue ?? "?") \(text ?? ""), expected \(wanted)")
+                if item["imrDecision"]?.stringValue != wanted["decision"] as? String
+                    || normal(text) != normal(wanted["disputed"])
+                {
+                    problems.append(
+                        "\(file): item \(item["itemId"]?.stringValue ?? "?") is \(item["imrDecision"]?.stringValue ?? "?") \(text ?? ""), expected \(wanted)"
+                    )
                 }
             }
-            if detail["dateOfInjury"]?.stringValue != want["date_of_injury"] as? String { problems.append("\(file): date of injury") }
-            if items.first?["imrAssignedOn"]?.stringValue != want["date_assigned"] as? String { problems.append("\(file): assignment") }
-            if items.first?["determinationDecidedOn"]?.stringValue != want["decision_date"] as? String { problems.append("\(file): decision date") }
+            if detail["dateOfInjury"]?.stringValue != want["date_of_injury"] as? String {
+                problems.append("\(file): date of injury")
+            }
+            if items.first?["imrAssignedOn"]?.stringValue != want["date_assigned"] as? String {
+                problems.append("\(file): assignment")
+            }
+            if items.first?["determinationDecidedOn"]?.stringValue != want["decision_date"] as? String {
+                problems.append("\(file): decision date")
+            }
             let overturned = wantItems.filter { $0["decision"] as? String == "overturned" }.count
             let clocks = detail["deadlines"]?.list?.filter { $0["rule"] == "imr.implementation" }.count ?? -1
-            if clocks != overturned { problems.append("\(file): \(clocks) implementation clocks for \(overturned) overturned items") }
+            if clocks != overturned {
+                problems.append("\(file): \(clocks) implementation clocks for \(overturned) overturned items")
+            }
         }
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
 
         let cases = try await offPool { try daemon.client().call("io.imr.Cases.List")["cases"]?.list?.count }
         #expect(cases == 40)
         let settled = try await head(daemon)
-        let again = try await importing(["--json"] + headed.map { letters.appendingPathComponent($0).path }, daemon: daemon)
+        let again = try await importing(
+            ["--json"] + headed.map { letters.appendingPathComponent($0).path },
+            daemon: daemon
+        )
         #expect(again.status == 0, "\(again.err)")
         let againReports = try reports(again.out)
         #expect(againReports.count == 40)
@@ -297,7 +377,10 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
             let path = letters.appendingPathComponent(file).path
             let refused = try await importing([path], daemon: daemon)
             #expect(refused.status == 65, "\(file)")
-            #expect(refused.err.contains("\(path): the letter carries no IMR case number, no decision date"), "\(refused.err)")
+            #expect(
+                refused.err.contains("\(path): the letter carries no IMR case number, no decision date"),
+                "\(refused.err)"
+            )
         }
         #expect(try await head(daemon) == settled)
     }

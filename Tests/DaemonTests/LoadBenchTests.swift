@@ -8,7 +8,10 @@ struct LoadBenchTests {
     @Test func theLoadBenchmarkRecordsEveryCommandItSends() async throws {
         let bench = productsDirectory.appendingPathComponent("imr-bench").path
         let result = try await offPool {
-            try run([bench, "load", "--clients", "1,3", "--cases", "12", "--raw-commits", "20", "--dir", FileManager.default.temporaryDirectory.path])
+            try run([
+                bench, "load", "--clients", "1,3", "--cases", "12", "--raw-commits", "20", "--dir",
+                FileManager.default.temporaryDirectory.path,
+            ])
         }
         #expect(result.status == 0, "\(result.output)")
         // Raw SQLite is timed again before each client count's run.

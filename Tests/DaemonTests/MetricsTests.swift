@@ -11,26 +11,39 @@ import Glibc
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct MetricsTests {
     @Test func theFiguresReachThePrometheusFileAndStatus() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-metrics-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-metrics-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let prom = dir.appendingPathComponent("imr.prom").path
         let config = dir.appendingPathComponent("imr-daemon.toml")
-        try "[metrics]\ntextfile = \"\(prom)\"\ninterval_seconds = 0.2\n".write(to: config, atomically: true, encoding: .utf8)
+        try "[metrics]\ntextfile = \"\(prom)\"\ninterval_seconds = 0.2\n".write(
+            to: config,
+            atomically: true,
+            encoding: .utf8
+        )
         let daemon = try DaemonProcess(directory: dir, arguments: ["--config", config.path])
         defer { daemon.cleanup() }
         _ = try #require(await offPool { daemon.waitUntilReady() })
         try await offPool {
             let c = try daemon.client()
             try openCaseWithRFA(c, "M-1", receivedAt: "2024-03-04T10:00")
-            _ = try? c.call("io.imr.Cases.AddNote", ["caseId": "M-1", "text": "bad \u{202E}note"])   // invalid
-            _ = try? c.call("io.imr.Cases.DecideUR", ["caseId": "M-1", "rfaId": "Z", "decidedAt": "2024-03-05T06:00",
-                                                      "decisions": .array([.object(["itemId": "A1", "outcome": "approved"])])])  // refused
+            _ = try? c.call("io.imr.Cases.AddNote", ["caseId": "M-1", "text": "bad \u{202E}note"])  // invalid
+            _ = try? c.call(
+                "io.imr.Cases.DecideUR",
+                [
+                    "caseId": "M-1", "rfaId": "Z", "decidedAt": "2024-03-05T06:00",
+                    "decisions": .array([.object(["itemId": "A1", "outcome": "approved"])]),
+                ]
+            )  // refused
         }
         // The file is rewritten every 0.2 s; wait for all the commands to show (a file written
         // between two of them shows only the first: CI once read one between the RFA and the note).
         var text = ""
-        let expected = [#"imr_commands_total{outcome="recorded"} 2"#, #"imr_commands_total{outcome="invalid"} 1"#,
-                        #"imr_commands_total{outcome="refused"} 1"#]
+        let expected = [
+            #"imr_commands_total{outcome="recorded"} 2"#, #"imr_commands_total{outcome="invalid"} 1"#,
+            #"imr_commands_total{outcome="refused"} 1"#,
+        ]
         for _ in 0..<100 {
             text = (try? String(contentsOfFile: prom, encoding: .utf8)) ?? ""
             if expected.allSatisfy(text.contains) { break }
@@ -53,7 +66,12 @@ struct MetricsTests {
         #expect(service?["commandsRecorded"] == .int(2))
         #expect(service?["commandsInvalid"] == .int(1))
         #expect(service?["commandsRefused"] == .int(1))
-        #expect((status["figures"]?.objectValue?["server"]?.objectValue?["calls"]).flatMap { if case .int(let i) = $0 { i } else { nil } } ?? 0 >= 4, "the four calls before status")
+        #expect(
+            (status["figures"]?.objectValue?["server"]?.objectValue?["calls"]).flatMap {
+                if case .int(let i) = $0 { i } else { nil }
+            } ?? 0 >= 4,
+            "the four calls before status"
+        )
         let words = try await offPool {
             try run([productsDirectory.appendingPathComponent("imr-ctl").path, "status", "--socket", daemon.socketPath])
         }
@@ -63,7 +81,9 @@ struct MetricsTests {
     }
 
     @Test func aMetricsFileThatIsNotPromIsRefusedAtStart() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-metrics-bad-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-metrics-bad-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = dir.appendingPathComponent("imr-daemon.toml")

@@ -17,7 +17,11 @@ import Glibc
 /// since CI runs other suites beside these on two cores. The watchdog bound is the exception:
 /// it is systemd's own (a ping later than WATCHDOG_USEC gets the daemon killed). Each test
 /// holds ``LoadTestLock``, so no other storm (the torture's) shares the two cores meanwhile.
-@Suite(.serialized, .timeLimit(.minutes(5)), .enabled(if: geteuid() == 0, "recording commands and Verify need a coordinator and an admin: run as root (CI does)"))
+@Suite(
+    .serialized,
+    .timeLimit(.minutes(5)),
+    .enabled(if: geteuid() == 0, "recording commands and Verify need a coordinator and an admin: run as root (CI does)")
+)
 struct PoolStarvationTests {
     /// systemd's watchdog interval given to the daemon; it pings every half of it.
     static let watchdogSeconds = 1.0
@@ -25,7 +29,10 @@ struct PoolStarvationTests {
     static let answerBound = 2.0
 
     static func daemon(directory: URL? = nil) throws -> DaemonProcess {
-        try DaemonProcess(directory: directory, environment: ["WATCHDOG_USEC": String(Int(watchdogSeconds * 1_000_000))])
+        try DaemonProcess(
+            directory: directory,
+            environment: ["WATCHDOG_USEC": String(Int(watchdogSeconds * 1_000_000))]
+        )
     }
 
     @Test func theWatchdogStatusAndAlertsAnswerOnTimeWhile32ClientsAppend() async throws {
@@ -38,7 +45,10 @@ struct PoolStarvationTests {
         _ = try #require(await offPool { daemon.waitUntilReady() }, "no READY=1 from the daemon")
         let socket = daemon.socketPath
         let notes = NotifyLog(daemon.notify)
-        #expect(try await offPool { notes.waitForPing(timeout: Self.watchdogSeconds * 3) }, "no watchdog ping from an idle daemon")
+        #expect(
+            try await offPool { notes.waitForPing(timeout: Self.watchdogSeconds * 3) },
+            "no watchdog ping from an idle daemon"
+        )
         // The storm lasts six watchdog intervals: a daemon whose pings waited behind the
         // appends would miss several.
         let stormStart = Date()
@@ -63,12 +73,17 @@ struct PoolStarvationTests {
         let (acknowledged, failures, perClient) = storm.outcome
         #expect(failures.isEmpty, "\(failures.count) commands failed during the storm, e.g. \(failures.prefix(5))")
         #expect(perClient.allSatisfy { $0 > 0 }, "some clients recorded nothing: commands per client \(perClient)")
-        #expect(acknowledged.count >= 100, "only \(acknowledged.count) commands were recorded in \(Int(stormEnd.timeIntervalSince(stormStart))) s by 32 clients")
+        #expect(
+            acknowledged.count >= 100,
+            "only \(acknowledged.count) commands were recorded in \(Int(stormEnd.timeIntervalSince(stormStart))) s by 32 clients"
+        )
         Self.expectPingsOnTime(notes.pings, from: stormStart, to: stormEnd)
         Self.expectAnsweredOnTime(status, "io.imr.Admin.Status", during: stormEnd.timeIntervalSince(stormStart))
         for (caseId, lag) in alerts.lags {
-            #expect(lag != nil && lag! < Self.answerBound * 2.5,
-                    "the alert of \(caseId) (an expedited RFA of 71 hours ago, alerting at once) reached its follower \(lag.map { String(format: "%.2f s", $0) } ?? "never") after the command")
+            #expect(
+                lag != nil && lag! < Self.answerBound * 2.5,
+                "the alert of \(caseId) (an expedited RFA of 71 hours ago, alerting at once) reached its follower \(lag.map { String(format: "%.2f s", $0) } ?? "never") after the command"
+            )
         }
         #expect(alerts.lags.count == 3, "the probe raised \(alerts.lags.count) of its 3 alerts")
         // Still answering once the storm is over.
@@ -105,12 +120,21 @@ struct PoolStarvationTests {
 
         #expect(!daemon.process.hasExited, "the daemon died under the reads: \(daemon.stop().output.suffix(2000))")
         let outcome = reads.outcome
-        #expect(outcome.failures.isEmpty, "\(outcome.failures.count) bulk reads failed, e.g. \(outcome.failures.prefix(5))")
+        #expect(
+            outcome.failures.isEmpty,
+            "\(outcome.failures.count) bulk reads failed, e.g. \(outcome.failures.prefix(5))"
+        )
         // Each kind of long read really ran, over the whole caseload.
         for method in ReadStorm.calls.map(\.method) {
-            #expect((outcome.completed[method] ?? 0) >= 1, "\(method) completed \(outcome.completed[method] ?? 0) times in 6 s: the readers were not busy")
+            #expect(
+                (outcome.completed[method] ?? 0) >= 1,
+                "\(method) completed \(outcome.completed[method] ?? 0) times in 6 s: the readers were not busy"
+            )
         }
-        #expect(outcome.largestList >= populated.cases, "Cases.List returned \(outcome.largestList) cases of the \(populated.cases) recorded")
+        #expect(
+            outcome.largestList >= populated.cases,
+            "Cases.List returned \(outcome.largestList) cases of the \(populated.cases) recorded"
+        )
         Self.expectPingsOnTime(notes.pings, from: start, to: end)
         Self.expectAnsweredOnTime(status, "io.imr.Admin.Status", during: end.timeIntervalSince(start))
         Self.expectAnsweredOnTime(oneCase, "io.imr.Cases.Get", during: end.timeIntervalSince(start))
@@ -137,8 +161,10 @@ struct PoolStarvationTests {
         let storm = WriteStorm(socket: socket, clients: 32, prefix: "T", until: Date().addingTimeInterval(120))
         try await Task.sleep(for: .seconds(3))
         // Over this caseload a list can take longer than the wait: the reads are in flight, not yet answered.
-        #expect(reads.outcome.asked >= 8 && storm.outcome.acknowledged.count > 0,
-                "the storms had not started when SIGTERM was sent: \(reads.outcome.asked) reads asked, \(storm.outcome.acknowledged.count) commands recorded")
+        #expect(
+            reads.outcome.asked >= 8 && storm.outcome.acknowledged.count > 0,
+            "the storms had not started when SIGTERM was sent: \(reads.outcome.asked) reads asked, \(storm.outcome.acknowledged.count) commands recorded"
+        )
         let inFlight = reads.outcome.completed
         storm.daemonStops()
         reads.daemonStops()
@@ -147,25 +173,36 @@ struct PoolStarvationTests {
         let exited = try await offPool { first.process.waitForExit(seconds: 10) != nil }
         let seconds = Date().timeIntervalSince(sent)
         if !exited {
-            Issue.record("the daemon was still running \(String(format: "%.1f", seconds)) s after SIGTERM with reads and writes in flight; its threads:\n\(threadStacks(first.process.processIdentifier))")
+            Issue.record(
+                "the daemon was still running \(String(format: "%.1f", seconds)) s after SIGTERM with reads and writes in flight; its threads:\n\(threadStacks(first.process.processIdentifier))"
+            )
             first.signal(SIGKILL)
         }
         let (status, output) = try await offPool { first.wait() }
         notes.stop()
         // Up to one interval before SIGTERM: the daemon may stop pinging once it stops.
         Self.expectPingsOnTime(notes.pings, from: start, to: sent.addingTimeInterval(-Self.watchdogSeconds))
-        #expect(exited && status == 0, "exit status \(status) \(String(format: "%.1f", seconds)) s after SIGTERM: \(output.suffix(3000))")
+        #expect(
+            exited && status == 0,
+            "exit status \(status) \(String(format: "%.1f", seconds)) s after SIGTERM: \(output.suffix(3000))"
+        )
         try await offPool { storm.wait() }
         try await offPool { reads.wait() }
         let (acknowledged, failures, _) = storm.outcome
         #expect(failures.isEmpty, "\(failures.count) commands failed before SIGTERM, e.g. \(failures.prefix(5))")
-        #expect(reads.outcome.failures.isEmpty, "\(reads.outcome.failures.count) reads failed before SIGTERM, e.g. \(reads.outcome.failures.prefix(5))")
+        #expect(
+            reads.outcome.failures.isEmpty,
+            "\(reads.outcome.failures.count) reads failed before SIGTERM, e.g. \(reads.outcome.failures.prefix(5))"
+        )
 
         // Restarted on the same state: the log is intact and holds every command a client saw
         // acknowledged, at the positions its reply named.
         let second = try Self.daemon(directory: first.directory)
         defer { second.cleanup() }
-        _ = try #require(await offPool { second.waitUntilReady() }, "no READY=1 from the daemon restarted after SIGTERM: \(second.stop().output.suffix(2000))")
+        _ = try #require(
+            await offPool { second.waitUntilReady() },
+            "no READY=1 from the daemon restarted after SIGTERM: \(second.stop().output.suffix(2000))"
+        )
         let secondNotes = NotifyLog(second.notify)
         defer { secondNotes.stop() }
         let (verify, missing) = try await offPool { () -> ([String: JSONValue], [String]) in
@@ -174,7 +211,8 @@ struct PoolStarvationTests {
             var missing: [String] = []
             for (caseId, commands) in Dictionary(grouping: acknowledged, by: { $0.value.caseId }) {
                 var logged: [String: [Int64]] = [:]
-                if case .array(let events)? = try c.call("io.imr.Cases.History", ["caseId": .string(caseId)])["events"] {
+                if case .array(let events)? = try c.call("io.imr.Cases.History", ["caseId": .string(caseId)])["events"]
+                {
                     for event in events {
                         if let command = event["commandId"]?.stringValue, let position = event["position"]?.integer {
                             logged[command.lowercased(), default: []].append(position)
@@ -182,14 +220,22 @@ struct PoolStarvationTests {
                     }
                 }
                 for (command, ack) in commands where logged[command] != ack.positions {
-                    missing.append("\(caseId) command \(command): acknowledged at \(ack.positions), in the log at \(logged[command] ?? [])")
+                    missing.append(
+                        "\(caseId) command \(command): acknowledged at \(ack.positions), in the log at \(logged[command] ?? [])"
+                    )
                 }
             }
             return (verify, missing)
         }
         #expect(verify["intact"] == .bool(true), "verify after the restart: \(verify)")
-        #expect(missing.isEmpty, "\(missing.count) of \(acknowledged.count) acknowledged commands are not in the log as acknowledged, e.g. \(missing.prefix(5))")
-        #expect(acknowledged.count > 0, "no command was acknowledged before SIGTERM (reads completed before it: \(inFlight))")
+        #expect(
+            missing.isEmpty,
+            "\(missing.count) of \(acknowledged.count) acknowledged commands are not in the log as acknowledged, e.g. \(missing.prefix(5))"
+        )
+        #expect(
+            acknowledged.count > 0,
+            "no command was acknowledged before SIGTERM (reads completed before it: \(inFlight))"
+        )
         let stopped = second.stop()
         #expect(stopped.status == 0, "\(stopped.output.suffix(2000))")
     }
@@ -197,33 +243,65 @@ struct PoolStarvationTests {
     // MARK: - Checks
 
     /// Every stretch without a ping that overlaps the window is shorter than the watchdog interval.
-    static func expectPingsOnTime(_ pings: [Date], from start: Date, to end: Date, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectPingsOnTime(
+        _ pings: [Date],
+        from start: Date,
+        to end: Date,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let before = pings.last { $0 <= start }
         let after = pings.first { $0 >= end }
-        #expect(before != nil && after != nil, "no watchdog ping \(before == nil ? "before" : "after") the load (\(pings.count) pings in all)",
-                sourceLocation: sourceLocation)
+        #expect(
+            before != nil && after != nil,
+            "no watchdog ping \(before == nil ? "before" : "after") the load (\(pings.count) pings in all)",
+            sourceLocation: sourceLocation
+        )
         let inside = pings.filter { $0 > start && $0 < end }
         let marks = [before ?? start] + inside + [after ?? end]
         let gaps = zip(marks, marks.dropFirst()).map { ($0.timeIntervalSince(start), $1.timeIntervalSince($0)) }
         let late = gaps.filter { $0.1 >= watchdogSeconds }
-        let silences = late.map { String(format: "%.2f s from %.2f s into the load", $0.1, $0.0) }.joined(separator: ", ")
-        #expect(late.isEmpty, "the watchdog (WATCHDOG_USEC \(watchdogSeconds) s, a ping due every \(watchdogSeconds / 2) s) went silent \(silences); systemd would have killed the daemon",
-                sourceLocation: sourceLocation)
+        let silences = late.map { String(format: "%.2f s from %.2f s into the load", $0.1, $0.0) }.joined(
+            separator: ", "
+        )
+        #expect(
+            late.isEmpty,
+            "the watchdog (WATCHDOG_USEC \(watchdogSeconds) s, a ping due every \(watchdogSeconds / 2) s) went silent \(silences); systemd would have killed the daemon",
+            sourceLocation: sourceLocation
+        )
         // Half-interval pings, a few allowed late: fewer means the loop stalled without a long gap.
         let expected = Int(end.timeIntervalSince(start) / (watchdogSeconds / 2))
-        #expect(inside.count >= expected - 3, "\(inside.count) watchdog pings in \(String(format: "%.1f", end.timeIntervalSince(start))) s of load, expected about \(expected)",
-                sourceLocation: sourceLocation)
+        #expect(
+            inside.count >= expected - 3,
+            "\(inside.count) watchdog pings in \(String(format: "%.1f", end.timeIntervalSince(start))) s of load, expected about \(expected)",
+            sourceLocation: sourceLocation
+        )
     }
 
-    static func expectAnsweredOnTime(_ poller: Poller, _ method: String, during seconds: Double, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectAnsweredOnTime(
+        _ poller: Poller,
+        _ method: String,
+        during seconds: Double,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let (answers, failures) = poller.outcome
-        #expect(failures.isEmpty, "\(method) failed \(failures.count) times under load, e.g. \(failures.prefix(3))", sourceLocation: sourceLocation)
+        #expect(
+            failures.isEmpty,
+            "\(method) failed \(failures.count) times under load, e.g. \(failures.prefix(3))",
+            sourceLocation: sourceLocation
+        )
         let slow = answers.filter { $0.seconds >= answerBound }
         let times = slow.map { String(format: "%.2f s", $0.seconds) }.joined(separator: ", ")
-        #expect(slow.isEmpty, "\(method) took \(times) under load (bound \(answerBound) s)", sourceLocation: sourceLocation)
+        #expect(
+            slow.isEmpty,
+            "\(method) took \(times) under load (bound \(answerBound) s)",
+            sourceLocation: sourceLocation
+        )
         // Asked every 0.2 s: a call that hung would leave too few answers, even without a slow one recorded.
-        #expect(answers.count >= Int(seconds / (0.2 + answerBound)), "\(method) answered only \(answers.count) times in \(Int(seconds)) s",
-                sourceLocation: sourceLocation)
+        #expect(
+            answers.count >= Int(seconds / (0.2 + answerBound)),
+            "\(method) answered only \(answers.count) times in \(Int(seconds)) s",
+            sourceLocation: sourceLocation
+        )
     }
 
     // MARK: - A caseload
@@ -231,7 +309,14 @@ struct PoolStarvationTests {
     /// Records the first five steps of many cases, from 32 connections at once: cases with
     /// items, running deadlines and alerts, for the long reads to walk.
     static func populate(_ socket: String, cases: Int = 640) throws -> (cases: Int, someCase: String) {
-        let storm = WriteStorm(socket: socket, clients: 32, prefix: "P", until: Date().addingTimeInterval(600), casesPerClient: cases / 32, steps: 5)
+        let storm = WriteStorm(
+            socket: socket,
+            clients: 32,
+            prefix: "P",
+            until: Date().addingTimeInterval(600),
+            casesPerClient: cases / 32,
+            steps: 5
+        )
         storm.wait()
         let (acknowledged, failures, _) = storm.outcome
         guard failures.isEmpty else { throw DaemonFailure("populating the store failed: \(failures.prefix(5))") }
@@ -242,25 +327,63 @@ struct PoolStarvationTests {
 
 /// The lifecycle of one dispute, from the RFA to closure, as a coordinator records it; the
 /// dates are in 2024, so every clock it starts had passed when recorded: history, no alert.
-func lifecycle(_ caseId: String, number: Int, coordinator: String = "maria") -> [(method: String, parameters: [String: JSONValue])] {
+func lifecycle(
+    _ caseId: String,
+    number: Int,
+    coordinator: String = "maria"
+) -> [(method: String, parameters: [String: JSONValue])] {
     let imr = JSONValue.string(String(format: "CM24-%07d", number % 10_000_000))
     let items: JSONValue = .array(["1"])
     let calls: [(String, [String: JSONValue])] = [
-        ("Open", ["claimNumber": .string("ADJ-\(number)"), "employer": "Acme", "claimsAdministrator": "Golden TPA",
-                  "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": .string(coordinator)]),
-        ("ReceiveRFA", ["rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true, "transmission": "fax",
-                        "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false, "formulary": false,
-                        "items": .array([.object(["id": "1", "description": "8 massage visits"])])]),
-        ("DecideUR", ["rfaId": "A", "decidedAt": "2024-02-28T09:00", "decisions": .array([.object(["itemId": "1", "outcome": "denied"])])]),
+        (
+            "Open",
+            [
+                "claimNumber": .string("ADJ-\(number)"), "employer": "Acme", "claimsAdministrator": "Golden TPA",
+                "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": .string(coordinator),
+            ]
+        ),
+        (
+            "ReceiveRFA",
+            [
+                "rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true, "transmission": "fax",
+                "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false, "formulary": false,
+                "items": .array([.object(["id": "1", "description": "8 massage visits"])]),
+            ]
+        ),
+        (
+            "DecideUR",
+            [
+                "rfaId": "A", "decidedAt": "2024-02-28T09:00",
+                "decisions": .array([.object(["itemId": "1", "outcome": "denied"])]),
+            ]
+        ),
         ("NotifyPhysician", ["itemIds": items, "notifiedAt": "2024-02-28T10:00", "method": "fax"]),
-        ("ServeWrittenDecision", ["itemIds": items, "servedOn": "2024-02-29", "method": "mail", "destination": "california"]),
+        (
+            "ServeWrittenDecision",
+            ["itemIds": items, "servedOn": "2024-02-29", "method": "mail", "destination": "california"]
+        ),
         ("ReceiveIMRApplication", ["itemIds": items, "receivedOn": "2024-03-20"]),
         ("FindEligible", ["itemIds": items, "foundOn": "2024-03-28"]),
-        ("AssignIMR", ["itemIds": items, "imrCaseNumber": imr, "assignedOn": "2024-03-29", "priority": "standard", "noticeMethod": "mail"]),
+        (
+            "AssignIMR",
+            [
+                "itemIds": items, "imrCaseNumber": imr, "assignedOn": "2024-03-29", "priority": "standard",
+                "noticeMethod": "mail",
+            ]
+        ),
         ("ReceiveRecords", ["imrCaseNumber": imr, "receivedOn": "2024-04-10"]),
-        ("RecordDetermination", ["imrCaseNumber": imr, "decidedOn": "2024-04-30", "mailedOn": "2024-05-01",
-                                 "reviewerSpecialty": "Physical Medicine and Rehabilitation",
-                                 "items": .array([.object(["itemId": "1", "decision": "overturned", "guideline": "MTUS", "rationaleSummary": "necessary"])])]),
+        (
+            "RecordDetermination",
+            [
+                "imrCaseNumber": imr, "decidedOn": "2024-04-30", "mailedOn": "2024-05-01",
+                "reviewerSpecialty": "Physical Medicine and Rehabilitation",
+                "items": .array([
+                    .object([
+                        "itemId": "1", "decision": "overturned", "guideline": "MTUS", "rationaleSummary": "necessary",
+                    ])
+                ]),
+            ]
+        ),
         ("RecordImplementation", ["itemId": "1", "implementedOn": "2024-05-06", "kind": "authorized"]),
         ("Close", ["closedOn": "2024-06-10", "reason": "implemented"]),
     ]
@@ -277,7 +400,10 @@ func lifecycle(_ caseId: String, number: Int, coordinator: String = "maria") -> 
 /// of their own (a case's commands in order, each with a command id) until `until`.
 /// @unchecked Sendable: every field the threads share is behind `lock`.
 final class WriteStorm: @unchecked Sendable {
-    struct Ack { let caseId: String; let positions: [Int64] }
+    struct Ack {
+        let caseId: String
+        let positions: [Int64]
+    }
     private let lock = NSLock()
     private var acknowledged: [String: Ack] = [:]
     private var failures: [String] = []
@@ -438,7 +564,9 @@ final class Poller: @unchecked Sendable {
                     _ = try c.call(method, parameters)
                     lock.withLock { answers.append((started, Date().timeIntervalSince(started))) }
                 } catch {
-                    lock.withLock { failures.append("\(error) after \(String(format: "%.2f", Date().timeIntervalSince(started))) s") }
+                    lock.withLock {
+                        failures.append("\(error) after \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+                    }
                 }
                 usleep(200_000)
             }
@@ -474,7 +602,9 @@ final class AlertProbe: @unchecked Sendable {
             let follower: VarlinkClient
             do {
                 follower = try VarlinkClient(path: socket)
-                try follower.send(VarlinkCall(method: "io.imr.Alerts.Follow", parameters: ["coordinator": "probe"], more: true))
+                try follower.send(
+                    VarlinkCall(method: "io.imr.Alerts.Follow", parameters: ["coordinator": "probe"], more: true)
+                )
                 follower.setReceiveTimeout(0.3)
             } catch {
                 failure.error = error
@@ -484,7 +614,9 @@ final class AlertProbe: @unchecked Sendable {
             following.signal()
             while !lock.withLock({ stopped }) {
                 // A timeout only lets the loop look at `stopped`; the buffer keeps what was read.
-                guard let reply = try? follower.receive(), let caseId = reply.parameters?["alert"]?["caseId"]?.stringValue else { continue }
+                guard let reply = try? follower.receive(),
+                    let caseId = reply.parameters?["alert"]?["caseId"]?.stringValue
+                else { continue }
                 lock.withLock { if heardAt[caseId] == nil { heardAt[caseId] = Date() } }
             }
         }
@@ -501,7 +633,9 @@ final class AlertProbe: @unchecked Sendable {
         // that had passed by then would be history, with no alert), and the levels before its
         // due instant are raised at once.
         calls[1].parameters["expedited"] = true
-        calls[1].parameters["receivedAt"] = .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(-71 * 3600)))
+        calls[1].parameters["receivedAt"] = .string(
+            ISO8601DateFormatter().string(from: Date().addingTimeInterval(-71 * 3600))
+        )
         for (method, parameters) in calls { _ = try c.call(method, parameters) }
         lock.withLock { recordedAt[caseId] = Date() }
     }
@@ -514,7 +648,9 @@ final class AlertProbe: @unchecked Sendable {
     /// Seconds from each probe's command to its first alert; nil when none came.
     var lags: [(caseId: String, seconds: Double?)] {
         lock.withLock {
-            recordedAt.sorted { $0.key < $1.key }.map { caseId, at in (caseId, heardAt[caseId].map { max(0, $0.timeIntervalSince(at)) }) }
+            recordedAt.sorted { $0.key < $1.key }.map { caseId, at in
+                (caseId, heardAt[caseId].map { max(0, $0.timeIntervalSince(at)) })
+            }
         }
     }
 }
@@ -594,7 +730,8 @@ final class NotifyLog: @unchecked Sendable {
             while offset + headerSize <= controlLength {
                 let message = raw.loadUnaligned(fromByteOffset: offset, as: cmsghdr.self)
                 if message.cmsg_level == SOL_SOCKET && message.cmsg_type == soTimestamp
-                    && offset + headerSize + MemoryLayout<timeval>.size <= controlLength {
+                    && offset + headerSize + MemoryLayout<timeval>.size <= controlLength
+                {
                     let stamp = raw.loadUnaligned(fromByteOffset: offset + headerSize, as: timeval.self)
                     at = Date(timeIntervalSince1970: Double(stamp.tv_sec) + Double(stamp.tv_usec) / 1_000_000)
                 }
@@ -618,7 +755,10 @@ extension JSONValue {
 /// Every thread's stack in a process, for a failure message: the top frames of each thread,
 /// demangled when swift-demangle is there (gdb or eu-stack, whichever exists).
 func threadStacks(_ pid: pid_t) -> String {
-    for tool in [["/usr/bin/eu-stack", "-p", "\(pid)"], ["/usr/bin/gdb", "-p", "\(pid)", "-batch", "-ex", "thread apply all bt 14"]]
+    for tool in [
+        ["/usr/bin/eu-stack", "-p", "\(pid)"],
+        ["/usr/bin/gdb", "-p", "\(pid)", "-batch", "-ex", "thread apply all bt 14"],
+    ]
     where FileManager.default.isExecutableFile(atPath: tool[0]) {
         guard let result = try? run(tool), !result.output.isEmpty else { continue }
         var text = result.output
@@ -626,14 +766,17 @@ func threadStacks(_ pid: pid_t) -> String {
         if FileManager.default.isExecutableFile(atPath: demangler) {
             let input = FileManager.default.temporaryDirectory.appendingPathComponent("imr-stacks-\(pid).txt")
             if (try? text.write(to: input, atomically: true, encoding: .utf8)) != nil,
-               let demangled = try? run(["/bin/sh", "-c", "\(demangler) --simplified < '\(input.path)'"]), demangled.status == 0 {
+                let demangled = try? run(["/bin/sh", "-c", "\(demangler) --simplified < '\(input.path)'"]),
+                demangled.status == 0
+            {
                 text = demangled.output
             }
             try? FileManager.default.removeItem(at: input)
         }
-        let lines = text.split(separator: "\n").filter { $0.hasPrefix("Thread ") || $0.hasPrefix("TID ") || $0.hasPrefix("#") }
+        let lines = text.split(separator: "\n").filter {
+            $0.hasPrefix("Thread ") || $0.hasPrefix("TID ") || $0.hasPrefix("#")
+        }
         return lines.map { String($0.prefix(220)) }.joined(separator: "\n")
     }
     return "(neither eu-stack nor gdb is installed)"
 }
-

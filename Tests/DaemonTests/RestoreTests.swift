@@ -28,9 +28,17 @@ struct RestoreTests {
         let backupHead = snapshot[0].objectValue?["headPosition"]
 
         // Restore: the copy becomes the event log of a new state directory.
-        let restored = FileManager.default.temporaryDirectory.appendingPathComponent("imr-restored-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: restored.appendingPathComponent("state"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: backupPath, toPath: restored.appendingPathComponent("state/imr.sqlite").path)
+        let restored = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-restored-\(UUID().uuidString.prefix(8))"
+        )
+        try FileManager.default.createDirectory(
+            at: restored.appendingPathComponent("state"),
+            withIntermediateDirectories: true
+        )
+        try FileManager.default.copyItem(
+            atPath: backupPath,
+            toPath: restored.appendingPathComponent("state/imr.sqlite").path
+        )
         let second = try DaemonProcess(directory: restored)
         defer { second.cleanup() }
         _ = try #require(await offPool { second.waitUntilReady() })
@@ -56,9 +64,14 @@ struct RestoreTests {
         _ = second.stop()
         let original = try EventStore(path: first.storePath)
         let copy = try EventStore(path: second.storePath)
-        defer { original.close(); copy.close() }
+        defer {
+            original.close()
+            copy.close()
+        }
         let head = try #require(backupHead.flatMap { if case .int(let i) = $0 { Int64(i) } else { nil } })
-        await #expect(try original.readAll(from: head, limit: 1).first?.hash == copy.readAll(from: head, limit: 1).first?.hash)
+        await #expect(
+            try original.readAll(from: head, limit: 1).first?.hash == copy.readAll(from: head, limit: 1).first?.hash
+        )
     }
 
     @Test func aTruncatedFileIsRefusedAtStartWithItsReason() async throws {
@@ -71,11 +84,16 @@ struct RestoreTests {
         }
         _ = first.stop()
         // Cut the file in half, as a failed copy or a full disk during a restore would.
-        let size = try #require(try FileManager.default.attributesOfItem(atPath: first.storePath)[.size] as? NSNumber).intValue
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: first.storePath)[.size] as? NSNumber)
+            .intValue
         #expect(truncate(first.storePath, off_t(size / 2)) == 0)
         let second = try DaemonProcess(directory: first.directory)
         let (status, output) = second.wait()
         #expect(status != 0)
-        #expect(output.contains("imr.sqlite") && (output.contains("corrupt") || output.contains("malformed") || output.contains("altered")), "\(output)")
+        #expect(
+            output.contains("imr.sqlite")
+                && (output.contains("corrupt") || output.contains("malformed") || output.contains("altered")),
+            "\(output)"
+        )
     }
 }

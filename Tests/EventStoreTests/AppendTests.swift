@@ -28,8 +28,12 @@ import Testing
         let known = "F81D4FAE-7DEC-11D0-A765-00A0C91E6BF6"
         #expect(UUID.parse(known) == UUID(uuidString: known))
         // Not the 36-character form: Foundation's answer, whatever it is.
-        for text in ["", "f81d4fae7dec11d0a76500a0c91e6bf6", "f81d4fae-7dec-11d0-a765-00a0c91e6bf", "g81d4fae-7dec-11d0-a765-00a0c91e6bf6",
-                     "f81d4fae-7dec-11d0-a765-00a0c91e6bf6x", "f81d4fae_7dec_11d0_a765_00a0c91e6bf6", "{f81d4fae-7dec-11d0-a765-00a0c91e6bf6}"] {
+        for text in [
+            "", "f81d4fae7dec11d0a76500a0c91e6bf6", "f81d4fae-7dec-11d0-a765-00a0c91e6bf",
+            "g81d4fae-7dec-11d0-a765-00a0c91e6bf6",
+            "f81d4fae-7dec-11d0-a765-00a0c91e6bf6x", "f81d4fae_7dec_11d0_a765_00a0c91e6bf6",
+            "{f81d4fae-7dec-11d0-a765-00a0c91e6bf6}",
+        ] {
             #expect(UUID.parse(text) == UUID(uuidString: text), "\(text)")
         }
     }
@@ -45,7 +49,10 @@ import Testing
             #expect(id.uuid.6 >> 4 == 7)
             #expect(id.uuid.8 >> 6 == 0b10)
             // The first 48 bits are the Unix milliseconds, so text order is time order.
-            #expect(id.uuidString.replacingOccurrences(of: "-", with: "").prefix(12) == String(format: "%012llX", base + UInt64(step)))
+            #expect(
+                id.uuidString.replacingOccurrences(of: "-", with: "").prefix(12)
+                    == String(format: "%012llX", base + UInt64(step))
+            )
             if let previous { #expect(previous.uuidString < id.uuidString) }
             previous = id
         }
@@ -65,7 +72,9 @@ import Testing
         let path = dir.path("log.sqlite")
         func vfsName(_ db: SQLiteConnection) -> String {
             var name: UnsafeMutablePointer<CChar>?
-            guard sqlite3_file_control(db.handle, "main", SQLITE_FCNTL_VFSNAME, &name) == SQLITE_OK, let name else { return "" }
+            guard sqlite3_file_control(db.handle, "main", SQLITE_FCNTL_VFSNAME, &name) == SQLITE_OK, let name else {
+                return ""
+            }
             defer { sqlite3_free(name) }
             return String(cString: name)
         }
@@ -75,13 +84,25 @@ import Testing
             let store = try EventStore(path: path, options: .init(synchronous: synchronous))
             defer { store.close() }
             #expect(try store.withWriter { (w: Writer) throws(EventStoreError) in vfsName(w.db) }.hasPrefix("imr-wal/"))
-            #expect(try store.withReader(doing: "test") { (db: SQLiteConnection) throws(SQLiteError) in vfsName(db) }.hasPrefix("imr-wal/"))
+            #expect(
+                try store.withReader(doing: "test") { (db: SQLiteConnection) throws(SQLiteError) in vfsName(db) }
+                    .hasPrefix("imr-wal/")
+            )
             for round in 1...20 {
                 // About 3 MB in one transaction: the 128 KiB buffer is written out as it fills.
-                let events = (0..<10).map { n in NewEvent(type: "Big", payload: Array(#"{"round":\#(round),"n":\#(n),"pad":""#.utf8) + big + Array(#""}"#.utf8)) }
+                let events = (0..<10).map { n in
+                    NewEvent(
+                        type: "Big",
+                        payload: Array(#"{"round":\#(round),"n":\#(n),"pad":""#.utf8) + big + Array(#""}"#.utf8)
+                    )
+                }
                 try store.append(to: "s\(round % 3)", expected: .any, events: events)
                 // Another connection sees the commit the moment append returns.
-                #expect(try store.withReader(doing: "test") { (db: SQLiteConnection) throws(SQLiteError) in try db.scalarInt("SELECT COUNT(*) FROM events") } == Int64((round - 1) * 11 + 10))
+                #expect(
+                    try store.withReader(doing: "test") { (db: SQLiteConnection) throws(SQLiteError) in
+                        try db.scalarInt("SELECT COUNT(*) FROM events")
+                    } == Int64((round - 1) * 11 + 10)
+                )
                 try store.append(to: "small", expected: .any, events: [event("Small")])
                 #expect(try store.read(stream: "small").count == round)
             }
@@ -109,7 +130,11 @@ import Testing
         defer { dir.cleanup() }
         let store = try EventStore(path: dir.path("log.sqlite"))
         defer { store.close() }
-        let first = try store.append(to: "case-1", expected: .noStream, events: [event("Opened", #"{"a":1}"#), event("Noted", #"{"b":2}"#)])
+        let first = try store.append(
+            to: "case-1",
+            expected: .noStream,
+            events: [event("Opened", #"{"a":1}"#), event("Noted", #"{"b":2}"#)]
+        )
         #expect(first.streamVersion == 2)
         #expect(first.events.map(\.position) == [1, 2])
         let second = try store.append(to: "case-2", expected: .noStream, events: [event("Opened")])
@@ -227,7 +252,9 @@ import Testing
         }
         #expect(throws: EventStoreError.self) { try store.append(to: "case-2", expected: .any, events: [a]) }
         #expect(throws: EventStoreError.self) { try store.append(to: "case-1", expected: .any, events: [b, a]) }
-        #expect(throws: EventStoreError.self) { try store.append(to: "case-1", expected: .any, events: [a, b, event()]) }
+        #expect(throws: EventStoreError.self) {
+            try store.append(to: "case-1", expected: .any, events: [a, b, event()])
+        }
         #expect(try store.headPosition() == 2)
     }
 
@@ -269,10 +296,18 @@ import Testing
 
 @Suite struct MetadataEncodingTests {
     @Test func storedMetadataIsSortedJSONThatDecodesBack() throws {
-        let metadata = EventMetadata(actor: "uid:1 a\"b\\c\nd", correlationId: "c", causationId: nil, commandId: "x",
-                                     extras: ["z": "1", "a": "\u{1}é"])
+        let metadata = EventMetadata(
+            actor: "uid:1 a\"b\\c\nd",
+            correlationId: "c",
+            causationId: nil,
+            commandId: "x",
+            extras: ["z": "1", "a": "\u{1}é"]
+        )
         let bytes = metadata.encoded()
-        #expect(String(decoding: bytes, as: UTF8.self) == #"{"actor":"uid:1 a\"b\\c\nd","commandId":"x","correlationId":"c","extras":{"a":"\u0001é","z":"1"}}"#)
+        #expect(
+            String(decoding: bytes, as: UTF8.self)
+                == #"{"actor":"uid:1 a\"b\\c\nd","commandId":"x","correlationId":"c","extras":{"a":"\u0001é","z":"1"}}"#
+        )
         #expect(EventMetadata.decode(bytes) == metadata)
         #expect(try JSONSerialization.jsonObject(with: Data(bytes)) is [String: Any])
     }
@@ -289,10 +324,13 @@ import Testing
         defer { store.close() }
         var largest = 0
         for n in 0..<(SQLiteConnection.maximumCachedStatements * 3) {
-            largest = max(largest, try store.read { db in
-                _ = try db.query("SELECT \(n) FROM events WHERE position > ?", [.integer(Int64(n))])
-                return db.connection.cachedStatementCount
-            })
+            largest = max(
+                largest,
+                try store.read { db in
+                    _ = try db.query("SELECT \(n) FROM events WHERE position > ?", [.integer(Int64(n))])
+                    return db.connection.cachedStatementCount
+                }
+            )
         }
         #expect(largest <= SQLiteConnection.maximumCachedStatements)
         // The same text is prepared once and reused.

@@ -6,7 +6,8 @@ import Testing
 /// The store for async callers: the writer thread's group commit and the reader threads.
 @Suite struct AsyncStoreTests {
     /// A query that runs until it is interrupted (a billion-row recursive count).
-    static let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000000000) SELECT COUNT(*) FROM c"
+    static let endless =
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000000000) SELECT COUNT(*) FROM c"
 
     @Test func writesWaitingTogetherCommitInOneGroupAndARefusedOneFailsAlone() async throws {
         let dir = TemporaryDirectory()
@@ -38,7 +39,10 @@ import Testing
         }
         let figures = store.groupCommitFigures
         #expect(figures.writes == 65)
-        #expect(figures.groups < figures.writes, "64 writes arriving together should share transactions (\(figures.groups) groups)")
+        #expect(
+            figures.groups < figures.writes,
+            "64 writes arriving together should share transactions (\(figures.groups) groups)"
+        )
         // Positions are dense and in commit order; the chain and the anchor hold.
         let positions = outcomes.values.compactMap { try? $0.get().events[0].position }.sorted()
         #expect(positions == Array(2...57))
@@ -58,7 +62,9 @@ import Testing
                 throw Refused()
             }
         }
-        let stored = try await store.write { context in try context.append(to: "b", expected: .noStream, events: [event()]) }
+        let stored = try await store.write { context in
+            try context.append(to: "b", expected: .noStream, events: [event()])
+        }
         #expect(stored.events[0].position == 1)
         #expect(try await store.read(stream: "a").isEmpty)
     }
@@ -95,7 +101,9 @@ import Testing
         // Timed where the query runs and where it is cancelled, on threads of their own: the
         // test process's cooperative threads may be held by other tests for many seconds, and
         // what is measured is the store, not them.
-        let times = Mutex<(began: Bool, cancelled: ContinuousClock.Instant?, ended: ContinuousClock.Instant?)>((false, nil, nil))
+        let times = Mutex<(began: Bool, cancelled: ContinuousClock.Instant?, ended: ContinuousClock.Instant?)>(
+            (false, nil, nil)
+        )
         let long = Task {
             try await store.read { db in
                 times.withLock { $0.began = true }
@@ -155,13 +163,24 @@ final class ThreadNames: Sendable {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-        let pieces = ["a", "Z", "7", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{1}", "\u{1F}", "é", "中", "🙂", "uid:1000 alice", "\u{2028}"]
-        func text() -> String { (0..<Int(next() % 10)).map { _ in pieces[Int(next() % UInt64(pieces.count))] }.joined() }
+        let pieces = [
+            "a", "Z", "7", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{1}", "\u{1F}", "é", "中", "🙂", "uid:1000 alice",
+            "\u{2028}",
+        ]
+        func text() -> String {
+            (0..<Int(next() % 10)).map { _ in pieces[Int(next() % UInt64(pieces.count))] }.joined()
+        }
         func maybe() -> String? { next() % 3 == 0 ? nil : text() }
         for _ in 0..<3000 {
             var extras: [String: String] = [:]
             for _ in 0..<Int(next() % 4) { extras[text()] = text() }
-            let metadata = EventMetadata(actor: maybe(), correlationId: maybe(), causationId: maybe(), commandId: maybe(), extras: extras)
+            let metadata = EventMetadata(
+                actor: maybe(),
+                correlationId: maybe(),
+                causationId: maybe(),
+                commandId: maybe(),
+                extras: extras
+            )
             let bytes = metadata.encoded()
             #expect(EventMetadata.decode(bytes) == metadata, "\(String(decoding: bytes, as: UTF8.self))")
             #expect(try JSONDecoder().decode(EventMetadata.self, from: Data(bytes)) == metadata)

@@ -11,7 +11,10 @@ import Testing
         defer { dir.cleanup() }
         let path = dir.path("log.sqlite")
         let binary = productsDirectory.appendingPathComponent("imr-store-crashloop")
-        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build imr-store-crashloop first (swift build)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: binary.path),
+            "build imr-store-crashloop first (swift build)"
+        )
 
         var acknowledged: Set<String> = []
         var generator = SystemRandomNumberGenerator()

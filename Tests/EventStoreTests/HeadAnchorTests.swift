@@ -69,7 +69,8 @@ import Testing
         defer { store.close() }
         let results = try store.append(batch: [
             AppendRequest(streamId: "a", expected: .noStream, events: [event(), event()]),
-            AppendRequest(streamId: "b", expected: .exact(3), events: [event()]),  // refused: the anchor must not move for it
+            // refused: the anchor must not move for it
+            AppendRequest(streamId: "b", expected: .exact(3), events: [event()]),
             AppendRequest(streamId: "c", expected: .noStream, events: [event()]),
         ])
         #expect(results.filter { (try? $0.get()) != nil }.count == 2)
@@ -94,11 +95,15 @@ import Testing
         store.close()
         // Back to schema version 1, as an older imr left it.
         let raw = RawConnection(path)
-        #expect(raw.exec("""
-            DROP TABLE log_head; ALTER TABLE projection_checkpoints DROP COLUMN version; DROP TABLE projection_deferred_indexes;
-            ALTER TABLE projection_checkpoints DROP COLUMN rebuild_to; ALTER TABLE projection_checkpoints DROP COLUMN rebuild_stream;
-            ALTER TABLE projection_checkpoints DROP COLUMN rebuild_version; DELETE FROM schema_migrations WHERE version >= 2
-            """) == nil)
+        #expect(
+            raw.exec(
+                """
+                DROP TABLE log_head; ALTER TABLE projection_checkpoints DROP COLUMN version; DROP TABLE projection_deferred_indexes;
+                ALTER TABLE projection_checkpoints DROP COLUMN rebuild_to; ALTER TABLE projection_checkpoints DROP COLUMN rebuild_stream;
+                ALTER TABLE projection_checkpoints DROP COLUMN rebuild_version; DELETE FROM schema_migrations WHERE version >= 2
+                """
+            ) == nil
+        )
 
         let migrated = try EventStore(path: path)
         defer { migrated.close() }
@@ -126,7 +131,9 @@ import Testing
         #expect(try store.verify().isIntact)
 
         // Text goes in and comes out with its byte length: a NUL neither cuts nor matches early.
-        let echoed = try store.read { try $0.query("SELECT ?, length(CAST(? AS BLOB))", [.text("A\u{0}B"), .text("A\u{0}B")]) }
+        let echoed = try store.read {
+            try $0.query("SELECT ?, length(CAST(? AS BLOB))", [.text("A\u{0}B"), .text("A\u{0}B")])
+        }
         #expect(echoed[0][0].string == "A\u{0}B")
         #expect(echoed[0][1].int64 == 3)
         #expect(try store.version(of: "case-A\u{0}B") == 0)

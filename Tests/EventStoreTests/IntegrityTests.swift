@@ -149,7 +149,9 @@ import Testing
         let path = dir.path("log.sqlite")
         let store = try EventStore(path: path)
         let big = String(repeating: "x", count: 3000)
-        for i in 1...200 { try store.append(to: "s\(i % 9)", expected: .any, events: [event("E", #"{"i":\#(i),"pad":"\#(big)"}"#)]) }
+        for i in 1...200 {
+            try store.append(to: "s\(i % 9)", expected: .any, events: [event("E", #"{"i":\#(i),"pad":"\#(big)"}"#)])
+        }
         store.close()
 
         // Overwrite pages in the middle of the file with garbage, as a failing disk would.

@@ -11,7 +11,9 @@ struct StreamSummary: Projection {
     var failOnType: String? = nil
 
     func prepare(_ db: ProjectionDatabase) throws {
-        try db.executeScript("CREATE TABLE stream_summary (stream_id TEXT PRIMARY KEY, events INTEGER NOT NULL, total INTEGER NOT NULL, last_type TEXT NOT NULL, last_position INTEGER NOT NULL)")
+        try db.executeScript(
+            "CREATE TABLE stream_summary (stream_id TEXT PRIMARY KEY, events INTEGER NOT NULL, total INTEGER NOT NULL, last_type TEXT NOT NULL, last_position INTEGER NOT NULL)"
+        )
     }
 
     func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
@@ -23,7 +25,8 @@ struct StreamSummary: Projection {
             ON CONFLICT(stream_id) DO UPDATE SET events = events + 1, total = total + excluded.total,
                 last_type = excluded.last_type, last_position = excluded.last_position
             """,
-            [.text(event.streamId), .integer(Int64(n)), .text(event.type), .integer(event.position)])
+            [.text(event.streamId), .integer(Int64(n)), .text(event.type), .integer(event.position)]
+        )
     }
 
     func drop(_ db: ProjectionDatabase) throws {
@@ -44,7 +47,11 @@ func summaryRows(_ store: EventStore) throws -> [Row] {
             let dir = TemporaryDirectory()
             defer { dir.cleanup() }
             do {
-                let store = try EventStore(path: dir.path("log.sqlite"), options: .init(synchronous: .normal), projections: [StreamSummary()])
+                let store = try EventStore(
+                    path: dir.path("log.sqlite"),
+                    options: .init(synchronous: .normal),
+                    projections: [StreamSummary()]
+                )
                 defer { store.close() }
                 for (stream, type, n) in steps {
                     try store.append(to: "s\(stream)", expected: .any, events: [event("T\(type)", #"{"n":\#(n)}"#)])
@@ -85,7 +92,8 @@ func summaryRows(_ store: EventStore) throws -> [Row] {
         let store = try EventStore(path: dir.path("log.sqlite"), projections: [StreamSummary(failOnType: "Poison")])
         defer { store.close() }
         try store.append(to: "s", expected: .any, events: [event("Fine")])
-        #expect { try store.append(to: "s", expected: .any, events: [event("Fine"), event("Poison")]) } throws: { error in
+        #expect { try store.append(to: "s", expected: .any, events: [event("Fine"), event("Poison")]) } throws: {
+            error in
             (error as? EventStoreError)?.kind == .projectionFailed && "\(error)".contains("stream_summary")
         }
         #expect(try store.headPosition() == 1)
@@ -102,13 +110,19 @@ func summaryRows(_ store: EventStore) throws -> [Row] {
             defer { store.close() }
             let results = try store.append(batch: [
                 AppendRequest(streamId: "a", expected: .any, events: [event("E", #"{"n":1}"#)]),
-                AppendRequest(streamId: "b", expected: .any, events: [event("E", #"{"n":2}"#), event("E", #"{"n":3}"#)]),
+                AppendRequest(
+                    streamId: "b",
+                    expected: .any,
+                    events: [event("E", #"{"n":2}"#), event("E", #"{"n":3}"#)]
+                ),
                 AppendRequest(streamId: "c", expected: .any, events: [event("Poison")]),
             ])
             #expect(results.map { (try? $0.get()) != nil } == [true, true, false])
             // The table, not only the store's memory, holds the checkpoint of the last request
             // that held; the refused one's savepoint took its move back.
-            let stored = try store.read { try $0.query("SELECT position FROM projection_checkpoints WHERE name = 'stream_summary'") }
+            let stored = try store.read {
+                try $0.query("SELECT position FROM projection_checkpoints WHERE name = 'stream_summary'")
+            }
             #expect(stored.first?[0].int64 == 3)
             #expect(store.projectionCheckpoints()["stream_summary"] == 3)
         }
@@ -118,7 +132,10 @@ func summaryRows(_ store: EventStore) throws -> [Row] {
         #expect(try summaryRows(store).map { $0["events"].int64 } == [1, 2])
         #expect(try summaryRows(store).map { $0["total"].int64 } == [1, 5])
         try store.append(to: "a", expected: .any, events: [event("E", #"{"n":4}"#)])
-        #expect(try store.read { try $0.query("SELECT position FROM projection_checkpoints WHERE name = 'stream_summary'") }.first?[0].int64 == 4)
+        #expect(
+            try store.read { try $0.query("SELECT position FROM projection_checkpoints WHERE name = 'stream_summary'") }
+                .first?[0].int64 == 4
+        )
     }
 
     /// Counts events per stream, writing its version into every row it keeps.
@@ -127,14 +144,19 @@ func summaryRows(_ store: EventStore) throws -> [Row] {
         let version: Int
 
         func prepare(_ db: ProjectionDatabase) throws {
-            try db.executeScript("CREATE TABLE versioned (stream_id TEXT PRIMARY KEY, events INTEGER NOT NULL, written_by INTEGER NOT NULL)")
+            try db.executeScript(
+                "CREATE TABLE versioned (stream_id TEXT PRIMARY KEY, events INTEGER NOT NULL, written_by INTEGER NOT NULL)"
+            )
         }
 
         func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
-            try db.execute("""
+            try db.execute(
+                """
                 INSERT INTO versioned (stream_id, events, written_by) VALUES (?, 1, ?)
                 ON CONFLICT(stream_id) DO UPDATE SET events = events + 1, written_by = excluded.written_by
-                """, [.text(event.streamId), .integer(Int64(version))])
+                """,
+                [.text(event.streamId), .integer(Int64(version))]
+            )
         }
 
         func drop(_ db: ProjectionDatabase) throws { try db.executeScript("DROP TABLE IF EXISTS versioned") }
@@ -189,21 +211,29 @@ struct UpcomingRecorder: Projection {
     var pause: UInt32 = 0
 
     func prepare(_ db: ProjectionDatabase) throws {
-        try db.executeScript("CREATE TABLE upcoming (position INTEGER PRIMARY KEY, next INTEGER); CREATE INDEX upcoming_next ON upcoming (next)")
+        try db.executeScript(
+            "CREATE TABLE upcoming (position INTEGER PRIMARY KEY, next INTEGER); CREATE INDEX upcoming_next ON upcoming (next)"
+        )
     }
 
     var deferredIndexes: [String] { ["upcoming_next"] }
 
     func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
         if pause > 0 { usleep(pause) }
-        try db.execute("INSERT INTO upcoming (position, next) VALUES (?, ?)",
-                       [.integer(event.position), db.upcoming.map { .integer($0.position) } ?? .null])
+        try db.execute(
+            "INSERT INTO upcoming (position, next) VALUES (?, ?)",
+            [.integer(event.position), db.upcoming.map { .integer($0.position) } ?? .null]
+        )
     }
 
     func drop(_ db: ProjectionDatabase) throws { try db.executeScript("DROP TABLE IF EXISTS upcoming") }
 
     static func pairs(_ store: EventStore) throws -> [String] {
-        try store.read { try $0.query("SELECT position, next FROM upcoming ORDER BY position").map { "\($0[0].int64 ?? 0)>\($0[1].int64.map(String.init) ?? "-")" } }
+        try store.read {
+            try $0.query("SELECT position, next FROM upcoming ORDER BY position").map {
+                "\($0[0].int64 ?? 0)>\($0[1].int64.map(String.init) ?? "-")"
+            }
+        }
     }
 }
 
@@ -233,7 +263,11 @@ struct UpcomingRecorder: Projection {
         let path = dir.path("log.sqlite")
         let store = try EventStore(path: path, projections: [UpcomingRecorder(pause: 200)])
         for n in 0..<30 {
-            _ = try await store.append(batch: (0..<100).map { k in AppendRequest(streamId: "s\(n)-\(k)", expected: .noStream, events: [event()]) })
+            _ = try await store.append(
+                batch: (0..<100).map { k in
+                    AppendRequest(streamId: "s\(n)-\(k)", expected: .noStream, events: [event()])
+                }
+            )
         }
         let head = try await store.headPosition()
         let rebuild = Task { try await store.rebuildProjections(named: ["upcoming"], batchSize: 100, progress: nil) }
@@ -285,13 +319,17 @@ struct PreparedSummary: Projection {
 
     struct Sums: Sendable { let byEvent: [UUID: [Int]] }
 
-    static func n(_ event: RecordedEvent) -> Int { (try? JSONDecoder().decode([String: Int].self, from: event.payloadData))?["n"] ?? 0 }
+    static func n(_ event: RecordedEvent) -> Int {
+        (try? JSONDecoder().decode([String: Int].self, from: event.payloadData))?["n"] ?? 0
+    }
 
     func prepare(_ db: ProjectionDatabase) throws {
-        try db.executeScript("""
+        try db.executeScript(
+            """
             CREATE TABLE prepared_summary (stream_id TEXT PRIMARY KEY, events INTEGER NOT NULL, total INTEGER NOT NULL, last_position INTEGER NOT NULL);
             CREATE INDEX prepared_summary_total ON prepared_summary (total, stream_id);
-            """)
+            """
+        )
     }
 
     var deferredIndexes: [String] { ["prepared_summary_total"] }
@@ -306,7 +344,9 @@ struct PreparedSummary: Projection {
                     let stream = events[start].streamId
                     var end = start
                     var sums: [Int]? = events[start].streamVersion == 1 ? [0, 0] : nil
-                    if sums == nil, let c = carried, c.stream == stream, c.version == events[start].streamVersion - 1 { sums = c.sums }
+                    if sums == nil, let c = carried, c.stream == stream, c.version == events[start].streamVersion - 1 {
+                        sums = c.sums
+                    }
                     while end < events.count, events[end].streamId == stream {
                         if sums != nil { sums = [sums![0] + 1, sums![1] + Self.n(events[end])] }
                         end += 1
@@ -330,8 +370,10 @@ struct PreparedSummary: Projection {
             let stream = try db.events(inStream: event.streamId, upTo: event.streamVersion)
             sums = [stream.count, stream.map(Self.n).reduce(0, +)]
         }
-        try db.execute("INSERT OR REPLACE INTO prepared_summary (stream_id, events, total, last_position) VALUES (?, ?, ?, ?)",
-                       [.text(event.streamId), .integer(Int64(sums[0])), .integer(Int64(sums[1])), .integer(event.position)])
+        try db.execute(
+            "INSERT OR REPLACE INTO prepared_summary (stream_id, events, total, last_position) VALUES (?, ?, ?, ?)",
+            [.text(event.streamId), .integer(Int64(sums[0])), .integer(Int64(sums[1])), .integer(event.position)]
+        )
     }
 
     func drop(_ db: ProjectionDatabase) throws { try db.executeScript("DROP TABLE IF EXISTS prepared_summary") }
@@ -352,7 +394,11 @@ struct PreparedSummary: Projection {
             defer { dir.cleanup() }
             do {
                 let prepared = PreparedSummary()
-                let store = try EventStore(path: dir.path("log.sqlite"), options: .init(synchronous: .normal), projections: [StreamSummary(), prepared])
+                let store = try EventStore(
+                    path: dir.path("log.sqlite"),
+                    options: .init(synchronous: .normal),
+                    projections: [StreamSummary(), prepared]
+                )
                 defer { store.close() }
                 for (stream, n, _) in steps {
                     try store.append(to: "s\(stream)", expected: .any, events: [event("E", #"{"n":\#(n)}"#)])
@@ -360,7 +406,9 @@ struct PreparedSummary: Projection {
                 let (summary, sums) = (try summaryRows(store), try PreparedSummary.rows(store))
                 #expect(prepared.hits.value == 0, "appends have no preparation")
                 var reports: [CatchUpProgress] = []
-                try store.rebuildProjections(named: ["prepared_summary", "stream_summary"], batchSize: steps[0].2) { reports.append($0) }
+                try store.rebuildProjections(named: ["prepared_summary", "stream_summary"], batchSize: steps[0].2) {
+                    reports.append($0)
+                }
                 #expect(try summaryRows(store) == summary)
                 #expect(try PreparedSummary.rows(store) == sums)
                 #expect(prepared.hits.value > 0)
@@ -372,14 +420,24 @@ struct PreparedSummary: Projection {
                 #expect(passes.allSatisfy { $0.projections == ["stream_summary", "prepared_summary"] })
                 #expect(passes.map(\.applied).reduce(0, +) == steps.count)
                 #expect(reports.compactMap(\.indexCreated) == ["prepared_summary_total"])
-                let plan = try store.read { try $0.query("EXPLAIN QUERY PLAN SELECT stream_id FROM prepared_summary ORDER BY total, stream_id") }
+                let plan = try store.read {
+                    try $0.query("EXPLAIN QUERY PLAN SELECT stream_id FROM prepared_summary ORDER BY total, stream_id")
+                }
                 #expect(plan.contains { ($0[3].string ?? "").contains("prepared_summary_total") })
                 // Each batch of the pass is read on the (stream, version) index from its cursor.
                 let batchPlan = try store.read {
-                    try $0.query("EXPLAIN QUERY PLAN " + Writer.rebuildBatchSQL, [.text("s1"), .integer(1), .integer(100), .integer(5)])
+                    try $0.query(
+                        "EXPLAIN QUERY PLAN " + Writer.rebuildBatchSQL,
+                        [.text("s1"), .integer(1), .integer(100), .integer(5)]
+                    )
                 }.map { $0[3].string ?? "" }
-                #expect(batchPlan.count == 1 && batchPlan[0].hasPrefix("SEARCH events USING INDEX sqlite_autoindex_events_2 ((stream_id,stream_version)>(?,?))"),
-                        "\(batchPlan)")
+                #expect(
+                    batchPlan.count == 1
+                        && batchPlan[0].hasPrefix(
+                            "SEARCH events USING INDEX sqlite_autoindex_events_2 ((stream_id,stream_version)>(?,?))"
+                        ),
+                    "\(batchPlan)"
+                )
             } catch {
                 Issue.record("unexpected error: \(error)")
             }
@@ -419,12 +477,16 @@ struct PreparedSummary: Projection {
         }
         // As schema 3 left it.
         let raw = RawConnection(path)
-        _ = raw.exec("""
+        _ = raw.exec(
+            """
             DROP TABLE projection_deferred_indexes; ALTER TABLE projection_checkpoints DROP COLUMN rebuild_to;
             ALTER TABLE projection_checkpoints DROP COLUMN rebuild_stream; ALTER TABLE projection_checkpoints DROP COLUMN rebuild_version;
             DELETE FROM schema_migrations WHERE version = 4
-            """)
-        #expect(raw.int("SELECT COUNT(*) FROM pragma_table_info('projection_checkpoints') WHERE name = 'rebuild_to'") == 0)
+            """
+        )
+        #expect(
+            raw.int("SELECT COUNT(*) FROM pragma_table_info('projection_checkpoints') WHERE name = 'rebuild_to'") == 0
+        )
         let store = try EventStore(path: path, projections: [StreamSummary()])
         defer { store.close() }
         #expect(raw.int("SELECT MAX(version) FROM schema_migrations") == 4)

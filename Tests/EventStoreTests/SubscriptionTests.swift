@@ -8,7 +8,9 @@ import Testing
         defer { dir.cleanup() }
         let store = try EventStore(path: dir.path("log.sqlite"))
         defer { store.close() }
-        for i in 1...300 { try await store.append(to: "s-\(i % 7)", expected: .any, events: [event("Old", #"{"i":\#(i)}"#)]) }
+        for i in 1...300 {
+            try await store.append(to: "s-\(i % 7)", expected: .any, events: [event("Old", #"{"i":\#(i)}"#)])
+        }
 
         let total = 600
         let reader = Task { () throws -> [RecordedEvent] in
@@ -131,6 +133,11 @@ import Testing
         }
         try await Task.sleep(for: .milliseconds(50))
         try await store.append(to: "c", expected: .any, events: [event()])
-        #expect(try await task.value == [StreamChange(position: 2, streamId: "a"), StreamChange(position: 3, streamId: "b"), StreamChange(position: 4, streamId: "c")])
+        #expect(
+            try await task.value == [
+                StreamChange(position: 2, streamId: "a"), StreamChange(position: 3, streamId: "b"),
+                StreamChange(position: 4, streamId: "c"),
+            ]
+        )
     }
 }

@@ -17,7 +17,12 @@ struct TemporaryDirectory {
 }
 
 func event(_ type: String = "Tested", _ json: String = "{}", id: UUID = UUID(), actor: String? = "test") -> NewEvent {
-    NewEvent(id: id, type: type, payload: Array(json.utf8), metadata: EventMetadata(actor: actor, correlationId: "corr-1"))
+    NewEvent(
+        id: id,
+        type: type,
+        payload: Array(json.utf8),
+        metadata: EventMetadata(actor: actor, correlationId: "corr-1")
+    )
 }
 
 /// A plain SQLite connection that bypasses the event store, as an intruder or operator would.
@@ -58,7 +63,8 @@ var productsDirectory: URL {
     var dir = executable.deletingLastPathComponent()
     // On Linux the test runner is <products>/imrPackageTests.xctest; elsewhere it may sit deeper.
     while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("imr-store-crashloop").path),
-          dir.path != "/" {
+        dir.path != "/"
+    {
         dir = dir.deletingLastPathComponent()
     }
     return dir

@@ -34,19 +34,47 @@ struct AlertFixture {
     init() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-alerts-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal),
-                               projections: Self.projections())
+        store = try EventStore(
+            path: dir.appendingPathComponent("imr.sqlite").path,
+            options: .init(synchronous: .normal),
+            projections: Self.projections()
+        )
         service = CaseService(store: store)
         let now = pacific("2024-03-04", 10, 30)
-        try service.execute(.openCase(CaseOpened(
-            caseId: "c1", claimNumber: "ADJ-1", employer: "Acme", claimsAdministrator: "Golden TPA",
-            injuredWorkerReference: "J.S.", dateOfInjury: LocalDate(iso: "2023-11-02")!, coordinator: "maria")),
-            on: "c1", actor: actor, commandId: UUID(), now: now)
-        try service.execute(.receiveRFA(RFAReceived(
-            rfaId: "A", receivedAt: pacific("2024-03-04", 10), transmission: .fax, physician: "Dr. Lee",
-            treatmentRecommendedOn: nil, reviewType: .prospective,
-            items: [RequestedItem(id: "1", description: "MRI lumbar spine")])),
-            on: "c1", actor: actor, commandId: UUID(), now: now)
+        try service.execute(
+            .openCase(
+                CaseOpened(
+                    caseId: "c1",
+                    claimNumber: "ADJ-1",
+                    employer: "Acme",
+                    claimsAdministrator: "Golden TPA",
+                    injuredWorkerReference: "J.S.",
+                    dateOfInjury: LocalDate(iso: "2023-11-02")!,
+                    coordinator: "maria"
+                )
+            ),
+            on: "c1",
+            actor: actor,
+            commandId: UUID(),
+            now: now
+        )
+        try service.execute(
+            .receiveRFA(
+                RFAReceived(
+                    rfaId: "A",
+                    receivedAt: pacific("2024-03-04", 10),
+                    transmission: .fax,
+                    physician: "Dr. Lee",
+                    treatmentRecommendedOn: nil,
+                    reviewType: .prospective,
+                    items: [RequestedItem(id: "1", description: "MRI lumbar spine")]
+                )
+            ),
+            on: "c1",
+            actor: actor,
+            commandId: UUID(),
+            now: now
+        )
     }
 
     func close() {
@@ -66,11 +94,15 @@ struct AlertFixture {
     /// Worked out from the running deadlines and the policy alone: for each deadline, the
     /// highest level due by `now` (the lower ones it supersedes are never owed).
     func expectedHighest(at now: Date, policy: AlertPolicy = .standard) throws -> Set<String> {
-        let bodies = try store.read { db in try db.query("SELECT body FROM deadlines WHERE is_open = 1").compactMap { $0["body"].string } }
+        let bodies = try store.read { db in
+            try db.query("SELECT body FROM deadlines WHERE is_open = 1").compactMap { $0["body"].string }
+        }
         var keys: Set<String> = []
         for body in bodies {
             let deadline = try WireFormat.decoder.decode(CaseDeadline.self, from: Data(body.utf8))
-            if let top = policy.schedule(for: deadline, calculator: .init()).filter({ $0.at <= now }).max(by: { $0.level < $1.level }) {
+            if let top = policy.schedule(for: deadline, calculator: .init()).filter({ $0.at <= now }).max(by: {
+                $0.level < $1.level
+            }) {
                 keys.insert("\(top.deadlineId)#\(top.level.rawValue)")
             }
         }
@@ -80,7 +112,9 @@ struct AlertFixture {
     /// The highest level raised so far for each deadline, from the log.
     func highestRaised() throws -> Set<String> {
         var top: [String: AlertRaised] = [:]
-        for event in try raisedEvents() where top[event.deadlineId].map({ $0.level < event.level }) ?? true { top[event.deadlineId] = event }
+        for event in try raisedEvents() where top[event.deadlineId].map({ $0.level < event.level }) ?? true {
+            top[event.deadlineId] = event
+        }
         return Set(top.values.map(\.key))
     }
 }
@@ -108,7 +142,11 @@ extension AlertRaised {
         #expect(reminder.alertId == AlertStreams.alertId(deadlineId: AlertFixture.decisionId, level: .reminder))
         // Again, and from a second store on the same file (a restarted daemon): nothing new.
         #expect(try scheduler.raiseDue(now: at).raised.isEmpty)
-        let reopened = try EventStore(path: f.path, options: .init(synchronous: .normal), projections: AlertFixture.projections())
+        let reopened = try EventStore(
+            path: f.path,
+            options: .init(synchronous: .normal),
+            projections: AlertFixture.projections()
+        )
         #expect(try AlertScheduler(store: reopened).raiseDue(now: at.addingTimeInterval(60)).raised.isEmpty)
         reopened.close()
         let keys = try f.raisedEvents().map(\.key)
@@ -119,7 +157,11 @@ extension AlertRaised {
     @Test func racingSchedulersOnTwoConnections_stillRaiseEachAlertOnce() async throws {
         let f = try AlertFixture()
         defer { f.close() }
-        let other = try EventStore(path: f.path, options: .init(synchronous: .normal), projections: AlertFixture.projections())
+        let other = try EventStore(
+            path: f.path,
+            options: .init(synchronous: .normal),
+            projections: AlertFixture.projections()
+        )
         defer { other.close() }
         let now = pacific("2024-03-12", 9)
         let stores = [f.store, other, f.store, other]
@@ -164,10 +206,19 @@ extension AlertRaised {
         let scheduler = AlertScheduler(store: f.store)
         try scheduler.raiseDue(now: pacific("2024-03-05", 9))
         // The UR decision is issued on Tuesday, before Thursday's reminder.
-        try f.service.execute(.issueURDecision(URDecisionIssued(
-            rfaId: "A", decidedAt: pacific("2024-03-05", 15),
-            decisions: [URItemDecision(itemId: "1", outcome: .approved, authorizedPortion: nil)])),
-            on: "c1", actor: f.actor, commandId: UUID(), now: pacific("2024-03-05", 15))
+        try f.service.execute(
+            .issueURDecision(
+                URDecisionIssued(
+                    rfaId: "A",
+                    decidedAt: pacific("2024-03-05", 15),
+                    decisions: [URItemDecision(itemId: "1", outcome: .approved, authorizedPortion: nil)]
+                )
+            ),
+            on: "c1",
+            actor: f.actor,
+            commandId: UUID(),
+            now: pacific("2024-03-05", 15)
+        )
         try scheduler.raiseDue(now: pacific("2024-03-20", 9))
         #expect(try f.raisedEvents().filter { $0.deadlineId == AlertFixture.decisionId }.isEmpty)
         #expect(try AlertProjection.alerts(ofDeadline: AlertFixture.decisionId, in: f.store).isEmpty)
@@ -180,17 +231,38 @@ extension AlertRaised {
         // Thursday 7 March: the reminder (the notice's time, 4 March 08:00, came before the RFA
         // arrived); Monday 11 March 09:00: due-today, which supersedes it.
         try scheduler.raiseDue(now: pacific("2024-03-07", 9))
-        #expect(try AlertProjection.open(in: f.store, now: pacific("2024-03-07", 9)).filter { $0.deadlineId == AlertFixture.decisionId }.map(\.level) == ["reminder"])
+        #expect(
+            try AlertProjection.open(in: f.store, now: pacific("2024-03-07", 9)).filter {
+                $0.deadlineId == AlertFixture.decisionId
+            }.map(\.level) == ["reminder"]
+        )
         try scheduler.raiseDue(now: pacific("2024-03-11", 9))
         let raised = try AlertProjection.alerts(ofDeadline: AlertFixture.decisionId, in: f.store)
         #expect(raised.map(\.level) == ["reminder", "due-today"])
-        #expect(try AlertProjection.open(in: f.store, now: pacific("2024-03-11", 9)).filter { $0.deadlineId == AlertFixture.decisionId }.map(\.level) == ["due-today"])
-        try f.service.execute(.issueURDecision(URDecisionIssued(
-            rfaId: "A", decidedAt: pacific("2024-03-11", 10),
-            decisions: [URItemDecision(itemId: "1", outcome: .approved, authorizedPortion: nil)])),
-            on: "c1", actor: f.actor, commandId: UUID(), now: pacific("2024-03-11", 10))
+        #expect(
+            try AlertProjection.open(in: f.store, now: pacific("2024-03-11", 9)).filter {
+                $0.deadlineId == AlertFixture.decisionId
+            }.map(\.level) == ["due-today"]
+        )
+        try f.service.execute(
+            .issueURDecision(
+                URDecisionIssued(
+                    rfaId: "A",
+                    decidedAt: pacific("2024-03-11", 10),
+                    decisions: [URItemDecision(itemId: "1", outcome: .approved, authorizedPortion: nil)]
+                )
+            ),
+            on: "c1",
+            actor: f.actor,
+            commandId: UUID(),
+            now: pacific("2024-03-11", 10)
+        )
         // Met: no one needs to act on its alerts any more; they are still in the log.
-        #expect(try AlertProjection.open(in: f.store, now: pacific("2024-03-11", 10)).filter { $0.deadlineId == AlertFixture.decisionId }.isEmpty)
+        #expect(
+            try AlertProjection.open(in: f.store, now: pacific("2024-03-11", 10)).filter {
+                $0.deadlineId == AlertFixture.decisionId
+            }.isEmpty
+        )
         #expect(try f.raisedEvents().filter { $0.deadlineId == AlertFixture.decisionId }.count == 2)
     }
 
@@ -198,7 +270,12 @@ extension AlertRaised {
         let f = try AlertFixture()
         defer { f.close() }
         func nextAlert() throws -> Int64? {
-            try f.store.read { try $0.query("SELECT next_alert_us FROM deadlines WHERE deadline_id = ?", [.text(AlertFixture.decisionId)]).first?[0].int64 }
+            try f.store.read {
+                try $0.query(
+                    "SELECT next_alert_us FROM deadlines WHERE deadline_id = ?",
+                    [.text(AlertFixture.decisionId)]
+                ).first?[0].int64
+            }
         }
         // Due Monday 11 March: its notice (5 business days before, 4 March 08:00) came before the
         // RFA, so the first is the reminder on Thursday 7 March 08:00.
@@ -209,15 +286,32 @@ extension AlertRaised {
         try scheduler.raiseDue(now: pacific("2024-03-11", 8, 30))
         // Overdue from the second after the due day ends.
         #expect(try nextAlert() == (pacific("2024-03-11", 23, 59, 59).unixMicroseconds + 1_000_000))
-        try f.service.execute(.issueURDecision(URDecisionIssued(
-            rfaId: "A", decidedAt: pacific("2024-03-11", 10),
-            decisions: [URItemDecision(itemId: "1", outcome: .approved, authorizedPortion: nil)])),
-            on: "c1", actor: f.actor, commandId: UUID(), now: pacific("2024-03-11", 10))
+        try f.service.execute(
+            .issueURDecision(
+                URDecisionIssued(
+                    rfaId: "A",
+                    decidedAt: pacific("2024-03-11", 10),
+                    decisions: [URItemDecision(itemId: "1", outcome: .approved, authorizedPortion: nil)]
+                )
+            ),
+            on: "c1",
+            actor: f.actor,
+            commandId: UUID(),
+            now: pacific("2024-03-11", 10)
+        )
         #expect(try nextAlert() == nil, "a met deadline owes no alert")
         // The column is what a rebuild from the log gives.
-        let live = try f.store.read { try $0.query("SELECT deadline_id, alert_plan, next_alert_us FROM deadlines ORDER BY deadline_id").map { "\($0[0]) \($0[1]) \($0[2])" } }
+        let live = try f.store.read {
+            try $0.query("SELECT deadline_id, alert_plan, next_alert_us FROM deadlines ORDER BY deadline_id").map {
+                "\($0[0]) \($0[1]) \($0[2])"
+            }
+        }
         try f.store.rebuildProjection(named: "deadlines")
-        let rebuilt = try f.store.read { try $0.query("SELECT deadline_id, alert_plan, next_alert_us FROM deadlines ORDER BY deadline_id").map { "\($0[0]) \($0[1]) \($0[2])" } }
+        let rebuilt = try f.store.read {
+            try $0.query("SELECT deadline_id, alert_plan, next_alert_us FROM deadlines ORDER BY deadline_id").map {
+                "\($0[0]) \($0[1]) \($0[2])"
+            }
+        }
         #expect(live == rebuilt)
         #expect(!live.isEmpty)
     }
@@ -231,17 +325,27 @@ extension AlertRaised {
         let pass = try AlertScheduler(store: f.store).raiseDue(now: pacific("2024-03-12", 9))
         #expect(pass.raised.filter { $0.deadlineId == AlertFixture.decisionId }.map(\.level) == [.overdue])
         func snapshot(_ store: EventStore) throws -> [String] {
-            try store.read { try $0.query("SELECT deadline_id, alert_plan, next_alert_us FROM deadlines ORDER BY deadline_id").map { "\($0[0]) \($0[1]) \($0[2])" } }
+            try store.read {
+                try $0.query("SELECT deadline_id, alert_plan, next_alert_us FROM deadlines ORDER BY deadline_id").map {
+                    "\($0[0]) \($0[1]) \($0[2])"
+                }
+            }
         }
         let live = try snapshot(f.store)
         try f.store.write { context in
-            try context.database.executeScript("""
+            try context.database.executeScript(
+                """
                 DROP TABLE deadlines; DROP TABLE deadline_alert_policy; DROP TABLE IF EXISTS deadline_alerts; DROP TABLE alerts;
                 DELETE FROM projection_checkpoints WHERE name IN ('deadlines', 'alerts');
-                """)
+                """
+            )
         }
         f.store.close()
-        let rebuilt = try EventStore(path: f.path, options: .init(synchronous: .normal), projections: AlertFixture.projections())
+        let rebuilt = try EventStore(
+            path: f.path,
+            options: .init(synchronous: .normal),
+            projections: AlertFixture.projections()
+        )
         defer { rebuilt.close() }
         #expect(try snapshot(rebuilt) == live)
         #expect(try AlertScheduler(store: rebuilt).raiseDue(now: pacific("2024-03-12", 9, 1)).raised.isEmpty)
@@ -256,12 +360,20 @@ extension AlertRaised {
         // Reopened with lead times of 1 and 3 business days and no due-day alert.
         var policy = AlertPolicy.standard
         policy.leadTimes = AlertLeadTimes(businessDaysBefore: [3, 1], dueDayAt: nil)
-        let reopened = try EventStore(path: f.path, options: .init(synchronous: .normal),
-                                      projections: [CaseListProjection(), DeadlineProjection(policy: policy), AlertProjection()])
+        let reopened = try EventStore(
+            path: f.path,
+            options: .init(synchronous: .normal),
+            projections: [CaseListProjection(), DeadlineProjection(policy: policy), AlertProjection()]
+        )
         defer { reopened.close() }
-        let row = try #require(try reopened.read {
-            try $0.query("SELECT alert_plan, next_alert_us FROM deadlines WHERE deadline_id = ?", [.text(AlertFixture.decisionId)]).first
-        })
+        let row = try #require(
+            try reopened.read {
+                try $0.query(
+                    "SELECT alert_plan, next_alert_us FROM deadlines WHERE deadline_id = ?",
+                    [.text(AlertFixture.decisionId)]
+                ).first
+            }
+        )
         // 3 business days before Monday 11 March is Wednesday 6 March (its notice); 1 before is
         // Friday 8 March, the reminder, which counts as raised (the standard policy's reminder
         // was), and supersedes the notice: the overdue alert is next.
@@ -270,7 +382,9 @@ extension AlertRaised {
         #expect(plan.entries[0].atMicros == pacific("2024-03-06", 8).unixMicroseconds)
         #expect(plan.entries[1].atMicros == pacific("2024-03-08", 8).unixMicroseconds)
         #expect(row[1].int64 == plan.entries[2].atMicros, "the notice is below the reminder raised: never owed")
-        let fingerprint = try reopened.read { try $0.query("SELECT fingerprint FROM deadline_alert_policy").map { $0[0].string ?? "" } }
+        let fingerprint = try reopened.read {
+            try $0.query("SELECT fingerprint FROM deadline_alert_policy").map { $0[0].string ?? "" }
+        }
         #expect(fingerprint == [policy.fingerprint])
         #expect(policy.fingerprint != AlertPolicy.standard.fingerprint)
         // The new policy's alerts are raised, and the scheduler needs no policy of its own.
@@ -286,15 +400,40 @@ extension AlertRaised {
         let now = pacific("2024-03-04", 10, 30)
         for n in 0..<(AlertScheduler.deadlinesPerPass + 20) {
             let id = CaseID("m\(n)")
-            try f.service.execute(.openCase(CaseOpened(
-                caseId: id, claimNumber: "ADJ-M\(n)", employer: "Acme", claimsAdministrator: "Golden TPA",
-                injuredWorkerReference: "K.L.", dateOfInjury: LocalDate(iso: "2023-11-02")!, coordinator: "jorge")),
-                on: id, actor: f.actor, commandId: UUID(), now: now)
-            try f.service.execute(.receiveRFA(RFAReceived(
-                rfaId: "A", receivedAt: pacific("2024-03-04", 10), transmission: .fax, physician: "Dr. Lee",
-                treatmentRecommendedOn: nil, reviewType: .prospective,
-                items: [RequestedItem(id: "1", description: "MRI lumbar spine")])),
-                on: id, actor: f.actor, commandId: UUID(), now: now)
+            try f.service.execute(
+                .openCase(
+                    CaseOpened(
+                        caseId: id,
+                        claimNumber: "ADJ-M\(n)",
+                        employer: "Acme",
+                        claimsAdministrator: "Golden TPA",
+                        injuredWorkerReference: "K.L.",
+                        dateOfInjury: LocalDate(iso: "2023-11-02")!,
+                        coordinator: "jorge"
+                    )
+                ),
+                on: id,
+                actor: f.actor,
+                commandId: UUID(),
+                now: now
+            )
+            try f.service.execute(
+                .receiveRFA(
+                    RFAReceived(
+                        rfaId: "A",
+                        receivedAt: pacific("2024-03-04", 10),
+                        transmission: .fax,
+                        physician: "Dr. Lee",
+                        treatmentRecommendedOn: nil,
+                        reviewType: .prospective,
+                        items: [RequestedItem(id: "1", description: "MRI lumbar spine")]
+                    )
+                ),
+                on: id,
+                actor: f.actor,
+                commandId: UUID(),
+                now: now
+            )
         }
         let scheduler = AlertScheduler(store: f.store)
         let at = pacific("2024-03-07", 9)
@@ -314,7 +453,11 @@ extension AlertRaised {
         let f = try AlertFixture()
         defer { f.close() }
         let clock = TestClock(pacific("2024-03-07", 8, 0, 30))
-        let scheduler = AlertScheduler(store: f.store, options: .init(maximumSleep: .milliseconds(20)), clock: { clock.read() })
+        let scheduler = AlertScheduler(
+            store: f.store,
+            options: .init(maximumSleep: .milliseconds(20)),
+            clock: { clock.read() }
+        )
         let running = Task { await scheduler.run() }
         defer { running.cancel() }
         func waitFor(_ what: String, _ condition: () throws -> Bool) async throws {
@@ -330,7 +473,9 @@ extension AlertRaised {
         #expect(try f.raisedEvents() == afterReminder)
         // Forwards past the due day (a suspended laptop waking): caught up within a slice, late.
         clock.set(pacific("2024-03-12", 9))
-        try await waitFor("the overdue alert") { try f.raisedEvents().contains { $0.deadlineId == AlertFixture.decisionId && $0.level == .overdue } }
+        try await waitFor("the overdue alert") {
+            try f.raisedEvents().contains { $0.deadlineId == AlertFixture.decisionId && $0.level == .overdue }
+        }
         let decision = try f.raisedEvents().filter { $0.deadlineId == AlertFixture.decisionId }
         // Due-today came due meanwhile too; overdue supersedes it, so it alone is raised.
         #expect(decision.map(\.level) == [.reminder, .overdue])
@@ -342,7 +487,11 @@ extension AlertRaised {
         defer { f.close() }
         let clock = TestClock(pacific("2024-03-12", 9))
         // Sleeps of up to an hour: only the commit can wake it within the test.
-        let scheduler = AlertScheduler(store: f.store, options: .init(maximumSleep: .seconds(3600)), clock: { clock.read() })
+        let scheduler = AlertScheduler(
+            store: f.store,
+            options: .init(maximumSleep: .seconds(3600)),
+            clock: { clock.read() }
+        )
         let running = Task { await scheduler.run() }
         defer { running.cancel() }
         for _ in 0..<3000 where scheduler.passCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
@@ -351,12 +500,28 @@ extension AlertRaised {
         // An expedited RFA received 71 hours ago: its 72 hours still run (a clock already over
         // when recorded would be history, with no alert); its notice (24 hours before) and
         // reminder (4 hours before) are due at once, so the reminder alone is raised.
-        try await f.service.execute(.receiveRFA(RFAReceived(
-            rfaId: "B", receivedAt: pacific("2024-03-09", 10), transmission: .fax, physician: "Dr. Lee",
-            treatmentRecommendedOn: nil, reviewType: .prospective, expedited: true,
-            items: [RequestedItem(id: "2", description: "surgery")])),
-            on: "c1", actor: f.actor, commandId: UUID(), now: pacific("2024-03-12", 9))
-        for _ in 0..<3000 where try !f.raisedEvents().contains(where: { $0.deadlineId == "c1/ur.decision.expedited/B" && $0.level == .reminder }) {
+        try await f.service.execute(
+            .receiveRFA(
+                RFAReceived(
+                    rfaId: "B",
+                    receivedAt: pacific("2024-03-09", 10),
+                    transmission: .fax,
+                    physician: "Dr. Lee",
+                    treatmentRecommendedOn: nil,
+                    reviewType: .prospective,
+                    expedited: true,
+                    items: [RequestedItem(id: "2", description: "surgery")]
+                )
+            ),
+            on: "c1",
+            actor: f.actor,
+            commandId: UUID(),
+            now: pacific("2024-03-12", 9)
+        )
+        for _ in 0..<3000
+        where try !f.raisedEvents().contains(where: {
+            $0.deadlineId == "c1/ur.decision.expedited/B" && $0.level == .reminder
+        }) {
             try await Task.sleep(for: .milliseconds(10))
         }
         let expedited = try f.raisedEvents().filter { $0.deadlineId == "c1/ur.decision.expedited/B" }
@@ -378,22 +543,32 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async t
 /// administrator's size would make every pass cost the whole board).
 @Suite struct AlertSchedulerQueryPlanTests {
     func plan(_ sql: String, _ arguments: [SQLiteValue], in store: EventStore) throws -> String {
-        try store.read { db in try db.query("EXPLAIN QUERY PLAN " + sql, arguments).map { $0[3].string ?? "" }.joined(separator: "\n") }
+        try store.read { db in
+            try db.query("EXPLAIN QUERY PLAN " + sql, arguments).map { $0[3].string ?? "" }.joined(separator: "\n")
+        }
     }
 
     /// An empty store with the daemon's read models, for `body` to explain queries on.
     func withStore(_ body: (EventStore) throws -> Void) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-plan-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-plan-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: ReadModels.all())
+        let store = try EventStore(
+            path: dir.appendingPathComponent("imr.sqlite").path,
+            options: .init(synchronous: .normal),
+            projections: ReadModels.all()
+        )
         defer { store.close() }
         try body(store)
     }
 
     @Test func aPassFindsWhatIsDue_andTheNextInstant_onTheNextAlertIndex() throws {
         try withStore { store in
-            for (sql, arguments) in [(AlertScheduler.dueQuery, [.integer(1), .integer(500)]), (AlertScheduler.upcomingQuery, [.integer(1)])] as [(String, [SQLiteValue])] {
+            for (sql, arguments) in [
+                (AlertScheduler.dueQuery, [.integer(1), .integer(500)]), (AlertScheduler.upcomingQuery, [.integer(1)]),
+            ] as [(String, [SQLiteValue])] {
                 let text = try plan(sql, arguments, in: store)
                 #expect(text.contains("deadlines_next_alert"), "\(text)")
                 #expect(!text.contains("SCAN"), "\(text)")
@@ -408,8 +583,14 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async t
     /// snoozes (not every open alert).
     @Test func aFollowersSnoozeQueriesRunOnTheSnoozeIndex() throws {
         try withStore { store in
-            let ended = AlertProjection.snoozesEndedQuery(coordinator: "maria", after: Date(timeIntervalSince1970: 0), upTo: Date())
-            for (sql, arguments) in [(AlertProjection.snoozeEndQuery, [.integer(1)]), (ended.sql, ended.arguments)] as [(String, [SQLiteValue])] {
+            let ended = AlertProjection.snoozesEndedQuery(
+                coordinator: "maria",
+                after: Date(timeIntervalSince1970: 0),
+                upTo: Date()
+            )
+            for (sql, arguments) in [(AlertProjection.snoozeEndQuery, [.integer(1)]), (ended.sql, ended.arguments)]
+                as [(String, [SQLiteValue])]
+            {
                 let text = try plan(sql, arguments, in: store)
                 #expect(text.contains("SEARCH alerts USING INDEX alerts_snoozed"), "\(text)")
                 #expect(!text.contains("LIST SUBQUERY"), "\(text)")

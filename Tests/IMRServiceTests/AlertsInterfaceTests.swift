@@ -10,7 +10,10 @@ private func pacific(_ iso: String, _ hour: Int, _ minute: Int = 0) -> Date {
 }
 
 private func error(of body: () throws -> Any) -> VarlinkError? {
-    do { _ = try body(); return nil } catch { return error as? VarlinkError }
+    do {
+        _ = try body()
+        return nil
+    } catch { return error as? VarlinkError }
 }
 
 /// io.imr.Alerts over a real socket, on the alert fixture's log with its alerts raised as of
@@ -18,14 +21,19 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
 @Suite(.timeLimit(.minutes(2))) struct AlertsInterfaceTests {
     let now = pacific("2024-03-12", 9)
 
-    func withAlertsServer(replayPage: Int = AlertProjection.maximumPage,
-                          _ body: @escaping @Sendable (String, AlertFixture, AlertsInterface) throws -> Void) async throws {
+    func withAlertsServer(
+        replayPage: Int = AlertProjection.maximumPage,
+        _ body: @escaping @Sendable (String, AlertFixture, AlertsInterface) throws -> Void
+    ) async throws {
         let f = try AlertFixture()
         defer { f.close() }
         let now = self.now
         try AlertScheduler(store: f.store).raiseDue(now: now)
         let alerts = AlertsInterface(store: f.store, access: AccessControl(), clock: { now }, replayPage: replayPage)
-        let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [alerts])
+        let server = VarlinkServer(
+            info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"),
+            handlers: [alerts]
+        )
         let path = f.dir.appendingPathComponent("imr.sock").path
         let (ready, signal) = AsyncStream<Void>.makeStream()
         let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
@@ -55,7 +63,10 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             let id = try #require(first["alertId"]?.stringValue)
             #expect(first["caseId"] == "c1")
             #expect(first["late"] == true)
-            #expect(first["due"]?.stringValue?.hasSuffix("-07:00") == true || first["due"]?.stringValue?.hasSuffix("-08:00") == true)
+            #expect(
+                first["due"]?.stringValue?.hasSuffix("-07:00") == true
+                    || first["due"]?.stringValue?.hasSuffix("-08:00") == true
+            )
 
             let acked = try c.call("io.imr.Alerts.Acknowledge", ["alertId": .string(id)])["alert"]?.objectValue
             #expect(acked?["acknowledgedBy"] == "root")
@@ -64,10 +75,16 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             let version = try f.store.version(of: AlertStreams.streamId(UUID(uuidString: id)!))
             _ = try c.call("io.imr.Alerts.Acknowledge", ["alertId": .string(id)])
             #expect(try f.store.version(of: AlertStreams.streamId(UUID(uuidString: id)!)) == version)
-            #expect(error { try c.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": "2024-03-13T09:00"]) }?.name == "io.imr.Alerts.AlreadyAcknowledged")
+            #expect(
+                error { try c.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": "2024-03-13T09:00"]) }?
+                    .name == "io.imr.Alerts.AlreadyAcknowledged"
+            )
 
             let second = try #require(all.dropFirst().first?["alertId"]?.stringValue)
-            let snoozed = try c.call("io.imr.Alerts.Snooze", ["alertId": .string(second), "until": "2024-03-13T09:00"])["alert"]?.objectValue
+            let snoozed = try c.call(
+                "io.imr.Alerts.Snooze",
+                ["alertId": .string(second), "until": "2024-03-13T09:00"]
+            )["alert"]?.objectValue
             #expect(snoozed?["snoozedUntil"] == "2024-03-13T09:00:00-07:00")
             #expect(try !open().contains { $0["alertId"]?.stringValue == second })
             // Open again once the snooze ends.
@@ -78,7 +95,9 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             _ = try c.call("io.imr.Alerts.Reassign", ["alertId": .string(third), "coordinator": "lee"])
             #expect(try open(["coordinator": "lee"]).map { $0["alertId"]?.stringValue } == [third])
 
-            let types = try f.store.readAll(from: 1, limit: 10_000).filter { $0.streamId.hasPrefix(AlertStreams.prefix) && $0.type != AlertRaised.typeName }.map(\.type)
+            let types = try f.store.readAll(from: 1, limit: 10_000).filter {
+                $0.streamId.hasPrefix(AlertStreams.prefix) && $0.type != AlertRaised.typeName
+            }.map(\.type)
             #expect(types == ["AlertAcknowledged", "AlertSnoozed", "AlertReassigned"])
         }
     }
@@ -86,16 +105,24 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
     @Test func badRequests_nameWhatIsWrong() async throws {
         try await withAlertsServer { path, _, _ in
             let c = try VarlinkClient(path: path)
-            let missing = error { try c.call("io.imr.Alerts.Acknowledge", ["alertId": "6f1c1f0e-0000-5000-8000-000000000000"]) }
+            let missing = error {
+                try c.call("io.imr.Alerts.Acknowledge", ["alertId": "6f1c1f0e-0000-5000-8000-000000000000"])
+            }
             #expect(missing?.name == "io.imr.Alerts.AlertNotFound")
             let notUUID = error { try c.call("io.imr.Alerts.Acknowledge", ["alertId": "x"]) }
             #expect(notUUID?.name == "io.imr.Alerts.InvalidValue")
             #expect(notUUID?.parameters["parameter"] == "alertId")
-            let id = try #require(try c.call("io.imr.Alerts.List")["alerts"]?.elements?.first?.objectValue?["alertId"]?.stringValue)
-            let past = error { try c.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": "2024-03-01T09:00"]) }
+            let id = try #require(
+                try c.call("io.imr.Alerts.List")["alerts"]?.elements?.first?.objectValue?["alertId"]?.stringValue
+            )
+            let past = error {
+                try c.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": "2024-03-01T09:00"])
+            }
             #expect(past?.name == "io.imr.Alerts.InvalidValue")
             #expect(past?.parameters["message"]?.stringValue?.contains("not in the future") == true)
-            let nul = error { try c.call("io.imr.Alerts.Reassign", ["alertId": .string(id), "coordinator": "lee\u{0}root"]) }
+            let nul = error {
+                try c.call("io.imr.Alerts.Reassign", ["alertId": .string(id), "coordinator": "lee\u{0}root"])
+            }
             #expect(nul?.name == "io.imr.Alerts.InvalidValue")
             #expect(nul?.parameters["parameter"] == "coordinator")
             #expect(nul?.parameters["message"]?.stringValue?.contains("U+0000") == true)
@@ -115,18 +142,33 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             var replayed: [String] = []
             var live: [String] = []
             try c.stream("io.imr.Alerts.Follow", [:]) { reply in
-                guard let alert = reply["alert"]?.objectValue, let id = alert["alertId"]?.stringValue else { return false }
+                guard let alert = reply["alert"]?.objectValue, let id = alert["alertId"]?.stringValue else {
+                    return false
+                }
                 if reply["replayed"] == true {
                     replayed.append(id)
                     if replayed.count == open.count {
                         // Caught up: a new deadline's alert is raised now (an expedited RFA of 71
                         // hours ago: its notice and reminder are due, the reminder alone is raised;
                         // one already over would be history).
-                        try f.service.execute(.receiveRFA(RFAReceived(
-                            rfaId: "B", receivedAt: pacific("2024-03-09", 10), transmission: .fax, physician: "Dr. Lee",
-                            treatmentRecommendedOn: nil, reviewType: .prospective, expedited: true,
-                            items: [RequestedItem(id: "2", description: "surgery")])),
-                            on: "c1", actor: f.actor, commandId: UUID(), now: pacific("2024-03-12", 9))
+                        try f.service.execute(
+                            .receiveRFA(
+                                RFAReceived(
+                                    rfaId: "B",
+                                    receivedAt: pacific("2024-03-09", 10),
+                                    transmission: .fax,
+                                    physician: "Dr. Lee",
+                                    treatmentRecommendedOn: nil,
+                                    reviewType: .prospective,
+                                    expedited: true,
+                                    items: [RequestedItem(id: "2", description: "surgery")]
+                                )
+                            ),
+                            on: "c1",
+                            actor: f.actor,
+                            commandId: UUID(),
+                            now: pacific("2024-03-12", 9)
+                        )
                         try AlertScheduler(store: f.store).raiseDue(now: pacific("2024-03-12", 9))
                     }
                 } else {
@@ -145,13 +187,24 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         defer { f.close() }
         let clock = TestClock(pacific("2024-03-12", 9))
         try AlertScheduler(store: f.store).raiseDue(now: clock.read())
-        let alerts = AlertsInterface(store: f.store, access: AccessControl(), clock: { clock.read() }, snoozeCheck: .milliseconds(20))
-        let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [alerts])
+        let alerts = AlertsInterface(
+            store: f.store,
+            access: AccessControl(),
+            clock: { clock.read() },
+            snoozeCheck: .milliseconds(20)
+        )
+        let server = VarlinkServer(
+            info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"),
+            handlers: [alerts]
+        )
         let path = f.dir.appendingPathComponent("imr.sock").path
         let (ready, signal) = AsyncStream<Void>.makeStream()
         let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
         for await _ in ready { break }
-        defer { alerts.stopFollowers(); server.shutdown() }
+        defer {
+            alerts.stopFollowers()
+            server.shutdown()
+        }
         let open = try AlertProjection.open(in: f.store, now: clock.read()).map(\.alertId)
         try #require(!open.isEmpty)
         let snoozed = open[0]
@@ -165,11 +218,19 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
                     replayed += 1
                     if replayed == open.count {
                         // Snoozed for an hour, then two hours pass: it comes back on its own.
-                        _ = try VarlinkClient(path: path).call("io.imr.Alerts.Snooze", [
-                            "alertId": .string(snoozed), "until": .string(Pacific.rfc3339(pacific("2024-03-12", 10)))])
+                        _ = try VarlinkClient(path: path).call(
+                            "io.imr.Alerts.Snooze",
+                            [
+                                "alertId": .string(snoozed),
+                                "until": .string(Pacific.rfc3339(pacific("2024-03-12", 10))),
+                            ]
+                        )
                         clock.set(pacific("2024-03-12", 11))
                         // Should it never come back, the stream ends after 10 s and the test fails.
-                        Thread.detachNewThread { sleep(10); alerts.stopFollowers() }
+                        Thread.detachNewThread {
+                            sleep(10)
+                            alerts.stopFollowers()
+                        }
                     }
                     return true
                 }
@@ -189,9 +250,22 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
     /// without its optional fields.
     @Test func anAlertsWireFormIsWhatTheEncoderWrites() throws {
         let due = Pacific.instant(LocalDate(iso: "2024-03-11")!, hour: 23, minute: 59, second: 59)
-        var view = AlertView(alertId: "0a1b", deadlineId: "c1/ur.decision.prospective/A", caseId: "c1", rule: "ur.decision.prospective",
-                             level: "overdue", due: due, scheduledAt: due.addingTimeInterval(1), raisedAt: due.addingTimeInterval(61.5),
-                             late: true, coordinator: "maria \"m\" ñ", acknowledgedBy: nil, acknowledgedAt: nil, snoozedUntil: nil, position: 42)
+        var view = AlertView(
+            alertId: "0a1b",
+            deadlineId: "c1/ur.decision.prospective/A",
+            caseId: "c1",
+            rule: "ur.decision.prospective",
+            level: "overdue",
+            due: due,
+            scheduledAt: due.addingTimeInterval(1),
+            raisedAt: due.addingTimeInterval(61.5),
+            late: true,
+            coordinator: "maria \"m\" ñ",
+            acknowledgedBy: nil,
+            acknowledgedAt: nil,
+            snoozedUntil: nil,
+            position: 42
+        )
         #expect(JSONValue.object(view.wire) == JSONValue.object(try WireFormat.object(view)))
         view.acknowledgedBy = "jorge"
         view.acknowledgedAt = Pacific.instant(LocalDate(iso: "2024-07-01")!, hour: 9, minute: 30)
@@ -208,23 +282,46 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         let due = pacific("2024-03-20", 17)
         for _ in 0..<count {
             // At the level the scheduler raised (overdue): a lower one would be superseded by it.
-            let raised = AlertRaised(alertId: UUID(), caseId: "c1", rule: .urDecisionProspective, deadlineId: AlertFixture.decisionId,
-                                     level: .overdue, due: due, scheduledAt: due, raisedAt: due, late: false, coordinator: coordinator)
-            try f.store.append(to: AlertStreams.streamId(raised.alertId), expected: .noStream, events: [
-                NewEvent(type: AlertRaised.typeName, schemaVersion: AlertEventCodec.schemaVersion, payload: try AlertEventCodec.encode(.raised(raised))),
-            ])
+            let raised = AlertRaised(
+                alertId: UUID(),
+                caseId: "c1",
+                rule: .urDecisionProspective,
+                deadlineId: AlertFixture.decisionId,
+                level: .overdue,
+                due: due,
+                scheduledAt: due,
+                raisedAt: due,
+                late: false,
+                coordinator: coordinator
+            )
+            try f.store.append(
+                to: AlertStreams.streamId(raised.alertId),
+                expected: .noStream,
+                events: [
+                    NewEvent(
+                        type: AlertRaised.typeName,
+                        schemaVersion: AlertEventCodec.schemaVersion,
+                        payload: try AlertEventCodec.encode(.raised(raised))
+                    )
+                ]
+            )
         }
     }
 
-    @Test(.timeLimit(.minutes(3))) func aFollowerThatNeverReadsIsDroppedWithFollowerTooSlow_andOthersKeepTheirs() async throws {
+    @Test(.timeLimit(.minutes(3))) func aFollowerThatNeverReadsIsDroppedWithFollowerTooSlow_andOthersKeepTheirs()
+        async throws
+    {
         let f = try AlertFixture()
         defer { f.close() }
         let now = pacific("2024-03-12", 9)
         let alerts = AlertsInterface(store: f.store, access: AccessControl(), clock: { now }, followerQueue: 8)
         var limits = VarlinkServerLimits()
         limits.maximumUnsentOutput = 4096  // the sleeper's replies soon wait for it to read
-        let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"),
-                                   handlers: [alerts], limits: limits)
+        let server = VarlinkServer(
+            info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"),
+            handlers: [alerts],
+            limits: limits
+        )
         let path = f.dir.appendingPathComponent("imr.sock").path
         let (ready, signal) = AsyncStream<Void>.makeStream()
         let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
@@ -248,7 +345,9 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
                     let reply: VarlinkReply
                     do { reply = try reader.receive() } catch {
                         // A stall says where the feed stood.
-                        throw ReaderStalled(description: "\(error); round \(round), \(read) of 4 read; \(alerts.feedDiagnosis)")
+                        throw ReaderStalled(
+                            description: "\(error); round \(round), \(read) of 4 read; \(alerts.feedDiagnosis)"
+                        )
                     }
                     if let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
                     // A follower registered before it reads the open alerts: alerts raised in
@@ -281,16 +380,26 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         defer { f.close() }
         let now = pacific("2024-03-12", 9)
         let alerts = AlertsInterface(store: f.store, access: AccessControl(), clock: { now }, maximumFollowers: 2)
-        let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [alerts])
+        let server = VarlinkServer(
+            info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"),
+            handlers: [alerts]
+        )
         let path = f.dir.appendingPathComponent("imr.sock").path
         let (ready, signal) = AsyncStream<Void>.makeStream()
         let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
         for await _ in ready { break }
         try await offThePool {
-            let first = try VarlinkClient(path: path), second = try VarlinkClient(path: path)
-            for c in [first, second] { try c.send(VarlinkCall(method: "io.imr.Alerts.Follow", parameters: ["coordinator": "nobody"], more: true)) }
+            let first = try VarlinkClient(path: path)
+            let second = try VarlinkClient(path: path)
+            for c in [first, second] {
+                try c.send(
+                    VarlinkCall(method: "io.imr.Alerts.Follow", parameters: ["coordinator": "nobody"], more: true)
+                )
+            }
             #expect(waitFor { alerts.followerCount == 2 })
-            let third = error { try VarlinkClient(path: path).stream("io.imr.Alerts.Follow", ["coordinator": "nobody"]) { _ in true } }
+            let third = error {
+                try VarlinkClient(path: path).stream("io.imr.Alerts.Follow", ["coordinator": "nobody"]) { _ in true }
+            }
             #expect(third?.name == "io.imr.Alerts.TooManyFollowers")
             #expect(third?.parameters["limit"] == 2)
         }

@@ -13,15 +13,31 @@ import Workflow
     /// A store with `count` cases: RFAs received on different days (so different next
     /// deadlines), some with none running (no RFA), some closed, three coordinators.
     static func caseload(_ count: Int, in dir: URL) throws -> (EventStore, CaseService) {
-        let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: ReadModels.all())
+        let store = try EventStore(
+            path: dir.appendingPathComponent("imr.sqlite").path,
+            options: .init(synchronous: .normal),
+            projections: ReadModels.all()
+        )
         let service = CaseService(store: store)
         for i in 0..<count {
             let id = String(format: "P-%03d", (i * 37) % count)  // ids not in the order they are recorded
-            try record(service, "Open", ["caseId": .string(id), "claimNumber": .string("ADJ-\(i % 7)"), "employer": "Acme",
-                                         "claimsAdministrator": "Golden TPA", "injuredWorkerReference": "W", "dateOfInjury": "2023-01-05",
-                                         "coordinator": .string(["maria", "li", "jorge"][i % 3])])
+            try record(
+                service,
+                "Open",
+                [
+                    "caseId": .string(id), "claimNumber": .string("ADJ-\(i % 7)"), "employer": "Acme",
+                    "claimsAdministrator": "Golden TPA", "injuredWorkerReference": "W", "dateOfInjury": "2023-01-05",
+                    "coordinator": .string(["maria", "li", "jorge"][i % 3]),
+                ]
+            )
             if i % 5 != 4 { try receiveRFA(service, id, on: LocalDate(iso: "2024-05-01")!.adding(days: i % 17)) }
-            if i % 9 == 8 { try record(service, "Withdraw", ["caseId": .string(id), "withdrawnOn": "2024-05-30", "reason": "settled"]) }
+            if i % 9 == 8 {
+                try record(
+                    service,
+                    "Withdraw",
+                    ["caseId": .string(id), "withdrawnOn": "2024-05-30", "reason": "settled"]
+                )
+            }
         }
         return (store, service)
     }
@@ -31,21 +47,44 @@ import Workflow
     /// Records a command given as its wire parameters, as the daemon would.
     /// Recorded at `at` (by default `now`): a fact recorded after its deadline passed would
     /// keep that deadline as history, off the board.
-    static func record(_ service: CaseService, _ method: String, _ parameters: [String: JSONValue], at: Date = now) throws {
-        let command = try CasesInterface.command(for: VarlinkCall(method: "io.imr.Cases." + method, parameters: parameters))
-        try service.execute(command, on: CaseID(parameters["caseId"]!.stringValue!), actor: Actor(uid: 1000, name: "alice"), commandId: UUID(), now: at)
+    static func record(
+        _ service: CaseService,
+        _ method: String,
+        _ parameters: [String: JSONValue],
+        at: Date = now
+    ) throws {
+        let command = try CasesInterface.command(
+            for: VarlinkCall(method: "io.imr.Cases." + method, parameters: parameters)
+        )
+        try service.execute(
+            command,
+            on: CaseID(parameters["caseId"]!.stringValue!),
+            actor: Actor(uid: 1000, name: "alice"),
+            commandId: UUID(),
+            now: at
+        )
     }
 
     static func receiveRFA(_ service: CaseService, _ id: String, on day: LocalDate) throws {
-        try record(service, "ReceiveRFA", ["caseId": .string(id), "rfaId": "A", "receivedAt": .string("\(day.iso)T10:15"), "receivedTimeOfDayKnown": true,
-                                           "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
-                                           "formulary": false, "items": .array([.object(["id": "1", "description": "8 massage visits"])])],
-               at: Pacific.instant(day, hour: 11))
+        try record(
+            service,
+            "ReceiveRFA",
+            [
+                "caseId": .string(id), "rfaId": "A", "receivedAt": .string("\(day.iso)T10:15"),
+                "receivedTimeOfDayKnown": true,
+                "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
+                "formulary": false, "items": .array([.object(["id": "1", "description": "8 massage visits"])]),
+            ],
+            at: Pacific.instant(day, hour: 11)
+        )
     }
 
     /// Runs `body` off the test process's two cooperative threads (building a caseload is
     /// blocking work) on a store of `count` cases, removed afterwards.
-    static func withCaseload(_ count: Int, _ body: @escaping @Sendable (EventStore, CaseService) throws -> Void) async throws {
+    static func withCaseload(
+        _ count: Int,
+        _ body: @escaping @Sendable (EventStore, CaseService) throws -> Void
+    ) async throws {
         try await offThePool {
             let dir = try temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: dir) }
@@ -57,13 +96,19 @@ import Workflow
 
     /// Runs `body` off the cooperative threads with a caseload of `count` cases served by
     /// `io.imr.Cases` on a socket (its path given), then stops the server.
-    static func withCasesSocket(_ count: Int, _ body: @escaping @Sendable (EventStore, CaseService, String) throws -> Void) async throws {
+    static func withCasesSocket(
+        _ count: Int,
+        _ body: @escaping @Sendable (EventStore, CaseService, String) throws -> Void
+    ) async throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let (store, service) = try await offThePool { try caseload(count, in: dir) }
         defer { store.close() }
         let cases = CasesInterface(service: service, access: AccessControl(), clock: { now })
-        let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [cases])
+        let server = VarlinkServer(
+            info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"),
+            handlers: [cases]
+        )
         let path = dir.appendingPathComponent("imr.sock").path
         let (ready, signal) = AsyncStream<Void>.makeStream()
         let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
@@ -76,7 +121,9 @@ import Workflow
     }
 
     static func temporaryDirectory() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-paging-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-paging-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir
     }
@@ -84,8 +131,14 @@ import Workflow
     /// The list's order, worked out from the rows themselves: open first, next deadline, id.
     static func expectedOrder(_ cases: [CaseSummary]) -> [String] {
         cases.sorted { a, b in
-            let ka = (a.isOpen ? 0 : 1, a.nextDue.flatMap(WireFormat.instant).map { $0.timeIntervalSince1970 } ?? .infinity, a.caseId)
-            let kb = (b.isOpen ? 0 : 1, b.nextDue.flatMap(WireFormat.instant).map { $0.timeIntervalSince1970 } ?? .infinity, b.caseId)
+            let ka = (
+                a.isOpen ? 0 : 1, a.nextDue.flatMap(WireFormat.instant).map { $0.timeIntervalSince1970 } ?? .infinity,
+                a.caseId
+            )
+            let kb = (
+                b.isOpen ? 0 : 1, b.nextDue.flatMap(WireFormat.instant).map { $0.timeIntervalSince1970 } ?? .infinity,
+                b.caseId
+            )
             return ka < kb
         }.map(\.caseId)
     }
@@ -93,8 +146,10 @@ import Workflow
     @Test func pagesJoinUpIntoTheWholeListInItsOrder_forEveryFilter() async throws {
         try await CaseListPagingTests.withCaseload(60) { store, _ in
             let filters: [CaseListFilter] = [
-                .init(), .init(open: true), .init(open: false), .init(coordinator: "li"), .init(open: true, coordinator: "maria"),
-                .init(stage: "rfaReceived"), .init(open: true, stage: "rfaReceived", coordinator: "jorge"), .init(claimNumber: "ADJ-3"),
+                .init(), .init(open: true), .init(open: false), .init(coordinator: "li"),
+                .init(open: true, coordinator: "maria"),
+                .init(stage: "rfaReceived"), .init(open: true, stage: "rfaReceived", coordinator: "jorge"),
+                .init(claimNumber: "ADJ-3"),
             ]
             for filter in filters {
                 let all = try CaseListProjection.cases(in: store, matching: filter)
@@ -105,13 +160,16 @@ import Workflow
                     var cursor: CaseListCursor?
                     var pages = 0
                     repeat {
-                        let page = try store.read { try CaseListProjection.page(in: $0, matching: filter, after: cursor, limit: size) }
+                        let page = try store.read {
+                            try CaseListProjection.page(in: $0, matching: filter, after: cursor, limit: size)
+                        }
                         #expect(page.cases.count <= size)
                         seen += page.cases.map(\.caseId)
                         // The count of what follows is exact at this size.
                         #expect(page.remaining == all.count - seen.count, "\(filter) size \(size)")
                         #expect(page.next == nil || !page.cases.isEmpty)
-                        cursor = page.next.flatMap { CaseListCursor(text: $0.text) }  // through its text, as clients send it back
+                        // through its text, as clients send it back
+                        cursor = page.next.flatMap { CaseListCursor(text: $0.text) }
                         pages += 1
                     } while cursor != nil
                     #expect(seen == all.map(\.caseId), "\(filter) size \(size)")
@@ -120,7 +178,9 @@ import Workflow
             }
             // Open cases have a next deadline unless no RFA was received; closed ones never do.
             let every = try CaseListProjection.cases(in: store, matching: .init())
-            #expect(every.contains { $0.isOpen && $0.nextDue != nil } && every.contains { $0.isOpen && $0.nextDue == nil })
+            #expect(
+                every.contains { $0.isOpen && $0.nextDue != nil } && every.contains { $0.isOpen && $0.nextDue == nil }
+            )
             #expect(every.allSatisfy { $0.isOpen || ($0.nextDue == nil && $0.nextRule == nil) })
             #expect(every.first?.isOpen == true && every.last?.isOpen == false)
         }
@@ -130,17 +190,29 @@ import Workflow
         try await CaseListPagingTests.withCaseload(40) { store, service in
             func counted() throws -> (open: Int64, kept: Int64, byStage: [String: Int], rows: [String: Int]) {
                 try store.read { db in
-                    (try db.query("SELECT COUNT(*) FROM case_list WHERE is_open = 1").first?[0].int64 ?? -1,
-                     try CaseListProjection.openCount(in: db),
-                     Dictionary(uniqueKeysWithValues: try CaseListProjection.openByStage(in: db).map { ($0.stage, $0.cases) }),
-                     Dictionary(uniqueKeysWithValues: try db.query("SELECT stage, COUNT(*) FROM case_list WHERE is_open = 1 GROUP BY stage").map {
-                         ($0[0].string ?? "", Int($0[1].int64 ?? 0)) }))
+                    (
+                        try db.query("SELECT COUNT(*) FROM case_list WHERE is_open = 1").first?[0].int64 ?? -1,
+                        try CaseListProjection.openCount(in: db),
+                        Dictionary(
+                            uniqueKeysWithValues: try CaseListProjection.openByStage(in: db).map {
+                                ($0.stage, $0.cases)
+                            }
+                        ),
+                        Dictionary(
+                            uniqueKeysWithValues: try db.query(
+                                "SELECT stage, COUNT(*) FROM case_list WHERE is_open = 1 GROUP BY stage"
+                            ).map {
+                                ($0[0].string ?? "", Int($0[1].int64 ?? 0))
+                            }
+                        )
+                    )
                 }
             }
             var c = try counted()
             #expect(c.open == c.kept && c.byStage == c.rows && c.byStage.count >= 2, "\(c)")
             // Cases move between stages and out of the open ones; the counts move with them.
-            try Self.receiveRFA(service, "P-028", on: LocalDate(iso: "2024-05-20")!)  // one opened without an RFA (i = 4)
+            // one opened without an RFA (i = 4)
+            try Self.receiveRFA(service, "P-028", on: LocalDate(iso: "2024-05-20")!)
             try Self.record(service, "Withdraw", ["caseId": "P-001", "withdrawnOn": "2024-05-31", "reason": "settled"])
             c = try counted()
             #expect(c.open == c.kept && c.byStage == c.rows, "\(c)")
@@ -151,18 +223,29 @@ import Workflow
 
     @Test func aCaseRecordedOrMovedBetweenPagesIsNeitherRepeatedNorLost() async throws {
         try await CaseListPagingTests.withCaseload(30) { store, service in
-            let first = try store.read { try CaseListProjection.page(in: $0, matching: .init(open: true), after: nil, limit: 10) }
+            let first = try store.read {
+                try CaseListProjection.page(in: $0, matching: .init(open: true), after: nil, limit: 10)
+            }
             // Meanwhile: a new case that sorts before the cursor (it must not appear later) and one
             // that sorts after it (it must).
             for (id, day) in [("A-early", -20), ("Z-late", 20)] {
-                try Self.record(service, "Open", ["caseId": .string(id), "claimNumber": "ADJ-new", "employer": "Acme", "claimsAdministrator": "Golden TPA",
-                                                  "injuredWorkerReference": "W", "dateOfInjury": "2023-01-05", "coordinator": "li"])
+                try Self.record(
+                    service,
+                    "Open",
+                    [
+                        "caseId": .string(id), "claimNumber": "ADJ-new", "employer": "Acme",
+                        "claimsAdministrator": "Golden TPA",
+                        "injuredWorkerReference": "W", "dateOfInjury": "2023-01-05", "coordinator": "li",
+                    ]
+                )
                 try Self.receiveRFA(service, id, on: LocalDate(iso: "2024-05-09")!.adding(days: day))
             }
             var rest: [String] = []
             var cursor = first.next
             while let c = cursor {
-                let page = try store.read { try CaseListProjection.page(in: $0, matching: .init(open: true), after: c, limit: 10) }
+                let page = try store.read {
+                    try CaseListProjection.page(in: $0, matching: .init(open: true), after: c, limit: 10)
+                }
                 rest += page.cases.map(\.caseId)
                 cursor = page.next
             }
@@ -191,18 +274,35 @@ import Workflow
             for (filter, index, ordered) in filters {
                 for isOpen in [true, false] {
                     for after in [nil, cursor] {
-                        for (sql, arguments) in [CaseListProjection.pageQuery(filter, isOpen: isOpen, after: after, limit: 100),
-                                                 CaseListProjection.countQuery(filter, isOpen: isOpen, after: after, cap: 10_001)] {
-                            let plan = try store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map { $0[3].string ?? "" }
+                        for (sql, arguments) in [
+                            CaseListProjection.pageQuery(filter, isOpen: isOpen, after: after, limit: 100),
+                            CaseListProjection.countQuery(filter, isOpen: isOpen, after: after, cap: 10_001),
+                        ] {
+                            let plan = try store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map {
+                                $0[3].string ?? ""
+                            }
                             let text = plan.joined(separator: " | ")
-                            #expect(!plan.contains { $0.hasPrefix("SCAN case_list") || $0.hasPrefix("SCAN case_imr_numbers") }, "\(filter): \(text)")
-                            #expect(plan.contains { $0.hasPrefix("SEARCH case_list USING INDEX \(index) (") || $0.hasPrefix("SEARCH case_list USING COVERING INDEX \(index) (") },
-                                    "\(filter) not on \(index): \(text)")
+                            #expect(
+                                !plan.contains {
+                                    $0.hasPrefix("SCAN case_list") || $0.hasPrefix("SCAN case_imr_numbers")
+                                },
+                                "\(filter): \(text)"
+                            )
+                            #expect(
+                                plan.contains {
+                                    $0.hasPrefix("SEARCH case_list USING INDEX \(index) (")
+                                        || $0.hasPrefix("SEARCH case_list USING COVERING INDEX \(index) (")
+                                },
+                                "\(filter) not on \(index): \(text)"
+                            )
                             if filter.imrCaseNumber != nil {
                                 #expect(text.contains("SEARCH case_imr_numbers USING COVERING INDEX"), "\(text)")
                             }
                             if ordered && sql.contains("ORDER BY") {
-                                #expect(!text.contains("TEMP B-TREE"), "\(filter) sorts instead of reading in index order: \(text)")
+                                #expect(
+                                    !text.contains("TEMP B-TREE"),
+                                    "\(filter) sorts instead of reading in index order: \(text)"
+                                )
                             }
                         }
                     }
@@ -211,7 +311,7 @@ import Workflow
             // The case row's next deadline comes from the deadline rows of that one case.
             let next = try store.read {
                 try $0.query("EXPLAIN QUERY PLAN " + CaseListProjection.nextDeadlineSQL, [.text("P-001")])
-        }.map { $0[3].string ?? "" }.joined(separator: " | ")
+            }.map { $0[3].string ?? "" }.joined(separator: " | ")
             #expect(next.contains("deadlines_case"), "\(next)")
         }
     }
@@ -219,7 +319,10 @@ import Workflow
     @Test func aCursorIsCheckedAndRoundTrips() {
         let cursor = CaseListCursor(isOpen: false, nextSort: Int64.max, caseId: "case with space/é#1")
         #expect(CaseListCursor(text: cursor.text) == cursor)
-        for bad in ["", "1", "2.1.5.6162", "1.2.5.6162", "1.1.x.6162", "1.1.5.616", "1.1.5.6G", "1.1.5.", "1.1.5.ff", String(repeating: "1", count: 200)] {
+        for bad in [
+            "", "1", "2.1.5.6162", "1.2.5.6162", "1.1.x.6162", "1.1.5.616", "1.1.5.6G", "1.1.5.", "1.1.5.ff",
+            String(repeating: "1", count: 200),
+        ] {
             #expect(CaseListCursor(text: bad) == nil, "\(bad)")
         }
     }
@@ -277,7 +380,8 @@ import Workflow
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             p.arguments = ["python3", "-c", script, path]
-            let out = Pipe.forChild(), err = Pipe.forChild()
+            let out = Pipe.forChild()
+            let err = Pipe.forChild()
             p.standardOutput = out
             p.standardError = err
             try p.start()
@@ -294,7 +398,9 @@ import Workflow
 @Suite struct HistoryPagingTests {
     @Test func aHistoryComesInVersionOrderPageByPage_andByStream() async throws {
         try await CaseListPagingTests.withCasesSocket(3) { store, service, path in
-            for n in 1...10 { try CaseListPagingTests.record(service, "AddNote", ["caseId": "P-001", "text": .string("note \(n)")]) }
+            for n in 1...10 {
+                try CaseListPagingTests.record(service, "AddNote", ["caseId": "P-001", "text": .string("note \(n)")])
+            }
             let c = try VarlinkClient(path: path)
             let whole = try store.read(stream: "case-P-001").map(\.streamVersion)
             #expect(whole.count == 12)
@@ -303,7 +409,9 @@ import Workflow
             var pages = 0
             repeat {
                 let page = try c.call("io.imr.Cases.History", ["caseId": "P-001", "limit": 5, "after": after])
-                versions += page["events"]?.elements?.compactMap { if case .int(let v)? = $0["version"] { v } else { nil } } ?? []
+                versions +=
+                    page["events"]?.elements?.compactMap { if case .int(let v)? = $0["version"] { v } else { nil } }
+                    ?? []
                 #expect(page["remaining"] == .int(Int64(whole.count - versions.count)))
                 after = page["next"] ?? .null
                 pages += 1
@@ -312,13 +420,17 @@ import Workflow
             #expect(pages == 3)
             var streamed: [Int64] = []
             try c.stream("io.imr.Cases.History", ["caseId": "P-001", "limit": 4]) { page in
-                streamed += page["events"]?.elements?.compactMap { if case .int(let v)? = $0["version"] { v } else { nil } } ?? []
+                streamed +=
+                    page["events"]?.elements?.compactMap { if case .int(let v)? = $0["version"] { v } else { nil } }
+                    ?? []
                 return true
             }
             #expect(streamed == whole)
-            for (parameters, expected) in [(["caseId": "NOPE-1"], "io.imr.Cases.CaseNotFound"),
-                                           (["caseId": "P-001", "after": "h2.4"], "io.imr.Cases.InvalidValue"),
-                                           (["caseId": "P-001", "limit": 0], "io.imr.Cases.InvalidValue")] as [([String: JSONValue], String)] {
+            for (parameters, expected) in [
+                (["caseId": "NOPE-1"], "io.imr.Cases.CaseNotFound"),
+                (["caseId": "P-001", "after": "h2.4"], "io.imr.Cases.InvalidValue"),
+                (["caseId": "P-001", "limit": 0], "io.imr.Cases.InvalidValue"),
+            ] as [([String: JSONValue], String)] {
                 do {
                     _ = try c.call("io.imr.Cases.History", parameters)
                     Issue.record("\(parameters) was answered")
@@ -337,8 +449,10 @@ import Workflow
             let now = Pacific.instant(LocalDate(iso: "2024-05-20")!, hour: 9)
             let filters: [(DeadlineBoardFilter, index: String)] = [
                 (.init(), "deadlines_open_due"), (.init(coordinator: "li"), "deadlines_coordinator_due"),
-                (.init(coordinator: "maria", withinDays: 7), "deadlines_coordinator_due"), (.init(overdue: true), "deadlines_open_due"),
-                (.init(overdue: false), "deadlines_open_due"), (.init(rule: "ur.decision.prospective"), "deadlines_open_due"),
+                (.init(coordinator: "maria", withinDays: 7), "deadlines_coordinator_due"),
+                (.init(overdue: true), "deadlines_open_due"),
+                (.init(overdue: false), "deadlines_open_due"),
+                (.init(rule: "ur.decision.prospective"), "deadlines_open_due"),
                 (.init(caseId: "P-003"), "deadlines_case"),
             ]
             let cursor = DeadlineBoardCursor(dueMicros: now.unixMicroseconds, deadlineId: "x")
@@ -351,43 +465,80 @@ import Workflow
                 var seen: [String] = []
                 var next: DeadlineBoardCursor?
                 repeat {
-                    let page = try store.read { try DeadlineProjection.boardPage(in: $0, matching: filter, now: now, after: next, limit: 6) }
+                    let page = try store.read {
+                        try DeadlineProjection.boardPage(in: $0, matching: filter, now: now, after: next, limit: 6)
+                    }
                     seen += page.deadlines.compactMap { $0["id"]?.stringValue }
                     #expect(page.remaining == ids.count - seen.count, "\(filter)")
                     next = page.next.flatMap { DeadlineBoardCursor(text: $0.text) }
                 } while next != nil
                 #expect(seen == ids, "\(filter)")
                 for after in [nil, cursor] {
-                    let (page, count) = DeadlineProjection.boardQueries(filter, now: now, after: after, limit: 100, cap: 10_001)
+                    let (page, count) = DeadlineProjection.boardQueries(
+                        filter,
+                        now: now,
+                        after: after,
+                        limit: 100,
+                        cap: 10_001
+                    )
                     for (sql, arguments) in [page, count] {
-                        let plan = try store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map { $0[3].string ?? "" }
+                        let plan = try store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map {
+                            $0[3].string ?? ""
+                        }
                         let text = plan.joined(separator: " | ")
-                        #expect(plan.contains { $0.hasPrefix("SEARCH deadlines USING INDEX \(index) (") || $0.hasPrefix("SEARCH deadlines USING COVERING INDEX \(index) (") },
-                                "\(filter) not on \(index): \(text)")
+                        #expect(
+                            plan.contains {
+                                $0.hasPrefix("SEARCH deadlines USING INDEX \(index) (")
+                                    || $0.hasPrefix("SEARCH deadlines USING COVERING INDEX \(index) (")
+                            },
+                            "\(filter) not on \(index): \(text)"
+                        )
                         #expect(!plan.contains { $0.hasPrefix("SCAN deadlines") }, "\(text)")
-                        if filter.caseId == nil && sql.contains("ORDER BY") { #expect(!text.contains("TEMP B-TREE"), "\(filter): \(text)") }
+                        if filter.caseId == nil && sql.contains("ORDER BY") {
+                            #expect(!text.contains("TEMP B-TREE"), "\(filter): \(text)")
+                        }
                         // Counting the rows after a page reads the index alone (no deadline row).
                         if filter.caseId == nil && sql.hasPrefix("SELECT COUNT") {
-                            #expect(plan.contains { $0.hasPrefix("SEARCH deadlines USING COVERING INDEX \(index) (") }, "\(filter): \(text)")
+                            #expect(
+                                plan.contains { $0.hasPrefix("SEARCH deadlines USING COVERING INDEX \(index) (") },
+                                "\(filter): \(text)"
+                            )
                         }
                     }
                 }
             }
             // The misses kept as history, on their own partial indexes, in order, counted on them.
-            for (filter, index) in [(DeadlineBoardFilter(), "deadlines_history_due"), (DeadlineBoardFilter(coordinator: "li"), "deadlines_history_coordinator"),
-                                    (DeadlineBoardFilter(overdue: true), "deadlines_history_due")] {
+            for (filter, index) in [
+                (DeadlineBoardFilter(), "deadlines_history_due"),
+                (DeadlineBoardFilter(coordinator: "li"), "deadlines_history_coordinator"),
+                (DeadlineBoardFilter(overdue: true), "deadlines_history_due"),
+            ] {
                 for after in [nil, cursor] {
-                    let (page, count) = DeadlineProjection.boardQueries(filter, now: now, after: after, limit: 100, cap: 10_001, history: true)
+                    let (page, count) = DeadlineProjection.boardQueries(
+                        filter,
+                        now: now,
+                        after: after,
+                        limit: 100,
+                        cap: 10_001,
+                        history: true
+                    )
                     for (sql, arguments) in [page, count] {
-                        let text = try store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map { $0[3].string ?? "" }.joined(separator: " | ")
-                        #expect(text.contains("USING COVERING INDEX \(index) (") || (sql.contains("ORDER BY") && text.contains("USING INDEX \(index) (")),
-                                "\(filter) not on \(index): \(text)")
+                        let text = try store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map {
+                            $0[3].string ?? ""
+                        }.joined(separator: " | ")
+                        #expect(
+                            text.contains("USING COVERING INDEX \(index) (")
+                                || (sql.contains("ORDER BY") && text.contains("USING INDEX \(index) (")),
+                            "\(filter) not on \(index): \(text)"
+                        )
                         #expect(!text.contains("SCAN deadlines") && !text.contains("TEMP B-TREE"), "\(text)")
                     }
                 }
             }
             #expect(DeadlineBoardCursor(text: cursor.text) == cursor)
-            for bad in ["", "d1.5", "d2.5.78", "d1.x.78", "d1.5.7", "d1.5.zz"] { #expect(DeadlineBoardCursor(text: bad) == nil, "\(bad)") }
+            for bad in ["", "d1.5", "d2.5.78", "d1.x.78", "d1.5.7", "d1.5.zz"] {
+                #expect(DeadlineBoardCursor(text: bad) == nil, "\(bad)")
+            }
         }
     }
 }
@@ -407,7 +558,9 @@ import Workflow
                 var seen: [String] = []
                 var after: Int64?
                 repeat {
-                    let page = try f.store.read { try AlertProjection.openPage(in: $0, coordinator: coordinator, now: now, after: after, limit: 5) }
+                    let page = try f.store.read {
+                        try AlertProjection.openPage(in: $0, coordinator: coordinator, now: now, after: after, limit: 5)
+                    }
                     seen += page.alerts.map(\.alertId)
                     #expect(page.remaining == all.count - seen.count)
                     after = page.next.flatMap { AlertPage.position(ofCursor: AlertPage.cursorText($0)) }
@@ -417,27 +570,66 @@ import Workflow
                 var uncounted: [String] = []
                 after = nil
                 repeat {
-                    let page = try f.store.read { try AlertProjection.openPage(in: $0, coordinator: coordinator, now: now, after: after, limit: 4, counting: false) }
+                    let page = try f.store.read {
+                        try AlertProjection.openPage(
+                            in: $0,
+                            coordinator: coordinator,
+                            now: now,
+                            after: after,
+                            limit: 4,
+                            counting: false
+                        )
+                    }
                     uncounted += page.alerts.map(\.alertId)
                     #expect(page.remaining == 0)
                     after = page.next
                 } while after != nil
                 #expect(uncounted == all)
-                let (page, count) = AlertProjection.openQueries(coordinator: coordinator, now: now, after: 3, limit: 100, cap: 10_001)
+                let (page, count) = AlertProjection.openQueries(
+                    coordinator: coordinator,
+                    now: now,
+                    after: 3,
+                    limit: 100,
+                    cap: 10_001
+                )
                 let index = coordinator == nil ? "alerts_open_position" : "alerts_coordinator_open"
                 for (sql, arguments) in [page, count] {
-                    let plan = try f.store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map { $0[3].string ?? "" }
-                    #expect(plan.contains { $0.hasPrefix("SEARCH alerts USING INDEX \(index) (") || $0.hasPrefix("SEARCH alerts USING COVERING INDEX \(index) (") }, "\(plan)")
-                    #expect(!plan.joined().contains("TEMP B-TREE") && !plan.contains { $0.hasPrefix("SCAN alerts") }, "\(plan)")
+                    let plan = try f.store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map {
+                        $0[3].string ?? ""
+                    }
+                    #expect(
+                        plan.contains {
+                            $0.hasPrefix("SEARCH alerts USING INDEX \(index) (")
+                                || $0.hasPrefix("SEARCH alerts USING COVERING INDEX \(index) (")
+                        },
+                        "\(plan)"
+                    )
+                    #expect(
+                        !plan.joined().contains("TEMP B-TREE") && !plan.contains { $0.hasPrefix("SCAN alerts") },
+                        "\(plan)"
+                    )
                     // Each alert's deadline by its key, not a list of every running deadline first.
-                    #expect(!plan.joined().contains("LIST SUBQUERY") && !plan.contains { $0.hasPrefix("SCAN d") }, "\(plan)")
-                    #expect(plan.contains { $0.hasPrefix("SEARCH d USING COVERING INDEX deadlines_running (deadline_id=?") }, "\(plan)")
+                    #expect(
+                        !plan.joined().contains("LIST SUBQUERY") && !plan.contains { $0.hasPrefix("SCAN d") },
+                        "\(plan)"
+                    )
+                    #expect(
+                        plan.contains {
+                            $0.hasPrefix("SEARCH d USING COVERING INDEX deadlines_running (deadline_id=?")
+                        },
+                        "\(plan)"
+                    )
                     if sql.hasPrefix("SELECT COUNT") {
-                        #expect(plan.contains { $0.hasPrefix("SEARCH alerts USING COVERING INDEX \(index) (") }, "the count reads no alert row: \(plan)")
+                        #expect(
+                            plan.contains { $0.hasPrefix("SEARCH alerts USING COVERING INDEX \(index) (") },
+                            "the count reads no alert row: \(plan)"
+                        )
                     }
                 }
             }
-            for bad in ["", "a1.", "a1.x", "a2.5", "a1.-4"] { #expect(AlertPage.position(ofCursor: bad) == nil, "\(bad)") }
+            for bad in ["", "a1.", "a1.x", "a2.5", "a1.-4"] {
+                #expect(AlertPage.position(ofCursor: bad) == nil, "\(bad)")
+            }
         }
     }
 }
@@ -451,25 +643,50 @@ import Workflow
             let names = try store.read { try MorningDigest.coordinators(in: $0) }
             #expect(names == ["jorge", "li", "maria"])
             #expect(try store.read { try MorningDigest.coordinators(in: $0, after: "jorge", limit: 1) } == ["li"])
-            for sql in ["SELECT coordinator FROM deadlines INDEXED BY deadlines_coordinator_due WHERE coordinator > ? AND is_open = 1 ORDER BY coordinator LIMIT 1"] {
-                let plan = try store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, [.text("li")]) }.map { $0[3].string ?? "" }
-                #expect(plan.contains { $0.hasPrefix("SEARCH deadlines USING COVERING INDEX deadlines_coordinator_due") }, "\(plan)")
+            for sql in [
+                "SELECT coordinator FROM deadlines INDEXED BY deadlines_coordinator_due WHERE coordinator > ? AND is_open = 1 ORDER BY coordinator LIMIT 1"
+            ] {
+                let plan = try store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, [.text("li")]) }.map {
+                    $0[3].string ?? ""
+                }
+                #expect(
+                    plan.contains { $0.hasPrefix("SEARCH deadlines USING COVERING INDEX deadlines_coordinator_due") },
+                    "\(plan)"
+                )
             }
             for name in names {
                 let digest = try store.read { try MorningDigest.build(in: $0, coordinator: name, now: now) }
-                let board = try DeadlineProjection.board(in: store, matching: DeadlineBoardFilter(coordinator: name, withinDays: 7), now: now)
+                let board = try DeadlineProjection.board(
+                    in: store,
+                    matching: DeadlineBoardFilter(coordinator: name, withinDays: 7),
+                    now: now
+                )
                 let today = Pacific.date(of: now)
-                func due(_ row: [String: JSONValue]) -> Date { row["due"]?.stringValue.flatMap(WireFormat.instant) ?? .distantPast }
-                func day(_ row: [String: JSONValue]) -> LocalDate? { row["dueDate"]?.stringValue.flatMap(LocalDate.init(iso:)) }
+                func due(_ row: [String: JSONValue]) -> Date {
+                    row["due"]?.stringValue.flatMap(WireFormat.instant) ?? .distantPast
+                }
+                func day(_ row: [String: JSONValue]) -> LocalDate? {
+                    row["dueDate"]?.stringValue.flatMap(LocalDate.init(iso:))
+                }
                 let overdue = board.filter { due($0) <= now }
                 let dueToday = board.filter { due($0) > now && day($0) == today }
                 #expect(digest.overdue.count == overdue.count && digest.dueToday.count == dueToday.count, "\(name)")
-                #expect(digest.overdue.deadlines.map { $0["id"] } == overdue.prefix(MorningDigest.rowsPerSection).map { $0["id"] })
+                #expect(
+                    digest.overdue.deadlines.map { $0["id"] }
+                        == overdue.prefix(MorningDigest.rowsPerSection).map { $0["id"] }
+                )
                 #expect(digest.dueToday.deadlines.map { $0["id"] } == dueToday.map { $0["id"] })
-                let week = try DeadlineProjection.board(in: store, matching: DeadlineBoardFilter(coordinator: name, withinDays: 8), now: now)
-                    .filter { due($0) > now && day($0).map { $0 > today && $0 <= today.adding(days: 6) } == true }
+                let week = try DeadlineProjection.board(
+                    in: store,
+                    matching: DeadlineBoardFilter(coordinator: name, withinDays: 8),
+                    now: now
+                )
+                .filter { due($0) > now && day($0).map { $0 > today && $0 <= today.adding(days: 6) } == true }
                 #expect(digest.thisWeek.deadlines.map { $0["id"] } == week.map { $0["id"] }, "\(name)")
-                #expect(digest.overdue.count + digest.dueToday.count + digest.thisWeek.count > 0, "\(name) has deadlines this fortnight")
+                #expect(
+                    digest.overdue.count + digest.dueToday.count + digest.thisWeek.count > 0,
+                    "\(name) has deadlines this fortnight"
+                )
             }
         }
     }
@@ -482,13 +699,21 @@ import Workflow
     @Test func aCorrectedClaimNumberIsFoundUnderTheNewNumberOnly() async throws {
         try await CaseListPagingTests.withCaseload(30) { store, service in
             let before = try store.read { try $0.query("SELECT * FROM case_list ORDER BY case_id") }
-            try CaseListPagingTests.record(service, "Correct", [
-                "caseId": "P-003", "version": 1, "field": "claimNumber", "value": ["kind": "text", "value": "ADJ-NEW-9"],
-                "reason": "typed from the wrong letter"])
+            try CaseListPagingTests.record(
+                service,
+                "Correct",
+                [
+                    "caseId": "P-003", "version": 1, "field": "claimNumber",
+                    "value": ["kind": "text", "value": "ADJ-NEW-9"],
+                    "reason": "typed from the wrong letter",
+                ]
+            )
             let found = try store.read { try CaseListProjection.search(in: $0, text: "adj-new", limit: 10) }
             #expect(found.cases.map(\.caseId) == ["P-003"])
             #expect(found.cases.first?.claimNumber == "ADJ-NEW-9")
-            let exact = try store.read { try $0.query("SELECT case_id FROM case_list WHERE claim_number = ?", [.text("ADJ-NEW-9")]) }
+            let exact = try store.read {
+                try $0.query("SELECT case_id FROM case_list WHERE claim_number = ?", [.text("ADJ-NEW-9")])
+            }
             #expect(exact.map { $0[0].string } == ["P-003"])
             let old = before.first { $0["case_id"].string == "P-003" }?["claim_number"].string ?? ""
             let underOld = try store.read { try CaseListProjection.search(in: $0, text: old, limit: 100) }
@@ -513,7 +738,9 @@ import Workflow
             #expect(Set(byId.cases.map(\.caseId)) == Set((10...19).map { String(format: "P-%03d", $0) }))
             #expect(try store.read { try CaseListProjection.search(in: $0, text: "zzz", limit: 10) }.cases.isEmpty)
             for (sql, arguments) in CaseListProjection.searchQueries("ac", limit: 10) {
-                let plan = try store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map { $0[3].string ?? "" }
+                let plan = try store.read { try $0.query("EXPLAIN QUERY PLAN " + sql, arguments) }.map {
+                    $0[3].string ?? ""
+                }
                 #expect(plan.contains { $0.hasPrefix("SEARCH") && $0.contains("_nocase") }, "\(plan)")
                 #expect(!plan.contains { $0.hasPrefix("SCAN") } && !plan.joined().contains("TEMP B-TREE"), "\(plan)")
             }

@@ -13,7 +13,11 @@ import Workflow
         try await offThePool {
             let dir = try CaseListPagingTests.temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: dir) }
-            let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: ReadModels.all())
+            let store = try EventStore(
+                path: dir.appendingPathComponent("imr.sqlite").path,
+                options: .init(synchronous: .normal),
+                projections: ReadModels.all()
+            )
             defer { store.close() }
             let now = Pacific.instant(LocalDate(iso: "2026-11-30")!, hour: 9)
             var caseload = SyntheticCaseload(now: now, count: 90, seed: 11, coordinators: ["maria", "li", "jorge"])
@@ -22,8 +26,14 @@ import Workflow
             for first in stride(from: 0, to: 90, by: 25) {
                 let batch = (first..<min(first + 25, 90)).map { n -> (caseId: CaseID, commands: [CaseCommand]) in
                     let calls = caseload.calls(ofCase: n)
-                    return (CaseID(calls[0].parameters["caseId"]!.stringValue!),
-                            calls.compactMap { try? CasesInterface.command(for: VarlinkCall(method: "io.imr.Cases." + $0.method, parameters: $0.parameters)) })
+                    return (
+                        CaseID(calls[0].parameters["caseId"]!.stringValue!),
+                        calls.compactMap {
+                            try? CasesInterface.command(
+                                for: VarlinkCall(method: "io.imr.Cases." + $0.method, parameters: $0.parameters)
+                            )
+                        }
+                    )
                 }
                 let outcome = try seeder.seed(batch, now: now)
                 total.cases += outcome.cases
@@ -44,10 +54,16 @@ import Workflow
             }
             func snapshot() throws -> [[String]] {
                 try store.read { db in
-                    try db.query("SELECT deadline_id, rule, coordinator, due_us, is_open, status, body FROM deadlines ORDER BY deadline_id").map { r in (0..<7).map { "\(r[$0])" } }
+                    try db.query(
+                        "SELECT deadline_id, rule, coordinator, due_us, is_open, status, body FROM deadlines ORDER BY deadline_id"
+                    ).map { r in (0..<7).map { "\(r[$0])" } }
                         + db.query("SELECT * FROM case_list ORDER BY case_id").map { r in (0..<16).map { "\(r[$0])" } }
-                        + db.query("SELECT * FROM case_items ORDER BY case_id, item_id").map { r in (0..<7).map { "\(r[$0])" } }
-                        + db.query("SELECT * FROM case_counts ORDER BY stage, is_open").map { r in (0..<3).map { "\(r[$0])" } }
+                        + db.query("SELECT * FROM case_items ORDER BY case_id, item_id").map { r in
+                            (0..<7).map { "\(r[$0])" }
+                        }
+                        + db.query("SELECT * FROM case_counts ORDER BY stage, is_open").map { r in
+                            (0..<3).map { "\(r[$0])" }
+                        }
                 }
             }
             let seeded = try snapshot()

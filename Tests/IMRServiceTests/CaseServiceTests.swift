@@ -15,10 +15,15 @@ private struct Fixture {
     let alice = Actor(uid: 1000, name: "alice")
 
     init() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-service-\(UUID().uuidString.prefix(8))")
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-service-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal),
-                               projections: [CaseListProjection()])
+        store = try EventStore(
+            path: dir.appendingPathComponent("imr.sqlite").path,
+            options: .init(synchronous: .normal),
+            projections: [CaseListProjection()]
+        )
         service = CaseService(store: store)
     }
 
@@ -28,14 +33,29 @@ private struct Fixture {
     }
 
     func opened(_ id: String, coordinator: String = "maria") -> CaseOpened {
-        CaseOpened(caseId: CaseID(id), claimNumber: "ADJ-\(id)", employer: "Acme", claimsAdministrator: "Golden TPA",
-                   injuredWorkerReference: "J.S.", dateOfInjury: LocalDate(iso: "2023-11-02")!, coordinator: coordinator)
+        CaseOpened(
+            caseId: CaseID(id),
+            claimNumber: "ADJ-\(id)",
+            employer: "Acme",
+            claimsAdministrator: "Golden TPA",
+            injuredWorkerReference: "J.S.",
+            dateOfInjury: LocalDate(iso: "2023-11-02")!,
+            coordinator: coordinator
+        )
     }
 
     static let rfa = RFAReceived(
-        rfaId: "A", receivedAt: pacific("2024-02-26", 10, 15), transmission: .fax, physician: "Dr. Lee",
-        treatmentRecommendedOn: nil, reviewType: .prospective,
-        items: [RequestedItem(id: "1", description: "8 massage therapy visits"), RequestedItem(id: "2", description: "MRI lumbar spine")])
+        rfaId: "A",
+        receivedAt: pacific("2024-02-26", 10, 15),
+        transmission: .fax,
+        physician: "Dr. Lee",
+        treatmentRecommendedOn: nil,
+        reviewType: .prospective,
+        items: [
+            RequestedItem(id: "1", description: "8 massage therapy visits"),
+            RequestedItem(id: "2", description: "MRI lumbar spine"),
+        ]
+    )
 }
 
 @Suite struct CaseServiceTests {
@@ -44,7 +64,14 @@ private struct Fixture {
         defer { f.close() }
         let now = pacific("2024-03-01", 9)
         try f.service.execute(.openCase(f.opened("c1")), on: "c1", actor: f.alice, commandId: UUID(), now: now)
-        let outcome = try f.service.execute(.receiveRFA(Fixture.rfa), on: "c1", actor: f.alice, commandId: UUID(), correlationId: "req-7", now: now)
+        let outcome = try f.service.execute(
+            .receiveRFA(Fixture.rfa),
+            on: "c1",
+            actor: f.alice,
+            commandId: UUID(),
+            correlationId: "req-7",
+            now: now
+        )
         #expect(outcome.version == 2)
         #expect(outcome.eventTypes == ["RFAReceived"])
         let state = try f.service.state(of: "c1")
@@ -79,21 +106,39 @@ private struct Fixture {
             try f.service.execute(.receiveRFA(Fixture.rfa), on: "nope", actor: f.alice, commandId: UUID(), now: now)
             Issue.record("a command on a missing case must fail")
         } catch {
-            guard case .caseNotFound(let id) = error else { Issue.record("wrong error \(error)"); return }
+            guard case .caseNotFound(let id) = error else {
+                Issue.record("wrong error \(error)")
+                return
+            }
             #expect(id == "nope")
         }
         try f.service.execute(.openCase(f.opened("c1")), on: "c1", actor: f.alice, commandId: UUID(), now: now)
         try f.service.execute(.receiveRFA(Fixture.rfa), on: "c1", actor: f.alice, commandId: UUID(), now: now)
-        let approve = URDecisionIssued(rfaId: "A", decidedAt: pacific("2024-02-28", 9), decisions: [
-            URItemDecision(itemId: "1", outcome: .approved), URItemDecision(itemId: "2", outcome: .approved)])
+        let approve = URDecisionIssued(
+            rfaId: "A",
+            decidedAt: pacific("2024-02-28", 9),
+            decisions: [
+                URItemDecision(itemId: "1", outcome: .approved), URItemDecision(itemId: "2", outcome: .approved),
+            ]
+        )
         try f.service.execute(.issueURDecision(approve), on: "c1", actor: f.alice, commandId: UUID(), now: now)
         let head = try f.store.headPosition()
         do {
-            try f.service.execute(.receiveIMRApplication(IMRApplicationReceived(itemIds: ["2"], receivedOn: LocalDate(iso: "2024-03-01")!)),
-                                  on: "c1", actor: f.alice, commandId: UUID(), now: now)
+            try f.service.execute(
+                .receiveIMRApplication(
+                    IMRApplicationReceived(itemIds: ["2"], receivedOn: LocalDate(iso: "2024-03-01")!)
+                ),
+                on: "c1",
+                actor: f.alice,
+                commandId: UUID(),
+                now: now
+            )
             Issue.record("an IMR application for an approved item must be refused")
         } catch {
-            guard case .refused(let violation) = error else { Issue.record("wrong error \(error)"); return }
+            guard case .refused(let violation) = error else {
+                Issue.record("wrong error \(error)")
+                return
+            }
             #expect(violation.message.contains("item 2"))
         }
         #expect(try f.store.headPosition() == head)
@@ -110,11 +155,25 @@ private struct Fixture {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<32 {
                 group.addTask {
-                    try await service.execute(.addNote("note \(i)"), on: "c1", actor: Actor(uid: 1000, name: "alice"), commandId: UUID(), now: now)
+                    try await service.execute(
+                        .addNote("note \(i)"),
+                        on: "c1",
+                        actor: Actor(uid: 1000, name: "alice"),
+                        commandId: UUID(),
+                        now: now
+                    )
                 }
             }
             // A synchronous writer on another thread meanwhile takes the same lock.
-            group.addTask { try service.execute(.addNote("sync"), on: "c1", actor: Actor(uid: 1000, name: "alice"), commandId: UUID(), now: now) }
+            group.addTask {
+                try service.execute(
+                    .addNote("sync"),
+                    on: "c1",
+                    actor: Actor(uid: 1000, name: "alice"),
+                    commandId: UUID(),
+                    now: now
+                )
+            }
             try await group.waitForAll()
         }
         let state = try await f.service.state(of: "c1")
@@ -129,11 +188,17 @@ private struct Fixture {
     /// out in the caller's task) leave the same read models as a rebuild from the log, also when
     /// several commands race on one case and the writer must decide some of them again.
     @Test func commandsDecidedAheadLeaveReadModelsEqualToARebuild() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-ahead-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-ahead-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let models = ReadModels.standard()
-        let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: models.all)
+        let store = try EventStore(
+            path: dir.appendingPathComponent("imr.sqlite").path,
+            options: .init(synchronous: .normal),
+            projections: models.all
+        )
         defer { store.close() }
         let service = CaseService(store: store, deadlines: models.deadlines)
         let f = try Fixture()
@@ -145,11 +210,35 @@ private struct Fixture {
             for id in ids {
                 let opened = f.opened(id, coordinator: ["maria", "li"][id.count % 2])
                 group.addTask {
-                    try await service.execute(.openCase(opened), on: CaseID(id), actor: alice, commandId: UUID(), now: now)
-                    try await service.execute(.receiveRFA(Fixture.rfa), on: CaseID(id), actor: alice, commandId: UUID(), now: now)
-                    let decision = URDecisionIssued(rfaId: "A", decidedAt: pacific("2024-02-28", 9), decisions: [
-                        URItemDecision(itemId: "1", outcome: .approved), URItemDecision(itemId: "2", outcome: .denied)])
-                    try await service.execute(.issueURDecision(decision), on: CaseID(id), actor: alice, commandId: UUID(), now: pacific("2024-02-28", 9))
+                    try await service.execute(
+                        .openCase(opened),
+                        on: CaseID(id),
+                        actor: alice,
+                        commandId: UUID(),
+                        now: now
+                    )
+                    try await service.execute(
+                        .receiveRFA(Fixture.rfa),
+                        on: CaseID(id),
+                        actor: alice,
+                        commandId: UUID(),
+                        now: now
+                    )
+                    let decision = URDecisionIssued(
+                        rfaId: "A",
+                        decidedAt: pacific("2024-02-28", 9),
+                        decisions: [
+                            URItemDecision(itemId: "1", outcome: .approved),
+                            URItemDecision(itemId: "2", outcome: .denied),
+                        ]
+                    )
+                    try await service.execute(
+                        .issueURDecision(decision),
+                        on: CaseID(id),
+                        actor: alice,
+                        commandId: UUID(),
+                        now: pacific("2024-02-28", 9)
+                    )
                 }
             }
             // Notes racing on one case: a note decided ahead on a state another one changed
@@ -157,17 +246,27 @@ private struct Fixture {
             for n in 0..<16 {
                 group.addTask {
                     try await Task.sleep(for: .milliseconds(n % 4))
-                    _ = try? await service.execute(.addNote("note \(n)"), on: "c1", actor: alice, commandId: UUID(), now: now)
+                    _ = try? await service.execute(
+                        .addNote("note \(n)"),
+                        on: "c1",
+                        actor: alice,
+                        commandId: UUID(),
+                        now: now
+                    )
                 }
             }
             try await group.waitForAll()
         }
         func snapshot() throws -> [[String]] {
             try store.read { db in
-                try db.query("SELECT deadline_id, rule, party, coordinator, due_us, is_open, status, body FROM deadlines ORDER BY deadline_id").map { row in
+                try db.query(
+                    "SELECT deadline_id, rule, party, coordinator, due_us, is_open, status, body FROM deadlines ORDER BY deadline_id"
+                ).map { row in
                     (0..<8).map { "\(row[$0])" }
                 } + db.query("SELECT * FROM case_list ORDER BY case_id").map { row in (0..<13).map { "\(row[$0])" } }
-                    + db.query("SELECT * FROM case_items ORDER BY case_id, item_id").map { row in (0..<7).map { "\(row[$0])" } }
+                    + db.query("SELECT * FROM case_items ORDER BY case_id, item_id").map { row in
+                        (0..<7).map { "\(row[$0])" }
+                    }
             }
         }
         let live = try snapshot()
@@ -176,7 +275,11 @@ private struct Fixture {
         #expect(try snapshot() == live)
         // Together, in batches of 3 events (cases cut between batches), their rows worked out
         // ahead on the rebuild's thread: the same rows.
-        try await store.rebuildProjections(named: ["case_items", "deadlines", "case_list"], batchSize: 3, progress: nil)
+        try await store.rebuildProjections(
+            named: ["case_items", "deadlines", "case_list"],
+            batchSize: 3,
+            progress: nil
+        )
         #expect(try snapshot() == live)
         let c1 = try await service.state(of: "c1")
         await #expect(c1 == (try CaseStreams.fold(store.read(stream: "case-c1"))))
@@ -188,15 +291,30 @@ private struct Fixture {
         defer { f.close() }
         let now = pacific("2024-03-01", 9)
         for (id, who) in [("c1", "maria"), ("c2", "li"), ("c3", "maria")] {
-            try f.service.execute(.openCase(f.opened(id, coordinator: who)), on: CaseID(id), actor: f.alice, commandId: UUID(), now: now)
+            try f.service.execute(
+                .openCase(f.opened(id, coordinator: who)),
+                on: CaseID(id),
+                actor: f.alice,
+                commandId: UUID(),
+                now: now
+            )
         }
         try f.service.execute(.receiveRFA(Fixture.rfa), on: "c2", actor: f.alice, commandId: UUID(), now: now)
-        try f.service.execute(.withdraw(CaseWithdrawn(withdrawnOn: LocalDate(iso: "2024-03-01")!, reason: "settled")), on: "c3", actor: f.alice, commandId: UUID(), now: now)
+        try f.service.execute(
+            .withdraw(CaseWithdrawn(withdrawnOn: LocalDate(iso: "2024-03-01")!, reason: "settled")),
+            on: "c3",
+            actor: f.alice,
+            commandId: UUID(),
+            now: now
+        )
 
         let all = try CaseListProjection.cases(in: f.store, matching: .init())
         #expect(all.map(\.caseId) == ["c1", "c2", "c3"])
         #expect(all.map(\.stage) == ["opened", "rfaReceived", "withdrawn"])
-        #expect(try CaseListProjection.cases(in: f.store, matching: .init(open: true, coordinator: "maria")).map(\.caseId) == ["c1"])
+        #expect(
+            try CaseListProjection.cases(in: f.store, matching: .init(open: true, coordinator: "maria")).map(\.caseId)
+                == ["c1"]
+        )
         #expect(try CaseListProjection.cases(in: f.store, matching: .init(claimNumber: "ADJ-c2")).map(\.items) == [2])
 
         try f.store.rebuildProjection(named: "case_list")
@@ -212,18 +330,33 @@ private struct Fixture {
         let now = pacific("2024-03-01", 9)
         let u = UUID()
         let first = try f.service.execute(.openCase(f.opened("c1")), on: "c1", actor: f.alice, commandId: u, now: now)
-        let again = try f.service.execute(.openCase(f.opened("c1")), on: "c1", actor: f.alice, commandId: u, now: now.addingTimeInterval(60))
+        let again = try f.service.execute(
+            .openCase(f.opened("c1")),
+            on: "c1",
+            actor: f.alice,
+            commandId: u,
+            now: now.addingTimeInterval(60)
+        )
         #expect(again.wasAlreadyRecorded)
         #expect(again.positions == first.positions)
 
         func reuse(_ body: () throws -> Any) -> CommandIdReuse? {
-            guard case .failure(let error) = Result(catching: body), case .commandIdReused(let r)? = error as? CaseServiceError else { return nil }
+            guard case .failure(let error) = Result(catching: body),
+                case .commandIdReused(let r)? = error as? CaseServiceError
+            else { return nil }
             return r
         }
-        let note = reuse { try f.service.execute(.addNote("lost before the fix"), on: "c1", actor: f.alice, commandId: u, now: now) }
+        let note = reuse {
+            try f.service.execute(.addNote("lost before the fix"), on: "c1", actor: f.alice, commandId: u, now: now)
+        }
         #expect(note == CommandIdReuse(commandId: u, caseId: "c1", eventTypes: ["CaseOpened"], positions: [1]))
-        #expect(note?.message.contains("already used for a different command (CaseOpened on case 'c1', at position 1)") == true)
-        let elsewhere = reuse { try f.service.execute(.openCase(f.opened("c2")), on: "c2", actor: f.alice, commandId: u, now: now) }
+        #expect(
+            note?.message.contains("already used for a different command (CaseOpened on case 'c1', at position 1)")
+                == true
+        )
+        let elsewhere = reuse {
+            try f.service.execute(.openCase(f.opened("c2")), on: "c2", actor: f.alice, commandId: u, now: now)
+        }
         #expect(elsewhere?.caseId == "c1")
         #expect(try f.store.headPosition() == 1)
         #expect(try f.service.state(of: "c1").notes.isEmpty)
@@ -231,18 +364,38 @@ private struct Fixture {
         // A note retried with the same id is the same command, though it is stamped later.
         let n = UUID()
         try f.service.execute(.addNote("call back"), on: "c1", actor: f.alice, commandId: n, now: now)
-        #expect(try f.service.execute(.addNote("call back"), on: "c1", actor: f.alice, commandId: n, now: now.addingTimeInterval(5)).wasAlreadyRecorded)
-        #expect(reuse { try f.service.execute(.addNote("call back!"), on: "c1", actor: f.alice, commandId: n, now: now) }?.positions == [2])
+        #expect(
+            try f.service.execute(
+                .addNote("call back"),
+                on: "c1",
+                actor: f.alice,
+                commandId: n,
+                now: now.addingTimeInterval(5)
+            ).wasAlreadyRecorded
+        )
+        #expect(
+            reuse { try f.service.execute(.addNote("call back!"), on: "c1", actor: f.alice, commandId: n, now: now) }?
+                .positions == [2]
+        )
     }
 
     @Test func aCaseIdTheLogCannotHoldIsRefusedBeforeAnythingIsRead() throws {
         let f = try Fixture()
         defer { f.close() }
         do {
-            try f.service.execute(.openCase(f.opened("A\u{0}B")), on: "A\u{0}B", actor: f.alice, commandId: UUID(), now: Date())
+            try f.service.execute(
+                .openCase(f.opened("A\u{0}B")),
+                on: "A\u{0}B",
+                actor: f.alice,
+                commandId: UUID(),
+                now: Date()
+            )
             Issue.record("accepted a NUL")
         } catch {
-            guard case .invalidValue(let invalid) = error else { Issue.record("\(error)"); return }
+            guard case .invalidValue(let invalid) = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(invalid.field == "caseId")
         }
         #expect(try f.store.headPosition() == 0)
@@ -250,7 +403,10 @@ private struct Fixture {
             try f.service.execute(.addNote("x"), on: "OK-1\u{0}zzz", actor: f.alice, commandId: UUID(), now: Date())
             Issue.record("accepted a NUL")
         } catch {
-            guard case .invalidValue(let invalid) = error else { Issue.record("\(error)"); return }
+            guard case .invalidValue(let invalid) = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(invalid.field == "caseId")
         }
     }
@@ -260,16 +416,43 @@ private struct Fixture {
         defer { f.close() }
         // As an older imr wrote it: a space in the case id.
         let legacy = try CaseEventCodec.encode(.caseOpened(f.opened("C 1001")))
-        try f.store.append(to: CaseStreams.streamId("C 1001"), expected: .noStream, events: [
-            NewEvent(type: legacy.type, schemaVersion: legacy.schemaVersion, payload: legacy.payload)])
-        let noted = try f.service.execute(.addNote("still works"), on: "C 1001", actor: f.alice, commandId: UUID(), now: Date())
+        try f.store.append(
+            to: CaseStreams.streamId("C 1001"),
+            expected: .noStream,
+            events: [
+                NewEvent(type: legacy.type, schemaVersion: legacy.schemaVersion, payload: legacy.payload)
+            ]
+        )
+        let noted = try f.service.execute(
+            .addNote("still works"),
+            on: "C 1001",
+            actor: f.alice,
+            commandId: UUID(),
+            now: Date()
+        )
         #expect(noted.version == 2)
         // A new case cannot take such an id, and one that does not exist is named as invalid, not missing.
         func invalid(_ body: () throws -> Any) -> String? {
-            guard case .failure(let error) = Result(catching: body), case .invalidValue(let v)? = error as? CaseServiceError else { return nil }
+            guard case .failure(let error) = Result(catching: body),
+                case .invalidValue(let v)? = error as? CaseServiceError
+            else { return nil }
             return v.field
         }
-        #expect(invalid { try f.service.execute(.openCase(f.opened("C 1002")), on: "C 1002", actor: f.alice, commandId: UUID(), now: Date()) } == "caseId")
-        #expect(invalid { try f.service.execute(.addNote("x"), on: "C 1003", actor: f.alice, commandId: UUID(), now: Date()) } == "caseId")
+        #expect(
+            invalid {
+                try f.service.execute(
+                    .openCase(f.opened("C 1002")),
+                    on: "C 1002",
+                    actor: f.alice,
+                    commandId: UUID(),
+                    now: Date()
+                )
+            } == "caseId"
+        )
+        #expect(
+            invalid {
+                try f.service.execute(.addNote("x"), on: "C 1003", actor: f.alice, commandId: UUID(), now: Date())
+            } == "caseId"
+        )
     }
 }

@@ -10,26 +10,51 @@ import Varlink
 private func offPool(_ body: @escaping @Sendable () throws -> Void) async throws {
     try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
         Thread.detachNewThread {
-            do { try body(); c.resume() } catch { c.resume(throwing: error) }
+            do {
+                try body()
+                c.resume()
+            } catch { c.resume(throwing: error) }
         }
     }
 }
 
 /// A store, the Cases interface and a server on a fresh socket.
 /// The servers' clock reads `clock` (by default fixed at 2024-06-01 09:00 Pacific).
-private func withCasesServer(clock: TestClock = TestClock(Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9)),
-                             _ body: @escaping @Sendable (String, EventStore) throws -> Void) async throws {
+private func withCasesServer(
+    clock: TestClock = TestClock(Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9)),
+    _ body: @escaping @Sendable (String, EventStore) throws -> Void
+) async throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-cases-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
-    let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal), projections: ReadModels.all())
+    let store = try EventStore(
+        path: dir.appendingPathComponent("imr.sqlite").path,
+        options: .init(synchronous: .normal),
+        projections: ReadModels.all()
+    )
     defer { store.close() }
     let cases = CasesInterface(service: CaseService(store: store), access: AccessControl(), clock: { clock.read() })
-    let admin = AdminInterface(store: store, access: AccessControl(), version: "test", startedAt: Date(timeIntervalSinceNow: -5),
-                               backups: BackupPolicy(directory: dir.appendingPathComponent("backups").path,
-                                                     protectedPaths: [dir.appendingPathComponent("imr.sock").path, dir.appendingPathComponent("imr-daemon.lock").path]))
-    let deadlines = DeadlinesInterface(service: CaseService(store: store), access: AccessControl(), clock: { clock.read() })
-    let server = VarlinkServer(info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"), handlers: [cases, admin, deadlines])
+    let admin = AdminInterface(
+        store: store,
+        access: AccessControl(),
+        version: "test",
+        startedAt: Date(timeIntervalSinceNow: -5),
+        backups: BackupPolicy(
+            directory: dir.appendingPathComponent("backups").path,
+            protectedPaths: [
+                dir.appendingPathComponent("imr.sock").path, dir.appendingPathComponent("imr-daemon.lock").path,
+            ]
+        )
+    )
+    let deadlines = DeadlinesInterface(
+        service: CaseService(store: store),
+        access: AccessControl(),
+        clock: { clock.read() }
+    )
+    let server = VarlinkServer(
+        info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"),
+        handlers: [cases, admin, deadlines]
+    )
     let path = dir.appendingPathComponent("imr.sock").path
     let (ready, signal) = AsyncStream<Void>.makeStream()
     let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
@@ -43,37 +68,99 @@ private func withCasesServer(clock: TestClock = TestClock(Pacific.instant(LocalD
 
 /// Opens case c1 (claim ADJ-1, coordinator maria) through the socket.
 private func openC1(_ c: VarlinkClient) throws {
-    _ = try c.call("io.imr.Cases.Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
-                                         "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"])
+    _ = try c.call(
+        "io.imr.Cases.Open",
+        [
+            "caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+            "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria",
+        ]
+    )
 }
 
 private func error(of body: () throws -> Any) -> VarlinkError? {
-    do { _ = try body(); return nil } catch { return error as? VarlinkError }
+    do {
+        _ = try body()
+        return nil
+    } catch { return error as? VarlinkError }
 }
 
 @Suite struct CasesInterfaceTests {
     @Test func aWholeLifecycleIsRecordedAndReadBackThroughTheSocket() async throws {
         try await withCasesServer { path, _ in
             let c = try VarlinkClient(path: path)
-            func call(_ m: String, _ p: [String: JSONValue]) throws -> [String: JSONValue] { try c.call("io.imr.Cases." + m, p) }
-            _ = try call("Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
-                                  "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"])
-            _ = try call("ReceiveRFA", ["caseId": "c1", "rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true,
-                                        "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
-                                        "formulary": false, "items": .array([.object(["id": "1", "description": "8 massage visits"]),
-                                                                             .object(["id": "2", "description": "MRI lumbar spine"])])])
-            _ = try call("DecideUR", ["caseId": "c1", "rfaId": "A", "decidedAt": "2024-03-05T14:00:00-08:00",
-                                      "decisions": .array([.object(["itemId": "1", "outcome": "denied"]), .object(["itemId": "2", "outcome": "approved"])])])
-            _ = try call("ServeWrittenDecision", ["caseId": "c1", "itemIds": .array(["1", "2"]), "servedOn": "2024-03-06", "method": "mail", "destination": "california"])
-            _ = try call("ReceiveIMRApplication", ["caseId": "c1", "itemIds": .array(["1"]), "receivedOn": "2024-03-20"])
+            func call(_ m: String, _ p: [String: JSONValue]) throws -> [String: JSONValue] {
+                try c.call("io.imr.Cases." + m, p)
+            }
+            _ = try call(
+                "Open",
+                [
+                    "caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+                    "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria",
+                ]
+            )
+            _ = try call(
+                "ReceiveRFA",
+                [
+                    "caseId": "c1", "rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true,
+                    "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
+                    "formulary": false,
+                    "items": .array([
+                        .object(["id": "1", "description": "8 massage visits"]),
+                        .object(["id": "2", "description": "MRI lumbar spine"]),
+                    ]),
+                ]
+            )
+            _ = try call(
+                "DecideUR",
+                [
+                    "caseId": "c1", "rfaId": "A", "decidedAt": "2024-03-05T14:00:00-08:00",
+                    "decisions": .array([
+                        .object(["itemId": "1", "outcome": "denied"]), .object(["itemId": "2", "outcome": "approved"]),
+                    ]),
+                ]
+            )
+            _ = try call(
+                "ServeWrittenDecision",
+                [
+                    "caseId": "c1", "itemIds": .array(["1", "2"]), "servedOn": "2024-03-06", "method": "mail",
+                    "destination": "california",
+                ]
+            )
+            _ = try call(
+                "ReceiveIMRApplication",
+                ["caseId": "c1", "itemIds": .array(["1"]), "receivedOn": "2024-03-20"]
+            )
             _ = try call("FindEligible", ["caseId": "c1", "itemIds": .array(["1"]), "foundOn": "2024-03-28"])
-            _ = try call("AssignIMR", ["caseId": "c1", "itemIds": .array(["1"]), "imrCaseNumber": "CM24-0012345", "assignedOn": "2024-03-29",
-                                       "priority": "standard", "noticeMethod": "mail"])
-            _ = try call("ReceiveRecords", ["caseId": "c1", "imrCaseNumber": "CM24-0012345", "receivedOn": "2024-04-10"])
-            _ = try call("RecordDetermination", ["caseId": "c1", "imrCaseNumber": "CM24-0012345", "decidedOn": "2024-04-30", "mailedOn": "2024-05-01",
-                                                 "reviewerSpecialty": "Physical Medicine and Rehabilitation",
-                                                 "items": .array([.object(["itemId": "1", "decision": "overturned", "guideline": "MTUS", "rationaleSummary": "necessary"])])])
-            _ = try call("RecordImplementation", ["caseId": "c1", "itemId": "1", "implementedOn": "2024-05-06", "kind": "authorized"])
+            _ = try call(
+                "AssignIMR",
+                [
+                    "caseId": "c1", "itemIds": .array(["1"]), "imrCaseNumber": "CM24-0012345",
+                    "assignedOn": "2024-03-29",
+                    "priority": "standard", "noticeMethod": "mail",
+                ]
+            )
+            _ = try call(
+                "ReceiveRecords",
+                ["caseId": "c1", "imrCaseNumber": "CM24-0012345", "receivedOn": "2024-04-10"]
+            )
+            _ = try call(
+                "RecordDetermination",
+                [
+                    "caseId": "c1", "imrCaseNumber": "CM24-0012345", "decidedOn": "2024-04-30",
+                    "mailedOn": "2024-05-01",
+                    "reviewerSpecialty": "Physical Medicine and Rehabilitation",
+                    "items": .array([
+                        .object([
+                            "itemId": "1", "decision": "overturned", "guideline": "MTUS",
+                            "rationaleSummary": "necessary",
+                        ])
+                    ]),
+                ]
+            )
+            _ = try call(
+                "RecordImplementation",
+                ["caseId": "c1", "itemId": "1", "implementedOn": "2024-05-06", "kind": "authorized"]
+            )
             let closed = try call("Close", ["caseId": "c1", "closedOn": "2024-05-31", "reason": "done"])
             #expect(closed["recorded"]?["version"] == .int(11))
             #expect(closed["recorded"]?["events"] == .array(["CaseClosed"]))
@@ -81,7 +168,10 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             let detail = try call("Get", ["caseId": "c1"])["case"]
             #expect(detail?["stage"] == "closed")
             #expect(detail?["isOpen"] == .bool(false))
-            guard case .array(let items)? = detail?["items"] else { Issue.record("no items"); return }
+            guard case .array(let items)? = detail?["items"] else {
+                Issue.record("no items")
+                return
+            }
             #expect(items.map { $0["status"] } == ["implemented", "approved"])
             #expect(items[0]["imrCaseNumber"] == "CM24-0012345")
             if case .array(let timeline)? = detail?["timeline"] {
@@ -98,11 +188,22 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             }
 
             let list = try call("List", ["imrCaseNumber": "CM24-0012345"])["cases"]
-            #expect(list == .array([.object([
-                "caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA", "coordinator": "maria",
-                "dateOfInjury": "2023-11-02", "stage": "closed", "isOpen": false, "imrCaseNumbers": .array(["CM24-0012345"]), "items": 2, "version": 11,
-            ])]), "a closed case has no running deadline, so no nextDue or nextRule")
-            guard case .array(let history)? = try call("History", ["caseId": "c1"])["events"] else { Issue.record("no history"); return }
+            #expect(
+                list
+                    == .array([
+                        .object([
+                            "caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme",
+                            "claimsAdministrator": "Golden TPA", "coordinator": "maria",
+                            "dateOfInjury": "2023-11-02", "stage": "closed", "isOpen": false,
+                            "imrCaseNumbers": .array(["CM24-0012345"]), "items": 2, "version": 11,
+                        ])
+                    ]),
+                "a closed case has no running deadline, so no nextDue or nextRule"
+            )
+            guard case .array(let history)? = try call("History", ["caseId": "c1"])["events"] else {
+                Issue.record("no history")
+                return
+            }
             #expect(history.count == 11)
             #expect(history[0]["actor"] == .string("uid:\(getuid()) \(AccessPolicy.userName(uid: getuid()) ?? "")"))
             #expect(history[2]["type"] == "URDecisionIssued")
@@ -112,23 +213,56 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
     @Test func eligibilityInformationIsRequestedAndSentThroughTheSocket_andItsClockAppears() async throws {
         try await withCasesServer { path, _ in
             let c = try VarlinkClient(path: path)
-            func call(_ m: String, _ p: [String: JSONValue]) throws -> [String: JSONValue] { try c.call("io.imr.Cases." + m, p) }
-            _ = try call("Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
-                                  "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"])
-            _ = try call("ReceiveRFA", ["caseId": "c1", "rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true,
-                                        "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
-                                        "formulary": false, "items": .array([.object(["id": "1", "description": "8 massage visits"])])])
-            _ = try call("DecideUR", ["caseId": "c1", "rfaId": "A", "decidedAt": "2024-03-05T14:00:00-08:00",
-                                      "decisions": .array([.object(["itemId": "1", "outcome": "denied"])])])
-            _ = try call("ServeWrittenDecision", ["caseId": "c1", "itemIds": .array(["1"]), "servedOn": "2024-03-06", "method": "mail", "destination": "california"])
-            _ = try call("ReceiveIMRApplication", ["caseId": "c1", "itemIds": .array(["1"]), "receivedOn": "2024-03-20"])
-            let requested = try call("RequestEligibilityInformation", [
-                "caseId": "c1", "itemIds": .array(["1"]), "requestedOn": "2024-03-29", "whatIsRequested": "UR denial letter",
-                "requestedFrom": .array(["claims-administrator"])])
+            func call(_ m: String, _ p: [String: JSONValue]) throws -> [String: JSONValue] {
+                try c.call("io.imr.Cases." + m, p)
+            }
+            _ = try call(
+                "Open",
+                [
+                    "caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+                    "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria",
+                ]
+            )
+            _ = try call(
+                "ReceiveRFA",
+                [
+                    "caseId": "c1", "rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true,
+                    "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
+                    "formulary": false, "items": .array([.object(["id": "1", "description": "8 massage visits"])]),
+                ]
+            )
+            _ = try call(
+                "DecideUR",
+                [
+                    "caseId": "c1", "rfaId": "A", "decidedAt": "2024-03-05T14:00:00-08:00",
+                    "decisions": .array([.object(["itemId": "1", "outcome": "denied"])]),
+                ]
+            )
+            _ = try call(
+                "ServeWrittenDecision",
+                [
+                    "caseId": "c1", "itemIds": .array(["1"]), "servedOn": "2024-03-06", "method": "mail",
+                    "destination": "california",
+                ]
+            )
+            _ = try call(
+                "ReceiveIMRApplication",
+                ["caseId": "c1", "itemIds": .array(["1"]), "receivedOn": "2024-03-20"]
+            )
+            let requested = try call(
+                "RequestEligibilityInformation",
+                [
+                    "caseId": "c1", "itemIds": .array(["1"]), "requestedOn": "2024-03-29",
+                    "whatIsRequested": "UR denial letter",
+                    "requestedFrom": .array(["claims-administrator"]),
+                ]
+            )
             #expect(requested["recorded"]?["events"] == .array(["IMREligibilityInformationRequested"]))
 
             func responseClock() throws -> JSONValue? {
-                guard case .array(let deadlines)? = try call("Get", ["caseId": "c1"])["case"]?["deadlines"] else { return nil }
+                guard case .array(let deadlines)? = try call("Get", ["caseId": "c1"])["case"]?["deadlines"] else {
+                    return nil
+                }
                 return deadlines.first { $0["rule"] == "imr.eligibility-response" }
             }
             // The server's clock reads 2024-06-01: nothing was sent, so the clock is missed.
@@ -136,7 +270,10 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             #expect(try responseClock()?["status"] == "missed")
             #expect(try responseClock()?["party"] == "claims-administrator")
 
-            let sent = try call("SendEligibilityInformation", ["caseId": "c1", "itemIds": .array(["1"]), "sentOn": "2024-04-05"])
+            let sent = try call(
+                "SendEligibilityInformation",
+                ["caseId": "c1", "itemIds": .array(["1"]), "sentOn": "2024-04-05"]
+            )
             #expect(sent["recorded"]?["events"] == .array(["IMREligibilityInformationSent"]))
             #expect(sent["recorded"]?["version"] == .int(7))
             #expect(try responseClock()?["status"] == "met")
@@ -147,11 +284,22 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
                 Issue.record("no items")
             }
 
-            let badParty = error { try call("RequestEligibilityInformation", [
-                "caseId": "c1", "itemIds": .array(["1"]), "requestedOn": "2024-03-29", "whatIsRequested": "x",
-                "requestedFrom": .array(["physician"])]) }
+            let badParty = error {
+                try call(
+                    "RequestEligibilityInformation",
+                    [
+                        "caseId": "c1", "itemIds": .array(["1"]), "requestedOn": "2024-03-29", "whatIsRequested": "x",
+                        "requestedFrom": .array(["physician"]),
+                    ]
+                )
+            }
             #expect(badParty != nil)
-            let again = error { try call("SendEligibilityInformation", ["caseId": "c1", "itemIds": .array(["1"]), "sentOn": "2024-04-06"]) }
+            let again = error {
+                try call(
+                    "SendEligibilityInformation",
+                    ["caseId": "c1", "itemIds": .array(["1"]), "sentOn": "2024-04-06"]
+                )
+            }
             #expect(again?.name == "io.imr.Cases.TransitionRefused")
             #expect(again?.parameters["code"] == "already-recorded")
         }
@@ -161,17 +309,31 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         try await withCasesServer { path, store in
             let c = try VarlinkClient(path: path)
             store.close()  // every read and append now fails with the store's own sentence
-            let open = error { try c.call("io.imr.Cases.Open", ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme",
-                "claimsAdministrator": "Golden TPA", "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria"]) }
+            let open = error {
+                try c.call(
+                    "io.imr.Cases.Open",
+                    [
+                        "caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme",
+                        "claimsAdministrator": "Golden TPA", "injuredWorkerReference": "J.S.",
+                        "dateOfInjury": "2023-11-02", "coordinator": "maria",
+                    ]
+                )
+            }
             #expect(open?.name == "io.imr.Cases.StorageFailed")
             #expect(open?.parameters["kind"] == "closed")
-            #expect(open?.parameters["message"]?.stringValue?.contains("is closed") == true, "\(String(describing: open))")
+            #expect(
+                open?.parameters["message"]?.stringValue?.contains("is closed") == true,
+                "\(String(describing: open))"
+            )
             #expect(error { try c.call("io.imr.Cases.List") }?.name == "io.imr.Cases.StorageFailed")
             #expect(error { try c.call("io.imr.Deadlines.List") }?.name == "io.imr.Deadlines.StorageFailed")
             #expect(error { try c.call("io.imr.Admin.Status") }?.name == "io.imr.Admin.StorageFailed")
             // The declared error of each interface.
             for name in ["io.imr.Cases", "io.imr.Deadlines", "io.imr.Admin"] {
-                let description = try c.call("org.varlink.service.GetInterfaceDescription", ["interface": .string(name)])["description"]?.stringValue ?? ""
+                let description =
+                    try c.call("org.varlink.service.GetInterfaceDescription", ["interface": .string(name)])[
+                        "description"
+                    ]?.stringValue ?? ""
                 #expect(description.contains("error StorageFailed (kind: string, message: string)"), "\(name)")
                 #expect(description.contains("error InternalError (message: string)"), "\(name)")
             }
@@ -181,27 +343,42 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
     @Test func failuresComeBackAsTheInterfacesErrors() async throws {
         try await withCasesServer { path, store in
             let c = try VarlinkClient(path: path)
-            let open: [String: JSONValue] = ["caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
-                                             "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria",
-                                             "commandId": "6f1c2a6e-0000-4000-8000-000000000001"]
+            let open: [String: JSONValue] = [
+                "caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
+                "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria",
+                "commandId": "6f1c2a6e-0000-4000-8000-000000000001",
+            ]
             let first = try c.call("io.imr.Cases.Open", open)
             let retry = try c.call("io.imr.Cases.Open", open)
             #expect(retry["recorded"]?["alreadyRecorded"] == .bool(true))
             #expect(retry["recorded"]?["positions"] == first["recorded"]?["positions"])
 
-            #expect(error { try c.call("io.imr.Cases.Get", ["caseId": "nope"]) } == VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": "nope", "didYouMean": .array([])]))
+            #expect(
+                error { try c.call("io.imr.Cases.Get", ["caseId": "nope"]) }
+                    == VarlinkError(
+                        "io.imr.Cases.CaseNotFound",
+                        parameters: ["caseId": "nope", "didYouMean": .array([])]
+                    )
+            )
             var again = open
             again["commandId"] = nil
             let refused = error { try c.call("io.imr.Cases.Open", again) }
             #expect(refused?.name == "io.imr.Cases.TransitionRefused")
             #expect(refused?.parameters["code"] == "case-already-open")
 
-            let badDate = error { try c.call("io.imr.Cases.Withdraw", ["caseId": "c1", "withdrawnOn": "2024-13-01", "reason": "x"]) }
+            let badDate = error {
+                try c.call("io.imr.Cases.Withdraw", ["caseId": "c1", "withdrawnOn": "2024-13-01", "reason": "x"])
+            }
             #expect(badDate?.name == "io.imr.Cases.InvalidValue")
             #expect(badDate?.parameters["parameter"] == "withdrawnOn")
             #expect(badDate?.parameters["message"]?.stringValue?.contains("2024-13-01") == true)
-            #expect(error { try c.call("io.imr.Cases.Withdraw", ["caseId": "c1", "reason": "x"]) } == .invalidParameter("withdrawnOn"))
-            let badCommandId = error { try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": "hi", "commandId": "not-a-uuid"]) }
+            #expect(
+                error { try c.call("io.imr.Cases.Withdraw", ["caseId": "c1", "reason": "x"]) }
+                    == .invalidParameter("withdrawnOn")
+            )
+            let badCommandId = error {
+                try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": "hi", "commandId": "not-a-uuid"])
+            }
             #expect(badCommandId?.name == "io.imr.Cases.InvalidValue")
             #expect(badCommandId?.parameters["parameter"] == "commandId")
             #expect(try store.headPosition() == 1)
@@ -209,11 +386,15 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
     }
 
     @Test func theInterfaceTextIsTheRepositoryFile_andPythonParsesIt() async throws {
-        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("Sources/IMRService/Interfaces/io.imr.Cases.varlink")
         let text = try String(contentsOf: file, encoding: .utf8)
         try await withCasesServer { path, _ in
-            let described = try VarlinkClient(path: path).call("org.varlink.service.GetInterfaceDescription", ["interface": "io.imr.Cases"])
+            let described = try VarlinkClient(path: path).call(
+                "org.varlink.service.GetInterfaceDescription",
+                ["interface": "io.imr.Cases"]
+            )
             #expect(described["description"]?.stringValue == text)
             let script = """
                 import sys, varlink
@@ -229,7 +410,8 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             p.arguments = ["python3", "-c", script, path]
-            let out = Pipe.forChild(), err = Pipe.forChild()
+            let out = Pipe.forChild()
+            let err = Pipe.forChild()
             p.standardOutput = out
             p.standardError = err
             try p.start()
@@ -264,14 +446,22 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             #expect(status["headPosition"] == 1)
             #expect(status["version"] == "test")
             #expect((status["uptimeSeconds"].flatMap { if case .int(let i) = $0 { i } else { nil } } ?? -1) >= 5)
-            #expect(status["projections"] == .array([.object(["name": "alerts", "checkpoint": 1]), .object(["name": "case_items", "checkpoint": 1]), .object(["name": "case_list", "checkpoint": 1]),
-                                                     .object(["name": "deadlines", "checkpoint": 1])]))
+            #expect(
+                status["projections"]
+                    == .array([
+                        .object(["name": "alerts", "checkpoint": 1]), .object(["name": "case_items", "checkpoint": 1]),
+                        .object(["name": "case_list", "checkpoint": 1]),
+                        .object(["name": "deadlines", "checkpoint": 1]),
+                    ])
+            )
 
             let verify = try c.call("io.imr.Admin.Verify")
             #expect(verify["intact"] == .bool(true))
             #expect(verify["eventsChecked"] == 1)
 
-            let target = URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("backups/copy.sqlite").path
+            let target = URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent(
+                "backups/copy.sqlite"
+            ).path
             let backup = try c.call("io.imr.Admin.Backup", ["name": "copy.sqlite"])
             #expect(backup["events"] == 1)
             #expect(backup["path"] == .string(target))
@@ -279,9 +469,18 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             #expect(try copy.read(stream: "case-c1").count == 1)
             copy.close()
 
-            #expect(try c.call("io.imr.Admin.Rebuild")["rebuilt"] == .array(["alerts", "case_items", "case_list", "deadlines"]))
-            #expect(error { try c.call("io.imr.Admin.Rebuild", ["projection": "nope"]) }?.name == "io.imr.Admin.ProjectionNotFound")
-            #expect(try c.call("io.imr.Cases.List")["cases"].flatMap { if case .array(let a) = $0 { a.count } else { nil } } == 1)
+            #expect(
+                try c.call("io.imr.Admin.Rebuild")["rebuilt"]
+                    == .array(["alerts", "case_items", "case_list", "deadlines"])
+            )
+            #expect(
+                error { try c.call("io.imr.Admin.Rebuild", ["projection": "nope"]) }?.name
+                    == "io.imr.Admin.ProjectionNotFound"
+            )
+            #expect(
+                try c.call("io.imr.Cases.List")["cases"].flatMap { if case .array(let a) = $0 { a.count } else { nil } }
+                    == 1
+            )
         }
     }
 }
@@ -302,7 +501,10 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             let backups = state.appendingPathComponent("backups")
 
             // Paths, traversal, hidden files and control characters are names it refuses.
-            for name in ["/etc/imr-owned.sqlite", "../imr.sqlite", "..", ".hidden", "a/b", "x\u{1B}[2J", "", String(repeating: "a", count: 129)] {
+            for name in [
+                "/etc/imr-owned.sqlite", "../imr.sqlite", "..", ".hidden", "a/b", "x\u{1B}[2J", "",
+                String(repeating: "a", count: 129),
+            ] {
                 let refusal = error { try c.call("io.imr.Admin.Backup", ["name": .string(name)]) }
                 #expect(refusal?.name == "io.imr.Admin.BackupRefused", "\(name)")
             }
@@ -315,7 +517,9 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             #expect(first["path"] == .string(backups.appendingPathComponent("monday.sqlite").path))
             #expect(mode(backups.appendingPathComponent("monday.sqlite").path) == 0o600)
             #expect(mode(backups.path) == 0o700)
-            #expect(!FileManager.default.fileExists(atPath: backups.appendingPathComponent("monday.sqlite.partial").path))
+            #expect(
+                !FileManager.default.fileExists(atPath: backups.appendingPathComponent("monday.sqlite.partial").path)
+            )
 
             // The same name again: refused without force, replaced with it.
             let again = error { try c.call("io.imr.Admin.Backup", ["name": "monday.sqlite"]) }
@@ -328,8 +532,14 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             // A link planted in the directory is never followed, even with force.
             let outside = state.appendingPathComponent("outside.txt")
             try Data("keep me".utf8).write(to: outside)
-            try FileManager.default.createSymbolicLink(atPath: backups.appendingPathComponent("link.sqlite").path, withDestinationPath: outside.path)
-            #expect(error { try c.call("io.imr.Admin.Backup", ["name": "link.sqlite", "force": true]) }?.name == "io.imr.Admin.BackupRefused")
+            try FileManager.default.createSymbolicLink(
+                atPath: backups.appendingPathComponent("link.sqlite").path,
+                withDestinationPath: outside.path
+            )
+            #expect(
+                error { try c.call("io.imr.Admin.Backup", ["name": "link.sqlite", "force": true]) }?.name
+                    == "io.imr.Admin.BackupRefused"
+            )
             #expect(try String(contentsOf: outside, encoding: .utf8) == "keep me")
 
             // Without a name, a dated one.
@@ -339,7 +549,9 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
     }
 
     @Test func theDaemonsOwnFilesAreNeverABackupTarget() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-backup-own-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-backup-own-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let storePath = dir.appendingPathComponent("imr.sqlite").path
@@ -360,14 +572,24 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
     }
 
     @Test func aBackupThatCannotBeWrittenLeavesNoPartialFile() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-backup-fail-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-backup-fail-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let store = try EventStore(path: dir.appendingPathComponent("imr.sqlite").path, options: .init(synchronous: .normal))
+        let store = try EventStore(
+            path: dir.appendingPathComponent("imr.sqlite").path,
+            options: .init(synchronous: .normal)
+        )
         defer { store.close() }
         // The destination is a directory: the copy is written, the rename fails.
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("taken"), withIntermediateDirectories: true)
-        #expect(throws: EventStoreError.self) { try store.backup(to: dir.appendingPathComponent("taken").path, replacing: true) }
+        try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent("taken"),
+            withIntermediateDirectories: true
+        )
+        #expect(throws: EventStoreError.self) {
+            try store.backup(to: dir.appendingPathComponent("taken").path, replacing: true)
+        }
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("taken.partial").path))
         // A missing directory: refused with the reason, nothing created.
         let missing = dir.appendingPathComponent("nope/copy.sqlite").path
@@ -389,9 +611,14 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             try openC1(c)
             #expect(try board().isEmpty)
             // Faxed Monday 2024-02-26 10:15: five business days end Monday 2024-03-04.
-            _ = try c.call("io.imr.Cases.ReceiveRFA", ["caseId": "c1", "rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true,
-                                                       "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
-                                                       "formulary": false, "items": .array([.object(["id": "1", "description": "8 massage visits"])])])
+            _ = try c.call(
+                "io.imr.Cases.ReceiveRFA",
+                [
+                    "caseId": "c1", "rfaId": "A", "receivedAt": "2024-02-26T10:15", "receivedTimeOfDayKnown": true,
+                    "transmission": "fax", "physician": "Dr. Lee", "reviewType": "prospective", "expedited": false,
+                    "formulary": false, "items": .array([.object(["id": "1", "description": "8 massage visits"])]),
+                ]
+            )
             clock.set(Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9))
             let running = try board(["rule": "ur.decision.prospective"])
             #expect(running.count == 1)
@@ -405,15 +632,23 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             #expect(try board().count == overdueCount)
 
             clock.set(Pacific.instant(LocalDate(iso: "2024-03-01")!, hour: 10))
-            _ = try c.call("io.imr.Cases.DecideUR", ["caseId": "c1", "rfaId": "A", "decidedAt": "2024-03-01T09:00",
-                                                     "decisions": .array([.object(["itemId": "1", "outcome": "denied"])])])
+            _ = try c.call(
+                "io.imr.Cases.DecideUR",
+                [
+                    "caseId": "c1", "rfaId": "A", "decidedAt": "2024-03-01T09:00",
+                    "decisions": .array([.object(["itemId": "1", "outcome": "denied"])]),
+                ]
+            )
             clock.set(Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9))
             #expect(try board(["rule": "ur.decision.prospective"]).isEmpty)
             let rules = try board().compactMap { $0["rule"]?.stringValue }
             #expect(rules.contains("ur.notice.physician"))
             #expect(rules.contains("imr.application"))
 
-            guard case .array(let all)? = try c.call("io.imr.Deadlines.ForCase", ["caseId": "c1"])["deadlines"] else { Issue.record("no deadlines"); return }
+            guard case .array(let all)? = try c.call("io.imr.Deadlines.ForCase", ["caseId": "c1"])["deadlines"] else {
+                Issue.record("no deadlines")
+                return
+            }
             #expect(all.first { $0["rule"] == "ur.decision.prospective" }?["status"] == "met")
             let detail = try c.call("io.imr.Cases.Get", ["caseId": "c1"])["case"]
             #expect(detail?["deadlines"] == .array(all))
@@ -421,8 +656,12 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             let before = try board()
             try store.rebuildProjection(named: "deadlines")
             #expect(try board() == before)
-            #expect(error { try c.call("io.imr.Deadlines.List", ["rule": "ur.nope"]) }?.name == "io.imr.Cases.InvalidValue")
-            #expect(error { try c.call("io.imr.Deadlines.ForCase", ["caseId": "zz"]) }?.name == "io.imr.Cases.CaseNotFound")
+            #expect(
+                error { try c.call("io.imr.Deadlines.List", ["rule": "ur.nope"]) }?.name == "io.imr.Cases.InvalidValue"
+            )
+            #expect(
+                error { try c.call("io.imr.Deadlines.ForCase", ["caseId": "zz"]) }?.name == "io.imr.Cases.CaseNotFound"
+            )
         }
     }
 }
@@ -440,30 +679,41 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             var statusDuring: [JSONValue] = []
             try store.rebuildProjections(named: ["deadlines", "case_list"], batchSize: 1) { step in
                 guard step.rebuilding, step.indexCreated == nil, refused.isEmpty else { return }
-                for (method, parameters) in [("io.imr.Cases.List", [:]), ("io.imr.Cases.Search", ["text": "ADJ"]),
-                                             ("io.imr.Deadlines.List", [:]), ("io.imr.Cases.Stats", [:])] as [(String, [String: JSONValue])] {
+                for (method, parameters) in [
+                    ("io.imr.Cases.List", [:]), ("io.imr.Cases.Search", ["text": "ADJ"]),
+                    ("io.imr.Deadlines.List", [:]), ("io.imr.Cases.Stats", [:]),
+                ] as [(String, [String: JSONValue])] {
                     do {
                         _ = try c.call(method, parameters)
                         refused.append("\(method) answered")
                     } catch let error as VarlinkError {
-                        refused.append("\(error.name) \(error.parameters["readModel"]?.stringValue ?? "-") \(error.parameters["rebuildingTo"] == .int(head) ? "at head" : "elsewhere")")
+                        refused.append(
+                            "\(error.name) \(error.parameters["readModel"]?.stringValue ?? "-") \(error.parameters["rebuildingTo"] == .int(head) ? "at head" : "elsewhere")"
+                        )
                     } catch {
                         refused.append("\(method) \(error)")
                     }
                 }
-                if case .array(let list)? = (try? c.call("io.imr.Admin.Status", [:]))?["projections"] { statusDuring = list }
+                if case .array(let list)? = (try? c.call("io.imr.Admin.Status", [:]))?["projections"] {
+                    statusDuring = list
+                }
             }
-            #expect(refused == [
-                "io.imr.Cases.ReadModelRebuilding case_list at head", "io.imr.Cases.ReadModelRebuilding case_list at head",
-                "io.imr.Cases.ReadModelRebuilding deadlines at head", "io.imr.Cases.ReadModelRebuilding case_list at head",
-            ])
+            #expect(
+                refused == [
+                    "io.imr.Cases.ReadModelRebuilding case_list at head",
+                    "io.imr.Cases.ReadModelRebuilding case_list at head",
+                    "io.imr.Cases.ReadModelRebuilding deadlines at head",
+                    "io.imr.Cases.ReadModelRebuilding case_list at head",
+                ]
+            )
             let rebuilding = statusDuring.compactMap { p -> String? in
                 guard case .object(let o) = p, let to = o["rebuildingTo"], to != .null else { return nil }
                 return "\(o["name"]?.stringValue ?? "?")@\(to == .int(head) ? "head" : "elsewhere")"
             }
             #expect(rebuilding.sorted() == ["case_list@head", "deadlines@head"])
             guard case .array(let listed)? = try c.call("io.imr.Cases.List", [:])["cases"],
-                  case .array(let found)? = try c.call("io.imr.Cases.Search", ["text": "ADJ-1"])["cases"] else {
+                case .array(let found)? = try c.call("io.imr.Cases.Search", ["text": "ADJ-1"])["cases"]
+            else {
                 Issue.record("no cases in the replies after the rebuild")
                 return
             }

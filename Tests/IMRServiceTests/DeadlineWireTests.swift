@@ -10,19 +10,28 @@ import Workflow
 /// say what Foundation's encoder says for every deadline a real caseload produces.
 struct DeadlineWireTests {
     @Test func everyDeadlineOfASyntheticCaseloadWritesTheSameJSONAsTheCodableEncoder() throws {
-        var caseload = SyntheticCaseload(now: Date(timeIntervalSince1970: 1_780_000_000), count: 60, seed: 7, coordinators: ["maria", "li"])
+        var caseload = SyntheticCaseload(
+            now: Date(timeIntervalSince1970: 1_780_000_000),
+            count: 60,
+            seed: 7,
+            coordinators: ["maria", "li"]
+        )
         var states: [String: CaseState] = [:]
         var checked = 0
         var optionalsSeen: Set<String> = []
         for call in caseload.calls() {
             let varlinkCall = VarlinkCall(method: "io.imr.Cases." + call.method, parameters: call.parameters)
             guard let caseId = call.parameters["caseId"]?.stringValue,
-                  let command = try? CasesInterface.command(for: varlinkCall) else { continue }
+                let command = try? CasesInterface.command(for: varlinkCall)
+            else { continue }
             let now = Date(timeIntervalSince1970: 1_780_000_000)
             guard let events = try? decide(command, state: states[caseId] ?? CaseState(), now: now) else { continue }
             var state = states[caseId] ?? CaseState()
             for event in events {
-                state = evolve(state, RecordedCaseEvent(event: event, version: state.version + 1, eventId: UUID(), recordedAt: now))
+                state = evolve(
+                    state,
+                    RecordedCaseEvent(event: event, version: state.version + 1, eventId: UUID(), recordedAt: now)
+                )
             }
             states[caseId] = state
             for deadline in DeadlineEngine.deadlines(for: state, now: now) {
@@ -37,11 +46,18 @@ struct DeadlineWireTests {
                 #expect(superseded.wireBytes == superseded.wireJSON.serialized)
                 // And it reads back as the same deadline (to the second, as every instant on the wire).
                 let back = try WireFormat.decoder.decode(CaseDeadline.self, from: Data(deadline.wireJSON.serialized))
-                #expect(back.id == deadline.id && back.explanation == deadline.explanation && back.satisfiedBy?.on == deadline.satisfiedBy?.on)
-                for (key, present) in [("rfaId", deadline.rfaId != nil), ("satisfiedBy", deadline.satisfiedBy != nil),
-                                       ("statusNote", deadline.statusNote != nil), ("at", deadline.trigger.at != nil),
-                                       ("supersededBy", deadline.supersededBy != nil), ("eventVersion", deadline.trigger.eventVersion != nil),
-                                       ("satisfiedBy.at", deadline.satisfiedBy?.at != nil), ("satisfiedBy.eventId", deadline.satisfiedBy?.eventId != nil)]
+                #expect(
+                    back.id == deadline.id && back.explanation == deadline.explanation
+                        && back.satisfiedBy?.on == deadline.satisfiedBy?.on
+                )
+                for (key, present) in [
+                    ("rfaId", deadline.rfaId != nil), ("satisfiedBy", deadline.satisfiedBy != nil),
+                    ("statusNote", deadline.statusNote != nil), ("at", deadline.trigger.at != nil),
+                    ("supersededBy", deadline.supersededBy != nil),
+                    ("eventVersion", deadline.trigger.eventVersion != nil),
+                    ("satisfiedBy.at", deadline.satisfiedBy?.at != nil),
+                    ("satisfiedBy.eventId", deadline.satisfiedBy?.eventId != nil),
+                ]
                 where present {
                     optionalsSeen.insert(key)
                 }
@@ -50,6 +66,10 @@ struct DeadlineWireTests {
         }
         #expect(checked > 500, "\(checked) deadlines")
         // Every optional field was present somewhere, so its encoding was compared too.
-        #expect(optionalsSeen == ["rfaId", "satisfiedBy", "statusNote", "at", "eventVersion", "satisfiedBy.at", "satisfiedBy.eventId"])
+        #expect(
+            optionalsSeen == [
+                "rfaId", "satisfiedBy", "statusNote", "at", "eventVersion", "satisfiedBy.at", "satisfiedBy.eventId",
+            ]
+        )
     }
 }

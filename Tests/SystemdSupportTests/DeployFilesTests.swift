@@ -46,7 +46,9 @@ import Testing
 
     @Test func sysusers_createsTheUserAndEveryRoleGroup() throws {
         let text = try String(contentsOf: Self.deploy.appendingPathComponent("sysusers.d/imr.conf"), encoding: .utf8)
-        let entries = text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: " ").prefix(2).joined(separator: " ") }
+        let entries = text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map {
+            $0.split(separator: " ").prefix(2).joined(separator: " ")
+        }
         #expect(entries == ["u imr", "g imr-coordinators", "g imr-admins"])
     }
 }

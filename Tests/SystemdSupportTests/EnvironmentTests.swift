@@ -119,7 +119,9 @@ import Glibc
         let bytes = [UInt8(0)] + Array(name.utf8)
         withUnsafeMutableBytes(of: &address.sun_path) { buffer in for (i, b) in bytes.enumerated() { buffer[i] = b } }
         let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + bytes.count)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
         try #require(bound == 0)
         try withEnvironment(["NOTIFY_SOCKET": "@" + name]) { () throws in
             #expect(try SystemdNotifier().notify(.ready))
@@ -136,7 +138,8 @@ import Glibc
                 try SystemdNotifier().notify(.ready)
             } throws: { error in
                 let error = error as! SystemdSupportError
-                return error.kind == .notify && error.description.contains(missing) && error.description.contains("ready")
+                return error.kind == .notify && error.description.contains(missing)
+                    && error.description.contains("ready")
             }
         }
     }

@@ -37,7 +37,10 @@ import Glibc
     }
 
     @Test func secondLock_failsNamingTheChildHoldingIt_andSucceedsOnceTheChildDies() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: probePath), "build imr-systemd-probe first (swift build)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: probePath),
+            "build imr-systemd-probe first (swift build)"
+        )
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         let child = Process()
@@ -57,8 +60,12 @@ import Glibc
         } catch {
             #expect(error.kind == .lockHeld)
             #expect(error.holderPID == child.processIdentifier)
-            #expect(error.description.hasPrefix("another imr-daemon (pid \(child.processIdentifier)) is using the state directory \(dir.path)"),
-                    "\(error.description)")
+            #expect(
+                error.description.hasPrefix(
+                    "another imr-daemon (pid \(child.processIdentifier)) is using the state directory \(dir.path)"
+                ),
+                "\(error.description)"
+            )
         }
 
         // The kernel drops the lock with the process, however it dies: no stale-lock clean-up.
@@ -132,7 +139,10 @@ import Glibc
     /// second instance is refused by the lock or by the live socket, and after a crash
     /// (SIGKILL: no clean-up at all) a new instance takes over the stale socket.
     @Test func startUpSequence_refusesASecondInstance_andTakesOverAfterACrash() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: probePath), "build imr-systemd-probe first (swift build)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: probePath),
+            "build imr-systemd-probe first (swift build)"
+        )
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         let otherStateDirectory = dir.path("other-state")
@@ -149,12 +159,19 @@ import Glibc
 
         let sameDirectory = try Probe(["serve", dir.path, socketPath], environment: environment)
         defer { sameDirectory.stop() }
-        #expect(sameDirectory.output.nextLine()?.hasPrefix("error: another imr-daemon (pid \(first.pid)) is using the state directory") == true)
+        #expect(
+            sameDirectory.output.nextLine()?.hasPrefix(
+                "error: another imr-daemon (pid \(first.pid)) is using the state directory"
+            ) == true
+        )
         #expect(sameDirectory.process.waitForExit().status == 1)
 
         let sameSocket = try Probe(["serve", otherStateDirectory, socketPath], environment: environment)
         defer { sameSocket.stop() }
-        #expect(sameSocket.output.nextLine() == "error: another imr-daemon is serving \(socketPath); stop it first, or give this one another --socket.")
+        #expect(
+            sameSocket.output.nextLine()
+                == "error: another imr-daemon is serving \(socketPath); stop it first, or give this one another --socket."
+        )
         // Neither refused instance said READY=1, and the first one's socket is still there.
         #expect(receiveDatagram(notify, timeoutMilliseconds: 100) == nil)
         #expect(connectUnix(socketPath) >= 0)

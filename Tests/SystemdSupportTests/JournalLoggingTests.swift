@@ -29,19 +29,24 @@ import Glibc
                 "event.position": .stringConvertible(42),
             ],
             syslogIdentifier: "imr-daemon",
-            file: "Workflow/Deadlines.swift", function: "check()", line: 17)
-        #expect(fields == [
-            JournalField("MESSAGE", "deadline due tomorrow"),
-            JournalField("PRIORITY", "4"),
-            JournalField("SYSLOG_IDENTIFIER", "imr-daemon"),
-            JournalField("IMR_CASE", "ADJ1234567"),
-            JournalField("IMR_DEADLINE", "d-9"),
-            JournalField("IMR_EVENT_POSITION", "42"),
-            JournalField("MESSAGE_ID", JournalMessageID.daemonReady),
-            JournalField("CODE_FILE", "Workflow/Deadlines.swift"),
-            JournalField("CODE_LINE", "17"),
-            JournalField("CODE_FUNC", "check()"),
-        ])
+            file: "Workflow/Deadlines.swift",
+            function: "check()",
+            line: 17
+        )
+        #expect(
+            fields == [
+                JournalField("MESSAGE", "deadline due tomorrow"),
+                JournalField("PRIORITY", "4"),
+                JournalField("SYSLOG_IDENTIFIER", "imr-daemon"),
+                JournalField("IMR_CASE", "ADJ1234567"),
+                JournalField("IMR_DEADLINE", "d-9"),
+                JournalField("IMR_EVENT_POSITION", "42"),
+                JournalField("MESSAGE_ID", JournalMessageID.daemonReady),
+                JournalField("CODE_FILE", "Workflow/Deadlines.swift"),
+                JournalField("CODE_LINE", "17"),
+                JournalField("CODE_FUNC", "check()"),
+            ]
+        )
     }
 
     @Test func priorities_followSyslog() {
@@ -61,13 +66,49 @@ import Glibc
 
     @Test func journalIsUsed_onlyWhenStderrIsTheJournalStream() {
         let stderrIdentity: (device: UInt64, inode: UInt64) = (device: 8, inode: 4711)
-        #expect(JournalFields.shouldUseJournal(journalStream: "8:4711", standardErrorIdentity: stderrIdentity, journalSocketExists: true))
-        #expect(!JournalFields.shouldUseJournal(journalStream: nil, standardErrorIdentity: stderrIdentity, journalSocketExists: true))
-        #expect(!JournalFields.shouldUseJournal(journalStream: "8:4711", standardErrorIdentity: stderrIdentity, journalSocketExists: false))
+        #expect(
+            JournalFields.shouldUseJournal(
+                journalStream: "8:4711",
+                standardErrorIdentity: stderrIdentity,
+                journalSocketExists: true
+            )
+        )
+        #expect(
+            !JournalFields.shouldUseJournal(
+                journalStream: nil,
+                standardErrorIdentity: stderrIdentity,
+                journalSocketExists: true
+            )
+        )
+        #expect(
+            !JournalFields.shouldUseJournal(
+                journalStream: "8:4711",
+                standardErrorIdentity: stderrIdentity,
+                journalSocketExists: false
+            )
+        )
         // Inherited JOURNAL_STREAM but stderr redirected elsewhere.
-        #expect(!JournalFields.shouldUseJournal(journalStream: "8:4712", standardErrorIdentity: stderrIdentity, journalSocketExists: true))
-        #expect(!JournalFields.shouldUseJournal(journalStream: "garbage", standardErrorIdentity: stderrIdentity, journalSocketExists: true))
-        #expect(!JournalFields.shouldUseJournal(journalStream: "8:4711", standardErrorIdentity: nil, journalSocketExists: true))
+        #expect(
+            !JournalFields.shouldUseJournal(
+                journalStream: "8:4712",
+                standardErrorIdentity: stderrIdentity,
+                journalSocketExists: true
+            )
+        )
+        #expect(
+            !JournalFields.shouldUseJournal(
+                journalStream: "garbage",
+                standardErrorIdentity: stderrIdentity,
+                journalSocketExists: true
+            )
+        )
+        #expect(
+            !JournalFields.shouldUseJournal(
+                journalStream: "8:4711",
+                standardErrorIdentity: nil,
+                journalSocketExists: true
+            )
+        )
     }
 
     @Test func stderrFormat_isKeyValuePairs_quotedWhenNeeded() {
@@ -78,7 +119,11 @@ import Glibc
             JournalField("IMR_NOTE", "say \"hi\"\nthen a=b \\ done"),
             JournalField("IMR_EMPTY", ""),
         ])
-        #expect(line == #"MESSAGE="lock held by pid 12" PRIORITY=3 IMR_CASE=ADJ1 IMR_NOTE="say \"hi\"\nthen a=b \\ done" IMR_EMPTY="""# + "\n")
+        #expect(
+            line
+                == #"MESSAGE="lock held by pid 12" PRIORITY=3 IMR_CASE=ADJ1 IMR_NOTE="say \"hi\"\nthen a=b \\ done" IMR_EMPTY="""#
+                + "\n"
+        )
     }
 
     @Test func stderrFormat_escapesEveryControlCharacter_andKeepsOtherTextAsIs() {
@@ -106,10 +151,17 @@ import Glibc
         logger.info("case opened", metadata: ["case.id": "ADJ9", "message.id": "00112233445566778899aabbccddeeff"])
         logger.trace("not logged below debug")
         close(pipeEnds[1])
-        let text = String(decoding: FileHandle(fileDescriptor: pipeEnds[0], closeOnDealloc: false).readDataToEndOfFile(), as: UTF8.self)
+        let text = String(
+            decoding: FileHandle(fileDescriptor: pipeEnds[0], closeOnDealloc: false).readDataToEndOfFile(),
+            as: UTF8.self
+        )
         let lines = text.split(separator: "\n")
         try #require(lines.count == 1, "got \(text)")
-        #expect(lines[0].hasPrefix(#"MESSAGE="case opened" PRIORITY=6 SYSLOG_IDENTIFIER=imr-test IMR_CASE=ADJ9 IMR_RULE=R-15 MESSAGE_ID=00112233445566778899aabbccddeeff CODE_FILE=SystemdSupportTests/JournalLoggingTests.swift CODE_LINE="#))
+        #expect(
+            lines[0].hasPrefix(
+                #"MESSAGE="case opened" PRIORITY=6 SYSLOG_IDENTIFIER=imr-test IMR_CASE=ADJ9 IMR_RULE=R-15 MESSAGE_ID=00112233445566778899aabbccddeeff CODE_FILE=SystemdSupportTests/JournalLoggingTests.swift CODE_LINE="#
+            )
+        )
     }
 
     @Test func journalHandler_sendsWithoutCrashing_evenWithoutJournald() {

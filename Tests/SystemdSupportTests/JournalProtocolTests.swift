@@ -45,7 +45,10 @@ struct JournalProtocolTests {
 
     @Test(.enabled(if: canUnshare, "needs root and unshare(1) for a private /run"))
     func journalHandler_sendsMessagePriorityIdentifierAndIMRFields_overTheNativeProtocol() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: probePath), "build imr-systemd-probe first (swift build)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: probePath),
+            "build imr-systemd-probe first (swift build)"
+        )
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         let receiverPath = dir.path("receiver.py")
@@ -76,13 +79,15 @@ struct JournalProtocolTests {
         let lines = try String(contentsOfFile: dir.path("fields"), encoding: .utf8)
             .split(separator: "\n").map(String.init)
         let fields = lines.filter { !$0.hasPrefix("CODE_") }
-        #expect(fields == [
-            "MESSAGE=deadline due\\ntomorrow",
-            "PRIORITY=4",
-            "SYSLOG_IDENTIFIER=imr-probe",
-            "IMR_CASE=ADJ1234567",
-            "MESSAGE_ID=\(JournalMessageID.daemonReady)",
-        ])
+        #expect(
+            fields == [
+                "MESSAGE=deadline due\\ntomorrow",
+                "PRIORITY=4",
+                "SYSLOG_IDENTIFIER=imr-probe",
+                "IMR_CASE=ADJ1234567",
+                "MESSAGE_ID=\(JournalMessageID.daemonReady)",
+            ]
+        )
         #expect(lines.contains("CODE_FILE=imr_systemd_probe/main.swift"), "\(lines)")
         #expect(lines.contains { $0.hasPrefix("CODE_LINE=") })
     }

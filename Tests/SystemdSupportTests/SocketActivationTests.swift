@@ -10,7 +10,10 @@ import Glibc
     /// Runs the probe under systemd-socket-activate, connects once to make it start the probe,
     /// and returns the probe's first line.
     func probeUnderSocketActivation(_ activatorArguments: [String], socketPath: String) throws -> String? {
-        try #require(FileManager.default.isExecutableFile(atPath: probePath), "build imr-systemd-probe first (swift build)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: probePath),
+            "build imr-systemd-probe first (swift build)"
+        )
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")
         process.arguments = ["-l", socketPath] + activatorArguments + [probePath, "listen-fds"]
@@ -22,7 +25,10 @@ import Glibc
         defer { process.killAndWait() }
         // systemd-socket-activate execs the program only when the first connection arrives.
         var client: Int32 = -1
-        let connected = waitUntil { client = connectUnix(socketPath); return client >= 0 }
+        let connected = waitUntil {
+            client = connectUnix(socketPath)
+            return client >= 0
+        }
         try #require(connected, "systemd-socket-activate never listened on \(socketPath)")
         defer { close(client) }
         return LineReader(out.fileHandleForReading).nextLine()
@@ -46,12 +52,18 @@ import Glibc
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         let line = try probeUnderSocketActivation(["--fdname=metrics"], socketPath: dir.path("imr.sock"))
-        #expect(line?.hasPrefix("error: systemd passed 1 file descriptor(s) (fd 3 'metrics') but none is named 'varlink'") == true,
-                "got \(line ?? "nothing")")
+        #expect(
+            line?.hasPrefix("error: systemd passed 1 file descriptor(s) (fd 3 'metrics') but none is named 'varlink'")
+                == true,
+            "got \(line ?? "nothing")"
+        )
     }
 
     @Test func probe_findsNothing_withoutSocketActivation() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: probePath), "build imr-systemd-probe first (swift build)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: probePath),
+            "build imr-systemd-probe first (swift build)"
+        )
         let process = Process()
         process.executableURL = URL(fileURLWithPath: probePath)
         process.arguments = ["listen-fds"]
@@ -79,7 +91,10 @@ import Glibc
     }
 
     @Test func probe_readsTheWatchdogIntervalFromItsEnvironment() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: probePath), "build imr-systemd-probe first (swift build)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: probePath),
+            "build imr-systemd-probe first (swift build)"
+        )
         func run(_ environment: [String: String]) throws -> String? {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: probePath)
@@ -98,7 +113,10 @@ import Glibc
     }
 
     @Test func serve_underSocketActivation_usesThePassedSocket_andSaysReady() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: probePath), "build imr-systemd-probe first (swift build)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: probePath),
+            "build imr-systemd-probe first (swift build)"
+        )
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
         let socketPath = dir.path("imr.sock")
@@ -107,8 +125,10 @@ import Glibc
         // systemd-socket-activate execs the probe in its own process: the pid stays the same.
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")
-        process.arguments = ["-l", socketPath, "--fdname=varlink", "-E", "NOTIFY_SOCKET=\(dir.path("notify"))",
-                             probePath, "serve", dir.path, socketPath]
+        process.arguments = [
+            "-l", socketPath, "--fdname=varlink", "-E", "NOTIFY_SOCKET=\(dir.path("notify"))",
+            probePath, "serve", dir.path, socketPath,
+        ]
         process.environment = childEnvironment
         let out = Pipe.forChild()
         process.standardOutput = out
@@ -116,7 +136,12 @@ import Glibc
         try process.start()
         defer { process.killAndWait() }
         var client: Int32 = -1
-        #expect(waitUntil { client = connectUnix(socketPath); return client >= 0 })
+        #expect(
+            waitUntil {
+                client = connectUnix(socketPath)
+                return client >= 0
+            }
+        )
         defer { close(client) }
         let output = LineReader(out.fileHandleForReading)
         // No "removed stale" line: with a passed socket the path is systemd's business.

@@ -25,7 +25,8 @@ var productsDirectory: URL {
     let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
     var dir = executable.deletingLastPathComponent()
     while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("imr-systemd-probe").path),
-          dir.path != "/" {
+        dir.path != "/"
+    {
         dir = dir.deletingLastPathComponent()
     }
     return dir

@@ -8,13 +8,14 @@ import Testing
 import Glibc
 #endif
 
-
 /// This process's descriptors that are sockets bound to `path` (the listener and the server's
 /// side of each accepted connection, as /proc/net/unix names them): other suites running in
 /// the same process at the same time open and close descriptors of their own.
 func serverDescriptorCount(path: String) -> Int {
     // Read to the end: the table is longer than one page when other suites hold many sockets.
-    let table = FileHandle(forReadingAtPath: "/proc/net/unix").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) } ?? ""
+    let table =
+        FileHandle(forReadingAtPath: "/proc/net/unix").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) }
+        ?? ""
     var inodes: Set<String> = []
     for line in table.split(separator: "\n").dropFirst() {
         let fields = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -23,7 +24,8 @@ func serverDescriptorCount(path: String) -> Int {
     let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
     return fds.filter { fd in
         guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)"),
-              target.hasPrefix("socket:[") else { return false }
+            target.hasPrefix("socket:[")
+        else { return false }
         return inodes.contains(String(target.dropFirst("socket:[".count).dropLast()))
     }.count
 }
@@ -47,7 +49,9 @@ final class Tally: @unchecked Sendable {
     /// Kinds whose message is a well-formed call Echo may accept (a long word, extra parameters).
     static func mayBeAnswered(_ kind: HostileFrames.Kind) -> Bool { kind == .hugeString || kind == .extraParameters }
 
-    @Test func malformedMessagesFromManyConnectionsEachGetAnErrorOrAClose_andTheServerStaysPromptAndLeaksNothing() async throws {
+    @Test func malformedMessagesFromManyConnectionsEachGetAnErrorOrAClose_andTheServerStaysPromptAndLeaksNothing()
+        async throws
+    {
         let total = Int(ProcessInfo.processInfo.environment["IMR_HOSTILE_MESSAGES"] ?? "") ?? 2_000
         let seed = UInt64(ProcessInfo.processInfo.environment["IMR_HOSTILE_SEED"] ?? "") ?? 11
         var limits = VarlinkServerLimits()
@@ -67,7 +71,9 @@ final class Tally: @unchecked Sendable {
                     do {
                         let client = try VarlinkClient(path: path)
                         client.setReceiveTimeout(10)
-                        if try client.call("org.example.echo.Echo", ["word": "ping"])["word"] != "ping" { tally.problem("a normal call got a wrong answer") }
+                        if try client.call("org.example.echo.Echo", ["word": "ping"])["word"] != "ping" {
+                            tally.problem("a normal call got a wrong answer")
+                        }
                     } catch {
                         tally.problem("a normal call during the attack failed: \(error)")
                     }
@@ -86,10 +92,17 @@ final class Tally: @unchecked Sendable {
                     for _ in 0..<(total / workers) {
                         var kind = HostileFrames.Kind.allCases.randomElement(using: &random)!
                         // The large kinds (200-260 KB each) are a quarter as frequent as the rest.
-                        if [.oversizeUnterminated, .deepNesting, .hugeString].contains(kind), Int.random(in: 0..<4, using: &random) != 0 {
+                        if [.oversizeUnterminated, .deepNesting, .hugeString].contains(kind),
+                            Int.random(in: 0..<4, using: &random) != 0
+                        {
                             kind = .invalidJSON
                         }
-                        let bytes = HostileFrames.message(kind, target: Self.target, maximumMessageSize: messageLimit, using: &random)
+                        let bytes = HostileFrames.message(
+                            kind,
+                            target: Self.target,
+                            maximumMessageSize: messageLimit,
+                            using: &random
+                        )
                         do {
                             let client: VarlinkClient
                             if kind.closesConnection || reused == nil {
@@ -103,7 +116,9 @@ final class Tally: @unchecked Sendable {
                             if kind.closesConnection {
                                 if let reply, reply.error == nil { tally.problem("\(kind) got a normal reply") }
                                 // After the error, the connection ends.
-                                if (try? client.receive()) != nil { tally.problem("\(kind): the connection stayed open") }
+                                if (try? client.receive()) != nil {
+                                    tally.problem("\(kind): the connection stayed open")
+                                }
                                 reused = nil
                                 tally.add("\(kind): \(reply?.error ?? "closed")")
                             } else {
@@ -112,7 +127,9 @@ final class Tally: @unchecked Sendable {
                                     reused = nil
                                     continue
                                 }
-                                if reply.error == nil && !Self.mayBeAnswered(kind) { tally.problem("\(kind) got a normal reply") }
+                                if reply.error == nil && !Self.mayBeAnswered(kind) {
+                                    tally.problem("\(kind) got a normal reply")
+                                }
                                 tally.add("\(kind): \(reply.error ?? "answered")")
                                 reused = client
                             }
@@ -132,7 +149,11 @@ final class Tally: @unchecked Sendable {
             for kind in HostileFrames.Kind.allCases {
                 #expect(outcomes.keys.contains { $0.hasPrefix("\(kind):") }, "no \(kind) was sent")
             }
-            #expect(outcomes.filter { $0.key.hasPrefix("deepNesting:") }.keys.allSatisfy { $0.hasSuffix("InvalidParameter") || $0.hasSuffix("closed") })
+            #expect(
+                outcomes.filter { $0.key.hasPrefix("deepNesting:") }.keys.allSatisfy {
+                    $0.hasSuffix("InvalidParameter") || $0.hasSuffix("closed")
+                }
+            )
             #expect(outcomes["unknownInterface: org.varlink.service.InterfaceNotFound"] ?? 0 > 0)
             #expect(outcomes["unknownMethod: org.varlink.service.MethodNotFound"] ?? 0 > 0)
             #expect(outcomes["wrongParameterTypes: org.varlink.service.InvalidParameter"] ?? 0 > 0)
@@ -140,7 +161,10 @@ final class Tally: @unchecked Sendable {
             // Nothing is left behind: connections and descriptors return to the baseline.
             #expect(waitUntil(10) { server.connectionCount == 0 }, "\(server.connectionCount) connections left")
             #expect(baseline == 1, "the listener")
-            #expect(waitUntil(10) { serverDescriptorCount(path: path) <= baseline }, "\(serverDescriptorCount(path: path)) descriptors open, \(baseline) before")
+            #expect(
+                waitUntil(10) { serverDescriptorCount(path: path) <= baseline },
+                "\(serverDescriptorCount(path: path)) descriptors open, \(baseline) before"
+            )
             let after = try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": "after"])["word"]
             #expect(after == "after")
         }
@@ -150,7 +174,13 @@ final class Tally: @unchecked Sendable {
         var random = SplitMix64(seed: 1)
         let limit = 4096
         func message(_ kind: HostileFrames.Kind) -> [UInt8] {
-            HostileFrames.message(kind, target: Self.target, maximumMessageSize: limit, nestingDepth: 1000, using: &random)
+            HostileFrames.message(
+                kind,
+                target: Self.target,
+                maximumMessageSize: limit,
+                nestingDepth: 1000,
+                using: &random
+            )
         }
         let oversize = message(.oversizeUnterminated)
         #expect(!oversize.contains(0) && oversize.count > limit)

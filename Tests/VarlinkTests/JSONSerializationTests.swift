@@ -8,9 +8,12 @@ struct JSONSerializationTests {
     /// A random JSON value: strings drawn from quotes, backslashes, every control character,
     /// slashes, non-ASCII letters, emoji and the line separators; numbers of every sign and size.
     static func randomValue(_ rng: inout SplitMix64, depth: Int = 0) -> JSONValue {
-        let pieces = ["\"", "\\", "/", "a", "Z", "0", " ", "é", "中", "🙂", "\u{2028}", "\u{2029}", "\u{7F}", "\u{0}"]
+        let pieces =
+            ["\"", "\\", "/", "a", "Z", "0", " ", "é", "中", "🙂", "\u{2028}", "\u{2029}", "\u{7F}", "\u{0}"]
             + (0..<0x20).map { String(UnicodeScalar(UInt8($0))) }
-        func string() -> String { (0..<Int(rng.next() % 12)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined() }
+        func string() -> String {
+            (0..<Int(rng.next() % 12)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
+        }
         switch rng.next() % (depth > 3 ? 5 : 7) {
         case 0: return .null
         case 1: return .bool(rng.next() % 2 == 0)
@@ -19,7 +22,12 @@ struct JSONSerializationTests {
         case 4: return .string(string())
         case 5: return .array((0..<Int(rng.next() % 5)).map { _ in randomValue(&rng, depth: depth + 1) })
         default:
-            return .object(Dictionary((0..<Int(rng.next() % 5)).map { _ in (string(), randomValue(&rng, depth: depth + 1)) }, uniquingKeysWith: { $1 }))
+            return .object(
+                Dictionary(
+                    (0..<Int(rng.next() % 5)).map { _ in (string(), randomValue(&rng, depth: depth + 1)) },
+                    uniquingKeysWith: { $1 }
+                )
+            )
         }
     }
 
@@ -36,7 +44,10 @@ struct JSONSerializationTests {
 
     @Test func writesSortedKeysAndEscapesWhatJSONRequires() {
         let value: JSONValue = ["b": "a\"b\\c/d\n\t\u{1}", "a": [1, true, nil], "é": .double(2.5)]
-        #expect(String(decoding: value.serialized, as: UTF8.self) == #"{"a":[1,true,null],"b":"a\"b\\c/d\n\t\u0001","é":2.5}"#)
+        #expect(
+            String(decoding: value.serialized, as: UTF8.self)
+                == #"{"a":[1,true,null],"b":"a\"b\\c/d\n\t\u0001","é":2.5}"#
+        )
         #expect(String(decoding: JSONValue.double(.nan).serialized, as: UTF8.self) == "null")
     }
 
@@ -49,11 +60,23 @@ struct JSONSerializationTests {
         var rng = SplitMix64(seed: 99)
         for _ in 0..<500 {
             guard case .object(let parameters) = Self.randomValue(&rng, depth: 1) else { continue }
-            let call = VarlinkCall(method: "org.example.M", parameters: parameters, oneway: rng.next() % 2 == 0 ? nil : false, more: rng.next() % 2 == 0 ? nil : true)
+            let call = VarlinkCall(
+                method: "org.example.M",
+                parameters: parameters,
+                oneway: rng.next() % 2 == 0 ? nil : false,
+                more: rng.next() % 2 == 0 ? nil : true
+            )
             // The same object (Foundation orders keys and prints numbers its own way).
-            #expect(try JSONValueDecoder().decode(VarlinkCall.self, from: JSONParser.parse(call.serialized, maximumDepth: 64)) == call)
-            #expect(try JSONDecoder().decode(JSONValue.self, from: Data(call.serialized))
-                    == JSONDecoder().decode(JSONValue.self, from: JSONCoding.encoder.encode(call)))
+            #expect(
+                try JSONValueDecoder().decode(
+                    VarlinkCall.self,
+                    from: JSONParser.parse(call.serialized, maximumDepth: 64)
+                ) == call
+            )
+            #expect(
+                try JSONDecoder().decode(JSONValue.self, from: Data(call.serialized))
+                    == JSONDecoder().decode(JSONValue.self, from: JSONCoding.encoder.encode(call))
+            )
             let reply = VarlinkReply(parameters: parameters, continues: call.more)
             #expect(try VarlinkReply.parse(frame: reply.serialized) == reply)
         }

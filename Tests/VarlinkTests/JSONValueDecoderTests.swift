@@ -45,7 +45,10 @@ struct JSONValueDecoderTests {
         #expect(decoded.count == -9_007_199_254_740_993)  // an Int64 beyond a Double's exact range stays exact
         #expect(decoded.at == Date(timeIntervalSinceReferenceDate: 731_000_000.5))
         // A JSONValue inside a type is the value itself (no round trip through Double).
-        let wrapped = try JSONValueDecoder().decode([String: JSONValue].self, from: try Self.parsed(#"{"x":2.0,"y":[1,"a",null]}"#))
+        let wrapped = try JSONValueDecoder().decode(
+            [String: JSONValue].self,
+            from: try Self.parsed(#"{"x":2.0,"y":[1,"a",null]}"#)
+        )
         #expect(wrapped["x"] == .double(2.0))
         #expect(wrapped["y"] == [1, "a", nil])
     }
@@ -64,14 +67,18 @@ struct JSONValueDecoderTests {
             }
             return kind + " at " + VarlinkCall.parameterName(of: error)
         }
-        var ours = "decoded", theirs = "decoded"
+        var ours = "decoded"
+        var theirs = "decoded"
         do { _ = try JSONValueDecoder().decode(T.self, from: try parsed(text)) } catch { ours = describe(error) }
         do { _ = try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch { theirs = describe(error) }
         return (ours, theirs)
     }
 
     @Test(arguments: [
-        (#"{"items":[{"code":"1","kind":"prospective"},{"kind":"retrospective"}]}"#, "keyNotFound(code) at items[1].code"),
+        (
+            #"{"items":[{"code":"1","kind":"prospective"},{"kind":"retrospective"}]}"#,
+            "keyNotFound(code) at items[1].code"
+        ),
         (#"{"items":[{"code":null,"kind":"prospective"}]}"#, "valueNotFound at items[0].code"),
         (#"{"items":[{"code":7,"kind":"prospective"}]}"#, "typeMismatch at items[0].code"),
         (#"{"items":[{"code":"7","kind":"sideways"}]}"#, "dataCorrupted at items[0].kind"),
@@ -88,8 +95,12 @@ struct JSONValueDecoderTests {
 
     @Test func anIntegerOutOfRangeIsRefused_notWrapped() throws {
         struct Small: Decodable { var small: UInt8 }
-        #expect(throws: DecodingError.self) { try JSONValueDecoder().decode(Small.self, from: try Self.parsed(#"{"small":256}"#)) }
-        #expect(throws: DecodingError.self) { try JSONValueDecoder().decode(Small.self, from: try Self.parsed(#"{"small":-1}"#)) }
+        #expect(throws: DecodingError.self) {
+            try JSONValueDecoder().decode(Small.self, from: try Self.parsed(#"{"small":256}"#))
+        }
+        #expect(throws: DecodingError.self) {
+            try JSONValueDecoder().decode(Small.self, from: try Self.parsed(#"{"small":-1}"#))
+        }
         #expect(try JSONValueDecoder().decode(Small.self, from: try Self.parsed(#"{"small":3.0}"#)).small == 3)
         // A fraction for an integer: refused at its path (JSONDecoder leaves the path empty here,
         // so a caller could not say which parameter was wrong).

@@ -28,13 +28,25 @@ final class CapturedLog: @unchecked Sendable {
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        func log(
+            level: Logger.Level,
+            message: Logger.Message,
+            metadata: Logger.Metadata?,
+            source: String,
+            file: String,
+            function: String,
+            line: UInt
+        ) {
             if level >= .warning { log.append("\(message)") }
         }
     }
 }
 
 /// The error a reply carries, or "closed" when the connection ended without one.
+/// Peer checks for the reserve tests: no caller is privileged, or every caller is.
+let nobodyIsPrivileged: @Sendable (PeerCredentials) -> Bool = { _ in false }
+let everyoneIsPrivileged: @Sendable (PeerCredentials) -> Bool = { _ in true }
+
 func outcome(_ client: VarlinkClient) -> String {
     do {
         let reply = try client.receive()
@@ -55,7 +67,8 @@ func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
 
 /// Bytes of `[[[…]]]` `depth` deep as the `word` parameter of Echo.
 func deepEcho(_ depth: Int) -> [UInt8] {
-    Array(#"{"method":"org.example.echo.Echo","parameters":{"word":"#.utf8) + [UInt8](repeating: UInt8(ascii: "["), count: depth)
+    Array(#"{"method":"org.example.echo.Echo","parameters":{"word":"#.utf8)
+        + [UInt8](repeating: UInt8(ascii: "["), count: depth)
         + [UInt8](repeating: UInt8(ascii: "]"), count: depth) + Array("}}".utf8) + [0]
 }
 
@@ -68,7 +81,8 @@ func deepEcho(_ depth: Int) -> [UInt8] {
             // messages of arrays 490 deep (700 s before), and twenty 40 KB ones 20,000 deep, must
             // now cost nothing noticeable.
             let nest = String(repeating: "[", count: 490) + String(repeating: "]", count: 490)
-            let wide = Array(#"{"method":"org.example.echo.Echo","parameters":{"word":["#.utf8)
+            let wide =
+                Array(#"{"method":"org.example.echo.Echo","parameters":{"word":["#.utf8)
                 + Array(Array(repeating: nest, count: 20).joined(separator: ",").utf8) + Array("]}}".utf8) + [0]
             let started = Date()
             for i in 0..<40 {
@@ -91,12 +105,19 @@ func deepEcho(_ depth: Int) -> [UInt8] {
     }
 
     @Test func theParserIsLinearAndStrict() throws {
-        func parse(_ text: String, depth: Int = 64) -> JSONValue? { try? JSONParser.parse(Array(text.utf8), maximumDepth: depth) }
-        #expect(parse(#"{"a":[1,-2.5e3,true,false,null,"x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"]}"#)
-                == .object(["a": [1, .double(-2500), true, false, nil, .string("x\"\\/\u{8}\u{c}\n\r\té😀")]]))
+        func parse(_ text: String, depth: Int = 64) -> JSONValue? {
+            try? JSONParser.parse(Array(text.utf8), maximumDepth: depth)
+        }
+        #expect(
+            parse(#"{"a":[1,-2.5e3,true,false,null,"x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"]}"#)
+                == .object(["a": [1, .double(-2500), true, false, nil, .string("x\"\\/\u{8}\u{c}\n\r\té😀")]])
+        )
         #expect(parse("9223372036854775807") == .int(Int64.max))
-        #expect(parse("9223372036854775808") == .double(9223372036854775808))
-        for bad in ["", "[1,]", "{\"a\":1,}", "01", "1.", "-", "\"\u{1}\"", "[1] x", "{\"a\"}", "\"\\ud800\"", "1e999", "tru", "[", "\"abc"] {
+        #expect(parse("9223372036854775808") == .double(9_223_372_036_854_775_808))
+        for bad in [
+            "", "[1,]", "{\"a\":1,}", "01", "1.", "-", "\"\u{1}\"", "[1] x", "{\"a\"}", "\"\\ud800\"", "1e999", "tru",
+            "[", "\"abc",
+        ] {
             #expect(parse(bad) == nil, "accepted \(bad.debugDescription)")
         }
         #expect(parse(String(repeating: "[", count: 65) + String(repeating: "]", count: 65)) == nil)
@@ -132,7 +153,9 @@ func deepEcho(_ depth: Int) -> [UInt8] {
     @Test func aRefusedCallersParametersAreNeverDecoded() async throws {
         try await withServer { path, _, handler in
             let client = try VarlinkClient(path: path)
-            #expect(throws: VarlinkError.permissionDenied) { try client.call("org.example.echo.Secret", ["word": "leak"]) }
+            #expect(throws: VarlinkError.permissionDenied) {
+                try client.call("org.example.echo.Secret", ["word": "leak"])
+            }
             #expect(handler.memory.all == ["refused:Secret"])
         }
     }
@@ -142,10 +165,17 @@ func deepEcho(_ depth: Int) -> [UInt8] {
     @Test func aHandlersOwnFailureComesBackAsInternalErrorWithItsSentence() async throws {
         try await withServer { path, _, _ in
             let client = try VarlinkClient(path: path)
-            #expect(throws: VarlinkError("org.example.echo.InternalError", parameters: ["message": "the disk is on fire; put it out and retry"])) {
+            #expect(
+                throws: VarlinkError(
+                    "org.example.echo.InternalError",
+                    parameters: ["message": "the disk is on fire; put it out and retry"]
+                )
+            ) {
                 try client.call("org.example.echo.Fail")
             }
-            #expect(throws: VarlinkError.methodNotImplemented("org.example.echo.Missing")) { try client.call("org.example.echo.Missing") }
+            #expect(throws: VarlinkError.methodNotImplemented("org.example.echo.Missing")) {
+                try client.call("org.example.echo.Missing")
+            }
         }
     }
 
@@ -158,7 +188,8 @@ func deepEcho(_ depth: Int) -> [UInt8] {
                 let client = try VarlinkClient(path: path)
                 var bytes: [UInt8] = []
                 for i in 0..<3000 {
-                    bytes += Array(#"{"method":"org.example.echo.Slow","parameters":{"ms":20,"tag":"p\#(i)"}}"#.utf8) + [0]
+                    bytes +=
+                        Array(#"{"method":"org.example.echo.Slow","parameters":{"ms":20,"tag":"p\#(i)"}}"#.utf8) + [0]
                 }
                 try client.writeAll(bytes)
             }  // both close here, with their calls unanswered
@@ -180,7 +211,11 @@ func deepEcho(_ depth: Int) -> [UInt8] {
         try await withServer(limits: limits) { path, server, handler in
             let client = try VarlinkClient(path: path)
             var bytes: [UInt8] = []
-            for i in 0..<200 { bytes += Array(#"{"method":"org.example.echo.Remember","parameters":{"word":"w\#(i)"},"oneway":true}"#.utf8) + [0] }
+            for i in 0..<200 {
+                bytes +=
+                    Array(#"{"method":"org.example.echo.Remember","parameters":{"word":"w\#(i)"},"oneway":true}"#.utf8)
+                    + [0]
+            }
             try client.writeAll(bytes)
             // All are answered in order, in the end: backpressure loses nothing.
             let words = try client.call("org.example.echo.Recall")["words"]
@@ -196,7 +231,7 @@ func deepEcho(_ depth: Int) -> [UInt8] {
         limits.maximumConnectionsPerUser = 4
         limits.privilegedReserve = 2
         let log = CapturedLog()
-        try await withServer(limits: limits, isPrivileged: { _ in false }, logger: log.logger) { path, server, _ in
+        try await withServer(limits: limits, isPrivileged: nobodyIsPrivileged, logger: log.logger) { path, server, _ in
             var held: [VarlinkClient] = []
             for _ in 0..<4 { held.append(try VarlinkClient(path: path)) }
             #expect(waitUntil(2) { server.connectionCount == 4 })
@@ -207,7 +242,9 @@ func deepEcho(_ depth: Int) -> [UInt8] {
             #expect(refusal.parameters?["limit"] == "max_connections_per_user")
             #expect(outcome(fifth) == "closed")
             // A call on a refused connection reports the refusal, not a broken pipe.
-            #expect(throws: VarlinkError.self) { try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": "x"]) }
+            #expect(throws: VarlinkError.self) {
+                try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": "x"])
+            }
             // Closing one makes room again.
             held.removeLast()
             #expect(waitUntil(2) { server.connectionCount == 3 })
@@ -218,7 +255,7 @@ func deepEcho(_ depth: Int) -> [UInt8] {
         var total = limits
         total.maximumConnections = 3
         total.maximumConnectionsPerUser = 10
-        try await withServer(limits: total, isPrivileged: { _ in false }) { path, server, _ in
+        try await withServer(limits: total, isPrivileged: nobodyIsPrivileged) { path, server, _ in
             let held = try (0..<3).map { _ in try VarlinkClient(path: path) }
             #expect(waitUntil(2) { server.connectionCount == 3 })
             let fourth = try VarlinkClient(path: path)
@@ -227,7 +264,7 @@ func deepEcho(_ depth: Int) -> [UInt8] {
             _ = held
         }
         // An admin may go beyond both limits, by the reserve: 4 + 2 of its own, 6 + 2 in all.
-        try await withServer(limits: limits, isPrivileged: { _ in true }) { path, server, _ in
+        try await withServer(limits: limits, isPrivileged: everyoneIsPrivileged) { path, server, _ in
             var held: [VarlinkClient] = []
             for _ in 0..<6 { held.append(try VarlinkClient(path: path)) }
             #expect(try held[5].call("org.example.echo.Echo", ["word": "admin"])["word"] == "admin")
@@ -305,7 +342,9 @@ func deepEcho(_ depth: Int) -> [UInt8] {
             let hog = try VarlinkClient(path: path)
             let word = String(repeating: "w", count: 30_000)
             var bytes: [UInt8] = []
-            for _ in 0..<300 { bytes += Array(#"{"method":"org.example.echo.Echo","parameters":{"word":"\#(word)"}}"#.utf8) + [0] }
+            for _ in 0..<300 {
+                bytes += Array(#"{"method":"org.example.echo.Echo","parameters":{"word":"\#(word)"}}"#.utf8) + [0]
+            }
             // 9 MB of replies it never reads; the writing is on a thread of its own, as the
             // kernel stops taking the calls when the server stops reading them.
             nonisolated(unsafe) let unsafeHog = hog
@@ -315,7 +354,10 @@ func deepEcho(_ depth: Int) -> [UInt8] {
             usleep(300_000)
             for i in 0..<5 {
                 let started = Date()
-                #expect(try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": .string("b\(i)")])["word"] == .string("b\(i)"))
+                #expect(
+                    try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": .string("b\(i)")])["word"]
+                        == .string("b\(i)")
+                )
                 #expect(Date().timeIntervalSince(started) < 10)
             }
             #expect(waitUntil(5) { server.connectionCount == 0 }, "the client that never read is disconnected")
@@ -323,14 +365,19 @@ func deepEcho(_ depth: Int) -> [UInt8] {
     }
 
     @Test func shutdownDoesNotWaitForAClientThatNeverReads() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("varlink-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "varlink-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("s.sock").path
         var limits = VarlinkServerLimits()
         limits.maximumUnsentOutput = 4096
-        let server = VarlinkServer(info: .init(vendor: "imr tests", product: "echo", version: "1", url: "https://example.invalid"),
-                                   handlers: [EchoHandler()], limits: limits)
+        let server = VarlinkServer(
+            info: .init(vendor: "imr tests", product: "echo", version: "1", url: "https://example.invalid"),
+            handlers: [EchoHandler()],
+            limits: limits
+        )
         let (ready, readyContinuation) = AsyncStream<Void>.makeStream()
         let running = Task { try await server.run(.path(path, mode: 0o660)) { readyContinuation.yield() } }
         for await _ in ready { break }
@@ -341,7 +388,10 @@ func deepEcho(_ depth: Int) -> [UInt8] {
         let started = ContinuousClock.now
         server.shutdown()
         try await running.value
-        #expect(ContinuousClock.now - started < .seconds(20), "shutdown waited for the client (the unsent-output timeout is 60 s)")
+        #expect(
+            ContinuousClock.now - started < .seconds(20),
+            "shutdown waited for the client (the unsent-output timeout is 60 s)"
+        )
         _ = hog
     }
 

@@ -7,41 +7,43 @@ import Testing
 
 /// A small interface to exercise the protocol layer without any IMR knowledge.
 struct EchoHandler: VarlinkHandler {
-    let interface = try! VarlinkInterface(description: """
-        # A test interface.
-        interface org.example.echo
+    let interface = try! VarlinkInterface(
+        description: """
+            # A test interface.
+            interface org.example.echo
 
-        # Returns what it was given.
-        method Echo(word: string) -> (word: string, uid: int)
+            # Returns what it was given.
+            method Echo(word: string) -> (word: string, uid: int)
 
-        # Counts up to n, one reply each.
-        method Count(n: int) -> (i: int)
+            # Counts up to n, one reply each.
+            method Count(n: int) -> (i: int)
 
-        # Waits a little, then answers (to test ordering).
-        method Slow(ms: int, tag: string) -> (tag: string)
+            # Waits a little, then answers (to test ordering).
+            method Slow(ms: int, tag: string) -> (tag: string)
 
-        # Records a word without replying.
-        method Remember(word: string) -> ()
+            # Records a word without replying.
+            method Remember(word: string) -> ()
 
-        # Returns the remembered words.
-        method Recall() -> (words: []string)
+            # Returns the remembered words.
+            method Recall() -> (words: []string)
 
-        # Declared but not implemented.
-        method Missing() -> ()
+            # Declared but not implemented.
+            method Missing() -> ()
 
-        # Sends one reply, then waits until the call is cancelled (a follower with nothing new).
-        method Wait() -> (waiting: bool)
+            # Sends one reply, then waits until the call is cancelled (a follower with nothing new).
+            method Wait() -> (waiting: bool)
 
-        # Refused by admit to everyone: its parameters are never decoded.
-        method Secret(word: string) -> ()
+            # Refused by admit to everyone: its parameters are never decoded.
+            method Secret(word: string) -> ()
 
-        # Fails with an error that is not a Varlink error.
-        method Fail() -> ()
+            # Fails with an error that is not a Varlink error.
+            method Fail() -> ()
 
-        error Refused (reason: string)
+            error Refused (reason: string)
 
-        error InternalError (message: string)
-        """)
+            error InternalError (message: string)
+            """
+    )
 
     let memory = Memory()
 
@@ -66,11 +68,17 @@ struct EchoHandler: VarlinkHandler {
         }
     }
 
-    func handle(_ call: VarlinkCall, context: VarlinkCallContext, replier: VarlinkReplier) async throws -> [String: JSONValue] {
+    func handle(
+        _ call: VarlinkCall,
+        context: VarlinkCallContext,
+        replier: VarlinkReplier
+    ) async throws -> [String: JSONValue] {
         switch call.member {
         case "Echo":
             let p = try call.decodeParameters(Word.self)
-            if p.word == "no" { throw VarlinkError("org.example.echo.Refused", parameters: ["reason": .string("said no")]) }
+            if p.word == "no" {
+                throw VarlinkError("org.example.echo.Refused", parameters: ["reason": .string("said no")])
+            }
             return ["word": .string(p.word), "uid": .int(Int64(context.peer?.uid ?? 99999))]
         case "Count":
             guard replier.more else { throw VarlinkError.expectedMore }
@@ -80,7 +88,9 @@ struct EchoHandler: VarlinkHandler {
             return ["i": .int(max(n - 1, 0))]
         case "Slow":
             memory.add("started:\(call.parameters?["tag"]?.stringValue ?? "")")
-            if case .int(let ms) = call.parameters?["ms"] ?? .int(0) { try await Task.sleep(for: .milliseconds(Int(ms))) }
+            if case .int(let ms) = call.parameters?["ms"] ?? .int(0) {
+                try await Task.sleep(for: .milliseconds(Int(ms)))
+            }
             return ["tag": call.parameters?["tag"] ?? .null]
         case "Remember":
             memory.add(try call.decodeParameters(Word.self).word)
@@ -113,15 +123,21 @@ struct EchoHandler: VarlinkHandler {
 func offPool(_ body: @escaping @Sendable () throws -> Void) async throws {
     try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
         Thread.detachNewThread {
-            do { try body(); c.resume() } catch { c.resume(throwing: error) }
+            do {
+                try body()
+                c.resume()
+            } catch { c.resume(throwing: error) }
         }
     }
 }
 
 /// Runs a server on a fresh socket while `body` (blocking client code) runs on its own thread.
-func withServer(limits: VarlinkServerLimits? = nil, isPrivileged: @escaping @Sendable (PeerCredentials) -> Bool = { $0.uid == 0 },
-                logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() }),
-                _ body: @escaping @Sendable (String, VarlinkServer, EchoHandler) throws -> Void) async throws {
+func withServer(
+    limits: VarlinkServerLimits? = nil,
+    isPrivileged: @escaping @Sendable (PeerCredentials) -> Bool = { $0.uid == 0 },
+    logger: Logger = Logger(label: "varlink", factory: { _ in SwiftLogNoOpLogHandler() }),
+    _ body: @escaping @Sendable (String, VarlinkServer, EchoHandler) throws -> Void
+) async throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("varlink-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -131,7 +147,12 @@ func withServer(limits: VarlinkServerLimits? = nil, isPrivileged: @escaping @Sen
     defaultLimits.maximumMessageSize = 64 * 1024
     let server = VarlinkServer(
         info: .init(vendor: "imr tests", product: "echo", version: "1", url: "https://example.invalid"),
-        handlers: [handler], limits: limits ?? defaultLimits, errorInterface: "org.example.server", isPrivileged: isPrivileged, logger: logger)
+        handlers: [handler],
+        limits: limits ?? defaultLimits,
+        errorInterface: "org.example.server",
+        isPrivileged: isPrivileged,
+        logger: logger
+    )
     let (ready, readyContinuation) = AsyncStream<Void>.makeStream()
     let running = Task { try await server.run(.path(path, mode: 0o660)) { readyContinuation.yield() } }
     for await _ in ready { break }
@@ -147,7 +168,9 @@ func withServer(limits: VarlinkServerLimits? = nil, isPrivileged: @escaping @Sen
 }
 
 @Suite struct VarlinkServerTests {
-    @Test(.timeLimit(.minutes(1))) func aClientThatGoesAwayDuringAMoreCallCancelsIt_andTheServerServesOthers() async throws {
+    @Test(.timeLimit(.minutes(1))) func aClientThatGoesAwayDuringAMoreCallCancelsIt_andTheServerServesOthers()
+        async throws
+    {
         try await withServer { path, _, handler in
             do {
                 let client = try VarlinkClient(path: path)
@@ -162,7 +185,10 @@ func withServer(limits: VarlinkServerLimits? = nil, isPrivileged: @escaping @Sen
                 waited += 1
             }
             #expect(handler.memory.all == ["waiting", "cancelled"])
-            #expect(try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": "still here"])["word"] == "still here")
+            #expect(
+                try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": "still here"])["word"]
+                    == "still here"
+            )
         }
     }
 
@@ -172,9 +198,15 @@ func withServer(limits: VarlinkServerLimits? = nil, isPrivileged: @escaping @Sen
             let info = try client.call("org.varlink.service.GetInfo")
             #expect(info["product"] == .string("echo"))
             #expect(info["interfaces"] == .array([.string("org.varlink.service"), .string("org.example.echo")]))
-            let description = try client.call("org.varlink.service.GetInterfaceDescription", ["interface": .string("org.example.echo")])
+            let description = try client.call(
+                "org.varlink.service.GetInterfaceDescription",
+                ["interface": .string("org.example.echo")]
+            )
             #expect(description["description"]?.stringValue == EchoHandler().interface.description)
-            let own = try client.call("org.varlink.service.GetInterfaceDescription", ["interface": .string("org.varlink.service")])
+            let own = try client.call(
+                "org.varlink.service.GetInterfaceDescription",
+                ["interface": .string("org.varlink.service")]
+            )
             #expect(own["description"]?.stringValue?.contains("error ExpectedMore ()") == true)
         }
     }
@@ -183,7 +215,10 @@ func withServer(limits: VarlinkServerLimits? = nil, isPrivileged: @escaping @Sen
         try await withServer { path, _, _ in
             let client = try VarlinkClient(path: path)
             func error(_ method: String, _ parameters: [String: JSONValue] = [:]) -> VarlinkError? {
-                do { _ = try client.call(method, parameters); return nil } catch { return error as? VarlinkError }
+                do {
+                    _ = try client.call(method, parameters)
+                    return nil
+                } catch { return error as? VarlinkError }
             }
             #expect(error("org.nowhere.X") == .interfaceNotFound("org.nowhere"))
             #expect(error("org.example.echo.Nope") == .methodNotFound("org.example.echo.Nope"))
@@ -191,8 +226,14 @@ func withServer(limits: VarlinkServerLimits? = nil, isPrivileged: @escaping @Sen
             #expect(error("org.example.echo.Echo", ["wrd": .string("x")]) == .invalidParameter("word"))
             #expect(error("org.example.echo.Echo", ["word": .int(3)]) == .invalidParameter("word"))
             #expect(error("org.example.echo.Count", ["n": .int(3)]) == .expectedMore)
-            #expect(error("org.varlink.service.GetInterfaceDescription", ["interface": .string("org.x")]) == .interfaceNotFound("org.x"))
-            #expect(error("org.example.echo.Echo", ["word": .string("no")]) == VarlinkError("org.example.echo.Refused", parameters: ["reason": .string("said no")]))
+            #expect(
+                error("org.varlink.service.GetInterfaceDescription", ["interface": .string("org.x")])
+                    == .interfaceNotFound("org.x")
+            )
+            #expect(
+                error("org.example.echo.Echo", ["word": .string("no")])
+                    == VarlinkError("org.example.echo.Refused", parameters: ["reason": .string("said no")])
+            )
             // The connection is still usable after error replies.
             #expect(try client.call("org.example.echo.Echo", ["word": .string("ok")])["word"] == .string("ok"))
         }
@@ -210,7 +251,12 @@ func withServer(limits: VarlinkServerLimits? = nil, isPrivileged: @escaping @Sen
             let client = try VarlinkClient(path: path)
             let delays = [60, 0, 30, 0, 10]
             for (i, ms) in delays.enumerated() {
-                try client.send(VarlinkCall(method: "org.example.echo.Slow", parameters: ["ms": .int(Int64(ms)), "tag": .string("t\(i)")]))
+                try client.send(
+                    VarlinkCall(
+                        method: "org.example.echo.Slow",
+                        parameters: ["ms": .int(Int64(ms)), "tag": .string("t\(i)")]
+                    )
+                )
             }
             let tags = try (0..<delays.count).map { _ in try client.receive().parameters?["tag"]?.stringValue }
             #expect(tags == ["t0", "t1", "t2", "t3", "t4"])
@@ -231,8 +277,12 @@ func withServer(limits: VarlinkServerLimits? = nil, isPrivileged: @escaping @Sen
     @Test func onewayCallsGetNoReplyButAreExecuted() async throws {
         try await withServer { path, _, _ in
             let client = try VarlinkClient(path: path)
-            try client.send(VarlinkCall(method: "org.example.echo.Remember", parameters: ["word": .string("alpha")], oneway: true))
-            try client.send(VarlinkCall(method: "org.example.echo.Remember", parameters: ["word": .string("beta")], oneway: true))
+            try client.send(
+                VarlinkCall(method: "org.example.echo.Remember", parameters: ["word": .string("alpha")], oneway: true)
+            )
+            try client.send(
+                VarlinkCall(method: "org.example.echo.Remember", parameters: ["word": .string("beta")], oneway: true)
+            )
             // The next reply on the connection is Recall's: the oneway calls sent nothing.
             let words = try client.call("org.example.echo.Recall")["words"]
             #expect(words == .array([.string("alpha"), .string("beta")]))
@@ -242,7 +292,9 @@ func withServer(limits: VarlinkServerLimits? = nil, isPrivileged: @escaping @Sen
     @Test func oversizeAndInvalidMessagesCloseOnlyTheirConnection() async throws {
         try await withServer { path, _, _ in
             let bystander = try VarlinkClient(path: path)
-            #expect(try bystander.call("org.example.echo.Echo", ["word": .string("before")])["word"] == .string("before"))
+            #expect(
+                try bystander.call("org.example.echo.Echo", ["word": .string("before")])["word"] == .string("before")
+            )
 
             let flooder = try VarlinkClient(path: path)
             // 100 KiB with no terminator: over the 64 KiB bound before it ends.
@@ -257,18 +309,25 @@ func withServer(limits: VarlinkServerLimits? = nil, isPrivileged: @escaping @Sen
             #expect(throws: VarlinkClient.ConnectionError.self) { try garbler.receive() }
 
             #expect(try bystander.call("org.example.echo.Echo", ["word": .string("after")])["word"] == .string("after"))
-            #expect(try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": .string("new")])["word"] == .string("new"))
+            #expect(
+                try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": .string("new")])["word"]
+                    == .string("new")
+            )
         }
     }
 
     @Test func shutdownFinishesTheCallInFlightThenCloses() async throws {
         try await withServer { path, server, handler in
             let client = try VarlinkClient(path: path)
-            try client.send(VarlinkCall(method: "org.example.echo.Slow", parameters: ["ms": .int(300), "tag": .string("inflight")]))
+            try client.send(
+                VarlinkCall(method: "org.example.echo.Slow", parameters: ["ms": .int(300), "tag": .string("inflight")])
+            )
             while !handler.memory.all.contains("started:inflight") { Thread.sleep(forTimeInterval: 0.005) }
             server.shutdown()
             #expect(try client.receive().parameters?["tag"] == .string("inflight"))
-            #expect(throws: VarlinkClient.ConnectionError.self) { try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": .string("x")]) }
+            #expect(throws: VarlinkClient.ConnectionError.self) {
+                try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": .string("x")])
+            }
         }
     }
 

@@ -20,11 +20,13 @@ import Testing
         let alerts = AlertPolicy.standard.schedule(for: d, calculator: .init())
         // 5 business days before is Monday 4 March 08:00, before the clock started: left out.
         #expect(levels(alerts) == [.reminder, .dueToday, .overdue])
-        #expect(alerts.map(\.at) == [
-            pacific("2024-03-07", 8),          // Thursday: 2 business days before Monday
-            pacific("2024-03-11", 8),
-            pacific("2024-03-12", 0),          // the first second after the due day
-        ])
+        #expect(
+            alerts.map(\.at) == [
+                pacific("2024-03-07", 8),  // Thursday: 2 business days before Monday
+                pacific("2024-03-11", 8),
+                pacific("2024-03-12", 0),  // the first second after the due day
+            ]
+        )
         #expect(alerts.allSatisfy { $0.deadlineId == d.id && $0.due == d.due })
     }
 
@@ -34,7 +36,10 @@ import Testing
         #expect(AlertPolicy.businessDays(5, before: day("2024-12-02"), calendar: calhr) == day("2024-11-21"))
         #expect(AlertPolicy.businessDays(2, before: day("2024-12-02"), calendar: calhr) == day("2024-11-26"))
         // On the judicial calendar the day after Thanksgiving is a holiday too; a plain week otherwise.
-        #expect(AlertPolicy.businessDays(5, before: day("2024-03-15"), calendar: BusinessCalendar(.judicial)) == day("2024-03-08"))
+        #expect(
+            AlertPolicy.businessDays(5, before: day("2024-03-15"), calendar: BusinessCalendar(.judicial))
+                == day("2024-03-08")
+        )
         // Independence Day (Thursday 4 July 2024) is skipped.
         #expect(AlertPolicy.businessDays(2, before: day("2024-07-05"), calendar: calhr) == day("2024-07-02"))
     }
@@ -73,7 +78,9 @@ import Testing
         // Without quiet hours nothing moves.
         var loud = AlertPolicy.standard
         loud.quietHours = nil
-        #expect(loud.schedule(for: d, calculator: .init()).first { $0.level == .notice }?.at == pacific("2024-03-06", 2))
+        #expect(
+            loud.schedule(for: d, calculator: .init()).first { $0.level == .notice }?.at == pacific("2024-03-06", 2)
+        )
     }
 
     @Test func quietHours_spanningMidnight_releaseAtTheirEnd() throws {

@@ -14,31 +14,133 @@ import Testing
 
     static let handMade: [(CalendarID, Int, [String])] = [
         // 2013: Cesar Chavez Day on Sunday 31 March, observed Monday 1 April.
-        (.calhr, 2013, ["01-01", "01-21", "02-18", "03-31", "04-01", "05-27", "07-04", "09-02", "11-11", "11-28", "11-29", "12-25"]),
-        (.urPre2020, 2013, ["01-01", "01-21", "02-12", "02-18", "03-31", "04-01", "05-27", "07-04", "09-02", "09-09", "10-14", "11-11", "11-28", "12-25"]),
-        (.judicial, 2013, ["01-01", "01-21", "02-12", "02-18", "03-31", "04-01", "05-27", "07-04", "09-02", "10-14", "11-11", "11-28", "11-29", "12-25"]),
-        (.calhr, 2014, ["01-01", "01-20", "02-17", "03-31", "05-26", "07-04", "09-01", "11-11", "11-27", "11-28", "12-25"]),
-        (.urPre2020, 2014, ["01-01", "01-20", "02-12", "02-17", "03-31", "05-26", "07-04", "09-01", "09-09", "10-13", "11-11", "11-27", "12-25"]),
-        (.judicial, 2014, ["01-01", "01-20", "02-12", "02-17", "03-31", "05-26", "07-04", "09-01", "10-13", "11-11", "11-27", "11-28", "12-25"]),
+        (
+            .calhr, 2013,
+            [
+                "01-01", "01-21", "02-18", "03-31", "04-01", "05-27", "07-04", "09-02", "11-11", "11-28", "11-29",
+                "12-25",
+            ]
+        ),
+        (
+            .urPre2020, 2013,
+            [
+                "01-01", "01-21", "02-12", "02-18", "03-31", "04-01", "05-27", "07-04", "09-02", "09-09", "10-14",
+                "11-11", "11-28", "12-25",
+            ]
+        ),
+        (
+            .judicial, 2013,
+            [
+                "01-01", "01-21", "02-12", "02-18", "03-31", "04-01", "05-27", "07-04", "09-02", "10-14", "11-11",
+                "11-28", "11-29", "12-25",
+            ]
+        ),
+        (
+            .calhr, 2014,
+            ["01-01", "01-20", "02-17", "03-31", "05-26", "07-04", "09-01", "11-11", "11-27", "11-28", "12-25"]
+        ),
+        (
+            .urPre2020, 2014,
+            [
+                "01-01", "01-20", "02-12", "02-17", "03-31", "05-26", "07-04", "09-01", "09-09", "10-13", "11-11",
+                "11-27", "12-25",
+            ]
+        ),
+        (
+            .judicial, 2014,
+            [
+                "01-01", "01-20", "02-12", "02-17", "03-31", "05-26", "07-04", "09-01", "10-13", "11-11", "11-27",
+                "11-28", "12-25",
+            ]
+        ),
         // 2019/2020: the last ur-pre2020 year and the first calhr year (Independence Day 2020
         // on Saturday: no Friday off).
-        (.urPre2020, 2019, ["01-01", "01-21", "02-12", "02-18", "03-31", "04-01", "05-27", "07-04", "09-02", "09-09", "09-27", "10-14", "11-11", "11-28", "12-25"]),
-        (.calhr, 2020, ["01-01", "01-20", "02-17", "03-31", "05-25", "07-04", "09-07", "11-11", "11-26", "11-27", "12-25"]),
+        (
+            .urPre2020, 2019,
+            [
+                "01-01", "01-21", "02-12", "02-18", "03-31", "04-01", "05-27", "07-04", "09-02", "09-09", "09-27",
+                "10-14", "11-11", "11-28", "12-25",
+            ]
+        ),
+        (
+            .calhr, 2020,
+            ["01-01", "01-20", "02-17", "03-31", "05-25", "07-04", "09-07", "11-11", "11-26", "11-27", "12-25"]
+        ),
         // 2021: Independence Day on Sunday, observed Monday 5 July; Columbus Day still judicial;
         // Christmas on Saturday gives no weekday off.
-        (.calhr, 2021, ["01-01", "01-18", "02-15", "03-31", "05-31", "07-04", "07-05", "09-06", "11-11", "11-25", "11-26", "12-25"]),
-        (.judicial, 2021, ["01-01", "01-18", "02-12", "02-15", "03-31", "05-31", "07-04", "07-05", "09-06", "10-11", "11-11", "11-25", "11-26", "12-25"]),
+        (
+            .calhr, 2021,
+            [
+                "01-01", "01-18", "02-15", "03-31", "05-31", "07-04", "07-05", "09-06", "11-11", "11-25", "11-26",
+                "12-25",
+            ]
+        ),
+        (
+            .judicial, 2021,
+            [
+                "01-01", "01-18", "02-12", "02-15", "03-31", "05-31", "07-04", "07-05", "09-06", "10-11", "11-11",
+                "11-25", "11-26", "12-25",
+            ]
+        ),
         // 2022: Native American Day (23 Sep) judicial, Columbus Day (10 Oct) not; Christmas on
         // Sunday observed Monday 26 December.
-        (.calhr, 2022, ["01-01", "01-17", "02-21", "03-31", "05-30", "07-04", "09-05", "11-11", "11-24", "11-25", "12-25", "12-26"]),
-        (.judicial, 2022, ["01-01", "01-17", "02-12", "02-21", "03-31", "05-30", "07-04", "09-05", "09-23", "11-11", "11-24", "11-25", "12-25", "12-26"]),
-        (.calhr, 2024, ["01-01", "01-15", "02-19", "03-31", "04-01", "05-27", "07-04", "09-02", "11-11", "11-28", "11-29", "12-25"]),
-        (.urPre2020, 2024, ["01-01", "01-15", "02-12", "02-19", "03-31", "04-01", "05-27", "07-04", "09-02", "09-09", "09-27", "10-14", "11-11", "11-28", "12-25"]),
-        (.judicial, 2024, ["01-01", "01-15", "02-12", "02-19", "03-31", "04-01", "05-27", "07-04", "09-02", "09-27", "11-11", "11-28", "11-29", "12-25"]),
+        (
+            .calhr, 2022,
+            [
+                "01-01", "01-17", "02-21", "03-31", "05-30", "07-04", "09-05", "11-11", "11-24", "11-25", "12-25",
+                "12-26",
+            ]
+        ),
+        (
+            .judicial, 2022,
+            [
+                "01-01", "01-17", "02-12", "02-21", "03-31", "05-30", "07-04", "09-05", "09-23", "11-11", "11-24",
+                "11-25", "12-25", "12-26",
+            ]
+        ),
+        (
+            .calhr, 2024,
+            [
+                "01-01", "01-15", "02-19", "03-31", "04-01", "05-27", "07-04", "09-02", "11-11", "11-28", "11-29",
+                "12-25",
+            ]
+        ),
+        (
+            .urPre2020, 2024,
+            [
+                "01-01", "01-15", "02-12", "02-19", "03-31", "04-01", "05-27", "07-04", "09-02", "09-09", "09-27",
+                "10-14", "11-11", "11-28", "12-25",
+            ]
+        ),
+        (
+            .judicial, 2024,
+            [
+                "01-01", "01-15", "02-12", "02-19", "03-31", "04-01", "05-27", "07-04", "09-02", "09-27", "11-11",
+                "11-28", "11-29", "12-25",
+            ]
+        ),
         // 2035: Cesar Chavez Day on Saturday (no weekday off), Admission Day and Veterans Day on Sunday.
-        (.calhr, 2035, ["01-01", "01-15", "02-19", "03-31", "05-28", "07-04", "09-03", "11-11", "11-12", "11-22", "11-23", "12-25"]),
-        (.urPre2020, 2035, ["01-01", "01-15", "02-12", "02-19", "03-31", "05-28", "07-04", "09-03", "09-09", "09-10", "09-28", "10-08", "11-11", "11-12", "11-22", "12-25"]),
-        (.judicial, 2035, ["01-01", "01-15", "02-12", "02-19", "03-31", "05-28", "07-04", "09-03", "09-28", "11-11", "11-12", "11-22", "11-23", "12-25"]),
+        (
+            .calhr, 2035,
+            [
+                "01-01", "01-15", "02-19", "03-31", "05-28", "07-04", "09-03", "11-11", "11-12", "11-22", "11-23",
+                "12-25",
+            ]
+        ),
+        (
+            .urPre2020, 2035,
+            [
+                "01-01", "01-15", "02-12", "02-19", "03-31", "05-28", "07-04", "09-03", "09-09", "09-10", "09-28",
+                "10-08", "11-11", "11-12", "11-22", "12-25",
+            ]
+        ),
+        (
+            .judicial, 2035,
+            [
+                "01-01", "01-15", "02-12", "02-19", "03-31", "05-28", "07-04", "09-03", "09-28", "11-11", "11-12",
+                "11-22", "11-23", "12-25",
+            ]
+        ),
     ]
 
     @Test(arguments: 0..<handMade.count)
@@ -71,8 +173,12 @@ import Testing
         #expect(calhr.holiday(on: Self.day("2013-07-04"))?.displayName == "Independence Day")
         #expect(calhr.holiday(on: Self.day("2024-11-29"))?.displayName == "Day after Thanksgiving")
         #expect(calhr.holiday(on: Self.day("2024-11-27")) == nil)
-        #expect(BusinessCalendar(.judicial).holiday(on: Self.day("2022-12-26"))?.displayName == "Christmas Day (observed)")
-        #expect(BusinessCalendar(.urPre2020).holiday(on: Self.day("2035-09-10"))?.displayName == "Admission Day (observed)")
+        #expect(
+            BusinessCalendar(.judicial).holiday(on: Self.day("2022-12-26"))?.displayName == "Christmas Day (observed)"
+        )
+        #expect(
+            BusinessCalendar(.urPre2020).holiday(on: Self.day("2035-09-10"))?.displayName == "Admission Day (observed)"
+        )
     }
 
     @Test func sundayHolidayIsObservedMonday_yearEnds() {
@@ -93,7 +199,10 @@ import Testing
         for id in CalendarID.allCases {
             let calendar = BusinessCalendar(id)
             // 2023-11-11 is a Saturday: Friday 2023-11-10 is off everywhere.
-            #expect(calendar.holiday(on: Self.day("2023-11-10"))?.displayName == "Veterans Day (observed)", "\(id.rawValue)")
+            #expect(
+                calendar.holiday(on: Self.day("2023-11-10"))?.displayName == "Veterans Day (observed)",
+                "\(id.rawValue)"
+            )
             #expect(!calendar.isBusinessDay(Self.day("2023-11-10")))
             #expect(calendar.isBusinessDay(Self.day("2023-11-13")))
         }
@@ -115,7 +224,9 @@ import Testing
         #expect(!pre2020.isBusinessDay(Self.day("2018-11-22")))
         #expect(pre2020.isBusinessDay(Self.day("2018-11-23")))
         let pre2020Closed = BusinessCalendar(
-            .urPre2020, settings: CalendarSettings(urPre2020DayAfterThanksgivingIsWorkingDay: false))
+            .urPre2020,
+            settings: CalendarSettings(urPre2020DayAfterThanksgivingIsWorkingDay: false)
+        )
         #expect(pre2020Closed.holiday(on: Self.day("2018-11-23"))?.name == "Day after Thanksgiving")
         #expect(!BusinessCalendar(.judicial).isBusinessDay(Self.day("2018-11-23")))
     }
@@ -139,7 +250,9 @@ import Testing
         // 2024-06-19 is a Wednesday; 2022-06-19 a Sunday (observed Monday 20 June).
         #expect(BusinessCalendar(.judicial).isBusinessDay(Self.day("2024-06-19")))
         let configured = BusinessCalendar(
-            .judicial, settings: CalendarSettings(juneteenthJudicialFrom: Self.day("2022-01-01")))
+            .judicial,
+            settings: CalendarSettings(juneteenthJudicialFrom: Self.day("2022-01-01"))
+        )
         #expect(configured.holiday(on: Self.day("2024-06-19"))?.name == "Juneteenth")
         #expect(configured.holiday(on: Self.day("2022-06-20"))?.displayName == "Juneteenth (observed)")
         #expect(configured.isBusinessDay(Self.day("2021-06-18")))
@@ -149,7 +262,8 @@ import Testing
     @Test func governorDaysAreCalhrOnly_closuresOnlyRoll() {
         let settings = CalendarSettings(
             organisationClosures: [NamedDay(date: Self.day("2024-08-15"), name: "office move")],
-            governorDeclaredHolidays: [NamedDay(date: Self.day("2024-08-16"), name: "State day of mourning")])
+            governorDeclaredHolidays: [NamedDay(date: Self.day("2024-08-16"), name: "State day of mourning")]
+        )
         let calhr = BusinessCalendar(.calhr, settings: settings)
         #expect(calhr.holiday(on: Self.day("2024-08-16"))?.name == "State day of mourning")
         #expect(!calhr.isBusinessDay(Self.day("2024-08-16")))
@@ -184,15 +298,20 @@ import Testing
         // From Mon 2013-07-01, five business days on ur-pre2020 skip 4 July and the weekend.
         let count = BusinessCalendar(.urPre2020).addingBusinessDays(5, to: Self.day("2013-07-01"))
         #expect(count.date == Self.day("2013-07-09"))
-        #expect(count.skippedLines == [
-            "skipped Thu 2013-07-04 (Independence Day)",
-            "skipped Sat 2013-07-06 and Sun 2013-07-07 (weekend)",
-        ])
+        #expect(
+            count.skippedLines == [
+                "skipped Thu 2013-07-04 (Independence Day)",
+                "skipped Sat 2013-07-06 and Sun 2013-07-07 (weekend)",
+            ]
+        )
     }
 
     @Test func rule1_11SaturdayObservanceIsOffByDefault_andConfigurable() {
         // 2021-12-25 and 2022-01-01 are Saturdays.
-        let rule111 = BusinessCalendar(.judicial, settings: CalendarSettings(judicialSaturdayHolidaysObservedFriday: true))
+        let rule111 = BusinessCalendar(
+            .judicial,
+            settings: CalendarSettings(judicialSaturdayHolidaysObservedFriday: true)
+        )
         #expect(rule111.holiday(on: Self.day("2021-12-24"))?.displayName == "Christmas Day (observed)")
         #expect(rule111.holiday(on: Self.day("2021-12-31"))?.displayName == "New Year's Day (observed)")
         #expect(rule111.holidays(in: 2021).map(\.date).contains(Self.day("2021-12-31")))
@@ -217,7 +336,12 @@ import Testing
     @Test func holidaysInARangeCrossYears() {
         let judicial = BusinessCalendar(.judicial)
         let span = judicial.holidays(from: Self.day("2022-12-01"), through: Self.day("2023-01-31"))
-        #expect(span.map(\.date) == [Self.day("2022-12-25"), Self.day("2022-12-26"), Self.day("2023-01-01"), Self.day("2023-01-02"), Self.day("2023-01-16")])
+        #expect(
+            span.map(\.date) == [
+                Self.day("2022-12-25"), Self.day("2022-12-26"), Self.day("2023-01-01"), Self.day("2023-01-02"),
+                Self.day("2023-01-16"),
+            ]
+        )
         #expect(judicial.holidays(from: Self.day("2023-01-31"), through: Self.day("2023-01-01")).isEmpty)
     }
 }

@@ -13,8 +13,15 @@ import PropertyBased
         CalendarID.allCases.map { BusinessCalendar($0) } + [
             BusinessCalendar(
                 .urPre2020,
-                settings: CalendarSettings(urPre2020SaturdaysAreWorkingDays: true, urPre2020DayAfterThanksgivingIsWorkingDay: false)),
-            BusinessCalendar(.judicial, settings: CalendarSettings(juneteenthJudicialFrom: LocalDate(year: 2023, month: 1, day: 1)!)),
+                settings: CalendarSettings(
+                    urPre2020SaturdaysAreWorkingDays: true,
+                    urPre2020DayAfterThanksgivingIsWorkingDay: false
+                )
+            ),
+            BusinessCalendar(
+                .judicial,
+                settings: CalendarSettings(juneteenthJudicialFrom: LocalDate(year: 2023, month: 1, day: 1)!)
+            ),
         ]
 
     static let dayGen = Gen.int(in: first...last)
@@ -39,7 +46,10 @@ import PropertyBased
             for calendar in Self.calendars {
                 let start = LocalDate(dayNumber: day)
                 let stepwise = calendar.addingBusinessDays(m, to: calendar.addingBusinessDays(n, to: start).date).date
-                #expect(stepwise == calendar.addingBusinessDays(n + m, to: start).date, "\(calendar.id.rawValue) \(start) \(n) \(m)")
+                #expect(
+                    stepwise == calendar.addingBusinessDays(n + m, to: start).date,
+                    "\(calendar.id.rawValue) \(start) \(n) \(m)"
+                )
             }
         }
     }

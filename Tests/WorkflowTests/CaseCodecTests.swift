@@ -5,23 +5,37 @@ import Testing
 @Suite struct CaseCodecTests {
     @Test func everyLifecycleEvent_roundTripsWithItsTypeNameAndVersion() throws {
         var h = try Example.harness(through: 10)
-        try h.run(.implementDetermination(DeterminationImplemented(itemId: "1", implementedOn: day("2024-05-06"), kind: .reimbursed)))
-        try h.run(.correct(CorrectEvent(version: 5, field: .serviceDestination, value: .text("other-state"), reason: "address")))
+        try h.run(
+            .implementDetermination(
+                DeterminationImplemented(itemId: "1", implementedOn: day("2024-05-06"), kind: .reimbursed)
+            )
+        )
+        try h.run(
+            .correct(
+                CorrectEvent(version: 5, field: .serviceDestination, value: .text("other-state"), reason: "address")
+            )
+        )
         try h.run(.addNote("done"))
         for recorded in h.log {
             let encoded = try CaseEventCodec.encode(recorded.event)
             #expect(encoded.type == recorded.event.typeName)
             #expect(encoded.schemaVersion == CaseEventCodec.currentVersions[encoded.type])
-            let decoded = try CaseEventCodec.decode(type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload)
+            let decoded = try CaseEventCodec.decode(
+                type: encoded.type,
+                schemaVersion: encoded.schemaVersion,
+                payload: encoded.payload
+            )
             #expect(decoded == recorded.event)
             // Sorted keys: equal events give equal bytes.
             #expect(try CaseEventCodec.encode(decoded).payload == encoded.payload)
         }
-        #expect(h.log.map(\.event.typeName) == [
-            "CaseOpened", "RFAReceived", "URDecisionIssued", "PhysicianNotified", "WrittenURDecisionServed",
-            "IMRApplicationReceived", "IMREligibilityFound", "IMRAssigned", "IMRRecordsReceived",
-            "IMRDeterminationIssued", "DeterminationImplemented", "EventCorrected", "NoteAdded",
-        ])
+        #expect(
+            h.log.map(\.event.typeName) == [
+                "CaseOpened", "RFAReceived", "URDecisionIssued", "PhysicianNotified", "WrittenURDecisionServed",
+                "IMRApplicationReceived", "IMREligibilityFound", "IMRAssigned", "IMRRecordsReceived",
+                "IMRDeterminationIssued", "DeterminationImplemented", "EventCorrected", "NoteAdded",
+            ]
+        )
     }
 
     @Test func typeNamesAreStable_andOnlyThreeEventsAreAtVersion2() {
@@ -30,9 +44,11 @@ import Testing
         for name in atVersion2 { #expect(CaseEventCodec.currentVersions[name] == 2, "\(name)") }
         #expect(CaseEventCodec.currentVersions.filter { !atVersion2.contains($0.key) }.values.allSatisfy { $0 == 1 })
         #expect(CaseEventCodec.currentVersions["DisputedItemsImported"] == 1)
-        for name in ["MoreInformationRequested", "InformationReceived", "URDeferred", "IMRFoundIneligible",
-                     "WCABAppealFiled", "WCABAppealResolved", "CaseWithdrawn", "CaseClosed", "CoordinatorReassigned",
-                     "IMREligibilityInformationRequested", "IMREligibilityInformationSent"] {
+        for name in [
+            "MoreInformationRequested", "InformationReceived", "URDeferred", "IMRFoundIneligible",
+            "WCABAppealFiled", "WCABAppealResolved", "CaseWithdrawn", "CaseClosed", "CoordinatorReassigned",
+            "IMREligibilityInformationRequested", "IMREligibilityInformationSent",
+        ] {
             #expect(CaseEventCodec.currentVersions[name] != nil, "\(name)")
         }
     }
@@ -86,7 +102,10 @@ import Testing
         #expect(throws: CaseEventDecodingError.self) {
             try CaseEventCodec.decode(type: "AlienLanded", schemaVersion: 1, payload: encoded.payload)
         }
-        let bad = String(decoding: encoded.payload, as: UTF8.self).replacingOccurrences(of: "CM24-0012345", with: "CM24-12345")
+        let bad = String(decoding: encoded.payload, as: UTF8.self).replacingOccurrences(
+            of: "CM24-0012345",
+            with: "CM24-12345"
+        )
         let error = #expect(throws: CaseEventDecodingError.self) {
             try CaseEventCodec.decode(type: "IMRAssigned", schemaVersion: 1, payload: Data(bad.utf8))
         }

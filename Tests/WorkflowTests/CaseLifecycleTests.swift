@@ -31,7 +31,11 @@ import Testing
         #expect(h.state.item("2")?.status == .approved)
         #expect(h.state.item("1")?.urDecidedAt == pacific("2024-03-05", 14))
 
-        try h.run(.notifyPhysician(PhysicianNotified(itemIds: ["1", "2"], notifiedAt: pacific("2024-03-05", 15), method: .fax)))
+        try h.run(
+            .notifyPhysician(
+                PhysicianNotified(itemIds: ["1", "2"], notifiedAt: pacific("2024-03-05", 15), method: .fax)
+            )
+        )
         #expect(h.state.item("2")?.physicianNotifiedAt == pacific("2024-03-05", 15))
         #expect(h.state.item("2")?.physicianNotificationMethod == .fax)
 
@@ -72,7 +76,11 @@ import Testing
         #expect(determined.reviewerSpecialty == "Physical Medicine and Rehabilitation")
         #expect(determined.guideline == "MTUS Chronic Pain Guidelines")
 
-        try h.run(.implementDetermination(DeterminationImplemented(itemId: "1", implementedOn: day("2024-05-06"), kind: .authorized)))
+        try h.run(
+            .implementDetermination(
+                DeterminationImplemented(itemId: "1", implementedOn: day("2024-05-06"), kind: .authorized)
+            )
+        )
         #expect(h.state.stage == .implemented)
         #expect(h.state.item("1")?.status == .implemented)
         #expect(h.state.item("1")?.implementationKind == .authorized)
@@ -83,20 +91,28 @@ import Testing
         #expect(!h.state.isOpen)
         #expect(h.state.version == 12)
 
-        #expect(h.state.item("1")?.history.map(\.event) == [
-            "RFAReceived", "URDecisionIssued", "PhysicianNotified", "WrittenURDecisionServed",
-            "IMRApplicationReceived", "IMREligibilityFound", "IMRAssigned", "IMRRecordsReceived",
-            "IMRDeterminationIssued", "DeterminationImplemented",
-        ])
+        #expect(
+            h.state.item("1")?.history.map(\.event) == [
+                "RFAReceived", "URDecisionIssued", "PhysicianNotified", "WrittenURDecisionServed",
+                "IMRApplicationReceived", "IMREligibilityFound", "IMRAssigned", "IMRRecordsReceived",
+                "IMRDeterminationIssued", "DeterminationImplemented",
+            ]
+        )
         #expect(CaseState.rebuild(from: h.log) == h.state)
     }
 
     @Test func informationRequestAndDeferral_putTheCaseUnderReview_andAreKeptOnTheRFA() throws {
         var h = try Example.harness(through: 2)
-        try h.run(.requestMoreInformation(MoreInformationRequested(rfaId: "A", requestedOn: day("2024-02-28"), whatIsNeeded: "PT notes")))
+        try h.run(
+            .requestMoreInformation(
+                MoreInformationRequested(rfaId: "A", requestedOn: day("2024-02-28"), whatIsNeeded: "PT notes")
+            )
+        )
         #expect(h.state.stage == .underReview)
         try h.run(.receiveInformation(InformationReceived(rfaId: "A", receivedOn: day("2024-03-01"))))
-        try h.run(.deferUR(URDeferred(rfaId: "A", deferredOn: day("2024-03-01"), liabilityDispute: "body part disputed")))
+        try h.run(
+            .deferUR(URDeferred(rfaId: "A", deferredOn: day("2024-03-01"), liabilityDispute: "body part disputed"))
+        )
         let rfa = try #require(h.state.rfa("A"))
         #expect(rfa.informationRequestedOn == day("2024-02-28"))
         #expect(rfa.informationReceivedOn == day("2024-03-01"))
@@ -107,17 +123,29 @@ import Testing
     @Test func itemsMoveOnTheirOwn_secondRFAAndModifiedItemTrackedSeparately() throws {
         var h = try Example.harness(through: 5)
         let second = RFAReceived(
-            rfaId: "B", receivedAt: pacific("2024-03-10", 9), transmission: .email, physician: "Dr. Lee",
-            reviewType: .retrospective, expedited: true, formulary: true,
-            items: [RequestedItem(id: "3", description: "Tramadol 50mg #60")])
+            rfaId: "B",
+            receivedAt: pacific("2024-03-10", 9),
+            transmission: .email,
+            physician: "Dr. Lee",
+            reviewType: .retrospective,
+            expedited: true,
+            formulary: true,
+            items: [RequestedItem(id: "3", description: "Tramadol 50mg #60")]
+        )
         try h.run(.receiveRFA(second))
         // Item 1 was already decided, so the case's stage is the furthest point reached.
         #expect(h.state.stage == .urDecided)
         #expect(h.state.rfa("B")?.expedited == true)
         #expect(h.state.rfa("B")?.formulary == true)
-        try h.run(.issueURDecision(URDecisionIssued(
-            rfaId: "B", decidedAt: pacific("2024-03-11", 9),
-            decisions: [URItemDecision(itemId: "3", outcome: .modified, authorizedPortion: "#30 for weaning")])))
+        try h.run(
+            .issueURDecision(
+                URDecisionIssued(
+                    rfaId: "B",
+                    decidedAt: pacific("2024-03-11", 9),
+                    decisions: [URItemDecision(itemId: "3", outcome: .modified, authorizedPortion: "#30 for weaning")]
+                )
+            )
+        )
         #expect(h.state.item("3")?.status == .modified)
         #expect(h.state.item("3")?.authorizedPortion == "#30 for weaning")
         #expect(h.state.item("1")?.status == .denied)
@@ -155,8 +183,12 @@ import Testing
 
     @Test func dismissedAppeal_leavesTheDetermination() throws {
         var h = try Example.harness(through: 10, decision: .upheld)
-        try h.run(.fileAppeal(WCABAppealFiled(itemIds: ["1"], filedOn: day("2024-05-20"), filedBy: .claimsAdministrator)))
-        try h.run(.resolveAppeal(WCABAppealResolved(itemIds: ["1"], resolvedOn: day("2024-05-28"), outcome: .dismissed)))
+        try h.run(
+            .fileAppeal(WCABAppealFiled(itemIds: ["1"], filedOn: day("2024-05-20"), filedBy: .claimsAdministrator))
+        )
+        try h.run(
+            .resolveAppeal(WCABAppealResolved(itemIds: ["1"], resolvedOn: day("2024-05-28"), outcome: .dismissed))
+        )
         #expect(h.state.item("1")?.status == .upheld)
         #expect(h.state.item("1")?.appealOutcome == .dismissed)
     }

@@ -38,20 +38,38 @@ struct RandomCaseRun {
     private func newRFA(_ c: Int) -> RFAReceived {
         let count = 1 + (c / 5) % 3
         return RFAReceived(
-            rfaId: RFAID("R\(serial)"), receivedAt: noon, transmission: Transmission.allCases[c % 3],
-            physician: "Dr. \(serial)", treatmentRecommendedOn: c % 2 == 0 ? clock : nil,
-            reviewType: ReviewType.allCases[(c / 3) % 3], expedited: c % 4 == 0, formulary: c % 6 == 0,
-            items: (1...count).map { RequestedItem(id: ItemID("\(serial).\($0)"), description: "treatment \($0)") })
+            rfaId: RFAID("R\(serial)"),
+            receivedAt: noon,
+            transmission: Transmission.allCases[c % 3],
+            physician: "Dr. \(serial)",
+            treatmentRecommendedOn: c % 2 == 0 ? clock : nil,
+            reviewType: ReviewType.allCases[(c / 3) % 3],
+            expedited: c % 4 == 0,
+            formulary: c % 6 == 0,
+            items: (1...count).map { RequestedItem(id: ItemID("\(serial).\($0)"), description: "treatment \($0)") }
+        )
     }
 
-    private static let unresolved: Set<ItemStatus> = [.pendingUR, .imrApplied, .imrEligible, .imrAssigned, .overturned, .appealed]
+    private static let unresolved: Set<ItemStatus> = [
+        .pendingUR, .imrApplied, .imrEligible, .imrAssigned, .overturned, .appealed,
+    ]
 
     func validCommands(_ c: Int) -> [CaseCommand] {
         let s = h.state
         guard s.facts != nil else {
-            return [.openCase(CaseOpened(
-                caseId: "prop", claimNumber: "C-1", employer: "E", claimsAdministrator: "TPA",
-                injuredWorkerReference: "W-\(c % 1000)", dateOfInjury: clock, coordinator: "ana"))]
+            return [
+                .openCase(
+                    CaseOpened(
+                        caseId: "prop",
+                        claimNumber: "C-1",
+                        employer: "E",
+                        claimsAdministrator: "TPA",
+                        injuredWorkerReference: "W-\(c % 1000)",
+                        dateOfInjury: clock,
+                        coordinator: "ana"
+                    )
+                )
+            ]
         }
         guard s.isOpen else { return [.addNote("after the end \(serial)")] }
         // Administrative commands are offered rarely, so runs get deep into IMR and appeals.
@@ -64,7 +82,11 @@ struct RandomCaseRun {
             let pending = rfa.itemIds.compactMap(s.item).filter { $0.urOutcome == nil }
             guard !pending.isEmpty else { continue }
             if rfa.informationRequestedOn == nil {
-                out.append(.requestMoreInformation(MoreInformationRequested(rfaId: rfa.id, requestedOn: clock, whatIsNeeded: "notes")))
+                out.append(
+                    .requestMoreInformation(
+                        MoreInformationRequested(rfaId: rfa.id, requestedOn: clock, whatIsNeeded: "notes")
+                    )
+                )
             } else if rfa.informationReceivedOn == nil {
                 out.append(.receiveInformation(InformationReceived(rfaId: rfa.id, receivedOn: clock)))
             }
@@ -72,11 +94,21 @@ struct RandomCaseRun {
                 out.append(.deferUR(URDeferred(rfaId: rfa.id, deferredOn: clock, liabilityDispute: "AOE/COE")))
             }
             let outcome = URItemOutcome.allCases[(c / 3) % 3]
-            out.append(.issueURDecision(URDecisionIssued(
-                rfaId: rfa.id, decidedAt: noon,
-                decisions: pending.prefix(1 + c % 2).map {
-                    URItemDecision(itemId: $0.id, outcome: outcome, authorizedPortion: outcome == .modified ? "half" : nil)
-                })))
+            out.append(
+                .issueURDecision(
+                    URDecisionIssued(
+                        rfaId: rfa.id,
+                        decidedAt: noon,
+                        decisions: pending.prefix(1 + c % 2).map {
+                            URItemDecision(
+                                itemId: $0.id,
+                                outcome: outcome,
+                                authorizedPortion: outcome == .modified ? "half" : nil
+                            )
+                        }
+                    )
+                )
+            )
         }
         let unnotified = s.items.filter { $0.urOutcome != nil && $0.physicianNotifiedAt == nil }.map(\.id)
         if !unnotified.isEmpty {
@@ -84,54 +116,119 @@ struct RandomCaseRun {
         }
         let unserved = s.items.filter { $0.urOutcome != nil && $0.writtenDecisionServedOn == nil }.map(\.id)
         if !unserved.isEmpty {
-            out.append(.serveWrittenDecision(WrittenURDecisionServed(
-                itemIds: unserved, servedOn: clock, method: ServiceMethod.allCases[c % 5],
-                destination: ServiceDestination.allCases[(c / 5) % 3])))
+            out.append(
+                .serveWrittenDecision(
+                    WrittenURDecisionServed(
+                        itemIds: unserved,
+                        servedOn: clock,
+                        method: ServiceMethod.allCases[c % 5],
+                        destination: ServiceDestination.allCases[(c / 5) % 3]
+                    )
+                )
+            )
         }
         for item in s.items {
             let status = item.status
-            if (status == .denied || status == .modified), item.writtenDecisionServedOn != nil {
+            if status == .denied || status == .modified, item.writtenDecisionServedOn != nil {
                 out.append(.receiveIMRApplication(IMRApplicationReceived(itemIds: [item.id], receivedOn: clock)))
             }
             if status == .imrApplied, item.eligibilityInformationRequestedOn == nil {
-                let parties = [[EligibilityInformationParty.employee], [.claimsAdministrator], [.employee, .claimsAdministrator]][c % 3]
-                out.append(.requestEligibilityInformation(IMREligibilityInformationRequested(
-                    itemIds: [item.id], requestedOn: clock, whatIsRequested: "UR denial letter", requestedFrom: parties)))
+                let parties = [
+                    [EligibilityInformationParty.employee], [.claimsAdministrator], [.employee, .claimsAdministrator],
+                ][c % 3]
+                out.append(
+                    .requestEligibilityInformation(
+                        IMREligibilityInformationRequested(
+                            itemIds: [item.id],
+                            requestedOn: clock,
+                            whatIsRequested: "UR denial letter",
+                            requestedFrom: parties
+                        )
+                    )
+                )
             }
             if item.eligibilityInformationRequestedOn != nil, item.eligibilityInformationSentOn == nil {
-                out.append(.sendEligibilityInformation(IMREligibilityInformationSent(itemIds: [item.id], sentOn: clock)))
+                out.append(
+                    .sendEligibilityInformation(IMREligibilityInformationSent(itemIds: [item.id], sentOn: clock))
+                )
             }
             if status == .imrApplied {
                 out.append(.findEligible(IMREligibilityFound(itemIds: [item.id], foundOn: clock)))
-                out.append(.findIneligible(IMRFoundIneligible(
-                    itemIds: [item.id], foundOn: clock, reason: IneligibilityReason.allCases[c % 6])))
+                out.append(
+                    .findIneligible(
+                        IMRFoundIneligible(
+                            itemIds: [item.id],
+                            foundOn: clock,
+                            reason: IneligibilityReason.allCases[c % 6]
+                        )
+                    )
+                )
             }
             if status == .imrEligible {
                 let number = IMRCaseNumber(String(format: "CM%02d-%07d", c % 100, serial))!
-                out.append(.assignIMR(IMRAssigned(
-                    itemIds: [item.id], imrCaseNumber: number, assignedOn: clock,
-                    priority: IMRPriority.allCases[c % 2], noticeMethod: AssignmentNoticeMethod.allCases[(c / 2) % 2])))
+                out.append(
+                    .assignIMR(
+                        IMRAssigned(
+                            itemIds: [item.id],
+                            imrCaseNumber: number,
+                            assignedOn: clock,
+                            priority: IMRPriority.allCases[c % 2],
+                            noticeMethod: AssignmentNoticeMethod.allCases[(c / 2) % 2]
+                        )
+                    )
+                )
             }
             if status == .imrAssigned, let number = item.imrCaseNumber {
                 if item.recordsReceivedOn == nil {
                     out.append(.receiveRecords(IMRRecordsReceived(imrCaseNumber: number, receivedOn: clock)))
                 }
-                out.append(.issueDetermination(IMRDeterminationIssued(
-                    imrCaseNumber: number, decidedOn: clock, mailedOn: clock, reviewerSpecialty: "Orthopedics",
-                    items: [IMRItemDetermination(
-                        itemId: item.id, decision: IMRItemDecision.allCases[(c / 4) % 2],
-                        guideline: "MTUS", rationaleSummary: "r")])))
+                out.append(
+                    .issueDetermination(
+                        IMRDeterminationIssued(
+                            imrCaseNumber: number,
+                            decidedOn: clock,
+                            mailedOn: clock,
+                            reviewerSpecialty: "Orthopedics",
+                            items: [
+                                IMRItemDetermination(
+                                    itemId: item.id,
+                                    decision: IMRItemDecision.allCases[(c / 4) % 2],
+                                    guideline: "MTUS",
+                                    rationaleSummary: "r"
+                                )
+                            ]
+                        )
+                    )
+                )
             }
             if status == .overturned {
-                out.append(.implementDetermination(DeterminationImplemented(
-                    itemId: item.id, implementedOn: clock, kind: ImplementationKind.allCases[c % 2])))
+                out.append(
+                    .implementDetermination(
+                        DeterminationImplemented(
+                            itemId: item.id,
+                            implementedOn: clock,
+                            kind: ImplementationKind.allCases[c % 2]
+                        )
+                    )
+                )
             }
             if [.upheld, .overturned, .implemented].contains(status), item.appealFiledOn == nil {
-                out.append(.fileAppeal(WCABAppealFiled(itemIds: [item.id], filedOn: clock, filedBy: AppealingParty.allCases[c % 2])))
+                out.append(
+                    .fileAppeal(
+                        WCABAppealFiled(itemIds: [item.id], filedOn: clock, filedBy: AppealingParty.allCases[c % 2])
+                    )
+                )
             }
             if status == .appealed {
-                out.append(.resolveAppeal(WCABAppealResolved(
-                    itemIds: [item.id], resolvedOn: clock, outcome: AppealOutcome.allCases[(c / 2) % 3])))
+                out.append(
+                    .resolveAppeal(
+                        WCABAppealResolved(
+                            itemIds: [item.id],
+                            resolvedOn: clock,
+                            outcome: AppealOutcome.allCases[(c / 2) % 3]
+                        )
+                    )
+                )
             }
         }
         if c % 4 == 0, !s.items.contains(where: { Self.unresolved.contains($0.status) }) {
@@ -149,12 +246,27 @@ struct RandomCaseRun {
             return [.receiveRFA(newRFA(0)), .addNote("before opening")]
         }
         var out: [CaseCommand] = [
-            .openCase(CaseOpened(caseId: facts.caseId, claimNumber: "X", employer: "E", claimsAdministrator: "T",
-                                 injuredWorkerReference: "AB", dateOfInjury: facts.dateOfInjury, coordinator: "x")),
-            .issueURDecision(URDecisionIssued(
-                rfaId: s.rfas.first?.id ?? "none", decidedAt: noon,
-                decisions: [URItemDecision(itemId: "no-such-item", outcome: .denied)])),
-            .deferUR(URDeferred(rfaId: s.rfas.last?.id ?? "none", deferredOn: clock.adding(days: 1), liabilityDispute: "x")),
+            .openCase(
+                CaseOpened(
+                    caseId: facts.caseId,
+                    claimNumber: "X",
+                    employer: "E",
+                    claimsAdministrator: "T",
+                    injuredWorkerReference: "AB",
+                    dateOfInjury: facts.dateOfInjury,
+                    coordinator: "x"
+                )
+            ),
+            .issueURDecision(
+                URDecisionIssued(
+                    rfaId: s.rfas.first?.id ?? "none",
+                    decidedAt: noon,
+                    decisions: [URItemDecision(itemId: "no-such-item", outcome: .denied)]
+                )
+            ),
+            .deferUR(
+                URDeferred(rfaId: s.rfas.last?.id ?? "none", deferredOn: clock.adding(days: 1), liabilityDispute: "x")
+            ),
         ]
         var early = newRFA(1)
         early.rfaId = RFAID("early-\(serial)")
@@ -165,20 +277,57 @@ struct RandomCaseRun {
             switch item.status {
             case .approved:
                 out.append(.receiveIMRApplication(IMRApplicationReceived(itemIds: [item.id], receivedOn: clock)))
-                out.append(.requestEligibilityInformation(IMREligibilityInformationRequested(
-                    itemIds: [item.id], requestedOn: clock, whatIsRequested: "x", requestedFrom: [.employee])))
-                out.append(.sendEligibilityInformation(IMREligibilityInformationSent(itemIds: [item.id], sentOn: clock)))
+                out.append(
+                    .requestEligibilityInformation(
+                        IMREligibilityInformationRequested(
+                            itemIds: [item.id],
+                            requestedOn: clock,
+                            whatIsRequested: "x",
+                            requestedFrom: [.employee]
+                        )
+                    )
+                )
+                out.append(
+                    .sendEligibilityInformation(IMREligibilityInformationSent(itemIds: [item.id], sentOn: clock))
+                )
             case .upheld:
-                out.append(.implementDetermination(DeterminationImplemented(itemId: item.id, implementedOn: clock, kind: .authorized)))
+                out.append(
+                    .implementDetermination(
+                        DeterminationImplemented(itemId: item.id, implementedOn: clock, kind: .authorized)
+                    )
+                )
             case .pendingUR, .denied:
                 out.append(.fileAppeal(WCABAppealFiled(itemIds: [item.id], filedOn: clock, filedBy: .employee)))
-                out.append(.assignIMR(IMRAssigned(
-                    itemIds: [item.id], imrCaseNumber: IMRCaseNumber("CM99-9999999")!, assignedOn: clock,
-                    priority: .standard, noticeMethod: .mail)))
+                out.append(
+                    .assignIMR(
+                        IMRAssigned(
+                            itemIds: [item.id],
+                            imrCaseNumber: IMRCaseNumber("CM99-9999999")!,
+                            assignedOn: clock,
+                            priority: .standard,
+                            noticeMethod: .mail
+                        )
+                    )
+                )
             case .imrAssigned:
-                out.append(.issueDetermination(IMRDeterminationIssued(
-                    imrCaseNumber: IMRCaseNumber("CM99-9999999")!, decidedOn: clock, mailedOn: clock,
-                    reviewerSpecialty: "x", items: [IMRItemDetermination(itemId: item.id, decision: .upheld, guideline: "", rationaleSummary: "")])))
+                out.append(
+                    .issueDetermination(
+                        IMRDeterminationIssued(
+                            imrCaseNumber: IMRCaseNumber("CM99-9999999")!,
+                            decidedOn: clock,
+                            mailedOn: clock,
+                            reviewerSpecialty: "x",
+                            items: [
+                                IMRItemDetermination(
+                                    itemId: item.id,
+                                    decision: .upheld,
+                                    guideline: "",
+                                    rationaleSummary: ""
+                                )
+                            ]
+                        )
+                    )
+                )
             default:
                 break
             }
@@ -202,11 +351,21 @@ struct RandomCaseRun {
         guard !targets.isEmpty, let facts = h.state.facts else { return }
         let target = targets[(c / 9) % targets.count]
         let back = min(c % 6, facts.dateOfInjury.days(until: clock))
-        let values: [CorrectionValue] = [.date(clock.adding(days: -back)), .instant(Pacific.instant(clock.adding(days: -back), hour: 13))]
+        let values: [CorrectionValue] = [
+            .date(clock.adding(days: -back)), .instant(Pacific.instant(clock.adding(days: -back), hour: 13)),
+        ]
         var candidates: [CorrectEvent] = []
         for field in CorrectableField.allCases {
             for value in values where (try? target.event.correcting(field, to: value)) != nil {
-                candidates.append(CorrectEvent(version: target.version, eventId: target.eventId, field: field, value: value, reason: "random"))
+                candidates.append(
+                    CorrectEvent(
+                        version: target.version,
+                        eventId: target.eventId,
+                        field: field,
+                        value: value,
+                        reason: "random"
+                    )
+                )
             }
         }
         guard !candidates.isEmpty else { return }
@@ -235,8 +394,19 @@ struct RandomCaseRun {
             for recorded in log {
                 do {
                     let encoded = try CaseEventCodec.encode(recorded.event)
-                    let event = try CaseEventCodec.decode(type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload)
-                    decodedLog.append(RecordedCaseEvent(event: event, version: recorded.version, eventId: recorded.eventId, recordedAt: recorded.recordedAt))
+                    let event = try CaseEventCodec.decode(
+                        type: encoded.type,
+                        schemaVersion: encoded.schemaVersion,
+                        payload: encoded.payload
+                    )
+                    decodedLog.append(
+                        RecordedCaseEvent(
+                            event: event,
+                            version: recorded.version,
+                            eventId: recorded.eventId,
+                            recordedAt: recorded.recordedAt
+                        )
+                    )
                 } catch {
                     Issue.record("codec failed on \(recorded.event.typeName): \(error)")
                 }
@@ -260,7 +430,9 @@ struct RandomCaseRun {
         }
         // The eligibility-information events are reached too, so the property covers them.
         #expect(types.isSuperset(of: ["IMREligibilityInformationRequested", "IMREligibilityInformationSent"]))
-        let expected: Set<CaseStage> = [.opened, .rfaReceived, .urDecided, .imrApplied, .imrEligible, .imrAssigned, .determined, .closed]
+        let expected: Set<CaseStage> = [
+            .opened, .rfaReceived, .urDecided, .imrApplied, .imrEligible, .imrAssigned, .determined, .closed,
+        ]
         #expect(expected.isSubset(of: seen), "missing \(expected.subtracting(seen))")
     }
 }

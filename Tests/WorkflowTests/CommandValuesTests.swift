@@ -32,13 +32,19 @@ import Testing
     }
 
     @Test func caseIdsAreOneTo64LettersDigitsAndAFewMarks_neverANulOrAControlCharacter() throws {
-        for good in ["DEMO-0001", "C-1001", "c1", "case-1", "letter-CM24-0012345", "A.B_C:D/E#F", String(repeating: "x", count: 64)] {
+        for good in [
+            "DEMO-0001", "C-1001", "c1", "case-1", "letter-CM24-0012345", "A.B_C:D/E#F",
+            String(repeating: "x", count: 64),
+        ] {
             #expect(Self.refusal(Self.opened { $0.caseId = CaseID(good) }) == nil, "\(good)")
             #expect(try CommandValues.caseId(good).rawValue == good)
         }
         let nul = try #require(Self.refusal(Self.opened { $0.caseId = "A\u{0}B" }))
         #expect(nul.field == "caseId")
-        #expect(nul.message == "caseId contains U+0000, which is not allowed; a case id is 1 to 64 ASCII letters, digits and - _ . : / #")
+        #expect(
+            nul.message
+                == "caseId contains U+0000, which is not allowed; a case id is 1 to 64 ASCII letters, digits and - _ . : / #"
+        )
         for bad in ["", "A B", "A\tB", "é1", "a;b", "a'b", "a\u{7f}", String(repeating: "x", count: 65)] {
             #expect(Self.refusal(Self.opened { $0.caseId = CaseID(bad) })?.field == "caseId", "\(bad.debugDescription)")
         }
@@ -59,9 +65,17 @@ import Testing
         #expect(throws: Never.self) { try CommandValues.validate(.addNote("two\nlines\tand a tab")) }
         let escape = Self.refusal(.addNote("red \u{1b}[31m"))
         #expect(escape?.field == "text")
-        #expect(escape?.message == "text contains the control character U+001B; only newline and tab are allowed in this field: remove it")
-        #expect(Self.refusal(.addNote(String(repeating: "n", count: 10_001)))?.message.contains("at most 10,000") == true)
-        #expect(Self.refusal(.close(CaseClosed(closedOn: Example.dateOfInjury, reason: "done\u{0}"))).map(\.field) == "reason")
+        #expect(
+            escape?.message
+                == "text contains the control character U+001B; only newline and tab are allowed in this field: remove it"
+        )
+        #expect(
+            Self.refusal(.addNote(String(repeating: "n", count: 10_001)))?.message.contains("at most 10,000") == true
+        )
+        #expect(
+            Self.refusal(.close(CaseClosed(closedOn: Example.dateOfInjury, reason: "done\u{0}"))).map(\.field)
+                == "reason"
+        )
         var rfa = Example.rfa
         rfa.items[1].description = "MRI\u{85}"
         #expect(Self.refusal(.receiveRFA(rfa))?.field == "items[1].description")
@@ -84,7 +98,9 @@ import Testing
     @Test func theCanonicalEncodingTellsCommandsApart_andIgnoresNothingItCarries() {
         #expect(CaseCommand.addNote("a").canonicalEncoding == CaseCommand.addNote("a").canonicalEncoding)
         #expect(CaseCommand.addNote("a").canonicalEncoding != CaseCommand.addNote("b").canonicalEncoding)
-        #expect(CaseCommand.addNote("a").canonicalEncoding != CaseCommand.reassignCoordinator(to: "a").canonicalEncoding)
+        #expect(
+            CaseCommand.addNote("a").canonicalEncoding != CaseCommand.reassignCoordinator(to: "a").canonicalEncoding
+        )
         #expect(Self.opened { _ in }.canonicalEncoding == Self.opened { _ in }.canonicalEncoding)
         #expect(Self.opened { _ in }.canonicalEncoding != Self.opened { $0.employer = "Other" }.canonicalEncoding)
     }
@@ -96,7 +112,9 @@ import Testing
         #expect(try bounded.decode(Holder.self, from: Data(#"{"on":"1900-01-01"}"#.utf8)).on.iso == "1900-01-01")
         #expect(try bounded.decode(Holder.self, from: Data(#"{"on":"2199-12-31"}"#.utf8)).on.iso == "2199-12-31")
         for outside in ["0000-01-01", "1899-12-31", "2200-01-01"] {
-            #expect(throws: DecodingError.self) { try bounded.decode(Holder.self, from: Data(#"{"on":"\#(outside)"}"#.utf8)) }
+            #expect(throws: DecodingError.self) {
+                try bounded.decode(Holder.self, from: Data(#"{"on":"\#(outside)"}"#.utf8))
+            }
         }
         // What the log already holds stays readable.
         #expect(try JSONDecoder().decode(Holder.self, from: Data(#"{"on":"0000-01-01"}"#.utf8)).on.year == 0)
@@ -104,7 +122,9 @@ import Testing
 
     @Test func offlineTriggersOutsideTheSupportedRangeAreRefusedToo() throws {
         #expect(try DeadlineTrigger(parsing: "1900-01-01") == .date(LocalDate(year: 1900, month: 1, day: 1)!))
-        for outside in ["0000-01-03T10:00", "0000-01-03", "1899-12-31T23:00", "2200-01-01", "2199-12-31T23:30:00-12:00"] {
+        for outside in [
+            "0000-01-03T10:00", "0000-01-03", "1899-12-31T23:00", "2200-01-01", "2199-12-31T23:30:00-12:00",
+        ] {
             do {
                 _ = try DeadlineTrigger(parsing: outside)
                 Issue.record("\(outside) accepted")

@@ -7,11 +7,16 @@ import Testing
     let calculator = DeadlineCalculator()
 
     static func day(_ iso: String) -> LocalDate { LocalDate(iso: iso)! }
-    static func at(_ iso: String, _ hour: Int, _ minute: Int) -> Date { Pacific.instant(day(iso), hour: hour, minute: minute) }
+    static func at(_ iso: String, _ hour: Int, _ minute: Int) -> Date {
+        Pacific.instant(day(iso), hour: hour, minute: minute)
+    }
 
     @Test func rivera_faxFridayBeforeJuly2013Weekend_dueFollowingFriday() throws {
         let deadline = try calculator.deadline(
-            .urDecisionProspective, from: Self.day("2013-07-05"), options: DeadlineOptions(transmission: .fax))
+            .urDecisionProspective,
+            from: Self.day("2013-07-05"),
+            options: DeadlineOptions(transmission: .fax)
+        )
         #expect(deadline.dueDate == Self.day("2013-07-12"))
         #expect(deadline.due == Pacific.endOfDay(Self.day("2013-07-12")))
         #expect(deadline.calendar == .urPre2020)
@@ -25,11 +30,19 @@ import Testing
 
     @Test func green_faxAfter530Friday_deemedReceivedMonday_dueMondayAfter() throws {
         let faxed = Self.at("2015-04-17", 18, 18)
-        let receipt = try calculator.deadline(.rfaDeemedReceipt, from: faxed, options: DeadlineOptions(transmission: .fax))
+        let receipt = try calculator.deadline(
+            .rfaDeemedReceipt,
+            from: faxed,
+            options: DeadlineOptions(transmission: .fax)
+        )
         #expect(receipt.dueDate == Self.day("2015-04-20"))
         #expect(receipt.explanation.contains { $0.contains("after 5:30 p.m. Pacific") })
 
-        let decision = try calculator.deadline(.urDecisionProspective, from: faxed, options: DeadlineOptions(transmission: .fax))
+        let decision = try calculator.deadline(
+            .urDecisionProspective,
+            from: faxed,
+            options: DeadlineOptions(transmission: .fax)
+        )
         #expect(decision.dueDate == Self.day("2015-04-27"))
         #expect(decision.isMet(by: Self.at("2015-04-27", 18, 5)))
         #expect(!decision.isMet(by: Self.at("2015-04-28", 0, 0)))
@@ -38,7 +51,10 @@ import Testing
         #expect(direct.due == decision.due)
         // The same fax before 5:30 p.m. counts that Friday: due Friday 2015-04-24.
         let early = try calculator.deadline(
-            .urDecisionProspective, from: Self.at("2015-04-17", 17, 29), options: DeadlineOptions(service: .fax))
+            .urDecisionProspective,
+            from: Self.at("2015-04-17", 17, 29),
+            options: DeadlineOptions(service: .fax)
+        )
         #expect(early.dueDate == Self.day("2015-04-24"))
     }
 
@@ -49,7 +65,10 @@ import Testing
         #expect(deadline.assumptions.contains { $0.contains("Pa'u") })
         // Counting Saturdays (the reading Pa'u rejected) would have made it Saturday 2018-03-17.
         let saturdays = DeadlineCalculator(settings: CalendarSettings(urPre2020SaturdaysAreWorkingDays: true))
-        #expect(try saturdays.deadline(.urDecisionProspective, from: Self.day("2018-03-12")).dueDate == Self.day("2018-03-17"))
+        #expect(
+            try saturdays.deadline(.urDecisionProspective, from: Self.day("2018-03-12")).dueDate
+                == Self.day("2018-03-17")
+        )
     }
 
     @Test func bodam_physicianNoticeDue24HoursAfterDecision() throws {
@@ -64,7 +83,11 @@ import Testing
     }
 
     @Test func matute_mailedDetermination_appealDueThirtyPlusFive() throws {
-        let deadline = try calculator.deadline(.wcabAppeal, from: Self.day("2014-11-06"), options: DeadlineOptions(service: .mail))
+        let deadline = try calculator.deadline(
+            .wcabAppeal,
+            from: Self.day("2014-11-06"),
+            options: DeadlineOptions(service: .mail)
+        )
         #expect(deadline.dueDate == Self.day("2014-12-11"))
         #expect(deadline.isMet(by: Self.at("2014-12-10", 12, 0)))
         #expect(deadline.explanation.contains { $0.hasPrefix("plus 5 calendar days") })
@@ -72,12 +95,19 @@ import Testing
         #expect(deadline.summary.due == "2014-12-11T23:59:59-08:00")
         // Outside California the extension is 10 days: Tue 2014-12-16.
         let other = try calculator.deadline(
-            .wcabAppeal, from: Self.day("2014-11-06"), options: DeadlineOptions(service: .mail, destination: .otherState))
+            .wcabAppeal,
+            from: Self.day("2014-11-06"),
+            options: DeadlineOptions(service: .mail, destination: .otherState)
+        )
         #expect(other.dueDate == Self.day("2014-12-16"))
     }
 
     @Test func avila_imrApplicationDueTuesday_receivedWednesdayIsLate() throws {
-        let deadline = try calculator.deadline(.imrApplication, from: Self.day("2013-12-24"), options: DeadlineOptions(service: .mail))
+        let deadline = try calculator.deadline(
+            .imrApplication,
+            from: Self.day("2013-12-24"),
+            options: DeadlineOptions(service: .mail)
+        )
         #expect(deadline.dueDate == Self.day("2014-01-28"))
         #expect(!deadline.isMet(by: Self.at("2014-01-29", 10, 0)))
         #expect(deadline.consequenceIfMissed.kind == .ineligible)

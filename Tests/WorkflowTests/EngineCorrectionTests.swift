@@ -8,8 +8,16 @@ import Testing
 
     @Test func correctedRFAArrivalAfter530_movesTheURClockByOneBusinessDay() throws {
         var h = try EngineLifecycleTests.scenario(through: 1)
-        try h.run(.correct(CorrectEvent(
-            version: 2, field: .receivedAt, value: .instant(pacific("2024-03-04", 18)), reason: "fax log shows 6 p.m.")))
+        try h.run(
+            .correct(
+                CorrectEvent(
+                    version: 2,
+                    field: .receivedAt,
+                    value: .instant(pacific("2024-03-04", 18)),
+                    reason: "fax log shows 6 p.m."
+                )
+            )
+        )
         let deadlines = DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-05", 9))
         let decision = try #require(deadlines.live(.urDecisionProspective))
         #expect(decision.dueDate == day("2024-03-12"))
@@ -20,7 +28,11 @@ import Testing
 
     @Test func correctedExpeditedFlag_replacesTheProspectiveClockWithTheExpeditedOne() throws {
         var h = try EngineLifecycleTests.scenario(through: 1)
-        try h.run(.correct(CorrectEvent(version: 2, field: .expedited, value: .flag(true), reason: "physician marked it urgent")))
+        try h.run(
+            .correct(
+                CorrectEvent(version: 2, field: .expedited, value: .flag(true), reason: "physician marked it urgent")
+            )
+        )
         let deadlines = DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-05", 9))
         let expedited = try #require(deadlines.live(.urDecisionExpedited))
         #expect(expedited.due == pacific("2024-03-07", 9))
@@ -36,8 +48,16 @@ import Testing
     @Test func correctedDecisionTime_turnsAMetDeadlineLate_andSaysSo() throws {
         var h = try EngineLifecycleTests.scenario(through: 2)
         #expect(DeadlineEngine.deadlines(for: h.state, now: now).live(.urDecisionProspective)?.status == .met)
-        try h.run(.correct(CorrectEvent(
-            version: 3, field: .decidedAt, value: .instant(pacific("2024-03-12", 10)), reason: "date typed wrong")))
+        try h.run(
+            .correct(
+                CorrectEvent(
+                    version: 3,
+                    field: .decidedAt,
+                    value: .instant(pacific("2024-03-12", 10)),
+                    reason: "date typed wrong"
+                )
+            )
+        )
         let deadlines = DeadlineEngine.deadlines(for: h.state, now: now)
         let decision = try #require(deadlines.live(.urDecisionProspective))
         #expect(decision.status == .metLate)
@@ -50,7 +70,9 @@ import Testing
     @Test func partialDecisions_keepTheClockOpen_untilTheLastItem_whichJudgesIt() throws {
         var h = try EngineLifecycleTests.scenario(through: 1)
         try h.run(.issueURDecision(urDecision("A", at: pacific("2024-03-07", 10), [("1", .denied)])))
-        let partial = try #require(DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-08", 9)).live(.urDecisionProspective))
+        let partial = try #require(
+            DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-08", 9)).live(.urDecisionProspective)
+        )
         #expect(partial.status == .pending)
         #expect(partial.satisfiedBy == nil)
         #expect(partial.explanation.contains("1 of 2 items decided; the deadline is met only when every item is"))
@@ -67,7 +89,11 @@ import Testing
         #expect(notices.allSatisfy { $0.status == .missed })
         // Both items' IMR clocks carry the untimely-UR effect.
         #expect(deadlines.filter { $0.rule == .imrApplication }.count == 2)
-        #expect(deadlines.filter { $0.rule == .imrApplication }.allSatisfy { $0.statusNote?.contains("WCAB decides") == true })
+        #expect(
+            deadlines.filter { $0.rule == .imrApplication }.allSatisfy {
+                $0.statusNote?.contains("WCAB decides") == true
+            }
+        )
     }
 
     @Test func closure_turnsTheStillRunningAppealWindowNotApplicable() throws {
@@ -83,7 +109,9 @@ import Testing
 
     @Test func deadlinesRoundTripThroughJSON() throws {
         var h = try EngineLifecycleTests.scenario(through: 4)
-        try h.run(.correct(CorrectEvent(version: 5, field: .servedOn, value: .date(day("2024-03-11")), reason: "proof")))
+        try h.run(
+            .correct(CorrectEvent(version: 5, field: .servedOn, value: .date(day("2024-03-11")), reason: "proof"))
+        )
         let deadlines = DeadlineEngine.deadlines(for: h.state, now: now)
         let data = try JSONEncoder().encode(deadlines)
         #expect(try JSONDecoder().decode([CaseDeadline].self, from: data) == deadlines)

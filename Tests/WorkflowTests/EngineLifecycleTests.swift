@@ -14,9 +14,17 @@ import Testing
         let commands: [CaseCommand] = [
             .receiveRFA(faxedRFA("A", at: pacific("2024-03-04", 9), items: ["1", "2"])),
             .issueURDecision(urDecision("A", at: pacific("2024-03-07", 10), [("1", .denied), ("2", .approved)])),
-            .notifyPhysician(PhysicianNotified(itemIds: ["1", "2"], notifiedAt: pacific("2024-03-07", 11), method: .fax)),
-            .serveWrittenDecision(WrittenURDecisionServed(
-                itemIds: ["1", "2"], servedOn: day("2024-03-08"), method: .mail, destination: .california)),
+            .notifyPhysician(
+                PhysicianNotified(itemIds: ["1", "2"], notifiedAt: pacific("2024-03-07", 11), method: .fax)
+            ),
+            .serveWrittenDecision(
+                WrittenURDecisionServed(
+                    itemIds: ["1", "2"],
+                    servedOn: day("2024-03-08"),
+                    method: .mail,
+                    destination: .california
+                )
+            ),
         ]
         for command in commands.prefix(steps) { try h.run(command) }
         return h
@@ -71,9 +79,19 @@ import Testing
 
     @Test func correctionOfWrittenServiceDate_movesTheIMRDeadline_andKeepsTheOldOneAsSuperseded() throws {
         var h = try Self.scenario(through: 4)
-        let before = try #require(DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-20", 12)).live(.imrApplication))
-        try h.run(.correct(CorrectEvent(
-            version: 5, field: .servedOn, value: .date(day("2024-03-11")), reason: "proof of service says Monday")))
+        let before = try #require(
+            DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-20", 12)).live(.imrApplication)
+        )
+        try h.run(
+            .correct(
+                CorrectEvent(
+                    version: 5,
+                    field: .servedOn,
+                    value: .date(day("2024-03-11")),
+                    reason: "proof of service says Monday"
+                )
+            )
+        )
 
         let after = DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-20", 12))
         let current = try #require(after.live(.imrApplication))
@@ -123,7 +141,11 @@ import Testing
 
     @Test func informationRequestedInTime_givesFourteenCalendarDays() throws {
         var h = try Self.scenario(through: 1)
-        try h.run(.requestMoreInformation(MoreInformationRequested(rfaId: "A", requestedOn: day("2024-03-06"), whatIsNeeded: "PT notes")))
+        try h.run(
+            .requestMoreInformation(
+                MoreInformationRequested(rfaId: "A", requestedOn: day("2024-03-06"), whatIsNeeded: "PT notes")
+            )
+        )
         let deadlines = DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-12", 9))
         #expect(deadlines.live(.urInfoRequest)?.status == .met)
         let decision = try #require(deadlines.live(.urDecisionProspective))
@@ -156,13 +178,19 @@ import Testing
 
     @Test func everyDeadlineOfAFullLifecycle_namesItsTriggerAndDate() throws {
         var h = try Example.harness(through: 10, decision: .overturned)
-        try h.run(.implementDetermination(DeterminationImplemented(itemId: "1", implementedOn: day("2024-05-06"), kind: .authorized)))
+        try h.run(
+            .implementDetermination(
+                DeterminationImplemented(itemId: "1", implementedOn: day("2024-05-06"), kind: .authorized)
+            )
+        )
         let deadlines = DeadlineEngine.deadlines(for: h.state, now: Example.now)
         let rules = Set(deadlines.map(\.rule))
-        #expect(rules.isSuperset(of: [
-            .urDecisionProspective, .urNoticePhysician, .urNoticeWritten, .imrApplication, .imroAssignmentNotice,
-            .imrRecords, .imrDetermination, .imrImplementation, .wcabAppeal,
-        ]))
+        #expect(
+            rules.isSuperset(of: [
+                .urDecisionProspective, .urNoticePhysician, .urNoticeWritten, .imrApplication, .imroAssignmentNotice,
+                .imrRecords, .imrDetermination, .imrImplementation, .wcabAppeal,
+            ])
+        )
         for deadline in deadlines {
             #expect(deadline.explanation.contains { $0.hasPrefix("trigger:") }, "\(deadline.id)")
             #expect(deadline.explanation.contains { $0.contains(deadline.trigger.date.iso) }, "\(deadline.id)")
@@ -177,8 +205,14 @@ import Testing
 
     @Test func remand_opensASecondIMRRound_andKeepsTheFirstRoundsClocks() throws {
         var h = try Example.harness(through: 10, decision: .overturned)
-        try h.run(.implementDetermination(DeterminationImplemented(itemId: "1", implementedOn: day("2024-05-06"), kind: .authorized)))
-        try h.run(.fileAppeal(WCABAppealFiled(itemIds: ["1"], filedOn: day("2024-05-10"), filedBy: .claimsAdministrator)))
+        try h.run(
+            .implementDetermination(
+                DeterminationImplemented(itemId: "1", implementedOn: day("2024-05-06"), kind: .authorized)
+            )
+        )
+        try h.run(
+            .fileAppeal(WCABAppealFiled(itemIds: ["1"], filedOn: day("2024-05-10"), filedBy: .claimsAdministrator))
+        )
         try h.run(.resolveAppeal(WCABAppealResolved(itemIds: ["1"], resolvedOn: day("2024-05-20"), outcome: .remanded)))
 
         let deadlines = DeadlineEngine.deadlines(for: h.state, now: pacific("2024-05-21", 9))
@@ -196,30 +230,53 @@ import Testing
 
     @Test func aDeterminationRecordedByHand_settlesTheRecordsClock_asAnImportedOneDoes() throws {
         var h = try Example.harness(through: 8)
-        #expect(DeadlineEngine.deadlines(for: h.state, now: pacific("2024-04-05", 9)).live(.imrRecords)?.status == .pending)
+        #expect(
+            DeadlineEngine.deadlines(for: h.state, now: pacific("2024-04-05", 9)).live(.imrRecords)?.status == .pending
+        )
         try h.run(.issueDetermination(Example.determination(.upheld)))
-        let records = try #require(DeadlineEngine.deadlines(for: h.state, now: pacific("2024-06-01", 9)).live(.imrRecords))
+        let records = try #require(
+            DeadlineEngine.deadlines(for: h.state, now: pacific("2024-06-01", 9)).live(.imrRecords)
+        )
         #expect(records.status == .notApplicable)
-        #expect(records.statusNote == "the IMRO decided on Tue 2024-04-30, so it had the records; the day they arrived is not recorded")
+        #expect(
+            records.statusNote
+                == "the IMRO decided on Tue 2024-04-30, so it had the records; the day they arrived is not recorded"
+        )
         #expect(!records.isOpen)
     }
 
     @Test func eligibilityDecidedWithoutTheInformation_settlesTheResponseClock() throws {
         var h = try Example.harness(through: 6)
         h.now = pacific("2024-03-21", 9)
-        try h.run(.requestEligibilityInformation(IMREligibilityInformationRequested(
-            itemIds: ["1"], requestedOn: day("2024-03-21"), whatIsRequested: "UR letter", requestedFrom: [.employee])))
+        try h.run(
+            .requestEligibilityInformation(
+                IMREligibilityInformationRequested(
+                    itemIds: ["1"],
+                    requestedOn: day("2024-03-21"),
+                    whatIsRequested: "UR letter",
+                    requestedFrom: [.employee]
+                )
+            )
+        )
         var before = h
         // Decided before the response was due: the clock no longer applies.
         h.now = pacific("2024-03-25", 9)
         try h.run(.findEligible(IMREligibilityFound(itemIds: ["1"], foundOn: day("2024-03-25"))))
-        let early = try #require(DeadlineEngine.deadlines(for: h.state, now: pacific("2024-06-01", 9)).live(.imrEligibilityResponse))
+        let early = try #require(
+            DeadlineEngine.deadlines(for: h.state, now: pacific("2024-06-01", 9)).live(.imrEligibilityResponse)
+        )
         #expect(early.status == .notApplicable)
         #expect(early.statusNote?.contains("the AD decided eligibility without the information on") == true)
         // Decided after it passed: the miss stays in the history, off the board.
         before.now = pacific("2024-05-20", 9)
-        try before.run(.findIneligible(IMRFoundIneligible(itemIds: ["1"], foundOn: day("2024-05-20"), reason: IneligibilityReason.allCases[0])))
-        let late = try #require(DeadlineEngine.deadlines(for: before.state, now: pacific("2024-06-01", 9)).live(.imrEligibilityResponse))
+        try before.run(
+            .findIneligible(
+                IMRFoundIneligible(itemIds: ["1"], foundOn: day("2024-05-20"), reason: IneligibilityReason.allCases[0])
+            )
+        )
+        let late = try #require(
+            DeadlineEngine.deadlines(for: before.state, now: pacific("2024-06-01", 9)).live(.imrEligibilityResponse)
+        )
         #expect(late.status == .missed)
         #expect(late.history?.contains("kept as missed in the case's history") == true)
         #expect(!late.isOpen)
@@ -229,17 +286,24 @@ import Testing
         // Entered on time: the miss is the coordinator's to act on.
         var onTime = try engineCase(now: pacific("2024-03-01", 12), injured: Self.injured)
         try onTime.run(.receiveRFA(faxedRFA("A", at: pacific("2024-03-01", 10), items: ["1"])))
-        let running = try #require(DeadlineEngine.deadlines(for: onTime.state, now: pacific("2024-06-01", 9)).live(.urDecisionProspective))
+        let running = try #require(
+            DeadlineEngine.deadlines(for: onTime.state, now: pacific("2024-06-01", 9)).live(.urDecisionProspective)
+        )
         #expect(running.status == .missed)
         #expect(running.history == nil)
         #expect(running.isOpen)
         // The same RFA entered in June (an old case back-entered): missed, in history.
         var late = try engineCase(now: pacific("2024-06-01", 8), injured: Self.injured)
         try late.run(.receiveRFA(faxedRFA("A", at: pacific("2024-03-01", 10), items: ["1"])))
-        let old = try #require(DeadlineEngine.deadlines(for: late.state, now: pacific("2024-06-01", 9)).live(.urDecisionProspective))
+        let old = try #require(
+            DeadlineEngine.deadlines(for: late.state, now: pacific("2024-06-01", 9)).live(.urDecisionProspective)
+        )
         #expect(old.status == .missed)
         #expect(old.due == running.due)
-        #expect(old.history == "its trigger was recorded on Sat 2024-06-01, after it had passed: kept as missed in the case's history, with nothing left to act on")
+        #expect(
+            old.history
+                == "its trigger was recorded on Sat 2024-06-01, after it had passed: kept as missed in the case's history, with nothing left to act on"
+        )
         #expect(old.explanation.last == old.history)
         #expect(!old.isOpen)
     }
@@ -248,21 +312,39 @@ import Testing
         var h = try engineCase(now: pacific("2024-03-04", 12), injured: Self.injured, caseId: "c8")
         try h.run(.receiveRFA(faxedRFA("A", at: pacific("2024-03-04", 9), items: ["1", "2", "3"])))
         h.now = pacific("2024-03-08", 12)
-        try h.run(.issueURDecision(urDecision("A", at: pacific("2024-03-07", 10), [("1", .denied), ("2", .modified), ("3", .denied)])))
-        try h.run(.serveWrittenDecision(WrittenURDecisionServed(
-            itemIds: ["1", "2", "3"], servedOn: day("2024-03-08"), method: .mail, destination: .california)))
-        let together = DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-20", 12)).filter { $0.rule == .imrApplication }
+        try h.run(
+            .issueURDecision(
+                urDecision("A", at: pacific("2024-03-07", 10), [("1", .denied), ("2", .modified), ("3", .denied)])
+            )
+        )
+        try h.run(
+            .serveWrittenDecision(
+                WrittenURDecisionServed(
+                    itemIds: ["1", "2", "3"],
+                    servedOn: day("2024-03-08"),
+                    method: .mail,
+                    destination: .california
+                )
+            )
+        )
+        let together = DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-20", 12)).filter {
+            $0.rule == .imrApplication
+        }
         #expect(together.map(\.id) == ["c8/imr.application/1+2+3"])
         let one = try #require(together.first)
         #expect(one.itemIds == ["1", "2", "3"])
         #expect(one.dueDate == day("2024-04-12"))
         // The outcome each item was decided with is still said.
-        #expect(one.explanation.contains { $0.contains("denied") } && one.explanation.contains { $0.contains("modified") })
+        #expect(
+            one.explanation.contains { $0.contains("denied") } && one.explanation.contains { $0.contains("modified") }
+        )
 
         // Item 2 applied for alone: its clock is met, the others still run, as one.
         h.now = pacific("2024-03-25", 9)
         try h.run(.receiveIMRApplication(IMRApplicationReceived(itemIds: ["2"], receivedOn: day("2024-03-25"))))
-        let apart = DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-26", 12)).filter { $0.rule == .imrApplication }
+        let apart = DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-26", 12)).filter {
+            $0.rule == .imrApplication
+        }
         #expect(apart.map(\.id).sorted() == ["c8/imr.application/1+3", "c8/imr.application/2"])
         #expect(apart.first { $0.id.hasSuffix("/2") }?.status == .met)
         #expect(apart.first { $0.id.hasSuffix("/1+3") }?.status == .pending)

@@ -15,10 +15,14 @@ import PropertyBased
             for deadline in deadlines {
                 // The one documented exception: a treatment recommendation more than 14 days before
                 // the RFA makes the UR decision due before receipt (DEADLINES.md: "the earlier wins").
-                let capPassedBeforeReceipt = deadline.rule == .urDecisionProspective
+                let capPassedBeforeReceipt =
+                    deadline.rule == .urDecisionProspective
                     && deadline.assumptions.contains { $0.hasPrefix("LC 4610(i)(1) read literally") }
                 if !capPassedBeforeReceipt {
-                    #expect(deadline.dueDate >= deadline.trigger.date, "\(deadline.id) due \(deadline.dueDate) before \(deadline.trigger.date)")
+                    #expect(
+                        deadline.dueDate >= deadline.trigger.date,
+                        "\(deadline.id) due \(deadline.dueDate) before \(deadline.trigger.date)"
+                    )
                     #expect(deadline.due >= Pacific.startOfDay(deadline.trigger.date))
                     #expect(deadline.due >= deadline.clockStart)
                 }
@@ -51,7 +55,8 @@ import PropertyBased
         func inRound(_ item: ItemState) -> Bool { item.imrRound == d.round }
         func ever(_ item: ItemState, _ event: String) -> Bool { item.history.contains { $0.event == event } }
         switch d.rule {
-        case .urDecisionProspective, .urDecisionExpedited, .urDecisionRetrospective, .urDecisionFormulary, .urInfoRequest:
+        case .urDecisionProspective, .urDecisionExpedited, .urDecisionRetrospective, .urDecisionFormulary,
+            .urInfoRequest:
             return all("UR decided every item", { $0.urOutcome != nil })
         case .urDeferral: return all("UR decided every item", { $0.urOutcome != nil })
         case .urNoticePhysician: return all("the physician was told", { $0.physicianNotifiedAt != nil })
@@ -97,8 +102,13 @@ import PropertyBased
             seen.formUnion(deadlines.map(\.rule))
             statuses.formUnion(deadlines.map(\.status))
         }
-        let expected: Set<RuleID> = [.urDecisionProspective, .urNoticePhysician, .imrApplication, .imrRecords, .imrDetermination, .wcabAppeal]
+        let expected: Set<RuleID> = [
+            .urDecisionProspective, .urNoticePhysician, .imrApplication, .imrRecords, .imrDetermination, .wcabAppeal,
+        ]
         #expect(expected.isSubset(of: seen), "missing \(expected.subtracting(seen))")
-        #expect(statuses == Set(DeadlineStatus.allCases), "missing \(Set(DeadlineStatus.allCases).subtracting(statuses))")
+        #expect(
+            statuses == Set(DeadlineStatus.allCases),
+            "missing \(Set(DeadlineStatus.allCases).subtracting(statuses))"
+        )
     }
 }

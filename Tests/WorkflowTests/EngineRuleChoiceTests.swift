@@ -6,8 +6,14 @@ import Testing
 @Suite struct EngineRuleChoiceTests {
     static func rfa(_ review: ReviewType, formulary: Bool = false, at: Date) -> RFAReceived {
         RFAReceived(
-            rfaId: "R", receivedAt: at, transmission: .fax, physician: "Dr. B", reviewType: review, formulary: formulary,
-            items: [RequestedItem(id: "1", description: "x")])
+            rfaId: "R",
+            receivedAt: at,
+            transmission: .fax,
+            physician: "Dr. B",
+            reviewType: review,
+            formulary: formulary,
+            items: [RequestedItem(id: "1", description: "x")]
+        )
     }
 
     @Test func retrospectiveRFA_hasThirtyCalendarDays() throws {
@@ -37,8 +43,17 @@ import Testing
         let number = imrNumber("CM24-0000777")
         try h.run(.receiveIMRApplication(IMRApplicationReceived(itemIds: ["1"], receivedOn: day("2024-03-12"))))
         try h.run(.findEligible(IMREligibilityFound(itemIds: ["1"], foundOn: day("2024-03-13"))))
-        try h.run(.assignIMR(IMRAssigned(
-            itemIds: ["1"], imrCaseNumber: number, assignedOn: day("2024-03-14"), priority: .expedited, noticeMethod: .electronic)))
+        try h.run(
+            .assignIMR(
+                IMRAssigned(
+                    itemIds: ["1"],
+                    imrCaseNumber: number,
+                    assignedOn: day("2024-03-14"),
+                    priority: .expedited,
+                    noticeMethod: .electronic
+                )
+            )
+        )
         let deadlines = DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-14", 12))
         let records = try #require(deadlines.live(.imrRecords))
         #expect(records.isExactInstant)
@@ -63,8 +78,16 @@ import Testing
         #expect(derivation.deadlines == DeadlineEngine.deadlines(for: h.state, now: pacific("2013-05-10", 9)))
 
         // Served on or after 2013-07-01, the same dispute goes to IMR.
-        try h.run(.serveWrittenDecision(WrittenURDecisionServed(
-            itemIds: ["1"], servedOn: day("2013-07-02"), method: .mail, destination: .california)))
+        try h.run(
+            .serveWrittenDecision(
+                WrittenURDecisionServed(
+                    itemIds: ["1"],
+                    servedOn: day("2013-07-02"),
+                    method: .mail,
+                    destination: .california
+                )
+            )
+        )
         let served = DeadlineEngine.derivation(for: h.state, now: pacific("2013-07-03", 9))
         #expect(served.unavailable.isEmpty)
         #expect(served.deadlines.live(.imrApplication)?.dueDate == day("2013-08-06"))
@@ -76,18 +99,45 @@ import Testing
     @Test func theRecordedRecommendationIsAppliedOrSetAsideInTheCaseView() throws {
         for (expedited, rule) in [(true, RuleID.urDecisionExpedited), (false, .urDecisionProspective)] {
             var h = try engineCase(now: pacific("2024-06-01", 9), injured: day("2023-01-01"))
-            try h.run(.receiveRFA(RFAReceived(
-                rfaId: "R", receivedAt: pacific("2024-03-04", 9), transmission: .fax, physician: "Dr. B",
-                treatmentRecommendedOn: day("2024-02-15"), reviewType: .prospective, expedited: expedited,
-                items: [RequestedItem(id: "1", description: "x")])))
-            let decision = try #require(DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-04", 10)).live(rule))
+            try h.run(
+                .receiveRFA(
+                    RFAReceived(
+                        rfaId: "R",
+                        receivedAt: pacific("2024-03-04", 9),
+                        transmission: .fax,
+                        physician: "Dr. B",
+                        treatmentRecommendedOn: day("2024-02-15"),
+                        reviewType: .prospective,
+                        expedited: expedited,
+                        items: [RequestedItem(id: "1", description: "x")]
+                    )
+                )
+            )
+            let decision = try #require(
+                DeadlineEngine.deadlines(for: h.state, now: pacific("2024-03-04", 10)).live(rule)
+            )
             if expedited {
                 #expect(decision.due == pacific("2024-03-07", 9))
-                #expect(decision.explanation.contains { $0.hasPrefix("treatment recommendation Thu 2024-02-15: the limit of 14 calendar days after it (Thu 2024-02-29) is set aside: an expedited review") }, "\(decision.explanation)")
-                #expect(decision.assumptions.contains { $0.contains("if it does, the decision was due by the end of Thu 2024-02-29") }, "\(decision.assumptions)")
+                #expect(
+                    decision.explanation.contains {
+                        $0.hasPrefix(
+                            "treatment recommendation Thu 2024-02-15: the limit of 14 calendar days after it (Thu 2024-02-29) is set aside: an expedited review"
+                        )
+                    },
+                    "\(decision.explanation)"
+                )
+                #expect(
+                    decision.assumptions.contains {
+                        $0.contains("if it does, the decision was due by the end of Thu 2024-02-29")
+                    },
+                    "\(decision.assumptions)"
+                )
             } else {
                 #expect(decision.dueDate == day("2024-02-29"))
-                #expect(decision.explanation.contains { $0.contains("the 14-day limit wins") }, "\(decision.explanation)")
+                #expect(
+                    decision.explanation.contains { $0.contains("the 14-day limit wins") },
+                    "\(decision.explanation)"
+                )
             }
         }
     }
@@ -100,6 +150,10 @@ import Testing
         let derivation = DeadlineEngine.derivation(for: h.state, now: pacific("2012-11-06", 9))
         #expect(derivation.deadlines.live(.urDecisionProspective) == nil)
         let gap = try #require(derivation.unavailable.first { $0.rule == .urDecisionProspective })
-        #expect(gap.reason.contains("cannot be counted from 2012-11-05") && gap.reason.contains("2013-01-01") && gap.reason.contains("2035-12-31"), "\(gap.reason)")
+        #expect(
+            gap.reason.contains("cannot be counted from 2012-11-05") && gap.reason.contains("2013-01-01")
+                && gap.reason.contains("2035-12-31"),
+            "\(gap.reason)"
+        )
     }
 }

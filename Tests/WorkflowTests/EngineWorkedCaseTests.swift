@@ -41,7 +41,9 @@ import Testing
         let decision = try #require(deadlines.live(.urDecisionProspective))
         #expect(decision.dueDate == day("2015-04-27"))
         #expect(decision.status == .met)
-        #expect(decision.explanation.contains { $0.contains("after 5:30 p.m. Pacific") && $0.contains("Mon 2015-04-20") })
+        #expect(
+            decision.explanation.contains { $0.contains("after 5:30 p.m. Pacific") && $0.contains("Mon 2015-04-20") }
+        )
         #expect(decision.trigger.at == pacific("2015-04-17", 18, 18))
         // The count starts at the deemed receipt, Monday, not at the Friday fax.
         #expect(Pacific.date(of: decision.clockStart) == day("2015-04-20"))
@@ -52,7 +54,9 @@ import Testing
         try h.run(.receiveRFA(faxedRFA("A", at: pacific("2018-03-12", 10), items: ["1"])))
         try h.run(.issueURDecision(urDecision("A", at: pacific("2018-03-19", 16), [("1", .denied)])))
 
-        let decision = try #require(DeadlineEngine.deadlines(for: h.state, now: pacific("2018-04-01", 9)).live(.urDecisionProspective))
+        let decision = try #require(
+            DeadlineEngine.deadlines(for: h.state, now: pacific("2018-04-01", 9)).live(.urDecisionProspective)
+        )
         #expect(decision.dueDate == day("2018-03-19"))
         #expect(decision.status == .met)
         #expect(decision.assumptions.contains { $0.contains("Pa'u") })
@@ -72,9 +76,19 @@ import Testing
         // The decision itself was in time.
         #expect(waiting.live(.urDecisionProspective)?.status == .met)
 
-        try h.run(.notifyPhysician(PhysicianNotified(itemIds: ["1"], notifiedAt: pacific("2013-11-05", 10), method: .mail)))
-        try h.run(.serveWrittenDecision(WrittenURDecisionServed(
-            itemIds: ["1"], servedOn: day("2013-11-05"), method: .mail, destination: .california)))
+        try h.run(
+            .notifyPhysician(PhysicianNotified(itemIds: ["1"], notifiedAt: pacific("2013-11-05", 10), method: .mail))
+        )
+        try h.run(
+            .serveWrittenDecision(
+                WrittenURDecisionServed(
+                    itemIds: ["1"],
+                    servedOn: day("2013-11-05"),
+                    method: .mail,
+                    destination: .california
+                )
+            )
+        )
         let after = DeadlineEngine.deadlines(for: h.state, now: pacific("2013-11-06", 9))
         let late = try #require(after.live(.urNoticePhysician))
         #expect(late.status == .metLate)
@@ -91,17 +105,46 @@ import Testing
         var h = try engineCase(now: pacific("2015-06-01", 9), injured: day("2014-01-10"))
         try h.run(.receiveRFA(faxedRFA("A", at: pacific("2014-09-02", 10), items: ["1"])))
         try h.run(.issueURDecision(urDecision("A", at: pacific("2014-09-05", 10), [("1", .denied)])))
-        try h.run(.notifyPhysician(PhysicianNotified(itemIds: ["1"], notifiedAt: pacific("2014-09-05", 11), method: .fax)))
-        try h.run(.serveWrittenDecision(WrittenURDecisionServed(
-            itemIds: ["1"], servedOn: day("2014-09-08"), method: .mail, destination: .california)))
+        try h.run(
+            .notifyPhysician(PhysicianNotified(itemIds: ["1"], notifiedAt: pacific("2014-09-05", 11), method: .fax))
+        )
+        try h.run(
+            .serveWrittenDecision(
+                WrittenURDecisionServed(
+                    itemIds: ["1"],
+                    servedOn: day("2014-09-08"),
+                    method: .mail,
+                    destination: .california
+                )
+            )
+        )
         try h.run(.receiveIMRApplication(IMRApplicationReceived(itemIds: ["1"], receivedOn: day("2014-09-20"))))
         try h.run(.findEligible(IMREligibilityFound(itemIds: ["1"], foundOn: day("2014-09-25"))))
-        try h.run(.assignIMR(IMRAssigned(
-            itemIds: ["1"], imrCaseNumber: number, assignedOn: day("2014-09-26"), priority: .standard, noticeMethod: .mail)))
+        try h.run(
+            .assignIMR(
+                IMRAssigned(
+                    itemIds: ["1"],
+                    imrCaseNumber: number,
+                    assignedOn: day("2014-09-26"),
+                    priority: .standard,
+                    noticeMethod: .mail
+                )
+            )
+        )
         try h.run(.receiveRecords(IMRRecordsReceived(imrCaseNumber: number, receivedOn: day("2014-10-03"))))
-        try h.run(.issueDetermination(IMRDeterminationIssued(
-            imrCaseNumber: number, decidedOn: day("2014-11-05"), mailedOn: day("2014-11-06"), reviewerSpecialty: "Orthopedics",
-            items: [IMRItemDetermination(itemId: "1", decision: .upheld, guideline: "MTUS", rationaleSummary: "r")])))
+        try h.run(
+            .issueDetermination(
+                IMRDeterminationIssued(
+                    imrCaseNumber: number,
+                    decidedOn: day("2014-11-05"),
+                    mailedOn: day("2014-11-06"),
+                    reviewerSpecialty: "Orthopedics",
+                    items: [
+                        IMRItemDetermination(itemId: "1", decision: .upheld, guideline: "MTUS", rationaleSummary: "r")
+                    ]
+                )
+            )
+        )
 
         let open = DeadlineEngine.deadlines(for: h.state, now: pacific("2014-12-01", 9))
         let appeal = try #require(open.live(.wcabAppeal))
@@ -131,23 +174,42 @@ import Testing
         var h = try engineCase(now: pacific("2014-06-01", 9), injured: day("2013-03-01"))
         try h.run(.receiveRFA(faxedRFA("A", at: pacific("2013-12-16", 10), items: ["1"])))
         try h.run(.issueURDecision(urDecision("A", at: pacific("2013-12-20", 10), [("1", .denied)])))
-        try h.run(.notifyPhysician(PhysicianNotified(itemIds: ["1"], notifiedAt: pacific("2013-12-20", 11), method: .fax)))
+        try h.run(
+            .notifyPhysician(PhysicianNotified(itemIds: ["1"], notifiedAt: pacific("2013-12-20", 11), method: .fax))
+        )
         // Before written service is recorded: the decision date, mail in California, said so.
-        let unserved = try #require(DeadlineEngine.deadlines(for: h.state, now: pacific("2013-12-21", 9)).live(.imrApplication))
+        let unserved = try #require(
+            DeadlineEngine.deadlines(for: h.state, now: pacific("2013-12-21", 9)).live(.imrApplication)
+        )
         #expect(unserved.dueDate == day("2014-01-24"))
-        #expect(unserved.assumptions.contains(
-            "service date not recorded: assumed served by mail in California on the decision date (2013-12-20)"))
+        #expect(
+            unserved.assumptions.contains(
+                "service date not recorded: assumed served by mail in California on the decision date (2013-12-20)"
+            )
+        )
         #expect(unserved.trigger.eventVersion == 3)
 
-        try h.run(.serveWrittenDecision(WrittenURDecisionServed(
-            itemIds: ["1"], servedOn: day("2013-12-24"), method: .mail, destination: .california)))
-        let served = try #require(DeadlineEngine.deadlines(for: h.state, now: pacific("2014-01-02", 9)).live(.imrApplication))
+        try h.run(
+            .serveWrittenDecision(
+                WrittenURDecisionServed(
+                    itemIds: ["1"],
+                    servedOn: day("2013-12-24"),
+                    method: .mail,
+                    destination: .california
+                )
+            )
+        )
+        let served = try #require(
+            DeadlineEngine.deadlines(for: h.state, now: pacific("2014-01-02", 9)).live(.imrApplication)
+        )
         #expect(served.dueDate == day("2014-01-28"))
         #expect(served.status == .pending)
         #expect(!served.assumptions.contains { $0.contains("service date not recorded") })
 
         try h.run(.receiveIMRApplication(IMRApplicationReceived(itemIds: ["1"], receivedOn: day("2014-01-29"))))
-        let late = try #require(DeadlineEngine.deadlines(for: h.state, now: pacific("2014-02-01", 9)).live(.imrApplication))
+        let late = try #require(
+            DeadlineEngine.deadlines(for: h.state, now: pacific("2014-02-01", 9)).live(.imrApplication)
+        )
         #expect(late.status == .metLate)
         #expect(late.consequenceIfMissed.kind == .ineligible)
         #expect(late.statusNote?.contains("ineligible") == true)

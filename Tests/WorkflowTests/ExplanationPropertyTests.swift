@@ -50,7 +50,8 @@ import Testing
     static func trigger(_ random: inout Generator) -> DeadlineTrigger {
         let date = day(&random)
         if Bool.random(using: &random) { return .date(date) }
-        let (hour, minute) = Bool.random(using: &random)
+        let (hour, minute) =
+            Bool.random(using: &random)
             ? (17, Int.random(in: 28...32, using: &random))
             : (Int.random(in: 0..<24, using: &random), Int.random(in: 0..<60, using: &random))
         let instants = Pacific.instants(date, hour: hour, minute: minute)
@@ -64,7 +65,8 @@ import Testing
         for input in rule.reads where coin() {
             switch input {
             case .transmission: options.transmission = Transmission.allCases.randomElement(using: &random)
-            case .service: options.service = ServiceMethod.allCases.filter { $0 != .personal }.randomElement(using: &random)
+            case .service:
+                options.service = ServiceMethod.allCases.filter { $0 != .personal }.randomElement(using: &random)
             case .destination: options.destination = ServiceDestination.allCases.randomElement(using: &random)!
             case .expedited: options.expedited = true
             case .review: options.review = ReviewType.allCases.randomElement(using: &random)
@@ -74,7 +76,8 @@ import Testing
             case .informationRequested: options.informationRequested = true
             case .noticeSentElectronically: options.noticeSentElectronically = Bool.random(using: &random)
             case .servicesAlreadyProvided: options.servicesAlreadyProvided = true
-            case .receivingDateStamp: options.receivingDateStamp = trigger.adding(days: Int.random(in: 0...3, using: &random))
+            case .receivingDateStamp:
+                options.receivingDateStamp = trigger.adding(days: Int.random(in: 0...3, using: &random))
             case .triggerIsAssignmentDate: options.triggerIsAssignmentDate = true
             }
         }
@@ -87,24 +90,32 @@ import Testing
     static func labels(in line: String) -> [(weekday: String, date: LocalDate)] {
         line.matches(of: label).compactMap { match in
             guard let weekday = match.output[1].substring, let iso = match.output[2].substring,
-                  let date = LocalDate(iso: String(iso)) else { return nil }
+                let date = LocalDate(iso: String(iso))
+            else { return nil }
             return (String(weekday), date)
         }
     }
 
-    nonisolated(unsafe) static let calendarName = try! Regex(#"(?:on the|is a weekend day or holiday on the) (calhr|ur-pre2020|judicial) calendar|\((calhr|ur-pre2020|judicial) calendar\)"#)
+    nonisolated(unsafe) static let calendarName = try! Regex(
+        #"(?:on the|is a weekend day or holiday on the) (calhr|ur-pre2020|judicial) calendar|\((calhr|ur-pre2020|judicial) calendar\)"#
+    )
 
     /// The problems with one deadline's explanation; empty when it is consistent.
     static func problems(_ deadline: Deadline) -> [String] {
         var problems: [String] = []
         let lines = deadline.explanation
         guard let last = lines.last else { return ["no explanation"] }
-        let expectedLast = deadline.isExactInstant
+        let expectedLast =
+            deadline.isExactInstant
             ? "due at \(Pacific.rfc3339(deadline.due))"
             : "due by the end of \(deadline.dueDate.shortLabel) (23:59:59 Pacific)"
         if last != expectedLast { problems.append("last line '\(last)', expected '\(expectedLast)'") }
-        if Pacific.date(of: deadline.due) != deadline.dueDate { problems.append("dueDate \(deadline.dueDate.iso) is not the due instant's day") }
-        if !deadline.isExactInstant && deadline.due != Pacific.endOfDay(deadline.dueDate) { problems.append("a day deadline not at 23:59:59") }
+        if Pacific.date(of: deadline.due) != deadline.dueDate {
+            problems.append("dueDate \(deadline.dueDate.iso) is not the due instant's day")
+        }
+        if !deadline.isExactInstant && deadline.due != Pacific.endOfDay(deadline.dueDate) {
+            problems.append("a day deadline not at 23:59:59")
+        }
 
         for line in lines + deadline.assumptions {
             for (weekday, date) in labels(in: line) where weekday != String(date.weekday.name.prefix(3)) {
@@ -129,7 +140,9 @@ import Testing
             let name = calendarMatch.flatMap { $0.output[1].substring ?? $0.output[2].substring }.map(String.init)
             let dated = labels(in: line).map(\.date)
             guard let name, let id = CalendarID(rawValue: name), dated.count >= 2 else {
-                if !skipped.isEmpty { problems.append("skipped days after '\(line)', which names no calendar and span") }
+                if !skipped.isEmpty {
+                    problems.append("skipped days after '\(line)', which names no calendar and span")
+                }
                 continue
             }
             let calendar = calculator.calendar(id)
@@ -141,15 +154,18 @@ import Testing
                 span = from < to ? (from.dayNumber..<to.dayNumber).map(LocalDate.init(dayNumber:)) : []
                 reasonOf = calendar.rollOverReason
             } else if line.contains("business days after") || line.contains("business day after")
-                        || line.contains("deemed received") {
+                || line.contains("deemed received")
+            {
                 span = from < to ? (from.dayNumber + 1..<to.dayNumber).map(LocalDate.init(dayNumber:)) : []
             } else {
                 continue
             }
             let closed = span.compactMap { day in reasonOf(day).map { (day, $0.text) } }
             if closed.map(\.0) != skipped.map(\.date) || closed.map(\.1) != skipped.map(\.reason) {
-                problems.append("'\(line)': skipped \(skipped.map { "\($0.date.iso) (\($0.reason))" }), "
-                    + "but the \(id.rawValue) calendar closes \(closed.map { "\($0.0.iso) (\($0.1))" })")
+                problems.append(
+                    "'\(line)': skipped \(skipped.map { "\($0.date.iso) (\($0.reason))" }), "
+                        + "but the \(id.rawValue) calendar closes \(closed.map { "\($0.0.iso) (\($0.1))" })"
+                )
             }
             if let amount = line.firstMatch(of: /^(\d+) business days? after/)?.output.1, let n = Int(amount) {
                 let open = span.count - closed.count + (calendar.isBusinessDay(to) ? 1 : 0)
@@ -162,7 +178,8 @@ import Testing
     }
 
     @Test func everyExplanationAgreesWithItsOwnDueDate() throws {
-        let seed = ProcessInfo.processInfo.environment["IMR_PROPERTY_SEED"].flatMap(UInt64.init)
+        let seed =
+            ProcessInfo.processInfo.environment["IMR_PROPERTY_SEED"].flatMap(UInt64.init)
             ?? UInt64.random(in: 0...UInt64.max)
         print("ExplanationPropertyTests seed \(seed): replay with IMR_PROPERTY_SEED=\(seed)")
         var random = Generator(state: seed)
@@ -173,7 +190,9 @@ import Testing
             let rule = RuleBook.standard.rules.randomElement(using: &random)!
             let trigger = Self.trigger(&random)
             let options = Self.options(for: rule, trigger: trigger.date, &random)
-            guard let deadline = try? Self.calculator.deadline(rule.id, from: trigger, options: options) else { continue }
+            guard let deadline = try? Self.calculator.deadline(rule.id, from: trigger, options: options) else {
+                continue
+            }
             computed += 1
             byRule[rule.id, default: 0] += 1
             steps += deadline.explanation.filter { $0.hasPrefix("skipped ") }.count
@@ -182,7 +201,10 @@ import Testing
             if !found.isEmpty { break }
         }
         // The run reached every rule and many skipped days, or it proved little.
-        #expect(computed > 4_000 && byRule.count == RuleID.allCases.count && steps > 2_000, "seed \(seed): \(computed), \(byRule.count) rules, \(steps) skip lines")
+        #expect(
+            computed > 4_000 && byRule.count == RuleID.allCases.count && steps > 2_000,
+            "seed \(seed): \(computed), \(byRule.count) rules, \(steps) skip lines"
+        )
     }
 
     /// The checker itself finds what it is for: a wrong weekday, a missing skipped day, a last
@@ -194,16 +216,37 @@ import Testing
             var lines = deadline.explanation
             change(&lines)
             return Deadline(
-                rule: deadline.rule, start: deadline.start, due: deadline.due, dueDate: deadline.dueDate,
-                isExactInstant: deadline.isExactInstant, citation: deadline.citation, explanation: lines,
-                assumptions: deadline.assumptions, calendar: deadline.calendar, confidence: deadline.confidence,
-                period: deadline.period, variant: deadline.variant, whoMustAct: deadline.whoMustAct,
-                satisfiedBy: deadline.satisfiedBy, consequenceIfMissed: deadline.consequenceIfMissed)
+                rule: deadline.rule,
+                start: deadline.start,
+                due: deadline.due,
+                dueDate: deadline.dueDate,
+                isExactInstant: deadline.isExactInstant,
+                citation: deadline.citation,
+                explanation: lines,
+                assumptions: deadline.assumptions,
+                calendar: deadline.calendar,
+                confidence: deadline.confidence,
+                period: deadline.period,
+                variant: deadline.variant,
+                whoMustAct: deadline.whoMustAct,
+                satisfiedBy: deadline.satisfiedBy,
+                consequenceIfMissed: deadline.consequenceIfMissed
+            )
         }
         #expect(deadline.explanation.contains("skipped Thu 2024-07-04 (Independence Day)"), "\(deadline.explanation)")
         #expect(!Self.problems(altered { $0.removeAll { $0.contains("Independence Day") } }).isEmpty)
-        #expect(!Self.problems(altered { $0 = $0.map { $0.replacingOccurrences(of: "Thu 2024-07-04", with: "Fri 2024-07-04") } }).isEmpty)
-        #expect(!Self.problems(altered { $0[$0.count - 1] = "due by the end of Thu 2024-07-11 (23:59:59 Pacific)" }).isEmpty)
-        #expect(!Self.problems(altered { $0 = $0.map { $0.replacingOccurrences(of: "(Independence Day)", with: "(weekend)") } }).isEmpty)
+        #expect(
+            !Self.problems(
+                altered { $0 = $0.map { $0.replacingOccurrences(of: "Thu 2024-07-04", with: "Fri 2024-07-04") } }
+            ).isEmpty
+        )
+        #expect(
+            !Self.problems(altered { $0[$0.count - 1] = "due by the end of Thu 2024-07-11 (23:59:59 Pacific)" }).isEmpty
+        )
+        #expect(
+            !Self.problems(
+                altered { $0 = $0.map { $0.replacingOccurrences(of: "(Independence Day)", with: "(weekend)") } }
+            ).isEmpty
+        )
     }
 }

@@ -17,7 +17,8 @@ import Testing
         let fixtures = try Fixtures.load()
         let pdftotext = try #require(
             Fixtures.pdftotext,
-            "pdftotext (poppler-utils) is not installed: run scripts/setup, then run the tests again.")
+            "pdftotext (poppler-utils) is not installed: run scripts/setup, then run the tests again."
+        )
 
         var mismatches: [Mismatch] = []
         var exact = 0
@@ -26,8 +27,10 @@ import Testing
             let text: String
             if name.hasSuffix(".pdf") {
                 text = try Fixtures.extract(
-                    fixtures.directory.appendingPathComponent(name), with: pdftotext,
-                    layout: extraction == .layout)
+                    fixtures.directory.appendingPathComponent(name),
+                    with: pdftotext,
+                    layout: extraction == .layout
+                )
             } else {
                 text = try String(contentsOf: fixtures.directory.appendingPathComponent(name), encoding: .utf8)
             }
@@ -45,7 +48,8 @@ import Testing
         }
         #expect(
             exact == fixtures.expected.count,
-            "\(extraction): \(exact)/\(fixtures.expected.count) letters read exactly")
+            "\(extraction): \(exact)/\(fixtures.expected.count) letters read exactly"
+        )
         #expect(fixtures.expected.count == 44, "the fixture set should hold 44 letters")
     }
 
@@ -75,18 +79,23 @@ import Testing
         let fixtures = try Fixtures.load()
         let pdftotext = try #require(
             Fixtures.pdftotext,
-            "pdftotext (poppler-utils) is not installed: run scripts/setup, then run the tests again.")
+            "pdftotext (poppler-utils) is not installed: run scripts/setup, then run the tests again."
+        )
         for name in fixtures.expected.keys.sorted() where name.hasSuffix(".pdf") {
             for layout in [true, false] {
                 let text = try Fixtures.extract(
-                    fixtures.directory.appendingPathComponent(name), with: pdftotext, layout: layout)
+                    fixtures.directory.appendingPathComponent(name),
+                    with: pdftotext,
+                    layout: layout
+                )
                 let original = try LetterParser.parse(text)
                 let reformatted = try LetterParser.parse(variant.apply(text))
                 #expect(
                     original.items == reformatted.items && original.reviewerSpecialty == reformatted.reviewerSpecialty
                         && original.caseNumber == reformatted.caseNumber
                         && original.decisionDate == reformatted.decisionDate,
-                    "\(variant), \(layout ? "pdftotext -layout" : "pdftotext"): \(name) reads differently")
+                    "\(variant), \(layout ? "pdftotext -layout" : "pdftotext"): \(name) reads differently"
+                )
             }
         }
     }
@@ -172,7 +181,8 @@ enum Fixtures {
         let expectedURL = directory.appendingPathComponent("expected.json")
         guard FileManager.default.fileExists(atPath: expectedURL.path) else {
             throw FixtureError(
-                "The letter fixtures are missing: expected \(expectedURL.path). Check out the shared fixtures beside the repository.")
+                "The letter fixtures are missing: expected \(expectedURL.path). Check out the shared fixtures beside the repository."
+            )
         }
         let data = try Data(contentsOf: expectedURL)
         let expected = try JSONDecoder().decode([String: ExpectedLetter].self, from: data)
@@ -204,7 +214,8 @@ enum Fixtures {
         let exit = process.waitForExit()
         guard exit.succeeded else {
             throw FixtureError(
-                "pdftotext failed on \(pdf.lastPathComponent) (\(exit)): \(String(decoding: errorData, as: UTF8.self))")
+                "pdftotext failed on \(pdf.lastPathComponent) (\(exit)): \(String(decoding: errorData, as: UTF8.self))"
+            )
         }
         return String(decoding: data, as: UTF8.self)
     }

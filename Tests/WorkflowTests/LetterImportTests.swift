@@ -9,26 +9,47 @@ private enum Letters {
     /// The Final Determination of the running example (``Example``): item 1 overturned.
     static func example(_ decision: IMRItemDecision = .overturned) -> LetterFacts {
         LetterFacts(
-            caseNumber: "CM24-0012345", dateAssigned: day("2024-03-29"), dateOfInjury: day("2023-11-02"),
-            decisionDate: day("2024-04-30"), urDenialDate: day("2024-03-05"), applicationReceived: day("2024-03-20"),
-            priority: .standard, reviewerSpecialty: "Physical Medicine and Rehabilitation",
-            items: [LetterItem(
-                disputed: "8 Massage Therapy visits, lumbar spine", decision: decision, guideline: "MTUS Chronic Pain Guidelines",
-                rationale: "Massage is recommended as an adjunct for up to 6 visits")])
+            caseNumber: "CM24-0012345",
+            dateAssigned: day("2024-03-29"),
+            dateOfInjury: day("2023-11-02"),
+            decisionDate: day("2024-04-30"),
+            urDenialDate: day("2024-03-05"),
+            applicationReceived: day("2024-03-20"),
+            priority: .standard,
+            reviewerSpecialty: "Physical Medicine and Rehabilitation",
+            items: [
+                LetterItem(
+                    disputed: "8 Massage Therapy visits, lumbar spine",
+                    decision: decision,
+                    guideline: "MTUS Chronic Pain Guidelines",
+                    rationale: "Massage is recommended as an adjunct for up to 6 visits"
+                )
+            ]
+        )
     }
 
     /// A letter for a case nobody recorded: one overturned item and one partial certification.
     static let fresh = LetterFacts(
-        caseNumber: "CM24-0099999", dateAssigned: day("2024-04-02"), dateOfInjury: day("2023-05-17"),
-        decisionDate: day("2024-04-25"), urDenialDate: day("2024-03-08"), applicationReceived: day("2024-03-22"),
-        priority: .standard, reviewerSpecialty: "Orthopedic Surgery",
+        caseNumber: "CM24-0099999",
+        dateAssigned: day("2024-04-02"),
+        dateOfInjury: day("2023-05-17"),
+        decisionDate: day("2024-04-25"),
+        urDenialDate: day("2024-03-08"),
+        applicationReceived: day("2024-03-22"),
+        priority: .standard,
+        reviewerSpecialty: "Orthopedic Surgery",
         items: [
             LetterItem(disputed: "MRI of the right knee", decision: .overturned, guideline: "ODG Knee"),
             LetterItem(
-                disputed: "4 additional physical therapy visits", decision: .upheld,
-                originalRequest: "8 physical therapy visits", authorizedPortion: "4 physical therapy visits",
-                guideline: nil, rationale: nil),
-        ])
+                disputed: "4 additional physical therapy visits",
+                decision: .upheld,
+                originalRequest: "8 physical therapy visits",
+                authorizedPortion: "4 physical therapy visits",
+                guideline: nil,
+                rationale: nil
+            ),
+        ]
+    )
 
     static let now = Example.now
 }
@@ -36,16 +57,35 @@ private enum Letters {
 /// Runs a plan as the service does: decide each command on the state the previous leave.
 private func apply(_ plan: LetterImportPlan, to harness: inout CaseHarness) throws {
     let base = harness.log.count
-    let events = try LetterImport.events(for: plan.commands, state: harness.state, now: harness.now) { eventId(base + $0 + 1) }
+    let events = try LetterImport.events(for: plan.commands, state: harness.state, now: harness.now) {
+        eventId(base + $0 + 1)
+    }
     for event in events {
-        let recorded = RecordedCaseEvent(event: event, version: harness.log.count + 1, eventId: eventId(harness.log.count + 1), recordedAt: harness.now)
+        let recorded = RecordedCaseEvent(
+            event: event,
+            version: harness.log.count + 1,
+            eventId: eventId(harness.log.count + 1),
+            recordedAt: harness.now
+        )
         harness.log.append(recorded)
         harness.state = evolve(harness.state, recorded)
     }
 }
 
-private func plan(_ letter: LetterFacts, _ state: CaseState, caseId: CaseID = "CM24-0099999", force: Bool = false) throws(LetterImportError) -> LetterImportPlan {
-    try LetterImport.plan(letter, caseId: caseId, state: state, source: Letters.source, coordinator: "maria", force: force)
+private func plan(
+    _ letter: LetterFacts,
+    _ state: CaseState,
+    caseId: CaseID = "CM24-0099999",
+    force: Bool = false
+) throws(LetterImportError) -> LetterImportPlan {
+    try LetterImport.plan(
+        letter,
+        caseId: caseId,
+        state: state,
+        source: Letters.source,
+        coordinator: "maria",
+        force: force
+    )
 }
 
 @Suite struct LetterImportNewCaseTests {
@@ -56,8 +96,12 @@ private func plan(_ letter: LetterFacts, _ state: CaseState, caseId: CaseID = "C
         #expect(p.determinedItems == ["1", "2"])
         #expect(p.matches.map(\.how) == ["new", "new"])
         try apply(p, to: &h)
-        #expect(h.log.map(\.event.typeName) == [
-            "CaseOpened", "DisputedItemsImported", "IMRApplicationReceived", "IMRAssigned", "IMRDeterminationIssued"])
+        #expect(
+            h.log.map(\.event.typeName) == [
+                "CaseOpened", "DisputedItemsImported", "IMRApplicationReceived", "IMRAssigned",
+                "IMRDeterminationIssued",
+            ]
+        )
 
         let facts = try #require(h.state.facts)
         #expect(facts.caseId == "CM24-0099999")
@@ -110,7 +154,11 @@ private func plan(_ letter: LetterFacts, _ state: CaseState, caseId: CaseID = "C
         let implementation = try #require(deadlines.live(.imrImplementation, item: "1"))
         #expect(implementation.trigger.date == day("2024-04-25"))
         #expect(implementation.dueDate == day("2024-05-02"))
-        #expect(implementation.assumptions.contains { $0.contains("mailing date is not recorded: taken as its decision date (2024-04-25)") })
+        #expect(
+            implementation.assumptions.contains {
+                $0.contains("mailing date is not recorded: taken as its decision date (2024-04-25)")
+            }
+        )
         #expect(deadlines.live(.imrImplementation, item: "2") == nil)
         let appeal = try #require(deadlines.live(.wcabAppeal))
         #expect(appeal.assumptions.contains { $0.contains("mailing date is not recorded") })
@@ -222,12 +270,38 @@ private func plan(_ letter: LetterFacts, _ state: CaseState, caseId: CaseID = "C
             Issue.record("the letter contradicts the case")
         } catch {
             #expect(error.kind == .contradicts)
-            #expect(error.differences == [
-                LetterDifference(field: "dateOfInjury", itemId: nil, recorded: "2023-11-02", letter: "2023-11-03", correctable: true),
-                LetterDifference(field: "dateAssigned", itemId: "1", recorded: "2024-03-29", letter: "2024-03-30", correctable: true),
-                LetterDifference(field: "decision", itemId: "1", recorded: "overturned", letter: "upheld", correctable: false),
-                LetterDifference(field: "decisionDate", itemId: "1", recorded: "2024-04-30", letter: "2024-05-02", correctable: true),
-            ])
+            #expect(
+                error.differences == [
+                    LetterDifference(
+                        field: "dateOfInjury",
+                        itemId: nil,
+                        recorded: "2023-11-02",
+                        letter: "2023-11-03",
+                        correctable: true
+                    ),
+                    LetterDifference(
+                        field: "dateAssigned",
+                        itemId: "1",
+                        recorded: "2024-03-29",
+                        letter: "2024-03-30",
+                        correctable: true
+                    ),
+                    LetterDifference(
+                        field: "decision",
+                        itemId: "1",
+                        recorded: "overturned",
+                        letter: "upheld",
+                        correctable: false
+                    ),
+                    LetterDifference(
+                        field: "decisionDate",
+                        itemId: "1",
+                        recorded: "2024-04-30",
+                        letter: "2024-05-02",
+                        correctable: true
+                    ),
+                ]
+            )
             #expect(error.message.contains("--force"))
         }
         // A different decision is a new determination: even --force refuses it.
@@ -277,7 +351,9 @@ private func plan(_ letter: LetterFacts, _ state: CaseState, caseId: CaseID = "C
     static let imported = DisputedItemsImported(
         rfaId: "letter-CM24-0012345",
         items: [ImportedItem(id: "1", description: "MRI lumbar spine", urOutcome: .denied)],
-        urDecidedOn: day("2024-03-05"), source: "IMR Final Determination CM24-0012345")
+        urDecidedOn: day("2024-03-05"),
+        source: "IMR Final Determination CM24-0012345"
+    )
 
     private func opened() throws -> CaseHarness {
         var h = CaseHarness(now: Example.now)
@@ -289,8 +365,17 @@ private func plan(_ letter: LetterFacts, _ state: CaseState, caseId: CaseID = "C
         var h = try opened()
         try h.run(.importDisputedItems(Self.imported))
         try h.run(.receiveIMRApplication(IMRApplicationReceived(itemIds: ["1"], receivedOn: day("2024-03-20"))))
-        try h.run(.assignIMR(IMRAssigned(
-            itemIds: ["1"], imrCaseNumber: Example.caseNumber, assignedOn: day("2024-03-29"), priority: .standard, noticeMethod: nil)))
+        try h.run(
+            .assignIMR(
+                IMRAssigned(
+                    itemIds: ["1"],
+                    imrCaseNumber: Example.caseNumber,
+                    assignedOn: day("2024-03-29"),
+                    priority: .standard,
+                    noticeMethod: nil
+                )
+            )
+        )
         #expect(h.state.item("1")?.status == .imrAssigned)
     }
 
@@ -322,32 +407,74 @@ private func plan(_ letter: LetterFacts, _ state: CaseState, caseId: CaseID = "C
         reused.rfaId = "other"
         #expect(h.refusal(.importDisputedItems(reused))?.code == .duplicateItem)
         // An application before the letter's UR decision, and an assignment after an ineligible finding.
-        #expect(h.refusal(.receiveIMRApplication(IMRApplicationReceived(itemIds: ["1"], receivedOn: day("2024-03-01"))))?.code
-            == .dateBeforeTrigger)
+        #expect(
+            h.refusal(.receiveIMRApplication(IMRApplicationReceived(itemIds: ["1"], receivedOn: day("2024-03-01"))))?
+                .code
+                == .dateBeforeTrigger
+        )
         try h.run(.receiveIMRApplication(IMRApplicationReceived(itemIds: ["1"], receivedOn: day("2024-03-20"))))
         try h.run(.findIneligible(IMRFoundIneligible(itemIds: ["1"], foundOn: day("2024-03-25"), reason: .late)))
-        #expect(h.refusal(.assignIMR(IMRAssigned(
-            itemIds: ["1"], imrCaseNumber: Example.caseNumber, assignedOn: day("2024-03-29"), priority: .standard,
-            noticeMethod: nil)))?.code == .notEligible)
+        #expect(
+            h.refusal(
+                .assignIMR(
+                    IMRAssigned(
+                        itemIds: ["1"],
+                        imrCaseNumber: Example.caseNumber,
+                        assignedOn: day("2024-03-29"),
+                        priority: .standard,
+                        noticeMethod: nil
+                    )
+                )
+            )?.code == .notEligible
+        )
     }
 
     @Test func importedEventsAndOptionalFields_roundTripThroughTheCodec() throws {
         let events: [CaseEvent] = [
             .disputedItemsImported(Self.imported),
-            .imrAssigned(IMRAssigned(
-                itemIds: ["1"], imrCaseNumber: Example.caseNumber, assignedOn: day("2024-03-29"), priority: .standard, noticeMethod: nil)),
-            .imrDeterminationIssued(IMRDeterminationIssued(
-                imrCaseNumber: Example.caseNumber, decidedOn: day("2024-04-30"), mailedOn: nil, reviewerSpecialty: "PM&R", items: [])),
+            .imrAssigned(
+                IMRAssigned(
+                    itemIds: ["1"],
+                    imrCaseNumber: Example.caseNumber,
+                    assignedOn: day("2024-03-29"),
+                    priority: .standard,
+                    noticeMethod: nil
+                )
+            ),
+            .imrDeterminationIssued(
+                IMRDeterminationIssued(
+                    imrCaseNumber: Example.caseNumber,
+                    decidedOn: day("2024-04-30"),
+                    mailedOn: nil,
+                    reviewerSpecialty: "PM&R",
+                    items: []
+                )
+            ),
         ]
         for event in events {
             let encoded = try CaseEventCodec.encode(event)
-            #expect(try CaseEventCodec.decode(type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload) == event)
+            #expect(
+                try CaseEventCodec.decode(
+                    type: encoded.type,
+                    schemaVersion: encoded.schemaVersion,
+                    payload: encoded.payload
+                ) == event
+            )
         }
         #expect(CaseEventCodec.currentVersions["IMRAssigned"] == 2)
         #expect(CaseEventCodec.currentVersions["IMRDeterminationIssued"] == 2)
         // Version 1 payloads, as stored before the fields became optional, still read.
-        let v1 = Data(#"{"assignedOn":"2024-03-29","imrCaseNumber":"CM24-0012345","itemIds":["1"],"noticeMethod":"mail","priority":"standard"}"#.utf8)
-        guard case .imrAssigned(let assigned) = try CaseEventCodec.decode(type: "IMRAssigned", schemaVersion: 1, payload: v1) else {
+        let v1 = Data(
+            #"{"assignedOn":"2024-03-29","imrCaseNumber":"CM24-0012345","itemIds":["1"],"noticeMethod":"mail","priority":"standard"}"#
+                .utf8
+        )
+        guard
+            case .imrAssigned(let assigned) = try CaseEventCodec.decode(
+                type: "IMRAssigned",
+                schemaVersion: 1,
+                payload: v1
+            )
+        else {
             Issue.record("not an assignment")
             return
         }

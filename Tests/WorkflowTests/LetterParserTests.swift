@@ -10,7 +10,9 @@ import Testing
 
         """
 
-    static func body(_ guideline: String = "Decision based on MTUS Chronic Pain Medical Treatment Guidelines.") -> String {
+    static func body(
+        _ guideline: String = "Decision based on MTUS Chronic Pain Medical Treatment Guidelines."
+    ) -> String {
         """
         Claims Administrator guideline: Decision based on MTUS ACOEM.
         MAXIMUS guideline: \(guideline)
@@ -66,7 +68,8 @@ import Testing
         #expect(facts.items.count == 1)
         #expect(
             facts.items.first?.disputed
-                == "Daily RN for 4 weeks for wound care and monitoring of wound healing and home safety, medication management, and a review of the home exercise program with the injured worker")
+                == "Daily RN for 4 weeks for wound care and monitoring of wound healing and home safety, medication management, and a review of the home exercise program with the injured worker"
+        )
         #expect(facts.items.first?.decision == .overturned)
     }
 
@@ -83,7 +86,8 @@ import Testing
     }
 
     @Test func decisionWithVariableSpacingAndTrailingSpaces_isRead() throws {
-        let text = "\(Self.issues)Massage therapy, 12 sessions:     Upheld   \n\n\(Self.body())"
+        let text =
+            "\(Self.issues)Massage therapy, 12 sessions:     Upheld   \n\n\(Self.body())"
             + "Hot/cold packs:Overturned\n\(Self.body())"
         let facts = try LetterParser.parse(text)
         #expect(facts.items.map(\.disputed) == ["Massage therapy, 12 sessions", "Hot/cold packs"])
@@ -171,7 +175,9 @@ import Testing
             """
         let item = try #require(try LetterParser.parse(text).items.first)
         #expect(item.disputed == "Lumbar Epidural Steroid Injection, L4-L5, with fluoroscopy")
-        #expect(item.guideline == "Decision based on MTUS Chronic Pain Medical Treatment 2009, non-certification page 46.")
+        #expect(
+            item.guideline == "Decision based on MTUS Chronic Pain Medical Treatment 2009, non-certification page 46."
+        )
     }
 
     @Test func guidelinesAndRationale_arePerItem() throws {
@@ -197,7 +203,9 @@ import Testing
             "Decision rationale: The request is not medically necessary. ", " ",
         ]
         let facts = try LetterParser.parse(lines.joined(separator: "\n\n"))
-        #expect(facts.items.map(\.disputed) == ["Sedation (for Lumbar Epidural Steroid Injection, L4-L5, with fluoroscopy)"])
+        #expect(
+            facts.items.map(\.disputed) == ["Sedation (for Lumbar Epidural Steroid Injection, L4-L5, with fluoroscopy)"]
+        )
         #expect(facts.reviewerSpecialty == "Physical Medicine and Rehabilitation")
         #expect(facts.caseNumber == nil)
         #expect(facts.decisionDate == nil)
@@ -206,15 +214,22 @@ import Testing
     }
 
     @Test(arguments: [
-        ("The physician reviewer is Board Certified in Physical Medicine and Rehabilitation and is licensed to practice in California.",
-         "Physical Medicine and Rehabilitation"),
-        ("The expert reviewer is Board Certified in Internal Medicine, Pulmonary Disease and Critical Care and is\nlicensed to practice in California.",
-         "Internal Medicine, Pulmonary Disease and Critical Care"),
-        ("The expert reviewer is Board Certified in Orthopedic Surgery, has a subspecialty in Spine Surgery.",
-         "Orthopedic Surgery"),
+        (
+            "The physician reviewer is Board Certified in Physical Medicine and Rehabilitation and is licensed to practice in California.",
+            "Physical Medicine and Rehabilitation"
+        ),
+        (
+            "The expert reviewer is Board Certified in Internal Medicine, Pulmonary Disease and Critical Care and is\nlicensed to practice in California.",
+            "Internal Medicine, Pulmonary Disease and Critical Care"
+        ),
+        (
+            "The expert reviewer is Board Certified in Orthopedic Surgery, has a subspecialty in Spine Surgery.",
+            "Orthopedic Surgery"
+        ),
     ])
     func specialtyInsideASentence_isTaken(sentence: String, specialty: String) throws {
-        let text = "HOW THE IMR FINAL DETERMINATION WAS MADE\n\(sentence)\n\nCLINICAL CASE SUMMARY\nSummary.\n"
+        let text =
+            "HOW THE IMR FINAL DETERMINATION WAS MADE\n\(sentence)\n\nCLINICAL CASE SUMMARY\nSummary.\n"
             + "\(Self.issues)TENS unit: Upheld\n\(Self.body())"
         #expect(try LetterParser.parse(text).reviewerSpecialty == specialty)
     }
@@ -326,7 +341,8 @@ import Testing
             Set(object.keys) == [
                 "file", "case_number", "date_assigned", "date_of_injury", "decision_date", "ur_denial_date",
                 "application_received", "priority", "reviewer_specialty", "items", "warnings",
-            ])
+            ]
+        )
         #expect(object["case_number"] is NSNull)
         #expect(object["priority"] is NSNull)
         let items = try #require(object["items"] as? [[String: Any]])

@@ -47,7 +47,16 @@ import PropertyBased
             #expect(Pacific.date(of: instant) == LocalDate(year: c.year!, month: c.month!, day: c.day!))
             #expect(Pacific.secondsSinceMidnight(of: instant) == c.hour! * 3600 + c.minute! * 60 + c.second!)
             let offset = Pacific.timeZone.secondsFromGMT(for: instant)
-            let expected = String(format: "%04d-%02d-%02dT%02d:%02d:%02d-%02d:00", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!, -offset / 3600)
+            let expected = String(
+                format: "%04d-%02d-%02dT%02d:%02d:%02d-%02d:00",
+                c.year!,
+                c.month!,
+                c.day!,
+                c.hour!,
+                c.minute!,
+                c.second!,
+                -offset / 3600
+            )
             #expect(Pacific.rfc3339(instant) == expected)
         }
     }
@@ -55,11 +64,16 @@ import PropertyBased
     /// A Pacific wall-clock time names one instant, none in the hour daylight saving skips,
     /// two in the hour it repeats; a trigger written that way is refused with the reason.
     @Test func wallClockTimesDaylightSavingSkipsOrRepeats() throws {
-        let spring = LocalDate(iso: "2023-03-12")!, fall = LocalDate(iso: "2023-11-05")!
+        let spring = LocalDate(iso: "2023-03-12")!
+        let fall = LocalDate(iso: "2023-11-05")!
         #expect(Pacific.instants(spring, hour: 1, minute: 59).map(Pacific.rfc3339) == ["2023-03-12T01:59:00-08:00"])
         #expect(Pacific.instants(spring, hour: 2, minute: 30).isEmpty)
         #expect(Pacific.instants(spring, hour: 3, minute: 0).map(Pacific.rfc3339) == ["2023-03-12T03:00:00-07:00"])
-        #expect(Pacific.instants(fall, hour: 1, minute: 30).map(Pacific.rfc3339) == ["2023-11-05T01:30:00-07:00", "2023-11-05T01:30:00-08:00"])
+        #expect(
+            Pacific.instants(fall, hour: 1, minute: 30).map(Pacific.rfc3339) == [
+                "2023-11-05T01:30:00-07:00", "2023-11-05T01:30:00-08:00",
+            ]
+        )
         #expect(Pacific.instants(fall, hour: 2, minute: 0).map(Pacific.rfc3339) == ["2023-11-05T02:00:00-08:00"])
         #expect(Pacific.instants(fall, hour: 0, minute: 59).map(Pacific.rfc3339) == ["2023-11-05T00:59:00-07:00"])
         for text in ["2023-03-12T02:30", "2023-11-05T01:30", "2024-03-10T02:00:00"] {
@@ -69,7 +83,13 @@ import PropertyBased
             }
         }
         // With an offset the instant is one, in both hours.
-        #expect(try DeadlineTrigger(parsing: "2023-03-12T02:30-08:00").instant == Pacific.instants(spring, hour: 3, minute: 30)[0])
-        #expect(try DeadlineTrigger(parsing: "2023-11-05T01:30-08:00").instant == Pacific.instants(fall, hour: 1, minute: 30)[1])
+        #expect(
+            try DeadlineTrigger(parsing: "2023-03-12T02:30-08:00").instant
+                == Pacific.instants(spring, hour: 3, minute: 30)[0]
+        )
+        #expect(
+            try DeadlineTrigger(parsing: "2023-11-05T01:30-08:00").instant
+                == Pacific.instants(fall, hour: 1, minute: 30)[1]
+        )
     }
 }

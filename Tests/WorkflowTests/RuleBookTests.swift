@@ -17,22 +17,28 @@ import Testing
     }
 
     @Test func ruleIDsAreTheStableSpellings() throws {
-        #expect(RuleID.allCases.map(\.rawValue) == [
-            "rfa.deemed-receipt", "ur.decision.prospective", "ur.decision.expedited", "ur.decision.retrospective",
-            "ur.decision.formulary", "ur.info-request", "ur.deferral", "ur.notice.physician", "ur.notice.written",
-            "imr.application", "imr.eligibility-response", "imro.assignment-notice", "imr.records",
-            "imr.determination", "imr.implementation", "wcab.appeal",
-        ])
+        #expect(
+            RuleID.allCases.map(\.rawValue) == [
+                "rfa.deemed-receipt", "ur.decision.prospective", "ur.decision.expedited", "ur.decision.retrospective",
+                "ur.decision.formulary", "ur.info-request", "ur.deferral", "ur.notice.physician", "ur.notice.written",
+                "imr.application", "imr.eligibility-response", "imro.assignment-notice", "imr.records",
+                "imr.determination", "imr.implementation", "wcab.appeal",
+            ]
+        )
         #expect(throws: DeadlineError.self) { try RuleID.named("ur.decision.someday") }
         #expect(try RuleID.named("wcab.appeal") == .wcabAppeal)
     }
 
     @Test func periodsAndConfidencesFollowDeadlinesMD() {
         let book = RuleBook.standard
-        #expect(book[.urDecisionExpedited]?.period == DeadlinePeriod(72, .hours, calendar: .clock, capSetAside: RuleBook.expeditedCapSetAside))
+        #expect(
+            book[.urDecisionExpedited]?.period
+                == DeadlinePeriod(72, .hours, calendar: .clock, capSetAside: RuleBook.expeditedCapSetAside)
+        )
         // The 14-day limit is the ordinary prospective period's; every other UR decision period says why it does not take it.
         #expect(book[.urDecisionProspective]?.period.capDaysAfterTreatmentRecommendation == 14)
-        let decisionPeriods = [RuleID.urDecisionExpedited, .urDecisionRetrospective, .urDecisionFormulary].compactMap { book[$0]?.period }
+        let decisionPeriods =
+            [RuleID.urDecisionExpedited, .urDecisionRetrospective, .urDecisionFormulary].compactMap { book[$0]?.period }
             + (book[.urDecisionProspective]?.variants.map(\.period) ?? [])
         #expect(decisionPeriods.count == 7 && decisionPeriods.allSatisfy { $0.capSetAside?.days == 14 })
         #expect(book[.urNoticePhysician]?.period.amount == 24)
@@ -55,14 +61,18 @@ import Testing
         // Mon 2024-03-04 + 3 business days = Thu 2024-03-07 (2 would be Wednesday).
         let deadline = try calculator.deadline(.urNoticeWritten, from: LocalDate(iso: "2024-03-04")!)
         #expect(deadline.dueDate == LocalDate(iso: "2024-03-07"))
-        #expect(try DeadlineCalculator().deadline(.urNoticeWritten, from: LocalDate(iso: "2024-03-04")!).dueDate
-            == LocalDate(iso: "2024-03-06"))
+        #expect(
+            try DeadlineCalculator().deadline(.urNoticeWritten, from: LocalDate(iso: "2024-03-04")!).dueDate
+                == LocalDate(iso: "2024-03-06")
+        )
     }
 
     @Test func theBookRoundTripsThroughJSON() throws {
         let data = try JSONEncoder().encode(RuleBook.standard)
         #expect(try JSONDecoder().decode(RuleBook.self, from: data) == RuleBook.standard)
-        let settings = CalendarSettings(governorDeclaredHolidays: [NamedDay(date: LocalDate(iso: "2024-08-16")!, name: "x")])
+        let settings = CalendarSettings(governorDeclaredHolidays: [
+            NamedDay(date: LocalDate(iso: "2024-08-16")!, name: "x")
+        ])
         #expect(try JSONDecoder().decode(CalendarSettings.self, from: JSONEncoder().encode(settings)) == settings)
     }
 }

@@ -14,7 +14,8 @@ import Testing
         case .expedited: [DeadlineOptions(expedited: true)]
         case .review: ReviewType.allCases.map { DeadlineOptions(review: $0) }
         case .formulary: [DeadlineOptions(formulary: true)]
-        case .treatmentRecommendationDate: [1, 10, 40].map { DeadlineOptions(treatmentRecommendationDate: trigger.adding(days: -$0)) }
+        case .treatmentRecommendationDate:
+            [1, 10, 40].map { DeadlineOptions(treatmentRecommendationDate: trigger.adding(days: -$0)) }
         case .informationRequested: [DeadlineOptions(informationRequested: true)]
         case .noticeSentElectronically: [true, false].map { DeadlineOptions(noticeSentElectronically: $0) }
         case .servicesAlreadyProvided: [DeadlineOptions(servicesAlreadyProvided: true)]
@@ -35,13 +36,20 @@ import Testing
             var day = LocalDate(year: 2014, month: 1, day: 6)!
             var step = 0
             while day.year < 2035 {
-                let triggers: [DeadlineTrigger] = [.date(day), .instant(Pacific.instant(day, hour: step % 2 == 0 ? 18 : 9, minute: 18))]
+                let triggers: [DeadlineTrigger] = [
+                    .date(day), .instant(Pacific.instant(day, hour: step % 2 == 0 ? 18 : 9, minute: 18)),
+                ]
                 for trigger in triggers {
                     guard let baseline = try? calculator.deadline(id, from: trigger) else { continue }
                     for input in unread {
                         for options in Self.variations(of: input, trigger: day) {
-                            guard let other = try? calculator.deadline(id, from: trigger, options: options) else { continue }
-                            #expect(other.due == baseline.due, "\(id.rawValue) from \(trigger): \(input.rawValue) changed the due instant")
+                            guard let other = try? calculator.deadline(id, from: trigger, options: options) else {
+                                continue
+                            }
+                            #expect(
+                                other.due == baseline.due,
+                                "\(id.rawValue) from \(trigger): \(input.rawValue) changed the due instant"
+                            )
                             checked += 1
                         }
                     }
@@ -59,10 +67,17 @@ import Testing
         #expect(reads(.urNoticePhysician).isEmpty)
         #expect(reads(.imrImplementation) == [.servicesAlreadyProvided])
         #expect(reads(.wcabAppeal) == [.service, .destination])
-        #expect(reads(.imrApplication) == [.service, .destination, .formulary], "formulary selects a variant with its own assumption")
+        #expect(
+            reads(.imrApplication) == [.service, .destination, .formulary],
+            "formulary selects a variant with its own assumption"
+        )
         #expect(reads(.imrRecords).isSuperset(of: [.service, .noticeSentElectronically, .expedited]))
         #expect(reads(.imrDetermination) == [.expedited, .formulary, .triggerIsAssignmentDate])
-        #expect(reads(.urDecisionProspective).isSuperset(of: [.transmission, .service, .expedited, .review, .treatmentRecommendationDate]))
+        #expect(
+            reads(.urDecisionProspective).isSuperset(of: [
+                .transmission, .service, .expedited, .review, .treatmentRecommendationDate,
+            ])
+        )
         #expect(!reads(.urDecisionProspective).contains(.destination))
         #expect(reads(.rfaDeemedReceipt) == [.transmission, .service, .expedited, .review, .receivingDateStamp])
         #expect(reads(.urDecisionProspective).contains(.receivingDateStamp))

@@ -20,8 +20,18 @@ public struct AlertRaised: Codable, Sendable, Hashable {
     /// The case's coordinator when it was raised.
     public var coordinator: String
 
-    public init(alertId: UUID, caseId: CaseID, rule: RuleID, deadlineId: String, level: AlertLevel, due: Date,
-                scheduledAt: Date, raisedAt: Date, late: Bool, coordinator: String) {
+    public init(
+        alertId: UUID,
+        caseId: CaseID,
+        rule: RuleID,
+        deadlineId: String,
+        level: AlertLevel,
+        due: Date,
+        scheduledAt: Date,
+        raisedAt: Date,
+        late: Bool,
+        coordinator: String
+    ) {
         self.alertId = alertId
         self.caseId = caseId
         self.rule = rule
@@ -124,7 +134,11 @@ public enum AlertEventCodec {
 
     public static func decode(type: String, schemaVersion: Int, payload: Data) throws -> AlertEvent {
         guard schemaVersion == Self.schemaVersion else {
-            throw CaseEventDecodingError(type: type, schemaVersion: schemaVersion, message: "this build reads alert events of version 1 only")
+            throw CaseEventDecodingError(
+                type: type,
+                schemaVersion: schemaVersion,
+                message: "this build reads alert events of version 1 only"
+            )
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
@@ -133,10 +147,16 @@ public enum AlertEventCodec {
         do {
             switch type {
             case AlertRaised.typeName: return .raised(try decoder.decode(AlertRaised.self, from: payload))
-            case AlertAcknowledged.typeName: return .acknowledged(try decoder.decode(AlertAcknowledged.self, from: payload))
+            case AlertAcknowledged.typeName:
+                return .acknowledged(try decoder.decode(AlertAcknowledged.self, from: payload))
             case AlertSnoozed.typeName: return .snoozed(try decoder.decode(AlertSnoozed.self, from: payload))
             case AlertReassigned.typeName: return .reassigned(try decoder.decode(AlertReassigned.self, from: payload))
-            default: throw CaseEventDecodingError(type: type, schemaVersion: schemaVersion, message: "unknown alert event type")
+            default:
+                throw CaseEventDecodingError(
+                    type: type,
+                    schemaVersion: schemaVersion,
+                    message: "unknown alert event type"
+                )
             }
         } catch let error as CaseEventDecodingError {
             throw error

@@ -39,7 +39,8 @@ public struct TimeOfDay: Sendable, Hashable, Comparable, Codable, CustomStringCo
     public init?(_ text: String) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].count == 2, parts[1].count == 2,
-              let h = Int(parts[0]), let m = Int(parts[1]) else { return nil }
+            let h = Int(parts[0]), let m = Int(parts[1])
+        else { return nil }
         self.init(hour: h, minute: m)
     }
 
@@ -97,8 +98,11 @@ public struct AlertLeadTimes: Sendable, Hashable {
     public var enabled: Bool
 
     public init(
-        businessDaysBefore: [Int] = [5, 2], dueDayAt: TimeOfDay? = TimeOfDay(hour: 8, minute: 0),
-        hoursBefore: [Double] = [24, 4], overdue: Bool = true, enabled: Bool = true
+        businessDaysBefore: [Int] = [5, 2],
+        dueDayAt: TimeOfDay? = TimeOfDay(hour: 8, minute: 0),
+        hoursBefore: [Double] = [24, 4],
+        overdue: Bool = true,
+        enabled: Bool = true
     ) {
         self.businessDaysBefore = businessDaysBefore
         self.dueDayAt = dueDayAt
@@ -146,8 +150,12 @@ public struct AlertPolicy: Sendable, Hashable {
     public var businessDayAlertTime: TimeOfDay
 
     public init(
-        leadTimes: AlertLeadTimes = .standard, perRule: [RuleID: AlertLeadTimes] = AlertPolicy.standardPerRule,
-        quietHours: QuietHours? = QuietHours(start: TimeOfDay(hour: 20, minute: 0)!, end: TimeOfDay(hour: 7, minute: 0)!),
+        leadTimes: AlertLeadTimes = .standard,
+        perRule: [RuleID: AlertLeadTimes] = AlertPolicy.standardPerRule,
+        quietHours: QuietHours? = QuietHours(
+            start: TimeOfDay(hour: 20, minute: 0)!,
+            end: TimeOfDay(hour: 7, minute: 0)!
+        ),
         businessDayAlertTime: TimeOfDay = TimeOfDay(hour: 8, minute: 0)!
     ) {
         self.leadTimes = leadTimes
@@ -160,7 +168,7 @@ public struct AlertPolicy: Sendable, Hashable {
     /// optional and its window closes with the UR decision's, which alerts already; so it
     /// raises no alerts unless configured to.
     public static let standardPerRule: [RuleID: AlertLeadTimes] = [
-        .urInfoRequest: AlertLeadTimes(overdue: false, enabled: false),
+        .urInfoRequest: AlertLeadTimes(overdue: false, enabled: false)
     ]
 
     public static let standard = AlertPolicy()
@@ -192,9 +200,17 @@ public struct AlertPolicy: Sendable, Hashable {
         func add(_ level: AlertLevel, _ nominal: Date, quiet: Bool) {
             var at = nominal
             if quiet, let quietHours { at = quietHours.release(nominal) }
-            alerts.append(ScheduledAlert(
-                deadlineId: deadline.id, caseId: deadline.caseId, rule: deadline.rule, level: level,
-                due: deadline.due, at: at, nominal: nominal))
+            alerts.append(
+                ScheduledAlert(
+                    deadlineId: deadline.id,
+                    caseId: deadline.caseId,
+                    rule: deadline.rule,
+                    level: level,
+                    due: deadline.due,
+                    at: at,
+                    nominal: nominal
+                )
+            )
         }
         let advance: [AlertLevel] = [.notice, .reminder]
         if deadline.isExactInstant {
@@ -212,7 +228,8 @@ public struct AlertPolicy: Sendable, Hashable {
             // A day deadline is met by an act at any time on its day: overdue from the next second.
             add(.overdue, deadline.isExactInstant ? deadline.due : deadline.due.addingTimeInterval(1), quiet: false)
         }
-        return alerts
+        return
+            alerts
             .filter { $0.at >= deadline.clockStart || $0.level == .overdue }
             .sorted { ($0.at, $0.level) < ($1.at, $1.level) }
     }

@@ -40,7 +40,8 @@ public struct DayCount: Sendable, Equatable {
             if day.reason == .weekend {
                 var run = [day.date]
                 while index + 1 < skipped.count, skipped[index + 1].reason == .weekend,
-                      skipped[index + 1].date.dayNumber == run.last!.dayNumber + 1 {
+                    skipped[index + 1].date.dayNumber == run.last!.dayNumber + 1
+                {
                     index += 1
                     run.append(skipped[index].date)
                 }
@@ -78,11 +79,17 @@ public struct BusinessCalendar: Sendable {
         self.settings = settings
         self.rules = HolidayRules.rules(for: id, settings: settings)
         // Governor-declared holidays belong to the CalHR measure only (LC 4600.4(b)).
-        self.governorDays = id == .calhr
-            ? Dictionary(settings.governorDeclaredHolidays.map { ($0.date, $0) }, uniquingKeysWith: { first, _ in first })
+        self.governorDays =
+            id == .calhr
+            ? Dictionary(
+                settings.governorDeclaredHolidays.map { ($0.date, $0) },
+                uniquingKeysWith: { first, _ in first }
+            )
             : [:]
         self.closures = Dictionary(
-            settings.organisationClosures.map { ($0.date, $0) }, uniquingKeysWith: { first, _ in first })
+            settings.organisationClosures.map { ($0.date, $0) },
+            uniquingKeysWith: { first, _ in first }
+        )
     }
 
     /// Every holiday of `year` in date order, observed days included, Governor-declared days
@@ -92,7 +99,8 @@ public struct BusinessCalendar: Sendable {
         // A Saturday 1 January observed on Friday 31 December belongs to the year before.
         for sourceYear in [year, year + 1, year - 1] {
             for rule in rules {
-                for holiday in rule.occurrences(in: sourceYear) where holiday.date.year == year && byDate[holiday.date] == nil {
+                for holiday in rule.occurrences(in: sourceYear)
+                where holiday.date.year == year && byDate[holiday.date] == nil {
                     byDate[holiday.date] = holiday
                 }
             }
@@ -115,7 +123,9 @@ public struct BusinessCalendar: Sendable {
         if let hit = byYear.table(for: date.year, rules: rules)[date] { return hit }
         // Observed days stay within a day of their holiday, so only 31 December (a Saturday
         // New Year's Day observed on Friday) can belong to the next year's rules.
-        if date.month == 12 && date.day == 31, let hit = byYear.table(for: date.year + 1, rules: rules)[date] { return hit }
+        if date.month == 12 && date.day == 31, let hit = byYear.table(for: date.year + 1, rules: rules)[date] {
+            return hit
+        }
         if let day = governorDays[date] { return Holiday(date: date, name: day.name) }
         return nil
     }

@@ -92,7 +92,8 @@ public struct CalendarSettings: Sendable, Codable, Equatable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = CalendarSettings()
         organisationClosures =
-            try container.decodeIfPresent([NamedDay].self, forKey: .organisationClosures) ?? defaults.organisationClosures
+            try container.decodeIfPresent([NamedDay].self, forKey: .organisationClosures)
+            ?? defaults.organisationClosures
         governorDeclaredHolidays =
             try container.decodeIfPresent([NamedDay].self, forKey: .governorDeclaredHolidays)
             ?? defaults.governorDeclaredHolidays

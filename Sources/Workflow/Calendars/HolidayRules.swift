@@ -72,8 +72,11 @@ public struct HolidayRule: Sendable, Codable, Equatable, Hashable {
     public var validThrough: LocalDate?
 
     public init(
-        _ name: String, _ date: HolidayDateRule, observance: Observance = .onTheDayOnly,
-        validFrom: LocalDate? = nil, validThrough: LocalDate? = nil
+        _ name: String,
+        _ date: HolidayDateRule,
+        observance: Observance = .onTheDayOnly,
+        validFrom: LocalDate? = nil,
+        validThrough: LocalDate? = nil
     ) {
         self.name = name
         self.date = date
@@ -103,23 +106,42 @@ public struct HolidayRule: Sendable, Codable, Equatable, Hashable {
 
 /// The holiday lists of `domain/DEADLINES.md`, as data.
 public enum HolidayRules {
-    static func day(_ year: Int, _ month: Int, _ day: Int) -> LocalDate { LocalDate(year: year, month: month, day: day)! }
+    static func day(_ year: Int, _ month: Int, _ day: Int) -> LocalDate {
+        LocalDate(year: year, month: month, day: day)!
+    }
 
     public static let newYearsDay = HolidayRule("New Year's Day", .fixed(month: 1, day: 1), observance: .sundayToMonday)
-    public static let martinLutherKingJrDay = HolidayRule("Martin Luther King Jr. Day", .nthWeekday(3, .monday, month: 1))
+    public static let martinLutherKingJrDay = HolidayRule(
+        "Martin Luther King Jr. Day",
+        .nthWeekday(3, .monday, month: 1)
+    )
     public static let lincolnDay = HolidayRule("Lincoln Day", .fixed(month: 2, day: 12), observance: .sundayToMonday)
     public static let presidentsDay = HolidayRule("Presidents' Day", .nthWeekday(3, .monday, month: 2))
-    public static let cesarChavezDay = HolidayRule("Cesar Chavez Day", .fixed(month: 3, day: 31), observance: .sundayToMonday)
+    public static let cesarChavezDay = HolidayRule(
+        "Cesar Chavez Day",
+        .fixed(month: 3, day: 31),
+        observance: .sundayToMonday
+    )
     public static let memorialDay = HolidayRule("Memorial Day", .lastWeekday(.monday, month: 5))
-    public static let independenceDay = HolidayRule("Independence Day", .fixed(month: 7, day: 4), observance: .sundayToMonday)
+    public static let independenceDay = HolidayRule(
+        "Independence Day",
+        .fixed(month: 7, day: 4),
+        observance: .sundayToMonday
+    )
     public static let laborDay = HolidayRule("Labor Day", .nthWeekday(1, .monday, month: 9))
     public static let admissionDay = HolidayRule("Admission Day", .fixed(month: 9, day: 9), observance: .sundayToMonday)
     public static let columbusDay = HolidayRule("Columbus Day", .nthWeekday(2, .monday, month: 10))
     public static let nativeAmericanDay = HolidayRule("Native American Day", .nthWeekday(4, .friday, month: 9))
     public static let veteransDay = HolidayRule(
-        "Veterans Day", .fixed(month: 11, day: 11), observance: .sundayToMondaySaturdayToFriday)
+        "Veterans Day",
+        .fixed(month: 11, day: 11),
+        observance: .sundayToMondaySaturdayToFriday
+    )
     public static let thanksgiving = HolidayRule("Thanksgiving Day", .nthWeekday(4, .thursday, month: 11))
-    public static let dayAfterThanksgiving = HolidayRule("Day after Thanksgiving", .dayAfterNthWeekday(4, .thursday, month: 11))
+    public static let dayAfterThanksgiving = HolidayRule(
+        "Day after Thanksgiving",
+        .dayAfterNthWeekday(4, .thursday, month: 11)
+    )
     public static let christmas = HolidayRule("Christmas Day", .fixed(month: 12, day: 25), observance: .sundayToMonday)
     /// Only when configured: not verified as a judicial holiday. Sunday-to-Monday observance
     /// is assumed, as for the other fixed-date holidays.

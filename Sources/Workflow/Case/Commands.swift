@@ -101,7 +101,10 @@ extension CaseCommand {
                 let value: CorrectionValue
                 let reason: String
             }
-            return json("correct", Canonical(version: c.version, eventId: c.eventId, field: c.field, value: c.value, reason: c.reason))
+            return json(
+                "correct",
+                Canonical(version: c.version, eventId: c.eventId, field: c.field, value: c.value, reason: c.reason)
+            )
         }
     }
 }

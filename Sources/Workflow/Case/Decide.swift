@@ -56,7 +56,11 @@ public func decide(_ command: CaseCommand, state: CaseState, now: Date) throws(C
     return try decideUnnormalized(command, state: state, now: now).map { $0.truncatingInstantsToSeconds() }
 }
 
-private func decideUnnormalized(_ command: CaseCommand, state: CaseState, now: Date) throws(CaseRuleViolation) -> [CaseEvent] {
+private func decideUnnormalized(
+    _ command: CaseCommand,
+    state: CaseState,
+    now: Date
+) throws(CaseRuleViolation) -> [CaseEvent] {
     let rules = CaseRules(state: state, now: now)
     switch command {
     case .openCase(let e): return [.caseOpened(try rules.open(e))]
@@ -97,10 +101,18 @@ extension CaseEvent {
             Date(timeIntervalSince1970: instant.timeIntervalSince1970.rounded(.down))
         }
         switch self {
-        case .rfaReceived(var e): e.receivedAt = whole(e.receivedAt); return .rfaReceived(e)
-        case .urDecisionIssued(var e): e.decidedAt = whole(e.decidedAt); return .urDecisionIssued(e)
-        case .physicianNotified(var e): e.notifiedAt = whole(e.notifiedAt); return .physicianNotified(e)
-        case .noteAdded(var e): e.writtenAt = whole(e.writtenAt); return .noteAdded(e)
+        case .rfaReceived(var e):
+            e.receivedAt = whole(e.receivedAt)
+            return .rfaReceived(e)
+        case .urDecisionIssued(var e):
+            e.decidedAt = whole(e.decidedAt)
+            return .urDecisionIssued(e)
+        case .physicianNotified(var e):
+            e.notifiedAt = whole(e.notifiedAt)
+            return .physicianNotified(e)
+        case .noteAdded(var e):
+            e.writtenAt = whole(e.writtenAt)
+            return .noteAdded(e)
         case .eventCorrected(var e):
             if case .instant(let i) = e.value { e.value = .instant(whole(i)) }
             return .eventCorrected(e)
@@ -155,22 +167,32 @@ private struct CaseRules {
     /// The case's facts, when it is open for new facts.
     private func openFacts() throws(CaseRuleViolation) -> CaseFacts {
         guard let facts = state.facts else {
-            throw refuse(.caseNotOpen, "This case has not been opened; open it with its claim number and date of injury first")
+            throw refuse(
+                .caseNotOpen,
+                "This case has not been opened; open it with its claim number and date of injury first"
+            )
         }
         if let on = state.withdrawnOn {
-            throw refuse(.caseWithdrawn,
-                "Case \(facts.caseId) was withdrawn on \(on); only notes and corrections can be recorded on it")
+            throw refuse(
+                .caseWithdrawn,
+                "Case \(facts.caseId) was withdrawn on \(on); only notes and corrections can be recorded on it"
+            )
         }
         if let on = state.closedOn {
-            throw refuse(.caseClosed,
-                "Case \(facts.caseId) was closed on \(on); only notes and corrections can be recorded on it")
+            throw refuse(
+                .caseClosed,
+                "Case \(facts.caseId) was closed on \(on); only notes and corrections can be recorded on it"
+            )
         }
         return facts
     }
 
     private func openedFacts() throws(CaseRuleViolation) -> CaseFacts {
         guard let facts = state.facts else {
-            throw refuse(.caseNotOpen, "This case has not been opened; open it with its claim number and date of injury first")
+            throw refuse(
+                .caseNotOpen,
+                "This case has not been opened; open it with its claim number and date of injury first"
+            )
         }
         return facts
     }
@@ -186,25 +208,40 @@ private struct CaseRules {
     /// `day` must lie between the date of injury and today.
     private func checkDay(_ day: LocalDate, _ what: String, facts: CaseFacts) throws(CaseRuleViolation) {
         if day < facts.dateOfInjury {
-            throw refuse(.dateBeforeInjury, "\(what) (\(day)) is before the date of injury (\(facts.dateOfInjury)); check the date")
+            throw refuse(
+                .dateBeforeInjury,
+                "\(what) (\(day)) is before the date of injury (\(facts.dateOfInjury)); check the date"
+            )
         }
         if day > today {
-            throw refuse(.dateInFuture, "\(what) (\(day)) is in the future (today is \(today)); record facts once they happen")
+            throw refuse(
+                .dateInFuture,
+                "\(what) (\(day)) is in the future (today is \(today)); record facts once they happen"
+            )
         }
     }
 
     private func checkInstant(_ instant: Date, _ what: String, facts: CaseFacts) throws(CaseRuleViolation) {
         if Pacific.date(of: instant) < facts.dateOfInjury {
-            throw refuse(.dateBeforeInjury,
-                "\(what) (\(Pacific.rfc3339(instant))) is before the date of injury (\(facts.dateOfInjury)); check the date")
+            throw refuse(
+                .dateBeforeInjury,
+                "\(what) (\(Pacific.rfc3339(instant))) is before the date of injury (\(facts.dateOfInjury)); check the date"
+            )
         }
         if instant > now {
-            throw refuse(.dateInFuture,
-                "\(what) (\(Pacific.rfc3339(instant))) is in the future (now is \(Pacific.rfc3339(now))); record facts once they happen")
+            throw refuse(
+                .dateInFuture,
+                "\(what) (\(Pacific.rfc3339(instant))) is in the future (now is \(Pacific.rfc3339(now))); record facts once they happen"
+            )
         }
     }
 
-    private func notBefore(_ day: LocalDate, _ what: String, _ trigger: LocalDate, _ triggerWhat: String) throws(CaseRuleViolation) {
+    private func notBefore(
+        _ day: LocalDate,
+        _ what: String,
+        _ trigger: LocalDate,
+        _ triggerWhat: String
+    ) throws(CaseRuleViolation) {
         if day < trigger {
             throw refuse(.dateBeforeTrigger, "\(what) (\(day)) is before \(triggerWhat) (\(trigger)); check both dates")
         }
@@ -213,8 +250,11 @@ private struct CaseRules {
     private func rfa(_ id: RFAID) throws(CaseRuleViolation) -> RFAState {
         guard let rfa = state.rfa(id) else {
             let known = state.rfas.map(\.id.rawValue).joined(separator: ", ")
-            throw refuse(.unknownRFA,
-                "RFA \(id) is not on this case" + (known.isEmpty ? "; no RFA has been received yet" : "; its RFAs are \(known)"))
+            throw refuse(
+                .unknownRFA,
+                "RFA \(id) is not on this case"
+                    + (known.isEmpty ? "; no RFA has been received yet" : "; its RFAs are \(known)")
+            )
         }
         return rfa
     }
@@ -222,8 +262,11 @@ private struct CaseRules {
     private func item(_ id: ItemID) throws(CaseRuleViolation) -> ItemState {
         guard let item = state.item(id) else {
             let known = state.items.map(\.id.rawValue).joined(separator: ", ")
-            throw refuse(.unknownItem,
-                "Item \(id) is not on this case" + (known.isEmpty ? "; no item has been requested yet" : "; its items are \(known)"))
+            throw refuse(
+                .unknownItem,
+                "Item \(id) is not on this case"
+                    + (known.isEmpty ? "; no item has been requested yet" : "; its items are \(known)")
+            )
         }
         return item
     }
@@ -242,8 +285,10 @@ private struct CaseRules {
 
     func open(_ e: CaseOpened) throws(CaseRuleViolation) -> CaseOpened {
         if let facts = state.facts {
-            throw refuse(.caseAlreadyOpen,
-                "Case \(facts.caseId) is already open (claim \(facts.claimNumber)); a case id can be opened only once")
+            throw refuse(
+                .caseAlreadyOpen,
+                "Case \(facts.caseId) is already open (claim \(facts.claimNumber)); a case id can be opened only once"
+            )
         }
         try requireText(e.caseId.rawValue, "The case id")
         try requireText(e.claimNumber, "The claim number")
@@ -252,12 +297,19 @@ private struct CaseRules {
         try requireText(e.coordinator, "The coordinator")
         let reference = e.injuredWorkerReference
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: ".-_"))
-        if reference.isEmpty || reference.count > 24 || reference.unicodeScalars.contains(where: { !allowed.contains($0) }) {
-            throw refuse(.personalDataRefused,
-                "Injured-worker reference '\(reference)' is not initials or an internal id; record initials (e.g. J.S.) or your internal reference, never a name")
+        if reference.isEmpty || reference.count > 24
+            || reference.unicodeScalars.contains(where: { !allowed.contains($0) })
+        {
+            throw refuse(
+                .personalDataRefused,
+                "Injured-worker reference '\(reference)' is not initials or an internal id; record initials (e.g. J.S.) or your internal reference, never a name"
+            )
         }
         if e.dateOfInjury > today {
-            throw refuse(.dateInFuture, "Date of injury (\(e.dateOfInjury)) is in the future (today is \(today)); check the date")
+            throw refuse(
+                .dateInFuture,
+                "Date of injury (\(e.dateOfInjury)) is in the future (today is \(today)); check the date"
+            )
         }
         return e
     }
@@ -266,11 +318,16 @@ private struct CaseRules {
         let facts = try openFacts()
         try requireText(e.rfaId.rawValue, "The RFA id")
         if let existing = state.rfa(e.rfaId) {
-            throw refuse(.duplicateRFA,
-                "RFA \(e.rfaId) was already received on \(Pacific.date(of: existing.receivedAt)); give a new RFA its own id")
+            throw refuse(
+                .duplicateRFA,
+                "RFA \(e.rfaId) was already received on \(Pacific.date(of: existing.receivedAt)); give a new RFA its own id"
+            )
         }
         if let imported = state.items.first(where: { $0.rfaId == e.rfaId }), let source = imported.importedFrom {
-            throw refuse(.duplicateRFA, "RFA id \(e.rfaId) names the items imported from \(source); give a new RFA its own id")
+            throw refuse(
+                .duplicateRFA,
+                "RFA id \(e.rfaId) names the items imported from \(source); give a new RFA its own id"
+            )
         }
         try requireText(e.physician, "The requesting physician of RFA \(e.rfaId)")
         guard !e.items.isEmpty else {
@@ -281,11 +338,16 @@ private struct CaseRules {
             try requireText(requested.id.rawValue, "An item id of RFA \(e.rfaId)")
             try requireText(requested.description, "The description of item \(requested.id)")
             if !seen.insert(requested.id).inserted {
-                throw refuse(.duplicateItem, "RFA \(e.rfaId) lists item \(requested.id) twice; give each item its own id")
+                throw refuse(
+                    .duplicateItem,
+                    "RFA \(e.rfaId) lists item \(requested.id) twice; give each item its own id"
+                )
             }
             if let existing = state.item(requested.id) {
-                throw refuse(.duplicateItem,
-                    "Item \(requested.id) is already on RFA \(existing.rfaId); item ids are unique within a case, so give this item a new id")
+                throw refuse(
+                    .duplicateItem,
+                    "Item \(requested.id) is already on RFA \(existing.rfaId); item ids are unique within a case, so give this item a new id"
+                )
             }
         }
         try checkInstant(e.receivedAt, "Receipt of RFA \(e.rfaId)", facts: facts)
@@ -293,8 +355,10 @@ private struct CaseRules {
             try checkDay(recommended, "The treatment recommendation date of RFA \(e.rfaId)", facts: facts)
             let received = Pacific.date(of: e.receivedAt)
             if recommended > received {
-                throw refuse(.dateBeforeTrigger,
-                    "RFA \(e.rfaId) was received (\(received)) before its treatment recommendation date (\(recommended)); check both dates")
+                throw refuse(
+                    .dateBeforeTrigger,
+                    "RFA \(e.rfaId) was received (\(received)) before its treatment recommendation date (\(recommended)); check both dates"
+                )
             }
         }
         return e
@@ -306,7 +370,10 @@ private struct CaseRules {
         try requireText(e.rfaId.rawValue, "The RFA id of the imported items")
         try requireText(e.source, "The source of the imported items")
         if state.rfa(e.rfaId) != nil || state.items.contains(where: { $0.rfaId == e.rfaId }) {
-            throw refuse(.duplicateRFA, "RFA id \(e.rfaId) is already on this case; give the imported items an RFA id of their own")
+            throw refuse(
+                .duplicateRFA,
+                "RFA id \(e.rfaId) is already on this case; give the imported items an RFA id of their own"
+            )
         }
         guard !e.items.isEmpty else {
             throw refuse(.noItems, "The import from \(e.source) lists no treatment item; a letter decides at least one")
@@ -319,15 +386,22 @@ private struct CaseRules {
                 throw refuse(.duplicateItem, "The import lists item \(imported.id) twice; give each item its own id")
             }
             if let existing = state.item(imported.id) {
-                throw refuse(.duplicateItem,
-                    "Item \(imported.id) is already on RFA \(existing.rfaId); item ids are unique within a case, so give this item a new id")
+                throw refuse(
+                    .duplicateItem,
+                    "Item \(imported.id) is already on RFA \(existing.rfaId); item ids are unique within a case, so give this item a new id"
+                )
             }
             switch imported.urOutcome {
             case .approved:
-                throw refuse(.itemNotDisputable,
-                    "Imported item \(imported.id) is recorded as approved by UR; only denied or modified items reach IMR")
+                throw refuse(
+                    .itemNotDisputable,
+                    "Imported item \(imported.id) is recorded as approved by UR; only denied or modified items reach IMR"
+                )
             case .modified:
-                try requireText(imported.authorizedPortion ?? "", "The authorized portion of modified item \(imported.id)")
+                try requireText(
+                    imported.authorizedPortion ?? "",
+                    "The authorized portion of modified item \(imported.id)"
+                )
             case .denied:
                 break
             }
@@ -347,12 +421,19 @@ private struct CaseRules {
             throw refuse(.alreadyRecorded, "More information for RFA \(rfa.id) was already requested on \(on)")
         }
         if pendingItems(of: rfa).isEmpty {
-            throw refuse(.urAlreadyDecided,
-                "UR already decided every item of RFA \(rfa.id); more information can only be requested before the decision")
+            throw refuse(
+                .urAlreadyDecided,
+                "UR already decided every item of RFA \(rfa.id); more information can only be requested before the decision"
+            )
         }
         try requireText(e.whatIsNeeded, "What UR needs")
         try checkDay(e.requestedOn, "The information request for RFA \(rfa.id)", facts: facts)
-        try notBefore(e.requestedOn, "The information request for RFA \(rfa.id)", Pacific.date(of: rfa.receivedAt), "the RFA's receipt")
+        try notBefore(
+            e.requestedOn,
+            "The information request for RFA \(rfa.id)",
+            Pacific.date(of: rfa.receivedAt),
+            "the RFA's receipt"
+        )
         return e
     }
 
@@ -360,8 +441,10 @@ private struct CaseRules {
         let facts = try openFacts()
         let rfa = try rfa(e.rfaId)
         guard let requested = rfa.informationRequestedOn else {
-            throw refuse(.informationNotRequested,
-                "UR has not requested more information for RFA \(rfa.id); record the request first")
+            throw refuse(
+                .informationNotRequested,
+                "UR has not requested more information for RFA \(rfa.id); record the request first"
+            )
         }
         if let on = rfa.informationReceivedOn {
             throw refuse(.alreadyRecorded, "The information for RFA \(rfa.id) was already received on \(on)")
@@ -378,12 +461,19 @@ private struct CaseRules {
             throw refuse(.alreadyRecorded, "UR of RFA \(rfa.id) was already deferred on \(on)")
         }
         if pendingItems(of: rfa).count < rfa.itemIds.count {
-            throw refuse(.urAlreadyDecided,
-                "UR already decided items of RFA \(rfa.id); a deferral for disputed liability comes before any decision")
+            throw refuse(
+                .urAlreadyDecided,
+                "UR already decided items of RFA \(rfa.id); a deferral for disputed liability comes before any decision"
+            )
         }
         try requireText(e.liabilityDispute, "The liability dispute")
         try checkDay(e.deferredOn, "The deferral of RFA \(rfa.id)", facts: facts)
-        try notBefore(e.deferredOn, "The deferral of RFA \(rfa.id)", Pacific.date(of: rfa.receivedAt), "the RFA's receipt")
+        try notBefore(
+            e.deferredOn,
+            "The deferral of RFA \(rfa.id)",
+            Pacific.date(of: rfa.receivedAt),
+            "the RFA's receipt"
+        )
         return e
     }
 
@@ -395,11 +485,16 @@ private struct CaseRules {
         let decided = try items(e.decisions.map(\.itemId), for: "The UR decision on RFA \(rfa.id)")
         for (item, decision) in zip(decided, e.decisions) {
             if item.rfaId != rfa.id {
-                throw refuse(.itemNotOnRFA, "Item \(item.id) is on RFA \(item.rfaId), not RFA \(rfa.id); decide it under its own RFA")
+                throw refuse(
+                    .itemNotOnRFA,
+                    "Item \(item.id) is on RFA \(item.rfaId), not RFA \(rfa.id); decide it under its own RFA"
+                )
             }
             if let outcome = item.urOutcome, let at = item.urDecidedAt {
-                throw refuse(.urAlreadyDecided,
-                    "UR already decided item \(item.id) (\(outcome.rawValue)) on \(Pacific.date(of: at)); a new decision needs a new RFA with new item ids")
+                throw refuse(
+                    .urAlreadyDecided,
+                    "UR already decided item \(item.id) (\(outcome.rawValue)) on \(Pacific.date(of: at)); a new decision needs a new RFA with new item ids"
+                )
             }
             if decision.outcome == .modified {
                 try requireText(decision.authorizedPortion ?? "", "The authorized portion of modified item \(item.id)")
@@ -407,8 +502,10 @@ private struct CaseRules {
         }
         try checkInstant(e.decidedAt, "The UR decision on RFA \(rfa.id)", facts: facts)
         if e.decidedAt < rfa.receivedAt {
-            throw refuse(.dateBeforeTrigger,
-                "The UR decision at \(Pacific.rfc3339(e.decidedAt)) is before RFA \(rfa.id) was received at \(Pacific.rfc3339(rfa.receivedAt)); check both")
+            throw refuse(
+                .dateBeforeTrigger,
+                "The UR decision at \(Pacific.rfc3339(e.decidedAt)) is before RFA \(rfa.id) was received at \(Pacific.rfc3339(rfa.receivedAt)); check both"
+            )
         }
         return e
     }
@@ -425,12 +522,16 @@ private struct CaseRules {
         for item in try items(e.itemIds, for: "The physician notice") {
             let at = try decidedAt(item, for: "notice to the physician")
             if let notified = item.physicianNotifiedAt {
-                throw refuse(.alreadyRecorded,
-                    "The physician was already notified of the decision on item \(item.id) at \(Pacific.rfc3339(notified))")
+                throw refuse(
+                    .alreadyRecorded,
+                    "The physician was already notified of the decision on item \(item.id) at \(Pacific.rfc3339(notified))"
+                )
             }
             if e.notifiedAt < at {
-                throw refuse(.dateBeforeTrigger,
-                    "Notice to the physician at \(Pacific.rfc3339(e.notifiedAt)) is before UR decided item \(item.id) at \(Pacific.rfc3339(at)); check both")
+                throw refuse(
+                    .dateBeforeTrigger,
+                    "Notice to the physician at \(Pacific.rfc3339(e.notifiedAt)) is before UR decided item \(item.id) at \(Pacific.rfc3339(at)); check both"
+                )
             }
         }
         try checkInstant(e.notifiedAt, "Notice to the physician", facts: facts)
@@ -442,9 +543,17 @@ private struct CaseRules {
         for item in try items(e.itemIds, for: "The written UR decision") {
             let at = try decidedAt(item, for: "service of the written decision")
             if let served = item.writtenDecisionServedOn {
-                throw refuse(.alreadyRecorded, "The written UR decision on item \(item.id) was already served on \(served)")
+                throw refuse(
+                    .alreadyRecorded,
+                    "The written UR decision on item \(item.id) was already served on \(served)"
+                )
             }
-            try notBefore(e.servedOn, "Service of the written decision on item \(item.id)", Pacific.date(of: at), "the UR decision")
+            try notBefore(
+                e.servedOn,
+                "Service of the written decision on item \(item.id)",
+                Pacific.date(of: at),
+                "the UR decision"
+            )
         }
         try checkDay(e.servedOn, "Service of the written UR decision", facts: facts)
         return e
@@ -457,36 +566,54 @@ private struct CaseRules {
         for item in try items(e.itemIds, for: "The IMR application") {
             let refused = "IMR application for item \(item.id) refused"
             guard let outcome = item.urOutcome, item.urDecidedAt != nil || item.importedFrom != nil else {
-                throw refuse(.urNotDecided,
-                    "\(refused): UR has not decided item \(item.id); IMR reviews a UR denial or modification")
+                throw refuse(
+                    .urNotDecided,
+                    "\(refused): UR has not decided item \(item.id); IMR reviews a UR denial or modification"
+                )
             }
             if let received = item.imrApplicationReceivedOn {
-                throw refuse(.alreadyRecorded, "\(refused): an IMR application for item \(item.id) was already received on \(received)")
+                throw refuse(
+                    .alreadyRecorded,
+                    "\(refused): an IMR application for item \(item.id) was already received on \(received)"
+                )
             }
             if outcome == .approved {
-                throw refuse(.itemNotDisputable,
-                    "\(refused): UR approved item \(item.id) on \(item.urDecidedOn?.iso ?? "an unrecorded day"); only denied or modified items can go to IMR")
+                throw refuse(
+                    .itemNotDisputable,
+                    "\(refused): UR approved item \(item.id) on \(item.urDecidedOn?.iso ?? "an unrecorded day"); only denied or modified items can go to IMR"
+                )
             }
             if item.importedFrom != nil, item.writtenDecisionServedOn == nil {
                 // The letter proves the UR decision went to IMR; its written service is not on record.
                 if let decided = item.urDecidedOn {
                     if facts.dateOfInjury < RuleBook.imrStart, decided < RuleBook.imrForDecisionsFrom {
-                        throw refuse(.imrNotApplicable,
-                            "\(refused): the injury of \(facts.dateOfInjury) predates \(RuleBook.imrStart.year) and the UR decision on item \(item.id) was made on \(decided), before IMR began on \(RuleBook.imrForDecisionsFrom.iso); the WCAB decides this dispute")
+                        throw refuse(
+                            .imrNotApplicable,
+                            "\(refused): the injury of \(facts.dateOfInjury) predates \(RuleBook.imrStart.year) and the UR decision on item \(item.id) was made on \(decided), before IMR began on \(RuleBook.imrForDecisionsFrom.iso); the WCAB decides this dispute"
+                        )
                     }
                     try notBefore(e.receivedOn, "The IMR application for item \(item.id)", decided, "the UR decision")
                 }
                 continue
             }
             guard let served = item.writtenDecisionServedOn else {
-                throw refuse(.writtenDecisionNotServed,
-                    "\(refused): the written UR decision on item \(item.id) has not been served; record its service first")
+                throw refuse(
+                    .writtenDecisionNotServed,
+                    "\(refused): the written UR decision on item \(item.id) has not been served; record its service first"
+                )
             }
             if facts.dateOfInjury < RuleBook.imrStart, served < RuleBook.imrForDecisionsFrom {
-                throw refuse(.imrNotApplicable,
-                    "\(refused): the injury of \(facts.dateOfInjury) predates \(RuleBook.imrStart.year) and the UR decision on item \(item.id) was served on \(served), before IMR began on \(RuleBook.imrForDecisionsFrom.iso); the WCAB decides this dispute")
+                throw refuse(
+                    .imrNotApplicable,
+                    "\(refused): the injury of \(facts.dateOfInjury) predates \(RuleBook.imrStart.year) and the UR decision on item \(item.id) was served on \(served), before IMR began on \(RuleBook.imrForDecisionsFrom.iso); the WCAB decides this dispute"
+                )
             }
-            try notBefore(e.receivedOn, "The IMR application for item \(item.id)", served, "service of the written UR decision")
+            try notBefore(
+                e.receivedOn,
+                "The IMR application for item \(item.id)",
+                served,
+                "service of the written UR decision"
+            )
         }
         try checkDay(e.receivedOn, "The IMR application", facts: facts)
         return e
@@ -494,19 +621,26 @@ private struct CaseRules {
 
     private func applicationAwaitingEligibility(_ item: ItemState) throws(CaseRuleViolation) -> LocalDate {
         guard let applied = item.imrApplicationReceivedOn else {
-            throw refuse(.noIMRApplication, "No IMR application for item \(item.id) has been received; record the application first")
+            throw refuse(
+                .noIMRApplication,
+                "No IMR application for item \(item.id) has been received; record the application first"
+            )
         }
         if let on = item.imrEligibleOn {
             throw refuse(.eligibilityAlreadyDecided, "Item \(item.id) was already found eligible for IMR on \(on)")
         }
         if let on = item.imrIneligibleOn {
-            throw refuse(.eligibilityAlreadyDecided,
-                "Item \(item.id) was already found ineligible for IMR on \(on) (\(item.ineligibilityReason?.rawValue ?? "other"))")
+            throw refuse(
+                .eligibilityAlreadyDecided,
+                "Item \(item.id) was already found ineligible for IMR on \(on) (\(item.ineligibilityReason?.rawValue ?? "other"))"
+            )
         }
         return applied
     }
 
-    func requestEligibilityInformation(_ e: IMREligibilityInformationRequested) throws(CaseRuleViolation) -> IMREligibilityInformationRequested {
+    func requestEligibilityInformation(
+        _ e: IMREligibilityInformationRequested
+    ) throws(CaseRuleViolation) -> IMREligibilityInformationRequested {
         let facts = try openFacts()
         try requireText(e.whatIsRequested, "What the AD asks for")
         guard !e.requestedFrom.isEmpty else {
@@ -520,24 +654,38 @@ private struct CaseRules {
             // The AD asks while it decides eligibility: after the application, before the finding.
             let applied = try applicationAwaitingEligibility(item)
             if let on = item.eligibilityInformationRequestedOn {
-                throw refuse(.alreadyRecorded,
-                    "The AD already asked for eligibility information on item \(item.id) on \(on)")
+                throw refuse(
+                    .alreadyRecorded,
+                    "The AD already asked for eligibility information on item \(item.id) on \(on)"
+                )
             }
-            try notBefore(e.requestedOn, "The request for eligibility information on item \(item.id)", applied, "its IMR application")
+            try notBefore(
+                e.requestedOn,
+                "The request for eligibility information on item \(item.id)",
+                applied,
+                "its IMR application"
+            )
         }
         try checkDay(e.requestedOn, "The request for eligibility information", facts: facts)
         return e
     }
 
-    func sendEligibilityInformation(_ e: IMREligibilityInformationSent) throws(CaseRuleViolation) -> IMREligibilityInformationSent {
+    func sendEligibilityInformation(
+        _ e: IMREligibilityInformationSent
+    ) throws(CaseRuleViolation) -> IMREligibilityInformationSent {
         let facts = try openFacts()
         for item in try items(e.itemIds, for: "The eligibility information sent") {
             guard let requested = item.eligibilityInformationRequestedOn else {
-                throw refuse(.informationNotRequested,
-                    "The AD has not asked for eligibility information on item \(item.id); record its request first")
+                throw refuse(
+                    .informationNotRequested,
+                    "The AD has not asked for eligibility information on item \(item.id); record its request first"
+                )
             }
             if let on = item.eligibilityInformationSentOn {
-                throw refuse(.alreadyRecorded, "The eligibility information on item \(item.id) was already sent on \(on)")
+                throw refuse(
+                    .alreadyRecorded,
+                    "The eligibility information on item \(item.id) was already sent on \(on)"
+                )
             }
             try notBefore(e.sentOn, "The eligibility information on item \(item.id)", requested, "the AD's request")
         }
@@ -572,8 +720,10 @@ private struct CaseRules {
                 throw refuse(.alreadyRecorded, "Item \(item.id) was already assigned to IMR case \(number) on \(on)")
             }
             if let on = item.imrIneligibleOn {
-                throw refuse(.notEligible,
-                    "Item \(item.id) cannot be assigned to IMR: its application was found ineligible on \(on)")
+                throw refuse(
+                    .notEligible,
+                    "Item \(item.id) cannot be assigned to IMR: its application was found ineligible on \(on)"
+                )
             }
             if item.importedFrom != nil, item.imrEligibleOn == nil {
                 // The letter's assignment proves the AD found it eligible, on a day it does not give.
@@ -585,8 +735,10 @@ private struct CaseRules {
                 continue
             }
             guard let eligible = item.imrEligibleOn else {
-                throw refuse(.notEligible,
-                    "Item \(item.id) cannot be assigned to IMR: no application for it has been found eligible")
+                throw refuse(
+                    .notEligible,
+                    "Item \(item.id) cannot be assigned to IMR: no application for it has been found eligible"
+                )
             }
             try notBefore(e.assignedOn, "The IMR assignment of item \(item.id)", eligible, "its eligibility finding")
         }
@@ -598,9 +750,11 @@ private struct CaseRules {
         let assigned = state.items(assignedTo: number)
         if assigned.isEmpty {
             let known = Set(state.items.compactMap(\.imrCaseNumber)).sorted().map(\.rawValue).joined(separator: ", ")
-            throw refuse(.unknownIMRCaseNumber,
+            throw refuse(
+                .unknownIMRCaseNumber,
                 "No item of this case is assigned to IMR case \(number)"
-                    + (known.isEmpty ? "; no item has been assigned to IMR yet" : "; its IMR case numbers are \(known)"))
+                    + (known.isEmpty ? "; no item has been assigned to IMR yet" : "; its IMR case numbers are \(known)")
+            )
         }
         return assigned
     }
@@ -624,16 +778,22 @@ private struct CaseRules {
         let facts = try openFacts()
         for item in try items(e.items.map(\.itemId), for: "The final determination \(e.imrCaseNumber)") {
             guard let number = item.imrCaseNumber, let assigned = item.imrAssignedOn else {
-                throw refuse(.notAssigned,
-                    "Item \(item.id) is not assigned to IMR; a final determination can only decide assigned items")
+                throw refuse(
+                    .notAssigned,
+                    "Item \(item.id) is not assigned to IMR; a final determination can only decide assigned items"
+                )
             }
             if number != e.imrCaseNumber {
-                throw refuse(.imrCaseNumberMismatch,
-                    "Item \(item.id) is assigned to IMR case \(number), not \(e.imrCaseNumber); check the letter's case number")
+                throw refuse(
+                    .imrCaseNumberMismatch,
+                    "Item \(item.id) is assigned to IMR case \(number), not \(e.imrCaseNumber); check the letter's case number"
+                )
             }
             if let decision = item.imrDecision, let on = item.determinationDecidedOn {
-                throw refuse(.alreadyDetermined,
-                    "IMR already decided item \(item.id) (\(decision.rawValue)) on \(on) under \(number)")
+                throw refuse(
+                    .alreadyDetermined,
+                    "IMR already decided item \(item.id) (\(decision.rawValue)) on \(on) under \(number)"
+                )
             }
             try notBefore(e.decidedOn, "The determination of item \(item.id)", assigned, "its IMR assignment")
         }
@@ -649,11 +809,16 @@ private struct CaseRules {
         let facts = try openFacts()
         let item = try item(e.itemId)
         guard let decision = item.imrDecision, let decided = item.determinationDecidedOn else {
-            throw refuse(.notDetermined, "Item \(item.id) has no IMR determination; only an overturned item is implemented")
+            throw refuse(
+                .notDetermined,
+                "Item \(item.id) has no IMR determination; only an overturned item is implemented"
+            )
         }
         if decision == .upheld {
-            throw refuse(.notOverturned,
-                "Item \(item.id) cannot be implemented: IMR upheld the UR decision on \(decided); only overturned items are implemented")
+            throw refuse(
+                .notOverturned,
+                "Item \(item.id) cannot be implemented: IMR upheld the UR decision on \(decided); only overturned items are implemented"
+            )
         }
         if let on = item.implementedOn {
             throw refuse(.alreadyImplemented, "Item \(item.id) was already implemented on \(on)")
@@ -670,15 +835,19 @@ private struct CaseRules {
         for item in try items(e.itemIds, for: "The WCAB appeal") {
             // An unknown mailing date counts as the decision date, as the deadline engine assumes.
             guard item.imrDecision != nil, let mailed = item.determinationMailedOn ?? item.determinationDecidedOn else {
-                throw refuse(.notDetermined,
-                    "Appeal of item \(item.id) refused: IMR has not determined item \(item.id); the WCAB hears appeals of final determinations only")
+                throw refuse(
+                    .notDetermined,
+                    "Appeal of item \(item.id) refused: IMR has not determined item \(item.id); the WCAB hears appeals of final determinations only"
+                )
             }
             if let filed = item.appealFiledOn {
                 if item.isAppealPending {
                     throw refuse(.appealPending, "An appeal of item \(item.id) filed on \(filed) is still pending")
                 }
-                throw refuse(.alreadyRecorded,
-                    "The determination of item \(item.id) was already appealed on \(filed) (\(item.appealOutcome?.rawValue ?? "resolved"))")
+                throw refuse(
+                    .alreadyRecorded,
+                    "The determination of item \(item.id) was already appealed on \(filed) (\(item.appealOutcome?.rawValue ?? "resolved"))"
+                )
             }
             try notBefore(e.filedOn, "The appeal of item \(item.id)", mailed, "the mailing of its determination")
         }
@@ -722,8 +891,10 @@ private struct CaseRules {
             }
         }
         if !waiting.isEmpty {
-            throw refuse(.itemsUnresolved,
-                "Case \(facts.caseId) cannot be closed: \(waiting.joined(separator: "; ")); record those steps or withdraw the case")
+            throw refuse(
+                .itemsUnresolved,
+                "Case \(facts.caseId) cannot be closed: \(waiting.joined(separator: "; ")); record those steps or withdraw the case"
+            )
         }
         try checkDay(e.closedOn, "The closing", facts: facts)
         return e
@@ -750,31 +921,46 @@ private struct CaseRules {
     func correct(_ c: CorrectEvent) throws(CaseRuleViolation) -> EventCorrected {
         let facts = try openedFacts()
         guard let target = state.recorded.first(where: { $0.version == c.version }) else {
-            throw refuse(.unknownEvent,
-                "This case has no event at version \(c.version); it holds versions 1 to \(state.version)")
+            throw refuse(
+                .unknownEvent,
+                "This case has no event at version \(c.version); it holds versions 1 to \(state.version)"
+            )
         }
         if let id = c.eventId, id != target.eventId {
-            throw refuse(.unknownEvent,
-                "The event at version \(c.version) has id \(target.eventId), not \(id); reload the case and try again")
+            throw refuse(
+                .unknownEvent,
+                "The event at version \(c.version) has id \(target.eventId), not \(id); reload the case and try again"
+            )
         }
         if case .eventCorrected = target.event {
-            throw refuse(.uncorrectableField,
-                "Version \(c.version) is itself a correction; correct the original event instead")
+            throw refuse(
+                .uncorrectableField,
+                "Version \(c.version) is itself a correction; correct the original event instead"
+            )
         }
         try requireText(c.reason, "The reason for the correction")
         _ = try target.event.correcting(c.field, to: c.value)
         if let day = c.value.day {
             if c.field != .dateOfInjury, day < facts.dateOfInjury {
-                throw refuse(.dateBeforeInjury,
-                    "Corrected \(c.field.rawValue) (\(day)) is before the date of injury (\(facts.dateOfInjury)); check the date")
+                throw refuse(
+                    .dateBeforeInjury,
+                    "Corrected \(c.field.rawValue) (\(day)) is before the date of injury (\(facts.dateOfInjury)); check the date"
+                )
             }
             if day > today {
-                throw refuse(.dateInFuture, "Corrected \(c.field.rawValue) (\(day)) is in the future (today is \(today))")
+                throw refuse(
+                    .dateInFuture,
+                    "Corrected \(c.field.rawValue) (\(day)) is in the future (today is \(today))"
+                )
             }
         }
         let correction = EventCorrected(
-            correctedEventId: target.eventId, correctedVersion: target.version,
-            field: c.field, value: c.value, reason: c.reason)
+            correctedEventId: target.eventId,
+            correctedVersion: target.version,
+            field: c.field,
+            value: c.value,
+            reason: c.reason
+        )
         try replayWith(correction)
         return correction
     }
@@ -782,8 +968,15 @@ private struct CaseRules {
     /// Replays the stream as it would read after `correction`, checking every event
     /// against the rules, so a corrected date cannot put a fact before its trigger.
     private func replayWith(_ correction: EventCorrected) throws(CaseRuleViolation) {
-        let proposed = evolve(state, RecordedCaseEvent(
-            event: .eventCorrected(correction), version: state.version + 1, eventId: UUID(uuidString: "00000000-0000-0000-0000-000000000000")!, recordedAt: now))
+        let proposed = evolve(
+            state,
+            RecordedCaseEvent(
+                event: .eventCorrected(correction),
+                version: state.version + 1,
+                eventId: UUID(uuidString: "00000000-0000-0000-0000-000000000000")!,
+                recordedAt: now
+            )
+        )
         var replayed = CaseState()
         for entry in proposed.recorded {
             if case .eventCorrected = entry.event { continue }
@@ -792,12 +985,21 @@ private struct CaseRules {
                 do {
                     _ = try decide(command, state: replayed, now: now)
                 } catch let violation {
-                    throw refuse(violation.code,
-                        "Correcting \(correction.field.rawValue) of version \(correction.correctedVersion) to \(correction.value) would break the case at version \(entry.version): \(violation.message)")
+                    throw refuse(
+                        violation.code,
+                        "Correcting \(correction.field.rawValue) of version \(correction.correctedVersion) to \(correction.value) would break the case at version \(entry.version): \(violation.message)"
+                    )
                 }
             }
-            replayed = evolve(replayed, RecordedCaseEvent(
-                event: event, version: entry.version, eventId: entry.eventId, recordedAt: entry.recordedAt))
+            replayed = evolve(
+                replayed,
+                RecordedCaseEvent(
+                    event: event,
+                    version: entry.version,
+                    eventId: entry.eventId,
+                    recordedAt: entry.recordedAt
+                )
+            )
         }
     }
 }

@@ -38,14 +38,17 @@ public struct CaseEventDecodingError: Error, Equatable, Sendable, CustomStringCo
 /// | every other event | 1 |
 public enum CaseEventCodec {
     /// Every type name, with its current schema version.
-    public static let currentVersions: [String: Int] = Dictionary(uniqueKeysWithValues: payloadTypes.map {
-        ($0.typeName, $0.schemaVersion)
-    })
+    public static let currentVersions: [String: Int] = Dictionary(
+        uniqueKeysWithValues: payloadTypes.map {
+            ($0.typeName, $0.schemaVersion)
+        }
+    )
 
     private static let payloadTypes: [any CaseEventPayload.Type] = [
         CaseOpened.self, RFAReceived.self, MoreInformationRequested.self, InformationReceived.self,
         URDeferred.self, URDecisionIssued.self, PhysicianNotified.self, WrittenURDecisionServed.self,
-        DisputedItemsImported.self, IMRApplicationReceived.self, IMREligibilityInformationRequested.self, IMREligibilityInformationSent.self,
+        DisputedItemsImported.self, IMRApplicationReceived.self, IMREligibilityInformationRequested.self,
+        IMREligibilityInformationSent.self,
         IMREligibilityFound.self, IMRFoundIneligible.self, IMRAssigned.self,
         IMRRecordsReceived.self, IMRDeterminationIssued.self, DeterminationImplemented.self,
         WCABAppealFiled.self, WCABAppealResolved.self, CaseWithdrawn.self, CaseClosed.self,
@@ -58,7 +61,8 @@ public enum CaseEventCodec {
         return EncodedCaseEvent(
             type: type(of: payload).typeName,
             schemaVersion: type(of: payload).schemaVersion,
-            payload: try encoder().encode(payload))
+            payload: try encoder().encode(payload)
+        )
     }
 
     /// Reads a stored event, upcasting an older schema version to the current shape.
@@ -69,8 +73,11 @@ public enum CaseEventCodec {
         func read<P: CaseEventPayload>(_: P.Type, alsoReads older: Set<Int> = []) throws -> P {
             guard schemaVersion == P.schemaVersion || older.contains(schemaVersion) else {
                 throw CaseEventDecodingError(
-                    type: type, schemaVersion: schemaVersion,
-                    message: "this build reads \(P.typeName) up to version \(P.schemaVersion) and has no upcaster for version \(schemaVersion)")
+                    type: type,
+                    schemaVersion: schemaVersion,
+                    message:
+                        "this build reads \(P.typeName) up to version \(P.schemaVersion) and has no upcaster for version \(schemaVersion)"
+                )
             }
             return try decoder().decode(P.self, from: payload)
         }
@@ -82,12 +89,14 @@ public enum CaseEventCodec {
                     return .rfaReceived(try decoder().decode(RFAReceivedV1.self, from: payload).upcast())
                 }
                 return .rfaReceived(try read(RFAReceived.self))
-            case MoreInformationRequested.typeName: return .moreInformationRequested(try read(MoreInformationRequested.self))
+            case MoreInformationRequested.typeName:
+                return .moreInformationRequested(try read(MoreInformationRequested.self))
             case InformationReceived.typeName: return .informationReceived(try read(InformationReceived.self))
             case URDeferred.typeName: return .urDeferred(try read(URDeferred.self))
             case URDecisionIssued.typeName: return .urDecisionIssued(try read(URDecisionIssued.self))
             case PhysicianNotified.typeName: return .physicianNotified(try read(PhysicianNotified.self))
-            case WrittenURDecisionServed.typeName: return .writtenURDecisionServed(try read(WrittenURDecisionServed.self))
+            case WrittenURDecisionServed.typeName:
+                return .writtenURDecisionServed(try read(WrittenURDecisionServed.self))
             case IMRApplicationReceived.typeName: return .imrApplicationReceived(try read(IMRApplicationReceived.self))
             case IMREligibilityInformationRequested.typeName:
                 return .imrEligibilityInformationRequested(try read(IMREligibilityInformationRequested.self))
@@ -101,7 +110,8 @@ public enum CaseEventCodec {
             case IMRDeterminationIssued.typeName:
                 return .imrDeterminationIssued(try read(IMRDeterminationIssued.self, alsoReads: [1]))
             case DisputedItemsImported.typeName: return .disputedItemsImported(try read(DisputedItemsImported.self))
-            case DeterminationImplemented.typeName: return .determinationImplemented(try read(DeterminationImplemented.self))
+            case DeterminationImplemented.typeName:
+                return .determinationImplemented(try read(DeterminationImplemented.self))
             case WCABAppealFiled.typeName: return .wcabAppealFiled(try read(WCABAppealFiled.self))
             case WCABAppealResolved.typeName: return .wcabAppealResolved(try read(WCABAppealResolved.self))
             case CaseWithdrawn.typeName: return .caseWithdrawn(try read(CaseWithdrawn.self))
@@ -165,6 +175,7 @@ struct RFAReceivedV1: Decodable {
             reviewType: reviewType,
             expedited: expedited,
             formulary: false,
-            items: [RequestedItem(id: ItemID(rfaId.rawValue), description: treatment)])
+            items: [RequestedItem(id: ItemID(rfaId.rawValue), description: treatment)]
+        )
     }
 }

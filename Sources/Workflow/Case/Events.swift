@@ -26,8 +26,15 @@ public struct CaseOpened: CaseEventPayload {
     public var dateOfInjury: LocalDate
     public var coordinator: String
 
-    public init(caseId: CaseID, claimNumber: String, employer: String, claimsAdministrator: String,
-                injuredWorkerReference: String, dateOfInjury: LocalDate, coordinator: String) {
+    public init(
+        caseId: CaseID,
+        claimNumber: String,
+        employer: String,
+        claimsAdministrator: String,
+        injuredWorkerReference: String,
+        dateOfInjury: LocalDate,
+        coordinator: String
+    ) {
         self.caseId = caseId
         self.claimNumber = claimNumber
         self.employer = employer
@@ -75,9 +82,18 @@ public struct RFAReceived: CaseEventPayload {
     public var formulary: Bool
     public var items: [RequestedItem]
 
-    public init(rfaId: RFAID, receivedAt: Date, receivedTimeOfDayKnown: Bool = true, transmission: Transmission,
-                physician: String, treatmentRecommendedOn: LocalDate? = nil, reviewType: ReviewType,
-                expedited: Bool = false, formulary: Bool = false, items: [RequestedItem]) {
+    public init(
+        rfaId: RFAID,
+        receivedAt: Date,
+        receivedTimeOfDayKnown: Bool = true,
+        transmission: Transmission,
+        physician: String,
+        treatmentRecommendedOn: LocalDate? = nil,
+        reviewType: ReviewType,
+        expedited: Bool = false,
+        formulary: Bool = false,
+        items: [RequestedItem]
+    ) {
         self.rfaId = rfaId
         self.receivedAt = receivedAt
         self.receivedTimeOfDayKnown = receivedTimeOfDayKnown
@@ -215,8 +231,13 @@ public struct ImportedItem: Codable, Sendable, Equatable {
     /// For a modification: the remaining portion IMR decided on; nil when the whole item was disputed.
     public var disputedPortion: String?
 
-    public init(id: ItemID, description: String, urOutcome: URItemOutcome, authorizedPortion: String? = nil,
-                disputedPortion: String? = nil) {
+    public init(
+        id: ItemID,
+        description: String,
+        urOutcome: URItemOutcome,
+        authorizedPortion: String? = nil,
+        disputedPortion: String? = nil
+    ) {
         self.id = id
         self.description = description
         self.urOutcome = urOutcome
@@ -308,8 +329,12 @@ public struct IMREligibilityInformationRequested: CaseEventPayload {
     /// Who must answer; at least one party.
     public var requestedFrom: [EligibilityInformationParty]
 
-    public init(itemIds: [ItemID], requestedOn: LocalDate, whatIsRequested: String,
-                requestedFrom: [EligibilityInformationParty]) {
+    public init(
+        itemIds: [ItemID],
+        requestedOn: LocalDate,
+        whatIsRequested: String,
+        requestedFrom: [EligibilityInformationParty]
+    ) {
         self.itemIds = itemIds
         self.requestedOn = requestedOn
         self.whatIsRequested = whatIsRequested
@@ -384,8 +409,13 @@ public struct IMRAssigned: CaseEventPayload {
     /// How the notice of assignment was sent; nil when not known. Decides `imr.records`.
     public var noticeMethod: AssignmentNoticeMethod?
 
-    public init(itemIds: [ItemID], imrCaseNumber: IMRCaseNumber, assignedOn: LocalDate,
-                priority: IMRPriority, noticeMethod: AssignmentNoticeMethod?) {
+    public init(
+        itemIds: [ItemID],
+        imrCaseNumber: IMRCaseNumber,
+        assignedOn: LocalDate,
+        priority: IMRPriority,
+        noticeMethod: AssignmentNoticeMethod?
+    ) {
         self.itemIds = itemIds
         self.imrCaseNumber = imrCaseNumber
         self.assignedOn = assignedOn
@@ -440,8 +470,13 @@ public struct IMRDeterminationIssued: CaseEventPayload {
     public var reviewerSpecialty: String
     public var items: [IMRItemDetermination]
 
-    public init(imrCaseNumber: IMRCaseNumber, decidedOn: LocalDate, mailedOn: LocalDate?,
-                reviewerSpecialty: String, items: [IMRItemDetermination]) {
+    public init(
+        imrCaseNumber: IMRCaseNumber,
+        decidedOn: LocalDate,
+        mailedOn: LocalDate?,
+        reviewerSpecialty: String,
+        items: [IMRItemDetermination]
+    ) {
         self.imrCaseNumber = imrCaseNumber
         self.decidedOn = decidedOn
         self.mailedOn = mailedOn
@@ -592,8 +627,13 @@ public struct EventCorrected: CaseEventPayload {
     public var value: CorrectionValue
     public var reason: String
 
-    public init(correctedEventId: UUID, correctedVersion: Int, field: CorrectableField,
-                value: CorrectionValue, reason: String) {
+    public init(
+        correctedEventId: UUID,
+        correctedVersion: Int,
+        field: CorrectableField,
+        value: CorrectionValue,
+        reason: String
+    ) {
         self.correctedEventId = correctedEventId
         self.correctedVersion = correctedVersion
         self.field = field

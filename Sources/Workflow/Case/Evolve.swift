@@ -41,7 +41,8 @@ private func refold(_ log: [RecordedCaseEvent]) -> CaseState {
             continue
         }
         // A correction decide accepted always applies; one that does not fit is skipped.
-        let event = (try? entry.readThrough(corrections[entry.version]?.map(\.0) ?? [], skippingMisfits: true)) ?? entry.event
+        let event =
+            (try? entry.readThrough(corrections[entry.version]?.map(\.0) ?? [], skippingMisfits: true)) ?? entry.event
         state.apply(event, version: entry.version)
     }
     return state
@@ -52,18 +53,31 @@ extension CaseState {
         switch event {
         case .caseOpened(let e):
             facts = CaseFacts(
-                caseId: e.caseId, claimNumber: e.claimNumber, employer: e.employer,
-                claimsAdministrator: e.claimsAdministrator, injuredWorkerReference: e.injuredWorkerReference,
-                dateOfInjury: e.dateOfInjury)
+                caseId: e.caseId,
+                claimNumber: e.claimNumber,
+                employer: e.employer,
+                claimsAdministrator: e.claimsAdministrator,
+                injuredWorkerReference: e.injuredWorkerReference,
+                dateOfInjury: e.dateOfInjury
+            )
             coordinator = e.coordinator
 
         case .rfaReceived(let e):
             guard rfa(e.rfaId) == nil else { return }
-            rfas.append(RFAState(
-                id: e.rfaId, receivedAt: e.receivedAt, receivedTimeOfDayKnown: e.receivedTimeOfDayKnown,
-                transmission: e.transmission, physician: e.physician,
-                treatmentRecommendedOn: e.treatmentRecommendedOn, reviewType: e.reviewType,
-                expedited: e.expedited, formulary: e.formulary, itemIds: e.items.map(\.id)))
+            rfas.append(
+                RFAState(
+                    id: e.rfaId,
+                    receivedAt: e.receivedAt,
+                    receivedTimeOfDayKnown: e.receivedTimeOfDayKnown,
+                    transmission: e.transmission,
+                    physician: e.physician,
+                    treatmentRecommendedOn: e.treatmentRecommendedOn,
+                    reviewType: e.reviewType,
+                    expedited: e.expedited,
+                    formulary: e.formulary,
+                    itemIds: e.items.map(\.id)
+                )
+            )
             let receivedOn = Pacific.date(of: e.receivedAt)
             for requested in e.items where item(requested.id) == nil {
                 var newItem = ItemState(id: requested.id, rfaId: e.rfaId, description: requested.description)
@@ -119,7 +133,9 @@ extension CaseState {
                 if let on = e.urDecidedOn {
                     newItem.urDecidedAt = Pacific.startOfDay(on)
                     newItem.urDecisionTimeKnown = false
-                    newItem.history.append(ItemMilestone(event: DisputedItemsImported.typeName, on: on, version: version))
+                    newItem.history.append(
+                        ItemMilestone(event: DisputedItemsImported.typeName, on: on, version: version)
+                    )
                 }
                 items.append(newItem)
             }
@@ -213,7 +229,7 @@ extension CaseState {
                     $0.appealFiledBy = nil
                     $0.appealResolvedOn = nil
                     $0.appealOutcome = nil
-            }
+                }
             }
 
         case .caseWithdrawn(let e):
@@ -241,13 +257,17 @@ extension CaseState {
 
     /// Applies `change` to each named item and records the milestone in its history.
     private mutating func updateItems(
-        _ ids: [ItemID], milestone: (String, LocalDate, Int), _ change: (inout ItemState) -> Void
+        _ ids: [ItemID],
+        milestone: (String, LocalDate, Int),
+        _ change: (inout ItemState) -> Void
     ) {
         for id in ids { updateItem(id, milestone: milestone, change) }
     }
 
     private mutating func updateItem(
-        _ id: ItemID, milestone: (String, LocalDate, Int), _ change: (inout ItemState) -> Void
+        _ id: ItemID,
+        milestone: (String, LocalDate, Int),
+        _ change: (inout ItemState) -> Void
     ) {
         guard let index = items.firstIndex(where: { $0.id == id }) else { return }
         change(&items[index])

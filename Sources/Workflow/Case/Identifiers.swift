@@ -2,7 +2,9 @@ import Foundation
 
 /// A coordinator-chosen identifier: a string in a type of its own, so a case id cannot be
 /// passed where an item id is meant. Coded as a bare JSON string.
-public protocol StringIdentifier: Hashable, Comparable, Sendable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
+public protocol StringIdentifier: Hashable, Comparable, Sendable, Codable, CustomStringConvertible,
+    ExpressibleByStringLiteral
+{
     var rawValue: String { get }
     init(_ rawValue: String)
 }
@@ -60,7 +62,8 @@ public struct IMRCaseNumber: Hashable, Comparable, Sendable, Codable, CustomStri
         guard let number = IMRCaseNumber(text) else {
             throw CaseRuleViolation(
                 .invalidIMRCaseNumber,
-                "IMR case number '\(text)' is not valid: it must read CM, two digits, a hyphen and seven digits, e.g. CM13-0050377")
+                "IMR case number '\(text)' is not valid: it must read CM, two digits, a hyphen and seven digits, e.g. CM13-0050377"
+            )
         }
         return number
     }
@@ -68,7 +71,8 @@ public struct IMRCaseNumber: Hashable, Comparable, Sendable, Codable, CustomStri
     static func isWellFormed(_ text: String) -> Bool {
         let chars = Array(text.utf8)
         guard chars.count == 12, chars[0] == UInt8(ascii: "C"), chars[1] == UInt8(ascii: "M"),
-              chars[4] == UInt8(ascii: "-") else { return false }
+            chars[4] == UInt8(ascii: "-")
+        else { return false }
         let digits = chars[2...3] + chars[5...]
         return digits.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
     }
@@ -78,7 +82,9 @@ public struct IMRCaseNumber: Hashable, Comparable, Sendable, Codable, CustomStri
         let text = try container.decode(String.self)
         guard IMRCaseNumber.isWellFormed(text) else {
             throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "'\(text)' is not an IMR case number (CM\\d{2}-\\d{7})")
+                in: container,
+                debugDescription: "'\(text)' is not an IMR case number (CM\\d{2}-\\d{7})"
+            )
         }
         rawValue = text
     }

@@ -36,7 +36,9 @@ public enum CommandValues {
     public static let identifierMaximum = 64
     /// U+200E/U+200F marks, U+202A-U+202E embeddings and overrides, U+2066-U+2069 isolates,
     /// U+2028/U+2029 line and paragraph separators.
-    static let layoutControls: Set<UInt32> = Set([0x200E, 0x200F, 0x2028, 0x2029] + Array(0x202A...0x202E) + Array(0x2066...0x2069))
+    static let layoutControls: Set<UInt32> = Set(
+        [0x200E, 0x200F, 0x2028, 0x2029] + Array(0x202A...0x202E) + Array(0x2066...0x2069)
+    )
     public static let shortTextMaximum = 200
     public static let longTextMaximum = 2_000
     public static let noteMaximum = 10_000
@@ -53,17 +55,35 @@ public enum CommandValues {
 
     /// Checks an identifier: 1 to 64 ASCII letters, digits and `- _ . : / #`.
     public static func identifier(_ text: String, field: String, what: String) throws(InvalidValue) {
-        try restricted(text, field: field, what: what, extras: identifierExtras, allowed: "ASCII letters, digits and - _ . : / #")
+        try restricted(
+            text,
+            field: field,
+            what: what,
+            extras: identifierExtras,
+            allowed: "ASCII letters, digits and - _ . : / #"
+        )
     }
 
     /// Checks a claim number: 1 to 64 ASCII letters, digits, spaces and `- _ . : / # ( )`.
     public static func claimNumber(_ text: String, field: String = "claimNumber") throws(InvalidValue) {
-        try restricted(text, field: field, what: "a claim number", extras: claimExtras, allowed: "ASCII letters, digits, spaces and - _ . : / # ( )")
+        try restricted(
+            text,
+            field: field,
+            what: "a claim number",
+            extras: claimExtras,
+            allowed: "ASCII letters, digits, spaces and - _ . : / # ( )"
+        )
     }
 
     /// Checks a coordinator's name: 1 to 64 ASCII letters, digits and `. _ - @`.
     public static func coordinator(_ text: String, field: String = "coordinator") throws(InvalidValue) {
-        try restricted(text, field: field, what: "a coordinator name", extras: coordinatorExtras, allowed: "ASCII letters, digits and . _ - @")
+        try restricted(
+            text,
+            field: field,
+            what: "a coordinator name",
+            extras: coordinatorExtras,
+            allowed: "ASCII letters, digits and . _ - @"
+        )
     }
 
     /// Checks free text: at most `maximum` characters; control characters refused, except
@@ -73,30 +93,51 @@ public enum CommandValues {
         if text.utf8.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || (multiline && ($0 == 0x0A || $0 == 0x09)) }) {
             let count = text.utf8.count
             if count > maximum {
-                throw InvalidValue(field: field, message: "\(field) is \(count) characters long; at most \(maximum.formatted()) are allowed: shorten it")
+                throw InvalidValue(
+                    field: field,
+                    message:
+                        "\(field) is \(count) characters long; at most \(maximum.formatted()) are allowed: shorten it"
+                )
             }
             return
         }
         let count = text.unicodeScalars.count
         if count > maximum {
-            throw InvalidValue(field: field, message: "\(field) is \(count) characters long; at most \(maximum.formatted()) are allowed: shorten it")
+            throw InvalidValue(
+                field: field,
+                message: "\(field) is \(count) characters long; at most \(maximum.formatted()) are allowed: shorten it"
+            )
         }
         for scalar in text.unicodeScalars {
             if scalar.properties.generalCategory == .control {
                 if multiline && (scalar == "\n" || scalar == "\t") { continue }
                 let allowed = multiline ? "only newline and tab are allowed" : "none is allowed"
-                throw InvalidValue(field: field, message: "\(field) contains the control character \(codePoint(scalar)); \(allowed) in this field: remove it")
+                throw InvalidValue(
+                    field: field,
+                    message:
+                        "\(field) contains the control character \(codePoint(scalar)); \(allowed) in this field: remove it"
+                )
             }
             // Characters that change how the text around them is shown: bidirectional
             // overrides and isolates (which can make a note read differently from what it
             // holds), and the Unicode line and paragraph separators (a newline in disguise).
             if Self.layoutControls.contains(scalar.value) {
-                throw InvalidValue(field: field, message: "\(field) contains \(codePoint(scalar)), which changes how the text around it is shown; remove it")
+                throw InvalidValue(
+                    field: field,
+                    message:
+                        "\(field) contains \(codePoint(scalar)), which changes how the text around it is shown; remove it"
+                )
             }
         }
     }
 
-    private static func restricted(_ text: String, field: String, what: String, extras: Set<UInt8>, allowed: String) throws(InvalidValue) {
+    private static func restricted(
+        _ text: String,
+        field: String,
+        what: String,
+        extras: Set<UInt8>,
+        allowed: String
+    ) throws(InvalidValue) {
         let rule = "\(what) is 1 to \(identifierMaximum) \(allowed)"
         if text.isEmpty { throw InvalidValue(field: field, message: "\(field) is empty; \(rule)") }
         let count = text.unicodeScalars.count
@@ -104,12 +145,17 @@ public enum CommandValues {
             throw InvalidValue(field: field, message: "\(field) is \(count) characters long; \(rule)")
         }
         for scalar in text.unicodeScalars {
-            let ok = scalar.isASCII && {
-                let b = UInt8(scalar.value)
-                return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || extras.contains(b)
-            }()
+            let ok =
+                scalar.isASCII
+                && {
+                    let b = UInt8(scalar.value)
+                    return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+                        || extras.contains(b)
+                }()
             if !ok {
-                let shown = scalar.properties.generalCategory == .control || scalar == " " ? codePoint(scalar) : "'\(scalar)' (\(codePoint(scalar)))"
+                let shown =
+                    scalar.properties.generalCategory == .control || scalar == " "
+                    ? codePoint(scalar) : "'\(scalar)' (\(codePoint(scalar)))"
                 throw InvalidValue(field: field, message: "\(field) contains \(shown), which is not allowed; \(rule)")
             }
         }
@@ -125,7 +171,9 @@ public enum CommandValues {
     /// Checks every identifier and text value a command carries (not the case's rules:
     /// those are ``decide(_:state:now:)``'s).
     public static func validate(_ command: CaseCommand) throws(InvalidValue) {
-        func id(_ v: String, _ field: String, _ what: String) throws(InvalidValue) { try identifier(v, field: field, what: what) }
+        func id(_ v: String, _ field: String, _ what: String) throws(InvalidValue) {
+            try identifier(v, field: field, what: what)
+        }
         func items(_ ids: [ItemID], _ field: String = "itemIds") throws(InvalidValue) {
             for (i, item) in ids.enumerated() { try id(item.rawValue, "\(field)[\(i)]", "an item id") }
         }

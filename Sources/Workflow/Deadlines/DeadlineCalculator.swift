@@ -19,7 +19,9 @@ public struct DeadlineCalculator: Sendable {
     public init(rules: RuleBook = .standard, settings: CalendarSettings = .init()) {
         self.rules = rules
         self.settings = settings
-        self.calendars = Dictionary(uniqueKeysWithValues: CalendarID.allCases.map { ($0, BusinessCalendar($0, settings: settings)) })
+        self.calendars = Dictionary(
+            uniqueKeysWithValues: CalendarID.allCases.map { ($0, BusinessCalendar($0, settings: settings)) }
+        )
     }
 
     /// The business calendar `id` under this calculator's settings.
@@ -30,7 +32,9 @@ public struct DeadlineCalculator: Sendable {
     /// - Throws: ``DeadlineError`` when the rule is not in the book, is not in force on the
     ///   trigger date, needs a fact that cannot be assumed, or the options contradict each other.
     public func deadline(
-        _ rule: RuleID, from trigger: DeadlineTrigger, options: DeadlineOptions = .init()
+        _ rule: RuleID,
+        from trigger: DeadlineTrigger,
+        options: DeadlineOptions = .init()
     ) throws -> Deadline {
         let key = DeadlineMemo.Key(rule: rule, trigger: trigger, options: options)
         if let known = memo.deadline(for: key) { return known }
@@ -53,7 +57,9 @@ public struct DeadlineCalculator: Sendable {
 
     /// The deadline of the rule spelled `ruleName` (e.g. from the command line).
     public func deadline(
-        named ruleName: String, from trigger: DeadlineTrigger, options: DeadlineOptions = .init()
+        named ruleName: String,
+        from trigger: DeadlineTrigger,
+        options: DeadlineOptions = .init()
     ) throws -> Deadline {
         try deadline(RuleID.named(ruleName), from: trigger, options: options)
     }
@@ -87,11 +93,13 @@ private struct Computation {
             throw DeadlineError.outsideCalendars(rule.id, trigger: trigger.date)
         }
         try checkOptions()
-        let transmissionGiven = options.transmission != nil || options.receivingDateStamp != nil
+        let transmissionGiven =
+            options.transmission != nil || options.receivingDateStamp != nil
             || (options.service != nil && options.service != .personal)
         if rule.startsAtRFAReceipt && transmissionGiven {
             explanation.append(
-                "trigger: RFA transmitted, \(Self.describe(trigger)); the clock starts at its deemed receipt (8 CCR 9792.9.1(a))")
+                "trigger: RFA transmitted, \(Self.describe(trigger)); the clock starts at its deemed receipt (8 CCR 9792.9.1(a))"
+            )
         } else {
             explanation.append("trigger: \(rule.trigger), \(Self.describe(trigger))")
         }
@@ -107,15 +115,23 @@ private struct Computation {
             } else if let stamp = options.receivingDateStamp {
                 start = receiptFromStamp(stamp)
             } else {
-                explanation.append("the trigger is taken as the RFA's (deemed) receipt; give the transmission to apply 8 CCR 9792.9.1(a) first")
+                explanation.append(
+                    "the trigger is taken as the RFA's (deemed) receipt; give the transmission to apply 8 CCR 9792.9.1(a) first"
+                )
             }
         }
         if rule.id == .imrDetermination && options.triggerIsAssignmentDate {
             assumptions.append(
-                "the IMRO's receipt of the records is not known: the clock was counted from the assignment date")
+                "the IMRO's receipt of the records is not known: the clock was counted from the assignment date"
+            )
         }
 
-        try checkInForce(what: "Rule \(rule.id.rawValue)", from: rule.effectiveFrom, through: rule.effectiveThrough, on: start.date)
+        try checkInForce(
+            what: "Rule \(rule.id.rawValue)",
+            from: rule.effectiveFrom,
+            through: rule.effectiveThrough,
+            on: start.date
+        )
         let (period, variant) = try selectPeriod(on: start.date)
         assumptions.append(contentsOf: rule.assumptions)
         if let variant {
@@ -133,7 +149,8 @@ private struct Computation {
             if !start.hasTime {
                 assumptions.append(
                     "only a date is known for the start (\(start.date.shortLabel)): the \(period.label) were counted "
-                        + "from 00:00 Pacific, the earliest the clock could have started")
+                        + "from 00:00 Pacific, the earliest the clock could have started"
+                )
             }
             var line = "\(period.label) from \(Self.describe(start.instant)) (clock time, no roll-over)"
             if Pacific.timeZone.secondsFromGMT(for: start.instant) != Pacific.timeZone.secondsFromGMT(for: due) {
@@ -142,8 +159,15 @@ private struct Computation {
             explanation.append(line)
             noteCapSetAside(period, due: due)
             return finish(
-                start: start, due: due, exact: true, calendar: nil, citation: citation, confidence: confidence,
-                period: period, variant: variant?.condition)
+                start: start,
+                due: due,
+                exact: true,
+                calendar: nil,
+                citation: citation,
+                confidence: confidence,
+                period: period,
+                variant: variant?.condition
+            )
 
         case .calendarDays, .businessDays:
             let calendarID = period.calendar.calendar(on: start.date) ?? .judicial
@@ -154,8 +178,15 @@ private struct Computation {
             noteCapSetAside(period, due: Pacific.endOfDay(last))
             explanation.append("calendar: \(describe(calendarID, chosenBy: period.calendar))")
             return finish(
-                start: start, due: Pacific.endOfDay(last), exact: false, calendar: calendarID, citation: citation,
-                confidence: confidence, period: period, variant: variant?.condition)
+                start: start,
+                due: Pacific.endOfDay(last),
+                exact: false,
+                calendar: calendarID,
+                citation: citation,
+                confidence: confidence,
+                period: period,
+                variant: variant?.condition
+            )
         }
     }
 
@@ -165,30 +196,39 @@ private struct Computation {
     var isExpedited: Bool { options.expedited || rule.id == .urDecisionExpedited }
 
     func checkOptions() throws {
-        if rule.id == .urDecisionRetrospective, options.expedited || options.review == .prospective || options.review == .concurrent {
+        if rule.id == .urDecisionRetrospective,
+            options.expedited || options.review == .prospective || options.review == .concurrent
+        {
             throw DeadlineError.contradictoryOptions(
                 "ur.decision.retrospective is for retrospective review only: drop the expedited flag and the review type, "
-                    + "or use ur.decision.prospective or ur.decision.expedited.")
+                    + "or use ur.decision.prospective or ur.decision.expedited."
+            )
         }
         if isExpedited && options.review == .retrospective {
             throw DeadlineError.contradictoryOptions(
-                "An expedited review cannot be retrospective: drop the expedited flag or give the review as prospective or concurrent.")
+                "An expedited review cannot be retrospective: drop the expedited flag or give the review as prospective or concurrent."
+            )
         }
         if let stamp = options.receivingDateStamp {
-            if let sent = try options.transmission ?? (options.service == .personal ? nil : rfaTransmission(required: false)),
-               sent != .fax {
+            if let sent = try options.transmission
+                ?? (options.service == .personal ? nil : rfaTransmission(required: false)),
+                sent != .fax
+            {
                 throw DeadlineError.contradictoryOptions(
                     "A receiving date stamp fixes the receipt of a faxed RFA (8 CCR 9792.9.1(a)); this RFA was sent by "
-                        + "\(sent.rawValue): drop the stamp, or give the transmission as fax.")
+                        + "\(sent.rawValue): drop the stamp, or give the transmission as fax."
+                )
             }
             if stamp < trigger.date {
                 throw DeadlineError.contradictoryOptions(
-                    "The receiving date stamp (\(stamp.iso)) is before the RFA was sent (\(trigger.date.iso)): check both dates.")
+                    "The receiving date stamp (\(stamp.iso)) is before the RFA was sent (\(trigger.date.iso)): check both dates."
+                )
             }
         }
         if options.servicesAlreadyProvided && rule.id != .imrImplementation {
             throw DeadlineError.contradictoryOptions(
-                "'services already provided' only applies to imr.implementation, not to \(rule.id.rawValue): drop it or use imr.implementation.")
+                "'services already provided' only applies to imr.implementation, not to \(rule.id.rawValue): drop it or use imr.implementation."
+            )
         }
     }
 
@@ -214,7 +254,12 @@ private struct Computation {
     /// caller asked for as well is set aside, and the explanation says which and why.
     mutating func selectPeriod(on date: LocalDate) throws -> (DeadlinePeriod, RuleVariant?) {
         for (index, variant) in rule.variants.enumerated() where try holds(variant.condition) {
-            try checkInForce(what: "The \(variant.condition.rawValue) variant of \(rule.id.rawValue)", from: variant.effectiveFrom, through: nil, on: date)
+            try checkInForce(
+                what: "The \(variant.condition.rawValue) variant of \(rule.id.rawValue)",
+                from: variant.effectiveFrom,
+                through: nil,
+                on: date
+            )
             let setAside = rule.variants[(index + 1)...].filter { other in
                 givenExplicitly(other.condition) && other.effectiveFrom.map { date >= $0 } ?? true
             }
@@ -223,7 +268,8 @@ private struct Computation {
                 explanation.append(
                     "\(names.joined(separator: " and ")) given: the \(Self.name(of: variant.condition)) period applies "
                         + "(under \(rule.id.rawValue) the first of its variants that applies is used, the more urgent first); set aside: "
-                        + setAside.map(\.summary).joined(separator: "; "))
+                        + setAside.map(\.summary).joined(separator: "; ")
+                )
             }
             return (variant.period, variant)
         }
@@ -267,7 +313,9 @@ private struct Computation {
             switch options.service {
             case .some(.mail): return false
             case .some(.fax):
-                assumptions.append("the notice of assignment came by fax: a fax is treated as sent electronically (12 days, not 15)")
+                assumptions.append(
+                    "the notice of assignment came by fax: a fax is treated as sent electronically (12 days, not 15)"
+                )
                 return true
             case .some(.email), .some(.electronic): return true
             case .some(.personal), .none:
@@ -297,11 +345,13 @@ private struct Computation {
         case .some(.mail): return .mail
         case .some(.personal):
             throw DeadlineError.missingFact(
-                "An RFA delivered in person has no deemed-receipt rule: give the date it was received as the trigger of the UR rule instead.")
+                "An RFA delivered in person has no deemed-receipt rule: give the date it was received as the trigger of the UR rule instead."
+            )
         case .none:
             if required && options.receivingDateStamp == nil {
                 throw DeadlineError.missingFact(
-                    "rfa.deemed-receipt needs to know how the RFA was sent: give the transmission as fax, email or mail (e.g. --service fax).")
+                    "rfa.deemed-receipt needs to know how the RFA was sent: give the transmission as fax, email or mail (e.g. --service fax)."
+                )
             }
             return nil
         }
@@ -323,7 +373,9 @@ private struct Computation {
     mutating func receiptFromStamp(_ stamp: LocalDate) -> Start {
         explanation.append("receiving date stamp \(stamp.shortLabel): the RFA counts as received that day")
         if options.transmission == nil && options.service == nil {
-            assumptions.append("how the RFA was sent is not given: it was taken as faxed, the RFA a receiving date stamp is for")
+            assumptions.append(
+                "how the RFA was sent is not given: it was taken as faxed, the RFA a receiving date stamp is for"
+            )
         }
         let instant = stamp == trigger.date ? trigger.instant : Pacific.startOfDay(stamp)
         return Start(instant: instant, date: stamp, hasTime: stamp == trigger.date && trigger.hasTime)
@@ -341,11 +393,13 @@ private struct Computation {
             let count = calendar.addingBusinessDays(policy.mailBusinessDays, to: sentOn)
             explanation.append(
                 "mailed \(sentOn.shortLabel): deemed received \(policy.mailBusinessDays) business days after deposit, "
-                    + "on \(count.date.shortLabel) (\(calendarID.rawValue) calendar)")
+                    + "on \(count.date.shortLabel) (\(calendarID.rawValue) calendar)"
+            )
             explanation.append(contentsOf: count.skippedLines)
             assumptions.append(
                 "an RFA sent by mail was taken as received \(policy.mailBusinessDays) business days after deposit; "
-                    + "whether the rule means \(policy.mailBusinessDays) calendar days or business days is not verified")
+                    + "whether the rule means \(policy.mailBusinessDays) calendar days or business days is not verified"
+            )
             noteCalendarSwitches(calendarID, from: sentOn, to: count.date)
             return Start(instant: Pacific.startOfDay(count.date), date: count.date, hasTime: false)
         case .fax, .email:
@@ -353,22 +407,27 @@ private struct Computation {
             let when = Self.describe(trigger)
             if isExpedited || options.review == .concurrent {
                 let kind = isExpedited ? "expedited" : "concurrent"
-                explanation.append("\(how) \(when): \(kind) review, so the after-hours rule does not apply and the RFA counts as received when sent")
+                explanation.append(
+                    "\(how) \(when): \(kind) review, so the after-hours rule does not apply and the RFA counts as received when sent"
+                )
                 return Start(instant: trigger.instant, date: sentOn, hasTime: trigger.hasTime)
             }
             if !trigger.hasTime {
                 assumptions.append("time of transmission not given: assumed before \(cutoff) Pacific")
             }
-            let afterHours = trigger.hasTime && Pacific.secondsSinceMidnight(of: trigger.instant) > policy.cutoffSecondsAfterMidnight
+            let afterHours =
+                trigger.hasTime && Pacific.secondsSinceMidnight(of: trigger.instant) > policy.cutoffSecondsAfterMidnight
             let reason = calendar.nonBusinessReason(sentOn)
             if afterHours || reason != nil {
                 let next = calendar.nextBusinessDay(after: sentOn)
-                let why = afterHours
+                let why =
+                    afterHours
                     ? "after \(cutoff) Pacific"
                     : "on a non-business day (\(reason!.text))"
                 // The calendar is named here: the days this step skips are its holidays.
                 explanation.append(
-                    "\(how) \(when), \(why): deemed received the next business day on the \(calendarID.rawValue) calendar, \(next.date.shortLabel)")
+                    "\(how) \(when), \(why): deemed received the next business day on the \(calendarID.rawValue) calendar, \(next.date.shortLabel)"
+                )
                 explanation.append(contentsOf: next.skippedLines)
                 noteCalendarSwitches(calendarID, from: sentOn, to: next.date)
                 return Start(instant: Pacific.startOfDay(next.date), date: next.date, hasTime: false)
@@ -376,7 +435,8 @@ private struct Computation {
             explanation.append(
                 trigger.hasTime
                     ? "\(how) \(when), a business day, not after \(cutoff) Pacific: received that day"
-                    : "\(how) \(when), a business day: received that day")
+                    : "\(how) \(when), a business day: received that day"
+            )
             return Start(instant: trigger.instant, date: sentOn, hasTime: trigger.hasTime)
         }
     }
@@ -391,8 +451,15 @@ private struct Computation {
         let calendarID = policy.calendar.calendar(on: trigger.date) ?? .calhr
         explanation.append("calendar: \(describe(calendarID, chosenBy: policy.calendar))")
         return finish(
-            start: start, due: Pacific.endOfDay(start.date), exact: false, calendar: calendarID,
-            citation: rule.citation, confidence: rule.confidence, period: rule.period, variant: nil)
+            start: start,
+            due: Pacific.endOfDay(start.date),
+            exact: false,
+            calendar: calendarID,
+            citation: rule.citation,
+            confidence: rule.confidence,
+            period: rule.period,
+            variant: nil
+        )
     }
 
     // MARK: - Counting
@@ -405,7 +472,8 @@ private struct Computation {
         case .businessDays:
             let count = calendar.addingBusinessDays(period.amount, to: start)
             explanation.append(
-                "\(period.label) after \(start.shortLabel) on the \(calendarID.rawValue) calendar: \(count.date.shortLabel)")
+                "\(period.label) after \(start.shortLabel) on the \(calendarID.rawValue) calendar: \(count.date.shortLabel)"
+            )
             explanation.append(contentsOf: count.skippedLines)
             last = count.date
         case .calendarDays:
@@ -427,11 +495,14 @@ private struct Computation {
         if period.rollsOver {
             let rolled = calendar.rollForward(last)
             if rolled.date == last {
-                explanation.append("\(last.shortLabel) is not a holiday on the \(calendarID.rawValue) calendar: no roll-over")
+                explanation.append(
+                    "\(last.shortLabel) is not a holiday on the \(calendarID.rawValue) calendar: no roll-over"
+                )
             } else {
                 explanation.append(
                     "\(last.shortLabel) is a weekend day or holiday on the \(calendarID.rawValue) calendar: "
-                        + "rolled forward to \(rolled.date.shortLabel) (CCP 12a)")
+                        + "rolled forward to \(rolled.date.shortLabel) (CCP 12a)"
+                )
                 explanation.append(contentsOf: rolled.skippedLines)
             }
             noteJuneteenth(calendarID, from: last, to: rolled.date)
@@ -471,7 +542,8 @@ private struct Computation {
             case .fax, .email, .electronic:
                 assumptions.append(
                     "a document served by \(method.rawValue) was given no extension; whether CCP 1010.6's two court days, "
-                        + "8 CCR 10605's five days or none applies is not verified")
+                        + "8 CCR 10605's five days or none applies is not verified"
+                )
                 return (0, "service by \(method.rawValue): no extension")
             case .personal:
                 return (0, "personal service: no extension")
@@ -493,7 +565,9 @@ private struct Computation {
 
     mutating func serviceMethodOrAssumeMail(place: String) -> ServiceMethod {
         if let service = options.service { return service }
-        assumptions.append("service method not given: assumed served by mail \(place == "within California" ? "in California" : place)")
+        assumptions.append(
+            "service method not given: assumed served by mail \(place == "within California" ? "in California" : place)"
+        )
         return .mail
     }
 
@@ -501,25 +575,29 @@ private struct Computation {
     mutating func applyCap(_ days: Int, to last: LocalDate, period: DeadlinePeriod, start: LocalDate) -> LocalDate {
         guard let recommended = options.treatmentRecommendationDate else {
             assumptions.append(
-                "treatment recommendation date not given: the limit of \(days) calendar days after it was not applied")
+                "treatment recommendation date not given: the limit of \(days) calendar days after it was not applied"
+            )
             return last
         }
         let cap = recommended.adding(days: days)
         if cap < last {
             explanation.append(
                 "\(days) calendar days after the treatment recommendation (\(recommended.shortLabel)) is \(cap.shortLabel), "
-                    + "earlier than \(last.shortLabel): the \(days)-day limit wins")
+                    + "earlier than \(last.shortLabel): the \(days)-day limit wins"
+            )
             if cap < start {
                 explanation.append("the \(days)-day limit had already passed when the RFA was received")
                 assumptions.append(
                     "LC 4610(i)(1) read literally (the earlier wins): the \(days)-day limit binds even though it passed before "
-                        + "the RFA was received, so the decision was due before receipt; not verified")
+                        + "the RFA was received, so the decision was due before receipt; not verified"
+                )
             }
             return cap
         }
         explanation.append(
             "\(days) calendar days after the treatment recommendation (\(recommended.shortLabel)) is \(cap.shortLabel), "
-                + "not earlier than \(last.shortLabel): the \(period.label) win")
+                + "not earlier than \(last.shortLabel): the \(period.label) win"
+        )
         return last
     }
 
@@ -531,11 +609,13 @@ private struct Computation {
         let cap = recommended.adding(days: setAside.days)
         explanation.append(
             "treatment recommendation \(recommended.shortLabel): the limit of \(setAside.days) calendar days after it "
-                + "(\(cap.shortLabel)) is set aside: \(setAside.reason)")
+                + "(\(cap.shortLabel)) is set aside: \(setAside.reason)"
+        )
         if !setAside.verified && Pacific.endOfDay(cap) < due {
             assumptions.append(
                 "the \(setAside.days)-day limit after the treatment recommendation was read as not shortening the \(period.label); "
-                    + "if it does, the decision was due by the end of \(cap.shortLabel); not verified")
+                    + "if it does, the decision was due by the end of \(cap.shortLabel); not verified"
+            )
         }
     }
 
@@ -546,14 +626,16 @@ private struct Computation {
         guard calendarID == .urPre2020, from < to else { return }
         let days = (from.dayNumber + 1...to.dayNumber).map(LocalDate.init(dayNumber:))
         if days.contains(where: { $0.weekday == .saturday }) {
-            let line = calculator.settings.urPre2020SaturdaysAreWorkingDays
+            let line =
+                calculator.settings.urPre2020SaturdaysAreWorkingDays
                 ? "Saturdays were counted as working days before 2020 (configured; Pa'u v. Cal Fire, 2019, holds otherwise)"
                 : "Saturdays were not counted as working days before 2020 (Pa'u v. Cal Fire, 2019; configurable)"
             if !assumptions.contains(line) { assumptions.append(line) }
         }
         let dayAfter = Set([from.year, to.year]).map { HolidayRules.dayAfterThanksgiving.date.date(in: $0) }
         if dayAfter.contains(where: { $0 > from && $0 <= to }) {
-            let line = calculator.settings.urPre2020DayAfterThanksgivingIsWorkingDay
+            let line =
+                calculator.settings.urPre2020DayAfterThanksgivingIsWorkingDay
                 ? "the day after Thanksgiving was counted as a working day before 2020 (Gomez, writ denied 2018; configurable)"
                 : "the day after Thanksgiving was not counted as a working day (configured)"
             if !assumptions.contains(line) { assumptions.append(line) }
@@ -568,7 +650,9 @@ private struct Computation {
         }
         guard touched else { return }
         if let from = calculator.settings.juneteenthJudicialFrom {
-            assumptions.append("Juneteenth was treated as a judicial holiday from \(from.iso) (configured; not verified)")
+            assumptions.append(
+                "Juneteenth was treated as a judicial holiday from \(from.iso) (configured; not verified)"
+            )
         } else {
             assumptions.append("Juneteenth was not treated as a judicial holiday (not verified; configurable)")
         }
@@ -583,19 +667,27 @@ private struct Computation {
         for dayNumber in from.dayNumber...to.dayNumber {
             let friday = LocalDate(dayNumber: dayNumber)
             guard friday.weekday == .friday, judicial.holiday(on: friday) == nil,
-                  let saturday = judicial.holiday(on: friday.adding(days: 1)) else { continue }
+                let saturday = judicial.holiday(on: friday.adding(days: 1))
+            else { continue }
             assumptions.append(
                 "\(friday.shortLabel) was counted as a court day although \(saturday.name) falls on Saturday "
                     + "\(saturday.date.iso); California Rules of Court rule 1.11 observes it on the Friday before "
-                    + "(not applied, per DEADLINES.md; configurable)")
+                    + "(not applied, per DEADLINES.md; configurable)"
+            )
         }
     }
 
     // MARK: - Output
 
     func finish(
-        start: Start, due: Date, exact: Bool, calendar: CalendarID?, citation: String, confidence: Confidence,
-        period: DeadlinePeriod, variant: VariantCondition?
+        start: Start,
+        due: Date,
+        exact: Bool,
+        calendar: CalendarID?,
+        citation: String,
+        confidence: Confidence,
+        period: DeadlinePeriod,
+        variant: VariantCondition?
     ) -> Deadline {
         var lines = explanation
         var assumptions = assumptions
@@ -603,14 +695,31 @@ private struct Computation {
         if let calendar, Pacific.date(of: due).year > lastYear {
             assumptions.append(
                 "the count ran past \(lastYear)-12-31, the last year the \(calendar.rawValue) calendar is generated for: the "
-                    + "holidays of \(lastYear + 1) were taken by the rules of \(lastYear); check them against the published list")
+                    + "holidays of \(lastYear + 1) were taken by the rules of \(lastYear); check them against the published list"
+            )
         }
-        lines.append(exact ? "due at \(Pacific.rfc3339(due))" : "due by the end of \(Pacific.date(of: due).shortLabel) (23:59:59 Pacific)")
+        lines.append(
+            exact
+                ? "due at \(Pacific.rfc3339(due))"
+                : "due by the end of \(Pacific.date(of: due).shortLabel) (23:59:59 Pacific)"
+        )
         return Deadline(
-            rule: rule.id, start: start.instant, due: due, dueDate: Pacific.date(of: due), isExactInstant: exact,
-            citation: citation, explanation: lines, assumptions: assumptions, calendar: calendar,
-            confidence: confidence, period: period, variant: variant, whoMustAct: rule.whoMustAct, satisfiedBy: rule.satisfiedBy,
-            consequenceIfMissed: rule.consequenceIfMissed)
+            rule: rule.id,
+            start: start.instant,
+            due: due,
+            dueDate: Pacific.date(of: due),
+            isExactInstant: exact,
+            citation: citation,
+            explanation: lines,
+            assumptions: assumptions,
+            calendar: calendar,
+            confidence: confidence,
+            period: period,
+            variant: variant,
+            whoMustAct: rule.whoMustAct,
+            satisfiedBy: rule.satisfiedBy,
+            consequenceIfMissed: rule.consequenceIfMissed
+        )
     }
 
     /// The calendar a count used, and why this clock uses it: a UR clock takes the UR

@@ -54,7 +54,8 @@ extension DeadlineTrigger {
         } else if let signIndex = clock.lastIndex(where: { $0 == "+" || $0 == "-" }) {
             let offset = clock[clock.index(after: signIndex)...].split(separator: ":")
             guard offset.count == 2, offset.allSatisfy({ $0.count == 2 }),
-                  let hours = Int(offset[0]), let minutes = Int(offset[1]), hours < 24, minutes < 60 else {
+                let hours = Int(offset[0]), let minutes = Int(offset[1]), hours < 24, minutes < 60
+            else {
                 throw DeadlineError.badTrigger(text)
             }
             offsetSeconds = (hours * 3600 + minutes * 60) * (clock[signIndex] == "-" ? -1 : 1)
@@ -62,15 +63,18 @@ extension DeadlineTrigger {
         }
         let fields = clock.split(separator: ":", omittingEmptySubsequences: false)
         guard (2...3).contains(fields.count), fields.allSatisfy({ $0.count == 2 }),
-              let hour = Int(fields[0]), let minute = Int(fields[1]),
-              let second = fields.count == 3 ? Int(fields[2]) : 0,
-              (0..<24).contains(hour), (0..<60).contains(minute), (0..<60).contains(second) else {
+            let hour = Int(fields[0]), let minute = Int(fields[1]),
+            let second = fields.count == 3 ? Int(fields[2]) : 0,
+            (0..<24).contains(hour), (0..<60).contains(minute), (0..<60).contains(second)
+        else {
             throw DeadlineError.badTrigger(text)
         }
         if let offsetSeconds {
             let local = date.dayNumber * 86_400 + hour * 3600 + minute * 60 + second
             let instant = Date(timeIntervalSince1970: TimeInterval(local - offsetSeconds))
-            guard LocalDate.supportedRange.contains(Pacific.date(of: instant)) else { throw DeadlineError.triggerOutOfRange(text) }
+            guard LocalDate.supportedRange.contains(Pacific.date(of: instant)) else {
+                throw DeadlineError.triggerOutOfRange(text)
+            }
             self = .instant(instant)
         } else {
             // A wall-clock time names one instant, except in the hour daylight saving skips or
@@ -190,8 +194,13 @@ public struct Deadline: Sendable, Equatable {
     /// The fields `imr-ctl calc --json` prints, in its spelling.
     public var summary: DeadlineSummary {
         DeadlineSummary(
-            rule: rule.rawValue, due: dueRFC3339, dueDate: dueDate.iso, citation: citation,
-            explanation: explanation, assumptions: assumptions)
+            rule: rule.rawValue,
+            due: dueRFC3339,
+            dueDate: dueDate.iso,
+            citation: citation,
+            explanation: explanation,
+            assumptions: assumptions
+        )
     }
 }
 
@@ -206,7 +215,9 @@ public struct DeadlineSummary: Sendable, Codable, Equatable {
     public let assumptions: [String]
 
     enum CodingKeys: String, CodingKey {
-        case rule, due, dueDate = "due_date", citation, explanation, assumptions
+        case rule, due
+        case dueDate = "due_date"
+        case citation, explanation, assumptions
     }
 }
 
@@ -242,49 +253,61 @@ public struct DeadlineError: Error, Sendable, Equatable, CustomStringConvertible
         DeadlineError(
             code: .badTrigger,
             message: "'\(text)' is not a trigger date or instant; write a date as 2015-04-17, a Pacific time as "
-                + "2015-04-17T18:18, or an instant with its offset as 2015-04-17T18:18:00-07:00.")
+                + "2015-04-17T18:18, or an instant with its offset as 2015-04-17T18:18:00-07:00."
+        )
     }
 
     static func triggerOutOfRange(_ text: String) -> DeadlineError {
-        DeadlineError(code: .triggerOutOfRange, message: LocalDate.outsideRange("The trigger '\(text)'") + "; check the year.")
+        DeadlineError(
+            code: .triggerOutOfRange,
+            message: LocalDate.outsideRange("The trigger '\(text)'") + "; check the year."
+        )
     }
 
     static func skippedLocalTime(_ text: String, date: LocalDate, clock: String) -> DeadlineError {
         DeadlineError(
             code: .localTimeNotUnique,
-            message: "'\(text)' never happened in California: daylight saving began on \(date.shortLabel) and clocks went "
+            message:
+                "'\(text)' never happened in California: daylight saving began on \(date.shortLabel) and clocks went "
                 + "from 02:00 straight to 03:00 (PST to PDT). Give the time a clock showed, such as \(date.iso)T03:\(clock.dropFirst(3)) "
-                + "(PDT), or the instant with its offset, such as \(date.iso)T\(clock)-08:00 (PST, which is 03:\(clock.dropFirst(3).prefix(2)) PDT).")
+                + "(PDT), or the instant with its offset, such as \(date.iso)T\(clock)-08:00 (PST, which is 03:\(clock.dropFirst(3).prefix(2)) PDT)."
+        )
     }
 
     static func repeatedLocalTime(_ text: String, date: LocalDate, clock: String) -> DeadlineError {
         DeadlineError(
             code: .localTimeNotUnique,
-            message: "'\(text)' happened twice in California: daylight saving ended on \(date.shortLabel) and clocks went back "
+            message:
+                "'\(text)' happened twice in California: daylight saving ended on \(date.shortLabel) and clocks went back "
                 + "from 02:00 PDT to 01:00 PST. Say which with the offset: \(date.iso)T\(clock)-07:00 (the first, PDT) or "
-                + "\(date.iso)T\(clock)-08:00 (the second, PST, an hour later).")
+                + "\(date.iso)T\(clock)-08:00 (the second, PST, an hour later)."
+        )
     }
 
     static func outsideCalendars(_ rule: RuleID, trigger: LocalDate) -> DeadlineError {
         let years = CalendarID.generatedYears
         return DeadlineError(
             code: .outsideCalendars,
-            message: "\(rule.rawValue) cannot be counted from \(trigger.iso): imr's calendars and rules cover triggers from "
+            message:
+                "\(rule.rawValue) cannot be counted from \(trigger.iso): imr's calendars and rules cover triggers from "
                 + "\(years.lowerBound)-01-01 (IMR began with SB 863 in 2013) to \(years.upperBound)-12-31 (the last year whose "
-                + "holidays are generated); check the year.")
+                + "holidays are generated); check the year."
+        )
     }
 
     static func unknownRule(_ name: String) -> DeadlineError {
         DeadlineError(
             code: .unknownRule,
             message: "There is no deadline rule named '\(name)'; use one of: "
-                + RuleID.allCases.map(\.rawValue).joined(separator: ", ") + ".")
+                + RuleID.allCases.map(\.rawValue).joined(separator: ", ") + "."
+        )
     }
 
     static func ruleNotInBook(_ id: RuleID) -> DeadlineError {
         DeadlineError(
             code: .ruleNotInBook,
-            message: "The rule book in use has no rule '\(id.rawValue)'; add it to the book or use RuleBook.standard.")
+            message: "The rule book in use has no rule '\(id.rawValue)'; add it to the book or use RuleBook.standard."
+        )
     }
 
     static func notInForce(_ what: String, from: LocalDate?, through: LocalDate?, trigger: LocalDate) -> DeadlineError {
@@ -294,7 +317,8 @@ public struct DeadlineError: Error, Sendable, Equatable, CustomStringConvertible
         return DeadlineError(
             code: .notInForce,
             message: "\(what) applies only to triggers \(range), but the trigger is \(trigger.iso); "
-                + "check the trigger date or choose the rule in force on it.")
+                + "check the trigger date or choose the rule in force on it."
+        )
     }
 
     static func missingFact(_ sentence: String) -> DeadlineError {

@@ -87,8 +87,13 @@ public struct DeadlinePeriod: Codable, Sendable, Equatable {
     public var capSetAside: CapSetAside?
 
     public init(
-        _ amount: Int, _ unit: PeriodUnit, calendar: CalendarChoice, serviceExtension: ServiceExtension = .none,
-        rollsOver: Bool = false, capDaysAfterTreatmentRecommendation: Int? = nil, capSetAside: CapSetAside? = nil
+        _ amount: Int,
+        _ unit: PeriodUnit,
+        calendar: CalendarChoice,
+        serviceExtension: ServiceExtension = .none,
+        rollsOver: Bool = false,
+        capDaysAfterTreatmentRecommendation: Int? = nil,
+        capSetAside: CapSetAside? = nil
     ) {
         self.amount = amount
         self.unit = unit
@@ -153,8 +158,13 @@ public struct RuleVariant: Codable, Sendable, Equatable {
     public var assumptions: [String]
 
     public init(
-        when condition: VariantCondition, _ period: DeadlinePeriod, summary: String, citation: String? = nil,
-        confidence: Confidence? = nil, effectiveFrom: LocalDate? = nil, assumptions: [String] = []
+        when condition: VariantCondition,
+        _ period: DeadlinePeriod,
+        summary: String,
+        citation: String? = nil,
+        confidence: Confidence? = nil,
+        effectiveFrom: LocalDate? = nil,
+        assumptions: [String] = []
     ) {
         self.condition = condition
         self.period = period
@@ -238,10 +248,19 @@ public struct DeadlineRule: Codable, Sendable, Equatable {
     public var assumptions: [String]
 
     public init(
-        id: RuleID, whoMustAct: String, trigger: String, period: DeadlinePeriod, variants: [RuleVariant] = [],
-        startsAtRFAReceipt: Bool = false, deemedReceipt: DeemedReceiptPolicy? = nil,
-        effectiveFrom: LocalDate? = nil, effectiveThrough: LocalDate? = nil,
-        citation: String, confidence: Confidence, satisfiedBy: String, consequenceIfMissed: MissConsequence,
+        id: RuleID,
+        whoMustAct: String,
+        trigger: String,
+        period: DeadlinePeriod,
+        variants: [RuleVariant] = [],
+        startsAtRFAReceipt: Bool = false,
+        deemedReceipt: DeemedReceiptPolicy? = nil,
+        effectiveFrom: LocalDate? = nil,
+        effectiveThrough: LocalDate? = nil,
+        citation: String,
+        confidence: Confidence,
+        satisfiedBy: String,
+        consequenceIfMissed: MissConsequence,
         assumptions: [String] = []
     ) {
         self.id = id

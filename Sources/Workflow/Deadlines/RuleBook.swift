@@ -51,18 +51,24 @@ extension RuleBook {
 
     static let expeditedCapSetAside = capSetAside(
         "an expedited review has its own limit, 72 hours from receipt (LC 4610(i)(3)); the 14-day limit is "
-            + "LC 4610(i)(1)'s, for the ordinary prospective or concurrent decision", verified: false)
+            + "LC 4610(i)(1)'s, for the ordinary prospective or concurrent decision",
+        verified: false
+    )
     static let retrospectiveCapSetAside = capSetAside(
         "LC 4610(i)(1) and its 14-day limit are for prospective and concurrent decisions; a retrospective review "
-            + "(care already given) has 30 days", verified: true)
+            + "(care already given) has 30 days",
+        verified: true
+    )
     static let formularyCapSetAside = capSetAside(
         "the formulary period is 5 business days with no extension (LC 4610(i)(1) second sentence), counted as it stands",
-        verified: false)
+        verified: false
+    )
 
     private static let urInvalid = MissConsequence(
         .urInvalid,
         "A late UR decision, or a late communication of it, makes the UR invalid and not subject to IMR; "
-            + "the WCAB decides the treatment (Dubon II, en banc 2014; Bodam 2014).")
+            + "the WCAB decides the treatment (Dubon II, en banc 2014; Bodam 2014)."
+    )
 
     /// `domain/DEADLINES.md`, rule by rule.
     public static let standard = RuleBook(rules: [
@@ -72,51 +78,83 @@ extension RuleBook {
             trigger: "RFA transmitted (fax or e-mail with its time; mail with its deposit date)",
             period: DeadlinePeriod(5, .businessDays, calendar: .utilizationReviewByTriggerDate),
             deemedReceipt: DeemedReceiptPolicy(
-                cutoffSecondsAfterMidnight: 17 * 3600 + 30 * 60, mailBusinessDays: 5,
-                calendar: .utilizationReviewByTriggerDate),
+                cutoffSecondsAfterMidnight: 17 * 3600 + 30 * 60,
+                mailBusinessDays: 5,
+                calendar: .utilizationReviewByTriggerDate
+            ),
             citation: "8 CCR 9792.9.1(a)(1)-(3)",
             confidence: .medium,
             satisfiedBy: "nothing: the result is the date the RFA counts as received",
-            consequenceIfMissed: MissConsequence(.none, "No effect of its own: it fixes day 0 of the UR clocks.")),
+            consequenceIfMissed: MissConsequence(.none, "No effect of its own: it fixes day 0 of the UR clocks.")
+        ),
 
         DeadlineRule(
             id: .urDecisionProspective,
             whoMustAct: "claims administrator / UR",
             trigger: "RFA deemed received (prospective or concurrent review)",
             period: DeadlinePeriod(
-                5, .businessDays, calendar: .utilizationReviewByTriggerDate, capDaysAfterTreatmentRecommendation: 14),
+                5,
+                .businessDays,
+                calendar: .utilizationReviewByTriggerDate,
+                capDaysAfterTreatmentRecommendation: 14
+            ),
             variants: [
                 RuleVariant(
-                    when: .expedited, DeadlinePeriod(72, .hours, calendar: .clock, capSetAside: expeditedCapSetAside),
+                    when: .expedited,
+                    DeadlinePeriod(72, .hours, calendar: .clock, capSetAside: expeditedCapSetAside),
                     summary: "expedited review: 72 hours from receipt",
-                    citation: "LC 4610(i)(3); 8 CCR 9792.9.1(c)(4)", confidence: .highMedium),
+                    citation: "LC 4610(i)(3); 8 CCR 9792.9.1(c)(4)",
+                    confidence: .highMedium
+                ),
                 RuleVariant(
                     when: .retrospective,
                     DeadlinePeriod(
-                        30, .calendarDays, calendar: .fixed(.judicial), rollsOver: true, capSetAside: retrospectiveCapSetAside),
+                        30,
+                        .calendarDays,
+                        calendar: .fixed(.judicial),
+                        rollsOver: true,
+                        capSetAside: retrospectiveCapSetAside
+                    ),
                     summary: "retrospective review: 30 calendar days from receipt",
-                    citation: "LC 4610(i); 8 CCR 9792.9.1(c)", confidence: .medium),
+                    citation: "LC 4610(i); 8 CCR 9792.9.1(c)",
+                    confidence: .medium
+                ),
                 RuleVariant(
                     when: .formulary,
-                    DeadlinePeriod(5, .businessDays, calendar: .utilizationReviewByTriggerDate, capSetAside: formularyCapSetAside),
+                    DeadlinePeriod(
+                        5,
+                        .businessDays,
+                        calendar: .utilizationReviewByTriggerDate,
+                        capSetAside: formularyCapSetAside
+                    ),
                     summary: "formulary drug: 5 business days, no extension for requested information",
-                    citation: "LC 4610(i)(1) second sentence", confidence: .medium, effectiveFrom: formularyStart),
+                    citation: "LC 4610(i)(1) second sentence",
+                    confidence: .medium,
+                    effectiveFrom: formularyStart
+                ),
                 RuleVariant(
                     when: .informationRequested,
                     DeadlinePeriod(
-                        14, .calendarDays, calendar: .utilizationReviewByTriggerDate,
+                        14,
+                        .calendarDays,
+                        calendar: .utilizationReviewByTriggerDate,
                         capSetAside: capSetAside(
                             "information was requested in time, and the request extends the decision to 14 calendar days "
                                 + "from receipt of the RFA (8 CCR 9792.9.1(f)(2)(A); LC 4610(i)(5)) in place of LC 4610(i)(1)'s periods",
-                            verified: false)),
+                            verified: false
+                        )
+                    ),
                     summary: "information requested in time: 14 calendar days from receipt of the RFA",
-                    citation: "8 CCR 9792.9.1(f)(2)(A)", confidence: .medium),
+                    citation: "8 CCR 9792.9.1(f)(2)(A)",
+                    confidence: .medium
+                ),
             ],
             startsAtRFAReceipt: true,
             citation: "LC 4610(i)(1) (was 4610(g)(1)); 8 CCR 9792.9.1(c)(3)",
             confidence: .highMedium,
             satisfiedBy: "UR decision on every item",
-            consequenceIfMissed: urInvalid),
+            consequenceIfMissed: urInvalid
+        ),
 
         DeadlineRule(
             id: .urDecisionExpedited,
@@ -127,31 +165,44 @@ extension RuleBook {
             citation: "LC 4610(i)(3); 8 CCR 9792.9.1(c)(4)",
             confidence: .highMedium,
             satisfiedBy: "UR decision",
-            consequenceIfMissed: urInvalid),
+            consequenceIfMissed: urInvalid
+        ),
 
         DeadlineRule(
             id: .urDecisionRetrospective,
             whoMustAct: "claims administrator / UR",
             trigger: "RFA deemed received, retrospective review",
             period: DeadlinePeriod(
-                30, .calendarDays, calendar: .fixed(.judicial), rollsOver: true, capSetAside: retrospectiveCapSetAside),
+                30,
+                .calendarDays,
+                calendar: .fixed(.judicial),
+                rollsOver: true,
+                capSetAside: retrospectiveCapSetAside
+            ),
             startsAtRFAReceipt: true,
             citation: "LC 4610(i); 8 CCR 9792.9.1(c)",
             confidence: .medium,
             satisfiedBy: "UR decision",
-            consequenceIfMissed: urInvalid),
+            consequenceIfMissed: urInvalid
+        ),
 
         DeadlineRule(
             id: .urDecisionFormulary,
             whoMustAct: "claims administrator / UR",
             trigger: "RFA for a formulary drug deemed received",
-            period: DeadlinePeriod(5, .businessDays, calendar: .utilizationReviewByTriggerDate, capSetAside: formularyCapSetAside),
+            period: DeadlinePeriod(
+                5,
+                .businessDays,
+                calendar: .utilizationReviewByTriggerDate,
+                capSetAside: formularyCapSetAside
+            ),
             startsAtRFAReceipt: true,
             effectiveFrom: formularyStart,
             citation: "LC 4610(i)(1) second sentence",
             confidence: .medium,
             satisfiedBy: "UR decision",
-            consequenceIfMissed: urInvalid),
+            consequenceIfMissed: urInvalid
+        ),
 
         DeadlineRule(
             id: .urInfoRequest,
@@ -165,7 +216,9 @@ extension RuleBook {
             consequenceIfMissed: MissConsequence(
                 .none,
                 "No extension: ur.decision.prospective stays at 5 business days; when information requested in "
-                    + "time never comes, the item is denied (conditionally non-certified).")),
+                    + "time never comes, the item is denied (conditionally non-certified)."
+            )
+        ),
 
         DeadlineRule(
             id: .urDeferral,
@@ -179,7 +232,9 @@ extension RuleBook {
             consequenceIfMissed: MissConsequence(
                 .urInvalid,
                 "Without a timely deferral the UR clocks keep running; a UR decision after them is invalid and "
-                    + "the WCAB decides the treatment (Dubon II, en banc 2014).")),
+                    + "the WCAB decides the treatment (Dubon II, en banc 2014)."
+            )
+        ),
 
         DeadlineRule(
             id: .urNoticePhysician,
@@ -189,7 +244,8 @@ extension RuleBook {
             citation: "LC 4610(i)(4)(A); 8 CCR 9792.9.1(e)(3); Bodam (2014): late communication makes the UR untimely",
             confidence: .highMedium,
             satisfiedBy: "requesting physician notified by phone, fax or e-mail",
-            consequenceIfMissed: urInvalid),
+            consequenceIfMissed: urInvalid
+        ),
 
         DeadlineRule(
             id: .urNoticeWritten,
@@ -198,35 +254,56 @@ extension RuleBook {
             period: DeadlinePeriod(2, .businessDays, calendar: .utilizationReviewByTriggerDate),
             variants: [
                 RuleVariant(
-                    when: .concurrent, DeadlinePeriod(24, .hours, calendar: .clock),
-                    summary: "concurrent review: 24 hours from the decision")
+                    when: .concurrent,
+                    DeadlinePeriod(24, .hours, calendar: .clock),
+                    summary: "concurrent review: 24 hours from the decision"
+                )
             ],
             citation: "LC 4610(i)(4)(B); 8 CCR 9792.9.1(e)(4)-(5)",
             confidence: .medium,
             satisfiedBy: "written decision served; denials and modifications enclose the IMR application form",
             consequenceIfMissed: urInvalid,
-            assumptions: ["the \"2 business days\" rule for the written notice of a prospective decision is not verified"]),
+            assumptions: [
+                "the \"2 business days\" rule for the written notice of a prospective decision is not verified"
+            ]
+        ),
 
         DeadlineRule(
             id: .imrApplication,
             whoMustAct: "employee (or attorney)",
             trigger: "written UR decision served on the employee",
             period: DeadlinePeriod(
-                30, .calendarDays, calendar: .fixed(.judicial), serviceExtension: .mailCCP1013, rollsOver: true),
+                30,
+                .calendarDays,
+                calendar: .fixed(.judicial),
+                serviceExtension: .mailCCP1013,
+                rollsOver: true
+            ),
             variants: [
                 RuleVariant(
                     when: .formulary,
                     DeadlinePeriod(
-                        30, .calendarDays, calendar: .fixed(.judicial), serviceExtension: .mailCCP1013,
-                        rollsOver: true),
+                        30,
+                        .calendarDays,
+                        calendar: .fixed(.judicial),
+                        serviceExtension: .mailCCP1013,
+                        rollsOver: true
+                    ),
                     summary: "formulary dispute: the ordinary 30-day period is used",
-                    assumptions: ["a possible 10-day IMR filing limit for formulary disputes is not verified; the 30-day period was used"])
+                    assumptions: [
+                        "a possible 10-day IMR filing limit for formulary disputes is not verified; the 30-day period was used"
+                    ]
+                )
             ],
             effectiveFrom: imrStart,
             citation: "LC 4610.5(h)(1); 8 CCR 9792.10.1(b)(1); Avila v. UC Irvine (2015) for +5",
             confidence: .highMedium,
             satisfiedBy: "IMR application received by the Administrative Director (sending it is not enough)",
-            consequenceIfMissed: MissConsequence(.ineligible, "A late IMR application is ineligible (Avila v. UC Irvine, 2015).")),
+            consequenceIfMissed: MissConsequence(
+                .ineligible,
+                "A late IMR application is ineligible (Avila v. UC Irvine, 2015)."
+            )
+        ),
 
         DeadlineRule(
             id: .imrEligibilityResponse,
@@ -238,7 +315,10 @@ extension RuleBook {
             confidence: .high,
             satisfiedBy: "response sent",
             consequenceIfMissed: MissConsequence(
-                .none, "No specific legal effect is recorded; the eligibility decision may be made without the response.")),
+                .none,
+                "No specific legal effect is recorded; the eligibility decision may be made without the response."
+            )
+        ),
 
         DeadlineRule(
             id: .imroAssignmentNotice,
@@ -249,7 +329,11 @@ extension RuleBook {
             citation: "8 CCR 9792.10.4(b)",
             confidence: .high,
             satisfiedBy: "notice of assignment",
-            consequenceIfMissed: MissConsequence(.none, "No specific legal effect is recorded for a late notice of assignment.")),
+            consequenceIfMissed: MissConsequence(
+                .none,
+                "No specific legal effect is recorded for a late notice of assignment."
+            )
+        ),
 
         DeadlineRule(
             id: .imrRecords,
@@ -258,19 +342,25 @@ extension RuleBook {
             period: DeadlinePeriod(15, .calendarDays, calendar: .fixed(.judicial), rollsOver: true),
             variants: [
                 RuleVariant(
-                    when: .expedited, DeadlinePeriod(24, .hours, calendar: .clock),
-                    summary: "expedited review: 24 hours from receipt of the notice"),
+                    when: .expedited,
+                    DeadlinePeriod(24, .hours, calendar: .clock),
+                    summary: "expedited review: 24 hours from receipt of the notice"
+                ),
                 RuleVariant(
                     when: .noticeSentElectronically,
                     DeadlinePeriod(12, .calendarDays, calendar: .fixed(.judicial), rollsOver: true),
-                    summary: "notice sent electronically: 12 calendar days"),
+                    summary: "notice sent electronically: 12 calendar days"
+                ),
             ],
             effectiveFrom: imrStart,
             citation: "LC 4610.5(l); 8 CCR 9792.10.5(a)(1); penalty 8 CCR 9792.12",
             confidence: .high,
             satisfiedBy: "records received by the IMRO",
             consequenceIfMissed: MissConsequence(
-                .administrativePenalty, "Late records carry an administrative penalty (8 CCR 9792.12).")),
+                .administrativePenalty,
+                "Late records carry an administrative penalty (8 CCR 9792.12)."
+            )
+        ),
 
         DeadlineRule(
             id: .imrDetermination,
@@ -281,12 +371,18 @@ extension RuleBook {
                 RuleVariant(
                     when: .expedited,
                     DeadlinePeriod(3, .calendarDays, calendar: .fixed(.judicial), rollsOver: true),
-                    summary: "expedited review: 3 calendar days", confidence: .medium,
-                    assumptions: ["the statutory text of the 3-day expedited IMR limit is not verified"]),
+                    summary: "expedited review: 3 calendar days",
+                    confidence: .medium,
+                    assumptions: ["the statutory text of the 3-day expedited IMR limit is not verified"]
+                ),
                 RuleVariant(
-                    when: .formulary, DeadlinePeriod(5, .businessDays, calendar: .fixed(.calhr)),
-                    summary: "formulary dispute: 5 working days", confidence: .medium, effectiveFrom: formularyStart,
-                    assumptions: ["formulary IMR \"working days\" counted on the calhr calendar"]),
+                    when: .formulary,
+                    DeadlinePeriod(5, .businessDays, calendar: .fixed(.calhr)),
+                    summary: "formulary dispute: 5 working days",
+                    confidence: .medium,
+                    effectiveFrom: formularyStart,
+                    assumptions: ["formulary IMR \"working days\" counted on the calhr calendar"]
+                ),
             ],
             effectiveFrom: imrStart,
             citation: "LC 4610.6(d); 8 CCR 9792.10.6(g)",
@@ -295,7 +391,9 @@ extension RuleBook {
             consequenceIfMissed: MissConsequence(
                 .lateNotVoid,
                 "The limit is directory, not mandatory: a late determination still binds and is \"late\", not void; "
-                    + "the remedy is a writ of mandate (CHP v. WCAB (Margaris), 2016).")),
+                    + "the remedy is a writ of mandate (CHP v. WCAB (Margaris), 2016)."
+            )
+        ),
 
         DeadlineRule(
             id: .imrImplementation,
@@ -304,26 +402,37 @@ extension RuleBook {
             period: DeadlinePeriod(5, .businessDays, calendar: .fixed(.calhr)),
             variants: [
                 RuleVariant(
-                    when: .servicesAlreadyProvided, DeadlinePeriod(20, .calendarDays, calendar: .fixed(.calhr)),
-                    summary: "services already given: reimburse within 20 calendar days")
+                    when: .servicesAlreadyProvided,
+                    DeadlinePeriod(20, .calendarDays, calendar: .fixed(.calhr)),
+                    summary: "services already given: reimburse within 20 calendar days"
+                )
             ],
             effectiveFrom: imrStart,
             citation: "8 CCR 9792.10.7(a)(1)-(2); LC 4610.6",
             confidence: .high,
             satisfiedBy: "authorization (or payment) recorded",
             consequenceIfMissed: MissConsequence(
-                .administrativePenalty, "Late implementation carries an administrative penalty per day (8 CCR 9792.12).")),
+                .administrativePenalty,
+                "Late implementation carries an administrative penalty per day (8 CCR 9792.12)."
+            )
+        ),
 
         DeadlineRule(
             id: .wcabAppeal,
             whoMustAct: "either party",
             trigger: "mailing of the final determination",
             period: DeadlinePeriod(
-                30, .calendarDays, calendar: .fixed(.judicial), serviceExtension: .wcabMailFaxEmail, rollsOver: true),
+                30,
+                .calendarDays,
+                calendar: .fixed(.judicial),
+                serviceExtension: .wcabMailFaxEmail,
+                rollsOver: true
+            ),
             effectiveFrom: imrStart,
             citation: "LC 4610.6(h); 8 CCR 10575 (was 10957.1); Matute v. LAUSD (en banc 2015) for +5",
             confidence: .high,
             satisfiedBy: "appeal filed with the WCAB",
-            consequenceIfMissed: MissConsequence(.dismissed, "A late WCAB appeal is dismissed.")),
+            consequenceIfMissed: MissConsequence(.dismissed, "A late WCAB appeal is dismissed.")
+        ),
     ])
 }

@@ -70,7 +70,9 @@ import Foundation
 public enum DeadlineEngine {
     /// The deadlines of `state` as they stand at `now`.
     public static func deadlines(
-        for state: CaseState, now: Date, calculator: DeadlineCalculator = .init()
+        for state: CaseState,
+        now: Date,
+        calculator: DeadlineCalculator = .init()
     ) -> [CaseDeadline] {
         derivation(for: state, now: now, calculator: calculator).deadlines
     }
@@ -79,16 +81,22 @@ public enum DeadlineEngine {
     /// cannot be computed (a rule not in force on the trigger date, IMR not available under
     /// SB 863), each with the reason, so a coordinator is never left with a silent gap.
     public static func derivation(
-        for state: CaseState, now: Date, calculator: DeadlineCalculator = .init()
+        for state: CaseState,
+        now: Date,
+        calculator: DeadlineCalculator = .init()
     ) -> DeadlineDerivation {
         let derived = derive(state, now: now, calculator: calculator)
         return DeadlineDerivation(
             deadlines: withCorrections(derived.deadlines, state: state, now: now, calculator: calculator),
-            unavailable: derived.unavailable)
+            unavailable: derived.unavailable
+        )
     }
 
     private static func withCorrections(
-        _ derived: [CaseDeadline], state: CaseState, now: Date, calculator: DeadlineCalculator
+        _ derived: [CaseDeadline],
+        state: CaseState,
+        now: Date,
+        calculator: DeadlineCalculator
     ) -> [CaseDeadline] {
         var current = derived
         guard !state.corrections.isEmpty else { return current }
@@ -108,7 +116,9 @@ public enum DeadlineEngine {
                 guard new.due != old.due || new.trigger != old.trigger else {
                     // Same clock, but a corrected act can change whether it was met.
                     if new.status != old.status || new.satisfiedBy != old.satisfiedBy {
-                        let versions = Set([old.satisfiedBy?.eventVersion, new.satisfiedBy?.eventVersion].compactMap { $0 })
+                        let versions = Set(
+                            [old.satisfiedBy?.eventVersion, new.satisfiedBy?.eventVersion].compactMap { $0 }
+                        )
                         let line = "status after a correction: \(new.status.rawValue) (was \(old.status.rawValue))"
                         current[index].correctionNotes.append(line)
                         current[index].correctionNotes.append(contentsOf: correctionLines(state, touching: versions))
@@ -126,16 +136,25 @@ public enum DeadlineEngine {
                 superseded.append(supersede(old, by: new.id, note: "replaced by \(new.id) after a correction"))
             } else if let replacement = current.first(where: { sameClockFamily($0, old) }) {
                 // A corrected flag (expedited, formulary, review type) chose another UR decision rule.
-                let line = "recomputed after a correction: \(old.rule.rawValue) was due \(describeDue(old)), "
+                let line =
+                    "recomputed after a correction: \(old.rule.rawValue) was due \(describeDue(old)), "
                     + "now \(replacement.rule.rawValue) is due \(describeDue(replacement))"
                 if let index = indexByID[replacement.id], !current[index].correctionNotes.contains(line) {
                     current[index].correctionNotes.append(line)
                     current[index].correctionNotes.append(contentsOf: correctionLines(state, touching: []))
                     current[index].explanation.append(line)
                 }
-                superseded.append(supersede(old, by: replacement.id, note: "replaced by \(replacement.id) after a correction"))
+                superseded.append(
+                    supersede(old, by: replacement.id, note: "replaced by \(replacement.id) after a correction")
+                )
             } else {
-                superseded.append(supersede(old, by: nil, note: "a correction removed this deadline: the corrected facts do not start this clock"))
+                superseded.append(
+                    supersede(
+                        old,
+                        by: nil,
+                        note: "a correction removed this deadline: the corrected facts do not start this clock"
+                    )
+                )
             }
         }
         return current + superseded
@@ -170,13 +189,16 @@ public enum DeadlineEngine {
         return (direct.isEmpty ? state.corrections : direct).map { applied in
             let c = applied.correction
             let type = state.recorded.first { $0.version == c.correctedVersion }?.event.typeName ?? "event"
-            return "correction (event \(applied.version)): \(c.field.rawValue) of \(type) (event \(c.correctedVersion)) "
+            return
+                "correction (event \(applied.version)): \(c.field.rawValue) of \(type) (event \(c.correctedVersion)) "
                 + "set to \(c.value); reason: \(c.reason)"
         }
     }
 
     static func derive(
-        _ state: CaseState, now: Date, calculator: DeadlineCalculator
+        _ state: CaseState,
+        now: Date,
+        calculator: DeadlineCalculator
     ) -> (deadlines: [CaseDeadline], unavailable: [UnavailableDeadline]) {
         guard let facts = state.facts else { return ([], []) }
         var builder = Builder(state: state, caseId: facts.caseId, now: now, calculator: calculator)
@@ -205,10 +227,14 @@ public enum DeadlineEngine {
                 merged.append(deadline)
                 continue
             }
-            let key = [deadline.rule.rawValue, String(deadline.round), deadline.rfaId?.rawValue ?? "", String(deadline.due.timeIntervalSince1970),
-                       String(deadline.clockStart.timeIntervalSince1970), deadline.status.rawValue, deadline.party.rawValue,
-                       deadline.satisfiedBy.map { "\($0.eventVersion)|\($0.on.iso)|\($0.at?.timeIntervalSince1970 ?? -1)" } ?? "-",
-                       deadline.history == nil ? "open" : "history"].joined(separator: "\u{1F}")
+            let key = [
+                deadline.rule.rawValue, String(deadline.round), deadline.rfaId?.rawValue ?? "",
+                String(deadline.due.timeIntervalSince1970),
+                String(deadline.clockStart.timeIntervalSince1970), deadline.status.rawValue, deadline.party.rawValue,
+                deadline.satisfiedBy.map { "\($0.eventVersion)|\($0.on.iso)|\($0.at?.timeIntervalSince1970 ?? -1)" }
+                    ?? "-",
+                deadline.history == nil ? "open" : "history",
+            ].joined(separator: "\u{1F}")
             guard let at = index[key] else {
                 index[key] = merged.count
                 merged.append(deadline)
@@ -216,14 +242,17 @@ public enum DeadlineEngine {
             }
             var group = merged[at]
             group.itemIds += deadline.itemIds
-            func union(_ lines: inout [String], _ more: [String]) { for line in more where !lines.contains(line) { lines.append(line) } }
+            func union(_ lines: inout [String], _ more: [String]) {
+                for line in more where !lines.contains(line) { lines.append(line) }
+            }
             union(&group.explanation, deadline.explanation)
             union(&group.assumptions, deadline.assumptions)
             union(&group.correctionNotes, deadline.correctionNotes)
             if let note = deadline.statusNote, group.statusNote != note {
                 group.statusNote = group.statusNote.map { $0.contains(note) ? $0 : $0 + "; " + note } ?? note
             }
-            group.id = "\(caseId.rawValue)/\(group.rule.rawValue)/" + group.itemIds.map(\.rawValue).joined(separator: "+")
+            group.id =
+                "\(caseId.rawValue)/\(group.rule.rawValue)/" + group.itemIds.map(\.rawValue).joined(separator: "+")
                 + (group.round > 1 ? "/r\(group.round)" : "")
             merged[at] = group
         }
@@ -309,8 +338,11 @@ private struct Builder {
         }
         let trigger: DeadlineTrigger = rfa.receivedTimeOfDayKnown ? .instant(rfa.receivedAt) : .date(rfa.receivedOn)
         let triggerFact = DeadlineTriggerFact(
-            description: "RFA \(rfa.id) received by \(rfa.transmission.rawValue)", date: rfa.receivedOn,
-            at: rfa.receivedTimeOfDayKnown ? rfa.receivedAt : nil, eventVersion: rfaVersion)
+            description: "RFA \(rfa.id) received by \(rfa.transmission.rawValue)",
+            date: rfa.receivedOn,
+            at: rfa.receivedTimeOfDayKnown ? rfa.receivedAt : nil,
+            eventVersion: rfaVersion
+        )
 
         var base = DeadlineOptions(treatmentRecommendationDate: rfa.treatmentRecommendedOn)
         var baseAssumptions: [String] = []
@@ -319,7 +351,8 @@ private struct Builder {
             // 5-business-day mail rule counts from posting, so the arrival is the receipt.
             baseAssumptions.append(
                 "RFA sent by mail: the recorded day of arrival (\(rfa.receivedOn.iso)) was used as its receipt; the "
-                    + "posting date is not recorded, so the 5-business-day mail rule was not applied")
+                    + "posting date is not recorded, so the 5-business-day mail rule was not applied"
+            )
         } else {
             base.transmission = rfa.transmission
         }
@@ -338,7 +371,9 @@ private struct Builder {
             decisionRule = .urDecisionExpedited
             decisionOptions.review = rfa.reviewType == .concurrent ? .concurrent : nil
             if rfa.reviewType == .retrospective {
-                decisionAssumptions.append("the RFA is marked both expedited and retrospective: the expedited clock was used")
+                decisionAssumptions.append(
+                    "the RFA is marked both expedited and retrospective: the expedited clock was used"
+                )
             }
         } else if rfa.reviewType == .retrospective {
             decisionRule = .urDecisionRetrospective
@@ -364,17 +399,30 @@ private struct Builder {
             var options = base
             options.review = rfa.reviewType
             let request = emit(
-                .urInfoRequest, key: rfa.id.rawValue, rfaId: rfa.id, itemIds: rfa.itemIds, trigger: trigger,
-                triggerFact: triggerFact, options: options, act: act, assumptions: baseAssumptions,
-                notApplicable: act == nil && allDecided ? "UR decided every item without asking for more information" : nil,
-                optionalAct: "the window to ask for more information closed unused: the ordinary decision period applies")
+                .urInfoRequest,
+                key: rfa.id.rawValue,
+                rfaId: rfa.id,
+                itemIds: rfa.itemIds,
+                trigger: trigger,
+                triggerFact: triggerFact,
+                options: options,
+                act: act,
+                assumptions: baseAssumptions,
+                notApplicable: act == nil && allDecided
+                    ? "UR decided every item without asking for more information" : nil,
+                optionalAct:
+                    "the window to ask for more information closed unused: the ordinary decision period applies"
+            )
             if let request, let on = rfa.informationRequestedOn {
                 if request.status == .met {
                     decisionOptions.informationRequested = true
-                    decisionNotes.append("information requested in time (\(on.shortLabel)): the decision period is 14 calendar days from receipt")
+                    decisionNotes.append(
+                        "information requested in time (\(on.shortLabel)): the decision period is 14 calendar days from receipt"
+                    )
                 } else {
                     decisionNotes.append(
-                        "information requested on \(on.shortLabel), after the 5-business-day window: the ordinary period applies")
+                        "information requested on \(on.shortLabel), after the 5-business-day window: the ordinary period applies"
+                    )
                 }
             }
         }
@@ -387,12 +435,19 @@ private struct Builder {
                 return false
             }
             let deferralDeadline = emit(
-                .urDeferral, key: rfa.id.rawValue, rfaId: rfa.id, itemIds: rfa.itemIds, trigger: trigger,
-                triggerFact: triggerFact, options: base,
+                .urDeferral,
+                key: rfa.id.rawValue,
+                rfaId: rfa.id,
+                itemIds: rfa.itemIds,
+                trigger: trigger,
+                triggerFact: triggerFact,
+                options: base,
                 act: Act(eventType: URDeferred.typeName, version: version ?? 0, at: nil, on: deferredOn),
-                assumptions: baseAssumptions)
+                assumptions: baseAssumptions
+            )
             if deferralDeadline?.status == .met {
-                deferral = "UR deferred on \(deferredOn.shortLabel) for a liability dispute"
+                deferral =
+                    "UR deferred on \(deferredOn.shortLabel) for a liability dispute"
                     + (rfa.liabilityDispute.map { " (\($0))" } ?? "")
                     + ": the UR clock starts again when liability is resolved, which the case does not record"
             }
@@ -400,26 +455,42 @@ private struct Builder {
 
         // ur.decision.*
         var decisionAct: Act?
-        if allDecided, let last = decided.max(by: { ($0.urDecidedAt ?? .distantPast) < ($1.urDecidedAt ?? .distantPast) }),
-           let at = last.urDecidedAt {
+        if allDecided,
+            let last = decided.max(by: { ($0.urDecidedAt ?? .distantPast) < ($1.urDecidedAt ?? .distantPast) }),
+            let at = last.urDecidedAt
+        {
             decisionAct = Act(
-                eventType: URDecisionIssued.typeName, version: lastMilestone(URDecisionIssued.typeName, of: last)?.version ?? 0,
-                at: at, on: Pacific.date(of: at))
+                eventType: URDecisionIssued.typeName,
+                version: lastMilestone(URDecisionIssued.typeName, of: last)?.version ?? 0,
+                at: at,
+                on: Pacific.date(of: at)
+            )
             if items.count > 1 {
                 decisionNotes.append("judged by the last item decided: item \(last.id) at \(Self.describe(at))")
             }
         } else if !decided.isEmpty {
             decisionNotes.append(
-                "\(decided.count) of \(items.count) items decided; the deadline is met only when every item is")
+                "\(decided.count) of \(items.count) items decided; the deadline is met only when every item is"
+            )
         }
         let decision = emit(
-            decisionRule, key: rfa.id.rawValue, rfaId: rfa.id, itemIds: rfa.itemIds, trigger: trigger,
-            triggerFact: triggerFact, options: decisionOptions, act: decisionAct, notes: decisionNotes,
-            assumptions: decisionAssumptions, notApplicable: deferral)
+            decisionRule,
+            key: rfa.id.rawValue,
+            rfaId: rfa.id,
+            itemIds: rfa.itemIds,
+            trigger: trigger,
+            triggerFact: triggerFact,
+            options: decisionOptions,
+            act: decisionAct,
+            notes: decisionNotes,
+            assumptions: decisionAssumptions,
+            notApplicable: deferral
+        )
         if let decision, decision.status == .metLate || decision.status == .missed {
             let how = decision.status == .missed ? "was not made" : "came late"
             for id in rfa.itemIds {
-                untimelyUR[id] = "the UR decision (\(decision.rule.rawValue), due \(decision.dueDate.shortLabel)) \(how)"
+                untimelyUR[id] =
+                    "the UR decision (\(decision.rule.rawValue), due \(decision.dueDate.shortLabel)) \(how)"
             }
         }
 
@@ -430,42 +501,72 @@ private struct Builder {
             let ids = group.map(\.id)
             let key = rfa.id.rawValue + "/" + ids.map(\.rawValue).joined(separator: "+")
             let decisionFact = DeadlineTriggerFact(
-                description: "UR decision on item\(ids.count == 1 ? "" : "s") \(ids.map(\.rawValue).joined(separator: ", "))",
-                date: Pacific.date(of: decidedAt), at: decidedAt, eventVersion: version == 0 ? nil : version)
+                description:
+                    "UR decision on item\(ids.count == 1 ? "" : "s") \(ids.map(\.rawValue).joined(separator: ", "))",
+                date: Pacific.date(of: decidedAt),
+                at: decidedAt,
+                eventVersion: version == 0 ? nil : version
+            )
 
             var physicianAct: Act?
             var physicianNotes: [String] = []
             if group.allSatisfy({ $0.physicianNotifiedAt != nil }),
-               let last = group.max(by: { $0.physicianNotifiedAt! < $1.physicianNotifiedAt! }), let at = last.physicianNotifiedAt {
+                let last = group.max(by: { $0.physicianNotifiedAt! < $1.physicianNotifiedAt! }),
+                let at = last.physicianNotifiedAt
+            {
                 physicianAct = Act(
-                    eventType: PhysicianNotified.typeName, version: lastMilestone(PhysicianNotified.typeName, of: last)?.version ?? 0,
-                    at: at, on: Pacific.date(of: at))
+                    eventType: PhysicianNotified.typeName,
+                    version: lastMilestone(PhysicianNotified.typeName, of: last)?.version ?? 0,
+                    at: at,
+                    on: Pacific.date(of: at)
+                )
                 if let method = last.physicianNotificationMethod, method == .mail || method == .personal {
                     physicianNotes.append(
-                        "the physician was told by \(method.rawValue); the rule asks for phone, fax or e-mail: counted as notice when recorded")
+                        "the physician was told by \(method.rawValue); the rule asks for phone, fax or e-mail: counted as notice when recorded"
+                    )
                 }
             }
             let physician = emit(
-                .urNoticePhysician, key: key, rfaId: rfa.id, itemIds: ids, trigger: .instant(decidedAt),
-                triggerFact: decisionFact, options: DeadlineOptions(), act: physicianAct, notes: physicianNotes)
+                .urNoticePhysician,
+                key: key,
+                rfaId: rfa.id,
+                itemIds: ids,
+                trigger: .instant(decidedAt),
+                triggerFact: decisionFact,
+                options: DeadlineOptions(),
+                act: physicianAct,
+                notes: physicianNotes
+            )
             if let physician, physician.status == .metLate || physician.status == .missed {
                 let how = physician.status == .missed ? "has not reached" : "reached"
                 for id in ids where untimelyUR[id] == nil {
-                    untimelyUR[id] = "the UR decision \(how) the physician within 24 hours (due \(Pacific.rfc3339(physician.due)); Bodam)"
+                    untimelyUR[id] =
+                        "the UR decision \(how) the physician within 24 hours (due \(Pacific.rfc3339(physician.due)); Bodam)"
                 }
             }
 
             var writtenAct: Act?
             if group.allSatisfy({ $0.writtenDecisionServedOn != nil }),
-               let last = group.max(by: { $0.writtenDecisionServedOn! < $1.writtenDecisionServedOn! }),
-               let on = last.writtenDecisionServedOn {
+                let last = group.max(by: { $0.writtenDecisionServedOn! < $1.writtenDecisionServedOn! }),
+                let on = last.writtenDecisionServedOn
+            {
                 writtenAct = Act(
                     eventType: WrittenURDecisionServed.typeName,
-                    version: lastMilestone(WrittenURDecisionServed.typeName, of: last)?.version ?? 0, at: nil, on: on)
+                    version: lastMilestone(WrittenURDecisionServed.typeName, of: last)?.version ?? 0,
+                    at: nil,
+                    on: on
+                )
             }
             emit(
-                .urNoticeWritten, key: key, rfaId: rfa.id, itemIds: ids, trigger: .instant(decidedAt),
-                triggerFact: decisionFact, options: DeadlineOptions(review: rfa.reviewType), act: writtenAct)
+                .urNoticeWritten,
+                key: key,
+                rfaId: rfa.id,
+                itemIds: ids,
+                trigger: .instant(decidedAt),
+                triggerFact: decisionFact,
+                options: DeadlineOptions(review: rfa.reviewType),
+                act: writtenAct
+            )
         }
     }
 
@@ -480,11 +581,17 @@ private struct Builder {
         }
         for rfaId in order {
             guard let items = byRFA[rfaId], let source = items.first?.importedFrom else { continue }
-            unavailable.append(UnavailableDeadline(
-                id: "\(caseId.rawValue)/ur/\(rfaId.rawValue)", rule: .urDecisionProspective, itemIds: items.map(\.id),
-                reason: "items \(items.map(\.id.rawValue).joined(separator: ", ")) were imported from \(source): the RFA's receipt, "
-                    + "the UR decision's time and its notices are not in the letter, so the UR clocks (ur.decision.*, "
-                    + "ur.notice.*) and the IMRO's assignment notice cannot be computed"))
+            unavailable.append(
+                UnavailableDeadline(
+                    id: "\(caseId.rawValue)/ur/\(rfaId.rawValue)",
+                    rule: .urDecisionProspective,
+                    itemIds: items.map(\.id),
+                    reason:
+                        "items \(items.map(\.id.rawValue).joined(separator: ", ")) were imported from \(source): the RFA's receipt, "
+                        + "the UR decision's time and its notices are not in the letter, so the UR clocks (ur.decision.*, "
+                        + "ur.notice.*) and the IMRO's assignment notice cannot be computed"
+                )
+            )
         }
     }
 
@@ -502,45 +609,77 @@ private struct Builder {
             options.destination = item.writtenDecisionServiceDestination ?? .california
             trigger = .date(servedOn)
             triggerFact = DeadlineTriggerFact(
-                description: "written UR decision (\(outcome.rawValue)) served by \(item.writtenDecisionServiceMethod?.rawValue ?? "an unrecorded method")",
-                date: servedOn, at: nil, eventVersion: lastMilestone(WrittenURDecisionServed.typeName, of: item)?.version)
+                description:
+                    "written UR decision (\(outcome.rawValue)) served by \(item.writtenDecisionServiceMethod?.rawValue ?? "an unrecorded method")",
+                date: servedOn,
+                at: nil,
+                eventVersion: lastMilestone(WrittenURDecisionServed.typeName, of: item)?.version
+            )
         } else {
             let decidedOn = Pacific.date(of: decidedAt)
             options.service = .mail
             options.destination = .california
             trigger = .date(decidedOn)
             assumptions.append(
-                "service date not recorded: assumed served by mail in California on the decision date (\(decidedOn.iso))")
+                "service date not recorded: assumed served by mail in California on the decision date (\(decidedOn.iso))"
+            )
             triggerFact = DeadlineTriggerFact(
-                description: "UR decision (\(outcome.rawValue)); written service not recorded", date: decidedOn, at: nil,
+                description: "UR decision (\(outcome.rawValue)); written service not recorded",
+                date: decidedOn,
+                at: nil,
                 eventVersion: (lastMilestone(URDecisionIssued.typeName, of: item)
-                    ?? lastMilestone(DisputedItemsImported.typeName, of: item))?.version)
+                    ?? lastMilestone(DisputedItemsImported.typeName, of: item))?.version
+            )
         }
-        if let injured = state.facts?.dateOfInjury, injured < RuleBook.imrStart, trigger.date < RuleBook.imrForDecisionsFrom {
-            unavailable.append(UnavailableDeadline(
-                id: "\(caseId.rawValue)/\(RuleID.imrApplication.rawValue)/\(item.id.rawValue)", rule: .imrApplication,
-                itemIds: [item.id],
-                reason: "IMR does not apply to item \(item.id): the injury (\(injured.iso)) is before \(RuleBook.imrStart.year) and the UR decision "
-                    + "was served (\(trigger.date.iso)) before \(RuleBook.imrForDecisionsFrom.iso) (SB 863)"))
+        if let injured = state.facts?.dateOfInjury, injured < RuleBook.imrStart,
+            trigger.date < RuleBook.imrForDecisionsFrom
+        {
+            unavailable.append(
+                UnavailableDeadline(
+                    id: "\(caseId.rawValue)/\(RuleID.imrApplication.rawValue)/\(item.id.rawValue)",
+                    rule: .imrApplication,
+                    itemIds: [item.id],
+                    reason:
+                        "IMR does not apply to item \(item.id): the injury (\(injured.iso)) is before \(RuleBook.imrStart.year) and the UR decision "
+                        + "was served (\(trigger.date.iso)) before \(RuleBook.imrForDecisionsFrom.iso) (SB 863)"
+                )
+            )
             return
         }
         var notes: [String] = []
         var statusNote: String?
         if let untimely = untimelyUR[item.id] {
-            statusNote = "the UR was untimely: \(untimely); the UR is invalid and not subject to IMR, the WCAB decides the treatment (Dubon II, en banc 2014)"
+            statusNote =
+                "the UR was untimely: \(untimely); the UR is invalid and not subject to IMR, the WCAB decides the treatment (Dubon II, en banc 2014)"
             notes.append(statusNote!)
         }
         if let on = item.imrIneligibleOn {
-            notes.append("found ineligible for IMR on \(on.shortLabel)" + (item.ineligibilityReason.map { " (\($0.rawValue))" } ?? ""))
+            notes.append(
+                "found ineligible for IMR on \(on.shortLabel)"
+                    + (item.ineligibilityReason.map { " (\($0.rawValue))" } ?? "")
+            )
         }
         let act = item.imrApplicationReceivedOn.map {
-            Act(eventType: IMRApplicationReceived.typeName,
-                version: lastMilestone(IMRApplicationReceived.typeName, of: item)?.version ?? 0, at: nil, on: $0)
+            Act(
+                eventType: IMRApplicationReceived.typeName,
+                version: lastMilestone(IMRApplicationReceived.typeName, of: item)?.version ?? 0,
+                at: nil,
+                on: $0
+            )
         }
         emit(
-            .imrApplication, key: item.id.rawValue, rfaId: item.rfaId, itemIds: [item.id], trigger: trigger,
-            triggerFact: triggerFact, options: options, act: act, notes: notes, assumptions: assumptions,
-            statusNote: statusNote)
+            .imrApplication,
+            key: item.id.rawValue,
+            rfaId: item.rfaId,
+            itemIds: [item.id],
+            trigger: trigger,
+            triggerFact: triggerFact,
+            options: options,
+            act: act,
+            notes: notes,
+            assumptions: assumptions,
+            statusNote: statusNote
+        )
     }
 
     /// One `imr.eligibility-response` clock per request event, for the items it names.
@@ -549,60 +688,100 @@ private struct Builder {
         var byRequest: [Int: [ItemState]] = [:]
         for item in state.items {
             guard item.eligibilityInformationRequestedOn != nil,
-                  let request = lastMilestone(IMREligibilityInformationRequested.typeName, of: item) else { continue }
+                let request = lastMilestone(IMREligibilityInformationRequested.typeName, of: item)
+            else { continue }
             if byRequest[request.version] == nil { order.append(request.version) }
             byRequest[request.version, default: []].append(item)
         }
         for version in order {
             guard let group = byRequest[version], let first = group.first,
-                  let requestedOn = first.eligibilityInformationRequestedOn else { continue }
+                let requestedOn = first.eligibilityInformationRequestedOn
+            else { continue }
             let ids = group.map(\.id)
             let parties = first.eligibilityInformationRequestedFrom
-            let from = parties.map { $0 == .employee ? "the employee" : "the claims administrator" }.joined(separator: " and ")
+            let from = parties.map { $0 == .employee ? "the employee" : "the claims administrator" }.joined(
+                separator: " and "
+            )
             let what = first.eligibilityInformationRequested.map { " (\($0))" } ?? ""
             let triggerFact = DeadlineTriggerFact(
-                description: "AD requested eligibility information\(what) from \(from)", date: requestedOn, at: nil,
-                eventVersion: version)
+                description: "AD requested eligibility information\(what) from \(from)",
+                date: requestedOn,
+                at: nil,
+                eventVersion: version
+            )
             var act: Act?
             if group.allSatisfy({ $0.eligibilityInformationSentOn != nil }),
-               let last = group.max(by: { $0.eligibilityInformationSentOn! < $1.eligibilityInformationSentOn! }),
-               let sentOn = last.eligibilityInformationSentOn {
+                let last = group.max(by: { $0.eligibilityInformationSentOn! < $1.eligibilityInformationSentOn! }),
+                let sentOn = last.eligibilityInformationSentOn
+            {
                 act = Act(
                     eventType: IMREligibilityInformationSent.typeName,
-                    version: lastMilestone(IMREligibilityInformationSent.typeName, of: last)?.version ?? 0, at: nil, on: sentOn)
+                    version: lastMilestone(IMREligibilityInformationSent.typeName, of: last)?.version ?? 0,
+                    at: nil,
+                    on: sentOn
+                )
             }
             var notes: [String] = []
             let answered = group.filter { $0.eligibilityInformationSentOn != nil }
             if act == nil, !answered.isEmpty {
-                notes.append("information sent for \(answered.count) of \(group.count) items; the deadline is met only when it is sent for every item")
+                notes.append(
+                    "information sent for \(answered.count) of \(group.count) items; the deadline is met only when it is sent for every item"
+                )
             }
             // The AD deciding eligibility for every item leaves nothing to send.
             var settled: Settlement?
             let decided = group.compactMap { $0.imrEligibleOn ?? $0.imrIneligibleOn }
             if act == nil, decided.count == group.count, let on = decided.max() {
-                settled = Settlement(on: on, reason: "the AD decided eligibility without the information on \(on.shortLabel): nothing is left to send")
+                settled = Settlement(
+                    on: on,
+                    reason:
+                        "the AD decided eligibility without the information on \(on.shortLabel): nothing is left to send"
+                )
             }
             // The party asked is the one who must answer; DEADLINES.md says "parties" when both were.
-            let party: DeadlineParty = parties == [.employee] ? .employee
+            let party: DeadlineParty =
+                parties == [.employee]
+                ? .employee
                 : parties == [.claimsAdministrator] ? .claimsAdministrator : .eitherParty
             emit(
-                .imrEligibilityResponse, key: ids.map(\.rawValue).joined(separator: "+"), rfaId: first.rfaId, itemIds: ids,
-                trigger: .date(requestedOn), triggerFact: triggerFact, options: DeadlineOptions(), act: act, notes: notes,
-                assumptions: ["the AD's request was taken as received by the parties on its recorded date (\(requestedOn.iso))"],
-                party: party, settled: settled)
+                .imrEligibilityResponse,
+                key: ids.map(\.rawValue).joined(separator: "+"),
+                rfaId: first.rfaId,
+                itemIds: ids,
+                trigger: .date(requestedOn),
+                triggerFact: triggerFact,
+                options: DeadlineOptions(),
+                act: act,
+                notes: notes,
+                assumptions: [
+                    "the AD's request was taken as received by the parties on its recorded date (\(requestedOn.iso))"
+                ],
+                party: party,
+                settled: settled
+            )
         }
     }
 
     mutating func assignmentNotice(_ item: ItemState) {
         guard let eligibleOn = item.imrEligibleOn else { return }
         let triggerFact = DeadlineTriggerFact(
-            description: "IMR application found eligible", date: eligibleOn, at: nil,
-            eventVersion: lastMilestone(IMREligibilityFound.typeName, of: item)?.version)
+            description: "IMR application found eligible",
+            date: eligibleOn,
+            at: nil,
+            eventVersion: lastMilestone(IMREligibilityFound.typeName, of: item)?.version
+        )
         let assigned = firstMilestone(IMRAssigned.typeName, of: item)
         let act = assigned.map { Act(eventType: $0.event, version: $0.version, at: nil, on: $0.on) }
         emit(
-            .imroAssignmentNotice, key: item.id.rawValue, rfaId: item.rfaId, itemIds: [item.id], trigger: .date(eligibleOn),
-            triggerFact: triggerFact, options: DeadlineOptions(), act: act)
+            .imroAssignmentNotice,
+            key: item.id.rawValue,
+            rfaId: item.rfaId,
+            itemIds: [item.id],
+            trigger: .date(eligibleOn),
+            triggerFact: triggerFact,
+            options: DeadlineOptions(),
+            act: act
+        )
     }
 
     // MARK: - IMR rounds
@@ -625,22 +804,31 @@ private struct Builder {
         return segments.enumerated().map { index, segment in
             func last(_ type: String) -> ItemMilestone? { segment.last { $0.event == type } }
             var facts = RoundFacts(
-                itemId: item.id, rfaId: item.rfaId, round: index + 1, caseNumber: caseNumber, assignedOn: assignedOn,
-                assignedVersion: assigned?.version, priority: item.imrPriority ?? .standard,
-                noticeMethod: item.assignmentNoticeMethod ?? .mail, noticeMethodKnown: item.assignmentNoticeMethod != nil,
-                imported: item.importedFrom != nil)
+                itemId: item.id,
+                rfaId: item.rfaId,
+                round: index + 1,
+                caseNumber: caseNumber,
+                assignedOn: assignedOn,
+                assignedVersion: assigned?.version,
+                priority: item.imrPriority ?? .standard,
+                noticeMethod: item.assignmentNoticeMethod ?? .mail,
+                noticeMethodKnown: item.assignmentNoticeMethod != nil,
+                imported: item.importedFrom != nil
+            )
             facts.remand = index > 0 ? remands[index - 1] : nil
             facts.records = last(IMRRecordsReceived.typeName)
             facts.determination = last(IMRDeterminationIssued.typeName)
             if let determination = facts.determination,
-               case .imrDeterminationIssued(let e) = correctedEvent(determination.version) {
+                case .imrDeterminationIssued(let e) = correctedEvent(determination.version)
+            {
                 facts.mailedOn = e.mailedOn ?? e.decidedOn
                 facts.mailingAssumed = e.mailedOn == nil
                 facts.decision = e.items.first { $0.itemId == item.id }?.decision
             }
             facts.implementation = last(DeterminationImplemented.typeName)
             if let implementation = facts.implementation,
-               case .determinationImplemented(let e) = correctedEvent(implementation.version) {
+                case .determinationImplemented(let e) = correctedEvent(implementation.version)
+            {
                 facts.implementationKind = e.kind
             }
             facts.appeal = last(WCABAppealFiled.typeName)
@@ -673,11 +861,19 @@ private struct Builder {
         if first.round == 1 {
             let triggerFact = DeadlineTriggerFact(
                 description: "IMRO assigned \(key) (notice of assignment sent by \(first.noticeMethod.rawValue))",
-                date: first.assignedOn, at: nil, eventVersion: first.assignedVersion)
-            let act = group.allSatisfy({ $0.records != nil })
-                ? group.compactMap(\.records).max(by: { $0.on < $1.on }).map { Act(eventType: $0.event, version: $0.version, at: nil, on: $0.on) }
+                date: first.assignedOn,
+                at: nil,
+                eventVersion: first.assignedVersion
+            )
+            let act =
+                group.allSatisfy({ $0.records != nil })
+                ? group.compactMap(\.records).max(by: { $0.on < $1.on }).map {
+                    Act(eventType: $0.event, version: $0.version, at: nil, on: $0.on)
+                }
                 : nil
-            var recordsAssumptions = ["the notice of assignment was taken as \(expedited ? "received" : "sent") on the assignment date (\(first.assignedOn.iso))"]
+            var recordsAssumptions = [
+                "the notice of assignment was taken as \(expedited ? "received" : "sent") on the assignment date (\(first.assignedOn.iso))"
+            ]
             if !first.noticeMethodKnown {
                 recordsAssumptions.append("how the notice of assignment was sent is not recorded: taken as mailed")
             }
@@ -686,16 +882,27 @@ private struct Builder {
             // shown as missed for it. Both paths give the same deadline.
             var recordsNotApplicable: String?
             if act == nil, group.allSatisfy({ $0.determination != nil }),
-               let decided = group.compactMap(\.determination).max(by: { $0.on < $1.on }) {
-                recordsNotApplicable = (group.allSatisfy({ $0.imported }) ? "imported from a Final Determination letter: " : "")
+                let decided = group.compactMap(\.determination).max(by: { $0.on < $1.on })
+            {
+                recordsNotApplicable =
+                    (group.allSatisfy({ $0.imported }) ? "imported from a Final Determination letter: " : "")
                     + "the IMRO decided on \(decided.on.shortLabel), so it had the records; the day they arrived is not recorded"
             }
             emit(
-                .imrRecords, key: key, rfaId: first.rfaId, itemIds: ids, trigger: .date(first.assignedOn),
+                .imrRecords,
+                key: key,
+                rfaId: first.rfaId,
+                itemIds: ids,
+                trigger: .date(first.assignedOn),
                 triggerFact: triggerFact,
-                options: DeadlineOptions(expedited: expedited, noticeSentElectronically: first.noticeMethod == .electronic),
+                options: DeadlineOptions(
+                    expedited: expedited,
+                    noticeSentElectronically: first.noticeMethod == .electronic
+                ),
                 act: act,
-                assumptions: recordsAssumptions, notApplicable: recordsNotApplicable)
+                assumptions: recordsAssumptions,
+                notApplicable: recordsNotApplicable
+            )
         }
 
         // imr.determination
@@ -706,28 +913,52 @@ private struct Builder {
         if let records = first.records {
             trigger = records.on
             triggerFact = DeadlineTriggerFact(
-                description: "IMRO received the records for \(key)", date: records.on, at: nil, eventVersion: records.version)
+                description: "IMRO received the records for \(key)",
+                date: records.on,
+                at: nil,
+                eventVersion: records.version
+            )
         } else if let remand = first.remand {
             trigger = remand.on
             triggerFact = DeadlineTriggerFact(
-                description: "WCAB remanded \(key) for a new determination", date: remand.on, at: nil, eventVersion: remand.version)
+                description: "WCAB remanded \(key) for a new determination",
+                date: remand.on,
+                at: nil,
+                eventVersion: remand.version
+            )
             assumptions.append(
                 "round \(first.round) after the WCAB remand of \(remand.on.iso): no receipt of records is recorded for it, "
-                    + "so the clock was counted from the remand date")
+                    + "so the clock was counted from the remand date"
+            )
         } else {
             trigger = first.assignedOn
             options.triggerIsAssignmentDate = true
             triggerFact = DeadlineTriggerFact(
-                description: "IMRO assigned \(key) (records' receipt not recorded)", date: first.assignedOn, at: nil,
-                eventVersion: first.assignedVersion)
+                description: "IMRO assigned \(key) (records' receipt not recorded)",
+                date: first.assignedOn,
+                at: nil,
+                eventVersion: first.assignedVersion
+            )
         }
         options.formulary = formulary && trigger >= RuleBook.formularyStart
-        let determinationAct = group.allSatisfy({ $0.determination != nil })
-            ? group.compactMap(\.determination).max(by: { $0.on < $1.on }).map { Act(eventType: $0.event, version: $0.version, at: nil, on: $0.on) }
+        let determinationAct =
+            group.allSatisfy({ $0.determination != nil })
+            ? group.compactMap(\.determination).max(by: { $0.on < $1.on }).map {
+                Act(eventType: $0.event, version: $0.version, at: nil, on: $0.on)
+            }
             : nil
         emit(
-            .imrDetermination, key: key, round: first.round, rfaId: first.rfaId, itemIds: ids, trigger: .date(trigger),
-            triggerFact: triggerFact, options: options, act: determinationAct, assumptions: assumptions)
+            .imrDetermination,
+            key: key,
+            round: first.round,
+            rfaId: first.rfaId,
+            itemIds: ids,
+            trigger: .date(trigger),
+            triggerFact: triggerFact,
+            options: options,
+            act: determinationAct,
+            assumptions: assumptions
+        )
 
         // imr.implementation, per overturned item.
         for facts in group where facts.decision == .overturned {
@@ -737,7 +968,10 @@ private struct Builder {
                 "receipt of the determination is not recorded: counted from its mailing date (\(mailedOn.iso)), the earliest it could have arrived"
             ]
             if facts.mailingAssumed {
-                assumptions.insert("the determination's mailing date is not recorded: taken as its decision date (\(mailedOn.iso))", at: 0)
+                assumptions.insert(
+                    "the determination's mailing date is not recorded: taken as its decision date (\(mailedOn.iso))",
+                    at: 0
+                )
             }
             if let kind = facts.implementationKind {
                 options.servicesAlreadyProvided = kind == .reimbursed
@@ -746,29 +980,53 @@ private struct Builder {
             }
             let act = facts.implementation.map { Act(eventType: $0.event, version: $0.version, at: nil, on: $0.on) }
             emit(
-                .imrImplementation, key: facts.itemId.rawValue, round: facts.round, rfaId: facts.rfaId, itemIds: [facts.itemId],
+                .imrImplementation,
+                key: facts.itemId.rawValue,
+                round: facts.round,
+                rfaId: facts.rfaId,
+                itemIds: [facts.itemId],
                 trigger: .date(mailedOn),
                 triggerFact: DeadlineTriggerFact(
-                    description: "IMR determination overturning item \(facts.itemId), mailed", date: mailedOn, at: nil,
-                    eventVersion: determination.version),
-                options: options, act: act, assumptions: assumptions)
+                    description: "IMR determination overturning item \(facts.itemId), mailed",
+                    date: mailedOn,
+                    at: nil,
+                    eventVersion: determination.version
+                ),
+                options: options,
+                act: act,
+                assumptions: assumptions
+            )
         }
 
         // wcab.appeal, from the first mailing of the group's determination.
         let determined = group.filter { $0.mailedOn != nil }
         if let earliest = determined.min(by: { $0.mailedOn! < $1.mailedOn! }), let mailedOn = earliest.mailedOn {
             let appeals = group.compactMap(\.appeal)
-            let act = appeals.min(by: { $0.on < $1.on }).map { Act(eventType: $0.event, version: $0.version, at: nil, on: $0.on) }
+            let act = appeals.min(by: { $0.on < $1.on }).map {
+                Act(eventType: $0.event, version: $0.version, at: nil, on: $0.on)
+            }
             emit(
-                .wcabAppeal, key: key, round: first.round, rfaId: first.rfaId, itemIds: determined.map(\.itemId),
+                .wcabAppeal,
+                key: key,
+                round: first.round,
+                rfaId: first.rfaId,
+                itemIds: determined.map(\.itemId),
                 trigger: .date(mailedOn),
                 triggerFact: DeadlineTriggerFact(
-                    description: "IMR final determination \(key) mailed", date: mailedOn, at: nil,
-                    eventVersion: earliest.determination?.version),
-                options: DeadlineOptions(service: .mail, destination: .california), act: act,
+                    description: "IMR final determination \(key) mailed",
+                    date: mailedOn,
+                    at: nil,
+                    eventVersion: earliest.determination?.version
+                ),
+                options: DeadlineOptions(service: .mail, destination: .california),
+                act: act,
                 assumptions: (earliest.mailingAssumed
-                    ? ["the determination's mailing date is not recorded: taken as its decision date (\(mailedOn.iso))"] : [])
-                    + ["the determination was taken as served by mail within California (where each party is, is not recorded)"])
+                    ? ["the determination's mailing date is not recorded: taken as its decision date (\(mailedOn.iso))"]
+                    : [])
+                    + [
+                        "the determination was taken as served by mail within California (where each party is, is not recorded)"
+                    ]
+            )
         }
     }
 
@@ -779,17 +1037,31 @@ private struct Builder {
     /// then the case has no such clock.
     @discardableResult
     mutating func emit(
-        _ rule: RuleID, key: String, round: Int = 1, rfaId: RFAID?, itemIds: [ItemID], trigger: DeadlineTrigger,
-        triggerFact: DeadlineTriggerFact, options: DeadlineOptions, act: Act?, notes: [String] = [],
-        assumptions: [String] = [], statusNote: String? = nil, notApplicable: String? = nil, optionalAct: String? = nil,
-        party: DeadlineParty? = nil, settled: Settlement? = nil
+        _ rule: RuleID,
+        key: String,
+        round: Int = 1,
+        rfaId: RFAID?,
+        itemIds: [ItemID],
+        trigger: DeadlineTrigger,
+        triggerFact: DeadlineTriggerFact,
+        options: DeadlineOptions,
+        act: Act?,
+        notes: [String] = [],
+        assumptions: [String] = [],
+        statusNote: String? = nil,
+        notApplicable: String? = nil,
+        optionalAct: String? = nil,
+        party: DeadlineParty? = nil,
+        settled: Settlement? = nil
     ) -> CaseDeadline? {
         let id = "\(caseId.rawValue)/\(rule.rawValue)/\(key)" + (round > 1 ? "/r\(round)" : "")
         let computed: Deadline
         do {
             computed = try calculator.deadline(rule, from: trigger, options: options)
         } catch {
-            unavailable.append(UnavailableDeadline(id: id, rule: rule, itemIds: itemIds, reason: String(describing: error)))
+            unavailable.append(
+                UnavailableDeadline(id: id, rule: rule, itemIds: itemIds, reason: String(describing: error))
+            )
             return nil
         }
         var explanation = computed.explanation
@@ -810,7 +1082,8 @@ private struct Builder {
             note = settled.reason
         } else if let ended = state.withdrawnOn ?? state.closedOn, computed.dueDate >= ended {
             status = .notApplicable
-            note = "the case was \(state.withdrawnOn != nil ? "withdrawn" : "closed") on \(ended.shortLabel), before this deadline passed"
+            note =
+                "the case was \(state.withdrawnOn != nil ? "withdrawn" : "closed") on \(ended.shortLabel), before this deadline passed"
         } else if computed.due > now {
             status = .pending
         } else if let optionalAct {
@@ -827,12 +1100,17 @@ private struct Builder {
         var history: String?
         if status == .missed {
             if let settled {
-                history = "\(settled.reason) (on \(settled.on.shortLabel), after it had passed): kept as missed in the case's history"
+                history =
+                    "\(settled.reason) (on \(settled.on.shortLabel), after it had passed): kept as missed in the case's history"
             } else if let ended = state.withdrawnOn ?? state.closedOn {
-                history = "the case was \(state.withdrawnOn != nil ? "withdrawn" : "closed") on \(ended.shortLabel), after it had passed: "
+                history =
+                    "the case was \(state.withdrawnOn != nil ? "withdrawn" : "closed") on \(ended.shortLabel), after it had passed: "
                     + "kept as missed in the case's history"
-            } else if let version = triggerFact.eventVersion, let recordedAt = recordedAt(version), recordedAt >= computed.due {
-                history = "its trigger was recorded on \(Pacific.date(of: recordedAt).shortLabel), after it had passed: "
+            } else if let version = triggerFact.eventVersion, let recordedAt = recordedAt(version),
+                recordedAt >= computed.due
+            {
+                history =
+                    "its trigger was recorded on \(Pacific.date(of: recordedAt).shortLabel), after it had passed: "
                     + "kept as missed in the case's history, with nothing left to act on"
             }
             if let history { explanation.append(history) }
@@ -840,17 +1118,38 @@ private struct Builder {
 
         let satisfied = act.map { act in
             SatisfyingFact(
-                eventType: act.eventType, eventVersion: act.version,
-                eventId: state.recorded.first { $0.version == act.version }?.eventId, at: act.at, on: act.on)
+                eventType: act.eventType,
+                eventVersion: act.version,
+                eventId: state.recorded.first { $0.version == act.version }?.eventId,
+                at: act.at,
+                on: act.on
+            )
         }
         let deadline = CaseDeadline(
             id: id,
-            rule: rule, caseId: caseId, rfaId: rfaId, itemIds: itemIds, round: round, trigger: triggerFact,
+            rule: rule,
+            caseId: caseId,
+            rfaId: rfaId,
+            itemIds: itemIds,
+            round: round,
+            trigger: triggerFact,
             clockStart: computed.start,
-            due: computed.due, dueDate: computed.dueDate, isExactInstant: computed.isExactInstant, status: status,
-            satisfiedBy: satisfied, party: party ?? Self.party(rule), citation: computed.citation, confidence: computed.confidence,
-            explanation: explanation, assumptions: allAssumptions, consequenceIfMissed: computed.consequenceIfMissed,
-            statusNote: note, correctionNotes: [], supersededBy: nil, history: history)
+            due: computed.due,
+            dueDate: computed.dueDate,
+            isExactInstant: computed.isExactInstant,
+            status: status,
+            satisfiedBy: satisfied,
+            party: party ?? Self.party(rule),
+            citation: computed.citation,
+            confidence: computed.confidence,
+            explanation: explanation,
+            assumptions: allAssumptions,
+            consequenceIfMissed: computed.consequenceIfMissed,
+            statusNote: note,
+            correctionNotes: [],
+            supersededBy: nil,
+            history: history
+        )
         output.append(deadline)
         return deadline
     }
@@ -863,7 +1162,8 @@ private struct Builder {
         if act.on > deadline.dueDate { return .metLate }
         if deadline.isExactInstant {
             assumptions.append(
-                "only the day of the act is known (\(act.on.iso)), the day the \(deadline.period.label) end: taken as in time")
+                "only the day of the act is known (\(act.on.iso)), the day the \(deadline.period.label) end: taken as in time"
+            )
         }
         return .met
     }
@@ -873,15 +1173,17 @@ private struct Builder {
         case .imrApplication: .employee
         case .imroAssignmentNotice, .imrDetermination: .imro
         case .wcabAppeal, .imrEligibilityResponse: .eitherParty
-        case .rfaDeemedReceipt, .urDecisionProspective, .urDecisionExpedited, .urDecisionRetrospective, .urDecisionFormulary,
-             .urInfoRequest, .urDeferral, .urNoticePhysician, .urNoticeWritten, .imrRecords, .imrImplementation:
+        case .rfaDeemedReceipt, .urDecisionProspective, .urDecisionExpedited, .urDecisionRetrospective,
+            .urDecisionFormulary,
+            .urInfoRequest, .urDeferral, .urNoticePhysician, .urNoticeWritten, .imrRecords, .imrImplementation:
             .claimsAdministrator
         }
     }
 
     static func describe(_ instant: Date) -> String {
         let seconds = Pacific.secondsSinceMidnight(of: instant)
-        return "\(Pacific.date(of: instant).shortLabel) " + padded(seconds / 3600, 2) + ":" + padded((seconds % 3600) / 60, 2) + " Pacific"
+        return "\(Pacific.date(of: instant).shortLabel) " + padded(seconds / 3600, 2) + ":"
+            + padded((seconds % 3600) / 60, 2) + " Pacific"
     }
 
     // MARK: - Reading the log
@@ -896,12 +1198,16 @@ private struct Builder {
     /// When the event at stream `version` was recorded (corrections never change it).
     func recordedAt(_ version: Int) -> Date? {
         let recorded = state.recorded
-        if version >= 1, version <= recorded.count, recorded[version - 1].version == version { return recorded[version - 1].recordedAt }
+        if version >= 1, version <= recorded.count, recorded[version - 1].version == version {
+            return recorded[version - 1].recordedAt
+        }
         return recorded.first { $0.version == version }?.recordedAt
     }
 
     func lastMilestone(_ type: String, of item: ItemState) -> ItemMilestone? { item.history.last { $0.event == type } }
-    func firstMilestone(_ type: String, of item: ItemState) -> ItemMilestone? { item.history.first { $0.event == type } }
+    func firstMilestone(_ type: String, of item: ItemState) -> ItemMilestone? {
+        item.history.first { $0.event == type }
+    }
 
     /// The version of the last recorded event of `type` that `matches`.
     func lastVersion(ofType type: String, where matches: (CaseEvent) -> Bool) -> Int? {

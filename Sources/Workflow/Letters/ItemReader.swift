@@ -32,7 +32,9 @@ struct ItemReader {
     // The IMRO names itself in capitals ("MAXIMUS guideline:"); a heading such as "Acupuncture
     // per ODG guideline: Upheld" must not read as a label.
     private static let imroLabel = Pattern(
-        #"^[A-Z][A-Z0-9&.\- ]{1,40}\s+guideline\s*:\s*(.*)$"#, caseInsensitive: false)
+        #"^[A-Z][A-Z0-9&.\- ]{1,40}\s+guideline\s*:\s*(.*)$"#,
+        caseInsensitive: false
+    )
     private static let sentenceBoundary = Pattern(#"(?<=[.!?])["”')]*\s+(?=["“(]?[A-Z0-9])"#, caseInsensitive: false)
 
     private enum BodyLabel {
@@ -46,7 +48,9 @@ struct ItemReader {
 
         let starts = markers.indices.map { index in
             headingStart(
-                of: markers[index], floor: index == 0 ? start : markers[index - 1].line + 1)
+                of: markers[index],
+                floor: index == 0 ? start : markers[index - 1].line + 1
+            )
         }
 
         var items: [LetterItem] = []
@@ -61,7 +65,8 @@ struct ItemReader {
             // A rationale that ends without a full stop would run into the next heading.
             if item.disputed.count > 200 || item.disputed.lowercased().contains("medically necessary") {
                 warnings.append(
-                    "The disputed text of item \(number) is unusually long or reads like a rationale; check where its heading starts: \"\(item.disputed)\".")
+                    "The disputed text of item \(number) is unusually long or reads like a rationale; check where its heading starts: \"\(item.disputed)\"."
+                )
             }
 
             let bodyEnd = index + 1 < markers.count ? starts[index + 1] : lines.count
@@ -77,7 +82,8 @@ struct ItemReader {
     private func regionStart(warnings: inout [String]) -> Int {
         guard let issues = sections.issues else {
             warnings.append(
-                "The letter has no \"IMR ISSUES, DECISIONS AND RATIONALES\" heading; decision headings were looked for in the whole text.")
+                "The letter has no \"IMR ISSUES, DECISIONS AND RATIONALES\" heading; decision headings were looked for in the whole text."
+            )
             return 0
         }
         let window = (issues + 1)..<min(lines.count, issues + 6)
@@ -100,16 +106,26 @@ struct ItemReader {
             if let match = Self.inlineDecision.first(in: line), let word = match[2], Self.bodyLabel(line) == nil {
                 markers.append(
                     Marker(
-                        decision: Self.decision(word), line: index, lastHeadingLine: index,
-                        tail: match[1] ?? ""))
+                        decision: Self.decision(word),
+                        line: index,
+                        lastHeadingLine: index,
+                        tail: match[1] ?? ""
+                    )
+                )
             } else if let match = Self.decisionAlone.first(in: line), let word = match[1],
-                      let previous = (start..<index).last(where: { !lines[$0].isEmpty }),
-                      previous > (markers.last?.line ?? start - 1), lines[previous].hasSuffix(":"), Self.bodyLabel(lines[previous]) == nil {
+                let previous = (start..<index).last(where: { !lines[$0].isEmpty }),
+                previous > (markers.last?.line ?? start - 1), lines[previous].hasSuffix(":"),
+                Self.bodyLabel(lines[previous]) == nil
+            {
                 // The decision word wrapped onto a line of its own.
                 markers.append(
                     Marker(
-                        decision: Self.decision(word), line: index, lastHeadingLine: previous,
-                        tail: String(lines[previous].dropLast())))
+                        decision: Self.decision(word),
+                        line: index,
+                        lastHeadingLine: previous,
+                        tail: String(lines[previous].dropLast())
+                    )
+                )
             }
             index += 1
         }
@@ -140,7 +156,8 @@ struct ItemReader {
         var start = paragraphStart(from: marker.lastHeadingLine)
         let candidate = LetterText.join(Array(lines[start..<marker.lastHeadingLine]) + [marker.tail]).lowercased()
         if candidate.contains("original request") || candidate.contains("eligible")
-            || candidate.contains("authorized") {
+            || candidate.contains("authorized")
+        {
             let window = lines[floor...marker.lastHeadingLine].joined(separator: "\n")
             if let phrase = Self.originalRequestPhrase.all(in: window).last {
                 let before = (window as NSString).substring(to: phrase.location)
@@ -167,25 +184,36 @@ struct ItemReader {
     // MARK: Heading
 
     static func item(
-        from heading: String, decision: IMRItemDecision, number: Int, warnings: inout [String]
+        from heading: String,
+        decision: IMRItemDecision,
+        number: Int,
+        warnings: inout [String]
     ) -> LetterItem {
         // "X was the original request. Y was authorized by the Claims Administrator. The
         // remaining IMR eligible portion of the original request, Z is"
         let remaining = Pattern(
-            #"^(.+?)\s+was\s+the\s+original\s+request\.\s*(.+?)\s+was\s+authorized\s+by\s+the\s+Claims\s+Administrator\.\s*The\s+remaining\s+IMR\s+eligible\s+portion\s+of\s+the\s+original\s+request\s*,?\s*(.+?)(?:\s+is)?$"#)
+            #"^(.+?)\s+was\s+the\s+original\s+request\.\s*(.+?)\s+was\s+authorized\s+by\s+the\s+Claims\s+Administrator\.\s*The\s+remaining\s+IMR\s+eligible\s+portion\s+of\s+the\s+original\s+request\s*,?\s*(.+?)(?:\s+is)?$"#
+        )
         if let match = remaining.first(in: heading) {
             return LetterItem(
-                disputed: match[3] ?? "", decision: decision, originalRequest: match[1],
-                authorizedPortion: match[2])
+                disputed: match[3] ?? "",
+                decision: decision,
+                originalRequest: match[1],
+                authorizedPortion: match[2]
+            )
         }
         // "X was the original request. The Claims Administrator authorized Y, leaving the
         // original request IMR eligible. The original request, X is"
         let leaving = Pattern(
-            #"^(.+?)\s+was\s+the\s+original\s+request\.\s*The\s+Claims\s+Administrator\s+authorized\s+(.+?),?\s+leaving\s+the\s+original\s+request\s+IMR\s+eligible\.\s*The\s+original\s+request\s*,?\s*(.+?)(?:\s+is)?$"#)
+            #"^(.+?)\s+was\s+the\s+original\s+request\.\s*The\s+Claims\s+Administrator\s+authorized\s+(.+?),?\s+leaving\s+the\s+original\s+request\s+IMR\s+eligible\.\s*The\s+original\s+request\s*,?\s*(.+?)(?:\s+is)?$"#
+        )
         if let match = leaving.first(in: heading) {
             return LetterItem(
-                disputed: match[3] ?? "", decision: decision, originalRequest: match[1],
-                authorizedPortion: match[2])
+                disputed: match[3] ?? "",
+                decision: decision,
+                originalRequest: match[1],
+                authorizedPortion: match[2]
+            )
         }
         if heading.lowercased().contains("original request") {
             // A partial heading of a shape not seen before: keep what can be told apart.
@@ -196,7 +224,8 @@ struct ItemReader {
                 if disputed.hasSuffix(" is") { disputed = String(disputed.dropLast(3)) }
             }
             warnings.append(
-                "Item \(number) has a partial-certification heading of an unfamiliar shape; check the disputed text \"\(disputed)\" against the letter.")
+                "Item \(number) has a partial-certification heading of an unfamiliar shape; check the disputed text \"\(disputed)\" against the letter."
+            )
             return LetterItem(disputed: disputed, decision: decision, originalRequest: original)
         }
         return LetterItem(disputed: heading, decision: decision)
@@ -249,9 +278,10 @@ struct ItemReader {
         let conclusive = [
             "medically necessary", "medically appropriate", "not necessary", "non-certif", "recommendation is",
         ]
-        var chosen = sentences.last { sentence in
-            conclusive.contains { sentence.lowercased().contains($0) }
-        } ?? sentences.first ?? rationale
+        var chosen =
+            sentences.last { sentence in
+                conclusive.contains { sentence.lowercased().contains($0) }
+            } ?? sentences.first ?? rationale
         if chosen.count > 300 {
             let cut = chosen.prefix(300)
             chosen = (cut.lastIndex(of: " ").map { String(cut[..<$0]) } ?? String(cut)) + " …"

@@ -156,15 +156,25 @@ public enum LetterImport {
     /// The commands that record `letter` on the case `caseId` whose state is `state` (an
     /// empty state when the case does not exist).
     public static func plan(
-        _ letter: LetterFacts, caseId: CaseID, state: CaseState, source: String, coordinator: String, force: Bool
+        _ letter: LetterFacts,
+        caseId: CaseID,
+        state: CaseState,
+        source: String,
+        coordinator: String,
+        force: Bool
     ) throws(LetterImportError) -> LetterImportPlan {
         let missing = missingFacts(letter)
         if !missing.isEmpty {
-            throw LetterImportError(.lacksFacts,
-                "The letter carries \(missing.joined(separator: ", ")) (it has no header block), so it cannot be tied to an IMR review; record the determination by hand, or import a copy with its header")
+            throw LetterImportError(
+                .lacksFacts,
+                "The letter carries \(missing.joined(separator: ", ")) (it has no header block), so it cannot be tied to an IMR review; record the determination by hand, or import a copy with its header"
+            )
         }
         guard let number = IMRCaseNumber(letter.caseNumber ?? "") else {
-            throw LetterImportError(.lacksFacts, "The letter's case number '\(letter.caseNumber ?? "")' is not an IMR case number (CM, two digits, a hyphen, seven digits)")
+            throw LetterImportError(
+                .lacksFacts,
+                "The letter's case number '\(letter.caseNumber ?? "")' is not an IMR case number (CM, two digits, a hyphen, seven digits)"
+            )
         }
         if state.facts == nil {
             return try planNewCase(letter, number: number, caseId: caseId, source: source, coordinator: coordinator)
@@ -175,64 +185,117 @@ public enum LetterImport {
     // MARK: - A new case
 
     private static func planNewCase(
-        _ letter: LetterFacts, number: IMRCaseNumber, caseId: CaseID, source: String, coordinator: String
+        _ letter: LetterFacts,
+        number: IMRCaseNumber,
+        caseId: CaseID,
+        source: String,
+        coordinator: String
     ) throws(LetterImportError) -> LetterImportPlan {
         var missing: [String] = []
         if letter.dateOfInjury == nil { missing.append("no date of injury") }
         if letter.dateAssigned == nil { missing.append("no assignment date") }
         if letter.priority == nil { missing.append("no priority") }
         guard missing.isEmpty, let injured = letter.dateOfInjury, let assigned = letter.dateAssigned,
-              let priority = letter.priority, let decided = letter.decisionDate else {
-            throw LetterImportError(.lacksFacts,
-                "No case carries \(number) and the letter has \(missing.joined(separator: ", ")), so no case can be opened from it; open the case by hand, then import the letter with --case")
+            let priority = letter.priority, let decided = letter.decisionDate
+        else {
+            throw LetterImportError(
+                .lacksFacts,
+                "No case carries \(number) and the letter has \(missing.joined(separator: ", ")), so no case can be opened from it; open the case by hand, then import the letter with --case"
+            )
         }
         let unknown = unknownPlaceholder(number)
         let ids = letter.items.indices.map { ItemID(String($0 + 1)) }
         let imported = zip(ids, letter.items).map { id, item in
             let partial = item.authorizedPortion != nil
             return ImportedItem(
-                id: id, description: partial ? (item.originalRequest ?? item.disputed) : item.disputed,
-                urOutcome: partial ? .modified : .denied, authorizedPortion: item.authorizedPortion,
-                disputedPortion: partial ? item.disputed : nil)
+                id: id,
+                description: partial ? (item.originalRequest ?? item.disputed) : item.disputed,
+                urOutcome: partial ? .modified : .denied,
+                authorizedPortion: item.authorizedPortion,
+                disputedPortion: partial ? item.disputed : nil
+            )
         }
         var commands: [CaseCommand] = [
-            .openCase(CaseOpened(
-                caseId: caseId, claimNumber: unknown, employer: unknown, claimsAdministrator: unknown,
-                injuredWorkerReference: "unknown", dateOfInjury: injured, coordinator: coordinator)),
-            .importDisputedItems(DisputedItemsImported(
-                rfaId: RFAID("letter-\(number.rawValue)"), items: imported, urDecidedOn: letter.urDenialDate, source: source)),
+            .openCase(
+                CaseOpened(
+                    caseId: caseId,
+                    claimNumber: unknown,
+                    employer: unknown,
+                    claimsAdministrator: unknown,
+                    injuredWorkerReference: "unknown",
+                    dateOfInjury: injured,
+                    coordinator: coordinator
+                )
+            ),
+            .importDisputedItems(
+                DisputedItemsImported(
+                    rfaId: RFAID("letter-\(number.rawValue)"),
+                    items: imported,
+                    urDecidedOn: letter.urDenialDate,
+                    source: source
+                )
+            ),
         ]
         if let applied = letter.applicationReceived {
             commands.append(.receiveIMRApplication(IMRApplicationReceived(itemIds: ids, receivedOn: applied)))
         }
-        commands.append(.assignIMR(IMRAssigned(
-            itemIds: ids, imrCaseNumber: number, assignedOn: assigned, priority: priority, noticeMethod: nil)))
+        commands.append(
+            .assignIMR(
+                IMRAssigned(
+                    itemIds: ids,
+                    imrCaseNumber: number,
+                    assignedOn: assigned,
+                    priority: priority,
+                    noticeMethod: nil
+                )
+            )
+        )
         commands.append(.issueDetermination(determination(letter, number: number, decided: decided, ids: ids)))
         return LetterImportPlan(
-            caseId: caseId, opensCase: true,
+            caseId: caseId,
+            opensCase: true,
             matches: ids.enumerated().map { LetterItemMatch(letterIndex: $0.offset, itemId: $0.element, how: "new") },
-            corrected: [], commands: commands, determinedItems: ids)
+            corrected: [],
+            commands: commands,
+            determinedItems: ids
+        )
     }
 
     static let notStated = "not stated in the letter"
 
     private static func determination(
-        _ letter: LetterFacts, number: IMRCaseNumber, decided: LocalDate, ids: [ItemID], only: Set<ItemID>? = nil
+        _ letter: LetterFacts,
+        number: IMRCaseNumber,
+        decided: LocalDate,
+        ids: [ItemID],
+        only: Set<ItemID>? = nil
     ) -> IMRDeterminationIssued {
         let items = zip(ids, letter.items).filter { only?.contains($0.0) ?? true }.map { id, item in
             IMRItemDetermination(
-                itemId: id, decision: item.decision, guideline: item.guideline ?? notStated,
-                rationaleSummary: item.rationale ?? notStated)
+                itemId: id,
+                decision: item.decision,
+                guideline: item.guideline ?? notStated,
+                rationaleSummary: item.rationale ?? notStated
+            )
         }
         return IMRDeterminationIssued(
-            imrCaseNumber: number, decidedOn: decided, mailedOn: nil,
-            reviewerSpecialty: letter.reviewerSpecialty ?? notStated, items: items)
+            imrCaseNumber: number,
+            decidedOn: decided,
+            mailedOn: nil,
+            reviewerSpecialty: letter.reviewerSpecialty ?? notStated,
+            items: items
+        )
     }
 
     // MARK: - An existing case
 
     private static func planExistingCase(
-        _ letter: LetterFacts, number: IMRCaseNumber, caseId: CaseID, state: CaseState, source: String, force: Bool
+        _ letter: LetterFacts,
+        number: IMRCaseNumber,
+        caseId: CaseID,
+        state: CaseState,
+        source: String,
+        force: Bool
     ) throws(LetterImportError) -> LetterImportPlan {
         let matches = try match(letter, number: number, state: state, caseId: caseId)
         let ids = matches.sorted { $0.letterIndex < $1.letterIndex }.map(\.itemId)
@@ -242,21 +305,40 @@ public enum LetterImport {
         var corrections: [(rank: Int, later: Bool, command: CorrectEvent)] = []
         var correctedKeys = Set<String>()
 
-        func differ(_ field: String, _ item: ItemID?, _ recorded: String, _ stated: String,
-                    correction: (rank: Int, later: Bool, version: Int?, field: CorrectableField, value: CorrectionValue)?) {
-            differences.append(LetterDifference(
-                field: field, itemId: item, recorded: recorded, letter: stated, correctable: correction?.version != nil))
+        func differ(
+            _ field: String,
+            _ item: ItemID?,
+            _ recorded: String,
+            _ stated: String,
+            correction: (rank: Int, later: Bool, version: Int?, field: CorrectableField, value: CorrectionValue)?
+        ) {
+            differences.append(
+                LetterDifference(
+                    field: field,
+                    itemId: item,
+                    recorded: recorded,
+                    letter: stated,
+                    correctable: correction?.version != nil
+                )
+            )
             guard let c = correction, let version = c.version else { return }
             // One correction per event and field, even when several items share the event.
             guard correctedKeys.insert("\(version)/\(c.field.rawValue)").inserted else { return }
-            corrections.append((c.rank, c.later, CorrectEvent(version: version, field: c.field, value: c.value, reason: reason)))
+            corrections.append(
+                (c.rank, c.later, CorrectEvent(version: version, field: c.field, value: c.value, reason: reason))
+            )
         }
 
         // The case.
         if let facts = state.facts, let stated = letter.dateOfInjury, stated != facts.dateOfInjury {
             let opened = state.recorded.first { if case .caseOpened = $0.event { true } else { false } }?.version
-            differ("dateOfInjury", nil, facts.dateOfInjury.iso, stated.iso,
-                   correction: (0, stated > facts.dateOfInjury, opened, .dateOfInjury, .date(stated)))
+            differ(
+                "dateOfInjury",
+                nil,
+                facts.dateOfInjury.iso,
+                stated.iso,
+                correction: (0, stated > facts.dateOfInjury, opened, .dateOfInjury, .date(stated))
+            )
         }
 
         var toApply: [ItemID] = []
@@ -265,22 +347,44 @@ public enum LetterImport {
         for (index, item) in zip(ids.indices, items) {
             let letterItem = letter.items[matches.first { $0.itemId == item.id }?.letterIndex ?? index]
             if let stated = letter.urDenialDate, let recorded = item.urDecidedOn, stated != recorded {
-                if let milestone = item.history.last(where: { $0.event == URDecisionIssued.typeName }), let at = item.urDecidedAt {
+                if let milestone = item.history.last(where: { $0.event == URDecisionIssued.typeName }),
+                    let at = item.urDecidedAt
+                {
                     let seconds = Pacific.secondsSinceMidnight(of: at)
-                    let moved = Pacific.instant(stated, hour: seconds / 3600, minute: (seconds % 3600) / 60, second: seconds % 60)
-                    differ("urDenialDate", item.id, recorded.iso, stated.iso,
-                           correction: (1, stated > recorded, milestone.version, .decidedAt, .instant(moved)))
+                    let moved = Pacific.instant(
+                        stated,
+                        hour: seconds / 3600,
+                        minute: (seconds % 3600) / 60,
+                        second: seconds % 60
+                    )
+                    differ(
+                        "urDenialDate",
+                        item.id,
+                        recorded.iso,
+                        stated.iso,
+                        correction: (1, stated > recorded, milestone.version, .decidedAt, .instant(moved))
+                    )
                 } else {
                     let milestone = item.history.last { $0.event == DisputedItemsImported.typeName }
-                    differ("urDenialDate", item.id, recorded.iso, stated.iso,
-                           correction: (1, stated > recorded, milestone?.version, .decidedOn, .date(stated)))
+                    differ(
+                        "urDenialDate",
+                        item.id,
+                        recorded.iso,
+                        stated.iso,
+                        correction: (1, stated > recorded, milestone?.version, .decidedOn, .date(stated))
+                    )
                 }
             }
             if let recorded = item.imrApplicationReceivedOn {
                 if let stated = letter.applicationReceived, stated != recorded {
                     let milestone = item.history.last { $0.event == IMRApplicationReceived.typeName }
-                    differ("applicationReceived", item.id, recorded.iso, stated.iso,
-                           correction: (2, stated > recorded, milestone?.version, .receivedOn, .date(stated)))
+                    differ(
+                        "applicationReceived",
+                        item.id,
+                        recorded.iso,
+                        stated.iso,
+                        correction: (2, stated > recorded, milestone?.version, .receivedOn, .date(stated))
+                    )
                 }
             } else if letter.applicationReceived != nil, item.imrCaseNumber == nil {
                 toApply.append(item.id)
@@ -288,12 +392,22 @@ public enum LetterImport {
             if let recordedOn = item.imrAssignedOn {
                 let milestone = item.history.first { $0.event == IMRAssigned.typeName }
                 if let stated = letter.dateAssigned, stated != recordedOn {
-                    differ("dateAssigned", item.id, recordedOn.iso, stated.iso,
-                           correction: (3, stated > recordedOn, milestone?.version, .assignedOn, .date(stated)))
+                    differ(
+                        "dateAssigned",
+                        item.id,
+                        recordedOn.iso,
+                        stated.iso,
+                        correction: (3, stated > recordedOn, milestone?.version, .assignedOn, .date(stated))
+                    )
                 }
                 if let stated = letter.priority, let recorded = item.imrPriority, stated != recorded {
-                    differ("priority", item.id, recorded.rawValue, stated.rawValue,
-                           correction: (5, false, milestone?.version, .priority, .text(stated.rawValue)))
+                    differ(
+                        "priority",
+                        item.id,
+                        recorded.rawValue,
+                        stated.rawValue,
+                        correction: (5, false, milestone?.version, .priority, .text(stated.rawValue))
+                    )
                 }
             } else {
                 toAssign.append(item.id)
@@ -303,14 +417,26 @@ public enum LetterImport {
                 if recorded != letterItem.decision {
                     differ("decision", item.id, recorded.rawValue, letterItem.decision.rawValue, correction: nil)
                 }
-                if let stated = letter.decisionDate, let recordedOn = item.determinationDecidedOn, stated != recordedOn {
-                    differ("decisionDate", item.id, recordedOn.iso, stated.iso,
-                           correction: (4, stated > recordedOn, milestone?.version, .decidedOn, .date(stated)))
+                if let stated = letter.decisionDate, let recordedOn = item.determinationDecidedOn, stated != recordedOn
+                {
+                    differ(
+                        "decisionDate",
+                        item.id,
+                        recordedOn.iso,
+                        stated.iso,
+                        correction: (4, stated > recordedOn, milestone?.version, .decidedOn, .date(stated))
+                    )
                 }
                 if let stated = letter.reviewerSpecialty, let recorded = item.reviewerSpecialty,
-                   normalized(stated) != normalized(recorded), recorded != notStated {
-                    differ("reviewerSpecialty", item.id, recorded, stated,
-                           correction: (5, false, milestone?.version, .reviewerSpecialty, .text(stated)))
+                    normalized(stated) != normalized(recorded), recorded != notStated
+                {
+                    differ(
+                        "reviewerSpecialty",
+                        item.id,
+                        recorded,
+                        stated,
+                        correction: (5, false, milestone?.version, .reviewerSpecialty, .text(stated))
+                    )
                 }
             } else {
                 toDetermine.append(item.id)
@@ -320,15 +446,19 @@ public enum LetterImport {
         if !differences.isEmpty {
             let listed = differences.map(\.description).joined(separator: "; ")
             if !force {
-                throw LetterImportError(.contradicts,
+                throw LetterImportError(
+                    .contradicts,
                     "The letter contradicts case \(caseId): \(listed). Nothing was recorded; check the letter, or import it with --force to record corrections",
-                    differences: differences)
+                    differences: differences
+                )
             }
             let fixed = differences.filter { !$0.correctable }
             if !fixed.isEmpty {
-                throw LetterImportError(.contradicts,
+                throw LetterImportError(
+                    .contradicts,
                     "The letter contradicts case \(caseId) in a way a correction cannot fix: \(fixed.map(\.description).joined(separator: "; ")). A different decision is a new determination, not a typo; nothing was recorded",
-                    differences: differences)
+                    differences: differences
+                )
             }
         }
 
@@ -343,20 +473,44 @@ public enum LetterImport {
         }
         if !toAssign.isEmpty {
             guard let assigned = letter.dateAssigned, let priority = letter.priority else {
-                throw LetterImportError(.lacksFacts,
-                    "Items \(toAssign.map(\.rawValue).joined(separator: ", ")) of case \(caseId) are not assigned to IMR and the letter gives no assignment date or priority to record it; record the assignment by hand first")
+                throw LetterImportError(
+                    .lacksFacts,
+                    "Items \(toAssign.map(\.rawValue).joined(separator: ", ")) of case \(caseId) are not assigned to IMR and the letter gives no assignment date or priority to record it; record the assignment by hand first"
+                )
             }
-            commands.append(.assignIMR(IMRAssigned(
-                itemIds: toAssign, imrCaseNumber: number, assignedOn: assigned, priority: priority, noticeMethod: nil)))
+            commands.append(
+                .assignIMR(
+                    IMRAssigned(
+                        itemIds: toAssign,
+                        imrCaseNumber: number,
+                        assignedOn: assigned,
+                        priority: priority,
+                        noticeMethod: nil
+                    )
+                )
+            )
         }
         if !toDetermine.isEmpty, let decided = letter.decisionDate {
-            commands.append(.issueDetermination(
-                determination(letter, number: number, decided: decided, ids: matchedInLetterOrder(matches, count: letter.items.count),
-                              only: Set(toDetermine))))
+            commands.append(
+                .issueDetermination(
+                    determination(
+                        letter,
+                        number: number,
+                        decided: decided,
+                        ids: matchedInLetterOrder(matches, count: letter.items.count),
+                        only: Set(toDetermine)
+                    )
+                )
+            )
         }
         return LetterImportPlan(
-            caseId: caseId, opensCase: false, matches: matches.sorted { $0.letterIndex < $1.letterIndex },
-            corrected: force ? differences : [], commands: commands, determinedItems: toDetermine)
+            caseId: caseId,
+            opensCase: false,
+            matches: matches.sorted { $0.letterIndex < $1.letterIndex },
+            corrected: force ? differences : [],
+            commands: commands,
+            determinedItems: toDetermine
+        )
     }
 
     /// The case item of each letter item, in letter order.
@@ -366,18 +520,24 @@ public enum LetterImport {
 
     /// Matches every letter item to a case item, or explains which could not be matched.
     static func match(
-        _ letter: LetterFacts, number: IMRCaseNumber, state: CaseState, caseId: CaseID
+        _ letter: LetterFacts,
+        number: IMRCaseNumber,
+        state: CaseState,
+        caseId: CaseID
     ) throws(LetterImportError) -> [LetterItemMatch] {
         let assigned = state.items(assignedTo: number)
-        let candidates = assigned.isEmpty
+        let candidates =
+            assigned.isEmpty
             ? state.items.filter { [.denied, .modified, .imrApplied, .imrEligible].contains($0.status) }
             : assigned
         guard !candidates.isEmpty else {
             let numbers = Set(state.items.compactMap(\.imrCaseNumber)).sorted().map(\.rawValue)
-            throw LetterImportError(.unmatchedItems,
+            throw LetterImportError(
+                .unmatchedItems,
                 "No item of case \(caseId) is assigned to \(number) or awaits IMR"
                     + (numbers.isEmpty ? "" : " (its IMR case numbers are \(numbers.joined(separator: ", ")))")
-                    + "; check that the letter belongs to this case")
+                    + "; check that the letter belongs to this case"
+            )
         }
         var matches: [LetterItemMatch] = []
         var free = candidates
@@ -385,7 +545,9 @@ public enum LetterImport {
         for (index, item) in letter.items.enumerated() {
             let texts = Set([item.disputed, item.originalRequest].compactMap { $0 }.map(normalized))
             if let found = free.firstIndex(where: { candidate in
-                !texts.isDisjoint(with: [candidate.description, candidate.disputedPortion].compactMap { $0 }.map(normalized))
+                !texts.isDisjoint(
+                    with: [candidate.description, candidate.disputedPortion].compactMap { $0 }.map(normalized)
+                )
             }) {
                 matches.append(LetterItemMatch(letterIndex: index, itemId: free[found].id, how: "text"))
                 free.remove(at: found)
@@ -402,10 +564,12 @@ public enum LetterImport {
         }
         let letterNames = unmatched.map { "\"\(letter.items[$0].disputed)\"" }.joined(separator: ", ")
         let caseNames = free.map { "\($0.id) \"\($0.description)\"" }.joined(separator: ", ")
-        throw LetterImportError(.unmatchedItems,
+        throw LetterImportError(
+            .unmatchedItems,
             "Letter items \(letterNames) match no item of case \(caseId)"
                 + (free.isEmpty ? " (every candidate item is already matched)" : "; unmatched case items: \(caseNames)")
-                + ", and the counts differ, so they cannot be paired in order; record the determination by hand")
+                + ", and the counts differ, so they cannot be paired in order; record the determination by hand"
+        )
     }
 
     // MARK: - Running a plan
@@ -413,14 +577,24 @@ public enum LetterImport {
     /// The events `commands` record on `state`, each decided against the state the previous
     /// ones leave; throws the first refusal, so a plan is recorded whole or not at all.
     public static func events(
-        for commands: [CaseCommand], state: CaseState, now: Date, eventId: (Int) -> UUID
+        for commands: [CaseCommand],
+        state: CaseState,
+        now: Date,
+        eventId: (Int) -> UUID
     ) throws(CaseRuleViolation) -> [CaseEvent] {
         var current = state
         var out: [CaseEvent] = []
         for command in commands {
             for event in try decide(command, state: current, now: now) {
-                current = evolve(current, RecordedCaseEvent(
-                    event: event, version: current.version + 1, eventId: eventId(out.count), recordedAt: now))
+                current = evolve(
+                    current,
+                    RecordedCaseEvent(
+                        event: event,
+                        version: current.version + 1,
+                        eventId: eventId(out.count),
+                        recordedAt: now
+                    )
+                )
                 out.append(event)
             }
         }

@@ -29,7 +29,8 @@ public enum LetterParser {
         facts.reviewerSpecialty = SpecialtyReader.read(lines: lines, sections: sections)
         if facts.reviewerSpecialty == nil {
             warnings.append(
-                "No reviewer specialty was found (neither a \"Certification(s)/Specialty:\" line nor a \"Board Certified in ...\" sentence).")
+                "No reviewer specialty was found (neither a \"Certification(s)/Specialty:\" line nor a \"Board Certified in ...\" sentence)."
+            )
         }
         facts.items = reading.items
         facts.warnings = warnings
@@ -114,7 +115,8 @@ enum HeaderReader {
         }
         if labels.isEmpty {
             warnings.append(
-                "The letter has no header block, so its case number, dates and priority are unknown: enter them by hand.")
+                "The letter has no header block, so its case number, dates and priority are unknown: enter them by hand."
+            )
             return
         }
         for field in Field.allCases where !labels.contains(where: { $0.field == field }) {
@@ -140,8 +142,12 @@ enum HeaderReader {
             DateValue(
                 text: match[0] ?? "",
                 date: LocalDate(
-                    year: Int(match[3] ?? "") ?? 0, month: Int(match[1] ?? "") ?? 0, day: Int(match[2] ?? "") ?? 0),
-                location: match.location)
+                    year: Int(match[3] ?? "") ?? 0,
+                    month: Int(match[1] ?? "") ?? 0,
+                    day: Int(match[2] ?? "") ?? 0
+                ),
+                location: match.location
+            )
         }
         let dateLabels = labels.filter { $0.field.isDate }.sorted { $0.location < $1.location }
 
@@ -154,14 +160,18 @@ enum HeaderReader {
             for (label, value) in zip(dateLabels, dates) { values[label.field] = value }
         } else {
             warnings.append(
-                "The header has \(dateLabels.count) date labels but \(dates.count) dates; only dates on the same line as their label were taken.")
+                "The header has \(dateLabels.count) date labels but \(dates.count) dates; only dates on the same line as their label were taken."
+            )
             let allLabels = labels.sorted { $0.location < $1.location }
             for label in dateLabels {
                 let lineEnd = ns.range(
-                    of: "\n", range: NSRange(location: label.end, length: ns.length - label.end)).location
+                    of: "\n",
+                    range: NSRange(location: label.end, length: ns.length - label.end)
+                ).location
                 let limit = min(
                     lineEnd == NSNotFound ? ns.length : lineEnd,
-                    allLabels.first { $0.location > label.location }?.location ?? ns.length)
+                    allLabels.first { $0.location > label.location }?.location ?? ns.length
+                )
                 values[label.field] = dates.first { $0.location >= label.end && $0.location < limit }
             }
         }
@@ -198,7 +208,8 @@ enum SpecialtyReader {
             var next = index + 1
             // A long list wraps: a value that is empty or ends in a joiner continues below.
             while next < lines.count, !lines[next].isEmpty, !isHeading(lines[next]),
-                  value.isEmpty || value.hasSuffix(",") || value.hasSuffix("&") || value.lowercased().hasSuffix(" and") {
+                value.isEmpty || value.hasSuffix(",") || value.hasSuffix("&") || value.lowercased().hasSuffix(" and")
+            {
                 value = LetterText.join([value, lines[next]])
                 next += 1
             }
@@ -210,7 +221,8 @@ enum SpecialtyReader {
         let end = sections.summary ?? sections.issues ?? lines.count
         let prose = LetterText.join(lines[0..<end])
         let sentence = Pattern(
-            #"Board[\s-]+Certified\s+in\s+(.+?)(?=\s*(?:;|,\s+(?:has|is|and|who|with|licensed|a|an)\b|\.(?:\s|$)|\s+and\s+(?:is|has|was|holds|in)\b|\s+with\b|,?$))"#)
+            #"Board[\s-]+Certified\s+in\s+(.+?)(?=\s*(?:;|,\s+(?:has|is|and|who|with|licensed|a|an)\b|\.(?:\s|$)|\s+and\s+(?:is|has|was|holds|in)\b|\s+with\b|,?$))"#
+        )
         if let match = sentence.first(in: prose), let value = match[1] {
             let specialty = LetterText.collapse(value)
             return specialty.isEmpty ? nil : specialty

@@ -79,7 +79,9 @@ struct Pattern: @unchecked Sendable {
     init(_ pattern: String, caseInsensitive: Bool = true) {
         // The patterns are literals of this module: a bad one is a programming error.
         expression = try! NSRegularExpression(
-            pattern: pattern, options: caseInsensitive ? [.caseInsensitive] : [])
+            pattern: pattern,
+            options: caseInsensitive ? [.caseInsensitive] : []
+        )
     }
 
     struct Match {

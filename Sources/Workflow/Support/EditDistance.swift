@@ -2,7 +2,8 @@
 /// substitutions turn one into the other. For "did you mean" (configuration keys, commands,
 /// case ids).
 public func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
+    let a = Array(a)
+    let b = Array(b)
     guard !a.isEmpty else { return b.count }
     guard !b.isEmpty else { return a.count }
     var previous = Array(0...b.count)

@@ -42,7 +42,8 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
     public init?(iso: String) {
         let parts = iso.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]) else { return nil }
+            let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2])
+        else { return nil }
         self.init(year: y, month: m, day: d)
     }
 
@@ -70,7 +71,8 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
     public func days(until other: LocalDate) -> Int { other.dayNumber - dayNumber }
 
     public var iso: String {
-        isoDateText(year: year, month: month, day: day) ?? padded(year, 4) + "-" + padded(month, 2) + "-" + padded(day, 2)
+        isoDateText(year: year, month: month, day: day) ?? padded(year, 4) + "-" + padded(month, 2) + "-"
+            + padded(day, 2)
     }
 
     public var description: String { iso }
@@ -95,7 +97,9 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
         let text = try container.decode(String.self)
         guard let date = LocalDate(iso: text) else {
             throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "'\(text)' is not a date in the form YYYY-MM-DD")
+                in: container,
+                debugDescription: "'\(text)' is not a date in the form YYYY-MM-DD"
+            )
         }
         if decoder.userInfo[LocalDate.supportedRangeOnly] as? Bool == true, !LocalDate.supportedRange.contains(date) {
             throw DecodingError.dataCorruptedError(in: container, debugDescription: LocalDate.outsideRange("'\(text)'"))
@@ -105,7 +109,8 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// The dates imr accepts as input: the calendars, holiday rules and the Pacific
     /// conversion are right over this range (before 1900 the zone data is local mean time).
-    public static let supportedRange = LocalDate(year: 1900, month: 1, day: 1)!...LocalDate(year: 2199, month: 12, day: 31)!
+    public static let supportedRange =
+        LocalDate(year: 1900, month: 1, day: 1)!...LocalDate(year: 2199, month: 12, day: 31)!
 
     /// A decoder whose `userInfo` holds `true` under this key refuses dates (and, in
     /// IMRService's wire format, instants) outside ``supportedRange``. Stored events are
@@ -125,7 +130,8 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
 
 /// ISO weekday numbering: Monday is 1, Sunday is 7.
 public enum Weekday: Int, Sendable, CaseIterable, Codable {
-    case monday = 1, tuesday, wednesday, thursday, friday, saturday, sunday
+    case monday = 1
+    case tuesday, wednesday, thursday, friday, saturday, sunday
 
     public var name: String {
         switch self {
@@ -186,7 +192,13 @@ public enum Pacific {
     /// The instant of a Pacific wall-clock time on a date.
     public static func instant(_ date: LocalDate, hour: Int = 0, minute: Int = 0, second: Int = 0) -> Date {
         let components = DateComponents(
-            year: date.year, month: date.month, day: date.day, hour: hour, minute: minute, second: second)
+            year: date.year,
+            month: date.month,
+            day: date.day,
+            hour: hour,
+            minute: minute,
+            second: second
+        )
         return calendar.date(from: components)!
     }
 
@@ -204,18 +216,26 @@ public enum Pacific {
         let minutes = abs(offset) / 60
         let date = LocalDate(dayNumber: dayNumber)
         // `T hh:mm:ss ±hh:mm` after the date, 15 bytes, written in place.
-        if time >= 0, time < 86_400, minutes < 6_000, let text = isoDateText(year: date.year, month: date.month, day: date.day, tail: 15, { buffer in
-            buffer[10] = 0x54
-            writeDigits(time / 3600, count: 2, into: buffer, at: 11)
-            buffer[13] = 0x3A
-            writeDigits(time % 3600 / 60, count: 2, into: buffer, at: 14)
-            buffer[16] = 0x3A
-            writeDigits(time % 60, count: 2, into: buffer, at: 17)
-            buffer[19] = offset < 0 ? 0x2D : 0x2B
-            writeDigits(minutes / 60, count: 2, into: buffer, at: 20)
-            buffer[22] = 0x3A
-            writeDigits(minutes % 60, count: 2, into: buffer, at: 23)
-        }) {
+        if time >= 0, time < 86_400, minutes < 6_000,
+            let text = isoDateText(
+                year: date.year,
+                month: date.month,
+                day: date.day,
+                tail: 15,
+                { buffer in
+                    buffer[10] = 0x54
+                    writeDigits(time / 3600, count: 2, into: buffer, at: 11)
+                    buffer[13] = 0x3A
+                    writeDigits(time % 3600 / 60, count: 2, into: buffer, at: 14)
+                    buffer[16] = 0x3A
+                    writeDigits(time % 60, count: 2, into: buffer, at: 17)
+                    buffer[19] = offset < 0 ? 0x2D : 0x2B
+                    writeDigits(minutes / 60, count: 2, into: buffer, at: 20)
+                    buffer[22] = 0x3A
+                    writeDigits(minutes % 60, count: 2, into: buffer, at: 23)
+                }
+            )
+        {
             return text
         }
         return date.iso + "T" + padded(time / 3600, 2) + ":" + padded(time % 3600 / 60, 2) + ":" + padded(time % 60, 2)
@@ -227,8 +247,12 @@ public enum Pacific {
 /// models' hot path).
 func padded(_ n: Int, _ width: Int) -> String {
     guard n >= 0 else { return "-" + padded(-n, width) }
-    var length = 1, rest = n / 10
-    while rest > 0 { length += 1; rest /= 10 }
+    var length = 1
+    var rest = n / 10
+    while rest > 0 {
+        length += 1
+        rest /= 10
+    }
     length = max(length, width)
     return String(unsafeUninitializedCapacity: length) { buffer in
         writeDigits(n, count: length, into: buffer, at: 0)
@@ -249,7 +273,13 @@ func writeDigits(_ n: Int, count: Int, into buffer: UnsafeMutableBufferPointer<U
 /// `yyyy-mm-dd` followed by `tail` bytes written by `writeTail` (at offset 10), in one
 /// allocation; nil when the year does not have four digits.
 @inline(__always)
-func isoDateText(year: Int, month: Int, day: Int, tail: Int = 0, _ writeTail: (UnsafeMutableBufferPointer<UInt8>) -> Void = { _ in }) -> String? {
+func isoDateText(
+    year: Int,
+    month: Int,
+    day: Int,
+    tail: Int = 0,
+    _ writeTail: (UnsafeMutableBufferPointer<UInt8>) -> Void = { _ in }
+) -> String? {
     guard (0...9999).contains(year) else { return nil }
     return String(unsafeUninitializedCapacity: 10 + tail) { buffer in
         writeDigits(year, count: 4, into: buffer, at: 0)

@@ -4,6 +4,8 @@
 #   make install              install under $(DESTDIR)$(PREFIX), config under $(DESTDIR)$(SYSCONFDIR)/imr
 #   make install-docs         only the man page imr-ctl(1) and the bash, zsh and fish completions
 #   make check-units          systemd-analyze verify and security on the installed units
+#   make format               rewrite Sources, Tests and Package.swift in the house format (.swift-format)
+#   make lint                 swift format lint --strict: what CI checks
 #
 # After `make install` on a machine (DESTDIR empty), as root:
 #   systemd-sysusers && systemd-tmpfiles --create imr.conf && systemctl daemon-reload
@@ -29,7 +31,16 @@ SECURITY_THRESHOLD ?= 20
 # The path the unit files in deploy/systemd name; `install` replaces it with $(BINDIR).
 SOURCE_BINDIR := /usr/local/bin
 
-.PHONY: all build install install-bin install-docs install-units install-config check-units
+.PHONY: all build install install-bin install-docs install-units install-config check-units format lint
+
+# The Swift sources the house format (.swift-format, 120 columns) covers.
+FORMATTED := Sources Tests Package.swift
+
+format:
+	$(SWIFT) format --in-place --recursive --parallel $(FORMATTED)
+
+lint:
+	$(SWIFT) format lint --strict --recursive --parallel $(FORMATTED)
 
 all: build
 

@@ -7,7 +7,7 @@ import Synchronization
 /// All writes go through one connection behind a lock, so positions are assigned in commit
 /// order; reads use a small pool of read-only connections and never block writes (WAL).
 ///
-/// Async callers never block Swift's cooperative threads: ``write(_:)`` hands the work to the
+/// Async callers never block Swift's cooperative threads: the async `write(_:)` hands the work to the
 /// writer thread, which commits every write waiting when it is free in one transaction (group
 /// commit: one fsync for all), and the async reads run on reader threads of their own. The
 /// synchronous methods are for tools, tests and start-up.
@@ -260,7 +260,7 @@ public final class EventStore: Sendable {
     /// Events from `position` on: first those already stored, then each new one as it
     /// commits, in order, until the task is cancelled or the store closes.
     public func subscribe(from position: Int64 = 1) -> EventSubscription {
-        EventSubscription(store: self, next: max(position, 1)) { (store, from, limit) throws(EventStoreError) in
+        EventSubscription(store: self, next: max(position, 1)) { (store, from, limit) async throws(EventStoreError) in
             try await store.readAll(from: from, limit: limit)
         }
     }
@@ -268,7 +268,7 @@ public final class EventStore: Sendable {
     /// Which streams changed from `position` on, as ``subscribe(from:)`` follows the log but
     /// reading only positions and stream ids.
     public func subscribeToStreams(from position: Int64 = 1) -> LogSubscription<StreamChange> {
-        LogSubscription(store: self, next: max(position, 1)) { (store, from, limit) throws(EventStoreError) in
+        LogSubscription(store: self, next: max(position, 1)) { (store, from, limit) async throws(EventStoreError) in
             try await store.streamChanges(from: from, limit: limit)
         }
     }
@@ -294,7 +294,7 @@ public final class EventStore: Sendable {
     /// last event (whose hash is recomputed), two rows whatever the size of the log. Runs
     /// the migrations the file lacks first (an older file gets its anchor from its head).
     /// A deleted tail, events added behind the store's back or a replaced last event show
-    /// here; an event altered further back shows only in ``verify()``.
+    /// here; an event altered further back shows only in `verify()`.
     public static func checkHead(path: String, options: Options = .init()) throws(EventStoreError) -> HeadCheck {
         let connection: SQLiteConnection
         do { connection = try SQLiteConnection(path: path) } catch {
@@ -489,7 +489,7 @@ public final class EventStore: Sendable {
         }
     }
 
-    /// Drops a projection's tables and rebuilds it from the log (see ``rebuildProjections(named:progress:)``).
+    /// Drops a projection's tables and rebuilds it from the log (see ``rebuildProjections(named:batchSize:progress:)``).
     public func rebuildProjection(named name: String) throws(EventStoreError) {
         try rebuildProjections(named: [name], progress: nil)
     }

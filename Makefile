@@ -6,6 +6,7 @@
 #   make check-units          systemd-analyze verify and security on the installed units
 #   make format               rewrite Sources, Tests and Package.swift in the house format (.swift-format)
 #   make lint                 swift format lint --strict: what CI checks
+#   make docs                 the DocC documentation of EventStore and Workflow in .build/docs (a warning fails it)
 #
 # After `make install` on a machine (DESTDIR empty), as root:
 #   systemd-sysusers && systemd-tmpfiles --create imr.conf && systemctl daemon-reload
@@ -31,7 +32,7 @@ SECURITY_THRESHOLD ?= 20
 # The path the unit files in deploy/systemd name; `install` replaces it with $(BINDIR).
 SOURCE_BINDIR := /usr/local/bin
 
-.PHONY: all build install install-bin install-docs install-units install-config check-units format lint
+.PHONY: all build install install-bin install-docs install-units install-config check-units format lint docs
 
 # The Swift sources the house format (.swift-format, 120 columns) covers.
 FORMATTED := Sources Tests Package.swift
@@ -41,6 +42,17 @@ format:
 
 lint:
 	$(SWIFT) format lint --strict --recursive --parallel $(FORMATTED)
+
+# The two library products' catalogs (Sources/*/*.docc), built by swift-docc-plugin.
+DOCS_DIR := .build/docs
+
+docs:
+	@set -eu; mkdir -p $(DOCS_DIR); \
+	for target in EventStore Workflow; do \
+		rm -rf "$(DOCS_DIR)/$$target"; \
+		$(SWIFT) package --allow-writing-to-directory $(DOCS_DIR) generate-documentation --target "$$target" \
+			--warnings-as-errors --output-path "$(DOCS_DIR)/$$target"; \
+	done
 
 all: build
 

@@ -45,7 +45,7 @@ extension EventStore {
     }
 
     /// Runs `body` in a transaction of its own on the calling thread (for tools, tests and
-    /// start-up): the same context as ``write(_:)`` without the group.
+    /// start-up): the same context as the async `write(_:)` without the group.
     public func write<T>(_ body: (WriteContext) throws -> T) throws -> T {
         var afterCommit: [() -> Void] = []
         let (value, last) = try withWriter { (w: Writer) throws(EventStoreError) -> (Result<T, any Error>, Int64?) in
@@ -300,7 +300,7 @@ extension EventStore {
         return try await onReader(doing: "query", lane: lane) { db in try Query.snapshot(db, path: path, body).get() }
     }
 
-    /// Recomputes the hash chain (see ``verify()``) on a reader thread; interrupted when the
+    /// Recomputes the hash chain (as the synchronous `verify()` does) on a reader thread; interrupted when the
     /// caller is cancelled or the store closes.
     public func verify() async throws(EventStoreError) -> VerificationReport {
         try await storeErrors {
@@ -329,7 +329,7 @@ extension EventStore {
     }
 
     /// Drops the named projections' tables and rebuilds them together (see
-    /// ``rebuildProjections(named:progress:)``) from a reader thread; writes go on between its
+    /// the synchronous `rebuildProjections(named:batchSize:progress:)`) from a reader thread; writes go on between its
     /// batches. `progress` is called on that thread.
     public func rebuildProjections(
         named names: [String],

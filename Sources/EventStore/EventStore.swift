@@ -489,7 +489,7 @@ public final class EventStore: Sendable {
         }
     }
 
-    /// Drops a projection's tables and rebuilds it from the log (see ``rebuildProjections(named:batchSize:progress:)``).
+    /// Drops a projection's tables and rebuilds it from the log (see `rebuildProjections(named:batchSize:progress:)`).
     public func rebuildProjection(named name: String) throws(EventStoreError) {
         try rebuildProjections(named: [name], progress: nil)
     }

@@ -373,7 +373,7 @@ public struct LogHead: Sendable, Hashable, Codable {
     public var hashHex: String { hash.hexString }
 }
 
-/// What the cheap start-up check (``EventStore/checkHead(path:)``) found: the head anchor
+/// What the cheap start-up check (``EventStore/checkHead(path:options:)``) found: the head anchor
 /// against the last event, without reading the rest of the log.
 public struct HeadCheck: Sendable, Hashable, Codable {
     /// The anchor as stored; nil when its row is missing.

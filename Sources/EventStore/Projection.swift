@@ -69,7 +69,7 @@ public struct ProjectionDatabase {
     let connection: SQLiteConnection
     let path: String
     /// What the appender handed to the projections of this append (see
-    /// ``WriteContext/append(to:expected:events:hint:)``); nil elsewhere.
+    /// ``WriteContext/append(to:expected:events:hint:recordedAt:)``); nil elsewhere.
     public let appendHint: (any Sendable)?
     /// The event this projection is given next in the same transaction, when there is one: the
     /// append's next event, or the next of a catch-up batch. A projection whose rows after an

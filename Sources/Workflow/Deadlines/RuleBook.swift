@@ -14,7 +14,7 @@ public struct RuleBook: Sendable, Equatable, Codable {
     /// The rule with `id`, or nil when this book has none.
     public subscript(id: RuleID) -> DeadlineRule? { byID[id] }
 
-    /// Every rule, in the order of ``RuleID/allCases``.
+    /// Every rule, in the order of `RuleID.allCases`.
     public var rules: [DeadlineRule] { RuleID.allCases.compactMap { byID[$0] } }
 
     /// A copy of this book with `rule` in place of the rule with the same id.

@@ -63,7 +63,7 @@ import Foundation
 /// On a withdrawn or closed case, clocks that were still running become not applicable.
 /// The per-item clocks (`imr.application`, `imro.assignment-notice`, `imr.implementation`)
 /// of items that fall due together, with the same status and act, are one deadline for all
-/// those items (``mergingItems(_:caseId:)``): one row on the board, one alert per level.
+/// those items (`mergingItems(_:caseId:)`): one row on the board, one alert per level.
 /// When corrections were applied, the deadlines are also derived without them; each deadline
 /// whose due date or trigger a correction changed says so, and its pre-correction copy is kept
 /// as `superseded`.

@@ -66,10 +66,12 @@ struct Reads: ParsableCommand {
             throw ValidationError("cannot open \(path); seed it first with imr-bench seed --dir")
         }
         defer { sqlite3_close(db) }
-        func column(_ sql: String) -> [String] {
+        /// The first column of `sql`'s rows, with `every` bound to its one parameter.
+        func column(_ sql: String, every: Int = 1) -> [String] {
             var stmt: OpaquePointer?
             guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK else { return [] }
             defer { sqlite3_finalize(stmt) }
+            if sqlite3_bind_parameter_count(stmt) == 1 { sqlite3_bind_int64(stmt, 1, Int64(every)) }
             var values: [String] = []
             while sqlite3_step(stmt) == SQLITE_ROW {
                 if let text = sqlite3_column_text(stmt, 0) { values.append(String(cString: text)) }
@@ -84,12 +86,14 @@ struct Reads: ParsableCommand {
         let numbers = stride("case_imr_numbers")
         var sample = Sample()
         sample.coordinators = column(
-            "SELECT DISTINCT coordinator FROM case_list WHERE rowid % \(max(1, cases / 2)) = 0 LIMIT 200"
+            "SELECT DISTINCT coordinator FROM case_list WHERE rowid % ? = 0 LIMIT 200",
+            every: max(1, cases / 2)
         )
-        sample.cases = column("SELECT case_id FROM case_list WHERE rowid % \(cases) = 0 LIMIT 1000")
-        sample.claims = column("SELECT claim_number FROM case_list WHERE (rowid + 1) % \(cases) = 0 LIMIT 1000")
+        sample.cases = column("SELECT case_id FROM case_list WHERE rowid % ? = 0 LIMIT 1000", every: cases)
+        sample.claims = column("SELECT claim_number FROM case_list WHERE (rowid + 1) % ? = 0 LIMIT 1000", every: cases)
         sample.imrNumbers = column(
-            "SELECT imr_case_number FROM case_imr_numbers WHERE rowid % \(numbers) = 0 LIMIT 1000"
+            "SELECT imr_case_number FROM case_imr_numbers WHERE rowid % ? = 0 LIMIT 1000",
+            every: numbers
         )
         guard !sample.coordinators.isEmpty, !sample.cases.isEmpty, !sample.claims.isEmpty, !sample.imrNumbers.isEmpty
         else {

@@ -1,0 +1,275 @@
+import ArgumentParser
+import Varlink
+import Workflow
+
+// imr-ctl imr: application, eligibility, assignment, records, determination; and imr-ctl
+// implement, the step after an overturning determination.
+
+package struct IMRGroup: ParsableCommand {
+    package static let configuration = CommandConfiguration(
+        commandName: "imr",
+        abstract: "Record Independent Medical Review: application, eligibility, assignment, records, determination.",
+        subcommands: [
+            IMRApply.self, IMRRequestEligibilityInformation.self, IMRSendEligibilityInformation.self, IMREligible.self,
+            IMRIneligible.self, IMRAssign.self, IMRRecords.self, IMRDetermine.self,
+        ]
+    )
+    package init() {}
+}
+
+struct IMRApply: RecordingCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "The Administrative Director received the employee's IMR application."
+    )
+    @OptionGroup var recording: RecordingOptions
+    @Argument(help: "The case.") var caseId: String
+    @OptionGroup var selection: ItemSelection
+    @Option(help: "The day it was received.") var received: String = "today"
+    var method: String { "ReceiveIMRApplication" }
+    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+        let items = try itemsOrDefault(
+            selection.items,
+            client,
+            caseId,
+            statuses: ["denied", "modified"],
+            what: "denied or modified by UR",
+            lacking: "ur-not-decided"
+        )
+        return ["itemIds": strings(items), "receivedOn": .string(try When.date(received, option: "--received"))]
+    }
+}
+
+struct IMRRequestEligibilityInformation: RecordingCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "request-eligibility-info",
+        abstract: "The Administrative Director asked the parties for eligibility information."
+    )
+    @OptionGroup var recording: RecordingOptions
+    @Argument(help: "The case.") var caseId: String
+    @OptionGroup var selection: ItemSelection
+    @Option(help: "The day the request reached the parties.") var on: String = "today"
+    @Option(help: "What is requested.") var what: String
+    @Option(name: .customLong("from"), help: "employee and/or claims-administrator (repeat).") var parties: [String] = [
+        "employee", "claims-administrator",
+    ]
+    var method: String { "RequestEligibilityInformation" }
+    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+        let parties = try self.parties.map {
+            try choice($0, EligibilityInformationParty.self, option: "--from").rawValue
+        }
+        let items = try itemsOrDefault(
+            selection.items,
+            client,
+            caseId,
+            statuses: ["imrApplied"],
+            without: "eligibilityInformationRequestedOn",
+            what: "with an IMR application",
+            lacking: "no-imr-application"
+        )
+        return [
+            "itemIds": strings(items), "requestedOn": .string(try When.date(on, option: "--on")),
+            "whatIsRequested": .string(what), "requestedFrom": strings(parties),
+        ]
+    }
+}
+
+struct IMRSendEligibilityInformation: RecordingCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "send-eligibility-info",
+        abstract: "The parties sent the eligibility information asked for."
+    )
+    @OptionGroup var recording: RecordingOptions
+    @Argument(help: "The case.") var caseId: String
+    @OptionGroup var selection: ItemSelection
+    @Option(help: "The day it was sent.") var on: String = "today"
+    var method: String { "SendEligibilityInformation" }
+    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+        let items = try itemsOrDefault(
+            selection.items,
+            client,
+            caseId,
+            statuses: ["imrApplied"],
+            without: "eligibilityInformationSentOn",
+            what: "awaiting eligibility information"
+        )
+        return ["itemIds": strings(items), "sentOn": .string(try When.date(on, option: "--on"))]
+    }
+}
+
+struct IMREligible: RecordingCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eligible",
+        abstract: "The application was found eligible."
+    )
+    @OptionGroup var recording: RecordingOptions
+    @Argument(help: "The case.") var caseId: String
+    @OptionGroup var selection: ItemSelection
+    @Option(help: "The day.") var on: String = "today"
+    var method: String { "FindEligible" }
+    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+        let items = try itemsOrDefault(
+            selection.items,
+            client,
+            caseId,
+            statuses: ["imrApplied"],
+            what: "with an IMR application",
+            lacking: "no-imr-application"
+        )
+        return ["itemIds": strings(items), "foundOn": .string(try When.date(on, option: "--on"))]
+    }
+}
+
+struct IMRIneligible: RecordingCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ineligible",
+        abstract: "The application was found ineligible."
+    )
+    @OptionGroup var recording: RecordingOptions
+    @Argument(help: "The case.") var caseId: String
+    @OptionGroup var selection: ItemSelection
+    @Option(help: "The day.") var on: String = "today"
+    @Option(help: "late, no-ur-denial, untimely-ur, duplicate, already-decided or other.") var reason: String
+    @Option(help: "Details.") var detail: String?
+    var method: String { "FindIneligible" }
+    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+        let reason = try choice(reason, IneligibilityReason.self, option: "--reason")
+        let items = try itemsOrDefault(
+            selection.items,
+            client,
+            caseId,
+            statuses: ["imrApplied"],
+            what: "with an IMR application",
+            lacking: "no-imr-application"
+        )
+        return [
+            "itemIds": strings(items), "foundOn": .string(try When.date(on, option: "--on")),
+            "reason": .string(reason.rawValue), "detail": detail.map { .string($0) } ?? .null,
+        ]
+    }
+}
+
+struct IMRAssign: RecordingCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "assign",
+        abstract: "The IMR organization was assigned.",
+        discussion: "Example: imr-ctl imr assign C-1001 --imr-case CM24-0012345 --assigned 2024-04-02"
+    )
+    @OptionGroup var recording: RecordingOptions
+    @Argument(help: "The case.") var caseId: String
+    @OptionGroup var selection: ItemSelection
+    @Option(name: .customLong("imr-case"), help: "The IMR case number, e.g. CM24-0012345.") var imrCase: String
+    @Option(help: "The day of assignment.") var assigned: String = "today"
+    @Option(help: "standard or expedited.") var priority: IMRPriority = .standard
+    @Option(help: "How the notice of assignment was sent: mail or electronic.") var notice: String = "mail"
+    var method: String { "AssignIMR" }
+    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+        let notice = try choice(notice, AssignmentNoticeMethod.self, option: "--notice")
+        let items = try itemsOrDefault(
+            selection.items,
+            client,
+            caseId,
+            statuses: ["imrApplied", "imrEligible"],
+            what: "with an IMR application"
+        )
+        return [
+            "itemIds": strings(items), "imrCaseNumber": .string(imrCase),
+            "assignedOn": .string(try When.date(assigned, option: "--assigned")),
+            "priority": .string(priority.rawValue), "noticeMethod": .string(notice.rawValue),
+        ]
+    }
+}
+
+struct IMRRecords: RecordingCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "records",
+        abstract: "The IMR organization received the medical records."
+    )
+    @OptionGroup var recording: RecordingOptions
+    @Argument(help: "The case.") var caseId: String
+    @Option(name: .customLong("imr-case"), help: "The IMR case number.") var imrCase: String
+    @Option(help: "The day they were received.") var received: String = "today"
+    var method: String { "ReceiveRecords" }
+    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+        ["imrCaseNumber": .string(imrCase), "receivedOn": .string(try When.date(received, option: "--received"))]
+    }
+}
+
+struct IMRDetermine: RecordingCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "determine",
+        abstract: "Record the IMR Final Determination.",
+        discussion: """
+            Example: imr-ctl imr determine C-1001 --imr-case CM24-0012345 --decided 2024-05-10 --item 1=overturned --item 2=upheld \\
+                       --guideline '1=MTUS ACOEM Low Back' --specialty 'Orthopedic Surgery'
+            To import the letter itself, use 'imr-ctl import FILE'.
+            """
+    )
+    @OptionGroup var recording: RecordingOptions
+    @Argument(help: "The case.") var caseId: String
+    @Option(name: .customLong("imr-case"), help: "The IMR case number.") var imrCase: String
+    @Option(help: "The day of the determination.") var decided: String
+    @Option(help: "The day it was mailed (when unknown, the deadlines count from the determination and say so).")
+    var mailed: String?
+    @Option(help: "The reviewer's specialty.") var specialty: String = "not stated"
+    @Option(name: .customLong("item"), help: "ITEM=upheld|overturned (repeat for each item).") var decisions: [String] =
+        []
+    @Option(name: .customLong("guideline"), help: "ITEM=guideline the reviewer relied on (repeat).") var guidelines:
+        [String] = []
+    @Option(name: .customLong("rationale"), help: "ITEM=summary of the rationale (repeat).") var rationales: [String] =
+        []
+    var method: String { "RecordDetermination" }
+
+    func validate() throws {
+        if decisions.isEmpty { throw ValidationError("give each item's decision with --item ITEM=upheld|overturned") }
+    }
+
+    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+        let guideline = Dictionary(
+            try guidelines.map { try pair($0, option: "--guideline", example: "1='MTUS Chronic Pain'") },
+            uniquingKeysWith: { $1 }
+        )
+        let rationale = Dictionary(
+            try rationales.map { try pair($0, option: "--rationale", example: "1='not medically necessary'") },
+            uniquingKeysWith: { $1 }
+        )
+        let items: [JSONValue] = try decisions.map { text in
+            let (item, value) = try pair(text, option: "--item", example: "1=overturned")
+            let decision = try choice(value, IMRItemDecision.self, option: "--item \(item)")
+            return .object([
+                "itemId": .string(item), "decision": .string(decision.rawValue),
+                "guideline": .string(guideline[item] ?? ""), "rationaleSummary": .string(rationale[item] ?? ""),
+            ])
+        }
+        let decidedOn = try When.date(decided, option: "--decided")
+        return [
+            "imrCaseNumber": .string(imrCase), "decidedOn": .string(decidedOn),
+            "mailedOn": try mailed.map { .string(try When.date($0, option: "--mailed")) } ?? .null,
+            "reviewerSpecialty": .string(specialty), "items": .array(items),
+        ]
+    }
+}
+
+// MARK: - implement
+
+struct Implement: RecordingCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "implement",
+        abstract: "An overturned item was implemented (authorized or reimbursed)."
+    )
+    @OptionGroup var recording: RecordingOptions
+    @Argument(help: "The case.") var caseId: String
+    @Option(help: "The item.") var item: String
+    @Option(help: "The day.") var on: String = "today"
+    @Option(help: "authorized or reimbursed.") var kind: String = "authorized"
+    var method: String { "RecordImplementation" }
+    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+        let kind = try choice(kind, ImplementationKind.self, option: "--kind")
+        return [
+            "itemId": .string(item), "implementedOn": .string(try When.date(on, option: "--on")),
+            "kind": .string(kind.rawValue),
+        ]
+    }
+}
+
+extension IMRPriority: ExpressibleByArgument {}

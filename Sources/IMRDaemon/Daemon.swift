@@ -6,6 +6,7 @@ import Foundation
 import IMRDaemonConfig
 import IMRService
 import Logging
+import ServiceLifecycle
 import SystemdSupport
 import Varlink
 import Workflow
@@ -26,7 +27,8 @@ package struct DaemonCommand: AsyncParsableCommand {
         commandName: "imr-daemon",
         abstract: "Serve imr's case log over Varlink on a Unix socket (runs in the foreground, under systemd).",
         discussion: """
-            Signals: SIGTERM or SIGINT stop accepting, finish the calls in flight, close the log and exit 0; \
+            Signals: SIGTERM or SIGINT stop accepting, finish the calls in flight, close the log and exit 0 \
+            (a stop still waiting for calls says so every 5 s; what still runs after 20 s is cancelled); \
             SIGHUP re-reads the configuration (access groups and log level apply at once; the state \
             directory, socket, store.synchronous, [alerts] and [server] need a restart).
             Files: the daemon adds 0027 to its umask (a stricter one, like the unit's 0077, stays), so the \
@@ -60,6 +62,9 @@ package struct DaemonCommand: AsyncParsableCommand {
         // larger. A fixed threshold gives every block of 128 KiB or more back when it is freed
         // (6 MiB larger after the same attack).
         _ = imr_fix_mmap_threshold(128 * 1024)
+        // A notification command that exits without reading its stdin must not end the daemon
+        // with SIGPIPE (a write to a closed pipe then fails with EPIPE instead).
+        signal(SIGPIPE, SIG_IGN)
         let configuration: DaemonConfiguration
         do {
             configuration = try options.resolveConfiguration()
@@ -105,8 +110,6 @@ final class Daemon: Sendable {
     }
 
     func run() async throws {
-        // First: from here on SIGTERM stops the daemon cleanly instead of killing it.
-        let signals = SignalWatcher()
         let stateDirectory = configuration.stateDirectory
         do {
             try FileManager.default.createDirectory(
@@ -227,7 +230,10 @@ final class Daemon: Sendable {
             logger: logger
         )
         warnIfDescriptorsAreShort(serverSettings)
-        let scheduler = makeAlertScheduler(store: store, clock: clock)
+        let notifications = makeNotifications()
+        let scheduler = AlertScheduler(store: store, clock: clock, logger: logger) { alert in
+            notifications?.deliver(AlertCommandRunner.Delivery(alert))
+        }
 
         // Alerts whose time passed while the daemon was down are raised (late, in due order)
         // before READY=1, so a client that sees the daemon ready also sees them.
@@ -320,77 +326,80 @@ final class Daemon: Sendable {
             logger: logger
         )
 
-        let watchdogInterval = try? SystemdWatchdog.pingInterval()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { [self] in
-                try await server.run(listener) {
-                    let status = self.statusLine(store, now: clock())  // before READY=1, once
-                    _ = try? self.notifier.notify(.ready, .status(status))
-                    self.logger.info(
-                        "ready: \(status)",
-                        metadata: ["message.id": .string(JournalMessageID.daemonReady)]
-                    )
-                }
+        // The long-running parts, each a Service; SIGTERM and SIGINT shut them down in the
+        // reverse of this order: the server first (calls in flight finish), the watchdog last.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let interval = try? SystemdWatchdog.pingInterval() {
+            services.append(.init(service: WatchdogService(interval: interval, notifier: notifier, logger: logger)))
+        }
+        if let notifications { services.append(.init(service: notifications)) }
+        services.append(.init(service: LoopService { await scheduler.run() }))
+        if let digestAt = configuration.alerts.digestAt {
+            let digests = MorningDigestScheduler(store: store, at: digestAt, clock: clock, logger: logger) { digest in
+                notifications?.deliver(MorningDigestScheduler.delivery(digest))
             }
-            // Keep STATUS= current: follow the log and refresh at most once a second.
-            group.addTask { [self] in
-                let from = ((try? await store.headPosition()) ?? 0) + 1
-                var last = ContinuousClock.now - .seconds(1)
-                var shownUpTo: Int64 = 0
-                for try await event in store.subscribeToStreams(from: from) {
-                    // Events already reflected in the last STATUS= need no new one.
-                    guard event.position > shownUpTo else { continue }
-                    let wait = last + .seconds(1) - ContinuousClock.now
-                    if wait > .zero { try await Task.sleep(for: wait) }
-                    last = ContinuousClock.now
-                    shownUpTo = (try? await store.headPosition()) ?? event.position
+            services.append(.init(service: LoopService { await digests.run() }))
+        }
+        services.append(
+            .init(
+                service: StatusService(store: store, notifier: notifier) { [self] in
                     let now = clock()
-                    if let line = try? await store.offload(
-                        doing: "describe the log for STATUS=",
-                        { self.statusLine(store, now: now) }
-                    ) {
-                        _ = try? notifier.notify(.status(line))
+                    return try? await store.offload(doing: "describe the log for STATUS=") {
+                        self.statusLine(store, now: now)
                     }
                 }
-            }
-            group.addTask { await scheduler.run() }
-            if let digestAt = configuration.alerts.digestAt {
-                let runner = makeAlertRunner()
-                let digests = MorningDigestScheduler(store: store, at: digestAt, clock: clock, logger: logger) {
-                    digest in
-                    runner?.deliver(MorningDigestScheduler.delivery(digest))
-                }
-                group.addTask { await digests.run() }
-            }
-            if let interval = watchdogInterval ?? nil {
-                // At high priority: its wake-ups go ahead of the calls queued for the cooperative
-                // threads (a storm of 32 clients could hold a ping back past the interval).
-                group.addTask(priority: .high) { [logger, notifier] in
-                    await SystemdWatchdog.keepAlive(every: interval, notifier: notifier, logger: logger)
-                }
-            }
-            for await signal in signals.stream {
-                if signal == SIGHUP {
-                    reload()
-                    continue
-                }
-                logger.info(
-                    "stopping on signal \(signal): finishing calls in flight",
-                    metadata: ["message.id": .string(JournalMessageID.daemonStopping)]
-                )
-                _ = try? notifier.notify(.stopping, .status("stopping: finishing calls in flight"))
-                alerts.stopFollowers()
-                server.shutdown()
-                // Calls in flight finish: writes commit, long reads (an export, a verify) are
-                // interrupted and answer with an error, so the stop takes seconds, not minutes.
-                store.stopReads()
-                break
-            }
-            // The server returns once every connection has finished; then nothing else runs.
-            try await group.next()
-            group.cancelAll()
+            )
+        )
+        services.append(.init(service: ReloadService { [self] in reload() }))
+        services.append(
+            .init(
+                service: VarlinkService(
+                    server: server,
+                    listener: listener,
+                    ready: { [self] in
+                        let status = self.statusLine(store, now: clock())  // before READY=1, once
+                        _ = try? self.notifier.notify(.ready, .status(status))
+                        self.logger.info(
+                            "ready: \(status)",
+                            metadata: ["message.id": .string(JournalMessageID.daemonReady)]
+                        )
+                    },
+                    stopping: { [self, alerts] in
+                        self.logger.info(
+                            "stopping: finishing calls in flight",
+                            metadata: ["message.id": .string(JournalMessageID.daemonStopping)]
+                        )
+                        _ = try? self.notifier.notify(.stopping, .status("stopping: finishing calls in flight"))
+                        alerts.stopFollowers()
+                        server.shutdown()
+                        // Calls in flight finish: writes commit, long reads (an export, a verify) are
+                        // interrupted and answer with an error, so the stop takes seconds, not minutes.
+                        store.stopReads()
+                    },
+                    logger: logger
+                ),
+                // The server ending (after a shutdown, or failing) ends the daemon.
+                successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup
+            )
+        )
+        var group = ServiceGroupConfiguration(
+            services: services,
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        // systemd's TimeoutStopSec is 30 s: what is still running after 20 s is cancelled.
+        group.maximumGracefulShutdownDuration = Self.gracefulShutdownBound
+        do {
+            try await ServiceGroup(configuration: group).run()
+        } catch {
+            // A service failed, or the stop ran past its bound and was cancelled.
+            throw DaemonStartError(
+                message: "stopped on an error: \(error)",
+                exitCode: 1,
+                messageId: JournalMessageID.daemonStopping
+            )
         }
-        signals.stop()
         logHead(store, "stopping")
         logger.info("stopped cleanly")
     }
@@ -451,29 +460,25 @@ final class Daemon: Sendable {
         }
     }
 
-    /// The notification command's runner, nil when none is configured.
-    private func makeAlertRunner() -> AlertCommandRunner? {
+    /// The notification command's service, nil when no command is configured.
+    private func makeNotifications() -> NotificationService? {
         let settings = configuration.alerts
-        return settings.command.isEmpty
-            ? nil
-            : AlertCommandRunner(
-                settings: .init(
-                    command: settings.command,
-                    timeout: .milliseconds(Int64(settings.commandTimeoutSeconds * 1000)),
-                    maximumAttempts: settings.commandAttempts,
-                    initialDelay: .milliseconds(Int64(settings.commandRetrySeconds * 1000))
-                ),
-                logger: logger
-            )
+        guard !settings.command.isEmpty else { return nil }
+        let runner = AlertCommandRunner(
+            settings: .init(
+                command: settings.command,
+                timeout: .milliseconds(Int64(settings.commandTimeoutSeconds * 1000)),
+                maximumAttempts: settings.commandAttempts,
+                initialDelay: .milliseconds(Int64(settings.commandRetrySeconds * 1000))
+            ),
+            logger: logger
+        )
+        return NotificationService(runner: runner, logger: logger)
     }
 
-    /// The alert scheduler, with the notification command when one is configured.
-    private func makeAlertScheduler(store: EventStore, clock: @escaping @Sendable () -> Date) -> AlertScheduler {
-        let runner = makeAlertRunner()
-        return AlertScheduler(store: store, clock: clock, logger: logger) { alert in
-            runner?.deliver(alert)
-        }
-    }
+    /// How long a graceful stop may take before what still runs is cancelled (systemd's
+    /// TimeoutStopSec is 30 s).
+    static let gracefulShutdownBound: Duration = .seconds(20)
 
     /// How long start-up spends raising the alerts that came due while the daemon was stopped
     /// before it reports READY=1 (issue 13: ready within 2 s after a clean stop at any size).
@@ -562,38 +567,6 @@ extension AccessPolicy {
             coordinatorGroups: Set(groups.coordinators),
             adminGroups: Set(groups.admins)
         )
-    }
-}
-
-/// Turns SIGTERM, SIGINT and SIGHUP into an async stream. Their default action (ending the
-/// process) is replaced by "ignore" for the whole process; libdispatch still reports them.
-///
-/// @unchecked Sendable: the sources are created in `init` and only cancelled in `stop()`;
-/// DispatchSource itself is thread-safe.
-final class SignalWatcher: @unchecked Sendable {
-    let stream: AsyncStream<Int32>
-    private let continuation: AsyncStream<Int32>.Continuation
-    private let sources: [DispatchSourceSignal]
-    private let queue = DispatchQueue(label: "imr-daemon.signals")
-
-    init(signals: [Int32] = [SIGTERM, SIGINT, SIGHUP]) {
-        let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
-        self.stream = stream
-        self.continuation = continuation
-        var sources: [DispatchSourceSignal] = []
-        for number in signals {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            sources.append(source)
-        }
-        self.sources = sources
-    }
-
-    func stop() {
-        for source in sources { source.cancel() }
-        continuation.finish()
     }
 }
 

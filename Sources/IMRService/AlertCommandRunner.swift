@@ -7,8 +7,12 @@ import Workflow
 import Glibc
 #endif
 
-/// Runs the operator's notification command for each raised alert, in a task of its own:
-/// a slow, hanging or failing command never holds up the scheduler or other alerts.
+/// Runs the operator's notification command for a raised alert or a morning digest. The
+/// daemon runs each delivery as a child task of its notification service, so a slow, hanging
+/// or failing command never holds up the scheduler or other alerts.
+///
+/// A command that exits without reading its stdin must not end the daemon with SIGPIPE: the
+/// daemon ignores SIGPIPE for the whole process at start (imr-daemon's `start`).
 ///
 /// The command gets the alert as environment variables (IMR_ALERT_ID, IMR_CASE, IMR_RULE,
 /// IMR_LEVEL, IMR_DEADLINE, IMR_DUE, IMR_SCHEDULED, IMR_RAISED, IMR_LATE, IMR_COORDINATOR,
@@ -48,8 +52,6 @@ package final class AlertCommandRunner: Sendable {
     package init(settings: Settings, logger: Logger) {
         self.settings = settings
         self.logger = logger
-        // A command that exits without reading stdin must not kill the daemon with SIGPIPE.
-        signal(SIGPIPE, SIG_IGN)
     }
 
     /// What the command is run with: a name for the journal (`alert 3f2a…`, `digest for maria`),
@@ -76,18 +78,6 @@ package final class AlertCommandRunner: Sendable {
                 json: AlertCommandRunner.json(alert)
             )
         }
-    }
-
-    /// Starts delivering an alert and returns at once.
-    @discardableResult
-    package func deliver(_ alert: AlertRaised) -> Task<Bool, Never> {
-        deliver(Delivery(alert))
-    }
-
-    /// Starts a delivery (an alert, a morning digest) and returns at once.
-    @discardableResult
-    package func deliver(_ delivery: Delivery) -> Task<Bool, Never> {
-        Task.detached { [self] in await deliverWithRetries(delivery) }
     }
 
     /// Tries until the command succeeds or the attempts run out; true on success.
@@ -183,39 +173,44 @@ package final class AlertCommandRunner: Sendable {
         p.standardError = FileHandle.nullDevice
         let json = delivery.json
         do { try p.start() } catch { return "cannot start \(settings.command[0])" }
-        process.startTimer(after: settings.timeout)
         try? input.fileHandleForWriting.write(contentsOf: json)
         try? input.fileHandleForWriting.close()
-        // Reaped with waitpid on a thread of its own (ChildProcess), not by Foundation's handler.
-        let exit = await p.exit()
-        process.cancelTimer()
+        let timeout = settings.timeout
+        // The exit, reaped with waitpid on a thread of its own (ChildProcess, not Foundation's
+        // handler), races the timeout; a command past it is killed, which ends the wait.
+        let exit = await withTaskGroup(of: ChildExit?.self) { group in
+            group.addTask { await process.process.exit() }
+            group.addTask {
+                guard (try? await Task.sleep(for: timeout)) != nil else { return nil }
+                process.kill()
+                return nil
+            }
+            var exit: ChildExit?
+            for await result in group where result != nil {
+                exit = result
+                group.cancelAll()
+            }
+            return exit!
+        }
         if process.timedOut { return "timed out after \(settings.timeout) and was killed" }
         return exit.succeeded ? nil : exit.description
     }
 }
 
-/// A child process and its timeout timer.
+/// A child process and whether its timeout killed it.
 /// @unchecked Sendable: `process` is configured before `run()` by one task; afterwards only
-/// its pid and ChildProcess's locked reaping are used, and the timer fields sit behind a lock.
+/// its pid and ChildProcess's locked reaping are used, and `killed` sits behind a lock.
 private final class ProcessBox: @unchecked Sendable {
     let process = Process()
     private let lock = NSLock()
-    private var timer: Task<Void, Never>?
     private var killed = false
 
     var timedOut: Bool { lock.withLock { killed } }
 
-    func startTimer(after timeout: Duration) {
-        let task = Task.detached { [self] in
-            guard (try? await Task.sleep(for: timeout)) != nil else { return }
-            guard process.poll() == nil else { return }
-            lock.withLock { killed = true }
-            process.send(SIGKILL)
-        }
-        lock.withLock { timer = task }
-    }
-
-    func cancelTimer() {
-        lock.withLock { timer }?.cancel()
+    /// Kills the command if it is still running.
+    func kill() {
+        guard process.poll() == nil else { return }
+        lock.withLock { killed = true }
+        process.send(SIGKILL)
     }
 }

@@ -1,0 +1,162 @@
+import EventStore
+import Foundation
+import IMRService
+import Logging
+import ServiceLifecycle
+import SystemdSupport
+import UnixSignals
+import Varlink
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The daemon's long-running parts, each a swift-service-lifecycle `Service` run by one
+// `ServiceGroup` (Daemon.swift). SIGTERM and SIGINT shut the group down gracefully, the
+// services in the reverse of their order in the group: the Varlink server first (the calls in
+// flight finish), the watchdog last (systemd hears from the daemon until it is gone).
+//
+// A service returns only when its own turn to stop has come (`gracefulShutdown()`): one that
+// ended sooner would end the group with an error. The server's stop also stops the store's
+// reads, which ends the STATUS= subscription and may end the scheduler's loop early.
+
+/// The Varlink server: serves until a graceful shutdown, then stops accepting, lets the calls
+/// in flight finish (long reads are interrupted and answer with an error) and returns once
+/// every connection has ended. While it waits, it says every few seconds what for.
+struct VarlinkService: Service {
+    let server: VarlinkServer
+    let listener: VarlinkServer.Listener
+    /// Called once the socket listens, before the first call is taken (READY=1).
+    let ready: @Sendable () -> Void
+    /// Called when the shutdown begins, before the server stops accepting.
+    let stopping: @Sendable () -> Void
+    let logger: Logger
+    /// How often a stop still waiting for calls says so.
+    var reportEvery: Duration = .seconds(5)
+
+    func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await withGracefulShutdownHandler {
+                    try await server.run(listener, onListening: ready)
+                } onGracefulShutdown: {
+                    stopping()
+                }
+            }
+            group.addTask {
+                // Only once a stop has begun: then report what it is waiting for until the
+                // server returns (the group cancels this task).
+                try await gracefulShutdown()
+                while true {
+                    try await Task.sleep(for: reportEvery)
+                    logger.warning(
+                        "still stopping: waiting for \(server.connectionCount) connection(s) to finish their calls in flight"
+                    )
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+/// Keeps systemd's STATUS= current: follows the log and refreshes the line at most once a
+/// second after commits.
+struct StatusService: Service {
+    let store: EventStore
+    let notifier: SystemdNotifier
+    let line: @Sendable () async -> String?
+
+    func run() async throws {
+        let from = ((try? await store.headPosition()) ?? 0) + 1
+        var last = ContinuousClock.now - .seconds(1)
+        var shownUpTo: Int64 = 0
+        do {
+            for try await event in store.subscribeToStreams(from: from).cancelOnGracefulShutdown() {
+                // Events already reflected in the last STATUS= need no new one.
+                guard event.position > shownUpTo else { continue }
+                let wait = last + .seconds(1) - ContinuousClock.now
+                if wait > .zero { try await Task.sleep(for: wait) }
+                last = ContinuousClock.now
+                shownUpTo = (try? await store.headPosition()) ?? event.position
+                if let line = await line() { _ = try? notifier.notify(.status(line)) }
+            }
+        } catch {
+            // The store's reads were stopped: the daemon is stopping.
+        }
+        try? await gracefulShutdown()
+    }
+}
+
+/// The alert scheduler's loop (and the morning digests'): runs until a graceful shutdown.
+struct LoopService: Service {
+    let loop: @Sendable () async -> Void
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await loop() }
+        try? await gracefulShutdown()
+    }
+}
+
+/// systemd's watchdog: pings every half of WATCHDOG_USEC, at high priority so that its
+/// wake-ups go ahead of calls queued for the cooperative threads (a storm of 32 clients could
+/// otherwise hold a ping back past the interval). Last in the shutdown order.
+struct WatchdogService: Service {
+    let interval: Duration
+    let notifier: SystemdNotifier
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask(priority: .high) {
+                    await SystemdWatchdog.keepAlive(every: interval, notifier: notifier, logger: logger)
+                }
+            }
+        }
+    }
+}
+
+/// SIGHUP re-reads the configuration, for as long as the daemon runs.
+struct ReloadService: Service {
+    let reload: @Sendable () -> Void
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            reload()
+        }
+    }
+}
+
+/// The operator's notification command, run for each raised alert and morning digest: the
+/// scheduler hands deliveries over and goes on; each runs (with its retries) as a child task
+/// here, so a slow or hanging command holds up nothing else. At a graceful shutdown no new
+/// delivery starts and pending retries are dropped (the alerts are in the log and listed by
+/// `imr-ctl alerts`); an attempt in flight runs to its end or its timeout.
+final class NotificationService: Service {
+    let runner: AlertCommandRunner
+    private let deliveries: AsyncStream<AlertCommandRunner.Delivery>
+    private let continuation: AsyncStream<AlertCommandRunner.Delivery>.Continuation
+    private let logger: Logger
+
+    init(runner: AlertCommandRunner, logger: Logger) {
+        self.runner = runner
+        self.logger = logger
+        (deliveries, continuation) = AsyncStream.makeStream()
+    }
+
+    /// Queues a delivery and returns at once.
+    func deliver(_ delivery: AlertCommandRunner.Delivery) {
+        continuation.yield(delivery)
+    }
+
+    func run() async throws {
+        await withDiscardingTaskGroup { group in
+            for await delivery in deliveries.cancelOnGracefulShutdown() {
+                group.addTask { [runner] in _ = await runner.deliverWithRetries(delivery) }
+            }
+            continuation.finish()
+            group.cancelAll()
+        }
+    }
+}

@@ -264,6 +264,7 @@ import Glibc
         _ = try #require(await offPool { daemon.waitUntilReady() })
         try await offPool { _ = try daemon.client().call("io.imr.Cases.Open", openParameters) }
         let writers = 3
+        let acknowledgedSoFar = AcknowledgementCount()
         let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
             for w in 0..<writers {
                 group.addTask {
@@ -275,6 +276,7 @@ import Glibc
                             do {
                                 _ = try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": .string(text)])
                                 acked.append(text)
+                                acknowledgedSoFar.add()
                             } catch {
                                 return acked
                             }
@@ -283,7 +285,11 @@ import Glibc
                     }
                 }
             }
-            try await Task.sleep(for: .milliseconds(700))
+            // SIGTERM once the burst is under way (more than 10 acknowledged), not after a guessed delay.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while acknowledgedSoFar.value <= 10 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
             daemon.signal(SIGTERM)
             return try await group.reduce(into: [String]()) { $0 += $1 }
         }
@@ -409,4 +415,15 @@ import Glibc
         #expect(result.output.contains(config) && result.output.contains("acess"))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("s/imr.sqlite").path))
     }
+}
+
+/// How many commands the writers of a burst have had acknowledged so far.
+/// @unchecked Sendable: the count sits behind a lock.
+final class AcknowledgementCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    var value: Int { lock.withLock { count } }
+
+    func add() { lock.withLock { count += 1 } }
 }

@@ -13,22 +13,11 @@ import Testing
 ///
 /// The seed is printed; `IMR_PROPERTY_SEED=N` replays a run.
 @Suite struct ExplanationPropertyTests {
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let calculator = DeadlineCalculator()
 
     /// A trigger day: any day of the range, or one near a holiday of a calendar, or near a
     /// daylight-saving Sunday.
-    static func day(_ random: inout Generator) -> LocalDate {
+    static func day(_ random: inout SeededGenerator) -> LocalDate {
         let year = Int.random(in: CalendarID.generatedYears, using: &random)
         switch Int.random(in: 0..<4, using: &random) {
         case 0:
@@ -47,7 +36,7 @@ import Testing
         }
     }
 
-    static func trigger(_ random: inout Generator) -> DeadlineTrigger {
+    static func trigger(_ random: inout SeededGenerator) -> DeadlineTrigger {
         let date = day(&random)
         if Bool.random(using: &random) { return .date(date) }
         let (hour, minute) =
@@ -59,7 +48,8 @@ import Testing
     }
 
     /// Options the rule reads, each given or not at random.
-    static func options(for rule: DeadlineRule, trigger: LocalDate, _ random: inout Generator) -> DeadlineOptions {
+    static func options(for rule: DeadlineRule, trigger: LocalDate, _ random: inout SeededGenerator) -> DeadlineOptions
+    {
         var options = DeadlineOptions()
         func coin() -> Bool { Int.random(in: 0..<3, using: &random) == 0 }
         for input in rule.reads where coin() {
@@ -178,11 +168,8 @@ import Testing
     }
 
     @Test func everyExplanationAgreesWithItsOwnDueDate() throws {
-        let seed =
-            ProcessInfo.processInfo.environment["IMR_PROPERTY_SEED"].flatMap(UInt64.init)
-            ?? UInt64.random(in: 0...UInt64.max)
-        print("ExplanationPropertyTests seed \(seed): replay with IMR_PROPERTY_SEED=\(seed)")
-        var random = Generator(state: seed)
+        let seed = testSeed("ExplanationPropertyTests")
+        var random = SeededGenerator(seed: seed)
         var computed = 0
         var steps = 0
         var byRule: [RuleID: Int] = [:]

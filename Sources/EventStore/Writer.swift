@@ -268,31 +268,42 @@ final class Writer: @unchecked Sendable {
     func savepoint<T>(_ body: () throws(EventStoreError) -> T) throws(EventStoreError) -> T {
         savepointDepth += 1
         defer { savepointDepth -= 1 }
-        let saved = pendingCheckpoints
-        let savedUnwritten = unwrittenCheckpoints
-        let savedHead = head
+        let saved = savedState
         try sql("open a savepoint") { try run(.savepoint(savepointDepth)) }
         do {
             let result = try body()
             try sql("release a savepoint") { try run(.release(savepointDepth)) }
             return result
         } catch {
-            _ = try? run(.rollbackTo(savepointDepth))
-            _ = try? run(.release(savepointDepth))
-            pendingCheckpoints = saved
-            unwrittenCheckpoints = savedUnwritten
-            head = savedHead
+            rollBackSavepoint(restoring: saved)
             throw error
         }
+    }
+
+    private typealias SavedState = (
+        checkpoints: [String: Int64], unwritten: Set<String>, head: (position: Int64, hash: [UInt8])?
+    )
+
+    /// What a savepoint puts back when it is rolled back: the checkpoints and the head the
+    /// transaction had moved in memory.
+    private var savedState: SavedState {
+        (pendingCheckpoints, unwrittenCheckpoints, head)
+    }
+
+    /// Rolls back and releases the innermost savepoint, and restores what it saved.
+    private func rollBackSavepoint(restoring saved: SavedState) {
+        _ = try? run(.rollbackTo(savepointDepth))
+        _ = try? run(.release(savepointDepth))
+        pendingCheckpoints = saved.checkpoints
+        unwrittenCheckpoints = saved.unwritten
+        head = saved.head
     }
 
     /// Runs `body` in a savepoint, rolled back when it throws (whatever it throws).
     func savepointCatching<T>(_ body: () throws -> T) -> Result<T, any Error> {
         savepointDepth += 1
         defer { savepointDepth -= 1 }
-        let saved = pendingCheckpoints
-        let savedUnwritten = unwrittenCheckpoints
-        let savedHead = head
+        let saved = savedState
         do {
             try run(.savepoint(savepointDepth))
         } catch {
@@ -305,11 +316,7 @@ final class Writer: @unchecked Sendable {
             }
             return .success(result)
         } catch {
-            _ = try? run(.rollbackTo(savepointDepth))
-            _ = try? run(.release(savepointDepth))
-            pendingCheckpoints = saved
-            unwrittenCheckpoints = savedUnwritten
-            head = savedHead
+            rollBackSavepoint(restoring: saved)
             return .failure(error)
         }
     }

@@ -86,6 +86,21 @@ package enum JournalFields {
     /// - Parameters:
     ///   - metadata: the handler's, the provider's and the call's metadata, already merged.
     ///   - error: the error passed to the log call, if any, as `IMR_ERROR`.
+    /// The fields of one swift-log event, with the handler's merged metadata: what both
+    /// handlers (the journal's and stderr's) write.
+    static func fields(of event: LogEvent, metadata: Logger.Metadata, syslogIdentifier: String) -> [JournalField] {
+        fields(
+            level: event.level,
+            message: event.message.description,
+            metadata: metadata,
+            syslogIdentifier: syslogIdentifier,
+            error: event.error,
+            file: event.file,
+            function: event.function,
+            line: event.line
+        )
+    }
+
     package static func fields(
         level: Logger.Level,
         message: String,
@@ -179,14 +194,9 @@ package struct JournalLogHandler: LogHandler {
     /// Writes one entry.
     package func log(event: LogEvent) {
         let fields = JournalFields.fields(
-            level: event.level,
-            message: event.message.description,
+            of: event,
             metadata: mergedMetadata(metadata, metadataProvider, event.metadata),
-            syslogIdentifier: syslogIdentifier,
-            error: event.error,
-            file: event.file,
-            function: event.function,
-            line: event.line
+            syslogIdentifier: syslogIdentifier
         )
         Self.send(fields)
     }
@@ -308,14 +318,9 @@ package struct KeyValueStderrLogHandler: LogHandler {
     /// Writes one entry.
     package func log(event: LogEvent) {
         let fields = JournalFields.fields(
-            level: event.level,
-            message: event.message.description,
+            of: event,
             metadata: mergedMetadata(metadata, metadataProvider, event.metadata),
-            syslogIdentifier: syslogIdentifier,
-            error: event.error,
-            file: event.file,
-            function: event.function,
-            line: event.line
+            syslogIdentifier: syslogIdentifier
         )
         var line = Self.formatBytes(fields)
         // One write per line so lines from concurrent tasks do not interleave.

@@ -384,13 +384,9 @@ extension CaseListProjection {
         after cursor: CaseListCursor?,
         limit: Int
     ) -> (sql: String, arguments: [SQLiteValue]) {
-        var (clauses, arguments) = conditions(filter, isOpen: isOpen)
-        if let cursor {
-            clauses.append("(next_sort, case_id) > (?, ?)")
-            arguments += [.integer(cursor.nextSort), .text(cursor.caseId)]
-        }
+        let (clauses, arguments) = conditions(filter, isOpen: isOpen, after: cursor)
         return (
-            "SELECT \(columns) FROM \(source(filter)) WHERE \(clauses.joined(separator: " AND ")) ORDER BY next_sort, case_id LIMIT ?",
+            "SELECT \(columns) FROM \(source(filter)) WHERE \(clauses) ORDER BY next_sort, case_id LIMIT ?",
             arguments + [.integer(Int64(limit))]
         )
     }
@@ -402,15 +398,25 @@ extension CaseListProjection {
         after cursor: CaseListCursor?,
         cap: Int
     ) -> (sql: String, arguments: [SQLiteValue]) {
+        let (clauses, arguments) = conditions(filter, isOpen: isOpen, after: cursor)
+        return (
+            "SELECT COUNT(*) FROM (SELECT 1 FROM \(source(filter)) WHERE \(clauses) LIMIT ?)",
+            arguments + [.integer(Int64(cap))]
+        )
+    }
+
+    /// The WHERE clause of a part after a cursor (the page and its count share it), joined.
+    static func conditions(
+        _ filter: CaseListFilter,
+        isOpen: Bool,
+        after cursor: CaseListCursor?
+    ) -> (String, [SQLiteValue]) {
         var (clauses, arguments) = conditions(filter, isOpen: isOpen)
         if let cursor {
             clauses.append("(next_sort, case_id) > (?, ?)")
             arguments += [.integer(cursor.nextSort), .text(cursor.caseId)]
         }
-        return (
-            "SELECT COUNT(*) FROM (SELECT 1 FROM \(source(filter)) WHERE \(clauses.joined(separator: " AND ")) LIMIT ?)",
-            arguments + [.integer(Int64(cap))]
-        )
+        return (clauses.joined(separator: " AND "), arguments)
     }
 
     /// The parts a filter's list is made of, in order: open cases, then closed ones.

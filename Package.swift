@@ -93,12 +93,16 @@ let package = Package(
         // Starting and reaping child processes without Foundation's reaper (see the file).
         .target(name: "ChildProcess"),
 
+        // What crosses the wire, for both ends: dates and instants, and each recording method's
+        // parameters as the Codable type the service decodes and imr-ctl encodes.
+        .target(name: "IMRWire", dependencies: ["Workflow", "Varlink"]),
+
         // Command handling over the store, projections and (later) the Varlink interfaces:
         // no process concerns, so tests run it in-process.
         .target(
             name: "IMRService",
             dependencies: [
-                "ChildProcess", "EventStore", "Workflow", "Varlink",
+                "ChildProcess", "EventStore", "Workflow", "Varlink", "IMRWire",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -134,7 +138,7 @@ let package = Package(
         .target(
             name: "IMRCommandLine",
             dependencies: [
-                "ChildProcess", "Workflow", "Varlink",
+                "ChildProcess", "Workflow", "Varlink", "IMRWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -148,7 +152,8 @@ let package = Package(
         .executableTarget(
             name: "imr-bench",
             dependencies: [
-                "ChildProcess", "EventStore", "CSQLite", "IMRService", "IMRCommandLine", "Varlink", "Workflow",
+                "ChildProcess", "EventStore", "CSQLite", "IMRService", "IMRCommandLine", "IMRWire", "Varlink",
+                "Workflow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -187,7 +192,9 @@ let package = Package(
         ),
         .testTarget(
             name: "IMRServiceTests",
-            dependencies: ["ChildProcess", "IMRService", "EventStore", "Workflow", "Varlink", "IMRCommandLine"]
+            dependencies: [
+                "ChildProcess", "IMRService", "IMRWire", "EventStore", "Workflow", "Varlink", "IMRCommandLine",
+            ]
         ),
         // The real imr-ctl binary, run as a user would.
         .testTarget(name: "CommandLineTests", dependencies: ["ChildProcess"]),

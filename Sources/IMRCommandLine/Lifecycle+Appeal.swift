@@ -24,8 +24,7 @@ struct AppealFile: RecordingCommand {
     @OptionGroup var selection: ItemSelection
     @Option(help: "The day it was filed.") var filed: String = "today"
     @Option(help: "employee or claims-administrator.") var by: String
-    var method: String { "FileAppeal" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+    func command(_ client: DaemonClient) throws -> CaseCommand {
         let by = try choice(by, AppealingParty.self, option: "--by")
         let items = try itemsOrDefault(
             selection.items,
@@ -35,10 +34,9 @@ struct AppealFile: RecordingCommand {
             what: "with an IMR determination",
             lacking: "not-determined"
         )
-        return [
-            "itemIds": strings(items), "filedOn": .string(try When.date(filed, option: "--filed")),
-            "filedBy": .string(by.rawValue),
-        ]
+        return .fileAppeal(
+            WCABAppealFiled(itemIds: itemIDs(items), filedOn: try day(filed, option: "--filed"), filedBy: by)
+        )
     }
 }
 
@@ -49,8 +47,7 @@ struct AppealResolve: RecordingCommand {
     @OptionGroup var selection: ItemSelection
     @Option(help: "The day.") var on: String = "today"
     @Option(help: "dismissed, denied or remanded.") var outcome: String
-    var method: String { "ResolveAppeal" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+    func command(_ client: DaemonClient) throws -> CaseCommand {
         let outcome = try choice(outcome, AppealOutcome.self, option: "--outcome")
         let items = try itemsOrDefault(
             selection.items,
@@ -60,9 +57,8 @@ struct AppealResolve: RecordingCommand {
             what: "under appeal",
             lacking: "no-appeal"
         )
-        return [
-            "itemIds": strings(items), "resolvedOn": .string(try When.date(on, option: "--on")),
-            "outcome": .string(outcome.rawValue),
-        ]
+        return .resolveAppeal(
+            WCABAppealResolved(itemIds: itemIDs(items), resolvedOn: try day(on, option: "--on"), outcome: outcome)
+        )
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Workflow
 import Varlink
 
 // imr-ctl case: open, close, withdraw, reassign, note.
@@ -31,15 +32,19 @@ struct CaseOpen: RecordingCommand {
         help:
             "The coordinator who follows the case (default: your user name): 1 to 64 ASCII letters, digits and . _ - @."
     ) var coordinator: String?
-    var method: String { "Open" }
 
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
-        [
-            "claimNumber": .string(claim), "employer": .string(employer), "claimsAdministrator": .string(administrator),
-            "injuredWorkerReference": .string(worker),
-            "dateOfInjury": .string(try When.date(injured, option: "--injured")),
-            "coordinator": .string(coordinator ?? currentUserName()),
-        ]
+    func command(_ client: DaemonClient) throws -> CaseCommand {
+        .openCase(
+            CaseOpened(
+                caseId: CaseID(caseId),
+                claimNumber: claim,
+                employer: employer,
+                claimsAdministrator: administrator,
+                injuredWorkerReference: worker,
+                dateOfInjury: try day(injured, option: "--injured"),
+                coordinator: coordinator ?? currentUserName()
+            )
+        )
     }
 }
 
@@ -49,9 +54,8 @@ struct CaseClose: RecordingCommand {
     @Argument(help: "The case.") var caseId: String
     @Option(help: "The day it closed.") var on: String = "today"
     @Option(help: "Why.") var reason: String
-    var method: String { "Close" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
-        ["closedOn": .string(try When.date(on, option: "--on")), "reason": .string(reason)]
+    func command(_ client: DaemonClient) throws -> CaseCommand {
+        .close(CaseClosed(closedOn: try day(on, option: "--on"), reason: reason))
     }
 }
 
@@ -64,9 +68,8 @@ struct CaseWithdraw: RecordingCommand {
     @Argument(help: "The case.") var caseId: String
     @Option(help: "The day it was withdrawn.") var on: String = "today"
     @Option(help: "Why.") var reason: String
-    var method: String { "Withdraw" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
-        ["withdrawnOn": .string(try When.date(on, option: "--on")), "reason": .string(reason)]
+    func command(_ client: DaemonClient) throws -> CaseCommand {
+        .withdraw(CaseWithdrawn(withdrawnOn: try day(on, option: "--on"), reason: reason))
     }
 }
 
@@ -78,8 +81,7 @@ struct CaseReassign: RecordingCommand {
     @OptionGroup var recording: RecordingOptions
     @Argument(help: "The case.") var caseId: String
     @Option(help: "The new coordinator.") var to: String
-    var method: String { "Reassign" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] { ["coordinator": .string(to)] }
+    func command(_ client: DaemonClient) throws -> CaseCommand { .reassignCoordinator(to: to) }
 }
 
 struct CaseNote: RecordingCommand {
@@ -88,6 +90,5 @@ struct CaseNote: RecordingCommand {
     @Argument(help: "The case.") var caseId: String
     @Argument(help: "The note: at most 10,000 characters; newline and tab are the only control characters allowed.")
     var text: String
-    var method: String { "AddNote" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] { ["text": .string(text)] }
+    func command(_ client: DaemonClient) throws -> CaseCommand { .addNote(text) }
 }

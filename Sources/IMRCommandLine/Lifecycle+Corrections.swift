@@ -20,28 +20,24 @@ struct Correct: RecordingCommand {
     @Option(help: "The field.") var field: CorrectableField
     @Option(help: "The right value: a date, an instant, yes/no, or text, as the field needs.") var value: String
     @Option(help: "Why (kept in the log).") var reason: String
-    var method: String { "Correct" }
 
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
-        let corrected: JSONValue
+    func command(_ client: DaemonClient) throws -> CaseCommand {
+        let corrected: CorrectionValue
         switch field {
         case .receivedAt, .decidedAt, .notifiedAt:
-            corrected = ["kind": "instant", "value": .string(try When.instant(value, option: "--value").0)]
+            corrected = .instant(try instant(value, option: "--value").at)
         case .expedited, .formulary:
             guard let flag = ["yes": true, "true": true, "no": false, "false": false][value.lowercased()] else {
                 throw ValidationError("--value for \(field.rawValue) must be yes or no")
             }
-            corrected = ["kind": "flag", "value": .bool(flag)]
+            corrected = .flag(flag)
         case .claimNumber, .transmission, .physician, .reviewType, .serviceMethod, .serviceDestination, .priority,
             .noticeMethod, .reviewerSpecialty:
-            corrected = ["kind": "text", "value": .string(value)]
+            corrected = .text(value)
         default:
-            corrected = ["kind": "date", "value": .string(try When.date(value, option: "--value"))]
+            corrected = .date(try day(value, option: "--value"))
         }
-        return [
-            "version": .int(Int64(version)), "field": .string(field.rawValue), "value": corrected,
-            "reason": .string(reason),
-        ]
+        return .correct(CorrectEvent(version: version, field: field, value: corrected, reason: reason))
     }
 }
 

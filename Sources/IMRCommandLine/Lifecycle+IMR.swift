@@ -26,8 +26,7 @@ struct IMRApply: RecordingCommand {
     @Argument(help: "The case.") var caseId: String
     @OptionGroup var selection: ItemSelection
     @Option(help: "The day it was received.") var received: String = "today"
-    var method: String { "ReceiveIMRApplication" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+    func command(_ client: DaemonClient) throws -> CaseCommand {
         let items = try itemsOrDefault(
             selection.items,
             client,
@@ -36,7 +35,9 @@ struct IMRApply: RecordingCommand {
             what: "denied or modified by UR",
             lacking: "ur-not-decided"
         )
-        return ["itemIds": strings(items), "receivedOn": .string(try When.date(received, option: "--received"))]
+        return .receiveIMRApplication(
+            IMRApplicationReceived(itemIds: itemIDs(items), receivedOn: try day(received, option: "--received"))
+        )
     }
 }
 
@@ -53,11 +54,8 @@ struct IMRRequestEligibilityInformation: RecordingCommand {
     @Option(name: .customLong("from"), help: "employee and/or claims-administrator (repeat).") var parties: [String] = [
         "employee", "claims-administrator",
     ]
-    var method: String { "RequestEligibilityInformation" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
-        let parties = try self.parties.map {
-            try choice($0, EligibilityInformationParty.self, option: "--from").rawValue
-        }
+    func command(_ client: DaemonClient) throws -> CaseCommand {
+        let parties = try self.parties.map { try choice($0, EligibilityInformationParty.self, option: "--from") }
         let items = try itemsOrDefault(
             selection.items,
             client,
@@ -67,10 +65,14 @@ struct IMRRequestEligibilityInformation: RecordingCommand {
             what: "with an IMR application",
             lacking: "no-imr-application"
         )
-        return [
-            "itemIds": strings(items), "requestedOn": .string(try When.date(on, option: "--on")),
-            "whatIsRequested": .string(what), "requestedFrom": strings(parties),
-        ]
+        return .requestEligibilityInformation(
+            IMREligibilityInformationRequested(
+                itemIds: itemIDs(items),
+                requestedOn: try day(on, option: "--on"),
+                whatIsRequested: what,
+                requestedFrom: parties
+            )
+        )
     }
 }
 
@@ -83,8 +85,7 @@ struct IMRSendEligibilityInformation: RecordingCommand {
     @Argument(help: "The case.") var caseId: String
     @OptionGroup var selection: ItemSelection
     @Option(help: "The day it was sent.") var on: String = "today"
-    var method: String { "SendEligibilityInformation" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+    func command(_ client: DaemonClient) throws -> CaseCommand {
         let items = try itemsOrDefault(
             selection.items,
             client,
@@ -93,7 +94,9 @@ struct IMRSendEligibilityInformation: RecordingCommand {
             without: "eligibilityInformationSentOn",
             what: "awaiting eligibility information"
         )
-        return ["itemIds": strings(items), "sentOn": .string(try When.date(on, option: "--on"))]
+        return .sendEligibilityInformation(
+            IMREligibilityInformationSent(itemIds: itemIDs(items), sentOn: try day(on, option: "--on"))
+        )
     }
 }
 
@@ -106,8 +109,7 @@ struct IMREligible: RecordingCommand {
     @Argument(help: "The case.") var caseId: String
     @OptionGroup var selection: ItemSelection
     @Option(help: "The day.") var on: String = "today"
-    var method: String { "FindEligible" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+    func command(_ client: DaemonClient) throws -> CaseCommand {
         let items = try itemsOrDefault(
             selection.items,
             client,
@@ -116,7 +118,7 @@ struct IMREligible: RecordingCommand {
             what: "with an IMR application",
             lacking: "no-imr-application"
         )
-        return ["itemIds": strings(items), "foundOn": .string(try When.date(on, option: "--on"))]
+        return .findEligible(IMREligibilityFound(itemIds: itemIDs(items), foundOn: try day(on, option: "--on")))
     }
 }
 
@@ -131,8 +133,7 @@ struct IMRIneligible: RecordingCommand {
     @Option(help: "The day.") var on: String = "today"
     @Option(help: "late, no-ur-denial, untimely-ur, duplicate, already-decided or other.") var reason: String
     @Option(help: "Details.") var detail: String?
-    var method: String { "FindIneligible" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+    func command(_ client: DaemonClient) throws -> CaseCommand {
         let reason = try choice(reason, IneligibilityReason.self, option: "--reason")
         let items = try itemsOrDefault(
             selection.items,
@@ -142,10 +143,14 @@ struct IMRIneligible: RecordingCommand {
             what: "with an IMR application",
             lacking: "no-imr-application"
         )
-        return [
-            "itemIds": strings(items), "foundOn": .string(try When.date(on, option: "--on")),
-            "reason": .string(reason.rawValue), "detail": detail.map { .string($0) } ?? .null,
-        ]
+        return .findIneligible(
+            IMRFoundIneligible(
+                itemIds: itemIDs(items),
+                foundOn: try day(on, option: "--on"),
+                reason: reason,
+                detail: detail
+            )
+        )
     }
 }
 
@@ -162,8 +167,7 @@ struct IMRAssign: RecordingCommand {
     @Option(help: "The day of assignment.") var assigned: String = "today"
     @Option(help: "standard or expedited.") var priority: IMRPriority = .standard
     @Option(help: "How the notice of assignment was sent: mail or electronic.") var notice: String = "mail"
-    var method: String { "AssignIMR" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+    func command(_ client: DaemonClient) throws -> CaseCommand {
         let notice = try choice(notice, AssignmentNoticeMethod.self, option: "--notice")
         let items = try itemsOrDefault(
             selection.items,
@@ -172,11 +176,15 @@ struct IMRAssign: RecordingCommand {
             statuses: ["imrApplied", "imrEligible"],
             what: "with an IMR application"
         )
-        return [
-            "itemIds": strings(items), "imrCaseNumber": .string(imrCase),
-            "assignedOn": .string(try When.date(assigned, option: "--assigned")),
-            "priority": .string(priority.rawValue), "noticeMethod": .string(notice.rawValue),
-        ]
+        return .assignIMR(
+            IMRAssigned(
+                itemIds: itemIDs(items),
+                imrCaseNumber: try imrCaseNumber(imrCase),
+                assignedOn: try day(assigned, option: "--assigned"),
+                priority: priority,
+                noticeMethod: notice
+            )
+        )
     }
 }
 
@@ -189,9 +197,13 @@ struct IMRRecords: RecordingCommand {
     @Argument(help: "The case.") var caseId: String
     @Option(name: .customLong("imr-case"), help: "The IMR case number.") var imrCase: String
     @Option(help: "The day they were received.") var received: String = "today"
-    var method: String { "ReceiveRecords" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
-        ["imrCaseNumber": .string(imrCase), "receivedOn": .string(try When.date(received, option: "--received"))]
+    func command(_ client: DaemonClient) throws -> CaseCommand {
+        .receiveRecords(
+            IMRRecordsReceived(
+                imrCaseNumber: try imrCaseNumber(imrCase),
+                receivedOn: try day(received, option: "--received")
+            )
+        )
     }
 }
 
@@ -218,13 +230,12 @@ struct IMRDetermine: RecordingCommand {
         [String] = []
     @Option(name: .customLong("rationale"), help: "ITEM=summary of the rationale (repeat).") var rationales: [String] =
         []
-    var method: String { "RecordDetermination" }
 
     func validate() throws {
         if decisions.isEmpty { throw ValidationError("give each item's decision with --item ITEM=upheld|overturned") }
     }
 
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+    func command(_ client: DaemonClient) throws -> CaseCommand {
         let guideline = Dictionary(
             try guidelines.map { try pair($0, option: "--guideline", example: "1='MTUS Chronic Pain'") },
             uniquingKeysWith: { $1 }
@@ -233,20 +244,26 @@ struct IMRDetermine: RecordingCommand {
             try rationales.map { try pair($0, option: "--rationale", example: "1='not medically necessary'") },
             uniquingKeysWith: { $1 }
         )
-        let items: [JSONValue] = try decisions.map { text in
+        let items = try decisions.map { text in
             let (item, value) = try pair(text, option: "--item", example: "1=overturned")
             let decision = try choice(value, IMRItemDecision.self, option: "--item \(item)")
-            return .object([
-                "itemId": .string(item), "decision": .string(decision.rawValue),
-                "guideline": .string(guideline[item] ?? ""), "rationaleSummary": .string(rationale[item] ?? ""),
-            ])
+            return IMRItemDetermination(
+                itemId: ItemID(item),
+                decision: decision,
+                guideline: guideline[item] ?? "",
+                rationaleSummary: rationale[item] ?? ""
+            )
         }
-        let decidedOn = try When.date(decided, option: "--decided")
-        return [
-            "imrCaseNumber": .string(imrCase), "decidedOn": .string(decidedOn),
-            "mailedOn": try mailed.map { .string(try When.date($0, option: "--mailed")) } ?? .null,
-            "reviewerSpecialty": .string(specialty), "items": .array(items),
-        ]
+        let decidedOn = try day(decided, option: "--decided")
+        return .issueDetermination(
+            IMRDeterminationIssued(
+                imrCaseNumber: try imrCaseNumber(imrCase),
+                decidedOn: decidedOn,
+                mailedOn: try mailed.map { try day($0, option: "--mailed") },
+                reviewerSpecialty: specialty,
+                items: items
+            )
+        )
     }
 }
 
@@ -262,13 +279,11 @@ struct Implement: RecordingCommand {
     @Option(help: "The item.") var item: String
     @Option(help: "The day.") var on: String = "today"
     @Option(help: "authorized or reimbursed.") var kind: String = "authorized"
-    var method: String { "RecordImplementation" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+    func command(_ client: DaemonClient) throws -> CaseCommand {
         let kind = try choice(kind, ImplementationKind.self, option: "--kind")
-        return [
-            "itemId": .string(item), "implementedOn": .string(try When.date(on, option: "--on")),
-            "kind": .string(kind.rawValue),
-        ]
+        return .implementDetermination(
+            DeterminationImplemented(itemId: ItemID(item), implementedOn: try day(on, option: "--on"), kind: kind)
+        )
     }
 }
 

@@ -34,29 +34,32 @@ struct RFAReceive: RecordingCommand {
     @Flag(help: "Expedited review (imminent and serious threat to health).") var expedited = false
     @Flag(help: "A formulary drug request.") var formulary = false
     @Option(help: "The day the physician recommended the treatment (caps UR at 14 days).") var recommended: String?
-    var method: String { "ReceiveRFA" }
 
     func validate() throws {
         if items.isEmpty { throw ValidationError("name at least one requested treatment with --item \"...\"") }
     }
 
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
-        let (at, timeKnown) = try When.instant(received, option: "--received")
+    func command(_ client: DaemonClient) throws -> CaseCommand {
+        let (at, timeKnown) = try instant(received, option: "--received")
         let existing = try caseDetail(client, caseId)
         let first = existing.at("items").arrayValue.count + 1
         let rfaId = rfa ?? "R\(existing.at("rfas").arrayValue.count + 1)"
-        return [
-            "rfaId": .string(rfaId), "receivedAt": .string(at), "receivedTimeOfDayKnown": .bool(timeKnown),
-            "transmission": .string(via.rawValue), "physician": .string(physician),
-            "treatmentRecommendedOn": try recommended.map { .string(try When.date($0, option: "--recommended")) }
-                ?? .null,
-            "reviewType": .string(review.rawValue), "expedited": .bool(expedited), "formulary": .bool(formulary),
-            "items": .array(
-                items.enumerated().map {
-                    .object(["id": .string(String(first + $0.offset)), "description": .string($0.element)])
+        return .receiveRFA(
+            RFAReceived(
+                rfaId: RFAID(rfaId),
+                receivedAt: at,
+                receivedTimeOfDayKnown: timeKnown,
+                transmission: via,
+                physician: physician,
+                treatmentRecommendedOn: try recommended.map { try day($0, option: "--recommended") },
+                reviewType: review,
+                expedited: expedited,
+                formulary: formulary,
+                items: items.enumerated().map {
+                    RequestedItem(id: ItemID(String(first + $0.offset)), description: $0.element)
                 }
-            ),
-        ]
+            )
+        )
     }
 }
 
@@ -70,12 +73,10 @@ struct RFARequestInformation: RecordingCommand {
     @Option(help: "The RFA.") var rfa: String = "R1"
     @Option(help: "The day UR asked.") var on: String = "today"
     @Option(help: "What is needed.") var need: String
-    var method: String { "RequestInformation" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
-        [
-            "rfaId": .string(rfa), "requestedOn": .string(try When.date(on, option: "--on")),
-            "whatIsNeeded": .string(need),
-        ]
+    func command(_ client: DaemonClient) throws -> CaseCommand {
+        .requestMoreInformation(
+            MoreInformationRequested(rfaId: RFAID(rfa), requestedOn: try day(on, option: "--on"), whatIsNeeded: need)
+        )
     }
 }
 
@@ -88,8 +89,7 @@ struct RFAInformationReceived: RecordingCommand {
     @Argument(help: "The case.") var caseId: String
     @Option(help: "The RFA.") var rfa: String = "R1"
     @Option(help: "The day it arrived.") var on: String = "today"
-    var method: String { "ReceiveInformation" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
-        ["rfaId": .string(rfa), "receivedOn": .string(try When.date(on, option: "--on"))]
+    func command(_ client: DaemonClient) throws -> CaseCommand {
+        .receiveInformation(InformationReceived(rfaId: RFAID(rfa), receivedOn: try day(on, option: "--on")))
     }
 }

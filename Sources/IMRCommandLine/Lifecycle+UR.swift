@@ -28,7 +28,6 @@ struct URDecide: RecordingCommand {
     @Option(name: .customLong("item"), help: "ITEM=approved|denied|modified:PORTION (repeat for each item).")
     var decisions: [String] = []
     @Option(help: "When UR decided: an instant.") var at: String = "now"
-    var method: String { "DecideUR" }
 
     func validate() throws {
         if decisions.isEmpty {
@@ -36,28 +35,25 @@ struct URDecide: RecordingCommand {
         }
     }
 
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
-        let decisions: [JSONValue] = try self.decisions.map { text in
+    func command(_ client: DaemonClient) throws -> CaseCommand {
+        let decisions = try self.decisions.map { text in
             let (item, value) = try pair(text, option: "--item", example: "1=denied")
             let parts = value.split(separator: ":", maxSplits: 1).map(String.init)
             let outcome = try choice(parts[0], URItemOutcome.self, option: "--item \(item)")
-            var portion: JSONValue = .null
+            var portion: String?
             if outcome == .modified {
                 guard parts.count == 2, !parts[1].isEmpty else {
                     throw ValidationError(
                         "--item \(item)=modified needs the authorized portion: --item '\(item)=modified:6 sessions'"
                     )
                 }
-                portion = .string(parts[1])
+                portion = parts[1]
             }
-            return .object([
-                "itemId": .string(item), "outcome": .string(outcome.rawValue), "authorizedPortion": portion,
-            ])
+            return URItemDecision(itemId: ItemID(item), outcome: outcome, authorizedPortion: portion)
         }
-        return [
-            "rfaId": .string(rfa), "decidedAt": .string(try When.instant(at, option: "--at").0),
-            "decisions": .array(decisions),
-        ]
+        return .issueURDecision(
+            URDecisionIssued(rfaId: RFAID(rfa), decidedAt: try instant(at, option: "--at").at, decisions: decisions)
+        )
     }
 }
 
@@ -71,12 +67,10 @@ struct URDefer: RecordingCommand {
     @Option(help: "The RFA.") var rfa: String = "R1"
     @Option(help: "The day UR deferred.") var on: String = "today"
     @Option(name: .customLong("liability-dispute"), help: "The liability dispute.") var liabilityDispute: String
-    var method: String { "DeferUR" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
-        [
-            "rfaId": .string(rfa), "deferredOn": .string(try When.date(on, option: "--on")),
-            "liabilityDispute": .string(liabilityDispute),
-        ]
+    func command(_ client: DaemonClient) throws -> CaseCommand {
+        .deferUR(
+            URDeferred(rfaId: RFAID(rfa), deferredOn: try day(on, option: "--on"), liabilityDispute: liabilityDispute)
+        )
     }
 }
 
@@ -90,8 +84,7 @@ struct URNotify: RecordingCommand {
     @Option(name: .customLong("item"), help: "An item (repeat; default: every decided item).") var items: [String] = []
     @Option(help: "When (an instant).") var at: String = "now"
     @Option(help: "How: fax, email, mail, electronic or personal.") var via: ServiceMethod
-    var method: String { "NotifyPhysician" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+    func command(_ client: DaemonClient) throws -> CaseCommand {
         let items = try itemsOrDefault(
             self.items,
             client,
@@ -100,10 +93,9 @@ struct URNotify: RecordingCommand {
             without: "physicianNotifiedAt",
             what: "with a UR decision the physician has not been told of"
         )
-        return [
-            "itemIds": strings(items), "notifiedAt": .string(try When.instant(at, option: "--at").0),
-            "method": .string(via.rawValue),
-        ]
+        return .notifyPhysician(
+            PhysicianNotified(itemIds: itemIDs(items), notifiedAt: try instant(at, option: "--at").at, method: via)
+        )
     }
 }
 
@@ -119,8 +111,7 @@ struct URServe: RecordingCommand {
     @Option(help: "How: mail, fax, email, electronic or personal.") var via: ServiceMethod = .mail
     @Option(help: "Where the employee's address is: california, other-state or outside-us.") var destination: String =
         "california"
-    var method: String { "ServeWrittenDecision" }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue] {
+    func command(_ client: DaemonClient) throws -> CaseCommand {
         let destination = try choice(destination, ServiceDestination.self, option: "--destination")
         let items = try itemsOrDefault(
             self.items,
@@ -130,9 +121,13 @@ struct URServe: RecordingCommand {
             without: "writtenDecisionServedOn",
             what: "with a UR decision not yet served"
         )
-        return [
-            "itemIds": strings(items), "servedOn": .string(try When.date(on, option: "--on")),
-            "method": .string(via.rawValue), "destination": .string(destination.rawValue),
-        ]
+        return .serveWrittenDecision(
+            WrittenURDecisionServed(
+                itemIds: itemIDs(items),
+                servedOn: try day(on, option: "--on"),
+                method: via,
+                destination: destination
+            )
+        )
     }
 }

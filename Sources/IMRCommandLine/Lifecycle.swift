@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IMRWire
 import Varlink
 import Workflow
 
@@ -37,29 +38,38 @@ package struct RecordingOptions: ParsableArguments {
 /// A recording command: builds the parameters of one io.imr.Cases method.
 protocol RecordingCommand: DaemonCommand {
     var recording: RecordingOptions { get }
-    var method: String { get }
     var caseId: String { get }
-    func parameters(_ client: DaemonClient) throws -> [String: JSONValue]
+    /// The lifecycle fact to record, built from the options as the typed value the daemon
+    /// decodes (`RecordingCall` names its method and encodes it).
+    func command(_ client: DaemonClient) throws -> CaseCommand
 }
 
 extension RecordingCommand {
     package var connection: ConnectionOptions { recording.connection }
 
     package func run(_ client: DaemonClient) throws {
-        var parameters = try self.parameters(client)
-        parameters["caseId"] = .string(caseId)
-        parameters["commandId"] = recording.commandId.map { .string($0) } ?? .null
-        let reply = try client.call("io.imr.Cases.\(method)", parameters)
-        let recorded = reply["recorded"] ?? .null
+        let (method, parameters) = try RecordingCall.call(
+            try command(client),
+            caseId: caseId,
+            commandId: recording.commandId
+        )
+        let reply = try client.call(method, parameters)
         if recording.json {
-            Output.json(recorded)
+            Output.json(reply["recorded"] ?? .null)
             return
         }
-        let types = recorded.at("events").arrayValue.map(\.text)
-        if recorded.at("alreadyRecorded").boolValue == true {
-            print(
-                "case \(caseId): this command was recorded before; nothing changed (version \(recorded.at("version").text))"
+        let recorded: RecordedReply
+        do {
+            recorded = try WireFormat.valueDecoder.decode(RecordedReply.self, from: reply["recorded"] ?? .null)
+        } catch {
+            throw CommandFailure(
+                "the daemon's reply to \(method) is not what this imr-ctl reads: \(error)",
+                status: .software
             )
+        }
+        let types = recorded.events
+        if recorded.alreadyRecorded {
+            print("case \(caseId): this command was recorded before; nothing changed (version \(recorded.version))")
             return
         }
         // In words: what was recorded, the dates and instants it carries (saying which were
@@ -68,9 +78,9 @@ extension RecordingCommand {
         print(
             "case \(caseId): recorded \(types.map(Readback.words).joined(separator: ", "))"
                 + (when.isEmpty ? "" : " (\(when.joined(separator: ", ")))")
-                + " (\(types.joined(separator: ", ")), version \(recorded.at("version").text))"
+                + " (\(types.joined(separator: ", ")), version \(recorded.version))"
         )
-        let version = Int(recorded.at("version").text) ?? 0
+        let version = Int(recorded.version)
         let new = Set((version - types.count + 1)...max(version, version - types.count + 1))
         // The deadlines as they stand now; a failure to read them leaves the recording as it is.
         guard let reply = try? client.call("io.imr.Deadlines.ForCase", ["caseId": .string(caseId)]) else { return }
@@ -148,6 +158,30 @@ enum Readback {
     }
 }
 
+/// A date option as the fact's `LocalDate` (YYYY-MM-DD, or today, yesterday, tomorrow).
+func day(_ text: String, option: String) throws -> LocalDate {
+    // When.date answers in the wire's own form, so the conversion cannot fail.
+    LocalDate(iso: try When.date(text, option: option))!
+}
+
+/// An instant option as the fact's `Date`, and whether a time of day was given.
+func instant(_ text: String, option: String) throws -> (at: Date, timeKnown: Bool) {
+    let (wire, timeKnown) = try When.instant(text, option: option)
+    return (WireFormat.instant(wire)!, timeKnown)
+}
+
+func itemIDs(_ ids: [String]) -> [ItemID] { ids.map(ItemID.init) }
+
+/// An IMR case number as the fact's type; one the daemon would refuse is refused here with
+/// its sentence (exit 65), before any call.
+func imrCaseNumber(_ text: String) throws -> IMRCaseNumber {
+    do {
+        return try WireFormat.valueDecoder.decode(IMRCaseNumber.self, from: .string(text))
+    } catch let DecodingError.dataCorrupted(context) {
+        throw CommandFailure("imrCaseNumber: \(context.debugDescription)", status: .dataError)
+    }
+}
+
 /// A choice among the vocabulary's values, with the valid ones named when it is wrong.
 func choice<T: RawRepresentable & CaseIterable>(_ text: String, _ type: T.Type, option: String) throws -> T
 where T.RawValue == String {
@@ -169,8 +203,6 @@ func pair(_ text: String, option: String, example: String) throws -> (String, St
         String(text[text.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
     )
 }
-
-func strings(_ values: [String]) -> JSONValue { .array(values.map { .string($0) }) }
 
 /// The case as the daemon has it, for commands that default their items from its state.
 func caseDetail(_ client: DaemonClient, _ caseId: String) throws -> JSONValue {

@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import IMRWire
 #if canImport(Glibc)
 import Glibc
 #endif

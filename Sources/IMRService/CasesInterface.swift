@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import IMRWire
 import Logging
 import Varlink
 import Workflow
@@ -26,21 +27,6 @@ package struct CasesInterface: VarlinkHandler {
         self.logger = logger
     }
 
-    /// Parameters every recording method carries besides its fact.
-    struct Envelope: Decodable {
-        let caseId: String
-        let commandId: String?
-    }
-
-    struct Reassign: Decodable { let coordinator: String }
-    struct Note: Decodable { let text: String }
-    struct Correction: Decodable {
-        let version: Int
-        let eventId: String?
-        let field: CorrectableField
-        let value: CorrectionValue
-        let reason: String
-    }
     struct CaseRef: Decodable { let caseId: String }
 
     struct SearchRequest: Decodable {
@@ -246,7 +232,7 @@ package struct CasesInterface: VarlinkHandler {
     }
 
     private func record(_ call: VarlinkCall, context: VarlinkCallContext) async throws -> [String: JSONValue] {
-        let envelope = try WireFormat.decode(Envelope.self, from: call)
+        let envelope = try WireFormat.decode(RecordingCall.Envelope.self, from: call)
         let commandId: UUID
         if let text = envelope.commandId {
             guard let id = UUID(uuidString: text) else {
@@ -261,7 +247,7 @@ package struct CasesInterface: VarlinkHandler {
         } else {
             commandId = .random()
         }
-        let command = try Self.command(for: call)
+        let command = try RecordingCall.command(for: call)
         let caseId = CaseID(envelope.caseId)
         let actor = AccessPolicy.actor(of: context.peer)
         let started = ContinuousClock.now
@@ -300,62 +286,14 @@ package struct CasesInterface: VarlinkHandler {
                 ]
             )
         }
-        return [
-            "recorded": .object([
-                "caseId": .string(outcome.caseId.rawValue), "version": .int(outcome.version),
-                "positions": .array(outcome.positions.map { .int($0) }),
-                "events": .array(outcome.eventTypes.map { .string($0) }),
-                "alreadyRecorded": .bool(outcome.wasAlreadyRecorded),
-            ])
-        ]
-    }
-
-    /// The lifecycle command a recording method asks for.
-    package static func command(for call: VarlinkCall) throws(VarlinkError) -> CaseCommand {
-        func d<T: Decodable>(_ t: T.Type) throws(VarlinkError) -> T { try WireFormat.decode(t, from: call) }
-        switch call.member {
-        case "Open": return .openCase(try d(CaseOpened.self))
-        case "ReceiveRFA": return .receiveRFA(try d(RFAReceived.self))
-        case "RequestInformation": return .requestMoreInformation(try d(MoreInformationRequested.self))
-        case "ReceiveInformation": return .receiveInformation(try d(InformationReceived.self))
-        case "DeferUR": return .deferUR(try d(URDeferred.self))
-        case "DecideUR": return .issueURDecision(try d(URDecisionIssued.self))
-        case "NotifyPhysician": return .notifyPhysician(try d(PhysicianNotified.self))
-        case "ServeWrittenDecision": return .serveWrittenDecision(try d(WrittenURDecisionServed.self))
-        case "ReceiveIMRApplication": return .receiveIMRApplication(try d(IMRApplicationReceived.self))
-        case "RequestEligibilityInformation":
-            return .requestEligibilityInformation(try d(IMREligibilityInformationRequested.self))
-        case "SendEligibilityInformation": return .sendEligibilityInformation(try d(IMREligibilityInformationSent.self))
-        case "FindEligible": return .findEligible(try d(IMREligibilityFound.self))
-        case "FindIneligible": return .findIneligible(try d(IMRFoundIneligible.self))
-        case "AssignIMR": return .assignIMR(try d(IMRAssigned.self))
-        case "ReceiveRecords": return .receiveRecords(try d(IMRRecordsReceived.self))
-        case "RecordDetermination": return .issueDetermination(try d(IMRDeterminationIssued.self))
-        case "RecordImplementation": return .implementDetermination(try d(DeterminationImplemented.self))
-        case "FileAppeal": return .fileAppeal(try d(WCABAppealFiled.self))
-        case "ResolveAppeal": return .resolveAppeal(try d(WCABAppealResolved.self))
-        case "Withdraw": return .withdraw(try d(CaseWithdrawn.self))
-        case "Close": return .close(try d(CaseClosed.self))
-        case "Reassign": return .reassignCoordinator(to: try d(Reassign.self).coordinator)
-        case "AddNote": return .addNote(try d(Note.self).text)
-        case "Correct":
-            let c = try d(Correction.self)
-            var eventId: UUID?
-            if let text = c.eventId {
-                guard let id = UUID(uuidString: text) else {
-                    throw VarlinkError(
-                        "io.imr.Cases.InvalidValue",
-                        parameters: ["parameter": "eventId", "message": .string("'\(text)' is not a UUID")]
-                    )
-                }
-                eventId = id
-            }
-            return .correct(
-                CorrectEvent(version: c.version, eventId: eventId, field: c.field, value: c.value, reason: c.reason)
-            )
-        default:
-            throw VarlinkError.methodNotImplemented(call.method)
-        }
+        let recorded = RecordedReply(
+            caseId: outcome.caseId.rawValue,
+            version: outcome.version,
+            positions: outcome.positions,
+            events: outcome.eventTypes,
+            alreadyRecorded: outcome.wasAlreadyRecorded
+        )
+        return ["recorded": recorded.json]
     }
 
     /// Maps service failures to the interface's errors.

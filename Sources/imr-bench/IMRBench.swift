@@ -4,6 +4,7 @@ import ArgumentParser
 import CSQLite
 import EventStore
 import Foundation
+import IMRWire
 import IMRCommandLine
 import IMRService
 import Varlink
@@ -140,7 +141,7 @@ struct StoreBench: ParsableCommand {
         let commands = try caseload.calls().map { call in
             (
                 caseId: CaseID(call.parameters["caseId"]?.stringValue ?? ""),
-                command: try CasesInterface.command(
+                command: try RecordingCall.command(
                     for: VarlinkCall(method: "io.imr.Cases.\(call.method)", parameters: call.parameters)
                 )
             )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EventStore
 import Foundation
+import IMRWire
 import IMRCommandLine
 import IMRService
 import Varlink
@@ -194,7 +195,7 @@ final class SeedProducer: @unchecked Sendable {
                 guard let caseId = calls.first?.parameters["caseId"]?.stringValue else { continue }
                 var commands: [CaseCommand] = []
                 for call in calls {
-                    if let command = try? CasesInterface.command(
+                    if let command = try? RecordingCall.command(
                         for: VarlinkCall(method: "io.imr.Cases." + call.method, parameters: call.parameters)
                     ) {
                         commands.append(command)

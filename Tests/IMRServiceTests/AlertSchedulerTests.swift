@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import IMRWire
 import Synchronization
 import Testing
 import Varlink

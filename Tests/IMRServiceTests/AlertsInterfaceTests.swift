@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import IMRWire
 import Testing
 import Varlink
 @testable import IMRService

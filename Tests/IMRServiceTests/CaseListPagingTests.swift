@@ -1,6 +1,7 @@
 import ChildProcess
 import EventStore
 import Foundation
+import IMRWire
 import Testing
 @testable import IMRService
 import Varlink
@@ -53,7 +54,7 @@ import Workflow
         _ parameters: [String: JSONValue],
         at: Date = now
     ) throws {
-        let command = try CasesInterface.command(
+        let command = try RecordingCall.command(
             for: VarlinkCall(method: "io.imr.Cases." + method, parameters: parameters)
         )
         try service.execute(

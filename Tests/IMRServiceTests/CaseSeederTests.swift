@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import IMRWire
 import IMRCommandLine
 import Testing
 @testable import IMRService
@@ -29,7 +30,7 @@ import Workflow
                     return (
                         CaseID(calls[0].parameters["caseId"]!.stringValue!),
                         calls.compactMap {
-                            try? CasesInterface.command(
+                            try? RecordingCall.command(
                                 for: VarlinkCall(method: "io.imr.Cases." + $0.method, parameters: $0.parameters)
                             )
                         }

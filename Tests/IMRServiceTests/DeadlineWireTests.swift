@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import IMRWire
 import IMRCommandLine
 import Testing
 @testable import IMRService
@@ -22,7 +23,7 @@ struct DeadlineWireTests {
         for call in caseload.calls() {
             let varlinkCall = VarlinkCall(method: "io.imr.Cases." + call.method, parameters: call.parameters)
             guard let caseId = call.parameters["caseId"]?.stringValue,
-                let command = try? CasesInterface.command(for: varlinkCall)
+                let command = try? RecordingCall.command(for: varlinkCall)
             else { continue }
             let now = Date(timeIntervalSince1970: 1_780_000_000)
             guard let events = try? decide(command, state: states[caseId] ?? CaseState(), now: now) else { continue }

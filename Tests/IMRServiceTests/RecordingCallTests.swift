@@ -1,0 +1,203 @@
+import Foundation
+import IMRWire
+import Testing
+import Varlink
+import Workflow
+
+/// Issue 15: one wire contract for the recording methods. imr-ctl encodes a command through
+/// the Codable type the service decodes (`RecordingCall`), and `io.imr.Cases.varlink`, the
+/// documentation clients read, names exactly the fields those types carry.
+@Suite struct RecordingCallTests {
+    /// `io.imr.Cases.varlink` as methods (name → input fields, reply fields) and types
+    /// (name → fields), comments dropped.
+    struct Interface {
+        var methods: [String: (input: [String: String], output: [String: String])] = [:]
+        var types: [String: [String: String]] = [:]
+
+        init(_ text: String) {
+            let code = text.split(separator: "\n").map {
+                $0.split(separator: "#", maxSplits: 1).first.map(String.init) ?? ""
+            }
+            .joined(separator: " ")
+            func fields(_ list: Substring) -> [String: String] {
+                var out: [String: String] = [:]
+                for field in list.split(separator: ",") {
+                    let parts = field.split(separator: ":", maxSplits: 1).map {
+                        $0.trimmingCharacters(in: .whitespaces)
+                    }
+                    if parts.count == 2 { out[parts[0]] = parts[1] }
+                }
+                return out
+            }
+            for match in code.matches(of: /method\s+(\w+)\s*\(([^)]*)\)\s*->\s*\(([^)]*)\)/) {
+                methods[String(match.output.1)] = (fields(match.output.2), fields(match.output.3))
+            }
+            for match in code.matches(of: /type\s+(\w+)\s*\(([^)]*)\)/) {
+                types[String(match.output.1)] = fields(match.output.2)
+            }
+        }
+    }
+
+    static let interface: Interface = {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/IMRService/Interfaces/io.imr.Cases.varlink")
+        return Interface((try? String(contentsOf: path, encoding: .utf8)) ?? "")
+    }()
+
+    static func day(_ iso: String) -> LocalDate { LocalDate(iso: iso)! }
+    static let at = Pacific.instant(day("2024-03-05"), hour: 16, minute: 10)
+    static let number = IMRCaseNumber("CM24-0012345")!
+
+    /// One command of every recording method, every optional field given.
+    static let samples: [CaseCommand] = [
+        .openCase(
+            CaseOpened(
+                caseId: "C-1",
+                claimNumber: "ADJ1",
+                employer: "Acme",
+                claimsAdministrator: "TPA",
+                injuredWorkerReference: "J.D.",
+                dateOfInjury: day("2024-01-15"),
+                coordinator: "maria"
+            )
+        ),
+        .receiveRFA(
+            RFAReceived(
+                rfaId: "R1",
+                receivedAt: at,
+                receivedTimeOfDayKnown: true,
+                transmission: .fax,
+                physician: "Dr. B",
+                treatmentRecommendedOn: day("2024-02-20"),
+                reviewType: .concurrent,
+                expedited: true,
+                formulary: true,
+                items: [RequestedItem(id: "1", description: "MRI")]
+            )
+        ),
+        .requestMoreInformation(
+            MoreInformationRequested(rfaId: "R1", requestedOn: day("2024-03-06"), whatIsNeeded: "x")
+        ),
+        .receiveInformation(InformationReceived(rfaId: "R1", receivedOn: day("2024-03-07"))),
+        .deferUR(URDeferred(rfaId: "R1", deferredOn: day("2024-03-06"), liabilityDispute: "AOE/COE")),
+        .issueURDecision(
+            URDecisionIssued(
+                rfaId: "R1",
+                decidedAt: at,
+                decisions: [URItemDecision(itemId: "1", outcome: .modified, authorizedPortion: "6 sessions")]
+            )
+        ),
+        .notifyPhysician(PhysicianNotified(itemIds: ["1"], notifiedAt: at, method: .fax)),
+        .serveWrittenDecision(
+            WrittenURDecisionServed(
+                itemIds: ["1"],
+                servedOn: day("2024-03-08"),
+                method: .mail,
+                destination: .otherState
+            )
+        ),
+        .receiveIMRApplication(IMRApplicationReceived(itemIds: ["1"], receivedOn: day("2024-03-20"))),
+        .requestEligibilityInformation(
+            IMREligibilityInformationRequested(
+                itemIds: ["1"],
+                requestedOn: day("2024-03-21"),
+                whatIsRequested: "the UR file",
+                requestedFrom: [.employee, .claimsAdministrator]
+            )
+        ),
+        .sendEligibilityInformation(IMREligibilityInformationSent(itemIds: ["1"], sentOn: day("2024-03-22"))),
+        .findEligible(IMREligibilityFound(itemIds: ["1"], foundOn: day("2024-03-25"))),
+        .findIneligible(IMRFoundIneligible(itemIds: ["1"], foundOn: day("2024-03-25"), reason: .late, detail: "d")),
+        .assignIMR(
+            IMRAssigned(
+                itemIds: ["1"],
+                imrCaseNumber: number,
+                assignedOn: day("2024-03-26"),
+                priority: .expedited,
+                noticeMethod: .electronic
+            )
+        ),
+        .receiveRecords(IMRRecordsReceived(imrCaseNumber: number, receivedOn: day("2024-04-01"))),
+        .issueDetermination(
+            IMRDeterminationIssued(
+                imrCaseNumber: number,
+                decidedOn: day("2024-04-20"),
+                mailedOn: day("2024-04-22"),
+                reviewerSpecialty: "Orthopedics",
+                items: [
+                    IMRItemDetermination(itemId: "1", decision: .overturned, guideline: "MTUS", rationaleSummary: "r")
+                ]
+            )
+        ),
+        .implementDetermination(
+            DeterminationImplemented(itemId: "1", implementedOn: day("2024-04-25"), kind: .reimbursed)
+        ),
+        .fileAppeal(WCABAppealFiled(itemIds: ["1"], filedOn: day("2024-05-01"), filedBy: .employee)),
+        .resolveAppeal(WCABAppealResolved(itemIds: ["1"], resolvedOn: day("2024-06-01"), outcome: .remanded)),
+        .withdraw(CaseWithdrawn(withdrawnOn: day("2024-06-02"), reason: "settled")),
+        .close(CaseClosed(closedOn: day("2024-06-03"), reason: "done")),
+        .reassignCoordinator(to: "li"),
+        .addNote("called the TPA"),
+        .correct(
+            CorrectEvent(
+                version: 2,
+                eventId: UUID(uuidString: "0191e0b0-0000-7000-8000-000000000001"),
+                field: .receivedAt,
+                value: .instant(at),
+                reason: "fax log"
+            )
+        ),
+    ]
+
+    @Test func everySampleGoesAndComesBackThroughTheSameTypes() throws {
+        #expect(Self.samples.count == RecordingCall.methods.count)
+        var names: Set<String> = []
+        for command in Self.samples {
+            let (method, parameters) = try RecordingCall.call(command, caseId: "C-1", commandId: "x")
+            names.insert(String(method.dropFirst("io.imr.Cases.".count)))
+            let back = try RecordingCall.command(for: VarlinkCall(method: method, parameters: parameters))
+            #expect(back == command, "\(method)")
+        }
+        #expect(names == Set(RecordingCall.methods.map(\.name)))
+    }
+
+    @Test func theInterfaceFileNamesExactlyTheFieldsOfEachRecordingMethod() throws {
+        let interface = Self.interface
+        #expect(interface.methods.count >= RecordingCall.methods.count, "io.imr.Cases.varlink was not read")
+        // Every method that answers `recorded` is a recording method, and the other way round.
+        let recording = Set(interface.methods.filter { $0.value.output == ["recorded": "Recorded"] }.keys)
+        #expect(recording == Set(RecordingCall.methods.map(\.name)))
+        for command in Self.samples {
+            let (method, parameters) = try RecordingCall.call(command, caseId: "C-1", commandId: "x")
+            let name = String(method.dropFirst("io.imr.Cases.".count))
+            let declared = try #require(interface.methods[name]).input
+            #expect(
+                Set(parameters.keys) == Set(declared.keys),
+                "\(name): Swift \(parameters.keys.sorted()), varlink \(declared.keys.sorted())"
+            )
+            // Arrays of objects: the element type's fields, too.
+            for (field, type) in declared where type.hasPrefix("[]") {
+                let element = String(type.dropFirst(2))
+                guard let fields = interface.types[element] else { continue }
+                guard case .array(let values)? = parameters[field] else { continue }
+                for value in values {
+                    #expect(Set(value.objectValue?.keys ?? [:].keys) == Set(fields.keys), "\(name).\(field)")
+                }
+            }
+        }
+        let recorded = try #require(interface.types["Recorded"])
+        #expect(Set(recorded.keys) == Set(RecordedReply.CodingKeys.allCases.map(\.stringValue)))
+    }
+
+    @Test func theRecordedReplyIsWhatTheEncoderWrites() throws {
+        let reply = RecordedReply(
+            caseId: "C-1",
+            version: 4,
+            positions: [9, 10],
+            events: ["A", "B"],
+            alreadyRecorded: false
+        )
+        #expect(reply.json == .object(try WireFormat.object(reply)))
+        #expect(try WireFormat.valueDecoder.decode(RecordedReply.self, from: reply.json) == reply)
+    }
+}

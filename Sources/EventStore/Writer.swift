@@ -269,10 +269,10 @@ final class Writer: @unchecked Sendable {
         savepointDepth += 1
         defer { savepointDepth -= 1 }
         let saved = savedState
-        try sql("open a savepoint") { try run(.savepoint(savepointDepth)) }
+        _ = try sql("open a savepoint") { try run(.savepoint(savepointDepth)) }
         do {
             let result = try body()
-            try sql("release a savepoint") { try run(.release(savepointDepth)) }
+            _ = try sql("release a savepoint") { try run(.release(savepointDepth)) }
             return result
         } catch {
             rollBackSavepoint(restoring: saved)

@@ -51,19 +51,24 @@ package enum RecordingCall {
     }
 
     /// Every recording method with the type of its fact, in the interface file's order.
-    package static let methods: [(name: String, fact: any Codable.Type)] = [
-        ("Open", CaseOpened.self), ("ReceiveRFA", RFAReceived.self),
-        ("RequestInformation", MoreInformationRequested.self), ("ReceiveInformation", InformationReceived.self),
-        ("DeferUR", URDeferred.self), ("DecideUR", URDecisionIssued.self), ("NotifyPhysician", PhysicianNotified.self),
-        ("ServeWrittenDecision", WrittenURDecisionServed.self), ("ReceiveIMRApplication", IMRApplicationReceived.self),
-        ("RequestEligibilityInformation", IMREligibilityInformationRequested.self),
-        ("SendEligibilityInformation", IMREligibilityInformationSent.self), ("FindEligible", IMREligibilityFound.self),
-        ("FindIneligible", IMRFoundIneligible.self), ("AssignIMR", IMRAssigned.self),
-        ("ReceiveRecords", IMRRecordsReceived.self), ("RecordDetermination", IMRDeterminationIssued.self),
-        ("RecordImplementation", DeterminationImplemented.self), ("FileAppeal", WCABAppealFiled.self),
-        ("ResolveAppeal", WCABAppealResolved.self), ("Withdraw", CaseWithdrawn.self), ("Close", CaseClosed.self),
-        ("Reassign", Reassign.self), ("AddNote", Note.self), ("Correct", Correction.self),
-    ]
+    package static var methods: [(name: String, fact: any Codable.Type)] {
+        [
+            ("Open", CaseOpened.self), ("ReceiveRFA", RFAReceived.self),
+            ("RequestInformation", MoreInformationRequested.self), ("ReceiveInformation", InformationReceived.self),
+            ("DeferUR", URDeferred.self), ("DecideUR", URDecisionIssued.self),
+            ("NotifyPhysician", PhysicianNotified.self),
+            ("ServeWrittenDecision", WrittenURDecisionServed.self),
+            ("ReceiveIMRApplication", IMRApplicationReceived.self),
+            ("RequestEligibilityInformation", IMREligibilityInformationRequested.self),
+            ("SendEligibilityInformation", IMREligibilityInformationSent.self),
+            ("FindEligible", IMREligibilityFound.self),
+            ("FindIneligible", IMRFoundIneligible.self), ("AssignIMR", IMRAssigned.self),
+            ("ReceiveRecords", IMRRecordsReceived.self), ("RecordDetermination", IMRDeterminationIssued.self),
+            ("RecordImplementation", DeterminationImplemented.self), ("FileAppeal", WCABAppealFiled.self),
+            ("ResolveAppeal", WCABAppealResolved.self), ("Withdraw", CaseWithdrawn.self), ("Close", CaseClosed.self),
+            ("Reassign", Reassign.self), ("AddNote", Note.self), ("Correct", Correction.self),
+        ]
+    }
 
     /// The method that records `command` and its fact; nil for a command no method records
     /// (items imported from a letter arrive through `ImportLetter`).

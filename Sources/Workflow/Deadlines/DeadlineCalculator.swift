@@ -89,9 +89,7 @@ private struct Computation {
     }
 
     mutating func run() throws -> Deadline {
-        guard CalendarID.generatedYears.contains(trigger.date.year) else {
-            throw DeadlineError.outsideCalendars(rule.id, trigger: trigger.date)
-        }
+        guard Self.calendarsCover(trigger) else { throw Self.outsideCalendars(rule.id, trigger) }
         try checkOptions()
         let transmissionGiven =
             options.transmission != nil || options.receivingDateStamp != nil
@@ -188,6 +186,36 @@ private struct Computation {
                 variant: variant?.condition
             )
         }
+    }
+
+    /// The first and last instants of the years the calendars are generated for.
+    static let coveredInstants: ClosedRange<Date> = {
+        let years = CalendarID.generatedYears
+        return Pacific.startOfDay(
+            LocalDate(year: years.lowerBound, month: 1, day: 1)!
+        )...Pacific.endOfDay(LocalDate(year: years.upperBound, month: 12, day: 31)!)
+    }()
+
+    /// Whether the trigger falls in ``CalendarID/generatedYears`` (compared as instants: no
+    /// date is worked out on this path, which every computation takes).
+    static func calendarsCover(_ trigger: DeadlineTrigger) -> Bool {
+        switch trigger {
+        case .date(let date): CalendarID.generatedYears.contains(date.year)
+        case .instant(let instant): coveredInstants.contains(instant)
+        }
+    }
+
+    /// The assumption of a count that ran past the last year the calendars are generated for.
+    @inline(never)
+    static func countPastCalendars(_ calendar: CalendarID, lastYear: Int) -> String {
+        "the count ran past \(lastYear)-12-31, the last year the \(calendar.rawValue) calendar is generated for: the "
+            + "holidays of \(lastYear + 1) were taken by the rules of \(lastYear); check them against the published list"
+    }
+
+    /// The refusal of a trigger outside the calendars, built away from the computation's path.
+    @inline(never)
+    static func outsideCalendars(_ rule: RuleID, _ trigger: DeadlineTrigger) -> DeadlineError {
+        DeadlineError.outsideCalendars(rule, trigger: trigger.date)
     }
 
     // MARK: - Options
@@ -692,11 +720,8 @@ private struct Computation {
         var lines = explanation
         var assumptions = assumptions
         let lastYear = CalendarID.generatedYears.upperBound
-        if let calendar, Pacific.date(of: due).year > lastYear {
-            assumptions.append(
-                "the count ran past \(lastYear)-12-31, the last year the \(calendar.rawValue) calendar is generated for: the "
-                    + "holidays of \(lastYear + 1) were taken by the rules of \(lastYear); check them against the published list"
-            )
+        if let calendar, due > Self.coveredInstants.upperBound {
+            assumptions.append(Self.countPastCalendars(calendar, lastYear: lastYear))
         }
         lines.append(
             exact

@@ -1,5 +1,6 @@
 import Foundation
 import IMRWire
+@testable import IMRService
 import Testing
 import Varlink
 import Workflow
@@ -38,11 +39,45 @@ import Workflow
         }
     }
 
-    static let interface: Interface = {
+    static func interface(_ name: String) -> Interface {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Sources/IMRService/Interfaces/io.imr.Cases.varlink")
+            .deletingLastPathComponent().appendingPathComponent("Sources/IMRService/Interfaces/\(name).varlink")
         return Interface((try? String(contentsOf: path, encoding: .utf8)) ?? "")
-    }()
+    }
+
+    static let interface = interface("io.imr.Cases")
+
+    /// io.imr.Admin.Status answers what `AdminInterface.Status` encodes, every field documented.
+    @Test func theStatusReplyIsTheDocumentedOne() throws {
+        let status = AdminInterface.Status(
+            version: "1",
+            startedAt: Self.at,
+            uptimeSeconds: 1,
+            databasePath: "/x",
+            databaseBytes: 1,
+            headPosition: 1,
+            openCases: 1,
+            projections: [.init(name: "deadlines", checkpoint: 1, rebuildingTo: 2)],
+            figures: AdminInterface.Figures(
+                service: OperatorFigures.shared.snapshot,
+                server: nil,
+                residentBytes: 1,
+                openDescriptors: 1
+            )
+        )
+        let object = try WireFormat.object(status)
+        let declared = try #require(Self.interface("io.imr.Admin").methods["Status"]).output
+        #expect(
+            Set(object.keys) == Set(declared.keys),
+            "Swift \(object.keys.sorted()), varlink \(declared.keys.sorted())"
+        )
+        let projection = try #require(Self.interface("io.imr.Admin").types["ProjectionStatus"])
+        guard case .array(let rows)? = object["projections"], let row = rows.first?.objectValue else {
+            Issue.record("no projection rows")
+            return
+        }
+        #expect(Set(row.keys) == Set(projection.keys))
+    }
 
     static func day(_ iso: String) -> LocalDate { LocalDate(iso: iso)! }
     static let at = Pacific.instant(day("2024-03-05"), hour: 16, minute: 10)

@@ -171,6 +171,8 @@ let package = Package(
             dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")]
         ),
 
+        // What several test targets share (seeded random generators).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "SystemdSupportTests",
             dependencies: ["ChildProcess", "SystemdSupport", .product(name: "Logging", package: "swift-log")]
@@ -186,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "EventStoreTests",
             dependencies: [
-                "ChildProcess", "EventStore", "CSQLite",
+                "ChildProcess", "EventStore", "CSQLite", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
@@ -214,7 +216,7 @@ let package = Package(
         .testTarget(
             name: "WorkflowTests",
             dependencies: [
-                "ChildProcess", "Workflow",
+                "ChildProcess", "Workflow", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

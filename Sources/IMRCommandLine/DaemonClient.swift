@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChildProcess
 import Foundation
+import IMRWire
 import Varlink
 
 #if canImport(Glibc)
@@ -96,6 +97,19 @@ package struct DaemonClient {
             throw error
         } catch {
             throw Self.failure(error, method: method, socket: socketPath)
+        }
+    }
+
+    /// A reply's parameters as the wire type both ends share (IMRWire); a reply this imr-ctl
+    /// cannot read (a daemon of another version, say) is a failure naming the method.
+    package static func decode<T: Decodable>(_ type: T.Type, _ reply: [String: JSONValue], method: String) throws -> T {
+        do {
+            return try WireFormat.valueDecoder.decode(T.self, from: .object(reply))
+        } catch {
+            throw CommandFailure(
+                "the daemon's reply to \(method) is not what this imr-ctl reads (\(error)); use an imr-ctl of the daemon's version",
+                status: .software
+            )
         }
     }
 

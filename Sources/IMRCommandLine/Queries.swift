@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IMRWire
 import Varlink
 import Workflow
 
@@ -608,52 +609,49 @@ package struct Status: DaemonCommand {
     package init() {}
 
     package func run(_ client: DaemonClient) throws {
-        let s = JSONValue.object(try client.call("io.imr.Admin.Status"))
-        if read.json { return Output.json(s) }
-        let uptime = Int(s.at("uptimeSeconds").intValue ?? 0)
-        let bytes = Double(s.at("databaseBytes").intValue ?? 0)
-        print("imr-daemon \(s.at("version").text) at \(client.socketPath)")
+        let reply = try client.call("io.imr.Admin.Status")
+        if read.json { return Output.json(.object(reply)) }
+        let s = try DaemonClient.decode(AdminStatus.self, reply, method: "io.imr.Admin.Status")
+        let uptime = Int(s.uptimeSeconds)
+        print("imr-daemon \(s.version) at \(client.socketPath)")
         print(
-            "  up since       \(s.at("startedAt").text) (\(uptime / 86400)d \(uptime % 86400 / 3600)h \(uptime % 3600 / 60)m)"
+            "  up since       \(Pacific.rfc3339(s.startedAt)) (\(uptime / 86400)d \(uptime % 86400 / 3600)h \(uptime % 3600 / 60)m)"
         )
-        print("  database       \(s.at("databasePath").text), \(String(format: "%.1f", bytes / 1_048_576)) MiB")
-        print("  head position  \(s.at("headPosition").text)")
-        print("  open cases     \(s.at("openCases").text)")
-        for p in s.at("projections").arrayValue {
-            if let to = p.at("rebuildingTo").intValue {
+        print("  database       \(s.databasePath), \(String(format: "%.1f", Double(s.databaseBytes) / 1_048_576)) MiB")
+        print("  head position  \(s.headPosition)")
+        print("  open cases     \(s.openCases)")
+        for p in s.projections {
+            if let to = p.rebuildingTo {
                 print(
-                    "  read model     \(p.at("name").text) being rebuilt from the log, up to position \(to) (its lists are incomplete until then)"
+                    "  read model     \(p.name) being rebuilt from the log, up to position \(to) (its lists are incomplete until then)"
                 )
             } else {
-                print("  read model     \(p.at("name").text) at \(p.at("checkpoint").text)")
+                print("  read model     \(p.name) at \(p.checkpoint)")
             }
         }
-        let f = s.at("figures")
-        guard case .object = f else { return }
-        let service = f.at("service")
-        let server = f.at("server")
-        func n(_ v: JSONValue) -> Int64 { v.intValue ?? 0 }
+        guard let f = s.figures else { return }
+        let service = f.service
         print(
-            "  since start    \(n(service.at("commandsRecorded"))) commands recorded (\(n(service.at("eventsAppendedByCommands"))) events), "
-                + "\(n(service.at("commandsAlreadyRecorded"))) already recorded, \(n(service.at("commandsRefused"))) refused by the lifecycle, "
-                + "\(n(service.at("commandsInvalid"))) with invalid values, \(n(service.at("commandsFailed"))) failed; "
-                + String(format: "slowest %.0f ms", service.at("slowestCommandMs").doubleValue ?? 0)
+            "  since start    \(service.commandsRecorded) commands recorded (\(service.eventsAppendedByCommands) events), "
+                + "\(service.commandsAlreadyRecorded) already recorded, \(service.commandsRefused) refused by the lifecycle, "
+                + "\(service.commandsInvalid) with invalid values, \(service.commandsFailed) failed; "
+                + String(format: "slowest %.0f ms", service.slowestCommandMs)
         )
-        print("  access         \(n(service.at("accessRefusals"))) calls refused for lack of a role")
+        print("  access         \(service.accessRefusals) calls refused for lack of a role")
         print(
-            "  alerts         \(n(service.at("alertsRaised"))) raised (\(n(service.at("alertsRaisedLate"))) late), "
-                + "\(n(service.at("schedulerPasses"))) scheduler passes (\(n(service.at("schedulerFailures"))) failed), "
-                + String(format: "largest lag %.0f s", service.at("largestAlertLagSeconds").doubleValue ?? 0)
+            "  alerts         \(service.alertsRaised) raised (\(service.alertsRaisedLate) late), "
+                + "\(service.schedulerPasses) scheduler passes (\(service.schedulerFailures) failed), "
+                + String(format: "largest lag %.0f s", service.largestAlertLagSeconds)
         )
-        if case .object = server {
+        if let server = f.server {
             print(
-                "  connections    \(n(server.at("connectionsOpen"))) open, \(n(server.at("connectionsAccepted"))) accepted, "
-                    + "\(n(server.at("connectionsRefused"))) refused at a limit, \(n(server.at("messagesRejected"))) malformed messages rejected"
+                "  connections    \(server.connectionsOpen) open, \(server.connectionsAccepted) accepted, "
+                    + "\(server.connectionsRefused) refused at a limit, \(server.messagesRejected) malformed messages rejected"
             )
-            print("  calls          \(n(server.at("calls"))) answered, \(n(server.at("failedCalls"))) with an error")
+            print("  calls          \(server.calls) answered, \(server.failedCalls) with an error")
         }
         print(
-            "  process        \(String(format: "%.1f", Double(n(f.at("residentBytes"))) / 1_048_576)) MiB resident, \(n(f.at("openDescriptors"))) open descriptors"
+            "  process        \(String(format: "%.1f", Double(f.residentBytes) / 1_048_576)) MiB resident, \(f.openDescriptors) open descriptors"
         )
     }
 }
@@ -669,25 +667,23 @@ package struct Verify: DaemonCommand {
     package init() {}
 
     package func run(_ client: DaemonClient) throws {
-        let v = JSONValue.object(try client.call("io.imr.Admin.Verify"))
-        let intact = v.at("intact").boolValue == true
+        let reply = try client.call("io.imr.Admin.Verify")
+        let v = try DaemonClient.decode(VerifyReply.self, reply, method: "io.imr.Admin.Verify")
         if read.json {
-            Output.json(v)
-        } else if intact {
-            print(
-                "the log is intact: \(v.at("eventsChecked").text) events checked up to position \(v.at("headPosition").text)"
-            )
+            Output.json(.object(reply))
+        } else if v.intact {
+            print("the log is intact: \(v.eventsChecked) events checked up to position \(v.headPosition)")
         }
-        if !intact, v.at("missingFrom") != .null {
+        if !v.intact, let missingFrom = v.missingFrom {
             throw CommandFailure(
-                "\(v.at("problem").text); the first missing position is \(v.at("missingFrom").text): "
+                "\(v.problem ?? "the log's tail is missing"); the first missing position is \(missingFrom): "
                     + "restore the latest backup and call support",
                 status: .refused
             )
         }
-        if !intact {
+        if !v.intact {
             throw CommandFailure(
-                "the log was altered at position \(v.at("firstBadPosition").text): \(v.at("problem").text); "
+                "the log was altered at position \(v.firstBadPosition.map(String.init) ?? "?"): \(v.problem ?? ""); "
                     + "restore the latest backup and call support",
                 status: .refused
             )
@@ -723,16 +719,13 @@ package struct Backup: DaemonCommand {
     }
 
     package func run(_ client: DaemonClient) throws {
-        let b = JSONValue.object(
-            try client.call(
-                "io.imr.Admin.Backup",
-                ["name": name.map { .string($0) } ?? .null, "force": force ? .bool(true) : .null]
-            )
+        let reply = try client.call(
+            "io.imr.Admin.Backup",
+            try WireFormat.object(BackupRequest(name: name, force: force ? true : nil))
         )
-        if read.json { return Output.json(b) }
-        print(
-            "backed up \(b.at("events").text) events (head position \(b.at("headPosition").text)) to \(b.at("path").text)"
-        )
+        if read.json { return Output.json(.object(reply)) }
+        let b = try DaemonClient.decode(BackupReply.self, reply, method: "io.imr.Admin.Backup")
+        print("backed up \(b.events) events (head position \(b.headPosition)) to \(b.path)")
     }
 }
 
@@ -758,12 +751,12 @@ package struct Rebuild: DaemonCommand {
         var final: [String: JSONValue] = [:]
         var lastLine = ContinuousClock.now
         var rewriting = false
-        try client.stream("io.imr.Admin.Rebuild", ["projection": projection.map { .string($0) } ?? .null]) { reply in
+        try client.stream("io.imr.Admin.Rebuild", try WireFormat.object(RebuildRequest(projection: projection))) {
+            reply in
             final = reply
-            guard reply["rebuilt"]?.arrayValue.isEmpty ?? true, let progress = reply["progress"], !read.json else {
-                return true
-            }
-            let line = "rebuilding: \(Self.words(progress))"
+            let step = try DaemonClient.decode(RebuildReply.self, reply, method: "io.imr.Admin.Rebuild")
+            guard step.rebuilt.isEmpty, let progress = step.progress, !read.json else { return true }
+            let line = "rebuilding: \(progress.words)"
             if terminal {
                 FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
                 rewriting = true
@@ -774,24 +767,13 @@ package struct Rebuild: DaemonCommand {
             return true
         }
         if rewriting { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        let r = JSONValue.object(final)
-        if read.json { return Output.json(r) }
-        let rebuilt = r.at("rebuilt").arrayValue.map(\.text).joined(separator: ", ")
-        if case .object = r.at("progress") {
-            let p = r.at("progress")
-            print(
-                "rebuilt \(rebuilt): \(p.at("events").text) events read in \(p.at("seconds").text) s (\(p.at("eventsPerSecond").text) events/s)"
-            )
+        if read.json { return Output.json(.object(final)) }
+        let r = try DaemonClient.decode(RebuildReply.self, final, method: "io.imr.Admin.Rebuild")
+        let rebuilt = r.rebuilt.joined(separator: ", ")
+        if let p = r.progress {
+            print("rebuilt \(rebuilt): \(p.events) events read in \(p.seconds) s (\(p.eventsPerSecond) events/s)")
         } else {
             print("rebuilt \(rebuilt)")
         }
-    }
-
-    /// "450000 of 1386608 events (32%), 41000 events/s, reading the log stream by stream".
-    static func words(_ p: JSONValue) -> String {
-        let events = p.at("events").intValue ?? 0
-        let of = max(p.at("of").intValue ?? 0, 1)
-        return
-            "\(events) of \(of) events (\(events * 100 / of)%), \(p.at("eventsPerSecond").text) events/s, \(p.at("step").text)"
     }
 }

@@ -45,12 +45,6 @@ package struct AdminInterface: VarlinkHandler {
 
     private var log: (String) -> Void { { [logger] in logger.notice("\($0)") } }
 
-    struct BackupParameters: Decodable {
-        let name: String?
-        let force: Bool?
-    }
-    struct RebuildParameters: Decodable { let projection: String? }
-
     /// Checked by the server before any parameter is decoded.
     package func admit(member: String, context: VarlinkCallContext) throws {
         try access.require(member == "Status" ? .reader : .admin, context, method: "io.imr.Admin.\(member)")
@@ -81,29 +75,28 @@ package struct AdminInterface: VarlinkHandler {
             return try WireFormat.object(status)
         case "Verify":
             let report = try await store.verify()
-            var reply: [String: JSONValue] = [
-                "eventsChecked": .int(report.eventsChecked), "headPosition": .int(report.headPosition),
-                "intact": .bool(report.isIntact),
-            ]
-            reply["firstBadPosition"] = report.firstBadPosition.map { .int($0) }
-            reply["problem"] = report.problem.map { .string($0) }
-            reply["anchorPosition"] = report.anchorPosition.map { .int($0) }
-            reply["missingFrom"] = report.missingFrom.map { .int($0) }
+            let reply = try WireFormat.object(
+                VerifyReply(
+                    eventsChecked: report.eventsChecked,
+                    headPosition: report.headPosition,
+                    intact: report.isIntact,
+                    firstBadPosition: report.firstBadPosition,
+                    problem: report.problem,
+                    anchorPosition: report.anchorPosition,
+                    missingFrom: report.missingFrom
+                )
+            )
             if !report.isIntact {
                 log("verify found the log altered at position \(report.firstBadPosition ?? 0): \(report.problem ?? "")")
             }
             return reply
         case "Backup":
-            let p = try WireFormat.decode(BackupParameters.self, from: call)
+            let p = try WireFormat.decode(BackupRequest.self, from: call)
             let name = p.name ?? BackupPolicy.defaultName(at: clock())
             let destination = try backups.destination(for: name, replacing: p.force ?? false)
+            let report: BackupReport
             do {
-                let report = try await store.backup(to: destination, replacing: p.force ?? false)
-                log("backup written to \(report.path): \(report.events) events")
-                return [
-                    "path": .string(report.path), "events": .int(report.events),
-                    "headPosition": .int(report.headPosition),
-                ]
+                report = try await store.backup(to: destination, replacing: p.force ?? false)
             } catch  where error.kind == .invalidArgument {
                 throw BackupPolicy.refused(name, error.message)
             } catch {
@@ -112,8 +105,12 @@ package struct AdminInterface: VarlinkHandler {
                     parameters: ["path": .string(destination), "message": .string(error.message)]
                 )
             }
+            log("backup written to \(report.path): \(report.events) events")
+            return try WireFormat.object(
+                BackupReply(path: report.path, events: report.events, headPosition: report.headPosition)
+            )
         case "Rebuild":
-            let p = try WireFormat.decode(RebuildParameters.self, from: call)
+            let p = try WireFormat.decode(RebuildRequest.self, from: call)
             let known = store.projectionCheckpoints().keys.sorted()
             let names = p.projection.map { [$0] } ?? known
             for name in names where !known.contains(name) {
@@ -150,7 +147,8 @@ package struct AdminInterface: VarlinkHandler {
             let now = ContinuousClock.now
             if replier.more, now - lastReply >= .seconds(1) {
                 lastReply = now
-                try? await replier.yield(["rebuilt": .array([]), "progress": tracker.snapshot.json(since: started)])
+                let reply = RebuildReply(rebuilt: [], progress: tracker.snapshot.progress(since: started))
+                if let parameters = try? WireFormat.object(reply) { try? await replier.yield(parameters) }
             }
             if now - lastLog >= .seconds(10) {
                 lastLog = now
@@ -161,48 +159,12 @@ package struct AdminInterface: VarlinkHandler {
         tracker.finish()
         let final = tracker.snapshot
         log("rebuilt \(list) from the log: \(final.words(since: started))")
-        return ["rebuilt": .array(names.map { .string($0) }), "progress": final.json(since: started)]
+        return try WireFormat.object(RebuildReply(rebuilt: names, progress: final.progress(since: started)))
     }
 
-    /// What the daemon reports about itself.
-    package struct Status: Codable, Sendable, Equatable {
-        package struct Projection: Codable, Sendable, Equatable {
-            package var name: String
-            package var checkpoint: Int64
-            /// In a rebuild: the log's head the rebuild reads up to (the checkpoint is 0 until it ends).
-            package var rebuildingTo: Int64?
-        }
-        package var version: String
-        package var startedAt: Date
-        package var uptimeSeconds: Int64
-        package var databasePath: String
-        package var databaseBytes: Int64
-        package var headPosition: Int64
-        package var openCases: Int64
-        package var projections: [Projection]
-        /// What the daemon has done since it started (the Prometheus export has the same).
-        package var figures: Figures?
-    }
-
-    /// The operator's figures since start: commands, refusals, alerts, scheduler passes, the
-    /// server's connections and calls, and the process's memory and descriptors.
-    package struct Figures: Codable, Sendable, Equatable {
-        package var service: OperatorFigures.Totals
-        package var server: VarlinkServerStatistics.Snapshot?
-        package var residentBytes: Int64
-        package var openDescriptors: Int
-
-        /// This process's resident memory and open descriptors, from /proc.
-        package static func process() -> (residentBytes: Int64, openDescriptors: Int) {
-            let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-            let kib =
-                status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
-                .flatMap { Int64($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") }
-                ?? 0
-            let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
-            return (kib * 1024, descriptors)
-        }
-    }
+    /// What the daemon reports about itself (the wire type both ends share).
+    package typealias Status = AdminStatus
+    package typealias Figures = AdminFigures
 
     package static func status(store: EventStore, version: String, startedAt: Date, now: Date) throws -> Status {
         let bytes = ["", "-wal"].reduce(Int64(0)) { total, suffix in
@@ -350,13 +312,15 @@ final class RebuildTracker: Sendable {
         /// What it is doing: reading the log, creating an index, catching up.
         var step = "reading the log stream by stream"
 
-        func json(since start: ContinuousClock.Instant) -> JSONValue {
+        func progress(since start: ContinuousClock.Instant) -> RebuildProgress {
             let seconds = max((ContinuousClock.now - start).seconds, 0.001)
-            return .object([
-                "events": .int(events), "of": .int(max(of, events)), "step": .string(step),
-                "seconds": .double((seconds * 10).rounded() / 10),
-                "eventsPerSecond": .int(Int64(Double(events) / seconds)),
-            ])
+            return RebuildProgress(
+                events: events,
+                of: max(of, events),
+                step: step,
+                seconds: (seconds * 10).rounded() / 10,
+                eventsPerSecond: Int64(Double(events) / seconds)
+            )
         }
 
         func words(since start: ContinuousClock.Instant) -> String {
@@ -390,4 +354,17 @@ final class RebuildTracker: Sendable {
 extension Duration {
     /// The duration in seconds, as a double.
     package var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension AdminFigures {
+    /// This process's resident memory and open descriptors, from /proc.
+    package static func process() -> (residentBytes: Int64, openDescriptors: Int) {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let kib =
+            status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+            .flatMap { Int64($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") }
+            ?? 0
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+        return (kib * 1024, descriptors)
+    }
 }

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import IMRWire
 import Synchronization
 
 /// The figures an operator watches, reported through swift-metrics (the daemon exports them in
@@ -15,24 +16,8 @@ import Synchronization
 package final class OperatorFigures: Sendable {
     package static let shared = OperatorFigures()
 
-    package struct Totals: Codable, Sendable, Equatable {
-        package var commandsRecorded: Int64 = 0
-        package var commandsAlreadyRecorded: Int64 = 0
-        package var commandsRefused: Int64 = 0
-        package var commandsInvalid: Int64 = 0
-        package var commandsFailed: Int64 = 0
-        package var eventsAppendedByCommands: Int64 = 0
-        package var accessRefusals: Int64 = 0
-        package var alertsRaised: Int64 = 0
-        package var alertsRaisedLate: Int64 = 0
-        package var schedulerPasses: Int64 = 0
-        package var schedulerFailures: Int64 = 0
-        /// The slowest command (decide and append) since start, in milliseconds.
-        package var slowestCommandMs: Double = 0
-        /// The longest an alert waited past its scheduled time since start, in seconds.
-        package var largestAlertLagSeconds: Double = 0
-        package init() {}
-    }
+    /// The counts (the wire type io.imr.Admin.Status carries).
+    package typealias Totals = ServiceFigures
 
     private let totals = Mutex(Totals())
 

@@ -47,6 +47,44 @@ import Workflow
 
     static let interface = interface("io.imr.Cases")
 
+    /// Every io.imr.Admin method takes and answers exactly the fields of its IMRWire types.
+    @Test func everyAdminMethodIsItsWireTypes() throws {
+        let admin = Self.interface("io.imr.Admin")
+        let progress = RebuildProgress(events: 1, of: 2, step: "s", seconds: 1.5, eventsPerSecond: 1)
+        let samples: [(method: String, input: [String: JSONValue], output: [String: JSONValue])] = [
+            (
+                "Verify", [:],
+                try WireFormat.object(
+                    VerifyReply(
+                        eventsChecked: 1,
+                        headPosition: 1,
+                        intact: false,
+                        firstBadPosition: 1,
+                        problem: "p",
+                        anchorPosition: 1,
+                        missingFrom: 1
+                    )
+                )
+            ),
+            (
+                "Backup", try WireFormat.object(BackupRequest(name: "n", force: true)),
+                try WireFormat.object(BackupReply(path: "/p", events: 1, headPosition: 1))
+            ),
+            (
+                "Rebuild", try WireFormat.object(RebuildRequest(projection: "deadlines")),
+                try WireFormat.object(RebuildReply(rebuilt: ["deadlines"], progress: progress))
+            ),
+        ]
+        #expect(Set(admin.methods.keys) == Set(samples.map(\.method) + ["Status"]))
+        for (method, input, output) in samples {
+            let declared = try #require(admin.methods[method])
+            #expect(Set(input.keys) == Set(declared.input.keys), "\(method) parameters")
+            #expect(Set(output.keys) == Set(declared.output.keys), "\(method) reply")
+        }
+        let declaredProgress = try #require(admin.types["RebuildProgress"])
+        #expect(Set(try WireFormat.object(progress).keys) == Set(declaredProgress.keys))
+    }
+
     /// io.imr.Admin.Status answers what `AdminInterface.Status` encodes, every field documented.
     @Test func theStatusReplyIsTheDocumentedOne() throws {
         let status = AdminInterface.Status(

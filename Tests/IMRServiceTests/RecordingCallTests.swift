@@ -3,7 +3,7 @@ import IMRWire
 @testable import IMRService
 import Testing
 import Varlink
-import Workflow
+@testable import Workflow
 
 /// Issue 15: one wire contract for the recording methods. imr-ctl encodes a command through
 /// the Codable type the service decodes (`RecordingCall`), and `io.imr.Cases.varlink`, the
@@ -83,6 +83,55 @@ import Workflow
         }
         let declaredProgress = try #require(admin.types["RebuildProgress"])
         #expect(Set(try WireFormat.object(progress).keys) == Set(declaredProgress.keys))
+    }
+
+    /// io.imr.Deadlines' `Deadline` type names exactly what a deadline row carries: the case
+    /// deadline as the encoder writes it (every optional field set), the coordinator of List
+    /// and Digest rows and the alerts `withAlerts` adds.
+    @Test func theDeadlineTypeIsWhatARowCarries() throws {
+        let deadlines = Self.interface("io.imr.Deadlines")
+        let declared = try #require(deadlines.types["Deadline"])
+        let deadline = CaseDeadline(
+            id: "C-1/ur.decision.prospective/R1",
+            rule: .urDecisionProspective,
+            caseId: "C-1",
+            rfaId: "R1",
+            itemIds: ["1"],
+            round: 1,
+            trigger: DeadlineTriggerFact(
+                description: "RFA",
+                date: Self.day("2024-03-05"),
+                at: Self.at,
+                eventVersion: 2
+            ),
+            clockStart: Self.at,
+            due: Self.at,
+            dueDate: Self.day("2024-03-12"),
+            isExactInstant: false,
+            status: .met,
+            satisfiedBy: SatisfyingFact(
+                eventType: "URDecisionIssued",
+                eventVersion: 3,
+                eventId: nil,
+                at: Self.at,
+                on: Self.day("2024-03-08")
+            ),
+            party: .claimsAdministrator,
+            citation: "LC",
+            confidence: .high,
+            explanation: ["x"],
+            assumptions: [],
+            consequenceIfMissed: MissConsequence(.urInvalid, "void"),
+            statusNote: "n",
+            correctionNotes: [],
+            supersededBy: "other",
+            history: "h"
+        )
+        guard case .object(let row) = deadline.wireJSON else { throw CancellationError() }
+        #expect(Set(row.keys).union(["coordinator", "alerts"]) == Set(declared.keys), "Swift \(row.keys.sorted())")
+        for method in ["List", "ForCase"] {
+            #expect(deadlines.methods[method]?.output["deadlines"] == "[]Deadline", "\(method)")
+        }
     }
 
     /// io.imr.Admin.Status answers what `AdminInterface.Status` encodes, every field documented.

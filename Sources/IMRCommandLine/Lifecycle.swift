@@ -83,21 +83,21 @@ extension RecordingCommand {
         let version = Int(recorded.version)
         let new = Set((version - types.count + 1)...max(version, version - types.count + 1))
         // The deadlines as they stand now; a failure to read them leaves the recording as it is.
-        guard let reply = try? client.call("io.imr.Deadlines.ForCase", ["caseId": .string(caseId)]) else { return }
-        for deadline in reply["deadlines"]?.arrayValue ?? []
-        where deadline.at("supersededBy") == .null || deadline.at("supersededBy").stringValue == nil {
-            let rule = deadline.at("rule").text
-            let status = deadline.at("status").text
-            if let v = deadline.at("trigger").at("eventVersion").intValue, new.contains(Int(v)),
-                status == "pending" || status == "missed"
+        guard let reply = try? client.call("io.imr.Deadlines.ForCase", ["caseId": .string(caseId)]),
+            let page = try? DaemonClient.decode(DeadlinesOfCase.self, reply, method: "io.imr.Deadlines.ForCase")
+        else { return }
+        for deadline in page.deadlines where deadline.supersededBy == nil {
+            let rule = deadline.rule.rawValue
+            if let v = deadline.trigger.eventVersion, new.contains(v),
+                deadline.status == .pending || deadline.status == .missed
             {
                 print(
                     "  started \(rule), due \(dueText(deadline)) (\(relativeDays(deadline)))"
-                        + (status == "missed" ? ": already passed" : "")
+                        + (deadline.status == .missed ? ": already passed" : "")
                 )
             }
-            if let v = deadline.at("satisfiedBy").at("eventVersion").intValue, new.contains(Int(v)) {
-                print("  \(status == "met-late" ? "met late" : "met") \(rule) (due \(dueText(deadline)))")
+            if let v = deadline.satisfiedBy?.eventVersion, new.contains(v) {
+                print("  \(deadline.status == .metLate ? "met late" : "met") \(rule) (due \(dueText(deadline)))")
             }
         }
     }

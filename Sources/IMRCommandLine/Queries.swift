@@ -61,6 +61,19 @@ func pacificMinute(_ value: JSONValue) -> String? {
     return Pacific.date(of: instant).iso + String(format: " %02d:%02d", seconds / 3600, (seconds % 3600) / 60)
 }
 
+/// A deadline's due moment as a coordinator reads it (typed form).
+func dueText(_ deadline: CaseDeadline) -> String {
+    guard deadline.isExactInstant else { return deadline.dueDate.iso }
+    let seconds = Pacific.secondsSinceMidnight(of: deadline.due)
+    return Pacific.date(of: deadline.due).iso + String(format: " %02d:%02d", seconds / 3600, (seconds % 3600) / 60)
+}
+
+/// Whole days from today (Pacific) to a deadline's due date (typed form).
+func relativeDays(_ deadline: CaseDeadline, now: Date = Date()) -> String {
+    let n = Pacific.date(of: now).days(until: deadline.dueDate)
+    return n == 0 ? "today" : n > 0 ? "in \(n)d" : "\(-n)d ago"
+}
+
 /// Whole days from today (Pacific) to a deadline's due date: "today", "in 3d", "2d ago".
 func relativeDays(_ deadline: JSONValue, now: Date = Date()) -> String {
     guard let due = deadline.at("dueDate").stringValue.flatMap(LocalDate.init(iso:)) else { return "" }

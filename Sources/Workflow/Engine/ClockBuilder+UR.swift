@@ -6,13 +6,14 @@ extension ClockBuilder {
     /// decision, then per decision event the physician's notice and the written one.
     mutating func utilizationReview(_ rfa: RFAState) {
         let receipt = receiptClock(rfa)
+        let items = urItems(rfa)
         var decision = decisionClock(rfa, from: receipt)
         if decision.rule == .urDecisionProspective {
-            informationRequest(rfa, from: receipt, extending: &decision)
+            informationRequest(rfa, items, from: receipt, extending: &decision)
         }
         decision.notApplicable = deferral(rfa, from: receipt)
-        urDecision(rfa, decision)
-        notices(rfa)
+        urDecision(rfa, items, decision)
+        notices(rfa, decided: items.decided)
     }
 
     /// What every UR clock counted from `rfa`'s receipt shares: the receipt as the trigger (the
@@ -78,7 +79,7 @@ extension ClockBuilder {
         return clock
     }
 
-    /// The items of `rfa` and those UR has decided.
+    /// The items of `rfa` and those UR has decided (worked out once per RFA).
     func urItems(_ rfa: RFAState) -> (all: [ItemState], decided: [ItemState]) {
         let items = rfa.itemIds.compactMap(state.item)
         return (items, items.filter { $0.urOutcome != nil })
@@ -86,7 +87,12 @@ extension ClockBuilder {
 
     /// `ur.info-request`, only where a request can extend the decision clock. It is optional:
     /// never missed. A request in time makes the decision period 14 calendar days from receipt.
-    mutating func informationRequest(_ rfa: RFAState, from receipt: Clock, extending decision: inout Clock) {
+    mutating func informationRequest(
+        _ rfa: RFAState,
+        _ urItems: (all: [ItemState], decided: [ItemState]),
+        from receipt: Clock,
+        extending decision: inout Clock
+    ) {
         let requestVersion = lastVersion(ofType: MoreInformationRequested.typeName) {
             if case .moreInformationRequested(let e) = $0 { return e.rfaId == rfa.id }
             return false
@@ -97,7 +103,7 @@ extension ClockBuilder {
         clock.act = rfa.informationRequestedOn.map {
             Act(eventType: MoreInformationRequested.typeName, version: requestVersion ?? 0, at: nil, on: $0)
         }
-        let (items, decided) = urItems(rfa)
+        let (items, decided) = urItems
         if clock.act == nil && !items.isEmpty && decided.count == items.count {
             clock.notApplicable = "UR decided every item without asking for more information"
         }
@@ -134,9 +140,9 @@ extension ClockBuilder {
 
     /// The decision clock: met when every item is decided, judged by the last. A late or
     /// missing decision marks the RFA's items: their IMR clocks say the UR was untimely.
-    mutating func urDecision(_ rfa: RFAState, _ clock: Clock) {
+    mutating func urDecision(_ rfa: RFAState, _ urItems: (all: [ItemState], decided: [ItemState]), _ clock: Clock) {
         var decision = clock
-        let (items, decided) = urItems(rfa)
+        let (items, decided) = urItems
         if !items.isEmpty, decided.count == items.count,
             let last = decided.max(by: { ($0.urDecidedAt ?? .distantPast) < ($1.urDecidedAt ?? .distantPast) }),
             let at = last.urDecidedAt
@@ -164,8 +170,7 @@ extension ClockBuilder {
 
     /// `ur.notice.physician` and `ur.notice.written`, one pair per decision event of `rfa`,
     /// for the items that decision covered.
-    mutating func notices(_ rfa: RFAState) {
-        let decided = urItems(rfa).decided
+    mutating func notices(_ rfa: RFAState, decided: [ItemState]) {
         let groups = Dictionary(grouping: decided) { lastMilestone(URDecisionIssued.typeName, of: $0)?.version ?? 0 }
         for version in groups.keys.sorted() {
             guard let group = groups[version], let decidedAt = group.first?.urDecidedAt else { continue }

@@ -238,10 +238,7 @@ private struct Computation {
             )
         }
         if let stamp = options.receivingDateStamp {
-            if let sent = try options.transmission
-                ?? (options.service == .personal ? nil : rfaTransmission(required: false)),
-                sent != .fax
-            {
+            if let sent = try rfaTransmission(required: false), sent != .fax {
                 throw DeadlineError.contradictoryOptions(
                     "A receiving date stamp fixes the receipt of a faxed RFA (8 CCR 9792.9.1(a)); this RFA was sent by "
                         + "\(sent.rawValue): drop the stamp, or give the transmission as fax."

@@ -1,6 +1,5 @@
 import ArgumentParser
 import CMalloc
-import Dispatch
 import EventStore
 import Foundation
 import IMRDaemonConfig

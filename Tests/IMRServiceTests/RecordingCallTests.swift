@@ -127,7 +127,7 @@ import Varlink
             supersededBy: "other",
             history: "h"
         )
-        guard case .object(let row) = deadline.wireJSON else { throw CancellationError() }
+        let row = try #require(deadline.wireJSON.objectValue)
         #expect(Set(row.keys).union(["coordinator", "alerts"]) == Set(declared.keys), "Swift \(row.keys.sorted())")
         for method in ["List", "ForCase"] {
             #expect(deadlines.methods[method]?.output["deadlines"] == "[]Deadline", "\(method)")

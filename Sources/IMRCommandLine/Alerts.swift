@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IMRWire
 import Varlink
 import Workflow
 
@@ -8,20 +9,14 @@ import Workflow
 /// The row of an alert in a table: its short id, level, case, rule, due (a date for a day
 /// deadline, as `imr-ctl deadlines` shows it; the minute for an hour deadline), the items its
 /// deadline covers, owner and when it was raised.
-private func alertRow(_ a: JSONValue) -> [String] {
+private func alertRow(_ a: AlertView) -> [String] {
     // The alert's own due instant (the deadline's when it was raised), as a date for a day
     // deadline: a deadline moved since (a correction) does not change what the alert was for.
-    let instant = a.at("due").stringValue.flatMap(WireInstant.parse)
-    let due =
-        a.at("isExactInstant").boolValue == false
-        ? (instant.map { Pacific.date(of: $0).iso } ?? a.at("dueDate").text)
-        : (pacificMinute(a.at("due")) ?? "")
-    let raised = pacificMinute(a.at("raisedAt")) ?? ""
-    let items = a.at("itemIds").arrayValue.map(\.text).joined(separator: ",")
+    let due = a.isExactInstant == false ? Pacific.date(of: a.due).iso : pacificMinute(a.due)
     return [
-        String(a.at("alertId").text.prefix(8)), a.at("level").text, a.at("caseId").text, a.at("rule").text, due,
-        items.isEmpty ? "-" : items, a.at("coordinator").text,
-        raised + (a.at("late").boolValue == true ? " (late)" : ""),
+        String(a.alertId.prefix(8)), a.level, a.caseId, a.rule, due,
+        a.itemIds.isEmpty ? "-" : a.itemIds.joined(separator: ","),
+        a.coordinator, pacificMinute(a.raisedAt) + (a.late ? " (late)" : ""),
     ]
 }
 
@@ -32,14 +27,21 @@ private let alertHeader = ["ALERT", "LEVEL", "CASE", "RULE", "DUE", "ITEMS", "CO
 private let followWidths = [8, 9, 10, 24, 16, 5, 11, 16]
 
 /// Alerts in due order (then case, rule, level), the order a coordinator works them in.
-private func dueOrder(_ a: JSONValue, _ b: JSONValue) -> Bool {
-    let ka = [a.at("due").text, a.at("caseId").text, a.at("rule").text, a.at("level").text]
-    let kb = [b.at("due").text, b.at("caseId").text, b.at("rule").text, b.at("level").text]
-    // RFC 3339 with the Pacific offset: compare as instants, not text, across DST.
-    let da = a.at("due").stringValue.flatMap(WireInstant.parse)
-    let db = b.at("due").stringValue.flatMap(WireInstant.parse)
-    if let da, let db, da != db { return da < db }
-    return ka.lexicographicallyPrecedes(kb)
+private func dueOrder(_ a: AlertView, _ b: AlertView) -> Bool {
+    if a.due != b.due { return a.due < b.due }
+    return [a.caseId, a.rule, a.level].lexicographicallyPrecedes([b.caseId, b.rule, b.level])
+}
+
+/// Every open alert the filter names, each decoded and as the daemon sent it (for --json).
+private func openAlerts(
+    _ client: DaemonClient,
+    _ filter: [String: JSONValue]
+) throws -> [(
+    alert: AlertView, json: JSONValue
+)] {
+    try everyPage(client, "io.imr.Alerts.List", filter, key: "alerts").map {
+        (try DaemonClient.decode(AlertView.self, value: $0, method: "io.imr.Alerts.List"), $0)
+    }
 }
 
 private func alertStyle(_ row: [String]) -> Output.Style? {
@@ -57,8 +59,8 @@ private func resolveAlertId(_ text: String, _ client: DaemonClient) throws -> St
             status: .usage
         )
     }
-    let open = try everyPage(client, "io.imr.Alerts.List", [:], key: "alerts")
-    let matches = open.compactMap { $0.at("alertId").stringValue }.filter { $0.hasPrefix(lower) }
+    let open = try everyPage(client, "io.imr.Alerts.List", [:], AlertListPage.self)
+    let matches = open.map(\.alertId).filter { $0.hasPrefix(lower) }
     switch matches.count {
     case 1: return matches[0]
     case 0:
@@ -129,10 +131,10 @@ package struct Alerts: DaemonCommand {
     }
 
     /// Whether `alert` passes --case, --level and --rule (a case id in any letter case).
-    func matches(_ alert: JSONValue) -> Bool {
-        if let caseId, alert.at("caseId").text.lowercased() != caseId.lowercased() { return false }
-        if let level, alert.at("level").text != level { return false }
-        if let rule, alert.at("rule").text != rule { return false }
+    func matches(_ alert: AlertView) -> Bool {
+        if let caseId, alert.caseId.lowercased() != caseId.lowercased() { return false }
+        if let level, alert.level != level { return false }
+        if let rule, alert.rule != rule { return false }
         return true
     }
 
@@ -151,9 +153,18 @@ package struct Alerts: DaemonCommand {
                 do {
                     try client.stream("io.imr.Alerts.Follow", filter, passing: ["io.imr.Alerts.FollowerTooSlow"]) {
                         reply in
-                        guard let alert = reply["alert"], alert != .null, matches(alert) else { return true }
+                        let followed = try DaemonClient.decode(
+                            AlertFollowReply.self,
+                            reply,
+                            method: "io.imr.Alerts.Follow"
+                        )
+                        guard let alert = followed.alert, matches(alert) else { return true }
                         if read.json {
-                            print(Output.compact(.object(["alert": alert, "replayed": reply["replayed"] ?? false])))
+                            print(
+                                Output.compact(
+                                    .object(["alert": reply["alert"] ?? .null, "replayed": .bool(followed.replayed)])
+                                )
+                            )
                         } else {
                             // Aligned as the list is: fixed columns, since rows come one by one.
                             let row = alertRow(alert)
@@ -184,17 +195,15 @@ package struct Alerts: DaemonCommand {
             // An unknown case is named as everywhere else (exit 66), not shown as no alerts.
             _ = try client.call("io.imr.Cases.History", ["caseId": .string(caseId), "limit": 1])
         }
-        let open = try everyPage(client, "io.imr.Alerts.List", filter, key: "alerts").filter(matches).sorted(
-            by: dueOrder
-        )
+        let open = try openAlerts(client, filter).filter { matches($0.alert) }.sorted { dueOrder($0.alert, $1.alert) }
         let alerts = limit.map { Array(open.prefix($0)) } ?? open
-        if read.json { return Output.json(.array(alerts)) }
+        if read.json { return Output.json(.array(alerts.map(\.json))) }
         guard !alerts.isEmpty else {
             let whose = all ? "" : " for \(coordinator ?? currentUserName())"
             let narrowed = caseId != nil || level != nil || rule != nil ? " matching --case/--level/--rule" : ""
             return print("no open alerts\(whose)\(narrowed)" + (all ? "" : "; --all shows everyone's"))
         }
-        Output.table(alertHeader, alerts.map(alertRow), style: alertStyle)
+        Output.table(alertHeader, alerts.map { alertRow($0.alert) }, style: alertStyle)
         if alerts.count < open.count {
             print("... and \(open.count - alerts.count) more open alerts due later (without --limit: all of them)")
         }
@@ -246,20 +255,13 @@ package struct Ack: DaemonCommand {
         if let caseId {
             // An unknown case is named (exit 66), not "nothing to acknowledge".
             _ = try client.call("io.imr.Cases.History", ["caseId": .string(caseId), "limit": 1])
-            ids = try everyPage(client, "io.imr.Alerts.List", [:], key: "alerts")
-                .filter { $0.at("caseId").text.lowercased() == caseId.lowercased() }.sorted(by: dueOrder).map {
-                    $0.at("alertId").text
-                }
+            ids = try everyPage(client, "io.imr.Alerts.List", [:], AlertListPage.self)
+                .filter { $0.caseId.lowercased() == caseId.lowercased() }.sorted(by: dueOrder).map(\.alertId)
         } else if allMine, let before {
             let cutoff = try When.date(before, option: "--before")
-            ids = try everyPage(client, "io.imr.Alerts.List", ["mine": true], key: "alerts")
-                .filter { alert in
-                    let day =
-                        alert.at("dueDate").stringValue
-                        ?? alert.at("due").stringValue.flatMap(WireInstant.parse).map { Pacific.date(of: $0).iso }
-                    return day.map { $0 < cutoff } ?? false
-                }
-                .sorted(by: dueOrder).map { $0.at("alertId").text }
+            ids = try everyPage(client, "io.imr.Alerts.List", ["mine": true], AlertListPage.self)
+                .filter { ($0.dueDate ?? Pacific.date(of: $0.due).iso) < cutoff }
+                .sorted(by: dueOrder).map(\.alertId)
         } else {
             ids = try alertIds.map { try resolveAlertId($0, client) }
         }
@@ -271,11 +273,12 @@ package struct Ack: DaemonCommand {
             return
         }
         for id in ids {
-            let alert = JSONValue.object(
-                try client.call("io.imr.Alerts.Acknowledge", ["alertId": .string(id)])["alert"]?.objectValue ?? [:]
-            )
+            let reply = try client.call("io.imr.Alerts.Acknowledge", ["alertId": .string(id)])
+            let alert = try DaemonClient.decode(AlertReply.self, reply, method: "io.imr.Alerts.Acknowledge").alert
             print(
-                "acknowledged \(id): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text) (by \(alert.at("acknowledgedBy").text))"
+                Output.terminalSafe(
+                    "acknowledged \(id): \(alert.level) \(alert.rule) of case \(alert.caseId) (by \(alert.acknowledgedBy ?? ""))"
+                )
             )
         }
         if ids.count > 1 { print("\(ids.count) alerts acknowledged") }
@@ -331,9 +334,11 @@ package struct Snooze: DaemonCommand {
             try Self.duration(until).map { Pacific.rfc3339(Date().addingTimeInterval($0)) }
             ?? When.instant(until, option: "--until").0
         let reply = try client.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": .string(instant)])
-        let alert = JSONValue.object(reply["alert"]?.objectValue ?? [:])
+        let alert = try DaemonClient.decode(AlertReply.self, reply, method: "io.imr.Alerts.Snooze").alert
         print(
-            "snoozed \(id) until \(alert.at("snoozedUntil").text): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text)"
+            Output.terminalSafe(
+                "snoozed \(id) until \(alert.snoozedUntil.map(Pacific.rfc3339) ?? ""): \(alert.level) \(alert.rule) of case \(alert.caseId)"
+            )
         )
     }
 }
@@ -361,12 +366,12 @@ package struct ReassignAlert: DaemonCommand {
 
     package func run(_ client: DaemonClient) throws {
         let id = try resolveAlertId(alertId, client)
-        let alert = JSONValue.object(
-            try client.call("io.imr.Alerts.Reassign", ["alertId": .string(id), "coordinator": .string(to)])["alert"]?
-                .objectValue ?? [:]
-        )
+        let reply = try client.call("io.imr.Alerts.Reassign", ["alertId": .string(id), "coordinator": .string(to)])
+        let alert = try DaemonClient.decode(AlertReply.self, reply, method: "io.imr.Alerts.Reassign").alert
         print(
-            "reassigned \(id) to \(alert.at("coordinator").text): \(alert.at("level").text) \(alert.at("rule").text) of case \(alert.at("caseId").text)"
+            Output.terminalSafe(
+                "reassigned \(id) to \(alert.coordinator): \(alert.level) \(alert.rule) of case \(alert.caseId)"
+            )
         )
     }
 }
@@ -390,29 +395,28 @@ package struct Digest: DaemonCommand {
 
     package func run(_ client: DaemonClient) throws {
         let who = coordinator ?? currentUserName()
-        let reply = JSONValue.object(try client.call("io.imr.Deadlines.Digest", ["coordinator": .string(who)]))
-        if read.json { return Output.json(reply) }
-        let day = reply.at("day").stringValue.flatMap(LocalDate.init(iso:))
-        print(Output.styled("Digest for \(who), \(day?.shortLabel ?? reply.at("day").text)", .bold))
+        let reply = try client.call("io.imr.Deadlines.Digest", ["coordinator": .string(who)])
+        if read.json { return Output.json(.object(reply)) }
+        let digest = try DaemonClient.decode(DigestReply.self, reply, method: "io.imr.Deadlines.Digest")
+        print(Output.styled("Digest for \(who), \(digest.day.shortLabel)", .bold))
         var any = false
-        for (key, title, style) in [
-            ("overdue", "Overdue", Output.Style.red), ("dueToday", "Due today", .yellow),
-            ("thisWeek", "Due this week", nil),
+        for (section, title, style) in [
+            (digest.overdue, "Overdue", Output.Style.red), (digest.dueToday, "Due today", .yellow),
+            (digest.thisWeek, "Due this week", nil),
         ] {
-            let section = reply.at(key)
-            let count = Int(section.at("count").text) ?? 0
+            let count = section.count
             guard count > 0 else { continue }
             any = true
-            let more = section.at("countIsAtLeast").boolValue == true ? "+" : ""
+            let more = section.countIsAtLeast ? "+" : ""
             print("")
             print(Output.styled("\(title) (\(count)\(more))", style))
-            let rows = section.at("deadlines").arrayValue
+            let rows = section.deadlines.map(\.deadline)
             Output.table(
                 ["DUE", "WHEN", "RULE", "CASE", "ITEMS", "PARTY"],
                 rows.map { d in
                     [
-                        dueText(d), relativeDays(d), d.at("rule").text, d.at("caseId").text,
-                        d.at("itemIds").arrayValue.map(\.text).joined(separator: ","), d.at("party").text,
+                        dueText(d), relativeDays(d), d.rule.rawValue, d.caseId.rawValue,
+                        d.itemIds.map(\.rawValue).joined(separator: ","), d.party.rawValue,
                     ]
                 }
             )

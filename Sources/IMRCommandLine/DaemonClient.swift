@@ -103,8 +103,13 @@ package struct DaemonClient {
     /// A reply's parameters as the wire type both ends share (IMRWire); a reply this imr-ctl
     /// cannot read (a daemon of another version, say) is a failure naming the method.
     package static func decode<T: Decodable>(_ type: T.Type, _ reply: [String: JSONValue], method: String) throws -> T {
+        try decode(type, value: .object(reply), method: method)
+    }
+
+    /// A value of a reply (one row of a list, say) decoded as `T`, as ``decode(_:_:method:)``.
+    package static func decode<T: Decodable>(_ type: T.Type, value: JSONValue, method: String) throws -> T {
         do {
-            return try WireFormat.valueDecoder.decode(T.self, from: .object(reply))
+            return try WireFormat.valueDecoder.decode(T.self, from: value)
         } catch {
             throw CommandFailure(
                 "the daemon's reply to \(method) is not what this imr-ctl reads (\(error)); use an imr-ctl of the daemon's version",
@@ -455,6 +460,7 @@ package enum Output {
 
     /// The table as text. `widths` (from an earlier page of the same table) fixes the columns
     /// instead of fitting them to these rows; without the header, rows follow that page's.
+    /// Cells are shown terminal-safe (``terminalSafe(_:)``): stored text cannot forge a line.
     package static func tableText(
         _ header: [String],
         _ rows: [[String]],
@@ -462,6 +468,7 @@ package enum Output {
         widths fixed: [Int]? = nil,
         withHeader: Bool = true
     ) -> String {
+        let rows = rows.map { $0.map(terminalSafe) }
         var widths = fixed ?? header.map(\.count)
         if fixed == nil {
             for row in rows {
@@ -532,7 +539,8 @@ extension JSONValue {
     }
 }
 
-/// Every page of a paged list, streamed by the daemon a page (of the most it sends) per reply.
+/// Every page of a paged list, streamed by the daemon a page (of the most it sends) per reply,
+/// as the daemon's objects (for --json).
 func everyPage(
     _ client: DaemonClient,
     _ method: String,
@@ -544,6 +552,23 @@ func everyPage(
     parameters["limit"] = 1000
     try client.stream(method, parameters) { reply in
         all += reply[key]?.arrayValue ?? []
+        return true
+    }
+    return all
+}
+
+/// Every page of a paged list, each reply decoded as `Reply`: every row of every page.
+func everyPage<Reply: PagedReply>(
+    _ client: DaemonClient,
+    _ method: String,
+    _ parameters: [String: JSONValue],
+    _ type: Reply.Type
+) throws -> [Reply.Row] {
+    var all: [Reply.Row] = []
+    var parameters = parameters
+    parameters["limit"] = 1000
+    try client.stream(method, parameters) { reply in
+        all += try DaemonClient.decode(Reply.self, reply, method: method).rows
         return true
     }
     return all

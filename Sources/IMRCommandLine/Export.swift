@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IMRWire
 import Varlink
 import Workflow
 
@@ -55,7 +56,7 @@ struct ExportICS: DaemonCommand {
             client,
             "io.imr.Deadlines.List",
             ["coordinator": options.coordinatorFilter, "withAlerts": true],
-            key: "deadlines"
+            DeadlinePage.self
         )
         try options.write(ICalendar.document(deadlines, now: Date()))
     }
@@ -80,7 +81,7 @@ struct ExportCSV: DaemonCommand {
             client,
             "io.imr.Cases.List",
             ["coordinator": options.coordinatorFilter, "open": .null],
-            key: "cases"
+            CasePage.self
         )
         var rows: [[String]]
         if cases {
@@ -93,21 +94,18 @@ struct ExportCSV: DaemonCommand {
             ]
             rows += list.map { c in
                 [
-                    c.at("caseId").text, c.at("claimNumber").text, c.at("employer").text,
-                    c.at("claimsAdministrator").text,
-                    c.at("coordinator").text, c.at("dateOfInjury").text, c.at("stage").text,
-                    c.at("isOpen").boolValue == true ? "yes" : "no",
-                    c.at("imrCaseNumbers").arrayValue.map(\.text).joined(separator: " "), c.at("items").text,
-                    c.at("nextRule").text, c.at("nextDue").text,
+                    c.caseId, c.claimNumber, c.employer, c.claimsAdministrator, c.coordinator, c.dateOfInjury, c.stage,
+                    c.isOpen ? "yes" : "no", c.imrCaseNumbers.joined(separator: " "), String(c.items),
+                    c.nextRule ?? "", c.nextDue ?? "",
                 ]
             }
         } else {
-            let byCase = Dictionary(list.map { ($0.at("caseId").text, $0) }, uniquingKeysWith: { a, _ in a })
+            let byCase = Dictionary(list.map { ($0.caseId, $0) }, uniquingKeysWith: { a, _ in a })
             let deadlines = try everyPage(
                 client,
                 "io.imr.Deadlines.List",
                 ["coordinator": options.coordinatorFilter],
-                key: "deadlines"
+                DeadlinePage.self
             )
             rows = [
                 [
@@ -115,14 +113,13 @@ struct ExportCSV: DaemonCommand {
                     "due_date", "status", "citation",
                 ]
             ]
-            rows += deadlines.map { d in
-                let c = byCase[d.at("caseId").text] ?? .null
+            rows += deadlines.map { row in
+                let (d, c) = (row.deadline, byCase[row.deadline.caseId.rawValue])
                 return [
-                    d.at("id").text, d.at("caseId").text, c.at("claimNumber").text, d.at("coordinator").text,
-                    c.at("stage").text,
-                    d.at("rule").text, d.at("party").text,
-                    d.at("itemIds").arrayValue.map(\.text).joined(separator: " "),
-                    d.at("due").text, d.at("dueDate").text, d.at("status").text, d.at("citation").text,
+                    d.id, d.caseId.rawValue, c?.claimNumber ?? "", row.coordinator ?? "", c?.stage ?? "",
+                    d.rule.rawValue,
+                    d.party.rawValue, d.itemIds.map(\.rawValue).joined(separator: " "), Pacific.rfc3339(d.due),
+                    d.dueDate.iso, d.status.rawValue, d.citation,
                 ]
             }
         }
@@ -144,7 +141,7 @@ enum CSV {
 
 /// iCalendar (RFC 5545) text for deadlines.
 enum ICalendar {
-    static func document(_ deadlines: [JSONValue], now: Date) -> String {
+    static func document(_ deadlines: [DeadlineRow], now: Date) -> String {
         var lines = [
             "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//imr//imr-ctl//EN", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
             "X-WR-CALNAME:imr deadlines", "X-WR-TIMEZONE:America/Los_Angeles",
@@ -154,36 +151,34 @@ enum ICalendar {
         return lines.map(fold).joined(separator: "\r\n") + "\r\n"
     }
 
-    static func event(_ d: JSONValue, now: Date) -> [String] {
-        guard let due = d.at("due").stringValue.flatMap(WireInstant.parse),
-            let dueDate = d.at("dueDate").stringValue.flatMap(LocalDate.init(iso:))
-        else { return [] }
-        let items = d.at("itemIds").arrayValue.map(\.text).joined(separator: ", ")
-        let overdue = d.at("status").text == "missed"
+    static func event(_ row: DeadlineRow, now: Date) -> [String] {
+        let d = row.deadline
+        let items = d.itemIds.map(\.rawValue).joined(separator: ", ")
         let summary =
-            (overdue ? "OVERDUE: " : "") + "\(d.at("rule").text): case \(d.at("caseId").text)"
+            (d.status == .missed ? "OVERDUE: " : "") + "\(d.rule.rawValue): case \(d.caseId.rawValue)"
             + (items.isEmpty ? "" : " (items \(items))")
         var description = [
-            "\(d.at("rule").text) due \(d.at("due").text)", d.at("citation").text, "Party: \(d.at("party").text)",
+            "\(d.rule.rawValue) due \(Pacific.rfc3339(d.due))", d.citation, "Party: \(d.party.rawValue)",
         ]
-        description += d.at("explanation").arrayValue.map { "- " + $0.text }
-        description += d.at("assumptions").arrayValue.map { "Assumption: " + $0.text }
-        var lines = ["BEGIN:VEVENT", "UID:\(escape(d.at("id").text))@imr", "DTSTAMP:\(utc(now))"]
-        if d.at("isExactInstant").boolValue == true {
-            lines += ["DTSTART:\(utc(due))", "DURATION:PT15M"]
+        description += d.explanation.map { "- " + $0 }
+        description += d.assumptions.map { "Assumption: " + $0 }
+        var lines = ["BEGIN:VEVENT", "UID:\(escape(d.id))@imr", "DTSTAMP:\(utc(now))"]
+        if d.isExactInstant {
+            lines += ["DTSTART:\(utc(d.due))", "DURATION:PT15M"]
         } else {
-            lines += ["DTSTART;VALUE=DATE:\(compact(dueDate))", "DTEND;VALUE=DATE:\(compact(dueDate.adding(days: 1)))"]
+            lines += [
+                "DTSTART;VALUE=DATE:\(compact(d.dueDate))", "DTEND;VALUE=DATE:\(compact(d.dueDate.adding(days: 1)))",
+            ]
         }
         lines += [
             "SUMMARY:\(escape(summary))", "DESCRIPTION:\(escape(description.joined(separator: "\n")))",
-            "CATEGORIES:\(escape(d.at("party").text))", "STATUS:CONFIRMED", "TRANSP:TRANSPARENT",
+            "CATEGORIES:\(escape(d.party.rawValue))", "STATUS:CONFIRMED", "TRANSP:TRANSPARENT",
         ]
         // The daemon's alert times before the due time (the overdue alert has no place in a calendar).
-        for alert in d.at("alerts").arrayValue {
-            guard let at = alert.at("at").stringValue.flatMap(WireInstant.parse), at < due else { continue }
+        for alert in row.alerts ?? [] where alert.at < d.due {
             lines += [
-                "BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:\(escape("\(alert.at("level").text): \(summary)"))",
-                "TRIGGER;VALUE=DATE-TIME:\(utc(at))", "END:VALARM",
+                "BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:\(escape("\(alert.level): \(summary)"))",
+                "TRIGGER;VALUE=DATE-TIME:\(utc(alert.at))", "END:VALARM",
             ]
         }
         lines.append("END:VEVENT")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChildProcess
 import Foundation
+import IMRWire
 import Varlink
 import Workflow
 
@@ -225,17 +226,22 @@ package struct Import: ParsableCommand {
             report.status = "refused"
             report.caseId = error.parameters["caseId"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? caseId
             report.message = error.parameters["message"]?.stringValue ?? error.name
-            report.differences = (error.parameters["differences"]?.arrayValue ?? []).map(Difference.init)
+            report.differences = try DaemonClient.decode(
+                [LetterDifference].self,
+                value: error.parameters["differences"] ?? .array([]),
+                method: "io.imr.Cases.ImportDetermination"
+            )
             return report
         }
-        let imported = JSONValue.object(reply).at("imported")
-        report.caseId = imported.at("caseId").stringValue
-        report.openedCase = imported.at("openedCase").boolValue ?? false
-        report.events = imported.at("events").arrayValue.compactMap(\.stringValue)
-        report.determinedItems = imported.at("determinedItems").arrayValue.compactMap(\.stringValue)
-        report.items = imported.at("items").arrayValue
-        report.differences = imported.at("corrected").arrayValue.map(Difference.init)
-        if imported.at("alreadyRecorded").boolValue == true {
+        let method = "io.imr.Cases.ImportDetermination"
+        let imported = try DaemonClient.decode(ImportDeterminationReply.self, reply, method: method).imported
+        report.caseId = imported.caseId
+        report.openedCase = imported.openedCase
+        report.events = imported.events
+        report.determinedItems = imported.determinedItems
+        report.items = imported.items
+        report.differences = imported.corrected
+        if imported.alreadyRecorded {
             report.status = "already-recorded"
         } else if report.openedCase {
             report.status = "opened"
@@ -249,26 +255,15 @@ package struct Import: ParsableCommand {
 }
 
 /// One difference between a letter and a case, as the daemon reports it.
-struct Difference {
-    var field: String
-    var itemId: String?
-    var recorded: String
-    var letter: String
-    var correctable: Bool
-
-    init(_ value: JSONValue) {
-        field = value.at("field").stringValue ?? "?"
-        itemId = value.at("itemId").stringValue
-        recorded = value.at("recorded").stringValue ?? ""
-        letter = value.at("letter").stringValue ?? ""
-        correctable = value.at("correctable").boolValue ?? false
+extension LetterDifference {
+    var text: String {
+        "\(field)\(itemId.map { " (item \($0.rawValue))" } ?? ""): recorded \(recorded), letter \(letter)"
     }
-
-    var text: String { "\(field)\(itemId.map { " (item \($0))" } ?? ""): recorded \(recorded), letter \(letter)" }
 
     var json: JSONValue {
         .object([
-            "field": .string(field), "item_id": itemId.map { .string($0) } ?? .null, "recorded": .string(recorded),
+            "field": .string(field), "item_id": itemId.map { .string($0.rawValue) } ?? .null,
+            "recorded": .string(recorded),
             "letter": .string(letter), "correctable": .bool(correctable),
         ])
     }
@@ -283,8 +278,8 @@ struct ImportReport {
     var openedCase = false
     var events: [String] = []
     var determinedItems: [String] = []
-    var items: [JSONValue] = []
-    var differences: [Difference] = []
+    var items: [LetterItemMatch] = []
+    var differences: [LetterDifference] = []
     var message: String?
 
     /// One line per file (refusals add an indented line per difference).
@@ -320,7 +315,8 @@ struct ImportReport {
             "items": .array(
                 items.map { item in
                     .object([
-                        "letter_index": item.at("letterIndex"), "item_id": item.at("itemId"), "how": item.at("how"),
+                        "letter_index": .int(Int64(item.letterIndex)), "item_id": .string(item.itemId.rawValue),
+                        "how": .string(item.how),
                     ])
                 }
             ),

@@ -61,7 +61,7 @@ struct IMRRequestEligibilityInformation: RecordingCommand {
             client,
             caseId,
             statuses: ["imrApplied"],
-            without: "eligibilityInformationRequestedOn",
+            without: { $0.eligibilityInformationRequestedOn != nil },
             what: "with an IMR application",
             lacking: "no-imr-application"
         )
@@ -91,7 +91,7 @@ struct IMRSendEligibilityInformation: RecordingCommand {
             client,
             caseId,
             statuses: ["imrApplied"],
-            without: "eligibilityInformationSentOn",
+            without: { $0.eligibilityInformationSentOn != nil },
             what: "awaiting eligibility information"
         )
         return .sendEligibilityInformation(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import IMRWire
 import Varlink
 import Workflow
 
@@ -42,8 +43,8 @@ struct RFAReceive: RecordingCommand {
     func command(_ client: DaemonClient) throws -> CaseCommand {
         let (at, timeKnown) = try instant(received, option: "--received")
         let existing = try caseDetail(client, caseId)
-        let first = existing.at("items").arrayValue.count + 1
-        let rfaId = rfa ?? "R\(existing.at("rfas").arrayValue.count + 1)"
+        let first = existing.items.count + 1
+        let rfaId = rfa ?? "R\(existing.rfas.count + 1)"
         return .receiveRFA(
             RFAReceived(
                 rfaId: RFAID(rfaId),

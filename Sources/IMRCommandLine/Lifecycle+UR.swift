@@ -90,7 +90,7 @@ struct URNotify: RecordingCommand {
             client,
             caseId,
             statuses: ["approved", "modified", "denied"],
-            without: "physicianNotifiedAt",
+            without: { $0.physicianNotifiedAt != nil },
             what: "with a UR decision the physician has not been told of"
         )
         return .notifyPhysician(
@@ -118,7 +118,7 @@ struct URServe: RecordingCommand {
             client,
             caseId,
             statuses: ["approved", "modified", "denied"],
-            without: "writtenDecisionServedOn",
+            without: { $0.writtenDecisionServedOn != nil },
             what: "with a UR decision not yet served"
         )
         return .serveWrittenDecision(

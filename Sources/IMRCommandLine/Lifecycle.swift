@@ -147,7 +147,8 @@ enum Readback {
             }
             let label = Readback.words(String(key.prefix(1)).uppercased() + key.dropFirst()).lowercased()
             let day = ["today", "yesterday", "tomorrow"].first { words.contains($0) }
-            if key.hasSuffix("At"), let minute = pacificMinute(.string(text)) {
+            if key.hasSuffix("At"), let instant = WireInstant.parse(text) {
+                let minute = pacificMinute(instant)
                 if words.contains("now") { return "\(label) \(minute) (now)" }
                 if let day { return "\(label) \(minute.prefix(10)) (\(day), time of day unknown)" }
                 return "\(label) \(minute)"
@@ -205,26 +206,29 @@ func pair(_ text: String, option: String, example: String) throws -> (String, St
 }
 
 /// The case as the daemon has it, for commands that default their items from its state.
-func caseDetail(_ client: DaemonClient, _ caseId: String) throws -> JSONValue {
-    try client.call("io.imr.Cases.Get", ["caseId": .string(caseId)])["case"] ?? .null
+func caseDetail(_ client: DaemonClient, _ caseId: String) throws -> CaseView {
+    let reply = try client.call("io.imr.Cases.Get", ["caseId": .string(caseId)])
+    return try DaemonClient.decode(CaseReply.self, reply, method: "io.imr.Cases.Get").case
 }
 
 /// The given item ids, or else every item of the case whose status is one of `statuses`.
-/// `without`: a date field the item must not have yet (e.g. not yet notified).
+/// `without`: whether an item already has what the command records (it was notified, say): such an item is left out.
 /// `lacking`: the refusal code of what the case lacks, for the command that records it.
 func itemsOrDefault(
     _ given: [String],
     _ client: DaemonClient,
     _ caseId: String,
     statuses: Set<String>,
-    without: String? = nil,
+    without done: (CaseView.Item) -> Bool = { _ in false },
     what: String,
     lacking: String? = nil
 ) throws -> [String] {
     if !given.isEmpty { return given }
-    let items = try caseDetail(client, caseId).at("items").arrayValue
-        .filter { item in statuses.contains(item.at("status").text) && (without.map { item.at($0) == .null } ?? true) }
-        .map { $0.at("itemId").text }
+    let items = try caseDetail(client, caseId).items
+        .filter { item in
+            statuses.contains(item.status) && !done(item)
+        }
+        .map(\.itemId)
     guard !items.isEmpty else {
         let hint = lacking.flatMap { RefusalHint.command(forCode: $0, caseId: caseId) }.map { "; \($0)" } ?? ""
         throw CommandFailure("case \(caseId) has no item \(what); name the items with --item\(hint)", status: .refused)

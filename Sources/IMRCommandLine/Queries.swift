@@ -26,15 +26,6 @@ func days(_ text: String, option: String) throws -> Int {
     return n * factor
 }
 
-/// A due time as a coordinator reads it: the date, and the time when the deadline is an exact instant.
-func dueText(_ deadline: JSONValue) -> String {
-    guard deadline.at("isExactInstant").boolValue == true, let minute = pacificMinute(deadline.at("due")) else {
-        return deadline.at("dueDate").text
-    }
-    return minute
-}
-
-/// An RFC 3339 instant as "YYYY-MM-DD HH:MM" in Pacific time; nil when it is not one.
 /// A stage as words: "rfaReceived" → "RFA received", "imrApplied" → "IMR applied".
 func stageWords(_ stage: String) -> String {
     guard let known = CaseStage(rawValue: stage) else { return stage }
@@ -55,29 +46,20 @@ func stageWords(_ stage: String) -> String {
     }
 }
 
-func pacificMinute(_ value: JSONValue) -> String? {
-    guard let instant = value.stringValue.flatMap(WireInstant.parse) else { return nil }
+/// An instant as "YYYY-MM-DD HH:MM" in Pacific time.
+func pacificMinute(_ instant: Date) -> String {
     let seconds = Pacific.secondsSinceMidnight(of: instant)
     return Pacific.date(of: instant).iso + String(format: " %02d:%02d", seconds / 3600, (seconds % 3600) / 60)
 }
 
-/// A deadline's due moment as a coordinator reads it (typed form).
+/// A due time as a coordinator reads it: the date, and the time when the deadline is an exact instant.
 func dueText(_ deadline: CaseDeadline) -> String {
-    guard deadline.isExactInstant else { return deadline.dueDate.iso }
-    let seconds = Pacific.secondsSinceMidnight(of: deadline.due)
-    return Pacific.date(of: deadline.due).iso + String(format: " %02d:%02d", seconds / 3600, (seconds % 3600) / 60)
-}
-
-/// Whole days from today (Pacific) to a deadline's due date (typed form).
-func relativeDays(_ deadline: CaseDeadline, now: Date = Date()) -> String {
-    let n = Pacific.date(of: now).days(until: deadline.dueDate)
-    return n == 0 ? "today" : n > 0 ? "in \(n)d" : "\(-n)d ago"
+    deadline.isExactInstant ? pacificMinute(deadline.due) : deadline.dueDate.iso
 }
 
 /// Whole days from today (Pacific) to a deadline's due date: "today", "in 3d", "2d ago".
-func relativeDays(_ deadline: JSONValue, now: Date = Date()) -> String {
-    guard let due = deadline.at("dueDate").stringValue.flatMap(LocalDate.init(iso:)) else { return "" }
-    let n = Pacific.date(of: now).days(until: due)
+func relativeDays(_ deadline: CaseDeadline, now: Date = Date()) -> String {
+    let n = Pacific.date(of: now).days(until: deadline.dueDate)
     return n == 0 ? "today" : n > 0 ? "in \(n)d" : "\(-n)d ago"
 }
 
@@ -187,27 +169,27 @@ package struct Cases: DaemonCommand {
                 "io.imr.Cases.Search",
                 ["text": .string(search), "limit": limit.map { .int(Int64($0)) } ?? .null]
             )
-            let cases = reply["cases"]?.arrayValue ?? []
-            if read.json { return Output.json(.array(cases)) }
+            if read.json { return Output.json(reply["cases"] ?? .array([])) }
+            let found = try DaemonClient.decode(CaseSearchReply.self, reply, method: "io.imr.Cases.Search")
+            let cases = found.cases
             guard !cases.isEmpty else {
                 return print(
                     "no case's id, claim number, IMR case number, employer or administrator starts with '\(search)'"
                 )
             }
             Output.table(Self.header, cases.map(Self.row), style: Self.style)
-            if reply["more"]?.boolValue == true { print("more cases match; type more of it, or --limit up to 100") }
+            if found.more { print("more cases match; type more of it, or --limit up to 100") }
             return
         }
-        try PagedOutput.show(
+        try PagedOutput<CasePage>.show(
             client,
             "io.imr.Cases.List",
             parameters,
-            key: "cases",
             noun: "case",
             all: all,
             json: read.json,
             header: includeHistory ? Self.header + ["HISTORY"] : Self.header,
-            row: includeHistory ? Self.rowWithHistory : Self.row,
+            row: { [includeHistory] in includeHistory ? Self.rowWithHistory($0) : Self.row($0) },
             style: Self.style,
             empty: after == nil ? "no cases match" : "no cases after that cursor"
         )
@@ -215,9 +197,9 @@ package struct Cases: DaemonCommand {
 
     static let header = ["CASE", "CLAIM", "COORDINATOR", "STAGE", "IMR CASE", "ITEMS", "NEXT DEADLINE", "DUE", ""]
 
-    static func row(_ c: JSONValue) -> [String] {
+    static func row(_ c: CaseSummary) -> [String] {
         let now = Date()
-        let next = c.at("nextDue").stringValue.flatMap(WireInstant.parse)
+        let next = c.nextDue.flatMap(WireInstant.parse)
         let due = next.map { Pacific.date(of: $0).iso } ?? "-"
         let relative: String =
             next.map { d in
@@ -225,16 +207,15 @@ package struct Cases: DaemonCommand {
                 return d <= now ? "overdue" : n == 0 ? "today" : "in \(n)d"
             } ?? ""
         return [
-            c.at("caseId").text, c.at("claimNumber").text, c.at("coordinator").text, stageWords(c.at("stage").text),
-            c.at("imrCaseNumbers").arrayValue.map(\.text).joined(separator: ","), c.at("items").text,
-            c.at("nextRule").stringValue ?? "-", due, relative,
+            c.caseId, c.claimNumber, c.coordinator, stageWords(c.stage), c.imrCaseNumbers.joined(separator: ","),
+            String(c.items), c.nextRule ?? "-", due, relative,
         ]
     }
 
     /// The row with a last column for the misses kept as history: "2 missed, last 2016-05-03".
-    static func rowWithHistory(_ c: JSONValue) -> [String] {
-        let count = Int(c.at("missedInHistory").intValue ?? 0)
-        let last = c.at("lastMissedDue").stringValue.flatMap(WireInstant.parse).map { Pacific.date(of: $0).iso }
+    static func rowWithHistory(_ c: CaseSummary) -> [String] {
+        let count = c.missedInHistory ?? 0
+        let last = c.lastMissedDue.flatMap(WireInstant.parse).map { Pacific.date(of: $0).iso }
         return row(c) + [count == 0 ? "-" : "\(count) missed" + (last.map { ", last \($0)" } ?? "")]
     }
 
@@ -259,80 +240,72 @@ package struct Show: DaemonCommand {
     package init() {}
 
     package func run(_ client: DaemonClient) throws {
-        let c = try caseDetail(client, caseId)
-        if read.json { return Output.json(c) }
+        let reply = try client.call("io.imr.Cases.Get", ["caseId": .string(caseId)])
+        if read.json { return Output.json(reply["case"] ?? .null) }
+        let c = try DaemonClient.decode(CaseReply.self, reply, method: "io.imr.Cases.Get").case
+        // Stored text is shown terminal-safe: a note or a name cannot forge a line.
+        let safe = Output.terminalSafe
         print(
-            Output.styled("Case \(c.at("caseId").text)", .bold)
-                + "  \(stageWords(c.at("stage").text))\(c.at("isOpen").boolValue == true ? "" : " (closed)")"
+            Output.styled("Case \(safe(c.caseId ?? caseId))", .bold)
+                + "  \(safe(stageWords(c.stage)))\(c.isOpen ? "" : " (closed)")"
         )
-        let facts: [(String, JSONValue)] = [
-            ("claim", c.at("claimNumber")), ("employer", c.at("employer")),
-            ("claims administrator", c.at("claimsAdministrator")),
-            ("injured worker", c.at("injuredWorkerReference")), ("date of injury", c.at("dateOfInjury")),
-            ("coordinator", c.at("coordinator")), ("closed on", c.at("closedOn")),
-            ("withdrawn on", c.at("withdrawnOn")),
+        let facts: [(String, String?)] = [
+            ("claim", c.claimNumber), ("employer", c.employer), ("claims administrator", c.claimsAdministrator),
+            ("injured worker", c.injuredWorkerReference), ("date of injury", c.dateOfInjury?.iso),
+            ("coordinator", c.coordinator), ("closed on", c.closedOn?.iso), ("withdrawn on", c.withdrawnOn?.iso),
         ]
-        for (label, value) in facts where value != .null {
-            print("  \(label.padding(toLength: 21, withPad: " ", startingAt: 0))\(value.text)")
+        for (label, value) in facts {
+            if let value { print("  \(label.padding(toLength: 21, withPad: " ", startingAt: 0))\(safe(value))") }
         }
-        for rfa in c.at("rfas").arrayValue {
+        for rfa in c.rfas {
             print(
-                "  RFA \(rfa.at("rfaId").text): received \(rfa.at("receivedAt").text) by \(rfa.at("transmission").text), "
-                    + "\(rfa.at("reviewType").text)\(rfa.at("expedited").boolValue == true ? ", expedited" : ""), physician \(rfa.at("physician").text)"
+                "  RFA \(safe(rfa.rfaId)): received \(Pacific.rfc3339(rfa.receivedAt)) by \(safe(rfa.transmission)), "
+                    + "\(safe(rfa.reviewType))\(rfa.expedited ? ", expedited" : ""), physician \(safe(rfa.physician))"
             )
         }
         print("\n" + Output.styled("Items", .bold))
         Output.table(
             ["ITEM", "RFA", "STATUS", "UR", "IMR CASE", "IMR", "DESCRIPTION"],
-            c.at("items").arrayValue.map { i in
+            c.items.map { i in
                 [
-                    i.at("itemId").text, i.at("rfaId").text, i.at("status").text,
-                    [i.at("urOutcome").text, i.at("authorizedPortion").text].filter { !$0.isEmpty }.joined(
-                        separator: ": "
-                    ),
-                    i.at("imrCaseNumber").text, i.at("imrDecision").text, i.at("description").text,
+                    i.itemId, i.rfaId, i.status,
+                    [i.urOutcome, i.authorizedPortion].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": "),
+                    i.imrCaseNumber ?? "", i.imrDecision ?? "", i.description,
                 ]
             }
         )
         print("\n" + Output.styled("Deadlines", .bold))
-        let deadlines = c.at("deadlines").arrayValue
-        if deadlines.isEmpty { print("  none yet") }
-        for d in deadlines {
-            let status = d.at("status").text
-            let items = d.at("itemIds").arrayValue.map(\.text).joined(separator: ",")
+        if c.deadlines.isEmpty { print("  none yet") }
+        for d in c.deadlines {
+            let status = d.status.rawValue
+            let items = safe(d.itemIds.map(\.rawValue).joined(separator: ","))
             let head =
                 "  \(status.padding(toLength: 15, withPad: " ", startingAt: 0))\(dueText(d).padding(toLength: 17, withPad: " ", startingAt: 0))"
-                + "\(d.at("rule").text)\(items.isEmpty ? "" : " (items \(items))")  \(d.at("citation").text)"
+                + "\(d.rule.rawValue)\(items.isEmpty ? "" : " (items \(items))")  \(safe(d.citation))"
             print(Output.styled(head, deadlineStyle(status)))
-            if let note = d.at("statusNote").stringValue { print("      \(note)") }
+            if let note = d.statusNote { print("      \(safe(note))") }
             if explain {
-                for line in d.at("explanation").arrayValue { print("      - \(line.text)") }
-                for line in d.at("assumptions").arrayValue { print("      assumption: \(line.text)") }
+                for line in d.explanation { print("      - \(safe(line))") }
+                for line in d.assumptions { print("      assumption: \(safe(line))") }
             }
         }
         print("\n" + Output.styled("Timeline", .bold))
         Output.table(
             ["VERSION", "RECORDED", "EVENT", "BY"],
-            c.at("timeline").arrayValue.map {
-                [$0.at("version").text, $0.at("recordedAt").text, $0.at("type").text, $0.at("actor").text]
-            }
+            c.timeline.map { [String($0.version), Pacific.rfc3339($0.recordedAt), $0.type, $0.actor ?? ""] }
         )
-        let notes = c.at("notes").arrayValue
-        if !notes.isEmpty {
+        if !c.notes.isEmpty {
             print("\n" + Output.styled("Notes", .bold))
-            for n in notes { print("  \(n.at("writtenAt").text)  \(n.at("text").text)") }
+            for n in c.notes { print("  \(Pacific.rfc3339(n.writtenAt))  \(safe(n.text))") }
         }
-        let corrections = c.at("corrections").arrayValue
-        if !corrections.isEmpty {
+        if !c.corrections.isEmpty {
             print("\n" + Output.styled("Corrections", .bold))
-            for k in corrections {
+            for k in c.corrections {
                 // "event 9 corrected event 5 (IMRAssigned): assignedOn 2024-03-20 → 2024-03-21 (notice dated a day later)"
-                let target = k.at("correctedVersion").stringValue ?? k.at("correctedVersion").text
-                let type = k.at("correctedType").stringValue.map { " (\($0))" } ?? ""
-                let change =
-                    k.at("previous").stringValue.map { "\($0) → \(k.at("value").text)" } ?? "→ \(k.at("value").text)"
+                let type = k.correctedType.map { " (\(safe($0)))" } ?? ""
+                let change = k.previous.map { "\(safe($0)) → \(safe(k.value))" } ?? "→ \(safe(k.value))"
                 print(
-                    "  event \(k.at("version").text) corrected event \(target)\(type): \(k.at("field").text) \(change) (\(k.at("reason").text))"
+                    "  event \(k.version) corrected event \(k.correctedVersion)\(type): \(safe(k.field)) \(change) (\(safe(k.reason)))"
                 )
             }
         }
@@ -407,30 +380,31 @@ package struct Deadlines: DaemonCommand {
     package func run(_ client: DaemonClient) throws {
         if includeHistory, let caseId {
             // The case's running deadlines and its history, from the case's own derivation.
-            let all =
-                try client.call("io.imr.Deadlines.ForCase", ["caseId": .string(caseId)])["deadlines"]?.arrayValue ?? []
-            let shown = all.filter { d in
-                d.at("supersededBy").stringValue == nil
-                    && (["pending", "missed"].contains(d.at("status").text))
-                    && (rule.map { d.at("rule").text == $0 } ?? true)
-                    && (party.map { d.at("party").text == $0 } ?? true)
-            }.sorted {
-                ($0.at("due").stringValue.flatMap(WireInstant.parse) ?? .distantPast)
-                    < ($1.at("due").stringValue.flatMap(WireInstant.parse) ?? .distantPast)
-            }
-            if read.json { return Output.json(.array(shown)) }
+            let reply = try client.call("io.imr.Deadlines.ForCase", ["caseId": .string(caseId)])
+            let all = try DaemonClient.decode(DeadlinesOfCase.self, reply, method: "io.imr.Deadlines.ForCase")
+            // The rows as the daemon sent them (for --json), beside the decoded deadlines.
+            let shown = zip(all.deadlines, reply["deadlines"]?.arrayValue ?? []).filter { d, _ in
+                d.supersededBy == nil && (d.status == .pending || d.status == .missed)
+                    && (rule.map { d.rule.rawValue == $0 } ?? true) && (party.map { d.party.rawValue == $0 } ?? true)
+            }.sorted { $0.0.due < $1.0.due }
+            if read.json { return Output.json(.array(shown.map(\.1))) }
             guard !shown.isEmpty else {
                 return print("case \(caseId) has no running deadline and no miss kept as history")
             }
-            Output.table(Self.header, shown.map(Self.row), style: Self.style)
-            for d in shown { if let why = d.at("history").stringValue { print("  \(d.at("rule").text): \(why)") } }
+            Output.table(
+                Self.header,
+                shown.map { Self.row(DeadlineRow(deadline: $0.0, coordinator: nil, alerts: nil)) },
+                style: Self.style
+            )
+            for (d, _) in shown {
+                if let why = d.history { print("  \(d.rule.rawValue): \(Output.terminalSafe(why))") }
+            }
             return
         }
-        try PagedOutput.show(
+        try PagedOutput<DeadlinePage>.show(
             client,
             "io.imr.Deadlines.List",
             try parameters(),
-            key: "deadlines",
             noun: "deadline",
             all: all,
             json: read.json,
@@ -446,11 +420,12 @@ package struct Deadlines: DaemonCommand {
 
     static let header = ["DUE", "", "STATUS", "RULE", "CASE", "ITEMS", "PARTY", "COORDINATOR"]
 
-    static func row(_ d: JSONValue) -> [String] {
-        [
-            dueText(d), relativeDays(d), d.at("history").stringValue != nil ? "history" : d.at("status").text,
-            d.at("rule").text, d.at("caseId").text,
-            d.at("itemIds").arrayValue.map(\.text).joined(separator: ","), d.at("party").text, d.at("coordinator").text,
+    static func row(_ row: DeadlineRow) -> [String] {
+        let d = row.deadline
+        return [
+            dueText(d), relativeDays(d), d.history != nil ? "history" : d.status.rawValue, d.rule.rawValue,
+            d.caseId.rawValue, d.itemIds.map(\.rawValue).joined(separator: ","), d.party.rawValue,
+            row.coordinator ?? "",
         ]
     }
 
@@ -460,32 +435,44 @@ package struct Deadlines: DaemonCommand {
 }
 
 /// A list printed page by page as the daemon streams it: the table's columns take their widths
-/// from the first page; JSON is one array written element by element.
-struct PagedOutput {
+/// from the first page; JSON is one array written element by element, the daemon's objects as
+/// they came.
+struct PagedOutput<Reply: PagedReply> {
+    let method: String
     let json: Bool
     let header: [String]
+    let row: (Reply.Row) -> [String]
     let style: ([String]) -> Output.Style?
     private var widths: [Int]?
     private var printed = 0
 
-    init(json: Bool, header: [String], style: @escaping ([String]) -> Output.Style?) {
+    init(
+        _ method: String,
+        json: Bool,
+        header: [String],
+        row: @escaping (Reply.Row) -> [String],
+        style: @escaping ([String]) -> Output.Style?
+    ) {
+        self.method = method
         self.json = json
         self.header = header
+        self.row = row
         self.style = style
         if json { print("[", terminator: "") }
     }
 
-    mutating func add(_ items: [JSONValue], row: (JSONValue) -> [String]) {
+    mutating func add(_ reply: [String: JSONValue]) throws {
         if json {
-            for item in items {
+            for item in reply[Reply.rowsKey]?.arrayValue ?? [] {
                 print(printed == 0 ? "\n  " : ",\n  ", terminator: "")
                 print(Output.compact(item), terminator: "")
                 printed += 1
             }
             return
         }
+        let items = try DaemonClient.decode(Reply.self, reply, method: method).rows
         guard !items.isEmpty else { return }
-        let rows = items.map(row)
+        let rows = items.map { row($0).map(Output.terminalSafe) }
         if let widths {
             print(Output.tableText(header, rows, style: style, widths: widths, withHeader: false), terminator: "")
         } else {
@@ -505,41 +492,34 @@ struct PagedOutput {
         _ client: DaemonClient,
         _ method: String,
         _ parameters: [String: JSONValue],
-        key: String,
         noun: String,
         all: Bool,
         json: Bool,
         header: [String],
-        row: (JSONValue) -> [String],
+        row: @escaping (Reply.Row) -> [String],
         style: @escaping ([String]) -> Output.Style?,
         empty: String
     ) throws {
+        var pages = PagedOutput(method, json: json, header: header, row: row, style: style)
         if all {
-            var pages = PagedOutput(json: json, header: header, style: style)
             try client.stream(method, parameters) { reply in
-                pages.add(reply[key]?.arrayValue ?? [], row: row)
+                try pages.add(reply)
                 return true
             }
             return pages.finish(empty: empty)
         }
         let reply = try client.call(method, parameters)
-        let items = reply[key]?.arrayValue ?? []
-        if json {
-            Output.json(.array(items))
-        } else if items.isEmpty {
-            print(empty)
-        } else {
-            Output.table(header, items.map(row), style: style)
-        }
-        moreLine(reply, noun: noun, json: json)
+        try pages.add(reply)
+        pages.finish(empty: empty)
+        moreLine(try DaemonClient.decode(PageInfo.self, reply, method: method), noun: noun, json: json)
     }
 
     /// The line under a page when more follow: how many, and how to see them (stderr with --json).
-    static func moreLine(_ reply: [String: JSONValue], noun: String, json: Bool) {
-        guard let next = reply["next"]?.stringValue else { return }
-        let count = Int(reply["remaining"]?.intValue ?? 0)
+    static func moreLine(_ page: PageInfo, noun: String, json: Bool) {
+        guard let next = page.next else { return }
+        let count = page.remaining
         let more =
-            reply["remainingAtLeast"] == true
+            page.remainingAtLeast == true
             ? "at least \(count) more \(noun)s" : count == 1 ? "1 more \(noun)" : "\(count) more \(noun)s"
         let line = "\(more): add --all to see them all; the next page: --after \(next)"
         if json { Output.error(line) } else { print(line) }
@@ -566,20 +546,23 @@ package struct History: DaemonCommand {
     package init() {}
 
     package func run(_ client: DaemonClient) throws {
-        let events = try everyPage(client, "io.imr.Cases.History", ["caseId": .string(caseId)], key: "events")
-        if read.json { return Output.json(.array(events)) }
+        if read.json {
+            let events = try everyPage(client, "io.imr.Cases.History", ["caseId": .string(caseId)], key: "events")
+            return Output.json(.array(events))
+        }
+        let events = try everyPage(client, "io.imr.Cases.History", ["caseId": .string(caseId)], HistoryPage.self)
         Output.table(
             ["POSITION", "VERSION", "RECORDED", "TYPE", "ACTOR", "COMMAND"],
             events.map { e in
                 [
-                    e.at("position").text, e.at("version").text, e.at("recordedAt").text, e.at("type").text,
-                    e.at("actor").text, e.at("commandId").text.lowercased(),
+                    String(e.position), String(e.version), Pacific.rfc3339(e.recordedAt), e.type, e.actor ?? "",
+                    e.commandId?.lowercased() ?? "",
                 ]
             }
         )
         if payload {
             for e in events {
-                print("\(e.at("version").text) \(e.at("type").text) \(Output.compact(Self.readable(e.at("payload"))))")
+                print("\(e.version) \(e.type) \(Output.compact(Self.readable(e.payload)))")
             }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IMRWire
 import Varlink
 
 /// `imr-ctl stats`: the caseload in figures.
@@ -14,47 +15,28 @@ package struct Stats: DaemonCommand {
     package init() {}
 
     package func run(_ client: DaemonClient) throws {
-        let s = try client.call("io.imr.Cases.Stats")["stats"] ?? .null
-        if read.json { return Output.json(s) }
-        func percent(_ v: JSONValue) -> String {
-            guard case .double(let d) = v else {
-                if case .int(let i) = v { return "\(i * 100)%" }
-                return "-"
-            }
-            return String(format: "%.1f%%", d * 100)
-        }
-        func days(_ v: JSONValue) -> String {
-            switch v {
-            case .double(let d): String(format: "%.1f days", d)
-            case .int(let i): "\(i) days"
-            default: "-"
-            }
-        }
-        print(
-            "\(s.at("openCases").text) open cases; \(s.at("dueWithin7Days").text) deadlines due in the next 7 days; \(s.at("overdue").text) overdue"
-        )
+        let reply = try client.call("io.imr.Cases.Stats")
+        if read.json { return Output.json(reply["stats"] ?? .null) }
+        let s = try DaemonClient.decode(StatisticsReply.self, reply, method: "io.imr.Cases.Stats").stats
+        func percent(_ share: Double?) -> String { share.map { String(format: "%.1f%%", $0 * 100) } ?? "-" }
+        func days(_ median: Double?) -> String { median.map { String(format: "%.1f days", $0) } ?? "-" }
+        print("\(s.openCases) open cases; \(s.dueWithin7Days) deadlines due in the next 7 days; \(s.overdue) overdue")
         print("")
-        Output.table(
-            ["STAGE", "OPEN CASES"],
-            s.at("openByStage").arrayValue.map { [stageWords($0.at("stage").text), $0.at("cases").text] }
-        )
+        Output.table(["STAGE", "OPEN CASES"], s.openByStage.map { [stageWords($0.stage), String($0.cases)] })
         print("")
         Output.table(
             ["RULE", "MET", "LATE", "MISSED", "ON TIME"],
-            s.at("timelinessByRule").arrayValue.map {
-                [
-                    $0.at("rule").text, $0.at("met").text, $0.at("metLate").text, $0.at("missed").text,
-                    percent($0.at("onTimeShare")),
-                ]
+            s.timelinessByRule.map {
+                [$0.rule, String($0.met), String($0.metLate), String($0.missed), percent($0.onTimeShare)]
             }
         )
         print("")
         print(
-            "IMR determinations: \(s.at("upheld").text) upheld, \(s.at("overturned").text) overturned; overturn rate \(percent(s.at("overturnRate")))"
+            "IMR determinations: \(s.upheld) upheld, \(s.overturned) overturned; overturn rate \(percent(s.overturnRate))"
         )
         print(
-            "Median per item: application to assignment \(days(s.at("medianDaysApplicationToAssignment"))), "
-                + "assignment to determination \(days(s.at("medianDaysAssignmentToDetermination")))"
+            "Median per item: application to assignment \(days(s.medianDaysApplicationToAssignment)), "
+                + "assignment to determination \(days(s.medianDaysAssignmentToDetermination))"
         )
     }
 }

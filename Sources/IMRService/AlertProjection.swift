@@ -46,33 +46,7 @@ package enum AlertStreams {
     }
 }
 
-/// An alert as the read model shows it.
-package struct AlertView: Sendable, Hashable, Codable {
-    /// The alert id, lower-case.
-    package var alertId: String
-    package var deadlineId: String
-    package var caseId: String
-    package var rule: String
-    package var level: String
-    package var due: Date
-    package var scheduledAt: Date
-    package var raisedAt: Date
-    package var late: Bool
-    /// Whose alert it is: the case's coordinator when raised, or whom it was reassigned to.
-    package var coordinator: String
-    package var acknowledgedBy: String?
-    package var acknowledgedAt: Date?
-    package var snoozedUntil: Date?
-    /// The global position of the AlertRaised event.
-    package var position: Int64
-    /// From the alert's deadline while it is in the deadlines read model: every item it covers
-    /// (one alert per deadline and level, whatever the number of items), its due date, and
-    /// whether it falls due at an exact instant (an hour deadline) rather than at the end of
-    /// its day.
-    package var itemIds: [String] = []
-    package var dueDate: String?
-    package var isExactInstant: Bool?
-
+extension AlertView {
     /// The wire form (instants RFC 3339 with the Pacific offset): what `WireFormat.encoder`
     /// writes (a test holds the two equal), built by hand, since a page of alerts through
     /// Codable cost more than reading it.

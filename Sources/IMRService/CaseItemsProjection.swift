@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import IMRWire
 import Workflow
 
 /// One row per treatment item, with the dates the statistics measure: IMR application,
@@ -84,36 +85,8 @@ package struct CaseItemsProjection: Projection {
     }
 }
 
-/// The figures of `io.imr.Cases.Stats`, read from the case list, case items and deadline read models.
-package struct CaseStatistics: Sendable, Equatable, Codable {
-    package struct StageCount: Sendable, Equatable, Codable {
-        public var stage: String
-        public var cases: Int
-    }
-    package struct RuleTimeliness: Sendable, Equatable, Codable {
-        package var rule: String
-        package var met: Int
-        package var metLate: Int
-        package var missed: Int
-        /// met / (met + metLate + missed); nil when none has come due.
-        package var onTimeShare: Double?
-    }
-
-    package var openCases: Int
-    package var openByStage: [StageCount]
-    /// Running deadlines due in the next 7 days (not yet past due).
-    package var dueWithin7Days: Int
-    package var overdue: Int
-    package var timelinessByRule: [RuleTimeliness]
-    package var upheld: Int
-    package var overturned: Int
-    /// overturned / (upheld + overturned); nil before any determination.
-    package var overturnRate: Double?
-    /// Median calendar days per item from the IMR application to the assignment, and from the
-    /// assignment to the determination; nil without data.
-    package var medianDaysApplicationToAssignment: Double?
-    package var medianDaysAssignmentToDetermination: Double?
-
+/// How `io.imr.Cases.Stats` reads its figures: from the case list, case items and deadline read models.
+extension CaseStatistics {
     package static func read(from store: EventStore, now: Date) throws -> CaseStatistics {
         let nowMicros = now.unixMicroseconds
         return try store.read { db in

@@ -198,28 +198,6 @@ package struct CaseListProjection: Projection {
     }
 }
 
-/// A row of the case list.
-package struct CaseSummary: Sendable, Equatable, Codable {
-    package var caseId: String
-    package var claimNumber: String
-    package var employer: String
-    package var claimsAdministrator: String
-    package var coordinator: String
-    package var dateOfInjury: String
-    package var stage: String
-    package var isOpen: Bool
-    package var imrCaseNumbers: [String]
-    package var items: Int
-    package var version: Int64
-    /// The case's earliest running deadline (RFC 3339, Pacific) and its rule; nil when none runs.
-    package var nextDue: String?
-    package var nextRule: String?
-    /// Asked for with `includeHistory`: how many of the case's misses are kept as history
-    /// (``Workflow/CaseDeadline/history``), and the latest one's due instant (RFC 3339, Pacific).
-    package var missedInHistory: Int?
-    package var lastMissedDue: String?
-}
-
 extension CaseSummary {
     /// The summary as `WireFormat.object` gives it (a test holds the two equal), built by hand:
     /// a page has up to a thousand of them.

@@ -93,16 +93,20 @@ extension CasesInterface {
                 ]
             )
         }
-        return [
-            "imported": .object([
-                "caseId": .string(outcome.caseId.rawValue), "openedCase": .bool(outcome.openedCase),
-                "alreadyRecorded": .bool(outcome.alreadyRecorded), "version": .int(outcome.version),
-                "positions": .array(outcome.positions.map { .int($0) }),
-                "events": .array(outcome.eventTypes.map { .string($0) }),
-                "items": .array(try outcome.matches.map { .object(try WireFormat.object($0)) }),
-                "determinedItems": .array(outcome.determinedItems.map { .string($0.rawValue) }),
-                "corrected": .array(try outcome.corrected.map { .object(try WireFormat.object($0)) }),
-            ])
-        ]
+        return try WireFormat.object(
+            ImportDeterminationReply(
+                imported: LetterImported(
+                    caseId: outcome.caseId.rawValue,
+                    openedCase: outcome.openedCase,
+                    alreadyRecorded: outcome.alreadyRecorded,
+                    version: outcome.version,
+                    positions: outcome.positions,
+                    events: outcome.eventTypes,
+                    items: outcome.matches,
+                    determinedItems: outcome.determinedItems.map(\.rawValue),
+                    corrected: outcome.corrected
+                )
+            )
+        )
     }
 }

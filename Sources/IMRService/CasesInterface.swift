@@ -124,28 +124,23 @@ package struct CasesInterface: VarlinkHandler {
             let (state, history) = try await serviceCall(ref.caseId) { () async throws(CaseServiceError) in
                 try await service.stateAndHistory(of: CaseID(ref.caseId))
             }
-            var detail = CaseDetail.json(state)
-            detail["timeline"] = .array(
-                history.map { e in
-                    let metadata = e.metadata
-                    return .object([
-                        "version": .int(e.streamVersion), "type": .string(e.type),
-                        "recordedAt": .string(Pacific.rfc3339(e.recordedAt)),
-                        "actor": metadata.actor.map { .string($0) } ?? .null,
-                        "importedFrom": metadata.extras[importedFromMetadataKey].map { .string($0) } ?? .null,
-                    ])
-                }
-            )
-            detail["deadlines"] = .array(DeadlineEngine.deadlines(for: state, now: clock()).map(\.wireJSON))
-            return ["case": .object(detail)]
+            let timeline = history.map { e in
+                CaseView.Event(
+                    version: e.streamVersion,
+                    type: e.type,
+                    recordedAt: e.recordedAt,
+                    actor: e.metadata.actor,
+                    importedFrom: e.metadata.extras[importedFromMetadataKey]
+                )
+            }
+            let deadlines = DeadlineEngine.deadlines(for: state, now: clock())
+            return try WireFormat.object(CaseReply(case: CaseView(state, timeline: timeline, deadlines: deadlines)))
         case "Stats":
             try ReadModelGate.require(["case_list", "case_items", "deadlines"], of: service.store)
             let (store, now) = (service.store, clock())
-            return [
-                "stats": .object(
-                    try WireFormat.object(try await store.offload { try CaseStatistics.read(from: store, now: now) })
-                )
-            ]
+            return try WireFormat.object(
+                StatisticsReply(stats: try await store.offload { try CaseStatistics.read(from: store, now: now) })
+            )
         case "History":
             let request = try WireFormat.decode(HistoryRequest.self, from: call)
             let limit = request.limit ?? Self.historyPage
@@ -182,10 +177,13 @@ package struct CasesInterface: VarlinkHandler {
                     try await service.historyPage(of: CaseID(request.caseId), after: from, limit: limit)
                 }
                 let last = events.last?.streamVersion ?? from
-                let reply: [String: JSONValue] = [
-                    "events": .array(events.map { .object(Self.historyEntry($0)) }),
-                    "next": last < version ? .string("h1.\(last)") : .null, "remaining": .int(max(0, version - last)),
-                ]
+                let reply = try WireFormat.object(
+                    HistoryPage(
+                        events: events.map(Self.historyEntry),
+                        next: last < version ? "h1.\(last)" : nil,
+                        remaining: max(0, version - last)
+                    )
+                )
                 guard call.more == true, last < version, !events.isEmpty else { return reply }
                 try await replier.yield(reply)
                 after = last
@@ -370,133 +368,20 @@ package struct CasesInterface: VarlinkHandler {
         }
     }
 
-    static func historyEntry(_ e: RecordedEvent) -> [String: JSONValue] {
-        var entry: [String: JSONValue] = [
-            "position": .int(e.position), "version": .int(e.streamVersion),
-            "eventId": .string(e.id.uuidString.lowercased()),
-            "type": .string(e.type), "schemaVersion": .int(Int64(e.schemaVersion)),
-            "recordedAt": .string(Pacific.rfc3339(e.recordedAt)),
-            "payload": (try? JSONDecoder().decode(JSONValue.self, from: e.payloadData)) ?? .null,
-        ]
+    static func historyEntry(_ e: RecordedEvent) -> HistoryEntry {
         let metadata = e.metadata
-        entry["actor"] = metadata.actor.map { .string($0) }
-        entry["commandId"] = metadata.commandId.map { .string(UUID(uuidString: $0) != nil ? $0.lowercased() : $0) }
-        entry["correlationId"] = metadata.correlationId.map { .string($0) }
-        entry["importedFrom"] = metadata.extras[importedFromMetadataKey].map { .string($0) }
-        return entry
-    }
-}
-
-/// The JSON shape of one case for `Get`.
-enum CaseDetail {
-    static func json(_ s: CaseState) -> [String: JSONValue] {
-        func date(_ d: LocalDate?) -> JSONValue { d.map { .string($0.iso) } ?? .null }
-        func instant(_ d: Date?) -> JSONValue { d.map { .string(Pacific.rfc3339($0)) } ?? .null }
-        func text(_ t: String?) -> JSONValue { t.map { .string($0) } ?? .null }
-        let facts = s.facts
-        return [
-            "caseId": text(facts?.caseId.rawValue), "claimNumber": text(facts?.claimNumber),
-            "employer": text(facts?.employer),
-            "claimsAdministrator": text(facts?.claimsAdministrator),
-            "injuredWorkerReference": text(facts?.injuredWorkerReference),
-            "dateOfInjury": date(facts?.dateOfInjury), "coordinator": text(s.coordinator),
-            "stage": .string(s.stage.rawValue),
-            "isOpen": .bool(s.isOpen), "version": .int(Int64(s.version)), "withdrawnOn": date(s.withdrawnOn),
-            "closedOn": date(s.closedOn),
-            "rfas": .array(
-                s.rfas.map { r in
-                    .object([
-                        "rfaId": .string(r.id.rawValue), "receivedAt": instant(r.receivedAt),
-                        "receivedTimeOfDayKnown": .bool(r.receivedTimeOfDayKnown),
-                        "transmission": .string(r.transmission.rawValue), "physician": .string(r.physician),
-                        "treatmentRecommendedOn": date(r.treatmentRecommendedOn),
-                        "reviewType": .string(r.reviewType.rawValue),
-                        "expedited": .bool(r.expedited), "formulary": .bool(r.formulary),
-                        "itemIds": .array(r.itemIds.map { .string($0.rawValue) }),
-                        "informationRequestedOn": date(r.informationRequestedOn),
-                        "informationReceivedOn": date(r.informationReceivedOn),
-                        "deferredOn": date(r.deferredOn),
-                    ])
-                }
-            ),
-            "items": .array(
-                s.items.map { i in
-                    .object([
-                        "itemId": .string(i.id.rawValue), "rfaId": .string(i.rfaId.rawValue),
-                        "description": .string(i.description),
-                        "status": .string(i.status.rawValue), "urOutcome": text(i.urOutcome?.rawValue),
-                        "authorizedPortion": text(i.authorizedPortion),
-                        "disputedPortion": text(i.disputedPortion), "importedFrom": text(i.importedFrom),
-                        "urDecidedAt": i.urDecisionTimeKnown ? instant(i.urDecidedAt) : .null,
-                        "urDecidedOn": date(i.urDecidedOn), "physicianNotifiedAt": instant(i.physicianNotifiedAt),
-                        "writtenDecisionServedOn": date(i.writtenDecisionServedOn),
-                        "writtenDecisionServiceMethod": text(i.writtenDecisionServiceMethod?.rawValue),
-                        "imrApplicationReceivedOn": date(i.imrApplicationReceivedOn),
-                        "eligibilityInformationRequestedOn": date(i.eligibilityInformationRequestedOn),
-                        "eligibilityInformationSentOn": date(i.eligibilityInformationSentOn),
-                        "imrEligibleOn": date(i.imrEligibleOn),
-                        "imrIneligibleOn": date(i.imrIneligibleOn),
-                        "ineligibilityReason": text(i.ineligibilityReason?.rawValue),
-                        "imrCaseNumber": text(i.imrCaseNumber?.rawValue), "imrAssignedOn": date(i.imrAssignedOn),
-                        "imrPriority": text(i.imrPriority?.rawValue),
-                        "recordsReceivedOn": date(i.recordsReceivedOn),
-                        "determinationDecidedOn": date(i.determinationDecidedOn),
-                        "determinationMailedOn": date(i.determinationMailedOn),
-                        "imrDecision": text(i.imrDecision?.rawValue),
-                        "guideline": text(i.guideline), "reviewerSpecialty": text(i.reviewerSpecialty),
-                        "implementedOn": date(i.implementedOn),
-                        "appealFiledOn": date(i.appealFiledOn), "appealResolvedOn": date(i.appealResolvedOn),
-                        "appealOutcome": text(i.appealOutcome?.rawValue),
-                        "imrRound": .int(Int64(i.imrRound)),
-                    ])
-                }
-            ),
-            "notes": .array(
-                s.notes.map {
-                    .object([
-                        "writtenAt": instant($0.writtenAt), "text": .string($0.text),
-                        "version": .int(Int64($0.version)),
-                    ])
-                }
-            ),
-            "corrections": .array(
-                s.corrections.enumerated().map { index, applied in
-                    let c = applied.correction
-                    var o: [String: JSONValue] = [
-                        "version": .int(Int64(applied.version)), "field": .string(c.field.rawValue),
-                        "value": .string(c.value.description),
-                        "reason": .string(c.reason), "correctedVersion": .int(Int64(c.correctedVersion)),
-                    ]
-                    o["correctedType"] = s.recorded.first { $0.version == c.correctedVersion }.map {
-                        .string(type(of: $0.event.payload).typeName)
-                    }
-                    o["previous"] = previousValue(of: c, before: index, in: s).map { .string($0) }
-                    return .object(o)
-                }
-            ),
-        ]
-    }
-
-    /// The value a correction replaced: an earlier correction of the same field of the same
-    /// event, else the field as the event recorded it (instants in RFC 3339); nil when the
-    /// field is not one of the payload's own (then the readback shows the new value only).
-    static func previousValue(of correction: EventCorrected, before index: Int, in state: CaseState) -> String? {
-        if let earlier = state.corrections.prefix(index).last(where: {
-            $0.correction.correctedVersion == correction.correctedVersion && $0.correction.field == correction.field
-        }) {
-            return earlier.correction.value.description
-        }
-        guard let recorded = state.recorded.first(where: { $0.version == correction.correctedVersion }),
-            let encoded = try? CaseEventCodec.encode(recorded.event),
-            let payload = try? JSONDecoder().decode(JSONValue.self, from: encoded.payload)
-        else { return nil }
-        switch payload.objectValue?[correction.field.rawValue] {
-        case .string(let text)?: return text
-        case .int(let seconds)? where correction.field.rawValue.hasSuffix("At"):
-            return Pacific.rfc3339(Date(timeIntervalSince1970: TimeInterval(seconds)))
-        case .bool(let flag)?: return flag ? "yes" : "no"
-        case .int(let n)?: return String(n)
-        default: return nil
-        }
+        return HistoryEntry(
+            position: e.position,
+            version: e.streamVersion,
+            eventId: e.id.uuidString.lowercased(),
+            type: e.type,
+            schemaVersion: Int64(e.schemaVersion),
+            recordedAt: e.recordedAt,
+            actor: metadata.actor,
+            commandId: metadata.commandId.map { UUID(uuidString: $0) != nil ? $0.lowercased() : $0 },
+            correlationId: metadata.correlationId,
+            importedFrom: metadata.extras[importedFromMetadataKey],
+            payload: (try? JSONDecoder().decode(JSONValue.self, from: e.payloadData)) ?? .null
+        )
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import EventStore
 import Foundation
+import IMRWire
 import Workflow
 
 /// What importing one letter did.

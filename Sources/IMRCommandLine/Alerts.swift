@@ -35,12 +35,10 @@ private func dueOrder(_ a: AlertView, _ b: AlertView) -> Bool {
 /// Every open alert the filter names, each decoded and as the daemon sent it (for --json).
 private func openAlerts(
     _ client: DaemonClient,
-    _ filter: [String: JSONValue]
-) throws -> [(
-    alert: AlertView, json: JSONValue
-)] {
-    try everyPage(client, "io.imr.Alerts.List", filter, key: "alerts").map {
-        (try DaemonClient.decode(AlertView.self, value: $0, method: "io.imr.Alerts.List"), $0)
+    _ filter: AlertListRequest
+) throws -> [(alert: AlertView, json: JSONValue)] {
+    try everyPage(client, filter).map {
+        (try DaemonClient.decode(AlertView.self, value: $0, method: AlertListRequest.method), $0)
     }
 }
 
@@ -59,7 +57,7 @@ private func resolveAlertId(_ text: String, _ client: DaemonClient) throws -> St
             status: .usage
         )
     }
-    let open = try everyPage(client, "io.imr.Alerts.List", [:], AlertListPage.self)
+    let open = try everyRow(client, AlertListRequest())
     let matches = open.map(\.alertId).filter { $0.hasPrefix(lower) }
     switch matches.count {
     case 1: return matches[0]
@@ -138,10 +136,10 @@ package struct Alerts: DaemonCommand {
         return true
     }
 
-    var filter: [String: JSONValue] {
-        if all { return [:] }
-        if let coordinator { return ["coordinator": .string(coordinator)] }
-        return ["mine": true]
+    var filter: AlertFollowRequest {
+        if all { return AlertFollowRequest() }
+        if let coordinator { return AlertFollowRequest(coordinator: coordinator) }
+        return AlertFollowRequest(mine: true)
     }
 
     package func run(_ client: DaemonClient) throws {
@@ -151,12 +149,12 @@ package struct Alerts: DaemonCommand {
             // it follows again, and the replay of the open alerts brings it back in step.
             while true {
                 do {
-                    try client.stream("io.imr.Alerts.Follow", filter, passing: ["io.imr.Alerts.FollowerTooSlow"]) {
+                    try client.stream(filter, passing: ["io.imr.Alerts.FollowerTooSlow"]) {
                         reply in
                         let followed = try DaemonClient.decode(
                             AlertFollowReply.self,
                             reply,
-                            method: "io.imr.Alerts.Follow"
+                            method: AlertFollowRequest.method
                         )
                         guard let alert = followed.alert, matches(alert) else { return true }
                         if read.json {
@@ -193,9 +191,11 @@ package struct Alerts: DaemonCommand {
         }
         if let caseId {
             // An unknown case is named as everywhere else (exit 66), not shown as no alerts.
-            _ = try client.call("io.imr.Cases.History", ["caseId": .string(caseId), "limit": 1])
+            _ = try client.call(CaseHistoryRequest(caseId: caseId, limit: 1))
         }
-        let open = try openAlerts(client, filter).filter { matches($0.alert) }.sorted { dueOrder($0.alert, $1.alert) }
+        let open = try openAlerts(client, AlertListRequest(mine: filter.mine, coordinator: filter.coordinator)).filter {
+            matches($0.alert)
+        }.sorted { dueOrder($0.alert, $1.alert) }
         let alerts = limit.map { Array(open.prefix($0)) } ?? open
         if read.json { return Output.json(.array(alerts.map(\.json))) }
         guard !alerts.isEmpty else {
@@ -254,12 +254,12 @@ package struct Ack: DaemonCommand {
         var ids: [String] = []
         if let caseId {
             // An unknown case is named (exit 66), not "nothing to acknowledge".
-            _ = try client.call("io.imr.Cases.History", ["caseId": .string(caseId), "limit": 1])
-            ids = try everyPage(client, "io.imr.Alerts.List", [:], AlertListPage.self)
+            _ = try client.call(CaseHistoryRequest(caseId: caseId, limit: 1))
+            ids = try everyRow(client, AlertListRequest())
                 .filter { $0.caseId.lowercased() == caseId.lowercased() }.sorted(by: dueOrder).map(\.alertId)
         } else if allMine, let before {
             let cutoff = try When.date(before, option: "--before")
-            ids = try everyPage(client, "io.imr.Alerts.List", ["mine": true], AlertListPage.self)
+            ids = try everyRow(client, AlertListRequest(mine: true))
                 .filter { ($0.dueDate ?? Pacific.date(of: $0.due).iso) < cutoff }
                 .sorted(by: dueOrder).map(\.alertId)
         } else {
@@ -273,8 +273,7 @@ package struct Ack: DaemonCommand {
             return
         }
         for id in ids {
-            let reply = try client.call("io.imr.Alerts.Acknowledge", ["alertId": .string(id)])
-            let alert = try DaemonClient.decode(AlertReply.self, reply, method: "io.imr.Alerts.Acknowledge").alert
+            let alert = try client.reply(AcknowledgeAlertRequest(alertId: id)).alert
             print(
                 Output.terminalSafe(
                     "acknowledged \(id): \(alert.level) \(alert.rule) of case \(alert.caseId) (by \(alert.acknowledgedBy ?? ""))"
@@ -333,8 +332,7 @@ package struct Snooze: DaemonCommand {
         let instant =
             try Self.duration(until).map { Pacific.rfc3339(Date().addingTimeInterval($0)) }
             ?? When.instant(until, option: "--until").0
-        let reply = try client.call("io.imr.Alerts.Snooze", ["alertId": .string(id), "until": .string(instant)])
-        let alert = try DaemonClient.decode(AlertReply.self, reply, method: "io.imr.Alerts.Snooze").alert
+        let alert = try client.reply(SnoozeAlertRequest(alertId: id, until: instant)).alert
         print(
             Output.terminalSafe(
                 "snoozed \(id) until \(alert.snoozedUntil.map(Pacific.rfc3339) ?? ""): \(alert.level) \(alert.rule) of case \(alert.caseId)"
@@ -366,8 +364,7 @@ package struct ReassignAlert: DaemonCommand {
 
     package func run(_ client: DaemonClient) throws {
         let id = try resolveAlertId(alertId, client)
-        let reply = try client.call("io.imr.Alerts.Reassign", ["alertId": .string(id), "coordinator": .string(to)])
-        let alert = try DaemonClient.decode(AlertReply.self, reply, method: "io.imr.Alerts.Reassign").alert
+        let alert = try client.reply(ReassignAlertRequest(alertId: id, coordinator: to)).alert
         print(
             Output.terminalSafe(
                 "reassigned \(id) to \(alert.coordinator): \(alert.level) \(alert.rule) of case \(alert.caseId)"
@@ -395,9 +392,9 @@ package struct Digest: DaemonCommand {
 
     package func run(_ client: DaemonClient) throws {
         let who = coordinator ?? currentUserName()
-        let reply = try client.call("io.imr.Deadlines.Digest", ["coordinator": .string(who)])
+        let reply = try client.call(DigestRequest(coordinator: who))
         if read.json { return Output.json(.object(reply)) }
-        let digest = try DaemonClient.decode(DigestReply.self, reply, method: "io.imr.Deadlines.Digest")
+        let digest = try DaemonClient.decode(DigestReply.self, reply, method: DigestRequest.method)
         print(Output.styled("Digest for \(who), \(digest.day.shortLabel)", .bold))
         var any = false
         for (section, title, style) in [

@@ -100,6 +100,26 @@ package struct DaemonClient {
         }
     }
 
+    /// The method `request` is the parameters of, called with them: the reply as the daemon
+    /// sent it (what --json prints).
+    package func call<Request: WireCall>(_ request: Request, passing: Set<String> = []) throws -> [String: JSONValue] {
+        try call(Request.method, try WireFormat.object(request), passing: passing)
+    }
+
+    /// The method `request` is the parameters of, called with them: the reply decoded.
+    package func reply<Request: WireCall>(_ request: Request) throws -> Request.Reply {
+        try Self.decode(Request.Reply.self, try call(request), method: Request.method)
+    }
+
+    /// A `more` call of the method `request` is the parameters of.
+    package func stream<Request: WireCall>(
+        _ request: Request,
+        passing: Set<String> = [],
+        _ body: ([String: JSONValue]) throws -> Bool
+    ) throws {
+        try stream(Request.method, try WireFormat.object(request), passing: passing, body)
+    }
+
     /// A reply's parameters as the wire type both ends share (IMRWire); a reply this imr-ctl
     /// cannot read (a daemon of another version, say) is a failure naming the method.
     package static func decode<T: Decodable>(_ type: T.Type, _ reply: [String: JSONValue], method: String) throws -> T {
@@ -541,34 +561,26 @@ extension JSONValue {
 
 /// Every page of a paged list, streamed by the daemon a page (of the most it sends) per reply,
 /// as the daemon's objects (for --json).
-func everyPage(
-    _ client: DaemonClient,
-    _ method: String,
-    _ parameters: [String: JSONValue],
-    key: String
-) throws -> [JSONValue] {
+func everyPage<Request: WireCall>(_ client: DaemonClient, _ request: Request) throws -> [JSONValue]
+where Request.Reply: PagedReply {
     var all: [JSONValue] = []
-    var parameters = parameters
+    var parameters = try WireFormat.object(request)
     parameters["limit"] = 1000
-    try client.stream(method, parameters) { reply in
-        all += reply[key]?.arrayValue ?? []
+    try client.stream(Request.method, parameters) { reply in
+        all += reply[Request.Reply.rowsKey]?.arrayValue ?? []
         return true
     }
     return all
 }
 
-/// Every page of a paged list, each reply decoded as `Reply`: every row of every page.
-func everyPage<Reply: PagedReply>(
-    _ client: DaemonClient,
-    _ method: String,
-    _ parameters: [String: JSONValue],
-    _ type: Reply.Type
-) throws -> [Reply.Row] {
-    var all: [Reply.Row] = []
-    var parameters = parameters
+/// Every page of a paged list, each reply decoded: every row of every page.
+func everyRow<Request: WireCall>(_ client: DaemonClient, _ request: Request) throws -> [Request.Reply.Row]
+where Request.Reply: PagedReply {
+    var all: [Request.Reply.Row] = []
+    var parameters = try WireFormat.object(request)
     parameters["limit"] = 1000
-    try client.stream(method, parameters) { reply in
-        all += try DaemonClient.decode(Reply.self, reply, method: method).rows
+    try client.stream(Request.method, parameters) { reply in
+        all += try DaemonClient.decode(Request.Reply.self, reply, method: Request.method).rows
         return true
     }
     return all

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChildProcess
 import Foundation
+import IMRWire
 import Varlink
 import Workflow
 
@@ -148,8 +149,15 @@ package struct Demo: ParsableCommand {
         print(String(format: "recorded in %.1f s\n", Date().timeIntervalSince(started)))
 
         let socket = ["--socket", socketPath]
-        let overduePage = try client.call("io.imr.Deadlines.List", ["overdue": true, "limit": 1])
-        let overdue = (overduePage["deadlines"]?.arrayValue.count ?? 0) + Int(overduePage["remaining"]?.intValue ?? 0)
+        let overduePage = try DaemonClient.decode(
+            DeadlinePage.self,
+            try client.call(
+                DeadlineBoardFilter.method,
+                try WireFormat.object(DeadlineBoardFilter(overdue: true, limit: 1))
+            ),
+            method: DeadlineBoardFilter.method
+        )
+        let overdue = overduePage.deadlines.count + Int(overduePage.remaining)
         print(
             Output.styled(
                 "Deadlines falling due in the next 7 days (imr-ctl deadlines --within 7d --pending --limit 20)",
@@ -158,7 +166,7 @@ package struct Demo: ParsableCommand {
         )
         let board = try Deadlines.parse(socket + ["--within", "7d", "--pending", "--limit", "20"])
         try board.run()
-        let atLeast = overduePage["remainingAtLeast"] == true ? "at least " : ""
+        let atLeast = overduePage.remainingAtLeast ? "at least " : ""
         print(
             "... and \(atLeast)\(overdue) already overdue (imr-ctl deadlines --overdue). A deadline that had passed before "
                 + "its case was entered is kept as history, not overdue: imr-ctl deadlines --overdue --include-history."
@@ -207,10 +215,12 @@ package struct Demo: ParsableCommand {
     func waitForAlerts(_ client: VarlinkClient) throws -> Int {
         var last = -1
         for _ in 0..<50 {
-            let page = try client.call("io.imr.Alerts.List", ["limit": 1])
-            let count =
-                (page["alerts"].map { if case .array(let a) = $0 { a.count } else { 0 } } ?? 0)
-                + (page["remaining"].flatMap { if case .int(let n) = $0 { Int(n) } else { nil } } ?? 0)
+            let page = try DaemonClient.decode(
+                AlertListPage.self,
+                try client.call(AlertListRequest.method, try WireFormat.object(AlertListRequest(limit: 1))),
+                method: AlertListRequest.method
+            )
+            let count = page.alerts.count + Int(page.remaining)
             if count == last { return count }
             last = count
             usleep(300_000)

@@ -24,7 +24,7 @@ struct ExportOptions: ParsableArguments {
         if mine && coordinator != nil { throw ValidationError("give --mine or --coordinator, not both") }
     }
 
-    var coordinatorFilter: JSONValue { (mine ? currentUserName() : coordinator).map { .string($0) } ?? .null }
+    var coordinatorFilter: String? { mine ? currentUserName() : coordinator }
 
     func write(_ text: String) throws {
         guard let output else { return FileHandle.standardOutput.write(Data(text.utf8)) }
@@ -52,11 +52,9 @@ struct ExportICS: DaemonCommand {
     var connection: ConnectionOptions { options.connection }
 
     func run(_ client: DaemonClient) throws {
-        let deadlines = try everyPage(
+        let deadlines = try everyRow(
             client,
-            "io.imr.Deadlines.List",
-            ["coordinator": options.coordinatorFilter, "withAlerts": true],
-            DeadlinePage.self
+            DeadlineBoardFilter(coordinator: options.coordinatorFilter, withAlerts: true)
         )
         try options.write(ICalendar.document(deadlines, now: Date()))
     }
@@ -77,12 +75,7 @@ struct ExportCSV: DaemonCommand {
 
     func run(_ client: DaemonClient) throws {
         // Every case, open and closed.
-        let list = try everyPage(
-            client,
-            "io.imr.Cases.List",
-            ["coordinator": options.coordinatorFilter, "open": .null],
-            CasePage.self
-        )
+        let list = try everyRow(client, CaseListFilter(open: nil, coordinator: options.coordinatorFilter))
         var rows: [[String]]
         if cases {
             rows = [
@@ -101,12 +94,7 @@ struct ExportCSV: DaemonCommand {
             }
         } else {
             let byCase = Dictionary(list.map { ($0.caseId, $0) }, uniquingKeysWith: { a, _ in a })
-            let deadlines = try everyPage(
-                client,
-                "io.imr.Deadlines.List",
-                ["coordinator": options.coordinatorFilter],
-                DeadlinePage.self
-            )
+            let deadlines = try everyRow(client, DeadlineBoardFilter(coordinator: options.coordinatorFilter))
             rows = [
                 [
                     "deadline_id", "case_id", "claim_number", "coordinator", "stage", "rule", "party", "items", "due",

@@ -205,18 +205,13 @@ package struct Import: ParsableCommand {
 
     /// One letter, one `io.imr.Cases.ImportDetermination` call.
     private func record(_ facts: LetterFacts, file: String) throws -> ImportReport {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let letter = try JSONDecoder().decode(JSONValue.self, from: encoder.encode(facts))
         let source = LetterImport.sourceDescription(facts, file: URL(fileURLWithPath: file).lastPathComponent)
-        var parameters: [String: JSONValue] = ["letter": letter, "force": .bool(force), "source": .string(source)]
-        if let caseId { parameters["caseId"] = .string(caseId) }
+        let request = ImportDeterminationRequest(letter: facts, caseId: caseId, force: force, source: source)
         var report = ImportReport(file: file, caseNumber: facts.caseNumber)
         let reply: [String: JSONValue]
         do {
             reply = try DaemonClient(connection).call(
-                "io.imr.Cases.ImportDetermination",
-                parameters,
+                request,
                 passing: [
                     "io.imr.Cases.LetterContradicts", "io.imr.Cases.LetterNotImportable",
                     "io.imr.Cases.TransitionRefused",
@@ -229,12 +224,15 @@ package struct Import: ParsableCommand {
             report.differences = try DaemonClient.decode(
                 [LetterDifference].self,
                 value: error.parameters["differences"] ?? .array([]),
-                method: "io.imr.Cases.ImportDetermination"
+                method: ImportDeterminationRequest.method
             )
             return report
         }
-        let method = "io.imr.Cases.ImportDetermination"
-        let imported = try DaemonClient.decode(ImportDeterminationReply.self, reply, method: method).imported
+        let imported = try DaemonClient.decode(
+            ImportDeterminationReply.self,
+            reply,
+            method: ImportDeterminationRequest.method
+        ).imported
         report.caseId = imported.caseId
         report.openedCase = imported.openedCase
         report.events = imported.events

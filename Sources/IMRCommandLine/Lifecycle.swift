@@ -83,9 +83,7 @@ extension RecordingCommand {
         let version = Int(recorded.version)
         let new = Set((version - types.count + 1)...max(version, version - types.count + 1))
         // The deadlines as they stand now; a failure to read them leaves the recording as it is.
-        guard let reply = try? client.call("io.imr.Deadlines.ForCase", ["caseId": .string(caseId)]),
-            let page = try? DaemonClient.decode(DeadlinesOfCase.self, reply, method: "io.imr.Deadlines.ForCase")
-        else { return }
+        guard let page = try? client.reply(DeadlinesForCaseRequest(caseId: caseId)) else { return }
         for deadline in page.deadlines where deadline.supersededBy == nil {
             let rule = deadline.rule.rawValue
             if let v = deadline.trigger.eventVersion, new.contains(v),
@@ -207,8 +205,7 @@ func pair(_ text: String, option: String, example: String) throws -> (String, St
 
 /// The case as the daemon has it, for commands that default their items from its state.
 func caseDetail(_ client: DaemonClient, _ caseId: String) throws -> CaseView {
-    let reply = try client.call("io.imr.Cases.Get", ["caseId": .string(caseId)])
-    return try DaemonClient.decode(CaseReply.self, reply, method: "io.imr.Cases.Get").case
+    try client.reply(CaseGetRequest(caseId: caseId)).case
 }
 
 /// The given item ids, or else every item of the case whose status is one of `statuses`.

@@ -153,24 +153,25 @@ package struct Cases: DaemonCommand {
         }
     }
 
-    var parameters: [String: JSONValue] {
-        [
-            "open": includeClosed ? .null : .bool(!closed), "stage": stage.map { .string($0) } ?? .null,
-            "coordinator": (mine ? currentUserName() : coordinator).map { .string($0) } ?? .null,
-            "claimNumber": claim.map { .string($0) } ?? .null, "imrCaseNumber": imrCase.map { .string($0) } ?? .null,
-            "limit": limit.map { .int(Int64($0)) } ?? .null, "after": after.map { .string($0) } ?? .null,
-            "includeHistory": includeHistory ? .bool(true) : .null,
-        ]
+    var request: CaseListFilter {
+        CaseListFilter(
+            open: includeClosed ? nil : !closed,
+            stage: stage,
+            coordinator: mine ? currentUserName() : coordinator,
+            claimNumber: claim,
+            imrCaseNumber: imrCase,
+            limit: limit,
+            after: after,
+            includeHistory: includeHistory ? true : nil
+        )
     }
 
     package func run(_ client: DaemonClient) throws {
         if let search {
-            let reply = try client.call(
-                "io.imr.Cases.Search",
-                ["text": .string(search), "limit": limit.map { .int(Int64($0)) } ?? .null]
-            )
+            let request = CaseSearchRequest(text: search, limit: limit)
+            let reply = try client.call(request)
             if read.json { return Output.json(reply["cases"] ?? .array([])) }
-            let found = try DaemonClient.decode(CaseSearchReply.self, reply, method: "io.imr.Cases.Search")
+            let found = try DaemonClient.decode(CaseSearchReply.self, reply, method: CaseSearchRequest.method)
             let cases = found.cases
             guard !cases.isEmpty else {
                 return print(
@@ -181,10 +182,9 @@ package struct Cases: DaemonCommand {
             if found.more { print("more cases match; type more of it, or --limit up to 100") }
             return
         }
-        try PagedOutput<CasePage>.show(
+        try PagedOutput.show(
             client,
-            "io.imr.Cases.List",
-            parameters,
+            request,
             noun: "case",
             all: all,
             json: read.json,
@@ -240,9 +240,9 @@ package struct Show: DaemonCommand {
     package init() {}
 
     package func run(_ client: DaemonClient) throws {
-        let reply = try client.call("io.imr.Cases.Get", ["caseId": .string(caseId)])
+        let reply = try client.call(CaseGetRequest(caseId: caseId))
         if read.json { return Output.json(reply["case"] ?? .null) }
-        let c = try DaemonClient.decode(CaseReply.self, reply, method: "io.imr.Cases.Get").case
+        let c = try DaemonClient.decode(CaseReply.self, reply, method: CaseGetRequest.method).case
         // Stored text is shown terminal-safe: a note or a name cannot forge a line.
         let safe = Output.terminalSafe
         print(
@@ -365,23 +365,25 @@ package struct Deadlines: DaemonCommand {
         }
     }
 
-    func parameters() throws -> [String: JSONValue] {
-        [
-            "coordinator": (mine ? currentUserName() : coordinator).map { .string($0) } ?? .null,
-            "rule": rule.map { .string($0) } ?? .null, "party": party.map { .string($0) } ?? .null,
-            "caseId": caseId.map { .string($0) } ?? .null,
-            "withinDays": try within.map { .int(Int64(try days($0, option: "--within"))) } ?? .null,
-            "overdue": overdue ? .bool(true) : pending ? .bool(false) : .null,
-            "limit": limit.map { .int(Int64($0)) } ?? .null,
-            "after": after.map { .string($0) } ?? .null, "includeHistory": includeHistory ? .bool(true) : .null,
-        ]
+    func request() throws -> DeadlineBoardFilter {
+        DeadlineBoardFilter(
+            coordinator: mine ? currentUserName() : coordinator,
+            rule: rule,
+            party: party,
+            caseId: caseId,
+            withinDays: try within.map { try days($0, option: "--within") },
+            overdue: overdue ? true : pending ? false : nil,
+            limit: limit,
+            after: after,
+            includeHistory: includeHistory ? true : nil
+        )
     }
 
     package func run(_ client: DaemonClient) throws {
         if includeHistory, let caseId {
             // The case's running deadlines and its history, from the case's own derivation.
-            let reply = try client.call("io.imr.Deadlines.ForCase", ["caseId": .string(caseId)])
-            let all = try DaemonClient.decode(DeadlinesOfCase.self, reply, method: "io.imr.Deadlines.ForCase")
+            let reply = try client.call(DeadlinesForCaseRequest(caseId: caseId))
+            let all = try DaemonClient.decode(DeadlinesOfCase.self, reply, method: DeadlinesForCaseRequest.method)
             // The rows as the daemon sent them (for --json), beside the decoded deadlines.
             let shown = zip(all.deadlines, reply["deadlines"]?.arrayValue ?? []).filter { d, _ in
                 d.supersededBy == nil && (d.status == .pending || d.status == .missed)
@@ -401,10 +403,9 @@ package struct Deadlines: DaemonCommand {
             }
             return
         }
-        try PagedOutput<DeadlinePage>.show(
+        try PagedOutput.show(
             client,
-            "io.imr.Deadlines.List",
-            try parameters(),
+            try request(),
             noun: "deadline",
             all: all,
             json: read.json,
@@ -488,10 +489,9 @@ struct PagedOutput<Reply: PagedReply> {
 
     /// A paged list as `imr-ctl` shows it: with `all` every page as the daemon streams them;
     /// otherwise one page (the parameters say which) and the line about the rest.
-    static func show(
+    static func show<Request: WireCall>(
         _ client: DaemonClient,
-        _ method: String,
-        _ parameters: [String: JSONValue],
+        _ request: Request,
         noun: String,
         all: Bool,
         json: Bool,
@@ -499,16 +499,17 @@ struct PagedOutput<Reply: PagedReply> {
         row: @escaping (Reply.Row) -> [String],
         style: @escaping ([String]) -> Output.Style?,
         empty: String
-    ) throws {
+    ) throws where Request.Reply == Reply {
+        let method = Request.method
         var pages = PagedOutput(method, json: json, header: header, row: row, style: style)
         if all {
-            try client.stream(method, parameters) { reply in
+            try client.stream(request) { reply in
                 try pages.add(reply)
                 return true
             }
             return pages.finish(empty: empty)
         }
-        let reply = try client.call(method, parameters)
+        let reply = try client.call(request)
         try pages.add(reply)
         pages.finish(empty: empty)
         moreLine(try DaemonClient.decode(PageInfo.self, reply, method: method), noun: noun, json: json)
@@ -547,10 +548,9 @@ package struct History: DaemonCommand {
 
     package func run(_ client: DaemonClient) throws {
         if read.json {
-            let events = try everyPage(client, "io.imr.Cases.History", ["caseId": .string(caseId)], key: "events")
-            return Output.json(.array(events))
+            return Output.json(.array(try everyPage(client, CaseHistoryRequest(caseId: caseId))))
         }
-        let events = try everyPage(client, "io.imr.Cases.History", ["caseId": .string(caseId)], HistoryPage.self)
+        let events = try everyRow(client, CaseHistoryRequest(caseId: caseId))
         Output.table(
             ["POSITION", "VERSION", "RECORDED", "TYPE", "ACTOR", "COMMAND"],
             events.map { e in

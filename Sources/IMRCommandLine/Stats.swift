@@ -15,9 +15,9 @@ package struct Stats: DaemonCommand {
     package init() {}
 
     package func run(_ client: DaemonClient) throws {
-        let reply = try client.call("io.imr.Cases.Stats")
+        let reply = try client.call(CaseStatsRequest())
         if read.json { return Output.json(reply["stats"] ?? .null) }
-        let s = try DaemonClient.decode(StatisticsReply.self, reply, method: "io.imr.Cases.Stats").stats
+        let s = try DaemonClient.decode(StatisticsReply.self, reply, method: CaseStatsRequest.method).stats
         func percent(_ share: Double?) -> String { share.map { String(format: "%.1f%%", $0 * 100) } ?? "-" }
         func days(_ median: Double?) -> String { median.map { String(format: "%.1f days", $0) } ?? "-" }
         print("\(s.openCases) open cases; \(s.dueWithin7Days) deadlines due in the next 7 days; \(s.overdue) overdue")

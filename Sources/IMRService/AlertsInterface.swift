@@ -65,26 +65,6 @@ package struct AlertsInterface: VarlinkHandler {
     /// The followers' feed's state, for a diagnosis in tests.
     package var feedDiagnosis: String { feed.diagnosis }
 
-    struct Filter: Decodable {
-        var mine: Bool?
-        var coordinator: String?
-    }
-
-    struct Page: Decodable {
-        var limit: Int?
-        var after: String?
-    }
-
-    struct AlertRef: Decodable { var alertId: String }
-    struct SnoozeRequest: Decodable {
-        var alertId: String
-        var until: String
-    }
-    struct ReassignRequest: Decodable {
-        var alertId: String
-        var coordinator: String
-    }
-
     /// Checked by the server before any parameter is decoded: reading for List and Follow,
     /// coordinating for the rest.
     package func admit(member: String, context: VarlinkCallContext) throws {
@@ -104,7 +84,7 @@ package struct AlertsInterface: VarlinkHandler {
         switch call.member {
         case "List":
             let coordinator = try coordinatorFilter(call, context)
-            let request = try WireFormat.decode(Page.self, from: call)
+            let request = try WireFormat.decode(AlertListRequest.self, from: call)
             try ReadModelGate.require(["alerts", "deadlines"], of: store, interface: "io.imr.Alerts")
             let paging = PagedReplies<Int64>(
                 invalidValue: "io.imr.Alerts.InvalidValue",
@@ -136,7 +116,7 @@ package struct AlertsInterface: VarlinkHandler {
             guard replier.more else { throw VarlinkError.expectedMore }
             return try await follow(coordinator: try coordinatorFilter(call, context), replier: replier)
         case "Acknowledge":
-            let ref = try WireFormat.decode(AlertRef.self, from: call)
+            let ref = try WireFormat.decode(AcknowledgeAlertRequest.self, from: call)
             let id = try alertId(ref.alertId)
             let actor = AccessPolicy.actor(of: context.peer)
             let now = clock()
@@ -149,7 +129,7 @@ package struct AlertsInterface: VarlinkHandler {
                 )
             ]
         case "Snooze":
-            let request = try WireFormat.decode(SnoozeRequest.self, from: call)
+            let request = try WireFormat.decode(SnoozeAlertRequest.self, from: call)
             let id = try alertId(request.alertId)
             let now = clock()
             guard let until = WireFormat.instant(request.until) else {
@@ -179,7 +159,7 @@ package struct AlertsInterface: VarlinkHandler {
                 )
             ]
         case "Reassign":
-            let request = try WireFormat.decode(ReassignRequest.self, from: call)
+            let request = try WireFormat.decode(ReassignAlertRequest.self, from: call)
             let id = try alertId(request.alertId)
             let coordinator = request.coordinator.trimmingCharacters(in: .whitespaces)
             guard !coordinator.isEmpty else {
@@ -212,7 +192,7 @@ package struct AlertsInterface: VarlinkHandler {
     }
 
     private func coordinatorFilter(_ call: VarlinkCall, _ context: VarlinkCallContext) throws -> String? {
-        let filter = try WireFormat.decode(Filter.self, from: call)
+        let filter = try WireFormat.decode(AlertFollowRequest.self, from: call)
         if filter.mine == true {
             if filter.coordinator != nil { throw invalid("coordinator", "give either mine or coordinator, not both") }
             return AccessPolicy.actor(of: context.peer).name

@@ -217,41 +217,6 @@ extension CaseSummary {
     }
 }
 
-/// Filters for the case list; nil means any.
-package struct CaseListFilter: Sendable, Equatable, Codable {
-    package var open: Bool?
-    package var stage: String?
-    package var coordinator: String?
-    package var claimNumber: String?
-    package var imrCaseNumber: String?
-    /// Cases per page (``CaseListProjection/defaultPage`` when nil, at most ``CaseListProjection/maximumPage``).
-    package var limit: Int?
-    /// The `next` of the previous page: this page starts after it.
-    package var after: String?
-    /// Each case also says how many of its misses are kept as history, and the latest's due.
-    package var includeHistory: Bool?
-
-    package init(
-        open: Bool? = nil,
-        stage: String? = nil,
-        coordinator: String? = nil,
-        claimNumber: String? = nil,
-        imrCaseNumber: String? = nil,
-        limit: Int? = nil,
-        after: String? = nil,
-        includeHistory: Bool? = nil
-    ) {
-        self.includeHistory = includeHistory
-        self.open = open
-        self.stage = stage
-        self.coordinator = coordinator
-        self.claimNumber = claimNumber
-        self.imrCaseNumber = imrCaseNumber
-        self.limit = limit
-        self.after = after
-    }
-}
-
 /// Where a page of the case list starts: just after this row, in the list's order (open cases
 /// before closed ones, then by next deadline, then by case id). Stable: a case recorded or
 /// moved meanwhile shows where it now belongs, and no case is shown twice or skipped because

@@ -5,17 +5,10 @@ import Varlink
 import Workflow
 
 extension CasesInterface {
-    struct ImportParameters: Decodable {
-        let letter: LetterFacts
-        let caseId: String?
-        let force: Bool
-        let source: String
-        let commandId: String?
-    }
 
     /// `ImportDetermination`: one letter, one append (see ``CaseService/importLetter``).
     func importDetermination(_ call: VarlinkCall, context: VarlinkCallContext) async throws -> [String: JSONValue] {
-        let p = try WireFormat.decode(ImportParameters.self, from: call)
+        let p = try WireFormat.decode(ImportDeterminationRequest.self, from: call)
         var commandId: UUID?
         if let text = p.commandId {
             guard let id = UUID(uuidString: text) else {

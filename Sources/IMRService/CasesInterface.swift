@@ -27,19 +27,6 @@ package struct CasesInterface: VarlinkHandler {
         self.logger = logger
     }
 
-    struct CaseRef: Decodable { let caseId: String }
-
-    struct SearchRequest: Decodable {
-        let text: String
-        let limit: Int?
-    }
-
-    struct HistoryRequest: Decodable {
-        let caseId: String
-        let limit: Int?
-        let after: String?
-    }
-
     /// The most events one History reply carries (and the page when none is asked for).
     static let historyPage = 1000
 
@@ -91,7 +78,7 @@ package struct CasesInterface: VarlinkHandler {
     ) async throws -> [String: JSONValue] {
         switch call.member {
         case "Search":
-            let request = try WireFormat.decode(SearchRequest.self, from: call)
+            let request = try WireFormat.decode(CaseSearchRequest.self, from: call)
             let text = request.text.trimmingCharacters(in: .whitespaces)
             guard (1...100).contains(text.utf8.count),
                 !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
@@ -120,7 +107,7 @@ package struct CasesInterface: VarlinkHandler {
             try ReadModelGate.require(["case_list", "deadlines"], of: service.store)
             return try await listCases(filter, streaming: call.more == true, replier: replier)
         case "Get":
-            let ref = try WireFormat.decode(CaseRef.self, from: call)
+            let ref = try WireFormat.decode(CaseGetRequest.self, from: call)
             let (state, history) = try await serviceCall(ref.caseId) { () async throws(CaseServiceError) in
                 try await service.stateAndHistory(of: CaseID(ref.caseId))
             }
@@ -142,7 +129,7 @@ package struct CasesInterface: VarlinkHandler {
                 StatisticsReply(stats: try await store.offload { try CaseStatistics.read(from: store, now: now) })
             )
         case "History":
-            let request = try WireFormat.decode(HistoryRequest.self, from: call)
+            let request = try WireFormat.decode(CaseHistoryRequest.self, from: call)
             let limit = request.limit ?? Self.historyPage
             guard (1...Self.historyPage).contains(limit) else {
                 throw VarlinkError(

@@ -367,46 +367,6 @@ final class DeadlineBodies: Sendable {
     }
 }
 
-/// Filters for the deadline board.
-package struct DeadlineBoardFilter: Sendable, Equatable, Decodable {
-    package var coordinator: String?
-    package var rule: String?
-    package var party: String?
-    package var caseId: String?
-    /// Only deadlines due within this many days from now (overdue ones included).
-    package var withinDays: Int?
-    /// true: only deadlines already past due; false: only those not yet due.
-    package var overdue: Bool?
-    /// Deadlines per page (``DeadlineProjection/defaultPage`` when nil, at most ``DeadlineProjection/maximumPage``).
-    package var limit: Int?
-    /// The `next` of the previous page: this page starts after it.
-    package var after: String?
-    /// Also the misses kept as history (``CaseDeadline/history``), in due order with the rest.
-    package var includeHistory: Bool?
-
-    package init(
-        coordinator: String? = nil,
-        rule: String? = nil,
-        party: String? = nil,
-        caseId: String? = nil,
-        withinDays: Int? = nil,
-        overdue: Bool? = nil,
-        limit: Int? = nil,
-        after: String? = nil,
-        includeHistory: Bool? = nil
-    ) {
-        self.includeHistory = includeHistory
-        self.coordinator = coordinator
-        self.rule = rule
-        self.party = party
-        self.caseId = caseId
-        self.withinDays = withinDays
-        self.overdue = overdue
-        self.limit = limit
-        self.after = after
-    }
-}
-
 /// Where a page of the board starts: just after this deadline, by due time then id.
 package struct DeadlineBoardCursor: Sendable, Equatable {
     package var dueMicros: Int64

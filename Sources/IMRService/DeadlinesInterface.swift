@@ -30,12 +30,6 @@ package struct DeadlinesInterface: VarlinkHandler {
         self.clock = clock
     }
 
-    struct Alerts: Decodable { let withAlerts: Bool? }
-
-    struct CaseRef: Decodable { let caseId: String }
-
-    struct DigestParameters: Decodable { let coordinator: String }
-
     /// Checked by the server before any parameter is decoded: every method reads.
     package func admit(member: String, context: VarlinkCallContext) throws {
         try access.require(.reader, context, method: "io.imr.Deadlines.\(member)")
@@ -100,7 +94,7 @@ package struct DeadlinesInterface: VarlinkHandler {
             // One clock for every page of a streamed board: a deadline does not turn from
             // pending to missed between two pages of one answer.
             let (store, now, withAlerts) = (
-                service.store, clock(), try WireFormat.decode(Alerts.self, from: call).withAlerts == true
+                service.store, clock(), filter.withAlerts == true
             )
             return try await paging.answer(
                 from: try paging.cursor(filter.after),
@@ -120,7 +114,7 @@ package struct DeadlinesInterface: VarlinkHandler {
                 )
             }
         case "Digest":
-            let p = try WireFormat.decode(DigestParameters.self, from: call)
+            let p = try WireFormat.decode(DigestRequest.self, from: call)
             guard !p.coordinator.isEmpty, p.coordinator.utf8.count <= 256,
                 !p.coordinator.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
             else {
@@ -139,7 +133,7 @@ package struct DeadlinesInterface: VarlinkHandler {
             }
             return digest.wire
         case "ForCase":
-            let ref = try WireFormat.decode(CaseRef.self, from: call)
+            let ref = try WireFormat.decode(DeadlinesForCaseRequest.self, from: call)
             let state: CaseState
             do { state = try await service.state(of: CaseID(ref.caseId)) } catch {
                 if case .caseNotFound = error {

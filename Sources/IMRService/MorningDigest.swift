@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import IMRWire
 import Logging
 import Varlink
 import Workflow

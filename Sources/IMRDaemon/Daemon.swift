@@ -64,6 +64,10 @@ package struct DaemonCommand: AsyncParsableCommand {
         // A notification command that exits without reading its stdin must not end the daemon
         // with SIGPIPE (a write to a closed pipe then fails with EPIPE instead).
         signal(SIGPIPE, SIG_IGN)
+        // SIGHUP reloads once the services run; until then (reading the configuration, opening
+        // and migrating the store) a reload sent early must not end the daemon, as SIGHUP's
+        // default action would. The reload service's signal source replaces this.
+        signal(SIGHUP, SIG_IGN)
         let configuration: DaemonConfiguration
         do {
             configuration = try options.resolveConfiguration()
@@ -349,7 +353,10 @@ final class Daemon: Sendable {
                 }
             )
         )
-        services.append(.init(service: ReloadService { [self] in reload() }))
+        // A reload before READY=1 applies the configuration without telling systemd: its
+        // RELOADING=1 and READY=1 would announce a daemon ready that is still starting.
+        let announced = Announced()
+        services.append(.init(service: ReloadService { [self] in reload(tellSystemd: announced.ready) }))
         services.append(
             .init(
                 service: VarlinkService(
@@ -358,6 +365,7 @@ final class Daemon: Sendable {
                     ready: { [self] in
                         let status = self.statusLine(store, now: clock())  // before READY=1, once
                         _ = try? self.notifier.notify(.ready, .status(status))
+                        announced.ready = true
                         self.logger.info(
                             "ready: \(status)",
                             metadata: ["message.id": .string(JournalMessageID.daemonReady)]
@@ -525,8 +533,8 @@ final class Daemon: Sendable {
     }
 
     /// SIGHUP: re-read the configuration and apply what can change live.
-    private func reload() {
-        _ = try? notifier.notify(.reloading)
+    private func reload(tellSystemd: Bool) {
+        if tellSystemd { _ = try? notifier.notify(.reloading) }
         do {
             let fresh = try options.resolveConfiguration()
             access.replace(with: AccessPolicy(fresh.access))
@@ -545,7 +553,7 @@ final class Daemon: Sendable {
                 metadata: ["message.id": .string(JournalMessageID.configurationInvalid)]
             )
         }
-        _ = try? notifier.notify(.ready)
+        if tellSystemd { _ = try? notifier.notify(.ready) }
     }
 
     private func statusLine(_ store: EventStore, now: Date) -> String {

@@ -3,6 +3,7 @@ import Foundation
 import IMRService
 import Logging
 import ServiceLifecycle
+import Synchronization
 import SystemdSupport
 import UnixSignals
 import Varlink
@@ -117,6 +118,15 @@ struct WatchdogService: Service {
     }
 }
 
+/// Whether the daemon has told systemd READY=1 (set once, read by the reload).
+final class Announced: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var ready: Bool {
+        get { flag.load(ordering: .acquiring) }
+        set { flag.store(newValue, ordering: .releasing) }
+    }
+}
+
 /// SIGHUP re-reads the configuration, for as long as the daemon runs.
 struct ReloadService: Service {
     let reload: @Sendable () -> Void
@@ -130,7 +140,9 @@ struct ReloadService: Service {
 
 /// The operator's notification command, run for each raised alert and morning digest: the
 /// scheduler hands deliveries over and goes on; each runs (with its retries) as a child task
-/// here, so a slow or hanging command holds up nothing else. At a graceful shutdown no new
+/// here, so a slow or hanging command holds up nothing else. Both are bounded: at most
+/// ``concurrentDeliveries`` commands run at once and ``queueLimit`` wait; beyond that a delivery
+/// is dropped with a warning in the journal. At a graceful shutdown no new
 /// delivery starts and pending retries are dropped (the alerts are in the log and listed by
 /// `imr-ctl alerts`); an attempt in flight runs to its end or its timeout.
 final class NotificationService: Service {
@@ -139,21 +151,41 @@ final class NotificationService: Service {
     private let continuation: AsyncStream<AlertCommandRunner.Delivery>.Continuation
     private let logger: Logger
 
+    /// Deliveries (each with its retries) running at once.
+    static let concurrentDeliveries = 16
+    /// Deliveries waiting for one of those; a delivery beyond them is dropped and logged (the
+    /// alert itself is in the log, and `imr-ctl alerts` lists it).
+    static let queueLimit = 10_000
+    private let dropped = Atomic<Int>(0)
+
     init(runner: AlertCommandRunner, logger: Logger) {
         self.runner = runner
         self.logger = logger
-        (deliveries, continuation) = AsyncStream.makeStream()
+        (deliveries, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingOldest(Self.queueLimit))
     }
 
     /// Queues a delivery and returns at once.
     func deliver(_ delivery: AlertCommandRunner.Delivery) {
-        continuation.yield(delivery)
+        guard case .dropped = continuation.yield(delivery) else { return }
+        let count = dropped.wrappingAdd(1, ordering: .relaxed).newValue
+        // The first drop and every thousandth: a flood is said without flooding the journal.
+        if count == 1 || count.isMultiple(of: 1000) {
+            logger.warning(
+                "notification queue full (\(Self.queueLimit) waiting for \(Self.concurrentDeliveries) running commands): \(delivery.name) not notified, \(count) dropped since start; the alerts are in the log (imr-ctl alerts); is the notification command hanging or failing?"
+            )
+        }
     }
 
     func run() async throws {
-        await withDiscardingTaskGroup { group in
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
             for await delivery in deliveries.cancelOnGracefulShutdown() {
+                if running == Self.concurrentDeliveries {
+                    await group.next()
+                    running -= 1
+                }
                 group.addTask { [runner] in _ = await runner.deliverWithRetries(delivery) }
+                running += 1
             }
             continuation.finish()
             group.cancelAll()

@@ -173,8 +173,14 @@ package final class AlertCommandRunner: Sendable {
         p.standardError = FileHandle.nullDevice
         let json = delivery.json
         do { try p.start() } catch { return "cannot start \(settings.command[0])" }
-        try? input.fileHandleForWriting.write(contentsOf: json)
-        try? input.fileHandleForWriting.close()
+        // The JSON goes in on a thread of its own: a command that never reads its stdin (a digest
+        // is more than a pipe holds) blocks that thread until it exits or the timeout kills it,
+        // never one of the cooperative threads that answer calls.
+        let writer = input.fileHandleForWriting
+        Thread {
+            try? writer.write(contentsOf: json)
+            try? writer.close()
+        }.start()
         let timeout = settings.timeout
         // The exit, reaped with waitpid on a thread of its own (ChildProcess, not Foundation's
         // handler), races the timeout; a command past it is killed, which ends the wait.

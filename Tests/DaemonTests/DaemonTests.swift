@@ -375,6 +375,35 @@ import Glibc
         #expect(stranger.output.contains("PermissionDenied"), "\(stranger.output)")
     }
 
+    /// A reload sent while the daemon is still starting (reading its configuration, opening the
+    /// store, raising late alerts) is not its end, as SIGHUP's default action would make it.
+    @Test func aReloadWhileTheDaemonStartsDoesNotEndIt() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanup() }
+        // From the daemon's first word to the systemd notify socket until READY=1: a SIGHUP every millisecond.
+        let sent = try await offPool { () -> Int? in
+            guard let first = daemon.notify.receive(timeout: 60) else { return nil }
+            if first.contains("READY=1") { return 0 }
+            var sent = 0
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                daemon.signal(SIGHUP)
+                sent += 1
+                if let message = daemon.notify.receive(timeout: 0.001) {
+                    // A reload before READY=1 says nothing to systemd: the first READY=1 is start-up's.
+                    #expect(!message.contains("RELOADING=1"), "\(message)")
+                    if message.contains("READY=1") { return sent }
+                }
+            }
+            return nil
+        }
+        let reloads = try #require(sent, "the daemon never became ready")
+        #expect(reloads > 0, "READY=1 came first: no reload was sent while the daemon started")
+        let status = try await offPool { try daemon.client().call("io.imr.Admin.Status") }
+        #expect(status["headPosition"] == 0)
+        #expect(daemon.stop().status == 0)
+    }
+
     @Test func thePythonReferenceClientIntrospectsTheDaemon() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }

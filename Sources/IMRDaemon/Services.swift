@@ -133,7 +133,13 @@ struct ReloadService: Service {
 
     func run() async throws {
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
-            reload()
+            // Reading the configuration file is a blocking call: on a thread of its own.
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                Thread {
+                    reload()
+                    continuation.resume()
+                }.start()
+            }
         }
     }
 }

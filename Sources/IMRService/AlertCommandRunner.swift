@@ -172,15 +172,23 @@ package final class AlertCommandRunner: Sendable {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         let json = delivery.json
-        do { try p.start() } catch { return "cannot start \(settings.command[0])" }
-        // The JSON goes in on a thread of its own: a command that never reads its stdin (a digest
-        // is more than a pipe holds) blocks that thread until it exits or the timeout kills it,
-        // never one of the cooperative threads that answer calls.
+        // Started, and the JSON written to it, on a thread of its own: spawning is a blocking
+        // call, and a command that never reads its stdin (a digest is more than a pipe holds)
+        // blocks that thread until it exits or the timeout kills it, never one of the
+        // cooperative threads that answer calls.
         let writer = input.fileHandleForWriting
-        Thread {
-            try? writer.write(contentsOf: json)
-            try? writer.close()
-        }.start()
+        let started = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            Thread {
+                guard (try? process.process.start()) != nil else {
+                    try? writer.close()
+                    return continuation.resume(returning: false)
+                }
+                continuation.resume(returning: true)
+                try? writer.write(contentsOf: json)
+                try? writer.close()
+            }.start()
+        }
+        guard started else { return "cannot start \(settings.command[0])" }
         let timeout = settings.timeout
         // The exit, reaped with waitpid on a thread of its own (ChildProcess, not Foundation's
         // handler), races the timeout; a command past it is killed, which ends the wait.

@@ -1,0 +1,424 @@
+#!/usr/bin/python3
+"""Drives imr's Cockpit page (cockpit/imr) in headless Chromium against a real imr-daemon.
+
+Starts the built imr-daemon on a private state directory and socket, records a small caseload
+through its socket as root, and serves the page with Cockpit's own web service on loopback
+(cockpit-ws --local-session: no login, the bridge runs as the web service's user). The page is
+found through XDG_DATA_DIRS and pointed at the test's socket and imr-ctl by a manifest
+override in XDG_CONFIG_DIRS, so nothing is installed. Three web services run as uid nobody
+with a primary group that the daemon's [access] maps to a role (daemon: coordinator, nogroup:
+reader, sys: none), as the access matrix test does.
+
+The coordinator goes through the board (acknowledge, snooze, an alert arriving live), the
+cases (search, filter, pages), a case (deadline explanations, recording the next fact, a
+correction), an import of a letter and the calendar; the reader and the stranger get their
+views. Afterwards the daemon's log must hold what was done, with the actor. A screenshot of
+each page is written to the output directory, which the test prints.
+
+    Tests/Browser/cockpit_page_test.py [--bin .build/debug] [--out DIR] [--readme-screenshot PATH]
+
+Needs root (setpriv), cockpit-ws and cockpit-bridge, chromium, chromium-driver and
+python3-selenium (scripts/setup installs them); run with Debian's /usr/bin/python3.
+Exit status: 0 passed, 1 failed, 77 skipped (not root).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import zoneinfo
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHARED = os.path.join(os.path.dirname(REPO), "shared")
+PACIFIC = zoneinfo.ZoneInfo("America/Los_Angeles")
+COCKPIT_WS = "/usr/lib/cockpit/cockpit-ws"
+NOBODY = 65534
+GROUPS = {"coordinator": 1, "reader": 65534, "stranger": 3}  # daemon, nogroup, sys
+TIMEOUT = 30
+
+
+def log(*args):
+    print("browser-test:", *args, flush=True)
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+def wait_for(what, predicate, timeout=TIMEOUT, interval=0.1):
+    """Polls predicate until it returns a true value; fails naming what after timeout."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as e:  # an element not there yet, a stale one
+            last_error = e
+        time.sleep(interval)
+    raise Failure(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---- Varlink, as the reference: NUL-framed JSON on the Unix socket ----------------------------
+
+
+class Varlink:
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect(path)
+        self.buffer = b""
+
+    def call(self, method, parameters=None, **more):
+        parameters = dict(parameters or {}, **more)
+        self.sock.sendall(json.dumps({"method": method, "parameters": parameters}).encode() + b"\0")
+        while b"\0" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise Failure(f"{method}: the daemon closed the connection")
+            self.buffer += chunk
+        message, self.buffer = self.buffer.split(b"\0", 1)
+        reply = json.loads(message)
+        if "error" in reply:
+            raise Failure(f"{method}: {reply['error']} {json.dumps(reply.get('parameters'))}")
+        return reply.get("parameters", {})
+
+    def close(self):
+        self.sock.close()
+
+
+def pacific_now():
+    return datetime.datetime.now(PACIFIC)
+
+
+def instant(days_ago, hours_later=0):
+    """An instant days_ago days and two hours before now, plus hours_later: never in the future."""
+    t = pacific_now() - datetime.timedelta(days=days_ago, hours=2) + datetime.timedelta(hours=hours_later)
+    return t.replace(second=0, microsecond=0).isoformat(timespec="seconds")
+
+
+def day(days_ago):
+    return (pacific_now() - datetime.timedelta(days=days_ago)).date().isoformat()
+
+
+def open_case(v, case_id, coordinator, employer="Acme Logistics", claim=None):
+    v.call(
+        "io.imr.Cases.Open",
+        caseId=case_id,
+        claimNumber=claim or f"ADJ{abs(hash(case_id)) % 10_000_000:07d}",
+        employer=employer,
+        claimsAdministrator="Golden State TPA",
+        injuredWorkerReference="J.S.",
+        dateOfInjury=day(400),
+        coordinator=coordinator,
+    )
+
+
+def receive_rfa(v, case_id, days_ago, items):
+    v.call(
+        "io.imr.Cases.ReceiveRFA",
+        caseId=case_id,
+        rfaId="R1",
+        receivedAt=instant(days_ago),
+        receivedTimeOfDayKnown=True,
+        transmission="fax",
+        physician="Dr. Rivera",
+        reviewType="prospective",
+        expedited=False,
+        formulary=False,
+        items=[{"id": i, "description": d} for i, d in items],
+    )
+
+
+def decide_ur_notice_due_in(v, case_id, seconds, items=("I1",), outcome="approved"):
+    """A UR decision made 24 hours less `seconds` ago: the physician must be told within 24 hours
+    (ur.notice.physician), so that deadline passes `seconds` after now. A deadline must pass after it
+    was recorded to be overdue on the board (one already past when recorded is history)."""
+    decided = pacific_now() - datetime.timedelta(hours=24) + datetime.timedelta(seconds=seconds)
+    v.call(
+        "io.imr.Cases.DecideUR",
+        caseId=case_id,
+        rfaId="R1",
+        decidedAt=decided.isoformat(timespec="seconds"),
+        decisions=[{"itemId": i, "outcome": outcome} for i in items],
+    )
+
+
+def seed(v):
+    """The caseload: a few cases of nobody's at known stages, and enough others to need pages."""
+    # The physician notice of BOARD-1 falls overdue seconds from now: an overdue alert.
+    open_case(v, "BOARD-1", "nobody", employer="Café Olé Foods")
+    receive_rfa(v, "BOARD-1", 3, [("I1", "MRI lumbar spine"), ("I2", "Physical therapy x12")])
+    decide_ur_notice_due_in(v, "BOARD-1", 3, items=("I1", "I2"))
+    # Due within the week: the UR decision of BOARD-2 (a notice alert).
+    open_case(v, "BOARD-2", "nobody", employer="Sierra Builders")
+    receive_rfa(v, "BOARD-2", 1, [("I1", "Acupuncture x6")])
+    # Denied and served: the employee's IMR application clock runs; next is the application.
+    open_case(v, "CASE-3", "nobody", employer="Harbor Freight Lines", claim="ADJ9900123")
+    receive_rfa(v, "CASE-3", 20, [("I1", "Lumbar epidural steroid injection")])
+    v.call(
+        "io.imr.Cases.DecideUR",
+        caseId="CASE-3",
+        rfaId="R1",
+        decidedAt=instant(18),
+        decisions=[{"itemId": "I1", "outcome": "denied"}],
+    )
+    v.call("io.imr.Cases.NotifyPhysician", {"caseId": "CASE-3", "itemIds": ["I1"], "notifiedAt": instant(18, 1), "method": "fax"})
+    v.call(
+        "io.imr.Cases.ServeWrittenDecision",
+        {"caseId": "CASE-3", "itemIds": ["I1"], "servedOn": day(17), "method": "mail", "destination": "california"},
+    )
+    # Others' cases, for search, filters and pages.
+    for n in range(1, 61):
+        case_id = f"LOAD-{n:03d}"
+        open_case(v, case_id, "alice" if n % 2 else "bob", employer=f"Employer {n:03d} Inc")
+        if n % 3 == 0:
+            receive_rfa(v, case_id, n % 9, [("I1", "Follow-up visit")])
+    # BOARD-1's overdue alert is raised before anyone looks.
+    wait_for(
+        "the overdue alert of BOARD-1",
+        lambda: any(a["caseId"] == "BOARD-1" and a["level"] == "overdue" for a in v.call("io.imr.Alerts.List", limit=1000)["alerts"]),
+    )
+
+
+# ---- Processes ----------------------------------------------------------------------------
+
+
+class Processes:
+    def __init__(self):
+        self.started = []
+
+    def start(self, name, argv, log_path, env=None):
+        out = open(log_path, "wb")
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        self.started.append((name, p, out))
+        return p
+
+    def stop_all(self):
+        for name, p, out in reversed(self.started):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            out.close()
+
+
+def start_daemon(procs, work, bin_dir):
+    config = os.path.join(work, "imr-daemon.toml")
+    with open(config, "w") as f:
+        f.write('[access]\nreaders = ["nogroup"]\ncoordinators = ["daemon"]\nadmins = ["bin"]\n')
+    sock = os.path.join(work, "imr.sock")
+    procs.start(
+        "imr-daemon",
+        [os.path.join(bin_dir, "imr-daemon"), "--config", config, "--state-dir", os.path.join(work, "state"), "--socket", sock],
+        os.path.join(work, "daemon.log"),
+    )
+
+    def ready():
+        v = Varlink(sock)
+        try:
+            return v.call("io.imr.Admin.Status")
+        finally:
+            v.close()
+
+    wait_for("imr-daemon to answer on " + sock, ready, timeout=60, interval=0.2)
+    os.chmod(sock, 0o666)  # the socket's group would be imr under systemd; here nobody must reach it
+    return sock
+
+
+def start_cockpit(procs, work, role, sock, bin_dir):
+    """cockpit-ws on loopback with a local session, as nobody with the role's group."""
+    port = free_port()
+    home = os.path.join(work, "home-" + role)
+    os.makedirs(home, exist_ok=True)
+    os.chown(home, NOBODY, GROUPS[role])
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "XDG_DATA_DIRS": os.path.join(work, "data") + ":/usr/share",
+        "XDG_CONFIG_DIRS": os.path.join(work, "config"),
+        "XDG_RUNTIME_DIR": home,
+    }
+    argv = [
+        "setpriv", f"--reuid={NOBODY}", f"--regid={GROUPS[role]}", "--clear-groups",
+        COCKPIT_WS, "--no-tls", "--local-session=cockpit-bridge", "--port", str(port), "--address", "127.0.0.1",
+    ]
+    procs.start("cockpit-ws-" + role, argv, os.path.join(work, f"cockpit-ws-{role}.log"), env=env)
+
+    def listening():
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+
+    wait_for(f"cockpit-ws ({role}) on port {port}", listening, interval=0.1)
+    return f"http://127.0.0.1:{port}"
+
+
+def prepare_package(work, sock, bin_dir):
+    data = os.path.join(work, "data", "cockpit")
+    os.makedirs(data)
+    os.symlink(os.path.join(REPO, "cockpit", "imr"), os.path.join(data, "imr"))
+    conf = os.path.join(work, "config", "cockpit")
+    os.makedirs(conf)
+    with open(os.path.join(conf, "imr.override.json"), "w") as f:
+        json.dump({"config": {"socket": sock, "imrCtl": os.path.join(bin_dir, "imr-ctl")}}, f)
+
+
+# ---- The browser --------------------------------------------------------------------------
+
+
+def browser(download_dir):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800", "--lang=en-US"]:
+        options.add_argument(a)
+    options.binary_location = "/usr/bin/chromium"
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.add_experimental_option("prefs", {"download.default_directory": download_dir})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+class Page:
+    """The page at its own URL (not inside the shell's frame), as one role."""
+
+    def __init__(self, driver, base, out):
+        self.d = driver
+        self.base = base
+        self.out = out
+
+    def open(self, fragment=""):
+        self.d.get(self.base + "/cockpit/@localhost/imr/index.html" + fragment)
+
+    def css(self, selector):
+        return self.d.find_elements("css selector", selector)
+
+    def one(self, selector, what=None):
+        return wait_for(what or selector, lambda: (self.css(selector) or [None])[0])
+
+    def text(self):
+        return self.d.find_element("css selector", "body").text
+
+    def wait_text(self, needle, timeout=TIMEOUT):
+        return wait_for(f"the page to show {needle!r}", lambda: needle in self.text(), timeout=timeout)
+
+    def shot(self, name):
+        path = os.path.join(self.out, name + ".png")
+        self.d.save_screenshot(path)
+        log("screenshot", path)
+        return path
+
+    def console_errors(self):
+        return [e for e in self.d.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def run(args):
+    if os.geteuid() != 0:
+        log("skipped: needs root to run the web service as nobody (setpriv); CI runs as root")
+        return 77
+    bin_dir = os.path.abspath(args.bin)
+    out = args.out or tempfile.mkdtemp(prefix="imr-cockpit-shots-")
+    os.makedirs(out, exist_ok=True)
+    log("screenshots and logs in", out)
+    work = tempfile.mkdtemp(prefix="imr-cockpit-")
+    os.chmod(work, 0o755)
+    procs = Processes()
+    driver = None
+    started = time.monotonic()
+    try:
+        sock = start_daemon(procs, work, bin_dir)
+        v = Varlink(sock)
+        seed(v)
+        prepare_package(work, sock, bin_dir)
+        urls = {role: start_cockpit(procs, work, role, sock, bin_dir) for role in GROUPS}
+        downloads = os.path.join(work, "downloads")
+        os.makedirs(downloads)
+        driver = browser(downloads)
+        driver.set_page_load_timeout(60)
+        page = Page(driver, urls["coordinator"], out)
+        for step in STEPS:
+            t = time.monotonic()
+            step(page, v, urls, work)
+            log(f"{step.__name__}: ok ({time.monotonic() - t:.1f}s)")
+        errors = [e for e in page.console_errors() if "favicon" not in e["message"]]
+        check(not errors, f"the browser console has errors: {errors}")
+        log(f"passed in {time.monotonic() - started:.0f}s")
+        return 0
+    except Exception as e:
+        log("FAILED:", e)
+        traceback.print_exc()
+        if driver:
+            try:
+                Page(driver, "", out).shot("failure")
+                for entry in driver.get_log("browser"):
+                    log("console:", entry["level"], entry["message"])
+            except Exception:
+                pass
+        for name in os.listdir(work):
+            if name.endswith(".log"):
+                shutil.copy(os.path.join(work, name), out)
+        log("logs copied to", out)
+        return 1
+    finally:
+        if driver:
+            driver.quit()
+        procs.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ---- The steps ----------------------------------------------------------------------------
+
+
+def board_shows_my_alerts_and_deadlines(page, v, urls, work):
+    page.open("#/board")
+    page.one('tr.alert-row[data-case-id="BOARD-1"]', "the overdue alert of BOARD-1 on the board")
+    rows = wait_for("deadline rows", lambda: page.css("tr.deadline-row"))
+    first = rows[0]
+    check("overdue" in first.get_attribute("class"), "the first deadline row is not an overdue one")
+    check(first.get_attribute("data-case-id") == "BOARD-1", "BOARD-1's overdue UR decision is not first")
+    text = page.text()
+    for needle in ["UR decision (prospective or concurrent review)", "Claims administrator", "overdue by", "I1, I2"]:
+        check(needle in text, f"the board does not show {needle!r}")
+    check("LOAD-" not in text, "the board shows other coordinators' cases")
+    page.shot("01-board")
+
+
+STEPS = [
+    board_shows_my_alerts_and_deadlines,
+]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", default=os.path.join(REPO, ".build", "debug"), help="where imr-daemon and imr-ctl are")
+    parser.add_argument("--out", help="where screenshots go (default: a new temporary directory)")
+    parser.add_argument("--readme-screenshot", help="also write the board, inside Cockpit's shell, to this PNG")
+    args = parser.parse_args()
+    sys.exit(run(args))
+
+
+if __name__ == "__main__":
+    main()

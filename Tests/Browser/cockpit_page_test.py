@@ -358,6 +358,9 @@ def run(args):
         os.makedirs(downloads)
         driver = browser(downloads)
         driver.set_page_load_timeout(60)
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False}
+        )
         page = Page(driver, urls["coordinator"], out)
         for step in STEPS:
             t = time.monotonic()
@@ -406,8 +409,39 @@ def board_shows_my_alerts_and_deadlines(page, v, urls, work):
     page.shot("01-board")
 
 
+def acknowledging_and_snoozing_from_the_row(page, v, urls, work):
+    row = page.one('tr.alert-row[data-case-id="BOARD-1"]')
+    row.find_element("css selector", "button.ack").click()
+    wait_for("BOARD-1's alert to leave the board", lambda: not page.css('tr.alert-row[data-case-id="BOARD-1"]'))
+    page.wait_text("Acknowledged: Tell the requesting physician of the UR decision, case BOARD-1.")
+    row = page.one('tr.alert-row[data-case-id="BOARD-2"]')
+    from selenium.webdriver.support.ui import Select
+
+    Select(row.find_element("css selector", "select.snooze-for")).select_by_value("4h")
+    row.find_element("css selector", "button.snooze-btn").click()
+    wait_for("BOARD-2's alert to leave the board", lambda: not page.css('tr.alert-row[data-case-id="BOARD-2"]'))
+    page.wait_text("Snoozed until")
+    alerts = {a["caseId"]: a for a in v.call("io.imr.Alerts.List", limit=1000)["alerts"]}
+    check("BOARD-1" not in alerts and "BOARD-2" not in alerts, "the daemon still lists the acknowledged or snoozed alert")
+
+
+def an_alert_arrives_without_reloading(page, v, urls, work):
+    marker = page.d.execute_script("window.imrTestMarker = 42; return window.imrTestMarker")
+    open_case(v, "LIVE-1", "nobody", employer="Pacific Coast Dairy")
+    receive_rfa(v, "LIVE-1", 2, [("I1", "Cervical MRI")])
+    decide_ur_notice_due_in(v, "LIVE-1", 2)
+    page.one('tr.alert-row.fresh[data-case-id="LIVE-1"]', "LIVE-1's alert to appear on the open board")
+    page.one('tr.alert-row.level-overdue[data-case-id="LIVE-1"]', "LIVE-1's overdue alert to replace its reminder")
+    check(len(page.css('tr.alert-row[data-case-id="LIVE-1"]')) == 1, "LIVE-1 has more than one open alert row")
+    check(page.d.execute_script("return window.imrTestMarker") == marker, "the page was reloaded")
+    page.wait_text("Live updates: on")
+    page.shot("02-board-live")
+
+
 STEPS = [
     board_shows_my_alerts_and_deadlines,
+    acknowledging_and_snoozing_from_the_row,
+    an_alert_arrives_without_reloading,
 ]
 
 

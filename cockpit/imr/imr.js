@@ -488,6 +488,7 @@ async function renderBoard(main, rest, options) {
     ]);
     board.deadlines = deadlines.deadlines;
     for (const d of deadlines.deadlines) board.partyOf.set(d.id, d.party);
+    board.deadlinesBox = deadlinesBox;
     fill(deadlinesBox, deadlineTable(deadlines));
     state.alerts = new Map(alerts.alerts.map((a) => [a.alertId, a]));
     board.fresh = new Set();
@@ -517,6 +518,7 @@ function startFollowing(live) {
         if (isNew && !reply.replayed) {
             board.fresh.add(alert.alertId);
             announce(`New alert: ${LEVELS[alert.level] || alert.level}, ${ruleWords(alert.rule)}, case ${alert.caseId}`);
+            refreshDeadlinesSoon();
         }
         renderAlerts();
     }).catch((e) => {
@@ -524,6 +526,22 @@ function startFollowing(live) {
         live.textContent = "Live updates stopped: " + errorText(e) + " Reload the page to resume.";
         live.classList.remove("on");
     });
+}
+
+/* A new alert means a deadline came near or passed: the deadline list is read again, once for
+ * a burst of alerts. */
+function refreshDeadlinesSoon() {
+    clearTimeout(board.refreshTimer);
+    board.refreshTimer = setTimeout(async () => {
+        if (state.page !== "board") return;
+        try {
+            const page = await call("io.imr.Deadlines.List", { coordinator: state.user, withinDays: board.within, limit: 200 });
+            for (const d of page.deadlines) board.partyOf.set(d.id, d.party);
+            if (state.page === "board") fill(board.deadlinesBox, deadlineTable(page));
+        } catch (e) {
+            console.warn("refreshing the deadlines failed", e);
+        }
+    }, 500);
 }
 
 function alertParty(alert) {

@@ -438,10 +438,53 @@ def an_alert_arrives_without_reloading(page, v, urls, work):
     page.shot("02-board-live")
 
 
+def cases_search_filter_and_pages(page, v, urls, work):
+    from selenium.webdriver.support.ui import Select
+
+    page.d.find_element("link text", "Cases").click()
+    page.wait_text("Cases 1–25")
+    first = [r.get_attribute("data-case-id") for r in page.css("tr.case-row")]
+    check(len(first) == 25, f"the first page has {len(first)} cases, not 25")
+    page.one("#cases-next").click()
+    page.wait_text("Page 2")
+    page.wait_text("Cases 26–50")
+    second = [r.get_attribute("data-case-id") for r in page.css("tr.case-row")]
+    check(len(second) == 25 and not set(first) & set(second), "the second page repeats the first's cases")
+    page.one("#cases-next").click()
+    page.wait_text("Cases 51–")
+    third = [r.get_attribute("data-case-id") for r in page.css("tr.case-row")]
+    check(page.one("#cases-next").get_attribute("disabled") is not None, "the last page offers a next page")
+    check(len(set(first + second + third)) == 64, "the pages do not hold every open case once")
+    page.one("#cases-previous").click()
+    page.wait_text("Cases 26–50")
+    # Search by the start of the employer, with non-ASCII letters.
+    box = page.one("#case-q")
+    box.clear()
+    box.send_keys("Café")
+    page.one("form.filters button[type=submit]").click()
+    wait_for("the search to find BOARD-1", lambda: [r.get_attribute("data-case-id") for r in page.css("tr.case-row")] == ["BOARD-1"])
+    page.wait_text("Café Olé Foods")
+    # Filter by coordinator and stage.
+    box = page.one("#case-q")
+    box.clear()
+    coordinator = page.one("#case-coordinator")
+    coordinator.clear()
+    coordinator.send_keys("bob")
+    Select(page.one("#case-stage")).select_by_value("rfaReceived")
+    page.one("form.filters button[type=submit]").click()
+    page.wait_text("Cases 1–")
+    rows = page.css("tr.case-row")
+    check(rows, "no case of bob's at stage RFA received")
+    for r in rows:
+        check("bob" in r.text and "RFA received" in r.text, f"a row outside the filter: {r.text}")
+    page.shot("03-cases")
+
+
 STEPS = [
     board_shows_my_alerts_and_deadlines,
     acknowledging_and_snoozing_from_the_row,
     an_alert_arrives_without_reloading,
+    cases_search_filter_and_pages,
 ]
 
 

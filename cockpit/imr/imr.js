@@ -152,6 +152,9 @@ function fmtDay(text) {
 /* A deadline's due: the instant for an hour deadline, else the end of its Pacific day. */
 function fmtDue(row) {
     if (row.isExactInstant === false && row.dueDate) return "end of " + fmtDay(row.dueDate);
+    // A day deadline's due is the last second of its Pacific day.
+    const m = /^(\d{4}-\d{2}-\d{2})T23:59:59-0[78]:00$/.exec(row.due || "");
+    if (m && row.isExactInstant !== true) return "end of " + fmtDay(m[1]);
     return fmtInstant(row.due);
 }
 
@@ -406,6 +409,13 @@ function route() {
     });
 }
 
+/* Goes to a page; options with no value are left out of the URL. */
+function go(path, options) {
+    const kept = {};
+    for (const [k, v] of Object.entries(options || {})) if (v !== undefined && v !== null && v !== "") kept[k] = String(v);
+    cockpit.location.go(path, kept);
+}
+
 function pageTitle(text) {
     const title = h("h1", { tabindex: "-1" }, text);
     setTimeout(() => title.focus({ preventScroll: true }), 0);
@@ -450,7 +460,7 @@ async function renderBoard(main, rest, options) {
         "select",
         {
             id: "within",
-            onchange: (e) => cockpit.location.go(["board"], { within: e.target.value }),
+            onchange: (e) => go(["board"], { within: e.target.value }),
         },
         [1, 3, 7, 14, 30, 90].map((n) => h("option", { value: n, selected: n === board.within }, n === 1 ? "1 day" : `${n} days`))
     );
@@ -695,8 +705,172 @@ function deadlineTable(page) {
     ];
 }
 
-/* ---- Pages still to come ---------------------------------------------------------------- */
-function renderCases(main) { fill(main, pageTitle("Cases")); }
+/* ---- Cases ---------------------------------------------------------------------------- */
+
+const CASES_PER_PAGE = 25;
+const casesPaging = { key: null, cursors: [] }; // the `after` of each page shown before this one
+
+async function renderCases(main, rest, options) {
+    const q = (options.q || "").trim();
+    const stage = options.stage || "";
+    const coordinator = (options.coordinator || "").trim();
+    const scope = options.scope || "open";
+    const after = options.after || null;
+    const key = JSON.stringify([q, stage, coordinator, scope]);
+    if (casesPaging.key !== key || !after) casesPaging.cursors = [];
+    casesPaging.key = key;
+
+    const form = h(
+        "form",
+        {
+            class: "filters",
+            role: "search",
+            "aria-label": "Find cases",
+            onsubmit: (e) => {
+                e.preventDefault();
+                const f = e.target.elements;
+                casesPaging.cursors = [];
+                go(["cases"], {
+                    q: f.q.value.trim() || undefined,
+                    stage: f.stage.value || undefined,
+                    coordinator: f.coordinator.value.trim() || undefined,
+                    scope: f.scope.value,
+                });
+            },
+        },
+        h(
+            "div",
+            { class: "field" },
+            h("label", { for: "case-q" }, "Search"),
+            h("input", {
+                id: "case-q",
+                name: "q",
+                type: "search",
+                value: q,
+                size: 28,
+                "aria-describedby": "case-q-hint",
+                autocomplete: "off",
+            }),
+            h("span", { class: "hint", id: "case-q-hint" }, "Claim number, IMR case number, employer or case id")
+        ),
+        h(
+            "div",
+            { class: "field" },
+            h("label", { for: "case-stage" }, "Stage"),
+            h(
+                "select",
+                { id: "case-stage", name: "stage" },
+                h("option", { value: "" }, "Any stage"),
+                STAGES.map(([id, words]) => h("option", { value: id, selected: id === stage }, words))
+            )
+        ),
+        h(
+            "div",
+            { class: "field" },
+            h("label", { for: "case-coordinator" }, "Coordinator"),
+            h("input", { id: "case-coordinator", name: "coordinator", value: coordinator, size: 14, list: "coordinator-me" }),
+            h("datalist", { id: "coordinator-me" }, state.user ? h("option", { value: state.user }) : null)
+        ),
+        h(
+            "div",
+            { class: "field" },
+            h("label", { for: "case-scope" }, "Cases"),
+            h(
+                "select",
+                { id: "case-scope", name: "scope" },
+                h("option", { value: "open", selected: scope === "open" }, "Open"),
+                h("option", { value: "all", selected: scope === "all" }, "Open and closed")
+            )
+        ),
+        h("button", { type: "submit", class: "btn btn-primary" }, "Find")
+    );
+    const results = h("div", { id: "case-results", "aria-live": "polite" }, h("p", { class: "loading" }, "Loading cases…"));
+    fill(main, pageTitle("Cases"), form, results);
+
+    const imrNumber = /^CM\d{2}-\d{7}$/i.test(q) ? q.toUpperCase() : null;
+    if (q && !imrNumber) {
+        // Search finds by the start of the id, claim number, IMR case number, employer or claims
+        // administrator, at most 100; the stage and coordinator are applied to what it found.
+        const reply = await call("io.imr.Cases.Search", { text: q, limit: 100 });
+        const rows = reply.cases.filter(
+            (c) =>
+                (!stage || c.stage === stage) &&
+                (!coordinator || c.coordinator === coordinator) &&
+                (scope === "all" || c.isOpen)
+        );
+        fill(
+            results,
+            caseTable(rows, `${rows.length} case${rows.length === 1 ? "" : "s"} starting with “${q}”`),
+            reply.more ? h("p", { class: "more" }, "More cases start with this; type more of it to narrow the search.") : null
+        );
+        return;
+    }
+    const page = await call("io.imr.Cases.List", {
+        open: scope === "all" ? null : true,
+        stage: stage || null,
+        coordinator: coordinator || null,
+        imrCaseNumber: imrNumber,
+        limit: CASES_PER_PAGE,
+        after,
+    });
+    const number = casesPaging.cursors.length + 1;
+    const first = (number - 1) * CASES_PER_PAGE + 1;
+    const caption =
+        page.cases.length === 0
+            ? "No cases"
+            : `Cases ${first}–${first + page.cases.length - 1}` +
+              (page.next ? `, ${page.remaining}${page.remainingAtLeast ? "+" : ""} more` : "") +
+              ", soonest next deadline first";
+    const turn = (cursor, back) => {
+        if (back) casesPaging.cursors.pop();
+        else casesPaging.cursors.push(after);
+        go(["cases"], Object.assign({}, options, { after: cursor || undefined }));
+    };
+    const pager = h(
+        "nav",
+        { class: "pager", "aria-label": "Pages of cases" },
+        h(
+            "button",
+            {
+                type: "button",
+                class: "btn",
+                id: "cases-previous",
+                disabled: number === 1,
+                onclick: () => turn(casesPaging.cursors[casesPaging.cursors.length - 1], true),
+            },
+            "Previous page"
+        ),
+        h("span", { id: "cases-page" }, `Page ${number}`),
+        h("button", { type: "button", class: "btn", id: "cases-next", disabled: !page.next, onclick: () => turn(page.next, false) }, "Next page")
+    );
+    fill(results, caseTable(page.cases, caption), pager);
+}
+
+function caseTable(rows, caption) {
+    if (rows.length === 0) return h("p", { class: "empty" }, "No case matches.");
+    return table(
+        caption,
+        [
+            { label: "Case", cell: (c) => caseLink(c.caseId) },
+            { label: "Claim number", cell: (c) => c.claimNumber },
+            { label: "Employer", cell: (c) => c.employer },
+            { label: "Coordinator", cell: (c) => c.coordinator },
+            { label: "Stage", cell: (c) => STAGE_WORDS[c.stage] || c.stage },
+            { label: "Items", cell: (c) => String(c.items) },
+            {
+                label: "Next deadline",
+                cell: (c) =>
+                    c.nextDue
+                        ? [h("span", { class: "rule" }, ruleWords(c.nextRule)), h("span", {}, fmtDue({ due: c.nextDue }) + " · "), timeLeftCell(c.nextDue)]
+                        : "—",
+            },
+            { label: "IMR case", cell: (c) => (c.imrCaseNumbers.length ? c.imrCaseNumbers.join(", ") : "—") },
+        ],
+        rows,
+        (c) => ({ class: "case-row", "data-case-id": c.caseId })
+    );
+}
+
 function renderCase(main, rest) { fill(main, pageTitle("Case " + rest[0])); }
 function renderImport(main) { fill(main, pageTitle("Import letters")); }
 function renderCalendar(main) { fill(main, pageTitle("Calendar")); }

@@ -325,7 +325,9 @@ class Page:
     def wait_text(self, needle, timeout=TIMEOUT):
         return wait_for(f"the page to show {needle!r}", lambda: needle in self.text(), timeout=timeout)
 
-    def shot(self, name):
+    def shot(self, name, top=True):
+        if top:
+            self.d.execute_script("window.scrollTo(0, 0)")
         path = os.path.join(self.out, name + ".png")
         self.d.save_screenshot(path)
         log("screenshot", path)
@@ -480,11 +482,57 @@ def cases_search_filter_and_pages(page, v, urls, work):
     page.shot("03-cases")
 
 
+def a_case_its_deadlines_and_recording_the_next_fact(page, v, urls, work):
+    from selenium.webdriver.support.ui import Select
+
+    page.d.find_element("link text", "Cases").click()
+    box = page.one("#case-q")
+    box.clear()
+    box.send_keys("ADJ99001")
+    page.one("form.filters button[type=submit]").click()
+    page.one('tr.case-row[data-case-id="CASE-3"] a.case-link').click()
+    page.wait_text("Harbor Freight Lines")
+    card = page.one('li.deadline[data-rule="imr.application"]', "the IMR application deadline")
+    check(card.get_attribute("data-status") == "pending", "the IMR application deadline is not running")
+    check("Employee must act" in card.text, f"the IMR application deadline does not say who must act: {card.text}")
+    card.find_element("css selector", "summary").click()
+    explained = card.text
+    for needle in ["Citation: LC 4610.5", "Started by:", "If missed:", "calendar"]:
+        check(needle in explained, f"the explanation lacks {needle!r}: {explained}")
+    met = page.one('li.deadline[data-rule="ur.decision.prospective"]')
+    check(met.get_attribute("data-status") == "met" and "met by UR decision issued" in met.text, f"the UR decision is not shown met: {met.text}")
+    check("uid:0 root" in page.one("ol.timeline").text, "the timeline does not name the actor")
+    offered = [o.get_attribute("value") for o in Select(page.one("#record-fact")).options]
+    check("ReceiveIMRApplication" in offered, f"the IMR application is not offered: {offered}")
+    for refused in ["DecideUR", "AssignIMR", "RecordDetermination", "FindEligible"]:
+        check(refused not in offered, f"the form offers {refused}, which the lifecycle does not allow now: {offered}")
+    Select(page.one("#record-fact")).select_by_value("ReceiveIMRApplication")
+    page.one("#record-submit").click()
+    page.wait_text("Recorded IMR application received on case CASE-3")
+    newest = page.one("ol.timeline li")
+    check(newest.get_attribute("data-type") == "IMRApplicationReceived", "the timeline's newest event is not the application")
+    check("nobody" in newest.find_element("css selector", ".actor").text, f"the application's actor is not nobody: {newest.text}")
+    offered = [o.get_attribute("value") for o in Select(page.one("#record-fact")).options]
+    check("FindEligible" in offered and "ReceiveIMRApplication" not in offered, f"after the application the form offers {offered}")
+    page.shot("04-case")
+    # Correct the day the written decision was served.
+    served = next(e for e in v.call("io.imr.Cases.History", caseId="CASE-3")["events"] if e["type"] == "WrittenURDecisionServed")
+    Select(page.one("#correct-event")).select_by_value(str(served["version"]))
+    Select(page.one("#correct-field")).select_by_value("servedOn")
+    page.d.execute_script("arguments[0].value = arguments[1]", page.one("#correct-value"), day(16))
+    page.one("#correct-reason").send_keys("The proof of service is dated a day later")
+    page.one("#correct-submit").click()
+    page.wait_text("Corrected served on of #%d" % served["version"])
+    page.wait_text("The proof of service is dated a day later")
+    page.shot("05-case-corrected")
+
+
 STEPS = [
     board_shows_my_alerts_and_deadlines,
     acknowledging_and_snoozing_from_the_row,
     an_alert_arrives_without_reloading,
     cases_search_filter_and_pages,
+    a_case_its_deadlines_and_recording_the_next_fact,
 ]
 
 

@@ -871,7 +871,611 @@ function caseTable(rows, caption) {
     );
 }
 
-function renderCase(main, rest) { fill(main, pageTitle("Case " + rest[0])); }
+/* ---- A case ----------------------------------------------------------------------------- */
+
+const ITEM_STATUS = {
+    pendingUR: "Waiting for UR",
+    approved: "Approved",
+    modified: "Modified",
+    denied: "Denied",
+    imrApplied: "IMR applied for",
+    imrEligible: "IMR eligible",
+    imrIneligible: "IMR ineligible",
+    imrAssigned: "IMR assigned",
+    upheld: "Upheld by IMR",
+    overturned: "Overturned by IMR",
+    implemented: "Implemented",
+    appealed: "Appealed to the WCAB",
+};
+
+const SERVICE_METHODS = ["mail", "fax", "email", "electronic", "personal"];
+
+/* The fields a correction may replace (Workflow's CorrectableField) and the kind of value each takes. */
+const CORRECTABLE = {
+    dateOfInjury: "date", claimNumber: "text",
+    receivedAt: "instant", transmission: "text", treatmentRecommendedOn: "date", physician: "text",
+    expedited: "flag", formulary: "flag", reviewType: "text",
+    requestedOn: "date", receivedOn: "date", sentOn: "date", deferredOn: "date",
+    decidedAt: "instant", notifiedAt: "instant",
+    servedOn: "date", serviceMethod: "text", serviceDestination: "text",
+    foundOn: "date", assignedOn: "date", priority: "text", noticeMethod: "text", decidedOn: "date", mailedOn: "date",
+    reviewerSpecialty: "text", implementedOn: "date", filedOn: "date", resolvedOn: "date", withdrawnOn: "date",
+    closedOn: "date",
+};
+
+async function renderCase(main, rest) {
+    const caseId = rest[0];
+    if (!caseId) return go(["cases"]);
+    const [reply, history] = await Promise.all([
+        call("io.imr.Cases.Get", { caseId }),
+        call("io.imr.Cases.History", { caseId, limit: 1000 }),
+    ]);
+    const c = reply.case;
+    const events = history.events;
+    const pending = c.deadlines.filter((d) => d.status === "pending" || d.status === "missed");
+    fill(
+        main,
+        h("p", { class: "crumbs" }, h("a", { href: "#/cases" }, "Cases"), " › ", caseId),
+        pageTitle(`Case ${caseId}`),
+        h(
+            "p",
+            { class: "lead" },
+            badge(c.isOpen ? "pending" : "superseded", c.isOpen ? "Open" : c.closedOn ? "Closed" : "Withdrawn"),
+            " ",
+            STAGE_WORDS[c.stage] || c.stage,
+            ` · ${pending.length} running deadline${pending.length === 1 ? "" : "s"} · version ${c.version}`
+        ),
+        h("div", { id: "case-message" }),
+        h(
+            "div",
+            { class: "cols" },
+            h("section", { "aria-labelledby": "facts-title" }, h("h2", { id: "facts-title" }, "Facts"), factList(c)),
+            h("section", { "aria-labelledby": "rfas-title" }, h("h2", { id: "rfas-title" }, "Requests for authorization"), rfaList(c))
+        ),
+        h("section", { "aria-labelledby": "items-title" }, h("h2", { id: "items-title" }, "Items"), itemTable(c)),
+        h("section", { "aria-labelledby": "deadlines-title" }, h("h2", { id: "deadlines-title" }, "Deadlines"), deadlineCards(c.deadlines)),
+        canRecord()
+            ? h("section", { "aria-labelledby": "record-title", id: "record" }, h("h2", { id: "record-title" }, "Record what happened next"), recordForm(c))
+            : null,
+        h("section", { "aria-labelledby": "timeline-title" }, h("h2", { id: "timeline-title" }, "Timeline"), timeline(c, events)),
+        c.notes.length ? h("section", {}, h("h2", {}, "Notes"), h("ul", { class: "notes" }, c.notes.map((n) => h("li", {}, h("span", { class: "meta" }, fmtInstant(n.writtenAt) + ": "), n.text)))) : null,
+        c.corrections.length
+            ? h(
+                  "section",
+                  {},
+                  h("h2", {}, "Corrections"),
+                  h(
+                      "ul",
+                      { class: "corrections" },
+                      c.corrections.map((k) =>
+                          h("li", {}, `${camelWords(k.field)} of ${typeWords(k.correctedType || "event " + k.correctedVersion)} (version ${k.correctedVersion}): `,
+                              k.previous ? `${k.previous} → ` : "", h("strong", {}, k.value), ` — ${k.reason}`)
+                      )
+                  )
+              )
+            : null,
+        canRecord()
+            ? h("section", { "aria-labelledby": "correct-title", id: "correct" }, h("h2", { id: "correct-title" }, "Correct a recorded fact"), correctForm(c, events))
+            : null
+    );
+}
+
+/* After recording: the outcome at the top of the re-read case, focused so that it is seen and read. */
+function caseMessage(text) {
+    const box = document.getElementById("case-message");
+    const message = notice("success", text);
+    message.setAttribute("tabindex", "-1");
+    fill(box, message);
+    setTimeout(() => message.focus(), 10);
+}
+
+function factList(c) {
+    const rows = [
+        ["Claim number", c.claimNumber],
+        ["Employer", c.employer],
+        ["Claims administrator", c.claimsAdministrator],
+        ["Injured worker", c.injuredWorkerReference],
+        ["Date of injury", fmtDay(c.dateOfInjury)],
+        ["Coordinator", c.coordinator],
+        c.withdrawnOn ? ["Withdrawn", fmtDay(c.withdrawnOn)] : null,
+        c.closedOn ? ["Closed", fmtDay(c.closedOn)] : null,
+    ].filter(Boolean);
+    return h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v || "—")]));
+}
+
+function rfaList(c) {
+    if (!c.rfas.length) return h("p", { class: "empty" }, "No RFA recorded.");
+    return c.rfas.map((r) =>
+        h(
+            "dl",
+            { class: "facts" },
+            h("dt", {}, "RFA"),
+            h("dd", {}, h("strong", {}, r.rfaId), ` (${r.itemIds.join(", ")})`),
+            h("dt", {}, "Received"),
+            h("dd", {}, (r.receivedTimeOfDayKnown ? fmtInstant(r.receivedAt) : fmtDay(r.receivedAt.slice(0, 10)) + ", time unknown") + ` by ${r.transmission}`),
+            h("dt", {}, "Physician"),
+            h("dd", {}, r.physician),
+            h("dt", {}, "Review"),
+            h("dd", {}, [r.reviewType, r.expedited ? "expedited" : null, r.formulary ? "formulary drug" : null].filter(Boolean).join(", ")),
+            r.informationRequestedOn ? [h("dt", {}, "Information requested"), h("dd", {}, fmtDay(r.informationRequestedOn))] : null,
+            r.informationReceivedOn ? [h("dt", {}, "Information received"), h("dd", {}, fmtDay(r.informationReceivedOn))] : null,
+            r.deferredOn ? [h("dt", {}, "Deferred"), h("dd", {}, fmtDay(r.deferredOn))] : null
+        )
+    );
+}
+
+function itemFacts(i) {
+    const facts = [
+        i.urOutcome ? `UR ${i.urOutcome}` + (i.urDecidedAt ? ` ${fmtInstant(i.urDecidedAt)}` : i.urDecidedOn ? ` ${fmtDay(i.urDecidedOn)}` : "") : null,
+        i.authorizedPortion ? `authorized: ${i.authorizedPortion}` : null,
+        i.physicianNotifiedAt ? `physician told ${fmtInstant(i.physicianNotifiedAt)}` : null,
+        i.writtenDecisionServedOn ? `written decision served ${fmtDay(i.writtenDecisionServedOn)} by ${i.writtenDecisionServiceMethod}` : null,
+        i.imrApplicationReceivedOn ? `IMR application received ${fmtDay(i.imrApplicationReceivedOn)}` : null,
+        i.imrEligibleOn ? `eligible ${fmtDay(i.imrEligibleOn)}` : null,
+        i.imrIneligibleOn ? `ineligible ${fmtDay(i.imrIneligibleOn)} (${i.ineligibilityReason})` : null,
+        i.imrAssignedOn ? `assigned ${fmtDay(i.imrAssignedOn)} (${i.imrPriority})` : null,
+        i.recordsReceivedOn ? `records received ${fmtDay(i.recordsReceivedOn)}` : null,
+        i.imrDecision ? `IMR ${i.imrDecision} ${fmtDay(i.determinationDecidedOn)}` + (i.guideline ? ` (${i.guideline})` : "") : null,
+        i.implementedOn ? `implemented ${fmtDay(i.implementedOn)}` : null,
+        i.appealFiledOn ? `appeal filed ${fmtDay(i.appealFiledOn)}` : null,
+        i.appealResolvedOn ? `appeal ${i.appealOutcome} ${fmtDay(i.appealResolvedOn)}` : null,
+        i.importedFrom ? `from letter ${i.importedFrom}` : null,
+    ];
+    return facts.filter(Boolean).join("; ") || "—";
+}
+
+function itemTable(c) {
+    if (!c.items.length) return h("p", { class: "empty" }, "No item yet.");
+    return table(
+        `${c.items.length} item${c.items.length === 1 ? "" : "s"}`,
+        [
+            { label: "Item", cell: (i) => i.itemId },
+            { label: "Treatment", cell: (i) => i.description },
+            { label: "State", cell: (i) => h("span", { class: "item-status" }, ITEM_STATUS[i.status] || i.status) },
+            { label: "IMR case", cell: (i) => i.imrCaseNumber || "—" },
+            { label: "What is recorded", cell: itemFacts },
+        ],
+        c.items,
+        (i) => ({ "data-item-id": i.itemId })
+    );
+}
+
+function deadlineCards(deadlines) {
+    if (!deadlines.length) return h("p", { class: "empty" }, "No deadline: nothing recorded starts a clock yet.");
+    const order = { missed: 0, pending: 1, "met-late": 2, met: 3, "not-applicable": 4, superseded: 5 };
+    const sorted = deadlines.slice().sort((a, b) => (order[a.status] ?? 9) - (order[b.status] ?? 9) || Date.parse(a.due) - Date.parse(b.due));
+    return h(
+        "ul",
+        { class: "deadlines" },
+        sorted.map((d) => {
+            const running = d.status === "pending" || d.status === "missed";
+            return h(
+                "li",
+                { class: "deadline status-" + d.status, "data-rule": d.rule, "data-status": d.status },
+                h(
+                    "div",
+                    { class: "deadline-head" },
+                    badge(d.status === "pending" && Date.parse(d.due) < Date.now() ? "overdue" : d.status, STATUS_WORDS[d.status] || d.status),
+                    h("strong", { class: "rule" }, ruleWords(d.rule)),
+                    h("code", { class: "rule-id" }, d.rule)
+                ),
+                h(
+                    "p",
+                    { class: "deadline-line" },
+                    `Due ${fmtDue(d)}`,
+                    running ? [" · ", timeLeftCell(d.due)] : null,
+                    ` · ${partyWords(d.party)} must act`,
+                    d.itemIds.length ? ` · items ${d.itemIds.join(", ")}` : "",
+                    d.satisfiedBy ? ` · met by ${typeWords(d.satisfiedBy.eventType)} ${d.satisfiedBy.at ? fmtInstant(d.satisfiedBy.at) : fmtDay(d.satisfiedBy.on)}` : ""
+                ),
+                d.statusNote ? h("p", { class: "status-note" }, d.statusNote) : null,
+                d.history ? h("p", { class: "status-note" }, d.history) : null,
+                h(
+                    "details",
+                    { class: "explain" },
+                    h("summary", {}, "How it was counted"),
+                    h("p", {}, h("strong", {}, "Citation: "), d.citation, ` (confidence ${d.confidence})`),
+                    h("p", {}, h("strong", {}, "Started by: "), d.trigger.description, d.trigger.at ? `, ${fmtInstant(d.trigger.at)}` : d.trigger.date ? `, ${fmtDay(d.trigger.date)}` : ""),
+                    h("ol", { class: "explanation" }, d.explanation.map((line) => h("li", {}, line))),
+                    d.assumptions.length ? [h("p", {}, h("strong", {}, "Assumptions")), h("ul", {}, d.assumptions.map((a) => h("li", {}, a)))] : null,
+                    d.correctionNotes.length ? [h("p", {}, h("strong", {}, "Corrections")), h("ul", {}, d.correctionNotes.map((a) => h("li", {}, a)))] : null,
+                    h("p", { class: "consequence" }, h("strong", {}, "If missed: "), d.consequenceIfMissed.summary || d.consequenceIfMissed.kind)
+                )
+            );
+        })
+    );
+}
+
+function timeline(c, events) {
+    const imported = new Map(events.map((e) => [e.version, e.importedFrom]));
+    return h(
+        "ol",
+        { class: "timeline", reversed: true },
+        c.timeline
+            .slice()
+            .reverse()
+            .map((t) =>
+                h(
+                    "li",
+                    { "data-version": t.version, "data-type": t.type },
+                    h("strong", {}, typeWords(t.type)),
+                    h(
+                        "div",
+                        { class: "meta" },
+                        `#${t.version} · recorded ${fmtInstant(t.recordedAt)} by `,
+                        h("span", { class: "actor" }, t.actor || "unknown"),
+                        t.importedFrom || imported.get(t.version) ? ` · from letter ${t.importedFrom || imported.get(t.version)}` : ""
+                    )
+                )
+            )
+    );
+}
+
+/* ---- Recording the next fact: only what the lifecycle allows now ------------------------- */
+
+function field(label, input, hint) {
+    const id = input.id || "f-" + Math.random().toString(36).slice(2);
+    input.id = id;
+    const hintId = hint ? id + "-hint" : null;
+    if (hintId) input.setAttribute("aria-describedby", hintId);
+    return h("div", { class: "field" + (input.tagName === "TEXTAREA" ? " wide" : "") }, h("label", { for: id }, label), input, hint ? h("span", { class: "hint", id: hintId }, hint) : null);
+}
+
+function dateInput(name, required) {
+    return h("input", { type: "date", name, value: todayPacific(), max: todayPacific(), required: required !== false });
+}
+
+function instantInput(name) {
+    return h("input", { type: "datetime-local", name, value: nowPacificMinute(), required: true });
+}
+
+function textInput(name, required, attrs) {
+    return h("input", Object.assign({ type: "text", name, required: required !== false, maxlength: 200 }, attrs || {}));
+}
+
+function selectInput(name, options, selected) {
+    return h("select", { name }, options.map((o) => (Array.isArray(o) ? h("option", { value: o[0], selected: o[0] === selected }, o[1]) : h("option", { value: o, selected: o === selected }, o))));
+}
+
+function itemChecks(legend, items) {
+    return h(
+        "fieldset",
+        { class: "items-choice", "data-name": "itemIds" },
+        h("legend", {}, legend),
+        h(
+            "div",
+            { class: "checks" },
+            items.map((i) => h("label", {}, h("input", { type: "checkbox", name: "itemIds", value: i.itemId, checked: true }), ` ${i.itemId}: ${i.description}`))
+        )
+    );
+}
+
+/* What may be recorded next on this case, as {key, label, fields(), build(form) -> [method, parameters]}. */
+function nextFacts(c) {
+    const facts = [];
+    const items = c.items;
+    const where = (pred) => items.filter(pred);
+    const checkedItems = (form) => Array.from(form.querySelectorAll('input[name="itemIds"]:checked')).map((i) => i.value);
+    const v = (form, name) => (form.elements[name] ? form.elements[name].value.trim() : "");
+    const opt = (form, name) => v(form, name) || null;
+    const add = (key, label, fields, build) => facts.push({ key, label, fields, build });
+    const rfaSelect = (rfas) => field("RFA", selectInput("rfaId", rfas.map((r) => [r.rfaId, `${r.rfaId} (${r.itemIds.join(", ")})`])));
+
+    if (c.isOpen) {
+        const pendingRFAs = c.rfas.filter((r) => items.some((i) => i.rfaId === r.rfaId && i.status === "pendingUR"));
+        if (pendingRFAs.length) {
+            add("DecideUR", "UR decided", () => {
+                const rows = where((i) => i.status === "pendingUR");
+                return [
+                    rfaSelect(pendingRFAs),
+                    field("Decided at (Pacific)", instantInput("decidedAt")),
+                    h(
+                        "fieldset",
+                        {},
+                        h("legend", {}, "Outcome per item (items of the chosen RFA are sent)"),
+                        rows.map((i) =>
+                            h(
+                                "div",
+                                { class: "checks decision", "data-item-id": i.itemId, "data-rfa-id": i.rfaId },
+                                field(`${i.itemId}: ${i.description}`, selectInput("outcome-" + i.itemId, [["approved", "Approved"], ["modified", "Modified"], ["denied", "Denied"]], "denied")),
+                                field(`Authorized portion of ${i.itemId} (when modified)`, textInput("portion-" + i.itemId, false, { maxlength: 2000 }))
+                            )
+                        )
+                    ),
+                ];
+            }, (form) => {
+                const rfaId = v(form, "rfaId");
+                const decisions = where((i) => i.status === "pendingUR" && i.rfaId === rfaId).map((i) => ({
+                    itemId: i.itemId,
+                    outcome: v(form, "outcome-" + i.itemId),
+                    authorizedPortion: v(form, "outcome-" + i.itemId) === "modified" ? opt(form, "portion-" + i.itemId) : null,
+                }));
+                return ["DecideUR", { caseId: c.caseId, rfaId, decidedAt: v(form, "decidedAt"), decisions }];
+            });
+            const askable = pendingRFAs.filter((r) => !r.informationRequestedOn);
+            if (askable.length) {
+                add("RequestInformation", "UR asked the physician for more information", () => [
+                    rfaSelect(askable),
+                    field("Requested on", dateInput("requestedOn")),
+                    field("What is needed", h("textarea", { name: "whatIsNeeded", required: true, maxlength: 2000 })),
+                ], (form) => ["RequestInformation", { caseId: c.caseId, rfaId: v(form, "rfaId"), requestedOn: v(form, "requestedOn"), whatIsNeeded: v(form, "whatIsNeeded") }]);
+            }
+            const awaited = pendingRFAs.filter((r) => r.informationRequestedOn && !r.informationReceivedOn);
+            if (awaited.length) {
+                add("ReceiveInformation", "The information UR asked for arrived", () => [rfaSelect(awaited), field("Received on", dateInput("receivedOn"))],
+                    (form) => ["ReceiveInformation", { caseId: c.caseId, rfaId: v(form, "rfaId"), receivedOn: v(form, "receivedOn") }]);
+            }
+            const deferrable = pendingRFAs.filter((r) => !r.deferredOn);
+            if (deferrable.length) {
+                add("DeferUR", "UR deferred: liability is disputed", () => [
+                    rfaSelect(deferrable),
+                    field("Deferred on", dateInput("deferredOn")),
+                    field("The liability dispute", h("textarea", { name: "liabilityDispute", required: true, maxlength: 2000 })),
+                ], (form) => ["DeferUR", { caseId: c.caseId, rfaId: v(form, "rfaId"), deferredOn: v(form, "deferredOn"), liabilityDispute: v(form, "liabilityDispute") }]);
+            }
+        }
+        const decided = (i) => ["approved", "modified", "denied"].includes(i.status);
+        const unnotified = where((i) => decided(i) && !i.physicianNotifiedAt && !i.importedFrom);
+        if (unnotified.length) {
+            add("NotifyPhysician", "The physician was told of the UR decision", () => [
+                itemChecks("Items", unnotified),
+                field("Told at (Pacific)", instantInput("notifiedAt")),
+                field("How", selectInput("method", SERVICE_METHODS, "fax")),
+            ], (form) => ["NotifyPhysician", { caseId: c.caseId, itemIds: checkedItems(form), notifiedAt: v(form, "notifiedAt"), method: v(form, "method") }]);
+        }
+        const unserved = where((i) => decided(i) && !i.writtenDecisionServedOn && !i.importedFrom);
+        if (unserved.length) {
+            add("ServeWrittenDecision", "The written UR decision was served", () => [
+                itemChecks("Items", unserved),
+                field("Served on", dateInput("servedOn")),
+                field("How", selectInput("method", SERVICE_METHODS, "mail")),
+                field("Served to", selectInput("destination", [["california", "An address in California"], ["other-state", "Elsewhere in the US"], ["outside-us", "Outside the US"]])),
+            ], (form) => ["ServeWrittenDecision", { caseId: c.caseId, itemIds: checkedItems(form), servedOn: v(form, "servedOn"), method: v(form, "method"), destination: v(form, "destination") }]);
+        }
+        const disputable = where((i) => (i.status === "denied" || i.status === "modified") && (i.writtenDecisionServedOn || i.importedFrom));
+        if (disputable.length) {
+            add("ReceiveIMRApplication", "The IMR application was received", () => [itemChecks("Items disputed", disputable), field("Received on", dateInput("receivedOn"))],
+                (form) => ["ReceiveIMRApplication", { caseId: c.caseId, itemIds: checkedItems(form), receivedOn: v(form, "receivedOn") }]);
+        }
+        const applied = where((i) => i.status === "imrApplied");
+        if (applied.length) {
+            const unasked = applied.filter((i) => !i.eligibilityInformationRequestedOn);
+            if (unasked.length) {
+                add("RequestEligibilityInformation", "The Administrative Director asked for eligibility information", () => [
+                    itemChecks("Items", unasked),
+                    field("Request received on", dateInput("requestedOn")),
+                    field("What is requested", h("textarea", { name: "whatIsRequested", required: true, maxlength: 2000 })),
+                    h("fieldset", { "data-name": "requestedFrom" }, h("legend", {}, "Asked of"), h("div", { class: "checks" },
+                        h("label", {}, h("input", { type: "checkbox", name: "requestedFrom", value: "claims-administrator", checked: true }), " Claims administrator"),
+                        h("label", {}, h("input", { type: "checkbox", name: "requestedFrom", value: "employee" }), " Employee"))),
+                ], (form) => ["RequestEligibilityInformation", {
+                    caseId: c.caseId, itemIds: checkedItems(form), requestedOn: v(form, "requestedOn"), whatIsRequested: v(form, "whatIsRequested"),
+                    requestedFrom: Array.from(form.querySelectorAll('input[name="requestedFrom"]:checked')).map((i) => i.value),
+                }]);
+            }
+            const unanswered = applied.filter((i) => i.eligibilityInformationRequestedOn && !i.eligibilityInformationSentOn);
+            if (unanswered.length) {
+                add("SendEligibilityInformation", "The eligibility information was sent", () => [itemChecks("Items", unanswered), field("Sent on", dateInput("sentOn"))],
+                    (form) => ["SendEligibilityInformation", { caseId: c.caseId, itemIds: checkedItems(form), sentOn: v(form, "sentOn") }]);
+            }
+            add("FindEligible", "The application was found eligible", () => [itemChecks("Items", applied), field("Found on", dateInput("foundOn"))],
+                (form) => ["FindEligible", { caseId: c.caseId, itemIds: checkedItems(form), foundOn: v(form, "foundOn") }]);
+            add("FindIneligible", "The application was found ineligible", () => [
+                itemChecks("Items", applied),
+                field("Found on", dateInput("foundOn")),
+                field("Reason", selectInput("reason", [["late", "Late"], ["no-ur-denial", "No UR denial"], ["untimely-ur", "UR was untimely"], ["duplicate", "Duplicate"], ["already-decided", "Already decided"], ["other", "Other"]])),
+                field("Detail", h("textarea", { name: "detail", maxlength: 2000 })),
+            ], (form) => ["FindIneligible", { caseId: c.caseId, itemIds: checkedItems(form), foundOn: v(form, "foundOn"), reason: v(form, "reason"), detail: opt(form, "detail") }]);
+        }
+        const eligible = where((i) => i.status === "imrEligible");
+        if (eligible.length) {
+            add("AssignIMR", "The IMRO was assigned", () => [
+                itemChecks("Items", eligible),
+                field("IMR case number", textInput("imrCaseNumber", true, { pattern: "CM\\d{2}-\\d{7}", placeholder: "CM24-0012345" }), "CM, two digits, a hyphen and seven digits"),
+                field("Assigned on", dateInput("assignedOn")),
+                field("Priority", selectInput("priority", ["standard", "expedited"])),
+                field("Notice sent by", selectInput("noticeMethod", [["", "Not known"], ["mail", "Mail"], ["electronic", "Electronically"]])),
+            ], (form) => ["AssignIMR", { caseId: c.caseId, itemIds: checkedItems(form), imrCaseNumber: v(form, "imrCaseNumber").toUpperCase(), assignedOn: v(form, "assignedOn"), priority: v(form, "priority"), noticeMethod: opt(form, "noticeMethod") }]);
+        }
+        const assigned = where((i) => i.status === "imrAssigned");
+        const numbers = [...new Set(assigned.map((i) => i.imrCaseNumber))];
+        if (numbers.length) {
+            const withoutRecords = [...new Set(assigned.filter((i) => !i.recordsReceivedOn).map((i) => i.imrCaseNumber))];
+            if (withoutRecords.length) {
+                add("ReceiveRecords", "The IMRO received the medical records", () => [field("IMR case", selectInput("imrCaseNumber", withoutRecords)), field("Received on", dateInput("receivedOn"))],
+                    (form) => ["ReceiveRecords", { caseId: c.caseId, imrCaseNumber: v(form, "imrCaseNumber"), receivedOn: v(form, "receivedOn") }]);
+            }
+            add("RecordDetermination", "The IMRO's Final Determination", () => [
+                field("IMR case", selectInput("imrCaseNumber", numbers)),
+                field("Decided on", dateInput("decidedOn")),
+                field("Mailed on", dateInput("mailedOn", false), "Leave empty when not known"),
+                field("Reviewer specialty", textInput("reviewerSpecialty")),
+                h("fieldset", {}, h("legend", {}, "Decision per item (items of the chosen IMR case are sent)"),
+                    assigned.map((i) => h("div", { class: "checks decision", "data-item-id": i.itemId },
+                        field(`${i.itemId}: ${i.description}`, selectInput("decision-" + i.itemId, [["upheld", "Upheld"], ["overturned", "Overturned"]])),
+                        field(`Guideline for ${i.itemId}`, textInput("guideline-" + i.itemId, true, { maxlength: 2000 })),
+                        field(`Rationale for ${i.itemId}`, h("textarea", { name: "rationale-" + i.itemId, required: true, maxlength: 2000 }))))),
+            ], (form) => {
+                const number = v(form, "imrCaseNumber");
+                return ["RecordDetermination", {
+                    caseId: c.caseId, imrCaseNumber: number, decidedOn: v(form, "decidedOn"), mailedOn: opt(form, "mailedOn"), reviewerSpecialty: v(form, "reviewerSpecialty"),
+                    items: assigned.filter((i) => i.imrCaseNumber === number).map((i) => ({ itemId: i.itemId, decision: v(form, "decision-" + i.itemId), guideline: v(form, "guideline-" + i.itemId), rationaleSummary: v(form, "rationale-" + i.itemId) })),
+                }];
+            });
+        }
+        const overturned = where((i) => i.status === "overturned");
+        if (overturned.length) {
+            add("RecordImplementation", "An overturned item was implemented", () => [
+                field("Item", selectInput("itemId", overturned.map((i) => [i.itemId, `${i.itemId}: ${i.description}`]))),
+                field("Implemented on", dateInput("implementedOn")),
+                field("How", selectInput("kind", [["authorized", "Services authorized"], ["reimbursed", "Services already given were paid"]])),
+            ], (form) => ["RecordImplementation", { caseId: c.caseId, itemId: v(form, "itemId"), implementedOn: v(form, "implementedOn"), kind: v(form, "kind") }]);
+        }
+        const appealable = where((i) => ["upheld", "overturned", "implemented"].includes(i.status) && !i.appealFiledOn);
+        if (appealable.length) {
+            add("FileAppeal", "A WCAB appeal was filed", () => [itemChecks("Items", appealable), field("Filed on", dateInput("filedOn")), field("Filed by", selectInput("filedBy", [["employee", "Employee"], ["claims-administrator", "Claims administrator"]]))],
+                (form) => ["FileAppeal", { caseId: c.caseId, itemIds: checkedItems(form), filedOn: v(form, "filedOn"), filedBy: v(form, "filedBy") }]);
+        }
+        const appealed = where((i) => i.status === "appealed");
+        if (appealed.length) {
+            add("ResolveAppeal", "The WCAB resolved the appeal", () => [itemChecks("Items", appealed), field("Resolved on", dateInput("resolvedOn")), field("Outcome", selectInput("outcome", [["dismissed", "Dismissed"], ["denied", "Denied"], ["remanded", "Remanded to IMR"]]))],
+                (form) => ["ResolveAppeal", { caseId: c.caseId, itemIds: checkedItems(form), resolvedOn: v(form, "resolvedOn"), outcome: v(form, "outcome") }]);
+        }
+        add("ReceiveRFA", "A new RFA was received", () => [
+            field("RFA id", textInput("rfaId", true, { maxlength: 64, value: "R" + (c.rfas.length + 1) })),
+            field("Received at (Pacific)", instantInput("receivedAt")),
+            h("label", { class: "check" }, h("input", { type: "checkbox", name: "receivedTimeOfDayKnown", checked: true }), " The time of day is known"),
+            field("Sent by", selectInput("transmission", ["fax", "email", "mail"])),
+            field("Physician", textInput("physician")),
+            field("Treatment recommended on", dateInput("treatmentRecommendedOn", false), "Leave empty when not known"),
+            field("Review", selectInput("reviewType", ["prospective", "concurrent", "retrospective"])),
+            h("label", { class: "check" }, h("input", { type: "checkbox", name: "expedited" }), " Expedited"),
+            h("label", { class: "check" }, h("input", { type: "checkbox", name: "formulary" }), " Formulary drug"),
+            field("Items, one per line: an id, then the treatment", h("textarea", { name: "items", required: true, placeholder: "I3 Physical therapy x8" })),
+        ], (form) => ["ReceiveRFA", {
+            caseId: c.caseId, rfaId: v(form, "rfaId"), receivedAt: v(form, "receivedAt"), receivedTimeOfDayKnown: form.elements.receivedTimeOfDayKnown.checked,
+            transmission: v(form, "transmission"), physician: v(form, "physician"), treatmentRecommendedOn: opt(form, "treatmentRecommendedOn"),
+            reviewType: v(form, "reviewType"), expedited: form.elements.expedited.checked, formulary: form.elements.formulary.checked,
+            items: v(form, "items").split("\n").map((l) => l.trim()).filter(Boolean).map((l) => { const m = /^(\S+)\s+(.*)$/.exec(l); return m ? { id: m[1], description: m[2] } : { id: l, description: l }; }),
+        }]);
+        add("Withdraw", "The dispute was withdrawn", () => [field("Withdrawn on", dateInput("withdrawnOn")), field("Reason", h("textarea", { name: "reason", required: true, maxlength: 2000 }))],
+            (form) => ["Withdraw", { caseId: c.caseId, withdrawnOn: v(form, "withdrawnOn"), reason: v(form, "reason") }]);
+        add("Close", "The case was closed", () => [field("Closed on", dateInput("closedOn")), field("Reason", h("textarea", { name: "reason", required: true, maxlength: 2000 }))],
+            (form) => ["Close", { caseId: c.caseId, closedOn: v(form, "closedOn"), reason: v(form, "reason") }]);
+    }
+    add("Reassign", "The case moves to another coordinator", () => [field("Coordinator (user name)", textInput("coordinator", true, { maxlength: 64, pattern: "[A-Za-z0-9._@-]+" }))],
+        (form) => ["Reassign", { caseId: c.caseId, coordinator: v(form, "coordinator") }]);
+    add("AddNote", "A note", () => [field("Note", h("textarea", { name: "text", required: true, maxlength: 10000 }))], (form) => ["AddNote", { caseId: c.caseId, text: v(form, "text") }]);
+    return facts;
+}
+
+function recordForm(c) {
+    const facts = nextFacts(c);
+    const body = h("div", { class: "record-fields" });
+    const message = h("div", { class: "record-message" });
+    const choice = h(
+        "select",
+        { id: "record-fact", name: "fact", onchange: () => show() },
+        facts.map((f, i) => h("option", { value: f.key, selected: i === 0 }, f.label))
+    );
+    const show = () => {
+        const fact = facts.find((f) => f.key === choice.value);
+        fill(body, fact.fields());
+    };
+    const form = h(
+        "form",
+        {
+            class: "record",
+            "aria-labelledby": "record-title",
+            onsubmit: async (e) => {
+                e.preventDefault();
+                const fact = facts.find((f) => f.key === choice.value);
+                const [method, parameters] = fact.build(form);
+                parameters.commandId = form.dataset.commandId;
+                const button = form.querySelector("button[type=submit]");
+                button.disabled = true;
+                try {
+                    const reply = await call("io.imr.Cases." + method, parameters);
+                    const text = `Recorded ${reply.recorded.events.map(typeWords).join(", ")} on case ${c.caseId} (version ${reply.recorded.version}).`;
+                    announce(text);
+                    await renderCase(document.getElementById("main"), [c.caseId]);
+                    caseMessage(text);
+                } catch (err) {
+                    button.disabled = false;
+                    fill(message, notice("error", errorText(err)));
+                }
+            },
+        },
+        h("div", { class: "field wide" }, h("label", { for: "record-fact" }, "What happened"), choice),
+        body,
+        h("div", { class: "field" }, h("button", { type: "submit", class: "btn btn-primary", id: "record-submit" }, "Record")),
+        message
+    );
+    // One id for this form's command: sending it twice (a double click, a retry) records it once.
+    form.dataset.commandId = newCommandId();
+    show();
+    return [
+        c.isOpen ? null : h("p", { class: "lead" }, "The case has ended: only notes, a new coordinator and corrections can be recorded."),
+        form,
+    ];
+}
+
+/* ---- Correcting one field of an earlier event -------------------------------------------- */
+
+function correctForm(c, events) {
+    const correctable = events.filter((e) => Object.keys(e.payload || {}).some((k) => CORRECTABLE[k]));
+    if (!correctable.length) return h("p", { class: "empty" }, "Nothing recorded here has a field that can be corrected.");
+    const eventSelect = h(
+        "select",
+        { id: "correct-event", name: "version", onchange: () => showFields() },
+        correctable.map((e) => h("option", { value: e.version }, `#${e.version} ${typeWords(e.type)}`))
+    );
+    const fieldSelect = h("select", { id: "correct-field", name: "field", onchange: () => showValue() });
+    const valueBox = h("div", { class: "field", id: "correct-value-box" });
+    const message = h("div", { class: "correct-message" });
+    const current = () => correctable.find((e) => String(e.version) === eventSelect.value);
+    const showFields = () => {
+        const e = current();
+        fill(fieldSelect, Object.keys(e.payload).filter((k) => CORRECTABLE[k]).map((k) => h("option", { value: k }, camelWords(k))));
+        showValue();
+    };
+    const showValue = () => {
+        const e = current();
+        const name = fieldSelect.value;
+        const kind = CORRECTABLE[name];
+        const was = e.payload[name];
+        let input;
+        if (kind === "date") input = h("input", { type: "date", id: "correct-value", name: "value", value: typeof was === "string" ? was : "", required: true });
+        else if (kind === "instant") input = h("input", { type: "datetime-local", id: "correct-value", name: "value", value: nowPacificMinute(typeof was === "number" ? was * 1000 - Date.now() : 0), required: true });
+        else if (kind === "flag") input = selectInput("value", [["true", "Yes"], ["false", "No"]], String(!!was));
+        else input = h("input", { type: "text", id: "correct-value", name: "value", value: was == null ? "" : String(was), required: true, maxlength: 200 });
+        input.id = "correct-value";
+        fill(valueBox, h("label", { for: "correct-value" }, `New value (${kind === "instant" ? "Pacific time" : kind})`), input);
+    };
+    const form = h(
+        "form",
+        {
+            class: "correct",
+            "aria-labelledby": "correct-title",
+            onsubmit: async (e) => {
+                e.preventDefault();
+                const name = fieldSelect.value;
+                const kind = CORRECTABLE[name];
+                const raw = form.elements.value.value.trim();
+                const value = { kind, value: kind === "flag" ? raw === "true" : raw };
+                const button = form.querySelector("button[type=submit]");
+                button.disabled = true;
+                try {
+                    const reply = await call("io.imr.Cases.Correct", {
+                        caseId: c.caseId,
+                        version: parseInt(eventSelect.value, 10),
+                        field: name,
+                        value,
+                        reason: form.elements.reason.value.trim(),
+                        commandId: form.dataset.commandId,
+                    });
+                    const text = `Corrected ${camelWords(name).toLowerCase()} of #${eventSelect.value} (version ${reply.recorded.version}); every deadline was counted again.`;
+                    announce(text);
+                    await renderCase(document.getElementById("main"), [c.caseId]);
+                    caseMessage(text);
+                } catch (err) {
+                    button.disabled = false;
+                    fill(message, notice("error", errorText(err)));
+                }
+            },
+        },
+        h("div", { class: "field" }, h("label", { for: "correct-event" }, "Recorded fact"), eventSelect),
+        h("div", { class: "field" }, h("label", { for: "correct-field" }, "Field"), fieldSelect),
+        valueBox,
+        h("div", { class: "field wide" }, h("label", { for: "correct-reason" }, "Reason for the correction"), h("textarea", { id: "correct-reason", name: "reason", required: true, maxlength: 2000 })),
+        h("div", { class: "field" }, h("button", { type: "submit", class: "btn btn-primary", id: "correct-submit" }, "Record the correction")),
+        message
+    );
+    form.dataset.commandId = newCommandId();
+    showFields();
+    return [h("p", { class: "lead" }, "The original stays in the log; the correction is recorded with your name and reason, and every deadline is counted again."), form];
+}
+
 function renderImport(main) { fill(main, pageTitle("Import letters")); }
 function renderCalendar(main) { fill(main, pageTitle("Calendar")); }
 

@@ -527,12 +527,56 @@ def a_case_its_deadlines_and_recording_the_next_fact(page, v, urls, work):
     page.shot("05-case-corrected")
 
 
+LETTER = "CM16-0213037.pdf"
+
+
+def importing_letters(page, v, urls, work):
+    page.d.find_element("link text", "Import letters").click()
+    not_a_letter = os.path.join(work, "not-a-letter.txt")
+    with open(not_a_letter, "w") as f:
+        f.write("Dear colleague, this is an invitation to a conference.\n")
+    letter = os.path.join(SHARED, "fixtures", "letters", "pdf", LETTER)
+    page.one("#letter-files").send_keys(letter + "\n" + not_a_letter)
+    card = page.one(f'article.letter[data-file="{LETTER}"]', "the letter's facts")
+    for needle in ["CM16-0213037", "Fri, Dec 9, 2016", "MRI of the right shoulder without contrast", "Family Practice"]:
+        check(needle in card.text, f"the letter's card lacks {needle!r}: {card.text}")
+    bad = page.one('article.letter[data-file="not-a-letter.txt"]')
+    check(bad.get_attribute("data-status") == "unreadable" and "not a readable IMR Final Determination" in bad.text, f"the unrelated file is not refused: {bad.text}")
+    check(not any(c["caseId"] == "CM16-0213037" for c in v.call("io.imr.Cases.Search", text="CM16-0213037")["cases"]), "the dry run recorded something")
+    page.shot("06-import-read")
+    page.one("#letters-record").click()
+    done = page.one(f'article.letter[data-file="{LETTER}"][data-status="opened"]', "the letter's outcome")
+    check("Recorded into a new case CM16-0213037" in done.text, f"the outcome is not shown: {done.text}")
+    page.shot("07-import-recorded")
+    events = v.call("io.imr.Cases.History", caseId="CM16-0213037")["events"]
+    check(events and all(e.get("importedFrom") and LETTER in e["importedFrom"] for e in events), f"the imported events do not name the letter: {events}")
+    check(all(e["actor"].endswith("nobody") for e in events), "the imported events' actor is not nobody")
+
+
+def downloading_the_calendar(page, v, urls, work):
+    page.d.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": os.path.join(work, "downloads")})
+    page.d.find_element("link text", "Calendar").click()
+    page.one("#calendar-download").click()
+    page.one("#calendar-link", "the exported calendar")
+    running = v.call("io.imr.Deadlines.List", coordinator="nobody", limit=1000)["deadlines"]
+    page.wait_text(f"{len(running)} deadline{'' if len(running) == 1 else 's'} in imr-deadlines-nobody.ics")
+    path = os.path.join(work, "downloads", "imr-deadlines-nobody.ics")
+    wait_for("the download", lambda: os.path.exists(path) and os.path.getsize(path) > 0)
+    with open(path) as f:
+        ics = f.read()
+    check(ics.startswith("BEGIN:VCALENDAR") and ics.count("BEGIN:VEVENT") == len(running), "the downloaded calendar is not the export")
+    check("LIVE-1" in ics and "LOAD-" not in ics, "the calendar holds other coordinators' deadlines")
+    page.shot("08-calendar")
+
+
 STEPS = [
     board_shows_my_alerts_and_deadlines,
     acknowledging_and_snoozing_from_the_row,
     an_alert_arrives_without_reloading,
     cases_search_filter_and_pages,
     a_case_its_deadlines_and_recording_the_next_fact,
+    importing_letters,
+    downloading_the_calendar,
 ]
 
 

@@ -273,8 +273,8 @@ function announce(text) {
 }
 
 /* A message shown where something was done: success or the daemon's sentence. */
-function notice(kind, text) {
-    return h("p", { class: "notice notice-" + kind, role: kind === "error" ? "alert" : "status" }, text);
+function notice(kind, ...content) {
+    return h("p", { class: "notice notice-" + kind, role: kind === "error" ? "alert" : "status" }, content);
 }
 
 function errorText(e) {
@@ -1476,7 +1476,252 @@ function correctForm(c, events) {
     return [h("p", { class: "lead" }, "The original stays in the log; the correction is recorded with your name and reason, and every deadline is counted again."), form];
 }
 
-function renderImport(main) { fill(main, pageTitle("Import letters")); }
-function renderCalendar(main) { fill(main, pageTitle("Calendar")); }
+/* ---- Import letters --------------------------------------------------------------------- */
+
+/* imr-ctl through cockpit.spawn: its output, or an error whose message is what it printed on
+ * standard error; `output` on the error holds standard output (imr-ctl prints JSON there even
+ * when it exits non-zero). */
+function imrCtl(args) {
+    return new Promise((resolve, reject) => {
+        cockpit.spawn([config.imrCtl].concat(args), { err: "message", environ: ["LC_ALL=C.UTF-8"] }).then(
+            (output) => resolve(output),
+            (ex, output) => {
+                ex.output = output;
+                reject(ex);
+            }
+        );
+    });
+}
+
+const letters = { dir: null, files: [] }; // files: {name, path, facts, problem, outcome}
+
+async function removeLetters() {
+    if (letters.dir) {
+        const dir = letters.dir;
+        letters.dir = null;
+        try {
+            await cockpit.spawn(["rm", "-rf", "--", dir]);
+        } catch (e) {
+            console.warn("could not remove", dir, e);
+        }
+    }
+    letters.files = [];
+}
+
+function safeName(name, used) {
+    let base = name.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^[._]+/, "") || "letter";
+    if (!/\.(pdf|txt)$/i.test(base)) base += ".txt";
+    let candidate = base;
+    for (let n = 2; used.has(candidate); n++) candidate = `${n}-${base}`;
+    used.add(candidate);
+    return candidate;
+}
+
+async function renderImport(main) {
+    const input = h("input", { type: "file", id: "letter-files", multiple: true, accept: ".pdf,.txt,application/pdf,text/plain" });
+    const results = h("div", { id: "letters", "aria-live": "polite" });
+    const zone = h(
+        "div",
+        { class: "dropzone", id: "dropzone" },
+        h("p", {}, "Drop IMR Final Determination letters (PDF or text) here, or choose them:"),
+        h("label", { for: "letter-files" }, "Letters "),
+        input
+    );
+    zone.addEventListener("dragover", (e) => {
+        e.preventDefault();
+        zone.classList.add("over");
+    });
+    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+    zone.addEventListener("drop", (e) => {
+        e.preventDefault();
+        zone.classList.remove("over");
+        readLetters(Array.from(e.dataTransfer.files), results);
+    });
+    input.addEventListener("change", () => readLetters(Array.from(input.files), results));
+    fill(
+        main,
+        pageTitle("Import letters"),
+        h(
+            "p",
+            { class: "lead" },
+            "imr reads each letter as ",
+            h("code", {}, "imr-ctl import"),
+            " does, shows what it carries, and records it only when you say so: into the case whose items carry its IMR case number, or a new case named by that number."
+        ),
+        canRecord() ? null : h("p", { class: "notice notice-info" }, "You can read letters here; recording them needs the coordinator role."),
+        zone,
+        results
+    );
+    if (letters.files.length) showLetters(results);
+}
+
+async function readLetters(files, results) {
+    await removeLetters();
+    if (!files.length) return;
+    fill(results, h("p", { class: "loading" }, `Reading ${files.length} letter${files.length === 1 ? "" : "s"}…`));
+    try {
+        letters.dir = (await cockpit.spawn(["mktemp", "-d", "--tmpdir", "imr-letters-XXXXXX"])).trim();
+        const used = new Set();
+        for (const file of files) {
+            const name = safeName(file.name, used);
+            const path = letters.dir + "/" + name;
+            const bytes = new Uint8Array(await file.arrayBuffer());
+            await cockpit.file(path, { binary: true }).replace(bytes);
+            letters.files.push({ name: file.name, path, facts: null, problem: null, outcome: null });
+        }
+        for (const letter of letters.files) {
+            try {
+                letter.facts = JSON.parse(await imrCtl(["import", "--dry-run", "--json", letter.path]))[0];
+            } catch (e) {
+                letter.problem = (e.message || String(e)).replace(letter.path, letter.name).replace(/^imr-ctl: import: /, "");
+            }
+        }
+        showLetters(results);
+    } catch (e) {
+        fill(results, notice("error", "The letters could not be read: " + errorText(e)));
+    }
+}
+
+function showLetters(results) {
+    const readable = letters.files.filter((l) => l.facts && !l.outcome);
+    const force = h("input", { type: "checkbox", id: "letters-force", name: "force" });
+    const record = h(
+        "button",
+        { type: "button", class: "btn btn-primary", id: "letters-record", onclick: () => recordLetters(results, force.checked) },
+        `Record ${readable.length} letter${readable.length === 1 ? "" : "s"}`
+    );
+    fill(
+        results,
+        h("h2", {}, "The letters"),
+        letters.files.map((l) => letterCard(l)),
+        canRecord() && readable.length
+            ? h(
+                  "div",
+                  { class: "actions" },
+                  record,
+                  h("label", { class: "check", for: "letters-force" }, force, " Where a letter contradicts the case, record corrections instead of refusing it")
+              )
+            : null
+    );
+}
+
+function letterCard(l) {
+    const f = l.facts;
+    const o = l.outcome;
+    return h(
+        "article",
+        { class: "letter", "data-file": l.name, "data-status": o ? o.status : f ? "read" : "unreadable" },
+        h("h3", {}, l.name, f ? ` — ${f.case_number}` : ""),
+        l.problem ? notice("error", l.problem) : null,
+        f
+            ? [
+                  h(
+                      "dl",
+                      { class: "facts" },
+                      [
+                          ["IMR case number", f.case_number],
+                          ["Decided on", fmtDay(f.decision_date)],
+                          ["Assigned on", fmtDay(f.date_assigned)],
+                          ["Application received", fmtDay(f.application_received)],
+                          ["UR denial", fmtDay(f.ur_denial_date)],
+                          ["Date of injury", fmtDay(f.date_of_injury)],
+                          ["Priority", f.priority || "—"],
+                          ["Reviewer", f.reviewer_specialty || "—"],
+                      ].map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])
+                  ),
+                  table(
+                      `${f.items.length} disputed item${f.items.length === 1 ? "" : "s"}`,
+                      [
+                          { label: "Disputed treatment", cell: (i) => i.disputed },
+                          { label: "Decision", cell: (i) => badge(i.decision === "overturned" ? "met" : "missed", i.decision) },
+                          { label: "Guideline", cell: (i) => i.guideline || "—" },
+                      ],
+                      f.items
+                  ),
+                  f.warnings.length ? h("ul", { class: "warnings" }, f.warnings.map((w) => h("li", {}, w))) : null,
+              ]
+            : null,
+        o
+            ? h(
+                  "div",
+                  { class: "outcome" },
+                  notice(
+                      o.status === "refused" ? "error" : "success",
+                      {
+                          opened: "Recorded into a new case ",
+                          recorded: "Recorded into case ",
+                          corrected: "Recorded, with corrections, into case ",
+                          "already-recorded": "Already recorded in case ",
+                          refused: "Refused: ",
+                      }[o.status] || o.status + " ",
+                      o.status === "refused" ? o.message : caseLink(o.case_id),
+                      o.events && o.events.length ? ` (${o.events.map(typeWords).join(", ")})` : ""
+                  ),
+                  o.differences && o.differences.length
+                      ? h("ul", {}, o.differences.map((d) => h("li", {}, `${camelWords(d.field)}${d.item_id ? " of " + d.item_id : ""}: recorded ${d.recorded}, letter ${d.letter}`)))
+                      : null
+              )
+            : null
+    );
+}
+
+async function recordLetters(results, force) {
+    const todo = letters.files.filter((l) => l.facts && !l.outcome);
+    const button = document.getElementById("letters-record");
+    if (button) button.disabled = true;
+    let output;
+    try {
+        output = await imrCtl(["import", "--json", "--socket", config.socket].concat(force ? ["--force"] : [], todo.map((l) => l.path)));
+    } catch (e) {
+        // 1: a letter was refused; the others were recorded and every outcome is on standard output.
+        output = e.output;
+        if (!output) {
+            fill(results, notice("error", "imr-ctl import failed: " + (e.message || e)));
+            return;
+        }
+    }
+    for (const outcome of JSON.parse(output)) {
+        const letter = todo.find((l) => l.path === outcome.file);
+        if (letter) letter.outcome = outcome;
+    }
+    const done = todo.filter((l) => l.outcome && l.outcome.status !== "refused").length;
+    announce(`${done} of ${todo.length} letters recorded.`);
+    showLetters(results);
+}
+
+/* ---- Calendar ---------------------------------------------------------------------------- */
+
+function renderCalendar(main) {
+    const message = h("div", { id: "calendar-message", "aria-live": "polite" });
+    const button = h("button", { type: "button", class: "btn btn-primary", id: "calendar-download" }, "Download my deadlines (.ics)");
+    button.addEventListener("click", async () => {
+        button.disabled = true;
+        fill(message, h("p", { class: "loading" }, "Exporting…"));
+        try {
+            const ics = await imrCtl(["export", "ics", "--mine", "--socket", config.socket]);
+            const events = (ics.match(/^BEGIN:VEVENT/gm) || []).length;
+            const url = URL.createObjectURL(new Blob([ics], { type: "text/calendar" }));
+            const name = `imr-deadlines-${state.user || "mine"}.ics`;
+            const link = h("a", { href: url, download: name, id: "calendar-link" }, `Save ${name} again`);
+            fill(message, notice("success", `${events} deadline${events === 1 ? "" : "s"} in ${name}. `), h("p", {}, link));
+            link.click();
+        } catch (e) {
+            fill(message, notice("error", "The export failed: " + (e.message || e)));
+        } finally {
+            button.disabled = false;
+        }
+    });
+    fill(
+        main,
+        pageTitle("Calendar"),
+        h(
+            "p",
+            { class: "lead" },
+            "Every running deadline of your cases as an iCalendar file, with alarms at the times the daemon alerts. Import it into your calendar; importing a newer file updates the events instead of duplicating them. Day deadlines are all-day events on their due date; hour deadlines are timed events (Pacific time)."
+        ),
+        button,
+        message
+    );
+}
 
 start();

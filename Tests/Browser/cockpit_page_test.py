@@ -305,6 +305,8 @@ def browser(download_dir):
 class Page:
     """The page at its own URL (not inside the shell's frame), as one role."""
 
+    readme_screenshot = None
+
     def __init__(self, driver, base, out):
         self.d = driver
         self.base = base
@@ -318,6 +320,15 @@ class Page:
 
     def one(self, selector, what=None):
         return wait_for(what or selector, lambda: (self.css(selector) or [None])[0])
+
+    def go(self, element):
+        """Clicks a link or button that shows another page (or the same one again), and waits
+        until the new page is rendered, so that nothing of the old one is used."""
+        self.d.execute_script("document.querySelector('#main > .view').dataset.old = 'yes'")
+        element.click()
+        wait_for("the next page", lambda: self.d.execute_script(
+            "const v = document.querySelector('#main > .view');"
+            "return v && !v.dataset.old && !v.querySelector('.loading') && v.querySelector('h1') !== null"))
 
     def text(self):
         return self.d.find_element("css selector", "body").text
@@ -335,6 +346,59 @@ class Page:
 
     def console_errors(self):
         return [e for e in self.d.get_log("browser") if e["level"] == "SEVERE"]
+
+
+# Run in the page: every control has a name, every text has the contrast WCAG AA asks
+# (4.5:1, 3:1 for large text), and nothing is wider than the window.
+AUDIT = r"""
+const problems = [];
+function named(el) {
+    if (el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")) return true;
+    if (el.labels && el.labels.length) return true;
+    return (el.textContent || "").trim().length > 0 && !["INPUT", "SELECT", "TEXTAREA"].includes(el.tagName);
+}
+for (const el of document.querySelectorAll("input, select, textarea, button, a[href]")) {
+    if (el.offsetParent === null && el.type !== "hidden") continue;
+    if (!named(el)) problems.push("no accessible name: " + el.outerHTML.slice(0, 120));
+}
+function rgb(text) { const m = text.match(/[\d.]+/g).map(Number); return { r: m[0], g: m[1], b: m[2], a: m.length > 3 ? m[3] : 1 }; }
+function lum(c) { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); }
+function background(el) {
+    for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.a > 0.5) return c; }
+    return { r: 255, g: 255, b: 255, a: 1 };
+}
+const seen = new Set();
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+while (walker.nextNode()) {
+    const el = walker.currentNode.parentElement;
+    if (!walker.currentNode.textContent.trim() || seen.has(el) || el.offsetParent === null) continue;
+    if (el.closest(".visually-hidden, .skip-link, button:disabled")) continue;
+    seen.add(el);
+    const style = getComputedStyle(el);
+    const fg = rgb(style.color), bg = background(el);
+    const a = lum(fg), b = lum(bg);
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight, 10) >= 700;
+    const large = size >= 24 || (bold && size >= 18.66);
+    if (ratio < (large ? 3 : 4.5)) problems.push(`contrast ${ratio.toFixed(2)} for "${walker.currentNode.textContent.trim().slice(0, 40)}"`);
+}
+for (const wrap of document.querySelectorAll(".table-wrap"))
+    if (wrap.scrollWidth > wrap.clientWidth + 1) problems.push(`a table needs ${wrap.scrollWidth}px and has ${wrap.clientWidth}px: ${wrap.querySelector("caption").textContent}`);
+if (document.documentElement.scrollWidth > window.innerWidth + 1)
+    problems.push(`the page is ${document.documentElement.scrollWidth}px wide in a ${window.innerWidth}px window`);
+return problems;
+"""
+
+
+def audit(page, where):
+    problems = page.d.execute_script(AUDIT)
+    check(not problems, f"accessibility problems on {where}: " + "; ".join(problems[:10]))
+
+
+def viewport(page, width, height):
+    page.d.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+    )
 
 
 def run(args):
@@ -360,10 +424,9 @@ def run(args):
         os.makedirs(downloads)
         driver = browser(downloads)
         driver.set_page_load_timeout(60)
-        driver.execute_cdp_cmd(
-            "Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False}
-        )
+        Page.readme_screenshot = args.readme_screenshot and os.path.abspath(args.readme_screenshot)
         page = Page(driver, urls["coordinator"], out)
+        viewport(page, 1280, 800)
         for step in STEPS:
             t = time.monotonic()
             step(page, v, urls, work)
@@ -412,8 +475,10 @@ def board_shows_my_alerts_and_deadlines(page, v, urls, work):
 
 
 def acknowledging_and_snoozing_from_the_row(page, v, urls, work):
+    from selenium.webdriver.common.keys import Keys
+
     row = page.one('tr.alert-row[data-case-id="BOARD-1"]')
-    row.find_element("css selector", "button.ack").click()
+    row.find_element("css selector", "button.ack").send_keys(Keys.ENTER)  # by keyboard
     wait_for("BOARD-1's alert to leave the board", lambda: not page.css('tr.alert-row[data-case-id="BOARD-1"]'))
     page.wait_text("Acknowledged: Tell the requesting physician of the UR decision, case BOARD-1.")
     row = page.one('tr.alert-row[data-case-id="BOARD-2"]')
@@ -443,27 +508,27 @@ def an_alert_arrives_without_reloading(page, v, urls, work):
 def cases_search_filter_and_pages(page, v, urls, work):
     from selenium.webdriver.support.ui import Select
 
-    page.d.find_element("link text", "Cases").click()
+    page.go(page.d.find_element("link text", "Cases"))
     page.wait_text("Cases 1–25")
     first = [r.get_attribute("data-case-id") for r in page.css("tr.case-row")]
     check(len(first) == 25, f"the first page has {len(first)} cases, not 25")
-    page.one("#cases-next").click()
+    page.go(page.one("#cases-next"))
     page.wait_text("Page 2")
     page.wait_text("Cases 26–50")
     second = [r.get_attribute("data-case-id") for r in page.css("tr.case-row")]
     check(len(second) == 25 and not set(first) & set(second), "the second page repeats the first's cases")
-    page.one("#cases-next").click()
+    page.go(page.one("#cases-next"))
     page.wait_text("Cases 51–")
     third = [r.get_attribute("data-case-id") for r in page.css("tr.case-row")]
     check(page.one("#cases-next").get_attribute("disabled") is not None, "the last page offers a next page")
     check(len(set(first + second + third)) == 64, "the pages do not hold every open case once")
-    page.one("#cases-previous").click()
+    page.go(page.one("#cases-previous"))
     page.wait_text("Cases 26–50")
     # Search by the start of the employer, with non-ASCII letters.
     box = page.one("#case-q")
     box.clear()
     box.send_keys("Café")
-    page.one("form.filters button[type=submit]").click()
+    page.go(page.one("form.filters button[type=submit]"))
     wait_for("the search to find BOARD-1", lambda: [r.get_attribute("data-case-id") for r in page.css("tr.case-row")] == ["BOARD-1"])
     page.wait_text("Café Olé Foods")
     # Filter by coordinator and stage.
@@ -473,7 +538,7 @@ def cases_search_filter_and_pages(page, v, urls, work):
     coordinator.clear()
     coordinator.send_keys("bob")
     Select(page.one("#case-stage")).select_by_value("rfaReceived")
-    page.one("form.filters button[type=submit]").click()
+    page.go(page.one("form.filters button[type=submit]"))
     page.wait_text("Cases 1–")
     rows = page.css("tr.case-row")
     check(rows, "no case of bob's at stage RFA received")
@@ -485,12 +550,12 @@ def cases_search_filter_and_pages(page, v, urls, work):
 def a_case_its_deadlines_and_recording_the_next_fact(page, v, urls, work):
     from selenium.webdriver.support.ui import Select
 
-    page.d.find_element("link text", "Cases").click()
+    page.go(page.d.find_element("link text", "Cases"))
     box = page.one("#case-q")
     box.clear()
     box.send_keys("ADJ99001")
-    page.one("form.filters button[type=submit]").click()
-    page.one('tr.case-row[data-case-id="CASE-3"] a.case-link').click()
+    page.go(page.one("form.filters button[type=submit]"))
+    page.go(page.one('tr.case-row[data-case-id="CASE-3"] a.case-link'))
     page.wait_text("Harbor Freight Lines")
     card = page.one('li.deadline[data-rule="imr.application"]', "the IMR application deadline")
     check(card.get_attribute("data-status") == "pending", "the IMR application deadline is not running")
@@ -531,7 +596,7 @@ LETTER = "CM16-0213037.pdf"
 
 
 def importing_letters(page, v, urls, work):
-    page.d.find_element("link text", "Import letters").click()
+    page.go(page.d.find_element("link text", "Import letters"))
     not_a_letter = os.path.join(work, "not-a-letter.txt")
     with open(not_a_letter, "w") as f:
         f.write("Dear colleague, this is an invitation to a conference.\n")
@@ -555,7 +620,7 @@ def importing_letters(page, v, urls, work):
 
 def downloading_the_calendar(page, v, urls, work):
     page.d.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": os.path.join(work, "downloads")})
-    page.d.find_element("link text", "Calendar").click()
+    page.go(page.d.find_element("link text", "Calendar"))
     page.one("#calendar-download").click()
     page.one("#calendar-link", "the exported calendar")
     running = v.call("io.imr.Deadlines.List", coordinator="nobody", limit=1000)["deadlines"]
@@ -569,6 +634,67 @@ def downloading_the_calendar(page, v, urls, work):
     page.shot("08-calendar")
 
 
+def every_page_is_accessible_at_1280_and_on_a_tablet(page, v, urls, work):
+    for fragment, ready in [
+        ("#/board", "tr.alert-row"),
+        ("#/cases", "tr.case-row"),
+        ("#/case/CASE-3", "li.deadline"),
+        ("#/import", "#letter-files"),
+        ("#/calendar", "#calendar-download"),
+    ]:
+        # 1040: the page's frame in Cockpit's shell at 1280x800; 1024x768 and 768x1024: a tablet.
+        for width, height in [(1280, 800), (1040, 730), (1024, 768), (768, 1024)]:
+            viewport(page, width, height)
+            page.open(fragment)
+            page.one(ready)
+            audit(page, f"{fragment} at {width}x{height}")
+    viewport(page, 768, 1024)
+    page.open("#/board")
+    page.one("tr.alert-row")
+    page.shot("09-board-tablet")
+    viewport(page, 1280, 800)
+
+
+def a_reader_sees_everything_and_can_change_nothing(page, v, urls, work):
+    reader = Page(page.d, urls["reader"], page.out)
+    reader.open("#/board")
+    reader.wait_text("reader: you can see everything and change nothing")
+    reader.one('tr.alert-row[data-case-id="LIVE-1"]', "nobody's open alert, seen by a reader")
+    check(not reader.css("button.ack") and not reader.css("button.snooze-btn"), "a reader is offered acknowledge or snooze")
+    reader.shot("10-reader-board")
+    reader.open("#/case/CASE-3")
+    reader.one('li.deadline[data-rule="imr.application"]')
+    check(not reader.css("#record-fact") and not reader.css("#correct-event"), "a reader is offered recording or correcting")
+    reader.open("#/import")
+    reader.wait_text("recording them needs the coordinator role")
+    audit(reader, "the reader's import page")
+
+
+def a_stranger_is_told_to_ask_for_access(page, v, urls, work):
+    stranger = Page(page.d, urls["stranger"], page.out)
+    stranger.open("#/board")
+    stranger.wait_text("Ask your administrator to add you to imr")
+    check(not stranger.one("#nav").is_displayed(), "the stranger sees the pages' navigation")
+    check("usermod -aG imr,imr-coordinators nobody" in stranger.text(), "the stranger's page does not say what to run")
+    audit(stranger, "the stranger's page")
+    stranger.shot("11-stranger")
+
+
+def the_board_inside_cockpit(page, v, urls, work):
+    """The board as Cockpit shows it: in the shell's frame, from its menu."""
+    page.d.get(urls["coordinator"] + "/imr")
+    frame = page.one('iframe[name="cockpit1:localhost/imr"]', "the page's frame in Cockpit's shell")
+    page.d.switch_to.frame(frame)
+    page.one("tr.alert-row")
+    page.one("tr.deadline-row")
+    page.d.switch_to.default_content()
+    page.wait_text("IMR deadlines")
+    path = page.shot("12-board-in-cockpit")
+    if page.readme_screenshot:
+        shutil.copy(path, page.readme_screenshot)
+        log("README screenshot", page.readme_screenshot)
+
+
 STEPS = [
     board_shows_my_alerts_and_deadlines,
     acknowledging_and_snoozing_from_the_row,
@@ -577,6 +703,10 @@ STEPS = [
     a_case_its_deadlines_and_recording_the_next_fact,
     importing_letters,
     downloading_the_calendar,
+    every_page_is_accessible_at_1280_and_on_a_tablet,
+    a_reader_sees_everything_and_can_change_nothing,
+    a_stranger_is_told_to_ask_for_access,
+    the_board_inside_cockpit,
 ]
 
 

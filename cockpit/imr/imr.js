@@ -113,6 +113,16 @@ const instantFormat = new Intl.DateTimeFormat("en-US", {
     minute: "2-digit",
     timeZoneName: "short",
 });
+const instantThisYearFormat = new Intl.DateTimeFormat("en-US", {
+    timeZone: PACIFIC,
+    weekday: "short",
+    month: "short",
+    day: "numeric",
+    hour: "numeric",
+    minute: "2-digit",
+    timeZoneName: "short",
+});
+const yearFormat = new Intl.DateTimeFormat("en-US", { timeZone: PACIFIC, year: "numeric" });
 const dayFormat = new Intl.DateTimeFormat("en-US", {
     timeZone: "UTC",
     weekday: "short",
@@ -136,10 +146,13 @@ const isoMinuteParts = new Intl.DateTimeFormat("en-CA", {
     hourCycle: "h23",
 });
 
+/* An instant in Pacific time; the year is left out when it is this year's. */
 function fmtInstant(text) {
     if (!text) return "—";
     const t = Date.parse(text);
-    return isNaN(t) ? text : instantFormat.format(new Date(t));
+    if (isNaN(t)) return text;
+    const thisYear = yearFormat.format(new Date()) === yearFormat.format(new Date(t));
+    return (thisYear ? instantThisYearFormat : instantFormat).format(new Date(t));
 }
 
 /* A California date (YYYY-MM-DD) in words; it names a day, not an instant. */
@@ -249,7 +262,7 @@ function table(caption, columns, rows, rowAttrs) {
                         "tr",
                         rowAttrs ? rowAttrs(r) : {},
                         columns.map((c, i) =>
-                            h(i === 0 ? "th" : "td", { scope: i === 0 ? "row" : null, "data-label": c.label }, c.cell(r))
+                            h(i === 0 ? "th" : "td", { scope: i === 0 ? "row" : null, "data-label": c.label }, h("div", { class: "cell" }, c.cell(r)))
                         )
                     )
                 )
@@ -402,8 +415,10 @@ function route() {
         if (current) a.setAttribute("aria-current", "page");
         else a.removeAttribute("aria-current");
     }
-    const main = document.getElementById("main");
-    fill(main, h("p", { class: "loading" }, "Loading…"));
+    // Each visit renders into a view of its own: a slow answer to an earlier visit then fills
+    // a view no longer shown instead of the page.
+    const main = h("div", { class: "view", "data-page": name }, h("p", { class: "loading" }, "Loading…"));
+    fill(document.getElementById("main"), main);
     Promise.resolve(PAGES[name](main, path.slice(1), cockpit.location.options)).catch((e) => {
         fill(main, h("h1", {}, "Something went wrong"), notice("error", errorText(e)));
     });
@@ -1378,7 +1393,7 @@ function recordForm(c) {
                     const reply = await call("io.imr.Cases." + method, parameters);
                     const text = `Recorded ${reply.recorded.events.map(typeWords).join(", ")} on case ${c.caseId} (version ${reply.recorded.version}).`;
                     announce(text);
-                    await renderCase(document.getElementById("main"), [c.caseId]);
+                    await renderCase(document.querySelector("#main > .view"), [c.caseId]);
                     caseMessage(text);
                 } catch (err) {
                     button.disabled = false;
@@ -1456,7 +1471,7 @@ function correctForm(c, events) {
                     });
                     const text = `Corrected ${camelWords(name).toLowerCase()} of #${eventSelect.value} (version ${reply.recorded.version}); every deadline was counted again.`;
                     announce(text);
-                    await renderCase(document.getElementById("main"), [c.caseId]);
+                    await renderCase(document.querySelector("#main > .view"), [c.caseId]);
                     caseMessage(text);
                 } catch (err) {
                     button.disabled = false;

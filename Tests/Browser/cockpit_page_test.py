@@ -277,13 +277,20 @@ def start_cockpit(procs, work, role, sock, bin_dir):
 
 
 def prepare_package(work, sock, bin_dir):
+    """The page as the checkout has it, where cockpit-bridge (as nobody) finds and reads it, and
+    an override of its config naming the test's socket and imr-ctl."""
     data = os.path.join(work, "data", "cockpit")
     os.makedirs(data)
-    os.symlink(os.path.join(REPO, "cockpit", "imr"), os.path.join(data, "imr"))
+    shutil.copytree(os.path.join(REPO, "cockpit", "imr"), os.path.join(data, "imr"))
+    imr_ctl = os.path.join(bin_dir, "imr-ctl")
+    if subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "test", "-x", imr_ctl]).returncode != 0:
+        # A checkout nobody cannot enter (under /root, say): imr-ctl is copied where it can.
+        shutil.copy(imr_ctl, os.path.join(work, "imr-ctl"))
+        imr_ctl = os.path.join(work, "imr-ctl")
     conf = os.path.join(work, "config", "cockpit")
     os.makedirs(conf)
     with open(os.path.join(conf, "imr.override.json"), "w") as f:
-        json.dump({"config": {"socket": sock, "imrCtl": os.path.join(bin_dir, "imr-ctl")}}, f)
+        json.dump({"config": {"socket": sock, "imrCtl": imr_ctl}}, f)
 
 
 # ---- The browser --------------------------------------------------------------------------

@@ -432,6 +432,7 @@ def run(args):
         driver = browser(downloads)
         driver.set_page_load_timeout(60)
         Page.readme_screenshot = args.readme_screenshot and os.path.abspath(args.readme_screenshot)
+        Page.bin_dir = bin_dir
         page = Page(driver, urls["coordinator"], out)
         viewport(page, 1280, 800)
         for step in STEPS:
@@ -687,6 +688,35 @@ def a_stranger_is_told_to_ask_for_access(page, v, urls, work):
     stranger.shot("11-stranger")
 
 
+def the_log_holds_what_was_done_and_by_whom(page, v, urls, work):
+    """What the page recorded is in the daemon's log with the actor: the case's events through
+    imr-ctl history, the alerts' events (on their own streams) read from the log's file."""
+    sock = os.path.join(work, "imr.sock")
+    out = subprocess.run(
+        [os.path.join(page.bin_dir, "imr-ctl"), "history", "CASE-3", "--json", "--socket", sock],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    by_type = {e["type"]: e for e in json.loads(out)}
+    for kind in ["IMRApplicationReceived", "EventCorrected"]:
+        check(kind in by_type, f"imr-ctl history CASE-3 lacks {kind}")
+        check(by_type[kind]["actor"] == "uid:65534 nobody", f"{kind} was recorded by {by_type[kind]['actor']}, not nobody")
+    check(by_type["CaseOpened"]["actor"] == "uid:0 root", "the case's opening is not root's")
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{os.path.join(work, 'state', 'imr.sqlite')}?mode=ro", uri=True)
+    rows = db.execute(
+        "SELECT event_type, CAST(payload AS TEXT), CAST(metadata AS TEXT) FROM events "
+        "WHERE event_type IN ('AlertAcknowledged', 'AlertSnoozed') ORDER BY position"
+    ).fetchall()
+    db.close()
+    # An alert's event names who acted in its payload ("by"); its metadata carries no actor.
+    seen = [(kind, json.loads(payload).get("by")) for kind, payload, metadata in rows]
+    check(
+        ("AlertAcknowledged", "nobody") in seen and ("AlertSnoozed", "nobody") in seen,
+        f"the log does not hold the acknowledgement and the snooze by nobody: {seen}",
+    )
+
+
 def the_board_inside_cockpit(page, v, urls, work):
     """The board as Cockpit shows it: in the shell's frame, from its menu."""
     page.d.get(urls["coordinator"] + "/imr")
@@ -713,6 +743,7 @@ STEPS = [
     every_page_is_accessible_at_1280_and_on_a_tablet,
     a_reader_sees_everything_and_can_change_nothing,
     a_stranger_is_told_to_ask_for_access,
+    the_log_holds_what_was_done_and_by_whom,
     the_board_inside_cockpit,
 ]
 

@@ -252,8 +252,10 @@ def start_cockpit(procs, work, role, sock, bin_dir):
     """cockpit-ws on loopback with a local session, as nobody with the role's group."""
     port = free_port()
     home = os.path.join(work, "home-" + role)
-    os.makedirs(home, exist_ok=True)
-    os.chown(home, NOBODY, GROUPS[role])
+    tmp = os.path.join(work, "tmp-" + role)
+    for d in [home, tmp]:
+        os.makedirs(d, exist_ok=True)
+        os.chown(d, NOBODY, GROUPS[role])
     env = {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": home,
@@ -261,6 +263,7 @@ def start_cockpit(procs, work, role, sock, bin_dir):
         "XDG_DATA_DIRS": os.path.join(work, "data") + ":/usr/share",
         "XDG_CONFIG_DIRS": os.path.join(work, "config"),
         "XDG_RUNTIME_DIR": home,
+        "TMPDIR": tmp,
     }
     argv = [
         "setpriv", f"--reuid={NOBODY}", f"--regid={GROUPS[role]}", "--clear-groups",
@@ -595,7 +598,7 @@ def a_case_its_deadlines_and_recording_the_next_fact(page, v, urls, work):
     page.d.execute_script("arguments[0].value = arguments[1]", page.one("#correct-value"), day(16))
     page.one("#correct-reason").send_keys("The proof of service is dated a day later")
     page.one("#correct-submit").click()
-    page.wait_text("Corrected served on of #%d" % served["version"])
+    page.wait_text("“Served on” of #%d Written UR decision served is now %s" % (served["version"], day(16)))
     page.wait_text("The proof of service is dated a day later")
     page.shot("05-case-corrected")
 
@@ -624,6 +627,8 @@ def importing_letters(page, v, urls, work):
     events = v.call("io.imr.Cases.History", caseId="CM16-0213037")["events"]
     check(events and all(e.get("importedFrom") and LETTER in e["importedFrom"] for e in events), f"the imported events do not name the letter: {events}")
     check(all(e["actor"].endswith("nobody") for e in events), "the imported events' actor is not nobody")
+    tmp = os.path.join(work, "tmp-coordinator")
+    wait_for("the letters' temporary copies to be removed", lambda: os.listdir(tmp) == [])
 
 
 def downloading_the_calendar(page, v, urls, work):

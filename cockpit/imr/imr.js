@@ -359,6 +359,11 @@ async function start() {
         (state.user || "?") + (state.role === "reader" ? " · reader: you can see everything and change nothing" : " · coordinator");
     cockpit.addEventListener("locationchanged", route);
     setInterval(refreshTimes, 30000);
+    // The page's own links are its routes (#/board); the skip link only moves the focus.
+    document.querySelector(".skip-link").addEventListener("click", (e) => {
+        e.preventDefault();
+        document.getElementById("main").focus();
+    });
     route();
 }
 
@@ -409,6 +414,7 @@ function route() {
     const path = cockpit.location.path;
     const name = PAGES[path[0]] ? path[0] : "board";
     if (state.page === "board" && name !== "board") stopFollowing();
+    if (state.page === "import" && name !== "import") removeLetters();
     state.page = name;
     for (const a of document.querySelectorAll("#nav a")) {
         const current = a.dataset.page === name || (name === "case" && a.dataset.page === "cases");
@@ -491,7 +497,7 @@ async function renderBoard(main, rest, options) {
         h(
             "section",
             { "aria-labelledby": "alerts-title" },
-            h("div", { class: "section-head" }, h("h2", { id: "alerts-title" }, "My open alerts"), live),
+            h("div", { class: "section-head" }, h("h2", { id: "alerts-title", tabindex: "-1" }, "My open alerts"), live),
             alertsBox
         ),
         h(
@@ -546,11 +552,18 @@ function startFollowing(live) {
             refreshDeadlinesSoon();
         }
         renderAlerts();
-    }).catch((e) => {
-        if (state.follow !== conn) return;
-        live.textContent = "Live updates stopped: " + errorText(e) + " Reload the page to resume.";
-        live.classList.remove("on");
-    });
+    }).then(
+        () => {
+            if (state.follow !== conn) return;
+            live.textContent = "Live updates stopped: the daemon is stopping. Reload the page when it is back.";
+            live.classList.remove("on");
+        },
+        (e) => {
+            if (state.follow !== conn) return;
+            live.textContent = "Live updates stopped: " + errorText(e) + " Reload the page to resume.";
+            live.classList.remove("on");
+        }
+    );
 }
 
 /* A new alert means a deadline came near or passed: the deadline list is read again, once for
@@ -684,8 +697,9 @@ function removeAlert(alert, message) {
     announce(message);
     const box = board.alertsBox;
     box.prepend(notice("success", message));
+    // The focus goes to the next alert's button, or to the heading when none is left.
     const next = box.querySelector("button.ack");
-    (next || document.getElementById("alerts-title")).focus && (next || box).focus();
+    (next || document.getElementById("alerts-title")).focus();
 }
 
 function deadlineTable(page) {
@@ -1469,7 +1483,10 @@ function correctForm(c, events) {
                         reason: form.elements.reason.value.trim(),
                         commandId: form.dataset.commandId,
                     });
-                    const text = `Corrected ${camelWords(name).toLowerCase()} of #${eventSelect.value} (version ${reply.recorded.version}); every deadline was counted again.`;
+                    const shown = kind === "flag" ? (value.value ? "yes" : "no") : raw;
+                    const text =
+                        `Correction recorded (version ${reply.recorded.version}): “${camelWords(name)}” of ` +
+                        `#${eventSelect.value} ${typeWords(current().type)} is now ${shown}. Every deadline was counted again.`;
                     announce(text);
                     await renderCase(document.querySelector("#main > .view"), [c.caseId]);
                     caseMessage(text);
@@ -1702,6 +1719,12 @@ async function recordLetters(results, force) {
     const done = todo.filter((l) => l.outcome && l.outcome.status !== "refused").length;
     announce(`${done} of ${todo.length} letters recorded.`);
     showLetters(results);
+    // The copies are needed only while a letter may still be recorded (again, with corrections).
+    if (letters.files.every((l) => !l.facts || (l.outcome && l.outcome.status !== "refused"))) {
+        const dir = letters.dir;
+        letters.dir = null;
+        if (dir) cockpit.spawn(["rm", "-rf", "--", dir]).catch((e) => console.warn("could not remove", dir, e));
+    }
 }
 
 /* ---- Calendar ---------------------------------------------------------------------------- */

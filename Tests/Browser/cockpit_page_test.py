@@ -674,6 +674,14 @@ def a_reader_sees_everything_and_can_change_nothing(page, v, urls, work):
     reader.wait_text("reader: you can see everything and change nothing")
     reader.one('tr.alert-row[data-case-id="LIVE-1"]', "nobody's open alert, seen by a reader")
     check(not reader.css("button.ack") and not reader.css("button.snooze-btn"), "a reader is offered acknowledge or snooze")
+    # And the daemon refuses the reader what the page does not offer, on the page's own channel.
+    alert_id = next(a["alertId"] for a in v.call("io.imr.Alerts.List", limit=1000)["alerts"] if a["caseId"] == "LIVE-1")
+    refused = reader.d.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "state.conn.call('io.imr.Alerts.Acknowledge', {alertId: arguments[0]}).then(() => done('recorded'), (e) => done(e.name));",
+        alert_id,
+    )
+    check(refused == "org.varlink.service.PermissionDenied", f"the daemon answered a reader's acknowledgement with {refused}")
     reader.shot("10-reader-board")
     reader.open("#/case/CASE-3")
     reader.one('li.deadline[data-rule="imr.application"]')

@@ -596,7 +596,7 @@ package struct History: DaemonCommand {
 package struct Status: DaemonCommand {
     package static let configuration = CommandConfiguration(
         abstract:
-            "The daemon: version, uptime, database size, head position, open cases, read models, and its figures since start.",
+            "The daemon: version, uptime, database size, head position, open cases, who I am to it (user and role), read models, and its figures since start.",
         discussion:
             "The figures (commands, refusals, alerts, connections, calls, memory) are those the [metrics] Prometheus file exports. --json prints the io.imr.Admin.Status reply."
     )
@@ -616,6 +616,7 @@ package struct Status: DaemonCommand {
         print("  database       \(s.databasePath), \(String(format: "%.1f", Double(s.databaseBytes) / 1_048_576)) MiB")
         print("  head position  \(s.headPosition)")
         print("  open cases     \(s.openCases)")
+        if let caller = s.caller { print(Output.terminalSafe("  you            \(caller.user), \(caller.role)")) }
         for p in s.projections {
             if let to = p.rebuildingTo {
                 print(

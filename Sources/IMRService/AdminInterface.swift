@@ -72,6 +72,10 @@ package struct AdminInterface: VarlinkHandler {
                 residentBytes: process.residentBytes,
                 openDescriptors: process.openDescriptors
             )
+            status.caller = AdminStatus.Caller(
+                user: AccessPolicy.actor(of: context.peer).name,
+                role: access.policy.role(of: context.peer).description
+            )
             return try WireFormat.object(status)
         case "Verify":
             let report = try await store.verify()

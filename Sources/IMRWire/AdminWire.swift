@@ -29,6 +29,19 @@ package struct AdminStatus: Codable, Sendable, Equatable {
     package var projections: [Projection]
     /// What the daemon has done since it started (the Prometheus export has the same).
     package var figures: AdminFigures?
+    /// Who called, as the daemon sees them: the user name its peer credentials give and the
+    /// role their groups give under the access policy in force.
+    package var caller: Caller?
+
+    package struct Caller: Codable, Sendable, Equatable {
+        package var user: String
+        /// "reader", "coordinator" or "admin".
+        package var role: String
+        package init(user: String, role: String) {
+            self.user = user
+            self.role = role
+        }
+    }
 
     package init(
         version: String,
@@ -39,7 +52,8 @@ package struct AdminStatus: Codable, Sendable, Equatable {
         headPosition: Int64,
         openCases: Int64,
         projections: [Projection],
-        figures: AdminFigures?
+        figures: AdminFigures?,
+        caller: Caller? = nil
     ) {
         self.version = version
         self.startedAt = startedAt
@@ -50,6 +64,7 @@ package struct AdminStatus: Codable, Sendable, Equatable {
         self.openCases = openCases
         self.projections = projections
         self.figures = figures
+        self.caller = caller
     }
 }
 

@@ -150,7 +150,8 @@ import Varlink
                 server: nil,
                 residentBytes: 1,
                 openDescriptors: 1
-            )
+            ),
+            caller: .init(user: "maria", role: "coordinator")
         )
         let object = try WireFormat.object(status)
         let declared = try #require(Self.interface("io.imr.Admin").methods["Status"]).output
@@ -164,6 +165,8 @@ import Varlink
             return
         }
         #expect(Set(row.keys) == Set(projection.keys))
+        let caller = try #require(Self.interface("io.imr.Admin").types["Caller"])
+        #expect(Set(object["caller"]?.objectValue?.keys ?? [:].keys) == Set(caller.keys))
     }
 
     static func day(_ iso: String) -> LocalDate { LocalDate(iso: iso)! }

@@ -334,8 +334,9 @@ async function start() {
         state.user = null;
     }
     connect();
+    let status;
     try {
-        await call("io.imr.Admin.Status", {});
+        status = await call("io.imr.Admin.Status", {});
     } catch (e) {
         if (e instanceof VarlinkError && (e.short === "PermissionDenied" || e.name === "cockpit.access-denied")) {
             state.role = "none";
@@ -345,14 +346,9 @@ async function start() {
         showProblem(errorText(e) + " Is imr-daemon running? (systemctl status imr-daemon)");
         return;
     }
-    // The daemon alone knows the user's role. Acknowledging no alert is a coordinator's call
-    // that records nothing: a reader is refused it before anything is looked at.
-    try {
-        await call("io.imr.Alerts.Acknowledge", { alertId: "-" });
-        state.role = "coordinator";
-    } catch (e) {
-        state.role = e instanceof VarlinkError && e.short === "PermissionDenied" ? "reader" : "coordinator";
-    }
+    // The daemon says who the user is to it: their role under its access policy.
+    const role = status.caller ? status.caller.role : "reader";
+    state.role = role === "admin" || role === "coordinator" ? "coordinator" : "reader";
     document.body.dataset.role = state.role;
     document.getElementById("nav").hidden = false;
     document.getElementById("who").textContent =

@@ -122,7 +122,7 @@ package struct AlertsInterface: VarlinkHandler {
             let now = clock()
             return [
                 "alert": .object(
-                    try await record(id) { view in
+                    try await record(id, by: actor) { view in
                         view.acknowledgedAt != nil
                             ? nil : .acknowledged(AlertAcknowledged(alertId: id, by: actor.name, at: now))
                     }.wire
@@ -147,7 +147,7 @@ package struct AlertsInterface: VarlinkHandler {
             let actor = AccessPolicy.actor(of: context.peer)
             return [
                 "alert": .object(
-                    try await record(id) { view in
+                    try await record(id, by: actor) { view in
                         if let by = view.acknowledgedBy {
                             throw VarlinkError(
                                 "io.imr.Alerts.AlreadyAcknowledged",
@@ -170,7 +170,7 @@ package struct AlertsInterface: VarlinkHandler {
             let now = clock()
             return [
                 "alert": .object(
-                    try await record(id) { view in
+                    try await record(id, by: actor) { view in
                         view.coordinator == coordinator
                             ? nil
                             : .reassigned(
@@ -208,9 +208,11 @@ package struct AlertsInterface: VarlinkHandler {
     }
 
     /// Appends the event `decide` makes from the alert's current view (none: nothing to
-    /// record), at the stream version that was read, and returns the alert as it now is.
+    /// record), at the stream version that was read, with `actor` in its metadata as every
+    /// case event has it, and returns the alert as it now is.
     private func record(
         _ id: UUID,
+        by actor: Actor,
         _ decide: @escaping @Sendable (AlertView) throws -> AlertEvent?
     ) async throws -> AlertView {
         let stream = AlertStreams.streamId(id)
@@ -229,7 +231,12 @@ package struct AlertsInterface: VarlinkHandler {
                 to: stream,
                 expected: .exact(version),
                 events: [
-                    NewEvent(type: event.typeName, schemaVersion: AlertEventCodec.schemaVersion, payload: payload)
+                    NewEvent(
+                        type: event.typeName,
+                        schemaVersion: AlertEventCodec.schemaVersion,
+                        payload: payload,
+                        metadata: EventMetadata(actor: actor.label)
+                    )
                 ]
             )
             return try AlertProjection.alert(id, in: context.database) ?? view

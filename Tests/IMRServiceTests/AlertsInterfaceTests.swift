@@ -96,10 +96,13 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             _ = try c.call("io.imr.Alerts.Reassign", ["alertId": .string(third), "coordinator": "lee"])
             #expect(try open(["coordinator": "lee"]).map { $0["alertId"]?.stringValue } == [third])
 
-            let types = try f.store.readAll(from: 1, limit: 10_000).filter {
+            let acts = try f.store.readAll(from: 1, limit: 10_000).filter {
                 $0.streamId.hasPrefix(AlertStreams.prefix) && $0.type != AlertRaised.typeName
-            }.map(\.type)
-            #expect(types == ["AlertAcknowledged", "AlertSnoozed", "AlertReassigned"])
+            }
+            #expect(acts.map(\.type) == ["AlertAcknowledged", "AlertSnoozed", "AlertReassigned"])
+            // Each names who acted in its metadata, as a case event does (the audit trail, `imr-ctl history`).
+            let actors = Set(acts.map(\.metadata.actor))
+            #expect(actors.count == 1 && actors.first??.hasPrefix("uid:") == true, "\(actors)")
         }
     }
 

@@ -317,6 +317,7 @@ package struct Show: DaemonCommand {
                 [$0.at("version").text, $0.at("recordedAt").text, $0.at("type").text, $0.at("actor").text]
             }
         )
+        printOCRFacts(c.at("timeline").arrayValue)
         let notes = c.at("notes").arrayValue
         if !notes.isEmpty {
             print("\n" + Output.styled("Notes", .bold))
@@ -336,6 +337,33 @@ package struct Show: DaemonCommand {
                 )
             }
         }
+    }
+}
+
+extension Show {
+    /// The facts recorded from letters read through OCR, each with the engine's confidence,
+    /// so that a coordinator knows what to check against the paper; nothing for other cases.
+    func printOCRFacts(_ timeline: [JSONValue]) {
+        var seen = Set<String>()
+        var lines: [String] = []
+        for event in timeline {
+            let ocr = event.at("importedFromOCR")
+            guard ocr != .null, seen.insert(event.at("importedFrom").text).inserted else { continue }
+            let confidence = ocr.at("confidence").doubleValue.map { ", mean confidence \(Int($0.rounded()))%" } ?? ""
+            let pages = ocr.at("pages").arrayValue.map(\.text).joined(separator: ",")
+            lines.append(
+                "  \(event.at("importedFrom").text): read through OCR (\(ocr.at("engine").text), page\(pages.contains(",") ? "s" : "") \(pages)\(confidence)), events from version \(event.at("version").text)"
+            )
+            for fact in ocr.at("facts").arrayValue {
+                let c = fact.at("confidence").doubleValue ?? 0
+                let item = fact.at("itemId").stringValue.map { "item \($0) " } ?? ""
+                let check = c < 80 ? "  check it" : ""
+                lines.append("    \(item)\(fact.at("fact").text): \(Int(c.rounded()))%\(check)")
+            }
+        }
+        guard !lines.isEmpty else { return }
+        print("\n" + Output.styled("Read through OCR (check these facts against the letter)", .bold))
+        for line in lines { print(line) }
     }
 }
 

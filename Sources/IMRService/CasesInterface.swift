@@ -133,6 +133,7 @@ package struct CasesInterface: VarlinkHandler {
                         "recordedAt": .string(Pacific.rfc3339(e.recordedAt)),
                         "actor": metadata.actor.map { .string($0) } ?? .null,
                         "importedFrom": metadata.extras[importedFromMetadataKey].map { .string($0) } ?? .null,
+                        "importedFromOCR": CaseService.ocrMetadataJSON(metadata),
                     ])
                 }
             )
@@ -383,6 +384,9 @@ package struct CasesInterface: VarlinkHandler {
         entry["commandId"] = metadata.commandId.map { .string(UUID(uuidString: $0) != nil ? $0.lowercased() : $0) }
         entry["correlationId"] = metadata.correlationId.map { .string($0) }
         entry["importedFrom"] = metadata.extras[importedFromMetadataKey].map { .string($0) }
+        entry["importedFromOCR"] = metadata.extras[importedFromOCRMetadataKey].map { _ in
+            CaseService.ocrMetadataJSON(metadata)
+        }
         return entry
     }
 }

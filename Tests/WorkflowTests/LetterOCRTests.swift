@@ -63,7 +63,7 @@ import Testing
     }
 
     @Test func lettersForDigitsInTheCaseNumberAreCorrectedWithAWarning() throws {
-        for read in ["CMl6-O229336", "CMI6-0229336", "CM1-6-0229336", "OM16-0229336", "CMI6-o229336"] {
+        for read in ["CMl6-O229336", "CMI6-0229336", "CM1-6-0229336", "OM16-0229336", "CMI6-o229336", "©M16-0229336"] {
             let facts = try LetterParser.parse(Self.reading(Self.letter(caseNumber: read)))
             #expect(facts.caseNumber == "CM16-0229336", "\(read)")
             if read != "CM1-6-0229336" {
@@ -115,11 +115,11 @@ import Testing
     @Test func strayMarksAroundHeadingsAndLabelsAreDropped() throws {
         let text = Self.letter(
             caseNumber: "| CM16-0229336_ |",
-            headings: "‘ MRI of the right knee:. Upheld ‘ .\n\n-Ultram (tramadol) 50mg #90; Overturned f 5",
+            headings: "‘ MRI of the right knee:. Upheld ‘ .\n\n\" -Ultram (tramadol) 50mg #90; Overturned f 5",
             guidelines: 2
         ).replacingOccurrences(
             of: "Certification(s)/Specialty: Orthopedic",
-            with: "Certificationi(s)/Specialty: -Orthopedic"
+            with: "Cettification(sy/Specialty: -Orthopedic"
         )
         let facts = try LetterParser.parse(Self.reading(text))
         #expect(facts.caseNumber == "CM16-0229336")
@@ -163,6 +163,7 @@ import Testing
     @Test func nearestDecisionNeedsOneWordOfTheVocabularyWithinTwoEdits() {
         #expect(OCRCleanup.nearestDecision("Overtumed") == "Overturned")
         #expect(OCRCleanup.nearestDecision("Uphe1d") == "Upheld")
+        #expect(OCRCleanup.nearestDecision("Uplield") == "Upheld")
         #expect(OCRCleanup.nearestDecision("Upheld") == nil)  // not a correction
         #expect(OCRCleanup.nearestDecision("Unheard") == nil)
         #expect(OCRCleanup.nearestDecision("Standard") == nil)

@@ -129,7 +129,7 @@ enum OCRCleanup {
         (Pattern(#"^Claims\W{0,3}Administrator\W{0,3}guideline\s*[:;.,]?\s*"#), "Claims Administrator guideline: "),
         (Pattern(#"^Decision\W{0,3}rationale\s*[:;.,]?\s*"#), "Decision rationale: "),
         (Pattern(#"^MAXIMUS\W{0,3}guideline\s*[:;.,]?\s*"#), "MAXIMUS guideline: "),
-        (Pattern(#"^Certif\w*\W{0,3}s?\W{0,3}Specialt(?:y|ies)\w*\s*[:;.,]?\s*"#), "Certification(s)/Specialty: "),
+        (Pattern(#"^C\w{4,15}\W{0,3}\w{0,2}\W{0,3}Specialt(?:y|ies)\w*\s*[:;.,]?\s*"#), "Certification(s)/Specialty: "),
     ]
     private static let headerLabels: [(Pattern, String)] = [
         (Pattern(#"\bCase\W{0,2}\s*(?:Number|No\b\.?)\s*[:;.,]?"#), "Case Number:"),
@@ -140,7 +140,7 @@ enum OCRCleanup {
         (Pattern(#"\bPriority\s*[:;.,]?"#), "Priority:"),
     ]
     private static let caseNumberLike = Pattern(
-        #"(?<![A-Za-z0-9])([CcGO0][MmN])\s?([0-9OoIlSsBQDZ|!][-.]?[0-9OoIlSsBQDZ|!])\s?[-–—~_.]?\s?([0-9OoIlSsBQDZ|!]{7})(?![A-Za-z0-9])"#,
+        #"(?<![A-Za-z0-9])([CcGO0©(][MmN])\s?([0-9OoIlSsBQDZ|!][-.]?[0-9OoIlSsBQDZ|!])\s?[-–—~_.]?\s?([0-9OoIlSsBQDZ|!]{7})(?![A-Za-z0-9])"#,
         caseInsensitive: false
     )
     // A digit may be split from the next by a space ("1 1/02/201 6").
@@ -191,6 +191,10 @@ enum OCRCleanup {
             for (pattern, label) in bodyLabels { line = pattern.replace(in: line, with: label) }
             line = speckOnWord.replace(in: line, with: "")
             if line.filter({ $0 == "'" }).count == 1 { line = loneQuote.replace(in: line, with: "") }
+            // A double quote with no other on the line, in front of it: a speck.
+            if line.filter({ $0 == "\"" }).count == 1, line.hasPrefix("\"") {
+                line = leadingJunk.replace(in: String(line.dropFirst()), with: "")
+            }
             if line.hasPrefix("Certification(s)/Specialty: ") {
                 // The value ends the line: a mark after its last word, or before one, is a speck.
                 line = Pattern(#"[^A-Za-z0-9)]+$"#).replace(in: line, with: "")
@@ -267,12 +271,13 @@ enum OCRCleanup {
         return line
     }
 
-    /// The decision word of the vocabulary `read` is one or two edits from, if exactly one is.
+    /// The decision word of the vocabulary `read` is one or two edits from ("Uplield",
+    /// "Overtumed"), if exactly one is.
     static func nearestDecision(_ read: String) -> String? {
         let lowered = read.lowercased()
         let near = ["Upheld", "Overturned"].filter { word in
             let distance = editDistance(lowered, word.lowercased())
-            return distance > 0 && distance <= (word.count > 6 ? 2 : 1)
+            return distance > 0 && distance <= 2
         }
         return near.count == 1 ? near[0] : nil
     }
@@ -322,6 +327,11 @@ enum OCRCleanup {
         for (index, word) in stream.enumerated() { firstIndex[word.key, default: []].append(index) }
         var warnings: [String] = []
         var fieldConfidence: [String: Double] = [:]
+        // A specialty wrapped onto a second line brings a speck or a full stop at its end.
+        if let specialty = facts.reviewerSpecialty {
+            let trimmed = Pattern(#"[^A-Za-z0-9)]+$"#).replace(in: specialty, with: "")
+            facts.reviewerSpecialty = trimmed.isEmpty ? nil : trimmed
+        }
         // How sure the engine was of a value: where its words occur in the OCR text in a row,
         // the lowest confidence of the words of its best-read occurrence; else the lowest
         // confidence any of its words had anywhere; nil when none was on an OCR page.

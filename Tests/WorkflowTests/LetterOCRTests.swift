@@ -160,6 +160,37 @@ import Testing
         #expect(facts.warnings.contains { $0.contains("2 disputed items") && $0.contains("only 1") })
     }
 
+    @Test func aMisreadDecisionWordOnALineOfItsOwnIsTakenWithAWarning() throws {
+        let facts = try LetterParser.parse(
+            Self.reading(Self.letter(headings: "Additional physical therapy for the bilateral knees:\nUpheid ; '"))
+        )
+        #expect(facts.items.map(\.disputed) == ["Additional physical therapy for the bilateral knees"])
+        #expect(facts.items.map(\.decision) == [.upheld])
+        #expect(facts.warnings.contains { $0.contains("decision of item 1") && $0.contains("Upheid") })
+    }
+
+    @Test func aSecondReadingOfTheHeaderFillsWhatTheFirstMissed_confirmsOrDisagrees() throws {
+        var reading = Self.reading(Self.letter(assigned: "12/45/2016", decided: "12/30/2016"), confidence: 60)
+        reading.header = """
+            Case Number: CM16-0229386
+            Date Assigned: 12/05/2016 Date of Injury: 10/20/2016
+            Decision Date: 12/30/2016 UR Denial Date: 10/28/2016
+            Priority: Standard Application 11/28/2016
+            Received:
+            """
+        let facts = try LetterParser.parse(reading)
+        // Missed by the first reading (not a real date): taken from the second, with a warning.
+        #expect(facts.dateAssigned == LocalDate(year: 2016, month: 12, day: 5))
+        #expect(facts.warnings.contains { $0.contains("Date Assigned") && $0.contains("second OCR reading") })
+        #expect(facts.ocr?.fieldConfidence["dateAssigned"] == 0)
+        // Disagreement: the first reading's value stays, with a warning.
+        #expect(facts.caseNumber == "CM16-0229336")
+        #expect(facts.warnings.contains { $0.contains("disagree on the Case Number") })
+        // Agreement: no warning for the low confidence (60%) of a date both readings gave.
+        #expect(!facts.warnings.contains { $0.contains("Decision Date") }, "\(facts.warnings)")
+        #expect(facts.warnings.contains { $0.contains("Date of Injury") } == false)
+    }
+
     @Test func nearestDecisionNeedsOneWordOfTheVocabularyWithinTwoEdits() {
         #expect(OCRCleanup.nearestDecision("Overtumed") == "Overturned")
         #expect(OCRCleanup.nearestDecision("Uphe1d") == "Upheld")

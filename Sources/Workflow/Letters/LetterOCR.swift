@@ -44,12 +44,18 @@ public struct OCRReading: Sendable, Equatable {
     public var pages: [Int]
     /// Every word of those pages with the engine's confidence.
     public var words: [OCRWord]
+    /// A second, independent reading of page 1's header (another resolution and page
+    /// segmentation), when page 1 went through OCR: a header fact the first reading missed is
+    /// taken from it, one both readings agree on needs no confidence warning, and one they
+    /// disagree on is a warning.
+    public var header: String?
 
-    public init(text: String, engine: String, pages: [Int], words: [OCRWord]) {
+    public init(text: String, engine: String, pages: [Int], words: [OCRWord], header: String? = nil) {
         self.text = text
         self.engine = engine
         self.pages = pages
         self.words = words
+        self.header = header
     }
 }
 
@@ -70,12 +76,22 @@ extension LetterParser {
         var corrections = OCRCleanup.Corrections()
         let cleaned = OCRCleanup.clean(reading.text, corrections: &corrections)
         var facts = try parse(cleaned)
-        OCRCleanup.review(&facts, reading: reading, corrections: corrections, cleanedText: cleaned)
+        var confirmed: Set<String> = []
+        if let header = reading.header {
+            confirmed = OCRCleanup.secondReading(header, into: &facts)
+        }
+        OCRCleanup.review(
+            &facts,
+            reading: reading,
+            corrections: corrections,
+            cleanedText: cleaned,
+            confirmed: confirmed
+        )
         return facts
     }
 }
 
-/// The OCR-specific clean-up and checks of ``LetterParser/parse(_:)-(OCRReading)``. Pure.
+/// The OCR-specific clean-up and checks of `LetterParser.parse(_:)` for an ``OCRReading``. Pure.
 enum OCRCleanup {
     struct Corrections {
         /// A case number as read and as corrected.
@@ -120,6 +136,7 @@ enum OCRCleanup {
         #"^(.*?\S)\s*[:;.,]+[\s:;.,‘’'`_—–*•·|~-]*(Upheld|Overturned)\b"# + afterDecision
     )
     private static let decisionAloneLine = Pattern(#"^[:;.,\s]*(Upheld|Overturned)\b"# + afterDecision)
+    private static let fuzzyDecisionAlone = Pattern(#"^[:;.,\s]*([A-Za-z01|!]{5,11})"# + afterDecision)
     private static let fuzzyDecisionLine = Pattern(
         #"^(.*?\S)\s*[:;.,]+[\s:;.,‘’'`_—–*•·|~-]*([A-Za-z01|!]{5,11})"# + afterDecision
     )
@@ -134,9 +151,9 @@ enum OCRCleanup {
     private static let headerLabels: [(Pattern, String)] = [
         (Pattern(#"\bCase\W{0,2}\s*(?:Number|No\b\.?)\s*[:;.,]?"#), "Case Number:"),
         (Pattern(#"\bDate\W{0,2}\s*Assigned\s*[:;.,]?"#), "Date Assigned:"),
-        (Pattern(#"\bDate\W{0,2}\s*of\s*Injury\s*[:;.,]?"#), "Date of Injury:"),
+        (Pattern(#"\bDate\W{0,2}\s*of\W{0,2}\s*Injury\s*[:;.,]?"#), "Date of Injury:"),
         (Pattern(#"\bDecision\W{0,2}\s*Date\s*[:;.,]?"#), "Decision Date:"),
-        (Pattern(#"(?:(?:\bU?R|\b[UV][RK])\b\W{0,2}\s*)?\bDenial\s+Date\s*[:;.,]?"#), "UR Denial Date:"),
+        (Pattern(#"(?:(?:\bU?R|\b[UV][RK])\b\W{0,2}\s*)?\bDenial\W{0,2}\s*Date\s*[:;.,]?"#), "UR Denial Date:"),
         (Pattern(#"\bPriority\s*[:;.,]?"#), "Priority:"),
     ]
     private static let caseNumberLike = Pattern(
@@ -205,6 +222,13 @@ enum OCRCleanup {
             line = leadingJunk.replace(in: line, with: "")
             line = trailingJunk.replace(in: line, with: "")
             line = fixDecision(line, corrections: &corrections)
+            // A decision word wrapped onto a line of its own, misread ("Upheid ;").
+            if let match = fuzzyDecisionAlone.first(in: line), let read = match[1], let word = nearestDecision(read),
+                let previous = lines[..<index].last(where: { !LetterText.isBlank($0) }), previous.hasSuffix(":")
+            {
+                corrections.decisions.append((read, word, String(previous.dropLast())))
+                line = word
+            }
             // "was the original. request": a speck read as a full stop inside the set phrase.
             line = Pattern(#"\boriginal[.,;]\s+request\b"#).replace(in: line, with: "original request")
             lines[index] = formFeed ? "\u{0C}" + line : line
@@ -311,7 +335,8 @@ enum OCRCleanup {
         _ facts: inout LetterFacts,
         reading: OCRReading,
         corrections: Corrections,
-        cleanedText: String
+        cleanedText: String,
+        confirmed: Set<String> = []
     ) {
         var lowest: [String: Double] = [:]
         var stream: [(key: String, confidence: Double)] = []
@@ -348,8 +373,17 @@ enum OCRCleanup {
             return best ?? tokens.compactMap { lowest[$0] }.min()
         }
         func check(_ field: String, _ name: String, _ value: String?, floor: Double = LetterParser.ocrConfidenceFloor) {
-            guard let value, let c = confidence(of: value) else { return }
+            guard let value else { return }
+            guard let c = confidence(of: value) else {
+                // Taken from the second reading of the header: no word of the first has it.
+                if facts.warnings.contains(where: { $0.contains("second OCR reading") && $0.contains(name) }) {
+                    fieldConfidence[field] = 0
+                }
+                return
+            }
             fieldConfidence[field] = c
+            // Two independent readings of the header gave the same value.
+            if confirmed.contains(field), c < floor { return }
             if c < floor {
                 warnings.append(
                     "OCR read the \(name) \"\(value)\" with a confidence of \(Int(c.rounded()))%; check it against the letter."
@@ -473,6 +507,53 @@ enum OCRCleanup {
 }
 
 extension OCRCleanup {
+    /// Merges a second reading of the header into `facts`: what the first missed is taken
+    /// from it with a warning, a disagreement is a warning (the first reading's value stays);
+    /// returns the fields both readings agree on.
+    static func secondReading(_ text: String, into facts: inout LetterFacts) -> Set<String> {
+        var corrections = Corrections()
+        // Everything of this text is header: a heading line marks where the header ends.
+        let cleaned = clean(text + "\nHOW THE IMR FINAL DETERMINATION WAS MADE", corrections: &corrections)
+        var lines = LetterText.lines(of: cleaned)
+        lines.removeLast()
+        var second = LetterFacts()
+        var ignored: [String] = []
+        HeaderReader.read(lines, into: &second, warnings: &ignored)
+        if let number = second.caseNumber, IMRCaseNumber(number) == nil { second.caseNumber = nil }
+        var confirmed: Set<String> = []
+        func merge<T: Equatable>(
+            _ field: String,
+            _ name: String,
+            _ path: WritableKeyPath<LetterFacts, T?>,
+            _ text: (T) -> String
+        ) {
+            guard let other = second[keyPath: path] else { return }
+            guard let first = facts[keyPath: path] else {
+                facts[keyPath: path] = other
+                facts.warnings.append(
+                    "The \(name) \(text(other)) was taken from a second OCR reading of the header (the first could not read it); check it against the letter."
+                )
+                return
+            }
+            if first == other {
+                confirmed.insert(field)
+            } else {
+                facts.warnings.append(
+                    "Two OCR readings of the header disagree on the \(name): \(text(first)) and \(text(other)); the first was taken. Check it against the letter."
+                )
+            }
+        }
+        func iso(_ date: LocalDate) -> String { date.iso }
+        merge("caseNumber", "Case Number", \.caseNumber) { $0 }
+        merge("dateAssigned", "Date Assigned", \.dateAssigned, iso)
+        merge("dateOfInjury", "Date of Injury", \.dateOfInjury, iso)
+        merge("decisionDate", "Decision Date", \.decisionDate, iso)
+        merge("urDenialDate", "UR Denial Date", \.urDenialDate, iso)
+        merge("applicationReceived", "Application Received", \.applicationReceived, iso)
+        merge("priority", "Priority", \.priority) { $0.rawValue.capitalized }
+        return confirmed
+    }
+
     private static let oddShapes: [(Pattern, String)] = [
         (Pattern(#"[a-z]{3,}-\d|\S-\s|\s-[a-z]"#, caseInsensitive: false), "a hyphen out of place"),
         (Pattern(#"[a-z]\.[a-z]{2}|[a-z]{2}\.\s+[a-z&]"#, caseInsensitive: false), "a full stop inside it"),

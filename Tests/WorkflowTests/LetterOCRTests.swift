@@ -191,6 +191,22 @@ import Testing
         #expect(facts.warnings.contains { $0.contains("Date of Injury") } == false)
     }
 
+    @Test func aSpecialtyWordOutsideTheSpecialtiesIsAWarning() {
+        #expect(OCRCleanup.unknownSpecialtyWord("Physical Medicine & Rehabilitation, Pain Management") == nil)
+        #expect(OCRCleanup.unknownSpecialtyWord("Anesthesiology, Pairi Management")?.contains("Pairi") == true)
+        #expect(OCRCleanup.unknownSpecialtyWord("Physical Medicine & Rehabilitation: Pain Management") != nil)
+    }
+
+    @Test func aHeadingTheRationaleReadsOtherwiseIsAWarning() throws {
+        let text = Self.letter(headings: "Daily RN for wound care and medication Management: Overturned")
+            .replacingOccurrences(
+                of: "The guidelines do not support it.",
+                with: "The request for Daily RN for wound care and medication management is supported."
+            )
+        let facts = try LetterParser.parse(Self.reading(text, confidence: 99))
+        #expect(facts.warnings.contains { $0.contains("disputed text of item 1") && $0.contains("elsewhere") })
+    }
+
     @Test func nearestDecisionNeedsOneWordOfTheVocabularyWithinTwoEdits() {
         #expect(OCRCleanup.nearestDecision("Overtumed") == "Overturned")
         #expect(OCRCleanup.nearestDecision("Uphe1d") == "Upheld")

@@ -395,6 +395,35 @@ enum OCRCleanup {
         // A phrase the letter says twice (a heading and its rationale's "the request for ...")
         // was read the same way twice.
         let flat = LetterText.collapse(cleanedText.replacingOccurrences(of: "\u{0C}", with: " "))
+        let flatWords = flat.split(separator: " ").map(String.init)
+        let flatKeys = flatWords.map { key($0) }
+        // The same phrase read differently elsewhere (the rationale's "the request for ...
+        // is"): every word the same but one or two, which differ as OCR errors do (in letter
+        // case, or by a letter or two).
+        func readOtherwise(_ value: String) -> String? {
+            func bare(_ word: String) -> String { word.trimmingCharacters(in: .punctuationCharacters) }
+            let words = value.split(separator: " ").map(String.init)
+            let keys = words.map { key($0) }
+            guard words.count >= 2, flatWords.count >= words.count else { return nil }
+            for start in 0...(flatWords.count - words.count) where flatKeys[start] == keys[0] || words.count > 2 {
+                var near = 0
+                var fits = true
+                for (offset, word) in words.enumerated() {
+                    let other = flatWords[start + offset]
+                    if bare(other) == bare(word) { continue }
+                    let (a, b) = (key(other), keys[offset])
+                    guard a == b || (a.count >= 4 && b.count >= 4 && editDistance(a, b) <= 2) else {
+                        fits = false
+                        break
+                    }
+                    near += 1
+                }
+                if fits, near > 0, near * 3 <= words.count {
+                    return flatWords[start..<(start + words.count)].joined(separator: " ")
+                }
+            }
+            return nil
+        }
         func saidTwice(_ value: String) -> Bool {
             guard !value.isEmpty, let first = flat.range(of: value) else { return false }
             return flat.range(of: value, range: first.upperBound..<flat.endIndex) != nil
@@ -447,8 +476,18 @@ enum OCRCleanup {
         }
         check("priority", "Priority", facts.priority.map { $0.rawValue.capitalized })
         check("reviewerSpecialty", "reviewer specialty", facts.reviewerSpecialty)
+        if let specialty = facts.reviewerSpecialty, let odd = unknownSpecialtyWord(specialty) {
+            warnings.append(
+                "OCR read the reviewer specialty as \"\(specialty)\", whose \(odd); check it against the letter."
+            )
+        }
         for (index, item) in facts.items.enumerated() {
             let n = index + 1
+            if let other = readOtherwise(item.disputed) {
+                warnings.append(
+                    "OCR read the disputed text of item \(n) as \"\(item.disputed)\" in its heading but \"\(other)\" elsewhere in the letter; check it against the letter."
+                )
+            }
             // Read once only: every word must have been read with high confidence.
             check(
                 "item\(n).disputed",
@@ -559,6 +598,35 @@ extension OCRCleanup {
         (Pattern(#"[a-z]\.[a-z]{2}|[a-z]{2}\.\s+[a-z&]"#, caseInsensitive: false), "a full stop inside it"),
         (Pattern(#"(?:^|\s)[^A-Za-z0-9\s&#%/()\-]+(?=\s|$)"#), "a stray mark"),
     ]
+
+    /// Words of the reviewer specialties the letters name (the American Board of Medical
+    /// Specialties' boards and certificates, and the other licensed professions).
+    static let specialtyWords: Set<String> = [
+        "acupuncture", "addiction", "adolescent", "allergy", "and", "anesthesiology", "behavioral", "board",
+        "brain", "cardiology", "cardiovascular", "care", "chiropractic", "chiropractor", "child", "clinical",
+        "colon", "critical", "dermatology", "developmental", "diagnostic", "disease", "diseases", "emergency",
+        "endocrinology", "family", "forensic", "gastroenterology", "general", "geriatric", "hand", "health",
+        "hematology", "hospice", "immunology", "infectious", "injury", "internal", "interventional",
+        "management", "medical", "medicine", "metabolism", "neurological", "neurology", "neuromuscular",
+        "neurophysiology", "neuroradiology", "neurosurgery", "nuclear", "obstetrics", "occupational", "oncology",
+        "ophthalmology", "oriental", "orthopaedic", "orthopedic", "orthopaedics", "orthopedics", "osteopathic",
+        "otolaryngology", "pain", "palliative", "pathology", "pediatric", "pediatrics", "pharmacology", "pharmacy",
+        "physical", "physician", "plastic", "podiatric", "podiatry", "practice", "preventive", "psychiatry",
+        "psychologist", "psychology", "public", "pulmonary", "radiology", "reconstructive", "rectal",
+        "rehabilitation", "rheumatology", "sleep", "spinal", "spine", "sports", "surgery", "therapist", "therapy",
+        "thoracic", "toxicology", "trauma", "urology", "vascular", "with",
+    ]
+
+    /// What in a specialty is not among the specialties' words or marks, if anything.
+    static func unknownSpecialtyWord(_ specialty: String) -> String? {
+        if specialty.contains(where: { ":;".contains($0) }) { return "colon or semicolon is not in any specialty" }
+        for word in specialty.split(whereSeparator: { !$0.isLetter }) where word.count > 1 {
+            if !specialtyWords.contains(word.lowercased()) {
+                return "word \"\(word)\" is not among the specialties' words"
+            }
+        }
+        return nil
+    }
 
     /// Why a fact's text looks like an OCR error rather than what a letter says, if it does.
     static func oddShape(_ value: String) -> String? {

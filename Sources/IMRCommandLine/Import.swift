@@ -520,7 +520,7 @@ final class ReadProgress: @unchecked Sendable {
     private let total: Int
     private var done = 0
     private var pages = 0
-    private var seconds = 0.0
+    private let started = Date()
     private var shown = false
     private let terminal = isatty(2) != 0
 
@@ -530,15 +530,12 @@ final class ReadProgress: @unchecked Sendable {
     func done(_ ocr: (pages: Int, seconds: Double)?) {
         lock.withLock {
             done += 1
-            if let ocr, ocr.pages > 0 {
-                pages += ocr.pages
-                seconds += ocr.seconds
-            }
+            if let ocr, ocr.pages > 0 { pages += ocr.pages }
             guard pages > 0 else { return }
             shown = true
             let line =
                 "import: read \(done) of \(total) letter\(total == 1 ? "" : "s"), \(pages) page\(pages == 1 ? "" : "s") through OCR"
-                + String(format: " (%.1f s a page)", seconds / Double(pages))
+                + String(format: " in %.0f s", Date().timeIntervalSince(started))
             FileHandle.standardError.write(Data((terminal ? "\r\(line)" : line + "\n").utf8))
         }
     }

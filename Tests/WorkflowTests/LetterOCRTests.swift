@@ -115,16 +115,19 @@ import Testing
     @Test func strayMarksAroundHeadingsAndLabelsAreDropped() throws {
         let text = Self.letter(
             caseNumber: "| CM16-0229336_ |",
-            headings: "‘ MRI of the right knee:. Upheld ‘ .\n\n\" -Ultram (tramadol) 50mg #90; Overturned f 5",
-            guidelines: 2
+            headings:
+                "‘ MRI of the right knee:. Upheld ‘ .\n\n\" -Ultram (tramadol) 50mg #90; Overturned f 5\n\n− Physical therapy: Upheld",
+            guidelines: 3
         ).replacingOccurrences(
             of: "Certification(s)/Specialty: Orthopedic",
             with: "Cettification(sy/Specialty: -Orthopedic"
         )
         let facts = try LetterParser.parse(Self.reading(text))
         #expect(facts.caseNumber == "CM16-0229336")
-        #expect(facts.items.map(\.disputed) == ["MRI of the right knee", "Ultram (tramadol) 50mg #90"])
-        #expect(facts.items.map(\.decision) == [.upheld, .overturned])
+        #expect(
+            facts.items.map(\.disputed) == ["MRI of the right knee", "Ultram (tramadol) 50mg #90", "Physical therapy"]
+        )
+        #expect(facts.items.map(\.decision) == [.upheld, .overturned, .upheld])
         #expect(facts.reviewerSpecialty == "Orthopedic Surgery")
     }
 
@@ -195,6 +198,7 @@ import Testing
         #expect(OCRCleanup.unknownSpecialtyWord("Physical Medicine & Rehabilitation, Pain Management") == nil)
         #expect(OCRCleanup.unknownSpecialtyWord("Anesthesiology, Pairi Management")?.contains("Pairi") == true)
         #expect(OCRCleanup.unknownSpecialtyWord("Physical Medicine & Rehabilitation: Pain Management") != nil)
+        #expect(OCRCleanup.unknownSpecialtyWord("Hospice &.Palliative Medicine") != nil)
     }
 
     @Test func aHeadingTheRationaleReadsOtherwiseIsAWarning() throws {

@@ -124,7 +124,8 @@ enum OCRCleanup {
         return out
     }
 
-    private static let leadingJunk = Pattern(#"^[‘’'`_\-—–*•·.,:;|~=+»«„)\]}°]+\s*(?=\S)"#)
+    // Any mark before a line's first letter or digit but an opening parenthesis, quote, # or $.
+    private static let leadingJunk = Pattern(##"^[^\p{L}\p{N}(\"#$\s][^\p{L}\p{N}(\"#$]*(?=\S)"##)
     // A speck after the end of a line, also one read as a full stop (a sentence's own full
     // stop follows its word without a space).
     private static let trailingJunk = Pattern(#"(?:\s+[‘’'`_—–*•·,;|~=+»«„.:°"]+)+$"#)
@@ -596,7 +597,7 @@ extension OCRCleanup {
     private static let oddShapes: [(Pattern, String)] = [
         (Pattern(#"[a-z]{3,}-\d|\S-\s|\s-[a-z]"#, caseInsensitive: false), "a hyphen out of place"),
         (Pattern(#"[a-z]\.[a-z]{2}|[a-z]{2}\.\s+[a-z&]"#, caseInsensitive: false), "a full stop inside it"),
-        (Pattern(#"(?:^|\s)[^A-Za-z0-9\s&#%/()\-]+(?=\s|$)"#), "a stray mark"),
+        (Pattern(##"(?:^|\s)[^A-Za-z0-9\s&#%/()\-]+(?=\s|$)|^[^A-Za-z0-9(\"#$]"##), "a stray mark"),
     ]
 
     /// Words of the reviewer specialties the letters name (the American Board of Medical
@@ -619,7 +620,9 @@ extension OCRCleanup {
 
     /// What in a specialty is not among the specialties' words or marks, if anything.
     static func unknownSpecialtyWord(_ specialty: String) -> String? {
-        if specialty.contains(where: { ":;".contains($0) }) { return "colon or semicolon is not in any specialty" }
+        if let mark = specialty.first(where: { !$0.isLetter && !" ,&()/-".contains($0) }) {
+            return "mark \"\(mark)\" is not in any specialty"
+        }
         for word in specialty.split(whereSeparator: { !$0.isLetter }) where word.count > 1 {
             if !specialtyWords.contains(word.lowercased()) {
                 return "word \"\(word)\" is not among the specialties' words"

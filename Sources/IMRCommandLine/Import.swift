@@ -10,11 +10,12 @@ import Workflow
 /// they carry, without a daemon.
 package struct Import: ParsableCommand {
     package static let configuration = CommandConfiguration(
-        abstract: "Record IMR Final Determination letters (PDF or .txt) into cases, or show the facts they carry.",
+        abstract:
+            "Record IMR Final Determination letters (PDF, scans and faxes, or .txt) into cases, or show the facts they carry.",
         discussion: """
-            A directory stands for every .pdf and .txt file directly in it, in name order. \
-            Every file is read and parsed first; if any cannot be read (a scan with no text layer, an \
-            unrelated PDF, empty input) or lacks the header facts an import needs (IMR case number, \
+            A directory stands for every .pdf, .txt, .tif, .tiff, .png, .jpg and .jpeg file directly in it, \
+            in name order. Every file is read and parsed first; if any cannot be read (a page OCR cannot \
+            read, an unrelated PDF, empty input) or lacks the header facts an import needs (IMR case number, \
             decision date), the files at fault are named, nothing is imported, and the exit status is 65. \
             Then each letter is recorded as one daemon call, all of it or nothing: into the case named \
             with --case, else the case whose items carry the letter's IMR case number, else a new case \
@@ -43,7 +44,21 @@ package struct Import: ParsableCommand {
             --dry-run --json prints a JSON array, one object per file, with exactly: file, case_number, \
             date_assigned, date_of_injury, decision_date, ur_denial_date, application_received, priority, \
             reviewer_specialty, items (disputed, decision, original_request, authorized_portion, guideline) \
-            and warnings. A fact the letter does not carry is null. PDFs need pdftotext (poppler-utils).
+            warnings and ocr (null unless read through OCR: engine, pages, confidence, fieldConfidence). A fact \
+            the letter does not carry is null. PDFs need pdftotext (poppler-utils).
+
+            Scans and faxes: a PDF page with no text layer, and a TIFF, PNG or JPEG image (a TIFF may hold \
+            several pages; a PNG or JPEG is one image), is read in imr-ctl through Tesseract OCR (tesseract-ocr, \
+            English; pages fed sideways or upside down are turned, skew is straightened), as many pages at \
+            once as there are cores, with a progress line on standard error. --ocr always reads every PDF page \
+            through OCR (and takes a text file as OCR output made elsewhere: cleaned and checked as OCR text, \
+            without confidences); --ocr never refuses a scan. OCR is checked against what a letter can say: a case \
+            number must read CM, two digits, a hyphen and seven digits, dates must exist and come in order, \
+            decisions are Upheld or Overturned; letters read as digits there (l, I, O) are corrected with a \
+            warning naming the fact, and every fact the engine read with a word confidence below 80% is a \
+            warning too. A letter whose case number or decision date cannot be read is refused, as a text \
+            letter is. Every event recorded from an OCR reading carries importedFromOCR (engine, \
+            confidence per fact) in its metadata, and `imr-ctl show` lists those facts to check.
             """
     )
 
@@ -62,11 +77,25 @@ package struct Import: ParsableCommand {
     @Flag(help: "Record corrections for the facts the letter contradicts, instead of refusing it.")
     var force = false
 
+    @Option(
+        help: ArgumentHelp(
+            "When to read through OCR: auto (PDF pages without a text layer, and images), always (every page), never.",
+            valueName: "when"
+        )
+    )
+    var ocr: OCRMode = .auto
+
+    @Option(
+        name: .customLong("ocr-timeout"),
+        help: ArgumentHelp("Seconds OCR may take for one page before the letter is refused.", valueName: "seconds")
+    )
+    var ocrTimeout: Double = 120
+
     @OptionGroup var connection: ConnectionOptions
 
     @Argument(
         help:
-            "The letters: .pdf files or text files, or directories (every .pdf and .txt file directly in them, by name)."
+            "The letters: .pdf, text or image (.tif .png .jpg) files, or directories (every such file directly in them, by name)."
     )
     var files: [String]
 
@@ -82,6 +111,9 @@ package struct Import: ParsableCommand {
         if let caseId, caseId.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--case needs a case id")
         }
+        guard ocrTimeout > 0, ocrTimeout <= 3600 else {
+            throw ValidationError("--ocr-timeout takes seconds a page, more than 0 and at most 3600")
+        }
     }
 
     package func run() throws {
@@ -91,10 +123,10 @@ package struct Import: ParsableCommand {
         for argument in files {
             do { paths += try LetterText.files(in: argument) } catch { failures.append("\(argument): \(error)") }
         }
-        for file in paths {
+        let read = readAll(paths)
+        for (file, outcome) in zip(paths, read) {
             do {
-                let text = try LetterText.read(file)
-                let facts = try LetterParser.parse(text)
+                let facts = try outcome.get()
                 if !dryRun {
                     let missing = LetterImport.missingFacts(facts)
                     if !missing.isEmpty {
@@ -140,6 +172,21 @@ package struct Import: ParsableCommand {
         }
     }
 
+    /// Reads every file, as many at once as there are cores (OCR is what takes time); a
+    /// progress line on standard error once a letter needed OCR.
+    private func readAll(_ paths: [String]) -> [Result<LetterFacts, Error>] {
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let reader = LetterReader(mode: ocr, timeoutPerPage: ocrTimeout, slots: OCRSlots(count: cores))
+        let progress = ReadProgress(total: paths.count)
+        let results = concurrentMap(paths.count, width: cores) { index in
+            let outcome = Result { try reader.facts(of: paths[index]) }
+            progress.done((try? outcome.get()).map { ($0.ocrPages, $0.ocrSeconds) })
+            return outcome.map(\.facts)
+        }
+        progress.finish()
+        return results
+    }
+
     private func printDryRun(_ records: [LetterDryRunRecord]) {
         if json {
             let encoder = JSONEncoder()
@@ -151,6 +198,11 @@ package struct Import: ParsableCommand {
                 print(
                     "\(record.file): \(f.caseNumber ?? "no case number"), decided \(f.decisionDate?.iso ?? "?"), \(f.items.count) item(s)"
                 )
+                if let ocr = f.ocr {
+                    print(
+                        "  read through OCR (\(ocr.engine), pages \(ocr.pages.map(String.init).joined(separator: ",")), mean confidence \(ocr.confidence.map { "\(Int($0.rounded()))%" } ?? "not given"))"
+                    )
+                }
                 for item in f.items { print("  \(item.decision.rawValue): \(item.disputed)") }
                 for warning in f.warnings { print("  warning: \(warning)") }
             }
@@ -340,7 +392,8 @@ enum LetterText {
         }
         let base = argument.hasSuffix("/") ? argument : argument + "/"
         let letters = names.filter { name in
-            !name.hasPrefix(".") && ["pdf", "txt"].contains((name as NSString).pathExtension.lowercased())
+            let ext = (name as NSString).pathExtension.lowercased()
+            return !name.hasPrefix(".") && (["pdf", "txt"].contains(ext) || LetterReader.imageExtensions.contains(ext))
         }.sorted().map { base + $0 }.filter { path in
             var isDirectory: ObjCBool = false
             return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
@@ -348,7 +401,7 @@ enum LetterText {
         guard !letters.isEmpty else {
             throw Failure(
                 description:
-                    "a directory with no .pdf or .txt file in it; name the letters, or a directory that holds them"
+                    "a directory with no .pdf or .txt file (nor a .tif, .tiff, .png, .jpg or .jpeg image) in it; name the letters, or a directory that holds them"
             )
         }
         return letters
@@ -453,3 +506,35 @@ final class ImportProgress: @unchecked Sendable {
 // @unchecked Sendable: an Import is its parsed options (strings, flags, the connection's
 // socket path), read and never changed while its letters are recorded from several threads.
 extension Import: @unchecked Sendable {}
+
+/// The progress line of a long read: shown on standard error once a letter needed OCR,
+/// rewritten in place on a terminal, one line per letter otherwise.
+final class ReadProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private let total: Int
+    private var done = 0
+    private var pages = 0
+    private let started = Date()
+    private var shown = false
+    private let terminal = isatty(2) != 0
+
+    init(total: Int) { self.total = total }
+
+    /// One letter read; `ocr` is its OCR pages and their time, nil when it failed.
+    func done(_ ocr: (pages: Int, seconds: Double)?) {
+        lock.withLock {
+            done += 1
+            if let ocr, ocr.pages > 0 { pages += ocr.pages }
+            guard pages > 0 else { return }
+            shown = true
+            let line =
+                "import: read \(done) of \(total) letter\(total == 1 ? "" : "s"), \(pages) page\(pages == 1 ? "" : "s") through OCR"
+                + String(format: " in %.0f s", Date().timeIntervalSince(started))
+            FileHandle.standardError.write(Data((terminal ? "\r\(line)" : line + "\n").utf8))
+        }
+    }
+
+    func finish() {
+        lock.withLock { if shown, terminal { FileHandle.standardError.write(Data("\n".utf8)) } }
+    }
+}

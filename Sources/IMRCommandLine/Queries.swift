@@ -294,6 +294,7 @@ package struct Show: DaemonCommand {
             ["VERSION", "RECORDED", "EVENT", "BY"],
             c.timeline.map { [String($0.version), Pacific.rfc3339($0.recordedAt), $0.type, $0.actor ?? ""] }
         )
+        printOCRFacts(c.timeline)
         if !c.notes.isEmpty {
             print("\n" + Output.styled("Notes", .bold))
             for n in c.notes { print("  \(Pacific.rfc3339(n.writtenAt))  \(safe(n.text))") }
@@ -309,6 +310,35 @@ package struct Show: DaemonCommand {
                 )
             }
         }
+    }
+}
+
+extension Show {
+    /// The facts recorded from letters read through OCR, each with the engine's confidence,
+    /// so that a coordinator knows what to check against the paper; nothing for other cases.
+    func printOCRFacts(_ timeline: [CaseView.Event]) {
+        var seen = Set<String>()
+        var lines: [String] = []
+        for event in timeline {
+            guard let ocr = event.importedFromOCR, seen.insert(event.importedFrom ?? "").inserted else { continue }
+            let confidence = ocr.confidence.map { ", mean confidence \(Int($0.rounded()))%" } ?? ""
+            let pages = ocr.pages.map(String.init).joined(separator: ",")
+            lines.append(
+                Output.terminalSafe(
+                    "  \(event.importedFrom ?? "?"): read through OCR (\(ocr.engine), page\(pages.contains(",") ? "s" : "") \(pages)\(confidence)), events from version \(event.version)"
+                )
+            )
+            for fact in ocr.facts {
+                let item = fact.itemId.map { "item \($0) " } ?? ""
+                let check = fact.confidence < 80 ? "  check it" : ""
+                lines.append(
+                    Output.terminalSafe("    \(item)\(fact.fact): \(Int(fact.confidence.rounded()))%\(check)")
+                )
+            }
+        }
+        guard !lines.isEmpty else { return }
+        print("\n" + Output.styled("Read through OCR (check these facts against the letter)", .bold))
+        for line in lines { print(line) }
     }
 }
 

@@ -117,7 +117,8 @@ package struct CasesInterface: VarlinkHandler {
                     type: e.type,
                     recordedAt: e.recordedAt,
                     actor: e.metadata.actor,
-                    importedFrom: e.metadata.extras[importedFromMetadataKey]
+                    importedFrom: e.metadata.extras[importedFromMetadataKey],
+                    importedFromOCR: CaseService.importedFromOCR(e.metadata)
                 )
             }
             let deadlines = DeadlineEngine.deadlines(for: state, now: clock())
@@ -368,6 +369,7 @@ package struct CasesInterface: VarlinkHandler {
             commandId: metadata.commandId.map { UUID(uuidString: $0) != nil ? $0.lowercased() : $0 },
             correlationId: metadata.correlationId,
             importedFrom: metadata.extras[importedFromMetadataKey],
+            importedFromOCR: CaseService.importedFromOCR(metadata),
             payload: (try? JSONDecoder().decode(JSONValue.self, from: e.payloadData)) ?? .null
         )
     }

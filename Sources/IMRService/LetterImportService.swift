@@ -37,6 +37,12 @@ package enum LetterImportServiceError: Error, Sendable {
 /// letter it came from as its value. EventStore keeps it without knowing what it means.
 package let importedFromMetadataKey = "importedFrom"
 
+/// The key of the event metadata's `extras` that marks an event imported from a letter read
+/// through OCR: a JSON object (``LetterImport/ocrMetadata(_:matches:)``): `ocr` (true),
+/// `engine`, `confidence`, `pages` and `facts` (each fact taken from the OCR text, with the
+/// case item it concerns and the engine's confidence). Absent for a letter read from its text.
+package let importedFromOCRMetadataKey = "importedFromOCR"
+
 extension CaseService {
     /// Imports one Final Determination letter as one append: every event it proves, or none.
     ///
@@ -233,12 +239,14 @@ extension CaseService {
         } catch {
             throw .service(.refused(error))
         }
+        var extras = [importedFromMetadataKey: r.source, CaseService.commandDigestKey: digest]
+        if let ocr = r.letter.ocr { extras[importedFromOCRMetadataKey] = Self.ocrMetadata(ocr, matches: plan.matches) }
         let metadata = EventMetadata(
             actor: r.actor.label,
             correlationId: tag,
             causationId: tag,
             commandId: tag,
-            extras: [importedFromMetadataKey: r.source, CaseService.commandDigestKey: digest]
+            extras: extras
         )
         let result: AppendResult
         do {
@@ -318,5 +326,37 @@ extension CaseService {
         return UUID(
             uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
         )
+    }
+}
+
+extension CaseService {
+    /// The `importedFromOCR` metadata of a letter read through OCR, as JSON text: letter items
+    /// are named by the case items they were matched to.
+    static func ocrMetadata(_ ocr: LetterOCR, matches: [LetterItemMatch]) -> String {
+        let facts = ocr.fieldConfidence.sorted(by: { $0.key < $1.key }).map { key, confidence in
+            // "item2.decision": the second letter item's decision.
+            if key.hasPrefix("item"), let dot = key.firstIndex(of: "."),
+                let n = Int(key[key.index(key.startIndex, offsetBy: 4)..<dot])
+            {
+                return ImportedFromOCR.Fact(
+                    fact: String(key[key.index(after: dot)...]),
+                    itemId: matches.first { $0.letterIndex == n - 1 }?.itemId.rawValue,
+                    confidence: confidence
+                )
+            }
+            return ImportedFromOCR.Fact(fact: key, itemId: nil, confidence: confidence)
+        }
+        let read = ImportedFromOCR(engine: ocr.engine, confidence: ocr.confidence, pages: ocr.pages, facts: facts)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(read)) ?? Data("{\"ocr\":true}".utf8), as: UTF8.self)
+    }
+
+    /// How the letter an event was imported from was read through OCR; nil for an event not
+    /// read through OCR. Metadata this build cannot read says only that OCR was used.
+    static func importedFromOCR(_ metadata: EventMetadata) -> ImportedFromOCR? {
+        guard let text = metadata.extras[importedFromOCRMetadataKey] else { return nil }
+        return (try? JSONDecoder().decode(ImportedFromOCR.self, from: Data(text.utf8)))
+            ?? ImportedFromOCR(engine: "unknown", confidence: nil, pages: [], facts: [])
     }
 }

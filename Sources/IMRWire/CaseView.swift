@@ -88,13 +88,23 @@ package struct CaseView: Codable, Sendable, Equatable {
         package var recordedAt: Date
         package var actor: String?
         package var importedFrom: String?
+        /// For an event recorded from a letter read through OCR: how it was read.
+        package var importedFromOCR: ImportedFromOCR?
 
-        package init(version: Int64, type: String, recordedAt: Date, actor: String?, importedFrom: String?) {
+        package init(
+            version: Int64,
+            type: String,
+            recordedAt: Date,
+            actor: String?,
+            importedFrom: String?,
+            importedFromOCR: ImportedFromOCR? = nil
+        ) {
             self.version = version
             self.type = type
             self.recordedAt = recordedAt
             self.actor = actor
             self.importedFrom = importedFrom
+            self.importedFromOCR = importedFromOCR
         }
     }
 

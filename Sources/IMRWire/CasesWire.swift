@@ -123,6 +123,8 @@ package struct HistoryEntry: Codable, Sendable, Equatable {
     package var commandId: String?
     package var correlationId: String?
     package var importedFrom: String?
+    /// For an event recorded from a letter read through OCR: how it was read.
+    package var importedFromOCR: ImportedFromOCR?
     package var payload: JSONValue
 
     package init(
@@ -136,6 +138,7 @@ package struct HistoryEntry: Codable, Sendable, Equatable {
         commandId: String?,
         correlationId: String?,
         importedFrom: String?,
+        importedFromOCR: ImportedFromOCR? = nil,
         payload: JSONValue
     ) {
         self.position = position
@@ -148,6 +151,7 @@ package struct HistoryEntry: Codable, Sendable, Equatable {
         self.commandId = commandId
         self.correlationId = correlationId
         self.importedFrom = importedFrom
+        self.importedFromOCR = importedFromOCR
         self.payload = payload
     }
 }
@@ -282,4 +286,39 @@ package struct LetterImported: Codable, Sendable, Equatable {
 package struct ImportDeterminationReply: Codable, Sendable {
     package var imported: LetterImported
     package init(imported: LetterImported) { self.imported = imported }
+}
+
+/// How a letter imported through OCR was read (`ImportedFromOCR`), as each of its events
+/// carries it: the engine, its mean word confidence over the pages read through OCR, and every
+/// fact taken from the OCR text with the lowest confidence of its words.
+package struct ImportedFromOCR: Codable, Sendable, Equatable {
+    /// A fact read through OCR (`OCRFact`): caseNumber, dateAssigned, ..., or for an item
+    /// (the case item the letter item was matched to) disputed or decision.
+    package struct Fact: Codable, Sendable, Equatable {
+        package var fact: String
+        package var itemId: String?
+        /// 0 to 100.
+        package var confidence: Double
+        package init(fact: String, itemId: String?, confidence: Double) {
+            self.fact = fact
+            self.itemId = itemId
+            self.confidence = confidence
+        }
+    }
+
+    /// Always true.
+    package var ocr: Bool
+    package var engine: String
+    package var confidence: Double?
+    /// The pages read through OCR, from 1.
+    package var pages: [Int]
+    package var facts: [Fact]
+
+    package init(engine: String, confidence: Double?, pages: [Int], facts: [Fact]) {
+        ocr = true
+        self.engine = engine
+        self.confidence = confidence
+        self.pages = pages
+        self.facts = facts
+    }
 }

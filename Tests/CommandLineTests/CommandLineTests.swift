@@ -317,7 +317,7 @@ private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String
         #expect(records.count == 44)
         let keys: Set<String> = [
             "file", "case_number", "date_assigned", "date_of_injury", "decision_date", "ur_denial_date",
-            "application_received", "priority", "reviewer_specialty", "items", "warnings",
+            "application_received", "priority", "reviewer_specialty", "items", "warnings", "ocr",
         ]
         func normal(_ value: Any?) -> String? {
             guard let s = value as? String else { return nil }

@@ -87,6 +87,13 @@ import Varlink
         version: 1
     )
 
+    static let ocr = ImportedFromOCR(
+        engine: "tesseract 5.3.0",
+        confidence: 91,
+        pages: [1],
+        facts: [.init(fact: "decision", itemId: "1", confidence: 62)]
+    )
+
     static let caseView = CaseView(
         stage: "opened",
         isOpen: true,
@@ -109,7 +116,16 @@ import Varlink
         corrections: [
             CaseView.Correction(version: 4, field: "receivedAt", value: "v", reason: "r", correctedVersion: 2)
         ],
-        timeline: [CaseView.Event(version: 1, type: "CaseOpened", recordedAt: at, actor: nil, importedFrom: nil)],
+        timeline: [
+            CaseView.Event(
+                version: 1,
+                type: "CaseOpened",
+                recordedAt: at,
+                actor: nil,
+                importedFrom: nil,
+                importedFromOCR: ocr
+            )
+        ],
         deadlines: []
     )
 
@@ -147,6 +163,7 @@ import Varlink
                             commandId: nil,
                             correlationId: nil,
                             importedFrom: nil,
+                            importedFromOCR: ocr,
                             payload: .object([:])
                         )
                     ],

@@ -340,10 +340,11 @@ import Testing
         #expect(
             Set(object.keys) == [
                 "file", "case_number", "date_assigned", "date_of_injury", "decision_date", "ur_denial_date",
-                "application_received", "priority", "reviewer_specialty", "items", "warnings",
+                "application_received", "priority", "reviewer_specialty", "items", "warnings", "ocr",
             ]
         )
         #expect(object["case_number"] is NSNull)
+        #expect(object["ocr"] is NSNull)
         #expect(object["priority"] is NSNull)
         let items = try #require(object["items"] as? [[String: Any]])
         #expect(Set(items[0].keys) == ["disputed", "decision", "original_request", "authorized_portion", "guideline"])

@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Encodes exactly the keys `file`, `case_number`, `date_assigned`, `date_of_injury`,
 /// `decision_date`, `ur_denial_date`, `application_received`, `priority`,
-/// `reviewer_specialty`, `items` and `warnings`; each item has `disputed`, `decision`,
+/// `reviewer_specialty`, `items`, `warnings` and `ocr` (``LetterOCR``, null unless the letter
+/// was read through OCR); each item has `disputed`, `decision`,
 /// `original_request`, `authorized_portion` and `guideline`. A fact the letter does not carry
 /// is written as `null`, never left out, so that scripts can tell "absent" from "forgotten".
 public struct LetterDryRunRecord: Encodable, Sendable, Equatable {
@@ -31,6 +32,7 @@ public struct LetterDryRunRecord: Encodable, Sendable, Equatable {
         case reviewerSpecialty = "reviewer_specialty"
         case items
         case warnings
+        case ocr
     }
 
     private enum ItemKeys: String, CodingKey {
@@ -66,6 +68,7 @@ public struct LetterDryRunRecord: Encodable, Sendable, Equatable {
         try container.encodeOrNull(facts.reviewerSpecialty, forKey: .reviewerSpecialty)
         try container.encode(facts.items.map(Item.init), forKey: .items)
         try container.encode(facts.warnings, forKey: .warnings)
+        try container.encodeOrNull(facts.ocr, forKey: .ocr)
     }
 }
 
@@ -106,6 +109,13 @@ extension LetterFacts {
                 ]
             },
             "warnings": warnings,
+            "ocr": ocr.map { ocr -> Any in
+                [
+                    "engine": ocr.engine, "pages": ocr.pages,
+                    "confidence": ocr.confidence.map { $0 as Any } ?? NSNull(),
+                    "fieldConfidence": ocr.fieldConfidence,
+                ] as [String: Any]
+            } ?? NSNull(),
         ]
     }
 }

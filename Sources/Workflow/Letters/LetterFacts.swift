@@ -66,6 +66,8 @@ public struct LetterFacts: Codable, Sendable, Equatable {
     public var items: [LetterItem]
     /// What the parser was unsure of, as sentences for the person importing the letter.
     public var warnings: [String]
+    /// How the letter was read through OCR; nil for a letter read from its text.
+    public var ocr: LetterOCR?
 
     /// Creates facts; every fact defaults to absent.
     public init(
@@ -78,7 +80,8 @@ public struct LetterFacts: Codable, Sendable, Equatable {
         priority: IMRPriority? = nil,
         reviewerSpecialty: String? = nil,
         items: [LetterItem] = [],
-        warnings: [String] = []
+        warnings: [String] = [],
+        ocr: LetterOCR? = nil
     ) {
         self.caseNumber = caseNumber
         self.dateAssigned = dateAssigned
@@ -90,6 +93,7 @@ public struct LetterFacts: Codable, Sendable, Equatable {
         self.reviewerSpecialty = reviewerSpecialty
         self.items = items
         self.warnings = warnings
+        self.ocr = ocr
     }
 }
 
@@ -116,7 +120,7 @@ public struct LetterParseError: Error, Sendable, Equatable, CustomStringConverti
         case .emptyInput:
             "The letter text is empty. Check that the right file was given and that the text extraction (pdftotext) produced output."
         case .noTextLayer:
-            "The letter has no text layer: its text is only blank space and page breaks, as for a scanned PDF. Run OCR on the PDF (for example ocrmypdf) and import the result, or enter the determination by hand."
+            "The letter has no text layer: its text is only blank space and page breaks, as for a scanned PDF. Import it with OCR (imr-ctl import --ocr auto, the default), or enter the determination by hand."
         case .notADetermination:
             "No decision heading ending in \": Upheld\" or \": Overturned\" was found, so this is not a readable IMR Final Determination letter. Check that the file is the Final Determination itself (not an application, a notice or a UR letter)."
         }

@@ -74,7 +74,7 @@ enum LetterText {
 /// `@unchecked Sendable`: an `NSRegularExpression` is immutable once made and documented as
 /// safe to use from several threads, so a pattern can be compiled once and shared.
 struct Pattern: @unchecked Sendable {
-    private let expression: NSRegularExpression
+    let expression: NSRegularExpression
 
     init(_ pattern: String, caseInsensitive: Bool = true) {
         // The patterns are literals of this module: a bad one is a programming error.

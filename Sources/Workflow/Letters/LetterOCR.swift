@@ -1,0 +1,650 @@
+import Foundation
+
+/// How a letter was read through OCR. Carried with its facts (``LetterFacts/ocr``), so that
+/// the event metadata and `imr-ctl show` say which facts came from OCR and how sure the
+/// engine was of them.
+public struct LetterOCR: Codable, Sendable, Equatable {
+    /// The engine, e.g. "tesseract 5.3.0".
+    public var engine: String
+    /// The pages read through OCR, from 1 (a PDF's pages with a text layer are read from it).
+    public var pages: [Int]
+    /// The engine's mean word confidence over those pages, 0 to 100; nil when it gives none.
+    public var confidence: Double?
+    /// Per fact read through OCR, the lowest confidence of its words (0 to 100): keys
+    /// `caseNumber`, `dateAssigned`, `dateOfInjury`, `decisionDate`, `urDenialDate`,
+    /// `applicationReceived`, `priority`, `reviewerSpecialty`, `item1.disputed`, `item1.decision`...
+    public var fieldConfidence: [String: Double]
+
+    public init(engine: String, pages: [Int], confidence: Double?, fieldConfidence: [String: Double] = [:]) {
+        self.engine = engine
+        self.pages = pages
+        self.confidence = confidence
+        self.fieldConfidence = fieldConfidence
+    }
+}
+
+/// One word as an OCR engine read it.
+public struct OCRWord: Sendable, Equatable {
+    public var text: String
+    /// 0 to 100.
+    public var confidence: Double
+
+    public init(text: String, confidence: Double) {
+        self.text = text
+        self.confidence = confidence
+    }
+}
+
+/// The text of a letter that was read, wholly or in part, through OCR.
+public struct OCRReading: Sendable, Equatable {
+    /// The letter's text, pages separated by form feeds.
+    public var text: String
+    public var engine: String
+    /// The pages read through OCR, from 1.
+    public var pages: [Int]
+    /// Every word of those pages with the engine's confidence.
+    public var words: [OCRWord]
+    /// A second, independent reading of page 1's header (another resolution and page
+    /// segmentation), when page 1 went through OCR: a header fact the first reading missed is
+    /// taken from it, one both readings agree on needs no confidence warning, and one they
+    /// disagree on is a warning.
+    public var header: String?
+
+    public init(text: String, engine: String, pages: [Int], words: [OCRWord], header: String? = nil) {
+        self.text = text
+        self.engine = engine
+        self.pages = pages
+        self.words = words
+        self.header = header
+    }
+}
+
+extension LetterParser {
+    /// Below this word confidence (0 to 100) a fact read through OCR gets a warning.
+    public static let ocrConfidenceFloor = 80.0
+
+    /// Parses a letter read through OCR.
+    ///
+    /// The text is cleaned of what OCR does to the letters first (stray marks of table rules
+    /// and specks, broken decision lines, letters for digits in the case number and the
+    /// dates); every correction of a fact is a warning naming the fact, and so is every fact
+    /// whose words the engine read with a confidence below ``ocrConfidenceFloor``, a date
+    /// that does not exist, dates out of their order, and a decision the letter seems to
+    /// have but that could not be read. Nothing is guessed: a case number or date that does
+    /// not take a known shape after the corrections is left out, as for a text letter.
+    public static func parse(_ reading: OCRReading) throws -> LetterFacts {
+        var corrections = OCRCleanup.Corrections()
+        let cleaned = OCRCleanup.clean(reading.text, corrections: &corrections)
+        var facts = try parse(cleaned)
+        var confirmed: Set<String> = []
+        if let header = reading.header {
+            confirmed = OCRCleanup.secondReading(header, into: &facts)
+        }
+        OCRCleanup.review(
+            &facts,
+            reading: reading,
+            corrections: corrections,
+            cleanedText: cleaned,
+            confirmed: confirmed
+        )
+        return facts
+    }
+}
+
+/// The OCR-specific clean-up and checks of `LetterParser.parse(_:)` for an ``OCRReading``. Pure.
+enum OCRCleanup {
+    struct Corrections {
+        /// A case number as read and as corrected.
+        var caseNumbers: [(read: String, taken: String)] = []
+        /// Dates (MM/DD/YYYY) as read and as corrected.
+        var dates: [(read: String, taken: String)] = []
+        /// Decision words as read and the vocabulary word they were taken as.
+        var decisions: [(read: String, taken: String, heading: String)] = []
+        /// Header dates with a one-digit month or day: a digit was lost; left out.
+        var lostDigits: [String] = []
+        /// Labels OCR lost that were put back before a value of their unmistakable shape.
+        var labelsAdded: [String] = []
+    }
+
+    /// Confusions of letters for digits in a place that holds only digits.
+    static func digits(_ text: String) -> String? {
+        var out = ""
+        for character in text {
+            switch character {
+            case "0"..."9": out.append(character)
+            case "O", "o", "Q", "D": out.append("0")
+            case "l", "I", "i", "|", "!", "L", "]", "[": out.append("1")
+            case "S", "s": out.append("5")
+            case "B": out.append("8")
+            case "Z", "z": out.append("2")
+            case "g": out.append("9")
+            default: return nil
+            }
+        }
+        return out
+    }
+
+    // Any mark before a line's first letter or digit but an opening parenthesis, quote, # or $.
+    private static let leadingJunk = Pattern(##"^[^\p{L}\p{N}(\"#$\s][^\p{L}\p{N}(\"#$]*(?=\S)"##)
+    // A speck after the end of a line, also one read as a full stop (a sentence's own full
+    // stop follows its word without a space).
+    private static let trailingJunk = Pattern(#"(?:\s+[‘’'`_—–*•·,;|~=+»«„.:°"]+)+$"#)
+    // A quote mark at the front of a word with no other quote mark on the line: a speck.
+    private static let loneQuote = Pattern(#"(?<=\s)'(?=[A-Za-z])"#)
+    // After the decision: specks, or a letter or digit or two of them.
+    private static let afterDecision = #"(?:[^A-Za-z0-9]*|(?:\s+[^\s]{1,2}){1,3}[^A-Za-z0-9]*)$"#
+    private static let decisionLine = Pattern(
+        #"^(.*?\S)\s*[:;.,]+[\s:;.,‘’'`_—–*•·|~-]*(Upheld|Overturned)\b"# + afterDecision
+    )
+    private static let decisionAloneLine = Pattern(#"^[:;.,\s]*(Upheld|Overturned)\b"# + afterDecision)
+    private static let fuzzyDecisionAlone = Pattern(#"^[:;.,\s]*([A-Za-z01|!]{5,11})"# + afterDecision)
+    private static let fuzzyDecisionLine = Pattern(
+        #"^(.*?\S)\s*[:;.,]+[\s:;.,‘’'`_—–*•·|~-]*([A-Za-z01|!]{5,11})"# + afterDecision
+    )
+    // A speck stuck to the front of a word: "-Orthopedic".
+    private static let speckOnWord = Pattern(#"(?<=\s)[-_~]+(?=[A-Z])"#, caseInsensitive: false)
+    private static let bodyLabels: [(Pattern, String)] = [
+        (Pattern(#"^Claims\W{0,3}Administrator\W{0,3}guideline\s*[:;.,]?\s*"#), "Claims Administrator guideline: "),
+        (Pattern(#"^Decision\W{0,3}rationale\s*[:;.,]?\s*"#), "Decision rationale: "),
+        (Pattern(#"^MAXIMUS\W{0,3}guideline\s*[:;.,]?\s*"#), "MAXIMUS guideline: "),
+        (Pattern(#"^C\w{4,15}\W{0,3}\w{0,2}\W{0,3}Specialt(?:y|ies)\w*\s*[:;.,]?\s*"#), "Certification(s)/Specialty: "),
+    ]
+    private static let headerLabels: [(Pattern, String)] = [
+        (Pattern(#"\bCase\W{0,2}\s*(?:Number|No\b\.?)\s*[:;.,]?"#), "Case Number:"),
+        (Pattern(#"\bDate\W{0,2}\s*Assigned\s*[:;.,]?"#), "Date Assigned:"),
+        (Pattern(#"\bDate\W{0,2}\s*of\W{0,2}\s*Injury\s*[:;.,]?"#), "Date of Injury:"),
+        (Pattern(#"\bDecision\W{0,2}\s*Date\s*[:;.,]?"#), "Decision Date:"),
+        (Pattern(#"(?:(?:\bU?R|\b[UV][RK])\b\W{0,2}\s*)?\bDenial\W{0,2}\s*Date\s*[:;.,]?"#), "UR Denial Date:"),
+        (Pattern(#"\bPriority\s*[:;.,]?"#), "Priority:"),
+    ]
+    private static let caseNumberLike = Pattern(
+        #"(?<![A-Za-z0-9])([CcGO0©(][MmN])\s?([0-9OoIlSsBQDZ|!][-.]?[0-9OoIlSsBQDZ|!])\s?[-–—~_.]?\s?([0-9OoIlSsBQDZ|!]{7})(?![A-Za-z0-9])"#,
+        caseInsensitive: false
+    )
+    // A digit may be split from the next by a space ("1 1/02/201 6").
+    private static let dateLike = Pattern(
+        #"(?<![\w/])([0-9OoIlQD|!](?: ?[0-9OoIlQD|!])?)\s?[/]\s?([0-9OoIlQD|!](?: ?[0-9OoIlQD|!])?)\s?[/]\s?((?:[0-9OoIlSsQD|!] ?){3}[0-9OoIlSsQD|!])(?![\w/])"#,
+        caseInsensitive: false
+    )
+
+    /// The cleaned text: one pass over the lines, the header (before "HOW THE IMR ...")
+    /// cleaned of table rules and its labels, case number and dates put back in shape.
+    static func clean(_ text: String, corrections: inout Corrections) -> String {
+        var text = text.replacingOccurrences(of: "\r\n", with: "\n")
+        for (from, to) in [("‘", "'"), ("’", "'"), ("“", "\""), ("”", "\""), ("ﬁ", "fi"), ("ﬂ", "fl")] {
+            text = text.replacingOccurrences(of: from, with: to)
+        }
+        // The letters are in English: an accent is OCR's ("Retrospectivé").
+        text = text.folding(options: [.diacriticInsensitive], locale: Locale(identifier: "en_US_POSIX"))
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let headerEnd =
+            lines.firstIndex {
+                let upper = $0.uppercased()
+                return upper.contains("HOW THE IMR") || upper.contains("CLINICAL CASE SUMMARY")
+            } ?? 0
+        let labelled = lines[0..<headerEnd].contains { Pattern(#"\bCase\W{0,2}\s*(?:Number|No\b)"#).matches($0) }
+        for index in lines.indices {
+            var line = lines[index]
+            if index < headerEnd {
+                // Table rules read as bars, brackets and underscores.
+                line = String(line.map { "|[]{}_".contains($0) ? " " : $0 })
+                for (pattern, label) in headerLabels {
+                    line = pattern.replace(in: line, with: label)
+                }
+                let before = corrections.caseNumbers.count
+                let fixed = fixCaseNumbers(line, corrections: &corrections)
+                // The label lost to a table rule: a number of this exact shape is the case number.
+                if !labelled,
+                    fixed != line || corrections.caseNumbers.count > before
+                        || Pattern(#"\bCM\d\d-\d{7}\b"#, caseInsensitive: false).matches(fixed),
+                    !fixed.contains("Case Number")
+                {
+                    line = "Case Number: " + fixed.trimmingCharacters(in: .whitespaces)
+                    corrections.labelsAdded.append("Case Number")
+                } else {
+                    line = fixed
+                }
+                line = fixDates(line, corrections: &corrections)
+            }
+            for (pattern, label) in bodyLabels { line = pattern.replace(in: line, with: label) }
+            line = speckOnWord.replace(in: line, with: "")
+            if line.filter({ $0 == "'" }).count == 1 { line = loneQuote.replace(in: line, with: "") }
+            // A double quote with no other on the line, in front of it: a speck.
+            if line.filter({ $0 == "\"" }).count == 1, line.hasPrefix("\"") {
+                line = leadingJunk.replace(in: String(line.dropFirst()), with: "")
+            }
+            if line.hasPrefix("Certification(s)/Specialty: ") {
+                // The value ends the line: a mark after its last word, or before one, is a speck.
+                line = Pattern(#"[^A-Za-z0-9)]+$"#).replace(in: line, with: "")
+                line = Pattern(#"(?<=\s)[^A-Za-z0-9(\s&]+(?=[A-Za-z])"#).replace(in: line, with: "")
+            }
+            let formFeed = line.hasPrefix("\u{0C}")
+            if formFeed { line.removeFirst() }
+            line = leadingJunk.replace(in: line, with: "")
+            line = trailingJunk.replace(in: line, with: "")
+            line = fixDecision(line, corrections: &corrections)
+            // A decision word wrapped onto a line of its own, misread ("Upheid ;").
+            if let match = fuzzyDecisionAlone.first(in: line), let read = match[1], let word = nearestDecision(read),
+                let previous = lines[..<index].last(where: { !LetterText.isBlank($0) }), previous.hasSuffix(":")
+            {
+                corrections.decisions.append((read, word, String(previous.dropLast())))
+                line = word
+            }
+            // "was the original. request": a speck read as a full stop inside the set phrase.
+            line = Pattern(#"\boriginal[.,;]\s+request\b"#).replace(in: line, with: "original request")
+            lines[index] = formFeed ? "\u{0C}" + line : line
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func fixCaseNumbers(_ line: String, corrections: inout Corrections) -> String {
+        var out = line as NSString
+        for match in caseNumberLike.all(in: line).reversed() {
+            guard let year = match[2].map({ $0.filter { $0 != "-" && $0 != "." } }).flatMap(digits),
+                let serial = match[3].flatMap(digits)
+            else { continue }
+            let taken = "CM\(year)-\(serial)"
+            let read = match[0] ?? ""
+            if read != taken { corrections.caseNumbers.append((read, taken)) }
+            out =
+                out.replacingCharacters(in: NSRange(location: match.location, length: match.length), with: taken)
+                as NSString
+        }
+        return out as String
+    }
+
+    private static func fixDates(_ line: String, corrections: inout Corrections) -> String {
+        var out = line as NSString
+        for match in dateLike.all(in: line).reversed() {
+            func squeezed(_ group: Int) -> String? { match[group].map { $0.filter { $0 != " " } }.flatMap(digits) }
+            guard let month = squeezed(1), let day = squeezed(2), let year = squeezed(3) else { continue }
+            let taken = "\(month)/\(day)/\(year)"
+            let read = match[0] ?? ""
+            // The letters write the month and the day with two digits: one means a digit was lost.
+            if month.count == 1 || day.count == 1 {
+                corrections.lostDigits.append(read)
+                out =
+                    out.replacingCharacters(
+                        in: NSRange(location: match.location, length: match.length),
+                        with: "(unreadable date \(read.replacingOccurrences(of: "/", with: "-")))"
+                    ) as NSString
+                continue
+            }
+            if read != taken { corrections.dates.append((read, taken)) }
+            out =
+                out.replacingCharacters(in: NSRange(location: match.location, length: match.length), with: taken)
+                as NSString
+        }
+        return out as String
+    }
+
+    /// "X is;. Overturned ‘" becomes "X is: Overturned"; a word a letter or two away from a
+    /// decision of the vocabulary ("Overtumed") is taken as it, with a correction noted.
+    private static func fixDecision(_ line: String, corrections: inout Corrections) -> String {
+        if let match = decisionLine.first(in: line), let heading = match[1], let word = match[2] {
+            return "\(heading): \(word.prefix(1).uppercased() + word.dropFirst().lowercased())"
+        }
+        if let match = decisionAloneLine.first(in: line), let word = match[1] {
+            return word.prefix(1).uppercased() + word.dropFirst().lowercased()
+        }
+        if let match = fuzzyDecisionLine.first(in: line), let heading = match[1], let read = match[2],
+            let word = nearestDecision(read)
+        {
+            corrections.decisions.append((read, word, heading))
+            return "\(heading): \(word)"
+        }
+        return line
+    }
+
+    /// The decision word of the vocabulary `read` is one or two edits from ("Uplield",
+    /// "Overtumed"), if exactly one is.
+    static func nearestDecision(_ read: String) -> String? {
+        let lowered = read.lowercased()
+        let near = ["Upheld", "Overturned"].filter { word in
+            let distance = editDistance(lowered, word.lowercased())
+            return distance > 0 && distance <= 2
+        }
+        return near.count == 1 ? near[0] : nil
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+
+    // MARK: - Review
+
+    /// A word as the confidence table keys it: lower case, outer punctuation dropped.
+    static func key(_ word: some StringProtocol) -> String {
+        word.lowercased().trimmingCharacters(in: CharacterSet.alphanumerics.inverted)
+    }
+
+    /// Warnings for corrections, low confidence, impossible or disordered dates and decisions
+    /// the letter seems to have but that were not read; fills ``LetterFacts/ocr``.
+    static func review(
+        _ facts: inout LetterFacts,
+        reading: OCRReading,
+        corrections: Corrections,
+        cleanedText: String,
+        confirmed: Set<String> = []
+    ) {
+        var lowest: [String: Double] = [:]
+        var stream: [(key: String, confidence: Double)] = []
+        var total = 0.0
+        for word in reading.words {
+            let k = key(word.text)
+            guard !k.isEmpty else { continue }
+            lowest[k] = min(lowest[k] ?? 100, word.confidence)
+            stream.append((k, word.confidence))
+            total += word.confidence
+        }
+        var firstIndex: [String: [Int]] = [:]
+        for (index, word) in stream.enumerated() { firstIndex[word.key, default: []].append(index) }
+        var warnings: [String] = []
+        var fieldConfidence: [String: Double] = [:]
+        // A specialty wrapped onto a second line brings a speck or a full stop at its end.
+        if let specialty = facts.reviewerSpecialty {
+            let trimmed = Pattern(#"[^A-Za-z0-9)]+$"#).replace(in: specialty, with: "")
+            facts.reviewerSpecialty = trimmed.isEmpty ? nil : trimmed
+        }
+        // How sure the engine was of a value: where its words occur in the OCR text in a row,
+        // the lowest confidence of the words of its best-read occurrence; else the lowest
+        // confidence any of its words had anywhere; nil when none was on an OCR page.
+        func confidence(of value: String) -> Double? {
+            let tokens = value.split(whereSeparator: { $0.isWhitespace }).map(key).filter { !$0.isEmpty }
+            guard let first = tokens.first else { return nil }
+            var best: Double?
+            for start in firstIndex[first] ?? [] where start + tokens.count <= stream.count {
+                let window = stream[start..<(start + tokens.count)]
+                guard zip(window, tokens).allSatisfy({ $0.0.key == $0.1 }) else { continue }
+                let least = window.map(\.confidence).min() ?? 0
+                best = max(best ?? 0, least)
+            }
+            return best ?? tokens.compactMap { lowest[$0] }.min()
+        }
+        func check(_ field: String, _ name: String, _ value: String?, floor: Double = LetterParser.ocrConfidenceFloor) {
+            guard let value else { return }
+            guard let c = confidence(of: value) else {
+                // Taken from the second reading of the header: no word of the first has it.
+                if facts.warnings.contains(where: { $0.contains("second OCR reading") && $0.contains(name) }) {
+                    fieldConfidence[field] = 0
+                }
+                return
+            }
+            fieldConfidence[field] = c
+            // Two independent readings of the header gave the same value.
+            if confirmed.contains(field), c < floor { return }
+            if c < floor {
+                warnings.append(
+                    "OCR read the \(name) \"\(value)\" with a confidence of \(Int(c.rounded()))%; check it against the letter."
+                )
+            } else if let why = oddShape(value) {
+                warnings.append("OCR read the \(name) as \"\(value)\", which has \(why); check it against the letter.")
+            }
+        }
+        // A phrase the letter says twice (a heading and its rationale's "the request for ...")
+        // was read the same way twice.
+        let flat = LetterText.collapse(cleanedText.replacingOccurrences(of: "\u{0C}", with: " "))
+        let flatWords = flat.split(separator: " ").map(String.init)
+        let flatKeys = flatWords.map { key($0) }
+        // The same phrase read differently elsewhere (the rationale's "the request for ...
+        // is"): every word the same but one or two, which differ as OCR errors do (in letter
+        // case, or by a letter or two).
+        func readOtherwise(_ value: String) -> String? {
+            func bare(_ word: String) -> String { word.trimmingCharacters(in: .punctuationCharacters) }
+            let words = value.split(separator: " ").map(String.init)
+            let keys = words.map { key($0) }
+            guard words.count >= 2, flatWords.count >= words.count else { return nil }
+            for start in 0...(flatWords.count - words.count) where flatKeys[start] == keys[0] || words.count > 2 {
+                var near = 0
+                var fits = true
+                for (offset, word) in words.enumerated() {
+                    let other = flatWords[start + offset]
+                    if bare(other) == bare(word) { continue }
+                    let (a, b) = (key(other), keys[offset])
+                    guard a == b || (a.count >= 4 && b.count >= 4 && editDistance(a, b) <= 2) else {
+                        fits = false
+                        break
+                    }
+                    near += 1
+                }
+                if fits, near > 0, near * 3 <= words.count {
+                    return flatWords[start..<(start + words.count)].joined(separator: " ")
+                }
+            }
+            return nil
+        }
+        func saidTwice(_ value: String) -> Bool {
+            guard !value.isEmpty, let first = flat.range(of: value) else { return false }
+            return flat.range(of: value, range: first.upperBound..<flat.endIndex) != nil
+        }
+        func us(_ date: LocalDate?) -> String? {
+            date.map { String(format: "%02d/%02d/%04d", $0.month, $0.day, $0.year) }
+        }
+        let dates: [(String, String, LocalDate?)] = [
+            ("dateAssigned", "Date Assigned", facts.dateAssigned),
+            ("dateOfInjury", "Date of Injury", facts.dateOfInjury),
+            ("decisionDate", "Decision Date", facts.decisionDate),
+            ("urDenialDate", "UR Denial Date", facts.urDenialDate),
+            ("applicationReceived", "Application Received", facts.applicationReceived),
+        ]
+        if let number = facts.caseNumber, IMRCaseNumber(number) == nil {
+            // OCR added or lost a digit: CM, two digits, a hyphen and seven digits, or nothing.
+            warnings.append(
+                "OCR read the Case Number as \"\(number)\", which is not an IMR case number (CM, two digits, a hyphen, seven digits); it was left out. Check it against the letter."
+            )
+            facts.caseNumber = nil
+        }
+        if let number = facts.caseNumber {
+            check("caseNumber", "Case Number", number)
+            if corrections.labelsAdded.contains("Case Number") {
+                warnings.append(
+                    "OCR lost the \"Case Number\" label; \(number) was taken as the case number by its shape. Check it against the letter."
+                )
+            }
+            for c in corrections.caseNumbers where c.taken == number {
+                warnings.append(
+                    "OCR read the Case Number as \"\(c.read)\"; it was taken as \(number) (letters for digits). Check it against the letter."
+                )
+                fieldConfidence["caseNumber"] = min(fieldConfidence["caseNumber"] ?? 100, confidence(of: c.read) ?? 0)
+            }
+        }
+        for (field, name, date) in dates {
+            guard let text = us(date) else { continue }
+            check(field, name, text)
+            for c in corrections.dates where c.taken == text {
+                warnings.append(
+                    "OCR read the \(name) as \"\(c.read)\"; it was taken as \(text) (letters for digits). Check it against the letter."
+                )
+                fieldConfidence[field] = min(fieldConfidence[field] ?? 100, confidence(of: c.read) ?? 0)
+            }
+        }
+        for read in corrections.lostDigits {
+            warnings.append(
+                "OCR read a header date as \"\(read)\", with one digit for the month or the day where the letters write two: a digit was lost, so it was left out; check the header dates against the letter."
+            )
+        }
+        check("priority", "Priority", facts.priority.map { $0.rawValue.capitalized })
+        check("reviewerSpecialty", "reviewer specialty", facts.reviewerSpecialty)
+        if let specialty = facts.reviewerSpecialty, let odd = unknownSpecialtyWord(specialty) {
+            warnings.append(
+                "OCR read the reviewer specialty as \"\(specialty)\", whose \(odd); check it against the letter."
+            )
+        }
+        for (index, item) in facts.items.enumerated() {
+            let n = index + 1
+            if let other = readOtherwise(item.disputed) {
+                warnings.append(
+                    "OCR read the disputed text of item \(n) as \"\(item.disputed)\" in its heading but \"\(other)\" elsewhere in the letter; check it against the letter."
+                )
+            }
+            // Read once only: every word must have been read with high confidence.
+            check(
+                "item\(n).disputed",
+                "disputed text of item \(n)",
+                item.disputed,
+                floor: saidTwice(item.disputed) ? LetterParser.ocrConfidenceFloor : 95
+            )
+            check("item\(n).decision", "decision of item \(n)", item.decision.rawValue.capitalized)
+            for c in corrections.decisions where LetterText.collapse(c.heading).hasSuffix(item.disputed) {
+                warnings.append(
+                    "OCR read the decision of item \(n) as \"\(c.read)\"; it was taken as \(c.taken). Check it against the letter."
+                )
+                fieldConfidence["item\(n).decision"] = 0
+            }
+        }
+
+        // Dates out of their order: one of them was misread.
+        let order: [(String, LocalDate?, String, LocalDate?)] = [
+            ("Date of Injury", facts.dateOfInjury, "UR Denial Date", facts.urDenialDate),
+            ("UR Denial Date", facts.urDenialDate, "Application Received", facts.applicationReceived),
+            ("Application Received", facts.applicationReceived, "Date Assigned", facts.dateAssigned),
+            ("Date Assigned", facts.dateAssigned, "Decision Date", facts.decisionDate),
+        ]
+        for (earlierName, earlier, laterName, later) in order {
+            if let earlier, let later, earlier > later {
+                warnings.append(
+                    "The \(earlierName) \(earlier.iso) comes after the \(laterName) \(later.iso): OCR may have misread one of them; check both against the letter."
+                )
+            }
+        }
+        for (_, name, date) in dates {
+            if let date, date.year < 1950 || date.year > 2099 {
+                warnings.append("The \(name) \(date.iso) is not a plausible date: OCR may have misread it; check it.")
+            }
+        }
+
+        // Each item has a "Claims Administrator guideline" line: more of them than decisions
+        // read means a decision heading was not read.
+        let guidelines = cleanedText.split(separator: "\n").filter {
+            $0.hasPrefix("Claims Administrator guideline:")
+        }.count
+        if guidelines > facts.items.count {
+            warnings.append(
+                "The letter seems to have \(guidelines) disputed items (\"Claims Administrator guideline\" lines) but only \(facts.items.count) decisions were read: OCR missed a decision heading; check the items against the letter."
+            )
+        }
+
+        facts.warnings += warnings
+        facts.ocr = LetterOCR(
+            engine: reading.engine,
+            pages: reading.pages,
+            confidence: stream.isEmpty ? nil : (total / Double(stream.count) * 10).rounded() / 10,
+            fieldConfidence: fieldConfidence.mapValues { ($0 * 10).rounded() / 10 }
+        )
+    }
+}
+
+extension OCRCleanup {
+    /// Merges a second reading of the header into `facts`: what the first missed is taken
+    /// from it with a warning, a disagreement is a warning (the first reading's value stays);
+    /// returns the fields both readings agree on.
+    static func secondReading(_ text: String, into facts: inout LetterFacts) -> Set<String> {
+        var corrections = Corrections()
+        // Everything of this text is header: a heading line marks where the header ends.
+        let cleaned = clean(text + "\nHOW THE IMR FINAL DETERMINATION WAS MADE", corrections: &corrections)
+        var lines = LetterText.lines(of: cleaned)
+        lines.removeLast()
+        var second = LetterFacts()
+        var ignored: [String] = []
+        HeaderReader.read(lines, into: &second, warnings: &ignored)
+        if let number = second.caseNumber, IMRCaseNumber(number) == nil { second.caseNumber = nil }
+        var confirmed: Set<String> = []
+        func merge<T: Equatable>(
+            _ field: String,
+            _ name: String,
+            _ path: WritableKeyPath<LetterFacts, T?>,
+            _ text: (T) -> String
+        ) {
+            guard let other = second[keyPath: path] else { return }
+            guard let first = facts[keyPath: path] else {
+                facts[keyPath: path] = other
+                facts.warnings.append(
+                    "The \(name) \(text(other)) was taken from a second OCR reading of the header (the first could not read it); check it against the letter."
+                )
+                return
+            }
+            if first == other {
+                confirmed.insert(field)
+            } else {
+                facts.warnings.append(
+                    "Two OCR readings of the header disagree on the \(name): \(text(first)) and \(text(other)); the first was taken. Check it against the letter."
+                )
+            }
+        }
+        func iso(_ date: LocalDate) -> String { date.iso }
+        merge("caseNumber", "Case Number", \.caseNumber) { $0 }
+        merge("dateAssigned", "Date Assigned", \.dateAssigned, iso)
+        merge("dateOfInjury", "Date of Injury", \.dateOfInjury, iso)
+        merge("decisionDate", "Decision Date", \.decisionDate, iso)
+        merge("urDenialDate", "UR Denial Date", \.urDenialDate, iso)
+        merge("applicationReceived", "Application Received", \.applicationReceived, iso)
+        merge("priority", "Priority", \.priority) { $0.rawValue.capitalized }
+        return confirmed
+    }
+
+    private static let oddShapes: [(Pattern, String)] = [
+        (Pattern(#"[a-z]{3,}-\d|\S-\s|\s-[a-z]"#, caseInsensitive: false), "a hyphen out of place"),
+        (Pattern(#"[a-z]\.[a-z]{2}|[a-z]{2}\.\s+[a-z&]"#, caseInsensitive: false), "a full stop inside it"),
+        (Pattern(##"(?:^|\s)[^A-Za-z0-9\s&#%/()\-]+(?=\s|$)|^[^A-Za-z0-9(\"#$]"##), "a stray mark"),
+    ]
+
+    /// Words of the reviewer specialties the letters name (the American Board of Medical
+    /// Specialties' boards and certificates, and the other licensed professions).
+    static let specialtyWords: Set<String> = [
+        "acupuncture", "addiction", "adolescent", "allergy", "and", "anesthesiology", "behavioral", "board",
+        "brain", "cardiology", "cardiovascular", "care", "chiropractic", "chiropractor", "child", "clinical",
+        "colon", "critical", "dermatology", "developmental", "diagnostic", "disease", "diseases", "emergency",
+        "endocrinology", "family", "forensic", "gastroenterology", "general", "geriatric", "hand", "health",
+        "hematology", "hospice", "immunology", "infectious", "injury", "internal", "interventional",
+        "management", "medical", "medicine", "metabolism", "neurological", "neurology", "neuromuscular",
+        "neurophysiology", "neuroradiology", "neurosurgery", "nuclear", "obstetrics", "occupational", "oncology",
+        "ophthalmology", "oriental", "orthopaedic", "orthopedic", "orthopaedics", "orthopedics", "osteopathic",
+        "otolaryngology", "pain", "palliative", "pathology", "pediatric", "pediatrics", "pharmacology", "pharmacy",
+        "physical", "physician", "plastic", "podiatric", "podiatry", "practice", "preventive", "psychiatry",
+        "psychologist", "psychology", "public", "pulmonary", "radiology", "reconstructive", "rectal",
+        "rehabilitation", "rheumatology", "sleep", "spinal", "spine", "sports", "surgery", "therapist", "therapy",
+        "thoracic", "toxicology", "trauma", "urology", "vascular", "with",
+    ]
+
+    /// What in a specialty is not among the specialties' words or marks, if anything.
+    static func unknownSpecialtyWord(_ specialty: String) -> String? {
+        if let mark = specialty.first(where: { !$0.isLetter && !" ,&()/-".contains($0) }) {
+            return "mark \"\(mark)\" is not in any specialty"
+        }
+        for word in specialty.split(whereSeparator: { !$0.isLetter }) where word.count > 1 {
+            if !specialtyWords.contains(word.lowercased()) {
+                return "word \"\(word)\" is not among the specialties' words"
+            }
+        }
+        return nil
+    }
+
+    /// Why a fact's text looks like an OCR error rather than what a letter says, if it does.
+    static func oddShape(_ value: String) -> String? {
+        if value.unicodeScalars.contains(where: { $0.value > 126 }) { return "a character the letters do not use" }
+        return oddShapes.first { $0.0.matches(value) }?.1
+    }
+}
+
+extension Pattern {
+    /// Every match replaced by `template` ($1 for a group).
+    func replace(in text: String, with template: String) -> String {
+        expression.stringByReplacingMatches(
+            in: text,
+            range: NSRange(location: 0, length: (text as NSString).length),
+            withTemplate: template
+        )
+    }
+}

@@ -1,0 +1,249 @@
+import Foundation
+import Testing
+@testable import Workflow
+
+/// What OCR does to a letter, one kind of damage per test (issue 17): the parser corrects what
+/// the known shapes allow, with a warning naming the fact, and guesses nothing else.
+@Suite struct LetterOCRTests {
+    /// A clean letter as Tesseract would give it (no layout columns), with parts to damage.
+    static func letter(
+        caseNumber: String = "CM16-0229336",
+        assigned: String = "12/05/2016",
+        decided: String = "12/30/2016",
+        headings: String = "MRI of the right knee: Upheld",
+        guidelines: Int = 1
+    ) -> String {
+        let body = """
+            Claims Administrator guideline: Decision based on MTUS ACOEM.
+            MAXIMUS guideline: Decision based on MTUS Knee Complaints.
+            Decision rationale: The guidelines do not support it. Therefore, the request is not medically necessary.
+
+            """
+        let extra = String(repeating: body, count: max(0, guidelines - 1))
+        return """
+            MAXIMUS
+            Federal Services
+            Case Number: \(caseNumber)
+            Date Assigned: \(assigned) Date of Injury: 10/20/2016
+            Decision Date: \(decided) UR Denial Date: 10/28/2016
+            Priority: Standard Application 11/28/2016
+            Received:
+
+            HOW THE IMR FINAL DETERMINATION WAS MADE
+            The Expert Reviewer has the following credentials:
+            Certification(s)/Specialty: Orthopedic Surgery
+
+            IMR ISSUES, DECISIONS AND RATIONALES
+            The Final Determination was based on decisions for the disputed items/services set forth below:
+
+            \(headings)
+
+            \(body)\(extra)
+            """
+    }
+
+    /// Every word read at `confidence`, unless `low` names it.
+    static func reading(_ text: String, confidence: Double = 95, low: [String: Double] = [:]) -> OCRReading {
+        let words = text.split(whereSeparator: { $0.isWhitespace }).map { word in
+            OCRWord(text: String(word), confidence: low[String(word)] ?? confidence)
+        }
+        return OCRReading(text: text, engine: "tesseract 5.3.0", pages: [1], words: words)
+    }
+
+    @Test func aCleanReadingGivesTheFactsWithoutOCRWarnings() throws {
+        let facts = try LetterParser.parse(Self.reading(Self.letter()))
+        #expect(facts.caseNumber == "CM16-0229336")
+        #expect(facts.decisionDate == LocalDate(year: 2016, month: 12, day: 30))
+        #expect(facts.items.map(\.disputed) == ["MRI of the right knee"])
+        #expect(facts.warnings.filter { $0.contains("OCR") }.isEmpty, "\(facts.warnings)")
+        let ocr = try #require(facts.ocr)
+        #expect(ocr.engine == "tesseract 5.3.0" && ocr.pages == [1] && ocr.confidence == 95)
+        #expect(ocr.fieldConfidence["caseNumber"] == 95)
+        #expect(ocr.fieldConfidence["item1.disputed"] == 95)
+    }
+
+    @Test func lettersForDigitsInTheCaseNumberAreCorrectedWithAWarning() throws {
+        for read in ["CMl6-O229336", "CMI6-0229336", "CM1-6-0229336", "OM16-0229336", "CMI6-o229336", "©M16-0229336"] {
+            let facts = try LetterParser.parse(Self.reading(Self.letter(caseNumber: read)))
+            #expect(facts.caseNumber == "CM16-0229336", "\(read)")
+            if read != "CM1-6-0229336" {
+                #expect(
+                    facts.warnings.contains { $0.contains("Case Number") && $0.contains(read) },
+                    "\(facts.warnings)"
+                )
+            }
+        }
+    }
+
+    @Test func aCaseNumberOfAnotherShapeIsNotGuessed_andTheLetterCannotBeImported() throws {
+        let facts = try LetterParser.parse(Self.reading(Self.letter(caseNumber: "CM16-02293")))
+        #expect(facts.caseNumber == nil)
+        #expect(facts.warnings.contains { $0.contains("Case Number") })
+        #expect(LetterImport.missingFacts(facts).contains("no IMR case number"))
+    }
+
+    @Test func lettersForDigitsInADateAreCorrectedWithAWarningNamingTheDate() throws {
+        let facts = try LetterParser.parse(Self.reading(Self.letter(decided: "l2/3O/2016")))
+        #expect(facts.decisionDate == LocalDate(year: 2016, month: 12, day: 30))
+        #expect(facts.warnings.contains { $0.contains("Decision Date") && $0.contains("l2/3O/2016") })
+        let spaced = try LetterParser.parse(Self.reading(Self.letter(assigned: "1 2/05/201 6")))
+        #expect(spaced.dateAssigned == LocalDate(year: 2016, month: 12, day: 5))
+    }
+
+    @Test func aDateThatDoesNotExistIsLeftOut_andTheLetterIsRefused() throws {
+        let facts = try LetterParser.parse(Self.reading(Self.letter(decided: "02/30/2017")))
+        #expect(facts.decisionDate == nil)
+        #expect(facts.warnings.contains { $0.contains("Decision Date") && $0.contains("not a real date") })
+        #expect(LetterImport.missingFacts(facts) == ["no decision date"])
+    }
+
+    @Test func datesOutOfOrderAreAWarningNamingBoth() throws {
+        // 12/30 misread as 10/30: before the date assigned.
+        let facts = try LetterParser.parse(Self.reading(Self.letter(decided: "10/30/2016")))
+        #expect(facts.warnings.contains { $0.contains("Date Assigned") && $0.contains("Decision Date") })
+    }
+
+    @Test func aDecisionWordALetterOrTwoAwayIsTakenWithAWarning_anotherWordIsNot() throws {
+        let facts = try LetterParser.parse(Self.reading(Self.letter(headings: "MRI of the right knee: Overtumed")))
+        #expect(facts.items.first?.decision == .overturned)
+        #expect(facts.warnings.contains { $0.contains("decision of item 1") && $0.contains("Overtumed") })
+        #expect(throws: LetterParseError.notADetermination) {
+            try LetterParser.parse(Self.reading(Self.letter(headings: "MRI of the right knee: Unknown")))
+        }
+    }
+
+    @Test func strayMarksAroundHeadingsAndLabelsAreDropped() throws {
+        let text = Self.letter(
+            caseNumber: "| CM16-0229336_ |",
+            headings:
+                "‘ MRI of the right knee:. Upheld ‘ .\n\n\" -Ultram (tramadol) 50mg #90; Overturned f 5\n\n− Physical therapy: Upheld",
+            guidelines: 3
+        ).replacingOccurrences(
+            of: "Certification(s)/Specialty: Orthopedic",
+            with: "Cettification(sy/Specialty: -Orthopedic"
+        )
+        let facts = try LetterParser.parse(Self.reading(text))
+        #expect(facts.caseNumber == "CM16-0229336")
+        #expect(
+            facts.items.map(\.disputed) == ["MRI of the right knee", "Ultram (tramadol) 50mg #90", "Physical therapy"]
+        )
+        #expect(facts.items.map(\.decision) == [.upheld, .overturned, .upheld])
+        #expect(facts.reviewerSpecialty == "Orthopedic Surgery")
+    }
+
+    @Test func aHeadingBrokenByASpeckReadAsAFullStopStaysOneHeading() throws {
+        let heading = """
+            The request for Acute inpatient rehabilitation physical therapy .
+            . and occupational therapy 7-10 days for left foot fracture: Overturned
+            """
+        let facts = try LetterParser.parse(Self.reading(Self.letter(headings: heading)))
+        #expect(
+            facts.items.map(\.disputed) == [
+                "The request for Acute inpatient rehabilitation physical therapy and occupational therapy 7-10 days for left foot fracture"
+            ]
+        )
+    }
+
+    @Test func aFactReadWithLowConfidenceIsAWarningNamingIt() throws {
+        let facts = try LetterParser.parse(
+            Self.reading(Self.letter(), low: ["12/30/2016": 41, "knee:": 52])
+        )
+        #expect(facts.warnings.contains { $0.contains("Decision Date") && $0.contains("41%") })
+        #expect(facts.warnings.contains { $0.contains("disputed text of item 1") && $0.contains("52%") })
+        #expect(facts.ocr?.fieldConfidence["decisionDate"] == 41)
+        #expect(facts.warnings.allSatisfy { !$0.contains("Case Number") })
+    }
+
+    @Test func aDecisionOCRMissedIsAWarning() throws {
+        // Two items' blocks, but the second heading's decision is unreadable.
+        let facts = try LetterParser.parse(
+            Self.reading(Self.letter(headings: "MRI of the right knee: Upheld", guidelines: 2))
+        )
+        #expect(facts.items.count == 1)
+        #expect(facts.warnings.contains { $0.contains("2 disputed items") && $0.contains("only 1") })
+    }
+
+    @Test func aMisreadDecisionWordOnALineOfItsOwnIsTakenWithAWarning() throws {
+        let facts = try LetterParser.parse(
+            Self.reading(Self.letter(headings: "Additional physical therapy for the bilateral knees:\nUpheid ; '"))
+        )
+        #expect(facts.items.map(\.disputed) == ["Additional physical therapy for the bilateral knees"])
+        #expect(facts.items.map(\.decision) == [.upheld])
+        #expect(facts.warnings.contains { $0.contains("decision of item 1") && $0.contains("Upheid") })
+    }
+
+    @Test func aSecondReadingOfTheHeaderFillsWhatTheFirstMissed_confirmsOrDisagrees() throws {
+        var reading = Self.reading(Self.letter(assigned: "12/45/2016", decided: "12/30/2016"), confidence: 60)
+        reading.header = """
+            Case Number: CM16-0229386
+            Date Assigned: 12/05/2016 Date of Injury: 10/20/2016
+            Decision Date: 12/30/2016 UR Denial Date: 10/28/2016
+            Priority: Standard Application 11/28/2016
+            Received:
+            """
+        let facts = try LetterParser.parse(reading)
+        // Missed by the first reading (not a real date): taken from the second, with a warning.
+        #expect(facts.dateAssigned == LocalDate(year: 2016, month: 12, day: 5))
+        #expect(facts.warnings.contains { $0.contains("Date Assigned") && $0.contains("second OCR reading") })
+        #expect(facts.ocr?.fieldConfidence["dateAssigned"] == 0)
+        // Disagreement: the first reading's value stays, with a warning.
+        #expect(facts.caseNumber == "CM16-0229336")
+        #expect(facts.warnings.contains { $0.contains("disagree on the Case Number") })
+        // Agreement: no warning for the low confidence (60%) of a date both readings gave.
+        #expect(!facts.warnings.contains { $0.contains("Decision Date") }, "\(facts.warnings)")
+        #expect(facts.warnings.contains { $0.contains("Date of Injury") } == false)
+    }
+
+    @Test func aSpecialtyWordOutsideTheSpecialtiesIsAWarning() {
+        #expect(OCRCleanup.unknownSpecialtyWord("Physical Medicine & Rehabilitation, Pain Management") == nil)
+        #expect(OCRCleanup.unknownSpecialtyWord("Anesthesiology, Pairi Management")?.contains("Pairi") == true)
+        #expect(OCRCleanup.unknownSpecialtyWord("Physical Medicine & Rehabilitation: Pain Management") != nil)
+        #expect(OCRCleanup.unknownSpecialtyWord("Hospice &.Palliative Medicine") != nil)
+    }
+
+    @Test func aHeadingTheRationaleReadsOtherwiseIsAWarning() throws {
+        let text = Self.letter(headings: "Daily RN for wound care and medication Management: Overturned")
+            .replacingOccurrences(
+                of: "The guidelines do not support it.",
+                with: "The request for Daily RN for wound care and medication management is supported."
+            )
+        let facts = try LetterParser.parse(Self.reading(text, confidence: 99))
+        #expect(facts.warnings.contains { $0.contains("disputed text of item 1") && $0.contains("elsewhere") })
+    }
+
+    @Test func nearestDecisionNeedsOneWordOfTheVocabularyWithinTwoEdits() {
+        #expect(OCRCleanup.nearestDecision("Overtumed") == "Overturned")
+        #expect(OCRCleanup.nearestDecision("Uphe1d") == "Upheld")
+        #expect(OCRCleanup.nearestDecision("Uplield") == "Upheld")
+        #expect(OCRCleanup.nearestDecision("Upheld") == nil)  // not a correction
+        #expect(OCRCleanup.nearestDecision("Unheard") == nil)
+        #expect(OCRCleanup.nearestDecision("Standard") == nil)
+    }
+}
+
+extension LetterOCRTests {
+    @Test func aFactWithTheShapeOfAnOCRErrorIsAWarning() throws {
+        #expect(OCRCleanup.oddShape("MRI of the right knee") == nil)
+        #expect(OCRCleanup.oddShape("Lumbar ESI L4-L5, 7-10 days, 5% #30 (2/day)") == nil)
+        #expect(OCRCleanup.oddShape("Physical Medicine & Rehabilitation") == nil)
+        #expect(OCRCleanup.oddShape("Daily RN for-4 weeks") == "a hyphen out of place")
+        #expect(OCRCleanup.oddShape("Tabradol- (unknown quantity)") == "a hyphen out of place")
+        #expect(OCRCleanup.oddShape("Hospital bed for.an unspecified rental") == "a full stop inside it")
+        #expect(OCRCleanup.oddShape("Family Practice, + Sports Medicine") == "a stray mark")
+        #expect(OCRCleanup.oddShape("Pediatri¢ Rehabilitation") == "a character the letters do not use")
+        let facts = try LetterParser.parse(Self.reading(Self.letter(headings: "MARS MRI scan for.an hip: Upheld")))
+        #expect(facts.warnings.contains { $0.contains("disputed text of item 1") && $0.contains("full stop") })
+    }
+
+    @Test func aHeadingReadOnceNeedsHigherConfidenceThanOneTheLetterRepeats() throws {
+        // 90%: enough for a heading the rationale repeats word for word, not for one read once.
+        let once = try LetterParser.parse(Self.reading(Self.letter(), confidence: 90))
+        #expect(once.warnings.contains { $0.contains("disputed text of item 1") })
+        let repeated = Self.letter().replacingOccurrences(
+            of: "The guidelines do not support it.",
+            with: "The guidelines do not support MRI of the right knee."
+        )
+        let twice = try LetterParser.parse(Self.reading(repeated, confidence: 90))
+        #expect(!twice.warnings.contains { $0.contains("disputed text of item 1") }, "\(twice.warnings)")
+    }
+}

@@ -44,7 +44,7 @@ private let letters = repository.deletingLastPathComponent().appendingPathCompon
             #expect(ocr["engine"]?.stringValue?.hasPrefix("tesseract") == true)
             #expect(ocr["pages"]?.elements?.count == 2)
             let facts = try #require(ocr["facts"]?.elements)
-            #expect(facts.contains { $0["fact"] == "decisionDate" && $0["itemId"] == .null })
+            #expect(facts.contains { $0["fact"] == "decisionDate" && ($0["itemId"] ?? .null) == .null })
             #expect(facts.contains { $0["fact"] == "decision" && $0["itemId"] == "1" })
             #expect(facts.allSatisfy { ($0["confidence"]?.numeric ?? -1) >= 0 })
         }

@@ -201,6 +201,46 @@ import Testing
         #expect(OCRCleanup.unknownSpecialtyWord("Hospice &.Palliative Medicine") != nil)
     }
 
+    @Test func aSpecialtyWordALetterOrTwoOffIsCorrectedWithAWarning() throws {
+        for (read, taken) in [
+            (
+                "Preventive Medicine, Occupational Medicine, Medical Toxicolog",
+                "Preventive Medicine, Occupational Medicine, Medical Toxicology"
+            ),
+            ("Internal Medicine, Hospice d & Palliative Medicine", "Internal Medicine, Hospice & Palliative Medicine"),
+            (
+                "Physical Medicine .& Rehabilitation, Pain Management",
+                "Physical Medicine & Rehabilitation, Pain Management"
+            ),
+        ] {
+            var facts = LetterFacts(reviewerSpecialty: read)
+            OCRCleanup.correctSpecialty(&facts)
+            #expect(facts.reviewerSpecialty == taken)
+            #expect(facts.warnings.contains { $0.contains("reviewer specialty") && $0.contains(read) })
+        }
+        var right = LetterFacts(reviewerSpecialty: "Physical Medicine & Rehabilitation, Pain Management")
+        OCRCleanup.correctSpecialty(&right)
+        #expect(
+            right.warnings.isEmpty && right.reviewerSpecialty == "Physical Medicine & Rehabilitation, Pain Management"
+        )
+    }
+
+    @Test func aMisreadPriorityLabelAndValueAreCorrectedWithAWarning() throws {
+        let text = Self.letter().replacingOccurrences(of: "Priority: Standard", with: "Pnority: Standad")
+        let facts = try LetterParser.parse(Self.reading(text))
+        #expect(facts.priority == .standard)
+        #expect(facts.warnings.contains { $0.contains("Priority") && $0.contains("Standad") })
+    }
+
+    @Test func anInvalidCaseNumberLeavesRoomForTheSecondReading() throws {
+        var reading = Self.reading(Self.letter(caseNumber: "CM16-02293366"))
+        reading.header = "Case Number: CM16-0229336\nDate Assigned: 12/05/2016"
+        let facts = try LetterParser.parse(reading)
+        #expect(facts.caseNumber == "CM16-0229336")
+        #expect(facts.warnings.contains { $0.contains("CM16-02293366") })
+        #expect(facts.warnings.contains { $0.contains("second OCR reading") && $0.contains("Case Number") })
+    }
+
     @Test func aHeadingTheRationaleReadsOtherwiseIsAWarning() throws {
         let text = Self.letter(headings: "Daily RN for wound care and medication Management: Overturned")
             .replacingOccurrences(

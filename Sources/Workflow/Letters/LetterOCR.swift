@@ -68,14 +68,26 @@ extension LetterParser {
     /// The text is cleaned of what OCR does to the letters first (stray marks of table rules
     /// and specks, broken decision lines, letters for digits in the case number and the
     /// dates); every correction of a fact is a warning naming the fact, and so is every fact
-    /// whose words the engine read with a confidence below ``ocrConfidenceFloor``, a date
-    /// that does not exist, dates out of their order, and a decision the letter seems to
-    /// have but that could not be read. Nothing is guessed: a case number or date that does
-    /// not take a known shape after the corrections is left out, as for a text letter.
+    /// whose words the engine read with a confidence below ``ocrConfidenceFloor`` (95 for a
+    /// disputed text the letter does not repeat), a disputed text the letter repeats with a
+    /// word read otherwise, a specialty word no specialty has, a fact with the marks of an OCR
+    /// error, a date that does not exist, dates out of their order, and a decision the letter
+    /// seems to have but that could not be read. With ``OCRReading/header``, a header fact the
+    /// first reading missed is taken from the second with a warning, and the two readings
+    /// disagreeing is a warning. Nothing is guessed: a case number or date that does not take a
+    /// known shape after the corrections is left out, as for a text letter.
     public static func parse(_ reading: OCRReading) throws -> LetterFacts {
         var corrections = OCRCleanup.Corrections()
         let cleaned = OCRCleanup.clean(reading.text, corrections: &corrections)
         var facts = try parse(cleaned)
+        if let number = facts.caseNumber, IMRCaseNumber(number) == nil {
+            // OCR added or lost a digit: CM, two digits, a hyphen and seven digits, or nothing.
+            facts.warnings.append(
+                "OCR read the Case Number as \"\(number)\", which is not an IMR case number (CM, two digits, a hyphen, seven digits); it was left out. Check it against the letter."
+            )
+            facts.caseNumber = nil
+        }
+        OCRCleanup.correctSpecialty(&facts)
         var confirmed: Set<String> = []
         if let header = reading.header {
             confirmed = OCRCleanup.secondReading(header, into: &facts)
@@ -100,6 +112,8 @@ enum OCRCleanup {
         var dates: [(read: String, taken: String)] = []
         /// Decision words as read and the vocabulary word they were taken as.
         var decisions: [(read: String, taken: String, heading: String)] = []
+        /// Priority values as read and the word of the vocabulary taken.
+        var priorities: [(read: String, taken: String)] = []
         /// Header dates with a one-digit month or day: a digit was lost; left out.
         var lostDigits: [String] = []
         /// Labels OCR lost that were put back before a value of their unmistakable shape.
@@ -205,6 +219,7 @@ enum OCRCleanup {
                     line = fixed
                 }
                 line = fixDates(line, corrections: &corrections)
+                line = fixPriority(line, corrections: &corrections)
             }
             for (pattern, label) in bodyLabels { line = pattern.replace(in: line, with: label) }
             line = speckOnWord.replace(in: line, with: "")
@@ -235,6 +250,28 @@ enum OCRCleanup {
             lines[index] = formFeed ? "\u{0C}" + line : line
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// "Pnority:" is the Priority label, and "Standad" the value Standard (a letter or two off,
+    /// in the header only), each noted.
+    private static func fixPriority(_ line: String, corrections: inout Corrections) -> String {
+        var out = line
+        for match in Pattern(#"\b([A-Za-z1|]{6,10})\s*[:;]"#).all(in: line).reversed() {
+            guard let word = match[1], word != "Priority", editDistance(word.lowercased(), "priority") <= 2,
+                let range = out.range(of: match[0] ?? "")
+            else { continue }
+            out.replaceSubrange(range, with: "Priority:")
+        }
+        guard out.contains("Priority:") else { return out }
+        for word in out.split(separator: " ").map(String.init) where word.count >= 6 {
+            let bare = word.trimmingCharacters(in: .punctuationCharacters)
+            for value in ["Standard", "Expedited"]
+            where bare != value && editDistance(bare.lowercased(), value.lowercased()) <= 2 {
+                corrections.priorities.append((bare, value))
+                out = out.replacingOccurrences(of: bare, with: value)
+            }
+        }
+        return out
     }
 
     private static func fixCaseNumbers(_ line: String, corrections: inout Corrections) -> String {
@@ -439,13 +476,6 @@ enum OCRCleanup {
             ("urDenialDate", "UR Denial Date", facts.urDenialDate),
             ("applicationReceived", "Application Received", facts.applicationReceived),
         ]
-        if let number = facts.caseNumber, IMRCaseNumber(number) == nil {
-            // OCR added or lost a digit: CM, two digits, a hyphen and seven digits, or nothing.
-            warnings.append(
-                "OCR read the Case Number as \"\(number)\", which is not an IMR case number (CM, two digits, a hyphen, seven digits); it was left out. Check it against the letter."
-            )
-            facts.caseNumber = nil
-        }
         if let number = facts.caseNumber {
             check("caseNumber", "Case Number", number)
             if corrections.labelsAdded.contains("Case Number") {
@@ -473,6 +503,11 @@ enum OCRCleanup {
         for read in corrections.lostDigits {
             warnings.append(
                 "OCR read a header date as \"\(read)\", with one digit for the month or the day where the letters write two: a digit was lost, so it was left out; check the header dates against the letter."
+            )
+        }
+        for c in corrections.priorities where facts.priority?.rawValue == c.taken.lowercased() {
+            warnings.append(
+                "OCR read the Priority as \"\(c.read)\"; it was taken as \(c.taken). Check it against the letter."
             )
         }
         check("priority", "Priority", facts.priority.map { $0.rawValue.capitalized })
@@ -617,6 +652,39 @@ extension OCRCleanup {
         "rehabilitation", "rheumatology", "sleep", "spinal", "spine", "sports", "surgery", "therapist", "therapy",
         "thoracic", "toxicology", "trauma", "urology", "vascular", "with",
     ]
+
+    /// A specialty's words put back in the specialties' vocabulary: a word of four letters or
+    /// more a letter or two from exactly one word of it ("Toxicolog", "Rehabilitaton") is taken
+    /// as that word, a lone letter or mark beside "&" dropped; with a warning when anything changed.
+    static func correctSpecialty(_ facts: inout LetterFacts) {
+        guard let read = facts.reviewerSpecialty else { return }
+        var words: [String] = []
+        for token in read.split(separator: " ").map(String.init) {
+            var core = token
+            var tail = ""
+            while let last = core.last, ",".contains(last) {
+                tail = String(last) + tail
+                core.removeLast()
+            }
+            core = core.trimmingCharacters(in: CharacterSet(charactersIn: ".;:'`\""))
+            if core.count == 1, core != "&" { continue }  // a speck read as a letter
+            if core.contains("&") { core = "&" }
+            if core.count >= 4, core.allSatisfy(\.isLetter), !specialtyWords.contains(core.lowercased()) {
+                let near = specialtyWords.filter { $0.count >= 4 && editDistance($0, core.lowercased()) <= 2 }
+                let best = near.map { ($0, editDistance($0, core.lowercased())) }.sorted { $0.1 < $1.1 }
+                if let first = best.first, best.filter({ $0.1 == first.1 }).count == 1 {
+                    core = first.0.prefix(1).uppercased() + first.0.dropFirst()
+                }
+            }
+            if !core.isEmpty { words.append(core + tail) }
+        }
+        let taken = words.joined(separator: " ")
+        guard taken != read, !taken.isEmpty else { return }
+        facts.reviewerSpecialty = taken
+        facts.warnings.append(
+            "OCR read the reviewer specialty as \"\(read)\"; it was taken as \"\(taken)\" (the specialties' words). Check it against the letter."
+        )
+    }
 
     /// What in a specialty is not among the specialties' words or marks, if anything.
     static func unknownSpecialtyWord(_ specialty: String) -> String? {

@@ -169,9 +169,29 @@ def seed(v):
     open_case(v, "BOARD-1", "nobody", employer="Café Olé Foods")
     receive_rfa(v, "BOARD-1", 3, [("I1", "MRI lumbar spine"), ("I2", "Physical therapy x12")])
     decide_ur_notice_due_in(v, "BOARD-1", 3, items=("I1", "I2"))
-    # Due within the week: the UR decision of BOARD-2 (a notice alert).
+    # Due within the week: the UR decision of BOARD-2, with one alert (its notice). The RFA came
+    # at 06:00 on the last weekday before today: the notice (5 business days before the due day,
+    # at 08:00) falls on that day after the RFA came, so it is raised (late) at once, and the
+    # reminder (2 business days before) is still to come, whatever the time the test runs.
+    # (Were that weekday a holiday, the RFA would count from the next business day.)
     open_case(v, "BOARD-2", "nobody", employer="Sierra Builders")
-    receive_rfa(v, "BOARD-2", 1, [("I1", "Acupuncture x6")])
+    received = pacific_now() - datetime.timedelta(days=1)
+    while received.weekday() >= 5:
+        received -= datetime.timedelta(days=1)
+    received = received.replace(hour=6, minute=0, second=0, microsecond=0)
+    v.call(
+        "io.imr.Cases.ReceiveRFA",
+        caseId="BOARD-2",
+        rfaId="R1",
+        receivedAt=received.isoformat(timespec="seconds"),
+        receivedTimeOfDayKnown=True,
+        transmission="fax",
+        physician="Dr. Rivera",
+        reviewType="prospective",
+        expedited=False,
+        formulary=False,
+        items=[{"id": "I1", "description": "Acupuncture x6"}],
+    )
     # Denied and served: the employee's IMR application clock runs; next is the application.
     open_case(v, "CASE-3", "nobody", employer="Harbor Freight Lines", claim="ADJ9900123")
     receive_rfa(v, "CASE-3", 20, [("I1", "Lumbar epidural steroid injection")])
@@ -193,7 +213,11 @@ def seed(v):
         open_case(v, case_id, "alice" if n % 2 else "bob", employer=f"Employer {n:03d} Inc")
         if n % 3 == 0:
             receive_rfa(v, case_id, n % 9, [("I1", "Follow-up visit")])
-    # BOARD-1's overdue alert is raised before anyone looks.
+    # BOARD-1's overdue alert and BOARD-2's notice are raised before anyone looks.
+    wait_for(
+        "the notice of BOARD-2",
+        lambda: any(a["caseId"] == "BOARD-2" for a in v.call("io.imr.Alerts.List", limit=1000)["alerts"]),
+    )
     wait_for(
         "the overdue alert of BOARD-1",
         lambda: any(a["caseId"] == "BOARD-1" and a["level"] == "overdue" for a in v.call("io.imr.Alerts.List", limit=1000)["alerts"]),
@@ -228,7 +252,8 @@ class Processes:
 def start_daemon(procs, work, bin_dir):
     config = os.path.join(work, "imr-daemon.toml")
     with open(config, "w") as f:
-        f.write('[access]\nreaders = ["nogroup"]\ncoordinators = ["daemon"]\nadmins = ["bin"]\n')
+        # No quiet hours: an alert raised late is raised at once, whenever the test runs.
+        f.write('[access]\nreaders = ["nogroup"]\ncoordinators = ["daemon"]\nadmins = ["bin"]\n[alerts]\nquiet_hours = ""\n')
     sock = os.path.join(work, "imr.sock")
     procs.start(
         "imr-daemon",

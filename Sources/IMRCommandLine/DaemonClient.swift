@@ -559,29 +559,34 @@ extension JSONValue {
     }
 }
 
-/// Every page of a paged list, streamed by the daemon a page (of the most it sends) per reply,
-/// as the daemon's objects (for --json).
+/// Each page of a paged list as the daemon streams it, a page (of the most it sends) a reply.
+private func eachPage<Request: WireCall>(
+    _ client: DaemonClient,
+    _ request: Request,
+    _ body: ([String: JSONValue]) throws -> Void
+) throws where Request.Reply: PagedReply {
+    var parameters = try WireFormat.object(request)
+    parameters["limit"] = 1000
+    try client.stream(Request.method, parameters) { reply in
+        try body(reply)
+        return true
+    }
+}
+
+/// Every row of a paged list as the daemon's objects (for --json).
 func everyPage<Request: WireCall>(_ client: DaemonClient, _ request: Request) throws -> [JSONValue]
 where Request.Reply: PagedReply {
     var all: [JSONValue] = []
-    var parameters = try WireFormat.object(request)
-    parameters["limit"] = 1000
-    try client.stream(Request.method, parameters) { reply in
-        all += reply[Request.Reply.rowsKey]?.arrayValue ?? []
-        return true
-    }
+    try eachPage(client, request) { all += $0[Request.Reply.rowsKey]?.arrayValue ?? [] }
     return all
 }
 
-/// Every page of a paged list, each reply decoded: every row of every page.
+/// Every row of a paged list, each reply decoded.
 func everyRow<Request: WireCall>(_ client: DaemonClient, _ request: Request) throws -> [Request.Reply.Row]
 where Request.Reply: PagedReply {
     var all: [Request.Reply.Row] = []
-    var parameters = try WireFormat.object(request)
-    parameters["limit"] = 1000
-    try client.stream(Request.method, parameters) { reply in
-        all += try DaemonClient.decode(Request.Reply.self, reply, method: Request.method).rows
-        return true
+    try eachPage(client, request) {
+        all += try DaemonClient.decode(Request.Reply.self, $0, method: Request.method).rows
     }
     return all
 }

@@ -94,7 +94,9 @@ func deepEcho(_ depth: Int) -> [UInt8] {
                 #expect(reply.parameters?["message"]?.stringValue?.contains("nested deeper than 64") == true)
                 #expect(outcome(attacker) == "closed")
             }
-            #expect(Date().timeIntervalSince(started) < 5)
+            // 700 s before; well under a second alone. The bound leaves room for a CI machine whose
+            // cores the OCR accuracy test (Tesseract on every core) shares: 5 s was once missed by 0.1 s.
+            #expect(Date().timeIntervalSince(started) < 30)
             // 64 levels in all (call, parameters, 62 arrays) are still a message: the parameter has
             // the wrong type, an error, and the connection stays.
             let fine = try VarlinkClient(path: path)

@@ -100,6 +100,35 @@ import Testing
         }
     }
 
+    /// The corrections of OCR text (issue 17: disputed texts settled by the letter's other
+    /// readings, specialties) change nothing in a letter read without an error: every text
+    /// layer, read as if OCR had given it, keeps every disputed text and its specialty as
+    /// expected.json has them.
+    @Test func everyPDFLetterReadAsOCRText_keepsItsDisputedTextsAndSpecialty() throws {
+        let fixtures = try Fixtures.load()
+        let pdftotext = try #require(
+            Fixtures.pdftotext,
+            "pdftotext (poppler-utils) is not installed: run scripts/setup, then run the tests again."
+        )
+        var items = 0
+        for name in fixtures.expected.keys.sorted() where name.hasSuffix(".pdf") {
+            for layout in [true, false] {
+                let text = try Fixtures.extract(
+                    fixtures.directory.appendingPathComponent(name),
+                    with: pdftotext,
+                    layout: layout
+                )
+                let facts = try LetterParser.parse(OCRReading(text: text, engine: "test", pages: [1], words: []))
+                let want = fixtures.expected[name]!.items.map { Self.normalized($0.disputed) }
+                #expect(facts.items.map { Self.normalized($0.disputed) } == want, "\(name), layout \(layout)")
+                #expect(!facts.warnings.contains { $0.contains("taken as \"") }, "\(name): \(facts.warnings)")
+                #expect(facts.reviewerSpecialty == fixtures.expected[name]!.reviewer_specialty, "\(name)")
+                items += want.count
+            }
+        }
+        #expect(items > 150)
+    }
+
     // MARK: Comparison
 
     struct Mismatch: CustomStringConvertible {

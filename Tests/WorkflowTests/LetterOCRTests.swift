@@ -212,17 +212,27 @@ import Testing
                 "Physical Medicine .& Rehabilitation, Pain Management",
                 "Physical Medicine & Rehabilitation, Pain Management"
             ),
+            // A comma lost, or blurred with a speck, between two specialties.
+            (
+                "Physical Medicine & Rehabilitation Pain Management",
+                "Physical Medicine & Rehabilitation, Pain Management"
+            ),
+            ("Preventive Medicine,.Occupational Medicine", "Preventive Medicine, Occupational Medicine"),
         ] {
             var facts = LetterFacts(reviewerSpecialty: read)
             OCRCleanup.correctSpecialty(&facts)
             #expect(facts.reviewerSpecialty == taken)
             #expect(facts.warnings.contains { $0.contains("reviewer specialty") && $0.contains(read) })
         }
-        var right = LetterFacts(reviewerSpecialty: "Physical Medicine & Rehabilitation, Pain Management")
-        OCRCleanup.correctSpecialty(&right)
-        #expect(
-            right.warnings.isEmpty && right.reviewerSpecialty == "Physical Medicine & Rehabilitation, Pain Management"
-        )
+        for kept in [
+            "Physical Medicine & Rehabilitation, Pain Management",
+            "Physical Medicine & Rehabilitation, Pediatric Rehabilitation Medicine",
+            "Preventive Medicine, Occupational Medicine, Medical Toxicology",
+        ] {
+            var right = LetterFacts(reviewerSpecialty: kept)
+            OCRCleanup.correctSpecialty(&right)
+            #expect(right.warnings.isEmpty && right.reviewerSpecialty == kept)
+        }
     }
 
     @Test func aMisreadPriorityLabelAndValueAreCorrectedWithAWarning() throws {
@@ -251,6 +261,165 @@ import Testing
         #expect(facts.warnings.contains { $0.contains("disputed text of item 1") && $0.contains("elsewhere") })
     }
 
+    /// `letter(headings:)` whose rationale and summary name the items again, as the letters do.
+    static func letter(headings: String, alsoSaying sentences: [String], guidelines: Int = 1) -> String {
+        letter(headings: headings, guidelines: guidelines).replacingOccurrences(
+            of: "The guidelines do not support it.",
+            with: sentences.joined(separator: " ")
+        )
+    }
+
+    @Test func aWordTheLettersOtherReadingsAgreeOnIsTaken_withAWarningNamingTheItem() throws {
+        let text = Self.letter(
+            headings: "MRI of the cervical spine without coritrast: Upheld",
+            alsoSaying: [
+                "Utilization review determined MRI of the cervical spine without contrast was not medically necessary.",
+                "The request for MRI of the cervical spine without contrast is not supported.",
+            ]
+        )
+        let facts = try LetterParser.parse(Self.reading(text, confidence: 99))
+        #expect(facts.items.map(\.disputed) == ["MRI of the cervical spine without contrast"])
+        #expect(
+            facts.warnings.contains {
+                $0.contains("disputed text of item 1") && $0.contains("coritrast") && $0.contains("taken as")
+            },
+            "\(facts.warnings)"
+        )
+        #expect(facts.ocr?.fieldConfidence["item1.disputed"] == 0)
+    }
+
+    @Test func aMarkOneReadingHasBetweenWords_andAnotherHasNot_isASpeck() throws {
+        let text = Self.letter(
+            headings: "Physical therapy to the lumbar spine 2 times,a week for 2, weeks (4): Upheld",
+            alsoSaying: [
+                "The request for Physical therapy to the lumbar spine 2 times a week for 2 weeks (4) is not supported."
+            ]
+        )
+        let facts = try LetterParser.parse(Self.reading(text, confidence: 99))
+        #expect(facts.items.map(\.disputed) == ["Physical therapy to the lumbar spine 2 times a week for 2 weeks (4)"])
+        #expect(facts.warnings.contains { $0.contains("disputed text of item 1") && $0.contains("taken as") })
+    }
+
+    @Test func marksEnglishDoesNotWriteBetweenWordsAreTakenOut_whereTheLetterNamesTheItemOnce() throws {
+        let cases = [
+            "Norco 5/325mg oral tablet, one.tablet twice daily 14-days #40":
+                "Norco 5/325mg oral tablet, one tablet twice daily 14 days #40",
+            "Left'L5-S1 epidural steroid injection": "Left L5-S1 epidural steroid injection",
+            "Right.L5-S1 epidural steroid injection": "Right L5-S1 epidural steroid injection",
+            "Anecream ¢ream 4% #30": "Anecream cream 4% #30",
+            "Diclofenac sodium 3% 300mg¢/g #1": "Diclofenac sodium 3% 300mg/g #1",
+            "Cyclobenzaprine 5mg tab #30 DOS: 11/ 14/16": "Cyclobenzaprine 5mg tab #30 DOS: 11/14/16",
+            "Injection of Icc of lidocaine Ipercent'": "Injection of 1cc of lidocaine 1percent",
+            "Injection of icc of lidocaine [percent'and dexamethasone":
+                "Injection of 1cc of lidocaine 1percent and dexamethasone",
+            "Right LS-S1 and L4-LS facet injection": "Right L5-S1 and L4-L5 facet injection",
+            "Cyclobenzaprine Smg tab #30": "Cyclobenzaprine 5mg tab #30",
+        ]
+        for (read, taken) in cases {
+            let facts = try LetterParser.parse(Self.reading(Self.letter(headings: "\(read): Upheld"), confidence: 99))
+            #expect(facts.items.map(\.disputed) == [taken])
+            #expect(
+                facts.warnings.contains { $0.contains("disputed text of item 1") && $0.contains("speck") },
+                "\(read)"
+            )
+        }
+        // A mark left before the first word (a heading joined to the line above it).
+        #expect(OCRCleanup.withoutStraySeparators("- Physical therapy 6 sessions") == "Physical therapy 6 sessions")
+        // What English writes there stays.
+        for kept in [
+            "Naproxen 500mg b.i.d. #60", "Physical therapy, 6 sessions, cervical and thoracic spine",
+            "Acute inpatient rehabilitation 7-10 days", "Tramadol 3-day supply", "Patient's home health aide",
+            "Ibuprofen 800mg #60", "Lidocaine 5% patch #1", "U.S. Physical Therapy evaluation",
+            "Workers' gym membership",
+        ] {
+            let facts = try LetterParser.parse(Self.reading(Self.letter(headings: "\(kept): Upheld"), confidence: 99))
+            #expect(facts.items.map(\.disputed) == [kept])
+            #expect(!facts.warnings.contains { $0.contains("taken as") }, "\(facts.warnings)")
+        }
+    }
+
+    @Test func aWordTheLetterHasNowhereElse_oneOCRConfusionFromAWordItUsesOften_isTakenAsThatWord() throws {
+        let text = Self.letter(
+            headings: "Physical therapy evaluation, cervical and thoracic spirie: Upheld",
+            alsoSaying: [
+                "The patient has pain of the cervical spine and the thoracic spine.",
+                "An MRI of the spine showed no fracture.",
+                "Physical therapy sessions for the cervical spine were approved.",
+            ]
+        )
+        let facts = try LetterParser.parse(Self.reading(text, confidence: 99))
+        #expect(facts.items.map(\.disputed) == ["Physical therapy evaluation, cervical and thoracic spine"])
+        #expect(facts.warnings.contains { $0.contains("disputed text of item 1") && $0.contains("nowhere else") })
+        // A plural the letter uses in the singular is its own word; so is a word it uses twice.
+        let plural = Self.letter(
+            headings: "Physical therapy evaluations: Upheld",
+            alsoSaying: ["One evaluation. Another evaluation. A third evaluation."]
+        )
+        #expect(
+            try LetterParser.parse(Self.reading(plural, confidence: 99)).items.map(\.disputed) == [
+                "Physical therapy evaluations"
+            ]
+        )
+        #expect(OCRCleanup.withLettersWords("thoracic spirie", counts: ["spine": 3, "spirie": 1]) == "thoracic spine")
+        #expect(OCRCleanup.withLettersWords("thoracic spirie", counts: ["spine": 2, "spirie": 1]) == "thoracic spirie")
+        #expect(OCRCleanup.withLettersWords("thoracic spirie", counts: ["spine": 3, "spirie": 2]) == "thoracic spirie")
+    }
+
+    @Test func aSpeckReadAsALetter_orAFragmentOfTheNextWord_isDropped() throws {
+        // Read as a word in the heading, not at all in the rationale and the summary.
+        let text = Self.letter(
+            headings: "Lumbar epidural steroid injection v with pain consult: Upheld",
+            alsoSaying: [
+                "Utilization review denied the lumbar epidural steroid injection with pain consult.",
+                "The request for lumbar epidural steroid injection with pain consult is not supported.",
+            ]
+        )
+        let facts = try LetterParser.parse(Self.reading(text, confidence: 99))
+        #expect(facts.items.map(\.disputed) == ["Lumbar epidural steroid injection with pain consult"])
+        let fragment = try LetterParser.parse(
+            Self.reading(
+                Self.letter(headings: "Two physical therapy se sessions for the lumbar: Upheld"),
+                confidence: 99
+            )
+        )
+        #expect(fragment.items.map(\.disputed) == ["Two physical therapy sessions for the lumbar"])
+        #expect(fragment.warnings.contains { $0.contains("disputed text of item 1") && $0.contains("taken as") })
+    }
+
+    @Test func theSectionHeadingAndItsIntroductionReadWithAnErrorStillStartTheItems() throws {
+        let text = Self.letter(headings: "Additional physical therapy for the lumbar;\nUpheld")
+            .replacingOccurrences(of: "IMR ISSUES, DECISIONS", with: "IMR TISSUES, DECISIONS")
+            .replacingOccurrences(of: "set forth below:", with: "set forth. below:")
+        let facts = try LetterParser.parse(Self.reading(text, confidence: 99))
+        #expect(facts.items.map(\.disputed) == ["Additional physical therapy for the lumbar"])
+        #expect(facts.items.map(\.decision) == [.upheld])
+        #expect(!facts.warnings.contains { $0.contains("no \"IMR ISSUES") }, "\(facts.warnings)")
+    }
+
+    @Test func anotherItemsPhrase_orTheSameWordsInLowerCase_areNotAnotherReading() throws {
+        let text = Self.letter(
+            headings: """
+                Physical therapy 2 times a week for 2 weeks (4): Upheld
+
+                MR Arthrogram of the right shoulder: Upheld
+                """,
+            alsoSaying: [
+                "The UR approved Physical therapy 2 times a week for 3 weeks (6).",
+                "Physical therapy 2 times a week for 3 weeks (6) was the original request.",
+                "The request for MR arthrogram of the right shoulder is not supported.",
+                "An MR arthrogram of the right shoulder was requested.",
+            ],
+            guidelines: 2
+        )
+        let facts = try LetterParser.parse(Self.reading(text, confidence: 99))
+        #expect(
+            facts.items.map(\.disputed) == [
+                "Physical therapy 2 times a week for 2 weeks (4)", "MR Arthrogram of the right shoulder",
+            ]
+        )
+        #expect(!facts.warnings.contains { $0.contains("taken as") }, "\(facts.warnings)")
+    }
+
     @Test func nearestDecisionNeedsOneWordOfTheVocabularyWithinTwoEdits() {
         #expect(OCRCleanup.nearestDecision("Overtumed") == "Overturned")
         #expect(OCRCleanup.nearestDecision("Uphe1d") == "Upheld")
@@ -271,8 +440,12 @@ extension LetterOCRTests {
         #expect(OCRCleanup.oddShape("Hospital bed for.an unspecified rental") == "a full stop inside it")
         #expect(OCRCleanup.oddShape("Family Practice, + Sports Medicine") == "a stray mark")
         #expect(OCRCleanup.oddShape("Pediatri¢ Rehabilitation") == "a character the letters do not use")
-        let facts = try LetterParser.parse(Self.reading(Self.letter(headings: "MARS MRI scan for.an hip: Upheld")))
+        let facts = try LetterParser.parse(Self.reading(Self.letter(headings: "MARS MRI scan f.or hip: Upheld")))
         #expect(facts.warnings.contains { $0.contains("disputed text of item 1") && $0.contains("full stop") })
+        // A full stop between two words (not b.i.d.) is a speck: taken out, with a warning.
+        let joined = try LetterParser.parse(Self.reading(Self.letter(headings: "MARS MRI scan for.an hip: Upheld")))
+        #expect(joined.items.first?.disputed == "MARS MRI scan for an hip")
+        #expect(joined.warnings.contains { $0.contains("disputed text of item 1") && $0.contains("speck") })
     }
 
     @Test func aHeadingReadOnceNeedsHigherConfidenceThanOneTheLetterRepeats() throws {

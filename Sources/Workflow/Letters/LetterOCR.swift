@@ -88,6 +88,7 @@ extension LetterParser {
             facts.caseNumber = nil
         }
         OCRCleanup.correctSpecialty(&facts)
+        corrections.disputed = OCRCleanup.settleDisputedTexts(&facts, cleanedText: cleaned)
         var confirmed: Set<String> = []
         if let header = reading.header {
             confirmed = OCRCleanup.secondReading(header, into: &facts)
@@ -118,6 +119,8 @@ enum OCRCleanup {
         var lostDigits: [String] = []
         /// Labels OCR lost that were put back before a value of their unmistakable shape.
         var labelsAdded: [String] = []
+        /// Disputed texts settled by the letter's other readings of them or cleared of specks.
+        var disputed: [DisputedCorrection] = []
     }
 
     /// Confusions of letters for digits in a place that holds only digits.
@@ -235,9 +238,20 @@ enum OCRCleanup {
             }
             let formFeed = line.hasPrefix("\u{0C}")
             if formFeed { line.removeFirst() }
+            // The section heading with a word misread ("IMR TISSUES, DECISIONS AND RATIONALES").
+            if line.contains("DECISIONS AND RATIONALES") { line = "IMR ISSUES, DECISIONS AND RATIONALES" }
             line = leadingJunk.replace(in: line, with: "")
             line = trailingJunk.replace(in: line, with: "")
             line = fixDecision(line, corrections: &corrections)
+            // A decision wrapped onto a line of its own after a heading whose colon was read as
+            // a semicolon ("... bilateral knees;" then "Upheld").
+            if let match = fuzzyDecisionAlone.first(in: line), let read = match[1],
+                ["Upheld", "Overturned"].contains(nearestDecision(read) ?? read),
+                let previous = lines[..<index].lastIndex(where: { !LetterText.isBlank($0) }),
+                lines[previous].hasSuffix(";")
+            {
+                lines[previous] = String(lines[previous].dropLast()) + ":"
+            }
             // A decision word wrapped onto a line of its own, misread ("Upheid ;").
             if let match = fuzzyDecisionAlone.first(in: line), let read = match[1], let word = nearestDecision(read),
                 let previous = lines[..<index].last(where: { !LetterText.isBlank($0) }), previous.hasSuffix(":")
@@ -247,6 +261,7 @@ enum OCRCleanup {
             }
             // "was the original. request": a speck read as a full stop inside the set phrase.
             line = Pattern(#"\boriginal[.,;]\s+request\b"#).replace(in: line, with: "original request")
+            line = Pattern(#"\bset forth[.,;]\s+below\b"#).replace(in: line, with: "set forth below")
             lines[index] = formFeed ? "\u{0C}" + line : line
         }
         return lines.joined(separator: "\n")
@@ -519,7 +534,18 @@ enum OCRCleanup {
         }
         for (index, item) in facts.items.enumerated() {
             let n = index + 1
-            if let other = readOtherwise(item.disputed) {
+            let settled = corrections.disputed.first { $0.item == n }
+            if let c = settled {
+                let why = [
+                    c.basis.contains(.otherReadings) ? "as most of the letter's readings of it have it" : nil,
+                    c.basis.contains(.lettersWords)
+                        ? "a word the letter has nowhere else taken for one it uses often" : nil,
+                    c.basis.contains(.specks) ? "a mark English does not write there taken for a speck" : nil,
+                ].compactMap { $0 }.joined(separator: "; ")
+                warnings.append(
+                    "OCR read the disputed text of item \(n) as \"\(c.read)\" in its heading; it was taken as \"\(c.taken)\" (\(why)). Check it against the letter."
+                )
+            } else if let other = readOtherwise(item.disputed) {
                 warnings.append(
                     "OCR read the disputed text of item \(n) as \"\(item.disputed)\" in its heading but \"\(other)\" elsewhere in the letter; check it against the letter."
                 )
@@ -531,8 +557,10 @@ enum OCRCleanup {
                 item.disputed,
                 floor: saidTwice(item.disputed) ? LetterParser.ocrConfidenceFloor : 95
             )
+            if settled != nil { fieldConfidence["item\(n).disputed"] = 0 }
             check("item\(n).decision", "decision of item \(n)", item.decision.rawValue.capitalized)
-            for c in corrections.decisions where LetterText.collapse(c.heading).hasSuffix(item.disputed) {
+            let heading = settled?.read ?? item.disputed
+            for c in corrections.decisions where LetterText.collapse(c.heading).hasSuffix(heading) {
                 warnings.append(
                     "OCR read the decision of item \(n) as \"\(c.read)\"; it was taken as \(c.taken). Check it against the letter."
                 )
@@ -637,6 +665,18 @@ extension OCRCleanup {
 
     /// Words of the reviewer specialties the letters name (the American Board of Medical
     /// Specialties' boards and certificates, and the other licensed professions).
+    /// Words that end a specialty's name, and words that start one and never follow an end
+    /// within a name ("Pediatric Rehabilitation Medicine" has Medicine after Rehabilitation).
+    static let specialtyEnds: Set<String> = [
+        "anesthesiology", "chiropractor", "management", "medicine", "neurology", "practice", "psychiatry",
+        "rehabilitation", "surgery", "toxicology",
+    ]
+    static let specialtyStarts: Set<String> = [
+        "anesthesiology", "chiropractor", "emergency", "family", "hospice", "internal", "neurology",
+        "occupational", "oriental", "orthopedic", "orthopaedic", "pain", "pediatric", "physical", "preventive",
+        "psychiatry", "sports",
+    ]
+
     static let specialtyWords: Set<String> = [
         "acupuncture", "addiction", "adolescent", "allergy", "and", "anesthesiology", "behavioral", "board",
         "brain", "cardiology", "cardiovascular", "care", "chiropractic", "chiropractor", "child", "clinical",
@@ -667,6 +707,14 @@ extension OCRCleanup {
                 core.removeLast()
             }
             core = core.trimmingCharacters(in: CharacterSet(charactersIn: ".;:'`\""))
+            // "Medicine,.Occupational": the comma and a speck joined two specialties.
+            if let comma = core.firstIndex(of: ","), core[..<comma].allSatisfy(\.isLetter),
+                core[core.index(after: comma)...].contains(where: \.isLetter)
+            {
+                let rest = core[core.index(after: comma)...].drop { !$0.isLetter }
+                words.append(String(core[..<comma]) + ",")
+                core = String(rest)
+            }
             if core.count == 1, core != "&" { continue }  // a speck read as a letter
             if core.contains("&") { core = "&" }
             if core.count >= 4, core.allSatisfy(\.isLetter), !specialtyWords.contains(core.lowercased()) {
@@ -677,6 +725,15 @@ extension OCRCleanup {
                 }
             }
             if !core.isEmpty { words.append(core + tail) }
+        }
+        // A comma OCR lost or blurred between two specialties ("Rehabilitation Pain Management",
+        // "Medicine,.Occupational"): a word that ends a specialty before one that starts another.
+        for index in words.indices.dropLast() {
+            let (word, next) = (words[index], words[index + 1])
+            guard specialtyEnds.contains(word.lowercased()), specialtyStarts.contains(next.lowercased()) else {
+                continue
+            }
+            words[index] = word + ","
         }
         let taken = words.joined(separator: " ")
         guard taken != read, !taken.isEmpty else { return }

@@ -218,6 +218,10 @@ import Testing
                 "Physical Medicine & Rehabilitation, Pain Management"
             ),
             ("Preventive Medicine,.Occupational Medicine", "Preventive Medicine, Occupational Medicine"),
+            (
+                "Physical Medicine & Rehabilitation, Pediatri¢ Rehabilitation Medicine",
+                "Physical Medicine & Rehabilitation, Pediatric Rehabilitation Medicine"
+            ),
         ] {
             var facts = LetterFacts(reviewerSpecialty: read)
             OCRCleanup.correctSpecialty(&facts)
@@ -314,6 +318,10 @@ import Testing
                 "Injection of 1cc of lidocaine 1percent and dexamethasone",
             "Right LS-S1 and L4-LS facet injection": "Right L5-S1 and L4-L5 facet injection",
             "Cyclobenzaprine Smg tab #30": "Cyclobenzaprine 5mg tab #30",
+            "Retrospective Cyclobenzaprine-5mg tab #30": "Retrospective Cyclobenzaprine 5mg tab #30",
+            "MR] without contrast of the right elbow": "MRI without contrast of the right elbow",
+            "Diclofenac sodium 3% 300me/g #1": "Diclofenac sodium 3% 300mg/g #1",
+            "Lidocaine {percent": "Lidocaine 1percent",
         ]
         for (read, taken) in cases {
             let facts = try LetterParser.parse(Self.reading(Self.letter(headings: "\(read): Upheld"), confidence: 99))
@@ -325,6 +333,7 @@ import Testing
         }
         // A mark left before the first word (a heading joined to the line above it).
         #expect(OCRCleanup.withoutStraySeparators("- Physical therapy 6 sessions") == "Physical therapy 6 sessions")
+        #expect(OCRCleanup.withoutStraySeparators("i aii Physical therapy") == "Physical therapy")
         // What English writes there stays.
         for kept in [
             "Naproxen 500mg b.i.d. #60", "Physical therapy, 6 sessions, cervical and thoracic spine",

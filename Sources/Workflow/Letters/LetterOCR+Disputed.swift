@@ -204,8 +204,9 @@ extension OCRCleanup {
     /// a full stop between two words of which the first has three letters or more and the
     /// second starts a word (`b.i.d.` and `q.d.` keep theirs), a quote between a lower-case
     /// letter and a capital or a digit or after a word's last letter, I or l for 1 before a unit
-    /// ("Icc"), a hyphen between a number and a plural unit, a space after a slash between
-    /// digits, a cent sign, a mark before the first word.
+    /// ("Icc") and S for 5, `]` for the I ending a word in capitals, "me" for "mg" after a dose,
+    /// a hyphen between a number and a plural unit or between a word and its dose, a space
+    /// after a slash between digits, a cent sign, a mark or specks before the first word.
     static func withoutStraySeparators(_ text: String) -> String {
         straySeparators.reduce(text) { text, fix in fix.pattern.replace(in: text, with: fix.template) }
     }
@@ -217,10 +218,10 @@ extension OCRCleanup {
         (Pattern(#"(\d)-(days|weeks|months|years|hours|visits|sessions|treatments)\b"#), "$1 $2"),
         // A quote after a word's last letter (not a plural's "s'").
         (Pattern(#"(?<=[a-rt-z0-9])['‘’`](?=\s|$)"#, caseInsensitive: false), ""),
-        // I, l, i, [ or ! for 1 before a unit: "Icc", "Ipercent", "[percent".
+        // I, l, i, [, { or ! for 1 before a unit: "Icc", "Ipercent", "[percent".
         (
             Pattern(
-                #"(?<![A-Za-z0-9])[Iil|!\[\]](?=(?:cc|mg|mcg|ml|g|percent|%)(?![A-Za-z0-9]))"#,
+                #"(?<![A-Za-z0-9])[Iil|!\[\]{}](?=(?:cc|mg|mcg|ml|g|percent|%)(?![A-Za-z0-9]))"#,
                 caseInsensitive: false
             ),
             "1"
@@ -234,6 +235,13 @@ extension OCRCleanup {
         (Pattern(#"(?<=[CTLS]\d-S)[Il|]\b"#, caseInsensitive: false), "1"),
         // A fragment repeating the start of the next word ("se sessions"), not a short word.
         (Pattern(#"\b(?!(?:a|an|as|at|by|in|is|of|on|or|to|up|and|for|the|per)\b)([a-z]{1,3}) (?=\1[a-z]{2,})"#), ""),
+        // ] or | for the I ending a word in capitals ("MR]"), "me" for the "mg" after a dose,
+        // a hyphen joining a word to its dose ("Cyclobenzaprine-5mg").
+        (Pattern(#"\b([A-Z]{2,})[\]|](?![A-Za-z0-9])"#, caseInsensitive: false), "$1I"),
+        (Pattern(#"(?<=\d)me(?=[/\s#,.]|$)"#, caseInsensitive: false), "mg"),
+        (Pattern(#"([a-z])-(\d+(?:\.\d+)?(?:mg|mcg|ml|cc|g)\b)"#, caseInsensitive: false), "$1 $2"),
+        // Specks read as short lower-case words before the first word ("i aii Physical therapy").
+        (Pattern(#"^(?:[a-z]{1,3}\s+)+(?=[A-Z])"#, caseInsensitive: false), ""),
         // "11/ 14/16", "5/ 325mg".
         (Pattern(#"(\d)/ (\d)"#), "$1/$2"),
         // The letters have no cent sign: a "c" at a word's start, else a speck.

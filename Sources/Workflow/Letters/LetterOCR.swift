@@ -707,6 +707,7 @@ extension OCRCleanup {
                 core.removeLast()
             }
             core = core.trimmingCharacters(in: CharacterSet(charactersIn: ".;:'`\""))
+                .replacingOccurrences(of: "¢", with: "c")
             // "Medicine,.Occupational": the comma and a speck joined two specialties.
             if let comma = core.firstIndex(of: ","), core[..<comma].allSatisfy(\.isLetter),
                 core[core.index(after: comma)...].contains(where: \.isLetter)

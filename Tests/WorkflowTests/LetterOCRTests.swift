@@ -405,6 +405,21 @@ import Testing
         #expect(!facts.warnings.contains { $0.contains("no \"IMR ISSUES") }, "\(facts.warnings)")
     }
 
+    @Test func aHeadingBrokenAfterAWordNoSentenceEndsWith_staysOneHeading_andOneStartingInLowerCaseIsAWarning() throws {
+        let broken = try LetterParser.parse(
+            Self.reading(
+                Self.letter(headings: "Retrospective injection of dexamethasone 120mg to.\nthe right knee: Overturned"),
+                confidence: 99
+            )
+        )
+        #expect(broken.items.map(\.disputed) == ["Retrospective injection of dexamethasone 120mg to the right knee"])
+        let lower = try LetterParser.parse(
+            Self.reading(Self.letter(headings: "Retrospective injection.\nthe right knee: Overturned"), confidence: 99)
+        )
+        #expect(lower.items.map(\.disputed) == ["the right knee"])
+        #expect(lower.warnings.contains { $0.contains("disputed text of item 1") && $0.contains("lower-case") })
+    }
+
     @Test func anotherItemsPhrase_orTheSameWordsInLowerCase_areNotAnotherReading() throws {
         let text = Self.letter(
             headings: """

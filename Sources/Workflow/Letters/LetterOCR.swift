@@ -264,8 +264,19 @@ enum OCRCleanup {
             line = Pattern(#"\bset forth[.,;]\s+below\b"#).replace(in: line, with: "set forth below")
             lines[index] = formFeed ? "\u{0C}" + line : line
         }
+        // A speck read as a full stop after a word no sentence ends with, before a line that goes
+        // on in lower case ("... 120mg to." / "the right knee: Overturned"): the heading goes on.
+        for index in lines.indices.dropLast() {
+            let next = lines[index + 1].trimmingCharacters(in: .whitespaces)
+            guard next.first?.isLowercase == true else { continue }
+            lines[index] = unendedLine.replace(in: lines[index], with: "$1")
+        }
         return lines.joined(separator: "\n")
     }
+
+    private static let unendedLine = Pattern(
+        #"(\b(?:to|of|the|and|for|with|a|an|in|on|at|by|or|per|from|into|over))\s*[.,;]\s*$"#
+    )
 
     /// "Pnority:" is the Priority label, and "Standad" the value Standard (a letter or two off,
     /// in the header only), each noted.
@@ -548,6 +559,11 @@ enum OCRCleanup {
             } else if let other = readOtherwise(item.disputed) {
                 warnings.append(
                     "OCR read the disputed text of item \(n) as \"\(item.disputed)\" in its heading but \"\(other)\" elsewhere in the letter; check it against the letter."
+                )
+            }
+            if item.disputed.first?.isLowercase == true {
+                warnings.append(
+                    "OCR read the disputed text of item \(n) as \"\(item.disputed)\", which starts with a lower-case word: its heading may begin on the line before. Check it against the letter."
                 )
             }
             // Read once only: every word must have been read with high confidence.

@@ -375,10 +375,40 @@ extension DaemonCommand {
 package enum Output {
     /// Pretty JSON with sorted keys on stdout.
     package static func json(_ value: JSONValue) {
+        print(prettyJSON(value))
+    }
+
+    /// Pretty JSON with sorted keys, each line after `indent`.
+    package static func prettyJSON(_ value: JSONValue, indent: String = "") -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(value)) ?? Data("null".utf8)
-        print(String(decoding: data, as: UTF8.self))
+        let text = String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+        guard !indent.isEmpty else { return text }
+        // Line breaks inside strings are escaped (\n): every line break is the printer's. The
+        // empty line inside an empty array stays empty, as the printer leaves it.
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : indent + $0 }
+            .joined(separator: "\n")
+    }
+
+    /// A JSON array printed an element at a time as pages arrive, the same text as ``json(_:)``
+    /// prints for the whole array: nothing is printed before the first element, so a call that
+    /// fails at once leaves stdout empty.
+    package struct StreamedArray {
+        private var count = 0
+
+        package init() {}
+
+        /// The text that adds `element`.
+        package mutating func add(_ element: JSONValue) -> String {
+            defer { count += 1 }
+            return (count == 0 ? "[\n" : ",\n") + Output.prettyJSON(element, indent: "  ")
+        }
+
+        /// The text that ends the array (the whole empty array when nothing was added), and the
+        /// line break ``json(_:)`` ends with.
+        package func finish() -> String {
+            count == 0 ? Output.prettyJSON(.array([])) + "\n" : "\n]\n"
+        }
     }
 
     /// One-line JSON (for messages and streamed lines).

@@ -528,12 +528,14 @@ extension CaseListProjection {
     }
 
     /// The claim number and stage of each of these cases, on the table's key: one query for a
-    /// page of the deadline board (at most ``DeadlineProjection/maximumPage`` deadlines).
+    /// page of the deadline board (at most ``DeadlineProjection/maximumPage`` deadlines). The
+    /// ids come as one JSON array, so that every page runs the same statement: an `IN (?, ?, …)`
+    /// list as long as the page's cases was a statement of its own for each length, and the
+    /// readers' statement caches filled with them (the daemon grew by megabytes an export).
     static func claimNumberAndStageQuery(_ caseIds: [String]) -> (sql: String, arguments: [SQLiteValue]) {
-        let marks = Array(repeating: "?", count: caseIds.count).joined(separator: ", ")
-        return (
-            "SELECT case_id, claim_number, stage FROM case_list WHERE case_id IN (\(marks))",
-            caseIds.map { .text($0) }
+        (
+            "SELECT case_id, claim_number, stage FROM case_list WHERE case_id IN (SELECT value FROM json_each(?))",
+            [.text(String(decoding: JSONValue.array(caseIds.map { .string($0) }).serialized, as: UTF8.self))]
         )
     }
 

@@ -42,9 +42,11 @@ package enum ExitStatus: Int32, Sendable {
     case unavailable = 69
     /// The daemon failed in a way that is not the caller's doing.
     case software = 70
-    /// An output file (a backup) cannot be created as asked: bad name, or it exists.
+    /// An output file (a backup, an export's `-o`) cannot be created as asked: bad name, no such
+    /// directory, or it exists.
     case cantCreate = 73
-    /// The daemon's event log failed (disk full, read-only, corrupt, I/O error), or a backup could not be written.
+    /// The daemon's event log failed (disk full, read-only, corrupt, I/O error), or a backup or an
+    /// export could not be written.
     case ioError = 74
     /// The case changed while the command ran, or the daemon is at a limit; send it again.
     case tempFail = 75
@@ -373,10 +375,40 @@ extension DaemonCommand {
 package enum Output {
     /// Pretty JSON with sorted keys on stdout.
     package static func json(_ value: JSONValue) {
+        print(prettyJSON(value))
+    }
+
+    /// Pretty JSON with sorted keys, each line after `indent`.
+    package static func prettyJSON(_ value: JSONValue, indent: String = "") -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(value)) ?? Data("null".utf8)
-        print(String(decoding: data, as: UTF8.self))
+        let text = String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+        guard !indent.isEmpty else { return text }
+        // Line breaks inside strings are escaped (\n): every line break is the printer's. The
+        // empty line inside an empty array stays empty, as the printer leaves it.
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : indent + $0 }
+            .joined(separator: "\n")
+    }
+
+    /// A JSON array printed an element at a time as pages arrive, the same text as ``json(_:)``
+    /// prints for the whole array: nothing is printed before the first element, so a call that
+    /// fails at once leaves stdout empty.
+    package struct StreamedArray {
+        private var count = 0
+
+        package init() {}
+
+        /// The text that adds `element`.
+        package mutating func add(_ element: JSONValue) -> String {
+            defer { count += 1 }
+            return (count == 0 ? "[\n" : ",\n") + Output.prettyJSON(element, indent: "  ")
+        }
+
+        /// The text that ends the array (the whole empty array when nothing was added), and the
+        /// line break ``json(_:)`` ends with.
+        package func finish() -> String {
+            count == 0 ? Output.prettyJSON(.array([])) + "\n" : "\n]\n"
+        }
     }
 
     /// One-line JSON (for messages and streamed lines).
@@ -559,21 +591,40 @@ extension JSONValue {
     }
 }
 
-/// Each page of a paged list as the daemon streams it, a page (of the most it sends) a reply.
-private func eachPage<Request: WireCall>(
+/// The most rows a page of a paged list holds (the daemon's limit), what the streaming
+/// helpers below ask for.
+let largestPage = 1000
+
+/// Each page of a paged list as the daemon streams it, a page (at most `pageSize` rows) a
+/// reply: only the page being handed to `body` is held, however long the list.
+func eachPage<Request: WireCall>(
     _ client: DaemonClient,
     _ request: Request,
+    pageSize: Int = largestPage,
     _ body: ([String: JSONValue]) throws -> Void
 ) throws where Request.Reply: PagedReply {
     var parameters = try WireFormat.object(request)
-    parameters["limit"] = 1000
+    parameters["limit"] = .int(Int64(pageSize))
     try client.stream(Request.method, parameters) { reply in
         try body(reply)
         return true
     }
 }
 
-/// Every row of a paged list as the daemon's objects (for --json).
+/// The rows of a paged list a page at a time, each page decoded as it arrives (exports: a page
+/// of rows in memory, never the whole list).
+func forEachPage<Request: WireCall>(
+    _ client: DaemonClient,
+    _ request: Request,
+    pageSize: Int = largestPage,
+    _ body: ([Request.Reply.Row]) throws -> Void
+) throws where Request.Reply: PagedReply {
+    try eachPage(client, request, pageSize: pageSize) {
+        try body(try DaemonClient.decode(Request.Reply.self, $0, method: Request.method).rows)
+    }
+}
+
+/// Every row of a paged list as the daemon's objects (for --json of short lists).
 func everyPage<Request: WireCall>(_ client: DaemonClient, _ request: Request) throws -> [JSONValue]
 where Request.Reply: PagedReply {
     var all: [JSONValue] = []
@@ -581,12 +632,11 @@ where Request.Reply: PagedReply {
     return all
 }
 
-/// Every row of a paged list, each reply decoded.
+/// Every row of a paged list, each reply decoded, all in memory: for lists bounded by
+/// something else (one case's events, the open alerts); an export streams (``forEachPage``).
 func everyRow<Request: WireCall>(_ client: DaemonClient, _ request: Request) throws -> [Request.Reply.Row]
 where Request.Reply: PagedReply {
     var all: [Request.Reply.Row] = []
-    try eachPage(client, request) {
-        all += try DaemonClient.decode(Request.Reply.self, $0, method: Request.method).rows
-    }
+    try forEachPage(client, request) { all += $0 }
     return all
 }

@@ -16,22 +16,46 @@ package struct Export: ParsableCommand {
 /// Options shared by both exports.
 struct ExportOptions: ParsableArguments {
     @OptionGroup var connection: ConnectionOptions
-    @Option(name: [.short, .long], help: "Write to this file instead of standard output.") var output: String?
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp(
+            "Write to this file instead of standard output; it appears only once the export is complete.",
+            valueName: "file"
+        )
+    )
+    var output: String?
     @Flag(help: "Only deadlines of my cases (the coordinator is my user name).") var mine = false
     @Option(help: "Only this coordinator's deadlines.") var coordinator: String?
+    /// Rows asked of the daemon a reply: the most it sends unless a test makes pages small to
+    /// cross many of them with few rows.
+    @Option(help: .hidden) var pageSize: Int = largestPage
 
     func validate() throws {
         if mine && coordinator != nil { throw ValidationError("give --mine or --coordinator, not both") }
+        if output?.isEmpty == true {
+            throw ValidationError("-o needs a file name (or leave it out for standard output)")
+        }
+        guard (1...largestPage).contains(pageSize) else {
+            throw ValidationError("--page-size \(pageSize) is not a page size: give 1 to \(largestPage) rows")
+        }
     }
 
     var coordinatorFilter: String? { mine ? currentUserName() : coordinator }
 
-    func write(_ text: String) throws {
-        guard let output else { return FileHandle.standardOutput.write(Data(text.utf8)) }
+    /// Runs `body` with the output open; `body` writes each page as it arrives. The file (`-o`)
+    /// takes its name only once `body` has written everything; on a failure it is removed and
+    /// the message adds what the failure left (``ExportOutput/whatAFailureLeaves``).
+    func writing(_ body: (ExportOutput) throws -> Void) throws {
+        let out = try output.map { try ExportOutput(path: $0) } ?? ExportOutput()
         do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+            try body(out)
+            try out.finish()
+        } catch let failure as CommandFailure {
+            out.discard()
+            throw CommandFailure("\(failure.message); \(out.whatAFailureLeaves)", status: failure.status)
         } catch {
-            throw CommandFailure("cannot write \(output): \(error.localizedDescription)", status: .dataError)
+            out.discard()
+            throw error
         }
     }
 }
@@ -46,17 +70,29 @@ struct ExportICS: DaemonCommand {
             (such as the 72-hour expedited UR) are timed events at their due instant. Each event has an alarm \
             at each of the deadline's alert times, as the daemon's alert policy sets them (by default 5 and 2 \
             business days before and 08:00 on the due day; 24 and 4 hours before an hour-based deadline).
+
+            The events are written a page (1,000 deadlines) at a time as the daemon sends them, so a board of \
+            any size takes little memory. With -o the file is written under a temporary name beside it and \
+            renamed when complete: a failed export leaves the file as it was.
             """
     )
     @OptionGroup var options: ExportOptions
     var connection: ConnectionOptions { options.connection }
 
     func run(_ client: DaemonClient) throws {
-        let deadlines = try everyRow(
-            client,
-            DeadlineBoardFilter(coordinator: options.coordinatorFilter, withAlerts: true)
-        )
-        try options.write(ICalendar.document(deadlines, now: Date()))
+        // One DTSTAMP for every event of the calendar.
+        let now = Date()
+        try options.writing { out in
+            try out.write(ICalendar.header)
+            try forEachPage(
+                client,
+                DeadlineBoardFilter(coordinator: options.coordinatorFilter, withAlerts: true),
+                pageSize: options.pageSize
+            ) { deadlines in
+                try out.write(ICalendar.events(deadlines, now: now))
+            }
+            try out.write(ICalendar.footer)
+        }
     }
 }
 
@@ -67,51 +103,69 @@ struct ExportCSV: DaemonCommand {
         discussion: """
             Deadline columns: deadline_id, case_id, claim_number, coordinator, stage, rule, party, items, due, due_date, status, citation.
             Case columns (--cases): case_id, claim_number, employer, claims_administrator, coordinator, date_of_injury, stage, open, imr_case_numbers, items, next_rule, next_due.
+
+            The rows are written a page (1,000 rows) at a time as the daemon sends them, so a caseload of any \
+            size takes little memory; each deadline's claim number and stage come with it from the daemon. \
+            With -o the file is written under a temporary name beside it and renamed when complete: a failed \
+            export leaves the file as it was.
             """
     )
     @OptionGroup var options: ExportOptions
     @Flag(help: "One row per case (open and closed) instead of one per deadline.") var cases = false
     var connection: ConnectionOptions { options.connection }
 
+    /// The columns of `--cases`, as the help above lists them.
+    static let caseHeader = [
+        "case_id", "claim_number", "employer", "claims_administrator", "coordinator", "date_of_injury", "stage", "open",
+        "imr_case_numbers", "items", "next_rule", "next_due",
+    ]
+
+    /// The columns of the deadline CSV, as the help above lists them.
+    static let deadlineHeader = [
+        "deadline_id", "case_id", "claim_number", "coordinator", "stage", "rule", "party", "items", "due", "due_date",
+        "status", "citation",
+    ]
+
     func run(_ client: DaemonClient) throws {
-        // Every case, open and closed.
-        let list = try everyRow(client, CaseListFilter(open: nil, coordinator: options.coordinatorFilter))
-        var rows: [[String]]
-        if cases {
-            rows = [
-                [
-                    "case_id", "claim_number", "employer", "claims_administrator", "coordinator", "date_of_injury",
-                    "stage", "open",
-                    "imr_case_numbers", "items", "next_rule", "next_due",
-                ]
-            ]
-            rows += list.map { c in
-                [
-                    c.caseId, c.claimNumber, c.employer, c.claimsAdministrator, c.coordinator, c.dateOfInjury, c.stage,
-                    c.isOpen ? "yes" : "no", c.imrCaseNumbers.joined(separator: " "), String(c.items),
-                    c.nextRule ?? "", c.nextDue ?? "",
-                ]
-            }
-        } else {
-            let byCase = Dictionary(list.map { ($0.caseId, $0) }, uniquingKeysWith: { a, _ in a })
-            let deadlines = try everyRow(client, DeadlineBoardFilter(coordinator: options.coordinatorFilter))
-            rows = [
-                [
-                    "deadline_id", "case_id", "claim_number", "coordinator", "stage", "rule", "party", "items", "due",
-                    "due_date", "status", "citation",
-                ]
-            ]
-            rows += deadlines.map { row in
-                let (d, c) = (row.deadline, byCase[row.deadline.caseId.rawValue])
-                return [
-                    d.id, d.caseId.rawValue, c?.claimNumber ?? "", row.coordinator ?? "", c?.stage ?? "",
-                    d.rule.rawValue,
-                    d.party.rawValue, d.itemIds.map(\.rawValue).joined(separator: " "), Pacific.rfc3339(d.due),
-                    d.dueDate.iso, d.status.rawValue, d.citation,
-                ]
+        try options.writing { out in
+            if cases {
+                try out.write(CSV.document([Self.caseHeader]))
+                // Every case, open and closed.
+                try forEachPage(
+                    client,
+                    CaseListFilter(open: nil, coordinator: options.coordinatorFilter),
+                    pageSize: options.pageSize
+                ) { page in
+                    try out.write(CSV.document(page.map(Self.caseRow)))
+                }
+            } else {
+                try out.write(CSV.document([Self.deadlineHeader]))
+                try forEachPage(
+                    client,
+                    DeadlineBoardFilter(coordinator: options.coordinatorFilter, withCase: true),
+                    pageSize: options.pageSize
+                ) { page in
+                    try out.write(CSV.document(page.map(Self.deadlineRow)))
+                }
             }
         }
-        try options.write(CSV.document(rows))
+    }
+
+    static func caseRow(_ c: CaseSummary) -> [String] {
+        [
+            c.caseId, c.claimNumber, c.employer, c.claimsAdministrator, c.coordinator, c.dateOfInjury, c.stage,
+            c.isOpen ? "yes" : "no", c.imrCaseNumbers.joined(separator: " "), String(c.items), c.nextRule ?? "",
+            c.nextDue ?? "",
+        ]
+    }
+
+    static func deadlineRow(_ row: DeadlineRow) -> [String] {
+        let d = row.deadline
+        return [
+            d.id, d.caseId.rawValue, row.claimNumber ?? "", row.coordinator ?? "", row.stage ?? "", d.rule.rawValue,
+            d.party.rawValue, d.itemIds.map(\.rawValue).joined(separator: " "), Pacific.rfc3339(d.due), d.dueDate.iso,
+            d.status.rawValue, d.citation,
+        ]
     }
 }
 
@@ -127,16 +181,32 @@ enum CSV {
     }
 }
 
-/// iCalendar (RFC 5545) text for deadlines.
+/// iCalendar (RFC 5545) text for deadlines: the header, the events a page at a time, the footer.
 enum ICalendar {
-    static func document(_ deadlines: [DeadlineRow], now: Date) -> String {
-        var lines = [
+    /// The calendar's opening lines.
+    static var header: String {
+        lines([
             "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//imr//imr-ctl//EN", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
             "X-WR-CALNAME:imr deadlines", "X-WR-TIMEZONE:America/Los_Angeles",
-        ]
-        for d in deadlines { lines += event(d, now: now) }
-        lines.append("END:VCALENDAR")
-        return lines.map(fold).joined(separator: "\r\n") + "\r\n"
+        ])
+    }
+
+    /// The calendar's closing line.
+    static var footer: String { lines(["END:VCALENDAR"]) }
+
+    /// One event per deadline, folded, each line ending in CRLF.
+    static func events(_ deadlines: [DeadlineRow], now: Date) -> String {
+        lines(deadlines.flatMap { event($0, now: now) })
+    }
+
+    /// A whole calendar of these deadlines: ``header``, ``events(_:now:)``, ``footer``.
+    static func document(_ deadlines: [DeadlineRow], now: Date) -> String {
+        header + events(deadlines, now: now) + footer
+    }
+
+    /// Content lines folded and each ended with CRLF.
+    static func lines(_ lines: [String]) -> String {
+        lines.map { fold($0) + "\r\n" }.joined()
     }
 
     static func event(_ row: DeadlineRow, now: Date) -> [String] {

@@ -578,7 +578,14 @@ package struct History: DaemonCommand {
 
     package func run(_ client: DaemonClient) throws {
         if read.json {
-            return Output.json(.array(try everyPage(client, CaseHistoryRequest(caseId: caseId))))
+            // A page at a time, the same text as the whole array.
+            var array = Output.StreamedArray()
+            try eachPage(client, CaseHistoryRequest(caseId: caseId)) { page in
+                for entry in page[HistoryPage.rowsKey]?.arrayValue ?? [] {
+                    print(array.add(entry), terminator: "")
+                }
+            }
+            return print(array.finish(), terminator: "")
         }
         let events = try everyRow(client, CaseHistoryRequest(caseId: caseId))
         Output.table(

@@ -527,6 +527,45 @@ extension CaseListProjection {
         )
     }
 
+    /// The claim number and stage of each of these cases, on the table's key: one query for a
+    /// page of the deadline board (at most ``DeadlineProjection/maximumPage`` deadlines). The
+    /// ids come as one JSON array, so that every page runs the same statement: an `IN (?, ?, …)`
+    /// list as long as the page's cases was a statement of its own for each length, and the
+    /// readers' statement caches filled with them (the daemon grew by megabytes an export).
+    static func claimNumberAndStageQuery(_ caseIds: [String]) -> (sql: String, arguments: [SQLiteValue]) {
+        (
+            "SELECT case_id, claim_number, stage FROM case_list WHERE case_id IN (SELECT value FROM json_each(?))",
+            [.text(String(decoding: JSONValue.array(caseIds.map { .string($0) }).serialized, as: UTF8.self))]
+        )
+    }
+
+    /// Deadline board rows with their case's `claimNumber` and `stage` beside `coordinator`
+    /// (`Deadlines.List` with `withCase`), read in the same transaction as the rows: the deadline
+    /// CSV joins them without reading every case. A case the list has no row for gets neither.
+    package static func withClaimNumberAndStage(
+        _ rows: [[String: JSONValue]],
+        in db: ProjectionDatabase
+    ) throws -> [[String: JSONValue]] {
+        var ids: [String] = []
+        var seen: Set<String> = []
+        for row in rows {
+            if let id = row["caseId"]?.stringValue, seen.insert(id).inserted { ids.append(id) }
+        }
+        guard !ids.isEmpty else { return rows }
+        let query = claimNumberAndStageQuery(ids)
+        var byCase: [String: (claimNumber: String, stage: String)] = [:]
+        for row in try db.query(query.sql, query.arguments) {
+            byCase[row[0].string ?? ""] = (row[1].string ?? "", row[2].string ?? "")
+        }
+        return rows.map { row in
+            guard let id = row["caseId"]?.stringValue, let found = byCase[id] else { return row }
+            var row = row
+            row["claimNumber"] = .string(found.claimNumber)
+            row["stage"] = .string(found.stage)
+            return row
+        }
+    }
+
     /// Every case the filter matches, read page by page (for short lists: a claim's or an IMR
     /// case number's cases, and tests).
     package static func cases(in store: EventStore, matching filter: CaseListFilter) throws -> [CaseSummary] {

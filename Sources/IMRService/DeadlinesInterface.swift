@@ -81,7 +81,8 @@ package struct DeadlinesInterface: VarlinkHandler {
             {
                 throw VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": .string(caseId)])
             }
-            try ReadModelGate.require(["deadlines"], of: service.store)
+            let withCase = filter.withCase == true
+            try ReadModelGate.require(withCase ? ["deadlines", "case_list"] : ["deadlines"], of: service.store)
             let paging = PagedReplies<DeadlineBoardCursor>(
                 invalidValue: "io.imr.Cases.InvalidValue",
                 noun: "deadlines",
@@ -102,8 +103,18 @@ package struct DeadlinesInterface: VarlinkHandler {
                 replier: replier,
                 store: store
             ) { [self] from in
-                let page = try store.read {
-                    try DeadlineProjection.boardPage(in: $0, matching: filter, now: now, after: from, limit: limit)
+                let page = try store.read { db in
+                    var page = try DeadlineProjection.boardPage(
+                        in: db,
+                        matching: filter,
+                        now: now,
+                        after: from,
+                        limit: limit
+                    )
+                    if withCase {
+                        page.deadlines = try CaseListProjection.withClaimNumberAndStage(page.deadlines, in: db)
+                    }
+                    return page
                 }
                 let rows = withAlerts ? try page.deadlines.map(withAlertSchedule) : page.deadlines
                 return (

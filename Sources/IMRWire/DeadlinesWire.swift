@@ -9,8 +9,8 @@ package struct DeadlinesOfCase: Codable, Sendable, Equatable {
 }
 
 /// A row of the deadline board (`Deadline` in the interface file, as `List` and `Digest` give
-/// it): the case deadline with the case's coordinator, and with `withAlerts` when the daemon's
-/// policy alerts on it.
+/// it): the case deadline with the case's coordinator, with `withAlerts` when the daemon's
+/// policy alerts on it, and with `withCase` the case's claim number and stage.
 package struct DeadlineRow: Codable, Sendable, Equatable {
     /// An alert level and the instant the policy raises it.
     package struct AlertTime: Codable, Sendable, Equatable {
@@ -25,14 +25,26 @@ package struct DeadlineRow: Codable, Sendable, Equatable {
     package var deadline: CaseDeadline
     package var coordinator: String?
     package var alerts: [AlertTime]?
+    /// The case's claim number, with `withCase` (the deadline CSV's column).
+    package var claimNumber: String?
+    /// The case's stage (`CaseSummary.stage`), with `withCase`.
+    package var stage: String?
 
-    package init(deadline: CaseDeadline, coordinator: String?, alerts: [AlertTime]?) {
+    package init(
+        deadline: CaseDeadline,
+        coordinator: String?,
+        alerts: [AlertTime]?,
+        claimNumber: String? = nil,
+        stage: String? = nil
+    ) {
         self.deadline = deadline
         self.coordinator = coordinator
         self.alerts = alerts
+        self.claimNumber = claimNumber
+        self.stage = stage
     }
 
-    private enum Extra: String, CodingKey { case coordinator, alerts }
+    private enum Extra: String, CodingKey { case coordinator, alerts, claimNumber, stage }
 
     /// The deadline's own keys and the row's beside them in one object.
     package init(from decoder: any Decoder) throws {
@@ -40,6 +52,8 @@ package struct DeadlineRow: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: Extra.self)
         coordinator = try c.decodeIfPresent(String.self, forKey: .coordinator)
         alerts = try c.decodeIfPresent([AlertTime].self, forKey: .alerts)
+        claimNumber = try c.decodeIfPresent(String.self, forKey: .claimNumber)
+        stage = try c.decodeIfPresent(String.self, forKey: .stage)
     }
 
     package func encode(to encoder: any Encoder) throws {
@@ -47,6 +61,8 @@ package struct DeadlineRow: Codable, Sendable, Equatable {
         var c = encoder.container(keyedBy: Extra.self)
         try c.encodeIfPresent(coordinator, forKey: .coordinator)
         try c.encodeIfPresent(alerts, forKey: .alerts)
+        try c.encodeIfPresent(claimNumber, forKey: .claimNumber)
+        try c.encodeIfPresent(stage, forKey: .stage)
     }
 }
 

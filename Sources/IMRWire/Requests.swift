@@ -124,6 +124,8 @@ package struct DeadlineBoardFilter: WireCall, Equatable {
     package var overdue: Bool?
     /// Each row also carries when the daemon's alert policy alerts on it.
     package var withAlerts: Bool?
+    /// Each row also carries its case's claim number and stage (the deadline CSV's columns).
+    package var withCase: Bool?
     /// Deadlines per page (100 when nil, at most 1000).
     package var limit: Int?
     /// The `next` of the previous page: this page starts after it.
@@ -139,6 +141,7 @@ package struct DeadlineBoardFilter: WireCall, Equatable {
         withinDays: Int? = nil,
         overdue: Bool? = nil,
         withAlerts: Bool? = nil,
+        withCase: Bool? = nil,
         limit: Int? = nil,
         after: String? = nil,
         includeHistory: Bool? = nil
@@ -151,6 +154,7 @@ package struct DeadlineBoardFilter: WireCall, Equatable {
         self.withinDays = withinDays
         self.overdue = overdue
         self.withAlerts = withAlerts
+        self.withCase = withCase
         self.limit = limit
         self.after = after
     }

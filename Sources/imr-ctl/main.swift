@@ -19,8 +19,9 @@ struct IMRControl: AsyncParsableCommand {
             alert already acknowledged, the log \
             was altered or its tail deleted); 64 usage; 65 a value or file imr cannot accept (or a command id already \
             used for a different command); 66 no such case or alert; 69 no daemon \
-            at the socket; 70 the daemon failed (its sentence is printed); 73 a backup cannot be created as asked; \
-            74 the daemon's event log failed (disk full, read-only, corrupt) or a backup could not be written; \
+            at the socket; 70 the daemon failed (its sentence is printed); 73 a backup or an export's file cannot be \
+            created as asked; 74 the daemon's event log failed (disk full, read-only, corrupt) or a backup or an \
+            export could not be written; \
             75 the case changed meanwhile or the daemon is at a connection limit (run again); 77 permission denied.
             """,
         version: IMRControlCommands.version,

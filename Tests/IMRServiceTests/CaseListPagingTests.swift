@@ -542,6 +542,57 @@ import Workflow
             }
         }
     }
+
+    /// `withCase` (the deadline CSV): each row of a board page carries its case's claim number
+    /// and stage, as the case list has them, read on the case list's key for the page's cases.
+    @Test func withCase_eachBoardRowCarriesItsCasesClaimNumberAndStage_readOnTheCaseListsKey() async throws {
+        try await CaseListPagingTests.withCaseload(50) { store, _ in
+            let now = Pacific.instant(LocalDate(iso: "2024-05-20")!, hour: 9)
+            let cases = try CaseListProjection.cases(in: store, matching: .init())
+            let byCase = Dictionary(uniqueKeysWithValues: cases.map { ($0.caseId, $0) })
+            var rows: [[String: JSONValue]] = []
+            var next: DeadlineBoardCursor?
+            repeat {
+                let page = try store.read { db in
+                    var page = try DeadlineProjection.boardPage(
+                        in: db,
+                        matching: .init(),
+                        now: now,
+                        after: next,
+                        limit: 9
+                    )
+                    page.deadlines = try CaseListProjection.withClaimNumberAndStage(page.deadlines, in: db)
+                    return page
+                }
+                rows += page.deadlines
+                next = page.next
+            } while next != nil
+            #expect(rows.count > 9, "several pages")
+            for row in rows {
+                let id = try #require(row["caseId"]?.stringValue)
+                let summary = try #require(byCase[id])
+                #expect(row["claimNumber"]?.stringValue == summary.claimNumber, "\(id)")
+                #expect(row["stage"]?.stringValue == summary.stage, "\(id)")
+            }
+            #expect(Set(rows.compactMap { $0["claimNumber"]?.stringValue }).count > 1)
+            // Rows of cases the list does not know get neither; no rows, no query.
+            let unknown: [String: JSONValue] = ["caseId": "NOPE-1", "id": "NOPE-1/x"]
+            #expect(try store.read { try CaseListProjection.withClaimNumberAndStage([unknown], in: $0) } == [unknown])
+            #expect(try store.read { try CaseListProjection.withClaimNumberAndStage([], in: $0) }.isEmpty)
+            // One lookup per page on the table's key, never a scan of the case list, and one
+            // statement for every page (the readers keep each text they run prepared).
+            let query = CaseListProjection.claimNumberAndStageQuery(cases.prefix(20).map(\.caseId))
+            #expect(query.sql == CaseListProjection.claimNumberAndStageQuery(["P-001"]).sql)
+            let plan = try store.read { try $0.query("EXPLAIN QUERY PLAN " + query.sql, query.arguments) }.map {
+                $0[3].string ?? ""
+            }
+            #expect(
+                plan.contains { $0.hasPrefix("SEARCH case_list USING INDEX sqlite_autoindex_case_list_1 (case_id=?)") },
+                "\(plan)"
+            )
+            #expect(!plan.contains { $0.hasPrefix("SCAN case_list") }, "\(plan)")
+        }
+    }
 }
 
 /// Open alerts a page at a time, in raising order.

@@ -87,7 +87,7 @@ import Varlink
 
     /// io.imr.Deadlines' `Deadline` type names exactly what a deadline row carries: the case
     /// deadline as the encoder writes it (every optional field set), the coordinator of List
-    /// and Digest rows and the alerts `withAlerts` adds.
+    /// and Digest rows, the alerts `withAlerts` adds and the claim number and stage of `withCase`.
     @Test func theDeadlineTypeIsWhatARowCarries() throws {
         let deadlines = Self.interface("io.imr.Deadlines")
         let declared = try #require(deadlines.types["Deadline"])
@@ -128,7 +128,17 @@ import Varlink
             history: "h"
         )
         let row = try #require(deadline.wireJSON.objectValue)
-        #expect(Set(row.keys).union(["coordinator", "alerts"]) == Set(declared.keys), "Swift \(row.keys.sorted())")
+        let boardRow = DeadlineRow(
+            deadline: deadline,
+            coordinator: "maria",
+            alerts: [.init(level: "warning", at: Self.at)],
+            claimNumber: "ADJ-1",
+            stage: "opened"
+        )
+        let written = try WireFormat.object(boardRow)
+        #expect(Set(written.keys) == Set(declared.keys), "Swift \(written.keys.sorted())")
+        #expect(Set(row.keys).union(["coordinator", "alerts", "claimNumber", "stage"]) == Set(declared.keys))
+        #expect(try WireFormat.valueDecoder.decode(DeadlineRow.self, from: .object(written)) == boardRow)
         for method in ["List", "ForCase"] {
             #expect(deadlines.methods[method]?.output["deadlines"] == "[]Deadline", "\(method)")
         }

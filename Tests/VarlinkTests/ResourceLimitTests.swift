@@ -366,6 +366,43 @@ func deepEcho(_ depth: Int) -> [UInt8] {
         }
     }
 
+    /// Issue 13: a long `more` answer (an export's pages) is made only as fast as its client
+    /// takes it. A client that stops reading holds the handler at its next reply once the unsent
+    /// output is over the bound (and the kernel's buffer is full): the server's memory for it
+    /// stays bounded. When it reads again, every reply comes, in order.
+    @Test func aStreamingCallWaitsForItsClient_andItsUnsentOutputStaysBounded() async throws {
+        var limits = VarlinkServerLimits()
+        limits.maximumUnsentOutput = 64 * 1024
+        try await withServer(limits: limits) { path, _, handler in
+            let client = try VarlinkClient(path: path)
+            let n = 30_000
+            try client.send(
+                VarlinkCall(method: "org.example.echo.Count", parameters: ["n": .int(Int64(n))], more: true)
+            )
+            #expect(try client.receive().parameters?["i"] == .int(0))
+            // The client reads nothing more: the handler stops within the bound and stays stopped.
+            let stalled = waitUntil(20) {
+                let before = handler.counted.count
+                usleep(300_000)
+                return handler.counted.count == before
+            }
+            let held = handler.counted.count
+            #expect(stalled, "the handler never waited for its client: \(held) replies made")
+            // 64 KiB unsent, the socket's buffer and what the client read ahead: a few thousand
+            // replies of 45 bytes (2,231 and 3,924 in two runs), not all 30,000 as without the wait.
+            #expect(held < 15_000, "\(held) of \(n) replies made while the client read one")
+            var next: Int64 = 1
+            while true {
+                let reply = try client.receive()
+                #expect(reply.parameters?["i"] == .int(next))
+                if reply.parameters?["i"] != .int(next) { break }
+                next += 1
+                if reply.continues != true { break }
+            }
+            #expect(next == Int64(n), "every reply came, in order")
+        }
+    }
+
     @Test func shutdownDoesNotWaitForAClientThatNeverReads() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
             "varlink-\(UUID().uuidString.prefix(8))"

@@ -2,6 +2,7 @@ import ChildProcess
 import Foundation
 import Logging
 import NIOPosix
+import Synchronization
 import Testing
 @testable import Varlink
 
@@ -46,6 +47,14 @@ struct EchoHandler: VarlinkHandler {
     )
 
     let memory = Memory()
+    /// Replies `Count` has handed to the server so far.
+    let counted = Tally()
+
+    final class Tally: Sendable {
+        private let value = Atomic<Int>(0)
+        func add() { value.wrappingAdd(1, ordering: .relaxed) }
+        var count: Int { value.load(ordering: .relaxed) }
+    }
 
     final class Memory: @unchecked Sendable {
         // @unchecked Sendable: every access goes through the lock.
@@ -84,7 +93,10 @@ struct EchoHandler: VarlinkHandler {
             guard replier.more else { throw VarlinkError.expectedMore }
             var n: Int64 = 0
             if case .int(let i) = call.parameters?["n"] ?? .null { n = i }
-            for i in 0..<max(n - 1, 0) { try await replier.yield(["i": .int(i)]) }
+            for i in 0..<max(n - 1, 0) {
+                try await replier.yield(["i": .int(i)])
+                counted.add()
+            }
             return ["i": .int(max(n - 1, 0))]
         case "Slow":
             memory.add("started:\(call.parameters?["tag"]?.stringValue ?? "")")

@@ -511,7 +511,8 @@ enum TIFF {
 }
 
 /// Removes the rules of tables and frames from a page image: the page is made black and
-/// white (a little under Otsu's threshold), then runs of black longer than `longerThan`
+/// white (a little under Otsu's threshold) and straightened (``Deskew``), then runs of black
+/// longer than `longerThan`
 /// along a row or a column (no letter of the letters' type is that long at 300 dpi) are made
 /// white. Works on 8-bit PGM (P5), as pdftoppm -gray writes it; another file is left as it is.
 enum TableRules {
@@ -522,8 +523,11 @@ enum TableRules {
             let pixels = UnsafeMutableBufferPointer(rebasing: raw.bindMemory(to: UInt8.self)[start...])
             // A little under Otsu's level: thinner strokes keep 3 from 8 and 0 from 9 (measured on
             // the fixture renders: 128 rather than 145 on a grey scan).
-            let threshold = UInt8(Double(otsu(pixels)) * 0.88)
+            // (At least 1: on a page already black and white, Otsu's level is 1.)
+            let threshold = max(1, UInt8(Double(otsu(pixels)) * 0.88))
             for i in pixels.indices { pixels[i] = pixels[i] < threshold ? 0 : 255 }
+            // Straight first: a rule 1.5 degrees askew breaks into runs shorter than the limit.
+            Deskew.straighten(pixels, width: width, height: height)
             let source = [UInt8](pixels)
             for y in 0..<height {
                 let row = y * width
@@ -535,7 +539,12 @@ enum TableRules {
                     }
                     let runStart = x
                     while x < width, source[row + x] == 0 { x += 1 }
-                    if x - runStart >= limit { for i in runStart..<x { pixels[row + i] = 255 } }
+                    guard x - runStart >= limit else { continue }
+                    // With the row above and below: a rule straightened by a turn of the page
+                    // leaves a ragged edge of short runs along it.
+                    for r in [row - width, row, row + width] where r >= 0 && r + width <= pixels.count {
+                        for i in runStart..<x { pixels[r + i] = 255 }
+                    }
                 }
             }
             for x in 0..<width {

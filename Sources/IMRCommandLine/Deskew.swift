@@ -3,11 +3,16 @@ import Foundation
 /// Straightens a page scanned or faxed a little askew, before OCR: the angle is the one at
 /// which the page's ink, projected onto rows, falls into the sharpest lines (text lines and
 /// table rules are horizontal on the letter), searched within ±4° coarse to fine; a page more
-/// than 0.15° off is turned back by that angle. Works on a black-and-white page (0 ink, 255
+/// than 1° off is turned back by that angle. Works on a black-and-white page (0 ink, 255
 /// paper), one byte a pixel.
 enum Deskew {
     /// The largest skew looked for, in degrees: a page fed further askew is left as it is.
     static let limit = 4.0
+    /// A smaller skew is left to Tesseract's own line finding, which reads it as well: turning
+    /// a page by the nearest pixel costs its letters a little sharpness (on the fixture renders
+    /// skewed up to 1.5 degrees, straightening every page read a few facts fewer right;
+    /// BENCHMARKS.md, issue 17).
+    static let threshold = 1.0
 
     /// The page's skew in degrees (positive: lines fall to the right), or 0 when the page has
     /// too little ink to tell.
@@ -88,7 +93,7 @@ enum Deskew {
     @discardableResult
     static func straighten(_ pixels: UnsafeMutableBufferPointer<UInt8>, width: Int, height: Int) -> Double {
         let skew = angle(pixels, width: width, height: height)
-        guard abs(skew) > 0.15, abs(skew) < limit else { return 0 }
+        guard abs(skew) > threshold, abs(skew) < limit else { return 0 }
         rotate(pixels, width: width, height: height, by: skew)
         return skew
     }

@@ -322,6 +322,7 @@ import Testing
             "MR] without contrast of the right elbow": "MRI without contrast of the right elbow",
             "Diclofenac sodium 3% 300me/g #1": "Diclofenac sodium 3% 300mg/g #1",
             "Lidocaine {percent": "Lidocaine 1percent",
+            "Norco s/325mg oral tablet": "Norco 5/325mg oral tablet",
         ]
         for (read, taken) in cases {
             let facts = try LetterParser.parse(Self.reading(Self.letter(headings: "\(read): Upheld"), confidence: 99))

@@ -61,11 +61,13 @@ extension OCRCleanup {
     }
 
     /// Letters OCR takes for others, written as the one they are taken for, so that words
-    /// compare as OCR sees them: `rn` and `m`, `ri` and `n`, `li` and `h`, `cl` and `d`, `c`
-    /// and `e`, `vv` and `w`, `y` and `v`.
+    /// compare as OCR sees them: `rn` and `m`, `ri` and `n`, `li` or `ti` and `h`, `cl` and
+    /// `d`, `c` and `e`, `vv` and `w`, `y` and `v`.
     static func asOCRSeesIt(_ word: String) -> String {
         var out = word.lowercased()
-        for (from, to) in [("rn", "m"), ("ri", "n"), ("li", "h"), ("cl", "d"), ("vv", "w"), ("c", "e"), ("y", "v")] {
+        for (from, to) in [
+            ("rn", "m"), ("ri", "n"), ("li", "h"), ("ti", "h"), ("cl", "d"), ("vv", "w"), ("c", "e"), ("y", "v"),
+        ] {
             out = out.replacingOccurrences(of: from, with: to)
         }
         return out
@@ -170,8 +172,10 @@ extension OCRCleanup {
             String(text.map { "li|".contains($0) ? "1" : $0 == "o" ? "0" : $0 })
         }
         let (a, b) = (letters(pair.word), letters(pair.other))
-        // A speck read as a letter or two, or not read at all.
-        if a.isEmpty || b.isEmpty { return max(a.count, b.count) <= 2 && !(a + b).contains(where: \.isNumber) }
+        // A speck read as a letter or two (or as a round 0), or not read at all.
+        if a.isEmpty || b.isEmpty {
+            return max(a.count, b.count) <= 2 && !(a + b).contains(where: \.isNumber) || a + b == "0"
+        }
         guard
             a.filter(\.isNumber) == b.filter(\.isNumber)
                 || digitsFor(a).filter(\.isNumber) == digitsFor(b).filter(\.isNumber)
@@ -230,6 +234,7 @@ extension OCRCleanup {
         (Pattern(#"([a-z0-9])['‘’`]([a-z]{3,})"#, caseInsensitive: false), "$1 $2"),
         // S for 5 before a unit ("Smg"), and in a spinal level ("LS-S1", "L4-LS").
         (Pattern(#"(?<![A-Za-z0-9])S(?=(?:mg|mcg|ml|cc)(?![A-Za-z0-9]))"#, caseInsensitive: false), "5"),
+        (Pattern(#"(?<![A-Za-z0-9])[sS](?=/\d)"#, caseInsensitive: false), "5"),
         (Pattern(#"\b([CTL])S(?=-[CTLS]\d)"#, caseInsensitive: false), "$15"),
         (Pattern(#"(?<=[CTLS]\d-)([CTL])S\b"#, caseInsensitive: false), "$15"),
         (Pattern(#"(?<=[CTLS]\d-S)[Il|]\b"#, caseInsensitive: false), "1"),

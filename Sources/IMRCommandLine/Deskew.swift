@@ -8,10 +8,9 @@ import Foundation
 enum Deskew {
     /// The largest skew looked for, in degrees: a page fed further askew is left as it is.
     static let limit = 4.0
-    /// A smaller skew is left to Tesseract's own line finding, which reads it as well: turning
-    /// a page by the nearest pixel costs its letters a little sharpness (on the fixture renders
-    /// skewed up to 1.5 degrees, straightening every page read a few facts fewer right;
-    /// BENCHMARKS.md, issue 17).
+    /// A smaller skew is left to Tesseract's own line finding, which reads it as well, since
+    /// turning a page by the nearest pixel costs its letters a little sharpness (BENCHMARKS.md,
+    /// issue 17).
     static let threshold = 1.0
 
     /// The page's skew in degrees (positive: lines fall to the right), or 0 when the page has

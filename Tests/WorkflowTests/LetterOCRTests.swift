@@ -192,6 +192,12 @@ import Testing
         // Agreement: no warning for the low confidence (60%) of a date both readings gave.
         #expect(!facts.warnings.contains { $0.contains("Decision Date") }, "\(facts.warnings)")
         #expect(facts.warnings.contains { $0.contains("Date of Injury") } == false)
+        // Both readings see the same speck: agreement does not cover a confidence below half.
+        var twice = Self.reading(Self.letter(caseNumber: "CM17-0008591"), confidence: 99, low: ["CM17-0008591": 22])
+        twice.header = "Case Number: CM17-0008591\nDate Assigned: 12/05/2016"
+        let unsure = try LetterParser.parse(twice)
+        #expect(unsure.caseNumber == "CM17-0008591")
+        #expect(unsure.warnings.contains { $0.contains("Case Number") && $0.contains("22%") }, "\(unsure.warnings)")
     }
 
     @Test func aSpecialtyWordOutsideTheSpecialtiesIsAWarning() {

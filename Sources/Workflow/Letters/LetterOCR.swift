@@ -62,6 +62,9 @@ public struct OCRReading: Sendable, Equatable {
 extension LetterParser {
     /// Below this word confidence (0 to 100) a fact read through OCR gets a warning.
     public static let ocrConfidenceFloor = 80.0
+    /// Below this confidence a header fact gets a warning even when both readings of the header
+    /// agree on it.
+    public static let ocrConfirmedFloor = 50.0
 
     /// Parses a letter read through OCR.
     ///
@@ -446,8 +449,10 @@ enum OCRCleanup {
                 return
             }
             fieldConfidence[field] = c
-            // Two independent readings of the header gave the same value.
-            if confirmed.contains(field), c < floor { return }
+            // Two readings of the header gave the same value: enough, unless the engine was less
+            // than half sure (both readings see the same speck: a case number's 3 read as 8
+            // twice at 22%).
+            if confirmed.contains(field), c < floor, c >= LetterParser.ocrConfirmedFloor { return }
             if c < floor {
                 warnings.append(
                     "OCR read the \(name) \"\(value)\" with a confidence of \(Int(c.rounded()))%; check it against the letter."

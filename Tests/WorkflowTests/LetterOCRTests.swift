@@ -377,7 +377,7 @@ import Testing
             ]
         )
         #expect(OCRCleanup.withLettersWords("thoracic spirie", counts: ["spine": 3, "spirie": 1]) == "thoracic spine")
-        #expect(OCRCleanup.withLettersWords("thoracic spirie", counts: ["spine": 2, "spirie": 1]) == "thoracic spirie")
+        #expect(OCRCleanup.withLettersWords("thoracic spirie", counts: ["spine": 1, "spirie": 1]) == "thoracic spirie")
         #expect(OCRCleanup.withLettersWords("thoracic spirie", counts: ["spine": 3, "spirie": 2]) == "thoracic spirie")
     }
 

@@ -74,11 +74,11 @@ extension OCRCleanup {
     }
 
     /// `text` with each word the letter has nowhere else (four letters or more, no digit)
-    /// replaced by the one word the letter uses three times or more that it is, as OCR sees
+    /// replaced by the one word the letter uses twice or more that it is, as OCR sees
     /// letters, at most one letter from (`spirie`: `spine`; `sean`: `scan`), a word's plural or
     /// singular excepted.
     static func withLettersWords(_ text: String, counts: [String: Int]) -> String {
-        let common = counts.filter { $0.value >= 3 && $0.key.count >= 4 && $0.key.allSatisfy(\.isLetter) }.keys
+        let common = counts.filter { $0.value >= 2 && $0.key.count >= 4 && $0.key.allSatisfy(\.isLetter) }.keys
         let seen = Dictionary(common.map { (asOCRSeesIt($0), $0) }, uniquingKeysWith: { a, _ in a })
         let words = text.split(separator: " ", omittingEmptySubsequences: false).map { token -> String in
             let word = bare(token)

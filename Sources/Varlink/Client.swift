@@ -9,6 +9,10 @@ package final class VarlinkClient {
     package let path: String
     private let fd: Int32
     private var buffer: [UInt8] = []
+    /// Where the unread bytes of `buffer` start, and how many of them are known to hold no
+    /// NUL: a reply is found without scanning or shifting what was read before it.
+    private var start = 0
+    private var scanned = 0
 
     /// Why the client could not talk to the service.
     package enum ConnectionError: Error, CustomStringConvertible, Equatable {
@@ -127,15 +131,24 @@ package final class VarlinkClient {
     /// Reads the next reply.
     package func receive() throws -> VarlinkReply {
         while true {
-            if let end = buffer.firstIndex(of: 0) {
-                let frame = Array(buffer[..<end])
-                buffer.removeSubrange(...end)
+            if let end = buffer[(start + scanned)...].firstIndex(of: 0) {
+                let frame = Array(buffer[start..<end])
+                start = end + 1
+                scanned = 0
+                if start == buffer.count {
+                    buffer.removeAll(keepingCapacity: true)
+                    start = 0
+                } else if start >= 65536, start * 2 >= buffer.count {
+                    buffer.removeSubrange(..<start)
+                    start = 0
+                }
                 do {
                     return try VarlinkReply.parse(frame: frame)
                 } catch {
                     throw ConnectionError.protocolError("a reply was not valid JSON")
                 }
             }
+            scanned = buffer.count - start
             var chunk = [UInt8](repeating: 0, count: 65536)
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }

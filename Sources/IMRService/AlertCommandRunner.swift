@@ -190,21 +190,18 @@ package final class AlertCommandRunner: Sendable {
         }
         guard started else { return "cannot start \(settings.command[0])" }
         let timeout = settings.timeout
-        // The exit, reaped with waitpid on a thread of its own (ChildProcess, not Foundation's
-        // handler), races the timeout; a command past it is killed, which ends the wait.
-        let exit = await withTaskGroup(of: ChildExit?.self) { group in
-            group.addTask { await process.process.exit() }
-            group.addTask {
-                guard (try? await Task.sleep(for: timeout)) != nil else { return nil }
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
+        // The exit, reaped with waitpid, and the timeout, both on a thread of its own: a command
+        // past its time is killed even while every cooperative thread is busy (a timer task on
+        // the pool fired only when a thread came free: in a full test run, after 30 s).
+        let exit = await withCheckedContinuation { (continuation: CheckedContinuation<ChildExit, Never>) in
+            Thread {
+                if let exit = process.process.waitForExit(seconds: seconds) {
+                    return continuation.resume(returning: exit)
+                }
                 process.kill()
-                return nil
-            }
-            var exit: ChildExit?
-            for await result in group where result != nil {
-                exit = result
-                group.cancelAll()
-            }
-            return exit!
+                continuation.resume(returning: process.process.waitForExit())
+            }.start()
         }
         if process.timedOut { return "timed out after \(settings.timeout) and was killed" }
         return exit.succeeded ? nil : exit.description

@@ -243,24 +243,14 @@ enum ICalendar {
         return lines
     }
 
-    /// `YYYYMMDDTHHMMSSZ`, worked out from the seconds since 1970 (days to a civil date as in
-    /// Howard Hinnant's `civil_from_days`): a `Calendar` took most of an export's time.
+    /// `YYYYMMDDTHHMMSSZ`, worked out from the seconds since 1970 (the day by
+    /// ``LocalDate/init(dayNumber:)``): a `Calendar` took most of an export's time.
     static func utc(_ date: Date) -> String {
         let seconds = Int(date.timeIntervalSince1970.rounded(.down))
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shifted = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shifted + 2) / 5 + 1
-        let month = shifted < 10 ? shifted + 3 : shifted - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : String(n) }
-        let paddedYear = String(repeating: "0", count: max(0, 4 - String(year).count)) + String(year)
-        return paddedYear + two(month) + two(day) + "T" + two(secondOfDay / 3_600) + two(secondOfDay / 60 % 60)
+        return compact(LocalDate(dayNumber: days)) + "T" + two(secondOfDay / 3_600) + two(secondOfDay / 60 % 60)
             + two(secondOfDay % 60) + "Z"
     }
 

@@ -41,6 +41,7 @@ extension OCRCleanup {
             frequency[bare(token), default: 0] += 1
             lowered[bare(token).lowercased(), default: 0] += 1
         }
+        let lettersWords = LettersWords(counts: lowered)
         var corrections: [DisputedCorrection] = []
         for index in facts.items.indices {
             let read = facts.items[index].disputed
@@ -50,7 +51,7 @@ extension OCRCleanup {
             if cleared != read { basis.insert(.specks) }
             let voted = vote(cleared, flat: flat, frequency: frequency)
             if voted != cleared { basis.insert(.otherReadings) }
-            let taken = withLettersWords(voted, counts: lowered)
+            let taken = lettersWords.apply(to: voted)
             if taken != voted { basis.insert(.lettersWords) }
             if taken != read {
                 facts.items[index].disputed = taken
@@ -76,26 +77,42 @@ extension OCRCleanup {
     /// `text` with each word the letter has nowhere else (four letters or more, no digit)
     /// replaced by the one word the letter uses twice or more that it is, as OCR sees
     /// letters, at most one letter from (`spirie`: `spine`; `sean`: `scan`), a word's plural or
-    /// singular excepted.
+    /// singular excepted. `counts`: the letter's words, lower case, and how often it has them.
     static func withLettersWords(_ text: String, counts: [String: Int]) -> String {
-        let common = counts.filter { $0.value >= 2 && $0.key.count >= 4 && $0.key.allSatisfy(\.isLetter) }.keys
-        let seen = Dictionary(common.map { (asOCRSeesIt($0), $0) }, uniquingKeysWith: { a, _ in a })
-        let words = text.split(separator: " ", omittingEmptySubsequences: false).map { token -> String in
-            let word = bare(token)
-            let lower = word.lowercased()
-            guard word.count >= 4, word.allSatisfy(\.isLetter), (counts[lower] ?? 0) <= 1 else { return String(token) }
-            let key = asOCRSeesIt(word)
-            let near = Set(
-                seen.filter { candidate, original in
-                    original != lower && !isInflection(original, of: lower)
-                        && editDistance(key, candidate) <= (candidate == key ? 0 : 1)
-                }.values
-            )
-            guard near.count == 1, let found = near.first else { return String(token) }
-            let cased = word.first?.isUppercase == true ? found.prefix(1).uppercased() + found.dropFirst() : found
-            return String(token).replacingOccurrences(of: word, with: cased)
+        LettersWords(counts: counts).apply(to: text)
+    }
+
+    /// A letter's words as ``withLettersWords(_:counts:)`` uses them, worked out once a letter.
+    struct LettersWords {
+        let counts: [String: Int]
+        /// The words the letter uses twice or more, keyed as OCR sees them.
+        let common: [String: String]
+
+        init(counts: [String: Int]) {
+            self.counts = counts
+            let words = counts.filter { $0.value >= 2 && $0.key.count >= 4 && $0.key.allSatisfy(\.isLetter) }.keys
+            common = Dictionary(words.map { (asOCRSeesIt($0), $0) }, uniquingKeysWith: { a, _ in a })
         }
-        return words.joined(separator: " ")
+
+        func apply(to text: String) -> String {
+            let words = text.split(separator: " ", omittingEmptySubsequences: false).map { token -> String in
+                let word = bare(token)
+                let lower = word.lowercased()
+                guard word.count >= 4, word.allSatisfy(\.isLetter), (counts[lower] ?? 0) <= 1 else {
+                    return String(token)
+                }
+                let key = asOCRSeesIt(word)
+                let near = Set(
+                    common.filter { candidate, original in
+                        original != lower && !isInflection(original, of: lower) && editDistance(key, candidate) <= 1
+                    }.values
+                )
+                guard near.count == 1, let found = near.first else { return String(token) }
+                let cased = word.first?.isUppercase == true ? found.prefix(1).uppercased() + found.dropFirst() : found
+                return String(token).replacingOccurrences(of: word, with: cased)
+            }
+            return words.joined(separator: " ")
+        }
     }
 
     /// Whether one word is the other with a plural's or a verb's ending.

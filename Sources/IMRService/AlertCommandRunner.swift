@@ -172,30 +172,25 @@ package final class AlertCommandRunner: Sendable {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         let json = delivery.json
-        // Started, and the JSON written to it, on a thread of its own: spawning is a blocking
-        // call, and a command that never reads its stdin (a digest is more than a pipe holds)
-        // blocks that thread until it exits or the timeout kills it, never one of the
-        // cooperative threads that answer calls.
         let writer = input.fileHandleForWriting
-        let started = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+        let timeout = settings.timeout
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
+        // Started, written to, reaped and timed on threads of their own, none of them one of
+        // the cooperative threads that answer calls: spawning and reaping block; a command that
+        // never reads its stdin (a digest is more than a pipe holds) blocks its writer until it
+        // exits or is killed; and the timeout runs from the spawn on the reaping thread, so it
+        // fires on time however busy the pool is (a timer task on the pool fired only once a
+        // thread came free: in a full test run, after the command had ended by itself).
+        let exit = await withCheckedContinuation { (continuation: CheckedContinuation<ChildExit?, Never>) in
             Thread {
                 guard (try? process.process.start()) != nil else {
                     try? writer.close()
-                    return continuation.resume(returning: false)
+                    return continuation.resume(returning: nil)
                 }
-                continuation.resume(returning: true)
-                try? writer.write(contentsOf: json)
-                try? writer.close()
-            }.start()
-        }
-        guard started else { return "cannot start \(settings.command[0])" }
-        let timeout = settings.timeout
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
-        // The exit, reaped with waitpid, and the timeout, both on a thread of its own: a command
-        // past its time is killed even while every cooperative thread is busy (a timer task on
-        // the pool fired only when a thread came free: in a full test run, after 30 s).
-        let exit = await withCheckedContinuation { (continuation: CheckedContinuation<ChildExit, Never>) in
-            Thread {
+                Thread {
+                    try? writer.write(contentsOf: json)
+                    try? writer.close()
+                }.start()
                 if let exit = process.process.waitForExit(seconds: seconds) {
                     return continuation.resume(returning: exit)
                 }
@@ -203,6 +198,7 @@ package final class AlertCommandRunner: Sendable {
                 continuation.resume(returning: process.process.waitForExit())
             }.start()
         }
+        guard let exit else { return "cannot start \(settings.command[0])" }
         if process.timedOut { return "timed out after \(settings.timeout) and was killed" }
         return exit.succeeded ? nil : exit.description
     }

@@ -69,21 +69,64 @@ extension AlertView {
     }
 }
 
-/// One page of open alerts; `next` is the position the next page starts after.
+/// Which open alerts a page lists, and in what order (nil: any).
+package struct AlertFilter: Sendable, Equatable {
+    package var coordinator: String? = nil
+    package var caseId: String? = nil
+    package var level: AlertLevel? = nil
+    package var rule: RuleID? = nil
+    /// The start of the alert id, lower case (at least 4 hex digits, checked by the interface).
+    package var alertIdPrefix: String? = nil
+    package var order: AlertOrder = .raised
+}
+
+/// Where a page of open alerts starts: after an alert's position (raising order), or after its
+/// due instant and position (due order; the position tells apart alerts due at one instant).
+package enum AlertCursor: Sendable, Equatable {
+    case raised(position: Int64)
+    case due(dueMicros: Int64, position: Int64)
+
+    /// The cursor after the alert of `row` (as the alert queries read it) in `order`: its
+    /// stored integers, not the instant they were turned into.
+    init(after row: Row, in order: AlertOrder) {
+        let position = row["position"].int64 ?? 0
+        switch order {
+        case .raised: self = .raised(position: position)
+        case .due: self = .due(dueMicros: row["due_us"].int64 ?? 0, position: position)
+        }
+    }
+
+    /// As sent to clients: `a1.<position>` in raising order, `ad1.<due, µs>.<position>` in due order.
+    package var text: String {
+        switch self {
+        case .raised(let position): "a1.\(position)"
+        case .due(let due, let position): "ad1.\(due).\(position)"
+        }
+    }
+
+    /// Nil when `text` is not a cursor this build writes for a list in `order`.
+    package init?(text: String, order: AlertOrder) {
+        guard text.utf8.count <= 60 else { return nil }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        switch (order, parts.count) {
+        case (.raised, 2) where parts[0] == "a1":
+            guard let position = Int64(parts[1]), position >= 0 else { return nil }
+            self = .raised(position: position)
+        case (.due, 3) where parts[0] == "ad1":
+            guard let due = Int64(parts[1]), let position = Int64(parts[2]), position >= 0 else { return nil }
+            self = .due(dueMicros: due, position: position)
+        default:
+            return nil
+        }
+    }
+}
+
+/// One page of open alerts; `next` is where the next page starts.
 package struct AlertPage: Sendable {
     package var alerts: [AlertView]
-    package var next: Int64?
+    package var next: AlertCursor?
     package var remaining: Int
     package var remainingAtLeast: Bool
-
-    /// As sent to clients: `a1.<position>`.
-    package static func cursorText(_ position: Int64) -> String { "a1.\(position)" }
-
-    package static func position(ofCursor text: String) -> Int64? {
-        guard text.utf8.count <= 40, text.hasPrefix("a1."), let position = Int64(text.dropFirst(3)), position >= 0
-        else { return nil }
-        return position
-    }
 }
 
 /// The `alerts` read model: every raised alert with its acknowledgement, snooze and owner.
@@ -97,9 +140,20 @@ package struct AlertProjection: Projection {
     /// 5: the alerts of a deadline are indexed with their level, and the open-alert indexes
     /// hold the level too, so that an alert superseded by a higher level of its deadline is
     /// left out of the open ones (and of their counts) on index pages alone.
-    package var version: Int { 5 }
+    /// 6: open alerts in due order on indexes (everyone's, a coordinator's, a rule's, a level's)
+    /// and a case's open alerts on one of their own, for `List`'s filters and its due order; the
+    /// raising-order indexes also hold the rule (a rule asked for is tested on index pages). The
+    /// unused index of open alerts by scheduled time is gone.
+    package var version: Int { 6 }
 
     package init() {}
+
+    /// The indexes of `List`'s filters and due order, which only `List` reads (refused while a
+    /// rebuild runs): a rebuild pass creates them at its end. Not the raising-order ones (a
+    /// follower's replay reads them), the deadline's (the scheduler) nor the snoozes' (followers).
+    package var deferredIndexes: [String] {
+        ["alerts_open_due", "alerts_coordinator_due", "alerts_rule_due", "alerts_level_due", "alerts_case_open"]
+    }
 
     package func prepare(_ db: ProjectionDatabase) throws {
         try db.executeScript(
@@ -121,9 +175,13 @@ package struct AlertProjection: Projection {
                 position         INTEGER NOT NULL
             );
             CREATE INDEX alerts_deadline ON alerts (deadline_id, level);
-            CREATE INDEX alerts_open ON alerts (acknowledged_us, scheduled_us);
-            CREATE INDEX alerts_open_position ON alerts (acknowledged_us, position, snoozed_until_us, deadline_id, level);
-            CREATE INDEX alerts_coordinator_open ON alerts (coordinator, acknowledged_us, position, snoozed_until_us, deadline_id, level);
+            CREATE INDEX alerts_open_position ON alerts (acknowledged_us, position, snoozed_until_us, deadline_id, level, rule);
+            CREATE INDEX alerts_coordinator_open ON alerts (coordinator, acknowledged_us, position, snoozed_until_us, deadline_id, level, rule);
+            CREATE INDEX alerts_open_due ON alerts (acknowledged_us, due_us, position, snoozed_until_us, deadline_id, level);
+            CREATE INDEX alerts_coordinator_due ON alerts (coordinator, acknowledged_us, due_us, position, snoozed_until_us, deadline_id, level, rule);
+            CREATE INDEX alerts_rule_due ON alerts (rule, acknowledged_us, due_us, position, snoozed_until_us, deadline_id, level);
+            CREATE INDEX alerts_level_due ON alerts (level, acknowledged_us, due_us, position, snoozed_until_us, deadline_id);
+            CREATE INDEX alerts_case_open ON alerts (case_id, acknowledged_us, due_us, position, snoozed_until_us, deadline_id, level, rule, coordinator);
             CREATE INDEX alerts_snoozed ON alerts (snoozed_until_us) WHERE acknowledged_us IS NULL AND snoozed_until_us IS NOT NULL;
             """
         )
@@ -238,7 +296,7 @@ extension AlertProjection {
     /// still running: one met, cancelled or superseded since needs no one's attention; and no
     /// higher level of the same deadline raised since), in the
     /// order they were raised; only `coordinator`'s when given. All of them in one array: for
-    /// tests and small stores; the daemon reads them a page at a time (``openPage(in:coordinator:now:after:limit:)``).
+    /// tests and small stores; the daemon reads them a page at a time (``openPage(in:matching:now:after:limit:counting:)``).
     package static func open(in db: ProjectionDatabase, coordinator: String? = nil, now: Date) throws -> [AlertView] {
         var sql = """
             SELECT \(columns) FROM alerts WHERE acknowledged_us IS NULL AND (snoozed_until_us IS NULL OR snoozed_until_us <= ?)
@@ -259,12 +317,32 @@ extension AlertProjection {
     /// How far the alerts after a page are counted.
     package static let countLimit = 10_000
 
-    /// One page's query of the open alerts after `position`, and the count after it (also
-    /// what a test explains), on the index of the coordinator's or everyone's open alerts.
+    /// The index a page of `filter`'s open alerts is read on: the narrowest its filter has, in
+    /// its order. An id's start and a case (a few alerts each) are read on their key and sorted;
+    /// otherwise the index is in the list's order, so that a page is read in order from its
+    /// cursor: a coordinator's, else in due order a rule's or a level's, else everyone's. What
+    /// the index does not lead with (a level or rule beside a coordinator, or in raising order)
+    /// is tested on its pages, each of these indexes holding both.
+    static func index(for filter: AlertFilter) -> String {
+        if filter.alertIdPrefix != nil { return "sqlite_autoindex_alerts_1" }
+        if filter.caseId != nil { return "alerts_case_open" }
+        switch filter.order {
+        case .raised:
+            return filter.coordinator != nil ? "alerts_coordinator_open" : "alerts_open_position"
+        case .due:
+            if filter.coordinator != nil { return "alerts_coordinator_due" }
+            if filter.rule != nil { return "alerts_rule_due" }
+            if filter.level != nil { return "alerts_level_due" }
+            return "alerts_open_due"
+        }
+    }
+
+    /// One page's query of `filter`'s open alerts after `cursor`, and the count after it (also
+    /// what a test explains), on ``index(for:)``.
     static func openQueries(
-        coordinator: String?,
+        _ filter: AlertFilter,
         now: Date,
-        after position: Int64?,
+        after cursor: AlertCursor?,
         limit: Int,
         cap: Int
     )
@@ -275,41 +353,59 @@ extension AlertProjection {
             AND \(deadlineRuns)
             """
         var arguments: [SQLiteValue] = [.integer(now.unixMicroseconds)]
-        if let coordinator {
-            conditions += " AND coordinator = ?"
-            arguments.append(.text(coordinator))
+        for (column, value) in [
+            ("coordinator", filter.coordinator), ("case_id", filter.caseId), ("level", filter.level?.rawValue),
+            ("rule", filter.rule?.rawValue),
+        ] {
+            guard let value else { continue }
+            conditions += " AND \(column) = ?"
+            arguments.append(.text(value))
         }
-        if let position {
+        if let prefix = filter.alertIdPrefix, let last = prefix.utf8.last {
+            // The ids that start with it: from it up to it with its last character the next one.
+            conditions += " AND alert_id >= ? AND alert_id < ?"
+            let end = String(decoding: Array(prefix.utf8.dropLast()) + [last + 1], as: UTF8.self)
+            arguments += [.text(prefix), .text(end)]
+        }
+        switch cursor {
+        case .raised(let position):
             conditions += " AND position > ?"
             arguments.append(.integer(position))
+        case .due(let due, let position):
+            conditions += " AND (due_us, position) > (?, ?)"
+            arguments += [.integer(due), .integer(position)]
+        case nil:
+            break
         }
-        let index = coordinator == nil ? "alerts_open_position" : "alerts_coordinator_open"
+        let order = filter.order == .due ? "due_us, position" : "position"
+        let from = "alerts INDEXED BY \(index(for: filter))"
         return (
             (
-                "SELECT \(columns) FROM alerts INDEXED BY \(index) WHERE \(conditions) ORDER BY position LIMIT ?",
+                "SELECT \(columns) FROM \(from) WHERE \(conditions) ORDER BY \(order) LIMIT ?",
                 arguments + [.integer(Int64(limit))]
             ),
             (
-                "SELECT COUNT(*) FROM (SELECT 1 FROM alerts INDEXED BY \(index) WHERE \(conditions) LIMIT ?)",
+                "SELECT COUNT(*) FROM (SELECT 1 FROM \(from) WHERE \(conditions) LIMIT ?)",
                 arguments + [.integer(Int64(cap))]
             )
         )
     }
 
-    /// One page of the open alerts, oldest first. Without `counting` (a reader that follows
-    /// `next` to the end and shows no count), `remaining` is 0 and `next` is given after a
-    /// full page.
+    /// One page of `filter`'s open alerts in its order. Without `counting` (a reader that
+    /// follows `next` to the end and shows no count), `remaining` is 0 and `next` is given
+    /// after a full page.
     package static func openPage(
         in db: ProjectionDatabase,
-        coordinator: String?,
+        matching filter: AlertFilter,
         now: Date,
-        after position: Int64?,
+        after cursor: AlertCursor?,
         limit: Int,
         counting: Bool = true
     ) throws -> AlertPage {
-        let (page, _) = openQueries(coordinator: coordinator, now: now, after: position, limit: limit, cap: 0)
-        let alerts = try db.query(page.sql, page.arguments).map(view)
-        let last = alerts.last?.position ?? position
+        let (page, _) = openQueries(filter, now: now, after: cursor, limit: limit, cap: 0)
+        let rows = try db.query(page.sql, page.arguments)
+        let alerts = rows.map(view)
+        let last = rows.last.map { AlertCursor(after: $0, in: filter.order) } ?? cursor
         guard counting else {
             return AlertPage(
                 alerts: alerts,
@@ -318,7 +414,7 @@ extension AlertProjection {
                 remainingAtLeast: false
             )
         }
-        let (_, count) = openQueries(coordinator: coordinator, now: now, after: last, limit: 0, cap: countLimit + 1)
+        let (_, count) = openQueries(filter, now: now, after: last, limit: 0, cap: countLimit + 1)
         let remaining = Int(try db.query(count.sql, count.arguments).first?[0].int64 ?? 0)
         return AlertPage(
             alerts: alerts,

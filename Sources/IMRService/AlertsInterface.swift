@@ -83,16 +83,24 @@ package struct AlertsInterface: VarlinkHandler {
     ) async throws -> [String: JSONValue] {
         switch call.member {
         case "List":
-            let coordinator = try coordinatorFilter(call, context)
             let request = try WireFormat.decode(AlertListRequest.self, from: call)
+            let filter = try listFilter(request, coordinator: try coordinatorFilter(call, context))
+            // An unknown case is CaseNotFound here as in every other call, not an empty list.
+            if let caseId = filter.caseId, try await store.version(of: CaseStreams.streamId(CaseID(caseId))) == 0 {
+                throw await CasesInterface.withSuggestions(
+                    VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": .string(caseId)]),
+                    store: store
+                )
+            }
             try ReadModelGate.require(["alerts", "deadlines"], of: store, interface: "io.imr.Alerts")
-            let paging = PagedReplies<Int64>(
+            let order = filter.order
+            let paging = PagedReplies<AlertCursor>(
                 invalidValue: "io.imr.Alerts.InvalidValue",
                 noun: "alerts",
                 defaultPage: AlertProjection.defaultPage,
                 maximumPage: AlertProjection.maximumPage,
-                parse: { AlertPage.position(ofCursor: $0) },
-                text: { AlertPage.cursorText($0) }
+                parse: { AlertCursor(text: $0, order: order) },
+                text: \.text
             )
             let limit = try paging.pageSize(request.limit)
             let (store, now) = (self.store, clock())
@@ -103,7 +111,7 @@ package struct AlertsInterface: VarlinkHandler {
                 store: store
             ) { from in
                 let page = try store.read {
-                    try AlertProjection.openPage(in: $0, coordinator: coordinator, now: now, after: from, limit: limit)
+                    try AlertProjection.openPage(in: $0, matching: filter, now: now, after: from, limit: limit)
                 }
                 return (
                     [
@@ -200,6 +208,52 @@ package struct AlertsInterface: VarlinkHandler {
         return filter.coordinator
     }
 
+    /// `List`'s filters and order, each checked: a case id as the log holds them, a known level
+    /// and rule, an id's start of at least 4 hex digits.
+    private func listFilter(_ request: AlertListRequest, coordinator: String?) throws -> AlertFilter {
+        var filter = AlertFilter(coordinator: coordinator)
+        if let caseId = request.caseId {
+            do { filter.caseId = try CommandValues.caseId(caseId).rawValue } catch {
+                throw invalid(error.field, error.message)
+            }
+        }
+        filter.level = try choice(request.level, parameter: "level", what: "an alert level")
+        filter.rule = try choice(request.rule, parameter: "rule", what: "a rule id")
+        if let text = request.alertIdPrefix {
+            let prefix = text.lowercased()
+            guard prefix.utf8.count <= 36, prefix.utf8.allSatisfy({ Self.idCharacters.contains($0) }),
+                prefix.utf8.filter({ $0 != UInt8(ascii: "-") }).count >= 4
+            else {
+                throw invalid(
+                    "alertIdPrefix",
+                    "'\(text.prefix(64))' is not the start of an alert id: give at least 4 of its hex digits (0-9 and a-f, hyphens as in the id), as imr-ctl alerts shows them"
+                )
+            }
+            filter.alertIdPrefix = prefix
+        }
+        filter.order = try choice(request.order, parameter: "order", what: "an order of alerts") ?? .raised
+        return filter
+    }
+
+    /// The value `text` names among `Value`'s; nil for none given.
+    private func choice<Value: RawRepresentable & CaseIterable>(
+        _ text: String?,
+        parameter: String,
+        what: String
+    ) throws -> Value? where Value.RawValue == String {
+        guard let text else { return nil }
+        guard let value = Value(rawValue: text) else {
+            throw invalid(
+                parameter,
+                "'\(text.prefix(64))' is not \(what); give one of: \(Value.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
+        }
+        return value
+    }
+
+    /// What an alert id is written with (lower case).
+    private static let idCharacters = Set("0123456789abcdef-".utf8)
+
     private func alertId(_ text: String) throws -> UUID {
         guard let id = UUID(uuidString: text) else {
             throw invalid("alertId", "'\(text)' is not an alert id (a UUID); list alerts with imr-ctl alerts --all")
@@ -256,13 +310,13 @@ package struct AlertsInterface: VarlinkHandler {
         }
         // The open alerts up to the head, a page at a time (each sent before the next is read);
         // those raised since come through the feed.
-        var after: Int64? = nil
+        var after: AlertCursor? = nil
         replay: while true {
             let from = after
             let page = try await store.read {
                 try AlertProjection.openPage(
                     in: $0,
-                    coordinator: coordinator,
+                    matching: AlertFilter(coordinator: coordinator),
                     now: start,
                     after: from,
                     limit: replayPage,

@@ -70,6 +70,13 @@ package struct AlertView: Sendable, Hashable, Codable {
     }
 }
 
+/// The orders of `Alerts.List` (its `order`): as raised (by the position of their AlertRaised),
+/// or by their deadline's due instant, alerts due at the same instant in the order they were raised.
+package enum AlertOrder: String, Sendable, CaseIterable {
+    case raised
+    case due
+}
+
 /// `Alerts.List`'s reply.
 package struct AlertListPage: PagedReply, Encodable {
     package static let rowsKey = "alerts"

@@ -176,7 +176,8 @@ package struct DeadlinesForCaseRequest: WireCall {
     package init(caseId: String) { self.caseId = caseId }
 }
 
-/// `io.imr.Alerts.List`: open alerts, mine or one coordinator's (everyone's when neither), a page.
+/// `io.imr.Alerts.List`: open alerts, mine or one coordinator's (everyone's when neither),
+/// narrowed by case, level, rule or the start of the id, in raising or due order, a page.
 package struct AlertListRequest: WireCall {
     package typealias Reply = AlertListPage
     package static let method = "io.imr.Alerts.List"
@@ -184,9 +185,33 @@ package struct AlertListRequest: WireCall {
     package var coordinator: String?
     package var limit: Int?
     package var after: String?
-    package init(mine: Bool? = nil, coordinator: String? = nil, limit: Int? = nil, after: String? = nil) {
+    package var caseId: String?
+    /// "notice", "reminder", "due-today" or "overdue".
+    package var level: String?
+    package var rule: String?
+    /// The start of the alert id: at least 4 hex digits.
+    package var alertIdPrefix: String?
+    /// "raised" (when nil) or "due".
+    package var order: String?
+
+    package init(
+        mine: Bool? = nil,
+        coordinator: String? = nil,
+        caseId: String? = nil,
+        level: String? = nil,
+        rule: String? = nil,
+        alertIdPrefix: String? = nil,
+        order: String? = nil,
+        limit: Int? = nil,
+        after: String? = nil
+    ) {
         self.mine = mine
         self.coordinator = coordinator
+        self.caseId = caseId
+        self.level = level
+        self.rule = rule
+        self.alertIdPrefix = alertIdPrefix
+        self.order = order
         self.limit = limit
         self.after = after
     }

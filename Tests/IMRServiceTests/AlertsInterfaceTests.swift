@@ -30,21 +30,9 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         defer { f.close() }
         let now = self.now
         try AlertScheduler(store: f.store).raiseDue(now: now)
-        let alerts = AlertsInterface(store: f.store, access: AccessControl(), clock: { now }, replayPage: replayPage)
-        let server = VarlinkServer(
-            info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"),
-            handlers: [alerts]
-        )
-        let path = f.dir.appendingPathComponent("imr.sock").path
-        let (ready, signal) = AsyncStream<Void>.makeStream()
-        let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
-        for await _ in ready { break }
-        var failure: Error?
-        do { try await offThePool { try body(path, f, alerts) } } catch { failure = error }
-        alerts.stopFollowers()
-        server.shutdown()
-        try await running.value
-        if let failure { throw failure }
+        try await withAlertsSocket(f.store, in: f.dir, now: now, replayPage: replayPage) { path, alerts in
+            try body(path, f, alerts)
+        }
     }
 
     @Test func listAcknowledgeSnoozeAndReassign_areEventsAndShapeTheOpenList() async throws {
@@ -298,17 +286,7 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
                 late: false,
                 coordinator: coordinator
             )
-            try f.store.append(
-                to: AlertStreams.streamId(raised.alertId),
-                expected: .noStream,
-                events: [
-                    NewEvent(
-                        type: AlertRaised.typeName,
-                        schemaVersion: AlertEventCodec.schemaVersion,
-                        payload: try AlertEventCodec.encode(.raised(raised))
-                    )
-                ]
-            )
+            try appendRaised(raised, to: f.store)
         }
     }
 

@@ -378,21 +378,28 @@ import Workflow
                         streamed += [c.caseId for c in page.cases]
                     print("streamed", ",".join(streamed))
                 """
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["python3", "-c", script, path]
-            let out = Pipe.forChild()
-            let err = Pipe.forChild()
-            p.standardOutput = out
-            p.standardError = err
-            try p.start()
-            let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            #expect(p.waitForExit().status == 0, "\(errors)")
+            let output = try runPythonClient(script, socket: path)
             #expect(output.contains("paged " + whole.joined(separator: ",") + "\n"), "\(output)")
             #expect(output.contains("streamed " + whole.joined(separator: ",") + "\n"), "\(output)")
         }
     }
+}
+
+/// Runs `script` under python3 with the socket's path as its argument (the reference Varlink
+/// client, as a client of the daemon would), expects it to exit 0, and gives its output.
+func runPythonClient(_ script: String, socket path: String) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", script, path]
+    let out = Pipe.forChild()
+    let err = Pipe.forChild()
+    p.standardOutput = out
+    p.standardError = err
+    try p.start()
+    let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    #expect(p.waitForExit().status == 0, "python varlink client failed (run scripts/setup?): \(errors)")
+    return output
 }
 
 /// A case's history a page at a time.
@@ -607,15 +614,16 @@ import Workflow
             for coordinator in [nil, "maria", "li"] as [String?] {
                 let all = try AlertProjection.open(in: f.store, coordinator: coordinator, now: now).map(\.alertId)
                 #expect(all.count == (coordinator == nil ? 27 : coordinator == "li" ? 4 : 23))
+                let filter = AlertFilter(coordinator: coordinator)
                 var seen: [String] = []
-                var after: Int64?
+                var after: AlertCursor?
                 repeat {
                     let page = try f.store.read {
-                        try AlertProjection.openPage(in: $0, coordinator: coordinator, now: now, after: after, limit: 5)
+                        try AlertProjection.openPage(in: $0, matching: filter, now: now, after: after, limit: 5)
                     }
                     seen += page.alerts.map(\.alertId)
                     #expect(page.remaining == all.count - seen.count)
-                    after = page.next.flatMap { AlertPage.position(ofCursor: AlertPage.cursorText($0)) }
+                    after = page.next.flatMap { AlertCursor(text: $0.text, order: .raised) }
                 } while after != nil
                 #expect(seen == all)
                 // Without counts (a follower's replay), the pages join up the same.
@@ -625,7 +633,7 @@ import Workflow
                     let page = try f.store.read {
                         try AlertProjection.openPage(
                             in: $0,
-                            coordinator: coordinator,
+                            matching: filter,
                             now: now,
                             after: after,
                             limit: 4,
@@ -638,9 +646,9 @@ import Workflow
                 } while after != nil
                 #expect(uncounted == all)
                 let (page, count) = AlertProjection.openQueries(
-                    coordinator: coordinator,
+                    filter,
                     now: now,
-                    after: 3,
+                    after: .raised(position: 3),
                     limit: 100,
                     cap: 10_001
                 )
@@ -680,7 +688,7 @@ import Workflow
                 }
             }
             for bad in ["", "a1.", "a1.x", "a2.5", "a1.-4"] {
-                #expect(AlertPage.position(ofCursor: bad) == nil, "\(bad)")
+                #expect(AlertCursor(text: bad, order: .raised) == nil, "\(bad)")
             }
         }
     }

@@ -407,17 +407,7 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
                     except varlink.VarlinkError as e:
                         print("error", e.error())
                 """
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["python3", "-c", script, path]
-            let out = Pipe.forChild()
-            let err = Pipe.forChild()
-            p.standardOutput = out
-            p.standardError = err
-            try p.start()
-            let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            #expect(p.waitForExit().status == 0, "\(errors)")
+            let output = try runPythonClient(script, socket: path)
             #expect(output.contains("version 1"))
             #expect(output.contains("cases ['py1']"))
             #expect(output.contains("error io.imr.Cases.CaseNotFound"))

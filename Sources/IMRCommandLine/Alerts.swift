@@ -26,39 +26,25 @@ private let alertHeader = ["ALERT", "LEVEL", "CASE", "RULE", "DUE", "ITEMS", "CO
 /// known in advance: wide enough for the usual ids, rule names and times.
 private let followWidths = [8, 9, 10, 24, 16, 5, 11, 16]
 
-/// Alerts in due order (then case, rule, level), the order a coordinator works them in.
-private func dueOrder(_ a: AlertView, _ b: AlertView) -> Bool {
-    if a.due != b.due { return a.due < b.due }
-    return [a.caseId, a.rule, a.level].lexicographicallyPrecedes([b.caseId, b.rule, b.level])
-}
-
-/// Every open alert the filter names, each decoded and as the daemon sent it (for --json).
-private func openAlerts(
-    _ client: DaemonClient,
-    _ filter: AlertListRequest
-) throws -> [(alert: AlertView, json: JSONValue)] {
-    try everyPage(client, filter).map {
-        (try DaemonClient.decode(AlertView.self, value: $0, method: AlertListRequest.method), $0)
-    }
-}
-
 private func alertStyle(_ row: [String]) -> Output.Style? {
     row[1] == "overdue" ? .red : row[1] == "due-today" ? .yellow : nil
 }
 
 /// The full id of the open alert `text` names: a whole id, or the start of exactly one open
-/// alert's id (as the table shows them).
+/// alert's id (as the table shows them), found by the daemon on the alerts' key.
 private func resolveAlertId(_ text: String, _ client: DaemonClient) throws -> String {
     let lower = text.lowercased()
     if UUID(uuidString: lower) != nil { return lower }
-    guard lower.count >= 4, lower.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+    guard lower.count <= 36, lower.allSatisfy({ $0.isHexDigit || $0 == "-" }), lower.count(where: \.isHexDigit) >= 4
+    else {
         throw CommandFailure(
             "'\(text)' is not an alert id; give the id `imr-ctl alerts --all` shows (at least its first 4 characters)",
             status: .usage
         )
     }
-    let open = try everyRow(client, AlertListRequest())
-    let matches = open.map(\.alertId).filter { $0.hasPrefix(lower) }
+    // Ten are enough to show what the start could mean; the reply counts the rest.
+    let page = try client.reply(AlertListRequest(alertIdPrefix: lower, limit: 10))
+    let matches = page.alerts.map(\.alertId)
     switch matches.count {
     case 1: return matches[0]
     case 0:
@@ -67,8 +53,10 @@ private func resolveAlertId(_ text: String, _ client: DaemonClient) throws -> St
             status: .notFound
         )
     default:
+        let count = "\(page.remainingAtLeast ? "more than " : "")\(matches.count + Int(page.remaining))"
+        let others = page.remaining > 0 ? ", …" : ""
         throw CommandFailure(
-            "'\(text)' starts \(matches.count) alert ids (\(matches.joined(separator: ", "))); give more of it",
+            "'\(text)' starts \(count) alert ids (\(matches.joined(separator: ", "))\(others)); give more of it",
             status: .usage
         )
     }
@@ -83,28 +71,39 @@ package struct Alerts: DaemonCommand {
             (08:00 Pacific on the due day) and "overdue"; the lead times are set in [alerts] of imr-daemon.toml. An \
             alert raised after its time because the daemon was down is marked late. An alert stays open until \
             acknowledged (imr-ctl ack) or its deadline is met or cancelled; a snoozed one (imr-ctl snooze) is hidden until its snooze ends.
-            Mine: alerts whose coordinator is my Unix user name (the daemon reads it from the socket's credentials).
+            Mine: alerts whose coordinator is my Unix user name (the daemon reads it from the socket's credentials); \
+            --all: everyone's; --coordinator: one person's.
+            One alert per deadline and level, whatever the number of items the deadline covers (ITEMS lists \
+            them). When a deadline reaches a higher level, its lower alerts close (superseded): a missed \
+            deadline shows once, as overdue. The list is in due order (alerts due at the same time in the order \
+            they were raised); DUE is a date for a day deadline and the minute (Pacific) for an hour deadline, as \
+            in `imr-ctl deadlines`. --case, --level and --rule narrow it (the daemon does, on its indexes; \
+            with --follow, imr-ctl narrows the stream).
+            Prints the first page (--limit alerts, 100 unless given) and a last line saying how many more match \
+            and how to see them: --every-page prints every page as it comes, --after CURSOR the page after the \
+            one that line came with (with the same options). (--all says whose alerts, not how many pages.)
             --follow prints the open alerts, then each new one as it is raised and each snoozed one when its snooze \
             ends, until interrupted or the daemon stops. Should it fall behind (its output read too slowly, \
             more than the daemon's server.follower_queue alerts waiting), the daemon ends its stream with \
             FollowerTooSlow and it follows again: the open alerts are printed again, then the new ones.
-            One alert per deadline and level, whatever the number of items the deadline covers (ITEMS lists \
-            them). When a deadline reaches a higher level, its lower alerts close (superseded): a missed \
-            deadline shows once, as overdue. The list is in due order; DUE is a date for a day deadline and \
-            the minute (Pacific) for an hour deadline, as in `imr-ctl deadlines`. --case, --level and --rule \
-            narrow it (also with --follow).
             --json prints an array of io.imr.Alerts Alert objects (alertId, deadlineId, caseId, rule, level, due, \
             dueDate, isExactInstant, itemIds, scheduledAt, raisedAt, late, coordinator, acknowledgedBy, \
-            acknowledgedAt, snoozedUntil, position); with --follow, one JSON object per line: {"alert": Alert, "replayed": bool}.
+            acknowledgedAt, snoozedUntil, position): the page, or with --every-page every alert, streamed; the line \
+            about the rest goes to stderr. With --follow, one JSON object per line: {"alert": Alert, "replayed": bool}.
             Examples: imr-ctl alerts; imr-ctl alerts --all --level overdue; imr-ctl alerts --case C-1001; \
-            imr-ctl alerts --coordinator maria --json; imr-ctl alerts --follow
+            imr-ctl alerts --coordinator maria --json --every-page; imr-ctl alerts --follow
             """
     )
     @OptionGroup var read: ReadOptions
-    @Flag(help: "Everyone's open alerts.") var all = false
+    @Flag(help: "Everyone's open alerts (not only mine).") var all = false
     @Option(help: "Only this coordinator's alerts.") var coordinator: String?
     @Flag(help: "Print the open alerts, then each new one as it is raised, until interrupted.") var follow = false
-    @Option(help: "Show at most this many (the soonest due); the table says how many more there are.") var limit: Int?
+    @Option(help: "Alerts per page, 1 to \(pageMaximum) (100 unless given): the soonest due first.") var limit: Int?
+    @Option(help: "Start after this cursor (from the line under the previous page).") var after: String?
+    @Flag(
+        name: .customLong("every-page"),
+        help: "Every matching alert, page after page, as the daemon sends them."
+    ) var everyPage = false
     @Option(name: .customLong("case"), help: ArgumentHelp("Only this case's alerts.", valueName: "case-id")) var caseId:
         String?
     @Option(
@@ -114,10 +113,20 @@ package struct Alerts: DaemonCommand {
     package var connection: ConnectionOptions { read.connection }
     package init() {}
 
+    static let pageMaximum = 1000
+
     package func validate() throws {
         if all && coordinator != nil { throw ValidationError("give --all or --coordinator, not both") }
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        if limit != nil && follow { throw ValidationError("--limit does not apply to --follow") }
+        if let limit, !(1...Self.pageMaximum).contains(limit) {
+            throw ValidationError(
+                "--limit takes 1 to \(Self.pageMaximum) alerts a page, not \(limit); --every-page shows every page"
+            )
+        }
+        if follow, limit != nil || after != nil || everyPage {
+            throw ValidationError(
+                "--limit, --after and --every-page do not apply to --follow, which prints every open alert"
+            )
+        }
         if let level, AlertLevel(rawValue: level) == nil {
             throw ValidationError(
                 "--level '\(level)' is not one of: \(AlertLevel.allCases.map(\.rawValue).joined(separator: ", "))"
@@ -128,7 +137,8 @@ package struct Alerts: DaemonCommand {
         }
     }
 
-    /// Whether `alert` passes --case, --level and --rule (a case id in any letter case).
+    /// Whether `alert` passes --case, --level and --rule (a case id in any letter case): the
+    /// followed alerts are narrowed here, the listed ones by the daemon.
     func matches(_ alert: AlertView) -> Bool {
         if let caseId, alert.caseId.lowercased() != caseId.lowercased() { return false }
         if let level, alert.level != level { return false }
@@ -142,70 +152,85 @@ package struct Alerts: DaemonCommand {
         return AlertFollowRequest(mine: true)
     }
 
+    /// The page asked for: whose, narrowed by --case, --level and --rule, soonest due first.
+    var request: AlertListRequest {
+        AlertListRequest(
+            mine: filter.mine,
+            coordinator: filter.coordinator,
+            caseId: caseId,
+            level: level,
+            rule: rule,
+            order: AlertOrder.due.rawValue,
+            limit: limit,
+            after: after
+        )
+    }
+
     package func run(_ client: DaemonClient) throws {
-        if follow {
-            var printedHeader = false
-            // A follower that fell behind (its output read too slowly) is told so by the daemon;
-            // it follows again, and the replay of the open alerts brings it back in step.
-            while true {
-                do {
-                    try client.stream(filter, passing: ["io.imr.Alerts.FollowerTooSlow"]) {
-                        reply in
-                        let followed = try DaemonClient.decode(
-                            AlertFollowReply.self,
-                            reply,
-                            method: AlertFollowRequest.method
-                        )
-                        guard let alert = followed.alert, matches(alert) else { return true }
-                        if read.json {
-                            print(
-                                Output.compact(
-                                    .object(["alert": reply["alert"] ?? .null, "replayed": .bool(followed.replayed)])
-                                )
-                            )
-                        } else {
-                            // Aligned as the list is: fixed columns, since rows come one by one.
-                            let row = alertRow(alert)
-                            print(
-                                Output.tableText(
-                                    alertHeader,
-                                    [row],
-                                    style: alertStyle,
-                                    widths: followWidths,
-                                    withHeader: !printedHeader
-                                ),
-                                terminator: ""
-                            )
-                            printedHeader = true
-                        }
-                        fflush(nil)  // each line as it comes, also into a pipe
-                        return true
-                    }
-                    return
-                } catch let error as VarlinkError {
-                    Output.error(
-                        "\(error.parameters["message"]?.stringValue ?? error.name); following again (the open alerts are shown again)"
+        if follow { return try followAlerts(client) }
+        let whose = all ? "" : " for \(coordinator ?? currentUserName())"
+        let narrowed = caseId != nil || level != nil || rule != nil ? " matching --case/--level/--rule" : ""
+        try PagedOutput.show(
+            client,
+            request,
+            noun: "open alert",
+            all: everyPage,
+            allFlag: "--every-page",
+            json: read.json,
+            header: alertHeader,
+            row: alertRow,
+            style: alertStyle,
+            empty: after != nil
+                ? "no open alerts\(whose)\(narrowed) after that cursor"
+                : "no open alerts\(whose)\(narrowed)" + (all ? "" : "; --all shows everyone's")
+        )
+    }
+
+    /// --follow: the open alerts, then each change, narrowed here.
+    private func followAlerts(_ client: DaemonClient) throws {
+        var printedHeader = false
+        // A follower that fell behind (its output read too slowly) is told so by the daemon;
+        // it follows again, and the replay of the open alerts brings it back in step.
+        while true {
+            do {
+                try client.stream(filter, passing: ["io.imr.Alerts.FollowerTooSlow"]) {
+                    reply in
+                    let followed = try DaemonClient.decode(
+                        AlertFollowReply.self,
+                        reply,
+                        method: AlertFollowRequest.method
                     )
+                    guard let alert = followed.alert, matches(alert) else { return true }
+                    if read.json {
+                        print(
+                            Output.compact(
+                                .object(["alert": reply["alert"] ?? .null, "replayed": .bool(followed.replayed)])
+                            )
+                        )
+                    } else {
+                        // Aligned as the list is: fixed columns, since rows come one by one.
+                        let row = alertRow(alert)
+                        print(
+                            Output.tableText(
+                                alertHeader,
+                                [row],
+                                style: alertStyle,
+                                widths: followWidths,
+                                withHeader: !printedHeader
+                            ),
+                            terminator: ""
+                        )
+                        printedHeader = true
+                    }
+                    fflush(nil)  // each line as it comes, also into a pipe
+                    return true
                 }
+                return
+            } catch let error as VarlinkError {
+                Output.error(
+                    "\(error.parameters["message"]?.stringValue ?? error.name); following again (the open alerts are shown again)"
+                )
             }
-        }
-        if let caseId {
-            // An unknown case is named as everywhere else (exit 66), not shown as no alerts.
-            _ = try client.call(CaseHistoryRequest(caseId: caseId, limit: 1))
-        }
-        let open = try openAlerts(client, AlertListRequest(mine: filter.mine, coordinator: filter.coordinator)).filter {
-            matches($0.alert)
-        }.sorted { dueOrder($0.alert, $1.alert) }
-        let alerts = limit.map { Array(open.prefix($0)) } ?? open
-        if read.json { return Output.json(.array(alerts.map(\.json))) }
-        guard !alerts.isEmpty else {
-            let whose = all ? "" : " for \(coordinator ?? currentUserName())"
-            let narrowed = caseId != nil || level != nil || rule != nil ? " matching --case/--level/--rule" : ""
-            return print("no open alerts\(whose)\(narrowed)" + (all ? "" : "; --all shows everyone's"))
-        }
-        Output.table(alertHeader, alerts.map { alertRow($0.alert) }, style: alertStyle)
-        if alerts.count < open.count {
-            print("... and \(open.count - alerts.count) more open alerts due later (without --limit: all of them)")
         }
     }
 }
@@ -253,15 +278,12 @@ package struct Ack: DaemonCommand {
     package func run(_ client: DaemonClient) throws {
         var ids: [String] = []
         if let caseId {
-            // An unknown case is named (exit 66), not "nothing to acknowledge".
-            _ = try client.call(CaseHistoryRequest(caseId: caseId, limit: 1))
-            ids = try everyRow(client, AlertListRequest())
-                .filter { $0.caseId.lowercased() == caseId.lowercased() }.sorted(by: dueOrder).map(\.alertId)
+            // Whoever coordinates them; an unknown case is named (exit 66), not "nothing to acknowledge".
+            ids = try everyRow(client, AlertListRequest(caseId: caseId, order: AlertOrder.due.rawValue)).map(\.alertId)
         } else if allMine, let before {
             let cutoff = try When.date(before, option: "--before")
-            ids = try everyRow(client, AlertListRequest(mine: true))
-                .filter { ($0.dueDate ?? Pacific.date(of: $0.due).iso) < cutoff }
-                .sorted(by: dueOrder).map(\.alertId)
+            ids = try everyRow(client, AlertListRequest(mine: true, order: AlertOrder.due.rawValue))
+                .filter { ($0.dueDate ?? Pacific.date(of: $0.due).iso) < cutoff }.map(\.alertId)
         } else {
             ids = try alertIds.map { try resolveAlertId($0, client) }
         }

@@ -149,10 +149,19 @@ package struct DaemonClient {
         _ body: ([String: JSONValue]) throws -> Bool
     ) throws {
         let client = try connect()
+        var replied = false
         do {
-            try client.stream(method, Self.droppingNulls(parameters), body)
+            try client.stream(method, Self.droppingNulls(parameters)) { reply in
+                replied = true
+                return try body(reply)
+            }
         } catch let failure as CommandFailure {
             throw failure
+        } catch let error as VarlinkError where !replied && Self.sameCaseInOtherLetters(error, parameters) != nil {
+            // Case ids match in any letter case, as in ``call(_:_:passing:)``; nothing was shown yet.
+            var again = parameters
+            again["caseId"] = .string(Self.sameCaseInOtherLetters(error, parameters)!)
+            try stream(method, again, passing: passing, body)
         } catch let error as VarlinkError where passing.contains(error.name) {
             throw error
         } catch {
@@ -624,16 +633,9 @@ func forEachPage<Request: WireCall>(
     }
 }
 
-/// Every row of a paged list as the daemon's objects (for --json of short lists).
-func everyPage<Request: WireCall>(_ client: DaemonClient, _ request: Request) throws -> [JSONValue]
-where Request.Reply: PagedReply {
-    var all: [JSONValue] = []
-    try eachPage(client, request) { all += $0[Request.Reply.rowsKey]?.arrayValue ?? [] }
-    return all
-}
-
 /// Every row of a paged list, each reply decoded, all in memory: for lists bounded by
-/// something else (one case's events, the open alerts); an export streams (``forEachPage``).
+/// something else (one case's events or alerts, one coordinator's open alerts); an export
+/// streams (``forEachPage``).
 func everyRow<Request: WireCall>(_ client: DaemonClient, _ request: Request) throws -> [Request.Reply.Row]
 where Request.Reply: PagedReply {
     var all: [Request.Reply.Row] = []

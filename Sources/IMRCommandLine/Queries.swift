@@ -518,12 +518,14 @@ struct PagedOutput<Reply: PagedReply> {
     }
 
     /// A paged list as `imr-ctl` shows it: with `all` every page as the daemon streams them;
-    /// otherwise one page (the parameters say which) and the line about the rest.
+    /// otherwise one page (the parameters say which) and the line about the rest, which names
+    /// `allFlag` as the way to see every page.
     static func show<Request: WireCall>(
         _ client: DaemonClient,
         _ request: Request,
         noun: String,
         all: Bool,
+        allFlag: String = "--all",
         json: Bool,
         header: [String],
         row: @escaping (Reply.Row) -> [String],
@@ -542,17 +544,22 @@ struct PagedOutput<Reply: PagedReply> {
         let reply = try client.call(request)
         try pages.add(reply)
         pages.finish(empty: empty)
-        moreLine(try DaemonClient.decode(PageInfo.self, reply, method: method), noun: noun, json: json)
+        moreLine(
+            try DaemonClient.decode(PageInfo.self, reply, method: method),
+            noun: noun,
+            allFlag: allFlag,
+            json: json
+        )
     }
 
     /// The line under a page when more follow: how many, and how to see them (stderr with --json).
-    static func moreLine(_ page: PageInfo, noun: String, json: Bool) {
+    static func moreLine(_ page: PageInfo, noun: String, allFlag: String = "--all", json: Bool) {
         guard let next = page.next else { return }
         let count = page.remaining
         let more =
             page.remainingAtLeast == true
             ? "at least \(count) more \(noun)s" : count == 1 ? "1 more \(noun)" : "\(count) more \(noun)s"
-        let line = "\(more): add --all to see them all; the next page: --after \(next)"
+        let line = "\(more): add \(allFlag) to see them all; the next page: --after \(next)"
         if json { Output.error(line) } else { print(line) }
     }
 }

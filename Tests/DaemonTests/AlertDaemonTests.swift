@@ -443,6 +443,47 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
                         && $0["dueDate"] is String
                 }
             )
+            // One page at a time (--limit), with a last line saying how many more and how to see them.
+            let first = try run([ctl, "alerts", "--all", "--limit", "2"], environment: env)
+            let lines = first.output.split(separator: "\n").map(String.init)
+            #expect(first.status == 0 && lines.count == 4, "header, two alerts, the rest: \(first.output)")
+            #expect(
+                lines.dropFirst().first?.contains(" c1 ") == true && lines.dropFirst(2).first?.contains(" c3 ") == true
+            )
+            let more = lines.last ?? ""
+            #expect(
+                more.hasPrefix("1 more open alert: add --every-page to see them all; the next page: --after ad1."),
+                "\(first.output)"
+            )
+            let next = String(more.split(separator: " ").last ?? "")
+            let second = try run([ctl, "alerts", "--all", "--limit", "2", "--after", next], environment: env)
+            #expect(second.status == 0 && second.output.split(separator: "\n").count == 2, "\(second.output)")
+            #expect(second.output.contains(" c2 ") && !second.output.contains("more open alert"), "\(second.output)")
+            // Every page, a page a reply: the same alerts as one page of all of them, in due order.
+            let every = try run([ctl, "alerts", "--all", "--limit", "1", "--every-page", "--json"], environment: env)
+            #expect(
+                (try JSONSerialization.jsonObject(with: Data(every.output.utf8)) as? [[String: Any]])?.compactMap {
+                    $0["alertId"] as? String
+                } == all.compactMap { $0["alertId"] as? String },
+                "\(every.output)"
+            )
+            // --json: the page on stdout, the line about the rest on stderr.
+            let jsonPage = try run(
+                ["sh", "-c", "\"$0\" alerts --all --limit 1 --json 2>/dev/null", ctl],
+                environment: env
+            )
+            #expect(
+                (try JSONSerialization.jsonObject(with: Data(jsonPage.output.utf8)) as? [[String: Any]])?.count == 1,
+                "\(jsonPage.output)"
+            )
+            // A case id in other letters, also when every page is streamed.
+            let otherLetters = try run([ctl, "alerts", "--all", "--case", "C1", "--every-page"], environment: env)
+            #expect(otherLetters.status == 0 && otherLetters.output.contains(" c1 "), "\(otherLetters.output)")
+            for bad in [
+                ["--limit", "0"], ["--limit", "1001"], ["--follow", "--every-page"], ["--follow", "--after", next],
+            ] {
+                #expect(try run([ctl, "alerts"] + bad, environment: env).status == 64, "\(bad)")
+            }
             let c1Table = try run([ctl, "alerts", "--all", "--case", "c1"], environment: env)
             #expect(
                 c1Table.status == 0 && c1Table.output.contains("ITEMS") && c1Table.output.contains("2024-03-11  A1"),
@@ -485,6 +526,14 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             )
             let missing = try run([ctl, "ack", "00000000-0000-5000-8000-000000000000"], environment: env)
             #expect(missing.status == 66, "\(missing.output)")
+            // The start of no open alert's id (the daemon looks it up).
+            let taken = Set(ids.values.map { $0.prefix(4) })
+            let unused = (0..<65_536).lazy.map { String(format: "%04x", $0) }.first { !taken.contains(Substring($0)) }!
+            let noMatch = try run([ctl, "snooze", unused, "--until", "2h"], environment: env)
+            #expect(
+                noMatch.status == 66 && noMatch.output.contains("no open alert whose id starts with '\(unused)'"),
+                "\(noMatch.output)"
+            )
 
             let snooze = try run([ctl, "snooze", ids["reminder"]!, "--until", "2024-03-13T09:00"], environment: env)
             #expect(snooze.status == 0, "\(snooze.output)")

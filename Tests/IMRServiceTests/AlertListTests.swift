@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import IMRCommandLine
 import IMRWire
 import Testing
 import Varlink
@@ -460,6 +461,52 @@ func withAlertsSocket(
             #expect(output.contains("paged " + want.joined(separator: ",") + "\n"), "\(output)")
             #expect(output.contains("streamed " + want.joined(separator: ",") + "\n"), "\(output)")
             #expect(output.contains("error io.imr.Alerts.InvalidValue level"), "\(output)")
+        }
+    }
+
+    /// imr-ctl ack, snooze and reassign take the start of an id and have the daemon find it.
+    @Test func imrCtlResolvesAnIdsStart_one_several_orNone() async throws {
+        try await Self.withAlertsServed { store, path in
+            let deadlines = try Self.runningDeadlines(in: store)
+            let ids = (1...12).map { String(format: "abcd%04d-0000-5000-8000-000000000000", $0) }
+            for (i, id) in ids.enumerated() {
+                try appendRaised(
+                    Self.raised(deadlines[i], level: .overdue, due: Self.dues[1], id: UUID(uuidString: id)!),
+                    to: store
+                )
+            }
+            let client = DaemonClient(socketPath: path)
+            func failure(_ arguments: [String]) -> CommandFailure? {
+                do {
+                    try Ack.parse(arguments).run(client)
+                    return nil
+                } catch { return error as? CommandFailure }
+            }
+            let several = failure(["abcd"])
+            #expect(several?.status == .usage)
+            // Ten named, and how many in all.
+            #expect(
+                several?.message.hasPrefix("'abcd' starts 12 alert ids (abcd0001-") == true,
+                "\(several?.message ?? "")"
+            )
+            #expect(several?.message.hasSuffix(", …); give more of it") == true, "\(several?.message ?? "")")
+            let two = failure(["ABCD001"])
+            #expect(
+                two?.message == "'ABCD001' starts 3 alert ids (\(ids[9]), \(ids[10]), \(ids[11])); give more of it",
+                "\(two?.message ?? "")"
+            )
+            let none = failure(["abce"])
+            #expect(none?.status == .notFound)
+            #expect(none?.message.contains("there is no open alert whose id starts with 'abce'") == true)
+            #expect(failure(["ab-c"])?.status == .usage, "fewer than 4 hex digits")
+            #expect(failure(["abcd0002"]) == nil)
+            #expect(try AlertProjection.alert(UUID(uuidString: ids[1])!, in: store)?.acknowledgedBy == "root")
+            // Acknowledged, it is no longer found by its start.
+            #expect(failure(["abcd0002"])?.status == .notFound)
+            try Snooze.parse(["abcd0003", "--until", "2h"]).run(client)
+            #expect(try AlertProjection.alert(UUID(uuidString: ids[2])!, in: store)?.snoozedUntil != nil)
+            try ReassignAlert.parse(["abcd0004", "--to", "jorge"]).run(client)
+            #expect(try AlertProjection.alert(UUID(uuidString: ids[3])!, in: store)?.coordinator == "jorge")
         }
     }
 }

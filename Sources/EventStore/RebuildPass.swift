@@ -80,14 +80,16 @@ extension EventStore {
             case .failure(let error): throw error
             }
             let applied = try withWriter { (w: Writer) throws(EventStoreError) -> Bool in
-                try w.transaction(doing: action) { () throws(EventStoreError) -> Bool in
-                    try w.applyRebuildBatch(
-                        batch.events,
-                        to: group,
-                        after: batch.after,
-                        batchSize: batchSize,
-                        prepared: batch.prepared
-                    )
+                try w.withoutSync { () throws(EventStoreError) -> Bool in
+                    try w.transaction(doing: action) { () throws(EventStoreError) -> Bool in
+                        try w.applyRebuildBatch(
+                            batch.events,
+                            to: group,
+                            after: batch.after,
+                            batchSize: batchSize,
+                            prepared: batch.prepared
+                        )
+                    }
                 }
             }
             disposal.give(batch)

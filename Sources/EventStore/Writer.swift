@@ -214,6 +214,20 @@ final class Writer: @unchecked Sendable {
     /// The writer's page cache outside a rebuild pass: the configured one, or SQLite's 2 MiB.
     var normalCacheKiB: Int { options.writerCacheKiB.map { max(64, $0) } ?? 2048 }
 
+    /// Runs `body` (a transaction of read-model rows) with its commit left unsynced: in WAL
+    /// mode with `synchronous=NORMAL` a commit is still atomic, and it becomes durable with the
+    /// next synced commit or checkpoint. For a rebuild pass, whose rows the log can always give
+    /// again and whose cursor commits with them: after a power loss the pass goes on from an
+    /// earlier batch. Commands' transactions, run between, are synced as configured.
+    func withoutSync<T>(_ body: () throws(EventStoreError) -> T) throws(EventStoreError) -> T {
+        guard options.synchronous == .full else { return try body() }
+        try sql("leave a rebuild batch unsynced") { try db.execute("PRAGMA synchronous = NORMAL") }
+        let result: Result<T, EventStoreError>
+        do throws(EventStoreError) { result = .success(try body()) } catch { result = .failure(error) }
+        try sql("sync commits again") { try db.execute("PRAGMA synchronous = FULL") }
+        return try result.get()
+    }
+
     /// Sets the writer's page cache; a smaller one gives the memory back.
     func setCacheKiB(_ kib: Int) throws(EventStoreError) {
         try sql("set the page cache") {

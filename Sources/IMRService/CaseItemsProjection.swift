@@ -52,10 +52,13 @@ package struct CaseItemsProjection: Projection {
             ]
         }
         var stored: [String: [SQLiteValue]] = [:]
-        for row in try db.query(
-            "SELECT item_id, status, imr_applied_on, imr_assigned_on, imr_decided_on, imr_decision FROM case_items WHERE case_id = ?",
-            [.text(caseId.rawValue)]
-        ) {
+        for row in try CaseStreams.isFresh(event, in: db)
+            ? []
+            : db.query(
+                "SELECT item_id, status, imr_applied_on, imr_assigned_on, imr_decided_on, imr_decision FROM case_items WHERE case_id = ?",
+                [.text(caseId.rawValue)]
+            )
+        {
             stored[row[0].string ?? ""] = Array(row.values.dropFirst())
         }
         // Only the rows that change are written: most commands leave the items as they were.

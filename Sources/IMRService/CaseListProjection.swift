@@ -115,10 +115,13 @@ package struct CaseListProjection: Projection {
         }
         // The counts by stage move with the row: status, the STATUS= line and the metrics read
         // a dozen counts instead of counting the cases.
-        let before = try db.query(
-            "SELECT stage, is_open, claim_number, employer, claims_administrator, coordinator, next_sort FROM case_list WHERE case_id = ?",
-            [.text(caseId.rawValue)]
-        ).first
+        let before =
+            try CaseStreams.isFresh(event, in: db)
+            ? nil
+            : db.query(
+                "SELECT stage, is_open, claim_number, employer, claims_administrator, coordinator, next_sort FROM case_list WHERE case_id = ?",
+                [.text(caseId.rawValue)]
+            ).first
         let (stage, isOpen) = (state.stage.rawValue, Int64(state.isOpen ? 1 : 0))
         if before?[0].string != stage || before?[1].int64 != isOpen {
             if let before {

@@ -127,6 +127,7 @@ package enum CaseStreams {
             return { events in
                 var states: [UUID: CaseState] = [:]
                 var rows: [UUID: PrecomputedDeadlines] = [:]
+                var fresh: Set<String> = []
                 var start = 0
                 while start < events.count {
                     let streamId = events[start].streamId
@@ -134,6 +135,7 @@ package enum CaseStreams {
                     while end < events.count, events[end].streamId == streamId { end += 1 }
                     defer { start = end }
                     guard caseId(ofStream: streamId) != nil else { continue }
+                    if events[start].streamVersion == 1 { fresh.insert(streamId) }
                     var state: CaseState? = events[start].streamVersion == 1 ? CaseState() : nil
                     if state == nil, let carried, carried.streamId == streamId,
                         Int64(carried.state.version) == events[start].streamVersion - 1
@@ -163,9 +165,17 @@ package enum CaseStreams {
                         )
                     }
                 }
-                return PreparedCases(states: states, deadlines: rows)
+                return PreparedCases(states: states, deadlines: rows, fresh: fresh)
             }
         }
+    }
+
+    /// Whether a rebuild pass is applying the stream of `event` for the first time: its first
+    /// event is in this batch. A rebuild pass starts on empty tables (the read model is reset
+    /// or prepared afresh) and a case's rows come only from its own stream, so the case has no
+    /// rows yet and its read models need not look for them. False outside a rebuild pass.
+    package static func isFresh(_ event: RecordedEvent, in db: ProjectionDatabase) -> Bool {
+        (db.prepared as? PreparedCases)?.fresh.contains(event.streamId) ?? false
     }
 
     private struct CachedState: Sendable {
@@ -201,6 +211,8 @@ extension Date {
 struct PreparedCases: Sendable {
     let states: [UUID: CaseState]
     let deadlines: [UUID: PrecomputedDeadlines]
+    /// The case streams that start in this batch (their first event in it is their first).
+    let fresh: Set<String>
 }
 
 /// The SET list of an UPDATE that writes only what moved: SQLite rewrites every index on a

@@ -180,10 +180,13 @@ package struct DeadlineProjection: Projection {
         // one or two of a case's deadlines and leave the rest as they are).
         var stored: [String: StoredRow] = [:]
         var storedNextAlert: [String: SQLiteValue] = [:]
-        for row in try db.query(
-            "SELECT deadline_id, rule, party, coordinator, due_us, is_open, status, body, alert_plan, next_alert_us FROM deadlines WHERE case_id = ?",
-            [.text(caseId.rawValue)]
-        ) {
+        for row in try CaseStreams.isFresh(event, in: db)
+            ? []
+            : db.query(
+                "SELECT deadline_id, rule, party, coordinator, due_us, is_open, status, body, alert_plan, next_alert_us FROM deadlines WHERE case_id = ?",
+                [.text(caseId.rawValue)]
+            )
+        {
             let id = row[0].string ?? ""
             stored[id] = StoredRow(
                 rule: row[1].string ?? "",

@@ -384,6 +384,53 @@ struct PreparedSummary: Projection {
 }
 
 @Suite struct RebuildPassTests {
+    /// Records the writer's `PRAGMA synchronous` (1 NORMAL, 2 FULL) as each event is applied.
+    struct SyncRecorder: Projection {
+        var name = "sync_seen"
+        func prepare(_ db: ProjectionDatabase) throws {
+            try db.executeScript("CREATE TABLE sync_seen (position INTEGER PRIMARY KEY, synchronous INTEGER NOT NULL)")
+        }
+        func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
+            let mode = try db.query("PRAGMA synchronous").first?[0].int64 ?? -1
+            try db.execute(
+                "INSERT OR REPLACE INTO sync_seen (position, synchronous) VALUES (?, ?)",
+                [.integer(event.position), .integer(mode)]
+            )
+        }
+        func drop(_ db: ProjectionDatabase) throws { try db.executeScript("DROP TABLE IF EXISTS sync_seen") }
+    }
+
+    /// A rebuild pass commits its batches unsynced (the log can give its rows again); the
+    /// commands appended between its batches, and everything after it, are synced as configured.
+    @Test func aRebuildPassCommitsUnsynced_theAppendsBetweenAndAfterItSynced() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"), projections: [SyncRecorder()])
+        defer { store.close() }
+        for i in 0..<40 { try store.append(to: "s\(i % 4)", expected: .any, events: [event()]) }
+        func seen() throws -> [Int64: Int64] {
+            try store.read {
+                Dictionary(
+                    uniqueKeysWithValues: try $0.query("SELECT position, synchronous FROM sync_seen").map {
+                        ($0[0].int64 ?? 0, $0[1].int64 ?? 0)
+                    }
+                )
+            }
+        }
+        #expect(Set(try seen().values) == [2])
+        var between = 0
+        try store.rebuildProjections(named: ["sync_seen"], batchSize: 10) { step in
+            guard step.rebuilding, between < 2 else { return }
+            between += 1
+            _ = try? store.append(to: "late", expected: .any, events: [event()])
+        }
+        try store.append(to: "after", expected: .any, events: [event()])
+        let modes = try seen()
+        #expect(modes.count == 43)
+        #expect((1...40).allSatisfy { modes[Int64($0)] == 1 }, "\(modes.sorted { $0.key < $1.key })")
+        #expect((41...43).allSatisfy { modes[Int64($0)] == 2 }, "\(modes.sorted { $0.key < $1.key })")
+    }
+
     /// Streams interleaved at random, rebuilt together in batches of 1 to 7 events (so that
     /// streams are cut between batches): the same rows as the appends kept, and the preparation
     /// was used.

@@ -241,8 +241,8 @@ package struct Ack: DaemonCommand {
         discussion: """
             ALERT_ID is an id as `imr-ctl alerts` shows it (the start of the id is enough when it names one open alert).
             In bulk: --case C acknowledges every open alert of case C (whoever coordinates it); --all-mine \
-            --before DATE every open alert of mine whose deadline is due before DATE (a date, or today, \
-            tomorrow...). Each alert acknowledged is still one event of its own, with my name; each is \
+            --before DATE every open alert of mine due before DATE (its DUE in `imr-ctl alerts`; a date, or \
+            today, tomorrow...), reading my alerts in due order only up to DATE. Each alert acknowledged is still one event of its own, with my name; each is \
             printed. Acknowledging an acknowledged alert changes nothing. Needs the coordinator role.
             Examples: imr-ctl ack 3f2a9c1e; imr-ctl ack --case C-1001; imr-ctl ack --all-mine --before today
             """
@@ -282,8 +282,22 @@ package struct Ack: DaemonCommand {
             ids = try everyRow(client, AlertListRequest(caseId: caseId, order: AlertOrder.due.rawValue)).map(\.alertId)
         } else if allMine, let before {
             let cutoff = try When.date(before, option: "--before")
-            ids = try everyRow(client, AlertListRequest(mine: true, order: AlertOrder.due.rawValue))
-                .filter { ($0.dueDate ?? Pacific.date(of: $0.due).iso) < cutoff }.map(\.alertId)
+            // The alert's own due date, as the DUE column shows it. In due order: the pages end
+            // where the alerts reach the cutoff, so only the alerts before it are read, however
+            // many of mine are due later.
+            var reachedCutoff = false
+            try client.stream(AlertListRequest(mine: true, order: AlertOrder.due.rawValue, limit: largestPage)) {
+                reply in
+                let page = try DaemonClient.decode(AlertListPage.self, reply, method: AlertListRequest.method)
+                for alert in page.alerts {
+                    guard Pacific.date(of: alert.due).iso < cutoff else {
+                        reachedCutoff = true
+                        break
+                    }
+                    ids.append(alert.alertId)
+                }
+                return !reachedCutoff
+            }
         } else {
             ids = try alertIds.map { try resolveAlertId($0, client) }
         }

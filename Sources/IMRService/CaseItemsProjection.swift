@@ -185,7 +185,8 @@ package enum ReadModels {
         let shared = CaseStreams.preparation(deadlines: deadlines)
         return (
             [
-                CaseItemsProjection(preparation: shared), deadlines, CaseListProjection(preparation: shared),
+                CaseItemsProjection(preparation: shared), deadlines,
+                CaseListProjection(preparation: shared, afterDeadlines: true),
                 AlertProjection(),
             ], deadlines
         )

@@ -27,9 +27,20 @@ package struct CaseListProjection: Projection {
     /// preparation when the read models are made together, ``ReadModels/standard(policy:)``).
     let preparation: BatchPreparation
 
-    package init() { preparation = CaseStreams.preparation(deadlines: nil) }
+    /// Whether the deadlines read model is known to be there (the standard set); else each
+    /// case's next deadline is read only if the store has its table.
+    let withDeadlines: Bool
 
-    init(preparation: BatchPreparation) { self.preparation = preparation }
+    package init() {
+        preparation = CaseStreams.preparation(deadlines: nil)
+        withDeadlines = false
+    }
+
+    /// One of the standard set (``ReadModels/standard(policy:)``), after the deadlines read model.
+    init(preparation: BatchPreparation, afterDeadlines: Bool) {
+        self.preparation = preparation
+        self.withDeadlines = afterDeadlines
+    }
 
     package var batchPreparation: BatchPreparation? { preparation }
 
@@ -107,7 +118,8 @@ package struct CaseListProjection: Projection {
         let numbers = Array(Set(state.items.compactMap { $0.imrCaseNumber?.rawValue })).sorted()
         var next: (due: Int64, rule: String)?
         if state.isOpen,
-            try !db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deadlines'").isEmpty
+            try withDeadlines
+                || !db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deadlines'").isEmpty
         {
             next = try db.query(Self.nextDeadlineSQL, [.text(caseId.rawValue)]).first.map {
                 ($0[0].int64 ?? 0, $0[1].string ?? "")

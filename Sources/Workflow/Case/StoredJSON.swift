@@ -27,7 +27,7 @@ enum StoredJSON {
             let bytes = Bytes(raw.bindMemory(to: UInt8.self))
             let start = bytes.skipWhitespace(0)
             do {
-                let (value, end) = try Value(bytes: bytes, start: start, depth: 0).readObject(body)
+                let (value, end) = try bytes.readObject(start, depth: 0, body)
                 guard bytes.skipWhitespace(end) == bytes.count else { throw Declined() }
                 return value
             } catch {
@@ -36,11 +36,19 @@ enum StoredJSON {
         }
     }
 
-    /// A member of an object: its key's bytes (between the quotes) and where its value starts.
+    /// Where a value is in the payload, as the scan that checked it found it.
+    struct Span {
+        var start: Int
+        /// Just after its last byte.
+        var end: Int
+        /// A string with escapes (one without is its bytes as they are).
+        var escaped = false
+    }
+
+    /// A member of an object: its key's bytes (between the quotes) and its value.
     struct Member {
-        var keyStart: Int
-        var keyEnd: Int
-        var value: Int
+        var key: Range<Int>
+        var value: Span
     }
 
     /// An object's members, found in one pass that also checked every value.
@@ -54,9 +62,9 @@ enum StoredJSON {
         func valueIfPresent(_ key: StaticString) throws(Declined) -> Value? {
             let name = UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
             var found: Value?
-            for member in members where bytes.equal(member.keyStart..<member.keyEnd, name) {
+            for member in members where bytes.equal(member.key, name) {
                 guard found == nil else { throw Declined() }
-                found = Value(bytes: bytes, start: member.value, depth: depth + 1)
+                found = Value(bytes: bytes, span: member.value, depth: depth + 1)
             }
             return found
         }
@@ -78,8 +86,10 @@ enum StoredJSON {
     /// A value in the payload, read as the type its property has.
     struct Value {
         fileprivate let bytes: Bytes
-        fileprivate let start: Int
+        fileprivate let span: Span
         fileprivate let depth: Int
+
+        private var start: Int { span.start }
 
         var isNull: Bool { bytes.hasLiteral("null", at: start) }
 
@@ -92,9 +102,8 @@ enum StoredJSON {
         /// A string, its escapes replaced.
         func string() throws(Declined) -> String {
             guard bytes[start] == quote else { throw Declined() }
-            let scanned = try bytes.scanString(start)
-            let content = start + 1..<scanned.end - 1
-            guard scanned.escaped else { return bytes.text(content) }
+            let content = start + 1..<span.end - 1
+            guard span.escaped else { return bytes.text(content) }
             return try bytes.unescaped(content)
         }
 
@@ -162,8 +171,9 @@ enum StoredJSON {
             var position = bytes.skipWhitespace(start + 1)
             if bytes[position] == closeBracket { return result }
             while true {
-                result.append(try element(Value(bytes: bytes, start: position, depth: depth + 1)))
-                position = bytes.skipWhitespace(try bytes.endOfValue(position, depth: depth + 1))
+                let span = try bytes.scanValue(position, depth: depth + 1)
+                result.append(try element(Value(bytes: bytes, span: span, depth: depth + 1)))
+                position = bytes.skipWhitespace(span.end)
                 if bytes[position] == comma {
                     position = bytes.skipWhitespace(position + 1)
                 } else if bytes[position] == closeBracket {
@@ -176,27 +186,7 @@ enum StoredJSON {
 
         /// An object, its members handed to `body`.
         func object<T>(_ body: (Object) throws(Declined) -> T) throws(Declined) -> T {
-            try readObject(body).value
-        }
-
-        /// An object read by `body`, and the position just after it.
-        fileprivate func readObject<T>(_ body: (Object) throws(Declined) -> T) throws(Declined) -> (value: T, end: Int)
-        {
-            try withUnsafeTemporaryAllocation(of: Member.self, capacity: maximumMembers) {
-                (storage) throws(Declined) -> (value: T, end: Int) in
-                var count = 0
-                let end = try bytes.endOfObject(start, depth: depth) { member throws(Declined) in
-                    guard count < storage.count else { throw Declined() }
-                    storage[count] = member
-                    count += 1
-                }
-                let object = Object(
-                    bytes: bytes,
-                    members: UnsafeBufferPointer(rebasing: storage[..<count]),
-                    depth: depth
-                )
-                return (try body(object), end)
-            }
+            try bytes.readObject(start, depth: depth, body).value
         }
     }
 }
@@ -259,9 +249,10 @@ private struct Bytes {
         return value
     }
 
+    /// Whether the bytes of `range` (within the payload) are `other`'s.
     func equal(_ range: Range<Int>, _ other: UnsafeBufferPointer<UInt8>) -> Bool {
         guard range.count == other.count else { return false }
-        for (offset, position) in range.enumerated() where buffer[position] != other[offset] { return false }
+        for offset in 0..<other.count where buffer[range.lowerBound + offset] != other[offset] { return false }
         return true
     }
 
@@ -271,18 +262,22 @@ private struct Bytes {
         return true
     }
 
-    /// The position just after the JSON value at `position`, having checked all of it.
-    func endOfValue(_ position: Int, depth: Int) throws(StoredJSON.Declined) -> Int {
+    /// The JSON value at `position`, all of it checked.
+    func scanValue(_ position: Int, depth: Int) throws(StoredJSON.Declined) -> StoredJSON.Span {
+        let end: Int
         switch self[position] {
-        case quote: return try scanString(position).end
-        case openBrace: return try endOfObject(position, depth: depth) { _ in }
-        case openBracket: return try endOfArray(position, depth: depth)
-        case UInt8(ascii: "t"): return try endOfLiteral("true", at: position)
-        case UInt8(ascii: "f"): return try endOfLiteral("false", at: position)
-        case UInt8(ascii: "n"): return try endOfLiteral("null", at: position)
-        case minus, zero...(zero + 9): return try endOfNumber(position)
+        case quote:
+            let string = try scanString(position)
+            return StoredJSON.Span(start: position, end: string.end, escaped: string.escaped)
+        case openBrace: end = try scanObject(position, depth: depth, into: nil).end
+        case openBracket: end = try endOfArray(position, depth: depth)
+        case UInt8(ascii: "t"): end = try endOfLiteral("true", at: position)
+        case UInt8(ascii: "f"): end = try endOfLiteral("false", at: position)
+        case UInt8(ascii: "n"): end = try endOfLiteral("null", at: position)
+        case minus, zero...(zero + 9): end = try endOfNumber(position)
         default: throw StoredJSON.Declined()
         }
+        return StoredJSON.Span(start: position, end: end)
     }
 
     private func endOfLiteral(_ literal: StaticString, at position: Int) throws(StoredJSON.Declined) -> Int {
@@ -321,7 +316,7 @@ private struct Bytes {
         var position = skipWhitespace(position + 1)
         if self[position] == closeBracket { return position + 1 }
         while true {
-            position = skipWhitespace(try endOfValue(position, depth: depth + 1))
+            position = skipWhitespace(try scanValue(position, depth: depth + 1).end)
             switch self[position] {
             case comma: position = skipWhitespace(position + 1)
             case closeBracket: return position + 1
@@ -330,28 +325,49 @@ private struct Bytes {
         }
     }
 
-    /// The position just after the object at `position`, each member handed to `member` as
-    /// it is found (its value checked). Keys must be plain ASCII without escapes.
-    func endOfObject(
+    /// The object at `position` read by `body`, and the position just after it.
+    func readObject<T>(
         _ position: Int,
         depth: Int,
-        _ member: (StoredJSON.Member) throws(StoredJSON.Declined) -> Void
-    ) throws(StoredJSON.Declined) -> Int {
+        _ body: (StoredJSON.Object) throws(StoredJSON.Declined) -> T
+    ) throws(StoredJSON.Declined) -> (value: T, end: Int) {
+        try withUnsafeTemporaryAllocation(of: StoredJSON.Member.self, capacity: StoredJSON.maximumMembers) {
+            (storage) throws(StoredJSON.Declined) -> (value: T, end: Int) in
+            let (end, count) = try scanObject(position, depth: depth, into: storage)
+            let members = UnsafeBufferPointer(rebasing: storage[..<count])
+            return (try body(StoredJSON.Object(bytes: self, members: members, depth: depth)), end)
+        }
+    }
+
+    /// The object at `position`, all of it checked: the position just after it and how many
+    /// members it has, which are written to `storage` when given (more than it holds are
+    /// declined). Keys must be plain ASCII without escapes.
+    func scanObject(
+        _ position: Int,
+        depth: Int,
+        into storage: UnsafeMutableBufferPointer<StoredJSON.Member>?
+    ) throws(StoredJSON.Declined) -> (end: Int, count: Int) {
         guard self[position] == openBrace, depth < StoredJSON.maximumDepth else { throw StoredJSON.Declined() }
         var position = skipWhitespace(position + 1)
-        if self[position] == closeBrace { return position + 1 }
+        var count = 0
+        if self[position] == closeBrace { return (position + 1, count) }
         while true {
             guard self[position] == quote else { throw StoredJSON.Declined() }
             let key = try scanString(position)
             guard !key.escaped, key.ascii else { throw StoredJSON.Declined() }
+            let name = position + 1..<key.end - 1
             position = skipWhitespace(key.end)
             guard self[position] == colon else { throw StoredJSON.Declined() }
-            let value = skipWhitespace(position + 1)
-            position = skipWhitespace(try endOfValue(value, depth: depth + 1))
-            try member(StoredJSON.Member(keyStart: key.start + 1, keyEnd: key.end - 1, value: value))
+            let value = try scanValue(skipWhitespace(position + 1), depth: depth + 1)
+            if let storage {
+                guard count < storage.count else { throw StoredJSON.Declined() }
+                storage[count] = StoredJSON.Member(key: name, value: value)
+            }
+            count += 1
+            position = skipWhitespace(value.end)
             switch self[position] {
             case comma: position = skipWhitespace(position + 1)
-            case closeBrace: return position + 1
+            case closeBrace: return (position + 1, count)
             default: throw StoredJSON.Declined()
             }
         }
@@ -359,13 +375,13 @@ private struct Bytes {
 
     /// The string whose opening quote is at `start`, checked: the position after its closing
     /// quote, whether it has escapes and whether it is all ASCII.
-    func scanString(_ start: Int) throws(StoredJSON.Declined) -> (start: Int, end: Int, escaped: Bool, ascii: Bool) {
+    func scanString(_ start: Int) throws(StoredJSON.Declined) -> (end: Int, escaped: Bool, ascii: Bool) {
         var position = start + 1
         var escaped = false
         var ascii = true
         while true {
             let byte = self[position]
-            if byte == quote { return (start, position + 1, escaped, ascii) }
+            if byte == quote { return (position + 1, escaped, ascii) }
             if byte == backslash {
                 escaped = true
                 position = try endOfEscape(position).end

@@ -339,6 +339,9 @@ extension String {
             #"{"zz":[],"closedOn":"2024-05-06","aa":{},"reason":"done","n":-0,"m":0.5,"e":1E-7,"s":"x\"y"}"#,
             #"{"x":1,"x":2,"closedOn":"2024-05-06","reason":"done"}"#,
             #"{"Reason":"other","closedOn":"2024-05-06","reason":"done","closedon":"2000-01-01"}"#,
+            // Nesting 31 deep in a member nothing reads (the reader takes 32, JSONDecoder more).
+            #"{"closedOn":"2024-05-06","reason":"done","x":"#
+                + String(repeating: "[", count: 30) + String(repeating: "]", count: 30) + "}",
         ] {
             #expect(fast("CaseClosed", json) == expected, "\(json)")
         }

@@ -15,7 +15,7 @@ struct IMRBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "imr-bench",
         abstract: "imr's benchmark and torture tools (see BENCHMARKS.md and RELIABILITY.md).",
-        subcommands: [StoreBench.self, Load.self, Seed.self, Reads.self, Torture.self, Attack.self],
+        subcommands: [StoreBench.self, Load.self, Seed.self, Reads.self, Torture.self, Attack.self, Decode.self],
         defaultSubcommand: StoreBench.self
     )
 }

@@ -438,6 +438,7 @@ func deepEcho(_ depth: Int) -> [UInt8] {
 
     @Test func rejectedMessagesAreLoggedOncePerPeerPerInterval() async throws {
         let log = CapturedLog()
+        let started = ContinuousClock.now
         try await withServer(logger: log.logger) { path, _, _ in
             for _ in 0..<50 {
                 let garbler = try VarlinkClient(path: path)
@@ -445,8 +446,11 @@ func deepEcho(_ depth: Int) -> [UInt8] {
                 #expect(outcome(garbler) == "org.varlink.service.InvalidParameter")
             }
         }
+        // One line per 10 s interval the 50 took: one on a quiet machine (a suite that holds the
+        // cooperative pool meanwhile once stretched them to 90 s, and a second line was right).
+        let intervals = Int((ContinuousClock.now - started) / .seconds(10)) + 1
         let lines = log.all.filter { $0.contains("closing connection") }
-        #expect(lines.count == 1, "\(lines)")
+        #expect(lines.count >= 1 && lines.count <= intervals, "\(lines) in \(intervals) interval(s)")
         let limited = RateLimitedLog(logger: log.logger, interval: .milliseconds(200))
         for _ in 0..<10 { limited.warning(uid: 7, "bad message") }
         usleep(250_000)

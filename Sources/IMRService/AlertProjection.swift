@@ -1,6 +1,7 @@
 import Crypto
 import EventStore
 import Foundation
+import Synchronization
 import IMRWire
 import Varlink
 import Workflow
@@ -38,12 +39,21 @@ package enum AlertStreams {
     /// An alert event decoded from the log; nil for events of other streams.
     package static func decode(_ event: RecordedEvent) throws -> AlertEvent? {
         guard event.streamId.hasPrefix(prefix) else { return nil }
-        return try AlertEventCodec.decode(
+        // The deadlines and the alerts read models both read each AlertRaised, one after the
+        // other: the second takes what the first decoded (by the event's id and position).
+        if let known = lastDecoded.withLock({ $0 }), known.id == event.id, known.position == event.position {
+            return known.event
+        }
+        let decoded = try AlertEventCodec.decode(
             type: event.type,
             schemaVersion: event.schemaVersion,
             payload: event.payloadData
         )
+        lastDecoded.withLock { $0 = (event.id, event.position, decoded) }
+        return decoded
     }
+
+    private static let lastDecoded = Mutex<(id: UUID, position: Int64, event: AlertEvent)?>(nil)
 }
 
 extension AlertView {

@@ -41,20 +41,26 @@ struct AlertFixture {
             projections: Self.projections()
         )
         service = CaseService(store: store)
+        try openCase("c1", claimNumber: "ADJ-1", coordinator: "maria")
+    }
+
+    /// Opens a case as c1 is (injured 2 November 2023) with the same faxed prospective RFA "A"
+    /// received Monday 4 March 2024 10:00 (both recorded at 10:30).
+    func openCase(_ id: CaseID, claimNumber: String, coordinator: String) throws {
         let now = pacific("2024-03-04", 10, 30)
         try service.execute(
             .openCase(
                 CaseOpened(
-                    caseId: "c1",
-                    claimNumber: "ADJ-1",
+                    caseId: id,
+                    claimNumber: claimNumber,
                     employer: "Acme",
                     claimsAdministrator: "Golden TPA",
                     injuredWorkerReference: "J.S.",
                     dateOfInjury: LocalDate(iso: "2023-11-02")!,
-                    coordinator: "maria"
+                    coordinator: coordinator
                 )
             ),
-            on: "c1",
+            on: id,
             actor: actor,
             commandId: UUID(),
             now: now
@@ -71,7 +77,7 @@ struct AlertFixture {
                     items: [RequestedItem(id: "1", description: "MRI lumbar spine")]
                 )
             ),
-            on: "c1",
+            on: id,
             actor: actor,
             commandId: UUID(),
             now: now

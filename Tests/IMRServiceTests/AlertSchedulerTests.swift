@@ -586,6 +586,28 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async t
         }
     }
 
+    /// Whether an alert is live is kept on a deadline's alerts by its key: raising one, and a
+    /// deadline starting or stopping to run, read and write a few rows (never every alert).
+    @Test func theAlertsLivenessIsKeptOnTheDeadlinesKeys() throws {
+        try withStore { store in
+            for (sql, arguments) in [
+                (AlertProjection.liveSQL, [.text("d"), .text("d"), .integer(1)]),
+                (AlertProjection.supersedeSQL, [.text("d"), .integer(1)]),
+                (AlertProjection.runsSQL, [.text("d")]), (AlertProjection.endsSQL, [.text("d")]),
+            ] as [(String, [SQLiteValue])] {
+                let text = try plan(sql, arguments, in: store)
+                #expect(text.contains("alerts_deadline (deadline_id=?"), "\(text)")
+                #expect(
+                    !text.split(separator: "\n").contains { $0.hasPrefix("SCAN") && $0 != "SCAN CONSTANT ROW" },
+                    "\(text)"
+                )
+                if sql == AlertProjection.liveSQL {
+                    #expect(text.contains("deadlines_running (deadline_id=?"), "\(text)")
+                }
+            }
+        }
+    }
+
     /// A follower's snoozes: the next end, and the alerts whose snooze ended, on the index of
     /// snoozes (not every open alert).
     @Test func aFollowersSnoozeQueriesRunOnTheSnoozeIndex() throws {

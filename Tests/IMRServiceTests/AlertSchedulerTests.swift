@@ -336,9 +336,13 @@ extension AlertRaised {
                 try $0.query("SELECT deadline_id, alert_plan, next_alert_us FROM deadlines ORDER BY deadline_id").map {
                     "\($0[0]) \($0[1]) \($0[2])"
                 }
+                    + $0.query("SELECT alert_id, level, is_live FROM alerts ORDER BY alert_id").map {
+                        "\($0[0]) \($0[1]) \($0[2])"
+                    }
             }
         }
         let live = try snapshot(f.store)
+        #expect(live.contains { $0.hasSuffix("integer(1)") }, "a live alert")
         try f.store.write { context in
             try context.database.executeScript(
                 """

@@ -783,7 +783,7 @@ package struct Rebuild: DaemonCommand {
             """
     )
     @OptionGroup var read: ReadOptions
-    @Argument(help: "One read model (default: all).") var projection: String?
+    @Argument(help: "One read model (default: all; deadlines brings case_list with it).") var projection: String?
     package var connection: ConnectionOptions { read.connection }
     package init() {}
 

@@ -734,6 +734,13 @@ import Glibc
         #expect(rebuild.status == 0 && rebuild.out.contains("deadlines"), "\(rebuild.err)")
         let unknown = try await Self.ctl(["rebuild", "nope"], socket: s)
         #expect(unknown.status == 66, "\(unknown.err)")
+        // The deadlines bring the case list with them (a case's next deadline is read from them);
+        // another read model is rebuilt alone.
+        let deadlines = try await Self.ctl(["rebuild", "deadlines", "--json"], socket: s)
+        let rebuiltWith = (try Self.json(deadlines.out) as? [String: Any])?["rebuilt"] as? [String]
+        #expect(rebuiltWith == ["deadlines", "case_list"], "\(deadlines.out) \(deadlines.err)")
+        let items = try await Self.ctl(["rebuild", "case_items", "--json"], socket: s)
+        #expect((try Self.json(items.out) as? [String: Any])?["rebuilt"] as? [String] == ["case_items"], "\(items.out)")
         // The read models rebuilt from the log give the same board.
         let rebuilt = try #require(
             try Self.json(try await Self.ctl(["deadlines", "--json"], socket: s).out) as? [[String: Any]]

@@ -74,7 +74,13 @@ final class SQLiteConnection: @unchecked Sendable {
     /// command of a group commit runs in a savepoint whose undo record (the statement journal)
     /// holds the pages it changes, a few hundred KiB with the read models; at SQLite's default
     /// of 64 KiB every command created, wrote and deleted a temporary file on the writer thread.
-    static let configured: Int32 = imr_sqlite_config_statement_journal_spill(16 << 20)
+    /// Statement journals stay in memory whatever their size (-1): with a spill size (16 MiB
+    /// was tried), SQLite 3.40 failed a statement whose journal passed it with "database or
+    /// disk is full", no system call failing (a read model's UPDATE of 66,000 alerts in a
+    /// rebuild; `aStatementChangingMorePagesThanTheOldSpillSizeIsApplied`). A statement's
+    /// journal holds the pages it changes once each: large only for a statement that rewrites
+    /// a large table, which the read models do not do per command.
+    static let configured: Int32 = imr_sqlite_config_statement_journal_spill(-1)
 
     /// The VFS every connection opens through (``imr_wal_vfs_register()``): a commit's WAL
     /// frames in one write instead of two per page. Registered after the configuration above

@@ -125,6 +125,38 @@ import Testing
         #expect(SQLiteConnection.configured == SQLITE_OK)
     }
 
+    /// A read model whose one event rewrites every row of a table of about 40 MiB.
+    struct WideRewrite: Projection {
+        var name = "wide_rewrite"
+        func prepare(_ db: ProjectionDatabase) throws {
+            try db.executeScript(
+                """
+                CREATE TABLE wide (id INTEGER PRIMARY KEY, v TEXT NOT NULL);
+                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000)
+                INSERT INTO wide (id, v) SELECT i, printf('%.1000c', 'a') FROM n;
+                """
+            )
+        }
+        func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
+            try db.execute("UPDATE wide SET v = printf('%.1000c', ?)", [.text(event.type == "B" ? "b" : "c")])
+        }
+        func drop(_ db: ProjectionDatabase) throws { try db.executeScript("DROP TABLE IF EXISTS wide") }
+    }
+
+    /// A statement whose undo record (the statement journal of the append's savepoint) is
+    /// larger than any bound: SQLite 3.40 failed it with "database or disk is full" once the
+    /// journal passed a spill size set with SQLITE_CONFIG_STMTJRNL_SPILL (16 MiB then), with no
+    /// failing system call and the disk far from full. Statement journals now stay in memory.
+    @Test func aStatementChangingMorePagesThanTheOldSpillSizeIsApplied() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"), projections: [WideRewrite()])
+        defer { store.close() }
+        try store.append(to: "s", expected: .any, events: [event("B")])
+        let values = try store.read { try $0.query("SELECT DISTINCT v FROM wide").map { $0[0].string ?? "" } }
+        #expect(values == [String(repeating: "b", count: 1000)])
+    }
+
     @Test func appendAssignsPositionsVersionsAndKeepsContent() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }

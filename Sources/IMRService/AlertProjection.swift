@@ -140,7 +140,19 @@ package struct AlertPage: Sendable {
 }
 
 /// The `alerts` read model: every raised alert with its acknowledgement, snooze and owner.
-/// Open alerts are those not acknowledged; a snoozed one is hidden until its time.
+/// Open alerts are those not acknowledged and still live; a snoozed one is hidden until its time.
+///
+/// An alert is live (`is_live = 1`) while its deadline runs (the deadlines read model has its row
+/// with `is_open = 1`) and no higher level of that deadline has been raised. The column is kept
+/// equal to that at every moment, whatever order the two read models are given the log in:
+/// an alert is stored live or not by looking at the deadline's row and its deadline's other
+/// alerts as it is inserted, and marks the lower levels it supersedes dead; the deadlines read
+/// model, whenever one of its deadlines starts or stops running (a row inserted, deleted, or its
+/// `is_open` changed) or its table is dropped, has the deadline's alerts follow
+/// (``AlertProjection/deadlines(_:in:known:)``, ``AlertProjection/deadlinesDropped(in:)``). The open
+/// alerts' indexes hold the live, unacknowledged alerts only, so that alerts settled or superseded
+/// long ago (never acknowledged) do not pile up in them. (It is kept beside the deadlines read
+/// model, whose table it reads.)
 package struct AlertProjection: Projection {
     package let name = "alerts"
     /// 2: open alerts in raising order on indexes, all and by coordinator (paged lists).
@@ -154,13 +166,18 @@ package struct AlertProjection: Projection {
     /// and a case's open alerts on one of their own, for `List`'s filters and its due order; the
     /// raising-order indexes also hold the rule (a rule asked for is tested on index pages). The
     /// unused index of open alerts by scheduled time is gone.
-    package var version: Int { 6 }
+    /// 7: whether an alert is live is stored (`is_live`), and the open alerts' indexes and the
+    /// snoozes' are partial on live, unacknowledged alerts: an alert whose deadline was met,
+    /// cancelled or superseded, or that a higher level superseded, leaves them instead of being
+    /// skipped by a lookup of its deadline and of its deadline's other alerts on every page.
+    package var version: Int { 7 }
 
     package init() {}
 
     /// The indexes of `List`'s filters and due order, which only `List` reads (refused while a
     /// rebuild runs): a rebuild pass creates them at its end. Not the raising-order ones (a
-    /// follower's replay reads them), the deadline's (the scheduler) nor the snoozes' (followers).
+    /// follower's replay reads them), the deadline's (the scheduler, and whoever marks a
+    /// deadline's alerts live or dead) nor the snoozes' (followers).
     package var deferredIndexes: [String] {
         ["alerts_open_due", "alerts_coordinator_due", "alerts_rule_due", "alerts_level_due", "alerts_case_open"]
     }
@@ -182,17 +199,25 @@ package struct AlertProjection: Projection {
                 acknowledged_by  TEXT,
                 acknowledged_us  INTEGER,
                 snoozed_until_us INTEGER,
-                position         INTEGER NOT NULL
+                position         INTEGER NOT NULL,
+                is_live          INTEGER NOT NULL
             );
             CREATE INDEX alerts_deadline ON alerts (deadline_id, level);
-            CREATE INDEX alerts_open_position ON alerts (acknowledged_us, position, snoozed_until_us, deadline_id, level, rule);
-            CREATE INDEX alerts_coordinator_open ON alerts (coordinator, acknowledged_us, position, snoozed_until_us, deadline_id, level, rule);
-            CREATE INDEX alerts_open_due ON alerts (acknowledged_us, due_us, position, snoozed_until_us, deadline_id, level);
-            CREATE INDEX alerts_coordinator_due ON alerts (coordinator, acknowledged_us, due_us, position, snoozed_until_us, deadline_id, level, rule);
-            CREATE INDEX alerts_rule_due ON alerts (rule, acknowledged_us, due_us, position, snoozed_until_us, deadline_id, level);
-            CREATE INDEX alerts_level_due ON alerts (level, acknowledged_us, due_us, position, snoozed_until_us, deadline_id);
-            CREATE INDEX alerts_case_open ON alerts (case_id, acknowledged_us, due_us, position, snoozed_until_us, deadline_id, level, rule, coordinator);
-            CREATE INDEX alerts_snoozed ON alerts (snoozed_until_us) WHERE acknowledged_us IS NULL AND snoozed_until_us IS NOT NULL;
+            CREATE INDEX alerts_open_position ON alerts (acknowledged_us, is_live, position, snoozed_until_us, level, rule)
+                WHERE \(Self.openCondition);
+            CREATE INDEX alerts_coordinator_open ON alerts (coordinator, acknowledged_us, is_live, position, snoozed_until_us, level, rule)
+                WHERE \(Self.openCondition);
+            CREATE INDEX alerts_open_due ON alerts (acknowledged_us, is_live, due_us, position, snoozed_until_us)
+                WHERE \(Self.openCondition);
+            CREATE INDEX alerts_coordinator_due ON alerts (coordinator, acknowledged_us, is_live, due_us, position, snoozed_until_us, level, rule)
+                WHERE \(Self.openCondition);
+            CREATE INDEX alerts_rule_due ON alerts (rule, acknowledged_us, is_live, due_us, position, snoozed_until_us, level)
+                WHERE \(Self.openCondition);
+            CREATE INDEX alerts_level_due ON alerts (level, acknowledged_us, is_live, due_us, position, snoozed_until_us)
+                WHERE \(Self.openCondition);
+            CREATE INDEX alerts_case_open ON alerts (case_id, acknowledged_us, is_live, due_us, position, snoozed_until_us, level, rule, coordinator)
+                WHERE \(Self.openCondition);
+            CREATE INDEX alerts_snoozed ON alerts (snoozed_until_us) WHERE \(Self.openCondition) AND snoozed_until_us IS NOT NULL;
             """
         )
     }
@@ -201,16 +226,23 @@ package struct AlertProjection: Projection {
         guard let alert = try AlertStreams.decode(event) else { return }
         switch alert {
         case .raised(let e):
+            let deadlineId = SQLiteValue.text(e.deadlineId)
+            let rank = SQLiteValue.integer(Int64(Self.rank(of: e.level)))
+            // Live when its deadline runs and no higher level of it was raised before it (in a
+            // rebuild, alert streams come in id order, not in the order they were raised).
+            let live = try db.query(Self.liveSQL, [deadlineId, deadlineId, rank]).first?[0].int64 ?? 0
             try db.execute(
-                "INSERT OR IGNORE INTO alerts (alert_id, deadline_id, case_id, rule, level, due_us, scheduled_us, raised_us, late, coordinator, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO alerts (alert_id, deadline_id, case_id, rule, level, due_us, scheduled_us, raised_us, late, coordinator, position, is_live) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    .text(e.alertId.uuidString.lowercased()), .text(e.deadlineId), .text(e.caseId.rawValue),
+                    .text(e.alertId.uuidString.lowercased()), deadlineId, .text(e.caseId.rawValue),
                     .text(e.rule.rawValue),
                     .text(e.level.rawValue), .integer(e.due.unixMicroseconds), .integer(e.scheduledAt.unixMicroseconds),
                     .integer(e.raisedAt.unixMicroseconds), .integer(e.late ? 1 : 0), .text(e.coordinator),
-                    .integer(event.position),
+                    .integer(event.position), .integer(live == 0 ? 0 : 1),
                 ]
             )
+            // The lower levels of its deadline are superseded by it.
+            try db.execute(Self.supersedeSQL, [deadlineId, rank])
         case .acknowledged(let e):
             try db.execute(
                 "UPDATE alerts SET acknowledged_by = ?, acknowledged_us = ? WHERE alert_id = ?",
@@ -259,11 +291,11 @@ extension AlertProjection {
         + "(SELECT json_array(json_extract(d.body, '$.itemIds'), json_extract(d.body, '$.dueDate'), json_extract(d.body, '$.isExactInstant')) "
         + "FROM deadlines d WHERE d.deadline_id = alerts.deadline_id) AS deadline_facts"
 
-    /// An alert is open only while its deadline runs: looked up per alert by the deadline's key
-    /// (a list `IN (SELECT …)` would first gather every running deadline of the store).
-    static let deadlineRuns =
-        "EXISTS (SELECT 1 FROM deadlines d INDEXED BY deadlines_running WHERE d.deadline_id = alerts.deadline_id AND d.is_open = 1)"
-        + " AND " + notSuperseded
+    /// The condition of the open alerts' partial indexes, word for word what their queries say
+    /// (SQLite uses a partial index only for a query whose conditions include its own): not
+    /// acknowledged and live. Both columns are in those indexes too, so that a query reads the
+    /// index without the rows.
+    static let openCondition = "acknowledged_us IS NULL AND is_live = 1"
 
     /// A level's rank in SQL (notice 0 … overdue 3), from ``AlertLevel``'s order.
     static func rank(_ column: String) -> String {
@@ -271,12 +303,55 @@ extension AlertProjection {
         return "(CASE \(column) \(cases.joined(separator: " ")) ELSE -1 END)"
     }
 
-    /// An alert stays open only while its deadline has raised no higher level: once the
-    /// reminder is raised the notice is superseded, once overdue, every earlier level. (Looked
-    /// up on the deadline's alerts, at most one per level.)
-    static let notSuperseded =
-        "NOT EXISTS (SELECT 1 FROM alerts h INDEXED BY alerts_deadline WHERE h.deadline_id = alerts.deadline_id AND "
-        + rank("h.level") + " > " + rank("alerts.level") + ")"
+    /// A level's rank, as ``rank(_:)`` gives it in SQL.
+    static func rank(of level: AlertLevel) -> Int { AlertLevel.allCases.sorted().firstIndex(of: level) ?? -1 }
+
+    /// The deadlines read model's word that these deadlines now run, or no longer do (a row
+    /// inserted, deleted, or its `is_open` changed): each one's alerts are live while it runs,
+    /// except those a higher level of it superseded. Nothing when the store keeps no alerts read
+    /// model; `known`: it does (its table is not looked up). (Looked up on each deadline's
+    /// alerts, a few.)
+    package static func deadlines(
+        _ changes: [(id: String, runs: Bool)],
+        in db: ProjectionDatabase,
+        known: Bool = false
+    ) throws {
+        guard !changes.isEmpty else { return }
+        guard try known || isKept(in: db) else { return }
+        for (id, runs) in changes { try db.execute(runs ? runsSQL : endsSQL, [.text(id)]) }
+    }
+
+    /// Whether an alert being raised is live: its deadline runs and has raised no higher level
+    /// (arguments: the deadline's id twice, then the rank of the alert's level).
+    static let liveSQL = """
+        SELECT EXISTS (SELECT 1 FROM deadlines INDEXED BY deadlines_running WHERE deadline_id = ? AND is_open = 1)
+        AND NOT EXISTS (SELECT 1 FROM alerts INDEXED BY alerts_deadline WHERE deadline_id = ? AND \(rank("level")) > ?)
+        """
+    /// A deadline's alerts below a level (its rank) superseded.
+    static let supersedeSQL =
+        "UPDATE alerts SET is_live = 0 WHERE deadline_id = ? AND is_live = 1 AND \(rank("level")) < ?"
+    /// A deadline's alerts live again as it runs again, but for those a higher level superseded.
+    static let runsSQL =
+        "UPDATE alerts SET is_live = 1 WHERE deadline_id = ? AND is_live = 0 AND NOT EXISTS (SELECT 1 FROM alerts h "
+        + "INDEXED BY alerts_deadline WHERE h.deadline_id = alerts.deadline_id AND \(rank("h.level")) > \(rank("alerts.level")))"
+    /// A deadline's alerts dead as it stops running.
+    static let endsSQL = "UPDATE alerts SET is_live = 0 WHERE deadline_id = ? AND is_live = 1"
+
+    /// The deadlines read model's word that its table is being dropped (to be rebuilt): no
+    /// deadline runs until it writes them again, so no alert is live.
+    package static func deadlinesDropped(in db: ProjectionDatabase) throws {
+        guard try isKept(in: db) else { return }
+        try db.execute("UPDATE alerts SET is_live = 0 WHERE is_live = 1")
+    }
+
+    /// Whether the store keeps this read model, with the column: a store may keep the deadlines
+    /// without it, and an alerts table of an older version (without `is_live`) is about to be
+    /// rebuilt (a store opening with both read models older resets the deadlines' first).
+    static func isKept(in db: ProjectionDatabase) throws -> Bool {
+        try !db.query(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alerts' AND sql LIKE '%is_live%'"
+        ).isEmpty
+    }
 
     static func view(_ row: Row) -> AlertView {
         func instant(_ micros: Int64?) -> Date? { micros.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) } }
@@ -302,15 +377,14 @@ extension AlertProjection {
         )
     }
 
-    /// Open alerts at `now` (raised, not acknowledged, not snoozed past now, their deadline
-    /// still running: one met, cancelled or superseded since needs no one's attention; and no
-    /// higher level of the same deadline raised since), in the
-    /// order they were raised; only `coordinator`'s when given. All of them in one array: for
-    /// tests and small stores; the daemon reads them a page at a time (``openPage(in:matching:now:after:limit:counting:)``).
+    /// Open alerts at `now` (raised, not acknowledged, not snoozed past now, and live: their
+    /// deadline still running, since one met, cancelled or superseded needs no one's attention,
+    /// and no higher level of the same deadline raised since), in the order they were raised;
+    /// only `coordinator`'s when given. All of them in one array: for tests and small stores;
+    /// the daemon reads them a page at a time (``openPage(in:matching:now:after:limit:counting:)``).
     package static func open(in db: ProjectionDatabase, coordinator: String? = nil, now: Date) throws -> [AlertView] {
         var sql = """
-            SELECT \(columns) FROM alerts WHERE acknowledged_us IS NULL AND (snoozed_until_us IS NULL OR snoozed_until_us <= ?)
-            AND \(deadlineRuns)
+            SELECT \(columns) FROM alerts WHERE \(openCondition) AND (snoozed_until_us IS NULL OR snoozed_until_us <= ?)
             """
         var arguments: [SQLiteValue] = [.integer(now.unixMicroseconds)]
         if let coordinator {
@@ -358,10 +432,7 @@ extension AlertProjection {
     )
         -> (page: (sql: String, arguments: [SQLiteValue]), count: (sql: String, arguments: [SQLiteValue]))
     {
-        var conditions = """
-            acknowledged_us IS NULL AND (snoozed_until_us IS NULL OR snoozed_until_us <= ?)
-            AND \(deadlineRuns)
-            """
+        var conditions = "\(openCondition) AND (snoozed_until_us IS NULL OR snoozed_until_us <= ?)"
         var arguments: [SQLiteValue] = [.integer(now.unixMicroseconds)]
         for (column, value) in [
             ("coordinator", filter.coordinator), ("case_id", filter.caseId), ("level", filter.level?.rawValue),
@@ -467,11 +538,11 @@ extension AlertProjection {
 
     static let snoozeEndQuery = """
         SELECT MIN(snoozed_until_us) FROM alerts INDEXED BY alerts_snoozed
-        WHERE acknowledged_us IS NULL AND snoozed_until_us IS NOT NULL AND snoozed_until_us > ?
+        WHERE \(openCondition) AND snoozed_until_us IS NOT NULL AND snoozed_until_us > ?
         """
 
     /// The query of the open alerts whose snooze ended after `since` and by `now` (also what a
-    /// test explains): on the index of snoozes, then each alert's deadline.
+    /// test explains): on the index of snoozes (which holds live, unacknowledged alerts only).
     static func snoozesEndedQuery(
         coordinator: String?,
         after since: Date,
@@ -479,8 +550,7 @@ extension AlertProjection {
     ) -> (sql: String, arguments: [SQLiteValue]) {
         var sql = """
             SELECT \(columns) FROM alerts INDEXED BY alerts_snoozed
-            WHERE acknowledged_us IS NULL AND snoozed_until_us IS NOT NULL AND snoozed_until_us > ? AND snoozed_until_us <= ?
-            AND \(deadlineRuns)
+            WHERE \(openCondition) AND snoozed_until_us IS NOT NULL AND snoozed_until_us > ? AND snoozed_until_us <= ?
             """
         var arguments: [SQLiteValue] = [.integer(since.unixMicroseconds), .integer(now.unixMicroseconds)]
         if let coordinator {

@@ -179,7 +179,7 @@ package enum ReadModels {
     package static func standard(
         policy: AlertPolicy = .standard
     ) -> (all: [any Projection], deadlines: DeadlineProjection) {
-        let deadlines = DeadlineProjection(policy: policy)
+        let deadlines = DeadlineProjection(policy: policy, withAlerts: true)
         // The deadlines before the case list: a case's row takes its next deadline from them.
         // One preparation for the three case read models in a rebuild: each case folded once.
         let shared = CaseStreams.preparation(deadlines: deadlines)

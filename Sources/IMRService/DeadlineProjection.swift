@@ -19,23 +19,39 @@ import Workflow
 /// The projection follows the alert streams' ``AlertRaised`` events to move that instant on,
 /// keeping the levels each deadline has raised in a table of its own (`deadline_alerts`), so
 /// that it depends on no other read model and a rebuild gives what the appends gave.
+///
+/// When one of its deadlines starts or stops running (a row inserted, deleted or its `is_open`
+/// changed), or its table is dropped, it tells the alerts read model, whose alerts of that
+/// deadline are live only while it runs (``AlertProjection/deadlines(_:in:known:)``): the open alerts'
+/// indexes then hold no alert of a settled deadline, whichever of the two read models is
+/// given an event first.
 package struct DeadlineProjection: Projection {
     package let name = "deadlines"
     let calculator: DeadlineCalculator
     let policy: AlertPolicy
     let bodies = DeadlineBodies()
 
+    /// Whether the alerts read model is known to be there (the standard set); else the alerts of
+    /// a deadline that starts or stops running are told only if the store has their table.
+    let withAlerts: Bool
+
     package init(calculator: DeadlineCalculator = .init(), policy: AlertPolicy = .standard) {
+        self.init(calculator: calculator, policy: policy, withAlerts: false)
+    }
+
+    /// One of the standard set (``ReadModels/standard(policy:)``), with the alerts read model.
+    init(calculator: DeadlineCalculator = .init(), policy: AlertPolicy, withAlerts: Bool) {
         self.calculator = calculator
         self.policy = policy
+        self.withAlerts = withAlerts
     }
 
     /// A rebuild works each case's state and rows out on the rebuild's own thread.
     package var batchPreparation: BatchPreparation? { CaseStreams.preparation(deadlines: self) }
 
     /// The board's indexes. Not `deadlines_case` (`apply` and the case list read a case's rows
-    /// on it), `deadlines_running` or `deadlines_next_alert` (the alert scheduler reads on it
-    /// while a rebuild runs).
+    /// on it), `deadlines_running` (an alert raised asks on it whether its deadline runs) or
+    /// `deadlines_next_alert` (the alert scheduler reads on it while a rebuild runs).
     package var deferredIndexes: [String] {
         ["deadlines_open_due", "deadlines_coordinator_due", "deadlines_history_due", "deadlines_history_coordinator"]
     }
@@ -210,10 +226,15 @@ package struct DeadlineProjection: Projection {
             // Not kept in the memo: here (a catch-up, a rebuild) every case passes once.
             wanted = try rows(for: state, at: event.recordedAt, remember: false)
         }
-        for id in stored.keys where wanted[id] == nil {
+        // The deadlines that start or stop running here: their alerts follow (the alerts read
+        // model keeps whether each alert is live).
+        var runningChanges: [(id: String, runs: Bool)] = []
+        for (id, old) in stored where wanted[id] == nil {
             try db.execute("DELETE FROM deadlines WHERE deadline_id = ?", [.text(id)])
+            if old.isOpen { runningChanges.append((id, false)) }
         }
         for (id, row) in wanted where stored[id] != row {
+            if row.isOpen != (stored[id]?.isOpen ?? false) { runningChanges.append((id, row.isOpen)) }
             // The next alert moves only with the plan (or an alert raised, above).
             let nextAlert: SQLiteValue =
                 row.alertPlan.isEmpty
@@ -239,6 +260,7 @@ package struct DeadlineProjection: Projection {
                 )
             }
         }
+        try AlertProjection.deadlines(runningChanges, in: db, known: withAlerts)
     }
 
     /// Sets only the columns that changed (``ChangedColumns``): most changes are a body's time
@@ -316,6 +338,8 @@ package struct DeadlineProjection: Projection {
     }
 
     package func drop(_ db: ProjectionDatabase) throws {
+        // No deadline runs until the rebuild writes it again: no alert is live meanwhile.
+        try AlertProjection.deadlinesDropped(in: db)
         try db.executeScript(
             "DROP TABLE IF EXISTS deadlines; DROP TABLE IF EXISTS deadline_alert_policy; DROP TABLE IF EXISTS deadline_alerts"
         )

@@ -41,20 +41,26 @@ struct AlertFixture {
             projections: Self.projections()
         )
         service = CaseService(store: store)
+        try openCase("c1", claimNumber: "ADJ-1", coordinator: "maria")
+    }
+
+    /// Opens a case as c1 is (injured 2 November 2023) with the same faxed prospective RFA "A"
+    /// received Monday 4 March 2024 10:00 (both recorded at 10:30).
+    func openCase(_ id: CaseID, claimNumber: String, coordinator: String) throws {
         let now = pacific("2024-03-04", 10, 30)
         try service.execute(
             .openCase(
                 CaseOpened(
-                    caseId: "c1",
-                    claimNumber: "ADJ-1",
+                    caseId: id,
+                    claimNumber: claimNumber,
                     employer: "Acme",
                     claimsAdministrator: "Golden TPA",
                     injuredWorkerReference: "J.S.",
                     dateOfInjury: LocalDate(iso: "2023-11-02")!,
-                    coordinator: "maria"
+                    coordinator: coordinator
                 )
             ),
-            on: "c1",
+            on: id,
             actor: actor,
             commandId: UUID(),
             now: now
@@ -71,7 +77,7 @@ struct AlertFixture {
                     items: [RequestedItem(id: "1", description: "MRI lumbar spine")]
                 )
             ),
-            on: "c1",
+            on: id,
             actor: actor,
             commandId: UUID(),
             now: now
@@ -330,9 +336,13 @@ extension AlertRaised {
                 try $0.query("SELECT deadline_id, alert_plan, next_alert_us FROM deadlines ORDER BY deadline_id").map {
                     "\($0[0]) \($0[1]) \($0[2])"
                 }
+                    + $0.query("SELECT alert_id, level, is_live FROM alerts ORDER BY alert_id").map {
+                        "\($0[0]) \($0[1]) \($0[2])"
+                    }
             }
         }
         let live = try snapshot(f.store)
+        #expect(live.contains { $0.hasSuffix("integer(1)") }, "a live alert")
         try f.store.write { context in
             try context.database.executeScript(
                 """
@@ -577,6 +587,28 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async t
             }
             let raised = try plan("SELECT level FROM alerts WHERE deadline_id = ?", [.text("d")], in: store)
             #expect(raised.contains("alerts_deadline"), "\(raised)")
+        }
+    }
+
+    /// Whether an alert is live is kept on a deadline's alerts by its key: raising one, and a
+    /// deadline starting or stopping to run, read and write a few rows (never every alert).
+    @Test func theAlertsLivenessIsKeptOnTheDeadlinesKeys() throws {
+        try withStore { store in
+            for (sql, arguments) in [
+                (AlertProjection.liveSQL, [.text("d"), .text("d"), .integer(1)]),
+                (AlertProjection.supersedeSQL, [.text("d"), .integer(1)]),
+                (AlertProjection.runsSQL, [.text("d")]), (AlertProjection.endsSQL, [.text("d")]),
+            ] as [(String, [SQLiteValue])] {
+                let text = try plan(sql, arguments, in: store)
+                #expect(text.contains("alerts_deadline (deadline_id=?"), "\(text)")
+                #expect(
+                    !text.split(separator: "\n").contains { $0.hasPrefix("SCAN") && $0 != "SCAN CONSTANT ROW" },
+                    "\(text)"
+                )
+                if sql == AlertProjection.liveSQL {
+                    #expect(text.contains("deadlines_running (deadline_id=?"), "\(text)")
+                }
+            }
         }
     }
 

@@ -257,6 +257,22 @@ private struct Fixture {
             }
             try await group.waitForAll()
         }
+        // Alerts on the deadlines still running, then a case withdrawn: its alerts are not live.
+        let raised = try AlertScheduler(store: store).raiseDue(now: pacific("2024-03-06", 9)).raised
+        #expect(raised.contains { $0.caseId == "c2" })
+        try await service.execute(
+            .withdraw(CaseWithdrawn(withdrawnOn: LocalDate(iso: "2024-03-06")!, reason: "settled")),
+            on: "c2",
+            actor: alice,
+            commandId: UUID(),
+            now: pacific("2024-03-06", 10)
+        )
+        let liveness = try await store.read { db in
+            try db.query("SELECT case_id = 'c2', is_live FROM alerts").map {
+                "\($0[0].int64 ?? -1) \($0[1].int64 ?? -1)"
+            }
+        }
+        #expect(Set(liveness) == ["0 1", "1 0"], "the withdrawn case's alerts dead, the others live")
         func snapshot() throws -> [[String]] {
             try store.read { db in
                 try db.query(
@@ -266,17 +282,19 @@ private struct Fixture {
                 } + db.query("SELECT * FROM case_list ORDER BY case_id").map { row in (0..<13).map { "\(row[$0])" } }
                     + db.query("SELECT * FROM case_items ORDER BY case_id, item_id").map { row in
                         (0..<7).map { "\(row[$0])" }
-                    }
+                    } + db.query("SELECT * FROM alerts ORDER BY alert_id").map { row in (0..<15).map { "\(row[$0])" } }
             }
         }
         let live = try snapshot()
         #expect(live.count > 12 * 3)
-        for name in ["deadlines", "case_list", "case_items"] { try await store.rebuildProjection(named: name) }
+        for name in ["deadlines", "case_list", "case_items", "alerts"] {
+            try await store.rebuildProjection(named: name)
+        }
         #expect(try snapshot() == live)
         // Together, in batches of 3 events (cases cut between batches), their rows worked out
         // ahead on the rebuild's thread: the same rows.
         try await store.rebuildProjections(
-            named: ["case_items", "deadlines", "case_list"],
+            named: ["case_items", "deadlines", "case_list", "alerts"],
             batchSize: 3,
             progress: nil
         )

@@ -227,7 +227,7 @@ package struct AlertProjection: Projection {
         switch alert {
         case .raised(let e):
             let deadlineId = SQLiteValue.text(e.deadlineId)
-            let rank = SQLiteValue.integer(Int64(Self.rank(of: e.level)))
+            let rank = SQLiteValue.integer(Int64(e.level.rank))
             // Live when its deadline runs and no higher level of it was raised before it (in a
             // rebuild, alert streams come in id order, not in the order they were raised).
             let live = try db.query(Self.liveSQL, [deadlineId, deadlineId, rank]).first?[0].int64 ?? 0
@@ -299,12 +299,9 @@ extension AlertProjection {
 
     /// A level's rank in SQL (notice 0 … overdue 3), from ``AlertLevel``'s order.
     static func rank(_ column: String) -> String {
-        let cases = AlertLevel.allCases.sorted().enumerated().map { "WHEN '\($0.element.rawValue)' THEN \($0.offset)" }
+        let cases = AlertLevel.allCases.map { "WHEN '\($0.rawValue)' THEN \($0.rank)" }
         return "(CASE \(column) \(cases.joined(separator: " ")) ELSE -1 END)"
     }
-
-    /// A level's rank, as ``rank(_:)`` gives it in SQL.
-    static func rank(of level: AlertLevel) -> Int { AlertLevel.allCases.sorted().firstIndex(of: level) ?? -1 }
 
     /// The deadlines read model's word that these deadlines now run, or no longer do (a row
     /// inserted, deleted, or its `is_open` changed): each one's alerts are live while it runs,

@@ -13,7 +13,7 @@ public enum AlertLevel: String, Codable, Sendable, CaseIterable, Comparable {
     /// The deadline passed with nothing recorded that meets it.
     case overdue
 
-    var rank: Int {
+    package var rank: Int {
         switch self {
         case .notice: 0
         case .reminder: 1

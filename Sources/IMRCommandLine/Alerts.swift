@@ -285,18 +285,12 @@ package struct Ack: DaemonCommand {
             // The alert's own due date, as the DUE column shows it. In due order: the pages end
             // where the alerts reach the cutoff, so only the alerts before it are read, however
             // many of mine are due later.
-            var reachedCutoff = false
-            try client.stream(AlertListRequest(mine: true, order: AlertOrder.due.rawValue, limit: largestPage)) {
-                reply in
-                let page = try DaemonClient.decode(AlertListPage.self, reply, method: AlertListRequest.method)
-                for alert in page.alerts {
-                    guard Pacific.date(of: alert.due).iso < cutoff else {
-                        reachedCutoff = true
-                        break
-                    }
+            try forEachPageWhile(client, AlertListRequest(mine: true, order: AlertOrder.due.rawValue)) { alerts in
+                for alert in alerts {
+                    guard Pacific.date(of: alert.due).iso < cutoff else { return false }
                     ids.append(alert.alertId)
                 }
-                return !reachedCutoff
+                return true
             }
         } else {
             ids = try alertIds.map { try resolveAlertId($0, client) }

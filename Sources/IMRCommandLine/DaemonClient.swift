@@ -612,12 +612,22 @@ func eachPage<Request: WireCall>(
     pageSize: Int = largestPage,
     _ body: ([String: JSONValue]) throws -> Void
 ) throws where Request.Reply: PagedReply {
-    var parameters = try WireFormat.object(request)
-    parameters["limit"] = .int(Int64(pageSize))
-    try client.stream(Request.method, parameters) { reply in
-        try body(reply)
+    try eachPageWhile(client, request, pageSize: pageSize) {
+        try body($0)
         return true
     }
+}
+
+/// Each page as ``eachPage(_:_:pageSize:_:)`` gives it, until `body` returns false.
+func eachPageWhile<Request: WireCall>(
+    _ client: DaemonClient,
+    _ request: Request,
+    pageSize: Int = largestPage,
+    _ body: ([String: JSONValue]) throws -> Bool
+) throws where Request.Reply: PagedReply {
+    var parameters = try WireFormat.object(request)
+    parameters["limit"] = .int(Int64(pageSize))
+    try client.stream(Request.method, parameters, body)
 }
 
 /// The rows of a paged list a page at a time, each page decoded as it arrives (exports: a page
@@ -629,6 +639,19 @@ func forEachPage<Request: WireCall>(
     _ body: ([Request.Reply.Row]) throws -> Void
 ) throws where Request.Reply: PagedReply {
     try eachPage(client, request, pageSize: pageSize) {
+        try body(try DaemonClient.decode(Request.Reply.self, $0, method: Request.method).rows)
+    }
+}
+
+/// The rows of a paged list a page at a time, as ``forEachPage(_:_:pageSize:_:)``, until `body`
+/// returns false (a list read in its order up to a point).
+func forEachPageWhile<Request: WireCall>(
+    _ client: DaemonClient,
+    _ request: Request,
+    pageSize: Int = largestPage,
+    _ body: ([Request.Reply.Row]) throws -> Bool
+) throws where Request.Reply: PagedReply {
+    try eachPageWhile(client, request, pageSize: pageSize) {
         try body(try DaemonClient.decode(Request.Reply.self, $0, method: Request.method).rows)
     }
 }

@@ -504,6 +504,12 @@ public final class EventStore: Sendable {
     /// between two batches with `.interrupted`: the pass goes on from its cursor when the store
     /// next opens. `progress` hears after each batch.
     /// `batchSize`: events a transaction (the default suits large logs; tests use small ones).
+    /// What a rebuild of `names` rebuilds: them and the projections that read them
+    /// (``Projection/reads``), in the order they were registered.
+    public func projectionsRebuilt(with names: [String]) -> [String] {
+        withReaders(of: Set(names), in: projections).map(\.name)
+    }
+
     public func rebuildProjections(
         named names: [String],
         batchSize: Int = rebuildBatchSize,
@@ -520,6 +526,7 @@ public final class EventStore: Sendable {
             }
             if !chosen.contains(where: { $0.name == name }) { chosen.append(projection) }
         }
+        chosen = withReaders(of: Set(chosen.map(\.name)), in: projections)
         let list = chosen.map(\.name).joined(separator: ", ")
         try withWriter { (w: Writer) throws(EventStoreError) in
             try w.transaction(doing: "reset projections \(list)") { () throws(EventStoreError) in

@@ -32,9 +32,14 @@ public protocol Projection: Sendable {
     /// and create at its end (sorting once instead of inserting row by row into large random-
     /// keyed B-trees). Only indexes the projection's own `apply` does not need; none by default.
     var deferredIndexes: [String] { get }
+    /// The projections whose tables `apply` reads (by name): when one of them is rebuilt, as the
+    /// store opens or on request, this one is rebuilt with it, since what it wrote came from
+    /// rows about to be replaced. None by default.
+    var reads: [String] { get }
 }
 
 extension Projection {
+    public var reads: [String] { [] }
     public var version: Int { 1 }
     public func opened(_ db: ProjectionDatabase) throws {}
     public var batchPreparation: BatchPreparation? { nil }
@@ -148,4 +153,20 @@ public struct ProjectionDatabase {
 
     /// Rows changed by the last statement.
     public var changes: Int { connection.changes }
+}
+
+/// `names` and every projection of `all` that reads one of them (``Projection/reads``), and so
+/// on, in the order of `all`.
+func withReaders(of names: Set<String>, in all: [any Projection]) -> [any Projection] {
+    var chosen = names
+    var grew = true
+    while grew {
+        grew = false
+        for projection in all
+        where !chosen.contains(projection.name) && projection.reads.contains(where: chosen.contains) {
+            chosen.insert(projection.name)
+            grew = true
+        }
+    }
+    return all.filter { chosen.contains($0.name) }
 }

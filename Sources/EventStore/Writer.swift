@@ -172,6 +172,9 @@ final class Writer: @unchecked Sendable {
     func loadCheckpoints(for projections: [any Projection]) throws(EventStoreError) {
         try transaction(doing: "prepare projections") { () throws(EventStoreError) in
             let head = try headPosition()
+            var kept: [String: (stored: Int64, pass: RebuildCursor?)] = [:]
+            var fresh: Set<String> = []
+            var rebuilt: Set<String> = []
             for projection in projections {
                 try sql("prepare projection '\(projection.name)'") {
                     let row = try db.rows(
@@ -184,19 +187,33 @@ final class Writer: @unchecked Sendable {
                             RebuildCursor(target: $0, streamId: row[3].string ?? "", streamVersion: row[4].int64 ?? 0)
                         }
                     }
-                    if stored == nil {
-                        try prepareAfresh(projection, head: head)
-                    } else if stored! > head || row?[1].int64 != Int64(projection.version)
-                        || (pass.map { $0.target > head } ?? false)
+                    if let stored, stored <= head, row?[1].int64 == Int64(projection.version),
+                        !(pass.map { $0.target > head } ?? false)
                     {
+                        kept[projection.name] = (stored, pass)
+                    } else if stored == nil {
+                        fresh.insert(projection.name)
+                    } else {
                         // A projection ahead of the log read events that are gone (a deleted
                         // tail), or one whose tables this build keeps differently: it is rebuilt
                         // from the log as it stands.
-                        try reset(projection, head: head)
-                    } else {
-                        pendingCheckpoints[projection.name] = stored!
-                        if let pass { pendingRebuilds[projection.name] = pass }
+                        rebuilt.insert(projection.name)
                     }
+                }
+            }
+            // And every projection that reads one of those: what it wrote came from their old rows.
+            for projection in withReaders(of: fresh.union(rebuilt), in: projections)
+            where !fresh.contains(projection.name) {
+                rebuilt.insert(projection.name)
+            }
+            for projection in projections {
+                if fresh.contains(projection.name) {
+                    try prepareAfresh(projection, head: head)
+                } else if rebuilt.contains(projection.name) {
+                    try reset(projection, head: head)
+                } else if let (stored, pass) = kept[projection.name] {
+                    pendingCheckpoints[projection.name] = stored
+                    if let pass { pendingRebuilds[projection.name] = pass }
                 }
             }
         }

@@ -116,19 +116,18 @@ package struct AdminInterface: VarlinkHandler {
         case "Rebuild":
             let p = try WireFormat.decode(RebuildRequest.self, from: call)
             let known = store.projectionCheckpoints().keys.sorted()
-            var names = p.projection.map { [$0] } ?? known
+            let names = p.projection.map { [$0] } ?? known
             for name in names where !known.contains(name) {
                 throw VarlinkError(
                     "io.imr.Admin.ProjectionNotFound",
                     parameters: ["projection": .string(name), "known": .array(known.map { .string($0) })]
                 )
             }
-            // The case list takes each case's next deadline from the deadlines read model as it
-            // applies the case's events: during a rebuild of the deadlines alone, a command on a
-            // case the pass has not reached yet would give the case a next deadline from rows
-            // about to be replaced. So the case list is rebuilt with them.
-            if names == ["deadlines"], known.contains("case_list") { names.append("case_list") }
-            return try await rebuild(names, replier: replier)
+            // A read model is rebuilt with those it reads (the case list with the deadlines).
+            return try await rebuild(
+                p.projection == nil ? names : store.projectionsRebuilt(with: names),
+                replier: replier
+            )
         default:
             throw VarlinkError.methodNotImplemented(call.method)
         }

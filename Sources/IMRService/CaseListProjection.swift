@@ -44,6 +44,11 @@ package struct CaseListProjection: Projection {
 
     package var batchPreparation: BatchPreparation? { preparation }
 
+    /// A case's next deadline is read from the deadlines read model as the case's events are
+    /// applied: when the deadlines are rebuilt (a new version at start, or on request), so is
+    /// the case list, or it would keep next deadlines from rows about to be replaced.
+    package var reads: [String] { ["deadlines"] }
+
     /// The list's and the search's indexes: `apply` reads a case's row by its key only.
     package var deferredIndexes: [String] {
         [

@@ -193,6 +193,68 @@ func summaryRows(_ store: EventStore) throws -> [Row] {
         #expect(try rows(upgraded).first == "s0=11@v2")
     }
 
+    /// Counts events per stream and says it reads ``Versioned``'s table.
+    struct ReadsVersioned: Projection {
+        let name = "reads_versioned"
+        var reads: [String] { ["versioned"] }
+        func prepare(_ db: ProjectionDatabase) throws {
+            try db.executeScript("CREATE TABLE reads_versioned (stream_id TEXT PRIMARY KEY, events INTEGER NOT NULL)")
+        }
+        func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
+            try db.execute(
+                "INSERT INTO reads_versioned VALUES (?, 1) ON CONFLICT(stream_id) DO UPDATE SET events = events + 1",
+                [.text(event.streamId)]
+            )
+        }
+        func drop(_ db: ProjectionDatabase) throws { try db.executeScript("DROP TABLE IF EXISTS reads_versioned") }
+    }
+
+    /// A projection that reads another's tables is rebuilt with it: at a new version as the
+    /// store opens, and on request; rebuilt alone, it does not take the other with it.
+    @Test func aProjectionIsRebuiltWithTheOneItReads_asTheStoreOpensAndOnRequest() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("log.sqlite")
+        func stray(_ table: String) -> Bool {
+            RawConnection(path).int("SELECT COUNT(*) FROM \(table) WHERE stream_id = 'stray'") == 1
+        }
+        func addStray(_ table: String) {
+            _ = RawConnection(path).exec(
+                "INSERT INTO \(table) VALUES ('stray', 99\(table == "versioned" ? ", 0" : ""))"
+            )
+        }
+        do {
+            let store = try EventStore(path: path, projections: [Versioned(version: 1), ReadsVersioned()])
+            defer { store.close() }
+            for i in 1...12 { try store.append(to: "s\(i % 3)", expected: .any, events: [event("E")]) }
+        }
+        addStray("reads_versioned")
+        do {
+            let same = try EventStore(path: path, projections: [Versioned(version: 1), ReadsVersioned()])
+            same.close()
+        }
+        #expect(stray("reads_versioned"), "nothing changed, yet the reader was rebuilt")
+        do {
+            let upgraded = try EventStore(path: path, projections: [Versioned(version: 2), ReadsVersioned()])
+            defer { upgraded.close() }
+            #expect(upgraded.projectionCheckpoints()["reads_versioned"] == 12)
+        }
+        #expect(!stray("reads_versioned"), "the reader kept rows from before the versioned rebuild")
+        addStray("reads_versioned")
+        addStray("versioned")
+        let store = try EventStore(path: path, projections: [Versioned(version: 2), ReadsVersioned()])
+        defer { store.close() }
+        #expect(store.projectionsRebuilt(with: ["versioned"]) == ["versioned", "reads_versioned"])
+        #expect(store.projectionsRebuilt(with: ["reads_versioned"]) == ["reads_versioned"])
+        try store.rebuildProjections(named: ["reads_versioned"], progress: nil)
+        #expect(stray("versioned") && !stray("reads_versioned"))
+        addStray("reads_versioned")
+        try store.rebuildProjections(named: ["versioned"], progress: nil)
+        #expect(!stray("versioned") && !stray("reads_versioned"))
+        let counts = try store.read { try $0.query("SELECT events FROM reads_versioned").map { $0[0].int64 ?? 0 } }
+        #expect(counts == [4, 4, 4])
+    }
+
     @Test func rebuildingAnUnknownProjectionNamesTheKnownOnes() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }

@@ -75,6 +75,15 @@ private let reaped = Reaped()
 /// inherit a descriptor made for another.
 private let spawnLock = NSLock()
 
+/// Runs `body`, which changes this process's environment (`setenv`, `unsetenv`), under the
+/// spawn lock. `Process.run()` copies `environ` for the child as it starts it, and `setenv` may
+/// move that array meanwhile (a child started so copied freed memory: a crash seen in the test
+/// suite, whose environment tests set `NOTIFY_SOCKET` while other tests start children).
+@discardableResult
+package func changingEnvironment<T>(_ body: () throws -> T) rethrows -> T {
+    try spawnLock.withLock { try body() }
+}
+
 private func setCloseOnExec(_ fd: Int32) {
     let flags = fcntl(fd, F_GETFD)
     if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Logging
 import Testing
@@ -7,7 +8,8 @@ import Glibc
 #endif
 
 /// sd_notify and sd_watchdog_enabled read the process environment, so these tests set it;
-/// they run one at a time and restore what they changed.
+/// they run one at a time and restore what they changed, each change under the spawn lock
+/// (`changingEnvironment`: other suites start children meanwhile, which copy the environment).
 @Suite(.serialized, .timeLimit(.minutes(1))) struct EnvironmentTests {
     /// Sets `name` to `value` (or unsets it) for the duration of `body`.
     func withEnvironment(_ values: [String: String?], _ body: () throws -> Void) throws {
@@ -16,11 +18,11 @@ import Glibc
         var saved: [(name: String, value: String?)] = []
         for (name, value) in values {
             saved.append((name, getenv(name).map { String(cString: $0) }))
-            if let value { setenv(name, value, 1) } else { unsetenv(name) }
+            changingEnvironment { if let value { setenv(name, value, 1) } else { unsetenv(name) } }
         }
         defer {
             for (name, value) in saved {
-                if let value { setenv(name, value, 1) } else { unsetenv(name) }
+                changingEnvironment { if let value { setenv(name, value, 1) } else { unsetenv(name) } }
             }
         }
         try body()
@@ -176,8 +178,12 @@ import Glibc
         let fd = boundUnixSocket(socketPath, type: Int32(SOCK_DGRAM.rawValue))
         defer { close(fd) }
         let saved = getenv("NOTIFY_SOCKET").map { String(cString: $0) }
-        setenv("NOTIFY_SOCKET", socketPath, 1)
-        defer { if let saved { setenv("NOTIFY_SOCKET", saved, 1) } else { unsetenv("NOTIFY_SOCKET") } }
+        changingEnvironment { _ = setenv("NOTIFY_SOCKET", socketPath, 1) }
+        defer {
+            changingEnvironment {
+                if let saved { setenv("NOTIFY_SOCKET", saved, 1) } else { unsetenv("NOTIFY_SOCKET") }
+            }
+        }
 
         let pinger = Task {
             await SystemdWatchdog.keepAlive(every: .milliseconds(20), logger: Logger(label: "test"))

@@ -38,6 +38,17 @@ import Testing
         }
     }
 
+    /// Only `YYYY-MM-DD` in ASCII digits: `Int()` alone takes a sign, so "+999" was a year.
+    @Test func isoDatesTakeDigitsOnly() {
+        #expect(LocalDate(iso: "2026-12-02") == LocalDate(year: 2026, month: 12, day: 2))
+        for text in [
+            "+999-01-01", "2026-+1-02", "2026-01-+2", "2026-1 -02", " 2026-01-02", "2026-01-0٢", "2026-02-30",
+            "26-01-02",
+        ] {
+            #expect(LocalDate(iso: text) == nil, "\(text)")
+        }
+    }
+
     @Test func rfc3339MatchesFoundationsFormatterInPacificTime() async {
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = TimeZone(identifier: "America/Los_Angeles")!

@@ -88,10 +88,8 @@ package struct Demo: ParsableCommand {
     func start() throws {
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        fm.createFile(
-            atPath: directory.appendingPathComponent(Self.marker).path,
-            contents: Data("an imr-ctl demo directory\n".utf8)
-        )
+        // The marker lets `--stop` remove this directory (and no other): without it, stop here.
+        try Data("an imr-ctl demo directory\n".utf8).write(to: directory.appendingPathComponent(Self.marker))
         let daemonPath = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
             .deletingLastPathComponent()
             .appendingPathComponent("imr-daemon").path
@@ -101,7 +99,7 @@ package struct Demo: ParsableCommand {
                 status: .unavailable
             )
         }
-        fm.createFile(atPath: logFile.path, contents: nil)
+        try Data().write(to: logFile)
         let log = try FileHandle(forWritingTo: logFile)
         let daemon = Process()
         daemon.executableURL = URL(fileURLWithPath: daemonPath)

@@ -205,7 +205,7 @@ package struct AlertsInterface: VarlinkHandler {
             if filter.coordinator != nil { throw invalid("coordinator", "give either mine or coordinator, not both") }
             return AccessPolicy.actor(of: context.peer).name
         }
-        return filter.coordinator
+        return try CoordinatorFilter.checked(filter.coordinator, errorName: "io.imr.Alerts.InvalidValue")
     }
 
     /// `List`'s filters and order, each checked: a case id as the log holds them, a known level

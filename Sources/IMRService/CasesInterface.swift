@@ -104,6 +104,7 @@ package struct CasesInterface: VarlinkHandler {
             return ["cases": .array(found.cases.map { .object($0.wireJSON) }), "more": .bool(found.more)]
         case "List":
             let filter = try WireFormat.decode(CaseListFilter.self, from: call)
+            _ = try CoordinatorFilter.checked(filter.coordinator, errorName: "io.imr.Cases.InvalidValue")
             try ReadModelGate.require(["case_list", "deadlines"], of: service.store)
             return try await listCases(filter, streaming: call.more == true, replier: replier)
         case "Get":

@@ -55,6 +55,7 @@ package struct DeadlinesInterface: VarlinkHandler {
         switch call.member {
         case "List":
             let filter = try WireFormat.decode(DeadlineBoardFilter.self, from: call)
+            _ = try CoordinatorFilter.checked(filter.coordinator, errorName: "io.imr.Cases.InvalidValue")
             if let days = filter.withinDays, !(0...36_500).contains(days) {
                 throw VarlinkError(
                     "io.imr.Cases.InvalidValue",
@@ -126,17 +127,7 @@ package struct DeadlinesInterface: VarlinkHandler {
             }
         case "Digest":
             let p = try WireFormat.decode(DigestRequest.self, from: call)
-            guard !p.coordinator.isEmpty, p.coordinator.utf8.count <= 256,
-                !p.coordinator.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
-            else {
-                throw VarlinkError(
-                    "io.imr.Cases.InvalidValue",
-                    parameters: [
-                        "parameter": "coordinator",
-                        "message": "a coordinator is a user name: 1 to 256 bytes, no control characters",
-                    ]
-                )
-            }
+            _ = try CoordinatorFilter.checked(p.coordinator, errorName: "io.imr.Cases.InvalidValue")
             try ReadModelGate.require(["deadlines", "alerts"], of: service.store)
             let now = clock()
             let digest = try await service.store.read(lane: .interactive) {

@@ -373,6 +373,8 @@ func withAlertsSocket(
                 (["order": "due", "after": "a1.5"], "after", "pass the `next`"),
                 (["after": "ad1.5.5"], "after", "pass the `next`"),
                 (["limit": 1001, "order": "due"], "limit", "1 to 1000"),
+                (["coordinator": "jane doe"], "coordinator", "ASCII letters, digits"),
+                (["coordinator": .string(String(repeating: "j", count: 65))], "coordinator", "64"),
             ] as [([String: JSONValue], String, String)] {
                 let error = refused(parameters)
                 #expect(error?.name == "io.imr.Alerts.InvalidValue", "\(parameters): \(String(describing: error))")

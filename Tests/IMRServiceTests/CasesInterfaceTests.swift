@@ -652,6 +652,18 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             #expect(
                 error { try c.call("io.imr.Deadlines.ForCase", ["caseId": "zz"]) }?.name == "io.imr.Cases.CaseNotFound"
             )
+            // A coordinator filter no case can have is refused, naming it, on the lists and the digest.
+            for (method, parameters) in [
+                ("io.imr.Deadlines.List", ["coordinator": "jane doe"]),
+                ("io.imr.Cases.List", ["coordinator": "jane\u{7}"]),
+                ("io.imr.Deadlines.Digest", ["coordinator": .string(String(repeating: "j", count: 65))]),
+                ("io.imr.Deadlines.Digest", ["coordinator": ""]),
+            ] as [(String, [String: JSONValue])] {
+                let refused = error { try c.call(method, parameters) }
+                #expect(refused?.name.hasSuffix(".InvalidValue") == true, "\(method): \(String(describing: refused))")
+                #expect(refused?.parameters["parameter"] == "coordinator", "\(method)")
+            }
+            #expect(try c.call("io.imr.Deadlines.List", ["coordinator": "j.doe@example"])["deadlines"] == .array([]))
         }
     }
 }

@@ -85,13 +85,7 @@ package struct AlertsInterface: VarlinkHandler {
         case "List":
             let request = try WireFormat.decode(AlertListRequest.self, from: call)
             let filter = try listFilter(request, coordinator: try coordinatorFilter(call, context))
-            // An unknown case is CaseNotFound here as in every other call, not an empty list.
-            if let caseId = filter.caseId, try await store.version(of: CaseStreams.streamId(CaseID(caseId))) == 0 {
-                throw await CasesInterface.withSuggestions(
-                    VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": .string(caseId)]),
-                    store: store
-                )
-            }
+            try await CasesInterface.requireCase(filter.caseId, in: store)
             try ReadModelGate.require(["alerts", "deadlines"], of: store, interface: "io.imr.Alerts")
             let order = filter.order
             let paging = PagedReplies<AlertCursor>(

@@ -62,12 +62,24 @@ package struct CasesInterface: VarlinkHandler {
     /// CaseNotFound with `didYouMean`: the existing ids nearest the one asked for (the same id
     /// in another letter case first), read on the case list's index.
     static func withSuggestions(_ error: VarlinkError, store: EventStore) async -> VarlinkError {
-        guard case .string(let id)? = error.parameters["caseId"], id.utf8.count <= 256 else { return error }
+        guard case .string(let id)? = error.parameters["caseId"], id.utf8.count <= 256,
+            error.parameters["didYouMean"] == nil
+        else { return error }
         let near =
             (try? await store.read(lane: .interactive) { try CaseListProjection.nearestCaseIds(to: id, in: $0) }) ?? []
         var parameters = error.parameters
         parameters["didYouMean"] = .array(near.map { .string($0) })
         return VarlinkError(error.name, parameters: parameters)
+    }
+
+    /// A list narrowed to one case: an unknown case is CaseNotFound (with `didYouMean`) here
+    /// as in every other call, not an empty list.
+    static func requireCase(_ caseId: String?, in store: EventStore) async throws {
+        guard let caseId, try await store.version(of: CaseStreams.streamId(CaseID(caseId))) == 0 else { return }
+        throw await withSuggestions(
+            VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": .string(caseId)]),
+            store: store
+        )
     }
 
     /// One call, answered.

@@ -76,12 +76,7 @@ package struct DeadlinesInterface: VarlinkHandler {
                     ]
                 )
             }
-            // An unknown case is CaseNotFound here as in every other call, not an empty board.
-            if let caseId = filter.caseId,
-                try await service.store.version(of: CaseStreams.streamId(CaseID(caseId))) == 0
-            {
-                throw VarlinkError("io.imr.Cases.CaseNotFound", parameters: ["caseId": .string(caseId)])
-            }
+            try await CasesInterface.requireCase(filter.caseId, in: service.store)
             let withCase = filter.withCase == true
             try ReadModelGate.require(withCase ? ["deadlines", "case_list"] : ["deadlines"], of: service.store)
             let paging = PagedReplies<DeadlineBoardCursor>(

@@ -64,8 +64,9 @@ public final class EventStore: Sendable {
     let writeQueue: WriteQueue
     let readPool: ReadPool
     let closedError: EventStoreError
-    /// The writer's published rebuild passes (``rebuildsInProgress()``).
-    private let rebuildStates: PublishedRebuilds
+    /// The writer's published rebuild passes and checkpoints (``rebuildsInProgress()``,
+    /// ``projectionCheckpoints()``).
+    private let published: PublishedProgress
 
     /// Opens (creating if needed) the event log at `path`, runs the migrations it lacks,
     /// prepares the given projections and catches them up to the head.
@@ -99,7 +100,7 @@ public final class EventStore: Sendable {
         try writer.loadCheckpoints(for: projections)
         let head = try writer.headPosition()
         self.headWatcher = HeadWatcher(head: head)
-        self.rebuildStates = writer.publishedRebuilds
+        self.published = writer.published
         let shared = WriterLock(writer)
         self.writer = shared
         self.readers = Mutex([])
@@ -557,12 +558,13 @@ public final class EventStore: Sendable {
     /// The projections in a rebuild pass, each with the position the pass reads the log up to.
     /// Does not wait for the writer (a caller on the cooperative pool may ask).
     public func rebuildsInProgress() -> [String: Int64] {
-        rebuildStates.targets.withLock { $0 }
+        published.targets.withLock { $0 }
     }
 
-    /// The checkpoint (last applied position) of every registered projection.
+    /// The checkpoint (last applied position) of every registered projection, as committed;
+    /// empty once the store is closed. Does not wait for the writer.
     public func projectionCheckpoints() -> [String: Int64] {
-        writer.mutex.withLock { $0?.checkpoints ?? [:] }
+        headWatcher.isClosed ? [:] : published.checkpoints.withLock { $0 }
     }
 
     // MARK: - Plumbing

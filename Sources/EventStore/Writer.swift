@@ -10,7 +10,9 @@ final class Writer: @unchecked Sendable {
     let path: String
     let options: EventStore.Options
     /// Last applied position of each registered projection, as committed.
-    private(set) var checkpoints: [String: Int64] = [:]
+    private(set) var checkpoints: [String: Int64] = [:] {
+        didSet { published.checkpoints.withLock { [checkpoints] in $0 = checkpoints } }
+    }
     /// Checkpoint changes of the open transaction, published on commit.
     private var pendingCheckpoints: [String: Int64] = [:]
     /// The projections whose pending checkpoint is not in the table yet (written at commit).
@@ -27,9 +29,9 @@ final class Writer: @unchecked Sendable {
     /// commit, when the transaction moved the head.
     private var headAtStart: Int64?
 
-    /// The rebuild passes as committed, readable without the writer lock (by name: the
-    /// position each reads the log up to).
-    let publishedRebuilds = PublishedRebuilds()
+    /// The rebuild passes (by name: the position each reads the log up to) and the
+    /// checkpoints as committed, readable without the writer lock.
+    let published = PublishedProgress()
 
     init(db: SQLiteConnection, path: String, options: EventStore.Options) {
         self.db = db
@@ -284,7 +286,7 @@ final class Writer: @unchecked Sendable {
                 for (name, cursor) in pendingRebuilds { rebuilds[name] = cursor }
                 pendingRebuilds = [:]
                 let targets = rebuilds.mapValues(\.target)
-                publishedRebuilds.targets.withLock { $0 = targets }
+                published.targets.withLock { $0 = targets }
             }
             return result
         } catch {
@@ -846,10 +848,12 @@ final class Writer: @unchecked Sendable {
     }
 }
 
-/// The rebuild passes as last committed, shared by the writer with readers that must not wait
-/// for the writer lock.
-final class PublishedRebuilds: Sendable {
+/// The rebuild passes and the projections' checkpoints as last committed, shared by the writer
+/// with callers that must not wait for the writer lock (held through a whole transaction, an
+/// fsync or a rebuild batch included).
+final class PublishedProgress: Sendable {
     let targets = Mutex<[String: Int64]>([:])
+    let checkpoints = Mutex<[String: Int64]>([:])
 }
 
 /// Where a projection's rebuild pass stands: it has applied every event up to `target` of the

@@ -102,6 +102,9 @@ public struct LogSubscription<Element: LogPositioned>: AsyncSequence, Sendable {
         let fetch: Fetch
         var buffer: [Element] = []
         var index = 0
+        /// The last read came back short: it reached the head as it then stood, so the next
+        /// read waits for a commit past it (one read per commit, not a second, empty one).
+        var atHead = false
 
         /// The next batch; nil (the end) when the store closed or the task was cancelled meanwhile.
         static func read(
@@ -129,11 +132,16 @@ public struct LogSubscription<Element: LogPositioned>: AsyncSequence, Sendable {
                     return element
                 }
                 if store.headWatcher.isClosed { return nil }
+                if atHead {
+                    atHead = false
+                    guard await store.headWatcher.wait(after: next - 1) else { return nil }
+                }
                 let result = await Self.read(store, from: next, limit: batchSize, fetch)
                 guard let batch = try result.get() else { return nil }
                 if !batch.isEmpty {
                     buffer = batch
                     index = 0
+                    atHead = batch.count < batchSize
                     continue
                 }
                 guard await store.headWatcher.wait(after: next - 1) else { return nil }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import EventStore
 
@@ -45,6 +46,38 @@ import Testing
         #expect(report.isIntact)
         #expect(report.eventsChecked >= 450 && report.eventsChecked <= Int64(total))
         await #expect(try copy.readAll(from: 1, limit: 1000) == Array(seen.prefix(Int(report.eventsChecked))))
+    }
+
+    /// A follower at the head reads the log once per commit: a short read says it reached the
+    /// head, so it waits for the next commit instead of reading again to find nothing (every
+    /// commit woke each follower for two reads, one of them empty).
+    @Test func aFollowerAtTheHeadReadsOncePerCommit() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        let reads = Atomic<Int>(0)
+        let follower = LogSubscription<StreamChange>(store: store, next: 1) {
+            (store, from, limit) async throws(EventStoreError) in
+            reads.add(1, ordering: .relaxed)
+            return try await store.streamChanges(from: from, limit: limit)
+        }
+        let consumed = Atomic<Int64>(0)
+        let reader = Task {
+            for try await change in follower {
+                consumed.store(change.position, ordering: .relaxed)
+                if change.position == 20 { break }
+            }
+        }
+        for n in 1...20 {
+            // The follower waits at the head (it has taken every event) when the commit comes.
+            try await Task.sleep(for: .milliseconds(5))
+            try await store.append(to: "s", expected: .any, events: [event()])
+            while consumed.load(ordering: .relaxed) < n { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        try await reader.value
+        // The first read finds the log empty; then one a commit (before: two, one of them empty).
+        #expect(reads.load(ordering: .relaxed) <= 21, "\(reads.load(ordering: .relaxed)) reads for 20 commits")
     }
 
     @Test func subscribingFromAPositionSkipsEarlierEvents() async throws {

@@ -348,7 +348,7 @@ package final class VarlinkServer: Sendable {
                     statistics.connectionClosed()
                 }
                 canceller.set(
-                    Task {
+                    Task(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
                         await self.serve(calls, channel: channel, handler: bound, id: id, peer: peer)
                         channel.close(promise: nil)
                         let waiting = self.state.withLock { s -> [CheckedContinuation<Void, Never>] in
@@ -374,8 +374,8 @@ package final class VarlinkServer: Sendable {
     /// Answers a connection's calls one at a time, until it closes (then the task is cancelled
     /// and the calls not yet taken are dropped) or the server shuts down.
     /// Where long replies (a page of a thousand cases) are written out as JSON: a thread of
-    /// its own, so that they never hold the cooperative threads that answer other calls and
-    /// ping the watchdog.
+    /// its own, so that they never hold the event loop that answers the other calls of its
+    /// connections (a connection's calls run there: ``EventLoopTaskExecutor``).
     private static let serializer = DispatchQueue(label: "varlink-serialize", qos: .utility)
 
     static func serializeAside(_ reply: VarlinkReply) async -> [UInt8] {

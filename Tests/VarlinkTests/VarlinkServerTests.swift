@@ -31,6 +31,9 @@ struct EchoHandler: VarlinkHandler {
             # Declared but not implemented.
             method Missing() -> ()
 
+            # Whether the call runs on an event loop, as it starts and after a result from another thread.
+            method Where() -> (atStart: bool, afterResume: bool)
+
             # Sends one reply, then waits until the call is cancelled (a follower with nothing new).
             method Wait() -> (waiting: bool)
 
@@ -104,6 +107,15 @@ struct EchoHandler: VarlinkHandler {
                 try await Task.sleep(for: .milliseconds(Int(ms)))
             }
             return ["tag": call.parameters?["tag"] ?? .null]
+        case "Where":
+            let atStart = MultiThreadedEventLoopGroup.currentEventLoop != nil
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().async { continuation.resume() }
+            }
+            return [
+                "atStart": .bool(atStart),
+                "afterResume": .bool(MultiThreadedEventLoopGroup.currentEventLoop != nil),
+            ]
         case "Remember":
             memory.add(try call.decodeParameters(Word.self).word)
             return [:]
@@ -165,18 +177,26 @@ func withServer(
         isPrivileged: isPrivileged,
         logger: logger
     )
+    // Event loops of its own, as the daemon has in its process: the calls of the other servers
+    // of this test process (answered on their loops) do not hold up its accepts and refusals.
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     let (ready, readyContinuation) = AsyncStream<Void>.makeStream()
-    let running = Task { try await server.run(.path(path, mode: 0o660)) { readyContinuation.yield() } }
+    let running = Task {
+        try await server.run(.path(path, mode: 0o660), group: group) { readyContinuation.yield() }
+    }
     for await _ in ready { break }
     do {
         try await offPool { try body(path, server, handler) }
     } catch {
         server.shutdown()
         _ = await running.result
+        try? await group.shutdownGracefully()
         throw error
     }
     server.shutdown()
-    try await running.value
+    let ran = await running.result
+    try await group.shutdownGracefully()
+    try ran.get()
 }
 
 @Suite struct VarlinkServerTests {
@@ -201,6 +221,17 @@ func withServer(
                 try VarlinkClient(path: path).call("org.example.echo.Echo", ["word": "still here"])["word"]
                     == "still here"
             )
+        }
+    }
+
+    /// A connection's calls run on the event loop that reads its socket, and come back to it
+    /// after waiting for another thread: no hop to the cooperative threads and back per call.
+    @Test func callsAreAnsweredOnTheConnectionsEventLoop() async throws {
+        try await withServer { path, _, _ in
+            let client = try VarlinkClient(path: path)
+            for _ in 0..<3 {
+                #expect(try client.call("org.example.echo.Where") == ["atStart": true, "afterResume": true])
+            }
         }
     }
 

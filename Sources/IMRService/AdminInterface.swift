@@ -182,15 +182,18 @@ package struct AdminInterface: VarlinkHandler {
             return total + size
         }
         let open = try store.read { try CaseListProjection.openCount(in: $0) }
+        // The checkpoints are published as a transaction commits, the head just after: a read
+        // model is never reported beyond the head.
+        let checkpoints = store.projectionCheckpoints()
         return Status(
             version: version,
             startedAt: startedAt,
             uptimeSeconds: Int64(now.timeIntervalSince(startedAt)),
             databasePath: store.path,
             databaseBytes: bytes,
-            headPosition: store.committedHead,
+            headPosition: max(store.committedHead, checkpoints.values.max() ?? 0),
             openCases: open,
-            projections: store.projectionCheckpoints().sorted { $0.key < $1.key }.map {
+            projections: checkpoints.sorted { $0.key < $1.key }.map {
                 [rebuilding = store.rebuildsInProgress()] in
                 Status.Projection(name: $0.key, checkpoint: $0.value, rebuildingTo: rebuilding[$0.key])
             },

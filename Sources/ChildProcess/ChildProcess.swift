@@ -16,7 +16,8 @@ import Glibc
 // load). So every child of imr is started under one lock with its pipes made close-on-exec
 // (`Process.start()`, `Pipe.forChild()`), and is waited for with `waitpid` on its own pid
 // (`Process.waitForExit()`), never with `waitUntilExit()`, `terminationStatus` or a
-// termination handler.
+// termination handler. Every child is a `SpawnedProcess`, which starts it with `posix_spawn`
+// itself rather than through Foundation's `run()` (see there why).
 
 /// How a child process ended.
 package struct ChildExit: Sendable, Equatable, CustomStringConvertible {
@@ -134,7 +135,13 @@ extension Process {
             }
             if result == 0 { return nil }
             if errno == EINTR { continue }
-            // ECHILD: Foundation's own reaper took it first and records the status next.
+            // ECHILD: Foundation's own reaper took it first and records the status next. (A
+            // SpawnedProcess has no other reaper: its status is lost, say so rather than wait.)
+            if self is SpawnedProcess {
+                let exit = ChildExit(status: 255, signalled: false)
+                reaped.record(exit, of: self)
+                return exit
+            }
             if isRunning { return nil }
             let exit = ChildExit(status: terminationStatus, signalled: terminationReason == .uncaughtSignal)
             reaped.record(exit, of: self)

@@ -475,7 +475,7 @@ package enum Output {
         guard !pager.trimmingCharacters(in: .whitespaces).isEmpty, pager != "cat" else { return }
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return }
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", pager]
         process.standardInput = FileHandle(fileDescriptor: fds[0], closeOnDealloc: false)

@@ -101,7 +101,7 @@ package struct Demo: ParsableCommand {
         }
         try Data().write(to: logFile)
         let log = try FileHandle(forWritingTo: logFile)
-        let daemon = Process()
+        let daemon = SpawnedProcess()
         daemon.executableURL = URL(fileURLWithPath: daemonPath)
         // Demo data needs no protection against power loss: "normal" records it about three times faster.
         let config = directory.appendingPathComponent("imr-daemon.toml")

@@ -432,7 +432,7 @@ enum LetterText {
     }
 
     static func pdfText(_ path: String) throws -> String {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["pdftotext", "-layout", "-enc", "UTF-8", path, "-"]
         let out = Pipe.forChild()

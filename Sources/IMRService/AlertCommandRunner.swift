@@ -208,7 +208,7 @@ package final class AlertCommandRunner: Sendable {
 /// @unchecked Sendable: `process` is configured before `run()` by one task; afterwards only
 /// its pid and ChildProcess's locked reaping are used, and `killed` sits behind a lock.
 private final class ProcessBox: @unchecked Sendable {
-    let process = Process()
+    let process = SpawnedProcess()
     private let lock = NSLock()
     private var killed = false
 

@@ -94,7 +94,7 @@ struct EventsourcingComparison {
 
     /// python3 from PATH; its exit status, stdout and stderr.
     private static func python(_ arguments: [String]) throws -> (Int32, String, String) {
-        let p = Process()
+        let p = SpawnedProcess()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3"] + arguments
         let out = Pipe.forChild()

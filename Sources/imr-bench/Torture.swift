@@ -357,7 +357,7 @@ struct Torture: ParsableCommand {
         }
         // imr-ctl import of every letter, started (its output discarded).
         func importer() throws -> Process {
-            let p = Process()
+            let p = SpawnedProcess()
             p.executableURL = URL(fileURLWithPath: ctl)
             p.arguments = ["import", "--socket", target.socketPath] + files
             p.standardOutput = FileHandle.nullDevice
@@ -417,7 +417,7 @@ struct Torture: ParsableCommand {
     /// operator whose `status` is timed meanwhile; otherwise in this process, as this user.
     func attackers(_ target: TortureDaemon, uid: Int = 65534, _ arguments: [String]) throws -> Process {
         let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
-        let p = Process()
+        let p = SpawnedProcess()
         if geteuid() == 0 {
             p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
             p.arguments =

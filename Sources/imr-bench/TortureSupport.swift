@@ -32,7 +32,7 @@ final class TortureDaemon {
     /// Starts the daemon and waits until `status` answers; the time that took.
     @discardableResult
     func start(timeout: Double = 120) throws -> Double {
-        let p = Process()
+        let p = SpawnedProcess()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = ["--state-dir", stateDirectory, "--socket", socketPath] + arguments
         var environment = ProcessInfo.processInfo.environment

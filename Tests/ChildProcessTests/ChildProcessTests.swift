@@ -8,7 +8,7 @@ import Glibc
 @Suite(.timeLimit(.minutes(1))) struct ChildProcessTests {
     /// `sh -c SCRIPT`, started; its stdout pipe.
     func shell(_ script: String) throws -> (Process, Pipe) {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", script]
         let out = Pipe.forChild()
@@ -32,6 +32,31 @@ import Glibc
         #expect(Date().timeIntervalSince(started) < 10, "waited until the grandchild ended")
         #expect(process.hasExited)
         #expect(process.poll() == exit, "a second look gives the same exit")
+    }
+
+    /// The child keeps only its three standard streams: a descriptor the parent opened without
+    /// close-on-exec is closed in it (Foundation listed /proc/self/fd to close them, and its
+    /// listing read past its buffer now and then: a crash); its environment, arguments and
+    /// stdin are the ones given, nil stdin being /dev/null.
+    @Test func aChildGetsOnlyItsStandardStreams_itsEnvironment_andItsArguments() throws {
+        let leaked = open("/dev/null", O_RDONLY)  // no O_CLOEXEC
+        #expect(leaked > 2)
+        defer { close(leaked) }
+        let process = SpawnedProcess()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = [
+            "-c", "[ -e /proc/$$/fd/\(leaked) ] && echo inherited || echo closed; echo \"$IMR_X $1\"; cat", "sh",
+            "two words",
+        ]
+        process.environment = ["IMR_X": "x=1", "PATH": "/usr/bin:/bin"]
+        process.standardInput = nil
+        let out = Pipe.forChild()
+        process.standardOutput = out
+        try process.start()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.waitForExit() == ChildExit(status: 0, signalled: false))
+        #expect(text == "closed\nx=1 two words\n")
+        #expect(!process.isRunning && process.processIdentifier > 0)
     }
 
     @Test func aSignalledChildSaysWhichSignal() throws {
@@ -69,7 +94,7 @@ import Glibc
             var status: Int32 = 0
             waitpid(other, &status, 0)
         }
-        let first = Process()
+        let first = SpawnedProcess()
         first.executableURL = URL(fileURLWithPath: "/bin/sh")
         first.arguments = ["-c", "echo one"]
         first.standardOutput = out

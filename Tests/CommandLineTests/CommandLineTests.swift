@@ -25,7 +25,7 @@ private func ctl(_ arguments: [String]) async throws -> (status: Int32, out: Str
 }
 
 private func runCtl(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-    let p = Process()
+    let p = SpawnedProcess()
     p.executableURL = URL(fileURLWithPath: imrCtl)
     p.arguments = arguments
     let out = Pipe.forChild()
@@ -507,7 +507,7 @@ private func runInTerminal(_ commandLine: String, pager: String) async throws ->
         Thread.detachNewThread {
             continuation.resume(
                 with: Result {
-                    let p = Process()
+                    let p = SpawnedProcess()
                     p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
                     p.arguments = ["-qec", commandLine, "/dev/null"]
                     var environment = ProcessInfo.processInfo.environment

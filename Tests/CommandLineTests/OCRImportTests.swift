@@ -22,7 +22,7 @@ private func run(_ executable: String, _ arguments: [String]) async throws -> (s
         Thread.detachNewThread {
             continuation.resume(
                 with: Result {
-                    let p = Process()
+                    let p = SpawnedProcess()
                     p.executableURL = URL(fileURLWithPath: executable)
                     p.arguments = arguments
                     let out = Pipe.forChild()

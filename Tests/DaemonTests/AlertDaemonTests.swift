@@ -569,7 +569,7 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             #expect(levels("c1", open).isEmpty && levels("c2", open).isEmpty && levels("c3", open) == ["reminder"])
 
             // --follow: the open alerts first, then a new one as it is raised.
-            let follower = Process()
+            let follower = SpawnedProcess()
             follower.executableURL = URL(fileURLWithPath: ctl)
             follower.arguments = ["alerts", "--follow", "--json", "--coordinator", "maria"]
             follower.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }

@@ -21,7 +21,7 @@ import Glibc
         -> (status: Int32, out: String, err: String)
     {
         try await offPool {
-            let p = Process()
+            let p = SpawnedProcess()
             p.executableURL = URL(fileURLWithPath: launcher.first ?? imrCtl)
             p.arguments =
                 (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [imrCtl]) + arguments

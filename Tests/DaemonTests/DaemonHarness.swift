@@ -72,7 +72,7 @@ final class NotifySocket: @unchecked Sendable {
 final class DaemonProcess: @unchecked Sendable {
     let directory: URL
     let socketPath: String
-    let process = Process()
+    let process = SpawnedProcess()
     let output = Pipe.forChild()
     let notify: NotifySocket
     /// What the daemon printed, drained as it comes: a pipe left unread fills up and then
@@ -180,7 +180,7 @@ let openParameters: [String: JSONValue] = [
 /// Runs a command; its exit status and output.
 @discardableResult
 func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-    let p = Process()
+    let p = SpawnedProcess()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = arguments
     var env = ProcessInfo.processInfo.environment

@@ -149,7 +149,7 @@ import Glibc
         in directory: URL,
         socket: String
     ) throws -> (process: Process, stderr: Pipe) {
-        let p = Process()
+        let p = SpawnedProcess()
         p.executableURL = URL(fileURLWithPath: imrCtl)
         p.arguments = arguments + ["-o", directory.appendingPathComponent(name).path, "--socket", socket]
         let err = Pipe.forChild()

@@ -127,7 +127,7 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
             print(readable[0].recv(65536).rstrip(b"\\0").decode() if readable else "nothing", flush=True)
             sys.stdin.read()
             """
-        let nobody = Process()
+        let nobody = SpawnedProcess()
         nobody.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         nobody.arguments = [
             "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script, daemon.socketPath,

@@ -15,7 +15,7 @@ private func importing(
     daemon: DaemonProcess
 ) async throws -> (status: Int32, out: String, err: String) {
     try await offPool {
-        let p = Process()
+        let p = SpawnedProcess()
         p.executableURL = URL(fileURLWithPath: imrCtl)
         p.arguments = ["import", "--socket", daemon.socketPath] + arguments
         let out = Pipe.forChild()

@@ -22,7 +22,7 @@ import Testing
         let seed = testSeed("CrashSafetyTests")
         var generator = SeededGenerator(seed: seed)
         for round in 1...12 {
-            let process = Process()
+            let process = SpawnedProcess()
             process.executableURL = binary
             process.arguments = [path, "round\(round)"]
             let out = Pipe.forChild()

@@ -388,7 +388,7 @@ import Workflow
 /// Runs `script` under python3 with the socket's path as its argument (the reference Varlink
 /// client, as a client of the daemon would), expects it to exit 0, and gives its output.
 func runPythonClient(_ script: String, socket path: String) throws -> String {
-    let p = Process()
+    let p = SpawnedProcess()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = ["python3", "-c", script, path]
     let out = Pipe.forChild()

@@ -43,7 +43,7 @@ import Glibc
         )
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }
-        let child = Process()
+        let child = SpawnedProcess()
         child.executableURL = URL(fileURLWithPath: probePath)
         child.arguments = ["hold-lock", dir.path]
         let out = Pipe.forChild()

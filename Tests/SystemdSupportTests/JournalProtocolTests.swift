@@ -63,7 +63,7 @@ struct JournalProtocolTests {
             '\(probePath)' journal
             wait $receiver
             """
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
         process.arguments = ["--mount", "--propagation", "private", "sh", "-c", script]
         // python3 may live outside /usr/bin (pyenv), so this child gets this process's PATH.

@@ -14,7 +14,7 @@ import Glibc
             FileManager.default.isExecutableFile(atPath: probePath),
             "build imr-systemd-probe first (swift build)"
         )
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")
         process.arguments = ["-l", socketPath] + activatorArguments + [probePath, "listen-fds"]
         let out = Pipe.forChild()
@@ -64,7 +64,7 @@ import Glibc
             FileManager.default.isExecutableFile(atPath: probePath),
             "build imr-systemd-probe first (swift build)"
         )
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: probePath)
         process.arguments = ["listen-fds"]
         process.environment = childEnvironment
@@ -96,7 +96,7 @@ import Glibc
             "build imr-systemd-probe first (swift build)"
         )
         func run(_ environment: [String: String]) throws -> String? {
-            let process = Process()
+            let process = SpawnedProcess()
             process.executableURL = URL(fileURLWithPath: probePath)
             process.arguments = ["watchdog"]
             process.environment = childEnvironment.merging(environment) { _, new in new }
@@ -123,7 +123,7 @@ import Glibc
         let notify = boundUnixSocket(dir.path("notify"), type: Int32(SOCK_DGRAM.rawValue))
         defer { close(notify) }
         // systemd-socket-activate execs the probe in its own process: the pid stays the same.
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")
         process.arguments = [
             "-l", socketPath, "--fdname=varlink", "-E", "NOTIFY_SOCKET=\(dir.path("notify"))",

@@ -140,7 +140,7 @@ struct Probe {
 
     /// Starts the probe with `arguments` and `environment` added to ``childEnvironment``.
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process = Process()
+        process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: probePath)
         process.arguments = arguments
         process.environment = childEnvironment.merging(environment) { _, new in new }

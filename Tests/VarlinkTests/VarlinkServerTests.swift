@@ -397,7 +397,7 @@ func withServer(
                         except varlink.VarlinkError as e:
                             print("error", e.error(), e.parameters()["reason"])
                 """
-            let process = Process()
+            let process = SpawnedProcess()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["python3", "-c", script, path]
             let out = Pipe.forChild()

@@ -230,7 +230,7 @@ enum Fixtures {
     }
 
     static func extract(_ pdf: URL, with pdftotext: URL, layout: Bool) throws -> String {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = pdftotext
         process.arguments = (layout ? ["-layout"] : []) + ["-enc", "UTF-8", pdf.path, "-"]
         let output = Pipe.forChild()

@@ -116,6 +116,12 @@ extension EventStore {
     /// The position of the last committed event, as this process knows it (no read).
     public var committedHead: Int64 { headWatcher.currentHead }
 
+    /// Waits until an event after `position` commits, reading nothing: for a follower that only
+    /// needs to know that something did. False once the store closes or the task is cancelled.
+    public func waitForCommit(after position: Int64) async -> Bool {
+        await headWatcher.wait(after: position)
+    }
+
     /// Groups committed by the writer thread and the writes in them, since the store opened.
     public var groupCommitFigures: (groups: Int64, writes: Int64) {
         (writeQueue.groups.load(ordering: .relaxed), writeQueue.jobs.load(ordering: .relaxed))

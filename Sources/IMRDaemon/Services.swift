@@ -61,29 +61,28 @@ struct VarlinkService: Service {
     }
 }
 
-/// Keeps systemd's STATUS= current: follows the log and refreshes the line at most once a
-/// second after commits.
+/// Keeps systemd's STATUS= current: refreshes the line at most once a second after commits,
+/// waiting for them without reading the log.
 struct StatusService: Service {
     let store: EventStore
     let notifier: SystemdNotifier
     let line: @Sendable () async -> String?
 
     func run() async throws {
-        let from = ((try? await store.headPosition()) ?? 0) + 1
-        var last = ContinuousClock.now - .seconds(1)
-        var shownUpTo: Int64 = 0
-        do {
-            for try await event in store.subscribeToStreams(from: from).cancelOnGracefulShutdown() {
-                // Events already reflected in the last STATUS= need no new one.
-                guard event.position > shownUpTo else { continue }
+        // Waits for a commit past what the last STATUS= reflected, reading nothing (it read the
+        // stream changes of every commit on a reader thread).
+        await cancelWhenGracefulShutdown { [store, notifier, line] in
+            var shownUpTo = store.committedHead
+            var last = ContinuousClock.now - .seconds(1)
+            while await store.waitForCommit(after: shownUpTo) {
                 let wait = last + .seconds(1) - ContinuousClock.now
-                if wait > .zero { try await Task.sleep(for: wait) }
+                if wait > .zero {
+                    do { try await Task.sleep(for: wait) } catch { return }
+                }
                 last = ContinuousClock.now
-                shownUpTo = (try? await store.headPosition()) ?? event.position
-                if let line = await line() { _ = try? notifier.notify(.status(line)) }
+                shownUpTo = store.committedHead
+                if let text = await line() { _ = try? notifier.notify(.status(text)) }
             }
-        } catch {
-            // The store's reads were stopped: the daemon is stopping.
         }
         try? await gracefulShutdown()
     }

@@ -80,6 +80,23 @@ import Testing
         #expect(reads.load(ordering: .relaxed) <= 21, "\(reads.load(ordering: .relaxed)) reads for 20 commits")
     }
 
+    /// Waiting for a commit reads nothing: it ends with the commit, or false once the store closes.
+    @Test func waitingForACommitEndsWithIt_orWithTheStore() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        try await store.append(to: "s", expected: .any, events: [event()])
+        #expect(await store.waitForCommit(after: 0), "a commit already past 0")
+        let waiter = Task { await store.waitForCommit(after: 1) }
+        try await Task.sleep(for: .milliseconds(20))
+        try await store.append(to: "s", expected: .any, events: [event()])
+        #expect(await waiter.value)
+        let closing = Task { await store.waitForCommit(after: 2) }
+        try await Task.sleep(for: .milliseconds(20))
+        store.close()
+        #expect(await closing.value == false)
+    }
+
     @Test func subscribingFromAPositionSkipsEarlierEvents() async throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }

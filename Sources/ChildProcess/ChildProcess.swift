@@ -77,9 +77,9 @@ private let reaped = Reaped()
 private let spawnLock = NSLock()
 
 /// Runs `body`, which changes this process's environment (`setenv`, `unsetenv`), under the
-/// spawn lock. `Process.run()` copies `environ` for the child as it starts it, and `setenv` may
-/// move that array meanwhile (a child started so copied freed memory: a crash seen in the test
-/// suite, whose environment tests set `NOTIFY_SOCKET` while other tests start children).
+/// spawn lock. A child given no environment gets a copy of `environ` as it starts, and `setenv`
+/// may move that array meanwhile (a child started so copied freed memory: a crash seen in the
+/// test suite, whose environment tests set `NOTIFY_SOCKET` while other tests start children).
 @discardableResult
 package func changingEnvironment<T>(_ body: () throws -> T) rethrows -> T {
     try spawnLock.withLock { try body() }

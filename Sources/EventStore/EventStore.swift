@@ -495,7 +495,14 @@ public final class EventStore: Sendable {
         try rebuildProjections(named: [name], progress: nil)
     }
 
-    /// Drops the named projections' tables and rebuilds them from the log, together.
+    /// What a rebuild of `names` rebuilds: them and the projections that read them
+    /// (``Projection/reads``), in the order they were registered.
+    public func projectionsRebuilt(with names: [String]) -> [String] {
+        withReaders(of: Set(names), in: projections).map(\.name)
+    }
+
+    /// Drops the named projections' tables, and those of the projections that read them
+    /// (``projectionsRebuilt(with:)``), and rebuilds them from the log, together.
     ///
     /// They are reset in one transaction, then read the log up to its head as it was then
     /// stream by stream (a stream's events in version order), a batch at a time, each batch and
@@ -505,12 +512,6 @@ public final class EventStore: Sendable {
     /// between two batches with `.interrupted`: the pass goes on from its cursor when the store
     /// next opens. `progress` hears after each batch.
     /// `batchSize`: events a transaction (the default suits large logs; tests use small ones).
-    /// What a rebuild of `names` rebuilds: them and the projections that read them
-    /// (``Projection/reads``), in the order they were registered.
-    public func projectionsRebuilt(with names: [String]) -> [String] {
-        withReaders(of: Set(names), in: projections).map(\.name)
-    }
-
     public func rebuildProjections(
         named names: [String],
         batchSize: Int = rebuildBatchSize,

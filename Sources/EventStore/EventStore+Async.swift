@@ -48,18 +48,23 @@ extension EventStore {
     /// start-up): the same context as the async `write(_:)` without the group.
     public func write<T>(_ body: (WriteContext) throws -> T) throws -> T {
         var afterCommit: [() -> Void] = []
+        var changes: [StreamChange] = []
         let (value, last) = try withWriter { (w: Writer) throws(EventStoreError) -> (Result<T, any Error>, Int64?) in
             try w.transaction(doing: "write") { () throws(EventStoreError) -> (Result<T, any Error>, Int64?) in
                 let context = WriteContext(writer: w, projections: projections, group: GroupValues())
                 let outcome = w.savepointCatching { try body(context) }
                 if case .failure = outcome, let failure = context.storageFailure { throw failure }
-                if case .success = outcome { afterCommit = context.afterCommit }
-                return (outcome, context.lastPosition)
+                if case .success = outcome {
+                    afterCommit = context.afterCommit
+                    changes = context.changes
+                }
+                // A body that threw wrote nothing: its appends were rolled back with it.
+                return (outcome, changes.isEmpty ? nil : context.lastPosition)
             }
         }
         let result = try value.get()
         for body in afterCommit { body() }
-        if let last { headWatcher.advance(to: last) }
+        if let last { headWatcher.advance(to: last, changes: changes) }
         return result
     }
 
@@ -137,6 +142,7 @@ extension EventStore {
     ) {
         var succeeded: [() -> Void] = []
         var afterCommit: [() -> Void] = []
+        var changes: [StreamChange] = []
         var refused: [() -> Void] = []
         var refusedJobs = Set<ObjectIdentifier>()
         let group = GroupValues()
@@ -152,6 +158,7 @@ extension EventStore {
                         case .succeeded(let done):
                             succeeded.append(done)
                             afterCommit += context.afterCommit
+                            changes += context.changes
                             last = max(last, context.lastPosition ?? 0)
                         case .failedAlone(let done):
                             refused.append(done)
@@ -174,7 +181,7 @@ extension EventStore {
             return
         }
         for body in afterCommit { body() }
-        if last > 0 { headWatcher.advance(to: last) }
+        if last > 0 { headWatcher.advance(to: last, changes: changes.sorted { $0.position < $1.position }) }
         for done in succeeded { done() }
     }
 

@@ -173,7 +173,9 @@ public final class EventStore: Sendable {
                 try w.append(request, projections: projections)
             }
         }
-        if let last = result.lastPosition, !result.wasAlreadyStored { headWatcher.advance(to: last) }
+        if let last = result.lastPosition, !result.wasAlreadyStored {
+            headWatcher.advance(to: last, changes: result.streamChanges)
+        }
         return result
     }
 
@@ -199,9 +201,13 @@ public final class EventStore: Sendable {
                 return results
             }
         }
-        let last = results.compactMap { try? $0.get() }.filter { !$0.wasAlreadyStored }.compactMap { $0.lastPosition }
-            .max()
-        if let last { headWatcher.advance(to: last) }
+        let written = results.compactMap { try? $0.get() }.filter { !$0.wasAlreadyStored }
+        if let last = written.compactMap(\.lastPosition).max() {
+            headWatcher.advance(
+                to: last,
+                changes: written.flatMap(\.streamChanges).sorted { $0.position < $1.position }
+            )
+        }
         return results
     }
 
@@ -270,7 +276,9 @@ public final class EventStore: Sendable {
     /// reading only positions and stream ids.
     public func subscribeToStreams(from position: Int64 = 1) -> LogSubscription<StreamChange> {
         LogSubscription(store: self, next: max(position, 1)) { (store, from, limit) async throws(EventStoreError) in
-            try await store.streamChanges(from: from, limit: limit)
+            // Near the head, from the last commits kept in memory: no read.
+            if let recent = store.headWatcher.recentChanges(from: from, limit: limit) { return recent }
+            return try await store.streamChanges(from: from, limit: limit)
         }
     }
 

@@ -315,6 +315,9 @@ public struct AppendResult: Sendable, Hashable {
     public let wasAlreadyStored: Bool
 
     public var lastPosition: Int64? { events.last?.position }
+
+    /// Where its events were written.
+    var streamChanges: [StreamChange] { events.map { StreamChange(position: $0.position, streamId: $0.streamId) } }
 }
 
 /// One stream's append, for batched writes.

@@ -11,18 +11,59 @@ final class HeadWatcher: Sendable {
         var closed = false
         var nextId: UInt64 = 0
         var waiters: [UInt64: (after: Int64, continuation: CheckedContinuation<Bool, Never>)] = [:]
+        /// The last commits' stream changes, in order: every event committed at a position from
+        /// `recentFrom` to `head` is here, so a follower near the head reads nothing.
+        var recent: [StreamChange] = []
+        var recentFrom: Int64
     }
 
     private let state: Mutex<State>
+    /// How many recent stream changes are kept (between this and twice this).
+    let recentCapacity: Int
 
-    init(head: Int64) { state = Mutex(State(head: head)) }
+    init(head: Int64, recentCapacity: Int = 4096) {
+        state = Mutex(State(head: head, recentFrom: head + 1))
+        self.recentCapacity = max(recentCapacity, 1)
+    }
 
     var isClosed: Bool { state.withLock { $0.closed } }
     var currentHead: Int64 { state.withLock { $0.head } }
 
-    func advance(to position: Int64) {
+    /// Up to `limit` stream changes from `position` on, from memory; nil when they are not all
+    /// there (older than the recent commits, or a commit was told without its changes): read
+    /// them from the file then. Empty at the head.
+    func recentChanges(from position: Int64, limit: Int) -> [StreamChange]? {
+        state.withLock { s -> [StreamChange]? in
+            guard position >= s.recentFrom else { return nil }
+            // The first change at or after `position` (positions increase along `recent`).
+            var low = 0
+            var high = s.recent.count
+            while low < high {
+                let mid = (low + high) / 2
+                if s.recent[mid].position < position { low = mid + 1 } else { high = mid }
+            }
+            return Array(s.recent[low..<min(s.recent.count, low + max(limit, 0))])
+        }
+    }
+
+    /// A commit's last position and, when the committer knows them, the stream changes it
+    /// wrote (in position order). Commits may be told out of order (two threads' synchronous
+    /// appends): a commit told late is not kept in memory, and nor is anything before the next
+    /// one told in order, so a follower reads those from the file.
+    func advance(to position: Int64, changes: [StreamChange]? = nil) {
         let ready = state.withLock { s -> [CheckedContinuation<Bool, Never>] in
             guard position > s.head else { return [] }
+            if let changes, let first = changes.first, first.position == s.head + 1, changes.last?.position == position
+            {
+                s.recent += changes
+                if s.recent.count > 2 * recentCapacity {
+                    s.recent.removeFirst(s.recent.count - recentCapacity)
+                    s.recentFrom = s.recent[0].position
+                }
+            } else {
+                s.recent.removeAll()
+                s.recentFrom = position + 1
+            }
             s.head = position
             let ids = s.waiters.filter { $0.value.after < position }.map(\.key)
             return ids.compactMap { s.waiters.removeValue(forKey: $0)?.continuation }

@@ -17,6 +17,8 @@ public final class WriteContext {
     private(set) var storageFailure: EventStoreError?
     /// The last position this job wrote.
     private(set) var lastPosition: Int64?
+    /// The events this job wrote: their positions and streams.
+    private(set) var changes: [StreamChange] = []
 
     init(writer: Writer, projections: [any Projection], group: GroupValues) {
         self.writer = writer
@@ -62,7 +64,10 @@ public final class WriteContext {
         let result = try noting { () throws(EventStoreError) in
             try writer.appendAlone(request, projections: projections, hint: hint, recordedAtMicros: stamp)
         }
-        if let last = result.lastPosition, !result.wasAlreadyStored { lastPosition = max(lastPosition ?? 0, last) }
+        if let last = result.lastPosition, !result.wasAlreadyStored {
+            lastPosition = max(lastPosition ?? 0, last)
+            changes += result.streamChanges
+        }
         return result
     }
 
@@ -232,9 +237,19 @@ final class WriteQueue: @unchecked Sendable {
 /// Read-only connections, each on a thread of its own, for async callers: a query never runs
 /// on Swift's cooperative threads, and a long one can be interrupted.
 ///
-/// @unchecked Sendable: the queue and the busy list are guarded by `condition`; each
-/// connection is used only by its own thread.
+/// A job wakes only a thread that may take it (each idle thread waits on a semaphore of its own):
+/// a read wakes one thread, not all of them to find it taken.
+///
+/// @unchecked Sendable: the queue, the busy list and the idle threads are guarded by
+/// `condition` (used as a lock); each connection is used only by its own thread.
 final class ReadPool: @unchecked Sendable {
+    /// A thread waiting for a job; whoever wakes it takes it off ``idle`` first.
+    private final class IdleThread {
+        let wake = DispatchSemaphore(value: 0)
+        let interactiveOnly: Bool
+        init(interactiveOnly: Bool) { self.interactiveOnly = interactiveOnly }
+    }
+
     final class Job: @unchecked Sendable {
         let run: (SQLiteConnection) -> Void
         let abandon: (EventStoreError) -> Void
@@ -267,6 +282,11 @@ final class ReadPool: @unchecked Sendable {
     private let open: @Sendable () throws(EventStoreError) -> SQLiteConnection
     private var started = false
     private var threads: [pthread_t] = []
+    /// The threads waiting for a job.
+    private var idle: [IdleThread] = []
+    /// Jobs the threads have taken, and times a thread was woken and found none it could take.
+    let jobsTaken = Atomic<Int64>(0)
+    let futileWakeups = Atomic<Int64>(0)
 
     /// The threads start with the first read: a store used only synchronously has none.
     init(
@@ -310,9 +330,31 @@ final class ReadPool: @unchecked Sendable {
         guard !closing else { return false }
         if !started { startLocked() }
         queue.append(job)
-        // Every thread may be the one that can take it (the interactive one, or a bulk one).
-        condition.broadcast()
+        wakeOneFor(job.lane)
         return true
+    }
+
+    /// Wakes one idle thread that may take a job of `lane` now, if there is one (else a thread
+    /// busy now finds the job when it looks at the queue again). Under the lock.
+    private func wakeOneFor(_ lane: ReadLane) {
+        let taker: Int?
+        if threadCount == 1 {
+            taker = idle.indices.first
+        } else if lane == .bulk {
+            taker = idle.firstIndex { !$0.interactiveOnly }
+        } else {
+            // The interactive thread; a bulk one only while the interactive thread is busy.
+            taker =
+                idle.firstIndex { $0.interactiveOnly }
+                ?? (interactiveBusy ? idle.firstIndex { !$0.interactiveOnly } : nil)
+        }
+        if let taker { idle.remove(at: taker).wake.signal() }
+    }
+
+    /// Wakes every idle thread (the pool closes). Under the lock.
+    private func wakeAll() {
+        for thread in idle { thread.wake.signal() }
+        idle.removeAll()
     }
 
     /// Withdraws a job not yet started, or interrupts the query of one that is running.
@@ -362,6 +404,8 @@ final class ReadPool: @unchecked Sendable {
         // without privilege, so a thread keeps one level: short reads go to the first thread,
         // at the process's level, and to the others only while it is busy.)
         if !interactiveOnly && threadCount > 1 { lowerThisThreadsPriority(by: 5) }
+        let me = IdleThread(interactiveOnly: interactiveOnly)
+        var wokenForAJob = false
         var connection: SQLiteConnection? = try? open()
         if let connection {
             Thread.current.threadDictionary[ReadPool.threadKey] = ThreadConnection(
@@ -381,13 +425,20 @@ final class ReadPool: @unchecked Sendable {
                         ?? (interactiveBusy || threadCount == 1 ? queue.firstIndex { $0.lane == .interactive } : nil)
                 }
                 if index != nil { break }
-                condition.wait()
+                if wokenForAJob { futileWakeups.add(1, ordering: .relaxed) }
+                idle.append(me)
+                condition.unlock()
+                me.wake.wait()
+                condition.lock()
+                wokenForAJob = true
             }
             if closing {
                 condition.unlock()
                 break
             }
             let job = queue.remove(at: index!)
+            wokenForAJob = false
+            jobsTaken.add(1, ordering: .relaxed)
             condition.unlock()
             if connection == nil {
                 do { connection = try open() } catch {
@@ -410,7 +461,7 @@ final class ReadPool: @unchecked Sendable {
             if interactiveOnly {
                 interactiveBusy = true
                 // Short reads queued behind this one may now go to the other threads.
-                condition.broadcast()
+                for queued in queue where queued.lane == .interactive { wakeOneFor(.interactive) }
             }
             condition.unlock()
             job.run(connection!)
@@ -475,7 +526,7 @@ final class ReadPool: @unchecked Sendable {
         queue.removeAll()
         for job in running.values { if let c = job.runningOn { sqlite3_interrupt(c.handle) } }
         let wait = started && !threads.contains { pthread_equal($0, pthread_self()) != 0 }
-        condition.broadcast()
+        wakeAll()
         condition.unlock()
         for job in queued { job.abandon(closedError) }
         if wait { finished.wait() }

@@ -69,6 +69,20 @@ import Testing
         #expect(try await store.read(stream: "a").isEmpty)
     }
 
+    /// A read wakes one reader thread, the one that takes it: with four threads, reads one after
+    /// another woke all four each time (three of them to find it taken and sleep again).
+    @Test func aReadWakesOnlyTheThreadThatTakesIt() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"), options: .init(maximumReaders: 4))
+        defer { store.close() }
+        try await store.append(to: "s", expected: .noStream, events: [event()])
+        for _ in 0..<100 { _ = try await store.read(stream: "s") }
+        for _ in 0..<20 { _ = try await store.read(lane: .bulk) { db in try db.query("SELECT 1").count } }
+        #expect(store.readPool.jobsTaken.load(ordering: .relaxed) >= 120)
+        #expect(store.readPool.futileWakeups.load(ordering: .relaxed) < 5)
+    }
+
     @Test func stoppingReadsInterruptsALongQueryAndRefusesNewReadsWhileWritesGoOn() async throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }

@@ -127,6 +127,14 @@ extension EventStore {
         await headWatcher.wait(after: position)
     }
 
+    /// Calls `observer` with the stream changes of each commit from now on (nil when a commit's
+    /// are not known: read them with ``streamChanges(from:limit:)``) until the observation is
+    /// cancelled or released. `observer` runs on the committing thread just after the commit:
+    /// it must only note what it needs and return (ring a doorbell, say), never block.
+    public func observeCommits(_ observer: @escaping @Sendable ([StreamChange]?) -> Void) -> CommitObservation {
+        CommitObservation(watcher: headWatcher, id: headWatcher.observe(observer))
+    }
+
     /// Groups committed by the writer thread and the writes in them, since the store opened.
     public var groupCommitFigures: (groups: Int64, writes: Int64) {
         (writeQueue.groups.load(ordering: .relaxed), writeQueue.jobs.load(ordering: .relaxed))
@@ -367,4 +375,20 @@ extension EventStore {
             throw EventStoreError(.storage, "\(error)")
         }
     }
+}
+
+/// An observer of the store's commits (``EventStore/observeCommits(_:)``), called until this is
+/// cancelled or released.
+public final class CommitObservation: Sendable {
+    private let watcher: HeadWatcher
+    private let id: UInt64
+
+    init(watcher: HeadWatcher, id: UInt64) {
+        self.watcher = watcher
+        self.id = id
+    }
+
+    public func cancel() { watcher.stopObserving(id) }
+
+    deinit { cancel() }
 }

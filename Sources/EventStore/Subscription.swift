@@ -15,6 +15,7 @@ final class HeadWatcher: Sendable {
         /// `recentFrom` to `head` is here, so a follower near the head reads nothing.
         var recent: [StreamChange] = []
         var recentFrom: Int64
+        var observers: [UInt64: @Sendable ([StreamChange]?) -> Void] = [:]
     }
 
     private let state: Mutex<State>
@@ -51,8 +52,9 @@ final class HeadWatcher: Sendable {
     /// appends): a commit told late is not kept in memory, and nor is anything before the next
     /// one told in order, so a follower reads those from the file.
     func advance(to position: Int64, changes: [StreamChange]? = nil) {
-        let ready = state.withLock { s -> [CheckedContinuation<Bool, Never>] in
-            guard position > s.head else { return [] }
+        let (ready, observers) = state.withLock {
+            s -> ([CheckedContinuation<Bool, Never>], [@Sendable ([StreamChange]?) -> Void]) in
+            guard position > s.head else { return ([], []) }
             if let changes, let first = changes.first, first.position == s.head + 1, changes.last?.position == position
             {
                 s.recent += changes
@@ -66,9 +68,25 @@ final class HeadWatcher: Sendable {
             }
             s.head = position
             let ids = s.waiters.filter { $0.value.after < position }.map(\.key)
-            return ids.compactMap { s.waiters.removeValue(forKey: $0)?.continuation }
+            return (ids.compactMap { s.waiters.removeValue(forKey: $0)?.continuation }, Array(s.observers.values))
         }
+        for observe in observers { observe(changes) }
         for c in ready { c.resume(returning: true) }
+    }
+
+    /// Calls `observer` on the committing thread after each commit told from now on, with its
+    /// stream changes (nil when the committer did not tell them), until the returned id is
+    /// given to ``stopObserving(_:)``.
+    func observe(_ observer: @escaping @Sendable ([StreamChange]?) -> Void) -> UInt64 {
+        state.withLock { s in
+            s.nextId += 1
+            s.observers[s.nextId] = observer
+            return s.nextId
+        }
+    }
+
+    func stopObserving(_ id: UInt64) {
+        _ = state.withLock { $0.observers.removeValue(forKey: id) }
     }
 
     func close() {

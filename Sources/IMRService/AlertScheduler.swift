@@ -302,54 +302,48 @@ package final class AlertScheduler: Sendable {
     /// due, a case commit rings (then lets ``Options/settleAfterCommit`` pass), or
     /// ``Options/maximumSleep`` passes, whichever is first.
     package func run() async {
-        let from = ((try? await store.headPosition()) ?? 0) + 1
-        await withTaskGroup(of: Void.self) { group in
-            // A commit to a case may add, move, meet or cancel a deadline: look again at once.
-            // Should this watcher fail, the bounded sleeps below still find every alert.
-            group.addTask { [store, doorbell] in
-                do {
-                    for try await event in store.subscribeToStreams(from: from)
-                    where CaseStreams.caseId(ofStream: event.streamId) != nil {
-                        doorbell.ring()
-                    }
-                } catch {}
+        // A commit to a case may add, move, meet or cancel a deadline: look again at once. Rung
+        // by the committing thread itself: no task is woken per commit and nothing is read.
+        let observation = store.observeCommits { [doorbell] changes in
+            if changes?.contains(where: { CaseStreams.caseId(ofStream: $0.streamId) != nil }) ?? true {
+                doorbell.ring()
             }
-            while !Task.isCancelled {
-                var sleep = options.maximumSleep
-                var backlog = false
-                let started = ContinuousClock.now
-                do {
-                    let now = clock()
-                    // On a reader thread: its reads and its one append never hold a cooperative
-                    // thread. A pass reads only what is due, so it takes the interactive lane:
-                    // alerts must not wait behind a long export.
-                    let pass = try await store.offload(doing: "raise due alerts", lane: .interactive) {
-                        try self.raiseDue(now: now)
-                    }
-                    OperatorFigures.shared.schedulerPass(duration: ContinuousClock.now - started, failed: false)
-                    backlog = pass.backlog
-                    if let due = pass.next {
-                        let seconds = max(0, due.timeIntervalSince(clock()))
-                        sleep = min(sleep, .milliseconds(Int64((seconds * 1000).rounded(.up))))
-                    }
-                } catch {
-                    OperatorFigures.shared.schedulerPass(duration: ContinuousClock.now - started, failed: true)
-                    if (error as? EventStoreError)?.kind != .interrupted {  // not when the daemon is stopping
-                        logger.error("alerts: cannot raise due alerts: \(error); trying again shortly")
-                    }
-                    sleep = min(sleep, options.retryAfterFailure)
+        }
+        defer { observation.cancel() }
+        while !Task.isCancelled {
+            var sleep = options.maximumSleep
+            var backlog = false
+            let started = ContinuousClock.now
+            do {
+                let now = clock()
+                // On a reader thread: its reads and its one append never hold a cooperative
+                // thread. A pass reads only what is due, so it takes the interactive lane:
+                // alerts must not wait behind a long export.
+                let pass = try await store.offload(doing: "raise due alerts", lane: .interactive) {
+                    try self.raiseDue(now: now)
                 }
-                // A backlog (alerts that came due while the daemon was down) is raised pass after
-                // pass, without waiting for commits to settle.
-                if backlog {
-                    await Task.yield()
-                    continue
+                OperatorFigures.shared.schedulerPass(duration: ContinuousClock.now - started, failed: false)
+                backlog = pass.backlog
+                if let due = pass.next {
+                    let seconds = max(0, due.timeIntervalSince(clock()))
+                    sleep = min(sleep, .milliseconds(Int64((seconds * 1000).rounded(.up))))
                 }
-                if await doorbell.wait(upTo: sleep) {
-                    try? await Task.sleep(for: options.settleAfterCommit)
+            } catch {
+                OperatorFigures.shared.schedulerPass(duration: ContinuousClock.now - started, failed: true)
+                if (error as? EventStoreError)?.kind != .interrupted {  // not when the daemon is stopping
+                    logger.error("alerts: cannot raise due alerts: \(error); trying again shortly")
                 }
+                sleep = min(sleep, options.retryAfterFailure)
             }
-            group.cancelAll()
+            // A backlog (alerts that came due while the daemon was down) is raised pass after
+            // pass, without waiting for commits to settle.
+            if backlog {
+                await Task.yield()
+                continue
+            }
+            if await doorbell.wait(upTo: sleep) {
+                try? await Task.sleep(for: options.settleAfterCommit)
+            }
         }
     }
 }

@@ -197,6 +197,29 @@ import Testing
         #expect(watcher.recentChanges(from: 23, limit: 10)?.map(\.position) == [23, 24, 25, 26])
     }
 
+    /// An observer of commits is called by the committing thread with each commit's stream
+    /// changes (async groups, synchronous appends and batches), and no more once cancelled.
+    @Test func anObserverHearsEachCommitsChanges_untilCancelled() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        try await store.append(to: "before", expected: .any, events: [event()])
+        let heard = Mutex<[StreamChange]>([])
+        let observation = store.observeCommits { changes in heard.withLock { $0 += changes ?? [] } }
+        try await store.append(to: "a", expected: .any, events: [event(), event()])
+        func synchronousWrites() throws {
+            try store.append(to: "b", expected: .any, events: [event()])
+            _ = try store.append(batch: [AppendRequest(streamId: "c", expected: .any, events: [event()])])
+        }
+        try synchronousWrites()
+        #expect(heard.withLock { $0.map(\.streamId) } == ["a", "a", "b", "c"])
+        #expect(heard.withLock { $0.map(\.position) } == [2, 3, 4, 5])
+        observation.cancel()
+        try await store.append(to: "after", expected: .any, events: [event()])
+        #expect(heard.withLock { $0.count } == 4)
+    }
+
     /// A follower of the stream changes near the head reads them from memory, not the file, and
     /// sees every change once, in order, whichever way the commits were made (async appends in
     /// groups, synchronous appends racing from several threads, batches, a write whose body threw).

@@ -90,6 +90,12 @@ package struct CaseItemsProjection: Projection {
 
 /// How `io.imr.Cases.Stats` reads its figures: from the case list, case items and deadline read models.
 extension CaseStatistics {
+    /// The running deadlines past due, by rule, on the board's index.
+    static let overdueByRuleQuery = """
+        SELECT rule, COUNT(*) FROM deadlines INDEXED BY deadlines_open_due
+        WHERE is_open = 1 AND due_us <= ? AND rule != 'ur.info-request' GROUP BY rule
+        """
+
     package static func read(from store: EventStore, now: Date) throws -> CaseStatistics {
         let nowMicros = now.unixMicroseconds
         return try store.read { db in
@@ -102,24 +108,23 @@ extension CaseStatistics {
                 ).first?[0].int64 ?? 0
             let overdue = try DeadlineProjection.overdueCount(in: db, at: now)
             var byRule: [String: RuleTimeliness] = [:]
-            // A running deadline past due counts as missed; one not yet due is not counted.
-            for row in try db.query(
-                """
-                SELECT rule, CASE WHEN is_open = 1 THEN 'missed' ELSE status END AS outcome, COUNT(*) FROM deadlines
-                WHERE rule != 'ur.info-request' AND ((is_open = 1 AND due_us <= ?) OR status IN ('met', 'met-late', 'missed'))
-                GROUP BY rule, outcome
-                """,
-                [.integer(nowMicros)]
-            ) {
-                let rule = row[0].string ?? ""
+            func count(_ rule: String, _ outcome: String, _ n: Int) {
+                guard rule != "ur.info-request" else { return }
                 var entry = byRule[rule] ?? RuleTimeliness(rule: rule, met: 0, metLate: 0, missed: 0, onTimeShare: nil)
-                let n = Int(row[2].int64 ?? 0)
-                switch row[1].string {
+                switch outcome {
                 case "met": entry.met += n
                 case "met-late": entry.metLate += n
                 default: entry.missed += n
                 }
                 byRule[rule] = entry
+            }
+            // Settled deadlines from the counts kept per rule; a running deadline past due counts
+            // as missed (read on the board's index: those past due only), one not yet due not at all.
+            for settled in try DeadlineProjection.settledOutcomes(in: db) {
+                count(settled.rule, settled.status, Int(settled.count))
+            }
+            for row in try db.query(Self.overdueByRuleQuery, [.integer(nowMicros)]) {
+                count(row[0].string ?? "", "missed", Int(row[1].int64 ?? 0))
             }
             let timeliness = byRule.values.map { r -> RuleTimeliness in
                 var r = r

@@ -78,7 +78,11 @@ package struct DeadlineProjection: Projection {
     /// expedited, retrospective or formulary period; the calendar of a deemed receipt; why a
     /// clock uses CalHR's calendar in every year), and a clock triggered outside the years the
     /// calendars cover (2013-2035) is unavailable with the reason instead of counted.
-    package var version: Int { 9 }
+    /// 10: a deadline that settled other than missed (met, met late, no longer applicable) has
+    /// no row: a case's settled outcomes are one row (`deadline_settled`) and each rule's are
+    /// counted (`deadline_outcome_counts`), so that the figures read a few rows instead of
+    /// every deadline ever derived (four rows in five were settled ones).
+    package var version: Int { 10 }
 
     package func prepare(_ db: ProjectionDatabase) throws {
         try db.executeScript(
@@ -106,6 +110,10 @@ package struct DeadlineProjection: Projection {
                 WHERE is_open = 0 AND status = 'missed';
             CREATE TABLE deadline_alert_policy (fingerprint TEXT NOT NULL);
             CREATE TABLE deadline_alerts (deadline_id TEXT PRIMARY KEY, levels TEXT NOT NULL) WITHOUT ROWID;
+            CREATE TABLE deadline_settled (case_id TEXT PRIMARY KEY, outcomes TEXT NOT NULL) WITHOUT ROWID;
+            CREATE TABLE deadline_outcome_counts (
+                rule TEXT NOT NULL, status TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (rule, status)
+            ) WITHOUT ROWID;
             """
         )
         try db.execute("INSERT INTO deadline_alert_policy (fingerprint) VALUES (?)", [.text(policy.fingerprint)])
@@ -216,16 +224,18 @@ package struct DeadlineProjection: Projection {
             )
             storedNextAlert[id] = row[9]
         }
-        let wanted: [String: StoredRow]
+        let derived: CaseRows
         if let pre = (db.appendHint as? CaseStreams.AppendHint)?.deadlines
             ?? (db.prepared as? PreparedCases)?.deadlines[event.id],
             pre.producer == ObjectIdentifier(bodies), pre.eventId == event.id
         {
-            wanted = pre.rows
+            derived = pre.rows
         } else {
             // Not kept in the memo: here (a catch-up, a rebuild) every case passes once.
-            wanted = try rows(for: state, at: event.recordedAt, remember: false)
+            derived = try rows(for: state, at: event.recordedAt, remember: false)
         }
+        let wanted = derived.rows
+        try settle(caseId.rawValue, derived.settled, fresh: CaseStreams.isFresh(event, in: db), in: db)
         // The deadlines that start or stop running here: their alerts follow (the alerts read
         // model keeps whether each alert is live).
         var runningChanges: [(id: String, runs: Bool)] = []
@@ -288,21 +298,23 @@ package struct DeadlineProjection: Projection {
 
     /// The rows a case's state gives at `now` (the recording time of its last event);
     /// `remember` keeps the running deadlines' bodies in the memo for the case's next command.
-    func rows(for state: CaseState, at now: Date, remember: Bool = true) throws -> [String: StoredRow] {
+    func rows(for state: CaseState, at now: Date, remember: Bool = true) throws -> CaseRows {
         var wanted: [String: StoredRow] = [:]
-        guard state.facts != nil else { return wanted }
+        guard state.facts != nil else { return CaseRows(rows: wanted, settled: "") }
         let coordinator = state.coordinator ?? ""
+        var settled: [String] = []
         for deadline in DeadlineEngine.deadlines(for: state, now: now, calculator: calculator) {
-            // Only running deadlines and misses kept as history are read whole (the board, the
-            // latter when asked); a settled one keeps its status and due time, and a case's
-            // detail derives it afresh.
+            // Only running deadlines and misses (the board lists those kept as history when
+            // asked) have rows; a settled one is counted, and a case's detail derives it afresh.
             let isOpen = deadline.isOpen && state.isOpen
+            if !isOpen, Self.countedOutcomes.contains(deadline.status) {
+                settled.append(deadline.rule.rawValue + " " + deadline.status.rawValue)
+            }
+            guard isOpen || deadline.status == .missed else { continue }
             let encoded =
                 isOpen
                 ? bodies.encoded(deadline, plan: alertPlan(of:), remember: remember)
-                : deadline.status == .missed
-                    ? (body: String(decoding: deadline.wireBytes, as: UTF8.self), plan: "")
-                    : (body: "{}", plan: "")
+                : (body: String(decoding: deadline.wireBytes, as: UTF8.self), plan: "")
             wanted[deadline.id] = StoredRow(
                 rule: deadline.rule.rawValue,
                 party: deadline.party.rawValue,
@@ -314,7 +326,56 @@ package struct DeadlineProjection: Projection {
                 alertPlan: encoded.plan
             )
         }
-        return wanted
+        return CaseRows(rows: wanted, settled: settled.sorted().joined(separator: "\n"))
+    }
+
+    /// The outcomes of settled deadlines that are counted per rule (the figures' timeliness).
+    static let countedOutcomes: Set<DeadlineStatus> = [.met, .metLate, .missed]
+
+    /// A case's rows and its settled outcomes (``countedOutcomes``), one line `rule status`
+    /// each, sorted.
+    struct CaseRows: Sendable, Equatable {
+        var rows: [String: StoredRow]
+        var settled: String
+    }
+
+    /// Keeps a case's settled outcomes and moves the rules' counts by what changed. `fresh`: the
+    /// case has nothing stored yet (a rebuild pass's first event of its stream).
+    func settle(_ caseId: String, _ settled: String, fresh: Bool, in db: ProjectionDatabase) throws {
+        let old =
+            fresh
+            ? ""
+            : try db.query("SELECT outcomes FROM deadline_settled WHERE case_id = ?", [.text(caseId)]).first?[0].string
+                ?? ""
+        guard old != settled else { return }
+        var change: [Substring: Int64] = [:]
+        for line in old.split(separator: "\n") { change[line, default: 0] -= 1 }
+        for line in settled.split(separator: "\n") { change[line, default: 0] += 1 }
+        for (line, by) in change where by != 0 {
+            guard let space = line.firstIndex(of: " ") else { continue }
+            try db.execute(
+                """
+                INSERT INTO deadline_outcome_counts (rule, status, count) VALUES (?, ?, ?)
+                ON CONFLICT (rule, status) DO UPDATE SET count = count + excluded.count
+                """,
+                [.text(String(line[..<space])), .text(String(line[line.index(after: space)...])), .integer(by)]
+            )
+        }
+        if settled.isEmpty {
+            try db.execute("DELETE FROM deadline_settled WHERE case_id = ?", [.text(caseId)])
+        } else {
+            try db.execute(
+                "INSERT OR REPLACE INTO deadline_settled (case_id, outcomes) VALUES (?, ?)",
+                [.text(caseId), .text(settled)]
+            )
+        }
+    }
+
+    /// Each rule's settled deadlines by outcome (met, met late, missed), from the counts.
+    static func settledOutcomes(in db: ProjectionDatabase) throws -> [(rule: String, status: String, count: Int64)] {
+        try db.query("SELECT rule, status, count FROM deadline_outcome_counts WHERE count > 0").map {
+            (rule: $0[0].string ?? "", status: $0[1].string ?? "", count: $0[2].int64 ?? 0)
+        }
     }
 
     /// The rows for `state`, the state after the event `eventId` recorded at `now`, worked out
@@ -341,7 +402,10 @@ package struct DeadlineProjection: Projection {
         // No deadline runs until the rebuild writes it again: no alert is live meanwhile.
         try AlertProjection.deadlinesDropped(in: db)
         try db.executeScript(
-            "DROP TABLE IF EXISTS deadlines; DROP TABLE IF EXISTS deadline_alert_policy; DROP TABLE IF EXISTS deadline_alerts"
+            """
+            DROP TABLE IF EXISTS deadlines; DROP TABLE IF EXISTS deadline_alert_policy; DROP TABLE IF EXISTS deadline_alerts;
+            DROP TABLE IF EXISTS deadline_settled; DROP TABLE IF EXISTS deadline_outcome_counts
+            """
         )
     }
 }
@@ -350,7 +414,7 @@ package struct DeadlineProjection: Projection {
 struct PrecomputedDeadlines: Sendable {
     let producer: ObjectIdentifier
     let eventId: UUID
-    let rows: [String: DeadlineProjection.StoredRow]
+    let rows: DeadlineProjection.CaseRows
 }
 
 /// The JSON bodies and alert plans of running deadlines, kept for the deadlines last encoded:

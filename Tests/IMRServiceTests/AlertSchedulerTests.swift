@@ -347,6 +347,7 @@ extension AlertRaised {
             try context.database.executeScript(
                 """
                 DROP TABLE deadlines; DROP TABLE deadline_alert_policy; DROP TABLE IF EXISTS deadline_alerts; DROP TABLE alerts;
+                DROP TABLE deadline_settled; DROP TABLE deadline_outcome_counts;
                 DELETE FROM projection_checkpoints WHERE name IN ('deadlines', 'alerts');
                 """
             )

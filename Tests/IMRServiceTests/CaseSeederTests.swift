@@ -65,6 +65,12 @@ import Workflow
                         + db.query("SELECT * FROM case_counts ORDER BY stage, is_open").map { r in
                             (0..<3).map { "\(r[$0])" }
                         }
+                        + db.query("SELECT case_id, outcomes FROM deadline_settled ORDER BY case_id").map { r in
+                            (0..<2).map { "\(r[$0])" }
+                        }
+                        + db.query("SELECT * FROM deadline_outcome_counts WHERE count != 0 ORDER BY rule, status").map {
+                            r in (0..<3).map { "\(r[$0])" }
+                        }
                 }
             }
             let seeded = try snapshot()

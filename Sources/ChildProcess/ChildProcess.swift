@@ -53,17 +53,17 @@ package struct ChildExit: Sendable, Equatable, CustomStringConvertible {
 private final class Reaped: @unchecked Sendable {
     // @unchecked Sendable: `exits` is only touched while `lock` is held.
     private struct Entry {
-        weak var process: Process?
+        weak var process: SpawnedProcess?
         var exit: ChildExit
     }
     private let lock = NSLock()
     private var exits: [pid_t: Entry] = [:]
 
-    func exit(of process: Process) -> ChildExit? {
+    func exit(of process: SpawnedProcess) -> ChildExit? {
         lock.withLock { exits[process.processIdentifier].flatMap { $0.process === process ? $0.exit : nil } }
     }
 
-    func record(_ exit: ChildExit, of process: Process) {
+    func record(_ exit: ChildExit, of process: SpawnedProcess) {
         lock.withLock {
             if exits.count >= 64 { exits = exits.filter { $0.value.process != nil } }
             exits[process.processIdentifier] = Entry(process: process, exit: exit)
@@ -103,7 +103,7 @@ extension Pipe {
     }
 }
 
-extension Process {
+extension SpawnedProcess {
     /// `run()`, under the spawn lock, with the pipes given to the child made close-on-exec.
     package func start() throws {
         try spawnLock.withLock {
@@ -135,15 +135,9 @@ extension Process {
             }
             if result == 0 { return nil }
             if errno == EINTR { continue }
-            // ECHILD: Foundation's own reaper took it first and records the status next. (A
-            // SpawnedProcess has no other reaper: its status is lost, say so rather than wait.)
-            if self is SpawnedProcess {
-                let exit = ChildExit(status: 255, signalled: false)
-                reaped.record(exit, of: self)
-                return exit
-            }
-            if isRunning { return nil }
-            let exit = ChildExit(status: terminationStatus, signalled: terminationReason == .uncaughtSignal)
+            // ECHILD: reaped by someone else (nothing here does: it has no other reaper). Its
+            // status is lost; say so rather than wait.
+            let exit = ChildExit(status: 255, signalled: false)
             reaped.record(exit, of: self)
             return exit
         }
@@ -195,8 +189,8 @@ extension Process {
     }
 }
 
-/// @unchecked Sendable: only the thread-safe pid, `waitpid` and Foundation's locked
-/// termination state are used from the waiting thread.
+/// @unchecked Sendable: only the pid, `waitpid` and the locked record of reaped children are
+/// used from the waiting thread.
 private struct UncheckedProcess: @unchecked Sendable {
-    let process: Process
+    let process: SpawnedProcess
 }

@@ -498,7 +498,7 @@ package enum Output {
     }
 
     nonisolated(unsafe) static var paging = false
-    nonisolated(unsafe) static var pagerProcess: Process?
+    nonisolated(unsafe) static var pagerProcess: SpawnedProcess?
 
     /// Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
     package static var colourEnabled: Bool {

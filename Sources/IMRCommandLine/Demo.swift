@@ -227,7 +227,7 @@ package struct Demo: ParsableCommand {
     }
 
     /// Waits until the daemon answers, or explains why it did not start.
-    func waitForDaemon(_ daemon: Process) throws -> VarlinkClient {
+    func waitForDaemon(_ daemon: SpawnedProcess) throws -> VarlinkClient {
         for _ in 0..<300 {
             if let exit = daemon.poll() {
                 let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""

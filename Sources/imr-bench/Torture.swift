@@ -356,7 +356,7 @@ struct Torture: ParsableCommand {
             return
         }
         // imr-ctl import of every letter, started (its output discarded).
-        func importer() throws -> Process {
+        func importer() throws -> SpawnedProcess {
             let p = SpawnedProcess()
             p.executableURL = URL(fileURLWithPath: ctl)
             p.arguments = ["import", "--socket", target.socketPath] + files
@@ -415,7 +415,7 @@ struct Torture: ParsableCommand {
     /// The attackers run as a process of their own under another uid (nobody, a reader) when
     /// this runs as root, so the daemon's per-user limits apply to them and not to the
     /// operator whose `status` is timed meanwhile; otherwise in this process, as this user.
-    func attackers(_ target: TortureDaemon, uid: Int = 65534, _ arguments: [String]) throws -> Process {
+    func attackers(_ target: TortureDaemon, uid: Int = 65534, _ arguments: [String]) throws -> SpawnedProcess {
         let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
         let p = SpawnedProcess()
         if geteuid() == 0 {
@@ -442,7 +442,7 @@ struct Torture: ParsableCommand {
     }
 
     /// Runs the attacker process to its end; its JSON report.
-    func runAttackers(_ process: Process) throws -> [String: Int] {
+    func runAttackers(_ process: SpawnedProcess) throws -> [String: Int] {
         let out = Pipe.forChild()
         process.standardOutput = out
         process.standardError = FileHandle.standardError

@@ -14,7 +14,7 @@ final class TortureDaemon {
     let stateDirectory: String
     let socketPath: String
     let logPath: String
-    private(set) var process: Process?
+    private(set) var process: SpawnedProcess?
     var arguments: [String] = []
 
     /// The state directory is `directory/state` unless given.

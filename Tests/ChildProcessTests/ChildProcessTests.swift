@@ -7,7 +7,7 @@ import Glibc
 
 @Suite(.timeLimit(.minutes(1))) struct ChildProcessTests {
     /// `sh -c SCRIPT`, started; its stdout pipe.
-    func shell(_ script: String) throws -> (Process, Pipe) {
+    func shell(_ script: String) throws -> (SpawnedProcess, Pipe) {
         let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", script]

@@ -148,7 +148,7 @@ import Glibc
         name: String,
         in directory: URL,
         socket: String
-    ) throws -> (process: Process, stderr: Pipe) {
+    ) throws -> (process: SpawnedProcess, stderr: Pipe) {
         let p = SpawnedProcess()
         p.executableURL = URL(fileURLWithPath: imrCtl)
         p.arguments = arguments + ["-o", directory.appendingPathComponent(name).path, "--socket", socket]

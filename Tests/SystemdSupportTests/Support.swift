@@ -135,7 +135,7 @@ func receiveDatagram(_ fd: Int32, timeoutMilliseconds: Int32 = 1000) -> String? 
 
 /// A running `imr-systemd-probe` and its output.
 struct Probe {
-    let process: Process
+    let process: SpawnedProcess
     let output: LineReader
 
     /// Starts the probe with `arguments` and `environment` added to ``childEnvironment``.

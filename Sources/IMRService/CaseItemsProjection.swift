@@ -21,6 +21,11 @@ package struct CaseItemsProjection: Projection {
 
     package var batchPreparation: BatchPreparation? { preparation }
 
+    /// 2: the figures `Cases.Stats` reads are counted as items change (`case_item_figures`: each
+    /// IMR decision's items, and the items by days from application to assignment and from
+    /// assignment to determination), instead of read from every item when asked.
+    package var version: Int { 2 }
+
     package func prepare(_ db: ProjectionDatabase) throws {
         try db.executeScript(
             """
@@ -34,6 +39,9 @@ package struct CaseItemsProjection: Projection {
                 imr_decision      TEXT,
                 PRIMARY KEY (case_id, item_id)
             );
+            CREATE TABLE case_item_figures (
+                figure TEXT NOT NULL, value TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (figure, value)
+            ) WITHOUT ROWID;
             """
         )
     }
@@ -62,6 +70,22 @@ package struct CaseItemsProjection: Projection {
             stored[row[0].string ?? ""] = Array(row.values.dropFirst())
         }
         // Only the rows that change are written: most commands leave the items as they were.
+        var figures: [Figure: Int64] = [:]
+        for (id, values) in stored where wanted[id] != values {
+            for figure in Self.figures(of: values) { figures[figure, default: 0] -= 1 }
+        }
+        for (id, values) in wanted where stored[id] != values {
+            for figure in Self.figures(of: values) { figures[figure, default: 0] += 1 }
+        }
+        for (figure, by) in figures where by != 0 {
+            try db.execute(
+                """
+                INSERT INTO case_item_figures (figure, value, count) VALUES (?, ?, ?)
+                ON CONFLICT (figure, value) DO UPDATE SET count = count + excluded.count
+                """,
+                [.text(figure.figure), .text(figure.value), .integer(by)]
+            )
+        }
         for id in stored.keys where wanted[id] == nil {
             try db.execute(
                 "DELETE FROM case_items WHERE case_id = ? AND item_id = ?",
@@ -84,7 +108,39 @@ package struct CaseItemsProjection: Projection {
     }
 
     package func drop(_ db: ProjectionDatabase) throws {
-        try db.executeScript("DROP TABLE IF EXISTS case_items")
+        try db.executeScript("DROP TABLE IF EXISTS case_items; DROP TABLE IF EXISTS case_item_figures")
+    }
+
+    /// One count of `case_item_figures`.
+    struct Figure: Hashable {
+        let figure: String
+        let value: String
+    }
+
+    static let decisionFigure = "imr-decision"
+    static let applicationToAssignment = "days-application-to-assignment"
+    static let assignmentToDetermination = "days-assignment-to-determination"
+
+    /// What an item row (status, applied, assigned, decided, decision) counts for.
+    static func figures(of values: [SQLiteValue]) -> [Figure] {
+        guard values.count == 5 else { return [] }
+        var figures: [Figure] = []
+        if let decision = values[4].string { figures.append(Figure(figure: decisionFigure, value: decision)) }
+        func days(_ from: SQLiteValue, _ to: SQLiteValue) -> String? {
+            guard let a = from.string.flatMap(LocalDate.init(iso:)), let b = to.string.flatMap(LocalDate.init(iso:))
+            else { return nil }
+            return String(a.days(until: b))
+        }
+        if let d = days(values[1], values[2]) { figures.append(Figure(figure: applicationToAssignment, value: d)) }
+        if let d = days(values[2], values[3]) { figures.append(Figure(figure: assignmentToDetermination, value: d)) }
+        return figures
+    }
+
+    /// The counts of one figure, by value.
+    static func counts(of figure: String, in db: ProjectionDatabase) throws -> [(value: String, count: Int64)] {
+        try db.query("SELECT value, count FROM case_item_figures WHERE figure = ? AND count > 0", [.text(figure)]).map {
+            (value: $0[0].string ?? "", count: $0[1].int64 ?? 0)
+        }
     }
 }
 
@@ -132,24 +188,19 @@ extension CaseStatistics {
                 r.onTimeShare = total == 0 ? nil : Double(r.met) / Double(total)
                 return r
             }.sorted { $0.rule < $1.rule }
+            // Counted as items change (``CaseItemsProjection/figures(of:)``), not read item by item.
             let decisions = Dictionary(
-                try db.query(
-                    "SELECT imr_decision, COUNT(*) FROM case_items WHERE imr_decision IS NOT NULL GROUP BY imr_decision"
-                ).map {
-                    ($0[0].string ?? "", Int($0[1].int64 ?? 0))
+                try CaseItemsProjection.counts(of: CaseItemsProjection.decisionFigure, in: db).map {
+                    ($0.value, Int($0.count))
                 },
                 uniquingKeysWith: +
             )
             let upheld = decisions["upheld"] ?? 0
             let overturned = decisions["overturned"] ?? 0
-            func spans(_ from: String, _ to: String) throws -> [Int] {
-                try db.query("SELECT \(from), \(to) FROM case_items WHERE \(from) IS NOT NULL AND \(to) IS NOT NULL")
-                    .compactMap { row in
-                        guard let a = row[0].string.flatMap(LocalDate.init(iso:)),
-                            let b = row[1].string.flatMap(LocalDate.init(iso:))
-                        else { return nil }
-                        return a.days(until: b)
-                    }
+            func spans(_ figure: String) throws -> [(days: Int, count: Int)] {
+                try CaseItemsProjection.counts(of: figure, in: db).compactMap { entry in
+                    Int(entry.value).map { (days: $0, count: Int(entry.count)) }
+                }
             }
             return CaseStatistics(
                 openCases: stages.reduce(0) { $0 + $1.cases },
@@ -160,17 +211,27 @@ extension CaseStatistics {
                 upheld: upheld,
                 overturned: overturned,
                 overturnRate: upheld + overturned == 0 ? nil : Double(overturned) / Double(upheld + overturned),
-                medianDaysApplicationToAssignment: median(try spans("imr_applied_on", "imr_assigned_on")),
-                medianDaysAssignmentToDetermination: median(try spans("imr_assigned_on", "imr_decided_on"))
+                medianDaysApplicationToAssignment: median(try spans(CaseItemsProjection.applicationToAssignment)),
+                medianDaysAssignmentToDetermination: median(try spans(CaseItemsProjection.assignmentToDetermination))
             )
         }
     }
 
-    static func median(_ values: [Int]) -> Double? {
-        guard !values.isEmpty else { return nil }
-        let sorted = values.sorted()
-        let mid = sorted.count / 2
-        return sorted.count % 2 == 1 ? Double(sorted[mid]) : Double(sorted[mid - 1] + sorted[mid]) / 2
+    /// The median of values given as (value, how many times), without listing them one by one.
+    static func median(_ counted: [(days: Int, count: Int)]) -> Double? {
+        let sorted = counted.filter { $0.count > 0 }.sorted { $0.days < $1.days }
+        let total = sorted.reduce(0) { $0 + $1.count }
+        guard total > 0 else { return nil }
+        // The values at 0-based positions (total - 1) / 2 and total / 2 of the sorted list.
+        func value(at position: Int) -> Int {
+            var seen = 0
+            for entry in sorted {
+                seen += entry.count
+                if position < seen { return entry.days }
+            }
+            return sorted[sorted.count - 1].days
+        }
+        return Double(value(at: (total - 1) / 2) + value(at: total / 2)) / 2
     }
 }
 

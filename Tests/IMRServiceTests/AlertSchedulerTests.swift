@@ -542,6 +542,21 @@ extension AlertRaised {
 }
 
 /// Runs blocking code on its own thread, leaving the cooperative pool free.
+/// A store of its own in a temporary directory, with the daemon's read models, for `body`;
+/// closed and removed after it.
+func withReadModelStore<T>(_ body: (EventStore) throws -> T) throws -> T {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-store-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let store = try EventStore(
+        path: dir.appendingPathComponent("imr.sqlite").path,
+        options: .init(synchronous: .normal),
+        projections: ReadModels.all()
+    )
+    defer { store.close() }
+    return try body(store)
+}
+
 func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
         Thread.detachNewThread {
@@ -561,20 +576,7 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async t
     }
 
     /// An empty store with the daemon's read models, for `body` to explain queries on.
-    func withStore(_ body: (EventStore) throws -> Void) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "imr-plan-\(UUID().uuidString.prefix(8))"
-        )
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let store = try EventStore(
-            path: dir.appendingPathComponent("imr.sqlite").path,
-            options: .init(synchronous: .normal),
-            projections: ReadModels.all()
-        )
-        defer { store.close() }
-        try body(store)
-    }
+    func withStore(_ body: (EventStore) throws -> Void) throws { try withReadModelStore(body) }
 
     @Test func aPassFindsWhatIsDue_andTheNextInstant_onTheNextAlertIndex() throws {
         try withStore { store in

@@ -11,74 +11,71 @@ import Workflow
 /// have written: an intact chain, read models equal to a rebuild, every case at its stage.
 @Suite struct CaseSeederTests {
     @Test func aSeededStoreIsIntact_andItsReadModelsEqualARebuild() async throws {
-        try await offThePool {
-            let dir = try CaseListPagingTests.temporaryDirectory()
-            defer { try? FileManager.default.removeItem(at: dir) }
-            let store = try EventStore(
-                path: dir.appendingPathComponent("imr.sqlite").path,
-                options: .init(synchronous: .normal),
-                projections: ReadModels.all()
-            )
-            defer { store.close() }
-            let now = Pacific.instant(LocalDate(iso: "2026-11-30")!, hour: 9)
-            var caseload = SyntheticCaseload(now: now, count: 90, seed: 11, coordinators: ["maria", "li", "jorge"])
-            let seeder = CaseSeeder(store: store, actor: Actor(uid: 0, name: "seed"))
-            var total = CaseSeeder.Outcome()
-            for first in stride(from: 0, to: 90, by: 25) {
-                let batch = (first..<min(first + 25, 90)).map { n -> (caseId: CaseID, commands: [CaseCommand]) in
-                    let calls = caseload.calls(ofCase: n)
-                    return (
-                        CaseID(calls[0].parameters["caseId"]!.stringValue!),
-                        calls.compactMap {
-                            try? RecordingCall.command(
-                                for: VarlinkCall(method: "io.imr.Cases." + $0.method, parameters: $0.parameters)
-                            )
-                        }
-                    )
-                }
-                let outcome = try seeder.seed(batch, now: now)
-                total.cases += outcome.cases
-                total.events += outcome.events
-                total.refused += outcome.refused
+        try await offThePool { try withReadModelStore { store in try Self.seedAndCompare(store) } }
+    }
+
+    static func seedAndCompare(_ store: EventStore) throws {
+        let now = Pacific.instant(LocalDate(iso: "2026-11-30")!, hour: 9)
+        var caseload = SyntheticCaseload(now: now, count: 90, seed: 11, coordinators: ["maria", "li", "jorge"])
+        let seeder = CaseSeeder(store: store, actor: Actor(uid: 0, name: "seed"))
+        var total = CaseSeeder.Outcome()
+        for first in stride(from: 0, to: 90, by: 25) {
+            let batch = (first..<min(first + 25, 90)).map { n -> (caseId: CaseID, commands: [CaseCommand]) in
+                let calls = caseload.calls(ofCase: n)
+                return (
+                    CaseID(calls[0].parameters["caseId"]!.stringValue!),
+                    calls.compactMap {
+                        try? RecordingCall.command(
+                            for: VarlinkCall(method: "io.imr.Cases." + $0.method, parameters: $0.parameters)
+                        )
+                    }
+                )
             }
-            #expect(total.cases == 90 && total.refused == 0, "\(total)")
-            #expect(try store.headPosition() == Int64(total.events))
-            #expect(try store.verify().isIntact)
-            let cases = try CaseListProjection.cases(in: store, matching: .init())
-            #expect(cases.count == 90)
-            #expect(Set(cases.map(\.stage)).count >= 6, "the demo's mix of stages")
-            // Each case's state is what a fold of its stream gives.
-            let service = CaseService(store: store)
-            for summary in cases.prefix(15) {
-                let state = try service.state(of: CaseID(summary.caseId))
-                #expect(state.stage.rawValue == summary.stage && state.items.count == summary.items)
-            }
-            func snapshot() throws -> [[String]] {
-                try store.read { db in
-                    try db.query(
-                        "SELECT deadline_id, rule, coordinator, due_us, is_open, status, body FROM deadlines ORDER BY deadline_id"
-                    ).map { r in (0..<7).map { "\(r[$0])" } }
-                        + db.query("SELECT * FROM case_list ORDER BY case_id").map { r in (0..<16).map { "\(r[$0])" } }
-                        + db.query("SELECT * FROM case_items ORDER BY case_id, item_id").map { r in
-                            (0..<7).map { "\(r[$0])" }
-                        }
-                        + db.query("SELECT * FROM case_counts ORDER BY stage, is_open").map { r in
-                            (0..<3).map { "\(r[$0])" }
-                        }
-                        + db.query("SELECT case_id, outcomes FROM deadline_settled ORDER BY case_id").map { r in
-                            (0..<2).map { "\(r[$0])" }
-                        }
-                        + db.query("SELECT * FROM deadline_outcome_counts WHERE count != 0 ORDER BY rule, status").map {
-                            r in (0..<3).map { "\(r[$0])" }
-                        }
-                }
-            }
-            let seeded = try snapshot()
-            for name in ["case_items", "deadlines", "case_list"] { try store.rebuildProjection(named: name) }
-            let rebuilt = try snapshot()
-            #expect(rebuilt.count == seeded.count)
-            let differing = zip(seeded, rebuilt).filter { $0 != $1 }
-            #expect(differing.isEmpty, "\(differing.count) rows differ, e.g. \(differing.prefix(2))")
+            let outcome = try seeder.seed(batch, now: now)
+            total.cases += outcome.cases
+            total.events += outcome.events
+            total.refused += outcome.refused
         }
+        #expect(total.cases == 90 && total.refused == 0, "\(total)")
+        #expect(try store.headPosition() == Int64(total.events))
+        #expect(try store.verify().isIntact)
+        let cases = try CaseListProjection.cases(in: store, matching: .init())
+        #expect(cases.count == 90)
+        #expect(Set(cases.map(\.stage)).count >= 6, "the demo's mix of stages")
+        // Each case's state is what a fold of its stream gives.
+        let service = CaseService(store: store)
+        for summary in cases.prefix(15) {
+            let state = try service.state(of: CaseID(summary.caseId))
+            #expect(state.stage.rawValue == summary.stage && state.items.count == summary.items)
+        }
+        func snapshot() throws -> [[String]] {
+            try store.read { db in
+                try db.query(
+                    "SELECT deadline_id, rule, coordinator, due_us, is_open, status, body FROM deadlines ORDER BY deadline_id"
+                ).map { r in (0..<7).map { "\(r[$0])" } }
+                    + db.query("SELECT * FROM case_list ORDER BY case_id").map { r in (0..<16).map { "\(r[$0])" } }
+                    + db.query("SELECT * FROM case_items ORDER BY case_id, item_id").map { r in
+                        (0..<7).map { "\(r[$0])" }
+                    }
+                    + db.query("SELECT * FROM case_counts ORDER BY stage, is_open").map { r in
+                        (0..<3).map { "\(r[$0])" }
+                    }
+                    + db.query("SELECT case_id, outcomes FROM deadline_settled ORDER BY case_id").map { r in
+                        (0..<2).map { "\(r[$0])" }
+                    }
+                    + db.query("SELECT * FROM case_item_figures WHERE count != 0 ORDER BY figure, value").map {
+                        r in (0..<3).map { "\(r[$0])" }
+                    }
+                    + db.query("SELECT * FROM deadline_outcome_counts WHERE count != 0 ORDER BY rule, status").map {
+                        r in (0..<3).map { "\(r[$0])" }
+                    }
+            }
+        }
+        let seeded = try snapshot()
+        for name in ["case_items", "deadlines", "case_list"] { try store.rebuildProjection(named: name) }
+        let rebuilt = try snapshot()
+        #expect(rebuilt.count == seeded.count)
+        let differing = zip(seeded, rebuilt).filter { $0 != $1 }
+        #expect(differing.isEmpty, "\(differing.count) rows differ, e.g. \(differing.prefix(2))")
     }
 }

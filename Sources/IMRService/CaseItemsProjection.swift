@@ -4,7 +4,8 @@ import IMRWire
 import Workflow
 
 /// One row per treatment item, with the dates the statistics measure: IMR application,
-/// assignment and determination, and the IMR decision.
+/// assignment and determination, and the IMR decision; and those figures counted as the rows
+/// change (`case_item_figures`), which is what the statistics read.
 ///
 /// Like the case list, it re-folds the case's stream on each of its events and replaces the
 /// case's rows, so a rebuild reaches the same rows.

@@ -13,6 +13,11 @@ import Workflow
 /// is read, against the reader's clock. Closing or withdrawing a case takes its deadlines off
 /// the board (a deadline it missed keeps its status in the case's own detail).
 ///
+/// Only running deadlines and misses have rows. A deadline that settled otherwise (met, met
+/// late, no longer applicable) has none: the case's settled outcomes are one row
+/// (`deadline_settled`) and each rule's are counted (`deadline_outcome_counts`, what
+/// `Cases.Stats` reads); a case's detail derives its deadlines afresh.
+///
 /// Each running deadline also keeps its alert plan (``AlertPlan``: when each alert of the
 /// alert policy becomes due) and, indexed, the instant its next alert not yet raised becomes
 /// due (`next_alert_us`). The alert scheduler reads only the rows whose instant has come.

@@ -371,8 +371,6 @@ package final class VarlinkServer: Sendable {
         }
     }
 
-    /// Answers a connection's calls one at a time, until it closes (then the task is cancelled
-    /// and the calls not yet taken are dropped) or the server shuts down.
     /// Where long replies (a page of a thousand cases) are written out as JSON: a thread of
     /// its own, so that they never hold the event loop that answers the other calls of its
     /// connections (a connection's calls run there: ``EventLoopTaskExecutor``).
@@ -384,6 +382,8 @@ package final class VarlinkServer: Sendable {
         }
     }
 
+    /// Answers a connection's calls one at a time, until it closes (then the task is cancelled
+    /// and the calls not yet taken are dropped) or the server shuts down.
     private func serve(
         _ calls: AsyncStream<VarlinkCall>,
         channel: Channel,

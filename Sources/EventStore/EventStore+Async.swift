@@ -54,12 +54,11 @@ extension EventStore {
                 let context = WriteContext(writer: w, projections: projections, group: GroupValues())
                 let outcome = w.savepointCatching { try body(context) }
                 if case .failure = outcome, let failure = context.storageFailure { throw failure }
-                if case .success = outcome {
-                    afterCommit = context.afterCommit
-                    changes = context.changes
-                }
                 // A body that threw wrote nothing: its appends were rolled back with it.
-                return (outcome, changes.isEmpty ? nil : context.lastPosition)
+                guard case .success = outcome else { return (outcome, nil) }
+                afterCommit = context.afterCommit
+                changes = context.changes
+                return (outcome, context.lastPosition)
             }
         }
         let result = try value.get()

@@ -542,9 +542,7 @@ public final class EventStore: Sendable {
             try w.transaction(doing: "reset projections \(list)") { () throws(EventStoreError) in
                 let head = try w.headPosition()
                 // In the order they were registered: a projection may read another's tables.
-                for projection in projections where chosen.contains(where: { $0.name == projection.name }) {
-                    try w.reset(projection, head: head)
-                }
+                try w.reset(projections.filter { p in chosen.contains(where: { $0.name == p.name }) }, head: head)
             }
         }
         try catchUp(

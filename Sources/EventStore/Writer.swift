@@ -208,11 +208,10 @@ final class Writer: @unchecked Sendable {
             where !fresh.contains(projection.name) {
                 rebuilt.insert(projection.name)
             }
+            try drop(projections.filter { rebuilt.contains($0.name) })
             for projection in projections {
-                if fresh.contains(projection.name) {
+                if fresh.contains(projection.name) || rebuilt.contains(projection.name) {
                     try prepareAfresh(projection, head: head)
-                } else if rebuilt.contains(projection.name) {
-                    try reset(projection, head: head)
                 } else if let (stored, pass) = kept[projection.name] {
                     pendingCheckpoints[projection.name] = stored
                     if let pass { pendingRebuilds[projection.name] = pass }
@@ -827,13 +826,23 @@ final class Writer: @unchecked Sendable {
         }
     }
 
-    /// Drops a projection's tables, prepares them again and starts a rebuild pass up to `head`.
-    func reset(_ projection: any Projection, head: Int64) throws(EventStoreError) {
-        try sql("reset projection '\(projection.name)'") {
-            try projection.drop(ProjectionDatabase(db, path: path))
-            try db.run("DELETE FROM projection_deferred_indexes WHERE projection = ?", [.text(projection.name)])
+    /// Drops the projections' tables, prepares them again and starts their rebuild pass up to
+    /// `head`. `projections` in the order they were registered: they are dropped in the reverse
+    /// order (a projection that reads another's tables goes first, so the other's drop does not
+    /// tend tables about to go too) and prepared in that order.
+    func reset(_ projections: [any Projection], head: Int64) throws(EventStoreError) {
+        try drop(projections)
+        for projection in projections { try prepareAfresh(projection, head: head) }
+    }
+
+    /// Drops the projections' tables, last registered first (see `reset(_:head:)`).
+    private func drop(_ projections: [any Projection]) throws(EventStoreError) {
+        for projection in projections.reversed() {
+            try sql("reset projection '\(projection.name)'") {
+                try projection.drop(ProjectionDatabase(db, path: path))
+                try db.run("DELETE FROM projection_deferred_indexes WHERE projection = ?", [.text(projection.name)])
+            }
         }
-        try prepareAfresh(projection, head: head)
     }
 
     /// Prepares a projection's tables, at checkpoint 0, and starts its rebuild pass up to `head`

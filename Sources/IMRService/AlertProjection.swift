@@ -343,7 +343,8 @@ extension AlertProjection {
 
     /// Whether the store keeps this read model, with the column: a store may keep the deadlines
     /// without it, and an alerts table of an older version (without `is_live`) is about to be
-    /// rebuilt (a store opening with both read models older resets the deadlines' first).
+    /// rebuilt. (A reset of both drops the alerts first, registered after the deadlines: their
+    /// table is gone by then and no alert is marked only to be dropped.)
     static func isKept(in db: ProjectionDatabase) throws -> Bool {
         try !db.query(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alerts' AND sql LIKE '%is_live%'"

@@ -255,6 +255,65 @@ func summaryRows(_ store: EventStore) throws -> [Row] {
         #expect(counts == [4, 4, 4])
     }
 
+    /// Notes, as it drops its table, whether its reader's table is still there (`drop_log`).
+    struct NotesItsDrop: Projection {
+        var version = 1
+        let name = "notes_drop"
+        func prepare(_ db: ProjectionDatabase) throws { try db.executeScript("CREATE TABLE notes_drop (n INTEGER)") }
+        func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {}
+        func drop(_ db: ProjectionDatabase) throws {
+            try db.executeScript(
+                """
+                CREATE TABLE IF NOT EXISTS drop_log (reader_there INTEGER NOT NULL);
+                INSERT INTO drop_log SELECT COUNT(*) FROM sqlite_master WHERE name = 'reads_notes_drop';
+                DROP TABLE IF EXISTS notes_drop
+                """
+            )
+        }
+    }
+
+    struct ReadsNotesDrop: Projection {
+        let name = "reads_notes_drop"
+        var reads: [String] { ["notes_drop"] }
+        func prepare(_ db: ProjectionDatabase) throws {
+            try db.executeScript("CREATE TABLE reads_notes_drop (n INTEGER)")
+        }
+        func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {}
+        func drop(_ db: ProjectionDatabase) throws { try db.executeScript("DROP TABLE IF EXISTS reads_notes_drop") }
+    }
+
+    /// Projections reset together are dropped readers first (the deadlines' drop marked every
+    /// alert dead, 66,000 rows and their indexes, just before the alerts' table went too), and
+    /// prepared in the order they were registered: on request and as the store opens.
+    @Test func aResetDropsTheReaderBeforeWhatItReads_andPreparesBoth() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("log.sqlite")
+        /// Drops noted, and how many of them found the reader's table there.
+        func log() -> (drops: Int64, readerThere: Int64) {
+            let raw = RawConnection(path)
+            return (raw.int("SELECT COUNT(*) FROM drop_log"), raw.int("SELECT TOTAL(reader_there) FROM drop_log"))
+        }
+        func tables() -> Int64 {
+            RawConnection(path).int(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('notes_drop', 'reads_notes_drop')"
+            )
+        }
+        do {
+            let store = try EventStore(path: path, projections: [NotesItsDrop(), ReadsNotesDrop()])
+            defer { store.close() }
+            try store.append(to: "s", expected: .any, events: [event("E")])
+            try store.rebuildProjections(named: ["notes_drop"], progress: nil)
+            #expect(log() == (1, 0), "the reader's table was still there as the table it reads was dropped")
+            #expect(tables() == 2)
+        }
+        let upgraded = try EventStore(path: path, projections: [NotesItsDrop(version: 2), ReadsNotesDrop()])
+        defer { upgraded.close() }
+        #expect(log() == (2, 0))
+        #expect(tables() == 2)
+        #expect(upgraded.projectionCheckpoints() == ["notes_drop": 1, "reads_notes_drop": 1])
+    }
+
     /// The checkpoints are read without the writer's lock, which a transaction holds to its end
     /// (an fsync, a rebuild batch, an index being created): the admin calls ask for them.
     @Test func checkpointsAreReadWhileTheWriterIsHeld_asLastCommitted() throws {

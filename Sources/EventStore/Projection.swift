@@ -68,6 +68,21 @@ public struct BatchPreparation: Sendable {
     }
 }
 
+/// Where the event a projection is given next stands in the log (``ProjectionDatabase/upcoming``):
+/// enough to tell whether it continues the same stream, without copying the event itself (a
+/// rebuild gives every projection every event).
+public struct UpcomingEvent: Sendable, Hashable {
+    public let position: Int64
+    public let streamId: String
+    public let streamVersion: Int64
+
+    init(_ event: RecordedEvent) {
+        position = event.position
+        streamId = event.streamId
+        streamVersion = event.streamVersion
+    }
+}
+
 /// The SQL a projection may run: on the writer inside the append's transaction, or on a
 /// read connection for queries. Valid only during the call that hands it out.
 public struct ProjectionDatabase {
@@ -80,7 +95,7 @@ public struct ProjectionDatabase {
     /// append's next event, or the next of a catch-up batch. A projection whose rows after an
     /// event are wholly replaced by those after the next event of the same stream may skip the
     /// event (a rebuild then works a case out once per run of its events, not once per event).
-    public let upcoming: RecordedEvent?
+    public let upcoming: UpcomingEvent?
     /// What this projection's ``BatchPreparation`` worked out for the batch being applied, in a
     /// rebuild pass; nil elsewhere.
     public let prepared: (any Sendable)?
@@ -89,7 +104,7 @@ public struct ProjectionDatabase {
         _ connection: SQLiteConnection,
         path: String,
         appendHint: (any Sendable)? = nil,
-        upcoming: RecordedEvent? = nil,
+        upcoming: UpcomingEvent? = nil,
         prepared: (any Sendable)? = nil
     ) {
         self.connection = connection
@@ -100,7 +115,7 @@ public struct ProjectionDatabase {
     }
 
     /// The same database, telling the projection which event comes after the one it is given.
-    func followed(by upcoming: RecordedEvent?) -> ProjectionDatabase {
+    func followed(by upcoming: UpcomingEvent?) -> ProjectionDatabase {
         ProjectionDatabase(connection, path: path, appendHint: appendHint, upcoming: upcoming, prepared: prepared)
     }
 

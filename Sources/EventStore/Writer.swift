@@ -554,7 +554,10 @@ final class Writer: @unchecked Sendable {
                 let db = ProjectionDatabase(self.db, path: path, appendHint: hint)
                 for (n, event) in stored.enumerated() {
                     do {
-                        try projection.apply(event, to: db.followed(by: n + 1 < stored.count ? stored[n + 1] : nil))
+                        try projection.apply(
+                            event,
+                            to: db.followed(by: n + 1 < stored.count ? UpcomingEvent(stored[n + 1]) : nil)
+                        )
                     } catch {
                         throw EventStoreError(
                             .projectionFailed,
@@ -812,7 +815,7 @@ final class Writer: @unchecked Sendable {
             projection.batchPreparation.flatMap { prepared[$0.key] }.map { plain.with(prepared: $0) } ?? plain
         }
         for (n, event) in events.enumerated() {
-            let upcoming = n + 1 < events.count ? events[n + 1] : nil
+            let upcoming = n + 1 < events.count ? UpcomingEvent(events[n + 1]) : nil
             for (projection, db) in zip(group, databases) {
                 do {
                     try projection.apply(event, to: db.followed(by: upcoming))

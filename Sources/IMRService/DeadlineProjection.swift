@@ -353,10 +353,17 @@ package struct DeadlineProjection: Projection {
             : try db.query("SELECT outcomes FROM deadline_settled WHERE case_id = ?", [.text(caseId)]).first?[0].string
                 ?? ""
         guard old != settled else { return }
-        var change: [Substring: Int64] = [:]
-        for line in old.split(separator: "\n") { change[line, default: 0] -= 1 }
-        for line in settled.split(separator: "\n") { change[line, default: 0] += 1 }
-        for (line, by) in change where by != 0 {
+        var moves: [(line: Substring, by: Int64)]
+        if old.isEmpty {
+            // A case's first outcomes (every case, in a rebuild): each line counts.
+            moves = Self.lineRuns(settled)
+        } else {
+            var change: [Substring: Int64] = [:]
+            for (line, count) in Self.lineRuns(old) { change[line, default: 0] -= count }
+            for (line, count) in Self.lineRuns(settled) { change[line, default: 0] += count }
+            moves = change.map { (line: $0.key, by: $0.value) }
+        }
+        for (line, by) in moves where by != 0 {
             guard let space = line.firstIndex(of: " ") else { continue }
             try db.execute(
                 """
@@ -374,6 +381,27 @@ package struct DeadlineProjection: Projection {
                 [.text(caseId), .text(settled)]
             )
         }
+    }
+
+    /// The lines of `text` (empty ones skipped), each run of equal lines once with its length:
+    /// a case's outcomes are sorted, so each distinct line comes once (lines out of order would
+    /// come once a run, which counts the same).
+    static func lineRuns(_ text: String) -> [(line: Substring, by: Int64)] {
+        var runs: [(line: Substring, by: Int64)] = []
+        var start = text.startIndex
+        while start < text.endIndex {
+            let end = text.utf8[start...].firstIndex(of: UInt8(ascii: "\n")) ?? text.endIndex
+            let line = text[start..<end]
+            if !line.isEmpty {
+                if let last = runs.last, last.line == line {
+                    runs[runs.count - 1].by += 1
+                } else {
+                    runs.append((line, 1))
+                }
+            }
+            start = end < text.endIndex ? text.utf8.index(after: end) : end
+        }
+        return runs
     }
 
     /// Each rule's settled deadlines by outcome (met, met late, missed), from the counts.

@@ -152,6 +152,15 @@ import Workflow
 
     /// The figures read the counts and, for running deadlines past due, the board's index: no
     /// scan of the deadlines.
+    @Test func aCasesOutcomesCountAsTheirLines() {
+        func runs(_ text: String) -> [String] { DeadlineProjection.lineRuns(text).map { "\($0.line)=\($0.by)" } }
+        #expect(runs("").isEmpty)
+        #expect(runs("a met\na met\nb missed") == ["a met=2", "b missed=1"])
+        #expect(runs("\na met\n\na met\n") == ["a met=2"], "empty lines are not outcomes")
+        #expect(runs("a met\nb met\na met") == ["a met=1", "b met=1", "a met=1"])
+        #expect(runs("é met\né met") == ["é met=2"])
+    }
+
     @Test func theFiguresReadOnIndexes() throws {
         try withReadModelStore { store in
             let plan = try store.read {

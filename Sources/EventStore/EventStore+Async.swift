@@ -363,6 +363,17 @@ extension EventStore {
         }
     }
 
+    /// Finishes the rebuild passes opening the store left (see the synchronous
+    /// `finishRebuilds(progress:)`) from a reader thread; writes go on between its batches.
+    /// `progress` is called on that thread.
+    public func finishRebuilds(progress: (@Sendable (CatchUpProgress) -> Void)?) async throws(EventStoreError) {
+        try await storeErrors {
+            try await onReader(doing: "finish rebuilding projections", lane: .bulk) { _ in
+                try self.finishRebuilds(progress: progress)
+            }
+        }
+    }
+
     private func storeErrors<T>(_ body: () async throws -> T) async throws(EventStoreError) -> T {
         do {
             return try await body()

@@ -37,6 +37,12 @@ public final class EventStore: Sendable {
         /// The writer's page cache in KiB while a rebuild pass runs (given back after it): each
         /// batch then writes an index page once instead of spilling and rewriting it.
         public var rebuildCacheKiB: Int
+        /// Whether opening the store finishes the rebuild passes it finds (a projection at a new
+        /// version, or one whose pass stopped midway) before it returns. A service that answers
+        /// while they run passes false and calls ``finishRebuilds(progress:)`` once it serves:
+        /// the rest of the store (appends, reads, the projections not being rebuilt) is usable
+        /// meanwhile, and ``rebuildsInProgress()`` names those that are not.
+        public var finishesRebuildsOnOpen: Bool
 
         public init(
             synchronous: Synchronous = .full,
@@ -44,7 +50,8 @@ public final class EventStore: Sendable {
             maximumReaders: Int = 4,
             clock: @escaping @Sendable () -> Date = { Date() },
             writerCacheKiB: Int? = nil,
-            rebuildCacheKiB: Int = 32 * 1024
+            rebuildCacheKiB: Int = 32 * 1024,
+            finishesRebuildsOnOpen: Bool = true
         ) {
             self.synchronous = synchronous
             self.busyTimeout = busyTimeout
@@ -52,6 +59,7 @@ public final class EventStore: Sendable {
             self.clock = clock
             self.writerCacheKiB = writerCacheKiB
             self.rebuildCacheKiB = rebuildCacheKiB
+            self.finishesRebuildsOnOpen = finishesRebuildsOnOpen
         }
     }
 
@@ -72,7 +80,8 @@ public final class EventStore: Sendable {
     /// prepares the given projections and catches them up to the head.
     ///
     /// `progress` hears how the catch-up goes, batch by batch (a new version of a read model is
-    /// rebuilt here, which takes minutes on a large log: a service tells its supervisor).
+    /// rebuilt here, which takes minutes on a large log: a service tells its supervisor, or
+    /// leaves the rebuild for later with ``Options/finishesRebuildsOnOpen``).
     public init(
         path: String,
         options: Options = .init(),
@@ -116,7 +125,12 @@ public final class EventStore: Sendable {
             try EventStore.openReader(path: path, options: options, doing: "open a read connection")
         }
         do {
-            try catchUp(batchSize: 1000, doing: "catch up projections", progress: progress) { nil }
+            try catchUp(
+                batchSize: 1000,
+                doing: "catch up projections",
+                rebuilding: options.finishesRebuildsOnOpen,
+                progress: progress
+            ) { nil }
             try withWriter { (w: Writer) throws(EventStoreError) in
                 try w.transaction(doing: "open projections") { () throws(EventStoreError) in
                     for projection in projections {
@@ -436,20 +450,38 @@ public final class EventStore: Sendable {
         try catchUp(batchSize: batchSize, doing: "catch up projections", progress: nil) { nil }
     }
 
-    /// Applies batches until every projection is at the head; before each batch, `stop` may end
-    /// it with an error.
+    /// Finishes the rebuild passes opening the store left (``Options/finishesRebuildsOnOpen``
+    /// false): each pass from its cursor, the indexes it left out, then what was appended
+    /// meanwhile. Nothing to do when none is left. When the daemon stops reads
+    /// (``stopReads()``) it stops between two batches with `.interrupted`, and the passes go
+    /// on from there when the store next opens. `progress` hears after each batch.
+    public func finishRebuilds(progress: ((CatchUpProgress) -> Void)?) throws(EventStoreError) {
+        try catchUp(batchSize: 1000, doing: "finish rebuilding projections", progress: progress) {
+            guard readPool.readsStopped else { return nil }
+            return EventStoreError(
+                .interrupted,
+                "the rebuild stopped because the daemon is stopping; it goes on from where it stopped when the daemon next starts"
+            )
+        }
+    }
+
+    /// Applies batches until every projection is at the head (but those in a rebuild pass,
+    /// when not `rebuilding`); before each batch, `stop` may end it with an error.
     private func catchUp(
         batchSize: Int,
         rebuildBatchSize: Int = EventStore.rebuildBatchSize,
         doing action: String,
+        rebuilding: Bool = true,
         progress: ((CatchUpProgress) -> Void)?,
         stop: () -> EventStoreError?
     ) throws(EventStoreError) {
         // Rebuild passes first (each reads the log up to the head it started at), then the
         // indexes they left out, then what was appended meanwhile, in position order.
-        while let (group, cursor) = try withWriter({ (w: Writer) throws(EventStoreError) in
-            w.nextRebuildPass(of: projections)
-        }) {
+        while rebuilding,
+            let (group, cursor) = try withWriter({ (w: Writer) throws(EventStoreError) in
+                w.nextRebuildPass(of: projections)
+            })
+        {
             if let error = stop() { throw error }
             try runRebuildPass(
                 group,
@@ -460,7 +492,7 @@ public final class EventStore: Sendable {
                 stop: stop
             )
         }
-        try createDeferredIndexes(doing: action, progress: progress)
+        if rebuilding { try createDeferredIndexes(doing: action, progress: progress) }
         while true {
             if let error = stop() { throw error }
             let done = try withWriter { (w: Writer) throws(EventStoreError) -> Bool in

@@ -21,6 +21,9 @@ final class Writer: @unchecked Sendable {
     private(set) var rebuilds: [String: RebuildCursor] = [:]
     /// Rebuild pass changes of the open transaction (nil: the pass ended), published on commit.
     private var pendingRebuilds: [String: RebuildCursor?] = [:]
+    /// Whether the open transaction changed which deferred indexes wait (one created, or the
+    /// projections being opened): the published passes are worked out again on commit.
+    private var deferredIndexesChanged = false
     private var savepointDepth = 0
     /// The last event's position and hash as of the open transaction; saves a query per
     /// request in a batch. Valid only inside one transaction.
@@ -173,6 +176,8 @@ final class Writer: @unchecked Sendable {
 
     func loadCheckpoints(for projections: [any Projection]) throws(EventStoreError) {
         try transaction(doing: "prepare projections") { () throws(EventStoreError) in
+            // Indexes a stop left waiting (a pass ended, its indexes not all created) count too.
+            deferredIndexesChanged = true
             let head = try headPosition()
             var kept: [String: (stored: Int64, pass: RebuildCursor?)] = [:]
             var fresh: Set<String> = []
@@ -261,6 +266,7 @@ final class Writer: @unchecked Sendable {
         pendingCheckpoints = [:]
         unwrittenCheckpoints = []
         pendingRebuilds = [:]
+        deferredIndexesChanged = false
         head = nil
         headAtStart = nil
         defer {
@@ -281,11 +287,11 @@ final class Writer: @unchecked Sendable {
             try sql(action) { try db.run("COMMIT") }
             checkpoints.merge(pendingCheckpoints) { _, new in new }
             pendingCheckpoints = [:]
-            if !pendingRebuilds.isEmpty {
+            if !pendingRebuilds.isEmpty || deferredIndexesChanged {
                 for (name, cursor) in pendingRebuilds { rebuilds[name] = cursor }
                 pendingRebuilds = [:]
-                let targets = rebuilds.mapValues(\.target)
-                published.targets.withLock { $0 = targets }
+                deferredIndexesChanged = false
+                publishRebuilds()
             }
             return result
         } catch {
@@ -293,6 +299,7 @@ final class Writer: @unchecked Sendable {
             pendingCheckpoints = [:]
             unwrittenCheckpoints = []
             pendingRebuilds = [:]
+            deferredIndexesChanged = false
             throw error
         }
     }
@@ -367,6 +374,19 @@ final class Writer: @unchecked Sendable {
     }
 
     private func checkpoint(_ name: String) -> Int64 { pendingCheckpoints[name] ?? checkpoints[name] ?? 0 }
+
+    /// Publishes the projections being rebuilt, as committed: those in a pass (with its
+    /// target) and those whose pass has ended but whose deferred indexes are not all created
+    /// yet (with their checkpoint): a query that names such an index fails until it is there.
+    private func publishRebuilds() {
+        var targets = rebuilds.mapValues(\.target)
+        let waiting = (try? db.rows("SELECT DISTINCT projection FROM projection_deferred_indexes")) ?? []
+        for row in waiting {
+            guard let name = row[0].string, targets[name] == nil, checkpoints[name] != nil else { continue }
+            targets[name] = checkpoints[name]
+        }
+        published.targets.withLock { $0 = targets }
+    }
 
     private func rebuildCursor(_ name: String) -> RebuildCursor? {
         if let pending = pendingRebuilds[name] { return pending }
@@ -790,6 +810,7 @@ final class Writer: @unchecked Sendable {
 
     /// Creates a deferred index of a projection whose rebuild pass has ended.
     func createDeferredIndex(projection: String, name: String, sql statement: String) throws(EventStoreError) {
+        deferredIndexesChanged = true
         try sql("create index \(name) of '\(projection)'") {
             try db.execute(statement)
             try db.run(

@@ -6,6 +6,7 @@ import IMRDaemonConfig
 import IMRService
 import Logging
 import ServiceLifecycle
+import Synchronization
 import SystemdSupport
 import Varlink
 import Workflow
@@ -157,7 +158,10 @@ final class Daemon: Sendable {
             synchronous: configuration.store.synchronous == .full ? .full : .normal,
             maximumReaders: configuration.store.readers,
             clock: clock,
-            writerCacheKiB: Self.writerCacheKiB
+            writerCacheKiB: Self.writerCacheKiB,
+            // A read model at a new version, or one whose rebuild stopped midway, is rebuilt
+            // once the daemon serves (finishRebuilds below): minutes at 2,000,000 cases.
+            finishesRebuildsOnOpen: false
         )
         // The head against its anchor, before the read models touch the log: cheap at any size.
         let headCheck: HeadCheck
@@ -188,9 +192,9 @@ final class Daemon: Sendable {
         let readModels = ReadModels.standard(policy: configuration.alerts.policy)
         let openingReports = try Self.openingReportInterval()
         do {
-            // A read model at a new version (or one stopped mid-rebuild) is rebuilt here, before
-            // READY=1: minutes on a large log. systemd hears how far it is and that start-up
-            // needs longer than TimeoutStartSec, every few seconds while it lasts.
+            // What is caught up here (read models behind the head, not rebuilt) takes seconds;
+            // systemd still hears how far it is and that start-up needs longer than
+            // TimeoutStartSec, every few seconds while it lasts.
             let opening = OpeningProgress(notifier: notifier, logger: logger, every: openingReports)
             store = try EventStore(path: storePath, options: storeOptions, projections: readModels.all) {
                 opening.record($0)
@@ -336,6 +340,7 @@ final class Daemon: Sendable {
             services.append(.init(service: WatchdogService(interval: interval, notifier: notifier, logger: logger)))
         }
         if let notifications { services.append(.init(service: notifications)) }
+        services.append(.init(service: LoopService { [self] in await self.finishRebuilds(store, now: clock) }))
         services.append(.init(service: LoopService { await scheduler.run() }))
         if let digestAt = configuration.alerts.digestAt {
             let digests = MorningDigestScheduler(store: store, at: digestAt, clock: clock, logger: logger) { digest in
@@ -557,6 +562,12 @@ final class Daemon: Sendable {
     }
 
     private func statusLine(_ store: EventStore, now: Date) -> String {
+        let rebuilding = store.rebuildsInProgress().keys.sorted()
+        // A read model being rebuilt has only some of its rows: its figures would mislead.
+        guard rebuilding.isEmpty else {
+            return
+                "serving; rebuilding \(rebuilding.joined(separator: ", ")) from the log (their lists answer once it ends)"
+        }
         let open = (try? store.read { try CaseListProjection.openCount(in: $0) }) ?? 0
         let next = (try? DeadlineProjection.nextDue(in: store, after: now)) ?? nil
         // Counted up to 10,000 (this line is refreshed after commits, at most once a second).
@@ -564,6 +575,56 @@ final class Daemon: Sendable {
         return "serving \(open.formatted()) open cases"
             + (next.map { "; next deadline \(Pacific.date(of: $0).iso)" } ?? "")
             + (overdue > 10_000 ? "; over 10,000 overdue" : overdue > 0 ? "; \(overdue.formatted()) overdue" : "")
+    }
+
+    /// Finishes the rebuilds opening the log left (a read model at a new version after an
+    /// upgrade, or a rebuild a stop or a crash interrupted) while the daemon serves: commands,
+    /// a case's detail, status and the other read models answer meanwhile, and the lists of a
+    /// read model being rebuilt answer `ReadModelRebuilding`. The journal hears how far it is
+    /// every 10 seconds, STATUS= too; a stop interrupts it between two batches and the next
+    /// start goes on from there.
+    private func finishRebuilds(_ store: EventStore, now clock: @escaping @Sendable () -> Date) async {
+        let names = store.rebuildsInProgress().keys.sorted().joined(separator: ", ")
+        let tracker = RebuildTracker()
+        let started = ContinuousClock.now
+        let lastReport = Mutex(started)
+        if !names.isEmpty {
+            logger.notice(
+                "rebuilding \(names) from the log while serving (a new version, or a rebuild that was interrupted); their lists answer once it ends"
+            )
+        }
+        do throws(EventStoreError) {
+            try await store.finishRebuilds { [logger, notifier] step in
+                tracker.record(step)
+                guard !names.isEmpty else { return }
+                let due = lastReport.withLock { last in
+                    guard ContinuousClock.now - last >= .seconds(10) else { return false }
+                    last = ContinuousClock.now
+                    return true
+                }
+                guard due else { return }
+                let words = tracker.snapshot.words(since: started)
+                logger.notice("rebuilding \(names): \(words)")
+                _ = try? notifier.notify(.status("serving; rebuilding \(names) from the log: \(words)"))
+            }
+        } catch  where error.kind == .interrupted {
+            logger.notice(
+                "the rebuild of \(names) stopped with the daemon; it goes on from where it stopped at the next start"
+            )
+            return
+        } catch {
+            logger.error(
+                "cannot finish rebuilding \(names.isEmpty ? "the read models" : names): \(error); imr-ctl rebuild starts it again"
+            )
+            return
+        }
+        guard !names.isEmpty else { return }
+        tracker.finish()
+        logger.notice("rebuilt \(names) from the log: \(tracker.snapshot.words(since: started))")
+        let line = try? await store.offload(doing: "describe the log for STATUS=") {
+            self.statusLine(store, now: clock())
+        }
+        if let line { _ = try? notifier.notify(.status(line)) }
     }
 }
 

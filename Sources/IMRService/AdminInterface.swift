@@ -314,8 +314,8 @@ package struct BackupPolicy: Sendable {
 }
 
 /// How far a rebuild has come, from the store's progress reports (on the rebuild's thread).
-final class RebuildTracker: Sendable {
-    struct Snapshot: Sendable {
+package final class RebuildTracker: Sendable {
+    package struct Snapshot: Sendable {
         /// Events read from the log so far (each applied to every read model being rebuilt).
         var events: Int64 = 0
         /// The log's head when the rebuild started: about how many events it reads.
@@ -334,7 +334,7 @@ final class RebuildTracker: Sendable {
             )
         }
 
-        func words(since start: ContinuousClock.Instant) -> String {
+        package func words(since start: ContinuousClock.Instant) -> String {
             let seconds = max((ContinuousClock.now - start).seconds, 0.001)
             return
                 "\(events) of \(max(of, events)) events in \(String(format: "%.1f", seconds)) s (\(Int(Double(events) / seconds)) events/s), \(step)"
@@ -343,11 +343,13 @@ final class RebuildTracker: Sendable {
 
     private let state = Mutex(Snapshot())
 
-    var snapshot: Snapshot { state.withLock { $0 } }
+    package init() {}
 
-    func finish() { state.withLock { $0.step = "done" } }
+    package var snapshot: Snapshot { state.withLock { $0 } }
 
-    func record(_ step: CatchUpProgress) {
+    package func finish() { state.withLock { $0.step = "done" } }
+
+    package func record(_ step: CatchUpProgress) {
         state.withLock { s in
             if let index = step.indexCreated {
                 s.step = "created index \(index)"

@@ -254,6 +254,19 @@ struct Torture: ParsableCommand {
         report.check(phase, doubled.isEmpty, nil, "\(round): \(doubled.count) alerts were raised more than once")
 
         let c = try RawConnection(path: target.socketPath, timeout: 120)
+        // A rebuild the kill interrupted goes on once the daemon answers: the lists wait for it.
+        func rebuilding() throws -> Bool {
+            guard case .array(let models)? = try c.call("io.imr.Admin.Status")["projections"] else { return false }
+            return models.contains { ($0["rebuildingTo"] ?? .null) != .null }
+        }
+        let rebuildDeadline = Date(timeIntervalSinceNow: 120)
+        while try rebuilding(), Date() < rebuildDeadline { usleep(50_000) }
+        report.check(
+            phase,
+            try !rebuilding(),
+            nil,
+            "\(round): a read model was still being rebuilt 120 s after the start"
+        )
         let verify = try c.call("io.imr.Admin.Verify")
         report.check(phase, verify["intact"] == .bool(true), nil, "\(round): verify found the log altered: \(verify)")
         func snapshot() throws -> [JSONValue] {

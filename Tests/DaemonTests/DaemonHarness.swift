@@ -133,6 +133,28 @@ final class DaemonProcess: @unchecked Sendable {
 
     func client() throws -> VarlinkClient { try VarlinkClient(path: socketPath) }
 
+    /// The read models `io.imr.Admin.Status` says are being rebuilt.
+    func rebuilding() throws -> Set<String> {
+        guard case .array(let models)? = try client().call("io.imr.Admin.Status")["projections"] else { return [] }
+        return Set(
+            models.compactMap { model in
+                guard let to = model["rebuildingTo"], to != .null else { return nil }
+                return model["name"]?.stringValue
+            }
+        )
+    }
+
+    /// Waits until no read model is being rebuilt (a daemon that found one at a new version,
+    /// or a rebuild interrupted, rebuilds it once ready); false after `timeout` seconds.
+    func waitUntilRebuilt(timeout: Double = 120) throws -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while try !rebuilding().isEmpty {
+            guard Date() < deadline else { return false }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return true
+    }
+
     func signal(_ number: Int32) { process.send(number) }
 
     /// Waits for the process to end; its exit status and everything it printed.

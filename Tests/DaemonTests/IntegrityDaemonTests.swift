@@ -231,7 +231,8 @@ import Glibc
             let recorded = try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": "after the acceptance"])
             #expect(recorded["recorded"]?["version"] == 4)
             #expect(recorded["recorded"]?["positions"] == .array([5]))
-            // The read models were rebuilt from the log as it stands.
+            // The read models are rebuilt from the log as it stands (once the daemon answers).
+            #expect(try accepted.waitUntilRebuilt())
             if case .array(let cases)? = try c.call("io.imr.Cases.List", ["open": true])["cases"] {
                 #expect(cases.first?["version"] == 4)
             } else {

@@ -255,6 +255,61 @@ func summaryRows(_ store: EventStore) throws -> [Row] {
         #expect(counts == [4, 4, 4])
     }
 
+    /// A store opened without finishing its rebuilds (`finishesRebuildsOnOpen: false`, as the
+    /// daemon opens it: an upgrade at 2,000,000 cases must not keep it from serving for minutes)
+    /// names the projections left, appends and serves the others meanwhile, and
+    /// `finishRebuilds` then gives what a rebuild at open gives, what was appended included.
+    @Test func aRebuildLeftByTheOpeningIsFinishedLater_whileTheStoreServes() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("log.sqlite")
+        func rows(_ store: EventStore, _ table: String) throws -> [String] {
+            try store.read { try $0.query("SELECT stream_id, events FROM \(table) ORDER BY stream_id") }
+                .map { "\($0[0].string ?? "")=\($0[1].int64 ?? -1)" }
+        }
+        do {
+            let store = try EventStore(
+                path: path,
+                projections: [Versioned(version: 1), ReadsVersioned(), StreamSummary()]
+            )
+            defer { store.close() }
+            for i in 1...30 { try store.append(to: "s\(i % 3)", expected: .any, events: [event("E")]) }
+        }
+        let later = EventStore.Options(finishesRebuildsOnOpen: false)
+        let store = try EventStore(
+            path: path,
+            options: later,
+            projections: [Versioned(version: 2), ReadsVersioned(), StreamSummary()]
+        )
+        defer { store.close() }
+        #expect(store.rebuildsInProgress() == ["versioned": 30, "reads_versioned": 30])
+        #expect(try rows(store, "versioned").isEmpty, "the rebuild ran at open")
+        for i in 1...3 { try store.append(to: "s\(i % 3)", expected: .any, events: [event("E")]) }
+        #expect(try rows(store, "stream_summary") == ["s0=11", "s1=11", "s2=11"], "the others stopped")
+        #expect(store.projectionCheckpoints()["stream_summary"] == 33)
+
+        var heard: [CatchUpProgress] = []
+        try store.finishRebuilds { heard.append($0) }
+        #expect(store.rebuildsInProgress().isEmpty)
+        #expect(try rows(store, "versioned") == ["s0=11", "s1=11", "s2=11"])
+        #expect(try rows(store, "reads_versioned") == ["s0=11", "s1=11", "s2=11"])
+        #expect(store.projectionCheckpoints() == ["versioned": 33, "reads_versioned": 33, "stream_summary": 33])
+        #expect(heard.contains { $0.rebuilding && $0.projections == ["versioned", "reads_versioned"] })
+        // Nothing left: a no-op.
+        heard = []
+        try store.finishRebuilds { heard.append($0) }
+        #expect(heard.isEmpty)
+        #expect(try rows(store, "versioned") == ["s0=11", "s1=11", "s2=11"])
+
+        // As the daemon stops: the rest of a pass waits for the next opening.
+        store.close()
+        let again = try EventStore(path: path, options: later, projections: [Versioned(version: 3), ReadsVersioned()])
+        defer { again.close() }
+        again.stopReads()
+        #expect { try again.finishRebuilds(progress: nil) } throws: { ($0 as? EventStoreError)?.kind == .interrupted }
+        #expect(again.rebuildsInProgress() == ["versioned": 33, "reads_versioned": 33])
+    }
+
     /// Notes, as it drops its table, whether its reader's table is still there (`drop_log`).
     struct NotesItsDrop: Projection {
         var version = 1
@@ -404,6 +459,53 @@ struct UpcomingRecorder: Projection {
         #expect(try UpcomingRecorder.pairs(store) == ["1>2", "2>3", "3>4", "4>-"])
         try store.append(to: "c", expected: .noStream, events: [event(), event()])
         #expect(try UpcomingRecorder.pairs(store).suffix(2) == ["5>6", "6>-"])
+    }
+
+    /// A projection whose pass has ended but whose deferred indexes are not all created is
+    /// still being rebuilt (a list naming the index with `INDEXED BY` failed with "no such
+    /// index" in between), then no longer, and again while a stop leaves an index waiting.
+    @Test func aRebuildLastsUntilItsDeferredIndexesAreCreated() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("log.sqlite")
+        let store = try EventStore(path: path, projections: [UpcomingRecorder()])
+        for n in 0..<250 { try store.append(to: "s\(n)", expected: .noStream, events: [event()]) }
+        var seen: [(step: CatchUpProgress, rebuilding: [String: Int64], indexed: Int64)] = []
+        try store.rebuildProjections(named: ["upcoming"], batchSize: 100) { step in
+            let indexed = RawConnection(path).int("SELECT COUNT(*) FROM sqlite_master WHERE name = 'upcoming_next'")
+            seen.append((step, store.rebuildsInProgress(), indexed))
+        }
+        let beforeIndex = seen.prefix { $0.step.indexCreated == nil }
+        #expect(beforeIndex.count == 3, "\(seen.map(\.step))")
+        #expect(beforeIndex.allSatisfy { $0.rebuilding == ["upcoming": 250] && $0.indexed == 0 }, "\(seen)")
+        let created = try #require(seen.first { $0.step.indexCreated == "upcoming_next" })
+        #expect(created.rebuilding.isEmpty && created.indexed == 1)
+        #expect(store.rebuildsInProgress().isEmpty)
+        store.close()
+
+        // As a stop between the pass's end and its index leaves it, opened without finishing.
+        let raw = RawConnection(path)
+        let statement = raw.int("SELECT COUNT(*) FROM sqlite_master WHERE name = 'upcoming_next'")
+        #expect(statement == 1)
+        #expect(
+            raw.exec(
+                """
+                INSERT INTO projection_deferred_indexes (projection, name, sql)
+                    SELECT 'upcoming', name, sql FROM sqlite_master WHERE name = 'upcoming_next';
+                DROP INDEX upcoming_next
+                """
+            ) == nil
+        )
+        let later = try EventStore(
+            path: path,
+            options: .init(finishesRebuildsOnOpen: false),
+            projections: [UpcomingRecorder()]
+        )
+        defer { later.close() }
+        #expect(later.rebuildsInProgress() == ["upcoming": 250])
+        try later.finishRebuilds(progress: nil)
+        #expect(later.rebuildsInProgress().isEmpty)
+        #expect(raw.int("SELECT COUNT(*) FROM sqlite_master WHERE name = 'upcoming_next'") == 1)
     }
 
     @Test func aRebuildStopsBetweenBatchesWhenReadsStop_andGoesOnWhenTheStoreOpensAgain() async throws {

@@ -39,7 +39,7 @@ public final class EventStore: Sendable {
         public var rebuildCacheKiB: Int
         /// Whether opening the store finishes the rebuild passes it finds (a projection at a new
         /// version, or one whose pass stopped midway) before it returns. A service that answers
-        /// while they run passes false and calls ``finishRebuilds(progress:)`` once it serves:
+        /// while they run passes false and calls `finishRebuilds(progress:)` once it serves:
         /// the rest of the store (appends, reads, the projections not being rebuilt) is usable
         /// meanwhile, and ``rebuildsInProgress()`` names those that are not.
         public var finishesRebuildsOnOpen: Bool

@@ -570,6 +570,8 @@ public final class EventStore: Sendable {
         }
         chosen = withReaders(of: Set(chosen.map(\.name)), in: projections)
         let list = chosen.map(\.name).joined(separator: ", ")
+        // Before the writer is held: the drop below then reads from memory (commands wait for it).
+        Writer.warmPageCache(path: path) { readPool.readsStopped }
         try withWriter { (w: Writer) throws(EventStoreError) in
             try w.transaction(doing: "reset projections \(list)") { () throws(EventStoreError) in
                 let head = try w.headPosition()

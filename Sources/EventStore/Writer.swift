@@ -213,6 +213,7 @@ final class Writer: @unchecked Sendable {
             where !fresh.contains(projection.name) {
                 rebuilt.insert(projection.name)
             }
+            if !rebuilt.isEmpty { Writer.warmPageCache(path: path) }
             try drop(projections.filter { rebuilt.contains($0.name) })
             for projection in projections {
                 if fresh.contains(projection.name) || rebuilt.contains(projection.name) {
@@ -857,6 +858,37 @@ final class Writer: @unchecked Sendable {
     func reset(_ projections: [any Projection], head: Int64) throws(EventStoreError) {
         try drop(projections)
         for projection in projections { try prepareAfresh(projection, head: head) }
+    }
+
+    /// Reads the file through once, front to back, when the page cache can hold it, before
+    /// projections' tables are dropped: a drop visits every page of a table in key order, at
+    /// random places in the file, and from a cold cache that is a seek a page (dropping the
+    /// deadlines table of 200,000 cases took 10.5 s; reading the 1.9 GB file took 2.6 s, the
+    /// drop then 0.3 s). The rebuild pass that follows reads the log in stream order, at
+    /// random places too, and finds it in the cache as well. Files of 64 MiB or less, or
+    /// larger than the memory available less 1 GiB, are left alone; `stop` ends it early.
+    static func warmPageCache(path: String, stop: () -> Bool = { false }) {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { Glibc.close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, Int64(status.st_size) > 64 << 20,
+            let available = availableMemoryBytes(), Int64(status.st_size) < available - (1 << 30)
+        else { return }
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        let size = 4 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+        defer { buffer.deallocate() }
+        while !stop() && Glibc.read(fd, buffer, size) > 0 {}
+    }
+
+    /// `MemAvailable` of /proc/meminfo, in bytes; nil when it cannot be read.
+    static func availableMemoryBytes() -> Int64? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+            let kib = line.split(separator: " ").dropFirst().first.flatMap({ Int64($0) })
+        else { return nil }
+        return kib * 1024
     }
 
     /// Drops the projections' tables, last registered first (see `reset(_:head:)`).

@@ -42,7 +42,7 @@ let package = Package(
         // A VFS over SQLite's default one that writes a commit's WAL frames in one call.
         .target(name: "CSQLiteVFS", dependencies: ["CSQLite"]),
 
-        // glibc's malloc settings the daemon makes at start.
+        // glibc's malloc settings the daemon makes at start, and giving freed memory back.
         .target(name: "CMalloc"),
 
         // The append-only event log. Knows nothing about IMR.
@@ -102,7 +102,7 @@ let package = Package(
         .target(
             name: "IMRService",
             dependencies: [
-                "ChildProcess", "EventStore", "Workflow", "Varlink", "IMRWire",
+                "ChildProcess", "EventStore", "Workflow", "Varlink", "IMRWire", "CMalloc",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

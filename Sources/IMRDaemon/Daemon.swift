@@ -619,6 +619,9 @@ final class Daemon: Sendable {
             return
         }
         guard !names.isEmpty else { return }
+        // The rebuild's threads freed hundreds of MB their malloc arenas would keep (2,000,000
+        // cases: 430 MB resident afterwards, 135 MB once given back).
+        _ = imr_trim_memory()
         tracker.finish()
         logger.notice("rebuilt \(names) from the log: \(tracker.snapshot.words(since: started))")
         let line = try? await store.offload(doing: "describe the log for STATUS=") {

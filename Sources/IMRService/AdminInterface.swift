@@ -1,3 +1,4 @@
+import CMalloc
 import EventStore
 import Foundation
 import IMRWire
@@ -164,6 +165,9 @@ package struct AdminInterface: VarlinkHandler {
             }
         }
         try await work.value
+        // The rebuild's threads freed hundreds of MB (at 2,000,000 cases the daemon kept 430 MB
+        // resident afterwards, 135 MB once given back).
+        _ = imr_trim_memory()
         tracker.finish()
         let final = tracker.snapshot
         log("rebuilt \(list) from the log: \(final.words(since: started))")

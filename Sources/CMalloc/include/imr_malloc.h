@@ -7,4 +7,9 @@
 /// success).
 int imr_fix_mmap_threshold(int bytes);
 
+/// Gives the memory malloc holds free back to the system, in every arena (malloc_trim(0)):
+/// a rebuild's threads free hundreds of MB that their arenas would otherwise keep. Returns 1
+/// when some was given back.
+int imr_trim_memory(void);
+
 #endif

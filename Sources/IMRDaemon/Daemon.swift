@@ -607,15 +607,17 @@ final class Daemon: Sendable {
                 logger.notice("rebuilding \(names): \(words)")
                 _ = try? notifier.notify(.status("serving; rebuilding \(names) from the log: \(words)"))
             }
-        } catch  where error.kind == .interrupted {
-            logger.notice(
-                "the rebuild of \(names) stopped with the daemon; it goes on from where it stopped at the next start"
-            )
-            return
         } catch {
-            logger.error(
-                "cannot finish rebuilding \(names.isEmpty ? "the read models" : names): \(error); imr-ctl rebuild starts it again"
-            )
+            if error.kind == .interrupted {
+                guard !names.isEmpty else { return }
+                logger.notice(
+                    "the rebuild of \(names) stopped with the daemon; it goes on from where it stopped at the next start"
+                )
+            } else {
+                logger.error(
+                    "cannot finish rebuilding \(names.isEmpty ? "the read models" : names): \(error); imr-ctl rebuild starts it again"
+                )
+            }
             return
         }
         guard !names.isEmpty else { return }

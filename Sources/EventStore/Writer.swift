@@ -867,19 +867,29 @@ final class Writer: @unchecked Sendable {
     /// drop then 0.3 s). The rebuild pass that follows reads the log in stream order, at
     /// random places too, and finds it in the cache as well. Files of 64 MiB or less, or
     /// larger than the memory available less 1 GiB, are left alone; `stop` ends it early.
-    static func warmPageCache(path: String, stop: () -> Bool = { false }) {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        defer { Glibc.close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0, Int64(status.st_size) > 64 << 20,
-            let available = availableMemoryBytes(), Int64(status.st_size) < available - (1 << 30)
+    static func warmPageCache(path: String, minimumBytes: Int64 = 64 << 20, stop: () -> Bool = { false }) {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value,
+            size > minimumBytes, let available = availableMemoryBytes(), size < available - (1 << 30)
         else { return }
-        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
-        let size = 4 << 20
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+        // Read through a connection of SQLite's own, never a descriptor of ours: closing any
+        // descriptor of the file drops every POSIX lock this process holds on it (SQLite's
+        // included, so another process could write beside it), and SQLite closes its own only
+        // once no connection of the process holds a lock on the file.
+        var db: OpaquePointer?
+        defer { sqlite3_close_v2(db) }
+        var file: UnsafeMutablePointer<sqlite3_file>?
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK,
+            sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK,
+            let file, let read = file.pointee.pMethods?.pointee.xRead
+        else { return }
+        let chunk = 4 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 4096)
         defer { buffer.deallocate() }
-        while !stop() && Glibc.read(fd, buffer, size) > 0 {}
+        var offset: Int64 = 0
+        while offset < size && !stop() {
+            guard read(file, buffer, Int32(chunk), offset) == SQLITE_OK else { return }
+            offset += Int64(chunk)
+        }
     }
 
     /// `MemAvailable` of /proc/meminfo, in bytes; nil when it cannot be read.

@@ -203,6 +203,8 @@ final class Daemon: Sendable {
             throw DaemonStartError(message: error.message, exitCode: 1)
         }
         defer { store.close() }
+        // Opening may have dropped and reset large read models: what that freed goes back.
+        _ = imr_trim_memory()
         if !headCheck.isIntact {
             do {
                 let recorded = try AdminLog.recordAcceptance(

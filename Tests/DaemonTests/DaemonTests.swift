@@ -188,6 +188,49 @@ import Glibc
         #expect(stopped.output.contains("rebuilt case_list, deadlines from the log: "), "\(stopped.output)")
     }
 
+    /// Read models behind the log (events appended by a tool that kept none) are caught up as
+    /// the daemon opens the log, before READY=1: systemd hears how far it is (STATUS=) and that
+    /// start-up needs longer (EXTEND_TIMEOUT_USEC=); they are at the head once it is ready.
+    @Test func readModelsBehindTheLogAreCaughtUpBeforeReady_reportedToSystemd() async throws {
+        let first = try DaemonProcess()
+        let directory = first.directory
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(try await offPool { first.waitUntilReady() } != nil)
+        try await offPool { _ = try first.client().call("io.imr.Cases.Open", openParameters) }
+        #expect(first.stop().status == 0)
+        do {
+            // As a tool without the daemon's read models appends.
+            let bare = try EventStore(path: first.storePath)
+            defer { bare.close() }
+            for n in 0..<25 {
+                _ = try await bare.append(
+                    batch: (0..<100).map { k in
+                        AppendRequest(
+                            streamId: "tool-\(n)-\(k)",
+                            expected: .noStream,
+                            events: [NewEvent(type: "ToolNote", payload: Array("{}".utf8), metadata: EventMetadata())]
+                        )
+                    }
+                )
+            }
+        }
+        let second = try DaemonProcess(directory: directory, environment: ["IMR_TEST_OPENING_REPORT_MS": "0"])
+        defer { second.process.killAndWait() }
+        let notes = try #require(try await offPool { second.waitUntilReady() }, "no READY=1 after the catch-up")
+        let beforeReady = notes.prefix { !$0.contains("READY=1") }.joined(separator: "\n")
+        #expect(beforeReady.contains("EXTEND_TIMEOUT_USEC=60000000"), "\(beforeReady)")
+        #expect(beforeReady.contains("STATUS=opening the event log: catching up "), "\(beforeReady)")
+        try await offPool {
+            let status = try second.client().call("io.imr.Admin.Status")
+            guard case .array(let models)? = status["projections"], case .int(let head)? = status["headPosition"] else {
+                Issue.record("no read models in \(status)")
+                return
+            }
+            #expect(head > 2500)
+            #expect(models.count == 4 && models.allSatisfy { $0["checkpoint"] == .int(head) }, "\(models)")
+        }
+    }
+
     @Test func servesTheSocketSystemdPasses() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
             "imr-activate-\(UUID().uuidString.prefix(8))"

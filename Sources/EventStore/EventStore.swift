@@ -510,14 +510,17 @@ public final class EventStore: Sendable {
         doing action: String,
         progress: ((CatchUpProgress) -> Void)?
     ) throws(EventStoreError) {
-        while let next = try withWriter({ (w: Writer) throws(EventStoreError) in
-            try w.pendingIndexes().first { !w.isRebuilding($0.projection) }
-        }) {
-            try withWriter { (w: Writer) throws(EventStoreError) in
-                try w.transaction(doing: action) { () throws(EventStoreError) in
-                    try w.createDeferredIndex(projection: next.projection, name: next.name, sql: next.sql)
-                }
+        // Found and created under one hold of the writer: two callers finishing the same pass
+        // (a rebuild asked for while the daemon finishes one) would otherwise both find an
+        // index waiting and the second fail to create it again.
+        while let next = try withWriter({
+            (w: Writer) throws(EventStoreError) -> (projection: String, name: String, sql: String)? in
+            guard let next = try w.pendingIndexes().first(where: { !w.isRebuilding($0.projection) }) else { return nil }
+            try w.transaction(doing: action) { () throws(EventStoreError) in
+                try w.createDeferredIndex(projection: next.projection, name: next.name, sql: next.sql)
             }
+            return next
+        }) {
             progress?(
                 CatchUpProgress(
                     projections: [next.projection],

@@ -172,7 +172,7 @@ let package = Package(
         ),
 
         // What several test targets share (seeded random generators).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["ChildProcess"], path: "Tests/TestSupport"),
         .testTarget(
             name: "SystemdSupportTests",
             dependencies: ["ChildProcess", "SystemdSupport", .product(name: "Logging", package: "swift-log")]
@@ -203,7 +203,7 @@ let package = Package(
         // The real imr-daemon binary, started as a process, on real sockets.
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["ChildProcess", "EventStore", "Varlink"]
+            dependencies: ["ChildProcess", "EventStore", "Varlink", "TestSupport"]
         ),
         .testTarget(
             name: "VarlinkTests",

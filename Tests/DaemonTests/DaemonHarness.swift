@@ -199,23 +199,6 @@ let openParameters: [String: JSONValue] = [
     "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria",
 ]
 
-/// Runs a command; its exit status and output.
-@discardableResult
-func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-    let p = SpawnedProcess()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    for (k, v) in environment { env[k] = v }
-    p.environment = env
-    let out = Pipe.forChild()
-    p.standardOutput = out
-    p.standardError = out
-    try p.start()
-    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    return (p.waitForExit().status, text)
-}
-
 /// One load test at a time in this process. Swift Testing runs suites in parallel, and on two
 /// cores a 32-client storm beside another leaves neither daemon the CPU its deadlines are
 /// measured against (the watchdog's, status's): a late ping would then say nothing about the

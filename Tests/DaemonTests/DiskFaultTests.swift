@@ -1,6 +1,7 @@
 import ChildProcess
 import EventStore
 import Foundation
+import TestSupport
 import Testing
 import Varlink
 

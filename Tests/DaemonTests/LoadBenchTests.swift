@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `imr-bench load` runs end to end against the real daemon and every command it sends is

@@ -20,15 +20,7 @@ import Testing
         defer { store.close() }
         try store.append(to: "s", expected: .any, events: [event("E")])
         func otherProcessLeavesWAL() throws -> (status: Int32, output: String) {
-            let p = SpawnedProcess()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["sqlite3", "-cmd", ".timeout 200", path, "PRAGMA journal_mode = DELETE"]
-            let out = Pipe.forChild()
-            p.standardOutput = out
-            p.standardError = out
-            try p.start()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            return (p.waitForExit().status, text)
+            try run(["sqlite3", "-cmd", ".timeout 200", path, "PRAGMA journal_mode = DELETE"])
         }
         // The store's shared lock on the file keeps another process from leaving WAL mode.
         let before = try otherProcessLeavesWAL()

@@ -128,8 +128,9 @@ extension EventStore {
 
     /// Calls `observer` with the stream changes of each commit from now on (nil when a commit's
     /// are not known: read them with ``streamChanges(from:limit:)``) until the observation is
-    /// cancelled or released. `observer` runs on the committing thread just after the commit:
-    /// it must only note what it needs and return (ring a doorbell, say), never block.
+    /// cancelled or released; and with nil when a rebuild of projections ends (their rows
+    /// changed with no event committed). `observer` runs on the committing thread just after
+    /// the commit: it must only note what it needs and return (ring a doorbell, say), never block.
     public func observeCommits(_ observer: @escaping @Sendable ([StreamChange]?) -> Void) -> CommitObservation {
         CommitObservation(watcher: headWatcher, id: headWatcher.observe(observer))
     }

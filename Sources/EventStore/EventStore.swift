@@ -477,12 +477,14 @@ public final class EventStore: Sendable {
     ) throws(EventStoreError) {
         // Rebuild passes first (each reads the log up to the head it started at), then the
         // indexes they left out, then what was appended meanwhile, in position order.
+        var passes = 0
         while rebuilding,
             let (group, cursor) = try withWriter({ (w: Writer) throws(EventStoreError) in
                 w.nextRebuildPass(of: projections)
             })
         {
             if let error = stop() { throw error }
+            passes += 1
             try runRebuildPass(
                 group,
                 from: cursor,
@@ -493,6 +495,8 @@ public final class EventStore: Sendable {
             )
         }
         if rebuilding { try createDeferredIndexes(doing: action, progress: progress) }
+        // Followers of the commits (the alert scheduler) look again: the rows changed.
+        if passes > 0 { headWatcher.readModelsChanged() }
         while true {
             if let error = stop() { throw error }
             let done = try withWriter { (w: Writer) throws(EventStoreError) -> Bool in

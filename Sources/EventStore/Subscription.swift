@@ -74,6 +74,13 @@ final class HeadWatcher: Sendable {
         for c in ready { c.resume(returning: true) }
     }
 
+    /// Tells the observers that read models changed without events being committed (a
+    /// rebuild ended): they hear nil, as for a commit whose changes are not known.
+    func readModelsChanged() {
+        let observers = state.withLock { Array($0.observers.values) }
+        for observe in observers { observe(nil) }
+    }
+
     /// Calls `observer` on the committing thread after each commit told from now on, with its
     /// stream changes (nil when the committer did not tell them), until the returned id is
     /// given to ``stopObserving(_:)``.

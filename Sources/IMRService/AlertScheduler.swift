@@ -299,11 +299,12 @@ package final class AlertScheduler: Sendable {
     }
 
     /// Runs passes until the task is cancelled: after each, sleeps until the next alert is
-    /// due, a case commit rings (then lets ``Options/settleAfterCommit`` pass), or
-    /// ``Options/maximumSleep`` passes, whichever is first.
+    /// due, a case commit or the end of a rebuild rings (then lets ``Options/settleAfterCommit``
+    /// pass), or ``Options/maximumSleep`` passes, whichever is first.
     package func run() async {
         // A commit to a case may add, move, meet or cancel a deadline: look again at once. Rung
-        // by the committing thread itself: no task is woken per commit and nothing is read.
+        // by the committing thread itself: no task is woken per commit and nothing is read. A
+        // rebuild's end is heard as changes not known (nil): its deadlines may be due already.
         let observation = store.observeCommits { [doorbell] changes in
             if changes?.contains(where: { CaseStreams.caseId(ofStream: $0.streamId) != nil }) ?? true {
                 doorbell.ring()

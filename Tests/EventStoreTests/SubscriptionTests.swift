@@ -220,6 +220,27 @@ import Testing
         #expect(heard.withLock { $0.count } == 4)
     }
 
+    /// A rebuild changes the read models with no event committed: its end is told to the
+    /// observers (nil: changes not known), so that the alert scheduler looks at the rebuilt
+    /// deadlines at once instead of at its next timed pass; a catch-up with nothing to
+    /// rebuild tells nothing.
+    @Test func anObserverHearsTheEndOfARebuild() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"), projections: [StreamSummary()])
+        defer { store.close() }
+        for i in 0..<30 { try store.append(to: "s\(i % 4)", expected: .any, events: [event()]) }
+        let unknown = Mutex(0)
+        let observation = store.observeCommits { changes in if changes == nil { unknown.withLock { $0 += 1 } } }
+        defer { observation.cancel() }
+        try store.finishRebuilds(progress: nil)
+        #expect(unknown.withLock { $0 } == 0)
+        try store.rebuildProjections(named: ["stream_summary"], batchSize: 7, progress: nil)
+        #expect(unknown.withLock { $0 } == 1)
+        try store.rebuildProjections(named: ["stream_summary"], progress: nil)
+        #expect(unknown.withLock { $0 } == 2)
+    }
+
     /// A follower of the stream changes near the head reads them from memory, not the file, and
     /// sees every change once, in order, whichever way the commits were made (async appends in
     /// groups, synchronous appends racing from several threads, batches, a write whose body threw).

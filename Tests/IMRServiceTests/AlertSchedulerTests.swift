@@ -541,22 +541,41 @@ extension AlertRaised {
     }
 }
 
-/// Runs blocking code on its own thread, leaving the cooperative pool free.
 /// A store of its own in a temporary directory, with the daemon's read models, for `body`;
 /// closed and removed after it.
 func withReadModelStore<T>(_ body: (EventStore) throws -> T) throws -> T {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-store-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let dir = try readModelDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
-    let store = try EventStore(
-        path: dir.appendingPathComponent("imr.sqlite").path,
-        options: .init(synchronous: .normal),
-        projections: ReadModels.all()
-    )
+    let store = try readModelStore(in: dir)
     defer { store.close() }
     return try body(store)
 }
 
+/// A store as `withReadModelStore` makes it, for async `body`, which is also given the
+/// directory (for a socket, backups).
+func withReadModelDirectory<T>(_ body: (EventStore, URL) async throws -> T) async throws -> T {
+    let dir = try readModelDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let store = try readModelStore(in: dir)
+    defer { store.close() }
+    return try await body(store, dir)
+}
+
+private func readModelDirectory() throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-store-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+private func readModelStore(in dir: URL) throws -> EventStore {
+    try EventStore(
+        path: dir.appendingPathComponent("imr.sqlite").path,
+        options: .init(synchronous: .normal),
+        projections: ReadModels.all()
+    )
+}
+
+/// Runs blocking code on its own thread, leaving the cooperative pool free.
 func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
         Thread.detachNewThread {

@@ -24,46 +24,39 @@ private func withCasesServer(
     clock: TestClock = TestClock(Pacific.instant(LocalDate(iso: "2024-06-01")!, hour: 9)),
     _ body: @escaping @Sendable (String, EventStore) throws -> Void
 ) async throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("imr-cases-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let store = try EventStore(
-        path: dir.appendingPathComponent("imr.sqlite").path,
-        options: .init(synchronous: .normal),
-        projections: ReadModels.all()
-    )
-    defer { store.close() }
-    let cases = CasesInterface(service: CaseService(store: store), access: AccessControl(), clock: { clock.read() })
-    let admin = AdminInterface(
-        store: store,
-        access: AccessControl(),
-        version: "test",
-        startedAt: Date(timeIntervalSinceNow: -5),
-        backups: BackupPolicy(
-            directory: dir.appendingPathComponent("backups").path,
-            protectedPaths: [
-                dir.appendingPathComponent("imr.sock").path, dir.appendingPathComponent("imr-daemon.lock").path,
-            ]
+    try await withReadModelDirectory { (store: EventStore, dir: URL) in
+        let cases = CasesInterface(service: CaseService(store: store), access: AccessControl(), clock: { clock.read() })
+        let admin = AdminInterface(
+            store: store,
+            access: AccessControl(),
+            version: "test",
+            startedAt: Date(timeIntervalSinceNow: -5),
+            backups: BackupPolicy(
+                directory: dir.appendingPathComponent("backups").path,
+                protectedPaths: [
+                    dir.appendingPathComponent("imr.sock").path, dir.appendingPathComponent("imr-daemon.lock").path,
+                ]
+            )
         )
-    )
-    let deadlines = DeadlinesInterface(
-        service: CaseService(store: store),
-        access: AccessControl(),
-        clock: { clock.read() }
-    )
-    let server = VarlinkServer(
-        info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"),
-        handlers: [cases, admin, deadlines]
-    )
-    let path = dir.appendingPathComponent("imr.sock").path
-    let (ready, signal) = AsyncStream<Void>.makeStream()
-    let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
-    for await _ in ready { break }
-    var failure: Error?
-    do { try await offPool { try body(path, store) } } catch { failure = error }
-    server.shutdown()
-    try await running.value
-    if let failure { throw failure }
+        let deadlines = DeadlinesInterface(
+            service: CaseService(store: store),
+            access: AccessControl(),
+            clock: { clock.read() }
+        )
+        let server = VarlinkServer(
+            info: .init(vendor: "imr", product: "imr-daemon", version: "test", url: "https://example.invalid"),
+            handlers: [cases, admin, deadlines]
+        )
+        let path = dir.appendingPathComponent("imr.sock").path
+        let (ready, signal) = AsyncStream<Void>.makeStream()
+        let running = Task { try await server.run(.path(path, mode: 0o660)) { signal.yield() } }
+        for await _ in ready { break }
+        var failure: Error?
+        do { try await offPool { try body(path, store) } } catch { failure = error }
+        server.shutdown()
+        try await running.value
+        if let failure { throw failure }
+    }
 }
 
 /// Opens case c1 (claim ADJ-1, coordinator maria) through the socket.

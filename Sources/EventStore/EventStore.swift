@@ -603,10 +603,21 @@ public final class EventStore: Sendable {
     /// Events a rebuild applies in one transaction.
     public static let rebuildBatchSize = 5000
 
-    /// The projections in a rebuild pass, each with the position the pass reads the log up to.
-    /// Does not wait for the writer (a caller on the cooperative pool may ask).
+    /// The projections being rebuilt, each with the position the pass reads the log up to:
+    /// those in a pass or waiting for their deferred indexes, and those whose pass has ended
+    /// but that have not yet caught up on what was appended meanwhile (with the head: a list
+    /// would miss those events). Does not wait for the writer (a caller on the cooperative
+    /// pool may ask).
     public func rebuildsInProgress() -> [String: Int64] {
-        published.targets.withLock { $0 }
+        // The head first: checkpoints are published as a transaction commits, before the head
+        // moves, so a projection kept up to date is never seen behind it.
+        let head = headWatcher.currentHead
+        var rebuilding = published.targets.withLock { $0 }
+        for (name, checkpoint) in published.checkpoints.withLock({ $0 })
+        where checkpoint < head && rebuilding[name] == nil {
+            rebuilding[name] = head
+        }
+        return rebuilding
     }
 
     /// The checkpoint (last applied position) of every registered projection, as committed;

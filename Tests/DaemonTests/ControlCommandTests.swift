@@ -45,11 +45,16 @@ import Glibc
 
     static func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
 
-    /// A date `days` from today in California.
+    /// "Now" for the dates the tests write, taken once: a test that runs across midnight in
+    /// California writes and expects the same dates (each call reading the clock gave a test
+    /// that recorded "14 days ago" before midnight and expected it after a different day).
+    static let today = Date()
+
+    /// A date `days` from ``today`` in California.
     static func day(_ days: Int) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "America/Los_Angeles")!
-        let d = calendar.date(byAdding: .day, value: days, to: Date())!
+        let d = calendar.date(byAdding: .day, value: days, to: today)!
         let c = calendar.dateComponents([.year, .month, .day], from: d)
         return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
     }
@@ -57,7 +62,7 @@ import Glibc
     /// The Pacific UTC offset on the day `days` from today, as RFC 3339 writes it.
     static func offset(_ days: Int) -> String {
         let zone = TimeZone(identifier: "America/Los_Angeles")!
-        let seconds = zone.secondsFromGMT(for: Date().addingTimeInterval(Double(days) * 86_400))
+        let seconds = zone.secondsFromGMT(for: today.addingTimeInterval(Double(days) * 86_400))
         return String(format: "-%02d:00", -seconds / 3600)
     }
 

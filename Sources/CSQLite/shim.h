@@ -14,6 +14,15 @@ static inline int imr_sqlite_config_statement_journal_spill(int bytes) {
     return sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, bytes);
 }
 
+// Turns SQLite's memory statistics off (SQLITE_CONFIG_MEMSTATUS, 0): with them on, every
+// sqlite3_malloc and sqlite3_free of every connection takes one process-wide mutex to count
+// bytes, and threads using SQLite at once wait on each other there. Nothing here reads the
+// statistics (sqlite3_memory_used, sqlite3_status) or sets a soft heap limit, which needs
+// them. Must run before the first connection opens (SQLITE_MISUSE after).
+static inline int imr_sqlite_config_no_memory_statistics(void) {
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 // The calling thread's kernel id (gettid(2)), which glibc 2.36's headers do not give Swift.
 #include <sys/syscall.h>
 #include <unistd.h>

@@ -80,7 +80,15 @@ final class SQLiteConnection: @unchecked Sendable {
     /// rebuild; `aStatementChangingMorePagesThanTheOldSpillSizeIsApplied`). A statement's
     /// journal holds the pages it changes once each: large only for a statement that rewrites
     /// a large table, which the read models do not do per command.
-    static let configured: Int32 = imr_sqlite_config_statement_journal_spill(-1)
+    ///
+    /// Memory statistics off: with them, each allocation SQLite makes on any thread took one
+    /// process-wide mutex, and a rebuild's applying thread spent most of its waits there,
+    /// behind the thread reading the log (`imr_sqlite_config_no_memory_statistics`).
+    static let configured: Int32 = {
+        let spill = imr_sqlite_config_statement_journal_spill(-1)
+        let statistics = imr_sqlite_config_no_memory_statistics()
+        return spill != SQLITE_OK ? spill : statistics
+    }()
 
     /// The VFS every connection opens through (``imr_wal_vfs_register()``): a commit's WAL
     /// frames in one write instead of two per page. Registered after the configuration above

@@ -15,7 +15,9 @@ struct IMRBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "imr-bench",
         abstract: "imr's benchmark and torture tools (see BENCHMARKS.md and RELIABILITY.md).",
-        subcommands: [StoreBench.self, Load.self, Seed.self, Reads.self, Torture.self, Attack.self, Decode.self],
+        subcommands: [
+            StoreBench.self, Load.self, Seed.self, Reads.self, Torture.self, Attack.self, Decode.self, Derive.self,
+        ],
         defaultSubcommand: StoreBench.self
     )
 }

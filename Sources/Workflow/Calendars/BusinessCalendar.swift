@@ -57,7 +57,7 @@ public struct DayCount: Sendable, Equatable {
 
 extension LocalDate {
     /// "Fri 2013-07-05": the form explanations use.
-    public var shortLabel: String { "\(weekday.name.prefix(3)) \(iso)" }
+    public var shortLabel: String { weekday.abbreviation + " " + iso }
 }
 
 /// One of the business calendars of `domain/DEADLINES.md` under a set of settings: which

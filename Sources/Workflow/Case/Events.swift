@@ -703,8 +703,37 @@ public enum CaseEvent: Codable, Sendable, Equatable {
         }
     }
 
-    /// The stable name the log stores, e.g. "URDecisionIssued".
-    public var typeName: String { type(of: payload).typeName }
+    /// The stable name the log stores, e.g. "URDecisionIssued". (A switch: going through
+    /// ``payload`` copied the event into an existential box first.)
+    public var typeName: String {
+        switch self {
+        case .caseOpened: CaseOpened.typeName
+        case .rfaReceived: RFAReceived.typeName
+        case .moreInformationRequested: MoreInformationRequested.typeName
+        case .informationReceived: InformationReceived.typeName
+        case .urDeferred: URDeferred.typeName
+        case .urDecisionIssued: URDecisionIssued.typeName
+        case .physicianNotified: PhysicianNotified.typeName
+        case .writtenURDecisionServed: WrittenURDecisionServed.typeName
+        case .disputedItemsImported: DisputedItemsImported.typeName
+        case .imrApplicationReceived: IMRApplicationReceived.typeName
+        case .imrEligibilityInformationRequested: IMREligibilityInformationRequested.typeName
+        case .imrEligibilityInformationSent: IMREligibilityInformationSent.typeName
+        case .imrEligibilityFound: IMREligibilityFound.typeName
+        case .imrFoundIneligible: IMRFoundIneligible.typeName
+        case .imrAssigned: IMRAssigned.typeName
+        case .imrRecordsReceived: IMRRecordsReceived.typeName
+        case .imrDeterminationIssued: IMRDeterminationIssued.typeName
+        case .determinationImplemented: DeterminationImplemented.typeName
+        case .wcabAppealFiled: WCABAppealFiled.typeName
+        case .wcabAppealResolved: WCABAppealResolved.typeName
+        case .caseWithdrawn: CaseWithdrawn.typeName
+        case .caseClosed: CaseClosed.typeName
+        case .coordinatorReassigned: CoordinatorReassigned.typeName
+        case .noteAdded: NoteAdded.typeName
+        case .eventCorrected: EventCorrected.typeName
+        }
+    }
 }
 
 /// An event as read back from the case's stream, with the envelope facts the fold needs.

@@ -20,7 +20,7 @@ extension ClockBuilder {
     /// calculator applies the deemed-receipt rule for its transmission), the treatment
     /// recommendation, and what the case does not record. Its rule is the prospective decision.
     func receiptClock(_ rfa: RFAState) -> Clock {
-        let rfaVersion = lastVersion(ofType: RFAReceived.typeName) {
+        let rfaVersion = lastVersion {
             if case .rfaReceived(let e) = $0 { return e.rfaId == rfa.id }
             return false
         }
@@ -93,7 +93,7 @@ extension ClockBuilder {
         from receipt: Clock,
         extending decision: inout Clock
     ) {
-        let requestVersion = lastVersion(ofType: MoreInformationRequested.typeName) {
+        let requestVersion = lastVersion {
             if case .moreInformationRequested(let e) = $0 { return e.rfaId == rfa.id }
             return false
         }
@@ -125,7 +125,7 @@ extension ClockBuilder {
     /// applicable: the reason is returned.
     mutating func deferral(_ rfa: RFAState, from receipt: Clock) -> String? {
         guard let deferredOn = rfa.deferredOn else { return nil }
-        let version = lastVersion(ofType: URDeferred.typeName) {
+        let version = lastVersion {
             if case .urDeferred(let e) = $0 { return e.rfaId == rfa.id }
             return false
         }

@@ -49,7 +49,14 @@ struct Clock {
 
     /// `<case>/<rule>/<key>[/r<round>]`.
     func id(in caseId: CaseID) -> String {
-        "\(caseId.rawValue)/\(rule.rawValue)/\(key)" + (round > 1 ? "/r\(round)" : "")
+        var id = caseId.rawValue
+        id.reserveCapacity(id.utf8.count + rule.rawValue.utf8.count + key.utf8.count + 8)
+        id += "/"
+        id += rule.rawValue
+        id += "/"
+        id += key
+        if round > 1 { id += "/r" + String(round) }
+        return id
     }
 }
 
@@ -90,8 +97,11 @@ struct ClockBuilder {
             )
             return nil
         }
-        var explanation = computed.explanation
-        explanation.insert("case: \(clock.triggerFact.description) on \(clock.triggerFact.date.shortLabel)", at: 0)
+        // One buffer (inserting in front of the calculator's lines copied them all again).
+        var explanation: [String] = []
+        explanation.reserveCapacity(computed.explanation.count + clock.notes.count + 2)
+        explanation.append("case: " + clock.triggerFact.description + " on " + clock.triggerFact.date.shortLabel)
+        explanation.append(contentsOf: computed.explanation)
         explanation.append(contentsOf: clock.notes)
         var assumptions = clock.assumptions
         for line in computed.assumptions where !assumptions.contains(line) { assumptions.append(line) }
@@ -234,9 +244,9 @@ struct ClockBuilder {
         item.history.first { $0.event == type }
     }
 
-    /// The version of the last recorded event of `type` that `matches`.
-    func lastVersion(ofType type: String, where matches: (CaseEvent) -> Bool) -> Int? {
-        state.recorded.last { $0.event.typeName == type && matches($0.event) }?.version
+    /// The version of the last recorded event that `matches` (which also says its type).
+    func lastVersion(where matches: (CaseEvent) -> Bool) -> Int? {
+        state.recorded.last { matches($0.event) }?.version
     }
 
     /// The event at `version` as the fold read it: with the corrections that name it applied in order.

@@ -116,22 +116,46 @@ public enum DeadlineEngine {
     /// same status, act and history become one, for all their items (id
     /// `<case>/<rule>/<item>+<item>…[/r<round>]`); lines that differ between the items (the
     /// outcome each was decided with, a note about one item) are all kept, in order.
+    /// What per-item deadlines share to be one entry: the same clock (rule, round, RFA, start
+    /// and due), the same status, party and satisfying act, and both on the board or both
+    /// history. (A struct: the joined string it replaced printed two doubles per deadline.)
+    struct MergeKey: Hashable {
+        let rule: RuleID
+        let round: Int
+        let rfaId: String
+        let due: Date
+        let clockStart: Date
+        let status: DeadlineStatus
+        let party: DeadlineParty
+        let satisfiedVersion: Int?
+        let satisfiedOn: LocalDate?
+        let satisfiedAt: Date?
+        let isHistory: Bool
+
+        init(_ deadline: CaseDeadline) {
+            rule = deadline.rule
+            round = deadline.round
+            rfaId = deadline.rfaId?.rawValue ?? ""
+            due = deadline.due
+            clockStart = deadline.clockStart
+            status = deadline.status
+            party = deadline.party
+            satisfiedVersion = deadline.satisfiedBy?.eventVersion
+            satisfiedOn = deadline.satisfiedBy?.on
+            satisfiedAt = deadline.satisfiedBy?.at
+            isHistory = deadline.history != nil
+        }
+    }
+
     static func mergingItems(_ deadlines: [CaseDeadline], caseId: CaseID) -> [CaseDeadline] {
         var merged: [CaseDeadline] = []
-        var index: [String: Int] = [:]
+        var index: [MergeKey: Int] = [:]
         for deadline in deadlines {
             guard perItemRules.contains(deadline.rule) else {
                 merged.append(deadline)
                 continue
             }
-            let key = [
-                deadline.rule.rawValue, String(deadline.round), deadline.rfaId?.rawValue ?? "",
-                String(deadline.due.timeIntervalSince1970),
-                String(deadline.clockStart.timeIntervalSince1970), deadline.status.rawValue, deadline.party.rawValue,
-                deadline.satisfiedBy.map { "\($0.eventVersion)|\($0.on.iso)|\($0.at?.timeIntervalSince1970 ?? -1)" }
-                    ?? "-",
-                deadline.history == nil ? "open" : "history",
-            ].joined(separator: "\u{1F}")
+            let key = MergeKey(deadline)
             guard let at = index[key] else {
                 index[key] = merged.count
                 merged.append(deadline)

@@ -146,6 +146,19 @@ public enum Weekday: Int, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// The first three letters of ``name`` ("Mon").
+    public var abbreviation: String {
+        switch self {
+        case .monday: "Mon"
+        case .tuesday: "Tue"
+        case .wednesday: "Wed"
+        case .thursday: "Thu"
+        case .friday: "Fri"
+        case .saturday: "Sat"
+        case .sunday: "Sun"
+        }
+    }
+
     public var isWeekend: Bool { self == .saturday || self == .sunday }
 }
 

@@ -83,6 +83,16 @@ struct EventsourcingBenchTests {
         #expect(!seeded.output.contains("refused"), "\(seeded.output)")
         let again = try await offPool { try run([bench, "seed", "--cases", "5", "--dir", state]) }
         #expect(again.status != 0 && again.output.contains("exists"), "seed writes over nothing: \(again.output)")
+        // `imr-bench derive` folds every case of the small store and times working out their
+        // deadlines (a smoke test: the figures are only checked to be there).
+        let derived = try await offPool {
+            try run([bench, "derive", "--store", state + "/imr.sqlite", "--cases", "40", "--rounds", "2"])
+        }
+        #expect(derived.status == 0, "\(derived.output)")
+        #expect(derived.output.contains("40 cases ("), "\(derived.output)")
+        let median = derived.output.split(separator: "\n").first { $0.hasPrefix("median") }?
+            .split(separator: " ").compactMap { Double($0) }
+        #expect(median?.count == 2 && median!.allSatisfy { $0 > 0 }, "\(derived.output)")
 
         let daemon = try DaemonProcess(directory: dir)
         defer { daemon.cleanup() }

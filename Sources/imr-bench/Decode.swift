@@ -84,9 +84,9 @@ struct Decode: ParsableCommand {
         /// This thread's CPU time to decode `events` with `decode`, in nanoseconds: on a machine busy
         /// with other work, the time the thread waited for a CPU does not count.
         func time(_ events: ArraySlice<Stored>, _ decode: (Stored) throws -> CaseEvent) -> UInt64 {
-            let start = threadCPUNanoseconds()
+            let start = InProcessTiming.threadCPUNanoseconds()
             for event in events { checksum &+= (try? decode(event))?.typeName.utf8.count ?? 1 }
-            return threadCPUNanoseconds() - start
+            return InProcessTiming.threadCPUNanoseconds() - start
         }
         if let only {
             // One decoder alone, for a profiler or `perf stat` (cycles spent by this process alone).
@@ -118,12 +118,9 @@ struct Decode: ParsableCommand {
             )
         }
         precondition(checksum != 0)
-        func median(_ values: [Double]) -> Double {
-            let sorted = values.sorted()
-            return sorted.count % 2 == 1
-                ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-        }
-        for (name, pick) in [("median  ", median), ("best    ", { $0.min()! })] as [(String, ([Double]) -> Double)] {
+        for (name, pick) in [("median  ", InProcessTiming.median), ("best    ", { $0.min()! })]
+            as [(String, ([Double]) -> Double)]
+        {
             print(
                 String(
                     format: "%@  codable %6.2f  codec %6.2f  (%.1fx)",
@@ -136,44 +133,30 @@ struct Decode: ParsableCommand {
         }
     }
 
-    private func threadCPUNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-    }
-
     /// Up to `limit` events of the log at `path`, every n-th by position so they span it.
     static func read(_ path: String, limit: Int) throws -> [Stored] {
-        var handle: OpaquePointer?
-        let uri = "file:" + path + "?mode=ro&immutable=1"
-        guard sqlite3_open_v2(uri, &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nil) == SQLITE_OK, let db = handle
-        else { throw ValidationError("cannot open \(path) read-only") }
-        defer { sqlite3_close(db) }
-        var stmt: OpaquePointer?
         let sql = """
             SELECT event_type, schema_version, payload FROM events
             WHERE position % max(1, (SELECT max(position) FROM events) / ?1) = 0 ORDER BY position LIMIT ?1
             """
-        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK else {
-            throw BenchError(String(cString: sqlite3_errmsg(db)))
-        }
-        defer { sqlite3_finalize(stmt) }
-        sqlite3_bind_int64(stmt, 1, Int64(limit))
-        var events: [Stored] = []
-        while sqlite3_step(stmt) == SQLITE_ROW {
-            // The log also holds the alert scheduler's events, which the case codec never reads.
-            let type = String(cString: sqlite3_column_text(stmt, 0))
-            guard CaseEventCodec.currentVersions[type] != nil else { continue }
-            let bytes = sqlite3_column_blob(stmt, 2)
-            let count = Int(sqlite3_column_bytes(stmt, 2))
-            events.append(
-                Stored(
-                    type: type,
-                    version: Int(sqlite3_column_int64(stmt, 1)),
-                    payload: bytes.map { Data(bytes: $0, count: count) } ?? Data()
+        return try InProcessTiming.withStatement(on: path, sql) { stmt in
+            sqlite3_bind_int64(stmt, 1, Int64(limit))
+            var events: [Stored] = []
+            while sqlite3_step(stmt) == SQLITE_ROW {
+                // The log also holds the alert scheduler's events, which the case codec never reads.
+                let type = String(cString: sqlite3_column_text(stmt, 0))
+                guard CaseEventCodec.currentVersions[type] != nil else { continue }
+                let bytes = sqlite3_column_blob(stmt, 2)
+                let count = Int(sqlite3_column_bytes(stmt, 2))
+                events.append(
+                    Stored(
+                        type: type,
+                        version: Int(sqlite3_column_int64(stmt, 1)),
+                        payload: bytes.map { Data(bytes: $0, count: count) } ?? Data()
+                    )
                 )
-            )
+            }
+            return events
         }
-        return events
     }
 }

@@ -45,17 +45,17 @@ struct Derive: ParsableCommand {
         var checksum = 0
         func engine() -> UInt64 {
             let calculator = DeadlineCalculator()
-            let start = threadCPUNanoseconds()
+            let start = InProcessTiming.threadCPUNanoseconds()
             for state in states {
                 checksum &+= DeadlineEngine.deadlines(for: state, now: now, calculator: calculator).count
             }
-            return threadCPUNanoseconds() - start
+            return InProcessTiming.threadCPUNanoseconds() - start
         }
         func rows() throws -> UInt64 {
             let projection = DeadlineProjection()
-            let start = threadCPUNanoseconds()
+            let start = InProcessTiming.threadCPUNanoseconds()
             for state in states { checksum &+= try projection.rowCount(for: state, at: now) }
-            return threadCPUNanoseconds() - start
+            return InProcessTiming.threadCPUNanoseconds() - start
         }
         let events = states.reduce(0) { $0 + $1.version }
         print(String(format: "%d cases (%d events); µs of CPU time per case:", states.count, events))
@@ -85,30 +85,18 @@ struct Derive: ParsableCommand {
             )
         }
         precondition(checksum != 0)
-        func median(_ values: [Double]) -> Double {
-            guard !values.isEmpty else { return .nan }
-            let sorted = values.sorted()
-            return sorted.count % 2 == 1
-                ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-        }
-        print(String(format: "median    engine %7.2f  rows %7.2f", median(engineRounds), median(rowsRounds)))
-    }
-
-    private func threadCPUNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        print(
+            String(
+                format: "median    engine %7.2f  rows %7.2f",
+                InProcessTiming.median(engineRounds),
+                InProcessTiming.median(rowsRounds)
+            )
+        )
     }
 
     /// The states of up to `limit` case streams of the log at `path` (every n-th stream started,
     /// by position, so they span it), each folded from its events.
     static func states(_ path: String, limit: Int) throws -> [CaseState] {
-        var handle: OpaquePointer?
-        let uri = "file:" + path + "?mode=ro&immutable=1"
-        guard sqlite3_open_v2(uri, &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nil) == SQLITE_OK, let db = handle
-        else { throw ValidationError("cannot open \(path) read-only") }
-        defer { sqlite3_close(db) }
-        var stmt: OpaquePointer?
         let sql = """
             WITH started AS (
                 SELECT stream_id FROM events
@@ -120,39 +108,36 @@ struct Derive: ParsableCommand {
             FROM started JOIN events e ON e.stream_id = started.stream_id
             ORDER BY e.stream_id, e.stream_version
             """
-        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK else {
-            throw BenchError(String(cString: sqlite3_errmsg(db)))
-        }
-        defer { sqlite3_finalize(stmt) }
-        sqlite3_bind_int64(stmt, 1, Int64(limit))
-        var states: [CaseState] = []
-        var stream = ""
-        var state = CaseState()
-        while sqlite3_step(stmt) == SQLITE_ROW {
-            let id = String(cString: sqlite3_column_text(stmt, 0))
-            if id != stream {
-                if !stream.isEmpty { states.append(state) }
-                (stream, state) = (id, CaseState())
-            }
-            let type = String(cString: sqlite3_column_text(stmt, 1))
-            let bytes = sqlite3_column_blob(stmt, 3)
-            let count = Int(sqlite3_column_bytes(stmt, 3))
-            let event = try CaseEventCodec.decode(
-                type: type,
-                schemaVersion: Int(sqlite3_column_int64(stmt, 2)),
-                payload: bytes.map { Data(bytes: $0, count: count) } ?? Data()
-            )
-            state = evolve(
-                state,
-                RecordedCaseEvent(
-                    event: event,
-                    version: Int(sqlite3_column_int64(stmt, 4)),
-                    eventId: UUID(),
-                    recordedAt: Date(timeIntervalSince1970: Double(sqlite3_column_int64(stmt, 5)) / 1_000_000)
+        return try InProcessTiming.withStatement(on: path, sql) { stmt in
+            sqlite3_bind_int64(stmt, 1, Int64(limit))
+            var states: [CaseState] = []
+            var stream = ""
+            var state = CaseState()
+            while sqlite3_step(stmt) == SQLITE_ROW {
+                let id = String(cString: sqlite3_column_text(stmt, 0))
+                if id != stream {
+                    if !stream.isEmpty { states.append(state) }
+                    (stream, state) = (id, CaseState())
+                }
+                let bytes = sqlite3_column_blob(stmt, 3)
+                let count = Int(sqlite3_column_bytes(stmt, 3))
+                let event = try CaseEventCodec.decode(
+                    type: String(cString: sqlite3_column_text(stmt, 1)),
+                    schemaVersion: Int(sqlite3_column_int64(stmt, 2)),
+                    payload: bytes.map { Data(bytes: $0, count: count) } ?? Data()
                 )
-            )
+                state = evolve(
+                    state,
+                    RecordedCaseEvent(
+                        event: event,
+                        version: Int(sqlite3_column_int64(stmt, 4)),
+                        eventId: UUID(),
+                        recordedAt: Date(timeIntervalSince1970: Double(sqlite3_column_int64(stmt, 5)) / 1_000_000)
+                    )
+                )
+            }
+            if !stream.isEmpty { states.append(state) }
+            return states
         }
-        if !stream.isEmpty { states.append(state) }
-        return states
     }
 }

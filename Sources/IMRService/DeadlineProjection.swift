@@ -301,14 +301,14 @@ package struct DeadlineProjection: Projection {
         try changes.update("deadlines", key: "deadline_id", .text(id), in: db)
     }
 
-    /// The rows a case's state gives at `now` (the recording time of its last event);
-    /// `remember` keeps the running deadlines' bodies in the memo for the case's next command.
     /// How many rows `state` gives at `now`, worked out as a rebuild does (nothing kept in the
     /// memo of bodies): for `imr-bench derive`.
     package func rowCount(for state: CaseState, at now: Date) throws -> Int {
         try rows(for: state, at: now, remember: false).rows.count
     }
 
+    /// The rows a case's state gives at `now` (the recording time of its last event);
+    /// `remember` keeps the running deadlines' bodies in the memo for the case's next command.
     func rows(for state: CaseState, at now: Date, remember: Bool = true) throws -> CaseRows {
         var wanted: [String: StoredRow] = [:]
         guard state.facts != nil else { return CaseRows(rows: wanted, settled: "") }

@@ -112,10 +112,6 @@ public enum DeadlineEngine {
     /// UR decision denying three items asks for one IMR application, shown and alerted once.
     static let perItemRules: Set<RuleID> = [.imrApplication, .imroAssignmentNotice, .imrImplementation]
 
-    /// Per-item deadlines of one rule, RFA and round that fall due at the same instant with the
-    /// same status, act and history become one, for all their items (id
-    /// `<case>/<rule>/<item>+<item>…[/r<round>]`); lines that differ between the items (the
-    /// outcome each was decided with, a note about one item) are all kept, in order.
     /// What per-item deadlines share to be one entry: the same clock (rule, round, RFA, start
     /// and due), the same status, party and satisfying act, and both on the board or both
     /// history. (A struct: the joined string it replaced printed two doubles per deadline.)
@@ -147,6 +143,10 @@ public enum DeadlineEngine {
         }
     }
 
+    /// Per-item deadlines of one rule, RFA and round that fall due at the same instant with the
+    /// same status, act and history become one, for all their items (id
+    /// `<case>/<rule>/<item>+<item>…[/r<round>]`); lines that differ between the items (the
+    /// outcome each was decided with, a note about one item) are all kept, in order.
     static func mergingItems(_ deadlines: [CaseDeadline], caseId: CaseID) -> [CaseDeadline] {
         var merged: [CaseDeadline] = []
         var index: [MergeKey: Int] = [:]

@@ -69,6 +69,34 @@ import Testing
         #expect(try await store.read(stream: "a").isEmpty)
     }
 
+    /// The synchronous write (a transaction of its own, no savepoint around the body): a body
+    /// that throws after appending leaves nothing, its caller hears its own error, and the
+    /// projections' checkpoints and the head stay where they were.
+    @Test func aSynchronousBodyThatThrowsLeavesNothing() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"), projections: [StreamSummary()])
+        defer { store.close() }
+        try store.append(to: "a", expected: .noStream, events: [event("E", #"{"n":1}"#)])
+        struct Refused: Error {}
+        #expect(throws: Refused.self) {
+            try store.write { context in
+                try context.append(to: "a", expected: .any, events: [event("E", #"{"n":2}"#)])
+                try context.append(to: "b", expected: .noStream, events: [event("E", #"{"n":3}"#)])
+                throw Refused()
+            }
+        }
+        #expect(try store.headPosition() == 1)
+        #expect(try store.read(stream: "b").isEmpty)
+        #expect(store.projectionCheckpoints() == ["stream_summary": 1])
+        #expect(try summaryRows(store).map { $0[0].string } == ["a"])
+        let stored = try store.write { context in
+            try context.append(to: "b", expected: .noStream, events: [event()])
+        }
+        #expect(stored.events[0].position == 2)
+        #expect(store.projectionCheckpoints() == ["stream_summary": 2])
+    }
+
     /// A read wakes one reader thread, the one that takes it: with four threads, reads one after
     /// another woke all four each time (three of them to find it taken and sleep again).
     @Test func aReadWakesOnlyTheThreadThatTakesIt() async throws {

@@ -99,29 +99,48 @@ public struct ProjectionDatabase {
     /// What this projection's ``BatchPreparation`` worked out for the batch being applied, in a
     /// rebuild pass; nil elsewhere.
     public let prepared: (any Sendable)?
+    /// The additions to counters (``add(_:with:key:)``) a rebuild pass's batch sums; nil
+    /// elsewhere (they run at once).
+    let counters: CounterSums?
 
     init(
         _ connection: SQLiteConnection,
         path: String,
         appendHint: (any Sendable)? = nil,
         upcoming: UpcomingEvent? = nil,
-        prepared: (any Sendable)? = nil
+        prepared: (any Sendable)? = nil,
+        counters: CounterSums? = nil
     ) {
         self.connection = connection
         self.path = path
         self.appendHint = appendHint
         self.upcoming = upcoming
         self.prepared = prepared
+        self.counters = counters
     }
 
     /// The same database, telling the projection which event comes after the one it is given.
     func followed(by upcoming: UpcomingEvent?) -> ProjectionDatabase {
-        ProjectionDatabase(connection, path: path, appendHint: appendHint, upcoming: upcoming, prepared: prepared)
+        ProjectionDatabase(
+            connection,
+            path: path,
+            appendHint: appendHint,
+            upcoming: upcoming,
+            prepared: prepared,
+            counters: counters
+        )
     }
 
     /// The same database, with a batch's preparation.
     func with(prepared: (any Sendable)?) -> ProjectionDatabase {
-        ProjectionDatabase(connection, path: path, appendHint: appendHint, upcoming: upcoming, prepared: prepared)
+        ProjectionDatabase(
+            connection,
+            path: path,
+            appendHint: appendHint,
+            upcoming: upcoming,
+            prepared: prepared,
+            counters: counters
+        )
     }
 
     /// Names the connection behind this database: the same for every projection applied in one
@@ -133,6 +152,24 @@ public struct ProjectionDatabase {
     public func execute(_ sql: String, _ arguments: [SQLiteValue] = []) throws(EventStoreError) {
         do { try connection.run(sql, arguments) } catch {
             throw EventStoreError.from(error, path: path, doing: "run \(sql)")
+        }
+    }
+
+    /// Adds `count` to a counter: runs `sql`, an upsert that adds its last argument, with
+    /// `key`'s values and then `count` bound to its placeholders (say `INSERT INTO t (k, n)
+    /// VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET n = n + excluded.n`). In a rebuild pass's
+    /// batch the store sums the additions by statement and key and runs each sum once, at the
+    /// batch's end and in its transaction (one statement a counter a batch instead of one a
+    /// case; a sum of zero runs nothing); elsewhere the statement runs at once. So what a batch
+    /// adds this way is seen by no statement of the same batch: a projection may read such a
+    /// counter, or change it otherwise (at once), only for what earlier batches added, which a
+    /// pass guarantees for a counter of one stream's rows since it applies a stream's run of
+    /// events in a batch together.
+    public func add(_ count: Int64, with sql: String, key: [SQLiteValue]) throws(EventStoreError) {
+        if let counters {
+            counters.add(count, CounterSums.Key(sql: sql, key: key))
+        } else {
+            try execute(sql, key + [.integer(count)])
         }
     }
 
@@ -168,6 +205,36 @@ public struct ProjectionDatabase {
 
     /// Rows changed by the last statement.
     public var changes: Int { connection.changes }
+}
+
+/// The additions to counters a rebuild pass's batch sums (``ProjectionDatabase/add(_:with:key:)``),
+/// written at its end in the order each counter was first added to. Used by the applying thread
+/// alone, for one batch.
+final class CounterSums {
+    struct Key: Hashable {
+        let sql: String
+        let key: [SQLiteValue]
+    }
+
+    private var sums: [Key: Int64] = [:]
+    private var order: [Key] = []
+
+    func add(_ count: Int64, _ key: Key) {
+        if let sum = sums[key] {
+            sums[key] = sum + count
+        } else {
+            sums[key] = count
+            order.append(key)
+        }
+    }
+
+    /// Runs each counter's statement once with its sum (none for a sum of zero).
+    func write(to db: ProjectionDatabase) throws(EventStoreError) {
+        for key in order {
+            guard let sum = sums[key], sum != 0 else { continue }
+            try db.execute(key.sql, key.key + [.integer(sum)])
+        }
+    }
 }
 
 /// `names` and every projection of `all` that reads one of them (``Projection/reads``), and so

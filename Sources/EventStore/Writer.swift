@@ -782,7 +782,9 @@ final class Writer: @unchecked Sendable {
         prepared: [String: any Sendable]
     ) throws(EventStoreError) -> Bool {
         guard group.allSatisfy({ rebuildCursor($0.name) == cursor }) else { return false }
-        try apply(events, to: group, prepared: prepared, doing: "rebuilding")
+        let counters = CounterSums()
+        try apply(events, to: group, prepared: prepared, counters: counters, doing: "rebuilding")
+        try counters.write(to: ProjectionDatabase(db, path: path))
         for projection in group {
             try sql("save the rebuild cursor of '\(projection.name)'") {
                 if let last = events.last, events.count >= batchSize {
@@ -830,9 +832,10 @@ final class Writer: @unchecked Sendable {
         _ events: [RecordedEvent],
         to group: [any Projection],
         prepared: [String: any Sendable],
+        counters: CounterSums? = nil,
         doing action: String
     ) throws(EventStoreError) {
-        let plain = ProjectionDatabase(db, path: path)
+        let plain = ProjectionDatabase(db, path: path, counters: counters)
         let databases = group.map { projection in
             projection.batchPreparation.flatMap { prepared[$0.key] }.map { plain.with(prepared: $0) } ?? plain
         }

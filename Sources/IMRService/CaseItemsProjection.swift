@@ -78,13 +78,15 @@ package struct CaseItemsProjection: Projection {
         for (id, values) in wanted where stored[id] != values {
             for figure in Self.figures(of: values) { figures[figure, default: 0] += 1 }
         }
+        // Summed over a rebuild's batch (nothing reads the figures while a batch is applied).
         for (figure, by) in figures where by != 0 {
-            try db.execute(
-                """
-                INSERT INTO case_item_figures (figure, value, count) VALUES (?, ?, ?)
-                ON CONFLICT (figure, value) DO UPDATE SET count = count + excluded.count
-                """,
-                [.text(figure.figure), .text(figure.value), .integer(by)]
+            try db.add(
+                by,
+                with: """
+                    INSERT INTO case_item_figures (figure, value, count) VALUES (?, ?, ?)
+                    ON CONFLICT (figure, value) DO UPDATE SET count = count + excluded.count
+                    """,
+                key: [.text(figure.figure), .text(figure.value)]
             )
         }
         for id in stored.keys where wanted[id] == nil {
@@ -253,7 +255,7 @@ package enum ReadModels {
         return (
             [
                 CaseItemsProjection(preparation: shared), deadlines,
-                CaseListProjection(preparation: shared, afterDeadlines: true),
+                CaseListProjection(preparation: shared, after: deadlines),
                 AlertProjection(),
             ], deadlines
         )

@@ -27,19 +27,20 @@ package struct CaseListProjection: Projection {
     /// preparation when the read models are made together, ``ReadModels/standard(policy:)``).
     let preparation: BatchPreparation
 
-    /// Whether the deadlines read model is known to be there (the standard set); else each
-    /// case's next deadline is read only if the store has its table.
-    let withDeadlines: Bool
+    /// The deadlines read model when it is known to be there (the standard set, applied before
+    /// this one); else each case's next deadline is read only if the store has its table.
+    let deadlines: DeadlineProjection?
+    var withDeadlines: Bool { deadlines != nil }
 
     package init() {
         preparation = CaseStreams.preparation(deadlines: nil)
-        withDeadlines = false
+        deadlines = nil
     }
 
     /// One of the standard set (``ReadModels/standard(policy:)``), after the deadlines read model.
-    init(preparation: BatchPreparation, afterDeadlines: Bool) {
+    init(preparation: BatchPreparation, after deadlines: DeadlineProjection) {
         self.preparation = preparation
-        self.withDeadlines = afterDeadlines
+        self.deadlines = deadlines
     }
 
     package var batchPreparation: BatchPreparation? { preparation }
@@ -64,6 +65,21 @@ package struct CaseListProjection: Projection {
         SELECT due_us, rule FROM deadlines INDEXED BY deadlines_case WHERE case_id = ? AND is_open = 1 AND rule != 'ur.info-request'
         ORDER BY due_us, deadline_id LIMIT 1
         """
+
+    /// What ``nextDeadlineSQL`` finds among a case's deadline rows: the running one due first
+    /// (by id, bytewise, among those due at once), the information request's clock left out.
+    static func nextDeadline(among rows: [String: DeadlineProjection.StoredRow]) -> (due: Int64, rule: String)? {
+        var next: (due: Int64, id: String, rule: String)?
+        for (id, row) in rows where row.isOpen && row.rule != "ur.info-request" {
+            if let n = next,
+                n.due < row.dueMicros || (n.due == row.dueMicros && !id.utf8.lexicographicallyPrecedes(n.id.utf8))
+            {
+                continue
+            }
+            next = (row.dueMicros, id, row.rule)
+        }
+        return next.map { ($0.due, $0.rule) }
+    }
 
     /// The sort key of a case with no running deadline: after every due time.
     static let noDeadline = Int64.max
@@ -126,8 +142,14 @@ package struct CaseListProjection: Projection {
             try withDeadlines
                 || !db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deadlines'").isEmpty
         {
-            next = try db.query(Self.nextDeadlineSQL, [.text(caseId.rawValue)]).first.map {
-                ($0[0].int64 ?? 0, $0[1].string ?? "")
+            // The rows the deadlines read model has just written, when it worked them out ahead
+            // (a command decided ahead, a rebuild's batch): no query.
+            if let rows = deadlines?.preparedRows(after: event, in: db) {
+                next = Self.nextDeadline(among: rows.rows)
+            } else {
+                next = try db.query(Self.nextDeadlineSQL, [.text(caseId.rawValue)]).first.map {
+                    ($0[0].int64 ?? 0, $0[1].string ?? "")
+                }
             }
         }
         // The counts by stage move with the row: status, the STATUS= line and the metrics read
@@ -152,9 +174,13 @@ package struct CaseListProjection: Projection {
                     [before[0], before[1]]
                 )
             }
-            try db.execute(
-                "INSERT INTO case_counts (stage, is_open, cases) VALUES (?, ?, 1) ON CONFLICT(stage, is_open) DO UPDATE SET cases = cases + 1",
-                [.text(stage), .integer(isOpen)]
+            // Summed over a rebuild's batch: what the decrement above takes away was counted
+            // in an earlier batch (a case's run of events is applied once a batch).
+            try db.add(
+                1,
+                with:
+                    "INSERT INTO case_counts (stage, is_open, cases) VALUES (?, ?, ?) ON CONFLICT(stage, is_open) DO UPDATE SET cases = cases + excluded.cases",
+                key: [.text(stage), .integer(isOpen)]
             )
         }
         let nextDue: SQLiteValue = next.map { .integer($0.due) } ?? .null

@@ -229,16 +229,9 @@ package struct DeadlineProjection: Projection {
             )
             storedNextAlert[id] = row[9]
         }
-        let derived: CaseRows
-        if let pre = (db.appendHint as? CaseStreams.AppendHint)?.deadlines
-            ?? (db.prepared as? PreparedCases)?.deadlines[event.id],
-            pre.producer == ObjectIdentifier(bodies), pre.eventId == event.id
-        {
-            derived = pre.rows
-        } else {
-            // Not kept in the memo: here (a catch-up, a rebuild) every case passes once.
-            derived = try rows(for: state, at: event.recordedAt, remember: false)
-        }
+        // Not kept in the memo when worked out here: here (a catch-up, a rebuild) every case
+        // passes once.
+        let derived = try preparedRows(after: event, in: db) ?? rows(for: state, at: event.recordedAt, remember: false)
         let wanted = derived.rows
         try settle(caseId.rawValue, derived.settled, fresh: CaseStreams.isFresh(event, in: db), in: db)
         // The deadlines that start or stop running here: their alerts follow (the alerts read
@@ -276,6 +269,18 @@ package struct DeadlineProjection: Projection {
             }
         }
         try AlertProjection.deadlines(runningChanges, in: db, known: withAlerts)
+    }
+
+    /// The case's rows after `event` as this read model worked them out ahead: for a command,
+    /// before the writer took it (``CaseStreams/AppendHint``); in a rebuild, on the preparing
+    /// thread (``PreparedCases``). Nil when they were not (or by another read model).
+    func preparedRows(after event: RecordedEvent, in db: ProjectionDatabase) -> CaseRows? {
+        guard
+            let pre = (db.appendHint as? CaseStreams.AppendHint)?.deadlines
+                ?? (db.prepared as? PreparedCases)?.deadlines[event.id],
+            pre.producer == ObjectIdentifier(bodies), pre.eventId == event.id
+        else { return nil }
+        return pre.rows
     }
 
     /// Sets only the columns that changed (``ChangedColumns``): most changes are a body's time
@@ -371,12 +376,14 @@ package struct DeadlineProjection: Projection {
         }
         for (line, by) in moves where by != 0 {
             guard let space = line.firstIndex(of: " ") else { continue }
-            try db.execute(
-                """
-                INSERT INTO deadline_outcome_counts (rule, status, count) VALUES (?, ?, ?)
-                ON CONFLICT (rule, status) DO UPDATE SET count = count + excluded.count
-                """,
-                [.text(String(line[..<space])), .text(String(line[line.index(after: space)...])), .integer(by)]
+            // Summed over a rebuild's batch (nothing reads the counts while a batch is applied).
+            try db.add(
+                by,
+                with: """
+                    INSERT INTO deadline_outcome_counts (rule, status, count) VALUES (?, ?, ?)
+                    ON CONFLICT (rule, status) DO UPDATE SET count = count + excluded.count
+                    """,
+                key: [.text(String(line[..<space])), .text(String(line[line.index(after: space)...]))]
             )
         }
         if settled.isEmpty {

@@ -643,6 +643,72 @@ struct PreparedSummary: Projection {
     }
 }
 
+/// Counts streams by the sign of their last event's number (`neg`, `zero`, `pos`) as the
+/// case list counts cases by stage: a stream that moves takes one from its old bucket at once
+/// (and drops a bucket left empty), and adds one to its new bucket with
+/// ``ProjectionDatabase/add(_:with:key:)``, which a rebuild pass sums over its batch. A trigger
+/// counts the statements that wrote a count.
+struct BucketCounts: Projection {
+    var name = "bucket_counts"
+
+    func prepare(_ db: ProjectionDatabase) throws {
+        try db.executeScript(
+            """
+            CREATE TABLE stream_bucket (stream_id TEXT PRIMARY KEY, bucket TEXT NOT NULL);
+            CREATE TABLE bucket_counts (bucket TEXT PRIMARY KEY, streams INTEGER NOT NULL);
+            CREATE TABLE bucket_writes (n INTEGER NOT NULL);
+            INSERT INTO bucket_writes VALUES (0);
+            CREATE TRIGGER bucket_inserted AFTER INSERT ON bucket_counts BEGIN UPDATE bucket_writes SET n = n + 1; END;
+            CREATE TRIGGER bucket_updated AFTER UPDATE ON bucket_counts BEGIN UPDATE bucket_writes SET n = n + 1; END;
+            """
+        )
+    }
+
+    static func bucket(_ n: Int) -> String { n < 0 ? "neg" : n == 0 ? "zero" : "pos" }
+
+    func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
+        if db.upcoming?.streamId == event.streamId { return }
+        let new = Self.bucket(PreparedSummary.n(event))
+        let old = try db.query("SELECT bucket FROM stream_bucket WHERE stream_id = ?", [.text(event.streamId)])
+            .first?[0].string
+        guard old != new else { return }
+        if let old {
+            try db.execute("UPDATE bucket_counts SET streams = streams - 1 WHERE bucket = ?", [.text(old)])
+            try db.execute("DELETE FROM bucket_counts WHERE bucket = ? AND streams <= 0", [.text(old)])
+        }
+        try db.add(
+            1,
+            with:
+                "INSERT INTO bucket_counts (bucket, streams) VALUES (?, ?) ON CONFLICT (bucket) DO UPDATE SET streams = streams + excluded.streams",
+            key: [.text(new)]
+        )
+        try db.execute(
+            "INSERT OR REPLACE INTO stream_bucket (stream_id, bucket) VALUES (?, ?)",
+            [.text(event.streamId), .text(new)]
+        )
+    }
+
+    func drop(_ db: ProjectionDatabase) throws {
+        try db.executeScript(
+            "DROP TABLE IF EXISTS stream_bucket; DROP TABLE IF EXISTS bucket_counts; DROP TABLE IF EXISTS bucket_writes"
+        )
+    }
+
+    static func counts(_ store: EventStore) throws -> [String: Int64] {
+        try store.read {
+            Dictionary(
+                uniqueKeysWithValues: try $0.query("SELECT bucket, streams FROM bucket_counts").map {
+                    ($0[0].string ?? "", $0[1].int64 ?? 0)
+                }
+            )
+        }
+    }
+
+    static func writes(_ store: EventStore) throws -> Int64 {
+        try store.read { try $0.query("SELECT n FROM bucket_writes").first?[0].int64 ?? -1 }
+    }
+}
+
 @Suite struct RebuildPassTests {
     /// Records the writer's `PRAGMA synchronous` (1 NORMAL, 2 FULL) as each event is applied.
     struct SyncRecorder: Projection {
@@ -704,27 +770,38 @@ struct PreparedSummary: Projection {
                 let store = try EventStore(
                     path: dir.path("log.sqlite"),
                     options: .init(synchronous: .normal),
-                    projections: [StreamSummary(), prepared]
+                    projections: [StreamSummary(), prepared, BucketCounts()]
                 )
                 defer { store.close() }
+                var last: [Int: Int] = [:]
                 for (stream, n, _) in steps {
                     try store.append(to: "s\(stream)", expected: .any, events: [event("E", #"{"n":\#(n)}"#)])
+                    last[stream] = n
                 }
                 let (summary, sums) = (try summaryRows(store), try PreparedSummary.rows(store))
+                let buckets = Dictionary(last.values.map { (BucketCounts.bucket($0), Int64(1)) }, uniquingKeysWith: +)
+                #expect(try BucketCounts.counts(store) == buckets)
                 #expect(prepared.hits.value == 0, "appends have no preparation")
                 var reports: [CatchUpProgress] = []
-                try store.rebuildProjections(named: ["prepared_summary", "stream_summary"], batchSize: steps[0].2) {
+                try store.rebuildProjections(
+                    named: ["prepared_summary", "stream_summary", "bucket_counts"],
+                    batchSize: steps[0].2
+                ) {
                     reports.append($0)
                 }
                 #expect(try summaryRows(store) == summary)
                 #expect(try PreparedSummary.rows(store) == sums)
+                // Counts summed over each batch, streams cut between batches moving buckets.
+                #expect(try BucketCounts.counts(store) == buckets)
                 #expect(prepared.hits.value > 0)
                 #expect(store.projectionCheckpoints()["prepared_summary"] == Int64(steps.count))
                 #expect(store.projectionCheckpoints()["stream_summary"] == Int64(steps.count))
                 #expect(store.rebuildsInProgress().isEmpty)
                 // Both in every batch, every event once, then the deferred index.
                 let passes = reports.filter { $0.rebuilding && $0.indexCreated == nil }
-                #expect(passes.allSatisfy { $0.projections == ["stream_summary", "prepared_summary"] })
+                #expect(
+                    passes.allSatisfy { $0.projections == ["stream_summary", "prepared_summary", "bucket_counts"] }
+                )
                 #expect(passes.map(\.applied).reduce(0, +) == steps.count)
                 #expect(reports.compactMap(\.indexCreated) == ["prepared_summary_total"])
                 let plan = try store.read {
@@ -749,6 +826,29 @@ struct PreparedSummary: Projection {
                 Issue.record("unexpected error: \(error)")
             }
         }
+    }
+
+    /// Additions to a counter run once each, summed, at a rebuild batch's end; one statement a
+    /// change in an append.
+    @Test func aRebuildBatchWritesEachCounterOnce_anAppendAtOnce() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"), projections: [BucketCounts()])
+        defer { store.close() }
+        for i in 0..<60 {
+            try store.append(to: "s\(i)", expected: .any, events: [event("E", #"{"n":\#(i % 3 - 1)}"#)])
+        }
+        #expect(try BucketCounts.counts(store) == ["neg": 20, "zero": 20, "pos": 20])
+        #expect(try BucketCounts.writes(store) == 60)
+        try store.rebuildProjections(named: ["bucket_counts"], batchSize: 1000) { _ in }
+        #expect(try BucketCounts.counts(store) == ["neg": 20, "zero": 20, "pos": 20])
+        #expect(try BucketCounts.writes(store) == 3)
+        try store.rebuildProjections(named: ["bucket_counts"], batchSize: 25) { _ in }
+        #expect(try BucketCounts.counts(store) == ["neg": 20, "zero": 20, "pos": 20])
+        #expect(try BucketCounts.writes(store) == 9, "three batches (25, 25, 10), three buckets each")
+        try store.append(to: "s0", expected: .any, events: [event("E", #"{"n":5}"#)])
+        #expect(try BucketCounts.counts(store) == ["neg": 19, "zero": 20, "pos": 21])
+        #expect(try BucketCounts.writes(store) == 11, "the move from neg (at once), the add to pos")
     }
 
     /// What is appended while a pass runs is applied after it, in position order.

@@ -279,10 +279,18 @@ private struct Fixture {
                     "SELECT deadline_id, rule, party, coordinator, due_us, is_open, status, body FROM deadlines ORDER BY deadline_id"
                 ).map { row in
                     (0..<8).map { "\(row[$0])" }
-                } + db.query("SELECT * FROM case_list ORDER BY case_id").map { row in (0..<13).map { "\(row[$0])" } }
+                } + db.query("SELECT * FROM case_list ORDER BY case_id").map { row in row.values.map { "\($0)" } }
                     + db.query("SELECT * FROM case_items ORDER BY case_id, item_id").map { row in
                         (0..<7).map { "\(row[$0])" }
                     } + db.query("SELECT * FROM alerts ORDER BY alert_id").map { row in (0..<15).map { "\(row[$0])" } }
+                    // The counts the figures read (a rebuild sums them over each batch).
+                    + db.query("SELECT * FROM case_counts ORDER BY stage, is_open").map { $0.values.map { "\($0)" } }
+                    + db.query("SELECT * FROM case_item_figures WHERE count != 0 ORDER BY figure, value").map {
+                        $0.values.map { "\($0)" }
+                    }
+                    + db.query("SELECT * FROM deadline_outcome_counts WHERE count != 0 ORDER BY rule, status").map {
+                        $0.values.map { "\($0)" }
+                    }
             }
         }
         let live = try snapshot()
@@ -299,6 +307,16 @@ private struct Fixture {
             progress: nil
         )
         #expect(try snapshot() == live)
+        // Each open case's next deadline, worked out from the rows derived ahead (commands and
+        // rebuild alike), is the one the deadlines table gives.
+        let nexts = try await store.read { db in
+            try db.query("SELECT case_id, next_due_us, next_rule FROM case_list WHERE is_open = 1").map { row in
+                let fromTable = try db.query(CaseListProjection.nextDeadlineSQL, [row[0]]).first
+                return ("\(row[1]) \(row[2])", fromTable.map { "\($0[0]) \($0[1])" } ?? "null null")
+            }
+        }
+        #expect(nexts.count == 11 && nexts.allSatisfy { $0.0 == $0.1 }, "\(nexts)")
+        #expect(nexts.contains { $0.0 != "null null" })
         let c1 = try await service.state(of: "c1")
         await #expect(c1 == (try CaseStreams.fold(store.read(stream: "case-c1"))))
         await #expect(try store.verify().isIntact)

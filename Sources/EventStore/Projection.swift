@@ -120,19 +120,12 @@ public struct ProjectionDatabase {
     }
 
     /// The same database, telling the projection which event comes after the one it is given.
-    func followed(by upcoming: UpcomingEvent?) -> ProjectionDatabase {
-        ProjectionDatabase(
-            connection,
-            path: path,
-            appendHint: appendHint,
-            upcoming: upcoming,
-            prepared: prepared,
-            counters: counters
-        )
-    }
+    func followed(by upcoming: UpcomingEvent?) -> ProjectionDatabase { with(upcoming: upcoming, prepared: prepared) }
 
     /// The same database, with a batch's preparation.
-    func with(prepared: (any Sendable)?) -> ProjectionDatabase {
+    func with(prepared: (any Sendable)?) -> ProjectionDatabase { with(upcoming: upcoming, prepared: prepared) }
+
+    private func with(upcoming: UpcomingEvent?, prepared: (any Sendable)?) -> ProjectionDatabase {
         ProjectionDatabase(
             connection,
             path: path,

@@ -70,7 +70,7 @@ package struct CaseListProjection: Projection {
     /// (by id, bytewise, among those due at once), the information request's clock left out.
     static func nextDeadline(among rows: [String: DeadlineProjection.StoredRow]) -> (due: Int64, rule: String)? {
         var next: (due: Int64, id: String, rule: String)?
-        for (id, row) in rows where row.isOpen && row.rule != "ur.info-request" {
+        for (id, row) in rows where row.isOpen && row.rule != RuleID.urInfoRequest.rawValue {
             if let n = next,
                 n.due < row.dueMicros || (n.due == row.dueMicros && !id.utf8.lexicographicallyPrecedes(n.id.utf8))
             {

@@ -229,8 +229,8 @@ package struct DeadlineProjection: Projection {
             )
             storedNextAlert[id] = row[9]
         }
-        // Not kept in the memo when worked out here: here (a catch-up, a rebuild) every case
-        // passes once.
+        // Worked out here (a catch-up, a rebuild: every case passes once), the bodies are not
+        // kept in the memo.
         let derived = try preparedRows(after: event, in: db) ?? rows(for: state, at: event.recordedAt, remember: false)
         let wanted = derived.rows
         try settle(caseId.rawValue, derived.settled, fresh: CaseStreams.isFresh(event, in: db), in: db)

@@ -427,6 +427,51 @@ import Testing
         #expect(lower.warnings.contains { $0.contains("disputed text of item 1") && $0.contains("lower-case") })
     }
 
+    /// CM16-0229336 as a fax reads on tesseract 5.3.0: a speck read as a full stop and a
+    /// paragraph break inside the first sentence of a partial-certification heading, a mark
+    /// standing alone between two words, and the decision misread on the heading's last line.
+    @Test func aPartialHeadingBrokenByOCR_readsInItsKnownShape_andItsMisreadDecisionIsNamed() throws {
+        let heading = """
+            Acute inpatient rehabilitation physical therapy and occupational therapy 7-10 days for left.
+
+            foot fracture was the original request. The Claims Administrator authorized Skilled —
+            nursing facility for 7 days with PT/OT once a day for left foot fracture, leaving the original
+            request IMR eligible. The » original request, Acute inpatient rehabilitation physical therapy
+            and occupational therapy 7-10 days for left foot fracture is: Overtumed
+            """
+        let facts = try LetterParser.parse(Self.reading(Self.letter(headings: heading), confidence: 99))
+        let disputed =
+            "Acute inpatient rehabilitation physical therapy and occupational therapy 7-10 days for left foot fracture"
+        #expect(facts.items.map(\.disputed) == [disputed])
+        #expect(facts.items.first?.originalRequest == disputed)
+        #expect(
+            facts.items.first?.authorizedPortion
+                == "Skilled nursing facility for 7 days with PT/OT once a day for left foot fracture"
+        )
+        #expect(facts.items.map(\.decision) == [.overturned])
+        #expect(!facts.warnings.contains { $0.contains("unfamiliar shape") }, "\(facts.warnings)")
+        #expect(facts.warnings.contains { $0.contains("decision of item 1") && $0.contains("Overtumed") })
+        #expect(facts.ocr?.fieldConfidence["item1.decision"] == 0)
+    }
+
+    @Test func aMarkStandingAloneBetweenWordsIsASpeck_aDashIsNot() {
+        var corrections = OCRCleanup.Corrections()
+        let cleaned = OCRCleanup.clean("The » original ‘ request - Physical therapy", corrections: &corrections)
+        #expect(cleaned == "The original request - Physical therapy")
+    }
+
+    @Test func aLineGoingOnInLowerCase_afterAFullStopOrABlankLine_continuesTheLineBefore_whenTheLetterHasThePhrase() {
+        var lines = [
+            "pain in the left foot.", "", "Therapy for left.", "", "foot fracture.", "x-ray of the right.", "knee",
+        ]
+        OCRCleanup.rejoinBrokenSentences(&lines, from: 0)
+        #expect(
+            lines == [
+                "pain in the left foot.", "", "Therapy for left", "foot fracture.", "x-ray of the right.", "knee",
+            ]
+        )
+    }
+
     @Test func anotherItemsPhrase_orTheSameWordsInLowerCase_areNotAnotherReading() throws {
         let text = Self.letter(
             headings: """

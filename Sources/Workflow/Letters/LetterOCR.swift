@@ -149,6 +149,9 @@ enum OCRCleanup {
     // A speck after the end of a line, also one read as a full stop (a sentence's own full
     // stop follows its word without a space).
     private static let trailingJunk = Pattern(#"(?:\s+[‘’'`_—–*•·,;|~=+»«„.:°"]+)+$"#)
+    // A mark standing alone between two words that the letters never set apart ("The » original
+    // request"). Dashes and "&" stand alone in the letters; ":;.," are left to the decision fixes.
+    private static let loneMark = Pattern(#"(?<=\S)\s+[‘’'`_*•·|~=+»«„°"“”^¦]+(?=\s+\S)"#)
     // A quote mark at the front of a word with no other quote mark on the line: a speck.
     private static let loneQuote = Pattern(#"(?<=\s)'(?=[A-Za-z])"#)
     // After the decision: specks, or a letter or digit or two of them.
@@ -245,6 +248,7 @@ enum OCRCleanup {
             if line.contains("DECISIONS AND RATIONALES") { line = "IMR ISSUES, DECISIONS AND RATIONALES" }
             line = leadingJunk.replace(in: line, with: "")
             line = trailingJunk.replace(in: line, with: "")
+            line = loneMark.replace(in: line, with: "")
             line = fixDecision(line, corrections: &corrections)
             // A decision wrapped onto a line of its own after a heading whose colon was read as
             // a semicolon ("... bilateral knees;" then "Upheld").
@@ -274,7 +278,56 @@ enum OCRCleanup {
             guard next.first?.isLowercase == true else { continue }
             lines[index] = unendedLine.replace(in: lines[index], with: "$1")
         }
+        rejoinBrokenSentences(&lines, from: headerEnd)
         return lines.joined(separator: "\n")
+    }
+
+    // A line's last word, with a full stop after it or not.
+    private static let lastWord = Pattern(#"(?<![\p{L}\p{N}])(\p{L}{2,})(\.?)$"#, caseInsensitive: false)
+    // A line that goes on in lower case, after a page break or not.
+    private static let firstLowerWord = Pattern(#"^\f?([a-z]{2,})\b"#, caseInsensitive: false)
+
+    /// Puts back together a sentence that OCR broke: a speck read as a full stop after a line's
+    /// last word, a paragraph break between two lines of one paragraph, or both ("... 7-10 days
+    /// for left." and, after a blank line, "foot fracture was the original request."). A line
+    /// that goes on in lower case is taken to continue the line before it when the two words
+    /// around the break are a phrase the letter writes elsewhere without a mark between them
+    /// ("left foot"); then the full stop and the blank lines between are dropped. A line ending
+    /// in a colon (a label, "set forth below:") is never continued. Lines before `start` (the
+    /// header) are left as they are.
+    static func rejoinBrokenSentences(_ lines: inout [String], from start: Int) {
+        // The letter's pairs of words with nothing between them but a space, within a paragraph.
+        var pairs: Set<String> = []
+        var previous: String?
+        for line in lines {
+            if LetterText.isBlank(line.replacingOccurrences(of: "\u{0C}", with: "")) {
+                previous = nil
+                continue
+            }
+            for token in line.replacingOccurrences(of: "\u{0C}", with: "").split(separator: " ") {
+                // A mark after a word ends a pair with it ("left foot.") but starts none.
+                let word = token.trimmingCharacters(in: CharacterSet(charactersIn: ".,;:"))
+                let isWord = !word.isEmpty && word.allSatisfy(\.isLetter)
+                if isWord, let previous { pairs.insert(previous + " " + word.lowercased()) }
+                previous = isWord && word.count == token.count ? word.lowercased() : nil
+            }
+        }
+
+        var index = max(0, start)
+        while index < lines.count {
+            defer { index += 1 }
+            guard let end = lastWord.first(in: lines[index]), let before = end[1]?.lowercased() else { continue }
+            guard let next = lines[(index + 1)...].firstIndex(where: { !LetterText.isBlank($0) }),
+                let after = firstLowerWord.first(in: lines[next])?[1]
+            else { continue }
+            let fullStop = end[2] == "."
+            // Nothing is broken: the line simply wraps.
+            guard fullStop || next > index + 1 else { continue }
+            // Pairs are not taken across a blank line or a mark: the break itself makes none.
+            guard pairs.contains(before + " " + after) else { continue }
+            if fullStop { lines[index].removeLast() }
+            lines.removeSubrange((index + 1)..<next)
+        }
     }
 
     private static let unendedLine = Pattern(
@@ -374,6 +427,19 @@ enum OCRCleanup {
     }
 
     // MARK: - Review
+
+    /// Whether `line`, the text before a decision word on its line (or on the line before a
+    /// decision wrapped onto a line of its own), ends the heading that names `disputed`: the
+    /// heading is all on the line, or the line holds its last words after a wrap. A
+    /// partial-certification heading ends "The original request, X is", so a closing "is" is
+    /// not part of the disputed text.
+    static func endsHeading(_ line: String, of disputed: String) -> Bool {
+        let text = LetterText.collapse(line)
+        if text.hasSuffix(disputed) { return true }
+        let tail = text.hasSuffix(" is") ? String(text.dropLast(3)) : text
+        // Two words at least: a lone word ("knee") ends too many headings to tell them apart.
+        return tail.contains(" ") && (disputed == tail || disputed.hasSuffix(" " + tail))
+    }
 
     /// A word as the confidence table keys it: lower case, outer punctuation dropped.
     static func key(_ word: some StringProtocol) -> String {
@@ -565,7 +631,7 @@ enum OCRCleanup {
             if settled != nil { fieldConfidence["item\(n).disputed"] = 0 }
             check("item\(n).decision", "decision of item \(n)", item.decision.rawValue.capitalized)
             let heading = settled?.read ?? item.disputed
-            for c in corrections.decisions where LetterText.collapse(c.heading).hasSuffix(heading) {
+            for c in corrections.decisions where endsHeading(c.heading, of: heading) {
                 warnings.append(
                     "OCR read the decision of item \(n) as \"\(c.read)\"; it was taken as \(c.taken). Check it against the letter."
                 )

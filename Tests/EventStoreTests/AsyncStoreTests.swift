@@ -124,7 +124,10 @@ import Testing
         #expect(try await store.read(stream: "s").count == 1)
         store.stopReads()
         await #expect(throws: EventStoreError.self) { try await long.value }
-        #expect(ContinuousClock.now - started < .seconds(20), "the long query was not interrupted")
+        // Without the interrupt the query never ends; the bound only tells the two apart (the
+        // awaits here wait for cooperative threads other tests may hold: 28 s once on a slow
+        // 2-core host under the whole suite).
+        #expect(ContinuousClock.now - started < .seconds(60), "the long query was not interrupted")
         do throws(EventStoreError) {
             _ = try await store.headPosition()
             Issue.record("a read after stopReads was served")

@@ -3,19 +3,24 @@ import Foundation
 /// Straightens a page scanned or faxed a little askew, before OCR: the angle is the one at
 /// which the page's ink, projected onto rows, falls into the sharpest lines (text lines and
 /// table rules are horizontal on the letter), searched within ±4° coarse to fine; a page more
-/// than 1° off is turned back by that angle. Works on a black-and-white page (0 ink, 255
-/// paper), one byte a pixel.
+/// than 1° off is turned back by that angle, its grey levels interpolated (bilinear). Works on
+/// a grey page, one byte a pixel (0 black, 255 paper); ink is what is darker than a threshold.
 enum Deskew {
     /// The largest skew looked for, in degrees: a page fed further askew is left as it is.
     static let limit = 4.0
-    /// A smaller skew is left to Tesseract's own line finding, which reads it as well, since
-    /// turning a page by the nearest pixel costs its letters a little sharpness (BENCHMARKS.md,
-    /// issue 17).
+    /// A smaller skew is left to Tesseract's own line finding, which reads it as well
+    /// (BENCHMARKS.md, issue 17).
     static let threshold = 1.0
 
     /// The page's skew in degrees (positive: lines fall to the right), or 0 when the page has
-    /// too little ink to tell.
-    static func angle(_ pixels: UnsafeMutableBufferPointer<UInt8>, width: Int, height: Int) -> Double {
+    /// too little ink to tell. Ink: pixels darker than `inkBelow` (1: black on a black-and-white
+    /// page).
+    static func angle(
+        _ pixels: UnsafeMutableBufferPointer<UInt8>,
+        width: Int,
+        height: Int,
+        inkBelow: UInt8 = 1
+    ) -> Double {
         // Ink of every other row, every fourth column: enough to find lines.
         var xs: [Int32] = []
         var ys: [Int32] = []
@@ -24,7 +29,7 @@ enum Deskew {
             let row = y * width
             var x = 0
             while x < width {
-                if pixels[row + x] == 0 {
+                if pixels[row + x] < inkBelow {
                     xs.append(Int32(x))
                     ys.append(Int32(y))
                 }
@@ -65,8 +70,10 @@ enum Deskew {
         return best(in: (fine - 0.1)...(fine + 0.1), step: 0.025)
     }
 
-    /// Turns the page back by `degrees` about its centre (nearest pixel; what comes in from
-    /// outside the page is paper).
+    /// Turns the page back by `degrees` about its centre. Each pixel is interpolated between the
+    /// four it falls among (bilinear): a turn by the nearest pixel gives strokes steps of a pixel
+    /// that Tesseract reads as other letters (a fax's "#40" read "#10" after a 1° turn); what comes
+    /// in from outside the page is paper.
     static func rotate(_ pixels: UnsafeMutableBufferPointer<UInt8>, width: Int, height: Int, by degrees: Double) {
         let source = [UInt8](pixels)
         let (sine, cosine) = (sin(degrees * .pi / 180), cos(degrees * .pi / 180))
@@ -79,8 +86,17 @@ enum Deskew {
                 var sy = cy + (0 - cx) * sine + dy * cosine
                 let row = y * width
                 for x in 0..<width {
-                    let (ix, iy) = (Int(sx.rounded()), Int(sy.rounded()))
-                    pixels[row + x] = ix >= 0 && ix < width && iy >= 0 && iy < height ? source[iy * width + ix] : 255
+                    let (fx, fy) = (sx.rounded(.down), sy.rounded(.down))
+                    let (ix, iy) = (Int(fx), Int(fy))
+                    if ix >= 0, iy >= 0, ix + 1 < width, iy + 1 < height {
+                        let (ax, ay) = (sx - fx, sy - fy)
+                        let i = iy * width + ix
+                        let top = Double(source[i]) * (1 - ax) + Double(source[i + 1]) * ax
+                        let bottom = Double(source[i + width]) * (1 - ax) + Double(source[i + width + 1]) * ax
+                        pixels[row + x] = UInt8((top * (1 - ay) + bottom * ay).rounded())
+                    } else {
+                        pixels[row + x] = 255
+                    }
                     sx += cosine
                     sy += sine
                 }
@@ -89,9 +105,15 @@ enum Deskew {
     }
 
     /// Straightens the page if it is askew; returns the angle it was turned back by (0 if not).
+    /// Ink: pixels darker than `inkBelow`.
     @discardableResult
-    static func straighten(_ pixels: UnsafeMutableBufferPointer<UInt8>, width: Int, height: Int) -> Double {
-        let skew = angle(pixels, width: width, height: height)
+    static func straighten(
+        _ pixels: UnsafeMutableBufferPointer<UInt8>,
+        width: Int,
+        height: Int,
+        inkBelow: UInt8 = 1
+    ) -> Double {
+        let skew = angle(pixels, width: width, height: height, inkBelow: inkBelow)
         guard abs(skew) > threshold, abs(skew) < limit else { return 0 }
         rotate(pixels, width: width, height: height, by: skew)
         return skew

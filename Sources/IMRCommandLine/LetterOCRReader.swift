@@ -510,8 +510,8 @@ enum TIFF {
     }
 }
 
-/// Removes the rules of tables and frames from a page image: the page is made black and
-/// white (a little under Otsu's threshold) and straightened (``Deskew``), then runs of black
+/// Removes the rules of tables and frames from a page image: the page is straightened
+/// (``Deskew``) and made black and white (a little under Otsu's threshold), then runs of black
 /// longer than `longerThan`
 /// along a row or a column (no letter of the letters' type is that long at 300 dpi) are made
 /// white. Works on 8-bit PGM (P5), as pdftoppm -gray writes it; another file is left as it is.
@@ -523,11 +523,15 @@ enum TableRules {
             let pixels = UnsafeMutableBufferPointer(rebasing: raw.bindMemory(to: UInt8.self)[start...])
             // A little under Otsu's level: thinner strokes keep 3 from 8 and 0 from 9 (measured on
             // the fixture renders: 128 rather than 145 on a grey scan).
-            // (At least 1: on a page already black and white, Otsu's level is 1.)
-            let threshold = max(1, UInt8(Double(otsu(pixels)) * 0.88))
-            for i in pixels.indices { pixels[i] = pixels[i] < threshold ? 0 : 255 }
+            // On a page already black and white Otsu's level is 1: there, half way, for the grey
+            // a turn interpolates between black and white.
+            let level = otsu(pixels)
+            let threshold = level <= 1 ? 128 : UInt8(Double(level) * 0.88)
             // Straight first: a rule 1.5 degrees askew breaks into runs shorter than the limit.
-            Deskew.straighten(pixels, width: width, height: height)
+            // Turned in grey, then made black and white: a black-and-white page turned breaks
+            // its strokes into steps.
+            Deskew.straighten(pixels, width: width, height: height, inkBelow: threshold)
+            for i in pixels.indices { pixels[i] = pixels[i] < threshold ? 0 : 255 }
             let source = [UInt8](pixels)
             for y in 0..<height {
                 let row = y * width

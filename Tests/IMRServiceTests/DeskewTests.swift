@@ -40,6 +40,21 @@ import Testing
         #expect(abs(found - degrees) <= 0.1, "found \(found) for \(degrees)")
     }
 
+    /// A turn interpolates the grey between the four pixels each falls among: a black-and-white
+    /// edge turned has greys along it (a turn by the nearest pixel has none: its strokes go in
+    /// steps of a pixel, which Tesseract reads as other letters), and a grey field stays grey.
+    @Test func aTurnInterpolatesGreys() {
+        let (w, h) = (200, 200)
+        var pixels = [UInt8](repeating: 255, count: w * h)
+        for y in 0..<h { for x in 0..<100 { pixels[y * w + x] = 0 } }
+        for y in 150..<190 { for x in 120..<180 { pixels[y * w + x] = 100 } }
+        pixels.withUnsafeMutableBufferPointer { Deskew.rotate($0, width: w, height: h, by: 2) }
+        let edge = (20..<130).flatMap { y in (90..<110).map { pixels[y * w + $0] } }
+        #expect(edge.contains { $0 > 30 && $0 < 225 }, "no grey along the turned edge")
+        #expect(pixels[20 * w + 20] == 0 && pixels[20 * w + 150] == 255)
+        #expect((165..<175).allSatisfy { y in (140..<160).allSatisfy { pixels[y * w + $0] == 100 } })
+    }
+
     @Test func aPageAskewIsStraightened_andItsTableRuleIsThenRemoved() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("deskew-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -112,6 +112,15 @@ import Testing
         }
     }
 
+    /// A speck read as "©" after the heading's colon, the decision misread on the next line.
+    @Test func aDecisionWrappedAfterASpeckReadAsASign_isTheHeadingsDecision() throws {
+        let heading = "Physical therapy three times a week for two weeks for the cervical, thoracic, and lumbar"
+        let facts = try LetterParser.parse(Self.reading(Self.letter(headings: "\(heading): ©\nOvertumed")))
+        #expect(facts.items.map(\.disputed) == [heading])
+        #expect(facts.items.map(\.decision) == [.overturned])
+        #expect(facts.warnings.contains { $0.contains("decision of item 1") && $0.contains("Overtumed") })
+    }
+
     @Test func strayMarksAroundHeadingsAndLabelsAreDropped() throws {
         let text = Self.letter(
             caseNumber: "| CM16-0229336_ |",
@@ -287,7 +296,9 @@ import Testing
                 "The request for MRI of the cervical spine without contrast is not supported.",
             ]
         )
-        let facts = try LetterParser.parse(Self.reading(text, confidence: 99))
+        // The misread word with the confidence such words have (a word read at 95 or more is
+        // kept: below).
+        let facts = try LetterParser.parse(Self.reading(text, confidence: 99, low: ["coritrast:": 62]))
         #expect(facts.items.map(\.disputed) == ["MRI of the cervical spine without contrast"])
         #expect(
             facts.warnings.contains {
@@ -298,6 +309,40 @@ import Testing
         #expect(facts.ocr?.fieldConfidence["item1.disputed"] == 0)
     }
 
+    /// The body of a letter is set lighter than its headings: a fax can misread a word of it the
+    /// same way every time. A heading's word read at 95% or more is kept against them; a word
+    /// read less surely still takes their vote, even from a reading that differs from the
+    /// heading in a word read surely.
+    @Test func aHeadingsWordReadSurelyIsNotOutvoted_byTheSameMisreadingInTheBody() throws {
+        let heading = "Physical, therapy, 2 times a week for 4 weeks, right knee: Overturned"
+        let text = Self.letter(
+            headings: heading,
+            alsoSaying: [
+                "The physician requested physical therapy 2 times a weck for 4 wecks, right knee.",
+                "The request for physical therapy, 2 times a weck for 4 wocks, right knee is medically necessary.",
+            ]
+        )
+        let low = ["weck": 86.0, "wecks,": 72, "wocks,": 69, "Physical,": 79]
+        let facts = try LetterParser.parse(Self.reading(text, confidence: 97, low: low))
+        #expect(facts.items.map(\.disputed) == ["Physical therapy, 2 times a week for 4 weeks, right knee"])
+        #expect(
+            facts.warnings.contains {
+                $0.contains("disputed text of item 1") && $0.contains("Physical, therapy") && $0.contains("taken as")
+            },
+            "\(facts.warnings)"
+        )
+        // Read less surely, the heading's "week" goes with the body's two readings.
+        let unsure = try LetterParser.parse(
+            Self.reading(text, confidence: 97, low: low.merging(["week": 90]) { a, _ in a })
+        )
+        #expect(unsure.items.map(\.disputed) == ["Physical therapy, 2 times a weck for 4 weeks, right knee"])
+        // Nor does a word the letter uses more often replace a word read surely.
+        #expect(
+            OCRCleanup.LettersWords(counts: ["wocks": 3, "weeks": 1]).apply(to: "4 weeks", sure: ["weeks"]) == "4 weeks"
+        )
+        #expect(OCRCleanup.LettersWords(counts: ["wocks": 3, "weeks": 1]).apply(to: "4 weeks") == "4 wocks")
+    }
+
     @Test func aMarkOneReadingHasBetweenWords_andAnotherHasNot_isASpeck() throws {
         let text = Self.letter(
             headings: "Physical therapy to the lumbar spine 2 times,a week for 2, weeks (4): Upheld",
@@ -305,7 +350,7 @@ import Testing
                 "The request for Physical therapy to the lumbar spine 2 times a week for 2 weeks (4) is not supported."
             ]
         )
-        let facts = try LetterParser.parse(Self.reading(text, confidence: 99))
+        let facts = try LetterParser.parse(Self.reading(text, confidence: 99, low: ["times,a": 71, "2,": 80]))
         #expect(facts.items.map(\.disputed) == ["Physical therapy to the lumbar spine 2 times a week for 2 weeks (4)"])
         #expect(facts.warnings.contains { $0.contains("disputed text of item 1") && $0.contains("taken as") })
     }
@@ -327,6 +372,7 @@ import Testing
             "Retrospective Cyclobenzaprine-5mg tab #30": "Retrospective Cyclobenzaprine 5mg tab #30",
             "MR] without contrast of the right elbow": "MRI without contrast of the right elbow",
             "Diclofenac sodium 3% 300me/g #1": "Diclofenac sodium 3% 300mg/g #1",
+            "Diclofenac sodium 3% 300mgj/g #1": "Diclofenac sodium 3% 300mg/g #1",
             "Lidocaine {percent": "Lidocaine 1percent",
             "Norco s/325mg oral tablet": "Norco 5/325mg oral tablet",
         ]
@@ -346,7 +392,7 @@ import Testing
             "Naproxen 500mg b.i.d. #60", "Physical therapy, 6 sessions, cervical and thoracic spine",
             "Acute inpatient rehabilitation 7-10 days", "Tramadol 3-day supply", "Patient's home health aide",
             "Ibuprofen 800mg #60", "Lidocaine 5% patch #1", "U.S. Physical Therapy evaluation",
-            "Workers' gym membership",
+            "Workers' gym membership", "Lidocaine 5mg/ml solution", "Fentanyl 25mcg/hr patch #10",
         ] {
             let facts = try LetterParser.parse(Self.reading(Self.letter(headings: "\(kept): Upheld"), confidence: 99))
             #expect(facts.items.map(\.disputed) == [kept])
@@ -363,7 +409,7 @@ import Testing
                 "Physical therapy sessions for the cervical spine were approved.",
             ]
         )
-        let facts = try LetterParser.parse(Self.reading(text, confidence: 99))
+        let facts = try LetterParser.parse(Self.reading(text, confidence: 99, low: ["spirie:": 58]))
         #expect(facts.items.map(\.disputed) == ["Physical therapy evaluation, cervical and thoracic spine"])
         #expect(facts.warnings.contains { $0.contains("disputed text of item 1") && $0.contains("nowhere else") })
         // A plural the letter uses in the singular is its own word; so is a word it uses twice.
@@ -390,7 +436,7 @@ import Testing
                 "The request for lumbar epidural steroid injection with pain consult is not supported.",
             ]
         )
-        let facts = try LetterParser.parse(Self.reading(text, confidence: 99))
+        let facts = try LetterParser.parse(Self.reading(text, confidence: 99, low: ["v": 40]))
         #expect(facts.items.map(\.disputed) == ["Lumbar epidural steroid injection with pain consult"])
         let fragment = try LetterParser.parse(
             Self.reading(
@@ -500,6 +546,9 @@ import Testing
         #expect(OCRCleanup.nearestDecision("Overtumed") == "Overturned")
         #expect(OCRCleanup.nearestDecision("Uphe1d") == "Upheld")
         #expect(OCRCleanup.nearestDecision("Uplield") == "Upheld")
+        // As OCR sees letters: "rn" read "m", then a letter more or another.
+        #expect(OCRCleanup.nearestDecision("Overtiumed") == "Overturned")
+        #expect(OCRCleanup.nearestDecision("Overtimed") == "Overturned")
         #expect(OCRCleanup.nearestDecision("Upheld") == nil)  // not a correction
         #expect(OCRCleanup.nearestDecision("Unheard") == nil)
         #expect(OCRCleanup.nearestDecision("Standard") == nil)

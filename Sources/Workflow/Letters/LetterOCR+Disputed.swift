@@ -7,8 +7,11 @@ import Foundation
 /// rationale ("the request for ... is"). OCR makes its errors (a speck read as a full stop, an
 /// `n` read as `ri`, a lower-case `m` as a capital) in one of those places and rarely in the
 /// same word twice, so where the readings differ, word by word, the reading most of them agree
-/// on is taken. A mark between words that English does not write there (`one.tablet`,
-/// `Left'L5-S1`, `14-days`) is taken for a speck even where the letter names the item once.
+/// on is taken, but for a word the engine read surely (``OCRCleanup/sureConfidence``): the body
+/// of a letter is set in a lighter type than its headings, and a fax can misread the same word
+/// of it the same way every time ("wecks" three times against the heading's "weeks"). A mark
+/// between words that English does not write there (`one.tablet`, `Left'L5-S1`, `14-days`) is
+/// taken for a speck even where the letter names the item once.
 /// Every change is recorded as a correction and becomes a warning naming the item.
 extension OCRCleanup {
     /// A disputed text as its heading was read and as it was taken.
@@ -31,7 +34,13 @@ extension OCRCleanup {
     }
 
     /// Settles each item's disputed text against the other readings of it in `cleanedText`.
-    static func settleDisputedTexts(_ facts: inout LetterFacts, cleanedText: String) -> [DisputedCorrection] {
+    /// `words`: the engine's words with their confidences, in reading order; the words of a
+    /// heading read with ``sureConfidence`` or more are kept as read.
+    static func settleDisputedTexts(
+        _ facts: inout LetterFacts,
+        cleanedText: String,
+        words: [OCRWord] = []
+    ) -> [DisputedCorrection] {
         let flat = Array(
             LetterText.collapse(cleanedText.replacingOccurrences(of: "\u{0C}", with: " ")).unicodeScalars
         )
@@ -42,6 +51,7 @@ extension OCRCleanup {
             lowered[bare(token).lowercased(), default: 0] += 1
         }
         let lettersWords = LettersWords(counts: lowered)
+        let stream = words.map { (key: key($0.text), confidence: $0.confidence) }.filter { !$0.key.isEmpty }
         var corrections: [DisputedCorrection] = []
         for index in facts.items.indices {
             let read = facts.items[index].disputed
@@ -49,9 +59,14 @@ extension OCRCleanup {
             var basis: Set<Basis> = []
             let cleared = withoutStraySeparators(read)
             if cleared != read { basis.insert(.specks) }
-            let voted = vote(cleared, flat: flat, frequency: frequency)
+            let sure = surelyRead(LetterText.collapse(cleared), in: stream)
+            let voted = vote(cleared, flat: flat, frequency: frequency, sure: sure)
             if voted != cleared { basis.insert(.otherReadings) }
-            let taken = lettersWords.apply(to: voted)
+            // A word every occurrence of which in the heading was read surely.
+            let ownWords = LetterText.collapse(cleared).split(separator: " ").map(key)
+            let sureWords = Set(ownWords.indices.filter { sure[$0] }.map { ownWords[$0] })
+                .subtracting(ownWords.indices.filter { !sure[$0] }.map { ownWords[$0] })
+            let taken = lettersWords.apply(to: voted, sure: sureWords)
             if taken != voted { basis.insert(.lettersWords) }
             if taken != read {
                 facts.items[index].disputed = taken
@@ -94,11 +109,13 @@ extension OCRCleanup {
             common = Dictionary(words.map { (asOCRSeesIt($0), $0) }, uniquingKeysWith: { a, _ in a })
         }
 
-        func apply(to text: String) -> String {
+        /// `text` with its words replaced; never one of `sure` (keyed by ``key(_:)``).
+        func apply(to text: String, sure: Set<String> = []) -> String {
             let words = text.split(separator: " ", omittingEmptySubsequences: false).map { token -> String in
                 let word = bare(token)
                 let lower = word.lowercased()
-                guard word.count >= 4, word.allSatisfy(\.isLetter), (counts[lower] ?? 0) <= 1 else {
+                guard word.count >= 4, word.allSatisfy(\.isLetter), (counts[lower] ?? 0) <= 1, !sure.contains(lower)
+                else {
                     return String(token)
                 }
                 let key = asOCRSeesIt(word)
@@ -115,18 +132,47 @@ extension OCRCleanup {
         }
     }
 
+    /// For each word of `value` (split at its spaces), whether the engine read it with
+    /// ``sureConfidence`` or more where it read the words in a row: the best-read occurrence in
+    /// `stream`, the engine's words (keyed by ``key(_:)``) in reading order. All false when no
+    /// occurrence has the words as they are (cleaning split or joined one).
+    static func surelyRead(_ value: String, in stream: [(key: String, confidence: Double)]) -> [Bool] {
+        let tokens = value.split(separator: " ").map(key)
+        // Marks alone ("-", "&") have no key and no place in the stream.
+        let keyed = tokens.indices.filter { !tokens[$0].isEmpty }
+        var sure = Array(repeating: false, count: tokens.count)
+        guard let first = keyed.first.map({ tokens[$0] }), keyed.count <= stream.count else { return sure }
+        var best: ArraySlice<(key: String, confidence: Double)>?
+        for start in 0...(stream.count - keyed.count) where stream[start].key == first {
+            let window = stream[start..<(start + keyed.count)]
+            guard zip(window, keyed).allSatisfy({ $0.0.key == tokens[$0.1] }) else { continue }
+            if let b = best, (b.map(\.confidence).min() ?? 0) >= (window.map(\.confidence).min() ?? 0) { continue }
+            best = window
+        }
+        guard let best else { return sure }
+        for (word, index) in zip(best, keyed) { sure[index] = word.confidence >= sureConfidence }
+        return sure
+    }
+
     /// Whether one word is the other with a plural's or a verb's ending.
     static func isInflection(_ a: String, of b: String) -> Bool {
         let (short, long) = a.count < b.count ? (a, b) : (b, a)
         return ["s", "es", "ed", "d", "ing", "al"].contains { long == short + $0 }
     }
 
-    /// The reading of `read` that the letter's readings of it agree on most, word by word.
-    static func vote(_ read: String, flat: [Unicode.Scalar], frequency: [String: Int]) -> String {
+    /// The reading of `read` that the letter's readings of it agree on most, word by word; a
+    /// word `sure` marks (one flag a word of `read`, split at its spaces) stays as read.
+    static func vote(
+        _ read: String,
+        flat: [Unicode.Scalar],
+        frequency: [String: Int],
+        sure: [Bool] = []
+    ) -> String {
         let pattern = Array(LetterText.collapse(read).unicodeScalars)
         let words = wordSpans(pattern)
         guard !words.isEmpty, pattern.count >= 6 else { return read }
         let own = words.map { String(String.UnicodeScalarView(pattern[$0])) }
+        let kept = sure.count == own.count ? sure : Array(repeating: false, count: own.count)
         var readings: [[String]] = []
         for span in approximateOccurrences(of: pattern, in: flat, within: max(2, pattern.count / 8)) {
             // The letters write a word in capitals in a heading and in lower case in a sentence:
@@ -135,8 +181,13 @@ extension OCRCleanup {
                 inCaseOf(word, withoutStraySeparators(variant))
             }
             // Another phrase (a different item, "for 3 weeks (6)") is not a reading of this one.
-            let differing = zip(own, variants).filter { $0 != $1 }
-            guard differing.count <= (own.count >= 4 ? max(2, own.count / 3) : 1), differing.allSatisfy(confusable)
+            // A word read surely is not voted on: its other readings differing in letters
+            // ("wocks" for "weeks") say nothing against the phrase, a different number does.
+            let differing = zip(own.indices, zip(own, variants)).filter { $1.0 != $1.1 }
+            guard differing.count <= (own.count >= 4 ? max(2, own.count / 3) : 1),
+                differing.allSatisfy({ index, pair in
+                    confusable(pair) || kept[index] && pair.0.filter(\.isNumber) == pair.1.filter(\.isNumber)
+                })
             else { continue }
             readings.append(variants)
         }
@@ -145,6 +196,10 @@ extension OCRCleanup {
         guard readings.count > 1 else { return read }
         var result: [String] = []
         for (position, word) in own.enumerated() {
+            if kept[position] {
+                result.append(word)
+                continue
+            }
             var votes: [String: Int] = [:]
             for reading in readings { votes[reading[position], default: 0] += 1 }
             func rank(_ variant: String) -> (Int, Int, Int, Int) {
@@ -225,7 +280,8 @@ extension OCRCleanup {
     /// a full stop between two words of which the first has three letters or more and the
     /// second starts a word (`b.i.d.` and `q.d.` keep theirs), a quote between a lower-case
     /// letter and a capital or a digit or after a word's last letter, I or l for 1 before a unit
-    /// ("Icc") and S for 5, `]` for the I ending a word in capitals, "me" for "mg" after a dose,
+    /// ("Icc") and S for 5, `]` for the I ending a word in capitals, "me" for "mg" after a dose, a
+    /// letter between a dose's unit and its slash ("300mgj/g"),
     /// a hyphen between a number and a plural unit or between a word and its dose, a space
     /// after a slash between digits, a cent sign, a mark or specks before the first word.
     static func withoutStraySeparators(_ text: String) -> String {
@@ -261,6 +317,8 @@ extension OCRCleanup {
         // a hyphen joining a word to its dose ("Cyclobenzaprine-5mg").
         (Pattern(#"\b([A-Z]{2,})[\]|](?![A-Za-z0-9])"#, caseInsensitive: false), "$1I"),
         (Pattern(#"(?<=\d)me(?=[/\s#,.]|$)"#, caseInsensitive: false), "mg"),
+        // A letter between a dose's unit and the slash of its denominator ("300mgj/g").
+        (Pattern(#"(?<=\d)(mg|mcg|ml)[a-z](?=/[a-z])"#, caseInsensitive: false), "$1"),
         (Pattern(#"([a-z])-(\d+(?:\.\d+)?(?:mg|mcg|ml|cc|g)\b)"#, caseInsensitive: false), "$1 $2"),
         // Specks read as short lower-case words before the first word ("i aii Physical therapy").
         (Pattern(#"^(?:[a-z]{1,3}\s+)+(?=[A-Z])"#, caseInsensitive: false), ""),

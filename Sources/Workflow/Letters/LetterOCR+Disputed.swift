@@ -34,12 +34,12 @@ extension OCRCleanup {
     }
 
     /// Settles each item's disputed text against the other readings of it in `cleanedText`.
-    /// `words`: the engine's words with their confidences, in reading order; the words of a
-    /// heading read with ``sureConfidence`` or more are kept as read.
+    /// `words`: the engine's words with their confidences; the words of a heading read with
+    /// ``sureConfidence`` or more are kept as read.
     static func settleDisputedTexts(
         _ facts: inout LetterFacts,
         cleanedText: String,
-        words: [OCRWord] = []
+        words: WordStream = WordStream([])
     ) -> [DisputedCorrection] {
         let flat = Array(
             LetterText.collapse(cleanedText.replacingOccurrences(of: "\u{0C}", with: " ")).unicodeScalars
@@ -51,7 +51,6 @@ extension OCRCleanup {
             lowered[bare(token).lowercased(), default: 0] += 1
         }
         let lettersWords = LettersWords(counts: lowered)
-        let stream = words.map { (key: key($0.text), confidence: $0.confidence) }.filter { !$0.key.isEmpty }
         var corrections: [DisputedCorrection] = []
         for index in facts.items.indices {
             let read = facts.items[index].disputed
@@ -59,11 +58,11 @@ extension OCRCleanup {
             var basis: Set<Basis> = []
             let cleared = withoutStraySeparators(read)
             if cleared != read { basis.insert(.specks) }
-            let sure = surelyRead(LetterText.collapse(cleared), in: stream)
+            let ownWords = LetterText.collapse(cleared).split(separator: " ").map(key)
+            let sure = surelyRead(ownWords, in: words)
             let voted = vote(cleared, flat: flat, frequency: frequency, sure: sure)
             if voted != cleared { basis.insert(.otherReadings) }
             // A word every occurrence of which in the heading was read surely.
-            let ownWords = LetterText.collapse(cleared).split(separator: " ").map(key)
             let sureWords = Set(ownWords.indices.filter { sure[$0] }.map { ownWords[$0] })
                 .subtracting(ownWords.indices.filter { !sure[$0] }.map { ownWords[$0] })
             let taken = lettersWords.apply(to: voted, sure: sureWords)
@@ -132,25 +131,15 @@ extension OCRCleanup {
         }
     }
 
-    /// For each word of `value` (split at its spaces), whether the engine read it with
-    /// ``sureConfidence`` or more where it read the words in a row: the best-read occurrence in
-    /// `stream`, the engine's words (keyed by ``key(_:)``) in reading order. All false when no
-    /// occurrence has the words as they are (cleaning split or joined one).
-    static func surelyRead(_ value: String, in stream: [(key: String, confidence: Double)]) -> [Bool] {
-        let tokens = value.split(separator: " ").map(key)
+    /// For each of a heading's words (keyed by ``key(_:)``), whether the engine read it with
+    /// ``sureConfidence`` or more where it read them in a row (``WordStream/bestRun(of:)``).
+    /// All false when they never occur as they are (cleaning split or joined one).
+    static func surelyRead(_ tokens: [String], in words: WordStream) -> [Bool] {
         // Marks alone ("-", "&") have no key and no place in the stream.
         let keyed = tokens.indices.filter { !tokens[$0].isEmpty }
         var sure = Array(repeating: false, count: tokens.count)
-        guard let first = keyed.first.map({ tokens[$0] }), keyed.count <= stream.count else { return sure }
-        var best: ArraySlice<(key: String, confidence: Double)>?
-        for start in 0...(stream.count - keyed.count) where stream[start].key == first {
-            let window = stream[start..<(start + keyed.count)]
-            guard zip(window, keyed).allSatisfy({ $0.0.key == tokens[$0.1] }) else { continue }
-            if let b = best, (b.map(\.confidence).min() ?? 0) >= (window.map(\.confidence).min() ?? 0) { continue }
-            best = window
-        }
-        guard let best else { return sure }
-        for (word, index) in zip(best, keyed) { sure[index] = word.confidence >= sureConfidence }
+        guard let run = words.bestRun(of: keyed.map { tokens[$0] }) else { return sure }
+        for (word, index) in zip(run, keyed) { sure[index] = word.confidence >= sureConfidence }
         return sure
     }
 

@@ -91,11 +91,8 @@ extension LetterParser {
             facts.caseNumber = nil
         }
         OCRCleanup.correctSpecialty(&facts)
-        corrections.disputed = OCRCleanup.settleDisputedTexts(
-            &facts,
-            cleanedText: cleaned,
-            words: reading.words
-        )
+        let words = OCRCleanup.WordStream(reading.words)
+        corrections.disputed = OCRCleanup.settleDisputedTexts(&facts, cleanedText: cleaned, words: words)
         var confirmed: Set<String> = []
         if let header = reading.header {
             confirmed = OCRCleanup.secondReading(header, into: &facts)
@@ -103,6 +100,7 @@ extension LetterParser {
         OCRCleanup.review(
             &facts,
             reading: reading,
+            words: words,
             corrections: corrections,
             cleanedText: cleaned,
             confirmed: confirmed
@@ -304,11 +302,12 @@ enum OCRCleanup {
         var pairs: Set<String> = []
         var previous: String?
         for line in lines {
-            if LetterText.isBlank(line.replacingOccurrences(of: "\u{0C}", with: "")) {
+            let text = line.replacingOccurrences(of: "\u{0C}", with: "")
+            if LetterText.isBlank(text) {
                 previous = nil
                 continue
             }
-            for token in line.replacingOccurrences(of: "\u{0C}", with: "").split(separator: " ") {
+            for token in text.split(separator: " ") {
                 // A mark after a word ends a pair with it ("left foot.") but starts none.
                 let word = token.trimmingCharacters(in: CharacterSet(charactersIn: ".,;:"))
                 let isWord = !word.isEmpty && word.allSatisfy(\.isLetter)
@@ -456,6 +455,34 @@ enum OCRCleanup {
     /// words read right 95-97).
     static let sureConfidence = 95.0
 
+    /// The engine's words in reading order with their confidences, keyed by ``key(_:)`` (a word
+    /// of marks alone, which has no key, left out), and where each key occurs.
+    struct WordStream {
+        let words: [(key: String, confidence: Double)]
+        private let places: [String: [Int]]
+
+        init(_ read: [OCRWord]) {
+            words = read.map { (key: key($0.text), confidence: $0.confidence) }.filter { !$0.key.isEmpty }
+            var places: [String: [Int]] = [:]
+            for (index, word) in words.enumerated() { places[word.key, default: []].append(index) }
+            self.places = places
+        }
+
+        /// Where the words `keys` occur one after another, the best-read place (the highest
+        /// least confidence; the first of equals); nil when they never do.
+        func bestRun(of keys: [String]) -> ArraySlice<(key: String, confidence: Double)>? {
+            guard let first = keys.first else { return nil }
+            var best: (run: ArraySlice<(key: String, confidence: Double)>, least: Double)?
+            for start in places[first] ?? [] where start + keys.count <= words.count {
+                let run = words[start..<(start + keys.count)]
+                guard zip(run, keys).allSatisfy({ $0.0.key == $0.1 }) else { continue }
+                let least = run.map(\.confidence).min() ?? 0
+                if least > best?.least ?? -1 { best = (run, least) }
+            }
+            return best?.run
+        }
+    }
+
     /// A word as the confidence table keys it: lower case, outer punctuation dropped.
     static func key(_ word: some StringProtocol) -> String {
         word.lowercased().trimmingCharacters(in: CharacterSet.alphanumerics.inverted)
@@ -466,22 +493,17 @@ enum OCRCleanup {
     static func review(
         _ facts: inout LetterFacts,
         reading: OCRReading,
+        words: WordStream,
         corrections: Corrections,
         cleanedText: String,
         confirmed: Set<String> = []
     ) {
         var lowest: [String: Double] = [:]
-        var stream: [(key: String, confidence: Double)] = []
         var total = 0.0
-        for word in reading.words {
-            let k = key(word.text)
-            guard !k.isEmpty else { continue }
-            lowest[k] = min(lowest[k] ?? 100, word.confidence)
-            stream.append((k, word.confidence))
+        for word in words.words {
+            lowest[word.key] = min(lowest[word.key] ?? 100, word.confidence)
             total += word.confidence
         }
-        var firstIndex: [String: [Int]] = [:]
-        for (index, word) in stream.enumerated() { firstIndex[word.key, default: []].append(index) }
         var warnings: [String] = []
         var fieldConfidence: [String: Double] = [:]
         // A specialty wrapped onto a second line brings a speck or a full stop at its end.
@@ -494,15 +516,8 @@ enum OCRCleanup {
         // confidence any of its words had anywhere; nil when none was on an OCR page.
         func confidence(of value: String) -> Double? {
             let tokens = value.split(whereSeparator: { $0.isWhitespace }).map(key).filter { !$0.isEmpty }
-            guard let first = tokens.first else { return nil }
-            var best: Double?
-            for start in firstIndex[first] ?? [] where start + tokens.count <= stream.count {
-                let window = stream[start..<(start + tokens.count)]
-                guard zip(window, tokens).allSatisfy({ $0.0.key == $0.1 }) else { continue }
-                let least = window.map(\.confidence).min() ?? 0
-                best = max(best ?? 0, least)
-            }
-            return best ?? tokens.compactMap { lowest[$0] }.min()
+            guard !tokens.isEmpty else { return nil }
+            return words.bestRun(of: tokens)?.map(\.confidence).min() ?? tokens.compactMap { lowest[$0] }.min()
         }
         func check(_ field: String, _ name: String, _ value: String?, floor: Double = LetterParser.ocrConfidenceFloor) {
             guard let value else { return }
@@ -689,7 +704,7 @@ enum OCRCleanup {
         facts.ocr = LetterOCR(
             engine: reading.engine,
             pages: reading.pages,
-            confidence: stream.isEmpty ? nil : (total / Double(stream.count) * 10).rounded() / 10,
+            confidence: words.words.isEmpty ? nil : (total / Double(words.words.count) * 10).rounded() / 10,
             fieldConfidence: fieldConfidence.mapValues { ($0 * 10).rounded() / 10 }
         )
     }

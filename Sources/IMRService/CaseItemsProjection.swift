@@ -168,7 +168,7 @@ extension CaseStatistics {
             let overdue = try DeadlineProjection.overdueCount(in: db, at: now)
             var byRule: [String: RuleTimeliness] = [:]
             func count(_ rule: String, _ outcome: String, _ n: Int) {
-                guard rule != "ur.info-request" else { return }
+                guard rule != RuleID.urInfoRequest.rawValue else { return }
                 var entry = byRule[rule] ?? RuleTimeliness(rule: rule, met: 0, metLate: 0, missed: 0, onTimeShare: nil)
                 switch outcome {
                 case "met": entry.met += n

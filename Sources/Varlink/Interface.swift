@@ -5,9 +5,13 @@ package struct VarlinkInterface: Sendable, Hashable {
     package let description: String
     package let methods: Set<String>
     package let errors: Set<String>
+    /// Each method's input parameter names, as declared: a call naming any other is refused
+    /// (`org.varlink.service.InvalidParameter`), so a misspelt or misplaced filter never passes
+    /// unnoticed as no filter at all.
+    package let parameters: [String: Set<String>]
 
-    /// Reads the `interface` line and the `method` and `error` names of an interface
-    /// description. Throws when the text has no interface line.
+    /// Reads the `interface` line, the `method` and `error` names and each method's input
+    /// parameter names of an interface description. Throws when the text has no interface line.
     package init(description: String) throws(VarlinkError) {
         var name: String?
         var methods: Set<String> = []
@@ -34,6 +38,69 @@ package struct VarlinkInterface: Sendable, Hashable {
         self.description = description
         self.methods = methods
         self.errors = errors
+        self.parameters = Self.inputParameters(of: description)
+    }
+
+    /// The top-level field names of each method's input struct: `method Name(a: int,
+    /// b: ?(c: string)) -> (...)` gives `Name: [a, b]`. Comments (`#` to the end of a line) are
+    /// dropped; a declaration may span lines.
+    static func inputParameters(of description: String) -> [String: Set<String>] {
+        let code = Array(
+            description.split(separator: "\n", omittingEmptySubsequences: false)
+                .map { $0.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "" }
+                .joined(separator: " ")
+        )
+        var result: [String: Set<String>] = [:]
+        var i = 0
+        func isWordCharacter(_ c: Character) -> Bool { c.isLetter || c.isNumber || c == "_" }
+        while i < code.count {
+            // "method" as a whole word, then the name, then "(".
+            guard code[i] == "m", i + 6 <= code.count, String(code[i..<i + 6]) == "method",
+                i == 0 || !isWordCharacter(code[i - 1]), i + 6 < code.count, code[i + 6] == " " || code[i + 6] == "\t"
+            else {
+                i += 1
+                continue
+            }
+            var j = i + 6
+            while j < code.count, code[j] == " " || code[j] == "\t" { j += 1 }
+            let nameStart = j
+            while j < code.count, isWordCharacter(code[j]) { j += 1 }
+            let name = String(code[nameStart..<j])
+            while j < code.count, code[j] == " " || code[j] == "\t" { j += 1 }
+            guard !name.isEmpty, j < code.count, code[j] == "(" else {
+                i = j
+                continue
+            }
+            // The names before a colon at depth 1 of the parentheses.
+            var depth = 0
+            var fields: Set<String> = []
+            var field = ""
+            var atName = true
+            while j < code.count {
+                let c = code[j]
+                j += 1
+                if c == "(" {
+                    depth += 1
+                    if depth == 1 { (field, atName) = ("", true) }
+                } else if c == ")" {
+                    depth -= 1
+                    if depth == 0 { break }
+                } else if depth == 1 {
+                    if c == "," {
+                        (field, atName) = ("", true)
+                    } else if c == ":", atName {
+                        let trimmed = Substring(field).trimmingCharacters(in: .whitespaces)
+                        if !trimmed.isEmpty { fields.insert(trimmed) }
+                        atName = false
+                    } else if atName {
+                        field.append(c)
+                    }
+                }
+            }
+            result[name] = fields
+            i = j
+        }
+        return result
     }
 }
 

@@ -466,11 +466,13 @@ package final class VarlinkServer: Sendable {
         if interface == "org.varlink.service" {
             switch call.member {
             case "GetInfo":
+                try Self.refuseUndeclared(call, of: .service)
                 return [
                     "vendor": .string(info.vendor), "product": .string(info.product), "version": .string(info.version),
                     "url": .string(info.url), "interfaces": .array(interfaceNames.map { .string($0) }),
                 ]
             case "GetInterfaceDescription":
+                try Self.refuseUndeclared(call, of: .service)
                 guard let name = call.parameters?["interface"]?.stringValue else {
                     throw VarlinkError.invalidParameter("interface")
                 }
@@ -487,7 +489,17 @@ package final class VarlinkServer: Sendable {
         guard handler.interface.methods.contains(call.member) else { throw VarlinkError.methodNotFound(call.method) }
         // The caller's role first: a refused caller's parameters are never decoded.
         try handler.admit(member: call.member, context: context)
+        try Self.refuseUndeclared(call, of: handler.interface)
         return try await handler.handle(call, context: context, replier: replier)
+    }
+
+    /// A parameter the method does not declare is refused by name, as sd-varlink does: it would
+    /// otherwise be ignored, and a misspelt or misplaced filter would read as no filter.
+    static func refuseUndeclared(_ call: VarlinkCall, of interface: VarlinkInterface) throws(VarlinkError) {
+        guard let given = call.parameters, let declared = interface.parameters[call.member] else { return }
+        if let unknown = given.keys.filter({ !declared.contains($0) }).min() {
+            throw VarlinkError.invalidParameter(unknown)
+        }
     }
 
     static func peerCredentials(of channel: Channel) -> EventLoopFuture<PeerCredentials?> {

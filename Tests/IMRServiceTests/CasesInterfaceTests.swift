@@ -333,6 +333,31 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         }
     }
 
+    /// A filter nested under a name the method does not declare is refused by that name, not
+    /// read as no filter (every case); the same filter as declared finds its case.
+    @Test func undeclaredParametersAreRefused_notReadAsNoFilter() async throws {
+        try await withCasesServer { path, store in
+            let c = try VarlinkClient(path: path)
+            try openC1(c)
+            #expect(
+                error { try c.call("io.imr.Cases.List", ["filter": .object(["claimNumber": "ADJ-none"])]) }
+                    == .invalidParameter("filter")
+            )
+            #expect(
+                error { try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": "hi", "txt": "x"]) }
+                    == .invalidParameter("txt")
+            )
+            #expect(try c.call("io.imr.Cases.List", ["claimNumber": "ADJ-none"])["cases"] == .array([]))
+            let byClaim = try c.call("io.imr.Cases.List", ["claimNumber": "ADJ-1"])["cases"]
+            if case .array(let rows)? = byClaim {
+                #expect(rows.map { $0["caseId"] } == [.string("c1")])
+            } else {
+                Issue.record("no cases in \(String(describing: byClaim))")
+            }
+            #expect(try store.headPosition() == 1)
+        }
+    }
+
     @Test func failuresComeBackAsTheInterfacesErrors() async throws {
         try await withCasesServer { path, store in
             let c = try VarlinkClient(path: path)

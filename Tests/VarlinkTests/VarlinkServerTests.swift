@@ -266,7 +266,8 @@ func withServer(
             #expect(error("org.nowhere.X") == .interfaceNotFound("org.nowhere"))
             #expect(error("org.example.echo.Nope") == .methodNotFound("org.example.echo.Nope"))
             #expect(error("org.example.echo.Missing") == .methodNotImplemented("org.example.echo.Missing"))
-            #expect(error("org.example.echo.Echo", ["wrd": .string("x")]) == .invalidParameter("word"))
+            #expect(error("org.example.echo.Echo", [:]) == .invalidParameter("word"))
+            #expect(error("org.example.echo.Echo", ["wrd": .string("x")]) == .invalidParameter("wrd"))
             #expect(error("org.example.echo.Echo", ["word": .int(3)]) == .invalidParameter("word"))
             #expect(error("org.example.echo.Count", ["n": .int(3)]) == .expectedMore)
             #expect(
@@ -280,6 +281,66 @@ func withServer(
             // The connection is still usable after error replies.
             #expect(try client.call("org.example.echo.Echo", ["word": .string("ok")])["word"] == .string("ok"))
         }
+    }
+
+    /// A parameter the method does not declare is refused by its name before the handler runs
+    /// (as sd-varlink does), even beside every declared one: ignored, a misspelt or misplaced
+    /// filter would read as no filter at all.
+    @Test func undeclaredParametersAreRefusedByName() async throws {
+        try await withServer { path, _, _ in
+            let client = try VarlinkClient(path: path)
+            func error(_ method: String, _ parameters: [String: JSONValue]) -> VarlinkError? {
+                do {
+                    _ = try client.call(method, parameters)
+                    return nil
+                } catch { return error as? VarlinkError }
+            }
+            #expect(
+                error("org.example.echo.Remember", ["word": .string("kept"), "extra": .int(1)])
+                    == .invalidParameter("extra")
+            )
+            #expect(
+                error("org.example.echo.Slow", ["ms": .int(1), "tag": .string("t"), "filter": .object([:])])
+                    == .invalidParameter("filter")
+            )
+            // Of several, the first by name, so the reply does not depend on the JSON's order.
+            #expect(error("org.example.echo.Recall", ["zz": .int(1), "aa": .int(2)]) == .invalidParameter("aa"))
+            #expect(error("org.varlink.service.GetInfo", ["verbose": .bool(true)]) == .invalidParameter("verbose"))
+            #expect(
+                error(
+                    "org.varlink.service.GetInterfaceDescription",
+                    ["interface": .string("org.example.echo"), "x": .null]
+                )
+                    == .invalidParameter("x")
+            )
+            // The refused call ran nothing; the declared form of the same call does.
+            #expect(try client.call("org.example.echo.Recall")["words"] == .array([]))
+            _ = try client.call("org.example.echo.Remember", ["word": .string("kept")])
+            #expect(try client.call("org.example.echo.Recall")["words"] == .array([.string("kept")]))
+        }
+    }
+
+    /// Each method's top-level input names, from declarations over several lines, with nested
+    /// and optional struct types, and comments that mention methods.
+    @Test func anInterfaceKnowsEachMethodsParameters() throws {
+        let interface = try VarlinkInterface(
+            description: """
+                interface org.example.shapes
+                # method Commented(ghost: int) -> () is a comment, not a method
+                type Point (x: float, y: float)
+                method Plain() -> ()
+                method Draw(at: Point, label: ?string,  # the label
+                  style: ?(colour: string, width: int), points: []Point,
+                  tags: [string]string) -> (id: string)
+                method	Tabbed(n: int)->(m: int)
+                error Bad (method: string)
+                """
+        )
+        #expect(interface.methods == ["Plain", "Draw", "Tabbed"])
+        #expect(interface.parameters["Plain"] == [])
+        #expect(interface.parameters["Draw"] == ["at", "label", "style", "points", "tags"])
+        #expect(interface.parameters["Tabbed"] == ["n"])
+        #expect(interface.parameters["Commented"] == nil)
     }
 
     @Test func peerCredentialsAreTheCallersUid() async throws {

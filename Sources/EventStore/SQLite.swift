@@ -62,7 +62,7 @@ struct SQLiteError: Error, CustomStringConvertible {
 ///
 /// @unchecked Sendable: a connection is used by one thread at a time, either under the
 /// writer's lock or checked out of the reader pool, never shared while in use.
-final class SQLiteConnection: @unchecked Sendable {
+package final class SQLiteConnection: @unchecked Sendable {
     let handle: OpaquePointer
     let path: String
     /// Unique among every connection this process opens, never reused.
@@ -89,6 +89,13 @@ final class SQLiteConnection: @unchecked Sendable {
         let statistics = imr_sqlite_config_no_memory_statistics()
         return spill != SQLITE_OK ? spill : statistics
     }()
+
+    /// Applies ``configured`` now, whoever opens SQLite first: a process that also opens
+    /// SQLite by other means (a test's raw connection, a benchmark's plain writer) calls this
+    /// before, or SQLite starts unconfigured and the configuration fails with SQLITE_MISUSE.
+    /// Returns SQLITE_OK, or the code the configuration failed with.
+    @discardableResult
+    package static func configureBeforeFirstUse() -> Int32 { configured }
 
     /// The VFS every connection opens through (``imr_wal_vfs_register()``): a commit's WAL
     /// frames in one write instead of two per page. Registered after the configuration above

@@ -223,6 +223,7 @@ final class RawWriter {
 
     init(path: String, synchronous: String) throws {
         var handle: OpaquePointer?
+        SQLiteConnection.configureBeforeFirstUse()  // the event store opens in this process too
         guard sqlite3_open(path, &handle) == SQLITE_OK, let handle else { throw BenchError("cannot open \(path)") }
         db = handle
         let setup = """

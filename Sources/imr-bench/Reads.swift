@@ -22,7 +22,9 @@ struct Reads: ParsableCommand {
             round for --seconds: one coordinator's deadlines due within 7 days (first page), a case's detail (Get), \
             the first page of one coordinator's cases, a lookup by claim number, a lookup by IMR case number, one \
             coordinator's open alerts (first page) and status; the coordinators, cases and numbers are drawn from the \
-            store. Meanwhile --writers clients record the synthetic caseload's lifecycle commands (new cases). \
+            store. Every reply is checked to hold what was asked (rows of that coordinator, the case with that \
+            number): a reply that did not apply its filter counts as a failed call. Meanwhile --writers clients \
+            record the synthetic caseload's lifecycle commands (new cases). \
             Prints each call's p50/p99/max, the writers' commands/s, the daemon's time to answer after start and its \
             resident memory; then stops it and times the alert scheduler's pass with nothing due on the same file. \
             See BENCHMARKS.md.
@@ -46,10 +48,38 @@ struct Reads: ParsableCommand {
         var name: String
         var method: String
         var parameters: @Sendable (Int) -> [String: JSONValue]
-        init(_ name: String, _ method: String, _ parameters: @escaping @Sendable (Int) -> [String: JSONValue]) {
+        /// What the reply must hold, checked on every call (nil: it does): a reply that did
+        /// not apply the call's filter is counted as a failure, not timed as the query.
+        var check: @Sendable (Int, [String: JSONValue]) -> String?
+        init(
+            _ name: String,
+            _ method: String,
+            _ parameters: @escaping @Sendable (Int) -> [String: JSONValue],
+            check: @escaping @Sendable (Int, [String: JSONValue]) -> String? = { _, _ in nil }
+        ) {
             self.name = name
             self.method = method
             self.parameters = parameters
+            self.check = check
+        }
+
+        /// Every row of the reply's `list` has `field` equal to `value(n)`, and at least one row
+        /// when `nonEmpty`.
+        static func rows(
+            _ list: String,
+            _ field: String,
+            nonEmpty: Bool = false,
+            equal value: @escaping @Sendable (Int) -> String
+        ) -> @Sendable (Int, [String: JSONValue]) -> String? {
+            { n, reply in
+                guard case .array(let rows)? = reply[list] else { return "the reply has no \(list)" }
+                if nonEmpty && rows.isEmpty { return "no \(list) for \(field) \(value(n))" }
+                for row in rows {
+                    guard let got = row.objectValue?[field]?.stringValue else { continue }
+                    if got != value(n) { return "\(list) of \(field) \(got) answered for \(value(n)): not filtered" }
+                }
+                return nil
+            }
         }
     }
 
@@ -58,10 +88,13 @@ struct Reads: ParsableCommand {
         var cases: [String] = []
         var claims: [String] = []
         var imrNumbers: [String] = []
+        /// The case of each of ``imrNumbers``.
+        var imrCases: [String] = []
     }
 
     static func sample(path: String) throws -> Sample {
         var handle: OpaquePointer?
+        SQLiteConnection.configureBeforeFirstUse()
         guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READONLY, nil) == SQLITE_OK, let db = handle else {
             throw ValidationError("cannot open \(path); seed it first with imr-bench seed --dir")
         }
@@ -91,10 +124,15 @@ struct Reads: ParsableCommand {
         )
         sample.cases = column("SELECT case_id FROM case_list WHERE rowid % ? = 0 LIMIT 1000", every: cases)
         sample.claims = column("SELECT claim_number FROM case_list WHERE (rowid + 1) % ? = 0 LIMIT 1000", every: cases)
-        sample.imrNumbers = column(
-            "SELECT imr_case_number FROM case_imr_numbers WHERE rowid % ? = 0 LIMIT 1000",
+        for pair in column(
+            "SELECT imr_case_number || char(31) || case_id FROM case_imr_numbers WHERE rowid % ? = 0 LIMIT 1000",
             every: numbers
-        )
+        ) {
+            let parts = pair.split(separator: "\u{1F}", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { continue }
+            sample.imrNumbers.append(parts[0])
+            sample.imrCases.append(parts[1])
+        }
         guard !sample.coordinators.isEmpty, !sample.cases.isEmpty, !sample.claims.isEmpty, !sample.imrNumbers.isEmpty
         else {
             throw ValidationError("\(path) holds too few cases to sample; seed more")
@@ -140,13 +178,9 @@ struct Reads: ParsableCommand {
                 "deadlines within 7 days, one coordinator",
                 "io.imr.Deadlines.List",
                 { n in
-                    [
-                        "filter": .object([
-                            "coordinator": .string(sample.coordinators[n % sample.coordinators.count]),
-                            "withinDays": .int(7),
-                        ])
-                    ]
-                }
+                    ["coordinator": .string(sample.coordinators[n % sample.coordinators.count]), "withinDays": .int(7)]
+                },
+                check: ReadKind.rows("deadlines", "coordinator") { sample.coordinators[$0 % sample.coordinators.count] }
             ),
             ReadKind(
                 "a case's detail (Get)",
@@ -157,25 +191,35 @@ struct Reads: ParsableCommand {
                 "one coordinator's cases",
                 "io.imr.Cases.List",
                 { n in
-                    ["filter": .object(["coordinator": .string(sample.coordinators[n % sample.coordinators.count])])]
-                }
+                    ["coordinator": .string(sample.coordinators[n % sample.coordinators.count])]
+                },
+                check: ReadKind.rows("cases", "coordinator") { sample.coordinators[$0 % sample.coordinators.count] }
             ),
             ReadKind(
                 "a claim number",
                 "io.imr.Cases.List",
-                { n in ["filter": .object(["claimNumber": .string(sample.claims[n % sample.claims.count])])] }
+                { n in ["claimNumber": .string(sample.claims[n % sample.claims.count])] },
+                check: ReadKind.rows("cases", "claimNumber", nonEmpty: true) { sample.claims[$0 % sample.claims.count] }
             ),
             ReadKind(
                 "an IMR case number",
                 "io.imr.Cases.List",
-                { n in ["filter": .object(["imrCaseNumber": .string(sample.imrNumbers[n % sample.imrNumbers.count])])] }
+                { n in ["imrCaseNumber": .string(sample.imrNumbers[n % sample.imrNumbers.count])] },
+                check: { n, reply in
+                    let wanted = sample.imrCases[n % sample.imrCases.count]
+                    guard case .array(let rows)? = reply["cases"] else { return "the reply has no cases" }
+                    return rows.contains { $0.objectValue?["caseId"]?.stringValue == wanted }
+                        ? nil
+                        : "case \(wanted) not found by its IMR case number \(sample.imrNumbers[n % sample.imrNumbers.count])"
+                }
             ),
             ReadKind(
                 "one coordinator's open alerts",
                 "io.imr.Alerts.List",
                 { n in
-                    ["filter": .object(["coordinator": .string(sample.coordinators[n % sample.coordinators.count])])]
-                }
+                    ["coordinator": .string(sample.coordinators[n % sample.coordinators.count])]
+                },
+                check: ReadKind.rows("alerts", "coordinator") { sample.coordinators[$0 % sample.coordinators.count] }
             ),
             ReadKind("status", "io.imr.Admin.Status", { _ in [:] }),
         ]
@@ -199,8 +243,9 @@ struct Reads: ParsableCommand {
                     let kind = kinds[n % kinds.count]
                     let t = ContinuousClock.now
                     do {
-                        _ = try c.call(kind.method, kind.parameters(n / kinds.count))
+                        let reply = try c.call(kind.method, kind.parameters(n / kinds.count))
                         boxes[n % kinds.count].add((ContinuousClock.now - t).seconds * 1000)
+                        if let wrong = kind.check(n / kinds.count, reply) { failures.add("\(kind.name): \(wrong)") }
                     } catch {
                         failures.add("\(kind.name): \(error)")
                     }

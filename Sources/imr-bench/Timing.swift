@@ -1,5 +1,6 @@
 import ArgumentParser
 import CSQLite
+import EventStore
 import Foundation
 
 /// What the in-process timing tools (`decode`, `derive`) share.
@@ -24,6 +25,7 @@ enum InProcessTiming {
     /// (nothing is written to it, and no lock is taken).
     static func withStatement<T>(on path: String, _ sql: String, _ body: (OpaquePointer) throws -> T) throws -> T {
         var handle: OpaquePointer?
+        SQLiteConnection.configureBeforeFirstUse()  // the event store opens in this process too
         let uri = "file:" + path + "?mode=ro&immutable=1"
         guard sqlite3_open_v2(uri, &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nil) == SQLITE_OK, let db = handle
         else {

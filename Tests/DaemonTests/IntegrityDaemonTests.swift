@@ -23,6 +23,7 @@ import Glibc
     @discardableResult
     static func intrude(_ path: String, _ sql: String) -> String? {
         var db: OpaquePointer?
+        SQLiteConnection.configureBeforeFirstUse()  // the test process's own stores open after
         guard sqlite3_open(path, &db) == SQLITE_OK else { return "cannot open \(path)" }
         defer { sqlite3_close(db) }
         sqlite3_busy_timeout(db, 5000)

@@ -31,6 +31,7 @@ final class RawConnection {
 
     init(_ path: String) {
         var handle: OpaquePointer?
+        SQLiteConnection.configureBeforeFirstUse()
         precondition(sqlite3_open(path, &handle) == SQLITE_OK)
         db = handle!
         sqlite3_busy_timeout(db, 5000)

@@ -166,7 +166,9 @@ import Testing
         await #expect(throws: (any Error).self) { try await long.value }
         let (_, cancelled, ended) = times.withLock { $0 }
         let stopped = try #require(cancelled).duration(to: try #require(ended))
-        #expect(stopped < .seconds(5), "the cancelled query ran on for \(stopped)")
+        // The bound tells interrupted from never (the query is endless); 5.3 s once on a slow
+        // 2-core host under the whole suite (OCR processes beside it), so not tighter than 30 s.
+        #expect(stopped < .seconds(30), "the cancelled query ran on for \(stopped)")
         // The reader thread is free again.
         #expect(try await store.read { db in try db.query("SELECT 41 + 1").first?[0].int64 } == 42)
     }

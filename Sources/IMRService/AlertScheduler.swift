@@ -96,8 +96,11 @@ package final class AlertScheduler: Sendable {
     package var passCount: Int { passes.withLock { $0 } }
 
     /// The most deadlines one pass raises alerts for; a pass that reaches it says the next is
-    /// due at once, and the loop goes on.
-    package static let deadlinesPerPass = 500
+    /// due at once, and the loop goes on. A pass holds the writer for its one transaction
+    /// (each alert dirties several random index pages): 500 held commands behind a backlog for
+    /// up to half a second at 200,000 cases (p99 509 ms), 100 for about a quarter (BENCHMARKS.md,
+    /// fifteenth session), at about the same rate of alerts raised.
+    package static let deadlinesPerPass = 100
 
     /// A pass's query: the running deadlines whose next alert's instant has come, soonest
     /// first, on the partial index of that instant (also what a test explains).

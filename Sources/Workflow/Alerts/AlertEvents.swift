@@ -140,6 +140,11 @@ public enum AlertEventCodec {
                 message: "this build reads alert events of version 1 only"
             )
         }
+        // The scheduler raises and every rebuild reads one AlertRaised per alert: read without
+        // Codable when the payload is the plain JSON the encoder writes (as case events are).
+        if type == AlertRaised.typeName, let event = StoredJSON.readObject(payload, AlertRaised.init(stored:)) {
+            return .raised(event)
+        }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             Date(timeIntervalSince1970: TimeInterval(try decoder.singleValueContainer().decode(Int64.self)))
@@ -163,5 +168,25 @@ public enum AlertEventCodec {
         } catch {
             throw CaseEventDecodingError(type: type, schemaVersion: schemaVersion, message: "\(error)")
         }
+    }
+}
+
+extension AlertRaised {
+    /// The properties Codable's synthesized `init(from:)` reads, under the same keys (see
+    /// ``StoredJSON``); a payload it declines is read with `JSONDecoder`.
+    init(stored o: StoredJSON.Object) throws(StoredJSON.Declined) {
+        guard let alertId = UUID(uuidString: try o.value("alertId").string()) else { throw StoredJSON.Declined() }
+        self.init(
+            alertId: alertId,
+            caseId: try o.value("caseId").identifier(),
+            rule: try o.value("rule").choice(),
+            deadlineId: try o.value("deadlineId").string(),
+            level: try o.value("level").choice(),
+            due: try o.value("due").instant(),
+            scheduledAt: try o.value("scheduledAt").instant(),
+            raisedAt: try o.value("raisedAt").instant(),
+            late: try o.value("late").bool(),
+            coordinator: try o.value("coordinator").string()
+        )
     }
 }

@@ -552,6 +552,9 @@ enum HexText {
 /// One page of the board.
 package struct DeadlineBoardPage: Sendable {
     package var deadlines: [[String: JSONValue]]
+    /// The rows as a reply writes them, when the page was read `spliced` (then ``deadlines``
+    /// is empty): each stored body with its status and coordinator written into its text.
+    package var wire: [JSONValue] = []
     package var next: DeadlineBoardCursor?
     /// How many matching deadlines come after this page, counted up to ``DeadlineProjection/countLimit``.
     package var remaining: Int
@@ -661,13 +664,18 @@ extension DeadlineProjection {
     /// One page of the board: running deadlines by due time (then id), each with its status as
     /// of `now` and its coordinator.
     /// `dueBy`: only deadlines due by then (a digest's sections).
+    /// `spliced`: the rows in ``DeadlineBoardPage/wire`` as JSON text, each stored body with its
+    /// status and coordinator written in (``splice(body:coordinator:status:)``), not parsed
+    /// and printed again: most of a page's cost at 2,000,000 cases. A body it cannot splice
+    /// is parsed, as otherwise.
     package static func boardPage(
         in db: ProjectionDatabase,
         matching filter: DeadlineBoardFilter,
         now: Date,
         after cursor: DeadlineBoardCursor?,
         limit: Int,
-        dueBy: Date? = nil
+        dueBy: Date? = nil,
+        spliced: Bool = false
     ) throws -> DeadlineBoardPage {
         let nowMicros = now.unixMicroseconds
         // The running deadlines, and (when asked) the misses kept as history: each read on its
@@ -693,18 +701,24 @@ extension DeadlineProjection {
             found = Array(found.prefix(limit))
         }
         var last = cursor
-        let rows = found.map { entry -> [String: JSONValue] in
+        var rows: [[String: JSONValue]] = []
+        var wire: [JSONValue] = []
+        for entry in found {
             let row = entry.row
             last = DeadlineBoardCursor(dueMicros: entry.due, deadlineId: entry.id)
             let body = row[0].string ?? "{}"
+            let coordinator = row[2].string ?? ""
+            let status = entry.due > nowMicros ? DeadlineStatus.pending.rawValue : DeadlineStatus.missed.rawValue
+            if spliced, let text = splice(body: body, coordinator: coordinator, status: status) {
+                wire.append(.raw(text))
+                continue
+            }
             var object = (try? JSONParser.parse(Array(body.utf8), maximumDepth: 64).objectValue) ?? [:]
             if object["history"]?.stringValue == nil {
-                object["status"] = .string(
-                    entry.due > nowMicros ? DeadlineStatus.pending.rawValue : DeadlineStatus.missed.rawValue
-                )
+                object["status"] = .string(status)
             }
-            object["coordinator"] = .string(row[2].string ?? "")
-            return object
+            object["coordinator"] = .string(coordinator)
+            if spliced { wire.append(.object(object)) } else { rows.append(object) }
         }
         var remaining = 0
         for history in sets {
@@ -721,10 +735,38 @@ extension DeadlineProjection {
         }
         return DeadlineBoardPage(
             deadlines: rows,
+            wire: wire,
             next: remaining > 0 ? last : nil,
             remaining: min(remaining, countLimit),
             remainingAtLeast: remaining > countLimit
         )
+    }
+
+    /// A running deadline's stored body (a JSON object) with `"coordinator"` written in first
+    /// and its top-level `"status"` set to `status`, as the parsed row would print: nil when
+    /// the body is not such an object, or has a coordinator or a `history` of its own (the
+    /// row is then parsed).
+    static func splice(body: String, coordinator: String, status: String) -> RawJSON? {
+        let bytes = Array(body.utf8)
+        guard let members = TopLevelMembers(bytes), !members.keys.isEmpty,
+            !members.keys.contains(where: { $0.name == "coordinator" || $0.name == "history" })
+        else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + coordinator.utf8.count + 48)
+        out += Array("{\"coordinator\":".utf8)
+        JSONValue.appendString(coordinator, to: &out)
+        out.append(UInt8(ascii: ","))
+        if let member = members.keys.first(where: { $0.name == "status" }) {
+            out += bytes[1..<member.value.lowerBound]
+            JSONValue.appendString(status, to: &out)
+            out += bytes[member.value.upperBound...]
+        } else {
+            out += Array("\"status\":".utf8)
+            JSONValue.appendString(status, to: &out)
+            out.append(UInt8(ascii: ","))
+            out += bytes[1...]
+        }
+        return RawJSON(trusted: out)
     }
 
     /// The whole board for a filter, page by page (for short boards: tests and small tools).
@@ -770,5 +812,102 @@ extension DeadlineProjection {
                 .first?[0].int64
         }
         return next.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) }
+    }
+}
+
+/// The top-level members of a JSON object's text: each key (without escapes; a key with one is
+/// declined) and where its value lies. Nil when the text is not one well-formed object as far as
+/// the scan checks it (strings, nesting and separators; numbers and literals are taken as they
+/// stand, the text being a read model's own).
+struct TopLevelMembers {
+    struct Member {
+        var name: String
+        var value: Range<Int>
+    }
+    var keys: [Member] = []
+
+    init?(_ b: [UInt8]) {
+        var i = 0
+        func space() { while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 } }
+        /// Past a string starting at `i` (a quote); false if it does not end.
+        func string() -> Bool {
+            i += 1
+            while i < b.count {
+                switch b[i] {
+                case UInt8(ascii: "\\"): i += 2
+                case UInt8(ascii: "\""):
+                    i += 1
+                    return true
+                default: i += 1
+                }
+            }
+            return false
+        }
+        /// Past one value starting at `i`.
+        func value() -> Bool {
+            guard i < b.count else { return false }
+            switch b[i] {
+            case UInt8(ascii: "\""): return string()
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                var depth = 0
+                while i < b.count {
+                    switch b[i] {
+                    case UInt8(ascii: "\""):
+                        if !string() { return false }
+                        continue
+                    case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                    case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                        depth -= 1
+                        if depth == 0 {
+                            i += 1
+                            return true
+                        }
+                    default: break
+                    }
+                    i += 1
+                }
+                return false
+            default:
+                let start = i
+                while i < b.count, b[i] != UInt8(ascii: ","), b[i] != UInt8(ascii: "}"), b[i] != 0x20, b[i] != 0x0A,
+                    b[i] != 0x0D, b[i] != 0x09
+                { i += 1 }
+                return i > start
+            }
+        }
+        space()
+        guard i < b.count, b[i] == UInt8(ascii: "{") else { return nil }
+        i += 1
+        space()
+        if i < b.count, b[i] == UInt8(ascii: "}") {
+            i += 1
+        } else {
+            while true {
+                space()
+                guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
+                let keyStart = i + 1
+                guard string() else { return nil }
+                let key = b[keyStart..<(i - 1)]
+                guard !key.contains(UInt8(ascii: "\\")) else { return nil }
+                space()
+                guard i < b.count, b[i] == UInt8(ascii: ":") else { return nil }
+                i += 1
+                space()
+                let valueStart = i
+                guard value() else { return nil }
+                keys.append(Member(name: String(decoding: key, as: UTF8.self), value: valueStart..<i))
+                space()
+                guard i < b.count else { return nil }
+                if b[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                guard b[i] == UInt8(ascii: "}") else { return nil }
+                i += 1
+                break
+            }
+        }
+        space()
+        guard i == b.count else { return nil }
     }
 }

@@ -99,23 +99,30 @@ package struct DeadlinesInterface: VarlinkHandler {
                 replier: replier,
                 store: store
             ) { [self] from in
+                // A row that gains nothing but its status and coordinator is written from its
+                // stored text (spliced), not parsed and printed again.
+                let spliced = !withCase && !withAlerts
                 let page = try store.read { db in
                     var page = try DeadlineProjection.boardPage(
                         in: db,
                         matching: filter,
                         now: now,
                         after: from,
-                        limit: limit
+                        limit: limit,
+                        spliced: spliced
                     )
                     if withCase {
                         page.deadlines = try CaseListProjection.withClaimNumberAndStage(page.deadlines, in: db)
                     }
                     return page
                 }
-                let rows = withAlerts ? try page.deadlines.map(withAlertSchedule) : page.deadlines
+                let rows =
+                    spliced
+                    ? page.wire
+                    : (withAlerts ? try page.deadlines.map(withAlertSchedule) : page.deadlines).map { .object($0) }
                 return (
                     [
-                        "deadlines": .array(rows.map { .object($0) }),
+                        "deadlines": .array(rows),
                         "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast),
                     ], page.next
                 )

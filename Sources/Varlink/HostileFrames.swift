@@ -112,7 +112,7 @@ package enum HostileFrames {
                 case .int, .double: parameters[key] = .string("seven")
                 case .bool: parameters[key] = .int(2)
                 case .array: parameters[key] = .object(["a": 1])
-                case .object: parameters[key] = .array([1, 2])
+                case .object, .raw: parameters[key] = .array([1, 2])
                 case .null: parameters[key] = .object([:])
                 }
             }

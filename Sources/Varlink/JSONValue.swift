@@ -9,6 +9,10 @@ package enum JSONValue: Sendable, Hashable, Codable {
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
+    /// JSON text written out as it is: a reply can carry a value stored as JSON (a read
+    /// model's row) without parsing and printing it again. Anything that looks into it (a
+    /// subscript, a decoder, Codable) reads it parsed.
+    case raw(RawJSON)
 
     package init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
@@ -39,17 +43,44 @@ package enum JSONValue: Sendable, Hashable, Codable {
         case .string(let s): try c.encode(s)
         case .array(let a): try c.encode(a)
         case .object(let o): try c.encode(o)
+        case .raw(let r): try c.encode(r.parsed)
         }
     }
 
     package subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
+        if case .raw(let r) = self { return r.parsed[key] }
         return nil
     }
 
     package var stringValue: String? { if case .string(let s) = self { s } else { nil } }
     package var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
-    package var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
+    package var objectValue: [String: JSONValue]? {
+        switch self {
+        case .object(let o): o
+        case .raw(let r): r.parsed.objectValue
+        default: nil
+        }
+    }
+
+    /// The value with every ``raw(_:)`` in it parsed (itself when it holds none).
+    package var resolved: JSONValue {
+        switch self {
+        case .raw(let r): r.parsed
+        case .array(let a) where a.contains(where: \.holdsRaw): .array(a.map(\.resolved))
+        case .object(let o) where o.values.contains(where: \.holdsRaw): .object(o.mapValues(\.resolved))
+        default: self
+        }
+    }
+
+    var holdsRaw: Bool {
+        switch self {
+        case .raw: true
+        case .array(let a): a.contains(where: \.holdsRaw)
+        case .object(let o): o.values.contains(where: \.holdsRaw)
+        default: false
+        }
+    }
 
     /// Encodes any `Encodable` value into a JSON value.
     package static func from<T: Encodable>(_ value: T) throws -> JSONValue {
@@ -118,6 +149,7 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             Self.appendObject(o.sorted { Self.utf8Precedes($0.key, $1.key) }, to: &out)
+        case .raw(let r): out.append(contentsOf: r.bytes)
         }
     }
 
@@ -235,5 +267,26 @@ extension VarlinkReply {
         out.reserveCapacity(256)
         JSONValue.appendObject(members, to: &out)
         return out
+    }
+}
+
+/// One JSON value as text (UTF-8), checked when made: a ``JSONValue/raw(_:)`` is written out
+/// byte for byte, so it must be one complete, valid JSON value.
+package struct RawJSON: Sendable, Hashable {
+    package let bytes: [UInt8]
+
+    /// The text, if it is one JSON value the parser takes (at most `maximumDepth` deep);
+    /// nil otherwise.
+    package init?(validating bytes: [UInt8], maximumDepth: Int = JSONCoding.maximumDepth) {
+        guard (try? JSONParser.parse(bytes, maximumDepth: maximumDepth)) != nil else { return nil }
+        self.bytes = bytes
+    }
+
+    /// Text the caller built from valid JSON and vouches for (not checked again).
+    package init(trusted bytes: [UInt8]) { self.bytes = bytes }
+
+    /// The value parsed; null if the text is not JSON after all.
+    package var parsed: JSONValue {
+        (try? JSONParser.parse(bytes, maximumDepth: JSONCoding.maximumDepth)) ?? .null
     }
 }

@@ -16,7 +16,7 @@ package struct JSONValueDecoder {
     package init() {}
 
     package func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
-        try ValueDecoder(value: value, codingPath: [], options: self).unwrap(T.self)
+        try ValueDecoder(value: value.resolved, codingPath: [], options: self).unwrap(T.self)
     }
 }
 
@@ -270,6 +270,7 @@ extension JSONValue {
         case .string: "a string"
         case .array: "an array"
         case .object: "an object"
+        case .raw(let r): r.parsed.kindName
         }
     }
 

@@ -1,6 +1,7 @@
 import ChildProcess
 import EventStore
 import Foundation
+import IMRWire
 import Testing
 import Varlink
 @testable import IMRService
@@ -662,6 +663,12 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
             #expect(detail?["deadlines"] == .array(all))
 
             let before = try board()
+            // The rows written from their stored text (spliced) read as the rows parsed and
+            // printed again, each with its status and coordinator.
+            let parsed = try DeadlineProjection.board(in: store, matching: DeadlineBoardFilter(), now: clock.read())
+            #expect(before.count >= 2 && before == parsed.map { .object($0) })
+            #expect(before.allSatisfy { $0["status"] == "missed" })  // read months after the RFA
+            #expect(before.allSatisfy { $0["coordinator"] == "maria" })
             try store.rebuildProjection(named: "deadlines")
             #expect(try board() == before)
             #expect(

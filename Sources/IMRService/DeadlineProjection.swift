@@ -666,7 +666,7 @@ extension DeadlineProjection {
     /// `dueBy`: only deadlines due by then (a digest's sections).
     /// `spliced`: the rows in ``DeadlineBoardPage/wire`` as JSON text, each stored body with its
     /// status and coordinator written in (``splice(body:coordinator:status:)``), not parsed
-    /// and printed again: most of a page's cost at 2,000,000 cases. A body it cannot splice
+    /// and printed again (a third of the call at 2,000,000 cases). A body it cannot splice
     /// is parsed, as otherwise.
     package static func boardPage(
         in db: ProjectionDatabase,

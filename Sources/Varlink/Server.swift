@@ -498,7 +498,8 @@ package final class VarlinkServer: Sendable {
     static func refuseUndeclared(_ call: VarlinkCall, of interface: VarlinkInterface) throws(VarlinkError) {
         guard let given = call.parameters, let declared = interface.parameters[call.member] else { return }
         if let unknown = given.keys.filter({ !declared.contains($0) }).min() {
-            throw VarlinkError.invalidParameter(unknown)
+            // Named as sent, up to 64 characters: a client's made-up key is not echoed whole.
+            throw VarlinkError.invalidParameter(unknown.count > 64 ? String(unknown.prefix(64)) + "…" : unknown)
         }
     }
 

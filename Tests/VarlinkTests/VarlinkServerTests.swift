@@ -303,6 +303,12 @@ func withServer(
                 error("org.example.echo.Slow", ["ms": .int(1), "tag": .string("t"), "filter": .object([:])])
                     == .invalidParameter("filter")
             )
+            // A long made-up name is echoed cut to 64 characters.
+            let long = String(repeating: "k", count: 5000)
+            #expect(
+                error("org.example.echo.Recall", [long: .int(1)])
+                    == .invalidParameter(String(repeating: "k", count: 64) + "…")
+            )
             // Of several, the first by name, so the reply does not depend on the JSON's order.
             #expect(error("org.example.echo.Recall", ["zz": .int(1), "aa": .int(2)]) == .invalidParameter("aa"))
             #expect(error("org.varlink.service.GetInfo", ["verbose": .bool(true)]) == .invalidParameter("verbose"))

@@ -748,15 +748,15 @@ extension DeadlineProjection {
     /// row is then parsed).
     static func splice(body: String, coordinator: String, status: String) -> RawJSON? {
         let bytes = Array(body.utf8)
-        guard let members = TopLevelMembers(bytes), !members.keys.isEmpty,
-            !members.keys.contains(where: { $0.name == "coordinator" || $0.name == "history" })
+        guard let members = StoredJSON.members(of: Data(bytes)), !members.isEmpty,
+            !members.contains(where: { $0.key == "coordinator" || $0.key == "history" })
         else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + coordinator.utf8.count + 48)
         out += Array("{\"coordinator\":".utf8)
         JSONValue.appendString(coordinator, to: &out)
         out.append(UInt8(ascii: ","))
-        if let member = members.keys.first(where: { $0.name == "status" }) {
+        if let member = members.first(where: { $0.key == "status" }) {
             out += bytes[1..<member.value.lowerBound]
             JSONValue.appendString(status, to: &out)
             out += bytes[member.value.upperBound...]
@@ -812,102 +812,5 @@ extension DeadlineProjection {
                 .first?[0].int64
         }
         return next.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) }
-    }
-}
-
-/// The top-level members of a JSON object's text: each key (without escapes; a key with one is
-/// declined) and where its value lies. Nil when the text is not one well-formed object as far as
-/// the scan checks it (strings, nesting and separators; numbers and literals are taken as they
-/// stand, the text being a read model's own).
-struct TopLevelMembers {
-    struct Member {
-        var name: String
-        var value: Range<Int>
-    }
-    var keys: [Member] = []
-
-    init?(_ b: [UInt8]) {
-        var i = 0
-        func space() { while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 } }
-        /// Past a string starting at `i` (a quote); false if it does not end.
-        func string() -> Bool {
-            i += 1
-            while i < b.count {
-                switch b[i] {
-                case UInt8(ascii: "\\"): i += 2
-                case UInt8(ascii: "\""):
-                    i += 1
-                    return true
-                default: i += 1
-                }
-            }
-            return false
-        }
-        /// Past one value starting at `i`.
-        func value() -> Bool {
-            guard i < b.count else { return false }
-            switch b[i] {
-            case UInt8(ascii: "\""): return string()
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                var depth = 0
-                while i < b.count {
-                    switch b[i] {
-                    case UInt8(ascii: "\""):
-                        if !string() { return false }
-                        continue
-                    case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
-                    case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                        depth -= 1
-                        if depth == 0 {
-                            i += 1
-                            return true
-                        }
-                    default: break
-                    }
-                    i += 1
-                }
-                return false
-            default:
-                let start = i
-                while i < b.count, b[i] != UInt8(ascii: ","), b[i] != UInt8(ascii: "}"), b[i] != 0x20, b[i] != 0x0A,
-                    b[i] != 0x0D, b[i] != 0x09
-                { i += 1 }
-                return i > start
-            }
-        }
-        space()
-        guard i < b.count, b[i] == UInt8(ascii: "{") else { return nil }
-        i += 1
-        space()
-        if i < b.count, b[i] == UInt8(ascii: "}") {
-            i += 1
-        } else {
-            while true {
-                space()
-                guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
-                let keyStart = i + 1
-                guard string() else { return nil }
-                let key = b[keyStart..<(i - 1)]
-                guard !key.contains(UInt8(ascii: "\\")) else { return nil }
-                space()
-                guard i < b.count, b[i] == UInt8(ascii: ":") else { return nil }
-                i += 1
-                space()
-                let valueStart = i
-                guard value() else { return nil }
-                keys.append(Member(name: String(decoding: key, as: UTF8.self), value: valueStart..<i))
-                space()
-                guard i < b.count else { return nil }
-                if b[i] == UInt8(ascii: ",") {
-                    i += 1
-                    continue
-                }
-                guard b[i] == UInt8(ascii: "}") else { return nil }
-                i += 1
-                break
-            }
-        }
-        space()
-        guard i == b.count else { return nil }
     }
 }

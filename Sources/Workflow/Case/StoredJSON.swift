@@ -10,7 +10,7 @@ import Foundation
 /// gives the value or today's error. So this reader may refuse what `JSONDecoder` takes (which
 /// is looser: a skipped member's number is not even checked), but must never take what it
 /// refuses or read a value differently.
-enum StoredJSON {
+package enum StoredJSON {
     /// The reader met something it does not take; never shown to anyone.
     struct Declined: Error {}
 
@@ -32,6 +32,20 @@ enum StoredJSON {
                 return value
             } catch {
                 return nil
+            }
+        }
+    }
+
+    /// The members of `payload`, one JSON object this reader takes (every value checked): each
+    /// key and the byte range of its value in the payload; nil for anything else. For text that
+    /// is edited where it stands (a read model's stored row spliced into a reply).
+    package static func members(of payload: Data) -> [(key: String, value: Range<Int>)]? {
+        readObject(payload) { object in
+            object.members.map { member in
+                (
+                    String(decoding: UnsafeBufferPointer(rebasing: object.bytes.buffer[member.key]), as: UTF8.self),
+                    member.value.start..<member.value.end
+                )
             }
         }
     }

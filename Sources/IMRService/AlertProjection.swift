@@ -79,6 +79,61 @@ extension AlertView {
     }
 }
 
+extension AlertView {
+    /// ``wire`` as JSON text, keys in the order `JSONValue.serialized` sorts them (a test holds
+    /// the two byte for byte equal): a page's rows written straight into bytes.
+    package var wireBytes: [UInt8] {
+        var w = WireWriter()
+        w.open()
+        if let acknowledgedAt {
+            w.key("acknowledgedAt")
+            w.string(Pacific.rfc3339(acknowledgedAt))
+        }
+        if let acknowledgedBy {
+            w.key("acknowledgedBy")
+            w.string(acknowledgedBy)
+        }
+        w.key("alertId")
+        w.string(alertId)
+        w.key("caseId")
+        w.string(caseId)
+        w.key("coordinator")
+        w.string(coordinator)
+        w.key("deadlineId")
+        w.string(deadlineId)
+        w.key("due")
+        w.string(Pacific.rfc3339(due))
+        if let dueDate {
+            w.key("dueDate")
+            w.string(dueDate)
+        }
+        if let isExactInstant {
+            w.key("isExactInstant")
+            w.bool(isExactInstant)
+        }
+        w.key("itemIds")
+        w.strings(itemIds)
+        w.key("late")
+        w.bool(late)
+        w.key("level")
+        w.string(level)
+        w.key("position")
+        w.int(position)
+        w.key("raisedAt")
+        w.string(Pacific.rfc3339(raisedAt))
+        w.key("rule")
+        w.string(rule)
+        w.key("scheduledAt")
+        w.string(Pacific.rfc3339(scheduledAt))
+        if let snoozedUntil {
+            w.key("snoozedUntil")
+            w.string(Pacific.rfc3339(snoozedUntil))
+        }
+        w.close()
+        return w.bytes
+    }
+}
+
 /// Which open alerts a page lists, and in what order (nil: any).
 package struct AlertFilter: Sendable, Equatable {
     package var coordinator: String? = nil

@@ -109,7 +109,7 @@ package struct AlertsInterface: VarlinkHandler {
                 }
                 return (
                     [
-                        "alerts": .array(page.alerts.map { .object($0.wire) }),
+                        "alerts": .array(page.alerts.map { .raw(RawJSON(trusted: $0.wireBytes)) }),
                         "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast),
                     ], page.next
                 )

@@ -113,7 +113,7 @@ package struct CasesInterface: VarlinkHandler {
             let found = try await service.store.read(lane: .interactive) {
                 try CaseListProjection.search(in: $0, text: text, limit: limit)
             }
-            return ["cases": .array(found.cases.map { .object($0.wireJSON) }), "more": .bool(found.more)]
+            return ["cases": .array(found.cases.map(\.wireValue)), "more": .bool(found.more)]
         case "List":
             let filter = try WireFormat.decode(CaseListFilter.self, from: call)
             _ = try CoordinatorFilter.checked(filter.coordinator, errorName: "io.imr.Cases.InvalidValue")
@@ -135,7 +135,9 @@ package struct CasesInterface: VarlinkHandler {
                 )
             }
             let deadlines = DeadlineEngine.deadlines(for: state, now: clock())
-            return try WireFormat.object(CaseReply(case: CaseView(state, timeline: timeline, deadlines: deadlines)))
+            return try WireFormat.replyObject(
+                CaseReply(case: CaseView(state, timeline: timeline, deadlines: deadlines))
+            )
         case "Stats":
             try ReadModelGate.require(["case_list", "case_items", "deadlines"], of: service.store)
             let (store, now) = (service.store, clock())
@@ -223,7 +225,7 @@ package struct CasesInterface: VarlinkHandler {
             }
             return (
                 [
-                    "cases": .array(page.cases.map { .object($0.wireJSON) }),
+                    "cases": .array(page.cases.map(\.wireValue)),
                     "remaining": .int(Int64(page.remaining)), "remainingAtLeast": .bool(page.remainingAtLeast),
                 ], page.next
             )

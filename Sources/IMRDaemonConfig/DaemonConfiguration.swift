@@ -111,8 +111,8 @@ package struct StoreSettings: Sendable, Hashable {
     /// `store.readers`: read connections, each on a thread of its own.
     package var readers: Int
 
-    /// The default state cache: 20,000 cases, about 100 MiB at the demo's case sizes.
-    package static let defaultStateCacheCases = 20_000
+    /// The default state cache: 8,000 cases, 37-56 MiB (4.6-7 KB a state).
+    package static let defaultStateCacheCases = 8_000
 
     /// Event-log settings; `full` unless the operator trades durability for speed.
     package init(

@@ -32,8 +32,10 @@ package final class CaseStateCache: Sendable {
     private let hitCount = Atomic<Int64>(0)
     private let missCount = Atomic<Int64>(0)
 
-    /// The default: 20,000 cases, about 100 MiB at the demo's case sizes (5 KiB a state).
-    package static let defaultCapacity = 20_000
+    /// The default: 8,000 cases, 37-56 MiB (a state measured 4.6 KB at the synthetic
+    /// caseload's six events a case, about 7 KB at ten); 20,000 held up to 140 MB, more than
+    /// the daemon's whole memory target at 2,000,000 cases (BENCHMARKS.md, sixteenth session).
+    package static let defaultCapacity = 8_000
 
     /// `capacity` 0 keeps nothing (every command reads its case's stream).
     package init(capacity: Int = CaseStateCache.defaultCapacity) {

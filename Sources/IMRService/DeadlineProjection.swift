@@ -468,18 +468,36 @@ struct PrecomputedDeadlines: Sendable {
 /// append's cost.
 ///
 /// A pure memo (the same deadline value always encodes to the same body, and one projection
-/// always plans it the same), so it never has to agree with the database; bounded by two
-/// generations of at most `capacity / 2` deadlines.
+/// always plans it the same), so it never has to agree with the database; bounded by memory:
+/// two generations of at most `budget / 2` bytes each, an entry counted as three times its
+/// body's length plus its plan's (the deadline value it is checked against holds the same
+/// strings as its body; 3.8 KB measured for a 1.3 KB body). It was bounded by count (50,000
+/// deadlines), which at 2,000,000 cases held about 190 MB once as many deadlines had been
+/// written (BENCHMARKS.md, sixteenth session).
 final class DeadlineBodies: Sendable {
     private struct Generations {
         var young: [String: (deadline: CaseDeadline, body: String, plan: String)] = [:]
         var old: [String: (deadline: CaseDeadline, body: String, plan: String)] = [:]
+        /// The young generation's entries, counted as ``DeadlineBodies/cost(body:plan:)``.
+        var youngBytes = 0
     }
 
     private let storage = Mutex(Generations())
-    let capacity: Int
+    /// The most bytes both generations hold, as entries are counted.
+    let budget: Int
 
-    init(capacity: Int = 50_000) { self.capacity = capacity }
+    /// 16 MiB: the deadlines of about 700 cases at the synthetic caseload's sizes.
+    static let defaultBudget = 16 << 20
+
+    init(budget: Int = DeadlineBodies.defaultBudget) { self.budget = max(budget, 0) }
+
+    /// What an entry is counted as.
+    static func cost(body: String, plan: String) -> Int { 3 * body.utf8.count + plan.utf8.count + 128 }
+
+    /// Entries held and the bytes the young generation counts (for tests).
+    var figures: (entries: Int, youngBytes: Int) {
+        storage.withLock { ($0.young.count + $0.old.count, $0.youngBytes) }
+    }
 
     /// The deadline's body and its alert plan's text (`plan` works the plan out); kept for
     /// next time when `remember`.
@@ -492,13 +510,18 @@ final class DeadlineBodies: Sendable {
         if let known, known.deadline == deadline { return (known.body, known.plan) }
         let body = String(decoding: deadline.wireBytes, as: UTF8.self)
         let planText = plan(deadline).text
-        guard remember else { return (body, planText) }
+        let cost = Self.cost(body: body, plan: planText)
+        guard remember, cost <= budget / 2 else { return (body, planText) }
         storage.withLock { g in
-            if g.young[deadline.id] == nil && g.young.count >= capacity / 2 {
+            if let replaced = g.young[deadline.id] {
+                g.youngBytes -= Self.cost(body: replaced.body, plan: replaced.plan)
+            } else if g.youngBytes + cost > budget / 2 {
                 g.old = g.young
                 g.young = [:]
+                g.youngBytes = 0
             }
             g.young[deadline.id] = (deadline, body, planText)
+            g.youngBytes += cost
         }
         return (body, planText)
     }

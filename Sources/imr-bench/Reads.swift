@@ -36,6 +36,7 @@ struct Reads: ParsableCommand {
     @Option(help: "Clients recording commands meanwhile.") var writers: Int = 8
     @Option(help: "How long to measure.") var seconds: Double = 20
     @Option(help: "The imr-daemon binary.") var daemon: String?
+    @Option(help: "The daemon's store.state_cache_cases (its default when not given).") var stateCacheCases: Int?
 
     func validate() throws {
         guard (0...256).contains(writers) else { throw ValidationError("--writers takes 0 to 256, not \(writers)") }
@@ -156,7 +157,8 @@ struct Reads: ParsableCommand {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         let target = TortureDaemon(binary: daemonBinary, directory: work, stateDirectory: dir)
-        try "[server]\nmax_connections_per_user = 1024\n".write(
+        let cache = stateCacheCases.map { "[store]\nstate_cache_cases = \($0)\n" } ?? ""
+        try "[server]\nmax_connections_per_user = 1024\n\(cache)".write(
             toFile: work + "/imr-daemon.toml",
             atomically: true,
             encoding: .utf8

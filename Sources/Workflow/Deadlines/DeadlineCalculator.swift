@@ -775,7 +775,9 @@ private struct Computation {
 }
 
 /// The deadlines a calculator computed, by rule, trigger and options; two generations of at
-/// most `half` entries each (the older dropped when the newer fills).
+/// most `half` entries each (the older dropped when the newer fills): 10,000 deadlines with
+/// their explanations, about 15-20 MB (cases share their trigger dates: a few thousand keys
+/// cover a large caseload's month).
 final class DeadlineMemo: Sendable {
     struct Key: Hashable, Sendable {
         let rule: RuleID
@@ -789,7 +791,7 @@ final class DeadlineMemo: Sendable {
     }
 
     private let storage = Mutex(Generations())
-    private let half = 10_000
+    private let half = 5_000
 
     func deadline(for key: Key) -> Deadline? {
         storage.withLock { $0.young[key] ?? $0.old[key] }

@@ -11,30 +11,10 @@ import Workflow
 /// say what Foundation's encoder says for every deadline a real caseload produces.
 struct DeadlineWireTests {
     @Test func everyDeadlineOfASyntheticCaseloadWritesTheSameJSONAsTheCodableEncoder() throws {
-        var caseload = SyntheticCaseload(
-            now: Date(timeIntervalSince1970: 1_780_000_000),
-            count: 60,
-            seed: 7,
-            coordinators: ["maria", "li"]
-        )
-        var states: [String: CaseState] = [:]
         var checked = 0
         var optionalsSeen: Set<String> = []
-        for call in caseload.calls() {
-            let varlinkCall = VarlinkCall(method: "io.imr.Cases." + call.method, parameters: call.parameters)
-            guard let caseId = call.parameters["caseId"]?.stringValue,
-                let command = try? RecordingCall.command(for: varlinkCall)
-            else { continue }
-            let now = Date(timeIntervalSince1970: 1_780_000_000)
-            guard let events = try? decide(command, state: states[caseId] ?? CaseState(), now: now) else { continue }
-            var state = states[caseId] ?? CaseState()
-            for event in events {
-                state = evolve(
-                    state,
-                    RecordedCaseEvent(event: event, version: state.version + 1, eventId: UUID(), recordedAt: now)
-                )
-            }
-            states[caseId] = state
+        let now = SyntheticStates.now
+        _ = try SyntheticStates.fold(cases: 60, seed: 7) { state in
             for deadline in DeadlineEngine.deadlines(for: state, now: now) {
                 let ours = try JSONDecoder().decode(JSONValue.self, from: Data(deadline.wireJSON.serialized))
                 let theirs = try JSONDecoder().decode(JSONValue.self, from: WireFormat.encoder.encode(deadline))

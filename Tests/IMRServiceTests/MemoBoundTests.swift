@@ -11,25 +11,8 @@ import Workflow
 struct MemoBoundTests {
     /// The running deadlines of a synthetic caseload's cases.
     static func deadlines(cases: Int) -> [CaseDeadline] {
-        let now = Date(timeIntervalSince1970: 1_780_000_000)
-        var caseload = SyntheticCaseload(now: now, count: cases, seed: 3, coordinators: ["maria"])
-        var states: [String: CaseState] = [:]
-        for call in caseload.calls() {
-            let varlinkCall = VarlinkCall(method: "io.imr.Cases." + call.method, parameters: call.parameters)
-            guard let caseId = call.parameters["caseId"]?.stringValue,
-                let command = try? RecordingCall.command(for: varlinkCall),
-                let events = try? decide(command, state: states[caseId] ?? CaseState(), now: now)
-            else { continue }
-            var state = states[caseId] ?? CaseState()
-            for event in events {
-                state = evolve(
-                    state,
-                    RecordedCaseEvent(event: event, version: state.version + 1, eventId: UUID(), recordedAt: now)
-                )
-            }
-            states[caseId] = state
-        }
-        return states.keys.sorted().flatMap { DeadlineEngine.deadlines(for: states[$0]!, now: now) }
+        let states = SyntheticStates.fold(cases: cases, seed: 3, coordinators: ["maria"])
+        return states.keys.sorted().flatMap { DeadlineEngine.deadlines(for: states[$0]!, now: SyntheticStates.now) }
     }
 
     @Test func theDeadlineBodyMemoHoldsNoMoreThanItsBudget() throws {

@@ -73,29 +73,8 @@ struct WireTextTests {
     /// `replyObject` keeps each member as the encoder's text: the values are those `object`
     /// gives, for every case of a synthetic caseload (its deadlines included).
     @Test func aCaseDetailKeptAsTextHoldsWhatItsParsedFormHolds() throws {
-        var caseload = SyntheticCaseload(
-            now: Date(timeIntervalSince1970: 1_780_000_000),
-            count: 40,
-            seed: 11,
-            coordinators: ["maria", "li"]
-        )
-        let now = Date(timeIntervalSince1970: 1_780_000_000)
-        var states: [String: CaseState] = [:]
-        for call in caseload.calls() {
-            let varlinkCall = VarlinkCall(method: "io.imr.Cases." + call.method, parameters: call.parameters)
-            guard let caseId = call.parameters["caseId"]?.stringValue,
-                let command = try? RecordingCall.command(for: varlinkCall),
-                let events = try? decide(command, state: states[caseId] ?? CaseState(), now: now)
-            else { continue }
-            var state = states[caseId] ?? CaseState()
-            for event in events {
-                state = evolve(
-                    state,
-                    RecordedCaseEvent(event: event, version: state.version + 1, eventId: UUID(), recordedAt: now)
-                )
-            }
-            states[caseId] = state
-        }
+        let now = SyntheticStates.now
+        let states = SyntheticStates.fold(cases: 40, seed: 11)
         #expect(states.count == 40)
         var withDeadlines = 0
         for (_, state) in states {

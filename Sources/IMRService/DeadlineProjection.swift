@@ -510,12 +510,16 @@ final class DeadlineBodies: Sendable {
         if let known, known.deadline == deadline { return (known.body, known.plan) }
         let body = String(decoding: deadline.wireBytes, as: UTF8.self)
         let planText = plan(deadline).text
+        guard remember else { return (body, planText) }
         let cost = Self.cost(body: body, plan: planText)
-        guard remember, cost <= budget / 2 else { return (body, planText) }
+        guard cost <= budget / 2 else { return (body, planText) }
         storage.withLock { g in
-            if let replaced = g.young[deadline.id] {
+            if let replaced = g.young.removeValue(forKey: deadline.id) {
                 g.youngBytes -= Self.cost(body: replaced.body, plan: replaced.plan)
-            } else if g.youngBytes + cost > budget / 2 {
+            }
+            // Checked for a replacement too: a deadline written again with a longer body must
+            // not take the generation past its half.
+            if g.youngBytes + cost > budget / 2 {
                 g.old = g.young
                 g.young = [:]
                 g.youngBytes = 0

@@ -53,6 +53,23 @@ struct MemoBoundTests {
         #expect(again.body.contains("changed"))
     }
 
+    /// A deadline written again with a longer body replaces its entry within the budget, beside
+    /// others that stay as they were.
+    @Test func aDeadlineThatGrowsStaysWithinTheBudget() throws {
+        let all = Self.deadlines(cases: 3)
+        var growing = try #require(all.first)
+        let others = all.dropFirst().prefix(4)
+        let budget = 64 << 10
+        let memo = DeadlineBodies(budget: budget)
+        for n in 1...120 {
+            for other in others { _ = memo.encoded(other, plan: { _ in .none }) }
+            growing.statusNote = String(repeating: "x", count: n * 40)
+            let (body, _) = memo.encoded(growing, plan: { _ in .none })
+            #expect(body.contains(growing.statusNote!))
+            #expect(memo.figures.youngBytes <= budget / 2, "after \(n)")
+        }
+    }
+
     @Test func aDeadlineLargerThanHalfTheBudgetIsEncodedButNotKept() throws {
         let one = try #require(Self.deadlines(cases: 3).first)
         let memo = DeadlineBodies(budget: 64)

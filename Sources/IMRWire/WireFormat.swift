@@ -105,10 +105,14 @@ package enum WireFormat {
 
     /// Encodes a value as a JSON object for a reply.
     package static func object<T: Encodable>(_ value: T) throws -> [String: JSONValue] {
-        let data = try encoder.encode(value)
-        // Varlink's parser, not `JSONDecoder`: decoding `JSONValue` through Codable tries each
-        // kind of value in turn and cost several times the encoding.
-        return try data.withUnsafeBytes { try JSONParser.parse($0, maximumDepth: 512) }.objectValue ?? [:]
+        try parsedObject(try encoder.encode(value))
+    }
+
+    /// The members of encoded JSON text, parsed with Varlink's parser, not `JSONDecoder`:
+    /// decoding `JSONValue` through Codable tries each kind of value in turn and cost several
+    /// times the encoding.
+    private static func parsedObject(_ data: Data) throws -> [String: JSONValue] {
+        try data.withUnsafeBytes { try JSONParser.parse($0, maximumDepth: 512) }.objectValue ?? [:]
     }
 
     /// ``object(_:)`` with each member's value kept as the encoder wrote it
@@ -120,9 +124,7 @@ package enum WireFormat {
         let encoder = encoder
         encoder.outputFormatting.insert(.withoutEscapingSlashes)
         let data = try encoder.encode(value)
-        guard let members = StoredJSON.members(of: data) else {
-            return try data.withUnsafeBytes { try JSONParser.parse($0, maximumDepth: 512) }.objectValue ?? [:]
-        }
+        guard let members = StoredJSON.members(of: data) else { return try parsedObject(data) }
         var object: [String: JSONValue] = [:]
         object.reserveCapacity(members.count)
         for member in members {

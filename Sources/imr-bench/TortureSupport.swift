@@ -170,7 +170,11 @@ final class RawConnection {
     /// One call and its reply's parameters; a Varlink error is thrown as `VarlinkError`.
     func call(_ method: String, _ parameters: [String: JSONValue] = [:]) throws -> [String: JSONValue] {
         guard send(method, parameters) else { throw TortureFailure("could not send \(method)") }
-        let reply = try receive()
+        return try Self.parameters(of: try receive())
+    }
+
+    /// A reply's parameters; its Varlink error thrown as `VarlinkError`.
+    static func parameters(of reply: VarlinkReply) throws -> [String: JSONValue] {
         if let error = reply.error { throw VarlinkError(error, parameters: reply.parameters ?? [:]) }
         return reply.parameters ?? [:]
     }

@@ -13,7 +13,6 @@ struct WireTextTests {
     static let odd = ["", "plain", "quote \" and \\ back", "tab\tnew\nline\u{1}", "ñ 東京 🙂", "/slash/"]
 
     @Test func aCaseSummaryWrittenAsTextIsItsDictionarySerialized() throws {
-        var checked = 0
         for (n, text) in Self.odd.enumerated() {
             for optionals in 0..<16 {
                 let summary = CaseSummary(
@@ -36,10 +35,8 @@ struct WireTextTests {
                 #expect(summary.wireBytes == JSONValue.object(summary.wireJSON).serialized, "\(summary)")
                 #expect(JSONValue.object(summary.wireJSON) == .object(try WireFormat.object(summary)))
                 #expect(summary.wireValue.objectValue == summary.wireJSON)
-                checked += 1
             }
         }
-        #expect(checked == 96)
     }
 
     @Test func anAlertWrittenAsTextIsItsDictionarySerialized() throws {

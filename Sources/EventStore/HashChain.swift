@@ -36,7 +36,7 @@ enum HashChain {
         integer(position)
         field(Array(streamId.utf8))
         integer(streamVersion)
-        field(Array(eventId.uuidString.lowercased().utf8))
+        field(Array(eventId.lowercasedText.utf8))
         field(Array(type.utf8))
         integer(schemaVersion)
         field(payload)

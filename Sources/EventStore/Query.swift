@@ -25,7 +25,7 @@ enum Query {
 
     static func event(_ db: SQLiteConnection, _ id: UUID) throws(SQLiteError) -> RecordedEvent? {
         let stmt = try db.cached(Writer.selectColumns + " WHERE event_id = ?")
-        try stmt.bind([.text(id.uuidString.lowercased())])
+        try stmt.bind([.text(id.lowercasedText)])
         return try Writer.decodeRows(stmt).first
     }
 

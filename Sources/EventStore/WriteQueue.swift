@@ -89,7 +89,7 @@ public final class WriteContext {
         try noting { () throws(EventStoreError) in
             try writer.sql("look up event \(id)") {
                 let stmt = try writer.db.cached(Writer.selectColumns + " WHERE event_id = ?")
-                try stmt.bind([.text(id.uuidString.lowercased())])
+                try stmt.bind([.text(id.lowercasedText)])
                 return try Writer.decodeRows(stmt).first
             }
         }
@@ -105,7 +105,7 @@ public final class WriteContext {
                 )
                 try stmt.bind([.text(streamId)])
                 defer { stmt.reset() }
-                guard try stmt.step(), let id = UUID(uuidString: stmt.text(1)) else { return nil }
+                guard try stmt.step(), let id = UUID.parse(stmt.text(1)) else { return nil }
                 return (stmt.int64(0), id)
             }
         }

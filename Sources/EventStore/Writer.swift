@@ -541,7 +541,7 @@ final class Writer: @unchecked Sendable {
                         .insertEvent,
                         [
                             .integer(position), .text(streamId), .integer(version),
-                            .text(event.id.uuidString.lowercased()),
+                            .text(event.id.lowercasedText),
                             .text(event.type), .integer(Int64(event.schemaVersion)), .blob(event.payload),
                             .blob(metadata),
                             .integer(recordedAt), .blob(previous), .blob(hash),
@@ -618,7 +618,7 @@ final class Writer: @unchecked Sendable {
         for event in request.events {
             let rows = try sql("look up event \(event.id)") { () throws -> [RecordedEvent] in
                 let stmt = try db.cached(Writer.selectColumns + " WHERE event_id = ?")
-                try stmt.bind([.text(event.id.uuidString.lowercased())])
+                try stmt.bind([.text(event.id.lowercasedText)])
                 return try Writer.decodeRows(stmt)
             }
             if let existing = rows.first {
@@ -683,7 +683,7 @@ final class Writer: @unchecked Sendable {
         for event in request.events {
             let existing = try sql("look up event \(event.id)") { () throws -> RecordedEvent? in
                 let stmt = try db.cached(Writer.selectColumns + " WHERE event_id = ?")
-                try stmt.bind([.text(event.id.uuidString.lowercased())])
+                try stmt.bind([.text(event.id.lowercasedText)])
                 return try Writer.decodeRows(stmt).first
             }
             guard let existing, existing.position <= head else { continue }
@@ -707,7 +707,7 @@ final class Writer: @unchecked Sendable {
     private func duplicate(_ id: UUID, _ what: String) -> EventStoreError {
         EventStoreError(
             .duplicateEventId,
-            "event id \(id.uuidString.lowercased()) \(what); an event id can be used once: send a new id for a new event"
+            "event id \(id.lowercasedText) \(what); an event id can be used once: send a new id for a new event"
         )
     }
 
@@ -1024,7 +1024,7 @@ enum HeadAnchor {
         if try stmt.step() {
             lastPosition = stmt.int64(0)
             lastHash = stmt.bytes(10)
-            let computed = UUID(uuidString: stmt.text(3)).map { id in
+            let computed = UUID.parse(stmt.text(3)).map { id in
                 HashChain.hash(
                     previous: stmt.bytes(9),
                     position: lastPosition,

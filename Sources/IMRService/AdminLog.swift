@@ -57,7 +57,7 @@ package enum AdminLog {
                     id: id,
                     type: TamperedLogAccepted.typeName,
                     payload: try encoder.encode(fact),
-                    metadata: EventMetadata(actor: actor.label, correlationId: id.uuidString.lowercased())
+                    metadata: EventMetadata(actor: actor.label, correlationId: id.lowercasedText)
                 )
             ]
         )

@@ -16,7 +16,7 @@ import Workflow
 package enum AlertStreams {
     package static let prefix = "alert-"
 
-    package static func streamId(_ alertId: UUID) -> String { prefix + alertId.uuidString.lowercased() }
+    package static func streamId(_ alertId: UUID) -> String { prefix + alertId.lowercasedText }
 
     /// The alert id of a deadline's alert at a level: SHA-256 of both, shaped as a UUID.
     package static func alertId(deadlineId: String, level: AlertLevel) -> UUID {
@@ -289,7 +289,7 @@ package struct AlertProjection: Projection {
             try db.execute(
                 "INSERT OR IGNORE INTO alerts (alert_id, deadline_id, case_id, rule, level, due_us, scheduled_us, raised_us, late, coordinator, position, is_live) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    .text(e.alertId.uuidString.lowercased()), deadlineId, .text(e.caseId.rawValue),
+                    .text(e.alertId.lowercasedText), deadlineId, .text(e.caseId.rawValue),
                     .text(e.rule.rawValue),
                     .text(e.level.rawValue), .integer(e.due.unixMicroseconds), .integer(e.scheduledAt.unixMicroseconds),
                     .integer(e.raisedAt.unixMicroseconds), .integer(e.late ? 1 : 0), .text(e.coordinator),
@@ -301,17 +301,17 @@ package struct AlertProjection: Projection {
         case .acknowledged(let e):
             try db.execute(
                 "UPDATE alerts SET acknowledged_by = ?, acknowledged_us = ? WHERE alert_id = ?",
-                [.text(e.by), .integer(e.at.unixMicroseconds), .text(e.alertId.uuidString.lowercased())]
+                [.text(e.by), .integer(e.at.unixMicroseconds), .text(e.alertId.lowercasedText)]
             )
         case .snoozed(let e):
             try db.execute(
                 "UPDATE alerts SET snoozed_until_us = ? WHERE alert_id = ?",
-                [.integer(e.until.unixMicroseconds), .text(e.alertId.uuidString.lowercased())]
+                [.integer(e.until.unixMicroseconds), .text(e.alertId.lowercasedText)]
             )
         case .reassigned(let e):
             try db.execute(
                 "UPDATE alerts SET coordinator = ? WHERE alert_id = ?",
-                [.text(e.coordinator), .text(e.alertId.uuidString.lowercased())]
+                [.text(e.coordinator), .text(e.alertId.lowercasedText)]
             )
         }
     }
@@ -568,7 +568,7 @@ extension AlertProjection {
     }
 
     static func alert(_ id: UUID, in db: ProjectionDatabase) throws -> AlertView? {
-        try db.query("SELECT \(columns) FROM alerts WHERE alert_id = ?", [.text(id.uuidString.lowercased())]).first.map(
+        try db.query("SELECT \(columns) FROM alerts WHERE alert_id = ?", [.text(id.lowercasedText)]).first.map(
             view
         )
     }

@@ -294,7 +294,7 @@ package final class AlertScheduler: Sendable {
                 "deadline.id": .string(event.deadlineId),
                 "due": .string(due),
                 "coordinator": .string(event.coordinator),
-                "alert.id": .string(event.alertId.uuidString.lowercased()),
+                "alert.id": .string(event.alertId.lowercasedText),
                 "alert.level": .string(event.level.rawValue),
                 "alert.late": .string(event.late ? "true" : "false"),
             ]

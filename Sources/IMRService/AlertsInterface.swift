@@ -270,7 +270,7 @@ package struct AlertsInterface: VarlinkHandler {
             guard version > 0, let view = try AlertProjection.alert(id, in: context.database) else {
                 throw VarlinkError(
                     "io.imr.Alerts.AlertNotFound",
-                    parameters: ["alertId": .string(id.uuidString.lowercased())]
+                    parameters: ["alertId": .string(id.lowercasedText)]
                 )
             }
             guard let event = try decide(view) else { return view }

@@ -90,8 +90,8 @@ package struct CaseSeeder: Sendable {
             let commandId = UUID.random()
             let metadata = EventMetadata(
                 actor: actor.label,
-                correlationId: commandId.uuidString.lowercased(),
-                commandId: commandId.uuidString.lowercased()
+                correlationId: commandId.lowercasedText,
+                commandId: commandId.lowercasedText
             )
             guard
                 let encoded = CaseService.encode(

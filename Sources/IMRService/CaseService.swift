@@ -62,7 +62,7 @@ package struct CommandIdReuse: Sendable, Equatable {
         let at =
             positions.count == 1
             ? "position \(positions[0])" : "positions \(positions.map(String.init).joined(separator: ", "))"
-        return "command id \(commandId.uuidString.lowercased()) was already used for a different command "
+        return "command id \(commandId.lowercasedText) was already used for a different command "
             + "(\(eventTypes.joined(separator: ", ")) on case '\(caseId)', at \(at)); nothing was recorded: "
             + "give each new command its own id (or leave --command-id out)"
     }
@@ -397,9 +397,9 @@ package struct CaseService: Sendable {
         let digest = Self.digest(of: command, caseId: caseId)
         let metadata = EventMetadata(
             actor: actor.label,
-            correlationId: correlationId ?? commandId.uuidString.lowercased(),
-            causationId: commandId.uuidString.lowercased(),
-            commandId: commandId.uuidString.lowercased(),
+            correlationId: correlationId ?? commandId.lowercasedText,
+            causationId: commandId.lowercasedText,
+            commandId: commandId.lowercasedText,
             extras: [Self.commandDigestKey: digest]
         )
         return PreparedCommand(
@@ -674,7 +674,7 @@ package struct CaseService: Sendable {
     ) throws(CaseServiceError) -> CommandOutcome? {
         let first = Self.eventId(commandId: commandId, index: 0)
         guard let start = stored.firstIndex(where: { $0.id == first }) else { return nil }
-        let tag = commandId.uuidString.lowercased()
+        let tag = commandId.lowercasedText
         let mine = stored[start...].prefix { $0.metadata.commandId == tag }
         // Events recorded before digests were kept carry none: they count as the same command.
         if let earlier = stored[start].metadata.extras[Self.commandDigestKey], earlier != digest {
@@ -701,7 +701,7 @@ package struct CaseService: Sendable {
     static func eventId(commandId: UUID, index: Int) -> UUID {
         var hasher = SHA256()
         hasher.update(data: Array("imr-command-event".utf8))
-        hasher.update(data: Array(commandId.uuidString.lowercased().utf8))
+        hasher.update(data: Array(commandId.lowercasedText.utf8))
         hasher.update(data: withUnsafeBytes(of: Int64(index).bigEndian) { Array($0) })
         var bytes = Array(hasher.finalize().prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x50  // version 5 style: name-based

@@ -282,7 +282,7 @@ package struct CasesInterface: VarlinkHandler {
                 "recorded \(outcome.eventTypes.joined(separator: ", ")) on case \(caseId.rawValue)",
                 metadata: [
                     "case.id": .string(caseId.rawValue), "event.position": .string("\(outcome.positions.last ?? 0)"),
-                    "actor": .string(actor.label), "command.id": .string(commandId.uuidString.lowercased()),
+                    "actor": .string(actor.label), "command.id": .string(commandId.lowercasedText),
                     "message.id": .string(LogMessageID.eventsRecorded),
                 ]
             )
@@ -352,14 +352,14 @@ package struct CasesInterface: VarlinkHandler {
             logger.notice(
                 "refused on case \(caseId): \(reuse.message)",
                 metadata: [
-                    "case.id": .string(caseId), "command.id": .string(reuse.commandId.uuidString.lowercased()),
+                    "case.id": .string(caseId), "command.id": .string(reuse.commandId.lowercasedText),
                     "message.id": .string(LogMessageID.transitionRefused),
                 ]
             )
             return VarlinkError(
                 "io.imr.Cases.CommandIdReused",
                 parameters: [
-                    "commandId": .string(reuse.commandId.uuidString.lowercased()), "caseId": .string(reuse.caseId),
+                    "commandId": .string(reuse.commandId.lowercasedText), "caseId": .string(reuse.caseId),
                     "events": .array(reuse.eventTypes.map { .string($0) }),
                     "positions": .array(reuse.positions.map { .int($0) }),
                     "message": .string(reuse.message),
@@ -376,7 +376,7 @@ package struct CasesInterface: VarlinkHandler {
         return HistoryEntry(
             position: e.position,
             version: e.streamVersion,
-            eventId: e.id.uuidString.lowercased(),
+            eventId: e.id.lowercasedText,
             type: e.type,
             schemaVersion: Int64(e.schemaVersion),
             recordedAt: e.recordedAt,

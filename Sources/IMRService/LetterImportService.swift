@@ -153,8 +153,8 @@ extension CaseService {
         let letterId = Self.letterCommandId(r.letter, caseId: caseId, force: r.force)
         let importId = r.commandId ?? letterId
         // What this import is, for a command id sent again: the letter, the case and force.
-        let digest = "letter-" + letterId.uuidString.lowercased()
-        let tag = importId.uuidString.lowercased()
+        let digest = "letter-" + letterId.lowercasedText
+        let tag = importId.lowercasedText
         // The log already holds this import: nothing is written again; another command
         // under this id is refused.
         let earlier: RecordedEvent?

@@ -259,7 +259,7 @@ final class RawWriter {
             sqlite3_bind_int64(insert, 1, Int64(i + 1))
             sqlite3_bind_text(insert, 2, "case-\(i % streams)", -1, imr_sqlite_transient())
             sqlite3_bind_int64(insert, 3, Int64(i / streams + 1))
-            sqlite3_bind_text(insert, 4, UUID().uuidString.lowercased(), -1, imr_sqlite_transient())
+            sqlite3_bind_text(insert, 4, UUID().lowercasedText, -1, imr_sqlite_transient())
             _ = payload.withUnsafeBytes {
                 sqlite3_bind_blob(insert, 5, $0.baseAddress, Int32($0.count), imr_sqlite_transient())
             }

@@ -145,7 +145,7 @@ struct Torture: ParsableCommand {
                     guard let c = try? RawConnection(path: socket, timeout: 30) else { return }
                     for call in calls where call.client == k {
                         var parameters = call.parameters
-                        let commandId = UUID().uuidString.lowercased()
+                        let commandId = UUID().lowercasedText
                         parameters["commandId"] = .string(commandId)
                         do {
                             let reply = try c.call("io.imr.Cases." + call.method, parameters)

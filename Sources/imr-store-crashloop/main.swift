@@ -26,6 +26,6 @@ while true {
     try store.append(to: stream, expected: .exact(current), events: events)
     // Unbuffered: the line is out of the process before the next append starts.
     FileHandle.standardOutput.write(
-        Data(("ACK " + events.map { $0.id.uuidString.lowercased() }.joined(separator: " ") + "\n").utf8)
+        Data(("ACK " + events.map { $0.id.lowercasedText }.joined(separator: " ") + "\n").utf8)
     )
 }

@@ -38,6 +38,20 @@ import Testing
         }
     }
 
+    @Test func uuidLowercaseTextIsFoundationsTextLowered() {
+        let edges = [
+            UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+            UUID(uuid: (255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255)),
+            UUID(
+                uuid: (0x09, 0x0A, 0x9F, 0xA0, 0x0F, 0xF0, 0x10, 0x01, 0xAB, 0xCD, 0xEF, 0x12, 0x34, 0x56, 0x78, 0x9A)
+            ),
+        ]
+        for id in edges + (0..<2_000).map({ _ in UUID.random() }) + [UUID.timeOrdered()] {
+            #expect(id.lowercasedText == id.uuidString.lowercased())
+            #expect(UUID.parse(id.lowercasedText) == id)
+        }
+    }
+
     @Test func timeOrderedUUIDsAreVersion7AndSortByTheirMillisecond() {
         let base: UInt64 = 1_764_547_200_123
         // Half way through each millisecond, clear of rounding at its edges.

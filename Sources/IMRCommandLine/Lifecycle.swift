@@ -17,7 +17,7 @@ package struct RecordingOptions: ParsableArguments {
     @Option(
         name: .customLong("command-id"),
         help: ArgumentHelp(
-            "A UUID naming this command: sending it again with the same id records nothing new (for scripts that retry); a different command with an id already used is refused (exit 65).",
+            "A UUID naming this command: sending it again with the same id records nothing new (for scripts that retry); a different command with an id already used is refused (exit 65). Without it the daemon makes an id of its own, and the same command sent again is a new one.",
             valueName: "uuid"
         )
     )

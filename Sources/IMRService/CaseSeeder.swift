@@ -87,11 +87,12 @@ package struct CaseSeeder: Sendable {
                 refused += 1
                 continue
             }
-            let commandId = UUID.random()
+            // As the daemon records a command sent without an id: one made here, time-ordered.
+            let commandId = CaseService.CommandIdentity(id: .timeOrdered(now: now), named: false)
             let metadata = EventMetadata(
                 actor: actor.label,
-                correlationId: commandId.lowercasedText,
-                commandId: commandId.lowercasedText
+                correlationId: commandId.id.lowercasedText,
+                commandId: commandId.id.lowercasedText
             )
             guard
                 let encoded = CaseService.encode(

@@ -234,7 +234,8 @@ package struct CasesInterface: VarlinkHandler {
 
     private func record(_ call: VarlinkCall, context: VarlinkCallContext) async throws -> [String: JSONValue] {
         let envelope = try WireFormat.decode(RecordingCall.Envelope.self, from: call)
-        let commandId: UUID
+        // None named: the service makes one (time-ordered; the command cannot be sent again).
+        var commandId: UUID?
         if let text = envelope.commandId {
             guard let id = UUID(uuidString: text) else {
                 throw VarlinkError(
@@ -245,8 +246,6 @@ package struct CasesInterface: VarlinkHandler {
                 )
             }
             commandId = id
-        } else {
-            commandId = .random()
         }
         let command = try RecordingCall.command(for: call)
         let caseId = CaseID(envelope.caseId)
@@ -282,7 +281,7 @@ package struct CasesInterface: VarlinkHandler {
                 "recorded \(outcome.eventTypes.joined(separator: ", ")) on case \(caseId.rawValue)",
                 metadata: [
                     "case.id": .string(caseId.rawValue), "event.position": .string("\(outcome.positions.last ?? 0)"),
-                    "actor": .string(actor.label), "command.id": .string(commandId.lowercasedText),
+                    "actor": .string(actor.label), "command.id": .string(outcome.commandId.lowercasedText),
                     "message.id": .string(LogMessageID.eventsRecorded),
                 ]
             )

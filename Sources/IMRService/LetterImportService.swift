@@ -256,7 +256,7 @@ extension CaseService {
                 to: caseId,
                 base: state,
                 version: version,
-                commandId: importId,
+                commandId: CaseService.CommandIdentity(id: importId, named: true),
                 metadata: metadata,
                 recordedAt: r.now,
                 in: context

@@ -98,6 +98,49 @@ private struct Fixture {
         }
     }
 
+    /// A command sent without an id gets one made here, time-ordered: its events' ids keep
+    /// that order (the log's index on event ids grows at its end) and carry no digest, since
+    /// nobody can send it again; a named id keeps the ids derived from it and its digest.
+    @Test func aCommandWithoutAnIdGetsTimeOrderedIds_aNamedOneKeepsItsDerivedIds() throws {
+        let f = try Fixture()
+        defer { f.close() }
+        let first = pacific("2024-03-01", 9)
+        let later = first.addingTimeInterval(3_600)
+        let opened = try f.service.execute(
+            .openCase(f.opened("c1")),
+            on: "c1",
+            actor: f.alice,
+            commandId: nil,
+            now: first
+        )
+        let rfa = try f.service.execute(.receiveRFA(Fixture.rfa), on: "c1", actor: f.alice, commandId: nil, now: later)
+        let named = UUID.random()
+        let note = try f.service.execute(.addNote("called"), on: "c1", actor: f.alice, commandId: named, now: later)
+        let history = try f.service.history(of: "c1")
+        #expect(history.count == 3)
+        for (outcome, event, at) in [(opened, history[0], first), (rfa, history[1], later)] {
+            #expect(outcome.commandId.uuid.6 >> 4 == 7)
+            #expect(event.metadata.commandId == outcome.commandId.lowercasedText)
+            #expect(event.metadata.extras[CaseService.commandDigestKey] == nil)
+            // Version 7, the command id's 48-bit milliseconds first.
+            #expect(event.id.uuid.6 >> 4 == 7)
+            #expect(event.id.uuid.8 >> 6 == 0b10)
+            #expect(event.id.lowercasedText.prefix(13) == outcome.commandId.lowercasedText.prefix(13))
+            #expect(event.id == CaseService.eventId(madeCommandId: outcome.commandId, index: 0))
+            let millis = UInt64(at.timeIntervalSince1970 * 1000)
+            #expect(
+                event.id.lowercasedText.replacingOccurrences(of: "-", with: "").prefix(12)
+                    == String(format: "%012llx", millis)
+            )
+        }
+        #expect(history[0].id.lowercasedText < history[1].id.lowercasedText)
+        #expect(note.commandId == named)
+        #expect(history[2].id == CaseService.eventId(commandId: named, index: 0))
+        #expect(history[2].metadata.extras[CaseService.commandDigestKey] != nil)
+        let again = try f.service.execute(.addNote("called"), on: "c1", actor: f.alice, commandId: named, now: later)
+        #expect(again.wasAlreadyRecorded && again.positions == note.positions && again.commandId == named)
+    }
+
     @Test func refusalsAndUnknownCasesAreTypedAndWriteNothing() throws {
         let f = try Fixture()
         defer { f.close() }

@@ -14,12 +14,14 @@ sqlite3 module only; the daemon may go on running.
 """
 
 import collections
+import signal
 import sqlite3
 import struct
 import sys
 
 
 def main() -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the listing quietly
     if len(sys.argv) != 2:
         print("usage: wal-pages.py PATH-TO-imr.sqlite", file=sys.stderr)
         return 64

@@ -2,6 +2,10 @@ import Foundation
 
 /// The case-level commands: opening, withdrawal, closing, reassignment and notes.
 extension CaseRules {
+    /// What an injured-worker reference (initials or an internal id) may hold: built once,
+    /// not for every case opened.
+    private static let referenceCharacters = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: ".-_"))
+
     func open(_ e: CaseOpened) throws(CaseRuleViolation) -> CaseOpened {
         if let facts = state.facts {
             throw refuse(
@@ -15,9 +19,8 @@ extension CaseRules {
         try requireText(e.claimsAdministrator, "The claims administrator")
         try requireText(e.coordinator, "The coordinator")
         let reference = e.injuredWorkerReference
-        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: ".-_"))
         if reference.isEmpty || reference.count > 24
-            || reference.unicodeScalars.contains(where: { !allowed.contains($0) })
+            || reference.unicodeScalars.contains(where: { !Self.referenceCharacters.contains($0) })
         {
             throw refuse(
                 .personalDataRefused,

@@ -377,7 +377,8 @@ package struct CaseService: Sendable {
     /// (version 7) and known to nobody else: its events' ids keep its time order
     /// (``eventId(madeCommandId:index:)``) and nothing is looked up. Ids named before this
     /// distinction existed keep their derivation, so a retry across an upgrade still finds
-    /// its command.
+    /// its command. A made id sent back by a caller (it is in the case's history) is refused
+    /// as an id already used.
     struct CommandIdentity: Sendable, Equatable {
         let id: UUID
         /// The caller chose the id.
@@ -468,6 +469,16 @@ package struct CaseService: Sendable {
                 if let outcome = try earlierOutcome(of: p.commandId.id, digest: digest, in: stored, caseId: caseId) {
                     return outcome
                 }
+            } else if p.commandId.id.uuid.6 >> 4 == 7 {
+                // An id the service made for an earlier command (its history shows it), sent
+                // back under a command: refused as any id used before is. Its command kept no
+                // digest to compare with, and nobody sent it the first time, so this is no retry.
+                let made: RecordedEvent?
+                do { made = try context.event(id: CaseService.eventId(madeCommandId: p.commandId.id, index: 0)) } catch
+                {
+                    throw .storage(error)
+                }
+                if let made { throw try reuse(of: p.commandId.id, first: made, in: context) ?? .caseNotFound(caseId) }
             }
         }
         if let ahead, let outcome = try recordAhead(ahead, caseId: caseId, commandId: p.commandId.id, in: context) {

@@ -139,6 +139,16 @@ private struct Fixture {
         #expect(history[2].metadata.extras[CaseService.commandDigestKey] != nil)
         let again = try f.service.execute(.addNote("called"), on: "c1", actor: f.alice, commandId: named, now: later)
         #expect(again.wasAlreadyRecorded && again.positions == note.positions && again.commandId == named)
+        // A made id sent back (it is in the history) is an id already used, whatever the command.
+        for command in [CaseCommand.receiveRFA(Fixture.rfa), .addNote("sent back")] {
+            #expect {
+                try f.service.execute(command, on: "c1", actor: f.alice, commandId: rfa.commandId, now: later)
+            } throws: { error in
+                guard case .commandIdReused(let reuse) = error as? CaseServiceError else { return false }
+                return reuse.commandId == rfa.commandId && reuse.positions == rfa.positions
+            }
+        }
+        #expect(try f.service.history(of: "c1").count == 3)
     }
 
     @Test func refusalsAndUnknownCasesAreTypedAndWriteNothing() throws {

@@ -88,7 +88,7 @@ package struct CaseSeeder: Sendable {
                 continue
             }
             // As the daemon records a command sent without an id: one made here, time-ordered.
-            let commandId = CaseService.CommandIdentity(id: .timeOrdered(now: now), named: false)
+            let commandId = CaseService.CommandIdentity(id: .timeOrdered(now: now), digest: nil)
             let metadata = EventMetadata(
                 actor: actor.label,
                 correlationId: commandId.id.lowercasedText,

@@ -381,8 +381,12 @@ package struct CaseService: Sendable {
     /// as an id already used.
     struct CommandIdentity: Sendable, Equatable {
         let id: UUID
+        /// What a retry under a named id is compared with (``digest(of:caseId:)``); nil for an
+        /// id made here, which nobody can send again.
+        let digest: String?
+
         /// The caller chose the id.
-        let named: Bool
+        var named: Bool { digest != nil }
 
         /// The id of the command's event `index` (from 0).
         func eventId(_ index: Int) -> UUID {
@@ -398,9 +402,6 @@ package struct CaseService: Sendable {
         let caseId: CaseID
         let badCaseId: InvalidValue?
         let commandId: CommandIdentity
-        /// The command's digest (``digest(of:caseId:)``), what a retry is compared with; nil
-        /// for a command id made here, which nobody can send again.
-        let digest: String?
         let metadata: EventMetadata
         let now: Date
     }
@@ -423,22 +424,23 @@ package struct CaseService: Sendable {
             throw .invalidValue(badCaseId)
         }
         do { try CommandValues.validate(command) } catch { throw .invalidValue(error) }
-        let commandId = CommandIdentity(id: named ?? .timeOrdered(now: now), named: named != nil)
         // A retry is compared with the digest; a command whose id was made here has none.
-        let digest = named == nil ? nil : Self.digest(of: command, caseId: caseId)
+        let commandId = CommandIdentity(
+            id: named ?? .timeOrdered(now: now),
+            digest: named == nil ? nil : Self.digest(of: command, caseId: caseId)
+        )
         let metadata = EventMetadata(
             actor: actor.label,
             correlationId: correlationId ?? commandId.id.lowercasedText,
             causationId: commandId.id.lowercasedText,
             commandId: commandId.id.lowercasedText,
-            extras: digest.map { [Self.commandDigestKey: $0] } ?? [:]
+            extras: commandId.digest.map { [Self.commandDigestKey: $0] } ?? [:]
         )
         return PreparedCommand(
             command: command,
             caseId: caseId,
             badCaseId: badCaseId,
             commandId: commandId,
-            digest: digest,
             metadata: metadata,
             now: now
         )
@@ -452,36 +454,12 @@ package struct CaseService: Sendable {
         in context: WriteContext
     ) throws(CaseServiceError) -> CommandOutcome {
         let caseId = p.caseId
-        let streamId = CaseStreams.streamId(caseId)
-        // A retry of a recorded command, or its id reused: one index lookup. A command id made
-        // here was never sent before and cannot be sent again: nothing to look up.
-        if p.commandId.named, let digest = p.digest {
-            let earlier: RecordedEvent?
-            do { earlier = try context.event(id: p.commandId.eventId(0)) } catch { throw .storage(error) }
-            if let earlier {
-                guard earlier.streamId == streamId else {
-                    throw try reuse(of: p.commandId.id, first: earlier, in: context) ?? .caseNotFound(caseId)
-                }
-                let stored: [RecordedEvent]
-                do { stored = try context.read(stream: streamId, from: earlier.streamVersion) } catch {
-                    throw .storage(error)
-                }
-                if let outcome = try earlierOutcome(of: p.commandId.id, digest: digest, in: stored, caseId: caseId) {
-                    return outcome
-                }
-            } else if p.commandId.id.uuid.6 >> 4 == 7 {
-                // An id the service made for an earlier command (its history shows it), sent
-                // back under a command: refused as any id used before is. Its command kept no
-                // digest to compare with, and nobody sent it the first time, so this is no retry.
-                let made: RecordedEvent?
-                do { made = try context.event(id: CaseService.eventId(madeCommandId: p.commandId.id, index: 0)) } catch
-                {
-                    throw .storage(error)
-                }
-                if let made { throw try reuse(of: p.commandId.id, first: made, in: context) ?? .caseNotFound(caseId) }
-            }
+        if let digest = p.commandId.digest,
+            let outcome = try earlierCommand(p.commandId.id, digest: digest, on: caseId, in: context)
+        {
+            return outcome
         }
-        if let ahead, let outcome = try recordAhead(ahead, caseId: caseId, commandId: p.commandId.id, in: context) {
+        if let ahead, let outcome = try recordAhead(ahead, caseId: caseId, commandId: p.commandId, in: context) {
             return outcome
         }
         let (state, version) = try currentState(of: caseId, in: context)
@@ -517,12 +495,46 @@ package struct CaseService: Sendable {
         )
     }
 
+    /// A retry of a command recorded under the named id `commandId`: its earlier outcome; nil
+    /// when the id is new. One index lookup (two for a version 7 id). The id used for a
+    /// different command, or on another case, is refused. (A command id made here was never
+    /// sent before and cannot be sent again: nothing to look up for it.)
+    private func earlierCommand(
+        _ commandId: UUID,
+        digest: String,
+        on caseId: CaseID,
+        in context: WriteContext
+    ) throws(CaseServiceError) -> CommandOutcome? {
+        let streamId = CaseStreams.streamId(caseId)
+        let earlier: RecordedEvent?
+        do { earlier = try context.event(id: Self.eventId(commandId: commandId, index: 0)) } catch {
+            throw .storage(error)
+        }
+        guard let earlier else {
+            // An id the service made for an earlier command (its history shows it), sent back
+            // under a command: refused as any id used before is. Its command kept no digest to
+            // compare with, and nobody sent it the first time, so this is no retry.
+            let made = CommandIdentity(id: commandId, digest: nil)
+            if commandId.uuid.6 >> 4 == 7, let reused = try reuse(of: made, first: nil, in: context) { throw reused }
+            return nil
+        }
+        guard earlier.streamId == streamId else {
+            throw try reuse(of: CommandIdentity(id: commandId, digest: digest), first: earlier, in: context)
+                ?? .caseNotFound(caseId)
+        }
+        let stored: [RecordedEvent]
+        do { stored = try context.read(stream: streamId, from: earlier.streamVersion) } catch {
+            throw .storage(error)
+        }
+        return try earlierOutcome(of: commandId, digest: digest, in: stored, caseId: caseId)
+    }
+
     /// Appends a command decided ahead, when the stream's last event is still the one it was
     /// decided after; nil (nothing written) when it is not.
     private func recordAhead(
         _ ahead: DecidedAhead,
         caseId: CaseID,
-        commandId: UUID,
+        commandId: CommandIdentity,
         in context: WriteContext
     ) throws(CaseServiceError) -> CommandOutcome? {
         let streamId = CaseStreams.streamId(caseId)
@@ -563,7 +575,7 @@ package struct CaseService: Sendable {
         }
         return CommandOutcome(
             caseId: caseId,
-            commandId: commandId,
+            commandId: commandId.id,
             version: result.streamVersion,
             positions: result.events.map(\.position),
             eventTypes: result.events.map(\.type),
@@ -627,7 +639,7 @@ package struct CaseService: Sendable {
                 recordedAt: recordedAt.roundedToStoredMicroseconds
             )
         } catch  where error.kind == .duplicateEventId {
-            throw try reuse(of: commandId.id, first: nil, in: context) ?? .storage(error)
+            throw try reuse(of: commandId, first: nil, in: context) ?? .storage(error)
         } catch {
             throw .storage(error)
         }
@@ -682,13 +694,13 @@ package struct CaseService: Sendable {
 
     /// The earlier command recorded under `commandId`, wherever it is; nil when none is.
     func reuse(
-        of commandId: UUID,
+        of commandId: CommandIdentity,
         first known: RecordedEvent?,
         in context: WriteContext
     ) throws(CaseServiceError) -> CaseServiceError? {
         var first = known
         if first == nil {
-            do { first = try context.event(id: Self.eventId(commandId: commandId, index: 0)) } catch {
+            do { first = try context.event(id: commandId.eventId(0)) } catch {
                 throw .storage(error)
             }
         }
@@ -701,7 +713,7 @@ package struct CaseService: Sendable {
         let mine = events.prefix { $0.metadata.commandId == command }
         return .commandIdReused(
             CommandIdReuse(
-                commandId: commandId,
+                commandId: commandId.id,
                 caseId: CaseStreams.caseId(ofStream: first.streamId)?.rawValue ?? first.streamId,
                 eventTypes: mine.map(\.type),
                 positions: mine.map(\.position)

@@ -9,18 +9,7 @@ extension CasesInterface {
     /// `ImportDetermination`: one letter, one append (see ``CaseService/importLetter``).
     func importDetermination(_ call: VarlinkCall, context: VarlinkCallContext) async throws -> [String: JSONValue] {
         let p = try WireFormat.decode(ImportDeterminationRequest.self, from: call)
-        var commandId: UUID?
-        if let text = p.commandId {
-            guard let id = UUID(uuidString: text) else {
-                throw VarlinkError(
-                    "io.imr.Cases.InvalidValue",
-                    parameters: [
-                        "parameter": "commandId", "message": .string("'\(text)' is not a UUID"),
-                    ]
-                )
-            }
-            commandId = id
-        }
+        let commandId = try Self.commandId(p.commandId)
         let actor = AccessPolicy.actor(of: context.peer)
         let outcome: LetterImportOutcome
         do {

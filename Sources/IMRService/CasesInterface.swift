@@ -232,21 +232,22 @@ package struct CasesInterface: VarlinkHandler {
         }
     }
 
+    /// A recording call's `commandId`, checked; nil when the caller named none.
+    static func commandId(_ text: String?) throws -> UUID? {
+        guard let text else { return nil }
+        guard let id = UUID(uuidString: text) else {
+            throw VarlinkError(
+                "io.imr.Cases.InvalidValue",
+                parameters: ["parameter": "commandId", "message": .string("'\(text)' is not a UUID")]
+            )
+        }
+        return id
+    }
+
     private func record(_ call: VarlinkCall, context: VarlinkCallContext) async throws -> [String: JSONValue] {
         let envelope = try WireFormat.decode(RecordingCall.Envelope.self, from: call)
         // None named: the service makes one (time-ordered; the command cannot be sent again).
-        var commandId: UUID?
-        if let text = envelope.commandId {
-            guard let id = UUID(uuidString: text) else {
-                throw VarlinkError(
-                    "io.imr.Cases.InvalidValue",
-                    parameters: [
-                        "parameter": "commandId", "message": .string("'\(text)' is not a UUID"),
-                    ]
-                )
-            }
-            commandId = id
-        }
+        let commandId = try Self.commandId(envelope.commandId)
         let command = try RecordingCall.command(for: call)
         let caseId = CaseID(envelope.caseId)
         let actor = AccessPolicy.actor(of: context.peer)

@@ -164,7 +164,9 @@ extension CaseService {
         if let earlier {
             guard earlier.streamId == streamId else {
                 let reuse: CaseServiceError?
-                do { reuse = try self.reuse(of: importId, first: earlier, in: context) } catch { throw .service(error) }
+                do {
+                    reuse = try self.reuse(of: .init(id: importId, digest: digest), first: earlier, in: context)
+                } catch { throw .service(error) }
                 throw .service(reuse ?? .caseNotFound(caseId))
             }
             let stored: [RecordedEvent]
@@ -256,7 +258,7 @@ extension CaseService {
                 to: caseId,
                 base: state,
                 version: version,
-                commandId: CaseService.CommandIdentity(id: importId, named: true),
+                commandId: CaseService.CommandIdentity(id: importId, digest: digest),
                 metadata: metadata,
                 recordedAt: r.now,
                 in: context

@@ -48,9 +48,9 @@ package struct CaseItemsProjection: Projection {
     }
 
     package func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
-        guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
         // The case's rows after its next event (same append or catch-up batch) replace these.
         if db.upcoming?.streamId == event.streamId { return }
+        guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
         let state = try CaseStreams.state(after: event, in: db)
         func date(_ d: LocalDate?) -> SQLiteValue { d.map { .text($0.iso) } ?? .null }
         var wanted: [String: [SQLiteValue]] = [:]

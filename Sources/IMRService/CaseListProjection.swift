@@ -130,10 +130,10 @@ package struct CaseListProjection: Projection {
     }
 
     package func apply(_ event: RecordedEvent, to db: ProjectionDatabase) throws {
-        guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
         // The case's row (and its count) after its next event, in the same append or catch-up
         // batch, replaces this one's.
         if db.upcoming?.streamId == event.streamId { return }
+        guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
         let state = try CaseStreams.state(after: event, in: db)
         guard let facts = state.facts else { return }
         let numbers = Array(Set(state.items.compactMap { $0.imrCaseNumber?.rawValue })).sorted()

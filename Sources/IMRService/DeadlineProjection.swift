@@ -200,10 +200,10 @@ package struct DeadlineProjection: Projection {
         if event.type == AlertRaised.typeName, case .raised(let raised)? = try AlertStreams.decode(event) {
             return try apply(raised, to: db)
         }
-        guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
         // The rows after the case's next event (of the same append, or of the same catch-up
         // batch) replace those of this one.
         if db.upcoming?.streamId == event.streamId { return }
+        guard let caseId = CaseStreams.caseId(ofStream: event.streamId) else { return }
         let state = try CaseStreams.state(after: event, in: db)
         // What the case's rows hold now: only rows that change are written (most commands move
         // one or two of a case's deadlines and leave the rest as they are).
@@ -375,7 +375,8 @@ package struct DeadlineProjection: Projection {
             moves = change.map { (line: $0.key, by: $0.value) }
         }
         for (line, by) in moves where by != 0 {
-            guard let space = line.firstIndex(of: " ") else { continue }
+            // By bytes: a search by characters was 5% of a rebuild's applying thread.
+            guard let space = line.utf8.firstIndex(of: UInt8(ascii: " ")) else { continue }
             // Summed over a rebuild's batch (nothing reads the counts while a batch is applied).
             try db.add(
                 by,
@@ -383,7 +384,7 @@ package struct DeadlineProjection: Projection {
                     INSERT INTO deadline_outcome_counts (rule, status, count) VALUES (?, ?, ?)
                     ON CONFLICT (rule, status) DO UPDATE SET count = count + excluded.count
                     """,
-                key: [.text(String(line[..<space])), .text(String(line[line.index(after: space)...]))]
+                key: [.text(String(line[..<space])), .text(String(line[line.utf8.index(after: space)...]))]
             )
         }
         if settled.isEmpty {

@@ -150,6 +150,7 @@ public enum DeadlineEngine {
     static func mergingItems(_ deadlines: [CaseDeadline], caseId: CaseID) -> [CaseDeadline] {
         var merged: [CaseDeadline] = []
         var index: [MergeKey: Int] = [:]
+        var grown: Set<Int> = []
         for deadline in deadlines {
             guard perItemRules.contains(deadline.rule) else {
                 merged.append(deadline)
@@ -161,21 +162,28 @@ public enum DeadlineEngine {
                 merged.append(deadline)
                 continue
             }
-            var group = merged[at]
-            group.itemIds += deadline.itemIds
-            func union(_ lines: inout [String], _ more: [String]) {
-                for line in more where !lines.contains(line) { lines.append(line) }
+            // In place: a copy of the group would copy its arrays again for every item.
+            func absorb(into group: inout CaseDeadline) {
+                group.itemIds += deadline.itemIds
+                func union(_ lines: inout [String], _ more: [String]) {
+                    for line in more where !lines.contains(line) { lines.append(line) }
+                }
+                union(&group.explanation, deadline.explanation)
+                union(&group.assumptions, deadline.assumptions)
+                union(&group.correctionNotes, deadline.correctionNotes)
+                if let note = deadline.statusNote, group.statusNote != note {
+                    group.statusNote = group.statusNote.map { $0.contains(note) ? $0 : $0 + "; " + note } ?? note
+                }
             }
-            union(&group.explanation, deadline.explanation)
-            union(&group.assumptions, deadline.assumptions)
-            union(&group.correctionNotes, deadline.correctionNotes)
-            if let note = deadline.statusNote, group.statusNote != note {
-                group.statusNote = group.statusNote.map { $0.contains(note) ? $0 : $0 + "; " + note } ?? note
-            }
-            group.id =
+            absorb(into: &merged[at])
+            grown.insert(at)
+        }
+        // Named once all its items are in (not again for every item merged).
+        for at in grown {
+            let group = merged[at]
+            merged[at].id =
                 "\(caseId.rawValue)/\(group.rule.rawValue)/" + group.itemIds.map(\.rawValue).joined(separator: "+")
                 + (group.round > 1 ? "/r\(group.round)" : "")
-            merged[at] = group
         }
         return merged
     }

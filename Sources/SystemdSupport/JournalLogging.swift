@@ -54,16 +54,18 @@ package enum JournalFields {
         case "deadline.id": return "IMR_DEADLINE"
         case "rule.id": return "IMR_RULE"
         default:
-            var name = "IMR_"
+            // As bytes: the daemon logs a line for every command it records.
+            var name: [UInt8] = Array("IMR_".utf8)
+            name.reserveCapacity(4 + key.utf8.count)
             for scalar in key.unicodeScalars {
-                switch scalar {
-                case "a"..."z": name.unicodeScalars.append(Unicode.Scalar(scalar.value - 32)!)
-                case "A"..."Z", "0"..."9": name.unicodeScalars.append(scalar)
-                default: name.append("_")
+                switch scalar.value {
+                case 0x61...0x7A: name.append(UInt8(scalar.value - 32))  // a-z
+                case 0x41...0x5A, 0x30...0x39: name.append(UInt8(scalar.value))  // A-Z, 0-9
+                default: name.append(UInt8(ascii: "_"))
                 }
             }
             // journald drops fields with names longer than 64 characters.
-            return String(name.prefix(64))
+            return String(decoding: name.prefix(64), as: UTF8.self)
         }
     }
 
@@ -111,23 +113,31 @@ package enum JournalFields {
         function: String,
         line: UInt
     ) -> [JournalField] {
-        var result = [
-            JournalField("MESSAGE", message),
-            JournalField("PRIORITY", String(priority(for: level))),
-            JournalField("SYSLOG_IDENTIFIER", syslogIdentifier),
-        ]
-        var extra: [String: String] = [:]
+        var result: [JournalField] = []
+        result.reserveCapacity(metadata.count + 7)
+        result.append(JournalField("MESSAGE", message))
+        result.append(JournalField("PRIORITY", String(priority(for: level))))
+        result.append(JournalField("SYSLOG_IDENTIFIER", syslogIdentifier))
+        // A few fields a line: a list searched is cheaper than a dictionary built and sorted.
+        var extra: [JournalField] = []
+        extra.reserveCapacity(metadata.count + 1)
+        func put(_ name: String, _ value: String) {
+            if let at = extra.firstIndex(where: { $0.name == name }) {
+                extra[at] = JournalField(name, value)
+            } else {
+                extra.append(JournalField(name, value))
+            }
+        }
         // In key order, so that when two keys map to one field ("case", "case.id") the same one wins every time.
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
-            extra[fieldName(forMetadataKey: key)] = "\(value)"
+            put(fieldName(forMetadataKey: key), value.text)
         }
-        if let error { extra["IMR_ERROR"] = "\(error)" }
-        result += extra.sorted { $0.key < $1.key }.map { JournalField($0.key, $0.value) }
-        result += [
-            JournalField("CODE_FILE", file),
-            JournalField("CODE_LINE", String(line)),
-            JournalField("CODE_FUNC", function),
-        ]
+        if let error { put("IMR_ERROR", "\(error)") }
+        extra.sort { $0.name < $1.name }
+        result += extra
+        result.append(JournalField("CODE_FILE", file))
+        result.append(JournalField("CODE_LINE", String(line)))
+        result.append(JournalField("CODE_FUNC", function))
         return result
     }
 
@@ -151,12 +161,23 @@ package enum JournalFields {
     }
 }
 
+extension Logger.MetadataValue {
+    /// The value as its field shows it: a string as it is (no interpolation), anything else
+    /// as swift-log describes it.
+    var text: String {
+        if case .string(let text) = self { return text }
+        return description
+    }
+}
+
 /// Merges the handler's metadata, the provider's and the call's; the call wins.
 private func mergedMetadata(
     _ handler: Logger.Metadata,
     _ provider: Logger.MetadataProvider?,
     _ call: Logger.Metadata?
 ) -> Logger.Metadata {
+    // Most lines carry only the call's metadata: nothing to merge.
+    if handler.isEmpty, provider == nil { return call ?? [:] }
     var merged = handler
     if let provided = provider?.get() { merged.merge(provided) { _, new in new } }
     if let call { merged.merge(call) { _, new in new } }

@@ -16,6 +16,41 @@ import Glibc
         #expect(JournalFields.fieldName(forMetadataKey: "peer-uid") == "IMR_PEER_UID")
         #expect(JournalFields.fieldName(forMetadataKey: "Actor") == "IMR_ACTOR")
         #expect(JournalFields.fieldName(forMetadataKey: String(repeating: "x", count: 100)).count == 64)
+        // One underscore for each character that is not an ASCII letter or digit, however many bytes it takes.
+        #expect(JournalFields.fieldName(forMetadataKey: "fällig-ünd 7") == "IMR_F_LLIG__ND_7")
+    }
+
+    @Test func keysMappingToOneField_theLastInKeyOrderWins_andTheErrorWinsOverMetadata() {
+        struct Failure: Error, CustomStringConvertible { var description: String { "disk full" } }
+        let fields = JournalFields.fields(
+            level: .error,
+            message: "m",
+            metadata: ["case.id": "B", "case-id": "A", "error": "from metadata", "zeta": .stringConvertible(3)],
+            syslogIdentifier: "imr-daemon",
+            error: Failure(),
+            file: "f",
+            function: "g",
+            line: 1
+        )
+        // "case-id" and "case.id" both end in a field; "case.id" sorts after "case-id" and maps to IMR_CASE,
+        // "case-id" to IMR_CASE_ID; "error" maps to IMR_ERROR, which the error passed to the call replaces.
+        #expect(
+            fields.map(\.description) == [
+                "MESSAGE=m", "PRIORITY=3", "SYSLOG_IDENTIFIER=imr-daemon", "IMR_CASE=B", "IMR_CASE_ID=A",
+                "IMR_ERROR=disk full", "IMR_ZETA=3", "CODE_FILE=f", "CODE_LINE=1", "CODE_FUNC=g",
+            ]
+        )
+        let clash = JournalFields.fields(
+            level: .info,
+            message: "m",
+            metadata: ["a.b": "first", "a_b": "second"],
+            syslogIdentifier: "x",
+            file: "f",
+            function: "g",
+            line: 1
+        )
+        // "a.b" < "a_b" in key order: both are IMR_A_B, and the later one is kept, once.
+        #expect(clash.filter { $0.name == "IMR_A_B" } == [JournalField("IMR_A_B", "second")])
     }
 
     @Test func fields_carryMessagePriorityIdentifierMetadataAndCodeLocation() {

@@ -34,6 +34,7 @@ import Workflow
                         payload: encoded.payload
                     )
                     #expect(codable == event)
+                    #expect(encoded.payload == (try CaseEventCodec.encodeWithCodable(event)))
                     #expect(fast == codable, "\(String(decoding: encoded.payload, as: UTF8.self))")
                     events += 1
                     if fast != nil { fastByType[encoded.type, default: 0] += 1 }

@@ -231,6 +231,49 @@ extension String {
         #expect(types == fastPathTypes, "seed \(seed)")
     }
 
+    @Test func randomValuesOfEveryFastType_areWrittenByteForByteAsJSONEncoderWritesThem() throws {
+        let seed = testSeed("randomValuesWrittenFast")
+        var payloads = RandomPayloads(random: SeededGenerator(seed: seed))
+        var types = Set<String>()
+        for _ in 0..<4000 {
+            let event = payloads.event()
+            let codable = try CaseEventCodec.encodeWithCodable(event)
+            let fast = try #require(CaseEventCodec.encodeFast(event), "seed \(seed): \(event)")
+            #expect(
+                fast == codable,
+                "seed \(seed): fast \(String(decoding: fast, as: UTF8.self)) codable \(String(decoding: codable, as: UTF8.self))"
+            )
+            #expect(try CaseEventCodec.encode(event).payload == codable)
+            types.insert(type(of: event.payload).typeName)
+        }
+        #expect(types == fastPathTypes, "seed \(seed)")
+        // Every control character, escaped as JSONEncoder escapes it.
+        let controls = String((0..<0x20).map { Character(Unicode.Scalar(UInt8($0))) }) + "\u{7F}\\\"/é😀"
+        let closed = CaseEvent.caseClosed(CaseClosed(closedOn: LocalDate(iso: "2026-12-03")!, reason: controls))
+        #expect(CaseEventCodec.encodeFast(closed) == (try CaseEventCodec.encodeWithCodable(closed)))
+    }
+
+    @Test func eventsOfOtherTypes_areLeftToJSONEncoder() throws {
+        let seed = testSeed("otherTypesWritten")
+        var generator = SeededGenerator(seed: seed)
+        var others = Set<String>()
+        for _ in 0..<100 {
+            var run = RandomCaseRun()
+            for _ in 0..<60 { run.step(Int.random(in: 0...1_000_000, using: &generator)) }
+            for recorded in run.h.log {
+                let codable = try CaseEventCodec.encodeWithCodable(recorded.event)
+                #expect(try CaseEventCodec.encode(recorded.event).payload == codable, "seed \(seed)")
+                if let fast = CaseEventCodec.encodeFast(recorded.event) {
+                    #expect(fast == codable, "seed \(seed)")
+                } else {
+                    others.insert(type(of: recorded.event.payload).typeName)
+                }
+            }
+        }
+        #expect(others.isDisjoint(with: fastPathTypes))
+        #expect(!others.isEmpty, "seed \(seed): the runs had only events the fast path writes")
+    }
+
     @Test func everyEventOfRandomCaseRuns_readsTheSame_fastAndWithCodable() throws {
         let seed = testSeed("everyEventOfRandomCaseRuns")
         var generator = SeededGenerator(seed: seed)

@@ -61,8 +61,13 @@ public enum CaseEventCodec {
         return EncodedCaseEvent(
             type: type(of: payload).typeName,
             schemaVersion: type(of: payload).schemaVersion,
-            payload: try encoder().encode(payload)
+            payload: try encodeFast(event) ?? encoder().encode(payload)
         )
+    }
+
+    /// The payload through `JSONEncoder` and Codable alone: what ``encodeFast(_:)`` is tested against.
+    package static func encodeWithCodable(_ event: CaseEvent) throws -> Data {
+        try encoder().encode(event.payload)
     }
 
     /// Reads a stored event, upcasting an older schema version to the current shape.

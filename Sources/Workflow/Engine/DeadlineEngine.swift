@@ -110,7 +110,12 @@ public enum DeadlineEngine {
 
     /// The clocks counted per item, merged: one deadline for every item it covers, so that a
     /// UR decision denying three items asks for one IMR application, shown and alerted once.
-    static let perItemRules: Set<RuleID> = [.imrApplication, .imroAssignmentNotice, .imrImplementation]
+    static func isPerItem(_ rule: RuleID) -> Bool {
+        switch rule {
+        case .imrApplication, .imroAssignmentNotice, .imrImplementation: true
+        default: false
+        }
+    }
 
     /// What per-item deadlines share to be one entry: the same clock (rule, round, RFA, start
     /// and due), the same status, party and satisfying act, and both on the board or both
@@ -148,17 +153,20 @@ public enum DeadlineEngine {
     /// `<case>/<rule>/<item>+<item>…[/r<round>]`); lines that differ between the items (the
     /// outcome each was decided with, a note about one item) are all kept, in order.
     static func mergingItems(_ deadlines: [CaseDeadline], caseId: CaseID) -> [CaseDeadline] {
+        // A case has a few dozen deadlines at most: lists searched in order cost less than
+        // dictionaries hashed (this runs for every command and for every case a rebuild reads).
         var merged: [CaseDeadline] = []
-        var index: [MergeKey: Int] = [:]
-        var grown: Set<Int> = []
+        merged.reserveCapacity(deadlines.count)
+        var groups: [(key: MergeKey, at: Int)] = []
+        var grown: [Int] = []
         for deadline in deadlines {
-            guard perItemRules.contains(deadline.rule) else {
+            guard isPerItem(deadline.rule) else {
                 merged.append(deadline)
                 continue
             }
             let key = MergeKey(deadline)
-            guard let at = index[key] else {
-                index[key] = merged.count
+            guard let at = groups.first(where: { $0.key == key })?.at else {
+                groups.append((key, merged.count))
                 merged.append(deadline)
                 continue
             }
@@ -176,7 +184,7 @@ public enum DeadlineEngine {
                 }
             }
             absorb(into: &merged[at])
-            grown.insert(at)
+            if !grown.contains(at) { grown.append(at) }
         }
         // Named once all its items are in (not again for every item merged).
         for at in grown {

@@ -135,9 +135,7 @@ package struct CasesInterface: VarlinkHandler {
                 )
             }
             let deadlines = DeadlineEngine.deadlines(for: state, now: clock())
-            return try WireFormat.replyObject(
-                CaseReply(case: CaseView(state, timeline: timeline, deadlines: deadlines))
-            )
+            return try CaseReply.wire(CaseView(state, timeline: timeline, deadlines: deadlines))
         case "Stats":
             try ReadModelGate.require(["case_list", "case_items", "deadlines"], of: service.store)
             let (store, now) = (service.store, clock())

@@ -65,6 +65,12 @@ package struct CaseView: Codable, Sendable, Equatable {
         package var writtenAt: Date
         package var text: String
         package var version: Int
+
+        package init(writtenAt: Date, text: String, version: Int) {
+            self.writtenAt = writtenAt
+            self.text = text
+            self.version = version
+        }
     }
 
     /// An `EventCorrected` of the case: the event it corrects and the field's new value.

@@ -90,6 +90,31 @@ struct WireTextTests {
         #expect(withDeadlines > 10)
     }
 
+    /// `Get`'s reply with its deadlines spliced in from their bodies holds what the whole
+    /// case through the encoder holds, for every case of a synthetic caseload, with notes whose
+    /// text holds the member the splice looks for.
+    @Test func aCaseDetailWithItsDeadlinesSplicedInHoldsWhatTheEncoderWrites() throws {
+        let now = SyntheticStates.now
+        var spliced = 0
+        for (index, (_, state)) in SyntheticStates.fold(cases: 40, seed: 5).enumerated() {
+            var view = CaseView(state, timeline: [], deadlines: DeadlineEngine.deadlines(for: state, now: now))
+            if index % 2 == 0 {
+                view.notes.append(.init(writtenAt: now, text: #"see "deadlines":[] and "deadlines":[1]"#, version: 1))
+            }
+            let wire = try CaseReply.wire(view)
+            let whole = try WireFormat.object(CaseReply(case: view))
+            #expect(JSONValue.object(wire).resolved == .object(whole), "\(view.caseId ?? "")")
+            if case .raw? = wire["case"], !view.deadlines.isEmpty { spliced += 1 }
+        }
+        #expect(spliced > 10)
+        // A case without deadlines takes the encoder's path.
+        var none = CaseView(CaseState(), timeline: [], deadlines: [])
+        none.notes.append(.init(writtenAt: now, text: "x", version: 1))
+        #expect(
+            JSONValue.object(try CaseReply.wire(none)).resolved == .object(try WireFormat.object(CaseReply(case: none)))
+        )
+    }
+
     /// What the scan does not take (here more members than it reads at the top) is parsed
     /// instead: the same values either way.
     @Test func aReplyTheScanDeclinesIsParsed() throws {

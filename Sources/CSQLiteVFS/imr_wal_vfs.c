@@ -288,3 +288,14 @@ int imr_wal_vfs_register(void) {
     pthread_once(&imr_once, imr_register_once);
     return imr_register_result;
 }
+
+static int imr_wal_frames_hook(void *context, sqlite3 *db, const char *name, int frames) {
+    (void)db;
+    (void)name;
+    *(int *)context = frames;
+    return SQLITE_OK;
+}
+
+void imr_wal_track_frames(sqlite3 *db, int *frames) {
+    sqlite3_wal_hook(db, imr_wal_frames_hook, frames);
+}

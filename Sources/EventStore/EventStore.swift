@@ -43,6 +43,10 @@ public final class EventStore: Sendable {
         /// the rest of the store (appends, reads, the projections not being rebuilt) is usable
         /// meanwhile, and ``rebuildsInProgress()`` names those that are not.
         public var finishesRebuildsOnOpen: Bool
+        /// WAL frames (pages) after a commit from which a thread of the store's own checkpoints
+        /// the WAL into the main file (PASSIVE, off the writer's path); the writer checkpoints
+        /// itself only past eight times as many. Tests lower it.
+        public var checkpointFrames: Int
 
         public init(
             synchronous: Synchronous = .full,
@@ -51,7 +55,8 @@ public final class EventStore: Sendable {
             clock: @escaping @Sendable () -> Date = { Date() },
             writerCacheKiB: Int? = nil,
             rebuildCacheKiB: Int = 32 * 1024,
-            finishesRebuildsOnOpen: Bool = true
+            finishesRebuildsOnOpen: Bool = true,
+            checkpointFrames: Int = 8000
         ) {
             self.synchronous = synchronous
             self.busyTimeout = busyTimeout
@@ -60,6 +65,7 @@ public final class EventStore: Sendable {
             self.writerCacheKiB = writerCacheKiB
             self.rebuildCacheKiB = rebuildCacheKiB
             self.finishesRebuildsOnOpen = finishesRebuildsOnOpen
+            self.checkpointFrames = max(1, checkpointFrames)
         }
     }
 

@@ -1,4 +1,5 @@
 import CSQLite
+import CSQLiteVFS
 import Foundation
 import Synchronization
 
@@ -40,7 +41,42 @@ final class Writer: @unchecked Sendable {
         self.db = db
         self.path = path
         self.options = options
+        self.checkpointer = Checkpointer(
+            path: path,
+            busyTimeoutMilliseconds: Int32(clamping: options.busyTimeout.milliseconds)
+        )
+        walFrames.initialize(to: 0)
     }
+
+    deinit {
+        checkpointer.stop()
+        sqlite3_wal_hook(db.handle, nil, nil)
+        walFrames.deallocate()
+    }
+
+    /// Checkpoints the WAL off this connection (see ``Checkpointer``).
+    let checkpointer: Checkpointer
+    /// Frames in the WAL after this connection's last commit (``imr_wal_track_frames``).
+    private let walFrames = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+
+    /// After a commit: asks the checkpointer for a checkpoint once the WAL passes
+    /// ``EventStore/Options/checkpointFrames``, and checkpoints here only past eight times that
+    /// (a reader that pins the WAL, or a checkpointer that cannot keep up, leaves it bounded).
+    private func noteCommit() {
+        let frames = Int(walFrames.pointee)
+        defer { framesAtLastRequest = min(framesAtLastRequest, frames) }
+        if frames >= 8 * options.checkpointFrames {
+            try? db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        } else if frames >= options.checkpointFrames, frames >= framesAtLastRequest + options.checkpointFrames / 2 {
+            // Not at every commit: while a reader keeps the WAL from starting over, a checkpoint
+            // a commit would sync the main file again and again for a few frames each.
+            framesAtLastRequest = frames
+            checkpointer.request()
+        }
+    }
+
+    /// The WAL's frames when the checkpointer was last asked (lower once the WAL started over).
+    private var framesAtLastRequest = 0
 
     /// The statements every append runs, prepared once and held here: the connection's cache
     /// would hash their text on each use, a good part of a batched append's cost.
@@ -130,7 +166,9 @@ final class Writer: @unchecked Sendable {
             // the read models hold only what the log holds, so there is nothing to scrub.
             try db.execute("PRAGMA secure_delete = FAST")
             if let kib = options.writerCacheKiB { try db.execute("PRAGMA cache_size = -\(max(64, kib))") }
-            try db.execute("PRAGMA wal_autocheckpoint = 8000")
+            // Checkpoints run on a thread of their own (``Checkpointer``), not at the end of a
+            // commit: this hook replaces SQLite's automatic checkpoint.
+            imr_wal_track_frames(db.handle, walFrames)
         } catch let error as SQLiteError {
             throw EventStoreError.from(error, path: path, doing: "open")
         } catch let error as EventStoreError {
@@ -231,6 +269,7 @@ final class Writer: @unchecked Sendable {
     }
 
     func shutdown() {
+        checkpointer.stop()
         // A clean close checkpoints the WAL into the main file.
         try? db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     }
@@ -286,6 +325,7 @@ final class Writer: @unchecked Sendable {
                 }
             }
             try sql(action) { try db.run("COMMIT") }
+            noteCommit()
             checkpoints.merge(pendingCheckpoints) { _, new in new }
             pendingCheckpoints = [:]
             if !pendingRebuilds.isEmpty || deferredIndexesChanged {

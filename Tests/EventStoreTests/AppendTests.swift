@@ -129,6 +129,45 @@ import Testing
         #expect(try store.verify().problem == nil)
     }
 
+    /// Checkpoints run on the store's checkpoint thread, not at the end of the writer's
+    /// commits: past `checkpointFrames` the writer asks for one and goes on; the WAL stays
+    /// bounded, the log stays whole, and closing the store ends the thread.
+    @Test func theWALIsCheckpointedOnAThreadOfItsOwn_andStaysBounded() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("log.sqlite")
+        let frames = 40
+        let pad = String(repeating: "p", count: 3_000)
+        do {
+            let store = try EventStore(path: path, options: .init(checkpointFrames: frames))
+            defer { store.close() }
+            for n in 0..<400 {
+                try store.append(
+                    to: "s\(n % 7)",
+                    expected: .any,
+                    events: [NewEvent(type: "Padded", payload: Array(#"{"n":\#(n),"pad":"\#(pad)"}"#.utf8))]
+                )
+            }
+            let checkpointer = try store.withWriter { (w: Writer) throws(EventStoreError) in w.checkpointer }
+            var waited = 0
+            while checkpointer.passes.load(ordering: .relaxed) == 0 && waited < 500 {
+                Thread.sleep(forTimeInterval: 0.01)
+                waited += 1
+            }
+            #expect(checkpointer.passes.load(ordering: .relaxed) > 0)
+            // 400 commits of a page or more each: without checkpoints the WAL would hold them all.
+            // The writer itself checkpoints past eight times the threshold, so the WAL's largest
+            // extent is about that, plus one commit.
+            let walBytes = (try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+            #expect(walBytes > 0 && walBytes < (8 * frames + 20) * (4096 + 24) + 32, "\(walBytes)")
+            #expect(try store.verify().problem == nil)
+        }
+        let store = try EventStore(path: path)
+        defer { store.close() }
+        #expect(try store.headPosition() == 400)
+        #expect(try store.verify().problem == nil)
+    }
+
     @Test func theStatementJournalSpillIsConfiguredBeforeSQLiteStarts() throws {
         let dir = TemporaryDirectory()
         defer { dir.cleanup() }

@@ -14,4 +14,12 @@
 /// through. Returns an SQLite result code.
 int imr_wal_vfs_register(void);
 
+struct sqlite3;
+
+/// Replaces the connection's WAL hook (and so its automatic checkpoints, which SQLite runs from
+/// that hook) with one that only stores, in `*frames`, how many frames the WAL holds after each
+/// commit: the writer then asks a thread of its own to checkpoint. `*frames` is written on the
+/// thread that commits, during the commit.
+void imr_wal_track_frames(struct sqlite3 *db, int *frames);
+
 #endif

@@ -253,46 +253,33 @@ extension String {
         #expect(CaseEventCodec.encodeFast(closed) == (try CaseEventCodec.encodeWithCodable(closed)))
     }
 
-    @Test func eventsOfOtherTypes_areLeftToJSONEncoder() throws {
-        let seed = testSeed("otherTypesWritten")
-        var generator = SeededGenerator(seed: seed)
-        var others = Set<String>()
-        for _ in 0..<100 {
-            var run = RandomCaseRun()
-            for _ in 0..<60 { run.step(Int.random(in: 0...1_000_000, using: &generator)) }
-            for recorded in run.h.log {
-                let codable = try CaseEventCodec.encodeWithCodable(recorded.event)
-                #expect(try CaseEventCodec.encode(recorded.event).payload == codable, "seed \(seed)")
-                if let fast = CaseEventCodec.encodeFast(recorded.event) {
-                    #expect(fast == codable, "seed \(seed)")
-                } else {
-                    others.insert(type(of: recorded.event.payload).typeName)
-                }
-            }
-        }
-        #expect(others.isDisjoint(with: fastPathTypes))
-        #expect(!others.isEmpty, "seed \(seed): the runs had only events the fast path writes")
-    }
-
-    @Test func everyEventOfRandomCaseRuns_readsTheSame_fastAndWithCodable() throws {
+    /// Every event of random case runs is written as `JSONEncoder` writes it (the other types
+    /// by `JSONEncoder` itself) and read the same fast and with Codable.
+    @Test func everyEventOfRandomCaseRuns_isWrittenAndReadTheSame_fastAndWithCodable() throws {
         let seed = testSeed("everyEventOfRandomCaseRuns")
         var generator = SeededGenerator(seed: seed)
         var types = Set<String>()
+        var others = Set<String>()
         for _ in 0..<200 {
             var run = RandomCaseRun()
             for _ in 0..<60 { run.step(Int.random(in: 0...1_000_000, using: &generator)) }
             for recorded in run.h.log {
                 let encoded = try CaseEventCodec.encode(recorded.event)
+                #expect(encoded.payload == (try CaseEventCodec.encodeWithCodable(recorded.event)), "seed \(seed)")
                 let fast = decodeBothWays(encoded.type, encoded.schemaVersion, encoded.payload)
                 if fastPathTypes.contains(encoded.type) {
                     #expect(fast == recorded.event, "seed \(seed)")
+                    #expect(CaseEventCodec.encodeFast(recorded.event) == encoded.payload, "seed \(seed)")
                     types.insert(encoded.type)
                 } else {
                     #expect(fast == nil, "\(encoded.type) is left to Codable")
+                    #expect(CaseEventCodec.encodeFast(recorded.event) == nil, "\(encoded.type) is left to JSONEncoder")
+                    others.insert(encoded.type)
                 }
             }
         }
         #expect(types.isSuperset(of: fastPathTypes.subtracting(["WCABAppealFiled", "CaseClosed"])), "seed \(seed)")
+        #expect(!others.isEmpty, "seed \(seed): the runs had only events the fast paths take")
     }
 
     @Test func mutatedPayloads_decodeAsWithCodable_orFallBackToIt() throws {

@@ -200,9 +200,7 @@ extension CaseReply {
     package static func wire(_ view: CaseView) throws -> [String: JSONValue] {
         var rest = view
         rest.deadlines = []
-        let encoder = WireFormat.encoder
-        encoder.outputFormatting.insert(.withoutEscapingSlashes)
-        let text = [UInt8](try encoder.encode(rest))
+        let text = [UInt8](try WireFormat.replyEncoder.encode(rest))
         // The empty list's member: a `"` inside a string is escaped and a string value is never
         // followed by `:`, so these bytes are the case's own member, the only one of that name.
         guard !view.deadlines.isEmpty, let member = text.firstRange(of: Array(#""deadlines":[]"#.utf8)) else {

@@ -71,6 +71,13 @@ package enum WireFormat {
     }
 
     /// An encoder for wire results: instants as RFC 3339 with the Pacific offset.
+    /// ``encoder`` with slashes as they are: the text of replies kept as the encoder wrote it.
+    package static var replyEncoder: JSONEncoder {
+        let encoder = encoder
+        encoder.outputFormatting.insert(.withoutEscapingSlashes)
+        return encoder
+    }
+
     package static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -121,9 +128,7 @@ package enum WireFormat {
     /// same keys and values as ``object(_:)`` (a test holds the two equal); text the scan does
     /// not take (``StoredJSON/members(of:)``) is parsed as ``object(_:)`` does.
     package static func replyObject<T: Encodable>(_ value: T) throws -> [String: JSONValue] {
-        let encoder = encoder
-        encoder.outputFormatting.insert(.withoutEscapingSlashes)
-        let data = try encoder.encode(value)
+        let data = try replyEncoder.encode(value)
         guard let members = StoredJSON.members(of: data) else { return try parsedObject(data) }
         var object: [String: JSONValue] = [:]
         object.reserveCapacity(members.count)

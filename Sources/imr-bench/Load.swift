@@ -20,9 +20,11 @@ struct Load: ParsableCommand {
             (open, RFA with items, information requests, UR decision, notice, service, IMR application, eligibility, \
             assignment, records, determination, implementation, appeal, close: the demo's mix) from --clients concurrent \
             connections, a case's commands in order on one connection, and prints commands/s and latency p50/p99/max. \
-            Before each client count's run, raw SQLite's one-row durable commits/s on the same file system (the event \
-            store's table, no event-store logic; --raw-commits of them), so each ratio comes from figures taken a moment \
-            apart: this VM's disk moves by a quarter within minutes. With --eventsourcing, after each client count's run, \
+            Raw SQLite's one-row durable commits/s on the same file system (the event store's table, no event-store \
+            logic; --raw-commits of them) is timed before the first run and again after every run, and each run's ratio \
+            takes the mean of the raw figures just before and just after it: this VM's disk moves by a quarter within \
+            minutes. --rounds K runs each client count K times (each on a fresh daemon) and ends it with a line of the \
+            medians (commands/s, ratio, raw, p99). With --eventsourcing, after each run, \
             the Python eventsourcing library does the same number of cases from as many threads through \
             scripts/bench-eventsourcing.py (reload the case from its events, apply one, save durably to SQLite in --dir; \
             python3 from PATH with `pip install eventsourcing`), and imr's rate is given as a multiple of it. \
@@ -37,6 +39,8 @@ struct Load: ParsableCommand {
     @Option(help: "Synthetic cases recorded per run.") var cases: Int = 1000
     @Option(help: "full or normal.") var synchronous: String = "full"
     @Option(help: "Raw SQLite one-row commits to time.") var rawCommits: Int = 2000
+    @Option(help: "Runs of each client count, each between two raw SQLite timings; K > 1 adds a line of medians.")
+    var rounds: Int = 1
     @Option(help: "The imr-daemon binary.") var daemon: String?
     @Option(help: "Seed for the caseload.") var seed: UInt64 = 2026
     @Flag(
@@ -55,6 +59,7 @@ struct Load: ParsableCommand {
             throw ValidationError("--eventsourcing compares durable commands: use it with --synchronous full")
         }
         guard cases > 0, rawCommits > 0 else { throw ValidationError("--cases and --raw-commits must be positive") }
+        guard (1...100).contains(rounds) else { throw ValidationError("--rounds takes 1 to 100, not \(rounds)") }
         guard !clientCounts.isEmpty, clientCounts.allSatisfy({ (1...1000).contains($0) }) else {
             throw ValidationError("--clients takes numbers from 1 to 1000, comma-separated, not '\(clients)'")
         }
@@ -97,79 +102,128 @@ struct Load: ParsableCommand {
             "imr-bench load: \(ProcessInfo.processInfo.activeProcessorCount) cores, synchronous=\(synchronous.uppercased()), dir \(dir)"
         )
 
+        var rawBefore = try measureRaw()
+        print(String(format: "raw SQLite           %8.0f durable one-row commits/s", rawBefore))
         for count in clientCounts {
-            let rawRate = try measureRaw()
-            print(String(format: "raw SQLite           %8.0f durable one-row commits/s", rawRate))
-            let target = TortureDaemon(binary: daemonBinary, directory: work + "/clients-\(count)")
-            try FileManager.default.createDirectory(
-                atPath: work + "/clients-\(count)",
-                withIntermediateDirectories: true
-            )
-            let config = work + "/clients-\(count)/imr-daemon.toml"
-            try "[store]\nsynchronous = \"\(synchronous)\"\n[server]\nmax_connections_per_user = 1024\n".write(
-                toFile: config,
-                atomically: true,
-                encoding: .utf8
-            )
-            target.arguments = ["--config", config]
-            try target.start()
-            defer { target.stop() }
-            let calls = ClientCall.caseload(cases: cases, clients: count, seed: seed, prefix: "L-")
-            let latencies = LatencyBox()
-            let failures = FailureBox()
-            let started = ContinuousClock.now
-            onThreads(count) { [socket = target.socketPath] k in
-                guard let c = try? RawConnection(path: socket, timeout: 60) else {
-                    return failures.add("client \(k) could not connect")
-                }
-                for call in calls where call.client == k {
-                    let t = ContinuousClock.now
-                    do {
-                        _ = try c.call("io.imr.Cases." + call.method, call.parameters)
-                        latencies.add((ContinuousClock.now - t).seconds * 1000)
-                    } catch {
-                        failures.add("\(call.method) on \(call.parameters["caseId"]?.stringValue ?? "?"): \(error)")
-                    }
-                }
-            }
-            let elapsed = (ContinuousClock.now - started).seconds
-            let l = latencies.value
-            let rate = Double(l.samples.count) / elapsed
-            print(
-                String(
-                    format: "%3d client%@          %8.0f commands/s (%.0f%% of raw), latency %@ (%d cases)",
-                    count,
-                    count == 1 ? " " : "s",
-                    rate,
-                    rate / rawRate * 100,
-                    l.summary,
-                    cases
-                )
-            )
-            if !failures.messages.isEmpty {
+            var runs: [(rate: Double, ratio: Double, raw: Double, p99: Double, times: Double?)] = []
+            for round in 1...rounds {
+                let run = try runClients(count, round: round, daemonBinary: daemonBinary, work: work)
+                let rawAfter = try measureRaw()
+                let rawRate = (rawBefore + rawAfter) / 2
                 print(
-                    "    \(failures.count) commands failed, e.g. \(failures.messages.prefix(3).joined(separator: "; "))"
+                    String(
+                        format: "%3d client%@          %8.0f commands/s (%.0f%% of raw), latency %@ (%d cases)",
+                        count,
+                        count == 1 ? " " : "s",
+                        run.rate,
+                        run.rate / rawRate * 100,
+                        run.latencies.summary,
+                        cases
+                    )
                 )
-            }
-            if let comparison {
-                target.stop()  // so the idle daemon takes nothing from the comparison
-                let es = try comparison.run(clients: count, cases: cases, directory: work)
+                if !run.failures.messages.isEmpty {
+                    print(
+                        "    \(run.failures.count) commands failed, e.g. \(run.failures.messages.prefix(3).joined(separator: "; "))"
+                    )
+                }
                 print(
                     String(
                         format:
-                            "    %@ %8.0f commands/s, latency p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d commands; imr = %.1fx",
-                        es.library,
-                        es.commandsPerSecond,
-                        es.p50Ms ?? .nan,
-                        es.p99Ms ?? .nan,
-                        es.maxMs ?? .nan,
-                        es.commands,
-                        rate / es.commandsPerSecond
+                            "raw SQLite           %8.0f durable one-row commits/s (the run's raw: %.0f, the mean of the two around it)",
+                        rawAfter,
+                        rawRate
                     )
                 )
-                if es.failures > 0 { print("    eventsourcing: \(es.failures) commands failed: \(es.message)") }
+                rawBefore = rawAfter
+                var times: Double?
+                if let comparison {
+                    let es = try comparison.run(clients: count, cases: cases, directory: work)
+                    times = run.rate / es.commandsPerSecond
+                    print(
+                        String(
+                            format:
+                                "    %@ %8.0f commands/s, latency p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d commands; imr = %.1fx",
+                            es.library,
+                            es.commandsPerSecond,
+                            es.p50Ms ?? .nan,
+                            es.p99Ms ?? .nan,
+                            es.maxMs ?? .nan,
+                            es.commands,
+                            times ?? .nan
+                        )
+                    )
+                    if es.failures > 0 { print("    eventsourcing: \(es.failures) commands failed: \(es.message)") }
+                }
+                runs.append((run.rate, run.rate / rawRate, rawRate, run.latencies.percentile(0.99), times))
+            }
+            if rounds > 1 {
+                let multiples = runs.compactMap(\.times)
+                print(
+                    String(
+                        format:
+                            "%3d client%@ median of %d: %8.0f commands/s, %.0f%% of raw (runs %.0f-%.0f%%), raw %.0f, p99 %.1f ms%@",
+                        count,
+                        count == 1 ? " " : "s",
+                        rounds,
+                        InProcessTiming.median(runs.map(\.rate)),
+                        InProcessTiming.median(runs.map(\.ratio)) * 100,
+                        (runs.map(\.ratio).min() ?? 0) * 100,
+                        (runs.map(\.ratio).max() ?? 0) * 100,
+                        InProcessTiming.median(runs.map(\.raw)),
+                        InProcessTiming.median(runs.map(\.p99)),
+                        multiples.isEmpty
+                            ? "" : String(format: "; imr = %.1fx eventsourcing", InProcessTiming.median(multiples))
+                    )
+                )
             }
         }
+    }
+
+    /// One run of `count` clients on a fresh daemon (stopped when it returns, so an idle daemon
+    /// takes nothing from the raw timing or the comparison that follow).
+    private func runClients(
+        _ count: Int,
+        round: Int,
+        daemonBinary: String,
+        work: String
+    ) throws -> (rate: Double, latencies: Latencies, failures: FailureBox) {
+        let directory = work + "/clients-\(count)-\(round)"
+        let target = TortureDaemon(binary: daemonBinary, directory: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let config = directory + "/imr-daemon.toml"
+        try "[store]\nsynchronous = \"\(synchronous)\"\n[server]\nmax_connections_per_user = 1024\n".write(
+            toFile: config,
+            atomically: true,
+            encoding: .utf8
+        )
+        target.arguments = ["--config", config]
+        try target.start()
+        defer {
+            target.stop()
+            // Each round starts on a fresh store; the last one's files would only fill the disk.
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        let calls = ClientCall.caseload(cases: cases, clients: count, seed: seed, prefix: "L-")
+        let latencies = LatencyBox()
+        let failures = FailureBox()
+        let started = ContinuousClock.now
+        onThreads(count) { [socket = target.socketPath] k in
+            guard let c = try? RawConnection(path: socket, timeout: 60) else {
+                return failures.add("client \(k) could not connect")
+            }
+            for call in calls where call.client == k {
+                let t = ContinuousClock.now
+                do {
+                    _ = try c.call("io.imr.Cases." + call.method, call.parameters)
+                    latencies.add((ContinuousClock.now - t).seconds * 1000)
+                } catch {
+                    failures.add("\(call.method) on \(call.parameters["caseId"]?.stringValue ?? "?"): \(error)")
+                }
+            }
+        }
+        let elapsed = (ContinuousClock.now - started).seconds
+        let l = latencies.value
+        return (Double(l.samples.count) / elapsed, l, failures)
     }
 }
 

@@ -3,7 +3,7 @@ import CSQLite
 import EventStore
 import Foundation
 
-/// What the in-process timing tools (`decode`, `derive`) share.
+/// What the timing tools share (`decode` and `derive` time in process; `load` takes medians).
 enum InProcessTiming {
     /// This thread's CPU time in nanoseconds: on a machine busy with other work, the time the
     /// thread waited for a CPU does not count.

@@ -137,7 +137,11 @@ struct Load: ParsableCommand {
                 rawBefore = rawAfter
                 var times: Double?
                 if let comparison {
-                    let es = try comparison.run(clients: count, cases: cases, directory: work)
+                    // A directory a run: the script will not write over an earlier run's file.
+                    let esDirectory = work + "/eventsourcing-\(count)-\(round)"
+                    try FileManager.default.createDirectory(atPath: esDirectory, withIntermediateDirectories: true)
+                    defer { try? FileManager.default.removeItem(atPath: esDirectory) }
+                    let es = try comparison.run(clients: count, cases: cases, directory: esDirectory)
                     times = run.rate / es.commandsPerSecond
                     print(
                         String(

@@ -55,7 +55,8 @@ struct EventsourcingBenchTests {
         let bench = productsDirectory.appendingPathComponent("imr-bench").path
         let result = try await offPool {
             try run([
-                bench, "load", "--clients", "1,2", "--cases", "4", "--raw-commits", "20", "--eventsourcing",
+                bench, "load", "--clients", "1,2", "--cases", "4", "--raw-commits", "20", "--rounds", "2",
+                "--eventsourcing",
                 "--eventsourcing-script", Self.script, "--dir", FileManager.default.temporaryDirectory.path,
             ])
         }
@@ -63,10 +64,13 @@ struct EventsourcingBenchTests {
         let lines = result.output.split(separator: "\n").filter {
             $0.contains("eventsourcing ") && $0.contains("; imr = ")
         }
-        #expect(lines.count == 2, "one comparison per client count: \(result.output)")
+        #expect(lines.count == 4, "one comparison per run, two rounds of two client counts: \(result.output)")
         // Four cases of 10 or 11 commands each.
         #expect(lines.allSatisfy { $0.contains("over 42 commands") }, "\(result.output)")
         #expect(!result.output.contains("failed"), "\(result.output)")
+        // Each client count's medians include the multiple.
+        let medians = result.output.split(separator: "\n").filter { $0.contains(" median of 2: ") }
+        #expect(medians.count == 2 && medians.allSatisfy { $0.contains("x eventsourcing") }, "\(result.output)")
     }
 
     /// `imr-bench seed` on a small caseload: a daemon started on what it wrote serves it.

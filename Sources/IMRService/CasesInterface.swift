@@ -243,7 +243,7 @@ package struct CasesInterface: VarlinkHandler {
     }
 
     private func record(_ call: VarlinkCall, context: VarlinkCallContext) async throws -> [String: JSONValue] {
-        let envelope = try WireFormat.decode(RecordingCall.Envelope.self, from: call)
+        let envelope = try RecordingCall.envelope(of: call)
         // None named: the service makes one (time-ordered; the command cannot be sent again).
         let commandId = try Self.commandId(envelope.commandId)
         let command = try RecordingCall.command(for: call)

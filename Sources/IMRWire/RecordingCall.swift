@@ -9,7 +9,7 @@ import Workflow
 /// to the same fields.
 package enum RecordingCall {
     /// What every recording method carries besides its fact.
-    package struct Envelope: Codable, Sendable {
+    package struct Envelope: Codable, Sendable, Equatable {
         package var caseId: String
         /// A UUID naming the command, so that sending it again records nothing new.
         package var commandId: String?
@@ -18,6 +18,21 @@ package enum RecordingCall {
             self.caseId = caseId
             self.commandId = commandId
         }
+    }
+
+    /// The envelope of `call`, read straight from its parameters when they hold it plainly (a
+    /// string `caseId`; a string, null or nothing as `commandId`): through the decoder it was
+    /// a tenth of the loop's work on a recorded command. Anything else goes through
+    /// ``WireFormat/decode(_:from:)``, whose errors name the parameter.
+    package static func envelope(of call: VarlinkCall) throws(VarlinkError) -> Envelope {
+        if let parameters = call.parameters, case .string(let caseId)? = parameters["caseId"] {
+            switch parameters["commandId"] {
+            case nil, .null?: return Envelope(caseId: caseId, commandId: nil)
+            case .string(let commandId)?: return Envelope(caseId: caseId, commandId: commandId)
+            default: break
+            }
+        }
+        return try WireFormat.decode(Envelope.self, from: call)
     }
 
     /// `Reassign`'s fact.

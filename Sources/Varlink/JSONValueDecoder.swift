@@ -143,6 +143,45 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         try decoder.child(try value(key), key).unwrap(T.self)
     }
 
+    // The common scalars read in place: through `child` each field built its coding path (an
+    // array) and cast its type at run time. A value of another kind goes the generic way, for
+    // the same error at the same path.
+    func decode(_ type: String.Type, forKey key: Key) throws -> String {
+        if case .string(let s)? = object[key.stringValue] { return s }
+        return try decoder.child(try value(key), key).string()
+    }
+
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
+        if case .bool(let b)? = object[key.stringValue] { return b }
+        return try decoder.child(try value(key), key).bool()
+    }
+
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int {
+        if case .int(let i)? = object[key.stringValue], let n = Int(exactly: i) { return n }
+        return try decoder.child(try value(key), key).integer(Int.self)
+    }
+
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 {
+        if case .int(let i)? = object[key.stringValue] { return i }
+        return try decoder.child(try value(key), key).integer(Int64.self)
+    }
+
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
+        switch object[key.stringValue] {
+        case nil, .null?: return nil
+        case .string(let s)?: return s
+        case let value?: return try decoder.child(value, key).string()
+        }
+    }
+
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? {
+        switch object[key.stringValue] {
+        case nil, .null?: return nil
+        case .int(let i)? where Int(exactly: i) != nil: return Int(i)
+        case let value?: return try decoder.child(value, key).integer(Int.self)
+        }
+    }
+
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let value = object[key.stringValue] else { return nil }
         if case .null = value { return nil }

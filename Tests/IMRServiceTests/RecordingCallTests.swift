@@ -324,6 +324,29 @@ import Varlink
         #expect(Set(recorded.keys) == Set(RecordedReply.CodingKeys.allCases.map(\.stringValue)))
     }
 
+    /// The envelope read straight from the parameters is what the decoder gives, and any shape
+    /// it does not take fails with the decoder's error (the parameter named).
+    @Test func theEnvelopeReadStraightIsWhatTheDecoderGives() throws {
+        let shapes: [[String: JSONValue]?] = [
+            ["caseId": "C-1"], ["caseId": "C-1", "commandId": .null],
+            ["caseId": "C-1", "commandId": "0190d3a8-0000-7000-8000-000000000001"], ["caseId": "", "commandId": "x"],
+            ["caseId": "C-1", "commandId": 7], ["caseId": "C-1", "commandId": ["a"]], ["caseId": .null],
+            ["caseId": 12], ["commandId": "x"], [:], nil, ["caseId": "C-1", "commandId": .bool(true)],
+            ["caseId": .object(["a": "b"]), "commandId": "x"],
+        ]
+        var failures = 0
+        for parameters in shapes {
+            let call = VarlinkCall(method: "io.imr.Cases.AddNote", parameters: parameters)
+            let expected = Result { () throws(VarlinkError) in
+                try WireFormat.decode(RecordingCall.Envelope.self, from: call)
+            }
+            let read = Result { () throws(VarlinkError) in try RecordingCall.envelope(of: call) }
+            #expect(read == expected, "\(String(describing: parameters))")
+            if case .failure = expected { failures += 1 }
+        }
+        #expect(failures == 9)
+    }
+
     @Test func theRecordedReplyIsWhatTheEncoderWrites() throws {
         let reply = RecordedReply(
             caseId: "C-1",

@@ -93,6 +93,41 @@ struct JSONValueDecoderTests {
         #expect(ours == theirs)
     }
 
+    struct Scalars: Codable, Equatable {
+        var s: String
+        var b: Bool
+        var i: Int
+        var l: Int64
+        var o: String?
+        var q: Int?
+    }
+
+    /// The scalars a keyed container reads in place decode as `JSONDecoder` decodes them, and a
+    /// value of another kind fails as it fails, at the same path.
+    @Test(arguments: [
+        (#"{"s":"a","b":true,"i":3,"l":-4,"o":"x","q":5}"#, "decoded"),
+        (#"{"s":"","b":false,"i":3.0,"l":9007199254740993,"o":null}"#, "decoded"),
+        (#"{"s":1,"b":true,"i":3,"l":4}"#, "typeMismatch at s"),
+        (#"{"s":null,"b":true,"i":3,"l":4}"#, "valueNotFound at s"),
+        (#"{"s":"a","b":"true","i":3,"l":4}"#, "typeMismatch at b"),
+        (#"{"s":"a","i":3,"l":4}"#, "keyNotFound(b) at b"),
+        (#"{"s":"a","b":true,"i":null,"l":4}"#, "valueNotFound at i"),
+        (#"{"s":"a","b":true,"i":"3","l":4}"#, "typeMismatch at i"),
+        (#"{"s":"a","b":true,"i":3,"l":"4"}"#, "typeMismatch at l"),
+        (#"{"s":"a","b":true,"i":3,"l":4,"o":3}"#, "typeMismatch at o"),
+        (#"{"s":"a","b":true,"i":3,"l":4,"q":"5"}"#, "typeMismatch at q"),
+        (#"{"s":"a","b":true,"i":3,"l":4,"q":[5]}"#, "typeMismatch at q"),
+    ])
+    func scalarsReadInPlaceDecodeAndFailAsJSONDecoder(text: String, expected: String) throws {
+        let (ours, theirs) = try Self.failures(Scalars.self, text)
+        #expect(ours == expected)
+        #expect(ours == theirs)
+        if expected == "decoded" {
+            let value = try JSONValueDecoder().decode(Scalars.self, from: try Self.parsed(text))
+            #expect(value == (try JSONDecoder().decode(Scalars.self, from: Data(text.utf8))))
+        }
+    }
+
     @Test func anIntegerOutOfRangeIsRefused_notWrapped() throws {
         struct Small: Decodable { var small: UInt8 }
         #expect(throws: DecodingError.self) {

@@ -824,7 +824,18 @@ final class Writer: @unchecked Sendable {
         guard group.allSatisfy({ rebuildCursor($0.name) == cursor }) else { return false }
         let counters = CounterSums()
         try apply(events, to: group, prepared: prepared, counters: counters, doing: "rebuilding")
-        try counters.write(to: ProjectionDatabase(db, path: path))
+        do {
+            try counters.write(to: ProjectionDatabase(db, path: path))
+        } catch {
+            // The sums are the group's (a counter's statement does not say whose it is).
+            let names = group.map { "'\($0.name)'" }.joined(separator: ", ")
+            let span =
+                events.first.map { "events \($0.position)-\(events.last?.position ?? $0.position)" } ?? "no events"
+            throw EventStoreError(
+                .projectionFailed,
+                "\(group.count == 1 ? "projection" : "projections") \(names) failed writing the counters summed over a batch (\(span)) while rebuilding: \(error)"
+            )
+        }
         for projection in group {
             try sql("save the rebuild cursor of '\(projection.name)'") {
                 if let last = events.last, events.count >= batchSize {

@@ -650,12 +650,14 @@ struct PreparedSummary: Projection {
 /// counts the statements that wrote a count.
 struct BucketCounts: Projection {
     var name = "bucket_counts"
+    /// When set, a bucket refuses to count more streams (a CHECK constraint).
+    var limit: Int?
 
     func prepare(_ db: ProjectionDatabase) throws {
         try db.executeScript(
             """
             CREATE TABLE stream_bucket (stream_id TEXT PRIMARY KEY, bucket TEXT NOT NULL);
-            CREATE TABLE bucket_counts (bucket TEXT PRIMARY KEY, streams INTEGER NOT NULL);
+            CREATE TABLE bucket_counts (bucket TEXT PRIMARY KEY, streams INTEGER NOT NULL\(limit.map { " CHECK (streams <= \($0))" } ?? ""));
             CREATE TABLE bucket_writes (n INTEGER NOT NULL);
             INSERT INTO bucket_writes VALUES (0);
             CREATE TRIGGER bucket_inserted AFTER INSERT ON bucket_counts BEGIN UPDATE bucket_writes SET n = n + 1; END;
@@ -849,6 +851,36 @@ struct BucketCounts: Projection {
         try store.append(to: "s0", expected: .any, events: [event("E", #"{"n":5}"#)])
         #expect(try BucketCounts.counts(store) == ["neg": 19, "zero": 20, "pos": 21])
         #expect(try BucketCounts.writes(store) == 11, "the move from neg (at once), the add to pos")
+    }
+
+    /// A counter a batch summed that cannot be written fails the rebuild naming the projection
+    /// and the batch (the statement alone does not say whose it is), and leaves the log whole.
+    @Test func aCounterThatCannotBeWrittenNamesItsProjection() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        do {
+            let store = try EventStore(path: dir.path("log.sqlite"), projections: [BucketCounts()])
+            defer { store.close() }
+            for i in 0..<30 {
+                try store.append(to: "s\(i)", expected: .any, events: [event("E", #"{"n":\#(i % 3 - 1)}"#)])
+            }
+        }
+        // The same projection, its table now refusing more than 5 streams a bucket: a rebuild
+        // sums 10 into each.
+        let store = try EventStore(path: dir.path("log.sqlite"), projections: [BucketCounts(limit: 5)])
+        defer { store.close() }
+        #expect {
+            try store.rebuildProjections(named: ["bucket_counts"], batchSize: 1000) { _ in }
+        } throws: { error in
+            let text = "\(error)"
+            return (error as? EventStoreError)?.kind == .projectionFailed
+                && text.contains(
+                    "projection 'bucket_counts' failed writing the counters summed over a batch (events 1-"
+                )
+                && text.contains("CHECK constraint")
+        }
+        let report = try store.verify()
+        #expect(report.firstBadPosition == nil && report.eventsChecked == 30)
     }
 
     /// What is appended while a pass runs is applied after it, in position order.

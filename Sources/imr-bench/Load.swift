@@ -24,7 +24,7 @@ struct Load: ParsableCommand {
             logic; --raw-commits of them) is timed before the first run and again after every run, and each run's ratio \
             takes the mean of the raw figures just before and just after it: this VM's disk moves by a quarter within \
             minutes. --rounds K runs each client count K times (each on a fresh daemon) and ends it with a line of the \
-            medians (commands/s, ratio, raw, p99). With --eventsourcing, after each run, \
+            medians (commands/s, ratio, raw, p99, the eventsourcing multiple). With --eventsourcing, after each run, \
             the Python eventsourcing library does the same number of cases from as many threads through \
             scripts/bench-eventsourcing.py (reload the case from its events, apply one, save durably to SQLite in --dir; \
             python3 from PATH with `pip install eventsourcing`), and imr's rate is given as a multiple of it. \

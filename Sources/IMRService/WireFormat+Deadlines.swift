@@ -198,12 +198,13 @@ extension CaseReply {
     /// `JSONEncoder` (the same values; a test holds the two equal): a case's deadlines are
     /// most of its detail, and encoding them was most of a `Get`'s time.
     package static func wire(_ view: CaseView) throws -> [String: JSONValue] {
+        guard !view.deadlines.isEmpty else { return try WireFormat.replyObject(CaseReply(case: view)) }
         var rest = view
         rest.deadlines = []
         let text = [UInt8](try WireFormat.replyEncoder.encode(rest))
         // The empty list's member: a `"` inside a string is escaped and a string value is never
         // followed by `:`, so these bytes are the case's own member, the only one of that name.
-        guard !view.deadlines.isEmpty, let member = text.firstRange(of: Array(#""deadlines":[]"#.utf8)) else {
+        guard let member = text.firstRange(of: Array(#""deadlines":[]"#.utf8)) else {
             return try WireFormat.replyObject(CaseReply(case: view))
         }
         let open = member.upperBound - 1  // the `]`

@@ -70,7 +70,6 @@ package enum WireFormat {
         return LocalDate.supportedRange.contains(Pacific.date(of: instant))
     }
 
-    /// An encoder for wire results: instants as RFC 3339 with the Pacific offset.
     /// ``encoder`` with slashes as they are: the text of replies kept as the encoder wrote it.
     package static var replyEncoder: JSONEncoder {
         let encoder = encoder
@@ -78,6 +77,7 @@ package enum WireFormat {
         return encoder
     }
 
+    /// An encoder for wire results: instants as RFC 3339 with the Pacific offset.
     package static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

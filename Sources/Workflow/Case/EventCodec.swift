@@ -61,7 +61,7 @@ public enum CaseEventCodec {
         return EncodedCaseEvent(
             type: type(of: payload).typeName,
             schemaVersion: type(of: payload).schemaVersion,
-            payload: try encodeFast(event) ?? encoder().encode(payload)
+            payload: try encodeFast(event) ?? encodeWithCodable(event)
         )
     }
 

@@ -23,9 +23,13 @@ final class Checkpointer: @unchecked Sendable {
     /// Checkpoints run (for tests).
     let passes = Atomic<Int>(0)
 
-    init(path: String, busyTimeoutMilliseconds: Int32) {
+    /// Reports a failure when it starts and when it ends; touched only on the thread.
+    private var streak: FailureStreak
+
+    init(path: String, busyTimeoutMilliseconds: Int32, conditions: (@Sendable (StoreCondition) -> Void)?) {
         self.path = path
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+        self.streak = FailureStreak(path: path, by: .checkpointThread, conditions: conditions)
     }
 
     /// Asks for a checkpoint; the thread starts with the first request.
@@ -63,14 +67,20 @@ final class Checkpointer: @unchecked Sendable {
                 return stopping
             }
             if stop { break }
-            if connection == nil {
-                connection = try? SQLiteConnection(path: path, create: false)
-                connection?.setBusyTimeout(milliseconds: busyTimeoutMilliseconds)
-                try? connection?.execute("PRAGMA synchronous = FULL")
-            }
-            // Busy (another checkpoint runs) or failed: the next commit past the threshold asks again.
-            if (try? connection?.execute("PRAGMA wal_checkpoint(PASSIVE)")) != nil {
+            // Failed: reported once (the WAL grows meanwhile), and the next commit past the
+            // threshold asks again, with a new connection if this one could not be opened.
+            do throws(SQLiteError) {
+                if connection == nil {
+                    let opened = try SQLiteConnection(path: path, create: false)
+                    opened.setBusyTimeout(milliseconds: busyTimeoutMilliseconds)
+                    try opened.execute("PRAGMA synchronous = FULL")
+                    connection = opened
+                }
+                try connection?.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 passes.add(1, ordering: .relaxed)
+                streak.succeeded()
+            } catch {
+                streak.failed(error.description, frames: nil)
             }
         }
         connection = nil
@@ -78,5 +88,57 @@ final class Checkpointer: @unchecked Sendable {
             running = false
             condition.broadcast()
         }
+    }
+}
+
+/// Something the store worked around instead of failing a call on (``EventStore/Options/conditions``).
+public enum StoreCondition: Sendable, Hashable, CustomStringConvertible {
+    /// Who checkpoints: the store's checkpoint thread, or the writer itself once the WAL has
+    /// grown past eight times ``EventStore/Options/checkpointFrames``.
+    public enum Checkpointer: String, Sendable, Hashable {
+        case checkpointThread = "the checkpoint thread"
+        case writer = "the writer"
+    }
+
+    /// A checkpoint of the WAL into the main file failed (the first of a run of failures):
+    /// the WAL grows until one succeeds. `frames`: the WAL's size in pages, when known.
+    case checkpointFailing(path: String, by: Checkpointer, error: String, frames: Int?)
+    /// A checkpoint succeeded after `failures` failed ones.
+    case checkpointRecovered(path: String, by: Checkpointer, failures: Int)
+
+    public var description: String {
+        switch self {
+        case .checkpointFailing(let path, let by, let error, let frames):
+            let size = frames.map { " (\($0) pages in the WAL)" } ?? ""
+            return
+                "\(by.rawValue) cannot checkpoint the WAL of \(path) into the main file: \(error); the WAL grows\(size) until a checkpoint succeeds (tried again as commits go on): check the disk's free space and the files' permissions"
+        case .checkpointRecovered(let path, let by, let failures):
+            return
+                "\(by.rawValue) checkpointed the WAL of \(path) into the main file again, after \(failures) failed \(failures == 1 ? "attempt" : "attempts")"
+        }
+    }
+}
+
+/// A run of failed attempts, reported when it starts and when it ends.
+struct FailureStreak {
+    let path: String
+    let by: StoreCondition.Checkpointer
+    let conditions: (@Sendable (StoreCondition) -> Void)?
+    private(set) var failures = 0
+
+    init(path: String, by: StoreCondition.Checkpointer, conditions: (@Sendable (StoreCondition) -> Void)?) {
+        self.path = path
+        self.by = by
+        self.conditions = conditions
+    }
+
+    mutating func failed(_ error: String, frames: Int?) {
+        failures += 1
+        if failures == 1 { conditions?(.checkpointFailing(path: path, by: by, error: error, frames: frames)) }
+    }
+
+    mutating func succeeded() {
+        if failures > 0 { conditions?(.checkpointRecovered(path: path, by: by, failures: failures)) }
+        failures = 0
     }
 }

@@ -47,6 +47,11 @@ public final class EventStore: Sendable {
         /// the WAL into the main file (PASSIVE, off the writer's path); the writer checkpoints
         /// itself only past eight times as many. Tests lower it.
         public var checkpointFrames: Int
+        /// Hears what the store works around instead of failing a call on (a checkpoint of the
+        /// WAL that failed, and that one succeeded again): a service logs them, because the WAL
+        /// grows while checkpoints fail. Called on the store's own threads, once when a failure
+        /// starts and once when it ends, not at every attempt; nil ignores them.
+        public var conditions: (@Sendable (StoreCondition) -> Void)?
 
         public init(
             synchronous: Synchronous = .full,
@@ -56,7 +61,8 @@ public final class EventStore: Sendable {
             writerCacheKiB: Int? = nil,
             rebuildCacheKiB: Int = 32 * 1024,
             finishesRebuildsOnOpen: Bool = true,
-            checkpointFrames: Int = 8000
+            checkpointFrames: Int = 8000,
+            conditions: (@Sendable (StoreCondition) -> Void)? = nil
         ) {
             self.synchronous = synchronous
             self.busyTimeout = busyTimeout
@@ -66,6 +72,7 @@ public final class EventStore: Sendable {
             self.rebuildCacheKiB = rebuildCacheKiB
             self.finishesRebuildsOnOpen = finishesRebuildsOnOpen
             self.checkpointFrames = max(1, checkpointFrames)
+            self.conditions = conditions
         }
     }
 

@@ -43,8 +43,10 @@ final class Writer: @unchecked Sendable {
         self.options = options
         self.checkpointer = Checkpointer(
             path: path,
-            busyTimeoutMilliseconds: Int32(clamping: options.busyTimeout.milliseconds)
+            busyTimeoutMilliseconds: Int32(clamping: options.busyTimeout.milliseconds),
+            conditions: options.conditions
         )
+        self.ownCheckpoints = FailureStreak(path: path, by: .writer, conditions: options.conditions)
         walFrames.initialize(to: 0)
     }
 
@@ -66,7 +68,12 @@ final class Writer: @unchecked Sendable {
         let frames = Int(walFrames.pointee)
         defer { framesAtLastRequest = min(framesAtLastRequest, frames) }
         if frames >= 8 * options.checkpointFrames {
-            try? db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            do {
+                try db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                ownCheckpoints.succeeded()
+            } catch {
+                ownCheckpoints.failed("\(error)", frames: frames)
+            }
         } else if frames >= options.checkpointFrames, frames >= framesAtLastRequest + options.checkpointFrames / 2 {
             // Not at every commit: while a reader keeps the WAL from starting over, a checkpoint
             // a commit would sync the main file again and again for a few frames each.
@@ -74,6 +81,9 @@ final class Writer: @unchecked Sendable {
             checkpointer.request()
         }
     }
+
+    /// Whether the writer's own checkpoints (past eight times the threshold) fail, and since when.
+    private var ownCheckpoints: FailureStreak
 
     /// The WAL's frames when the checkpointer was last asked (lower once the WAL started over).
     private var framesAtLastRequest = 0

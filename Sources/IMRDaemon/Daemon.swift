@@ -161,7 +161,8 @@ final class Daemon: Sendable {
             writerCacheKiB: Self.writerCacheKiB,
             // A read model at a new version, or one whose rebuild stopped midway, is rebuilt
             // once the daemon serves (finishRebuilds below): minutes at 2,000,000 cases.
-            finishesRebuildsOnOpen: false
+            finishesRebuildsOnOpen: false,
+            conditions: { [logger] condition in Self.log(condition, to: logger) }
         )
         // The head against its anchor, before the read models touch the log: cheap at any size.
         let headCheck: HeadCheck
@@ -416,6 +417,29 @@ final class Daemon: Sendable {
         }
         logHead(store, "stopping")
         logger.info("stopped cleanly")
+    }
+
+    /// Logs what the event store worked around: a WAL that cannot be checkpointed grows on disk
+    /// until it can, which an operator should hear of before the disk fills.
+    static func log(_ condition: StoreCondition, to logger: Logger) {
+        switch condition {
+        case .checkpointFailing(_, let by, let error, let frames):
+            logger.warning(
+                "\(condition.description)",
+                metadata: [
+                    "message.id": .string(LogMessageID.walCheckpoint), "checkpointer": .string(by.rawValue),
+                    "error": .string(error), "wal.pages": .string(frames.map(String.init) ?? ""),
+                ]
+            )
+        case .checkpointRecovered(_, let by, let failures):
+            logger.notice(
+                "\(condition.description)",
+                metadata: [
+                    "message.id": .string(LogMessageID.walCheckpoint), "checkpointer": .string(by.rawValue),
+                    "failures": .string("\(failures)"),
+                ]
+            )
+        }
     }
 
     /// Logs the head anchor, so the journal keeps a trail of where the log stood.

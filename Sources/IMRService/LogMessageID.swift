@@ -14,6 +14,9 @@ package enum LogMessageID {
     /// The event log's head does not match its anchor: the daemon refused to start, or started
     /// because --accept-tampered-log was given (IMR_PROBLEM, IMR_MISSING_FROM).
     package static let logTampered = "6aa509598a3041a1b78a2fa9785aa4c8"
+    /// The WAL could not be checkpointed into the main file (warning; it grows meanwhile), or
+    /// could again (notice) (IMR_CHECKPOINTER, IMR_ERROR, IMR_WAL_PAGES, IMR_FAILURES).
+    package static let walCheckpoint = "6bf9fb0cbcde4c47b61ab801c326dcf6"
 }
 
 extension LogMessageID {

@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import Synchronization
 import Testing
 @testable import EventStore
 
@@ -165,6 +166,59 @@ import Testing
         let store = try EventStore(path: path)
         defer { store.close() }
         #expect(try store.headPosition() == 400)
+        #expect(try store.verify().problem == nil)
+    }
+
+    /// A checkpoint that fails is reported once, when the failures start, and once when one
+    /// succeeds again; appends go on meanwhile. The checkpoint thread's connection is opened at
+    /// its first request: with the file renamed away it cannot be, and it can once it is back.
+    @Test func aCheckpointThatFailsIsReportedOnce_andSoIsItsRecovery() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("log.sqlite")
+        let heard = Mutex<[StoreCondition]>([])
+        let store = try EventStore(
+            path: path,
+            options: .init(checkpointFrames: 40, conditions: { condition in heard.withLock { $0.append(condition) } })
+        )
+        defer { store.close() }
+        let pad = String(repeating: "p", count: 3_000)
+        var appended = 0
+        func append(until done: ([StoreCondition]) -> Bool) throws {
+            var tries = 0
+            while !heard.withLock({ done($0) }) && tries < 2_000 {
+                try store.append(
+                    to: "s\(appended % 5)",
+                    expected: .any,
+                    events: [NewEvent(type: "Padded", payload: Array(#"{"n":\#(appended),"pad":"\#(pad)"}"#.utf8))]
+                )
+                appended += 1
+                tries += 1
+                if tries % 20 == 0 { Thread.sleep(forTimeInterval: 0.01) }
+            }
+        }
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".away")
+        try append { !$0.isEmpty }
+        try FileManager.default.moveItem(atPath: path + ".away", toPath: path)
+        try append { $0.count >= 2 }
+        // More commits (and checkpoints) after the recovery report nothing more.
+        let checkpointer = try store.withWriter { (w: Writer) throws(EventStoreError) in w.checkpointer }
+        let passes = checkpointer.passes.load(ordering: .relaxed)
+        try append { _ in checkpointer.passes.load(ordering: .relaxed) > passes + 1 }
+        let conditions = heard.withLock { $0 }
+        #expect(conditions.count == 2, "\(conditions)")
+        guard conditions.count == 2,
+            case .checkpointFailing(let failingPath, .checkpointThread, let error, _) = conditions[0],
+            case .checkpointRecovered(path, .checkpointThread, let failures) = conditions[1]
+        else {
+            Issue.record("\(conditions)")
+            return
+        }
+        #expect(failingPath == path)
+        #expect(error.contains("unable to open"), "\(error)")
+        #expect(failures >= 1)
+        #expect(conditions[0].description.contains("cannot checkpoint the WAL of \(path)"))
+        #expect(try store.headPosition() == Int64(appended))
         #expect(try store.verify().problem == nil)
     }
 

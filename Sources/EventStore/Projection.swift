@@ -85,23 +85,51 @@ public struct UpcomingEvent: Sendable, Hashable {
 
 /// The SQL a projection may run: on the writer inside the append's transaction, or on a
 /// read connection for queries. Valid only during the call that hands it out.
+///
+/// Cheap to copy (a rebuild hands one to every projection for every event): what stays the
+/// same for a batch lives in one object, and only ``upcoming`` changes from event to event.
 public struct ProjectionDatabase {
-    let connection: SQLiteConnection
-    let path: String
-    /// What the appender handed to the projections of this append (see
-    /// ``WriteContext/append(to:expected:events:hint:recordedAt:)``); nil elsewhere.
-    public let appendHint: (any Sendable)?
+    /// What a batch's databases share.
+    private final class Base {
+        let connection: SQLiteConnection
+        let path: String
+        let appendHint: (any Sendable)?
+        let prepared: (any Sendable)?
+        let counters: CounterSums?
+
+        init(
+            connection: SQLiteConnection,
+            path: String,
+            appendHint: (any Sendable)?,
+            prepared: (any Sendable)?,
+            counters: CounterSums?
+        ) {
+            self.connection = connection
+            self.path = path
+            self.appendHint = appendHint
+            self.prepared = prepared
+            self.counters = counters
+        }
+    }
+
+    private let base: Base
     /// The event this projection is given next in the same transaction, when there is one: the
     /// append's next event, or the next of a catch-up batch. A projection whose rows after an
     /// event are wholly replaced by those after the next event of the same stream may skip the
     /// event (a rebuild then works a case out once per run of its events, not once per event).
     public let upcoming: UpcomingEvent?
+
+    var connection: SQLiteConnection { base.connection }
+    var path: String { base.path }
+    /// What the appender handed to the projections of this append (see
+    /// ``WriteContext/append(to:expected:events:hint:recordedAt:)``); nil elsewhere.
+    public var appendHint: (any Sendable)? { base.appendHint }
     /// What this projection's ``BatchPreparation`` worked out for the batch being applied, in a
     /// rebuild pass; nil elsewhere.
-    public let prepared: (any Sendable)?
+    public var prepared: (any Sendable)? { base.prepared }
     /// The additions to counters (``add(_:with:key:)``) a rebuild pass's batch sums; nil
     /// elsewhere (they run at once).
-    let counters: CounterSums?
+    var counters: CounterSums? { base.counters }
 
     init(
         _ connection: SQLiteConnection,
@@ -111,21 +139,28 @@ public struct ProjectionDatabase {
         prepared: (any Sendable)? = nil,
         counters: CounterSums? = nil
     ) {
-        self.connection = connection
-        self.path = path
-        self.appendHint = appendHint
+        self.base = Base(
+            connection: connection,
+            path: path,
+            appendHint: appendHint,
+            prepared: prepared,
+            counters: counters
+        )
         self.upcoming = upcoming
-        self.prepared = prepared
-        self.counters = counters
+    }
+
+    private init(base: Base, upcoming: UpcomingEvent?) {
+        self.base = base
+        self.upcoming = upcoming
     }
 
     /// The same database, telling the projection which event comes after the one it is given.
-    func followed(by upcoming: UpcomingEvent?) -> ProjectionDatabase { with(upcoming: upcoming, prepared: prepared) }
+    func followed(by upcoming: UpcomingEvent?) -> ProjectionDatabase {
+        ProjectionDatabase(base: base, upcoming: upcoming)
+    }
 
     /// The same database, with a batch's preparation.
-    func with(prepared: (any Sendable)?) -> ProjectionDatabase { with(upcoming: upcoming, prepared: prepared) }
-
-    private func with(upcoming: UpcomingEvent?, prepared: (any Sendable)?) -> ProjectionDatabase {
+    func with(prepared: (any Sendable)?) -> ProjectionDatabase {
         ProjectionDatabase(
             connection,
             path: path,
@@ -160,7 +195,7 @@ public struct ProjectionDatabase {
     /// events in a batch together.
     public func add(_ count: Int64, with sql: String, key: [SQLiteValue]) throws(EventStoreError) {
         if let counters {
-            counters.add(count, CounterSums.Key(sql: sql, key: key))
+            counters.add(count, CounterSums.Key(sql: SQLText(sql), key: key))
         } else {
             try execute(sql, key + [.integer(count)])
         }
@@ -205,7 +240,7 @@ public struct ProjectionDatabase {
 /// alone, for one batch.
 final class CounterSums {
     struct Key: Hashable {
-        let sql: String
+        let sql: SQLText
         let key: [SQLiteValue]
     }
 
@@ -225,7 +260,7 @@ final class CounterSums {
     func write(to db: ProjectionDatabase) throws(EventStoreError) {
         for key in order {
             guard let sum = sums[key], sum != 0 else { continue }
-            try db.execute(key.sql, key.key + [.integer(sum)])
+            try db.execute(key.sql.text, key.key + [.integer(sum)])
         }
     }
 }

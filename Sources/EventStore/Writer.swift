@@ -136,15 +136,20 @@ final class Writer: @unchecked Sendable {
 
     static func decodeRows(_ stmt: SQLiteStatement) throws(SQLiteError) -> [RecordedEvent] {
         var events: [RecordedEvent] = []
-        while try stmt.step() { events.append(decodeRow(stmt)) }
+        while try stmt.step() {
+            // A stream's events come together: they share one string (no allocation each, and
+            // projections comparing stream ids find them identical at once).
+            let streamId = events.last.flatMap { stmt.text(1, ifEqualTo: $0.streamId) } ?? stmt.text(1)
+            events.append(decodeRow(stmt, streamId: streamId))
+        }
         stmt.reset()
         return events
     }
 
-    static func decodeRow(_ stmt: SQLiteStatement) -> RecordedEvent {
+    static func decodeRow(_ stmt: SQLiteStatement, streamId: String? = nil) -> RecordedEvent {
         RecordedEvent(
             position: stmt.int64(0),
-            streamId: stmt.text(1),
+            streamId: streamId ?? stmt.text(1),
             streamVersion: stmt.int64(2),
             id: UUID.parse(stmt.text(3)) ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
             type: stmt.text(4),
@@ -900,15 +905,17 @@ final class Writer: @unchecked Sendable {
         let databases = group.map { projection in
             projection.batchPreparation.flatMap { prepared[$0.key] }.map { plain.with(prepared: $0) } ?? plain
         }
-        for (n, event) in events.enumerated() {
+        for n in events.indices {
+            // One copy of the event for every projection (a copy retains each of its fields).
+            let event = events[n]
             let upcoming = n + 1 < events.count ? UpcomingEvent(events[n + 1]) : nil
-            for (projection, db) in zip(group, databases) {
+            for p in group.indices {
                 do {
-                    try projection.apply(event, to: db.followed(by: upcoming))
+                    try group[p].apply(event, to: databases[p].followed(by: upcoming))
                 } catch {
                     throw EventStoreError(
                         .projectionFailed,
-                        "projection '\(projection.name)' failed on event \(event.position) (\(event.type)) while \(action): \(error)"
+                        "projection '\(group[p].name)' failed on event \(event.position) (\(event.type)) while \(action): \(error)"
                     )
                 }
             }

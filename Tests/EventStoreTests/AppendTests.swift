@@ -481,4 +481,37 @@ import Testing
         }
         #expect(Set(counts.dropFirst()).count == 1)
     }
+
+    /// The cache hashes a text on its length and a few of its bytes: two texts alike in those
+    /// and different elsewhere hash alike, and are still two statements. Built at run time, so
+    /// that each is a string of its own (not one literal compared by its address).
+    @Test func textsThatHashAlikeAreStillDifferentStatements() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        let padding = String(repeating: "p", count: 19)
+        // 40 bytes; the sign at byte 9 is outside every sampled range.
+        let plus = "SELECT 0" + String(" + 1 AS v, '\(padding)'")
+        let minus = "SELECT 0" + String(" - 1 AS v, '\(padding)'")
+        #expect(plus.utf8.count == 40 && minus.utf8.count == 40)
+        #expect(SQLText(plus).hashValue == SQLText(minus).hashValue)
+        #expect(SQLText(plus) != SQLText(minus))
+        #expect(SQLText(plus) == SQLText(String(plus.utf8.map { Character(UnicodeScalar($0)) })))
+        for _ in 0..<3 {
+            #expect(try store.read { db in try db.query(plus).first?[0].int64 } == 1)
+            #expect(try store.read { db in try db.query(minus).first?[0].int64 } == -1)
+        }
+        // A short text and one not stored as UTF-8 contiguously hash and compare as well.
+        #expect(SQLText("SELECT 1") == SQLText("SELECT" + " 1"))
+        #expect(SQLText("SELECT 1").hashValue == SQLText("SELECT" + " 1").hashValue)
+        let bridged = NSString(string: plus) as String
+        #expect(SQLText(bridged) == SQLText(plus))
+        #expect(SQLText(bridged).hashValue == SQLText(plus).hashValue)
+        // Equal as Strings (canonically), different bytes: two statements, as SQLite sees them.
+        let composed = "SELECT 'caf\u{E9}' AS v"
+        let decomposed = "SELECT 'cafe\u{301}' AS v"
+        #expect(composed == decomposed)
+        #expect(SQLText(composed) != SQLText(decomposed))
+    }
 }

@@ -162,6 +162,7 @@ final class Daemon: Sendable {
             // A read model at a new version, or one whose rebuild stopped midway, is rebuilt
             // once the daemon serves (finishRebuilds below): minutes at 2,000,000 cases.
             finishesRebuildsOnOpen: false,
+            checkpointFrames: try Self.checkpointFrames(),
             conditions: { [logger] condition in Self.log(condition, to: logger) }
         )
         // The head against its anchor, before the read models touch the log: cheap at any size.
@@ -561,6 +562,23 @@ final class Daemon: Sendable {
             )
         }
         return .milliseconds(ms)
+    }
+
+    /// WAL frames from which the store's checkpoint thread checkpoints (8,000). The environment
+    /// variable `IMR_TEST_CHECKPOINT_FRAMES` lowers it for tests, so that a few commands reach
+    /// it; production never sets it.
+    static func checkpointFrames() throws -> Int {
+        guard let text = ProcessInfo.processInfo.environment["IMR_TEST_CHECKPOINT_FRAMES"], !text.isEmpty else {
+            return EventStore.Options().checkpointFrames
+        }
+        guard let frames = Int(text), frames >= 1 else {
+            throw DaemonStartError(
+                message:
+                    "IMR_TEST_CHECKPOINT_FRAMES is '\(text)', not a number of frames of 1 or more; unset it (it exists for tests only)",
+                exitCode: 78
+            )
+        }
+        return frames
     }
 
     /// SIGHUP: re-read the configuration and apply what can change live.

@@ -232,6 +232,56 @@ import Glibc
         }
     }
 
+    /// A WAL that cannot be checkpointed is the operator's to hear of (it grows until it can):
+    /// the daemon logs the first failure as a warning and the recovery as a notice, one line each
+    /// whatever the commands in between. The checkpoint thread opens its connection at its first
+    /// request: with the file renamed away it cannot, and it can once the file is back.
+    @Test func aCheckpointThatFailsIsLoggedOnce_andItsRecoveryToo() async throws {
+        let first = try DaemonProcess()
+        let directory = first.directory
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(try await offPool { first.waitUntilReady() } != nil)
+        #expect(first.stop().status == 0)
+        let daemon = try DaemonProcess(directory: directory, environment: ["IMR_TEST_CHECKPOINT_FRAMES": "20"])
+        defer { daemon.process.killAndWait() }
+        #expect(try await offPool { daemon.waitUntilReady() } != nil)
+        let path = daemon.storePath
+        func open(_ cases: Range<Int>) async throws {
+            try await offPool {
+                let client = try daemon.client()
+                for n in cases {
+                    var parameters = openParameters
+                    parameters["caseId"] = .string("CKPT-\(n)")
+                    parameters["claimNumber"] = .string("ADJ-CKPT-\(n)")
+                    _ = try client.call("io.imr.Cases.Open", parameters)
+                }
+            }
+        }
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".away")
+        try await open(0..<40)
+        try await Task.sleep(for: .milliseconds(500))
+        try FileManager.default.moveItem(atPath: path + ".away", toPath: path)
+        try await open(40..<80)
+        try await Task.sleep(for: .milliseconds(500))
+        try await open(80..<120)
+        let (status, output) = daemon.stop()
+        #expect(status == 0)
+        let lines = output.split(separator: "\n").filter { $0.contains("MESSAGE_ID=6bf9fb0cbcde4c47b61ab801c326dcf6") }
+        #expect(lines.count == 2, "\(lines)")
+        #expect(lines.first?.contains("cannot checkpoint the WAL of \(path)") == true, "\(lines)")
+        #expect(lines.first?.contains("PRIORITY=4") == true, "\(lines)")  // warning
+        #expect(lines.last?.contains("checkpointed the WAL of \(path) into the main file again") == true, "\(lines)")
+        #expect(lines.last?.contains("PRIORITY=5") == true, "\(lines)")  // notice
+        // Every command was recorded meanwhile.
+        let again = try DaemonProcess(directory: directory)
+        defer { again.process.killAndWait() }
+        #expect(try await offPool { again.waitUntilReady() } != nil)
+        try await offPool {
+            let found = try again.client().call("io.imr.Cases.Get", ["caseId": "CKPT-119"])
+            #expect(found["case"] != nil, "\(found)")
+        }
+    }
+
     @Test func servesTheSocketSystemdPasses() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
             "imr-activate-\(UUID().uuidString.prefix(8))"

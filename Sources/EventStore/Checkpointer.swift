@@ -68,7 +68,7 @@ final class Checkpointer: @unchecked Sendable {
             }
             if stop { break }
             // Failed: reported once (the WAL grows meanwhile), and the next commit past the
-            // threshold asks again, with a new connection if this one could not be opened.
+            // threshold asks again, on a new connection.
             do throws(SQLiteError) {
                 if connection == nil {
                     let opened = try SQLiteConnection(path: path, create: false)
@@ -81,6 +81,9 @@ final class Checkpointer: @unchecked Sendable {
                 streak.succeeded()
             } catch {
                 streak.failed(error.description, frames: nil)
+                // Opened afresh next time: a file moved away and back, or replaced, is then the
+                // one the writer commits to.
+                connection = nil
             }
         }
         connection = nil

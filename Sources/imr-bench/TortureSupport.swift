@@ -43,8 +43,9 @@ final class TortureDaemon {
             environment.removeValue(forKey: key)
         }
         p.environment = environment
+        // Not created: the FileHandle below then fails, naming the file.
         if !FileManager.default.fileExists(atPath: logPath) {
-            FileManager.default.createFile(atPath: logPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()

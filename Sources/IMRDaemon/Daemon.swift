@@ -535,50 +535,46 @@ final class Daemon: Sendable {
     /// a daemon in production never has it. (Debian's faketime cannot stand in: under a
     /// clock shifted backwards, Swift's `Task.sleep` on Linux never returns.)
     static func clock() throws -> @Sendable () -> Date {
-        guard let text = ProcessInfo.processInfo.environment["IMR_TEST_CLOCK_OFFSET"], !text.isEmpty else {
-            return { Date() }
+        let offset = try testVariable("IMR_TEST_CLOCK_OFFSET", expecting: "a number of seconds") {
+            TimeInterval($0).flatMap { $0.isFinite ? $0 : nil }
         }
-        guard let offset = TimeInterval(text), offset.isFinite else {
-            throw DaemonStartError(
-                message:
-                    "IMR_TEST_CLOCK_OFFSET is '\(text)', not a number of seconds; unset it (it exists for tests only)",
-                exitCode: 78
-            )
-        }
+        guard let offset else { return { Date() } }
         return { Date().addingTimeInterval(offset) }
     }
 
     /// How often a long catch-up at start-up is reported (5 s). `IMR_TEST_OPENING_REPORT_MS`
     /// shortens it for tests, whose stores take milliseconds to rebuild; production never sets it.
     static func openingReportInterval() throws -> Duration {
-        guard let text = ProcessInfo.processInfo.environment["IMR_TEST_OPENING_REPORT_MS"], !text.isEmpty else {
-            return .seconds(5)
+        let ms = try testVariable("IMR_TEST_OPENING_REPORT_MS", expecting: "a number of milliseconds") {
+            Int64($0).flatMap { $0 >= 0 ? $0 : nil }
         }
-        guard let ms = Int64(text), ms >= 0 else {
-            throw DaemonStartError(
-                message:
-                    "IMR_TEST_OPENING_REPORT_MS is '\(text)', not a number of milliseconds; unset it (it exists for tests only)",
-                exitCode: 78
-            )
-        }
-        return .milliseconds(ms)
+        return ms.map { .milliseconds($0) } ?? .seconds(5)
     }
 
     /// WAL frames from which the store's checkpoint thread checkpoints (8,000). The environment
     /// variable `IMR_TEST_CHECKPOINT_FRAMES` lowers it for tests, so that a few commands reach
     /// it; production never sets it.
     static func checkpointFrames() throws -> Int {
-        guard let text = ProcessInfo.processInfo.environment["IMR_TEST_CHECKPOINT_FRAMES"], !text.isEmpty else {
-            return EventStore.Options().checkpointFrames
-        }
-        guard let frames = Int(text), frames >= 1 else {
+        try testVariable("IMR_TEST_CHECKPOINT_FRAMES", expecting: "a number of frames of 1 or more") {
+            Int($0).flatMap { $0 >= 1 ? $0 : nil }
+        } ?? EventStore.Options().checkpointFrames
+    }
+
+    /// A test-only environment variable's value: nil when it is unset or empty; one that does
+    /// not parse stops the daemon (exit 78), naming the variable and what it takes.
+    private static func testVariable<T>(
+        _ name: String,
+        expecting what: String,
+        _ parse: (String) -> T?
+    ) throws -> T? {
+        guard let text = ProcessInfo.processInfo.environment[name], !text.isEmpty else { return nil }
+        guard let value = parse(text) else {
             throw DaemonStartError(
-                message:
-                    "IMR_TEST_CHECKPOINT_FRAMES is '\(text)', not a number of frames of 1 or more; unset it (it exists for tests only)",
+                message: "\(name) is '\(text)', not \(what); unset it (it exists for tests only)",
                 exitCode: 78
             )
         }
-        return frames
+        return value
     }
 
     /// SIGHUP: re-read the configuration and apply what can change live.

@@ -98,16 +98,16 @@ final class Checkpointer: @unchecked Sendable {
 public enum StoreCondition: Sendable, Hashable, CustomStringConvertible {
     /// Who checkpoints: the store's checkpoint thread, or the writer itself once the WAL has
     /// grown past eight times ``EventStore/Options/checkpointFrames``.
-    public enum Checkpointer: String, Sendable, Hashable {
+    public enum CheckpointedBy: String, Sendable, Hashable {
         case checkpointThread = "the checkpoint thread"
         case writer = "the writer"
     }
 
     /// A checkpoint of the WAL into the main file failed (the first of a run of failures):
     /// the WAL grows until one succeeds. `frames`: the WAL's size in pages, when known.
-    case checkpointFailing(path: String, by: Checkpointer, error: String, frames: Int?)
+    case checkpointFailing(path: String, by: CheckpointedBy, error: String, frames: Int?)
     /// A checkpoint succeeded after `failures` failed ones.
-    case checkpointRecovered(path: String, by: Checkpointer, failures: Int)
+    case checkpointRecovered(path: String, by: CheckpointedBy, failures: Int)
 
     public var description: String {
         switch self {
@@ -125,11 +125,11 @@ public enum StoreCondition: Sendable, Hashable, CustomStringConvertible {
 /// A run of failed attempts, reported when it starts and when it ends.
 struct FailureStreak {
     let path: String
-    let by: StoreCondition.Checkpointer
+    let by: StoreCondition.CheckpointedBy
     let conditions: (@Sendable (StoreCondition) -> Void)?
     private(set) var failures = 0
 
-    init(path: String, by: StoreCondition.Checkpointer, conditions: (@Sendable (StoreCondition) -> Void)?) {
+    init(path: String, by: StoreCondition.CheckpointedBy, conditions: (@Sendable (StoreCondition) -> Void)?) {
         self.path = path
         self.by = by
         self.conditions = conditions

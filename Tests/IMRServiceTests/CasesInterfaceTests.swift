@@ -568,7 +568,7 @@ private func error(of body: () throws -> Any) -> VarlinkError? {
         defer { store.close() }
         _ = try store.append(to: "s", expected: .any, events: [NewEvent(type: "t", payload: Array("{}".utf8))])
         let lock = dir.appendingPathComponent("imr-daemon.lock").path
-        FileManager.default.createFile(atPath: lock, contents: Data())
+        #expect(FileManager.default.createFile(atPath: lock, contents: Data()), "could not create \(lock)")
         // A backup directory that is the state directory itself (a careless configuration).
         let policy = BackupPolicy(directory: dir.path, protectedPaths: [storePath, storePath + "-wal", lock])
         for name in ["imr.sqlite", "imr-daemon.lock"] {

@@ -16,7 +16,8 @@ struct IMRBench: ParsableCommand {
         commandName: "imr-bench",
         abstract: "imr's benchmark and torture tools (see BENCHMARKS.md and RELIABILITY.md).",
         subcommands: [
-            StoreBench.self, Load.self, Seed.self, Reads.self, Torture.self, Attack.self, Decode.self, Derive.self,
+            StoreBench.self, Load.self, Seed.self, Reads.self, Rebuild.self, Torture.self, Attack.self, Decode.self,
+            Derive.self,
         ],
         defaultSubcommand: StoreBench.self
     )

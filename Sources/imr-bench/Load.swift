@@ -70,14 +70,8 @@ struct Load: ParsableCommand {
     }
 
     func run() throws {
-        let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent()
-        let daemonBinary = daemon ?? binaries.appendingPathComponent("imr-daemon").path
-        guard FileManager.default.isExecutableFile(atPath: daemonBinary) else {
-            throw ValidationError(
-                "no imr-daemon at \(daemonBinary); build it (swift build -c release) or name it with --daemon"
-            )
-        }
+        let binaries = Binaries.directory
+        let daemonBinary = try Binaries.daemon(daemon)
         // Checked before anything runs, so a missing library fails in a second, not after imr's first run.
         let comparison =
             try eventsourcing ? EventsourcingComparison(explicit: eventsourcingScript, binaries: binaries) : nil

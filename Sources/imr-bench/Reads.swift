@@ -143,14 +143,7 @@ struct Reads: ParsableCommand {
     }
 
     func run() throws {
-        let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent()
-        let daemonBinary = daemon ?? binaries.appendingPathComponent("imr-daemon").path
-        guard FileManager.default.isExecutableFile(atPath: daemonBinary) else {
-            throw ValidationError(
-                "no imr-daemon at \(daemonBinary); build it (swift build -c release) or name it with --daemon"
-            )
-        }
+        let daemonBinary = try Binaries.daemon(daemon)
         let path = URL(fileURLWithPath: dir).appendingPathComponent("imr.sqlite").path
         let sample = try Self.sample(path: path)
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("imr-reads-\(getpid())").path

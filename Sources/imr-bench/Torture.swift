@@ -79,13 +79,8 @@ struct Torture: ParsableCommand {
     var selectedPhases: [String] { phases.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
     func run() throws {
-        let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent()
-        let daemonBinary = daemon ?? binaries.appendingPathComponent("imr-daemon").path
-        let ctlBinary = ctl ?? binaries.appendingPathComponent("imr-ctl").path
-        guard FileManager.default.isExecutableFile(atPath: daemonBinary) else {
-            throw ValidationError("no imr-daemon at \(daemonBinary); build it (swift build) or name it with --daemon")
-        }
+        let daemonBinary = try Binaries.daemon(daemon, build: "swift build")
+        let ctlBinary = ctl ?? Binaries.directory.appendingPathComponent("imr-ctl").path
         let work = URL(fileURLWithPath: dir).appendingPathComponent("imr-torture-\(getpid())").path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { if !keep { try? FileManager.default.removeItem(atPath: work) } }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import ChildProcess
 import EventStore
 import Foundation
@@ -6,6 +7,24 @@ import Varlink
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// The binaries `imr-bench` starts: those `swift build` put beside it, unless named.
+enum Binaries {
+    /// The directory this binary is in.
+    static var directory: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    }
+
+    /// `named` if given, else the imr-daemon beside this binary; refused, saying how to build
+    /// it (`build`), when that is not an executable.
+    static func daemon(_ named: String?, build: String = "swift build -c release") throws -> String {
+        let path = named ?? directory.appendingPathComponent("imr-daemon").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw ValidationError("no imr-daemon at \(path); build it (\(build)) or name it with --daemon")
+        }
+        return path
+    }
+}
 
 /// A real `imr-daemon` process on a state directory of its own, started, killed and restarted
 /// by the torture phases. Its output goes to a log file in the work directory.

@@ -150,6 +150,63 @@ struct EventsourcingBenchTests {
         )
     }
 
+    /// `imr-bench rebuild` on a small seeded store: each run reads the whole log (as many
+    /// events as the log holds), its phases add up, the medians follow, and the store is still
+    /// one the daemon serves; a directory without a store is refused with what to do.
+    @Test func theRebuildBenchmarkReadsTheWholeLogInPhases() async throws {
+        let bench = productsDirectory.appendingPathComponent("imr-bench").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-rebuild-\(UUID().uuidString.prefix(8))"
+        )
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let state = dir.appendingPathComponent("state").path
+        let seeded = try await offPool {
+            try run([bench, "seed", "--cases", "150", "--coordinators", "4", "--dir", state])
+        }
+        #expect(seeded.status == 0, "\(seeded.output)")
+        func logEvents() throws -> Int {
+            let count = try run(["sqlite3", state + "/imr.sqlite", "SELECT COUNT(*) FROM events"])
+            return Int(count.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        let before = try logEvents()
+        #expect(before > 150, "the seed wrote \(before) events")
+        let result = try await offPool { try run([bench, "rebuild", "--dir", state, "--runs", "2"]) }
+        #expect(result.status == 0, "\(result.output)")
+        let after = try logEvents()
+        let runs = result.output.split(separator: "\n").filter { $0.contains("  run ") }
+        #expect(runs.count == 2, "\(result.output)")
+        // The number after `phrase` in `line` ("N events in T s (R events/s); first events read after
+        // A s, the log read by B s, indexes C s; ...").
+        func number(after phrase: String, in line: Substring) -> Double? {
+            guard let range = line.range(of: phrase) else { return nil }
+            return Double(line[range.upperBound...].prefix { $0.isNumber || $0 == "." || $0 == "-" })
+        }
+        for line in runs {
+            guard let events = number(after: ": ", in: line), let seconds = number(after: " events in ", in: line),
+                let first = number(after: "first events read after ", in: line),
+                let read = number(after: "the log read by ", in: line),
+                let indexes = number(after: "indexes ", in: line)
+            else {
+                Issue.record("a run's line lacks its figures: \(line)")
+                continue
+            }
+            #expect(Int(events) >= before && Int(events) <= after, "\(line): the log holds \(before)-\(after) events")
+            #expect(first <= read && read <= seconds && indexes >= 0 && abs(seconds - read - indexes) < 0.11, "\(line)")
+            #expect(line.contains("daemon CPU") && line.contains("resident memory at most"), "\(line)")
+        }
+        #expect(result.output.contains("medians: "), "\(result.output)")
+        let reads = try await offPool {
+            try run([bench, "reads", "--dir", state, "--seconds", "1", "--writers", "1"])
+        }
+        #expect(reads.status == 0 && !reads.output.contains("failed"), "\(reads.output)")
+        let empty = try await offPool { try run([bench, "rebuild", "--dir", dir.path]) }
+        #expect(empty.status != 0)
+        #expect(
+            empty.output.contains("holds no imr.sqlite") && empty.output.contains("imr-bench seed"),
+            "\(empty.output)"
+        )
+    }
+
     @Test func theScriptRefusesToWriteOverAnEarlierRun() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
             "imr-es-bench-\(UUID().uuidString.prefix(8))"

@@ -1,0 +1,157 @@
+import ArgumentParser
+import Foundation
+import Varlink
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `imr-bench rebuild`: `io.imr.Admin.Rebuild` of every read model through a real daemon's
+/// socket on a seeded store, timed by phase, with the daemon's CPU and memory.
+struct Rebuild: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebuild",
+        abstract: "Rebuild every read model of a seeded store through a real imr-daemon, timed by phase.",
+        discussion: """
+            Starts the imr-daemon beside this binary (or --daemon) on --dir, a state directory written by \
+            `imr-bench seed`, and asks it (io.imr.Admin.Rebuild, with more) to rebuild every read model there, in \
+            place: the store is still whole afterwards. Prints the events read and events/s as the daemon reports \
+            them; the phases as its progress replies (about one a second) show them: the start (the page cache \
+            warmed, the old tables dropped) until the first events are read, the pass over the log, and the lists' \
+            indexes created after it (each phase to within a reply's interval); the daemon's CPU during the \
+            rebuild (user and system, from /proc/PID/stat) and its largest resident memory (sampled at each reply). \
+            --runs K does it K times, each on a daemon started afresh, and ends with the medians. See BENCHMARKS.md.
+            """
+    )
+
+    @Option(help: "The seeded state directory (imr-bench seed --dir); rebuilt in place.") var dir: String
+    @Option(help: "Rebuilds, each on a daemon started afresh.") var runs: Int = 1
+    @Option(help: "The imr-daemon binary.") var daemon: String?
+
+    func validate() throws {
+        guard (1...50).contains(runs) else { throw ValidationError("--runs takes 1 to 50, not \(runs)") }
+        guard FileManager.default.fileExists(atPath: dir + "/imr.sqlite") else {
+            throw ValidationError("\(dir) holds no imr.sqlite; write one with imr-bench seed --dir \(dir)")
+        }
+    }
+
+    /// One rebuild's figures.
+    struct Figures {
+        var events = 0
+        var seconds = 0.0
+        var firstEventsAt = 0.0
+        var logReadAt = 0.0
+        var userSeconds = 0.0
+        var systemSeconds = 0.0
+        var largestRSSKiB = 0
+        var eventsPerSecond: Double { seconds > 0 ? Double(events) / seconds : 0 }
+    }
+
+    func run() throws {
+        let daemonBinary = try Binaries.daemon(daemon)
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("imr-rebuild-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        print("imr-bench rebuild: \(dir)/imr.sqlite, \(runs) run\(runs == 1 ? "" : "s")")
+        var all: [Figures] = []
+        for n in 1...runs {
+            let target = TortureDaemon(binary: daemonBinary, directory: work, stateDirectory: dir)
+            try target.start(timeout: 600)
+            defer { target.stop() }
+            let figures = try Self.rebuild(on: target)
+            all.append(figures)
+            print("  run \(n): " + Self.line(figures))
+        }
+        if runs > 1 {
+            func median(_ value: (Figures) -> Double) -> Double { InProcessTiming.median(all.map(value)) }
+            print(
+                String(
+                    format: "  medians: %.0f events/s, %.1f s; first events after %.1f s, indexes %.1f s; CPU %.1f s",
+                    median(\.eventsPerSecond),
+                    median(\.seconds),
+                    median(\.firstEventsAt),
+                    median { $0.seconds - $0.logReadAt },
+                    median { $0.userSeconds + $0.systemSeconds }
+                )
+            )
+        }
+    }
+
+    static func line(_ f: Figures) -> String {
+        String(
+            format:
+                "%d events in %.1f s (%.0f events/s); first events read after %.1f s, the log read by %.1f s, indexes %.1f s; daemon CPU %.1f s (user %.1f, system %.1f); resident memory at most %.0f MiB",
+            f.events,
+            f.seconds,
+            f.eventsPerSecond,
+            f.firstEventsAt,
+            f.logReadAt,
+            f.seconds - f.logReadAt,
+            f.userSeconds + f.systemSeconds,
+            f.userSeconds,
+            f.systemSeconds,
+            Double(f.largestRSSKiB) / 1024
+        )
+    }
+
+    /// The daemon's user and system CPU in seconds, from /proc/PID/stat.
+    static func cpuSeconds(of pid: pid_t) -> (user: Double, system: Double) {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return (0, 0) }
+        // After the command name: state is field 3, utime 14 and stime 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return (0, 0) }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return (user / ticks, system / ticks)
+    }
+
+    static func rebuild(on target: TortureDaemon) throws -> Figures {
+        let connection = try RawConnection(path: target.socketPath, timeout: 600)
+        let before = cpuSeconds(of: target.pid)
+        var figures = Figures()
+        figures.largestRSSKiB = target.resources().rssKiB
+        let started = ContinuousClock.now
+        guard connection.send("io.imr.Admin.Rebuild", [:], more: true) else {
+            throw TortureFailure("could not send io.imr.Admin.Rebuild")
+        }
+        while true {
+            let reply = try connection.receive()
+            let parameters = try RawConnection.parameters(of: reply)
+            let at = (ContinuousClock.now - started).seconds
+            figures.largestRSSKiB = max(figures.largestRSSKiB, target.resources().rssKiB)
+            let progress = parameters["progress"]?.objectValue
+            let events = Int(progress?["events"]?.number ?? 0)
+            let of = Int(progress?["of"]?.number ?? 0)
+            if events > 0 && figures.firstEventsAt == 0 { figures.firstEventsAt = at }
+            if of > 0 && events >= of && figures.logReadAt == 0 { figures.logReadAt = at }
+            guard reply.continues == true else {
+                guard case .array(let rebuilt)? = parameters["rebuilt"], !rebuilt.isEmpty else {
+                    throw TortureFailure("the last reply names no read model rebuilt: \(parameters)")
+                }
+                figures.events = events
+                figures.seconds = progress?["seconds"]?.number ?? at
+                // The daemon's own clock ends the rebuild; this one saw its replies a little later.
+                if figures.logReadAt == 0 { figures.logReadAt = figures.seconds }
+                figures.logReadAt = min(figures.logReadAt, figures.seconds)
+                figures.firstEventsAt = min(figures.firstEventsAt, figures.logReadAt)
+                break
+            }
+        }
+        let after = cpuSeconds(of: target.pid)
+        figures.userSeconds = after.user - before.user
+        figures.systemSeconds = after.system - before.system
+        return figures
+    }
+}
+
+extension JSONValue {
+    /// A number of a reply, whether written as an integer or not.
+    fileprivate var number: Double? {
+        switch self {
+        case .int(let i): Double(i)
+        case .double(let d): d
+        default: nil
+        }
+    }
+}

@@ -583,21 +583,6 @@ extension JSONValue {
         return []
     }
 
-    var doubleValue: Double? {
-        switch self {
-        case .int(let i): Double(i)
-        case .double(let d): d
-        default: nil
-        }
-    }
-
-    var intValue: Int64? {
-        switch self {
-        case .int(let i): i
-        case .double(let d): Int64(d)
-        default: nil
-        }
-    }
 }
 
 /// The most rows a page of a paged list holds (the daemon's limit), what the streaming

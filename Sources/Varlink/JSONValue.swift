@@ -55,6 +55,22 @@ package enum JSONValue: Sendable, Hashable, Codable {
 
     package var stringValue: String? { if case .string(let s) = self { s } else { nil } }
     package var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
+    /// A number, whether written as an integer or not.
+    package var doubleValue: Double? {
+        switch self {
+        case .int(let i): Double(i)
+        case .double(let d): d
+        default: nil
+        }
+    }
+    /// A number as an integer (a fraction cut off); nil for one an `Int64` cannot hold.
+    package var intValue: Int64? {
+        switch self {
+        case .int(let i): i
+        case .double(let d): d.isFinite && abs(d) < 9.2e18 ? Int64(d) : nil
+        default: nil
+        }
+    }
     package var objectValue: [String: JSONValue]? {
         switch self {
         case .object(let o): o

@@ -94,21 +94,9 @@ struct Rebuild: ParsableCommand {
         )
     }
 
-    /// The daemon's user and system CPU in seconds, from /proc/PID/stat.
-    static func cpuSeconds(of pid: pid_t) -> (user: Double, system: Double) {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return (0, 0) }
-        // After the command name: state is field 3, utime 14 and stime 15.
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return (0, 0) }
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        return (user / ticks, system / ticks)
-    }
-
     static func rebuild(on target: TortureDaemon) throws -> Figures {
         let connection = try RawConnection(path: target.socketPath, timeout: 600)
-        let before = cpuSeconds(of: target.pid)
+        let before = target.cpuSeconds()
         var figures = Figures()
         figures.largestRSSKiB = target.resources().rssKiB
         let started = ContinuousClock.now
@@ -121,8 +109,8 @@ struct Rebuild: ParsableCommand {
             let at = (ContinuousClock.now - started).seconds
             figures.largestRSSKiB = max(figures.largestRSSKiB, target.resources().rssKiB)
             let progress = parameters["progress"]?.objectValue
-            let events = Int(progress?["events"]?.number ?? 0)
-            let of = Int(progress?["of"]?.number ?? 0)
+            let events = Int(progress?["events"]?.intValue ?? 0)
+            let of = Int(progress?["of"]?.intValue ?? 0)
             if events > 0 && figures.firstEventsAt == 0 { figures.firstEventsAt = at }
             if of > 0 && events >= of && figures.logReadAt == 0 { figures.logReadAt = at }
             guard reply.continues == true else {
@@ -130,7 +118,7 @@ struct Rebuild: ParsableCommand {
                     throw TortureFailure("the last reply names no read model rebuilt: \(parameters)")
                 }
                 figures.events = events
-                figures.seconds = progress?["seconds"]?.number ?? at
+                figures.seconds = progress?["seconds"]?.doubleValue ?? at
                 // The daemon's own clock ends the rebuild; this one saw its replies a little later.
                 if figures.logReadAt == 0 { figures.logReadAt = figures.seconds }
                 figures.logReadAt = min(figures.logReadAt, figures.seconds)
@@ -138,20 +126,9 @@ struct Rebuild: ParsableCommand {
                 break
             }
         }
-        let after = cpuSeconds(of: target.pid)
+        let after = target.cpuSeconds()
         figures.userSeconds = after.user - before.user
         figures.systemSeconds = after.system - before.system
         return figures
-    }
-}
-
-extension JSONValue {
-    /// A number of a reply, whether written as an integer or not.
-    fileprivate var number: Double? {
-        switch self {
-        case .int(let i): Double(i)
-        case .double(let d): d
-        default: nil
-        }
     }
 }

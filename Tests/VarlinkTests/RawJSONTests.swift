@@ -10,6 +10,18 @@ import Testing
         var n: Int
     }
 
+    /// A reply's numbers read as the client shows them: an integer or not, and one too large
+    /// for an `Int64` (a peer may send it) is nil, not a crash.
+    @Test func numbersAreReadWhicheverWayTheyWereWritten() {
+        #expect(JSONValue.int(3).doubleValue == 3)
+        #expect(JSONValue.double(2.5).doubleValue == 2.5)
+        #expect(JSONValue.double(2.5).intValue == 2)
+        #expect(JSONValue.int(-7).intValue == -7)
+        #expect(JSONValue.double(1e300).intValue == nil)
+        #expect(JSONValue.double(.infinity).intValue == nil)
+        #expect(JSONValue.string("3").intValue == nil && JSONValue.string("3").doubleValue == nil)
+    }
+
     @Test func rawTextIsWrittenAsItIs_andReadParsedWhenLookedInto() throws {
         let text = #"{"rule":"imr.application","n":3,"z":[1,"\u00e9"]}"#
         let raw = try #require(RawJSON(validating: Array(text.utf8)))

@@ -102,6 +102,18 @@ final class TortureDaemon {
         return (Date().timeIntervalSince(started), false)
     }
 
+    /// User and system CPU in seconds, from /proc/PID/stat; zeros when it cannot be read.
+    func cpuSeconds() -> (user: Double, system: Double) {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return (0, 0) }
+        // After the command name: state is field 3, utime 14 and stime 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return (0, 0) }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return (user / ticks, system / ticks)
+    }
+
     /// Resident memory in KiB and open file descriptors, from /proc.
     func resources() -> (rssKiB: Int, descriptors: Int) {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""

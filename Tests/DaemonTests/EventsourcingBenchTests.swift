@@ -118,19 +118,26 @@ struct EventsourcingBenchTests {
         #expect(first["remaining"] == 30)
     }
 
+    /// `imr-bench seed` of `cases` cases (4 coordinators) into `dir/state`, `dir` a fresh
+    /// temporary directory named after `prefix` that the caller removes.
+    static func seeded(_ prefix: String, cases: Int) async throws -> (bench: String, dir: URL, state: String) {
+        let bench = productsDirectory.appendingPathComponent("imr-bench").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "\(prefix)-\(UUID().uuidString.prefix(8))"
+        )
+        let state = dir.appendingPathComponent("state").path
+        let seeded = try await offPool {
+            try run([bench, "seed", "--cases", String(cases), "--coordinators", "4", "--dir", state])
+        }
+        #expect(seeded.status == 0, "\(seeded.output)")
+        return (bench, dir, state)
+    }
+
     /// `imr-bench reads` on a small seeded store: every call answers, with writers meanwhile,
     /// and the scheduler's pass is timed (a smoke test: its figures are not checked).
     @Test func theReadBenchmarkAnswersEveryCallOnASeededStore() async throws {
-        let bench = productsDirectory.appendingPathComponent("imr-bench").path
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "imr-reads-\(UUID().uuidString.prefix(8))"
-        )
+        let (bench, dir, state) = try await Self.seeded("imr-reads", cases: 120)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let state = dir.appendingPathComponent("state").path
-        let seeded = try await offPool {
-            try run([bench, "seed", "--cases", "120", "--coordinators", "4", "--dir", state])
-        }
-        #expect(seeded.status == 0, "\(seeded.output)")
         let result = try await offPool {
             try run([bench, "reads", "--dir", state, "--seconds", "2", "--writers", "2"])
         }
@@ -154,16 +161,8 @@ struct EventsourcingBenchTests {
     /// events as the log holds), its phases add up, the medians follow, and the store is still
     /// one the daemon serves; a directory without a store is refused with what to do.
     @Test func theRebuildBenchmarkReadsTheWholeLogInPhases() async throws {
-        let bench = productsDirectory.appendingPathComponent("imr-bench").path
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "imr-rebuild-\(UUID().uuidString.prefix(8))"
-        )
+        let (bench, dir, state) = try await Self.seeded("imr-rebuild", cases: 150)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let state = dir.appendingPathComponent("state").path
-        let seeded = try await offPool {
-            try run([bench, "seed", "--cases", "150", "--coordinators", "4", "--dir", state])
-        }
-        #expect(seeded.status == 0, "\(seeded.output)")
         func logEvents() throws -> Int {
             let count = try run(["sqlite3", state + "/imr.sqlite", "SELECT COUNT(*) FROM events"])
             return Int(count.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1

@@ -441,7 +441,8 @@ enum LetterText {
         let errPath = FileManager.default.temporaryDirectory.appendingPathComponent(
             "imr-pdftotext-\(getpid())-\(UUID().uuidString.prefix(8))"
         ).path
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        // Should it not be made, the handle below is nil and the complaints reach our own stderr.
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: errPath) }
         process.standardOutput = out
         process.standardError = FileHandle(forWritingAtPath: errPath)

@@ -151,9 +151,14 @@ extension EventStore {
         CommitObservation(watcher: headWatcher, id: headWatcher.observe(observer))
     }
 
-    /// Groups committed by the writer thread and the writes in them, since the store opened.
-    public var groupCommitFigures: (groups: Int64, writes: Int64) {
-        (writeQueue.groups.load(ordering: .relaxed), writeQueue.jobs.load(ordering: .relaxed))
+    /// What the store has written since it opened (see ``WriteFigures``).
+    public var writeFigures: WriteFigures {
+        WriteFigures(
+            commits: writeCounters.commits.load(ordering: .relaxed),
+            pagesWritten: writeCounters.pages.load(ordering: .relaxed),
+            groups: writeQueue.groups.load(ordering: .relaxed),
+            writes: writeQueue.jobs.load(ordering: .relaxed)
+        )
     }
 
     /// Commits one group: run on the writer thread.
@@ -418,4 +423,26 @@ public final class CommitObservation: Sendable {
     public func cancel() { watcher.stopObserving(id) }
 
     deinit { cancel() }
+}
+
+/// What a store has written since it opened: what an operator reads to see the disk's side of
+/// the load (each commit is a sync of the WAL with `synchronous = FULL`, and each page a 4 KB
+/// write that sync waits for).
+public struct WriteFigures: Sendable, Equatable {
+    /// Transactions the writer connection committed (appends, group commits, rebuild batches,
+    /// migrations).
+    public var commits: Int64
+    /// Pages those commits wrote to the WAL: every table and index page a transaction changed,
+    /// once per transaction.
+    public var pagesWritten: Int64
+    /// Groups the writer thread committed (group commit) and the writes in them.
+    public var groups: Int64
+    public var writes: Int64
+
+    public init(commits: Int64, pagesWritten: Int64, groups: Int64, writes: Int64) {
+        self.commits = commits
+        self.pagesWritten = pagesWritten
+        self.groups = groups
+        self.writes = writes
+    }
 }

@@ -88,6 +88,8 @@ public final class EventStore: Sendable {
     /// The writer's published rebuild passes and checkpoints (``rebuildsInProgress()``,
     /// ``projectionCheckpoints()``).
     private let published: PublishedProgress
+    /// The writer's commits and the pages they wrote (``writeFigures``).
+    let writeCounters: WriteCounters
 
     /// Opens (creating if needed) the event log at `path`, runs the migrations it lacks,
     /// prepares the given projections and catches them up to the head.
@@ -123,6 +125,7 @@ public final class EventStore: Sendable {
         let head = try writer.headPosition()
         self.headWatcher = HeadWatcher(head: head)
         self.published = writer.published
+        self.writeCounters = writer.counters
         let shared = WriterLock(writer)
         self.writer = shared
         self.readers = Mutex([])

@@ -36,6 +36,8 @@ final class Writer: @unchecked Sendable {
     /// The rebuild passes (by name: the position each reads the log up to) and the
     /// checkpoints as committed, readable without the writer lock.
     let published = PublishedProgress()
+    /// Its commits and the pages they wrote, read by ``EventStore/writeFigures`` from any thread.
+    let counters = WriteCounters()
 
     init(db: SQLiteConnection, path: String, options: EventStore.Options) {
         self.db = db
@@ -65,6 +67,14 @@ final class Writer: @unchecked Sendable {
     /// ``EventStore/Options/checkpointFrames``, and checkpoints here only past eight times that
     /// (a reader that pins the WAL, or a checkpointer that cannot keep up, leaves it bounded).
     private func noteCommit() {
+        // The pages this commit wrote to the WAL (SQLite's count since the last read, reset as
+        // it is read: its counter is 32 bits).
+        var pages: Int32 = 0
+        var highest: Int32 = 0
+        if sqlite3_db_status(db.handle, SQLITE_DBSTATUS_CACHE_WRITE, &pages, &highest, 1) == SQLITE_OK {
+            counters.pages.add(Int64(pages), ordering: .relaxed)
+        }
+        counters.commits.add(1, ordering: .relaxed)
         let frames = Int(walFrames.pointee)
         defer { framesAtLastRequest = min(framesAtLastRequest, frames) }
         if frames >= 8 * options.checkpointFrames {
@@ -1000,6 +1010,12 @@ final class Writer: @unchecked Sendable {
 final class PublishedProgress: Sendable {
     let targets = Mutex<[String: Int64]>([:])
     let checkpoints = Mutex<[String: Int64]>([:])
+}
+
+/// The writer connection's commits and the pages they wrote to the WAL, since the store opened.
+final class WriteCounters: Sendable {
+    let commits = Atomic<Int64>(0)
+    let pages = Atomic<Int64>(0)
 }
 
 /// Where a projection's rebuild pass stands: it has applied every event up to `target` of the

@@ -446,8 +446,14 @@ enum Tool {
         defer { dir.remove() }
         let outPath = dir.path + "/out"
         let errPath = dir.path + "/err"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        guard FileManager.default.createFile(atPath: outPath, contents: nil),
+            FileManager.default.createFile(atPath: errPath, contents: nil)
+        else {
+            throw LetterReader.Failure(
+                description:
+                    "cannot create \(tool)'s output files in \(dir.path); check the temporary directory ($TMPDIR)"
+            )
+        }
         let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [tool] + arguments

@@ -642,7 +642,7 @@ package struct Status: DaemonCommand {
         abstract:
             "The daemon: version, uptime, database size, head position, open cases, who I am to it (user and role), read models, and its figures since start.",
         discussion:
-            "The figures (commands, refusals, alerts, connections, calls, memory) are those the [metrics] Prometheus file exports. --json prints the io.imr.Admin.Status reply."
+            "The figures (commands, refusals, alerts, connections, calls, the store's commits and the pages they wrote, memory) are those the [metrics] Prometheus file exports. --json prints the io.imr.Admin.Status reply."
     )
     @OptionGroup var read: ReadOptions
     package var connection: ConnectionOptions { read.connection }
@@ -690,6 +690,16 @@ package struct Status: DaemonCommand {
                     + "\(server.connectionsRefused) refused at a limit, \(server.messagesRejected) malformed messages rejected"
             )
             print("  calls          \(server.calls) answered, \(server.failedCalls) with an error")
+        }
+        if let store = f.store {
+            let perCommit = store.commits > 0 ? Double(store.pagesWritten) / Double(store.commits) : 0
+            let perGroup = store.groups > 0 ? Double(store.writes) / Double(store.groups) : 0
+            print(
+                "  store          \(store.commits) commits, \(store.pagesWritten) pages written "
+                    + String(format: "(%.1f a commit)", perCommit)
+                    + "; \(store.writes) writes in \(store.groups) groups "
+                    + String(format: "(%.1f a group)", perGroup)
+            )
         }
         print(
             "  process        \(String(format: "%.1f", Double(f.residentBytes) / 1_048_576)) MiB resident, \(f.openDescriptors) open descriptors"

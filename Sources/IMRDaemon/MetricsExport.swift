@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import Logging
 import Prometheus
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -67,12 +68,24 @@ final class MetricsExport: @unchecked Sendable {
         }
     }
 
-    /// Gauges read at each write: open cases, the log's head, this process's memory and descriptors.
+    /// The store's figures at the last write.
+    private static let lastWrites = Mutex(WriteFigures(commits: 0, pagesWritten: 0, groups: 0, writes: 0))
+
+    /// Gauges read at each write: open cases, the log's head, this process's memory and
+    /// descriptors; and the store's commits and the pages they wrote (counters).
     static func sample(store: EventStore) {
         if let open = try? store.read({ try CaseListProjection.openCount(in: $0) }) {
             Gauge(label: "imr_open_cases").record(open)
         }
         if let head = try? store.headPosition() { Gauge(label: "imr_event_log_head_position").record(head) }
+        // The store's totals counted up by what each write adds (a counter, as rate() expects).
+        let writes = store.writeFigures
+        let added = lastWrites.withLock { last in
+            defer { last = writes }
+            return (commits: writes.commits - last.commits, pages: writes.pagesWritten - last.pagesWritten)
+        }
+        if added.commits > 0 { Counter(label: "imr_store_commits_total").increment(by: added.commits) }
+        if added.pages > 0 { Counter(label: "imr_store_pages_written_total").increment(by: added.pages) }
         let process = AdminInterface.Figures.process()
         Gauge(label: "imr_process_resident_bytes").record(process.residentBytes)
         Gauge(label: "imr_process_open_descriptors").record(process.openDescriptors)

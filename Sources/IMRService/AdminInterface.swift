@@ -70,6 +70,7 @@ package struct AdminInterface: VarlinkHandler {
             status.figures = Figures(
                 service: OperatorFigures.shared.snapshot,
                 server: serverStatistics?.snapshot,
+                store: StoreFigures(store.writeFigures),
                 residentBytes: process.residentBytes,
                 openDescriptors: process.openDescriptors
             )
@@ -371,6 +372,17 @@ package final class RebuildTracker: Sendable {
 extension Duration {
     /// The duration in seconds, as a double.
     package var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension StoreFigures {
+    package init(_ figures: WriteFigures) {
+        self.init(
+            commits: figures.commits,
+            pagesWritten: figures.pagesWritten,
+            groups: figures.groups,
+            writes: figures.writes
+        )
+    }
 }
 
 extension AdminFigures {

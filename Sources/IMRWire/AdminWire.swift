@@ -73,19 +73,39 @@ package struct AdminStatus: Codable, Sendable, Equatable {
 package struct AdminFigures: Codable, Sendable, Equatable {
     package var service: ServiceFigures
     package var server: VarlinkServerStatistics.Snapshot?
+    package var store: StoreFigures?
     package var residentBytes: Int64
     package var openDescriptors: Int
 
     package init(
         service: ServiceFigures,
         server: VarlinkServerStatistics.Snapshot?,
+        store: StoreFigures?,
         residentBytes: Int64,
         openDescriptors: Int
     ) {
         self.service = service
         self.server = server
+        self.store = store
         self.residentBytes = residentBytes
         self.openDescriptors = openDescriptors
+    }
+}
+
+/// The event log's writes since start: transactions committed (each a sync of the WAL with
+/// `synchronous = FULL`), the pages they wrote to it, and the groups the writer thread
+/// committed with the writes (commands and other appends) in them.
+package struct StoreFigures: Codable, Sendable, Equatable {
+    package var commits: Int64
+    package var pagesWritten: Int64
+    package var groups: Int64
+    package var writes: Int64
+
+    package init(commits: Int64, pagesWritten: Int64, groups: Int64, writes: Int64) {
+        self.commits = commits
+        self.pagesWritten = pagesWritten
+        self.groups = groups
+        self.writes = writes
     }
 }
 

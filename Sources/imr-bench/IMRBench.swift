@@ -272,6 +272,77 @@ final class RawWriter {
     }
 }
 
+/// Raw SQLite commits that each rewrite the one row of `pages` tables of one row each: a commit
+/// that writes exactly that many pages to the WAL and does nothing else. What the disk charges
+/// for a commit of the daemon's size, apart from any of imr's work (`imr-bench load`).
+final class RawPageWriter {
+    let db: OpaquePointer
+    private var updates: [OpaquePointer] = []
+    /// The most pages a commit may write here.
+    static let maximumPages = 2000
+
+    init(path: String, synchronous: String) throws {
+        var handle: OpaquePointer?
+        SQLiteConnection.configureBeforeFirstUse()
+        guard sqlite3_open(path, &handle) == SQLITE_OK, let handle else { throw BenchError("cannot open \(path)") }
+        db = handle
+        // The daemon's checkpoint threshold (its checkpoints run off the commit's path; on a
+        // file of a few pages, this one's cost little).
+        try exec(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = \(synchronous.uppercased()); PRAGMA wal_autocheckpoint = 8000"
+        )
+    }
+
+    deinit {
+        for statement in updates { sqlite3_finalize(statement) }
+        sqlite3_close(db)
+    }
+
+    private func exec(_ sql: String) throws {
+        guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
+            throw BenchError("\(sql.prefix(60)): \(String(cString: sqlite3_errmsg(db)))")
+        }
+    }
+
+    /// Commits of `pages` pages each, `count` of them or as many as `seconds` allow (at least 20):
+    /// commits/s, and the pages a commit SQLite counted writing.
+    func commits(pages: Int, count: Int, seconds: Double) throws -> (perSecond: Double, pagesPerCommit: Double) {
+        let pages = min(max(pages, 1), Self.maximumPages)
+        if updates.count < pages {
+            try exec("BEGIN")
+            for n in updates.count..<pages {
+                try exec("CREATE TABLE p\(n) (v BLOB); INSERT INTO p\(n) VALUES (zeroblob(200))")
+                var statement: OpaquePointer?
+                guard sqlite3_prepare_v2(db, "UPDATE p\(n) SET v = randomblob(200)", -1, &statement, nil) == SQLITE_OK,
+                    let statement
+                else { throw BenchError(String(cString: sqlite3_errmsg(db))) }
+                updates.append(statement)
+            }
+            try exec("COMMIT")
+        }
+        var written: Int32 = 0
+        var highest: Int32 = 0
+        sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_WRITE, &written, &highest, 1)  // from zero
+        let start = ContinuousClock.now
+        var done = 0
+        while done < max(count, 20) {
+            try exec("BEGIN")
+            for statement in updates.prefix(pages) {
+                guard sqlite3_step(statement) == SQLITE_DONE else {
+                    throw BenchError(String(cString: sqlite3_errmsg(db)))
+                }
+                sqlite3_reset(statement)
+            }
+            try exec("COMMIT")
+            done += 1
+            if done >= 20, (ContinuousClock.now - start).seconds >= seconds { break }
+        }
+        let elapsed = (ContinuousClock.now - start).seconds
+        sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_WRITE, &written, &highest, 1)
+        return (Double(done) / elapsed, Double(written) / Double(done))
+    }
+}
+
 struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }

@@ -23,7 +23,10 @@ struct Load: ParsableCommand {
             Raw SQLite's one-row durable commits/s on the same file system (the event store's table, no event-store \
             logic; --raw-commits of them) is timed before the first run and again after every run, and each run's ratio \
             takes the mean of the raw figures just before and just after it: this VM's disk moves by a quarter within \
-            minutes. --rounds K runs each client count K times (each on a fresh daemon) and ends it with a line of the \
+            minutes. After each run, the daemon's commits and the pages they wrote (from io.imr.Admin.Status) and raw \
+            SQLite commits writing as many pages each (one-row tables rewritten, nothing else; up to 2 s of them): \
+            the most calls/s the disk allows at that size of commit, as a share of the one-row rate. \
+            --rounds K runs each client count K times (each on a fresh daemon) and ends it with a line of the \
             medians (commands/s, ratio, raw, p99, the eventsourcing multiple). With --eventsourcing, after each run, \
             the Python eventsourcing library does the same number of cases from as many threads through \
             scripts/bench-eventsourcing.py (reload the case from its events, apply one, save durably to SQLite in --dir; \
@@ -96,10 +99,12 @@ struct Load: ParsableCommand {
             "imr-bench load: \(ProcessInfo.processInfo.activeProcessorCount) cores, synchronous=\(synchronous.uppercased()), dir \(dir)"
         )
 
+        // Commits of the daemon's size (its pages a commit, measured in each run), nothing else.
+        let rawPages = try RawPageWriter(path: work + "/raw-pages.sqlite", synchronous: synchronous)
         var rawBefore = try measureRaw()
         print(String(format: "raw SQLite           %8.0f durable one-row commits/s", rawBefore))
         for count in clientCounts {
-            var runs: [(rate: Double, ratio: Double, raw: Double, p99: Double, times: Double?)] = []
+            var runs: [(rate: Double, ratio: Double, raw: Double, p99: Double, times: Double?, ceiling: Double?)] = []
             for round in 1...rounds {
                 let run = try runClients(count, round: round, daemonBinary: daemonBinary, work: work)
                 let rawAfter = try measureRaw()
@@ -129,6 +134,29 @@ struct Load: ParsableCommand {
                     )
                 )
                 rawBefore = rawAfter
+                var ceiling: Double?
+                if let writes = run.writes, writes.commits > 0 {
+                    // The same pages a commit as the daemon's, timed on raw SQLite: with its
+                    // commands a commit, the most commands/s a design writing these pages allows.
+                    let pages = Int((Double(writes.pages) / Double(writes.commits)).rounded())
+                    // Calls, as the rate counts them (a few of the caseload's write nothing).
+                    let commandsPerCommit = Double(run.latencies.samples.count) / Double(writes.commits)
+                    let shape = try rawPages.commits(pages: pages, count: rawCommits, seconds: 2)
+                    ceiling = shape.perSecond * commandsPerCommit / rawRate
+                    print(
+                        String(
+                            format:
+                                "    its commits: %.1f calls and %.1f pages each; raw SQLite commits of %d pages: %.0f/s (%.1f pages counted), so at most %.0f calls/s (%.0f%% of raw)",
+                            commandsPerCommit,
+                            Double(writes.pages) / Double(writes.commits),
+                            pages,
+                            shape.perSecond,
+                            shape.pagesPerCommit,
+                            shape.perSecond * commandsPerCommit,
+                            (ceiling ?? 0) * 100
+                        )
+                    )
+                }
                 var times: Double?
                 if let comparison {
                     // A directory a run: the script will not write over an earlier run's file.
@@ -152,14 +180,15 @@ struct Load: ParsableCommand {
                     )
                     if es.failures > 0 { print("    eventsourcing: \(es.failures) commands failed: \(es.message)") }
                 }
-                runs.append((run.rate, run.rate / rawRate, rawRate, run.latencies.percentile(0.99), times))
+                runs.append((run.rate, run.rate / rawRate, rawRate, run.latencies.percentile(0.99), times, ceiling))
             }
             if rounds > 1 {
                 let multiples = runs.compactMap(\.times)
+                let ceilings = runs.compactMap(\.ceiling)
                 print(
                     String(
                         format:
-                            "%3d client%@ median of %d: %8.0f commands/s, %.0f%% of raw (runs %.0f-%.0f%%), raw %.0f, p99 %.1f ms%@",
+                            "%3d client%@ median of %d: %8.0f commands/s, %.0f%% of raw (runs %.0f-%.0f%%), raw %.0f, p99 %.1f ms%@%@",
                         count,
                         count == 1 ? " " : "s",
                         rounds,
@@ -169,6 +198,12 @@ struct Load: ParsableCommand {
                         (runs.map(\.ratio).max() ?? 0) * 100,
                         InProcessTiming.median(runs.map(\.raw)),
                         InProcessTiming.median(runs.map(\.p99)),
+                        ceilings.isEmpty
+                            ? ""
+                            : String(
+                                format: "; raw SQLite at its pages a commit %.0f%%",
+                                InProcessTiming.median(ceilings) * 100
+                            ),
                         multiples.isEmpty
                             ? "" : String(format: "; imr = %.1fx eventsourcing", InProcessTiming.median(multiples))
                     )
@@ -184,7 +219,7 @@ struct Load: ParsableCommand {
         round: Int,
         daemonBinary: String,
         work: String
-    ) throws -> (rate: Double, latencies: Latencies, failures: FailureBox) {
+    ) throws -> (rate: Double, latencies: Latencies, failures: FailureBox, writes: (commits: Int64, pages: Int64)?) {
         let directory = work + "/clients-\(count)-\(round)"
         let target = TortureDaemon(binary: daemonBinary, directory: directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -202,6 +237,7 @@ struct Load: ParsableCommand {
             try? FileManager.default.removeItem(atPath: directory)
         }
         let calls = ClientCall.caseload(cases: cases, clients: count, seed: seed, prefix: "L-")
+        let before = Self.storeWrites(socket: target.socketPath)
         let latencies = LatencyBox()
         let failures = FailureBox()
         let started = ContinuousClock.now
@@ -220,8 +256,21 @@ struct Load: ParsableCommand {
             }
         }
         let elapsed = (ContinuousClock.now - started).seconds
+        let after = Self.storeWrites(socket: target.socketPath)
         let l = latencies.value
-        return (Double(l.samples.count) / elapsed, l, failures)
+        let writes = before.flatMap { b in after.map { (commits: $0.commits - b.commits, pages: $0.pages - b.pages) } }
+        return (Double(l.samples.count) / elapsed, l, failures, writes)
+    }
+
+    /// The daemon's commits and the pages they wrote so far (`io.imr.Admin.Status`); nil when
+    /// its status does not say (an older daemon given with --daemon).
+    static func storeWrites(socket: String) -> (commits: Int64, pages: Int64)? {
+        guard let connection = try? RawConnection(path: socket, timeout: 60),
+            let status = try? connection.call("io.imr.Admin.Status"),
+            let store = status["figures"]?.objectValue?["store"]?.objectValue,
+            let commits = store["commits"]?.intValue, let pages = store["pagesWritten"]?.intValue
+        else { return nil }
+        return (commits, pages)
     }
 }
 

@@ -708,6 +708,8 @@ import Glibc
             try Self.json(try await Self.ctl(["status", "--json"], socket: s).out) as? [String: Any]
         )
         #expect(status["openCases"] as? Int == 3)
+        let words = try await Self.ctl(["status"], socket: s).out
+        #expect(words.contains("  store          ") && words.contains("pages written ("), "\(words)")
         let verify = try await Self.ctl(["verify"], socket: s)
         #expect(verify.status == 0 && verify.out.contains("the log is intact"), "\(verify.err)")
         // Backups: by file name into <state-dir>/backups, never elsewhere, never twice without --force.

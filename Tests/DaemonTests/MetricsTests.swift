@@ -57,6 +57,8 @@ struct MetricsTests {
         #expect(text.contains(#"varlink_calls_total{interface="io.imr.Cases",outcome="ok"}"#), "\(text)")
         #expect(text.contains("imr_open_cases 1"), "\(text)")
         #expect(text.contains("imr_process_resident_bytes"), "\(text)")
+        #expect(text.contains("imr_store_commits_total "), "\(text)")
+        #expect(text.contains("imr_store_pages_written_total "), "\(text)")
         #expect(!FileManager.default.fileExists(atPath: prom + ".partial"))
         // node_exporter runs as another user: the file is world-readable despite the daemon's umask.
         let mode = (try FileManager.default.attributesOfItem(atPath: prom)[.posixPermissions] as? Int) ?? 0
@@ -67,6 +69,13 @@ struct MetricsTests {
         #expect(service?["commandsRecorded"] == .int(2))
         #expect(service?["commandsInvalid"] == .int(1))
         #expect(service?["commandsRefused"] == .int(1))
+        // The two recorded commands were written (the refused one may have been decided on the
+        // writer thread too, writing nothing), each a commit of a few pages.
+        let store = status["figures"]?.objectValue?["store"]?.objectValue
+        let writes = store?["writes"]?.intValue ?? 0
+        #expect((2...3).contains(writes), "\(String(describing: store))")
+        #expect((store?["commits"]?.intValue ?? 0) >= writes)
+        #expect((store?["pagesWritten"]?.intValue ?? 0) >= 3 * 2, "\(String(describing: store))")
         #expect(
             (status["figures"]?.objectValue?["server"]?.objectValue?["calls"]).flatMap {
                 if case .int(let i) = $0 { i } else { nil }

@@ -37,7 +37,7 @@ import Testing
                 #expect(error.kind == .wrongExpectedVersion)
             }
         }
-        let figures = store.groupCommitFigures
+        let figures = store.writeFigures
         #expect(figures.writes == 65)
         #expect(
             figures.groups < figures.writes,
@@ -48,6 +48,33 @@ import Testing
         #expect(positions == Array(2...57))
         #expect(try await store.verify().isIntact)
         #expect(try await store.headPosition() == 57)
+    }
+
+    @Test func theWriteFiguresCountCommitsAndThePagesEachWrote() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"))
+        defer { store.close() }
+        try await store.append(to: "warm", expected: .noStream, events: [event()])
+        let before = store.writeFigures
+        try await store.append(to: "a", expected: .noStream, events: [event()])
+        let one = store.writeFigures
+        #expect(one.commits == before.commits + 1)
+        #expect(one.groups == before.groups + 1 && one.writes == before.writes + 1)
+        // One small event: the events table, its two unique indexes and the head anchor's row.
+        let small = one.pagesWritten - before.pagesWritten
+        #expect((3...6).contains(small), "one small event wrote \(small) pages")
+        // 100 events of 2 KB in one commit: at least their bytes, in pages, and only this once.
+        let payload = "{\"text\":\"" + String(repeating: "x", count: 2000) + "\"}"
+        try await store.append(to: "b", expected: .noStream, events: (0..<100).map { _ in event("Big", payload) })
+        let big = store.writeFigures
+        #expect(big.commits == one.commits + 1)
+        #expect(
+            big.pagesWritten - one.pagesWritten >= 100 * 2000 / 4096,
+            "\(big.pagesWritten - one.pagesWritten) pages"
+        )
+        try await store.append(to: "c", expected: .noStream, events: [event()])
+        #expect((3...6).contains(store.writeFigures.pagesWritten - big.pagesWritten))
     }
 
     @Test func aBodyThatThrowsRollsBackOnlyItsOwnWrites() async throws {

@@ -40,7 +40,7 @@ import Testing
         // Let the command start, then hold every cooperative thread for 5 s.
         try await Task.sleep(for: .milliseconds(300))
         let blockers = (0..<max(2, ProcessInfo.processInfo.activeProcessorCount)).map { _ in
-            Task.detached { usleep(5_000_000) }
+            Task.detached { _ = usleep(5_000_000) }
         }
         let result = await outcome
         for blocker in blockers { await blocker.value }

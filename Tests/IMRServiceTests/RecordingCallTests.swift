@@ -158,6 +158,7 @@ import Varlink
             figures: AdminInterface.Figures(
                 service: OperatorFigures.shared.snapshot,
                 server: nil,
+                store: StoreFigures(commits: 1, pagesWritten: 4, groups: 1, writes: 1),
                 residentBytes: 1,
                 openDescriptors: 1
             ),

@@ -28,16 +28,8 @@ final class CapturedLog: @unchecked Sendable {
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
-        func log(
-            level: Logger.Level,
-            message: Logger.Message,
-            metadata: Logger.Metadata?,
-            source: String,
-            file: String,
-            function: String,
-            line: UInt
-        ) {
-            if level >= .warning { log.append("\(message)") }
+        func log(event: LogEvent) {
+            if event.level >= .warning { log.append("\(event.message)") }
         }
     }
 }

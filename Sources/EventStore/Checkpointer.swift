@@ -10,7 +10,10 @@ import Synchronization
 ///
 /// The checkpoint is PASSIVE: it copies the frames no reader still needs and waits for nobody;
 /// its connection syncs as `synchronous=FULL` does (the WAL before copying, the main file after),
-/// so what it leaves is as durable as SQLite's own checkpoint leaves it.
+/// so what it leaves is as durable as SQLite's own checkpoint leaves it. Commits made while a
+/// pass runs stay in the WAL after it, and the WAL starts over only once all of it is copied:
+/// the writer copies those few frames itself between two transactions
+/// (``Writer/catchUpCheckpoint()``), so the WAL stays near the threshold under a steady load.
 // @unchecked Sendable: `requested`, `stopping` and `running` are read and written only while
 // holding `condition`; the connection is used only on the thread.
 final class Checkpointer: @unchecked Sendable {

@@ -212,6 +212,7 @@ extension EventStore {
         for body in afterCommit { body() }
         if last > 0 { headWatcher.advance(to: last, changes: changes.sorted { $0.position < $1.position }) }
         for done in succeeded { done() }
+        writer.mutex.withLock { $0?.catchUpCheckpoint() }
     }
 
     // MARK: - Reading

@@ -76,8 +76,16 @@ final class Writer: @unchecked Sendable {
         }
         counters.commits.add(1, ordering: .relaxed)
         let frames = Int(walFrames.pointee)
+        if frames < framesAfterLastCommit { counters.walRestarts.add(1, ordering: .relaxed) }
+        framesAfterLastCommit = frames
         defer { framesAtLastRequest = min(framesAtLastRequest, frames) }
-        if frames >= 8 * options.checkpointFrames {
+        let passes = checkpointer.passes.load(ordering: .relaxed)
+        if passes != passesSeen {
+            // The checkpoint thread finished a pass since the last commit: the frames committed
+            // during it are copied by ``catchUpCheckpoint()`` once the callers have their replies.
+            passesSeen = passes
+            catchUpDue = true
+        } else if frames >= 8 * options.checkpointFrames {
             do {
                 try db.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 ownCheckpoints.succeeded()
@@ -94,6 +102,25 @@ final class Writer: @unchecked Sendable {
 
     /// Whether the writer's own checkpoints (past eight times the threshold) fail, and since when.
     private var ownCheckpoints: FailureStreak
+
+    /// The checkpoint thread's passes when the last commit looked, and whether the frames
+    /// committed during its last pass are still to be copied (``catchUpCheckpoint()``).
+    private var passesSeen = 0
+    private var framesAfterLastCommit = 0
+    private(set) var catchUpDue = false
+
+    /// Copies into the main file the frames committed while the checkpoint thread's last pass
+    /// ran, here on the writer between two transactions, so that the next one starts the WAL
+    /// over. The thread's passes alone never let it: under a steady load a commit always lands
+    /// while a pass runs, and the WAL grew to eight times the threshold (250 MB) before the
+    /// writer checkpointed it itself. Cheap: the pass copied and synced all the rest. Run after a
+    /// group's replies (the queue), or before the next transaction; a failure is left to the
+    /// next pass (a reader holding an old snapshot makes it copy less, which is no error).
+    func catchUpCheckpoint() {
+        guard catchUpDue else { return }
+        catchUpDue = false
+        try? db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    }
 
     /// The WAL's frames when the checkpointer was last asked (lower once the WAL started over).
     private var framesAtLastRequest = 0
@@ -327,6 +354,7 @@ final class Writer: @unchecked Sendable {
     // MARK: Transactions
 
     func transaction<T>(doing action: String, _ body: () throws(EventStoreError) -> T) throws(EventStoreError) -> T {
+        catchUpCheckpoint()
         try sql(action) { try db.run("BEGIN IMMEDIATE") }
         pendingCheckpoints = [:]
         unwrittenCheckpoints = []
@@ -1016,6 +1044,8 @@ final class PublishedProgress: Sendable {
 final class WriteCounters: Sendable {
     let commits = Atomic<Int64>(0)
     let pages = Atomic<Int64>(0)
+    /// Commits after which the WAL held fewer frames than after the one before: it started over.
+    let walRestarts = Atomic<Int64>(0)
 }
 
 /// Where a projection's rebuild pass stands: it has applied every event up to `target` of the

@@ -177,6 +177,38 @@ import Testing
         #expect(try store.verify().problem == nil)
     }
 
+    /// Under a steady load a commit lands while each of the checkpoint thread's passes runs, and
+    /// the WAL starts over only once every frame in it is copied: the writer copies what was
+    /// committed during a pass before its next transaction, so the WAL starts over after (about)
+    /// every pass instead of growing to eight times the threshold.
+    @Test func theWALStartsOverAfterTheCheckpointThreadsPasses() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try EventStore(path: dir.path("log.sqlite"), options: .init(checkpointFrames: 40))
+        defer { store.close() }
+        let (checkpointer, counters) = try store.withWriter { (w: Writer) throws(EventStoreError) in
+            (w.checkpointer, w.counters)
+        }
+        let pad = String(repeating: "p", count: 3_000)
+        var n = 0
+        // Commits one after another, as a steady load sends them, until six passes ran.
+        while checkpointer.passes.load(ordering: .relaxed) < 6 && n < 20_000 {
+            try store.append(
+                to: "s\(n % 7)",
+                expected: .any,
+                events: [NewEvent(type: "Padded", payload: Array(#"{"n":\#(n),"pad":"\#(pad)"}"#.utf8))]
+            )
+            n += 1
+        }
+        let passes = checkpointer.passes.load(ordering: .relaxed)
+        let restarts = counters.walRestarts.load(ordering: .relaxed)
+        #expect(passes >= 6, "\(n) commits")
+        // Without the writer's catch-up: one restart for every eight thresholds of frames (the
+        // writer's own checkpoint), about one for every five passes here.
+        #expect(restarts * 2 >= passes, "\(restarts) restarts after \(passes) passes, \(n) commits")
+        #expect(try store.verify().problem == nil)
+    }
+
     /// A checkpoint that fails is reported once, when the failures start, and once when one
     /// succeeds again; appends go on meanwhile. The checkpoint thread's connection is opened at
     /// its first request: with the file renamed away it cannot be, and it can once it is back.

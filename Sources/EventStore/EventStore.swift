@@ -595,13 +595,16 @@ public final class EventStore: Sendable {
         let list = chosen.map(\.name).joined(separator: ", ")
         // Before the writer is held: the drop below then reads from memory (commands wait for it).
         Writer.warmPageCache(path: path) { readPool.readsStopped }
-        try withWriter { (w: Writer) throws(EventStoreError) in
-            try w.transaction(doing: "reset projections \(list)") { () throws(EventStoreError) in
+        let head = try withWriter { (w: Writer) throws(EventStoreError) -> Int64 in
+            try w.transaction(doing: "reset projections \(list)") { () throws(EventStoreError) -> Int64 in
                 let head = try w.headPosition()
                 // In the order they were registered: a projection may read another's tables.
                 try w.reset(projections.filter { p in chosen.contains(where: { $0.name == p.name }) }, head: head)
+                return head
             }
         }
+        // The old rows are gone and the pass begins: a report of nothing applied yet.
+        progress?(CatchUpProgress(projections: chosen.map(\.name), applied: 0, rebuilding: true, target: head))
         try catchUp(
             batchSize: max(batchSize, 1),
             rebuildBatchSize: max(batchSize, 1),

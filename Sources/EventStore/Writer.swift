@@ -1060,7 +1060,7 @@ struct RebuildCursor: Hashable, Sendable {
 public struct CatchUpProgress: Sendable, Hashable {
     /// The projections it served.
     public let projections: [String]
-    /// Events it applied (to each of them).
+    /// Events it applied (to each of them): 0 in the report a rebuild makes as its pass begins.
     public let applied: Int
     /// True in a rebuild pass (stream by stream, up to `target`).
     public let rebuilding: Bool

@@ -822,7 +822,10 @@ package struct Rebuild: DaemonCommand {
         let r = try DaemonClient.decode(RebuildReply.self, final, method: "io.imr.Admin.Rebuild")
         let rebuilt = r.rebuilt.joined(separator: ", ")
         if let p = r.progress {
-            print("rebuilt \(rebuilt): \(p.events) events read in \(p.seconds) s (\(p.eventsPerSecond) events/s)")
+            print(
+                "rebuilt \(rebuilt): \(p.events) events read in \(p.seconds) s (\(p.eventsPerSecond) events/s)"
+                    + (p.phases.map { "; \($0.words)" } ?? "")
+            )
         } else {
             print("rebuilt \(rebuilt)")
         }

@@ -327,6 +327,12 @@ package final class RebuildTracker: Sendable {
         var of: Int64 = 0
         /// What it is doing: reading the log, creating an index, catching up.
         var step = "reading the log stream by stream"
+        /// When the pass began (its first report, of no events yet), its last batch was
+        /// reported, the last index was created, and the rebuild ended.
+        var passBegan: ContinuousClock.Instant?
+        var lastBatch: ContinuousClock.Instant?
+        var lastIndex: ContinuousClock.Instant?
+        var finished: ContinuousClock.Instant?
 
         func progress(since start: ContinuousClock.Instant) -> RebuildProgress {
             let seconds = max((ContinuousClock.now - start).seconds, 0.001)
@@ -335,7 +341,22 @@ package final class RebuildTracker: Sendable {
                 of: max(of, events),
                 step: step,
                 seconds: (seconds * 10).rounded() / 10,
-                eventsPerSecond: Int64(Double(events) / seconds)
+                eventsPerSecond: Int64(Double(events) / seconds),
+                phases: phases(since: start)
+            )
+        }
+
+        /// The phases of a finished rebuild (nil before it ends).
+        func phases(since start: ContinuousClock.Instant) -> RebuildPhases? {
+            guard let finished else { return nil }
+            let passEnd = lastBatch ?? start
+            let indexesEnd = max(lastIndex ?? passEnd, passEnd)
+            func rounded(_ d: Duration) -> Double { (max(d.seconds, 0) * 1000).rounded() / 1000 }
+            return RebuildPhases(
+                start: rounded((passBegan ?? passEnd) - start),
+                pass: rounded(passEnd - (passBegan ?? passEnd)),
+                indexes: rounded(indexesEnd - passEnd),
+                catchUp: rounded(finished - indexesEnd)
             )
         }
 
@@ -343,6 +364,7 @@ package final class RebuildTracker: Sendable {
             let seconds = max((ContinuousClock.now - start).seconds, 0.001)
             return
                 "\(events) of \(max(of, events)) events in \(String(format: "%.1f", seconds)) s (\(Int(Double(events) / seconds)) events/s), \(step)"
+                + (phases(since: start).map { "; \($0.words)" } ?? "")
         }
     }
 
@@ -352,13 +374,21 @@ package final class RebuildTracker: Sendable {
 
     package var snapshot: Snapshot { state.withLock { $0 } }
 
-    package func finish() { state.withLock { $0.step = "done" } }
+    package func finish() {
+        state.withLock {
+            $0.step = "done"
+            $0.finished = .now
+        }
+    }
 
     package func record(_ step: CatchUpProgress) {
         state.withLock { s in
             if let index = step.indexCreated {
                 s.step = "created index \(index)"
+                s.lastIndex = .now
             } else if step.rebuilding {
+                if s.passBegan == nil { s.passBegan = .now }
+                s.lastBatch = .now
                 s.events += Int64(step.applied)
                 s.of = max(s.of, step.target)
                 s.step = "reading the log stream by stream"

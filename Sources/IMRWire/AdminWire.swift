@@ -198,6 +198,27 @@ package struct RebuildReply: Codable, Sendable, Equatable {
     }
 }
 
+/// Where a finished rebuild's time went, in seconds, as the store's reports bound each phase:
+/// until the pass began (the page cache warmed, the old tables dropped), the pass over the log
+/// (to its last batch), the deferred indexes, and catching up on what was recorded meanwhile.
+package struct RebuildPhases: Codable, Sendable, Equatable {
+    package var start: Double
+    package var pass: Double
+    package var indexes: Double
+    package var catchUp: Double
+    package init(start: Double, pass: Double, indexes: Double, catchUp: Double) {
+        self.start = start
+        self.pass = pass
+        self.indexes = indexes
+        self.catchUp = catchUp
+    }
+
+    /// "start 1.2 s, the pass 15.1 s, indexes 2.3 s, catch-up 0.1 s".
+    package var words: String {
+        String(format: "start %.1f s, the pass %.1f s, indexes %.1f s, catch-up %.1f s", start, pass, indexes, catchUp)
+    }
+}
+
 /// How far a rebuild has come.
 package struct RebuildProgress: Codable, Sendable, Equatable {
     /// Events read from the log so far.
@@ -208,12 +229,22 @@ package struct RebuildProgress: Codable, Sendable, Equatable {
     package var step: String
     package var seconds: Double
     package var eventsPerSecond: Int64
-    package init(events: Int64, of: Int64, step: String, seconds: Double, eventsPerSecond: Int64) {
+    /// Where a finished rebuild's time went (the last reply only).
+    package var phases: RebuildPhases?
+    package init(
+        events: Int64,
+        of: Int64,
+        step: String,
+        seconds: Double,
+        eventsPerSecond: Int64,
+        phases: RebuildPhases? = nil
+    ) {
         self.events = events
         self.of = of
         self.step = step
         self.seconds = seconds
         self.eventsPerSecond = eventsPerSecond
+        self.phases = phases
     }
 
     /// "450000 of 1386608 events (32%), 41000 events/s, reading the log stream by stream".

@@ -16,9 +16,10 @@ struct Rebuild: ParsableCommand {
             Starts the imr-daemon beside this binary (or --daemon) on --dir, a state directory written by \
             `imr-bench seed`, and asks it (io.imr.Admin.Rebuild, with more) to rebuild every read model there, in \
             place: the store is still whole afterwards. Prints the events read and events/s as the daemon reports \
-            them; the phases as its progress replies (about one a second) show them: the start (the page cache \
-            warmed, the old tables dropped) until the first events are read, the pass over the log, and the lists' \
-            indexes created after it (each phase to within a reply's interval); the daemon's CPU during the \
+            them; the phases as its last reply gives them: the start (the page cache warmed, the old tables dropped) \
+            until the pass begins, the pass over the log, the \
+            lists' indexes created after it, and the catch-up on what was recorded meanwhile (from a daemon that \
+            does not give them, as its progress replies, about one a second, show them); the daemon's CPU during the \
             rebuild (user and system, from /proc/PID/stat) and its largest resident memory (sampled at each reply). \
             --runs K does it K times, each on a daemon started afresh, and ends with the medians. See BENCHMARKS.md.
             """
@@ -41,6 +42,10 @@ struct Rebuild: ParsableCommand {
         var seconds = 0.0
         var firstEventsAt = 0.0
         var logReadAt = 0.0
+        var indexes = 0.0
+        var catchUp = 0.0
+        /// Whether the phases are the daemon's own (its last reply's), not seen from its replies.
+        var phasesFromDaemon = false
         var userSeconds = 0.0
         var systemSeconds = 0.0
         var largestRSSKiB = 0
@@ -70,7 +75,7 @@ struct Rebuild: ParsableCommand {
                     median(\.eventsPerSecond),
                     median(\.seconds),
                     median(\.firstEventsAt),
-                    median { $0.seconds - $0.logReadAt },
+                    median(\.indexes),
                     median { $0.userSeconds + $0.systemSeconds }
                 )
             )
@@ -80,13 +85,15 @@ struct Rebuild: ParsableCommand {
     static func line(_ f: Figures) -> String {
         String(
             format:
-                "%d events in %.1f s (%.0f events/s); first events read after %.1f s, the log read by %.1f s, indexes %.1f s; daemon CPU %.1f s (user %.1f, system %.1f); resident memory at most %.0f MiB",
+                "%d events in %.1f s (%.0f events/s); first events read after %.2f s, the log read by %.2f s, indexes %.2f s, catch-up %.2f s (%@); daemon CPU %.1f s (user %.1f, system %.1f); resident memory at most %.0f MiB",
             f.events,
             f.seconds,
             f.eventsPerSecond,
             f.firstEventsAt,
             f.logReadAt,
-            f.seconds - f.logReadAt,
+            f.indexes,
+            f.catchUp,
+            f.phasesFromDaemon ? "the daemon's phases" : "phases seen from its replies, to about a second",
             f.userSeconds + f.systemSeconds,
             f.userSeconds,
             f.systemSeconds,
@@ -119,10 +126,22 @@ struct Rebuild: ParsableCommand {
                 }
                 figures.events = events
                 figures.seconds = progress?["seconds"]?.doubleValue ?? at
-                // The daemon's own clock ends the rebuild; this one saw its replies a little later.
-                if figures.logReadAt == 0 { figures.logReadAt = figures.seconds }
-                figures.logReadAt = min(figures.logReadAt, figures.seconds)
-                figures.firstEventsAt = min(figures.firstEventsAt, figures.logReadAt)
+                if let phases = progress?["phases"]?.objectValue, let start = phases["start"]?.doubleValue,
+                    let pass = phases["pass"]?.doubleValue, let indexes = phases["indexes"]?.doubleValue,
+                    let catchUp = phases["catchUp"]?.doubleValue
+                {
+                    figures.firstEventsAt = start
+                    figures.logReadAt = start + pass
+                    figures.indexes = indexes
+                    figures.catchUp = catchUp
+                    figures.phasesFromDaemon = true
+                } else {
+                    // The daemon's own clock ends the rebuild; this one saw its replies a little later.
+                    if figures.logReadAt == 0 { figures.logReadAt = figures.seconds }
+                    figures.logReadAt = min(figures.logReadAt, figures.seconds)
+                    figures.firstEventsAt = min(figures.firstEventsAt, figures.logReadAt)
+                    figures.indexes = figures.seconds - figures.logReadAt
+                }
                 break
             }
         }

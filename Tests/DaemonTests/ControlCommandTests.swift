@@ -740,6 +740,8 @@ import Glibc
         #expect(try await Self.ctl(["verify"], socket: s).status == 0)
         let rebuild = try await Self.ctl(["rebuild"], socket: s)
         #expect(rebuild.status == 0 && rebuild.out.contains("deadlines"), "\(rebuild.err)")
+        // With where its time went, as the daemon measured it.
+        #expect(rebuild.out.contains("; start ") && rebuild.out.contains(" s, the pass "), "\(rebuild.out)")
         let unknown = try await Self.ctl(["rebuild", "nope"], socket: s)
         #expect(unknown.status == 66, "\(unknown.err)")
         // The deadlines bring the case list with them (a case's next deadline is read from them);
@@ -747,6 +749,12 @@ import Glibc
         let deadlines = try await Self.ctl(["rebuild", "deadlines", "--json"], socket: s)
         let rebuiltWith = (try Self.json(deadlines.out) as? [String: Any])?["rebuilt"] as? [String]
         #expect(rebuiltWith == ["deadlines", "case_list"], "\(deadlines.out) \(deadlines.err)")
+        // The phases add up to the rebuild's time (each to the millisecond, the time to a tenth).
+        let progress = (try Self.json(deadlines.out) as? [String: Any])?["progress"] as? [String: Any]
+        let phases = (progress?["phases"] as? [String: Any]) ?? [:]
+        let parts = ["start", "pass", "indexes", "catchUp"].compactMap { phases[$0] as? Double }
+        #expect(parts.count == 4 && parts.allSatisfy { $0 >= 0 }, "\(deadlines.out)")
+        #expect(abs(parts.reduce(0, +) - ((progress?["seconds"] as? Double) ?? -1)) < 0.06, "\(deadlines.out)")
         let items = try await Self.ctl(["rebuild", "case_items", "--json"], socket: s)
         #expect((try Self.json(items.out) as? [String: Any])?["rebuilt"] as? [String] == ["case_items"], "\(items.out)")
         // The read models rebuilt from the log give the same board.

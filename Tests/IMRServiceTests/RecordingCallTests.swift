@@ -50,7 +50,8 @@ import Varlink
     /// Every io.imr.Admin method takes and answers exactly the fields of its IMRWire types.
     @Test func everyAdminMethodIsItsWireTypes() throws {
         let admin = Self.interface("io.imr.Admin")
-        let progress = RebuildProgress(events: 1, of: 2, step: "s", seconds: 1.5, eventsPerSecond: 1)
+        let phases = RebuildPhases(start: 0.1, pass: 1.2, indexes: 0.1, catchUp: 0.1)
+        let progress = RebuildProgress(events: 1, of: 2, step: "s", seconds: 1.5, eventsPerSecond: 1, phases: phases)
         let samples: [(method: String, input: [String: JSONValue], output: [String: JSONValue])] = [
             (
                 "Verify", [:],
@@ -83,6 +84,8 @@ import Varlink
         }
         let declaredProgress = try #require(admin.types["RebuildProgress"])
         #expect(Set(try WireFormat.object(progress).keys) == Set(declaredProgress.keys))
+        let declaredPhases = try #require(admin.types["RebuildPhases"])
+        #expect(Set(try WireFormat.object(phases).keys) == Set(declaredPhases.keys))
     }
 
     /// io.imr.Deadlines' `Deadline` type names exactly what a deadline row carries: the case

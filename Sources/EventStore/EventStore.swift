@@ -594,7 +594,7 @@ public final class EventStore: Sendable {
         chosen = withReaders(of: Set(chosen.map(\.name)), in: projections)
         let list = chosen.map(\.name).joined(separator: ", ")
         // Before the writer is held: the drop below then reads from memory (commands wait for it).
-        Writer.warmPageCache(path: path) { readPool.readsStopped }
+        Writer.warmPageCache(path: path) { [readPool] in readPool.readsStopped }
         let head = try withWriter { (w: Writer) throws(EventStoreError) -> Int64 in
             try w.transaction(doing: "reset projections \(list)") { () throws(EventStoreError) -> Int64 in
                 let head = try w.headPosition()

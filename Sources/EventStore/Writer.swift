@@ -976,7 +976,15 @@ final class Writer: @unchecked Sendable {
     /// drop then 0.3 s). The rebuild pass that follows reads the log in stream order, at
     /// random places too, and finds it in the cache as well. Files of 64 MiB or less, or
     /// larger than the memory available less 1 GiB, are left alone; `stop` ends it early.
-    static func warmPageCache(path: String, minimumBytes: Int64 = 64 << 20, stop: () -> Bool = { false }) {
+    ///
+    /// ``warmingReaders`` threads read a share of the file each, in order: a virtual disk
+    /// serves several streams at once (the 15.6 GB store of 2,000,000 cases from a cold cache:
+    /// 6.5 s with four readers, 9-25 s with one).
+    static func warmPageCache(
+        path: String,
+        minimumBytes: Int64 = 64 << 20,
+        stop: @escaping @Sendable () -> Bool = { false }
+    ) {
         guard let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value,
             size > minimumBytes, let available = availableMemoryBytes(), size < available - (1 << 30)
         else { return }
@@ -991,15 +999,26 @@ final class Writer: @unchecked Sendable {
             sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK,
             let file, let read = file.pointee.pMethods?.pointee.xRead
         else { return }
-        let chunk = 4 << 20
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 4096)
-        defer { buffer.deallocate() }
-        var offset: Int64 = 0
-        while offset < size && !stop() {
-            guard read(file, buffer, Int32(chunk), offset) == SQLITE_OK else { return }
-            offset += Int64(chunk)
+        let chunk: Int64 = 4 << 20
+        let readers = Int64(warmingReaders)
+        let share = ((size + readers - 1) / readers + chunk - 1) / chunk * chunk
+        let source = WarmingSource(file: file, read: read)
+        let finished = DispatchGroup()
+        for k in 0..<readers {
+            finished.enter()
+            let thread = Thread {
+                defer { finished.leave() }
+                source.read(from: k * share, to: min(size, (k + 1) * share), chunk: chunk, stop: stop)
+            }
+            thread.stackSize = 256 << 10
+            thread.start()
         }
+        // The connection (and its file) stays open until every reader is done.
+        finished.wait()
     }
+
+    /// Threads that warm the page cache together (``warmPageCache(path:minimumBytes:stop:)``).
+    static let warmingReaders = 4
 
     /// `MemAvailable` of /proc/meminfo, in bytes; nil when it cannot be read.
     static func availableMemoryBytes() -> Int64? {
@@ -1038,6 +1057,26 @@ final class Writer: @unchecked Sendable {
 final class PublishedProgress: Sendable {
     let targets = Mutex<[String: Int64]>([:])
     let checkpoints = Mutex<[String: Int64]>([:])
+}
+
+/// A file SQLite opened, read from several threads at once by ``Writer/warmPageCache(path:minimumBytes:stop:)``.
+/// @unchecked Sendable: the unix VFS reads with `pread`, which has no shared offset, and the
+/// warming maps nothing (no `mmap_size`), so concurrent reads of the file are safe.
+struct WarmingSource: @unchecked Sendable {
+    let file: UnsafeMutablePointer<sqlite3_file>
+    let read:
+        @convention(c) (UnsafeMutablePointer<sqlite3_file>?, UnsafeMutableRawPointer?, Int32, sqlite3_int64) -> Int32
+
+    /// Reads `start..<end` in chunks, into a buffer of its own, until done, an error or `stop`.
+    func read(from start: Int64, to end: Int64, chunk: Int64, stop: () -> Bool) {
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Int(chunk), alignment: 4096)
+        defer { buffer.deallocate() }
+        var offset = start
+        while offset < end && !stop() {
+            guard read(file, buffer, Int32(min(chunk, end - offset)), offset) == SQLITE_OK else { return }
+            offset += chunk
+        }
+    }
 }
 
 /// The writer connection's commits and the pages they wrote to the WAL, since the store opened.

@@ -2,6 +2,10 @@ import ChildProcess
 import Foundation
 import TestSupport
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import EventStore
 
 /// A child process appends in a loop and prints each acknowledged batch; the test kills it
@@ -31,6 +35,44 @@ import Testing
         #expect(RawConnection(path).int("SELECT COUNT(*) FROM events") == 1)
         try store.append(to: "s", expected: .any, events: [event("E")])
         #expect(try store.readAll(from: 1, limit: 10).count == 2)
+    }
+
+    /// The warming's readers share the file between them and together read all of it: after
+    /// it, every page of a file just evicted from the page cache is back in memory.
+    @Test func warmingThePageCacheReadsTheWholeFileWithItsReaders() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.path("big.sqlite")
+        // About 123 MB, not a multiple of the readers' chunks: a reader's share (32 MiB) is
+        // well beyond what the kernel reads ahead of the one before it (8 MiB on these VMs).
+        let made = try run([
+            "sqlite3", path,
+            "CREATE TABLE t (x); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 29999) "
+                + "INSERT INTO t SELECT randomblob(4000) FROM n",
+        ])
+        #expect(made.status == 0, "\(made.output)")
+        /// The share of the file's pages in the page cache.
+        func resident() -> Double {
+            let fd = open(path, O_RDONLY)
+            defer { close(fd) }
+            var info = stat()
+            guard fd >= 0, fstat(fd, &info) == 0, info.st_size > 0,
+                let map = mmap(nil, Int(info.st_size), PROT_READ, MAP_SHARED, fd, 0), map != MAP_FAILED
+            else { return -1 }
+            defer { munmap(map, Int(info.st_size)) }
+            let pages = (Int(info.st_size) + 4095) / 4096
+            var vector = [UInt8](repeating: 0, count: pages)
+            guard mincore(map, Int(info.st_size), &vector) == 0 else { return -1 }
+            return Double(vector.filter { $0 & 1 == 1 }.count) / Double(pages)
+        }
+        let fd = open(path, O_RDONLY)
+        #expect(fd >= 0 && fsync(fd) == 0 && posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0)
+        close(fd)
+        let evicted = resident()
+        // A file system that keeps everything in memory (tmpfs) cannot show it.
+        guard evicted < 0.5 else { return }
+        Writer.warmPageCache(path: path, minimumBytes: 0)
+        #expect(resident() > 0.99, "evicted: \(evicted), after warming: \(resident())")
     }
 
     @Test func everyAcknowledgedEventSurvivesSIGKILL_andNoTransactionIsHalfWritten() async throws {

@@ -107,7 +107,7 @@ final class Writer: @unchecked Sendable {
     /// committed during its last pass are still to be copied (``catchUpCheckpoint()``).
     private var passesSeen = 0
     private var framesAfterLastCommit = 0
-    private(set) var catchUpDue = false
+    private var catchUpDue = false
 
     /// Copies into the main file the frames committed while the checkpoint thread's last pass
     /// ran, here on the writer between two transactions, so that the next one starts the WAL

@@ -137,22 +137,23 @@ struct Load: ParsableCommand {
                 var ceiling: Double?
                 if let writes = run.writes, writes.commits > 0 {
                     // The same pages a commit as the daemon's, timed on raw SQLite: with its
-                    // commands a commit, the most commands/s a design writing these pages allows.
-                    let pages = Int((Double(writes.pages) / Double(writes.commits)).rounded())
-                    // Calls, as the rate counts them (a few of the caseload's write nothing).
-                    let commandsPerCommit = Double(run.latencies.samples.count) / Double(writes.commits)
+                    // calls a commit (as the rate counts them; a few of the caseload's write
+                    // nothing), the most calls/s a design writing these pages allows.
+                    let pagesPerCommit = Double(writes.pages) / Double(writes.commits)
+                    let pages = Int(pagesPerCommit.rounded())
+                    let callsPerCommit = Double(run.latencies.samples.count) / Double(writes.commits)
                     let shape = try rawPages.commits(pages: pages, count: rawCommits, seconds: 2)
-                    ceiling = shape.perSecond * commandsPerCommit / rawRate
+                    ceiling = shape.perSecond * callsPerCommit / rawRate
                     print(
                         String(
                             format:
                                 "    its commits: %.1f calls and %.1f pages each; raw SQLite commits of %d pages: %.0f/s (%.1f pages counted), so at most %.0f calls/s (%.0f%% of raw)",
-                            commandsPerCommit,
-                            Double(writes.pages) / Double(writes.commits),
+                            callsPerCommit,
+                            pagesPerCommit,
                             pages,
                             shape.perSecond,
                             shape.pagesPerCommit,
-                            shape.perSecond * commandsPerCommit,
+                            shape.perSecond * callsPerCommit,
                             (ceiling ?? 0) * 100
                         )
                     )

@@ -301,6 +301,17 @@ package final class AlertScheduler: Sendable {
         )
     }
 
+    /// The end of a run of passes that each found more alerts due than one pass raises.
+    private func reportDueAtOnce(_ run: (started: ContinuousClock.Instant, passes: Int, raised: Int)) {
+        let seconds = Double((ContinuousClock.now - run.started).nanoseconds) / 1e9
+        logger.notice(
+            "alerts: raised the \(run.raised) alerts that were due at once, in \(run.passes) passes over \(String(format: "%.1f", seconds)) s; none is owed now",
+            metadata: [
+                "alerts.raised": .stringConvertible(run.raised), "alerts.passes": .stringConvertible(run.passes),
+            ]
+        )
+    }
+
     /// Runs passes until the task is cancelled: after each, sleeps until the next alert is
     /// due, a case commit or the end of a rebuild rings (then lets ``Options/settleAfterCommit``
     /// pass), or ``Options/maximumSleep`` passes, whichever is first.
@@ -314,6 +325,9 @@ package final class AlertScheduler: Sendable {
             }
         }
         defer { observation.cancel() }
+        // Passes that found more due than one pass reads, until one found no more: said once,
+        // when all are raised (after a long stop, that takes minutes at 2,000,000 cases).
+        var dueAtOnce: (started: ContinuousClock.Instant, passes: Int, raised: Int)?
         while !Task.isCancelled {
             var sleep = options.maximumSleep
             var backlog = false
@@ -328,6 +342,13 @@ package final class AlertScheduler: Sendable {
                 }
                 OperatorFigures.shared.schedulerPass(duration: ContinuousClock.now - started, failed: false)
                 backlog = pass.backlog
+                if backlog || dueAtOnce != nil {
+                    var run = dueAtOnce ?? (started, 0, 0)
+                    run.passes += 1
+                    run.raised += pass.raised.count
+                    dueAtOnce = backlog ? run : nil
+                    if !backlog { reportDueAtOnce(run) }
+                }
                 if let due = pass.next {
                     let seconds = max(0, due.timeIntervalSince(clock()))
                     sleep = min(sleep, .milliseconds(Int64((seconds * 1000).rounded(.up))))

@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import IMRWire
+import Logging
 import Synchronization
 import Testing
 import Varlink
@@ -406,11 +407,11 @@ extension AlertRaised {
         #expect(overdue.raised.filter { $0.deadlineId == AlertFixture.decisionId }.map(\.level) == [.overdue])
     }
 
-    @Test func aPassRaisesAtMostAPageOfDeadlines_andSaysTheNextIsDueAtOnce() throws {
-        let f = try AlertFixture()
-        defer { f.close() }
+    /// `count` cases, each with an RFA received on Monday 4 March 2024 at 10:00 (their UR
+    /// decisions' reminders all due at once on Thursday 7 March).
+    private func openCasesDueTogether(_ count: Int, in f: AlertFixture) throws {
         let now = pacific("2024-03-04", 10, 30)
-        for n in 0..<(AlertScheduler.deadlinesPerPass + 20) {
+        for n in 0..<count {
             let id = CaseID("m\(n)")
             try f.service.execute(
                 .openCase(
@@ -447,6 +448,12 @@ extension AlertRaised {
                 now: now
             )
         }
+    }
+
+    @Test func aPassRaisesAtMostAPageOfDeadlines_andSaysTheNextIsDueAtOnce() throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        try openCasesDueTogether(AlertScheduler.deadlinesPerPass + 20, in: f)
         let scheduler = AlertScheduler(store: f.store)
         let at = pacific("2024-03-07", 9)
         let first = try scheduler.raiseDue(now: at)
@@ -459,6 +466,33 @@ extension AlertRaised {
         #expect(!second.backlog)
         #expect(try scheduler.raiseDue(now: at).raised.isEmpty)
         #expect(try f.highestRaised() == (try f.expectedHighest(at: at)))
+    }
+
+    @Test func theLoopSaysOnceWhenAlertsDueAtOnceAreAllRaised() async throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        // Two and a half passes' worth: the loop goes on at once twice, then finds no more.
+        try openCasesDueTogether(2 * AlertScheduler.deadlinesPerPass + 50, in: f)
+        let clock = TestClock(pacific("2024-03-07", 9))
+        let notices = NoticeLog()
+        let scheduler = AlertScheduler(
+            store: f.store,
+            options: .init(maximumSleep: .seconds(3600)),
+            clock: { clock.read() },
+            logger: Logger(label: "test") { _ in NoticeLog.Handler(log: notices) }
+        )
+        let running = Task { await scheduler.run() }
+        defer { running.cancel() }
+        for _ in 0..<3000 where notices.lines.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        let raised = try f.raisedEvents().count
+        #expect(raised >= 2 * AlertScheduler.deadlinesPerPass + 50)
+        #expect(notices.lines == ["alerts: raised the \(raised) alerts that were due at once, in 3 passes"])
+        // Nothing more is due: a later pass says nothing.
+        clock.set(pacific("2024-03-07", 9, 30))
+        scheduler.doorbell.ring()
+        let passes = scheduler.passCount
+        for _ in 0..<3000 where scheduler.passCount == passes { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(notices.lines.count == 1)
     }
 
     @Test func theLoopFollowsWallClockJumps_backwardsWithoutRepeats_forwardsWithCatchUp() async throws {
@@ -651,6 +685,29 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async t
                 #expect(!text.contains("LIST SUBQUERY"), "\(text)")
                 #expect(!text.contains("SCAN"), "\(text)")
             }
+        }
+    }
+}
+
+/// The notices "alerts: ..." a logger was given (not each alert's), up to " over" (the time
+/// they report varies).
+final class NoticeLog: Sendable {
+    private let storage = Mutex<[String]>([])
+    var lines: [String] { storage.withLock { $0 } }
+
+    struct Handler: LogHandler {
+        let log: NoticeLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let text = "\(event.message)"
+            guard event.level == .notice, text.hasPrefix("alerts: ") else { return }
+            let line = text.range(of: " over ").map { String(text[..<$0.lowerBound]) } ?? text
+            log.storage.withLock { $0.append(line) }
         }
     }
 }

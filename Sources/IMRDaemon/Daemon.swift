@@ -114,6 +114,10 @@ final class Daemon: Sendable {
     }
 
     func run() async throws {
+        // swift-metrics' backend for the whole process, whether or not a file is written: set
+        // up before anything is counted (the alerts raised at start-up, before READY=1, went to
+        // no backend and were missing from the file while Status counted them).
+        _ = MetricsExport.registry
         let stateDirectory = configuration.stateDirectory
         do {
             try FileManager.default.createDirectory(
@@ -287,8 +291,6 @@ final class Daemon: Sendable {
             logger.notice("removed \(leftover) in \(backups.directory), left by a backup that was interrupted")
         }
 
-        // swift-metrics' backend for the whole process, whether or not a file is written.
-        _ = MetricsExport.registry
         let serverStatistics = VarlinkServerStatistics()
         let metrics = configuration.metrics.textfile.map { path in
             MetricsExport(

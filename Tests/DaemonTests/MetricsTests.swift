@@ -90,6 +90,63 @@ struct MetricsTests {
         #expect(daemon.stop().status == 0)
     }
 
+    /// Alerts that came due while the daemon was stopped are raised before READY=1: the file
+    /// counts them as `io.imr.Admin.Status` does (its backend was set up after them once).
+    @Test func alertsRaisedAtStartUpAreInTheFileAsInStatus() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-metrics-\(UUID().uuidString.prefix(8))"
+        )
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let prom = dir.appendingPathComponent("imr.prom").path
+        let config = dir.appendingPathComponent("imr-daemon.toml")
+        try "[metrics]\ntextfile = \"\(prom)\"\ninterval_seconds = 0.2\n".write(
+            to: config,
+            atomically: true,
+            encoding: .utf8
+        )
+        func at(_ instant: String) -> [String: String] {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "America/Los_Angeles")
+            formatter.dateFormat = "yyyy-MM-dd HH:mm"
+            return ["IMR_TEST_CLOCK_OFFSET": String(formatter.date(from: instant)!.timeIntervalSinceNow)]
+        }
+        // An RFA on Monday 4 March 2024; the daemon stopped until Wednesday 20 March, by when
+        // its UR decision (due Monday 11 March) is overdue.
+        let first = try DaemonProcess(
+            directory: dir,
+            arguments: ["--config", config.path],
+            environment: at("2024-03-04 10:30")
+        )
+        _ = try #require(await offPool { first.waitUntilReady() })
+        try await offPool { try openCaseWithRFA(first.client(), "M-2", receivedAt: "2024-03-04T10:00") }
+        #expect(first.stop().status == 0)
+        let second = try DaemonProcess(
+            directory: dir,
+            arguments: ["--config", config.path],
+            environment: at("2024-03-20 09:00")
+        )
+        defer { second.process.killAndWait() }
+        _ = try #require(await offPool { second.waitUntilReady() })
+        let status = try await offPool { try second.client().call("io.imr.Admin.Status") }
+        let raised = status["figures"]?.objectValue?["service"]?.objectValue?["alertsRaised"]?.intValue ?? 0
+        #expect(raised > 0, "the overdue UR decision's alert, raised before READY=1")
+        // The file is rewritten every 0.2 s: the sum of imr_alerts_raised_total over levels.
+        var counted: Int64 = -1
+        for _ in 0..<50 {
+            let text = (try? String(contentsOfFile: prom, encoding: .utf8)) ?? ""
+            let lines = text.split(separator: "\n").filter { $0.hasPrefix("imr_alerts_raised_total{") }
+            if !lines.isEmpty {
+                counted = lines.compactMap { $0.split(separator: " ").last.flatMap { Int64($0) } }.reduce(0, +)
+                if counted == raised { break }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(counted == raised, "imr_alerts_raised_total \(counted), Status \(raised)")
+        #expect(second.stop().status == 0)
+    }
+
     @Test func aMetricsFileThatIsNotPromIsRefusedAtStart() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
             "imr-metrics-bad-\(UUID().uuidString.prefix(8))"

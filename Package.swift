@@ -172,7 +172,11 @@ let package = Package(
         ),
 
         // What several test targets share (seeded random generators).
-        .target(name: "TestSupport", dependencies: ["ChildProcess"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport",
+            dependencies: ["ChildProcess", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "SystemdSupportTests",
             dependencies: ["ChildProcess", "SystemdSupport", .product(name: "Logging", package: "swift-log")]
@@ -196,6 +200,7 @@ let package = Package(
             name: "IMRServiceTests",
             dependencies: [
                 "ChildProcess", "IMRService", "IMRWire", "EventStore", "Workflow", "Varlink", "IMRCommandLine",
+                "TestSupport",
             ]
         ),
         // The real imr-ctl binary, run as a user would.
@@ -208,7 +213,7 @@ let package = Package(
         .testTarget(
             name: "VarlinkTests",
             dependencies: [
-                "ChildProcess", "Varlink", .product(name: "NIOPosix", package: "swift-nio"),
+                "ChildProcess", "Varlink", "TestSupport", .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

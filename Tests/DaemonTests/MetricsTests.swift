@@ -11,7 +11,8 @@ import Glibc
 /// same in `io.imr.Admin.Status` and `imr-ctl status`.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct MetricsTests {
-    @Test func theFiguresReachThePrometheusFileAndStatus() async throws {
+    /// A directory for a daemon, with a configuration that writes the metrics file every 0.2 s.
+    private func metricsDirectory() throws -> (dir: URL, prom: String, config: URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
             "imr-metrics-\(UUID().uuidString.prefix(8))"
         )
@@ -23,6 +24,11 @@ struct MetricsTests {
             atomically: true,
             encoding: .utf8
         )
+        return (dir, prom, config)
+    }
+
+    @Test func theFiguresReachThePrometheusFileAndStatus() async throws {
+        let (dir, prom, config) = try metricsDirectory()
         let daemon = try DaemonProcess(directory: dir, arguments: ["--config", config.path])
         defer { daemon.cleanup() }
         _ = try #require(await offPool { daemon.waitUntilReady() })
@@ -93,18 +99,8 @@ struct MetricsTests {
     /// Alerts that came due while the daemon was stopped are raised before READY=1: the file
     /// counts them as `io.imr.Admin.Status` does (its backend was set up after them once).
     @Test func alertsRaisedAtStartUpAreInTheFileAsInStatus() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "imr-metrics-\(UUID().uuidString.prefix(8))"
-        )
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let (dir, prom, config) = try metricsDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let prom = dir.appendingPathComponent("imr.prom").path
-        let config = dir.appendingPathComponent("imr-daemon.toml")
-        try "[metrics]\ntextfile = \"\(prom)\"\ninterval_seconds = 0.2\n".write(
-            to: config,
-            atomically: true,
-            encoding: .utf8
-        )
         func at(_ instant: String) -> [String: String] {
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")

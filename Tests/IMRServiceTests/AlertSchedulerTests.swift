@@ -1,8 +1,8 @@
 import EventStore
 import Foundation
 import IMRWire
-import Logging
 import Synchronization
+import TestSupport
 import Testing
 import Varlink
 @testable import IMRService
@@ -474,25 +474,29 @@ extension AlertRaised {
         // Two and a half passes' worth: the loop goes on at once twice, then finds no more.
         try openCasesDueTogether(2 * AlertScheduler.deadlinesPerPass + 50, in: f)
         let clock = TestClock(pacific("2024-03-07", 9))
-        let notices = NoticeLog()
+        // The scheduler's own notices (not each alert's), up to " over" (the time they report varies).
+        let notices = CapturedLog { level, text in level == .notice && text.hasPrefix("alerts: ") }
+        func lines() -> [String] {
+            notices.all.map { line in line.range(of: " over ").map { String(line[..<$0.lowerBound]) } ?? line }
+        }
         let scheduler = AlertScheduler(
             store: f.store,
             options: .init(maximumSleep: .seconds(3600)),
             clock: { clock.read() },
-            logger: Logger(label: "test") { _ in NoticeLog.Handler(log: notices) }
+            logger: notices.logger
         )
         let running = Task { await scheduler.run() }
         defer { running.cancel() }
-        for _ in 0..<3000 where notices.lines.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<3000 where notices.all.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
         let raised = try f.raisedEvents().count
         #expect(raised >= 2 * AlertScheduler.deadlinesPerPass + 50)
-        #expect(notices.lines == ["alerts: raised the \(raised) alerts that were due at once, in 3 passes"])
+        #expect(lines() == ["alerts: raised the \(raised) alerts that were due at once, in 3 passes"])
         // Nothing more is due: a later pass says nothing.
         clock.set(pacific("2024-03-07", 9, 30))
         scheduler.doorbell.ring()
         let passes = scheduler.passCount
         for _ in 0..<3000 where scheduler.passCount == passes { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(notices.lines.count == 1)
+        #expect(notices.all.count == 1)
     }
 
     @Test func theLoopFollowsWallClockJumps_backwardsWithoutRepeats_forwardsWithCatchUp() async throws {
@@ -685,29 +689,6 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async t
                 #expect(!text.contains("LIST SUBQUERY"), "\(text)")
                 #expect(!text.contains("SCAN"), "\(text)")
             }
-        }
-    }
-}
-
-/// The notices "alerts: ..." a logger was given (not each alert's), up to " over" (the time
-/// they report varies).
-final class NoticeLog: Sendable {
-    private let storage = Mutex<[String]>([])
-    var lines: [String] { storage.withLock { $0 } }
-
-    struct Handler: LogHandler {
-        let log: NoticeLog
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            let text = "\(event.message)"
-            guard event.level == .notice, text.hasPrefix("alerts: ") else { return }
-            let line = text.range(of: " over ").map { String(text[..<$0.lowerBound]) } ?? text
-            log.storage.withLock { $0.append(line) }
         }
     }
 }

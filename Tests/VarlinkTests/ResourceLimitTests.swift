@@ -2,37 +2,13 @@ import Foundation
 import Logging
 import NIOCore
 import Synchronization
+import TestSupport
 import Testing
 @testable import Varlink
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Log lines a test can count. @unchecked Sendable: every access holds the lock.
-final class CapturedLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-    func append(_ line: String) { lock.withLock { lines.append(line) } }
-    var all: [String] { lock.withLock { lines } }
-
-    var logger: Logger {
-        Logger(label: "test") { _ in Handler(log: self) }
-    }
-
-    struct Handler: LogHandler {
-        let log: CapturedLog
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            if event.level >= .warning { log.append("\(event.message)") }
-        }
-    }
-}
 
 /// The error a reply carries, or "closed" when the connection ended without one.
 /// Peer checks for the reserve tests: no caller is privileged, or every caller is.

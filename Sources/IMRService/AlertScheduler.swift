@@ -301,9 +301,16 @@ package final class AlertScheduler: Sendable {
         )
     }
 
-    /// The end of a run of passes that each found more alerts due than one pass raises.
-    private func reportDueAtOnce(_ run: (started: ContinuousClock.Instant, passes: Int, raised: Int)) {
-        let seconds = Double((ContinuousClock.now - run.started).nanoseconds) / 1e9
+    /// A run of passes that each found more alerts due than one pass raises.
+    private struct DueAtOnce {
+        let started: ContinuousClock.Instant
+        var passes = 0
+        var raised = 0
+    }
+
+    /// The end of such a run.
+    private func reportDueAtOnce(_ run: DueAtOnce) {
+        let seconds = (ContinuousClock.now - run.started).seconds
         logger.notice(
             "alerts: raised the \(run.raised) alerts that were due at once, in \(run.passes) passes over \(String(format: "%.1f", seconds)) s; none is owed now",
             metadata: [
@@ -327,7 +334,7 @@ package final class AlertScheduler: Sendable {
         defer { observation.cancel() }
         // Passes that found more due than one pass reads, until one found no more: said once,
         // when all are raised (after a long stop, that takes minutes at 2,000,000 cases).
-        var dueAtOnce: (started: ContinuousClock.Instant, passes: Int, raised: Int)?
+        var dueAtOnce: DueAtOnce?
         while !Task.isCancelled {
             var sleep = options.maximumSleep
             var backlog = false
@@ -343,7 +350,7 @@ package final class AlertScheduler: Sendable {
                 OperatorFigures.shared.schedulerPass(duration: ContinuousClock.now - started, failed: false)
                 backlog = pass.backlog
                 if backlog || dueAtOnce != nil {
-                    var run = dueAtOnce ?? (started, 0, 0)
+                    var run = dueAtOnce ?? DueAtOnce(started: started)
                     run.passes += 1
                     run.raised += pass.raised.count
                     dueAtOnce = backlog ? run : nil

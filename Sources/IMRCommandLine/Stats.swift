@@ -20,7 +20,12 @@ package struct Stats: DaemonCommand {
         let s = try DaemonClient.decode(StatisticsReply.self, reply, method: CaseStatsRequest.method).stats
         func percent(_ share: Double?) -> String { share.map { String(format: "%.1f%%", $0 * 100) } ?? "-" }
         func days(_ median: Double?) -> String { median.map { String(format: "%.1f days", $0) } ?? "-" }
-        print("\(s.openCases) open cases; \(s.dueWithin7Days) deadlines due in the next 7 days; \(s.overdue) overdue")
+        // The board (`deadlines --within 7d`) also lists the optional windows to ask for more
+        // information until they close; the figures leave them out, and say so.
+        print(
+            "\(s.openCases) open cases; \(s.dueWithin7Days) deadlines due in the next 7 days "
+                + "(windows to ask for more information not counted); \(s.overdue) overdue"
+        )
         print("")
         Output.table(["STAGE", "OPEN CASES"], s.openByStage.map { [stageWords($0.stage), String($0.cases)] })
         print("")

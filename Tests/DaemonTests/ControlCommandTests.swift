@@ -701,7 +701,20 @@ import Glibc
                 $0["stage"] as? String == "rfaReceived" && $0["cases"] as? Int == 1
             } == true
         )
-        #expect(try await Self.ctl(["stats"], socket: s).out.contains("overturn rate 50.0%"))
+        // "Due in the next 7 days" is the board's week (not yet past due) without the optional
+        // windows to ask for more information, and the line says so (the count itself against
+        // the engine: SettledOutcomeTests).
+        let week = try #require(
+            try Self.json(
+                try await Self.ctl(["deadlines", "--within", "7", "--pending", "--all", "--json"], socket: s).out
+            ) as? [[String: Any]]
+        )
+        #expect(stats["dueWithin7Days"] as? Int == week.filter { $0["rule"] as? String != "ur.info-request" }.count)
+        let statsText = try await Self.ctl(["stats"], socket: s).out
+        #expect(statsText.contains("overturn rate 50.0%"))
+        #expect(
+            statsText.contains("deadlines due in the next 7 days (windows to ask for more information not counted)")
+        )
 
         // Administration.
         let status = try #require(

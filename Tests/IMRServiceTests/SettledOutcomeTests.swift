@@ -85,6 +85,23 @@ import Workflow
         let counted = try timeliness()
         #expect(same(counted), "counted \(counted) against derived \(expected)")
         #expect(counted.values.contains { $0.met > 0 } && counted.values.contains { $0.missed > 0 })
+        // "Due in the next 7 days": the running deadlines the engine derives due within a week
+        // of `soon` and not yet past due, without the optional windows to ask for more
+        // information (the board lists those; the figure leaves them out).
+        let soon = start.addingTimeInterval(3 * 86_400)
+        var dueSoon = 0
+        var windowsSoon = 0
+        for caseId in caseIds {
+            let (state, events) = try service.stateAndHistory(of: caseId)
+            guard let last = events.last, state.isOpen else { continue }
+            for deadline in DeadlineEngine.deadlines(for: state, now: last.recordedAt)
+            where deadline.isOpen && deadline.due > soon && deadline.due <= soon.addingTimeInterval(7 * 86_400) {
+                if deadline.rule.rawValue == "ur.info-request" { windowsSoon += 1 } else { dueSoon += 1 }
+            }
+        }
+        #expect(dueSoon > 0 && windowsSoon > 0, "the week holds deadlines and windows to ask for information")
+        #expect(try CaseStatistics.read(from: store, now: soon).dueWithin7Days == dueSoon)
+
         // Settled deadlines other than misses have no row.
         let settledRows = try store.read {
             try $0.query("SELECT COUNT(*) FROM deadlines WHERE is_open = 0 AND status != 'missed'").first?[0].int64

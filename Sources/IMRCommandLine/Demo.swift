@@ -2,6 +2,7 @@ import ArgumentParser
 import ChildProcess
 import Foundation
 import IMRWire
+import Synchronization
 import Varlink
 import Workflow
 
@@ -134,16 +135,7 @@ package struct Demo: ParsableCommand {
         let calls = caseload.calls()
         print("recording \(cases) synthetic cases (\(calls.count) lifecycle facts, seed \(seed)) ...")
         let started = Date()
-        for call in calls {
-            do {
-                _ = try client.call("io.imr.Cases.\(call.method)", call.parameters)
-            } catch {
-                throw DaemonClient.failure(error, method: call.method, socket: socketPath)
-                    .prefixed(
-                        "the synthetic case \(call.parameters["caseId"]?.text ?? "?") was refused (\(call.method))"
-                    )
-            }
-        }
+        try Self.record(calls, at: socketPath, connections: Self.recordingConnections)
         print(String(format: "recorded in %.1f s\n", Date().timeIntervalSince(started)))
 
         let socket = ["--socket", socketPath]
@@ -224,6 +216,62 @@ package struct Demo: ParsableCommand {
             usleep(300_000)
         }
         return last
+    }
+
+    /// Connections the caseload is recorded over at once. The daemon decides what arrives
+    /// together and commits it as one group, so eight clients record three to four times what one
+    /// does (BENCHMARKS.md, `imr-bench load`); more add little on two cores.
+    static let recordingConnections = 8
+
+    /// Records `calls` (a case's calls one after another, as ``SyntheticCaseload/calls()`` gives
+    /// them) over `connections` connections of their own, each case's calls in order on one of
+    /// them, the cases dealt in turn. The first refusal or failure stops every connection after
+    /// its call in flight, and is what is thrown.
+    package static func record(_ calls: [SyntheticCaseload.Call], at socketPath: String, connections: Int) throws {
+        var cases: [ArraySlice<SyntheticCaseload.Call>] = []
+        var first = calls.startIndex
+        for index in calls.indices.dropFirst()
+        where calls[index].parameters["caseId"] != calls[first].parameters["caseId"] {
+            cases.append(calls[first..<index])
+            first = index
+        }
+        if first < calls.endIndex { cases.append(calls[first...]) }
+        let runs = cases
+        let lanes = min(max(connections, 1), runs.count)
+        let failure = Mutex<CommandFailure?>(nil)
+        let done = DispatchGroup()
+        for lane in 0..<lanes {
+            done.enter()
+            let thread = Thread {
+                defer { done.leave() }
+                let client: VarlinkClient
+                do {
+                    client = try VarlinkClient(path: socketPath)
+                } catch {
+                    let lost = DaemonClient.failure(error, method: "io.imr.Cases", socket: socketPath)
+                    failure.withLock { if $0 == nil { $0 = lost } }
+                    return
+                }
+                for k in stride(from: lane, to: runs.count, by: lanes) {
+                    for call in runs[k] {
+                        guard failure.withLock({ $0 == nil }) else { return }
+                        do {
+                            _ = try client.call("io.imr.Cases.\(call.method)", call.parameters)
+                        } catch {
+                            let refused = DaemonClient.failure(error, method: call.method, socket: socketPath)
+                                .prefixed(
+                                    "the synthetic case \(call.parameters["caseId"]?.text ?? "?") was refused (\(call.method))"
+                                )
+                            failure.withLock { if $0 == nil { $0 = refused } }
+                            return
+                        }
+                    }
+                }
+            }
+            thread.start()
+        }
+        done.wait()
+        if let refused = failure.withLock({ $0 }) { throw refused }
     }
 
     /// Waits until the daemon answers, or explains why it did not start.

@@ -648,6 +648,17 @@ package struct Status: DaemonCommand {
     package var connection: ConnectionOptions { read.connection }
     package init() {}
 
+    /// A span of whole seconds as days, hours and minutes ("2d 7h 29m").
+    static func span(_ seconds: Int) -> String {
+        "\(seconds / 86400)d \(seconds % 86400 / 3600)h \(seconds % 3600 / 60)m"
+    }
+
+    /// An alert's lag in seconds under two minutes, else as a span: an alert raised days late
+    /// (a fact recorded after its deadline's alert time) reads as days, not 199,791 s.
+    static func lag(_ seconds: Double) -> String {
+        seconds < 120 ? String(format: "%.0f s", seconds) : span(Int(seconds))
+    }
+
     package func run(_ client: DaemonClient) throws {
         let reply = try client.call("io.imr.Admin.Status")
         if read.json { return Output.json(.object(reply)) }
@@ -655,7 +666,7 @@ package struct Status: DaemonCommand {
         let uptime = Int(s.uptimeSeconds)
         print("imr-daemon \(s.version) at \(client.socketPath)")
         print(
-            "  up since       \(Pacific.rfc3339(s.startedAt)) (\(uptime / 86400)d \(uptime % 86400 / 3600)h \(uptime % 3600 / 60)m)"
+            "  up since       \(Pacific.rfc3339(s.startedAt)) (\(Self.span(uptime)))"
         )
         print("  database       \(s.databasePath), \(String(format: "%.1f", Double(s.databaseBytes) / 1_048_576)) MiB")
         print("  head position  \(s.headPosition)")
@@ -682,7 +693,7 @@ package struct Status: DaemonCommand {
         print(
             "  alerts         \(service.alertsRaised) raised (\(service.alertsRaisedLate) late), "
                 + "\(service.schedulerPasses) scheduler passes (\(service.schedulerFailures) failed), "
-                + String(format: "largest lag %.0f s", service.largestAlertLagSeconds)
+                + "largest lag \(Self.lag(service.largestAlertLagSeconds))"
         )
         if let server = f.server {
             print(

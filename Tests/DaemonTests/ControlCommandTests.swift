@@ -723,6 +723,12 @@ import Glibc
         #expect(status["openCases"] as? Int == 3)
         let words = try await Self.ctl(["status"], socket: s).out
         #expect(words.contains("  store          ") && words.contains("pages written ("), "\(words)")
+        // The backdated facts raised their alerts days late: the lag reads in days, not seconds.
+        let lag = try #require(
+            ((status["figures"] as? [String: Any])?["service"] as? [String: Any])?["largestAlertLagSeconds"] as? Double
+        )
+        #expect(lag > 86_400)
+        #expect(words.contains("largest lag \(Int(lag) / 86_400)d \(Int(lag) % 86_400 / 3_600)h "), "\(words)")
         let verify = try await Self.ctl(["verify"], socket: s)
         #expect(verify.status == 0 && verify.out.contains("the log is intact"), "\(verify.err)")
         // Backups: by file name into <state-dir>/backups, never elsewhere, never twice without --force.

@@ -14,7 +14,7 @@ import Synchronization
 /// pass runs stay in the WAL after it, and the WAL starts over only once all of it is copied:
 /// the writer copies those few frames itself between two transactions
 /// (``Writer/catchUpCheckpoint()``), so the WAL stays near the threshold under a steady load.
-// @unchecked Sendable: `requested`, `stopping` and `running` are read and written only while
+// @unchecked Sendable: `requested`, `stopping`, `running` and `inPass` are read and written only while
 // holding `condition`; the connection is used only on the thread.
 final class Checkpointer: @unchecked Sendable {
     private let path: String
@@ -23,8 +23,12 @@ final class Checkpointer: @unchecked Sendable {
     private var requested = false
     private var stopping = false
     private var running = false
+    private var inPass = false
     /// Checkpoints run (for tests).
     let passes = Atomic<Int>(0)
+
+    /// Whether no pass is running or asked for (for tests).
+    var isIdle: Bool { condition.withLock { !requested && !inPass } }
 
     /// Reports a failure when it starts and when it ends; touched only on the thread.
     private var streak: FailureStreak
@@ -67,9 +71,11 @@ final class Checkpointer: @unchecked Sendable {
             let stop = condition.withLock {
                 while !requested && !stopping { condition.wait() }
                 requested = false
+                inPass = !stopping
                 return stopping
             }
             if stop { break }
+            defer { condition.withLock { inPass = false } }
             // Failed: reported once (the WAL grows meanwhile), and the next commit past the
             // threshold asks again, on a new connection.
             do throws(SQLiteError) {

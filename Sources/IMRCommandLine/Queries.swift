@@ -654,9 +654,19 @@ package struct Status: DaemonCommand {
     }
 
     /// An alert's lag in seconds under two minutes, else as a span: an alert raised days late
-    /// (a fact recorded after its deadline's alert time) reads as days, not 199,791 s.
-    static func lag(_ seconds: Double) -> String {
+    /// (the daemon stopped over a weekend) reads as days, not 199,791 s.
+    package static func lag(_ seconds: Double) -> String {
         seconds < 120 ? String(format: "%.0f s", seconds) : span(Int(seconds))
+    }
+
+    /// The alerts raised late, by cause: "0 late", or "12 late: 2 by the daemon, 10 recorded
+    /// after their time" (the daemon was stopped or could not raise them, against facts
+    /// recorded after the alert's time had passed, which it raised at once).
+    package static func late(_ service: ServiceFigures) -> String {
+        let late = service.alertsRaisedLate
+        guard late > 0 else { return "0 late" }
+        let recorded = min(late, service.alertsRaisedLateByRecording)
+        return "\(late) late: \(late - recorded) by the daemon, \(recorded) recorded after their time"
     }
 
     package func run(_ client: DaemonClient) throws {
@@ -691,7 +701,7 @@ package struct Status: DaemonCommand {
         )
         print("  access         \(service.accessRefusals) calls refused for lack of a role")
         print(
-            "  alerts         \(service.alertsRaised) raised (\(service.alertsRaisedLate) late), "
+            "  alerts         \(service.alertsRaised) raised (\(Self.late(service))), "
                 + "\(service.schedulerPasses) scheduler passes (\(service.schedulerFailures) failed), "
                 + "largest lag \(Self.lag(service.largestAlertLagSeconds))"
         )

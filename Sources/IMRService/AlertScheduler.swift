@@ -60,6 +60,23 @@ package final class AlertScheduler: Sendable {
         /// More deadlines owed an alert now than one pass reads (``deadlinesPerPass``): the
         /// next pass should run at once.
         package var backlog: Bool = false
+        /// For each alert of `raised`, in the same order, how long the daemon took to raise
+        /// it, in seconds (``AlertScheduler/lag(of:now:coverage:)``).
+        package var lags: [TimeInterval] = []
+    }
+
+    /// What the passes have seen: the instant of the last pass that read every deadline owed
+    /// an alert then and raised their alerts, and the first commit to a case since that pass
+    /// began. An alert due before such a pass and raised after it was not owed then: a later
+    /// commit made it owed (a fact recorded after the alert's time had passed).
+    package struct Coverage: Sendable {
+        package var covered: Date?
+        package var firstCommit: Date?
+
+        package init(covered: Date? = nil, firstCommit: Date? = nil) {
+            self.covered = covered
+            self.firstCommit = firstCommit
+        }
     }
 
     package let store: EventStore
@@ -67,8 +84,11 @@ package final class AlertScheduler: Sendable {
     let clock: @Sendable () -> Date
     let logger: Logger
     let onRaised: @Sendable (AlertRaised) -> Void
+    /// Where raised alerts and passes are counted (the daemon's figures, unless a test gives its own).
+    let figures: OperatorFigures
     let doorbell = Doorbell()
     private let passes = Mutex<Int>(0)
+    private let coverage = Mutex(Coverage())
     private let lastOwingReport = Mutex<Date?>(nil)
 
     /// The alert policy is the store's: its deadlines read model works each deadline's alerts
@@ -76,6 +96,7 @@ package final class AlertScheduler: Sendable {
     ///
     /// - Parameters:
     ///   - clock: the wall clock; tests inject one.
+    ///   - figures: where raised alerts, their lag and the passes are counted.
     ///   - onRaised: called once for each alert this scheduler raised (after its commit), in
     ///     due order; the daemon runs the notification command from it. It must not block.
     package init(
@@ -83,12 +104,14 @@ package final class AlertScheduler: Sendable {
         options: Options = .init(),
         clock: @escaping @Sendable () -> Date = { Date() },
         logger: Logger = Logger(label: "imr.alerts", factory: { _ in SwiftLogNoOpLogHandler() }),
+        figures: OperatorFigures = .shared,
         onRaised: @escaping @Sendable (AlertRaised) -> Void = { _ in }
     ) {
         self.store = store
         self.options = options
         self.clock = clock
         self.logger = logger
+        self.figures = figures
         self.onRaised = onRaised
     }
 
@@ -120,6 +143,22 @@ package final class AlertScheduler: Sendable {
     @discardableResult
     package func raiseDue(now: Date) throws -> Pass {
         defer { passes.withLock { $0 += 1 } }
+        let seen = coverage.withLock { c in
+            defer { c.firstCommit = nil }
+            return c
+        }
+        // A pass that read everything owed at `now` and raised it covers `now`; one that did
+        // not (a backlog, a failure) gives the commits it took back to the next.
+        var covers = false
+        defer {
+            coverage.withLock { c in
+                if covers {
+                    c.covered = now
+                } else {
+                    if let first = seen.firstCommit { c.firstCommit = min(c.firstCommit ?? first, first) }
+                }
+            }
+        }
         let nowMicros = now.unixMicroseconds
         let (rows, raisedByDeadline, upcoming) = try store.read { db in
             let rows = try db.query(Self.dueQuery, [.integer(nowMicros), .integer(Int64(Self.deadlinesPerPass))])
@@ -182,7 +221,10 @@ package final class AlertScheduler: Sendable {
         let backlog = rows.count == Self.deadlinesPerPass && !due.isEmpty
         let next = backlog ? now : nextMicros.map(instant)
         due.sort { ($0.at, $0.deadlineId, $0.level) < ($1.at, $1.deadlineId, $1.level) }
-        guard !due.isEmpty else { return Pass(raised: [], next: next, backlog: backlog) }
+        guard !due.isEmpty else {
+            covers = !backlog
+            return Pass(raised: [], next: next, backlog: backlog)
+        }
 
         let raisedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         var events: [AlertRaised] = []
@@ -224,6 +266,7 @@ package final class AlertScheduler: Sendable {
         }
         let results = try store.append(batch: requests)
         var raised: [AlertRaised] = []
+        var lags: [TimeInterval] = []
         var failure: EventStoreError?
         for (event, result) in zip(events, results) {
             switch result {
@@ -240,16 +283,48 @@ package final class AlertScheduler: Sendable {
         // Every alert that reached the log is announced, even when another of the batch failed:
         // the next pass counts it as raised and would never announce it.
         for event in raised {
-            OperatorFigures.shared.alertRaised(
-                level: event.level.rawValue,
-                late: event.late,
-                lagSeconds: now.timeIntervalSince(event.scheduledAt)
-            )
-            log(event)
+            let lag = Self.lag(of: event, now: now, coverage: seen)
+            let cause: LateCause? = event.late ? (lag > options.lateAfter ? .daemon : .recording) : nil
+            lags.append(lag)
+            figures.alertRaised(level: event.level.rawValue, lagSeconds: lag, late: cause)
+            log(event, late: cause)
             onRaised(event)
         }
         if let failure { throw failure }
-        return Pass(raised: raised, next: next, backlog: backlog)
+        covers = !backlog
+        return Pass(raised: raised, next: next, backlog: backlog, lags: lags)
+    }
+
+    /// Why an alert was raised more than ``Options/lateAfter`` after its scheduled time.
+    package enum LateCause: String, Sendable {
+        /// The daemon was not running at that time, or could not raise it (its log failed, or
+        /// a backlog of alerts due at once).
+        case daemon
+        /// The fact that made it owed was recorded after its time had passed (an RFA entered
+        /// days after it arrived by mail): the daemon raised it as soon as it could.
+        case recording
+    }
+
+    /// How long the daemon took to raise `event`: from its scheduled time, or, when a pass that
+    /// read every alert owed at its instant ran after that time and the alert was not among
+    /// them, from the first commit to a case since that pass began (the commit that made it
+    /// owed came then or later). At start-up no pass has run: an alert whose time passed
+    /// while the daemon was stopped lags from its scheduled time.
+    package static func lag(of event: AlertRaised, now: Date, coverage: Coverage) -> TimeInterval {
+        var from = event.scheduledAt
+        if let covered = coverage.covered, event.scheduledAt <= covered {
+            from = max(from, coverage.firstCommit ?? covered)
+        }
+        return max(0, now.timeIntervalSince(from))
+    }
+
+    /// Notes a commit to a case stream (or the end of a rebuild): the first since a pass
+    /// began is when what it made owed became known.
+    private func noteCaseCommit() {
+        let now = clock()
+        coverage.withLock { c in
+            if c.firstCommit == nil { c.firstCommit = now }
+        }
     }
 
     /// An alert a pass found due, from its deadline's row and alert plan.
@@ -282,11 +357,17 @@ package final class AlertScheduler: Sendable {
     /// The journal entry of a raised alert: a fixed MESSAGE_ID per level and the fields
     /// IMR_CASE, IMR_RULE, IMR_DEADLINE, IMR_DUE, IMR_COORDINATOR, IMR_ALERT_ID,
     /// IMR_ALERT_LEVEL, IMR_ALERT_LATE.
-    func log(_ event: AlertRaised) {
+    func log(_ event: AlertRaised, late cause: LateCause?) {
         let due = Pacific.rfc3339(event.due)
         let owner = event.coordinator.isEmpty ? "no coordinator" : event.coordinator
+        let late =
+            switch cause {
+            case .daemon: ", raised late"
+            case .recording: ", raised late (its facts were recorded after its time)"
+            case nil: ""
+            }
         logger.notice(
-            "alert \(event.level.rawValue): \(event.rule.rawValue) of case \(event.caseId.rawValue) due \(due) (\(owner))\(event.late ? ", raised late" : "")",
+            "alert \(event.level.rawValue): \(event.rule.rawValue) of case \(event.caseId.rawValue) due \(due) (\(owner))\(late)",
             metadata: [
                 "message.id": .string(LogMessageID.alert(event.level)),
                 "case.id": .string(event.caseId.rawValue),
@@ -326,8 +407,9 @@ package final class AlertScheduler: Sendable {
         // A commit to a case may add, move, meet or cancel a deadline: look again at once. Rung
         // by the committing thread itself: no task is woken per commit and nothing is read. A
         // rebuild's end is heard as changes not known (nil): its deadlines may be due already.
-        let observation = store.observeCommits { [doorbell] changes in
+        let observation = store.observeCommits { [doorbell, self] changes in
             if changes?.contains(where: { CaseStreams.caseId(ofStream: $0.streamId) != nil }) ?? true {
+                noteCaseCommit()
                 doorbell.ring()
             }
         }
@@ -347,7 +429,7 @@ package final class AlertScheduler: Sendable {
                 let pass = try await store.offload(doing: "raise due alerts", lane: .interactive) {
                     try self.raiseDue(now: now)
                 }
-                OperatorFigures.shared.schedulerPass(duration: ContinuousClock.now - started, failed: false)
+                figures.schedulerPass(duration: ContinuousClock.now - started, failed: false)
                 backlog = pass.backlog
                 if backlog || dueAtOnce != nil {
                     var run = dueAtOnce ?? DueAtOnce(started: started)
@@ -361,7 +443,7 @@ package final class AlertScheduler: Sendable {
                     sleep = min(sleep, .milliseconds(Int64((seconds * 1000).rounded(.up))))
                 }
             } catch {
-                OperatorFigures.shared.schedulerPass(duration: ContinuousClock.now - started, failed: true)
+                figures.schedulerPass(duration: ContinuousClock.now - started, failed: true)
                 if (error as? EventStoreError)?.kind != .interrupted {  // not when the daemon is stopping
                     logger.error("alerts: cannot raise due alerts: \(error); trying again shortly")
                 }

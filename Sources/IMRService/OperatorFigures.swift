@@ -10,7 +10,10 @@ import Synchronization
 /// Metric names (Prometheus): `imr_commands_total{outcome}` (recorded, already_recorded,
 /// refused, invalid, failed), `imr_command_duration_seconds` (decide and append),
 /// `imr_append_events` (events per append: the commit size), `imr_alerts_raised_total{level}`,
-/// `imr_alert_lag_seconds` (raised after its scheduled time), `imr_scheduler_passes_total{outcome}`,
+/// `imr_alert_lag_seconds` (how long after it could have been an alert was raised: after its
+/// scheduled time, or after the fact that made it owed was recorded if that came later),
+/// `imr_alerts_raised_late_total{cause}` (more than a minute after its scheduled time: `daemon`,
+/// not running or not able to, or `recording`, its facts recorded after its time), `imr_scheduler_passes_total{outcome}`,
 /// `imr_scheduler_pass_duration_seconds`, `imr_access_refusals_total{interface}`; the Varlink
 /// server adds `varlink_*` (see ``Varlink``).
 package final class OperatorFigures: Sendable {
@@ -56,12 +59,19 @@ package final class OperatorFigures: Sendable {
         totals.withLock { $0.accessRefusals += 1 }
     }
 
-    package func alertRaised(level: String, late: Bool, lagSeconds: Double) {
+    /// An alert raised `lagSeconds` after the daemon could have raised it
+    /// (``AlertScheduler/lag(of:now:coverage:)``); `late`: why it came more than a minute
+    /// after its scheduled time, if it did.
+    package func alertRaised(level: String, lagSeconds: Double, late: AlertScheduler.LateCause?) {
         Counter(label: "imr_alerts_raised_total", dimensions: [("level", level)]).increment()
         Recorder(label: "imr_alert_lag_seconds").record(max(0, lagSeconds))
+        if let late {
+            Counter(label: "imr_alerts_raised_late_total", dimensions: [("cause", late.rawValue)]).increment()
+        }
         totals.withLock { t in
             t.alertsRaised += 1
-            if late { t.alertsRaisedLate += 1 }
+            if late != nil { t.alertsRaisedLate += 1 }
+            if late == .recording { t.alertsRaisedLateByRecording += 1 }
             t.largestAlertLagSeconds = max(t.largestAlertLagSeconds, lagSeconds)
         }
     }

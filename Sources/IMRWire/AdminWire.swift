@@ -119,14 +119,45 @@ package struct ServiceFigures: Codable, Sendable, Equatable {
     package var eventsAppendedByCommands: Int64 = 0
     package var accessRefusals: Int64 = 0
     package var alertsRaised: Int64 = 0
+    /// Raised more than a minute after their scheduled time, for either cause.
     package var alertsRaisedLate: Int64 = 0
+    /// Of those, the ones whose facts were recorded after their time (the daemon raised them
+    /// as soon as it could).
+    package var alertsRaisedLateByRecording: Int64 = 0
     package var schedulerPasses: Int64 = 0
     package var schedulerFailures: Int64 = 0
     /// The slowest command (decide and append) since start, in milliseconds.
     package var slowestCommandMs: Double = 0
-    /// The longest an alert waited past its scheduled time since start, in seconds.
+    /// The longest the daemon took to raise an alert since start, in seconds: from its
+    /// scheduled time, or from when the fact that made it owed was recorded, if later.
     package var largestAlertLagSeconds: Double = 0
     package init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case commandsRecorded, commandsAlreadyRecorded, commandsRefused, commandsInvalid, commandsFailed
+        case eventsAppendedByCommands, accessRefusals, alertsRaised, alertsRaisedLate, alertsRaisedLateByRecording
+        case schedulerPasses, schedulerFailures, slowestCommandMs, largestAlertLagSeconds
+    }
+
+    /// Reads a daemon's figures; one that predates a figure leaves it at 0.
+    package init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func count(_ key: CodingKeys) throws -> Int64 { try c.decodeIfPresent(Int64.self, forKey: key) ?? 0 }
+        commandsRecorded = try count(.commandsRecorded)
+        commandsAlreadyRecorded = try count(.commandsAlreadyRecorded)
+        commandsRefused = try count(.commandsRefused)
+        commandsInvalid = try count(.commandsInvalid)
+        commandsFailed = try count(.commandsFailed)
+        eventsAppendedByCommands = try count(.eventsAppendedByCommands)
+        accessRefusals = try count(.accessRefusals)
+        alertsRaised = try count(.alertsRaised)
+        alertsRaisedLate = try count(.alertsRaisedLate)
+        alertsRaisedLateByRecording = try count(.alertsRaisedLateByRecording)
+        schedulerPasses = try count(.schedulerPasses)
+        schedulerFailures = try count(.schedulerFailures)
+        slowestCommandMs = try c.decodeIfPresent(Double.self, forKey: .slowestCommandMs) ?? 0
+        largestAlertLagSeconds = try c.decodeIfPresent(Double.self, forKey: .largestAlertLagSeconds) ?? 0
+    }
 }
 
 /// `Verify`'s reply: the hash chain recomputed and the head anchor compared.

@@ -199,7 +199,8 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             } == true
         )
         #expect(
-            journal.filter { $0.contains("IMR_ALERT_ID=") && $0.contains("CODE_FUNC=log(_:)") }.count == alerts.count
+            journal.filter { $0.contains("IMR_ALERT_ID=") && $0.contains("CODE_FUNC=log(_:late:)") }.count
+                == alerts.count
         )
     }
 
@@ -227,8 +228,14 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
 
         // Down from Wednesday 08:00 to Saturday 9 March 08:00.
         let second = try await offPool { try daemons.start(at: "2024-03-09 08:00:00") }
+        let figures = try await offPool { try second.client().call("io.imr.Admin.Status")["figures"]?["service"] }
         try await offPool { daemons.stop(second) }
         let caughtUp = Array(try loggedAlerts(daemons.storePath).alerts.dropFirst(before))
+        // Late by the daemon (it was stopped), none by recording; the operator's lag is the
+        // outage's: at least the eight hours since the overdue alert's midnight.
+        #expect(figures?["alertsRaisedLate"]?.intValue == Int64(caughtUp.count))
+        #expect(figures?["alertsRaisedLateByRecording"]?.intValue == 0)
+        #expect((figures?["largestAlertLagSeconds"]?.doubleValue ?? 0) >= 8 * 3_600)
         let decision = caughtUp.filter { $0.deadlineId == "c1/ur.decision.prospective/A" }
         // Due-today and overdue both came due while it was down: overdue alone, which supersedes it.
         #expect(decision.map(\.level) == ["overdue"])

@@ -187,6 +187,45 @@ extension AlertRaised {
         #expect(counts.reduce(0, +) == keys.count, "each alert is reported raised by exactly one scheduler")
     }
 
+    /// An alert whose time had passed when its facts were recorded is marked late (it came
+    /// after its time), but the daemon's lag is counted from the recording, not from the alert's
+    /// time: an operator watching the lag sees the daemon's delay, not a coordinator's backlog
+    /// of mail. A scheduler that has not yet covered the alert's time cannot tell the two apart.
+    @Test func anAlertWhoseFactsWereRecordedAfterItsTime_lagsFromTheRecording() throws {
+        let f = try AlertFixture()
+        defer { f.close() }
+        let scheduler = AlertScheduler(store: f.store)
+        // The first pass, at start-up: c1's decision was due Monday, nothing had covered it.
+        let first = pacific("2024-03-12", 9)
+        let atStart = try scheduler.raiseDue(now: first)
+        let c1 = try #require(atStart.raised.firstIndex { $0.deadlineId == AlertFixture.decisionId })
+        #expect(atStart.raised[c1].level == .overdue && atStart.raised[c1].late)
+        #expect(atStart.lags[c1] == first.timeIntervalSince(pacific("2024-03-12", 0)))
+        // c2, with the same RFA of 4 March, recorded now: its alerts are as late, but the
+        // daemon raised them at the next pass, 5 s after the one that had covered their time.
+        try f.openCase("c2", claimNumber: "ADJ-2", coordinator: "maria")
+        let second = pacific("2024-03-12", 9, 0, 5)
+        let pass = try scheduler.raiseDue(now: second)
+        let c2 = pass.raised.filter { $0.caseId == "c2" }
+        #expect(c2.map(\.level) == [.overdue] && c2.allSatisfy(\.late))
+        #expect(pass.lags == [5])
+        #expect(pass.lags.allSatisfy { $0 <= scheduler.options.lateAfter })
+        // The first commit since the covering pass began counts, when the scheduler heard one.
+        let event = try #require(c2.first)
+        let covered = AlertScheduler.Coverage(covered: first, firstCommit: first.addingTimeInterval(3))
+        #expect(AlertScheduler.lag(of: event, now: second, coverage: covered) == 2)
+        #expect(AlertScheduler.lag(of: event, now: second, coverage: .init(covered: first)) == 5)
+        // Its time after the last covering pass: it lags from its time (the daemon was
+        // stopped, or it could not raise it).
+        let earlier = AlertScheduler.Coverage(covered: pacific("2024-03-11", 23), firstCommit: first)
+        #expect(
+            AlertScheduler.lag(of: event, now: second, coverage: earlier) == second.timeIntervalSince(event.scheduledAt)
+        )
+        #expect(
+            AlertScheduler.lag(of: event, now: second, coverage: .init()) == second.timeIntervalSince(event.scheduledAt)
+        )
+    }
+
     @Test func afterAThreeDayGap_theMissedAlertsAreRaisedLate_inDueOrder() throws {
         let f = try AlertFixture()
         defer { f.close() }
@@ -202,6 +241,9 @@ extension AlertRaised {
         #expect(decision.map(\.level) == [.overdue])
         #expect(decision.map(\.scheduledAt) == [pacific("2024-03-12", 0)])
         #expect(pass.raised.allSatisfy { $0.late && $0.raisedAt == back })
+        // Their time passed while the daemon was down: each lags from it, late by the daemon.
+        #expect(pass.lags == pass.raised.map { back.timeIntervalSince($0.scheduledAt) })
+        #expect(pass.lags.allSatisfy { $0 > scheduler.options.lateAfter })
         #expect(pass.raised.map(\.scheduledAt) == pass.raised.map(\.scheduledAt).sorted(), "raised in due order")
         let logged = try f.raisedEvents()
         #expect(Array(logged.dropFirst(seen)) == pass.raised, "appended to the log in the same order")
@@ -536,17 +578,25 @@ extension AlertRaised {
         let f = try AlertFixture()
         defer { f.close() }
         let clock = TestClock(pacific("2024-03-12", 9))
+        let figures = OperatorFigures()
         // Sleeps of up to an hour: only the commit can wake it within the test.
         let scheduler = AlertScheduler(
             store: f.store,
             options: .init(maximumSleep: .seconds(3600)),
-            clock: { clock.read() }
+            clock: { clock.read() },
+            figures: figures
         )
         let running = Task { await scheduler.run() }
         defer { running.cancel() }
         for _ in 0..<3000 where scheduler.passCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
         let first = try f.raisedEvents().count
         #expect(first > 0)
+        // Those were due while no scheduler ran: late by the daemon, by hours.
+        #expect(figures.snapshot.alertsRaisedLate == Int64(first) && figures.snapshot.alertsRaisedLateByRecording == 0)
+        #expect(figures.snapshot.largestAlertLagSeconds >= 9 * 3_600)
+        // Half an hour on, with no pass meanwhile, the RFA below is recorded.
+        clock.set(pacific("2024-03-12", 9, 30))
+        let lagBefore = figures.snapshot.largestAlertLagSeconds
         // An expedited RFA received 71 hours ago: its 72 hours still run (a clock already over
         // when recorded would be history, with no alert); its notice (24 hours before) and
         // reminder (4 hours before) are due at once, so the reminder alone is raised.
@@ -576,6 +626,16 @@ extension AlertRaised {
         }
         let expedited = try f.raisedEvents().filter { $0.deadlineId == "c1/ur.decision.expedited/B" }
         #expect(expedited.map(\.level) == [.reminder])
+        // Its reminder (06:00) came after its time, late; but the daemon raised it at the
+        // commit that recorded it (09:30 by the clock the loop reads), not half an hour after
+        // the pass that had covered 06:00: late by recording, lag 0.
+        #expect(expedited.allSatisfy { $0.late })
+        for _ in 0..<300 where figures.snapshot.alertsRaisedLateByRecording == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(figures.snapshot.alertsRaisedLateByRecording == 1)
+        #expect(figures.snapshot.alertsRaisedLate == Int64(first) + 1)
+        #expect(figures.snapshot.largestAlertLagSeconds == lagBefore)
     }
 }
 

@@ -132,3 +132,29 @@ struct WireTextTests {
         #expect(JSONValue.object(small).serialized.elementsEqual(#"{"o":{"a/b":1.5,"c":2}}"#.utf8))
     }
 }
+
+/// `imr-ctl status`'s alert line: the lag as an operator reads it, the late alerts by cause.
+struct StatusAlertLineTests {
+    @Test func theLagReadsInSecondsUnderTwoMinutes_elseInDaysHoursAndMinutes() {
+        #expect(Status.lag(0.2) == "0 s")
+        #expect(Status.lag(119.4) == "119 s")
+        #expect(Status.lag(199_791) == "2d 7h 29m")
+        #expect(Status.lag(8 * 3_600) == "0d 8h 0m")
+    }
+
+    @Test func lateAlertsAreSplitByCause() throws {
+        var figures = ServiceFigures()
+        #expect(Status.late(figures) == "0 late")
+        figures.alertsRaisedLate = 12
+        figures.alertsRaisedLateByRecording = 10
+        #expect(Status.late(figures) == "12 late: 2 by the daemon, 10 recorded after their time")
+        // A daemon that predates the split sends no count by recording: all are the daemon's.
+        var object = try #require(
+            try JSONSerialization.jsonObject(with: JSONEncoder().encode(figures)) as? [String: Any]
+        )
+        object["alertsRaisedLateByRecording"] = nil
+        let older = try JSONDecoder().decode(ServiceFigures.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(older.alertsRaisedLateByRecording == 0 && older.alertsRaisedLate == 12)
+        #expect(Status.late(older) == "12 late: 12 by the daemon, 0 recorded after their time")
+    }
+}

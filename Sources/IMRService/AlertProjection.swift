@@ -548,8 +548,13 @@ extension AlertProjection {
                 remainingAtLeast: false
             )
         }
-        let (_, count) = openQueries(filter, now: now, after: last, limit: 0, cap: countLimit + 1)
-        let remaining = Int(try db.query(count.sql, count.arguments).first?[0].int64 ?? 0)
+        // A short page holds every match after the cursor: nothing to count (for a filter few
+        // alerts match, the count would read the rest of the index for none).
+        var remaining = 0
+        if rows.count == limit {
+            let (_, count) = openQueries(filter, now: now, after: last, limit: 0, cap: countLimit + 1)
+            remaining = Int(try db.query(count.sql, count.arguments).first?[0].int64 ?? 0)
+        }
         return AlertPage(
             alerts: alerts,
             next: remaining > 0 ? last : nil,

@@ -711,6 +711,11 @@ extension DeadlineProjection {
         // own index in due order, a page of each at most, merged into one page.
         let sets = filter.includeHistory == true ? [false, true] : [false]
         var found: [(due: Int64, id: String, row: Row)] = []
+        // The sets whose page query came back short: every row of theirs after the cursor is
+        // in `found`, so what follows the page is counted there, not by a second pass over
+        // the index (for a filter few rows match, such as a rare rule, that pass reads the
+        // whole board: 0.6 s at 2,000,000 cases).
+        var whole: [Bool: [(due: Int64, id: String)]] = [:]
         for history in sets {
             let (page, _) = boardQueries(
                 filter,
@@ -721,9 +726,11 @@ extension DeadlineProjection {
                 dueBy: dueBy,
                 history: history
             )
-            found += try db.query(page.sql, page.arguments).map {
+            let rows = try db.query(page.sql, page.arguments).map {
                 (due: $0[1].int64 ?? 0, id: $0[3].string ?? "", row: $0)
             }
+            if rows.count < limit { whole[history] = rows.map { (due: $0.due, id: $0.id) } }
+            found += rows
         }
         if sets.count > 1 {
             found.sort { ($0.due, $0.id) < ($1.due, $1.id) }
@@ -751,6 +758,12 @@ extension DeadlineProjection {
         }
         var remaining = 0
         for history in sets {
+            if let rows = whole[history] {
+                remaining += rows.count { row in
+                    last.map { (row.due, row.id) > ($0.dueMicros, $0.deadlineId) } ?? true
+                }
+                continue
+            }
             let (_, count) = boardQueries(
                 filter,
                 now: now,

@@ -515,6 +515,59 @@ func runPythonClient(_ script: String, socket path: String) throws -> String {
                     }
                 }
             }
+            // With the misses kept as history: two sets merged into each page; what follows a
+            // page is counted in each set, from the rows a short set's query already gave.
+            for filter in [
+                DeadlineBoardFilter(includeHistory: true), DeadlineBoardFilter(coordinator: "li", includeHistory: true),
+                DeadlineBoardFilter(rule: "imr.records", includeHistory: true),
+            ] {
+                let history = try store.read { db in
+                    try db.query(
+                        DeadlineProjection.boardQueries(
+                            filter,
+                            now: now,
+                            after: nil,
+                            limit: 10_000,
+                            cap: 0,
+                            history: true
+                        )
+                        .page.sql,
+                        DeadlineProjection.boardQueries(
+                            filter,
+                            now: now,
+                            after: nil,
+                            limit: 10_000,
+                            cap: 0,
+                            history: true
+                        )
+                        .page.arguments
+                    ).count
+                }
+                for limit in [2, 5, 1_000] {
+                    var seen: [String] = []
+                    var remaining: [(seen: Int, remaining: Int)] = []
+                    var next: DeadlineBoardCursor?
+                    repeat {
+                        let page = try store.read {
+                            try DeadlineProjection.boardPage(
+                                in: $0,
+                                matching: filter,
+                                now: now,
+                                after: next,
+                                limit: limit
+                            )
+                        }
+                        seen += page.deadlines.compactMap { $0["id"]?.stringValue }
+                        remaining.append((seen.count, page.remaining))
+                        next = page.next.flatMap { DeadlineBoardCursor(text: $0.text) }
+                    } while next != nil
+                    let all = try DeadlineProjection.board(in: store, matching: filter, now: now).count
+                    #expect(seen.count == all && all >= history, "\(filter), \(limit) a page")
+                    if filter.coordinator == nil && filter.rule == nil { #expect(history > 0 && all > history) }
+                    #expect(Set(seen).count == seen.count, "\(filter), \(limit) a page")
+                    #expect(remaining.map(\.remaining) == remaining.map { seen.count - $0.seen }, "\(filter), \(limit)")
+                }
+            }
             // The misses kept as history, on their own partial indexes, in order, counted on them.
             for (filter, index) in [
                 (DeadlineBoardFilter(), "deadlines_history_due"),

@@ -133,6 +133,12 @@ package struct Calc: ParsableCommand {
             )
         }
         try refuseOptionsThatDoNotApply(to: id)
+        // Only where the rule reads both (imr.records): elsewhere one was refused above.
+        if electronicNotice, let method = serviceMethod, method == .mail || method == .personal {
+            throw ValidationError(
+                "--electronic-notice says the notice of assignment was sent electronically, --via \(method.rawValue) that it was not: give one"
+            )
+        }
     }
 
     /// Each option of the calculator and the facts it can set, in the order help lists them

@@ -88,7 +88,11 @@ package struct DeadlineProjection: Projection {
     /// no row: a case's settled outcomes are one row (`deadline_settled`) and each rule's are
     /// counted (`deadline_outcome_counts`), so that the figures read a few rows instead of
     /// every deadline ever derived (four rows in five were settled ones).
-    package var version: Int { 10 }
+    /// 11: the assumptions a deadline states are those its count used: the written notice's
+    /// unverified "2 business days" not on a concurrent review's 24 hours, its pre-2020 UR
+    /// calendar said as a reading, a retrospective review's notice counted as a prospective
+    /// one's said so, a notice of assignment delivered in person said so.
+    package var version: Int { 11 }
 
     package func prepare(_ db: ProjectionDatabase) throws {
         try db.executeScript(

@@ -545,6 +545,23 @@ private func runInTerminal(_ commandLine: String, pager: String) async throws ->
         #expect(both.status == 64)
         let pigeon = try await ctl(["calc", "imr.application", "--from", "2024-03-08", "--via", "pigeon"])
         #expect(pigeon.status == 64 && pigeon.err.contains("--via 'pigeon' is not one of"), "\(pigeon.err)")
+        // A notice of assignment mailed and sent electronically at once: refused, not 12 days.
+        for method in ["mail", "personal"] {
+            let contradiction = try await ctl([
+                "calc", "imr.records", "--from", "2024-06-03", "--via", method, "--electronic-notice",
+            ])
+            #expect(contradiction.status == 64 && contradiction.out.isEmpty, "\(contradiction.out)")
+            #expect(
+                contradiction.err.contains(
+                    "--electronic-notice says the notice of assignment was sent electronically, --via \(method) that it was not: give one"
+                ),
+                "\(contradiction.err)"
+            )
+        }
+        let electronic = try await ctl([
+            "calc", "imr.records", "--from", "2024-06-03", "--via", "email", "--electronic-notice",
+        ])
+        #expect(electronic.status == 0 && electronic.out.contains("due Monday 2024-06-17"), "\(electronic.err)")
     }
 
     /// An option the rule does not read is refused, naming the rule and what it takes, with

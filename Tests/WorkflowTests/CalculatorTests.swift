@@ -292,6 +292,62 @@ import PropertyBased
         #expect(mailed.period.amount == 15 && !mailed.assumptions.contains { $0.contains("fax") })
     }
 
+    /// A notice delivered in person is a method the regulation does not name: counted as
+    /// mailed, and said so (not "not given").
+    @Test func aNoticeDeliveredInPersonCountsAsMailed_andSaysWhy() throws {
+        let personal = try calculator.deadline(
+            .imrRecords,
+            from: Self.day("2024-06-03"),
+            options: DeadlineOptions(service: .personal)
+        )
+        #expect(personal.period.amount == 15 && personal.dueDate == Self.day("2024-06-18"))
+        #expect(
+            personal.assumptions.contains { $0.contains("delivered in person") && $0.contains("counted as mailed") }
+        )
+        #expect(!personal.assumptions.contains { $0.contains("not given") })
+        let unknown = try calculator.deadline(.imrRecords, from: Self.day("2024-06-03"))
+        #expect(unknown.assumptions.contains("how the notice of assignment was sent is not given: assumed mailed"))
+    }
+
+    /// The written notice: its "2 business days" are unverified, which a concurrent review's
+    /// 24 hours do not rely on; before 2020 they are counted on the UR working days of the
+    /// time, a reading the output states (the rule's text names the CalHR list).
+    @Test func theWrittenNoticesAssumptionsAreTheOnesItsCountUsed() throws {
+        let unverified = "the \"2 business days\" rule for the written notice of a prospective decision is not verified"
+        let concurrent = try calculator.deadline(
+            .urNoticeWritten,
+            from: Self.at("2024-11-27", 15, 0),
+            options: DeadlineOptions(review: .concurrent)
+        )
+        #expect(concurrent.variant == .concurrent && !concurrent.assumptions.contains(unverified))
+        let prospective = try calculator.deadline(
+            .urNoticeWritten,
+            from: Self.day("2024-11-27"),
+            options: DeadlineOptions(review: .prospective)
+        )
+        #expect(prospective.dueDate == Self.day("2024-12-03") && prospective.assumptions.contains(unverified))
+        #expect(!prospective.assumptions.contains { $0.contains("ur-pre2020") })
+        // Wednesday before Thanksgiving 2019: Thursday is a holiday on both calendars, Friday
+        // a working day only on the UR calendar of the time.
+        let before2020 = try calculator.deadline(
+            .urNoticeWritten,
+            from: Self.day("2019-11-27"),
+            options: DeadlineOptions(review: .prospective)
+        )
+        #expect(before2020.dueDate == Self.day("2019-12-02") && before2020.calendar == .urPre2020)
+        #expect(before2020.assumptions.contains { $0.hasPrefix("before 2020 the written notice's business days") })
+        #expect(before2020.assumptions.contains(unverified))
+        // A retrospective review's written notice: no period of its own, and the output says so.
+        let retrospective = try calculator.deadline(
+            .urNoticeWritten,
+            from: Self.day("2024-06-03"),
+            options: DeadlineOptions(review: .retrospective)
+        )
+        #expect(retrospective.dueDate == Self.day("2024-06-05") && retrospective.assumptions.contains(unverified))
+        #expect(retrospective.assumptions.contains { $0.contains("retrospective review no period of its own") })
+        #expect(!prospective.assumptions.contains { $0.contains("retrospective") })
+    }
+
     /// Issue 16: two variants given at once are resolved by a stated rule, never silently.
     @Test func conflictingVariantsAreResolvedByTheRulesOrder_andSaySo() throws {
         let both = try calculator.deadline(

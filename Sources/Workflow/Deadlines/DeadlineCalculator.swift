@@ -135,6 +135,8 @@ private struct Computation {
         if let variant {
             explanation.append(variant.summary)
             assumptions.append(contentsOf: variant.assumptions)
+        } else {
+            assumptions.append(contentsOf: rule.periodAssumptions)
         }
         noteIgnoredFlags()
 
@@ -169,6 +171,7 @@ private struct Computation {
 
         case .calendarDays, .businessDays:
             let calendarID = period.calendar.calendar(on: start.date) ?? .judicial
+            assumptions += rule.calendarAssumptions.filter { $0.calendar == calendarID }.map(\.assumption)
             var last = count(period, from: start.date, calendarID: calendarID)
             if let cap = period.capDaysAfterTreatmentRecommendation {
                 last = applyCap(cap, to: last, period: period, start: start.date)
@@ -331,6 +334,10 @@ private struct Computation {
         case .concurrent:
             if options.review == nil {
                 assumptions.append("review type not given: assumed prospective review")
+            } else if options.review == .retrospective {
+                assumptions.append(
+                    "the rule gives a retrospective review no period of its own: a prospective review's was applied"
+                )
             }
             return options.review == .concurrent
         case .noticeSentElectronically:
@@ -343,7 +350,13 @@ private struct Computation {
                 )
                 return true
             case .some(.email), .some(.electronic): return true
-            case .some(.personal), .none:
+            case .some(.personal):
+                assumptions.append(
+                    "the notice of assignment was delivered in person, which 8 CCR 9792.10.5(a)(1) does not name "
+                        + "(15 days mailed, 12 electronic): counted as mailed"
+                )
+                return false
+            case .none:
                 assumptions.append("how the notice of assignment was sent is not given: assumed mailed")
                 return false
             }

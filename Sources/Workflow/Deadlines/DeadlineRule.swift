@@ -246,6 +246,11 @@ public struct DeadlineRule: Codable, Sendable, Equatable {
     public var consequenceIfMissed: MissConsequence
     /// Unverified points the rule relies on; every computation with it lists them.
     public var assumptions: [String]
+    /// Unverified points of the ordinary ``period`` alone: listed when no variant replaces it.
+    public var periodAssumptions: [String]
+    /// Readings said when the period is counted on a given calendar (a UR clock before 2020
+    /// counted on the UR working days of the time where the rule's text names only CalHR's).
+    public var calendarAssumptions: [CalendarAssumption]
 
     public init(
         id: RuleID,
@@ -261,7 +266,9 @@ public struct DeadlineRule: Codable, Sendable, Equatable {
         confidence: Confidence,
         satisfiedBy: String,
         consequenceIfMissed: MissConsequence,
-        assumptions: [String] = []
+        assumptions: [String] = [],
+        periodAssumptions: [String] = [],
+        calendarAssumptions: [CalendarAssumption] = []
     ) {
         self.id = id
         self.whoMustAct = whoMustAct
@@ -277,5 +284,18 @@ public struct DeadlineRule: Codable, Sendable, Equatable {
         self.satisfiedBy = satisfiedBy
         self.consequenceIfMissed = consequenceIfMissed
         self.assumptions = assumptions
+        self.periodAssumptions = periodAssumptions
+        self.calendarAssumptions = calendarAssumptions
+    }
+}
+
+/// A reading a rule makes when its period is counted on `calendar` (``DeadlineRule/calendarAssumptions``).
+public struct CalendarAssumption: Codable, Sendable, Equatable {
+    public var calendar: CalendarID
+    public var assumption: String
+
+    public init(_ calendar: CalendarID, _ assumption: String) {
+        self.calendar = calendar
+        self.assumption = assumption
     }
 }

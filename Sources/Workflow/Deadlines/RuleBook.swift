@@ -263,8 +263,15 @@ extension RuleBook {
             confidence: .medium,
             satisfiedBy: "written decision served; denials and modifications enclose the IMR application form",
             consequenceIfMissed: urInvalid,
-            assumptions: [
+            periodAssumptions: [
                 "the \"2 business days\" rule for the written notice of a prospective decision is not verified"
+            ],
+            calendarAssumptions: [
+                CalendarAssumption(
+                    .urPre2020,
+                    "before 2020 the written notice's business days were counted on the UR working days of the time "
+                        + "(ur-pre2020), as the UR decision's are; the rule's text names the CalHR list, in force from 2020"
+                )
             ]
         ),
 

@@ -66,8 +66,8 @@ package final class AlertScheduler: Sendable {
     }
 
     /// What the passes have seen: the instant of the last pass that read every deadline owed
-    /// an alert then and raised their alerts, and the first commit to a case since that pass
-    /// began. An alert due before such a pass and raised after it was not owed then: a later
+    /// an alert then (no backlog, no read model being rebuilt) and raised their alerts, and
+    /// the first commit to a case since that pass began. An alert due before such a pass and raised after it was not owed then: a later
     /// commit made it owed (a fact recorded after the alert's time had passed).
     package struct Coverage: Sendable {
         package var covered: Date?
@@ -148,7 +148,11 @@ package final class AlertScheduler: Sendable {
             return c
         }
         // A pass that read everything owed at `now` and raised it covers `now`; one that did
-        // not (a backlog, a failure) gives the commits it took back to the next.
+        // not (a backlog, a failure) gives the commits it took back to the next. Nor does one
+        // over read models being rebuilt (an upgrade, `imr-ctl rebuild`): it sees only the
+        // deadlines rebuilt so far, and those it cannot see were owed all along.
+        let rebuilding = store.rebuildsInProgress()
+        let complete = rebuilding["deadlines"] == nil && rebuilding["alerts"] == nil
         var covers = false
         defer {
             coverage.withLock { c in
@@ -222,7 +226,7 @@ package final class AlertScheduler: Sendable {
         let next = backlog ? now : nextMicros.map(instant)
         due.sort { ($0.at, $0.deadlineId, $0.level) < ($1.at, $1.deadlineId, $1.level) }
         guard !due.isEmpty else {
-            covers = !backlog
+            covers = !backlog && complete
             return Pass(raised: [], next: next, backlog: backlog)
         }
 
@@ -291,7 +295,7 @@ package final class AlertScheduler: Sendable {
             onRaised(event)
         }
         if let failure { throw failure }
-        covers = !backlog
+        covers = !backlog && complete
         return Pass(raised: raised, next: next, backlog: backlog, lags: lags)
     }
 

@@ -226,6 +226,82 @@ extension AlertRaised {
         )
     }
 
+    /// Passes over a deadlines read model being rebuilt (an upgrade) cover nothing: the alerts
+    /// they could not see were owed all along, so once it is rebuilt they lag from their time,
+    /// late by the daemon, not by recording.
+    @Test func passesDuringARebuildCoverNothing_soItsAlertsLagFromTheirTime() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "imr-cover-\(UUID().uuidString.prefix(8))"
+        )
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("imr.sqlite").path
+        do {
+            // A store whose deadlines read model was never built (as after an upgrade).
+            let store = try EventStore(
+                path: path,
+                options: .init(synchronous: .normal),
+                projections: [CaseListProjection()]
+            )
+            defer { store.close() }
+            let service = CaseService(store: store)
+            let actor = Actor(uid: 1000, name: "maria")
+            let at = pacific("2024-03-04", 10, 30)
+            try service.execute(
+                .openCase(
+                    CaseOpened(
+                        caseId: "c1",
+                        claimNumber: "ADJ-1",
+                        employer: "Acme",
+                        claimsAdministrator: "Golden TPA",
+                        injuredWorkerReference: "J.S.",
+                        dateOfInjury: LocalDate(iso: "2023-11-02")!,
+                        coordinator: "maria"
+                    )
+                ),
+                on: "c1",
+                actor: actor,
+                commandId: UUID(),
+                now: at
+            )
+            try service.execute(
+                .receiveRFA(
+                    RFAReceived(
+                        rfaId: "A",
+                        receivedAt: pacific("2024-03-04", 10),
+                        transmission: .fax,
+                        physician: "Dr. Lee",
+                        treatmentRecommendedOn: nil,
+                        reviewType: .prospective,
+                        items: [RequestedItem(id: "1", description: "MRI lumbar spine")]
+                    )
+                ),
+                on: "c1",
+                actor: actor,
+                commandId: UUID(),
+                now: at
+            )
+        }
+        let store = try EventStore(
+            path: path,
+            options: .init(synchronous: .normal, finishesRebuildsOnOpen: false),
+            projections: AlertFixture.projections()
+        )
+        defer { store.close() }
+        #expect(store.rebuildsInProgress()["deadlines"] != nil)
+        let scheduler = AlertScheduler(store: store)
+        let during = pacific("2024-03-12", 9)
+        #expect(try scheduler.raiseDue(now: during).raised.isEmpty, "no deadline rebuilt yet")
+        try store.finishRebuilds { _ in }
+        #expect(store.rebuildsInProgress().isEmpty)
+        let after = pacific("2024-03-12", 9, 0, 5)
+        let pass = try scheduler.raiseDue(now: after)
+        let decision = try #require(pass.raised.firstIndex { $0.deadlineId == AlertFixture.decisionId })
+        #expect(pass.raised[decision].level == .overdue)
+        #expect(pass.lags[decision] == after.timeIntervalSince(pass.raised[decision].scheduledAt))
+        #expect(pass.lags.allSatisfy { $0 > scheduler.options.lateAfter })
+    }
+
     @Test func afterAThreeDayGap_theMissedAlertsAreRaisedLate_inDueOrder() throws {
         let f = try AlertFixture()
         defer { f.close() }

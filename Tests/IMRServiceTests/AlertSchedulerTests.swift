@@ -48,6 +48,17 @@ struct AlertFixture {
     /// Opens a case as c1 is (injured 2 November 2023) with the same faxed prospective RFA "A"
     /// received Monday 4 March 2024 10:00 (both recorded at 10:30).
     func openCase(_ id: CaseID, claimNumber: String, coordinator: String) throws {
+        try Self.openCase(id, claimNumber: claimNumber, coordinator: coordinator, with: service, actor: actor)
+    }
+
+    /// The same, through any store's case service.
+    static func openCase(
+        _ id: CaseID,
+        claimNumber: String,
+        coordinator: String,
+        with service: CaseService,
+        actor: Actor
+    ) throws {
         let now = pacific("2024-03-04", 10, 30)
         try service.execute(
             .openCase(
@@ -245,41 +256,12 @@ extension AlertRaised {
             )
             defer { store.close() }
             let service = CaseService(store: store)
-            let actor = Actor(uid: 1000, name: "maria")
-            let at = pacific("2024-03-04", 10, 30)
-            try service.execute(
-                .openCase(
-                    CaseOpened(
-                        caseId: "c1",
-                        claimNumber: "ADJ-1",
-                        employer: "Acme",
-                        claimsAdministrator: "Golden TPA",
-                        injuredWorkerReference: "J.S.",
-                        dateOfInjury: LocalDate(iso: "2023-11-02")!,
-                        coordinator: "maria"
-                    )
-                ),
-                on: "c1",
-                actor: actor,
-                commandId: UUID(),
-                now: at
-            )
-            try service.execute(
-                .receiveRFA(
-                    RFAReceived(
-                        rfaId: "A",
-                        receivedAt: pacific("2024-03-04", 10),
-                        transmission: .fax,
-                        physician: "Dr. Lee",
-                        treatmentRecommendedOn: nil,
-                        reviewType: .prospective,
-                        items: [RequestedItem(id: "1", description: "MRI lumbar spine")]
-                    )
-                ),
-                on: "c1",
-                actor: actor,
-                commandId: UUID(),
-                now: at
+            try AlertFixture.openCase(
+                "c1",
+                claimNumber: "ADJ-1",
+                coordinator: "maria",
+                with: service,
+                actor: Actor(uid: 1000, name: "maria")
             )
         }
         let store = try EventStore(

@@ -521,28 +521,15 @@ func runPythonClient(_ script: String, socket path: String) throws -> String {
                 DeadlineBoardFilter(includeHistory: true), DeadlineBoardFilter(coordinator: "li", includeHistory: true),
                 DeadlineBoardFilter(rule: "imr.records", includeHistory: true),
             ] {
-                let history = try store.read { db in
-                    try db.query(
-                        DeadlineProjection.boardQueries(
-                            filter,
-                            now: now,
-                            after: nil,
-                            limit: 10_000,
-                            cap: 0,
-                            history: true
-                        )
-                        .page.sql,
-                        DeadlineProjection.boardQueries(
-                            filter,
-                            now: now,
-                            after: nil,
-                            limit: 10_000,
-                            cap: 0,
-                            history: true
-                        )
-                        .page.arguments
-                    ).count
-                }
+                let (misses, _) = DeadlineProjection.boardQueries(
+                    filter,
+                    now: now,
+                    after: nil,
+                    limit: 10_000,
+                    cap: 0,
+                    history: true
+                )
+                let history = try store.read { try $0.query(misses.sql, misses.arguments).count }
                 for limit in [2, 5, 1_000] {
                     var seen: [String] = []
                     var remaining: [(seen: Int, remaining: Int)] = []

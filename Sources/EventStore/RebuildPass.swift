@@ -36,6 +36,7 @@ extension EventStore {
         for _ in 0..<threads {
             let preparer = Thread {
                 Thread.current.threadDictionary["imr.thread"] = "imr-rebuild"
+                setThreadName("imr-rebuild")
                 defer { channel.finish() }
                 let preparers = makers.map { ($0.key, $0.makePreparer()) }
                 while !channel.isClosed {
@@ -181,6 +182,7 @@ final class BatchDisposal: @unchecked Sendable {
 
     private func run() {
         Thread.current.threadDictionary["imr.thread"] = "imr-rebuild-free"
+        setThreadName("imr-rebuild-free")
         while true {
             var old: [PreparedBatch] = []
             let finished = condition.withLock {

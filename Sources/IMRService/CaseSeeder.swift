@@ -35,9 +35,13 @@ package struct CaseSeeder: Sendable {
     }
 
     /// Appends every case of `batch` (new cases: each stream must not exist) in one
-    /// transaction, each case's commands decided at `now`.
-    package func seed(_ batch: [(caseId: CaseID, commands: [CaseCommand])], now: Date) throws -> Outcome {
-        try write(prepare(batch, now: now))
+    /// transaction, each case's commands decided at `now` (`interleaved`: see ``write(_:interleaved:)``).
+    package func seed(
+        _ batch: [(caseId: CaseID, commands: [CaseCommand])],
+        now: Date,
+        interleaved: Bool = false
+    ) throws -> Outcome {
+        try write(prepare(batch, now: now), interleaved: interleaved)
     }
 
     /// Decides and encodes a batch (pure, on any thread): a caller may prepare the next batch
@@ -46,11 +50,15 @@ package struct CaseSeeder: Sendable {
         Prepared(cases: batch.map { prepare($0.caseId, $0.commands, now: now) }, now: now)
     }
 
-    /// Appends a prepared batch in one transaction.
-    package func write(_ prepared: Prepared) throws -> Outcome {
+    /// Appends a prepared batch in one transaction. `interleaved`: event by event in turns (the
+    /// first event of every case of the batch, then every second one, and so on), so that the
+    /// log interleaves the batch's cases as a log recorded over time does, instead of holding
+    /// each case's events together.
+    package func write(_ prepared: Prepared, interleaved: Bool = false) throws -> Outcome {
         let now = prepared.now
         return try store.write { context in
             var outcome = Outcome()
+            var turns: [(streamId: String, events: [NewEvent], hint: CaseStreams.AppendHint)] = []
             for (caseId, events, readBack, refused) in prepared.cases {
                 outcome.refused += refused
                 guard !events.isEmpty else { continue }
@@ -61,9 +69,28 @@ package struct CaseSeeder: Sendable {
                     baseVersion: 0,
                     events: readBack
                 )
-                try context.append(to: streamId, expected: .noStream, events: events, hint: hint, recordedAt: now)
                 outcome.cases += 1
                 outcome.events += events.count
+                if interleaved {
+                    turns.append((streamId, events, hint))
+                } else {
+                    try context.append(to: streamId, expected: .noStream, events: events, hint: hint, recordedAt: now)
+                }
+            }
+            var turn = 0
+            while !turns.isEmpty {
+                for (streamId, events, hint) in turns {
+                    // One hint for all of a case's appends: it works each state out from the one before.
+                    try context.append(
+                        to: streamId,
+                        expected: turn == 0 ? .noStream : .exact(Int64(turn)),
+                        events: [events[turn]],
+                        hint: hint,
+                        recordedAt: now
+                    )
+                }
+                turn += 1
+                turns.removeAll { $0.events.count <= turn }
             }
             return outcome
         }

@@ -18,7 +18,10 @@ struct Seed: ParsableCommand {
             Writes DIR/imr.sqlite (which must not exist) in two steps. The log: --cases cases generated one at a time \
             from --seed, spread over --coordinators coordinators, each case's lifecycle commands decided in memory and \
             appended as one request, --batch cases to a transaction, synchronous=NORMAL (the file is rebuilt, not \
-            trusted, if the machine fails meanwhile), with a writer page cache of --cache-mib MiB. Then the read \
+            trusted, if the machine fails meanwhile), with a writer page cache of --cache-mib MiB; with --interleave, \
+            each batch's cases event by event in turns (every case's first event, then every second one...), so that \
+            the log interleaves cases as one recorded over months does (a rebuild then reads each case's events from \
+            all over its batch's part of the log). Then the read \
             models (case list, items, deadlines, alerts): the store is opened with them, and builds them in a rebuild \
             pass as a daemon does for a new read model (the log read case by case, each case worked out on a thread \
             of its own, the list indexes created at the end). Prints progress every 10,000 cases and, at the end, \
@@ -34,6 +37,7 @@ struct Seed: ParsableCommand {
     @Option(help: "Coordinators the cases are spread over.") var coordinators: Int = 300
     @Option(help: "Seed of the caseload.") var seed: UInt64 = 2026
     @Option(name: .customLong("cache-mib"), help: "The writer's SQLite page cache in MiB.") var cacheMiB: Int = 256
+    @Flag(help: "Append each batch's cases event by event in turns, interleaved in the log.") var interleave = false
 
     func validate() throws {
         guard (1...10_000_000).contains(cases) else {
@@ -76,7 +80,7 @@ struct Seed: ParsableCommand {
         var written = 0
         var lastReport = 0
         while let prepared = producer.next() {
-            let outcome = try seeder.write(prepared)
+            let outcome = try seeder.write(prepared, interleaved: interleave)
             written += prepared.count
             total.cases += outcome.cases
             total.events += outcome.events

@@ -14,7 +14,25 @@ import Workflow
         try await offThePool { try withReadModelStore { store in try Self.seedAndCompare(store) } }
     }
 
-    static func seedAndCompare(_ store: EventStore) throws {
+    /// `imr-bench seed --interleave`: each batch's cases appended event by event in turns, as a
+    /// log recorded over time holds them; the read models the appends gave equal a rebuild's,
+    /// which reads each case's events from all over the batch.
+    @Test func anInterleavedSeedIsIntact_andItsReadModelsEqualARebuild() async throws {
+        try await offThePool {
+            try withReadModelStore { store in
+                try Self.seedAndCompare(store, interleaved: true)
+                // The first batch's 25 cases take the log's first 25 positions, a first event each.
+                let first = try store.read { db in
+                    try db.query("SELECT stream_id, stream_version FROM events WHERE position <= 26 ORDER BY position")
+                }
+                #expect(Set(first.prefix(25).map { $0[0].string ?? "" }).count == 25)
+                #expect(first.prefix(25).allSatisfy { $0[1].int64 == 1 })
+                #expect(first.last?[1].int64 == 2, "the 26th event is the first case's second")
+            }
+        }
+    }
+
+    static func seedAndCompare(_ store: EventStore, interleaved: Bool = false) throws {
         let now = Pacific.instant(LocalDate(iso: "2026-11-30")!, hour: 9)
         var caseload = SyntheticCaseload(now: now, count: 90, seed: 11, coordinators: ["maria", "li", "jorge"])
         let seeder = CaseSeeder(store: store, actor: Actor(uid: 0, name: "seed"))
@@ -31,7 +49,7 @@ import Workflow
                     }
                 )
             }
-            let outcome = try seeder.seed(batch, now: now)
+            let outcome = try seeder.seed(batch, now: now, interleaved: interleaved)
             total.cases += outcome.cases
             total.events += outcome.events
             total.refused += outcome.refused

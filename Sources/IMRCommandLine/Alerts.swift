@@ -69,7 +69,8 @@ package struct Alerts: DaemonCommand {
             The daemon raises an alert once per deadline and level when its lead time comes: "notice" and "reminder" \
             (5 and 2 business days before a day deadline, 24 and 4 hours before an hour deadline), "due-today" \
             (08:00 Pacific on the due day) and "overdue"; the lead times are set in [alerts] of imr-daemon.toml. An \
-            alert raised after its time because the daemon was down is marked late. An alert stays open until \
+            alert raised more than a minute after its time is marked late: the daemon was down then, or the fact \
+            that made it owed was recorded after its time (imr-ctl status counts the two apart). An alert stays open until \
             acknowledged (imr-ctl ack) or its deadline is met or cancelled; a snoozed one (imr-ctl snooze) is hidden until its snooze ends.
             Mine: alerts whose coordinator is my Unix user name (the daemon reads it from the socket's credentials); \
             --all: everyone's; --coordinator: one person's.

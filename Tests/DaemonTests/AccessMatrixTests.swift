@@ -80,12 +80,12 @@ struct AccessMatrixTests {
         )
         let daemon = try DaemonProcess(directory: dir, arguments: ["--config", config.path])
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         chmod(dir.path, 0o755)
         chmod(daemon.socketPath, 0o666)
 
         // Every method the interface files declare is in the table, and no other.
-        let declared = try await offPool { () -> Set<String> in
+        let declared = try await offThePool { () -> Set<String> in
             let c = try daemon.client()
             var methods: Set<String> = ["org.varlink.service.GetInfo", "org.varlink.service.GetInterfaceDescription"]
             guard case .array(let names)? = try c.call("org.varlink.service.GetInfo")["interfaces"] else {
@@ -109,7 +109,7 @@ struct AccessMatrixTests {
         for peer in Peer.allCases {
             for (method, needed) in Self.needed.sorted(by: { $0.key < $1.key }) {
                 let parameters = method.hasSuffix("GetInterfaceDescription") ? #"{"interface":"io.imr.Cases"}"# : "{}"
-                let outcome = try await offPool {
+                let outcome = try await offThePool {
                     try run(peer.launcher + [ctl, "call", "--socket", daemon.socketPath, method, parameters])
                 }
                 let refused = outcome.output.contains("org.varlink.service.PermissionDenied")
@@ -118,9 +118,9 @@ struct AccessMatrixTests {
             }
         }
         // Nothing any of them sent changed a case; every refusal was counted.
-        let head = try await offPool { try daemon.client().call("io.imr.Cases.List")["cases"] }
+        let head = try await offThePool { try daemon.client().call("io.imr.Cases.List")["cases"] }
         #expect(head == .array([]))
-        let figures = try await offPool { try daemon.client().call("io.imr.Admin.Status")["figures"] }
+        let figures = try await offThePool { try daemon.client().call("io.imr.Admin.Status")["figures"] }
         #expect(figures?.objectValue?["service"]?.objectValue?["accessRefusals"] == .int(Int64(refusals)))
         let (_, output) = daemon.stop()
         // Logged, at most once per uid per 10 s (the rest counted in the next line).

@@ -149,8 +149,8 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
         format.dateFormat = "yyyy-MM-dd HH:mm:ss"
         for run in 0..<20 {
             let at = format.string(from: start.addingTimeInterval(Double(run) * 10 * 3600))
-            let daemon = try await offPool { try daemons.start(at: at) }
-            try await offPool {
+            let daemon = try await offThePool { try daemons.start(at: at) }
+            try await offThePool {
                 let c = try daemon.client()
                 if run == 0 {
                     // c1: the UR decision is due Monday 11 March. c2: the same, but decided on
@@ -169,7 +169,7 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
                 }
                 _ = try openAlerts(c)
             }
-            try await offPool { daemons.stop(daemon) }
+            try await offThePool { daemons.stop(daemon) }
         }
         let (alerts, streams) = try loggedAlerts(daemons.storePath)
         let keys = alerts.map(\.key)
@@ -208,8 +208,8 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
         let daemons = try ShiftedDaemons()
         defer { daemons.cleanup() }
         // Friday 1 March 10:00: the decision is due Friday 8 March; its reminder is Wednesday 6 March 08:00.
-        let first = try await offPool { try daemons.start(at: "2024-03-06 07:59:57") }
-        let reminder = try await offPool { () -> [String: JSONValue]? in
+        let first = try await offThePool { try daemons.start(at: "2024-03-06 07:59:57") }
+        let reminder = try await offThePool { () -> [String: JSONValue]? in
             let c = try first.client()
             try openCaseWithRFA(c, "c1", receivedAt: "2024-03-01T10:00")
             for _ in 0..<600 {
@@ -223,13 +223,13 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
         #expect(reminder?["level"] == "reminder")
         #expect(reminder?["scheduledAt"] == "2024-03-06T08:00:00-08:00")
         #expect(reminder?["late"] == false, "raised while running, at its time")
-        try await offPool { daemons.stop(first) }
+        try await offThePool { daemons.stop(first) }
         let before = try loggedAlerts(daemons.storePath).alerts.count
 
         // Down from Wednesday 08:00 to Saturday 9 March 08:00.
-        let second = try await offPool { try daemons.start(at: "2024-03-09 08:00:00") }
-        let figures = try await offPool { try second.client().call("io.imr.Admin.Status")["figures"]?["service"] }
-        try await offPool { daemons.stop(second) }
+        let second = try await offThePool { try daemons.start(at: "2024-03-09 08:00:00") }
+        let figures = try await offThePool { try second.client().call("io.imr.Admin.Status")["figures"]?["service"] }
+        try await offThePool { daemons.stop(second) }
         let caughtUp = Array(try loggedAlerts(daemons.storePath).alerts.dropFirst(before))
         // Late by the daemon (it was stopped), none by recording; the operator's lag is the
         // outage's: at least the eight hours since the overdue alert's midnight.
@@ -253,13 +253,13 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
         let daemons = try ShiftedDaemons()
         defer { daemons.cleanup() }
         // Recorded on Monday 11 March at 07:00: c1 due that day, c2 due Wednesday 13 March.
-        let first = try await offPool { try daemons.start(at: "2024-03-11 07:00:00") }
-        try await offPool {
+        let first = try await offThePool { try daemons.start(at: "2024-03-11 07:00:00") }
+        try await offThePool {
             let c = try first.client()
             try openCaseWithRFA(c, "c1", receivedAt: "2024-03-04T10:00")
             try openCaseWithRFA(c, "c2", receivedAt: "2024-03-06T10:00")
         }
-        try await offPool { daemons.stop(first) }
+        try await offThePool { daemons.stop(first) }
 
         let dir = daemons.directory.path
         let script = daemons.directory.appendingPathComponent("notify.sh")
@@ -273,11 +273,11 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
         command = ["/bin/sh", "\(script.path)"]
         digest_at = "08:00"
         """.write(to: config, atomically: true, encoding: .utf8)
-        let second = try await offPool {
+        let second = try await offThePool {
             try daemons.start(at: "2024-03-11 08:00:05", arguments: ["--config", config.path])
         }
         let log = daemons.directory.appendingPathComponent("digests.log")
-        let sent = try await offPool { () -> String in
+        let sent = try await offThePool { () -> String in
             for _ in 0..<400 {
                 if let text = try? String(contentsOf: log, encoding: .utf8), !text.isEmpty { return text }
                 usleep(50_000)
@@ -305,7 +305,7 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
 
         let env = ["IMR_SOCKET": daemons.socketPath]
         let ctl = productsDirectory.appendingPathComponent("imr-ctl").path
-        let printed = try await offPool { try run([ctl, "digest", "--coordinator", "maria"], environment: env) }
+        let printed = try await offThePool { try run([ctl, "digest", "--coordinator", "maria"], environment: env) }
         #expect(printed.status == 0, "\(printed.output)")
         #expect(
             printed.output.contains("Digest for maria, Mon 2024-03-11")
@@ -313,9 +313,9 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
                 && printed.output.contains("Due this week (\(week.count))") && !printed.output.contains("Overdue"),
             "\(printed.output)"
         )
-        let nobody = try await offPool { try run([ctl, "digest", "--coordinator", "nobody"], environment: env) }
+        let nobody = try await offThePool { try run([ctl, "digest", "--coordinator", "nobody"], environment: env) }
         #expect(nobody.output.contains("nothing overdue, due today or due this week"), "\(nobody.output)")
-        try await offPool { daemons.stop(second) }
+        try await offThePool { daemons.stop(second) }
         let journal = daemons.outputs.last ?? ""
         #expect(journal.contains("MESSAGE_ID=08c9871798d44419b4f8dd1fbb10aa54"), "\(journal)")
         #expect(
@@ -346,7 +346,7 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
         command_attempts = 3
         command_retry_seconds = 0.2
         """.write(to: config, atomically: true, encoding: .utf8)
-        let daemon = try await offPool {
+        let daemon = try await offThePool {
             try daemons.start(at: "2024-03-11 23:59:55", arguments: ["--config", config.path])
         }
         let log = daemons.directory.appendingPathComponent("calls.log")
@@ -355,7 +355,7 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
                 $0.split(separator: " ").map(String.init)
             }
         }
-        try await offPool {
+        try await offThePool {
             let c = try daemon.client()
             try openCaseWithRFA(c, "c1", receivedAt: "2024-03-04T10:00")
             for _ in 0..<600 {
@@ -367,7 +367,7 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
                 usleep(50_000)
             }
         }
-        try await offPool { daemons.stop(daemon) }
+        try await offThePool { daemons.stop(daemon) }
         let calls = lines()
         let (alerts, _) = try loggedAlerts(daemons.storePath)
         let failing = try #require(
@@ -411,10 +411,10 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
     @Test func imrCtlListsAcknowledgesSnoozesAndFollowsAlerts() async throws {
         let daemons = try ShiftedDaemons()
         defer { daemons.cleanup() }
-        let daemon = try await offPool { try daemons.start(at: "2024-03-11 23:59:55") }
+        let daemon = try await offThePool { try daemons.start(at: "2024-03-11 23:59:55") }
         let env = ["IMR_SOCKET": daemons.socketPath]
         let ctl = productsDirectory.appendingPathComponent("imr-ctl").path
-        try await offPool {
+        try await offThePool {
             let c = try daemon.client()
             // c1 is due Monday 11 March (its due-today alert comes at once, its overdue one at
             // midnight); c2 and c3 are due Wednesday 13 and Tuesday 12 March (their reminders
@@ -645,6 +645,6 @@ func openAlerts(_ c: VarlinkClient, _ parameters: [String: JSONValue] = [:]) thr
             log.close()
             #expect(acknowledgements == 3, "the overdue one earlier, then one event for each of these two")
         }
-        try await offPool { daemons.stop(daemon) }
+        try await offThePool { daemons.stop(daemon) }
     }
 }

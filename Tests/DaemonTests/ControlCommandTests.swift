@@ -21,7 +21,7 @@ import Glibc
     ) async throws
         -> (status: Int32, out: String, err: String)
     {
-        try await offPool {
+        try await offThePool {
             let p = SpawnedProcess()
             p.executableURL = URL(fileURLWithPath: launcher.first ?? imrCtl)
             p.arguments =
@@ -73,9 +73,9 @@ import Glibc
             "/bin/bash", "-c", "trap '' XFSZ; ulimit -f 2048; exec \"$@\"", "imr-daemon",
         ])
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let s = daemon.socketPath
-        let failure = try await offPool { () -> VarlinkError? in
+        let failure = try await offThePool { () -> VarlinkError? in
             let client = try daemon.client()
             var parameters = openParameters
             parameters["caseId"] = "full-0"
@@ -93,13 +93,13 @@ import Glibc
         #expect(r.status == 74, "\(r.err)")
         #expect(r.err.contains("the daemon's event log failed:"), "\(r.err)")
         #expect(!r.err.contains("older imr-daemon"), "\(r.err)")
-        #expect(try await offPool { try daemon.client().call("io.imr.Admin.Status")["headPosition"] } != nil)
+        #expect(try await offThePool { try daemon.client().call("io.imr.Admin.Status")["headPosition"] } != nil)
     }
 
     @Test func aWholeLifecycleThroughTheTypedCommands_readBackAsTablesAndJSON() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let s = daemon.socketPath
         func ok(_ arguments: [String]) async throws -> String {
             let r = try await Self.ctl(arguments, socket: s)
@@ -235,7 +235,7 @@ import Glibc
     @Test func theOtherRecordingCommands_informationDeferralEligibilityAndWithdrawal() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let s = daemon.socketPath
         func ok(_ arguments: [String]) async throws {
             let r = try await Self.ctl(arguments, socket: s)
@@ -332,7 +332,7 @@ import Glibc
     @Test func colourOnlyOnATerminal_andNeverWithNO_COLOR() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let open = try await Self.ctl(
             [
                 "case", "open", "K-1", "--claim", "A", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
@@ -343,12 +343,12 @@ import Glibc
         #expect(open.status == 0, "\(open.err)")
         // script(1) gives imr-ctl a pseudo-terminal as its standard output.
         let command = "\(Self.imrCtl) cases --socket \(daemon.socketPath)"
-        let onTerminal = try await offPool {
+        let onTerminal = try await offThePool {
             try run(["script", "-qec", command, "/dev/null"], environment: ["NO_COLOR": ""])
         }
         #expect(onTerminal.status == 0, "\(onTerminal.output)")
         #expect(onTerminal.output.contains("\u{1B}[1mCASE"), "the header is bold on a terminal: \(onTerminal.output)")
-        let noColour = try await offPool {
+        let noColour = try await offThePool {
             try run(["script", "-qec", command, "/dev/null"], environment: ["NO_COLOR": "1"])
         }
         #expect(noColour.output.contains("CASE") && !noColour.output.contains("\u{1B}["), "\(noColour.output)")
@@ -359,7 +359,7 @@ import Glibc
     @Test func storedTextIsEscapedOnTheTerminal() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let open = try await Self.ctl(
             [
                 "case", "open", "E-1", "--claim", "A", "--employer", "E", "--administrator", "T", "--worker", "A.B.",
@@ -384,7 +384,7 @@ import Glibc
     @Test func exitStatusesAreTheDocumentedOnes() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let s = daemon.socketPath
         let open = try await Self.ctl(
             [
@@ -486,7 +486,7 @@ import Glibc
             "\(version.out)"
         )
         // Nothing above changed the log beyond the one case.
-        #expect(try await offPool { try daemon.client().call("io.imr.Admin.Status")["headPosition"] } == 1)
+        #expect(try await offThePool { try daemon.client().call("io.imr.Admin.Status")["headPosition"] } == 1)
         // The day words of the README: received today (time of day unknown).
         let today = try await Self.ctl(
             ["rfa", "receive", "C-1", "--rfa", "T", "--item", "PT", "--received", "today", "--via", "mail"],
@@ -586,7 +586,7 @@ import Glibc
     @Test func exportsParseAsICalendarAndCSV_withStableUIDs_andStatsAndAdminCommandsAnswer() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let s = daemon.socketPath
         for (id, decision) in [("A-1", "overturned"), ("A-2", "upheld")] {
             for arguments in [
@@ -644,7 +644,7 @@ import Glibc
                              "start": str(e.decoded('DTSTART'))} for e in events])
             print(json.dumps(out))
             """
-        let parsed = try await offPool { try run(["python3", "-c", script, ics1, ics2]) }
+        let parsed = try await offThePool { try run(["python3", "-c", script, ics1, ics2]) }
         #expect(parsed.status == 0, "\(parsed.output)")
         let calendars = try #require(try Self.json(parsed.output) as? [[[String: Any]]])
         #expect(calendars.count == 2)
@@ -674,7 +674,7 @@ import Glibc
         // CSV: one header and one row per running deadline, the comma in the employer quoted.
         let csvPath = dir.appendingPathComponent("cases.csv").path
         #expect(try await Self.ctl(["export", "csv", "--cases", "-o", csvPath], socket: s).status == 0)
-        let rows = try await offPool {
+        let rows = try await offThePool {
             try run([
                 "python3", "-c",
                 "import csv,sys,json; print(json.dumps(list(csv.reader(open(sys.argv[1], newline='')))))", csvPath,
@@ -915,7 +915,7 @@ import Glibc
             "imr-docs-\(UUID().uuidString.prefix(8))"
         )
         defer { try? FileManager.default.removeItem(at: destination) }
-        let make = try await offPool {
+        let make = try await offThePool {
             try run([
                 "make", "-s", "-C", root.path, "install-docs", "DESTDIR=\(destination.path)",
                 "BIN=\(productsDirectory.path)",
@@ -930,7 +930,7 @@ import Glibc
         }
         #expect(man.contains("--imr-case"))
         let bash = share.appendingPathComponent("bash-completion/completions/imr-ctl").path
-        #expect(try await offPool { try run(["bash", "-n", bash]) }.status == 0)
+        #expect(try await offThePool { try run(["bash", "-n", bash]) }.status == 0)
         #expect(try String(contentsOfFile: bash, encoding: .utf8).contains("deadlines"))
         #expect(
             FileManager.default.fileExists(atPath: share.appendingPathComponent("zsh/site-functions/_imr-ctl").path)

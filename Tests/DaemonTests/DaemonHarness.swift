@@ -185,15 +185,6 @@ final class PrintedOutput: @unchecked Sendable {
     var data: Data { lock.withLock { bytes } }
 }
 
-/// Runs blocking code on a thread of its own.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
-        Thread.detachNewThread {
-            do { c.resume(returning: try body()) } catch { c.resume(throwing: error) }
-        }
-    }
-}
-
 let openParameters: [String: JSONValue] = [
     "caseId": "c1", "claimNumber": "ADJ-1", "employer": "Acme", "claimsAdministrator": "Golden TPA",
     "injuredWorkerReference": "J.S.", "dateOfInjury": "2023-11-02", "coordinator": "maria",

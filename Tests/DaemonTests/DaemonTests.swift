@@ -13,9 +13,9 @@ import Glibc
     @Test func saysReadyThenRecordsALifecycleThenStopsCleanlyOnSIGTERM() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        let notes = try #require(await offPool { daemon.waitUntilReady() }, "no READY=1 from the daemon")
+        let notes = try #require(await offThePool { daemon.waitUntilReady() }, "no READY=1 from the daemon")
         #expect(notes.joined(separator: "\n").contains("STATUS=serving 0 open cases"))
-        try await offPool {
+        try await offThePool {
             let c = try daemon.client()
             _ = try c.call("io.imr.Cases.Open", openParameters)
             _ = try c.call(
@@ -41,10 +41,10 @@ import Glibc
         // STATUS= follows the log: one open case now, whose 2024 clocks had all passed when they
         // were recorded: history, so nothing is overdue and no deadline is next.
         let statusLine = await
-            (try? offPool { daemon.notify.waitFor(timeout: 30) { $0 == "STATUS=serving 1 open cases" } })
+            (try? offThePool { daemon.notify.waitFor(timeout: 30) { $0 == "STATUS=serving 1 open cases" } })
         #expect(statusLine != nil)
         // The rest of the lifecycle, through IMR to closure, and read back.
-        try await offPool {
+        try await offThePool {
             let c = try daemon.client()
             func call(_ m: String, _ p: [String: JSONValue]) throws { _ = try c.call("io.imr.Cases." + m, p) }
             try call(
@@ -108,7 +108,7 @@ import Glibc
             )
         }
         daemon.signal(SIGTERM)
-        #expect(await (try? offPool { daemon.notify.waitFor("STOPPING=1", timeout: 30) }) != nil)
+        #expect(await (try? offThePool { daemon.notify.waitFor("STOPPING=1", timeout: 30) }) != nil)
         let (status, output) = daemon.wait()
         #expect(status == 0, "\(output)")
         // Without a journal the same structured fields go to stderr, one entry per line.
@@ -140,12 +140,12 @@ import Glibc
         defer { try? FileManager.default.removeItem(at: dir) }
         let state = dir.appendingPathComponent("state").path
         let bench = productsDirectory.appendingPathComponent("imr-bench").path
-        let seeded = try await offPool {
+        let seeded = try await offThePool {
             try run([bench, "seed", "--cases", "3000", "--coordinators", "3", "--dir", state])
         }
         #expect(seeded.status == 0, "\(seeded.output)")
         // As a build whose deadline read model changed finds it.
-        let marked = try await offPool {
+        let marked = try await offThePool {
             try run([
                 "sqlite3", state + "/imr.sqlite",
                 "UPDATE projection_checkpoints SET version = 1 WHERE name = 'deadlines'",
@@ -155,12 +155,12 @@ import Glibc
 
         let daemon = try DaemonProcess(directory: dir)
         defer { daemon.process.killAndWait() }
-        let notes = try #require(try await offPool { daemon.waitUntilReady() }, "no READY=1")
+        let notes = try #require(try await offThePool { daemon.waitUntilReady() }, "no READY=1")
         let text = notes.joined(separator: "\n")
         let beforeReady = notes.prefix { !$0.contains("READY=1") }.joined(separator: "\n")
         #expect(!beforeReady.contains("rebuilding"), "a read model was rebuilt before READY=1: \(text)")
         #expect(text.contains("READY=1\nSTATUS=serving; rebuilding case_list, deadlines from the log"), "\(text)")
-        try await offPool {
+        try await offThePool {
             let c = try daemon.client()
             // The case list reads the deadlines (each case's next deadline): it is rebuilt too.
             #expect(try daemon.rebuilding() == ["deadlines", "case_list"])
@@ -196,8 +196,8 @@ import Glibc
         let first = try DaemonProcess()
         let directory = first.directory
         defer { try? FileManager.default.removeItem(at: directory) }
-        #expect(try await offPool { first.waitUntilReady() } != nil)
-        try await offPool { _ = try first.client().call("io.imr.Cases.Open", openParameters) }
+        #expect(try await offThePool { first.waitUntilReady() } != nil)
+        try await offThePool { _ = try first.client().call("io.imr.Cases.Open", openParameters) }
         #expect(first.stop().status == 0)
         do {
             // As a tool without the daemon's read models appends.
@@ -217,11 +217,11 @@ import Glibc
         }
         let second = try DaemonProcess(directory: directory, environment: ["IMR_TEST_OPENING_REPORT_MS": "0"])
         defer { second.process.killAndWait() }
-        let notes = try #require(try await offPool { second.waitUntilReady() }, "no READY=1 after the catch-up")
+        let notes = try #require(try await offThePool { second.waitUntilReady() }, "no READY=1 after the catch-up")
         let beforeReady = notes.prefix { !$0.contains("READY=1") }.joined(separator: "\n")
         #expect(beforeReady.contains("EXTEND_TIMEOUT_USEC=60000000"), "\(beforeReady)")
         #expect(beforeReady.contains("STATUS=opening the event log: catching up "), "\(beforeReady)")
-        try await offPool {
+        try await offThePool {
             let status = try second.client().call("io.imr.Admin.Status")
             guard case .array(let models)? = status["projections"], case .int(let head)? = status["headPosition"] else {
                 Issue.record("no read models in \(status)")
@@ -240,14 +240,14 @@ import Glibc
         let first = try DaemonProcess()
         let directory = first.directory
         defer { try? FileManager.default.removeItem(at: directory) }
-        #expect(try await offPool { first.waitUntilReady() } != nil)
+        #expect(try await offThePool { first.waitUntilReady() } != nil)
         #expect(first.stop().status == 0)
         let daemon = try DaemonProcess(directory: directory, environment: ["IMR_TEST_CHECKPOINT_FRAMES": "20"])
         defer { daemon.process.killAndWait() }
-        #expect(try await offPool { daemon.waitUntilReady() } != nil)
+        #expect(try await offThePool { daemon.waitUntilReady() } != nil)
         let path = daemon.storePath
         func open(_ cases: Range<Int>) async throws {
-            try await offPool {
+            try await offThePool {
                 let client = try daemon.client()
                 for n in cases {
                     var parameters = openParameters
@@ -275,8 +275,8 @@ import Glibc
         // Every command was recorded meanwhile.
         let again = try DaemonProcess(directory: directory)
         defer { again.process.killAndWait() }
-        #expect(try await offPool { again.waitUntilReady() } != nil)
-        try await offPool {
+        #expect(try await offThePool { again.waitUntilReady() } != nil)
+        try await offThePool {
             let found = try again.client().call("io.imr.Cases.Get", ["caseId": "CKPT-119"])
             #expect(found["case"] != nil, "\(found)")
         }
@@ -295,7 +295,7 @@ import Glibc
         )
         defer { daemon.cleanup() }
         // systemd-socket-activate binds the socket, then starts the daemon on the first connection.
-        let info = try await offPool { () -> [String: JSONValue] in
+        let info = try await offThePool { () -> [String: JSONValue] in
             // The socket file appears at bind(), a moment before listen(): until then a connect is refused.
             let deadline = Date().addingTimeInterval(30)
             while true {
@@ -320,7 +320,7 @@ import Glibc
     @Test func aSecondDaemonOnTheSameStateDirectoryRefusesToStart() async throws {
         let first = try DaemonProcess()
         defer { first.cleanup() }
-        _ = try #require(await offPool { first.waitUntilReady() })
+        _ = try #require(await offThePool { first.waitUntilReady() })
         let second = try run([
             productsDirectory.appendingPathComponent("imr-daemon").path, "--state-dir", first.stateDirectory,
             "--socket", first.directory.appendingPathComponent("other.sock").path,
@@ -336,32 +336,32 @@ import Glibc
         #expect(third.status == 75)
         #expect(third.output.contains(first.socketPath))
         // The first one still serves.
-        #expect(try await offPool { try first.client().call("io.imr.Admin.Status")["version"] } != nil)
+        #expect(try await offThePool { try first.client().call("io.imr.Admin.Status")["version"] } != nil)
     }
 
     @Test func aStaleSocketFromAKilledDaemonIsReplaced() async throws {
         let first = try DaemonProcess()
-        _ = try #require(await offPool { first.waitUntilReady() })
+        _ = try #require(await offThePool { first.waitUntilReady() })
         first.signal(SIGKILL)
         _ = first.wait()
         #expect(FileManager.default.fileExists(atPath: first.socketPath))
         let second = try DaemonProcess(directory: first.directory)
         defer { second.cleanup() }
-        _ = try #require(await offPool { second.waitUntilReady() })
-        #expect(try await offPool { try second.client().call("io.imr.Admin.Status")["headPosition"] } == 0)
+        _ = try #require(await offThePool { second.waitUntilReady() })
+        #expect(try await offThePool { try second.client().call("io.imr.Admin.Status")["headPosition"] } == 0)
     }
 
     @Test func sigtermDuringABurstOfAppendsLosesNoAcknowledgedEvent() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
-        try await offPool { _ = try daemon.client().call("io.imr.Cases.Open", openParameters) }
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
+        try await offThePool { _ = try daemon.client().call("io.imr.Cases.Open", openParameters) }
         let writers = 3
         let acknowledgedSoFar = AcknowledgementCount()
         let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
             for w in 0..<writers {
                 group.addTask {
-                    try await offPool {
+                    try await offThePool {
                         var acked: [String] = []
                         guard let c = try? daemon.client() else { return acked }
                         for i in 0..<100_000 {
@@ -406,8 +406,8 @@ import Glibc
     @Test func malformedAndOversizeFramesCloseOnlyTheirConnection_andPipeliningKeepsOrder() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
-        try await offPool {
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
+        try await offThePool {
             let bystander = try daemon.client()
             let big = try daemon.client()
             try? big.writeAll([UInt8](repeating: UInt8(ascii: " "), count: (1 << 20) + 4096))
@@ -437,7 +437,7 @@ import Glibc
             .write(to: config, atomically: true, encoding: .utf8)
         let daemon = try DaemonProcess(directory: dir, arguments: ["--config", config.path])
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         chmod(dir.path, 0o755)
         chmod(daemon.socketPath, 0o666)
         // A client process running as nobody (uid and gid 65534, no supplementary groups).
@@ -457,12 +457,12 @@ import Glibc
         )
         #expect(open.status == 1)
         #expect(open.output.contains("org.varlink.service.PermissionDenied"))
-        #expect(try await offPool { try daemon.client().call("io.imr.Admin.Status")["headPosition"] } == 0)
+        #expect(try await offThePool { try daemon.client().call("io.imr.Admin.Status")["headPosition"] } == 0)
 
         // With the readers' group changed to one nobody is not in, SIGHUP makes nobody a stranger.
         try "[access]\nreaders = [\"imr-readers-test\"]\n".write(to: config, atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
-        _ = try #require(await offPool { daemon.notify.waitFor("READY=1", timeout: 30) })
+        _ = try #require(await offThePool { daemon.notify.waitFor("READY=1", timeout: 30) })
         let stranger = try asNobody("io.imr.Cases.List", "{}")
         #expect(stranger.status == 1)
         #expect(stranger.output.contains("PermissionDenied"), "\(stranger.output)")
@@ -474,7 +474,7 @@ import Glibc
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
         // From the daemon's first word to the systemd notify socket until READY=1: a SIGHUP every millisecond.
-        let sent = try await offPool { () -> Int? in
+        let sent = try await offThePool { () -> Int? in
             guard let first = daemon.notify.receive(timeout: 60) else { return nil }
             if first.contains("READY=1") { return 0 }
             var sent = 0
@@ -492,7 +492,7 @@ import Glibc
         }
         let reloads = try #require(sent, "the daemon never became ready")
         #expect(reloads > 0, "READY=1 came first: no reload was sent while the daemon started")
-        let status = try await offPool { try daemon.client().call("io.imr.Admin.Status") }
+        let status = try await offThePool { try daemon.client().call("io.imr.Admin.Status") }
         #expect(status["headPosition"] == 0)
         #expect(daemon.stop().status == 0)
     }
@@ -500,7 +500,7 @@ import Glibc
     @Test func thePythonReferenceClientIntrospectsTheDaemon() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let script = """
             import sys, varlink
             with varlink.Client("unix:" + sys.argv[1]) as client:

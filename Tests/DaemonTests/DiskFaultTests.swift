@@ -73,18 +73,18 @@ struct DiskFaultTests {
             disk.unmount()
         }
         // Monday: case c1's UR decision falls due Monday 11 March; its reminder is Thursday 08:00.
-        let first = try await offPool { try daemons.start(at: "2024-03-04 10:30:00") }
-        try await offPool { try openCaseWithRFA(try first.client(), "c1", receivedAt: "2024-03-04T10:00") }
+        let first = try await offThePool { try daemons.start(at: "2024-03-04 10:30:00") }
+        try await offThePool { try openCaseWithRFA(try first.client(), "c1", receivedAt: "2024-03-04T10:00") }
         daemons.stop(first)
 
         // Thursday 07:59:50, ten seconds before the reminder: the disk is nearly full at start
         // and wholly full once the daemon is ready.
         disk.fill(leaving: 512 * 1024)
-        let daemon = try await offPool { try daemons.start(at: "2024-03-07 07:59:50") }
+        let daemon = try await offThePool { try daemons.start(at: "2024-03-07 07:59:50") }
         disk.fill()
         #expect(disk.freeBytes < 64 * 1024)
 
-        let outcome = try await offPool { () throws -> (acknowledged: [String], refusal: VarlinkError?) in
+        let outcome = try await offThePool { () throws -> (acknowledged: [String], refusal: VarlinkError?) in
             let c = try daemon.client()
             var acknowledged: [String] = []
             var refusal: VarlinkError?
@@ -107,7 +107,7 @@ struct DiskFaultTests {
         #expect(sentence.contains("full"), "\(refusal)")
 
         // Reads and status go on while the disk is full.
-        try await offPool {
+        try await offThePool {
             let c = try daemon.client()
             #expect(try c.call("io.imr.Admin.Status")["openCases"] == 1)
             let detail = try c.call("io.imr.Cases.Get", ["caseId": "c1"])
@@ -119,7 +119,7 @@ struct DiskFaultTests {
 
         // Space returns: appends and the reminder go on without a restart.
         disk.free()
-        let recovered = try await offPool { () throws -> (note: Bool, reminder: Bool) in
+        let recovered = try await offThePool { () throws -> (note: Bool, reminder: Bool) in
             let c = try daemon.client()
             _ = try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": "after the disk was freed"])
             let deadline = Date().addingTimeInterval(30)

@@ -21,7 +21,7 @@ struct EventsourcingBenchTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let arguments = ["python3", Self.script, "--clients", "2", "--cases", "5", "--dir", dir.path]
-        let result = try await offPool { try run(arguments) }
+        let result = try await offThePool { try run(arguments) }
         #expect(result.status == 0, "\(result.output)")
         let line = try #require(result.output.split(separator: "\n").last { $0.hasPrefix("{") }, "\(result.output)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
@@ -42,7 +42,7 @@ struct EventsourcingBenchTests {
             SELECT count(*) FROM stored_events AS e WHERE topic LIKE '%Case.Closed'
                 AND originator_version = (SELECT max(originator_version) FROM stored_events WHERE originator_id = e.originator_id);
             """
-        let rows = try await offPool { try run(["sqlite3", database, sql]) }
+        let rows = try await offThePool { try run(["sqlite3", database, sql]) }
         #expect(rows.status == 0, "\(rows.output)")
         let lines = rows.output.split(separator: "\n").map(String.init)
         #expect(lines.first == "wal", "the library keeps its events in WAL mode: \(rows.output)")
@@ -53,7 +53,7 @@ struct EventsourcingBenchTests {
 
     @Test func theLoadBenchmarkPrintsTheLibrarysRateBesideImrs() async throws {
         let bench = productsDirectory.appendingPathComponent("imr-bench").path
-        let result = try await offPool {
+        let result = try await offThePool {
             try run([
                 bench, "load", "--clients", "1,2", "--cases", "4", "--raw-commits", "20", "--rounds", "2",
                 "--eventsourcing",
@@ -81,17 +81,17 @@ struct EventsourcingBenchTests {
         )
         defer { try? FileManager.default.removeItem(at: dir) }
         let state = dir.appendingPathComponent("state").path
-        let seeded = try await offPool {
+        let seeded = try await offThePool {
             try run([bench, "seed", "--cases", "40", "--batch", "15", "--coordinators", "3", "--dir", state])
         }
         #expect(seeded.status == 0, "\(seeded.output)")
         #expect(seeded.output.contains("seeded 40 cases, "), "\(seeded.output)")
         #expect(!seeded.output.contains("refused"), "\(seeded.output)")
-        let again = try await offPool { try run([bench, "seed", "--cases", "5", "--dir", state]) }
+        let again = try await offThePool { try run([bench, "seed", "--cases", "5", "--dir", state]) }
         #expect(again.status != 0 && again.output.contains("exists"), "seed writes over nothing: \(again.output)")
         // `imr-bench derive` folds every case of the small store and times working out their
         // deadlines (a smoke test: the figures are only checked to be there).
-        let derived = try await offPool {
+        let derived = try await offThePool {
             try run([bench, "derive", "--store", state + "/imr.sqlite", "--cases", "40", "--rounds", "2"])
         }
         #expect(derived.status == 0, "\(derived.output)")
@@ -102,8 +102,8 @@ struct EventsourcingBenchTests {
 
         let daemon = try DaemonProcess(directory: dir)
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() }, "no READY=1 from a daemon on the seeded store")
-        let (first, all) = try await offPool { () -> ([String: JSONValue], Int) in
+        _ = try #require(await offThePool { daemon.waitUntilReady() }, "no READY=1 from a daemon on the seeded store")
+        let (first, all) = try await offThePool { () -> ([String: JSONValue], Int) in
             let c = try daemon.client()
             let first = try c.call("io.imr.Cases.List", ["open": .null, "limit": 10])
             var all = 0
@@ -126,7 +126,7 @@ struct EventsourcingBenchTests {
             "\(prefix)-\(UUID().uuidString.prefix(8))"
         )
         let state = dir.appendingPathComponent("state").path
-        let seeded = try await offPool {
+        let seeded = try await offThePool {
             try run([bench, "seed", "--cases", String(cases), "--coordinators", "4", "--dir", state])
         }
         #expect(seeded.status == 0, "\(seeded.output)")
@@ -138,7 +138,7 @@ struct EventsourcingBenchTests {
     @Test func theReadBenchmarkAnswersEveryCallOnASeededStore() async throws {
         let (bench, dir, state) = try await Self.seeded("imr-reads", cases: 120)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let result = try await offPool {
+        let result = try await offThePool {
             try run([bench, "reads", "--dir", state, "--seconds", "2", "--writers", "2"])
         }
         #expect(result.status == 0, "\(result.output)")
@@ -169,7 +169,7 @@ struct EventsourcingBenchTests {
         }
         let before = try logEvents()
         #expect(before > 150, "the seed wrote \(before) events")
-        let result = try await offPool { try run([bench, "rebuild", "--dir", state, "--runs", "2"]) }
+        let result = try await offThePool { try run([bench, "rebuild", "--dir", state, "--runs", "2"]) }
         #expect(result.status == 0, "\(result.output)")
         let after = try logEvents()
         let runs = result.output.split(separator: "\n").filter { $0.contains("  run ") }
@@ -197,11 +197,11 @@ struct EventsourcingBenchTests {
             #expect(line.contains("daemon CPU") && line.contains("resident memory at most"), "\(line)")
         }
         #expect(result.output.contains("medians: "), "\(result.output)")
-        let reads = try await offPool {
+        let reads = try await offThePool {
             try run([bench, "reads", "--dir", state, "--seconds", "1", "--writers", "1"])
         }
         #expect(reads.status == 0 && !reads.output.contains("failed"), "\(reads.output)")
-        let empty = try await offPool { try run([bench, "rebuild", "--dir", dir.path]) }
+        let empty = try await offThePool { try run([bench, "rebuild", "--dir", dir.path]) }
         #expect(empty.status != 0)
         #expect(
             empty.output.contains("holds no imr.sqlite") && empty.output.contains("imr-bench seed"),
@@ -217,7 +217,7 @@ struct EventsourcingBenchTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let earlier = dir.appendingPathComponent("eventsourcing-1-clients.sqlite").path
         #expect(FileManager.default.createFile(atPath: earlier, contents: Data("kept".utf8)))
-        let result = try await offPool { try run(["python3", Self.script, "--cases", "1", "--dir", dir.path]) }
+        let result = try await offThePool { try run(["python3", Self.script, "--cases", "1", "--dir", dir.path]) }
         #expect(result.status != 0)
         #expect(result.output.contains("exists from an earlier run"), "\(result.output)")
         #expect(FileManager.default.contents(atPath: earlier) == Data("kept".utf8))
@@ -225,7 +225,7 @@ struct EventsourcingBenchTests {
 
     @Test func withoutTheLibraryTheScriptSaysHowToInstallIt() async throws {
         // -S leaves site-packages, where pip installs the library, off the import path.
-        let result = try await offPool { try run(["python3", "-S", "-E", Self.script, "--dir", "/tmp"]) }
+        let result = try await offThePool { try run(["python3", "-S", "-E", Self.script, "--dir", "/tmp"]) }
         #expect(result.status != 0)
         #expect(result.output.contains("pip install eventsourcing"), "\(result.output)")
     }

@@ -21,7 +21,7 @@ import Glibc
             "imr-export-\(UUID().uuidString.prefix(8))"
         )
         let state = dir.appendingPathComponent("state").path
-        let seeded = try await offPool {
+        let seeded = try await offThePool {
             try run([bench, "seed", "--cases", String(cases), "--coordinators", "3", "--dir", state])
         }
         #expect(seeded.status == 0, "\(seeded.output)")
@@ -32,13 +32,13 @@ import Glibc
             arguments = ["--config", path.path]
         }
         let daemon = try DaemonProcess(directory: dir, arguments: arguments)
-        _ = try #require(await offPool { daemon.waitUntilReady() }, "no READY=1 from the daemon on the seeded store")
+        _ = try #require(await offThePool { daemon.waitUntilReady() }, "no READY=1 from the daemon on the seeded store")
         return daemon
     }
 
     /// Every row of a list the daemon streams, as its objects.
     static func rows(_ daemon: DaemonProcess, _ method: String, _ key: String) async throws -> [[String: JSONValue]] {
-        try await offPool {
+        try await offThePool {
             var all: [[String: JSONValue]] = []
             try daemon.client().stream(method, ["limit": 1000]) { page in
                 if case .array(let rows)? = page[key] { all += rows.compactMap(\.objectValue) }
@@ -50,7 +50,7 @@ import Glibc
 
     /// RFC 4180 rows, as Python's csv module reads them.
     static func csvRows(_ text: String) async throws -> [[String]] {
-        let parsed = try await offPool {
+        let parsed = try await offThePool {
             try run([
                 "python3", "-c",
                 "import csv,io,sys,json; print(json.dumps(list(csv.reader(io.StringIO(sys.argv[1], newline='')))))",
@@ -188,7 +188,7 @@ import Glibc
         #expect(directory.status == 73 && directory.err.contains("is a directory"), "\(directory.err)")
 
         // Ctrl-C midway: the temporary file goes with imr-ctl, no file takes the name.
-        let interrupted = try await offPool {
+        let interrupted = try await offThePool {
             let (p, _) = try Self.exportStoppedMidway(
                 ["export", "csv", "--page-size", "1"],
                 name: "interrupted.csv",
@@ -207,7 +207,7 @@ import Glibc
         // The daemon killed midway, over an earlier export: that one is left as it was.
         let earlier = dir.appendingPathComponent("board.ics")
         try "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n".write(to: earlier, atomically: true, encoding: .utf8)
-        let (status, err) = try await offPool { () -> (ChildExit, String) in
+        let (status, err) = try await offThePool { () -> (ChildExit, String) in
             let (p, err) = try Self.exportStoppedMidway(
                 ["export", "ics", "--page-size", "1"],
                 name: "board.ics",

@@ -1,5 +1,6 @@
 import ChildProcess
 import Foundation
+import TestSupport
 import Testing
 import Varlink
 
@@ -60,9 +61,9 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
     @Test func deeplyNestedMessagesAndPipelinersThatLeaveDoNotStallStatus() async throws {
         let daemon = try Self.daemon(config: "")
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let path = daemon.socketPath
-        try await offPool {
+        try await offThePool {
             let client = try daemon.client()
             for i in 0..<40 {
                 var parameters = openParameters
@@ -109,7 +110,7 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
                 """
         )
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         chmod(daemon.directory.path, 0o755)
         chmod(daemon.socketPath, 0o666)
         // nobody opens four connections: one is refused by the limit per user. Its three
@@ -142,7 +143,7 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
             try? input.fileHandleForWriting.close()
             nobody.waitForExit()
         }
-        let line = try await offPool { () -> String in
+        let line = try await offThePool { () -> String in
             var text = ""
             while !text.contains("\n") {
                 let chunk = out.fileHandleForReading.availableData
@@ -174,7 +175,7 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
         // 1,024 + 16 connections and the daemon's own 256 do not fit in 1,000 descriptors.
         let daemon = try DaemonProcess(launcher: ["/bin/bash", "-c", "ulimit -n 1000; exec \"$@\"", "imr-daemon"])
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let output = daemon.stop().output
         #expect(
             output.contains(
@@ -193,8 +194,8 @@ private func writeWhatFits(_ fd: Int32, _ bytes: [UInt8]) -> Int {
                 """
         )
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
-        try await offPool {
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
+        try await offThePool {
             let idle = try daemon.client()
             #expect(try idle.call("io.imr.Admin.Status")["headPosition"] == 0)
             let unfinished = try daemon.client()

@@ -1,6 +1,7 @@
 import CSQLite
 import EventStore
 import Foundation
+import TestSupport
 import Testing
 import Varlink
 
@@ -38,8 +39,8 @@ import Glibc
     @Test func aNulOrControlCharacterOrYear0000IsRefusedNamingTheField_andTheLogStaysIntact() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
-        try await offPool {
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
+        try await offThePool {
             let c = try daemon.client()
             var open = openParameters
             open["caseId"] = "A\u{0}B"
@@ -123,7 +124,7 @@ import Glibc
     @Test func aCommandIdReusedForADifferentCommandIsRefused_theSameCommandStaysIdempotent() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let s = daemon.socketPath
         let u = UUID().uuidString.lowercased()
         let open = try await ControlCommandTests.ctl(
@@ -158,7 +159,7 @@ import Glibc
         )
         #expect(!note.out.contains("nothing changed"))
 
-        try await offPool {
+        try await offThePool {
             let c = try daemon.client()
             // The same id with a changed open (another employer) and on another case: refused, naming the first.
             var changed = openParameters
@@ -189,8 +190,8 @@ import Glibc
         defer { try? FileManager.default.removeItem(at: directory) }
         let first = try DaemonProcess(directory: directory)
         defer { first.cleanup() }
-        _ = try #require(await offPool { first.waitUntilReady() })
-        try await offPool {
+        _ = try #require(await offThePool { first.waitUntilReady() })
+        try await offThePool {
             let c = try first.client()
             _ = try c.call("io.imr.Cases.Open", openParameters)
             for i in 1...5 { _ = try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": .string("note \(i)")]) }
@@ -225,8 +226,8 @@ import Glibc
         // Accepted: it starts, records the acceptance on the admin stream, and serves.
         let accepted = try DaemonProcess(directory: directory, arguments: ["--accept-tampered-log"])
         defer { accepted.cleanup() }
-        _ = try #require(await offPool { accepted.waitUntilReady() }, "no READY=1 with --accept-tampered-log")
-        try await offPool {
+        _ = try #require(await offThePool { accepted.waitUntilReady() }, "no READY=1 with --accept-tampered-log")
+        try await offThePool {
             let c = try accepted.client()
             #expect(try c.call("io.imr.Admin.Verify")["intact"] == .bool(true))
             let recorded = try c.call("io.imr.Cases.AddNote", ["caseId": "c1", "text": "after the acceptance"])
@@ -263,9 +264,9 @@ import Glibc
     @Test func theDaemonKeepsItsFilesFromOtherUsers_evenStartedWithUmask000() async throws {
         let daemon = try DaemonProcess(launcher: ["/bin/sh", "-c", "umask 000; exec \"$0\" \"$@\""])
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let backup = daemon.directory.appendingPathComponent("state/backups/backup.sqlite").path
-        try await offPool {
+        try await offThePool {
             let c = try daemon.client()
             _ = try c.call("io.imr.Cases.Open", openParameters)
             _ = try c.call("io.imr.Admin.Backup", ["name": "backup.sqlite"])

@@ -15,7 +15,7 @@ private func importing(
     _ arguments: [String],
     daemon: DaemonProcess
 ) async throws -> (status: Int32, out: String, err: String) {
-    try await offPool {
+    try await offThePool {
         let p = SpawnedProcess()
         p.executableURL = URL(fileURLWithPath: imrCtl)
         p.arguments = ["import", "--socket", daemon.socketPath] + arguments
@@ -40,14 +40,14 @@ private func reports(_ output: String) throws -> [[String: Any]] {
 /// How many case events the log holds (the sum of every case's version). Not the log's head:
 /// the alert scheduler appends alert events of its own whenever a deadline's alert comes due.
 private func head(_ daemon: DaemonProcess) async throws -> JSONValue? {
-    try await offPool {
+    try await offThePool {
         guard case .array(let cases)? = try daemon.client().call("io.imr.Cases.List")["cases"] else { return nil }
         return .int(cases.reduce(Int64(0)) { sum, c in if case .int(let v)? = c["version"] { sum + v } else { sum } })
     }
 }
 
 private func caseDetail(_ daemon: DaemonProcess, _ caseId: String) async throws -> JSONValue? {
-    try await offPool { try daemon.client().call("io.imr.Cases.Get", ["caseId": .string(caseId)])["case"] }
+    try await offThePool { try daemon.client().call("io.imr.Cases.Get", ["caseId": .string(caseId)])["case"] }
 }
 
 /// A letter's text as `pdftotext -layout` gives it, with header lines edited.
@@ -67,7 +67,7 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
     @Test func aLetterOpensACase_recordsItsDetermination_derivesDeadlines_andAgainChangesNothing() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let pdf = letters.appendingPathComponent("pdf/CM16-0229336.pdf").path
 
         let first = try await importing(["--json", pdf], daemon: daemon)
@@ -119,7 +119,7 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
     @Test func aContradictingLetterIsRefusedWithItsDifferences_andForceRecordsCorrections() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let imported = try await importing(
             [letters.appendingPathComponent("pdf/CM16-0229336.pdf").path],
             daemon: daemon
@@ -183,9 +183,9 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
     {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         // The case of seed letter 001 (CM13-0050377), recorded by hand up to the eligibility finding.
-        try await offPool {
+        try await offThePool {
             let c = try daemon.client()
             func call(_ m: String, _ p: [String: JSONValue]) throws { _ = try c.call("io.imr.Cases." + m, p) }
             try call(
@@ -245,7 +245,7 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
     @Test func anUnreadableOrHeaderlessFileImportsNothing_evenBesideAGoodLetter() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let good = letters.appendingPathComponent("pdf/CM16-0213037.pdf").path
         let empty = daemon.directory.appendingPathComponent("scan.txt").path
         try Data("\u{0C}\n\u{0C}\n".utf8).write(to: URL(fileURLWithPath: empty))
@@ -273,7 +273,7 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
             .write(to: config, atomically: true, encoding: .utf8)
         let daemon = try DaemonProcess(directory: dir, arguments: ["--config", config.path])
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         chmod(dir.path, 0o755)
         chmod(daemon.socketPath, 0o666)
         let letter = dir.appendingPathComponent("letter.txt")
@@ -283,7 +283,7 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
         )
         chmod(letter.path, 0o644)
         let socket = daemon.socketPath
-        let result = try await offPool {
+        let result = try await offThePool {
             try run([
                 "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", imrCtl, "import", "--socket", socket,
                 letter.path,
@@ -299,7 +299,7 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
     @Test func allFixtureLettersImportIntoOneDaemon() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let expectedData = try Data(contentsOf: letters.appendingPathComponent("expected.json"))
         let expected = try #require(try JSONSerialization.jsonObject(with: expectedData) as? [String: [String: Any]])
         #expect(expected.count == 44)
@@ -362,7 +362,7 @@ private func editedLetter(_ pdf: String, in dir: URL, replacing edits: [(String,
         }
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
 
-        let cases = try await offPool { try daemon.client().call("io.imr.Cases.List")["cases"]?.list?.count }
+        let cases = try await offThePool { try daemon.client().call("io.imr.Cases.List")["cases"]?.list?.count }
         #expect(cases == 40)
         let settled = try await head(daemon)
         let again = try await importing(

@@ -8,7 +8,7 @@ import Testing
 struct LoadBenchTests {
     @Test func theLoadBenchmarkRecordsEveryCommandItSends() async throws {
         let bench = productsDirectory.appendingPathComponent("imr-bench").path
-        let result = try await offPool {
+        let result = try await offThePool {
             try run([
                 bench, "load", "--clients", "1,3", "--cases", "12", "--raw-commits", "20", "--rounds", "2", "--dir",
                 FileManager.default.temporaryDirectory.path,

@@ -31,8 +31,8 @@ struct MetricsTests {
         let (dir, prom, config) = try metricsDirectory()
         let daemon = try DaemonProcess(directory: dir, arguments: ["--config", config.path])
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
-        try await offPool {
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
+        try await offThePool {
             let c = try daemon.client()
             try openCaseWithRFA(c, "M-1", receivedAt: "2024-03-04T10:00")
             _ = try? c.call("io.imr.Cases.AddNote", ["caseId": "M-1", "text": "bad \u{202E}note"])  // invalid
@@ -70,7 +70,7 @@ struct MetricsTests {
         let mode = (try FileManager.default.attributesOfItem(atPath: prom)[.posixPermissions] as? Int) ?? 0
         #expect(mode == 0o644, "\(String(mode, radix: 8))")
 
-        let status = try await offPool { try daemon.client().call("io.imr.Admin.Status") }
+        let status = try await offThePool { try daemon.client().call("io.imr.Admin.Status") }
         let service = status["figures"]?.objectValue?["service"]?.objectValue
         #expect(service?["commandsRecorded"] == .int(2))
         #expect(service?["commandsInvalid"] == .int(1))
@@ -88,7 +88,7 @@ struct MetricsTests {
             } ?? 0 >= 4,
             "the four calls before status"
         )
-        let words = try await offPool {
+        let words = try await offThePool {
             try run([productsDirectory.appendingPathComponent("imr-ctl").path, "status", "--socket", daemon.socketPath])
         }
         #expect(words.output.contains("2 commands recorded"), "\(words.output)")
@@ -115,8 +115,8 @@ struct MetricsTests {
             arguments: ["--config", config.path],
             environment: at("2024-03-04 10:30")
         )
-        _ = try #require(await offPool { first.waitUntilReady() })
-        try await offPool { try openCaseWithRFA(first.client(), "M-2", receivedAt: "2024-03-04T10:00") }
+        _ = try #require(await offThePool { first.waitUntilReady() })
+        try await offThePool { try openCaseWithRFA(first.client(), "M-2", receivedAt: "2024-03-04T10:00") }
         #expect(first.stop().status == 0)
         let second = try DaemonProcess(
             directory: dir,
@@ -124,8 +124,8 @@ struct MetricsTests {
             environment: at("2024-03-20 09:00")
         )
         defer { second.process.killAndWait() }
-        _ = try #require(await offPool { second.waitUntilReady() })
-        let status = try await offPool { try second.client().call("io.imr.Admin.Status") }
+        _ = try #require(await offThePool { second.waitUntilReady() })
+        let status = try await offThePool { try second.client().call("io.imr.Admin.Status") }
         let raised = status["figures"]?.objectValue?["service"]?.objectValue?["alertsRaised"]?.intValue ?? 0
         #expect(raised > 0, "the overdue UR decision's alert, raised before READY=1")
         // The file is rewritten every 0.2 s: the sum of imr_alerts_raised_total over levels.

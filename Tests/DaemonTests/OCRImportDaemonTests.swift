@@ -15,7 +15,7 @@ private let letters = repository.deletingLastPathComponent().appendingPathCompon
             "imr-ocr-daemon-\(UUID().uuidString.prefix(8))"
         )
         defer { try? FileManager.default.removeItem(at: dir) }
-        let rendered = try await offPool {
+        let rendered = try await offThePool {
             try run([
                 repository.appendingPathComponent("scripts/render-scans").path, "--seed", "17", "--out", dir.path,
                 "--variant", "fax", "--rotate", "0", letters.appendingPathComponent("pdf/CM16-0229336.pdf").path,
@@ -26,14 +26,14 @@ private let letters = repository.deletingLastPathComponent().appendingPathCompon
 
         let daemon = try DaemonProcess()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() })
+        _ = try #require(await offThePool { daemon.waitUntilReady() })
         let ctl = productsDirectory.appendingPathComponent("imr-ctl").path
-        let imported = try await offPool { try run([ctl, "import", "--socket", daemon.socketPath, fax]) }
+        let imported = try await offThePool { try run([ctl, "import", "--socket", daemon.socketPath, fax]) }
         #expect(imported.status == 0, "\(imported.output)")
         #expect(imported.output.contains("opened case CM16-0229336"), "\(imported.output)")
 
         // Every event carries the OCR mark beside importedFrom; the facts name the case item.
-        let history = try await offPool {
+        let history = try await offThePool {
             try daemon.client().call("io.imr.Cases.History", ["caseId": .string("CM16-0229336")])
         }
         let events = try #require(history["events"]?.elements)
@@ -51,31 +51,31 @@ private let letters = repository.deletingLastPathComponent().appendingPathCompon
         }
         // The timeline of Get says the same.
         let detail = try #require(
-            try await offPool {
+            try await offThePool {
                 try daemon.client().call("io.imr.Cases.Get", ["caseId": .string("CM16-0229336")])["case"]
             }
         )
         #expect(detail["timeline"]?.elements?.allSatisfy { $0["importedFromOCR"]?["ocr"] == .bool(true) } == true)
 
-        let shown = try await offPool { try run([ctl, "show", "--socket", daemon.socketPath, "CM16-0229336"]) }
+        let shown = try await offThePool { try run([ctl, "show", "--socket", daemon.socketPath, "CM16-0229336"]) }
         #expect(shown.status == 0, "\(shown.output)")
         #expect(shown.output.contains("Read through OCR"), "\(shown.output)")
         #expect(shown.output.contains("decisionDate:"), "\(shown.output)")
         #expect(shown.output.contains("item 1 decision:"), "\(shown.output)")
 
         // A letter read from its text layer is not marked.
-        let text = try await offPool {
+        let text = try await offThePool {
             try run([
                 ctl, "import", "--socket", daemon.socketPath,
                 letters.appendingPathComponent("pdf/CM16-0213037.pdf").path,
             ])
         }
         #expect(text.status == 0, "\(text.output)")
-        let plain = try await offPool {
+        let plain = try await offThePool {
             try daemon.client().call("io.imr.Cases.History", ["caseId": .string("CM16-0213037")])
         }
         #expect(plain["events"]?.elements?.allSatisfy { $0["importedFromOCR"] == nil } == true)
-        let plainShown = try await offPool { try run([ctl, "show", "--socket", daemon.socketPath, "CM16-0213037"]) }
+        let plainShown = try await offThePool { try run([ctl, "show", "--socket", daemon.socketPath, "CM16-0213037"]) }
         #expect(!plainShown.output.contains("Read through OCR"))
     }
 }

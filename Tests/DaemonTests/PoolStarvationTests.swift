@@ -43,11 +43,11 @@ struct PoolStarvationTests {
     func watchdogStatusAndAlertsUnderAWriteStorm() async throws {
         let daemon = try Self.daemon()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() }, "no READY=1 from the daemon")
+        _ = try #require(await offThePool { daemon.waitUntilReady() }, "no READY=1 from the daemon")
         let socket = daemon.socketPath
         let notes = NotifyLog(daemon.notify)
         #expect(
-            try await offPool { notes.waitForPing(timeout: Self.watchdogSeconds * 3) },
+            try await offThePool { notes.waitForPing(timeout: Self.watchdogSeconds * 3) },
             "no watchdog ping from an idle daemon"
         )
         // The storm lasts six watchdog intervals: a daemon whose pings waited behind the
@@ -56,13 +56,13 @@ struct PoolStarvationTests {
         let storm = WriteStorm(socket: socket, clients: 32, prefix: "S", until: stormStart.addingTimeInterval(6))
         let status = Poller(socket: socket, method: "io.imr.Admin.Status")
         let alerts = try AlertProbe(socket: socket)
-        try await offPool {
+        try await offThePool {
             for round in 1...3 {
                 usleep(1_500_000)
                 try alerts.raise(caseId: "PROBE-\(round)", number: round)
             }
         }
-        try await offPool { storm.wait() }
+        try await offThePool { storm.wait() }
         let stormEnd = Date()
         status.stop()
         // A ping after the storm's end closes the last interval.
@@ -88,7 +88,7 @@ struct PoolStarvationTests {
         }
         #expect(alerts.lags.count == 3, "the probe raised \(alerts.lags.count) of its 3 alerts")
         // Still answering once the storm is over.
-        let after = try await offPool { try daemon.client().call("io.imr.Admin.Status") }
+        let after = try await offThePool { try daemon.client().call("io.imr.Admin.Status") }
         #expect(after["headPosition"]?.integer ?? 0 >= Int64(acknowledged.count), "status after the storm: \(after)")
         let stopped = daemon.stop()
         #expect(stopped.status == 0, "\(stopped.output.suffix(2000))")
@@ -101,10 +101,10 @@ struct PoolStarvationTests {
     func statusACaseAndTheWatchdogUnderLongReads() async throws {
         let daemon = try Self.daemon()
         defer { daemon.cleanup() }
-        _ = try #require(await offPool { daemon.waitUntilReady() }, "no READY=1 from the daemon")
+        _ = try #require(await offThePool { daemon.waitUntilReady() }, "no READY=1 from the daemon")
         let socket = daemon.socketPath
         let notes = NotifyLog(daemon.notify)
-        let populated = try await offPool { try Self.populate(socket) }
+        let populated = try await offThePool { try Self.populate(socket) }
         let start = Date()
         // Eight readers for the daemon's three bulk reader threads (store.readers 4, one kept for
         // interactive reads): each of those is always busy and reads queue behind them.
@@ -150,13 +150,13 @@ struct PoolStarvationTests {
     func sigtermUnderReadAndWriteStorms() async throws {
         let first = try Self.daemon()
         defer { first.cleanup() }
-        _ = try #require(await offPool { first.waitUntilReady() }, "no READY=1 from the daemon")
+        _ = try #require(await offThePool { first.waitUntilReady() }, "no READY=1 from the daemon")
         let socket = first.socketPath
         let notes = NotifyLog(first.notify)
         // Enough cases that the reads in flight at SIGTERM take longer than the bound to finish
         // (in a debug build one io.imr.Cases.List of 2,000 cases takes about 12 s today): the
         // daemon is on time only if it interrupts them.
-        _ = try await offPool { try Self.populate(socket, cases: 2000) }
+        _ = try await offThePool { try Self.populate(socket, cases: 2000) }
         let start = Date()
         let reads = ReadStorm(socket: socket, connections: 8)
         let storm = WriteStorm(socket: socket, clients: 32, prefix: "T", until: Date().addingTimeInterval(120))
@@ -171,7 +171,7 @@ struct PoolStarvationTests {
         reads.daemonStops()
         let sent = Date()
         first.signal(SIGTERM)
-        let exited = try await offPool { first.process.waitForExit(seconds: 10) != nil }
+        let exited = try await offThePool { first.process.waitForExit(seconds: 10) != nil }
         let seconds = Date().timeIntervalSince(sent)
         if !exited {
             Issue.record(
@@ -179,7 +179,7 @@ struct PoolStarvationTests {
             )
             first.signal(SIGKILL)
         }
-        let (status, output) = try await offPool { first.wait() }
+        let (status, output) = try await offThePool { first.wait() }
         notes.stop()
         // Up to one interval before SIGTERM: the daemon may stop pinging once it stops.
         Self.expectPingsOnTime(notes.pings, from: start, to: sent.addingTimeInterval(-Self.watchdogSeconds))
@@ -187,8 +187,8 @@ struct PoolStarvationTests {
             exited && status == 0,
             "exit status \(status) \(String(format: "%.1f", seconds)) s after SIGTERM: \(output.suffix(3000))"
         )
-        try await offPool { storm.wait() }
-        try await offPool { reads.wait() }
+        try await offThePool { storm.wait() }
+        try await offThePool { reads.wait() }
         let (acknowledged, failures, _) = storm.outcome
         #expect(failures.isEmpty, "\(failures.count) commands failed before SIGTERM, e.g. \(failures.prefix(5))")
         #expect(
@@ -201,12 +201,12 @@ struct PoolStarvationTests {
         let second = try Self.daemon(directory: first.directory)
         defer { second.cleanup() }
         _ = try #require(
-            await offPool { second.waitUntilReady() },
+            await offThePool { second.waitUntilReady() },
             "no READY=1 from the daemon restarted after SIGTERM: \(second.stop().output.suffix(2000))"
         )
         let secondNotes = NotifyLog(second.notify)
         defer { secondNotes.stop() }
-        let (verify, missing) = try await offPool { () -> ([String: JSONValue], [String]) in
+        let (verify, missing) = try await offThePool { () -> ([String: JSONValue], [String]) in
             let c = try second.client()
             let verify = try c.call("io.imr.Admin.Verify")
             var missing: [String] = []

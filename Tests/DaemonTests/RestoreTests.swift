@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import TestSupport
 import Testing
 import Varlink
 
@@ -14,8 +15,8 @@ struct RestoreTests {
     @Test func aBackupRestoredIntoANewStateDirectoryServesTheSameLog() async throws {
         let first = try DaemonProcess()
         defer { first.cleanup() }
-        _ = try #require(await offPool { first.waitUntilReady() })
-        let (snapshot, backupPath) = try await offPool { () throws -> ([JSONValue], String) in
+        _ = try #require(await offThePool { first.waitUntilReady() })
+        let (snapshot, backupPath) = try await offThePool { () throws -> ([JSONValue], String) in
             let c = try first.client()
             for n in 1...5 { try openCaseWithRFA(c, "R-\(n)", receivedAt: "2024-03-0\(n)T10:00") }
             _ = try c.call("io.imr.Cases.AddNote", ["caseId": "R-2", "text": "before the backup"])
@@ -41,8 +42,8 @@ struct RestoreTests {
         )
         let second = try DaemonProcess(directory: restored)
         defer { second.cleanup() }
-        _ = try #require(await offPool { second.waitUntilReady() })
-        try await offPool {
+        _ = try #require(await offThePool { second.waitUntilReady() })
+        try await offThePool {
             let c = try second.client()
             let verify = try c.call("io.imr.Admin.Verify")
             #expect(verify["intact"] == .bool(true))
@@ -77,8 +78,8 @@ struct RestoreTests {
     @Test func aTruncatedFileIsRefusedAtStartWithItsReason() async throws {
         let first = try DaemonProcess()
         defer { first.cleanup() }
-        _ = try #require(await offPool { first.waitUntilReady() })
-        try await offPool {
+        _ = try #require(await offThePool { first.waitUntilReady() })
+        try await offThePool {
             let c = try first.client()
             for n in 1...40 { try openCaseWithRFA(c, "T-\(n)", receivedAt: "2024-03-04T10:00") }
         }

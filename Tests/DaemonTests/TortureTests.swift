@@ -22,7 +22,7 @@ struct TortureTests {
             .deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("shared/fixtures/letters/pdf").path
         return try await LoadTestLock.shared.exclusively {
-            try await offPool {
+            try await offThePool {
                 try run(
                     [bench, "torture", "--letters", letters, "--latency-limit-ms", "5000", "--rss-slack-mib", "256"]
                         + arguments

@@ -2,6 +2,7 @@ import EventStore
 import Foundation
 import IMRCommandLine
 import IMRWire
+import TestSupport
 import Testing
 import Varlink
 @testable import IMRService

@@ -731,15 +731,6 @@ private func readModelStore(in dir: URL) throws -> EventStore {
     )
 }
 
-/// Runs blocking code on its own thread, leaving the cooperative pool free.
-func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
-        Thread.detachNewThread {
-            do { c.resume(returning: try body()) } catch { c.resume(throwing: error) }
-        }
-    }
-}
-
 /// The scheduler's queries run on an index: a pass reads the deadlines whose next alert is
 /// due on the partial index of that instant, never every running deadline (which at a claims
 /// administrator's size would make every pass cost the whole board).

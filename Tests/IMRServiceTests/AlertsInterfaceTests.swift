@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import IMRWire
+import TestSupport
 import Testing
 import Varlink
 @testable import IMRService

@@ -2,6 +2,7 @@ import ChildProcess
 import EventStore
 import Foundation
 import IMRWire
+import TestSupport
 import Testing
 @testable import IMRService
 import Varlink

@@ -2,6 +2,7 @@ import EventStore
 import Foundation
 import IMRWire
 import IMRCommandLine
+import TestSupport
 import Testing
 @testable import IMRService
 import Varlink

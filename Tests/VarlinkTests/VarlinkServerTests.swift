@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOPosix
 import Synchronization
+import TestSupport
 import Testing
 @testable import Varlink
 
@@ -142,19 +143,6 @@ struct EchoHandler: VarlinkHandler {
     }
 }
 
-/// Runs blocking client code on a thread of its own: the cooperative pool (two threads on a
-/// two-core machine) must stay free for the server's connection tasks.
-func offPool(_ body: @escaping @Sendable () throws -> Void) async throws {
-    try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
-        Thread.detachNewThread {
-            do {
-                try body()
-                c.resume()
-            } catch { c.resume(throwing: error) }
-        }
-    }
-}
-
 /// Runs a server on a fresh socket while `body` (blocking client code) runs on its own thread.
 func withServer(
     limits: VarlinkServerLimits? = nil,
@@ -186,7 +174,7 @@ func withServer(
     }
     for await _ in ready { break }
     do {
-        try await offPool { try body(path, server, handler) }
+        try await offThePool { try body(path, server, handler) }
     } catch {
         server.shutdown()
         _ = await running.result

@@ -26,7 +26,9 @@ import Testing
                 group.addTask {
                     try await offThePool { () -> Bool in
                         arrived.count.add(1, ordering: .relaxed)
-                        let deadline = Date().addingTimeInterval(20)
+                        // Long: in the whole suite a child task may wait tens of seconds for a
+                        // thread of the pool to start on; the four meet at once when they can.
+                        let deadline = Date().addingTimeInterval(180)
                         while arrived.count.load(ordering: .relaxed) < 4 && Date() < deadline { usleep(1000) }
                         return arrived.count.load(ordering: .relaxed) == 4
                     }

@@ -40,8 +40,14 @@ package enum AlertStreams {
     package static func decode(_ event: RecordedEvent) throws -> AlertEvent? {
         guard event.streamId.hasPrefix(prefix) else { return nil }
         // The deadlines and the alerts read models both read each AlertRaised, one after the
-        // other: the second takes what the first decoded (by the event's id and position).
-        if let known = lastDecoded.withLock({ $0 }), known.id == event.id, known.position == event.position {
+        // other: the second takes what the first decoded. By the event's id, position, type and
+        // payload: an alert's event id is derived from its deadline and level, so two stores
+        // in one process (tests, a restore's check) hold the same id at the same position with
+        // other payloads (another time raised), and id and position alone gave one store the
+        // other's event.
+        if let known = lastDecoded.withLock({ $0 }), known.id == event.id, known.position == event.position,
+            known.type == event.type, known.schemaVersion == event.schemaVersion, known.payload == event.payload
+        {
             return known.event
         }
         let decoded = try AlertEventCodec.decode(
@@ -49,11 +55,30 @@ package enum AlertStreams {
             schemaVersion: event.schemaVersion,
             payload: event.payloadData
         )
-        lastDecoded.withLock { $0 = (event.id, event.position, decoded) }
+        lastDecoded.withLock {
+            $0 = DecodedAlert(
+                id: event.id,
+                position: event.position,
+                type: event.type,
+                schemaVersion: event.schemaVersion,
+                payload: event.payload,
+                event: decoded
+            )
+        }
         return decoded
     }
 
-    private static let lastDecoded = Mutex<(id: UUID, position: Int64, event: AlertEvent)?>(nil)
+    /// The alert event ``decode(_:)`` decoded last, with what it was decoded from.
+    private struct DecodedAlert: Sendable {
+        let id: UUID
+        let position: Int64
+        let type: String
+        let schemaVersion: Int
+        let payload: [UInt8]
+        let event: AlertEvent
+    }
+
+    private static let lastDecoded = Mutex<DecodedAlert?>(nil)
 }
 
 extension AlertView {

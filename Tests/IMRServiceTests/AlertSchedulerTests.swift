@@ -308,6 +308,30 @@ extension AlertRaised {
         #expect(try f.highestRaised() == (try f.expectedHighest(at: back)))
     }
 
+    /// An alert's event id comes from its deadline and level, so two stores (one process: tests,
+    /// a restore's check) hold the same alert at the same position raised at other times: each
+    /// store's event decodes as its own, whichever was decoded just before.
+    @Test func theSameAlertInTwoStores_decodesAsEachStoresOwn() throws {
+        let first = try AlertFixture()
+        defer { first.close() }
+        let second = try AlertFixture()
+        defer { second.close() }
+        let times = [pacific("2024-03-12", 9), pacific("2024-03-12", 9, 0, 5)]
+        try AlertScheduler(store: first.store).raiseDue(now: times[0])
+        try AlertScheduler(store: second.store).raiseDue(now: times[1])
+        let events = try [first, second].map { f in
+            try #require(f.store.readAll(from: 1, limit: 100_000).last { $0.streamId.hasPrefix(AlertStreams.prefix) })
+        }
+        #expect(events[0].id == events[1].id && events[0].position == events[1].position, "the same alert, in turn")
+        for (event, time) in zip(events + events, times + times) {
+            guard case .raised(let raised)? = try AlertStreams.decode(event) else {
+                Issue.record("not an AlertRaised: \(event.type)")
+                continue
+            }
+            #expect(raised.raisedAt == time)
+        }
+    }
+
     @Test func aDeadlineMetBeforeItsLeadTime_raisesNothingMore() throws {
         let f = try AlertFixture()
         defer { f.close() }
